@@ -1,0 +1,100 @@
+# skipc: Lua network specs -> standalone C forward/backward/optimizer code.
+#
+#   make                 generator (build/skipc) and runtime (build/libskipcrt.a)
+#   make demo            generate, build and train a ResNet-20 on Fashion-MNIST
+#   make test            every test: runtime kernels, generator, whole networks
+#   make gen             regenerate generated/ from specs/models.txt
+#   make check-generated fail if anything committed in generated/ is stale
+#   make build/NAME      a model binary from generated/NAME.c
+
+CC      ?= cc
+PKGS    := lua5.4 openblas cmocka zlib
+CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+RTFLAGS := -std=c11 -O3 -march=native -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+# Generated code is C99 and must stay warning-free under -pedantic.
+GENFLAGS := -std=c99 -O3 -march=native -g -Wall -Wextra -Werror -pedantic
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null) -lm
+RT_LIBS    = $(shell pkg-config --libs openblas zlib 2>/dev/null) -lm -lpthread
+TEST_LIBS  = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+B := build
+GEN_SRC  := $(wildcard generator/*.c)
+GEN_OBJ  := $(GEN_SRC:%.c=$(B)/%.o) $(B)/generator/stdlib_lua.o
+GEN_LIB  := $(wildcard generator/lib/skipc/*.lua)
+RT_SRC   := $(wildcard runtime/*.c)
+RT_OBJ   := $(RT_SRC:%.c=$(B)/%.o)
+DRV_SRC  := $(filter-out driver/model_main.c,$(wildcard driver/*.c))
+DRV_OBJ  := $(DRV_SRC:%.c=$(B)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+MODELS   := $(shell awk '!/^[ \t]*(\#|$$)/ {print $$1}' specs/models.txt 2>/dev/null)
+
+.PHONY: all deps gen check-generated test demo clean
+.SECONDARY:
+
+all: deps $(B)/skipc $(B)/libskipcrt.a
+
+deps:
+	@tools/install-deps.sh
+
+# ---------------------------------------------------------------- generator
+$(B)/skipc: $(GEN_OBJ)
+	$(CC) -o $@ $^ $(LUA_LIBS)
+
+$(B)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -c -o $@ $<
+
+# The block library is compiled into the generator, so build/skipc works
+# from any directory.
+$(B)/generator/stdlib_lua.c: $(B)/embed $(GEN_LIB)
+	$(B)/embed $(GEN_LIB) > $@
+
+$(B)/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# ---------------------------------------------------------------- runtime
+$(B)/libskipcrt.a: $(RT_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h
+	@mkdir -p $(@D)
+	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(B)/driver/%.o: driver/%.c $(wildcard driver/*.h) runtime/rt.h runtime/rt_model.h
+	@mkdir -p $(@D)
+	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -c -o $@ $<
+
+# ---------------------------------------------------------------- models
+$(B)/models/%.o: generated/%.c generated/%.h runtime/rt.h runtime/rt_model.h
+	@mkdir -p $(@D)
+	$(CC) $(GENFLAGS) $(PKG_CFLAGS) -Iruntime -Igenerated -c -o $@ $<
+
+# A model binary: the generic driver bound to one generated model.
+$(B)/%: $(B)/models/%.o $(DRV_OBJ) $(B)/libskipcrt.a driver/model_main.c
+	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Idriver -Igenerated \
+	    -DSKIPC_MODEL=$*_model -DSKIPC_MODEL_HEADER='"$*.h"' \
+	    -o $@ driver/model_main.c $(B)/models/$*.o $(DRV_OBJ) $(B)/libskipcrt.a $(RT_LIBS)
+
+gen: $(B)/skipc
+	tools/gen-models.sh $(B)/skipc generated
+
+check-generated: $(B)/skipc
+	tools/check-generated.sh $(B)/skipc
+
+# ---------------------------------------------------------------- tests
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libskipcrt.a $(DRV_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Idriver -Itests -o $@ $< \
+	    $(DRV_OBJ) $(B)/libskipcrt.a $(TEST_LIBS) $(RT_LIBS)
+
+test: all $(TESTS)
+	tools/run-tests.sh $(TESTS)
+
+demo: all
+	tools/demo.sh
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,182 @@
+/*
+** rt.h: the skipc runtime, the kernels that generated model code calls.
+**
+** Conventions (every kernel):
+**   - float32 tensors, NCHW, row-major; n is the batch size (a runtime value),
+**     every other dimension is a per-sample literal written by the generator.
+**   - Arguments go outputs first, then inputs, then dimensions (llm.c order).
+**   - Backward kernels ACCUMULATE (+=) into gradient buffers, so a tensor that
+**     feeds several consumers (a skip's identity path) needs no special case.
+**     A NULL gradient pointer means "this gradient is not needed".
+**   - No kernel allocates: scratch memory (im2col columns) comes from the
+**     caller's arena, sized by the rt_*_floats() helpers below.
+*/
+#ifndef SKIPC_RT_H
+#define SKIPC_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* {====================================================================
+** Convolution and linear layers (im2col + cblas_sgemm)
+** ===================================================================== */
+
+/* Geometry of one 2-D convolution: square kernel, equal stride and padding
+** on both axes. Weights are PyTorch's [oc, c/groups, k, k], bias [oc]. */
+typedef struct {
+    int c, h, w;          /* input channels and spatial size */
+    int oc;               /* output channels */
+    int k, stride, pad;   /* kernel size, stride, zero padding */
+    int groups;           /* c and oc are both divisible by groups */
+    int oh, ow;           /* output spatial size */
+} RtConv;
+
+/* Floats of im2col scratch that the conv kernels need (0 when the
+** convolution is a plain 1x1/stride-1/pad-0 matrix product). */
+size_t rt_conv2d_col_floats(const RtConv *g);
+
+/* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
+void rt_conv2d_forward(float *out, float *col, const float *inp,
+                       const float *w, const float *b, int n, const RtConv *g);
+/* dout is (n,oc,oh,ow); accumulates into dinp (may be NULL), dw, db (may be NULL) */
+void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
+                        const float *dout, const float *inp, const float *w,
+                        int n, const RtConv *g);
+
+/* inp is (n,in), w is (out,in), b is (out) or NULL; out is (n,out) */
+void rt_linear_forward(float *out, const float *inp, const float *w,
+                       const float *b, int n, int in, int outf);
+void rt_linear_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, int n, int in, int outf);
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Batch normalisation (PyTorch semantics)
+** Training: normalise with the batch mean and biased variance, save mean and
+** 1/sqrt(var+eps) per channel for backward, and update the running stats with
+** momentum and the UNBIASED batch variance. Evaluation: running stats.
+** inp is (n,c,hw) with hw = h*w (1 for vectors); gamma, beta, stats are (c).
+** ===================================================================== */
+
+void rt_batchnorm_forward_train(float *out, float *mean, float *rstd,
+                                float *run_mean, float *run_var,
+                                const float *inp, const float *gamma,
+                                const float *beta, int n, int c, int hw,
+                                float momentum, float eps);
+void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+                               const float *beta, const float *run_mean,
+                               const float *run_var, int n, int c, int hw,
+                               float eps);
+void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
+                           const float *dout, const float *inp,
+                           const float *mean, const float *rstd,
+                           const float *gamma, int n, int c, int hw);
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Elementwise: activations, add (the residual skip), accumulate
+** len is the total element count (n times the per-sample size).
+** ===================================================================== */
+
+void rt_relu_forward(float *out, const float *inp, size_t len);
+void rt_relu_backward(float *dinp, const float *dout, const float *out, size_t len);
+void rt_leaky_relu_forward(float *out, const float *inp, float slope, size_t len);
+void rt_leaky_relu_backward(float *dinp, const float *dout, const float *inp,
+                            float slope, size_t len);
+void rt_sigmoid_forward(float *out, const float *inp, size_t len);
+void rt_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t len);
+void rt_tanh_forward(float *out, const float *inp, size_t len);
+void rt_tanh_backward(float *dinp, const float *dout, const float *out, size_t len);
+
+void rt_add_forward(float *out, const float *a, const float *b, size_t len); /* out = a + b */
+void rt_acc(float *y, const float *x, size_t len);                          /* y += x */
+void rt_scale(float *y, float a, size_t len);                               /* y *= a */
+double rt_sumsq(const float *x, size_t len);                                /* sum of x^2, in double */
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Pooling, upsampling, channel concatenation
+** ===================================================================== */
+
+/* Geometry of one pooling window: square k, stride, zero padding. */
+typedef struct { int c, h, w, k, stride, pad, oh, ow; } RtPool;
+
+/* Max pooling ignores padded cells; ties go to the first maximum in scan
+** order; backward recomputes the argmax from inp (no index buffer). */
+void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p);
+void rt_maxpool_backward(float *dinp, const float *dout, const float *inp,
+                         int n, const RtPool *p);
+/* Average pooling counts padded cells (PyTorch's count_include_pad=True). */
+void rt_avgpool_forward(float *out, const float *inp, int n, const RtPool *p);
+void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p);
+
+/* inp is (n,c,hw); out is (n,c) */
+void rt_global_avgpool_forward(float *out, const float *inp, int n, int c, int hw);
+void rt_global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw);
+
+/* Nearest-neighbour upsampling by an integer factor f: inp is (n,c,h,w),
+** out is (n,c,h*f,w*f). */
+void rt_upsample_forward(float *out, const float *inp, int n, int c, int h, int w, int f);
+void rt_upsample_backward(float *dinp, const float *dout, int n, int c, int h, int w, int f);
+
+/* One input of a channel concat: inp is (n,c_in,hw) and lands in channels
+** [c_off, c_off+c_in) of out (n,c_out,hw). Backward accumulates that slice. */
+void rt_concat_forward(float *out, const float *inp, int n, int c_out,
+                       int c_off, int c_in, int hw);
+void rt_concat_backward(float *dinp, const float *dout, int n, int c_out,
+                        int c_off, int c_in, int hw);
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Losses: averaged over the batch (and pixels), as PyTorch's defaults
+** ===================================================================== */
+
+/* Softmax cross-entropy. logits is (n,c,hw), labels is (n,hw) with values in
+** [0,c). hw = 1 for classification, h*w for per-pixel outputs. */
+float rt_xent_forward(const float *logits, const int32_t *labels, int n, int c, int hw);
+void rt_xent_backward(float *dlogits, const float *logits, const int32_t *labels,
+                      int n, int c, int hw);
+/* Mean squared error over len elements. */
+float rt_mse_forward(const float *pred, const float *target, size_t len);
+void rt_mse_backward(float *dpred, const float *pred, const float *target, size_t len);
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Optimizers (PyTorch semantics) over a flat parameter block
+** ===================================================================== */
+
+/* SGD: g' = g + wd*w; buf = momentum*buf + g'; step = nesterov ? g' + momentum*buf : buf;
+** w -= lr*step. buf starts at zero (equal to PyTorch's first-step init). */
+void rt_sgd_step(float *w, const float *g, float *buf, size_t len, float lr,
+                 float momentum, float wd, int nesterov);
+/* AdamW with decoupled weight decay; t is the 1-based step count. */
+void rt_adamw_step(float *w, const float *g, float *m, float *v, size_t len,
+                   long t, float lr, float beta1, float beta2, float eps, float wd);
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Seeded random numbers (xoshiro256**) and parameter initialisation
+** ===================================================================== */
+
+typedef struct { uint64_t s[4]; } RtRng;
+
+void rt_rng_seed(RtRng *r, uint64_t seed);
+uint64_t rt_rng_next(RtRng *r);
+float rt_rng_uniform(RtRng *r);   /* [0,1) */
+float rt_rng_normal(RtRng *r);    /* standard normal */
+
+/* He/Kaiming normal init: w ~ N(0, 2/fan_in). The stream is derived from
+** seed and a per-tensor constant, so adding a layer elsewhere in a spec does
+** not change the initial values of the others. */
+void rt_init_kaiming(float *w, size_t len, int fan_in, uint64_t seed, uint64_t stream);
+void rt_fill(float *w, size_t len, float v);
+
+/* }==================================================================== */
+
+#endif

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian packages skipc needs, only those missing.
+# Idempotent: a machine that has everything is left alone (no apt-get at all).
+# Usage: tools/install-deps.sh [extra-package...]
+set -eu
+
+PACKAGES="build-essential clang pkg-config liblua5.4-dev libopenblas-dev
+libcmocka-dev zlib1g-dev dataset-fashion-mnist $*"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
