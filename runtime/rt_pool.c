@@ -1,0 +1,195 @@
+/*
+** rt_pool.c: max and average pooling, global average pooling, nearest
+** upsampling, channel concatenation.
+**
+** Windows follow PyTorch: output cell (oy,ox) covers input rows
+** oy*stride-pad .. +k-1 and the same for columns; padded cells are never
+** the maximum and count as zeros for the average (count_include_pad).
+*/
+#include <math.h>
+#include <string.h>
+
+#include "rt.h"
+
+/* {====================================================================
+** Max pooling
+** ===================================================================== */
+
+/*
+** Index (iy*w+ix) in one plane (h,w) of the first maximum of the window of
+** output cell (oy,ox), scanning rows then columns and skipping padding;
+** -1 if the window lies wholly in the padding.
+*/
+static int window_argmax(const float *plane, const RtPool *p, int oy, int ox) {
+    int best = -1;
+    float bv = -INFINITY;
+    for (int ky = 0; ky < p->k; ky++) {
+        int iy = oy * p->stride - p->pad + ky;
+        if (iy < 0 || iy >= p->h) continue;
+        for (int kx = 0; kx < p->k; kx++) {
+            int ix = ox * p->stride - p->pad + kx;
+            if (ix < 0 || ix >= p->w) continue;
+            float v = plane[iy * p->w + ix];
+            if (best < 0 || v > bv) { best = iy * p->w + ix; bv = v; }
+        }
+    }
+    return best;
+}
+
+/* inp is (n,c,h,w); out is (n,c,oh,ow) */
+void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p) {
+    size_t planes = (size_t)n * p->c;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * p->h * p->w;
+        float *y = out + pl * p->oh * p->ow;
+        for (int oy = 0; oy < p->oh; oy++)
+            for (int ox = 0; ox < p->ow; ox++) {
+                int a = window_argmax(x, p, oy, ox);
+                y[oy * p->ow + ox] = a < 0 ? -INFINITY : x[a];
+            }
+    }
+}
+
+/* dout is (n,c,oh,ow); routes each cell's gradient to its window's argmax */
+void rt_maxpool_backward(float *dinp, const float *dout, const float *inp,
+                         int n, const RtPool *p) {
+    size_t planes = (size_t)n * p->c;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * p->h * p->w;
+        const float *dy = dout + pl * p->oh * p->ow;
+        float *dx = dinp + pl * p->h * p->w;
+        for (int oy = 0; oy < p->oh; oy++)
+            for (int ox = 0; ox < p->ow; ox++) {
+                int a = window_argmax(x, p, oy, ox);
+                if (a >= 0) dx[a] += dy[oy * p->ow + ox];
+            }
+    }
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Average pooling (divisor k*k, padding counted)
+** ===================================================================== */
+
+/* Sum of the in-bounds cells of the window of output cell (oy,ox). */
+static float window_sum(const float *plane, const RtPool *p, int oy, int ox) {
+    float s = 0.0f;
+    for (int ky = 0; ky < p->k; ky++) {
+        int iy = oy * p->stride - p->pad + ky;
+        if (iy < 0 || iy >= p->h) continue;
+        for (int kx = 0; kx < p->k; kx++) {
+            int ix = ox * p->stride - p->pad + kx;
+            if (ix >= 0 && ix < p->w) s += plane[iy * p->w + ix];
+        }
+    }
+    return s;
+}
+
+/* Adds g to every in-bounds cell of the window of output cell (oy,ox). */
+static void window_spread(float *plane, const RtPool *p, int oy, int ox, float g) {
+    for (int ky = 0; ky < p->k; ky++) {
+        int iy = oy * p->stride - p->pad + ky;
+        if (iy < 0 || iy >= p->h) continue;
+        for (int kx = 0; kx < p->k; kx++) {
+            int ix = ox * p->stride - p->pad + kx;
+            if (ix >= 0 && ix < p->w) plane[iy * p->w + ix] += g;
+        }
+    }
+}
+
+/* inp is (n,c,h,w); out is (n,c,oh,ow) */
+void rt_avgpool_forward(float *out, const float *inp, int n, const RtPool *p) {
+    size_t planes = (size_t)n * p->c;
+    float inv = 1.0f / (float)(p->k * p->k);
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * p->h * p->w;
+        float *y = out + pl * p->oh * p->ow;
+        for (int oy = 0; oy < p->oh; oy++)
+            for (int ox = 0; ox < p->ow; ox++)
+                y[oy * p->ow + ox] = window_sum(x, p, oy, ox) * inv;
+    }
+}
+
+/* dout is (n,c,oh,ow); accumulates into dinp (n,c,h,w) */
+void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p) {
+    size_t planes = (size_t)n * p->c;
+    float inv = 1.0f / (float)(p->k * p->k);
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *dy = dout + pl * p->oh * p->ow;
+        float *dx = dinp + pl * p->h * p->w;
+        for (int oy = 0; oy < p->oh; oy++)
+            for (int ox = 0; ox < p->ow; ox++)
+                window_spread(dx, p, oy, ox, dy[oy * p->ow + ox] * inv);
+    }
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Global average pooling, upsampling, concat
+** ===================================================================== */
+
+/* inp is (n,c,hw); out is (n,c) */
+void rt_global_avgpool_forward(float *out, const float *inp, int n, int c, int hw) {
+    size_t planes = (size_t)n * c;
+    for (size_t pl = 0; pl < planes; pl++) {
+        double s = 0.0;   /* a 56x56 plane is 3136 values; keep the mean exact */
+        for (int j = 0; j < hw; j++) s += inp[pl * hw + j];
+        out[pl] = (float)(s / hw);
+    }
+}
+
+/* dout is (n,c); accumulates dout/hw into every cell of dinp (n,c,hw) */
+void rt_global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw) {
+    size_t planes = (size_t)n * c;
+    for (size_t pl = 0; pl < planes; pl++) {
+        float g = dout[pl] / (float)hw;
+        for (int j = 0; j < hw; j++) dinp[pl * hw + j] += g;
+    }
+}
+
+/* inp is (n,c,h,w); out is (n,c,h*f,w*f), out[y][x] = inp[y/f][x/f] */
+void rt_upsample_forward(float *out, const float *inp, int n, int c, int h, int w, int f) {
+    size_t planes = (size_t)n * c;
+    int ow = w * f;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *x = inp + pl * h * w;
+        float *y = out + pl * (size_t)h * f * ow;
+        for (int oy = 0; oy < h * f; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                y[(size_t)oy * ow + ox] = x[(oy / f) * w + ox / f];
+    }
+}
+
+/* dout is (n,c,h*f,w*f); each input cell gathers the f*f cells it fed */
+void rt_upsample_backward(float *dinp, const float *dout, int n, int c, int h, int w, int f) {
+    size_t planes = (size_t)n * c;
+    int ow = w * f;
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *dy = dout + pl * (size_t)h * f * ow;
+        float *dx = dinp + pl * h * w;
+        for (int oy = 0; oy < h * f; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                dx[(oy / f) * w + ox / f] += dy[(size_t)oy * ow + ox];
+    }
+}
+
+/* inp is (n,c_in,hw); copied into channels [c_off, c_off+c_in) of out (n,c_out,hw) */
+void rt_concat_forward(float *out, const float *inp, int n, int c_out,
+                       int c_off, int c_in, int hw) {
+    size_t chunk = (size_t)c_in * hw;
+    for (int i = 0; i < n; i++)
+        memcpy(out + ((size_t)i * c_out + c_off) * hw, inp + i * chunk,
+               chunk * sizeof(float));
+}
+
+/* dout is (n,c_out,hw); accumulates its channel slice into dinp (n,c_in,hw) */
+void rt_concat_backward(float *dinp, const float *dout, int n, int c_out,
+                        int c_off, int c_in, int hw) {
+    size_t chunk = (size_t)c_in * hw;
+    for (int i = 0; i < n; i++)
+        rt_acc(dinp + i * chunk, dout + ((size_t)i * c_out + c_off) * hw, chunk);
+}
+
+/* }==================================================================== */
