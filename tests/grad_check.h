@@ -49,6 +49,23 @@ static inline float *tr_alloc(size_t len) {
     return p;
 }
 
+/*
+** Gradient buffers start primed with TR_PRIME and tests subtract it again
+** before checking: a backward kernel must add (+=) to what is there, and
+** one that overwrote would be off by TR_PRIME everywhere.
+*/
+#define TR_PRIME 0.25f
+
+static inline float *tr_primed(size_t len) {
+    float *p = tr_alloc(len);
+    for (size_t i = 0; i < len; i++) p[i] = TR_PRIME;
+    return p;
+}
+
+static inline void tr_unprime(float *g, size_t len) {
+    for (size_t i = 0; i < len; i++) g[i] -= TR_PRIME;
+}
+
 /* sum(a*b) in double: the loss L = sum(y * r) of the checks. */
 static inline double gc_dot(const float *a, const float *b, size_t len) {
     double s = 0.0;

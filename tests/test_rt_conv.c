@@ -60,23 +60,11 @@ static double conv_loss(void *p) {
     return gc_dot(t->out, t->r, t->ol);
 }
 
-/* Subtracts the 0.25 every gradient buffer was primed with: backward must
-** add to what is there, not overwrite it. */
-static void unprime(float *g, size_t len) {
-    for (size_t i = 0; i < len; i++) g[i] -= 0.25f;
-}
-
-static float *primed(size_t len) {
-    float *p = tr_alloc(len);
-    for (size_t i = 0; i < len; i++) p[i] = 0.25f;
-    return p;
-}
-
 static void check_conv_backward(ConvCase *t) {
     const RtConv *g = t->g;
-    float *dx = primed(t->xl), *dw = primed(t->wl), *db = primed(g->oc);
+    float *dx = tr_primed(t->xl), *dw = tr_primed(t->wl), *db = tr_primed(g->oc);
     rt_conv2d_backward(dx, dw, t->b ? db : NULL, t->col, t->r, t->x, t->w, t->n, g);
-    unprime(dx, t->xl); unprime(dw, t->wl); unprime(db, g->oc);
+    tr_unprime(dx, t->xl); tr_unprime(dw, t->wl); tr_unprime(db, g->oc);
     assert_true(gc_check("conv dinp", conv_loss, t, t->x, dx, t->xl, H, TOL, NULL) < 1);
     assert_true(gc_check("conv dw", conv_loss, t, t->w, dw, t->wl, H, TOL, NULL) < 1);
     if (t->b)
@@ -176,12 +164,12 @@ static void run_linear(int n, int in, int outf, int bias) {
                  tr_alloc(ol), tr_alloc(ol)};
     tr_fill(t.x, xl, -1, 1); tr_fill(t.w, wl, -1, 1); tr_fill(t.r, ol, -1, 1);
     if (t.b) tr_fill(t.b, outf, -1, 1);
-    float *ref = tr_alloc(ol), *dx = primed(xl), *dw = primed(wl), *db = primed(outf);
+    float *ref = tr_alloc(ol), *dx = tr_primed(xl), *dw = tr_primed(wl), *db = tr_primed(outf);
     lin_loss(&t);
     ref_linear(ref, &t);
     assert_true(tr_maxrel(t.out, ref, ol) < 1e-5);
     rt_linear_backward(dx, dw, t.b ? db : NULL, t.r, t.x, t.w, n, in, outf);
-    unprime(dx, xl); unprime(dw, wl); unprime(db, outf);
+    tr_unprime(dx, xl); tr_unprime(dw, wl); tr_unprime(db, outf);
     assert_true(gc_check("linear dinp", lin_loss, &t, t.x, dx, xl, H, TOL, NULL) < 1);
     assert_true(gc_check("linear dw", lin_loss, &t, t.w, dw, wl, H, TOL, NULL) < 1);
     if (t.b)

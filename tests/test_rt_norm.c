@@ -1,0 +1,157 @@
+/*
+** test_rt_norm.c: batch normalisation against a double reference
+** (statistics, output, running-stat update) and central differences.
+**
+** Forward tolerance 1e-5 (tr_maxrel): the kernel also works in double for
+** the statistics, only the final affine map is float.
+** Backward: h = 1e-2, tol = 1e-3. Batchnorm is nonlinear in x (through the
+** batch mean and variance), so the quotient carries an O(h^2) truncation
+** error on top of float rounding; measured, the two together stay near
+** 2.5e-5 of amax (worst/tol ~0.025), so tol leaves a 40x margin.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "rt.h"
+#include "grad_check.h"
+
+#define H   1e-2
+#define TOL 1e-3
+#define EPS 1e-5f
+#define MOMENTUM 0.1f
+
+typedef struct {
+    int n, c, hw;
+    float *x, *gamma, *beta, *out, *mean, *rstd, *rm, *rv, *r;
+} BnCase;
+
+static BnCase bn_new(int n, int c, int hw) {
+    size_t len = (size_t)n * c * hw;
+    BnCase t = {n, c, hw, tr_alloc(len), tr_alloc(c), tr_alloc(c), tr_alloc(len),
+                tr_alloc(c), tr_alloc(c), tr_alloc(c), tr_alloc(c), tr_alloc(len)};
+    tr_fill(t.x, len, -1, 3); tr_fill(t.gamma, c, 0.5f, 1.5f);
+    tr_fill(t.beta, c, -1, 1); tr_fill(t.r, len, -1, 1);
+    tr_fill(t.rm, c, -0.5f, 0.5f); tr_fill(t.rv, c, 0.5f, 2);
+    return t;
+}
+
+static void bn_free(BnCase *t) {
+    free(t->x); free(t->gamma); free(t->beta); free(t->out); free(t->mean);
+    free(t->rstd); free(t->rm); free(t->rv); free(t->r);
+}
+
+/* Mean and biased variance of channel ch in double, the textbook way. */
+static void ref_stats(const BnCase *t, int ch, double *mu, double *var) {
+    double m = (double)t->n * t->hw, s = 0, ss = 0;
+    for (int i = 0; i < t->n; i++)
+        for (int j = 0; j < t->hw; j++) s += t->x[(i * t->c + ch) * t->hw + j];
+    *mu = s / m;
+    for (int i = 0; i < t->n; i++)
+        for (int j = 0; j < t->hw; j++) {
+            double d = t->x[(i * t->c + ch) * t->hw + j] - *mu;
+            ss += d * d;
+        }
+    *var = ss / m;
+}
+
+/* Training forward: output, saved mean/rstd, running stats (unbiased var). */
+static void check_train_forward(int n, int c, int hw) {
+    BnCase t = bn_new(n, c, hw);
+    float *rm0 = tr_alloc(c), *rv0 = tr_alloc(c);
+    memcpy(rm0, t.rm, c * sizeof(float)); memcpy(rv0, t.rv, c * sizeof(float));
+    rt_batchnorm_forward_train(t.out, t.mean, t.rstd, t.rm, t.rv, t.x, t.gamma,
+                               t.beta, n, c, hw, MOMENTUM, EPS);
+    double m = (double)n * hw;
+    for (int ch = 0; ch < c; ch++) {
+        double mu, var;
+        ref_stats(&t, ch, &mu, &var);
+        double rs = 1.0 / sqrt(var + EPS);
+        assert_true(fabs(t.mean[ch] - mu) < 1e-6 * (1 + fabs(mu)));
+        assert_true(fabs(t.rstd[ch] - rs) < 1e-6 * rs);
+        assert_true(fabs(t.rm[ch] - (0.9 * rm0[ch] + 0.1 * mu)) < 1e-6);
+        double rv = 0.9 * rv0[ch] + 0.1 * var * m / (m - 1);   /* unbiased */
+        assert_true(fabs(t.rv[ch] - rv) < 1e-6 * rv);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                int k = (i * c + ch) * hw + j;
+                double y = (t.x[k] - mu) * rs * t.gamma[ch] + t.beta[ch];
+                assert_true(fabs(t.out[k] - y) < 1e-5 * (1 + fabs(y)));
+            }
+    }
+    free(rm0); free(rv0); bn_free(&t);
+}
+
+static void test_bn_train_forward_spatial(void **state) {
+    (void)state;
+    tr_seed(11);
+    check_train_forward(3, 4, 10);
+}
+
+static void test_bn_train_forward_vector(void **state) {
+    (void)state;
+    tr_seed(12);
+    check_train_forward(8, 5, 1);
+}
+
+static void test_bn_eval_forward(void **state) {
+    (void)state;
+    tr_seed(13);
+    int n = 2, c = 3, hw = 7;
+    BnCase t = bn_new(n, c, hw);
+    rt_batchnorm_forward_eval(t.out, t.x, t.gamma, t.beta, t.rm, t.rv, n, c, hw, EPS);
+    for (int i = 0; i < n * c * hw; i++) {
+        int ch = (i / hw) % c;
+        double y = (t.x[i] - t.rm[ch]) / sqrt((double)t.rv[ch] + EPS) * t.gamma[ch]
+                   + t.beta[ch];
+        assert_true(fabs(t.out[i] - y) < 1e-5 * (1 + fabs(y)));
+    }
+    bn_free(&t);
+}
+
+/* L = sum(out * r) through the training forward; the running stats it
+** updates are scratch here. */
+static double bn_loss(void *p) {
+    BnCase *t = p;
+    rt_batchnorm_forward_train(t->out, t->mean, t->rstd, t->rm, t->rv, t->x,
+                               t->gamma, t->beta, t->n, t->c, t->hw, MOMENTUM, EPS);
+    return gc_dot(t->out, t->r, (size_t)t->n * t->c * t->hw);
+}
+
+static void check_backward(int n, int c, int hw) {
+    BnCase t = bn_new(n, c, hw);
+    size_t len = (size_t)n * c * hw;
+    float *dx = tr_primed(len), *dg = tr_primed(c), *db = tr_primed(c);
+    bn_loss(&t);   /* fills mean and rstd */
+    rt_batchnorm_backward(dx, dg, db, t.r, t.x, t.mean, t.rstd, t.gamma, n, c, hw);
+    tr_unprime(dx, len); tr_unprime(dg, c); tr_unprime(db, c);
+    assert_true(gc_check("bn dinp", bn_loss, &t, t.x, dx, len, H, TOL, NULL) < 1);
+    assert_true(gc_check("bn dgamma", bn_loss, &t, t.gamma, dg, c, H, TOL, NULL) < 1);
+    assert_true(gc_check("bn dbeta", bn_loss, &t, t.beta, db, c, H, TOL, NULL) < 1);
+    free(dx); free(dg); free(db); bn_free(&t);
+}
+
+static void test_bn_backward_spatial(void **state) {
+    (void)state;
+    tr_seed(14);
+    check_backward(3, 4, 6);
+}
+
+static void test_bn_backward_vector(void **state) {
+    (void)state;
+    tr_seed(15);
+    check_backward(6, 3, 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bn_train_forward_spatial),
+        cmocka_unit_test(test_bn_train_forward_vector),
+        cmocka_unit_test(test_bn_eval_forward),
+        cmocka_unit_test(test_bn_backward_spatial),
+        cmocka_unit_test(test_bn_backward_vector),
+    };
+    return cmocka_run_group_tests_name("rt_norm", tests, NULL, NULL);
+}
