@@ -28,6 +28,13 @@ static int fail(char *err, size_t errlen, const char *path,
     return -1;
 }
 
+/* zlib's messages start with the path, which ours already name. */
+static const char *zmsg(const char *msg, const char *path) {
+    size_t n = strlen(path);
+    if (msg && !strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2)) return msg + n + 2;
+    return msg ? msg : "unknown zlib error";
+}
+
 /*
 ** Reads up to n bytes. Returns the count read (short only at the end of
 ** the data) or -1 when zlib reports an error, with its message in *msg.
@@ -63,7 +70,7 @@ static int read_header(gzFile gz, const char *path, IdxData *d,
     unsigned char h[4 + 4 * IDX_MAX_NDIM];
     const char *msg = NULL;
     long long r = read_some(gz, h, 4, &msg);
-    if (r < 0) return fail(err, errlen, path, "read error: %s", msg);
+    if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
     if (r < 4) return fail(err, errlen, path, "truncated header (%lld bytes)", r);
     if (h[0] != 0 || h[1] != 0)
         return fail(err, errlen, path, "bad magic 0x%08x (not an IDX file)",
@@ -77,7 +84,7 @@ static int read_header(gzFile gz, const char *path, IdxData *d,
     d->ndim = h[3];
     size_t need = 4 * (size_t)d->ndim;
     r = read_some(gz, h + 4, need, &msg);
-    if (r < 0) return fail(err, errlen, path, "read error: %s", msg);
+    if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
     if ((size_t)r < need) return fail(err, errlen, path, "truncated header");
     size_t count = 1;
     for (int i = 0; i < d->ndim; i++) {
@@ -111,7 +118,7 @@ static int read_payload(gzFile gz, const char *path, IdxData *d,
             cap = ncap;
         }
         long long r = read_some(gz, d->data + got, cap - got, &msg);
-        if (r < 0) return fail(err, errlen, path, "corrupt data: %s", msg);
+        if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
         got += (size_t)r;
         if (got < cap) break;
     }
@@ -120,7 +127,7 @@ static int read_payload(gzFile gz, const char *path, IdxData *d,
                     "file has %zu", d->count, got);
     unsigned char extra;
     long long r = read_some(gz, &extra, 1, &msg);
-    if (r < 0) return fail(err, errlen, path, "corrupt data: %s", msg);
+    if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
     if (r > 0) return fail(err, errlen, path, "trailing data after %zu bytes", d->count);
     return 0;
 }
