@@ -204,8 +204,11 @@ static long read_preamble(FILE *f, const char *path, char *err, size_t errlen) {
 }
 
 /* Reads and parses the header of length hlen into h. */
-static int read_header(FILE *f, const char *path, long hlen, Header *h,
-                       char *err, size_t errlen) {
+static int read_header(FILE *f, const char *path, long hlen, long long fsize,
+                       Header *h, char *err, size_t errlen) {
+    long here = ftell(f);
+    if (here < 0 || hlen > fsize - here)
+        return fail(err, errlen, path, "truncated header (%ld bytes promised)", hlen);
     char *buf = malloc((size_t)hlen + 1);
     if (!buf) return fail(err, errlen, path, "out of memory");
     if (fread(buf, 1, (size_t)hlen, f) != (size_t)hlen) {
@@ -284,7 +287,7 @@ int npy_load(const char *path, NpyArray *out, char *err, size_t errlen) {
     if (fstat(fileno(f), &st) != 0)
         fail(err, errlen, path, "cannot stat: %s", strerror(errno));
     else if ((hlen = read_preamble(f, path, err, errlen)) >= 0 &&
-             !read_header(f, path, hlen, &h, err, errlen) &&
+             !read_header(f, path, hlen, (long long)st.st_size, &h, err, errlen) &&
              !check_header(&h, path, out, &itemsize, err, errlen)) {
         long long left = (long long)st.st_size - (long long)ftell(f);
         rc = read_data(f, path, left, itemsize, out, err, errlen);
