@@ -11,6 +11,10 @@
 ** loop vectorizes without -ffast-math (which would let the compiler
 ** reorder the sum differently from one build to the next); only its
 ** remainder loop (< RT_LANES elements) stays scalar.
+**
+** Pointers are restrict-qualified, which is what lets the loops vectorize
+** without runtime overlap checks: callers must not pass overlapping
+** buffers, not even exactly in place (out == inp).
 */
 #include <math.h>
 

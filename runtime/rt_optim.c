@@ -1,6 +1,11 @@
 /*
 ** rt_optim.c: SGD and AdamW over a flat parameter block, with the update
 ** rules of torch.optim.SGD and torch.optim.AdamW (dampening 0, no amsgrad).
+**
+** Both SGD loops vectorize (gcc -O3 -march=native -fopt-info-vec-optimized).
+** The AdamW loop does not: sqrtf may set errno, and the runtime is built
+** without -fno-math-errno. It runs once per step over the parameters, a
+** small cost next to the convolutions.
 */
 #include <math.h>
 
