@@ -51,6 +51,9 @@ $(B)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def)
 $(B)/generator/stdlib_lua.c: $(B)/embed $(GEN_LIB)
 	$(B)/embed $(GEN_LIB) > $@
 
+$(B)/generator/stdlib_lua.o: $(B)/generator/stdlib_lua.c generator/stdlib_lua.h
+	$(CC) $(CFLAGS) -Igenerator -c -o $@ $<
+
 $(B)/embed: tools/embed.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $<

@@ -1,0 +1,45 @@
+/*
+** emit.c: indenting line writer and literal formatting.
+*/
+#include "emit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void indent(Emit *e) {
+    for (int i = 0; i < e->ind; i++) str_add(&e->out, "    ");
+}
+
+void emit_line(Emit *e, const char *fmt, ...) {
+    va_list ap;
+    indent(e);
+    va_start(ap, fmt);
+    str_vaddf(&e->out, fmt, ap);
+    va_end(ap);
+    str_add(&e->out, "\n");
+}
+
+void emit_blank(Emit *e) { str_add(&e->out, "\n"); }
+
+void emit_open(Emit *e, const char *fmt, ...) {
+    va_list ap;
+    indent(e);
+    va_start(ap, fmt);
+    str_vaddf(&e->out, fmt, ap);
+    va_end(ap);
+    str_add(&e->out, " {\n");
+    e->ind++;
+}
+
+void emit_close(Emit *e, const char *tail) {
+    e->ind--;
+    indent(e);
+    str_addf(&e->out, "}%s\n", tail ? tail : "");
+}
+
+const char *emit_float(float v, char *buf, size_t cap) {
+    snprintf(buf, cap, "%.9g", (double)v);
+    if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", cap - strlen(buf) - 1);
+    strncat(buf, "f", cap - strlen(buf) - 1);
+    return buf;
+}

@@ -1,0 +1,22 @@
+/*
+** emit.h: a tiny indenting line writer, the only place that formats C text.
+*/
+#ifndef SKIPC_EMIT_H
+#define SKIPC_EMIT_H
+
+#include "util.h"
+
+typedef struct Emit {
+    Str out;
+    int ind;     /* indentation depth, 4 spaces each */
+} Emit;
+
+void emit_line(Emit *e, const char *fmt, ...);   /* indented, newline added */
+void emit_blank(Emit *e);
+void emit_open(Emit *e, const char *fmt, ...);   /* "text {" then indent */
+void emit_close(Emit *e, const char *tail);      /* dedent, "}" + tail */
+
+/* A float literal that round-trips float32: 2 -> "2.0f", 0.1 -> "0.100000001f". */
+const char *emit_float(float v, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,424 @@
+/*
+** emit_model.c: the generated model file. Layout, top to bottom: offset
+** tables (parameters, arena), layer geometry, init, forward, loss,
+** backward, optimizer steps, descriptor tables. Offsets live only in the
+** tables, so one more block in a spec changes the tables and adds lines to
+** the bodies, but leaves existing body lines as they were.
+*/
+#include "emit_model.h"
+#include "emit.h"
+#include "ops.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    Emit e;
+    const Plan *p;
+    const IrGraph *g;
+    const ModelInfo *m;
+    char upper[128];
+    double flops;      /* forward, per sample */
+} Ctx;
+
+static const char *const param_kind_names[] = {
+    "RT_PARAM_WEIGHT", "RT_PARAM_BIAS", "RT_PARAM_BN_WEIGHT", "RT_PARAM_BN_BIAS",
+    "RT_PARAM_RUNNING_MEAN", "RT_PARAM_RUNNING_VAR"
+};
+
+static int param_live(const Ctx *c, int i) { return c->g->nodes[c->g->params[i].node]->live; }
+
+static void param_shape(const IrParam *q, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < q->ndim && len < cap; d++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%d", d ? "," : "", q->shape[d]);
+}
+
+/* "specs/resnet.lua:14", plus the block library line when that made it. */
+static void loc_str(const IrNode *n, char *buf, size_t cap) {
+    if (n->loc.line == n->user_loc.line && n->loc.file == n->user_loc.file)
+        snprintf(buf, cap, "%s:%d", n->user_loc.file, n->user_loc.line);
+    else
+        snprintf(buf, cap, "%s:%d via %s:%d", n->user_loc.file, n->user_loc.line, n->loc.file,
+                 n->loc.line);
+}
+
+static void layer_comment(Ctx *c, const IrNode *n) {
+    char desc[128], in[64], out[64], loc[512];
+    op_table[n->op].describe(c->g, n, desc, sizeof desc);
+    shape_str(c->g->nodes[n->src[0]]->shape, in, sizeof in);
+    shape_str(n->shape, out, sizeof out);
+    loc_str(n, loc, sizeof loc);
+    emit_line(&c->e, "/* %s: %s, %s%s -> %s  (%s) */", n->name, desc, in,
+              n->nsrc > 1 ? " ..." : "", out, loc);
+}
+
+/* {====================================================================
+** Tables of offsets
+** ===================================================================== */
+
+static void emit_param_enum(Ctx *c) {
+    emit_line(&c->e, "/* Parameters: offsets in floats into params (and, for trainable ones, grads). */");
+    emit_open(&c->e, "enum");
+    for (int i = 0; i < c->g->nparams; i++) {
+        const IrParam *q = &c->g->params[i];
+        char shape[64];
+        if (!param_live(c, i)) continue;
+        param_shape(q, shape, sizeof shape);
+        emit_line(&c->e, "P_%s = %lld,  /* [%s] */", q->cname, (long long)q->offset, shape);
+    }
+    emit_close(&c->e, ";");
+}
+
+static void emit_arena_enum(Ctx *c, Region r, const char *comment) {
+    int any = 0;
+    for (int i = 0; i < c->p->nbufs; i++) any |= c->p->bufs[i].region == r;
+    if (!any) return;
+    emit_blank(&c->e);
+    emit_line(&c->e, "%s", comment);
+    emit_open(&c->e, "enum");
+    for (int i = 0; i < c->p->nbufs; i++) {
+        const Buffer *b = &c->p->bufs[i];
+        char shape[64];
+        if (b->region != r) continue;
+        if (b->node >= 0 && r == REGION_BATCH)
+            emit_line(&c->e, "%s = %lld,  /* %s */", b->cname, (long long)b->offset,
+                      shape_str(c->g->nodes[b->node]->shape, shape, sizeof shape));
+        else
+            emit_line(&c->e, "%s = %lld,  /* %lld floats */", b->cname, (long long)b->offset,
+                      (long long)b->floats);
+    }
+    emit_close(&c->e, ";");
+}
+
+static void emit_macros(Ctx *c) {
+    emit_blank(&c->e);
+    emit_line(&c->e, "#define P(o) (params + (o))");
+    emit_line(&c->e, "#define G(o) (grads + (o))");
+    emit_line(&c->e, "#define A(o) (arena + (size_t)(o) * (size_t)n)");
+    if (c->p->fixed > 0)
+        emit_line(&c->e, "#define S(o) (arena + %s_ARENA_PER_SAMPLE * (size_t)n + (o))", c->upper);
+    emit_line(&c->e, "#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)");
+}
+
+static void emit_geometry(Ctx *c) {
+    int any = 0;
+    for (int i = 0; i < c->g->nnodes; i++) {
+        const IrNode *n = c->g->nodes[i];
+        OpCtx oc = {&c->e, c->p, c->g, n};
+        if (!n->live || !op_table[n->op].emit_decl) continue;
+        if (!any++) {
+            emit_blank(&c->e);
+            emit_line(&c->e, "/* Layer geometry (per sample). */");
+        }
+        op_table[n->op].emit_decl(&oc);
+    }
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Functions
+** ===================================================================== */
+
+static void emit_init(Ctx *c) {
+    emit_blank(&c->e);
+    emit_open(&c->e, "void %s_init(float *params, uint64_t seed)", c->m->name);
+    emit_line(&c->e, "memset(params, 0, sizeof(float) * %s_NUM_PARAMS);", c->upper);
+    for (int i = 0; i < c->g->nparams; i++) {
+        const IrParam *q = &c->g->params[i];
+        if (!param_live(c, i)) continue;
+        if (q->kind == PK_WEIGHT)
+            emit_line(&c->e, "rt_init_kaiming(%s, %lld, %d, seed, 0x%016llxULL);",
+                      c->p->param_expr[i], (long long)q->len, q->fan_in,
+                      (unsigned long long)hash_name(q->name));
+        else if (q->kind == PK_BN_WEIGHT || q->kind == PK_RUNNING_VAR)
+            emit_line(&c->e, "rt_fill(%s, %lld, 1.0f);", c->p->param_expr[i], (long long)q->len);
+    }
+    emit_close(&c->e, NULL);
+}
+
+static int has_op(const Ctx *c, OpKind op) {
+    for (int i = 0; i < c->g->nnodes; i++)
+        if (c->g->nodes[i]->live && c->g->nodes[i]->op == op) return 1;
+    return 0;
+}
+
+static void emit_step_body(Ctx *c, const Step *s, int fwd) {
+    const IrNode *n = c->g->nodes[s->node];
+    OpCtx oc = {&c->e, c->p, c->g, n};
+    layer_comment(c, n);
+    if (s->dx_only) emit_open(&c->e, "if (dx)");
+    (fwd ? op_table[n->op].emit_fwd : op_table[n->op].emit_bwd)(&oc);
+    if (s->dx_only) emit_close(&c->e, NULL);
+}
+
+static void emit_forward(Ctx *c) {
+    const IrNode *out = c->g->nodes[c->g->output];
+    emit_blank(&c->e);
+    emit_open(&c->e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training)",
+              c->m->name);
+    if (!has_op(c, OP_BATCHNORM))
+        emit_line(&c->e, "(void)training;  /* no batchnorm: both modes compute the same */");
+    for (int i = 0; i < c->p->nsteps; i++) {
+        if (c->p->steps[i].kind != STEP_FORWARD) continue;
+        emit_step_body(c, &c->p->steps[i], 1);
+    }
+    emit_line(&c->e, "return %s;", c->p->val_expr[out->id]);
+    emit_close(&c->e, NULL);
+}
+
+static void loss_dims(const Ctx *c, int *ch, long long *hw) {
+    Shape s = c->g->nodes[c->g->output]->shape;
+    *ch = s.d[0];
+    *hw = (long long)ops_hw(s);
+}
+
+static void emit_loss(Ctx *c) {
+    const char *out = c->p->val_expr[c->g->output];
+    int ch;
+    long long hw;
+    loss_dims(c, &ch, &hw);
+    emit_blank(&c->e);
+    emit_open(&c->e, "float %s_loss(const float *arena, const void *target, int n)", c->m->name);
+    if (c->g->loss == LOSS_CROSS_ENTROPY)
+        emit_line(&c->e, "return rt_xent_forward(%s, (const int32_t *)target, n, %d, %lld);", out,
+                  ch, hw);
+    else
+        emit_line(&c->e, "return rt_mse_forward(%s, (const float *)target, (size_t)n * %lld);", out,
+                  (long long)ch * hw);
+    emit_close(&c->e, NULL);
+}
+
+/* Gradient buffers start at zero when they come to life (backward kernels
+** accumulate); the first step that writes one clears it. */
+static void emit_zeroes(Ctx *c, int step) {
+    for (int i = 0; i < c->p->nbufs; i++) {
+        const Buffer *b = &c->p->bufs[i];
+        if (!b->is_grad || b->region != REGION_BATCH || b->birth != step) continue;
+        emit_line(&c->e, "%sZERO(%s, %lld);", b->dx_only ? "if (dx) " : "", b->cname,
+                  (long long)b->floats);
+    }
+}
+
+static void emit_loss_grad(Ctx *c, int step) {
+    const char *out = c->p->val_expr[c->g->output], *dout = c->p->grad_expr[c->g->output];
+    int ch;
+    long long hw;
+    loss_dims(c, &ch, &hw);
+    emit_line(&c->e, "/* loss: %s over %s */",
+              c->g->loss == LOSS_CROSS_ENTROPY ? "softmax cross-entropy" : "mean squared error",
+              c->g->nodes[c->g->output]->name);
+    emit_zeroes(c, step);
+    if (c->g->loss == LOSS_CROSS_ENTROPY)
+        emit_line(&c->e, "rt_xent_backward(%s, %s, (const int32_t *)target, n, %d, %lld);", dout,
+                  out, ch, hw);
+    else
+        emit_line(&c->e, "rt_mse_backward(%s, %s, (const float *)target, (size_t)n * %lld);", dout,
+                  out, (long long)ch * hw);
+}
+
+static void emit_backward(Ctx *c) {
+    int loss_step = 0;
+    emit_blank(&c->e);
+    emit_line(&c->e, "void %s_backward(const float *params, float *grads, float *arena, const float *x,",
+              c->m->name);
+    emit_open(&c->e, "    const void *target, float *dx, int n)");
+    for (int i = 0; i < c->p->nsteps; i++)
+        if (c->p->steps[i].kind == STEP_LOSS) loss_step = i;
+    if (c->p->bufs[c->p->val[c->g->input]].death <= loss_step)
+        emit_line(&c->e, "(void)x;  /* no backward kernel reads the input itself */");
+    for (int i = 0; i < c->p->nsteps; i++) {
+        const Step *s = &c->p->steps[i];
+        if (s->kind == STEP_LOSS) emit_loss_grad(c, i);
+        if (s->kind != STEP_BACKWARD) continue;
+        emit_zeroes(c, i);
+        emit_step_body(c, s, 0);
+    }
+    emit_close(&c->e, NULL);
+}
+
+static void emit_optim(Ctx *c) {
+    const char *nm = c->m->name;
+    emit_blank(&c->e);
+    emit_open(&c->e, "void %s_zero_grad(float *grads)", nm);
+    emit_line(&c->e, "memset(grads, 0, sizeof(float) * %s_NUM_TRAINABLE);", c->upper);
+    emit_close(&c->e, NULL);
+    emit_blank(&c->e);
+    emit_line(&c->e, "void %s_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,", nm);
+    emit_open(&c->e, "    float momentum, float weight_decay, int nesterov)");
+    emit_line(&c->e, "rt_sgd_step(params, grads, momentum_buf, %s_NUM_TRAINABLE, lr, momentum, weight_decay, nesterov);",
+              c->upper);
+    emit_close(&c->e, NULL);
+    emit_blank(&c->e);
+    emit_line(&c->e, "void %s_adamw_step(float *params, const float *grads, float *m, float *v, long t,", nm);
+    emit_open(&c->e, "    float lr, float beta1, float beta2, float eps, float weight_decay)");
+    emit_line(&c->e, "rt_adamw_step(params, grads, m, v, %s_NUM_TRAINABLE, t, lr, beta1, beta2, eps, weight_decay);",
+              c->upper);
+    emit_close(&c->e, NULL);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Descriptor tables
+** ===================================================================== */
+
+static int is_layer(const IrNode *n) {
+    return n->live && (n->nparam > 0 || n->op == OP_ADD || n->op == OP_CONCAT);
+}
+
+static int layer_index(const Ctx *c, int node) {
+    int k = 0;
+    for (int i = 0; i < node; i++) k += is_layer(c->g->nodes[i]);
+    return k;
+}
+
+static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
+    const IrNode *in = c->g->nodes[c->g->input], *out = c->g->nodes[c->g->output];
+    const char *nm = c->m->name;
+    emit_blank(&c->e);
+    emit_open(&c->e, "const RtModel %s_model =", nm);
+    emit_line(&c->e, ".name = \"%s\",", nm);
+    emit_line(&c->e, ".in_ndim = %d, .in_shape = {%d, %d, %d},", in->shape.rank, in->shape.d[0],
+              in->shape.d[1], in->shape.d[2]);
+    emit_line(&c->e, ".out_ndim = %d, .out_shape = {%d, %d, %d},", out->shape.rank,
+              out->shape.d[0], out->shape.d[1], out->shape.d[2]);
+    emit_line(&c->e, ".loss = %s,",
+              c->g->loss == LOSS_CROSS_ENTROPY ? "RT_LOSS_CROSS_ENTROPY" : "RT_LOSS_MSE");
+    emit_line(&c->e, ".num_params = %s_NUM_PARAMS, .num_trainable = %s_NUM_TRAINABLE,", c->upper,
+              c->upper);
+    emit_line(&c->e, ".num_tensors = %d, .tensors = tensors,", ntensors);
+    emit_line(&c->e, ".num_layers = %d, .layers = layers,", nlayers);
+    emit_line(&c->e, ".arena_per_sample = %s_ARENA_PER_SAMPLE, .arena_fixed = %s_ARENA_FIXED,",
+              c->upper, c->upper);
+    emit_line(&c->e, ".flops_per_sample = %.1f,", c->flops);
+    emit_line(&c->e, ".init = %s_init, .forward = %s_forward, .loss = %s_loss,", nm, nm, nm);
+    emit_line(&c->e, ".backward = %s_backward, .zero_grad = %s_zero_grad,", nm, nm);
+    emit_line(&c->e, ".sgd_step = %s_sgd_step, .adamw_step = %s_adamw_step", nm, nm);
+    emit_close(&c->e, ";");
+}
+
+static void emit_tables(Ctx *c) {
+    int nt = 0, nl = 0;
+    emit_blank(&c->e);
+    emit_open(&c->e, "static const RtParamInfo tensors[] =");
+    for (int i = 0; i < c->g->nparams; i++) {
+        const IrParam *q = &c->g->params[i];
+        char shape[64];
+        if (!param_live(c, i)) continue;
+        param_shape(q, shape, sizeof shape);
+        emit_line(&c->e, "{\"%s\", %d, {%s}, P_%s, %lld, %s, %d},", q->name, q->ndim, shape,
+                  q->cname, (long long)q->len, param_kind_names[q->kind], layer_index(c, q->node));
+        nt++;
+    }
+    emit_close(&c->e, ";");
+    emit_blank(&c->e);
+    emit_open(&c->e, "static const RtLayerInfo layers[] =");
+    for (int i = 0; i < c->g->nnodes; i++) {
+        const IrNode *n = c->g->nodes[i];
+        char loc[512];
+        if (!is_layer(n)) continue;
+        loc_str(n, loc, sizeof loc);
+        emit_line(&c->e, "{\"%s\", \"%s\", \"%s\", %d},", n->name, op_names[n->op], loc, n->depth);
+        nl++;
+    }
+    emit_close(&c->e, ";");
+    emit_descriptor(c, nt, nl);
+}
+
+/* }==================================================================== */
+
+static void emit_banner(Emit *e, const ModelInfo *m, const char *ext) {
+    emit_line(e, "/*");
+    emit_line(e, "** %s.%s: generated by skipc from %s%s%s; do not edit.", m->name, ext, m->spec,
+              m->defines[0] ? " " : "", m->defines);
+    emit_line(e, "*/");
+}
+
+static void emit_c(Ctx *c) {
+    emit_banner(&c->e, c->m, "c");
+    emit_line(&c->e, "#include <string.h>");
+    emit_blank(&c->e);
+    emit_line(&c->e, "#include \"rt.h\"");
+    emit_line(&c->e, "#include \"%s.h\"", c->m->name);
+    emit_blank(&c->e);
+    emit_param_enum(c);
+    emit_arena_enum(c, REGION_BATCH,
+                    "/* Activations (X_) and their gradients (D_): offsets in floats per sample,\n"
+                    "** times the batch size. Buffers whose lifetimes do not overlap share memory. */");
+    emit_arena_enum(c, REGION_FIXED,
+                    "/* Scratch independent of the batch size, after the per-sample region. */");
+    emit_macros(c);
+    emit_geometry(c);
+    emit_init(c);
+    emit_forward(c);
+    emit_loss(c);
+    emit_backward(c);
+    emit_optim(c);
+    emit_tables(c);
+}
+
+static void emit_define(Emit *e, const char *upper, const char *what, long long v, const char *why) {
+    emit_line(e, "#define %s_%s ((size_t)%lld)  /* %s */", upper, what, v, why);
+}
+
+static void emit_h(Ctx *c, Emit *e) {
+    const char *nm = c->m->name, *up = c->upper;
+    emit_banner(e, c->m, "h");
+    emit_line(e, "#ifndef SKIPC_MODEL_%s_H", up);
+    emit_line(e, "#define SKIPC_MODEL_%s_H", up);
+    emit_blank(e);
+    emit_line(e, "#include <stddef.h>");
+    emit_line(e, "#include <stdint.h>");
+    emit_blank(e);
+    emit_line(e, "#include \"rt_model.h\"");
+    emit_blank(e);
+    emit_define(e, up, "NUM_PARAMS", (long long)c->g->num_params, "floats: trainable, then buffers");
+    emit_define(e, up, "NUM_TRAINABLE", (long long)c->g->num_trainable, "floats in grads and optimizer state");
+    emit_define(e, up, "ARENA_PER_SAMPLE", (long long)c->p->per_sample, "arena floats per sample");
+    emit_define(e, up, "ARENA_FIXED", (long long)c->p->fixed, "arena floats for any batch size");
+    emit_line(e, "/* Arena bytes the caller provides for a batch of n samples. */");
+    emit_line(e, "#define %s_ARENA_BYTES(n) (sizeof(float) * (%s_ARENA_PER_SAMPLE * (size_t)(n) + %s_ARENA_FIXED))",
+              up, up, up);
+    emit_blank(e);
+    emit_line(e, "/* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */");
+    emit_line(e, "void %s_init(float *params, uint64_t seed);", nm);
+    emit_line(e, "/* Forward pass; training selects batch statistics. Returns the output (in the arena). */");
+    emit_line(e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training);", nm);
+    emit_line(e, "/* Mean loss of the last forward against target (int32 labels or float targets). */");
+    emit_line(e, "float %s_loss(const float *arena, const void *target, int n);", nm);
+    emit_line(e, "/* After a training forward: accumulates gradients into grads and, if not NULL, dx. */");
+    emit_line(e, "void %s_backward(const float *params, float *grads, float *arena, const float *x,", nm);
+    emit_line(e, "    const void *target, float *dx, int n);");
+    emit_line(e, "void %s_zero_grad(float *grads);", nm);
+    emit_line(e, "void %s_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,", nm);
+    emit_line(e, "    float momentum, float weight_decay, int nesterov);");
+    emit_line(e, "void %s_adamw_step(float *params, const float *grads, float *m, float *v, long t,", nm);
+    emit_line(e, "    float lr, float beta1, float beta2, float eps, float weight_decay);");
+    emit_blank(e);
+    emit_line(e, "extern const RtModel %s_model;", nm);
+    emit_blank(e);
+    emit_line(e, "#endif");
+}
+
+void emit_model(const Plan *p, const ModelInfo *m, Str *c_text, Str *h_text) {
+    Ctx c;
+    Emit h = {{0}, 0};
+    size_t i;
+    memset(&c, 0, sizeof c);
+    c.p = p;
+    c.g = p->g;
+    c.m = m;
+    for (i = 0; m->name[i] && i + 1 < sizeof c.upper; i++)
+        c.upper[i] = (char)toupper((unsigned char)m->name[i]);
+    c.upper[i] = '\0';
+    for (int k = 0; k < c.g->nnodes; k++)
+        if (c.g->nodes[k]->live) c.flops += op_table[c.g->nodes[k]->op].flops(c.g, c.g->nodes[k]);
+    emit_c(&c);
+    emit_h(&c, &h);
+    *c_text = c.e.out;
+    *h_text = h.out;
+}

@@ -1,0 +1,200 @@
+/*
+** ir.c: graph IR storage and whole-graph analysis (liveness, depth,
+** parameter layout).
+*/
+#include "ir.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+IrGraph *ir_graph_new(void) {
+    IrGraph *g = xcalloc(1, sizeof *g);
+    g->input = g->output = -1;
+    return g;
+}
+
+void ir_graph_free(IrGraph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->nnodes; i++) {
+        free(g->nodes[i]->src);
+        free(g->nodes[i]->name);
+        free(g->nodes[i]->cname);
+        free(g->nodes[i]);
+    }
+    for (int i = 0; i < g->nparams; i++) {
+        free(g->params[i].name);
+        free(g->params[i].cname);
+    }
+    free(g->nodes);
+    free(g->params);
+    free(g);
+}
+
+IrNode *ir_node_new(IrGraph *g, OpKind op, const int *src, int nsrc,
+                    const char *name, Loc loc, Loc user_loc) {
+    IrNode *n = xcalloc(1, sizeof *n);
+    if (g->nnodes == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 64;
+        g->nodes = xrealloc(g->nodes, (size_t)g->cap * sizeof *g->nodes);
+    }
+    n->id = g->nnodes;
+    n->op = op;
+    n->nsrc = nsrc;
+    n->src = xmalloc((size_t)(nsrc ? nsrc : 1) * sizeof *n->src);
+    if (nsrc) memcpy(n->src, src, (size_t)nsrc * sizeof *src);
+    n->name = xstrdup(name);
+    n->cname = ir_cname(name);
+    n->loc = loc;
+    n->user_loc = user_loc;
+    for (int i = 0; i < 4; i++) n->param[i] = -1;
+    g->nodes[g->nnodes++] = n;
+    return n;
+}
+
+/*
+** Creates parameter "<node name>.<suffix>". Shapes were checked by the
+** caller, but the element count is re-checked here against IR_MAX_ELEMS.
+** Returns the parameter id, or -1 if it is absurdly large.
+*/
+int ir_param_new(IrGraph *g, IrNode *n, const char *suffix, ParamKind kind,
+                 int ndim, const int *shape, int fan_in) {
+    IrParam *p;
+    int64_t len = 1;
+    for (int i = 0; i < ndim; i++)
+        if (mul_checked(len, shape[i], IR_MAX_ELEMS, &len) != 0) return -1;
+    if (g->nparams == g->pcap) {
+        g->pcap = g->pcap ? 2 * g->pcap : 64;
+        g->params = xrealloc(g->params, (size_t)g->pcap * sizeof *g->params);
+    }
+    p = &g->params[g->nparams];
+    memset(p, 0, sizeof *p);
+    p->name = xasprintf("%s.%s", n->name, suffix);
+    p->cname = ir_cname(p->name);
+    p->ndim = ndim;
+    memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
+    p->len = len;
+    p->kind = kind;
+    p->fan_in = fan_in;
+    p->node = n->id;
+    n->param[n->nparam++] = g->nparams;
+    return g->nparams++;
+}
+
+int64_t shape_numel(Shape s) {
+    int64_t n = 1;
+    for (int i = 0; i < s.rank; i++) n *= s.d[i];
+    return n;
+}
+
+int shape_equal(Shape a, Shape b) {
+    if (a.rank != b.rank) return 0;
+    for (int i = 0; i < a.rank; i++)
+        if (a.d[i] != b.d[i]) return 0;
+    return 1;
+}
+
+const char *shape_str(Shape s, char *buf, size_t cap) {
+    if (s.rank == 1) snprintf(buf, cap, "[%d]", s.d[0]);
+    else snprintf(buf, cap, "[%d,%d,%d]", s.d[0], s.d[1], s.d[2]);
+    return buf;
+}
+
+char *ir_cname(const char *name) {
+    char *c = xstrdup(name);
+    for (char *p = c; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9')))
+            *p = '_';
+    return c;
+}
+
+static int is_weighted(const IrNode *n) {
+    return n->op == OP_CONV2D || n->op == OP_LINEAR;
+}
+
+/* Marks every node the output depends on. */
+static void mark_live(IrGraph *g) {
+    g->nodes[g->output]->live = 1;
+    for (int i = g->output; i >= 0; i--) {
+        IrNode *n = g->nodes[i];
+        if (!n->live) continue;
+        for (int s = 0; s < n->nsrc; s++) g->nodes[n->src[s]]->live = 1;
+    }
+}
+
+/* Warns once per dead end: a dead node that nothing else consumes. */
+static void warn_dead(IrGraph *g) {
+    char *consumed = xcalloc((size_t)g->nnodes, 1);
+    for (int i = 0; i < g->nnodes; i++)
+        for (int s = 0; s < g->nodes[i]->nsrc; s++) consumed[g->nodes[i]->src[s]] = 1;
+    for (int i = 0; i < g->nnodes; i++) {
+        IrNode *n = g->nodes[i];
+        if (n->live || consumed[i]) continue;
+        if (n->op == OP_INPUT)
+            diag_warning(n->user_loc, "input '%s' is not used", n->name);
+        else
+            diag_warning(n->user_loc, "%s '%s' does not reach the output",
+                         n->op == OP_CONV2D ? "conv2d" : "layer", n->name);
+    }
+    free(consumed);
+}
+
+static int check_inputs(IrGraph *g) {
+    for (int i = 0; i < g->nnodes; i++) {
+        IrNode *n = g->nodes[i];
+        if (n->op == OP_INPUT && n->live && i != g->input) {
+            diag_error(n->user_loc, "input '%s' reaches the output but is not the model's input"
+                       " (one input per model)", n->name);
+            return -1;
+        }
+    }
+    if (!g->nodes[g->input]->live) {
+        diag_error(g->model_loc, "model output does not depend on the model input");
+        return -1;
+    }
+    return 0;
+}
+
+static int is_trainable(ParamKind k) {
+    return k != PK_RUNNING_MEAN && k != PK_RUNNING_VAR;
+}
+
+/* Trainable tensors first, so grads mirror params[0, num_trainable). */
+static int layout_params(IrGraph *g) {
+    int64_t off = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < g->nparams; i++) {
+            IrParam *p = &g->params[i];
+            if (!g->nodes[p->node]->live || is_trainable(p->kind) != (pass == 0)) continue;
+            p->offset = off;
+            off += p->len;
+            if (off > IR_MAX_ELEMS) {
+                diag_error(g->nodes[p->node]->user_loc, "model has more than %d parameters",
+                           IR_MAX_ELEMS);
+                return -1;
+            }
+        }
+        if (pass == 0) g->num_trainable = off;
+    }
+    g->num_params = off;
+    return 0;
+}
+
+int ir_analyze(IrGraph *g) {
+    mark_live(g);
+    warn_dead(g);
+    if (check_inputs(g) != 0) return -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        IrNode *n = g->nodes[i];
+        int depth = 0, from = n->nparam > 0;
+        for (int s = 0; s < n->nsrc; s++) {
+            IrNode *src = g->nodes[n->src[s]];
+            if (src->depth > depth) depth = src->depth;
+            from |= src->from_param;
+        }
+        n->depth = depth + is_weighted(n);
+        n->from_param = from;
+    }
+    return layout_params(g);
+}

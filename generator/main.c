@@ -1,0 +1,183 @@
+/*
+** main.c: the skipc command line. Reads like the pipeline it drives:
+** run spec -> analyse graph -> plan memory -> emit C -> write files.
+*/
+#include "emit_model.h"
+#include "ir.h"
+#include "plan.h"
+#include "spec_lua.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: skipc SPEC.lua -o OUT.c [-D key=value]...\n"
+    "\n"
+    "Compiles a Lua network spec into standalone C: OUT.c (forward, backward,\n"
+    "initialisation, optimizer steps, parameter table) and OUT.h beside it.\n"
+    "The model's C name is OUT's base name (generated/resnet20.c -> resnet20).\n"
+    "\n"
+    "options (in any order):\n"
+    "  -o OUT.c          output file; the header goes to OUT.h\n"
+    "  -D key=value      set a value the spec reads with param(\"key\", default)\n"
+    "  -h, --help        show this help\n"
+    "\n"
+    "Nothing is written unless the whole spec compiles; errors name the spec\n"
+    "file and line and exit with status 1.\n";
+
+typedef struct {
+    const char *spec, *out;
+    Define defs[64];
+    int ndefs;
+} Args;
+
+static int parse_define(Args *a, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+        fprintf(stderr, "skipc: -D %s: expected key=value\n", kv);
+        return -1;
+    }
+    if (a->ndefs == (int)(sizeof a->defs / sizeof a->defs[0])) {
+        fprintf(stderr, "skipc: too many -D options\n");
+        return -1;
+    }
+    a->defs[a->ndefs].key = strndup(kv, (size_t)(eq - kv));
+    a->defs[a->ndefs].value = eq + 1;
+    a->ndefs++;
+    return 0;
+}
+
+/* Returns 0 to go on, 1 when help was printed, -1 on a usage error. */
+static int parse_args(Args *a, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) { fputs(usage, stdout); return 1; }
+        if (!strcmp(s, "-o") || !strcmp(s, "-D")) {
+            if (i + 1 == argc) { fprintf(stderr, "skipc: %s needs an argument\n", s); return -1; }
+            if (s[1] == 'o') a->out = argv[++i];
+            else if (parse_define(a, argv[++i]) != 0) return -1;
+        } else if (!strncmp(s, "-D", 2)) {
+            if (parse_define(a, s + 2) != 0) return -1;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "skipc: unknown option %s (see skipc --help)\n", s);
+            return -1;
+        } else if (a->spec) {
+            fprintf(stderr, "skipc: more than one spec given (%s, %s)\n", a->spec, s);
+            return -1;
+        } else a->spec = s;
+    }
+    if (!a->spec || !a->out) {
+        fprintf(stderr, "skipc: %s\n%s", !a->spec ? "no spec given" : "no -o OUT.c given", usage);
+        return -1;
+    }
+    return 0;
+}
+
+/* "generated/resnet20.c" -> "resnet20", which must be a C identifier. */
+static char *model_name(const char *out) {
+    const char *base = strrchr(out, '/');
+    size_t len;
+    char *name;
+    base = base ? base + 1 : out;
+    len = strlen(base);
+    if (len < 3 || strcmp(base + len - 2, ".c") != 0) {
+        fprintf(stderr, "skipc: -o %s: output must end in .c\n", out);
+        return NULL;
+    }
+    name = strndup(base, len - 2);
+    for (char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+              (p > name && *p >= '0' && *p <= '9'))) {
+            fprintf(stderr, "skipc: -o %s: '%s' is not a valid C identifier\n", out, name);
+            free(name);
+            return NULL;
+        }
+    return name;
+}
+
+static int cmp_define(const void *a, const void *b) {
+    return strcmp(((const Define *)a)->key, ((const Define *)b)->key);
+}
+
+/* "-D a=1 -D b=2", sorted by key so the banner does not depend on the
+** order options were given in. */
+static char *defines_text(Args *a) {
+    Str s = {0};
+    Define sorted[64];
+    memcpy(sorted, a->defs, sizeof sorted);
+    qsort(sorted, (size_t)a->ndefs, sizeof *sorted, cmp_define);
+    str_add(&s, "");
+    for (int i = 0; i < a->ndefs; i++)
+        str_addf(&s, "%s-D %s=%s", i ? " " : "", sorted[i].key, sorted[i].value);
+    return s.buf;
+}
+
+/* Writes text to a temporary file beside path; returns its name or NULL. */
+static char *write_temp(const char *path, const Str *text) {
+    char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f || fwrite(text->buf, 1, text->len, f) != text->len || fclose(f) != 0) {
+        fprintf(stderr, "skipc: %s: %s\n", tmp, strerror(errno));
+        if (f) remove(tmp);
+        free(tmp);
+        return NULL;
+    }
+    return tmp;
+}
+
+/* Both files or neither: temporaries first, renames only once both exist. */
+static int write_outputs(const char *c_path, const Str *c_text, const Str *h_text) {
+    char *h_path = xstrdup(c_path), *ct, *ht = NULL;
+    int rc = -1;
+    h_path[strlen(h_path) - 1] = 'h';
+    ct = write_temp(c_path, c_text);
+    if (ct) ht = write_temp(h_path, h_text);
+    if (ct && ht) {
+        if (rename(ht, h_path) == 0 && rename(ct, c_path) == 0) rc = 0;
+        else fprintf(stderr, "skipc: %s: %s\n", c_path, strerror(errno));
+    }
+    if (ct) remove(ct);
+    if (ht) remove(ht);
+    free(ct); free(ht); free(h_path);
+    return rc;
+}
+
+static int compile(Args *a, const char *name) {
+    IrGraph *g = spec_run(a->spec, a->defs, a->ndefs);
+    Plan plan;
+    Str c_text = {0}, h_text = {0};
+    ModelInfo info;
+    int rc = -1;
+    if (!g) return -1;
+    if (ir_analyze(g) == 0 && plan_build(&plan, g) == 0) {
+        info.name = name;
+        info.spec = a->spec;
+        info.defines = defines_text(a);
+        emit_model(&plan, &info, &c_text, &h_text);
+        rc = write_outputs(a->out, &c_text, &h_text);
+        free((char *)info.defines);
+        str_free(&c_text);
+        str_free(&h_text);
+        plan_free(&plan);
+    }
+    ir_graph_free(g);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    Args a;
+    char *name;
+    int rc;
+    memset(&a, 0, sizeof a);
+    rc = parse_args(&a, argc, argv);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (!(name = model_name(a.out))) return 2;
+    rc = compile(&a, name);
+    free(name);
+    for (int i = 0; i < a.ndefs; i++) free((char *)a.defs[i].key);
+    spec_free_files();
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,320 @@
+/*
+** ops.c: the op table and each op's shape rule. Shapes are checked as each
+** node is built, so an error points at the spec line that made it.
+*/
+#include "ops.h"
+#include "ops_emit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ERR(...) (snprintf(err, cap, __VA_ARGS__), -1)
+
+static const IrNode *src(const IrGraph *g, const IrNode *n, int i) {
+    return g->nodes[n->src[i]];
+}
+
+static Shape in_shape(const IrGraph *g, const IrNode *n) { return src(g, n, 0)->shape; }
+
+/* Every dimension positive and bounded, the element count representable. */
+static int check_shape(Shape s, const char *what, char *err, size_t cap) {
+    int64_t numel = 1;
+    for (int i = 0; i < s.rank; i++) {
+        if (s.d[i] < 1 || s.d[i] > IR_MAX_DIM)
+            return ERR("%s: dimension %d out of range (1..%d)", what, s.d[i], IR_MAX_DIM);
+        if (mul_checked(numel, s.d[i], IR_MAX_ELEMS, &numel) != 0)
+            return ERR("%s: tensor too large (more than %d elements per sample)", what,
+                       IR_MAX_ELEMS);
+    }
+    return 0;
+}
+
+static int need_rank3(const IrGraph *g, const IrNode *n, const char *op, char *err, size_t cap) {
+    char b[64];
+    Shape s = in_shape(g, n);
+    if (s.rank != 3)
+        return ERR("%s expects a [C,H,W] tensor, got %s", op, shape_str(s, b, sizeof b));
+    return 0;
+}
+
+static Shape shape3(int c, int h, int w) { Shape s = {3, {c, h, w}}; return s; }
+static Shape shape1(int c) { Shape s = {1, {c, 0, 0}}; return s; }
+
+static int64_t hw_of(Shape s) { return s.rank == 3 ? (int64_t)s.d[1] * s.d[2] : 1; }
+
+/* {====================================================================
+** Shape rules
+** ===================================================================== */
+
+static int infer_input(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    (void)g;
+    return check_shape(n->shape, "input", err, cap);
+}
+
+static int param_or_fail(IrGraph *g, IrNode *n, const char *suffix, ParamKind k,
+                         int ndim, const int *shape, int fan_in, char *err, size_t cap) {
+    if (ir_param_new(g, n, suffix, k, ndim, shape, fan_in) < 0)
+        return ERR("%s: parameter '%s' too large", op_names[n->op], suffix);
+    return 0;
+}
+
+/* Output size of a window op along one axis; < 1 when the kernel does not fit. */
+static int window_out(int size, int k, int stride, int pad) {
+    return size + 2 * pad < k ? 0 : (size + 2 * pad - k) / stride + 1;
+}
+
+static int infer_conv2d(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    ConvArgs *a = &n->a.conv;
+    Shape s = in_shape(g, n);
+    int oh, ow;
+    if (need_rank3(g, n, "conv2d", err, cap)) return -1;
+    if (a->out < 1 || a->out > IR_MAX_DIM) return ERR("conv2d: out_channels %d out of range", a->out);
+    if (a->k < 1 || a->k > IR_MAX_DIM) return ERR("conv2d: kernel %d out of range", a->k);
+    if (a->stride < 1 || a->pad < 0 || a->pad > IR_MAX_DIM)
+        return ERR("conv2d: stride %d / padding %d out of range", a->stride, a->pad);
+    if (a->groups < 1 || s.d[0] % a->groups || a->out % a->groups)
+        return ERR("conv2d: groups=%d must divide in_channels %d and out_channels %d",
+                   a->groups, s.d[0], a->out);
+    oh = window_out(s.d[1], a->k, a->stride, a->pad);
+    ow = window_out(s.d[2], a->k, a->stride, a->pad);
+    if (oh < 1 || ow < 1)
+        return ERR("conv2d: kernel %d larger than padded input %dx%d (padding %d)", a->k,
+                   s.d[1] + 2 * a->pad, s.d[2] + 2 * a->pad, a->pad);
+    n->shape = shape3(a->out, oh, ow);
+    if (check_shape(n->shape, "conv2d", err, cap)) return -1;
+    {
+        int cin = s.d[0] / a->groups, wshape[4] = {a->out, cin, a->k, a->k};
+        int64_t fan = (int64_t)cin * a->k * a->k;
+        if (fan > IR_MAX_ELEMS) return ERR("conv2d: weight too large");
+        if (param_or_fail(g, n, "weight", PK_WEIGHT, 4, wshape, (int)fan, err, cap)) return -1;
+        if (a->bias && param_or_fail(g, n, "bias", PK_BIAS, 1, &a->out, 0, err, cap)) return -1;
+    }
+    return 0;
+}
+
+static int infer_linear(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    LinearArgs *a = &n->a.linear;
+    Shape s = in_shape(g, n);
+    char b[64];
+    if (s.rank != 1)
+        return ERR("linear expects a vector, got %s; use flatten(x) first",
+                   shape_str(s, b, sizeof b));
+    if (a->out < 1 || a->out > IR_MAX_DIM) return ERR("linear: out_features %d out of range", a->out);
+    n->shape = shape1(a->out);
+    {
+        int wshape[2] = {a->out, s.d[0]};
+        if (param_or_fail(g, n, "weight", PK_WEIGHT, 2, wshape, s.d[0], err, cap)) return -1;
+        if (a->bias && param_or_fail(g, n, "bias", PK_BIAS, 1, &a->out, 0, err, cap)) return -1;
+    }
+    return 0;
+}
+
+static int infer_flatten(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    (void)err; (void)cap;
+    n->shape = shape1((int)shape_numel(in_shape(g, n)));
+    return 0;
+}
+
+static int infer_batchnorm(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    int c = in_shape(g, n).d[0];
+    n->shape = in_shape(g, n);
+    if (param_or_fail(g, n, "weight", PK_BN_WEIGHT, 1, &c, 0, err, cap) ||
+        param_or_fail(g, n, "bias", PK_BN_BIAS, 1, &c, 0, err, cap) ||
+        param_or_fail(g, n, "running_mean", PK_RUNNING_MEAN, 1, &c, 0, err, cap) ||
+        param_or_fail(g, n, "running_var", PK_RUNNING_VAR, 1, &c, 0, err, cap))
+        return -1;
+    return 0;
+}
+
+static int infer_same(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    (void)err; (void)cap;
+    n->shape = in_shape(g, n);
+    return 0;
+}
+
+static int infer_pool(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    PoolArgs *a = &n->a.pool;
+    Shape s = in_shape(g, n);
+    const char *op = op_names[n->op];
+    int oh, ow;
+    if (need_rank3(g, n, op, err, cap)) return -1;
+    if (a->k < 1 || a->k > IR_MAX_DIM || a->stride < 1 || a->pad < 0)
+        return ERR("%s: kernel %d, stride %d, padding %d out of range", op, a->k, a->stride, a->pad);
+    if (2 * a->pad > a->k)
+        return ERR("%s: padding %d exceeds half the kernel %d", op, a->pad, a->k);
+    oh = window_out(s.d[1], a->k, a->stride, a->pad);
+    ow = window_out(s.d[2], a->k, a->stride, a->pad);
+    if (oh < 1 || ow < 1)
+        return ERR("%s: kernel %d larger than padded input %dx%d", op, a->k,
+                   s.d[1] + 2 * a->pad, s.d[2] + 2 * a->pad);
+    n->shape = shape3(s.d[0], oh, ow);
+    return 0;
+}
+
+static int infer_global_avgpool(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    if (need_rank3(g, n, "global_avgpool", err, cap)) return -1;
+    n->shape = shape1(in_shape(g, n).d[0]);
+    return 0;
+}
+
+static int infer_add(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    char b1[64], b2[64];
+    if (n->nsrc < 2) return ERR("add needs at least 2 inputs, got %d", n->nsrc);
+    for (int i = 1; i < n->nsrc; i++)
+        if (!shape_equal(src(g, n, i)->shape, in_shape(g, n)))
+            return ERR("add: input %d has shape %s but input 1 has %s", i + 1,
+                       shape_str(src(g, n, i)->shape, b1, sizeof b1),
+                       shape_str(in_shape(g, n), b2, sizeof b2));
+    n->shape = in_shape(g, n);
+    return 0;
+}
+
+static int infer_concat(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    Shape s0 = in_shape(g, n);
+    int64_t c = 0;
+    char b[64];
+    if (n->nsrc < 1) return ERR("concat needs at least 1 input");
+    for (int i = 0; i < n->nsrc; i++) {
+        Shape s = src(g, n, i)->shape;
+        if (s.rank != 3)
+            return ERR("concat: input %d is %s, expected [C,H,W]", i + 1, shape_str(s, b, sizeof b));
+        if (s.d[1] != s0.d[1] || s.d[2] != s0.d[2])
+            return ERR("concat: input %d is %dx%d but input 1 is %dx%d (H and W must match)",
+                       i + 1, s.d[1], s.d[2], s0.d[1], s0.d[2]);
+        c += s.d[0];
+    }
+    if (c > IR_MAX_DIM) return ERR("concat: %lld channels out of range", (long long)c);
+    n->shape = shape3((int)c, s0.d[1], s0.d[2]);
+    return check_shape(n->shape, "concat", err, cap);
+}
+
+static int infer_upsample(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    Shape s = in_shape(g, n);
+    int f = n->a.up.factor;
+    if (need_rank3(g, n, "upsample", err, cap)) return -1;
+    if (f < 1 || f > IR_MAX_DIM) return ERR("upsample: factor %d out of range", f);
+    if ((int64_t)s.d[1] * f > IR_MAX_DIM || (int64_t)s.d[2] * f > IR_MAX_DIM)
+        return ERR("upsample: output %lldx%lld too large", (long long)s.d[1] * f,
+                   (long long)s.d[2] * f);
+    n->shape = shape3(s.d[0], s.d[1] * f, s.d[2] * f);
+    return check_shape(n->shape, "upsample", err, cap);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Scratch, cost and description
+** ===================================================================== */
+
+static int64_t conv_col(const IrGraph *g, const IrNode *n) {
+    const ConvArgs *a = &n->a.conv;
+    if (a->k == 1 && a->stride == 1 && a->pad == 0) return 0;
+    return (int64_t)in_shape(g, n).d[0] * a->k * a->k * n->shape.d[1] * n->shape.d[2];
+}
+
+static int64_t bn_stats(const IrGraph *g, const IrNode *n) {
+    (void)g;
+    return 2 * (int64_t)n->shape.d[0];   /* mean and 1/std per channel */
+}
+
+static double flops_conv(const IrGraph *g, const IrNode *n) {
+    const ConvArgs *a = &n->a.conv;
+    double macs = (double)shape_numel(n->shape) * (in_shape(g, n).d[0] / a->groups) * a->k * a->k;
+    return 2 * macs;
+}
+
+static double flops_linear(const IrGraph *g, const IrNode *n) {
+    return 2.0 * (double)shape_numel(in_shape(g, n)) * n->shape.d[0];
+}
+
+static double flops_elem(const IrGraph *g, const IrNode *n) {
+    (void)g;
+    return (double)shape_numel(n->shape) * (n->nsrc > 1 ? n->nsrc - 1 : 1);
+}
+
+static double flops_pool(const IrGraph *g, const IrNode *n) {
+    (void)g;
+    return (double)shape_numel(n->shape) * n->a.pool.k * n->a.pool.k;
+}
+
+static double flops_none(const IrGraph *g, const IrNode *n) { (void)g; (void)n; return 0; }
+
+static void desc_plain(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
+    (void)g;
+    snprintf(buf, cap, "%s", op_names[n->op]);
+}
+
+static void desc_conv(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
+    const ConvArgs *a = &n->a.conv;
+    (void)g;
+    snprintf(buf, cap, "conv2d %dx%d stride %d pad %d%s%s", a->k, a->k, a->stride, a->pad,
+             a->groups > 1 ? " grouped" : "", a->bias ? "" : " no bias");
+}
+
+static void desc_pool(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
+    (void)g;
+    snprintf(buf, cap, "%s %dx%d stride %d pad %d", op_names[n->op], n->a.pool.k,
+             n->a.pool.k, n->a.pool.stride, n->a.pool.pad);
+}
+
+static void desc_leaky(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
+    (void)g;
+    snprintf(buf, cap, "leaky_relu slope %g", (double)n->a.leaky.slope);
+}
+
+static void desc_up(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
+    (void)g;
+    snprintf(buf, cap, "upsample nearest x%d", n->a.up.factor);
+}
+
+/* }==================================================================== */
+
+#define ELEM(fwd, bwd) infer_same, READS_OUTPUT, NULL, NULL, flops_elem, desc_plain, NULL, fwd, bwd
+
+const char *const op_names[OP_COUNT] = {
+#define OP(id, name, prefix) name,
+#include "ops.def"
+#undef OP
+};
+
+const char *const op_prefixes[OP_COUNT] = {
+#define OP(id, name, prefix) prefix,
+#include "ops.def"
+#undef OP
+};
+
+const OpInfo op_table[OP_COUNT] = {
+    [OP_INPUT] = {infer_input, 0, NULL, NULL, flops_none, desc_plain, NULL, NULL, NULL},
+    [OP_CONV2D] = {infer_conv2d, READS_INPUT, conv_col, NULL, flops_conv, desc_conv,
+                   emit_conv_decl, emit_conv_fwd, emit_conv_bwd},
+    [OP_LINEAR] = {infer_linear, READS_INPUT, NULL, NULL, flops_linear, desc_plain, NULL,
+                   emit_linear_fwd, emit_linear_bwd},
+    [OP_FLATTEN] = {infer_flatten, 0, NULL, NULL, flops_none, desc_plain, NULL, NULL, NULL},
+    [OP_BATCHNORM] = {infer_batchnorm, READS_INPUT, NULL, bn_stats, flops_elem, desc_plain,
+                      NULL, emit_bn_fwd, emit_bn_bwd},
+    [OP_RELU] = {ELEM(emit_relu_fwd, emit_relu_bwd)},
+    [OP_LEAKY_RELU] = {infer_same, READS_INPUT, NULL, NULL, flops_elem, desc_leaky, NULL,
+                       emit_leaky_fwd, emit_leaky_bwd},
+    [OP_SIGMOID] = {ELEM(emit_sigmoid_fwd, emit_sigmoid_bwd)},
+    [OP_TANH] = {ELEM(emit_tanh_fwd, emit_tanh_bwd)},
+    [OP_MAXPOOL] = {infer_pool, READS_INPUT, NULL, NULL, flops_pool, desc_pool,
+                    emit_pool_decl, emit_maxpool_fwd, emit_maxpool_bwd},
+    [OP_AVGPOOL] = {infer_pool, 0, NULL, NULL, flops_pool, desc_pool, emit_pool_decl,
+                    emit_avgpool_fwd, emit_avgpool_bwd},
+    [OP_GLOBAL_AVGPOOL] = {infer_global_avgpool, 0, NULL, NULL, flops_elem, desc_plain, NULL,
+                           emit_gap_fwd, emit_gap_bwd},
+    [OP_ADD] = {infer_add, 0, NULL, NULL, flops_elem, desc_plain, NULL, emit_add_fwd,
+                emit_add_bwd},
+    [OP_CONCAT] = {infer_concat, 0, NULL, NULL, flops_none, desc_plain, NULL,
+                   emit_concat_fwd, emit_concat_bwd},
+    [OP_UPSAMPLE] = {infer_upsample, 0, NULL, NULL, flops_elem, desc_up, NULL,
+                     emit_upsample_fwd, emit_upsample_bwd},
+};
+
+OpKind ops_find(const char *name) {
+    for (int i = 0; i < OP_COUNT; i++)
+        if (strcmp(op_names[i], name) == 0) return (OpKind)i;
+    return OP_COUNT;
+}
+
+int64_t ops_hw(Shape s) { return hw_of(s); }

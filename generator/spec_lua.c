@@ -1,0 +1,770 @@
+/*
+** spec_lua.c: the spec language. A sandboxed Lua 5.4 state (base, string,
+** table and math only; require limited to the block library and files
+** beside the spec) runs the script; every nn call appends a node to the
+** graph, checks its shape at once and raises luaL_error on a bad argument,
+** so the message carries the spec file and line.
+*/
+#include "spec_lua.h"
+#include "ops.h"
+#include "stdlib_lua.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TENSOR_MT "skipc.Tensor"
+#define MODEL_MT "skipc.Model"
+#define SPEC_KEY "skipc.spec"
+#define LOADED_KEY "skipc.loaded"
+
+typedef struct { int node; } Tensor;
+
+typedef struct {
+    IrGraph *g;
+    const char *path;          /* the spec file */
+    char *dir;                 /* its directory, for require */
+    Define *defs;
+    int ndefs;
+    char **scopes;
+    int nscopes;
+    int have_model;
+} Spec;
+
+/* Interned file names: node locations outlive the Lua state. */
+static char **files;
+static int nfiles;
+
+static const char *intern_file(const char *f) {
+    for (int i = 0; i < nfiles; i++)
+        if (strcmp(files[i], f) == 0) return files[i];
+    files = xrealloc(files, (size_t)(nfiles + 1) * sizeof *files);
+    return files[nfiles++] = xstrdup(f);
+}
+
+void spec_free_files(void) {
+    for (int i = 0; i < nfiles; i++) free(files[i]);
+    free(files);
+    files = NULL;
+    nfiles = 0;
+}
+
+static Spec *spec_of(lua_State *L) {
+    Spec *s;
+    lua_getfield(L, LUA_REGISTRYINDEX, SPEC_KEY);
+    s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return s;
+}
+
+/* Block-library chunks are named "=skipc.blocks"; user files "@path". */
+static int is_user_source(const char *source) { return source[0] == '@'; }
+
+/* Location of the Lua code at stack level 'level' or, with user set, of the
+** innermost frame in a user file (the spec line that called a block). */
+static Loc where(lua_State *L, int level, int user) {
+    lua_Debug ar;
+    Loc loc = {NULL, 0};
+    for (; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline <= 0) continue;
+        if (user && !is_user_source(ar.source)) continue;
+        loc.file = intern_file(ar.short_src);
+        loc.line = ar.currentline;
+        return loc;
+    }
+    return loc;
+}
+
+/* {====================================================================
+** Arguments
+** ===================================================================== */
+
+static int to_int(lua_State *L, int idx, const char *fn, const char *what) {
+    int ok;
+    lua_Integer v = lua_tointegerx(L, idx, &ok);
+    if (!ok) {
+        if (lua_type(L, idx) == LUA_TNUMBER)
+            return luaL_error(L, "%s: %s must be an integer, got %s", fn, what, lua_tostring(L, idx));
+        return luaL_error(L, "%s: %s must be an integer, got %s", fn, what, luaL_typename(L, idx));
+    }
+    if (v < -IR_MAX_DIM || v > IR_MAX_ELEMS)
+        return luaL_error(L, "%s: %s %lld out of range", fn, what, (long long)v);
+    return (int)v;
+}
+
+static int arg_int(lua_State *L, int idx, const char *fn, const char *what) {
+    if (lua_isnoneornil(L, idx)) return luaL_error(L, "%s: missing %s", fn, what);
+    return to_int(L, idx, fn, what);
+}
+
+/* Rejects option keys the op does not know: a typo must not pass silently. */
+static void check_opts_impl(lua_State *L, int idx, const char *fn, const char *const *allowed,
+                            int array_ok) {
+    if (lua_isnoneornil(L, idx)) return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int known = 0;
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (const char *const *a = allowed; *a; a++) known |= strcmp(*a, lua_tostring(L, -1)) == 0;
+        if (!known && array_ok && lua_isinteger(L, -1)) known = 1;
+        if (!known)
+            luaL_error(L, "%s: unknown option '%s'", fn, lua_type(L, -1) == LUA_TSTRING
+                       ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    }
+}
+
+static void check_opts(lua_State *L, int idx, const char *fn, const char *const *allowed) {
+    check_opts_impl(L, idx, fn, allowed, 0);
+}
+
+static int opt_int(lua_State *L, int idx, const char *fn, const char *key, int def) {
+    int v = def;
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_getfield(L, idx, key) != LUA_TNIL) v = to_int(L, -1, fn, key);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int idx, const char *fn, const char *key, int def) {
+    int v = def;
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_getfield(L, idx, key) != LUA_TNIL) {
+        if (!lua_isboolean(L, -1)) luaL_error(L, "%s: %s must be true or false", fn, key);
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static float opt_num(lua_State *L, int idx, const char *fn, const char *key, float def) {
+    float v = def;
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_getfield(L, idx, key) != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "%s: %s must be a number", fn, key);
+        v = (float)lua_tonumber(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Copies opts.name (or NULL) into buf. */
+static const char *opt_name(lua_State *L, int idx, const char *fn, char *buf, size_t cap) {
+    const char *name = NULL;
+    if (lua_isnoneornil(L, idx)) return NULL;
+    if (lua_getfield(L, idx, "name") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) == 0)
+            luaL_error(L, "%s: name must be a non-empty string", fn);
+        snprintf(buf, cap, "%s", lua_tostring(L, -1));
+        name = buf;
+    }
+    lua_pop(L, 1);
+    return name;
+}
+
+static int check_tensor(lua_State *L, int idx) {
+    return ((Tensor *)luaL_checkudata(L, idx, TENSOR_MT))->node;
+}
+
+static int is_tensor(lua_State *L, int idx) {
+    return luaL_testudata(L, idx, TENSOR_MT) != NULL;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Node creation
+** ===================================================================== */
+
+static Str scope_path(Spec *s, const char *local) {
+    Str p = {0};
+    for (int i = 0; i < s->nscopes; i++) str_addf(&p, "%s.", s->scopes[i]);
+    str_add(&p, local);
+    return p;
+}
+
+static const IrNode *find_node(Spec *s, const char *name, const char *cname) {
+    for (int i = 0; i < s->g->nnodes; i++) {
+        const IrNode *n = s->g->nodes[i];
+        if (strcmp(n->name, name) == 0 || strcmp(n->cname, cname) == 0) return n;
+    }
+    return NULL;
+}
+
+/*
+** Full scope path of a new node: the explicit name, which must be unused,
+** or the op's prefix with the first free counter in this scope (conv1,
+** conv2, ...), so names do not depend on layers elsewhere in the spec.
+*/
+static char *node_name(lua_State *L, Spec *s, OpKind op, const char *explicit_name) {
+    for (int k = 1;; k++) {
+        char local[256];
+        Str full;
+        char *cname;
+        const IrNode *clash;
+        if (explicit_name) snprintf(local, sizeof local, "%s", explicit_name);
+        else snprintf(local, sizeof local, "%s%d", op_prefixes[op], k);
+        full = scope_path(s, local);
+        cname = ir_cname(full.buf);
+        clash = find_node(s, full.buf, cname);
+        free(cname);
+        if (!clash) return full.buf;
+        if (explicit_name) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "name '%s' is already used by the layer made at %s:%d",
+                     full.buf, clash->user_loc.file, clash->user_loc.line);
+            str_free(&full);
+            luaL_error(L, "%s: %s", op_names[op], msg);
+        }
+        str_free(&full);
+    }
+}
+
+static IrNode *new_node(lua_State *L, OpKind op, const int *src, int nsrc, const char *name) {
+    Spec *s = spec_of(L);
+    char *full = node_name(L, s, op, name);
+    IrNode *n = ir_node_new(s->g, op, src, nsrc, full, where(L, 1, 0), where(L, 1, 1));
+    free(full);
+    return n;
+}
+
+static void push_tensor(lua_State *L, int node) {
+    Tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
+    t->node = node;
+    luaL_setmetatable(L, TENSOR_MT);
+}
+
+/* Runs the op's shape rule; a failure becomes a Lua error at the caller. */
+static int finish(lua_State *L, IrNode *n) {
+    char err[512];
+    if (op_table[n->op].infer(spec_of(L)->g, n, err, sizeof err) != 0)
+        return luaL_error(L, "%s", err);
+    push_tensor(L, n->id);
+    return 1;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** The nn functions
+** ===================================================================== */
+
+static const char *const name_only[] = {"name", NULL};
+
+static int l_input(lua_State *L) {
+    static const char *const allowed[] = {"name", NULL};
+    char nb[256];
+    const char *name;
+    Shape sh = {0, {0, 0, 0}};
+    IrNode *n;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_opts(L, 2, "input", allowed);
+    sh.rank = (int)lua_rawlen(L, 1);
+    if (sh.rank != 1 && sh.rank != 3)
+        return luaL_error(L, "input: expected {C,H,W} or {N}, got %d dimensions", sh.rank);
+    for (int i = 0; i < sh.rank; i++) {
+        lua_rawgeti(L, 1, i + 1);
+        sh.d[i] = to_int(L, -1, "input", "dimension");
+        lua_pop(L, 1);
+    }
+    name = opt_name(L, 2, "input", nb, sizeof nb);
+    n = new_node(L, OP_INPUT, NULL, 0, name ? name : "input");
+    n->shape = sh;
+    return finish(L, n);
+}
+
+static int l_conv2d(lua_State *L) {
+    static const char *const allowed[] = {"stride", "padding", "bias", "groups", "name", NULL};
+    int x = check_tensor(L, 1);
+    char nb[256];
+    ConvArgs a;
+    IrNode *n;
+    check_opts(L, 4, "conv2d", allowed);
+    a.out = arg_int(L, 2, "conv2d", "out_channels");
+    a.k = arg_int(L, 3, "conv2d", "kernel");
+    a.stride = opt_int(L, 4, "conv2d", "stride", 1);
+    a.pad = opt_int(L, 4, "conv2d", "padding", 0);
+    a.groups = opt_int(L, 4, "conv2d", "groups", 1);
+    a.bias = opt_bool(L, 4, "conv2d", "bias", 1);
+    n = new_node(L, OP_CONV2D, &x, 1, opt_name(L, 4, "conv2d", nb, sizeof nb));
+    n->a.conv = a;
+    return finish(L, n);
+}
+
+static int l_linear(lua_State *L) {
+    static const char *const allowed[] = {"bias", "name", NULL};
+    int x = check_tensor(L, 1);
+    char nb[256];
+    IrNode *n;
+    check_opts(L, 3, "linear", allowed);
+    n = new_node(L, OP_LINEAR, &x, 1, opt_name(L, 3, "linear", nb, sizeof nb));
+    n->a.linear.out = arg_int(L, 2, "linear", "out_features");
+    n->a.linear.bias = opt_bool(L, 3, "linear", "bias", 1);
+    return finish(L, n);
+}
+
+static int l_batchnorm(lua_State *L) {
+    static const char *const allowed[] = {"momentum", "eps", "name", NULL};
+    int x = check_tensor(L, 1);
+    char nb[256];
+    IrNode *n;
+    check_opts(L, 2, "batchnorm", allowed);
+    n = new_node(L, OP_BATCHNORM, &x, 1, opt_name(L, 2, "batchnorm", nb, sizeof nb));
+    n->a.norm.momentum = opt_num(L, 2, "batchnorm", "momentum", 0.1f);
+    n->a.norm.eps = opt_num(L, 2, "batchnorm", "eps", 1e-5f);
+    if (!(n->a.norm.momentum >= 0 && n->a.norm.momentum <= 1 && n->a.norm.eps > 0))
+        return luaL_error(L, "batchnorm: momentum must be in [0,1] and eps positive");
+    return finish(L, n);
+}
+
+/* Ops that take a tensor and an optional {name=} table. */
+static int unary(lua_State *L, OpKind op) {
+    int x = check_tensor(L, 1);
+    char nb[256];
+    check_opts(L, 2, op_names[op], name_only);
+    return finish(L, new_node(L, op, &x, 1, opt_name(L, 2, op_names[op], nb, sizeof nb)));
+}
+
+static int l_flatten(lua_State *L) { return unary(L, OP_FLATTEN); }
+static int l_relu(lua_State *L) { return unary(L, OP_RELU); }
+static int l_sigmoid(lua_State *L) { return unary(L, OP_SIGMOID); }
+static int l_tanh(lua_State *L) { return unary(L, OP_TANH); }
+static int l_global_avgpool(lua_State *L) { return unary(L, OP_GLOBAL_AVGPOOL); }
+
+static int l_leaky_relu(lua_State *L) {
+    int x = check_tensor(L, 1);
+    char nb[256];
+    IrNode *n;
+    float slope = (float)luaL_optnumber(L, 2, 0.01);
+    check_opts(L, 3, "leaky_relu", name_only);
+    n = new_node(L, OP_LEAKY_RELU, &x, 1, opt_name(L, 3, "leaky_relu", nb, sizeof nb));
+    n->a.leaky.slope = slope;
+    return finish(L, n);
+}
+
+static int pool(lua_State *L, OpKind op) {
+    static const char *const allowed[] = {"stride", "padding", "name", NULL};
+    const char *fn = op_names[op];
+    int x = check_tensor(L, 1);
+    char nb[256];
+    PoolArgs a;
+    IrNode *n;
+    check_opts(L, 3, fn, allowed);
+    a.k = arg_int(L, 2, fn, "kernel");
+    a.stride = opt_int(L, 3, fn, "stride", a.k);
+    a.pad = opt_int(L, 3, fn, "padding", 0);
+    n = new_node(L, op, &x, 1, opt_name(L, 3, fn, nb, sizeof nb));
+    n->a.pool = a;
+    return finish(L, n);
+}
+
+static int l_maxpool(lua_State *L) { return pool(L, OP_MAXPOOL); }
+static int l_avgpool(lua_State *L) { return pool(L, OP_AVGPOOL); }
+
+static int l_upsample(lua_State *L) {
+    int x = check_tensor(L, 1);
+    char nb[256];
+    IrNode *n;
+    check_opts(L, 3, "upsample", name_only);
+    n = new_node(L, OP_UPSAMPLE, &x, 1, opt_name(L, 3, "upsample", nb, sizeof nb));
+    n->a.up.factor = arg_int(L, 2, "upsample", "factor");
+    return finish(L, n);
+}
+
+/*
+** Sources of add/concat: either a list table {a, b, ...; name=...} or, for
+** add, tensors as arguments optionally followed by an options table.
+*/
+static int gather(lua_State *L, OpKind op, int **src, int *opts_idx) {
+    const char *fn = op_names[op];
+    int count = 0, top = lua_gettop(L);
+    if (!is_tensor(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        check_opts_impl(L, 1, fn, name_only, 1);   /* array part plus name= */
+        count = (int)lua_rawlen(L, 1);
+        *src = xmalloc((size_t)(count ? count : 1) * sizeof **src);
+        for (int i = 0; i < count; i++) {
+            lua_rawgeti(L, 1, i + 1);
+            if (!is_tensor(L, -1)) {
+                free(*src);
+                return luaL_error(L, "%s: element %d is a %s, expected a tensor", fn, i + 1,
+                                  luaL_typename(L, -1));
+            }
+            (*src)[i] = ((Tensor *)lua_touserdata(L, -1))->node;
+            lua_pop(L, 1);
+        }
+        *opts_idx = 1;
+        return count;
+    }
+    if (op == OP_CONCAT) return luaL_error(L, "concat expects a list: concat{a, b, ...}");
+    *opts_idx = top > 1 && !is_tensor(L, top) && lua_istable(L, top) ? top : 0;
+    count = *opts_idx ? top - 1 : top;
+    *src = xmalloc((size_t)count * sizeof **src);
+    for (int i = 0; i < count; i++) {
+        if (!is_tensor(L, i + 1)) {
+            free(*src);
+            return luaL_error(L, "add: argument %d is a %s, expected a tensor", i + 1,
+                              luaL_typename(L, i + 1));
+        }
+        (*src)[i] = ((Tensor *)lua_touserdata(L, i + 1))->node;
+    }
+    return count;
+}
+
+static int join(lua_State *L, OpKind op) {
+    int *src = NULL, opts = 0;
+    int count = gather(L, op, &src, &opts);
+    char nb[256];
+    const char *name = NULL;
+    IrNode *n;
+    if (opts) {
+        check_opts_impl(L, opts, op_names[op], name_only, opts == 1);
+        name = opt_name(L, opts, op_names[op], nb, sizeof nb);
+    }
+    n = new_node(L, op, src, count, name);
+    free(src);
+    return finish(L, n);
+}
+
+static int l_add(lua_State *L) { return join(L, OP_ADD); }
+static int l_concat(lua_State *L) { return join(L, OP_CONCAT); }
+
+static int l_model(lua_State *L) {
+    static const char *const allowed[] = {"input", "output", "loss", NULL};
+    Spec *s = spec_of(L);
+    const char *loss;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_opts(L, 1, "model", allowed);
+    if (s->have_model) return luaL_error(L, "model: a spec defines one model");
+    if (lua_getfield(L, 1, "input") == LUA_TNIL) return luaL_error(L, "model: missing input");
+    if (!is_tensor(L, -1)) return luaL_error(L, "model: input must be a tensor");
+    s->g->input = ((Tensor *)lua_touserdata(L, -1))->node;
+    if (s->g->nodes[s->g->input]->op != OP_INPUT)
+        return luaL_error(L, "model: input must be a tensor made by input{...}");
+    if (lua_getfield(L, 1, "output") == LUA_TNIL) return luaL_error(L, "model: missing output");
+    if (!is_tensor(L, -1)) return luaL_error(L, "model: output must be a tensor");
+    s->g->output = ((Tensor *)lua_touserdata(L, -1))->node;
+    lua_getfield(L, 1, "loss");
+    loss = lua_isnil(L, -1) ? "cross_entropy" : luaL_checkstring(L, -1);
+    if (strcmp(loss, "cross_entropy") == 0) s->g->loss = LOSS_CROSS_ENTROPY;
+    else if (strcmp(loss, "mse") == 0) s->g->loss = LOSS_MSE;
+    else return luaL_error(L, "model: unknown loss '%s' (expected \"cross_entropy\" or \"mse\")", loss);
+    s->g->model_loc = where(L, 1, 1);
+    s->have_model = 1;
+    lua_newtable(L);
+    luaL_setmetatable(L, MODEL_MT);
+    return 1;
+}
+
+static int l_scope(lua_State *L) {
+    Spec *s = spec_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    int base;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    if (!name[0]) return luaL_error(L, "scope: name must not be empty");
+    s->scopes = xrealloc(s->scopes, (size_t)(s->nscopes + 1) * sizeof *s->scopes);
+    s->scopes[s->nscopes++] = xstrdup(name);
+    lua_settop(L, 2);
+    base = lua_gettop(L) - 1;
+    lua_call(L, 0, LUA_MULTRET);
+    free(s->scopes[--s->nscopes]);
+    return lua_gettop(L) - base;
+}
+
+/* Converts a -D string to the type of the declared default. */
+static void push_define(lua_State *L, const Define *d, int type) {
+    if (type == LUA_TNUMBER) {
+        if (!lua_stringtonumber(L, d->value))
+            luaL_error(L, "param: -D %s=%s is not a number", d->key, d->value);
+    } else if (type == LUA_TBOOLEAN) {
+        int t = strcmp(d->value, "true") == 0 || strcmp(d->value, "1") == 0;
+        if (!t && strcmp(d->value, "false") != 0 && strcmp(d->value, "0") != 0)
+            luaL_error(L, "param: -D %s=%s is not true or false", d->key, d->value);
+        lua_pushboolean(L, t);
+    } else {
+        lua_pushstring(L, d->value);
+    }
+}
+
+static int l_param(lua_State *L) {
+    Spec *s = spec_of(L);
+    const char *key = luaL_checkstring(L, 1);
+    int type = lua_type(L, 2);
+    if (type != LUA_TNUMBER && type != LUA_TBOOLEAN && type != LUA_TSTRING)
+        return luaL_error(L, "param: default of '%s' must be a number, boolean or string", key);
+    for (int i = 0; i < s->ndefs; i++) {
+        if (strcmp(s->defs[i].key, key) != 0) continue;
+        s->defs[i].used = 1;
+        push_define(L, &s->defs[i], type);
+        return 1;
+    }
+    lua_settop(L, 2);
+    return 1;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Tensor metatable
+** ===================================================================== */
+
+static int t_index(lua_State *L) {
+    int node = check_tensor(L, 1);
+    const char *key = luaL_checkstring(L, 2);
+    const IrNode *n = spec_of(L)->g->nodes[node];
+    if (strcmp(key, "shape") == 0) {
+        lua_createtable(L, n->shape.rank, 0);
+        for (int i = 0; i < n->shape.rank; i++) {
+            lua_pushinteger(L, n->shape.d[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        return 1;
+    }
+    if (strcmp(key, "name") == 0) {
+        lua_pushstring(L, n->name);
+        return 1;
+    }
+    lua_getfield(L, lua_upvalueindex(1), key);
+    if (lua_isnil(L, -1)) return luaL_error(L, "tensor has no field or method '%s'", key);
+    return 1;
+}
+
+static int t_tostring(lua_State *L) {
+    const IrNode *n = spec_of(L)->g->nodes[check_tensor(L, 1)];
+    char b[64];
+    lua_pushfstring(L, "tensor %s %s", n->name, shape_str(n->shape, b, sizeof b));
+    return 1;
+}
+
+static const luaL_Reg nn_funcs[] = {
+    {"add", l_add},
+    {"avgpool", l_avgpool},
+    {"batchnorm", l_batchnorm},
+    {"concat", l_concat},
+    {"conv2d", l_conv2d},
+    {"flatten", l_flatten},
+    {"global_avgpool", l_global_avgpool},
+    {"input", l_input},
+    {"leaky_relu", l_leaky_relu},
+    {"linear", l_linear},
+    {"maxpool", l_maxpool},
+    {"model", l_model},
+    {"param", l_param},
+    {"relu", l_relu},
+    {"scope", l_scope},
+    {"sigmoid", l_sigmoid},
+    {"tanh", l_tanh},
+    {"upsample", l_upsample},
+    {NULL, NULL}
+};
+
+/* Methods: every op whose first argument is a tensor (x:relu(), x:conv2d(16, 3)). */
+static const char *const method_names[] = {
+    "add", "avgpool", "batchnorm", "conv2d", "flatten", "global_avgpool", "leaky_relu",
+    "linear", "maxpool", "relu", "sigmoid", "tanh", "upsample", NULL
+};
+
+static void create_tensor_meta(lua_State *L) {
+    luaL_newmetatable(L, TENSOR_MT);
+    lua_newtable(L);                      /* methods */
+    for (const char *const *m = method_names; *m; m++) {
+        lua_getglobal(L, *m);
+        lua_setfield(L, -2, *m);
+    }
+    lua_pushcclosure(L, t_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, l_add);
+    lua_setfield(L, -2, "__add");
+    lua_pushcfunction(L, t_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, MODEL_MT);
+    lua_pop(L, 1);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Sandbox and require
+** ===================================================================== */
+
+static int valid_module_name(const char *name) {
+    if (!name[0] || name[0] == '.') return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || (*p == '.' && p[1] != '.' && p[1] != '\0')))
+            return 0;
+    return 1;
+}
+
+/* Loads a module chunk (text only) onto the stack; errors are Lua errors. */
+static void load_module(lua_State *L, const char *name) {
+    Spec *s = spec_of(L);
+    Str path = {0};
+    int rc;
+    for (const StdlibModule *m = stdlib_modules; m->name; m++) {
+        if (strcmp(m->name, name) != 0) continue;
+        lua_pushfstring(L, "=%s", m->path);
+        rc = luaL_loadbufferx(L, m->source, strlen(m->source), lua_tostring(L, -1), "t");
+        lua_remove(L, -2);
+        if (rc != LUA_OK) lua_error(L);
+        return;
+    }
+    str_addf(&path, "%s", s->dir);
+    for (const char *p = name; *p; p++) str_addf(&path, "%c", *p == '.' ? '/' : *p);
+    str_add(&path, ".lua");
+    lua_pushstring(L, path.buf);
+    str_free(&path);
+    if (luaL_loadfilex(L, lua_tostring(L, -1), "t") != LUA_OK) {
+        if (strstr(lua_tostring(L, -1), "cannot open"))
+            luaL_error(L, "require: module '%s' not found (not in the block library, no %s)", name,
+                       lua_tostring(L, -2));
+        lua_error(L);
+    }
+    lua_remove(L, -2);
+}
+
+static int l_require(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    if (!valid_module_name(name)) return luaL_error(L, "require: bad module name '%s'", name);
+    lua_getfield(L, LUA_REGISTRYINDEX, LOADED_KEY);
+    if (lua_getfield(L, -1, name) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    load_module(L, name);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, name);
+    return 1;
+}
+
+static void open_sandbox(lua_State *L) {
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base}, {LUA_STRLIBNAME, luaopen_string},
+        {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math}, {NULL, NULL}
+    };
+    static const char *const removed[] = {"dofile", "loadfile", "load", NULL};
+    for (const luaL_Reg *l = libs; l->name; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    for (const char *const *r = removed; *r; r++) {
+        lua_pushnil(L);
+        lua_setglobal(L, *r);
+    }
+    lua_getglobal(L, "string");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, LOADED_KEY);
+    lua_pushcfunction(L, l_require);
+    lua_setglobal(L, "require");
+    lua_pushglobaltable(L);
+    luaL_setfuncs(L, nn_funcs, 0);
+    lua_pop(L, 1);
+    create_tensor_meta(L);
+}
+
+/*
+** Error handler: an error raised inside the block library also names the
+** spec line that called into it, so the user sees their own line.
+*/
+static int msghandler(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    lua_Debug ar;
+    Loc user;
+    if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    if (!lua_getstack(L, 1, &ar)) return 1;
+    user = where(L, 1, 1);
+    if (user.file && !strstr(msg, user.file))
+        lua_pushfstring(L, "%s (called from %s:%d)", msg, user.file, user.line);
+    return 1;
+}
+
+/* }==================================================================== */
+
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *d;
+    if (!slash) return xstrdup("");
+    d = xmalloc((size_t)(slash - path) + 2);
+    memcpy(d, path, (size_t)(slash - path) + 1);
+    d[slash - path + 1] = '\0';
+    return d;
+}
+
+static int is_model(lua_State *L, int idx) {
+    int same;
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+    luaL_getmetatable(L, MODEL_MT);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same;
+}
+
+static int run_script(lua_State *L, Spec *s) {
+    lua_pushcfunction(L, msghandler);
+    if (luaL_loadfilex(L, s->path, "t") != LUA_OK) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        return -1;
+    }
+    if (lua_pcall(L, 0, 1, -2) != LUA_OK) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        return -1;
+    }
+    if (!is_model(L, -1)) {
+        Loc loc = {s->path, 0};
+        diag_error(loc, "the spec must end with 'return model{input = ..., output = ...}'");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_defines(Spec *s) {
+    Loc loc = {s->path, 0};
+    for (int i = 0; i < s->ndefs; i++)
+        if (!s->defs[i].used)
+            diag_error(loc, "-D %s=%s: the spec declares no param(\"%s\", ...)", s->defs[i].key,
+                       s->defs[i].value, s->defs[i].key);
+    return diag_error_count() ? -1 : 0;
+}
+
+IrGraph *spec_run(const char *spec_path, Define *defs, int ndefs) {
+    lua_State *L = luaL_newstate();
+    Spec s;
+    int rc;
+    if (!L) {
+        fprintf(stderr, "skipc: cannot create a Lua state\n");
+        return NULL;
+    }
+    memset(&s, 0, sizeof s);
+    s.g = ir_graph_new();
+    s.path = spec_path;
+    s.dir = dir_of(spec_path);
+    s.defs = defs;
+    s.ndefs = ndefs;
+    lua_pushlightuserdata(L, &s);
+    lua_setfield(L, LUA_REGISTRYINDEX, SPEC_KEY);
+    open_sandbox(L);
+    rc = run_script(L, &s);
+    lua_close(L);
+    if (rc == 0) rc = check_defines(&s);
+    for (int i = 0; i < s.nscopes; i++) free(s.scopes[i]);
+    free(s.scopes);
+    free(s.dir);
+    if (rc != 0) {
+        ir_graph_free(s.g);
+        return NULL;
+    }
+    return s.g;
+}
