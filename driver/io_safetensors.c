@@ -487,42 +487,49 @@ static int check_entries(const Index *ix, uint64_t data_size, Buf *m) {
     return 0;
 }
 
-/* Sorted by offset, the ranges must tile [0, data_size) exactly. */
-static int check_layout(const Index *ix, uint64_t data_size, Buf *m) {
-    if (ix->n == 0) {
-        if (data_size == 0) return 0;
-        buf_printf(m, "%llu data bytes but no tensors", (unsigned long long)data_size);
-        return -1;
-    }
-    const Entry **ord = malloc((size_t)(unsigned)ix->n * sizeof *ord);
-    if (!ord) { buf_add(m, "out of memory", 13); return -1; }
-    for (int i = 0; i < ix->n; i++) ord[i] = &ix->e[i];
-    qsort(ord, (size_t)ix->n, sizeof *ord, by_offset);
+/* Sorted by offset, no range may start before an earlier one ends. */
+static int check_overlap(const Entry **ord, int n, Buf *m) {
     uint64_t pos = 0;
     const Entry *last = NULL;
-    int rc = 0;
-    for (int i = 0; i < ix->n && !rc; i++) {
+    for (int i = 0; i < n; i++) {
         const Entry *e = ord[i];
-        if (e->begin < pos) {
+        if (last && e->begin < pos) {
             buf_add(m, "tensors '", 9); buf_name(m, last->name);
             buf_add(m, "' and '", 7); buf_name(m, e->name);
             buf_add(m, "' overlap", 9);
-            rc = -1;
-        } else if (e->begin > pos) {
-            buf_printf(m, "gap in the data before tensor '");
-            buf_name(m, e->name);
-            buf_printf(m, "' (bytes %llu..%llu unused)", (unsigned long long)pos,
-                       (unsigned long long)e->begin);
-            rc = -1;
+            return -1;
         }
-        if (e->end > pos) { pos = e->end; last = e; }
-        else if (!last) last = e;
+        if (!last || e->end > pos) { pos = e->end; last = e; }
     }
-    if (!rc && pos != data_size) {
-        buf_printf(m, "%llu trailing bytes after the last tensor",
-                   (unsigned long long)(data_size - pos));
-        rc = -1;
+    return 0;
+}
+
+/* Without overlaps, the ranges must also tile [0, data_size) exactly. */
+static int check_gaps(const Entry **ord, int n, uint64_t data_size, Buf *m) {
+    uint64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        if (ord[i]->begin > pos) {
+            buf_add(m, "gap in the data before tensor '", 31);
+            buf_name(m, ord[i]->name);
+            buf_printf(m, "' (bytes %llu..%llu unused)", (unsigned long long)pos,
+                       (unsigned long long)ord[i]->begin);
+            return -1;
+        }
+        pos = ord[i]->end;
     }
+    if (pos == data_size) return 0;
+    buf_printf(m, "%llu trailing bytes after the last tensor",
+               (unsigned long long)(data_size - pos));
+    return -1;
+}
+
+static int check_layout(const Index *ix, uint64_t data_size, Buf *m) {
+    const Entry **ord = malloc(((size_t)(unsigned)ix->n + 1) * sizeof *ord);
+    if (!ord) { buf_add(m, "out of memory", 13); return -1; }
+    for (int i = 0; i < ix->n; i++) ord[i] = &ix->e[i];
+    qsort(ord, (size_t)ix->n, sizeof *ord, by_offset);
+    int rc = check_overlap(ord, ix->n, m);
+    if (!rc) rc = check_gaps(ord, ix->n, data_size, m);
     free(ord);
     return rc;
 }

@@ -27,7 +27,7 @@ static void make_npy(const char *path, int major, const char *dict,
     k += hl - 1;
     buf[k++] = '\n';
     assert_true(k + n <= sizeof buf);
-    memcpy(buf + k, data, n);
+    if (n) memcpy(buf + k, data, n);
     io_write(path, buf, k + n);
 }
 
