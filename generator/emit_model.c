@@ -286,7 +286,7 @@ static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
               in->shape.d[1], in->shape.d[2]);
     emit_line(&c->e, ".out_ndim = %d, .out_shape = {%d, %d, %d},", out->shape.rank,
               out->shape.d[0], out->shape.d[1], out->shape.d[2]);
-    emit_line(&c->e, ".loss = %s,",
+    emit_line(&c->e, ".loss_kind = %s,",
               c->g->loss == LOSS_CROSS_ENTROPY ? "RT_LOSS_CROSS_ENTROPY" : "RT_LOSS_MSE");
     emit_line(&c->e, ".num_params = %s_NUM_PARAMS, .num_trainable = %s_NUM_TRAINABLE,", c->upper,
               c->upper);

@@ -51,7 +51,7 @@ typedef struct RtModel {
     const char *name;
     int in_ndim, in_shape[3];     /* per sample: {C,H,W} or {N} */
     int out_ndim, out_shape[3];
-    RtLoss loss;
+    RtLoss loss_kind;
     size_t num_params, num_trainable;
     int num_tensors;
     const RtParamInfo *tensors;
