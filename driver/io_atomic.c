@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static long inject_after = -1;
@@ -50,6 +51,10 @@ int atomic_open(AtomicFile *af, const char *path, char *err, size_t errlen) {
     memcpy(af->tmp, path, n);
     memcpy(af->tmp + n, suffix, sizeof suffix);
     int fd = mkstemp(af->tmp);
+    /* mkstemp makes the file 0600; give it the mode a plain fopen would. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fd >= 0) fchmod(fd, 0666 & ~mask);
     if (fd < 0 || !(af->f = fdopen(fd, "wb"))) {
         fail(af, "cannot create temporary file: %s", strerror(errno));
         if (fd >= 0) { close(fd); unlink(af->tmp); }

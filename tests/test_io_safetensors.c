@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "io_atomic.h"
@@ -62,6 +63,11 @@ static void test_round_trip(void **state) {
     const char *p = io_path("rt.safetensors");
     assert_int_equal(save3(p, wa, err, sizeof err), 0);
     assert_int_equal(io_count("rt.safetensors.tmp"), 0);
+    struct stat st;
+    mode_t mask = umask(0);
+    umask(mask);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0666 & ~mask);   /* not mkstemp's 0600 */
     float a[6], b[4], c[1];
     StMeta m;
     st_meta_init(&m);
