@@ -625,13 +625,13 @@ static void list_item(Buf *m, int *count, const char *what, const char *name) {
 */
 static int match(Index *ix, const StTensorSpec *want, int nwant,
                  const char *extra_prefix, Entry **found, Buf *m) {
-    int nmissing = 0, nshape = 0, nextra = 0;
+    int nmissing = 0, ntwice = 0, nshape = 0, nextra = 0;
     for (int i = 0; i < nwant; i++) {
         Entry key = {.name = (char *)want[i].name};
         found[i] = ix->n ? bsearch(&key, ix->e, (size_t)ix->n, sizeof key, by_name)
                          : NULL;
         if (!found[i]) list_item(m, &nmissing, "missing", want[i].name);
-        else if (found[i]->used) list_item(m, &nmissing, "wanted twice", want[i].name);
+        else if (found[i]->used) list_item(m, &ntwice, "wanted twice:", want[i].name);
         else found[i]->used = 1;
     }
     for (int i = 0; i < nwant; i++) {
@@ -649,7 +649,7 @@ static int match(Index *ix, const StTensorSpec *want, int nwant,
             continue;
         list_item(m, &nextra, "unexpected", e->name);
     }
-    return nmissing || nshape || nextra ? -1 : 0;
+    return nmissing || ntwice || nshape || nextra ? -1 : 0;
 }
 
 static int read_tensors(FILE *f, const char *path, uint64_t data_start,
