@@ -93,8 +93,10 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libskipcrt.a $(DRV_OBJ)
 	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Idriver -Itests -o $@ $< \
 	    $(DRV_OBJ) $(B)/libskipcrt.a $(TEST_LIBS) $(RT_LIBS)
 
+SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh
+
 test: all $(TESTS)
-	tools/run-tests.sh $(TESTS)
+	tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
 demo: all
 	tools/demo.sh

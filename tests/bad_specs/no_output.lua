@@ -1,0 +1,3 @@
+-- expect: tests/bad_specs/no_output.lua:3: model: missing output
+local x = input{1, 8, 8}
+return model{input = x, loss = "mse"}
