@@ -54,19 +54,20 @@ void emit_conv_decl(OpCtx *c) {
               c->n->shape.d[1], c->n->shape.d[2]);
 }
 
-static const char *col(const OpCtx *c) {
-    return op_table[OP_CONV2D].col_floats(c->g, c->n) > 0 ? c->plan->col_expr : "NULL";
+static const char *col(const OpCtx *c, int backward) {
+    const char *s = (backward ? c->plan->scratch_bwd_expr : c->plan->scratch_fwd_expr)[c->n->id];
+    return s ? s : "NULL";
 }
 
 void emit_conv_fwd(OpCtx *c) {
-    emit_line(c->e, "rt_conv2d_forward(%s, %s, %s, %s, %s, n, &g_%s);", V(c), col(c), VS(c, 0),
+    emit_line(c->e, "rt_conv2d_forward(%s, %s, %s, %s, %s, n, &g_%s);", V(c), col(c, 0), VS(c, 0),
               PW(c, 0), bias_or_null(c, PW), c->n->cname);
 }
 
 void emit_conv_bwd(OpCtx *c) {
     char b[256];
     emit_line(c->e, "rt_conv2d_backward(%s, %s, %s, %s, %s, %s, %s, n, &g_%s);",
-              dinp(c, 0, b, sizeof b), PG(c, 0), bias_or_null(c, PG), col(c), D(c), VS(c, 0),
+              dinp(c, 0, b, sizeof b), PG(c, 0), bias_or_null(c, PG), col(c, 1), D(c), VS(c, 0),
               PW(c, 0), c->n->cname);
 }
 

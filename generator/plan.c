@@ -48,6 +48,25 @@ static int has_code(const IrNode *n) {
     return n->live && op_table[n->op].emit_fwd != NULL;
 }
 
+/*
+** Kernel scratch (im2col columns) is a buffer of its own for each forward
+** and each backward step, living for that step only: the plan places it in
+** whatever memory is free at that moment instead of a dedicated region.
+** It is sized per sample, so a kernel may unfold the whole batch at once.
+*/
+static void make_scratch(Plan *p, const IrNode *n) {
+    int64_t floats = op_table[n->op].col_floats ? op_table[n->op].col_floats(p->g, n) : 0;
+    char *fwd, *bwd;
+    if (floats == 0) return;
+    fwd = xasprintf("T_%s", n->cname);
+    bwd = xasprintf("TB_%s", n->cname);
+    p->scratch_fwd[n->id] = new_buffer(p, fwd, NULL, REGION_BATCH, floats);
+    p->scratch_bwd[n->id] = new_buffer(p, bwd, NULL, REGION_BATCH, floats);
+    p->bufs[p->scratch_fwd[n->id]].node = p->bufs[p->scratch_bwd[n->id]].node = -1;
+    free(fwd);
+    free(bwd);
+}
+
 /* Value and gradient buffers; views (flatten) share their source's. */
 static void make_buffers(Plan *p) {
     const IrGraph *g = p->g;
@@ -65,6 +84,7 @@ static void make_buffers(Plan *p) {
             p->grad[i] = new_buffer(p, "D", n, REGION_BATCH, shape_numel(n->shape));
             p->bufs[p->grad[i]].is_grad = 1;
             p->bufs[p->grad[i]].dx_only = !n->from_param;
+            make_scratch(p, n);
         }
         if (op_table[n->op].stat_floats)
             p->stats[i] = new_buffer(p, "S", n, REGION_FIXED, op_table[n->op].stat_floats(g, n));
@@ -79,6 +99,7 @@ static void make_steps(Plan *p) {
         if (!has_code(n)) continue;
         add_step(p, STEP_FORWARD, i, 0);
         touch(p, p->val[i], p->nsteps - 1);
+        touch(p, p->scratch_fwd[i], p->nsteps - 1);
         for (int s = 0; s < n->nsrc; s++) touch(p, p->val[n->src[s]], p->nsteps - 1);
     }
     add_step(p, STEP_LOSS, g->output, 0);
@@ -90,6 +111,7 @@ static void make_steps(Plan *p) {
         if (!has_code(n)) continue;
         add_step(p, STEP_BACKWARD, i, !n->from_param);
         touch(p, p->grad[i], p->nsteps - 1);
+        touch(p, p->scratch_bwd[i], p->nsteps - 1);
         if (reads & READS_OUTPUT) touch(p, p->val[i], p->nsteps - 1);
         for (int s = 0; s < n->nsrc; s++) {
             touch(p, p->grad[n->src[s]], p->nsteps - 1);
@@ -161,24 +183,16 @@ static void make_exprs(Plan *p) {
         if (p->grad[i] >= 0) p->grad_expr[i] = region_expr(&p->bufs[p->grad[i]]);
         if (p->stats[i] >= 0) p->stat_expr[i] = region_expr(&p->bufs[p->stats[i]]);
     }
+    for (int i = 0; i < g->nnodes; i++) {
+        if (p->scratch_fwd[i] >= 0) p->scratch_fwd_expr[i] = region_expr(&p->bufs[p->scratch_fwd[i]]);
+        if (p->scratch_bwd[i] >= 0) p->scratch_bwd_expr[i] = region_expr(&p->bufs[p->scratch_bwd[i]]);
+    }
     for (int i = 0; i < g->nparams; i++) {
         p->param_expr[i] = xasprintf("P(P_%s)", g->params[i].cname);
         p->pgrad_expr[i] = xasprintf("G(P_%s)", g->params[i].cname);
     }
-    if (p->col >= 0) p->col_expr = region_expr(&p->bufs[p->col]);
 }
 
-static void make_col(Plan *p) {
-    int64_t need = 0;
-    for (int i = 0; i < p->g->nnodes; i++) {
-        const IrNode *n = p->g->nodes[i];
-        if (n->live && op_table[n->op].col_floats) {
-            int64_t c = op_table[n->op].col_floats(p->g, n);
-            if (c > need) need = c;
-        }
-    }
-    p->col = need > 0 ? new_buffer(p, "S_COL", NULL, REGION_FIXED, need) : -1;
-}
 
 int plan_build(Plan *p, const IrGraph *g) {
     size_t nn = (size_t)g->nnodes, np = (size_t)g->nparams;
@@ -187,13 +201,17 @@ int plan_build(Plan *p, const IrGraph *g) {
     p->val = xmalloc(nn * sizeof *p->val);
     p->grad = xmalloc(nn * sizeof *p->grad);
     p->stats = xmalloc(nn * sizeof *p->stats);
-    for (size_t i = 0; i < nn; i++) p->val[i] = p->grad[i] = p->stats[i] = -1;
+    p->scratch_fwd = xmalloc(nn * sizeof *p->scratch_fwd);
+    p->scratch_bwd = xmalloc(nn * sizeof *p->scratch_bwd);
+    for (size_t i = 0; i < nn; i++)
+        p->val[i] = p->grad[i] = p->stats[i] = p->scratch_fwd[i] = p->scratch_bwd[i] = -1;
     p->val_expr = xcalloc(nn, sizeof(char *));
     p->grad_expr = xcalloc(nn, sizeof(char *));
     p->stat_expr = xcalloc(nn, sizeof(char *));
+    p->scratch_fwd_expr = xcalloc(nn, sizeof(char *));
+    p->scratch_bwd_expr = xcalloc(nn, sizeof(char *));
     p->param_expr = xcalloc(np, sizeof(char *));
     p->pgrad_expr = xcalloc(np, sizeof(char *));
-    make_col(p);
     make_buffers(p);
     make_steps(p);
     p->per_sample = place_batch(p);
@@ -213,13 +231,16 @@ void plan_free(Plan *p) {
         free(p->val_expr[i]);
         free(p->grad_expr[i]);
         free(p->stat_expr[i]);
+        free(p->scratch_fwd_expr[i]);
+        free(p->scratch_bwd_expr[i]);
     }
     for (int i = 0; p->g && i < p->g->nparams; i++) {
         free(p->param_expr[i]);
         free(p->pgrad_expr[i]);
     }
     free(p->val_expr); free(p->grad_expr); free(p->stat_expr);
-    free(p->param_expr); free(p->pgrad_expr); free(p->col_expr);
+    free(p->param_expr); free(p->pgrad_expr);
+    free(p->scratch_fwd_expr); free(p->scratch_bwd_expr); free(p->scratch_fwd); free(p->scratch_bwd);
     free(p->bufs); free(p->steps); free(p->val); free(p->grad); free(p->stats);
     memset(p, 0, sizeof *p);
 }

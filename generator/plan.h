@@ -40,11 +40,11 @@ typedef struct Plan {
     Step *steps;
     int nsteps;
     int *val, *grad, *stats;     /* per node: buffer ids, -1 when none */
-    int col;                     /* shared im2col scratch, -1 when none */
+    int *scratch_fwd, *scratch_bwd;  /* per node: kernel scratch of each step */
     /* C expressions the emitters print, per node and per parameter. */
     char **val_expr, **grad_expr, **stat_expr;
     char **param_expr, **pgrad_expr;
-    char *col_expr;
+    char **scratch_fwd_expr, **scratch_bwd_expr;
     int64_t per_sample, fixed;   /* arena floats = per_sample * n + fixed */
 } Plan;
 

@@ -31,8 +31,9 @@ typedef struct {
     int oh, ow;           /* output spatial size */
 } RtConv;
 
-/* Floats of im2col scratch that the conv kernels need (0 when the
-** convolution is a plain 1x1/stride-1/pad-0 matrix product). */
+/* Floats of im2col scratch per sample (0 when the convolution is a plain
+** 1x1/stride-1/pad-0 matrix product). The caller passes col with room for
+** n times this, so a kernel may unfold one sample or the whole batch. */
 size_t rt_conv2d_col_floats(const RtConv *g);
 
 /* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
