@@ -1,0 +1,43 @@
+/*
+** drv_util.c: small helpers shared by the model driver.
+*/
+#include "drv_util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int drv_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+double drv_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void drv_set_threads(int n) {
+    openblas_set_num_threads(n > 0 ? n : 1);
+}
+
+int drv_all_finite(const float *x, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+float *drv_floats(size_t n, char *err, size_t errlen) {
+    float *p = calloc(n ? n : 1, sizeof *p);
+    if (!p) drv_err(err, errlen, "out of memory (%zu floats)", n);
+    return p;
+}
