@@ -38,7 +38,8 @@ void cli_help(const char *prog, const char *cmd, const char *summary,
         char left[64], def[96];
         snprintf(left, sizeof left, "--%s%s%s", opts[i].name,
                  opts[i].metavar ? " " : "", opts[i].metavar ? opts[i].metavar : "");
-        value_text(&opts[i], def, sizeof def);
+        if (opts[i].def) snprintf(def, sizeof def, "%s", opts[i].def);
+        else value_text(&opts[i], def, sizeof def);
         printf("  %-24s %s", left, opts[i].help);
         if (opts[i].type == CLI_NOFLAG) printf("\n");
         else if (def[0]) printf(" (default: %s)\n", def);

@@ -23,6 +23,8 @@ typedef struct {
     void *dst;
     const char *metavar;    /* e.g. "N", "CKPT"; NULL for flags */
     const char *help;
+    const char *def;        /* default shown in the help; NULL: the
+                            ** variable's initial value */
 } CliOpt;
 
 /* Exit statuses of the binary. */

@@ -1,0 +1,135 @@
+/*
+** cmd_info.c: info (parameters, FLOPs, memory) and bench (training and
+** inference throughput on synthetic data).
+*/
+#include "cli.h"
+#include "commands.h"
+#include "drv_util.h"
+#include "rt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const KIND[] = {"weight", "bias", "bn weight", "bn bias",
+                                   "running mean", "running var"};
+
+static void shape_text(char *buf, size_t len, int ndim, const int *shape) {
+    int k = snprintf(buf, len, "[");
+    for (int d = 0; d < ndim && k > 0 && (size_t)k < len; d++)
+        k += snprintf(buf + k, len - (size_t)k, d ? ",%d" : "%d", shape[d]);
+    if (k > 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, "]");
+}
+
+static void print_info(const RtModel *m, int batch) {
+    char s[64];
+    printf("model %s\n", m->name);
+    shape_text(s, sizeof s, m->in_ndim, m->in_shape);
+    printf("input %s per sample, ", s);
+    shape_text(s, sizeof s, m->out_ndim, m->out_shape);
+    printf("output %s, loss %s\n\n", s, m->loss_kind == RT_LOSS_MSE ? "mse" : "cross-entropy");
+    printf("%-36s %-18s %10s  %s\n", "parameter", "shape", "count", "kind");
+    for (int i = 0; i < m->num_tensors; i++) {
+        const RtParamInfo *t = &m->tensors[i];
+        shape_text(s, sizeof s, t->ndim, t->shape);
+        printf("%-36s %-18s %10zu  %s\n", t->name, s, t->len, KIND[t->kind]);
+    }
+    size_t arena = RT_ARENA_FLOATS(m, batch) * sizeof(float);
+    printf("\ntotal %zu parameters (%zu trainable, %zu buffers), %d layers\n", m->num_params,
+           m->num_trainable, m->num_params - m->num_trainable, m->num_layers);
+    printf("forward FLOPs per sample %.4g (%.2f MFLOPs)\n", m->flops_per_sample,
+           m->flops_per_sample / 1e6);
+    printf("arena for batch %d: %zu bytes (%.1f MiB); params %.1f MiB\n", batch, arena,
+           (double)arena / 1048576.0, (double)m->num_params * 4 / 1048576.0);
+}
+
+int cmd_info(const RtModel *m, const char *prog, int argc, char **argv) {
+    int batch = 128;
+    CliOpt opts[] = {{"batch", CLI_INT, &batch, "N", "batch size for the arena figure", NULL}};
+    int rc = cli_parse(prog, "info", "Parameters, FLOPs per sample and memory.", opts, 1, argc, argv);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (batch <= 0) return cli_usage_error(prog, "info", "--batch must be > 0", NULL);
+    print_info(m, batch);
+    return CLI_OK;
+}
+
+/* {====================================================================
+** bench
+** ===================================================================== */
+
+typedef struct {
+    float *params, *grads, *mom, *arena, *x;
+    int32_t *y;
+} Bench;
+
+static void bench_free(Bench *b) {
+    free(b->params); free(b->grads); free(b->mom); free(b->arena); free(b->x); free(b->y);
+}
+
+/* Random normal inputs and uniform labels (or targets), initialised params. */
+static int bench_setup(Bench *b, const RtModel *m, int batch, char *err, size_t errlen) {
+    size_t in = cmd_in_size(m) * (size_t)batch, out = cmd_out_size(m) * (size_t)batch;
+    RtRng r;
+    rt_rng_seed(&r, 7);
+    memset(b, 0, sizeof *b);
+    if (!(b->params = drv_floats(m->num_params, err, errlen)) ||
+        !(b->grads = drv_floats(m->num_trainable, err, errlen)) ||
+        !(b->mom = drv_floats(m->num_trainable, err, errlen)) ||
+        !(b->arena = drv_floats(RT_ARENA_FLOATS(m, batch), err, errlen)) ||
+        !(b->x = drv_floats(in, err, errlen)) || !(b->y = calloc(out, sizeof(float))))
+        return drv_err(err, errlen, "out of memory for batch %d", batch);
+    m->init(b->params, 1);
+    for (size_t i = 0; i < in; i++) b->x[i] = rt_rng_normal(&r);
+    for (size_t i = 0; i < out; i++) {   /* labels for cross-entropy, small targets for mse */
+        if (m->loss_kind == RT_LOSS_MSE) ((float *)b->y)[i] = 0.1f * rt_rng_normal(&r);
+        else b->y[i] = (int32_t)(rt_rng_next(&r) % (uint64_t)m->out_shape[0]);
+    }
+    return 0;
+}
+
+static void train_steps(const RtModel *m, Bench *b, int batch, int steps) {
+    for (int s = 0; s < steps; s++) {
+        m->zero_grad(b->grads);
+        m->forward(b->params, b->arena, b->x, batch, 1);
+        m->loss(b->arena, b->y, batch);
+        m->backward(b->params, b->grads, b->arena, b->x, b->y, NULL, batch);
+        m->sgd_step(b->params, b->grads, b->mom, 0.01f, 0.9f, 5e-4f, 1);
+    }
+}
+
+static void report(const char *what, double secs, int steps, int batch) {
+    printf("%-10s %9.1f images/s  %8.2f ms/step  (%d steps of %d)\n", what,
+           (double)steps * batch / secs, 1e3 * secs / steps, steps, batch);
+}
+
+int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
+    int batch = 128, threads = 2, steps = 20;
+    char err[DRV_ERRLEN];
+    CliOpt opts[] = {
+        {"batch", CLI_INT, &batch, "N", "batch size", NULL},
+        {"threads", CLI_INT, &threads, "N", "BLAS threads", NULL},
+        {"steps", CLI_INT, &steps, "N", "timed steps (after 2 untimed ones)", NULL},
+    };
+    int rc = cli_parse(prog, "bench", "Training-step (forward, backward, SGD) and inference "
+                       "throughput on synthetic data.", opts, 3, argc, argv);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (batch <= 0 || threads <= 0 || steps <= 0)
+        return cli_usage_error(prog, "bench", "--batch, --threads, --steps must be > 0", NULL);
+    drv_set_threads(threads);
+    Bench b;
+    if (bench_setup(&b, m, batch, err, sizeof err)) { bench_free(&b); return cmd_fail(prog, err); }
+    train_steps(m, &b, batch, 2);
+    double t0 = drv_now();
+    train_steps(m, &b, batch, steps);
+    double t1 = drv_now();
+    for (int s = 0; s < steps; s++) m->forward(b.params, b.arena, b.x, batch, 0);
+    double t2 = drv_now();
+    printf("%s, batch %d, %d threads, %.2f MFLOPs/sample forward\n", m->name, batch, threads,
+           m->flops_per_sample / 1e6);
+    report("train", t1 - t0, steps, batch);
+    report("inference", t2 - t1, steps, batch);
+    bench_free(&b);
+    return CLI_OK;
+}
+
+/* }==================================================================== */
