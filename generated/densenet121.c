@@ -621,6 +621,8 @@ enum {
 enum {
     X_features_conv0 = 0,  /* [64,112,112] */
     D_features_conv0 = 1605632,  /* [64,112,112] */
+    T_features_conv0 = 802816,  /* 1843968 floats */
+    TB_features_conv0 = 2408448,  /* 1843968 floats */
     X_features_norm0 = 802816,  /* [64,112,112] */
     D_features_norm0 = 802816,  /* [64,112,112] */
     X_features_relu0 = 1605632,  /* [64,112,112] */
@@ -639,6 +641,8 @@ enum {
     D_features_denseblock1_denselayer1_relu2 = 2809856,  /* [128,56,56] */
     X_features_denseblock1_denselayer1_conv2 = 1003520,  /* [32,56,56] */
     D_features_denseblock1_denselayer1_conv2 = 1404928,  /* [32,56,56] */
+    T_features_denseblock1_denselayer1_conv2 = 3612672,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 3612672,  /* 3612672 floats */
     X_features_denseblock1_denselayer1_concat1 = 2809856,  /* [96,56,56] */
     D_features_denseblock1_denselayer1_concat1 = 3612672,  /* [96,56,56] */
     X_features_denseblock1_denselayer2_norm1 = 3612672,  /* [96,56,56] */
@@ -653,6 +657,8 @@ enum {
     D_features_denseblock1_denselayer2_relu2 = 4616192,  /* [128,56,56] */
     X_features_denseblock1_denselayer2_conv2 = 1003520,  /* [32,56,56] */
     D_features_denseblock1_denselayer2_conv2 = 1003520,  /* [32,56,56] */
+    T_features_denseblock1_denselayer2_conv2 = 5419008,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 5419008,  /* 3612672 floats */
     X_features_denseblock1_denselayer2_concat1 = 4616192,  /* [128,56,56] */
     D_features_denseblock1_denselayer2_concat1 = 6221824,  /* [128,56,56] */
     X_features_denseblock1_denselayer3_norm1 = 5419008,  /* [128,56,56] */
@@ -667,6 +673,8 @@ enum {
     D_features_denseblock1_denselayer3_relu2 = 7024640,  /* [128,56,56] */
     X_features_denseblock1_denselayer3_conv2 = 1003520,  /* [32,56,56] */
     D_features_denseblock1_denselayer3_conv2 = 1003520,  /* [32,56,56] */
+    T_features_denseblock1_denselayer3_conv2 = 7024640,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 7426048,  /* 3612672 floats */
     X_features_denseblock1_denselayer3_concat1 = 7024640,  /* [160,56,56] */
     D_features_denseblock1_denselayer3_concat1 = 7526400,  /* [160,56,56] */
     X_features_denseblock1_denselayer4_norm1 = 7526400,  /* [160,56,56] */
@@ -681,6 +689,8 @@ enum {
     D_features_denseblock1_denselayer4_relu2 = 8931328,  /* [128,56,56] */
     X_features_denseblock1_denselayer4_conv2 = 1003520,  /* [32,56,56] */
     D_features_denseblock1_denselayer4_conv2 = 1003520,  /* [32,56,56] */
+    T_features_denseblock1_denselayer4_conv2 = 8931328,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 9332736,  /* 3612672 floats */
     X_features_denseblock1_denselayer4_concat1 = 8931328,  /* [192,56,56] */
     D_features_denseblock1_denselayer4_concat1 = 9533440,  /* [192,56,56] */
     X_features_denseblock1_denselayer5_norm1 = 9533440,  /* [192,56,56] */
@@ -695,6 +705,8 @@ enum {
     D_features_denseblock1_denselayer5_relu2 = 11139072,  /* [128,56,56] */
     X_features_denseblock1_denselayer5_conv2 = 1003520,  /* [32,56,56] */
     D_features_denseblock1_denselayer5_conv2 = 1003520,  /* [32,56,56] */
+    T_features_denseblock1_denselayer5_conv2 = 11139072,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 11540480,  /* 3612672 floats */
     X_features_denseblock1_denselayer5_concat1 = 11139072,  /* [224,56,56] */
     D_features_denseblock1_denselayer5_concat1 = 11841536,  /* [224,56,56] */
     X_features_denseblock1_denselayer6_norm1 = 11841536,  /* [224,56,56] */
@@ -709,6 +721,8 @@ enum {
     D_features_denseblock1_denselayer6_relu2 = 13647872,  /* [128,56,56] */
     X_features_denseblock1_denselayer6_conv2 = 1003520,  /* [32,56,56] */
     D_features_denseblock1_denselayer6_conv2 = 1003520,  /* [32,56,56] */
+    T_features_denseblock1_denselayer6_conv2 = 13647872,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 14049280,  /* 3612672 floats */
     X_features_denseblock1_denselayer6_concat1 = 13647872,  /* [256,56,56] */
     D_features_denseblock1_denselayer6_concat1 = 14450688,  /* [256,56,56] */
     X_features_transition1_norm = 14450688,  /* [256,56,56] */
@@ -731,6 +745,8 @@ enum {
     D_features_denseblock2_denselayer1_relu2 = 3637760,  /* [128,28,28] */
     X_features_denseblock2_denselayer1_conv2 = 1505280,  /* [32,28,28] */
     D_features_denseblock2_denselayer1_conv2 = 3612672,  /* [32,28,28] */
+    T_features_denseblock2_denselayer1_conv2 = 16056320,  /* 903168 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 16056320,  /* 903168 floats */
     X_features_denseblock2_denselayer1_concat1 = 3612672,  /* [160,28,28] */
     D_features_denseblock2_denselayer1_concat1 = 3738112,  /* [160,28,28] */
     X_features_denseblock2_denselayer2_norm1 = 3738112,  /* [160,28,28] */
@@ -745,6 +761,8 @@ enum {
     D_features_denseblock2_denselayer2_relu2 = 11841536,  /* [128,28,28] */
     X_features_denseblock2_denselayer2_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer2_conv2 = 3863552,  /* [32,28,28] */
+    T_features_denseblock2_denselayer2_conv2 = 16056320,  /* 903168 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 16056320,  /* 903168 floats */
     X_features_denseblock2_denselayer2_concat1 = 3763200,  /* [192,28,28] */
     D_features_denseblock2_denselayer2_concat1 = 12343296,  /* [192,28,28] */
     X_features_denseblock2_denselayer3_norm1 = 11841536,  /* [192,28,28] */
@@ -759,6 +777,8 @@ enum {
     D_features_denseblock2_denselayer3_relu2 = 12142592,  /* [128,28,28] */
     X_features_denseblock2_denselayer3_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer3_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer3_conv2 = 16056320,  /* 903168 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 16056320,  /* 903168 floats */
     X_features_denseblock2_denselayer3_concat1 = 12343296,  /* [224,28,28] */
     D_features_denseblock2_denselayer3_concat1 = 14450688,  /* [224,28,28] */
     X_features_denseblock2_denselayer4_norm1 = 14450688,  /* [224,28,28] */
@@ -773,6 +793,8 @@ enum {
     D_features_denseblock2_denselayer4_relu2 = 14902272,  /* [128,28,28] */
     X_features_denseblock2_denselayer4_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer4_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer4_conv2 = 16056320,  /* 903168 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 16056320,  /* 903168 floats */
     X_features_denseblock2_denselayer4_concat1 = 14902272,  /* [256,28,28] */
     D_features_denseblock2_denselayer4_concat1 = 16457728,  /* [256,28,28] */
     X_features_denseblock2_denselayer5_norm1 = 16056320,  /* [256,28,28] */
@@ -787,6 +809,8 @@ enum {
     D_features_denseblock2_denselayer5_relu2 = 15102976,  /* [128,28,28] */
     X_features_denseblock2_denselayer5_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer5_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer5_conv2 = 16457728,  /* 903168 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 16658432,  /* 903168 floats */
     X_features_denseblock2_denselayer5_concat1 = 16457728,  /* [288,28,28] */
     D_features_denseblock2_denselayer5_concat1 = 17135104,  /* [288,28,28] */
     X_features_denseblock2_denselayer6_norm1 = 16683520,  /* [288,28,28] */
@@ -801,6 +825,8 @@ enum {
     D_features_denseblock2_denselayer6_relu2 = 16156672,  /* [128,28,28] */
     X_features_denseblock2_denselayer6_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer6_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer6_conv2 = 17135104,  /* 903168 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 17360896,  /* 903168 floats */
     X_features_denseblock2_denselayer6_concat1 = 17135104,  /* [320,28,28] */
     D_features_denseblock2_denselayer6_concat1 = 17887744,  /* [320,28,28] */
     X_features_denseblock2_denselayer7_norm1 = 17385984,  /* [320,28,28] */
@@ -815,6 +841,8 @@ enum {
     D_features_denseblock2_denselayer7_relu2 = 16783872,  /* [128,28,28] */
     X_features_denseblock2_denselayer7_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer7_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer7_conv2 = 17887744,  /* 903168 floats */
+    TB_features_denseblock2_denselayer7_conv2 = 18138624,  /* 903168 floats */
     X_features_denseblock2_denselayer7_concat1 = 17887744,  /* [352,28,28] */
     D_features_denseblock2_denselayer7_concat1 = 18715648,  /* [352,28,28] */
     X_features_denseblock2_denselayer8_norm1 = 18163712,  /* [352,28,28] */
@@ -829,6 +857,8 @@ enum {
     D_features_denseblock2_denselayer8_relu2 = 17486336,  /* [128,28,28] */
     X_features_denseblock2_denselayer8_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer8_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer8_conv2 = 18715648,  /* 903168 floats */
+    TB_features_denseblock2_denselayer8_conv2 = 18991616,  /* 903168 floats */
     X_features_denseblock2_denselayer8_concat1 = 18715648,  /* [384,28,28] */
     D_features_denseblock2_denselayer8_concat1 = 19618816,  /* [384,28,28] */
     X_features_denseblock2_denselayer9_norm1 = 19016704,  /* [384,28,28] */
@@ -843,6 +873,8 @@ enum {
     D_features_denseblock2_denselayer9_relu2 = 18264064,  /* [128,28,28] */
     X_features_denseblock2_denselayer9_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer9_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer9_conv2 = 19618816,  /* 903168 floats */
+    TB_features_denseblock2_denselayer9_conv2 = 19919872,  /* 903168 floats */
     X_features_denseblock2_denselayer9_concat1 = 19618816,  /* [416,28,28] */
     D_features_denseblock2_denselayer9_concat1 = 19944960,  /* [416,28,28] */
     X_features_denseblock2_denselayer10_norm1 = 19944960,  /* [416,28,28] */
@@ -857,6 +889,8 @@ enum {
     D_features_denseblock2_denselayer10_relu2 = 19117056,  /* [128,28,28] */
     X_features_denseblock2_denselayer10_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer10_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer10_conv2 = 20597248,  /* 903168 floats */
+    TB_features_denseblock2_denselayer10_conv2 = 20597248,  /* 903168 floats */
     X_features_denseblock2_denselayer10_concat1 = 20597248,  /* [448,28,28] */
     D_features_denseblock2_denselayer10_concat1 = 20948480,  /* [448,28,28] */
     X_features_denseblock2_denselayer11_norm1 = 20948480,  /* [448,28,28] */
@@ -871,6 +905,8 @@ enum {
     D_features_denseblock2_denselayer11_relu2 = 19944960,  /* [128,28,28] */
     X_features_denseblock2_denselayer11_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer11_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer11_conv2 = 21650944,  /* 903168 floats */
+    TB_features_denseblock2_denselayer11_conv2 = 21650944,  /* 903168 floats */
     X_features_denseblock2_denselayer11_concat1 = 21650944,  /* [480,28,28] */
     D_features_denseblock2_denselayer11_concat1 = 22027264,  /* [480,28,28] */
     X_features_denseblock2_denselayer12_norm1 = 22027264,  /* [480,28,28] */
@@ -885,6 +921,8 @@ enum {
     D_features_denseblock2_denselayer12_relu2 = 20145664,  /* [128,28,28] */
     X_features_denseblock2_denselayer12_conv2 = 3738112,  /* [32,28,28] */
     D_features_denseblock2_denselayer12_conv2 = 3738112,  /* [32,28,28] */
+    T_features_denseblock2_denselayer12_conv2 = 22779904,  /* 903168 floats */
+    TB_features_denseblock2_denselayer12_conv2 = 22779904,  /* 903168 floats */
     X_features_denseblock2_denselayer12_concat1 = 22779904,  /* [512,28,28] */
     D_features_denseblock2_denselayer12_concat1 = 23181312,  /* [512,28,28] */
     X_features_transition2_norm = 23181312,  /* [512,28,28] */
@@ -907,6 +945,8 @@ enum {
     D_features_denseblock3_denselayer1_relu2 = 11966976,  /* [128,14,14] */
     X_features_denseblock3_denselayer1_conv2 = 10110464,  /* [32,14,14] */
     D_features_denseblock3_denselayer1_conv2 = 10110464,  /* [32,14,14] */
+    T_features_denseblock3_denselayer1_conv2 = 21048832,  /* 225792 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 21048832,  /* 225792 floats */
     X_features_denseblock3_denselayer1_concat1 = 18364416,  /* [288,14,14] */
     D_features_denseblock3_denselayer1_concat1 = 20145664,  /* [288,14,14] */
     X_features_denseblock3_denselayer2_norm1 = 20145664,  /* [288,14,14] */
@@ -921,6 +961,8 @@ enum {
     D_features_denseblock3_denselayer2_relu2 = 14601216,  /* [128,14,14] */
     X_features_denseblock3_denselayer2_conv2 = 11966976,  /* [32,14,14] */
     D_features_denseblock3_denselayer2_conv2 = 11966976,  /* [32,14,14] */
+    T_features_denseblock3_denselayer2_conv2 = 21048832,  /* 225792 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 21048832,  /* 225792 floats */
     X_features_denseblock3_denselayer2_concat1 = 21048832,  /* [320,14,14] */
     D_features_denseblock3_denselayer2_concat1 = 21111552,  /* [320,14,14] */
     X_features_denseblock3_denselayer3_norm1 = 21111552,  /* [320,14,14] */
@@ -935,6 +977,8 @@ enum {
     D_features_denseblock3_denselayer3_relu2 = 15228416,  /* [128,14,14] */
     X_features_denseblock3_denselayer3_conv2 = 14601216,  /* [32,14,14] */
     D_features_denseblock3_denselayer3_conv2 = 14601216,  /* [32,14,14] */
+    T_features_denseblock3_denselayer3_conv2 = 22027264,  /* 225792 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 22027264,  /* 225792 floats */
     X_features_denseblock3_denselayer3_concat1 = 22027264,  /* [352,14,14] */
     D_features_denseblock3_denselayer3_concat1 = 22096256,  /* [352,14,14] */
     X_features_denseblock3_denselayer4_norm1 = 22096256,  /* [352,14,14] */
@@ -949,6 +993,8 @@ enum {
     D_features_denseblock3_denselayer4_relu2 = 17586688,  /* [128,14,14] */
     X_features_denseblock3_denselayer4_conv2 = 15228416,  /* [32,14,14] */
     D_features_denseblock3_denselayer4_conv2 = 15228416,  /* [32,14,14] */
+    T_features_denseblock3_denselayer4_conv2 = 23181312,  /* 225792 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 23181312,  /* 225792 floats */
     X_features_denseblock3_denselayer4_concat1 = 22234240,  /* [384,14,14] */
     D_features_denseblock3_denselayer4_concat1 = 22309504,  /* [384,14,14] */
     X_features_denseblock3_denselayer5_norm1 = 22309504,  /* [384,14,14] */
@@ -963,6 +1009,8 @@ enum {
     D_features_denseblock3_denselayer5_relu2 = 20145664,  /* [128,14,14] */
     X_features_denseblock3_denselayer5_conv2 = 17586688,  /* [32,14,14] */
     D_features_denseblock3_denselayer5_conv2 = 17586688,  /* [32,14,14] */
+    T_features_denseblock3_denselayer5_conv2 = 23256576,  /* 225792 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 23256576,  /* 225792 floats */
     X_features_denseblock3_denselayer5_concat1 = 22309504,  /* [416,14,14] */
     D_features_denseblock3_denselayer5_concat1 = 23256576,  /* [416,14,14] */
     X_features_denseblock3_denselayer6_norm1 = 23256576,  /* [416,14,14] */
@@ -977,6 +1025,8 @@ enum {
     D_features_denseblock3_denselayer6_relu2 = 20145664,  /* [128,14,14] */
     X_features_denseblock3_denselayer6_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer6_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer6_conv2 = 23984128,  /* 225792 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 23984128,  /* 225792 floats */
     X_features_denseblock3_denselayer6_concat1 = 23419648,  /* [448,14,14] */
     D_features_denseblock3_denselayer6_concat1 = 23984128,  /* [448,14,14] */
     X_features_denseblock3_denselayer7_norm1 = 23984128,  /* [448,14,14] */
@@ -991,6 +1041,8 @@ enum {
     D_features_denseblock3_denselayer7_relu2 = 21111552,  /* [128,14,14] */
     X_features_denseblock3_denselayer7_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer7_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer7_conv2 = 24159744,  /* 225792 floats */
+    TB_features_denseblock3_denselayer7_conv2 = 24159744,  /* 225792 floats */
     X_features_denseblock3_denselayer7_concat1 = 24159744,  /* [480,14,14] */
     D_features_denseblock3_denselayer7_concat1 = 24253824,  /* [480,14,14] */
     X_features_denseblock3_denselayer8_norm1 = 24253824,  /* [480,14,14] */
@@ -1005,6 +1057,8 @@ enum {
     D_features_denseblock3_denselayer8_relu2 = 21236992,  /* [128,14,14] */
     X_features_denseblock3_denselayer8_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer8_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer8_conv2 = 24441984,  /* 225792 floats */
+    TB_features_denseblock3_denselayer8_conv2 = 24441984,  /* 225792 floats */
     X_features_denseblock3_denselayer8_concat1 = 24441984,  /* [512,14,14] */
     D_features_denseblock3_denselayer8_concat1 = 24542336,  /* [512,14,14] */
     X_features_denseblock3_denselayer9_norm1 = 24542336,  /* [512,14,14] */
@@ -1019,6 +1073,8 @@ enum {
     D_features_denseblock3_denselayer9_relu2 = 22096256,  /* [128,14,14] */
     X_features_denseblock3_denselayer9_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer9_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer9_conv2 = 24743040,  /* 225792 floats */
+    TB_features_denseblock3_denselayer9_conv2 = 24743040,  /* 225792 floats */
     X_features_denseblock3_denselayer9_concat1 = 24743040,  /* [544,14,14] */
     D_features_denseblock3_denselayer9_concat1 = 24849664,  /* [544,14,14] */
     X_features_denseblock3_denselayer10_norm1 = 24849664,  /* [544,14,14] */
@@ -1033,6 +1089,8 @@ enum {
     D_features_denseblock3_denselayer10_relu2 = 23256576,  /* [128,14,14] */
     X_features_denseblock3_denselayer10_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer10_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer10_conv2 = 25062912,  /* 225792 floats */
+    TB_features_denseblock3_denselayer10_conv2 = 25062912,  /* 225792 floats */
     X_features_denseblock3_denselayer10_concat1 = 25062912,  /* [576,14,14] */
     D_features_denseblock3_denselayer10_concat1 = 25175808,  /* [576,14,14] */
     X_features_denseblock3_denselayer11_norm1 = 25175808,  /* [576,14,14] */
@@ -1047,6 +1105,8 @@ enum {
     D_features_denseblock3_denselayer11_relu2 = 23306752,  /* [128,14,14] */
     X_features_denseblock3_denselayer11_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer11_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer11_conv2 = 25401600,  /* 225792 floats */
+    TB_features_denseblock3_denselayer11_conv2 = 25401600,  /* 225792 floats */
     X_features_denseblock3_denselayer11_concat1 = 25401600,  /* [608,14,14] */
     D_features_denseblock3_denselayer11_concat1 = 25520768,  /* [608,14,14] */
     X_features_denseblock3_denselayer12_norm1 = 25520768,  /* [608,14,14] */
@@ -1061,6 +1121,8 @@ enum {
     D_features_denseblock3_denselayer12_relu2 = 23532544,  /* [128,14,14] */
     X_features_denseblock3_denselayer12_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer12_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer12_conv2 = 25759104,  /* 225792 floats */
+    TB_features_denseblock3_denselayer12_conv2 = 25759104,  /* 225792 floats */
     X_features_denseblock3_denselayer12_concat1 = 25759104,  /* [640,14,14] */
     D_features_denseblock3_denselayer12_concat1 = 25884544,  /* [640,14,14] */
     X_features_denseblock3_denselayer13_norm1 = 25884544,  /* [640,14,14] */
@@ -1075,6 +1137,8 @@ enum {
     D_features_denseblock3_denselayer13_relu2 = 23984128,  /* [128,14,14] */
     X_features_denseblock3_denselayer13_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer13_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer13_conv2 = 26135424,  /* 225792 floats */
+    TB_features_denseblock3_denselayer13_conv2 = 26135424,  /* 225792 floats */
     X_features_denseblock3_denselayer13_concat1 = 26135424,  /* [672,14,14] */
     D_features_denseblock3_denselayer13_concat1 = 26267136,  /* [672,14,14] */
     X_features_denseblock3_denselayer14_norm1 = 26267136,  /* [672,14,14] */
@@ -1089,6 +1153,8 @@ enum {
     D_features_denseblock3_denselayer14_relu2 = 24034304,  /* [128,14,14] */
     X_features_denseblock3_denselayer14_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer14_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer14_conv2 = 26530560,  /* 225792 floats */
+    TB_features_denseblock3_denselayer14_conv2 = 26530560,  /* 225792 floats */
     X_features_denseblock3_denselayer14_concat1 = 26530560,  /* [704,14,14] */
     D_features_denseblock3_denselayer14_concat1 = 26668544,  /* [704,14,14] */
     X_features_denseblock3_denselayer15_norm1 = 26668544,  /* [704,14,14] */
@@ -1103,6 +1169,8 @@ enum {
     D_features_denseblock3_denselayer15_relu2 = 24278912,  /* [128,14,14] */
     X_features_denseblock3_denselayer15_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer15_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer15_conv2 = 26944512,  /* 225792 floats */
+    TB_features_denseblock3_denselayer15_conv2 = 26944512,  /* 225792 floats */
     X_features_denseblock3_denselayer15_concat1 = 26944512,  /* [736,14,14] */
     D_features_denseblock3_denselayer15_concat1 = 27088768,  /* [736,14,14] */
     X_features_denseblock3_denselayer16_norm1 = 27088768,  /* [736,14,14] */
@@ -1117,6 +1185,8 @@ enum {
     D_features_denseblock3_denselayer16_relu2 = 24542336,  /* [128,14,14] */
     X_features_denseblock3_denselayer16_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer16_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer16_conv2 = 27377280,  /* 225792 floats */
+    TB_features_denseblock3_denselayer16_conv2 = 27377280,  /* 225792 floats */
     X_features_denseblock3_denselayer16_concat1 = 27377280,  /* [768,14,14] */
     D_features_denseblock3_denselayer16_concat1 = 27527808,  /* [768,14,14] */
     X_features_denseblock3_denselayer17_norm1 = 27527808,  /* [768,14,14] */
@@ -1131,6 +1201,8 @@ enum {
     D_features_denseblock3_denselayer17_relu2 = 24592512,  /* [128,14,14] */
     X_features_denseblock3_denselayer17_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer17_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer17_conv2 = 27828864,  /* 225792 floats */
+    TB_features_denseblock3_denselayer17_conv2 = 27828864,  /* 225792 floats */
     X_features_denseblock3_denselayer17_concat1 = 27828864,  /* [800,14,14] */
     D_features_denseblock3_denselayer17_concat1 = 27985664,  /* [800,14,14] */
     X_features_denseblock3_denselayer18_norm1 = 27985664,  /* [800,14,14] */
@@ -1145,6 +1217,8 @@ enum {
     D_features_denseblock3_denselayer18_relu2 = 24849664,  /* [128,14,14] */
     X_features_denseblock3_denselayer18_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer18_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer18_conv2 = 28299264,  /* 225792 floats */
+    TB_features_denseblock3_denselayer18_conv2 = 28299264,  /* 225792 floats */
     X_features_denseblock3_denselayer18_concat1 = 28299264,  /* [832,14,14] */
     D_features_denseblock3_denselayer18_concat1 = 28462336,  /* [832,14,14] */
     X_features_denseblock3_denselayer19_norm1 = 28462336,  /* [832,14,14] */
@@ -1159,6 +1233,8 @@ enum {
     D_features_denseblock3_denselayer19_relu2 = 24899840,  /* [128,14,14] */
     X_features_denseblock3_denselayer19_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer19_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer19_conv2 = 28788480,  /* 225792 floats */
+    TB_features_denseblock3_denselayer19_conv2 = 28788480,  /* 225792 floats */
     X_features_denseblock3_denselayer19_concat1 = 28788480,  /* [864,14,14] */
     D_features_denseblock3_denselayer19_concat1 = 28957824,  /* [864,14,14] */
     X_features_denseblock3_denselayer20_norm1 = 28957824,  /* [864,14,14] */
@@ -1173,6 +1249,8 @@ enum {
     D_features_denseblock3_denselayer20_relu2 = 25175808,  /* [128,14,14] */
     X_features_denseblock3_denselayer20_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer20_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer20_conv2 = 29296512,  /* 225792 floats */
+    TB_features_denseblock3_denselayer20_conv2 = 29296512,  /* 225792 floats */
     X_features_denseblock3_denselayer20_concat1 = 29296512,  /* [896,14,14] */
     D_features_denseblock3_denselayer20_concat1 = 29472128,  /* [896,14,14] */
     X_features_denseblock3_denselayer21_norm1 = 29472128,  /* [896,14,14] */
@@ -1187,6 +1265,8 @@ enum {
     D_features_denseblock3_denselayer21_relu2 = 25225984,  /* [128,14,14] */
     X_features_denseblock3_denselayer21_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer21_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer21_conv2 = 29823360,  /* 225792 floats */
+    TB_features_denseblock3_denselayer21_conv2 = 29823360,  /* 225792 floats */
     X_features_denseblock3_denselayer21_concat1 = 29823360,  /* [928,14,14] */
     D_features_denseblock3_denselayer21_concat1 = 30005248,  /* [928,14,14] */
     X_features_denseblock3_denselayer22_norm1 = 30005248,  /* [928,14,14] */
@@ -1201,6 +1281,8 @@ enum {
     D_features_denseblock3_denselayer22_relu2 = 25520768,  /* [128,14,14] */
     X_features_denseblock3_denselayer22_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer22_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer22_conv2 = 30369024,  /* 225792 floats */
+    TB_features_denseblock3_denselayer22_conv2 = 30369024,  /* 225792 floats */
     X_features_denseblock3_denselayer22_concat1 = 30369024,  /* [960,14,14] */
     D_features_denseblock3_denselayer22_concat1 = 30557184,  /* [960,14,14] */
     X_features_denseblock3_denselayer23_norm1 = 30557184,  /* [960,14,14] */
@@ -1215,6 +1297,8 @@ enum {
     D_features_denseblock3_denselayer23_relu2 = 25570944,  /* [128,14,14] */
     X_features_denseblock3_denselayer23_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer23_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer23_conv2 = 30933504,  /* 225792 floats */
+    TB_features_denseblock3_denselayer23_conv2 = 30933504,  /* 225792 floats */
     X_features_denseblock3_denselayer23_concat1 = 30933504,  /* [992,14,14] */
     D_features_denseblock3_denselayer23_concat1 = 31127936,  /* [992,14,14] */
     X_features_denseblock3_denselayer24_norm1 = 31127936,  /* [992,14,14] */
@@ -1229,6 +1313,8 @@ enum {
     D_features_denseblock3_denselayer24_relu2 = 25884544,  /* [128,14,14] */
     X_features_denseblock3_denselayer24_conv2 = 18420864,  /* [32,14,14] */
     D_features_denseblock3_denselayer24_conv2 = 18420864,  /* [32,14,14] */
+    T_features_denseblock3_denselayer24_conv2 = 31516800,  /* 225792 floats */
+    TB_features_denseblock3_denselayer24_conv2 = 31516800,  /* 225792 floats */
     X_features_denseblock3_denselayer24_concat1 = 31516800,  /* [1024,14,14] */
     D_features_denseblock3_denselayer24_concat1 = 31717504,  /* [1024,14,14] */
     X_features_transition3_norm = 31717504,  /* [1024,14,14] */
@@ -1251,6 +1337,8 @@ enum {
     D_features_denseblock4_denselayer1_relu2 = 20195840,  /* [128,7,7] */
     X_features_denseblock4_denselayer1_conv2 = 18427136,  /* [32,7,7] */
     D_features_denseblock4_denselayer1_conv2 = 18427136,  /* [32,7,7] */
+    T_features_denseblock4_denselayer1_conv2 = 26267136,  /* 56448 floats */
+    TB_features_denseblock4_denselayer1_conv2 = 26267136,  /* 56448 floats */
     X_features_denseblock4_denselayer1_concat1 = 26267136,  /* [544,7,7] */
     D_features_denseblock4_denselayer1_concat1 = 26293792,  /* [544,7,7] */
     X_features_denseblock4_denselayer2_norm1 = 26293792,  /* [544,7,7] */
@@ -1265,6 +1353,8 @@ enum {
     D_features_denseblock4_denselayer2_relu2 = 20264832,  /* [128,7,7] */
     X_features_denseblock4_denselayer2_conv2 = 20195840,  /* [32,7,7] */
     D_features_denseblock4_denselayer2_conv2 = 20195840,  /* [32,7,7] */
+    T_features_denseblock4_denselayer2_conv2 = 26668544,  /* 56448 floats */
+    TB_features_denseblock4_denselayer2_conv2 = 26668544,  /* 56448 floats */
     X_features_denseblock4_denselayer2_concat1 = 26347104,  /* [576,7,7] */
     D_features_denseblock4_denselayer2_concat1 = 26668544,  /* [576,7,7] */
     X_features_denseblock4_denselayer3_norm1 = 26668544,  /* [576,7,7] */
@@ -1279,6 +1369,8 @@ enum {
     D_features_denseblock4_denselayer3_relu2 = 21168000,  /* [128,7,7] */
     X_features_denseblock4_denselayer3_conv2 = 20264832,  /* [32,7,7] */
     D_features_denseblock4_denselayer3_conv2 = 20264832,  /* [32,7,7] */
+    T_features_denseblock4_denselayer3_conv2 = 26724992,  /* 56448 floats */
+    TB_features_denseblock4_denselayer3_conv2 = 26724992,  /* 56448 floats */
     X_features_denseblock4_denselayer3_concat1 = 26724992,  /* [608,7,7] */
     D_features_denseblock4_denselayer3_concat1 = 26754784,  /* [608,7,7] */
     X_features_denseblock4_denselayer4_norm1 = 26754784,  /* [608,7,7] */
@@ -1293,6 +1385,8 @@ enum {
     D_features_denseblock4_denselayer4_relu2 = 21293440,  /* [128,7,7] */
     X_features_denseblock4_denselayer4_conv2 = 21168000,  /* [32,7,7] */
     D_features_denseblock4_denselayer4_conv2 = 21168000,  /* [32,7,7] */
+    T_features_denseblock4_denselayer4_conv2 = 27118560,  /* 56448 floats */
+    TB_features_denseblock4_denselayer4_conv2 = 27118560,  /* 56448 floats */
     X_features_denseblock4_denselayer4_concat1 = 26754784,  /* [640,7,7] */
     D_features_denseblock4_denselayer4_concat1 = 27118560,  /* [640,7,7] */
     X_features_denseblock4_denselayer5_norm1 = 27118560,  /* [640,7,7] */
@@ -1307,6 +1401,8 @@ enum {
     D_features_denseblock4_denselayer5_relu2 = 22152704,  /* [128,7,7] */
     X_features_denseblock4_denselayer5_conv2 = 21293440,  /* [32,7,7] */
     D_features_denseblock4_denselayer5_conv2 = 21293440,  /* [32,7,7] */
+    T_features_denseblock4_denselayer5_conv2 = 27527808,  /* 56448 floats */
+    TB_features_denseblock4_denselayer5_conv2 = 27527808,  /* 56448 floats */
     X_features_denseblock4_denselayer5_concat1 = 27181280,  /* [672,7,7] */
     D_features_denseblock4_denselayer5_concat1 = 27527808,  /* [672,7,7] */
     X_features_denseblock4_denselayer6_norm1 = 27527808,  /* [672,7,7] */
@@ -1321,6 +1417,8 @@ enum {
     D_features_denseblock4_denselayer6_relu2 = 22391040,  /* [128,7,7] */
     X_features_denseblock4_denselayer6_conv2 = 22152704,  /* [32,7,7] */
     D_features_denseblock4_denselayer6_conv2 = 22152704,  /* [32,7,7] */
+    T_features_denseblock4_denselayer6_conv2 = 27593664,  /* 56448 floats */
+    TB_features_denseblock4_denselayer6_conv2 = 27593664,  /* 56448 floats */
     X_features_denseblock4_denselayer6_concat1 = 27593664,  /* [704,7,7] */
     D_features_denseblock4_denselayer6_concat1 = 27628160,  /* [704,7,7] */
     X_features_denseblock4_denselayer7_norm1 = 27628160,  /* [704,7,7] */
@@ -1335,6 +1433,8 @@ enum {
     D_features_denseblock4_denselayer7_relu2 = 23331840,  /* [128,7,7] */
     X_features_denseblock4_denselayer7_conv2 = 22391040,  /* [32,7,7] */
     D_features_denseblock4_denselayer7_conv2 = 22391040,  /* [32,7,7] */
+    T_features_denseblock4_denselayer7_conv2 = 28020160,  /* 56448 floats */
+    TB_features_denseblock4_denselayer7_conv2 = 28020160,  /* 56448 floats */
     X_features_denseblock4_denselayer7_concat1 = 27628160,  /* [736,7,7] */
     D_features_denseblock4_denselayer7_concat1 = 28020160,  /* [736,7,7] */
     X_features_denseblock4_denselayer8_norm1 = 28020160,  /* [736,7,7] */
@@ -1349,6 +1449,8 @@ enum {
     D_features_denseblock4_denselayer8_relu2 = 24065664,  /* [128,7,7] */
     X_features_denseblock4_denselayer8_conv2 = 23331840,  /* [32,7,7] */
     D_features_denseblock4_denselayer8_conv2 = 23331840,  /* [32,7,7] */
+    T_features_denseblock4_denselayer8_conv2 = 28462336,  /* 56448 floats */
+    TB_features_denseblock4_denselayer8_conv2 = 28462336,  /* 56448 floats */
     X_features_denseblock4_denselayer8_concat1 = 28092288,  /* [768,7,7] */
     D_features_denseblock4_denselayer8_concat1 = 28462336,  /* [768,7,7] */
     X_features_denseblock4_denselayer9_norm1 = 28462336,  /* [768,7,7] */
@@ -1363,6 +1465,8 @@ enum {
     D_features_denseblock4_denselayer9_relu2 = 24335360,  /* [128,7,7] */
     X_features_denseblock4_denselayer9_conv2 = 24065664,  /* [32,7,7] */
     D_features_denseblock4_denselayer9_conv2 = 24065664,  /* [32,7,7] */
+    T_features_denseblock4_denselayer9_conv2 = 28537600,  /* 56448 floats */
+    TB_features_denseblock4_denselayer9_conv2 = 28537600,  /* 56448 floats */
     X_features_denseblock4_denselayer9_concat1 = 28537600,  /* [800,7,7] */
     D_features_denseblock4_denselayer9_concat1 = 28576800,  /* [800,7,7] */
     X_features_denseblock4_denselayer10_norm1 = 28576800,  /* [800,7,7] */
@@ -1377,6 +1481,8 @@ enum {
     D_features_denseblock4_denselayer10_relu2 = 24950016,  /* [128,7,7] */
     X_features_denseblock4_denselayer10_conv2 = 24335360,  /* [32,7,7] */
     D_features_denseblock4_denselayer10_conv2 = 24335360,  /* [32,7,7] */
+    T_features_denseblock4_denselayer10_conv2 = 28997024,  /* 56448 floats */
+    TB_features_denseblock4_denselayer10_conv2 = 28997024,  /* 56448 floats */
     X_features_denseblock4_denselayer10_concat1 = 28576800,  /* [832,7,7] */
     D_features_denseblock4_denselayer10_concat1 = 28997024,  /* [832,7,7] */
     X_features_denseblock4_denselayer11_norm1 = 28997024,  /* [832,7,7] */
@@ -1391,6 +1497,8 @@ enum {
     D_features_denseblock4_denselayer11_relu2 = 25282432,  /* [128,7,7] */
     X_features_denseblock4_denselayer11_conv2 = 24950016,  /* [32,7,7] */
     D_features_denseblock4_denselayer11_conv2 = 24950016,  /* [32,7,7] */
+    T_features_denseblock4_denselayer11_conv2 = 29472128,  /* 56448 floats */
+    TB_features_denseblock4_denselayer11_conv2 = 29472128,  /* 56448 floats */
     X_features_denseblock4_denselayer11_concat1 = 29078560,  /* [864,7,7] */
     D_features_denseblock4_denselayer11_concat1 = 29472128,  /* [864,7,7] */
     X_features_denseblock4_denselayer12_norm1 = 29472128,  /* [864,7,7] */
@@ -1405,6 +1513,8 @@ enum {
     D_features_denseblock4_denselayer12_relu2 = 25627392,  /* [128,7,7] */
     X_features_denseblock4_denselayer12_conv2 = 25282432,  /* [32,7,7] */
     D_features_denseblock4_denselayer12_conv2 = 25282432,  /* [32,7,7] */
+    T_features_denseblock4_denselayer12_conv2 = 29556800,  /* 56448 floats */
+    TB_features_denseblock4_denselayer12_conv2 = 29556800,  /* 56448 floats */
     X_features_denseblock4_denselayer12_concat1 = 29556800,  /* [896,7,7] */
     D_features_denseblock4_denselayer12_concat1 = 29600704,  /* [896,7,7] */
     X_features_denseblock4_denselayer13_norm1 = 29600704,  /* [896,7,7] */
@@ -1419,6 +1529,8 @@ enum {
     D_features_denseblock4_denselayer13_relu2 = 25934720,  /* [128,7,7] */
     X_features_denseblock4_denselayer13_conv2 = 25627392,  /* [32,7,7] */
     D_features_denseblock4_denselayer13_conv2 = 25627392,  /* [32,7,7] */
+    T_features_denseblock4_denselayer13_conv2 = 30049152,  /* 56448 floats */
+    TB_features_denseblock4_denselayer13_conv2 = 30049152,  /* 56448 floats */
     X_features_denseblock4_denselayer13_concat1 = 29600704,  /* [928,7,7] */
     D_features_denseblock4_denselayer13_concat1 = 30049152,  /* [928,7,7] */
     X_features_denseblock4_denselayer14_norm1 = 30049152,  /* [928,7,7] */
@@ -1433,6 +1545,8 @@ enum {
     D_features_denseblock4_denselayer14_relu2 = 25947264,  /* [128,7,7] */
     X_features_denseblock4_denselayer14_conv2 = 25934720,  /* [32,7,7] */
     D_features_denseblock4_denselayer14_conv2 = 25934720,  /* [32,7,7] */
+    T_features_denseblock4_denselayer14_conv2 = 30557184,  /* 56448 floats */
+    TB_features_denseblock4_denselayer14_conv2 = 30557184,  /* 56448 floats */
     X_features_denseblock4_denselayer14_concat1 = 30140096,  /* [960,7,7] */
     D_features_denseblock4_denselayer14_concat1 = 30557184,  /* [960,7,7] */
     X_features_denseblock4_denselayer15_norm1 = 30557184,  /* [960,7,7] */
@@ -1447,6 +1561,8 @@ enum {
     D_features_denseblock4_denselayer15_relu2 = 25984896,  /* [128,7,7] */
     X_features_denseblock4_denselayer15_conv2 = 25947264,  /* [32,7,7] */
     D_features_denseblock4_denselayer15_conv2 = 25947264,  /* [32,7,7] */
+    T_features_denseblock4_denselayer15_conv2 = 30651264,  /* 56448 floats */
+    TB_features_denseblock4_denselayer15_conv2 = 30651264,  /* 56448 floats */
     X_features_denseblock4_denselayer15_concat1 = 30651264,  /* [992,7,7] */
     D_features_denseblock4_denselayer15_concat1 = 31127936,  /* [992,7,7] */
     X_features_denseblock4_denselayer16_norm1 = 31127936,  /* [992,7,7] */
@@ -1461,6 +1577,8 @@ enum {
     D_features_denseblock4_denselayer16_relu2 = 25997440,  /* [128,7,7] */
     X_features_denseblock4_denselayer16_conv2 = 25984896,  /* [32,7,7] */
     D_features_denseblock4_denselayer16_conv2 = 25984896,  /* [32,7,7] */
+    T_features_denseblock4_denselayer16_conv2 = 31225152,  /* 56448 floats */
+    TB_features_denseblock4_denselayer16_conv2 = 31225152,  /* 56448 floats */
     X_features_denseblock4_denselayer16_concat1 = 31225152,  /* [1024,7,7] */
     D_features_denseblock4_denselayer16_concat1 = 31717504,  /* [1024,7,7] */
     X_features_norm5 = 31717504,  /* [1024,7,7] */
@@ -1475,128 +1593,127 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 3612672 floats */
-    S_features_norm0 = 3612672,  /* 128 floats */
-    S_features_denseblock1_denselayer1_norm1 = 3612800,  /* 128 floats */
-    S_features_denseblock1_denselayer1_norm2 = 3612928,  /* 256 floats */
-    S_features_denseblock1_denselayer2_norm1 = 3613184,  /* 192 floats */
-    S_features_denseblock1_denselayer2_norm2 = 3613376,  /* 256 floats */
-    S_features_denseblock1_denselayer3_norm1 = 3613632,  /* 256 floats */
-    S_features_denseblock1_denselayer3_norm2 = 3613888,  /* 256 floats */
-    S_features_denseblock1_denselayer4_norm1 = 3614144,  /* 320 floats */
-    S_features_denseblock1_denselayer4_norm2 = 3614464,  /* 256 floats */
-    S_features_denseblock1_denselayer5_norm1 = 3614720,  /* 384 floats */
-    S_features_denseblock1_denselayer5_norm2 = 3615104,  /* 256 floats */
-    S_features_denseblock1_denselayer6_norm1 = 3615360,  /* 448 floats */
-    S_features_denseblock1_denselayer6_norm2 = 3615808,  /* 256 floats */
-    S_features_transition1_norm = 3616064,  /* 512 floats */
-    S_features_denseblock2_denselayer1_norm1 = 3616576,  /* 256 floats */
-    S_features_denseblock2_denselayer1_norm2 = 3616832,  /* 256 floats */
-    S_features_denseblock2_denselayer2_norm1 = 3617088,  /* 320 floats */
-    S_features_denseblock2_denselayer2_norm2 = 3617408,  /* 256 floats */
-    S_features_denseblock2_denselayer3_norm1 = 3617664,  /* 384 floats */
-    S_features_denseblock2_denselayer3_norm2 = 3618048,  /* 256 floats */
-    S_features_denseblock2_denselayer4_norm1 = 3618304,  /* 448 floats */
-    S_features_denseblock2_denselayer4_norm2 = 3618752,  /* 256 floats */
-    S_features_denseblock2_denselayer5_norm1 = 3619008,  /* 512 floats */
-    S_features_denseblock2_denselayer5_norm2 = 3619520,  /* 256 floats */
-    S_features_denseblock2_denselayer6_norm1 = 3619776,  /* 576 floats */
-    S_features_denseblock2_denselayer6_norm2 = 3620352,  /* 256 floats */
-    S_features_denseblock2_denselayer7_norm1 = 3620608,  /* 640 floats */
-    S_features_denseblock2_denselayer7_norm2 = 3621248,  /* 256 floats */
-    S_features_denseblock2_denselayer8_norm1 = 3621504,  /* 704 floats */
-    S_features_denseblock2_denselayer8_norm2 = 3622208,  /* 256 floats */
-    S_features_denseblock2_denselayer9_norm1 = 3622464,  /* 768 floats */
-    S_features_denseblock2_denselayer9_norm2 = 3623232,  /* 256 floats */
-    S_features_denseblock2_denselayer10_norm1 = 3623488,  /* 832 floats */
-    S_features_denseblock2_denselayer10_norm2 = 3624320,  /* 256 floats */
-    S_features_denseblock2_denselayer11_norm1 = 3624576,  /* 896 floats */
-    S_features_denseblock2_denselayer11_norm2 = 3625472,  /* 256 floats */
-    S_features_denseblock2_denselayer12_norm1 = 3625728,  /* 960 floats */
-    S_features_denseblock2_denselayer12_norm2 = 3626688,  /* 256 floats */
-    S_features_transition2_norm = 3626944,  /* 1024 floats */
-    S_features_denseblock3_denselayer1_norm1 = 3627968,  /* 512 floats */
-    S_features_denseblock3_denselayer1_norm2 = 3628480,  /* 256 floats */
-    S_features_denseblock3_denselayer2_norm1 = 3628736,  /* 576 floats */
-    S_features_denseblock3_denselayer2_norm2 = 3629312,  /* 256 floats */
-    S_features_denseblock3_denselayer3_norm1 = 3629568,  /* 640 floats */
-    S_features_denseblock3_denselayer3_norm2 = 3630208,  /* 256 floats */
-    S_features_denseblock3_denselayer4_norm1 = 3630464,  /* 704 floats */
-    S_features_denseblock3_denselayer4_norm2 = 3631168,  /* 256 floats */
-    S_features_denseblock3_denselayer5_norm1 = 3631424,  /* 768 floats */
-    S_features_denseblock3_denselayer5_norm2 = 3632192,  /* 256 floats */
-    S_features_denseblock3_denselayer6_norm1 = 3632448,  /* 832 floats */
-    S_features_denseblock3_denselayer6_norm2 = 3633280,  /* 256 floats */
-    S_features_denseblock3_denselayer7_norm1 = 3633536,  /* 896 floats */
-    S_features_denseblock3_denselayer7_norm2 = 3634432,  /* 256 floats */
-    S_features_denseblock3_denselayer8_norm1 = 3634688,  /* 960 floats */
-    S_features_denseblock3_denselayer8_norm2 = 3635648,  /* 256 floats */
-    S_features_denseblock3_denselayer9_norm1 = 3635904,  /* 1024 floats */
-    S_features_denseblock3_denselayer9_norm2 = 3636928,  /* 256 floats */
-    S_features_denseblock3_denselayer10_norm1 = 3637184,  /* 1088 floats */
-    S_features_denseblock3_denselayer10_norm2 = 3638272,  /* 256 floats */
-    S_features_denseblock3_denselayer11_norm1 = 3638528,  /* 1152 floats */
-    S_features_denseblock3_denselayer11_norm2 = 3639680,  /* 256 floats */
-    S_features_denseblock3_denselayer12_norm1 = 3639936,  /* 1216 floats */
-    S_features_denseblock3_denselayer12_norm2 = 3641152,  /* 256 floats */
-    S_features_denseblock3_denselayer13_norm1 = 3641408,  /* 1280 floats */
-    S_features_denseblock3_denselayer13_norm2 = 3642688,  /* 256 floats */
-    S_features_denseblock3_denselayer14_norm1 = 3642944,  /* 1344 floats */
-    S_features_denseblock3_denselayer14_norm2 = 3644288,  /* 256 floats */
-    S_features_denseblock3_denselayer15_norm1 = 3644544,  /* 1408 floats */
-    S_features_denseblock3_denselayer15_norm2 = 3645952,  /* 256 floats */
-    S_features_denseblock3_denselayer16_norm1 = 3646208,  /* 1472 floats */
-    S_features_denseblock3_denselayer16_norm2 = 3647680,  /* 256 floats */
-    S_features_denseblock3_denselayer17_norm1 = 3647936,  /* 1536 floats */
-    S_features_denseblock3_denselayer17_norm2 = 3649472,  /* 256 floats */
-    S_features_denseblock3_denselayer18_norm1 = 3649728,  /* 1600 floats */
-    S_features_denseblock3_denselayer18_norm2 = 3651328,  /* 256 floats */
-    S_features_denseblock3_denselayer19_norm1 = 3651584,  /* 1664 floats */
-    S_features_denseblock3_denselayer19_norm2 = 3653248,  /* 256 floats */
-    S_features_denseblock3_denselayer20_norm1 = 3653504,  /* 1728 floats */
-    S_features_denseblock3_denselayer20_norm2 = 3655232,  /* 256 floats */
-    S_features_denseblock3_denselayer21_norm1 = 3655488,  /* 1792 floats */
-    S_features_denseblock3_denselayer21_norm2 = 3657280,  /* 256 floats */
-    S_features_denseblock3_denselayer22_norm1 = 3657536,  /* 1856 floats */
-    S_features_denseblock3_denselayer22_norm2 = 3659392,  /* 256 floats */
-    S_features_denseblock3_denselayer23_norm1 = 3659648,  /* 1920 floats */
-    S_features_denseblock3_denselayer23_norm2 = 3661568,  /* 256 floats */
-    S_features_denseblock3_denselayer24_norm1 = 3661824,  /* 1984 floats */
-    S_features_denseblock3_denselayer24_norm2 = 3663808,  /* 256 floats */
-    S_features_transition3_norm = 3664064,  /* 2048 floats */
-    S_features_denseblock4_denselayer1_norm1 = 3666112,  /* 1024 floats */
-    S_features_denseblock4_denselayer1_norm2 = 3667136,  /* 256 floats */
-    S_features_denseblock4_denselayer2_norm1 = 3667392,  /* 1088 floats */
-    S_features_denseblock4_denselayer2_norm2 = 3668480,  /* 256 floats */
-    S_features_denseblock4_denselayer3_norm1 = 3668736,  /* 1152 floats */
-    S_features_denseblock4_denselayer3_norm2 = 3669888,  /* 256 floats */
-    S_features_denseblock4_denselayer4_norm1 = 3670144,  /* 1216 floats */
-    S_features_denseblock4_denselayer4_norm2 = 3671360,  /* 256 floats */
-    S_features_denseblock4_denselayer5_norm1 = 3671616,  /* 1280 floats */
-    S_features_denseblock4_denselayer5_norm2 = 3672896,  /* 256 floats */
-    S_features_denseblock4_denselayer6_norm1 = 3673152,  /* 1344 floats */
-    S_features_denseblock4_denselayer6_norm2 = 3674496,  /* 256 floats */
-    S_features_denseblock4_denselayer7_norm1 = 3674752,  /* 1408 floats */
-    S_features_denseblock4_denselayer7_norm2 = 3676160,  /* 256 floats */
-    S_features_denseblock4_denselayer8_norm1 = 3676416,  /* 1472 floats */
-    S_features_denseblock4_denselayer8_norm2 = 3677888,  /* 256 floats */
-    S_features_denseblock4_denselayer9_norm1 = 3678144,  /* 1536 floats */
-    S_features_denseblock4_denselayer9_norm2 = 3679680,  /* 256 floats */
-    S_features_denseblock4_denselayer10_norm1 = 3679936,  /* 1600 floats */
-    S_features_denseblock4_denselayer10_norm2 = 3681536,  /* 256 floats */
-    S_features_denseblock4_denselayer11_norm1 = 3681792,  /* 1664 floats */
-    S_features_denseblock4_denselayer11_norm2 = 3683456,  /* 256 floats */
-    S_features_denseblock4_denselayer12_norm1 = 3683712,  /* 1728 floats */
-    S_features_denseblock4_denselayer12_norm2 = 3685440,  /* 256 floats */
-    S_features_denseblock4_denselayer13_norm1 = 3685696,  /* 1792 floats */
-    S_features_denseblock4_denselayer13_norm2 = 3687488,  /* 256 floats */
-    S_features_denseblock4_denselayer14_norm1 = 3687744,  /* 1856 floats */
-    S_features_denseblock4_denselayer14_norm2 = 3689600,  /* 256 floats */
-    S_features_denseblock4_denselayer15_norm1 = 3689856,  /* 1920 floats */
-    S_features_denseblock4_denselayer15_norm2 = 3691776,  /* 256 floats */
-    S_features_denseblock4_denselayer16_norm1 = 3692032,  /* 1984 floats */
-    S_features_denseblock4_denselayer16_norm2 = 3694016,  /* 256 floats */
-    S_features_norm5 = 3694272,  /* 2048 floats */
+    S_features_norm0 = 0,  /* 128 floats */
+    S_features_denseblock1_denselayer1_norm1 = 128,  /* 128 floats */
+    S_features_denseblock1_denselayer1_norm2 = 256,  /* 256 floats */
+    S_features_denseblock1_denselayer2_norm1 = 512,  /* 192 floats */
+    S_features_denseblock1_denselayer2_norm2 = 704,  /* 256 floats */
+    S_features_denseblock1_denselayer3_norm1 = 960,  /* 256 floats */
+    S_features_denseblock1_denselayer3_norm2 = 1216,  /* 256 floats */
+    S_features_denseblock1_denselayer4_norm1 = 1472,  /* 320 floats */
+    S_features_denseblock1_denselayer4_norm2 = 1792,  /* 256 floats */
+    S_features_denseblock1_denselayer5_norm1 = 2048,  /* 384 floats */
+    S_features_denseblock1_denselayer5_norm2 = 2432,  /* 256 floats */
+    S_features_denseblock1_denselayer6_norm1 = 2688,  /* 448 floats */
+    S_features_denseblock1_denselayer6_norm2 = 3136,  /* 256 floats */
+    S_features_transition1_norm = 3392,  /* 512 floats */
+    S_features_denseblock2_denselayer1_norm1 = 3904,  /* 256 floats */
+    S_features_denseblock2_denselayer1_norm2 = 4160,  /* 256 floats */
+    S_features_denseblock2_denselayer2_norm1 = 4416,  /* 320 floats */
+    S_features_denseblock2_denselayer2_norm2 = 4736,  /* 256 floats */
+    S_features_denseblock2_denselayer3_norm1 = 4992,  /* 384 floats */
+    S_features_denseblock2_denselayer3_norm2 = 5376,  /* 256 floats */
+    S_features_denseblock2_denselayer4_norm1 = 5632,  /* 448 floats */
+    S_features_denseblock2_denselayer4_norm2 = 6080,  /* 256 floats */
+    S_features_denseblock2_denselayer5_norm1 = 6336,  /* 512 floats */
+    S_features_denseblock2_denselayer5_norm2 = 6848,  /* 256 floats */
+    S_features_denseblock2_denselayer6_norm1 = 7104,  /* 576 floats */
+    S_features_denseblock2_denselayer6_norm2 = 7680,  /* 256 floats */
+    S_features_denseblock2_denselayer7_norm1 = 7936,  /* 640 floats */
+    S_features_denseblock2_denselayer7_norm2 = 8576,  /* 256 floats */
+    S_features_denseblock2_denselayer8_norm1 = 8832,  /* 704 floats */
+    S_features_denseblock2_denselayer8_norm2 = 9536,  /* 256 floats */
+    S_features_denseblock2_denselayer9_norm1 = 9792,  /* 768 floats */
+    S_features_denseblock2_denselayer9_norm2 = 10560,  /* 256 floats */
+    S_features_denseblock2_denselayer10_norm1 = 10816,  /* 832 floats */
+    S_features_denseblock2_denselayer10_norm2 = 11648,  /* 256 floats */
+    S_features_denseblock2_denselayer11_norm1 = 11904,  /* 896 floats */
+    S_features_denseblock2_denselayer11_norm2 = 12800,  /* 256 floats */
+    S_features_denseblock2_denselayer12_norm1 = 13056,  /* 960 floats */
+    S_features_denseblock2_denselayer12_norm2 = 14016,  /* 256 floats */
+    S_features_transition2_norm = 14272,  /* 1024 floats */
+    S_features_denseblock3_denselayer1_norm1 = 15296,  /* 512 floats */
+    S_features_denseblock3_denselayer1_norm2 = 15808,  /* 256 floats */
+    S_features_denseblock3_denselayer2_norm1 = 16064,  /* 576 floats */
+    S_features_denseblock3_denselayer2_norm2 = 16640,  /* 256 floats */
+    S_features_denseblock3_denselayer3_norm1 = 16896,  /* 640 floats */
+    S_features_denseblock3_denselayer3_norm2 = 17536,  /* 256 floats */
+    S_features_denseblock3_denselayer4_norm1 = 17792,  /* 704 floats */
+    S_features_denseblock3_denselayer4_norm2 = 18496,  /* 256 floats */
+    S_features_denseblock3_denselayer5_norm1 = 18752,  /* 768 floats */
+    S_features_denseblock3_denselayer5_norm2 = 19520,  /* 256 floats */
+    S_features_denseblock3_denselayer6_norm1 = 19776,  /* 832 floats */
+    S_features_denseblock3_denselayer6_norm2 = 20608,  /* 256 floats */
+    S_features_denseblock3_denselayer7_norm1 = 20864,  /* 896 floats */
+    S_features_denseblock3_denselayer7_norm2 = 21760,  /* 256 floats */
+    S_features_denseblock3_denselayer8_norm1 = 22016,  /* 960 floats */
+    S_features_denseblock3_denselayer8_norm2 = 22976,  /* 256 floats */
+    S_features_denseblock3_denselayer9_norm1 = 23232,  /* 1024 floats */
+    S_features_denseblock3_denselayer9_norm2 = 24256,  /* 256 floats */
+    S_features_denseblock3_denselayer10_norm1 = 24512,  /* 1088 floats */
+    S_features_denseblock3_denselayer10_norm2 = 25600,  /* 256 floats */
+    S_features_denseblock3_denselayer11_norm1 = 25856,  /* 1152 floats */
+    S_features_denseblock3_denselayer11_norm2 = 27008,  /* 256 floats */
+    S_features_denseblock3_denselayer12_norm1 = 27264,  /* 1216 floats */
+    S_features_denseblock3_denselayer12_norm2 = 28480,  /* 256 floats */
+    S_features_denseblock3_denselayer13_norm1 = 28736,  /* 1280 floats */
+    S_features_denseblock3_denselayer13_norm2 = 30016,  /* 256 floats */
+    S_features_denseblock3_denselayer14_norm1 = 30272,  /* 1344 floats */
+    S_features_denseblock3_denselayer14_norm2 = 31616,  /* 256 floats */
+    S_features_denseblock3_denselayer15_norm1 = 31872,  /* 1408 floats */
+    S_features_denseblock3_denselayer15_norm2 = 33280,  /* 256 floats */
+    S_features_denseblock3_denselayer16_norm1 = 33536,  /* 1472 floats */
+    S_features_denseblock3_denselayer16_norm2 = 35008,  /* 256 floats */
+    S_features_denseblock3_denselayer17_norm1 = 35264,  /* 1536 floats */
+    S_features_denseblock3_denselayer17_norm2 = 36800,  /* 256 floats */
+    S_features_denseblock3_denselayer18_norm1 = 37056,  /* 1600 floats */
+    S_features_denseblock3_denselayer18_norm2 = 38656,  /* 256 floats */
+    S_features_denseblock3_denselayer19_norm1 = 38912,  /* 1664 floats */
+    S_features_denseblock3_denselayer19_norm2 = 40576,  /* 256 floats */
+    S_features_denseblock3_denselayer20_norm1 = 40832,  /* 1728 floats */
+    S_features_denseblock3_denselayer20_norm2 = 42560,  /* 256 floats */
+    S_features_denseblock3_denselayer21_norm1 = 42816,  /* 1792 floats */
+    S_features_denseblock3_denselayer21_norm2 = 44608,  /* 256 floats */
+    S_features_denseblock3_denselayer22_norm1 = 44864,  /* 1856 floats */
+    S_features_denseblock3_denselayer22_norm2 = 46720,  /* 256 floats */
+    S_features_denseblock3_denselayer23_norm1 = 46976,  /* 1920 floats */
+    S_features_denseblock3_denselayer23_norm2 = 48896,  /* 256 floats */
+    S_features_denseblock3_denselayer24_norm1 = 49152,  /* 1984 floats */
+    S_features_denseblock3_denselayer24_norm2 = 51136,  /* 256 floats */
+    S_features_transition3_norm = 51392,  /* 2048 floats */
+    S_features_denseblock4_denselayer1_norm1 = 53440,  /* 1024 floats */
+    S_features_denseblock4_denselayer1_norm2 = 54464,  /* 256 floats */
+    S_features_denseblock4_denselayer2_norm1 = 54720,  /* 1088 floats */
+    S_features_denseblock4_denselayer2_norm2 = 55808,  /* 256 floats */
+    S_features_denseblock4_denselayer3_norm1 = 56064,  /* 1152 floats */
+    S_features_denseblock4_denselayer3_norm2 = 57216,  /* 256 floats */
+    S_features_denseblock4_denselayer4_norm1 = 57472,  /* 1216 floats */
+    S_features_denseblock4_denselayer4_norm2 = 58688,  /* 256 floats */
+    S_features_denseblock4_denselayer5_norm1 = 58944,  /* 1280 floats */
+    S_features_denseblock4_denselayer5_norm2 = 60224,  /* 256 floats */
+    S_features_denseblock4_denselayer6_norm1 = 60480,  /* 1344 floats */
+    S_features_denseblock4_denselayer6_norm2 = 61824,  /* 256 floats */
+    S_features_denseblock4_denselayer7_norm1 = 62080,  /* 1408 floats */
+    S_features_denseblock4_denselayer7_norm2 = 63488,  /* 256 floats */
+    S_features_denseblock4_denselayer8_norm1 = 63744,  /* 1472 floats */
+    S_features_denseblock4_denselayer8_norm2 = 65216,  /* 256 floats */
+    S_features_denseblock4_denselayer9_norm1 = 65472,  /* 1536 floats */
+    S_features_denseblock4_denselayer9_norm2 = 67008,  /* 256 floats */
+    S_features_denseblock4_denselayer10_norm1 = 67264,  /* 1600 floats */
+    S_features_denseblock4_denselayer10_norm2 = 68864,  /* 256 floats */
+    S_features_denseblock4_denselayer11_norm1 = 69120,  /* 1664 floats */
+    S_features_denseblock4_denselayer11_norm2 = 70784,  /* 256 floats */
+    S_features_denseblock4_denselayer12_norm1 = 71040,  /* 1728 floats */
+    S_features_denseblock4_denselayer12_norm2 = 72768,  /* 256 floats */
+    S_features_denseblock4_denselayer13_norm1 = 73024,  /* 1792 floats */
+    S_features_denseblock4_denselayer13_norm2 = 74816,  /* 256 floats */
+    S_features_denseblock4_denselayer14_norm1 = 75072,  /* 1856 floats */
+    S_features_denseblock4_denselayer14_norm2 = 76928,  /* 256 floats */
+    S_features_denseblock4_denselayer15_norm1 = 77184,  /* 1920 floats */
+    S_features_denseblock4_denselayer15_norm2 = 79104,  /* 256 floats */
+    S_features_denseblock4_denselayer16_norm1 = 79360,  /* 1984 floats */
+    S_features_denseblock4_denselayer16_norm2 = 81344,  /* 256 floats */
+    S_features_norm5 = 81600,  /* 2048 floats */
 };
 
 #define P(o) (params + (o))
@@ -2100,7 +2217,7 @@ void densenet121_init(float *params, uint64_t seed) {
 
 const float *densenet121_forward(float *params, float *arena, const float *x, int n, int training) {
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/densenet_imagenet.lua:23) */
-    rt_conv2d_forward(A(X_features_conv0), S(S_COL), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
+    rt_conv2d_forward(A(X_features_conv0), A(T_features_conv0), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.norm0: batchnorm, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_norm0), S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_running_mean), P(P_features_norm0_running_var), A(X_features_conv0), P(P_features_norm0_weight), P(P_features_norm0_bias), n, 64, 12544, 0.100000001f, 9.99999975e-06f);
@@ -2110,1255 +2227,1255 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     rt_relu_forward(A(X_features_relu0), A(X_features_norm0), (size_t)n * 802816);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:25) */
     rt_maxpool_forward(A(X_features_pool0), A(X_features_relu0), n, &g_features_pool0);
-    /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 64, P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), A(X_features_pool0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer1_norm1), A(X_features_pool0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_norm1), (size_t)n * 200704);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL, A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n, &g_features_denseblock1_denselayer1_conv1);
-    /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 128, P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), A(X_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_norm2), (size_t)n * 401408);
-    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2), S(S_COL), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
-    /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2), A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
+    /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_pool0), n, 96, 0, 64, 3136);
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_denseblock1_denselayer1_conv2), n, 96, 64, 32, 3136);
-    /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 96, P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), A(X_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), n, 96, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 96, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_norm1), (size_t)n * 301056);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL, A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n, &g_features_denseblock1_denselayer2_conv1);
-    /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 128, P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), A(X_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_norm2), (size_t)n * 401408);
-    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2), S(S_COL), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
-    /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2), A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
+    /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1), A(X_features_denseblock1_denselayer1_concat1), n, 128, 0, 96, 3136);
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1), A(X_features_denseblock1_denselayer2_conv2), n, 128, 96, 32, 3136);
-    /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 128, P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), A(X_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_norm1), (size_t)n * 401408);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL, A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n, &g_features_denseblock1_denselayer3_conv1);
-    /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 128, P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), A(X_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_norm2), (size_t)n * 401408);
-    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2), S(S_COL), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
-    /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2), A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
+    /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1), A(X_features_denseblock1_denselayer2_concat1), n, 160, 0, 128, 3136);
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1), A(X_features_denseblock1_denselayer3_conv2), n, 160, 128, 32, 3136);
-    /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 160, P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), A(X_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), n, 160, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 160, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_norm1), (size_t)n * 501760);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL, A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n, &g_features_denseblock1_denselayer4_conv1);
-    /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 128, P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), A(X_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_norm2), (size_t)n * 401408);
-    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2), S(S_COL), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
-    /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2), A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
+    /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1), A(X_features_denseblock1_denselayer3_concat1), n, 192, 0, 160, 3136);
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1), A(X_features_denseblock1_denselayer4_conv2), n, 192, 160, 32, 3136);
-    /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 192, P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), A(X_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), n, 192, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 192, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_norm1), (size_t)n * 602112);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL, A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n, &g_features_denseblock1_denselayer5_conv1);
-    /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 128, P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), A(X_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_norm2), (size_t)n * 401408);
-    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2), S(S_COL), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
-    /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2), A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
+    /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1), A(X_features_denseblock1_denselayer4_concat1), n, 224, 0, 192, 3136);
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1), A(X_features_denseblock1_denselayer5_conv2), n, 224, 192, 32, 3136);
-    /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 224, P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), A(X_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), n, 224, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 224, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_norm1), (size_t)n * 702464);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL, A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n, &g_features_denseblock1_denselayer6_conv1);
-    /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 128, P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), A(X_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_norm2), (size_t)n * 401408);
-    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2), S(S_COL), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
-    /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2), A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
+    /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_denseblock1_denselayer5_concat1), n, 256, 0, 224, 3136);
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_denseblock1_denselayer6_conv2), n, 256, 224, 32, 3136);
-    /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_transition1_norm), S(S_features_transition1_norm), S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), A(X_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 256, 3136, 9.99999975e-06f);
-    /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_relu_forward(A(X_features_transition1_relu), A(X_features_transition1_norm), (size_t)n * 802816);
-    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
-    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n, &g_features_transition1_pool);
-    /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 128, P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), A(X_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_norm1), (size_t)n * 100352);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL, A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n, &g_features_denseblock2_denselayer1_conv1);
-    /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 128, P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), A(X_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2), S(S_COL), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
-    /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2), A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
+    /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1), A(X_features_transition1_pool), n, 160, 0, 128, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1), A(X_features_denseblock2_denselayer1_conv2), n, 160, 128, 32, 784);
-    /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 160, P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), A(X_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), n, 160, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 160, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_norm1), (size_t)n * 125440);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL, A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n, &g_features_denseblock2_denselayer2_conv1);
-    /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 128, P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), A(X_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2), S(S_COL), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
-    /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2), A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
+    /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1), A(X_features_denseblock2_denselayer1_concat1), n, 192, 0, 160, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1), A(X_features_denseblock2_denselayer2_conv2), n, 192, 160, 32, 784);
-    /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 192, P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), A(X_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), n, 192, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 192, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_norm1), (size_t)n * 150528);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL, A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n, &g_features_denseblock2_denselayer3_conv1);
-    /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 128, P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), A(X_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2), S(S_COL), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
-    /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2), A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
+    /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1), A(X_features_denseblock2_denselayer2_concat1), n, 224, 0, 192, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1), A(X_features_denseblock2_denselayer3_conv2), n, 224, 192, 32, 784);
-    /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 224, P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), A(X_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), n, 224, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 224, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_norm1), (size_t)n * 175616);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL, A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n, &g_features_denseblock2_denselayer4_conv1);
-    /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 128, P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), A(X_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2), S(S_COL), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
-    /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2), A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
+    /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1), A(X_features_denseblock2_denselayer3_concat1), n, 256, 0, 224, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1), A(X_features_denseblock2_denselayer4_conv2), n, 256, 224, 32, 784);
-    /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 256, P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), A(X_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), n, 256, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 256, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_norm1), (size_t)n * 200704);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL, A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n, &g_features_denseblock2_denselayer5_conv1);
-    /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 128, P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), A(X_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2), S(S_COL), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
-    /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2), A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
+    /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1), A(X_features_denseblock2_denselayer4_concat1), n, 288, 0, 256, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1), A(X_features_denseblock2_denselayer5_conv2), n, 288, 256, 32, 784);
-    /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 288, P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), A(X_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), n, 288, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 288, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_norm1), (size_t)n * 225792);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL, A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n, &g_features_denseblock2_denselayer6_conv1);
-    /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 128, P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), A(X_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2), S(S_COL), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
-    /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2), A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
+    /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1), A(X_features_denseblock2_denselayer5_concat1), n, 320, 0, 288, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1), A(X_features_denseblock2_denselayer6_conv2), n, 320, 288, 32, 784);
-    /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer7_norm1), S(S_features_denseblock2_denselayer7_norm1), S(S_features_denseblock2_denselayer7_norm1) + 320, P(P_features_denseblock2_denselayer7_norm1_running_mean), P(P_features_denseblock2_denselayer7_norm1_running_var), A(X_features_denseblock2_denselayer6_concat1), P(P_features_denseblock2_denselayer7_norm1_weight), P(P_features_denseblock2_denselayer7_norm1_bias), n, 320, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer7_norm1), A(X_features_denseblock2_denselayer6_concat1), P(P_features_denseblock2_denselayer7_norm1_weight), P(P_features_denseblock2_denselayer7_norm1_bias), P(P_features_denseblock2_denselayer7_norm1_running_mean), P(P_features_denseblock2_denselayer7_norm1_running_var), n, 320, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_norm1), (size_t)n * 250880);
-    /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv1), NULL, A(X_features_denseblock2_denselayer7_relu1), P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n, &g_features_denseblock2_denselayer7_conv1);
-    /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer7_norm2), S(S_features_denseblock2_denselayer7_norm2), S(S_features_denseblock2_denselayer7_norm2) + 128, P(P_features_denseblock2_denselayer7_norm2_running_mean), P(P_features_denseblock2_denselayer7_norm2_running_var), A(X_features_denseblock2_denselayer7_conv1), P(P_features_denseblock2_denselayer7_norm2_weight), P(P_features_denseblock2_denselayer7_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer7_norm2), A(X_features_denseblock2_denselayer7_conv1), P(P_features_denseblock2_denselayer7_norm2_weight), P(P_features_denseblock2_denselayer7_norm2_bias), P(P_features_denseblock2_denselayer7_norm2_running_mean), P(P_features_denseblock2_denselayer7_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv2), S(S_COL), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n, &g_features_denseblock2_denselayer7_conv2);
-    /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv2), A(T_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n, &g_features_denseblock2_denselayer7_conv2);
+    /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer7_concat1), A(X_features_denseblock2_denselayer6_concat1), n, 352, 0, 320, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer7_concat1), A(X_features_denseblock2_denselayer7_conv2), n, 352, 320, 32, 784);
-    /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer8_norm1), S(S_features_denseblock2_denselayer8_norm1), S(S_features_denseblock2_denselayer8_norm1) + 352, P(P_features_denseblock2_denselayer8_norm1_running_mean), P(P_features_denseblock2_denselayer8_norm1_running_var), A(X_features_denseblock2_denselayer7_concat1), P(P_features_denseblock2_denselayer8_norm1_weight), P(P_features_denseblock2_denselayer8_norm1_bias), n, 352, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer8_norm1), A(X_features_denseblock2_denselayer7_concat1), P(P_features_denseblock2_denselayer8_norm1_weight), P(P_features_denseblock2_denselayer8_norm1_bias), P(P_features_denseblock2_denselayer8_norm1_running_mean), P(P_features_denseblock2_denselayer8_norm1_running_var), n, 352, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_norm1), (size_t)n * 275968);
-    /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv1), NULL, A(X_features_denseblock2_denselayer8_relu1), P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n, &g_features_denseblock2_denselayer8_conv1);
-    /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer8_norm2), S(S_features_denseblock2_denselayer8_norm2), S(S_features_denseblock2_denselayer8_norm2) + 128, P(P_features_denseblock2_denselayer8_norm2_running_mean), P(P_features_denseblock2_denselayer8_norm2_running_var), A(X_features_denseblock2_denselayer8_conv1), P(P_features_denseblock2_denselayer8_norm2_weight), P(P_features_denseblock2_denselayer8_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer8_norm2), A(X_features_denseblock2_denselayer8_conv1), P(P_features_denseblock2_denselayer8_norm2_weight), P(P_features_denseblock2_denselayer8_norm2_bias), P(P_features_denseblock2_denselayer8_norm2_running_mean), P(P_features_denseblock2_denselayer8_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv2), S(S_COL), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n, &g_features_denseblock2_denselayer8_conv2);
-    /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv2), A(T_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n, &g_features_denseblock2_denselayer8_conv2);
+    /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer8_concat1), A(X_features_denseblock2_denselayer7_concat1), n, 384, 0, 352, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer8_concat1), A(X_features_denseblock2_denselayer8_conv2), n, 384, 352, 32, 784);
-    /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer9_norm1), S(S_features_denseblock2_denselayer9_norm1), S(S_features_denseblock2_denselayer9_norm1) + 384, P(P_features_denseblock2_denselayer9_norm1_running_mean), P(P_features_denseblock2_denselayer9_norm1_running_var), A(X_features_denseblock2_denselayer8_concat1), P(P_features_denseblock2_denselayer9_norm1_weight), P(P_features_denseblock2_denselayer9_norm1_bias), n, 384, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer9_norm1), A(X_features_denseblock2_denselayer8_concat1), P(P_features_denseblock2_denselayer9_norm1_weight), P(P_features_denseblock2_denselayer9_norm1_bias), P(P_features_denseblock2_denselayer9_norm1_running_mean), P(P_features_denseblock2_denselayer9_norm1_running_var), n, 384, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_norm1), (size_t)n * 301056);
-    /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv1), NULL, A(X_features_denseblock2_denselayer9_relu1), P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n, &g_features_denseblock2_denselayer9_conv1);
-    /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer9_norm2), S(S_features_denseblock2_denselayer9_norm2), S(S_features_denseblock2_denselayer9_norm2) + 128, P(P_features_denseblock2_denselayer9_norm2_running_mean), P(P_features_denseblock2_denselayer9_norm2_running_var), A(X_features_denseblock2_denselayer9_conv1), P(P_features_denseblock2_denselayer9_norm2_weight), P(P_features_denseblock2_denselayer9_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer9_norm2), A(X_features_denseblock2_denselayer9_conv1), P(P_features_denseblock2_denselayer9_norm2_weight), P(P_features_denseblock2_denselayer9_norm2_bias), P(P_features_denseblock2_denselayer9_norm2_running_mean), P(P_features_denseblock2_denselayer9_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv2), S(S_COL), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n, &g_features_denseblock2_denselayer9_conv2);
-    /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv2), A(T_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n, &g_features_denseblock2_denselayer9_conv2);
+    /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer9_concat1), A(X_features_denseblock2_denselayer8_concat1), n, 416, 0, 384, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer9_concat1), A(X_features_denseblock2_denselayer9_conv2), n, 416, 384, 32, 784);
-    /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer10_norm1), S(S_features_denseblock2_denselayer10_norm1), S(S_features_denseblock2_denselayer10_norm1) + 416, P(P_features_denseblock2_denselayer10_norm1_running_mean), P(P_features_denseblock2_denselayer10_norm1_running_var), A(X_features_denseblock2_denselayer9_concat1), P(P_features_denseblock2_denselayer10_norm1_weight), P(P_features_denseblock2_denselayer10_norm1_bias), n, 416, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer10_norm1), A(X_features_denseblock2_denselayer9_concat1), P(P_features_denseblock2_denselayer10_norm1_weight), P(P_features_denseblock2_denselayer10_norm1_bias), P(P_features_denseblock2_denselayer10_norm1_running_mean), P(P_features_denseblock2_denselayer10_norm1_running_var), n, 416, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_norm1), (size_t)n * 326144);
-    /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv1), NULL, A(X_features_denseblock2_denselayer10_relu1), P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n, &g_features_denseblock2_denselayer10_conv1);
-    /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer10_norm2), S(S_features_denseblock2_denselayer10_norm2), S(S_features_denseblock2_denselayer10_norm2) + 128, P(P_features_denseblock2_denselayer10_norm2_running_mean), P(P_features_denseblock2_denselayer10_norm2_running_var), A(X_features_denseblock2_denselayer10_conv1), P(P_features_denseblock2_denselayer10_norm2_weight), P(P_features_denseblock2_denselayer10_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer10_norm2), A(X_features_denseblock2_denselayer10_conv1), P(P_features_denseblock2_denselayer10_norm2_weight), P(P_features_denseblock2_denselayer10_norm2_bias), P(P_features_denseblock2_denselayer10_norm2_running_mean), P(P_features_denseblock2_denselayer10_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv2), S(S_COL), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n, &g_features_denseblock2_denselayer10_conv2);
-    /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv2), A(T_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n, &g_features_denseblock2_denselayer10_conv2);
+    /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer10_concat1), A(X_features_denseblock2_denselayer9_concat1), n, 448, 0, 416, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer10_concat1), A(X_features_denseblock2_denselayer10_conv2), n, 448, 416, 32, 784);
-    /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer11_norm1), S(S_features_denseblock2_denselayer11_norm1), S(S_features_denseblock2_denselayer11_norm1) + 448, P(P_features_denseblock2_denselayer11_norm1_running_mean), P(P_features_denseblock2_denselayer11_norm1_running_var), A(X_features_denseblock2_denselayer10_concat1), P(P_features_denseblock2_denselayer11_norm1_weight), P(P_features_denseblock2_denselayer11_norm1_bias), n, 448, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer11_norm1), A(X_features_denseblock2_denselayer10_concat1), P(P_features_denseblock2_denselayer11_norm1_weight), P(P_features_denseblock2_denselayer11_norm1_bias), P(P_features_denseblock2_denselayer11_norm1_running_mean), P(P_features_denseblock2_denselayer11_norm1_running_var), n, 448, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_norm1), (size_t)n * 351232);
-    /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv1), NULL, A(X_features_denseblock2_denselayer11_relu1), P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n, &g_features_denseblock2_denselayer11_conv1);
-    /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer11_norm2), S(S_features_denseblock2_denselayer11_norm2), S(S_features_denseblock2_denselayer11_norm2) + 128, P(P_features_denseblock2_denselayer11_norm2_running_mean), P(P_features_denseblock2_denselayer11_norm2_running_var), A(X_features_denseblock2_denselayer11_conv1), P(P_features_denseblock2_denselayer11_norm2_weight), P(P_features_denseblock2_denselayer11_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer11_norm2), A(X_features_denseblock2_denselayer11_conv1), P(P_features_denseblock2_denselayer11_norm2_weight), P(P_features_denseblock2_denselayer11_norm2_bias), P(P_features_denseblock2_denselayer11_norm2_running_mean), P(P_features_denseblock2_denselayer11_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv2), S(S_COL), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n, &g_features_denseblock2_denselayer11_conv2);
-    /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv2), A(T_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n, &g_features_denseblock2_denselayer11_conv2);
+    /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer11_concat1), A(X_features_denseblock2_denselayer10_concat1), n, 480, 0, 448, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer11_concat1), A(X_features_denseblock2_denselayer11_conv2), n, 480, 448, 32, 784);
-    /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer12_norm1), S(S_features_denseblock2_denselayer12_norm1), S(S_features_denseblock2_denselayer12_norm1) + 480, P(P_features_denseblock2_denselayer12_norm1_running_mean), P(P_features_denseblock2_denselayer12_norm1_running_var), A(X_features_denseblock2_denselayer11_concat1), P(P_features_denseblock2_denselayer12_norm1_weight), P(P_features_denseblock2_denselayer12_norm1_bias), n, 480, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer12_norm1), A(X_features_denseblock2_denselayer11_concat1), P(P_features_denseblock2_denselayer12_norm1_weight), P(P_features_denseblock2_denselayer12_norm1_bias), P(P_features_denseblock2_denselayer12_norm1_running_mean), P(P_features_denseblock2_denselayer12_norm1_running_var), n, 480, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_norm1), (size_t)n * 376320);
-    /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv1), NULL, A(X_features_denseblock2_denselayer12_relu1), P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n, &g_features_denseblock2_denselayer12_conv1);
-    /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer12_norm2), S(S_features_denseblock2_denselayer12_norm2), S(S_features_denseblock2_denselayer12_norm2) + 128, P(P_features_denseblock2_denselayer12_norm2_running_mean), P(P_features_denseblock2_denselayer12_norm2_running_var), A(X_features_denseblock2_denselayer12_conv1), P(P_features_denseblock2_denselayer12_norm2_weight), P(P_features_denseblock2_denselayer12_norm2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer12_norm2), A(X_features_denseblock2_denselayer12_conv1), P(P_features_denseblock2_denselayer12_norm2_weight), P(P_features_denseblock2_denselayer12_norm2_bias), P(P_features_denseblock2_denselayer12_norm2_running_mean), P(P_features_denseblock2_denselayer12_norm2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_norm2), (size_t)n * 100352);
-    /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv2), S(S_COL), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n, &g_features_denseblock2_denselayer12_conv2);
-    /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv2), A(T_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n, &g_features_denseblock2_denselayer12_conv2);
+    /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock2_denselayer12_concat1), A(X_features_denseblock2_denselayer11_concat1), n, 512, 0, 480, 784);
     rt_concat_forward(A(X_features_denseblock2_denselayer12_concat1), A(X_features_denseblock2_denselayer12_conv2), n, 512, 480, 32, 784);
-    /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_transition2_norm), S(S_features_transition2_norm), S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), A(X_features_denseblock2_denselayer12_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_transition2_norm), A(X_features_denseblock2_denselayer12_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 512, 784, 9.99999975e-06f);
-    /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_relu_forward(A(X_features_transition2_relu), A(X_features_transition2_norm), (size_t)n * 401408);
-    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
-    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n, &g_features_transition2_pool);
-    /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 256, P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), A(X_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_norm1), (size_t)n * 50176);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL, A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n, &g_features_denseblock3_denselayer1_conv1);
-    /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 128, P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), A(X_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2), S(S_COL), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
-    /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2), A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
+    /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1), A(X_features_transition2_pool), n, 288, 0, 256, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1), A(X_features_denseblock3_denselayer1_conv2), n, 288, 256, 32, 196);
-    /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 288, P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), A(X_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), n, 288, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 288, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_norm1), (size_t)n * 56448);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL, A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n, &g_features_denseblock3_denselayer2_conv1);
-    /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 128, P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), A(X_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2), S(S_COL), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
-    /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2), A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
+    /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1), A(X_features_denseblock3_denselayer1_concat1), n, 320, 0, 288, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1), A(X_features_denseblock3_denselayer2_conv2), n, 320, 288, 32, 196);
-    /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 320, P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), A(X_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), n, 320, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 320, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_norm1), (size_t)n * 62720);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL, A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n, &g_features_denseblock3_denselayer3_conv1);
-    /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 128, P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), A(X_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2), S(S_COL), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
-    /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2), A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
+    /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1), A(X_features_denseblock3_denselayer2_concat1), n, 352, 0, 320, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1), A(X_features_denseblock3_denselayer3_conv2), n, 352, 320, 32, 196);
-    /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 352, P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), A(X_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), n, 352, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 352, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_norm1), (size_t)n * 68992);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL, A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n, &g_features_denseblock3_denselayer4_conv1);
-    /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 128, P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), A(X_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2), S(S_COL), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
-    /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2), A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
+    /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1), A(X_features_denseblock3_denselayer3_concat1), n, 384, 0, 352, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1), A(X_features_denseblock3_denselayer4_conv2), n, 384, 352, 32, 196);
-    /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 384, P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), A(X_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), n, 384, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 384, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_norm1), (size_t)n * 75264);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL, A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n, &g_features_denseblock3_denselayer5_conv1);
-    /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 128, P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), A(X_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2), S(S_COL), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
-    /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2), A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
+    /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1), A(X_features_denseblock3_denselayer4_concat1), n, 416, 0, 384, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1), A(X_features_denseblock3_denselayer5_conv2), n, 416, 384, 32, 196);
-    /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 416, P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), A(X_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), n, 416, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 416, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_norm1), (size_t)n * 81536);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL, A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n, &g_features_denseblock3_denselayer6_conv1);
-    /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 128, P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), A(X_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2), S(S_COL), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
-    /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2), A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
+    /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1), A(X_features_denseblock3_denselayer5_concat1), n, 448, 0, 416, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1), A(X_features_denseblock3_denselayer6_conv2), n, 448, 416, 32, 196);
-    /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer7_norm1), S(S_features_denseblock3_denselayer7_norm1), S(S_features_denseblock3_denselayer7_norm1) + 448, P(P_features_denseblock3_denselayer7_norm1_running_mean), P(P_features_denseblock3_denselayer7_norm1_running_var), A(X_features_denseblock3_denselayer6_concat1), P(P_features_denseblock3_denselayer7_norm1_weight), P(P_features_denseblock3_denselayer7_norm1_bias), n, 448, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer7_norm1), A(X_features_denseblock3_denselayer6_concat1), P(P_features_denseblock3_denselayer7_norm1_weight), P(P_features_denseblock3_denselayer7_norm1_bias), P(P_features_denseblock3_denselayer7_norm1_running_mean), P(P_features_denseblock3_denselayer7_norm1_running_var), n, 448, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_norm1), (size_t)n * 87808);
-    /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv1), NULL, A(X_features_denseblock3_denselayer7_relu1), P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n, &g_features_denseblock3_denselayer7_conv1);
-    /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer7_norm2), S(S_features_denseblock3_denselayer7_norm2), S(S_features_denseblock3_denselayer7_norm2) + 128, P(P_features_denseblock3_denselayer7_norm2_running_mean), P(P_features_denseblock3_denselayer7_norm2_running_var), A(X_features_denseblock3_denselayer7_conv1), P(P_features_denseblock3_denselayer7_norm2_weight), P(P_features_denseblock3_denselayer7_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer7_norm2), A(X_features_denseblock3_denselayer7_conv1), P(P_features_denseblock3_denselayer7_norm2_weight), P(P_features_denseblock3_denselayer7_norm2_bias), P(P_features_denseblock3_denselayer7_norm2_running_mean), P(P_features_denseblock3_denselayer7_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv2), S(S_COL), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n, &g_features_denseblock3_denselayer7_conv2);
-    /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv2), A(T_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n, &g_features_denseblock3_denselayer7_conv2);
+    /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer7_concat1), A(X_features_denseblock3_denselayer6_concat1), n, 480, 0, 448, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer7_concat1), A(X_features_denseblock3_denselayer7_conv2), n, 480, 448, 32, 196);
-    /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer8_norm1), S(S_features_denseblock3_denselayer8_norm1), S(S_features_denseblock3_denselayer8_norm1) + 480, P(P_features_denseblock3_denselayer8_norm1_running_mean), P(P_features_denseblock3_denselayer8_norm1_running_var), A(X_features_denseblock3_denselayer7_concat1), P(P_features_denseblock3_denselayer8_norm1_weight), P(P_features_denseblock3_denselayer8_norm1_bias), n, 480, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer8_norm1), A(X_features_denseblock3_denselayer7_concat1), P(P_features_denseblock3_denselayer8_norm1_weight), P(P_features_denseblock3_denselayer8_norm1_bias), P(P_features_denseblock3_denselayer8_norm1_running_mean), P(P_features_denseblock3_denselayer8_norm1_running_var), n, 480, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_norm1), (size_t)n * 94080);
-    /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv1), NULL, A(X_features_denseblock3_denselayer8_relu1), P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n, &g_features_denseblock3_denselayer8_conv1);
-    /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer8_norm2), S(S_features_denseblock3_denselayer8_norm2), S(S_features_denseblock3_denselayer8_norm2) + 128, P(P_features_denseblock3_denselayer8_norm2_running_mean), P(P_features_denseblock3_denselayer8_norm2_running_var), A(X_features_denseblock3_denselayer8_conv1), P(P_features_denseblock3_denselayer8_norm2_weight), P(P_features_denseblock3_denselayer8_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer8_norm2), A(X_features_denseblock3_denselayer8_conv1), P(P_features_denseblock3_denselayer8_norm2_weight), P(P_features_denseblock3_denselayer8_norm2_bias), P(P_features_denseblock3_denselayer8_norm2_running_mean), P(P_features_denseblock3_denselayer8_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv2), S(S_COL), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n, &g_features_denseblock3_denselayer8_conv2);
-    /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv2), A(T_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n, &g_features_denseblock3_denselayer8_conv2);
+    /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer8_concat1), A(X_features_denseblock3_denselayer7_concat1), n, 512, 0, 480, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer8_concat1), A(X_features_denseblock3_denselayer8_conv2), n, 512, 480, 32, 196);
-    /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer9_norm1), S(S_features_denseblock3_denselayer9_norm1), S(S_features_denseblock3_denselayer9_norm1) + 512, P(P_features_denseblock3_denselayer9_norm1_running_mean), P(P_features_denseblock3_denselayer9_norm1_running_var), A(X_features_denseblock3_denselayer8_concat1), P(P_features_denseblock3_denselayer9_norm1_weight), P(P_features_denseblock3_denselayer9_norm1_bias), n, 512, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer9_norm1), A(X_features_denseblock3_denselayer8_concat1), P(P_features_denseblock3_denselayer9_norm1_weight), P(P_features_denseblock3_denselayer9_norm1_bias), P(P_features_denseblock3_denselayer9_norm1_running_mean), P(P_features_denseblock3_denselayer9_norm1_running_var), n, 512, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_norm1), (size_t)n * 100352);
-    /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv1), NULL, A(X_features_denseblock3_denselayer9_relu1), P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n, &g_features_denseblock3_denselayer9_conv1);
-    /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer9_norm2), S(S_features_denseblock3_denselayer9_norm2), S(S_features_denseblock3_denselayer9_norm2) + 128, P(P_features_denseblock3_denselayer9_norm2_running_mean), P(P_features_denseblock3_denselayer9_norm2_running_var), A(X_features_denseblock3_denselayer9_conv1), P(P_features_denseblock3_denselayer9_norm2_weight), P(P_features_denseblock3_denselayer9_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer9_norm2), A(X_features_denseblock3_denselayer9_conv1), P(P_features_denseblock3_denselayer9_norm2_weight), P(P_features_denseblock3_denselayer9_norm2_bias), P(P_features_denseblock3_denselayer9_norm2_running_mean), P(P_features_denseblock3_denselayer9_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv2), S(S_COL), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n, &g_features_denseblock3_denselayer9_conv2);
-    /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv2), A(T_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n, &g_features_denseblock3_denselayer9_conv2);
+    /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer9_concat1), A(X_features_denseblock3_denselayer8_concat1), n, 544, 0, 512, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer9_concat1), A(X_features_denseblock3_denselayer9_conv2), n, 544, 512, 32, 196);
-    /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer10_norm1), S(S_features_denseblock3_denselayer10_norm1), S(S_features_denseblock3_denselayer10_norm1) + 544, P(P_features_denseblock3_denselayer10_norm1_running_mean), P(P_features_denseblock3_denselayer10_norm1_running_var), A(X_features_denseblock3_denselayer9_concat1), P(P_features_denseblock3_denselayer10_norm1_weight), P(P_features_denseblock3_denselayer10_norm1_bias), n, 544, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer10_norm1), A(X_features_denseblock3_denselayer9_concat1), P(P_features_denseblock3_denselayer10_norm1_weight), P(P_features_denseblock3_denselayer10_norm1_bias), P(P_features_denseblock3_denselayer10_norm1_running_mean), P(P_features_denseblock3_denselayer10_norm1_running_var), n, 544, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_norm1), (size_t)n * 106624);
-    /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv1), NULL, A(X_features_denseblock3_denselayer10_relu1), P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n, &g_features_denseblock3_denselayer10_conv1);
-    /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer10_norm2), S(S_features_denseblock3_denselayer10_norm2), S(S_features_denseblock3_denselayer10_norm2) + 128, P(P_features_denseblock3_denselayer10_norm2_running_mean), P(P_features_denseblock3_denselayer10_norm2_running_var), A(X_features_denseblock3_denselayer10_conv1), P(P_features_denseblock3_denselayer10_norm2_weight), P(P_features_denseblock3_denselayer10_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer10_norm2), A(X_features_denseblock3_denselayer10_conv1), P(P_features_denseblock3_denselayer10_norm2_weight), P(P_features_denseblock3_denselayer10_norm2_bias), P(P_features_denseblock3_denselayer10_norm2_running_mean), P(P_features_denseblock3_denselayer10_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv2), S(S_COL), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n, &g_features_denseblock3_denselayer10_conv2);
-    /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv2), A(T_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n, &g_features_denseblock3_denselayer10_conv2);
+    /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer10_concat1), A(X_features_denseblock3_denselayer9_concat1), n, 576, 0, 544, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer10_concat1), A(X_features_denseblock3_denselayer10_conv2), n, 576, 544, 32, 196);
-    /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer11_norm1), S(S_features_denseblock3_denselayer11_norm1), S(S_features_denseblock3_denselayer11_norm1) + 576, P(P_features_denseblock3_denselayer11_norm1_running_mean), P(P_features_denseblock3_denselayer11_norm1_running_var), A(X_features_denseblock3_denselayer10_concat1), P(P_features_denseblock3_denselayer11_norm1_weight), P(P_features_denseblock3_denselayer11_norm1_bias), n, 576, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer11_norm1), A(X_features_denseblock3_denselayer10_concat1), P(P_features_denseblock3_denselayer11_norm1_weight), P(P_features_denseblock3_denselayer11_norm1_bias), P(P_features_denseblock3_denselayer11_norm1_running_mean), P(P_features_denseblock3_denselayer11_norm1_running_var), n, 576, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_norm1), (size_t)n * 112896);
-    /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv1), NULL, A(X_features_denseblock3_denselayer11_relu1), P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n, &g_features_denseblock3_denselayer11_conv1);
-    /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer11_norm2), S(S_features_denseblock3_denselayer11_norm2), S(S_features_denseblock3_denselayer11_norm2) + 128, P(P_features_denseblock3_denselayer11_norm2_running_mean), P(P_features_denseblock3_denselayer11_norm2_running_var), A(X_features_denseblock3_denselayer11_conv1), P(P_features_denseblock3_denselayer11_norm2_weight), P(P_features_denseblock3_denselayer11_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer11_norm2), A(X_features_denseblock3_denselayer11_conv1), P(P_features_denseblock3_denselayer11_norm2_weight), P(P_features_denseblock3_denselayer11_norm2_bias), P(P_features_denseblock3_denselayer11_norm2_running_mean), P(P_features_denseblock3_denselayer11_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv2), S(S_COL), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n, &g_features_denseblock3_denselayer11_conv2);
-    /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv2), A(T_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n, &g_features_denseblock3_denselayer11_conv2);
+    /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer11_concat1), A(X_features_denseblock3_denselayer10_concat1), n, 608, 0, 576, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer11_concat1), A(X_features_denseblock3_denselayer11_conv2), n, 608, 576, 32, 196);
-    /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer12_norm1), S(S_features_denseblock3_denselayer12_norm1), S(S_features_denseblock3_denselayer12_norm1) + 608, P(P_features_denseblock3_denselayer12_norm1_running_mean), P(P_features_denseblock3_denselayer12_norm1_running_var), A(X_features_denseblock3_denselayer11_concat1), P(P_features_denseblock3_denselayer12_norm1_weight), P(P_features_denseblock3_denselayer12_norm1_bias), n, 608, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer12_norm1), A(X_features_denseblock3_denselayer11_concat1), P(P_features_denseblock3_denselayer12_norm1_weight), P(P_features_denseblock3_denselayer12_norm1_bias), P(P_features_denseblock3_denselayer12_norm1_running_mean), P(P_features_denseblock3_denselayer12_norm1_running_var), n, 608, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_norm1), (size_t)n * 119168);
-    /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv1), NULL, A(X_features_denseblock3_denselayer12_relu1), P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n, &g_features_denseblock3_denselayer12_conv1);
-    /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer12_norm2), S(S_features_denseblock3_denselayer12_norm2), S(S_features_denseblock3_denselayer12_norm2) + 128, P(P_features_denseblock3_denselayer12_norm2_running_mean), P(P_features_denseblock3_denselayer12_norm2_running_var), A(X_features_denseblock3_denselayer12_conv1), P(P_features_denseblock3_denselayer12_norm2_weight), P(P_features_denseblock3_denselayer12_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer12_norm2), A(X_features_denseblock3_denselayer12_conv1), P(P_features_denseblock3_denselayer12_norm2_weight), P(P_features_denseblock3_denselayer12_norm2_bias), P(P_features_denseblock3_denselayer12_norm2_running_mean), P(P_features_denseblock3_denselayer12_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv2), S(S_COL), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n, &g_features_denseblock3_denselayer12_conv2);
-    /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv2), A(T_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n, &g_features_denseblock3_denselayer12_conv2);
+    /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer12_concat1), A(X_features_denseblock3_denselayer11_concat1), n, 640, 0, 608, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer12_concat1), A(X_features_denseblock3_denselayer12_conv2), n, 640, 608, 32, 196);
-    /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer13_norm1), S(S_features_denseblock3_denselayer13_norm1), S(S_features_denseblock3_denselayer13_norm1) + 640, P(P_features_denseblock3_denselayer13_norm1_running_mean), P(P_features_denseblock3_denselayer13_norm1_running_var), A(X_features_denseblock3_denselayer12_concat1), P(P_features_denseblock3_denselayer13_norm1_weight), P(P_features_denseblock3_denselayer13_norm1_bias), n, 640, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer13_norm1), A(X_features_denseblock3_denselayer12_concat1), P(P_features_denseblock3_denselayer13_norm1_weight), P(P_features_denseblock3_denselayer13_norm1_bias), P(P_features_denseblock3_denselayer13_norm1_running_mean), P(P_features_denseblock3_denselayer13_norm1_running_var), n, 640, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_norm1), (size_t)n * 125440);
-    /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv1), NULL, A(X_features_denseblock3_denselayer13_relu1), P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n, &g_features_denseblock3_denselayer13_conv1);
-    /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer13_norm2), S(S_features_denseblock3_denselayer13_norm2), S(S_features_denseblock3_denselayer13_norm2) + 128, P(P_features_denseblock3_denselayer13_norm2_running_mean), P(P_features_denseblock3_denselayer13_norm2_running_var), A(X_features_denseblock3_denselayer13_conv1), P(P_features_denseblock3_denselayer13_norm2_weight), P(P_features_denseblock3_denselayer13_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer13_norm2), A(X_features_denseblock3_denselayer13_conv1), P(P_features_denseblock3_denselayer13_norm2_weight), P(P_features_denseblock3_denselayer13_norm2_bias), P(P_features_denseblock3_denselayer13_norm2_running_mean), P(P_features_denseblock3_denselayer13_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv2), S(S_COL), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n, &g_features_denseblock3_denselayer13_conv2);
-    /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv2), A(T_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n, &g_features_denseblock3_denselayer13_conv2);
+    /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer13_concat1), A(X_features_denseblock3_denselayer12_concat1), n, 672, 0, 640, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer13_concat1), A(X_features_denseblock3_denselayer13_conv2), n, 672, 640, 32, 196);
-    /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer14_norm1), S(S_features_denseblock3_denselayer14_norm1), S(S_features_denseblock3_denselayer14_norm1) + 672, P(P_features_denseblock3_denselayer14_norm1_running_mean), P(P_features_denseblock3_denselayer14_norm1_running_var), A(X_features_denseblock3_denselayer13_concat1), P(P_features_denseblock3_denselayer14_norm1_weight), P(P_features_denseblock3_denselayer14_norm1_bias), n, 672, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer14_norm1), A(X_features_denseblock3_denselayer13_concat1), P(P_features_denseblock3_denselayer14_norm1_weight), P(P_features_denseblock3_denselayer14_norm1_bias), P(P_features_denseblock3_denselayer14_norm1_running_mean), P(P_features_denseblock3_denselayer14_norm1_running_var), n, 672, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_norm1), (size_t)n * 131712);
-    /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv1), NULL, A(X_features_denseblock3_denselayer14_relu1), P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n, &g_features_denseblock3_denselayer14_conv1);
-    /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer14_norm2), S(S_features_denseblock3_denselayer14_norm2), S(S_features_denseblock3_denselayer14_norm2) + 128, P(P_features_denseblock3_denselayer14_norm2_running_mean), P(P_features_denseblock3_denselayer14_norm2_running_var), A(X_features_denseblock3_denselayer14_conv1), P(P_features_denseblock3_denselayer14_norm2_weight), P(P_features_denseblock3_denselayer14_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer14_norm2), A(X_features_denseblock3_denselayer14_conv1), P(P_features_denseblock3_denselayer14_norm2_weight), P(P_features_denseblock3_denselayer14_norm2_bias), P(P_features_denseblock3_denselayer14_norm2_running_mean), P(P_features_denseblock3_denselayer14_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv2), S(S_COL), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n, &g_features_denseblock3_denselayer14_conv2);
-    /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv2), A(T_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n, &g_features_denseblock3_denselayer14_conv2);
+    /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer14_concat1), A(X_features_denseblock3_denselayer13_concat1), n, 704, 0, 672, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer14_concat1), A(X_features_denseblock3_denselayer14_conv2), n, 704, 672, 32, 196);
-    /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer15_norm1), S(S_features_denseblock3_denselayer15_norm1), S(S_features_denseblock3_denselayer15_norm1) + 704, P(P_features_denseblock3_denselayer15_norm1_running_mean), P(P_features_denseblock3_denselayer15_norm1_running_var), A(X_features_denseblock3_denselayer14_concat1), P(P_features_denseblock3_denselayer15_norm1_weight), P(P_features_denseblock3_denselayer15_norm1_bias), n, 704, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer15_norm1), A(X_features_denseblock3_denselayer14_concat1), P(P_features_denseblock3_denselayer15_norm1_weight), P(P_features_denseblock3_denselayer15_norm1_bias), P(P_features_denseblock3_denselayer15_norm1_running_mean), P(P_features_denseblock3_denselayer15_norm1_running_var), n, 704, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_norm1), (size_t)n * 137984);
-    /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv1), NULL, A(X_features_denseblock3_denselayer15_relu1), P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n, &g_features_denseblock3_denselayer15_conv1);
-    /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer15_norm2), S(S_features_denseblock3_denselayer15_norm2), S(S_features_denseblock3_denselayer15_norm2) + 128, P(P_features_denseblock3_denselayer15_norm2_running_mean), P(P_features_denseblock3_denselayer15_norm2_running_var), A(X_features_denseblock3_denselayer15_conv1), P(P_features_denseblock3_denselayer15_norm2_weight), P(P_features_denseblock3_denselayer15_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer15_norm2), A(X_features_denseblock3_denselayer15_conv1), P(P_features_denseblock3_denselayer15_norm2_weight), P(P_features_denseblock3_denselayer15_norm2_bias), P(P_features_denseblock3_denselayer15_norm2_running_mean), P(P_features_denseblock3_denselayer15_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv2), S(S_COL), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n, &g_features_denseblock3_denselayer15_conv2);
-    /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv2), A(T_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n, &g_features_denseblock3_denselayer15_conv2);
+    /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer15_concat1), A(X_features_denseblock3_denselayer14_concat1), n, 736, 0, 704, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer15_concat1), A(X_features_denseblock3_denselayer15_conv2), n, 736, 704, 32, 196);
-    /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer16_norm1), S(S_features_denseblock3_denselayer16_norm1), S(S_features_denseblock3_denselayer16_norm1) + 736, P(P_features_denseblock3_denselayer16_norm1_running_mean), P(P_features_denseblock3_denselayer16_norm1_running_var), A(X_features_denseblock3_denselayer15_concat1), P(P_features_denseblock3_denselayer16_norm1_weight), P(P_features_denseblock3_denselayer16_norm1_bias), n, 736, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer16_norm1), A(X_features_denseblock3_denselayer15_concat1), P(P_features_denseblock3_denselayer16_norm1_weight), P(P_features_denseblock3_denselayer16_norm1_bias), P(P_features_denseblock3_denselayer16_norm1_running_mean), P(P_features_denseblock3_denselayer16_norm1_running_var), n, 736, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_norm1), (size_t)n * 144256);
-    /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv1), NULL, A(X_features_denseblock3_denselayer16_relu1), P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n, &g_features_denseblock3_denselayer16_conv1);
-    /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer16_norm2), S(S_features_denseblock3_denselayer16_norm2), S(S_features_denseblock3_denselayer16_norm2) + 128, P(P_features_denseblock3_denselayer16_norm2_running_mean), P(P_features_denseblock3_denselayer16_norm2_running_var), A(X_features_denseblock3_denselayer16_conv1), P(P_features_denseblock3_denselayer16_norm2_weight), P(P_features_denseblock3_denselayer16_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer16_norm2), A(X_features_denseblock3_denselayer16_conv1), P(P_features_denseblock3_denselayer16_norm2_weight), P(P_features_denseblock3_denselayer16_norm2_bias), P(P_features_denseblock3_denselayer16_norm2_running_mean), P(P_features_denseblock3_denselayer16_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv2), S(S_COL), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n, &g_features_denseblock3_denselayer16_conv2);
-    /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv2), A(T_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n, &g_features_denseblock3_denselayer16_conv2);
+    /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer16_concat1), A(X_features_denseblock3_denselayer15_concat1), n, 768, 0, 736, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer16_concat1), A(X_features_denseblock3_denselayer16_conv2), n, 768, 736, 32, 196);
-    /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer17_norm1), S(S_features_denseblock3_denselayer17_norm1), S(S_features_denseblock3_denselayer17_norm1) + 768, P(P_features_denseblock3_denselayer17_norm1_running_mean), P(P_features_denseblock3_denselayer17_norm1_running_var), A(X_features_denseblock3_denselayer16_concat1), P(P_features_denseblock3_denselayer17_norm1_weight), P(P_features_denseblock3_denselayer17_norm1_bias), n, 768, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer17_norm1), A(X_features_denseblock3_denselayer16_concat1), P(P_features_denseblock3_denselayer17_norm1_weight), P(P_features_denseblock3_denselayer17_norm1_bias), P(P_features_denseblock3_denselayer17_norm1_running_mean), P(P_features_denseblock3_denselayer17_norm1_running_var), n, 768, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_norm1), (size_t)n * 150528);
-    /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv1), NULL, A(X_features_denseblock3_denselayer17_relu1), P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n, &g_features_denseblock3_denselayer17_conv1);
-    /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer17_norm2), S(S_features_denseblock3_denselayer17_norm2), S(S_features_denseblock3_denselayer17_norm2) + 128, P(P_features_denseblock3_denselayer17_norm2_running_mean), P(P_features_denseblock3_denselayer17_norm2_running_var), A(X_features_denseblock3_denselayer17_conv1), P(P_features_denseblock3_denselayer17_norm2_weight), P(P_features_denseblock3_denselayer17_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer17_norm2), A(X_features_denseblock3_denselayer17_conv1), P(P_features_denseblock3_denselayer17_norm2_weight), P(P_features_denseblock3_denselayer17_norm2_bias), P(P_features_denseblock3_denselayer17_norm2_running_mean), P(P_features_denseblock3_denselayer17_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv2), S(S_COL), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n, &g_features_denseblock3_denselayer17_conv2);
-    /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv2), A(T_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n, &g_features_denseblock3_denselayer17_conv2);
+    /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer17_concat1), A(X_features_denseblock3_denselayer16_concat1), n, 800, 0, 768, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer17_concat1), A(X_features_denseblock3_denselayer17_conv2), n, 800, 768, 32, 196);
-    /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer18_norm1), S(S_features_denseblock3_denselayer18_norm1), S(S_features_denseblock3_denselayer18_norm1) + 800, P(P_features_denseblock3_denselayer18_norm1_running_mean), P(P_features_denseblock3_denselayer18_norm1_running_var), A(X_features_denseblock3_denselayer17_concat1), P(P_features_denseblock3_denselayer18_norm1_weight), P(P_features_denseblock3_denselayer18_norm1_bias), n, 800, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer18_norm1), A(X_features_denseblock3_denselayer17_concat1), P(P_features_denseblock3_denselayer18_norm1_weight), P(P_features_denseblock3_denselayer18_norm1_bias), P(P_features_denseblock3_denselayer18_norm1_running_mean), P(P_features_denseblock3_denselayer18_norm1_running_var), n, 800, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_norm1), (size_t)n * 156800);
-    /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv1), NULL, A(X_features_denseblock3_denselayer18_relu1), P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n, &g_features_denseblock3_denselayer18_conv1);
-    /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer18_norm2), S(S_features_denseblock3_denselayer18_norm2), S(S_features_denseblock3_denselayer18_norm2) + 128, P(P_features_denseblock3_denselayer18_norm2_running_mean), P(P_features_denseblock3_denselayer18_norm2_running_var), A(X_features_denseblock3_denselayer18_conv1), P(P_features_denseblock3_denselayer18_norm2_weight), P(P_features_denseblock3_denselayer18_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer18_norm2), A(X_features_denseblock3_denselayer18_conv1), P(P_features_denseblock3_denselayer18_norm2_weight), P(P_features_denseblock3_denselayer18_norm2_bias), P(P_features_denseblock3_denselayer18_norm2_running_mean), P(P_features_denseblock3_denselayer18_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv2), S(S_COL), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n, &g_features_denseblock3_denselayer18_conv2);
-    /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv2), A(T_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n, &g_features_denseblock3_denselayer18_conv2);
+    /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer18_concat1), A(X_features_denseblock3_denselayer17_concat1), n, 832, 0, 800, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer18_concat1), A(X_features_denseblock3_denselayer18_conv2), n, 832, 800, 32, 196);
-    /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer19_norm1), S(S_features_denseblock3_denselayer19_norm1), S(S_features_denseblock3_denselayer19_norm1) + 832, P(P_features_denseblock3_denselayer19_norm1_running_mean), P(P_features_denseblock3_denselayer19_norm1_running_var), A(X_features_denseblock3_denselayer18_concat1), P(P_features_denseblock3_denselayer19_norm1_weight), P(P_features_denseblock3_denselayer19_norm1_bias), n, 832, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer19_norm1), A(X_features_denseblock3_denselayer18_concat1), P(P_features_denseblock3_denselayer19_norm1_weight), P(P_features_denseblock3_denselayer19_norm1_bias), P(P_features_denseblock3_denselayer19_norm1_running_mean), P(P_features_denseblock3_denselayer19_norm1_running_var), n, 832, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_norm1), (size_t)n * 163072);
-    /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv1), NULL, A(X_features_denseblock3_denselayer19_relu1), P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n, &g_features_denseblock3_denselayer19_conv1);
-    /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer19_norm2), S(S_features_denseblock3_denselayer19_norm2), S(S_features_denseblock3_denselayer19_norm2) + 128, P(P_features_denseblock3_denselayer19_norm2_running_mean), P(P_features_denseblock3_denselayer19_norm2_running_var), A(X_features_denseblock3_denselayer19_conv1), P(P_features_denseblock3_denselayer19_norm2_weight), P(P_features_denseblock3_denselayer19_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer19_norm2), A(X_features_denseblock3_denselayer19_conv1), P(P_features_denseblock3_denselayer19_norm2_weight), P(P_features_denseblock3_denselayer19_norm2_bias), P(P_features_denseblock3_denselayer19_norm2_running_mean), P(P_features_denseblock3_denselayer19_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv2), S(S_COL), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n, &g_features_denseblock3_denselayer19_conv2);
-    /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv2), A(T_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n, &g_features_denseblock3_denselayer19_conv2);
+    /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer19_concat1), A(X_features_denseblock3_denselayer18_concat1), n, 864, 0, 832, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer19_concat1), A(X_features_denseblock3_denselayer19_conv2), n, 864, 832, 32, 196);
-    /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer20_norm1), S(S_features_denseblock3_denselayer20_norm1), S(S_features_denseblock3_denselayer20_norm1) + 864, P(P_features_denseblock3_denselayer20_norm1_running_mean), P(P_features_denseblock3_denselayer20_norm1_running_var), A(X_features_denseblock3_denselayer19_concat1), P(P_features_denseblock3_denselayer20_norm1_weight), P(P_features_denseblock3_denselayer20_norm1_bias), n, 864, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer20_norm1), A(X_features_denseblock3_denselayer19_concat1), P(P_features_denseblock3_denselayer20_norm1_weight), P(P_features_denseblock3_denselayer20_norm1_bias), P(P_features_denseblock3_denselayer20_norm1_running_mean), P(P_features_denseblock3_denselayer20_norm1_running_var), n, 864, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_norm1), (size_t)n * 169344);
-    /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv1), NULL, A(X_features_denseblock3_denselayer20_relu1), P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n, &g_features_denseblock3_denselayer20_conv1);
-    /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer20_norm2), S(S_features_denseblock3_denselayer20_norm2), S(S_features_denseblock3_denselayer20_norm2) + 128, P(P_features_denseblock3_denselayer20_norm2_running_mean), P(P_features_denseblock3_denselayer20_norm2_running_var), A(X_features_denseblock3_denselayer20_conv1), P(P_features_denseblock3_denselayer20_norm2_weight), P(P_features_denseblock3_denselayer20_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer20_norm2), A(X_features_denseblock3_denselayer20_conv1), P(P_features_denseblock3_denselayer20_norm2_weight), P(P_features_denseblock3_denselayer20_norm2_bias), P(P_features_denseblock3_denselayer20_norm2_running_mean), P(P_features_denseblock3_denselayer20_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv2), S(S_COL), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n, &g_features_denseblock3_denselayer20_conv2);
-    /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv2), A(T_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n, &g_features_denseblock3_denselayer20_conv2);
+    /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer20_concat1), A(X_features_denseblock3_denselayer19_concat1), n, 896, 0, 864, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer20_concat1), A(X_features_denseblock3_denselayer20_conv2), n, 896, 864, 32, 196);
-    /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer21_norm1), S(S_features_denseblock3_denselayer21_norm1), S(S_features_denseblock3_denselayer21_norm1) + 896, P(P_features_denseblock3_denselayer21_norm1_running_mean), P(P_features_denseblock3_denselayer21_norm1_running_var), A(X_features_denseblock3_denselayer20_concat1), P(P_features_denseblock3_denselayer21_norm1_weight), P(P_features_denseblock3_denselayer21_norm1_bias), n, 896, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer21_norm1), A(X_features_denseblock3_denselayer20_concat1), P(P_features_denseblock3_denselayer21_norm1_weight), P(P_features_denseblock3_denselayer21_norm1_bias), P(P_features_denseblock3_denselayer21_norm1_running_mean), P(P_features_denseblock3_denselayer21_norm1_running_var), n, 896, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_norm1), (size_t)n * 175616);
-    /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv1), NULL, A(X_features_denseblock3_denselayer21_relu1), P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n, &g_features_denseblock3_denselayer21_conv1);
-    /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer21_norm2), S(S_features_denseblock3_denselayer21_norm2), S(S_features_denseblock3_denselayer21_norm2) + 128, P(P_features_denseblock3_denselayer21_norm2_running_mean), P(P_features_denseblock3_denselayer21_norm2_running_var), A(X_features_denseblock3_denselayer21_conv1), P(P_features_denseblock3_denselayer21_norm2_weight), P(P_features_denseblock3_denselayer21_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer21_norm2), A(X_features_denseblock3_denselayer21_conv1), P(P_features_denseblock3_denselayer21_norm2_weight), P(P_features_denseblock3_denselayer21_norm2_bias), P(P_features_denseblock3_denselayer21_norm2_running_mean), P(P_features_denseblock3_denselayer21_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv2), S(S_COL), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n, &g_features_denseblock3_denselayer21_conv2);
-    /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv2), A(T_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n, &g_features_denseblock3_denselayer21_conv2);
+    /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer21_concat1), A(X_features_denseblock3_denselayer20_concat1), n, 928, 0, 896, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer21_concat1), A(X_features_denseblock3_denselayer21_conv2), n, 928, 896, 32, 196);
-    /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer22_norm1), S(S_features_denseblock3_denselayer22_norm1), S(S_features_denseblock3_denselayer22_norm1) + 928, P(P_features_denseblock3_denselayer22_norm1_running_mean), P(P_features_denseblock3_denselayer22_norm1_running_var), A(X_features_denseblock3_denselayer21_concat1), P(P_features_denseblock3_denselayer22_norm1_weight), P(P_features_denseblock3_denselayer22_norm1_bias), n, 928, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer22_norm1), A(X_features_denseblock3_denselayer21_concat1), P(P_features_denseblock3_denselayer22_norm1_weight), P(P_features_denseblock3_denselayer22_norm1_bias), P(P_features_denseblock3_denselayer22_norm1_running_mean), P(P_features_denseblock3_denselayer22_norm1_running_var), n, 928, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_norm1), (size_t)n * 181888);
-    /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv1), NULL, A(X_features_denseblock3_denselayer22_relu1), P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n, &g_features_denseblock3_denselayer22_conv1);
-    /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer22_norm2), S(S_features_denseblock3_denselayer22_norm2), S(S_features_denseblock3_denselayer22_norm2) + 128, P(P_features_denseblock3_denselayer22_norm2_running_mean), P(P_features_denseblock3_denselayer22_norm2_running_var), A(X_features_denseblock3_denselayer22_conv1), P(P_features_denseblock3_denselayer22_norm2_weight), P(P_features_denseblock3_denselayer22_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer22_norm2), A(X_features_denseblock3_denselayer22_conv1), P(P_features_denseblock3_denselayer22_norm2_weight), P(P_features_denseblock3_denselayer22_norm2_bias), P(P_features_denseblock3_denselayer22_norm2_running_mean), P(P_features_denseblock3_denselayer22_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv2), S(S_COL), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n, &g_features_denseblock3_denselayer22_conv2);
-    /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv2), A(T_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n, &g_features_denseblock3_denselayer22_conv2);
+    /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer22_concat1), A(X_features_denseblock3_denselayer21_concat1), n, 960, 0, 928, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer22_concat1), A(X_features_denseblock3_denselayer22_conv2), n, 960, 928, 32, 196);
-    /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer23_norm1), S(S_features_denseblock3_denselayer23_norm1), S(S_features_denseblock3_denselayer23_norm1) + 960, P(P_features_denseblock3_denselayer23_norm1_running_mean), P(P_features_denseblock3_denselayer23_norm1_running_var), A(X_features_denseblock3_denselayer22_concat1), P(P_features_denseblock3_denselayer23_norm1_weight), P(P_features_denseblock3_denselayer23_norm1_bias), n, 960, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer23_norm1), A(X_features_denseblock3_denselayer22_concat1), P(P_features_denseblock3_denselayer23_norm1_weight), P(P_features_denseblock3_denselayer23_norm1_bias), P(P_features_denseblock3_denselayer23_norm1_running_mean), P(P_features_denseblock3_denselayer23_norm1_running_var), n, 960, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_norm1), (size_t)n * 188160);
-    /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv1), NULL, A(X_features_denseblock3_denselayer23_relu1), P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n, &g_features_denseblock3_denselayer23_conv1);
-    /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer23_norm2), S(S_features_denseblock3_denselayer23_norm2), S(S_features_denseblock3_denselayer23_norm2) + 128, P(P_features_denseblock3_denselayer23_norm2_running_mean), P(P_features_denseblock3_denselayer23_norm2_running_var), A(X_features_denseblock3_denselayer23_conv1), P(P_features_denseblock3_denselayer23_norm2_weight), P(P_features_denseblock3_denselayer23_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer23_norm2), A(X_features_denseblock3_denselayer23_conv1), P(P_features_denseblock3_denselayer23_norm2_weight), P(P_features_denseblock3_denselayer23_norm2_bias), P(P_features_denseblock3_denselayer23_norm2_running_mean), P(P_features_denseblock3_denselayer23_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv2), S(S_COL), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n, &g_features_denseblock3_denselayer23_conv2);
-    /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv2), A(T_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n, &g_features_denseblock3_denselayer23_conv2);
+    /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer23_concat1), A(X_features_denseblock3_denselayer22_concat1), n, 992, 0, 960, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer23_concat1), A(X_features_denseblock3_denselayer23_conv2), n, 992, 960, 32, 196);
-    /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer24_norm1), S(S_features_denseblock3_denselayer24_norm1), S(S_features_denseblock3_denselayer24_norm1) + 992, P(P_features_denseblock3_denselayer24_norm1_running_mean), P(P_features_denseblock3_denselayer24_norm1_running_var), A(X_features_denseblock3_denselayer23_concat1), P(P_features_denseblock3_denselayer24_norm1_weight), P(P_features_denseblock3_denselayer24_norm1_bias), n, 992, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer24_norm1), A(X_features_denseblock3_denselayer23_concat1), P(P_features_denseblock3_denselayer24_norm1_weight), P(P_features_denseblock3_denselayer24_norm1_bias), P(P_features_denseblock3_denselayer24_norm1_running_mean), P(P_features_denseblock3_denselayer24_norm1_running_var), n, 992, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_norm1), (size_t)n * 194432);
-    /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv1), NULL, A(X_features_denseblock3_denselayer24_relu1), P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n, &g_features_denseblock3_denselayer24_conv1);
-    /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer24_norm2), S(S_features_denseblock3_denselayer24_norm2), S(S_features_denseblock3_denselayer24_norm2) + 128, P(P_features_denseblock3_denselayer24_norm2_running_mean), P(P_features_denseblock3_denselayer24_norm2_running_var), A(X_features_denseblock3_denselayer24_conv1), P(P_features_denseblock3_denselayer24_norm2_weight), P(P_features_denseblock3_denselayer24_norm2_bias), n, 128, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer24_norm2), A(X_features_denseblock3_denselayer24_conv1), P(P_features_denseblock3_denselayer24_norm2_weight), P(P_features_denseblock3_denselayer24_norm2_bias), P(P_features_denseblock3_denselayer24_norm2_running_mean), P(P_features_denseblock3_denselayer24_norm2_running_var), n, 128, 196, 9.99999975e-06f);
-    /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_norm2), (size_t)n * 25088);
-    /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv2), S(S_COL), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n, &g_features_denseblock3_denselayer24_conv2);
-    /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv2), A(T_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n, &g_features_denseblock3_denselayer24_conv2);
+    /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock3_denselayer24_concat1), A(X_features_denseblock3_denselayer23_concat1), n, 1024, 0, 992, 196);
     rt_concat_forward(A(X_features_denseblock3_denselayer24_concat1), A(X_features_denseblock3_denselayer24_conv2), n, 1024, 992, 32, 196);
-    /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_transition3_norm), S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_running_mean), P(P_features_transition3_norm_running_var), A(X_features_denseblock3_denselayer24_concat1), P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_transition3_norm), A(X_features_denseblock3_denselayer24_concat1), P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias), P(P_features_transition3_norm_running_mean), P(P_features_transition3_norm_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_relu_forward(A(X_features_transition3_relu), A(X_features_transition3_norm), (size_t)n * 200704);
-    /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_forward(A(X_features_transition3_conv), NULL, A(X_features_transition3_relu), P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
-    /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_forward(A(X_features_transition3_pool), A(X_features_transition3_conv), n, &g_features_transition3_pool);
-    /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer1_norm1), S(S_features_denseblock4_denselayer1_norm1), S(S_features_denseblock4_denselayer1_norm1) + 512, P(P_features_denseblock4_denselayer1_norm1_running_mean), P(P_features_denseblock4_denselayer1_norm1_running_var), A(X_features_transition3_pool), P(P_features_denseblock4_denselayer1_norm1_weight), P(P_features_denseblock4_denselayer1_norm1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer1_norm1), A(X_features_transition3_pool), P(P_features_denseblock4_denselayer1_norm1_weight), P(P_features_denseblock4_denselayer1_norm1_bias), P(P_features_denseblock4_denselayer1_norm1_running_mean), P(P_features_denseblock4_denselayer1_norm1_running_var), n, 512, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_norm1), (size_t)n * 25088);
-    /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv1), NULL, A(X_features_denseblock4_denselayer1_relu1), P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n, &g_features_denseblock4_denselayer1_conv1);
-    /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer1_norm2), S(S_features_denseblock4_denselayer1_norm2), S(S_features_denseblock4_denselayer1_norm2) + 128, P(P_features_denseblock4_denselayer1_norm2_running_mean), P(P_features_denseblock4_denselayer1_norm2_running_var), A(X_features_denseblock4_denselayer1_conv1), P(P_features_denseblock4_denselayer1_norm2_weight), P(P_features_denseblock4_denselayer1_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer1_norm2), A(X_features_denseblock4_denselayer1_conv1), P(P_features_denseblock4_denselayer1_norm2_weight), P(P_features_denseblock4_denselayer1_norm2_bias), P(P_features_denseblock4_denselayer1_norm2_running_mean), P(P_features_denseblock4_denselayer1_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv2), S(S_COL), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n, &g_features_denseblock4_denselayer1_conv2);
-    /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv2), A(T_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n, &g_features_denseblock4_denselayer1_conv2);
+    /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer1_concat1), A(X_features_transition3_pool), n, 544, 0, 512, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer1_concat1), A(X_features_denseblock4_denselayer1_conv2), n, 544, 512, 32, 49);
-    /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer2_norm1), S(S_features_denseblock4_denselayer2_norm1), S(S_features_denseblock4_denselayer2_norm1) + 544, P(P_features_denseblock4_denselayer2_norm1_running_mean), P(P_features_denseblock4_denselayer2_norm1_running_var), A(X_features_denseblock4_denselayer1_concat1), P(P_features_denseblock4_denselayer2_norm1_weight), P(P_features_denseblock4_denselayer2_norm1_bias), n, 544, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer2_norm1), A(X_features_denseblock4_denselayer1_concat1), P(P_features_denseblock4_denselayer2_norm1_weight), P(P_features_denseblock4_denselayer2_norm1_bias), P(P_features_denseblock4_denselayer2_norm1_running_mean), P(P_features_denseblock4_denselayer2_norm1_running_var), n, 544, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_norm1), (size_t)n * 26656);
-    /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv1), NULL, A(X_features_denseblock4_denselayer2_relu1), P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n, &g_features_denseblock4_denselayer2_conv1);
-    /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer2_norm2), S(S_features_denseblock4_denselayer2_norm2), S(S_features_denseblock4_denselayer2_norm2) + 128, P(P_features_denseblock4_denselayer2_norm2_running_mean), P(P_features_denseblock4_denselayer2_norm2_running_var), A(X_features_denseblock4_denselayer2_conv1), P(P_features_denseblock4_denselayer2_norm2_weight), P(P_features_denseblock4_denselayer2_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer2_norm2), A(X_features_denseblock4_denselayer2_conv1), P(P_features_denseblock4_denselayer2_norm2_weight), P(P_features_denseblock4_denselayer2_norm2_bias), P(P_features_denseblock4_denselayer2_norm2_running_mean), P(P_features_denseblock4_denselayer2_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv2), S(S_COL), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n, &g_features_denseblock4_denselayer2_conv2);
-    /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv2), A(T_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n, &g_features_denseblock4_denselayer2_conv2);
+    /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer2_concat1), A(X_features_denseblock4_denselayer1_concat1), n, 576, 0, 544, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer2_concat1), A(X_features_denseblock4_denselayer2_conv2), n, 576, 544, 32, 49);
-    /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer3_norm1), S(S_features_denseblock4_denselayer3_norm1), S(S_features_denseblock4_denselayer3_norm1) + 576, P(P_features_denseblock4_denselayer3_norm1_running_mean), P(P_features_denseblock4_denselayer3_norm1_running_var), A(X_features_denseblock4_denselayer2_concat1), P(P_features_denseblock4_denselayer3_norm1_weight), P(P_features_denseblock4_denselayer3_norm1_bias), n, 576, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer3_norm1), A(X_features_denseblock4_denselayer2_concat1), P(P_features_denseblock4_denselayer3_norm1_weight), P(P_features_denseblock4_denselayer3_norm1_bias), P(P_features_denseblock4_denselayer3_norm1_running_mean), P(P_features_denseblock4_denselayer3_norm1_running_var), n, 576, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_norm1), (size_t)n * 28224);
-    /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv1), NULL, A(X_features_denseblock4_denselayer3_relu1), P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n, &g_features_denseblock4_denselayer3_conv1);
-    /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer3_norm2), S(S_features_denseblock4_denselayer3_norm2), S(S_features_denseblock4_denselayer3_norm2) + 128, P(P_features_denseblock4_denselayer3_norm2_running_mean), P(P_features_denseblock4_denselayer3_norm2_running_var), A(X_features_denseblock4_denselayer3_conv1), P(P_features_denseblock4_denselayer3_norm2_weight), P(P_features_denseblock4_denselayer3_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer3_norm2), A(X_features_denseblock4_denselayer3_conv1), P(P_features_denseblock4_denselayer3_norm2_weight), P(P_features_denseblock4_denselayer3_norm2_bias), P(P_features_denseblock4_denselayer3_norm2_running_mean), P(P_features_denseblock4_denselayer3_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv2), S(S_COL), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n, &g_features_denseblock4_denselayer3_conv2);
-    /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv2), A(T_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n, &g_features_denseblock4_denselayer3_conv2);
+    /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer3_concat1), A(X_features_denseblock4_denselayer2_concat1), n, 608, 0, 576, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer3_concat1), A(X_features_denseblock4_denselayer3_conv2), n, 608, 576, 32, 49);
-    /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer4_norm1), S(S_features_denseblock4_denselayer4_norm1), S(S_features_denseblock4_denselayer4_norm1) + 608, P(P_features_denseblock4_denselayer4_norm1_running_mean), P(P_features_denseblock4_denselayer4_norm1_running_var), A(X_features_denseblock4_denselayer3_concat1), P(P_features_denseblock4_denselayer4_norm1_weight), P(P_features_denseblock4_denselayer4_norm1_bias), n, 608, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer4_norm1), A(X_features_denseblock4_denselayer3_concat1), P(P_features_denseblock4_denselayer4_norm1_weight), P(P_features_denseblock4_denselayer4_norm1_bias), P(P_features_denseblock4_denselayer4_norm1_running_mean), P(P_features_denseblock4_denselayer4_norm1_running_var), n, 608, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_norm1), (size_t)n * 29792);
-    /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv1), NULL, A(X_features_denseblock4_denselayer4_relu1), P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n, &g_features_denseblock4_denselayer4_conv1);
-    /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer4_norm2), S(S_features_denseblock4_denselayer4_norm2), S(S_features_denseblock4_denselayer4_norm2) + 128, P(P_features_denseblock4_denselayer4_norm2_running_mean), P(P_features_denseblock4_denselayer4_norm2_running_var), A(X_features_denseblock4_denselayer4_conv1), P(P_features_denseblock4_denselayer4_norm2_weight), P(P_features_denseblock4_denselayer4_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer4_norm2), A(X_features_denseblock4_denselayer4_conv1), P(P_features_denseblock4_denselayer4_norm2_weight), P(P_features_denseblock4_denselayer4_norm2_bias), P(P_features_denseblock4_denselayer4_norm2_running_mean), P(P_features_denseblock4_denselayer4_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv2), S(S_COL), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n, &g_features_denseblock4_denselayer4_conv2);
-    /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv2), A(T_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n, &g_features_denseblock4_denselayer4_conv2);
+    /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer4_concat1), A(X_features_denseblock4_denselayer3_concat1), n, 640, 0, 608, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer4_concat1), A(X_features_denseblock4_denselayer4_conv2), n, 640, 608, 32, 49);
-    /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer5_norm1), S(S_features_denseblock4_denselayer5_norm1), S(S_features_denseblock4_denselayer5_norm1) + 640, P(P_features_denseblock4_denselayer5_norm1_running_mean), P(P_features_denseblock4_denselayer5_norm1_running_var), A(X_features_denseblock4_denselayer4_concat1), P(P_features_denseblock4_denselayer5_norm1_weight), P(P_features_denseblock4_denselayer5_norm1_bias), n, 640, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer5_norm1), A(X_features_denseblock4_denselayer4_concat1), P(P_features_denseblock4_denselayer5_norm1_weight), P(P_features_denseblock4_denselayer5_norm1_bias), P(P_features_denseblock4_denselayer5_norm1_running_mean), P(P_features_denseblock4_denselayer5_norm1_running_var), n, 640, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_norm1), (size_t)n * 31360);
-    /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv1), NULL, A(X_features_denseblock4_denselayer5_relu1), P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n, &g_features_denseblock4_denselayer5_conv1);
-    /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer5_norm2), S(S_features_denseblock4_denselayer5_norm2), S(S_features_denseblock4_denselayer5_norm2) + 128, P(P_features_denseblock4_denselayer5_norm2_running_mean), P(P_features_denseblock4_denselayer5_norm2_running_var), A(X_features_denseblock4_denselayer5_conv1), P(P_features_denseblock4_denselayer5_norm2_weight), P(P_features_denseblock4_denselayer5_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer5_norm2), A(X_features_denseblock4_denselayer5_conv1), P(P_features_denseblock4_denselayer5_norm2_weight), P(P_features_denseblock4_denselayer5_norm2_bias), P(P_features_denseblock4_denselayer5_norm2_running_mean), P(P_features_denseblock4_denselayer5_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv2), S(S_COL), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n, &g_features_denseblock4_denselayer5_conv2);
-    /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv2), A(T_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n, &g_features_denseblock4_denselayer5_conv2);
+    /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer5_concat1), A(X_features_denseblock4_denselayer4_concat1), n, 672, 0, 640, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer5_concat1), A(X_features_denseblock4_denselayer5_conv2), n, 672, 640, 32, 49);
-    /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer6_norm1), S(S_features_denseblock4_denselayer6_norm1), S(S_features_denseblock4_denselayer6_norm1) + 672, P(P_features_denseblock4_denselayer6_norm1_running_mean), P(P_features_denseblock4_denselayer6_norm1_running_var), A(X_features_denseblock4_denselayer5_concat1), P(P_features_denseblock4_denselayer6_norm1_weight), P(P_features_denseblock4_denselayer6_norm1_bias), n, 672, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer6_norm1), A(X_features_denseblock4_denselayer5_concat1), P(P_features_denseblock4_denselayer6_norm1_weight), P(P_features_denseblock4_denselayer6_norm1_bias), P(P_features_denseblock4_denselayer6_norm1_running_mean), P(P_features_denseblock4_denselayer6_norm1_running_var), n, 672, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_norm1), (size_t)n * 32928);
-    /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv1), NULL, A(X_features_denseblock4_denselayer6_relu1), P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n, &g_features_denseblock4_denselayer6_conv1);
-    /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer6_norm2), S(S_features_denseblock4_denselayer6_norm2), S(S_features_denseblock4_denselayer6_norm2) + 128, P(P_features_denseblock4_denselayer6_norm2_running_mean), P(P_features_denseblock4_denselayer6_norm2_running_var), A(X_features_denseblock4_denselayer6_conv1), P(P_features_denseblock4_denselayer6_norm2_weight), P(P_features_denseblock4_denselayer6_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer6_norm2), A(X_features_denseblock4_denselayer6_conv1), P(P_features_denseblock4_denselayer6_norm2_weight), P(P_features_denseblock4_denselayer6_norm2_bias), P(P_features_denseblock4_denselayer6_norm2_running_mean), P(P_features_denseblock4_denselayer6_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv2), S(S_COL), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n, &g_features_denseblock4_denselayer6_conv2);
-    /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv2), A(T_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n, &g_features_denseblock4_denselayer6_conv2);
+    /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer6_concat1), A(X_features_denseblock4_denselayer5_concat1), n, 704, 0, 672, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer6_concat1), A(X_features_denseblock4_denselayer6_conv2), n, 704, 672, 32, 49);
-    /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer7_norm1), S(S_features_denseblock4_denselayer7_norm1), S(S_features_denseblock4_denselayer7_norm1) + 704, P(P_features_denseblock4_denselayer7_norm1_running_mean), P(P_features_denseblock4_denselayer7_norm1_running_var), A(X_features_denseblock4_denselayer6_concat1), P(P_features_denseblock4_denselayer7_norm1_weight), P(P_features_denseblock4_denselayer7_norm1_bias), n, 704, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer7_norm1), A(X_features_denseblock4_denselayer6_concat1), P(P_features_denseblock4_denselayer7_norm1_weight), P(P_features_denseblock4_denselayer7_norm1_bias), P(P_features_denseblock4_denselayer7_norm1_running_mean), P(P_features_denseblock4_denselayer7_norm1_running_var), n, 704, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_norm1), (size_t)n * 34496);
-    /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv1), NULL, A(X_features_denseblock4_denselayer7_relu1), P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n, &g_features_denseblock4_denselayer7_conv1);
-    /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer7_norm2), S(S_features_denseblock4_denselayer7_norm2), S(S_features_denseblock4_denselayer7_norm2) + 128, P(P_features_denseblock4_denselayer7_norm2_running_mean), P(P_features_denseblock4_denselayer7_norm2_running_var), A(X_features_denseblock4_denselayer7_conv1), P(P_features_denseblock4_denselayer7_norm2_weight), P(P_features_denseblock4_denselayer7_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer7_norm2), A(X_features_denseblock4_denselayer7_conv1), P(P_features_denseblock4_denselayer7_norm2_weight), P(P_features_denseblock4_denselayer7_norm2_bias), P(P_features_denseblock4_denselayer7_norm2_running_mean), P(P_features_denseblock4_denselayer7_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv2), S(S_COL), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n, &g_features_denseblock4_denselayer7_conv2);
-    /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv2), A(T_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n, &g_features_denseblock4_denselayer7_conv2);
+    /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer7_concat1), A(X_features_denseblock4_denselayer6_concat1), n, 736, 0, 704, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer7_concat1), A(X_features_denseblock4_denselayer7_conv2), n, 736, 704, 32, 49);
-    /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer8_norm1), S(S_features_denseblock4_denselayer8_norm1), S(S_features_denseblock4_denselayer8_norm1) + 736, P(P_features_denseblock4_denselayer8_norm1_running_mean), P(P_features_denseblock4_denselayer8_norm1_running_var), A(X_features_denseblock4_denselayer7_concat1), P(P_features_denseblock4_denselayer8_norm1_weight), P(P_features_denseblock4_denselayer8_norm1_bias), n, 736, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer8_norm1), A(X_features_denseblock4_denselayer7_concat1), P(P_features_denseblock4_denselayer8_norm1_weight), P(P_features_denseblock4_denselayer8_norm1_bias), P(P_features_denseblock4_denselayer8_norm1_running_mean), P(P_features_denseblock4_denselayer8_norm1_running_var), n, 736, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_norm1), (size_t)n * 36064);
-    /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv1), NULL, A(X_features_denseblock4_denselayer8_relu1), P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n, &g_features_denseblock4_denselayer8_conv1);
-    /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer8_norm2), S(S_features_denseblock4_denselayer8_norm2), S(S_features_denseblock4_denselayer8_norm2) + 128, P(P_features_denseblock4_denselayer8_norm2_running_mean), P(P_features_denseblock4_denselayer8_norm2_running_var), A(X_features_denseblock4_denselayer8_conv1), P(P_features_denseblock4_denselayer8_norm2_weight), P(P_features_denseblock4_denselayer8_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer8_norm2), A(X_features_denseblock4_denselayer8_conv1), P(P_features_denseblock4_denselayer8_norm2_weight), P(P_features_denseblock4_denselayer8_norm2_bias), P(P_features_denseblock4_denselayer8_norm2_running_mean), P(P_features_denseblock4_denselayer8_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv2), S(S_COL), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n, &g_features_denseblock4_denselayer8_conv2);
-    /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv2), A(T_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n, &g_features_denseblock4_denselayer8_conv2);
+    /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer8_concat1), A(X_features_denseblock4_denselayer7_concat1), n, 768, 0, 736, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer8_concat1), A(X_features_denseblock4_denselayer8_conv2), n, 768, 736, 32, 49);
-    /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer9_norm1), S(S_features_denseblock4_denselayer9_norm1), S(S_features_denseblock4_denselayer9_norm1) + 768, P(P_features_denseblock4_denselayer9_norm1_running_mean), P(P_features_denseblock4_denselayer9_norm1_running_var), A(X_features_denseblock4_denselayer8_concat1), P(P_features_denseblock4_denselayer9_norm1_weight), P(P_features_denseblock4_denselayer9_norm1_bias), n, 768, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer9_norm1), A(X_features_denseblock4_denselayer8_concat1), P(P_features_denseblock4_denselayer9_norm1_weight), P(P_features_denseblock4_denselayer9_norm1_bias), P(P_features_denseblock4_denselayer9_norm1_running_mean), P(P_features_denseblock4_denselayer9_norm1_running_var), n, 768, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_norm1), (size_t)n * 37632);
-    /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv1), NULL, A(X_features_denseblock4_denselayer9_relu1), P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n, &g_features_denseblock4_denselayer9_conv1);
-    /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer9_norm2), S(S_features_denseblock4_denselayer9_norm2), S(S_features_denseblock4_denselayer9_norm2) + 128, P(P_features_denseblock4_denselayer9_norm2_running_mean), P(P_features_denseblock4_denselayer9_norm2_running_var), A(X_features_denseblock4_denselayer9_conv1), P(P_features_denseblock4_denselayer9_norm2_weight), P(P_features_denseblock4_denselayer9_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer9_norm2), A(X_features_denseblock4_denselayer9_conv1), P(P_features_denseblock4_denselayer9_norm2_weight), P(P_features_denseblock4_denselayer9_norm2_bias), P(P_features_denseblock4_denselayer9_norm2_running_mean), P(P_features_denseblock4_denselayer9_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv2), S(S_COL), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n, &g_features_denseblock4_denselayer9_conv2);
-    /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv2), A(T_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n, &g_features_denseblock4_denselayer9_conv2);
+    /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer9_concat1), A(X_features_denseblock4_denselayer8_concat1), n, 800, 0, 768, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer9_concat1), A(X_features_denseblock4_denselayer9_conv2), n, 800, 768, 32, 49);
-    /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer10_norm1), S(S_features_denseblock4_denselayer10_norm1), S(S_features_denseblock4_denselayer10_norm1) + 800, P(P_features_denseblock4_denselayer10_norm1_running_mean), P(P_features_denseblock4_denselayer10_norm1_running_var), A(X_features_denseblock4_denselayer9_concat1), P(P_features_denseblock4_denselayer10_norm1_weight), P(P_features_denseblock4_denselayer10_norm1_bias), n, 800, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer10_norm1), A(X_features_denseblock4_denselayer9_concat1), P(P_features_denseblock4_denselayer10_norm1_weight), P(P_features_denseblock4_denselayer10_norm1_bias), P(P_features_denseblock4_denselayer10_norm1_running_mean), P(P_features_denseblock4_denselayer10_norm1_running_var), n, 800, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_norm1), (size_t)n * 39200);
-    /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv1), NULL, A(X_features_denseblock4_denselayer10_relu1), P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n, &g_features_denseblock4_denselayer10_conv1);
-    /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer10_norm2), S(S_features_denseblock4_denselayer10_norm2), S(S_features_denseblock4_denselayer10_norm2) + 128, P(P_features_denseblock4_denselayer10_norm2_running_mean), P(P_features_denseblock4_denselayer10_norm2_running_var), A(X_features_denseblock4_denselayer10_conv1), P(P_features_denseblock4_denselayer10_norm2_weight), P(P_features_denseblock4_denselayer10_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer10_norm2), A(X_features_denseblock4_denselayer10_conv1), P(P_features_denseblock4_denselayer10_norm2_weight), P(P_features_denseblock4_denselayer10_norm2_bias), P(P_features_denseblock4_denselayer10_norm2_running_mean), P(P_features_denseblock4_denselayer10_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv2), S(S_COL), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n, &g_features_denseblock4_denselayer10_conv2);
-    /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv2), A(T_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n, &g_features_denseblock4_denselayer10_conv2);
+    /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer10_concat1), A(X_features_denseblock4_denselayer9_concat1), n, 832, 0, 800, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer10_concat1), A(X_features_denseblock4_denselayer10_conv2), n, 832, 800, 32, 49);
-    /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer11_norm1), S(S_features_denseblock4_denselayer11_norm1), S(S_features_denseblock4_denselayer11_norm1) + 832, P(P_features_denseblock4_denselayer11_norm1_running_mean), P(P_features_denseblock4_denselayer11_norm1_running_var), A(X_features_denseblock4_denselayer10_concat1), P(P_features_denseblock4_denselayer11_norm1_weight), P(P_features_denseblock4_denselayer11_norm1_bias), n, 832, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer11_norm1), A(X_features_denseblock4_denselayer10_concat1), P(P_features_denseblock4_denselayer11_norm1_weight), P(P_features_denseblock4_denselayer11_norm1_bias), P(P_features_denseblock4_denselayer11_norm1_running_mean), P(P_features_denseblock4_denselayer11_norm1_running_var), n, 832, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_norm1), (size_t)n * 40768);
-    /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv1), NULL, A(X_features_denseblock4_denselayer11_relu1), P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n, &g_features_denseblock4_denselayer11_conv1);
-    /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer11_norm2), S(S_features_denseblock4_denselayer11_norm2), S(S_features_denseblock4_denselayer11_norm2) + 128, P(P_features_denseblock4_denselayer11_norm2_running_mean), P(P_features_denseblock4_denselayer11_norm2_running_var), A(X_features_denseblock4_denselayer11_conv1), P(P_features_denseblock4_denselayer11_norm2_weight), P(P_features_denseblock4_denselayer11_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer11_norm2), A(X_features_denseblock4_denselayer11_conv1), P(P_features_denseblock4_denselayer11_norm2_weight), P(P_features_denseblock4_denselayer11_norm2_bias), P(P_features_denseblock4_denselayer11_norm2_running_mean), P(P_features_denseblock4_denselayer11_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv2), S(S_COL), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n, &g_features_denseblock4_denselayer11_conv2);
-    /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv2), A(T_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n, &g_features_denseblock4_denselayer11_conv2);
+    /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer11_concat1), A(X_features_denseblock4_denselayer10_concat1), n, 864, 0, 832, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer11_concat1), A(X_features_denseblock4_denselayer11_conv2), n, 864, 832, 32, 49);
-    /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer12_norm1), S(S_features_denseblock4_denselayer12_norm1), S(S_features_denseblock4_denselayer12_norm1) + 864, P(P_features_denseblock4_denselayer12_norm1_running_mean), P(P_features_denseblock4_denselayer12_norm1_running_var), A(X_features_denseblock4_denselayer11_concat1), P(P_features_denseblock4_denselayer12_norm1_weight), P(P_features_denseblock4_denselayer12_norm1_bias), n, 864, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer12_norm1), A(X_features_denseblock4_denselayer11_concat1), P(P_features_denseblock4_denselayer12_norm1_weight), P(P_features_denseblock4_denselayer12_norm1_bias), P(P_features_denseblock4_denselayer12_norm1_running_mean), P(P_features_denseblock4_denselayer12_norm1_running_var), n, 864, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_norm1), (size_t)n * 42336);
-    /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv1), NULL, A(X_features_denseblock4_denselayer12_relu1), P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n, &g_features_denseblock4_denselayer12_conv1);
-    /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer12_norm2), S(S_features_denseblock4_denselayer12_norm2), S(S_features_denseblock4_denselayer12_norm2) + 128, P(P_features_denseblock4_denselayer12_norm2_running_mean), P(P_features_denseblock4_denselayer12_norm2_running_var), A(X_features_denseblock4_denselayer12_conv1), P(P_features_denseblock4_denselayer12_norm2_weight), P(P_features_denseblock4_denselayer12_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer12_norm2), A(X_features_denseblock4_denselayer12_conv1), P(P_features_denseblock4_denselayer12_norm2_weight), P(P_features_denseblock4_denselayer12_norm2_bias), P(P_features_denseblock4_denselayer12_norm2_running_mean), P(P_features_denseblock4_denselayer12_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv2), S(S_COL), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n, &g_features_denseblock4_denselayer12_conv2);
-    /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv2), A(T_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n, &g_features_denseblock4_denselayer12_conv2);
+    /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer12_concat1), A(X_features_denseblock4_denselayer11_concat1), n, 896, 0, 864, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer12_concat1), A(X_features_denseblock4_denselayer12_conv2), n, 896, 864, 32, 49);
-    /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer13_norm1), S(S_features_denseblock4_denselayer13_norm1), S(S_features_denseblock4_denselayer13_norm1) + 896, P(P_features_denseblock4_denselayer13_norm1_running_mean), P(P_features_denseblock4_denselayer13_norm1_running_var), A(X_features_denseblock4_denselayer12_concat1), P(P_features_denseblock4_denselayer13_norm1_weight), P(P_features_denseblock4_denselayer13_norm1_bias), n, 896, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer13_norm1), A(X_features_denseblock4_denselayer12_concat1), P(P_features_denseblock4_denselayer13_norm1_weight), P(P_features_denseblock4_denselayer13_norm1_bias), P(P_features_denseblock4_denselayer13_norm1_running_mean), P(P_features_denseblock4_denselayer13_norm1_running_var), n, 896, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_norm1), (size_t)n * 43904);
-    /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv1), NULL, A(X_features_denseblock4_denselayer13_relu1), P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n, &g_features_denseblock4_denselayer13_conv1);
-    /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer13_norm2), S(S_features_denseblock4_denselayer13_norm2), S(S_features_denseblock4_denselayer13_norm2) + 128, P(P_features_denseblock4_denselayer13_norm2_running_mean), P(P_features_denseblock4_denselayer13_norm2_running_var), A(X_features_denseblock4_denselayer13_conv1), P(P_features_denseblock4_denselayer13_norm2_weight), P(P_features_denseblock4_denselayer13_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer13_norm2), A(X_features_denseblock4_denselayer13_conv1), P(P_features_denseblock4_denselayer13_norm2_weight), P(P_features_denseblock4_denselayer13_norm2_bias), P(P_features_denseblock4_denselayer13_norm2_running_mean), P(P_features_denseblock4_denselayer13_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv2), S(S_COL), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n, &g_features_denseblock4_denselayer13_conv2);
-    /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv2), A(T_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n, &g_features_denseblock4_denselayer13_conv2);
+    /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer13_concat1), A(X_features_denseblock4_denselayer12_concat1), n, 928, 0, 896, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer13_concat1), A(X_features_denseblock4_denselayer13_conv2), n, 928, 896, 32, 49);
-    /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer14_norm1), S(S_features_denseblock4_denselayer14_norm1), S(S_features_denseblock4_denselayer14_norm1) + 928, P(P_features_denseblock4_denselayer14_norm1_running_mean), P(P_features_denseblock4_denselayer14_norm1_running_var), A(X_features_denseblock4_denselayer13_concat1), P(P_features_denseblock4_denselayer14_norm1_weight), P(P_features_denseblock4_denselayer14_norm1_bias), n, 928, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer14_norm1), A(X_features_denseblock4_denselayer13_concat1), P(P_features_denseblock4_denselayer14_norm1_weight), P(P_features_denseblock4_denselayer14_norm1_bias), P(P_features_denseblock4_denselayer14_norm1_running_mean), P(P_features_denseblock4_denselayer14_norm1_running_var), n, 928, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_norm1), (size_t)n * 45472);
-    /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv1), NULL, A(X_features_denseblock4_denselayer14_relu1), P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n, &g_features_denseblock4_denselayer14_conv1);
-    /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer14_norm2), S(S_features_denseblock4_denselayer14_norm2), S(S_features_denseblock4_denselayer14_norm2) + 128, P(P_features_denseblock4_denselayer14_norm2_running_mean), P(P_features_denseblock4_denselayer14_norm2_running_var), A(X_features_denseblock4_denselayer14_conv1), P(P_features_denseblock4_denselayer14_norm2_weight), P(P_features_denseblock4_denselayer14_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer14_norm2), A(X_features_denseblock4_denselayer14_conv1), P(P_features_denseblock4_denselayer14_norm2_weight), P(P_features_denseblock4_denselayer14_norm2_bias), P(P_features_denseblock4_denselayer14_norm2_running_mean), P(P_features_denseblock4_denselayer14_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv2), S(S_COL), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n, &g_features_denseblock4_denselayer14_conv2);
-    /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv2), A(T_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n, &g_features_denseblock4_denselayer14_conv2);
+    /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer14_concat1), A(X_features_denseblock4_denselayer13_concat1), n, 960, 0, 928, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer14_concat1), A(X_features_denseblock4_denselayer14_conv2), n, 960, 928, 32, 49);
-    /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer15_norm1), S(S_features_denseblock4_denselayer15_norm1), S(S_features_denseblock4_denselayer15_norm1) + 960, P(P_features_denseblock4_denselayer15_norm1_running_mean), P(P_features_denseblock4_denselayer15_norm1_running_var), A(X_features_denseblock4_denselayer14_concat1), P(P_features_denseblock4_denselayer15_norm1_weight), P(P_features_denseblock4_denselayer15_norm1_bias), n, 960, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer15_norm1), A(X_features_denseblock4_denselayer14_concat1), P(P_features_denseblock4_denselayer15_norm1_weight), P(P_features_denseblock4_denselayer15_norm1_bias), P(P_features_denseblock4_denselayer15_norm1_running_mean), P(P_features_denseblock4_denselayer15_norm1_running_var), n, 960, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_norm1), (size_t)n * 47040);
-    /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv1), NULL, A(X_features_denseblock4_denselayer15_relu1), P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n, &g_features_denseblock4_denselayer15_conv1);
-    /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer15_norm2), S(S_features_denseblock4_denselayer15_norm2), S(S_features_denseblock4_denselayer15_norm2) + 128, P(P_features_denseblock4_denselayer15_norm2_running_mean), P(P_features_denseblock4_denselayer15_norm2_running_var), A(X_features_denseblock4_denselayer15_conv1), P(P_features_denseblock4_denselayer15_norm2_weight), P(P_features_denseblock4_denselayer15_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer15_norm2), A(X_features_denseblock4_denselayer15_conv1), P(P_features_denseblock4_denselayer15_norm2_weight), P(P_features_denseblock4_denselayer15_norm2_bias), P(P_features_denseblock4_denselayer15_norm2_running_mean), P(P_features_denseblock4_denselayer15_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv2), S(S_COL), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n, &g_features_denseblock4_denselayer15_conv2);
-    /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv2), A(T_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n, &g_features_denseblock4_denselayer15_conv2);
+    /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer15_concat1), A(X_features_denseblock4_denselayer14_concat1), n, 992, 0, 960, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer15_concat1), A(X_features_denseblock4_denselayer15_conv2), n, 992, 960, 32, 49);
-    /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer16_norm1), S(S_features_denseblock4_denselayer16_norm1), S(S_features_denseblock4_denselayer16_norm1) + 992, P(P_features_denseblock4_denselayer16_norm1_running_mean), P(P_features_denseblock4_denselayer16_norm1_running_var), A(X_features_denseblock4_denselayer15_concat1), P(P_features_denseblock4_denselayer16_norm1_weight), P(P_features_denseblock4_denselayer16_norm1_bias), n, 992, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer16_norm1), A(X_features_denseblock4_denselayer15_concat1), P(P_features_denseblock4_denselayer16_norm1_weight), P(P_features_denseblock4_denselayer16_norm1_bias), P(P_features_denseblock4_denselayer16_norm1_running_mean), P(P_features_denseblock4_denselayer16_norm1_running_var), n, 992, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_norm1), (size_t)n * 48608);
-    /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv1), NULL, A(X_features_denseblock4_denselayer16_relu1), P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n, &g_features_denseblock4_denselayer16_conv1);
-    /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock4_denselayer16_norm2), S(S_features_denseblock4_denselayer16_norm2), S(S_features_denseblock4_denselayer16_norm2) + 128, P(P_features_denseblock4_denselayer16_norm2_running_mean), P(P_features_denseblock4_denselayer16_norm2_running_var), A(X_features_denseblock4_denselayer16_conv1), P(P_features_denseblock4_denselayer16_norm2_weight), P(P_features_denseblock4_denselayer16_norm2_bias), n, 128, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock4_denselayer16_norm2), A(X_features_denseblock4_denselayer16_conv1), P(P_features_denseblock4_denselayer16_norm2_weight), P(P_features_denseblock4_denselayer16_norm2_bias), P(P_features_denseblock4_denselayer16_norm2_running_mean), P(P_features_denseblock4_denselayer16_norm2_running_var), n, 128, 49, 9.99999975e-06f);
-    /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_forward(A(X_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_norm2), (size_t)n * 6272);
-    /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv2), S(S_COL), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n, &g_features_denseblock4_denselayer16_conv2);
-    /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv2), A(T_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n, &g_features_denseblock4_denselayer16_conv2);
+    /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_forward(A(X_features_denseblock4_denselayer16_concat1), A(X_features_denseblock4_denselayer15_concat1), n, 1024, 0, 992, 49);
     rt_concat_forward(A(X_features_denseblock4_denselayer16_concat1), A(X_features_denseblock4_denselayer16_conv2), n, 1024, 992, 32, 49);
     /* features.norm5: batchnorm, [1024,7,7] -> [1024,7,7]  (specs/densenet_imagenet.lua:33) */
@@ -3398,1315 +3515,1315 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock4_denselayer16_concat1), S(S_features_norm5), S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, 1024, 49);
     ZERO(D_features_denseblock4_denselayer15_concat1, 48608);
     ZERO(D_features_denseblock4_denselayer16_conv2, 1568);
-    /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer15_concat1), A(D_features_denseblock4_denselayer16_concat1), n, 1024, 0, 992, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_concat1), n, 1024, 992, 32, 49);
     ZERO(D_features_denseblock4_denselayer16_relu2, 6272);
-    /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2), G(P_features_denseblock4_denselayer16_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), n, &g_features_denseblock4_denselayer16_conv2);
+    /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2), G(P_features_denseblock4_denselayer16_conv2_weight), NULL, A(TB_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), n, &g_features_denseblock4_denselayer16_conv2);
     ZERO(D_features_denseblock4_denselayer16_norm2, 6272);
-    /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer16_norm2), A(D_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer16_conv1, 6272);
-    /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_conv1), G(P_features_denseblock4_denselayer16_norm2_weight), G(P_features_denseblock4_denselayer16_norm2_bias), A(D_features_denseblock4_denselayer16_norm2), A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2), S(S_features_denseblock4_denselayer16_norm2) + 128, P(P_features_denseblock4_denselayer16_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer16_relu1, 48608);
-    /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1), G(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer16_conv1), A(X_features_denseblock4_denselayer16_relu1), P(P_features_denseblock4_denselayer16_conv1_weight), n, &g_features_denseblock4_denselayer16_conv1);
     ZERO(D_features_denseblock4_denselayer16_norm1, 48608);
-    /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer16_norm1), A(D_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
-    /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_concat1), G(P_features_denseblock4_denselayer16_norm1_weight), G(P_features_denseblock4_denselayer16_norm1_bias), A(D_features_denseblock4_denselayer16_norm1), A(X_features_denseblock4_denselayer15_concat1), S(S_features_denseblock4_denselayer16_norm1), S(S_features_denseblock4_denselayer16_norm1) + 992, P(P_features_denseblock4_denselayer16_norm1_weight), n, 992, 49);
     ZERO(D_features_denseblock4_denselayer14_concat1, 47040);
     ZERO(D_features_denseblock4_denselayer15_conv2, 1568);
-    /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer14_concat1), A(D_features_denseblock4_denselayer15_concat1), n, 992, 0, 960, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_concat1), n, 992, 960, 32, 49);
     ZERO(D_features_denseblock4_denselayer15_relu2, 6272);
-    /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2), G(P_features_denseblock4_denselayer15_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), n, &g_features_denseblock4_denselayer15_conv2);
+    /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2), G(P_features_denseblock4_denselayer15_conv2_weight), NULL, A(TB_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), n, &g_features_denseblock4_denselayer15_conv2);
     ZERO(D_features_denseblock4_denselayer15_norm2, 6272);
-    /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer15_norm2), A(D_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer15_conv1, 6272);
-    /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_conv1), G(P_features_denseblock4_denselayer15_norm2_weight), G(P_features_denseblock4_denselayer15_norm2_bias), A(D_features_denseblock4_denselayer15_norm2), A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2), S(S_features_denseblock4_denselayer15_norm2) + 128, P(P_features_denseblock4_denselayer15_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer15_relu1, 47040);
-    /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1), G(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer15_conv1), A(X_features_denseblock4_denselayer15_relu1), P(P_features_denseblock4_denselayer15_conv1_weight), n, &g_features_denseblock4_denselayer15_conv1);
     ZERO(D_features_denseblock4_denselayer15_norm1, 47040);
-    /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer15_norm1), A(D_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
-    /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_concat1), G(P_features_denseblock4_denselayer15_norm1_weight), G(P_features_denseblock4_denselayer15_norm1_bias), A(D_features_denseblock4_denselayer15_norm1), A(X_features_denseblock4_denselayer14_concat1), S(S_features_denseblock4_denselayer15_norm1), S(S_features_denseblock4_denselayer15_norm1) + 960, P(P_features_denseblock4_denselayer15_norm1_weight), n, 960, 49);
     ZERO(D_features_denseblock4_denselayer13_concat1, 45472);
     ZERO(D_features_denseblock4_denselayer14_conv2, 1568);
-    /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer13_concat1), A(D_features_denseblock4_denselayer14_concat1), n, 960, 0, 928, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_concat1), n, 960, 928, 32, 49);
     ZERO(D_features_denseblock4_denselayer14_relu2, 6272);
-    /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2), G(P_features_denseblock4_denselayer14_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), n, &g_features_denseblock4_denselayer14_conv2);
+    /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2), G(P_features_denseblock4_denselayer14_conv2_weight), NULL, A(TB_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), n, &g_features_denseblock4_denselayer14_conv2);
     ZERO(D_features_denseblock4_denselayer14_norm2, 6272);
-    /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer14_norm2), A(D_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer14_conv1, 6272);
-    /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_conv1), G(P_features_denseblock4_denselayer14_norm2_weight), G(P_features_denseblock4_denselayer14_norm2_bias), A(D_features_denseblock4_denselayer14_norm2), A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2), S(S_features_denseblock4_denselayer14_norm2) + 128, P(P_features_denseblock4_denselayer14_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer14_relu1, 45472);
-    /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1), G(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer14_conv1), A(X_features_denseblock4_denselayer14_relu1), P(P_features_denseblock4_denselayer14_conv1_weight), n, &g_features_denseblock4_denselayer14_conv1);
     ZERO(D_features_denseblock4_denselayer14_norm1, 45472);
-    /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer14_norm1), A(D_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
-    /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_concat1), G(P_features_denseblock4_denselayer14_norm1_weight), G(P_features_denseblock4_denselayer14_norm1_bias), A(D_features_denseblock4_denselayer14_norm1), A(X_features_denseblock4_denselayer13_concat1), S(S_features_denseblock4_denselayer14_norm1), S(S_features_denseblock4_denselayer14_norm1) + 928, P(P_features_denseblock4_denselayer14_norm1_weight), n, 928, 49);
     ZERO(D_features_denseblock4_denselayer12_concat1, 43904);
     ZERO(D_features_denseblock4_denselayer13_conv2, 1568);
-    /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer12_concat1), A(D_features_denseblock4_denselayer13_concat1), n, 928, 0, 896, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_concat1), n, 928, 896, 32, 49);
     ZERO(D_features_denseblock4_denselayer13_relu2, 6272);
-    /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2), G(P_features_denseblock4_denselayer13_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), n, &g_features_denseblock4_denselayer13_conv2);
+    /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2), G(P_features_denseblock4_denselayer13_conv2_weight), NULL, A(TB_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), n, &g_features_denseblock4_denselayer13_conv2);
     ZERO(D_features_denseblock4_denselayer13_norm2, 6272);
-    /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer13_norm2), A(D_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer13_conv1, 6272);
-    /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_conv1), G(P_features_denseblock4_denselayer13_norm2_weight), G(P_features_denseblock4_denselayer13_norm2_bias), A(D_features_denseblock4_denselayer13_norm2), A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2), S(S_features_denseblock4_denselayer13_norm2) + 128, P(P_features_denseblock4_denselayer13_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer13_relu1, 43904);
-    /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1), G(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer13_conv1), A(X_features_denseblock4_denselayer13_relu1), P(P_features_denseblock4_denselayer13_conv1_weight), n, &g_features_denseblock4_denselayer13_conv1);
     ZERO(D_features_denseblock4_denselayer13_norm1, 43904);
-    /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer13_norm1), A(D_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
-    /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_concat1), G(P_features_denseblock4_denselayer13_norm1_weight), G(P_features_denseblock4_denselayer13_norm1_bias), A(D_features_denseblock4_denselayer13_norm1), A(X_features_denseblock4_denselayer12_concat1), S(S_features_denseblock4_denselayer13_norm1), S(S_features_denseblock4_denselayer13_norm1) + 896, P(P_features_denseblock4_denselayer13_norm1_weight), n, 896, 49);
     ZERO(D_features_denseblock4_denselayer11_concat1, 42336);
     ZERO(D_features_denseblock4_denselayer12_conv2, 1568);
-    /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer11_concat1), A(D_features_denseblock4_denselayer12_concat1), n, 896, 0, 864, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_concat1), n, 896, 864, 32, 49);
     ZERO(D_features_denseblock4_denselayer12_relu2, 6272);
-    /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2), G(P_features_denseblock4_denselayer12_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), n, &g_features_denseblock4_denselayer12_conv2);
+    /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2), G(P_features_denseblock4_denselayer12_conv2_weight), NULL, A(TB_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), n, &g_features_denseblock4_denselayer12_conv2);
     ZERO(D_features_denseblock4_denselayer12_norm2, 6272);
-    /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer12_norm2), A(D_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer12_conv1, 6272);
-    /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_conv1), G(P_features_denseblock4_denselayer12_norm2_weight), G(P_features_denseblock4_denselayer12_norm2_bias), A(D_features_denseblock4_denselayer12_norm2), A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2), S(S_features_denseblock4_denselayer12_norm2) + 128, P(P_features_denseblock4_denselayer12_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer12_relu1, 42336);
-    /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1), G(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer12_conv1), A(X_features_denseblock4_denselayer12_relu1), P(P_features_denseblock4_denselayer12_conv1_weight), n, &g_features_denseblock4_denselayer12_conv1);
     ZERO(D_features_denseblock4_denselayer12_norm1, 42336);
-    /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer12_norm1), A(D_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
-    /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_concat1), G(P_features_denseblock4_denselayer12_norm1_weight), G(P_features_denseblock4_denselayer12_norm1_bias), A(D_features_denseblock4_denselayer12_norm1), A(X_features_denseblock4_denselayer11_concat1), S(S_features_denseblock4_denselayer12_norm1), S(S_features_denseblock4_denselayer12_norm1) + 864, P(P_features_denseblock4_denselayer12_norm1_weight), n, 864, 49);
     ZERO(D_features_denseblock4_denselayer10_concat1, 40768);
     ZERO(D_features_denseblock4_denselayer11_conv2, 1568);
-    /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer10_concat1), A(D_features_denseblock4_denselayer11_concat1), n, 864, 0, 832, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_concat1), n, 864, 832, 32, 49);
     ZERO(D_features_denseblock4_denselayer11_relu2, 6272);
-    /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2), G(P_features_denseblock4_denselayer11_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), n, &g_features_denseblock4_denselayer11_conv2);
+    /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2), G(P_features_denseblock4_denselayer11_conv2_weight), NULL, A(TB_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), n, &g_features_denseblock4_denselayer11_conv2);
     ZERO(D_features_denseblock4_denselayer11_norm2, 6272);
-    /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer11_norm2), A(D_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer11_conv1, 6272);
-    /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_conv1), G(P_features_denseblock4_denselayer11_norm2_weight), G(P_features_denseblock4_denselayer11_norm2_bias), A(D_features_denseblock4_denselayer11_norm2), A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2), S(S_features_denseblock4_denselayer11_norm2) + 128, P(P_features_denseblock4_denselayer11_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer11_relu1, 40768);
-    /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1), G(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer11_conv1), A(X_features_denseblock4_denselayer11_relu1), P(P_features_denseblock4_denselayer11_conv1_weight), n, &g_features_denseblock4_denselayer11_conv1);
     ZERO(D_features_denseblock4_denselayer11_norm1, 40768);
-    /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer11_norm1), A(D_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
-    /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_concat1), G(P_features_denseblock4_denselayer11_norm1_weight), G(P_features_denseblock4_denselayer11_norm1_bias), A(D_features_denseblock4_denselayer11_norm1), A(X_features_denseblock4_denselayer10_concat1), S(S_features_denseblock4_denselayer11_norm1), S(S_features_denseblock4_denselayer11_norm1) + 832, P(P_features_denseblock4_denselayer11_norm1_weight), n, 832, 49);
     ZERO(D_features_denseblock4_denselayer9_concat1, 39200);
     ZERO(D_features_denseblock4_denselayer10_conv2, 1568);
-    /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer9_concat1), A(D_features_denseblock4_denselayer10_concat1), n, 832, 0, 800, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_concat1), n, 832, 800, 32, 49);
     ZERO(D_features_denseblock4_denselayer10_relu2, 6272);
-    /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2), G(P_features_denseblock4_denselayer10_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), n, &g_features_denseblock4_denselayer10_conv2);
+    /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2), G(P_features_denseblock4_denselayer10_conv2_weight), NULL, A(TB_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), n, &g_features_denseblock4_denselayer10_conv2);
     ZERO(D_features_denseblock4_denselayer10_norm2, 6272);
-    /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer10_norm2), A(D_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer10_conv1, 6272);
-    /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_conv1), G(P_features_denseblock4_denselayer10_norm2_weight), G(P_features_denseblock4_denselayer10_norm2_bias), A(D_features_denseblock4_denselayer10_norm2), A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2), S(S_features_denseblock4_denselayer10_norm2) + 128, P(P_features_denseblock4_denselayer10_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer10_relu1, 39200);
-    /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1), G(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer10_conv1), A(X_features_denseblock4_denselayer10_relu1), P(P_features_denseblock4_denselayer10_conv1_weight), n, &g_features_denseblock4_denselayer10_conv1);
     ZERO(D_features_denseblock4_denselayer10_norm1, 39200);
-    /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer10_norm1), A(D_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
-    /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_concat1), G(P_features_denseblock4_denselayer10_norm1_weight), G(P_features_denseblock4_denselayer10_norm1_bias), A(D_features_denseblock4_denselayer10_norm1), A(X_features_denseblock4_denselayer9_concat1), S(S_features_denseblock4_denselayer10_norm1), S(S_features_denseblock4_denselayer10_norm1) + 800, P(P_features_denseblock4_denselayer10_norm1_weight), n, 800, 49);
     ZERO(D_features_denseblock4_denselayer8_concat1, 37632);
     ZERO(D_features_denseblock4_denselayer9_conv2, 1568);
-    /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer8_concat1), A(D_features_denseblock4_denselayer9_concat1), n, 800, 0, 768, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_concat1), n, 800, 768, 32, 49);
     ZERO(D_features_denseblock4_denselayer9_relu2, 6272);
-    /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2), G(P_features_denseblock4_denselayer9_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), n, &g_features_denseblock4_denselayer9_conv2);
+    /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2), G(P_features_denseblock4_denselayer9_conv2_weight), NULL, A(TB_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), n, &g_features_denseblock4_denselayer9_conv2);
     ZERO(D_features_denseblock4_denselayer9_norm2, 6272);
-    /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer9_norm2), A(D_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer9_conv1, 6272);
-    /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_conv1), G(P_features_denseblock4_denselayer9_norm2_weight), G(P_features_denseblock4_denselayer9_norm2_bias), A(D_features_denseblock4_denselayer9_norm2), A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2), S(S_features_denseblock4_denselayer9_norm2) + 128, P(P_features_denseblock4_denselayer9_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer9_relu1, 37632);
-    /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1), G(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer9_conv1), A(X_features_denseblock4_denselayer9_relu1), P(P_features_denseblock4_denselayer9_conv1_weight), n, &g_features_denseblock4_denselayer9_conv1);
     ZERO(D_features_denseblock4_denselayer9_norm1, 37632);
-    /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer9_norm1), A(D_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
-    /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_concat1), G(P_features_denseblock4_denselayer9_norm1_weight), G(P_features_denseblock4_denselayer9_norm1_bias), A(D_features_denseblock4_denselayer9_norm1), A(X_features_denseblock4_denselayer8_concat1), S(S_features_denseblock4_denselayer9_norm1), S(S_features_denseblock4_denselayer9_norm1) + 768, P(P_features_denseblock4_denselayer9_norm1_weight), n, 768, 49);
     ZERO(D_features_denseblock4_denselayer7_concat1, 36064);
     ZERO(D_features_denseblock4_denselayer8_conv2, 1568);
-    /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer7_concat1), A(D_features_denseblock4_denselayer8_concat1), n, 768, 0, 736, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_concat1), n, 768, 736, 32, 49);
     ZERO(D_features_denseblock4_denselayer8_relu2, 6272);
-    /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2), G(P_features_denseblock4_denselayer8_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), n, &g_features_denseblock4_denselayer8_conv2);
+    /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2), G(P_features_denseblock4_denselayer8_conv2_weight), NULL, A(TB_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), n, &g_features_denseblock4_denselayer8_conv2);
     ZERO(D_features_denseblock4_denselayer8_norm2, 6272);
-    /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer8_norm2), A(D_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer8_conv1, 6272);
-    /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_conv1), G(P_features_denseblock4_denselayer8_norm2_weight), G(P_features_denseblock4_denselayer8_norm2_bias), A(D_features_denseblock4_denselayer8_norm2), A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2), S(S_features_denseblock4_denselayer8_norm2) + 128, P(P_features_denseblock4_denselayer8_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer8_relu1, 36064);
-    /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1), G(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer8_conv1), A(X_features_denseblock4_denselayer8_relu1), P(P_features_denseblock4_denselayer8_conv1_weight), n, &g_features_denseblock4_denselayer8_conv1);
     ZERO(D_features_denseblock4_denselayer8_norm1, 36064);
-    /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer8_norm1), A(D_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
-    /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_concat1), G(P_features_denseblock4_denselayer8_norm1_weight), G(P_features_denseblock4_denselayer8_norm1_bias), A(D_features_denseblock4_denselayer8_norm1), A(X_features_denseblock4_denselayer7_concat1), S(S_features_denseblock4_denselayer8_norm1), S(S_features_denseblock4_denselayer8_norm1) + 736, P(P_features_denseblock4_denselayer8_norm1_weight), n, 736, 49);
     ZERO(D_features_denseblock4_denselayer6_concat1, 34496);
     ZERO(D_features_denseblock4_denselayer7_conv2, 1568);
-    /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer6_concat1), A(D_features_denseblock4_denselayer7_concat1), n, 736, 0, 704, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_concat1), n, 736, 704, 32, 49);
     ZERO(D_features_denseblock4_denselayer7_relu2, 6272);
-    /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2), G(P_features_denseblock4_denselayer7_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), n, &g_features_denseblock4_denselayer7_conv2);
+    /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2), G(P_features_denseblock4_denselayer7_conv2_weight), NULL, A(TB_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), n, &g_features_denseblock4_denselayer7_conv2);
     ZERO(D_features_denseblock4_denselayer7_norm2, 6272);
-    /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer7_norm2), A(D_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer7_conv1, 6272);
-    /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_conv1), G(P_features_denseblock4_denselayer7_norm2_weight), G(P_features_denseblock4_denselayer7_norm2_bias), A(D_features_denseblock4_denselayer7_norm2), A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2), S(S_features_denseblock4_denselayer7_norm2) + 128, P(P_features_denseblock4_denselayer7_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer7_relu1, 34496);
-    /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1), G(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer7_conv1), A(X_features_denseblock4_denselayer7_relu1), P(P_features_denseblock4_denselayer7_conv1_weight), n, &g_features_denseblock4_denselayer7_conv1);
     ZERO(D_features_denseblock4_denselayer7_norm1, 34496);
-    /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer7_norm1), A(D_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
-    /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_concat1), G(P_features_denseblock4_denselayer7_norm1_weight), G(P_features_denseblock4_denselayer7_norm1_bias), A(D_features_denseblock4_denselayer7_norm1), A(X_features_denseblock4_denselayer6_concat1), S(S_features_denseblock4_denselayer7_norm1), S(S_features_denseblock4_denselayer7_norm1) + 704, P(P_features_denseblock4_denselayer7_norm1_weight), n, 704, 49);
     ZERO(D_features_denseblock4_denselayer5_concat1, 32928);
     ZERO(D_features_denseblock4_denselayer6_conv2, 1568);
-    /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer5_concat1), A(D_features_denseblock4_denselayer6_concat1), n, 704, 0, 672, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_concat1), n, 704, 672, 32, 49);
     ZERO(D_features_denseblock4_denselayer6_relu2, 6272);
-    /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2), G(P_features_denseblock4_denselayer6_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), n, &g_features_denseblock4_denselayer6_conv2);
+    /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2), G(P_features_denseblock4_denselayer6_conv2_weight), NULL, A(TB_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), n, &g_features_denseblock4_denselayer6_conv2);
     ZERO(D_features_denseblock4_denselayer6_norm2, 6272);
-    /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer6_norm2), A(D_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer6_conv1, 6272);
-    /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_conv1), G(P_features_denseblock4_denselayer6_norm2_weight), G(P_features_denseblock4_denselayer6_norm2_bias), A(D_features_denseblock4_denselayer6_norm2), A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2), S(S_features_denseblock4_denselayer6_norm2) + 128, P(P_features_denseblock4_denselayer6_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer6_relu1, 32928);
-    /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1), G(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer6_conv1), A(X_features_denseblock4_denselayer6_relu1), P(P_features_denseblock4_denselayer6_conv1_weight), n, &g_features_denseblock4_denselayer6_conv1);
     ZERO(D_features_denseblock4_denselayer6_norm1, 32928);
-    /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer6_norm1), A(D_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
-    /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_concat1), G(P_features_denseblock4_denselayer6_norm1_weight), G(P_features_denseblock4_denselayer6_norm1_bias), A(D_features_denseblock4_denselayer6_norm1), A(X_features_denseblock4_denselayer5_concat1), S(S_features_denseblock4_denselayer6_norm1), S(S_features_denseblock4_denselayer6_norm1) + 672, P(P_features_denseblock4_denselayer6_norm1_weight), n, 672, 49);
     ZERO(D_features_denseblock4_denselayer4_concat1, 31360);
     ZERO(D_features_denseblock4_denselayer5_conv2, 1568);
-    /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer4_concat1), A(D_features_denseblock4_denselayer5_concat1), n, 672, 0, 640, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_concat1), n, 672, 640, 32, 49);
     ZERO(D_features_denseblock4_denselayer5_relu2, 6272);
-    /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2), G(P_features_denseblock4_denselayer5_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), n, &g_features_denseblock4_denselayer5_conv2);
+    /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2), G(P_features_denseblock4_denselayer5_conv2_weight), NULL, A(TB_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), n, &g_features_denseblock4_denselayer5_conv2);
     ZERO(D_features_denseblock4_denselayer5_norm2, 6272);
-    /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer5_norm2), A(D_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer5_conv1, 6272);
-    /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_conv1), G(P_features_denseblock4_denselayer5_norm2_weight), G(P_features_denseblock4_denselayer5_norm2_bias), A(D_features_denseblock4_denselayer5_norm2), A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2), S(S_features_denseblock4_denselayer5_norm2) + 128, P(P_features_denseblock4_denselayer5_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer5_relu1, 31360);
-    /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1), G(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer5_conv1), A(X_features_denseblock4_denselayer5_relu1), P(P_features_denseblock4_denselayer5_conv1_weight), n, &g_features_denseblock4_denselayer5_conv1);
     ZERO(D_features_denseblock4_denselayer5_norm1, 31360);
-    /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer5_norm1), A(D_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
-    /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_concat1), G(P_features_denseblock4_denselayer5_norm1_weight), G(P_features_denseblock4_denselayer5_norm1_bias), A(D_features_denseblock4_denselayer5_norm1), A(X_features_denseblock4_denselayer4_concat1), S(S_features_denseblock4_denselayer5_norm1), S(S_features_denseblock4_denselayer5_norm1) + 640, P(P_features_denseblock4_denselayer5_norm1_weight), n, 640, 49);
     ZERO(D_features_denseblock4_denselayer3_concat1, 29792);
     ZERO(D_features_denseblock4_denselayer4_conv2, 1568);
-    /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer3_concat1), A(D_features_denseblock4_denselayer4_concat1), n, 640, 0, 608, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_concat1), n, 640, 608, 32, 49);
     ZERO(D_features_denseblock4_denselayer4_relu2, 6272);
-    /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2), G(P_features_denseblock4_denselayer4_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), n, &g_features_denseblock4_denselayer4_conv2);
+    /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2), G(P_features_denseblock4_denselayer4_conv2_weight), NULL, A(TB_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), n, &g_features_denseblock4_denselayer4_conv2);
     ZERO(D_features_denseblock4_denselayer4_norm2, 6272);
-    /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer4_norm2), A(D_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer4_conv1, 6272);
-    /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_conv1), G(P_features_denseblock4_denselayer4_norm2_weight), G(P_features_denseblock4_denselayer4_norm2_bias), A(D_features_denseblock4_denselayer4_norm2), A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2), S(S_features_denseblock4_denselayer4_norm2) + 128, P(P_features_denseblock4_denselayer4_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer4_relu1, 29792);
-    /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1), G(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer4_conv1), A(X_features_denseblock4_denselayer4_relu1), P(P_features_denseblock4_denselayer4_conv1_weight), n, &g_features_denseblock4_denselayer4_conv1);
     ZERO(D_features_denseblock4_denselayer4_norm1, 29792);
-    /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer4_norm1), A(D_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
-    /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_concat1), G(P_features_denseblock4_denselayer4_norm1_weight), G(P_features_denseblock4_denselayer4_norm1_bias), A(D_features_denseblock4_denselayer4_norm1), A(X_features_denseblock4_denselayer3_concat1), S(S_features_denseblock4_denselayer4_norm1), S(S_features_denseblock4_denselayer4_norm1) + 608, P(P_features_denseblock4_denselayer4_norm1_weight), n, 608, 49);
     ZERO(D_features_denseblock4_denselayer2_concat1, 28224);
     ZERO(D_features_denseblock4_denselayer3_conv2, 1568);
-    /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer2_concat1), A(D_features_denseblock4_denselayer3_concat1), n, 608, 0, 576, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_concat1), n, 608, 576, 32, 49);
     ZERO(D_features_denseblock4_denselayer3_relu2, 6272);
-    /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2), G(P_features_denseblock4_denselayer3_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), n, &g_features_denseblock4_denselayer3_conv2);
+    /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2), G(P_features_denseblock4_denselayer3_conv2_weight), NULL, A(TB_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), n, &g_features_denseblock4_denselayer3_conv2);
     ZERO(D_features_denseblock4_denselayer3_norm2, 6272);
-    /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer3_norm2), A(D_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer3_conv1, 6272);
-    /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_conv1), G(P_features_denseblock4_denselayer3_norm2_weight), G(P_features_denseblock4_denselayer3_norm2_bias), A(D_features_denseblock4_denselayer3_norm2), A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2), S(S_features_denseblock4_denselayer3_norm2) + 128, P(P_features_denseblock4_denselayer3_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer3_relu1, 28224);
-    /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1), G(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer3_conv1), A(X_features_denseblock4_denselayer3_relu1), P(P_features_denseblock4_denselayer3_conv1_weight), n, &g_features_denseblock4_denselayer3_conv1);
     ZERO(D_features_denseblock4_denselayer3_norm1, 28224);
-    /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer3_norm1), A(D_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
-    /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_concat1), G(P_features_denseblock4_denselayer3_norm1_weight), G(P_features_denseblock4_denselayer3_norm1_bias), A(D_features_denseblock4_denselayer3_norm1), A(X_features_denseblock4_denselayer2_concat1), S(S_features_denseblock4_denselayer3_norm1), S(S_features_denseblock4_denselayer3_norm1) + 576, P(P_features_denseblock4_denselayer3_norm1_weight), n, 576, 49);
     ZERO(D_features_denseblock4_denselayer1_concat1, 26656);
     ZERO(D_features_denseblock4_denselayer2_conv2, 1568);
-    /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock4_denselayer1_concat1), A(D_features_denseblock4_denselayer2_concat1), n, 576, 0, 544, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_concat1), n, 576, 544, 32, 49);
     ZERO(D_features_denseblock4_denselayer2_relu2, 6272);
-    /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2), G(P_features_denseblock4_denselayer2_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), n, &g_features_denseblock4_denselayer2_conv2);
+    /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2), G(P_features_denseblock4_denselayer2_conv2_weight), NULL, A(TB_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), n, &g_features_denseblock4_denselayer2_conv2);
     ZERO(D_features_denseblock4_denselayer2_norm2, 6272);
-    /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer2_norm2), A(D_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer2_conv1, 6272);
-    /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_conv1), G(P_features_denseblock4_denselayer2_norm2_weight), G(P_features_denseblock4_denselayer2_norm2_bias), A(D_features_denseblock4_denselayer2_norm2), A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2), S(S_features_denseblock4_denselayer2_norm2) + 128, P(P_features_denseblock4_denselayer2_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer2_relu1, 26656);
-    /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1), G(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer2_conv1), A(X_features_denseblock4_denselayer2_relu1), P(P_features_denseblock4_denselayer2_conv1_weight), n, &g_features_denseblock4_denselayer2_conv1);
     ZERO(D_features_denseblock4_denselayer2_norm1, 26656);
-    /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer2_norm1), A(D_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
-    /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_concat1), G(P_features_denseblock4_denselayer2_norm1_weight), G(P_features_denseblock4_denselayer2_norm1_bias), A(D_features_denseblock4_denselayer2_norm1), A(X_features_denseblock4_denselayer1_concat1), S(S_features_denseblock4_denselayer2_norm1), S(S_features_denseblock4_denselayer2_norm1) + 544, P(P_features_denseblock4_denselayer2_norm1_weight), n, 544, 49);
     ZERO(D_features_transition3_pool, 25088);
     ZERO(D_features_denseblock4_denselayer1_conv2, 1568);
-    /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_transition3_pool), A(D_features_denseblock4_denselayer1_concat1), n, 544, 0, 512, 49);
     rt_concat_backward(A(D_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_concat1), n, 544, 512, 32, 49);
     ZERO(D_features_denseblock4_denselayer1_relu2, 6272);
-    /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2), G(P_features_denseblock4_denselayer1_conv2_weight), NULL, S(S_COL), A(D_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), n, &g_features_denseblock4_denselayer1_conv2);
+    /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2), G(P_features_denseblock4_denselayer1_conv2_weight), NULL, A(TB_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), n, &g_features_denseblock4_denselayer1_conv2);
     ZERO(D_features_denseblock4_denselayer1_norm2, 6272);
-    /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer1_norm2), A(D_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer1_conv1, 6272);
-    /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_conv1), G(P_features_denseblock4_denselayer1_norm2_weight), G(P_features_denseblock4_denselayer1_norm2_bias), A(D_features_denseblock4_denselayer1_norm2), A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2), S(S_features_denseblock4_denselayer1_norm2) + 128, P(P_features_denseblock4_denselayer1_norm2_weight), n, 128, 49);
     ZERO(D_features_denseblock4_denselayer1_relu1, 25088);
-    /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1), G(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer1_conv1), A(X_features_denseblock4_denselayer1_relu1), P(P_features_denseblock4_denselayer1_conv1_weight), n, &g_features_denseblock4_denselayer1_conv1);
     ZERO(D_features_denseblock4_denselayer1_norm1, 25088);
-    /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer1_norm1), A(D_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
-    /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition3_pool), G(P_features_denseblock4_denselayer1_norm1_weight), G(P_features_denseblock4_denselayer1_norm1_bias), A(D_features_denseblock4_denselayer1_norm1), A(X_features_transition3_pool), S(S_features_denseblock4_denselayer1_norm1), S(S_features_denseblock4_denselayer1_norm1) + 512, P(P_features_denseblock4_denselayer1_norm1_weight), n, 512, 49);
     ZERO(D_features_transition3_conv, 100352);
-    /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition3_conv), A(D_features_transition3_pool), n, &g_features_transition3_pool);
     ZERO(D_features_transition3_relu, 200704);
-    /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL, NULL, A(D_features_transition3_conv), A(X_features_transition3_relu), P(P_features_transition3_conv_weight), n, &g_features_transition3_conv);
     ZERO(D_features_transition3_norm, 200704);
-    /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition3_norm), A(D_features_transition3_relu), A(X_features_transition3_relu), (size_t)n * 200704);
     ZERO(D_features_denseblock3_denselayer24_concat1, 200704);
-    /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_concat1), G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias), A(D_features_transition3_norm), A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n, 1024, 196);
     ZERO(D_features_denseblock3_denselayer23_concat1, 194432);
     ZERO(D_features_denseblock3_denselayer24_conv2, 6272);
-    /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer23_concat1), A(D_features_denseblock3_denselayer24_concat1), n, 1024, 0, 992, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_concat1), n, 1024, 992, 32, 196);
     ZERO(D_features_denseblock3_denselayer24_relu2, 25088);
-    /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2), G(P_features_denseblock3_denselayer24_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), n, &g_features_denseblock3_denselayer24_conv2);
+    /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2), G(P_features_denseblock3_denselayer24_conv2_weight), NULL, A(TB_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), n, &g_features_denseblock3_denselayer24_conv2);
     ZERO(D_features_denseblock3_denselayer24_norm2, 25088);
-    /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer24_norm2), A(D_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer24_conv1, 25088);
-    /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_conv1), G(P_features_denseblock3_denselayer24_norm2_weight), G(P_features_denseblock3_denselayer24_norm2_bias), A(D_features_denseblock3_denselayer24_norm2), A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2), S(S_features_denseblock3_denselayer24_norm2) + 128, P(P_features_denseblock3_denselayer24_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer24_relu1, 194432);
-    /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1), G(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer24_conv1), A(X_features_denseblock3_denselayer24_relu1), P(P_features_denseblock3_denselayer24_conv1_weight), n, &g_features_denseblock3_denselayer24_conv1);
     ZERO(D_features_denseblock3_denselayer24_norm1, 194432);
-    /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer24_norm1), A(D_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
-    /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_concat1), G(P_features_denseblock3_denselayer24_norm1_weight), G(P_features_denseblock3_denselayer24_norm1_bias), A(D_features_denseblock3_denselayer24_norm1), A(X_features_denseblock3_denselayer23_concat1), S(S_features_denseblock3_denselayer24_norm1), S(S_features_denseblock3_denselayer24_norm1) + 992, P(P_features_denseblock3_denselayer24_norm1_weight), n, 992, 196);
     ZERO(D_features_denseblock3_denselayer22_concat1, 188160);
     ZERO(D_features_denseblock3_denselayer23_conv2, 6272);
-    /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer22_concat1), A(D_features_denseblock3_denselayer23_concat1), n, 992, 0, 960, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_concat1), n, 992, 960, 32, 196);
     ZERO(D_features_denseblock3_denselayer23_relu2, 25088);
-    /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2), G(P_features_denseblock3_denselayer23_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), n, &g_features_denseblock3_denselayer23_conv2);
+    /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2), G(P_features_denseblock3_denselayer23_conv2_weight), NULL, A(TB_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), n, &g_features_denseblock3_denselayer23_conv2);
     ZERO(D_features_denseblock3_denselayer23_norm2, 25088);
-    /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer23_norm2), A(D_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer23_conv1, 25088);
-    /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_conv1), G(P_features_denseblock3_denselayer23_norm2_weight), G(P_features_denseblock3_denselayer23_norm2_bias), A(D_features_denseblock3_denselayer23_norm2), A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2), S(S_features_denseblock3_denselayer23_norm2) + 128, P(P_features_denseblock3_denselayer23_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer23_relu1, 188160);
-    /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1), G(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer23_conv1), A(X_features_denseblock3_denselayer23_relu1), P(P_features_denseblock3_denselayer23_conv1_weight), n, &g_features_denseblock3_denselayer23_conv1);
     ZERO(D_features_denseblock3_denselayer23_norm1, 188160);
-    /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer23_norm1), A(D_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
-    /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_concat1), G(P_features_denseblock3_denselayer23_norm1_weight), G(P_features_denseblock3_denselayer23_norm1_bias), A(D_features_denseblock3_denselayer23_norm1), A(X_features_denseblock3_denselayer22_concat1), S(S_features_denseblock3_denselayer23_norm1), S(S_features_denseblock3_denselayer23_norm1) + 960, P(P_features_denseblock3_denselayer23_norm1_weight), n, 960, 196);
     ZERO(D_features_denseblock3_denselayer21_concat1, 181888);
     ZERO(D_features_denseblock3_denselayer22_conv2, 6272);
-    /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer21_concat1), A(D_features_denseblock3_denselayer22_concat1), n, 960, 0, 928, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_concat1), n, 960, 928, 32, 196);
     ZERO(D_features_denseblock3_denselayer22_relu2, 25088);
-    /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2), G(P_features_denseblock3_denselayer22_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), n, &g_features_denseblock3_denselayer22_conv2);
+    /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2), G(P_features_denseblock3_denselayer22_conv2_weight), NULL, A(TB_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), n, &g_features_denseblock3_denselayer22_conv2);
     ZERO(D_features_denseblock3_denselayer22_norm2, 25088);
-    /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer22_norm2), A(D_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer22_conv1, 25088);
-    /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_conv1), G(P_features_denseblock3_denselayer22_norm2_weight), G(P_features_denseblock3_denselayer22_norm2_bias), A(D_features_denseblock3_denselayer22_norm2), A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2), S(S_features_denseblock3_denselayer22_norm2) + 128, P(P_features_denseblock3_denselayer22_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer22_relu1, 181888);
-    /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1), G(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer22_conv1), A(X_features_denseblock3_denselayer22_relu1), P(P_features_denseblock3_denselayer22_conv1_weight), n, &g_features_denseblock3_denselayer22_conv1);
     ZERO(D_features_denseblock3_denselayer22_norm1, 181888);
-    /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer22_norm1), A(D_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
-    /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_concat1), G(P_features_denseblock3_denselayer22_norm1_weight), G(P_features_denseblock3_denselayer22_norm1_bias), A(D_features_denseblock3_denselayer22_norm1), A(X_features_denseblock3_denselayer21_concat1), S(S_features_denseblock3_denselayer22_norm1), S(S_features_denseblock3_denselayer22_norm1) + 928, P(P_features_denseblock3_denselayer22_norm1_weight), n, 928, 196);
     ZERO(D_features_denseblock3_denselayer20_concat1, 175616);
     ZERO(D_features_denseblock3_denselayer21_conv2, 6272);
-    /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer20_concat1), A(D_features_denseblock3_denselayer21_concat1), n, 928, 0, 896, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_concat1), n, 928, 896, 32, 196);
     ZERO(D_features_denseblock3_denselayer21_relu2, 25088);
-    /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2), G(P_features_denseblock3_denselayer21_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), n, &g_features_denseblock3_denselayer21_conv2);
+    /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2), G(P_features_denseblock3_denselayer21_conv2_weight), NULL, A(TB_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), n, &g_features_denseblock3_denselayer21_conv2);
     ZERO(D_features_denseblock3_denselayer21_norm2, 25088);
-    /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer21_norm2), A(D_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer21_conv1, 25088);
-    /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_conv1), G(P_features_denseblock3_denselayer21_norm2_weight), G(P_features_denseblock3_denselayer21_norm2_bias), A(D_features_denseblock3_denselayer21_norm2), A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2), S(S_features_denseblock3_denselayer21_norm2) + 128, P(P_features_denseblock3_denselayer21_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer21_relu1, 175616);
-    /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1), G(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer21_conv1), A(X_features_denseblock3_denselayer21_relu1), P(P_features_denseblock3_denselayer21_conv1_weight), n, &g_features_denseblock3_denselayer21_conv1);
     ZERO(D_features_denseblock3_denselayer21_norm1, 175616);
-    /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer21_norm1), A(D_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
-    /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_concat1), G(P_features_denseblock3_denselayer21_norm1_weight), G(P_features_denseblock3_denselayer21_norm1_bias), A(D_features_denseblock3_denselayer21_norm1), A(X_features_denseblock3_denselayer20_concat1), S(S_features_denseblock3_denselayer21_norm1), S(S_features_denseblock3_denselayer21_norm1) + 896, P(P_features_denseblock3_denselayer21_norm1_weight), n, 896, 196);
     ZERO(D_features_denseblock3_denselayer19_concat1, 169344);
     ZERO(D_features_denseblock3_denselayer20_conv2, 6272);
-    /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer19_concat1), A(D_features_denseblock3_denselayer20_concat1), n, 896, 0, 864, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_concat1), n, 896, 864, 32, 196);
     ZERO(D_features_denseblock3_denselayer20_relu2, 25088);
-    /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2), G(P_features_denseblock3_denselayer20_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), n, &g_features_denseblock3_denselayer20_conv2);
+    /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2), G(P_features_denseblock3_denselayer20_conv2_weight), NULL, A(TB_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), n, &g_features_denseblock3_denselayer20_conv2);
     ZERO(D_features_denseblock3_denselayer20_norm2, 25088);
-    /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer20_norm2), A(D_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer20_conv1, 25088);
-    /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_conv1), G(P_features_denseblock3_denselayer20_norm2_weight), G(P_features_denseblock3_denselayer20_norm2_bias), A(D_features_denseblock3_denselayer20_norm2), A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2), S(S_features_denseblock3_denselayer20_norm2) + 128, P(P_features_denseblock3_denselayer20_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer20_relu1, 169344);
-    /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1), G(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer20_conv1), A(X_features_denseblock3_denselayer20_relu1), P(P_features_denseblock3_denselayer20_conv1_weight), n, &g_features_denseblock3_denselayer20_conv1);
     ZERO(D_features_denseblock3_denselayer20_norm1, 169344);
-    /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer20_norm1), A(D_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
-    /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_concat1), G(P_features_denseblock3_denselayer20_norm1_weight), G(P_features_denseblock3_denselayer20_norm1_bias), A(D_features_denseblock3_denselayer20_norm1), A(X_features_denseblock3_denselayer19_concat1), S(S_features_denseblock3_denselayer20_norm1), S(S_features_denseblock3_denselayer20_norm1) + 864, P(P_features_denseblock3_denselayer20_norm1_weight), n, 864, 196);
     ZERO(D_features_denseblock3_denselayer18_concat1, 163072);
     ZERO(D_features_denseblock3_denselayer19_conv2, 6272);
-    /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer18_concat1), A(D_features_denseblock3_denselayer19_concat1), n, 864, 0, 832, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_concat1), n, 864, 832, 32, 196);
     ZERO(D_features_denseblock3_denselayer19_relu2, 25088);
-    /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2), G(P_features_denseblock3_denselayer19_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), n, &g_features_denseblock3_denselayer19_conv2);
+    /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2), G(P_features_denseblock3_denselayer19_conv2_weight), NULL, A(TB_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), n, &g_features_denseblock3_denselayer19_conv2);
     ZERO(D_features_denseblock3_denselayer19_norm2, 25088);
-    /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer19_norm2), A(D_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer19_conv1, 25088);
-    /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_conv1), G(P_features_denseblock3_denselayer19_norm2_weight), G(P_features_denseblock3_denselayer19_norm2_bias), A(D_features_denseblock3_denselayer19_norm2), A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2), S(S_features_denseblock3_denselayer19_norm2) + 128, P(P_features_denseblock3_denselayer19_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer19_relu1, 163072);
-    /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1), G(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer19_conv1), A(X_features_denseblock3_denselayer19_relu1), P(P_features_denseblock3_denselayer19_conv1_weight), n, &g_features_denseblock3_denselayer19_conv1);
     ZERO(D_features_denseblock3_denselayer19_norm1, 163072);
-    /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer19_norm1), A(D_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
-    /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_concat1), G(P_features_denseblock3_denselayer19_norm1_weight), G(P_features_denseblock3_denselayer19_norm1_bias), A(D_features_denseblock3_denselayer19_norm1), A(X_features_denseblock3_denselayer18_concat1), S(S_features_denseblock3_denselayer19_norm1), S(S_features_denseblock3_denselayer19_norm1) + 832, P(P_features_denseblock3_denselayer19_norm1_weight), n, 832, 196);
     ZERO(D_features_denseblock3_denselayer17_concat1, 156800);
     ZERO(D_features_denseblock3_denselayer18_conv2, 6272);
-    /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer17_concat1), A(D_features_denseblock3_denselayer18_concat1), n, 832, 0, 800, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_concat1), n, 832, 800, 32, 196);
     ZERO(D_features_denseblock3_denselayer18_relu2, 25088);
-    /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2), G(P_features_denseblock3_denselayer18_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), n, &g_features_denseblock3_denselayer18_conv2);
+    /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2), G(P_features_denseblock3_denselayer18_conv2_weight), NULL, A(TB_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), n, &g_features_denseblock3_denselayer18_conv2);
     ZERO(D_features_denseblock3_denselayer18_norm2, 25088);
-    /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer18_norm2), A(D_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer18_conv1, 25088);
-    /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_conv1), G(P_features_denseblock3_denselayer18_norm2_weight), G(P_features_denseblock3_denselayer18_norm2_bias), A(D_features_denseblock3_denselayer18_norm2), A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2), S(S_features_denseblock3_denselayer18_norm2) + 128, P(P_features_denseblock3_denselayer18_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer18_relu1, 156800);
-    /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1), G(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer18_conv1), A(X_features_denseblock3_denselayer18_relu1), P(P_features_denseblock3_denselayer18_conv1_weight), n, &g_features_denseblock3_denselayer18_conv1);
     ZERO(D_features_denseblock3_denselayer18_norm1, 156800);
-    /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer18_norm1), A(D_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
-    /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_concat1), G(P_features_denseblock3_denselayer18_norm1_weight), G(P_features_denseblock3_denselayer18_norm1_bias), A(D_features_denseblock3_denselayer18_norm1), A(X_features_denseblock3_denselayer17_concat1), S(S_features_denseblock3_denselayer18_norm1), S(S_features_denseblock3_denselayer18_norm1) + 800, P(P_features_denseblock3_denselayer18_norm1_weight), n, 800, 196);
     ZERO(D_features_denseblock3_denselayer16_concat1, 150528);
     ZERO(D_features_denseblock3_denselayer17_conv2, 6272);
-    /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer16_concat1), A(D_features_denseblock3_denselayer17_concat1), n, 800, 0, 768, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_concat1), n, 800, 768, 32, 196);
     ZERO(D_features_denseblock3_denselayer17_relu2, 25088);
-    /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2), G(P_features_denseblock3_denselayer17_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), n, &g_features_denseblock3_denselayer17_conv2);
+    /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2), G(P_features_denseblock3_denselayer17_conv2_weight), NULL, A(TB_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), n, &g_features_denseblock3_denselayer17_conv2);
     ZERO(D_features_denseblock3_denselayer17_norm2, 25088);
-    /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer17_norm2), A(D_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer17_conv1, 25088);
-    /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_conv1), G(P_features_denseblock3_denselayer17_norm2_weight), G(P_features_denseblock3_denselayer17_norm2_bias), A(D_features_denseblock3_denselayer17_norm2), A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2), S(S_features_denseblock3_denselayer17_norm2) + 128, P(P_features_denseblock3_denselayer17_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer17_relu1, 150528);
-    /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1), G(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer17_conv1), A(X_features_denseblock3_denselayer17_relu1), P(P_features_denseblock3_denselayer17_conv1_weight), n, &g_features_denseblock3_denselayer17_conv1);
     ZERO(D_features_denseblock3_denselayer17_norm1, 150528);
-    /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer17_norm1), A(D_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
-    /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_concat1), G(P_features_denseblock3_denselayer17_norm1_weight), G(P_features_denseblock3_denselayer17_norm1_bias), A(D_features_denseblock3_denselayer17_norm1), A(X_features_denseblock3_denselayer16_concat1), S(S_features_denseblock3_denselayer17_norm1), S(S_features_denseblock3_denselayer17_norm1) + 768, P(P_features_denseblock3_denselayer17_norm1_weight), n, 768, 196);
     ZERO(D_features_denseblock3_denselayer15_concat1, 144256);
     ZERO(D_features_denseblock3_denselayer16_conv2, 6272);
-    /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer15_concat1), A(D_features_denseblock3_denselayer16_concat1), n, 768, 0, 736, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_concat1), n, 768, 736, 32, 196);
     ZERO(D_features_denseblock3_denselayer16_relu2, 25088);
-    /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2), G(P_features_denseblock3_denselayer16_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), n, &g_features_denseblock3_denselayer16_conv2);
+    /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2), G(P_features_denseblock3_denselayer16_conv2_weight), NULL, A(TB_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), n, &g_features_denseblock3_denselayer16_conv2);
     ZERO(D_features_denseblock3_denselayer16_norm2, 25088);
-    /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer16_norm2), A(D_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer16_conv1, 25088);
-    /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_conv1), G(P_features_denseblock3_denselayer16_norm2_weight), G(P_features_denseblock3_denselayer16_norm2_bias), A(D_features_denseblock3_denselayer16_norm2), A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2), S(S_features_denseblock3_denselayer16_norm2) + 128, P(P_features_denseblock3_denselayer16_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer16_relu1, 144256);
-    /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1), G(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer16_conv1), A(X_features_denseblock3_denselayer16_relu1), P(P_features_denseblock3_denselayer16_conv1_weight), n, &g_features_denseblock3_denselayer16_conv1);
     ZERO(D_features_denseblock3_denselayer16_norm1, 144256);
-    /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer16_norm1), A(D_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
-    /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_concat1), G(P_features_denseblock3_denselayer16_norm1_weight), G(P_features_denseblock3_denselayer16_norm1_bias), A(D_features_denseblock3_denselayer16_norm1), A(X_features_denseblock3_denselayer15_concat1), S(S_features_denseblock3_denselayer16_norm1), S(S_features_denseblock3_denselayer16_norm1) + 736, P(P_features_denseblock3_denselayer16_norm1_weight), n, 736, 196);
     ZERO(D_features_denseblock3_denselayer14_concat1, 137984);
     ZERO(D_features_denseblock3_denselayer15_conv2, 6272);
-    /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer14_concat1), A(D_features_denseblock3_denselayer15_concat1), n, 736, 0, 704, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_concat1), n, 736, 704, 32, 196);
     ZERO(D_features_denseblock3_denselayer15_relu2, 25088);
-    /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2), G(P_features_denseblock3_denselayer15_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), n, &g_features_denseblock3_denselayer15_conv2);
+    /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2), G(P_features_denseblock3_denselayer15_conv2_weight), NULL, A(TB_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), n, &g_features_denseblock3_denselayer15_conv2);
     ZERO(D_features_denseblock3_denselayer15_norm2, 25088);
-    /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer15_norm2), A(D_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer15_conv1, 25088);
-    /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_conv1), G(P_features_denseblock3_denselayer15_norm2_weight), G(P_features_denseblock3_denselayer15_norm2_bias), A(D_features_denseblock3_denselayer15_norm2), A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2), S(S_features_denseblock3_denselayer15_norm2) + 128, P(P_features_denseblock3_denselayer15_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer15_relu1, 137984);
-    /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1), G(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer15_conv1), A(X_features_denseblock3_denselayer15_relu1), P(P_features_denseblock3_denselayer15_conv1_weight), n, &g_features_denseblock3_denselayer15_conv1);
     ZERO(D_features_denseblock3_denselayer15_norm1, 137984);
-    /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer15_norm1), A(D_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
-    /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_concat1), G(P_features_denseblock3_denselayer15_norm1_weight), G(P_features_denseblock3_denselayer15_norm1_bias), A(D_features_denseblock3_denselayer15_norm1), A(X_features_denseblock3_denselayer14_concat1), S(S_features_denseblock3_denselayer15_norm1), S(S_features_denseblock3_denselayer15_norm1) + 704, P(P_features_denseblock3_denselayer15_norm1_weight), n, 704, 196);
     ZERO(D_features_denseblock3_denselayer13_concat1, 131712);
     ZERO(D_features_denseblock3_denselayer14_conv2, 6272);
-    /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer13_concat1), A(D_features_denseblock3_denselayer14_concat1), n, 704, 0, 672, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_concat1), n, 704, 672, 32, 196);
     ZERO(D_features_denseblock3_denselayer14_relu2, 25088);
-    /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2), G(P_features_denseblock3_denselayer14_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), n, &g_features_denseblock3_denselayer14_conv2);
+    /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2), G(P_features_denseblock3_denselayer14_conv2_weight), NULL, A(TB_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), n, &g_features_denseblock3_denselayer14_conv2);
     ZERO(D_features_denseblock3_denselayer14_norm2, 25088);
-    /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer14_norm2), A(D_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer14_conv1, 25088);
-    /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_conv1), G(P_features_denseblock3_denselayer14_norm2_weight), G(P_features_denseblock3_denselayer14_norm2_bias), A(D_features_denseblock3_denselayer14_norm2), A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2), S(S_features_denseblock3_denselayer14_norm2) + 128, P(P_features_denseblock3_denselayer14_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer14_relu1, 131712);
-    /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1), G(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer14_conv1), A(X_features_denseblock3_denselayer14_relu1), P(P_features_denseblock3_denselayer14_conv1_weight), n, &g_features_denseblock3_denselayer14_conv1);
     ZERO(D_features_denseblock3_denselayer14_norm1, 131712);
-    /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer14_norm1), A(D_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
-    /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_concat1), G(P_features_denseblock3_denselayer14_norm1_weight), G(P_features_denseblock3_denselayer14_norm1_bias), A(D_features_denseblock3_denselayer14_norm1), A(X_features_denseblock3_denselayer13_concat1), S(S_features_denseblock3_denselayer14_norm1), S(S_features_denseblock3_denselayer14_norm1) + 672, P(P_features_denseblock3_denselayer14_norm1_weight), n, 672, 196);
     ZERO(D_features_denseblock3_denselayer12_concat1, 125440);
     ZERO(D_features_denseblock3_denselayer13_conv2, 6272);
-    /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer12_concat1), A(D_features_denseblock3_denselayer13_concat1), n, 672, 0, 640, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_concat1), n, 672, 640, 32, 196);
     ZERO(D_features_denseblock3_denselayer13_relu2, 25088);
-    /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2), G(P_features_denseblock3_denselayer13_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), n, &g_features_denseblock3_denselayer13_conv2);
+    /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2), G(P_features_denseblock3_denselayer13_conv2_weight), NULL, A(TB_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), n, &g_features_denseblock3_denselayer13_conv2);
     ZERO(D_features_denseblock3_denselayer13_norm2, 25088);
-    /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer13_norm2), A(D_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer13_conv1, 25088);
-    /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_conv1), G(P_features_denseblock3_denselayer13_norm2_weight), G(P_features_denseblock3_denselayer13_norm2_bias), A(D_features_denseblock3_denselayer13_norm2), A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2), S(S_features_denseblock3_denselayer13_norm2) + 128, P(P_features_denseblock3_denselayer13_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer13_relu1, 125440);
-    /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1), G(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer13_conv1), A(X_features_denseblock3_denselayer13_relu1), P(P_features_denseblock3_denselayer13_conv1_weight), n, &g_features_denseblock3_denselayer13_conv1);
     ZERO(D_features_denseblock3_denselayer13_norm1, 125440);
-    /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer13_norm1), A(D_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
-    /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_concat1), G(P_features_denseblock3_denselayer13_norm1_weight), G(P_features_denseblock3_denselayer13_norm1_bias), A(D_features_denseblock3_denselayer13_norm1), A(X_features_denseblock3_denselayer12_concat1), S(S_features_denseblock3_denselayer13_norm1), S(S_features_denseblock3_denselayer13_norm1) + 640, P(P_features_denseblock3_denselayer13_norm1_weight), n, 640, 196);
     ZERO(D_features_denseblock3_denselayer11_concat1, 119168);
     ZERO(D_features_denseblock3_denselayer12_conv2, 6272);
-    /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer11_concat1), A(D_features_denseblock3_denselayer12_concat1), n, 640, 0, 608, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_concat1), n, 640, 608, 32, 196);
     ZERO(D_features_denseblock3_denselayer12_relu2, 25088);
-    /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2), G(P_features_denseblock3_denselayer12_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), n, &g_features_denseblock3_denselayer12_conv2);
+    /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2), G(P_features_denseblock3_denselayer12_conv2_weight), NULL, A(TB_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), n, &g_features_denseblock3_denselayer12_conv2);
     ZERO(D_features_denseblock3_denselayer12_norm2, 25088);
-    /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer12_norm2), A(D_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer12_conv1, 25088);
-    /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_conv1), G(P_features_denseblock3_denselayer12_norm2_weight), G(P_features_denseblock3_denselayer12_norm2_bias), A(D_features_denseblock3_denselayer12_norm2), A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2), S(S_features_denseblock3_denselayer12_norm2) + 128, P(P_features_denseblock3_denselayer12_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer12_relu1, 119168);
-    /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1), G(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer12_conv1), A(X_features_denseblock3_denselayer12_relu1), P(P_features_denseblock3_denselayer12_conv1_weight), n, &g_features_denseblock3_denselayer12_conv1);
     ZERO(D_features_denseblock3_denselayer12_norm1, 119168);
-    /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer12_norm1), A(D_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
-    /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_concat1), G(P_features_denseblock3_denselayer12_norm1_weight), G(P_features_denseblock3_denselayer12_norm1_bias), A(D_features_denseblock3_denselayer12_norm1), A(X_features_denseblock3_denselayer11_concat1), S(S_features_denseblock3_denselayer12_norm1), S(S_features_denseblock3_denselayer12_norm1) + 608, P(P_features_denseblock3_denselayer12_norm1_weight), n, 608, 196);
     ZERO(D_features_denseblock3_denselayer10_concat1, 112896);
     ZERO(D_features_denseblock3_denselayer11_conv2, 6272);
-    /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer10_concat1), A(D_features_denseblock3_denselayer11_concat1), n, 608, 0, 576, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_concat1), n, 608, 576, 32, 196);
     ZERO(D_features_denseblock3_denselayer11_relu2, 25088);
-    /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2), G(P_features_denseblock3_denselayer11_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), n, &g_features_denseblock3_denselayer11_conv2);
+    /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2), G(P_features_denseblock3_denselayer11_conv2_weight), NULL, A(TB_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), n, &g_features_denseblock3_denselayer11_conv2);
     ZERO(D_features_denseblock3_denselayer11_norm2, 25088);
-    /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer11_norm2), A(D_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer11_conv1, 25088);
-    /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_conv1), G(P_features_denseblock3_denselayer11_norm2_weight), G(P_features_denseblock3_denselayer11_norm2_bias), A(D_features_denseblock3_denselayer11_norm2), A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2), S(S_features_denseblock3_denselayer11_norm2) + 128, P(P_features_denseblock3_denselayer11_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer11_relu1, 112896);
-    /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1), G(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer11_conv1), A(X_features_denseblock3_denselayer11_relu1), P(P_features_denseblock3_denselayer11_conv1_weight), n, &g_features_denseblock3_denselayer11_conv1);
     ZERO(D_features_denseblock3_denselayer11_norm1, 112896);
-    /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer11_norm1), A(D_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
-    /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_concat1), G(P_features_denseblock3_denselayer11_norm1_weight), G(P_features_denseblock3_denselayer11_norm1_bias), A(D_features_denseblock3_denselayer11_norm1), A(X_features_denseblock3_denselayer10_concat1), S(S_features_denseblock3_denselayer11_norm1), S(S_features_denseblock3_denselayer11_norm1) + 576, P(P_features_denseblock3_denselayer11_norm1_weight), n, 576, 196);
     ZERO(D_features_denseblock3_denselayer9_concat1, 106624);
     ZERO(D_features_denseblock3_denselayer10_conv2, 6272);
-    /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer9_concat1), A(D_features_denseblock3_denselayer10_concat1), n, 576, 0, 544, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_concat1), n, 576, 544, 32, 196);
     ZERO(D_features_denseblock3_denselayer10_relu2, 25088);
-    /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2), G(P_features_denseblock3_denselayer10_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), n, &g_features_denseblock3_denselayer10_conv2);
+    /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2), G(P_features_denseblock3_denselayer10_conv2_weight), NULL, A(TB_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), n, &g_features_denseblock3_denselayer10_conv2);
     ZERO(D_features_denseblock3_denselayer10_norm2, 25088);
-    /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer10_norm2), A(D_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer10_conv1, 25088);
-    /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_conv1), G(P_features_denseblock3_denselayer10_norm2_weight), G(P_features_denseblock3_denselayer10_norm2_bias), A(D_features_denseblock3_denselayer10_norm2), A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2), S(S_features_denseblock3_denselayer10_norm2) + 128, P(P_features_denseblock3_denselayer10_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer10_relu1, 106624);
-    /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1), G(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer10_conv1), A(X_features_denseblock3_denselayer10_relu1), P(P_features_denseblock3_denselayer10_conv1_weight), n, &g_features_denseblock3_denselayer10_conv1);
     ZERO(D_features_denseblock3_denselayer10_norm1, 106624);
-    /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer10_norm1), A(D_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
-    /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_concat1), G(P_features_denseblock3_denselayer10_norm1_weight), G(P_features_denseblock3_denselayer10_norm1_bias), A(D_features_denseblock3_denselayer10_norm1), A(X_features_denseblock3_denselayer9_concat1), S(S_features_denseblock3_denselayer10_norm1), S(S_features_denseblock3_denselayer10_norm1) + 544, P(P_features_denseblock3_denselayer10_norm1_weight), n, 544, 196);
     ZERO(D_features_denseblock3_denselayer8_concat1, 100352);
     ZERO(D_features_denseblock3_denselayer9_conv2, 6272);
-    /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer8_concat1), A(D_features_denseblock3_denselayer9_concat1), n, 544, 0, 512, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_concat1), n, 544, 512, 32, 196);
     ZERO(D_features_denseblock3_denselayer9_relu2, 25088);
-    /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2), G(P_features_denseblock3_denselayer9_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), n, &g_features_denseblock3_denselayer9_conv2);
+    /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2), G(P_features_denseblock3_denselayer9_conv2_weight), NULL, A(TB_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), n, &g_features_denseblock3_denselayer9_conv2);
     ZERO(D_features_denseblock3_denselayer9_norm2, 25088);
-    /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer9_norm2), A(D_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer9_conv1, 25088);
-    /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_conv1), G(P_features_denseblock3_denselayer9_norm2_weight), G(P_features_denseblock3_denselayer9_norm2_bias), A(D_features_denseblock3_denselayer9_norm2), A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2), S(S_features_denseblock3_denselayer9_norm2) + 128, P(P_features_denseblock3_denselayer9_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer9_relu1, 100352);
-    /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1), G(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer9_conv1), A(X_features_denseblock3_denselayer9_relu1), P(P_features_denseblock3_denselayer9_conv1_weight), n, &g_features_denseblock3_denselayer9_conv1);
     ZERO(D_features_denseblock3_denselayer9_norm1, 100352);
-    /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer9_norm1), A(D_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
-    /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_concat1), G(P_features_denseblock3_denselayer9_norm1_weight), G(P_features_denseblock3_denselayer9_norm1_bias), A(D_features_denseblock3_denselayer9_norm1), A(X_features_denseblock3_denselayer8_concat1), S(S_features_denseblock3_denselayer9_norm1), S(S_features_denseblock3_denselayer9_norm1) + 512, P(P_features_denseblock3_denselayer9_norm1_weight), n, 512, 196);
     ZERO(D_features_denseblock3_denselayer7_concat1, 94080);
     ZERO(D_features_denseblock3_denselayer8_conv2, 6272);
-    /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer7_concat1), A(D_features_denseblock3_denselayer8_concat1), n, 512, 0, 480, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_concat1), n, 512, 480, 32, 196);
     ZERO(D_features_denseblock3_denselayer8_relu2, 25088);
-    /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2), G(P_features_denseblock3_denselayer8_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), n, &g_features_denseblock3_denselayer8_conv2);
+    /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2), G(P_features_denseblock3_denselayer8_conv2_weight), NULL, A(TB_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), n, &g_features_denseblock3_denselayer8_conv2);
     ZERO(D_features_denseblock3_denselayer8_norm2, 25088);
-    /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer8_norm2), A(D_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer8_conv1, 25088);
-    /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_conv1), G(P_features_denseblock3_denselayer8_norm2_weight), G(P_features_denseblock3_denselayer8_norm2_bias), A(D_features_denseblock3_denselayer8_norm2), A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2), S(S_features_denseblock3_denselayer8_norm2) + 128, P(P_features_denseblock3_denselayer8_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer8_relu1, 94080);
-    /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1), G(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer8_conv1), A(X_features_denseblock3_denselayer8_relu1), P(P_features_denseblock3_denselayer8_conv1_weight), n, &g_features_denseblock3_denselayer8_conv1);
     ZERO(D_features_denseblock3_denselayer8_norm1, 94080);
-    /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer8_norm1), A(D_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
-    /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_concat1), G(P_features_denseblock3_denselayer8_norm1_weight), G(P_features_denseblock3_denselayer8_norm1_bias), A(D_features_denseblock3_denselayer8_norm1), A(X_features_denseblock3_denselayer7_concat1), S(S_features_denseblock3_denselayer8_norm1), S(S_features_denseblock3_denselayer8_norm1) + 480, P(P_features_denseblock3_denselayer8_norm1_weight), n, 480, 196);
     ZERO(D_features_denseblock3_denselayer6_concat1, 87808);
     ZERO(D_features_denseblock3_denselayer7_conv2, 6272);
-    /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer6_concat1), A(D_features_denseblock3_denselayer7_concat1), n, 480, 0, 448, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_concat1), n, 480, 448, 32, 196);
     ZERO(D_features_denseblock3_denselayer7_relu2, 25088);
-    /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2), G(P_features_denseblock3_denselayer7_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), n, &g_features_denseblock3_denselayer7_conv2);
+    /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2), G(P_features_denseblock3_denselayer7_conv2_weight), NULL, A(TB_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), n, &g_features_denseblock3_denselayer7_conv2);
     ZERO(D_features_denseblock3_denselayer7_norm2, 25088);
-    /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer7_norm2), A(D_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer7_conv1, 25088);
-    /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_conv1), G(P_features_denseblock3_denselayer7_norm2_weight), G(P_features_denseblock3_denselayer7_norm2_bias), A(D_features_denseblock3_denselayer7_norm2), A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2), S(S_features_denseblock3_denselayer7_norm2) + 128, P(P_features_denseblock3_denselayer7_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer7_relu1, 87808);
-    /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1), G(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer7_conv1), A(X_features_denseblock3_denselayer7_relu1), P(P_features_denseblock3_denselayer7_conv1_weight), n, &g_features_denseblock3_denselayer7_conv1);
     ZERO(D_features_denseblock3_denselayer7_norm1, 87808);
-    /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer7_norm1), A(D_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
-    /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_denseblock3_denselayer7_norm1_weight), G(P_features_denseblock3_denselayer7_norm1_bias), A(D_features_denseblock3_denselayer7_norm1), A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer7_norm1), S(S_features_denseblock3_denselayer7_norm1) + 448, P(P_features_denseblock3_denselayer7_norm1_weight), n, 448, 196);
     ZERO(D_features_denseblock3_denselayer5_concat1, 81536);
     ZERO(D_features_denseblock3_denselayer6_conv2, 6272);
-    /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_concat1), n, 448, 0, 416, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_concat1), n, 448, 416, 32, 196);
     ZERO(D_features_denseblock3_denselayer6_relu2, 25088);
-    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
+    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
     ZERO(D_features_denseblock3_denselayer6_norm2, 25088);
-    /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer6_conv1, 25088);
-    /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 128, P(P_features_denseblock3_denselayer6_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer6_relu1, 81536);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1);
     ZERO(D_features_denseblock3_denselayer6_norm1, 81536);
-    /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
-    /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 416, P(P_features_denseblock3_denselayer6_norm1_weight), n, 416, 196);
     ZERO(D_features_denseblock3_denselayer4_concat1, 75264);
     ZERO(D_features_denseblock3_denselayer5_conv2, 6272);
-    /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_concat1), n, 416, 0, 384, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_concat1), n, 416, 384, 32, 196);
     ZERO(D_features_denseblock3_denselayer5_relu2, 25088);
-    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
+    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
     ZERO(D_features_denseblock3_denselayer5_norm2, 25088);
-    /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer5_conv1, 25088);
-    /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 128, P(P_features_denseblock3_denselayer5_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer5_relu1, 75264);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1);
     ZERO(D_features_denseblock3_denselayer5_norm1, 75264);
-    /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
-    /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 384, P(P_features_denseblock3_denselayer5_norm1_weight), n, 384, 196);
     ZERO(D_features_denseblock3_denselayer3_concat1, 68992);
     ZERO(D_features_denseblock3_denselayer4_conv2, 6272);
-    /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_concat1), n, 384, 0, 352, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_concat1), n, 384, 352, 32, 196);
     ZERO(D_features_denseblock3_denselayer4_relu2, 25088);
-    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
+    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
     ZERO(D_features_denseblock3_denselayer4_norm2, 25088);
-    /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer4_conv1, 25088);
-    /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 128, P(P_features_denseblock3_denselayer4_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer4_relu1, 68992);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1);
     ZERO(D_features_denseblock3_denselayer4_norm1, 68992);
-    /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
-    /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 352, P(P_features_denseblock3_denselayer4_norm1_weight), n, 352, 196);
     ZERO(D_features_denseblock3_denselayer2_concat1, 62720);
     ZERO(D_features_denseblock3_denselayer3_conv2, 6272);
-    /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_concat1), n, 352, 0, 320, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_concat1), n, 352, 320, 32, 196);
     ZERO(D_features_denseblock3_denselayer3_relu2, 25088);
-    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
+    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
     ZERO(D_features_denseblock3_denselayer3_norm2, 25088);
-    /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer3_conv1, 25088);
-    /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 128, P(P_features_denseblock3_denselayer3_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer3_relu1, 62720);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1);
     ZERO(D_features_denseblock3_denselayer3_norm1, 62720);
-    /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
-    /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 320, P(P_features_denseblock3_denselayer3_norm1_weight), n, 320, 196);
     ZERO(D_features_denseblock3_denselayer1_concat1, 56448);
     ZERO(D_features_denseblock3_denselayer2_conv2, 6272);
-    /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_concat1), n, 320, 0, 288, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_concat1), n, 320, 288, 32, 196);
     ZERO(D_features_denseblock3_denselayer2_relu2, 25088);
-    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
+    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
     ZERO(D_features_denseblock3_denselayer2_norm2, 25088);
-    /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer2_conv1, 25088);
-    /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 128, P(P_features_denseblock3_denselayer2_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer2_relu1, 56448);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1);
     ZERO(D_features_denseblock3_denselayer2_norm1, 56448);
-    /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
-    /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 288, P(P_features_denseblock3_denselayer2_norm1_weight), n, 288, 196);
     ZERO(D_features_transition2_pool, 50176);
     ZERO(D_features_denseblock3_denselayer1_conv2, 6272);
-    /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_concat1), n, 288, 0, 256, 196);
     rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_concat1), n, 288, 256, 32, 196);
     ZERO(D_features_denseblock3_denselayer1_relu2, 25088);
-    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
+    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
     ZERO(D_features_denseblock3_denselayer1_norm2, 25088);
-    /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer1_conv1, 25088);
-    /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 128, P(P_features_denseblock3_denselayer1_norm2_weight), n, 128, 196);
     ZERO(D_features_denseblock3_denselayer1_relu1, 50176);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1);
     ZERO(D_features_denseblock3_denselayer1_norm1, 50176);
-    /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
-    /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 256, P(P_features_denseblock3_denselayer1_norm1_weight), n, 256, 196);
     ZERO(D_features_transition2_conv, 200704);
-    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool);
     ZERO(D_features_transition2_relu, 401408);
-    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv);
     ZERO(D_features_transition2_norm, 401408);
-    /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 401408);
     ZERO(D_features_denseblock2_denselayer12_concat1, 401408);
-    /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n, 512, 784);
     ZERO(D_features_denseblock2_denselayer11_concat1, 376320);
     ZERO(D_features_denseblock2_denselayer12_conv2, 25088);
-    /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer11_concat1), A(D_features_denseblock2_denselayer12_concat1), n, 512, 0, 480, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_concat1), n, 512, 480, 32, 784);
     ZERO(D_features_denseblock2_denselayer12_relu2, 100352);
-    /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2), G(P_features_denseblock2_denselayer12_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), n, &g_features_denseblock2_denselayer12_conv2);
+    /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2), G(P_features_denseblock2_denselayer12_conv2_weight), NULL, A(TB_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), n, &g_features_denseblock2_denselayer12_conv2);
     ZERO(D_features_denseblock2_denselayer12_norm2, 100352);
-    /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer12_norm2), A(D_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer12_conv1, 100352);
-    /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_conv1), G(P_features_denseblock2_denselayer12_norm2_weight), G(P_features_denseblock2_denselayer12_norm2_bias), A(D_features_denseblock2_denselayer12_norm2), A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2), S(S_features_denseblock2_denselayer12_norm2) + 128, P(P_features_denseblock2_denselayer12_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer12_relu1, 376320);
-    /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1), G(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer12_conv1), A(X_features_denseblock2_denselayer12_relu1), P(P_features_denseblock2_denselayer12_conv1_weight), n, &g_features_denseblock2_denselayer12_conv1);
     ZERO(D_features_denseblock2_denselayer12_norm1, 376320);
-    /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer12_norm1), A(D_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
-    /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_concat1), G(P_features_denseblock2_denselayer12_norm1_weight), G(P_features_denseblock2_denselayer12_norm1_bias), A(D_features_denseblock2_denselayer12_norm1), A(X_features_denseblock2_denselayer11_concat1), S(S_features_denseblock2_denselayer12_norm1), S(S_features_denseblock2_denselayer12_norm1) + 480, P(P_features_denseblock2_denselayer12_norm1_weight), n, 480, 784);
     ZERO(D_features_denseblock2_denselayer10_concat1, 351232);
     ZERO(D_features_denseblock2_denselayer11_conv2, 25088);
-    /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer10_concat1), A(D_features_denseblock2_denselayer11_concat1), n, 480, 0, 448, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_concat1), n, 480, 448, 32, 784);
     ZERO(D_features_denseblock2_denselayer11_relu2, 100352);
-    /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2), G(P_features_denseblock2_denselayer11_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), n, &g_features_denseblock2_denselayer11_conv2);
+    /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2), G(P_features_denseblock2_denselayer11_conv2_weight), NULL, A(TB_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), n, &g_features_denseblock2_denselayer11_conv2);
     ZERO(D_features_denseblock2_denselayer11_norm2, 100352);
-    /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer11_norm2), A(D_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer11_conv1, 100352);
-    /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_conv1), G(P_features_denseblock2_denselayer11_norm2_weight), G(P_features_denseblock2_denselayer11_norm2_bias), A(D_features_denseblock2_denselayer11_norm2), A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2), S(S_features_denseblock2_denselayer11_norm2) + 128, P(P_features_denseblock2_denselayer11_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer11_relu1, 351232);
-    /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1), G(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer11_conv1), A(X_features_denseblock2_denselayer11_relu1), P(P_features_denseblock2_denselayer11_conv1_weight), n, &g_features_denseblock2_denselayer11_conv1);
     ZERO(D_features_denseblock2_denselayer11_norm1, 351232);
-    /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer11_norm1), A(D_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
-    /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_concat1), G(P_features_denseblock2_denselayer11_norm1_weight), G(P_features_denseblock2_denselayer11_norm1_bias), A(D_features_denseblock2_denselayer11_norm1), A(X_features_denseblock2_denselayer10_concat1), S(S_features_denseblock2_denselayer11_norm1), S(S_features_denseblock2_denselayer11_norm1) + 448, P(P_features_denseblock2_denselayer11_norm1_weight), n, 448, 784);
     ZERO(D_features_denseblock2_denselayer9_concat1, 326144);
     ZERO(D_features_denseblock2_denselayer10_conv2, 25088);
-    /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer9_concat1), A(D_features_denseblock2_denselayer10_concat1), n, 448, 0, 416, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_concat1), n, 448, 416, 32, 784);
     ZERO(D_features_denseblock2_denselayer10_relu2, 100352);
-    /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2), G(P_features_denseblock2_denselayer10_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), n, &g_features_denseblock2_denselayer10_conv2);
+    /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2), G(P_features_denseblock2_denselayer10_conv2_weight), NULL, A(TB_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), n, &g_features_denseblock2_denselayer10_conv2);
     ZERO(D_features_denseblock2_denselayer10_norm2, 100352);
-    /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer10_norm2), A(D_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer10_conv1, 100352);
-    /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_conv1), G(P_features_denseblock2_denselayer10_norm2_weight), G(P_features_denseblock2_denselayer10_norm2_bias), A(D_features_denseblock2_denselayer10_norm2), A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2), S(S_features_denseblock2_denselayer10_norm2) + 128, P(P_features_denseblock2_denselayer10_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer10_relu1, 326144);
-    /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1), G(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer10_conv1), A(X_features_denseblock2_denselayer10_relu1), P(P_features_denseblock2_denselayer10_conv1_weight), n, &g_features_denseblock2_denselayer10_conv1);
     ZERO(D_features_denseblock2_denselayer10_norm1, 326144);
-    /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer10_norm1), A(D_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
-    /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_concat1), G(P_features_denseblock2_denselayer10_norm1_weight), G(P_features_denseblock2_denselayer10_norm1_bias), A(D_features_denseblock2_denselayer10_norm1), A(X_features_denseblock2_denselayer9_concat1), S(S_features_denseblock2_denselayer10_norm1), S(S_features_denseblock2_denselayer10_norm1) + 416, P(P_features_denseblock2_denselayer10_norm1_weight), n, 416, 784);
     ZERO(D_features_denseblock2_denselayer8_concat1, 301056);
     ZERO(D_features_denseblock2_denselayer9_conv2, 25088);
-    /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer8_concat1), A(D_features_denseblock2_denselayer9_concat1), n, 416, 0, 384, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_concat1), n, 416, 384, 32, 784);
     ZERO(D_features_denseblock2_denselayer9_relu2, 100352);
-    /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2), G(P_features_denseblock2_denselayer9_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), n, &g_features_denseblock2_denselayer9_conv2);
+    /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2), G(P_features_denseblock2_denselayer9_conv2_weight), NULL, A(TB_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), n, &g_features_denseblock2_denselayer9_conv2);
     ZERO(D_features_denseblock2_denselayer9_norm2, 100352);
-    /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer9_norm2), A(D_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer9_conv1, 100352);
-    /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_conv1), G(P_features_denseblock2_denselayer9_norm2_weight), G(P_features_denseblock2_denselayer9_norm2_bias), A(D_features_denseblock2_denselayer9_norm2), A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2), S(S_features_denseblock2_denselayer9_norm2) + 128, P(P_features_denseblock2_denselayer9_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer9_relu1, 301056);
-    /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1), G(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer9_conv1), A(X_features_denseblock2_denselayer9_relu1), P(P_features_denseblock2_denselayer9_conv1_weight), n, &g_features_denseblock2_denselayer9_conv1);
     ZERO(D_features_denseblock2_denselayer9_norm1, 301056);
-    /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer9_norm1), A(D_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
-    /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_concat1), G(P_features_denseblock2_denselayer9_norm1_weight), G(P_features_denseblock2_denselayer9_norm1_bias), A(D_features_denseblock2_denselayer9_norm1), A(X_features_denseblock2_denselayer8_concat1), S(S_features_denseblock2_denselayer9_norm1), S(S_features_denseblock2_denselayer9_norm1) + 384, P(P_features_denseblock2_denselayer9_norm1_weight), n, 384, 784);
     ZERO(D_features_denseblock2_denselayer7_concat1, 275968);
     ZERO(D_features_denseblock2_denselayer8_conv2, 25088);
-    /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer7_concat1), A(D_features_denseblock2_denselayer8_concat1), n, 384, 0, 352, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_concat1), n, 384, 352, 32, 784);
     ZERO(D_features_denseblock2_denselayer8_relu2, 100352);
-    /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2), G(P_features_denseblock2_denselayer8_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), n, &g_features_denseblock2_denselayer8_conv2);
+    /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2), G(P_features_denseblock2_denselayer8_conv2_weight), NULL, A(TB_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), n, &g_features_denseblock2_denselayer8_conv2);
     ZERO(D_features_denseblock2_denselayer8_norm2, 100352);
-    /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer8_norm2), A(D_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer8_conv1, 100352);
-    /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_conv1), G(P_features_denseblock2_denselayer8_norm2_weight), G(P_features_denseblock2_denselayer8_norm2_bias), A(D_features_denseblock2_denselayer8_norm2), A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2), S(S_features_denseblock2_denselayer8_norm2) + 128, P(P_features_denseblock2_denselayer8_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer8_relu1, 275968);
-    /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1), G(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer8_conv1), A(X_features_denseblock2_denselayer8_relu1), P(P_features_denseblock2_denselayer8_conv1_weight), n, &g_features_denseblock2_denselayer8_conv1);
     ZERO(D_features_denseblock2_denselayer8_norm1, 275968);
-    /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer8_norm1), A(D_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
-    /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_concat1), G(P_features_denseblock2_denselayer8_norm1_weight), G(P_features_denseblock2_denselayer8_norm1_bias), A(D_features_denseblock2_denselayer8_norm1), A(X_features_denseblock2_denselayer7_concat1), S(S_features_denseblock2_denselayer8_norm1), S(S_features_denseblock2_denselayer8_norm1) + 352, P(P_features_denseblock2_denselayer8_norm1_weight), n, 352, 784);
     ZERO(D_features_denseblock2_denselayer6_concat1, 250880);
     ZERO(D_features_denseblock2_denselayer7_conv2, 25088);
-    /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_denseblock2_denselayer7_concat1), n, 352, 0, 320, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_concat1), n, 352, 320, 32, 784);
     ZERO(D_features_denseblock2_denselayer7_relu2, 100352);
-    /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2), G(P_features_denseblock2_denselayer7_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), n, &g_features_denseblock2_denselayer7_conv2);
+    /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2), G(P_features_denseblock2_denselayer7_conv2_weight), NULL, A(TB_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), n, &g_features_denseblock2_denselayer7_conv2);
     ZERO(D_features_denseblock2_denselayer7_norm2, 100352);
-    /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer7_norm2), A(D_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer7_conv1, 100352);
-    /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_conv1), G(P_features_denseblock2_denselayer7_norm2_weight), G(P_features_denseblock2_denselayer7_norm2_bias), A(D_features_denseblock2_denselayer7_norm2), A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2), S(S_features_denseblock2_denselayer7_norm2) + 128, P(P_features_denseblock2_denselayer7_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer7_relu1, 250880);
-    /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1), G(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer7_conv1), A(X_features_denseblock2_denselayer7_relu1), P(P_features_denseblock2_denselayer7_conv1_weight), n, &g_features_denseblock2_denselayer7_conv1);
     ZERO(D_features_denseblock2_denselayer7_norm1, 250880);
-    /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer7_norm1), A(D_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
-    /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_denseblock2_denselayer7_norm1_weight), G(P_features_denseblock2_denselayer7_norm1_bias), A(D_features_denseblock2_denselayer7_norm1), A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer7_norm1), S(S_features_denseblock2_denselayer7_norm1) + 320, P(P_features_denseblock2_denselayer7_norm1_weight), n, 320, 784);
     ZERO(D_features_denseblock2_denselayer5_concat1, 225792);
     ZERO(D_features_denseblock2_denselayer6_conv2, 25088);
-    /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_concat1), n, 320, 0, 288, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_concat1), n, 320, 288, 32, 784);
     ZERO(D_features_denseblock2_denselayer6_relu2, 100352);
-    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
+    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
     ZERO(D_features_denseblock2_denselayer6_norm2, 100352);
-    /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer6_conv1, 100352);
-    /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 128, P(P_features_denseblock2_denselayer6_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer6_relu1, 225792);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1);
     ZERO(D_features_denseblock2_denselayer6_norm1, 225792);
-    /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
-    /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 288, P(P_features_denseblock2_denselayer6_norm1_weight), n, 288, 784);
     ZERO(D_features_denseblock2_denselayer4_concat1, 200704);
     ZERO(D_features_denseblock2_denselayer5_conv2, 25088);
-    /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_concat1), n, 288, 0, 256, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_concat1), n, 288, 256, 32, 784);
     ZERO(D_features_denseblock2_denselayer5_relu2, 100352);
-    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
+    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
     ZERO(D_features_denseblock2_denselayer5_norm2, 100352);
-    /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer5_conv1, 100352);
-    /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 128, P(P_features_denseblock2_denselayer5_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer5_relu1, 200704);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1);
     ZERO(D_features_denseblock2_denselayer5_norm1, 200704);
-    /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
-    /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 256, P(P_features_denseblock2_denselayer5_norm1_weight), n, 256, 784);
     ZERO(D_features_denseblock2_denselayer3_concat1, 175616);
     ZERO(D_features_denseblock2_denselayer4_conv2, 25088);
-    /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_concat1), n, 256, 0, 224, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_concat1), n, 256, 224, 32, 784);
     ZERO(D_features_denseblock2_denselayer4_relu2, 100352);
-    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
+    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
     ZERO(D_features_denseblock2_denselayer4_norm2, 100352);
-    /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer4_conv1, 100352);
-    /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 128, P(P_features_denseblock2_denselayer4_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer4_relu1, 175616);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1);
     ZERO(D_features_denseblock2_denselayer4_norm1, 175616);
-    /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
-    /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 224, P(P_features_denseblock2_denselayer4_norm1_weight), n, 224, 784);
     ZERO(D_features_denseblock2_denselayer2_concat1, 150528);
     ZERO(D_features_denseblock2_denselayer3_conv2, 25088);
-    /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_concat1), n, 224, 0, 192, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_concat1), n, 224, 192, 32, 784);
     ZERO(D_features_denseblock2_denselayer3_relu2, 100352);
-    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
+    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
     ZERO(D_features_denseblock2_denselayer3_norm2, 100352);
-    /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer3_conv1, 100352);
-    /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 128, P(P_features_denseblock2_denselayer3_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer3_relu1, 150528);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1);
     ZERO(D_features_denseblock2_denselayer3_norm1, 150528);
-    /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
-    /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 192, P(P_features_denseblock2_denselayer3_norm1_weight), n, 192, 784);
     ZERO(D_features_denseblock2_denselayer1_concat1, 125440);
     ZERO(D_features_denseblock2_denselayer2_conv2, 25088);
-    /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_concat1), n, 192, 0, 160, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_concat1), n, 192, 160, 32, 784);
     ZERO(D_features_denseblock2_denselayer2_relu2, 100352);
-    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
+    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
     ZERO(D_features_denseblock2_denselayer2_norm2, 100352);
-    /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer2_conv1, 100352);
-    /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 128, P(P_features_denseblock2_denselayer2_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer2_relu1, 125440);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1);
     ZERO(D_features_denseblock2_denselayer2_norm1, 125440);
-    /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
-    /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 160, P(P_features_denseblock2_denselayer2_norm1_weight), n, 160, 784);
     ZERO(D_features_transition1_pool, 100352);
     ZERO(D_features_denseblock2_denselayer1_conv2, 25088);
-    /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_concat1), n, 160, 0, 128, 784);
     rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_concat1), n, 160, 128, 32, 784);
     ZERO(D_features_denseblock2_denselayer1_relu2, 100352);
-    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
+    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
     ZERO(D_features_denseblock2_denselayer1_norm2, 100352);
-    /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_conv1, 100352);
-    /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 128, P(P_features_denseblock2_denselayer1_norm2_weight), n, 128, 784);
     ZERO(D_features_denseblock2_denselayer1_relu1, 100352);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1);
     ZERO(D_features_denseblock2_denselayer1_norm1, 100352);
-    /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
-    /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 128, P(P_features_denseblock2_denselayer1_norm1_weight), n, 128, 784);
     ZERO(D_features_transition1_conv, 401408);
-    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool);
     ZERO(D_features_transition1_relu, 802816);
-    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv);
     ZERO(D_features_transition1_norm, 802816);
-    /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 802816);
     ZERO(D_features_denseblock1_denselayer6_concat1, 802816);
-    /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n, 256, 3136);
     ZERO(D_features_denseblock1_denselayer5_concat1, 702464);
     ZERO(D_features_denseblock1_denselayer6_conv2, 100352);
-    /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_concat1), n, 256, 0, 224, 3136);
     rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_concat1), n, 256, 224, 32, 3136);
     ZERO(D_features_denseblock1_denselayer6_relu2, 401408);
-    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
+    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
     ZERO(D_features_denseblock1_denselayer6_norm2, 401408);
-    /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer6_conv1, 401408);
-    /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 128, P(P_features_denseblock1_denselayer6_norm2_weight), n, 128, 3136);
     ZERO(D_features_denseblock1_denselayer6_relu1, 702464);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1);
     ZERO(D_features_denseblock1_denselayer6_norm1, 702464);
-    /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
-    /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 224, P(P_features_denseblock1_denselayer6_norm1_weight), n, 224, 3136);
     ZERO(D_features_denseblock1_denselayer4_concat1, 602112);
     ZERO(D_features_denseblock1_denselayer5_conv2, 100352);
-    /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_concat1), n, 224, 0, 192, 3136);
     rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_concat1), n, 224, 192, 32, 3136);
     ZERO(D_features_denseblock1_denselayer5_relu2, 401408);
-    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
+    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
     ZERO(D_features_denseblock1_denselayer5_norm2, 401408);
-    /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer5_conv1, 401408);
-    /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 128, P(P_features_denseblock1_denselayer5_norm2_weight), n, 128, 3136);
     ZERO(D_features_denseblock1_denselayer5_relu1, 602112);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1);
     ZERO(D_features_denseblock1_denselayer5_norm1, 602112);
-    /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
-    /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 192, P(P_features_denseblock1_denselayer5_norm1_weight), n, 192, 3136);
     ZERO(D_features_denseblock1_denselayer3_concat1, 501760);
     ZERO(D_features_denseblock1_denselayer4_conv2, 100352);
-    /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_concat1), n, 192, 0, 160, 3136);
     rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_concat1), n, 192, 160, 32, 3136);
     ZERO(D_features_denseblock1_denselayer4_relu2, 401408);
-    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
+    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
     ZERO(D_features_denseblock1_denselayer4_norm2, 401408);
-    /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer4_conv1, 401408);
-    /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 128, P(P_features_denseblock1_denselayer4_norm2_weight), n, 128, 3136);
     ZERO(D_features_denseblock1_denselayer4_relu1, 501760);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1);
     ZERO(D_features_denseblock1_denselayer4_norm1, 501760);
-    /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
-    /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 160, P(P_features_denseblock1_denselayer4_norm1_weight), n, 160, 3136);
     ZERO(D_features_denseblock1_denselayer2_concat1, 401408);
     ZERO(D_features_denseblock1_denselayer3_conv2, 100352);
-    /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_concat1), n, 160, 0, 128, 3136);
     rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_concat1), n, 160, 128, 32, 3136);
     ZERO(D_features_denseblock1_denselayer3_relu2, 401408);
-    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
+    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
     ZERO(D_features_denseblock1_denselayer3_norm2, 401408);
-    /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_conv1, 401408);
-    /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 128, P(P_features_denseblock1_denselayer3_norm2_weight), n, 128, 3136);
     ZERO(D_features_denseblock1_denselayer3_relu1, 401408);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1);
     ZERO(D_features_denseblock1_denselayer3_norm1, 401408);
-    /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
-    /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 128, P(P_features_denseblock1_denselayer3_norm1_weight), n, 128, 3136);
     ZERO(D_features_denseblock1_denselayer1_concat1, 301056);
     ZERO(D_features_denseblock1_denselayer2_conv2, 100352);
-    /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_concat1), n, 128, 0, 96, 3136);
     rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_concat1), n, 128, 96, 32, 3136);
     ZERO(D_features_denseblock1_denselayer2_relu2, 401408);
-    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
+    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
     ZERO(D_features_denseblock1_denselayer2_norm2, 401408);
-    /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer2_conv1, 401408);
-    /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 128, P(P_features_denseblock1_denselayer2_norm2_weight), n, 128, 3136);
     ZERO(D_features_denseblock1_denselayer2_relu1, 301056);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1);
     ZERO(D_features_denseblock1_denselayer2_norm1, 301056);
-    /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
-    /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 96, P(P_features_denseblock1_denselayer2_norm1_weight), n, 96, 3136);
     ZERO(D_features_pool0, 200704);
     ZERO(D_features_denseblock1_denselayer1_conv2, 100352);
-    /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_concat_backward(A(D_features_pool0), A(D_features_denseblock1_denselayer1_concat1), n, 96, 0, 64, 3136);
     rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_concat1), n, 96, 64, 32, 3136);
     ZERO(D_features_denseblock1_denselayer1_relu2, 401408);
-    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
+    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
     ZERO(D_features_denseblock1_denselayer1_norm2, 401408);
-    /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_conv1, 401408);
-    /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 128, P(P_features_denseblock1_denselayer1_norm2_weight), n, 128, 3136);
     ZERO(D_features_denseblock1_denselayer1_relu1, 200704);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1);
     ZERO(D_features_denseblock1_denselayer1_norm1, 200704);
-    /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
-    /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_pool0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_pool0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 64, P(P_features_denseblock1_denselayer1_norm1_weight), n, 64, 3136);
     ZERO(D_features_relu0, 802816);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:25) */
@@ -4718,7 +4835,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* features.norm0: batchnorm, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
     rt_batchnorm_backward(A(D_features_conv0), G(P_features_norm0_weight), G(P_features_norm0_bias), A(D_features_norm0), A(X_features_conv0), S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n, 64, 12544);
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/densenet_imagenet.lua:23) */
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, S(S_COL), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
+    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
 }
 
 void densenet121_zero_grad(float *grads) {
@@ -5347,302 +5464,302 @@ static const RtParamInfo tensors[] = {
 static const RtLayerInfo layers[] = {
     {"features.conv0", "conv2d", "specs/densenet_imagenet.lua:23", 1},
     {"features.norm0", "batchnorm", "specs/densenet_imagenet.lua:24", 1},
-    {"features.denseblock1.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 1},
-    {"features.denseblock1.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 2},
-    {"features.denseblock1.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 2},
-    {"features.denseblock1.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 3},
-    {"features.denseblock1.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 3},
-    {"features.denseblock1.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 3},
-    {"features.denseblock1.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 4},
-    {"features.denseblock1.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 4},
-    {"features.denseblock1.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 5},
-    {"features.denseblock1.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 5},
-    {"features.denseblock1.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 5},
-    {"features.denseblock1.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 6},
-    {"features.denseblock1.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 6},
-    {"features.denseblock1.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 7},
-    {"features.denseblock1.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 7},
-    {"features.denseblock1.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 7},
-    {"features.denseblock1.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 8},
-    {"features.denseblock1.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 8},
-    {"features.denseblock1.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 9},
-    {"features.denseblock1.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 9},
-    {"features.denseblock1.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 9},
-    {"features.denseblock1.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 10},
-    {"features.denseblock1.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 10},
-    {"features.denseblock1.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 11},
-    {"features.denseblock1.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 11},
-    {"features.denseblock1.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 11},
-    {"features.denseblock1.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 12},
-    {"features.denseblock1.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 12},
-    {"features.denseblock1.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 13},
-    {"features.denseblock1.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 13},
-    {"features.transition1.norm", "batchnorm", "specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52", 13},
-    {"features.transition1.conv", "conv2d", "specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46", 14},
-    {"features.denseblock2.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 14},
-    {"features.denseblock2.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 15},
-    {"features.denseblock2.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 15},
-    {"features.denseblock2.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 16},
-    {"features.denseblock2.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 16},
-    {"features.denseblock2.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 16},
-    {"features.denseblock2.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 17},
-    {"features.denseblock2.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 17},
-    {"features.denseblock2.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 18},
-    {"features.denseblock2.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 18},
-    {"features.denseblock2.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 18},
-    {"features.denseblock2.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 19},
-    {"features.denseblock2.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 19},
-    {"features.denseblock2.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 20},
-    {"features.denseblock2.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 20},
-    {"features.denseblock2.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 20},
-    {"features.denseblock2.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 21},
-    {"features.denseblock2.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 21},
-    {"features.denseblock2.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 22},
-    {"features.denseblock2.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 22},
-    {"features.denseblock2.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 22},
-    {"features.denseblock2.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 23},
-    {"features.denseblock2.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 23},
-    {"features.denseblock2.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 24},
-    {"features.denseblock2.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 24},
-    {"features.denseblock2.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 24},
-    {"features.denseblock2.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 25},
-    {"features.denseblock2.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 25},
-    {"features.denseblock2.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 26},
-    {"features.denseblock2.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 26},
-    {"features.denseblock2.denselayer7.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 26},
-    {"features.denseblock2.denselayer7.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 27},
-    {"features.denseblock2.denselayer7.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 27},
-    {"features.denseblock2.denselayer7.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 28},
-    {"features.denseblock2.denselayer7.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 28},
-    {"features.denseblock2.denselayer8.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 28},
-    {"features.denseblock2.denselayer8.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 29},
-    {"features.denseblock2.denselayer8.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 29},
-    {"features.denseblock2.denselayer8.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 30},
-    {"features.denseblock2.denselayer8.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 30},
-    {"features.denseblock2.denselayer9.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 30},
-    {"features.denseblock2.denselayer9.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 31},
-    {"features.denseblock2.denselayer9.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 31},
-    {"features.denseblock2.denselayer9.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 32},
-    {"features.denseblock2.denselayer9.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 32},
-    {"features.denseblock2.denselayer10.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 32},
-    {"features.denseblock2.denselayer10.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 33},
-    {"features.denseblock2.denselayer10.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 33},
-    {"features.denseblock2.denselayer10.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 34},
-    {"features.denseblock2.denselayer10.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 34},
-    {"features.denseblock2.denselayer11.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 34},
-    {"features.denseblock2.denselayer11.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 35},
-    {"features.denseblock2.denselayer11.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 35},
-    {"features.denseblock2.denselayer11.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 36},
-    {"features.denseblock2.denselayer11.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 36},
-    {"features.denseblock2.denselayer12.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 36},
-    {"features.denseblock2.denselayer12.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 37},
-    {"features.denseblock2.denselayer12.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 37},
-    {"features.denseblock2.denselayer12.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 38},
-    {"features.denseblock2.denselayer12.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 38},
-    {"features.transition2.norm", "batchnorm", "specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52", 38},
-    {"features.transition2.conv", "conv2d", "specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46", 39},
-    {"features.denseblock3.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 39},
-    {"features.denseblock3.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 40},
-    {"features.denseblock3.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 40},
-    {"features.denseblock3.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 41},
-    {"features.denseblock3.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 41},
-    {"features.denseblock3.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 41},
-    {"features.denseblock3.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 42},
-    {"features.denseblock3.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 42},
-    {"features.denseblock3.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 43},
-    {"features.denseblock3.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 43},
-    {"features.denseblock3.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 43},
-    {"features.denseblock3.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 44},
-    {"features.denseblock3.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 44},
-    {"features.denseblock3.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 45},
-    {"features.denseblock3.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 45},
-    {"features.denseblock3.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 45},
-    {"features.denseblock3.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 46},
-    {"features.denseblock3.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 46},
-    {"features.denseblock3.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 47},
-    {"features.denseblock3.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 47},
-    {"features.denseblock3.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 47},
-    {"features.denseblock3.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 48},
-    {"features.denseblock3.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 48},
-    {"features.denseblock3.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 49},
-    {"features.denseblock3.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 49},
-    {"features.denseblock3.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 49},
-    {"features.denseblock3.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 50},
-    {"features.denseblock3.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 50},
-    {"features.denseblock3.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 51},
-    {"features.denseblock3.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 51},
-    {"features.denseblock3.denselayer7.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 51},
-    {"features.denseblock3.denselayer7.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 52},
-    {"features.denseblock3.denselayer7.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 52},
-    {"features.denseblock3.denselayer7.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 53},
-    {"features.denseblock3.denselayer7.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 53},
-    {"features.denseblock3.denselayer8.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 53},
-    {"features.denseblock3.denselayer8.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 54},
-    {"features.denseblock3.denselayer8.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 54},
-    {"features.denseblock3.denselayer8.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 55},
-    {"features.denseblock3.denselayer8.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 55},
-    {"features.denseblock3.denselayer9.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 55},
-    {"features.denseblock3.denselayer9.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 56},
-    {"features.denseblock3.denselayer9.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 56},
-    {"features.denseblock3.denselayer9.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 57},
-    {"features.denseblock3.denselayer9.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 57},
-    {"features.denseblock3.denselayer10.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 57},
-    {"features.denseblock3.denselayer10.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 58},
-    {"features.denseblock3.denselayer10.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 58},
-    {"features.denseblock3.denselayer10.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 59},
-    {"features.denseblock3.denselayer10.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 59},
-    {"features.denseblock3.denselayer11.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 59},
-    {"features.denseblock3.denselayer11.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 60},
-    {"features.denseblock3.denselayer11.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 60},
-    {"features.denseblock3.denselayer11.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 61},
-    {"features.denseblock3.denselayer11.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 61},
-    {"features.denseblock3.denselayer12.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 61},
-    {"features.denseblock3.denselayer12.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 62},
-    {"features.denseblock3.denselayer12.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 62},
-    {"features.denseblock3.denselayer12.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 63},
-    {"features.denseblock3.denselayer12.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 63},
-    {"features.denseblock3.denselayer13.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 63},
-    {"features.denseblock3.denselayer13.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 64},
-    {"features.denseblock3.denselayer13.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 64},
-    {"features.denseblock3.denselayer13.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 65},
-    {"features.denseblock3.denselayer13.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 65},
-    {"features.denseblock3.denselayer14.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 65},
-    {"features.denseblock3.denselayer14.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 66},
-    {"features.denseblock3.denselayer14.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 66},
-    {"features.denseblock3.denselayer14.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 67},
-    {"features.denseblock3.denselayer14.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 67},
-    {"features.denseblock3.denselayer15.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 67},
-    {"features.denseblock3.denselayer15.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 68},
-    {"features.denseblock3.denselayer15.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 68},
-    {"features.denseblock3.denselayer15.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 69},
-    {"features.denseblock3.denselayer15.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 69},
-    {"features.denseblock3.denselayer16.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 69},
-    {"features.denseblock3.denselayer16.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 70},
-    {"features.denseblock3.denselayer16.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 70},
-    {"features.denseblock3.denselayer16.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 71},
-    {"features.denseblock3.denselayer16.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 71},
-    {"features.denseblock3.denselayer17.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 71},
-    {"features.denseblock3.denselayer17.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 72},
-    {"features.denseblock3.denselayer17.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 72},
-    {"features.denseblock3.denselayer17.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 73},
-    {"features.denseblock3.denselayer17.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 73},
-    {"features.denseblock3.denselayer18.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 73},
-    {"features.denseblock3.denselayer18.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 74},
-    {"features.denseblock3.denselayer18.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 74},
-    {"features.denseblock3.denselayer18.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 75},
-    {"features.denseblock3.denselayer18.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 75},
-    {"features.denseblock3.denselayer19.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 75},
-    {"features.denseblock3.denselayer19.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 76},
-    {"features.denseblock3.denselayer19.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 76},
-    {"features.denseblock3.denselayer19.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 77},
-    {"features.denseblock3.denselayer19.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 77},
-    {"features.denseblock3.denselayer20.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 77},
-    {"features.denseblock3.denselayer20.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 78},
-    {"features.denseblock3.denselayer20.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 78},
-    {"features.denseblock3.denselayer20.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 79},
-    {"features.denseblock3.denselayer20.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 79},
-    {"features.denseblock3.denselayer21.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 79},
-    {"features.denseblock3.denselayer21.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 80},
-    {"features.denseblock3.denselayer21.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 80},
-    {"features.denseblock3.denselayer21.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 81},
-    {"features.denseblock3.denselayer21.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 81},
-    {"features.denseblock3.denselayer22.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 81},
-    {"features.denseblock3.denselayer22.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 82},
-    {"features.denseblock3.denselayer22.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 82},
-    {"features.denseblock3.denselayer22.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 83},
-    {"features.denseblock3.denselayer22.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 83},
-    {"features.denseblock3.denselayer23.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 83},
-    {"features.denseblock3.denselayer23.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 84},
-    {"features.denseblock3.denselayer23.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 84},
-    {"features.denseblock3.denselayer23.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 85},
-    {"features.denseblock3.denselayer23.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 85},
-    {"features.denseblock3.denselayer24.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 85},
-    {"features.denseblock3.denselayer24.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 86},
-    {"features.denseblock3.denselayer24.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 86},
-    {"features.denseblock3.denselayer24.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 87},
-    {"features.denseblock3.denselayer24.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 87},
-    {"features.transition3.norm", "batchnorm", "specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:52", 87},
-    {"features.transition3.conv", "conv2d", "specs/densenet_imagenet.lua:30 via generator/lib/skipc/blocks.lua:46", 88},
-    {"features.denseblock4.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 88},
-    {"features.denseblock4.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 89},
-    {"features.denseblock4.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 89},
-    {"features.denseblock4.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 90},
-    {"features.denseblock4.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 90},
-    {"features.denseblock4.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 90},
-    {"features.denseblock4.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 91},
-    {"features.denseblock4.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 91},
-    {"features.denseblock4.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 92},
-    {"features.denseblock4.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 92},
-    {"features.denseblock4.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 92},
-    {"features.denseblock4.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 93},
-    {"features.denseblock4.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 93},
-    {"features.denseblock4.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 94},
-    {"features.denseblock4.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 94},
-    {"features.denseblock4.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 94},
-    {"features.denseblock4.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 95},
-    {"features.denseblock4.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 95},
-    {"features.denseblock4.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 96},
-    {"features.denseblock4.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 96},
-    {"features.denseblock4.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 96},
-    {"features.denseblock4.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 97},
-    {"features.denseblock4.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 97},
-    {"features.denseblock4.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 98},
-    {"features.denseblock4.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 98},
-    {"features.denseblock4.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 98},
-    {"features.denseblock4.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 99},
-    {"features.denseblock4.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 99},
-    {"features.denseblock4.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 100},
-    {"features.denseblock4.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 100},
-    {"features.denseblock4.denselayer7.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 100},
-    {"features.denseblock4.denselayer7.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 101},
-    {"features.denseblock4.denselayer7.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 101},
-    {"features.denseblock4.denselayer7.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 102},
-    {"features.denseblock4.denselayer7.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 102},
-    {"features.denseblock4.denselayer8.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 102},
-    {"features.denseblock4.denselayer8.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 103},
-    {"features.denseblock4.denselayer8.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 103},
-    {"features.denseblock4.denselayer8.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 104},
-    {"features.denseblock4.denselayer8.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 104},
-    {"features.denseblock4.denselayer9.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 104},
-    {"features.denseblock4.denselayer9.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 105},
-    {"features.denseblock4.denselayer9.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 105},
-    {"features.denseblock4.denselayer9.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 106},
-    {"features.denseblock4.denselayer9.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 106},
-    {"features.denseblock4.denselayer10.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 106},
-    {"features.denseblock4.denselayer10.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 107},
-    {"features.denseblock4.denselayer10.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 107},
-    {"features.denseblock4.denselayer10.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 108},
-    {"features.denseblock4.denselayer10.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 108},
-    {"features.denseblock4.denselayer11.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 108},
-    {"features.denseblock4.denselayer11.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 109},
-    {"features.denseblock4.denselayer11.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 109},
-    {"features.denseblock4.denselayer11.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 110},
-    {"features.denseblock4.denselayer11.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 110},
-    {"features.denseblock4.denselayer12.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 110},
-    {"features.denseblock4.denselayer12.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 111},
-    {"features.denseblock4.denselayer12.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 111},
-    {"features.denseblock4.denselayer12.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 112},
-    {"features.denseblock4.denselayer12.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 112},
-    {"features.denseblock4.denselayer13.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 112},
-    {"features.denseblock4.denselayer13.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 113},
-    {"features.denseblock4.denselayer13.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 113},
-    {"features.denseblock4.denselayer13.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 114},
-    {"features.denseblock4.denselayer13.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 114},
-    {"features.denseblock4.denselayer14.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 114},
-    {"features.denseblock4.denselayer14.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 115},
-    {"features.denseblock4.denselayer14.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 115},
-    {"features.denseblock4.denselayer14.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 116},
-    {"features.denseblock4.denselayer14.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 116},
-    {"features.denseblock4.denselayer15.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 116},
-    {"features.denseblock4.denselayer15.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 117},
-    {"features.denseblock4.denselayer15.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 117},
-    {"features.denseblock4.denselayer15.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 118},
-    {"features.denseblock4.denselayer15.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 118},
-    {"features.denseblock4.denselayer16.norm1", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 118},
-    {"features.denseblock4.denselayer16.conv1", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 119},
-    {"features.denseblock4.denselayer16.norm2", "batchnorm", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:52", 119},
-    {"features.denseblock4.denselayer16.conv2", "conv2d", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:46", 120},
-    {"features.denseblock4.denselayer16.concat1", "concat", "specs/densenet_imagenet.lua:27 via generator/lib/skipc/blocks.lua:125", 120},
+    {"features.denseblock1.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 1},
+    {"features.denseblock1.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 2},
+    {"features.denseblock1.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 2},
+    {"features.denseblock1.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 3},
+    {"features.denseblock1.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27", 3},
+    {"features.denseblock1.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 3},
+    {"features.denseblock1.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 4},
+    {"features.denseblock1.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 4},
+    {"features.denseblock1.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 5},
+    {"features.denseblock1.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27", 5},
+    {"features.denseblock1.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 5},
+    {"features.denseblock1.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 6},
+    {"features.denseblock1.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 6},
+    {"features.denseblock1.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 7},
+    {"features.denseblock1.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27", 7},
+    {"features.denseblock1.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 7},
+    {"features.denseblock1.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 8},
+    {"features.denseblock1.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 8},
+    {"features.denseblock1.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 9},
+    {"features.denseblock1.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27", 9},
+    {"features.denseblock1.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 9},
+    {"features.denseblock1.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 10},
+    {"features.denseblock1.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 10},
+    {"features.denseblock1.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 11},
+    {"features.denseblock1.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27", 11},
+    {"features.denseblock1.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 11},
+    {"features.denseblock1.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 12},
+    {"features.denseblock1.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 12},
+    {"features.denseblock1.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 13},
+    {"features.denseblock1.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27", 13},
+    {"features.transition1.norm", "batchnorm", "specs/densenet_imagenet.lua:30", 13},
+    {"features.transition1.conv", "conv2d", "specs/densenet_imagenet.lua:30", 14},
+    {"features.denseblock2.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 14},
+    {"features.denseblock2.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 15},
+    {"features.denseblock2.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 15},
+    {"features.denseblock2.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 16},
+    {"features.denseblock2.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27", 16},
+    {"features.denseblock2.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 16},
+    {"features.denseblock2.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 17},
+    {"features.denseblock2.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 17},
+    {"features.denseblock2.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 18},
+    {"features.denseblock2.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27", 18},
+    {"features.denseblock2.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 18},
+    {"features.denseblock2.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 19},
+    {"features.denseblock2.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 19},
+    {"features.denseblock2.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 20},
+    {"features.denseblock2.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27", 20},
+    {"features.denseblock2.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 20},
+    {"features.denseblock2.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 21},
+    {"features.denseblock2.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 21},
+    {"features.denseblock2.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 22},
+    {"features.denseblock2.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27", 22},
+    {"features.denseblock2.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 22},
+    {"features.denseblock2.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 23},
+    {"features.denseblock2.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 23},
+    {"features.denseblock2.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 24},
+    {"features.denseblock2.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27", 24},
+    {"features.denseblock2.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 24},
+    {"features.denseblock2.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 25},
+    {"features.denseblock2.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 25},
+    {"features.denseblock2.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 26},
+    {"features.denseblock2.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27", 26},
+    {"features.denseblock2.denselayer7.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 26},
+    {"features.denseblock2.denselayer7.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 27},
+    {"features.denseblock2.denselayer7.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 27},
+    {"features.denseblock2.denselayer7.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 28},
+    {"features.denseblock2.denselayer7.concat1", "concat", "specs/densenet_imagenet.lua:27", 28},
+    {"features.denseblock2.denselayer8.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 28},
+    {"features.denseblock2.denselayer8.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 29},
+    {"features.denseblock2.denselayer8.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 29},
+    {"features.denseblock2.denselayer8.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 30},
+    {"features.denseblock2.denselayer8.concat1", "concat", "specs/densenet_imagenet.lua:27", 30},
+    {"features.denseblock2.denselayer9.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 30},
+    {"features.denseblock2.denselayer9.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 31},
+    {"features.denseblock2.denselayer9.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 31},
+    {"features.denseblock2.denselayer9.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 32},
+    {"features.denseblock2.denselayer9.concat1", "concat", "specs/densenet_imagenet.lua:27", 32},
+    {"features.denseblock2.denselayer10.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 32},
+    {"features.denseblock2.denselayer10.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 33},
+    {"features.denseblock2.denselayer10.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 33},
+    {"features.denseblock2.denselayer10.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 34},
+    {"features.denseblock2.denselayer10.concat1", "concat", "specs/densenet_imagenet.lua:27", 34},
+    {"features.denseblock2.denselayer11.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 34},
+    {"features.denseblock2.denselayer11.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 35},
+    {"features.denseblock2.denselayer11.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 35},
+    {"features.denseblock2.denselayer11.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 36},
+    {"features.denseblock2.denselayer11.concat1", "concat", "specs/densenet_imagenet.lua:27", 36},
+    {"features.denseblock2.denselayer12.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 36},
+    {"features.denseblock2.denselayer12.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 37},
+    {"features.denseblock2.denselayer12.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 37},
+    {"features.denseblock2.denselayer12.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 38},
+    {"features.denseblock2.denselayer12.concat1", "concat", "specs/densenet_imagenet.lua:27", 38},
+    {"features.transition2.norm", "batchnorm", "specs/densenet_imagenet.lua:30", 38},
+    {"features.transition2.conv", "conv2d", "specs/densenet_imagenet.lua:30", 39},
+    {"features.denseblock3.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 39},
+    {"features.denseblock3.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 40},
+    {"features.denseblock3.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 40},
+    {"features.denseblock3.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 41},
+    {"features.denseblock3.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27", 41},
+    {"features.denseblock3.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 41},
+    {"features.denseblock3.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 42},
+    {"features.denseblock3.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 42},
+    {"features.denseblock3.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 43},
+    {"features.denseblock3.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27", 43},
+    {"features.denseblock3.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 43},
+    {"features.denseblock3.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 44},
+    {"features.denseblock3.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 44},
+    {"features.denseblock3.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 45},
+    {"features.denseblock3.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27", 45},
+    {"features.denseblock3.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 45},
+    {"features.denseblock3.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 46},
+    {"features.denseblock3.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 46},
+    {"features.denseblock3.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 47},
+    {"features.denseblock3.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27", 47},
+    {"features.denseblock3.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 47},
+    {"features.denseblock3.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 48},
+    {"features.denseblock3.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 48},
+    {"features.denseblock3.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 49},
+    {"features.denseblock3.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27", 49},
+    {"features.denseblock3.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 49},
+    {"features.denseblock3.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 50},
+    {"features.denseblock3.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 50},
+    {"features.denseblock3.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 51},
+    {"features.denseblock3.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27", 51},
+    {"features.denseblock3.denselayer7.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 51},
+    {"features.denseblock3.denselayer7.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 52},
+    {"features.denseblock3.denselayer7.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 52},
+    {"features.denseblock3.denselayer7.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 53},
+    {"features.denseblock3.denselayer7.concat1", "concat", "specs/densenet_imagenet.lua:27", 53},
+    {"features.denseblock3.denselayer8.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 53},
+    {"features.denseblock3.denselayer8.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 54},
+    {"features.denseblock3.denselayer8.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 54},
+    {"features.denseblock3.denselayer8.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 55},
+    {"features.denseblock3.denselayer8.concat1", "concat", "specs/densenet_imagenet.lua:27", 55},
+    {"features.denseblock3.denselayer9.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 55},
+    {"features.denseblock3.denselayer9.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 56},
+    {"features.denseblock3.denselayer9.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 56},
+    {"features.denseblock3.denselayer9.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 57},
+    {"features.denseblock3.denselayer9.concat1", "concat", "specs/densenet_imagenet.lua:27", 57},
+    {"features.denseblock3.denselayer10.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 57},
+    {"features.denseblock3.denselayer10.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 58},
+    {"features.denseblock3.denselayer10.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 58},
+    {"features.denseblock3.denselayer10.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 59},
+    {"features.denseblock3.denselayer10.concat1", "concat", "specs/densenet_imagenet.lua:27", 59},
+    {"features.denseblock3.denselayer11.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 59},
+    {"features.denseblock3.denselayer11.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 60},
+    {"features.denseblock3.denselayer11.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 60},
+    {"features.denseblock3.denselayer11.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 61},
+    {"features.denseblock3.denselayer11.concat1", "concat", "specs/densenet_imagenet.lua:27", 61},
+    {"features.denseblock3.denselayer12.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 61},
+    {"features.denseblock3.denselayer12.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 62},
+    {"features.denseblock3.denselayer12.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 62},
+    {"features.denseblock3.denselayer12.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 63},
+    {"features.denseblock3.denselayer12.concat1", "concat", "specs/densenet_imagenet.lua:27", 63},
+    {"features.denseblock3.denselayer13.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 63},
+    {"features.denseblock3.denselayer13.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 64},
+    {"features.denseblock3.denselayer13.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 64},
+    {"features.denseblock3.denselayer13.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 65},
+    {"features.denseblock3.denselayer13.concat1", "concat", "specs/densenet_imagenet.lua:27", 65},
+    {"features.denseblock3.denselayer14.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 65},
+    {"features.denseblock3.denselayer14.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 66},
+    {"features.denseblock3.denselayer14.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 66},
+    {"features.denseblock3.denselayer14.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 67},
+    {"features.denseblock3.denselayer14.concat1", "concat", "specs/densenet_imagenet.lua:27", 67},
+    {"features.denseblock3.denselayer15.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 67},
+    {"features.denseblock3.denselayer15.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 68},
+    {"features.denseblock3.denselayer15.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 68},
+    {"features.denseblock3.denselayer15.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 69},
+    {"features.denseblock3.denselayer15.concat1", "concat", "specs/densenet_imagenet.lua:27", 69},
+    {"features.denseblock3.denselayer16.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 69},
+    {"features.denseblock3.denselayer16.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 70},
+    {"features.denseblock3.denselayer16.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 70},
+    {"features.denseblock3.denselayer16.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 71},
+    {"features.denseblock3.denselayer16.concat1", "concat", "specs/densenet_imagenet.lua:27", 71},
+    {"features.denseblock3.denselayer17.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 71},
+    {"features.denseblock3.denselayer17.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 72},
+    {"features.denseblock3.denselayer17.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 72},
+    {"features.denseblock3.denselayer17.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 73},
+    {"features.denseblock3.denselayer17.concat1", "concat", "specs/densenet_imagenet.lua:27", 73},
+    {"features.denseblock3.denselayer18.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 73},
+    {"features.denseblock3.denselayer18.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 74},
+    {"features.denseblock3.denselayer18.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 74},
+    {"features.denseblock3.denselayer18.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 75},
+    {"features.denseblock3.denselayer18.concat1", "concat", "specs/densenet_imagenet.lua:27", 75},
+    {"features.denseblock3.denselayer19.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 75},
+    {"features.denseblock3.denselayer19.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 76},
+    {"features.denseblock3.denselayer19.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 76},
+    {"features.denseblock3.denselayer19.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 77},
+    {"features.denseblock3.denselayer19.concat1", "concat", "specs/densenet_imagenet.lua:27", 77},
+    {"features.denseblock3.denselayer20.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 77},
+    {"features.denseblock3.denselayer20.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 78},
+    {"features.denseblock3.denselayer20.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 78},
+    {"features.denseblock3.denselayer20.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 79},
+    {"features.denseblock3.denselayer20.concat1", "concat", "specs/densenet_imagenet.lua:27", 79},
+    {"features.denseblock3.denselayer21.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 79},
+    {"features.denseblock3.denselayer21.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 80},
+    {"features.denseblock3.denselayer21.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 80},
+    {"features.denseblock3.denselayer21.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 81},
+    {"features.denseblock3.denselayer21.concat1", "concat", "specs/densenet_imagenet.lua:27", 81},
+    {"features.denseblock3.denselayer22.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 81},
+    {"features.denseblock3.denselayer22.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 82},
+    {"features.denseblock3.denselayer22.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 82},
+    {"features.denseblock3.denselayer22.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 83},
+    {"features.denseblock3.denselayer22.concat1", "concat", "specs/densenet_imagenet.lua:27", 83},
+    {"features.denseblock3.denselayer23.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 83},
+    {"features.denseblock3.denselayer23.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 84},
+    {"features.denseblock3.denselayer23.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 84},
+    {"features.denseblock3.denselayer23.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 85},
+    {"features.denseblock3.denselayer23.concat1", "concat", "specs/densenet_imagenet.lua:27", 85},
+    {"features.denseblock3.denselayer24.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 85},
+    {"features.denseblock3.denselayer24.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 86},
+    {"features.denseblock3.denselayer24.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 86},
+    {"features.denseblock3.denselayer24.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 87},
+    {"features.denseblock3.denselayer24.concat1", "concat", "specs/densenet_imagenet.lua:27", 87},
+    {"features.transition3.norm", "batchnorm", "specs/densenet_imagenet.lua:30", 87},
+    {"features.transition3.conv", "conv2d", "specs/densenet_imagenet.lua:30", 88},
+    {"features.denseblock4.denselayer1.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 88},
+    {"features.denseblock4.denselayer1.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 89},
+    {"features.denseblock4.denselayer1.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 89},
+    {"features.denseblock4.denselayer1.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 90},
+    {"features.denseblock4.denselayer1.concat1", "concat", "specs/densenet_imagenet.lua:27", 90},
+    {"features.denseblock4.denselayer2.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 90},
+    {"features.denseblock4.denselayer2.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 91},
+    {"features.denseblock4.denselayer2.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 91},
+    {"features.denseblock4.denselayer2.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 92},
+    {"features.denseblock4.denselayer2.concat1", "concat", "specs/densenet_imagenet.lua:27", 92},
+    {"features.denseblock4.denselayer3.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 92},
+    {"features.denseblock4.denselayer3.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 93},
+    {"features.denseblock4.denselayer3.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 93},
+    {"features.denseblock4.denselayer3.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 94},
+    {"features.denseblock4.denselayer3.concat1", "concat", "specs/densenet_imagenet.lua:27", 94},
+    {"features.denseblock4.denselayer4.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 94},
+    {"features.denseblock4.denselayer4.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 95},
+    {"features.denseblock4.denselayer4.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 95},
+    {"features.denseblock4.denselayer4.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 96},
+    {"features.denseblock4.denselayer4.concat1", "concat", "specs/densenet_imagenet.lua:27", 96},
+    {"features.denseblock4.denselayer5.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 96},
+    {"features.denseblock4.denselayer5.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 97},
+    {"features.denseblock4.denselayer5.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 97},
+    {"features.denseblock4.denselayer5.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 98},
+    {"features.denseblock4.denselayer5.concat1", "concat", "specs/densenet_imagenet.lua:27", 98},
+    {"features.denseblock4.denselayer6.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 98},
+    {"features.denseblock4.denselayer6.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 99},
+    {"features.denseblock4.denselayer6.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 99},
+    {"features.denseblock4.denselayer6.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 100},
+    {"features.denseblock4.denselayer6.concat1", "concat", "specs/densenet_imagenet.lua:27", 100},
+    {"features.denseblock4.denselayer7.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 100},
+    {"features.denseblock4.denselayer7.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 101},
+    {"features.denseblock4.denselayer7.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 101},
+    {"features.denseblock4.denselayer7.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 102},
+    {"features.denseblock4.denselayer7.concat1", "concat", "specs/densenet_imagenet.lua:27", 102},
+    {"features.denseblock4.denselayer8.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 102},
+    {"features.denseblock4.denselayer8.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 103},
+    {"features.denseblock4.denselayer8.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 103},
+    {"features.denseblock4.denselayer8.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 104},
+    {"features.denseblock4.denselayer8.concat1", "concat", "specs/densenet_imagenet.lua:27", 104},
+    {"features.denseblock4.denselayer9.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 104},
+    {"features.denseblock4.denselayer9.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 105},
+    {"features.denseblock4.denselayer9.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 105},
+    {"features.denseblock4.denselayer9.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 106},
+    {"features.denseblock4.denselayer9.concat1", "concat", "specs/densenet_imagenet.lua:27", 106},
+    {"features.denseblock4.denselayer10.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 106},
+    {"features.denseblock4.denselayer10.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 107},
+    {"features.denseblock4.denselayer10.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 107},
+    {"features.denseblock4.denselayer10.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 108},
+    {"features.denseblock4.denselayer10.concat1", "concat", "specs/densenet_imagenet.lua:27", 108},
+    {"features.denseblock4.denselayer11.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 108},
+    {"features.denseblock4.denselayer11.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 109},
+    {"features.denseblock4.denselayer11.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 109},
+    {"features.denseblock4.denselayer11.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 110},
+    {"features.denseblock4.denselayer11.concat1", "concat", "specs/densenet_imagenet.lua:27", 110},
+    {"features.denseblock4.denselayer12.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 110},
+    {"features.denseblock4.denselayer12.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 111},
+    {"features.denseblock4.denselayer12.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 111},
+    {"features.denseblock4.denselayer12.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 112},
+    {"features.denseblock4.denselayer12.concat1", "concat", "specs/densenet_imagenet.lua:27", 112},
+    {"features.denseblock4.denselayer13.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 112},
+    {"features.denseblock4.denselayer13.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 113},
+    {"features.denseblock4.denselayer13.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 113},
+    {"features.denseblock4.denselayer13.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 114},
+    {"features.denseblock4.denselayer13.concat1", "concat", "specs/densenet_imagenet.lua:27", 114},
+    {"features.denseblock4.denselayer14.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 114},
+    {"features.denseblock4.denselayer14.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 115},
+    {"features.denseblock4.denselayer14.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 115},
+    {"features.denseblock4.denselayer14.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 116},
+    {"features.denseblock4.denselayer14.concat1", "concat", "specs/densenet_imagenet.lua:27", 116},
+    {"features.denseblock4.denselayer15.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 116},
+    {"features.denseblock4.denselayer15.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 117},
+    {"features.denseblock4.denselayer15.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 117},
+    {"features.denseblock4.denselayer15.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 118},
+    {"features.denseblock4.denselayer15.concat1", "concat", "specs/densenet_imagenet.lua:27", 118},
+    {"features.denseblock4.denselayer16.norm1", "batchnorm", "specs/densenet_imagenet.lua:27", 118},
+    {"features.denseblock4.denselayer16.conv1", "conv2d", "specs/densenet_imagenet.lua:27", 119},
+    {"features.denseblock4.denselayer16.norm2", "batchnorm", "specs/densenet_imagenet.lua:27", 119},
+    {"features.denseblock4.denselayer16.conv2", "conv2d", "specs/densenet_imagenet.lua:27", 120},
+    {"features.denseblock4.denselayer16.concat1", "concat", "specs/densenet_imagenet.lua:27", 120},
     {"features.norm5", "batchnorm", "specs/densenet_imagenet.lua:33", 120},
     {"classifier", "linear", "specs/densenet_imagenet.lua:36", 121},
 };

@@ -12,7 +12,7 @@
 #define DENSENET121_NUM_PARAMS ((size_t)8062504)  /* floats: trainable, then buffers */
 #define DENSENET121_NUM_TRAINABLE ((size_t)7978856)  /* floats in grads and optimizer state */
 #define DENSENET121_ARENA_PER_SAMPLE ((size_t)32319616)  /* arena floats per sample */
-#define DENSENET121_ARENA_FIXED ((size_t)3696320)  /* arena floats for any batch size */
+#define DENSENET121_ARENA_FIXED ((size_t)83648)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET121_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_ARENA_PER_SAMPLE * (size_t)(n) + DENSENET121_ARENA_FIXED))
 

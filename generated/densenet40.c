@@ -212,6 +212,8 @@ enum {
 enum {
     X_features_conv0 = 0,  /* [24,28,28] */
     D_features_conv0 = 18816,  /* [24,28,28] */
+    T_features_conv0 = 18816,  /* 7056 floats */
+    TB_features_conv0 = 0,  /* 7056 floats */
     X_features_denseblock1_denselayer1_norm1 = 18816,  /* [24,28,28] */
     D_features_denseblock1_denselayer1_norm1 = 75264,  /* [24,28,28] */
     X_features_denseblock1_denselayer1_relu1 = 37632,  /* [24,28,28] */
@@ -224,6 +226,8 @@ enum {
     D_features_denseblock1_denselayer1_relu2 = 169344,  /* [48,28,28] */
     X_features_denseblock1_denselayer1_conv2 = 18816,  /* [12,28,28] */
     D_features_denseblock1_denselayer1_conv2 = 94080,  /* [12,28,28] */
+    T_features_denseblock1_denselayer1_conv2 = 169344,  /* 338688 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 206976,  /* 338688 floats */
     X_features_denseblock1_denselayer1_concat1 = 94080,  /* [36,28,28] */
     D_features_denseblock1_denselayer1_concat1 = 169344,  /* [36,28,28] */
     X_features_denseblock1_denselayer2_norm1 = 169344,  /* [36,28,28] */
@@ -238,6 +242,8 @@ enum {
     D_features_denseblock1_denselayer2_relu2 = 263424,  /* [48,28,28] */
     X_features_denseblock1_denselayer2_conv2 = 18816,  /* [12,28,28] */
     D_features_denseblock1_denselayer2_conv2 = 18816,  /* [12,28,28] */
+    T_features_denseblock1_denselayer2_conv2 = 338688,  /* 338688 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 338688,  /* 338688 floats */
     X_features_denseblock1_denselayer2_concat1 = 263424,  /* [48,28,28] */
     D_features_denseblock1_denselayer2_concat1 = 413952,  /* [48,28,28] */
     X_features_denseblock1_denselayer3_norm1 = 338688,  /* [48,28,28] */
@@ -252,6 +258,8 @@ enum {
     D_features_denseblock1_denselayer3_relu2 = 489216,  /* [48,28,28] */
     X_features_denseblock1_denselayer3_conv2 = 18816,  /* [12,28,28] */
     D_features_denseblock1_denselayer3_conv2 = 18816,  /* [12,28,28] */
+    T_features_denseblock1_denselayer3_conv2 = 489216,  /* 338688 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 526848,  /* 338688 floats */
     X_features_denseblock1_denselayer3_concat1 = 489216,  /* [60,28,28] */
     D_features_denseblock1_denselayer3_concat1 = 536256,  /* [60,28,28] */
     X_features_denseblock1_denselayer4_norm1 = 536256,  /* [60,28,28] */
@@ -266,6 +274,8 @@ enum {
     D_features_denseblock1_denselayer4_relu2 = 667968,  /* [48,28,28] */
     X_features_denseblock1_denselayer4_conv2 = 18816,  /* [12,28,28] */
     D_features_denseblock1_denselayer4_conv2 = 18816,  /* [12,28,28] */
+    T_features_denseblock1_denselayer4_conv2 = 667968,  /* 338688 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 705600,  /* 338688 floats */
     X_features_denseblock1_denselayer4_concat1 = 667968,  /* [72,28,28] */
     D_features_denseblock1_denselayer4_concat1 = 724416,  /* [72,28,28] */
     X_features_denseblock1_denselayer5_norm1 = 724416,  /* [72,28,28] */
@@ -280,6 +290,8 @@ enum {
     D_features_denseblock1_denselayer5_relu2 = 874944,  /* [48,28,28] */
     X_features_denseblock1_denselayer5_conv2 = 18816,  /* [12,28,28] */
     D_features_denseblock1_denselayer5_conv2 = 18816,  /* [12,28,28] */
+    T_features_denseblock1_denselayer5_conv2 = 874944,  /* 338688 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 912576,  /* 338688 floats */
     X_features_denseblock1_denselayer5_concat1 = 874944,  /* [84,28,28] */
     D_features_denseblock1_denselayer5_concat1 = 940800,  /* [84,28,28] */
     X_features_denseblock1_denselayer6_norm1 = 940800,  /* [84,28,28] */
@@ -294,6 +306,8 @@ enum {
     D_features_denseblock1_denselayer6_relu2 = 1110144,  /* [48,28,28] */
     X_features_denseblock1_denselayer6_conv2 = 18816,  /* [12,28,28] */
     D_features_denseblock1_denselayer6_conv2 = 18816,  /* [12,28,28] */
+    T_features_denseblock1_denselayer6_conv2 = 1110144,  /* 338688 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 1147776,  /* 338688 floats */
     X_features_denseblock1_denselayer6_concat1 = 1110144,  /* [96,28,28] */
     D_features_denseblock1_denselayer6_concat1 = 1185408,  /* [96,28,28] */
     X_features_transition1_norm = 1185408,  /* [96,28,28] */
@@ -316,6 +330,8 @@ enum {
     D_features_denseblock2_denselayer1_relu2 = 573888,  /* [48,14,14] */
     X_features_denseblock2_denselayer1_conv2 = 169344,  /* [12,14,14] */
     D_features_denseblock2_denselayer1_conv2 = 188160,  /* [12,14,14] */
+    T_features_denseblock2_denselayer1_conv2 = 1335936,  /* 84672 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 1335936,  /* 84672 floats */
     X_features_denseblock2_denselayer1_concat1 = 762048,  /* [60,14,14] */
     D_features_denseblock2_denselayer1_concat1 = 940800,  /* [60,14,14] */
     X_features_denseblock2_denselayer2_norm1 = 940800,  /* [60,14,14] */
@@ -330,6 +346,8 @@ enum {
     D_features_denseblock2_denselayer2_relu2 = 964320,  /* [48,14,14] */
     X_features_denseblock2_denselayer2_conv2 = 188160,  /* [12,14,14] */
     D_features_denseblock2_denselayer2_conv2 = 188160,  /* [12,14,14] */
+    T_features_denseblock2_denselayer2_conv2 = 1335936,  /* 84672 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 1335936,  /* 84672 floats */
     X_features_denseblock2_denselayer2_concat1 = 964320,  /* [72,14,14] */
     D_features_denseblock2_denselayer2_concat1 = 1185408,  /* [72,14,14] */
     X_features_denseblock2_denselayer3_norm1 = 978432,  /* [72,14,14] */
@@ -344,6 +362,8 @@ enum {
     D_features_denseblock2_denselayer3_relu2 = 940800,  /* [48,14,14] */
     X_features_denseblock2_denselayer3_conv2 = 773808,  /* [12,14,14] */
     D_features_denseblock2_denselayer3_conv2 = 773808,  /* [12,14,14] */
+    T_features_denseblock2_denselayer3_conv2 = 1335936,  /* 84672 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 1335936,  /* 84672 floats */
     X_features_denseblock2_denselayer3_concat1 = 1185408,  /* [84,14,14] */
     D_features_denseblock2_denselayer3_concat1 = 1201872,  /* [84,14,14] */
     X_features_denseblock2_denselayer4_norm1 = 1201872,  /* [84,14,14] */
@@ -358,6 +378,8 @@ enum {
     D_features_denseblock2_denselayer4_relu2 = 1244208,  /* [48,14,14] */
     X_features_denseblock2_denselayer4_conv2 = 773808,  /* [12,14,14] */
     D_features_denseblock2_denselayer4_conv2 = 773808,  /* [12,14,14] */
+    T_features_denseblock2_denselayer4_conv2 = 1335936,  /* 84672 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 1335936,  /* 84672 floats */
     X_features_denseblock2_denselayer4_concat1 = 1335936,  /* [96,14,14] */
     D_features_denseblock2_denselayer4_concat1 = 1392384,  /* [96,14,14] */
     X_features_denseblock2_denselayer5_norm1 = 1354752,  /* [96,14,14] */
@@ -372,6 +394,8 @@ enum {
     D_features_denseblock2_denselayer5_relu2 = 1244208,  /* [48,14,14] */
     X_features_denseblock2_denselayer5_conv2 = 773808,  /* [12,14,14] */
     D_features_denseblock2_denselayer5_conv2 = 773808,  /* [12,14,14] */
+    T_features_denseblock2_denselayer5_conv2 = 1392384,  /* 84672 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 1411200,  /* 84672 floats */
     X_features_denseblock2_denselayer5_concat1 = 1392384,  /* [108,14,14] */
     D_features_denseblock2_denselayer5_concat1 = 1455888,  /* [108,14,14] */
     X_features_denseblock2_denselayer6_norm1 = 1413552,  /* [108,14,14] */
@@ -386,6 +410,8 @@ enum {
     D_features_denseblock2_denselayer6_relu2 = 1364160,  /* [48,14,14] */
     X_features_denseblock2_denselayer6_conv2 = 773808,  /* [12,14,14] */
     D_features_denseblock2_denselayer6_conv2 = 773808,  /* [12,14,14] */
+    T_features_denseblock2_denselayer6_conv2 = 1455888,  /* 84672 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 1477056,  /* 84672 floats */
     X_features_denseblock2_denselayer6_concat1 = 1455888,  /* [120,14,14] */
     D_features_denseblock2_denselayer6_concat1 = 1479408,  /* [120,14,14] */
     X_features_transition2_norm = 1479408,  /* [120,14,14] */
@@ -408,6 +434,8 @@ enum {
     D_features_denseblock3_denselayer1_relu2 = 950208,  /* [48,7,7] */
     X_features_denseblock3_denselayer1_conv2 = 779100,  /* [12,7,7] */
     D_features_denseblock3_denselayer1_conv2 = 779100,  /* [12,7,7] */
+    T_features_denseblock3_denselayer1_conv2 = 1479408,  /* 21168 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 1479408,  /* 21168 floats */
     X_features_denseblock3_denselayer1_concat1 = 1213632,  /* [72,7,7] */
     D_features_denseblock3_denselayer1_concat1 = 1253616,  /* [72,7,7] */
     X_features_denseblock3_denselayer2_norm1 = 1253616,  /* [72,7,7] */
@@ -422,6 +450,8 @@ enum {
     D_features_denseblock3_denselayer2_relu2 = 1366512,  /* [48,7,7] */
     X_features_denseblock3_denselayer2_conv2 = 779100,  /* [12,7,7] */
     D_features_denseblock3_denselayer2_conv2 = 779100,  /* [12,7,7] */
+    T_features_denseblock3_denselayer2_conv2 = 1479408,  /* 21168 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 1479408,  /* 21168 floats */
     X_features_denseblock3_denselayer2_concat1 = 1366512,  /* [84,7,7] */
     D_features_denseblock3_denselayer2_concat1 = 1479408,  /* [84,7,7] */
     X_features_denseblock3_denselayer3_norm1 = 1422960,  /* [84,7,7] */
@@ -436,6 +466,8 @@ enum {
     D_features_denseblock3_denselayer3_relu2 = 1370628,  /* [48,7,7] */
     X_features_denseblock3_denselayer3_conv2 = 779100,  /* [12,7,7] */
     D_features_denseblock3_denselayer3_conv2 = 779100,  /* [12,7,7] */
+    T_features_denseblock3_denselayer3_conv2 = 1479408,  /* 21168 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 1526448,  /* 21168 floats */
     X_features_denseblock3_denselayer3_concat1 = 1479408,  /* [96,7,7] */
     D_features_denseblock3_denselayer3_concat1 = 1493520,  /* [96,7,7] */
     X_features_denseblock3_denselayer4_norm1 = 1484112,  /* [96,7,7] */
@@ -450,6 +482,8 @@ enum {
     D_features_denseblock3_denselayer4_relu2 = 1431192,  /* [48,7,7] */
     X_features_denseblock3_denselayer4_conv2 = 779100,  /* [12,7,7] */
     D_features_denseblock3_denselayer4_conv2 = 779100,  /* [12,7,7] */
+    T_features_denseblock3_denselayer4_conv2 = 1526448,  /* 21168 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 1526448,  /* 21168 floats */
     X_features_denseblock3_denselayer4_concat1 = 1493520,  /* [108,7,7] */
     D_features_denseblock3_denselayer4_concat1 = 1526448,  /* [108,7,7] */
     X_features_denseblock3_denselayer5_norm1 = 1526448,  /* [108,7,7] */
@@ -464,6 +498,8 @@ enum {
     D_features_denseblock3_denselayer5_relu2 = 1486464,  /* [48,7,7] */
     X_features_denseblock3_denselayer5_conv2 = 779100,  /* [12,7,7] */
     D_features_denseblock3_denselayer5_conv2 = 779100,  /* [12,7,7] */
+    T_features_denseblock3_denselayer5_conv2 = 1537032,  /* 21168 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 1537032,  /* 21168 floats */
     X_features_denseblock3_denselayer5_concat1 = 1537032,  /* [120,7,7] */
     D_features_denseblock3_denselayer5_concat1 = 1542912,  /* [120,7,7] */
     X_features_denseblock3_denselayer6_norm1 = 1542912,  /* [120,7,7] */
@@ -478,6 +514,8 @@ enum {
     D_features_denseblock3_denselayer6_relu2 = 1526448,  /* [48,7,7] */
     X_features_denseblock3_denselayer6_conv2 = 779100,  /* [12,7,7] */
     D_features_denseblock3_denselayer6_conv2 = 779100,  /* [12,7,7] */
+    T_features_denseblock3_denselayer6_conv2 = 1554672,  /* 21168 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 1554672,  /* 21168 floats */
     X_features_denseblock3_denselayer6_concat1 = 1554672,  /* [132,7,7] */
     D_features_denseblock3_denselayer6_concat1 = 1561140,  /* [132,7,7] */
     X_features_norm5 = 1561140,  /* [132,7,7] */
@@ -492,46 +530,45 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 338688 floats */
-    S_features_denseblock1_denselayer1_norm1 = 338688,  /* 48 floats */
-    S_features_denseblock1_denselayer1_norm2 = 338736,  /* 96 floats */
-    S_features_denseblock1_denselayer2_norm1 = 338832,  /* 72 floats */
-    S_features_denseblock1_denselayer2_norm2 = 338904,  /* 96 floats */
-    S_features_denseblock1_denselayer3_norm1 = 339000,  /* 96 floats */
-    S_features_denseblock1_denselayer3_norm2 = 339096,  /* 96 floats */
-    S_features_denseblock1_denselayer4_norm1 = 339192,  /* 120 floats */
-    S_features_denseblock1_denselayer4_norm2 = 339312,  /* 96 floats */
-    S_features_denseblock1_denselayer5_norm1 = 339408,  /* 144 floats */
-    S_features_denseblock1_denselayer5_norm2 = 339552,  /* 96 floats */
-    S_features_denseblock1_denselayer6_norm1 = 339648,  /* 168 floats */
-    S_features_denseblock1_denselayer6_norm2 = 339816,  /* 96 floats */
-    S_features_transition1_norm = 339912,  /* 192 floats */
-    S_features_denseblock2_denselayer1_norm1 = 340104,  /* 96 floats */
-    S_features_denseblock2_denselayer1_norm2 = 340200,  /* 96 floats */
-    S_features_denseblock2_denselayer2_norm1 = 340296,  /* 120 floats */
-    S_features_denseblock2_denselayer2_norm2 = 340416,  /* 96 floats */
-    S_features_denseblock2_denselayer3_norm1 = 340512,  /* 144 floats */
-    S_features_denseblock2_denselayer3_norm2 = 340656,  /* 96 floats */
-    S_features_denseblock2_denselayer4_norm1 = 340752,  /* 168 floats */
-    S_features_denseblock2_denselayer4_norm2 = 340920,  /* 96 floats */
-    S_features_denseblock2_denselayer5_norm1 = 341016,  /* 192 floats */
-    S_features_denseblock2_denselayer5_norm2 = 341208,  /* 96 floats */
-    S_features_denseblock2_denselayer6_norm1 = 341304,  /* 216 floats */
-    S_features_denseblock2_denselayer6_norm2 = 341520,  /* 96 floats */
-    S_features_transition2_norm = 341616,  /* 240 floats */
-    S_features_denseblock3_denselayer1_norm1 = 341856,  /* 120 floats */
-    S_features_denseblock3_denselayer1_norm2 = 341976,  /* 96 floats */
-    S_features_denseblock3_denselayer2_norm1 = 342072,  /* 144 floats */
-    S_features_denseblock3_denselayer2_norm2 = 342216,  /* 96 floats */
-    S_features_denseblock3_denselayer3_norm1 = 342312,  /* 168 floats */
-    S_features_denseblock3_denselayer3_norm2 = 342480,  /* 96 floats */
-    S_features_denseblock3_denselayer4_norm1 = 342576,  /* 192 floats */
-    S_features_denseblock3_denselayer4_norm2 = 342768,  /* 96 floats */
-    S_features_denseblock3_denselayer5_norm1 = 342864,  /* 216 floats */
-    S_features_denseblock3_denselayer5_norm2 = 343080,  /* 96 floats */
-    S_features_denseblock3_denselayer6_norm1 = 343176,  /* 240 floats */
-    S_features_denseblock3_denselayer6_norm2 = 343416,  /* 96 floats */
-    S_features_norm5 = 343512,  /* 264 floats */
+    S_features_denseblock1_denselayer1_norm1 = 0,  /* 48 floats */
+    S_features_denseblock1_denselayer1_norm2 = 48,  /* 96 floats */
+    S_features_denseblock1_denselayer2_norm1 = 144,  /* 72 floats */
+    S_features_denseblock1_denselayer2_norm2 = 216,  /* 96 floats */
+    S_features_denseblock1_denselayer3_norm1 = 312,  /* 96 floats */
+    S_features_denseblock1_denselayer3_norm2 = 408,  /* 96 floats */
+    S_features_denseblock1_denselayer4_norm1 = 504,  /* 120 floats */
+    S_features_denseblock1_denselayer4_norm2 = 624,  /* 96 floats */
+    S_features_denseblock1_denselayer5_norm1 = 720,  /* 144 floats */
+    S_features_denseblock1_denselayer5_norm2 = 864,  /* 96 floats */
+    S_features_denseblock1_denselayer6_norm1 = 960,  /* 168 floats */
+    S_features_denseblock1_denselayer6_norm2 = 1128,  /* 96 floats */
+    S_features_transition1_norm = 1224,  /* 192 floats */
+    S_features_denseblock2_denselayer1_norm1 = 1416,  /* 96 floats */
+    S_features_denseblock2_denselayer1_norm2 = 1512,  /* 96 floats */
+    S_features_denseblock2_denselayer2_norm1 = 1608,  /* 120 floats */
+    S_features_denseblock2_denselayer2_norm2 = 1728,  /* 96 floats */
+    S_features_denseblock2_denselayer3_norm1 = 1824,  /* 144 floats */
+    S_features_denseblock2_denselayer3_norm2 = 1968,  /* 96 floats */
+    S_features_denseblock2_denselayer4_norm1 = 2064,  /* 168 floats */
+    S_features_denseblock2_denselayer4_norm2 = 2232,  /* 96 floats */
+    S_features_denseblock2_denselayer5_norm1 = 2328,  /* 192 floats */
+    S_features_denseblock2_denselayer5_norm2 = 2520,  /* 96 floats */
+    S_features_denseblock2_denselayer6_norm1 = 2616,  /* 216 floats */
+    S_features_denseblock2_denselayer6_norm2 = 2832,  /* 96 floats */
+    S_features_transition2_norm = 2928,  /* 240 floats */
+    S_features_denseblock3_denselayer1_norm1 = 3168,  /* 120 floats */
+    S_features_denseblock3_denselayer1_norm2 = 3288,  /* 96 floats */
+    S_features_denseblock3_denselayer2_norm1 = 3384,  /* 144 floats */
+    S_features_denseblock3_denselayer2_norm2 = 3528,  /* 96 floats */
+    S_features_denseblock3_denselayer3_norm1 = 3624,  /* 168 floats */
+    S_features_denseblock3_denselayer3_norm2 = 3792,  /* 96 floats */
+    S_features_denseblock3_denselayer4_norm1 = 3888,  /* 192 floats */
+    S_features_denseblock3_denselayer4_norm2 = 4080,  /* 96 floats */
+    S_features_denseblock3_denselayer5_norm1 = 4176,  /* 216 floats */
+    S_features_denseblock3_denselayer5_norm2 = 4392,  /* 96 floats */
+    S_features_denseblock3_denselayer6_norm1 = 4488,  /* 240 floats */
+    S_features_denseblock3_denselayer6_norm2 = 4728,  /* 96 floats */
+    S_features_norm5 = 4824,  /* 264 floats */
 };
 
 #define P(o) (params + (o))
@@ -707,405 +744,405 @@ void densenet40_init(float *params, uint64_t seed) {
 
 const float *densenet40_forward(float *params, float *arena, const float *x, int n, int training) {
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(X_features_conv0), S(S_COL), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
-    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    rt_conv2d_forward(A(X_features_conv0), A(T_features_conv0), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
+    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 24, P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), A(X_features_conv0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), n, 24, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer1_norm1), A(X_features_conv0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_norm1), (size_t)n * 18816);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL, A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n, &g_features_denseblock1_denselayer1_conv1);
-    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 48, P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), A(X_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), n, 48, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_norm2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2), S(S_COL), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
-    /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2), A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
+    /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_conv0), n, 36, 0, 24, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
-    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 36, P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), A(X_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), n, 36, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_norm1), (size_t)n * 28224);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL, A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n, &g_features_denseblock1_denselayer2_conv1);
-    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 48, P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), A(X_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), n, 48, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_norm2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2), S(S_COL), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
-    /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2), A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
+    /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1), A(X_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1), A(X_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
-    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 48, P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), A(X_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), n, 48, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_norm1), (size_t)n * 37632);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL, A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n, &g_features_denseblock1_denselayer3_conv1);
-    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 48, P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), A(X_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), n, 48, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_norm2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2), S(S_COL), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
-    /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2), A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
+    /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1), A(X_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1), A(X_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
-    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 60, P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), A(X_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), n, 60, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_norm1), (size_t)n * 47040);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL, A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n, &g_features_denseblock1_denselayer4_conv1);
-    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 48, P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), A(X_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), n, 48, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_norm2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2), S(S_COL), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
-    /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2), A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
+    /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1), A(X_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1), A(X_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
-    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 72, P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), A(X_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), n, 72, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_norm1), (size_t)n * 56448);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL, A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n, &g_features_denseblock1_denselayer5_conv1);
-    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 48, P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), A(X_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), n, 48, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_norm2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2), S(S_COL), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
-    /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2), A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
+    /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1), A(X_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1), A(X_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
-    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 84, P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), A(X_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), n, 84, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_norm1), (size_t)n * 65856);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL, A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n, &g_features_denseblock1_denselayer6_conv1);
-    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 48, P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), A(X_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), n, 48, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 9.99999975e-06f);
-    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_norm2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2), S(S_COL), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
-    /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2), A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
+    /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
-    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_transition1_norm), S(S_features_transition1_norm), S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), A(X_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n, 96, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 96, 784, 9.99999975e-06f);
-    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
     rt_relu_forward(A(X_features_transition1_relu), A(X_features_transition1_norm), (size_t)n * 75264);
-    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
-    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n, &g_features_transition1_pool);
-    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 48, P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), A(X_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), n, 48, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_norm1), (size_t)n * 9408);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL, A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n, &g_features_denseblock2_denselayer1_conv1);
-    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 48, P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), A(X_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), n, 48, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_norm2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2), S(S_COL), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
-    /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2), A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
+    /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1), A(X_features_transition1_pool), n, 60, 0, 48, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1), A(X_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
-    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 60, P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), A(X_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), n, 60, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_norm1), (size_t)n * 11760);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL, A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n, &g_features_denseblock2_denselayer2_conv1);
-    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 48, P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), A(X_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), n, 48, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_norm2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2), S(S_COL), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
-    /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2), A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
+    /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1), A(X_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1), A(X_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
-    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 72, P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), A(X_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), n, 72, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_norm1), (size_t)n * 14112);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL, A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n, &g_features_denseblock2_denselayer3_conv1);
-    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 48, P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), A(X_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), n, 48, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_norm2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2), S(S_COL), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
-    /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2), A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
+    /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1), A(X_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1), A(X_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
-    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 84, P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), A(X_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), n, 84, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_norm1), (size_t)n * 16464);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL, A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n, &g_features_denseblock2_denselayer4_conv1);
-    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 48, P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), A(X_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), n, 48, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_norm2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2), S(S_COL), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
-    /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2), A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
+    /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1), A(X_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1), A(X_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
-    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 96, P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), A(X_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), n, 96, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_norm1), (size_t)n * 18816);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL, A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n, &g_features_denseblock2_denselayer5_conv1);
-    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 48, P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), A(X_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), n, 48, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_norm2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2), S(S_COL), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
-    /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2), A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
+    /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1), A(X_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1), A(X_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
-    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 108, P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), A(X_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), n, 108, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_norm1), (size_t)n * 21168);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL, A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n, &g_features_denseblock2_denselayer6_conv1);
-    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 48, P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), A(X_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), n, 48, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 9.99999975e-06f);
-    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_norm2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2), S(S_COL), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
-    /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2), A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
+    /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1), A(X_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1), A(X_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
-    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_transition2_norm), S(S_features_transition2_norm), S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), A(X_features_denseblock2_denselayer6_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n, 120, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_transition2_norm), A(X_features_denseblock2_denselayer6_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 120, 196, 9.99999975e-06f);
-    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
     rt_relu_forward(A(X_features_transition2_relu), A(X_features_transition2_norm), (size_t)n * 23520);
-    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
-    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n, &g_features_transition2_pool);
-    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 60, P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), A(X_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), n, 60, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_norm1), (size_t)n * 2940);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL, A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n, &g_features_denseblock3_denselayer1_conv1);
-    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 48, P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), A(X_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), n, 48, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_norm2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2), S(S_COL), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
-    /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2), A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
+    /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1), A(X_features_transition2_pool), n, 72, 0, 60, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1), A(X_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
-    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 72, P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), A(X_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), n, 72, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_norm1), (size_t)n * 3528);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL, A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n, &g_features_denseblock3_denselayer2_conv1);
-    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 48, P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), A(X_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), n, 48, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_norm2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2), S(S_COL), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
-    /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2), A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
+    /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1), A(X_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1), A(X_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
-    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 84, P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), A(X_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), n, 84, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_norm1), (size_t)n * 4116);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL, A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n, &g_features_denseblock3_denselayer3_conv1);
-    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 48, P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), A(X_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), n, 48, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_norm2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2), S(S_COL), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
-    /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2), A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
+    /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1), A(X_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1), A(X_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
-    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 96, P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), A(X_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), n, 96, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_norm1), (size_t)n * 4704);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL, A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n, &g_features_denseblock3_denselayer4_conv1);
-    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 48, P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), A(X_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), n, 48, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_norm2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2), S(S_COL), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
-    /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2), A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
+    /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1), A(X_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1), A(X_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
-    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 108, P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), A(X_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), n, 108, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_norm1), (size_t)n * 5292);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL, A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n, &g_features_denseblock3_denselayer5_conv1);
-    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 48, P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), A(X_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), n, 48, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_norm2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2), S(S_COL), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
-    /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2), A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
+    /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1), A(X_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1), A(X_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
-    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 120, P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), A(X_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), n, 120, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_norm1), (size_t)n * 5880);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL, A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n, &g_features_denseblock3_denselayer6_conv1);
-    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
         rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 48, P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), A(X_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), n, 48, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 9.99999975e-06f);
-    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_norm2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2), S(S_COL), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
-    /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2), A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
+    /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1), A(X_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1), A(X_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
     /* features.norm5: batchnorm, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37) */
@@ -1145,426 +1182,426 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock3_denselayer6_concat1), S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_weight), n, 132, 49);
     ZERO(D_features_denseblock3_denselayer5_concat1, 5880);
     ZERO(D_features_denseblock3_denselayer6_conv2, 588);
-    /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49);
     rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_concat1), n, 132, 120, 12, 49);
     ZERO(D_features_denseblock3_denselayer6_relu2, 2352);
-    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
+    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
     ZERO(D_features_denseblock3_denselayer6_norm2, 2352);
-    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer6_conv1, 2352);
-    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 48, P(P_features_denseblock3_denselayer6_norm2_weight), n, 48, 49);
     ZERO(D_features_denseblock3_denselayer6_relu1, 5880);
-    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1);
     ZERO(D_features_denseblock3_denselayer6_norm1, 5880);
-    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
-    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 120, P(P_features_denseblock3_denselayer6_norm1_weight), n, 120, 49);
     ZERO(D_features_denseblock3_denselayer4_concat1, 5292);
     ZERO(D_features_denseblock3_denselayer5_conv2, 588);
-    /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_concat1), n, 120, 0, 108, 49);
     rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_concat1), n, 120, 108, 12, 49);
     ZERO(D_features_denseblock3_denselayer5_relu2, 2352);
-    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
+    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
     ZERO(D_features_denseblock3_denselayer5_norm2, 2352);
-    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer5_conv1, 2352);
-    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 48, P(P_features_denseblock3_denselayer5_norm2_weight), n, 48, 49);
     ZERO(D_features_denseblock3_denselayer5_relu1, 5292);
-    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1);
     ZERO(D_features_denseblock3_denselayer5_norm1, 5292);
-    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
-    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 108, P(P_features_denseblock3_denselayer5_norm1_weight), n, 108, 49);
     ZERO(D_features_denseblock3_denselayer3_concat1, 4704);
     ZERO(D_features_denseblock3_denselayer4_conv2, 588);
-    /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_concat1), n, 108, 0, 96, 49);
     rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_concat1), n, 108, 96, 12, 49);
     ZERO(D_features_denseblock3_denselayer4_relu2, 2352);
-    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
+    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
     ZERO(D_features_denseblock3_denselayer4_norm2, 2352);
-    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer4_conv1, 2352);
-    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 48, P(P_features_denseblock3_denselayer4_norm2_weight), n, 48, 49);
     ZERO(D_features_denseblock3_denselayer4_relu1, 4704);
-    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1);
     ZERO(D_features_denseblock3_denselayer4_norm1, 4704);
-    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
-    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 96, P(P_features_denseblock3_denselayer4_norm1_weight), n, 96, 49);
     ZERO(D_features_denseblock3_denselayer2_concat1, 4116);
     ZERO(D_features_denseblock3_denselayer3_conv2, 588);
-    /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_concat1), n, 96, 0, 84, 49);
     rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_concat1), n, 96, 84, 12, 49);
     ZERO(D_features_denseblock3_denselayer3_relu2, 2352);
-    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
+    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
     ZERO(D_features_denseblock3_denselayer3_norm2, 2352);
-    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer3_conv1, 2352);
-    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 48, P(P_features_denseblock3_denselayer3_norm2_weight), n, 48, 49);
     ZERO(D_features_denseblock3_denselayer3_relu1, 4116);
-    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1);
     ZERO(D_features_denseblock3_denselayer3_norm1, 4116);
-    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
-    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 84, P(P_features_denseblock3_denselayer3_norm1_weight), n, 84, 49);
     ZERO(D_features_denseblock3_denselayer1_concat1, 3528);
     ZERO(D_features_denseblock3_denselayer2_conv2, 588);
-    /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_concat1), n, 84, 0, 72, 49);
     rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_concat1), n, 84, 72, 12, 49);
     ZERO(D_features_denseblock3_denselayer2_relu2, 2352);
-    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
+    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
     ZERO(D_features_denseblock3_denselayer2_norm2, 2352);
-    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer2_conv1, 2352);
-    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 48, P(P_features_denseblock3_denselayer2_norm2_weight), n, 48, 49);
     ZERO(D_features_denseblock3_denselayer2_relu1, 3528);
-    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1);
     ZERO(D_features_denseblock3_denselayer2_norm1, 3528);
-    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
-    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 72, P(P_features_denseblock3_denselayer2_norm1_weight), n, 72, 49);
     ZERO(D_features_transition2_pool, 2940);
     ZERO(D_features_denseblock3_denselayer1_conv2, 588);
-    /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_concat1), n, 72, 0, 60, 49);
     rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_concat1), n, 72, 60, 12, 49);
     ZERO(D_features_denseblock3_denselayer1_relu2, 2352);
-    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, S(S_COL), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
+    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
     ZERO(D_features_denseblock3_denselayer1_norm2, 2352);
-    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer1_conv1, 2352);
-    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 48, P(P_features_denseblock3_denselayer1_norm2_weight), n, 48, 49);
     ZERO(D_features_denseblock3_denselayer1_relu1, 2940);
-    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1);
     ZERO(D_features_denseblock3_denselayer1_norm1, 2940);
-    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
-    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 60, P(P_features_denseblock3_denselayer1_norm1_weight), n, 60, 49);
     ZERO(D_features_transition2_conv, 11760);
-    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool);
     ZERO(D_features_transition2_relu, 23520);
-    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv);
     ZERO(D_features_transition2_norm, 23520);
-    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
     rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 23520);
     ZERO(D_features_denseblock2_denselayer6_concat1, 23520);
-    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight), n, 120, 196);
     ZERO(D_features_denseblock2_denselayer5_concat1, 21168);
     ZERO(D_features_denseblock2_denselayer6_conv2, 2352);
-    /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196);
     rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_concat1), n, 120, 108, 12, 196);
     ZERO(D_features_denseblock2_denselayer6_relu2, 9408);
-    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
+    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
     ZERO(D_features_denseblock2_denselayer6_norm2, 9408);
-    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer6_conv1, 9408);
-    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 48, P(P_features_denseblock2_denselayer6_norm2_weight), n, 48, 196);
     ZERO(D_features_denseblock2_denselayer6_relu1, 21168);
-    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1);
     ZERO(D_features_denseblock2_denselayer6_norm1, 21168);
-    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
-    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 108, P(P_features_denseblock2_denselayer6_norm1_weight), n, 108, 196);
     ZERO(D_features_denseblock2_denselayer4_concat1, 18816);
     ZERO(D_features_denseblock2_denselayer5_conv2, 2352);
-    /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_concat1), n, 108, 0, 96, 196);
     rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_concat1), n, 108, 96, 12, 196);
     ZERO(D_features_denseblock2_denselayer5_relu2, 9408);
-    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
+    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
     ZERO(D_features_denseblock2_denselayer5_norm2, 9408);
-    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer5_conv1, 9408);
-    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 48, P(P_features_denseblock2_denselayer5_norm2_weight), n, 48, 196);
     ZERO(D_features_denseblock2_denselayer5_relu1, 18816);
-    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1);
     ZERO(D_features_denseblock2_denselayer5_norm1, 18816);
-    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
-    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 96, P(P_features_denseblock2_denselayer5_norm1_weight), n, 96, 196);
     ZERO(D_features_denseblock2_denselayer3_concat1, 16464);
     ZERO(D_features_denseblock2_denselayer4_conv2, 2352);
-    /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_concat1), n, 96, 0, 84, 196);
     rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_concat1), n, 96, 84, 12, 196);
     ZERO(D_features_denseblock2_denselayer4_relu2, 9408);
-    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
+    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
     ZERO(D_features_denseblock2_denselayer4_norm2, 9408);
-    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer4_conv1, 9408);
-    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 48, P(P_features_denseblock2_denselayer4_norm2_weight), n, 48, 196);
     ZERO(D_features_denseblock2_denselayer4_relu1, 16464);
-    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1);
     ZERO(D_features_denseblock2_denselayer4_norm1, 16464);
-    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
-    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 84, P(P_features_denseblock2_denselayer4_norm1_weight), n, 84, 196);
     ZERO(D_features_denseblock2_denselayer2_concat1, 14112);
     ZERO(D_features_denseblock2_denselayer3_conv2, 2352);
-    /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_concat1), n, 84, 0, 72, 196);
     rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_concat1), n, 84, 72, 12, 196);
     ZERO(D_features_denseblock2_denselayer3_relu2, 9408);
-    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
+    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
     ZERO(D_features_denseblock2_denselayer3_norm2, 9408);
-    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer3_conv1, 9408);
-    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 48, P(P_features_denseblock2_denselayer3_norm2_weight), n, 48, 196);
     ZERO(D_features_denseblock2_denselayer3_relu1, 14112);
-    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1);
     ZERO(D_features_denseblock2_denselayer3_norm1, 14112);
-    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
-    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 72, P(P_features_denseblock2_denselayer3_norm1_weight), n, 72, 196);
     ZERO(D_features_denseblock2_denselayer1_concat1, 11760);
     ZERO(D_features_denseblock2_denselayer2_conv2, 2352);
-    /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_concat1), n, 72, 0, 60, 196);
     rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_concat1), n, 72, 60, 12, 196);
     ZERO(D_features_denseblock2_denselayer2_relu2, 9408);
-    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
+    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
     ZERO(D_features_denseblock2_denselayer2_norm2, 9408);
-    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer2_conv1, 9408);
-    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 48, P(P_features_denseblock2_denselayer2_norm2_weight), n, 48, 196);
     ZERO(D_features_denseblock2_denselayer2_relu1, 11760);
-    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1);
     ZERO(D_features_denseblock2_denselayer2_norm1, 11760);
-    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
-    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 60, P(P_features_denseblock2_denselayer2_norm1_weight), n, 60, 196);
     ZERO(D_features_transition1_pool, 9408);
     ZERO(D_features_denseblock2_denselayer1_conv2, 2352);
-    /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_concat1), n, 60, 0, 48, 196);
     rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_concat1), n, 60, 48, 12, 196);
     ZERO(D_features_denseblock2_denselayer1_relu2, 9408);
-    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, S(S_COL), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
+    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
     ZERO(D_features_denseblock2_denselayer1_norm2, 9408);
-    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer1_conv1, 9408);
-    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 48, P(P_features_denseblock2_denselayer1_norm2_weight), n, 48, 196);
     ZERO(D_features_denseblock2_denselayer1_relu1, 9408);
-    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1);
     ZERO(D_features_denseblock2_denselayer1_norm1, 9408);
-    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
-    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 48, P(P_features_denseblock2_denselayer1_norm1_weight), n, 48, 196);
     ZERO(D_features_transition1_conv, 37632);
-    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:145) */
+    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool);
     ZERO(D_features_transition1_relu, 75264);
-    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:46) */
+    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv);
     ZERO(D_features_transition1_norm, 75264);
-    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:143) */
+    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
     rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 75264);
     ZERO(D_features_denseblock1_denselayer6_concat1, 75264);
-    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:52) */
+    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight), n, 96, 784);
     ZERO(D_features_denseblock1_denselayer5_concat1, 65856);
     ZERO(D_features_denseblock1_denselayer6_conv2, 9408);
-    /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784);
     rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_concat1), n, 96, 84, 12, 784);
     ZERO(D_features_denseblock1_denselayer6_relu2, 37632);
-    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
+    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
     ZERO(D_features_denseblock1_denselayer6_norm2, 37632);
-    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer6_conv1, 37632);
-    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 48, P(P_features_denseblock1_denselayer6_norm2_weight), n, 48, 784);
     ZERO(D_features_denseblock1_denselayer6_relu1, 65856);
-    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1);
     ZERO(D_features_denseblock1_denselayer6_norm1, 65856);
-    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
-    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 84, P(P_features_denseblock1_denselayer6_norm1_weight), n, 84, 784);
     ZERO(D_features_denseblock1_denselayer4_concat1, 56448);
     ZERO(D_features_denseblock1_denselayer5_conv2, 9408);
-    /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_concat1), n, 84, 0, 72, 784);
     rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_concat1), n, 84, 72, 12, 784);
     ZERO(D_features_denseblock1_denselayer5_relu2, 37632);
-    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
+    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
     ZERO(D_features_denseblock1_denselayer5_norm2, 37632);
-    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer5_conv1, 37632);
-    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 48, P(P_features_denseblock1_denselayer5_norm2_weight), n, 48, 784);
     ZERO(D_features_denseblock1_denselayer5_relu1, 56448);
-    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1);
     ZERO(D_features_denseblock1_denselayer5_norm1, 56448);
-    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
-    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 72, P(P_features_denseblock1_denselayer5_norm1_weight), n, 72, 784);
     ZERO(D_features_denseblock1_denselayer3_concat1, 47040);
     ZERO(D_features_denseblock1_denselayer4_conv2, 9408);
-    /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_concat1), n, 72, 0, 60, 784);
     rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_concat1), n, 72, 60, 12, 784);
     ZERO(D_features_denseblock1_denselayer4_relu2, 37632);
-    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
+    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
     ZERO(D_features_denseblock1_denselayer4_norm2, 37632);
-    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer4_conv1, 37632);
-    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 48, P(P_features_denseblock1_denselayer4_norm2_weight), n, 48, 784);
     ZERO(D_features_denseblock1_denselayer4_relu1, 47040);
-    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1);
     ZERO(D_features_denseblock1_denselayer4_norm1, 47040);
-    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
-    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 60, P(P_features_denseblock1_denselayer4_norm1_weight), n, 60, 784);
     ZERO(D_features_denseblock1_denselayer2_concat1, 37632);
     ZERO(D_features_denseblock1_denselayer3_conv2, 9408);
-    /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_concat1), n, 60, 0, 48, 784);
     rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_concat1), n, 60, 48, 12, 784);
     ZERO(D_features_denseblock1_denselayer3_relu2, 37632);
-    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
+    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
     ZERO(D_features_denseblock1_denselayer3_norm2, 37632);
-    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer3_conv1, 37632);
-    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 48, P(P_features_denseblock1_denselayer3_norm2_weight), n, 48, 784);
     ZERO(D_features_denseblock1_denselayer3_relu1, 37632);
-    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1);
     ZERO(D_features_denseblock1_denselayer3_norm1, 37632);
-    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
-    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 48, P(P_features_denseblock1_denselayer3_norm1_weight), n, 48, 784);
     ZERO(D_features_denseblock1_denselayer1_concat1, 28224);
     ZERO(D_features_denseblock1_denselayer2_conv2, 9408);
-    /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_concat1), n, 48, 0, 36, 784);
     rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_concat1), n, 48, 36, 12, 784);
     ZERO(D_features_denseblock1_denselayer2_relu2, 37632);
-    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
+    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
     ZERO(D_features_denseblock1_denselayer2_norm2, 37632);
-    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer2_conv1, 37632);
-    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 48, P(P_features_denseblock1_denselayer2_norm2_weight), n, 48, 784);
     ZERO(D_features_denseblock1_denselayer2_relu1, 28224);
-    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1);
     ZERO(D_features_denseblock1_denselayer2_norm1, 28224);
-    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
-    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 36, P(P_features_denseblock1_denselayer2_norm1_weight), n, 36, 784);
     ZERO(D_features_conv0, 18816);
     ZERO(D_features_denseblock1_denselayer1_conv2, 9408);
-    /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125) */
+    /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_concat1), n, 36, 0, 24, 784);
     rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_concat1), n, 36, 24, 12, 784);
     ZERO(D_features_denseblock1_denselayer1_relu2, 37632);
-    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, S(S_COL), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
+    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
     ZERO(D_features_denseblock1_denselayer1_norm2, 37632);
-    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:123) */
+    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer1_conv1, 37632);
-    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 48, P(P_features_denseblock1_denselayer1_norm2_weight), n, 48, 784);
     ZERO(D_features_denseblock1_denselayer1_relu1, 18816);
-    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46) */
+    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1);
     ZERO(D_features_denseblock1_denselayer1_norm1, 18816);
-    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:121) */
+    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
-    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52) */
+    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_conv0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_conv0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 24, P(P_features_denseblock1_denselayer1_norm1_weight), n, 24, 784);
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, S(S_COL), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
+    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
 }
 
 void densenet40_zero_grad(float *grads) {
@@ -1783,100 +1820,100 @@ static const RtParamInfo tensors[] = {
 
 static const RtLayerInfo layers[] = {
     {"features.conv0", "conv2d", "specs/densenet_bc.lua:29", 1},
-    {"features.denseblock1.denselayer1.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 1},
-    {"features.denseblock1.denselayer1.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 2},
-    {"features.denseblock1.denselayer1.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 2},
-    {"features.denseblock1.denselayer1.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 3},
-    {"features.denseblock1.denselayer1.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 3},
-    {"features.denseblock1.denselayer2.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 3},
-    {"features.denseblock1.denselayer2.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 4},
-    {"features.denseblock1.denselayer2.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 4},
-    {"features.denseblock1.denselayer2.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 5},
-    {"features.denseblock1.denselayer2.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 5},
-    {"features.denseblock1.denselayer3.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 5},
-    {"features.denseblock1.denselayer3.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 6},
-    {"features.denseblock1.denselayer3.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 6},
-    {"features.denseblock1.denselayer3.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 7},
-    {"features.denseblock1.denselayer3.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 7},
-    {"features.denseblock1.denselayer4.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 7},
-    {"features.denseblock1.denselayer4.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 8},
-    {"features.denseblock1.denselayer4.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 8},
-    {"features.denseblock1.denselayer4.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 9},
-    {"features.denseblock1.denselayer4.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 9},
-    {"features.denseblock1.denselayer5.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 9},
-    {"features.denseblock1.denselayer5.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 10},
-    {"features.denseblock1.denselayer5.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 10},
-    {"features.denseblock1.denselayer5.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 11},
-    {"features.denseblock1.denselayer5.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 11},
-    {"features.denseblock1.denselayer6.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 11},
-    {"features.denseblock1.denselayer6.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 12},
-    {"features.denseblock1.denselayer6.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 12},
-    {"features.denseblock1.denselayer6.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 13},
-    {"features.denseblock1.denselayer6.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 13},
-    {"features.transition1.norm", "batchnorm", "specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:52", 13},
-    {"features.transition1.conv", "conv2d", "specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:46", 14},
-    {"features.denseblock2.denselayer1.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 14},
-    {"features.denseblock2.denselayer1.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 15},
-    {"features.denseblock2.denselayer1.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 15},
-    {"features.denseblock2.denselayer1.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 16},
-    {"features.denseblock2.denselayer1.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 16},
-    {"features.denseblock2.denselayer2.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 16},
-    {"features.denseblock2.denselayer2.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 17},
-    {"features.denseblock2.denselayer2.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 17},
-    {"features.denseblock2.denselayer2.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 18},
-    {"features.denseblock2.denselayer2.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 18},
-    {"features.denseblock2.denselayer3.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 18},
-    {"features.denseblock2.denselayer3.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 19},
-    {"features.denseblock2.denselayer3.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 19},
-    {"features.denseblock2.denselayer3.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 20},
-    {"features.denseblock2.denselayer3.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 20},
-    {"features.denseblock2.denselayer4.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 20},
-    {"features.denseblock2.denselayer4.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 21},
-    {"features.denseblock2.denselayer4.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 21},
-    {"features.denseblock2.denselayer4.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 22},
-    {"features.denseblock2.denselayer4.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 22},
-    {"features.denseblock2.denselayer5.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 22},
-    {"features.denseblock2.denselayer5.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 23},
-    {"features.denseblock2.denselayer5.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 23},
-    {"features.denseblock2.denselayer5.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 24},
-    {"features.denseblock2.denselayer5.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 24},
-    {"features.denseblock2.denselayer6.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 24},
-    {"features.denseblock2.denselayer6.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 25},
-    {"features.denseblock2.denselayer6.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 25},
-    {"features.denseblock2.denselayer6.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 26},
-    {"features.denseblock2.denselayer6.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 26},
-    {"features.transition2.norm", "batchnorm", "specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:52", 26},
-    {"features.transition2.conv", "conv2d", "specs/densenet_bc.lua:34 via generator/lib/skipc/blocks.lua:46", 27},
-    {"features.denseblock3.denselayer1.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 27},
-    {"features.denseblock3.denselayer1.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 28},
-    {"features.denseblock3.denselayer1.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 28},
-    {"features.denseblock3.denselayer1.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 29},
-    {"features.denseblock3.denselayer1.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 29},
-    {"features.denseblock3.denselayer2.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 29},
-    {"features.denseblock3.denselayer2.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 30},
-    {"features.denseblock3.denselayer2.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 30},
-    {"features.denseblock3.denselayer2.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 31},
-    {"features.denseblock3.denselayer2.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 31},
-    {"features.denseblock3.denselayer3.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 31},
-    {"features.denseblock3.denselayer3.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 32},
-    {"features.denseblock3.denselayer3.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 32},
-    {"features.denseblock3.denselayer3.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 33},
-    {"features.denseblock3.denselayer3.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 33},
-    {"features.denseblock3.denselayer4.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 33},
-    {"features.denseblock3.denselayer4.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 34},
-    {"features.denseblock3.denselayer4.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 34},
-    {"features.denseblock3.denselayer4.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 35},
-    {"features.denseblock3.denselayer4.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 35},
-    {"features.denseblock3.denselayer5.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 35},
-    {"features.denseblock3.denselayer5.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 36},
-    {"features.denseblock3.denselayer5.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 36},
-    {"features.denseblock3.denselayer5.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 37},
-    {"features.denseblock3.denselayer5.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 37},
-    {"features.denseblock3.denselayer6.norm1", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 37},
-    {"features.denseblock3.denselayer6.conv1", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 38},
-    {"features.denseblock3.denselayer6.norm2", "batchnorm", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:52", 38},
-    {"features.denseblock3.denselayer6.conv2", "conv2d", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:46", 39},
-    {"features.denseblock3.denselayer6.concat1", "concat", "specs/densenet_bc.lua:31 via generator/lib/skipc/blocks.lua:125", 39},
+    {"features.denseblock1.denselayer1.norm1", "batchnorm", "specs/densenet_bc.lua:31", 1},
+    {"features.denseblock1.denselayer1.conv1", "conv2d", "specs/densenet_bc.lua:31", 2},
+    {"features.denseblock1.denselayer1.norm2", "batchnorm", "specs/densenet_bc.lua:31", 2},
+    {"features.denseblock1.denselayer1.conv2", "conv2d", "specs/densenet_bc.lua:31", 3},
+    {"features.denseblock1.denselayer1.concat1", "concat", "specs/densenet_bc.lua:31", 3},
+    {"features.denseblock1.denselayer2.norm1", "batchnorm", "specs/densenet_bc.lua:31", 3},
+    {"features.denseblock1.denselayer2.conv1", "conv2d", "specs/densenet_bc.lua:31", 4},
+    {"features.denseblock1.denselayer2.norm2", "batchnorm", "specs/densenet_bc.lua:31", 4},
+    {"features.denseblock1.denselayer2.conv2", "conv2d", "specs/densenet_bc.lua:31", 5},
+    {"features.denseblock1.denselayer2.concat1", "concat", "specs/densenet_bc.lua:31", 5},
+    {"features.denseblock1.denselayer3.norm1", "batchnorm", "specs/densenet_bc.lua:31", 5},
+    {"features.denseblock1.denselayer3.conv1", "conv2d", "specs/densenet_bc.lua:31", 6},
+    {"features.denseblock1.denselayer3.norm2", "batchnorm", "specs/densenet_bc.lua:31", 6},
+    {"features.denseblock1.denselayer3.conv2", "conv2d", "specs/densenet_bc.lua:31", 7},
+    {"features.denseblock1.denselayer3.concat1", "concat", "specs/densenet_bc.lua:31", 7},
+    {"features.denseblock1.denselayer4.norm1", "batchnorm", "specs/densenet_bc.lua:31", 7},
+    {"features.denseblock1.denselayer4.conv1", "conv2d", "specs/densenet_bc.lua:31", 8},
+    {"features.denseblock1.denselayer4.norm2", "batchnorm", "specs/densenet_bc.lua:31", 8},
+    {"features.denseblock1.denselayer4.conv2", "conv2d", "specs/densenet_bc.lua:31", 9},
+    {"features.denseblock1.denselayer4.concat1", "concat", "specs/densenet_bc.lua:31", 9},
+    {"features.denseblock1.denselayer5.norm1", "batchnorm", "specs/densenet_bc.lua:31", 9},
+    {"features.denseblock1.denselayer5.conv1", "conv2d", "specs/densenet_bc.lua:31", 10},
+    {"features.denseblock1.denselayer5.norm2", "batchnorm", "specs/densenet_bc.lua:31", 10},
+    {"features.denseblock1.denselayer5.conv2", "conv2d", "specs/densenet_bc.lua:31", 11},
+    {"features.denseblock1.denselayer5.concat1", "concat", "specs/densenet_bc.lua:31", 11},
+    {"features.denseblock1.denselayer6.norm1", "batchnorm", "specs/densenet_bc.lua:31", 11},
+    {"features.denseblock1.denselayer6.conv1", "conv2d", "specs/densenet_bc.lua:31", 12},
+    {"features.denseblock1.denselayer6.norm2", "batchnorm", "specs/densenet_bc.lua:31", 12},
+    {"features.denseblock1.denselayer6.conv2", "conv2d", "specs/densenet_bc.lua:31", 13},
+    {"features.denseblock1.denselayer6.concat1", "concat", "specs/densenet_bc.lua:31", 13},
+    {"features.transition1.norm", "batchnorm", "specs/densenet_bc.lua:34", 13},
+    {"features.transition1.conv", "conv2d", "specs/densenet_bc.lua:34", 14},
+    {"features.denseblock2.denselayer1.norm1", "batchnorm", "specs/densenet_bc.lua:31", 14},
+    {"features.denseblock2.denselayer1.conv1", "conv2d", "specs/densenet_bc.lua:31", 15},
+    {"features.denseblock2.denselayer1.norm2", "batchnorm", "specs/densenet_bc.lua:31", 15},
+    {"features.denseblock2.denselayer1.conv2", "conv2d", "specs/densenet_bc.lua:31", 16},
+    {"features.denseblock2.denselayer1.concat1", "concat", "specs/densenet_bc.lua:31", 16},
+    {"features.denseblock2.denselayer2.norm1", "batchnorm", "specs/densenet_bc.lua:31", 16},
+    {"features.denseblock2.denselayer2.conv1", "conv2d", "specs/densenet_bc.lua:31", 17},
+    {"features.denseblock2.denselayer2.norm2", "batchnorm", "specs/densenet_bc.lua:31", 17},
+    {"features.denseblock2.denselayer2.conv2", "conv2d", "specs/densenet_bc.lua:31", 18},
+    {"features.denseblock2.denselayer2.concat1", "concat", "specs/densenet_bc.lua:31", 18},
+    {"features.denseblock2.denselayer3.norm1", "batchnorm", "specs/densenet_bc.lua:31", 18},
+    {"features.denseblock2.denselayer3.conv1", "conv2d", "specs/densenet_bc.lua:31", 19},
+    {"features.denseblock2.denselayer3.norm2", "batchnorm", "specs/densenet_bc.lua:31", 19},
+    {"features.denseblock2.denselayer3.conv2", "conv2d", "specs/densenet_bc.lua:31", 20},
+    {"features.denseblock2.denselayer3.concat1", "concat", "specs/densenet_bc.lua:31", 20},
+    {"features.denseblock2.denselayer4.norm1", "batchnorm", "specs/densenet_bc.lua:31", 20},
+    {"features.denseblock2.denselayer4.conv1", "conv2d", "specs/densenet_bc.lua:31", 21},
+    {"features.denseblock2.denselayer4.norm2", "batchnorm", "specs/densenet_bc.lua:31", 21},
+    {"features.denseblock2.denselayer4.conv2", "conv2d", "specs/densenet_bc.lua:31", 22},
+    {"features.denseblock2.denselayer4.concat1", "concat", "specs/densenet_bc.lua:31", 22},
+    {"features.denseblock2.denselayer5.norm1", "batchnorm", "specs/densenet_bc.lua:31", 22},
+    {"features.denseblock2.denselayer5.conv1", "conv2d", "specs/densenet_bc.lua:31", 23},
+    {"features.denseblock2.denselayer5.norm2", "batchnorm", "specs/densenet_bc.lua:31", 23},
+    {"features.denseblock2.denselayer5.conv2", "conv2d", "specs/densenet_bc.lua:31", 24},
+    {"features.denseblock2.denselayer5.concat1", "concat", "specs/densenet_bc.lua:31", 24},
+    {"features.denseblock2.denselayer6.norm1", "batchnorm", "specs/densenet_bc.lua:31", 24},
+    {"features.denseblock2.denselayer6.conv1", "conv2d", "specs/densenet_bc.lua:31", 25},
+    {"features.denseblock2.denselayer6.norm2", "batchnorm", "specs/densenet_bc.lua:31", 25},
+    {"features.denseblock2.denselayer6.conv2", "conv2d", "specs/densenet_bc.lua:31", 26},
+    {"features.denseblock2.denselayer6.concat1", "concat", "specs/densenet_bc.lua:31", 26},
+    {"features.transition2.norm", "batchnorm", "specs/densenet_bc.lua:34", 26},
+    {"features.transition2.conv", "conv2d", "specs/densenet_bc.lua:34", 27},
+    {"features.denseblock3.denselayer1.norm1", "batchnorm", "specs/densenet_bc.lua:31", 27},
+    {"features.denseblock3.denselayer1.conv1", "conv2d", "specs/densenet_bc.lua:31", 28},
+    {"features.denseblock3.denselayer1.norm2", "batchnorm", "specs/densenet_bc.lua:31", 28},
+    {"features.denseblock3.denselayer1.conv2", "conv2d", "specs/densenet_bc.lua:31", 29},
+    {"features.denseblock3.denselayer1.concat1", "concat", "specs/densenet_bc.lua:31", 29},
+    {"features.denseblock3.denselayer2.norm1", "batchnorm", "specs/densenet_bc.lua:31", 29},
+    {"features.denseblock3.denselayer2.conv1", "conv2d", "specs/densenet_bc.lua:31", 30},
+    {"features.denseblock3.denselayer2.norm2", "batchnorm", "specs/densenet_bc.lua:31", 30},
+    {"features.denseblock3.denselayer2.conv2", "conv2d", "specs/densenet_bc.lua:31", 31},
+    {"features.denseblock3.denselayer2.concat1", "concat", "specs/densenet_bc.lua:31", 31},
+    {"features.denseblock3.denselayer3.norm1", "batchnorm", "specs/densenet_bc.lua:31", 31},
+    {"features.denseblock3.denselayer3.conv1", "conv2d", "specs/densenet_bc.lua:31", 32},
+    {"features.denseblock3.denselayer3.norm2", "batchnorm", "specs/densenet_bc.lua:31", 32},
+    {"features.denseblock3.denselayer3.conv2", "conv2d", "specs/densenet_bc.lua:31", 33},
+    {"features.denseblock3.denselayer3.concat1", "concat", "specs/densenet_bc.lua:31", 33},
+    {"features.denseblock3.denselayer4.norm1", "batchnorm", "specs/densenet_bc.lua:31", 33},
+    {"features.denseblock3.denselayer4.conv1", "conv2d", "specs/densenet_bc.lua:31", 34},
+    {"features.denseblock3.denselayer4.norm2", "batchnorm", "specs/densenet_bc.lua:31", 34},
+    {"features.denseblock3.denselayer4.conv2", "conv2d", "specs/densenet_bc.lua:31", 35},
+    {"features.denseblock3.denselayer4.concat1", "concat", "specs/densenet_bc.lua:31", 35},
+    {"features.denseblock3.denselayer5.norm1", "batchnorm", "specs/densenet_bc.lua:31", 35},
+    {"features.denseblock3.denselayer5.conv1", "conv2d", "specs/densenet_bc.lua:31", 36},
+    {"features.denseblock3.denselayer5.norm2", "batchnorm", "specs/densenet_bc.lua:31", 36},
+    {"features.denseblock3.denselayer5.conv2", "conv2d", "specs/densenet_bc.lua:31", 37},
+    {"features.denseblock3.denselayer5.concat1", "concat", "specs/densenet_bc.lua:31", 37},
+    {"features.denseblock3.denselayer6.norm1", "batchnorm", "specs/densenet_bc.lua:31", 37},
+    {"features.denseblock3.denselayer6.conv1", "conv2d", "specs/densenet_bc.lua:31", 38},
+    {"features.denseblock3.denselayer6.norm2", "batchnorm", "specs/densenet_bc.lua:31", 38},
+    {"features.denseblock3.denselayer6.conv2", "conv2d", "specs/densenet_bc.lua:31", 39},
+    {"features.denseblock3.denselayer6.concat1", "concat", "specs/densenet_bc.lua:31", 39},
     {"features.norm5", "batchnorm", "specs/densenet_bc.lua:37", 39},
     {"classifier", "linear", "specs/densenet_bc.lua:41", 40},
 };

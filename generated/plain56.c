@@ -292,330 +292,440 @@ enum {
 enum {
     X_conv1 = 0,  /* [16,28,28] */
     D_conv1 = 12544,  /* [16,28,28] */
+    T_conv1 = 12544,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
     X_bn1 = 12544,  /* [16,28,28] */
     D_bn1 = 37632,  /* [16,28,28] */
     X_relu = 25088,  /* [16,28,28] */
     D_relu = 12544,  /* [16,28,28] */
     X_layer1_0_conv1 = 12544,  /* [16,28,28] */
     D_layer1_0_conv1 = 37632,  /* [16,28,28] */
+    T_layer1_0_conv1 = 37632,  /* 112896 floats */
+    TB_layer1_0_conv1 = 50176,  /* 112896 floats */
     X_layer1_0_bn1 = 37632,  /* [16,28,28] */
     D_layer1_0_bn1 = 62720,  /* [16,28,28] */
     X_layer1_0_relu1 = 50176,  /* [16,28,28] */
     D_layer1_0_relu1 = 37632,  /* [16,28,28] */
     X_layer1_0_conv2 = 37632,  /* [16,28,28] */
     D_layer1_0_conv2 = 62720,  /* [16,28,28] */
+    T_layer1_0_conv2 = 62720,  /* 112896 floats */
+    TB_layer1_0_conv2 = 75264,  /* 112896 floats */
     X_layer1_0_bn2 = 62720,  /* [16,28,28] */
     D_layer1_0_bn2 = 87808,  /* [16,28,28] */
     X_layer1_0_relu2 = 75264,  /* [16,28,28] */
     D_layer1_0_relu2 = 62720,  /* [16,28,28] */
     X_layer1_1_conv1 = 62720,  /* [16,28,28] */
     D_layer1_1_conv1 = 87808,  /* [16,28,28] */
+    T_layer1_1_conv1 = 87808,  /* 112896 floats */
+    TB_layer1_1_conv1 = 100352,  /* 112896 floats */
     X_layer1_1_bn1 = 87808,  /* [16,28,28] */
     D_layer1_1_bn1 = 112896,  /* [16,28,28] */
     X_layer1_1_relu1 = 100352,  /* [16,28,28] */
     D_layer1_1_relu1 = 87808,  /* [16,28,28] */
     X_layer1_1_conv2 = 87808,  /* [16,28,28] */
     D_layer1_1_conv2 = 112896,  /* [16,28,28] */
+    T_layer1_1_conv2 = 112896,  /* 112896 floats */
+    TB_layer1_1_conv2 = 125440,  /* 112896 floats */
     X_layer1_1_bn2 = 112896,  /* [16,28,28] */
     D_layer1_1_bn2 = 137984,  /* [16,28,28] */
     X_layer1_1_relu2 = 125440,  /* [16,28,28] */
     D_layer1_1_relu2 = 112896,  /* [16,28,28] */
     X_layer1_2_conv1 = 112896,  /* [16,28,28] */
     D_layer1_2_conv1 = 137984,  /* [16,28,28] */
+    T_layer1_2_conv1 = 137984,  /* 112896 floats */
+    TB_layer1_2_conv1 = 150528,  /* 112896 floats */
     X_layer1_2_bn1 = 137984,  /* [16,28,28] */
     D_layer1_2_bn1 = 163072,  /* [16,28,28] */
     X_layer1_2_relu1 = 150528,  /* [16,28,28] */
     D_layer1_2_relu1 = 137984,  /* [16,28,28] */
     X_layer1_2_conv2 = 137984,  /* [16,28,28] */
     D_layer1_2_conv2 = 163072,  /* [16,28,28] */
+    T_layer1_2_conv2 = 163072,  /* 112896 floats */
+    TB_layer1_2_conv2 = 175616,  /* 112896 floats */
     X_layer1_2_bn2 = 163072,  /* [16,28,28] */
     D_layer1_2_bn2 = 188160,  /* [16,28,28] */
     X_layer1_2_relu2 = 175616,  /* [16,28,28] */
     D_layer1_2_relu2 = 163072,  /* [16,28,28] */
     X_layer1_3_conv1 = 163072,  /* [16,28,28] */
     D_layer1_3_conv1 = 188160,  /* [16,28,28] */
+    T_layer1_3_conv1 = 188160,  /* 112896 floats */
+    TB_layer1_3_conv1 = 200704,  /* 112896 floats */
     X_layer1_3_bn1 = 188160,  /* [16,28,28] */
     D_layer1_3_bn1 = 213248,  /* [16,28,28] */
     X_layer1_3_relu1 = 200704,  /* [16,28,28] */
     D_layer1_3_relu1 = 188160,  /* [16,28,28] */
     X_layer1_3_conv2 = 188160,  /* [16,28,28] */
     D_layer1_3_conv2 = 213248,  /* [16,28,28] */
+    T_layer1_3_conv2 = 213248,  /* 112896 floats */
+    TB_layer1_3_conv2 = 225792,  /* 112896 floats */
     X_layer1_3_bn2 = 213248,  /* [16,28,28] */
     D_layer1_3_bn2 = 238336,  /* [16,28,28] */
     X_layer1_3_relu2 = 225792,  /* [16,28,28] */
     D_layer1_3_relu2 = 213248,  /* [16,28,28] */
     X_layer1_4_conv1 = 213248,  /* [16,28,28] */
     D_layer1_4_conv1 = 238336,  /* [16,28,28] */
+    T_layer1_4_conv1 = 238336,  /* 112896 floats */
+    TB_layer1_4_conv1 = 250880,  /* 112896 floats */
     X_layer1_4_bn1 = 238336,  /* [16,28,28] */
     D_layer1_4_bn1 = 263424,  /* [16,28,28] */
     X_layer1_4_relu1 = 250880,  /* [16,28,28] */
     D_layer1_4_relu1 = 238336,  /* [16,28,28] */
     X_layer1_4_conv2 = 238336,  /* [16,28,28] */
     D_layer1_4_conv2 = 263424,  /* [16,28,28] */
+    T_layer1_4_conv2 = 263424,  /* 112896 floats */
+    TB_layer1_4_conv2 = 275968,  /* 112896 floats */
     X_layer1_4_bn2 = 263424,  /* [16,28,28] */
     D_layer1_4_bn2 = 288512,  /* [16,28,28] */
     X_layer1_4_relu2 = 275968,  /* [16,28,28] */
     D_layer1_4_relu2 = 263424,  /* [16,28,28] */
     X_layer1_5_conv1 = 263424,  /* [16,28,28] */
     D_layer1_5_conv1 = 288512,  /* [16,28,28] */
+    T_layer1_5_conv1 = 288512,  /* 112896 floats */
+    TB_layer1_5_conv1 = 301056,  /* 112896 floats */
     X_layer1_5_bn1 = 288512,  /* [16,28,28] */
     D_layer1_5_bn1 = 313600,  /* [16,28,28] */
     X_layer1_5_relu1 = 301056,  /* [16,28,28] */
     D_layer1_5_relu1 = 288512,  /* [16,28,28] */
     X_layer1_5_conv2 = 288512,  /* [16,28,28] */
     D_layer1_5_conv2 = 313600,  /* [16,28,28] */
+    T_layer1_5_conv2 = 313600,  /* 112896 floats */
+    TB_layer1_5_conv2 = 326144,  /* 112896 floats */
     X_layer1_5_bn2 = 313600,  /* [16,28,28] */
     D_layer1_5_bn2 = 338688,  /* [16,28,28] */
     X_layer1_5_relu2 = 326144,  /* [16,28,28] */
     D_layer1_5_relu2 = 313600,  /* [16,28,28] */
     X_layer1_6_conv1 = 313600,  /* [16,28,28] */
     D_layer1_6_conv1 = 338688,  /* [16,28,28] */
+    T_layer1_6_conv1 = 338688,  /* 112896 floats */
+    TB_layer1_6_conv1 = 351232,  /* 112896 floats */
     X_layer1_6_bn1 = 338688,  /* [16,28,28] */
     D_layer1_6_bn1 = 363776,  /* [16,28,28] */
     X_layer1_6_relu1 = 351232,  /* [16,28,28] */
     D_layer1_6_relu1 = 338688,  /* [16,28,28] */
     X_layer1_6_conv2 = 338688,  /* [16,28,28] */
     D_layer1_6_conv2 = 363776,  /* [16,28,28] */
+    T_layer1_6_conv2 = 363776,  /* 112896 floats */
+    TB_layer1_6_conv2 = 376320,  /* 112896 floats */
     X_layer1_6_bn2 = 363776,  /* [16,28,28] */
     D_layer1_6_bn2 = 388864,  /* [16,28,28] */
     X_layer1_6_relu2 = 376320,  /* [16,28,28] */
     D_layer1_6_relu2 = 363776,  /* [16,28,28] */
     X_layer1_7_conv1 = 363776,  /* [16,28,28] */
     D_layer1_7_conv1 = 388864,  /* [16,28,28] */
+    T_layer1_7_conv1 = 388864,  /* 112896 floats */
+    TB_layer1_7_conv1 = 401408,  /* 112896 floats */
     X_layer1_7_bn1 = 388864,  /* [16,28,28] */
     D_layer1_7_bn1 = 413952,  /* [16,28,28] */
     X_layer1_7_relu1 = 401408,  /* [16,28,28] */
     D_layer1_7_relu1 = 388864,  /* [16,28,28] */
     X_layer1_7_conv2 = 388864,  /* [16,28,28] */
     D_layer1_7_conv2 = 413952,  /* [16,28,28] */
+    T_layer1_7_conv2 = 413952,  /* 112896 floats */
+    TB_layer1_7_conv2 = 426496,  /* 112896 floats */
     X_layer1_7_bn2 = 413952,  /* [16,28,28] */
     D_layer1_7_bn2 = 439040,  /* [16,28,28] */
     X_layer1_7_relu2 = 426496,  /* [16,28,28] */
     D_layer1_7_relu2 = 413952,  /* [16,28,28] */
     X_layer1_8_conv1 = 413952,  /* [16,28,28] */
     D_layer1_8_conv1 = 439040,  /* [16,28,28] */
+    T_layer1_8_conv1 = 439040,  /* 112896 floats */
+    TB_layer1_8_conv1 = 451584,  /* 112896 floats */
     X_layer1_8_bn1 = 439040,  /* [16,28,28] */
     D_layer1_8_bn1 = 464128,  /* [16,28,28] */
     X_layer1_8_relu1 = 451584,  /* [16,28,28] */
     D_layer1_8_relu1 = 439040,  /* [16,28,28] */
     X_layer1_8_conv2 = 439040,  /* [16,28,28] */
     D_layer1_8_conv2 = 476672,  /* [16,28,28] */
+    T_layer1_8_conv2 = 464128,  /* 112896 floats */
+    TB_layer1_8_conv2 = 489216,  /* 112896 floats */
     X_layer1_8_bn2 = 464128,  /* [16,28,28] */
     D_layer1_8_bn2 = 464128,  /* [16,28,28] */
     X_layer1_8_relu2 = 476672,  /* [16,28,28] */
     D_layer1_8_relu2 = 489216,  /* [16,28,28] */
     X_layer2_0_conv1 = 464128,  /* [32,14,14] */
     D_layer2_0_conv1 = 470400,  /* [32,14,14] */
+    T_layer2_0_conv1 = 489216,  /* 28224 floats */
+    TB_layer2_0_conv1 = 501760,  /* 28224 floats */
     X_layer2_0_bn1 = 470400,  /* [32,14,14] */
     D_layer2_0_bn1 = 495488,  /* [32,14,14] */
     X_layer2_0_relu1 = 489216,  /* [32,14,14] */
     D_layer2_0_relu1 = 470400,  /* [32,14,14] */
     X_layer2_0_conv2 = 470400,  /* [32,14,14] */
     D_layer2_0_conv2 = 495488,  /* [32,14,14] */
+    T_layer2_0_conv2 = 495488,  /* 56448 floats */
+    TB_layer2_0_conv2 = 501760,  /* 56448 floats */
     X_layer2_0_bn2 = 495488,  /* [32,14,14] */
     D_layer2_0_bn2 = 508032,  /* [32,14,14] */
     X_layer2_0_relu2 = 501760,  /* [32,14,14] */
     D_layer2_0_relu2 = 495488,  /* [32,14,14] */
     X_layer2_1_conv1 = 495488,  /* [32,14,14] */
     D_layer2_1_conv1 = 508032,  /* [32,14,14] */
+    T_layer2_1_conv1 = 508032,  /* 56448 floats */
+    TB_layer2_1_conv1 = 514304,  /* 56448 floats */
     X_layer2_1_bn1 = 508032,  /* [32,14,14] */
     D_layer2_1_bn1 = 520576,  /* [32,14,14] */
     X_layer2_1_relu1 = 514304,  /* [32,14,14] */
     D_layer2_1_relu1 = 508032,  /* [32,14,14] */
     X_layer2_1_conv2 = 508032,  /* [32,14,14] */
     D_layer2_1_conv2 = 520576,  /* [32,14,14] */
+    T_layer2_1_conv2 = 520576,  /* 56448 floats */
+    TB_layer2_1_conv2 = 526848,  /* 56448 floats */
     X_layer2_1_bn2 = 520576,  /* [32,14,14] */
     D_layer2_1_bn2 = 533120,  /* [32,14,14] */
     X_layer2_1_relu2 = 526848,  /* [32,14,14] */
     D_layer2_1_relu2 = 520576,  /* [32,14,14] */
     X_layer2_2_conv1 = 520576,  /* [32,14,14] */
     D_layer2_2_conv1 = 533120,  /* [32,14,14] */
+    T_layer2_2_conv1 = 533120,  /* 56448 floats */
+    TB_layer2_2_conv1 = 539392,  /* 56448 floats */
     X_layer2_2_bn1 = 533120,  /* [32,14,14] */
     D_layer2_2_bn1 = 545664,  /* [32,14,14] */
     X_layer2_2_relu1 = 539392,  /* [32,14,14] */
     D_layer2_2_relu1 = 533120,  /* [32,14,14] */
     X_layer2_2_conv2 = 533120,  /* [32,14,14] */
     D_layer2_2_conv2 = 545664,  /* [32,14,14] */
+    T_layer2_2_conv2 = 545664,  /* 56448 floats */
+    TB_layer2_2_conv2 = 551936,  /* 56448 floats */
     X_layer2_2_bn2 = 545664,  /* [32,14,14] */
     D_layer2_2_bn2 = 558208,  /* [32,14,14] */
     X_layer2_2_relu2 = 551936,  /* [32,14,14] */
     D_layer2_2_relu2 = 545664,  /* [32,14,14] */
     X_layer2_3_conv1 = 545664,  /* [32,14,14] */
     D_layer2_3_conv1 = 558208,  /* [32,14,14] */
+    T_layer2_3_conv1 = 558208,  /* 56448 floats */
+    TB_layer2_3_conv1 = 564480,  /* 56448 floats */
     X_layer2_3_bn1 = 558208,  /* [32,14,14] */
     D_layer2_3_bn1 = 570752,  /* [32,14,14] */
     X_layer2_3_relu1 = 564480,  /* [32,14,14] */
     D_layer2_3_relu1 = 558208,  /* [32,14,14] */
     X_layer2_3_conv2 = 558208,  /* [32,14,14] */
     D_layer2_3_conv2 = 570752,  /* [32,14,14] */
+    T_layer2_3_conv2 = 570752,  /* 56448 floats */
+    TB_layer2_3_conv2 = 577024,  /* 56448 floats */
     X_layer2_3_bn2 = 570752,  /* [32,14,14] */
     D_layer2_3_bn2 = 583296,  /* [32,14,14] */
     X_layer2_3_relu2 = 577024,  /* [32,14,14] */
     D_layer2_3_relu2 = 570752,  /* [32,14,14] */
     X_layer2_4_conv1 = 570752,  /* [32,14,14] */
     D_layer2_4_conv1 = 583296,  /* [32,14,14] */
+    T_layer2_4_conv1 = 583296,  /* 56448 floats */
+    TB_layer2_4_conv1 = 589568,  /* 56448 floats */
     X_layer2_4_bn1 = 583296,  /* [32,14,14] */
     D_layer2_4_bn1 = 595840,  /* [32,14,14] */
     X_layer2_4_relu1 = 589568,  /* [32,14,14] */
     D_layer2_4_relu1 = 583296,  /* [32,14,14] */
     X_layer2_4_conv2 = 583296,  /* [32,14,14] */
     D_layer2_4_conv2 = 595840,  /* [32,14,14] */
+    T_layer2_4_conv2 = 595840,  /* 56448 floats */
+    TB_layer2_4_conv2 = 602112,  /* 56448 floats */
     X_layer2_4_bn2 = 595840,  /* [32,14,14] */
     D_layer2_4_bn2 = 608384,  /* [32,14,14] */
     X_layer2_4_relu2 = 602112,  /* [32,14,14] */
     D_layer2_4_relu2 = 595840,  /* [32,14,14] */
     X_layer2_5_conv1 = 595840,  /* [32,14,14] */
     D_layer2_5_conv1 = 608384,  /* [32,14,14] */
+    T_layer2_5_conv1 = 608384,  /* 56448 floats */
+    TB_layer2_5_conv1 = 614656,  /* 56448 floats */
     X_layer2_5_bn1 = 608384,  /* [32,14,14] */
     D_layer2_5_bn1 = 620928,  /* [32,14,14] */
     X_layer2_5_relu1 = 614656,  /* [32,14,14] */
     D_layer2_5_relu1 = 608384,  /* [32,14,14] */
     X_layer2_5_conv2 = 608384,  /* [32,14,14] */
     D_layer2_5_conv2 = 620928,  /* [32,14,14] */
+    T_layer2_5_conv2 = 620928,  /* 56448 floats */
+    TB_layer2_5_conv2 = 627200,  /* 56448 floats */
     X_layer2_5_bn2 = 620928,  /* [32,14,14] */
     D_layer2_5_bn2 = 633472,  /* [32,14,14] */
     X_layer2_5_relu2 = 627200,  /* [32,14,14] */
     D_layer2_5_relu2 = 620928,  /* [32,14,14] */
     X_layer2_6_conv1 = 620928,  /* [32,14,14] */
     D_layer2_6_conv1 = 633472,  /* [32,14,14] */
+    T_layer2_6_conv1 = 633472,  /* 56448 floats */
+    TB_layer2_6_conv1 = 639744,  /* 56448 floats */
     X_layer2_6_bn1 = 633472,  /* [32,14,14] */
     D_layer2_6_bn1 = 646016,  /* [32,14,14] */
     X_layer2_6_relu1 = 639744,  /* [32,14,14] */
     D_layer2_6_relu1 = 633472,  /* [32,14,14] */
     X_layer2_6_conv2 = 633472,  /* [32,14,14] */
     D_layer2_6_conv2 = 646016,  /* [32,14,14] */
+    T_layer2_6_conv2 = 646016,  /* 56448 floats */
+    TB_layer2_6_conv2 = 652288,  /* 56448 floats */
     X_layer2_6_bn2 = 646016,  /* [32,14,14] */
     D_layer2_6_bn2 = 658560,  /* [32,14,14] */
     X_layer2_6_relu2 = 652288,  /* [32,14,14] */
     D_layer2_6_relu2 = 646016,  /* [32,14,14] */
     X_layer2_7_conv1 = 646016,  /* [32,14,14] */
     D_layer2_7_conv1 = 658560,  /* [32,14,14] */
+    T_layer2_7_conv1 = 658560,  /* 56448 floats */
+    TB_layer2_7_conv1 = 664832,  /* 56448 floats */
     X_layer2_7_bn1 = 658560,  /* [32,14,14] */
     D_layer2_7_bn1 = 671104,  /* [32,14,14] */
     X_layer2_7_relu1 = 664832,  /* [32,14,14] */
     D_layer2_7_relu1 = 658560,  /* [32,14,14] */
     X_layer2_7_conv2 = 658560,  /* [32,14,14] */
     D_layer2_7_conv2 = 671104,  /* [32,14,14] */
+    T_layer2_7_conv2 = 671104,  /* 56448 floats */
+    TB_layer2_7_conv2 = 677376,  /* 56448 floats */
     X_layer2_7_bn2 = 671104,  /* [32,14,14] */
     D_layer2_7_bn2 = 683648,  /* [32,14,14] */
     X_layer2_7_relu2 = 677376,  /* [32,14,14] */
     D_layer2_7_relu2 = 671104,  /* [32,14,14] */
     X_layer2_8_conv1 = 671104,  /* [32,14,14] */
     D_layer2_8_conv1 = 683648,  /* [32,14,14] */
+    T_layer2_8_conv1 = 683648,  /* 56448 floats */
+    TB_layer2_8_conv1 = 689920,  /* 56448 floats */
     X_layer2_8_bn1 = 683648,  /* [32,14,14] */
     D_layer2_8_bn1 = 696192,  /* [32,14,14] */
     X_layer2_8_relu1 = 689920,  /* [32,14,14] */
     D_layer2_8_relu1 = 683648,  /* [32,14,14] */
     X_layer2_8_conv2 = 683648,  /* [32,14,14] */
     D_layer2_8_conv2 = 702464,  /* [32,14,14] */
+    T_layer2_8_conv2 = 696192,  /* 56448 floats */
+    TB_layer2_8_conv2 = 708736,  /* 56448 floats */
     X_layer2_8_bn2 = 696192,  /* [32,14,14] */
     D_layer2_8_bn2 = 696192,  /* [32,14,14] */
     X_layer2_8_relu2 = 702464,  /* [32,14,14] */
     D_layer2_8_relu2 = 708736,  /* [32,14,14] */
     X_layer3_0_conv1 = 696192,  /* [64,7,7] */
     D_layer3_0_conv1 = 699328,  /* [64,7,7] */
+    T_layer3_0_conv1 = 708736,  /* 14112 floats */
+    TB_layer3_0_conv1 = 715008,  /* 14112 floats */
     X_layer3_0_bn1 = 699328,  /* [64,7,7] */
     D_layer3_0_bn1 = 711872,  /* [64,7,7] */
     X_layer3_0_relu1 = 708736,  /* [64,7,7] */
     D_layer3_0_relu1 = 699328,  /* [64,7,7] */
     X_layer3_0_conv2 = 699328,  /* [64,7,7] */
     D_layer3_0_conv2 = 711872,  /* [64,7,7] */
+    T_layer3_0_conv2 = 711872,  /* 28224 floats */
+    TB_layer3_0_conv2 = 715008,  /* 28224 floats */
     X_layer3_0_bn2 = 711872,  /* [64,7,7] */
     D_layer3_0_bn2 = 718144,  /* [64,7,7] */
     X_layer3_0_relu2 = 715008,  /* [64,7,7] */
     D_layer3_0_relu2 = 711872,  /* [64,7,7] */
     X_layer3_1_conv1 = 711872,  /* [64,7,7] */
     D_layer3_1_conv1 = 718144,  /* [64,7,7] */
+    T_layer3_1_conv1 = 718144,  /* 28224 floats */
+    TB_layer3_1_conv1 = 721280,  /* 28224 floats */
     X_layer3_1_bn1 = 718144,  /* [64,7,7] */
     D_layer3_1_bn1 = 724416,  /* [64,7,7] */
     X_layer3_1_relu1 = 721280,  /* [64,7,7] */
     D_layer3_1_relu1 = 718144,  /* [64,7,7] */
     X_layer3_1_conv2 = 718144,  /* [64,7,7] */
     D_layer3_1_conv2 = 724416,  /* [64,7,7] */
+    T_layer3_1_conv2 = 724416,  /* 28224 floats */
+    TB_layer3_1_conv2 = 727552,  /* 28224 floats */
     X_layer3_1_bn2 = 724416,  /* [64,7,7] */
     D_layer3_1_bn2 = 730688,  /* [64,7,7] */
     X_layer3_1_relu2 = 727552,  /* [64,7,7] */
     D_layer3_1_relu2 = 724416,  /* [64,7,7] */
     X_layer3_2_conv1 = 724416,  /* [64,7,7] */
     D_layer3_2_conv1 = 730688,  /* [64,7,7] */
+    T_layer3_2_conv1 = 730688,  /* 28224 floats */
+    TB_layer3_2_conv1 = 733824,  /* 28224 floats */
     X_layer3_2_bn1 = 730688,  /* [64,7,7] */
     D_layer3_2_bn1 = 736960,  /* [64,7,7] */
     X_layer3_2_relu1 = 733824,  /* [64,7,7] */
     D_layer3_2_relu1 = 730688,  /* [64,7,7] */
     X_layer3_2_conv2 = 730688,  /* [64,7,7] */
     D_layer3_2_conv2 = 736960,  /* [64,7,7] */
+    T_layer3_2_conv2 = 736960,  /* 28224 floats */
+    TB_layer3_2_conv2 = 740096,  /* 28224 floats */
     X_layer3_2_bn2 = 736960,  /* [64,7,7] */
     D_layer3_2_bn2 = 743232,  /* [64,7,7] */
     X_layer3_2_relu2 = 740096,  /* [64,7,7] */
     D_layer3_2_relu2 = 736960,  /* [64,7,7] */
     X_layer3_3_conv1 = 736960,  /* [64,7,7] */
     D_layer3_3_conv1 = 743232,  /* [64,7,7] */
+    T_layer3_3_conv1 = 743232,  /* 28224 floats */
+    TB_layer3_3_conv1 = 746368,  /* 28224 floats */
     X_layer3_3_bn1 = 743232,  /* [64,7,7] */
     D_layer3_3_bn1 = 749504,  /* [64,7,7] */
     X_layer3_3_relu1 = 746368,  /* [64,7,7] */
     D_layer3_3_relu1 = 743232,  /* [64,7,7] */
     X_layer3_3_conv2 = 743232,  /* [64,7,7] */
     D_layer3_3_conv2 = 749504,  /* [64,7,7] */
+    T_layer3_3_conv2 = 749504,  /* 28224 floats */
+    TB_layer3_3_conv2 = 752640,  /* 28224 floats */
     X_layer3_3_bn2 = 749504,  /* [64,7,7] */
     D_layer3_3_bn2 = 755776,  /* [64,7,7] */
     X_layer3_3_relu2 = 752640,  /* [64,7,7] */
     D_layer3_3_relu2 = 749504,  /* [64,7,7] */
     X_layer3_4_conv1 = 749504,  /* [64,7,7] */
     D_layer3_4_conv1 = 755776,  /* [64,7,7] */
+    T_layer3_4_conv1 = 755776,  /* 28224 floats */
+    TB_layer3_4_conv1 = 758912,  /* 28224 floats */
     X_layer3_4_bn1 = 755776,  /* [64,7,7] */
     D_layer3_4_bn1 = 762048,  /* [64,7,7] */
     X_layer3_4_relu1 = 758912,  /* [64,7,7] */
     D_layer3_4_relu1 = 755776,  /* [64,7,7] */
     X_layer3_4_conv2 = 755776,  /* [64,7,7] */
     D_layer3_4_conv2 = 762048,  /* [64,7,7] */
+    T_layer3_4_conv2 = 762048,  /* 28224 floats */
+    TB_layer3_4_conv2 = 765184,  /* 28224 floats */
     X_layer3_4_bn2 = 762048,  /* [64,7,7] */
     D_layer3_4_bn2 = 768320,  /* [64,7,7] */
     X_layer3_4_relu2 = 765184,  /* [64,7,7] */
     D_layer3_4_relu2 = 762048,  /* [64,7,7] */
     X_layer3_5_conv1 = 762048,  /* [64,7,7] */
     D_layer3_5_conv1 = 768320,  /* [64,7,7] */
+    T_layer3_5_conv1 = 768320,  /* 28224 floats */
+    TB_layer3_5_conv1 = 771456,  /* 28224 floats */
     X_layer3_5_bn1 = 768320,  /* [64,7,7] */
     D_layer3_5_bn1 = 774592,  /* [64,7,7] */
     X_layer3_5_relu1 = 771456,  /* [64,7,7] */
     D_layer3_5_relu1 = 768320,  /* [64,7,7] */
     X_layer3_5_conv2 = 768320,  /* [64,7,7] */
     D_layer3_5_conv2 = 774592,  /* [64,7,7] */
+    T_layer3_5_conv2 = 774592,  /* 28224 floats */
+    TB_layer3_5_conv2 = 777728,  /* 28224 floats */
     X_layer3_5_bn2 = 774592,  /* [64,7,7] */
     D_layer3_5_bn2 = 780864,  /* [64,7,7] */
     X_layer3_5_relu2 = 777728,  /* [64,7,7] */
     D_layer3_5_relu2 = 774592,  /* [64,7,7] */
     X_layer3_6_conv1 = 774592,  /* [64,7,7] */
     D_layer3_6_conv1 = 780864,  /* [64,7,7] */
+    T_layer3_6_conv1 = 780864,  /* 28224 floats */
+    TB_layer3_6_conv1 = 784000,  /* 28224 floats */
     X_layer3_6_bn1 = 780864,  /* [64,7,7] */
     D_layer3_6_bn1 = 787136,  /* [64,7,7] */
     X_layer3_6_relu1 = 784000,  /* [64,7,7] */
     D_layer3_6_relu1 = 780864,  /* [64,7,7] */
     X_layer3_6_conv2 = 780864,  /* [64,7,7] */
     D_layer3_6_conv2 = 787136,  /* [64,7,7] */
+    T_layer3_6_conv2 = 787136,  /* 28224 floats */
+    TB_layer3_6_conv2 = 790272,  /* 28224 floats */
     X_layer3_6_bn2 = 787136,  /* [64,7,7] */
     D_layer3_6_bn2 = 793408,  /* [64,7,7] */
     X_layer3_6_relu2 = 790272,  /* [64,7,7] */
     D_layer3_6_relu2 = 787136,  /* [64,7,7] */
     X_layer3_7_conv1 = 787136,  /* [64,7,7] */
     D_layer3_7_conv1 = 793408,  /* [64,7,7] */
+    T_layer3_7_conv1 = 793408,  /* 28224 floats */
+    TB_layer3_7_conv1 = 796544,  /* 28224 floats */
     X_layer3_7_bn1 = 793408,  /* [64,7,7] */
     D_layer3_7_bn1 = 799680,  /* [64,7,7] */
     X_layer3_7_relu1 = 796544,  /* [64,7,7] */
     D_layer3_7_relu1 = 793408,  /* [64,7,7] */
     X_layer3_7_conv2 = 793408,  /* [64,7,7] */
     D_layer3_7_conv2 = 799680,  /* [64,7,7] */
+    T_layer3_7_conv2 = 799680,  /* 28224 floats */
+    TB_layer3_7_conv2 = 802816,  /* 28224 floats */
     X_layer3_7_bn2 = 799680,  /* [64,7,7] */
     D_layer3_7_bn2 = 805952,  /* [64,7,7] */
     X_layer3_7_relu2 = 802816,  /* [64,7,7] */
     D_layer3_7_relu2 = 799680,  /* [64,7,7] */
     X_layer3_8_conv1 = 799680,  /* [64,7,7] */
     D_layer3_8_conv1 = 805952,  /* [64,7,7] */
+    T_layer3_8_conv1 = 805952,  /* 28224 floats */
+    TB_layer3_8_conv1 = 809088,  /* 28224 floats */
     X_layer3_8_bn1 = 805952,  /* [64,7,7] */
     D_layer3_8_bn1 = 812224,  /* [64,7,7] */
     X_layer3_8_relu1 = 809088,  /* [64,7,7] */
     D_layer3_8_relu1 = 805952,  /* [64,7,7] */
     X_layer3_8_conv2 = 805952,  /* [64,7,7] */
     D_layer3_8_conv2 = 815360,  /* [64,7,7] */
+    T_layer3_8_conv2 = 812224,  /* 28224 floats */
+    TB_layer3_8_conv2 = 818496,  /* 28224 floats */
     X_layer3_8_bn2 = 812224,  /* [64,7,7] */
     D_layer3_8_bn2 = 812224,  /* [64,7,7] */
     X_layer3_8_relu2 = 815360,  /* [64,7,7] */
@@ -628,62 +738,61 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 112896 floats */
-    S_bn1 = 112896,  /* 32 floats */
-    S_layer1_0_bn1 = 112928,  /* 32 floats */
-    S_layer1_0_bn2 = 112960,  /* 32 floats */
-    S_layer1_1_bn1 = 112992,  /* 32 floats */
-    S_layer1_1_bn2 = 113024,  /* 32 floats */
-    S_layer1_2_bn1 = 113056,  /* 32 floats */
-    S_layer1_2_bn2 = 113088,  /* 32 floats */
-    S_layer1_3_bn1 = 113120,  /* 32 floats */
-    S_layer1_3_bn2 = 113152,  /* 32 floats */
-    S_layer1_4_bn1 = 113184,  /* 32 floats */
-    S_layer1_4_bn2 = 113216,  /* 32 floats */
-    S_layer1_5_bn1 = 113248,  /* 32 floats */
-    S_layer1_5_bn2 = 113280,  /* 32 floats */
-    S_layer1_6_bn1 = 113312,  /* 32 floats */
-    S_layer1_6_bn2 = 113344,  /* 32 floats */
-    S_layer1_7_bn1 = 113376,  /* 32 floats */
-    S_layer1_7_bn2 = 113408,  /* 32 floats */
-    S_layer1_8_bn1 = 113440,  /* 32 floats */
-    S_layer1_8_bn2 = 113472,  /* 32 floats */
-    S_layer2_0_bn1 = 113504,  /* 64 floats */
-    S_layer2_0_bn2 = 113568,  /* 64 floats */
-    S_layer2_1_bn1 = 113632,  /* 64 floats */
-    S_layer2_1_bn2 = 113696,  /* 64 floats */
-    S_layer2_2_bn1 = 113760,  /* 64 floats */
-    S_layer2_2_bn2 = 113824,  /* 64 floats */
-    S_layer2_3_bn1 = 113888,  /* 64 floats */
-    S_layer2_3_bn2 = 113952,  /* 64 floats */
-    S_layer2_4_bn1 = 114016,  /* 64 floats */
-    S_layer2_4_bn2 = 114080,  /* 64 floats */
-    S_layer2_5_bn1 = 114144,  /* 64 floats */
-    S_layer2_5_bn2 = 114208,  /* 64 floats */
-    S_layer2_6_bn1 = 114272,  /* 64 floats */
-    S_layer2_6_bn2 = 114336,  /* 64 floats */
-    S_layer2_7_bn1 = 114400,  /* 64 floats */
-    S_layer2_7_bn2 = 114464,  /* 64 floats */
-    S_layer2_8_bn1 = 114528,  /* 64 floats */
-    S_layer2_8_bn2 = 114592,  /* 64 floats */
-    S_layer3_0_bn1 = 114656,  /* 128 floats */
-    S_layer3_0_bn2 = 114784,  /* 128 floats */
-    S_layer3_1_bn1 = 114912,  /* 128 floats */
-    S_layer3_1_bn2 = 115040,  /* 128 floats */
-    S_layer3_2_bn1 = 115168,  /* 128 floats */
-    S_layer3_2_bn2 = 115296,  /* 128 floats */
-    S_layer3_3_bn1 = 115424,  /* 128 floats */
-    S_layer3_3_bn2 = 115552,  /* 128 floats */
-    S_layer3_4_bn1 = 115680,  /* 128 floats */
-    S_layer3_4_bn2 = 115808,  /* 128 floats */
-    S_layer3_5_bn1 = 115936,  /* 128 floats */
-    S_layer3_5_bn2 = 116064,  /* 128 floats */
-    S_layer3_6_bn1 = 116192,  /* 128 floats */
-    S_layer3_6_bn2 = 116320,  /* 128 floats */
-    S_layer3_7_bn1 = 116448,  /* 128 floats */
-    S_layer3_7_bn2 = 116576,  /* 128 floats */
-    S_layer3_8_bn1 = 116704,  /* 128 floats */
-    S_layer3_8_bn2 = 116832,  /* 128 floats */
+    S_bn1 = 0,  /* 32 floats */
+    S_layer1_0_bn1 = 32,  /* 32 floats */
+    S_layer1_0_bn2 = 64,  /* 32 floats */
+    S_layer1_1_bn1 = 96,  /* 32 floats */
+    S_layer1_1_bn2 = 128,  /* 32 floats */
+    S_layer1_2_bn1 = 160,  /* 32 floats */
+    S_layer1_2_bn2 = 192,  /* 32 floats */
+    S_layer1_3_bn1 = 224,  /* 32 floats */
+    S_layer1_3_bn2 = 256,  /* 32 floats */
+    S_layer1_4_bn1 = 288,  /* 32 floats */
+    S_layer1_4_bn2 = 320,  /* 32 floats */
+    S_layer1_5_bn1 = 352,  /* 32 floats */
+    S_layer1_5_bn2 = 384,  /* 32 floats */
+    S_layer1_6_bn1 = 416,  /* 32 floats */
+    S_layer1_6_bn2 = 448,  /* 32 floats */
+    S_layer1_7_bn1 = 480,  /* 32 floats */
+    S_layer1_7_bn2 = 512,  /* 32 floats */
+    S_layer1_8_bn1 = 544,  /* 32 floats */
+    S_layer1_8_bn2 = 576,  /* 32 floats */
+    S_layer2_0_bn1 = 608,  /* 64 floats */
+    S_layer2_0_bn2 = 672,  /* 64 floats */
+    S_layer2_1_bn1 = 736,  /* 64 floats */
+    S_layer2_1_bn2 = 800,  /* 64 floats */
+    S_layer2_2_bn1 = 864,  /* 64 floats */
+    S_layer2_2_bn2 = 928,  /* 64 floats */
+    S_layer2_3_bn1 = 992,  /* 64 floats */
+    S_layer2_3_bn2 = 1056,  /* 64 floats */
+    S_layer2_4_bn1 = 1120,  /* 64 floats */
+    S_layer2_4_bn2 = 1184,  /* 64 floats */
+    S_layer2_5_bn1 = 1248,  /* 64 floats */
+    S_layer2_5_bn2 = 1312,  /* 64 floats */
+    S_layer2_6_bn1 = 1376,  /* 64 floats */
+    S_layer2_6_bn2 = 1440,  /* 64 floats */
+    S_layer2_7_bn1 = 1504,  /* 64 floats */
+    S_layer2_7_bn2 = 1568,  /* 64 floats */
+    S_layer2_8_bn1 = 1632,  /* 64 floats */
+    S_layer2_8_bn2 = 1696,  /* 64 floats */
+    S_layer3_0_bn1 = 1760,  /* 128 floats */
+    S_layer3_0_bn2 = 1888,  /* 128 floats */
+    S_layer3_1_bn1 = 2016,  /* 128 floats */
+    S_layer3_1_bn2 = 2144,  /* 128 floats */
+    S_layer3_2_bn1 = 2272,  /* 128 floats */
+    S_layer3_2_bn2 = 2400,  /* 128 floats */
+    S_layer3_3_bn1 = 2528,  /* 128 floats */
+    S_layer3_3_bn2 = 2656,  /* 128 floats */
+    S_layer3_4_bn1 = 2784,  /* 128 floats */
+    S_layer3_4_bn2 = 2912,  /* 128 floats */
+    S_layer3_5_bn1 = 3040,  /* 128 floats */
+    S_layer3_5_bn2 = 3168,  /* 128 floats */
+    S_layer3_6_bn1 = 3296,  /* 128 floats */
+    S_layer3_6_bn2 = 3424,  /* 128 floats */
+    S_layer3_7_bn1 = 3552,  /* 128 floats */
+    S_layer3_7_bn2 = 3680,  /* 128 floats */
+    S_layer3_8_bn1 = 3808,  /* 128 floats */
+    S_layer3_8_bn2 = 3936,  /* 128 floats */
 };
 
 #define P(o) (params + (o))
@@ -921,7 +1030,7 @@ void plain56_init(float *params, uint64_t seed) {
 
 const float *plain56_forward(float *params, float *arena, const float *x, int n, int training) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), S(S_COL), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     if (training)
         rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
@@ -929,491 +1038,491 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
         rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 9.99999975e-06f);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), S(S_COL), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), S(S_COL), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_bn2), (size_t)n * 12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), S(S_COL), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), S(S_COL), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_bn2), (size_t)n * 12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), S(S_COL), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_bn1), (size_t)n * 12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), S(S_COL), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_bn2), (size_t)n * 12544);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_3_conv1), S(S_COL), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
-    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
+    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_3_bn1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_3_bn1), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_3_relu1), A(X_layer1_3_bn1), (size_t)n * 12544);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_3_conv2), S(S_COL), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
-    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
+    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_3_bn2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_3_bn2), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_3_bn2), (size_t)n * 12544);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_4_conv1), S(S_COL), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
-    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
+    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_4_bn1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_4_bn1), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_4_relu1), A(X_layer1_4_bn1), (size_t)n * 12544);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_4_conv2), S(S_COL), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
-    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
+    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_4_bn2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_4_bn2), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_4_bn2), (size_t)n * 12544);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_5_conv1), S(S_COL), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
-    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
+    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_5_bn1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_5_bn1), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_5_relu1), A(X_layer1_5_bn1), (size_t)n * 12544);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_5_conv2), S(S_COL), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
-    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
+    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_5_bn2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_5_bn2), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_5_bn2), (size_t)n * 12544);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_6_conv1), S(S_COL), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
-    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
+    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_6_bn1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_6_bn1), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_6_relu1), A(X_layer1_6_bn1), (size_t)n * 12544);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_6_conv2), S(S_COL), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
-    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
+    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_6_bn2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_6_bn2), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_6_bn2), (size_t)n * 12544);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_7_conv1), S(S_COL), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
-    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
+    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_7_bn1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_7_bn1), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_7_relu1), A(X_layer1_7_bn1), (size_t)n * 12544);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_7_conv2), S(S_COL), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
-    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
+    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_7_bn2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_7_bn2), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_7_bn2), (size_t)n * 12544);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_8_conv1), S(S_COL), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
-    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
+    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_8_bn1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_8_bn1), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_8_relu1), A(X_layer1_8_bn1), (size_t)n * 12544);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_8_conv2), S(S_COL), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
-    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
+    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_8_bn2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_8_bn2), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_8_bn2), (size_t)n * 12544);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), S(S_COL), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), S(S_COL), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_bn2), (size_t)n * 6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), S(S_COL), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), S(S_COL), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_bn2), (size_t)n * 6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), S(S_COL), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_bn1), (size_t)n * 6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), S(S_COL), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_bn2), (size_t)n * 6272);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_3_conv1), S(S_COL), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
+    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_3_bn1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn1), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_bn1), (size_t)n * 6272);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), S(S_COL), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_3_bn2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_bn2), (size_t)n * 6272);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_4_conv1), S(S_COL), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
-    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
+    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_4_bn1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_4_bn1), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_4_relu1), A(X_layer2_4_bn1), (size_t)n * 6272);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_4_conv2), S(S_COL), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
-    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
+    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_4_bn2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_4_bn2), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_4_bn2), (size_t)n * 6272);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_5_conv1), S(S_COL), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
-    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
+    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_5_bn1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_5_bn1), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_5_relu1), A(X_layer2_5_bn1), (size_t)n * 6272);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_5_conv2), S(S_COL), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
-    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
+    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_5_bn2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_5_bn2), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_5_bn2), (size_t)n * 6272);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_6_conv1), S(S_COL), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
-    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
+    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_6_bn1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_6_bn1), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_6_relu1), A(X_layer2_6_bn1), (size_t)n * 6272);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_6_conv2), S(S_COL), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
-    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
+    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_6_bn2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_6_bn2), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_6_bn2), (size_t)n * 6272);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_7_conv1), S(S_COL), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
-    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
+    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_7_bn1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_7_bn1), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_7_relu1), A(X_layer2_7_bn1), (size_t)n * 6272);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_7_conv2), S(S_COL), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
-    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
+    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_7_bn2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_7_bn2), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_7_bn2), (size_t)n * 6272);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_8_conv1), S(S_COL), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
-    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
+    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_8_bn1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_8_bn1), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_8_relu1), A(X_layer2_8_bn1), (size_t)n * 6272);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_8_conv2), S(S_COL), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
-    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
+    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_8_bn2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_8_bn2), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_8_bn2), (size_t)n * 6272);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), S(S_COL), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), S(S_COL), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_bn2), (size_t)n * 3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), S(S_COL), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), S(S_COL), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_bn2), (size_t)n * 3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), S(S_COL), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_bn1), (size_t)n * 3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), S(S_COL), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_bn2), (size_t)n * 3136);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_3_conv1), S(S_COL), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
+    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_3_bn1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn1), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_bn1), (size_t)n * 3136);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), S(S_COL), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_3_bn2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_bn2), (size_t)n * 3136);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_4_conv1), S(S_COL), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
+    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_4_bn1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn1), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_bn1), (size_t)n * 3136);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), S(S_COL), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_4_bn2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_bn2), (size_t)n * 3136);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_5_conv1), S(S_COL), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
+    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_5_bn1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn1), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_bn1), (size_t)n * 3136);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), S(S_COL), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_5_bn2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_bn2), (size_t)n * 3136);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_6_conv1), S(S_COL), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
-    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
+    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_6_bn1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_6_bn1), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_6_relu1), A(X_layer3_6_bn1), (size_t)n * 3136);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_6_conv2), S(S_COL), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
-    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
+    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_6_bn2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_6_bn2), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_6_bn2), (size_t)n * 3136);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_7_conv1), S(S_COL), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
-    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
+    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_7_bn1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_7_bn1), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_7_relu1), A(X_layer3_7_bn1), (size_t)n * 3136);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_7_conv2), S(S_COL), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
-    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
+    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_7_bn2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_7_bn2), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_7_bn2), (size_t)n * 3136);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_8_conv1), S(S_COL), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
-    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
+    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_8_bn1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_8_bn1), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_8_relu1), A(X_layer3_8_bn1), (size_t)n * 3136);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_8_conv2), S(S_COL), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
-    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
+    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_8_bn2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_8_bn2), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_8_bn2), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_8_relu2), n, 64, 49);
@@ -1438,491 +1547,491 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49);
     ZERO(D_layer3_8_bn2, 3136);
-    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_bn2), A(D_layer3_8_relu2), A(X_layer3_8_relu2), (size_t)n * 3136);
     ZERO(D_layer3_8_conv2, 3136);
-    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias), A(D_layer3_8_bn2), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49);
     ZERO(D_layer3_8_relu1, 3136);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, S(S_COL), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2);
+    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2);
     ZERO(D_layer3_8_bn1, 3136);
-    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_bn1), A(D_layer3_8_relu1), A(X_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_conv1, 3136);
-    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight), G(P_layer3_8_bn1_bias), A(D_layer3_8_bn1), A(X_layer3_8_conv1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49);
     ZERO(D_layer3_7_relu2, 3136);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, S(S_COL), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1);
+    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1);
     ZERO(D_layer3_7_bn2, 3136);
-    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_bn2), A(D_layer3_7_relu2), A(X_layer3_7_relu2), (size_t)n * 3136);
     ZERO(D_layer3_7_conv2, 3136);
-    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias), A(D_layer3_7_bn2), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49);
     ZERO(D_layer3_7_relu1, 3136);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, S(S_COL), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2);
+    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2);
     ZERO(D_layer3_7_bn1, 3136);
-    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_bn1), A(D_layer3_7_relu1), A(X_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_conv1, 3136);
-    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight), G(P_layer3_7_bn1_bias), A(D_layer3_7_bn1), A(X_layer3_7_conv1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49);
     ZERO(D_layer3_6_relu2, 3136);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, S(S_COL), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1);
+    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1);
     ZERO(D_layer3_6_bn2, 3136);
-    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_bn2), A(D_layer3_6_relu2), A(X_layer3_6_relu2), (size_t)n * 3136);
     ZERO(D_layer3_6_conv2, 3136);
-    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias), A(D_layer3_6_bn2), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49);
     ZERO(D_layer3_6_relu1, 3136);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, S(S_COL), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2);
+    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2);
     ZERO(D_layer3_6_bn1, 3136);
-    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_bn1), A(D_layer3_6_relu1), A(X_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_conv1, 3136);
-    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight), G(P_layer3_6_bn1_bias), A(D_layer3_6_bn1), A(X_layer3_6_conv1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49);
     ZERO(D_layer3_5_relu2, 3136);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, S(S_COL), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1);
+    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1);
     ZERO(D_layer3_5_bn2, 3136);
-    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_bn2), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 3136);
     ZERO(D_layer3_5_conv2, 3136);
-    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49);
     ZERO(D_layer3_5_relu1, 3136);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, S(S_COL), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
     ZERO(D_layer3_5_bn1, 3136);
-    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_conv1, 3136);
-    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49);
     ZERO(D_layer3_4_relu2, 3136);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, S(S_COL), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
+    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
     ZERO(D_layer3_4_bn2, 3136);
-    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_bn2), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 3136);
     ZERO(D_layer3_4_conv2, 3136);
-    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49);
     ZERO(D_layer3_4_relu1, 3136);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, S(S_COL), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
     ZERO(D_layer3_4_bn1, 3136);
-    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_conv1, 3136);
-    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49);
     ZERO(D_layer3_3_relu2, 3136);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, S(S_COL), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
+    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
     ZERO(D_layer3_3_bn2, 3136);
-    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_bn2), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 3136);
     ZERO(D_layer3_3_conv2, 3136);
-    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49);
     ZERO(D_layer3_3_relu1, 3136);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, S(S_COL), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
     ZERO(D_layer3_3_bn1, 3136);
-    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_conv1, 3136);
-    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49);
     ZERO(D_layer3_2_relu2, 3136);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, S(S_COL), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
+    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
     ZERO(D_layer3_2_bn2, 3136);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
     ZERO(D_layer3_2_conv2, 3136);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
     ZERO(D_layer3_2_relu1, 3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, S(S_COL), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
     ZERO(D_layer3_2_bn1, 3136);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
     ZERO(D_layer3_1_relu2, 3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, S(S_COL), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
     ZERO(D_layer3_1_bn2, 3136);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
     ZERO(D_layer3_1_relu1, 3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, S(S_COL), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
     ZERO(D_layer3_1_bn1, 3136);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
     ZERO(D_layer3_0_relu2, 3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, S(S_COL), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
     ZERO(D_layer3_0_bn2, 3136);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_conv2, 3136);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
     ZERO(D_layer3_0_relu1, 3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, S(S_COL), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
     ZERO(D_layer3_0_bn1, 3136);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
     ZERO(D_layer2_8_relu2, 6272);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, S(S_COL), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
     ZERO(D_layer2_8_bn2, 6272);
-    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_bn2), A(D_layer2_8_relu2), A(X_layer2_8_relu2), (size_t)n * 6272);
     ZERO(D_layer2_8_conv2, 6272);
-    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias), A(D_layer2_8_bn2), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196);
     ZERO(D_layer2_8_relu1, 6272);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, S(S_COL), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2);
+    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2);
     ZERO(D_layer2_8_bn1, 6272);
-    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_bn1), A(D_layer2_8_relu1), A(X_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_conv1, 6272);
-    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight), G(P_layer2_8_bn1_bias), A(D_layer2_8_bn1), A(X_layer2_8_conv1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196);
     ZERO(D_layer2_7_relu2, 6272);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, S(S_COL), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1);
+    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1);
     ZERO(D_layer2_7_bn2, 6272);
-    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_bn2), A(D_layer2_7_relu2), A(X_layer2_7_relu2), (size_t)n * 6272);
     ZERO(D_layer2_7_conv2, 6272);
-    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias), A(D_layer2_7_bn2), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196);
     ZERO(D_layer2_7_relu1, 6272);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, S(S_COL), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2);
+    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2);
     ZERO(D_layer2_7_bn1, 6272);
-    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_bn1), A(D_layer2_7_relu1), A(X_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_conv1, 6272);
-    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight), G(P_layer2_7_bn1_bias), A(D_layer2_7_bn1), A(X_layer2_7_conv1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196);
     ZERO(D_layer2_6_relu2, 6272);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, S(S_COL), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1);
+    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1);
     ZERO(D_layer2_6_bn2, 6272);
-    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_bn2), A(D_layer2_6_relu2), A(X_layer2_6_relu2), (size_t)n * 6272);
     ZERO(D_layer2_6_conv2, 6272);
-    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias), A(D_layer2_6_bn2), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196);
     ZERO(D_layer2_6_relu1, 6272);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, S(S_COL), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2);
+    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2);
     ZERO(D_layer2_6_bn1, 6272);
-    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_bn1), A(D_layer2_6_relu1), A(X_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_conv1, 6272);
-    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight), G(P_layer2_6_bn1_bias), A(D_layer2_6_bn1), A(X_layer2_6_conv1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196);
     ZERO(D_layer2_5_relu2, 6272);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, S(S_COL), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1);
+    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1);
     ZERO(D_layer2_5_bn2, 6272);
-    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_bn2), A(D_layer2_5_relu2), A(X_layer2_5_relu2), (size_t)n * 6272);
     ZERO(D_layer2_5_conv2, 6272);
-    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias), A(D_layer2_5_bn2), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196);
     ZERO(D_layer2_5_relu1, 6272);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, S(S_COL), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2);
+    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2);
     ZERO(D_layer2_5_bn1, 6272);
-    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_bn1), A(D_layer2_5_relu1), A(X_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_conv1, 6272);
-    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight), G(P_layer2_5_bn1_bias), A(D_layer2_5_bn1), A(X_layer2_5_conv1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196);
     ZERO(D_layer2_4_relu2, 6272);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, S(S_COL), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1);
+    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1);
     ZERO(D_layer2_4_bn2, 6272);
-    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_bn2), A(D_layer2_4_relu2), A(X_layer2_4_relu2), (size_t)n * 6272);
     ZERO(D_layer2_4_conv2, 6272);
-    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias), A(D_layer2_4_bn2), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196);
     ZERO(D_layer2_4_relu1, 6272);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, S(S_COL), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2);
+    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2);
     ZERO(D_layer2_4_bn1, 6272);
-    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_bn1), A(D_layer2_4_relu1), A(X_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_conv1, 6272);
-    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight), G(P_layer2_4_bn1_bias), A(D_layer2_4_bn1), A(X_layer2_4_conv1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196);
     ZERO(D_layer2_3_relu2, 6272);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, S(S_COL), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1);
+    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1);
     ZERO(D_layer2_3_bn2, 6272);
-    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_bn2), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 6272);
     ZERO(D_layer2_3_conv2, 6272);
-    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196);
     ZERO(D_layer2_3_relu1, 6272);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, S(S_COL), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
     ZERO(D_layer2_3_bn1, 6272);
-    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_conv1, 6272);
-    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196);
     ZERO(D_layer2_2_relu2, 6272);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, S(S_COL), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
+    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
     ZERO(D_layer2_2_bn2, 6272);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
     ZERO(D_layer2_2_relu1, 6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, S(S_COL), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
     ZERO(D_layer2_2_bn1, 6272);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
     ZERO(D_layer2_1_relu2, 6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, S(S_COL), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
     ZERO(D_layer2_1_bn2, 6272);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
     ZERO(D_layer2_1_relu1, 6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, S(S_COL), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
     ZERO(D_layer2_1_bn1, 6272);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
     ZERO(D_layer2_0_relu2, 6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, S(S_COL), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
     ZERO(D_layer2_0_bn2, 6272);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_conv2, 6272);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
     ZERO(D_layer2_0_relu1, 6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, S(S_COL), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
     ZERO(D_layer2_0_bn1, 6272);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
     ZERO(D_layer1_8_relu2, 12544);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, S(S_COL), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
     ZERO(D_layer1_8_bn2, 12544);
-    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_bn2), A(D_layer1_8_relu2), A(X_layer1_8_relu2), (size_t)n * 12544);
     ZERO(D_layer1_8_conv2, 12544);
-    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias), A(D_layer1_8_bn2), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784);
     ZERO(D_layer1_8_relu1, 12544);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, S(S_COL), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2);
+    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2);
     ZERO(D_layer1_8_bn1, 12544);
-    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_bn1), A(D_layer1_8_relu1), A(X_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_conv1, 12544);
-    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight), G(P_layer1_8_bn1_bias), A(D_layer1_8_bn1), A(X_layer1_8_conv1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784);
     ZERO(D_layer1_7_relu2, 12544);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, S(S_COL), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1);
+    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1);
     ZERO(D_layer1_7_bn2, 12544);
-    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_bn2), A(D_layer1_7_relu2), A(X_layer1_7_relu2), (size_t)n * 12544);
     ZERO(D_layer1_7_conv2, 12544);
-    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias), A(D_layer1_7_bn2), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784);
     ZERO(D_layer1_7_relu1, 12544);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, S(S_COL), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2);
+    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2);
     ZERO(D_layer1_7_bn1, 12544);
-    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_bn1), A(D_layer1_7_relu1), A(X_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_conv1, 12544);
-    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight), G(P_layer1_7_bn1_bias), A(D_layer1_7_bn1), A(X_layer1_7_conv1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784);
     ZERO(D_layer1_6_relu2, 12544);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, S(S_COL), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1);
+    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1);
     ZERO(D_layer1_6_bn2, 12544);
-    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_bn2), A(D_layer1_6_relu2), A(X_layer1_6_relu2), (size_t)n * 12544);
     ZERO(D_layer1_6_conv2, 12544);
-    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias), A(D_layer1_6_bn2), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784);
     ZERO(D_layer1_6_relu1, 12544);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, S(S_COL), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2);
+    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2);
     ZERO(D_layer1_6_bn1, 12544);
-    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_bn1), A(D_layer1_6_relu1), A(X_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_conv1, 12544);
-    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight), G(P_layer1_6_bn1_bias), A(D_layer1_6_bn1), A(X_layer1_6_conv1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784);
     ZERO(D_layer1_5_relu2, 12544);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, S(S_COL), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1);
+    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1);
     ZERO(D_layer1_5_bn2, 12544);
-    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_bn2), A(D_layer1_5_relu2), A(X_layer1_5_relu2), (size_t)n * 12544);
     ZERO(D_layer1_5_conv2, 12544);
-    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias), A(D_layer1_5_bn2), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784);
     ZERO(D_layer1_5_relu1, 12544);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, S(S_COL), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2);
+    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2);
     ZERO(D_layer1_5_bn1, 12544);
-    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_bn1), A(D_layer1_5_relu1), A(X_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_conv1, 12544);
-    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight), G(P_layer1_5_bn1_bias), A(D_layer1_5_bn1), A(X_layer1_5_conv1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784);
     ZERO(D_layer1_4_relu2, 12544);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, S(S_COL), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1);
+    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1);
     ZERO(D_layer1_4_bn2, 12544);
-    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_bn2), A(D_layer1_4_relu2), A(X_layer1_4_relu2), (size_t)n * 12544);
     ZERO(D_layer1_4_conv2, 12544);
-    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias), A(D_layer1_4_bn2), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784);
     ZERO(D_layer1_4_relu1, 12544);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, S(S_COL), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2);
+    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2);
     ZERO(D_layer1_4_bn1, 12544);
-    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_bn1), A(D_layer1_4_relu1), A(X_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_conv1, 12544);
-    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight), G(P_layer1_4_bn1_bias), A(D_layer1_4_bn1), A(X_layer1_4_conv1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784);
     ZERO(D_layer1_3_relu2, 12544);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, S(S_COL), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1);
+    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1);
     ZERO(D_layer1_3_bn2, 12544);
-    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_bn2), A(D_layer1_3_relu2), A(X_layer1_3_relu2), (size_t)n * 12544);
     ZERO(D_layer1_3_conv2, 12544);
-    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias), A(D_layer1_3_bn2), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784);
     ZERO(D_layer1_3_relu1, 12544);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, S(S_COL), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2);
+    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2);
     ZERO(D_layer1_3_bn1, 12544);
-    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_bn1), A(D_layer1_3_relu1), A(X_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_conv1, 12544);
-    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight), G(P_layer1_3_bn1_bias), A(D_layer1_3_bn1), A(X_layer1_3_conv1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784);
     ZERO(D_layer1_2_relu2, 12544);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, S(S_COL), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1);
+    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1);
     ZERO(D_layer1_2_bn2, 12544);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
     ZERO(D_layer1_2_relu1, 12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, S(S_COL), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
     ZERO(D_layer1_2_bn1, 12544);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
     ZERO(D_layer1_1_relu2, 12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, S(S_COL), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
     ZERO(D_layer1_1_bn2, 12544);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
     ZERO(D_layer1_1_relu1, 12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, S(S_COL), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
     ZERO(D_layer1_1_bn1, 12544);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
     ZERO(D_layer1_0_relu2, 12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, S(S_COL), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
     ZERO(D_layer1_0_bn2, 12544);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
     ZERO(D_layer1_0_relu1, 12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, S(S_COL), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
     ZERO(D_layer1_0_bn1, 12544);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
     ZERO(D_relu, 12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, S(S_COL), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
@@ -1930,7 +2039,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, S(S_COL), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
 }
 
 void plain56_zero_grad(float *grads) {
@@ -2230,114 +2339,114 @@ static const RtParamInfo tensors[] = {
 static const RtLayerInfo layers[] = {
     {"conv1", "conv2d", "specs/resnet.lua:27", 1},
     {"bn1", "batchnorm", "specs/resnet.lua:28", 1},
-    {"layer1.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 2},
-    {"layer1.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 2},
-    {"layer1.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 3},
-    {"layer1.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 3},
-    {"layer1.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 4},
-    {"layer1.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 4},
-    {"layer1.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 5},
-    {"layer1.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 5},
-    {"layer1.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 6},
-    {"layer1.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 6},
-    {"layer1.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 7},
-    {"layer1.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 7},
-    {"layer1.3.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 8},
-    {"layer1.3.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 8},
-    {"layer1.3.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 9},
-    {"layer1.3.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 9},
-    {"layer1.4.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 10},
-    {"layer1.4.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 10},
-    {"layer1.4.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 11},
-    {"layer1.4.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 11},
-    {"layer1.5.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 12},
-    {"layer1.5.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 12},
-    {"layer1.5.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 13},
-    {"layer1.5.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 13},
-    {"layer1.6.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 14},
-    {"layer1.6.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 14},
-    {"layer1.6.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 15},
-    {"layer1.6.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 15},
-    {"layer1.7.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 16},
-    {"layer1.7.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 16},
-    {"layer1.7.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 17},
-    {"layer1.7.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 17},
-    {"layer1.8.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 18},
-    {"layer1.8.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 18},
-    {"layer1.8.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 19},
-    {"layer1.8.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 19},
-    {"layer2.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 20},
-    {"layer2.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 20},
-    {"layer2.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 21},
-    {"layer2.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 21},
-    {"layer2.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 22},
-    {"layer2.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 22},
-    {"layer2.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 23},
-    {"layer2.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 23},
-    {"layer2.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 24},
-    {"layer2.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 24},
-    {"layer2.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 25},
-    {"layer2.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 25},
-    {"layer2.3.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 26},
-    {"layer2.3.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 26},
-    {"layer2.3.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 27},
-    {"layer2.3.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 27},
-    {"layer2.4.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 28},
-    {"layer2.4.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 28},
-    {"layer2.4.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 29},
-    {"layer2.4.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 29},
-    {"layer2.5.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 30},
-    {"layer2.5.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 30},
-    {"layer2.5.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 31},
-    {"layer2.5.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 31},
-    {"layer2.6.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 32},
-    {"layer2.6.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 32},
-    {"layer2.6.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 33},
-    {"layer2.6.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 33},
-    {"layer2.7.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 34},
-    {"layer2.7.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 34},
-    {"layer2.7.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 35},
-    {"layer2.7.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 35},
-    {"layer2.8.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 36},
-    {"layer2.8.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 36},
-    {"layer2.8.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 37},
-    {"layer2.8.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 37},
-    {"layer3.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 38},
-    {"layer3.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 38},
-    {"layer3.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 39},
-    {"layer3.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 39},
-    {"layer3.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 40},
-    {"layer3.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 40},
-    {"layer3.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 41},
-    {"layer3.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 41},
-    {"layer3.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 42},
-    {"layer3.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 42},
-    {"layer3.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 43},
-    {"layer3.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 43},
-    {"layer3.3.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 44},
-    {"layer3.3.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 44},
-    {"layer3.3.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 45},
-    {"layer3.3.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 45},
-    {"layer3.4.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 46},
-    {"layer3.4.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 46},
-    {"layer3.4.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 47},
-    {"layer3.4.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 47},
-    {"layer3.5.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 48},
-    {"layer3.5.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 48},
-    {"layer3.5.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 49},
-    {"layer3.5.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 49},
-    {"layer3.6.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 50},
-    {"layer3.6.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 50},
-    {"layer3.6.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 51},
-    {"layer3.6.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 51},
-    {"layer3.7.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 52},
-    {"layer3.7.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 52},
-    {"layer3.7.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 53},
-    {"layer3.7.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 53},
-    {"layer3.8.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 54},
-    {"layer3.8.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 54},
-    {"layer3.8.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 55},
-    {"layer3.8.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 55},
+    {"layer1.0.conv1", "conv2d", "specs/resnet.lua:35", 2},
+    {"layer1.0.bn1", "batchnorm", "specs/resnet.lua:35", 2},
+    {"layer1.0.conv2", "conv2d", "specs/resnet.lua:35", 3},
+    {"layer1.0.bn2", "batchnorm", "specs/resnet.lua:35", 3},
+    {"layer1.1.conv1", "conv2d", "specs/resnet.lua:35", 4},
+    {"layer1.1.bn1", "batchnorm", "specs/resnet.lua:35", 4},
+    {"layer1.1.conv2", "conv2d", "specs/resnet.lua:35", 5},
+    {"layer1.1.bn2", "batchnorm", "specs/resnet.lua:35", 5},
+    {"layer1.2.conv1", "conv2d", "specs/resnet.lua:35", 6},
+    {"layer1.2.bn1", "batchnorm", "specs/resnet.lua:35", 6},
+    {"layer1.2.conv2", "conv2d", "specs/resnet.lua:35", 7},
+    {"layer1.2.bn2", "batchnorm", "specs/resnet.lua:35", 7},
+    {"layer1.3.conv1", "conv2d", "specs/resnet.lua:35", 8},
+    {"layer1.3.bn1", "batchnorm", "specs/resnet.lua:35", 8},
+    {"layer1.3.conv2", "conv2d", "specs/resnet.lua:35", 9},
+    {"layer1.3.bn2", "batchnorm", "specs/resnet.lua:35", 9},
+    {"layer1.4.conv1", "conv2d", "specs/resnet.lua:35", 10},
+    {"layer1.4.bn1", "batchnorm", "specs/resnet.lua:35", 10},
+    {"layer1.4.conv2", "conv2d", "specs/resnet.lua:35", 11},
+    {"layer1.4.bn2", "batchnorm", "specs/resnet.lua:35", 11},
+    {"layer1.5.conv1", "conv2d", "specs/resnet.lua:35", 12},
+    {"layer1.5.bn1", "batchnorm", "specs/resnet.lua:35", 12},
+    {"layer1.5.conv2", "conv2d", "specs/resnet.lua:35", 13},
+    {"layer1.5.bn2", "batchnorm", "specs/resnet.lua:35", 13},
+    {"layer1.6.conv1", "conv2d", "specs/resnet.lua:35", 14},
+    {"layer1.6.bn1", "batchnorm", "specs/resnet.lua:35", 14},
+    {"layer1.6.conv2", "conv2d", "specs/resnet.lua:35", 15},
+    {"layer1.6.bn2", "batchnorm", "specs/resnet.lua:35", 15},
+    {"layer1.7.conv1", "conv2d", "specs/resnet.lua:35", 16},
+    {"layer1.7.bn1", "batchnorm", "specs/resnet.lua:35", 16},
+    {"layer1.7.conv2", "conv2d", "specs/resnet.lua:35", 17},
+    {"layer1.7.bn2", "batchnorm", "specs/resnet.lua:35", 17},
+    {"layer1.8.conv1", "conv2d", "specs/resnet.lua:35", 18},
+    {"layer1.8.bn1", "batchnorm", "specs/resnet.lua:35", 18},
+    {"layer1.8.conv2", "conv2d", "specs/resnet.lua:35", 19},
+    {"layer1.8.bn2", "batchnorm", "specs/resnet.lua:35", 19},
+    {"layer2.0.conv1", "conv2d", "specs/resnet.lua:35", 20},
+    {"layer2.0.bn1", "batchnorm", "specs/resnet.lua:35", 20},
+    {"layer2.0.conv2", "conv2d", "specs/resnet.lua:35", 21},
+    {"layer2.0.bn2", "batchnorm", "specs/resnet.lua:35", 21},
+    {"layer2.1.conv1", "conv2d", "specs/resnet.lua:35", 22},
+    {"layer2.1.bn1", "batchnorm", "specs/resnet.lua:35", 22},
+    {"layer2.1.conv2", "conv2d", "specs/resnet.lua:35", 23},
+    {"layer2.1.bn2", "batchnorm", "specs/resnet.lua:35", 23},
+    {"layer2.2.conv1", "conv2d", "specs/resnet.lua:35", 24},
+    {"layer2.2.bn1", "batchnorm", "specs/resnet.lua:35", 24},
+    {"layer2.2.conv2", "conv2d", "specs/resnet.lua:35", 25},
+    {"layer2.2.bn2", "batchnorm", "specs/resnet.lua:35", 25},
+    {"layer2.3.conv1", "conv2d", "specs/resnet.lua:35", 26},
+    {"layer2.3.bn1", "batchnorm", "specs/resnet.lua:35", 26},
+    {"layer2.3.conv2", "conv2d", "specs/resnet.lua:35", 27},
+    {"layer2.3.bn2", "batchnorm", "specs/resnet.lua:35", 27},
+    {"layer2.4.conv1", "conv2d", "specs/resnet.lua:35", 28},
+    {"layer2.4.bn1", "batchnorm", "specs/resnet.lua:35", 28},
+    {"layer2.4.conv2", "conv2d", "specs/resnet.lua:35", 29},
+    {"layer2.4.bn2", "batchnorm", "specs/resnet.lua:35", 29},
+    {"layer2.5.conv1", "conv2d", "specs/resnet.lua:35", 30},
+    {"layer2.5.bn1", "batchnorm", "specs/resnet.lua:35", 30},
+    {"layer2.5.conv2", "conv2d", "specs/resnet.lua:35", 31},
+    {"layer2.5.bn2", "batchnorm", "specs/resnet.lua:35", 31},
+    {"layer2.6.conv1", "conv2d", "specs/resnet.lua:35", 32},
+    {"layer2.6.bn1", "batchnorm", "specs/resnet.lua:35", 32},
+    {"layer2.6.conv2", "conv2d", "specs/resnet.lua:35", 33},
+    {"layer2.6.bn2", "batchnorm", "specs/resnet.lua:35", 33},
+    {"layer2.7.conv1", "conv2d", "specs/resnet.lua:35", 34},
+    {"layer2.7.bn1", "batchnorm", "specs/resnet.lua:35", 34},
+    {"layer2.7.conv2", "conv2d", "specs/resnet.lua:35", 35},
+    {"layer2.7.bn2", "batchnorm", "specs/resnet.lua:35", 35},
+    {"layer2.8.conv1", "conv2d", "specs/resnet.lua:35", 36},
+    {"layer2.8.bn1", "batchnorm", "specs/resnet.lua:35", 36},
+    {"layer2.8.conv2", "conv2d", "specs/resnet.lua:35", 37},
+    {"layer2.8.bn2", "batchnorm", "specs/resnet.lua:35", 37},
+    {"layer3.0.conv1", "conv2d", "specs/resnet.lua:35", 38},
+    {"layer3.0.bn1", "batchnorm", "specs/resnet.lua:35", 38},
+    {"layer3.0.conv2", "conv2d", "specs/resnet.lua:35", 39},
+    {"layer3.0.bn2", "batchnorm", "specs/resnet.lua:35", 39},
+    {"layer3.1.conv1", "conv2d", "specs/resnet.lua:35", 40},
+    {"layer3.1.bn1", "batchnorm", "specs/resnet.lua:35", 40},
+    {"layer3.1.conv2", "conv2d", "specs/resnet.lua:35", 41},
+    {"layer3.1.bn2", "batchnorm", "specs/resnet.lua:35", 41},
+    {"layer3.2.conv1", "conv2d", "specs/resnet.lua:35", 42},
+    {"layer3.2.bn1", "batchnorm", "specs/resnet.lua:35", 42},
+    {"layer3.2.conv2", "conv2d", "specs/resnet.lua:35", 43},
+    {"layer3.2.bn2", "batchnorm", "specs/resnet.lua:35", 43},
+    {"layer3.3.conv1", "conv2d", "specs/resnet.lua:35", 44},
+    {"layer3.3.bn1", "batchnorm", "specs/resnet.lua:35", 44},
+    {"layer3.3.conv2", "conv2d", "specs/resnet.lua:35", 45},
+    {"layer3.3.bn2", "batchnorm", "specs/resnet.lua:35", 45},
+    {"layer3.4.conv1", "conv2d", "specs/resnet.lua:35", 46},
+    {"layer3.4.bn1", "batchnorm", "specs/resnet.lua:35", 46},
+    {"layer3.4.conv2", "conv2d", "specs/resnet.lua:35", 47},
+    {"layer3.4.bn2", "batchnorm", "specs/resnet.lua:35", 47},
+    {"layer3.5.conv1", "conv2d", "specs/resnet.lua:35", 48},
+    {"layer3.5.bn1", "batchnorm", "specs/resnet.lua:35", 48},
+    {"layer3.5.conv2", "conv2d", "specs/resnet.lua:35", 49},
+    {"layer3.5.bn2", "batchnorm", "specs/resnet.lua:35", 49},
+    {"layer3.6.conv1", "conv2d", "specs/resnet.lua:35", 50},
+    {"layer3.6.bn1", "batchnorm", "specs/resnet.lua:35", 50},
+    {"layer3.6.conv2", "conv2d", "specs/resnet.lua:35", 51},
+    {"layer3.6.bn2", "batchnorm", "specs/resnet.lua:35", 51},
+    {"layer3.7.conv1", "conv2d", "specs/resnet.lua:35", 52},
+    {"layer3.7.bn1", "batchnorm", "specs/resnet.lua:35", 52},
+    {"layer3.7.conv2", "conv2d", "specs/resnet.lua:35", 53},
+    {"layer3.7.bn2", "batchnorm", "specs/resnet.lua:35", 53},
+    {"layer3.8.conv1", "conv2d", "specs/resnet.lua:35", 54},
+    {"layer3.8.bn1", "batchnorm", "specs/resnet.lua:35", 54},
+    {"layer3.8.conv2", "conv2d", "specs/resnet.lua:35", 55},
+    {"layer3.8.bn2", "batchnorm", "specs/resnet.lua:35", 55},
     {"fc", "linear", "specs/resnet.lua:40", 56},
 };
 

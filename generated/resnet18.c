@@ -117,6 +117,8 @@ enum {
 enum {
     X_conv1 = 0,  /* [64,112,112] */
     D_conv1 = 802816,  /* [64,112,112] */
+    T_conv1 = 802816,  /* 1843968 floats */
+    TB_conv1 = 1605632,  /* 1843968 floats */
     X_bn1 = 802816,  /* [64,112,112] */
     D_bn1 = 2408448,  /* [64,112,112] */
     X_relu = 1605632,  /* [64,112,112] */
@@ -125,12 +127,16 @@ enum {
     D_maxpool = 2408448,  /* [64,56,56] */
     X_layer1_0_conv1 = 1003520,  /* [64,56,56] */
     D_layer1_0_conv1 = 1204224,  /* [64,56,56] */
+    T_layer1_0_conv1 = 2408448,  /* 1806336 floats */
+    TB_layer1_0_conv1 = 2609152,  /* 1806336 floats */
     X_layer1_0_bn1 = 1204224,  /* [64,56,56] */
     D_layer1_0_bn1 = 2609152,  /* [64,56,56] */
     X_layer1_0_relu1 = 1404928,  /* [64,56,56] */
     D_layer1_0_relu1 = 1204224,  /* [64,56,56] */
     X_layer1_0_conv2 = 1204224,  /* [64,56,56] */
     D_layer1_0_conv2 = 2609152,  /* [64,56,56] */
+    T_layer1_0_conv2 = 2408448,  /* 1806336 floats */
+    TB_layer1_0_conv2 = 2809856,  /* 1806336 floats */
     X_layer1_0_bn2 = 2408448,  /* [64,56,56] */
     D_layer1_0_bn2 = 2809856,  /* [64,56,56] */
     X_layer1_0_add1 = 2609152,  /* [64,56,56] */
@@ -139,12 +145,16 @@ enum {
     D_layer1_0_relu2 = 3211264,  /* [64,56,56] */
     X_layer1_1_conv1 = 2609152,  /* [64,56,56] */
     D_layer1_1_conv1 = 2809856,  /* [64,56,56] */
+    T_layer1_1_conv1 = 2809856,  /* 1806336 floats */
+    TB_layer1_1_conv1 = 3411968,  /* 1806336 floats */
     X_layer1_1_bn1 = 2809856,  /* [64,56,56] */
     D_layer1_1_bn1 = 3411968,  /* [64,56,56] */
     X_layer1_1_relu1 = 3010560,  /* [64,56,56] */
     D_layer1_1_relu1 = 2809856,  /* [64,56,56] */
     X_layer1_1_conv2 = 2809856,  /* [64,56,56] */
     D_layer1_1_conv2 = 3411968,  /* [64,56,56] */
+    T_layer1_1_conv2 = 3211264,  /* 1806336 floats */
+    TB_layer1_1_conv2 = 3612672,  /* 1806336 floats */
     X_layer1_1_bn2 = 3211264,  /* [64,56,56] */
     D_layer1_1_bn2 = 3612672,  /* [64,56,56] */
     X_layer1_1_add1 = 3411968,  /* [64,56,56] */
@@ -153,16 +163,22 @@ enum {
     D_layer1_1_relu2 = 4014080,  /* [64,56,56] */
     X_layer2_0_conv1 = 3411968,  /* [128,28,28] */
     D_layer2_0_conv1 = 3512320,  /* [128,28,28] */
+    T_layer2_0_conv1 = 3512320,  /* 451584 floats */
+    TB_layer2_0_conv1 = 4214784,  /* 451584 floats */
     X_layer2_0_bn1 = 3512320,  /* [128,28,28] */
     D_layer2_0_bn1 = 3713024,  /* [128,28,28] */
     X_layer2_0_relu1 = 3612672,  /* [128,28,28] */
     D_layer2_0_relu1 = 3512320,  /* [128,28,28] */
     X_layer2_0_conv2 = 3512320,  /* [128,28,28] */
     D_layer2_0_conv2 = 3813376,  /* [128,28,28] */
+    T_layer2_0_conv2 = 3713024,  /* 903168 floats */
+    TB_layer2_0_conv2 = 4214784,  /* 903168 floats */
     X_layer2_0_bn2 = 3713024,  /* [128,28,28] */
     D_layer2_0_bn2 = 3713024,  /* [128,28,28] */
     X_layer2_0_downsample_0 = 3813376,  /* [128,28,28] */
     D_layer2_0_downsample_0 = 3913728,  /* [128,28,28] */
+    T_layer2_0_downsample_0 = 3913728,  /* 50176 floats */
+    TB_layer2_0_downsample_0 = 3813376,  /* 50176 floats */
     X_layer2_0_downsample_1 = 3913728,  /* [128,28,28] */
     D_layer2_0_downsample_1 = 4014080,  /* [128,28,28] */
     X_layer2_0_add1 = 4014080,  /* [128,28,28] */
@@ -171,12 +187,16 @@ enum {
     D_layer2_0_relu2 = 4214784,  /* [128,28,28] */
     X_layer2_1_conv1 = 3913728,  /* [128,28,28] */
     D_layer2_1_conv1 = 4014080,  /* [128,28,28] */
+    T_layer2_1_conv1 = 4014080,  /* 903168 floats */
+    TB_layer2_1_conv1 = 4315136,  /* 903168 floats */
     X_layer2_1_bn1 = 4014080,  /* [128,28,28] */
     D_layer2_1_bn1 = 4315136,  /* [128,28,28] */
     X_layer2_1_relu1 = 4114432,  /* [128,28,28] */
     D_layer2_1_relu1 = 4014080,  /* [128,28,28] */
     X_layer2_1_conv2 = 4014080,  /* [128,28,28] */
     D_layer2_1_conv2 = 4315136,  /* [128,28,28] */
+    T_layer2_1_conv2 = 4214784,  /* 903168 floats */
+    TB_layer2_1_conv2 = 4415488,  /* 903168 floats */
     X_layer2_1_bn2 = 4214784,  /* [128,28,28] */
     D_layer2_1_bn2 = 4415488,  /* [128,28,28] */
     X_layer2_1_add1 = 4315136,  /* [128,28,28] */
@@ -185,16 +205,22 @@ enum {
     D_layer2_1_relu2 = 4616192,  /* [128,28,28] */
     X_layer3_0_conv1 = 4315136,  /* [256,14,14] */
     D_layer3_0_conv1 = 4365312,  /* [256,14,14] */
+    T_layer3_0_conv1 = 4365312,  /* 225792 floats */
+    TB_layer3_0_conv1 = 4716544,  /* 225792 floats */
     X_layer3_0_bn1 = 4365312,  /* [256,14,14] */
     D_layer3_0_bn1 = 4465664,  /* [256,14,14] */
     X_layer3_0_relu1 = 4415488,  /* [256,14,14] */
     D_layer3_0_relu1 = 4365312,  /* [256,14,14] */
     X_layer3_0_conv2 = 4365312,  /* [256,14,14] */
     D_layer3_0_conv2 = 4515840,  /* [256,14,14] */
+    T_layer3_0_conv2 = 4465664,  /* 451584 floats */
+    TB_layer3_0_conv2 = 4716544,  /* 451584 floats */
     X_layer3_0_bn2 = 4465664,  /* [256,14,14] */
     D_layer3_0_bn2 = 4465664,  /* [256,14,14] */
     X_layer3_0_downsample_0 = 4515840,  /* [256,14,14] */
     D_layer3_0_downsample_0 = 4566016,  /* [256,14,14] */
+    T_layer3_0_downsample_0 = 4566016,  /* 25088 floats */
+    TB_layer3_0_downsample_0 = 4515840,  /* 25088 floats */
     X_layer3_0_downsample_1 = 4566016,  /* [256,14,14] */
     D_layer3_0_downsample_1 = 4616192,  /* [256,14,14] */
     X_layer3_0_add1 = 4616192,  /* [256,14,14] */
@@ -203,12 +229,16 @@ enum {
     D_layer3_0_relu2 = 4716544,  /* [256,14,14] */
     X_layer3_1_conv1 = 4566016,  /* [256,14,14] */
     D_layer3_1_conv1 = 4616192,  /* [256,14,14] */
+    T_layer3_1_conv1 = 4616192,  /* 451584 floats */
+    TB_layer3_1_conv1 = 4766720,  /* 451584 floats */
     X_layer3_1_bn1 = 4616192,  /* [256,14,14] */
     D_layer3_1_bn1 = 4766720,  /* [256,14,14] */
     X_layer3_1_relu1 = 4666368,  /* [256,14,14] */
     D_layer3_1_relu1 = 4616192,  /* [256,14,14] */
     X_layer3_1_conv2 = 4616192,  /* [256,14,14] */
     D_layer3_1_conv2 = 4766720,  /* [256,14,14] */
+    T_layer3_1_conv2 = 4716544,  /* 451584 floats */
+    TB_layer3_1_conv2 = 4816896,  /* 451584 floats */
     X_layer3_1_bn2 = 4716544,  /* [256,14,14] */
     D_layer3_1_bn2 = 4816896,  /* [256,14,14] */
     X_layer3_1_add1 = 4766720,  /* [256,14,14] */
@@ -217,16 +247,22 @@ enum {
     D_layer3_1_relu2 = 4917248,  /* [256,14,14] */
     X_layer4_0_conv1 = 4766720,  /* [512,7,7] */
     D_layer4_0_conv1 = 4791808,  /* [512,7,7] */
+    T_layer4_0_conv1 = 4791808,  /* 112896 floats */
+    TB_layer4_0_conv1 = 4967424,  /* 112896 floats */
     X_layer4_0_bn1 = 4791808,  /* [512,7,7] */
     D_layer4_0_bn1 = 4841984,  /* [512,7,7] */
     X_layer4_0_relu1 = 4816896,  /* [512,7,7] */
     D_layer4_0_relu1 = 4791808,  /* [512,7,7] */
     X_layer4_0_conv2 = 4791808,  /* [512,7,7] */
     D_layer4_0_conv2 = 4867072,  /* [512,7,7] */
+    T_layer4_0_conv2 = 4841984,  /* 225792 floats */
+    TB_layer4_0_conv2 = 4967424,  /* 225792 floats */
     X_layer4_0_bn2 = 4841984,  /* [512,7,7] */
     D_layer4_0_bn2 = 4841984,  /* [512,7,7] */
     X_layer4_0_downsample_0 = 4867072,  /* [512,7,7] */
     D_layer4_0_downsample_0 = 4892160,  /* [512,7,7] */
+    T_layer4_0_downsample_0 = 4892160,  /* 12544 floats */
+    TB_layer4_0_downsample_0 = 4867072,  /* 12544 floats */
     X_layer4_0_downsample_1 = 4892160,  /* [512,7,7] */
     D_layer4_0_downsample_1 = 4917248,  /* [512,7,7] */
     X_layer4_0_add1 = 4917248,  /* [512,7,7] */
@@ -235,12 +271,16 @@ enum {
     D_layer4_0_relu2 = 4967424,  /* [512,7,7] */
     X_layer4_1_conv1 = 4892160,  /* [512,7,7] */
     D_layer4_1_conv1 = 4917248,  /* [512,7,7] */
+    T_layer4_1_conv1 = 4917248,  /* 225792 floats */
+    TB_layer4_1_conv1 = 4992512,  /* 225792 floats */
     X_layer4_1_bn1 = 4917248,  /* [512,7,7] */
     D_layer4_1_bn1 = 4992512,  /* [512,7,7] */
     X_layer4_1_relu1 = 4942336,  /* [512,7,7] */
     D_layer4_1_relu1 = 4917248,  /* [512,7,7] */
     X_layer4_1_conv2 = 4917248,  /* [512,7,7] */
     D_layer4_1_conv2 = 5017600,  /* [512,7,7] */
+    T_layer4_1_conv2 = 4967424,  /* 225792 floats */
+    TB_layer4_1_conv2 = 5042688,  /* 225792 floats */
     X_layer4_1_bn2 = 4967424,  /* [512,7,7] */
     D_layer4_1_bn2 = 4992512,  /* [512,7,7] */
     X_layer4_1_add1 = 4992512,  /* [512,7,7] */
@@ -255,27 +295,26 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 1843968 floats */
-    S_bn1 = 1843968,  /* 128 floats */
-    S_layer1_0_bn1 = 1844096,  /* 128 floats */
-    S_layer1_0_bn2 = 1844224,  /* 128 floats */
-    S_layer1_1_bn1 = 1844352,  /* 128 floats */
-    S_layer1_1_bn2 = 1844480,  /* 128 floats */
-    S_layer2_0_bn1 = 1844608,  /* 256 floats */
-    S_layer2_0_bn2 = 1844864,  /* 256 floats */
-    S_layer2_0_downsample_1 = 1845120,  /* 256 floats */
-    S_layer2_1_bn1 = 1845376,  /* 256 floats */
-    S_layer2_1_bn2 = 1845632,  /* 256 floats */
-    S_layer3_0_bn1 = 1845888,  /* 512 floats */
-    S_layer3_0_bn2 = 1846400,  /* 512 floats */
-    S_layer3_0_downsample_1 = 1846912,  /* 512 floats */
-    S_layer3_1_bn1 = 1847424,  /* 512 floats */
-    S_layer3_1_bn2 = 1847936,  /* 512 floats */
-    S_layer4_0_bn1 = 1848448,  /* 1024 floats */
-    S_layer4_0_bn2 = 1849472,  /* 1024 floats */
-    S_layer4_0_downsample_1 = 1850496,  /* 1024 floats */
-    S_layer4_1_bn1 = 1851520,  /* 1024 floats */
-    S_layer4_1_bn2 = 1852544,  /* 1024 floats */
+    S_bn1 = 0,  /* 128 floats */
+    S_layer1_0_bn1 = 128,  /* 128 floats */
+    S_layer1_0_bn2 = 256,  /* 128 floats */
+    S_layer1_1_bn1 = 384,  /* 128 floats */
+    S_layer1_1_bn2 = 512,  /* 128 floats */
+    S_layer2_0_bn1 = 640,  /* 256 floats */
+    S_layer2_0_bn2 = 896,  /* 256 floats */
+    S_layer2_0_downsample_1 = 1152,  /* 256 floats */
+    S_layer2_1_bn1 = 1408,  /* 256 floats */
+    S_layer2_1_bn2 = 1664,  /* 256 floats */
+    S_layer3_0_bn1 = 1920,  /* 512 floats */
+    S_layer3_0_bn2 = 2432,  /* 512 floats */
+    S_layer3_0_downsample_1 = 2944,  /* 512 floats */
+    S_layer3_1_bn1 = 3456,  /* 512 floats */
+    S_layer3_1_bn2 = 3968,  /* 512 floats */
+    S_layer4_0_bn1 = 4480,  /* 1024 floats */
+    S_layer4_0_bn2 = 5504,  /* 1024 floats */
+    S_layer4_0_downsample_1 = 6528,  /* 1024 floats */
+    S_layer4_1_bn1 = 7552,  /* 1024 floats */
+    S_layer4_1_bn2 = 8576,  /* 1024 floats */
 };
 
 #define P(o) (params + (o))
@@ -374,7 +413,7 @@ void resnet18_init(float *params, uint64_t seed) {
 
 const float *resnet18_forward(float *params, float *arena, const float *x, int n, int training) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_forward(A(X_conv1), S(S_COL), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     if (training)
         rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544, 0.100000001f, 9.99999975e-06f);
@@ -384,186 +423,186 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), S(S_COL), A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 200704);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), S(S_COL), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_maxpool), (size_t)n * 200704);
-    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 200704);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), S(S_COL), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 200704);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), S(S_COL), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 200704);
-    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 200704);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), S(S_COL), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 100352);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), S(S_COL), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), S(S_COL), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
-    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 100352);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), S(S_COL), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 100352);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), S(S_COL), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 100352);
-    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 100352);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), S(S_COL), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 50176);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), S(S_COL), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), S(S_COL), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
-    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 50176);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), S(S_COL), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 50176);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), S(S_COL), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 50176);
-    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 50176);
-    /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_0_conv1), S(S_COL), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_0_conv1), A(T_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
+    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_bn1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_bn1), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu1), A(X_layer4_0_bn1), (size_t)n * 25088);
-    /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_0_conv2), S(S_COL), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
+    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_bn2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_bn2), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_0_downsample_0), S(S_COL), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
-    /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
-    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_add1), (size_t)n * 25088);
-    /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_1_conv1), S(S_COL), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_1_conv1), A(T_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
+    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_1_bn1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn1), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu1), A(X_layer4_1_bn1), (size_t)n * 25088);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_1_conv2), S(S_COL), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_1_bn2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn2), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn2), A(X_layer4_0_relu2), (size_t)n * 25088);
-    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_1_add1), (size_t)n * 25088);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_1_relu2), n, 512, 49);
@@ -588,199 +627,199 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_1_relu2), A(D_avgpool), n, 512, 49);
     ZERO(D_layer4_1_add1, 25088);
-    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu2), A(X_layer4_1_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_relu2, 25088);
     ZERO(D_layer4_1_bn2, 25088);
-    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_1_bn2), A(D_layer4_1_add1), (size_t)n * 25088);
     rt_acc(A(D_layer4_0_relu2), A(D_layer4_1_add1), (size_t)n * 25088);
     ZERO(D_layer4_1_conv2, 25088);
-    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49);
     ZERO(D_layer4_1_relu1, 25088);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, S(S_COL), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
     ZERO(D_layer4_1_bn1, 25088);
-    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_conv1, 25088);
-    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49);
-    /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_1_conv1_weight), NULL, S(S_COL), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
+    /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
     ZERO(D_layer4_0_add1, 25088);
-    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_bn2, 25088);
     ZERO(D_layer4_0_downsample_1, 25088);
-    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_0_bn2), A(D_layer4_0_add1), (size_t)n * 25088);
     rt_acc(A(D_layer4_0_downsample_1), A(D_layer4_0_add1), (size_t)n * 25088);
     ZERO(D_layer4_0_downsample_0, 25088);
-    /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_weight), n, 512, 49);
     ZERO(D_layer3_1_relu2, 50176);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL, S(S_COL), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
     ZERO(D_layer4_0_conv2, 25088);
-    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49);
     ZERO(D_layer4_0_relu1, 25088);
-    /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, S(S_COL), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
+    /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
     ZERO(D_layer4_0_bn1, 25088);
-    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 25088);
     ZERO(D_layer4_0_conv1, 25088);
-    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 49);
-    /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, S(S_COL), A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
+    /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, A(TB_layer4_0_conv1), A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
     ZERO(D_layer3_1_add1, 50176);
-    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_relu2, 50176);
     ZERO(D_layer3_1_bn2, 50176);
-    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 50176);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 50176);
     ZERO(D_layer3_1_conv2, 50176);
-    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196);
     ZERO(D_layer3_1_relu1, 50176);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, S(S_COL), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
     ZERO(D_layer3_1_bn1, 50176);
-    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_conv1, 50176);
-    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, S(S_COL), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
     ZERO(D_layer3_0_add1, 50176);
-    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_bn2, 50176);
     ZERO(D_layer3_0_downsample_1, 50176);
-    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_0_bn2), A(D_layer3_0_add1), (size_t)n * 50176);
     rt_acc(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 50176);
     ZERO(D_layer3_0_downsample_0, 50176);
-    /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_weight), n, 256, 196);
     ZERO(D_layer2_1_relu2, 100352);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL, S(S_COL), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
     ZERO(D_layer3_0_conv2, 50176);
-    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196);
     ZERO(D_layer3_0_relu1, 50176);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, S(S_COL), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
     ZERO(D_layer3_0_bn1, 50176);
-    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 50176);
     ZERO(D_layer3_0_conv1, 50176);
-    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 196);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, S(S_COL), A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
     ZERO(D_layer2_1_add1, 100352);
-    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_relu2, 100352);
     ZERO(D_layer2_1_bn2, 100352);
-    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 100352);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 100352);
     ZERO(D_layer2_1_conv2, 100352);
-    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784);
     ZERO(D_layer2_1_relu1, 100352);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, S(S_COL), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
     ZERO(D_layer2_1_bn1, 100352);
-    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_conv1, 100352);
-    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, S(S_COL), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
     ZERO(D_layer2_0_add1, 100352);
-    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_bn2, 100352);
     ZERO(D_layer2_0_downsample_1, 100352);
-    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_0_bn2), A(D_layer2_0_add1), (size_t)n * 100352);
     rt_acc(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 100352);
     ZERO(D_layer2_0_downsample_0, 100352);
-    /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_weight), n, 128, 784);
     ZERO(D_layer1_1_relu2, 200704);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL, S(S_COL), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
     ZERO(D_layer2_0_conv2, 100352);
-    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784);
     ZERO(D_layer2_0_relu1, 100352);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, S(S_COL), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
     ZERO(D_layer2_0_bn1, 100352);
-    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 100352);
     ZERO(D_layer2_0_conv1, 100352);
-    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 784);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, S(S_COL), A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
     ZERO(D_layer1_1_add1, 200704);
-    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_relu2, 200704);
     ZERO(D_layer1_1_bn2, 200704);
-    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 200704);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 200704);
     ZERO(D_layer1_1_conv2, 200704);
-    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136);
     ZERO(D_layer1_1_relu1, 200704);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, S(S_COL), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
     ZERO(D_layer1_1_bn1, 200704);
-    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_conv1, 200704);
-    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, S(S_COL), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
     ZERO(D_layer1_0_add1, 200704);
-    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_maxpool, 200704);
     ZERO(D_layer1_0_bn2, 200704);
-    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 200704);
     rt_acc(A(D_maxpool), A(D_layer1_0_add1), (size_t)n * 200704);
     ZERO(D_layer1_0_conv2, 200704);
-    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136);
     ZERO(D_layer1_0_relu1, 200704);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, S(S_COL), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
     ZERO(D_layer1_0_bn1, 200704);
-    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_conv1, 200704);
-    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, S(S_COL), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
     ZERO(D_relu, 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool);
@@ -791,7 +830,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, S(S_COL), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
 }
 
 void resnet18_zero_grad(float *grads) {
@@ -916,52 +955,52 @@ static const RtParamInfo tensors[] = {
 static const RtLayerInfo layers[] = {
     {"conv1", "conv2d", "specs/resnet_imagenet.lua:29", 1},
     {"bn1", "batchnorm", "specs/resnet_imagenet.lua:30", 1},
-    {"layer1.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 2},
-    {"layer1.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 2},
-    {"layer1.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 3},
-    {"layer1.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 3},
-    {"layer1.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 3},
-    {"layer1.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 4},
-    {"layer1.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 4},
-    {"layer1.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 5},
-    {"layer1.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 5},
-    {"layer1.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 5},
-    {"layer2.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 6},
-    {"layer2.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 6},
-    {"layer2.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 7},
-    {"layer2.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 7},
-    {"layer2.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 6},
-    {"layer2.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 6},
-    {"layer2.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 7},
-    {"layer2.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 8},
-    {"layer2.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 8},
-    {"layer2.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 9},
-    {"layer2.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 9},
-    {"layer2.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 9},
-    {"layer3.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 10},
-    {"layer3.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 10},
-    {"layer3.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 11},
-    {"layer3.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 11},
-    {"layer3.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 10},
-    {"layer3.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 10},
-    {"layer3.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 11},
-    {"layer3.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 12},
-    {"layer3.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 12},
-    {"layer3.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 13},
-    {"layer3.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 13},
-    {"layer3.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 13},
-    {"layer4.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 14},
-    {"layer4.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 14},
-    {"layer4.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 15},
-    {"layer4.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 15},
-    {"layer4.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 14},
-    {"layer4.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 14},
-    {"layer4.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 15},
-    {"layer4.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 16},
-    {"layer4.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 16},
-    {"layer4.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 17},
-    {"layer4.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 17},
-    {"layer4.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:74", 17},
+    {"layer1.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 2},
+    {"layer1.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 2},
+    {"layer1.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 3},
+    {"layer1.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 3},
+    {"layer1.0.add1", "add", "specs/resnet_imagenet.lua:37", 3},
+    {"layer1.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 4},
+    {"layer1.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 4},
+    {"layer1.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 5},
+    {"layer1.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 5},
+    {"layer1.1.add1", "add", "specs/resnet_imagenet.lua:37", 5},
+    {"layer2.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 6},
+    {"layer2.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 6},
+    {"layer2.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 7},
+    {"layer2.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 7},
+    {"layer2.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37", 6},
+    {"layer2.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37", 6},
+    {"layer2.0.add1", "add", "specs/resnet_imagenet.lua:37", 7},
+    {"layer2.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 8},
+    {"layer2.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 8},
+    {"layer2.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 9},
+    {"layer2.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 9},
+    {"layer2.1.add1", "add", "specs/resnet_imagenet.lua:37", 9},
+    {"layer3.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 10},
+    {"layer3.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 10},
+    {"layer3.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 11},
+    {"layer3.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 11},
+    {"layer3.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37", 10},
+    {"layer3.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37", 10},
+    {"layer3.0.add1", "add", "specs/resnet_imagenet.lua:37", 11},
+    {"layer3.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 12},
+    {"layer3.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 12},
+    {"layer3.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 13},
+    {"layer3.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 13},
+    {"layer3.1.add1", "add", "specs/resnet_imagenet.lua:37", 13},
+    {"layer4.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 14},
+    {"layer4.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 14},
+    {"layer4.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 15},
+    {"layer4.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 15},
+    {"layer4.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37", 14},
+    {"layer4.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37", 14},
+    {"layer4.0.add1", "add", "specs/resnet_imagenet.lua:37", 15},
+    {"layer4.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 16},
+    {"layer4.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 16},
+    {"layer4.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 17},
+    {"layer4.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 17},
+    {"layer4.1.add1", "add", "specs/resnet_imagenet.lua:37", 17},
     {"fc", "linear", "specs/resnet_imagenet.lua:41", 18},
 };
 

@@ -122,18 +122,24 @@ enum {
 enum {
     X_conv1 = 0,  /* [16,28,28] */
     D_conv1 = 25088,  /* [16,28,28] */
+    T_conv1 = 12544,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
     X_bn1 = 12544,  /* [16,28,28] */
     D_bn1 = 12544,  /* [16,28,28] */
     X_relu = 25088,  /* [16,28,28] */
     D_relu = 62720,  /* [16,28,28] */
     X_layer1_0_conv1 = 12544,  /* [16,28,28] */
     D_layer1_0_conv1 = 37632,  /* [16,28,28] */
+    T_layer1_0_conv1 = 37632,  /* 112896 floats */
+    TB_layer1_0_conv1 = 75264,  /* 112896 floats */
     X_layer1_0_bn1 = 37632,  /* [16,28,28] */
     D_layer1_0_bn1 = 75264,  /* [16,28,28] */
     X_layer1_0_relu1 = 50176,  /* [16,28,28] */
     D_layer1_0_relu1 = 37632,  /* [16,28,28] */
     X_layer1_0_conv2 = 37632,  /* [16,28,28] */
     D_layer1_0_conv2 = 75264,  /* [16,28,28] */
+    T_layer1_0_conv2 = 62720,  /* 112896 floats */
+    TB_layer1_0_conv2 = 87808,  /* 112896 floats */
     X_layer1_0_bn2 = 62720,  /* [16,28,28] */
     D_layer1_0_bn2 = 87808,  /* [16,28,28] */
     X_layer1_0_add1 = 75264,  /* [16,28,28] */
@@ -142,12 +148,16 @@ enum {
     D_layer1_0_relu2 = 112896,  /* [16,28,28] */
     X_layer1_1_conv1 = 75264,  /* [16,28,28] */
     D_layer1_1_conv1 = 87808,  /* [16,28,28] */
+    T_layer1_1_conv1 = 87808,  /* 112896 floats */
+    TB_layer1_1_conv1 = 125440,  /* 112896 floats */
     X_layer1_1_bn1 = 87808,  /* [16,28,28] */
     D_layer1_1_bn1 = 125440,  /* [16,28,28] */
     X_layer1_1_relu1 = 100352,  /* [16,28,28] */
     D_layer1_1_relu1 = 87808,  /* [16,28,28] */
     X_layer1_1_conv2 = 87808,  /* [16,28,28] */
     D_layer1_1_conv2 = 125440,  /* [16,28,28] */
+    T_layer1_1_conv2 = 112896,  /* 112896 floats */
+    TB_layer1_1_conv2 = 137984,  /* 112896 floats */
     X_layer1_1_bn2 = 112896,  /* [16,28,28] */
     D_layer1_1_bn2 = 137984,  /* [16,28,28] */
     X_layer1_1_add1 = 125440,  /* [16,28,28] */
@@ -156,12 +166,16 @@ enum {
     D_layer1_1_relu2 = 163072,  /* [16,28,28] */
     X_layer1_2_conv1 = 125440,  /* [16,28,28] */
     D_layer1_2_conv1 = 137984,  /* [16,28,28] */
+    T_layer1_2_conv1 = 137984,  /* 112896 floats */
+    TB_layer1_2_conv1 = 175616,  /* 112896 floats */
     X_layer1_2_bn1 = 137984,  /* [16,28,28] */
     D_layer1_2_bn1 = 175616,  /* [16,28,28] */
     X_layer1_2_relu1 = 150528,  /* [16,28,28] */
     D_layer1_2_relu1 = 137984,  /* [16,28,28] */
     X_layer1_2_conv2 = 137984,  /* [16,28,28] */
     D_layer1_2_conv2 = 175616,  /* [16,28,28] */
+    T_layer1_2_conv2 = 163072,  /* 112896 floats */
+    TB_layer1_2_conv2 = 188160,  /* 112896 floats */
     X_layer1_2_bn2 = 163072,  /* [16,28,28] */
     D_layer1_2_bn2 = 188160,  /* [16,28,28] */
     X_layer1_2_add1 = 175616,  /* [16,28,28] */
@@ -170,16 +184,22 @@ enum {
     D_layer1_2_relu2 = 213248,  /* [16,28,28] */
     X_layer2_0_conv1 = 175616,  /* [32,14,14] */
     D_layer2_0_conv1 = 181888,  /* [32,14,14] */
+    T_layer2_0_conv1 = 181888,  /* 28224 floats */
+    TB_layer2_0_conv1 = 225792,  /* 28224 floats */
     X_layer2_0_bn1 = 181888,  /* [32,14,14] */
     D_layer2_0_bn1 = 194432,  /* [32,14,14] */
     X_layer2_0_relu1 = 188160,  /* [32,14,14] */
     D_layer2_0_relu1 = 181888,  /* [32,14,14] */
     X_layer2_0_conv2 = 181888,  /* [32,14,14] */
     D_layer2_0_conv2 = 200704,  /* [32,14,14] */
+    T_layer2_0_conv2 = 194432,  /* 56448 floats */
+    TB_layer2_0_conv2 = 225792,  /* 56448 floats */
     X_layer2_0_bn2 = 194432,  /* [32,14,14] */
     D_layer2_0_bn2 = 194432,  /* [32,14,14] */
     X_layer2_0_downsample_0 = 200704,  /* [32,14,14] */
     D_layer2_0_downsample_0 = 206976,  /* [32,14,14] */
+    T_layer2_0_downsample_0 = 206976,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 200704,  /* 3136 floats */
     X_layer2_0_downsample_1 = 206976,  /* [32,14,14] */
     D_layer2_0_downsample_1 = 213248,  /* [32,14,14] */
     X_layer2_0_add1 = 213248,  /* [32,14,14] */
@@ -188,12 +208,16 @@ enum {
     D_layer2_0_relu2 = 225792,  /* [32,14,14] */
     X_layer2_1_conv1 = 206976,  /* [32,14,14] */
     D_layer2_1_conv1 = 213248,  /* [32,14,14] */
+    T_layer2_1_conv1 = 213248,  /* 56448 floats */
+    TB_layer2_1_conv1 = 232064,  /* 56448 floats */
     X_layer2_1_bn1 = 213248,  /* [32,14,14] */
     D_layer2_1_bn1 = 232064,  /* [32,14,14] */
     X_layer2_1_relu1 = 219520,  /* [32,14,14] */
     D_layer2_1_relu1 = 213248,  /* [32,14,14] */
     X_layer2_1_conv2 = 213248,  /* [32,14,14] */
     D_layer2_1_conv2 = 232064,  /* [32,14,14] */
+    T_layer2_1_conv2 = 225792,  /* 56448 floats */
+    TB_layer2_1_conv2 = 238336,  /* 56448 floats */
     X_layer2_1_bn2 = 225792,  /* [32,14,14] */
     D_layer2_1_bn2 = 238336,  /* [32,14,14] */
     X_layer2_1_add1 = 232064,  /* [32,14,14] */
@@ -202,12 +226,16 @@ enum {
     D_layer2_1_relu2 = 250880,  /* [32,14,14] */
     X_layer2_2_conv1 = 232064,  /* [32,14,14] */
     D_layer2_2_conv1 = 238336,  /* [32,14,14] */
+    T_layer2_2_conv1 = 238336,  /* 56448 floats */
+    TB_layer2_2_conv1 = 257152,  /* 56448 floats */
     X_layer2_2_bn1 = 238336,  /* [32,14,14] */
     D_layer2_2_bn1 = 257152,  /* [32,14,14] */
     X_layer2_2_relu1 = 244608,  /* [32,14,14] */
     D_layer2_2_relu1 = 238336,  /* [32,14,14] */
     X_layer2_2_conv2 = 238336,  /* [32,14,14] */
     D_layer2_2_conv2 = 257152,  /* [32,14,14] */
+    T_layer2_2_conv2 = 250880,  /* 56448 floats */
+    TB_layer2_2_conv2 = 263424,  /* 56448 floats */
     X_layer2_2_bn2 = 250880,  /* [32,14,14] */
     D_layer2_2_bn2 = 263424,  /* [32,14,14] */
     X_layer2_2_add1 = 257152,  /* [32,14,14] */
@@ -216,16 +244,22 @@ enum {
     D_layer2_2_relu2 = 275968,  /* [32,14,14] */
     X_layer3_0_conv1 = 257152,  /* [64,7,7] */
     D_layer3_0_conv1 = 260288,  /* [64,7,7] */
+    T_layer3_0_conv1 = 260288,  /* 14112 floats */
+    TB_layer3_0_conv1 = 282240,  /* 14112 floats */
     X_layer3_0_bn1 = 260288,  /* [64,7,7] */
     D_layer3_0_bn1 = 266560,  /* [64,7,7] */
     X_layer3_0_relu1 = 263424,  /* [64,7,7] */
     D_layer3_0_relu1 = 260288,  /* [64,7,7] */
     X_layer3_0_conv2 = 260288,  /* [64,7,7] */
     D_layer3_0_conv2 = 269696,  /* [64,7,7] */
+    T_layer3_0_conv2 = 266560,  /* 28224 floats */
+    TB_layer3_0_conv2 = 282240,  /* 28224 floats */
     X_layer3_0_bn2 = 266560,  /* [64,7,7] */
     D_layer3_0_bn2 = 266560,  /* [64,7,7] */
     X_layer3_0_downsample_0 = 269696,  /* [64,7,7] */
     D_layer3_0_downsample_0 = 272832,  /* [64,7,7] */
+    T_layer3_0_downsample_0 = 272832,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 269696,  /* 1568 floats */
     X_layer3_0_downsample_1 = 272832,  /* [64,7,7] */
     D_layer3_0_downsample_1 = 275968,  /* [64,7,7] */
     X_layer3_0_add1 = 275968,  /* [64,7,7] */
@@ -234,12 +268,16 @@ enum {
     D_layer3_0_relu2 = 282240,  /* [64,7,7] */
     X_layer3_1_conv1 = 272832,  /* [64,7,7] */
     D_layer3_1_conv1 = 275968,  /* [64,7,7] */
+    T_layer3_1_conv1 = 275968,  /* 28224 floats */
+    TB_layer3_1_conv1 = 285376,  /* 28224 floats */
     X_layer3_1_bn1 = 275968,  /* [64,7,7] */
     D_layer3_1_bn1 = 285376,  /* [64,7,7] */
     X_layer3_1_relu1 = 279104,  /* [64,7,7] */
     D_layer3_1_relu1 = 275968,  /* [64,7,7] */
     X_layer3_1_conv2 = 275968,  /* [64,7,7] */
     D_layer3_1_conv2 = 285376,  /* [64,7,7] */
+    T_layer3_1_conv2 = 282240,  /* 28224 floats */
+    TB_layer3_1_conv2 = 288512,  /* 28224 floats */
     X_layer3_1_bn2 = 282240,  /* [64,7,7] */
     D_layer3_1_bn2 = 288512,  /* [64,7,7] */
     X_layer3_1_add1 = 285376,  /* [64,7,7] */
@@ -248,12 +286,16 @@ enum {
     D_layer3_1_relu2 = 294784,  /* [64,7,7] */
     X_layer3_2_conv1 = 285376,  /* [64,7,7] */
     D_layer3_2_conv1 = 288512,  /* [64,7,7] */
+    T_layer3_2_conv1 = 288512,  /* 28224 floats */
+    TB_layer3_2_conv1 = 297920,  /* 28224 floats */
     X_layer3_2_bn1 = 288512,  /* [64,7,7] */
     D_layer3_2_bn1 = 297920,  /* [64,7,7] */
     X_layer3_2_relu1 = 291648,  /* [64,7,7] */
     D_layer3_2_relu1 = 288512,  /* [64,7,7] */
     X_layer3_2_conv2 = 288512,  /* [64,7,7] */
     D_layer3_2_conv2 = 301056,  /* [64,7,7] */
+    T_layer3_2_conv2 = 294784,  /* 28224 floats */
+    TB_layer3_2_conv2 = 304192,  /* 28224 floats */
     X_layer3_2_bn2 = 294784,  /* [64,7,7] */
     D_layer3_2_bn2 = 297920,  /* [64,7,7] */
     X_layer3_2_add1 = 297920,  /* [64,7,7] */
@@ -268,28 +310,27 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 112896 floats */
-    S_bn1 = 112896,  /* 32 floats */
-    S_layer1_0_bn1 = 112928,  /* 32 floats */
-    S_layer1_0_bn2 = 112960,  /* 32 floats */
-    S_layer1_1_bn1 = 112992,  /* 32 floats */
-    S_layer1_1_bn2 = 113024,  /* 32 floats */
-    S_layer1_2_bn1 = 113056,  /* 32 floats */
-    S_layer1_2_bn2 = 113088,  /* 32 floats */
-    S_layer2_0_bn1 = 113120,  /* 64 floats */
-    S_layer2_0_bn2 = 113184,  /* 64 floats */
-    S_layer2_0_downsample_1 = 113248,  /* 64 floats */
-    S_layer2_1_bn1 = 113312,  /* 64 floats */
-    S_layer2_1_bn2 = 113376,  /* 64 floats */
-    S_layer2_2_bn1 = 113440,  /* 64 floats */
-    S_layer2_2_bn2 = 113504,  /* 64 floats */
-    S_layer3_0_bn1 = 113568,  /* 128 floats */
-    S_layer3_0_bn2 = 113696,  /* 128 floats */
-    S_layer3_0_downsample_1 = 113824,  /* 128 floats */
-    S_layer3_1_bn1 = 113952,  /* 128 floats */
-    S_layer3_1_bn2 = 114080,  /* 128 floats */
-    S_layer3_2_bn1 = 114208,  /* 128 floats */
-    S_layer3_2_bn2 = 114336,  /* 128 floats */
+    S_bn1 = 0,  /* 32 floats */
+    S_layer1_0_bn1 = 32,  /* 32 floats */
+    S_layer1_0_bn2 = 64,  /* 32 floats */
+    S_layer1_1_bn1 = 96,  /* 32 floats */
+    S_layer1_1_bn2 = 128,  /* 32 floats */
+    S_layer1_2_bn1 = 160,  /* 32 floats */
+    S_layer1_2_bn2 = 192,  /* 32 floats */
+    S_layer2_0_bn1 = 224,  /* 64 floats */
+    S_layer2_0_bn2 = 288,  /* 64 floats */
+    S_layer2_0_downsample_1 = 352,  /* 64 floats */
+    S_layer2_1_bn1 = 416,  /* 64 floats */
+    S_layer2_1_bn2 = 480,  /* 64 floats */
+    S_layer2_2_bn1 = 544,  /* 64 floats */
+    S_layer2_2_bn2 = 608,  /* 64 floats */
+    S_layer3_0_bn1 = 672,  /* 128 floats */
+    S_layer3_0_bn2 = 800,  /* 128 floats */
+    S_layer3_0_downsample_1 = 928,  /* 128 floats */
+    S_layer3_1_bn1 = 1056,  /* 128 floats */
+    S_layer3_1_bn2 = 1184,  /* 128 floats */
+    S_layer3_2_bn1 = 1312,  /* 128 floats */
+    S_layer3_2_bn2 = 1440,  /* 128 floats */
 };
 
 #define P(o) (params + (o))
@@ -391,7 +432,7 @@ void resnet20_init(float *params, uint64_t seed) {
 
 const float *resnet20_forward(float *params, float *arena, const float *x, int n, int training) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), S(S_COL), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     if (training)
         rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
@@ -399,199 +440,199 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 9.99999975e-06f);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), S(S_COL), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), S(S_COL), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_relu), (size_t)n * 12544);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), S(S_COL), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), S(S_COL), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 12544);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), S(S_COL), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_bn1), (size_t)n * 12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), S(S_COL), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn2), A(X_layer1_1_relu2), (size_t)n * 12544);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), S(S_COL), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), S(S_COL), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), S(S_COL), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), S(S_COL), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), S(S_COL), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 6272);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), S(S_COL), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_bn1), (size_t)n * 6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), S(S_COL), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn2), A(X_layer2_1_relu2), (size_t)n * 6272);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), S(S_COL), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), S(S_COL), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), S(S_COL), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), S(S_COL), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), S(S_COL), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 3136);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), S(S_COL), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_bn1), (size_t)n * 3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), S(S_COL), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn2), A(X_layer3_1_relu2), (size_t)n * 3136);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_2_relu2), n, 64, 49);
@@ -616,215 +657,215 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49);
     ZERO(D_layer3_2_add1, 3136);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_relu2, 3136);
     ZERO(D_layer3_2_bn2, 3136);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_2_bn2), A(D_layer3_2_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv2, 3136);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
     ZERO(D_layer3_2_relu1, 3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, S(S_COL), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
     ZERO(D_layer3_2_bn1, 3136);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, S(S_COL), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
     ZERO(D_layer3_1_add1, 3136);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_relu2, 3136);
     ZERO(D_layer3_1_bn2, 3136);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
     ZERO(D_layer3_1_relu1, 3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, S(S_COL), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
     ZERO(D_layer3_1_bn1, 3136);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, S(S_COL), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
     ZERO(D_layer3_0_add1, 3136);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_bn2, 3136);
     ZERO(D_layer3_0_downsample_1, 3136);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_0_bn2), A(D_layer3_0_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 3136);
     ZERO(D_layer3_0_downsample_0, 3136);
-    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49);
     ZERO(D_layer2_2_relu2, 6272);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL, S(S_COL), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
     ZERO(D_layer3_0_conv2, 3136);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
     ZERO(D_layer3_0_relu1, 3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, S(S_COL), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
     ZERO(D_layer3_0_bn1, 3136);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, S(S_COL), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
     ZERO(D_layer2_2_add1, 6272);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_relu2, 6272);
     ZERO(D_layer2_2_bn2, 6272);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_2_bn2), A(D_layer2_2_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
     ZERO(D_layer2_2_relu1, 6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, S(S_COL), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
     ZERO(D_layer2_2_bn1, 6272);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, S(S_COL), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
     ZERO(D_layer2_1_add1, 6272);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_relu2, 6272);
     ZERO(D_layer2_1_bn2, 6272);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
     ZERO(D_layer2_1_relu1, 6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, S(S_COL), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
     ZERO(D_layer2_1_bn1, 6272);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, S(S_COL), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
     ZERO(D_layer2_0_add1, 6272);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_bn2, 6272);
     ZERO(D_layer2_0_downsample_1, 6272);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_0_bn2), A(D_layer2_0_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 6272);
     ZERO(D_layer2_0_downsample_0, 6272);
-    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196);
     ZERO(D_layer1_2_relu2, 12544);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL, S(S_COL), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
     ZERO(D_layer2_0_conv2, 6272);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
     ZERO(D_layer2_0_relu1, 6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, S(S_COL), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
     ZERO(D_layer2_0_bn1, 6272);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, S(S_COL), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
     ZERO(D_layer1_2_add1, 12544);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_relu2, 12544);
     ZERO(D_layer1_2_bn2, 12544);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_2_bn2), A(D_layer1_2_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
     ZERO(D_layer1_2_relu1, 12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, S(S_COL), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
     ZERO(D_layer1_2_bn1, 12544);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, S(S_COL), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
     ZERO(D_layer1_1_add1, 12544);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_relu2, 12544);
     ZERO(D_layer1_1_bn2, 12544);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
     ZERO(D_layer1_1_relu1, 12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, S(S_COL), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
     ZERO(D_layer1_1_bn1, 12544);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, S(S_COL), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
     ZERO(D_layer1_0_add1, 12544);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_relu, 12544);
     ZERO(D_layer1_0_bn2, 12544);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 12544);
     rt_acc(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
     ZERO(D_layer1_0_relu1, 12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, S(S_COL), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
     ZERO(D_layer1_0_bn1, 12544);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, S(S_COL), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
@@ -832,7 +873,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, S(S_COL), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
 }
 
 void resnet20_zero_grad(float *grads) {
@@ -962,55 +1003,55 @@ static const RtParamInfo tensors[] = {
 static const RtLayerInfo layers[] = {
     {"conv1", "conv2d", "specs/resnet.lua:27", 1},
     {"bn1", "batchnorm", "specs/resnet.lua:28", 1},
-    {"layer1.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 2},
-    {"layer1.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 2},
-    {"layer1.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 3},
-    {"layer1.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 3},
-    {"layer1.0.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 3},
-    {"layer1.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 4},
-    {"layer1.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 4},
-    {"layer1.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 5},
-    {"layer1.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 5},
-    {"layer1.1.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 5},
-    {"layer1.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 6},
-    {"layer1.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 6},
-    {"layer1.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 7},
-    {"layer1.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 7},
-    {"layer1.2.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 7},
-    {"layer2.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 8},
-    {"layer2.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 8},
-    {"layer2.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 9},
-    {"layer2.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 9},
-    {"layer2.0.downsample.0", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 8},
-    {"layer2.0.downsample.1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 8},
-    {"layer2.0.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 9},
-    {"layer2.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 10},
-    {"layer2.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 10},
-    {"layer2.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 11},
-    {"layer2.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 11},
-    {"layer2.1.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 11},
-    {"layer2.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 12},
-    {"layer2.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 12},
-    {"layer2.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 13},
-    {"layer2.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 13},
-    {"layer2.2.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 13},
-    {"layer3.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 14},
-    {"layer3.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 14},
-    {"layer3.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 15},
-    {"layer3.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 15},
-    {"layer3.0.downsample.0", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 14},
-    {"layer3.0.downsample.1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 14},
-    {"layer3.0.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 15},
-    {"layer3.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 16},
-    {"layer3.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 16},
-    {"layer3.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 17},
-    {"layer3.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 17},
-    {"layer3.1.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 17},
-    {"layer3.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 18},
-    {"layer3.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 18},
-    {"layer3.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 19},
-    {"layer3.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 19},
-    {"layer3.2.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 19},
+    {"layer1.0.conv1", "conv2d", "specs/resnet.lua:35", 2},
+    {"layer1.0.bn1", "batchnorm", "specs/resnet.lua:35", 2},
+    {"layer1.0.conv2", "conv2d", "specs/resnet.lua:35", 3},
+    {"layer1.0.bn2", "batchnorm", "specs/resnet.lua:35", 3},
+    {"layer1.0.add1", "add", "specs/resnet.lua:35", 3},
+    {"layer1.1.conv1", "conv2d", "specs/resnet.lua:35", 4},
+    {"layer1.1.bn1", "batchnorm", "specs/resnet.lua:35", 4},
+    {"layer1.1.conv2", "conv2d", "specs/resnet.lua:35", 5},
+    {"layer1.1.bn2", "batchnorm", "specs/resnet.lua:35", 5},
+    {"layer1.1.add1", "add", "specs/resnet.lua:35", 5},
+    {"layer1.2.conv1", "conv2d", "specs/resnet.lua:35", 6},
+    {"layer1.2.bn1", "batchnorm", "specs/resnet.lua:35", 6},
+    {"layer1.2.conv2", "conv2d", "specs/resnet.lua:35", 7},
+    {"layer1.2.bn2", "batchnorm", "specs/resnet.lua:35", 7},
+    {"layer1.2.add1", "add", "specs/resnet.lua:35", 7},
+    {"layer2.0.conv1", "conv2d", "specs/resnet.lua:35", 8},
+    {"layer2.0.bn1", "batchnorm", "specs/resnet.lua:35", 8},
+    {"layer2.0.conv2", "conv2d", "specs/resnet.lua:35", 9},
+    {"layer2.0.bn2", "batchnorm", "specs/resnet.lua:35", 9},
+    {"layer2.0.downsample.0", "conv2d", "specs/resnet.lua:35", 8},
+    {"layer2.0.downsample.1", "batchnorm", "specs/resnet.lua:35", 8},
+    {"layer2.0.add1", "add", "specs/resnet.lua:35", 9},
+    {"layer2.1.conv1", "conv2d", "specs/resnet.lua:35", 10},
+    {"layer2.1.bn1", "batchnorm", "specs/resnet.lua:35", 10},
+    {"layer2.1.conv2", "conv2d", "specs/resnet.lua:35", 11},
+    {"layer2.1.bn2", "batchnorm", "specs/resnet.lua:35", 11},
+    {"layer2.1.add1", "add", "specs/resnet.lua:35", 11},
+    {"layer2.2.conv1", "conv2d", "specs/resnet.lua:35", 12},
+    {"layer2.2.bn1", "batchnorm", "specs/resnet.lua:35", 12},
+    {"layer2.2.conv2", "conv2d", "specs/resnet.lua:35", 13},
+    {"layer2.2.bn2", "batchnorm", "specs/resnet.lua:35", 13},
+    {"layer2.2.add1", "add", "specs/resnet.lua:35", 13},
+    {"layer3.0.conv1", "conv2d", "specs/resnet.lua:35", 14},
+    {"layer3.0.bn1", "batchnorm", "specs/resnet.lua:35", 14},
+    {"layer3.0.conv2", "conv2d", "specs/resnet.lua:35", 15},
+    {"layer3.0.bn2", "batchnorm", "specs/resnet.lua:35", 15},
+    {"layer3.0.downsample.0", "conv2d", "specs/resnet.lua:35", 14},
+    {"layer3.0.downsample.1", "batchnorm", "specs/resnet.lua:35", 14},
+    {"layer3.0.add1", "add", "specs/resnet.lua:35", 15},
+    {"layer3.1.conv1", "conv2d", "specs/resnet.lua:35", 16},
+    {"layer3.1.bn1", "batchnorm", "specs/resnet.lua:35", 16},
+    {"layer3.1.conv2", "conv2d", "specs/resnet.lua:35", 17},
+    {"layer3.1.bn2", "batchnorm", "specs/resnet.lua:35", 17},
+    {"layer3.1.add1", "add", "specs/resnet.lua:35", 17},
+    {"layer3.2.conv1", "conv2d", "specs/resnet.lua:35", 18},
+    {"layer3.2.bn1", "batchnorm", "specs/resnet.lua:35", 18},
+    {"layer3.2.conv2", "conv2d", "specs/resnet.lua:35", 19},
+    {"layer3.2.bn2", "batchnorm", "specs/resnet.lua:35", 19},
+    {"layer3.2.add1", "add", "specs/resnet.lua:35", 19},
     {"fc", "linear", "specs/resnet.lua:40", 20},
 };
 

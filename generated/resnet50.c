@@ -282,6 +282,8 @@ enum {
 enum {
     X_conv1 = 0,  /* [64,112,112] */
     D_conv1 = 802816,  /* [64,112,112] */
+    T_conv1 = 802816,  /* 1843968 floats */
+    TB_conv1 = 1605632,  /* 1843968 floats */
     X_bn1 = 802816,  /* [64,112,112] */
     D_bn1 = 2408448,  /* [64,112,112] */
     X_relu = 1605632,  /* [64,112,112] */
@@ -296,6 +298,8 @@ enum {
     D_layer1_0_relu1 = 1204224,  /* [64,56,56] */
     X_layer1_0_conv2 = 1204224,  /* [64,56,56] */
     D_layer1_0_conv2 = 2609152,  /* [64,56,56] */
+    T_layer1_0_conv2 = 2408448,  /* 1806336 floats */
+    TB_layer1_0_conv2 = 2809856,  /* 1806336 floats */
     X_layer1_0_bn2 = 2408448,  /* [64,56,56] */
     D_layer1_0_bn2 = 3010560,  /* [64,56,56] */
     X_layer1_0_relu2 = 2609152,  /* [64,56,56] */
@@ -320,6 +324,8 @@ enum {
     D_layer1_1_relu1 = 5218304,  /* [64,56,56] */
     X_layer1_1_conv2 = 5218304,  /* [64,56,56] */
     D_layer1_1_conv2 = 5619712,  /* [64,56,56] */
+    T_layer1_1_conv2 = 5619712,  /* 1806336 floats */
+    TB_layer1_1_conv2 = 7626752,  /* 1806336 floats */
     X_layer1_1_bn2 = 5619712,  /* [64,56,56] */
     D_layer1_1_bn2 = 6021120,  /* [64,56,56] */
     X_layer1_1_relu2 = 5820416,  /* [64,56,56] */
@@ -340,6 +346,8 @@ enum {
     D_layer1_2_relu1 = 7626752,  /* [64,56,56] */
     X_layer1_2_conv2 = 7626752,  /* [64,56,56] */
     D_layer1_2_conv2 = 8028160,  /* [64,56,56] */
+    T_layer1_2_conv2 = 8028160,  /* 1806336 floats */
+    TB_layer1_2_conv2 = 10035200,  /* 1806336 floats */
     X_layer1_2_bn2 = 8028160,  /* [64,56,56] */
     D_layer1_2_bn2 = 8429568,  /* [64,56,56] */
     X_layer1_2_relu2 = 8228864,  /* [64,56,56] */
@@ -360,6 +368,8 @@ enum {
     D_layer2_0_relu1 = 10436608,  /* [128,56,56] */
     X_layer2_0_conv2 = 8028160,  /* [128,28,28] */
     D_layer2_0_conv2 = 8128512,  /* [128,28,28] */
+    T_layer2_0_conv2 = 11239424,  /* 903168 floats */
+    TB_layer2_0_conv2 = 11239424,  /* 903168 floats */
     X_layer2_0_bn2 = 8128512,  /* [128,28,28] */
     D_layer2_0_bn2 = 10536960,  /* [128,28,28] */
     X_layer2_0_relu2 = 10436608,  /* [128,28,28] */
@@ -370,6 +380,8 @@ enum {
     D_layer2_0_bn3 = 11640832,  /* [512,28,28] */
     X_layer2_0_downsample_0 = 12042240,  /* [512,28,28] */
     D_layer2_0_downsample_0 = 12443648,  /* [512,28,28] */
+    T_layer2_0_downsample_0 = 10536960,  /* 200704 floats */
+    TB_layer2_0_downsample_0 = 10536960,  /* 200704 floats */
     X_layer2_0_downsample_1 = 12443648,  /* [512,28,28] */
     D_layer2_0_downsample_1 = 12845056,  /* [512,28,28] */
     X_layer2_0_add1 = 12845056,  /* [512,28,28] */
@@ -384,6 +396,8 @@ enum {
     D_layer2_1_relu1 = 10536960,  /* [128,28,28] */
     X_layer2_1_conv2 = 10536960,  /* [128,28,28] */
     D_layer2_1_conv2 = 10737664,  /* [128,28,28] */
+    T_layer2_1_conv2 = 12443648,  /* 903168 floats */
+    TB_layer2_1_conv2 = 13346816,  /* 903168 floats */
     X_layer2_1_bn2 = 10737664,  /* [128,28,28] */
     D_layer2_1_bn2 = 12544000,  /* [128,28,28] */
     X_layer2_1_relu2 = 12443648,  /* [128,28,28] */
@@ -404,6 +418,8 @@ enum {
     D_layer2_2_relu1 = 13346816,  /* [128,28,28] */
     X_layer2_2_conv2 = 13346816,  /* [128,28,28] */
     D_layer2_2_conv2 = 13547520,  /* [128,28,28] */
+    T_layer2_2_conv2 = 13547520,  /* 903168 floats */
+    TB_layer2_2_conv2 = 14551040,  /* 903168 floats */
     X_layer2_2_bn2 = 13547520,  /* [128,28,28] */
     D_layer2_2_bn2 = 13748224,  /* [128,28,28] */
     X_layer2_2_relu2 = 13647872,  /* [128,28,28] */
@@ -424,6 +440,8 @@ enum {
     D_layer2_3_relu1 = 14551040,  /* [128,28,28] */
     X_layer2_3_conv2 = 14551040,  /* [128,28,28] */
     D_layer2_3_conv2 = 14751744,  /* [128,28,28] */
+    T_layer2_3_conv2 = 14751744,  /* 903168 floats */
+    TB_layer2_3_conv2 = 15755264,  /* 903168 floats */
     X_layer2_3_bn2 = 14751744,  /* [128,28,28] */
     D_layer2_3_bn2 = 14952448,  /* [128,28,28] */
     X_layer2_3_relu2 = 14852096,  /* [128,28,28] */
@@ -444,6 +462,8 @@ enum {
     D_layer3_0_relu1 = 15955968,  /* [256,28,28] */
     X_layer3_0_conv2 = 14751744,  /* [256,14,14] */
     D_layer3_0_conv2 = 14801920,  /* [256,14,14] */
+    T_layer3_0_conv2 = 16357376,  /* 451584 floats */
+    TB_layer3_0_conv2 = 16357376,  /* 451584 floats */
     X_layer3_0_bn2 = 14801920,  /* [256,14,14] */
     D_layer3_0_bn2 = 16006144,  /* [256,14,14] */
     X_layer3_0_relu2 = 15955968,  /* [256,14,14] */
@@ -454,6 +474,8 @@ enum {
     D_layer3_0_bn3 = 16558080,  /* [1024,14,14] */
     X_layer3_0_downsample_0 = 16758784,  /* [1024,14,14] */
     D_layer3_0_downsample_0 = 16959488,  /* [1024,14,14] */
+    T_layer3_0_downsample_0 = 16006144,  /* 100352 floats */
+    TB_layer3_0_downsample_0 = 16006144,  /* 100352 floats */
     X_layer3_0_downsample_1 = 16959488,  /* [1024,14,14] */
     D_layer3_0_downsample_1 = 17160192,  /* [1024,14,14] */
     X_layer3_0_add1 = 17160192,  /* [1024,14,14] */
@@ -468,6 +490,8 @@ enum {
     D_layer3_1_relu1 = 16006144,  /* [256,14,14] */
     X_layer3_1_conv2 = 16006144,  /* [256,14,14] */
     D_layer3_1_conv2 = 16106496,  /* [256,14,14] */
+    T_layer3_1_conv2 = 16959488,  /* 451584 floats */
+    TB_layer3_1_conv2 = 17411072,  /* 451584 floats */
     X_layer3_1_bn2 = 16106496,  /* [256,14,14] */
     D_layer3_1_bn2 = 17009664,  /* [256,14,14] */
     X_layer3_1_relu2 = 16959488,  /* [256,14,14] */
@@ -488,6 +512,8 @@ enum {
     D_layer3_2_relu1 = 17411072,  /* [256,14,14] */
     X_layer3_2_conv2 = 17411072,  /* [256,14,14] */
     D_layer3_2_conv2 = 17511424,  /* [256,14,14] */
+    T_layer3_2_conv2 = 17511424,  /* 451584 floats */
+    TB_layer3_2_conv2 = 18013184,  /* 451584 floats */
     X_layer3_2_bn2 = 17511424,  /* [256,14,14] */
     D_layer3_2_bn2 = 17611776,  /* [256,14,14] */
     X_layer3_2_relu2 = 17561600,  /* [256,14,14] */
@@ -508,6 +534,8 @@ enum {
     D_layer3_3_relu1 = 18013184,  /* [256,14,14] */
     X_layer3_3_conv2 = 18013184,  /* [256,14,14] */
     D_layer3_3_conv2 = 18113536,  /* [256,14,14] */
+    T_layer3_3_conv2 = 18113536,  /* 451584 floats */
+    TB_layer3_3_conv2 = 18615296,  /* 451584 floats */
     X_layer3_3_bn2 = 18113536,  /* [256,14,14] */
     D_layer3_3_bn2 = 18213888,  /* [256,14,14] */
     X_layer3_3_relu2 = 18163712,  /* [256,14,14] */
@@ -528,6 +556,8 @@ enum {
     D_layer3_4_relu1 = 18615296,  /* [256,14,14] */
     X_layer3_4_conv2 = 18615296,  /* [256,14,14] */
     D_layer3_4_conv2 = 18715648,  /* [256,14,14] */
+    T_layer3_4_conv2 = 18715648,  /* 451584 floats */
+    TB_layer3_4_conv2 = 19217408,  /* 451584 floats */
     X_layer3_4_bn2 = 18715648,  /* [256,14,14] */
     D_layer3_4_bn2 = 18816000,  /* [256,14,14] */
     X_layer3_4_relu2 = 18765824,  /* [256,14,14] */
@@ -548,6 +578,8 @@ enum {
     D_layer3_5_relu1 = 19217408,  /* [256,14,14] */
     X_layer3_5_conv2 = 19217408,  /* [256,14,14] */
     D_layer3_5_conv2 = 19317760,  /* [256,14,14] */
+    T_layer3_5_conv2 = 19317760,  /* 451584 floats */
+    TB_layer3_5_conv2 = 19819520,  /* 451584 floats */
     X_layer3_5_bn2 = 19317760,  /* [256,14,14] */
     D_layer3_5_bn2 = 19418112,  /* [256,14,14] */
     X_layer3_5_relu2 = 19367936,  /* [256,14,14] */
@@ -568,6 +600,8 @@ enum {
     D_layer4_0_relu1 = 19919872,  /* [512,14,14] */
     X_layer4_0_conv2 = 19317760,  /* [512,7,7] */
     D_layer4_0_conv2 = 19342848,  /* [512,7,7] */
+    T_layer4_0_conv2 = 20120576,  /* 225792 floats */
+    TB_layer4_0_conv2 = 20120576,  /* 225792 floats */
     X_layer4_0_bn2 = 19342848,  /* [512,7,7] */
     D_layer4_0_bn2 = 19944960,  /* [512,7,7] */
     X_layer4_0_relu2 = 19919872,  /* [512,7,7] */
@@ -578,6 +612,8 @@ enum {
     D_layer4_0_bn3 = 20220928,  /* [2048,7,7] */
     X_layer4_0_downsample_0 = 20321280,  /* [2048,7,7] */
     D_layer4_0_downsample_0 = 20421632,  /* [2048,7,7] */
+    T_layer4_0_downsample_0 = 19944960,  /* 50176 floats */
+    TB_layer4_0_downsample_0 = 19944960,  /* 50176 floats */
     X_layer4_0_downsample_1 = 20421632,  /* [2048,7,7] */
     D_layer4_0_downsample_1 = 20521984,  /* [2048,7,7] */
     X_layer4_0_add1 = 20521984,  /* [2048,7,7] */
@@ -592,6 +628,8 @@ enum {
     D_layer4_1_relu1 = 19944960,  /* [512,7,7] */
     X_layer4_1_conv2 = 19944960,  /* [512,7,7] */
     D_layer4_1_conv2 = 19995136,  /* [512,7,7] */
+    T_layer4_1_conv2 = 20421632,  /* 225792 floats */
+    TB_layer4_1_conv2 = 20647424,  /* 225792 floats */
     X_layer4_1_bn2 = 19995136,  /* [512,7,7] */
     D_layer4_1_bn2 = 20446720,  /* [512,7,7] */
     X_layer4_1_relu2 = 20421632,  /* [512,7,7] */
@@ -612,6 +650,8 @@ enum {
     D_layer4_2_relu1 = 20647424,  /* [512,7,7] */
     X_layer4_2_conv2 = 20647424,  /* [512,7,7] */
     D_layer4_2_conv2 = 20697600,  /* [512,7,7] */
+    T_layer4_2_conv2 = 20697600,  /* 225792 floats */
+    TB_layer4_2_conv2 = 20948480,  /* 225792 floats */
     X_layer4_2_bn2 = 20697600,  /* [512,7,7] */
     D_layer4_2_bn2 = 20747776,  /* [512,7,7] */
     X_layer4_2_relu2 = 20722688,  /* [512,7,7] */
@@ -632,60 +672,59 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 1843968 floats */
-    S_bn1 = 1843968,  /* 128 floats */
-    S_layer1_0_bn1 = 1844096,  /* 128 floats */
-    S_layer1_0_bn2 = 1844224,  /* 128 floats */
-    S_layer1_0_bn3 = 1844352,  /* 512 floats */
-    S_layer1_0_downsample_1 = 1844864,  /* 512 floats */
-    S_layer1_1_bn1 = 1845376,  /* 128 floats */
-    S_layer1_1_bn2 = 1845504,  /* 128 floats */
-    S_layer1_1_bn3 = 1845632,  /* 512 floats */
-    S_layer1_2_bn1 = 1846144,  /* 128 floats */
-    S_layer1_2_bn2 = 1846272,  /* 128 floats */
-    S_layer1_2_bn3 = 1846400,  /* 512 floats */
-    S_layer2_0_bn1 = 1846912,  /* 256 floats */
-    S_layer2_0_bn2 = 1847168,  /* 256 floats */
-    S_layer2_0_bn3 = 1847424,  /* 1024 floats */
-    S_layer2_0_downsample_1 = 1848448,  /* 1024 floats */
-    S_layer2_1_bn1 = 1849472,  /* 256 floats */
-    S_layer2_1_bn2 = 1849728,  /* 256 floats */
-    S_layer2_1_bn3 = 1849984,  /* 1024 floats */
-    S_layer2_2_bn1 = 1851008,  /* 256 floats */
-    S_layer2_2_bn2 = 1851264,  /* 256 floats */
-    S_layer2_2_bn3 = 1851520,  /* 1024 floats */
-    S_layer2_3_bn1 = 1852544,  /* 256 floats */
-    S_layer2_3_bn2 = 1852800,  /* 256 floats */
-    S_layer2_3_bn3 = 1853056,  /* 1024 floats */
-    S_layer3_0_bn1 = 1854080,  /* 512 floats */
-    S_layer3_0_bn2 = 1854592,  /* 512 floats */
-    S_layer3_0_bn3 = 1855104,  /* 2048 floats */
-    S_layer3_0_downsample_1 = 1857152,  /* 2048 floats */
-    S_layer3_1_bn1 = 1859200,  /* 512 floats */
-    S_layer3_1_bn2 = 1859712,  /* 512 floats */
-    S_layer3_1_bn3 = 1860224,  /* 2048 floats */
-    S_layer3_2_bn1 = 1862272,  /* 512 floats */
-    S_layer3_2_bn2 = 1862784,  /* 512 floats */
-    S_layer3_2_bn3 = 1863296,  /* 2048 floats */
-    S_layer3_3_bn1 = 1865344,  /* 512 floats */
-    S_layer3_3_bn2 = 1865856,  /* 512 floats */
-    S_layer3_3_bn3 = 1866368,  /* 2048 floats */
-    S_layer3_4_bn1 = 1868416,  /* 512 floats */
-    S_layer3_4_bn2 = 1868928,  /* 512 floats */
-    S_layer3_4_bn3 = 1869440,  /* 2048 floats */
-    S_layer3_5_bn1 = 1871488,  /* 512 floats */
-    S_layer3_5_bn2 = 1872000,  /* 512 floats */
-    S_layer3_5_bn3 = 1872512,  /* 2048 floats */
-    S_layer4_0_bn1 = 1874560,  /* 1024 floats */
-    S_layer4_0_bn2 = 1875584,  /* 1024 floats */
-    S_layer4_0_bn3 = 1876608,  /* 4096 floats */
-    S_layer4_0_downsample_1 = 1880704,  /* 4096 floats */
-    S_layer4_1_bn1 = 1884800,  /* 1024 floats */
-    S_layer4_1_bn2 = 1885824,  /* 1024 floats */
-    S_layer4_1_bn3 = 1886848,  /* 4096 floats */
-    S_layer4_2_bn1 = 1890944,  /* 1024 floats */
-    S_layer4_2_bn2 = 1891968,  /* 1024 floats */
-    S_layer4_2_bn3 = 1892992,  /* 4096 floats */
+    S_bn1 = 0,  /* 128 floats */
+    S_layer1_0_bn1 = 128,  /* 128 floats */
+    S_layer1_0_bn2 = 256,  /* 128 floats */
+    S_layer1_0_bn3 = 384,  /* 512 floats */
+    S_layer1_0_downsample_1 = 896,  /* 512 floats */
+    S_layer1_1_bn1 = 1408,  /* 128 floats */
+    S_layer1_1_bn2 = 1536,  /* 128 floats */
+    S_layer1_1_bn3 = 1664,  /* 512 floats */
+    S_layer1_2_bn1 = 2176,  /* 128 floats */
+    S_layer1_2_bn2 = 2304,  /* 128 floats */
+    S_layer1_2_bn3 = 2432,  /* 512 floats */
+    S_layer2_0_bn1 = 2944,  /* 256 floats */
+    S_layer2_0_bn2 = 3200,  /* 256 floats */
+    S_layer2_0_bn3 = 3456,  /* 1024 floats */
+    S_layer2_0_downsample_1 = 4480,  /* 1024 floats */
+    S_layer2_1_bn1 = 5504,  /* 256 floats */
+    S_layer2_1_bn2 = 5760,  /* 256 floats */
+    S_layer2_1_bn3 = 6016,  /* 1024 floats */
+    S_layer2_2_bn1 = 7040,  /* 256 floats */
+    S_layer2_2_bn2 = 7296,  /* 256 floats */
+    S_layer2_2_bn3 = 7552,  /* 1024 floats */
+    S_layer2_3_bn1 = 8576,  /* 256 floats */
+    S_layer2_3_bn2 = 8832,  /* 256 floats */
+    S_layer2_3_bn3 = 9088,  /* 1024 floats */
+    S_layer3_0_bn1 = 10112,  /* 512 floats */
+    S_layer3_0_bn2 = 10624,  /* 512 floats */
+    S_layer3_0_bn3 = 11136,  /* 2048 floats */
+    S_layer3_0_downsample_1 = 13184,  /* 2048 floats */
+    S_layer3_1_bn1 = 15232,  /* 512 floats */
+    S_layer3_1_bn2 = 15744,  /* 512 floats */
+    S_layer3_1_bn3 = 16256,  /* 2048 floats */
+    S_layer3_2_bn1 = 18304,  /* 512 floats */
+    S_layer3_2_bn2 = 18816,  /* 512 floats */
+    S_layer3_2_bn3 = 19328,  /* 2048 floats */
+    S_layer3_3_bn1 = 21376,  /* 512 floats */
+    S_layer3_3_bn2 = 21888,  /* 512 floats */
+    S_layer3_3_bn3 = 22400,  /* 2048 floats */
+    S_layer3_4_bn1 = 24448,  /* 512 floats */
+    S_layer3_4_bn2 = 24960,  /* 512 floats */
+    S_layer3_4_bn3 = 25472,  /* 2048 floats */
+    S_layer3_5_bn1 = 27520,  /* 512 floats */
+    S_layer3_5_bn2 = 28032,  /* 512 floats */
+    S_layer3_5_bn3 = 28544,  /* 2048 floats */
+    S_layer4_0_bn1 = 30592,  /* 1024 floats */
+    S_layer4_0_bn2 = 31616,  /* 1024 floats */
+    S_layer4_0_bn3 = 32640,  /* 4096 floats */
+    S_layer4_0_downsample_1 = 36736,  /* 4096 floats */
+    S_layer4_1_bn1 = 40832,  /* 1024 floats */
+    S_layer4_1_bn2 = 41856,  /* 1024 floats */
+    S_layer4_1_bn3 = 42880,  /* 4096 floats */
+    S_layer4_2_bn1 = 46976,  /* 1024 floats */
+    S_layer4_2_bn2 = 48000,  /* 1024 floats */
+    S_layer4_2_bn3 = 49024,  /* 4096 floats */
 };
 
 #define P(o) (params + (o))
@@ -916,7 +955,7 @@ void resnet50_init(float *params, uint64_t seed) {
 
 const float *resnet50_forward(float *params, float *arena, const float *x, int n, int training) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_forward(A(X_conv1), S(S_COL), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     if (training)
         rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544, 0.100000001f, 9.99999975e-06f);
@@ -926,497 +965,497 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
-    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 200704);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), S(S_COL), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_bn2), (size_t)n * 200704);
-    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
-    /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), A(X_layer1_0_conv3), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn3), A(X_layer1_0_conv3), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 9.99999975e-06f);
-    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool), P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
-    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 9.99999975e-06f);
-    /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
-    /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu3), A(X_layer1_0_add1), (size_t)n * 802816);
-    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 200704);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), S(S_COL), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_bn2), (size_t)n * 200704);
-    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
-    /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn3), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 9.99999975e-06f);
-    /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn3), A(X_layer1_0_relu3), (size_t)n * 802816);
-    /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu3), A(X_layer1_1_add1), (size_t)n * 802816);
-    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_bn1), (size_t)n * 200704);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), S(S_COL), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
-    /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_bn2), (size_t)n * 200704);
-    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
-    /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn3), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 9.99999975e-06f);
-    /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn3), A(X_layer1_1_relu3), (size_t)n * 802816);
-    /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_2_relu3), A(X_layer1_2_add1), (size_t)n * 802816);
-    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 3136, 9.99999975e-06f);
-    /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 401408);
-    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), S(S_COL), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_bn2), (size_t)n * 100352);
-    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
-    /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), A(X_layer2_0_conv3), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn3), A(X_layer2_0_conv3), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 9.99999975e-06f);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), S(S_COL), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 9.99999975e-06f);
-    /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
-    /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu3), A(X_layer2_0_add1), (size_t)n * 401408);
-    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 100352);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), S(S_COL), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_bn2), (size_t)n * 100352);
-    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
-    /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn3), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 9.99999975e-06f);
-    /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn3), A(X_layer2_0_relu3), (size_t)n * 401408);
-    /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu3), A(X_layer2_1_add1), (size_t)n * 401408);
-    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_bn1), (size_t)n * 100352);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), S(S_COL), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_bn2), (size_t)n * 100352);
-    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
-    /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn3), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 9.99999975e-06f);
-    /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn3), A(X_layer2_1_relu3), (size_t)n * 401408);
-    /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_2_relu3), A(X_layer2_2_add1), (size_t)n * 401408);
-    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_3_bn1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn1), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_bn1), (size_t)n * 100352);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), S(S_COL), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_3_bn2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 128, 784, 9.99999975e-06f);
-    /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_bn2), (size_t)n * 100352);
-    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
-    /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_3_bn3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn3), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 9.99999975e-06f);
-    /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn3), A(X_layer2_2_relu3), (size_t)n * 401408);
-    /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_3_relu3), A(X_layer2_3_add1), (size_t)n * 401408);
-    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 784, 9.99999975e-06f);
-    /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 200704);
-    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), S(S_COL), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_bn2), (size_t)n * 50176);
-    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
-    /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), A(X_layer3_0_conv3), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn3), A(X_layer3_0_conv3), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), S(S_COL), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
-    /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu3), A(X_layer3_0_add1), (size_t)n * 200704);
-    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 50176);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), S(S_COL), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_bn2), (size_t)n * 50176);
-    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
-    /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn3), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn3), A(X_layer3_0_relu3), (size_t)n * 200704);
-    /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu3), A(X_layer3_1_add1), (size_t)n * 200704);
-    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_bn1), (size_t)n * 50176);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), S(S_COL), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_bn2), (size_t)n * 50176);
-    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
-    /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn3), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn3), A(X_layer3_1_relu3), (size_t)n * 200704);
-    /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_2_relu3), A(X_layer3_2_add1), (size_t)n * 200704);
-    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_3_bn1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn1), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_bn1), (size_t)n * 50176);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), S(S_COL), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_3_bn2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_bn2), (size_t)n * 50176);
-    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
-    /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_3_bn3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn3), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn3), A(X_layer3_2_relu3), (size_t)n * 200704);
-    /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_3_relu3), A(X_layer3_3_add1), (size_t)n * 200704);
-    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_4_bn1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn1), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_bn1), (size_t)n * 50176);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), S(S_COL), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_4_bn2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_bn2), (size_t)n * 50176);
-    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
-    /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_4_bn3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn3), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn3), A(X_layer3_3_relu3), (size_t)n * 200704);
-    /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_4_relu3), A(X_layer3_4_add1), (size_t)n * 200704);
-    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_5_bn1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn1), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_bn1), (size_t)n * 50176);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), S(S_COL), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_5_bn2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 256, 196, 9.99999975e-06f);
-    /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_bn2), (size_t)n * 50176);
-    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
-    /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_5_bn3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn3), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
-    /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn3), A(X_layer3_4_relu3), (size_t)n * 200704);
-    /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_5_relu3), A(X_layer3_5_add1), (size_t)n * 200704);
-    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_bn1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_bn1), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 196, 9.99999975e-06f);
-    /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu1), A(X_layer4_0_bn1), (size_t)n * 100352);
-    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_0_conv2), S(S_COL), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
+    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_bn2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_bn2), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_bn2), (size_t)n * 25088);
-    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
-    /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_bn3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), A(X_layer4_0_conv3), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_bn3), A(X_layer4_0_conv3), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 9.99999975e-06f);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_0_downsample_0), S(S_COL), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
-    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 9.99999975e-06f);
-    /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
-    /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu3), A(X_layer4_0_add1), (size_t)n * 100352);
-    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_1_bn1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn1), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu1), A(X_layer4_1_bn1), (size_t)n * 25088);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_1_conv2), S(S_COL), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_1_bn2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn2), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_1_bn2), (size_t)n * 25088);
-    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
-    /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_1_bn3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn3), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 9.99999975e-06f);
-    /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn3), A(X_layer4_0_relu3), (size_t)n * 100352);
-    /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu3), A(X_layer4_1_add1), (size_t)n * 100352);
-    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
-    /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_2_bn1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), A(X_layer4_2_conv1), P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_2_bn1), A(X_layer4_2_conv1), P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_2_relu1), A(X_layer4_2_bn1), (size_t)n * 25088);
-    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer4_2_conv2), S(S_COL), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
-    /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(X_layer4_2_conv2), A(T_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
+    /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_2_bn2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), A(X_layer4_2_conv2), P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_2_bn2), A(X_layer4_2_conv2), P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), n, 512, 49, 9.99999975e-06f);
-    /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_2_relu2), A(X_layer4_2_bn2), (size_t)n * 25088);
-    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
-    /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer4_2_bn3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_2_bn3), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 9.99999975e-06f);
-    /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_2_add1), A(X_layer4_2_bn3), A(X_layer4_1_relu3), (size_t)n * 100352);
-    /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_2_relu3), A(X_layer4_2_add1), (size_t)n * 100352);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_2_relu3), n, 2048, 49);
@@ -1441,524 +1480,524 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49);
     ZERO(D_layer4_2_add1, 100352);
-    /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3), (size_t)n * 100352);
     ZERO(D_layer4_1_relu3, 100352);
     ZERO(D_layer4_2_bn3, 100352);
-    /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_2_bn3), A(D_layer4_2_add1), (size_t)n * 100352);
     rt_acc(A(D_layer4_1_relu3), A(D_layer4_2_add1), (size_t)n * 100352);
     ZERO(D_layer4_2_conv3, 100352);
-    /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_bn3), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49);
     ZERO(D_layer4_2_relu2, 25088);
-    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL, A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3);
     ZERO(D_layer4_2_bn2, 25088);
-    /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_bn2), A(D_layer4_2_relu2), A(X_layer4_2_relu2), (size_t)n * 25088);
     ZERO(D_layer4_2_conv2, 25088);
-    /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight), G(P_layer4_2_bn2_bias), A(D_layer4_2_bn2), A(X_layer4_2_conv2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49);
     ZERO(D_layer4_2_relu1, 25088);
-    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, S(S_COL), A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2);
+    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2), A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2);
     ZERO(D_layer4_2_bn1, 25088);
-    /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_bn1), A(D_layer4_2_relu1), A(X_layer4_2_relu1), (size_t)n * 25088);
     ZERO(D_layer4_2_conv1, 25088);
-    /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight), G(P_layer4_2_bn1_bias), A(D_layer4_2_bn1), A(X_layer4_2_conv1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49);
-    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu3), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1);
     ZERO(D_layer4_1_add1, 100352);
-    /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu3), A(X_layer4_1_relu3), (size_t)n * 100352);
     ZERO(D_layer4_0_relu3, 100352);
     ZERO(D_layer4_1_bn3, 100352);
-    /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_1_bn3), A(D_layer4_1_add1), (size_t)n * 100352);
     rt_acc(A(D_layer4_0_relu3), A(D_layer4_1_add1), (size_t)n * 100352);
     ZERO(D_layer4_1_conv3, 100352);
-    /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_bn3), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49);
     ZERO(D_layer4_1_relu2, 25088);
-    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL, A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3);
     ZERO(D_layer4_1_bn2, 25088);
-    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn2), A(D_layer4_1_relu2), A(X_layer4_1_relu2), (size_t)n * 25088);
     ZERO(D_layer4_1_conv2, 25088);
-    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49);
     ZERO(D_layer4_1_relu1, 25088);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, S(S_COL), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
     ZERO(D_layer4_1_bn1, 25088);
-    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_conv1, 25088);
-    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49);
-    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu3), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
     ZERO(D_layer4_0_add1, 100352);
-    /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu3), A(X_layer4_0_relu3), (size_t)n * 100352);
     ZERO(D_layer4_0_bn3, 100352);
     ZERO(D_layer4_0_downsample_1, 100352);
-    /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_0_bn3), A(D_layer4_0_add1), (size_t)n * 100352);
     rt_acc(A(D_layer4_0_downsample_1), A(D_layer4_0_add1), (size_t)n * 100352);
     ZERO(D_layer4_0_downsample_0, 100352);
-    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49);
     ZERO(D_layer3_5_relu3, 200704);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, S(S_COL), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
     ZERO(D_layer4_0_conv3, 100352);
-    /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_bn3), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49);
     ZERO(D_layer4_0_relu2, 25088);
-    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL, A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3);
     ZERO(D_layer4_0_bn2, 25088);
-    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn2), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_conv2, 25088);
-    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49);
     ZERO(D_layer4_0_relu1, 100352);
-    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, S(S_COL), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
+    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
     ZERO(D_layer4_0_bn1, 100352);
-    /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 100352);
     ZERO(D_layer4_0_conv1, 100352);
-    /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196);
-    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL, A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
     ZERO(D_layer3_5_add1, 200704);
-    /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3), (size_t)n * 200704);
     ZERO(D_layer3_4_relu3, 200704);
     ZERO(D_layer3_5_bn3, 200704);
-    /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_5_bn3), A(D_layer3_5_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_4_relu3), A(D_layer3_5_add1), (size_t)n * 200704);
     ZERO(D_layer3_5_conv3, 200704);
-    /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_bn3), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196);
     ZERO(D_layer3_5_relu2, 50176);
-    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL, A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3);
     ZERO(D_layer3_5_bn2, 50176);
-    /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_bn2), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 50176);
     ZERO(D_layer3_5_conv2, 50176);
-    /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196);
     ZERO(D_layer3_5_relu1, 50176);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, S(S_COL), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
     ZERO(D_layer3_5_bn1, 50176);
-    /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 50176);
     ZERO(D_layer3_5_conv1, 50176);
-    /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196);
-    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu3), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
     ZERO(D_layer3_4_add1, 200704);
-    /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu3), A(X_layer3_4_relu3), (size_t)n * 200704);
     ZERO(D_layer3_3_relu3, 200704);
     ZERO(D_layer3_4_bn3, 200704);
-    /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_4_bn3), A(D_layer3_4_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_3_relu3), A(D_layer3_4_add1), (size_t)n * 200704);
     ZERO(D_layer3_4_conv3, 200704);
-    /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_bn3), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196);
     ZERO(D_layer3_4_relu2, 50176);
-    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL, A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3);
     ZERO(D_layer3_4_bn2, 50176);
-    /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_bn2), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 50176);
     ZERO(D_layer3_4_conv2, 50176);
-    /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196);
     ZERO(D_layer3_4_relu1, 50176);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, S(S_COL), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
     ZERO(D_layer3_4_bn1, 50176);
-    /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 50176);
     ZERO(D_layer3_4_conv1, 50176);
-    /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196);
-    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu3), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
     ZERO(D_layer3_3_add1, 200704);
-    /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu3), A(X_layer3_3_relu3), (size_t)n * 200704);
     ZERO(D_layer3_2_relu3, 200704);
     ZERO(D_layer3_3_bn3, 200704);
-    /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_3_bn3), A(D_layer3_3_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_2_relu3), A(D_layer3_3_add1), (size_t)n * 200704);
     ZERO(D_layer3_3_conv3, 200704);
-    /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_bn3), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196);
     ZERO(D_layer3_3_relu2, 50176);
-    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL, A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3);
     ZERO(D_layer3_3_bn2, 50176);
-    /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_bn2), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 50176);
     ZERO(D_layer3_3_conv2, 50176);
-    /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196);
     ZERO(D_layer3_3_relu1, 50176);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, S(S_COL), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
     ZERO(D_layer3_3_bn1, 50176);
-    /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 50176);
     ZERO(D_layer3_3_conv1, 50176);
-    /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196);
-    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu3), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
     ZERO(D_layer3_2_add1, 200704);
-    /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu3), A(X_layer3_2_relu3), (size_t)n * 200704);
     ZERO(D_layer3_1_relu3, 200704);
     ZERO(D_layer3_2_bn3, 200704);
-    /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_2_bn3), A(D_layer3_2_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_1_relu3), A(D_layer3_2_add1), (size_t)n * 200704);
     ZERO(D_layer3_2_conv3, 200704);
-    /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_bn3), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196);
     ZERO(D_layer3_2_relu2, 50176);
-    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL, A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3);
     ZERO(D_layer3_2_bn2, 50176);
-    /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 50176);
     ZERO(D_layer3_2_conv2, 50176);
-    /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196);
     ZERO(D_layer3_2_relu1, 50176);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, S(S_COL), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
     ZERO(D_layer3_2_bn1, 50176);
-    /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 50176);
     ZERO(D_layer3_2_conv1, 50176);
-    /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196);
-    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu3), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
     ZERO(D_layer3_1_add1, 200704);
-    /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu3), A(X_layer3_1_relu3), (size_t)n * 200704);
     ZERO(D_layer3_0_relu3, 200704);
     ZERO(D_layer3_1_bn3, 200704);
-    /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_1_bn3), A(D_layer3_1_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_0_relu3), A(D_layer3_1_add1), (size_t)n * 200704);
     ZERO(D_layer3_1_conv3, 200704);
-    /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_bn3), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196);
     ZERO(D_layer3_1_relu2, 50176);
-    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL, A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3);
     ZERO(D_layer3_1_bn2, 50176);
-    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_1_conv2, 50176);
-    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196);
     ZERO(D_layer3_1_relu1, 50176);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, S(S_COL), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
     ZERO(D_layer3_1_bn1, 50176);
-    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_conv1, 50176);
-    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196);
-    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu3), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
     ZERO(D_layer3_0_add1, 200704);
-    /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu3), A(X_layer3_0_relu3), (size_t)n * 200704);
     ZERO(D_layer3_0_bn3, 200704);
     ZERO(D_layer3_0_downsample_1, 200704);
-    /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_0_bn3), A(D_layer3_0_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 200704);
     ZERO(D_layer3_0_downsample_0, 200704);
-    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196);
     ZERO(D_layer2_3_relu3, 401408);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, S(S_COL), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
     ZERO(D_layer3_0_conv3, 200704);
-    /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_bn3), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196);
     ZERO(D_layer3_0_relu2, 50176);
-    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL, A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3);
     ZERO(D_layer3_0_bn2, 50176);
-    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_conv2, 50176);
-    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196);
     ZERO(D_layer3_0_relu1, 200704);
-    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, S(S_COL), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
     ZERO(D_layer3_0_bn1, 200704);
-    /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 200704);
     ZERO(D_layer3_0_conv1, 200704);
-    /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784);
-    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL, A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
     ZERO(D_layer2_3_add1, 401408);
-    /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3), (size_t)n * 401408);
     ZERO(D_layer2_2_relu3, 401408);
     ZERO(D_layer2_3_bn3, 401408);
-    /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_3_bn3), A(D_layer2_3_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_2_relu3), A(D_layer2_3_add1), (size_t)n * 401408);
     ZERO(D_layer2_3_conv3, 401408);
-    /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_bn3), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784);
     ZERO(D_layer2_3_relu2, 100352);
-    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL, A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3);
     ZERO(D_layer2_3_bn2, 100352);
-    /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_bn2), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 100352);
     ZERO(D_layer2_3_conv2, 100352);
-    /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784);
     ZERO(D_layer2_3_relu1, 100352);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, S(S_COL), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
     ZERO(D_layer2_3_bn1, 100352);
-    /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 100352);
     ZERO(D_layer2_3_conv1, 100352);
-    /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784);
-    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu3), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
     ZERO(D_layer2_2_add1, 401408);
-    /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu3), A(X_layer2_2_relu3), (size_t)n * 401408);
     ZERO(D_layer2_1_relu3, 401408);
     ZERO(D_layer2_2_bn3, 401408);
-    /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_2_bn3), A(D_layer2_2_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_1_relu3), A(D_layer2_2_add1), (size_t)n * 401408);
     ZERO(D_layer2_2_conv3, 401408);
-    /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_bn3), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784);
     ZERO(D_layer2_2_relu2, 100352);
-    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL, A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3);
     ZERO(D_layer2_2_bn2, 100352);
-    /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 100352);
     ZERO(D_layer2_2_conv2, 100352);
-    /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784);
     ZERO(D_layer2_2_relu1, 100352);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, S(S_COL), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
     ZERO(D_layer2_2_bn1, 100352);
-    /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 100352);
     ZERO(D_layer2_2_conv1, 100352);
-    /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784);
-    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu3), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
     ZERO(D_layer2_1_add1, 401408);
-    /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu3), A(X_layer2_1_relu3), (size_t)n * 401408);
     ZERO(D_layer2_0_relu3, 401408);
     ZERO(D_layer2_1_bn3, 401408);
-    /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_1_bn3), A(D_layer2_1_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_0_relu3), A(D_layer2_1_add1), (size_t)n * 401408);
     ZERO(D_layer2_1_conv3, 401408);
-    /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_bn3), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784);
     ZERO(D_layer2_1_relu2, 100352);
-    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL, A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3);
     ZERO(D_layer2_1_bn2, 100352);
-    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_1_conv2, 100352);
-    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784);
     ZERO(D_layer2_1_relu1, 100352);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, S(S_COL), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
     ZERO(D_layer2_1_bn1, 100352);
-    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_conv1, 100352);
-    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784);
-    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu3), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
     ZERO(D_layer2_0_add1, 401408);
-    /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu3), A(X_layer2_0_relu3), (size_t)n * 401408);
     ZERO(D_layer2_0_bn3, 401408);
     ZERO(D_layer2_0_downsample_1, 401408);
-    /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_0_bn3), A(D_layer2_0_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 401408);
     ZERO(D_layer2_0_downsample_0, 401408);
-    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784);
     ZERO(D_layer1_2_relu3, 802816);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, S(S_COL), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
     ZERO(D_layer2_0_conv3, 401408);
-    /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_bn3), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784);
     ZERO(D_layer2_0_relu2, 100352);
-    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL, A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3);
     ZERO(D_layer2_0_bn2, 100352);
-    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_conv2, 100352);
-    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784);
     ZERO(D_layer2_0_relu1, 401408);
-    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, S(S_COL), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
     ZERO(D_layer2_0_bn1, 401408);
-    /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 401408);
     ZERO(D_layer2_0_conv1, 401408);
-    /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136);
-    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL, A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
     ZERO(D_layer1_2_add1, 802816);
-    /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3), (size_t)n * 802816);
     ZERO(D_layer1_1_relu3, 802816);
     ZERO(D_layer1_2_bn3, 802816);
-    /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_2_bn3), A(D_layer1_2_add1), (size_t)n * 802816);
     rt_acc(A(D_layer1_1_relu3), A(D_layer1_2_add1), (size_t)n * 802816);
     ZERO(D_layer1_2_conv3, 802816);
-    /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_bn3), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136);
     ZERO(D_layer1_2_relu2, 200704);
-    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL, A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3);
     ZERO(D_layer1_2_bn2, 200704);
-    /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 200704);
     ZERO(D_layer1_2_conv2, 200704);
-    /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136);
     ZERO(D_layer1_2_relu1, 200704);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, S(S_COL), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
     ZERO(D_layer1_2_bn1, 200704);
-    /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 200704);
     ZERO(D_layer1_2_conv1, 200704);
-    /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136);
-    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu3), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
     ZERO(D_layer1_1_add1, 802816);
-    /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu3), A(X_layer1_1_relu3), (size_t)n * 802816);
     ZERO(D_layer1_0_relu3, 802816);
     ZERO(D_layer1_1_bn3, 802816);
-    /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_1_bn3), A(D_layer1_1_add1), (size_t)n * 802816);
     rt_acc(A(D_layer1_0_relu3), A(D_layer1_1_add1), (size_t)n * 802816);
     ZERO(D_layer1_1_conv3, 802816);
-    /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_bn3), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136);
     ZERO(D_layer1_1_relu2, 200704);
-    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL, A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3);
     ZERO(D_layer1_1_bn2, 200704);
-    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_1_conv2, 200704);
-    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136);
     ZERO(D_layer1_1_relu1, 200704);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, S(S_COL), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
     ZERO(D_layer1_1_bn1, 200704);
-    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_conv1, 200704);
-    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136);
-    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu3), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
     ZERO(D_layer1_0_add1, 802816);
-    /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:91) */
+    /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu3), A(X_layer1_0_relu3), (size_t)n * 802816);
     ZERO(D_layer1_0_bn3, 802816);
     ZERO(D_layer1_0_downsample_1, 802816);
-    /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90) */
+    /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_0_bn3), A(D_layer1_0_add1), (size_t)n * 802816);
     rt_acc(A(D_layer1_0_downsample_1), A(D_layer1_0_add1), (size_t)n * 802816);
     ZERO(D_layer1_0_downsample_0, 802816);
-    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_downsample_1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136);
     ZERO(D_maxpool, 200704);
-    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL, A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0);
     ZERO(D_layer1_0_conv3, 802816);
-    /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_bn3), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136);
     ZERO(D_layer1_0_relu2, 200704);
-    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL, A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3);
     ZERO(D_layer1_0_bn2, 200704);
-    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:88) */
+    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_conv2, 200704);
-    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136);
     ZERO(D_layer1_0_relu1, 200704);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, S(S_COL), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
     ZERO(D_layer1_0_bn1, 200704);
-    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:87) */
+    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_conv1, 200704);
-    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136);
-    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46) */
+    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
     ZERO(D_relu, 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
@@ -1970,7 +2009,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, S(S_COL), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
 }
 
 void resnet50_zero_grad(float *grads) {
@@ -2260,126 +2299,126 @@ static const RtParamInfo tensors[] = {
 static const RtLayerInfo layers[] = {
     {"conv1", "conv2d", "specs/resnet_imagenet.lua:29", 1},
     {"bn1", "batchnorm", "specs/resnet_imagenet.lua:30", 1},
-    {"layer1.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 2},
-    {"layer1.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 2},
-    {"layer1.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 3},
-    {"layer1.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 3},
-    {"layer1.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 4},
-    {"layer1.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 4},
-    {"layer1.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 2},
-    {"layer1.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 2},
-    {"layer1.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 4},
-    {"layer1.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 5},
-    {"layer1.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 5},
-    {"layer1.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 6},
-    {"layer1.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 6},
-    {"layer1.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 7},
-    {"layer1.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 7},
-    {"layer1.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 7},
-    {"layer1.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 8},
-    {"layer1.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 8},
-    {"layer1.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 9},
-    {"layer1.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 9},
-    {"layer1.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 10},
-    {"layer1.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 10},
-    {"layer1.2.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 10},
-    {"layer2.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 11},
-    {"layer2.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 11},
-    {"layer2.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 12},
-    {"layer2.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 12},
-    {"layer2.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 13},
-    {"layer2.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 13},
-    {"layer2.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 11},
-    {"layer2.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 11},
-    {"layer2.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 13},
-    {"layer2.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 14},
-    {"layer2.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 14},
-    {"layer2.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 15},
-    {"layer2.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 15},
-    {"layer2.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 16},
-    {"layer2.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 16},
-    {"layer2.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 16},
-    {"layer2.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 17},
-    {"layer2.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 17},
-    {"layer2.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 18},
-    {"layer2.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 18},
-    {"layer2.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 19},
-    {"layer2.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 19},
-    {"layer2.2.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 19},
-    {"layer2.3.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 20},
-    {"layer2.3.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 20},
-    {"layer2.3.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 21},
-    {"layer2.3.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 21},
-    {"layer2.3.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 22},
-    {"layer2.3.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 22},
-    {"layer2.3.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 22},
-    {"layer3.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 23},
-    {"layer3.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 23},
-    {"layer3.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 24},
-    {"layer3.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 24},
-    {"layer3.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 25},
-    {"layer3.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 25},
-    {"layer3.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 23},
-    {"layer3.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 23},
-    {"layer3.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 25},
-    {"layer3.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 26},
-    {"layer3.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 26},
-    {"layer3.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 27},
-    {"layer3.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 27},
-    {"layer3.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 28},
-    {"layer3.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 28},
-    {"layer3.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 28},
-    {"layer3.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 29},
-    {"layer3.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 29},
-    {"layer3.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 30},
-    {"layer3.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 30},
-    {"layer3.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 31},
-    {"layer3.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 31},
-    {"layer3.2.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 31},
-    {"layer3.3.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 32},
-    {"layer3.3.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 32},
-    {"layer3.3.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 33},
-    {"layer3.3.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 33},
-    {"layer3.3.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 34},
-    {"layer3.3.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 34},
-    {"layer3.3.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 34},
-    {"layer3.4.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 35},
-    {"layer3.4.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 35},
-    {"layer3.4.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 36},
-    {"layer3.4.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 36},
-    {"layer3.4.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 37},
-    {"layer3.4.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 37},
-    {"layer3.4.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 37},
-    {"layer3.5.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 38},
-    {"layer3.5.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 38},
-    {"layer3.5.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 39},
-    {"layer3.5.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 39},
-    {"layer3.5.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 40},
-    {"layer3.5.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 40},
-    {"layer3.5.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 40},
-    {"layer4.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 41},
-    {"layer4.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 41},
-    {"layer4.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 42},
-    {"layer4.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 42},
-    {"layer4.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 43},
-    {"layer4.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 43},
-    {"layer4.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 41},
-    {"layer4.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 41},
-    {"layer4.0.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 43},
-    {"layer4.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 44},
-    {"layer4.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 44},
-    {"layer4.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 45},
-    {"layer4.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 45},
-    {"layer4.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 46},
-    {"layer4.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 46},
-    {"layer4.1.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 46},
-    {"layer4.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 47},
-    {"layer4.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 47},
-    {"layer4.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 48},
-    {"layer4.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 48},
-    {"layer4.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:46", 49},
-    {"layer4.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:52", 49},
-    {"layer4.2.add1", "add", "specs/resnet_imagenet.lua:37 via generator/lib/skipc/blocks.lua:90", 49},
+    {"layer1.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 2},
+    {"layer1.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 2},
+    {"layer1.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 3},
+    {"layer1.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 3},
+    {"layer1.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 4},
+    {"layer1.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 4},
+    {"layer1.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37", 2},
+    {"layer1.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37", 2},
+    {"layer1.0.add1", "add", "specs/resnet_imagenet.lua:37", 4},
+    {"layer1.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 5},
+    {"layer1.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 5},
+    {"layer1.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 6},
+    {"layer1.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 6},
+    {"layer1.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 7},
+    {"layer1.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 7},
+    {"layer1.1.add1", "add", "specs/resnet_imagenet.lua:37", 7},
+    {"layer1.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 8},
+    {"layer1.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 8},
+    {"layer1.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 9},
+    {"layer1.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 9},
+    {"layer1.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 10},
+    {"layer1.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 10},
+    {"layer1.2.add1", "add", "specs/resnet_imagenet.lua:37", 10},
+    {"layer2.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 11},
+    {"layer2.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 11},
+    {"layer2.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 12},
+    {"layer2.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 12},
+    {"layer2.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 13},
+    {"layer2.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 13},
+    {"layer2.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37", 11},
+    {"layer2.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37", 11},
+    {"layer2.0.add1", "add", "specs/resnet_imagenet.lua:37", 13},
+    {"layer2.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 14},
+    {"layer2.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 14},
+    {"layer2.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 15},
+    {"layer2.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 15},
+    {"layer2.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 16},
+    {"layer2.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 16},
+    {"layer2.1.add1", "add", "specs/resnet_imagenet.lua:37", 16},
+    {"layer2.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 17},
+    {"layer2.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 17},
+    {"layer2.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 18},
+    {"layer2.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 18},
+    {"layer2.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 19},
+    {"layer2.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 19},
+    {"layer2.2.add1", "add", "specs/resnet_imagenet.lua:37", 19},
+    {"layer2.3.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 20},
+    {"layer2.3.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 20},
+    {"layer2.3.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 21},
+    {"layer2.3.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 21},
+    {"layer2.3.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 22},
+    {"layer2.3.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 22},
+    {"layer2.3.add1", "add", "specs/resnet_imagenet.lua:37", 22},
+    {"layer3.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 23},
+    {"layer3.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 23},
+    {"layer3.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 24},
+    {"layer3.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 24},
+    {"layer3.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 25},
+    {"layer3.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 25},
+    {"layer3.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37", 23},
+    {"layer3.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37", 23},
+    {"layer3.0.add1", "add", "specs/resnet_imagenet.lua:37", 25},
+    {"layer3.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 26},
+    {"layer3.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 26},
+    {"layer3.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 27},
+    {"layer3.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 27},
+    {"layer3.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 28},
+    {"layer3.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 28},
+    {"layer3.1.add1", "add", "specs/resnet_imagenet.lua:37", 28},
+    {"layer3.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 29},
+    {"layer3.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 29},
+    {"layer3.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 30},
+    {"layer3.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 30},
+    {"layer3.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 31},
+    {"layer3.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 31},
+    {"layer3.2.add1", "add", "specs/resnet_imagenet.lua:37", 31},
+    {"layer3.3.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 32},
+    {"layer3.3.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 32},
+    {"layer3.3.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 33},
+    {"layer3.3.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 33},
+    {"layer3.3.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 34},
+    {"layer3.3.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 34},
+    {"layer3.3.add1", "add", "specs/resnet_imagenet.lua:37", 34},
+    {"layer3.4.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 35},
+    {"layer3.4.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 35},
+    {"layer3.4.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 36},
+    {"layer3.4.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 36},
+    {"layer3.4.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 37},
+    {"layer3.4.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 37},
+    {"layer3.4.add1", "add", "specs/resnet_imagenet.lua:37", 37},
+    {"layer3.5.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 38},
+    {"layer3.5.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 38},
+    {"layer3.5.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 39},
+    {"layer3.5.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 39},
+    {"layer3.5.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 40},
+    {"layer3.5.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 40},
+    {"layer3.5.add1", "add", "specs/resnet_imagenet.lua:37", 40},
+    {"layer4.0.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 41},
+    {"layer4.0.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 41},
+    {"layer4.0.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 42},
+    {"layer4.0.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 42},
+    {"layer4.0.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 43},
+    {"layer4.0.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 43},
+    {"layer4.0.downsample.0", "conv2d", "specs/resnet_imagenet.lua:37", 41},
+    {"layer4.0.downsample.1", "batchnorm", "specs/resnet_imagenet.lua:37", 41},
+    {"layer4.0.add1", "add", "specs/resnet_imagenet.lua:37", 43},
+    {"layer4.1.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 44},
+    {"layer4.1.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 44},
+    {"layer4.1.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 45},
+    {"layer4.1.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 45},
+    {"layer4.1.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 46},
+    {"layer4.1.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 46},
+    {"layer4.1.add1", "add", "specs/resnet_imagenet.lua:37", 46},
+    {"layer4.2.conv1", "conv2d", "specs/resnet_imagenet.lua:37", 47},
+    {"layer4.2.bn1", "batchnorm", "specs/resnet_imagenet.lua:37", 47},
+    {"layer4.2.conv2", "conv2d", "specs/resnet_imagenet.lua:37", 48},
+    {"layer4.2.bn2", "batchnorm", "specs/resnet_imagenet.lua:37", 48},
+    {"layer4.2.conv3", "conv2d", "specs/resnet_imagenet.lua:37", 49},
+    {"layer4.2.bn3", "batchnorm", "specs/resnet_imagenet.lua:37", 49},
+    {"layer4.2.add1", "add", "specs/resnet_imagenet.lua:37", 49},
     {"fc", "linear", "specs/resnet_imagenet.lua:41", 50},
 };
 

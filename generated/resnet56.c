@@ -302,18 +302,24 @@ enum {
 enum {
     X_conv1 = 0,  /* [16,28,28] */
     D_conv1 = 25088,  /* [16,28,28] */
+    T_conv1 = 12544,  /* 7056 floats */
+    TB_conv1 = 0,  /* 7056 floats */
     X_bn1 = 12544,  /* [16,28,28] */
     D_bn1 = 12544,  /* [16,28,28] */
     X_relu = 25088,  /* [16,28,28] */
     D_relu = 62720,  /* [16,28,28] */
     X_layer1_0_conv1 = 12544,  /* [16,28,28] */
     D_layer1_0_conv1 = 37632,  /* [16,28,28] */
+    T_layer1_0_conv1 = 37632,  /* 112896 floats */
+    TB_layer1_0_conv1 = 75264,  /* 112896 floats */
     X_layer1_0_bn1 = 37632,  /* [16,28,28] */
     D_layer1_0_bn1 = 75264,  /* [16,28,28] */
     X_layer1_0_relu1 = 50176,  /* [16,28,28] */
     D_layer1_0_relu1 = 37632,  /* [16,28,28] */
     X_layer1_0_conv2 = 37632,  /* [16,28,28] */
     D_layer1_0_conv2 = 75264,  /* [16,28,28] */
+    T_layer1_0_conv2 = 62720,  /* 112896 floats */
+    TB_layer1_0_conv2 = 87808,  /* 112896 floats */
     X_layer1_0_bn2 = 62720,  /* [16,28,28] */
     D_layer1_0_bn2 = 87808,  /* [16,28,28] */
     X_layer1_0_add1 = 75264,  /* [16,28,28] */
@@ -322,12 +328,16 @@ enum {
     D_layer1_0_relu2 = 112896,  /* [16,28,28] */
     X_layer1_1_conv1 = 75264,  /* [16,28,28] */
     D_layer1_1_conv1 = 87808,  /* [16,28,28] */
+    T_layer1_1_conv1 = 87808,  /* 112896 floats */
+    TB_layer1_1_conv1 = 125440,  /* 112896 floats */
     X_layer1_1_bn1 = 87808,  /* [16,28,28] */
     D_layer1_1_bn1 = 125440,  /* [16,28,28] */
     X_layer1_1_relu1 = 100352,  /* [16,28,28] */
     D_layer1_1_relu1 = 87808,  /* [16,28,28] */
     X_layer1_1_conv2 = 87808,  /* [16,28,28] */
     D_layer1_1_conv2 = 125440,  /* [16,28,28] */
+    T_layer1_1_conv2 = 112896,  /* 112896 floats */
+    TB_layer1_1_conv2 = 137984,  /* 112896 floats */
     X_layer1_1_bn2 = 112896,  /* [16,28,28] */
     D_layer1_1_bn2 = 137984,  /* [16,28,28] */
     X_layer1_1_add1 = 125440,  /* [16,28,28] */
@@ -336,12 +346,16 @@ enum {
     D_layer1_1_relu2 = 163072,  /* [16,28,28] */
     X_layer1_2_conv1 = 125440,  /* [16,28,28] */
     D_layer1_2_conv1 = 137984,  /* [16,28,28] */
+    T_layer1_2_conv1 = 137984,  /* 112896 floats */
+    TB_layer1_2_conv1 = 175616,  /* 112896 floats */
     X_layer1_2_bn1 = 137984,  /* [16,28,28] */
     D_layer1_2_bn1 = 175616,  /* [16,28,28] */
     X_layer1_2_relu1 = 150528,  /* [16,28,28] */
     D_layer1_2_relu1 = 137984,  /* [16,28,28] */
     X_layer1_2_conv2 = 137984,  /* [16,28,28] */
     D_layer1_2_conv2 = 175616,  /* [16,28,28] */
+    T_layer1_2_conv2 = 163072,  /* 112896 floats */
+    TB_layer1_2_conv2 = 188160,  /* 112896 floats */
     X_layer1_2_bn2 = 163072,  /* [16,28,28] */
     D_layer1_2_bn2 = 188160,  /* [16,28,28] */
     X_layer1_2_add1 = 175616,  /* [16,28,28] */
@@ -350,12 +364,16 @@ enum {
     D_layer1_2_relu2 = 213248,  /* [16,28,28] */
     X_layer1_3_conv1 = 175616,  /* [16,28,28] */
     D_layer1_3_conv1 = 188160,  /* [16,28,28] */
+    T_layer1_3_conv1 = 188160,  /* 112896 floats */
+    TB_layer1_3_conv1 = 225792,  /* 112896 floats */
     X_layer1_3_bn1 = 188160,  /* [16,28,28] */
     D_layer1_3_bn1 = 225792,  /* [16,28,28] */
     X_layer1_3_relu1 = 200704,  /* [16,28,28] */
     D_layer1_3_relu1 = 188160,  /* [16,28,28] */
     X_layer1_3_conv2 = 188160,  /* [16,28,28] */
     D_layer1_3_conv2 = 225792,  /* [16,28,28] */
+    T_layer1_3_conv2 = 213248,  /* 112896 floats */
+    TB_layer1_3_conv2 = 238336,  /* 112896 floats */
     X_layer1_3_bn2 = 213248,  /* [16,28,28] */
     D_layer1_3_bn2 = 238336,  /* [16,28,28] */
     X_layer1_3_add1 = 225792,  /* [16,28,28] */
@@ -364,12 +382,16 @@ enum {
     D_layer1_3_relu2 = 263424,  /* [16,28,28] */
     X_layer1_4_conv1 = 225792,  /* [16,28,28] */
     D_layer1_4_conv1 = 238336,  /* [16,28,28] */
+    T_layer1_4_conv1 = 238336,  /* 112896 floats */
+    TB_layer1_4_conv1 = 275968,  /* 112896 floats */
     X_layer1_4_bn1 = 238336,  /* [16,28,28] */
     D_layer1_4_bn1 = 275968,  /* [16,28,28] */
     X_layer1_4_relu1 = 250880,  /* [16,28,28] */
     D_layer1_4_relu1 = 238336,  /* [16,28,28] */
     X_layer1_4_conv2 = 238336,  /* [16,28,28] */
     D_layer1_4_conv2 = 275968,  /* [16,28,28] */
+    T_layer1_4_conv2 = 263424,  /* 112896 floats */
+    TB_layer1_4_conv2 = 288512,  /* 112896 floats */
     X_layer1_4_bn2 = 263424,  /* [16,28,28] */
     D_layer1_4_bn2 = 288512,  /* [16,28,28] */
     X_layer1_4_add1 = 275968,  /* [16,28,28] */
@@ -378,12 +400,16 @@ enum {
     D_layer1_4_relu2 = 313600,  /* [16,28,28] */
     X_layer1_5_conv1 = 275968,  /* [16,28,28] */
     D_layer1_5_conv1 = 288512,  /* [16,28,28] */
+    T_layer1_5_conv1 = 288512,  /* 112896 floats */
+    TB_layer1_5_conv1 = 326144,  /* 112896 floats */
     X_layer1_5_bn1 = 288512,  /* [16,28,28] */
     D_layer1_5_bn1 = 326144,  /* [16,28,28] */
     X_layer1_5_relu1 = 301056,  /* [16,28,28] */
     D_layer1_5_relu1 = 288512,  /* [16,28,28] */
     X_layer1_5_conv2 = 288512,  /* [16,28,28] */
     D_layer1_5_conv2 = 326144,  /* [16,28,28] */
+    T_layer1_5_conv2 = 313600,  /* 112896 floats */
+    TB_layer1_5_conv2 = 338688,  /* 112896 floats */
     X_layer1_5_bn2 = 313600,  /* [16,28,28] */
     D_layer1_5_bn2 = 338688,  /* [16,28,28] */
     X_layer1_5_add1 = 326144,  /* [16,28,28] */
@@ -392,12 +418,16 @@ enum {
     D_layer1_5_relu2 = 363776,  /* [16,28,28] */
     X_layer1_6_conv1 = 326144,  /* [16,28,28] */
     D_layer1_6_conv1 = 338688,  /* [16,28,28] */
+    T_layer1_6_conv1 = 338688,  /* 112896 floats */
+    TB_layer1_6_conv1 = 376320,  /* 112896 floats */
     X_layer1_6_bn1 = 338688,  /* [16,28,28] */
     D_layer1_6_bn1 = 376320,  /* [16,28,28] */
     X_layer1_6_relu1 = 351232,  /* [16,28,28] */
     D_layer1_6_relu1 = 338688,  /* [16,28,28] */
     X_layer1_6_conv2 = 338688,  /* [16,28,28] */
     D_layer1_6_conv2 = 376320,  /* [16,28,28] */
+    T_layer1_6_conv2 = 363776,  /* 112896 floats */
+    TB_layer1_6_conv2 = 388864,  /* 112896 floats */
     X_layer1_6_bn2 = 363776,  /* [16,28,28] */
     D_layer1_6_bn2 = 388864,  /* [16,28,28] */
     X_layer1_6_add1 = 376320,  /* [16,28,28] */
@@ -406,12 +436,16 @@ enum {
     D_layer1_6_relu2 = 413952,  /* [16,28,28] */
     X_layer1_7_conv1 = 376320,  /* [16,28,28] */
     D_layer1_7_conv1 = 388864,  /* [16,28,28] */
+    T_layer1_7_conv1 = 388864,  /* 112896 floats */
+    TB_layer1_7_conv1 = 426496,  /* 112896 floats */
     X_layer1_7_bn1 = 388864,  /* [16,28,28] */
     D_layer1_7_bn1 = 426496,  /* [16,28,28] */
     X_layer1_7_relu1 = 401408,  /* [16,28,28] */
     D_layer1_7_relu1 = 388864,  /* [16,28,28] */
     X_layer1_7_conv2 = 388864,  /* [16,28,28] */
     D_layer1_7_conv2 = 426496,  /* [16,28,28] */
+    T_layer1_7_conv2 = 413952,  /* 112896 floats */
+    TB_layer1_7_conv2 = 439040,  /* 112896 floats */
     X_layer1_7_bn2 = 413952,  /* [16,28,28] */
     D_layer1_7_bn2 = 439040,  /* [16,28,28] */
     X_layer1_7_add1 = 426496,  /* [16,28,28] */
@@ -420,12 +454,16 @@ enum {
     D_layer1_7_relu2 = 464128,  /* [16,28,28] */
     X_layer1_8_conv1 = 426496,  /* [16,28,28] */
     D_layer1_8_conv1 = 439040,  /* [16,28,28] */
+    T_layer1_8_conv1 = 439040,  /* 112896 floats */
+    TB_layer1_8_conv1 = 476672,  /* 112896 floats */
     X_layer1_8_bn1 = 439040,  /* [16,28,28] */
     D_layer1_8_bn1 = 476672,  /* [16,28,28] */
     X_layer1_8_relu1 = 451584,  /* [16,28,28] */
     D_layer1_8_relu1 = 439040,  /* [16,28,28] */
     X_layer1_8_conv2 = 439040,  /* [16,28,28] */
     D_layer1_8_conv2 = 476672,  /* [16,28,28] */
+    T_layer1_8_conv2 = 464128,  /* 112896 floats */
+    TB_layer1_8_conv2 = 489216,  /* 112896 floats */
     X_layer1_8_bn2 = 464128,  /* [16,28,28] */
     D_layer1_8_bn2 = 489216,  /* [16,28,28] */
     X_layer1_8_add1 = 476672,  /* [16,28,28] */
@@ -434,16 +472,22 @@ enum {
     D_layer1_8_relu2 = 514304,  /* [16,28,28] */
     X_layer2_0_conv1 = 476672,  /* [32,14,14] */
     D_layer2_0_conv1 = 482944,  /* [32,14,14] */
+    T_layer2_0_conv1 = 482944,  /* 28224 floats */
+    TB_layer2_0_conv1 = 526848,  /* 28224 floats */
     X_layer2_0_bn1 = 482944,  /* [32,14,14] */
     D_layer2_0_bn1 = 495488,  /* [32,14,14] */
     X_layer2_0_relu1 = 489216,  /* [32,14,14] */
     D_layer2_0_relu1 = 482944,  /* [32,14,14] */
     X_layer2_0_conv2 = 482944,  /* [32,14,14] */
     D_layer2_0_conv2 = 501760,  /* [32,14,14] */
+    T_layer2_0_conv2 = 495488,  /* 56448 floats */
+    TB_layer2_0_conv2 = 526848,  /* 56448 floats */
     X_layer2_0_bn2 = 495488,  /* [32,14,14] */
     D_layer2_0_bn2 = 495488,  /* [32,14,14] */
     X_layer2_0_downsample_0 = 501760,  /* [32,14,14] */
     D_layer2_0_downsample_0 = 508032,  /* [32,14,14] */
+    T_layer2_0_downsample_0 = 508032,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 501760,  /* 3136 floats */
     X_layer2_0_downsample_1 = 508032,  /* [32,14,14] */
     D_layer2_0_downsample_1 = 514304,  /* [32,14,14] */
     X_layer2_0_add1 = 514304,  /* [32,14,14] */
@@ -452,12 +496,16 @@ enum {
     D_layer2_0_relu2 = 526848,  /* [32,14,14] */
     X_layer2_1_conv1 = 508032,  /* [32,14,14] */
     D_layer2_1_conv1 = 514304,  /* [32,14,14] */
+    T_layer2_1_conv1 = 514304,  /* 56448 floats */
+    TB_layer2_1_conv1 = 533120,  /* 56448 floats */
     X_layer2_1_bn1 = 514304,  /* [32,14,14] */
     D_layer2_1_bn1 = 533120,  /* [32,14,14] */
     X_layer2_1_relu1 = 520576,  /* [32,14,14] */
     D_layer2_1_relu1 = 514304,  /* [32,14,14] */
     X_layer2_1_conv2 = 514304,  /* [32,14,14] */
     D_layer2_1_conv2 = 533120,  /* [32,14,14] */
+    T_layer2_1_conv2 = 526848,  /* 56448 floats */
+    TB_layer2_1_conv2 = 539392,  /* 56448 floats */
     X_layer2_1_bn2 = 526848,  /* [32,14,14] */
     D_layer2_1_bn2 = 539392,  /* [32,14,14] */
     X_layer2_1_add1 = 533120,  /* [32,14,14] */
@@ -466,12 +514,16 @@ enum {
     D_layer2_1_relu2 = 551936,  /* [32,14,14] */
     X_layer2_2_conv1 = 533120,  /* [32,14,14] */
     D_layer2_2_conv1 = 539392,  /* [32,14,14] */
+    T_layer2_2_conv1 = 539392,  /* 56448 floats */
+    TB_layer2_2_conv1 = 558208,  /* 56448 floats */
     X_layer2_2_bn1 = 539392,  /* [32,14,14] */
     D_layer2_2_bn1 = 558208,  /* [32,14,14] */
     X_layer2_2_relu1 = 545664,  /* [32,14,14] */
     D_layer2_2_relu1 = 539392,  /* [32,14,14] */
     X_layer2_2_conv2 = 539392,  /* [32,14,14] */
     D_layer2_2_conv2 = 558208,  /* [32,14,14] */
+    T_layer2_2_conv2 = 551936,  /* 56448 floats */
+    TB_layer2_2_conv2 = 564480,  /* 56448 floats */
     X_layer2_2_bn2 = 551936,  /* [32,14,14] */
     D_layer2_2_bn2 = 564480,  /* [32,14,14] */
     X_layer2_2_add1 = 558208,  /* [32,14,14] */
@@ -480,12 +532,16 @@ enum {
     D_layer2_2_relu2 = 577024,  /* [32,14,14] */
     X_layer2_3_conv1 = 558208,  /* [32,14,14] */
     D_layer2_3_conv1 = 564480,  /* [32,14,14] */
+    T_layer2_3_conv1 = 564480,  /* 56448 floats */
+    TB_layer2_3_conv1 = 583296,  /* 56448 floats */
     X_layer2_3_bn1 = 564480,  /* [32,14,14] */
     D_layer2_3_bn1 = 583296,  /* [32,14,14] */
     X_layer2_3_relu1 = 570752,  /* [32,14,14] */
     D_layer2_3_relu1 = 564480,  /* [32,14,14] */
     X_layer2_3_conv2 = 564480,  /* [32,14,14] */
     D_layer2_3_conv2 = 583296,  /* [32,14,14] */
+    T_layer2_3_conv2 = 577024,  /* 56448 floats */
+    TB_layer2_3_conv2 = 589568,  /* 56448 floats */
     X_layer2_3_bn2 = 577024,  /* [32,14,14] */
     D_layer2_3_bn2 = 589568,  /* [32,14,14] */
     X_layer2_3_add1 = 583296,  /* [32,14,14] */
@@ -494,12 +550,16 @@ enum {
     D_layer2_3_relu2 = 602112,  /* [32,14,14] */
     X_layer2_4_conv1 = 583296,  /* [32,14,14] */
     D_layer2_4_conv1 = 589568,  /* [32,14,14] */
+    T_layer2_4_conv1 = 589568,  /* 56448 floats */
+    TB_layer2_4_conv1 = 608384,  /* 56448 floats */
     X_layer2_4_bn1 = 589568,  /* [32,14,14] */
     D_layer2_4_bn1 = 608384,  /* [32,14,14] */
     X_layer2_4_relu1 = 595840,  /* [32,14,14] */
     D_layer2_4_relu1 = 589568,  /* [32,14,14] */
     X_layer2_4_conv2 = 589568,  /* [32,14,14] */
     D_layer2_4_conv2 = 608384,  /* [32,14,14] */
+    T_layer2_4_conv2 = 602112,  /* 56448 floats */
+    TB_layer2_4_conv2 = 614656,  /* 56448 floats */
     X_layer2_4_bn2 = 602112,  /* [32,14,14] */
     D_layer2_4_bn2 = 614656,  /* [32,14,14] */
     X_layer2_4_add1 = 608384,  /* [32,14,14] */
@@ -508,12 +568,16 @@ enum {
     D_layer2_4_relu2 = 627200,  /* [32,14,14] */
     X_layer2_5_conv1 = 608384,  /* [32,14,14] */
     D_layer2_5_conv1 = 614656,  /* [32,14,14] */
+    T_layer2_5_conv1 = 614656,  /* 56448 floats */
+    TB_layer2_5_conv1 = 633472,  /* 56448 floats */
     X_layer2_5_bn1 = 614656,  /* [32,14,14] */
     D_layer2_5_bn1 = 633472,  /* [32,14,14] */
     X_layer2_5_relu1 = 620928,  /* [32,14,14] */
     D_layer2_5_relu1 = 614656,  /* [32,14,14] */
     X_layer2_5_conv2 = 614656,  /* [32,14,14] */
     D_layer2_5_conv2 = 633472,  /* [32,14,14] */
+    T_layer2_5_conv2 = 627200,  /* 56448 floats */
+    TB_layer2_5_conv2 = 639744,  /* 56448 floats */
     X_layer2_5_bn2 = 627200,  /* [32,14,14] */
     D_layer2_5_bn2 = 639744,  /* [32,14,14] */
     X_layer2_5_add1 = 633472,  /* [32,14,14] */
@@ -522,12 +586,16 @@ enum {
     D_layer2_5_relu2 = 652288,  /* [32,14,14] */
     X_layer2_6_conv1 = 633472,  /* [32,14,14] */
     D_layer2_6_conv1 = 639744,  /* [32,14,14] */
+    T_layer2_6_conv1 = 639744,  /* 56448 floats */
+    TB_layer2_6_conv1 = 658560,  /* 56448 floats */
     X_layer2_6_bn1 = 639744,  /* [32,14,14] */
     D_layer2_6_bn1 = 658560,  /* [32,14,14] */
     X_layer2_6_relu1 = 646016,  /* [32,14,14] */
     D_layer2_6_relu1 = 639744,  /* [32,14,14] */
     X_layer2_6_conv2 = 639744,  /* [32,14,14] */
     D_layer2_6_conv2 = 658560,  /* [32,14,14] */
+    T_layer2_6_conv2 = 652288,  /* 56448 floats */
+    TB_layer2_6_conv2 = 664832,  /* 56448 floats */
     X_layer2_6_bn2 = 652288,  /* [32,14,14] */
     D_layer2_6_bn2 = 664832,  /* [32,14,14] */
     X_layer2_6_add1 = 658560,  /* [32,14,14] */
@@ -536,12 +604,16 @@ enum {
     D_layer2_6_relu2 = 677376,  /* [32,14,14] */
     X_layer2_7_conv1 = 658560,  /* [32,14,14] */
     D_layer2_7_conv1 = 664832,  /* [32,14,14] */
+    T_layer2_7_conv1 = 664832,  /* 56448 floats */
+    TB_layer2_7_conv1 = 683648,  /* 56448 floats */
     X_layer2_7_bn1 = 664832,  /* [32,14,14] */
     D_layer2_7_bn1 = 683648,  /* [32,14,14] */
     X_layer2_7_relu1 = 671104,  /* [32,14,14] */
     D_layer2_7_relu1 = 664832,  /* [32,14,14] */
     X_layer2_7_conv2 = 664832,  /* [32,14,14] */
     D_layer2_7_conv2 = 683648,  /* [32,14,14] */
+    T_layer2_7_conv2 = 677376,  /* 56448 floats */
+    TB_layer2_7_conv2 = 689920,  /* 56448 floats */
     X_layer2_7_bn2 = 677376,  /* [32,14,14] */
     D_layer2_7_bn2 = 689920,  /* [32,14,14] */
     X_layer2_7_add1 = 683648,  /* [32,14,14] */
@@ -550,12 +622,16 @@ enum {
     D_layer2_7_relu2 = 702464,  /* [32,14,14] */
     X_layer2_8_conv1 = 683648,  /* [32,14,14] */
     D_layer2_8_conv1 = 689920,  /* [32,14,14] */
+    T_layer2_8_conv1 = 689920,  /* 56448 floats */
+    TB_layer2_8_conv1 = 708736,  /* 56448 floats */
     X_layer2_8_bn1 = 689920,  /* [32,14,14] */
     D_layer2_8_bn1 = 708736,  /* [32,14,14] */
     X_layer2_8_relu1 = 696192,  /* [32,14,14] */
     D_layer2_8_relu1 = 689920,  /* [32,14,14] */
     X_layer2_8_conv2 = 689920,  /* [32,14,14] */
     D_layer2_8_conv2 = 708736,  /* [32,14,14] */
+    T_layer2_8_conv2 = 702464,  /* 56448 floats */
+    TB_layer2_8_conv2 = 715008,  /* 56448 floats */
     X_layer2_8_bn2 = 702464,  /* [32,14,14] */
     D_layer2_8_bn2 = 715008,  /* [32,14,14] */
     X_layer2_8_add1 = 708736,  /* [32,14,14] */
@@ -564,16 +640,22 @@ enum {
     D_layer2_8_relu2 = 727552,  /* [32,14,14] */
     X_layer3_0_conv1 = 708736,  /* [64,7,7] */
     D_layer3_0_conv1 = 711872,  /* [64,7,7] */
+    T_layer3_0_conv1 = 711872,  /* 14112 floats */
+    TB_layer3_0_conv1 = 733824,  /* 14112 floats */
     X_layer3_0_bn1 = 711872,  /* [64,7,7] */
     D_layer3_0_bn1 = 718144,  /* [64,7,7] */
     X_layer3_0_relu1 = 715008,  /* [64,7,7] */
     D_layer3_0_relu1 = 711872,  /* [64,7,7] */
     X_layer3_0_conv2 = 711872,  /* [64,7,7] */
     D_layer3_0_conv2 = 721280,  /* [64,7,7] */
+    T_layer3_0_conv2 = 718144,  /* 28224 floats */
+    TB_layer3_0_conv2 = 733824,  /* 28224 floats */
     X_layer3_0_bn2 = 718144,  /* [64,7,7] */
     D_layer3_0_bn2 = 718144,  /* [64,7,7] */
     X_layer3_0_downsample_0 = 721280,  /* [64,7,7] */
     D_layer3_0_downsample_0 = 724416,  /* [64,7,7] */
+    T_layer3_0_downsample_0 = 724416,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 721280,  /* 1568 floats */
     X_layer3_0_downsample_1 = 724416,  /* [64,7,7] */
     D_layer3_0_downsample_1 = 727552,  /* [64,7,7] */
     X_layer3_0_add1 = 727552,  /* [64,7,7] */
@@ -582,12 +664,16 @@ enum {
     D_layer3_0_relu2 = 733824,  /* [64,7,7] */
     X_layer3_1_conv1 = 724416,  /* [64,7,7] */
     D_layer3_1_conv1 = 727552,  /* [64,7,7] */
+    T_layer3_1_conv1 = 727552,  /* 28224 floats */
+    TB_layer3_1_conv1 = 736960,  /* 28224 floats */
     X_layer3_1_bn1 = 727552,  /* [64,7,7] */
     D_layer3_1_bn1 = 736960,  /* [64,7,7] */
     X_layer3_1_relu1 = 730688,  /* [64,7,7] */
     D_layer3_1_relu1 = 727552,  /* [64,7,7] */
     X_layer3_1_conv2 = 727552,  /* [64,7,7] */
     D_layer3_1_conv2 = 736960,  /* [64,7,7] */
+    T_layer3_1_conv2 = 733824,  /* 28224 floats */
+    TB_layer3_1_conv2 = 740096,  /* 28224 floats */
     X_layer3_1_bn2 = 733824,  /* [64,7,7] */
     D_layer3_1_bn2 = 740096,  /* [64,7,7] */
     X_layer3_1_add1 = 736960,  /* [64,7,7] */
@@ -596,12 +682,16 @@ enum {
     D_layer3_1_relu2 = 746368,  /* [64,7,7] */
     X_layer3_2_conv1 = 736960,  /* [64,7,7] */
     D_layer3_2_conv1 = 740096,  /* [64,7,7] */
+    T_layer3_2_conv1 = 740096,  /* 28224 floats */
+    TB_layer3_2_conv1 = 749504,  /* 28224 floats */
     X_layer3_2_bn1 = 740096,  /* [64,7,7] */
     D_layer3_2_bn1 = 749504,  /* [64,7,7] */
     X_layer3_2_relu1 = 743232,  /* [64,7,7] */
     D_layer3_2_relu1 = 740096,  /* [64,7,7] */
     X_layer3_2_conv2 = 740096,  /* [64,7,7] */
     D_layer3_2_conv2 = 749504,  /* [64,7,7] */
+    T_layer3_2_conv2 = 746368,  /* 28224 floats */
+    TB_layer3_2_conv2 = 752640,  /* 28224 floats */
     X_layer3_2_bn2 = 746368,  /* [64,7,7] */
     D_layer3_2_bn2 = 752640,  /* [64,7,7] */
     X_layer3_2_add1 = 749504,  /* [64,7,7] */
@@ -610,12 +700,16 @@ enum {
     D_layer3_2_relu2 = 758912,  /* [64,7,7] */
     X_layer3_3_conv1 = 749504,  /* [64,7,7] */
     D_layer3_3_conv1 = 752640,  /* [64,7,7] */
+    T_layer3_3_conv1 = 752640,  /* 28224 floats */
+    TB_layer3_3_conv1 = 762048,  /* 28224 floats */
     X_layer3_3_bn1 = 752640,  /* [64,7,7] */
     D_layer3_3_bn1 = 762048,  /* [64,7,7] */
     X_layer3_3_relu1 = 755776,  /* [64,7,7] */
     D_layer3_3_relu1 = 752640,  /* [64,7,7] */
     X_layer3_3_conv2 = 752640,  /* [64,7,7] */
     D_layer3_3_conv2 = 762048,  /* [64,7,7] */
+    T_layer3_3_conv2 = 758912,  /* 28224 floats */
+    TB_layer3_3_conv2 = 765184,  /* 28224 floats */
     X_layer3_3_bn2 = 758912,  /* [64,7,7] */
     D_layer3_3_bn2 = 765184,  /* [64,7,7] */
     X_layer3_3_add1 = 762048,  /* [64,7,7] */
@@ -624,12 +718,16 @@ enum {
     D_layer3_3_relu2 = 771456,  /* [64,7,7] */
     X_layer3_4_conv1 = 762048,  /* [64,7,7] */
     D_layer3_4_conv1 = 765184,  /* [64,7,7] */
+    T_layer3_4_conv1 = 765184,  /* 28224 floats */
+    TB_layer3_4_conv1 = 774592,  /* 28224 floats */
     X_layer3_4_bn1 = 765184,  /* [64,7,7] */
     D_layer3_4_bn1 = 774592,  /* [64,7,7] */
     X_layer3_4_relu1 = 768320,  /* [64,7,7] */
     D_layer3_4_relu1 = 765184,  /* [64,7,7] */
     X_layer3_4_conv2 = 765184,  /* [64,7,7] */
     D_layer3_4_conv2 = 774592,  /* [64,7,7] */
+    T_layer3_4_conv2 = 771456,  /* 28224 floats */
+    TB_layer3_4_conv2 = 777728,  /* 28224 floats */
     X_layer3_4_bn2 = 771456,  /* [64,7,7] */
     D_layer3_4_bn2 = 777728,  /* [64,7,7] */
     X_layer3_4_add1 = 774592,  /* [64,7,7] */
@@ -638,12 +736,16 @@ enum {
     D_layer3_4_relu2 = 784000,  /* [64,7,7] */
     X_layer3_5_conv1 = 774592,  /* [64,7,7] */
     D_layer3_5_conv1 = 777728,  /* [64,7,7] */
+    T_layer3_5_conv1 = 777728,  /* 28224 floats */
+    TB_layer3_5_conv1 = 787136,  /* 28224 floats */
     X_layer3_5_bn1 = 777728,  /* [64,7,7] */
     D_layer3_5_bn1 = 787136,  /* [64,7,7] */
     X_layer3_5_relu1 = 780864,  /* [64,7,7] */
     D_layer3_5_relu1 = 777728,  /* [64,7,7] */
     X_layer3_5_conv2 = 777728,  /* [64,7,7] */
     D_layer3_5_conv2 = 787136,  /* [64,7,7] */
+    T_layer3_5_conv2 = 784000,  /* 28224 floats */
+    TB_layer3_5_conv2 = 790272,  /* 28224 floats */
     X_layer3_5_bn2 = 784000,  /* [64,7,7] */
     D_layer3_5_bn2 = 790272,  /* [64,7,7] */
     X_layer3_5_add1 = 787136,  /* [64,7,7] */
@@ -652,12 +754,16 @@ enum {
     D_layer3_5_relu2 = 796544,  /* [64,7,7] */
     X_layer3_6_conv1 = 787136,  /* [64,7,7] */
     D_layer3_6_conv1 = 790272,  /* [64,7,7] */
+    T_layer3_6_conv1 = 790272,  /* 28224 floats */
+    TB_layer3_6_conv1 = 799680,  /* 28224 floats */
     X_layer3_6_bn1 = 790272,  /* [64,7,7] */
     D_layer3_6_bn1 = 799680,  /* [64,7,7] */
     X_layer3_6_relu1 = 793408,  /* [64,7,7] */
     D_layer3_6_relu1 = 790272,  /* [64,7,7] */
     X_layer3_6_conv2 = 790272,  /* [64,7,7] */
     D_layer3_6_conv2 = 799680,  /* [64,7,7] */
+    T_layer3_6_conv2 = 796544,  /* 28224 floats */
+    TB_layer3_6_conv2 = 802816,  /* 28224 floats */
     X_layer3_6_bn2 = 796544,  /* [64,7,7] */
     D_layer3_6_bn2 = 802816,  /* [64,7,7] */
     X_layer3_6_add1 = 799680,  /* [64,7,7] */
@@ -666,12 +772,16 @@ enum {
     D_layer3_6_relu2 = 809088,  /* [64,7,7] */
     X_layer3_7_conv1 = 799680,  /* [64,7,7] */
     D_layer3_7_conv1 = 802816,  /* [64,7,7] */
+    T_layer3_7_conv1 = 802816,  /* 28224 floats */
+    TB_layer3_7_conv1 = 812224,  /* 28224 floats */
     X_layer3_7_bn1 = 802816,  /* [64,7,7] */
     D_layer3_7_bn1 = 812224,  /* [64,7,7] */
     X_layer3_7_relu1 = 805952,  /* [64,7,7] */
     D_layer3_7_relu1 = 802816,  /* [64,7,7] */
     X_layer3_7_conv2 = 802816,  /* [64,7,7] */
     D_layer3_7_conv2 = 812224,  /* [64,7,7] */
+    T_layer3_7_conv2 = 809088,  /* 28224 floats */
+    TB_layer3_7_conv2 = 815360,  /* 28224 floats */
     X_layer3_7_bn2 = 809088,  /* [64,7,7] */
     D_layer3_7_bn2 = 815360,  /* [64,7,7] */
     X_layer3_7_add1 = 812224,  /* [64,7,7] */
@@ -680,12 +790,16 @@ enum {
     D_layer3_7_relu2 = 821632,  /* [64,7,7] */
     X_layer3_8_conv1 = 812224,  /* [64,7,7] */
     D_layer3_8_conv1 = 815360,  /* [64,7,7] */
+    T_layer3_8_conv1 = 815360,  /* 28224 floats */
+    TB_layer3_8_conv1 = 824768,  /* 28224 floats */
     X_layer3_8_bn1 = 815360,  /* [64,7,7] */
     D_layer3_8_bn1 = 824768,  /* [64,7,7] */
     X_layer3_8_relu1 = 818496,  /* [64,7,7] */
     D_layer3_8_relu1 = 815360,  /* [64,7,7] */
     X_layer3_8_conv2 = 815360,  /* [64,7,7] */
     D_layer3_8_conv2 = 827904,  /* [64,7,7] */
+    T_layer3_8_conv2 = 821632,  /* 28224 floats */
+    TB_layer3_8_conv2 = 831040,  /* 28224 floats */
     X_layer3_8_bn2 = 821632,  /* [64,7,7] */
     D_layer3_8_bn2 = 824768,  /* [64,7,7] */
     X_layer3_8_add1 = 824768,  /* [64,7,7] */
@@ -700,64 +814,63 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 112896 floats */
-    S_bn1 = 112896,  /* 32 floats */
-    S_layer1_0_bn1 = 112928,  /* 32 floats */
-    S_layer1_0_bn2 = 112960,  /* 32 floats */
-    S_layer1_1_bn1 = 112992,  /* 32 floats */
-    S_layer1_1_bn2 = 113024,  /* 32 floats */
-    S_layer1_2_bn1 = 113056,  /* 32 floats */
-    S_layer1_2_bn2 = 113088,  /* 32 floats */
-    S_layer1_3_bn1 = 113120,  /* 32 floats */
-    S_layer1_3_bn2 = 113152,  /* 32 floats */
-    S_layer1_4_bn1 = 113184,  /* 32 floats */
-    S_layer1_4_bn2 = 113216,  /* 32 floats */
-    S_layer1_5_bn1 = 113248,  /* 32 floats */
-    S_layer1_5_bn2 = 113280,  /* 32 floats */
-    S_layer1_6_bn1 = 113312,  /* 32 floats */
-    S_layer1_6_bn2 = 113344,  /* 32 floats */
-    S_layer1_7_bn1 = 113376,  /* 32 floats */
-    S_layer1_7_bn2 = 113408,  /* 32 floats */
-    S_layer1_8_bn1 = 113440,  /* 32 floats */
-    S_layer1_8_bn2 = 113472,  /* 32 floats */
-    S_layer2_0_bn1 = 113504,  /* 64 floats */
-    S_layer2_0_bn2 = 113568,  /* 64 floats */
-    S_layer2_0_downsample_1 = 113632,  /* 64 floats */
-    S_layer2_1_bn1 = 113696,  /* 64 floats */
-    S_layer2_1_bn2 = 113760,  /* 64 floats */
-    S_layer2_2_bn1 = 113824,  /* 64 floats */
-    S_layer2_2_bn2 = 113888,  /* 64 floats */
-    S_layer2_3_bn1 = 113952,  /* 64 floats */
-    S_layer2_3_bn2 = 114016,  /* 64 floats */
-    S_layer2_4_bn1 = 114080,  /* 64 floats */
-    S_layer2_4_bn2 = 114144,  /* 64 floats */
-    S_layer2_5_bn1 = 114208,  /* 64 floats */
-    S_layer2_5_bn2 = 114272,  /* 64 floats */
-    S_layer2_6_bn1 = 114336,  /* 64 floats */
-    S_layer2_6_bn2 = 114400,  /* 64 floats */
-    S_layer2_7_bn1 = 114464,  /* 64 floats */
-    S_layer2_7_bn2 = 114528,  /* 64 floats */
-    S_layer2_8_bn1 = 114592,  /* 64 floats */
-    S_layer2_8_bn2 = 114656,  /* 64 floats */
-    S_layer3_0_bn1 = 114720,  /* 128 floats */
-    S_layer3_0_bn2 = 114848,  /* 128 floats */
-    S_layer3_0_downsample_1 = 114976,  /* 128 floats */
-    S_layer3_1_bn1 = 115104,  /* 128 floats */
-    S_layer3_1_bn2 = 115232,  /* 128 floats */
-    S_layer3_2_bn1 = 115360,  /* 128 floats */
-    S_layer3_2_bn2 = 115488,  /* 128 floats */
-    S_layer3_3_bn1 = 115616,  /* 128 floats */
-    S_layer3_3_bn2 = 115744,  /* 128 floats */
-    S_layer3_4_bn1 = 115872,  /* 128 floats */
-    S_layer3_4_bn2 = 116000,  /* 128 floats */
-    S_layer3_5_bn1 = 116128,  /* 128 floats */
-    S_layer3_5_bn2 = 116256,  /* 128 floats */
-    S_layer3_6_bn1 = 116384,  /* 128 floats */
-    S_layer3_6_bn2 = 116512,  /* 128 floats */
-    S_layer3_7_bn1 = 116640,  /* 128 floats */
-    S_layer3_7_bn2 = 116768,  /* 128 floats */
-    S_layer3_8_bn1 = 116896,  /* 128 floats */
-    S_layer3_8_bn2 = 117024,  /* 128 floats */
+    S_bn1 = 0,  /* 32 floats */
+    S_layer1_0_bn1 = 32,  /* 32 floats */
+    S_layer1_0_bn2 = 64,  /* 32 floats */
+    S_layer1_1_bn1 = 96,  /* 32 floats */
+    S_layer1_1_bn2 = 128,  /* 32 floats */
+    S_layer1_2_bn1 = 160,  /* 32 floats */
+    S_layer1_2_bn2 = 192,  /* 32 floats */
+    S_layer1_3_bn1 = 224,  /* 32 floats */
+    S_layer1_3_bn2 = 256,  /* 32 floats */
+    S_layer1_4_bn1 = 288,  /* 32 floats */
+    S_layer1_4_bn2 = 320,  /* 32 floats */
+    S_layer1_5_bn1 = 352,  /* 32 floats */
+    S_layer1_5_bn2 = 384,  /* 32 floats */
+    S_layer1_6_bn1 = 416,  /* 32 floats */
+    S_layer1_6_bn2 = 448,  /* 32 floats */
+    S_layer1_7_bn1 = 480,  /* 32 floats */
+    S_layer1_7_bn2 = 512,  /* 32 floats */
+    S_layer1_8_bn1 = 544,  /* 32 floats */
+    S_layer1_8_bn2 = 576,  /* 32 floats */
+    S_layer2_0_bn1 = 608,  /* 64 floats */
+    S_layer2_0_bn2 = 672,  /* 64 floats */
+    S_layer2_0_downsample_1 = 736,  /* 64 floats */
+    S_layer2_1_bn1 = 800,  /* 64 floats */
+    S_layer2_1_bn2 = 864,  /* 64 floats */
+    S_layer2_2_bn1 = 928,  /* 64 floats */
+    S_layer2_2_bn2 = 992,  /* 64 floats */
+    S_layer2_3_bn1 = 1056,  /* 64 floats */
+    S_layer2_3_bn2 = 1120,  /* 64 floats */
+    S_layer2_4_bn1 = 1184,  /* 64 floats */
+    S_layer2_4_bn2 = 1248,  /* 64 floats */
+    S_layer2_5_bn1 = 1312,  /* 64 floats */
+    S_layer2_5_bn2 = 1376,  /* 64 floats */
+    S_layer2_6_bn1 = 1440,  /* 64 floats */
+    S_layer2_6_bn2 = 1504,  /* 64 floats */
+    S_layer2_7_bn1 = 1568,  /* 64 floats */
+    S_layer2_7_bn2 = 1632,  /* 64 floats */
+    S_layer2_8_bn1 = 1696,  /* 64 floats */
+    S_layer2_8_bn2 = 1760,  /* 64 floats */
+    S_layer3_0_bn1 = 1824,  /* 128 floats */
+    S_layer3_0_bn2 = 1952,  /* 128 floats */
+    S_layer3_0_downsample_1 = 2080,  /* 128 floats */
+    S_layer3_1_bn1 = 2208,  /* 128 floats */
+    S_layer3_1_bn2 = 2336,  /* 128 floats */
+    S_layer3_2_bn1 = 2464,  /* 128 floats */
+    S_layer3_2_bn2 = 2592,  /* 128 floats */
+    S_layer3_3_bn1 = 2720,  /* 128 floats */
+    S_layer3_3_bn2 = 2848,  /* 128 floats */
+    S_layer3_4_bn1 = 2976,  /* 128 floats */
+    S_layer3_4_bn2 = 3104,  /* 128 floats */
+    S_layer3_5_bn1 = 3232,  /* 128 floats */
+    S_layer3_5_bn2 = 3360,  /* 128 floats */
+    S_layer3_6_bn1 = 3488,  /* 128 floats */
+    S_layer3_6_bn2 = 3616,  /* 128 floats */
+    S_layer3_7_bn1 = 3744,  /* 128 floats */
+    S_layer3_7_bn2 = 3872,  /* 128 floats */
+    S_layer3_8_bn1 = 4000,  /* 128 floats */
+    S_layer3_8_bn2 = 4128,  /* 128 floats */
 };
 
 #define P(o) (params + (o))
@@ -1003,7 +1116,7 @@ void resnet56_init(float *params, uint64_t seed) {
 
 const float *resnet56_forward(float *params, float *arena, const float *x, int n, int training) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_forward(A(X_conv1), S(S_COL), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     if (training)
         rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
@@ -1011,559 +1124,559 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 9.99999975e-06f);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), S(S_COL), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), S(S_COL), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_relu), (size_t)n * 12544);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), S(S_COL), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), S(S_COL), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 12544);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), S(S_COL), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_bn1), (size_t)n * 12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), S(S_COL), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn2), A(X_layer1_1_relu2), (size_t)n * 12544);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_3_conv1), S(S_COL), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
-    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
+    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_3_bn1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_3_bn1), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_3_relu1), A(X_layer1_3_bn1), (size_t)n * 12544);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_3_conv2), S(S_COL), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
-    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
+    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_3_bn2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_3_bn2), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_3_add1), A(X_layer1_3_bn2), A(X_layer1_2_relu2), (size_t)n * 12544);
-    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_3_add1), (size_t)n * 12544);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_4_conv1), S(S_COL), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
-    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
+    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_4_bn1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_4_bn1), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_4_relu1), A(X_layer1_4_bn1), (size_t)n * 12544);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_4_conv2), S(S_COL), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
-    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
+    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_4_bn2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_4_bn2), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_4_add1), A(X_layer1_4_bn2), A(X_layer1_3_relu2), (size_t)n * 12544);
-    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_4_add1), (size_t)n * 12544);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_5_conv1), S(S_COL), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
-    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
+    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_5_bn1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_5_bn1), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_5_relu1), A(X_layer1_5_bn1), (size_t)n * 12544);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_5_conv2), S(S_COL), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
-    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
+    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_5_bn2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_5_bn2), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_5_add1), A(X_layer1_5_bn2), A(X_layer1_4_relu2), (size_t)n * 12544);
-    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_5_add1), (size_t)n * 12544);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_6_conv1), S(S_COL), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
-    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
+    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_6_bn1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_6_bn1), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_6_relu1), A(X_layer1_6_bn1), (size_t)n * 12544);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_6_conv2), S(S_COL), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
-    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
+    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_6_bn2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_6_bn2), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_6_add1), A(X_layer1_6_bn2), A(X_layer1_5_relu2), (size_t)n * 12544);
-    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_6_add1), (size_t)n * 12544);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_7_conv1), S(S_COL), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
-    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
+    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_7_bn1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_7_bn1), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_7_relu1), A(X_layer1_7_bn1), (size_t)n * 12544);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_7_conv2), S(S_COL), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
-    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
+    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_7_bn2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_7_bn2), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_7_add1), A(X_layer1_7_bn2), A(X_layer1_6_relu2), (size_t)n * 12544);
-    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_7_add1), (size_t)n * 12544);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_8_conv1), S(S_COL), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
-    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
+    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_8_bn1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_8_bn1), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_8_relu1), A(X_layer1_8_bn1), (size_t)n * 12544);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer1_8_conv2), S(S_COL), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
-    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
+    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer1_8_bn2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_8_bn2), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 9.99999975e-06f);
-    /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_8_add1), A(X_layer1_8_bn2), A(X_layer1_7_relu2), (size_t)n * 12544);
-    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_8_add1), (size_t)n * 12544);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), S(S_COL), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), S(S_COL), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), S(S_COL), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), S(S_COL), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), S(S_COL), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 6272);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), S(S_COL), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_bn1), (size_t)n * 6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), S(S_COL), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn2), A(X_layer2_1_relu2), (size_t)n * 6272);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_3_conv1), S(S_COL), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
+    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_3_bn1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn1), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_bn1), (size_t)n * 6272);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), S(S_COL), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_3_bn2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn2), A(X_layer2_2_relu2), (size_t)n * 6272);
-    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_add1), (size_t)n * 6272);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_4_conv1), S(S_COL), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
-    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
+    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_4_bn1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_4_bn1), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_4_relu1), A(X_layer2_4_bn1), (size_t)n * 6272);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_4_conv2), S(S_COL), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
-    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
+    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_4_bn2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_4_bn2), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_4_add1), A(X_layer2_4_bn2), A(X_layer2_3_relu2), (size_t)n * 6272);
-    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_4_add1), (size_t)n * 6272);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_5_conv1), S(S_COL), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
-    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
+    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_5_bn1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_5_bn1), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_5_relu1), A(X_layer2_5_bn1), (size_t)n * 6272);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_5_conv2), S(S_COL), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
-    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
+    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_5_bn2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_5_bn2), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_5_add1), A(X_layer2_5_bn2), A(X_layer2_4_relu2), (size_t)n * 6272);
-    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_5_add1), (size_t)n * 6272);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_6_conv1), S(S_COL), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
-    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
+    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_6_bn1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_6_bn1), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_6_relu1), A(X_layer2_6_bn1), (size_t)n * 6272);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_6_conv2), S(S_COL), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
-    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
+    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_6_bn2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_6_bn2), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_6_add1), A(X_layer2_6_bn2), A(X_layer2_5_relu2), (size_t)n * 6272);
-    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_6_add1), (size_t)n * 6272);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_7_conv1), S(S_COL), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
-    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
+    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_7_bn1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_7_bn1), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_7_relu1), A(X_layer2_7_bn1), (size_t)n * 6272);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_7_conv2), S(S_COL), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
-    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
+    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_7_bn2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_7_bn2), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_7_add1), A(X_layer2_7_bn2), A(X_layer2_6_relu2), (size_t)n * 6272);
-    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_7_add1), (size_t)n * 6272);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_8_conv1), S(S_COL), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
-    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
+    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_8_bn1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_8_bn1), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_8_relu1), A(X_layer2_8_bn1), (size_t)n * 6272);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer2_8_conv2), S(S_COL), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
-    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
+    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer2_8_bn2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_8_bn2), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 9.99999975e-06f);
-    /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_8_add1), A(X_layer2_8_bn2), A(X_layer2_7_relu2), (size_t)n * 6272);
-    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_8_add1), (size_t)n * 6272);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), S(S_COL), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), S(S_COL), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), S(S_COL), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), S(S_COL), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), S(S_COL), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 3136);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), S(S_COL), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_bn1), (size_t)n * 3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), S(S_COL), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn2), A(X_layer3_1_relu2), (size_t)n * 3136);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_3_conv1), S(S_COL), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
+    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_3_bn1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn1), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_bn1), (size_t)n * 3136);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), S(S_COL), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_3_bn2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn2), A(X_layer3_2_relu2), (size_t)n * 3136);
-    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_add1), (size_t)n * 3136);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_4_conv1), S(S_COL), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
+    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_4_bn1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn1), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_bn1), (size_t)n * 3136);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), S(S_COL), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_4_bn2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn2), A(X_layer3_3_relu2), (size_t)n * 3136);
-    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_add1), (size_t)n * 3136);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_5_conv1), S(S_COL), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
+    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_5_bn1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn1), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_bn1), (size_t)n * 3136);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), S(S_COL), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_5_bn2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn2), A(X_layer3_4_relu2), (size_t)n * 3136);
-    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_add1), (size_t)n * 3136);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_6_conv1), S(S_COL), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
-    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
+    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_6_bn1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_6_bn1), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_6_relu1), A(X_layer3_6_bn1), (size_t)n * 3136);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_6_conv2), S(S_COL), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
-    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
+    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_6_bn2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_6_bn2), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_6_add1), A(X_layer3_6_bn2), A(X_layer3_5_relu2), (size_t)n * 3136);
-    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_6_add1), (size_t)n * 3136);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_7_conv1), S(S_COL), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
-    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
+    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_7_bn1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_7_bn1), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_7_relu1), A(X_layer3_7_bn1), (size_t)n * 3136);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_7_conv2), S(S_COL), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
-    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
+    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_7_bn2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_7_bn2), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_7_add1), A(X_layer3_7_bn2), A(X_layer3_6_relu2), (size_t)n * 3136);
-    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_7_add1), (size_t)n * 3136);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_8_conv1), S(S_COL), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
-    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
+    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_8_bn1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_8_bn1), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_8_relu1), A(X_layer3_8_bn1), (size_t)n * 3136);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_forward(A(X_layer3_8_conv2), S(S_COL), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
-    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
+    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
         rt_batchnorm_forward_train(A(X_layer3_8_bn2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_8_bn2), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 9.99999975e-06f);
-    /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_8_add1), A(X_layer3_8_bn2), A(X_layer3_7_relu2), (size_t)n * 3136);
-    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_8_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_8_relu2), n, 64, 49);
@@ -1588,611 +1701,611 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49);
     ZERO(D_layer3_8_add1, 3136);
-    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2), (size_t)n * 3136);
     ZERO(D_layer3_7_relu2, 3136);
     ZERO(D_layer3_8_bn2, 3136);
-    /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_8_bn2), A(D_layer3_8_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_7_relu2), A(D_layer3_8_add1), (size_t)n * 3136);
     ZERO(D_layer3_8_conv2, 3136);
-    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias), A(D_layer3_8_bn2), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49);
     ZERO(D_layer3_8_relu1, 3136);
-    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, S(S_COL), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2);
+    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2);
     ZERO(D_layer3_8_bn1, 3136);
-    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_bn1), A(D_layer3_8_relu1), A(X_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_conv1, 3136);
-    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight), G(P_layer3_8_bn1_bias), A(D_layer3_8_bn1), A(X_layer3_8_conv1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49);
-    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, S(S_COL), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1);
+    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1);
     ZERO(D_layer3_7_add1, 3136);
-    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_7_relu2), A(X_layer3_7_relu2), (size_t)n * 3136);
     ZERO(D_layer3_6_relu2, 3136);
     ZERO(D_layer3_7_bn2, 3136);
-    /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_7_bn2), A(D_layer3_7_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_6_relu2), A(D_layer3_7_add1), (size_t)n * 3136);
     ZERO(D_layer3_7_conv2, 3136);
-    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias), A(D_layer3_7_bn2), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49);
     ZERO(D_layer3_7_relu1, 3136);
-    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, S(S_COL), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2);
+    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2);
     ZERO(D_layer3_7_bn1, 3136);
-    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_bn1), A(D_layer3_7_relu1), A(X_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_conv1, 3136);
-    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight), G(P_layer3_7_bn1_bias), A(D_layer3_7_bn1), A(X_layer3_7_conv1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49);
-    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, S(S_COL), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1);
+    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1);
     ZERO(D_layer3_6_add1, 3136);
-    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_6_relu2), A(X_layer3_6_relu2), (size_t)n * 3136);
     ZERO(D_layer3_5_relu2, 3136);
     ZERO(D_layer3_6_bn2, 3136);
-    /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_6_bn2), A(D_layer3_6_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_5_relu2), A(D_layer3_6_add1), (size_t)n * 3136);
     ZERO(D_layer3_6_conv2, 3136);
-    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias), A(D_layer3_6_bn2), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49);
     ZERO(D_layer3_6_relu1, 3136);
-    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, S(S_COL), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2);
+    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2);
     ZERO(D_layer3_6_bn1, 3136);
-    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_bn1), A(D_layer3_6_relu1), A(X_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_conv1, 3136);
-    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight), G(P_layer3_6_bn1_bias), A(D_layer3_6_bn1), A(X_layer3_6_conv1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49);
-    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, S(S_COL), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1);
+    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1);
     ZERO(D_layer3_5_add1, 3136);
-    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 3136);
     ZERO(D_layer3_4_relu2, 3136);
     ZERO(D_layer3_5_bn2, 3136);
-    /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_5_bn2), A(D_layer3_5_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_4_relu2), A(D_layer3_5_add1), (size_t)n * 3136);
     ZERO(D_layer3_5_conv2, 3136);
-    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49);
     ZERO(D_layer3_5_relu1, 3136);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, S(S_COL), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
     ZERO(D_layer3_5_bn1, 3136);
-    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_conv1, 3136);
-    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49);
-    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, S(S_COL), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
+    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
     ZERO(D_layer3_4_add1, 3136);
-    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 3136);
     ZERO(D_layer3_3_relu2, 3136);
     ZERO(D_layer3_4_bn2, 3136);
-    /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_4_bn2), A(D_layer3_4_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_3_relu2), A(D_layer3_4_add1), (size_t)n * 3136);
     ZERO(D_layer3_4_conv2, 3136);
-    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49);
     ZERO(D_layer3_4_relu1, 3136);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, S(S_COL), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
     ZERO(D_layer3_4_bn1, 3136);
-    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_conv1, 3136);
-    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49);
-    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, S(S_COL), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
+    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
     ZERO(D_layer3_3_add1, 3136);
-    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 3136);
     ZERO(D_layer3_2_relu2, 3136);
     ZERO(D_layer3_3_bn2, 3136);
-    /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_3_bn2), A(D_layer3_3_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_2_relu2), A(D_layer3_3_add1), (size_t)n * 3136);
     ZERO(D_layer3_3_conv2, 3136);
-    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49);
     ZERO(D_layer3_3_relu1, 3136);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, S(S_COL), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
     ZERO(D_layer3_3_bn1, 3136);
-    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_conv1, 3136);
-    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49);
-    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, S(S_COL), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
+    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
     ZERO(D_layer3_2_add1, 3136);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_relu2, 3136);
     ZERO(D_layer3_2_bn2, 3136);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_2_bn2), A(D_layer3_2_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv2, 3136);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
     ZERO(D_layer3_2_relu1, 3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, S(S_COL), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
     ZERO(D_layer3_2_bn1, 3136);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, S(S_COL), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
     ZERO(D_layer3_1_add1, 3136);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_relu2, 3136);
     ZERO(D_layer3_1_bn2, 3136);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
     ZERO(D_layer3_1_relu1, 3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, S(S_COL), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
     ZERO(D_layer3_1_bn1, 3136);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, S(S_COL), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
     ZERO(D_layer3_0_add1, 3136);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_bn2, 3136);
     ZERO(D_layer3_0_downsample_1, 3136);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_0_bn2), A(D_layer3_0_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 3136);
     ZERO(D_layer3_0_downsample_0, 3136);
-    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49);
     ZERO(D_layer2_8_relu2, 6272);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL, S(S_COL), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
     ZERO(D_layer3_0_conv2, 3136);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
     ZERO(D_layer3_0_relu1, 3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, S(S_COL), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
     ZERO(D_layer3_0_bn1, 3136);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, S(S_COL), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
     ZERO(D_layer2_8_add1, 6272);
-    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2), (size_t)n * 6272);
     ZERO(D_layer2_7_relu2, 6272);
     ZERO(D_layer2_8_bn2, 6272);
-    /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_8_bn2), A(D_layer2_8_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_7_relu2), A(D_layer2_8_add1), (size_t)n * 6272);
     ZERO(D_layer2_8_conv2, 6272);
-    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias), A(D_layer2_8_bn2), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196);
     ZERO(D_layer2_8_relu1, 6272);
-    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, S(S_COL), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2);
+    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2);
     ZERO(D_layer2_8_bn1, 6272);
-    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_bn1), A(D_layer2_8_relu1), A(X_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_conv1, 6272);
-    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight), G(P_layer2_8_bn1_bias), A(D_layer2_8_bn1), A(X_layer2_8_conv1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196);
-    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, S(S_COL), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1);
+    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1);
     ZERO(D_layer2_7_add1, 6272);
-    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_7_relu2), A(X_layer2_7_relu2), (size_t)n * 6272);
     ZERO(D_layer2_6_relu2, 6272);
     ZERO(D_layer2_7_bn2, 6272);
-    /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_7_bn2), A(D_layer2_7_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_6_relu2), A(D_layer2_7_add1), (size_t)n * 6272);
     ZERO(D_layer2_7_conv2, 6272);
-    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias), A(D_layer2_7_bn2), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196);
     ZERO(D_layer2_7_relu1, 6272);
-    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, S(S_COL), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2);
+    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2);
     ZERO(D_layer2_7_bn1, 6272);
-    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_bn1), A(D_layer2_7_relu1), A(X_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_conv1, 6272);
-    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight), G(P_layer2_7_bn1_bias), A(D_layer2_7_bn1), A(X_layer2_7_conv1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196);
-    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, S(S_COL), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1);
+    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1);
     ZERO(D_layer2_6_add1, 6272);
-    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_6_relu2), A(X_layer2_6_relu2), (size_t)n * 6272);
     ZERO(D_layer2_5_relu2, 6272);
     ZERO(D_layer2_6_bn2, 6272);
-    /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_6_bn2), A(D_layer2_6_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_5_relu2), A(D_layer2_6_add1), (size_t)n * 6272);
     ZERO(D_layer2_6_conv2, 6272);
-    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias), A(D_layer2_6_bn2), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196);
     ZERO(D_layer2_6_relu1, 6272);
-    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, S(S_COL), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2);
+    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2);
     ZERO(D_layer2_6_bn1, 6272);
-    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_bn1), A(D_layer2_6_relu1), A(X_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_conv1, 6272);
-    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight), G(P_layer2_6_bn1_bias), A(D_layer2_6_bn1), A(X_layer2_6_conv1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196);
-    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, S(S_COL), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1);
+    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1);
     ZERO(D_layer2_5_add1, 6272);
-    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_5_relu2), A(X_layer2_5_relu2), (size_t)n * 6272);
     ZERO(D_layer2_4_relu2, 6272);
     ZERO(D_layer2_5_bn2, 6272);
-    /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_5_bn2), A(D_layer2_5_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_4_relu2), A(D_layer2_5_add1), (size_t)n * 6272);
     ZERO(D_layer2_5_conv2, 6272);
-    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias), A(D_layer2_5_bn2), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196);
     ZERO(D_layer2_5_relu1, 6272);
-    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, S(S_COL), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2);
+    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2);
     ZERO(D_layer2_5_bn1, 6272);
-    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_bn1), A(D_layer2_5_relu1), A(X_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_conv1, 6272);
-    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight), G(P_layer2_5_bn1_bias), A(D_layer2_5_bn1), A(X_layer2_5_conv1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196);
-    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, S(S_COL), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1);
+    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1);
     ZERO(D_layer2_4_add1, 6272);
-    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_4_relu2), A(X_layer2_4_relu2), (size_t)n * 6272);
     ZERO(D_layer2_3_relu2, 6272);
     ZERO(D_layer2_4_bn2, 6272);
-    /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_4_bn2), A(D_layer2_4_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_3_relu2), A(D_layer2_4_add1), (size_t)n * 6272);
     ZERO(D_layer2_4_conv2, 6272);
-    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias), A(D_layer2_4_bn2), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196);
     ZERO(D_layer2_4_relu1, 6272);
-    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, S(S_COL), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2);
+    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2);
     ZERO(D_layer2_4_bn1, 6272);
-    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_bn1), A(D_layer2_4_relu1), A(X_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_conv1, 6272);
-    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight), G(P_layer2_4_bn1_bias), A(D_layer2_4_bn1), A(X_layer2_4_conv1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196);
-    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, S(S_COL), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1);
+    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1);
     ZERO(D_layer2_3_add1, 6272);
-    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_relu2, 6272);
     ZERO(D_layer2_3_bn2, 6272);
-    /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_3_bn2), A(D_layer2_3_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_2_relu2), A(D_layer2_3_add1), (size_t)n * 6272);
     ZERO(D_layer2_3_conv2, 6272);
-    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196);
     ZERO(D_layer2_3_relu1, 6272);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, S(S_COL), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
     ZERO(D_layer2_3_bn1, 6272);
-    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_conv1, 6272);
-    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196);
-    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, S(S_COL), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
+    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
     ZERO(D_layer2_2_add1, 6272);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_relu2, 6272);
     ZERO(D_layer2_2_bn2, 6272);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_2_bn2), A(D_layer2_2_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
     ZERO(D_layer2_2_relu1, 6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, S(S_COL), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
     ZERO(D_layer2_2_bn1, 6272);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, S(S_COL), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
     ZERO(D_layer2_1_add1, 6272);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_relu2, 6272);
     ZERO(D_layer2_1_bn2, 6272);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
     ZERO(D_layer2_1_relu1, 6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, S(S_COL), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
     ZERO(D_layer2_1_bn1, 6272);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, S(S_COL), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
     ZERO(D_layer2_0_add1, 6272);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_bn2, 6272);
     ZERO(D_layer2_0_downsample_1, 6272);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_0_bn2), A(D_layer2_0_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 6272);
     ZERO(D_layer2_0_downsample_0, 6272);
-    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196);
     ZERO(D_layer1_8_relu2, 12544);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL, S(S_COL), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
     ZERO(D_layer2_0_conv2, 6272);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
     ZERO(D_layer2_0_relu1, 6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, S(S_COL), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
     ZERO(D_layer2_0_bn1, 6272);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, S(S_COL), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
     ZERO(D_layer1_8_add1, 12544);
-    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2), (size_t)n * 12544);
     ZERO(D_layer1_7_relu2, 12544);
     ZERO(D_layer1_8_bn2, 12544);
-    /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_8_bn2), A(D_layer1_8_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_7_relu2), A(D_layer1_8_add1), (size_t)n * 12544);
     ZERO(D_layer1_8_conv2, 12544);
-    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias), A(D_layer1_8_bn2), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784);
     ZERO(D_layer1_8_relu1, 12544);
-    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, S(S_COL), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2);
+    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2);
     ZERO(D_layer1_8_bn1, 12544);
-    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_bn1), A(D_layer1_8_relu1), A(X_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_conv1, 12544);
-    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight), G(P_layer1_8_bn1_bias), A(D_layer1_8_bn1), A(X_layer1_8_conv1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784);
-    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, S(S_COL), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1);
+    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1);
     ZERO(D_layer1_7_add1, 12544);
-    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_7_relu2), A(X_layer1_7_relu2), (size_t)n * 12544);
     ZERO(D_layer1_6_relu2, 12544);
     ZERO(D_layer1_7_bn2, 12544);
-    /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_7_bn2), A(D_layer1_7_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_6_relu2), A(D_layer1_7_add1), (size_t)n * 12544);
     ZERO(D_layer1_7_conv2, 12544);
-    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias), A(D_layer1_7_bn2), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784);
     ZERO(D_layer1_7_relu1, 12544);
-    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, S(S_COL), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2);
+    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2);
     ZERO(D_layer1_7_bn1, 12544);
-    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_bn1), A(D_layer1_7_relu1), A(X_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_conv1, 12544);
-    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight), G(P_layer1_7_bn1_bias), A(D_layer1_7_bn1), A(X_layer1_7_conv1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784);
-    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, S(S_COL), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1);
+    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1);
     ZERO(D_layer1_6_add1, 12544);
-    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_6_relu2), A(X_layer1_6_relu2), (size_t)n * 12544);
     ZERO(D_layer1_5_relu2, 12544);
     ZERO(D_layer1_6_bn2, 12544);
-    /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_6_bn2), A(D_layer1_6_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_5_relu2), A(D_layer1_6_add1), (size_t)n * 12544);
     ZERO(D_layer1_6_conv2, 12544);
-    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias), A(D_layer1_6_bn2), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784);
     ZERO(D_layer1_6_relu1, 12544);
-    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, S(S_COL), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2);
+    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2);
     ZERO(D_layer1_6_bn1, 12544);
-    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_bn1), A(D_layer1_6_relu1), A(X_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_conv1, 12544);
-    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight), G(P_layer1_6_bn1_bias), A(D_layer1_6_bn1), A(X_layer1_6_conv1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784);
-    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, S(S_COL), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1);
+    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1);
     ZERO(D_layer1_5_add1, 12544);
-    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_5_relu2), A(X_layer1_5_relu2), (size_t)n * 12544);
     ZERO(D_layer1_4_relu2, 12544);
     ZERO(D_layer1_5_bn2, 12544);
-    /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_5_bn2), A(D_layer1_5_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_4_relu2), A(D_layer1_5_add1), (size_t)n * 12544);
     ZERO(D_layer1_5_conv2, 12544);
-    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias), A(D_layer1_5_bn2), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784);
     ZERO(D_layer1_5_relu1, 12544);
-    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, S(S_COL), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2);
+    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2);
     ZERO(D_layer1_5_bn1, 12544);
-    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_bn1), A(D_layer1_5_relu1), A(X_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_conv1, 12544);
-    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight), G(P_layer1_5_bn1_bias), A(D_layer1_5_bn1), A(X_layer1_5_conv1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784);
-    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, S(S_COL), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1);
+    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1);
     ZERO(D_layer1_4_add1, 12544);
-    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_4_relu2), A(X_layer1_4_relu2), (size_t)n * 12544);
     ZERO(D_layer1_3_relu2, 12544);
     ZERO(D_layer1_4_bn2, 12544);
-    /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_4_bn2), A(D_layer1_4_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_3_relu2), A(D_layer1_4_add1), (size_t)n * 12544);
     ZERO(D_layer1_4_conv2, 12544);
-    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias), A(D_layer1_4_bn2), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784);
     ZERO(D_layer1_4_relu1, 12544);
-    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, S(S_COL), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2);
+    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2);
     ZERO(D_layer1_4_bn1, 12544);
-    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_bn1), A(D_layer1_4_relu1), A(X_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_conv1, 12544);
-    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight), G(P_layer1_4_bn1_bias), A(D_layer1_4_bn1), A(X_layer1_4_conv1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784);
-    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, S(S_COL), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1);
+    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1);
     ZERO(D_layer1_3_add1, 12544);
-    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_3_relu2), A(X_layer1_3_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_relu2, 12544);
     ZERO(D_layer1_3_bn2, 12544);
-    /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_3_bn2), A(D_layer1_3_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_2_relu2), A(D_layer1_3_add1), (size_t)n * 12544);
     ZERO(D_layer1_3_conv2, 12544);
-    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias), A(D_layer1_3_bn2), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784);
     ZERO(D_layer1_3_relu1, 12544);
-    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, S(S_COL), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2);
+    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2);
     ZERO(D_layer1_3_bn1, 12544);
-    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_bn1), A(D_layer1_3_relu1), A(X_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_conv1, 12544);
-    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight), G(P_layer1_3_bn1_bias), A(D_layer1_3_bn1), A(X_layer1_3_conv1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784);
-    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, S(S_COL), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1);
+    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1);
     ZERO(D_layer1_2_add1, 12544);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_relu2, 12544);
     ZERO(D_layer1_2_bn2, 12544);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_2_bn2), A(D_layer1_2_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
     ZERO(D_layer1_2_relu1, 12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, S(S_COL), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
     ZERO(D_layer1_2_bn1, 12544);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, S(S_COL), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
     ZERO(D_layer1_1_add1, 12544);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_relu2, 12544);
     ZERO(D_layer1_1_bn2, 12544);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
     ZERO(D_layer1_1_relu1, 12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, S(S_COL), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
     ZERO(D_layer1_1_bn1, 12544);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, S(S_COL), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
     ZERO(D_layer1_0_add1, 12544);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:75) */
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_relu, 12544);
     ZERO(D_layer1_0_bn2, 12544);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74) */
+    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 12544);
     rt_acc(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
     ZERO(D_layer1_0_relu1, 12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, S(S_COL), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
     ZERO(D_layer1_0_bn1, 12544);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:72) */
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52) */
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, S(S_COL), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
@@ -2200,7 +2313,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, S(S_COL), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
 }
 
 void resnet56_zero_grad(float *grads) {
@@ -2510,145 +2623,145 @@ static const RtParamInfo tensors[] = {
 static const RtLayerInfo layers[] = {
     {"conv1", "conv2d", "specs/resnet.lua:27", 1},
     {"bn1", "batchnorm", "specs/resnet.lua:28", 1},
-    {"layer1.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 2},
-    {"layer1.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 2},
-    {"layer1.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 3},
-    {"layer1.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 3},
-    {"layer1.0.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 3},
-    {"layer1.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 4},
-    {"layer1.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 4},
-    {"layer1.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 5},
-    {"layer1.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 5},
-    {"layer1.1.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 5},
-    {"layer1.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 6},
-    {"layer1.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 6},
-    {"layer1.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 7},
-    {"layer1.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 7},
-    {"layer1.2.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 7},
-    {"layer1.3.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 8},
-    {"layer1.3.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 8},
-    {"layer1.3.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 9},
-    {"layer1.3.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 9},
-    {"layer1.3.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 9},
-    {"layer1.4.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 10},
-    {"layer1.4.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 10},
-    {"layer1.4.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 11},
-    {"layer1.4.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 11},
-    {"layer1.4.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 11},
-    {"layer1.5.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 12},
-    {"layer1.5.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 12},
-    {"layer1.5.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 13},
-    {"layer1.5.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 13},
-    {"layer1.5.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 13},
-    {"layer1.6.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 14},
-    {"layer1.6.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 14},
-    {"layer1.6.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 15},
-    {"layer1.6.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 15},
-    {"layer1.6.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 15},
-    {"layer1.7.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 16},
-    {"layer1.7.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 16},
-    {"layer1.7.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 17},
-    {"layer1.7.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 17},
-    {"layer1.7.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 17},
-    {"layer1.8.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 18},
-    {"layer1.8.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 18},
-    {"layer1.8.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 19},
-    {"layer1.8.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 19},
-    {"layer1.8.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 19},
-    {"layer2.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 20},
-    {"layer2.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 20},
-    {"layer2.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 21},
-    {"layer2.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 21},
-    {"layer2.0.downsample.0", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 20},
-    {"layer2.0.downsample.1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 20},
-    {"layer2.0.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 21},
-    {"layer2.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 22},
-    {"layer2.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 22},
-    {"layer2.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 23},
-    {"layer2.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 23},
-    {"layer2.1.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 23},
-    {"layer2.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 24},
-    {"layer2.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 24},
-    {"layer2.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 25},
-    {"layer2.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 25},
-    {"layer2.2.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 25},
-    {"layer2.3.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 26},
-    {"layer2.3.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 26},
-    {"layer2.3.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 27},
-    {"layer2.3.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 27},
-    {"layer2.3.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 27},
-    {"layer2.4.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 28},
-    {"layer2.4.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 28},
-    {"layer2.4.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 29},
-    {"layer2.4.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 29},
-    {"layer2.4.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 29},
-    {"layer2.5.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 30},
-    {"layer2.5.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 30},
-    {"layer2.5.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 31},
-    {"layer2.5.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 31},
-    {"layer2.5.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 31},
-    {"layer2.6.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 32},
-    {"layer2.6.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 32},
-    {"layer2.6.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 33},
-    {"layer2.6.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 33},
-    {"layer2.6.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 33},
-    {"layer2.7.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 34},
-    {"layer2.7.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 34},
-    {"layer2.7.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 35},
-    {"layer2.7.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 35},
-    {"layer2.7.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 35},
-    {"layer2.8.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 36},
-    {"layer2.8.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 36},
-    {"layer2.8.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 37},
-    {"layer2.8.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 37},
-    {"layer2.8.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 37},
-    {"layer3.0.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 38},
-    {"layer3.0.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 38},
-    {"layer3.0.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 39},
-    {"layer3.0.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 39},
-    {"layer3.0.downsample.0", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 38},
-    {"layer3.0.downsample.1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 38},
-    {"layer3.0.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 39},
-    {"layer3.1.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 40},
-    {"layer3.1.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 40},
-    {"layer3.1.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 41},
-    {"layer3.1.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 41},
-    {"layer3.1.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 41},
-    {"layer3.2.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 42},
-    {"layer3.2.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 42},
-    {"layer3.2.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 43},
-    {"layer3.2.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 43},
-    {"layer3.2.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 43},
-    {"layer3.3.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 44},
-    {"layer3.3.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 44},
-    {"layer3.3.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 45},
-    {"layer3.3.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 45},
-    {"layer3.3.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 45},
-    {"layer3.4.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 46},
-    {"layer3.4.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 46},
-    {"layer3.4.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 47},
-    {"layer3.4.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 47},
-    {"layer3.4.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 47},
-    {"layer3.5.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 48},
-    {"layer3.5.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 48},
-    {"layer3.5.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 49},
-    {"layer3.5.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 49},
-    {"layer3.5.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 49},
-    {"layer3.6.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 50},
-    {"layer3.6.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 50},
-    {"layer3.6.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 51},
-    {"layer3.6.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 51},
-    {"layer3.6.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 51},
-    {"layer3.7.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 52},
-    {"layer3.7.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 52},
-    {"layer3.7.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 53},
-    {"layer3.7.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 53},
-    {"layer3.7.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 53},
-    {"layer3.8.conv1", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 54},
-    {"layer3.8.bn1", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 54},
-    {"layer3.8.conv2", "conv2d", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:46", 55},
-    {"layer3.8.bn2", "batchnorm", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:52", 55},
-    {"layer3.8.add1", "add", "specs/resnet.lua:35 via generator/lib/skipc/blocks.lua:74", 55},
+    {"layer1.0.conv1", "conv2d", "specs/resnet.lua:35", 2},
+    {"layer1.0.bn1", "batchnorm", "specs/resnet.lua:35", 2},
+    {"layer1.0.conv2", "conv2d", "specs/resnet.lua:35", 3},
+    {"layer1.0.bn2", "batchnorm", "specs/resnet.lua:35", 3},
+    {"layer1.0.add1", "add", "specs/resnet.lua:35", 3},
+    {"layer1.1.conv1", "conv2d", "specs/resnet.lua:35", 4},
+    {"layer1.1.bn1", "batchnorm", "specs/resnet.lua:35", 4},
+    {"layer1.1.conv2", "conv2d", "specs/resnet.lua:35", 5},
+    {"layer1.1.bn2", "batchnorm", "specs/resnet.lua:35", 5},
+    {"layer1.1.add1", "add", "specs/resnet.lua:35", 5},
+    {"layer1.2.conv1", "conv2d", "specs/resnet.lua:35", 6},
+    {"layer1.2.bn1", "batchnorm", "specs/resnet.lua:35", 6},
+    {"layer1.2.conv2", "conv2d", "specs/resnet.lua:35", 7},
+    {"layer1.2.bn2", "batchnorm", "specs/resnet.lua:35", 7},
+    {"layer1.2.add1", "add", "specs/resnet.lua:35", 7},
+    {"layer1.3.conv1", "conv2d", "specs/resnet.lua:35", 8},
+    {"layer1.3.bn1", "batchnorm", "specs/resnet.lua:35", 8},
+    {"layer1.3.conv2", "conv2d", "specs/resnet.lua:35", 9},
+    {"layer1.3.bn2", "batchnorm", "specs/resnet.lua:35", 9},
+    {"layer1.3.add1", "add", "specs/resnet.lua:35", 9},
+    {"layer1.4.conv1", "conv2d", "specs/resnet.lua:35", 10},
+    {"layer1.4.bn1", "batchnorm", "specs/resnet.lua:35", 10},
+    {"layer1.4.conv2", "conv2d", "specs/resnet.lua:35", 11},
+    {"layer1.4.bn2", "batchnorm", "specs/resnet.lua:35", 11},
+    {"layer1.4.add1", "add", "specs/resnet.lua:35", 11},
+    {"layer1.5.conv1", "conv2d", "specs/resnet.lua:35", 12},
+    {"layer1.5.bn1", "batchnorm", "specs/resnet.lua:35", 12},
+    {"layer1.5.conv2", "conv2d", "specs/resnet.lua:35", 13},
+    {"layer1.5.bn2", "batchnorm", "specs/resnet.lua:35", 13},
+    {"layer1.5.add1", "add", "specs/resnet.lua:35", 13},
+    {"layer1.6.conv1", "conv2d", "specs/resnet.lua:35", 14},
+    {"layer1.6.bn1", "batchnorm", "specs/resnet.lua:35", 14},
+    {"layer1.6.conv2", "conv2d", "specs/resnet.lua:35", 15},
+    {"layer1.6.bn2", "batchnorm", "specs/resnet.lua:35", 15},
+    {"layer1.6.add1", "add", "specs/resnet.lua:35", 15},
+    {"layer1.7.conv1", "conv2d", "specs/resnet.lua:35", 16},
+    {"layer1.7.bn1", "batchnorm", "specs/resnet.lua:35", 16},
+    {"layer1.7.conv2", "conv2d", "specs/resnet.lua:35", 17},
+    {"layer1.7.bn2", "batchnorm", "specs/resnet.lua:35", 17},
+    {"layer1.7.add1", "add", "specs/resnet.lua:35", 17},
+    {"layer1.8.conv1", "conv2d", "specs/resnet.lua:35", 18},
+    {"layer1.8.bn1", "batchnorm", "specs/resnet.lua:35", 18},
+    {"layer1.8.conv2", "conv2d", "specs/resnet.lua:35", 19},
+    {"layer1.8.bn2", "batchnorm", "specs/resnet.lua:35", 19},
+    {"layer1.8.add1", "add", "specs/resnet.lua:35", 19},
+    {"layer2.0.conv1", "conv2d", "specs/resnet.lua:35", 20},
+    {"layer2.0.bn1", "batchnorm", "specs/resnet.lua:35", 20},
+    {"layer2.0.conv2", "conv2d", "specs/resnet.lua:35", 21},
+    {"layer2.0.bn2", "batchnorm", "specs/resnet.lua:35", 21},
+    {"layer2.0.downsample.0", "conv2d", "specs/resnet.lua:35", 20},
+    {"layer2.0.downsample.1", "batchnorm", "specs/resnet.lua:35", 20},
+    {"layer2.0.add1", "add", "specs/resnet.lua:35", 21},
+    {"layer2.1.conv1", "conv2d", "specs/resnet.lua:35", 22},
+    {"layer2.1.bn1", "batchnorm", "specs/resnet.lua:35", 22},
+    {"layer2.1.conv2", "conv2d", "specs/resnet.lua:35", 23},
+    {"layer2.1.bn2", "batchnorm", "specs/resnet.lua:35", 23},
+    {"layer2.1.add1", "add", "specs/resnet.lua:35", 23},
+    {"layer2.2.conv1", "conv2d", "specs/resnet.lua:35", 24},
+    {"layer2.2.bn1", "batchnorm", "specs/resnet.lua:35", 24},
+    {"layer2.2.conv2", "conv2d", "specs/resnet.lua:35", 25},
+    {"layer2.2.bn2", "batchnorm", "specs/resnet.lua:35", 25},
+    {"layer2.2.add1", "add", "specs/resnet.lua:35", 25},
+    {"layer2.3.conv1", "conv2d", "specs/resnet.lua:35", 26},
+    {"layer2.3.bn1", "batchnorm", "specs/resnet.lua:35", 26},
+    {"layer2.3.conv2", "conv2d", "specs/resnet.lua:35", 27},
+    {"layer2.3.bn2", "batchnorm", "specs/resnet.lua:35", 27},
+    {"layer2.3.add1", "add", "specs/resnet.lua:35", 27},
+    {"layer2.4.conv1", "conv2d", "specs/resnet.lua:35", 28},
+    {"layer2.4.bn1", "batchnorm", "specs/resnet.lua:35", 28},
+    {"layer2.4.conv2", "conv2d", "specs/resnet.lua:35", 29},
+    {"layer2.4.bn2", "batchnorm", "specs/resnet.lua:35", 29},
+    {"layer2.4.add1", "add", "specs/resnet.lua:35", 29},
+    {"layer2.5.conv1", "conv2d", "specs/resnet.lua:35", 30},
+    {"layer2.5.bn1", "batchnorm", "specs/resnet.lua:35", 30},
+    {"layer2.5.conv2", "conv2d", "specs/resnet.lua:35", 31},
+    {"layer2.5.bn2", "batchnorm", "specs/resnet.lua:35", 31},
+    {"layer2.5.add1", "add", "specs/resnet.lua:35", 31},
+    {"layer2.6.conv1", "conv2d", "specs/resnet.lua:35", 32},
+    {"layer2.6.bn1", "batchnorm", "specs/resnet.lua:35", 32},
+    {"layer2.6.conv2", "conv2d", "specs/resnet.lua:35", 33},
+    {"layer2.6.bn2", "batchnorm", "specs/resnet.lua:35", 33},
+    {"layer2.6.add1", "add", "specs/resnet.lua:35", 33},
+    {"layer2.7.conv1", "conv2d", "specs/resnet.lua:35", 34},
+    {"layer2.7.bn1", "batchnorm", "specs/resnet.lua:35", 34},
+    {"layer2.7.conv2", "conv2d", "specs/resnet.lua:35", 35},
+    {"layer2.7.bn2", "batchnorm", "specs/resnet.lua:35", 35},
+    {"layer2.7.add1", "add", "specs/resnet.lua:35", 35},
+    {"layer2.8.conv1", "conv2d", "specs/resnet.lua:35", 36},
+    {"layer2.8.bn1", "batchnorm", "specs/resnet.lua:35", 36},
+    {"layer2.8.conv2", "conv2d", "specs/resnet.lua:35", 37},
+    {"layer2.8.bn2", "batchnorm", "specs/resnet.lua:35", 37},
+    {"layer2.8.add1", "add", "specs/resnet.lua:35", 37},
+    {"layer3.0.conv1", "conv2d", "specs/resnet.lua:35", 38},
+    {"layer3.0.bn1", "batchnorm", "specs/resnet.lua:35", 38},
+    {"layer3.0.conv2", "conv2d", "specs/resnet.lua:35", 39},
+    {"layer3.0.bn2", "batchnorm", "specs/resnet.lua:35", 39},
+    {"layer3.0.downsample.0", "conv2d", "specs/resnet.lua:35", 38},
+    {"layer3.0.downsample.1", "batchnorm", "specs/resnet.lua:35", 38},
+    {"layer3.0.add1", "add", "specs/resnet.lua:35", 39},
+    {"layer3.1.conv1", "conv2d", "specs/resnet.lua:35", 40},
+    {"layer3.1.bn1", "batchnorm", "specs/resnet.lua:35", 40},
+    {"layer3.1.conv2", "conv2d", "specs/resnet.lua:35", 41},
+    {"layer3.1.bn2", "batchnorm", "specs/resnet.lua:35", 41},
+    {"layer3.1.add1", "add", "specs/resnet.lua:35", 41},
+    {"layer3.2.conv1", "conv2d", "specs/resnet.lua:35", 42},
+    {"layer3.2.bn1", "batchnorm", "specs/resnet.lua:35", 42},
+    {"layer3.2.conv2", "conv2d", "specs/resnet.lua:35", 43},
+    {"layer3.2.bn2", "batchnorm", "specs/resnet.lua:35", 43},
+    {"layer3.2.add1", "add", "specs/resnet.lua:35", 43},
+    {"layer3.3.conv1", "conv2d", "specs/resnet.lua:35", 44},
+    {"layer3.3.bn1", "batchnorm", "specs/resnet.lua:35", 44},
+    {"layer3.3.conv2", "conv2d", "specs/resnet.lua:35", 45},
+    {"layer3.3.bn2", "batchnorm", "specs/resnet.lua:35", 45},
+    {"layer3.3.add1", "add", "specs/resnet.lua:35", 45},
+    {"layer3.4.conv1", "conv2d", "specs/resnet.lua:35", 46},
+    {"layer3.4.bn1", "batchnorm", "specs/resnet.lua:35", 46},
+    {"layer3.4.conv2", "conv2d", "specs/resnet.lua:35", 47},
+    {"layer3.4.bn2", "batchnorm", "specs/resnet.lua:35", 47},
+    {"layer3.4.add1", "add", "specs/resnet.lua:35", 47},
+    {"layer3.5.conv1", "conv2d", "specs/resnet.lua:35", 48},
+    {"layer3.5.bn1", "batchnorm", "specs/resnet.lua:35", 48},
+    {"layer3.5.conv2", "conv2d", "specs/resnet.lua:35", 49},
+    {"layer3.5.bn2", "batchnorm", "specs/resnet.lua:35", 49},
+    {"layer3.5.add1", "add", "specs/resnet.lua:35", 49},
+    {"layer3.6.conv1", "conv2d", "specs/resnet.lua:35", 50},
+    {"layer3.6.bn1", "batchnorm", "specs/resnet.lua:35", 50},
+    {"layer3.6.conv2", "conv2d", "specs/resnet.lua:35", 51},
+    {"layer3.6.bn2", "batchnorm", "specs/resnet.lua:35", 51},
+    {"layer3.6.add1", "add", "specs/resnet.lua:35", 51},
+    {"layer3.7.conv1", "conv2d", "specs/resnet.lua:35", 52},
+    {"layer3.7.bn1", "batchnorm", "specs/resnet.lua:35", 52},
+    {"layer3.7.conv2", "conv2d", "specs/resnet.lua:35", 53},
+    {"layer3.7.bn2", "batchnorm", "specs/resnet.lua:35", 53},
+    {"layer3.7.add1", "add", "specs/resnet.lua:35", 53},
+    {"layer3.8.conv1", "conv2d", "specs/resnet.lua:35", 54},
+    {"layer3.8.bn1", "batchnorm", "specs/resnet.lua:35", 54},
+    {"layer3.8.conv2", "conv2d", "specs/resnet.lua:35", 55},
+    {"layer3.8.bn2", "batchnorm", "specs/resnet.lua:35", 55},
+    {"layer3.8.add1", "add", "specs/resnet.lua:35", 55},
     {"fc", "linear", "specs/resnet.lua:40", 56},
 };
 

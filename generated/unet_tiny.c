@@ -67,12 +67,16 @@ enum {
 enum {
     X_enc1_conv1 = 0,  /* [16,28,28] */
     D_enc1_conv1 = 12544,  /* [16,28,28] */
+    T_enc1_conv1 = 12544,  /* 7056 floats */
+    TB_enc1_conv1 = 0,  /* 7056 floats */
     X_enc1_bn1 = 12544,  /* [16,28,28] */
     D_enc1_bn1 = 37632,  /* [16,28,28] */
     X_enc1_relu1 = 25088,  /* [16,28,28] */
     D_enc1_relu1 = 12544,  /* [16,28,28] */
     X_enc1_conv2 = 12544,  /* [16,28,28] */
     D_enc1_conv2 = 50176,  /* [16,28,28] */
+    T_enc1_conv2 = 37632,  /* 112896 floats */
+    TB_enc1_conv2 = 62720,  /* 112896 floats */
     X_enc1_bn2 = 37632,  /* [16,28,28] */
     D_enc1_bn2 = 37632,  /* [16,28,28] */
     X_enc1_relu2 = 50176,  /* [16,28,28] */
@@ -81,12 +85,16 @@ enum {
     D_maxpool1 = 40768,  /* [16,14,14] */
     X_enc2_conv1 = 40768,  /* [32,14,14] */
     D_enc2_conv1 = 62720,  /* [32,14,14] */
+    T_enc2_conv1 = 62720,  /* 28224 floats */
+    TB_enc2_conv1 = 68992,  /* 28224 floats */
     X_enc2_bn1 = 62720,  /* [32,14,14] */
     D_enc2_bn1 = 75264,  /* [32,14,14] */
     X_enc2_relu1 = 68992,  /* [32,14,14] */
     D_enc2_relu1 = 62720,  /* [32,14,14] */
     X_enc2_conv2 = 62720,  /* [32,14,14] */
     D_enc2_conv2 = 81536,  /* [32,14,14] */
+    T_enc2_conv2 = 75264,  /* 56448 floats */
+    TB_enc2_conv2 = 87808,  /* 56448 floats */
     X_enc2_bn2 = 75264,  /* [32,14,14] */
     D_enc2_bn2 = 75264,  /* [32,14,14] */
     X_enc2_relu2 = 81536,  /* [32,14,14] */
@@ -95,12 +103,16 @@ enum {
     D_maxpool2 = 48608,  /* [32,7,7] */
     X_mid_conv1 = 75264,  /* [64,7,7] */
     D_mid_conv1 = 78400,  /* [64,7,7] */
+    T_mid_conv1 = 87808,  /* 14112 floats */
+    TB_mid_conv1 = 103488,  /* 14112 floats */
     X_mid_bn1 = 78400,  /* [64,7,7] */
     D_mid_bn1 = 90944,  /* [64,7,7] */
     X_mid_relu1 = 87808,  /* [64,7,7] */
     D_mid_relu1 = 78400,  /* [64,7,7] */
     X_mid_conv2 = 78400,  /* [64,7,7] */
     D_mid_conv2 = 90944,  /* [64,7,7] */
+    T_mid_conv2 = 90944,  /* 28224 floats */
+    TB_mid_conv2 = 103488,  /* 28224 floats */
     X_mid_bn2 = 90944,  /* [64,7,7] */
     D_mid_bn2 = 103488,  /* [64,7,7] */
     X_mid_relu2 = 94080,  /* [64,7,7] */
@@ -111,12 +123,16 @@ enum {
     D_concat1 = 128576,  /* [96,14,14] */
     X_dec2_conv1 = 97216,  /* [32,14,14] */
     D_dec2_conv1 = 103488,  /* [32,14,14] */
+    T_dec2_conv1 = 128576,  /* 169344 floats */
+    TB_dec2_conv1 = 159936,  /* 169344 floats */
     X_dec2_bn1 = 103488,  /* [32,14,14] */
     D_dec2_bn1 = 134848,  /* [32,14,14] */
     X_dec2_relu1 = 128576,  /* [32,14,14] */
     D_dec2_relu1 = 103488,  /* [32,14,14] */
     X_dec2_conv2 = 103488,  /* [32,14,14] */
     D_dec2_conv2 = 134848,  /* [32,14,14] */
+    T_dec2_conv2 = 134848,  /* 56448 floats */
+    TB_dec2_conv2 = 159936,  /* 56448 floats */
     X_dec2_bn2 = 134848,  /* [32,14,14] */
     D_dec2_bn2 = 159936,  /* [32,14,14] */
     X_dec2_relu2 = 141120,  /* [32,14,14] */
@@ -127,12 +143,16 @@ enum {
     D_concat2 = 210112,  /* [48,28,28] */
     X_dec1_conv1 = 147392,  /* [16,28,28] */
     D_dec1_conv1 = 159936,  /* [16,28,28] */
+    T_dec1_conv1 = 210112,  /* 338688 floats */
+    TB_dec1_conv1 = 247744,  /* 338688 floats */
     X_dec1_bn1 = 159936,  /* [16,28,28] */
     D_dec1_bn1 = 222656,  /* [16,28,28] */
     X_dec1_relu1 = 210112,  /* [16,28,28] */
     D_dec1_relu1 = 159936,  /* [16,28,28] */
     X_dec1_conv2 = 159936,  /* [16,28,28] */
     D_dec1_conv2 = 222656,  /* [16,28,28] */
+    T_dec1_conv2 = 222656,  /* 112896 floats */
+    TB_dec1_conv2 = 235200,  /* 112896 floats */
     X_dec1_bn2 = 222656,  /* [16,28,28] */
     D_dec1_bn2 = 247744,  /* [16,28,28] */
     X_dec1_relu2 = 235200,  /* [16,28,28] */
@@ -143,17 +163,16 @@ enum {
 
 /* Scratch independent of the batch size, after the per-sample region. */
 enum {
-    S_COL = 0,  /* 338688 floats */
-    S_enc1_bn1 = 338688,  /* 32 floats */
-    S_enc1_bn2 = 338720,  /* 32 floats */
-    S_enc2_bn1 = 338752,  /* 64 floats */
-    S_enc2_bn2 = 338816,  /* 64 floats */
-    S_mid_bn1 = 338880,  /* 128 floats */
-    S_mid_bn2 = 339008,  /* 128 floats */
-    S_dec2_bn1 = 339136,  /* 64 floats */
-    S_dec2_bn2 = 339200,  /* 64 floats */
-    S_dec1_bn1 = 339264,  /* 32 floats */
-    S_dec1_bn2 = 339296,  /* 32 floats */
+    S_enc1_bn1 = 0,  /* 32 floats */
+    S_enc1_bn2 = 32,  /* 32 floats */
+    S_enc2_bn1 = 64,  /* 64 floats */
+    S_enc2_bn2 = 128,  /* 64 floats */
+    S_mid_bn1 = 192,  /* 128 floats */
+    S_mid_bn2 = 320,  /* 128 floats */
+    S_dec2_bn1 = 448,  /* 64 floats */
+    S_dec2_bn2 = 512,  /* 64 floats */
+    S_dec1_bn1 = 576,  /* 32 floats */
+    S_dec1_bn2 = 608,  /* 32 floats */
 };
 
 #define P(o) (params + (o))
@@ -214,7 +233,7 @@ void unet_tiny_init(float *params, uint64_t seed) {
 
 const float *unet_tiny_forward(float *params, float *arena, const float *x, int n, int training) {
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_enc1_conv1), S(S_COL), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
+    rt_conv2d_forward(A(X_enc1_conv1), A(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
     /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc1_bn1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
@@ -223,7 +242,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_enc1_relu1), A(X_enc1_bn1), (size_t)n * 12544);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_enc1_conv2), S(S_COL), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
+    rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
     /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc1_bn2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
@@ -234,7 +253,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:33) */
     rt_maxpool_forward(A(X_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_enc2_conv1), S(S_COL), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
+    rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
     /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc2_bn1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
@@ -243,7 +262,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_enc2_relu1), A(X_enc2_bn1), (size_t)n * 6272);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_enc2_conv2), S(S_COL), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
+    rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
     /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc2_bn2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
@@ -254,7 +273,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:34) */
     rt_maxpool_forward(A(X_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_mid_conv1), S(S_COL), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
+    rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
     /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_mid_bn1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
@@ -263,7 +282,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_mid_relu1), A(X_mid_bn1), (size_t)n * 3136);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_mid_conv2), S(S_COL), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
+    rt_conv2d_forward(A(X_mid_conv2), A(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
     /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_mid_bn2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
@@ -277,7 +296,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_concat_forward(A(X_concat1), A(X_up1), n, 96, 0, 64, 196);
     rt_concat_forward(A(X_concat1), A(X_enc2_relu2), n, 96, 64, 32, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_dec2_conv1), S(S_COL), A(X_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
+    rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
     /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec2_bn1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
@@ -286,7 +305,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_dec2_relu1), A(X_dec2_bn1), (size_t)n * 6272);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_dec2_conv2), S(S_COL), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
+    rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
     /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec2_bn2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
@@ -300,7 +319,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_concat_forward(A(X_concat2), A(X_up2), n, 48, 0, 32, 784);
     rt_concat_forward(A(X_concat2), A(X_enc1_relu2), n, 48, 32, 16, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_dec1_conv1), S(S_COL), A(X_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
+    rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
     /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec1_bn1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
@@ -309,7 +328,7 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_dec1_relu1), A(X_dec1_bn1), (size_t)n * 12544);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_forward(A(X_dec1_conv2), S(S_COL), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
+    rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
     /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec1_bn2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
@@ -342,7 +361,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_bn2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784);
     ZERO(D_dec1_relu1, 12544);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, S(S_COL), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2);
+    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2);
     ZERO(D_dec1_bn1, 12544);
     /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_backward(A(D_dec1_bn1), A(D_dec1_relu1), A(X_dec1_relu1), (size_t)n * 12544);
@@ -351,7 +370,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_bn1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784);
     ZERO(D_concat2, 37632);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, S(S_COL), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1);
+    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1);
     ZERO(D_enc1_relu2, 12544);
     ZERO(D_up2, 25088);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:36) */
@@ -368,7 +387,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_bn2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196);
     ZERO(D_dec2_relu1, 6272);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, S(S_COL), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2);
+    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2);
     ZERO(D_dec2_bn1, 6272);
     /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_backward(A(D_dec2_bn1), A(D_dec2_relu1), A(X_dec2_relu1), (size_t)n * 6272);
@@ -377,7 +396,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_bn1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196);
     ZERO(D_concat1, 18816);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, S(S_COL), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1);
+    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1);
     ZERO(D_enc2_relu2, 6272);
     ZERO(D_up1, 12544);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:35) */
@@ -394,7 +413,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_bn2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49);
     ZERO(D_mid_relu1, 3136);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, S(S_COL), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2);
+    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2);
     ZERO(D_mid_bn1, 3136);
     /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
     rt_relu_backward(A(D_mid_bn1), A(D_mid_relu1), A(X_mid_relu1), (size_t)n * 3136);
@@ -403,7 +422,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_bn1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49);
     ZERO(D_maxpool2, 1568);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, S(S_COL), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1);
+    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:34) */
     rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
     ZERO(D_enc2_bn2, 6272);
@@ -414,7 +433,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_bn2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196);
     ZERO(D_enc2_relu1, 6272);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, S(S_COL), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2);
+    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2);
     ZERO(D_enc2_bn1, 6272);
     /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_backward(A(D_enc2_bn1), A(D_enc2_relu1), A(X_enc2_relu1), (size_t)n * 6272);
@@ -423,7 +442,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_bn1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196);
     ZERO(D_maxpool1, 3136);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, S(S_COL), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1);
+    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:33) */
     rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
     ZERO(D_enc1_bn2, 12544);
@@ -434,7 +453,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     rt_batchnorm_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_bn2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784);
     ZERO(D_enc1_relu1, 12544);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, S(S_COL), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2);
+    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2);
     ZERO(D_enc1_bn1, 12544);
     /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_backward(A(D_enc1_bn1), A(D_enc1_relu1), A(X_enc1_relu1), (size_t)n * 12544);
@@ -442,7 +461,7 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     rt_batchnorm_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_bn1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784);
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
-    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, S(S_COL), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1);
+    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1);
 }
 
 void unet_tiny_zero_grad(float *grads) {

@@ -18,7 +18,11 @@ check_model() {
     spec=$1; shift
     defs=""; smoke=""
     for a in "$@"; do
-        if [ "$a" = smoke ]; then smoke="-DSMOKE_STEPS=60"; else defs="$defs $a"; fi
+        case "$a" in
+            smoke) smoke="$smoke -DSMOKE_STEPS=60" ;;
+            rtol=*) smoke="$smoke -DRTOL=${a#rtol=}" ;;
+            *) defs="$defs $a" ;;
+        esac
     done
     # shellcheck disable=SC2086
     build/skipc "$spec" -o "$out/$name.c" $defs || return 1
