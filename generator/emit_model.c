@@ -36,13 +36,13 @@ static void param_shape(const IrParam *q, char *buf, size_t cap) {
         len += (size_t)snprintf(buf + len, cap - len, "%s%d", d ? "," : "", q->shape[d]);
 }
 
-/* "specs/resnet.lua:14", plus the block library line when that made it. */
+/*
+** "specs/resnet.lua:14": the user's spec line. A layer made inside the block
+** library reports the spec line that called the block, not the library's,
+** so editing the library does not touch every generated file.
+*/
 static void loc_str(const IrNode *n, char *buf, size_t cap) {
-    if (n->loc.line == n->user_loc.line && n->loc.file == n->user_loc.file)
-        snprintf(buf, cap, "%s:%d", n->user_loc.file, n->user_loc.line);
-    else
-        snprintf(buf, cap, "%s:%d via %s:%d", n->user_loc.file, n->user_loc.line, n->loc.file,
-                 n->loc.line);
+    snprintf(buf, cap, "%s:%d", n->user_loc.file, n->user_loc.line);
 }
 
 static void layer_comment(Ctx *c, const IrNode *n) {
