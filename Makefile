@@ -90,8 +90,12 @@ check-generated: $(B)/skipc
 # ---------------------------------------------------------------- tests
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libskipcrt.a $(DRV_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Idriver -Itests -o $@ $< \
-	    $(DRV_OBJ) $(B)/libskipcrt.a $(TEST_LIBS) $(RT_LIBS)
+	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -Iruntime -Idriver -Itests -Igenerated -o $@ $< \
+	    $(TEST_MODEL) $(DRV_OBJ) $(B)/libskipcrt.a $(TEST_LIBS) $(RT_LIBS)
+
+# Driver tests that train a real network link one generated model.
+$(B)/tests/test_train: $(B)/models/mlp.o
+$(B)/tests/test_train: TEST_MODEL := $(B)/models/mlp.o
 
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh
 

@@ -28,7 +28,7 @@ static void clock_text(char *buf, size_t len, double s) {
 void prog_step(Progress *p, long step, double loss, double acc) {
     if (!p->enabled) return;
     double now = drv_now(), dt = now - p->t0;
-    if (p->tty ? (now - p->last < 0.1 && step < p->steps) : step < p->next_mark) return;
+    if (step < p->steps && (p->tty ? now - p->last < 0.1 : step < p->next_mark)) return;
     p->last = now;
     while (p->next_mark <= step) p->next_mark += (p->steps + 9) / 10;
     double ips = dt > 0 ? (double)step * p->batch / dt : 0.0;
