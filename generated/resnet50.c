@@ -958,9 +958,9 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
     /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
@@ -969,34 +969,34 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
     /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_bn2), (size_t)n * 200704);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), A(X_layer1_0_conv3), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_0_bn3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), A(X_layer1_0_conv3), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn3), A(X_layer1_0_conv3), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_0_bn3), A(X_layer1_0_conv3), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool), P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), n, 256, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 1e-05f);
     /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1005,27 +1005,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_bn2), (size_t)n * 200704);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_1_bn3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn3), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_1_bn3), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn3), A(X_layer1_0_relu3), (size_t)n * 802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1034,27 +1034,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 64, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
     /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_bn1), (size_t)n * 200704);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 64, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 64, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_bn2), (size_t)n * 200704);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_2_bn3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), n, 256, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_2_bn3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_2_bn3), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_2_bn3), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn3), A(X_layer1_1_relu3), (size_t)n * 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1063,34 +1063,34 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128, 3136, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 3136, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
     /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 401408);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_bn2), (size_t)n * 100352);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), A(X_layer2_0_conv3), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_0_bn3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), A(X_layer2_0_conv3), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn3), A(X_layer2_0_conv3), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_0_bn3), A(X_layer2_0_conv3), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 1e-05f);
     /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1099,27 +1099,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_bn2), (size_t)n * 100352);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_1_bn3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn3), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_1_bn3), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn3), A(X_layer2_0_relu3), (size_t)n * 401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1128,27 +1128,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 128, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
     /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_bn1), (size_t)n * 100352);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 128, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_bn2), (size_t)n * 100352);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_2_bn3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_2_bn3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_2_bn3), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_2_bn3), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn3), A(X_layer2_1_relu3), (size_t)n * 401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1157,27 +1157,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_3_bn1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_3_bn1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_3_bn1), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 128, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_3_bn1), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
     /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_bn1), (size_t)n * 100352);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_3_bn2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 128, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_3_bn2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 128, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_bn2), (size_t)n * 100352);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_3_bn3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), n, 512, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_3_bn3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_3_bn3), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_3_bn3), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn3), A(X_layer2_2_relu3), (size_t)n * 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1186,34 +1186,34 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
     /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 200704);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_bn2), (size_t)n * 50176);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), A(X_layer3_0_conv3), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_0_bn3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), A(X_layer3_0_conv3), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn3), A(X_layer3_0_conv3), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_0_bn3), A(X_layer3_0_conv3), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 1e-05f);
     /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1222,27 +1222,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_bn2), (size_t)n * 50176);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_1_bn3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn3), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_1_bn3), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn3), A(X_layer3_0_relu3), (size_t)n * 200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1251,27 +1251,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_bn1), (size_t)n * 50176);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_bn2), (size_t)n * 50176);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_2_bn3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_2_bn3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_2_bn3), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_2_bn3), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn3), A(X_layer3_1_relu3), (size_t)n * 200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1280,27 +1280,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_3_bn1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_3_bn1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_3_bn1), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_3_bn1), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_bn1), (size_t)n * 50176);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_3_bn2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_3_bn2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_bn2), (size_t)n * 50176);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_3_bn3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_3_bn3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_3_bn3), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_3_bn3), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn3), A(X_layer3_2_relu3), (size_t)n * 200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1309,27 +1309,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_4_bn1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_4_bn1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_4_bn1), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_4_bn1), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_bn1), (size_t)n * 50176);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_4_bn2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_4_bn2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_bn2), (size_t)n * 50176);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_4_bn3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_4_bn3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_4_bn3), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_4_bn3), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn3), A(X_layer3_3_relu3), (size_t)n * 200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1338,27 +1338,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_5_bn1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_5_bn1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_5_bn1), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_5_bn1), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_bn1), (size_t)n * 50176);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_5_bn2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 256, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_5_bn2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 256, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_bn2), (size_t)n * 50176);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_5_bn3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), n, 1024, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_5_bn3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_5_bn3), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_5_bn3), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn3), A(X_layer3_4_relu3), (size_t)n * 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1367,34 +1367,34 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
     /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_0_bn1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_0_bn1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_0_bn1), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_0_bn1), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
     /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu1), A(X_layer4_0_bn1), (size_t)n * 100352);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_0_bn2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_0_bn2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_0_bn2), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_0_bn2), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_bn2), (size_t)n * 25088);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_0_bn3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), A(X_layer4_0_conv3), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_0_bn3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), A(X_layer4_0_conv3), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_0_bn3), A(X_layer4_0_conv3), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_0_bn3), A(X_layer4_0_conv3), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 2048, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 1e-05f);
     /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -1403,27 +1403,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
     /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_1_bn1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_1_bn1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_1_bn1), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_1_bn1), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu1), A(X_layer4_1_bn1), (size_t)n * 25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_1_bn2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_1_bn2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_1_bn2), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_1_bn2), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_1_bn2), (size_t)n * 25088);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_1_bn3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_1_bn3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_1_bn3), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_1_bn3), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn3), A(X_layer4_0_relu3), (size_t)n * 100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -1432,27 +1432,27 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
     /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_2_bn1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), A(X_layer4_2_conv1), P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_2_bn1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), A(X_layer4_2_conv1), P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_2_bn1), A(X_layer4_2_conv1), P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), n, 512, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_2_bn1), A(X_layer4_2_conv1), P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
     /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_2_relu1), A(X_layer4_2_bn1), (size_t)n * 25088);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_2_conv2), A(T_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
     /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_2_bn2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), A(X_layer4_2_conv2), P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n, 512, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_2_bn2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), A(X_layer4_2_conv2), P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_2_bn2), A(X_layer4_2_conv2), P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), n, 512, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_2_bn2), A(X_layer4_2_conv2), P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_2_relu2), A(X_layer4_2_bn2), (size_t)n * 25088);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_2_bn3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), n, 2048, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer4_2_bn3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_2_bn3), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer4_2_bn3), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_add_forward(A(X_layer4_2_add1), A(X_layer4_2_bn3), A(X_layer4_1_relu3), (size_t)n * 100352);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */

@@ -1119,27 +1119,27 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     if (training)
-        rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
     /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1148,18 +1148,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
     /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1168,18 +1168,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
     /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_bn1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn2), A(X_layer1_1_relu2), (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1188,18 +1188,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
     /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_3_bn1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_3_bn1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_3_bn1), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_3_bn1), A(X_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_3_relu1), A(X_layer1_3_bn1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_3_bn2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_3_bn2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_3_bn2), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_3_bn2), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_3_add1), A(X_layer1_3_bn2), A(X_layer1_2_relu2), (size_t)n * 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1208,18 +1208,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
     /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_4_bn1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_4_bn1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_4_bn1), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_4_bn1), A(X_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_4_relu1), A(X_layer1_4_bn1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_4_bn2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_4_bn2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_4_bn2), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_4_bn2), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_4_add1), A(X_layer1_4_bn2), A(X_layer1_3_relu2), (size_t)n * 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1228,18 +1228,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
     /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_5_bn1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_5_bn1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_5_bn1), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_5_bn1), A(X_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_5_relu1), A(X_layer1_5_bn1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_5_bn2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_5_bn2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_5_bn2), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_5_bn2), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_5_add1), A(X_layer1_5_bn2), A(X_layer1_4_relu2), (size_t)n * 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1248,18 +1248,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
     /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_6_bn1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_6_bn1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_6_bn1), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_6_bn1), A(X_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_6_relu1), A(X_layer1_6_bn1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_6_bn2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_6_bn2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_6_bn2), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_6_bn2), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_6_add1), A(X_layer1_6_bn2), A(X_layer1_5_relu2), (size_t)n * 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1268,18 +1268,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
     /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_7_bn1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_7_bn1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_7_bn1), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_7_bn1), A(X_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_7_relu1), A(X_layer1_7_bn1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_7_bn2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_7_bn2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_7_bn2), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_7_bn2), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_7_add1), A(X_layer1_7_bn2), A(X_layer1_6_relu2), (size_t)n * 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1288,18 +1288,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
     /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_8_bn1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_8_bn1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_8_bn1), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_8_bn1), A(X_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_8_relu1), A(X_layer1_8_bn1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_8_bn2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer1_8_bn2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_8_bn2), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer1_8_bn2), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer1_8_add1), A(X_layer1_8_bn2), A(X_layer1_7_relu2), (size_t)n * 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1308,25 +1308,25 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
     /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1335,18 +1335,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
     /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1355,18 +1355,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
     /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_bn1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn2), A(X_layer2_1_relu2), (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1375,18 +1375,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
     /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_3_bn1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_3_bn1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_3_bn1), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_3_bn1), A(X_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_3_relu1), A(X_layer2_3_bn1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_3_bn2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_3_bn2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn2), A(X_layer2_2_relu2), (size_t)n * 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1395,18 +1395,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
     /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_4_bn1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_4_bn1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_4_bn1), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_4_bn1), A(X_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_4_relu1), A(X_layer2_4_bn1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_4_bn2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_4_bn2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_4_bn2), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_4_bn2), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_4_add1), A(X_layer2_4_bn2), A(X_layer2_3_relu2), (size_t)n * 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1415,18 +1415,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
     /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_5_bn1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_5_bn1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_5_bn1), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_5_bn1), A(X_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_5_relu1), A(X_layer2_5_bn1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_5_bn2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_5_bn2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_5_bn2), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_5_bn2), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_5_add1), A(X_layer2_5_bn2), A(X_layer2_4_relu2), (size_t)n * 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1435,18 +1435,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
     /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_6_bn1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_6_bn1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_6_bn1), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_6_bn1), A(X_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_6_relu1), A(X_layer2_6_bn1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_6_bn2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_6_bn2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_6_bn2), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_6_bn2), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_6_add1), A(X_layer2_6_bn2), A(X_layer2_5_relu2), (size_t)n * 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1455,18 +1455,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
     /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_7_bn1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_7_bn1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_7_bn1), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_7_bn1), A(X_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_7_relu1), A(X_layer2_7_bn1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_7_bn2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_7_bn2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_7_bn2), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_7_bn2), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_7_add1), A(X_layer2_7_bn2), A(X_layer2_6_relu2), (size_t)n * 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1475,18 +1475,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
     /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_8_bn1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_8_bn1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_8_bn1), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_8_bn1), A(X_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_8_relu1), A(X_layer2_8_bn1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_8_bn2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer2_8_bn2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_8_bn2), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer2_8_bn2), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer2_8_add1), A(X_layer2_8_bn2), A(X_layer2_7_relu2), (size_t)n * 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1495,25 +1495,25 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
     /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1522,18 +1522,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
     /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1542,18 +1542,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
     /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_bn1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn2), A(X_layer3_1_relu2), (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1562,18 +1562,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
     /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_3_bn1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_3_bn1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_3_bn1), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_3_bn1), A(X_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_3_relu1), A(X_layer3_3_bn1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_3_bn2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_3_bn2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn2), A(X_layer3_2_relu2), (size_t)n * 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1582,18 +1582,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
     /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_4_bn1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_4_bn1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_4_bn1), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_4_bn1), A(X_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_4_relu1), A(X_layer3_4_bn1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_4_bn2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_4_bn2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn2), A(X_layer3_3_relu2), (size_t)n * 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1602,18 +1602,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
     /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_5_bn1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_5_bn1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_5_bn1), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_5_bn1), A(X_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_5_relu1), A(X_layer3_5_bn1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_5_bn2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_5_bn2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn2), A(X_layer3_4_relu2), (size_t)n * 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1622,18 +1622,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
     /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_6_bn1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_6_bn1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_6_bn1), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_6_bn1), A(X_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_6_relu1), A(X_layer3_6_bn1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_6_bn2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_6_bn2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_6_bn2), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_6_bn2), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_6_add1), A(X_layer3_6_bn2), A(X_layer3_5_relu2), (size_t)n * 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1642,18 +1642,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
     /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_7_bn1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_7_bn1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_7_bn1), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_7_bn1), A(X_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_7_relu1), A(X_layer3_7_bn1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_7_bn2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_7_bn2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_7_bn2), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_7_bn2), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_7_add1), A(X_layer3_7_bn2), A(X_layer3_6_relu2), (size_t)n * 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1662,18 +1662,18 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
     /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_8_bn1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_8_bn1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_8_bn1), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_8_bn1), A(X_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_8_relu1), A(X_layer3_8_bn1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_8_bn2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_layer3_8_bn2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_8_bn2), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_layer3_8_bn2), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_add_forward(A(X_layer3_8_add1), A(X_layer3_8_bn2), A(X_layer3_7_relu2), (size_t)n * 3136);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */

@@ -236,18 +236,18 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_conv2d_forward(A(X_enc1_conv1), A(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
     /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc1_bn1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_enc1_bn1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc1_bn1), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_enc1_bn1), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
     /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_enc1_relu1), A(X_enc1_bn1), (size_t)n * 12544);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
     rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
     /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc1_bn2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_enc1_bn2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc1_bn2), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_enc1_bn2), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
     /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_enc1_relu2), A(X_enc1_bn2), (size_t)n * 12544);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:33) */
@@ -256,18 +256,18 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
     /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc2_bn1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_enc2_bn1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc2_bn1), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_enc2_bn1), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
     /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_enc2_relu1), A(X_enc2_bn1), (size_t)n * 6272);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
     rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
     /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc2_bn2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_enc2_bn2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc2_bn2), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_enc2_bn2), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
     /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_enc2_relu2), A(X_enc2_bn2), (size_t)n * 6272);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:34) */
@@ -276,18 +276,18 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
     /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_mid_bn1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_mid_bn1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_mid_bn1), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_mid_bn1), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
     /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_mid_relu1), A(X_mid_bn1), (size_t)n * 3136);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
     rt_conv2d_forward(A(X_mid_conv2), A(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
     /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_mid_bn2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_mid_bn2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_mid_bn2), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_mid_bn2), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
     /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_mid_relu2), A(X_mid_bn2), (size_t)n * 3136);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:35) */
@@ -299,18 +299,18 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
     /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec2_bn1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_dec2_bn1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec2_bn1), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_dec2_bn1), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
     /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_dec2_relu1), A(X_dec2_bn1), (size_t)n * 6272);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
     rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
     /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec2_bn2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_dec2_bn2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec2_bn2), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_dec2_bn2), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
     /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_dec2_relu2), A(X_dec2_bn2), (size_t)n * 6272);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:36) */
@@ -322,18 +322,18 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
     /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec1_bn1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_dec1_bn1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec1_bn1), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_dec1_bn1), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
     /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_dec1_relu1), A(X_dec1_bn1), (size_t)n * 12544);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
     rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
     /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec1_bn2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.100000001f, 9.99999975e-06f);
+        rt_batchnorm_forward_train(A(X_dec1_bn2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec1_bn2), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 9.99999975e-06f);
+        rt_batchnorm_forward_eval(A(X_dec1_bn2), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
     /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
     rt_relu_forward(A(X_dec1_relu2), A(X_dec1_bn2), (size_t)n * 12544);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:37) */

@@ -4,6 +4,7 @@
 #include "emit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void indent(Emit *e) {
@@ -37,8 +38,13 @@ void emit_close(Emit *e, const char *tail) {
     str_addf(&e->out, "}%s\n", tail ? tail : "");
 }
 
+/* The shortest %g form that reads back as the same float (9 digits always
+** do): 0.1f rather than 0.100000001f. */
 const char *emit_float(float v, char *buf, size_t cap) {
-    snprintf(buf, cap, "%.9g", (double)v);
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, cap, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
     if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", cap - strlen(buf) - 1);
     strncat(buf, "f", cap - strlen(buf) - 1);
     return buf;
