@@ -48,6 +48,14 @@ if diff -r "$tmp/a" "$tmp/b" >/dev/null; then ok; else fail "two generations dif
 "$skipc" specs/mlp.lua -Dhidden=64 -o "$tmp/b/m1.c"
 if cmp -s "$tmp/a/m1.c" "$tmp/b/m1.c"; then ok; else fail "option order changes the output"; fi
 
+# Every committed model compiles warning-free under gcc and clang.
+for f in generated/*.c; do
+    for cc in gcc clang; do
+        if $cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -Iruntime -Igenerated "$f"; then ok
+        else fail "$f does not compile cleanly with $cc"; fi
+    done
+done
+
 # A failed write leaves nothing, and the status says so.
 if "$skipc" specs/mlp.lua -o "$tmp/missing/dir/m.c" 2>/dev/null; then fail "write to a missing folder succeeded"
 else ok; fi
