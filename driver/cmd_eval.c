@@ -9,6 +9,7 @@
 #include "drv_util.h"
 #include "io_npy.h"
 #include "metrics.h"
+#include "train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,7 @@ static int run_eval(const RtModel *m, float *params, const float *norm, const ch
 }
 
 int cmd_eval(const RtModel *m, const char *prog, int argc, char **argv) {
-    const char *weights = NULL, *dir = "/usr/share/datasets/fashion-mnist";
+    const char *weights = NULL, *dir = TRAIN_DEFAULT_DATA;
     int batch = 256, threads = 2;
     long limit = 0;
     char err[DRV_ERRLEN];

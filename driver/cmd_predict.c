@@ -49,10 +49,15 @@ static int read_idx(const RtModel *m, const char *path, const float *norm, float
     if (idx_load(path, &d, err, errlen)) return -1;
     int64_t shape[IDX_MAX_NDIM];
     for (int i = 0; i < d.ndim; i++) shape[i] = d.dims[i];
-    if (d.ndim == 3 && m->in_ndim == 3) {     /* n x h x w is one channel */
+    int ndim = d.ndim;
+    if (ndim == 3 && m->in_ndim == 3) {         /* n x h x w is one channel */
         shape[3] = shape[2]; shape[2] = shape[1]; shape[1] = 1;
+        ndim = 4;
+    } else if (ndim == 3 && m->in_ndim == 1) {  /* flattened per sample */
+        shape[1] *= shape[2];
+        ndim = 2;
     }
-    int rc = check_shape(m, shape, d.ndim == 3 && m->in_ndim == 3 ? 4 : d.ndim, path, err, errlen);
+    int rc = check_shape(m, shape, ndim, path, err, errlen);
     if (rc == 0 && !(*x = drv_floats(d.count, err, errlen))) rc = -1;
     if (rc == 0) {
         for (size_t i = 0; i < d.count; i++) (*x)[i] = (d.data[i] / 255.0f - norm[0]) / norm[1];

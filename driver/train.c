@@ -20,7 +20,6 @@
 #define ADAM_BETA2 0.999f
 #define ADAM_EPS 1e-8f
 #define DEFAULT_EPOCHS 15
-#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 /* Everything one training run owns; freed by trainer_free. */
 typedef struct {
@@ -54,7 +53,7 @@ void train_defaults(TrainConfig *cfg) {
     cfg->crop_pad = 2;
     cfg->flip = 1;
     cfg->seed = 1;
-    cfg->data_dir = DEFAULT_DATA;
+    cfg->data_dir = TRAIN_DEFAULT_DATA;
     cfg->threads = 2;
     cfg->verbose = 1;
 }

@@ -22,6 +22,9 @@
 
 #include "rt_model.h"
 
+/* Where train and eval look for the dataset unless told otherwise. */
+#define TRAIN_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
 typedef struct {
     /* The recipe. It is stored in every checkpoint, and --resume takes it
     ** from there (these fields are then overwritten), except epochs when

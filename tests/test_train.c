@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 
 #include "ckpt.h"
+#include "cli.h"
+#include "commands.h"
+#include "io_npy.h"
 #include "io_tmp.h"
 #include "mlp.h"
 #include "rt.h"
@@ -277,6 +280,61 @@ static void test_nonfinite(void **state) {
     io_err_has(err, "non-finite", "layer fc1 (fc1.weight)", NULL);
 }
 
+/* Runs a subcommand with a NULL-terminated word list; its exit status. */
+static int run_cmd(int (*cmd)(const RtModel *, const char *, int, char **), ...) {
+    char *argv[16];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, cmd);
+    for (char *a; argc < 15 && (a = va_arg(ap, char *));) argv[argc++] = a;
+    va_end(ap);
+    return cmd(M, "mlp", argc, argv);
+}
+
+/* predict and grads: good files work, bad ones give status 1, bad usage 2. */
+static void test_commands(void **state) {
+    (void)state;
+    float *p = calloc(M->num_params, 4), x[4 * 784];
+    char err[512], ck[600], xs[600], ys[600], yb[600], xb[600], out[600];
+    M->init(p, 1);
+    for (int i = 0; i < 4 * 784; i++) x[i] = (float)(i % 7) - 3.0f;
+    int32_t y[4] = {0, 3, 9, 1}, ybad[4] = {0, 3, 10, 1};
+    StMeta meta;
+    st_meta_init(&meta);
+    assert_int_equal(st_meta_set(&meta, "norm_mean", "0.3") | st_meta_set(&meta, "norm_std", "0.35"), 0);
+    snprintf(ck, sizeof ck, "%s", io_path("cmd.st"));
+    assert_int_equal(ckpt_save(ck, M, p, NULL, NULL, &meta, err, sizeof err), 0);
+    st_meta_free(&meta);
+    int64_t s4[4] = {4, 1, 28, 28}, s1[1] = {4}, sbad[4] = {4, 3, 28, 28};
+    snprintf(xs, sizeof xs, "%s", io_path("x.npy"));
+    snprintf(xb, sizeof xb, "%s", io_path("xbad.npy"));
+    snprintf(ys, sizeof ys, "%s", io_path("y.npy"));
+    snprintf(yb, sizeof yb, "%s", io_path("ybad.npy"));
+    snprintf(out, sizeof out, "%s", io_path("out.npy"));
+    float *big = calloc(4 * 3 * 784, 4);
+    assert_int_equal(npy_save(xs, x, NPY_F32, 4, s4, err, sizeof err)
+                     | npy_save(xb, big, NPY_F32, 4, sbad, err, sizeof err)
+                     | npy_save(ys, y, NPY_I32, 1, s1, err, sizeof err)
+                     | npy_save(yb, ybad, NPY_I32, 1, s1, err, sizeof err), 0);
+    assert_int_equal(run_cmd(cmd_predict, "--weights", ck, "--input", xs, "--output", out, NULL), CLI_OK);
+    NpyArray a;
+    assert_int_equal(npy_load(out, &a, err, sizeof err), 0);
+    assert_int_equal(a.ndim, 2);
+    assert_true(a.shape[0] == 4 && a.shape[1] == 10);
+    npy_free(&a);
+    assert_int_equal(run_cmd(cmd_predict, "--weights", ck, "--input", xb, "--output", out, NULL), CLI_FAIL);
+    assert_int_equal(run_cmd(cmd_grads, "--weights", ck, "--input", xs, "--labels", ys,
+                             "--output", io_path("g.st"), NULL), CLI_OK);
+    assert_int_equal(run_cmd(cmd_grads, "--weights", ck, "--input", xs, "--labels", yb,
+                             "--output", io_path("g2.st"), NULL), CLI_FAIL);
+    assert_int_equal(run_cmd(cmd_eval, "--weights", xs, NULL), CLI_FAIL);
+    assert_int_equal(run_cmd(cmd_eval, "--weights", ck, "--bogus", NULL), CLI_USAGE);
+    assert_int_equal(run_cmd(cmd_train, "--epochs", "x", NULL), CLI_USAGE);
+    assert_int_equal(run_cmd(cmd_train, "--optimizer", "lbfgs", NULL), CLI_USAGE);
+    free(p);
+    free(big);
+}
+
 /* }==================================================================== */
 
 static void test_lr_schedule(void **state) {
@@ -309,6 +367,7 @@ int main(void) {
         cmocka_unit_test(test_missing_data),
         cmocka_unit_test(test_bad_checkpoint),
         cmocka_unit_test(test_nonfinite),
+        cmocka_unit_test(test_commands),
     };
     return cmocka_run_group_tests(tests, io_setup, io_teardown);
 }
