@@ -90,9 +90,9 @@ static int bench_setup(Bench *b, const RtModel *m, int batch, char *err, size_t 
 static void train_steps(const RtModel *m, Bench *b, int batch, int steps) {
     for (int s = 0; s < steps; s++) {
         m->zero_grad(b->grads);
-        m->forward(b->params, b->arena, b->x, batch, 1);
+        m->forward(b->params, b->arena, b->x, batch, 1, NULL);
         m->loss(b->arena, b->y, batch);
-        m->backward(b->params, b->grads, b->arena, b->x, b->y, NULL, batch);
+        m->backward(b->params, b->grads, b->arena, b->x, b->y, NULL, batch, NULL);
         m->sgd_step(b->params, b->grads, b->mom, 0.01f, 0.9f, 5e-4f, 1);
     }
 }
@@ -122,7 +122,7 @@ int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
     double t0 = drv_now();
     train_steps(m, &b, batch, steps);
     double t1 = drv_now();
-    for (int s = 0; s < steps; s++) m->forward(b.params, b.arena, b.x, batch, 0);
+    for (int s = 0; s < steps; s++) m->forward(b.params, b.arena, b.x, batch, 0, NULL);
     double t2 = drv_now();
     printf("%s, batch %d, %d threads, %.2f MFLOPs/sample forward\n", m->name, batch, threads,
            m->flops_per_sample / 1e6);

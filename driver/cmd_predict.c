@@ -92,7 +92,7 @@ static int predict_all(const RtModel *m, float *params, const float *x, int n, i
     size_t in = cmd_in_size(m), out = cmd_out_size(m);
     for (int i = 0; i < n; i += batch) {
         int b = n - i < batch ? n - i : batch;
-        const float *o = m->forward(params, arena, x + (size_t)i * in, b, 0);
+        const float *o = m->forward(params, arena, x + (size_t)i * in, b, 0, NULL);
         memcpy(y + (size_t)i * out, o, (size_t)b * out * sizeof *y);
     }
     free(arena);

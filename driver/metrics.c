@@ -53,7 +53,7 @@ void met_evaluate(MetCounts *c, const RtModel *m, float *params, float *arena,
     size_t sample = (size_t)ds->c * ds->h * ds->w;
     for (int i = 0; i < ds->n; i += batch) {
         int n = ds->n - i < batch ? ds->n - i : batch;
-        const float *out = m->forward(params, arena, ds->x + (size_t)i * sample, n, 0);
+        const float *out = m->forward(params, arena, ds->x + (size_t)i * sample, n, 0, NULL);
         met_add(c, out, ds->y + i, n, m->loss(arena, ds->y + i, n));
     }
 }

@@ -338,10 +338,10 @@ static int train_step(Trainer *t, long i, long run_steps, char *err, size_t errl
     int b = t->cfg->batch;
     data_batch(t->xb, t->yb, &t->train, t->perm + i * b, b, &t->aug, &t->rng);
     m->zero_grad(t->grads);
-    const float *out = m->forward(t->params, t->arena, t->xb, b, 1);
+    const float *out = m->forward(t->params, t->arena, t->xb, b, 1, NULL);
     float loss = m->loss(t->arena, t->yb, b);
     long correct = count_correct(out, t->yb, b, m->out_shape[0]);  /* backward reuses out */
-    m->backward(t->params, t->grads, t->arena, t->xb, t->yb, NULL, b);
+    m->backward(t->params, t->grads, t->arena, t->xb, t->yb, NULL, b, NULL);
     grad_sumsq(t);
     int bad = first_bad_tensor(t);
     if (bad >= 0 || !isfinite(loss)) return report_nonfinite(t, loss, bad, err, errlen);

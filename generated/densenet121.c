@@ -2215,7 +2215,9 @@ void densenet121_init(float *params, uint64_t seed) {
     rt_init_kaiming(P(P_classifier_weight), 1024000, 1024, seed, 0x14e5f940ab234d36ULL);
 }
 
-const float *densenet121_forward(float *params, float *arena, const float *x, int n, int training) {
+const float *densenet121_forward(float *params, float *arena, const float *x, int n, int training,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/densenet_imagenet.lua:23) */
     rt_conv2d_forward(A(X_features_conv0), A(T_features_conv0), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.norm0: batchnorm, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
@@ -3497,13 +3499,14 @@ float densenet121_loss(const float *arena, const void *target, int n) {
 }
 
 void densenet121_backward(const float *params, float *grads, float *arena, const float *x,
-    const void *target, float *dx, int n) {
+    const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over classifier */
     ZERO(D_classifier, 1000);
     rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 1000, 1);
     ZERO(D_avgpool, 1024);
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier), A(X_avgpool), P(P_classifier_weight), n, 1024, 1000);
+    if (grad_sumsq) grad_sumsq[299] = rt_sumsq(A(D_avgpool), (size_t)n * 1024);
     ZERO(D_relu, 50176);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 1024, 49);
@@ -3513,6 +3516,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer16_concat1, 50176);
     /* features.norm5: batchnorm, [1024,7,7] -> [1024,7,7]  (specs/densenet_imagenet.lua:33) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock4_denselayer16_concat1), S(S_features_norm5), S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, 1024, 49);
+    if (grad_sumsq) grad_sumsq[298] = rt_sumsq(A(D_features_denseblock4_denselayer16_concat1), (size_t)n * 50176);
     ZERO(D_features_denseblock4_denselayer15_concat1, 48608);
     ZERO(D_features_denseblock4_denselayer16_conv2, 1568);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3521,20 +3525,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer16_relu2, 6272);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2), G(P_features_denseblock4_denselayer16_conv2_weight), NULL, A(TB_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), n, &g_features_denseblock4_denselayer16_conv2);
+    if (grad_sumsq) grad_sumsq[296] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer16_norm2, 6272);
     /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer16_norm2), A(D_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer16_conv1, 6272);
     /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_conv1), G(P_features_denseblock4_denselayer16_norm2_weight), G(P_features_denseblock4_denselayer16_norm2_bias), A(D_features_denseblock4_denselayer16_norm2), A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2), S(S_features_denseblock4_denselayer16_norm2) + 128, P(P_features_denseblock4_denselayer16_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[295] = rt_sumsq(A(D_features_denseblock4_denselayer16_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer16_relu1, 48608);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1), G(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer16_conv1), A(X_features_denseblock4_denselayer16_relu1), P(P_features_denseblock4_denselayer16_conv1_weight), n, &g_features_denseblock4_denselayer16_conv1);
+    if (grad_sumsq) grad_sumsq[294] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
     ZERO(D_features_denseblock4_denselayer16_norm1, 48608);
     /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer16_norm1), A(D_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
     /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_concat1), G(P_features_denseblock4_denselayer16_norm1_weight), G(P_features_denseblock4_denselayer16_norm1_bias), A(D_features_denseblock4_denselayer16_norm1), A(X_features_denseblock4_denselayer15_concat1), S(S_features_denseblock4_denselayer16_norm1), S(S_features_denseblock4_denselayer16_norm1) + 992, P(P_features_denseblock4_denselayer16_norm1_weight), n, 992, 49);
+    if (grad_sumsq) grad_sumsq[293] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
+    if (grad_sumsq) grad_sumsq[297] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
     ZERO(D_features_denseblock4_denselayer14_concat1, 47040);
     ZERO(D_features_denseblock4_denselayer15_conv2, 1568);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3543,20 +3552,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer15_relu2, 6272);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2), G(P_features_denseblock4_denselayer15_conv2_weight), NULL, A(TB_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), n, &g_features_denseblock4_denselayer15_conv2);
+    if (grad_sumsq) grad_sumsq[291] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer15_norm2, 6272);
     /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer15_norm2), A(D_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer15_conv1, 6272);
     /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_conv1), G(P_features_denseblock4_denselayer15_norm2_weight), G(P_features_denseblock4_denselayer15_norm2_bias), A(D_features_denseblock4_denselayer15_norm2), A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2), S(S_features_denseblock4_denselayer15_norm2) + 128, P(P_features_denseblock4_denselayer15_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[290] = rt_sumsq(A(D_features_denseblock4_denselayer15_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer15_relu1, 47040);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1), G(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer15_conv1), A(X_features_denseblock4_denselayer15_relu1), P(P_features_denseblock4_denselayer15_conv1_weight), n, &g_features_denseblock4_denselayer15_conv1);
+    if (grad_sumsq) grad_sumsq[289] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
     ZERO(D_features_denseblock4_denselayer15_norm1, 47040);
     /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer15_norm1), A(D_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
     /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_concat1), G(P_features_denseblock4_denselayer15_norm1_weight), G(P_features_denseblock4_denselayer15_norm1_bias), A(D_features_denseblock4_denselayer15_norm1), A(X_features_denseblock4_denselayer14_concat1), S(S_features_denseblock4_denselayer15_norm1), S(S_features_denseblock4_denselayer15_norm1) + 960, P(P_features_denseblock4_denselayer15_norm1_weight), n, 960, 49);
+    if (grad_sumsq) grad_sumsq[288] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
+    if (grad_sumsq) grad_sumsq[292] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
     ZERO(D_features_denseblock4_denselayer13_concat1, 45472);
     ZERO(D_features_denseblock4_denselayer14_conv2, 1568);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3565,20 +3579,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer14_relu2, 6272);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2), G(P_features_denseblock4_denselayer14_conv2_weight), NULL, A(TB_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), n, &g_features_denseblock4_denselayer14_conv2);
+    if (grad_sumsq) grad_sumsq[286] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer14_norm2, 6272);
     /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer14_norm2), A(D_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer14_conv1, 6272);
     /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_conv1), G(P_features_denseblock4_denselayer14_norm2_weight), G(P_features_denseblock4_denselayer14_norm2_bias), A(D_features_denseblock4_denselayer14_norm2), A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2), S(S_features_denseblock4_denselayer14_norm2) + 128, P(P_features_denseblock4_denselayer14_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[285] = rt_sumsq(A(D_features_denseblock4_denselayer14_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer14_relu1, 45472);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1), G(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer14_conv1), A(X_features_denseblock4_denselayer14_relu1), P(P_features_denseblock4_denselayer14_conv1_weight), n, &g_features_denseblock4_denselayer14_conv1);
+    if (grad_sumsq) grad_sumsq[284] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
     ZERO(D_features_denseblock4_denselayer14_norm1, 45472);
     /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer14_norm1), A(D_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
     /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_concat1), G(P_features_denseblock4_denselayer14_norm1_weight), G(P_features_denseblock4_denselayer14_norm1_bias), A(D_features_denseblock4_denselayer14_norm1), A(X_features_denseblock4_denselayer13_concat1), S(S_features_denseblock4_denselayer14_norm1), S(S_features_denseblock4_denselayer14_norm1) + 928, P(P_features_denseblock4_denselayer14_norm1_weight), n, 928, 49);
+    if (grad_sumsq) grad_sumsq[283] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
+    if (grad_sumsq) grad_sumsq[287] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
     ZERO(D_features_denseblock4_denselayer12_concat1, 43904);
     ZERO(D_features_denseblock4_denselayer13_conv2, 1568);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3587,20 +3606,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer13_relu2, 6272);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2), G(P_features_denseblock4_denselayer13_conv2_weight), NULL, A(TB_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), n, &g_features_denseblock4_denselayer13_conv2);
+    if (grad_sumsq) grad_sumsq[281] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer13_norm2, 6272);
     /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer13_norm2), A(D_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer13_conv1, 6272);
     /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_conv1), G(P_features_denseblock4_denselayer13_norm2_weight), G(P_features_denseblock4_denselayer13_norm2_bias), A(D_features_denseblock4_denselayer13_norm2), A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2), S(S_features_denseblock4_denselayer13_norm2) + 128, P(P_features_denseblock4_denselayer13_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[280] = rt_sumsq(A(D_features_denseblock4_denselayer13_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer13_relu1, 43904);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1), G(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer13_conv1), A(X_features_denseblock4_denselayer13_relu1), P(P_features_denseblock4_denselayer13_conv1_weight), n, &g_features_denseblock4_denselayer13_conv1);
+    if (grad_sumsq) grad_sumsq[279] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
     ZERO(D_features_denseblock4_denselayer13_norm1, 43904);
     /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer13_norm1), A(D_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
     /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_concat1), G(P_features_denseblock4_denselayer13_norm1_weight), G(P_features_denseblock4_denselayer13_norm1_bias), A(D_features_denseblock4_denselayer13_norm1), A(X_features_denseblock4_denselayer12_concat1), S(S_features_denseblock4_denselayer13_norm1), S(S_features_denseblock4_denselayer13_norm1) + 896, P(P_features_denseblock4_denselayer13_norm1_weight), n, 896, 49);
+    if (grad_sumsq) grad_sumsq[278] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
+    if (grad_sumsq) grad_sumsq[282] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
     ZERO(D_features_denseblock4_denselayer11_concat1, 42336);
     ZERO(D_features_denseblock4_denselayer12_conv2, 1568);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3609,20 +3633,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer12_relu2, 6272);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2), G(P_features_denseblock4_denselayer12_conv2_weight), NULL, A(TB_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), n, &g_features_denseblock4_denselayer12_conv2);
+    if (grad_sumsq) grad_sumsq[276] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer12_norm2, 6272);
     /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer12_norm2), A(D_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer12_conv1, 6272);
     /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_conv1), G(P_features_denseblock4_denselayer12_norm2_weight), G(P_features_denseblock4_denselayer12_norm2_bias), A(D_features_denseblock4_denselayer12_norm2), A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2), S(S_features_denseblock4_denselayer12_norm2) + 128, P(P_features_denseblock4_denselayer12_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[275] = rt_sumsq(A(D_features_denseblock4_denselayer12_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer12_relu1, 42336);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1), G(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer12_conv1), A(X_features_denseblock4_denselayer12_relu1), P(P_features_denseblock4_denselayer12_conv1_weight), n, &g_features_denseblock4_denselayer12_conv1);
+    if (grad_sumsq) grad_sumsq[274] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
     ZERO(D_features_denseblock4_denselayer12_norm1, 42336);
     /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer12_norm1), A(D_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
     /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_concat1), G(P_features_denseblock4_denselayer12_norm1_weight), G(P_features_denseblock4_denselayer12_norm1_bias), A(D_features_denseblock4_denselayer12_norm1), A(X_features_denseblock4_denselayer11_concat1), S(S_features_denseblock4_denselayer12_norm1), S(S_features_denseblock4_denselayer12_norm1) + 864, P(P_features_denseblock4_denselayer12_norm1_weight), n, 864, 49);
+    if (grad_sumsq) grad_sumsq[273] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
+    if (grad_sumsq) grad_sumsq[277] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
     ZERO(D_features_denseblock4_denselayer10_concat1, 40768);
     ZERO(D_features_denseblock4_denselayer11_conv2, 1568);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3631,20 +3660,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer11_relu2, 6272);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2), G(P_features_denseblock4_denselayer11_conv2_weight), NULL, A(TB_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), n, &g_features_denseblock4_denselayer11_conv2);
+    if (grad_sumsq) grad_sumsq[271] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer11_norm2, 6272);
     /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer11_norm2), A(D_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer11_conv1, 6272);
     /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_conv1), G(P_features_denseblock4_denselayer11_norm2_weight), G(P_features_denseblock4_denselayer11_norm2_bias), A(D_features_denseblock4_denselayer11_norm2), A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2), S(S_features_denseblock4_denselayer11_norm2) + 128, P(P_features_denseblock4_denselayer11_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[270] = rt_sumsq(A(D_features_denseblock4_denselayer11_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer11_relu1, 40768);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1), G(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer11_conv1), A(X_features_denseblock4_denselayer11_relu1), P(P_features_denseblock4_denselayer11_conv1_weight), n, &g_features_denseblock4_denselayer11_conv1);
+    if (grad_sumsq) grad_sumsq[269] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
     ZERO(D_features_denseblock4_denselayer11_norm1, 40768);
     /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer11_norm1), A(D_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
     /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_concat1), G(P_features_denseblock4_denselayer11_norm1_weight), G(P_features_denseblock4_denselayer11_norm1_bias), A(D_features_denseblock4_denselayer11_norm1), A(X_features_denseblock4_denselayer10_concat1), S(S_features_denseblock4_denselayer11_norm1), S(S_features_denseblock4_denselayer11_norm1) + 832, P(P_features_denseblock4_denselayer11_norm1_weight), n, 832, 49);
+    if (grad_sumsq) grad_sumsq[268] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
+    if (grad_sumsq) grad_sumsq[272] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
     ZERO(D_features_denseblock4_denselayer9_concat1, 39200);
     ZERO(D_features_denseblock4_denselayer10_conv2, 1568);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3653,20 +3687,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer10_relu2, 6272);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2), G(P_features_denseblock4_denselayer10_conv2_weight), NULL, A(TB_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), n, &g_features_denseblock4_denselayer10_conv2);
+    if (grad_sumsq) grad_sumsq[266] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer10_norm2, 6272);
     /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer10_norm2), A(D_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer10_conv1, 6272);
     /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_conv1), G(P_features_denseblock4_denselayer10_norm2_weight), G(P_features_denseblock4_denselayer10_norm2_bias), A(D_features_denseblock4_denselayer10_norm2), A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2), S(S_features_denseblock4_denselayer10_norm2) + 128, P(P_features_denseblock4_denselayer10_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[265] = rt_sumsq(A(D_features_denseblock4_denselayer10_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer10_relu1, 39200);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1), G(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer10_conv1), A(X_features_denseblock4_denselayer10_relu1), P(P_features_denseblock4_denselayer10_conv1_weight), n, &g_features_denseblock4_denselayer10_conv1);
+    if (grad_sumsq) grad_sumsq[264] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
     ZERO(D_features_denseblock4_denselayer10_norm1, 39200);
     /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer10_norm1), A(D_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
     /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_concat1), G(P_features_denseblock4_denselayer10_norm1_weight), G(P_features_denseblock4_denselayer10_norm1_bias), A(D_features_denseblock4_denselayer10_norm1), A(X_features_denseblock4_denselayer9_concat1), S(S_features_denseblock4_denselayer10_norm1), S(S_features_denseblock4_denselayer10_norm1) + 800, P(P_features_denseblock4_denselayer10_norm1_weight), n, 800, 49);
+    if (grad_sumsq) grad_sumsq[263] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
+    if (grad_sumsq) grad_sumsq[267] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
     ZERO(D_features_denseblock4_denselayer8_concat1, 37632);
     ZERO(D_features_denseblock4_denselayer9_conv2, 1568);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3675,20 +3714,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer9_relu2, 6272);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2), G(P_features_denseblock4_denselayer9_conv2_weight), NULL, A(TB_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), n, &g_features_denseblock4_denselayer9_conv2);
+    if (grad_sumsq) grad_sumsq[261] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer9_norm2, 6272);
     /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer9_norm2), A(D_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer9_conv1, 6272);
     /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_conv1), G(P_features_denseblock4_denselayer9_norm2_weight), G(P_features_denseblock4_denselayer9_norm2_bias), A(D_features_denseblock4_denselayer9_norm2), A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2), S(S_features_denseblock4_denselayer9_norm2) + 128, P(P_features_denseblock4_denselayer9_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[260] = rt_sumsq(A(D_features_denseblock4_denselayer9_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer9_relu1, 37632);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1), G(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer9_conv1), A(X_features_denseblock4_denselayer9_relu1), P(P_features_denseblock4_denselayer9_conv1_weight), n, &g_features_denseblock4_denselayer9_conv1);
+    if (grad_sumsq) grad_sumsq[259] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
     ZERO(D_features_denseblock4_denselayer9_norm1, 37632);
     /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer9_norm1), A(D_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
     /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_concat1), G(P_features_denseblock4_denselayer9_norm1_weight), G(P_features_denseblock4_denselayer9_norm1_bias), A(D_features_denseblock4_denselayer9_norm1), A(X_features_denseblock4_denselayer8_concat1), S(S_features_denseblock4_denselayer9_norm1), S(S_features_denseblock4_denselayer9_norm1) + 768, P(P_features_denseblock4_denselayer9_norm1_weight), n, 768, 49);
+    if (grad_sumsq) grad_sumsq[258] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[262] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
     ZERO(D_features_denseblock4_denselayer7_concat1, 36064);
     ZERO(D_features_denseblock4_denselayer8_conv2, 1568);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3697,20 +3741,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer8_relu2, 6272);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2), G(P_features_denseblock4_denselayer8_conv2_weight), NULL, A(TB_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), n, &g_features_denseblock4_denselayer8_conv2);
+    if (grad_sumsq) grad_sumsq[256] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer8_norm2, 6272);
     /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer8_norm2), A(D_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer8_conv1, 6272);
     /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_conv1), G(P_features_denseblock4_denselayer8_norm2_weight), G(P_features_denseblock4_denselayer8_norm2_bias), A(D_features_denseblock4_denselayer8_norm2), A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2), S(S_features_denseblock4_denselayer8_norm2) + 128, P(P_features_denseblock4_denselayer8_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[255] = rt_sumsq(A(D_features_denseblock4_denselayer8_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer8_relu1, 36064);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1), G(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer8_conv1), A(X_features_denseblock4_denselayer8_relu1), P(P_features_denseblock4_denselayer8_conv1_weight), n, &g_features_denseblock4_denselayer8_conv1);
+    if (grad_sumsq) grad_sumsq[254] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
     ZERO(D_features_denseblock4_denselayer8_norm1, 36064);
     /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer8_norm1), A(D_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
     /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_concat1), G(P_features_denseblock4_denselayer8_norm1_weight), G(P_features_denseblock4_denselayer8_norm1_bias), A(D_features_denseblock4_denselayer8_norm1), A(X_features_denseblock4_denselayer7_concat1), S(S_features_denseblock4_denselayer8_norm1), S(S_features_denseblock4_denselayer8_norm1) + 736, P(P_features_denseblock4_denselayer8_norm1_weight), n, 736, 49);
+    if (grad_sumsq) grad_sumsq[253] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
+    if (grad_sumsq) grad_sumsq[257] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
     ZERO(D_features_denseblock4_denselayer6_concat1, 34496);
     ZERO(D_features_denseblock4_denselayer7_conv2, 1568);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3719,20 +3768,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer7_relu2, 6272);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2), G(P_features_denseblock4_denselayer7_conv2_weight), NULL, A(TB_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), n, &g_features_denseblock4_denselayer7_conv2);
+    if (grad_sumsq) grad_sumsq[251] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer7_norm2, 6272);
     /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer7_norm2), A(D_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer7_conv1, 6272);
     /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_conv1), G(P_features_denseblock4_denselayer7_norm2_weight), G(P_features_denseblock4_denselayer7_norm2_bias), A(D_features_denseblock4_denselayer7_norm2), A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2), S(S_features_denseblock4_denselayer7_norm2) + 128, P(P_features_denseblock4_denselayer7_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[250] = rt_sumsq(A(D_features_denseblock4_denselayer7_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer7_relu1, 34496);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1), G(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer7_conv1), A(X_features_denseblock4_denselayer7_relu1), P(P_features_denseblock4_denselayer7_conv1_weight), n, &g_features_denseblock4_denselayer7_conv1);
+    if (grad_sumsq) grad_sumsq[249] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
     ZERO(D_features_denseblock4_denselayer7_norm1, 34496);
     /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer7_norm1), A(D_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
     /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_concat1), G(P_features_denseblock4_denselayer7_norm1_weight), G(P_features_denseblock4_denselayer7_norm1_bias), A(D_features_denseblock4_denselayer7_norm1), A(X_features_denseblock4_denselayer6_concat1), S(S_features_denseblock4_denselayer7_norm1), S(S_features_denseblock4_denselayer7_norm1) + 704, P(P_features_denseblock4_denselayer7_norm1_weight), n, 704, 49);
+    if (grad_sumsq) grad_sumsq[248] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
+    if (grad_sumsq) grad_sumsq[252] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
     ZERO(D_features_denseblock4_denselayer5_concat1, 32928);
     ZERO(D_features_denseblock4_denselayer6_conv2, 1568);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3741,20 +3795,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer6_relu2, 6272);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2), G(P_features_denseblock4_denselayer6_conv2_weight), NULL, A(TB_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), n, &g_features_denseblock4_denselayer6_conv2);
+    if (grad_sumsq) grad_sumsq[246] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer6_norm2, 6272);
     /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer6_norm2), A(D_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer6_conv1, 6272);
     /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_conv1), G(P_features_denseblock4_denselayer6_norm2_weight), G(P_features_denseblock4_denselayer6_norm2_bias), A(D_features_denseblock4_denselayer6_norm2), A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2), S(S_features_denseblock4_denselayer6_norm2) + 128, P(P_features_denseblock4_denselayer6_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[245] = rt_sumsq(A(D_features_denseblock4_denselayer6_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer6_relu1, 32928);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1), G(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer6_conv1), A(X_features_denseblock4_denselayer6_relu1), P(P_features_denseblock4_denselayer6_conv1_weight), n, &g_features_denseblock4_denselayer6_conv1);
+    if (grad_sumsq) grad_sumsq[244] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
     ZERO(D_features_denseblock4_denselayer6_norm1, 32928);
     /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer6_norm1), A(D_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
     /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_concat1), G(P_features_denseblock4_denselayer6_norm1_weight), G(P_features_denseblock4_denselayer6_norm1_bias), A(D_features_denseblock4_denselayer6_norm1), A(X_features_denseblock4_denselayer5_concat1), S(S_features_denseblock4_denselayer6_norm1), S(S_features_denseblock4_denselayer6_norm1) + 672, P(P_features_denseblock4_denselayer6_norm1_weight), n, 672, 49);
+    if (grad_sumsq) grad_sumsq[243] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
+    if (grad_sumsq) grad_sumsq[247] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
     ZERO(D_features_denseblock4_denselayer4_concat1, 31360);
     ZERO(D_features_denseblock4_denselayer5_conv2, 1568);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3763,20 +3822,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer5_relu2, 6272);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2), G(P_features_denseblock4_denselayer5_conv2_weight), NULL, A(TB_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), n, &g_features_denseblock4_denselayer5_conv2);
+    if (grad_sumsq) grad_sumsq[241] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer5_norm2, 6272);
     /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer5_norm2), A(D_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer5_conv1, 6272);
     /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_conv1), G(P_features_denseblock4_denselayer5_norm2_weight), G(P_features_denseblock4_denselayer5_norm2_bias), A(D_features_denseblock4_denselayer5_norm2), A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2), S(S_features_denseblock4_denselayer5_norm2) + 128, P(P_features_denseblock4_denselayer5_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[240] = rt_sumsq(A(D_features_denseblock4_denselayer5_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer5_relu1, 31360);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1), G(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer5_conv1), A(X_features_denseblock4_denselayer5_relu1), P(P_features_denseblock4_denselayer5_conv1_weight), n, &g_features_denseblock4_denselayer5_conv1);
+    if (grad_sumsq) grad_sumsq[239] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
     ZERO(D_features_denseblock4_denselayer5_norm1, 31360);
     /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer5_norm1), A(D_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
     /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_concat1), G(P_features_denseblock4_denselayer5_norm1_weight), G(P_features_denseblock4_denselayer5_norm1_bias), A(D_features_denseblock4_denselayer5_norm1), A(X_features_denseblock4_denselayer4_concat1), S(S_features_denseblock4_denselayer5_norm1), S(S_features_denseblock4_denselayer5_norm1) + 640, P(P_features_denseblock4_denselayer5_norm1_weight), n, 640, 49);
+    if (grad_sumsq) grad_sumsq[238] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
+    if (grad_sumsq) grad_sumsq[242] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
     ZERO(D_features_denseblock4_denselayer3_concat1, 29792);
     ZERO(D_features_denseblock4_denselayer4_conv2, 1568);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3785,20 +3849,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer4_relu2, 6272);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2), G(P_features_denseblock4_denselayer4_conv2_weight), NULL, A(TB_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), n, &g_features_denseblock4_denselayer4_conv2);
+    if (grad_sumsq) grad_sumsq[236] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer4_norm2, 6272);
     /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer4_norm2), A(D_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer4_conv1, 6272);
     /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_conv1), G(P_features_denseblock4_denselayer4_norm2_weight), G(P_features_denseblock4_denselayer4_norm2_bias), A(D_features_denseblock4_denselayer4_norm2), A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2), S(S_features_denseblock4_denselayer4_norm2) + 128, P(P_features_denseblock4_denselayer4_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[235] = rt_sumsq(A(D_features_denseblock4_denselayer4_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer4_relu1, 29792);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1), G(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer4_conv1), A(X_features_denseblock4_denselayer4_relu1), P(P_features_denseblock4_denselayer4_conv1_weight), n, &g_features_denseblock4_denselayer4_conv1);
+    if (grad_sumsq) grad_sumsq[234] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
     ZERO(D_features_denseblock4_denselayer4_norm1, 29792);
     /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer4_norm1), A(D_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
     /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_concat1), G(P_features_denseblock4_denselayer4_norm1_weight), G(P_features_denseblock4_denselayer4_norm1_bias), A(D_features_denseblock4_denselayer4_norm1), A(X_features_denseblock4_denselayer3_concat1), S(S_features_denseblock4_denselayer4_norm1), S(S_features_denseblock4_denselayer4_norm1) + 608, P(P_features_denseblock4_denselayer4_norm1_weight), n, 608, 49);
+    if (grad_sumsq) grad_sumsq[233] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
+    if (grad_sumsq) grad_sumsq[237] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
     ZERO(D_features_denseblock4_denselayer2_concat1, 28224);
     ZERO(D_features_denseblock4_denselayer3_conv2, 1568);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3807,20 +3876,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer3_relu2, 6272);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2), G(P_features_denseblock4_denselayer3_conv2_weight), NULL, A(TB_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), n, &g_features_denseblock4_denselayer3_conv2);
+    if (grad_sumsq) grad_sumsq[231] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer3_norm2, 6272);
     /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer3_norm2), A(D_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer3_conv1, 6272);
     /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_conv1), G(P_features_denseblock4_denselayer3_norm2_weight), G(P_features_denseblock4_denselayer3_norm2_bias), A(D_features_denseblock4_denselayer3_norm2), A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2), S(S_features_denseblock4_denselayer3_norm2) + 128, P(P_features_denseblock4_denselayer3_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[230] = rt_sumsq(A(D_features_denseblock4_denselayer3_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer3_relu1, 28224);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1), G(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer3_conv1), A(X_features_denseblock4_denselayer3_relu1), P(P_features_denseblock4_denselayer3_conv1_weight), n, &g_features_denseblock4_denselayer3_conv1);
+    if (grad_sumsq) grad_sumsq[229] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
     ZERO(D_features_denseblock4_denselayer3_norm1, 28224);
     /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer3_norm1), A(D_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
     /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_concat1), G(P_features_denseblock4_denselayer3_norm1_weight), G(P_features_denseblock4_denselayer3_norm1_bias), A(D_features_denseblock4_denselayer3_norm1), A(X_features_denseblock4_denselayer2_concat1), S(S_features_denseblock4_denselayer3_norm1), S(S_features_denseblock4_denselayer3_norm1) + 576, P(P_features_denseblock4_denselayer3_norm1_weight), n, 576, 49);
+    if (grad_sumsq) grad_sumsq[228] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
+    if (grad_sumsq) grad_sumsq[232] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
     ZERO(D_features_denseblock4_denselayer1_concat1, 26656);
     ZERO(D_features_denseblock4_denselayer2_conv2, 1568);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3829,20 +3903,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer2_relu2, 6272);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2), G(P_features_denseblock4_denselayer2_conv2_weight), NULL, A(TB_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), n, &g_features_denseblock4_denselayer2_conv2);
+    if (grad_sumsq) grad_sumsq[226] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer2_norm2, 6272);
     /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer2_norm2), A(D_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer2_conv1, 6272);
     /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_conv1), G(P_features_denseblock4_denselayer2_norm2_weight), G(P_features_denseblock4_denselayer2_norm2_bias), A(D_features_denseblock4_denselayer2_norm2), A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2), S(S_features_denseblock4_denselayer2_norm2) + 128, P(P_features_denseblock4_denselayer2_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[225] = rt_sumsq(A(D_features_denseblock4_denselayer2_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer2_relu1, 26656);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1), G(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer2_conv1), A(X_features_denseblock4_denselayer2_relu1), P(P_features_denseblock4_denselayer2_conv1_weight), n, &g_features_denseblock4_denselayer2_conv1);
+    if (grad_sumsq) grad_sumsq[224] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
     ZERO(D_features_denseblock4_denselayer2_norm1, 26656);
     /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer2_norm1), A(D_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
     /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_concat1), G(P_features_denseblock4_denselayer2_norm1_weight), G(P_features_denseblock4_denselayer2_norm1_bias), A(D_features_denseblock4_denselayer2_norm1), A(X_features_denseblock4_denselayer1_concat1), S(S_features_denseblock4_denselayer2_norm1), S(S_features_denseblock4_denselayer2_norm1) + 544, P(P_features_denseblock4_denselayer2_norm1_weight), n, 544, 49);
+    if (grad_sumsq) grad_sumsq[223] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
+    if (grad_sumsq) grad_sumsq[227] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
     ZERO(D_features_transition3_pool, 25088);
     ZERO(D_features_denseblock4_denselayer1_conv2, 1568);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3851,32 +3930,39 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer1_relu2, 6272);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2), G(P_features_denseblock4_denselayer1_conv2_weight), NULL, A(TB_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), n, &g_features_denseblock4_denselayer1_conv2);
+    if (grad_sumsq) grad_sumsq[221] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer1_norm2, 6272);
     /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer1_norm2), A(D_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer1_conv1, 6272);
     /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_conv1), G(P_features_denseblock4_denselayer1_norm2_weight), G(P_features_denseblock4_denselayer1_norm2_bias), A(D_features_denseblock4_denselayer1_norm2), A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2), S(S_features_denseblock4_denselayer1_norm2) + 128, P(P_features_denseblock4_denselayer1_norm2_weight), n, 128, 49);
+    if (grad_sumsq) grad_sumsq[220] = rt_sumsq(A(D_features_denseblock4_denselayer1_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer1_relu1, 25088);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1), G(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer1_conv1), A(X_features_denseblock4_denselayer1_relu1), P(P_features_denseblock4_denselayer1_conv1_weight), n, &g_features_denseblock4_denselayer1_conv1);
+    if (grad_sumsq) grad_sumsq[219] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
     ZERO(D_features_denseblock4_denselayer1_norm1, 25088);
     /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer1_norm1), A(D_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
     /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition3_pool), G(P_features_denseblock4_denselayer1_norm1_weight), G(P_features_denseblock4_denselayer1_norm1_bias), A(D_features_denseblock4_denselayer1_norm1), A(X_features_transition3_pool), S(S_features_denseblock4_denselayer1_norm1), S(S_features_denseblock4_denselayer1_norm1) + 512, P(P_features_denseblock4_denselayer1_norm1_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[218] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[222] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
     ZERO(D_features_transition3_conv, 100352);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition3_conv), A(D_features_transition3_pool), n, &g_features_transition3_pool);
     ZERO(D_features_transition3_relu, 200704);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL, NULL, A(D_features_transition3_conv), A(X_features_transition3_relu), P(P_features_transition3_conv_weight), n, &g_features_transition3_conv);
+    if (grad_sumsq) grad_sumsq[217] = rt_sumsq(A(D_features_transition3_relu), (size_t)n * 200704);
     ZERO(D_features_transition3_norm, 200704);
     /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition3_norm), A(D_features_transition3_relu), A(X_features_transition3_relu), (size_t)n * 200704);
     ZERO(D_features_denseblock3_denselayer24_concat1, 200704);
     /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_concat1), G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias), A(D_features_transition3_norm), A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[216] = rt_sumsq(A(D_features_denseblock3_denselayer24_concat1), (size_t)n * 200704);
     ZERO(D_features_denseblock3_denselayer23_concat1, 194432);
     ZERO(D_features_denseblock3_denselayer24_conv2, 6272);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3885,20 +3971,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer24_relu2, 25088);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2), G(P_features_denseblock3_denselayer24_conv2_weight), NULL, A(TB_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), n, &g_features_denseblock3_denselayer24_conv2);
+    if (grad_sumsq) grad_sumsq[214] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer24_norm2, 25088);
     /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer24_norm2), A(D_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer24_conv1, 25088);
     /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_conv1), G(P_features_denseblock3_denselayer24_norm2_weight), G(P_features_denseblock3_denselayer24_norm2_bias), A(D_features_denseblock3_denselayer24_norm2), A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2), S(S_features_denseblock3_denselayer24_norm2) + 128, P(P_features_denseblock3_denselayer24_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[213] = rt_sumsq(A(D_features_denseblock3_denselayer24_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer24_relu1, 194432);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1), G(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer24_conv1), A(X_features_denseblock3_denselayer24_relu1), P(P_features_denseblock3_denselayer24_conv1_weight), n, &g_features_denseblock3_denselayer24_conv1);
+    if (grad_sumsq) grad_sumsq[212] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
     ZERO(D_features_denseblock3_denselayer24_norm1, 194432);
     /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer24_norm1), A(D_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
     /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_concat1), G(P_features_denseblock3_denselayer24_norm1_weight), G(P_features_denseblock3_denselayer24_norm1_bias), A(D_features_denseblock3_denselayer24_norm1), A(X_features_denseblock3_denselayer23_concat1), S(S_features_denseblock3_denselayer24_norm1), S(S_features_denseblock3_denselayer24_norm1) + 992, P(P_features_denseblock3_denselayer24_norm1_weight), n, 992, 196);
+    if (grad_sumsq) grad_sumsq[211] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
+    if (grad_sumsq) grad_sumsq[215] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
     ZERO(D_features_denseblock3_denselayer22_concat1, 188160);
     ZERO(D_features_denseblock3_denselayer23_conv2, 6272);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3907,20 +3998,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer23_relu2, 25088);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2), G(P_features_denseblock3_denselayer23_conv2_weight), NULL, A(TB_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), n, &g_features_denseblock3_denselayer23_conv2);
+    if (grad_sumsq) grad_sumsq[209] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer23_norm2, 25088);
     /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer23_norm2), A(D_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer23_conv1, 25088);
     /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_conv1), G(P_features_denseblock3_denselayer23_norm2_weight), G(P_features_denseblock3_denselayer23_norm2_bias), A(D_features_denseblock3_denselayer23_norm2), A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2), S(S_features_denseblock3_denselayer23_norm2) + 128, P(P_features_denseblock3_denselayer23_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[208] = rt_sumsq(A(D_features_denseblock3_denselayer23_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer23_relu1, 188160);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1), G(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer23_conv1), A(X_features_denseblock3_denselayer23_relu1), P(P_features_denseblock3_denselayer23_conv1_weight), n, &g_features_denseblock3_denselayer23_conv1);
+    if (grad_sumsq) grad_sumsq[207] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
     ZERO(D_features_denseblock3_denselayer23_norm1, 188160);
     /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer23_norm1), A(D_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
     /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_concat1), G(P_features_denseblock3_denselayer23_norm1_weight), G(P_features_denseblock3_denselayer23_norm1_bias), A(D_features_denseblock3_denselayer23_norm1), A(X_features_denseblock3_denselayer22_concat1), S(S_features_denseblock3_denselayer23_norm1), S(S_features_denseblock3_denselayer23_norm1) + 960, P(P_features_denseblock3_denselayer23_norm1_weight), n, 960, 196);
+    if (grad_sumsq) grad_sumsq[206] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
+    if (grad_sumsq) grad_sumsq[210] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
     ZERO(D_features_denseblock3_denselayer21_concat1, 181888);
     ZERO(D_features_denseblock3_denselayer22_conv2, 6272);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3929,20 +4025,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer22_relu2, 25088);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2), G(P_features_denseblock3_denselayer22_conv2_weight), NULL, A(TB_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), n, &g_features_denseblock3_denselayer22_conv2);
+    if (grad_sumsq) grad_sumsq[204] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer22_norm2, 25088);
     /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer22_norm2), A(D_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer22_conv1, 25088);
     /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_conv1), G(P_features_denseblock3_denselayer22_norm2_weight), G(P_features_denseblock3_denselayer22_norm2_bias), A(D_features_denseblock3_denselayer22_norm2), A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2), S(S_features_denseblock3_denselayer22_norm2) + 128, P(P_features_denseblock3_denselayer22_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[203] = rt_sumsq(A(D_features_denseblock3_denselayer22_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer22_relu1, 181888);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1), G(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer22_conv1), A(X_features_denseblock3_denselayer22_relu1), P(P_features_denseblock3_denselayer22_conv1_weight), n, &g_features_denseblock3_denselayer22_conv1);
+    if (grad_sumsq) grad_sumsq[202] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
     ZERO(D_features_denseblock3_denselayer22_norm1, 181888);
     /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer22_norm1), A(D_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
     /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_concat1), G(P_features_denseblock3_denselayer22_norm1_weight), G(P_features_denseblock3_denselayer22_norm1_bias), A(D_features_denseblock3_denselayer22_norm1), A(X_features_denseblock3_denselayer21_concat1), S(S_features_denseblock3_denselayer22_norm1), S(S_features_denseblock3_denselayer22_norm1) + 928, P(P_features_denseblock3_denselayer22_norm1_weight), n, 928, 196);
+    if (grad_sumsq) grad_sumsq[201] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
+    if (grad_sumsq) grad_sumsq[205] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
     ZERO(D_features_denseblock3_denselayer20_concat1, 175616);
     ZERO(D_features_denseblock3_denselayer21_conv2, 6272);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3951,20 +4052,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer21_relu2, 25088);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2), G(P_features_denseblock3_denselayer21_conv2_weight), NULL, A(TB_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), n, &g_features_denseblock3_denselayer21_conv2);
+    if (grad_sumsq) grad_sumsq[199] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer21_norm2, 25088);
     /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer21_norm2), A(D_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer21_conv1, 25088);
     /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_conv1), G(P_features_denseblock3_denselayer21_norm2_weight), G(P_features_denseblock3_denselayer21_norm2_bias), A(D_features_denseblock3_denselayer21_norm2), A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2), S(S_features_denseblock3_denselayer21_norm2) + 128, P(P_features_denseblock3_denselayer21_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[198] = rt_sumsq(A(D_features_denseblock3_denselayer21_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer21_relu1, 175616);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1), G(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer21_conv1), A(X_features_denseblock3_denselayer21_relu1), P(P_features_denseblock3_denselayer21_conv1_weight), n, &g_features_denseblock3_denselayer21_conv1);
+    if (grad_sumsq) grad_sumsq[197] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
     ZERO(D_features_denseblock3_denselayer21_norm1, 175616);
     /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer21_norm1), A(D_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
     /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_concat1), G(P_features_denseblock3_denselayer21_norm1_weight), G(P_features_denseblock3_denselayer21_norm1_bias), A(D_features_denseblock3_denselayer21_norm1), A(X_features_denseblock3_denselayer20_concat1), S(S_features_denseblock3_denselayer21_norm1), S(S_features_denseblock3_denselayer21_norm1) + 896, P(P_features_denseblock3_denselayer21_norm1_weight), n, 896, 196);
+    if (grad_sumsq) grad_sumsq[196] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[200] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
     ZERO(D_features_denseblock3_denselayer19_concat1, 169344);
     ZERO(D_features_denseblock3_denselayer20_conv2, 6272);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3973,20 +4079,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer20_relu2, 25088);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2), G(P_features_denseblock3_denselayer20_conv2_weight), NULL, A(TB_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), n, &g_features_denseblock3_denselayer20_conv2);
+    if (grad_sumsq) grad_sumsq[194] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer20_norm2, 25088);
     /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer20_norm2), A(D_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer20_conv1, 25088);
     /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_conv1), G(P_features_denseblock3_denselayer20_norm2_weight), G(P_features_denseblock3_denselayer20_norm2_bias), A(D_features_denseblock3_denselayer20_norm2), A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2), S(S_features_denseblock3_denselayer20_norm2) + 128, P(P_features_denseblock3_denselayer20_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[193] = rt_sumsq(A(D_features_denseblock3_denselayer20_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer20_relu1, 169344);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1), G(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer20_conv1), A(X_features_denseblock3_denselayer20_relu1), P(P_features_denseblock3_denselayer20_conv1_weight), n, &g_features_denseblock3_denselayer20_conv1);
+    if (grad_sumsq) grad_sumsq[192] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
     ZERO(D_features_denseblock3_denselayer20_norm1, 169344);
     /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer20_norm1), A(D_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
     /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_concat1), G(P_features_denseblock3_denselayer20_norm1_weight), G(P_features_denseblock3_denselayer20_norm1_bias), A(D_features_denseblock3_denselayer20_norm1), A(X_features_denseblock3_denselayer19_concat1), S(S_features_denseblock3_denselayer20_norm1), S(S_features_denseblock3_denselayer20_norm1) + 864, P(P_features_denseblock3_denselayer20_norm1_weight), n, 864, 196);
+    if (grad_sumsq) grad_sumsq[191] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
+    if (grad_sumsq) grad_sumsq[195] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
     ZERO(D_features_denseblock3_denselayer18_concat1, 163072);
     ZERO(D_features_denseblock3_denselayer19_conv2, 6272);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3995,20 +4106,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer19_relu2, 25088);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2), G(P_features_denseblock3_denselayer19_conv2_weight), NULL, A(TB_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), n, &g_features_denseblock3_denselayer19_conv2);
+    if (grad_sumsq) grad_sumsq[189] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer19_norm2, 25088);
     /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer19_norm2), A(D_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer19_conv1, 25088);
     /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_conv1), G(P_features_denseblock3_denselayer19_norm2_weight), G(P_features_denseblock3_denselayer19_norm2_bias), A(D_features_denseblock3_denselayer19_norm2), A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2), S(S_features_denseblock3_denselayer19_norm2) + 128, P(P_features_denseblock3_denselayer19_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[188] = rt_sumsq(A(D_features_denseblock3_denselayer19_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer19_relu1, 163072);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1), G(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer19_conv1), A(X_features_denseblock3_denselayer19_relu1), P(P_features_denseblock3_denselayer19_conv1_weight), n, &g_features_denseblock3_denselayer19_conv1);
+    if (grad_sumsq) grad_sumsq[187] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
     ZERO(D_features_denseblock3_denselayer19_norm1, 163072);
     /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer19_norm1), A(D_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
     /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_concat1), G(P_features_denseblock3_denselayer19_norm1_weight), G(P_features_denseblock3_denselayer19_norm1_bias), A(D_features_denseblock3_denselayer19_norm1), A(X_features_denseblock3_denselayer18_concat1), S(S_features_denseblock3_denselayer19_norm1), S(S_features_denseblock3_denselayer19_norm1) + 832, P(P_features_denseblock3_denselayer19_norm1_weight), n, 832, 196);
+    if (grad_sumsq) grad_sumsq[186] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
+    if (grad_sumsq) grad_sumsq[190] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
     ZERO(D_features_denseblock3_denselayer17_concat1, 156800);
     ZERO(D_features_denseblock3_denselayer18_conv2, 6272);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4017,20 +4133,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer18_relu2, 25088);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2), G(P_features_denseblock3_denselayer18_conv2_weight), NULL, A(TB_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), n, &g_features_denseblock3_denselayer18_conv2);
+    if (grad_sumsq) grad_sumsq[184] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer18_norm2, 25088);
     /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer18_norm2), A(D_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer18_conv1, 25088);
     /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_conv1), G(P_features_denseblock3_denselayer18_norm2_weight), G(P_features_denseblock3_denselayer18_norm2_bias), A(D_features_denseblock3_denselayer18_norm2), A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2), S(S_features_denseblock3_denselayer18_norm2) + 128, P(P_features_denseblock3_denselayer18_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[183] = rt_sumsq(A(D_features_denseblock3_denselayer18_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer18_relu1, 156800);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1), G(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer18_conv1), A(X_features_denseblock3_denselayer18_relu1), P(P_features_denseblock3_denselayer18_conv1_weight), n, &g_features_denseblock3_denselayer18_conv1);
+    if (grad_sumsq) grad_sumsq[182] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
     ZERO(D_features_denseblock3_denselayer18_norm1, 156800);
     /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer18_norm1), A(D_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
     /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_concat1), G(P_features_denseblock3_denselayer18_norm1_weight), G(P_features_denseblock3_denselayer18_norm1_bias), A(D_features_denseblock3_denselayer18_norm1), A(X_features_denseblock3_denselayer17_concat1), S(S_features_denseblock3_denselayer18_norm1), S(S_features_denseblock3_denselayer18_norm1) + 800, P(P_features_denseblock3_denselayer18_norm1_weight), n, 800, 196);
+    if (grad_sumsq) grad_sumsq[181] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
+    if (grad_sumsq) grad_sumsq[185] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
     ZERO(D_features_denseblock3_denselayer16_concat1, 150528);
     ZERO(D_features_denseblock3_denselayer17_conv2, 6272);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4039,20 +4160,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer17_relu2, 25088);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2), G(P_features_denseblock3_denselayer17_conv2_weight), NULL, A(TB_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), n, &g_features_denseblock3_denselayer17_conv2);
+    if (grad_sumsq) grad_sumsq[179] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer17_norm2, 25088);
     /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer17_norm2), A(D_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer17_conv1, 25088);
     /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_conv1), G(P_features_denseblock3_denselayer17_norm2_weight), G(P_features_denseblock3_denselayer17_norm2_bias), A(D_features_denseblock3_denselayer17_norm2), A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2), S(S_features_denseblock3_denselayer17_norm2) + 128, P(P_features_denseblock3_denselayer17_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[178] = rt_sumsq(A(D_features_denseblock3_denselayer17_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer17_relu1, 150528);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1), G(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer17_conv1), A(X_features_denseblock3_denselayer17_relu1), P(P_features_denseblock3_denselayer17_conv1_weight), n, &g_features_denseblock3_denselayer17_conv1);
+    if (grad_sumsq) grad_sumsq[177] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
     ZERO(D_features_denseblock3_denselayer17_norm1, 150528);
     /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer17_norm1), A(D_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
     /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_concat1), G(P_features_denseblock3_denselayer17_norm1_weight), G(P_features_denseblock3_denselayer17_norm1_bias), A(D_features_denseblock3_denselayer17_norm1), A(X_features_denseblock3_denselayer16_concat1), S(S_features_denseblock3_denselayer17_norm1), S(S_features_denseblock3_denselayer17_norm1) + 768, P(P_features_denseblock3_denselayer17_norm1_weight), n, 768, 196);
+    if (grad_sumsq) grad_sumsq[176] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[180] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
     ZERO(D_features_denseblock3_denselayer15_concat1, 144256);
     ZERO(D_features_denseblock3_denselayer16_conv2, 6272);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4061,20 +4187,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer16_relu2, 25088);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2), G(P_features_denseblock3_denselayer16_conv2_weight), NULL, A(TB_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), n, &g_features_denseblock3_denselayer16_conv2);
+    if (grad_sumsq) grad_sumsq[174] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer16_norm2, 25088);
     /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer16_norm2), A(D_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer16_conv1, 25088);
     /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_conv1), G(P_features_denseblock3_denselayer16_norm2_weight), G(P_features_denseblock3_denselayer16_norm2_bias), A(D_features_denseblock3_denselayer16_norm2), A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2), S(S_features_denseblock3_denselayer16_norm2) + 128, P(P_features_denseblock3_denselayer16_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[173] = rt_sumsq(A(D_features_denseblock3_denselayer16_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer16_relu1, 144256);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1), G(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer16_conv1), A(X_features_denseblock3_denselayer16_relu1), P(P_features_denseblock3_denselayer16_conv1_weight), n, &g_features_denseblock3_denselayer16_conv1);
+    if (grad_sumsq) grad_sumsq[172] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
     ZERO(D_features_denseblock3_denselayer16_norm1, 144256);
     /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer16_norm1), A(D_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
     /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_concat1), G(P_features_denseblock3_denselayer16_norm1_weight), G(P_features_denseblock3_denselayer16_norm1_bias), A(D_features_denseblock3_denselayer16_norm1), A(X_features_denseblock3_denselayer15_concat1), S(S_features_denseblock3_denselayer16_norm1), S(S_features_denseblock3_denselayer16_norm1) + 736, P(P_features_denseblock3_denselayer16_norm1_weight), n, 736, 196);
+    if (grad_sumsq) grad_sumsq[171] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
+    if (grad_sumsq) grad_sumsq[175] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
     ZERO(D_features_denseblock3_denselayer14_concat1, 137984);
     ZERO(D_features_denseblock3_denselayer15_conv2, 6272);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4083,20 +4214,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer15_relu2, 25088);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2), G(P_features_denseblock3_denselayer15_conv2_weight), NULL, A(TB_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), n, &g_features_denseblock3_denselayer15_conv2);
+    if (grad_sumsq) grad_sumsq[169] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer15_norm2, 25088);
     /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer15_norm2), A(D_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer15_conv1, 25088);
     /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_conv1), G(P_features_denseblock3_denselayer15_norm2_weight), G(P_features_denseblock3_denselayer15_norm2_bias), A(D_features_denseblock3_denselayer15_norm2), A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2), S(S_features_denseblock3_denselayer15_norm2) + 128, P(P_features_denseblock3_denselayer15_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[168] = rt_sumsq(A(D_features_denseblock3_denselayer15_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer15_relu1, 137984);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1), G(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer15_conv1), A(X_features_denseblock3_denselayer15_relu1), P(P_features_denseblock3_denselayer15_conv1_weight), n, &g_features_denseblock3_denselayer15_conv1);
+    if (grad_sumsq) grad_sumsq[167] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
     ZERO(D_features_denseblock3_denselayer15_norm1, 137984);
     /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer15_norm1), A(D_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
     /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_concat1), G(P_features_denseblock3_denselayer15_norm1_weight), G(P_features_denseblock3_denselayer15_norm1_bias), A(D_features_denseblock3_denselayer15_norm1), A(X_features_denseblock3_denselayer14_concat1), S(S_features_denseblock3_denselayer15_norm1), S(S_features_denseblock3_denselayer15_norm1) + 704, P(P_features_denseblock3_denselayer15_norm1_weight), n, 704, 196);
+    if (grad_sumsq) grad_sumsq[166] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
+    if (grad_sumsq) grad_sumsq[170] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
     ZERO(D_features_denseblock3_denselayer13_concat1, 131712);
     ZERO(D_features_denseblock3_denselayer14_conv2, 6272);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4105,20 +4241,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer14_relu2, 25088);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2), G(P_features_denseblock3_denselayer14_conv2_weight), NULL, A(TB_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), n, &g_features_denseblock3_denselayer14_conv2);
+    if (grad_sumsq) grad_sumsq[164] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer14_norm2, 25088);
     /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer14_norm2), A(D_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer14_conv1, 25088);
     /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_conv1), G(P_features_denseblock3_denselayer14_norm2_weight), G(P_features_denseblock3_denselayer14_norm2_bias), A(D_features_denseblock3_denselayer14_norm2), A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2), S(S_features_denseblock3_denselayer14_norm2) + 128, P(P_features_denseblock3_denselayer14_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[163] = rt_sumsq(A(D_features_denseblock3_denselayer14_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer14_relu1, 131712);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1), G(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer14_conv1), A(X_features_denseblock3_denselayer14_relu1), P(P_features_denseblock3_denselayer14_conv1_weight), n, &g_features_denseblock3_denselayer14_conv1);
+    if (grad_sumsq) grad_sumsq[162] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
     ZERO(D_features_denseblock3_denselayer14_norm1, 131712);
     /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer14_norm1), A(D_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
     /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_concat1), G(P_features_denseblock3_denselayer14_norm1_weight), G(P_features_denseblock3_denselayer14_norm1_bias), A(D_features_denseblock3_denselayer14_norm1), A(X_features_denseblock3_denselayer13_concat1), S(S_features_denseblock3_denselayer14_norm1), S(S_features_denseblock3_denselayer14_norm1) + 672, P(P_features_denseblock3_denselayer14_norm1_weight), n, 672, 196);
+    if (grad_sumsq) grad_sumsq[161] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
+    if (grad_sumsq) grad_sumsq[165] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
     ZERO(D_features_denseblock3_denselayer12_concat1, 125440);
     ZERO(D_features_denseblock3_denselayer13_conv2, 6272);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4127,20 +4268,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer13_relu2, 25088);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2), G(P_features_denseblock3_denselayer13_conv2_weight), NULL, A(TB_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), n, &g_features_denseblock3_denselayer13_conv2);
+    if (grad_sumsq) grad_sumsq[159] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer13_norm2, 25088);
     /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer13_norm2), A(D_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer13_conv1, 25088);
     /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_conv1), G(P_features_denseblock3_denselayer13_norm2_weight), G(P_features_denseblock3_denselayer13_norm2_bias), A(D_features_denseblock3_denselayer13_norm2), A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2), S(S_features_denseblock3_denselayer13_norm2) + 128, P(P_features_denseblock3_denselayer13_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[158] = rt_sumsq(A(D_features_denseblock3_denselayer13_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer13_relu1, 125440);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1), G(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer13_conv1), A(X_features_denseblock3_denselayer13_relu1), P(P_features_denseblock3_denselayer13_conv1_weight), n, &g_features_denseblock3_denselayer13_conv1);
+    if (grad_sumsq) grad_sumsq[157] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
     ZERO(D_features_denseblock3_denselayer13_norm1, 125440);
     /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer13_norm1), A(D_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
     /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_concat1), G(P_features_denseblock3_denselayer13_norm1_weight), G(P_features_denseblock3_denselayer13_norm1_bias), A(D_features_denseblock3_denselayer13_norm1), A(X_features_denseblock3_denselayer12_concat1), S(S_features_denseblock3_denselayer13_norm1), S(S_features_denseblock3_denselayer13_norm1) + 640, P(P_features_denseblock3_denselayer13_norm1_weight), n, 640, 196);
+    if (grad_sumsq) grad_sumsq[156] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[160] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
     ZERO(D_features_denseblock3_denselayer11_concat1, 119168);
     ZERO(D_features_denseblock3_denselayer12_conv2, 6272);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4149,20 +4295,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer12_relu2, 25088);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2), G(P_features_denseblock3_denselayer12_conv2_weight), NULL, A(TB_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), n, &g_features_denseblock3_denselayer12_conv2);
+    if (grad_sumsq) grad_sumsq[154] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer12_norm2, 25088);
     /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer12_norm2), A(D_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer12_conv1, 25088);
     /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_conv1), G(P_features_denseblock3_denselayer12_norm2_weight), G(P_features_denseblock3_denselayer12_norm2_bias), A(D_features_denseblock3_denselayer12_norm2), A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2), S(S_features_denseblock3_denselayer12_norm2) + 128, P(P_features_denseblock3_denselayer12_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[153] = rt_sumsq(A(D_features_denseblock3_denselayer12_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer12_relu1, 119168);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1), G(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer12_conv1), A(X_features_denseblock3_denselayer12_relu1), P(P_features_denseblock3_denselayer12_conv1_weight), n, &g_features_denseblock3_denselayer12_conv1);
+    if (grad_sumsq) grad_sumsq[152] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
     ZERO(D_features_denseblock3_denselayer12_norm1, 119168);
     /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer12_norm1), A(D_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
     /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_concat1), G(P_features_denseblock3_denselayer12_norm1_weight), G(P_features_denseblock3_denselayer12_norm1_bias), A(D_features_denseblock3_denselayer12_norm1), A(X_features_denseblock3_denselayer11_concat1), S(S_features_denseblock3_denselayer12_norm1), S(S_features_denseblock3_denselayer12_norm1) + 608, P(P_features_denseblock3_denselayer12_norm1_weight), n, 608, 196);
+    if (grad_sumsq) grad_sumsq[151] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
+    if (grad_sumsq) grad_sumsq[155] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
     ZERO(D_features_denseblock3_denselayer10_concat1, 112896);
     ZERO(D_features_denseblock3_denselayer11_conv2, 6272);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4171,20 +4322,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer11_relu2, 25088);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2), G(P_features_denseblock3_denselayer11_conv2_weight), NULL, A(TB_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), n, &g_features_denseblock3_denselayer11_conv2);
+    if (grad_sumsq) grad_sumsq[149] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer11_norm2, 25088);
     /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer11_norm2), A(D_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer11_conv1, 25088);
     /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_conv1), G(P_features_denseblock3_denselayer11_norm2_weight), G(P_features_denseblock3_denselayer11_norm2_bias), A(D_features_denseblock3_denselayer11_norm2), A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2), S(S_features_denseblock3_denselayer11_norm2) + 128, P(P_features_denseblock3_denselayer11_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[148] = rt_sumsq(A(D_features_denseblock3_denselayer11_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer11_relu1, 112896);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1), G(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer11_conv1), A(X_features_denseblock3_denselayer11_relu1), P(P_features_denseblock3_denselayer11_conv1_weight), n, &g_features_denseblock3_denselayer11_conv1);
+    if (grad_sumsq) grad_sumsq[147] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
     ZERO(D_features_denseblock3_denselayer11_norm1, 112896);
     /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer11_norm1), A(D_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
     /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_concat1), G(P_features_denseblock3_denselayer11_norm1_weight), G(P_features_denseblock3_denselayer11_norm1_bias), A(D_features_denseblock3_denselayer11_norm1), A(X_features_denseblock3_denselayer10_concat1), S(S_features_denseblock3_denselayer11_norm1), S(S_features_denseblock3_denselayer11_norm1) + 576, P(P_features_denseblock3_denselayer11_norm1_weight), n, 576, 196);
+    if (grad_sumsq) grad_sumsq[146] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
+    if (grad_sumsq) grad_sumsq[150] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
     ZERO(D_features_denseblock3_denselayer9_concat1, 106624);
     ZERO(D_features_denseblock3_denselayer10_conv2, 6272);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4193,20 +4349,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer10_relu2, 25088);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2), G(P_features_denseblock3_denselayer10_conv2_weight), NULL, A(TB_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), n, &g_features_denseblock3_denselayer10_conv2);
+    if (grad_sumsq) grad_sumsq[144] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer10_norm2, 25088);
     /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer10_norm2), A(D_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer10_conv1, 25088);
     /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_conv1), G(P_features_denseblock3_denselayer10_norm2_weight), G(P_features_denseblock3_denselayer10_norm2_bias), A(D_features_denseblock3_denselayer10_norm2), A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2), S(S_features_denseblock3_denselayer10_norm2) + 128, P(P_features_denseblock3_denselayer10_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[143] = rt_sumsq(A(D_features_denseblock3_denselayer10_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer10_relu1, 106624);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1), G(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer10_conv1), A(X_features_denseblock3_denselayer10_relu1), P(P_features_denseblock3_denselayer10_conv1_weight), n, &g_features_denseblock3_denselayer10_conv1);
+    if (grad_sumsq) grad_sumsq[142] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
     ZERO(D_features_denseblock3_denselayer10_norm1, 106624);
     /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer10_norm1), A(D_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
     /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_concat1), G(P_features_denseblock3_denselayer10_norm1_weight), G(P_features_denseblock3_denselayer10_norm1_bias), A(D_features_denseblock3_denselayer10_norm1), A(X_features_denseblock3_denselayer9_concat1), S(S_features_denseblock3_denselayer10_norm1), S(S_features_denseblock3_denselayer10_norm1) + 544, P(P_features_denseblock3_denselayer10_norm1_weight), n, 544, 196);
+    if (grad_sumsq) grad_sumsq[141] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
+    if (grad_sumsq) grad_sumsq[145] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
     ZERO(D_features_denseblock3_denselayer8_concat1, 100352);
     ZERO(D_features_denseblock3_denselayer9_conv2, 6272);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4215,20 +4376,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer9_relu2, 25088);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2), G(P_features_denseblock3_denselayer9_conv2_weight), NULL, A(TB_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), n, &g_features_denseblock3_denselayer9_conv2);
+    if (grad_sumsq) grad_sumsq[139] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer9_norm2, 25088);
     /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer9_norm2), A(D_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer9_conv1, 25088);
     /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_conv1), G(P_features_denseblock3_denselayer9_norm2_weight), G(P_features_denseblock3_denselayer9_norm2_bias), A(D_features_denseblock3_denselayer9_norm2), A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2), S(S_features_denseblock3_denselayer9_norm2) + 128, P(P_features_denseblock3_denselayer9_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[138] = rt_sumsq(A(D_features_denseblock3_denselayer9_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer9_relu1, 100352);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1), G(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer9_conv1), A(X_features_denseblock3_denselayer9_relu1), P(P_features_denseblock3_denselayer9_conv1_weight), n, &g_features_denseblock3_denselayer9_conv1);
+    if (grad_sumsq) grad_sumsq[137] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
     ZERO(D_features_denseblock3_denselayer9_norm1, 100352);
     /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer9_norm1), A(D_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
     /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_concat1), G(P_features_denseblock3_denselayer9_norm1_weight), G(P_features_denseblock3_denselayer9_norm1_bias), A(D_features_denseblock3_denselayer9_norm1), A(X_features_denseblock3_denselayer8_concat1), S(S_features_denseblock3_denselayer9_norm1), S(S_features_denseblock3_denselayer9_norm1) + 512, P(P_features_denseblock3_denselayer9_norm1_weight), n, 512, 196);
+    if (grad_sumsq) grad_sumsq[136] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[140] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
     ZERO(D_features_denseblock3_denselayer7_concat1, 94080);
     ZERO(D_features_denseblock3_denselayer8_conv2, 6272);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4237,20 +4403,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer8_relu2, 25088);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2), G(P_features_denseblock3_denselayer8_conv2_weight), NULL, A(TB_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), n, &g_features_denseblock3_denselayer8_conv2);
+    if (grad_sumsq) grad_sumsq[134] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer8_norm2, 25088);
     /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer8_norm2), A(D_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer8_conv1, 25088);
     /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_conv1), G(P_features_denseblock3_denselayer8_norm2_weight), G(P_features_denseblock3_denselayer8_norm2_bias), A(D_features_denseblock3_denselayer8_norm2), A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2), S(S_features_denseblock3_denselayer8_norm2) + 128, P(P_features_denseblock3_denselayer8_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[133] = rt_sumsq(A(D_features_denseblock3_denselayer8_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer8_relu1, 94080);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1), G(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer8_conv1), A(X_features_denseblock3_denselayer8_relu1), P(P_features_denseblock3_denselayer8_conv1_weight), n, &g_features_denseblock3_denselayer8_conv1);
+    if (grad_sumsq) grad_sumsq[132] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
     ZERO(D_features_denseblock3_denselayer8_norm1, 94080);
     /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer8_norm1), A(D_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
     /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_concat1), G(P_features_denseblock3_denselayer8_norm1_weight), G(P_features_denseblock3_denselayer8_norm1_bias), A(D_features_denseblock3_denselayer8_norm1), A(X_features_denseblock3_denselayer7_concat1), S(S_features_denseblock3_denselayer8_norm1), S(S_features_denseblock3_denselayer8_norm1) + 480, P(P_features_denseblock3_denselayer8_norm1_weight), n, 480, 196);
+    if (grad_sumsq) grad_sumsq[131] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
+    if (grad_sumsq) grad_sumsq[135] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
     ZERO(D_features_denseblock3_denselayer6_concat1, 87808);
     ZERO(D_features_denseblock3_denselayer7_conv2, 6272);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4259,20 +4430,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer7_relu2, 25088);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2), G(P_features_denseblock3_denselayer7_conv2_weight), NULL, A(TB_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), n, &g_features_denseblock3_denselayer7_conv2);
+    if (grad_sumsq) grad_sumsq[129] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer7_norm2, 25088);
     /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer7_norm2), A(D_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer7_conv1, 25088);
     /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_conv1), G(P_features_denseblock3_denselayer7_norm2_weight), G(P_features_denseblock3_denselayer7_norm2_bias), A(D_features_denseblock3_denselayer7_norm2), A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2), S(S_features_denseblock3_denselayer7_norm2) + 128, P(P_features_denseblock3_denselayer7_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[128] = rt_sumsq(A(D_features_denseblock3_denselayer7_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer7_relu1, 87808);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1), G(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer7_conv1), A(X_features_denseblock3_denselayer7_relu1), P(P_features_denseblock3_denselayer7_conv1_weight), n, &g_features_denseblock3_denselayer7_conv1);
+    if (grad_sumsq) grad_sumsq[127] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
     ZERO(D_features_denseblock3_denselayer7_norm1, 87808);
     /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer7_norm1), A(D_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
     /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_denseblock3_denselayer7_norm1_weight), G(P_features_denseblock3_denselayer7_norm1_bias), A(D_features_denseblock3_denselayer7_norm1), A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer7_norm1), S(S_features_denseblock3_denselayer7_norm1) + 448, P(P_features_denseblock3_denselayer7_norm1_weight), n, 448, 196);
+    if (grad_sumsq) grad_sumsq[126] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
+    if (grad_sumsq) grad_sumsq[130] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
     ZERO(D_features_denseblock3_denselayer5_concat1, 81536);
     ZERO(D_features_denseblock3_denselayer6_conv2, 6272);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4281,20 +4457,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer6_relu2, 25088);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
+    if (grad_sumsq) grad_sumsq[124] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer6_norm2, 25088);
     /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer6_conv1, 25088);
     /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 128, P(P_features_denseblock3_denselayer6_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[123] = rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer6_relu1, 81536);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1);
+    if (grad_sumsq) grad_sumsq[122] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
     ZERO(D_features_denseblock3_denselayer6_norm1, 81536);
     /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
     /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 416, P(P_features_denseblock3_denselayer6_norm1_weight), n, 416, 196);
+    if (grad_sumsq) grad_sumsq[121] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
+    if (grad_sumsq) grad_sumsq[125] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
     ZERO(D_features_denseblock3_denselayer4_concat1, 75264);
     ZERO(D_features_denseblock3_denselayer5_conv2, 6272);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4303,20 +4484,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer5_relu2, 25088);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
+    if (grad_sumsq) grad_sumsq[119] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer5_norm2, 25088);
     /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer5_conv1, 25088);
     /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 128, P(P_features_denseblock3_denselayer5_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[118] = rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer5_relu1, 75264);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1);
+    if (grad_sumsq) grad_sumsq[117] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
     ZERO(D_features_denseblock3_denselayer5_norm1, 75264);
     /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
     /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 384, P(P_features_denseblock3_denselayer5_norm1_weight), n, 384, 196);
+    if (grad_sumsq) grad_sumsq[116] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
+    if (grad_sumsq) grad_sumsq[120] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
     ZERO(D_features_denseblock3_denselayer3_concat1, 68992);
     ZERO(D_features_denseblock3_denselayer4_conv2, 6272);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4325,20 +4511,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer4_relu2, 25088);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
+    if (grad_sumsq) grad_sumsq[114] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer4_norm2, 25088);
     /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer4_conv1, 25088);
     /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 128, P(P_features_denseblock3_denselayer4_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[113] = rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer4_relu1, 68992);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1);
+    if (grad_sumsq) grad_sumsq[112] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
     ZERO(D_features_denseblock3_denselayer4_norm1, 68992);
     /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
     /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 352, P(P_features_denseblock3_denselayer4_norm1_weight), n, 352, 196);
+    if (grad_sumsq) grad_sumsq[111] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
+    if (grad_sumsq) grad_sumsq[115] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
     ZERO(D_features_denseblock3_denselayer2_concat1, 62720);
     ZERO(D_features_denseblock3_denselayer3_conv2, 6272);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4347,20 +4538,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer3_relu2, 25088);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
+    if (grad_sumsq) grad_sumsq[109] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer3_norm2, 25088);
     /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer3_conv1, 25088);
     /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 128, P(P_features_denseblock3_denselayer3_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[108] = rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer3_relu1, 62720);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1);
+    if (grad_sumsq) grad_sumsq[107] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
     ZERO(D_features_denseblock3_denselayer3_norm1, 62720);
     /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
     /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 320, P(P_features_denseblock3_denselayer3_norm1_weight), n, 320, 196);
+    if (grad_sumsq) grad_sumsq[106] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
+    if (grad_sumsq) grad_sumsq[110] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
     ZERO(D_features_denseblock3_denselayer1_concat1, 56448);
     ZERO(D_features_denseblock3_denselayer2_conv2, 6272);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4369,20 +4565,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer2_relu2, 25088);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
+    if (grad_sumsq) grad_sumsq[104] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer2_norm2, 25088);
     /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer2_conv1, 25088);
     /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 128, P(P_features_denseblock3_denselayer2_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[103] = rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer2_relu1, 56448);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1);
+    if (grad_sumsq) grad_sumsq[102] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
     ZERO(D_features_denseblock3_denselayer2_norm1, 56448);
     /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
     /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 288, P(P_features_denseblock3_denselayer2_norm1_weight), n, 288, 196);
+    if (grad_sumsq) grad_sumsq[101] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
+    if (grad_sumsq) grad_sumsq[105] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
     ZERO(D_features_transition2_pool, 50176);
     ZERO(D_features_denseblock3_denselayer1_conv2, 6272);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4391,32 +4592,39 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer1_relu2, 25088);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
+    if (grad_sumsq) grad_sumsq[99] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer1_norm2, 25088);
     /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer1_conv1, 25088);
     /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 128, P(P_features_denseblock3_denselayer1_norm2_weight), n, 128, 196);
+    if (grad_sumsq) grad_sumsq[98] = rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer1_relu1, 50176);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1);
+    if (grad_sumsq) grad_sumsq[97] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
     ZERO(D_features_denseblock3_denselayer1_norm1, 50176);
     /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
     /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 256, P(P_features_denseblock3_denselayer1_norm1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[100] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
     ZERO(D_features_transition2_conv, 200704);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool);
     ZERO(D_features_transition2_relu, 401408);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv);
+    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 401408);
     ZERO(D_features_transition2_norm, 401408);
     /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 401408);
     ZERO(D_features_denseblock2_denselayer12_concat1, 401408);
     /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n, 512, 784);
+    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_features_denseblock2_denselayer12_concat1), (size_t)n * 401408);
     ZERO(D_features_denseblock2_denselayer11_concat1, 376320);
     ZERO(D_features_denseblock2_denselayer12_conv2, 25088);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4425,20 +4633,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer12_relu2, 100352);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2), G(P_features_denseblock2_denselayer12_conv2_weight), NULL, A(TB_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), n, &g_features_denseblock2_denselayer12_conv2);
+    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer12_norm2, 100352);
     /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer12_norm2), A(D_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer12_conv1, 100352);
     /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_conv1), G(P_features_denseblock2_denselayer12_norm2_weight), G(P_features_denseblock2_denselayer12_norm2_bias), A(D_features_denseblock2_denselayer12_norm2), A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2), S(S_features_denseblock2_denselayer12_norm2) + 128, P(P_features_denseblock2_denselayer12_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_features_denseblock2_denselayer12_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer12_relu1, 376320);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1), G(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer12_conv1), A(X_features_denseblock2_denselayer12_relu1), P(P_features_denseblock2_denselayer12_conv1_weight), n, &g_features_denseblock2_denselayer12_conv1);
+    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
     ZERO(D_features_denseblock2_denselayer12_norm1, 376320);
     /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer12_norm1), A(D_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
     /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_concat1), G(P_features_denseblock2_denselayer12_norm1_weight), G(P_features_denseblock2_denselayer12_norm1_bias), A(D_features_denseblock2_denselayer12_norm1), A(X_features_denseblock2_denselayer11_concat1), S(S_features_denseblock2_denselayer12_norm1), S(S_features_denseblock2_denselayer12_norm1) + 480, P(P_features_denseblock2_denselayer12_norm1_weight), n, 480, 784);
+    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
+    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
     ZERO(D_features_denseblock2_denselayer10_concat1, 351232);
     ZERO(D_features_denseblock2_denselayer11_conv2, 25088);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4447,20 +4660,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer11_relu2, 100352);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2), G(P_features_denseblock2_denselayer11_conv2_weight), NULL, A(TB_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), n, &g_features_denseblock2_denselayer11_conv2);
+    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer11_norm2, 100352);
     /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer11_norm2), A(D_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer11_conv1, 100352);
     /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_conv1), G(P_features_denseblock2_denselayer11_norm2_weight), G(P_features_denseblock2_denselayer11_norm2_bias), A(D_features_denseblock2_denselayer11_norm2), A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2), S(S_features_denseblock2_denselayer11_norm2) + 128, P(P_features_denseblock2_denselayer11_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_features_denseblock2_denselayer11_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer11_relu1, 351232);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1), G(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer11_conv1), A(X_features_denseblock2_denselayer11_relu1), P(P_features_denseblock2_denselayer11_conv1_weight), n, &g_features_denseblock2_denselayer11_conv1);
+    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
     ZERO(D_features_denseblock2_denselayer11_norm1, 351232);
     /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer11_norm1), A(D_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
     /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_concat1), G(P_features_denseblock2_denselayer11_norm1_weight), G(P_features_denseblock2_denselayer11_norm1_bias), A(D_features_denseblock2_denselayer11_norm1), A(X_features_denseblock2_denselayer10_concat1), S(S_features_denseblock2_denselayer11_norm1), S(S_features_denseblock2_denselayer11_norm1) + 448, P(P_features_denseblock2_denselayer11_norm1_weight), n, 448, 784);
+    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
+    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
     ZERO(D_features_denseblock2_denselayer9_concat1, 326144);
     ZERO(D_features_denseblock2_denselayer10_conv2, 25088);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4469,20 +4687,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer10_relu2, 100352);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2), G(P_features_denseblock2_denselayer10_conv2_weight), NULL, A(TB_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), n, &g_features_denseblock2_denselayer10_conv2);
+    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer10_norm2, 100352);
     /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer10_norm2), A(D_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer10_conv1, 100352);
     /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_conv1), G(P_features_denseblock2_denselayer10_norm2_weight), G(P_features_denseblock2_denselayer10_norm2_bias), A(D_features_denseblock2_denselayer10_norm2), A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2), S(S_features_denseblock2_denselayer10_norm2) + 128, P(P_features_denseblock2_denselayer10_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_features_denseblock2_denselayer10_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer10_relu1, 326144);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1), G(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer10_conv1), A(X_features_denseblock2_denselayer10_relu1), P(P_features_denseblock2_denselayer10_conv1_weight), n, &g_features_denseblock2_denselayer10_conv1);
+    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
     ZERO(D_features_denseblock2_denselayer10_norm1, 326144);
     /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer10_norm1), A(D_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
     /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_concat1), G(P_features_denseblock2_denselayer10_norm1_weight), G(P_features_denseblock2_denselayer10_norm1_bias), A(D_features_denseblock2_denselayer10_norm1), A(X_features_denseblock2_denselayer9_concat1), S(S_features_denseblock2_denselayer10_norm1), S(S_features_denseblock2_denselayer10_norm1) + 416, P(P_features_denseblock2_denselayer10_norm1_weight), n, 416, 784);
+    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
+    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
     ZERO(D_features_denseblock2_denselayer8_concat1, 301056);
     ZERO(D_features_denseblock2_denselayer9_conv2, 25088);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4491,20 +4714,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer9_relu2, 100352);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2), G(P_features_denseblock2_denselayer9_conv2_weight), NULL, A(TB_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), n, &g_features_denseblock2_denselayer9_conv2);
+    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer9_norm2, 100352);
     /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer9_norm2), A(D_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer9_conv1, 100352);
     /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_conv1), G(P_features_denseblock2_denselayer9_norm2_weight), G(P_features_denseblock2_denselayer9_norm2_bias), A(D_features_denseblock2_denselayer9_norm2), A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2), S(S_features_denseblock2_denselayer9_norm2) + 128, P(P_features_denseblock2_denselayer9_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_features_denseblock2_denselayer9_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer9_relu1, 301056);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1), G(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer9_conv1), A(X_features_denseblock2_denselayer9_relu1), P(P_features_denseblock2_denselayer9_conv1_weight), n, &g_features_denseblock2_denselayer9_conv1);
+    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
     ZERO(D_features_denseblock2_denselayer9_norm1, 301056);
     /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer9_norm1), A(D_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
     /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_concat1), G(P_features_denseblock2_denselayer9_norm1_weight), G(P_features_denseblock2_denselayer9_norm1_bias), A(D_features_denseblock2_denselayer9_norm1), A(X_features_denseblock2_denselayer8_concat1), S(S_features_denseblock2_denselayer9_norm1), S(S_features_denseblock2_denselayer9_norm1) + 384, P(P_features_denseblock2_denselayer9_norm1_weight), n, 384, 784);
+    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
     ZERO(D_features_denseblock2_denselayer7_concat1, 275968);
     ZERO(D_features_denseblock2_denselayer8_conv2, 25088);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4513,20 +4741,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer8_relu2, 100352);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2), G(P_features_denseblock2_denselayer8_conv2_weight), NULL, A(TB_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), n, &g_features_denseblock2_denselayer8_conv2);
+    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer8_norm2, 100352);
     /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer8_norm2), A(D_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer8_conv1, 100352);
     /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_conv1), G(P_features_denseblock2_denselayer8_norm2_weight), G(P_features_denseblock2_denselayer8_norm2_bias), A(D_features_denseblock2_denselayer8_norm2), A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2), S(S_features_denseblock2_denselayer8_norm2) + 128, P(P_features_denseblock2_denselayer8_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_features_denseblock2_denselayer8_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer8_relu1, 275968);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1), G(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer8_conv1), A(X_features_denseblock2_denselayer8_relu1), P(P_features_denseblock2_denselayer8_conv1_weight), n, &g_features_denseblock2_denselayer8_conv1);
+    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
     ZERO(D_features_denseblock2_denselayer8_norm1, 275968);
     /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer8_norm1), A(D_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
     /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_concat1), G(P_features_denseblock2_denselayer8_norm1_weight), G(P_features_denseblock2_denselayer8_norm1_bias), A(D_features_denseblock2_denselayer8_norm1), A(X_features_denseblock2_denselayer7_concat1), S(S_features_denseblock2_denselayer8_norm1), S(S_features_denseblock2_denselayer8_norm1) + 352, P(P_features_denseblock2_denselayer8_norm1_weight), n, 352, 784);
+    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
+    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
     ZERO(D_features_denseblock2_denselayer6_concat1, 250880);
     ZERO(D_features_denseblock2_denselayer7_conv2, 25088);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4535,20 +4768,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer7_relu2, 100352);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2), G(P_features_denseblock2_denselayer7_conv2_weight), NULL, A(TB_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), n, &g_features_denseblock2_denselayer7_conv2);
+    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer7_norm2, 100352);
     /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer7_norm2), A(D_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer7_conv1, 100352);
     /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_conv1), G(P_features_denseblock2_denselayer7_norm2_weight), G(P_features_denseblock2_denselayer7_norm2_bias), A(D_features_denseblock2_denselayer7_norm2), A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2), S(S_features_denseblock2_denselayer7_norm2) + 128, P(P_features_denseblock2_denselayer7_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_features_denseblock2_denselayer7_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer7_relu1, 250880);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1), G(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer7_conv1), A(X_features_denseblock2_denselayer7_relu1), P(P_features_denseblock2_denselayer7_conv1_weight), n, &g_features_denseblock2_denselayer7_conv1);
+    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
     ZERO(D_features_denseblock2_denselayer7_norm1, 250880);
     /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer7_norm1), A(D_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
     /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_denseblock2_denselayer7_norm1_weight), G(P_features_denseblock2_denselayer7_norm1_bias), A(D_features_denseblock2_denselayer7_norm1), A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer7_norm1), S(S_features_denseblock2_denselayer7_norm1) + 320, P(P_features_denseblock2_denselayer7_norm1_weight), n, 320, 784);
+    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
+    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
     ZERO(D_features_denseblock2_denselayer5_concat1, 225792);
     ZERO(D_features_denseblock2_denselayer6_conv2, 25088);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4557,20 +4795,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer6_relu2, 100352);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
+    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer6_norm2, 100352);
     /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer6_conv1, 100352);
     /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 128, P(P_features_denseblock2_denselayer6_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer6_relu1, 225792);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1);
+    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
     ZERO(D_features_denseblock2_denselayer6_norm1, 225792);
     /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
     /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 288, P(P_features_denseblock2_denselayer6_norm1_weight), n, 288, 784);
+    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
+    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
     ZERO(D_features_denseblock2_denselayer4_concat1, 200704);
     ZERO(D_features_denseblock2_denselayer5_conv2, 25088);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4579,20 +4822,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer5_relu2, 100352);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
+    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer5_norm2, 100352);
     /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer5_conv1, 100352);
     /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 128, P(P_features_denseblock2_denselayer5_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer5_relu1, 200704);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1);
+    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
     ZERO(D_features_denseblock2_denselayer5_norm1, 200704);
     /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
     /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 256, P(P_features_denseblock2_denselayer5_norm1_weight), n, 256, 784);
+    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
     ZERO(D_features_denseblock2_denselayer3_concat1, 175616);
     ZERO(D_features_denseblock2_denselayer4_conv2, 25088);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4601,20 +4849,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer4_relu2, 100352);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
+    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer4_norm2, 100352);
     /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer4_conv1, 100352);
     /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 128, P(P_features_denseblock2_denselayer4_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer4_relu1, 175616);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1);
+    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
     ZERO(D_features_denseblock2_denselayer4_norm1, 175616);
     /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
     /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 224, P(P_features_denseblock2_denselayer4_norm1_weight), n, 224, 784);
+    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
     ZERO(D_features_denseblock2_denselayer2_concat1, 150528);
     ZERO(D_features_denseblock2_denselayer3_conv2, 25088);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4623,20 +4876,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer3_relu2, 100352);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
+    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer3_norm2, 100352);
     /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer3_conv1, 100352);
     /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 128, P(P_features_denseblock2_denselayer3_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer3_relu1, 150528);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1);
+    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
     ZERO(D_features_denseblock2_denselayer3_norm1, 150528);
     /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
     /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 192, P(P_features_denseblock2_denselayer3_norm1_weight), n, 192, 784);
+    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
     ZERO(D_features_denseblock2_denselayer1_concat1, 125440);
     ZERO(D_features_denseblock2_denselayer2_conv2, 25088);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4645,20 +4903,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer2_relu2, 100352);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
+    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer2_norm2, 100352);
     /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer2_conv1, 100352);
     /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 128, P(P_features_denseblock2_denselayer2_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer2_relu1, 125440);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1);
+    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
     ZERO(D_features_denseblock2_denselayer2_norm1, 125440);
     /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
     /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 160, P(P_features_denseblock2_denselayer2_norm1_weight), n, 160, 784);
+    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
     ZERO(D_features_transition1_pool, 100352);
     ZERO(D_features_denseblock2_denselayer1_conv2, 25088);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4667,32 +4930,39 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer1_relu2, 100352);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
+    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_norm2, 100352);
     /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_conv1, 100352);
     /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 128, P(P_features_denseblock2_denselayer1_norm2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_relu1, 100352);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1);
+    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_norm1, 100352);
     /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
     /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 128, P(P_features_denseblock2_denselayer1_norm1_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
     ZERO(D_features_transition1_conv, 401408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool);
     ZERO(D_features_transition1_relu, 802816);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv);
+    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 802816);
     ZERO(D_features_transition1_norm, 802816);
     /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 802816);
     ZERO(D_features_denseblock1_denselayer6_concat1, 802816);
     /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n, 256, 3136);
+    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 802816);
     ZERO(D_features_denseblock1_denselayer5_concat1, 702464);
     ZERO(D_features_denseblock1_denselayer6_conv2, 100352);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4701,20 +4971,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer6_relu2, 401408);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
+    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer6_norm2, 401408);
     /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer6_conv1, 401408);
     /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 128, P(P_features_denseblock1_denselayer6_norm2_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer6_relu1, 702464);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1);
+    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
     ZERO(D_features_denseblock1_denselayer6_norm1, 702464);
     /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
     /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 224, P(P_features_denseblock1_denselayer6_norm1_weight), n, 224, 3136);
+    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
+    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
     ZERO(D_features_denseblock1_denselayer4_concat1, 602112);
     ZERO(D_features_denseblock1_denselayer5_conv2, 100352);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4723,20 +4998,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer5_relu2, 401408);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
+    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer5_norm2, 401408);
     /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer5_conv1, 401408);
     /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 128, P(P_features_denseblock1_denselayer5_norm2_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer5_relu1, 602112);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1);
+    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
     ZERO(D_features_denseblock1_denselayer5_norm1, 602112);
     /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
     /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 192, P(P_features_denseblock1_denselayer5_norm1_weight), n, 192, 3136);
+    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
+    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
     ZERO(D_features_denseblock1_denselayer3_concat1, 501760);
     ZERO(D_features_denseblock1_denselayer4_conv2, 100352);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4745,20 +5025,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer4_relu2, 401408);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
+    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer4_norm2, 401408);
     /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer4_conv1, 401408);
     /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 128, P(P_features_denseblock1_denselayer4_norm2_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer4_relu1, 501760);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1);
+    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
     ZERO(D_features_denseblock1_denselayer4_norm1, 501760);
     /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
     /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 160, P(P_features_denseblock1_denselayer4_norm1_weight), n, 160, 3136);
+    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
+    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
     ZERO(D_features_denseblock1_denselayer2_concat1, 401408);
     ZERO(D_features_denseblock1_denselayer3_conv2, 100352);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4767,20 +5052,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer3_relu2, 401408);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
+    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_norm2, 401408);
     /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_conv1, 401408);
     /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 128, P(P_features_denseblock1_denselayer3_norm2_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_relu1, 401408);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1);
+    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_norm1, 401408);
     /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
     /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 128, P(P_features_denseblock1_denselayer3_norm1_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_concat1, 301056);
     ZERO(D_features_denseblock1_denselayer2_conv2, 100352);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4789,20 +5079,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer2_relu2, 401408);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
+    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer2_norm2, 401408);
     /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer2_conv1, 401408);
     /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 128, P(P_features_denseblock1_denselayer2_norm2_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer2_relu1, 301056);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1);
+    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
     ZERO(D_features_denseblock1_denselayer2_norm1, 301056);
     /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
     /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 96, P(P_features_denseblock1_denselayer2_norm1_weight), n, 96, 3136);
+    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
     ZERO(D_features_pool0, 200704);
     ZERO(D_features_denseblock1_denselayer1_conv2, 100352);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4811,20 +5106,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer1_relu2, 401408);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
+    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_norm2, 401408);
     /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_conv1, 401408);
     /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 128, P(P_features_denseblock1_denselayer1_norm2_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_relu1, 200704);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1);
+    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
     ZERO(D_features_denseblock1_denselayer1_norm1, 200704);
     /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
     /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_pool0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_pool0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 64, P(P_features_denseblock1_denselayer1_norm1_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
     ZERO(D_features_relu0, 802816);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:25) */
     rt_maxpool_backward(A(D_features_relu0), A(D_features_pool0), A(X_features_relu0), n, &g_features_pool0);
@@ -4834,8 +5134,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_conv0, 802816);
     /* features.norm0: batchnorm, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
     rt_batchnorm_backward(A(D_features_conv0), G(P_features_norm0_weight), G(P_features_norm0_bias), A(D_features_norm0), A(X_features_conv0), S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n, 64, 12544);
+    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_features_conv0), (size_t)n * 802816);
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/densenet_imagenet.lua:23) */
     rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
+    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 150528);
 }
 
 void densenet121_zero_grad(float *grads) {

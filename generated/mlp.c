@@ -36,8 +36,10 @@ void mlp_init(float *params, uint64_t seed) {
     rt_init_kaiming(P(P_fc2_weight), 1280, 128, seed, 0xd91a87c0722174d6ULL);
 }
 
-const float *mlp_forward(float *params, float *arena, const float *x, int n, int training) {
+const float *mlp_forward(float *params, float *arena, const float *x, int n, int training,
+    const unsigned char *drop) {
     (void)training;  /* no batchnorm: both modes compute the same */
+    (void)drop;  /* no residual adds to switch off */
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
     rt_linear_forward(A(X_fc1), x, P(P_fc1_weight), P(P_fc1_bias), n, 784, 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
@@ -52,18 +54,20 @@ float mlp_loss(const float *arena, const void *target, int n) {
 }
 
 void mlp_backward(const float *params, float *grads, float *arena, const float *x,
-    const void *target, float *dx, int n) {
+    const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc2 */
     ZERO(D_fc2, 10);
     rt_xent_backward(A(D_fc2), A(X_fc2), (const int32_t *)target, n, 10, 1);
     ZERO(D_relu1, 128);
     /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
     rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1), P(P_fc2_weight), n, 128, 10);
+    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_relu1), (size_t)n * 128);
     ZERO(D_fc1, 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
     rt_relu_backward(A(D_fc1), A(D_relu1), A(X_relu1), (size_t)n * 128);
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
     rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784, 128);
+    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void mlp_zero_grad(float *grads) {

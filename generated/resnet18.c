@@ -411,7 +411,8 @@ void resnet18_init(float *params, uint64_t seed) {
     rt_init_kaiming(P(P_fc_weight), 512000, 512, seed, 0x79fb28a75603c7a0ULL);
 }
 
-const float *resnet18_forward(float *params, float *arena, const float *x, int n, int training) {
+const float *resnet18_forward(float *params, float *arena, const float *x, int n, int training,
+    const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
@@ -440,7 +441,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_maxpool), (size_t)n * 200704);
+    if (drop && drop[0])
+        memcpy(A(X_layer1_0_add1), A(X_maxpool), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_maxpool), (size_t)n * 200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -460,7 +464,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 200704);
+    if (drop && drop[1])
+        memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu2), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 200704);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -487,7 +494,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 128, 784, 1e-05f);
     /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
+    if (drop && drop[2])
+        memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 100352);
+    else
+        rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -507,7 +517,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 100352);
+    if (drop && drop[3])
+        memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu2), sizeof(float) * (size_t)n * 100352);
+    else
+        rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 100352);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -534,7 +547,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 256, 196, 1e-05f);
     /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
+    if (drop && drop[4])
+        memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 50176);
+    else
+        rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -554,7 +570,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 50176);
+    if (drop && drop[5])
+        memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu2), sizeof(float) * (size_t)n * 50176);
+    else
+        rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 50176);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -581,7 +600,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 512, 49, 1e-05f);
     /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
+    if (drop && drop[6])
+        memcpy(A(X_layer4_0_add1), A(X_layer4_0_downsample_1), sizeof(float) * (size_t)n * 25088);
+    else
+        rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_add1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -601,7 +623,10 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn2), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn2), A(X_layer4_0_relu2), (size_t)n * 25088);
+    if (drop && drop[7])
+        memcpy(A(X_layer4_1_add1), A(X_layer4_0_relu2), sizeof(float) * (size_t)n * 25088);
+    else
+        rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn2), A(X_layer4_0_relu2), (size_t)n * 25088);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_1_add1), (size_t)n * 25088);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
@@ -616,13 +641,14 @@ float resnet18_loss(const float *arena, const void *target, int n) {
 }
 
 void resnet18_backward(const float *params, float *grads, float *arena, const float *x,
-    const void *target, float *dx, int n) {
+    const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
     ZERO(D_fc, 1000);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 1000, 1);
     ZERO(D_avgpool, 512);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 512, 1000);
+    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_avgpool), (size_t)n * 512);
     ZERO(D_layer4_1_relu2, 25088);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_1_relu2), A(D_avgpool), n, 512, 49);
@@ -634,20 +660,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_1_bn2), A(D_layer4_1_add1), (size_t)n * 25088);
     rt_acc(A(D_layer4_0_relu2), A(D_layer4_1_add1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer4_1_bn2), (size_t)n * 25088);
     ZERO(D_layer4_1_conv2, 25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
     ZERO(D_layer4_1_relu1, 25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
+    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_bn1, 25088);
     /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_conv1, 25088);
     /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
+    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_add1, 25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
@@ -659,23 +690,30 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer4_0_downsample_0, 25088);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 25088);
     ZERO(D_layer3_1_relu2, 50176);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer4_0_bn2), (size_t)n * 25088);
     ZERO(D_layer4_0_conv2, 25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
     ZERO(D_layer4_0_relu1, 25088);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
+    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 25088);
     ZERO(D_layer4_0_bn1, 25088);
     /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 25088);
     ZERO(D_layer4_0_conv1, 25088);
     /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 25088);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, A(TB_layer4_0_conv1), A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
+    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_1_add1, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176);
@@ -684,20 +722,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 50176);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 50176);
     ZERO(D_layer3_1_conv2, 50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
     ZERO(D_layer3_1_relu1, 50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_bn1, 50176);
     /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_conv1, 50176);
     /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_add1, 50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
@@ -709,23 +752,30 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer3_0_downsample_0, 50176);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 50176);
     ZERO(D_layer2_1_relu2, 100352);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 50176);
     ZERO(D_layer3_0_conv2, 50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
     ZERO(D_layer3_0_relu1, 50176);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 50176);
     ZERO(D_layer3_0_bn1, 50176);
     /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 50176);
     ZERO(D_layer3_0_conv1, 50176);
     /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 50176);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_1_add1, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352);
@@ -734,20 +784,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 100352);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 100352);
     ZERO(D_layer2_1_conv2, 100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
     ZERO(D_layer2_1_relu1, 100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_bn1, 100352);
     /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_conv1, 100352);
     /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_add1, 100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
@@ -759,23 +814,30 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer2_0_downsample_0, 100352);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 100352);
     ZERO(D_layer1_1_relu2, 200704);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 100352);
     ZERO(D_layer2_0_conv2, 100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
     ZERO(D_layer2_0_relu1, 100352);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 100352);
     ZERO(D_layer2_0_bn1, 100352);
     /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 100352);
     ZERO(D_layer2_0_conv1, 100352);
     /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 100352);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_1_add1, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704);
@@ -784,20 +846,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 200704);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 200704);
     ZERO(D_layer1_1_conv2, 200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
     ZERO(D_layer1_1_relu1, 200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_bn1, 200704);
     /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_conv1, 200704);
     /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_add1, 200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
@@ -806,20 +873,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 200704);
     rt_acc(A(D_maxpool), A(D_layer1_0_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 200704);
     ZERO(D_layer1_0_conv2, 200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
     ZERO(D_layer1_0_relu1, 200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_bn1, 200704);
     /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_conv1, 200704);
     /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
     ZERO(D_relu, 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool);
@@ -829,8 +901,10 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_conv1, 802816);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544);
+    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 150528);
 }
 
 void resnet18_zero_grad(float *grads) {
@@ -1004,6 +1078,18 @@ static const RtLayerInfo layers[] = {
     {"fc", "linear", "specs/resnet_imagenet.lua:41", 18},
 };
 
+/* Residual adds, in drop[] order: the layer and the input kept when dropped. */
+static const RtSkipInfo skips[] = {
+    {6, "maxpool"},
+    {11, "layer1.0.relu2"},
+    {18, "layer2.0.downsample.1"},
+    {23, "layer2.0.relu2"},
+    {30, "layer3.0.downsample.1"},
+    {35, "layer3.0.relu2"},
+    {42, "layer4.0.downsample.1"},
+    {47, "layer4.0.relu2"},
+};
+
 const RtModel resnet18_model = {
     .name = "resnet18",
     .in_ndim = 3, .in_shape = {3, 224, 224},
@@ -1012,6 +1098,7 @@ const RtModel resnet18_model = {
     .num_params = RESNET18_NUM_PARAMS, .num_trainable = RESNET18_NUM_TRAINABLE,
     .num_tensors = 102, .tensors = tensors,
     .num_layers = 49, .layers = layers,
+    .num_skips = 8, .skips = skips,
     .arena_per_sample = RESNET18_ARENA_PER_SAMPLE, .arena_fixed = RESNET18_ARENA_FIXED,
     .flops_per_sample = 3635497984.0,
     .init = resnet18_init, .forward = resnet18_forward, .loss = resnet18_loss,

@@ -953,7 +953,8 @@ void resnet50_init(float *params, uint64_t seed) {
     rt_init_kaiming(P(P_fc_weight), 2048000, 2048, seed, 0x79fb28a75603c7a0ULL);
 }
 
-const float *resnet50_forward(float *params, float *arena, const float *x, int n, int training) {
+const float *resnet50_forward(float *params, float *arena, const float *x, int n, int training,
+    const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
@@ -998,7 +999,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 1e-05f);
     /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
+    if (drop && drop[0])
+        memcpy(A(X_layer1_0_add1), A(X_layer1_0_downsample_1), sizeof(float) * (size_t)n * 802816);
+    else
+        rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_0_relu3), A(X_layer1_0_add1), (size_t)n * 802816);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1027,7 +1031,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn3), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn3), A(X_layer1_0_relu3), (size_t)n * 802816);
+    if (drop && drop[1])
+        memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu3), sizeof(float) * (size_t)n * 802816);
+    else
+        rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn3), A(X_layer1_0_relu3), (size_t)n * 802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_1_relu3), A(X_layer1_1_add1), (size_t)n * 802816);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1056,7 +1063,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn3), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn3), A(X_layer1_1_relu3), (size_t)n * 802816);
+    if (drop && drop[2])
+        memcpy(A(X_layer1_2_add1), A(X_layer1_1_relu3), sizeof(float) * (size_t)n * 802816);
+    else
+        rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn3), A(X_layer1_1_relu3), (size_t)n * 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer1_2_relu3), A(X_layer1_2_add1), (size_t)n * 802816);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1092,7 +1102,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 1e-05f);
     /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
+    if (drop && drop[3])
+        memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 401408);
+    else
+        rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_0_relu3), A(X_layer2_0_add1), (size_t)n * 401408);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1121,7 +1134,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn3), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn3), A(X_layer2_0_relu3), (size_t)n * 401408);
+    if (drop && drop[4])
+        memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu3), sizeof(float) * (size_t)n * 401408);
+    else
+        rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn3), A(X_layer2_0_relu3), (size_t)n * 401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_1_relu3), A(X_layer2_1_add1), (size_t)n * 401408);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1150,7 +1166,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn3), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn3), A(X_layer2_1_relu3), (size_t)n * 401408);
+    if (drop && drop[5])
+        memcpy(A(X_layer2_2_add1), A(X_layer2_1_relu3), sizeof(float) * (size_t)n * 401408);
+    else
+        rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn3), A(X_layer2_1_relu3), (size_t)n * 401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_2_relu3), A(X_layer2_2_add1), (size_t)n * 401408);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1179,7 +1198,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn3), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn3), A(X_layer2_2_relu3), (size_t)n * 401408);
+    if (drop && drop[6])
+        memcpy(A(X_layer2_3_add1), A(X_layer2_2_relu3), sizeof(float) * (size_t)n * 401408);
+    else
+        rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn3), A(X_layer2_2_relu3), (size_t)n * 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer2_3_relu3), A(X_layer2_3_add1), (size_t)n * 401408);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1215,7 +1237,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 1e-05f);
     /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
+    if (drop && drop[7])
+        memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_0_relu3), A(X_layer3_0_add1), (size_t)n * 200704);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1244,7 +1269,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn3), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn3), A(X_layer3_0_relu3), (size_t)n * 200704);
+    if (drop && drop[8])
+        memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu3), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn3), A(X_layer3_0_relu3), (size_t)n * 200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_1_relu3), A(X_layer3_1_add1), (size_t)n * 200704);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1273,7 +1301,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn3), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn3), A(X_layer3_1_relu3), (size_t)n * 200704);
+    if (drop && drop[9])
+        memcpy(A(X_layer3_2_add1), A(X_layer3_1_relu3), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn3), A(X_layer3_1_relu3), (size_t)n * 200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_2_relu3), A(X_layer3_2_add1), (size_t)n * 200704);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1302,7 +1333,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn3), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn3), A(X_layer3_2_relu3), (size_t)n * 200704);
+    if (drop && drop[10])
+        memcpy(A(X_layer3_3_add1), A(X_layer3_2_relu3), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn3), A(X_layer3_2_relu3), (size_t)n * 200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_3_relu3), A(X_layer3_3_add1), (size_t)n * 200704);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1331,7 +1365,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn3), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn3), A(X_layer3_3_relu3), (size_t)n * 200704);
+    if (drop && drop[11])
+        memcpy(A(X_layer3_4_add1), A(X_layer3_3_relu3), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn3), A(X_layer3_3_relu3), (size_t)n * 200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_4_relu3), A(X_layer3_4_add1), (size_t)n * 200704);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1360,7 +1397,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn3), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn3), A(X_layer3_4_relu3), (size_t)n * 200704);
+    if (drop && drop[12])
+        memcpy(A(X_layer3_5_add1), A(X_layer3_4_relu3), sizeof(float) * (size_t)n * 200704);
+    else
+        rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn3), A(X_layer3_4_relu3), (size_t)n * 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer3_5_relu3), A(X_layer3_5_add1), (size_t)n * 200704);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1396,7 +1436,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 1e-05f);
     /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
+    if (drop && drop[13])
+        memcpy(A(X_layer4_0_add1), A(X_layer4_0_downsample_1), sizeof(float) * (size_t)n * 100352);
+    else
+        rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_0_relu3), A(X_layer4_0_add1), (size_t)n * 100352);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -1425,7 +1468,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn3), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn3), A(X_layer4_0_relu3), (size_t)n * 100352);
+    if (drop && drop[14])
+        memcpy(A(X_layer4_1_add1), A(X_layer4_0_relu3), sizeof(float) * (size_t)n * 100352);
+    else
+        rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn3), A(X_layer4_0_relu3), (size_t)n * 100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_1_relu3), A(X_layer4_1_add1), (size_t)n * 100352);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -1454,7 +1500,10 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_2_bn3), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_add_forward(A(X_layer4_2_add1), A(X_layer4_2_bn3), A(X_layer4_1_relu3), (size_t)n * 100352);
+    if (drop && drop[15])
+        memcpy(A(X_layer4_2_add1), A(X_layer4_1_relu3), sizeof(float) * (size_t)n * 100352);
+    else
+        rt_add_forward(A(X_layer4_2_add1), A(X_layer4_2_bn3), A(X_layer4_1_relu3), (size_t)n * 100352);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_forward(A(X_layer4_2_relu3), A(X_layer4_2_add1), (size_t)n * 100352);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
@@ -1469,13 +1518,14 @@ float resnet50_loss(const float *arena, const void *target, int n) {
 }
 
 void resnet50_backward(const float *params, float *grads, float *arena, const float *x,
-    const void *target, float *dx, int n) {
+    const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
     ZERO(D_fc, 1000);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 1000, 1);
     ZERO(D_avgpool, 2048);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 2048, 1000);
+    if (grad_sumsq) grad_sumsq[122] = rt_sumsq(A(D_avgpool), (size_t)n * 2048);
     ZERO(D_layer4_2_relu3, 100352);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49);
@@ -1487,29 +1537,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_2_bn3), A(D_layer4_2_add1), (size_t)n * 100352);
     rt_acc(A(D_layer4_1_relu3), A(D_layer4_2_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[121] = rt_sumsq(A(D_layer4_2_bn3), (size_t)n * 100352);
     ZERO(D_layer4_2_conv3, 100352);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_bn3), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49);
+    if (grad_sumsq) grad_sumsq[120] = rt_sumsq(A(D_layer4_2_conv3), (size_t)n * 100352);
     ZERO(D_layer4_2_relu2, 25088);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL, A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3);
+    if (grad_sumsq) grad_sumsq[119] = rt_sumsq(A(D_layer4_2_relu2), (size_t)n * 25088);
     ZERO(D_layer4_2_bn2, 25088);
     /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_bn2), A(D_layer4_2_relu2), A(X_layer4_2_relu2), (size_t)n * 25088);
     ZERO(D_layer4_2_conv2, 25088);
     /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight), G(P_layer4_2_bn2_bias), A(D_layer4_2_bn2), A(X_layer4_2_conv2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[118] = rt_sumsq(A(D_layer4_2_conv2), (size_t)n * 25088);
     ZERO(D_layer4_2_relu1, 25088);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2), A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2);
+    if (grad_sumsq) grad_sumsq[117] = rt_sumsq(A(D_layer4_2_relu1), (size_t)n * 25088);
     ZERO(D_layer4_2_bn1, 25088);
     /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_bn1), A(D_layer4_2_relu1), A(X_layer4_2_relu1), (size_t)n * 25088);
     ZERO(D_layer4_2_conv1, 25088);
     /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight), G(P_layer4_2_bn1_bias), A(D_layer4_2_bn1), A(X_layer4_2_conv1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[116] = rt_sumsq(A(D_layer4_2_conv1), (size_t)n * 25088);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu3), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1);
+    if (grad_sumsq) grad_sumsq[115] = rt_sumsq(A(D_layer4_1_relu3), (size_t)n * 100352);
     ZERO(D_layer4_1_add1, 100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu3), A(X_layer4_1_relu3), (size_t)n * 100352);
@@ -1518,29 +1575,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_1_bn3), A(D_layer4_1_add1), (size_t)n * 100352);
     rt_acc(A(D_layer4_0_relu3), A(D_layer4_1_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[114] = rt_sumsq(A(D_layer4_1_bn3), (size_t)n * 100352);
     ZERO(D_layer4_1_conv3, 100352);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_bn3), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49);
+    if (grad_sumsq) grad_sumsq[113] = rt_sumsq(A(D_layer4_1_conv3), (size_t)n * 100352);
     ZERO(D_layer4_1_relu2, 25088);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL, A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3);
+    if (grad_sumsq) grad_sumsq[112] = rt_sumsq(A(D_layer4_1_relu2), (size_t)n * 25088);
     ZERO(D_layer4_1_bn2, 25088);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn2), A(D_layer4_1_relu2), A(X_layer4_1_relu2), (size_t)n * 25088);
     ZERO(D_layer4_1_conv2, 25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[111] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
     ZERO(D_layer4_1_relu1, 25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
+    if (grad_sumsq) grad_sumsq[110] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_bn1, 25088);
     /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_conv1, 25088);
     /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[109] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu3), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
+    if (grad_sumsq) grad_sumsq[108] = rt_sumsq(A(D_layer4_0_relu3), (size_t)n * 100352);
     ZERO(D_layer4_0_add1, 100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu3), A(X_layer4_0_relu3), (size_t)n * 100352);
@@ -1552,32 +1616,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer4_0_downsample_0, 100352);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49);
+    if (grad_sumsq) grad_sumsq[106] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 100352);
     ZERO(D_layer3_5_relu3, 200704);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[107] = rt_sumsq(A(D_layer4_0_bn3), (size_t)n * 100352);
     ZERO(D_layer4_0_conv3, 100352);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_bn3), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49);
+    if (grad_sumsq) grad_sumsq[104] = rt_sumsq(A(D_layer4_0_conv3), (size_t)n * 100352);
     ZERO(D_layer4_0_relu2, 25088);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL, A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3);
+    if (grad_sumsq) grad_sumsq[103] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_bn2, 25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn2), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_conv2, 25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49);
+    if (grad_sumsq) grad_sumsq[102] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
     ZERO(D_layer4_0_relu1, 100352);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
+    if (grad_sumsq) grad_sumsq[101] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 100352);
     ZERO(D_layer4_0_bn1, 100352);
     /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 100352);
     ZERO(D_layer4_0_conv1, 100352);
     /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196);
+    if (grad_sumsq) grad_sumsq[100] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 100352);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL, A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
+    if (grad_sumsq) grad_sumsq[99] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[105] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
     ZERO(D_layer3_5_add1, 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3), (size_t)n * 200704);
@@ -1586,29 +1659,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_5_bn3), A(D_layer3_5_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_4_relu3), A(D_layer3_5_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[98] = rt_sumsq(A(D_layer3_5_bn3), (size_t)n * 200704);
     ZERO(D_layer3_5_conv3, 200704);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_bn3), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[97] = rt_sumsq(A(D_layer3_5_conv3), (size_t)n * 200704);
     ZERO(D_layer3_5_relu2, 50176);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL, A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3);
+    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 50176);
     ZERO(D_layer3_5_bn2, 50176);
     /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_bn2), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 50176);
     ZERO(D_layer3_5_conv2, 50176);
     /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 50176);
     ZERO(D_layer3_5_relu1, 50176);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
+    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 50176);
     ZERO(D_layer3_5_bn1, 50176);
     /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 50176);
     ZERO(D_layer3_5_conv1, 50176);
     /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 50176);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu3), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
+    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_layer3_4_relu3), (size_t)n * 200704);
     ZERO(D_layer3_4_add1, 200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu3), A(X_layer3_4_relu3), (size_t)n * 200704);
@@ -1617,29 +1697,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_4_bn3), A(D_layer3_4_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_3_relu3), A(D_layer3_4_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_layer3_4_bn3), (size_t)n * 200704);
     ZERO(D_layer3_4_conv3, 200704);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_bn3), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_layer3_4_conv3), (size_t)n * 200704);
     ZERO(D_layer3_4_relu2, 50176);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL, A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3);
+    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 50176);
     ZERO(D_layer3_4_bn2, 50176);
     /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_bn2), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 50176);
     ZERO(D_layer3_4_conv2, 50176);
     /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 50176);
     ZERO(D_layer3_4_relu1, 50176);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
+    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 50176);
     ZERO(D_layer3_4_bn1, 50176);
     /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 50176);
     ZERO(D_layer3_4_conv1, 50176);
     /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 50176);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu3), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
+    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_layer3_3_relu3), (size_t)n * 200704);
     ZERO(D_layer3_3_add1, 200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu3), A(X_layer3_3_relu3), (size_t)n * 200704);
@@ -1648,29 +1735,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_3_bn3), A(D_layer3_3_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_2_relu3), A(D_layer3_3_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_layer3_3_bn3), (size_t)n * 200704);
     ZERO(D_layer3_3_conv3, 200704);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_bn3), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_layer3_3_conv3), (size_t)n * 200704);
     ZERO(D_layer3_3_relu2, 50176);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL, A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3);
+    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 50176);
     ZERO(D_layer3_3_bn2, 50176);
     /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_bn2), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 50176);
     ZERO(D_layer3_3_conv2, 50176);
     /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 50176);
     ZERO(D_layer3_3_relu1, 50176);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
+    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 50176);
     ZERO(D_layer3_3_bn1, 50176);
     /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 50176);
     ZERO(D_layer3_3_conv1, 50176);
     /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 50176);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu3), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
+    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_layer3_2_relu3), (size_t)n * 200704);
     ZERO(D_layer3_2_add1, 200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu3), A(X_layer3_2_relu3), (size_t)n * 200704);
@@ -1679,29 +1773,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_2_bn3), A(D_layer3_2_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_1_relu3), A(D_layer3_2_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_layer3_2_bn3), (size_t)n * 200704);
     ZERO(D_layer3_2_conv3, 200704);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_bn3), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_layer3_2_conv3), (size_t)n * 200704);
     ZERO(D_layer3_2_relu2, 50176);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL, A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3);
+    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 50176);
     ZERO(D_layer3_2_bn2, 50176);
     /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 50176);
     ZERO(D_layer3_2_conv2, 50176);
     /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 50176);
     ZERO(D_layer3_2_relu1, 50176);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
+    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 50176);
     ZERO(D_layer3_2_bn1, 50176);
     /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 50176);
     ZERO(D_layer3_2_conv1, 50176);
     /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 50176);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu3), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
+    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_layer3_1_relu3), (size_t)n * 200704);
     ZERO(D_layer3_1_add1, 200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu3), A(X_layer3_1_relu3), (size_t)n * 200704);
@@ -1710,29 +1811,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_1_bn3), A(D_layer3_1_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_0_relu3), A(D_layer3_1_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_layer3_1_bn3), (size_t)n * 200704);
     ZERO(D_layer3_1_conv3, 200704);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_bn3), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_layer3_1_conv3), (size_t)n * 200704);
     ZERO(D_layer3_1_relu2, 50176);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL, A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3);
+    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_1_bn2, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_1_conv2, 50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
     ZERO(D_layer3_1_relu1, 50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_bn1, 50176);
     /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_conv1, 50176);
     /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu3), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_layer3_0_relu3), (size_t)n * 200704);
     ZERO(D_layer3_0_add1, 200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu3), A(X_layer3_0_relu3), (size_t)n * 200704);
@@ -1744,32 +1852,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer3_0_downsample_0, 200704);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 200704);
     ZERO(D_layer2_3_relu3, 401408);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_layer3_0_bn3), (size_t)n * 200704);
     ZERO(D_layer3_0_conv3, 200704);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_bn3), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196);
+    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_layer3_0_conv3), (size_t)n * 200704);
     ZERO(D_layer3_0_relu2, 50176);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL, A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3);
+    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_bn2, 50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_conv2, 50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196);
+    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
     ZERO(D_layer3_0_relu1, 200704);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 200704);
     ZERO(D_layer3_0_bn1, 200704);
     /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 200704);
     ZERO(D_layer3_0_conv1, 200704);
     /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784);
+    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 200704);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL, A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
     ZERO(D_layer2_3_add1, 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3), (size_t)n * 401408);
@@ -1778,29 +1895,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_3_bn3), A(D_layer2_3_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_2_relu3), A(D_layer2_3_add1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_layer2_3_bn3), (size_t)n * 401408);
     ZERO(D_layer2_3_conv3, 401408);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_bn3), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784);
+    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_layer2_3_conv3), (size_t)n * 401408);
     ZERO(D_layer2_3_relu2, 100352);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL, A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3);
+    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 100352);
     ZERO(D_layer2_3_bn2, 100352);
     /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_bn2), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 100352);
     ZERO(D_layer2_3_conv2, 100352);
     /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 100352);
     ZERO(D_layer2_3_relu1, 100352);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
+    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 100352);
     ZERO(D_layer2_3_bn1, 100352);
     /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 100352);
     ZERO(D_layer2_3_conv1, 100352);
     /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 100352);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu3), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
+    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_layer2_2_relu3), (size_t)n * 401408);
     ZERO(D_layer2_2_add1, 401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu3), A(X_layer2_2_relu3), (size_t)n * 401408);
@@ -1809,29 +1933,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_2_bn3), A(D_layer2_2_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_1_relu3), A(D_layer2_2_add1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer2_2_bn3), (size_t)n * 401408);
     ZERO(D_layer2_2_conv3, 401408);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_bn3), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784);
+    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer2_2_conv3), (size_t)n * 401408);
     ZERO(D_layer2_2_relu2, 100352);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL, A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3);
+    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 100352);
     ZERO(D_layer2_2_bn2, 100352);
     /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 100352);
     ZERO(D_layer2_2_conv2, 100352);
     /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 100352);
     ZERO(D_layer2_2_relu1, 100352);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
+    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 100352);
     ZERO(D_layer2_2_bn1, 100352);
     /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 100352);
     ZERO(D_layer2_2_conv1, 100352);
     /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 100352);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu3), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
+    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer2_1_relu3), (size_t)n * 401408);
     ZERO(D_layer2_1_add1, 401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu3), A(X_layer2_1_relu3), (size_t)n * 401408);
@@ -1840,29 +1971,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_1_bn3), A(D_layer2_1_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_0_relu3), A(D_layer2_1_add1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer2_1_bn3), (size_t)n * 401408);
     ZERO(D_layer2_1_conv3, 401408);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_bn3), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784);
+    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer2_1_conv3), (size_t)n * 401408);
     ZERO(D_layer2_1_relu2, 100352);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL, A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3);
+    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_1_bn2, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_1_conv2, 100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
     ZERO(D_layer2_1_relu1, 100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_bn1, 100352);
     /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_conv1, 100352);
     /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu3), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer2_0_relu3), (size_t)n * 401408);
     ZERO(D_layer2_0_add1, 401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu3), A(X_layer2_0_relu3), (size_t)n * 401408);
@@ -1874,32 +2012,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer2_0_downsample_0, 401408);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784);
+    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 401408);
     ZERO(D_layer1_2_relu3, 802816);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer2_0_bn3), (size_t)n * 401408);
     ZERO(D_layer2_0_conv3, 401408);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_bn3), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784);
+    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer2_0_conv3), (size_t)n * 401408);
     ZERO(D_layer2_0_relu2, 100352);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL, A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3);
+    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_bn2, 100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_conv2, 100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784);
+    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
     ZERO(D_layer2_0_relu1, 401408);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 401408);
     ZERO(D_layer2_0_bn1, 401408);
     /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 401408);
     ZERO(D_layer2_0_conv1, 401408);
     /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136);
+    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 401408);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL, A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
     ZERO(D_layer1_2_add1, 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3), (size_t)n * 802816);
@@ -1908,29 +2055,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_2_bn3), A(D_layer1_2_add1), (size_t)n * 802816);
     rt_acc(A(D_layer1_1_relu3), A(D_layer1_2_add1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer1_2_bn3), (size_t)n * 802816);
     ZERO(D_layer1_2_conv3, 802816);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_bn3), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136);
+    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer1_2_conv3), (size_t)n * 802816);
     ZERO(D_layer1_2_relu2, 200704);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL, A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3);
+    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 200704);
     ZERO(D_layer1_2_bn2, 200704);
     /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 200704);
     ZERO(D_layer1_2_conv2, 200704);
     /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 200704);
     ZERO(D_layer1_2_relu1, 200704);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
+    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 200704);
     ZERO(D_layer1_2_bn1, 200704);
     /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 200704);
     ZERO(D_layer1_2_conv1, 200704);
     /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 200704);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu3), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
+    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer1_1_relu3), (size_t)n * 802816);
     ZERO(D_layer1_1_add1, 802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu3), A(X_layer1_1_relu3), (size_t)n * 802816);
@@ -1939,29 +2093,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_1_bn3), A(D_layer1_1_add1), (size_t)n * 802816);
     rt_acc(A(D_layer1_0_relu3), A(D_layer1_1_add1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer1_1_bn3), (size_t)n * 802816);
     ZERO(D_layer1_1_conv3, 802816);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_bn3), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136);
+    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_1_conv3), (size_t)n * 802816);
     ZERO(D_layer1_1_relu2, 200704);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL, A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3);
+    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_1_bn2, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_1_conv2, 200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
     ZERO(D_layer1_1_relu1, 200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_bn1, 200704);
     /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_conv1, 200704);
     /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu3), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_0_relu3), (size_t)n * 802816);
     ZERO(D_layer1_0_add1, 802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu3), A(X_layer1_0_relu3), (size_t)n * 802816);
@@ -1973,32 +2134,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer1_0_downsample_0, 802816);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_downsample_1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136);
+    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_0_downsample_0), (size_t)n * 802816);
     ZERO(D_maxpool, 200704);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL, A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_0_bn3), (size_t)n * 802816);
     ZERO(D_layer1_0_conv3, 802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_bn3), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136);
+    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_0_conv3), (size_t)n * 802816);
     ZERO(D_layer1_0_relu2, 200704);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL, A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3);
+    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_bn2, 200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_conv2, 200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
     ZERO(D_layer1_0_relu1, 200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_bn1, 200704);
     /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_conv1, 200704);
     /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136);
+    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
     ZERO(D_relu, 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool);
@@ -2008,8 +2178,10 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_conv1, 802816);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544);
+    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 150528);
 }
 
 void resnet50_zero_grad(float *grads) {
@@ -2422,6 +2594,26 @@ static const RtLayerInfo layers[] = {
     {"fc", "linear", "specs/resnet_imagenet.lua:41", 50},
 };
 
+/* Residual adds, in drop[] order: the layer and the input kept when dropped. */
+static const RtSkipInfo skips[] = {
+    {10, "layer1.0.downsample.1"},
+    {17, "layer1.0.relu3"},
+    {24, "layer1.1.relu3"},
+    {33, "layer2.0.downsample.1"},
+    {40, "layer2.0.relu3"},
+    {47, "layer2.1.relu3"},
+    {54, "layer2.2.relu3"},
+    {63, "layer3.0.downsample.1"},
+    {70, "layer3.0.relu3"},
+    {77, "layer3.1.relu3"},
+    {84, "layer3.2.relu3"},
+    {91, "layer3.3.relu3"},
+    {98, "layer3.4.relu3"},
+    {107, "layer4.0.downsample.1"},
+    {114, "layer4.0.relu3"},
+    {121, "layer4.1.relu3"},
+};
+
 const RtModel resnet50_model = {
     .name = "resnet50",
     .in_ndim = 3, .in_shape = {3, 224, 224},
@@ -2430,6 +2622,7 @@ const RtModel resnet50_model = {
     .num_params = RESNET50_NUM_PARAMS, .num_trainable = RESNET50_NUM_TRAINABLE,
     .num_tensors = 267, .tensors = tensors,
     .num_layers = 123, .layers = layers,
+    .num_skips = 16, .skips = skips,
     .arena_per_sample = RESNET50_ARENA_PER_SAMPLE, .arena_fixed = RESNET50_ARENA_FIXED,
     .flops_per_sample = 8206418944.0,
     .init = resnet50_init, .forward = resnet50_forward, .loss = resnet50_loss,

@@ -1114,7 +1114,8 @@ void resnet56_init(float *params, uint64_t seed) {
     rt_init_kaiming(P(P_fc_weight), 640, 64, seed, 0x79fb28a75603c7a0ULL);
 }
 
-const float *resnet56_forward(float *params, float *arena, const float *x, int n, int training) {
+const float *resnet56_forward(float *params, float *arena, const float *x, int n, int training,
+    const unsigned char *drop) {
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
@@ -1141,7 +1142,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_relu), (size_t)n * 12544);
+    if (drop && drop[0])
+        memcpy(A(X_layer1_0_add1), A(X_relu), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_relu), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1161,7 +1165,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 12544);
+    if (drop && drop[1])
+        memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1181,7 +1188,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn2), A(X_layer1_1_relu2), (size_t)n * 12544);
+    if (drop && drop[2])
+        memcpy(A(X_layer1_2_add1), A(X_layer1_1_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn2), A(X_layer1_1_relu2), (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_add1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1201,7 +1211,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_3_bn2), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_3_add1), A(X_layer1_3_bn2), A(X_layer1_2_relu2), (size_t)n * 12544);
+    if (drop && drop[3])
+        memcpy(A(X_layer1_3_add1), A(X_layer1_2_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_3_add1), A(X_layer1_3_bn2), A(X_layer1_2_relu2), (size_t)n * 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_3_relu2), A(X_layer1_3_add1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1221,7 +1234,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_4_bn2), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_4_add1), A(X_layer1_4_bn2), A(X_layer1_3_relu2), (size_t)n * 12544);
+    if (drop && drop[4])
+        memcpy(A(X_layer1_4_add1), A(X_layer1_3_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_4_add1), A(X_layer1_4_bn2), A(X_layer1_3_relu2), (size_t)n * 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_4_relu2), A(X_layer1_4_add1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1241,7 +1257,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_5_bn2), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_5_add1), A(X_layer1_5_bn2), A(X_layer1_4_relu2), (size_t)n * 12544);
+    if (drop && drop[5])
+        memcpy(A(X_layer1_5_add1), A(X_layer1_4_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_5_add1), A(X_layer1_5_bn2), A(X_layer1_4_relu2), (size_t)n * 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_5_relu2), A(X_layer1_5_add1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1261,7 +1280,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_6_bn2), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_6_add1), A(X_layer1_6_bn2), A(X_layer1_5_relu2), (size_t)n * 12544);
+    if (drop && drop[6])
+        memcpy(A(X_layer1_6_add1), A(X_layer1_5_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_6_add1), A(X_layer1_6_bn2), A(X_layer1_5_relu2), (size_t)n * 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_6_relu2), A(X_layer1_6_add1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1281,7 +1303,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_7_bn2), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_7_add1), A(X_layer1_7_bn2), A(X_layer1_6_relu2), (size_t)n * 12544);
+    if (drop && drop[7])
+        memcpy(A(X_layer1_7_add1), A(X_layer1_6_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_7_add1), A(X_layer1_7_bn2), A(X_layer1_6_relu2), (size_t)n * 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_7_relu2), A(X_layer1_7_add1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
@@ -1301,7 +1326,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_8_bn2), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer1_8_add1), A(X_layer1_8_bn2), A(X_layer1_7_relu2), (size_t)n * 12544);
+    if (drop && drop[8])
+        memcpy(A(X_layer1_8_add1), A(X_layer1_7_relu2), sizeof(float) * (size_t)n * 12544);
+    else
+        rt_add_forward(A(X_layer1_8_add1), A(X_layer1_8_bn2), A(X_layer1_7_relu2), (size_t)n * 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer1_8_relu2), A(X_layer1_8_add1), (size_t)n * 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1328,7 +1356,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
+    if (drop && drop[9])
+        memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1348,7 +1379,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 6272);
+    if (drop && drop[10])
+        memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1368,7 +1402,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn2), A(X_layer2_1_relu2), (size_t)n * 6272);
+    if (drop && drop[11])
+        memcpy(A(X_layer2_2_add1), A(X_layer2_1_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn2), A(X_layer2_1_relu2), (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_add1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1388,7 +1425,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn2), A(X_layer2_2_relu2), (size_t)n * 6272);
+    if (drop && drop[12])
+        memcpy(A(X_layer2_3_add1), A(X_layer2_2_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn2), A(X_layer2_2_relu2), (size_t)n * 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_3_relu2), A(X_layer2_3_add1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1408,7 +1448,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_4_bn2), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_4_add1), A(X_layer2_4_bn2), A(X_layer2_3_relu2), (size_t)n * 6272);
+    if (drop && drop[13])
+        memcpy(A(X_layer2_4_add1), A(X_layer2_3_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_4_add1), A(X_layer2_4_bn2), A(X_layer2_3_relu2), (size_t)n * 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_4_relu2), A(X_layer2_4_add1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1428,7 +1471,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_5_bn2), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_5_add1), A(X_layer2_5_bn2), A(X_layer2_4_relu2), (size_t)n * 6272);
+    if (drop && drop[14])
+        memcpy(A(X_layer2_5_add1), A(X_layer2_4_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_5_add1), A(X_layer2_5_bn2), A(X_layer2_4_relu2), (size_t)n * 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_5_relu2), A(X_layer2_5_add1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1448,7 +1494,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_6_bn2), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_6_add1), A(X_layer2_6_bn2), A(X_layer2_5_relu2), (size_t)n * 6272);
+    if (drop && drop[15])
+        memcpy(A(X_layer2_6_add1), A(X_layer2_5_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_6_add1), A(X_layer2_6_bn2), A(X_layer2_5_relu2), (size_t)n * 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_6_relu2), A(X_layer2_6_add1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1468,7 +1517,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_7_bn2), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_7_add1), A(X_layer2_7_bn2), A(X_layer2_6_relu2), (size_t)n * 6272);
+    if (drop && drop[16])
+        memcpy(A(X_layer2_7_add1), A(X_layer2_6_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_7_add1), A(X_layer2_7_bn2), A(X_layer2_6_relu2), (size_t)n * 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_7_relu2), A(X_layer2_7_add1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
@@ -1488,7 +1540,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_8_bn2), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer2_8_add1), A(X_layer2_8_bn2), A(X_layer2_7_relu2), (size_t)n * 6272);
+    if (drop && drop[17])
+        memcpy(A(X_layer2_8_add1), A(X_layer2_7_relu2), sizeof(float) * (size_t)n * 6272);
+    else
+        rt_add_forward(A(X_layer2_8_add1), A(X_layer2_8_bn2), A(X_layer2_7_relu2), (size_t)n * 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer2_8_relu2), A(X_layer2_8_add1), (size_t)n * 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1515,7 +1570,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
+    if (drop && drop[18])
+        memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1535,7 +1593,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 3136);
+    if (drop && drop[19])
+        memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1555,7 +1616,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn2), A(X_layer3_1_relu2), (size_t)n * 3136);
+    if (drop && drop[20])
+        memcpy(A(X_layer3_2_add1), A(X_layer3_1_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn2), A(X_layer3_1_relu2), (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_add1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1575,7 +1639,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn2), A(X_layer3_2_relu2), (size_t)n * 3136);
+    if (drop && drop[21])
+        memcpy(A(X_layer3_3_add1), A(X_layer3_2_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn2), A(X_layer3_2_relu2), (size_t)n * 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_3_relu2), A(X_layer3_3_add1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1595,7 +1662,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn2), A(X_layer3_3_relu2), (size_t)n * 3136);
+    if (drop && drop[22])
+        memcpy(A(X_layer3_4_add1), A(X_layer3_3_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn2), A(X_layer3_3_relu2), (size_t)n * 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_4_relu2), A(X_layer3_4_add1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1615,7 +1685,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn2), A(X_layer3_4_relu2), (size_t)n * 3136);
+    if (drop && drop[23])
+        memcpy(A(X_layer3_5_add1), A(X_layer3_4_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn2), A(X_layer3_4_relu2), (size_t)n * 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_5_relu2), A(X_layer3_5_add1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1635,7 +1708,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_6_bn2), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_6_add1), A(X_layer3_6_bn2), A(X_layer3_5_relu2), (size_t)n * 3136);
+    if (drop && drop[24])
+        memcpy(A(X_layer3_6_add1), A(X_layer3_5_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_6_add1), A(X_layer3_6_bn2), A(X_layer3_5_relu2), (size_t)n * 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_6_relu2), A(X_layer3_6_add1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1655,7 +1731,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_7_bn2), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_7_add1), A(X_layer3_7_bn2), A(X_layer3_6_relu2), (size_t)n * 3136);
+    if (drop && drop[25])
+        memcpy(A(X_layer3_7_add1), A(X_layer3_6_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_7_add1), A(X_layer3_7_bn2), A(X_layer3_6_relu2), (size_t)n * 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_7_relu2), A(X_layer3_7_add1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
@@ -1675,7 +1754,10 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_8_bn2), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_add_forward(A(X_layer3_8_add1), A(X_layer3_8_bn2), A(X_layer3_7_relu2), (size_t)n * 3136);
+    if (drop && drop[26])
+        memcpy(A(X_layer3_8_add1), A(X_layer3_7_relu2), sizeof(float) * (size_t)n * 3136);
+    else
+        rt_add_forward(A(X_layer3_8_add1), A(X_layer3_8_bn2), A(X_layer3_7_relu2), (size_t)n * 3136);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_forward(A(X_layer3_8_relu2), A(X_layer3_8_add1), (size_t)n * 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
@@ -1690,13 +1772,14 @@ float resnet56_loss(const float *arena, const void *target, int n) {
 }
 
 void resnet56_backward(const float *params, float *grads, float *arena, const float *x,
-    const void *target, float *dx, int n) {
+    const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
     ZERO(D_fc, 10);
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 10, 1);
     ZERO(D_avgpool, 64);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 64, 10);
+    if (grad_sumsq) grad_sumsq[141] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
     ZERO(D_layer3_8_relu2, 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49);
@@ -1708,20 +1791,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_8_bn2), A(D_layer3_8_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_7_relu2), A(D_layer3_8_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[140] = rt_sumsq(A(D_layer3_8_bn2), (size_t)n * 3136);
     ZERO(D_layer3_8_conv2, 3136);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias), A(D_layer3_8_bn2), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[139] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
     ZERO(D_layer3_8_relu1, 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2);
+    if (grad_sumsq) grad_sumsq[138] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_bn1, 3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_bn1), A(D_layer3_8_relu1), A(X_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_conv1, 3136);
     /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight), G(P_layer3_8_bn1_bias), A(D_layer3_8_bn1), A(X_layer3_8_conv1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[137] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1);
+    if (grad_sumsq) grad_sumsq[136] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
     ZERO(D_layer3_7_add1, 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_7_relu2), A(X_layer3_7_relu2), (size_t)n * 3136);
@@ -1730,20 +1818,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_7_bn2), A(D_layer3_7_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_6_relu2), A(D_layer3_7_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[135] = rt_sumsq(A(D_layer3_7_bn2), (size_t)n * 3136);
     ZERO(D_layer3_7_conv2, 3136);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias), A(D_layer3_7_bn2), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[134] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
     ZERO(D_layer3_7_relu1, 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2);
+    if (grad_sumsq) grad_sumsq[133] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_bn1, 3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_bn1), A(D_layer3_7_relu1), A(X_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_conv1, 3136);
     /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight), G(P_layer3_7_bn1_bias), A(D_layer3_7_bn1), A(X_layer3_7_conv1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[132] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1);
+    if (grad_sumsq) grad_sumsq[131] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
     ZERO(D_layer3_6_add1, 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_6_relu2), A(X_layer3_6_relu2), (size_t)n * 3136);
@@ -1752,20 +1845,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_6_bn2), A(D_layer3_6_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_5_relu2), A(D_layer3_6_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[130] = rt_sumsq(A(D_layer3_6_bn2), (size_t)n * 3136);
     ZERO(D_layer3_6_conv2, 3136);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias), A(D_layer3_6_bn2), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[129] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
     ZERO(D_layer3_6_relu1, 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2);
+    if (grad_sumsq) grad_sumsq[128] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_bn1, 3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_bn1), A(D_layer3_6_relu1), A(X_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_conv1, 3136);
     /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight), G(P_layer3_6_bn1_bias), A(D_layer3_6_bn1), A(X_layer3_6_conv1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[127] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1);
+    if (grad_sumsq) grad_sumsq[126] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
     ZERO(D_layer3_5_add1, 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 3136);
@@ -1774,20 +1872,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_5_bn2), A(D_layer3_5_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_4_relu2), A(D_layer3_5_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[125] = rt_sumsq(A(D_layer3_5_bn2), (size_t)n * 3136);
     ZERO(D_layer3_5_conv2, 3136);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[124] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
     ZERO(D_layer3_5_relu1, 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
+    if (grad_sumsq) grad_sumsq[123] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_bn1, 3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_conv1, 3136);
     /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[122] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
+    if (grad_sumsq) grad_sumsq[121] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
     ZERO(D_layer3_4_add1, 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 3136);
@@ -1796,20 +1899,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_4_bn2), A(D_layer3_4_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_3_relu2), A(D_layer3_4_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[120] = rt_sumsq(A(D_layer3_4_bn2), (size_t)n * 3136);
     ZERO(D_layer3_4_conv2, 3136);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[119] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
     ZERO(D_layer3_4_relu1, 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
+    if (grad_sumsq) grad_sumsq[118] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_bn1, 3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_conv1, 3136);
     /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[117] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
+    if (grad_sumsq) grad_sumsq[116] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
     ZERO(D_layer3_3_add1, 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 3136);
@@ -1818,20 +1926,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_3_bn2), A(D_layer3_3_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_2_relu2), A(D_layer3_3_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[115] = rt_sumsq(A(D_layer3_3_bn2), (size_t)n * 3136);
     ZERO(D_layer3_3_conv2, 3136);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[114] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
     ZERO(D_layer3_3_relu1, 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
+    if (grad_sumsq) grad_sumsq[113] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_bn1, 3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_conv1, 3136);
     /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[112] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
+    if (grad_sumsq) grad_sumsq[111] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
     ZERO(D_layer3_2_add1, 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
@@ -1840,20 +1953,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_2_bn2), A(D_layer3_2_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[110] = rt_sumsq(A(D_layer3_2_bn2), (size_t)n * 3136);
     ZERO(D_layer3_2_conv2, 3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[109] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     ZERO(D_layer3_2_relu1, 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
+    if (grad_sumsq) grad_sumsq[108] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_bn1, 3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
     /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[107] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
+    if (grad_sumsq) grad_sumsq[106] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_add1, 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -1862,20 +1980,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[105] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[104] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     ZERO(D_layer3_1_relu1, 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    if (grad_sumsq) grad_sumsq[103] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_bn1, 3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
     /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[102] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    if (grad_sumsq) grad_sumsq[101] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_add1, 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -1887,23 +2010,30 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer3_0_downsample_0, 3136);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[99] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 3136);
     ZERO(D_layer2_8_relu2, 6272);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[100] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 3136);
     ZERO(D_layer3_0_conv2, 3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[97] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     ZERO(D_layer3_0_relu1, 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_bn1, 3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
     /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
+    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[98] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
     ZERO(D_layer2_8_add1, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2), (size_t)n * 6272);
@@ -1912,20 +2042,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_8_bn2), A(D_layer2_8_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_7_relu2), A(D_layer2_8_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_layer2_8_bn2), (size_t)n * 6272);
     ZERO(D_layer2_8_conv2, 6272);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias), A(D_layer2_8_bn2), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
     ZERO(D_layer2_8_relu1, 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2);
+    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_bn1, 6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_bn1), A(D_layer2_8_relu1), A(X_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_conv1, 6272);
     /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight), G(P_layer2_8_bn1_bias), A(D_layer2_8_bn1), A(X_layer2_8_conv1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1);
+    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
     ZERO(D_layer2_7_add1, 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_7_relu2), A(X_layer2_7_relu2), (size_t)n * 6272);
@@ -1934,20 +2069,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_7_bn2), A(D_layer2_7_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_6_relu2), A(D_layer2_7_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_layer2_7_bn2), (size_t)n * 6272);
     ZERO(D_layer2_7_conv2, 6272);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias), A(D_layer2_7_bn2), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
     ZERO(D_layer2_7_relu1, 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2);
+    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_bn1, 6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_bn1), A(D_layer2_7_relu1), A(X_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_conv1, 6272);
     /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight), G(P_layer2_7_bn1_bias), A(D_layer2_7_bn1), A(X_layer2_7_conv1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1);
+    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
     ZERO(D_layer2_6_add1, 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_6_relu2), A(X_layer2_6_relu2), (size_t)n * 6272);
@@ -1956,20 +2096,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_6_bn2), A(D_layer2_6_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_5_relu2), A(D_layer2_6_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_layer2_6_bn2), (size_t)n * 6272);
     ZERO(D_layer2_6_conv2, 6272);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias), A(D_layer2_6_bn2), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
     ZERO(D_layer2_6_relu1, 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2);
+    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_bn1, 6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_bn1), A(D_layer2_6_relu1), A(X_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_conv1, 6272);
     /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight), G(P_layer2_6_bn1_bias), A(D_layer2_6_bn1), A(X_layer2_6_conv1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1);
+    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
     ZERO(D_layer2_5_add1, 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_5_relu2), A(X_layer2_5_relu2), (size_t)n * 6272);
@@ -1978,20 +2123,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_5_bn2), A(D_layer2_5_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_4_relu2), A(D_layer2_5_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_layer2_5_bn2), (size_t)n * 6272);
     ZERO(D_layer2_5_conv2, 6272);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias), A(D_layer2_5_bn2), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
     ZERO(D_layer2_5_relu1, 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2);
+    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_bn1, 6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_bn1), A(D_layer2_5_relu1), A(X_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_conv1, 6272);
     /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight), G(P_layer2_5_bn1_bias), A(D_layer2_5_bn1), A(X_layer2_5_conv1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1);
+    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
     ZERO(D_layer2_4_add1, 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_4_relu2), A(X_layer2_4_relu2), (size_t)n * 6272);
@@ -2000,20 +2150,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_4_bn2), A(D_layer2_4_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_3_relu2), A(D_layer2_4_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_layer2_4_bn2), (size_t)n * 6272);
     ZERO(D_layer2_4_conv2, 6272);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias), A(D_layer2_4_bn2), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
     ZERO(D_layer2_4_relu1, 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2);
+    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_bn1, 6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_bn1), A(D_layer2_4_relu1), A(X_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_conv1, 6272);
     /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight), G(P_layer2_4_bn1_bias), A(D_layer2_4_bn1), A(X_layer2_4_conv1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1);
+    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
     ZERO(D_layer2_3_add1, 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 6272);
@@ -2022,20 +2177,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_3_bn2), A(D_layer2_3_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_2_relu2), A(D_layer2_3_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_layer2_3_bn2), (size_t)n * 6272);
     ZERO(D_layer2_3_conv2, 6272);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
     ZERO(D_layer2_3_relu1, 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
+    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_bn1, 6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_conv1, 6272);
     /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
+    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_add1, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
@@ -2044,20 +2204,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_2_bn2), A(D_layer2_2_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_layer2_2_bn2), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     ZERO(D_layer2_2_relu1, 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
+    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_bn1, 6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
     /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
+    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_add1, 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -2066,20 +2231,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     ZERO(D_layer2_1_relu1, 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_bn1, 6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
     /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_add1, 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -2091,23 +2261,30 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer2_0_downsample_0, 6272);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 6272);
     ZERO(D_layer1_8_relu2, 12544);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 6272);
     ZERO(D_layer2_0_conv2, 6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     ZERO(D_layer2_0_relu1, 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_bn1, 6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
     /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
+    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
     ZERO(D_layer1_8_add1, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2), (size_t)n * 12544);
@@ -2116,20 +2293,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_8_bn2), A(D_layer1_8_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_7_relu2), A(D_layer1_8_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer1_8_bn2), (size_t)n * 12544);
     ZERO(D_layer1_8_conv2, 12544);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias), A(D_layer1_8_bn2), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
     ZERO(D_layer1_8_relu1, 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2);
+    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_bn1, 12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_bn1), A(D_layer1_8_relu1), A(X_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_conv1, 12544);
     /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight), G(P_layer1_8_bn1_bias), A(D_layer1_8_bn1), A(X_layer1_8_conv1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1);
+    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer1_7_relu2), (size_t)n * 12544);
     ZERO(D_layer1_7_add1, 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_7_relu2), A(X_layer1_7_relu2), (size_t)n * 12544);
@@ -2138,20 +2320,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_7_bn2), A(D_layer1_7_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_6_relu2), A(D_layer1_7_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer1_7_bn2), (size_t)n * 12544);
     ZERO(D_layer1_7_conv2, 12544);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias), A(D_layer1_7_bn2), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
     ZERO(D_layer1_7_relu1, 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2);
+    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_bn1, 12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_bn1), A(D_layer1_7_relu1), A(X_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_conv1, 12544);
     /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight), G(P_layer1_7_bn1_bias), A(D_layer1_7_bn1), A(X_layer1_7_conv1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1);
+    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer1_6_relu2), (size_t)n * 12544);
     ZERO(D_layer1_6_add1, 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_6_relu2), A(X_layer1_6_relu2), (size_t)n * 12544);
@@ -2160,20 +2347,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_6_bn2), A(D_layer1_6_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_5_relu2), A(D_layer1_6_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer1_6_bn2), (size_t)n * 12544);
     ZERO(D_layer1_6_conv2, 12544);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias), A(D_layer1_6_bn2), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
     ZERO(D_layer1_6_relu1, 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2);
+    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_bn1, 12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_bn1), A(D_layer1_6_relu1), A(X_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_conv1, 12544);
     /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight), G(P_layer1_6_bn1_bias), A(D_layer1_6_bn1), A(X_layer1_6_conv1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1);
+    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer1_5_relu2), (size_t)n * 12544);
     ZERO(D_layer1_5_add1, 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_5_relu2), A(X_layer1_5_relu2), (size_t)n * 12544);
@@ -2182,20 +2374,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_5_bn2), A(D_layer1_5_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_4_relu2), A(D_layer1_5_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer1_5_bn2), (size_t)n * 12544);
     ZERO(D_layer1_5_conv2, 12544);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias), A(D_layer1_5_bn2), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
     ZERO(D_layer1_5_relu1, 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2);
+    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_bn1, 12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_bn1), A(D_layer1_5_relu1), A(X_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_conv1, 12544);
     /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight), G(P_layer1_5_bn1_bias), A(D_layer1_5_bn1), A(X_layer1_5_conv1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1);
+    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer1_4_relu2), (size_t)n * 12544);
     ZERO(D_layer1_4_add1, 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_4_relu2), A(X_layer1_4_relu2), (size_t)n * 12544);
@@ -2204,20 +2401,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_4_bn2), A(D_layer1_4_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_3_relu2), A(D_layer1_4_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer1_4_bn2), (size_t)n * 12544);
     ZERO(D_layer1_4_conv2, 12544);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias), A(D_layer1_4_bn2), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
     ZERO(D_layer1_4_relu1, 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2);
+    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_bn1, 12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_bn1), A(D_layer1_4_relu1), A(X_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_conv1, 12544);
     /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight), G(P_layer1_4_bn1_bias), A(D_layer1_4_bn1), A(X_layer1_4_conv1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1);
+    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer1_3_relu2), (size_t)n * 12544);
     ZERO(D_layer1_3_add1, 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_3_relu2), A(X_layer1_3_relu2), (size_t)n * 12544);
@@ -2226,20 +2428,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_3_bn2), A(D_layer1_3_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_2_relu2), A(D_layer1_3_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer1_3_bn2), (size_t)n * 12544);
     ZERO(D_layer1_3_conv2, 12544);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias), A(D_layer1_3_bn2), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
     ZERO(D_layer1_3_relu1, 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2);
+    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_bn1, 12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_bn1), A(D_layer1_3_relu1), A(X_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_conv1, 12544);
     /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight), G(P_layer1_3_bn1_bias), A(D_layer1_3_bn1), A(X_layer1_3_conv1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1);
+    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_add1, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
@@ -2248,20 +2455,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_2_bn2), A(D_layer1_2_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_2_bn2), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     ZERO(D_layer1_2_relu1, 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
+    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_bn1, 12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
     /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
+    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_add1, 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -2270,20 +2482,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     ZERO(D_layer1_1_relu1, 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_bn1, 12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
     /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_add1, 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -2292,28 +2509,35 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 12544);
     rt_acc(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     ZERO(D_layer1_0_relu1, 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_bn1, 12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
     /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_relu), (size_t)n * 12544);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
     ZERO(D_conv1, 12544);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
+    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void resnet56_zero_grad(float *grads) {
@@ -2765,6 +2989,37 @@ static const RtLayerInfo layers[] = {
     {"fc", "linear", "specs/resnet.lua:40", 56},
 };
 
+/* Residual adds, in drop[] order: the layer and the input kept when dropped. */
+static const RtSkipInfo skips[] = {
+    {6, "relu"},
+    {11, "layer1.0.relu2"},
+    {16, "layer1.1.relu2"},
+    {21, "layer1.2.relu2"},
+    {26, "layer1.3.relu2"},
+    {31, "layer1.4.relu2"},
+    {36, "layer1.5.relu2"},
+    {41, "layer1.6.relu2"},
+    {46, "layer1.7.relu2"},
+    {53, "layer2.0.downsample.1"},
+    {58, "layer2.0.relu2"},
+    {63, "layer2.1.relu2"},
+    {68, "layer2.2.relu2"},
+    {73, "layer2.3.relu2"},
+    {78, "layer2.4.relu2"},
+    {83, "layer2.5.relu2"},
+    {88, "layer2.6.relu2"},
+    {93, "layer2.7.relu2"},
+    {100, "layer3.0.downsample.1"},
+    {105, "layer3.0.relu2"},
+    {110, "layer3.1.relu2"},
+    {115, "layer3.2.relu2"},
+    {120, "layer3.3.relu2"},
+    {125, "layer3.4.relu2"},
+    {130, "layer3.5.relu2"},
+    {135, "layer3.6.relu2"},
+    {140, "layer3.7.relu2"},
+};
+
 const RtModel resnet56_model = {
     .name = "resnet56",
     .in_ndim = 3, .in_shape = {1, 28, 28},
@@ -2773,6 +3028,7 @@ const RtModel resnet56_model = {
     .num_params = RESNET56_NUM_PARAMS, .num_trainable = RESNET56_NUM_TRAINABLE,
     .num_tensors = 287, .tensors = tensors,
     .num_layers = 142, .layers = layers,
+    .num_skips = 27, .skips = skips,
     .arena_per_sample = RESNET56_ARENA_PER_SAMPLE, .arena_fixed = RESNET56_ARENA_FIXED,
     .flops_per_sample = 193122496.0,
     .init = resnet56_init, .forward = resnet56_forward, .loss = resnet56_loss,

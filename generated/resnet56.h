@@ -18,13 +18,16 @@
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void resnet56_init(float *params, uint64_t seed);
-/* Forward pass; training selects batch statistics. Returns the output (in the arena). */
-const float *resnet56_forward(float *params, float *arena, const float *x, int n, int training);
+/* Forward pass; training selects batch statistics; drop (or NULL) switches residual
+** adds to their identity input (lesion studies). Returns the output (in the arena). */
+const float *resnet56_forward(float *params, float *arena, const float *x, int n, int training,
+    const unsigned char *drop);
 /* Mean loss of the last forward against target (int32 labels or float targets). */
 float resnet56_loss(const float *arena, const void *target, int n);
-/* After a training forward: accumulates gradients into grads and, if not NULL, dx. */
+/* After a training forward: accumulates gradients into grads and, if not NULL, dx;
+** grad_sumsq (or NULL) receives, per layer, the squared norm of the gradient at its input. */
 void resnet56_backward(const float *params, float *grads, float *arena, const float *x,
-    const void *target, float *dx, int n);
+    const void *target, float *dx, int n, double *grad_sumsq);
 void resnet56_zero_grad(float *grads);
 void resnet56_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,
     float momentum, float weight_decay, int nesterov);

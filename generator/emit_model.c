@@ -158,10 +158,13 @@ static void emit_step_body(Ctx *c, const Step *s, int fwd) {
 static void emit_forward(Ctx *c) {
     const IrNode *out = c->g->nodes[c->g->output];
     emit_blank(&c->e);
-    emit_open(&c->e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training)",
+    emit_line(&c->e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training,",
               c->m->name);
+    emit_open(&c->e, "    const unsigned char *drop)");
     if (!has_op(c, OP_BATCHNORM))
         emit_line(&c->e, "(void)training;  /* no batchnorm: both modes compute the same */");
+    if (c->g->num_skips == 0)
+        emit_line(&c->e, "(void)drop;  /* no residual adds to switch off */");
     for (int i = 0; i < c->p->nsteps; i++) {
         if (c->p->steps[i].kind != STEP_FORWARD) continue;
         emit_step_body(c, &c->p->steps[i], 1);
@@ -220,12 +223,39 @@ static void emit_loss_grad(Ctx *c, int step) {
                   out, (long long)ch * hw);
 }
 
+static int is_layer(const IrNode *n);
+static int layer_index(const Ctx *c, int node);
+
+/* The node whose step computes a tensor: views (flatten) resolve to their source. */
+static int root_of(const Ctx *c, int node) {
+    while (!op_table[c->g->nodes[node]->op].emit_fwd && c->g->nodes[node]->op != OP_INPUT)
+        node = c->g->nodes[node]->src[0];
+    return node;
+}
+
+/*
+** Gradient-flow probes: the gradient reaching a layer's input is complete
+** once every consumer of that input has run its backward step, i.e. just
+** before the step of the node that produced it (or at the end, for the
+** model input). grad_sumsq[layer] receives its sum of squares.
+*/
+static void emit_probes(Ctx *c, int producer) {
+    const IrNode *p = c->g->nodes[producer];
+    for (int i = 0; i < c->g->nnodes; i++) {
+        const IrNode *n = c->g->nodes[i];
+        if (!is_layer(n) || root_of(c, n->src[0]) != producer) continue;
+        emit_line(&c->e, "if (grad_sumsq%s) grad_sumsq[%d] = rt_sumsq(%s, (size_t)n * %lld);",
+                  p->from_param ? "" : " && dx", layer_index(c, i),
+                  c->p->grad_expr[producer], (long long)shape_numel(p->shape));
+    }
+}
+
 static void emit_backward(Ctx *c) {
     int loss_step = 0;
     emit_blank(&c->e);
     emit_line(&c->e, "void %s_backward(const float *params, float *grads, float *arena, const float *x,",
               c->m->name);
-    emit_open(&c->e, "    const void *target, float *dx, int n)");
+    emit_open(&c->e, "    const void *target, float *dx, int n, double *grad_sumsq)");
     for (int i = 0; i < c->p->nsteps; i++)
         if (c->p->steps[i].kind == STEP_LOSS) loss_step = i;
     if (c->p->bufs[c->p->val[c->g->input]].death <= loss_step)
@@ -234,9 +264,11 @@ static void emit_backward(Ctx *c) {
         const Step *s = &c->p->steps[i];
         if (s->kind == STEP_LOSS) emit_loss_grad(c, i);
         if (s->kind != STEP_BACKWARD) continue;
+        emit_probes(c, s->node);
         emit_zeroes(c, i);
         emit_step_body(c, s, 0);
     }
+    emit_probes(c, c->g->input);
     emit_close(&c->e, NULL);
 }
 
@@ -276,6 +308,20 @@ static int layer_index(const Ctx *c, int node) {
     return k;
 }
 
+static void emit_skips(Ctx *c) {
+    if (c->g->num_skips == 0) return;
+    emit_blank(&c->e);
+    emit_line(&c->e, "/* Residual adds, in drop[] order: the layer and the input kept when dropped. */");
+    emit_open(&c->e, "static const RtSkipInfo skips[] =");
+    for (int i = 0; i < c->g->nnodes; i++) {
+        const IrNode *n = c->g->nodes[i];
+        if (n->skip < 0) continue;
+        emit_line(&c->e, "{%d, \"%s\"},", layer_index(c, i),
+                  c->g->nodes[n->src[n->identity]]->name);
+    }
+    emit_close(&c->e, ";");
+}
+
 static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
     const IrNode *in = c->g->nodes[c->g->input], *out = c->g->nodes[c->g->output];
     const char *nm = c->m->name;
@@ -292,6 +338,8 @@ static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
               c->upper);
     emit_line(&c->e, ".num_tensors = %d, .tensors = tensors,", ntensors);
     emit_line(&c->e, ".num_layers = %d, .layers = layers,", nlayers);
+    if (c->g->num_skips > 0)
+        emit_line(&c->e, ".num_skips = %d, .skips = skips,", c->g->num_skips);
     emit_line(&c->e, ".arena_per_sample = %s_ARENA_PER_SAMPLE, .arena_fixed = %s_ARENA_FIXED,",
               c->upper, c->upper);
     emit_line(&c->e, ".flops_per_sample = %.1f,", c->flops);
@@ -326,6 +374,7 @@ static void emit_tables(Ctx *c) {
         nl++;
     }
     emit_close(&c->e, ";");
+    emit_skips(c);
     emit_descriptor(c, nt, nl);
 }
 
@@ -386,13 +435,16 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_blank(e);
     emit_line(e, "/* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */");
     emit_line(e, "void %s_init(float *params, uint64_t seed);", nm);
-    emit_line(e, "/* Forward pass; training selects batch statistics. Returns the output (in the arena). */");
-    emit_line(e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training);", nm);
+    emit_line(e, "/* Forward pass; training selects batch statistics; drop (or NULL) switches residual");
+    emit_line(e, "** adds to their identity input (lesion studies). Returns the output (in the arena). */");
+    emit_line(e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training,", nm);
+    emit_line(e, "    const unsigned char *drop);");
     emit_line(e, "/* Mean loss of the last forward against target (int32 labels or float targets). */");
     emit_line(e, "float %s_loss(const float *arena, const void *target, int n);", nm);
-    emit_line(e, "/* After a training forward: accumulates gradients into grads and, if not NULL, dx. */");
+    emit_line(e, "/* After a training forward: accumulates gradients into grads and, if not NULL, dx;");
+    emit_line(e, "** grad_sumsq (or NULL) receives, per layer, the squared norm of the gradient at its input. */");
     emit_line(e, "void %s_backward(const float *params, float *grads, float *arena, const float *x,", nm);
-    emit_line(e, "    const void *target, float *dx, int n);");
+    emit_line(e, "    const void *target, float *dx, int n, double *grad_sumsq);");
     emit_line(e, "void %s_zero_grad(float *grads);", nm);
     emit_line(e, "void %s_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,", nm);
     emit_line(e, "    float momentum, float weight_decay, int nesterov);");

@@ -181,6 +181,20 @@ static int layout_params(IrGraph *g) {
     return 0;
 }
 
+/*
+** A live add is a residual skip that lesion studies may cut: its identity
+** input is the shallowest one (fewest weighted layers; the first on a tie),
+** every other input is the branch that a dropped block loses.
+*/
+static void mark_skip(IrGraph *g, IrNode *n) {
+    n->skip = n->identity = -1;
+    if (n->op != OP_ADD || !n->live) return;
+    n->identity = 0;
+    for (int s = 1; s < n->nsrc; s++)
+        if (g->nodes[n->src[s]]->depth < g->nodes[n->src[n->identity]]->depth) n->identity = s;
+    n->skip = g->num_skips++;
+}
+
 int ir_analyze(IrGraph *g) {
     mark_live(g);
     warn_dead(g);
@@ -195,6 +209,7 @@ int ir_analyze(IrGraph *g) {
         }
         n->depth = depth + is_weighted(n);
         n->from_param = from;
+        mark_skip(g, n);
     }
     return layout_params(g);
 }

@@ -78,6 +78,8 @@ typedef struct {
     int live;          /* reaches the model output */
     int depth;         /* weighted layers on the longest path from the input */
     int from_param;    /* some ancestor-or-self owns parameters */
+    int skip;          /* residual adds: index into the lesion switches, else -1 */
+    int identity;      /* residual adds: the source kept when the branch is dropped */
 } IrNode;
 
 typedef struct IrGraph {
@@ -89,6 +91,7 @@ typedef struct IrGraph {
     LossKind loss;
     Loc model_loc;
     int64_t num_params, num_trainable;
+    int num_skips;
 } IrGraph;
 
 IrGraph *ir_graph_new(void);

@@ -206,11 +206,25 @@ void emit_upsample_bwd(OpCtx *c) {
 ** The skips: add (identity path) and concat (feature reuse)
 ** ===================================================================== */
 
-void emit_add_fwd(OpCtx *c) {
+static void emit_sum(OpCtx *c) {
     emit_line(c->e, "rt_add_forward(%s, %s, %s, (size_t)n * %lld);", V(c), VS(c, 0), VS(c, 1),
               numel(c));
     for (int i = 2; i < c->n->nsrc; i++)
         emit_line(c->e, "rt_acc(%s, %s, (size_t)n * %lld);", V(c), VS(c, i), numel(c));
+}
+
+/* drop[k] switches residual add k to its identity input alone (lesion
+** studies, in evaluation), without recompiling. */
+void emit_add_fwd(OpCtx *c) {
+    int multi = c->n->nsrc > 2;
+    emit_line(c->e, "if (drop && drop[%d])%s", c->n->skip, multi ? " {" : "");
+    emit_line(c->e, "    memcpy(%s, %s, sizeof(float) * (size_t)n * %lld);", V(c),
+              VS(c, c->n->identity), numel(c));
+    emit_line(c->e, multi ? "} else {" : "else");
+    c->e->ind++;
+    emit_sum(c);
+    c->e->ind--;
+    if (multi) emit_line(c->e, "}");
 }
 
 /* d(out)/d(input_i) is the identity for every input: each gets dout added. */

@@ -47,6 +47,12 @@ typedef struct {
     int depth;              /* weighted layers on the longest path from the input */
 } RtLayerInfo;
 
+/* A residual add that a lesion study can cut (RtModel.forward's drop[]). */
+typedef struct {
+    int layer;              /* index into RtModel.layers */
+    const char *identity;   /* name of the input that remains when dropped */
+} RtSkipInfo;
+
 typedef struct RtModel {
     const char *name;
     int in_ndim, in_shape[3];     /* per sample: {C,H,W} or {N} */
@@ -57,21 +63,29 @@ typedef struct RtModel {
     const RtParamInfo *tensors;
     int num_layers;
     const RtLayerInfo *layers;
+    int num_skips;                          /* residual adds, 0 if none */
+    const RtSkipInfo *skips;
     size_t arena_per_sample, arena_fixed;   /* floats: per_sample * n + fixed */
     double flops_per_sample;                /* forward multiply-adds times two */
 
     void (*init)(float *params, uint64_t seed);
     /* Forward pass over n samples; training selects batch statistics (and
-    ** updates running statistics). Returns the output, inside the arena. */
+    ** updates running statistics). drop, if not NULL, has num_skips flags:
+    ** drop[k] makes skip k pass only its identity input (evaluation-time
+    ** lesion; backward assumes nothing was dropped). Returns the output,
+    ** inside the arena. */
     const float *(*forward)(float *params, float *arena, const float *x, int n,
-                            int training);
+                            int training, const unsigned char *drop);
     /* Mean loss of the last forward's output against target: int32 labels
     ** (n[,h,w]) for cross-entropy, floats shaped as the output for MSE. */
     float (*loss)(const float *arena, const void *target, int n);
     /* After a training forward: accumulates d(loss)/d(params) into grads
-    ** (call zero_grad first) and, if dx is not NULL, into dx. */
+    ** (call zero_grad first) and, if dx is not NULL, into dx. grad_sumsq,
+    ** if not NULL, receives per layer the squared L2 norm of the gradient
+    ** reaching that layer's input (the model input's only if dx is given). */
     void (*backward)(const float *params, float *grads, float *arena,
-                     const float *x, const void *target, float *dx, int n);
+                     const float *x, const void *target, float *dx, int n,
+                     double *grad_sumsq);
     void (*zero_grad)(float *grads);
     void (*sgd_step)(float *params, const float *grads, float *momentum_buf,
                      float lr, float momentum, float weight_decay, int nesterov);

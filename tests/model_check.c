@@ -104,7 +104,7 @@ static int setup(void **state) { *state = fixture_new(BATCH); return 0; }
 static int teardown(void **state) { fixture_free(*state); return 0; }
 
 static double loss_at(Fixture *f) {
-    MODEL->forward(f->params, f->arena, f->x, f->n, 1);
+    MODEL->forward(f->params, f->arena, f->x, f->n, 1, NULL);
     return MODEL->loss(f->arena, f->target, f->n);
 }
 
@@ -112,7 +112,7 @@ static void compute_grads(Fixture *f) {
     MODEL->zero_grad(f->grads);
     memset(f->dx, 0, sizeof(float) * f->in_len * (size_t)f->n);
     loss_at(f);
-    MODEL->backward(f->params, f->grads, f->arena, f->x, f->target, f->dx, f->n);
+    MODEL->backward(f->params, f->grads, f->arena, f->x, f->target, f->dx, f->n, NULL);
 }
 
 /* LOSS_STEP, or SKIPC_LOSS_STEP from the environment to study a failure. */
@@ -194,12 +194,40 @@ static void test_dx_optional(void **state) {
     memcpy(g1, f->grads, sizeof(float) * m->num_trainable);
     m->zero_grad(f->grads);
     loss_at(f);
-    m->backward(f->params, f->grads, f->arena, f->x, f->target, NULL, f->n);
+    m->backward(f->params, f->grads, f->arena, f->x, f->target, NULL, f->n, NULL);
     for (size_t i = 0; i < m->num_trainable; i++) {
         assert_true(isfinite(g1[i]));
         assert_memory_equal(&g1[i], &f->grads[i], sizeof(float));
     }
     free(g1);
+}
+
+/*
+** Gradient-flow probes: one finite, non-negative value per layer, the
+** probe of a layer fed by the model input equals |dx|^2, and probing
+** changes no gradient.
+*/
+static void test_grad_probes(void **state) {
+    Fixture *f = *state;
+    const RtModel *m = MODEL;
+    double *sq = malloc(sizeof(double) * (size_t)m->num_layers), dx2;
+    float *g1 = malloc(sizeof(float) * m->num_trainable);
+    int from_input = 0;
+    compute_grads(f);
+    memcpy(g1, f->grads, sizeof(float) * m->num_trainable);
+    dx2 = rt_sumsq(f->dx, f->in_len * (size_t)f->n);
+    for (int i = 0; i < m->num_layers; i++) sq[i] = -1;
+    m->zero_grad(f->grads);
+    memset(f->dx, 0, sizeof(float) * f->in_len * (size_t)f->n);
+    loss_at(f);
+    m->backward(f->params, f->grads, f->arena, f->x, f->target, f->dx, f->n, sq);
+    assert_memory_equal(g1, f->grads, sizeof(float) * m->num_trainable);
+    for (int i = 0; i < m->num_layers; i++) {
+        assert_true(isfinite(sq[i]) && sq[i] >= 0);
+        if (m->layers[i].depth <= 1 && fabs(sq[i] - dx2) <= 1e-9 * dx2) from_input++;
+    }
+    assert_true(from_input >= 1);
+    free(sq); free(g1);
 }
 
 #ifdef SMOKE_STEPS
@@ -236,7 +264,7 @@ static void test_smoke_training(void **state) {
     for (int step = 0; step < SMOKE_STEPS; step++) {
         m->zero_grad(f->grads);
         last = loss_at(f);
-        m->backward(f->params, f->grads, f->arena, f->x, f->target, NULL, f->n);
+        m->backward(f->params, f->grads, f->arena, f->x, f->target, NULL, f->n, NULL);
         m->sgd_step(f->params, f->grads, mom, 0.05f, 0.9f, 0.0f, 1);
     }
     last = loss_at(f);
@@ -251,6 +279,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_gradients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dx_optional, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grad_probes, setup, teardown),
 #ifdef SMOKE_STEPS
         cmocka_unit_test(test_smoke_training),
 #endif
