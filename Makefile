@@ -62,7 +62,7 @@ $(B)/embed: tools/embed.c
 $(B)/libskipcrt.a: $(RT_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h
+$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h runtime/rt_par.h
 	@mkdir -p $(@D)
 	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 

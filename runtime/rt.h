@@ -18,6 +18,22 @@
 #include <stdint.h>
 
 /* {====================================================================
+** Threads
+** Convolution and batch-norm kernels split their work over the runtime's
+** worker threads (pthreads; nothing extra to link). Every output element is
+** computed by one thread in a fixed order, so their results are
+** bit-identical from run to run and do not depend on the thread count.
+** ===================================================================== */
+
+/* Sets the kernels' thread count and OpenBLAS's to n (>= 1). Until it is
+** called the runtime follows OpenBLAS's count (openblas_set_num_threads,
+** OPENBLAS_NUM_THREADS). */
+void rt_set_threads(int n);
+int rt_get_threads(void);
+
+/* }==================================================================== */
+
+/* {====================================================================
 ** Convolution and linear layers (im2col + cblas_sgemm)
 ** ===================================================================== */
 

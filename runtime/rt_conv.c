@@ -4,14 +4,23 @@
 ** A convolution of one sample is the matrix product
 **     out_g (ocg, oh*ow) = W_g (ocg, cg*k*k) x col_g (cg*k*k, oh*ow)
 ** for every group g, where col is the im2col unfolding of the sample.
-** The batch is walked one sample at a time so the column scratch stays
-** the size of a single sample. A 1x1, stride-1, unpadded convolution needs
-** no unfolding at all: the sample itself (c, h*w) is the column matrix.
+** A 1x1, stride-1, unpadded convolution needs no unfolding at all: the
+** sample itself (c, h*w) is the column matrix.
+**
+** Threads (rt_par.c): the forward pass and the input gradient split the
+** batch into contiguous runs of samples, one per thread, each unfolding
+** into its own per-sample slice of col; samples are independent, so those
+** results do not depend on the thread count. The weight gradient is split
+** by rows of the column matrix instead (columns of dW) into chunks fixed by
+** the geometry alone; every chunk runs the same sgemm sequence over the
+** samples in order whichever thread takes it, so dW does not depend on
+** the thread count either, and no partial sums need reducing.
 */
 #include <string.h>
 #include <cblas.h>
 
 #include "rt.h"
+#include "rt_par.h"
 
 static int is_pointwise(const RtConv *g) {
     return g->k == 1 && g->stride == 1 && g->pad == 0;
@@ -30,55 +39,76 @@ size_t rt_conv2d_col_floats(const RtConv *g) {
 ** ===================================================================== */
 
 /*
-** Unfolds one input row 'src' (w cells) into one output row 'dst' (ow
-** cells) for the kernel column kx.
+** The output columns [lo, hi) whose input column ox*stride - pad + kx
+** lies inside the row; the rest read padding. Computing the span once per
+** kernel column keeps the bounds tests out of the copy loops, which the
+** profile showed dominating the unfold.
 */
-static void unfold_row(float *dst, const float *src, const RtConv *g, int kx) {
-    for (int ox = 0; ox < g->ow; ox++) {
-        int ix = ox * g->stride - g->pad + kx;
-        dst[ox] = (ix >= 0 && ix < g->w) ? src[ix] : 0.0f;
-    }
+static void valid_span(int *lo, int *hi, const RtConv *g, int kx) {
+    int a = g->pad - kx, b = g->w - 1 + g->pad - kx;
+    int l = a <= 0 ? 0 : (a + g->stride - 1) / g->stride;
+    int h = b < 0 ? 0 : b / g->stride + 1;
+    if (h > g->ow) h = g->ow;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
 }
 
-/* inp is one sample (c,h,w); col is (c*k*k, oh*ow) */
-static void im2col(float *col, const float *inp, const RtConv *g) {
-    int k = g->k;
-    for (int ci = 0; ci < g->c; ci++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                float *row = col + ((size_t)(ci * k + ky) * k + kx) * g->oh * g->ow;
-                const float *plane = inp + (size_t)ci * g->h * g->w;
-                for (int oy = 0; oy < g->oh; oy++) {
-                    int iy = oy * g->stride - g->pad + ky;
-                    float *dst = row + (size_t)oy * g->ow;
-                    if (iy < 0 || iy >= g->h) memset(dst, 0, sizeof(float) * g->ow);
-                    else unfold_row(dst, plane + (size_t)iy * g->w, g, kx);
-                }
-            }
+/* Unfolds input row 'src' (w cells) into 'dst' (ow cells) for span [lo,hi). */
+static void unfold_row(float *restrict dst, const float *restrict src,
+                       const RtConv *g, int kx, int lo, int hi) {
+    const float *s = src + lo * g->stride - g->pad + kx;
+    for (int ox = 0; ox < lo; ox++) dst[ox] = 0.0f;
+    if (g->stride == 1)
+        for (int ox = lo; ox < hi; ox++) dst[ox] = s[ox - lo];
+    else
+        for (int ox = lo; ox < hi; ox++) dst[ox] = s[(ox - lo) * g->stride];
+    for (int ox = hi; ox < g->ow; ox++) dst[ox] = 0.0f;
+}
+
+/* Rows [r0, r1) of the unfolding of one sample inp (c,h,w) into col
+** ((r1-r0), oh*ow); the whole unfolding is rows [0, c*k*k). */
+static void im2col_rows(float *col, const float *inp, const RtConv *g, int r0, int r1) {
+    int k = g->k, ohw = g->oh * g->ow;
+    for (int r = r0; r < r1; r++) {
+        int ci = r / (k * k), ky = r / k % k, kx = r % k, lo, hi;
+        valid_span(&lo, &hi, g, kx);
+        float *row = col + (size_t)(r - r0) * ohw;
+        const float *plane = inp + (size_t)ci * g->h * g->w;
+        for (int oy = 0; oy < g->oh; oy++) {
+            int iy = oy * g->stride - g->pad + ky;
+            float *dst = row + (size_t)oy * g->ow;
+            if (iy < 0 || iy >= g->h) memset(dst, 0, sizeof(float) * g->ow);
+            else unfold_row(dst, plane + (size_t)iy * g->w, g, kx, lo, hi);
+        }
+    }
 }
 
 /* Adjoint of unfold_row: scatters 'src' (ow cells) back into 'dst' (w). */
-static void fold_row(float *dst, const float *src, const RtConv *g, int kx) {
-    for (int ox = 0; ox < g->ow; ox++) {
-        int ix = ox * g->stride - g->pad + kx;
-        if (ix >= 0 && ix < g->w) dst[ix] += src[ox];
-    }
+static void fold_row(float *restrict dst, const float *restrict src,
+                     const RtConv *g, int kx, int lo, int hi) {
+    float *d = dst + lo * g->stride - g->pad + kx;
+    if (g->stride == 1)
+        for (int ox = lo; ox < hi; ox++) d[ox - lo] += src[ox];
+    else
+        for (int ox = lo; ox < hi; ox++) d[(ox - lo) * g->stride] += src[ox];
 }
 
-/* Adjoint of im2col: col is (c*k*k, oh*ow), accumulates into dinp (c,h,w) */
+/* Adjoint of im2col: col is (c*k*k, oh*ow), accumulates into dinp (c,h,w).
+** Rows are folded in increasing order, as im2col_rows lays them out. */
 static void col2im(float *dinp, const float *col, const RtConv *g) {
-    int k = g->k;
-    for (int ci = 0; ci < g->c; ci++)
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++) {
-                const float *row = col + ((size_t)(ci * k + ky) * k + kx) * g->oh * g->ow;
-                float *plane = dinp + (size_t)ci * g->h * g->w;
-                for (int oy = 0; oy < g->oh; oy++) {
-                    int iy = oy * g->stride - g->pad + ky;
-                    if (iy >= 0 && iy < g->h)
-                        fold_row(plane + (size_t)iy * g->w, row + (size_t)oy * g->ow, g, kx);
-                }
-            }
+    int k = g->k, ohw = g->oh * g->ow;
+    for (int r = 0; r < g->c * k * k; r++) {
+        int ci = r / (k * k), ky = r / k % k, kx = r % k, lo, hi;
+        valid_span(&lo, &hi, g, kx);
+        const float *row = col + (size_t)r * ohw;
+        float *plane = dinp + (size_t)ci * g->h * g->w;
+        for (int oy = 0; oy < g->oh; oy++) {
+            int iy = oy * g->stride - g->pad + ky;
+            if (iy >= 0 && iy < g->h)
+                fold_row(plane + (size_t)iy * g->w, row + (size_t)oy * g->ow, g, kx, lo, hi);
+        }
+    }
 }
 
 /* }==================================================================== */
@@ -87,13 +117,21 @@ static void col2im(float *dinp, const float *col, const RtConv *g) {
 ** Convolution
 ** ===================================================================== */
 
+/* Everything a parallel part needs; col is the caller's whole-batch scratch. */
+typedef struct {
+    float *out, *dinp, *dw, *col;
+    const float *inp, *dout, *w, *b;
+    int n;
+    const RtConv *g;
+} ConvJob;
+
 /*
 ** Returns the column matrix of one sample: the sample itself on the
 ** pointwise fast path, otherwise its unfolding into 'col'.
 */
 static const float *columns(float *col, const float *x, const RtConv *g) {
     if (is_pointwise(g)) return x;
-    im2col(col, x, g);
+    im2col_rows(col, x, g, 0, g->c * g->k * g->k);
     return col;
 }
 
@@ -105,22 +143,38 @@ static void init_bias(float *out, const float *b, int oc, int ohw) {
     }
 }
 
-/* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
-void rt_conv2d_forward(float *out, float *col, const float *inp,
-                       const float *w, const float *b, int n, const RtConv *g) {
+/* Forward of samples [lo,hi) of part t, unfolding into col slice t. */
+static void forward_part(void *p, int t, int nt) {
+    const ConvJob *j = p;
+    const RtConv *g = j->g;
     int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
-    int kk = cg * g->k * g->k;   /* inner dimension of each group's product */
-    for (int s = 0; s < n; s++) {
-        const float *x = inp + (size_t)s * g->c * g->h * g->w;
-        float *y = out + (size_t)s * g->oc * ohw;
+    int kk = cg * g->k * g->k, lo, hi;
+    float *col = j->col + (size_t)t * rt_conv2d_col_floats(g);
+    rt_par_range(&lo, &hi, j->n, t, nt);
+    for (int s = lo; s < hi; s++) {
+        const float *x = j->inp + (size_t)s * g->c * g->h * g->w;
+        float *y = j->out + (size_t)s * g->oc * ohw;
         const float *cm = columns(col, x, g);
-        init_bias(y, b, g->oc, ohw);
+        init_bias(y, j->b, g->oc, ohw);
         for (int gi = 0; gi < g->groups; gi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, ohw, kk,
-                        1.0f, w + (size_t)gi * ocg * kk, kk,
+                        1.0f, j->w + (size_t)gi * ocg * kk, kk,
                         cm + (size_t)gi * kk * ohw, ohw,
                         1.0f, y + (size_t)gi * ocg * ohw, ohw);
     }
+}
+
+/* Threads for n samples: never more than samples (each needs a col slice). */
+static int sample_threads(int n) {
+    int nt = rt_get_threads();
+    return nt < n ? nt : (n > 0 ? n : 1);
+}
+
+/* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
+void rt_conv2d_forward(float *out, float *col, const float *inp,
+                       const float *w, const float *b, int n, const RtConv *g) {
+    ConvJob j = {out, NULL, NULL, col, inp, NULL, w, b, n, g};
+    rt_par_run(forward_part, &j, sample_threads(n));
 }
 
 /* dout is one sample (oc, ohw); db (oc) += its spatial sums */
@@ -151,27 +205,82 @@ static void input_grad(float *dx, float *col, const float *dy, const float *w,
     if (!direct) col2im(dx, col, g);
 }
 
+/* Input gradient of samples [lo,hi) of part t, in col slice t. */
+static void input_grad_part(void *p, int t, int nt) {
+    const ConvJob *j = p;
+    const RtConv *g = j->g;
+    size_t in_sz = (size_t)g->c * g->h * g->w, out_sz = (size_t)g->oc * g->oh * g->ow;
+    float *col = j->col + (size_t)t * rt_conv2d_col_floats(g);
+    int lo, hi;
+    rt_par_range(&lo, &hi, j->n, t, nt);
+    for (int s = lo; s < hi; s++)
+        input_grad(j->dinp + s * in_sz, col, j->dout + s * out_sz, j->w, g);
+}
+
+/*
+** Chunks of the column matrix's rows for the weight gradient: a function of
+** the geometry only (so dW is the same for any thread count), at least 16
+** rows each so every sgemm keeps a useful width, and at most 8 of them,
+** enough to balance a few threads.
+*/
+static int dw_chunks(const RtConv *g) {
+    int rows = g->c * g->k * g->k, nc = rows / 16;
+    return nc < 1 ? 1 : (nc > 8 ? 8 : nc);
+}
+
+/*
+** Weight gradient for the row chunks t, t+nt, ...: for every sample in
+** order, unfold just the chunk's rows into col slice t and accumulate
+** dW[:, rows] += dout_g x rows^T, split where a chunk crosses a group.
+*/
+static void weight_grad_part(void *p, int t, int nt) {
+    const ConvJob *j = p;
+    const RtConv *g = j->g;
+    int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
+    int kk = cg * g->k * g->k, rows = g->c * g->k * g->k, nc = dw_chunks(g);
+    size_t in_sz = (size_t)g->c * g->h * g->w, out_sz = (size_t)g->oc * ohw;
+    float *col = j->col + (size_t)t * rt_conv2d_col_floats(g);
+    for (int ch = t; ch < nc; ch += nt) {
+        int r0, r1;
+        rt_par_range(&r0, &r1, rows, ch, nc);
+        for (int s = 0; s < j->n; s++) {
+            const float *x = j->inp + s * in_sz, *dy = j->dout + s * out_sz;
+            const float *cm = x + (size_t)r0 * ohw;   /* pointwise: rows of x */
+            if (!is_pointwise(g)) {
+                im2col_rows(col, x, g, r0, r1);
+                cm = col;
+            }
+            for (int r = r0; r < r1;) {
+                int gi = r / kk, re = (gi + 1) * kk < r1 ? (gi + 1) * kk : r1;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, re - r, ohw,
+                            1.0f, dy + (size_t)gi * ocg * ohw, ohw,
+                            cm + (size_t)(r - r0) * ohw, ohw,
+                            1.0f, j->dw + (size_t)gi * ocg * kk + (r - gi * kk), kk);
+                r = re;
+            }
+        }
+    }
+}
+
 /*
 ** dout is (n,oc,oh,ow); accumulates dw += dout_g x col_g^T per sample and
 ** group, db += spatial sums, and dinp (when not NULL) via input_grad.
+** The weight gradient runs first and the input gradient after it, as the
+** latter overwrites the col slices the former unfolds into.
 */
 void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
                         const float *dout, const float *inp, const float *w,
                         int n, const RtConv *g) {
-    int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
-    int kk = cg * g->k * g->k;
-    size_t in_sz = (size_t)g->c * g->h * g->w, out_sz = (size_t)g->oc * ohw;
-    for (int s = 0; s < n; s++) {
-        const float *dy = dout + s * out_sz;
-        const float *cm = columns(col, inp + s * in_sz, g);
-        for (int gi = 0; gi < g->groups; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kk, ohw,
-                        1.0f, dy + (size_t)gi * ocg * ohw, ohw,
-                        cm + (size_t)gi * kk * ohw, ohw,
-                        1.0f, dw + (size_t)gi * ocg * kk, kk);
-        if (db) bias_grad(db, dy, g->oc, ohw);
-        if (dinp) input_grad(dinp + s * in_sz, col, dy, w, g);
-    }
+    int ohw = g->oh * g->ow, nt = rt_get_threads(), nc = dw_chunks(g);
+    ConvJob j = {NULL, dinp, dw, col, inp, dout, w, NULL, n, g};
+    /* Chunk threads also need a col slice each: at most n of them. */
+    int ntw = nt < nc ? nt : nc;
+    if (ntw > n) ntw = n > 0 ? n : 1;
+    rt_par_run(weight_grad_part, &j, ntw);
+    if (db)
+        for (int s = 0; s < n; s++)
+            bias_grad(db, dout + (size_t)s * g->oc * ohw, g->oc, ohw);
+    if (dinp) rt_par_run(input_grad_part, &j, sample_threads(n));
 }
 
 /* }==================================================================== */

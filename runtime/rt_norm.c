@@ -12,6 +12,67 @@
 #include <math.h>
 
 #include "rt.h"
+#include "rt_par.h"
+
+/*
+** Channels are split into contiguous runs, one per thread (rt_par.c); a
+** channel's sums are always taken by one thread in one order, so nothing
+** here depends on the thread count. Below this many values per call the
+** dispatch costs more than it saves.
+*/
+#define BN_PAR_MIN 32768
+#define RT_LANES 8
+
+static int bn_threads(int n, int c, int hw) {
+    int nt = rt_get_threads();
+    if ((size_t)n * c * hw < BN_PAR_MIN) return 1;
+    return nt < c ? nt : c;
+}
+
+/*
+** Double sums with RT_LANES independent partial sums per channel: lane l
+** takes the elements at offsets j with j % RT_LANES == l within every
+** sample's run of hw values, and the lanes are added in a fixed order at
+** the end. The loops over lanes vectorise without -ffast-math, and the
+** result does not depend on the vector width the compiler picked.
+*/
+static double lanes_total(const double *lane) {
+    double s = 0.0;
+    for (int l = 0; l < RT_LANES; l++) s += lane[l];
+    return s;
+}
+
+/* Sum of x over channel ch of (n,c,hw). */
+static double channel_sum(const float *inp, int n, int c, int hw, int ch) {
+    double lane[RT_LANES] = {0.0};
+    int body = hw - hw % RT_LANES;
+    for (int i = 0; i < n; i++) {
+        const float *x = inp + ((size_t)i * c + ch) * hw;
+        for (int j = 0; j < body; j += RT_LANES)
+            for (int l = 0; l < RT_LANES; l++) lane[l] += x[j + l];
+        for (int l = 0; l < hw - body; l++) lane[l] += x[body + l];
+    }
+    return lanes_total(lane);
+}
+
+/* Sum of (x - mu)^2 over channel ch of (n,c,hw). */
+static double channel_sqdev(const float *inp, int n, int c, int hw, int ch, double mu) {
+    double lane[RT_LANES] = {0.0};
+    int body = hw - hw % RT_LANES;
+    for (int i = 0; i < n; i++) {
+        const float *x = inp + ((size_t)i * c + ch) * hw;
+        for (int j = 0; j < body; j += RT_LANES)
+            for (int l = 0; l < RT_LANES; l++) {
+                double d = x[j + l] - mu;
+                lane[l] += d * d;
+            }
+        for (int l = 0; l < hw - body; l++) {
+            double d = x[body + l] - mu;
+            lane[l] += d * d;
+        }
+    }
+    return lanes_total(lane);
+}
 
 /*
 ** Mean and biased variance of channel ch of inp (n,c,hw), two-pass in
@@ -19,25 +80,45 @@
 */
 static void channel_stats(double *mean, double *var, const float *inp,
                           int n, int c, int hw, int ch) {
-    double s = 0.0, ss = 0.0, m = (double)n * hw;
-    for (int i = 0; i < n; i++) {
-        const float *x = inp + ((size_t)i * c + ch) * hw;
-        for (int j = 0; j < hw; j++) s += x[j];
-    }
-    *mean = s / m;
-    for (int i = 0; i < n; i++) {
-        const float *x = inp + ((size_t)i * c + ch) * hw;
-        for (int j = 0; j < hw; j++) ss += (x[j] - *mean) * (x[j] - *mean);
-    }
-    *var = ss / m;
+    double m = (double)n * hw;
+    *mean = channel_sum(inp, n, c, hw, ch) / m;
+    *var = channel_sqdev(inp, n, c, hw, ch, *mean) / m;
 }
 
 /* out[i,ch,:] = inp[i,ch,:] * scale + shift, for every sample i */
-static void affine_channel(float *out, const float *inp, int n, int c, int hw,
-                           int ch, float scale, float shift) {
+static void affine_channel(float *restrict out, const float *restrict inp, int n,
+                           int c, int hw, int ch, float scale, float shift) {
     for (int i = 0; i < n; i++) {
         size_t off = ((size_t)i * c + ch) * hw;
         for (int j = 0; j < hw; j++) out[off + j] = inp[off + j] * scale + shift;
+    }
+}
+
+typedef struct {
+    float *out, *mean, *rstd, *run_mean, *run_var, *dinp, *dgamma, *dbeta;
+    /* read-only statistics: saved mean/rstd (backward), running mean/var (eval) */
+    const float *inp, *dout, *gamma, *beta, *cmean, *crstd;
+    int n, c, hw;
+    float momentum, eps;
+} BnJob;
+
+static void train_part(void *p, int t, int nt) {
+    const BnJob *j = p;
+    int lo, hi;
+    double m = (double)j->n * j->hw;
+    rt_par_range(&lo, &hi, j->c, t, nt);
+    for (int ch = lo; ch < hi; ch++) {
+        double mu, var;
+        channel_stats(&mu, &var, j->inp, j->n, j->c, j->hw, ch);
+        double rs = 1.0 / sqrt(var + j->eps);
+        j->mean[ch] = (float)mu;
+        j->rstd[ch] = (float)rs;
+        double unbiased = m > 1.0 ? var * m / (m - 1.0) : var;
+        j->run_mean[ch] = (float)((1.0 - j->momentum) * j->run_mean[ch] + j->momentum * mu);
+        j->run_var[ch] = (float)((1.0 - j->momentum) * j->run_var[ch] + j->momentum * unbiased);
+        double scale = j->gamma[ch] * rs;
+        affine_channel(j->out, j->inp, j->n, j->c, j->hw, ch, (float)scale,
+                       (float)(j->beta[ch] - mu * scale));
     }
 }
 
@@ -47,19 +128,19 @@ void rt_batchnorm_forward_train(float *out, float *mean, float *rstd,
                                 const float *inp, const float *gamma,
                                 const float *beta, int n, int c, int hw,
                                 float momentum, float eps) {
-    double m = (double)n * hw;
-    for (int ch = 0; ch < c; ch++) {
-        double mu, var;
-        channel_stats(&mu, &var, inp, n, c, hw, ch);
-        double rs = 1.0 / sqrt(var + eps);
-        mean[ch] = (float)mu;
-        rstd[ch] = (float)rs;
-        double unbiased = m > 1.0 ? var * m / (m - 1.0) : var;
-        run_mean[ch] = (float)((1.0 - momentum) * run_mean[ch] + momentum * mu);
-        run_var[ch] = (float)((1.0 - momentum) * run_var[ch] + momentum * unbiased);
-        double scale = gamma[ch] * rs;
-        affine_channel(out, inp, n, c, hw, ch, (float)scale,
-                       (float)(beta[ch] - mu * scale));
+    BnJob j = {out, mean, rstd, run_mean, run_var, NULL, NULL, NULL,
+               inp, NULL, gamma, beta, NULL, NULL, n, c, hw, momentum, eps};
+    rt_par_run(train_part, &j, bn_threads(n, c, hw));
+}
+
+static void eval_part(void *p, int t, int nt) {
+    const BnJob *j = p;
+    int lo, hi;
+    rt_par_range(&lo, &hi, j->c, t, nt);
+    for (int ch = lo; ch < hi; ch++) {
+        double scale = j->gamma[ch] / sqrt((double)j->crstd[ch] + j->eps);
+        affine_channel(j->out, j->inp, j->n, j->c, j->hw, ch, (float)scale,
+                       (float)(j->beta[ch] - j->cmean[ch] * scale));
     }
 }
 
@@ -68,11 +149,9 @@ void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                                const float *beta, const float *run_mean,
                                const float *run_var, int n, int c, int hw,
                                float eps) {
-    for (int ch = 0; ch < c; ch++) {
-        double scale = gamma[ch] / sqrt((double)run_var[ch] + eps);
-        affine_channel(out, inp, n, c, hw, ch, (float)scale,
-                       (float)(beta[ch] - run_mean[ch] * scale));
-    }
+    BnJob j = {out, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               inp, NULL, gamma, beta, run_mean, run_var, n, c, hw, 0.0f, eps};
+    rt_par_run(eval_part, &j, bn_threads(n, c, hw));
 }
 
 /*
@@ -82,16 +161,48 @@ void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 static void channel_dsums(double *sd, double *sdx, const float *dout,
                           const float *inp, float mean, float rstd,
                           int n, int c, int hw, int ch) {
-    double a = 0.0, b = 0.0;
+    double a[RT_LANES] = {0.0}, b[RT_LANES] = {0.0};
+    int body = hw - hw % RT_LANES;
     for (int i = 0; i < n; i++) {
         size_t off = ((size_t)i * c + ch) * hw;
-        for (int j = 0; j < hw; j++) {
-            a += dout[off + j];
-            b += (double)dout[off + j] * ((inp[off + j] - mean) * rstd);
+        const float *dy = dout + off, *x = inp + off;
+        for (int j = 0; j < body; j += RT_LANES)
+            for (int l = 0; l < RT_LANES; l++) {
+                a[l] += dy[j + l];
+                b[l] += (double)dy[j + l] * ((x[j + l] - mean) * rstd);
+            }
+        for (int l = 0; l < hw - body; l++) {
+            a[l] += dy[body + l];
+            b[l] += (double)dy[body + l] * ((x[body + l] - mean) * rstd);
         }
     }
-    *sd = a;
-    *sdx = b;
+    *sd = lanes_total(a);
+    *sdx = lanes_total(b);
+}
+
+static void backward_part(void *p, int t, int nt) {
+    const BnJob *j = p;
+    int lo, hi, n = j->n, c = j->c, hw = j->hw;
+    double m = (double)n * hw;
+    rt_par_range(&lo, &hi, c, t, nt);
+    for (int ch = lo; ch < hi; ch++) {
+        double sd, sdx;
+        channel_dsums(&sd, &sdx, j->dout, j->inp, j->cmean[ch], j->crstd[ch], n, c, hw, ch);
+        if (j->dbeta) j->dbeta[ch] += (float)sd;
+        if (j->dgamma) j->dgamma[ch] += (float)sdx;
+        if (!j->dinp) continue;
+        float k = (float)(j->gamma[ch] * j->crstd[ch]), mu = j->cmean[ch], rs = j->crstd[ch];
+        float md = (float)(sd / m), mdx = (float)(sdx / m);
+        for (int i = 0; i < n; i++) {
+            size_t off = ((size_t)i * c + ch) * hw;
+            float *restrict dx = j->dinp + off;
+            const float *restrict dy = j->dout + off, *restrict x = j->inp + off;
+            for (int q = 0; q < hw; q++) {
+                float xhat = (x[q] - mu) * rs;
+                dx[q] += k * (dy[q] - md - xhat * mdx);
+            }
+        }
+    }
 }
 
 /*
@@ -104,21 +215,7 @@ void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                            const float *dout, const float *inp,
                            const float *mean, const float *rstd,
                            const float *gamma, int n, int c, int hw) {
-    double m = (double)n * hw;
-    for (int ch = 0; ch < c; ch++) {
-        double sd, sdx;
-        channel_dsums(&sd, &sdx, dout, inp, mean[ch], rstd[ch], n, c, hw, ch);
-        if (dbeta) dbeta[ch] += (float)sd;
-        if (dgamma) dgamma[ch] += (float)sdx;
-        if (!dinp) continue;
-        float k = (float)(gamma[ch] * rstd[ch]), mu = mean[ch], rs = rstd[ch];
-        float md = (float)(sd / m), mdx = (float)(sdx / m);
-        for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            for (int j = 0; j < hw; j++) {
-                float xhat = (inp[off + j] - mu) * rs;
-                dinp[off + j] += k * (dout[off + j] - md - xhat * mdx);
-            }
-        }
-    }
+    BnJob j = {NULL, NULL, NULL, NULL, NULL, dinp, dgamma, dbeta,
+               inp, dout, gamma, NULL, mean, rstd, n, c, hw, 0.0f, 0.0f};
+    rt_par_run(backward_part, &j, bn_threads(n, c, hw));
 }

@@ -85,7 +85,9 @@ static void run_conv(RtConv g, int n, int bias) {
     t.x = tr_alloc(t.xl); t.w = tr_alloc(t.wl); t.out = tr_alloc(t.ol);
     t.r = tr_alloc(t.ol); t.b = bias ? tr_alloc(g.oc) : NULL;
     size_t cf = rt_conv2d_col_floats(&g);
-    t.col = cf ? tr_alloc(cf) : NULL;   /* NULL proves the fast path never reads it */
+    /* Room for the whole batch, as rt.h promises the kernels; NULL proves
+    ** the fast path never reads it. */
+    t.col = cf ? tr_alloc(cf * (size_t)n) : NULL;
     tr_fill(t.x, t.xl, -1, 1); tr_fill(t.w, t.wl, -1, 1); tr_fill(t.r, t.ol, -1, 1);
     if (t.b) tr_fill(t.b, g.oc, -1, 1);
     float *ref = tr_alloc(t.ol);
