@@ -66,10 +66,53 @@ static void unfold_row(float *restrict dst, const float *restrict src,
     for (int ox = hi; ox < g->ow; ox++) dst[ox] = 0.0f;
 }
 
+/*
+** A stride-1 convolution whose output is as wide as its input ("same"
+** padding): row (ci,ky,kx) of col is the input plane shifted by a constant
+** offset, so the valid cells form one contiguous run of the plane. One
+** copy of that run (which wraps across row ends) followed by zeroing the
+** padded border cells replaces oh short row copies.
+*/
+static int is_same_stride1(const RtConv *g) {
+    return g->stride == 1 && g->ow == g->w && g->oh == g->h;
+}
+
+static void unfold_plane_same(float *restrict dst, const float *restrict plane,
+                              const RtConv *g, int ky, int kx, int lo, int hi) {
+    int w = g->w, ow = g->ow, ohw = g->oh * ow;
+    int ylo = g->pad - ky > 0 ? g->pad - ky : 0;
+    int yhi = g->h + g->pad - ky < g->oh ? g->h + g->pad - ky : g->oh;
+    if (ylo >= yhi || lo >= hi) {
+        memset(dst, 0, sizeof(float) * ohw);
+        return;
+    }
+    /* Cells [first, last) of dst, read from plane at a constant shift. */
+    int first = ylo * ow + lo, last = (yhi - 1) * ow + hi;
+    int shift = (ky - g->pad) * w + (kx - g->pad);
+    memset(dst, 0, sizeof(float) * first);
+    memcpy(dst + first, plane + first + shift, sizeof(float) * (last - first));
+    memset(dst + last, 0, sizeof(float) * (ohw - last));
+    /* The run wrapped across row ends: clear each row's padded cells. */
+    for (int oy = ylo; oy < yhi; oy++) {
+        float *row = dst + (size_t)oy * ow;
+        if (oy > ylo) for (int ox = 0; ox < lo; ox++) row[ox] = 0.0f;
+        if (oy < yhi - 1) for (int ox = hi; ox < ow; ox++) row[ox] = 0.0f;
+    }
+}
+
 /* Rows [r0, r1) of the unfolding of one sample inp (c,h,w) into col
 ** ((r1-r0), oh*ow); the whole unfolding is rows [0, c*k*k). */
 static void im2col_rows(float *col, const float *inp, const RtConv *g, int r0, int r1) {
     int k = g->k, ohw = g->oh * g->ow;
+    if (is_same_stride1(g)) {
+        for (int r = r0; r < r1; r++) {
+            int ci = r / (k * k), ky = r / k % k, kx = r % k, lo, hi;
+            valid_span(&lo, &hi, g, kx);
+            unfold_plane_same(col + (size_t)(r - r0) * ohw,
+                              inp + (size_t)ci * g->h * g->w, g, ky, kx, lo, hi);
+        }
+        return;
+    }
     for (int r = r0; r < r1; r++) {
         int ci = r / (k * k), ky = r / k % k, kx = r % k, lo, hi;
         valid_span(&lo, &hi, g, kx);

@@ -15,25 +15,72 @@
 ** Pointers are restrict-qualified, which is what lets the loops vectorize
 ** without runtime overlap checks: callers must not pass overlapping
 ** buffers, not even exactly in place (out == inp).
+**
+** relu, add and acc run on whole activations (megabytes each) once per
+** layer; above ELEM_PAR_MIN elements they split into contiguous ranges
+** over the runtime's threads (rt_par.c). Each element is computed alone,
+** so the split changes nothing in the results.
 */
 #include <math.h>
 
 #include "rt.h"
+#include "rt_par.h"
 
 #define RT_LANES 8
+#define ELEM_PAR_MIN ((size_t)1 << 16)
+
+/* The kernel of one range: the four operands of the largest signature. */
+typedef void (*ElemFn)(float *y, const float *a, const float *b, size_t len);
+typedef struct {
+    ElemFn fn;
+    float *y;
+    const float *a, *b;
+    size_t len;
+} ElemJob;
+
+/* Ranges start on multiples of 16 floats (64-byte lines) to keep the
+** threads off each other's cache lines. */
+static void elem_part(void *p, int t, int nt) {
+    const ElemJob *j = p;
+    size_t blocks = (j->len + 15) / 16;
+    size_t lo = blocks * t / nt * 16, hi = blocks * (t + 1) / nt * 16;
+    if (hi > j->len) hi = j->len;
+    if (lo >= hi) return;
+    j->fn(j->y + lo, j->a + lo, j->b ? j->b + lo : NULL, hi - lo);
+}
+
+static void elem_run(ElemFn fn, float *y, const float *a, const float *b, size_t len) {
+    int nt = len < ELEM_PAR_MIN ? 1 : rt_get_threads();
+    if (nt <= 1) {
+        fn(y, a, b, len);
+        return;
+    }
+    ElemJob j = {fn, y, a, b, len};
+    rt_par_run(elem_part, &j, nt);
+}
 
 /* {====================================================================
 ** Activations: out = f(inp); backward dinp += dout * f'(.)
 ** ===================================================================== */
 
-void rt_relu_forward(float *restrict out, const float *restrict inp, size_t len) {
+static void relu_fwd(float *restrict out, const float *restrict inp,
+                     const float *restrict unused, size_t len) {
+    (void)unused;
     for (size_t i = 0; i < len; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
+void rt_relu_forward(float *out, const float *inp, size_t len) {
+    elem_run(relu_fwd, out, inp, NULL, len);
+}
+
 /* The derivative is read from out: out > 0 exactly where inp > 0. */
-void rt_relu_backward(float *restrict dinp, const float *restrict dout,
-                      const float *restrict out, size_t len) {
+static void relu_bwd(float *restrict dinp, const float *restrict dout,
+                     const float *restrict out, size_t len) {
     for (size_t i = 0; i < len; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void rt_relu_backward(float *dinp, const float *dout, const float *out, size_t len) {
+    elem_run(relu_bwd, dinp, dout, out, len);
 }
 
 void rt_leaky_relu_forward(float *restrict out, const float *restrict inp,
@@ -73,13 +120,23 @@ void rt_tanh_backward(float *restrict dinp, const float *restrict dout,
 ** Arithmetic
 ** ===================================================================== */
 
-void rt_add_forward(float *restrict out, const float *restrict a,
+static void add_fwd(float *restrict out, const float *restrict a,
                     const float *restrict b, size_t len) {
     for (size_t i = 0; i < len; i++) out[i] = a[i] + b[i];
 }
 
-void rt_acc(float *restrict y, const float *restrict x, size_t len) {
+void rt_add_forward(float *out, const float *a, const float *b, size_t len) {
+    elem_run(add_fwd, out, a, b, len);
+}
+
+static void acc(float *restrict y, const float *restrict x,
+                const float *restrict unused, size_t len) {
+    (void)unused;
     for (size_t i = 0; i < len; i++) y[i] += x[i];
+}
+
+void rt_acc(float *y, const float *x, size_t len) {
+    elem_run(acc, y, x, NULL, len);
 }
 
 void rt_scale(float *restrict y, float a, size_t len) {
