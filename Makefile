@@ -97,7 +97,8 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libskipcrt.a $(DRV_OBJ)
 $(B)/tests/test_train: $(B)/models/mlp.o
 $(B)/tests/test_train: TEST_MODEL := $(B)/models/mlp.o
 
-SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh
+SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
+                tests/test_lesion.sh
 
 test: all $(TESTS)
 	tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
