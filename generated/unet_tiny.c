@@ -234,111 +234,111 @@ void unet_tiny_init(float *params, uint64_t seed) {
 const float *unet_tiny_forward(float *params, float *arena, const float *x, int n, int training,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
-    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc1_conv1), A(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
-    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc1_bn1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_enc1_bn1), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_enc1_relu1), A(X_enc1_bn1), (size_t)n * 12544);
-    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
-    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc1_bn2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_enc1_bn2), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_enc1_relu2), A(X_enc1_bn2), (size_t)n * 12544);
-    /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:33) */
+    /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_forward(A(X_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
-    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
-    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc2_bn1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_enc2_bn1), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_enc2_relu1), A(X_enc2_bn1), (size_t)n * 6272);
-    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
-    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_enc2_bn2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_enc2_bn2), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_enc2_relu2), A(X_enc2_bn2), (size_t)n * 6272);
-    /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:34) */
+    /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_forward(A(X_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
-    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
+    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
-    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
+    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_mid_bn1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_mid_bn1), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
-    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
+    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_mid_relu1), A(X_mid_bn1), (size_t)n * 3136);
-    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
+    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_mid_conv2), A(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
-    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
+    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_mid_bn2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_mid_bn2), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
-    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
+    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_mid_relu2), A(X_mid_bn2), (size_t)n * 3136);
-    /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:35) */
+    /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(X_up1), A(X_mid_relu2), n, 64, 7, 7, 2);
-    /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:35) */
+    /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_forward(A(X_concat1), A(X_up1), n, 96, 0, 64, 196);
     rt_concat_forward(A(X_concat1), A(X_enc2_relu2), n, 96, 64, 32, 196);
-    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
-    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec2_bn1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_dec2_bn1), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_dec2_relu1), A(X_dec2_bn1), (size_t)n * 6272);
-    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
-    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec2_bn2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_dec2_bn2), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_dec2_relu2), A(X_dec2_bn2), (size_t)n * 6272);
-    /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:36) */
+    /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(X_up2), A(X_dec2_relu2), n, 32, 14, 14, 2);
-    /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:36) */
+    /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_forward(A(X_concat2), A(X_up2), n, 48, 0, 32, 784);
     rt_concat_forward(A(X_concat2), A(X_enc1_relu2), n, 48, 32, 16, 784);
-    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
-    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec1_bn1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_dec1_bn1), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_dec1_relu1), A(X_dec1_bn1), (size_t)n * 12544);
-    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
-    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     if (training)
         rt_batchnorm_forward_train(A(X_dec1_bn2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_dec1_bn2), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_forward(A(X_dec1_relu2), A(X_dec1_bn2), (size_t)n * 12544);
-    /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:37) */
+    /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n, &g_head);
     return A(X_head);
 }
@@ -353,138 +353,138 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     ZERO(D_head, 7840);
     rt_xent_backward(A(D_head), A(X_head), (const int32_t *)target, n, 10, 784);
     ZERO(D_dec1_relu2, 12544);
-    /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:37) */
+    /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head), A(X_dec1_relu2), P(P_head_weight), n, &g_head);
     if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_dec1_relu2), (size_t)n * 12544);
     ZERO(D_dec1_bn2, 12544);
-    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_dec1_bn2), A(D_dec1_relu2), A(X_dec1_relu2), (size_t)n * 12544);
     ZERO(D_dec1_conv2, 12544);
-    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_bn2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784);
     if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_dec1_conv2), (size_t)n * 12544);
     ZERO(D_dec1_relu1, 12544);
-    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2);
     if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_dec1_relu1), (size_t)n * 12544);
     ZERO(D_dec1_bn1, 12544);
-    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_dec1_bn1), A(D_dec1_relu1), A(X_dec1_relu1), (size_t)n * 12544);
     ZERO(D_dec1_conv1, 12544);
-    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_bn1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784);
     if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_dec1_conv1), (size_t)n * 12544);
     ZERO(D_concat2, 37632);
-    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1);
     if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_concat2), (size_t)n * 37632);
     ZERO(D_enc1_relu2, 12544);
     ZERO(D_up2, 25088);
-    /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:36) */
+    /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_backward(A(D_up2), A(D_concat2), n, 48, 0, 32, 784);
     rt_concat_backward(A(D_enc1_relu2), A(D_concat2), n, 48, 32, 16, 784);
     if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_up2), (size_t)n * 25088);
     ZERO(D_dec2_relu2, 6272);
-    /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:36) */
+    /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2);
     ZERO(D_dec2_bn2, 6272);
-    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_dec2_bn2), A(D_dec2_relu2), A(X_dec2_relu2), (size_t)n * 6272);
     ZERO(D_dec2_conv2, 6272);
-    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_bn2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196);
     if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_dec2_conv2), (size_t)n * 6272);
     ZERO(D_dec2_relu1, 6272);
-    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2);
     if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_dec2_relu1), (size_t)n * 6272);
     ZERO(D_dec2_bn1, 6272);
-    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_dec2_bn1), A(D_dec2_relu1), A(X_dec2_relu1), (size_t)n * 6272);
     ZERO(D_dec2_conv1, 6272);
-    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_bn1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196);
     if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_dec2_conv1), (size_t)n * 6272);
     ZERO(D_concat1, 18816);
-    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1);
     if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_concat1), (size_t)n * 18816);
     ZERO(D_enc2_relu2, 6272);
     ZERO(D_up1, 12544);
-    /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:35) */
+    /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_backward(A(D_up1), A(D_concat1), n, 96, 0, 64, 196);
     rt_concat_backward(A(D_enc2_relu2), A(D_concat1), n, 96, 64, 32, 196);
     if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_up1), (size_t)n * 12544);
     ZERO(D_mid_relu2, 3136);
-    /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:35) */
+    /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2);
     ZERO(D_mid_bn2, 3136);
-    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
+    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_mid_bn2), A(D_mid_relu2), A(X_mid_relu2), (size_t)n * 3136);
     ZERO(D_mid_conv2, 3136);
-    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
+    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_bn2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49);
     if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_mid_conv2), (size_t)n * 3136);
     ZERO(D_mid_relu1, 3136);
-    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
+    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2);
     if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_mid_relu1), (size_t)n * 3136);
     ZERO(D_mid_bn1, 3136);
-    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:25) */
+    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_mid_bn1), A(D_mid_relu1), A(X_mid_relu1), (size_t)n * 3136);
     ZERO(D_mid_conv1, 3136);
-    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:24) */
+    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_bn1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49);
     if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_mid_conv1), (size_t)n * 3136);
     ZERO(D_maxpool2, 1568);
-    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:23) */
+    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1);
     if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_maxpool2), (size_t)n * 1568);
-    /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:34) */
+    /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
     ZERO(D_enc2_bn2, 6272);
-    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_enc2_bn2), A(D_enc2_relu2), A(X_enc2_relu2), (size_t)n * 6272);
     ZERO(D_enc2_conv2, 6272);
-    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_bn2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196);
     if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_enc2_conv2), (size_t)n * 6272);
     ZERO(D_enc2_relu1, 6272);
-    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2);
     if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_enc2_relu1), (size_t)n * 6272);
     ZERO(D_enc2_bn1, 6272);
-    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:25) */
+    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_enc2_bn1), A(D_enc2_relu1), A(X_enc2_relu1), (size_t)n * 6272);
     ZERO(D_enc2_conv1, 6272);
-    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:24) */
+    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_bn1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196);
     if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_enc2_conv1), (size_t)n * 6272);
     ZERO(D_maxpool1, 3136);
-    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:23) */
+    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1);
     if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_maxpool1), (size_t)n * 3136);
-    /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:33) */
+    /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
     ZERO(D_enc1_bn2, 12544);
-    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_enc1_bn2), A(D_enc1_relu2), A(X_enc1_relu2), (size_t)n * 12544);
     ZERO(D_enc1_conv2, 12544);
-    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_bn2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784);
     if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_enc1_conv2), (size_t)n * 12544);
     ZERO(D_enc1_relu1, 12544);
-    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2);
     if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_enc1_relu1), (size_t)n * 12544);
     ZERO(D_enc1_bn1, 12544);
-    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:25) */
+    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_enc1_bn1), A(D_enc1_relu1), A(X_enc1_relu1), (size_t)n * 12544);
     ZERO(D_enc1_conv1, 12544);
-    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:24) */
+    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_bn1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784);
     if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_enc1_conv1), (size_t)n * 12544);
-    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:23) */
+    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1);
     if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
 }
@@ -559,29 +559,29 @@ static const RtParamInfo tensors[] = {
 };
 
 static const RtLayerInfo layers[] = {
-    {"enc1.conv1", "conv2d", "specs/unet_tiny.lua:23", 1},
-    {"enc1.bn1", "batchnorm", "specs/unet_tiny.lua:24", 1},
-    {"enc1.conv2", "conv2d", "specs/unet_tiny.lua:23", 2},
-    {"enc1.bn2", "batchnorm", "specs/unet_tiny.lua:24", 2},
-    {"enc2.conv1", "conv2d", "specs/unet_tiny.lua:23", 3},
-    {"enc2.bn1", "batchnorm", "specs/unet_tiny.lua:24", 3},
-    {"enc2.conv2", "conv2d", "specs/unet_tiny.lua:23", 4},
-    {"enc2.bn2", "batchnorm", "specs/unet_tiny.lua:24", 4},
-    {"mid.conv1", "conv2d", "specs/unet_tiny.lua:23", 5},
-    {"mid.bn1", "batchnorm", "specs/unet_tiny.lua:24", 5},
-    {"mid.conv2", "conv2d", "specs/unet_tiny.lua:23", 6},
-    {"mid.bn2", "batchnorm", "specs/unet_tiny.lua:24", 6},
-    {"concat1", "concat", "specs/unet_tiny.lua:35", 6},
-    {"dec2.conv1", "conv2d", "specs/unet_tiny.lua:23", 7},
-    {"dec2.bn1", "batchnorm", "specs/unet_tiny.lua:24", 7},
-    {"dec2.conv2", "conv2d", "specs/unet_tiny.lua:23", 8},
-    {"dec2.bn2", "batchnorm", "specs/unet_tiny.lua:24", 8},
-    {"concat2", "concat", "specs/unet_tiny.lua:36", 8},
-    {"dec1.conv1", "conv2d", "specs/unet_tiny.lua:23", 9},
-    {"dec1.bn1", "batchnorm", "specs/unet_tiny.lua:24", 9},
-    {"dec1.conv2", "conv2d", "specs/unet_tiny.lua:23", 10},
-    {"dec1.bn2", "batchnorm", "specs/unet_tiny.lua:24", 10},
-    {"head", "conv2d", "specs/unet_tiny.lua:37", 11},
+    {"enc1.conv1", "conv2d", "specs/unet_tiny.lua:28", 1},
+    {"enc1.bn1", "batchnorm", "specs/unet_tiny.lua:29", 1},
+    {"enc1.conv2", "conv2d", "specs/unet_tiny.lua:28", 2},
+    {"enc1.bn2", "batchnorm", "specs/unet_tiny.lua:29", 2},
+    {"enc2.conv1", "conv2d", "specs/unet_tiny.lua:28", 3},
+    {"enc2.bn1", "batchnorm", "specs/unet_tiny.lua:29", 3},
+    {"enc2.conv2", "conv2d", "specs/unet_tiny.lua:28", 4},
+    {"enc2.bn2", "batchnorm", "specs/unet_tiny.lua:29", 4},
+    {"mid.conv1", "conv2d", "specs/unet_tiny.lua:28", 5},
+    {"mid.bn1", "batchnorm", "specs/unet_tiny.lua:29", 5},
+    {"mid.conv2", "conv2d", "specs/unet_tiny.lua:28", 6},
+    {"mid.bn2", "batchnorm", "specs/unet_tiny.lua:29", 6},
+    {"concat1", "concat", "specs/unet_tiny.lua:40", 6},
+    {"dec2.conv1", "conv2d", "specs/unet_tiny.lua:28", 7},
+    {"dec2.bn1", "batchnorm", "specs/unet_tiny.lua:29", 7},
+    {"dec2.conv2", "conv2d", "specs/unet_tiny.lua:28", 8},
+    {"dec2.bn2", "batchnorm", "specs/unet_tiny.lua:29", 8},
+    {"concat2", "concat", "specs/unet_tiny.lua:41", 8},
+    {"dec1.conv1", "conv2d", "specs/unet_tiny.lua:28", 9},
+    {"dec1.bn1", "batchnorm", "specs/unet_tiny.lua:29", 9},
+    {"dec1.conv2", "conv2d", "specs/unet_tiny.lua:28", 10},
+    {"dec1.bn2", "batchnorm", "specs/unet_tiny.lua:29", 10},
+    {"head", "conv2d", "specs/unet_tiny.lua:42", 11},
 };
 
 const RtModel unet_tiny_model = {

@@ -13,8 +13,13 @@
 -- Params:
 --   base  channels of the first stage (default 16)
 --   norm  "batch" or "none" (default "batch")
+--   act   "relu" or "tanh" (default "relu")
+--   pool  "max" or "avg" downsampling (default "max"); tanh with avg gives
+--         a network without kinks, which finite differences check tightly
 local base = param("base", 16)
 local norm = param("norm", "batch")
+local act = param("act", "relu") == "tanh" and tanh or relu
+local pool = param("pool", "max") == "avg" and avgpool or maxpool
 
 -- Two conv+bn+relu units in a scope: name.conv1, name.bn1, name.conv2, ...
 local function stage(name, x, out)
@@ -22,7 +27,7 @@ local function stage(name, x, out)
     for _ = 1, 2 do
       x = conv2d(x, out, 3, {padding = 1, bias = norm == "none"})
       if norm == "batch" then x = batchnorm(x) end
-      x = relu(x)
+      x = act(x)
     end
     return x
   end)
@@ -30,8 +35,8 @@ end
 
 local x = input{1, 28, 28}
 local e1 = stage("enc1", x, base)
-local e2 = stage("enc2", maxpool(e1, 2), 2 * base)
-local m = stage("mid", maxpool(e2, 2), 4 * base)
+local e2 = stage("enc2", pool(e1, 2), 2 * base)
+local m = stage("mid", pool(e2, 2), 4 * base)
 local d2 = stage("dec2", concat{upsample(m, 2), e2}, 2 * base)
 local d1 = stage("dec1", concat{upsample(d2, 2), e1}, base)
 local y = conv2d(d1, 10, 1, {name = "head"})
