@@ -9,611 +9,611 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_features_conv0_weight = 0,  /* [64,3,7,7] */
-    P_features_norm0_weight = 9408,  /* [64] */
-    P_features_norm0_bias = 9472,  /* [64] */
-    P_features_norm0_running_mean = 7978856,  /* [64] */
-    P_features_norm0_running_var = 7978920,  /* [64] */
-    P_features_denseblock1_denselayer1_norm1_weight = 9536,  /* [64] */
-    P_features_denseblock1_denselayer1_norm1_bias = 9600,  /* [64] */
-    P_features_denseblock1_denselayer1_norm1_running_mean = 7978984,  /* [64] */
-    P_features_denseblock1_denselayer1_norm1_running_var = 7979048,  /* [64] */
-    P_features_denseblock1_denselayer1_conv1_weight = 9664,  /* [128,64,1,1] */
-    P_features_denseblock1_denselayer1_norm2_weight = 17856,  /* [128] */
-    P_features_denseblock1_denselayer1_norm2_bias = 17984,  /* [128] */
-    P_features_denseblock1_denselayer1_norm2_running_mean = 7979112,  /* [128] */
-    P_features_denseblock1_denselayer1_norm2_running_var = 7979240,  /* [128] */
-    P_features_denseblock1_denselayer1_conv2_weight = 18112,  /* [32,128,3,3] */
-    P_features_denseblock1_denselayer2_norm1_weight = 54976,  /* [96] */
-    P_features_denseblock1_denselayer2_norm1_bias = 55072,  /* [96] */
-    P_features_denseblock1_denselayer2_norm1_running_mean = 7979368,  /* [96] */
-    P_features_denseblock1_denselayer2_norm1_running_var = 7979464,  /* [96] */
-    P_features_denseblock1_denselayer2_conv1_weight = 55168,  /* [128,96,1,1] */
-    P_features_denseblock1_denselayer2_norm2_weight = 67456,  /* [128] */
-    P_features_denseblock1_denselayer2_norm2_bias = 67584,  /* [128] */
-    P_features_denseblock1_denselayer2_norm2_running_mean = 7979560,  /* [128] */
-    P_features_denseblock1_denselayer2_norm2_running_var = 7979688,  /* [128] */
-    P_features_denseblock1_denselayer2_conv2_weight = 67712,  /* [32,128,3,3] */
-    P_features_denseblock1_denselayer3_norm1_weight = 104576,  /* [128] */
-    P_features_denseblock1_denselayer3_norm1_bias = 104704,  /* [128] */
-    P_features_denseblock1_denselayer3_norm1_running_mean = 7979816,  /* [128] */
-    P_features_denseblock1_denselayer3_norm1_running_var = 7979944,  /* [128] */
-    P_features_denseblock1_denselayer3_conv1_weight = 104832,  /* [128,128,1,1] */
-    P_features_denseblock1_denselayer3_norm2_weight = 121216,  /* [128] */
-    P_features_denseblock1_denselayer3_norm2_bias = 121344,  /* [128] */
-    P_features_denseblock1_denselayer3_norm2_running_mean = 7980072,  /* [128] */
-    P_features_denseblock1_denselayer3_norm2_running_var = 7980200,  /* [128] */
-    P_features_denseblock1_denselayer3_conv2_weight = 121472,  /* [32,128,3,3] */
-    P_features_denseblock1_denselayer4_norm1_weight = 158336,  /* [160] */
-    P_features_denseblock1_denselayer4_norm1_bias = 158496,  /* [160] */
-    P_features_denseblock1_denselayer4_norm1_running_mean = 7980328,  /* [160] */
-    P_features_denseblock1_denselayer4_norm1_running_var = 7980488,  /* [160] */
-    P_features_denseblock1_denselayer4_conv1_weight = 158656,  /* [128,160,1,1] */
-    P_features_denseblock1_denselayer4_norm2_weight = 179136,  /* [128] */
-    P_features_denseblock1_denselayer4_norm2_bias = 179264,  /* [128] */
-    P_features_denseblock1_denselayer4_norm2_running_mean = 7980648,  /* [128] */
-    P_features_denseblock1_denselayer4_norm2_running_var = 7980776,  /* [128] */
-    P_features_denseblock1_denselayer4_conv2_weight = 179392,  /* [32,128,3,3] */
-    P_features_denseblock1_denselayer5_norm1_weight = 216256,  /* [192] */
-    P_features_denseblock1_denselayer5_norm1_bias = 216448,  /* [192] */
-    P_features_denseblock1_denselayer5_norm1_running_mean = 7980904,  /* [192] */
-    P_features_denseblock1_denselayer5_norm1_running_var = 7981096,  /* [192] */
-    P_features_denseblock1_denselayer5_conv1_weight = 216640,  /* [128,192,1,1] */
-    P_features_denseblock1_denselayer5_norm2_weight = 241216,  /* [128] */
-    P_features_denseblock1_denselayer5_norm2_bias = 241344,  /* [128] */
-    P_features_denseblock1_denselayer5_norm2_running_mean = 7981288,  /* [128] */
-    P_features_denseblock1_denselayer5_norm2_running_var = 7981416,  /* [128] */
-    P_features_denseblock1_denselayer5_conv2_weight = 241472,  /* [32,128,3,3] */
-    P_features_denseblock1_denselayer6_norm1_weight = 278336,  /* [224] */
-    P_features_denseblock1_denselayer6_norm1_bias = 278560,  /* [224] */
-    P_features_denseblock1_denselayer6_norm1_running_mean = 7981544,  /* [224] */
-    P_features_denseblock1_denselayer6_norm1_running_var = 7981768,  /* [224] */
-    P_features_denseblock1_denselayer6_conv1_weight = 278784,  /* [128,224,1,1] */
-    P_features_denseblock1_denselayer6_norm2_weight = 307456,  /* [128] */
-    P_features_denseblock1_denselayer6_norm2_bias = 307584,  /* [128] */
-    P_features_denseblock1_denselayer6_norm2_running_mean = 7981992,  /* [128] */
-    P_features_denseblock1_denselayer6_norm2_running_var = 7982120,  /* [128] */
-    P_features_denseblock1_denselayer6_conv2_weight = 307712,  /* [32,128,3,3] */
-    P_features_transition1_norm_weight = 344576,  /* [256] */
-    P_features_transition1_norm_bias = 344832,  /* [256] */
-    P_features_transition1_norm_running_mean = 7982248,  /* [256] */
-    P_features_transition1_norm_running_var = 7982504,  /* [256] */
-    P_features_transition1_conv_weight = 345088,  /* [128,256,1,1] */
-    P_features_denseblock2_denselayer1_norm1_weight = 377856,  /* [128] */
-    P_features_denseblock2_denselayer1_norm1_bias = 377984,  /* [128] */
-    P_features_denseblock2_denselayer1_norm1_running_mean = 7982760,  /* [128] */
-    P_features_denseblock2_denselayer1_norm1_running_var = 7982888,  /* [128] */
-    P_features_denseblock2_denselayer1_conv1_weight = 378112,  /* [128,128,1,1] */
-    P_features_denseblock2_denselayer1_norm2_weight = 394496,  /* [128] */
-    P_features_denseblock2_denselayer1_norm2_bias = 394624,  /* [128] */
-    P_features_denseblock2_denselayer1_norm2_running_mean = 7983016,  /* [128] */
-    P_features_denseblock2_denselayer1_norm2_running_var = 7983144,  /* [128] */
-    P_features_denseblock2_denselayer1_conv2_weight = 394752,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer2_norm1_weight = 431616,  /* [160] */
-    P_features_denseblock2_denselayer2_norm1_bias = 431776,  /* [160] */
-    P_features_denseblock2_denselayer2_norm1_running_mean = 7983272,  /* [160] */
-    P_features_denseblock2_denselayer2_norm1_running_var = 7983432,  /* [160] */
-    P_features_denseblock2_denselayer2_conv1_weight = 431936,  /* [128,160,1,1] */
-    P_features_denseblock2_denselayer2_norm2_weight = 452416,  /* [128] */
-    P_features_denseblock2_denselayer2_norm2_bias = 452544,  /* [128] */
-    P_features_denseblock2_denselayer2_norm2_running_mean = 7983592,  /* [128] */
-    P_features_denseblock2_denselayer2_norm2_running_var = 7983720,  /* [128] */
-    P_features_denseblock2_denselayer2_conv2_weight = 452672,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer3_norm1_weight = 489536,  /* [192] */
-    P_features_denseblock2_denselayer3_norm1_bias = 489728,  /* [192] */
-    P_features_denseblock2_denselayer3_norm1_running_mean = 7983848,  /* [192] */
-    P_features_denseblock2_denselayer3_norm1_running_var = 7984040,  /* [192] */
-    P_features_denseblock2_denselayer3_conv1_weight = 489920,  /* [128,192,1,1] */
-    P_features_denseblock2_denselayer3_norm2_weight = 514496,  /* [128] */
-    P_features_denseblock2_denselayer3_norm2_bias = 514624,  /* [128] */
-    P_features_denseblock2_denselayer3_norm2_running_mean = 7984232,  /* [128] */
-    P_features_denseblock2_denselayer3_norm2_running_var = 7984360,  /* [128] */
-    P_features_denseblock2_denselayer3_conv2_weight = 514752,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer4_norm1_weight = 551616,  /* [224] */
-    P_features_denseblock2_denselayer4_norm1_bias = 551840,  /* [224] */
-    P_features_denseblock2_denselayer4_norm1_running_mean = 7984488,  /* [224] */
-    P_features_denseblock2_denselayer4_norm1_running_var = 7984712,  /* [224] */
-    P_features_denseblock2_denselayer4_conv1_weight = 552064,  /* [128,224,1,1] */
-    P_features_denseblock2_denselayer4_norm2_weight = 580736,  /* [128] */
-    P_features_denseblock2_denselayer4_norm2_bias = 580864,  /* [128] */
-    P_features_denseblock2_denselayer4_norm2_running_mean = 7984936,  /* [128] */
-    P_features_denseblock2_denselayer4_norm2_running_var = 7985064,  /* [128] */
-    P_features_denseblock2_denselayer4_conv2_weight = 580992,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer5_norm1_weight = 617856,  /* [256] */
-    P_features_denseblock2_denselayer5_norm1_bias = 618112,  /* [256] */
-    P_features_denseblock2_denselayer5_norm1_running_mean = 7985192,  /* [256] */
-    P_features_denseblock2_denselayer5_norm1_running_var = 7985448,  /* [256] */
-    P_features_denseblock2_denselayer5_conv1_weight = 618368,  /* [128,256,1,1] */
-    P_features_denseblock2_denselayer5_norm2_weight = 651136,  /* [128] */
-    P_features_denseblock2_denselayer5_norm2_bias = 651264,  /* [128] */
-    P_features_denseblock2_denselayer5_norm2_running_mean = 7985704,  /* [128] */
-    P_features_denseblock2_denselayer5_norm2_running_var = 7985832,  /* [128] */
-    P_features_denseblock2_denselayer5_conv2_weight = 651392,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer6_norm1_weight = 688256,  /* [288] */
-    P_features_denseblock2_denselayer6_norm1_bias = 688544,  /* [288] */
-    P_features_denseblock2_denselayer6_norm1_running_mean = 7985960,  /* [288] */
-    P_features_denseblock2_denselayer6_norm1_running_var = 7986248,  /* [288] */
-    P_features_denseblock2_denselayer6_conv1_weight = 688832,  /* [128,288,1,1] */
-    P_features_denseblock2_denselayer6_norm2_weight = 725696,  /* [128] */
-    P_features_denseblock2_denselayer6_norm2_bias = 725824,  /* [128] */
-    P_features_denseblock2_denselayer6_norm2_running_mean = 7986536,  /* [128] */
-    P_features_denseblock2_denselayer6_norm2_running_var = 7986664,  /* [128] */
-    P_features_denseblock2_denselayer6_conv2_weight = 725952,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer7_norm1_weight = 762816,  /* [320] */
-    P_features_denseblock2_denselayer7_norm1_bias = 763136,  /* [320] */
-    P_features_denseblock2_denselayer7_norm1_running_mean = 7986792,  /* [320] */
-    P_features_denseblock2_denselayer7_norm1_running_var = 7987112,  /* [320] */
-    P_features_denseblock2_denselayer7_conv1_weight = 763456,  /* [128,320,1,1] */
-    P_features_denseblock2_denselayer7_norm2_weight = 804416,  /* [128] */
-    P_features_denseblock2_denselayer7_norm2_bias = 804544,  /* [128] */
-    P_features_denseblock2_denselayer7_norm2_running_mean = 7987432,  /* [128] */
-    P_features_denseblock2_denselayer7_norm2_running_var = 7987560,  /* [128] */
-    P_features_denseblock2_denselayer7_conv2_weight = 804672,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer8_norm1_weight = 841536,  /* [352] */
-    P_features_denseblock2_denselayer8_norm1_bias = 841888,  /* [352] */
-    P_features_denseblock2_denselayer8_norm1_running_mean = 7987688,  /* [352] */
-    P_features_denseblock2_denselayer8_norm1_running_var = 7988040,  /* [352] */
-    P_features_denseblock2_denselayer8_conv1_weight = 842240,  /* [128,352,1,1] */
-    P_features_denseblock2_denselayer8_norm2_weight = 887296,  /* [128] */
-    P_features_denseblock2_denselayer8_norm2_bias = 887424,  /* [128] */
-    P_features_denseblock2_denselayer8_norm2_running_mean = 7988392,  /* [128] */
-    P_features_denseblock2_denselayer8_norm2_running_var = 7988520,  /* [128] */
-    P_features_denseblock2_denselayer8_conv2_weight = 887552,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer9_norm1_weight = 924416,  /* [384] */
-    P_features_denseblock2_denselayer9_norm1_bias = 924800,  /* [384] */
-    P_features_denseblock2_denselayer9_norm1_running_mean = 7988648,  /* [384] */
-    P_features_denseblock2_denselayer9_norm1_running_var = 7989032,  /* [384] */
-    P_features_denseblock2_denselayer9_conv1_weight = 925184,  /* [128,384,1,1] */
-    P_features_denseblock2_denselayer9_norm2_weight = 974336,  /* [128] */
-    P_features_denseblock2_denselayer9_norm2_bias = 974464,  /* [128] */
-    P_features_denseblock2_denselayer9_norm2_running_mean = 7989416,  /* [128] */
-    P_features_denseblock2_denselayer9_norm2_running_var = 7989544,  /* [128] */
-    P_features_denseblock2_denselayer9_conv2_weight = 974592,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer10_norm1_weight = 1011456,  /* [416] */
-    P_features_denseblock2_denselayer10_norm1_bias = 1011872,  /* [416] */
-    P_features_denseblock2_denselayer10_norm1_running_mean = 7989672,  /* [416] */
-    P_features_denseblock2_denselayer10_norm1_running_var = 7990088,  /* [416] */
-    P_features_denseblock2_denselayer10_conv1_weight = 1012288,  /* [128,416,1,1] */
-    P_features_denseblock2_denselayer10_norm2_weight = 1065536,  /* [128] */
-    P_features_denseblock2_denselayer10_norm2_bias = 1065664,  /* [128] */
-    P_features_denseblock2_denselayer10_norm2_running_mean = 7990504,  /* [128] */
-    P_features_denseblock2_denselayer10_norm2_running_var = 7990632,  /* [128] */
-    P_features_denseblock2_denselayer10_conv2_weight = 1065792,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer11_norm1_weight = 1102656,  /* [448] */
-    P_features_denseblock2_denselayer11_norm1_bias = 1103104,  /* [448] */
-    P_features_denseblock2_denselayer11_norm1_running_mean = 7990760,  /* [448] */
-    P_features_denseblock2_denselayer11_norm1_running_var = 7991208,  /* [448] */
-    P_features_denseblock2_denselayer11_conv1_weight = 1103552,  /* [128,448,1,1] */
-    P_features_denseblock2_denselayer11_norm2_weight = 1160896,  /* [128] */
-    P_features_denseblock2_denselayer11_norm2_bias = 1161024,  /* [128] */
-    P_features_denseblock2_denselayer11_norm2_running_mean = 7991656,  /* [128] */
-    P_features_denseblock2_denselayer11_norm2_running_var = 7991784,  /* [128] */
-    P_features_denseblock2_denselayer11_conv2_weight = 1161152,  /* [32,128,3,3] */
-    P_features_denseblock2_denselayer12_norm1_weight = 1198016,  /* [480] */
-    P_features_denseblock2_denselayer12_norm1_bias = 1198496,  /* [480] */
-    P_features_denseblock2_denselayer12_norm1_running_mean = 7991912,  /* [480] */
-    P_features_denseblock2_denselayer12_norm1_running_var = 7992392,  /* [480] */
-    P_features_denseblock2_denselayer12_conv1_weight = 1198976,  /* [128,480,1,1] */
-    P_features_denseblock2_denselayer12_norm2_weight = 1260416,  /* [128] */
-    P_features_denseblock2_denselayer12_norm2_bias = 1260544,  /* [128] */
-    P_features_denseblock2_denselayer12_norm2_running_mean = 7992872,  /* [128] */
-    P_features_denseblock2_denselayer12_norm2_running_var = 7993000,  /* [128] */
-    P_features_denseblock2_denselayer12_conv2_weight = 1260672,  /* [32,128,3,3] */
-    P_features_transition2_norm_weight = 1297536,  /* [512] */
-    P_features_transition2_norm_bias = 1298048,  /* [512] */
-    P_features_transition2_norm_running_mean = 7993128,  /* [512] */
-    P_features_transition2_norm_running_var = 7993640,  /* [512] */
-    P_features_transition2_conv_weight = 1298560,  /* [256,512,1,1] */
-    P_features_denseblock3_denselayer1_norm1_weight = 1429632,  /* [256] */
-    P_features_denseblock3_denselayer1_norm1_bias = 1429888,  /* [256] */
-    P_features_denseblock3_denselayer1_norm1_running_mean = 7994152,  /* [256] */
-    P_features_denseblock3_denselayer1_norm1_running_var = 7994408,  /* [256] */
-    P_features_denseblock3_denselayer1_conv1_weight = 1430144,  /* [128,256,1,1] */
-    P_features_denseblock3_denselayer1_norm2_weight = 1462912,  /* [128] */
-    P_features_denseblock3_denselayer1_norm2_bias = 1463040,  /* [128] */
-    P_features_denseblock3_denselayer1_norm2_running_mean = 7994664,  /* [128] */
-    P_features_denseblock3_denselayer1_norm2_running_var = 7994792,  /* [128] */
-    P_features_denseblock3_denselayer1_conv2_weight = 1463168,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer2_norm1_weight = 1500032,  /* [288] */
-    P_features_denseblock3_denselayer2_norm1_bias = 1500320,  /* [288] */
-    P_features_denseblock3_denselayer2_norm1_running_mean = 7994920,  /* [288] */
-    P_features_denseblock3_denselayer2_norm1_running_var = 7995208,  /* [288] */
-    P_features_denseblock3_denselayer2_conv1_weight = 1500608,  /* [128,288,1,1] */
-    P_features_denseblock3_denselayer2_norm2_weight = 1537472,  /* [128] */
-    P_features_denseblock3_denselayer2_norm2_bias = 1537600,  /* [128] */
-    P_features_denseblock3_denselayer2_norm2_running_mean = 7995496,  /* [128] */
-    P_features_denseblock3_denselayer2_norm2_running_var = 7995624,  /* [128] */
-    P_features_denseblock3_denselayer2_conv2_weight = 1537728,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer3_norm1_weight = 1574592,  /* [320] */
-    P_features_denseblock3_denselayer3_norm1_bias = 1574912,  /* [320] */
-    P_features_denseblock3_denselayer3_norm1_running_mean = 7995752,  /* [320] */
-    P_features_denseblock3_denselayer3_norm1_running_var = 7996072,  /* [320] */
-    P_features_denseblock3_denselayer3_conv1_weight = 1575232,  /* [128,320,1,1] */
-    P_features_denseblock3_denselayer3_norm2_weight = 1616192,  /* [128] */
-    P_features_denseblock3_denselayer3_norm2_bias = 1616320,  /* [128] */
-    P_features_denseblock3_denselayer3_norm2_running_mean = 7996392,  /* [128] */
-    P_features_denseblock3_denselayer3_norm2_running_var = 7996520,  /* [128] */
-    P_features_denseblock3_denselayer3_conv2_weight = 1616448,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer4_norm1_weight = 1653312,  /* [352] */
-    P_features_denseblock3_denselayer4_norm1_bias = 1653664,  /* [352] */
-    P_features_denseblock3_denselayer4_norm1_running_mean = 7996648,  /* [352] */
-    P_features_denseblock3_denselayer4_norm1_running_var = 7997000,  /* [352] */
-    P_features_denseblock3_denselayer4_conv1_weight = 1654016,  /* [128,352,1,1] */
-    P_features_denseblock3_denselayer4_norm2_weight = 1699072,  /* [128] */
-    P_features_denseblock3_denselayer4_norm2_bias = 1699200,  /* [128] */
-    P_features_denseblock3_denselayer4_norm2_running_mean = 7997352,  /* [128] */
-    P_features_denseblock3_denselayer4_norm2_running_var = 7997480,  /* [128] */
-    P_features_denseblock3_denselayer4_conv2_weight = 1699328,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer5_norm1_weight = 1736192,  /* [384] */
-    P_features_denseblock3_denselayer5_norm1_bias = 1736576,  /* [384] */
-    P_features_denseblock3_denselayer5_norm1_running_mean = 7997608,  /* [384] */
-    P_features_denseblock3_denselayer5_norm1_running_var = 7997992,  /* [384] */
-    P_features_denseblock3_denselayer5_conv1_weight = 1736960,  /* [128,384,1,1] */
-    P_features_denseblock3_denselayer5_norm2_weight = 1786112,  /* [128] */
-    P_features_denseblock3_denselayer5_norm2_bias = 1786240,  /* [128] */
-    P_features_denseblock3_denselayer5_norm2_running_mean = 7998376,  /* [128] */
-    P_features_denseblock3_denselayer5_norm2_running_var = 7998504,  /* [128] */
-    P_features_denseblock3_denselayer5_conv2_weight = 1786368,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer6_norm1_weight = 1823232,  /* [416] */
-    P_features_denseblock3_denselayer6_norm1_bias = 1823648,  /* [416] */
-    P_features_denseblock3_denselayer6_norm1_running_mean = 7998632,  /* [416] */
-    P_features_denseblock3_denselayer6_norm1_running_var = 7999048,  /* [416] */
-    P_features_denseblock3_denselayer6_conv1_weight = 1824064,  /* [128,416,1,1] */
-    P_features_denseblock3_denselayer6_norm2_weight = 1877312,  /* [128] */
-    P_features_denseblock3_denselayer6_norm2_bias = 1877440,  /* [128] */
-    P_features_denseblock3_denselayer6_norm2_running_mean = 7999464,  /* [128] */
-    P_features_denseblock3_denselayer6_norm2_running_var = 7999592,  /* [128] */
-    P_features_denseblock3_denselayer6_conv2_weight = 1877568,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer7_norm1_weight = 1914432,  /* [448] */
-    P_features_denseblock3_denselayer7_norm1_bias = 1914880,  /* [448] */
-    P_features_denseblock3_denselayer7_norm1_running_mean = 7999720,  /* [448] */
-    P_features_denseblock3_denselayer7_norm1_running_var = 8000168,  /* [448] */
-    P_features_denseblock3_denselayer7_conv1_weight = 1915328,  /* [128,448,1,1] */
-    P_features_denseblock3_denselayer7_norm2_weight = 1972672,  /* [128] */
-    P_features_denseblock3_denselayer7_norm2_bias = 1972800,  /* [128] */
-    P_features_denseblock3_denselayer7_norm2_running_mean = 8000616,  /* [128] */
-    P_features_denseblock3_denselayer7_norm2_running_var = 8000744,  /* [128] */
-    P_features_denseblock3_denselayer7_conv2_weight = 1972928,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer8_norm1_weight = 2009792,  /* [480] */
-    P_features_denseblock3_denselayer8_norm1_bias = 2010272,  /* [480] */
-    P_features_denseblock3_denselayer8_norm1_running_mean = 8000872,  /* [480] */
-    P_features_denseblock3_denselayer8_norm1_running_var = 8001352,  /* [480] */
-    P_features_denseblock3_denselayer8_conv1_weight = 2010752,  /* [128,480,1,1] */
-    P_features_denseblock3_denselayer8_norm2_weight = 2072192,  /* [128] */
-    P_features_denseblock3_denselayer8_norm2_bias = 2072320,  /* [128] */
-    P_features_denseblock3_denselayer8_norm2_running_mean = 8001832,  /* [128] */
-    P_features_denseblock3_denselayer8_norm2_running_var = 8001960,  /* [128] */
-    P_features_denseblock3_denselayer8_conv2_weight = 2072448,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer9_norm1_weight = 2109312,  /* [512] */
-    P_features_denseblock3_denselayer9_norm1_bias = 2109824,  /* [512] */
-    P_features_denseblock3_denselayer9_norm1_running_mean = 8002088,  /* [512] */
-    P_features_denseblock3_denselayer9_norm1_running_var = 8002600,  /* [512] */
-    P_features_denseblock3_denselayer9_conv1_weight = 2110336,  /* [128,512,1,1] */
-    P_features_denseblock3_denselayer9_norm2_weight = 2175872,  /* [128] */
-    P_features_denseblock3_denselayer9_norm2_bias = 2176000,  /* [128] */
-    P_features_denseblock3_denselayer9_norm2_running_mean = 8003112,  /* [128] */
-    P_features_denseblock3_denselayer9_norm2_running_var = 8003240,  /* [128] */
-    P_features_denseblock3_denselayer9_conv2_weight = 2176128,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer10_norm1_weight = 2212992,  /* [544] */
-    P_features_denseblock3_denselayer10_norm1_bias = 2213536,  /* [544] */
-    P_features_denseblock3_denselayer10_norm1_running_mean = 8003368,  /* [544] */
-    P_features_denseblock3_denselayer10_norm1_running_var = 8003912,  /* [544] */
-    P_features_denseblock3_denselayer10_conv1_weight = 2214080,  /* [128,544,1,1] */
-    P_features_denseblock3_denselayer10_norm2_weight = 2283712,  /* [128] */
-    P_features_denseblock3_denselayer10_norm2_bias = 2283840,  /* [128] */
-    P_features_denseblock3_denselayer10_norm2_running_mean = 8004456,  /* [128] */
-    P_features_denseblock3_denselayer10_norm2_running_var = 8004584,  /* [128] */
-    P_features_denseblock3_denselayer10_conv2_weight = 2283968,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer11_norm1_weight = 2320832,  /* [576] */
-    P_features_denseblock3_denselayer11_norm1_bias = 2321408,  /* [576] */
-    P_features_denseblock3_denselayer11_norm1_running_mean = 8004712,  /* [576] */
-    P_features_denseblock3_denselayer11_norm1_running_var = 8005288,  /* [576] */
-    P_features_denseblock3_denselayer11_conv1_weight = 2321984,  /* [128,576,1,1] */
-    P_features_denseblock3_denselayer11_norm2_weight = 2395712,  /* [128] */
-    P_features_denseblock3_denselayer11_norm2_bias = 2395840,  /* [128] */
-    P_features_denseblock3_denselayer11_norm2_running_mean = 8005864,  /* [128] */
-    P_features_denseblock3_denselayer11_norm2_running_var = 8005992,  /* [128] */
-    P_features_denseblock3_denselayer11_conv2_weight = 2395968,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer12_norm1_weight = 2432832,  /* [608] */
-    P_features_denseblock3_denselayer12_norm1_bias = 2433440,  /* [608] */
-    P_features_denseblock3_denselayer12_norm1_running_mean = 8006120,  /* [608] */
-    P_features_denseblock3_denselayer12_norm1_running_var = 8006728,  /* [608] */
-    P_features_denseblock3_denselayer12_conv1_weight = 2434048,  /* [128,608,1,1] */
-    P_features_denseblock3_denselayer12_norm2_weight = 2511872,  /* [128] */
-    P_features_denseblock3_denselayer12_norm2_bias = 2512000,  /* [128] */
-    P_features_denseblock3_denselayer12_norm2_running_mean = 8007336,  /* [128] */
-    P_features_denseblock3_denselayer12_norm2_running_var = 8007464,  /* [128] */
-    P_features_denseblock3_denselayer12_conv2_weight = 2512128,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer13_norm1_weight = 2548992,  /* [640] */
-    P_features_denseblock3_denselayer13_norm1_bias = 2549632,  /* [640] */
-    P_features_denseblock3_denselayer13_norm1_running_mean = 8007592,  /* [640] */
-    P_features_denseblock3_denselayer13_norm1_running_var = 8008232,  /* [640] */
-    P_features_denseblock3_denselayer13_conv1_weight = 2550272,  /* [128,640,1,1] */
-    P_features_denseblock3_denselayer13_norm2_weight = 2632192,  /* [128] */
-    P_features_denseblock3_denselayer13_norm2_bias = 2632320,  /* [128] */
-    P_features_denseblock3_denselayer13_norm2_running_mean = 8008872,  /* [128] */
-    P_features_denseblock3_denselayer13_norm2_running_var = 8009000,  /* [128] */
-    P_features_denseblock3_denselayer13_conv2_weight = 2632448,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer14_norm1_weight = 2669312,  /* [672] */
-    P_features_denseblock3_denselayer14_norm1_bias = 2669984,  /* [672] */
-    P_features_denseblock3_denselayer14_norm1_running_mean = 8009128,  /* [672] */
-    P_features_denseblock3_denselayer14_norm1_running_var = 8009800,  /* [672] */
-    P_features_denseblock3_denselayer14_conv1_weight = 2670656,  /* [128,672,1,1] */
-    P_features_denseblock3_denselayer14_norm2_weight = 2756672,  /* [128] */
-    P_features_denseblock3_denselayer14_norm2_bias = 2756800,  /* [128] */
-    P_features_denseblock3_denselayer14_norm2_running_mean = 8010472,  /* [128] */
-    P_features_denseblock3_denselayer14_norm2_running_var = 8010600,  /* [128] */
-    P_features_denseblock3_denselayer14_conv2_weight = 2756928,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer15_norm1_weight = 2793792,  /* [704] */
-    P_features_denseblock3_denselayer15_norm1_bias = 2794496,  /* [704] */
-    P_features_denseblock3_denselayer15_norm1_running_mean = 8010728,  /* [704] */
-    P_features_denseblock3_denselayer15_norm1_running_var = 8011432,  /* [704] */
-    P_features_denseblock3_denselayer15_conv1_weight = 2795200,  /* [128,704,1,1] */
-    P_features_denseblock3_denselayer15_norm2_weight = 2885312,  /* [128] */
-    P_features_denseblock3_denselayer15_norm2_bias = 2885440,  /* [128] */
-    P_features_denseblock3_denselayer15_norm2_running_mean = 8012136,  /* [128] */
-    P_features_denseblock3_denselayer15_norm2_running_var = 8012264,  /* [128] */
-    P_features_denseblock3_denselayer15_conv2_weight = 2885568,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer16_norm1_weight = 2922432,  /* [736] */
-    P_features_denseblock3_denselayer16_norm1_bias = 2923168,  /* [736] */
-    P_features_denseblock3_denselayer16_norm1_running_mean = 8012392,  /* [736] */
-    P_features_denseblock3_denselayer16_norm1_running_var = 8013128,  /* [736] */
-    P_features_denseblock3_denselayer16_conv1_weight = 2923904,  /* [128,736,1,1] */
-    P_features_denseblock3_denselayer16_norm2_weight = 3018112,  /* [128] */
-    P_features_denseblock3_denselayer16_norm2_bias = 3018240,  /* [128] */
-    P_features_denseblock3_denselayer16_norm2_running_mean = 8013864,  /* [128] */
-    P_features_denseblock3_denselayer16_norm2_running_var = 8013992,  /* [128] */
-    P_features_denseblock3_denselayer16_conv2_weight = 3018368,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer17_norm1_weight = 3055232,  /* [768] */
-    P_features_denseblock3_denselayer17_norm1_bias = 3056000,  /* [768] */
-    P_features_denseblock3_denselayer17_norm1_running_mean = 8014120,  /* [768] */
-    P_features_denseblock3_denselayer17_norm1_running_var = 8014888,  /* [768] */
-    P_features_denseblock3_denselayer17_conv1_weight = 3056768,  /* [128,768,1,1] */
-    P_features_denseblock3_denselayer17_norm2_weight = 3155072,  /* [128] */
-    P_features_denseblock3_denselayer17_norm2_bias = 3155200,  /* [128] */
-    P_features_denseblock3_denselayer17_norm2_running_mean = 8015656,  /* [128] */
-    P_features_denseblock3_denselayer17_norm2_running_var = 8015784,  /* [128] */
-    P_features_denseblock3_denselayer17_conv2_weight = 3155328,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer18_norm1_weight = 3192192,  /* [800] */
-    P_features_denseblock3_denselayer18_norm1_bias = 3192992,  /* [800] */
-    P_features_denseblock3_denselayer18_norm1_running_mean = 8015912,  /* [800] */
-    P_features_denseblock3_denselayer18_norm1_running_var = 8016712,  /* [800] */
-    P_features_denseblock3_denselayer18_conv1_weight = 3193792,  /* [128,800,1,1] */
-    P_features_denseblock3_denselayer18_norm2_weight = 3296192,  /* [128] */
-    P_features_denseblock3_denselayer18_norm2_bias = 3296320,  /* [128] */
-    P_features_denseblock3_denselayer18_norm2_running_mean = 8017512,  /* [128] */
-    P_features_denseblock3_denselayer18_norm2_running_var = 8017640,  /* [128] */
-    P_features_denseblock3_denselayer18_conv2_weight = 3296448,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer19_norm1_weight = 3333312,  /* [832] */
-    P_features_denseblock3_denselayer19_norm1_bias = 3334144,  /* [832] */
-    P_features_denseblock3_denselayer19_norm1_running_mean = 8017768,  /* [832] */
-    P_features_denseblock3_denselayer19_norm1_running_var = 8018600,  /* [832] */
-    P_features_denseblock3_denselayer19_conv1_weight = 3334976,  /* [128,832,1,1] */
-    P_features_denseblock3_denselayer19_norm2_weight = 3441472,  /* [128] */
-    P_features_denseblock3_denselayer19_norm2_bias = 3441600,  /* [128] */
-    P_features_denseblock3_denselayer19_norm2_running_mean = 8019432,  /* [128] */
-    P_features_denseblock3_denselayer19_norm2_running_var = 8019560,  /* [128] */
-    P_features_denseblock3_denselayer19_conv2_weight = 3441728,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer20_norm1_weight = 3478592,  /* [864] */
-    P_features_denseblock3_denselayer20_norm1_bias = 3479456,  /* [864] */
-    P_features_denseblock3_denselayer20_norm1_running_mean = 8019688,  /* [864] */
-    P_features_denseblock3_denselayer20_norm1_running_var = 8020552,  /* [864] */
-    P_features_denseblock3_denselayer20_conv1_weight = 3480320,  /* [128,864,1,1] */
-    P_features_denseblock3_denselayer20_norm2_weight = 3590912,  /* [128] */
-    P_features_denseblock3_denselayer20_norm2_bias = 3591040,  /* [128] */
-    P_features_denseblock3_denselayer20_norm2_running_mean = 8021416,  /* [128] */
-    P_features_denseblock3_denselayer20_norm2_running_var = 8021544,  /* [128] */
-    P_features_denseblock3_denselayer20_conv2_weight = 3591168,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer21_norm1_weight = 3628032,  /* [896] */
-    P_features_denseblock3_denselayer21_norm1_bias = 3628928,  /* [896] */
-    P_features_denseblock3_denselayer21_norm1_running_mean = 8021672,  /* [896] */
-    P_features_denseblock3_denselayer21_norm1_running_var = 8022568,  /* [896] */
-    P_features_denseblock3_denselayer21_conv1_weight = 3629824,  /* [128,896,1,1] */
-    P_features_denseblock3_denselayer21_norm2_weight = 3744512,  /* [128] */
-    P_features_denseblock3_denselayer21_norm2_bias = 3744640,  /* [128] */
-    P_features_denseblock3_denselayer21_norm2_running_mean = 8023464,  /* [128] */
-    P_features_denseblock3_denselayer21_norm2_running_var = 8023592,  /* [128] */
-    P_features_denseblock3_denselayer21_conv2_weight = 3744768,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer22_norm1_weight = 3781632,  /* [928] */
-    P_features_denseblock3_denselayer22_norm1_bias = 3782560,  /* [928] */
-    P_features_denseblock3_denselayer22_norm1_running_mean = 8023720,  /* [928] */
-    P_features_denseblock3_denselayer22_norm1_running_var = 8024648,  /* [928] */
-    P_features_denseblock3_denselayer22_conv1_weight = 3783488,  /* [128,928,1,1] */
-    P_features_denseblock3_denselayer22_norm2_weight = 3902272,  /* [128] */
-    P_features_denseblock3_denselayer22_norm2_bias = 3902400,  /* [128] */
-    P_features_denseblock3_denselayer22_norm2_running_mean = 8025576,  /* [128] */
-    P_features_denseblock3_denselayer22_norm2_running_var = 8025704,  /* [128] */
-    P_features_denseblock3_denselayer22_conv2_weight = 3902528,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer23_norm1_weight = 3939392,  /* [960] */
-    P_features_denseblock3_denselayer23_norm1_bias = 3940352,  /* [960] */
-    P_features_denseblock3_denselayer23_norm1_running_mean = 8025832,  /* [960] */
-    P_features_denseblock3_denselayer23_norm1_running_var = 8026792,  /* [960] */
-    P_features_denseblock3_denselayer23_conv1_weight = 3941312,  /* [128,960,1,1] */
-    P_features_denseblock3_denselayer23_norm2_weight = 4064192,  /* [128] */
-    P_features_denseblock3_denselayer23_norm2_bias = 4064320,  /* [128] */
-    P_features_denseblock3_denselayer23_norm2_running_mean = 8027752,  /* [128] */
-    P_features_denseblock3_denselayer23_norm2_running_var = 8027880,  /* [128] */
-    P_features_denseblock3_denselayer23_conv2_weight = 4064448,  /* [32,128,3,3] */
-    P_features_denseblock3_denselayer24_norm1_weight = 4101312,  /* [992] */
-    P_features_denseblock3_denselayer24_norm1_bias = 4102304,  /* [992] */
-    P_features_denseblock3_denselayer24_norm1_running_mean = 8028008,  /* [992] */
-    P_features_denseblock3_denselayer24_norm1_running_var = 8029000,  /* [992] */
-    P_features_denseblock3_denselayer24_conv1_weight = 4103296,  /* [128,992,1,1] */
-    P_features_denseblock3_denselayer24_norm2_weight = 4230272,  /* [128] */
-    P_features_denseblock3_denselayer24_norm2_bias = 4230400,  /* [128] */
-    P_features_denseblock3_denselayer24_norm2_running_mean = 8029992,  /* [128] */
-    P_features_denseblock3_denselayer24_norm2_running_var = 8030120,  /* [128] */
-    P_features_denseblock3_denselayer24_conv2_weight = 4230528,  /* [32,128,3,3] */
-    P_features_transition3_norm_weight = 4267392,  /* [1024] */
-    P_features_transition3_norm_bias = 4268416,  /* [1024] */
-    P_features_transition3_norm_running_mean = 8030248,  /* [1024] */
-    P_features_transition3_norm_running_var = 8031272,  /* [1024] */
-    P_features_transition3_conv_weight = 4269440,  /* [512,1024,1,1] */
-    P_features_denseblock4_denselayer1_norm1_weight = 4793728,  /* [512] */
-    P_features_denseblock4_denselayer1_norm1_bias = 4794240,  /* [512] */
-    P_features_denseblock4_denselayer1_norm1_running_mean = 8032296,  /* [512] */
-    P_features_denseblock4_denselayer1_norm1_running_var = 8032808,  /* [512] */
-    P_features_denseblock4_denselayer1_conv1_weight = 4794752,  /* [128,512,1,1] */
-    P_features_denseblock4_denselayer1_norm2_weight = 4860288,  /* [128] */
-    P_features_denseblock4_denselayer1_norm2_bias = 4860416,  /* [128] */
-    P_features_denseblock4_denselayer1_norm2_running_mean = 8033320,  /* [128] */
-    P_features_denseblock4_denselayer1_norm2_running_var = 8033448,  /* [128] */
-    P_features_denseblock4_denselayer1_conv2_weight = 4860544,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer2_norm1_weight = 4897408,  /* [544] */
-    P_features_denseblock4_denselayer2_norm1_bias = 4897952,  /* [544] */
-    P_features_denseblock4_denselayer2_norm1_running_mean = 8033576,  /* [544] */
-    P_features_denseblock4_denselayer2_norm1_running_var = 8034120,  /* [544] */
-    P_features_denseblock4_denselayer2_conv1_weight = 4898496,  /* [128,544,1,1] */
-    P_features_denseblock4_denselayer2_norm2_weight = 4968128,  /* [128] */
-    P_features_denseblock4_denselayer2_norm2_bias = 4968256,  /* [128] */
-    P_features_denseblock4_denselayer2_norm2_running_mean = 8034664,  /* [128] */
-    P_features_denseblock4_denselayer2_norm2_running_var = 8034792,  /* [128] */
-    P_features_denseblock4_denselayer2_conv2_weight = 4968384,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer3_norm1_weight = 5005248,  /* [576] */
-    P_features_denseblock4_denselayer3_norm1_bias = 5005824,  /* [576] */
-    P_features_denseblock4_denselayer3_norm1_running_mean = 8034920,  /* [576] */
-    P_features_denseblock4_denselayer3_norm1_running_var = 8035496,  /* [576] */
-    P_features_denseblock4_denselayer3_conv1_weight = 5006400,  /* [128,576,1,1] */
-    P_features_denseblock4_denselayer3_norm2_weight = 5080128,  /* [128] */
-    P_features_denseblock4_denselayer3_norm2_bias = 5080256,  /* [128] */
-    P_features_denseblock4_denselayer3_norm2_running_mean = 8036072,  /* [128] */
-    P_features_denseblock4_denselayer3_norm2_running_var = 8036200,  /* [128] */
-    P_features_denseblock4_denselayer3_conv2_weight = 5080384,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer4_norm1_weight = 5117248,  /* [608] */
-    P_features_denseblock4_denselayer4_norm1_bias = 5117856,  /* [608] */
-    P_features_denseblock4_denselayer4_norm1_running_mean = 8036328,  /* [608] */
-    P_features_denseblock4_denselayer4_norm1_running_var = 8036936,  /* [608] */
-    P_features_denseblock4_denselayer4_conv1_weight = 5118464,  /* [128,608,1,1] */
-    P_features_denseblock4_denselayer4_norm2_weight = 5196288,  /* [128] */
-    P_features_denseblock4_denselayer4_norm2_bias = 5196416,  /* [128] */
-    P_features_denseblock4_denselayer4_norm2_running_mean = 8037544,  /* [128] */
-    P_features_denseblock4_denselayer4_norm2_running_var = 8037672,  /* [128] */
-    P_features_denseblock4_denselayer4_conv2_weight = 5196544,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer5_norm1_weight = 5233408,  /* [640] */
-    P_features_denseblock4_denselayer5_norm1_bias = 5234048,  /* [640] */
-    P_features_denseblock4_denselayer5_norm1_running_mean = 8037800,  /* [640] */
-    P_features_denseblock4_denselayer5_norm1_running_var = 8038440,  /* [640] */
-    P_features_denseblock4_denselayer5_conv1_weight = 5234688,  /* [128,640,1,1] */
-    P_features_denseblock4_denselayer5_norm2_weight = 5316608,  /* [128] */
-    P_features_denseblock4_denselayer5_norm2_bias = 5316736,  /* [128] */
-    P_features_denseblock4_denselayer5_norm2_running_mean = 8039080,  /* [128] */
-    P_features_denseblock4_denselayer5_norm2_running_var = 8039208,  /* [128] */
-    P_features_denseblock4_denselayer5_conv2_weight = 5316864,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer6_norm1_weight = 5353728,  /* [672] */
-    P_features_denseblock4_denselayer6_norm1_bias = 5354400,  /* [672] */
-    P_features_denseblock4_denselayer6_norm1_running_mean = 8039336,  /* [672] */
-    P_features_denseblock4_denselayer6_norm1_running_var = 8040008,  /* [672] */
-    P_features_denseblock4_denselayer6_conv1_weight = 5355072,  /* [128,672,1,1] */
-    P_features_denseblock4_denselayer6_norm2_weight = 5441088,  /* [128] */
-    P_features_denseblock4_denselayer6_norm2_bias = 5441216,  /* [128] */
-    P_features_denseblock4_denselayer6_norm2_running_mean = 8040680,  /* [128] */
-    P_features_denseblock4_denselayer6_norm2_running_var = 8040808,  /* [128] */
-    P_features_denseblock4_denselayer6_conv2_weight = 5441344,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer7_norm1_weight = 5478208,  /* [704] */
-    P_features_denseblock4_denselayer7_norm1_bias = 5478912,  /* [704] */
-    P_features_denseblock4_denselayer7_norm1_running_mean = 8040936,  /* [704] */
-    P_features_denseblock4_denselayer7_norm1_running_var = 8041640,  /* [704] */
-    P_features_denseblock4_denselayer7_conv1_weight = 5479616,  /* [128,704,1,1] */
-    P_features_denseblock4_denselayer7_norm2_weight = 5569728,  /* [128] */
-    P_features_denseblock4_denselayer7_norm2_bias = 5569856,  /* [128] */
-    P_features_denseblock4_denselayer7_norm2_running_mean = 8042344,  /* [128] */
-    P_features_denseblock4_denselayer7_norm2_running_var = 8042472,  /* [128] */
-    P_features_denseblock4_denselayer7_conv2_weight = 5569984,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer8_norm1_weight = 5606848,  /* [736] */
-    P_features_denseblock4_denselayer8_norm1_bias = 5607584,  /* [736] */
-    P_features_denseblock4_denselayer8_norm1_running_mean = 8042600,  /* [736] */
-    P_features_denseblock4_denselayer8_norm1_running_var = 8043336,  /* [736] */
-    P_features_denseblock4_denselayer8_conv1_weight = 5608320,  /* [128,736,1,1] */
-    P_features_denseblock4_denselayer8_norm2_weight = 5702528,  /* [128] */
-    P_features_denseblock4_denselayer8_norm2_bias = 5702656,  /* [128] */
-    P_features_denseblock4_denselayer8_norm2_running_mean = 8044072,  /* [128] */
-    P_features_denseblock4_denselayer8_norm2_running_var = 8044200,  /* [128] */
-    P_features_denseblock4_denselayer8_conv2_weight = 5702784,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer9_norm1_weight = 5739648,  /* [768] */
-    P_features_denseblock4_denselayer9_norm1_bias = 5740416,  /* [768] */
-    P_features_denseblock4_denselayer9_norm1_running_mean = 8044328,  /* [768] */
-    P_features_denseblock4_denselayer9_norm1_running_var = 8045096,  /* [768] */
-    P_features_denseblock4_denselayer9_conv1_weight = 5741184,  /* [128,768,1,1] */
-    P_features_denseblock4_denselayer9_norm2_weight = 5839488,  /* [128] */
-    P_features_denseblock4_denselayer9_norm2_bias = 5839616,  /* [128] */
-    P_features_denseblock4_denselayer9_norm2_running_mean = 8045864,  /* [128] */
-    P_features_denseblock4_denselayer9_norm2_running_var = 8045992,  /* [128] */
-    P_features_denseblock4_denselayer9_conv2_weight = 5839744,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer10_norm1_weight = 5876608,  /* [800] */
-    P_features_denseblock4_denselayer10_norm1_bias = 5877408,  /* [800] */
-    P_features_denseblock4_denselayer10_norm1_running_mean = 8046120,  /* [800] */
-    P_features_denseblock4_denselayer10_norm1_running_var = 8046920,  /* [800] */
-    P_features_denseblock4_denselayer10_conv1_weight = 5878208,  /* [128,800,1,1] */
-    P_features_denseblock4_denselayer10_norm2_weight = 5980608,  /* [128] */
-    P_features_denseblock4_denselayer10_norm2_bias = 5980736,  /* [128] */
-    P_features_denseblock4_denselayer10_norm2_running_mean = 8047720,  /* [128] */
-    P_features_denseblock4_denselayer10_norm2_running_var = 8047848,  /* [128] */
-    P_features_denseblock4_denselayer10_conv2_weight = 5980864,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer11_norm1_weight = 6017728,  /* [832] */
-    P_features_denseblock4_denselayer11_norm1_bias = 6018560,  /* [832] */
-    P_features_denseblock4_denselayer11_norm1_running_mean = 8047976,  /* [832] */
-    P_features_denseblock4_denselayer11_norm1_running_var = 8048808,  /* [832] */
-    P_features_denseblock4_denselayer11_conv1_weight = 6019392,  /* [128,832,1,1] */
-    P_features_denseblock4_denselayer11_norm2_weight = 6125888,  /* [128] */
-    P_features_denseblock4_denselayer11_norm2_bias = 6126016,  /* [128] */
-    P_features_denseblock4_denselayer11_norm2_running_mean = 8049640,  /* [128] */
-    P_features_denseblock4_denselayer11_norm2_running_var = 8049768,  /* [128] */
-    P_features_denseblock4_denselayer11_conv2_weight = 6126144,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer12_norm1_weight = 6163008,  /* [864] */
-    P_features_denseblock4_denselayer12_norm1_bias = 6163872,  /* [864] */
-    P_features_denseblock4_denselayer12_norm1_running_mean = 8049896,  /* [864] */
-    P_features_denseblock4_denselayer12_norm1_running_var = 8050760,  /* [864] */
-    P_features_denseblock4_denselayer12_conv1_weight = 6164736,  /* [128,864,1,1] */
-    P_features_denseblock4_denselayer12_norm2_weight = 6275328,  /* [128] */
-    P_features_denseblock4_denselayer12_norm2_bias = 6275456,  /* [128] */
-    P_features_denseblock4_denselayer12_norm2_running_mean = 8051624,  /* [128] */
-    P_features_denseblock4_denselayer12_norm2_running_var = 8051752,  /* [128] */
-    P_features_denseblock4_denselayer12_conv2_weight = 6275584,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer13_norm1_weight = 6312448,  /* [896] */
-    P_features_denseblock4_denselayer13_norm1_bias = 6313344,  /* [896] */
-    P_features_denseblock4_denselayer13_norm1_running_mean = 8051880,  /* [896] */
-    P_features_denseblock4_denselayer13_norm1_running_var = 8052776,  /* [896] */
-    P_features_denseblock4_denselayer13_conv1_weight = 6314240,  /* [128,896,1,1] */
-    P_features_denseblock4_denselayer13_norm2_weight = 6428928,  /* [128] */
-    P_features_denseblock4_denselayer13_norm2_bias = 6429056,  /* [128] */
-    P_features_denseblock4_denselayer13_norm2_running_mean = 8053672,  /* [128] */
-    P_features_denseblock4_denselayer13_norm2_running_var = 8053800,  /* [128] */
-    P_features_denseblock4_denselayer13_conv2_weight = 6429184,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer14_norm1_weight = 6466048,  /* [928] */
-    P_features_denseblock4_denselayer14_norm1_bias = 6466976,  /* [928] */
-    P_features_denseblock4_denselayer14_norm1_running_mean = 8053928,  /* [928] */
-    P_features_denseblock4_denselayer14_norm1_running_var = 8054856,  /* [928] */
-    P_features_denseblock4_denselayer14_conv1_weight = 6467904,  /* [128,928,1,1] */
-    P_features_denseblock4_denselayer14_norm2_weight = 6586688,  /* [128] */
-    P_features_denseblock4_denselayer14_norm2_bias = 6586816,  /* [128] */
-    P_features_denseblock4_denselayer14_norm2_running_mean = 8055784,  /* [128] */
-    P_features_denseblock4_denselayer14_norm2_running_var = 8055912,  /* [128] */
-    P_features_denseblock4_denselayer14_conv2_weight = 6586944,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer15_norm1_weight = 6623808,  /* [960] */
-    P_features_denseblock4_denselayer15_norm1_bias = 6624768,  /* [960] */
-    P_features_denseblock4_denselayer15_norm1_running_mean = 8056040,  /* [960] */
-    P_features_denseblock4_denselayer15_norm1_running_var = 8057000,  /* [960] */
-    P_features_denseblock4_denselayer15_conv1_weight = 6625728,  /* [128,960,1,1] */
-    P_features_denseblock4_denselayer15_norm2_weight = 6748608,  /* [128] */
-    P_features_denseblock4_denselayer15_norm2_bias = 6748736,  /* [128] */
-    P_features_denseblock4_denselayer15_norm2_running_mean = 8057960,  /* [128] */
-    P_features_denseblock4_denselayer15_norm2_running_var = 8058088,  /* [128] */
-    P_features_denseblock4_denselayer15_conv2_weight = 6748864,  /* [32,128,3,3] */
-    P_features_denseblock4_denselayer16_norm1_weight = 6785728,  /* [992] */
-    P_features_denseblock4_denselayer16_norm1_bias = 6786720,  /* [992] */
-    P_features_denseblock4_denselayer16_norm1_running_mean = 8058216,  /* [992] */
-    P_features_denseblock4_denselayer16_norm1_running_var = 8059208,  /* [992] */
-    P_features_denseblock4_denselayer16_conv1_weight = 6787712,  /* [128,992,1,1] */
-    P_features_denseblock4_denselayer16_norm2_weight = 6914688,  /* [128] */
-    P_features_denseblock4_denselayer16_norm2_bias = 6914816,  /* [128] */
-    P_features_denseblock4_denselayer16_norm2_running_mean = 8060200,  /* [128] */
-    P_features_denseblock4_denselayer16_norm2_running_var = 8060328,  /* [128] */
-    P_features_denseblock4_denselayer16_conv2_weight = 6914944,  /* [32,128,3,3] */
-    P_features_norm5_weight = 6951808,  /* [1024] */
-    P_features_norm5_bias = 6952832,  /* [1024] */
-    P_features_norm5_running_mean = 8060456,  /* [1024] */
-    P_features_norm5_running_var = 8061480,  /* [1024] */
-    P_classifier_weight = 6953856,  /* [1000,1024] */
-    P_classifier_bias = 7977856,  /* [1000] */
+    P_features_norm0_weight = P_features_conv0_weight + 9408,  /* [64] */
+    P_features_norm0_bias = P_features_norm0_weight + 64,  /* [64] */
+    P_features_denseblock1_denselayer1_norm1_weight = P_features_norm0_bias + 64,  /* [64] */
+    P_features_denseblock1_denselayer1_norm1_bias = P_features_denseblock1_denselayer1_norm1_weight + 64,  /* [64] */
+    P_features_denseblock1_denselayer1_conv1_weight = P_features_denseblock1_denselayer1_norm1_bias + 64,  /* [128,64,1,1] */
+    P_features_denseblock1_denselayer1_norm2_weight = P_features_denseblock1_denselayer1_conv1_weight + 8192,  /* [128] */
+    P_features_denseblock1_denselayer1_norm2_bias = P_features_denseblock1_denselayer1_norm2_weight + 128,  /* [128] */
+    P_features_denseblock1_denselayer1_conv2_weight = P_features_denseblock1_denselayer1_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock1_denselayer2_norm1_weight = P_features_denseblock1_denselayer1_conv2_weight + 36864,  /* [96] */
+    P_features_denseblock1_denselayer2_norm1_bias = P_features_denseblock1_denselayer2_norm1_weight + 96,  /* [96] */
+    P_features_denseblock1_denselayer2_conv1_weight = P_features_denseblock1_denselayer2_norm1_bias + 96,  /* [128,96,1,1] */
+    P_features_denseblock1_denselayer2_norm2_weight = P_features_denseblock1_denselayer2_conv1_weight + 12288,  /* [128] */
+    P_features_denseblock1_denselayer2_norm2_bias = P_features_denseblock1_denselayer2_norm2_weight + 128,  /* [128] */
+    P_features_denseblock1_denselayer2_conv2_weight = P_features_denseblock1_denselayer2_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock1_denselayer3_norm1_weight = P_features_denseblock1_denselayer2_conv2_weight + 36864,  /* [128] */
+    P_features_denseblock1_denselayer3_norm1_bias = P_features_denseblock1_denselayer3_norm1_weight + 128,  /* [128] */
+    P_features_denseblock1_denselayer3_conv1_weight = P_features_denseblock1_denselayer3_norm1_bias + 128,  /* [128,128,1,1] */
+    P_features_denseblock1_denselayer3_norm2_weight = P_features_denseblock1_denselayer3_conv1_weight + 16384,  /* [128] */
+    P_features_denseblock1_denselayer3_norm2_bias = P_features_denseblock1_denselayer3_norm2_weight + 128,  /* [128] */
+    P_features_denseblock1_denselayer3_conv2_weight = P_features_denseblock1_denselayer3_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock1_denselayer4_norm1_weight = P_features_denseblock1_denselayer3_conv2_weight + 36864,  /* [160] */
+    P_features_denseblock1_denselayer4_norm1_bias = P_features_denseblock1_denselayer4_norm1_weight + 160,  /* [160] */
+    P_features_denseblock1_denselayer4_conv1_weight = P_features_denseblock1_denselayer4_norm1_bias + 160,  /* [128,160,1,1] */
+    P_features_denseblock1_denselayer4_norm2_weight = P_features_denseblock1_denselayer4_conv1_weight + 20480,  /* [128] */
+    P_features_denseblock1_denselayer4_norm2_bias = P_features_denseblock1_denselayer4_norm2_weight + 128,  /* [128] */
+    P_features_denseblock1_denselayer4_conv2_weight = P_features_denseblock1_denselayer4_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock1_denselayer5_norm1_weight = P_features_denseblock1_denselayer4_conv2_weight + 36864,  /* [192] */
+    P_features_denseblock1_denselayer5_norm1_bias = P_features_denseblock1_denselayer5_norm1_weight + 192,  /* [192] */
+    P_features_denseblock1_denselayer5_conv1_weight = P_features_denseblock1_denselayer5_norm1_bias + 192,  /* [128,192,1,1] */
+    P_features_denseblock1_denselayer5_norm2_weight = P_features_denseblock1_denselayer5_conv1_weight + 24576,  /* [128] */
+    P_features_denseblock1_denselayer5_norm2_bias = P_features_denseblock1_denselayer5_norm2_weight + 128,  /* [128] */
+    P_features_denseblock1_denselayer5_conv2_weight = P_features_denseblock1_denselayer5_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock1_denselayer6_norm1_weight = P_features_denseblock1_denselayer5_conv2_weight + 36864,  /* [224] */
+    P_features_denseblock1_denselayer6_norm1_bias = P_features_denseblock1_denselayer6_norm1_weight + 224,  /* [224] */
+    P_features_denseblock1_denselayer6_conv1_weight = P_features_denseblock1_denselayer6_norm1_bias + 224,  /* [128,224,1,1] */
+    P_features_denseblock1_denselayer6_norm2_weight = P_features_denseblock1_denselayer6_conv1_weight + 28672,  /* [128] */
+    P_features_denseblock1_denselayer6_norm2_bias = P_features_denseblock1_denselayer6_norm2_weight + 128,  /* [128] */
+    P_features_denseblock1_denselayer6_conv2_weight = P_features_denseblock1_denselayer6_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_transition1_norm_weight = P_features_denseblock1_denselayer6_conv2_weight + 36864,  /* [256] */
+    P_features_transition1_norm_bias = P_features_transition1_norm_weight + 256,  /* [256] */
+    P_features_transition1_conv_weight = P_features_transition1_norm_bias + 256,  /* [128,256,1,1] */
+    P_features_denseblock2_denselayer1_norm1_weight = P_features_transition1_conv_weight + 32768,  /* [128] */
+    P_features_denseblock2_denselayer1_norm1_bias = P_features_denseblock2_denselayer1_norm1_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer1_conv1_weight = P_features_denseblock2_denselayer1_norm1_bias + 128,  /* [128,128,1,1] */
+    P_features_denseblock2_denselayer1_norm2_weight = P_features_denseblock2_denselayer1_conv1_weight + 16384,  /* [128] */
+    P_features_denseblock2_denselayer1_norm2_bias = P_features_denseblock2_denselayer1_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer1_conv2_weight = P_features_denseblock2_denselayer1_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer2_norm1_weight = P_features_denseblock2_denselayer1_conv2_weight + 36864,  /* [160] */
+    P_features_denseblock2_denselayer2_norm1_bias = P_features_denseblock2_denselayer2_norm1_weight + 160,  /* [160] */
+    P_features_denseblock2_denselayer2_conv1_weight = P_features_denseblock2_denselayer2_norm1_bias + 160,  /* [128,160,1,1] */
+    P_features_denseblock2_denselayer2_norm2_weight = P_features_denseblock2_denselayer2_conv1_weight + 20480,  /* [128] */
+    P_features_denseblock2_denselayer2_norm2_bias = P_features_denseblock2_denselayer2_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer2_conv2_weight = P_features_denseblock2_denselayer2_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer3_norm1_weight = P_features_denseblock2_denselayer2_conv2_weight + 36864,  /* [192] */
+    P_features_denseblock2_denselayer3_norm1_bias = P_features_denseblock2_denselayer3_norm1_weight + 192,  /* [192] */
+    P_features_denseblock2_denselayer3_conv1_weight = P_features_denseblock2_denselayer3_norm1_bias + 192,  /* [128,192,1,1] */
+    P_features_denseblock2_denselayer3_norm2_weight = P_features_denseblock2_denselayer3_conv1_weight + 24576,  /* [128] */
+    P_features_denseblock2_denselayer3_norm2_bias = P_features_denseblock2_denselayer3_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer3_conv2_weight = P_features_denseblock2_denselayer3_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer4_norm1_weight = P_features_denseblock2_denselayer3_conv2_weight + 36864,  /* [224] */
+    P_features_denseblock2_denselayer4_norm1_bias = P_features_denseblock2_denselayer4_norm1_weight + 224,  /* [224] */
+    P_features_denseblock2_denselayer4_conv1_weight = P_features_denseblock2_denselayer4_norm1_bias + 224,  /* [128,224,1,1] */
+    P_features_denseblock2_denselayer4_norm2_weight = P_features_denseblock2_denselayer4_conv1_weight + 28672,  /* [128] */
+    P_features_denseblock2_denselayer4_norm2_bias = P_features_denseblock2_denselayer4_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer4_conv2_weight = P_features_denseblock2_denselayer4_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer5_norm1_weight = P_features_denseblock2_denselayer4_conv2_weight + 36864,  /* [256] */
+    P_features_denseblock2_denselayer5_norm1_bias = P_features_denseblock2_denselayer5_norm1_weight + 256,  /* [256] */
+    P_features_denseblock2_denselayer5_conv1_weight = P_features_denseblock2_denselayer5_norm1_bias + 256,  /* [128,256,1,1] */
+    P_features_denseblock2_denselayer5_norm2_weight = P_features_denseblock2_denselayer5_conv1_weight + 32768,  /* [128] */
+    P_features_denseblock2_denselayer5_norm2_bias = P_features_denseblock2_denselayer5_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer5_conv2_weight = P_features_denseblock2_denselayer5_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer6_norm1_weight = P_features_denseblock2_denselayer5_conv2_weight + 36864,  /* [288] */
+    P_features_denseblock2_denselayer6_norm1_bias = P_features_denseblock2_denselayer6_norm1_weight + 288,  /* [288] */
+    P_features_denseblock2_denselayer6_conv1_weight = P_features_denseblock2_denselayer6_norm1_bias + 288,  /* [128,288,1,1] */
+    P_features_denseblock2_denselayer6_norm2_weight = P_features_denseblock2_denselayer6_conv1_weight + 36864,  /* [128] */
+    P_features_denseblock2_denselayer6_norm2_bias = P_features_denseblock2_denselayer6_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer6_conv2_weight = P_features_denseblock2_denselayer6_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer7_norm1_weight = P_features_denseblock2_denselayer6_conv2_weight + 36864,  /* [320] */
+    P_features_denseblock2_denselayer7_norm1_bias = P_features_denseblock2_denselayer7_norm1_weight + 320,  /* [320] */
+    P_features_denseblock2_denselayer7_conv1_weight = P_features_denseblock2_denselayer7_norm1_bias + 320,  /* [128,320,1,1] */
+    P_features_denseblock2_denselayer7_norm2_weight = P_features_denseblock2_denselayer7_conv1_weight + 40960,  /* [128] */
+    P_features_denseblock2_denselayer7_norm2_bias = P_features_denseblock2_denselayer7_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer7_conv2_weight = P_features_denseblock2_denselayer7_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer8_norm1_weight = P_features_denseblock2_denselayer7_conv2_weight + 36864,  /* [352] */
+    P_features_denseblock2_denselayer8_norm1_bias = P_features_denseblock2_denselayer8_norm1_weight + 352,  /* [352] */
+    P_features_denseblock2_denselayer8_conv1_weight = P_features_denseblock2_denselayer8_norm1_bias + 352,  /* [128,352,1,1] */
+    P_features_denseblock2_denselayer8_norm2_weight = P_features_denseblock2_denselayer8_conv1_weight + 45056,  /* [128] */
+    P_features_denseblock2_denselayer8_norm2_bias = P_features_denseblock2_denselayer8_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer8_conv2_weight = P_features_denseblock2_denselayer8_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer9_norm1_weight = P_features_denseblock2_denselayer8_conv2_weight + 36864,  /* [384] */
+    P_features_denseblock2_denselayer9_norm1_bias = P_features_denseblock2_denselayer9_norm1_weight + 384,  /* [384] */
+    P_features_denseblock2_denselayer9_conv1_weight = P_features_denseblock2_denselayer9_norm1_bias + 384,  /* [128,384,1,1] */
+    P_features_denseblock2_denselayer9_norm2_weight = P_features_denseblock2_denselayer9_conv1_weight + 49152,  /* [128] */
+    P_features_denseblock2_denselayer9_norm2_bias = P_features_denseblock2_denselayer9_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer9_conv2_weight = P_features_denseblock2_denselayer9_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer10_norm1_weight = P_features_denseblock2_denselayer9_conv2_weight + 36864,  /* [416] */
+    P_features_denseblock2_denselayer10_norm1_bias = P_features_denseblock2_denselayer10_norm1_weight + 416,  /* [416] */
+    P_features_denseblock2_denselayer10_conv1_weight = P_features_denseblock2_denselayer10_norm1_bias + 416,  /* [128,416,1,1] */
+    P_features_denseblock2_denselayer10_norm2_weight = P_features_denseblock2_denselayer10_conv1_weight + 53248,  /* [128] */
+    P_features_denseblock2_denselayer10_norm2_bias = P_features_denseblock2_denselayer10_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer10_conv2_weight = P_features_denseblock2_denselayer10_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer11_norm1_weight = P_features_denseblock2_denselayer10_conv2_weight + 36864,  /* [448] */
+    P_features_denseblock2_denselayer11_norm1_bias = P_features_denseblock2_denselayer11_norm1_weight + 448,  /* [448] */
+    P_features_denseblock2_denselayer11_conv1_weight = P_features_denseblock2_denselayer11_norm1_bias + 448,  /* [128,448,1,1] */
+    P_features_denseblock2_denselayer11_norm2_weight = P_features_denseblock2_denselayer11_conv1_weight + 57344,  /* [128] */
+    P_features_denseblock2_denselayer11_norm2_bias = P_features_denseblock2_denselayer11_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer11_conv2_weight = P_features_denseblock2_denselayer11_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock2_denselayer12_norm1_weight = P_features_denseblock2_denselayer11_conv2_weight + 36864,  /* [480] */
+    P_features_denseblock2_denselayer12_norm1_bias = P_features_denseblock2_denselayer12_norm1_weight + 480,  /* [480] */
+    P_features_denseblock2_denselayer12_conv1_weight = P_features_denseblock2_denselayer12_norm1_bias + 480,  /* [128,480,1,1] */
+    P_features_denseblock2_denselayer12_norm2_weight = P_features_denseblock2_denselayer12_conv1_weight + 61440,  /* [128] */
+    P_features_denseblock2_denselayer12_norm2_bias = P_features_denseblock2_denselayer12_norm2_weight + 128,  /* [128] */
+    P_features_denseblock2_denselayer12_conv2_weight = P_features_denseblock2_denselayer12_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_transition2_norm_weight = P_features_denseblock2_denselayer12_conv2_weight + 36864,  /* [512] */
+    P_features_transition2_norm_bias = P_features_transition2_norm_weight + 512,  /* [512] */
+    P_features_transition2_conv_weight = P_features_transition2_norm_bias + 512,  /* [256,512,1,1] */
+    P_features_denseblock3_denselayer1_norm1_weight = P_features_transition2_conv_weight + 131072,  /* [256] */
+    P_features_denseblock3_denselayer1_norm1_bias = P_features_denseblock3_denselayer1_norm1_weight + 256,  /* [256] */
+    P_features_denseblock3_denselayer1_conv1_weight = P_features_denseblock3_denselayer1_norm1_bias + 256,  /* [128,256,1,1] */
+    P_features_denseblock3_denselayer1_norm2_weight = P_features_denseblock3_denselayer1_conv1_weight + 32768,  /* [128] */
+    P_features_denseblock3_denselayer1_norm2_bias = P_features_denseblock3_denselayer1_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer1_conv2_weight = P_features_denseblock3_denselayer1_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer2_norm1_weight = P_features_denseblock3_denselayer1_conv2_weight + 36864,  /* [288] */
+    P_features_denseblock3_denselayer2_norm1_bias = P_features_denseblock3_denselayer2_norm1_weight + 288,  /* [288] */
+    P_features_denseblock3_denselayer2_conv1_weight = P_features_denseblock3_denselayer2_norm1_bias + 288,  /* [128,288,1,1] */
+    P_features_denseblock3_denselayer2_norm2_weight = P_features_denseblock3_denselayer2_conv1_weight + 36864,  /* [128] */
+    P_features_denseblock3_denselayer2_norm2_bias = P_features_denseblock3_denselayer2_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer2_conv2_weight = P_features_denseblock3_denselayer2_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer3_norm1_weight = P_features_denseblock3_denselayer2_conv2_weight + 36864,  /* [320] */
+    P_features_denseblock3_denselayer3_norm1_bias = P_features_denseblock3_denselayer3_norm1_weight + 320,  /* [320] */
+    P_features_denseblock3_denselayer3_conv1_weight = P_features_denseblock3_denselayer3_norm1_bias + 320,  /* [128,320,1,1] */
+    P_features_denseblock3_denselayer3_norm2_weight = P_features_denseblock3_denselayer3_conv1_weight + 40960,  /* [128] */
+    P_features_denseblock3_denselayer3_norm2_bias = P_features_denseblock3_denselayer3_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer3_conv2_weight = P_features_denseblock3_denselayer3_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer4_norm1_weight = P_features_denseblock3_denselayer3_conv2_weight + 36864,  /* [352] */
+    P_features_denseblock3_denselayer4_norm1_bias = P_features_denseblock3_denselayer4_norm1_weight + 352,  /* [352] */
+    P_features_denseblock3_denselayer4_conv1_weight = P_features_denseblock3_denselayer4_norm1_bias + 352,  /* [128,352,1,1] */
+    P_features_denseblock3_denselayer4_norm2_weight = P_features_denseblock3_denselayer4_conv1_weight + 45056,  /* [128] */
+    P_features_denseblock3_denselayer4_norm2_bias = P_features_denseblock3_denselayer4_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer4_conv2_weight = P_features_denseblock3_denselayer4_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer5_norm1_weight = P_features_denseblock3_denselayer4_conv2_weight + 36864,  /* [384] */
+    P_features_denseblock3_denselayer5_norm1_bias = P_features_denseblock3_denselayer5_norm1_weight + 384,  /* [384] */
+    P_features_denseblock3_denselayer5_conv1_weight = P_features_denseblock3_denselayer5_norm1_bias + 384,  /* [128,384,1,1] */
+    P_features_denseblock3_denselayer5_norm2_weight = P_features_denseblock3_denselayer5_conv1_weight + 49152,  /* [128] */
+    P_features_denseblock3_denselayer5_norm2_bias = P_features_denseblock3_denselayer5_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer5_conv2_weight = P_features_denseblock3_denselayer5_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer6_norm1_weight = P_features_denseblock3_denselayer5_conv2_weight + 36864,  /* [416] */
+    P_features_denseblock3_denselayer6_norm1_bias = P_features_denseblock3_denselayer6_norm1_weight + 416,  /* [416] */
+    P_features_denseblock3_denselayer6_conv1_weight = P_features_denseblock3_denselayer6_norm1_bias + 416,  /* [128,416,1,1] */
+    P_features_denseblock3_denselayer6_norm2_weight = P_features_denseblock3_denselayer6_conv1_weight + 53248,  /* [128] */
+    P_features_denseblock3_denselayer6_norm2_bias = P_features_denseblock3_denselayer6_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer6_conv2_weight = P_features_denseblock3_denselayer6_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer7_norm1_weight = P_features_denseblock3_denselayer6_conv2_weight + 36864,  /* [448] */
+    P_features_denseblock3_denselayer7_norm1_bias = P_features_denseblock3_denselayer7_norm1_weight + 448,  /* [448] */
+    P_features_denseblock3_denselayer7_conv1_weight = P_features_denseblock3_denselayer7_norm1_bias + 448,  /* [128,448,1,1] */
+    P_features_denseblock3_denselayer7_norm2_weight = P_features_denseblock3_denselayer7_conv1_weight + 57344,  /* [128] */
+    P_features_denseblock3_denselayer7_norm2_bias = P_features_denseblock3_denselayer7_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer7_conv2_weight = P_features_denseblock3_denselayer7_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer8_norm1_weight = P_features_denseblock3_denselayer7_conv2_weight + 36864,  /* [480] */
+    P_features_denseblock3_denselayer8_norm1_bias = P_features_denseblock3_denselayer8_norm1_weight + 480,  /* [480] */
+    P_features_denseblock3_denselayer8_conv1_weight = P_features_denseblock3_denselayer8_norm1_bias + 480,  /* [128,480,1,1] */
+    P_features_denseblock3_denselayer8_norm2_weight = P_features_denseblock3_denselayer8_conv1_weight + 61440,  /* [128] */
+    P_features_denseblock3_denselayer8_norm2_bias = P_features_denseblock3_denselayer8_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer8_conv2_weight = P_features_denseblock3_denselayer8_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer9_norm1_weight = P_features_denseblock3_denselayer8_conv2_weight + 36864,  /* [512] */
+    P_features_denseblock3_denselayer9_norm1_bias = P_features_denseblock3_denselayer9_norm1_weight + 512,  /* [512] */
+    P_features_denseblock3_denselayer9_conv1_weight = P_features_denseblock3_denselayer9_norm1_bias + 512,  /* [128,512,1,1] */
+    P_features_denseblock3_denselayer9_norm2_weight = P_features_denseblock3_denselayer9_conv1_weight + 65536,  /* [128] */
+    P_features_denseblock3_denselayer9_norm2_bias = P_features_denseblock3_denselayer9_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer9_conv2_weight = P_features_denseblock3_denselayer9_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer10_norm1_weight = P_features_denseblock3_denselayer9_conv2_weight + 36864,  /* [544] */
+    P_features_denseblock3_denselayer10_norm1_bias = P_features_denseblock3_denselayer10_norm1_weight + 544,  /* [544] */
+    P_features_denseblock3_denselayer10_conv1_weight = P_features_denseblock3_denselayer10_norm1_bias + 544,  /* [128,544,1,1] */
+    P_features_denseblock3_denselayer10_norm2_weight = P_features_denseblock3_denselayer10_conv1_weight + 69632,  /* [128] */
+    P_features_denseblock3_denselayer10_norm2_bias = P_features_denseblock3_denselayer10_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer10_conv2_weight = P_features_denseblock3_denselayer10_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer11_norm1_weight = P_features_denseblock3_denselayer10_conv2_weight + 36864,  /* [576] */
+    P_features_denseblock3_denselayer11_norm1_bias = P_features_denseblock3_denselayer11_norm1_weight + 576,  /* [576] */
+    P_features_denseblock3_denselayer11_conv1_weight = P_features_denseblock3_denselayer11_norm1_bias + 576,  /* [128,576,1,1] */
+    P_features_denseblock3_denselayer11_norm2_weight = P_features_denseblock3_denselayer11_conv1_weight + 73728,  /* [128] */
+    P_features_denseblock3_denselayer11_norm2_bias = P_features_denseblock3_denselayer11_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer11_conv2_weight = P_features_denseblock3_denselayer11_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer12_norm1_weight = P_features_denseblock3_denselayer11_conv2_weight + 36864,  /* [608] */
+    P_features_denseblock3_denselayer12_norm1_bias = P_features_denseblock3_denselayer12_norm1_weight + 608,  /* [608] */
+    P_features_denseblock3_denselayer12_conv1_weight = P_features_denseblock3_denselayer12_norm1_bias + 608,  /* [128,608,1,1] */
+    P_features_denseblock3_denselayer12_norm2_weight = P_features_denseblock3_denselayer12_conv1_weight + 77824,  /* [128] */
+    P_features_denseblock3_denselayer12_norm2_bias = P_features_denseblock3_denselayer12_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer12_conv2_weight = P_features_denseblock3_denselayer12_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer13_norm1_weight = P_features_denseblock3_denselayer12_conv2_weight + 36864,  /* [640] */
+    P_features_denseblock3_denselayer13_norm1_bias = P_features_denseblock3_denselayer13_norm1_weight + 640,  /* [640] */
+    P_features_denseblock3_denselayer13_conv1_weight = P_features_denseblock3_denselayer13_norm1_bias + 640,  /* [128,640,1,1] */
+    P_features_denseblock3_denselayer13_norm2_weight = P_features_denseblock3_denselayer13_conv1_weight + 81920,  /* [128] */
+    P_features_denseblock3_denselayer13_norm2_bias = P_features_denseblock3_denselayer13_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer13_conv2_weight = P_features_denseblock3_denselayer13_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer14_norm1_weight = P_features_denseblock3_denselayer13_conv2_weight + 36864,  /* [672] */
+    P_features_denseblock3_denselayer14_norm1_bias = P_features_denseblock3_denselayer14_norm1_weight + 672,  /* [672] */
+    P_features_denseblock3_denselayer14_conv1_weight = P_features_denseblock3_denselayer14_norm1_bias + 672,  /* [128,672,1,1] */
+    P_features_denseblock3_denselayer14_norm2_weight = P_features_denseblock3_denselayer14_conv1_weight + 86016,  /* [128] */
+    P_features_denseblock3_denselayer14_norm2_bias = P_features_denseblock3_denselayer14_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer14_conv2_weight = P_features_denseblock3_denselayer14_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer15_norm1_weight = P_features_denseblock3_denselayer14_conv2_weight + 36864,  /* [704] */
+    P_features_denseblock3_denselayer15_norm1_bias = P_features_denseblock3_denselayer15_norm1_weight + 704,  /* [704] */
+    P_features_denseblock3_denselayer15_conv1_weight = P_features_denseblock3_denselayer15_norm1_bias + 704,  /* [128,704,1,1] */
+    P_features_denseblock3_denselayer15_norm2_weight = P_features_denseblock3_denselayer15_conv1_weight + 90112,  /* [128] */
+    P_features_denseblock3_denselayer15_norm2_bias = P_features_denseblock3_denselayer15_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer15_conv2_weight = P_features_denseblock3_denselayer15_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer16_norm1_weight = P_features_denseblock3_denselayer15_conv2_weight + 36864,  /* [736] */
+    P_features_denseblock3_denselayer16_norm1_bias = P_features_denseblock3_denselayer16_norm1_weight + 736,  /* [736] */
+    P_features_denseblock3_denselayer16_conv1_weight = P_features_denseblock3_denselayer16_norm1_bias + 736,  /* [128,736,1,1] */
+    P_features_denseblock3_denselayer16_norm2_weight = P_features_denseblock3_denselayer16_conv1_weight + 94208,  /* [128] */
+    P_features_denseblock3_denselayer16_norm2_bias = P_features_denseblock3_denselayer16_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer16_conv2_weight = P_features_denseblock3_denselayer16_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer17_norm1_weight = P_features_denseblock3_denselayer16_conv2_weight + 36864,  /* [768] */
+    P_features_denseblock3_denselayer17_norm1_bias = P_features_denseblock3_denselayer17_norm1_weight + 768,  /* [768] */
+    P_features_denseblock3_denselayer17_conv1_weight = P_features_denseblock3_denselayer17_norm1_bias + 768,  /* [128,768,1,1] */
+    P_features_denseblock3_denselayer17_norm2_weight = P_features_denseblock3_denselayer17_conv1_weight + 98304,  /* [128] */
+    P_features_denseblock3_denselayer17_norm2_bias = P_features_denseblock3_denselayer17_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer17_conv2_weight = P_features_denseblock3_denselayer17_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer18_norm1_weight = P_features_denseblock3_denselayer17_conv2_weight + 36864,  /* [800] */
+    P_features_denseblock3_denselayer18_norm1_bias = P_features_denseblock3_denselayer18_norm1_weight + 800,  /* [800] */
+    P_features_denseblock3_denselayer18_conv1_weight = P_features_denseblock3_denselayer18_norm1_bias + 800,  /* [128,800,1,1] */
+    P_features_denseblock3_denselayer18_norm2_weight = P_features_denseblock3_denselayer18_conv1_weight + 102400,  /* [128] */
+    P_features_denseblock3_denselayer18_norm2_bias = P_features_denseblock3_denselayer18_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer18_conv2_weight = P_features_denseblock3_denselayer18_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer19_norm1_weight = P_features_denseblock3_denselayer18_conv2_weight + 36864,  /* [832] */
+    P_features_denseblock3_denselayer19_norm1_bias = P_features_denseblock3_denselayer19_norm1_weight + 832,  /* [832] */
+    P_features_denseblock3_denselayer19_conv1_weight = P_features_denseblock3_denselayer19_norm1_bias + 832,  /* [128,832,1,1] */
+    P_features_denseblock3_denselayer19_norm2_weight = P_features_denseblock3_denselayer19_conv1_weight + 106496,  /* [128] */
+    P_features_denseblock3_denselayer19_norm2_bias = P_features_denseblock3_denselayer19_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer19_conv2_weight = P_features_denseblock3_denselayer19_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer20_norm1_weight = P_features_denseblock3_denselayer19_conv2_weight + 36864,  /* [864] */
+    P_features_denseblock3_denselayer20_norm1_bias = P_features_denseblock3_denselayer20_norm1_weight + 864,  /* [864] */
+    P_features_denseblock3_denselayer20_conv1_weight = P_features_denseblock3_denselayer20_norm1_bias + 864,  /* [128,864,1,1] */
+    P_features_denseblock3_denselayer20_norm2_weight = P_features_denseblock3_denselayer20_conv1_weight + 110592,  /* [128] */
+    P_features_denseblock3_denselayer20_norm2_bias = P_features_denseblock3_denselayer20_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer20_conv2_weight = P_features_denseblock3_denselayer20_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer21_norm1_weight = P_features_denseblock3_denselayer20_conv2_weight + 36864,  /* [896] */
+    P_features_denseblock3_denselayer21_norm1_bias = P_features_denseblock3_denselayer21_norm1_weight + 896,  /* [896] */
+    P_features_denseblock3_denselayer21_conv1_weight = P_features_denseblock3_denselayer21_norm1_bias + 896,  /* [128,896,1,1] */
+    P_features_denseblock3_denselayer21_norm2_weight = P_features_denseblock3_denselayer21_conv1_weight + 114688,  /* [128] */
+    P_features_denseblock3_denselayer21_norm2_bias = P_features_denseblock3_denselayer21_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer21_conv2_weight = P_features_denseblock3_denselayer21_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer22_norm1_weight = P_features_denseblock3_denselayer21_conv2_weight + 36864,  /* [928] */
+    P_features_denseblock3_denselayer22_norm1_bias = P_features_denseblock3_denselayer22_norm1_weight + 928,  /* [928] */
+    P_features_denseblock3_denselayer22_conv1_weight = P_features_denseblock3_denselayer22_norm1_bias + 928,  /* [128,928,1,1] */
+    P_features_denseblock3_denselayer22_norm2_weight = P_features_denseblock3_denselayer22_conv1_weight + 118784,  /* [128] */
+    P_features_denseblock3_denselayer22_norm2_bias = P_features_denseblock3_denselayer22_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer22_conv2_weight = P_features_denseblock3_denselayer22_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer23_norm1_weight = P_features_denseblock3_denselayer22_conv2_weight + 36864,  /* [960] */
+    P_features_denseblock3_denselayer23_norm1_bias = P_features_denseblock3_denselayer23_norm1_weight + 960,  /* [960] */
+    P_features_denseblock3_denselayer23_conv1_weight = P_features_denseblock3_denselayer23_norm1_bias + 960,  /* [128,960,1,1] */
+    P_features_denseblock3_denselayer23_norm2_weight = P_features_denseblock3_denselayer23_conv1_weight + 122880,  /* [128] */
+    P_features_denseblock3_denselayer23_norm2_bias = P_features_denseblock3_denselayer23_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer23_conv2_weight = P_features_denseblock3_denselayer23_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock3_denselayer24_norm1_weight = P_features_denseblock3_denselayer23_conv2_weight + 36864,  /* [992] */
+    P_features_denseblock3_denselayer24_norm1_bias = P_features_denseblock3_denselayer24_norm1_weight + 992,  /* [992] */
+    P_features_denseblock3_denselayer24_conv1_weight = P_features_denseblock3_denselayer24_norm1_bias + 992,  /* [128,992,1,1] */
+    P_features_denseblock3_denselayer24_norm2_weight = P_features_denseblock3_denselayer24_conv1_weight + 126976,  /* [128] */
+    P_features_denseblock3_denselayer24_norm2_bias = P_features_denseblock3_denselayer24_norm2_weight + 128,  /* [128] */
+    P_features_denseblock3_denselayer24_conv2_weight = P_features_denseblock3_denselayer24_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_transition3_norm_weight = P_features_denseblock3_denselayer24_conv2_weight + 36864,  /* [1024] */
+    P_features_transition3_norm_bias = P_features_transition3_norm_weight + 1024,  /* [1024] */
+    P_features_transition3_conv_weight = P_features_transition3_norm_bias + 1024,  /* [512,1024,1,1] */
+    P_features_denseblock4_denselayer1_norm1_weight = P_features_transition3_conv_weight + 524288,  /* [512] */
+    P_features_denseblock4_denselayer1_norm1_bias = P_features_denseblock4_denselayer1_norm1_weight + 512,  /* [512] */
+    P_features_denseblock4_denselayer1_conv1_weight = P_features_denseblock4_denselayer1_norm1_bias + 512,  /* [128,512,1,1] */
+    P_features_denseblock4_denselayer1_norm2_weight = P_features_denseblock4_denselayer1_conv1_weight + 65536,  /* [128] */
+    P_features_denseblock4_denselayer1_norm2_bias = P_features_denseblock4_denselayer1_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer1_conv2_weight = P_features_denseblock4_denselayer1_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer2_norm1_weight = P_features_denseblock4_denselayer1_conv2_weight + 36864,  /* [544] */
+    P_features_denseblock4_denselayer2_norm1_bias = P_features_denseblock4_denselayer2_norm1_weight + 544,  /* [544] */
+    P_features_denseblock4_denselayer2_conv1_weight = P_features_denseblock4_denselayer2_norm1_bias + 544,  /* [128,544,1,1] */
+    P_features_denseblock4_denselayer2_norm2_weight = P_features_denseblock4_denselayer2_conv1_weight + 69632,  /* [128] */
+    P_features_denseblock4_denselayer2_norm2_bias = P_features_denseblock4_denselayer2_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer2_conv2_weight = P_features_denseblock4_denselayer2_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer3_norm1_weight = P_features_denseblock4_denselayer2_conv2_weight + 36864,  /* [576] */
+    P_features_denseblock4_denselayer3_norm1_bias = P_features_denseblock4_denselayer3_norm1_weight + 576,  /* [576] */
+    P_features_denseblock4_denselayer3_conv1_weight = P_features_denseblock4_denselayer3_norm1_bias + 576,  /* [128,576,1,1] */
+    P_features_denseblock4_denselayer3_norm2_weight = P_features_denseblock4_denselayer3_conv1_weight + 73728,  /* [128] */
+    P_features_denseblock4_denselayer3_norm2_bias = P_features_denseblock4_denselayer3_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer3_conv2_weight = P_features_denseblock4_denselayer3_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer4_norm1_weight = P_features_denseblock4_denselayer3_conv2_weight + 36864,  /* [608] */
+    P_features_denseblock4_denselayer4_norm1_bias = P_features_denseblock4_denselayer4_norm1_weight + 608,  /* [608] */
+    P_features_denseblock4_denselayer4_conv1_weight = P_features_denseblock4_denselayer4_norm1_bias + 608,  /* [128,608,1,1] */
+    P_features_denseblock4_denselayer4_norm2_weight = P_features_denseblock4_denselayer4_conv1_weight + 77824,  /* [128] */
+    P_features_denseblock4_denselayer4_norm2_bias = P_features_denseblock4_denselayer4_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer4_conv2_weight = P_features_denseblock4_denselayer4_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer5_norm1_weight = P_features_denseblock4_denselayer4_conv2_weight + 36864,  /* [640] */
+    P_features_denseblock4_denselayer5_norm1_bias = P_features_denseblock4_denselayer5_norm1_weight + 640,  /* [640] */
+    P_features_denseblock4_denselayer5_conv1_weight = P_features_denseblock4_denselayer5_norm1_bias + 640,  /* [128,640,1,1] */
+    P_features_denseblock4_denselayer5_norm2_weight = P_features_denseblock4_denselayer5_conv1_weight + 81920,  /* [128] */
+    P_features_denseblock4_denselayer5_norm2_bias = P_features_denseblock4_denselayer5_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer5_conv2_weight = P_features_denseblock4_denselayer5_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer6_norm1_weight = P_features_denseblock4_denselayer5_conv2_weight + 36864,  /* [672] */
+    P_features_denseblock4_denselayer6_norm1_bias = P_features_denseblock4_denselayer6_norm1_weight + 672,  /* [672] */
+    P_features_denseblock4_denselayer6_conv1_weight = P_features_denseblock4_denselayer6_norm1_bias + 672,  /* [128,672,1,1] */
+    P_features_denseblock4_denselayer6_norm2_weight = P_features_denseblock4_denselayer6_conv1_weight + 86016,  /* [128] */
+    P_features_denseblock4_denselayer6_norm2_bias = P_features_denseblock4_denselayer6_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer6_conv2_weight = P_features_denseblock4_denselayer6_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer7_norm1_weight = P_features_denseblock4_denselayer6_conv2_weight + 36864,  /* [704] */
+    P_features_denseblock4_denselayer7_norm1_bias = P_features_denseblock4_denselayer7_norm1_weight + 704,  /* [704] */
+    P_features_denseblock4_denselayer7_conv1_weight = P_features_denseblock4_denselayer7_norm1_bias + 704,  /* [128,704,1,1] */
+    P_features_denseblock4_denselayer7_norm2_weight = P_features_denseblock4_denselayer7_conv1_weight + 90112,  /* [128] */
+    P_features_denseblock4_denselayer7_norm2_bias = P_features_denseblock4_denselayer7_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer7_conv2_weight = P_features_denseblock4_denselayer7_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer8_norm1_weight = P_features_denseblock4_denselayer7_conv2_weight + 36864,  /* [736] */
+    P_features_denseblock4_denselayer8_norm1_bias = P_features_denseblock4_denselayer8_norm1_weight + 736,  /* [736] */
+    P_features_denseblock4_denselayer8_conv1_weight = P_features_denseblock4_denselayer8_norm1_bias + 736,  /* [128,736,1,1] */
+    P_features_denseblock4_denselayer8_norm2_weight = P_features_denseblock4_denselayer8_conv1_weight + 94208,  /* [128] */
+    P_features_denseblock4_denselayer8_norm2_bias = P_features_denseblock4_denselayer8_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer8_conv2_weight = P_features_denseblock4_denselayer8_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer9_norm1_weight = P_features_denseblock4_denselayer8_conv2_weight + 36864,  /* [768] */
+    P_features_denseblock4_denselayer9_norm1_bias = P_features_denseblock4_denselayer9_norm1_weight + 768,  /* [768] */
+    P_features_denseblock4_denselayer9_conv1_weight = P_features_denseblock4_denselayer9_norm1_bias + 768,  /* [128,768,1,1] */
+    P_features_denseblock4_denselayer9_norm2_weight = P_features_denseblock4_denselayer9_conv1_weight + 98304,  /* [128] */
+    P_features_denseblock4_denselayer9_norm2_bias = P_features_denseblock4_denselayer9_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer9_conv2_weight = P_features_denseblock4_denselayer9_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer10_norm1_weight = P_features_denseblock4_denselayer9_conv2_weight + 36864,  /* [800] */
+    P_features_denseblock4_denselayer10_norm1_bias = P_features_denseblock4_denselayer10_norm1_weight + 800,  /* [800] */
+    P_features_denseblock4_denselayer10_conv1_weight = P_features_denseblock4_denselayer10_norm1_bias + 800,  /* [128,800,1,1] */
+    P_features_denseblock4_denselayer10_norm2_weight = P_features_denseblock4_denselayer10_conv1_weight + 102400,  /* [128] */
+    P_features_denseblock4_denselayer10_norm2_bias = P_features_denseblock4_denselayer10_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer10_conv2_weight = P_features_denseblock4_denselayer10_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer11_norm1_weight = P_features_denseblock4_denselayer10_conv2_weight + 36864,  /* [832] */
+    P_features_denseblock4_denselayer11_norm1_bias = P_features_denseblock4_denselayer11_norm1_weight + 832,  /* [832] */
+    P_features_denseblock4_denselayer11_conv1_weight = P_features_denseblock4_denselayer11_norm1_bias + 832,  /* [128,832,1,1] */
+    P_features_denseblock4_denselayer11_norm2_weight = P_features_denseblock4_denselayer11_conv1_weight + 106496,  /* [128] */
+    P_features_denseblock4_denselayer11_norm2_bias = P_features_denseblock4_denselayer11_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer11_conv2_weight = P_features_denseblock4_denselayer11_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer12_norm1_weight = P_features_denseblock4_denselayer11_conv2_weight + 36864,  /* [864] */
+    P_features_denseblock4_denselayer12_norm1_bias = P_features_denseblock4_denselayer12_norm1_weight + 864,  /* [864] */
+    P_features_denseblock4_denselayer12_conv1_weight = P_features_denseblock4_denselayer12_norm1_bias + 864,  /* [128,864,1,1] */
+    P_features_denseblock4_denselayer12_norm2_weight = P_features_denseblock4_denselayer12_conv1_weight + 110592,  /* [128] */
+    P_features_denseblock4_denselayer12_norm2_bias = P_features_denseblock4_denselayer12_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer12_conv2_weight = P_features_denseblock4_denselayer12_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer13_norm1_weight = P_features_denseblock4_denselayer12_conv2_weight + 36864,  /* [896] */
+    P_features_denseblock4_denselayer13_norm1_bias = P_features_denseblock4_denselayer13_norm1_weight + 896,  /* [896] */
+    P_features_denseblock4_denselayer13_conv1_weight = P_features_denseblock4_denselayer13_norm1_bias + 896,  /* [128,896,1,1] */
+    P_features_denseblock4_denselayer13_norm2_weight = P_features_denseblock4_denselayer13_conv1_weight + 114688,  /* [128] */
+    P_features_denseblock4_denselayer13_norm2_bias = P_features_denseblock4_denselayer13_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer13_conv2_weight = P_features_denseblock4_denselayer13_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer14_norm1_weight = P_features_denseblock4_denselayer13_conv2_weight + 36864,  /* [928] */
+    P_features_denseblock4_denselayer14_norm1_bias = P_features_denseblock4_denselayer14_norm1_weight + 928,  /* [928] */
+    P_features_denseblock4_denselayer14_conv1_weight = P_features_denseblock4_denselayer14_norm1_bias + 928,  /* [128,928,1,1] */
+    P_features_denseblock4_denselayer14_norm2_weight = P_features_denseblock4_denselayer14_conv1_weight + 118784,  /* [128] */
+    P_features_denseblock4_denselayer14_norm2_bias = P_features_denseblock4_denselayer14_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer14_conv2_weight = P_features_denseblock4_denselayer14_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer15_norm1_weight = P_features_denseblock4_denselayer14_conv2_weight + 36864,  /* [960] */
+    P_features_denseblock4_denselayer15_norm1_bias = P_features_denseblock4_denselayer15_norm1_weight + 960,  /* [960] */
+    P_features_denseblock4_denselayer15_conv1_weight = P_features_denseblock4_denselayer15_norm1_bias + 960,  /* [128,960,1,1] */
+    P_features_denseblock4_denselayer15_norm2_weight = P_features_denseblock4_denselayer15_conv1_weight + 122880,  /* [128] */
+    P_features_denseblock4_denselayer15_norm2_bias = P_features_denseblock4_denselayer15_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer15_conv2_weight = P_features_denseblock4_denselayer15_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_denseblock4_denselayer16_norm1_weight = P_features_denseblock4_denselayer15_conv2_weight + 36864,  /* [992] */
+    P_features_denseblock4_denselayer16_norm1_bias = P_features_denseblock4_denselayer16_norm1_weight + 992,  /* [992] */
+    P_features_denseblock4_denselayer16_conv1_weight = P_features_denseblock4_denselayer16_norm1_bias + 992,  /* [128,992,1,1] */
+    P_features_denseblock4_denselayer16_norm2_weight = P_features_denseblock4_denselayer16_conv1_weight + 126976,  /* [128] */
+    P_features_denseblock4_denselayer16_norm2_bias = P_features_denseblock4_denselayer16_norm2_weight + 128,  /* [128] */
+    P_features_denseblock4_denselayer16_conv2_weight = P_features_denseblock4_denselayer16_norm2_bias + 128,  /* [32,128,3,3] */
+    P_features_norm5_weight = P_features_denseblock4_denselayer16_conv2_weight + 36864,  /* [1024] */
+    P_features_norm5_bias = P_features_norm5_weight + 1024,  /* [1024] */
+    P_classifier_weight = P_features_norm5_bias + 1024,  /* [1000,1024] */
+    P_classifier_bias = P_classifier_weight + 1024000,  /* [1000] */
+    P_features_norm0_running_mean = P_classifier_bias + 1000,  /* [64] */
+    P_features_norm0_running_var = P_features_norm0_running_mean + 64,  /* [64] */
+    P_features_denseblock1_denselayer1_norm1_running_mean = P_features_norm0_running_var + 64,  /* [64] */
+    P_features_denseblock1_denselayer1_norm1_running_var = P_features_denseblock1_denselayer1_norm1_running_mean + 64,  /* [64] */
+    P_features_denseblock1_denselayer1_norm2_running_mean = P_features_denseblock1_denselayer1_norm1_running_var + 64,  /* [128] */
+    P_features_denseblock1_denselayer1_norm2_running_var = P_features_denseblock1_denselayer1_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock1_denselayer2_norm1_running_mean = P_features_denseblock1_denselayer1_norm2_running_var + 128,  /* [96] */
+    P_features_denseblock1_denselayer2_norm1_running_var = P_features_denseblock1_denselayer2_norm1_running_mean + 96,  /* [96] */
+    P_features_denseblock1_denselayer2_norm2_running_mean = P_features_denseblock1_denselayer2_norm1_running_var + 96,  /* [128] */
+    P_features_denseblock1_denselayer2_norm2_running_var = P_features_denseblock1_denselayer2_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock1_denselayer3_norm1_running_mean = P_features_denseblock1_denselayer2_norm2_running_var + 128,  /* [128] */
+    P_features_denseblock1_denselayer3_norm1_running_var = P_features_denseblock1_denselayer3_norm1_running_mean + 128,  /* [128] */
+    P_features_denseblock1_denselayer3_norm2_running_mean = P_features_denseblock1_denselayer3_norm1_running_var + 128,  /* [128] */
+    P_features_denseblock1_denselayer3_norm2_running_var = P_features_denseblock1_denselayer3_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock1_denselayer4_norm1_running_mean = P_features_denseblock1_denselayer3_norm2_running_var + 128,  /* [160] */
+    P_features_denseblock1_denselayer4_norm1_running_var = P_features_denseblock1_denselayer4_norm1_running_mean + 160,  /* [160] */
+    P_features_denseblock1_denselayer4_norm2_running_mean = P_features_denseblock1_denselayer4_norm1_running_var + 160,  /* [128] */
+    P_features_denseblock1_denselayer4_norm2_running_var = P_features_denseblock1_denselayer4_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock1_denselayer5_norm1_running_mean = P_features_denseblock1_denselayer4_norm2_running_var + 128,  /* [192] */
+    P_features_denseblock1_denselayer5_norm1_running_var = P_features_denseblock1_denselayer5_norm1_running_mean + 192,  /* [192] */
+    P_features_denseblock1_denselayer5_norm2_running_mean = P_features_denseblock1_denselayer5_norm1_running_var + 192,  /* [128] */
+    P_features_denseblock1_denselayer5_norm2_running_var = P_features_denseblock1_denselayer5_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock1_denselayer6_norm1_running_mean = P_features_denseblock1_denselayer5_norm2_running_var + 128,  /* [224] */
+    P_features_denseblock1_denselayer6_norm1_running_var = P_features_denseblock1_denselayer6_norm1_running_mean + 224,  /* [224] */
+    P_features_denseblock1_denselayer6_norm2_running_mean = P_features_denseblock1_denselayer6_norm1_running_var + 224,  /* [128] */
+    P_features_denseblock1_denselayer6_norm2_running_var = P_features_denseblock1_denselayer6_norm2_running_mean + 128,  /* [128] */
+    P_features_transition1_norm_running_mean = P_features_denseblock1_denselayer6_norm2_running_var + 128,  /* [256] */
+    P_features_transition1_norm_running_var = P_features_transition1_norm_running_mean + 256,  /* [256] */
+    P_features_denseblock2_denselayer1_norm1_running_mean = P_features_transition1_norm_running_var + 256,  /* [128] */
+    P_features_denseblock2_denselayer1_norm1_running_var = P_features_denseblock2_denselayer1_norm1_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer1_norm2_running_mean = P_features_denseblock2_denselayer1_norm1_running_var + 128,  /* [128] */
+    P_features_denseblock2_denselayer1_norm2_running_var = P_features_denseblock2_denselayer1_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer2_norm1_running_mean = P_features_denseblock2_denselayer1_norm2_running_var + 128,  /* [160] */
+    P_features_denseblock2_denselayer2_norm1_running_var = P_features_denseblock2_denselayer2_norm1_running_mean + 160,  /* [160] */
+    P_features_denseblock2_denselayer2_norm2_running_mean = P_features_denseblock2_denselayer2_norm1_running_var + 160,  /* [128] */
+    P_features_denseblock2_denselayer2_norm2_running_var = P_features_denseblock2_denselayer2_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer3_norm1_running_mean = P_features_denseblock2_denselayer2_norm2_running_var + 128,  /* [192] */
+    P_features_denseblock2_denselayer3_norm1_running_var = P_features_denseblock2_denselayer3_norm1_running_mean + 192,  /* [192] */
+    P_features_denseblock2_denselayer3_norm2_running_mean = P_features_denseblock2_denselayer3_norm1_running_var + 192,  /* [128] */
+    P_features_denseblock2_denselayer3_norm2_running_var = P_features_denseblock2_denselayer3_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer4_norm1_running_mean = P_features_denseblock2_denselayer3_norm2_running_var + 128,  /* [224] */
+    P_features_denseblock2_denselayer4_norm1_running_var = P_features_denseblock2_denselayer4_norm1_running_mean + 224,  /* [224] */
+    P_features_denseblock2_denselayer4_norm2_running_mean = P_features_denseblock2_denselayer4_norm1_running_var + 224,  /* [128] */
+    P_features_denseblock2_denselayer4_norm2_running_var = P_features_denseblock2_denselayer4_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer5_norm1_running_mean = P_features_denseblock2_denselayer4_norm2_running_var + 128,  /* [256] */
+    P_features_denseblock2_denselayer5_norm1_running_var = P_features_denseblock2_denselayer5_norm1_running_mean + 256,  /* [256] */
+    P_features_denseblock2_denselayer5_norm2_running_mean = P_features_denseblock2_denselayer5_norm1_running_var + 256,  /* [128] */
+    P_features_denseblock2_denselayer5_norm2_running_var = P_features_denseblock2_denselayer5_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer6_norm1_running_mean = P_features_denseblock2_denselayer5_norm2_running_var + 128,  /* [288] */
+    P_features_denseblock2_denselayer6_norm1_running_var = P_features_denseblock2_denselayer6_norm1_running_mean + 288,  /* [288] */
+    P_features_denseblock2_denselayer6_norm2_running_mean = P_features_denseblock2_denselayer6_norm1_running_var + 288,  /* [128] */
+    P_features_denseblock2_denselayer6_norm2_running_var = P_features_denseblock2_denselayer6_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer7_norm1_running_mean = P_features_denseblock2_denselayer6_norm2_running_var + 128,  /* [320] */
+    P_features_denseblock2_denselayer7_norm1_running_var = P_features_denseblock2_denselayer7_norm1_running_mean + 320,  /* [320] */
+    P_features_denseblock2_denselayer7_norm2_running_mean = P_features_denseblock2_denselayer7_norm1_running_var + 320,  /* [128] */
+    P_features_denseblock2_denselayer7_norm2_running_var = P_features_denseblock2_denselayer7_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer8_norm1_running_mean = P_features_denseblock2_denselayer7_norm2_running_var + 128,  /* [352] */
+    P_features_denseblock2_denselayer8_norm1_running_var = P_features_denseblock2_denselayer8_norm1_running_mean + 352,  /* [352] */
+    P_features_denseblock2_denselayer8_norm2_running_mean = P_features_denseblock2_denselayer8_norm1_running_var + 352,  /* [128] */
+    P_features_denseblock2_denselayer8_norm2_running_var = P_features_denseblock2_denselayer8_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer9_norm1_running_mean = P_features_denseblock2_denselayer8_norm2_running_var + 128,  /* [384] */
+    P_features_denseblock2_denselayer9_norm1_running_var = P_features_denseblock2_denselayer9_norm1_running_mean + 384,  /* [384] */
+    P_features_denseblock2_denselayer9_norm2_running_mean = P_features_denseblock2_denselayer9_norm1_running_var + 384,  /* [128] */
+    P_features_denseblock2_denselayer9_norm2_running_var = P_features_denseblock2_denselayer9_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer10_norm1_running_mean = P_features_denseblock2_denselayer9_norm2_running_var + 128,  /* [416] */
+    P_features_denseblock2_denselayer10_norm1_running_var = P_features_denseblock2_denselayer10_norm1_running_mean + 416,  /* [416] */
+    P_features_denseblock2_denselayer10_norm2_running_mean = P_features_denseblock2_denselayer10_norm1_running_var + 416,  /* [128] */
+    P_features_denseblock2_denselayer10_norm2_running_var = P_features_denseblock2_denselayer10_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer11_norm1_running_mean = P_features_denseblock2_denselayer10_norm2_running_var + 128,  /* [448] */
+    P_features_denseblock2_denselayer11_norm1_running_var = P_features_denseblock2_denselayer11_norm1_running_mean + 448,  /* [448] */
+    P_features_denseblock2_denselayer11_norm2_running_mean = P_features_denseblock2_denselayer11_norm1_running_var + 448,  /* [128] */
+    P_features_denseblock2_denselayer11_norm2_running_var = P_features_denseblock2_denselayer11_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock2_denselayer12_norm1_running_mean = P_features_denseblock2_denselayer11_norm2_running_var + 128,  /* [480] */
+    P_features_denseblock2_denselayer12_norm1_running_var = P_features_denseblock2_denselayer12_norm1_running_mean + 480,  /* [480] */
+    P_features_denseblock2_denselayer12_norm2_running_mean = P_features_denseblock2_denselayer12_norm1_running_var + 480,  /* [128] */
+    P_features_denseblock2_denselayer12_norm2_running_var = P_features_denseblock2_denselayer12_norm2_running_mean + 128,  /* [128] */
+    P_features_transition2_norm_running_mean = P_features_denseblock2_denselayer12_norm2_running_var + 128,  /* [512] */
+    P_features_transition2_norm_running_var = P_features_transition2_norm_running_mean + 512,  /* [512] */
+    P_features_denseblock3_denselayer1_norm1_running_mean = P_features_transition2_norm_running_var + 512,  /* [256] */
+    P_features_denseblock3_denselayer1_norm1_running_var = P_features_denseblock3_denselayer1_norm1_running_mean + 256,  /* [256] */
+    P_features_denseblock3_denselayer1_norm2_running_mean = P_features_denseblock3_denselayer1_norm1_running_var + 256,  /* [128] */
+    P_features_denseblock3_denselayer1_norm2_running_var = P_features_denseblock3_denselayer1_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer2_norm1_running_mean = P_features_denseblock3_denselayer1_norm2_running_var + 128,  /* [288] */
+    P_features_denseblock3_denselayer2_norm1_running_var = P_features_denseblock3_denselayer2_norm1_running_mean + 288,  /* [288] */
+    P_features_denseblock3_denselayer2_norm2_running_mean = P_features_denseblock3_denselayer2_norm1_running_var + 288,  /* [128] */
+    P_features_denseblock3_denselayer2_norm2_running_var = P_features_denseblock3_denselayer2_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer3_norm1_running_mean = P_features_denseblock3_denselayer2_norm2_running_var + 128,  /* [320] */
+    P_features_denseblock3_denselayer3_norm1_running_var = P_features_denseblock3_denselayer3_norm1_running_mean + 320,  /* [320] */
+    P_features_denseblock3_denselayer3_norm2_running_mean = P_features_denseblock3_denselayer3_norm1_running_var + 320,  /* [128] */
+    P_features_denseblock3_denselayer3_norm2_running_var = P_features_denseblock3_denselayer3_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer4_norm1_running_mean = P_features_denseblock3_denselayer3_norm2_running_var + 128,  /* [352] */
+    P_features_denseblock3_denselayer4_norm1_running_var = P_features_denseblock3_denselayer4_norm1_running_mean + 352,  /* [352] */
+    P_features_denseblock3_denselayer4_norm2_running_mean = P_features_denseblock3_denselayer4_norm1_running_var + 352,  /* [128] */
+    P_features_denseblock3_denselayer4_norm2_running_var = P_features_denseblock3_denselayer4_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer5_norm1_running_mean = P_features_denseblock3_denselayer4_norm2_running_var + 128,  /* [384] */
+    P_features_denseblock3_denselayer5_norm1_running_var = P_features_denseblock3_denselayer5_norm1_running_mean + 384,  /* [384] */
+    P_features_denseblock3_denselayer5_norm2_running_mean = P_features_denseblock3_denselayer5_norm1_running_var + 384,  /* [128] */
+    P_features_denseblock3_denselayer5_norm2_running_var = P_features_denseblock3_denselayer5_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer6_norm1_running_mean = P_features_denseblock3_denselayer5_norm2_running_var + 128,  /* [416] */
+    P_features_denseblock3_denselayer6_norm1_running_var = P_features_denseblock3_denselayer6_norm1_running_mean + 416,  /* [416] */
+    P_features_denseblock3_denselayer6_norm2_running_mean = P_features_denseblock3_denselayer6_norm1_running_var + 416,  /* [128] */
+    P_features_denseblock3_denselayer6_norm2_running_var = P_features_denseblock3_denselayer6_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer7_norm1_running_mean = P_features_denseblock3_denselayer6_norm2_running_var + 128,  /* [448] */
+    P_features_denseblock3_denselayer7_norm1_running_var = P_features_denseblock3_denselayer7_norm1_running_mean + 448,  /* [448] */
+    P_features_denseblock3_denselayer7_norm2_running_mean = P_features_denseblock3_denselayer7_norm1_running_var + 448,  /* [128] */
+    P_features_denseblock3_denselayer7_norm2_running_var = P_features_denseblock3_denselayer7_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer8_norm1_running_mean = P_features_denseblock3_denselayer7_norm2_running_var + 128,  /* [480] */
+    P_features_denseblock3_denselayer8_norm1_running_var = P_features_denseblock3_denselayer8_norm1_running_mean + 480,  /* [480] */
+    P_features_denseblock3_denselayer8_norm2_running_mean = P_features_denseblock3_denselayer8_norm1_running_var + 480,  /* [128] */
+    P_features_denseblock3_denselayer8_norm2_running_var = P_features_denseblock3_denselayer8_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer9_norm1_running_mean = P_features_denseblock3_denselayer8_norm2_running_var + 128,  /* [512] */
+    P_features_denseblock3_denselayer9_norm1_running_var = P_features_denseblock3_denselayer9_norm1_running_mean + 512,  /* [512] */
+    P_features_denseblock3_denselayer9_norm2_running_mean = P_features_denseblock3_denselayer9_norm1_running_var + 512,  /* [128] */
+    P_features_denseblock3_denselayer9_norm2_running_var = P_features_denseblock3_denselayer9_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer10_norm1_running_mean = P_features_denseblock3_denselayer9_norm2_running_var + 128,  /* [544] */
+    P_features_denseblock3_denselayer10_norm1_running_var = P_features_denseblock3_denselayer10_norm1_running_mean + 544,  /* [544] */
+    P_features_denseblock3_denselayer10_norm2_running_mean = P_features_denseblock3_denselayer10_norm1_running_var + 544,  /* [128] */
+    P_features_denseblock3_denselayer10_norm2_running_var = P_features_denseblock3_denselayer10_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer11_norm1_running_mean = P_features_denseblock3_denselayer10_norm2_running_var + 128,  /* [576] */
+    P_features_denseblock3_denselayer11_norm1_running_var = P_features_denseblock3_denselayer11_norm1_running_mean + 576,  /* [576] */
+    P_features_denseblock3_denselayer11_norm2_running_mean = P_features_denseblock3_denselayer11_norm1_running_var + 576,  /* [128] */
+    P_features_denseblock3_denselayer11_norm2_running_var = P_features_denseblock3_denselayer11_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer12_norm1_running_mean = P_features_denseblock3_denselayer11_norm2_running_var + 128,  /* [608] */
+    P_features_denseblock3_denselayer12_norm1_running_var = P_features_denseblock3_denselayer12_norm1_running_mean + 608,  /* [608] */
+    P_features_denseblock3_denselayer12_norm2_running_mean = P_features_denseblock3_denselayer12_norm1_running_var + 608,  /* [128] */
+    P_features_denseblock3_denselayer12_norm2_running_var = P_features_denseblock3_denselayer12_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer13_norm1_running_mean = P_features_denseblock3_denselayer12_norm2_running_var + 128,  /* [640] */
+    P_features_denseblock3_denselayer13_norm1_running_var = P_features_denseblock3_denselayer13_norm1_running_mean + 640,  /* [640] */
+    P_features_denseblock3_denselayer13_norm2_running_mean = P_features_denseblock3_denselayer13_norm1_running_var + 640,  /* [128] */
+    P_features_denseblock3_denselayer13_norm2_running_var = P_features_denseblock3_denselayer13_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer14_norm1_running_mean = P_features_denseblock3_denselayer13_norm2_running_var + 128,  /* [672] */
+    P_features_denseblock3_denselayer14_norm1_running_var = P_features_denseblock3_denselayer14_norm1_running_mean + 672,  /* [672] */
+    P_features_denseblock3_denselayer14_norm2_running_mean = P_features_denseblock3_denselayer14_norm1_running_var + 672,  /* [128] */
+    P_features_denseblock3_denselayer14_norm2_running_var = P_features_denseblock3_denselayer14_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer15_norm1_running_mean = P_features_denseblock3_denselayer14_norm2_running_var + 128,  /* [704] */
+    P_features_denseblock3_denselayer15_norm1_running_var = P_features_denseblock3_denselayer15_norm1_running_mean + 704,  /* [704] */
+    P_features_denseblock3_denselayer15_norm2_running_mean = P_features_denseblock3_denselayer15_norm1_running_var + 704,  /* [128] */
+    P_features_denseblock3_denselayer15_norm2_running_var = P_features_denseblock3_denselayer15_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer16_norm1_running_mean = P_features_denseblock3_denselayer15_norm2_running_var + 128,  /* [736] */
+    P_features_denseblock3_denselayer16_norm1_running_var = P_features_denseblock3_denselayer16_norm1_running_mean + 736,  /* [736] */
+    P_features_denseblock3_denselayer16_norm2_running_mean = P_features_denseblock3_denselayer16_norm1_running_var + 736,  /* [128] */
+    P_features_denseblock3_denselayer16_norm2_running_var = P_features_denseblock3_denselayer16_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer17_norm1_running_mean = P_features_denseblock3_denselayer16_norm2_running_var + 128,  /* [768] */
+    P_features_denseblock3_denselayer17_norm1_running_var = P_features_denseblock3_denselayer17_norm1_running_mean + 768,  /* [768] */
+    P_features_denseblock3_denselayer17_norm2_running_mean = P_features_denseblock3_denselayer17_norm1_running_var + 768,  /* [128] */
+    P_features_denseblock3_denselayer17_norm2_running_var = P_features_denseblock3_denselayer17_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer18_norm1_running_mean = P_features_denseblock3_denselayer17_norm2_running_var + 128,  /* [800] */
+    P_features_denseblock3_denselayer18_norm1_running_var = P_features_denseblock3_denselayer18_norm1_running_mean + 800,  /* [800] */
+    P_features_denseblock3_denselayer18_norm2_running_mean = P_features_denseblock3_denselayer18_norm1_running_var + 800,  /* [128] */
+    P_features_denseblock3_denselayer18_norm2_running_var = P_features_denseblock3_denselayer18_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer19_norm1_running_mean = P_features_denseblock3_denselayer18_norm2_running_var + 128,  /* [832] */
+    P_features_denseblock3_denselayer19_norm1_running_var = P_features_denseblock3_denselayer19_norm1_running_mean + 832,  /* [832] */
+    P_features_denseblock3_denselayer19_norm2_running_mean = P_features_denseblock3_denselayer19_norm1_running_var + 832,  /* [128] */
+    P_features_denseblock3_denselayer19_norm2_running_var = P_features_denseblock3_denselayer19_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer20_norm1_running_mean = P_features_denseblock3_denselayer19_norm2_running_var + 128,  /* [864] */
+    P_features_denseblock3_denselayer20_norm1_running_var = P_features_denseblock3_denselayer20_norm1_running_mean + 864,  /* [864] */
+    P_features_denseblock3_denselayer20_norm2_running_mean = P_features_denseblock3_denselayer20_norm1_running_var + 864,  /* [128] */
+    P_features_denseblock3_denselayer20_norm2_running_var = P_features_denseblock3_denselayer20_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer21_norm1_running_mean = P_features_denseblock3_denselayer20_norm2_running_var + 128,  /* [896] */
+    P_features_denseblock3_denselayer21_norm1_running_var = P_features_denseblock3_denselayer21_norm1_running_mean + 896,  /* [896] */
+    P_features_denseblock3_denselayer21_norm2_running_mean = P_features_denseblock3_denselayer21_norm1_running_var + 896,  /* [128] */
+    P_features_denseblock3_denselayer21_norm2_running_var = P_features_denseblock3_denselayer21_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer22_norm1_running_mean = P_features_denseblock3_denselayer21_norm2_running_var + 128,  /* [928] */
+    P_features_denseblock3_denselayer22_norm1_running_var = P_features_denseblock3_denselayer22_norm1_running_mean + 928,  /* [928] */
+    P_features_denseblock3_denselayer22_norm2_running_mean = P_features_denseblock3_denselayer22_norm1_running_var + 928,  /* [128] */
+    P_features_denseblock3_denselayer22_norm2_running_var = P_features_denseblock3_denselayer22_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer23_norm1_running_mean = P_features_denseblock3_denselayer22_norm2_running_var + 128,  /* [960] */
+    P_features_denseblock3_denselayer23_norm1_running_var = P_features_denseblock3_denselayer23_norm1_running_mean + 960,  /* [960] */
+    P_features_denseblock3_denselayer23_norm2_running_mean = P_features_denseblock3_denselayer23_norm1_running_var + 960,  /* [128] */
+    P_features_denseblock3_denselayer23_norm2_running_var = P_features_denseblock3_denselayer23_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock3_denselayer24_norm1_running_mean = P_features_denseblock3_denselayer23_norm2_running_var + 128,  /* [992] */
+    P_features_denseblock3_denselayer24_norm1_running_var = P_features_denseblock3_denselayer24_norm1_running_mean + 992,  /* [992] */
+    P_features_denseblock3_denselayer24_norm2_running_mean = P_features_denseblock3_denselayer24_norm1_running_var + 992,  /* [128] */
+    P_features_denseblock3_denselayer24_norm2_running_var = P_features_denseblock3_denselayer24_norm2_running_mean + 128,  /* [128] */
+    P_features_transition3_norm_running_mean = P_features_denseblock3_denselayer24_norm2_running_var + 128,  /* [1024] */
+    P_features_transition3_norm_running_var = P_features_transition3_norm_running_mean + 1024,  /* [1024] */
+    P_features_denseblock4_denselayer1_norm1_running_mean = P_features_transition3_norm_running_var + 1024,  /* [512] */
+    P_features_denseblock4_denselayer1_norm1_running_var = P_features_denseblock4_denselayer1_norm1_running_mean + 512,  /* [512] */
+    P_features_denseblock4_denselayer1_norm2_running_mean = P_features_denseblock4_denselayer1_norm1_running_var + 512,  /* [128] */
+    P_features_denseblock4_denselayer1_norm2_running_var = P_features_denseblock4_denselayer1_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer2_norm1_running_mean = P_features_denseblock4_denselayer1_norm2_running_var + 128,  /* [544] */
+    P_features_denseblock4_denselayer2_norm1_running_var = P_features_denseblock4_denselayer2_norm1_running_mean + 544,  /* [544] */
+    P_features_denseblock4_denselayer2_norm2_running_mean = P_features_denseblock4_denselayer2_norm1_running_var + 544,  /* [128] */
+    P_features_denseblock4_denselayer2_norm2_running_var = P_features_denseblock4_denselayer2_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer3_norm1_running_mean = P_features_denseblock4_denselayer2_norm2_running_var + 128,  /* [576] */
+    P_features_denseblock4_denselayer3_norm1_running_var = P_features_denseblock4_denselayer3_norm1_running_mean + 576,  /* [576] */
+    P_features_denseblock4_denselayer3_norm2_running_mean = P_features_denseblock4_denselayer3_norm1_running_var + 576,  /* [128] */
+    P_features_denseblock4_denselayer3_norm2_running_var = P_features_denseblock4_denselayer3_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer4_norm1_running_mean = P_features_denseblock4_denselayer3_norm2_running_var + 128,  /* [608] */
+    P_features_denseblock4_denselayer4_norm1_running_var = P_features_denseblock4_denselayer4_norm1_running_mean + 608,  /* [608] */
+    P_features_denseblock4_denselayer4_norm2_running_mean = P_features_denseblock4_denselayer4_norm1_running_var + 608,  /* [128] */
+    P_features_denseblock4_denselayer4_norm2_running_var = P_features_denseblock4_denselayer4_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer5_norm1_running_mean = P_features_denseblock4_denselayer4_norm2_running_var + 128,  /* [640] */
+    P_features_denseblock4_denselayer5_norm1_running_var = P_features_denseblock4_denselayer5_norm1_running_mean + 640,  /* [640] */
+    P_features_denseblock4_denselayer5_norm2_running_mean = P_features_denseblock4_denselayer5_norm1_running_var + 640,  /* [128] */
+    P_features_denseblock4_denselayer5_norm2_running_var = P_features_denseblock4_denselayer5_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer6_norm1_running_mean = P_features_denseblock4_denselayer5_norm2_running_var + 128,  /* [672] */
+    P_features_denseblock4_denselayer6_norm1_running_var = P_features_denseblock4_denselayer6_norm1_running_mean + 672,  /* [672] */
+    P_features_denseblock4_denselayer6_norm2_running_mean = P_features_denseblock4_denselayer6_norm1_running_var + 672,  /* [128] */
+    P_features_denseblock4_denselayer6_norm2_running_var = P_features_denseblock4_denselayer6_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer7_norm1_running_mean = P_features_denseblock4_denselayer6_norm2_running_var + 128,  /* [704] */
+    P_features_denseblock4_denselayer7_norm1_running_var = P_features_denseblock4_denselayer7_norm1_running_mean + 704,  /* [704] */
+    P_features_denseblock4_denselayer7_norm2_running_mean = P_features_denseblock4_denselayer7_norm1_running_var + 704,  /* [128] */
+    P_features_denseblock4_denselayer7_norm2_running_var = P_features_denseblock4_denselayer7_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer8_norm1_running_mean = P_features_denseblock4_denselayer7_norm2_running_var + 128,  /* [736] */
+    P_features_denseblock4_denselayer8_norm1_running_var = P_features_denseblock4_denselayer8_norm1_running_mean + 736,  /* [736] */
+    P_features_denseblock4_denselayer8_norm2_running_mean = P_features_denseblock4_denselayer8_norm1_running_var + 736,  /* [128] */
+    P_features_denseblock4_denselayer8_norm2_running_var = P_features_denseblock4_denselayer8_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer9_norm1_running_mean = P_features_denseblock4_denselayer8_norm2_running_var + 128,  /* [768] */
+    P_features_denseblock4_denselayer9_norm1_running_var = P_features_denseblock4_denselayer9_norm1_running_mean + 768,  /* [768] */
+    P_features_denseblock4_denselayer9_norm2_running_mean = P_features_denseblock4_denselayer9_norm1_running_var + 768,  /* [128] */
+    P_features_denseblock4_denselayer9_norm2_running_var = P_features_denseblock4_denselayer9_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer10_norm1_running_mean = P_features_denseblock4_denselayer9_norm2_running_var + 128,  /* [800] */
+    P_features_denseblock4_denselayer10_norm1_running_var = P_features_denseblock4_denselayer10_norm1_running_mean + 800,  /* [800] */
+    P_features_denseblock4_denselayer10_norm2_running_mean = P_features_denseblock4_denselayer10_norm1_running_var + 800,  /* [128] */
+    P_features_denseblock4_denselayer10_norm2_running_var = P_features_denseblock4_denselayer10_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer11_norm1_running_mean = P_features_denseblock4_denselayer10_norm2_running_var + 128,  /* [832] */
+    P_features_denseblock4_denselayer11_norm1_running_var = P_features_denseblock4_denselayer11_norm1_running_mean + 832,  /* [832] */
+    P_features_denseblock4_denselayer11_norm2_running_mean = P_features_denseblock4_denselayer11_norm1_running_var + 832,  /* [128] */
+    P_features_denseblock4_denselayer11_norm2_running_var = P_features_denseblock4_denselayer11_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer12_norm1_running_mean = P_features_denseblock4_denselayer11_norm2_running_var + 128,  /* [864] */
+    P_features_denseblock4_denselayer12_norm1_running_var = P_features_denseblock4_denselayer12_norm1_running_mean + 864,  /* [864] */
+    P_features_denseblock4_denselayer12_norm2_running_mean = P_features_denseblock4_denselayer12_norm1_running_var + 864,  /* [128] */
+    P_features_denseblock4_denselayer12_norm2_running_var = P_features_denseblock4_denselayer12_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer13_norm1_running_mean = P_features_denseblock4_denselayer12_norm2_running_var + 128,  /* [896] */
+    P_features_denseblock4_denselayer13_norm1_running_var = P_features_denseblock4_denselayer13_norm1_running_mean + 896,  /* [896] */
+    P_features_denseblock4_denselayer13_norm2_running_mean = P_features_denseblock4_denselayer13_norm1_running_var + 896,  /* [128] */
+    P_features_denseblock4_denselayer13_norm2_running_var = P_features_denseblock4_denselayer13_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer14_norm1_running_mean = P_features_denseblock4_denselayer13_norm2_running_var + 128,  /* [928] */
+    P_features_denseblock4_denselayer14_norm1_running_var = P_features_denseblock4_denselayer14_norm1_running_mean + 928,  /* [928] */
+    P_features_denseblock4_denselayer14_norm2_running_mean = P_features_denseblock4_denselayer14_norm1_running_var + 928,  /* [128] */
+    P_features_denseblock4_denselayer14_norm2_running_var = P_features_denseblock4_denselayer14_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer15_norm1_running_mean = P_features_denseblock4_denselayer14_norm2_running_var + 128,  /* [960] */
+    P_features_denseblock4_denselayer15_norm1_running_var = P_features_denseblock4_denselayer15_norm1_running_mean + 960,  /* [960] */
+    P_features_denseblock4_denselayer15_norm2_running_mean = P_features_denseblock4_denselayer15_norm1_running_var + 960,  /* [128] */
+    P_features_denseblock4_denselayer15_norm2_running_var = P_features_denseblock4_denselayer15_norm2_running_mean + 128,  /* [128] */
+    P_features_denseblock4_denselayer16_norm1_running_mean = P_features_denseblock4_denselayer15_norm2_running_var + 128,  /* [992] */
+    P_features_denseblock4_denselayer16_norm1_running_var = P_features_denseblock4_denselayer16_norm1_running_mean + 992,  /* [992] */
+    P_features_denseblock4_denselayer16_norm2_running_mean = P_features_denseblock4_denselayer16_norm1_running_var + 992,  /* [128] */
+    P_features_denseblock4_denselayer16_norm2_running_var = P_features_denseblock4_denselayer16_norm2_running_mean + 128,  /* [128] */
+    P_features_norm5_running_mean = P_features_denseblock4_denselayer16_norm2_running_var + 128,  /* [1024] */
+    P_features_norm5_running_var = P_features_norm5_running_mean + 1024,  /* [1024] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -1714,6 +1714,310 @@ enum {
     S_features_denseblock4_denselayer16_norm1 = 79360,  /* 1984 floats */
     S_features_denseblock4_denselayer16_norm2 = 81344,  /* 256 floats */
     S_features_norm5 = 81600,  /* 2048 floats */
+};
+
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_features_conv0,
+    L_features_norm0,
+    L_features_denseblock1_denselayer1_norm1,
+    L_features_denseblock1_denselayer1_conv1,
+    L_features_denseblock1_denselayer1_norm2,
+    L_features_denseblock1_denselayer1_conv2,
+    L_features_denseblock1_denselayer1_concat1,
+    L_features_denseblock1_denselayer2_norm1,
+    L_features_denseblock1_denselayer2_conv1,
+    L_features_denseblock1_denselayer2_norm2,
+    L_features_denseblock1_denselayer2_conv2,
+    L_features_denseblock1_denselayer2_concat1,
+    L_features_denseblock1_denselayer3_norm1,
+    L_features_denseblock1_denselayer3_conv1,
+    L_features_denseblock1_denselayer3_norm2,
+    L_features_denseblock1_denselayer3_conv2,
+    L_features_denseblock1_denselayer3_concat1,
+    L_features_denseblock1_denselayer4_norm1,
+    L_features_denseblock1_denselayer4_conv1,
+    L_features_denseblock1_denselayer4_norm2,
+    L_features_denseblock1_denselayer4_conv2,
+    L_features_denseblock1_denselayer4_concat1,
+    L_features_denseblock1_denselayer5_norm1,
+    L_features_denseblock1_denselayer5_conv1,
+    L_features_denseblock1_denselayer5_norm2,
+    L_features_denseblock1_denselayer5_conv2,
+    L_features_denseblock1_denselayer5_concat1,
+    L_features_denseblock1_denselayer6_norm1,
+    L_features_denseblock1_denselayer6_conv1,
+    L_features_denseblock1_denselayer6_norm2,
+    L_features_denseblock1_denselayer6_conv2,
+    L_features_denseblock1_denselayer6_concat1,
+    L_features_transition1_norm,
+    L_features_transition1_conv,
+    L_features_denseblock2_denselayer1_norm1,
+    L_features_denseblock2_denselayer1_conv1,
+    L_features_denseblock2_denselayer1_norm2,
+    L_features_denseblock2_denselayer1_conv2,
+    L_features_denseblock2_denselayer1_concat1,
+    L_features_denseblock2_denselayer2_norm1,
+    L_features_denseblock2_denselayer2_conv1,
+    L_features_denseblock2_denselayer2_norm2,
+    L_features_denseblock2_denselayer2_conv2,
+    L_features_denseblock2_denselayer2_concat1,
+    L_features_denseblock2_denselayer3_norm1,
+    L_features_denseblock2_denselayer3_conv1,
+    L_features_denseblock2_denselayer3_norm2,
+    L_features_denseblock2_denselayer3_conv2,
+    L_features_denseblock2_denselayer3_concat1,
+    L_features_denseblock2_denselayer4_norm1,
+    L_features_denseblock2_denselayer4_conv1,
+    L_features_denseblock2_denselayer4_norm2,
+    L_features_denseblock2_denselayer4_conv2,
+    L_features_denseblock2_denselayer4_concat1,
+    L_features_denseblock2_denselayer5_norm1,
+    L_features_denseblock2_denselayer5_conv1,
+    L_features_denseblock2_denselayer5_norm2,
+    L_features_denseblock2_denselayer5_conv2,
+    L_features_denseblock2_denselayer5_concat1,
+    L_features_denseblock2_denselayer6_norm1,
+    L_features_denseblock2_denselayer6_conv1,
+    L_features_denseblock2_denselayer6_norm2,
+    L_features_denseblock2_denselayer6_conv2,
+    L_features_denseblock2_denselayer6_concat1,
+    L_features_denseblock2_denselayer7_norm1,
+    L_features_denseblock2_denselayer7_conv1,
+    L_features_denseblock2_denselayer7_norm2,
+    L_features_denseblock2_denselayer7_conv2,
+    L_features_denseblock2_denselayer7_concat1,
+    L_features_denseblock2_denselayer8_norm1,
+    L_features_denseblock2_denselayer8_conv1,
+    L_features_denseblock2_denselayer8_norm2,
+    L_features_denseblock2_denselayer8_conv2,
+    L_features_denseblock2_denselayer8_concat1,
+    L_features_denseblock2_denselayer9_norm1,
+    L_features_denseblock2_denselayer9_conv1,
+    L_features_denseblock2_denselayer9_norm2,
+    L_features_denseblock2_denselayer9_conv2,
+    L_features_denseblock2_denselayer9_concat1,
+    L_features_denseblock2_denselayer10_norm1,
+    L_features_denseblock2_denselayer10_conv1,
+    L_features_denseblock2_denselayer10_norm2,
+    L_features_denseblock2_denselayer10_conv2,
+    L_features_denseblock2_denselayer10_concat1,
+    L_features_denseblock2_denselayer11_norm1,
+    L_features_denseblock2_denselayer11_conv1,
+    L_features_denseblock2_denselayer11_norm2,
+    L_features_denseblock2_denselayer11_conv2,
+    L_features_denseblock2_denselayer11_concat1,
+    L_features_denseblock2_denselayer12_norm1,
+    L_features_denseblock2_denselayer12_conv1,
+    L_features_denseblock2_denselayer12_norm2,
+    L_features_denseblock2_denselayer12_conv2,
+    L_features_denseblock2_denselayer12_concat1,
+    L_features_transition2_norm,
+    L_features_transition2_conv,
+    L_features_denseblock3_denselayer1_norm1,
+    L_features_denseblock3_denselayer1_conv1,
+    L_features_denseblock3_denselayer1_norm2,
+    L_features_denseblock3_denselayer1_conv2,
+    L_features_denseblock3_denselayer1_concat1,
+    L_features_denseblock3_denselayer2_norm1,
+    L_features_denseblock3_denselayer2_conv1,
+    L_features_denseblock3_denselayer2_norm2,
+    L_features_denseblock3_denselayer2_conv2,
+    L_features_denseblock3_denselayer2_concat1,
+    L_features_denseblock3_denselayer3_norm1,
+    L_features_denseblock3_denselayer3_conv1,
+    L_features_denseblock3_denselayer3_norm2,
+    L_features_denseblock3_denselayer3_conv2,
+    L_features_denseblock3_denselayer3_concat1,
+    L_features_denseblock3_denselayer4_norm1,
+    L_features_denseblock3_denselayer4_conv1,
+    L_features_denseblock3_denselayer4_norm2,
+    L_features_denseblock3_denselayer4_conv2,
+    L_features_denseblock3_denselayer4_concat1,
+    L_features_denseblock3_denselayer5_norm1,
+    L_features_denseblock3_denselayer5_conv1,
+    L_features_denseblock3_denselayer5_norm2,
+    L_features_denseblock3_denselayer5_conv2,
+    L_features_denseblock3_denselayer5_concat1,
+    L_features_denseblock3_denselayer6_norm1,
+    L_features_denseblock3_denselayer6_conv1,
+    L_features_denseblock3_denselayer6_norm2,
+    L_features_denseblock3_denselayer6_conv2,
+    L_features_denseblock3_denselayer6_concat1,
+    L_features_denseblock3_denselayer7_norm1,
+    L_features_denseblock3_denselayer7_conv1,
+    L_features_denseblock3_denselayer7_norm2,
+    L_features_denseblock3_denselayer7_conv2,
+    L_features_denseblock3_denselayer7_concat1,
+    L_features_denseblock3_denselayer8_norm1,
+    L_features_denseblock3_denselayer8_conv1,
+    L_features_denseblock3_denselayer8_norm2,
+    L_features_denseblock3_denselayer8_conv2,
+    L_features_denseblock3_denselayer8_concat1,
+    L_features_denseblock3_denselayer9_norm1,
+    L_features_denseblock3_denselayer9_conv1,
+    L_features_denseblock3_denselayer9_norm2,
+    L_features_denseblock3_denselayer9_conv2,
+    L_features_denseblock3_denselayer9_concat1,
+    L_features_denseblock3_denselayer10_norm1,
+    L_features_denseblock3_denselayer10_conv1,
+    L_features_denseblock3_denselayer10_norm2,
+    L_features_denseblock3_denselayer10_conv2,
+    L_features_denseblock3_denselayer10_concat1,
+    L_features_denseblock3_denselayer11_norm1,
+    L_features_denseblock3_denselayer11_conv1,
+    L_features_denseblock3_denselayer11_norm2,
+    L_features_denseblock3_denselayer11_conv2,
+    L_features_denseblock3_denselayer11_concat1,
+    L_features_denseblock3_denselayer12_norm1,
+    L_features_denseblock3_denselayer12_conv1,
+    L_features_denseblock3_denselayer12_norm2,
+    L_features_denseblock3_denselayer12_conv2,
+    L_features_denseblock3_denselayer12_concat1,
+    L_features_denseblock3_denselayer13_norm1,
+    L_features_denseblock3_denselayer13_conv1,
+    L_features_denseblock3_denselayer13_norm2,
+    L_features_denseblock3_denselayer13_conv2,
+    L_features_denseblock3_denselayer13_concat1,
+    L_features_denseblock3_denselayer14_norm1,
+    L_features_denseblock3_denselayer14_conv1,
+    L_features_denseblock3_denselayer14_norm2,
+    L_features_denseblock3_denselayer14_conv2,
+    L_features_denseblock3_denselayer14_concat1,
+    L_features_denseblock3_denselayer15_norm1,
+    L_features_denseblock3_denselayer15_conv1,
+    L_features_denseblock3_denselayer15_norm2,
+    L_features_denseblock3_denselayer15_conv2,
+    L_features_denseblock3_denselayer15_concat1,
+    L_features_denseblock3_denselayer16_norm1,
+    L_features_denseblock3_denselayer16_conv1,
+    L_features_denseblock3_denselayer16_norm2,
+    L_features_denseblock3_denselayer16_conv2,
+    L_features_denseblock3_denselayer16_concat1,
+    L_features_denseblock3_denselayer17_norm1,
+    L_features_denseblock3_denselayer17_conv1,
+    L_features_denseblock3_denselayer17_norm2,
+    L_features_denseblock3_denselayer17_conv2,
+    L_features_denseblock3_denselayer17_concat1,
+    L_features_denseblock3_denselayer18_norm1,
+    L_features_denseblock3_denselayer18_conv1,
+    L_features_denseblock3_denselayer18_norm2,
+    L_features_denseblock3_denselayer18_conv2,
+    L_features_denseblock3_denselayer18_concat1,
+    L_features_denseblock3_denselayer19_norm1,
+    L_features_denseblock3_denselayer19_conv1,
+    L_features_denseblock3_denselayer19_norm2,
+    L_features_denseblock3_denselayer19_conv2,
+    L_features_denseblock3_denselayer19_concat1,
+    L_features_denseblock3_denselayer20_norm1,
+    L_features_denseblock3_denselayer20_conv1,
+    L_features_denseblock3_denselayer20_norm2,
+    L_features_denseblock3_denselayer20_conv2,
+    L_features_denseblock3_denselayer20_concat1,
+    L_features_denseblock3_denselayer21_norm1,
+    L_features_denseblock3_denselayer21_conv1,
+    L_features_denseblock3_denselayer21_norm2,
+    L_features_denseblock3_denselayer21_conv2,
+    L_features_denseblock3_denselayer21_concat1,
+    L_features_denseblock3_denselayer22_norm1,
+    L_features_denseblock3_denselayer22_conv1,
+    L_features_denseblock3_denselayer22_norm2,
+    L_features_denseblock3_denselayer22_conv2,
+    L_features_denseblock3_denselayer22_concat1,
+    L_features_denseblock3_denselayer23_norm1,
+    L_features_denseblock3_denselayer23_conv1,
+    L_features_denseblock3_denselayer23_norm2,
+    L_features_denseblock3_denselayer23_conv2,
+    L_features_denseblock3_denselayer23_concat1,
+    L_features_denseblock3_denselayer24_norm1,
+    L_features_denseblock3_denselayer24_conv1,
+    L_features_denseblock3_denselayer24_norm2,
+    L_features_denseblock3_denselayer24_conv2,
+    L_features_denseblock3_denselayer24_concat1,
+    L_features_transition3_norm,
+    L_features_transition3_conv,
+    L_features_denseblock4_denselayer1_norm1,
+    L_features_denseblock4_denselayer1_conv1,
+    L_features_denseblock4_denselayer1_norm2,
+    L_features_denseblock4_denselayer1_conv2,
+    L_features_denseblock4_denselayer1_concat1,
+    L_features_denseblock4_denselayer2_norm1,
+    L_features_denseblock4_denselayer2_conv1,
+    L_features_denseblock4_denselayer2_norm2,
+    L_features_denseblock4_denselayer2_conv2,
+    L_features_denseblock4_denselayer2_concat1,
+    L_features_denseblock4_denselayer3_norm1,
+    L_features_denseblock4_denselayer3_conv1,
+    L_features_denseblock4_denselayer3_norm2,
+    L_features_denseblock4_denselayer3_conv2,
+    L_features_denseblock4_denselayer3_concat1,
+    L_features_denseblock4_denselayer4_norm1,
+    L_features_denseblock4_denselayer4_conv1,
+    L_features_denseblock4_denselayer4_norm2,
+    L_features_denseblock4_denselayer4_conv2,
+    L_features_denseblock4_denselayer4_concat1,
+    L_features_denseblock4_denselayer5_norm1,
+    L_features_denseblock4_denselayer5_conv1,
+    L_features_denseblock4_denselayer5_norm2,
+    L_features_denseblock4_denselayer5_conv2,
+    L_features_denseblock4_denselayer5_concat1,
+    L_features_denseblock4_denselayer6_norm1,
+    L_features_denseblock4_denselayer6_conv1,
+    L_features_denseblock4_denselayer6_norm2,
+    L_features_denseblock4_denselayer6_conv2,
+    L_features_denseblock4_denselayer6_concat1,
+    L_features_denseblock4_denselayer7_norm1,
+    L_features_denseblock4_denselayer7_conv1,
+    L_features_denseblock4_denselayer7_norm2,
+    L_features_denseblock4_denselayer7_conv2,
+    L_features_denseblock4_denselayer7_concat1,
+    L_features_denseblock4_denselayer8_norm1,
+    L_features_denseblock4_denselayer8_conv1,
+    L_features_denseblock4_denselayer8_norm2,
+    L_features_denseblock4_denselayer8_conv2,
+    L_features_denseblock4_denselayer8_concat1,
+    L_features_denseblock4_denselayer9_norm1,
+    L_features_denseblock4_denselayer9_conv1,
+    L_features_denseblock4_denselayer9_norm2,
+    L_features_denseblock4_denselayer9_conv2,
+    L_features_denseblock4_denselayer9_concat1,
+    L_features_denseblock4_denselayer10_norm1,
+    L_features_denseblock4_denselayer10_conv1,
+    L_features_denseblock4_denselayer10_norm2,
+    L_features_denseblock4_denselayer10_conv2,
+    L_features_denseblock4_denselayer10_concat1,
+    L_features_denseblock4_denselayer11_norm1,
+    L_features_denseblock4_denselayer11_conv1,
+    L_features_denseblock4_denselayer11_norm2,
+    L_features_denseblock4_denselayer11_conv2,
+    L_features_denseblock4_denselayer11_concat1,
+    L_features_denseblock4_denselayer12_norm1,
+    L_features_denseblock4_denselayer12_conv1,
+    L_features_denseblock4_denselayer12_norm2,
+    L_features_denseblock4_denselayer12_conv2,
+    L_features_denseblock4_denselayer12_concat1,
+    L_features_denseblock4_denselayer13_norm1,
+    L_features_denseblock4_denselayer13_conv1,
+    L_features_denseblock4_denselayer13_norm2,
+    L_features_denseblock4_denselayer13_conv2,
+    L_features_denseblock4_denselayer13_concat1,
+    L_features_denseblock4_denselayer14_norm1,
+    L_features_denseblock4_denselayer14_conv1,
+    L_features_denseblock4_denselayer14_norm2,
+    L_features_denseblock4_denselayer14_conv2,
+    L_features_denseblock4_denselayer14_concat1,
+    L_features_denseblock4_denselayer15_norm1,
+    L_features_denseblock4_denselayer15_conv1,
+    L_features_denseblock4_denselayer15_norm2,
+    L_features_denseblock4_denselayer15_conv2,
+    L_features_denseblock4_denselayer15_concat1,
+    L_features_denseblock4_denselayer16_norm1,
+    L_features_denseblock4_denselayer16_conv1,
+    L_features_denseblock4_denselayer16_norm2,
+    L_features_denseblock4_denselayer16_conv2,
+    L_features_denseblock4_denselayer16_concat1,
+    L_features_norm5,
+    L_classifier,
 };
 
 #define P(o) (params + (o))
@@ -3506,7 +3810,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_avgpool, 1024);
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier), A(X_avgpool), P(P_classifier_weight), n, 1024, 1000);
-    if (grad_sumsq) grad_sumsq[299] = rt_sumsq(A(D_avgpool), (size_t)n * 1024);
+    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 1024);
     ZERO(D_relu, 50176);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 1024, 49);
@@ -3516,7 +3820,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer16_concat1, 50176);
     /* features.norm5: batchnorm, [1024,7,7] -> [1024,7,7]  (specs/densenet_imagenet.lua:33) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock4_denselayer16_concat1), S(S_features_norm5), S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, 1024, 49);
-    if (grad_sumsq) grad_sumsq[298] = rt_sumsq(A(D_features_denseblock4_denselayer16_concat1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_features_norm5] = rt_sumsq(A(D_features_denseblock4_denselayer16_concat1), (size_t)n * 50176);
     ZERO(D_features_denseblock4_denselayer15_concat1, 48608);
     ZERO(D_features_denseblock4_denselayer16_conv2, 1568);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3525,25 +3829,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer16_relu2, 6272);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2), G(P_features_denseblock4_denselayer16_conv2_weight), NULL, A(TB_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), n, &g_features_denseblock4_denselayer16_conv2);
-    if (grad_sumsq) grad_sumsq[296] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer16_norm2, 6272);
     /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer16_norm2), A(D_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer16_conv1, 6272);
     /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_conv1), G(P_features_denseblock4_denselayer16_norm2_weight), G(P_features_denseblock4_denselayer16_norm2_bias), A(D_features_denseblock4_denselayer16_norm2), A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2), S(S_features_denseblock4_denselayer16_norm2) + 128, P(P_features_denseblock4_denselayer16_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[295] = rt_sumsq(A(D_features_denseblock4_denselayer16_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer16_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer16_relu1, 48608);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1), G(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer16_conv1), A(X_features_denseblock4_denselayer16_relu1), P(P_features_denseblock4_denselayer16_conv1_weight), n, &g_features_denseblock4_denselayer16_conv1);
-    if (grad_sumsq) grad_sumsq[294] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
     ZERO(D_features_denseblock4_denselayer16_norm1, 48608);
     /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer16_norm1), A(D_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
     /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_concat1), G(P_features_denseblock4_denselayer16_norm1_weight), G(P_features_denseblock4_denselayer16_norm1_bias), A(D_features_denseblock4_denselayer16_norm1), A(X_features_denseblock4_denselayer15_concat1), S(S_features_denseblock4_denselayer16_norm1), S(S_features_denseblock4_denselayer16_norm1) + 992, P(P_features_denseblock4_denselayer16_norm1_weight), n, 992, 49);
-    if (grad_sumsq) grad_sumsq[293] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
-    if (grad_sumsq) grad_sumsq[297] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
     ZERO(D_features_denseblock4_denselayer14_concat1, 47040);
     ZERO(D_features_denseblock4_denselayer15_conv2, 1568);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3552,25 +3856,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer15_relu2, 6272);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2), G(P_features_denseblock4_denselayer15_conv2_weight), NULL, A(TB_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), n, &g_features_denseblock4_denselayer15_conv2);
-    if (grad_sumsq) grad_sumsq[291] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer15_norm2, 6272);
     /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer15_norm2), A(D_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer15_conv1, 6272);
     /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_conv1), G(P_features_denseblock4_denselayer15_norm2_weight), G(P_features_denseblock4_denselayer15_norm2_bias), A(D_features_denseblock4_denselayer15_norm2), A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2), S(S_features_denseblock4_denselayer15_norm2) + 128, P(P_features_denseblock4_denselayer15_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[290] = rt_sumsq(A(D_features_denseblock4_denselayer15_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer15_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer15_relu1, 47040);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1), G(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer15_conv1), A(X_features_denseblock4_denselayer15_relu1), P(P_features_denseblock4_denselayer15_conv1_weight), n, &g_features_denseblock4_denselayer15_conv1);
-    if (grad_sumsq) grad_sumsq[289] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
     ZERO(D_features_denseblock4_denselayer15_norm1, 47040);
     /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer15_norm1), A(D_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
     /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_concat1), G(P_features_denseblock4_denselayer15_norm1_weight), G(P_features_denseblock4_denselayer15_norm1_bias), A(D_features_denseblock4_denselayer15_norm1), A(X_features_denseblock4_denselayer14_concat1), S(S_features_denseblock4_denselayer15_norm1), S(S_features_denseblock4_denselayer15_norm1) + 960, P(P_features_denseblock4_denselayer15_norm1_weight), n, 960, 49);
-    if (grad_sumsq) grad_sumsq[288] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
-    if (grad_sumsq) grad_sumsq[292] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
     ZERO(D_features_denseblock4_denselayer13_concat1, 45472);
     ZERO(D_features_denseblock4_denselayer14_conv2, 1568);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3579,25 +3883,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer14_relu2, 6272);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2), G(P_features_denseblock4_denselayer14_conv2_weight), NULL, A(TB_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), n, &g_features_denseblock4_denselayer14_conv2);
-    if (grad_sumsq) grad_sumsq[286] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer14_norm2, 6272);
     /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer14_norm2), A(D_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer14_conv1, 6272);
     /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_conv1), G(P_features_denseblock4_denselayer14_norm2_weight), G(P_features_denseblock4_denselayer14_norm2_bias), A(D_features_denseblock4_denselayer14_norm2), A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2), S(S_features_denseblock4_denselayer14_norm2) + 128, P(P_features_denseblock4_denselayer14_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[285] = rt_sumsq(A(D_features_denseblock4_denselayer14_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer14_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer14_relu1, 45472);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1), G(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer14_conv1), A(X_features_denseblock4_denselayer14_relu1), P(P_features_denseblock4_denselayer14_conv1_weight), n, &g_features_denseblock4_denselayer14_conv1);
-    if (grad_sumsq) grad_sumsq[284] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
     ZERO(D_features_denseblock4_denselayer14_norm1, 45472);
     /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer14_norm1), A(D_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
     /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_concat1), G(P_features_denseblock4_denselayer14_norm1_weight), G(P_features_denseblock4_denselayer14_norm1_bias), A(D_features_denseblock4_denselayer14_norm1), A(X_features_denseblock4_denselayer13_concat1), S(S_features_denseblock4_denselayer14_norm1), S(S_features_denseblock4_denselayer14_norm1) + 928, P(P_features_denseblock4_denselayer14_norm1_weight), n, 928, 49);
-    if (grad_sumsq) grad_sumsq[283] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
-    if (grad_sumsq) grad_sumsq[287] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
     ZERO(D_features_denseblock4_denselayer12_concat1, 43904);
     ZERO(D_features_denseblock4_denselayer13_conv2, 1568);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3606,25 +3910,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer13_relu2, 6272);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2), G(P_features_denseblock4_denselayer13_conv2_weight), NULL, A(TB_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), n, &g_features_denseblock4_denselayer13_conv2);
-    if (grad_sumsq) grad_sumsq[281] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer13_norm2, 6272);
     /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer13_norm2), A(D_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer13_conv1, 6272);
     /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_conv1), G(P_features_denseblock4_denselayer13_norm2_weight), G(P_features_denseblock4_denselayer13_norm2_bias), A(D_features_denseblock4_denselayer13_norm2), A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2), S(S_features_denseblock4_denselayer13_norm2) + 128, P(P_features_denseblock4_denselayer13_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[280] = rt_sumsq(A(D_features_denseblock4_denselayer13_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer13_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer13_relu1, 43904);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1), G(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer13_conv1), A(X_features_denseblock4_denselayer13_relu1), P(P_features_denseblock4_denselayer13_conv1_weight), n, &g_features_denseblock4_denselayer13_conv1);
-    if (grad_sumsq) grad_sumsq[279] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
     ZERO(D_features_denseblock4_denselayer13_norm1, 43904);
     /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer13_norm1), A(D_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
     /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_concat1), G(P_features_denseblock4_denselayer13_norm1_weight), G(P_features_denseblock4_denselayer13_norm1_bias), A(D_features_denseblock4_denselayer13_norm1), A(X_features_denseblock4_denselayer12_concat1), S(S_features_denseblock4_denselayer13_norm1), S(S_features_denseblock4_denselayer13_norm1) + 896, P(P_features_denseblock4_denselayer13_norm1_weight), n, 896, 49);
-    if (grad_sumsq) grad_sumsq[278] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
-    if (grad_sumsq) grad_sumsq[282] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
     ZERO(D_features_denseblock4_denselayer11_concat1, 42336);
     ZERO(D_features_denseblock4_denselayer12_conv2, 1568);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3633,25 +3937,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer12_relu2, 6272);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2), G(P_features_denseblock4_denselayer12_conv2_weight), NULL, A(TB_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), n, &g_features_denseblock4_denselayer12_conv2);
-    if (grad_sumsq) grad_sumsq[276] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer12_norm2, 6272);
     /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer12_norm2), A(D_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer12_conv1, 6272);
     /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_conv1), G(P_features_denseblock4_denselayer12_norm2_weight), G(P_features_denseblock4_denselayer12_norm2_bias), A(D_features_denseblock4_denselayer12_norm2), A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2), S(S_features_denseblock4_denselayer12_norm2) + 128, P(P_features_denseblock4_denselayer12_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[275] = rt_sumsq(A(D_features_denseblock4_denselayer12_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer12_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer12_relu1, 42336);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1), G(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer12_conv1), A(X_features_denseblock4_denselayer12_relu1), P(P_features_denseblock4_denselayer12_conv1_weight), n, &g_features_denseblock4_denselayer12_conv1);
-    if (grad_sumsq) grad_sumsq[274] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
     ZERO(D_features_denseblock4_denselayer12_norm1, 42336);
     /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer12_norm1), A(D_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
     /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_concat1), G(P_features_denseblock4_denselayer12_norm1_weight), G(P_features_denseblock4_denselayer12_norm1_bias), A(D_features_denseblock4_denselayer12_norm1), A(X_features_denseblock4_denselayer11_concat1), S(S_features_denseblock4_denselayer12_norm1), S(S_features_denseblock4_denselayer12_norm1) + 864, P(P_features_denseblock4_denselayer12_norm1_weight), n, 864, 49);
-    if (grad_sumsq) grad_sumsq[273] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
-    if (grad_sumsq) grad_sumsq[277] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
     ZERO(D_features_denseblock4_denselayer10_concat1, 40768);
     ZERO(D_features_denseblock4_denselayer11_conv2, 1568);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3660,25 +3964,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer11_relu2, 6272);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2), G(P_features_denseblock4_denselayer11_conv2_weight), NULL, A(TB_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), n, &g_features_denseblock4_denselayer11_conv2);
-    if (grad_sumsq) grad_sumsq[271] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer11_norm2, 6272);
     /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer11_norm2), A(D_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer11_conv1, 6272);
     /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_conv1), G(P_features_denseblock4_denselayer11_norm2_weight), G(P_features_denseblock4_denselayer11_norm2_bias), A(D_features_denseblock4_denselayer11_norm2), A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2), S(S_features_denseblock4_denselayer11_norm2) + 128, P(P_features_denseblock4_denselayer11_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[270] = rt_sumsq(A(D_features_denseblock4_denselayer11_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer11_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer11_relu1, 40768);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1), G(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer11_conv1), A(X_features_denseblock4_denselayer11_relu1), P(P_features_denseblock4_denselayer11_conv1_weight), n, &g_features_denseblock4_denselayer11_conv1);
-    if (grad_sumsq) grad_sumsq[269] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
     ZERO(D_features_denseblock4_denselayer11_norm1, 40768);
     /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer11_norm1), A(D_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
     /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_concat1), G(P_features_denseblock4_denselayer11_norm1_weight), G(P_features_denseblock4_denselayer11_norm1_bias), A(D_features_denseblock4_denselayer11_norm1), A(X_features_denseblock4_denselayer10_concat1), S(S_features_denseblock4_denselayer11_norm1), S(S_features_denseblock4_denselayer11_norm1) + 832, P(P_features_denseblock4_denselayer11_norm1_weight), n, 832, 49);
-    if (grad_sumsq) grad_sumsq[268] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
-    if (grad_sumsq) grad_sumsq[272] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
     ZERO(D_features_denseblock4_denselayer9_concat1, 39200);
     ZERO(D_features_denseblock4_denselayer10_conv2, 1568);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3687,25 +3991,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer10_relu2, 6272);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2), G(P_features_denseblock4_denselayer10_conv2_weight), NULL, A(TB_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), n, &g_features_denseblock4_denselayer10_conv2);
-    if (grad_sumsq) grad_sumsq[266] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer10_norm2, 6272);
     /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer10_norm2), A(D_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer10_conv1, 6272);
     /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_conv1), G(P_features_denseblock4_denselayer10_norm2_weight), G(P_features_denseblock4_denselayer10_norm2_bias), A(D_features_denseblock4_denselayer10_norm2), A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2), S(S_features_denseblock4_denselayer10_norm2) + 128, P(P_features_denseblock4_denselayer10_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[265] = rt_sumsq(A(D_features_denseblock4_denselayer10_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer10_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer10_relu1, 39200);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1), G(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer10_conv1), A(X_features_denseblock4_denselayer10_relu1), P(P_features_denseblock4_denselayer10_conv1_weight), n, &g_features_denseblock4_denselayer10_conv1);
-    if (grad_sumsq) grad_sumsq[264] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
     ZERO(D_features_denseblock4_denselayer10_norm1, 39200);
     /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer10_norm1), A(D_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
     /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_concat1), G(P_features_denseblock4_denselayer10_norm1_weight), G(P_features_denseblock4_denselayer10_norm1_bias), A(D_features_denseblock4_denselayer10_norm1), A(X_features_denseblock4_denselayer9_concat1), S(S_features_denseblock4_denselayer10_norm1), S(S_features_denseblock4_denselayer10_norm1) + 800, P(P_features_denseblock4_denselayer10_norm1_weight), n, 800, 49);
-    if (grad_sumsq) grad_sumsq[263] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
-    if (grad_sumsq) grad_sumsq[267] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
     ZERO(D_features_denseblock4_denselayer8_concat1, 37632);
     ZERO(D_features_denseblock4_denselayer9_conv2, 1568);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3714,25 +4018,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer9_relu2, 6272);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2), G(P_features_denseblock4_denselayer9_conv2_weight), NULL, A(TB_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), n, &g_features_denseblock4_denselayer9_conv2);
-    if (grad_sumsq) grad_sumsq[261] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer9_norm2, 6272);
     /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer9_norm2), A(D_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer9_conv1, 6272);
     /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_conv1), G(P_features_denseblock4_denselayer9_norm2_weight), G(P_features_denseblock4_denselayer9_norm2_bias), A(D_features_denseblock4_denselayer9_norm2), A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2), S(S_features_denseblock4_denselayer9_norm2) + 128, P(P_features_denseblock4_denselayer9_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[260] = rt_sumsq(A(D_features_denseblock4_denselayer9_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer9_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer9_relu1, 37632);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1), G(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer9_conv1), A(X_features_denseblock4_denselayer9_relu1), P(P_features_denseblock4_denselayer9_conv1_weight), n, &g_features_denseblock4_denselayer9_conv1);
-    if (grad_sumsq) grad_sumsq[259] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
     ZERO(D_features_denseblock4_denselayer9_norm1, 37632);
     /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer9_norm1), A(D_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
     /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_concat1), G(P_features_denseblock4_denselayer9_norm1_weight), G(P_features_denseblock4_denselayer9_norm1_bias), A(D_features_denseblock4_denselayer9_norm1), A(X_features_denseblock4_denselayer8_concat1), S(S_features_denseblock4_denselayer9_norm1), S(S_features_denseblock4_denselayer9_norm1) + 768, P(P_features_denseblock4_denselayer9_norm1_weight), n, 768, 49);
-    if (grad_sumsq) grad_sumsq[258] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
-    if (grad_sumsq) grad_sumsq[262] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
     ZERO(D_features_denseblock4_denselayer7_concat1, 36064);
     ZERO(D_features_denseblock4_denselayer8_conv2, 1568);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3741,25 +4045,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer8_relu2, 6272);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2), G(P_features_denseblock4_denselayer8_conv2_weight), NULL, A(TB_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), n, &g_features_denseblock4_denselayer8_conv2);
-    if (grad_sumsq) grad_sumsq[256] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer8_norm2, 6272);
     /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer8_norm2), A(D_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer8_conv1, 6272);
     /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_conv1), G(P_features_denseblock4_denselayer8_norm2_weight), G(P_features_denseblock4_denselayer8_norm2_bias), A(D_features_denseblock4_denselayer8_norm2), A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2), S(S_features_denseblock4_denselayer8_norm2) + 128, P(P_features_denseblock4_denselayer8_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[255] = rt_sumsq(A(D_features_denseblock4_denselayer8_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer8_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer8_relu1, 36064);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1), G(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer8_conv1), A(X_features_denseblock4_denselayer8_relu1), P(P_features_denseblock4_denselayer8_conv1_weight), n, &g_features_denseblock4_denselayer8_conv1);
-    if (grad_sumsq) grad_sumsq[254] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
     ZERO(D_features_denseblock4_denselayer8_norm1, 36064);
     /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer8_norm1), A(D_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
     /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_concat1), G(P_features_denseblock4_denselayer8_norm1_weight), G(P_features_denseblock4_denselayer8_norm1_bias), A(D_features_denseblock4_denselayer8_norm1), A(X_features_denseblock4_denselayer7_concat1), S(S_features_denseblock4_denselayer8_norm1), S(S_features_denseblock4_denselayer8_norm1) + 736, P(P_features_denseblock4_denselayer8_norm1_weight), n, 736, 49);
-    if (grad_sumsq) grad_sumsq[253] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
-    if (grad_sumsq) grad_sumsq[257] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
     ZERO(D_features_denseblock4_denselayer6_concat1, 34496);
     ZERO(D_features_denseblock4_denselayer7_conv2, 1568);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3768,25 +4072,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer7_relu2, 6272);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2), G(P_features_denseblock4_denselayer7_conv2_weight), NULL, A(TB_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), n, &g_features_denseblock4_denselayer7_conv2);
-    if (grad_sumsq) grad_sumsq[251] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer7_norm2, 6272);
     /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer7_norm2), A(D_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer7_conv1, 6272);
     /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_conv1), G(P_features_denseblock4_denselayer7_norm2_weight), G(P_features_denseblock4_denselayer7_norm2_bias), A(D_features_denseblock4_denselayer7_norm2), A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2), S(S_features_denseblock4_denselayer7_norm2) + 128, P(P_features_denseblock4_denselayer7_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[250] = rt_sumsq(A(D_features_denseblock4_denselayer7_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer7_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer7_relu1, 34496);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1), G(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer7_conv1), A(X_features_denseblock4_denselayer7_relu1), P(P_features_denseblock4_denselayer7_conv1_weight), n, &g_features_denseblock4_denselayer7_conv1);
-    if (grad_sumsq) grad_sumsq[249] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
     ZERO(D_features_denseblock4_denselayer7_norm1, 34496);
     /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer7_norm1), A(D_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
     /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_concat1), G(P_features_denseblock4_denselayer7_norm1_weight), G(P_features_denseblock4_denselayer7_norm1_bias), A(D_features_denseblock4_denselayer7_norm1), A(X_features_denseblock4_denselayer6_concat1), S(S_features_denseblock4_denselayer7_norm1), S(S_features_denseblock4_denselayer7_norm1) + 704, P(P_features_denseblock4_denselayer7_norm1_weight), n, 704, 49);
-    if (grad_sumsq) grad_sumsq[248] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
-    if (grad_sumsq) grad_sumsq[252] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
     ZERO(D_features_denseblock4_denselayer5_concat1, 32928);
     ZERO(D_features_denseblock4_denselayer6_conv2, 1568);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3795,25 +4099,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer6_relu2, 6272);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2), G(P_features_denseblock4_denselayer6_conv2_weight), NULL, A(TB_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), n, &g_features_denseblock4_denselayer6_conv2);
-    if (grad_sumsq) grad_sumsq[246] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer6_norm2, 6272);
     /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer6_norm2), A(D_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer6_conv1, 6272);
     /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_conv1), G(P_features_denseblock4_denselayer6_norm2_weight), G(P_features_denseblock4_denselayer6_norm2_bias), A(D_features_denseblock4_denselayer6_norm2), A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2), S(S_features_denseblock4_denselayer6_norm2) + 128, P(P_features_denseblock4_denselayer6_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[245] = rt_sumsq(A(D_features_denseblock4_denselayer6_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer6_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer6_relu1, 32928);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1), G(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer6_conv1), A(X_features_denseblock4_denselayer6_relu1), P(P_features_denseblock4_denselayer6_conv1_weight), n, &g_features_denseblock4_denselayer6_conv1);
-    if (grad_sumsq) grad_sumsq[244] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
     ZERO(D_features_denseblock4_denselayer6_norm1, 32928);
     /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer6_norm1), A(D_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
     /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_concat1), G(P_features_denseblock4_denselayer6_norm1_weight), G(P_features_denseblock4_denselayer6_norm1_bias), A(D_features_denseblock4_denselayer6_norm1), A(X_features_denseblock4_denselayer5_concat1), S(S_features_denseblock4_denselayer6_norm1), S(S_features_denseblock4_denselayer6_norm1) + 672, P(P_features_denseblock4_denselayer6_norm1_weight), n, 672, 49);
-    if (grad_sumsq) grad_sumsq[243] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
-    if (grad_sumsq) grad_sumsq[247] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
     ZERO(D_features_denseblock4_denselayer4_concat1, 31360);
     ZERO(D_features_denseblock4_denselayer5_conv2, 1568);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3822,25 +4126,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer5_relu2, 6272);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2), G(P_features_denseblock4_denselayer5_conv2_weight), NULL, A(TB_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), n, &g_features_denseblock4_denselayer5_conv2);
-    if (grad_sumsq) grad_sumsq[241] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer5_norm2, 6272);
     /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer5_norm2), A(D_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer5_conv1, 6272);
     /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_conv1), G(P_features_denseblock4_denselayer5_norm2_weight), G(P_features_denseblock4_denselayer5_norm2_bias), A(D_features_denseblock4_denselayer5_norm2), A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2), S(S_features_denseblock4_denselayer5_norm2) + 128, P(P_features_denseblock4_denselayer5_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[240] = rt_sumsq(A(D_features_denseblock4_denselayer5_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer5_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer5_relu1, 31360);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1), G(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer5_conv1), A(X_features_denseblock4_denselayer5_relu1), P(P_features_denseblock4_denselayer5_conv1_weight), n, &g_features_denseblock4_denselayer5_conv1);
-    if (grad_sumsq) grad_sumsq[239] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
     ZERO(D_features_denseblock4_denselayer5_norm1, 31360);
     /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer5_norm1), A(D_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
     /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_concat1), G(P_features_denseblock4_denselayer5_norm1_weight), G(P_features_denseblock4_denselayer5_norm1_bias), A(D_features_denseblock4_denselayer5_norm1), A(X_features_denseblock4_denselayer4_concat1), S(S_features_denseblock4_denselayer5_norm1), S(S_features_denseblock4_denselayer5_norm1) + 640, P(P_features_denseblock4_denselayer5_norm1_weight), n, 640, 49);
-    if (grad_sumsq) grad_sumsq[238] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
-    if (grad_sumsq) grad_sumsq[242] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
     ZERO(D_features_denseblock4_denselayer3_concat1, 29792);
     ZERO(D_features_denseblock4_denselayer4_conv2, 1568);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3849,25 +4153,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer4_relu2, 6272);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2), G(P_features_denseblock4_denselayer4_conv2_weight), NULL, A(TB_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), n, &g_features_denseblock4_denselayer4_conv2);
-    if (grad_sumsq) grad_sumsq[236] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer4_norm2, 6272);
     /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer4_norm2), A(D_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer4_conv1, 6272);
     /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_conv1), G(P_features_denseblock4_denselayer4_norm2_weight), G(P_features_denseblock4_denselayer4_norm2_bias), A(D_features_denseblock4_denselayer4_norm2), A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2), S(S_features_denseblock4_denselayer4_norm2) + 128, P(P_features_denseblock4_denselayer4_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[235] = rt_sumsq(A(D_features_denseblock4_denselayer4_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer4_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer4_relu1, 29792);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1), G(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer4_conv1), A(X_features_denseblock4_denselayer4_relu1), P(P_features_denseblock4_denselayer4_conv1_weight), n, &g_features_denseblock4_denselayer4_conv1);
-    if (grad_sumsq) grad_sumsq[234] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
     ZERO(D_features_denseblock4_denselayer4_norm1, 29792);
     /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer4_norm1), A(D_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
     /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_concat1), G(P_features_denseblock4_denselayer4_norm1_weight), G(P_features_denseblock4_denselayer4_norm1_bias), A(D_features_denseblock4_denselayer4_norm1), A(X_features_denseblock4_denselayer3_concat1), S(S_features_denseblock4_denselayer4_norm1), S(S_features_denseblock4_denselayer4_norm1) + 608, P(P_features_denseblock4_denselayer4_norm1_weight), n, 608, 49);
-    if (grad_sumsq) grad_sumsq[233] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
-    if (grad_sumsq) grad_sumsq[237] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
     ZERO(D_features_denseblock4_denselayer2_concat1, 28224);
     ZERO(D_features_denseblock4_denselayer3_conv2, 1568);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3876,25 +4180,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer3_relu2, 6272);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2), G(P_features_denseblock4_denselayer3_conv2_weight), NULL, A(TB_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), n, &g_features_denseblock4_denselayer3_conv2);
-    if (grad_sumsq) grad_sumsq[231] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer3_norm2, 6272);
     /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer3_norm2), A(D_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer3_conv1, 6272);
     /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_conv1), G(P_features_denseblock4_denselayer3_norm2_weight), G(P_features_denseblock4_denselayer3_norm2_bias), A(D_features_denseblock4_denselayer3_norm2), A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2), S(S_features_denseblock4_denselayer3_norm2) + 128, P(P_features_denseblock4_denselayer3_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[230] = rt_sumsq(A(D_features_denseblock4_denselayer3_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer3_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer3_relu1, 28224);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1), G(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer3_conv1), A(X_features_denseblock4_denselayer3_relu1), P(P_features_denseblock4_denselayer3_conv1_weight), n, &g_features_denseblock4_denselayer3_conv1);
-    if (grad_sumsq) grad_sumsq[229] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
     ZERO(D_features_denseblock4_denselayer3_norm1, 28224);
     /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer3_norm1), A(D_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
     /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_concat1), G(P_features_denseblock4_denselayer3_norm1_weight), G(P_features_denseblock4_denselayer3_norm1_bias), A(D_features_denseblock4_denselayer3_norm1), A(X_features_denseblock4_denselayer2_concat1), S(S_features_denseblock4_denselayer3_norm1), S(S_features_denseblock4_denselayer3_norm1) + 576, P(P_features_denseblock4_denselayer3_norm1_weight), n, 576, 49);
-    if (grad_sumsq) grad_sumsq[228] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
-    if (grad_sumsq) grad_sumsq[232] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
     ZERO(D_features_denseblock4_denselayer1_concat1, 26656);
     ZERO(D_features_denseblock4_denselayer2_conv2, 1568);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3903,25 +4207,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer2_relu2, 6272);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2), G(P_features_denseblock4_denselayer2_conv2_weight), NULL, A(TB_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), n, &g_features_denseblock4_denselayer2_conv2);
-    if (grad_sumsq) grad_sumsq[226] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer2_norm2, 6272);
     /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer2_norm2), A(D_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer2_conv1, 6272);
     /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_conv1), G(P_features_denseblock4_denselayer2_norm2_weight), G(P_features_denseblock4_denselayer2_norm2_bias), A(D_features_denseblock4_denselayer2_norm2), A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2), S(S_features_denseblock4_denselayer2_norm2) + 128, P(P_features_denseblock4_denselayer2_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[225] = rt_sumsq(A(D_features_denseblock4_denselayer2_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer2_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer2_relu1, 26656);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1), G(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer2_conv1), A(X_features_denseblock4_denselayer2_relu1), P(P_features_denseblock4_denselayer2_conv1_weight), n, &g_features_denseblock4_denselayer2_conv1);
-    if (grad_sumsq) grad_sumsq[224] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
     ZERO(D_features_denseblock4_denselayer2_norm1, 26656);
     /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer2_norm1), A(D_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
     /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_concat1), G(P_features_denseblock4_denselayer2_norm1_weight), G(P_features_denseblock4_denselayer2_norm1_bias), A(D_features_denseblock4_denselayer2_norm1), A(X_features_denseblock4_denselayer1_concat1), S(S_features_denseblock4_denselayer2_norm1), S(S_features_denseblock4_denselayer2_norm1) + 544, P(P_features_denseblock4_denselayer2_norm1_weight), n, 544, 49);
-    if (grad_sumsq) grad_sumsq[223] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
-    if (grad_sumsq) grad_sumsq[227] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
     ZERO(D_features_transition3_pool, 25088);
     ZERO(D_features_denseblock4_denselayer1_conv2, 1568);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
@@ -3930,39 +4234,39 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock4_denselayer1_relu2, 6272);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2), G(P_features_denseblock4_denselayer1_conv2_weight), NULL, A(TB_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), n, &g_features_denseblock4_denselayer1_conv2);
-    if (grad_sumsq) grad_sumsq[221] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer1_norm2, 6272);
     /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer1_norm2), A(D_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer1_conv1, 6272);
     /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_conv1), G(P_features_denseblock4_denselayer1_norm2_weight), G(P_features_denseblock4_denselayer1_norm2_bias), A(D_features_denseblock4_denselayer1_norm2), A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2), S(S_features_denseblock4_denselayer1_norm2) + 128, P(P_features_denseblock4_denselayer1_norm2_weight), n, 128, 49);
-    if (grad_sumsq) grad_sumsq[220] = rt_sumsq(A(D_features_denseblock4_denselayer1_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer1_conv1), (size_t)n * 6272);
     ZERO(D_features_denseblock4_denselayer1_relu1, 25088);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1), G(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer1_conv1), A(X_features_denseblock4_denselayer1_relu1), P(P_features_denseblock4_denselayer1_conv1_weight), n, &g_features_denseblock4_denselayer1_conv1);
-    if (grad_sumsq) grad_sumsq[219] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
     ZERO(D_features_denseblock4_denselayer1_norm1, 25088);
     /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock4_denselayer1_norm1), A(D_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
     /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition3_pool), G(P_features_denseblock4_denselayer1_norm1_weight), G(P_features_denseblock4_denselayer1_norm1_bias), A(D_features_denseblock4_denselayer1_norm1), A(X_features_transition3_pool), S(S_features_denseblock4_denselayer1_norm1), S(S_features_denseblock4_denselayer1_norm1) + 512, P(P_features_denseblock4_denselayer1_norm1_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[218] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
-    if (grad_sumsq) grad_sumsq[222] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_norm1] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_concat1] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
     ZERO(D_features_transition3_conv, 100352);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition3_conv), A(D_features_transition3_pool), n, &g_features_transition3_pool);
     ZERO(D_features_transition3_relu, 200704);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL, NULL, A(D_features_transition3_conv), A(X_features_transition3_relu), P(P_features_transition3_conv_weight), n, &g_features_transition3_conv);
-    if (grad_sumsq) grad_sumsq[217] = rt_sumsq(A(D_features_transition3_relu), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_transition3_conv] = rt_sumsq(A(D_features_transition3_relu), (size_t)n * 200704);
     ZERO(D_features_transition3_norm, 200704);
     /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition3_norm), A(D_features_transition3_relu), A(X_features_transition3_relu), (size_t)n * 200704);
     ZERO(D_features_denseblock3_denselayer24_concat1, 200704);
     /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_concat1), G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias), A(D_features_transition3_norm), A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[216] = rt_sumsq(A(D_features_denseblock3_denselayer24_concat1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_transition3_norm] = rt_sumsq(A(D_features_denseblock3_denselayer24_concat1), (size_t)n * 200704);
     ZERO(D_features_denseblock3_denselayer23_concat1, 194432);
     ZERO(D_features_denseblock3_denselayer24_conv2, 6272);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3971,25 +4275,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer24_relu2, 25088);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2), G(P_features_denseblock3_denselayer24_conv2_weight), NULL, A(TB_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), n, &g_features_denseblock3_denselayer24_conv2);
-    if (grad_sumsq) grad_sumsq[214] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer24_norm2, 25088);
     /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer24_norm2), A(D_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer24_conv1, 25088);
     /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_conv1), G(P_features_denseblock3_denselayer24_norm2_weight), G(P_features_denseblock3_denselayer24_norm2_bias), A(D_features_denseblock3_denselayer24_norm2), A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2), S(S_features_denseblock3_denselayer24_norm2) + 128, P(P_features_denseblock3_denselayer24_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[213] = rt_sumsq(A(D_features_denseblock3_denselayer24_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer24_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer24_relu1, 194432);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1), G(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer24_conv1), A(X_features_denseblock3_denselayer24_relu1), P(P_features_denseblock3_denselayer24_conv1_weight), n, &g_features_denseblock3_denselayer24_conv1);
-    if (grad_sumsq) grad_sumsq[212] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
     ZERO(D_features_denseblock3_denselayer24_norm1, 194432);
     /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer24_norm1), A(D_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
     /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_concat1), G(P_features_denseblock3_denselayer24_norm1_weight), G(P_features_denseblock3_denselayer24_norm1_bias), A(D_features_denseblock3_denselayer24_norm1), A(X_features_denseblock3_denselayer23_concat1), S(S_features_denseblock3_denselayer24_norm1), S(S_features_denseblock3_denselayer24_norm1) + 992, P(P_features_denseblock3_denselayer24_norm1_weight), n, 992, 196);
-    if (grad_sumsq) grad_sumsq[211] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
-    if (grad_sumsq) grad_sumsq[215] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
     ZERO(D_features_denseblock3_denselayer22_concat1, 188160);
     ZERO(D_features_denseblock3_denselayer23_conv2, 6272);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -3998,25 +4302,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer23_relu2, 25088);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2), G(P_features_denseblock3_denselayer23_conv2_weight), NULL, A(TB_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), n, &g_features_denseblock3_denselayer23_conv2);
-    if (grad_sumsq) grad_sumsq[209] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer23_norm2, 25088);
     /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer23_norm2), A(D_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer23_conv1, 25088);
     /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_conv1), G(P_features_denseblock3_denselayer23_norm2_weight), G(P_features_denseblock3_denselayer23_norm2_bias), A(D_features_denseblock3_denselayer23_norm2), A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2), S(S_features_denseblock3_denselayer23_norm2) + 128, P(P_features_denseblock3_denselayer23_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[208] = rt_sumsq(A(D_features_denseblock3_denselayer23_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer23_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer23_relu1, 188160);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1), G(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer23_conv1), A(X_features_denseblock3_denselayer23_relu1), P(P_features_denseblock3_denselayer23_conv1_weight), n, &g_features_denseblock3_denselayer23_conv1);
-    if (grad_sumsq) grad_sumsq[207] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
     ZERO(D_features_denseblock3_denselayer23_norm1, 188160);
     /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer23_norm1), A(D_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
     /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_concat1), G(P_features_denseblock3_denselayer23_norm1_weight), G(P_features_denseblock3_denselayer23_norm1_bias), A(D_features_denseblock3_denselayer23_norm1), A(X_features_denseblock3_denselayer22_concat1), S(S_features_denseblock3_denselayer23_norm1), S(S_features_denseblock3_denselayer23_norm1) + 960, P(P_features_denseblock3_denselayer23_norm1_weight), n, 960, 196);
-    if (grad_sumsq) grad_sumsq[206] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
-    if (grad_sumsq) grad_sumsq[210] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
     ZERO(D_features_denseblock3_denselayer21_concat1, 181888);
     ZERO(D_features_denseblock3_denselayer22_conv2, 6272);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4025,25 +4329,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer22_relu2, 25088);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2), G(P_features_denseblock3_denselayer22_conv2_weight), NULL, A(TB_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), n, &g_features_denseblock3_denselayer22_conv2);
-    if (grad_sumsq) grad_sumsq[204] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer22_norm2, 25088);
     /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer22_norm2), A(D_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer22_conv1, 25088);
     /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_conv1), G(P_features_denseblock3_denselayer22_norm2_weight), G(P_features_denseblock3_denselayer22_norm2_bias), A(D_features_denseblock3_denselayer22_norm2), A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2), S(S_features_denseblock3_denselayer22_norm2) + 128, P(P_features_denseblock3_denselayer22_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[203] = rt_sumsq(A(D_features_denseblock3_denselayer22_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer22_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer22_relu1, 181888);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1), G(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer22_conv1), A(X_features_denseblock3_denselayer22_relu1), P(P_features_denseblock3_denselayer22_conv1_weight), n, &g_features_denseblock3_denselayer22_conv1);
-    if (grad_sumsq) grad_sumsq[202] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
     ZERO(D_features_denseblock3_denselayer22_norm1, 181888);
     /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer22_norm1), A(D_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
     /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_concat1), G(P_features_denseblock3_denselayer22_norm1_weight), G(P_features_denseblock3_denselayer22_norm1_bias), A(D_features_denseblock3_denselayer22_norm1), A(X_features_denseblock3_denselayer21_concat1), S(S_features_denseblock3_denselayer22_norm1), S(S_features_denseblock3_denselayer22_norm1) + 928, P(P_features_denseblock3_denselayer22_norm1_weight), n, 928, 196);
-    if (grad_sumsq) grad_sumsq[201] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
-    if (grad_sumsq) grad_sumsq[205] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
     ZERO(D_features_denseblock3_denselayer20_concat1, 175616);
     ZERO(D_features_denseblock3_denselayer21_conv2, 6272);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4052,25 +4356,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer21_relu2, 25088);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2), G(P_features_denseblock3_denselayer21_conv2_weight), NULL, A(TB_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), n, &g_features_denseblock3_denselayer21_conv2);
-    if (grad_sumsq) grad_sumsq[199] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer21_norm2, 25088);
     /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer21_norm2), A(D_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer21_conv1, 25088);
     /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_conv1), G(P_features_denseblock3_denselayer21_norm2_weight), G(P_features_denseblock3_denselayer21_norm2_bias), A(D_features_denseblock3_denselayer21_norm2), A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2), S(S_features_denseblock3_denselayer21_norm2) + 128, P(P_features_denseblock3_denselayer21_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[198] = rt_sumsq(A(D_features_denseblock3_denselayer21_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer21_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer21_relu1, 175616);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1), G(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer21_conv1), A(X_features_denseblock3_denselayer21_relu1), P(P_features_denseblock3_denselayer21_conv1_weight), n, &g_features_denseblock3_denselayer21_conv1);
-    if (grad_sumsq) grad_sumsq[197] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
     ZERO(D_features_denseblock3_denselayer21_norm1, 175616);
     /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer21_norm1), A(D_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
     /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_concat1), G(P_features_denseblock3_denselayer21_norm1_weight), G(P_features_denseblock3_denselayer21_norm1_bias), A(D_features_denseblock3_denselayer21_norm1), A(X_features_denseblock3_denselayer20_concat1), S(S_features_denseblock3_denselayer21_norm1), S(S_features_denseblock3_denselayer21_norm1) + 896, P(P_features_denseblock3_denselayer21_norm1_weight), n, 896, 196);
-    if (grad_sumsq) grad_sumsq[196] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
-    if (grad_sumsq) grad_sumsq[200] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
     ZERO(D_features_denseblock3_denselayer19_concat1, 169344);
     ZERO(D_features_denseblock3_denselayer20_conv2, 6272);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4079,25 +4383,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer20_relu2, 25088);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2), G(P_features_denseblock3_denselayer20_conv2_weight), NULL, A(TB_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), n, &g_features_denseblock3_denselayer20_conv2);
-    if (grad_sumsq) grad_sumsq[194] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer20_norm2, 25088);
     /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer20_norm2), A(D_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer20_conv1, 25088);
     /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_conv1), G(P_features_denseblock3_denselayer20_norm2_weight), G(P_features_denseblock3_denselayer20_norm2_bias), A(D_features_denseblock3_denselayer20_norm2), A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2), S(S_features_denseblock3_denselayer20_norm2) + 128, P(P_features_denseblock3_denselayer20_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[193] = rt_sumsq(A(D_features_denseblock3_denselayer20_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer20_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer20_relu1, 169344);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1), G(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer20_conv1), A(X_features_denseblock3_denselayer20_relu1), P(P_features_denseblock3_denselayer20_conv1_weight), n, &g_features_denseblock3_denselayer20_conv1);
-    if (grad_sumsq) grad_sumsq[192] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
     ZERO(D_features_denseblock3_denselayer20_norm1, 169344);
     /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer20_norm1), A(D_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
     /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_concat1), G(P_features_denseblock3_denselayer20_norm1_weight), G(P_features_denseblock3_denselayer20_norm1_bias), A(D_features_denseblock3_denselayer20_norm1), A(X_features_denseblock3_denselayer19_concat1), S(S_features_denseblock3_denselayer20_norm1), S(S_features_denseblock3_denselayer20_norm1) + 864, P(P_features_denseblock3_denselayer20_norm1_weight), n, 864, 196);
-    if (grad_sumsq) grad_sumsq[191] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
-    if (grad_sumsq) grad_sumsq[195] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
     ZERO(D_features_denseblock3_denselayer18_concat1, 163072);
     ZERO(D_features_denseblock3_denselayer19_conv2, 6272);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4106,25 +4410,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer19_relu2, 25088);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2), G(P_features_denseblock3_denselayer19_conv2_weight), NULL, A(TB_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), n, &g_features_denseblock3_denselayer19_conv2);
-    if (grad_sumsq) grad_sumsq[189] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer19_norm2, 25088);
     /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer19_norm2), A(D_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer19_conv1, 25088);
     /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_conv1), G(P_features_denseblock3_denselayer19_norm2_weight), G(P_features_denseblock3_denselayer19_norm2_bias), A(D_features_denseblock3_denselayer19_norm2), A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2), S(S_features_denseblock3_denselayer19_norm2) + 128, P(P_features_denseblock3_denselayer19_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[188] = rt_sumsq(A(D_features_denseblock3_denselayer19_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer19_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer19_relu1, 163072);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1), G(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer19_conv1), A(X_features_denseblock3_denselayer19_relu1), P(P_features_denseblock3_denselayer19_conv1_weight), n, &g_features_denseblock3_denselayer19_conv1);
-    if (grad_sumsq) grad_sumsq[187] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
     ZERO(D_features_denseblock3_denselayer19_norm1, 163072);
     /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer19_norm1), A(D_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
     /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_concat1), G(P_features_denseblock3_denselayer19_norm1_weight), G(P_features_denseblock3_denselayer19_norm1_bias), A(D_features_denseblock3_denselayer19_norm1), A(X_features_denseblock3_denselayer18_concat1), S(S_features_denseblock3_denselayer19_norm1), S(S_features_denseblock3_denselayer19_norm1) + 832, P(P_features_denseblock3_denselayer19_norm1_weight), n, 832, 196);
-    if (grad_sumsq) grad_sumsq[186] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
-    if (grad_sumsq) grad_sumsq[190] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
     ZERO(D_features_denseblock3_denselayer17_concat1, 156800);
     ZERO(D_features_denseblock3_denselayer18_conv2, 6272);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4133,25 +4437,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer18_relu2, 25088);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2), G(P_features_denseblock3_denselayer18_conv2_weight), NULL, A(TB_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), n, &g_features_denseblock3_denselayer18_conv2);
-    if (grad_sumsq) grad_sumsq[184] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer18_norm2, 25088);
     /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer18_norm2), A(D_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer18_conv1, 25088);
     /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_conv1), G(P_features_denseblock3_denselayer18_norm2_weight), G(P_features_denseblock3_denselayer18_norm2_bias), A(D_features_denseblock3_denselayer18_norm2), A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2), S(S_features_denseblock3_denselayer18_norm2) + 128, P(P_features_denseblock3_denselayer18_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[183] = rt_sumsq(A(D_features_denseblock3_denselayer18_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer18_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer18_relu1, 156800);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1), G(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer18_conv1), A(X_features_denseblock3_denselayer18_relu1), P(P_features_denseblock3_denselayer18_conv1_weight), n, &g_features_denseblock3_denselayer18_conv1);
-    if (grad_sumsq) grad_sumsq[182] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
     ZERO(D_features_denseblock3_denselayer18_norm1, 156800);
     /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer18_norm1), A(D_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
     /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_concat1), G(P_features_denseblock3_denselayer18_norm1_weight), G(P_features_denseblock3_denselayer18_norm1_bias), A(D_features_denseblock3_denselayer18_norm1), A(X_features_denseblock3_denselayer17_concat1), S(S_features_denseblock3_denselayer18_norm1), S(S_features_denseblock3_denselayer18_norm1) + 800, P(P_features_denseblock3_denselayer18_norm1_weight), n, 800, 196);
-    if (grad_sumsq) grad_sumsq[181] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
-    if (grad_sumsq) grad_sumsq[185] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
     ZERO(D_features_denseblock3_denselayer16_concat1, 150528);
     ZERO(D_features_denseblock3_denselayer17_conv2, 6272);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4160,25 +4464,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer17_relu2, 25088);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2), G(P_features_denseblock3_denselayer17_conv2_weight), NULL, A(TB_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), n, &g_features_denseblock3_denselayer17_conv2);
-    if (grad_sumsq) grad_sumsq[179] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer17_norm2, 25088);
     /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer17_norm2), A(D_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer17_conv1, 25088);
     /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_conv1), G(P_features_denseblock3_denselayer17_norm2_weight), G(P_features_denseblock3_denselayer17_norm2_bias), A(D_features_denseblock3_denselayer17_norm2), A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2), S(S_features_denseblock3_denselayer17_norm2) + 128, P(P_features_denseblock3_denselayer17_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[178] = rt_sumsq(A(D_features_denseblock3_denselayer17_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer17_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer17_relu1, 150528);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1), G(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer17_conv1), A(X_features_denseblock3_denselayer17_relu1), P(P_features_denseblock3_denselayer17_conv1_weight), n, &g_features_denseblock3_denselayer17_conv1);
-    if (grad_sumsq) grad_sumsq[177] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
     ZERO(D_features_denseblock3_denselayer17_norm1, 150528);
     /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer17_norm1), A(D_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
     /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_concat1), G(P_features_denseblock3_denselayer17_norm1_weight), G(P_features_denseblock3_denselayer17_norm1_bias), A(D_features_denseblock3_denselayer17_norm1), A(X_features_denseblock3_denselayer16_concat1), S(S_features_denseblock3_denselayer17_norm1), S(S_features_denseblock3_denselayer17_norm1) + 768, P(P_features_denseblock3_denselayer17_norm1_weight), n, 768, 196);
-    if (grad_sumsq) grad_sumsq[176] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
-    if (grad_sumsq) grad_sumsq[180] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
     ZERO(D_features_denseblock3_denselayer15_concat1, 144256);
     ZERO(D_features_denseblock3_denselayer16_conv2, 6272);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4187,25 +4491,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer16_relu2, 25088);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2), G(P_features_denseblock3_denselayer16_conv2_weight), NULL, A(TB_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), n, &g_features_denseblock3_denselayer16_conv2);
-    if (grad_sumsq) grad_sumsq[174] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer16_norm2, 25088);
     /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer16_norm2), A(D_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer16_conv1, 25088);
     /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_conv1), G(P_features_denseblock3_denselayer16_norm2_weight), G(P_features_denseblock3_denselayer16_norm2_bias), A(D_features_denseblock3_denselayer16_norm2), A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2), S(S_features_denseblock3_denselayer16_norm2) + 128, P(P_features_denseblock3_denselayer16_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[173] = rt_sumsq(A(D_features_denseblock3_denselayer16_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer16_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer16_relu1, 144256);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1), G(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer16_conv1), A(X_features_denseblock3_denselayer16_relu1), P(P_features_denseblock3_denselayer16_conv1_weight), n, &g_features_denseblock3_denselayer16_conv1);
-    if (grad_sumsq) grad_sumsq[172] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
     ZERO(D_features_denseblock3_denselayer16_norm1, 144256);
     /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer16_norm1), A(D_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
     /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_concat1), G(P_features_denseblock3_denselayer16_norm1_weight), G(P_features_denseblock3_denselayer16_norm1_bias), A(D_features_denseblock3_denselayer16_norm1), A(X_features_denseblock3_denselayer15_concat1), S(S_features_denseblock3_denselayer16_norm1), S(S_features_denseblock3_denselayer16_norm1) + 736, P(P_features_denseblock3_denselayer16_norm1_weight), n, 736, 196);
-    if (grad_sumsq) grad_sumsq[171] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
-    if (grad_sumsq) grad_sumsq[175] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
     ZERO(D_features_denseblock3_denselayer14_concat1, 137984);
     ZERO(D_features_denseblock3_denselayer15_conv2, 6272);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4214,25 +4518,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer15_relu2, 25088);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2), G(P_features_denseblock3_denselayer15_conv2_weight), NULL, A(TB_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), n, &g_features_denseblock3_denselayer15_conv2);
-    if (grad_sumsq) grad_sumsq[169] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer15_norm2, 25088);
     /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer15_norm2), A(D_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer15_conv1, 25088);
     /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_conv1), G(P_features_denseblock3_denselayer15_norm2_weight), G(P_features_denseblock3_denselayer15_norm2_bias), A(D_features_denseblock3_denselayer15_norm2), A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2), S(S_features_denseblock3_denselayer15_norm2) + 128, P(P_features_denseblock3_denselayer15_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[168] = rt_sumsq(A(D_features_denseblock3_denselayer15_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer15_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer15_relu1, 137984);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1), G(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer15_conv1), A(X_features_denseblock3_denselayer15_relu1), P(P_features_denseblock3_denselayer15_conv1_weight), n, &g_features_denseblock3_denselayer15_conv1);
-    if (grad_sumsq) grad_sumsq[167] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
     ZERO(D_features_denseblock3_denselayer15_norm1, 137984);
     /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer15_norm1), A(D_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
     /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_concat1), G(P_features_denseblock3_denselayer15_norm1_weight), G(P_features_denseblock3_denselayer15_norm1_bias), A(D_features_denseblock3_denselayer15_norm1), A(X_features_denseblock3_denselayer14_concat1), S(S_features_denseblock3_denselayer15_norm1), S(S_features_denseblock3_denselayer15_norm1) + 704, P(P_features_denseblock3_denselayer15_norm1_weight), n, 704, 196);
-    if (grad_sumsq) grad_sumsq[166] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
-    if (grad_sumsq) grad_sumsq[170] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
     ZERO(D_features_denseblock3_denselayer13_concat1, 131712);
     ZERO(D_features_denseblock3_denselayer14_conv2, 6272);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4241,25 +4545,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer14_relu2, 25088);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2), G(P_features_denseblock3_denselayer14_conv2_weight), NULL, A(TB_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), n, &g_features_denseblock3_denselayer14_conv2);
-    if (grad_sumsq) grad_sumsq[164] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer14_norm2, 25088);
     /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer14_norm2), A(D_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer14_conv1, 25088);
     /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_conv1), G(P_features_denseblock3_denselayer14_norm2_weight), G(P_features_denseblock3_denselayer14_norm2_bias), A(D_features_denseblock3_denselayer14_norm2), A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2), S(S_features_denseblock3_denselayer14_norm2) + 128, P(P_features_denseblock3_denselayer14_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[163] = rt_sumsq(A(D_features_denseblock3_denselayer14_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer14_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer14_relu1, 131712);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1), G(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer14_conv1), A(X_features_denseblock3_denselayer14_relu1), P(P_features_denseblock3_denselayer14_conv1_weight), n, &g_features_denseblock3_denselayer14_conv1);
-    if (grad_sumsq) grad_sumsq[162] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
     ZERO(D_features_denseblock3_denselayer14_norm1, 131712);
     /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer14_norm1), A(D_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
     /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_concat1), G(P_features_denseblock3_denselayer14_norm1_weight), G(P_features_denseblock3_denselayer14_norm1_bias), A(D_features_denseblock3_denselayer14_norm1), A(X_features_denseblock3_denselayer13_concat1), S(S_features_denseblock3_denselayer14_norm1), S(S_features_denseblock3_denselayer14_norm1) + 672, P(P_features_denseblock3_denselayer14_norm1_weight), n, 672, 196);
-    if (grad_sumsq) grad_sumsq[161] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
-    if (grad_sumsq) grad_sumsq[165] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
     ZERO(D_features_denseblock3_denselayer12_concat1, 125440);
     ZERO(D_features_denseblock3_denselayer13_conv2, 6272);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4268,25 +4572,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer13_relu2, 25088);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2), G(P_features_denseblock3_denselayer13_conv2_weight), NULL, A(TB_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), n, &g_features_denseblock3_denselayer13_conv2);
-    if (grad_sumsq) grad_sumsq[159] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer13_norm2, 25088);
     /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer13_norm2), A(D_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer13_conv1, 25088);
     /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_conv1), G(P_features_denseblock3_denselayer13_norm2_weight), G(P_features_denseblock3_denselayer13_norm2_bias), A(D_features_denseblock3_denselayer13_norm2), A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2), S(S_features_denseblock3_denselayer13_norm2) + 128, P(P_features_denseblock3_denselayer13_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[158] = rt_sumsq(A(D_features_denseblock3_denselayer13_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer13_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer13_relu1, 125440);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1), G(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer13_conv1), A(X_features_denseblock3_denselayer13_relu1), P(P_features_denseblock3_denselayer13_conv1_weight), n, &g_features_denseblock3_denselayer13_conv1);
-    if (grad_sumsq) grad_sumsq[157] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
     ZERO(D_features_denseblock3_denselayer13_norm1, 125440);
     /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer13_norm1), A(D_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
     /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_concat1), G(P_features_denseblock3_denselayer13_norm1_weight), G(P_features_denseblock3_denselayer13_norm1_bias), A(D_features_denseblock3_denselayer13_norm1), A(X_features_denseblock3_denselayer12_concat1), S(S_features_denseblock3_denselayer13_norm1), S(S_features_denseblock3_denselayer13_norm1) + 640, P(P_features_denseblock3_denselayer13_norm1_weight), n, 640, 196);
-    if (grad_sumsq) grad_sumsq[156] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
-    if (grad_sumsq) grad_sumsq[160] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
     ZERO(D_features_denseblock3_denselayer11_concat1, 119168);
     ZERO(D_features_denseblock3_denselayer12_conv2, 6272);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4295,25 +4599,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer12_relu2, 25088);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2), G(P_features_denseblock3_denselayer12_conv2_weight), NULL, A(TB_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), n, &g_features_denseblock3_denselayer12_conv2);
-    if (grad_sumsq) grad_sumsq[154] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer12_norm2, 25088);
     /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer12_norm2), A(D_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer12_conv1, 25088);
     /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_conv1), G(P_features_denseblock3_denselayer12_norm2_weight), G(P_features_denseblock3_denselayer12_norm2_bias), A(D_features_denseblock3_denselayer12_norm2), A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2), S(S_features_denseblock3_denselayer12_norm2) + 128, P(P_features_denseblock3_denselayer12_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[153] = rt_sumsq(A(D_features_denseblock3_denselayer12_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer12_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer12_relu1, 119168);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1), G(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer12_conv1), A(X_features_denseblock3_denselayer12_relu1), P(P_features_denseblock3_denselayer12_conv1_weight), n, &g_features_denseblock3_denselayer12_conv1);
-    if (grad_sumsq) grad_sumsq[152] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
     ZERO(D_features_denseblock3_denselayer12_norm1, 119168);
     /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer12_norm1), A(D_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
     /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_concat1), G(P_features_denseblock3_denselayer12_norm1_weight), G(P_features_denseblock3_denselayer12_norm1_bias), A(D_features_denseblock3_denselayer12_norm1), A(X_features_denseblock3_denselayer11_concat1), S(S_features_denseblock3_denselayer12_norm1), S(S_features_denseblock3_denselayer12_norm1) + 608, P(P_features_denseblock3_denselayer12_norm1_weight), n, 608, 196);
-    if (grad_sumsq) grad_sumsq[151] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
-    if (grad_sumsq) grad_sumsq[155] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
     ZERO(D_features_denseblock3_denselayer10_concat1, 112896);
     ZERO(D_features_denseblock3_denselayer11_conv2, 6272);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4322,25 +4626,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer11_relu2, 25088);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2), G(P_features_denseblock3_denselayer11_conv2_weight), NULL, A(TB_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), n, &g_features_denseblock3_denselayer11_conv2);
-    if (grad_sumsq) grad_sumsq[149] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer11_norm2, 25088);
     /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer11_norm2), A(D_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer11_conv1, 25088);
     /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_conv1), G(P_features_denseblock3_denselayer11_norm2_weight), G(P_features_denseblock3_denselayer11_norm2_bias), A(D_features_denseblock3_denselayer11_norm2), A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2), S(S_features_denseblock3_denselayer11_norm2) + 128, P(P_features_denseblock3_denselayer11_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[148] = rt_sumsq(A(D_features_denseblock3_denselayer11_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer11_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer11_relu1, 112896);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1), G(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer11_conv1), A(X_features_denseblock3_denselayer11_relu1), P(P_features_denseblock3_denselayer11_conv1_weight), n, &g_features_denseblock3_denselayer11_conv1);
-    if (grad_sumsq) grad_sumsq[147] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
     ZERO(D_features_denseblock3_denselayer11_norm1, 112896);
     /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer11_norm1), A(D_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
     /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_concat1), G(P_features_denseblock3_denselayer11_norm1_weight), G(P_features_denseblock3_denselayer11_norm1_bias), A(D_features_denseblock3_denselayer11_norm1), A(X_features_denseblock3_denselayer10_concat1), S(S_features_denseblock3_denselayer11_norm1), S(S_features_denseblock3_denselayer11_norm1) + 576, P(P_features_denseblock3_denselayer11_norm1_weight), n, 576, 196);
-    if (grad_sumsq) grad_sumsq[146] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
-    if (grad_sumsq) grad_sumsq[150] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
     ZERO(D_features_denseblock3_denselayer9_concat1, 106624);
     ZERO(D_features_denseblock3_denselayer10_conv2, 6272);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4349,25 +4653,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer10_relu2, 25088);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2), G(P_features_denseblock3_denselayer10_conv2_weight), NULL, A(TB_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), n, &g_features_denseblock3_denselayer10_conv2);
-    if (grad_sumsq) grad_sumsq[144] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer10_norm2, 25088);
     /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer10_norm2), A(D_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer10_conv1, 25088);
     /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_conv1), G(P_features_denseblock3_denselayer10_norm2_weight), G(P_features_denseblock3_denselayer10_norm2_bias), A(D_features_denseblock3_denselayer10_norm2), A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2), S(S_features_denseblock3_denselayer10_norm2) + 128, P(P_features_denseblock3_denselayer10_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[143] = rt_sumsq(A(D_features_denseblock3_denselayer10_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer10_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer10_relu1, 106624);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1), G(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer10_conv1), A(X_features_denseblock3_denselayer10_relu1), P(P_features_denseblock3_denselayer10_conv1_weight), n, &g_features_denseblock3_denselayer10_conv1);
-    if (grad_sumsq) grad_sumsq[142] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
     ZERO(D_features_denseblock3_denselayer10_norm1, 106624);
     /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer10_norm1), A(D_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
     /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_concat1), G(P_features_denseblock3_denselayer10_norm1_weight), G(P_features_denseblock3_denselayer10_norm1_bias), A(D_features_denseblock3_denselayer10_norm1), A(X_features_denseblock3_denselayer9_concat1), S(S_features_denseblock3_denselayer10_norm1), S(S_features_denseblock3_denselayer10_norm1) + 544, P(P_features_denseblock3_denselayer10_norm1_weight), n, 544, 196);
-    if (grad_sumsq) grad_sumsq[141] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
-    if (grad_sumsq) grad_sumsq[145] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
     ZERO(D_features_denseblock3_denselayer8_concat1, 100352);
     ZERO(D_features_denseblock3_denselayer9_conv2, 6272);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4376,25 +4680,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer9_relu2, 25088);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2), G(P_features_denseblock3_denselayer9_conv2_weight), NULL, A(TB_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), n, &g_features_denseblock3_denselayer9_conv2);
-    if (grad_sumsq) grad_sumsq[139] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer9_norm2, 25088);
     /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer9_norm2), A(D_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer9_conv1, 25088);
     /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_conv1), G(P_features_denseblock3_denselayer9_norm2_weight), G(P_features_denseblock3_denselayer9_norm2_bias), A(D_features_denseblock3_denselayer9_norm2), A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2), S(S_features_denseblock3_denselayer9_norm2) + 128, P(P_features_denseblock3_denselayer9_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[138] = rt_sumsq(A(D_features_denseblock3_denselayer9_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer9_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer9_relu1, 100352);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1), G(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer9_conv1), A(X_features_denseblock3_denselayer9_relu1), P(P_features_denseblock3_denselayer9_conv1_weight), n, &g_features_denseblock3_denselayer9_conv1);
-    if (grad_sumsq) grad_sumsq[137] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
     ZERO(D_features_denseblock3_denselayer9_norm1, 100352);
     /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer9_norm1), A(D_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
     /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_concat1), G(P_features_denseblock3_denselayer9_norm1_weight), G(P_features_denseblock3_denselayer9_norm1_bias), A(D_features_denseblock3_denselayer9_norm1), A(X_features_denseblock3_denselayer8_concat1), S(S_features_denseblock3_denselayer9_norm1), S(S_features_denseblock3_denselayer9_norm1) + 512, P(P_features_denseblock3_denselayer9_norm1_weight), n, 512, 196);
-    if (grad_sumsq) grad_sumsq[136] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[140] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
     ZERO(D_features_denseblock3_denselayer7_concat1, 94080);
     ZERO(D_features_denseblock3_denselayer8_conv2, 6272);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4403,25 +4707,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer8_relu2, 25088);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2), G(P_features_denseblock3_denselayer8_conv2_weight), NULL, A(TB_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), n, &g_features_denseblock3_denselayer8_conv2);
-    if (grad_sumsq) grad_sumsq[134] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer8_norm2, 25088);
     /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer8_norm2), A(D_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer8_conv1, 25088);
     /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_conv1), G(P_features_denseblock3_denselayer8_norm2_weight), G(P_features_denseblock3_denselayer8_norm2_bias), A(D_features_denseblock3_denselayer8_norm2), A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2), S(S_features_denseblock3_denselayer8_norm2) + 128, P(P_features_denseblock3_denselayer8_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[133] = rt_sumsq(A(D_features_denseblock3_denselayer8_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer8_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer8_relu1, 94080);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1), G(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer8_conv1), A(X_features_denseblock3_denselayer8_relu1), P(P_features_denseblock3_denselayer8_conv1_weight), n, &g_features_denseblock3_denselayer8_conv1);
-    if (grad_sumsq) grad_sumsq[132] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
     ZERO(D_features_denseblock3_denselayer8_norm1, 94080);
     /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer8_norm1), A(D_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
     /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_concat1), G(P_features_denseblock3_denselayer8_norm1_weight), G(P_features_denseblock3_denselayer8_norm1_bias), A(D_features_denseblock3_denselayer8_norm1), A(X_features_denseblock3_denselayer7_concat1), S(S_features_denseblock3_denselayer8_norm1), S(S_features_denseblock3_denselayer8_norm1) + 480, P(P_features_denseblock3_denselayer8_norm1_weight), n, 480, 196);
-    if (grad_sumsq) grad_sumsq[131] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
-    if (grad_sumsq) grad_sumsq[135] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
     ZERO(D_features_denseblock3_denselayer6_concat1, 87808);
     ZERO(D_features_denseblock3_denselayer7_conv2, 6272);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4430,25 +4734,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer7_relu2, 25088);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2), G(P_features_denseblock3_denselayer7_conv2_weight), NULL, A(TB_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), n, &g_features_denseblock3_denselayer7_conv2);
-    if (grad_sumsq) grad_sumsq[129] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer7_norm2, 25088);
     /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer7_norm2), A(D_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer7_conv1, 25088);
     /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_conv1), G(P_features_denseblock3_denselayer7_norm2_weight), G(P_features_denseblock3_denselayer7_norm2_bias), A(D_features_denseblock3_denselayer7_norm2), A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2), S(S_features_denseblock3_denselayer7_norm2) + 128, P(P_features_denseblock3_denselayer7_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[128] = rt_sumsq(A(D_features_denseblock3_denselayer7_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer7_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer7_relu1, 87808);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1), G(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer7_conv1), A(X_features_denseblock3_denselayer7_relu1), P(P_features_denseblock3_denselayer7_conv1_weight), n, &g_features_denseblock3_denselayer7_conv1);
-    if (grad_sumsq) grad_sumsq[127] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
     ZERO(D_features_denseblock3_denselayer7_norm1, 87808);
     /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer7_norm1), A(D_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
     /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_denseblock3_denselayer7_norm1_weight), G(P_features_denseblock3_denselayer7_norm1_bias), A(D_features_denseblock3_denselayer7_norm1), A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer7_norm1), S(S_features_denseblock3_denselayer7_norm1) + 448, P(P_features_denseblock3_denselayer7_norm1_weight), n, 448, 196);
-    if (grad_sumsq) grad_sumsq[126] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
-    if (grad_sumsq) grad_sumsq[130] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
     ZERO(D_features_denseblock3_denselayer5_concat1, 81536);
     ZERO(D_features_denseblock3_denselayer6_conv2, 6272);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4457,25 +4761,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer6_relu2, 25088);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
-    if (grad_sumsq) grad_sumsq[124] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer6_norm2, 25088);
     /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer6_conv1, 25088);
     /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 128, P(P_features_denseblock3_denselayer6_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[123] = rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer6_relu1, 81536);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1);
-    if (grad_sumsq) grad_sumsq[122] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
     ZERO(D_features_denseblock3_denselayer6_norm1, 81536);
     /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
     /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 416, P(P_features_denseblock3_denselayer6_norm1_weight), n, 416, 196);
-    if (grad_sumsq) grad_sumsq[121] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
-    if (grad_sumsq) grad_sumsq[125] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
     ZERO(D_features_denseblock3_denselayer4_concat1, 75264);
     ZERO(D_features_denseblock3_denselayer5_conv2, 6272);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4484,25 +4788,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer5_relu2, 25088);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
-    if (grad_sumsq) grad_sumsq[119] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer5_norm2, 25088);
     /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer5_conv1, 25088);
     /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 128, P(P_features_denseblock3_denselayer5_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[118] = rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer5_relu1, 75264);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1);
-    if (grad_sumsq) grad_sumsq[117] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
     ZERO(D_features_denseblock3_denselayer5_norm1, 75264);
     /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
     /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 384, P(P_features_denseblock3_denselayer5_norm1_weight), n, 384, 196);
-    if (grad_sumsq) grad_sumsq[116] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
-    if (grad_sumsq) grad_sumsq[120] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
     ZERO(D_features_denseblock3_denselayer3_concat1, 68992);
     ZERO(D_features_denseblock3_denselayer4_conv2, 6272);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4511,25 +4815,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer4_relu2, 25088);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
-    if (grad_sumsq) grad_sumsq[114] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer4_norm2, 25088);
     /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer4_conv1, 25088);
     /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 128, P(P_features_denseblock3_denselayer4_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[113] = rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer4_relu1, 68992);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1);
-    if (grad_sumsq) grad_sumsq[112] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
     ZERO(D_features_denseblock3_denselayer4_norm1, 68992);
     /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
     /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 352, P(P_features_denseblock3_denselayer4_norm1_weight), n, 352, 196);
-    if (grad_sumsq) grad_sumsq[111] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
-    if (grad_sumsq) grad_sumsq[115] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
     ZERO(D_features_denseblock3_denselayer2_concat1, 62720);
     ZERO(D_features_denseblock3_denselayer3_conv2, 6272);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4538,25 +4842,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer3_relu2, 25088);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
-    if (grad_sumsq) grad_sumsq[109] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer3_norm2, 25088);
     /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer3_conv1, 25088);
     /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 128, P(P_features_denseblock3_denselayer3_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[108] = rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer3_relu1, 62720);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1);
-    if (grad_sumsq) grad_sumsq[107] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
     ZERO(D_features_denseblock3_denselayer3_norm1, 62720);
     /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
     /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 320, P(P_features_denseblock3_denselayer3_norm1_weight), n, 320, 196);
-    if (grad_sumsq) grad_sumsq[106] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
-    if (grad_sumsq) grad_sumsq[110] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
     ZERO(D_features_denseblock3_denselayer1_concat1, 56448);
     ZERO(D_features_denseblock3_denselayer2_conv2, 6272);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4565,25 +4869,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer2_relu2, 25088);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
-    if (grad_sumsq) grad_sumsq[104] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer2_norm2, 25088);
     /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer2_conv1, 25088);
     /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 128, P(P_features_denseblock3_denselayer2_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[103] = rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer2_relu1, 56448);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1);
-    if (grad_sumsq) grad_sumsq[102] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
     ZERO(D_features_denseblock3_denselayer2_norm1, 56448);
     /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
     /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 288, P(P_features_denseblock3_denselayer2_norm1_weight), n, 288, 196);
-    if (grad_sumsq) grad_sumsq[101] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
-    if (grad_sumsq) grad_sumsq[105] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
     ZERO(D_features_transition2_pool, 50176);
     ZERO(D_features_denseblock3_denselayer1_conv2, 6272);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
@@ -4592,39 +4896,39 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock3_denselayer1_relu2, 25088);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
-    if (grad_sumsq) grad_sumsq[99] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer1_norm2, 25088);
     /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer1_conv1, 25088);
     /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 128, P(P_features_denseblock3_denselayer1_norm2_weight), n, 128, 196);
-    if (grad_sumsq) grad_sumsq[98] = rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 25088);
     ZERO(D_features_denseblock3_denselayer1_relu1, 50176);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1);
-    if (grad_sumsq) grad_sumsq[97] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
     ZERO(D_features_denseblock3_denselayer1_norm1, 50176);
     /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
     /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 256, P(P_features_denseblock3_denselayer1_norm1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
-    if (grad_sumsq) grad_sumsq[100] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
     ZERO(D_features_transition2_conv, 200704);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool);
     ZERO(D_features_transition2_relu, 401408);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv);
-    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_transition2_conv] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 401408);
     ZERO(D_features_transition2_norm, 401408);
     /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 401408);
     ZERO(D_features_denseblock2_denselayer12_concat1, 401408);
     /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n, 512, 784);
-    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_features_denseblock2_denselayer12_concat1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_transition2_norm] = rt_sumsq(A(D_features_denseblock2_denselayer12_concat1), (size_t)n * 401408);
     ZERO(D_features_denseblock2_denselayer11_concat1, 376320);
     ZERO(D_features_denseblock2_denselayer12_conv2, 25088);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4633,25 +4937,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer12_relu2, 100352);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2), G(P_features_denseblock2_denselayer12_conv2_weight), NULL, A(TB_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), n, &g_features_denseblock2_denselayer12_conv2);
-    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer12_norm2, 100352);
     /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer12_norm2), A(D_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer12_conv1, 100352);
     /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_conv1), G(P_features_denseblock2_denselayer12_norm2_weight), G(P_features_denseblock2_denselayer12_norm2_bias), A(D_features_denseblock2_denselayer12_norm2), A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2), S(S_features_denseblock2_denselayer12_norm2) + 128, P(P_features_denseblock2_denselayer12_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_features_denseblock2_denselayer12_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer12_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer12_relu1, 376320);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1), G(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer12_conv1), A(X_features_denseblock2_denselayer12_relu1), P(P_features_denseblock2_denselayer12_conv1_weight), n, &g_features_denseblock2_denselayer12_conv1);
-    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
     ZERO(D_features_denseblock2_denselayer12_norm1, 376320);
     /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer12_norm1), A(D_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
     /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_concat1), G(P_features_denseblock2_denselayer12_norm1_weight), G(P_features_denseblock2_denselayer12_norm1_bias), A(D_features_denseblock2_denselayer12_norm1), A(X_features_denseblock2_denselayer11_concat1), S(S_features_denseblock2_denselayer12_norm1), S(S_features_denseblock2_denselayer12_norm1) + 480, P(P_features_denseblock2_denselayer12_norm1_weight), n, 480, 784);
-    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
-    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
     ZERO(D_features_denseblock2_denselayer10_concat1, 351232);
     ZERO(D_features_denseblock2_denselayer11_conv2, 25088);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4660,25 +4964,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer11_relu2, 100352);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2), G(P_features_denseblock2_denselayer11_conv2_weight), NULL, A(TB_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), n, &g_features_denseblock2_denselayer11_conv2);
-    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer11_norm2, 100352);
     /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer11_norm2), A(D_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer11_conv1, 100352);
     /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_conv1), G(P_features_denseblock2_denselayer11_norm2_weight), G(P_features_denseblock2_denselayer11_norm2_bias), A(D_features_denseblock2_denselayer11_norm2), A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2), S(S_features_denseblock2_denselayer11_norm2) + 128, P(P_features_denseblock2_denselayer11_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_features_denseblock2_denselayer11_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer11_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer11_relu1, 351232);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1), G(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer11_conv1), A(X_features_denseblock2_denselayer11_relu1), P(P_features_denseblock2_denselayer11_conv1_weight), n, &g_features_denseblock2_denselayer11_conv1);
-    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
     ZERO(D_features_denseblock2_denselayer11_norm1, 351232);
     /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer11_norm1), A(D_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
     /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_concat1), G(P_features_denseblock2_denselayer11_norm1_weight), G(P_features_denseblock2_denselayer11_norm1_bias), A(D_features_denseblock2_denselayer11_norm1), A(X_features_denseblock2_denselayer10_concat1), S(S_features_denseblock2_denselayer11_norm1), S(S_features_denseblock2_denselayer11_norm1) + 448, P(P_features_denseblock2_denselayer11_norm1_weight), n, 448, 784);
-    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
-    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
     ZERO(D_features_denseblock2_denselayer9_concat1, 326144);
     ZERO(D_features_denseblock2_denselayer10_conv2, 25088);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4687,25 +4991,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer10_relu2, 100352);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2), G(P_features_denseblock2_denselayer10_conv2_weight), NULL, A(TB_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), n, &g_features_denseblock2_denselayer10_conv2);
-    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer10_norm2, 100352);
     /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer10_norm2), A(D_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer10_conv1, 100352);
     /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_conv1), G(P_features_denseblock2_denselayer10_norm2_weight), G(P_features_denseblock2_denselayer10_norm2_bias), A(D_features_denseblock2_denselayer10_norm2), A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2), S(S_features_denseblock2_denselayer10_norm2) + 128, P(P_features_denseblock2_denselayer10_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_features_denseblock2_denselayer10_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer10_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer10_relu1, 326144);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1), G(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer10_conv1), A(X_features_denseblock2_denselayer10_relu1), P(P_features_denseblock2_denselayer10_conv1_weight), n, &g_features_denseblock2_denselayer10_conv1);
-    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
     ZERO(D_features_denseblock2_denselayer10_norm1, 326144);
     /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer10_norm1), A(D_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
     /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_concat1), G(P_features_denseblock2_denselayer10_norm1_weight), G(P_features_denseblock2_denselayer10_norm1_bias), A(D_features_denseblock2_denselayer10_norm1), A(X_features_denseblock2_denselayer9_concat1), S(S_features_denseblock2_denselayer10_norm1), S(S_features_denseblock2_denselayer10_norm1) + 416, P(P_features_denseblock2_denselayer10_norm1_weight), n, 416, 784);
-    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
-    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
     ZERO(D_features_denseblock2_denselayer8_concat1, 301056);
     ZERO(D_features_denseblock2_denselayer9_conv2, 25088);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4714,25 +5018,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer9_relu2, 100352);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2), G(P_features_denseblock2_denselayer9_conv2_weight), NULL, A(TB_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), n, &g_features_denseblock2_denselayer9_conv2);
-    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer9_norm2, 100352);
     /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer9_norm2), A(D_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer9_conv1, 100352);
     /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_conv1), G(P_features_denseblock2_denselayer9_norm2_weight), G(P_features_denseblock2_denselayer9_norm2_bias), A(D_features_denseblock2_denselayer9_norm2), A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2), S(S_features_denseblock2_denselayer9_norm2) + 128, P(P_features_denseblock2_denselayer9_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_features_denseblock2_denselayer9_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer9_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer9_relu1, 301056);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1), G(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer9_conv1), A(X_features_denseblock2_denselayer9_relu1), P(P_features_denseblock2_denselayer9_conv1_weight), n, &g_features_denseblock2_denselayer9_conv1);
-    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
     ZERO(D_features_denseblock2_denselayer9_norm1, 301056);
     /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer9_norm1), A(D_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
     /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_concat1), G(P_features_denseblock2_denselayer9_norm1_weight), G(P_features_denseblock2_denselayer9_norm1_bias), A(D_features_denseblock2_denselayer9_norm1), A(X_features_denseblock2_denselayer8_concat1), S(S_features_denseblock2_denselayer9_norm1), S(S_features_denseblock2_denselayer9_norm1) + 384, P(P_features_denseblock2_denselayer9_norm1_weight), n, 384, 784);
-    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
-    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
     ZERO(D_features_denseblock2_denselayer7_concat1, 275968);
     ZERO(D_features_denseblock2_denselayer8_conv2, 25088);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4741,25 +5045,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer8_relu2, 100352);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2), G(P_features_denseblock2_denselayer8_conv2_weight), NULL, A(TB_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), n, &g_features_denseblock2_denselayer8_conv2);
-    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer8_norm2, 100352);
     /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer8_norm2), A(D_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer8_conv1, 100352);
     /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_conv1), G(P_features_denseblock2_denselayer8_norm2_weight), G(P_features_denseblock2_denselayer8_norm2_bias), A(D_features_denseblock2_denselayer8_norm2), A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2), S(S_features_denseblock2_denselayer8_norm2) + 128, P(P_features_denseblock2_denselayer8_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_features_denseblock2_denselayer8_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer8_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer8_relu1, 275968);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1), G(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer8_conv1), A(X_features_denseblock2_denselayer8_relu1), P(P_features_denseblock2_denselayer8_conv1_weight), n, &g_features_denseblock2_denselayer8_conv1);
-    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
     ZERO(D_features_denseblock2_denselayer8_norm1, 275968);
     /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer8_norm1), A(D_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
     /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_concat1), G(P_features_denseblock2_denselayer8_norm1_weight), G(P_features_denseblock2_denselayer8_norm1_bias), A(D_features_denseblock2_denselayer8_norm1), A(X_features_denseblock2_denselayer7_concat1), S(S_features_denseblock2_denselayer8_norm1), S(S_features_denseblock2_denselayer8_norm1) + 352, P(P_features_denseblock2_denselayer8_norm1_weight), n, 352, 784);
-    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
-    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
     ZERO(D_features_denseblock2_denselayer6_concat1, 250880);
     ZERO(D_features_denseblock2_denselayer7_conv2, 25088);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4768,25 +5072,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer7_relu2, 100352);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2), G(P_features_denseblock2_denselayer7_conv2_weight), NULL, A(TB_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), n, &g_features_denseblock2_denselayer7_conv2);
-    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer7_norm2, 100352);
     /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer7_norm2), A(D_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer7_conv1, 100352);
     /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_conv1), G(P_features_denseblock2_denselayer7_norm2_weight), G(P_features_denseblock2_denselayer7_norm2_bias), A(D_features_denseblock2_denselayer7_norm2), A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2), S(S_features_denseblock2_denselayer7_norm2) + 128, P(P_features_denseblock2_denselayer7_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_features_denseblock2_denselayer7_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer7_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer7_relu1, 250880);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1), G(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer7_conv1), A(X_features_denseblock2_denselayer7_relu1), P(P_features_denseblock2_denselayer7_conv1_weight), n, &g_features_denseblock2_denselayer7_conv1);
-    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
     ZERO(D_features_denseblock2_denselayer7_norm1, 250880);
     /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer7_norm1), A(D_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
     /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_denseblock2_denselayer7_norm1_weight), G(P_features_denseblock2_denselayer7_norm1_bias), A(D_features_denseblock2_denselayer7_norm1), A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer7_norm1), S(S_features_denseblock2_denselayer7_norm1) + 320, P(P_features_denseblock2_denselayer7_norm1_weight), n, 320, 784);
-    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
-    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
     ZERO(D_features_denseblock2_denselayer5_concat1, 225792);
     ZERO(D_features_denseblock2_denselayer6_conv2, 25088);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4795,25 +5099,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer6_relu2, 100352);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
-    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer6_norm2, 100352);
     /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer6_conv1, 100352);
     /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 128, P(P_features_denseblock2_denselayer6_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer6_relu1, 225792);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1);
-    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
     ZERO(D_features_denseblock2_denselayer6_norm1, 225792);
     /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
     /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 288, P(P_features_denseblock2_denselayer6_norm1_weight), n, 288, 784);
-    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
-    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
     ZERO(D_features_denseblock2_denselayer4_concat1, 200704);
     ZERO(D_features_denseblock2_denselayer5_conv2, 25088);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4822,25 +5126,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer5_relu2, 100352);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
-    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer5_norm2, 100352);
     /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer5_conv1, 100352);
     /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 128, P(P_features_denseblock2_denselayer5_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer5_relu1, 200704);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1);
-    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
     ZERO(D_features_denseblock2_denselayer5_norm1, 200704);
     /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
     /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 256, P(P_features_denseblock2_denselayer5_norm1_weight), n, 256, 784);
-    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
     ZERO(D_features_denseblock2_denselayer3_concat1, 175616);
     ZERO(D_features_denseblock2_denselayer4_conv2, 25088);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4849,25 +5153,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer4_relu2, 100352);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
-    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer4_norm2, 100352);
     /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer4_conv1, 100352);
     /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 128, P(P_features_denseblock2_denselayer4_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer4_relu1, 175616);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1);
-    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
     ZERO(D_features_denseblock2_denselayer4_norm1, 175616);
     /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
     /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 224, P(P_features_denseblock2_denselayer4_norm1_weight), n, 224, 784);
-    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
-    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
     ZERO(D_features_denseblock2_denselayer2_concat1, 150528);
     ZERO(D_features_denseblock2_denselayer3_conv2, 25088);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4876,25 +5180,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer3_relu2, 100352);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
-    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer3_norm2, 100352);
     /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer3_conv1, 100352);
     /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 128, P(P_features_denseblock2_denselayer3_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer3_relu1, 150528);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1);
-    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
     ZERO(D_features_denseblock2_denselayer3_norm1, 150528);
     /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
     /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 192, P(P_features_denseblock2_denselayer3_norm1_weight), n, 192, 784);
-    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
-    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
     ZERO(D_features_denseblock2_denselayer1_concat1, 125440);
     ZERO(D_features_denseblock2_denselayer2_conv2, 25088);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4903,25 +5207,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer2_relu2, 100352);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
-    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer2_norm2, 100352);
     /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer2_conv1, 100352);
     /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 128, P(P_features_denseblock2_denselayer2_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer2_relu1, 125440);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1);
-    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
     ZERO(D_features_denseblock2_denselayer2_norm1, 125440);
     /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
     /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 160, P(P_features_denseblock2_denselayer2_norm1_weight), n, 160, 784);
-    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
-    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
     ZERO(D_features_transition1_pool, 100352);
     ZERO(D_features_denseblock2_denselayer1_conv2, 25088);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
@@ -4930,39 +5234,39 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock2_denselayer1_relu2, 100352);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_norm2, 100352);
     /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_conv1, 100352);
     /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 128, P(P_features_denseblock2_denselayer1_norm2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_relu1, 100352);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
     ZERO(D_features_denseblock2_denselayer1_norm1, 100352);
     /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
     /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 128, P(P_features_denseblock2_denselayer1_norm1_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
     ZERO(D_features_transition1_conv, 401408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool);
     ZERO(D_features_transition1_relu, 802816);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_features_transition1_conv] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 802816);
     ZERO(D_features_transition1_norm, 802816);
     /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 802816);
     ZERO(D_features_denseblock1_denselayer6_concat1, 802816);
     /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n, 256, 3136);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_features_transition1_norm] = rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 802816);
     ZERO(D_features_denseblock1_denselayer5_concat1, 702464);
     ZERO(D_features_denseblock1_denselayer6_conv2, 100352);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4971,25 +5275,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer6_relu2, 401408);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer6_norm2, 401408);
     /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer6_conv1, 401408);
     /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 128, P(P_features_denseblock1_denselayer6_norm2_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer6_relu1, 702464);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
     ZERO(D_features_denseblock1_denselayer6_norm1, 702464);
     /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
     /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 224, P(P_features_denseblock1_denselayer6_norm1_weight), n, 224, 3136);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
     ZERO(D_features_denseblock1_denselayer4_concat1, 602112);
     ZERO(D_features_denseblock1_denselayer5_conv2, 100352);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -4998,25 +5302,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer5_relu2, 401408);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer5_norm2, 401408);
     /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer5_conv1, 401408);
     /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 128, P(P_features_denseblock1_denselayer5_norm2_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer5_relu1, 602112);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
     ZERO(D_features_denseblock1_denselayer5_norm1, 602112);
     /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
     /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 192, P(P_features_denseblock1_denselayer5_norm1_weight), n, 192, 3136);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
     ZERO(D_features_denseblock1_denselayer3_concat1, 501760);
     ZERO(D_features_denseblock1_denselayer4_conv2, 100352);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -5025,25 +5329,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer4_relu2, 401408);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer4_norm2, 401408);
     /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer4_conv1, 401408);
     /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 128, P(P_features_denseblock1_denselayer4_norm2_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer4_relu1, 501760);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
     ZERO(D_features_denseblock1_denselayer4_norm1, 501760);
     /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
     /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 160, P(P_features_denseblock1_denselayer4_norm1_weight), n, 160, 3136);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
     ZERO(D_features_denseblock1_denselayer2_concat1, 401408);
     ZERO(D_features_denseblock1_denselayer3_conv2, 100352);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -5052,25 +5356,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer3_relu2, 401408);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_norm2, 401408);
     /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_conv1, 401408);
     /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 128, P(P_features_denseblock1_denselayer3_norm2_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_relu1, 401408);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer3_norm1, 401408);
     /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
     /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 128, P(P_features_denseblock1_denselayer3_norm1_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_concat1, 301056);
     ZERO(D_features_denseblock1_denselayer2_conv2, 100352);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -5079,25 +5383,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer2_relu2, 401408);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer2_norm2, 401408);
     /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer2_conv1, 401408);
     /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 128, P(P_features_denseblock1_denselayer2_norm2_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer2_relu1, 301056);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
     ZERO(D_features_denseblock1_denselayer2_norm1, 301056);
     /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
     /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 96, P(P_features_denseblock1_denselayer2_norm1_weight), n, 96, 3136);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
     ZERO(D_features_pool0, 200704);
     ZERO(D_features_denseblock1_denselayer1_conv2, 100352);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
@@ -5106,25 +5410,25 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_denseblock1_denselayer1_relu2, 401408);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_norm2, 401408);
     /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_conv1, 401408);
     /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 128, P(P_features_denseblock1_denselayer1_norm2_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 401408);
     ZERO(D_features_denseblock1_denselayer1_relu1, 200704);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
     ZERO(D_features_denseblock1_denselayer1_norm1, 200704);
     /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
     /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
     rt_batchnorm_backward(A(D_features_pool0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_pool0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 64, P(P_features_denseblock1_denselayer1_norm1_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm1] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
     ZERO(D_features_relu0, 802816);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:25) */
     rt_maxpool_backward(A(D_features_relu0), A(D_features_pool0), A(X_features_relu0), n, &g_features_pool0);
@@ -5134,10 +5438,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     ZERO(D_features_conv0, 802816);
     /* features.norm0: batchnorm, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
     rt_batchnorm_backward(A(D_features_conv0), G(P_features_norm0_weight), G(P_features_norm0_bias), A(D_features_norm0), A(X_features_conv0), S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n, 64, 12544);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_features_conv0), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_features_norm0] = rt_sumsq(A(D_features_conv0), (size_t)n * 802816);
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/densenet_imagenet.lua:23) */
     rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 150528);
+    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq(dx, (size_t)n * 150528);
 }
 
 void densenet121_zero_grad(float *grads) {
@@ -5155,612 +5459,612 @@ void densenet121_adamw_step(float *params, const float *grads, float *m, float *
 }
 
 static const RtParamInfo tensors[] = {
-    {"features.conv0.weight", 4, {64,3,7,7}, P_features_conv0_weight, 9408, RT_PARAM_WEIGHT, 0},
-    {"features.norm0.weight", 1, {64}, P_features_norm0_weight, 64, RT_PARAM_BN_WEIGHT, 1},
-    {"features.norm0.bias", 1, {64}, P_features_norm0_bias, 64, RT_PARAM_BN_BIAS, 1},
-    {"features.norm0.running_mean", 1, {64}, P_features_norm0_running_mean, 64, RT_PARAM_RUNNING_MEAN, 1},
-    {"features.norm0.running_var", 1, {64}, P_features_norm0_running_var, 64, RT_PARAM_RUNNING_VAR, 1},
-    {"features.denseblock1.denselayer1.norm1.weight", 1, {64}, P_features_denseblock1_denselayer1_norm1_weight, 64, RT_PARAM_BN_WEIGHT, 2},
-    {"features.denseblock1.denselayer1.norm1.bias", 1, {64}, P_features_denseblock1_denselayer1_norm1_bias, 64, RT_PARAM_BN_BIAS, 2},
-    {"features.denseblock1.denselayer1.norm1.running_mean", 1, {64}, P_features_denseblock1_denselayer1_norm1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 2},
-    {"features.denseblock1.denselayer1.norm1.running_var", 1, {64}, P_features_denseblock1_denselayer1_norm1_running_var, 64, RT_PARAM_RUNNING_VAR, 2},
-    {"features.denseblock1.denselayer1.conv1.weight", 4, {128,64,1,1}, P_features_denseblock1_denselayer1_conv1_weight, 8192, RT_PARAM_WEIGHT, 3},
-    {"features.denseblock1.denselayer1.norm2.weight", 1, {128}, P_features_denseblock1_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 4},
-    {"features.denseblock1.denselayer1.norm2.bias", 1, {128}, P_features_denseblock1_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, 4},
-    {"features.denseblock1.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 4},
-    {"features.denseblock1.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 4},
-    {"features.denseblock1.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, 5},
-    {"features.denseblock1.denselayer2.norm1.weight", 1, {96}, P_features_denseblock1_denselayer2_norm1_weight, 96, RT_PARAM_BN_WEIGHT, 7},
-    {"features.denseblock1.denselayer2.norm1.bias", 1, {96}, P_features_denseblock1_denselayer2_norm1_bias, 96, RT_PARAM_BN_BIAS, 7},
-    {"features.denseblock1.denselayer2.norm1.running_mean", 1, {96}, P_features_denseblock1_denselayer2_norm1_running_mean, 96, RT_PARAM_RUNNING_MEAN, 7},
-    {"features.denseblock1.denselayer2.norm1.running_var", 1, {96}, P_features_denseblock1_denselayer2_norm1_running_var, 96, RT_PARAM_RUNNING_VAR, 7},
-    {"features.denseblock1.denselayer2.conv1.weight", 4, {128,96,1,1}, P_features_denseblock1_denselayer2_conv1_weight, 12288, RT_PARAM_WEIGHT, 8},
-    {"features.denseblock1.denselayer2.norm2.weight", 1, {128}, P_features_denseblock1_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 9},
-    {"features.denseblock1.denselayer2.norm2.bias", 1, {128}, P_features_denseblock1_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, 9},
-    {"features.denseblock1.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 9},
-    {"features.denseblock1.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 9},
-    {"features.denseblock1.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, 10},
-    {"features.denseblock1.denselayer3.norm1.weight", 1, {128}, P_features_denseblock1_denselayer3_norm1_weight, 128, RT_PARAM_BN_WEIGHT, 12},
-    {"features.denseblock1.denselayer3.norm1.bias", 1, {128}, P_features_denseblock1_denselayer3_norm1_bias, 128, RT_PARAM_BN_BIAS, 12},
-    {"features.denseblock1.denselayer3.norm1.running_mean", 1, {128}, P_features_denseblock1_denselayer3_norm1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 12},
-    {"features.denseblock1.denselayer3.norm1.running_var", 1, {128}, P_features_denseblock1_denselayer3_norm1_running_var, 128, RT_PARAM_RUNNING_VAR, 12},
-    {"features.denseblock1.denselayer3.conv1.weight", 4, {128,128,1,1}, P_features_denseblock1_denselayer3_conv1_weight, 16384, RT_PARAM_WEIGHT, 13},
-    {"features.denseblock1.denselayer3.norm2.weight", 1, {128}, P_features_denseblock1_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 14},
-    {"features.denseblock1.denselayer3.norm2.bias", 1, {128}, P_features_denseblock1_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, 14},
-    {"features.denseblock1.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 14},
-    {"features.denseblock1.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 14},
-    {"features.denseblock1.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, 15},
-    {"features.denseblock1.denselayer4.norm1.weight", 1, {160}, P_features_denseblock1_denselayer4_norm1_weight, 160, RT_PARAM_BN_WEIGHT, 17},
-    {"features.denseblock1.denselayer4.norm1.bias", 1, {160}, P_features_denseblock1_denselayer4_norm1_bias, 160, RT_PARAM_BN_BIAS, 17},
-    {"features.denseblock1.denselayer4.norm1.running_mean", 1, {160}, P_features_denseblock1_denselayer4_norm1_running_mean, 160, RT_PARAM_RUNNING_MEAN, 17},
-    {"features.denseblock1.denselayer4.norm1.running_var", 1, {160}, P_features_denseblock1_denselayer4_norm1_running_var, 160, RT_PARAM_RUNNING_VAR, 17},
-    {"features.denseblock1.denselayer4.conv1.weight", 4, {128,160,1,1}, P_features_denseblock1_denselayer4_conv1_weight, 20480, RT_PARAM_WEIGHT, 18},
-    {"features.denseblock1.denselayer4.norm2.weight", 1, {128}, P_features_denseblock1_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 19},
-    {"features.denseblock1.denselayer4.norm2.bias", 1, {128}, P_features_denseblock1_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, 19},
-    {"features.denseblock1.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 19},
-    {"features.denseblock1.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 19},
-    {"features.denseblock1.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, 20},
-    {"features.denseblock1.denselayer5.norm1.weight", 1, {192}, P_features_denseblock1_denselayer5_norm1_weight, 192, RT_PARAM_BN_WEIGHT, 22},
-    {"features.denseblock1.denselayer5.norm1.bias", 1, {192}, P_features_denseblock1_denselayer5_norm1_bias, 192, RT_PARAM_BN_BIAS, 22},
-    {"features.denseblock1.denselayer5.norm1.running_mean", 1, {192}, P_features_denseblock1_denselayer5_norm1_running_mean, 192, RT_PARAM_RUNNING_MEAN, 22},
-    {"features.denseblock1.denselayer5.norm1.running_var", 1, {192}, P_features_denseblock1_denselayer5_norm1_running_var, 192, RT_PARAM_RUNNING_VAR, 22},
-    {"features.denseblock1.denselayer5.conv1.weight", 4, {128,192,1,1}, P_features_denseblock1_denselayer5_conv1_weight, 24576, RT_PARAM_WEIGHT, 23},
-    {"features.denseblock1.denselayer5.norm2.weight", 1, {128}, P_features_denseblock1_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 24},
-    {"features.denseblock1.denselayer5.norm2.bias", 1, {128}, P_features_denseblock1_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, 24},
-    {"features.denseblock1.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 24},
-    {"features.denseblock1.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 24},
-    {"features.denseblock1.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, 25},
-    {"features.denseblock1.denselayer6.norm1.weight", 1, {224}, P_features_denseblock1_denselayer6_norm1_weight, 224, RT_PARAM_BN_WEIGHT, 27},
-    {"features.denseblock1.denselayer6.norm1.bias", 1, {224}, P_features_denseblock1_denselayer6_norm1_bias, 224, RT_PARAM_BN_BIAS, 27},
-    {"features.denseblock1.denselayer6.norm1.running_mean", 1, {224}, P_features_denseblock1_denselayer6_norm1_running_mean, 224, RT_PARAM_RUNNING_MEAN, 27},
-    {"features.denseblock1.denselayer6.norm1.running_var", 1, {224}, P_features_denseblock1_denselayer6_norm1_running_var, 224, RT_PARAM_RUNNING_VAR, 27},
-    {"features.denseblock1.denselayer6.conv1.weight", 4, {128,224,1,1}, P_features_denseblock1_denselayer6_conv1_weight, 28672, RT_PARAM_WEIGHT, 28},
-    {"features.denseblock1.denselayer6.norm2.weight", 1, {128}, P_features_denseblock1_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 29},
-    {"features.denseblock1.denselayer6.norm2.bias", 1, {128}, P_features_denseblock1_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, 29},
-    {"features.denseblock1.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 29},
-    {"features.denseblock1.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 29},
-    {"features.denseblock1.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, 30},
-    {"features.transition1.norm.weight", 1, {256}, P_features_transition1_norm_weight, 256, RT_PARAM_BN_WEIGHT, 32},
-    {"features.transition1.norm.bias", 1, {256}, P_features_transition1_norm_bias, 256, RT_PARAM_BN_BIAS, 32},
-    {"features.transition1.norm.running_mean", 1, {256}, P_features_transition1_norm_running_mean, 256, RT_PARAM_RUNNING_MEAN, 32},
-    {"features.transition1.norm.running_var", 1, {256}, P_features_transition1_norm_running_var, 256, RT_PARAM_RUNNING_VAR, 32},
-    {"features.transition1.conv.weight", 4, {128,256,1,1}, P_features_transition1_conv_weight, 32768, RT_PARAM_WEIGHT, 33},
-    {"features.denseblock2.denselayer1.norm1.weight", 1, {128}, P_features_denseblock2_denselayer1_norm1_weight, 128, RT_PARAM_BN_WEIGHT, 34},
-    {"features.denseblock2.denselayer1.norm1.bias", 1, {128}, P_features_denseblock2_denselayer1_norm1_bias, 128, RT_PARAM_BN_BIAS, 34},
-    {"features.denseblock2.denselayer1.norm1.running_mean", 1, {128}, P_features_denseblock2_denselayer1_norm1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 34},
-    {"features.denseblock2.denselayer1.norm1.running_var", 1, {128}, P_features_denseblock2_denselayer1_norm1_running_var, 128, RT_PARAM_RUNNING_VAR, 34},
-    {"features.denseblock2.denselayer1.conv1.weight", 4, {128,128,1,1}, P_features_denseblock2_denselayer1_conv1_weight, 16384, RT_PARAM_WEIGHT, 35},
-    {"features.denseblock2.denselayer1.norm2.weight", 1, {128}, P_features_denseblock2_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 36},
-    {"features.denseblock2.denselayer1.norm2.bias", 1, {128}, P_features_denseblock2_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, 36},
-    {"features.denseblock2.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 36},
-    {"features.denseblock2.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 36},
-    {"features.denseblock2.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, 37},
-    {"features.denseblock2.denselayer2.norm1.weight", 1, {160}, P_features_denseblock2_denselayer2_norm1_weight, 160, RT_PARAM_BN_WEIGHT, 39},
-    {"features.denseblock2.denselayer2.norm1.bias", 1, {160}, P_features_denseblock2_denselayer2_norm1_bias, 160, RT_PARAM_BN_BIAS, 39},
-    {"features.denseblock2.denselayer2.norm1.running_mean", 1, {160}, P_features_denseblock2_denselayer2_norm1_running_mean, 160, RT_PARAM_RUNNING_MEAN, 39},
-    {"features.denseblock2.denselayer2.norm1.running_var", 1, {160}, P_features_denseblock2_denselayer2_norm1_running_var, 160, RT_PARAM_RUNNING_VAR, 39},
-    {"features.denseblock2.denselayer2.conv1.weight", 4, {128,160,1,1}, P_features_denseblock2_denselayer2_conv1_weight, 20480, RT_PARAM_WEIGHT, 40},
-    {"features.denseblock2.denselayer2.norm2.weight", 1, {128}, P_features_denseblock2_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 41},
-    {"features.denseblock2.denselayer2.norm2.bias", 1, {128}, P_features_denseblock2_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, 41},
-    {"features.denseblock2.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 41},
-    {"features.denseblock2.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 41},
-    {"features.denseblock2.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, 42},
-    {"features.denseblock2.denselayer3.norm1.weight", 1, {192}, P_features_denseblock2_denselayer3_norm1_weight, 192, RT_PARAM_BN_WEIGHT, 44},
-    {"features.denseblock2.denselayer3.norm1.bias", 1, {192}, P_features_denseblock2_denselayer3_norm1_bias, 192, RT_PARAM_BN_BIAS, 44},
-    {"features.denseblock2.denselayer3.norm1.running_mean", 1, {192}, P_features_denseblock2_denselayer3_norm1_running_mean, 192, RT_PARAM_RUNNING_MEAN, 44},
-    {"features.denseblock2.denselayer3.norm1.running_var", 1, {192}, P_features_denseblock2_denselayer3_norm1_running_var, 192, RT_PARAM_RUNNING_VAR, 44},
-    {"features.denseblock2.denselayer3.conv1.weight", 4, {128,192,1,1}, P_features_denseblock2_denselayer3_conv1_weight, 24576, RT_PARAM_WEIGHT, 45},
-    {"features.denseblock2.denselayer3.norm2.weight", 1, {128}, P_features_denseblock2_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 46},
-    {"features.denseblock2.denselayer3.norm2.bias", 1, {128}, P_features_denseblock2_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, 46},
-    {"features.denseblock2.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 46},
-    {"features.denseblock2.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 46},
-    {"features.denseblock2.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, 47},
-    {"features.denseblock2.denselayer4.norm1.weight", 1, {224}, P_features_denseblock2_denselayer4_norm1_weight, 224, RT_PARAM_BN_WEIGHT, 49},
-    {"features.denseblock2.denselayer4.norm1.bias", 1, {224}, P_features_denseblock2_denselayer4_norm1_bias, 224, RT_PARAM_BN_BIAS, 49},
-    {"features.denseblock2.denselayer4.norm1.running_mean", 1, {224}, P_features_denseblock2_denselayer4_norm1_running_mean, 224, RT_PARAM_RUNNING_MEAN, 49},
-    {"features.denseblock2.denselayer4.norm1.running_var", 1, {224}, P_features_denseblock2_denselayer4_norm1_running_var, 224, RT_PARAM_RUNNING_VAR, 49},
-    {"features.denseblock2.denselayer4.conv1.weight", 4, {128,224,1,1}, P_features_denseblock2_denselayer4_conv1_weight, 28672, RT_PARAM_WEIGHT, 50},
-    {"features.denseblock2.denselayer4.norm2.weight", 1, {128}, P_features_denseblock2_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 51},
-    {"features.denseblock2.denselayer4.norm2.bias", 1, {128}, P_features_denseblock2_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, 51},
-    {"features.denseblock2.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 51},
-    {"features.denseblock2.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 51},
-    {"features.denseblock2.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, 52},
-    {"features.denseblock2.denselayer5.norm1.weight", 1, {256}, P_features_denseblock2_denselayer5_norm1_weight, 256, RT_PARAM_BN_WEIGHT, 54},
-    {"features.denseblock2.denselayer5.norm1.bias", 1, {256}, P_features_denseblock2_denselayer5_norm1_bias, 256, RT_PARAM_BN_BIAS, 54},
-    {"features.denseblock2.denselayer5.norm1.running_mean", 1, {256}, P_features_denseblock2_denselayer5_norm1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 54},
-    {"features.denseblock2.denselayer5.norm1.running_var", 1, {256}, P_features_denseblock2_denselayer5_norm1_running_var, 256, RT_PARAM_RUNNING_VAR, 54},
-    {"features.denseblock2.denselayer5.conv1.weight", 4, {128,256,1,1}, P_features_denseblock2_denselayer5_conv1_weight, 32768, RT_PARAM_WEIGHT, 55},
-    {"features.denseblock2.denselayer5.norm2.weight", 1, {128}, P_features_denseblock2_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 56},
-    {"features.denseblock2.denselayer5.norm2.bias", 1, {128}, P_features_denseblock2_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, 56},
-    {"features.denseblock2.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 56},
-    {"features.denseblock2.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 56},
-    {"features.denseblock2.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, 57},
-    {"features.denseblock2.denselayer6.norm1.weight", 1, {288}, P_features_denseblock2_denselayer6_norm1_weight, 288, RT_PARAM_BN_WEIGHT, 59},
-    {"features.denseblock2.denselayer6.norm1.bias", 1, {288}, P_features_denseblock2_denselayer6_norm1_bias, 288, RT_PARAM_BN_BIAS, 59},
-    {"features.denseblock2.denselayer6.norm1.running_mean", 1, {288}, P_features_denseblock2_denselayer6_norm1_running_mean, 288, RT_PARAM_RUNNING_MEAN, 59},
-    {"features.denseblock2.denselayer6.norm1.running_var", 1, {288}, P_features_denseblock2_denselayer6_norm1_running_var, 288, RT_PARAM_RUNNING_VAR, 59},
-    {"features.denseblock2.denselayer6.conv1.weight", 4, {128,288,1,1}, P_features_denseblock2_denselayer6_conv1_weight, 36864, RT_PARAM_WEIGHT, 60},
-    {"features.denseblock2.denselayer6.norm2.weight", 1, {128}, P_features_denseblock2_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 61},
-    {"features.denseblock2.denselayer6.norm2.bias", 1, {128}, P_features_denseblock2_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, 61},
-    {"features.denseblock2.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 61},
-    {"features.denseblock2.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 61},
-    {"features.denseblock2.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, 62},
-    {"features.denseblock2.denselayer7.norm1.weight", 1, {320}, P_features_denseblock2_denselayer7_norm1_weight, 320, RT_PARAM_BN_WEIGHT, 64},
-    {"features.denseblock2.denselayer7.norm1.bias", 1, {320}, P_features_denseblock2_denselayer7_norm1_bias, 320, RT_PARAM_BN_BIAS, 64},
-    {"features.denseblock2.denselayer7.norm1.running_mean", 1, {320}, P_features_denseblock2_denselayer7_norm1_running_mean, 320, RT_PARAM_RUNNING_MEAN, 64},
-    {"features.denseblock2.denselayer7.norm1.running_var", 1, {320}, P_features_denseblock2_denselayer7_norm1_running_var, 320, RT_PARAM_RUNNING_VAR, 64},
-    {"features.denseblock2.denselayer7.conv1.weight", 4, {128,320,1,1}, P_features_denseblock2_denselayer7_conv1_weight, 40960, RT_PARAM_WEIGHT, 65},
-    {"features.denseblock2.denselayer7.norm2.weight", 1, {128}, P_features_denseblock2_denselayer7_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 66},
-    {"features.denseblock2.denselayer7.norm2.bias", 1, {128}, P_features_denseblock2_denselayer7_norm2_bias, 128, RT_PARAM_BN_BIAS, 66},
-    {"features.denseblock2.denselayer7.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer7_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 66},
-    {"features.denseblock2.denselayer7.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer7_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 66},
-    {"features.denseblock2.denselayer7.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer7_conv2_weight, 36864, RT_PARAM_WEIGHT, 67},
-    {"features.denseblock2.denselayer8.norm1.weight", 1, {352}, P_features_denseblock2_denselayer8_norm1_weight, 352, RT_PARAM_BN_WEIGHT, 69},
-    {"features.denseblock2.denselayer8.norm1.bias", 1, {352}, P_features_denseblock2_denselayer8_norm1_bias, 352, RT_PARAM_BN_BIAS, 69},
-    {"features.denseblock2.denselayer8.norm1.running_mean", 1, {352}, P_features_denseblock2_denselayer8_norm1_running_mean, 352, RT_PARAM_RUNNING_MEAN, 69},
-    {"features.denseblock2.denselayer8.norm1.running_var", 1, {352}, P_features_denseblock2_denselayer8_norm1_running_var, 352, RT_PARAM_RUNNING_VAR, 69},
-    {"features.denseblock2.denselayer8.conv1.weight", 4, {128,352,1,1}, P_features_denseblock2_denselayer8_conv1_weight, 45056, RT_PARAM_WEIGHT, 70},
-    {"features.denseblock2.denselayer8.norm2.weight", 1, {128}, P_features_denseblock2_denselayer8_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 71},
-    {"features.denseblock2.denselayer8.norm2.bias", 1, {128}, P_features_denseblock2_denselayer8_norm2_bias, 128, RT_PARAM_BN_BIAS, 71},
-    {"features.denseblock2.denselayer8.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer8_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 71},
-    {"features.denseblock2.denselayer8.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer8_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 71},
-    {"features.denseblock2.denselayer8.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer8_conv2_weight, 36864, RT_PARAM_WEIGHT, 72},
-    {"features.denseblock2.denselayer9.norm1.weight", 1, {384}, P_features_denseblock2_denselayer9_norm1_weight, 384, RT_PARAM_BN_WEIGHT, 74},
-    {"features.denseblock2.denselayer9.norm1.bias", 1, {384}, P_features_denseblock2_denselayer9_norm1_bias, 384, RT_PARAM_BN_BIAS, 74},
-    {"features.denseblock2.denselayer9.norm1.running_mean", 1, {384}, P_features_denseblock2_denselayer9_norm1_running_mean, 384, RT_PARAM_RUNNING_MEAN, 74},
-    {"features.denseblock2.denselayer9.norm1.running_var", 1, {384}, P_features_denseblock2_denselayer9_norm1_running_var, 384, RT_PARAM_RUNNING_VAR, 74},
-    {"features.denseblock2.denselayer9.conv1.weight", 4, {128,384,1,1}, P_features_denseblock2_denselayer9_conv1_weight, 49152, RT_PARAM_WEIGHT, 75},
-    {"features.denseblock2.denselayer9.norm2.weight", 1, {128}, P_features_denseblock2_denselayer9_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 76},
-    {"features.denseblock2.denselayer9.norm2.bias", 1, {128}, P_features_denseblock2_denselayer9_norm2_bias, 128, RT_PARAM_BN_BIAS, 76},
-    {"features.denseblock2.denselayer9.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer9_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 76},
-    {"features.denseblock2.denselayer9.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer9_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 76},
-    {"features.denseblock2.denselayer9.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer9_conv2_weight, 36864, RT_PARAM_WEIGHT, 77},
-    {"features.denseblock2.denselayer10.norm1.weight", 1, {416}, P_features_denseblock2_denselayer10_norm1_weight, 416, RT_PARAM_BN_WEIGHT, 79},
-    {"features.denseblock2.denselayer10.norm1.bias", 1, {416}, P_features_denseblock2_denselayer10_norm1_bias, 416, RT_PARAM_BN_BIAS, 79},
-    {"features.denseblock2.denselayer10.norm1.running_mean", 1, {416}, P_features_denseblock2_denselayer10_norm1_running_mean, 416, RT_PARAM_RUNNING_MEAN, 79},
-    {"features.denseblock2.denselayer10.norm1.running_var", 1, {416}, P_features_denseblock2_denselayer10_norm1_running_var, 416, RT_PARAM_RUNNING_VAR, 79},
-    {"features.denseblock2.denselayer10.conv1.weight", 4, {128,416,1,1}, P_features_denseblock2_denselayer10_conv1_weight, 53248, RT_PARAM_WEIGHT, 80},
-    {"features.denseblock2.denselayer10.norm2.weight", 1, {128}, P_features_denseblock2_denselayer10_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 81},
-    {"features.denseblock2.denselayer10.norm2.bias", 1, {128}, P_features_denseblock2_denselayer10_norm2_bias, 128, RT_PARAM_BN_BIAS, 81},
-    {"features.denseblock2.denselayer10.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer10_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 81},
-    {"features.denseblock2.denselayer10.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer10_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 81},
-    {"features.denseblock2.denselayer10.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer10_conv2_weight, 36864, RT_PARAM_WEIGHT, 82},
-    {"features.denseblock2.denselayer11.norm1.weight", 1, {448}, P_features_denseblock2_denselayer11_norm1_weight, 448, RT_PARAM_BN_WEIGHT, 84},
-    {"features.denseblock2.denselayer11.norm1.bias", 1, {448}, P_features_denseblock2_denselayer11_norm1_bias, 448, RT_PARAM_BN_BIAS, 84},
-    {"features.denseblock2.denselayer11.norm1.running_mean", 1, {448}, P_features_denseblock2_denselayer11_norm1_running_mean, 448, RT_PARAM_RUNNING_MEAN, 84},
-    {"features.denseblock2.denselayer11.norm1.running_var", 1, {448}, P_features_denseblock2_denselayer11_norm1_running_var, 448, RT_PARAM_RUNNING_VAR, 84},
-    {"features.denseblock2.denselayer11.conv1.weight", 4, {128,448,1,1}, P_features_denseblock2_denselayer11_conv1_weight, 57344, RT_PARAM_WEIGHT, 85},
-    {"features.denseblock2.denselayer11.norm2.weight", 1, {128}, P_features_denseblock2_denselayer11_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 86},
-    {"features.denseblock2.denselayer11.norm2.bias", 1, {128}, P_features_denseblock2_denselayer11_norm2_bias, 128, RT_PARAM_BN_BIAS, 86},
-    {"features.denseblock2.denselayer11.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer11_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 86},
-    {"features.denseblock2.denselayer11.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer11_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 86},
-    {"features.denseblock2.denselayer11.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer11_conv2_weight, 36864, RT_PARAM_WEIGHT, 87},
-    {"features.denseblock2.denselayer12.norm1.weight", 1, {480}, P_features_denseblock2_denselayer12_norm1_weight, 480, RT_PARAM_BN_WEIGHT, 89},
-    {"features.denseblock2.denselayer12.norm1.bias", 1, {480}, P_features_denseblock2_denselayer12_norm1_bias, 480, RT_PARAM_BN_BIAS, 89},
-    {"features.denseblock2.denselayer12.norm1.running_mean", 1, {480}, P_features_denseblock2_denselayer12_norm1_running_mean, 480, RT_PARAM_RUNNING_MEAN, 89},
-    {"features.denseblock2.denselayer12.norm1.running_var", 1, {480}, P_features_denseblock2_denselayer12_norm1_running_var, 480, RT_PARAM_RUNNING_VAR, 89},
-    {"features.denseblock2.denselayer12.conv1.weight", 4, {128,480,1,1}, P_features_denseblock2_denselayer12_conv1_weight, 61440, RT_PARAM_WEIGHT, 90},
-    {"features.denseblock2.denselayer12.norm2.weight", 1, {128}, P_features_denseblock2_denselayer12_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 91},
-    {"features.denseblock2.denselayer12.norm2.bias", 1, {128}, P_features_denseblock2_denselayer12_norm2_bias, 128, RT_PARAM_BN_BIAS, 91},
-    {"features.denseblock2.denselayer12.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer12_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 91},
-    {"features.denseblock2.denselayer12.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer12_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 91},
-    {"features.denseblock2.denselayer12.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer12_conv2_weight, 36864, RT_PARAM_WEIGHT, 92},
-    {"features.transition2.norm.weight", 1, {512}, P_features_transition2_norm_weight, 512, RT_PARAM_BN_WEIGHT, 94},
-    {"features.transition2.norm.bias", 1, {512}, P_features_transition2_norm_bias, 512, RT_PARAM_BN_BIAS, 94},
-    {"features.transition2.norm.running_mean", 1, {512}, P_features_transition2_norm_running_mean, 512, RT_PARAM_RUNNING_MEAN, 94},
-    {"features.transition2.norm.running_var", 1, {512}, P_features_transition2_norm_running_var, 512, RT_PARAM_RUNNING_VAR, 94},
-    {"features.transition2.conv.weight", 4, {256,512,1,1}, P_features_transition2_conv_weight, 131072, RT_PARAM_WEIGHT, 95},
-    {"features.denseblock3.denselayer1.norm1.weight", 1, {256}, P_features_denseblock3_denselayer1_norm1_weight, 256, RT_PARAM_BN_WEIGHT, 96},
-    {"features.denseblock3.denselayer1.norm1.bias", 1, {256}, P_features_denseblock3_denselayer1_norm1_bias, 256, RT_PARAM_BN_BIAS, 96},
-    {"features.denseblock3.denselayer1.norm1.running_mean", 1, {256}, P_features_denseblock3_denselayer1_norm1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 96},
-    {"features.denseblock3.denselayer1.norm1.running_var", 1, {256}, P_features_denseblock3_denselayer1_norm1_running_var, 256, RT_PARAM_RUNNING_VAR, 96},
-    {"features.denseblock3.denselayer1.conv1.weight", 4, {128,256,1,1}, P_features_denseblock3_denselayer1_conv1_weight, 32768, RT_PARAM_WEIGHT, 97},
-    {"features.denseblock3.denselayer1.norm2.weight", 1, {128}, P_features_denseblock3_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 98},
-    {"features.denseblock3.denselayer1.norm2.bias", 1, {128}, P_features_denseblock3_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, 98},
-    {"features.denseblock3.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 98},
-    {"features.denseblock3.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 98},
-    {"features.denseblock3.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, 99},
-    {"features.denseblock3.denselayer2.norm1.weight", 1, {288}, P_features_denseblock3_denselayer2_norm1_weight, 288, RT_PARAM_BN_WEIGHT, 101},
-    {"features.denseblock3.denselayer2.norm1.bias", 1, {288}, P_features_denseblock3_denselayer2_norm1_bias, 288, RT_PARAM_BN_BIAS, 101},
-    {"features.denseblock3.denselayer2.norm1.running_mean", 1, {288}, P_features_denseblock3_denselayer2_norm1_running_mean, 288, RT_PARAM_RUNNING_MEAN, 101},
-    {"features.denseblock3.denselayer2.norm1.running_var", 1, {288}, P_features_denseblock3_denselayer2_norm1_running_var, 288, RT_PARAM_RUNNING_VAR, 101},
-    {"features.denseblock3.denselayer2.conv1.weight", 4, {128,288,1,1}, P_features_denseblock3_denselayer2_conv1_weight, 36864, RT_PARAM_WEIGHT, 102},
-    {"features.denseblock3.denselayer2.norm2.weight", 1, {128}, P_features_denseblock3_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 103},
-    {"features.denseblock3.denselayer2.norm2.bias", 1, {128}, P_features_denseblock3_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, 103},
-    {"features.denseblock3.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 103},
-    {"features.denseblock3.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 103},
-    {"features.denseblock3.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, 104},
-    {"features.denseblock3.denselayer3.norm1.weight", 1, {320}, P_features_denseblock3_denselayer3_norm1_weight, 320, RT_PARAM_BN_WEIGHT, 106},
-    {"features.denseblock3.denselayer3.norm1.bias", 1, {320}, P_features_denseblock3_denselayer3_norm1_bias, 320, RT_PARAM_BN_BIAS, 106},
-    {"features.denseblock3.denselayer3.norm1.running_mean", 1, {320}, P_features_denseblock3_denselayer3_norm1_running_mean, 320, RT_PARAM_RUNNING_MEAN, 106},
-    {"features.denseblock3.denselayer3.norm1.running_var", 1, {320}, P_features_denseblock3_denselayer3_norm1_running_var, 320, RT_PARAM_RUNNING_VAR, 106},
-    {"features.denseblock3.denselayer3.conv1.weight", 4, {128,320,1,1}, P_features_denseblock3_denselayer3_conv1_weight, 40960, RT_PARAM_WEIGHT, 107},
-    {"features.denseblock3.denselayer3.norm2.weight", 1, {128}, P_features_denseblock3_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 108},
-    {"features.denseblock3.denselayer3.norm2.bias", 1, {128}, P_features_denseblock3_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, 108},
-    {"features.denseblock3.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 108},
-    {"features.denseblock3.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 108},
-    {"features.denseblock3.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, 109},
-    {"features.denseblock3.denselayer4.norm1.weight", 1, {352}, P_features_denseblock3_denselayer4_norm1_weight, 352, RT_PARAM_BN_WEIGHT, 111},
-    {"features.denseblock3.denselayer4.norm1.bias", 1, {352}, P_features_denseblock3_denselayer4_norm1_bias, 352, RT_PARAM_BN_BIAS, 111},
-    {"features.denseblock3.denselayer4.norm1.running_mean", 1, {352}, P_features_denseblock3_denselayer4_norm1_running_mean, 352, RT_PARAM_RUNNING_MEAN, 111},
-    {"features.denseblock3.denselayer4.norm1.running_var", 1, {352}, P_features_denseblock3_denselayer4_norm1_running_var, 352, RT_PARAM_RUNNING_VAR, 111},
-    {"features.denseblock3.denselayer4.conv1.weight", 4, {128,352,1,1}, P_features_denseblock3_denselayer4_conv1_weight, 45056, RT_PARAM_WEIGHT, 112},
-    {"features.denseblock3.denselayer4.norm2.weight", 1, {128}, P_features_denseblock3_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 113},
-    {"features.denseblock3.denselayer4.norm2.bias", 1, {128}, P_features_denseblock3_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, 113},
-    {"features.denseblock3.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 113},
-    {"features.denseblock3.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 113},
-    {"features.denseblock3.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, 114},
-    {"features.denseblock3.denselayer5.norm1.weight", 1, {384}, P_features_denseblock3_denselayer5_norm1_weight, 384, RT_PARAM_BN_WEIGHT, 116},
-    {"features.denseblock3.denselayer5.norm1.bias", 1, {384}, P_features_denseblock3_denselayer5_norm1_bias, 384, RT_PARAM_BN_BIAS, 116},
-    {"features.denseblock3.denselayer5.norm1.running_mean", 1, {384}, P_features_denseblock3_denselayer5_norm1_running_mean, 384, RT_PARAM_RUNNING_MEAN, 116},
-    {"features.denseblock3.denselayer5.norm1.running_var", 1, {384}, P_features_denseblock3_denselayer5_norm1_running_var, 384, RT_PARAM_RUNNING_VAR, 116},
-    {"features.denseblock3.denselayer5.conv1.weight", 4, {128,384,1,1}, P_features_denseblock3_denselayer5_conv1_weight, 49152, RT_PARAM_WEIGHT, 117},
-    {"features.denseblock3.denselayer5.norm2.weight", 1, {128}, P_features_denseblock3_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 118},
-    {"features.denseblock3.denselayer5.norm2.bias", 1, {128}, P_features_denseblock3_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, 118},
-    {"features.denseblock3.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 118},
-    {"features.denseblock3.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 118},
-    {"features.denseblock3.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, 119},
-    {"features.denseblock3.denselayer6.norm1.weight", 1, {416}, P_features_denseblock3_denselayer6_norm1_weight, 416, RT_PARAM_BN_WEIGHT, 121},
-    {"features.denseblock3.denselayer6.norm1.bias", 1, {416}, P_features_denseblock3_denselayer6_norm1_bias, 416, RT_PARAM_BN_BIAS, 121},
-    {"features.denseblock3.denselayer6.norm1.running_mean", 1, {416}, P_features_denseblock3_denselayer6_norm1_running_mean, 416, RT_PARAM_RUNNING_MEAN, 121},
-    {"features.denseblock3.denselayer6.norm1.running_var", 1, {416}, P_features_denseblock3_denselayer6_norm1_running_var, 416, RT_PARAM_RUNNING_VAR, 121},
-    {"features.denseblock3.denselayer6.conv1.weight", 4, {128,416,1,1}, P_features_denseblock3_denselayer6_conv1_weight, 53248, RT_PARAM_WEIGHT, 122},
-    {"features.denseblock3.denselayer6.norm2.weight", 1, {128}, P_features_denseblock3_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 123},
-    {"features.denseblock3.denselayer6.norm2.bias", 1, {128}, P_features_denseblock3_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, 123},
-    {"features.denseblock3.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 123},
-    {"features.denseblock3.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 123},
-    {"features.denseblock3.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, 124},
-    {"features.denseblock3.denselayer7.norm1.weight", 1, {448}, P_features_denseblock3_denselayer7_norm1_weight, 448, RT_PARAM_BN_WEIGHT, 126},
-    {"features.denseblock3.denselayer7.norm1.bias", 1, {448}, P_features_denseblock3_denselayer7_norm1_bias, 448, RT_PARAM_BN_BIAS, 126},
-    {"features.denseblock3.denselayer7.norm1.running_mean", 1, {448}, P_features_denseblock3_denselayer7_norm1_running_mean, 448, RT_PARAM_RUNNING_MEAN, 126},
-    {"features.denseblock3.denselayer7.norm1.running_var", 1, {448}, P_features_denseblock3_denselayer7_norm1_running_var, 448, RT_PARAM_RUNNING_VAR, 126},
-    {"features.denseblock3.denselayer7.conv1.weight", 4, {128,448,1,1}, P_features_denseblock3_denselayer7_conv1_weight, 57344, RT_PARAM_WEIGHT, 127},
-    {"features.denseblock3.denselayer7.norm2.weight", 1, {128}, P_features_denseblock3_denselayer7_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 128},
-    {"features.denseblock3.denselayer7.norm2.bias", 1, {128}, P_features_denseblock3_denselayer7_norm2_bias, 128, RT_PARAM_BN_BIAS, 128},
-    {"features.denseblock3.denselayer7.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer7_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 128},
-    {"features.denseblock3.denselayer7.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer7_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 128},
-    {"features.denseblock3.denselayer7.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer7_conv2_weight, 36864, RT_PARAM_WEIGHT, 129},
-    {"features.denseblock3.denselayer8.norm1.weight", 1, {480}, P_features_denseblock3_denselayer8_norm1_weight, 480, RT_PARAM_BN_WEIGHT, 131},
-    {"features.denseblock3.denselayer8.norm1.bias", 1, {480}, P_features_denseblock3_denselayer8_norm1_bias, 480, RT_PARAM_BN_BIAS, 131},
-    {"features.denseblock3.denselayer8.norm1.running_mean", 1, {480}, P_features_denseblock3_denselayer8_norm1_running_mean, 480, RT_PARAM_RUNNING_MEAN, 131},
-    {"features.denseblock3.denselayer8.norm1.running_var", 1, {480}, P_features_denseblock3_denselayer8_norm1_running_var, 480, RT_PARAM_RUNNING_VAR, 131},
-    {"features.denseblock3.denselayer8.conv1.weight", 4, {128,480,1,1}, P_features_denseblock3_denselayer8_conv1_weight, 61440, RT_PARAM_WEIGHT, 132},
-    {"features.denseblock3.denselayer8.norm2.weight", 1, {128}, P_features_denseblock3_denselayer8_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 133},
-    {"features.denseblock3.denselayer8.norm2.bias", 1, {128}, P_features_denseblock3_denselayer8_norm2_bias, 128, RT_PARAM_BN_BIAS, 133},
-    {"features.denseblock3.denselayer8.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer8_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 133},
-    {"features.denseblock3.denselayer8.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer8_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 133},
-    {"features.denseblock3.denselayer8.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer8_conv2_weight, 36864, RT_PARAM_WEIGHT, 134},
-    {"features.denseblock3.denselayer9.norm1.weight", 1, {512}, P_features_denseblock3_denselayer9_norm1_weight, 512, RT_PARAM_BN_WEIGHT, 136},
-    {"features.denseblock3.denselayer9.norm1.bias", 1, {512}, P_features_denseblock3_denselayer9_norm1_bias, 512, RT_PARAM_BN_BIAS, 136},
-    {"features.denseblock3.denselayer9.norm1.running_mean", 1, {512}, P_features_denseblock3_denselayer9_norm1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 136},
-    {"features.denseblock3.denselayer9.norm1.running_var", 1, {512}, P_features_denseblock3_denselayer9_norm1_running_var, 512, RT_PARAM_RUNNING_VAR, 136},
-    {"features.denseblock3.denselayer9.conv1.weight", 4, {128,512,1,1}, P_features_denseblock3_denselayer9_conv1_weight, 65536, RT_PARAM_WEIGHT, 137},
-    {"features.denseblock3.denselayer9.norm2.weight", 1, {128}, P_features_denseblock3_denselayer9_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 138},
-    {"features.denseblock3.denselayer9.norm2.bias", 1, {128}, P_features_denseblock3_denselayer9_norm2_bias, 128, RT_PARAM_BN_BIAS, 138},
-    {"features.denseblock3.denselayer9.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer9_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 138},
-    {"features.denseblock3.denselayer9.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer9_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 138},
-    {"features.denseblock3.denselayer9.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer9_conv2_weight, 36864, RT_PARAM_WEIGHT, 139},
-    {"features.denseblock3.denselayer10.norm1.weight", 1, {544}, P_features_denseblock3_denselayer10_norm1_weight, 544, RT_PARAM_BN_WEIGHT, 141},
-    {"features.denseblock3.denselayer10.norm1.bias", 1, {544}, P_features_denseblock3_denselayer10_norm1_bias, 544, RT_PARAM_BN_BIAS, 141},
-    {"features.denseblock3.denselayer10.norm1.running_mean", 1, {544}, P_features_denseblock3_denselayer10_norm1_running_mean, 544, RT_PARAM_RUNNING_MEAN, 141},
-    {"features.denseblock3.denselayer10.norm1.running_var", 1, {544}, P_features_denseblock3_denselayer10_norm1_running_var, 544, RT_PARAM_RUNNING_VAR, 141},
-    {"features.denseblock3.denselayer10.conv1.weight", 4, {128,544,1,1}, P_features_denseblock3_denselayer10_conv1_weight, 69632, RT_PARAM_WEIGHT, 142},
-    {"features.denseblock3.denselayer10.norm2.weight", 1, {128}, P_features_denseblock3_denselayer10_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 143},
-    {"features.denseblock3.denselayer10.norm2.bias", 1, {128}, P_features_denseblock3_denselayer10_norm2_bias, 128, RT_PARAM_BN_BIAS, 143},
-    {"features.denseblock3.denselayer10.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer10_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 143},
-    {"features.denseblock3.denselayer10.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer10_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 143},
-    {"features.denseblock3.denselayer10.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer10_conv2_weight, 36864, RT_PARAM_WEIGHT, 144},
-    {"features.denseblock3.denselayer11.norm1.weight", 1, {576}, P_features_denseblock3_denselayer11_norm1_weight, 576, RT_PARAM_BN_WEIGHT, 146},
-    {"features.denseblock3.denselayer11.norm1.bias", 1, {576}, P_features_denseblock3_denselayer11_norm1_bias, 576, RT_PARAM_BN_BIAS, 146},
-    {"features.denseblock3.denselayer11.norm1.running_mean", 1, {576}, P_features_denseblock3_denselayer11_norm1_running_mean, 576, RT_PARAM_RUNNING_MEAN, 146},
-    {"features.denseblock3.denselayer11.norm1.running_var", 1, {576}, P_features_denseblock3_denselayer11_norm1_running_var, 576, RT_PARAM_RUNNING_VAR, 146},
-    {"features.denseblock3.denselayer11.conv1.weight", 4, {128,576,1,1}, P_features_denseblock3_denselayer11_conv1_weight, 73728, RT_PARAM_WEIGHT, 147},
-    {"features.denseblock3.denselayer11.norm2.weight", 1, {128}, P_features_denseblock3_denselayer11_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 148},
-    {"features.denseblock3.denselayer11.norm2.bias", 1, {128}, P_features_denseblock3_denselayer11_norm2_bias, 128, RT_PARAM_BN_BIAS, 148},
-    {"features.denseblock3.denselayer11.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer11_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 148},
-    {"features.denseblock3.denselayer11.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer11_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 148},
-    {"features.denseblock3.denselayer11.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer11_conv2_weight, 36864, RT_PARAM_WEIGHT, 149},
-    {"features.denseblock3.denselayer12.norm1.weight", 1, {608}, P_features_denseblock3_denselayer12_norm1_weight, 608, RT_PARAM_BN_WEIGHT, 151},
-    {"features.denseblock3.denselayer12.norm1.bias", 1, {608}, P_features_denseblock3_denselayer12_norm1_bias, 608, RT_PARAM_BN_BIAS, 151},
-    {"features.denseblock3.denselayer12.norm1.running_mean", 1, {608}, P_features_denseblock3_denselayer12_norm1_running_mean, 608, RT_PARAM_RUNNING_MEAN, 151},
-    {"features.denseblock3.denselayer12.norm1.running_var", 1, {608}, P_features_denseblock3_denselayer12_norm1_running_var, 608, RT_PARAM_RUNNING_VAR, 151},
-    {"features.denseblock3.denselayer12.conv1.weight", 4, {128,608,1,1}, P_features_denseblock3_denselayer12_conv1_weight, 77824, RT_PARAM_WEIGHT, 152},
-    {"features.denseblock3.denselayer12.norm2.weight", 1, {128}, P_features_denseblock3_denselayer12_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 153},
-    {"features.denseblock3.denselayer12.norm2.bias", 1, {128}, P_features_denseblock3_denselayer12_norm2_bias, 128, RT_PARAM_BN_BIAS, 153},
-    {"features.denseblock3.denselayer12.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer12_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 153},
-    {"features.denseblock3.denselayer12.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer12_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 153},
-    {"features.denseblock3.denselayer12.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer12_conv2_weight, 36864, RT_PARAM_WEIGHT, 154},
-    {"features.denseblock3.denselayer13.norm1.weight", 1, {640}, P_features_denseblock3_denselayer13_norm1_weight, 640, RT_PARAM_BN_WEIGHT, 156},
-    {"features.denseblock3.denselayer13.norm1.bias", 1, {640}, P_features_denseblock3_denselayer13_norm1_bias, 640, RT_PARAM_BN_BIAS, 156},
-    {"features.denseblock3.denselayer13.norm1.running_mean", 1, {640}, P_features_denseblock3_denselayer13_norm1_running_mean, 640, RT_PARAM_RUNNING_MEAN, 156},
-    {"features.denseblock3.denselayer13.norm1.running_var", 1, {640}, P_features_denseblock3_denselayer13_norm1_running_var, 640, RT_PARAM_RUNNING_VAR, 156},
-    {"features.denseblock3.denselayer13.conv1.weight", 4, {128,640,1,1}, P_features_denseblock3_denselayer13_conv1_weight, 81920, RT_PARAM_WEIGHT, 157},
-    {"features.denseblock3.denselayer13.norm2.weight", 1, {128}, P_features_denseblock3_denselayer13_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 158},
-    {"features.denseblock3.denselayer13.norm2.bias", 1, {128}, P_features_denseblock3_denselayer13_norm2_bias, 128, RT_PARAM_BN_BIAS, 158},
-    {"features.denseblock3.denselayer13.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer13_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 158},
-    {"features.denseblock3.denselayer13.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer13_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 158},
-    {"features.denseblock3.denselayer13.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer13_conv2_weight, 36864, RT_PARAM_WEIGHT, 159},
-    {"features.denseblock3.denselayer14.norm1.weight", 1, {672}, P_features_denseblock3_denselayer14_norm1_weight, 672, RT_PARAM_BN_WEIGHT, 161},
-    {"features.denseblock3.denselayer14.norm1.bias", 1, {672}, P_features_denseblock3_denselayer14_norm1_bias, 672, RT_PARAM_BN_BIAS, 161},
-    {"features.denseblock3.denselayer14.norm1.running_mean", 1, {672}, P_features_denseblock3_denselayer14_norm1_running_mean, 672, RT_PARAM_RUNNING_MEAN, 161},
-    {"features.denseblock3.denselayer14.norm1.running_var", 1, {672}, P_features_denseblock3_denselayer14_norm1_running_var, 672, RT_PARAM_RUNNING_VAR, 161},
-    {"features.denseblock3.denselayer14.conv1.weight", 4, {128,672,1,1}, P_features_denseblock3_denselayer14_conv1_weight, 86016, RT_PARAM_WEIGHT, 162},
-    {"features.denseblock3.denselayer14.norm2.weight", 1, {128}, P_features_denseblock3_denselayer14_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 163},
-    {"features.denseblock3.denselayer14.norm2.bias", 1, {128}, P_features_denseblock3_denselayer14_norm2_bias, 128, RT_PARAM_BN_BIAS, 163},
-    {"features.denseblock3.denselayer14.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer14_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 163},
-    {"features.denseblock3.denselayer14.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer14_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 163},
-    {"features.denseblock3.denselayer14.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer14_conv2_weight, 36864, RT_PARAM_WEIGHT, 164},
-    {"features.denseblock3.denselayer15.norm1.weight", 1, {704}, P_features_denseblock3_denselayer15_norm1_weight, 704, RT_PARAM_BN_WEIGHT, 166},
-    {"features.denseblock3.denselayer15.norm1.bias", 1, {704}, P_features_denseblock3_denselayer15_norm1_bias, 704, RT_PARAM_BN_BIAS, 166},
-    {"features.denseblock3.denselayer15.norm1.running_mean", 1, {704}, P_features_denseblock3_denselayer15_norm1_running_mean, 704, RT_PARAM_RUNNING_MEAN, 166},
-    {"features.denseblock3.denselayer15.norm1.running_var", 1, {704}, P_features_denseblock3_denselayer15_norm1_running_var, 704, RT_PARAM_RUNNING_VAR, 166},
-    {"features.denseblock3.denselayer15.conv1.weight", 4, {128,704,1,1}, P_features_denseblock3_denselayer15_conv1_weight, 90112, RT_PARAM_WEIGHT, 167},
-    {"features.denseblock3.denselayer15.norm2.weight", 1, {128}, P_features_denseblock3_denselayer15_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 168},
-    {"features.denseblock3.denselayer15.norm2.bias", 1, {128}, P_features_denseblock3_denselayer15_norm2_bias, 128, RT_PARAM_BN_BIAS, 168},
-    {"features.denseblock3.denselayer15.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer15_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 168},
-    {"features.denseblock3.denselayer15.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer15_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 168},
-    {"features.denseblock3.denselayer15.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer15_conv2_weight, 36864, RT_PARAM_WEIGHT, 169},
-    {"features.denseblock3.denselayer16.norm1.weight", 1, {736}, P_features_denseblock3_denselayer16_norm1_weight, 736, RT_PARAM_BN_WEIGHT, 171},
-    {"features.denseblock3.denselayer16.norm1.bias", 1, {736}, P_features_denseblock3_denselayer16_norm1_bias, 736, RT_PARAM_BN_BIAS, 171},
-    {"features.denseblock3.denselayer16.norm1.running_mean", 1, {736}, P_features_denseblock3_denselayer16_norm1_running_mean, 736, RT_PARAM_RUNNING_MEAN, 171},
-    {"features.denseblock3.denselayer16.norm1.running_var", 1, {736}, P_features_denseblock3_denselayer16_norm1_running_var, 736, RT_PARAM_RUNNING_VAR, 171},
-    {"features.denseblock3.denselayer16.conv1.weight", 4, {128,736,1,1}, P_features_denseblock3_denselayer16_conv1_weight, 94208, RT_PARAM_WEIGHT, 172},
-    {"features.denseblock3.denselayer16.norm2.weight", 1, {128}, P_features_denseblock3_denselayer16_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 173},
-    {"features.denseblock3.denselayer16.norm2.bias", 1, {128}, P_features_denseblock3_denselayer16_norm2_bias, 128, RT_PARAM_BN_BIAS, 173},
-    {"features.denseblock3.denselayer16.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer16_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 173},
-    {"features.denseblock3.denselayer16.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer16_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 173},
-    {"features.denseblock3.denselayer16.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer16_conv2_weight, 36864, RT_PARAM_WEIGHT, 174},
-    {"features.denseblock3.denselayer17.norm1.weight", 1, {768}, P_features_denseblock3_denselayer17_norm1_weight, 768, RT_PARAM_BN_WEIGHT, 176},
-    {"features.denseblock3.denselayer17.norm1.bias", 1, {768}, P_features_denseblock3_denselayer17_norm1_bias, 768, RT_PARAM_BN_BIAS, 176},
-    {"features.denseblock3.denselayer17.norm1.running_mean", 1, {768}, P_features_denseblock3_denselayer17_norm1_running_mean, 768, RT_PARAM_RUNNING_MEAN, 176},
-    {"features.denseblock3.denselayer17.norm1.running_var", 1, {768}, P_features_denseblock3_denselayer17_norm1_running_var, 768, RT_PARAM_RUNNING_VAR, 176},
-    {"features.denseblock3.denselayer17.conv1.weight", 4, {128,768,1,1}, P_features_denseblock3_denselayer17_conv1_weight, 98304, RT_PARAM_WEIGHT, 177},
-    {"features.denseblock3.denselayer17.norm2.weight", 1, {128}, P_features_denseblock3_denselayer17_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 178},
-    {"features.denseblock3.denselayer17.norm2.bias", 1, {128}, P_features_denseblock3_denselayer17_norm2_bias, 128, RT_PARAM_BN_BIAS, 178},
-    {"features.denseblock3.denselayer17.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer17_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 178},
-    {"features.denseblock3.denselayer17.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer17_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 178},
-    {"features.denseblock3.denselayer17.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer17_conv2_weight, 36864, RT_PARAM_WEIGHT, 179},
-    {"features.denseblock3.denselayer18.norm1.weight", 1, {800}, P_features_denseblock3_denselayer18_norm1_weight, 800, RT_PARAM_BN_WEIGHT, 181},
-    {"features.denseblock3.denselayer18.norm1.bias", 1, {800}, P_features_denseblock3_denselayer18_norm1_bias, 800, RT_PARAM_BN_BIAS, 181},
-    {"features.denseblock3.denselayer18.norm1.running_mean", 1, {800}, P_features_denseblock3_denselayer18_norm1_running_mean, 800, RT_PARAM_RUNNING_MEAN, 181},
-    {"features.denseblock3.denselayer18.norm1.running_var", 1, {800}, P_features_denseblock3_denselayer18_norm1_running_var, 800, RT_PARAM_RUNNING_VAR, 181},
-    {"features.denseblock3.denselayer18.conv1.weight", 4, {128,800,1,1}, P_features_denseblock3_denselayer18_conv1_weight, 102400, RT_PARAM_WEIGHT, 182},
-    {"features.denseblock3.denselayer18.norm2.weight", 1, {128}, P_features_denseblock3_denselayer18_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 183},
-    {"features.denseblock3.denselayer18.norm2.bias", 1, {128}, P_features_denseblock3_denselayer18_norm2_bias, 128, RT_PARAM_BN_BIAS, 183},
-    {"features.denseblock3.denselayer18.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer18_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 183},
-    {"features.denseblock3.denselayer18.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer18_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 183},
-    {"features.denseblock3.denselayer18.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer18_conv2_weight, 36864, RT_PARAM_WEIGHT, 184},
-    {"features.denseblock3.denselayer19.norm1.weight", 1, {832}, P_features_denseblock3_denselayer19_norm1_weight, 832, RT_PARAM_BN_WEIGHT, 186},
-    {"features.denseblock3.denselayer19.norm1.bias", 1, {832}, P_features_denseblock3_denselayer19_norm1_bias, 832, RT_PARAM_BN_BIAS, 186},
-    {"features.denseblock3.denselayer19.norm1.running_mean", 1, {832}, P_features_denseblock3_denselayer19_norm1_running_mean, 832, RT_PARAM_RUNNING_MEAN, 186},
-    {"features.denseblock3.denselayer19.norm1.running_var", 1, {832}, P_features_denseblock3_denselayer19_norm1_running_var, 832, RT_PARAM_RUNNING_VAR, 186},
-    {"features.denseblock3.denselayer19.conv1.weight", 4, {128,832,1,1}, P_features_denseblock3_denselayer19_conv1_weight, 106496, RT_PARAM_WEIGHT, 187},
-    {"features.denseblock3.denselayer19.norm2.weight", 1, {128}, P_features_denseblock3_denselayer19_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 188},
-    {"features.denseblock3.denselayer19.norm2.bias", 1, {128}, P_features_denseblock3_denselayer19_norm2_bias, 128, RT_PARAM_BN_BIAS, 188},
-    {"features.denseblock3.denselayer19.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer19_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 188},
-    {"features.denseblock3.denselayer19.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer19_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 188},
-    {"features.denseblock3.denselayer19.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer19_conv2_weight, 36864, RT_PARAM_WEIGHT, 189},
-    {"features.denseblock3.denselayer20.norm1.weight", 1, {864}, P_features_denseblock3_denselayer20_norm1_weight, 864, RT_PARAM_BN_WEIGHT, 191},
-    {"features.denseblock3.denselayer20.norm1.bias", 1, {864}, P_features_denseblock3_denselayer20_norm1_bias, 864, RT_PARAM_BN_BIAS, 191},
-    {"features.denseblock3.denselayer20.norm1.running_mean", 1, {864}, P_features_denseblock3_denselayer20_norm1_running_mean, 864, RT_PARAM_RUNNING_MEAN, 191},
-    {"features.denseblock3.denselayer20.norm1.running_var", 1, {864}, P_features_denseblock3_denselayer20_norm1_running_var, 864, RT_PARAM_RUNNING_VAR, 191},
-    {"features.denseblock3.denselayer20.conv1.weight", 4, {128,864,1,1}, P_features_denseblock3_denselayer20_conv1_weight, 110592, RT_PARAM_WEIGHT, 192},
-    {"features.denseblock3.denselayer20.norm2.weight", 1, {128}, P_features_denseblock3_denselayer20_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 193},
-    {"features.denseblock3.denselayer20.norm2.bias", 1, {128}, P_features_denseblock3_denselayer20_norm2_bias, 128, RT_PARAM_BN_BIAS, 193},
-    {"features.denseblock3.denselayer20.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer20_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 193},
-    {"features.denseblock3.denselayer20.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer20_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 193},
-    {"features.denseblock3.denselayer20.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer20_conv2_weight, 36864, RT_PARAM_WEIGHT, 194},
-    {"features.denseblock3.denselayer21.norm1.weight", 1, {896}, P_features_denseblock3_denselayer21_norm1_weight, 896, RT_PARAM_BN_WEIGHT, 196},
-    {"features.denseblock3.denselayer21.norm1.bias", 1, {896}, P_features_denseblock3_denselayer21_norm1_bias, 896, RT_PARAM_BN_BIAS, 196},
-    {"features.denseblock3.denselayer21.norm1.running_mean", 1, {896}, P_features_denseblock3_denselayer21_norm1_running_mean, 896, RT_PARAM_RUNNING_MEAN, 196},
-    {"features.denseblock3.denselayer21.norm1.running_var", 1, {896}, P_features_denseblock3_denselayer21_norm1_running_var, 896, RT_PARAM_RUNNING_VAR, 196},
-    {"features.denseblock3.denselayer21.conv1.weight", 4, {128,896,1,1}, P_features_denseblock3_denselayer21_conv1_weight, 114688, RT_PARAM_WEIGHT, 197},
-    {"features.denseblock3.denselayer21.norm2.weight", 1, {128}, P_features_denseblock3_denselayer21_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 198},
-    {"features.denseblock3.denselayer21.norm2.bias", 1, {128}, P_features_denseblock3_denselayer21_norm2_bias, 128, RT_PARAM_BN_BIAS, 198},
-    {"features.denseblock3.denselayer21.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer21_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 198},
-    {"features.denseblock3.denselayer21.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer21_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 198},
-    {"features.denseblock3.denselayer21.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer21_conv2_weight, 36864, RT_PARAM_WEIGHT, 199},
-    {"features.denseblock3.denselayer22.norm1.weight", 1, {928}, P_features_denseblock3_denselayer22_norm1_weight, 928, RT_PARAM_BN_WEIGHT, 201},
-    {"features.denseblock3.denselayer22.norm1.bias", 1, {928}, P_features_denseblock3_denselayer22_norm1_bias, 928, RT_PARAM_BN_BIAS, 201},
-    {"features.denseblock3.denselayer22.norm1.running_mean", 1, {928}, P_features_denseblock3_denselayer22_norm1_running_mean, 928, RT_PARAM_RUNNING_MEAN, 201},
-    {"features.denseblock3.denselayer22.norm1.running_var", 1, {928}, P_features_denseblock3_denselayer22_norm1_running_var, 928, RT_PARAM_RUNNING_VAR, 201},
-    {"features.denseblock3.denselayer22.conv1.weight", 4, {128,928,1,1}, P_features_denseblock3_denselayer22_conv1_weight, 118784, RT_PARAM_WEIGHT, 202},
-    {"features.denseblock3.denselayer22.norm2.weight", 1, {128}, P_features_denseblock3_denselayer22_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 203},
-    {"features.denseblock3.denselayer22.norm2.bias", 1, {128}, P_features_denseblock3_denselayer22_norm2_bias, 128, RT_PARAM_BN_BIAS, 203},
-    {"features.denseblock3.denselayer22.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer22_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 203},
-    {"features.denseblock3.denselayer22.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer22_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 203},
-    {"features.denseblock3.denselayer22.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer22_conv2_weight, 36864, RT_PARAM_WEIGHT, 204},
-    {"features.denseblock3.denselayer23.norm1.weight", 1, {960}, P_features_denseblock3_denselayer23_norm1_weight, 960, RT_PARAM_BN_WEIGHT, 206},
-    {"features.denseblock3.denselayer23.norm1.bias", 1, {960}, P_features_denseblock3_denselayer23_norm1_bias, 960, RT_PARAM_BN_BIAS, 206},
-    {"features.denseblock3.denselayer23.norm1.running_mean", 1, {960}, P_features_denseblock3_denselayer23_norm1_running_mean, 960, RT_PARAM_RUNNING_MEAN, 206},
-    {"features.denseblock3.denselayer23.norm1.running_var", 1, {960}, P_features_denseblock3_denselayer23_norm1_running_var, 960, RT_PARAM_RUNNING_VAR, 206},
-    {"features.denseblock3.denselayer23.conv1.weight", 4, {128,960,1,1}, P_features_denseblock3_denselayer23_conv1_weight, 122880, RT_PARAM_WEIGHT, 207},
-    {"features.denseblock3.denselayer23.norm2.weight", 1, {128}, P_features_denseblock3_denselayer23_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 208},
-    {"features.denseblock3.denselayer23.norm2.bias", 1, {128}, P_features_denseblock3_denselayer23_norm2_bias, 128, RT_PARAM_BN_BIAS, 208},
-    {"features.denseblock3.denselayer23.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer23_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 208},
-    {"features.denseblock3.denselayer23.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer23_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 208},
-    {"features.denseblock3.denselayer23.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer23_conv2_weight, 36864, RT_PARAM_WEIGHT, 209},
-    {"features.denseblock3.denselayer24.norm1.weight", 1, {992}, P_features_denseblock3_denselayer24_norm1_weight, 992, RT_PARAM_BN_WEIGHT, 211},
-    {"features.denseblock3.denselayer24.norm1.bias", 1, {992}, P_features_denseblock3_denselayer24_norm1_bias, 992, RT_PARAM_BN_BIAS, 211},
-    {"features.denseblock3.denselayer24.norm1.running_mean", 1, {992}, P_features_denseblock3_denselayer24_norm1_running_mean, 992, RT_PARAM_RUNNING_MEAN, 211},
-    {"features.denseblock3.denselayer24.norm1.running_var", 1, {992}, P_features_denseblock3_denselayer24_norm1_running_var, 992, RT_PARAM_RUNNING_VAR, 211},
-    {"features.denseblock3.denselayer24.conv1.weight", 4, {128,992,1,1}, P_features_denseblock3_denselayer24_conv1_weight, 126976, RT_PARAM_WEIGHT, 212},
-    {"features.denseblock3.denselayer24.norm2.weight", 1, {128}, P_features_denseblock3_denselayer24_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 213},
-    {"features.denseblock3.denselayer24.norm2.bias", 1, {128}, P_features_denseblock3_denselayer24_norm2_bias, 128, RT_PARAM_BN_BIAS, 213},
-    {"features.denseblock3.denselayer24.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer24_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 213},
-    {"features.denseblock3.denselayer24.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer24_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 213},
-    {"features.denseblock3.denselayer24.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer24_conv2_weight, 36864, RT_PARAM_WEIGHT, 214},
-    {"features.transition3.norm.weight", 1, {1024}, P_features_transition3_norm_weight, 1024, RT_PARAM_BN_WEIGHT, 216},
-    {"features.transition3.norm.bias", 1, {1024}, P_features_transition3_norm_bias, 1024, RT_PARAM_BN_BIAS, 216},
-    {"features.transition3.norm.running_mean", 1, {1024}, P_features_transition3_norm_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 216},
-    {"features.transition3.norm.running_var", 1, {1024}, P_features_transition3_norm_running_var, 1024, RT_PARAM_RUNNING_VAR, 216},
-    {"features.transition3.conv.weight", 4, {512,1024,1,1}, P_features_transition3_conv_weight, 524288, RT_PARAM_WEIGHT, 217},
-    {"features.denseblock4.denselayer1.norm1.weight", 1, {512}, P_features_denseblock4_denselayer1_norm1_weight, 512, RT_PARAM_BN_WEIGHT, 218},
-    {"features.denseblock4.denselayer1.norm1.bias", 1, {512}, P_features_denseblock4_denselayer1_norm1_bias, 512, RT_PARAM_BN_BIAS, 218},
-    {"features.denseblock4.denselayer1.norm1.running_mean", 1, {512}, P_features_denseblock4_denselayer1_norm1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 218},
-    {"features.denseblock4.denselayer1.norm1.running_var", 1, {512}, P_features_denseblock4_denselayer1_norm1_running_var, 512, RT_PARAM_RUNNING_VAR, 218},
-    {"features.denseblock4.denselayer1.conv1.weight", 4, {128,512,1,1}, P_features_denseblock4_denselayer1_conv1_weight, 65536, RT_PARAM_WEIGHT, 219},
-    {"features.denseblock4.denselayer1.norm2.weight", 1, {128}, P_features_denseblock4_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 220},
-    {"features.denseblock4.denselayer1.norm2.bias", 1, {128}, P_features_denseblock4_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, 220},
-    {"features.denseblock4.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 220},
-    {"features.denseblock4.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 220},
-    {"features.denseblock4.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, 221},
-    {"features.denseblock4.denselayer2.norm1.weight", 1, {544}, P_features_denseblock4_denselayer2_norm1_weight, 544, RT_PARAM_BN_WEIGHT, 223},
-    {"features.denseblock4.denselayer2.norm1.bias", 1, {544}, P_features_denseblock4_denselayer2_norm1_bias, 544, RT_PARAM_BN_BIAS, 223},
-    {"features.denseblock4.denselayer2.norm1.running_mean", 1, {544}, P_features_denseblock4_denselayer2_norm1_running_mean, 544, RT_PARAM_RUNNING_MEAN, 223},
-    {"features.denseblock4.denselayer2.norm1.running_var", 1, {544}, P_features_denseblock4_denselayer2_norm1_running_var, 544, RT_PARAM_RUNNING_VAR, 223},
-    {"features.denseblock4.denselayer2.conv1.weight", 4, {128,544,1,1}, P_features_denseblock4_denselayer2_conv1_weight, 69632, RT_PARAM_WEIGHT, 224},
-    {"features.denseblock4.denselayer2.norm2.weight", 1, {128}, P_features_denseblock4_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 225},
-    {"features.denseblock4.denselayer2.norm2.bias", 1, {128}, P_features_denseblock4_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, 225},
-    {"features.denseblock4.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 225},
-    {"features.denseblock4.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 225},
-    {"features.denseblock4.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, 226},
-    {"features.denseblock4.denselayer3.norm1.weight", 1, {576}, P_features_denseblock4_denselayer3_norm1_weight, 576, RT_PARAM_BN_WEIGHT, 228},
-    {"features.denseblock4.denselayer3.norm1.bias", 1, {576}, P_features_denseblock4_denselayer3_norm1_bias, 576, RT_PARAM_BN_BIAS, 228},
-    {"features.denseblock4.denselayer3.norm1.running_mean", 1, {576}, P_features_denseblock4_denselayer3_norm1_running_mean, 576, RT_PARAM_RUNNING_MEAN, 228},
-    {"features.denseblock4.denselayer3.norm1.running_var", 1, {576}, P_features_denseblock4_denselayer3_norm1_running_var, 576, RT_PARAM_RUNNING_VAR, 228},
-    {"features.denseblock4.denselayer3.conv1.weight", 4, {128,576,1,1}, P_features_denseblock4_denselayer3_conv1_weight, 73728, RT_PARAM_WEIGHT, 229},
-    {"features.denseblock4.denselayer3.norm2.weight", 1, {128}, P_features_denseblock4_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 230},
-    {"features.denseblock4.denselayer3.norm2.bias", 1, {128}, P_features_denseblock4_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, 230},
-    {"features.denseblock4.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 230},
-    {"features.denseblock4.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 230},
-    {"features.denseblock4.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, 231},
-    {"features.denseblock4.denselayer4.norm1.weight", 1, {608}, P_features_denseblock4_denselayer4_norm1_weight, 608, RT_PARAM_BN_WEIGHT, 233},
-    {"features.denseblock4.denselayer4.norm1.bias", 1, {608}, P_features_denseblock4_denselayer4_norm1_bias, 608, RT_PARAM_BN_BIAS, 233},
-    {"features.denseblock4.denselayer4.norm1.running_mean", 1, {608}, P_features_denseblock4_denselayer4_norm1_running_mean, 608, RT_PARAM_RUNNING_MEAN, 233},
-    {"features.denseblock4.denselayer4.norm1.running_var", 1, {608}, P_features_denseblock4_denselayer4_norm1_running_var, 608, RT_PARAM_RUNNING_VAR, 233},
-    {"features.denseblock4.denselayer4.conv1.weight", 4, {128,608,1,1}, P_features_denseblock4_denselayer4_conv1_weight, 77824, RT_PARAM_WEIGHT, 234},
-    {"features.denseblock4.denselayer4.norm2.weight", 1, {128}, P_features_denseblock4_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 235},
-    {"features.denseblock4.denselayer4.norm2.bias", 1, {128}, P_features_denseblock4_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, 235},
-    {"features.denseblock4.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 235},
-    {"features.denseblock4.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 235},
-    {"features.denseblock4.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, 236},
-    {"features.denseblock4.denselayer5.norm1.weight", 1, {640}, P_features_denseblock4_denselayer5_norm1_weight, 640, RT_PARAM_BN_WEIGHT, 238},
-    {"features.denseblock4.denselayer5.norm1.bias", 1, {640}, P_features_denseblock4_denselayer5_norm1_bias, 640, RT_PARAM_BN_BIAS, 238},
-    {"features.denseblock4.denselayer5.norm1.running_mean", 1, {640}, P_features_denseblock4_denselayer5_norm1_running_mean, 640, RT_PARAM_RUNNING_MEAN, 238},
-    {"features.denseblock4.denselayer5.norm1.running_var", 1, {640}, P_features_denseblock4_denselayer5_norm1_running_var, 640, RT_PARAM_RUNNING_VAR, 238},
-    {"features.denseblock4.denselayer5.conv1.weight", 4, {128,640,1,1}, P_features_denseblock4_denselayer5_conv1_weight, 81920, RT_PARAM_WEIGHT, 239},
-    {"features.denseblock4.denselayer5.norm2.weight", 1, {128}, P_features_denseblock4_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 240},
-    {"features.denseblock4.denselayer5.norm2.bias", 1, {128}, P_features_denseblock4_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, 240},
-    {"features.denseblock4.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 240},
-    {"features.denseblock4.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 240},
-    {"features.denseblock4.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, 241},
-    {"features.denseblock4.denselayer6.norm1.weight", 1, {672}, P_features_denseblock4_denselayer6_norm1_weight, 672, RT_PARAM_BN_WEIGHT, 243},
-    {"features.denseblock4.denselayer6.norm1.bias", 1, {672}, P_features_denseblock4_denselayer6_norm1_bias, 672, RT_PARAM_BN_BIAS, 243},
-    {"features.denseblock4.denselayer6.norm1.running_mean", 1, {672}, P_features_denseblock4_denselayer6_norm1_running_mean, 672, RT_PARAM_RUNNING_MEAN, 243},
-    {"features.denseblock4.denselayer6.norm1.running_var", 1, {672}, P_features_denseblock4_denselayer6_norm1_running_var, 672, RT_PARAM_RUNNING_VAR, 243},
-    {"features.denseblock4.denselayer6.conv1.weight", 4, {128,672,1,1}, P_features_denseblock4_denselayer6_conv1_weight, 86016, RT_PARAM_WEIGHT, 244},
-    {"features.denseblock4.denselayer6.norm2.weight", 1, {128}, P_features_denseblock4_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 245},
-    {"features.denseblock4.denselayer6.norm2.bias", 1, {128}, P_features_denseblock4_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, 245},
-    {"features.denseblock4.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 245},
-    {"features.denseblock4.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 245},
-    {"features.denseblock4.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, 246},
-    {"features.denseblock4.denselayer7.norm1.weight", 1, {704}, P_features_denseblock4_denselayer7_norm1_weight, 704, RT_PARAM_BN_WEIGHT, 248},
-    {"features.denseblock4.denselayer7.norm1.bias", 1, {704}, P_features_denseblock4_denselayer7_norm1_bias, 704, RT_PARAM_BN_BIAS, 248},
-    {"features.denseblock4.denselayer7.norm1.running_mean", 1, {704}, P_features_denseblock4_denselayer7_norm1_running_mean, 704, RT_PARAM_RUNNING_MEAN, 248},
-    {"features.denseblock4.denselayer7.norm1.running_var", 1, {704}, P_features_denseblock4_denselayer7_norm1_running_var, 704, RT_PARAM_RUNNING_VAR, 248},
-    {"features.denseblock4.denselayer7.conv1.weight", 4, {128,704,1,1}, P_features_denseblock4_denselayer7_conv1_weight, 90112, RT_PARAM_WEIGHT, 249},
-    {"features.denseblock4.denselayer7.norm2.weight", 1, {128}, P_features_denseblock4_denselayer7_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 250},
-    {"features.denseblock4.denselayer7.norm2.bias", 1, {128}, P_features_denseblock4_denselayer7_norm2_bias, 128, RT_PARAM_BN_BIAS, 250},
-    {"features.denseblock4.denselayer7.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer7_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 250},
-    {"features.denseblock4.denselayer7.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer7_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 250},
-    {"features.denseblock4.denselayer7.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer7_conv2_weight, 36864, RT_PARAM_WEIGHT, 251},
-    {"features.denseblock4.denselayer8.norm1.weight", 1, {736}, P_features_denseblock4_denselayer8_norm1_weight, 736, RT_PARAM_BN_WEIGHT, 253},
-    {"features.denseblock4.denselayer8.norm1.bias", 1, {736}, P_features_denseblock4_denselayer8_norm1_bias, 736, RT_PARAM_BN_BIAS, 253},
-    {"features.denseblock4.denselayer8.norm1.running_mean", 1, {736}, P_features_denseblock4_denselayer8_norm1_running_mean, 736, RT_PARAM_RUNNING_MEAN, 253},
-    {"features.denseblock4.denselayer8.norm1.running_var", 1, {736}, P_features_denseblock4_denselayer8_norm1_running_var, 736, RT_PARAM_RUNNING_VAR, 253},
-    {"features.denseblock4.denselayer8.conv1.weight", 4, {128,736,1,1}, P_features_denseblock4_denselayer8_conv1_weight, 94208, RT_PARAM_WEIGHT, 254},
-    {"features.denseblock4.denselayer8.norm2.weight", 1, {128}, P_features_denseblock4_denselayer8_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 255},
-    {"features.denseblock4.denselayer8.norm2.bias", 1, {128}, P_features_denseblock4_denselayer8_norm2_bias, 128, RT_PARAM_BN_BIAS, 255},
-    {"features.denseblock4.denselayer8.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer8_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 255},
-    {"features.denseblock4.denselayer8.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer8_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 255},
-    {"features.denseblock4.denselayer8.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer8_conv2_weight, 36864, RT_PARAM_WEIGHT, 256},
-    {"features.denseblock4.denselayer9.norm1.weight", 1, {768}, P_features_denseblock4_denselayer9_norm1_weight, 768, RT_PARAM_BN_WEIGHT, 258},
-    {"features.denseblock4.denselayer9.norm1.bias", 1, {768}, P_features_denseblock4_denselayer9_norm1_bias, 768, RT_PARAM_BN_BIAS, 258},
-    {"features.denseblock4.denselayer9.norm1.running_mean", 1, {768}, P_features_denseblock4_denselayer9_norm1_running_mean, 768, RT_PARAM_RUNNING_MEAN, 258},
-    {"features.denseblock4.denselayer9.norm1.running_var", 1, {768}, P_features_denseblock4_denselayer9_norm1_running_var, 768, RT_PARAM_RUNNING_VAR, 258},
-    {"features.denseblock4.denselayer9.conv1.weight", 4, {128,768,1,1}, P_features_denseblock4_denselayer9_conv1_weight, 98304, RT_PARAM_WEIGHT, 259},
-    {"features.denseblock4.denselayer9.norm2.weight", 1, {128}, P_features_denseblock4_denselayer9_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 260},
-    {"features.denseblock4.denselayer9.norm2.bias", 1, {128}, P_features_denseblock4_denselayer9_norm2_bias, 128, RT_PARAM_BN_BIAS, 260},
-    {"features.denseblock4.denselayer9.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer9_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 260},
-    {"features.denseblock4.denselayer9.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer9_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 260},
-    {"features.denseblock4.denselayer9.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer9_conv2_weight, 36864, RT_PARAM_WEIGHT, 261},
-    {"features.denseblock4.denselayer10.norm1.weight", 1, {800}, P_features_denseblock4_denselayer10_norm1_weight, 800, RT_PARAM_BN_WEIGHT, 263},
-    {"features.denseblock4.denselayer10.norm1.bias", 1, {800}, P_features_denseblock4_denselayer10_norm1_bias, 800, RT_PARAM_BN_BIAS, 263},
-    {"features.denseblock4.denselayer10.norm1.running_mean", 1, {800}, P_features_denseblock4_denselayer10_norm1_running_mean, 800, RT_PARAM_RUNNING_MEAN, 263},
-    {"features.denseblock4.denselayer10.norm1.running_var", 1, {800}, P_features_denseblock4_denselayer10_norm1_running_var, 800, RT_PARAM_RUNNING_VAR, 263},
-    {"features.denseblock4.denselayer10.conv1.weight", 4, {128,800,1,1}, P_features_denseblock4_denselayer10_conv1_weight, 102400, RT_PARAM_WEIGHT, 264},
-    {"features.denseblock4.denselayer10.norm2.weight", 1, {128}, P_features_denseblock4_denselayer10_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 265},
-    {"features.denseblock4.denselayer10.norm2.bias", 1, {128}, P_features_denseblock4_denselayer10_norm2_bias, 128, RT_PARAM_BN_BIAS, 265},
-    {"features.denseblock4.denselayer10.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer10_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 265},
-    {"features.denseblock4.denselayer10.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer10_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 265},
-    {"features.denseblock4.denselayer10.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer10_conv2_weight, 36864, RT_PARAM_WEIGHT, 266},
-    {"features.denseblock4.denselayer11.norm1.weight", 1, {832}, P_features_denseblock4_denselayer11_norm1_weight, 832, RT_PARAM_BN_WEIGHT, 268},
-    {"features.denseblock4.denselayer11.norm1.bias", 1, {832}, P_features_denseblock4_denselayer11_norm1_bias, 832, RT_PARAM_BN_BIAS, 268},
-    {"features.denseblock4.denselayer11.norm1.running_mean", 1, {832}, P_features_denseblock4_denselayer11_norm1_running_mean, 832, RT_PARAM_RUNNING_MEAN, 268},
-    {"features.denseblock4.denselayer11.norm1.running_var", 1, {832}, P_features_denseblock4_denselayer11_norm1_running_var, 832, RT_PARAM_RUNNING_VAR, 268},
-    {"features.denseblock4.denselayer11.conv1.weight", 4, {128,832,1,1}, P_features_denseblock4_denselayer11_conv1_weight, 106496, RT_PARAM_WEIGHT, 269},
-    {"features.denseblock4.denselayer11.norm2.weight", 1, {128}, P_features_denseblock4_denselayer11_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 270},
-    {"features.denseblock4.denselayer11.norm2.bias", 1, {128}, P_features_denseblock4_denselayer11_norm2_bias, 128, RT_PARAM_BN_BIAS, 270},
-    {"features.denseblock4.denselayer11.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer11_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 270},
-    {"features.denseblock4.denselayer11.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer11_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 270},
-    {"features.denseblock4.denselayer11.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer11_conv2_weight, 36864, RT_PARAM_WEIGHT, 271},
-    {"features.denseblock4.denselayer12.norm1.weight", 1, {864}, P_features_denseblock4_denselayer12_norm1_weight, 864, RT_PARAM_BN_WEIGHT, 273},
-    {"features.denseblock4.denselayer12.norm1.bias", 1, {864}, P_features_denseblock4_denselayer12_norm1_bias, 864, RT_PARAM_BN_BIAS, 273},
-    {"features.denseblock4.denselayer12.norm1.running_mean", 1, {864}, P_features_denseblock4_denselayer12_norm1_running_mean, 864, RT_PARAM_RUNNING_MEAN, 273},
-    {"features.denseblock4.denselayer12.norm1.running_var", 1, {864}, P_features_denseblock4_denselayer12_norm1_running_var, 864, RT_PARAM_RUNNING_VAR, 273},
-    {"features.denseblock4.denselayer12.conv1.weight", 4, {128,864,1,1}, P_features_denseblock4_denselayer12_conv1_weight, 110592, RT_PARAM_WEIGHT, 274},
-    {"features.denseblock4.denselayer12.norm2.weight", 1, {128}, P_features_denseblock4_denselayer12_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 275},
-    {"features.denseblock4.denselayer12.norm2.bias", 1, {128}, P_features_denseblock4_denselayer12_norm2_bias, 128, RT_PARAM_BN_BIAS, 275},
-    {"features.denseblock4.denselayer12.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer12_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 275},
-    {"features.denseblock4.denselayer12.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer12_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 275},
-    {"features.denseblock4.denselayer12.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer12_conv2_weight, 36864, RT_PARAM_WEIGHT, 276},
-    {"features.denseblock4.denselayer13.norm1.weight", 1, {896}, P_features_denseblock4_denselayer13_norm1_weight, 896, RT_PARAM_BN_WEIGHT, 278},
-    {"features.denseblock4.denselayer13.norm1.bias", 1, {896}, P_features_denseblock4_denselayer13_norm1_bias, 896, RT_PARAM_BN_BIAS, 278},
-    {"features.denseblock4.denselayer13.norm1.running_mean", 1, {896}, P_features_denseblock4_denselayer13_norm1_running_mean, 896, RT_PARAM_RUNNING_MEAN, 278},
-    {"features.denseblock4.denselayer13.norm1.running_var", 1, {896}, P_features_denseblock4_denselayer13_norm1_running_var, 896, RT_PARAM_RUNNING_VAR, 278},
-    {"features.denseblock4.denselayer13.conv1.weight", 4, {128,896,1,1}, P_features_denseblock4_denselayer13_conv1_weight, 114688, RT_PARAM_WEIGHT, 279},
-    {"features.denseblock4.denselayer13.norm2.weight", 1, {128}, P_features_denseblock4_denselayer13_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 280},
-    {"features.denseblock4.denselayer13.norm2.bias", 1, {128}, P_features_denseblock4_denselayer13_norm2_bias, 128, RT_PARAM_BN_BIAS, 280},
-    {"features.denseblock4.denselayer13.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer13_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 280},
-    {"features.denseblock4.denselayer13.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer13_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 280},
-    {"features.denseblock4.denselayer13.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer13_conv2_weight, 36864, RT_PARAM_WEIGHT, 281},
-    {"features.denseblock4.denselayer14.norm1.weight", 1, {928}, P_features_denseblock4_denselayer14_norm1_weight, 928, RT_PARAM_BN_WEIGHT, 283},
-    {"features.denseblock4.denselayer14.norm1.bias", 1, {928}, P_features_denseblock4_denselayer14_norm1_bias, 928, RT_PARAM_BN_BIAS, 283},
-    {"features.denseblock4.denselayer14.norm1.running_mean", 1, {928}, P_features_denseblock4_denselayer14_norm1_running_mean, 928, RT_PARAM_RUNNING_MEAN, 283},
-    {"features.denseblock4.denselayer14.norm1.running_var", 1, {928}, P_features_denseblock4_denselayer14_norm1_running_var, 928, RT_PARAM_RUNNING_VAR, 283},
-    {"features.denseblock4.denselayer14.conv1.weight", 4, {128,928,1,1}, P_features_denseblock4_denselayer14_conv1_weight, 118784, RT_PARAM_WEIGHT, 284},
-    {"features.denseblock4.denselayer14.norm2.weight", 1, {128}, P_features_denseblock4_denselayer14_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 285},
-    {"features.denseblock4.denselayer14.norm2.bias", 1, {128}, P_features_denseblock4_denselayer14_norm2_bias, 128, RT_PARAM_BN_BIAS, 285},
-    {"features.denseblock4.denselayer14.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer14_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 285},
-    {"features.denseblock4.denselayer14.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer14_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 285},
-    {"features.denseblock4.denselayer14.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer14_conv2_weight, 36864, RT_PARAM_WEIGHT, 286},
-    {"features.denseblock4.denselayer15.norm1.weight", 1, {960}, P_features_denseblock4_denselayer15_norm1_weight, 960, RT_PARAM_BN_WEIGHT, 288},
-    {"features.denseblock4.denselayer15.norm1.bias", 1, {960}, P_features_denseblock4_denselayer15_norm1_bias, 960, RT_PARAM_BN_BIAS, 288},
-    {"features.denseblock4.denselayer15.norm1.running_mean", 1, {960}, P_features_denseblock4_denselayer15_norm1_running_mean, 960, RT_PARAM_RUNNING_MEAN, 288},
-    {"features.denseblock4.denselayer15.norm1.running_var", 1, {960}, P_features_denseblock4_denselayer15_norm1_running_var, 960, RT_PARAM_RUNNING_VAR, 288},
-    {"features.denseblock4.denselayer15.conv1.weight", 4, {128,960,1,1}, P_features_denseblock4_denselayer15_conv1_weight, 122880, RT_PARAM_WEIGHT, 289},
-    {"features.denseblock4.denselayer15.norm2.weight", 1, {128}, P_features_denseblock4_denselayer15_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 290},
-    {"features.denseblock4.denselayer15.norm2.bias", 1, {128}, P_features_denseblock4_denselayer15_norm2_bias, 128, RT_PARAM_BN_BIAS, 290},
-    {"features.denseblock4.denselayer15.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer15_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 290},
-    {"features.denseblock4.denselayer15.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer15_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 290},
-    {"features.denseblock4.denselayer15.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer15_conv2_weight, 36864, RT_PARAM_WEIGHT, 291},
-    {"features.denseblock4.denselayer16.norm1.weight", 1, {992}, P_features_denseblock4_denselayer16_norm1_weight, 992, RT_PARAM_BN_WEIGHT, 293},
-    {"features.denseblock4.denselayer16.norm1.bias", 1, {992}, P_features_denseblock4_denselayer16_norm1_bias, 992, RT_PARAM_BN_BIAS, 293},
-    {"features.denseblock4.denselayer16.norm1.running_mean", 1, {992}, P_features_denseblock4_denselayer16_norm1_running_mean, 992, RT_PARAM_RUNNING_MEAN, 293},
-    {"features.denseblock4.denselayer16.norm1.running_var", 1, {992}, P_features_denseblock4_denselayer16_norm1_running_var, 992, RT_PARAM_RUNNING_VAR, 293},
-    {"features.denseblock4.denselayer16.conv1.weight", 4, {128,992,1,1}, P_features_denseblock4_denselayer16_conv1_weight, 126976, RT_PARAM_WEIGHT, 294},
-    {"features.denseblock4.denselayer16.norm2.weight", 1, {128}, P_features_denseblock4_denselayer16_norm2_weight, 128, RT_PARAM_BN_WEIGHT, 295},
-    {"features.denseblock4.denselayer16.norm2.bias", 1, {128}, P_features_denseblock4_denselayer16_norm2_bias, 128, RT_PARAM_BN_BIAS, 295},
-    {"features.denseblock4.denselayer16.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer16_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 295},
-    {"features.denseblock4.denselayer16.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer16_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, 295},
-    {"features.denseblock4.denselayer16.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer16_conv2_weight, 36864, RT_PARAM_WEIGHT, 296},
-    {"features.norm5.weight", 1, {1024}, P_features_norm5_weight, 1024, RT_PARAM_BN_WEIGHT, 298},
-    {"features.norm5.bias", 1, {1024}, P_features_norm5_bias, 1024, RT_PARAM_BN_BIAS, 298},
-    {"features.norm5.running_mean", 1, {1024}, P_features_norm5_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 298},
-    {"features.norm5.running_var", 1, {1024}, P_features_norm5_running_var, 1024, RT_PARAM_RUNNING_VAR, 298},
-    {"classifier.weight", 2, {1000,1024}, P_classifier_weight, 1024000, RT_PARAM_WEIGHT, 299},
-    {"classifier.bias", 1, {1000}, P_classifier_bias, 1000, RT_PARAM_BIAS, 299},
+    {"features.conv0.weight", 4, {64,3,7,7}, P_features_conv0_weight, 9408, RT_PARAM_WEIGHT, L_features_conv0},
+    {"features.norm0.weight", 1, {64}, P_features_norm0_weight, 64, RT_PARAM_BN_WEIGHT, L_features_norm0},
+    {"features.norm0.bias", 1, {64}, P_features_norm0_bias, 64, RT_PARAM_BN_BIAS, L_features_norm0},
+    {"features.norm0.running_mean", 1, {64}, P_features_norm0_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_features_norm0},
+    {"features.norm0.running_var", 1, {64}, P_features_norm0_running_var, 64, RT_PARAM_RUNNING_VAR, L_features_norm0},
+    {"features.denseblock1.denselayer1.norm1.weight", 1, {64}, P_features_denseblock1_denselayer1_norm1_weight, 64, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.norm1.bias", 1, {64}, P_features_denseblock1_denselayer1_norm1_bias, 64, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.norm1.running_mean", 1, {64}, P_features_denseblock1_denselayer1_norm1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.norm1.running_var", 1, {64}, P_features_denseblock1_denselayer1_norm1_running_var, 64, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.conv1.weight", 4, {128,64,1,1}, P_features_denseblock1_denselayer1_conv1_weight, 8192, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer1_conv1},
+    {"features.denseblock1.denselayer1.norm2.weight", 1, {128}, P_features_denseblock1_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.norm2.bias", 1, {128}, P_features_denseblock1_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer1_conv2},
+    {"features.denseblock1.denselayer2.norm1.weight", 1, {96}, P_features_denseblock1_denselayer2_norm1_weight, 96, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.norm1.bias", 1, {96}, P_features_denseblock1_denselayer2_norm1_bias, 96, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.norm1.running_mean", 1, {96}, P_features_denseblock1_denselayer2_norm1_running_mean, 96, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.norm1.running_var", 1, {96}, P_features_denseblock1_denselayer2_norm1_running_var, 96, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.conv1.weight", 4, {128,96,1,1}, P_features_denseblock1_denselayer2_conv1_weight, 12288, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer2_conv1},
+    {"features.denseblock1.denselayer2.norm2.weight", 1, {128}, P_features_denseblock1_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.norm2.bias", 1, {128}, P_features_denseblock1_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer2_conv2},
+    {"features.denseblock1.denselayer3.norm1.weight", 1, {128}, P_features_denseblock1_denselayer3_norm1_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.norm1.bias", 1, {128}, P_features_denseblock1_denselayer3_norm1_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.norm1.running_mean", 1, {128}, P_features_denseblock1_denselayer3_norm1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.norm1.running_var", 1, {128}, P_features_denseblock1_denselayer3_norm1_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.conv1.weight", 4, {128,128,1,1}, P_features_denseblock1_denselayer3_conv1_weight, 16384, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer3_conv1},
+    {"features.denseblock1.denselayer3.norm2.weight", 1, {128}, P_features_denseblock1_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.norm2.bias", 1, {128}, P_features_denseblock1_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer3_conv2},
+    {"features.denseblock1.denselayer4.norm1.weight", 1, {160}, P_features_denseblock1_denselayer4_norm1_weight, 160, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.norm1.bias", 1, {160}, P_features_denseblock1_denselayer4_norm1_bias, 160, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.norm1.running_mean", 1, {160}, P_features_denseblock1_denselayer4_norm1_running_mean, 160, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.norm1.running_var", 1, {160}, P_features_denseblock1_denselayer4_norm1_running_var, 160, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.conv1.weight", 4, {128,160,1,1}, P_features_denseblock1_denselayer4_conv1_weight, 20480, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer4_conv1},
+    {"features.denseblock1.denselayer4.norm2.weight", 1, {128}, P_features_denseblock1_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.norm2.bias", 1, {128}, P_features_denseblock1_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer4_conv2},
+    {"features.denseblock1.denselayer5.norm1.weight", 1, {192}, P_features_denseblock1_denselayer5_norm1_weight, 192, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.norm1.bias", 1, {192}, P_features_denseblock1_denselayer5_norm1_bias, 192, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.norm1.running_mean", 1, {192}, P_features_denseblock1_denselayer5_norm1_running_mean, 192, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.norm1.running_var", 1, {192}, P_features_denseblock1_denselayer5_norm1_running_var, 192, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.conv1.weight", 4, {128,192,1,1}, P_features_denseblock1_denselayer5_conv1_weight, 24576, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer5_conv1},
+    {"features.denseblock1.denselayer5.norm2.weight", 1, {128}, P_features_denseblock1_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.norm2.bias", 1, {128}, P_features_denseblock1_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer5_conv2},
+    {"features.denseblock1.denselayer6.norm1.weight", 1, {224}, P_features_denseblock1_denselayer6_norm1_weight, 224, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.norm1.bias", 1, {224}, P_features_denseblock1_denselayer6_norm1_bias, 224, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.norm1.running_mean", 1, {224}, P_features_denseblock1_denselayer6_norm1_running_mean, 224, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.norm1.running_var", 1, {224}, P_features_denseblock1_denselayer6_norm1_running_var, 224, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.conv1.weight", 4, {128,224,1,1}, P_features_denseblock1_denselayer6_conv1_weight, 28672, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer6_conv1},
+    {"features.denseblock1.denselayer6.norm2.weight", 1, {128}, P_features_denseblock1_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.norm2.bias", 1, {128}, P_features_denseblock1_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock1_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock1_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock1_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer6_conv2},
+    {"features.transition1.norm.weight", 1, {256}, P_features_transition1_norm_weight, 256, RT_PARAM_BN_WEIGHT, L_features_transition1_norm},
+    {"features.transition1.norm.bias", 1, {256}, P_features_transition1_norm_bias, 256, RT_PARAM_BN_BIAS, L_features_transition1_norm},
+    {"features.transition1.norm.running_mean", 1, {256}, P_features_transition1_norm_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_features_transition1_norm},
+    {"features.transition1.norm.running_var", 1, {256}, P_features_transition1_norm_running_var, 256, RT_PARAM_RUNNING_VAR, L_features_transition1_norm},
+    {"features.transition1.conv.weight", 4, {128,256,1,1}, P_features_transition1_conv_weight, 32768, RT_PARAM_WEIGHT, L_features_transition1_conv},
+    {"features.denseblock2.denselayer1.norm1.weight", 1, {128}, P_features_denseblock2_denselayer1_norm1_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.norm1.bias", 1, {128}, P_features_denseblock2_denselayer1_norm1_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.norm1.running_mean", 1, {128}, P_features_denseblock2_denselayer1_norm1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.norm1.running_var", 1, {128}, P_features_denseblock2_denselayer1_norm1_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.conv1.weight", 4, {128,128,1,1}, P_features_denseblock2_denselayer1_conv1_weight, 16384, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer1_conv1},
+    {"features.denseblock2.denselayer1.norm2.weight", 1, {128}, P_features_denseblock2_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.norm2.bias", 1, {128}, P_features_denseblock2_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer1_conv2},
+    {"features.denseblock2.denselayer2.norm1.weight", 1, {160}, P_features_denseblock2_denselayer2_norm1_weight, 160, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.norm1.bias", 1, {160}, P_features_denseblock2_denselayer2_norm1_bias, 160, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.norm1.running_mean", 1, {160}, P_features_denseblock2_denselayer2_norm1_running_mean, 160, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.norm1.running_var", 1, {160}, P_features_denseblock2_denselayer2_norm1_running_var, 160, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.conv1.weight", 4, {128,160,1,1}, P_features_denseblock2_denselayer2_conv1_weight, 20480, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer2_conv1},
+    {"features.denseblock2.denselayer2.norm2.weight", 1, {128}, P_features_denseblock2_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.norm2.bias", 1, {128}, P_features_denseblock2_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer2_conv2},
+    {"features.denseblock2.denselayer3.norm1.weight", 1, {192}, P_features_denseblock2_denselayer3_norm1_weight, 192, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.norm1.bias", 1, {192}, P_features_denseblock2_denselayer3_norm1_bias, 192, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.norm1.running_mean", 1, {192}, P_features_denseblock2_denselayer3_norm1_running_mean, 192, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.norm1.running_var", 1, {192}, P_features_denseblock2_denselayer3_norm1_running_var, 192, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.conv1.weight", 4, {128,192,1,1}, P_features_denseblock2_denselayer3_conv1_weight, 24576, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer3_conv1},
+    {"features.denseblock2.denselayer3.norm2.weight", 1, {128}, P_features_denseblock2_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.norm2.bias", 1, {128}, P_features_denseblock2_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer3_conv2},
+    {"features.denseblock2.denselayer4.norm1.weight", 1, {224}, P_features_denseblock2_denselayer4_norm1_weight, 224, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.norm1.bias", 1, {224}, P_features_denseblock2_denselayer4_norm1_bias, 224, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.norm1.running_mean", 1, {224}, P_features_denseblock2_denselayer4_norm1_running_mean, 224, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.norm1.running_var", 1, {224}, P_features_denseblock2_denselayer4_norm1_running_var, 224, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.conv1.weight", 4, {128,224,1,1}, P_features_denseblock2_denselayer4_conv1_weight, 28672, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer4_conv1},
+    {"features.denseblock2.denselayer4.norm2.weight", 1, {128}, P_features_denseblock2_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.norm2.bias", 1, {128}, P_features_denseblock2_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer4_conv2},
+    {"features.denseblock2.denselayer5.norm1.weight", 1, {256}, P_features_denseblock2_denselayer5_norm1_weight, 256, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.norm1.bias", 1, {256}, P_features_denseblock2_denselayer5_norm1_bias, 256, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.norm1.running_mean", 1, {256}, P_features_denseblock2_denselayer5_norm1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.norm1.running_var", 1, {256}, P_features_denseblock2_denselayer5_norm1_running_var, 256, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.conv1.weight", 4, {128,256,1,1}, P_features_denseblock2_denselayer5_conv1_weight, 32768, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer5_conv1},
+    {"features.denseblock2.denselayer5.norm2.weight", 1, {128}, P_features_denseblock2_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.norm2.bias", 1, {128}, P_features_denseblock2_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer5_conv2},
+    {"features.denseblock2.denselayer6.norm1.weight", 1, {288}, P_features_denseblock2_denselayer6_norm1_weight, 288, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.norm1.bias", 1, {288}, P_features_denseblock2_denselayer6_norm1_bias, 288, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.norm1.running_mean", 1, {288}, P_features_denseblock2_denselayer6_norm1_running_mean, 288, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.norm1.running_var", 1, {288}, P_features_denseblock2_denselayer6_norm1_running_var, 288, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.conv1.weight", 4, {128,288,1,1}, P_features_denseblock2_denselayer6_conv1_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer6_conv1},
+    {"features.denseblock2.denselayer6.norm2.weight", 1, {128}, P_features_denseblock2_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.norm2.bias", 1, {128}, P_features_denseblock2_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer6_conv2},
+    {"features.denseblock2.denselayer7.norm1.weight", 1, {320}, P_features_denseblock2_denselayer7_norm1_weight, 320, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer7_norm1},
+    {"features.denseblock2.denselayer7.norm1.bias", 1, {320}, P_features_denseblock2_denselayer7_norm1_bias, 320, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer7_norm1},
+    {"features.denseblock2.denselayer7.norm1.running_mean", 1, {320}, P_features_denseblock2_denselayer7_norm1_running_mean, 320, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer7_norm1},
+    {"features.denseblock2.denselayer7.norm1.running_var", 1, {320}, P_features_denseblock2_denselayer7_norm1_running_var, 320, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer7_norm1},
+    {"features.denseblock2.denselayer7.conv1.weight", 4, {128,320,1,1}, P_features_denseblock2_denselayer7_conv1_weight, 40960, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer7_conv1},
+    {"features.denseblock2.denselayer7.norm2.weight", 1, {128}, P_features_denseblock2_denselayer7_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer7_norm2},
+    {"features.denseblock2.denselayer7.norm2.bias", 1, {128}, P_features_denseblock2_denselayer7_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer7_norm2},
+    {"features.denseblock2.denselayer7.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer7_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer7_norm2},
+    {"features.denseblock2.denselayer7.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer7_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer7_norm2},
+    {"features.denseblock2.denselayer7.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer7_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer7_conv2},
+    {"features.denseblock2.denselayer8.norm1.weight", 1, {352}, P_features_denseblock2_denselayer8_norm1_weight, 352, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer8_norm1},
+    {"features.denseblock2.denselayer8.norm1.bias", 1, {352}, P_features_denseblock2_denselayer8_norm1_bias, 352, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer8_norm1},
+    {"features.denseblock2.denselayer8.norm1.running_mean", 1, {352}, P_features_denseblock2_denselayer8_norm1_running_mean, 352, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer8_norm1},
+    {"features.denseblock2.denselayer8.norm1.running_var", 1, {352}, P_features_denseblock2_denselayer8_norm1_running_var, 352, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer8_norm1},
+    {"features.denseblock2.denselayer8.conv1.weight", 4, {128,352,1,1}, P_features_denseblock2_denselayer8_conv1_weight, 45056, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer8_conv1},
+    {"features.denseblock2.denselayer8.norm2.weight", 1, {128}, P_features_denseblock2_denselayer8_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer8_norm2},
+    {"features.denseblock2.denselayer8.norm2.bias", 1, {128}, P_features_denseblock2_denselayer8_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer8_norm2},
+    {"features.denseblock2.denselayer8.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer8_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer8_norm2},
+    {"features.denseblock2.denselayer8.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer8_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer8_norm2},
+    {"features.denseblock2.denselayer8.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer8_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer8_conv2},
+    {"features.denseblock2.denselayer9.norm1.weight", 1, {384}, P_features_denseblock2_denselayer9_norm1_weight, 384, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer9_norm1},
+    {"features.denseblock2.denselayer9.norm1.bias", 1, {384}, P_features_denseblock2_denselayer9_norm1_bias, 384, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer9_norm1},
+    {"features.denseblock2.denselayer9.norm1.running_mean", 1, {384}, P_features_denseblock2_denselayer9_norm1_running_mean, 384, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer9_norm1},
+    {"features.denseblock2.denselayer9.norm1.running_var", 1, {384}, P_features_denseblock2_denselayer9_norm1_running_var, 384, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer9_norm1},
+    {"features.denseblock2.denselayer9.conv1.weight", 4, {128,384,1,1}, P_features_denseblock2_denselayer9_conv1_weight, 49152, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer9_conv1},
+    {"features.denseblock2.denselayer9.norm2.weight", 1, {128}, P_features_denseblock2_denselayer9_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer9_norm2},
+    {"features.denseblock2.denselayer9.norm2.bias", 1, {128}, P_features_denseblock2_denselayer9_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer9_norm2},
+    {"features.denseblock2.denselayer9.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer9_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer9_norm2},
+    {"features.denseblock2.denselayer9.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer9_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer9_norm2},
+    {"features.denseblock2.denselayer9.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer9_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer9_conv2},
+    {"features.denseblock2.denselayer10.norm1.weight", 1, {416}, P_features_denseblock2_denselayer10_norm1_weight, 416, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer10_norm1},
+    {"features.denseblock2.denselayer10.norm1.bias", 1, {416}, P_features_denseblock2_denselayer10_norm1_bias, 416, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer10_norm1},
+    {"features.denseblock2.denselayer10.norm1.running_mean", 1, {416}, P_features_denseblock2_denselayer10_norm1_running_mean, 416, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer10_norm1},
+    {"features.denseblock2.denselayer10.norm1.running_var", 1, {416}, P_features_denseblock2_denselayer10_norm1_running_var, 416, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer10_norm1},
+    {"features.denseblock2.denselayer10.conv1.weight", 4, {128,416,1,1}, P_features_denseblock2_denselayer10_conv1_weight, 53248, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer10_conv1},
+    {"features.denseblock2.denselayer10.norm2.weight", 1, {128}, P_features_denseblock2_denselayer10_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer10_norm2},
+    {"features.denseblock2.denselayer10.norm2.bias", 1, {128}, P_features_denseblock2_denselayer10_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer10_norm2},
+    {"features.denseblock2.denselayer10.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer10_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer10_norm2},
+    {"features.denseblock2.denselayer10.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer10_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer10_norm2},
+    {"features.denseblock2.denselayer10.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer10_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer10_conv2},
+    {"features.denseblock2.denselayer11.norm1.weight", 1, {448}, P_features_denseblock2_denselayer11_norm1_weight, 448, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer11_norm1},
+    {"features.denseblock2.denselayer11.norm1.bias", 1, {448}, P_features_denseblock2_denselayer11_norm1_bias, 448, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer11_norm1},
+    {"features.denseblock2.denselayer11.norm1.running_mean", 1, {448}, P_features_denseblock2_denselayer11_norm1_running_mean, 448, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer11_norm1},
+    {"features.denseblock2.denselayer11.norm1.running_var", 1, {448}, P_features_denseblock2_denselayer11_norm1_running_var, 448, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer11_norm1},
+    {"features.denseblock2.denselayer11.conv1.weight", 4, {128,448,1,1}, P_features_denseblock2_denselayer11_conv1_weight, 57344, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer11_conv1},
+    {"features.denseblock2.denselayer11.norm2.weight", 1, {128}, P_features_denseblock2_denselayer11_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer11_norm2},
+    {"features.denseblock2.denselayer11.norm2.bias", 1, {128}, P_features_denseblock2_denselayer11_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer11_norm2},
+    {"features.denseblock2.denselayer11.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer11_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer11_norm2},
+    {"features.denseblock2.denselayer11.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer11_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer11_norm2},
+    {"features.denseblock2.denselayer11.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer11_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer11_conv2},
+    {"features.denseblock2.denselayer12.norm1.weight", 1, {480}, P_features_denseblock2_denselayer12_norm1_weight, 480, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer12_norm1},
+    {"features.denseblock2.denselayer12.norm1.bias", 1, {480}, P_features_denseblock2_denselayer12_norm1_bias, 480, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer12_norm1},
+    {"features.denseblock2.denselayer12.norm1.running_mean", 1, {480}, P_features_denseblock2_denselayer12_norm1_running_mean, 480, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer12_norm1},
+    {"features.denseblock2.denselayer12.norm1.running_var", 1, {480}, P_features_denseblock2_denselayer12_norm1_running_var, 480, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer12_norm1},
+    {"features.denseblock2.denselayer12.conv1.weight", 4, {128,480,1,1}, P_features_denseblock2_denselayer12_conv1_weight, 61440, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer12_conv1},
+    {"features.denseblock2.denselayer12.norm2.weight", 1, {128}, P_features_denseblock2_denselayer12_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer12_norm2},
+    {"features.denseblock2.denselayer12.norm2.bias", 1, {128}, P_features_denseblock2_denselayer12_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer12_norm2},
+    {"features.denseblock2.denselayer12.norm2.running_mean", 1, {128}, P_features_denseblock2_denselayer12_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer12_norm2},
+    {"features.denseblock2.denselayer12.norm2.running_var", 1, {128}, P_features_denseblock2_denselayer12_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer12_norm2},
+    {"features.denseblock2.denselayer12.conv2.weight", 4, {32,128,3,3}, P_features_denseblock2_denselayer12_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer12_conv2},
+    {"features.transition2.norm.weight", 1, {512}, P_features_transition2_norm_weight, 512, RT_PARAM_BN_WEIGHT, L_features_transition2_norm},
+    {"features.transition2.norm.bias", 1, {512}, P_features_transition2_norm_bias, 512, RT_PARAM_BN_BIAS, L_features_transition2_norm},
+    {"features.transition2.norm.running_mean", 1, {512}, P_features_transition2_norm_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_features_transition2_norm},
+    {"features.transition2.norm.running_var", 1, {512}, P_features_transition2_norm_running_var, 512, RT_PARAM_RUNNING_VAR, L_features_transition2_norm},
+    {"features.transition2.conv.weight", 4, {256,512,1,1}, P_features_transition2_conv_weight, 131072, RT_PARAM_WEIGHT, L_features_transition2_conv},
+    {"features.denseblock3.denselayer1.norm1.weight", 1, {256}, P_features_denseblock3_denselayer1_norm1_weight, 256, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.norm1.bias", 1, {256}, P_features_denseblock3_denselayer1_norm1_bias, 256, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.norm1.running_mean", 1, {256}, P_features_denseblock3_denselayer1_norm1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.norm1.running_var", 1, {256}, P_features_denseblock3_denselayer1_norm1_running_var, 256, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.conv1.weight", 4, {128,256,1,1}, P_features_denseblock3_denselayer1_conv1_weight, 32768, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer1_conv1},
+    {"features.denseblock3.denselayer1.norm2.weight", 1, {128}, P_features_denseblock3_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.norm2.bias", 1, {128}, P_features_denseblock3_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer1_conv2},
+    {"features.denseblock3.denselayer2.norm1.weight", 1, {288}, P_features_denseblock3_denselayer2_norm1_weight, 288, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.norm1.bias", 1, {288}, P_features_denseblock3_denselayer2_norm1_bias, 288, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.norm1.running_mean", 1, {288}, P_features_denseblock3_denselayer2_norm1_running_mean, 288, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.norm1.running_var", 1, {288}, P_features_denseblock3_denselayer2_norm1_running_var, 288, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.conv1.weight", 4, {128,288,1,1}, P_features_denseblock3_denselayer2_conv1_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer2_conv1},
+    {"features.denseblock3.denselayer2.norm2.weight", 1, {128}, P_features_denseblock3_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.norm2.bias", 1, {128}, P_features_denseblock3_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer2_conv2},
+    {"features.denseblock3.denselayer3.norm1.weight", 1, {320}, P_features_denseblock3_denselayer3_norm1_weight, 320, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.norm1.bias", 1, {320}, P_features_denseblock3_denselayer3_norm1_bias, 320, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.norm1.running_mean", 1, {320}, P_features_denseblock3_denselayer3_norm1_running_mean, 320, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.norm1.running_var", 1, {320}, P_features_denseblock3_denselayer3_norm1_running_var, 320, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.conv1.weight", 4, {128,320,1,1}, P_features_denseblock3_denselayer3_conv1_weight, 40960, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer3_conv1},
+    {"features.denseblock3.denselayer3.norm2.weight", 1, {128}, P_features_denseblock3_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.norm2.bias", 1, {128}, P_features_denseblock3_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer3_conv2},
+    {"features.denseblock3.denselayer4.norm1.weight", 1, {352}, P_features_denseblock3_denselayer4_norm1_weight, 352, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.norm1.bias", 1, {352}, P_features_denseblock3_denselayer4_norm1_bias, 352, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.norm1.running_mean", 1, {352}, P_features_denseblock3_denselayer4_norm1_running_mean, 352, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.norm1.running_var", 1, {352}, P_features_denseblock3_denselayer4_norm1_running_var, 352, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.conv1.weight", 4, {128,352,1,1}, P_features_denseblock3_denselayer4_conv1_weight, 45056, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer4_conv1},
+    {"features.denseblock3.denselayer4.norm2.weight", 1, {128}, P_features_denseblock3_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.norm2.bias", 1, {128}, P_features_denseblock3_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer4_conv2},
+    {"features.denseblock3.denselayer5.norm1.weight", 1, {384}, P_features_denseblock3_denselayer5_norm1_weight, 384, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.norm1.bias", 1, {384}, P_features_denseblock3_denselayer5_norm1_bias, 384, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.norm1.running_mean", 1, {384}, P_features_denseblock3_denselayer5_norm1_running_mean, 384, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.norm1.running_var", 1, {384}, P_features_denseblock3_denselayer5_norm1_running_var, 384, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.conv1.weight", 4, {128,384,1,1}, P_features_denseblock3_denselayer5_conv1_weight, 49152, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer5_conv1},
+    {"features.denseblock3.denselayer5.norm2.weight", 1, {128}, P_features_denseblock3_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.norm2.bias", 1, {128}, P_features_denseblock3_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer5_conv2},
+    {"features.denseblock3.denselayer6.norm1.weight", 1, {416}, P_features_denseblock3_denselayer6_norm1_weight, 416, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.norm1.bias", 1, {416}, P_features_denseblock3_denselayer6_norm1_bias, 416, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.norm1.running_mean", 1, {416}, P_features_denseblock3_denselayer6_norm1_running_mean, 416, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.norm1.running_var", 1, {416}, P_features_denseblock3_denselayer6_norm1_running_var, 416, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.conv1.weight", 4, {128,416,1,1}, P_features_denseblock3_denselayer6_conv1_weight, 53248, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer6_conv1},
+    {"features.denseblock3.denselayer6.norm2.weight", 1, {128}, P_features_denseblock3_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.norm2.bias", 1, {128}, P_features_denseblock3_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer6_conv2},
+    {"features.denseblock3.denselayer7.norm1.weight", 1, {448}, P_features_denseblock3_denselayer7_norm1_weight, 448, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer7_norm1},
+    {"features.denseblock3.denselayer7.norm1.bias", 1, {448}, P_features_denseblock3_denselayer7_norm1_bias, 448, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer7_norm1},
+    {"features.denseblock3.denselayer7.norm1.running_mean", 1, {448}, P_features_denseblock3_denselayer7_norm1_running_mean, 448, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer7_norm1},
+    {"features.denseblock3.denselayer7.norm1.running_var", 1, {448}, P_features_denseblock3_denselayer7_norm1_running_var, 448, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer7_norm1},
+    {"features.denseblock3.denselayer7.conv1.weight", 4, {128,448,1,1}, P_features_denseblock3_denselayer7_conv1_weight, 57344, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer7_conv1},
+    {"features.denseblock3.denselayer7.norm2.weight", 1, {128}, P_features_denseblock3_denselayer7_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer7_norm2},
+    {"features.denseblock3.denselayer7.norm2.bias", 1, {128}, P_features_denseblock3_denselayer7_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer7_norm2},
+    {"features.denseblock3.denselayer7.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer7_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer7_norm2},
+    {"features.denseblock3.denselayer7.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer7_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer7_norm2},
+    {"features.denseblock3.denselayer7.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer7_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer7_conv2},
+    {"features.denseblock3.denselayer8.norm1.weight", 1, {480}, P_features_denseblock3_denselayer8_norm1_weight, 480, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer8_norm1},
+    {"features.denseblock3.denselayer8.norm1.bias", 1, {480}, P_features_denseblock3_denselayer8_norm1_bias, 480, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer8_norm1},
+    {"features.denseblock3.denselayer8.norm1.running_mean", 1, {480}, P_features_denseblock3_denselayer8_norm1_running_mean, 480, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer8_norm1},
+    {"features.denseblock3.denselayer8.norm1.running_var", 1, {480}, P_features_denseblock3_denselayer8_norm1_running_var, 480, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer8_norm1},
+    {"features.denseblock3.denselayer8.conv1.weight", 4, {128,480,1,1}, P_features_denseblock3_denselayer8_conv1_weight, 61440, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer8_conv1},
+    {"features.denseblock3.denselayer8.norm2.weight", 1, {128}, P_features_denseblock3_denselayer8_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer8_norm2},
+    {"features.denseblock3.denselayer8.norm2.bias", 1, {128}, P_features_denseblock3_denselayer8_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer8_norm2},
+    {"features.denseblock3.denselayer8.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer8_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer8_norm2},
+    {"features.denseblock3.denselayer8.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer8_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer8_norm2},
+    {"features.denseblock3.denselayer8.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer8_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer8_conv2},
+    {"features.denseblock3.denselayer9.norm1.weight", 1, {512}, P_features_denseblock3_denselayer9_norm1_weight, 512, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer9_norm1},
+    {"features.denseblock3.denselayer9.norm1.bias", 1, {512}, P_features_denseblock3_denselayer9_norm1_bias, 512, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer9_norm1},
+    {"features.denseblock3.denselayer9.norm1.running_mean", 1, {512}, P_features_denseblock3_denselayer9_norm1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer9_norm1},
+    {"features.denseblock3.denselayer9.norm1.running_var", 1, {512}, P_features_denseblock3_denselayer9_norm1_running_var, 512, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer9_norm1},
+    {"features.denseblock3.denselayer9.conv1.weight", 4, {128,512,1,1}, P_features_denseblock3_denselayer9_conv1_weight, 65536, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer9_conv1},
+    {"features.denseblock3.denselayer9.norm2.weight", 1, {128}, P_features_denseblock3_denselayer9_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer9_norm2},
+    {"features.denseblock3.denselayer9.norm2.bias", 1, {128}, P_features_denseblock3_denselayer9_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer9_norm2},
+    {"features.denseblock3.denselayer9.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer9_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer9_norm2},
+    {"features.denseblock3.denselayer9.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer9_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer9_norm2},
+    {"features.denseblock3.denselayer9.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer9_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer9_conv2},
+    {"features.denseblock3.denselayer10.norm1.weight", 1, {544}, P_features_denseblock3_denselayer10_norm1_weight, 544, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer10_norm1},
+    {"features.denseblock3.denselayer10.norm1.bias", 1, {544}, P_features_denseblock3_denselayer10_norm1_bias, 544, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer10_norm1},
+    {"features.denseblock3.denselayer10.norm1.running_mean", 1, {544}, P_features_denseblock3_denselayer10_norm1_running_mean, 544, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer10_norm1},
+    {"features.denseblock3.denselayer10.norm1.running_var", 1, {544}, P_features_denseblock3_denselayer10_norm1_running_var, 544, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer10_norm1},
+    {"features.denseblock3.denselayer10.conv1.weight", 4, {128,544,1,1}, P_features_denseblock3_denselayer10_conv1_weight, 69632, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer10_conv1},
+    {"features.denseblock3.denselayer10.norm2.weight", 1, {128}, P_features_denseblock3_denselayer10_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer10_norm2},
+    {"features.denseblock3.denselayer10.norm2.bias", 1, {128}, P_features_denseblock3_denselayer10_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer10_norm2},
+    {"features.denseblock3.denselayer10.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer10_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer10_norm2},
+    {"features.denseblock3.denselayer10.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer10_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer10_norm2},
+    {"features.denseblock3.denselayer10.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer10_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer10_conv2},
+    {"features.denseblock3.denselayer11.norm1.weight", 1, {576}, P_features_denseblock3_denselayer11_norm1_weight, 576, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer11_norm1},
+    {"features.denseblock3.denselayer11.norm1.bias", 1, {576}, P_features_denseblock3_denselayer11_norm1_bias, 576, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer11_norm1},
+    {"features.denseblock3.denselayer11.norm1.running_mean", 1, {576}, P_features_denseblock3_denselayer11_norm1_running_mean, 576, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer11_norm1},
+    {"features.denseblock3.denselayer11.norm1.running_var", 1, {576}, P_features_denseblock3_denselayer11_norm1_running_var, 576, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer11_norm1},
+    {"features.denseblock3.denselayer11.conv1.weight", 4, {128,576,1,1}, P_features_denseblock3_denselayer11_conv1_weight, 73728, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer11_conv1},
+    {"features.denseblock3.denselayer11.norm2.weight", 1, {128}, P_features_denseblock3_denselayer11_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer11_norm2},
+    {"features.denseblock3.denselayer11.norm2.bias", 1, {128}, P_features_denseblock3_denselayer11_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer11_norm2},
+    {"features.denseblock3.denselayer11.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer11_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer11_norm2},
+    {"features.denseblock3.denselayer11.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer11_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer11_norm2},
+    {"features.denseblock3.denselayer11.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer11_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer11_conv2},
+    {"features.denseblock3.denselayer12.norm1.weight", 1, {608}, P_features_denseblock3_denselayer12_norm1_weight, 608, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer12_norm1},
+    {"features.denseblock3.denselayer12.norm1.bias", 1, {608}, P_features_denseblock3_denselayer12_norm1_bias, 608, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer12_norm1},
+    {"features.denseblock3.denselayer12.norm1.running_mean", 1, {608}, P_features_denseblock3_denselayer12_norm1_running_mean, 608, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer12_norm1},
+    {"features.denseblock3.denselayer12.norm1.running_var", 1, {608}, P_features_denseblock3_denselayer12_norm1_running_var, 608, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer12_norm1},
+    {"features.denseblock3.denselayer12.conv1.weight", 4, {128,608,1,1}, P_features_denseblock3_denselayer12_conv1_weight, 77824, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer12_conv1},
+    {"features.denseblock3.denselayer12.norm2.weight", 1, {128}, P_features_denseblock3_denselayer12_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer12_norm2},
+    {"features.denseblock3.denselayer12.norm2.bias", 1, {128}, P_features_denseblock3_denselayer12_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer12_norm2},
+    {"features.denseblock3.denselayer12.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer12_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer12_norm2},
+    {"features.denseblock3.denselayer12.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer12_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer12_norm2},
+    {"features.denseblock3.denselayer12.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer12_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer12_conv2},
+    {"features.denseblock3.denselayer13.norm1.weight", 1, {640}, P_features_denseblock3_denselayer13_norm1_weight, 640, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer13_norm1},
+    {"features.denseblock3.denselayer13.norm1.bias", 1, {640}, P_features_denseblock3_denselayer13_norm1_bias, 640, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer13_norm1},
+    {"features.denseblock3.denselayer13.norm1.running_mean", 1, {640}, P_features_denseblock3_denselayer13_norm1_running_mean, 640, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer13_norm1},
+    {"features.denseblock3.denselayer13.norm1.running_var", 1, {640}, P_features_denseblock3_denselayer13_norm1_running_var, 640, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer13_norm1},
+    {"features.denseblock3.denselayer13.conv1.weight", 4, {128,640,1,1}, P_features_denseblock3_denselayer13_conv1_weight, 81920, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer13_conv1},
+    {"features.denseblock3.denselayer13.norm2.weight", 1, {128}, P_features_denseblock3_denselayer13_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer13_norm2},
+    {"features.denseblock3.denselayer13.norm2.bias", 1, {128}, P_features_denseblock3_denselayer13_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer13_norm2},
+    {"features.denseblock3.denselayer13.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer13_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer13_norm2},
+    {"features.denseblock3.denselayer13.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer13_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer13_norm2},
+    {"features.denseblock3.denselayer13.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer13_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer13_conv2},
+    {"features.denseblock3.denselayer14.norm1.weight", 1, {672}, P_features_denseblock3_denselayer14_norm1_weight, 672, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer14_norm1},
+    {"features.denseblock3.denselayer14.norm1.bias", 1, {672}, P_features_denseblock3_denselayer14_norm1_bias, 672, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer14_norm1},
+    {"features.denseblock3.denselayer14.norm1.running_mean", 1, {672}, P_features_denseblock3_denselayer14_norm1_running_mean, 672, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer14_norm1},
+    {"features.denseblock3.denselayer14.norm1.running_var", 1, {672}, P_features_denseblock3_denselayer14_norm1_running_var, 672, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer14_norm1},
+    {"features.denseblock3.denselayer14.conv1.weight", 4, {128,672,1,1}, P_features_denseblock3_denselayer14_conv1_weight, 86016, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer14_conv1},
+    {"features.denseblock3.denselayer14.norm2.weight", 1, {128}, P_features_denseblock3_denselayer14_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer14_norm2},
+    {"features.denseblock3.denselayer14.norm2.bias", 1, {128}, P_features_denseblock3_denselayer14_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer14_norm2},
+    {"features.denseblock3.denselayer14.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer14_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer14_norm2},
+    {"features.denseblock3.denselayer14.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer14_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer14_norm2},
+    {"features.denseblock3.denselayer14.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer14_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer14_conv2},
+    {"features.denseblock3.denselayer15.norm1.weight", 1, {704}, P_features_denseblock3_denselayer15_norm1_weight, 704, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer15_norm1},
+    {"features.denseblock3.denselayer15.norm1.bias", 1, {704}, P_features_denseblock3_denselayer15_norm1_bias, 704, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer15_norm1},
+    {"features.denseblock3.denselayer15.norm1.running_mean", 1, {704}, P_features_denseblock3_denselayer15_norm1_running_mean, 704, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer15_norm1},
+    {"features.denseblock3.denselayer15.norm1.running_var", 1, {704}, P_features_denseblock3_denselayer15_norm1_running_var, 704, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer15_norm1},
+    {"features.denseblock3.denselayer15.conv1.weight", 4, {128,704,1,1}, P_features_denseblock3_denselayer15_conv1_weight, 90112, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer15_conv1},
+    {"features.denseblock3.denselayer15.norm2.weight", 1, {128}, P_features_denseblock3_denselayer15_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer15_norm2},
+    {"features.denseblock3.denselayer15.norm2.bias", 1, {128}, P_features_denseblock3_denselayer15_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer15_norm2},
+    {"features.denseblock3.denselayer15.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer15_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer15_norm2},
+    {"features.denseblock3.denselayer15.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer15_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer15_norm2},
+    {"features.denseblock3.denselayer15.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer15_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer15_conv2},
+    {"features.denseblock3.denselayer16.norm1.weight", 1, {736}, P_features_denseblock3_denselayer16_norm1_weight, 736, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer16_norm1},
+    {"features.denseblock3.denselayer16.norm1.bias", 1, {736}, P_features_denseblock3_denselayer16_norm1_bias, 736, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer16_norm1},
+    {"features.denseblock3.denselayer16.norm1.running_mean", 1, {736}, P_features_denseblock3_denselayer16_norm1_running_mean, 736, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer16_norm1},
+    {"features.denseblock3.denselayer16.norm1.running_var", 1, {736}, P_features_denseblock3_denselayer16_norm1_running_var, 736, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer16_norm1},
+    {"features.denseblock3.denselayer16.conv1.weight", 4, {128,736,1,1}, P_features_denseblock3_denselayer16_conv1_weight, 94208, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer16_conv1},
+    {"features.denseblock3.denselayer16.norm2.weight", 1, {128}, P_features_denseblock3_denselayer16_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer16_norm2},
+    {"features.denseblock3.denselayer16.norm2.bias", 1, {128}, P_features_denseblock3_denselayer16_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer16_norm2},
+    {"features.denseblock3.denselayer16.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer16_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer16_norm2},
+    {"features.denseblock3.denselayer16.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer16_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer16_norm2},
+    {"features.denseblock3.denselayer16.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer16_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer16_conv2},
+    {"features.denseblock3.denselayer17.norm1.weight", 1, {768}, P_features_denseblock3_denselayer17_norm1_weight, 768, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer17_norm1},
+    {"features.denseblock3.denselayer17.norm1.bias", 1, {768}, P_features_denseblock3_denselayer17_norm1_bias, 768, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer17_norm1},
+    {"features.denseblock3.denselayer17.norm1.running_mean", 1, {768}, P_features_denseblock3_denselayer17_norm1_running_mean, 768, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer17_norm1},
+    {"features.denseblock3.denselayer17.norm1.running_var", 1, {768}, P_features_denseblock3_denselayer17_norm1_running_var, 768, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer17_norm1},
+    {"features.denseblock3.denselayer17.conv1.weight", 4, {128,768,1,1}, P_features_denseblock3_denselayer17_conv1_weight, 98304, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer17_conv1},
+    {"features.denseblock3.denselayer17.norm2.weight", 1, {128}, P_features_denseblock3_denselayer17_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer17_norm2},
+    {"features.denseblock3.denselayer17.norm2.bias", 1, {128}, P_features_denseblock3_denselayer17_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer17_norm2},
+    {"features.denseblock3.denselayer17.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer17_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer17_norm2},
+    {"features.denseblock3.denselayer17.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer17_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer17_norm2},
+    {"features.denseblock3.denselayer17.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer17_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer17_conv2},
+    {"features.denseblock3.denselayer18.norm1.weight", 1, {800}, P_features_denseblock3_denselayer18_norm1_weight, 800, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer18_norm1},
+    {"features.denseblock3.denselayer18.norm1.bias", 1, {800}, P_features_denseblock3_denselayer18_norm1_bias, 800, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer18_norm1},
+    {"features.denseblock3.denselayer18.norm1.running_mean", 1, {800}, P_features_denseblock3_denselayer18_norm1_running_mean, 800, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer18_norm1},
+    {"features.denseblock3.denselayer18.norm1.running_var", 1, {800}, P_features_denseblock3_denselayer18_norm1_running_var, 800, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer18_norm1},
+    {"features.denseblock3.denselayer18.conv1.weight", 4, {128,800,1,1}, P_features_denseblock3_denselayer18_conv1_weight, 102400, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer18_conv1},
+    {"features.denseblock3.denselayer18.norm2.weight", 1, {128}, P_features_denseblock3_denselayer18_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer18_norm2},
+    {"features.denseblock3.denselayer18.norm2.bias", 1, {128}, P_features_denseblock3_denselayer18_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer18_norm2},
+    {"features.denseblock3.denselayer18.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer18_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer18_norm2},
+    {"features.denseblock3.denselayer18.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer18_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer18_norm2},
+    {"features.denseblock3.denselayer18.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer18_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer18_conv2},
+    {"features.denseblock3.denselayer19.norm1.weight", 1, {832}, P_features_denseblock3_denselayer19_norm1_weight, 832, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer19_norm1},
+    {"features.denseblock3.denselayer19.norm1.bias", 1, {832}, P_features_denseblock3_denselayer19_norm1_bias, 832, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer19_norm1},
+    {"features.denseblock3.denselayer19.norm1.running_mean", 1, {832}, P_features_denseblock3_denselayer19_norm1_running_mean, 832, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer19_norm1},
+    {"features.denseblock3.denselayer19.norm1.running_var", 1, {832}, P_features_denseblock3_denselayer19_norm1_running_var, 832, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer19_norm1},
+    {"features.denseblock3.denselayer19.conv1.weight", 4, {128,832,1,1}, P_features_denseblock3_denselayer19_conv1_weight, 106496, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer19_conv1},
+    {"features.denseblock3.denselayer19.norm2.weight", 1, {128}, P_features_denseblock3_denselayer19_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer19_norm2},
+    {"features.denseblock3.denselayer19.norm2.bias", 1, {128}, P_features_denseblock3_denselayer19_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer19_norm2},
+    {"features.denseblock3.denselayer19.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer19_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer19_norm2},
+    {"features.denseblock3.denselayer19.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer19_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer19_norm2},
+    {"features.denseblock3.denselayer19.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer19_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer19_conv2},
+    {"features.denseblock3.denselayer20.norm1.weight", 1, {864}, P_features_denseblock3_denselayer20_norm1_weight, 864, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer20_norm1},
+    {"features.denseblock3.denselayer20.norm1.bias", 1, {864}, P_features_denseblock3_denselayer20_norm1_bias, 864, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer20_norm1},
+    {"features.denseblock3.denselayer20.norm1.running_mean", 1, {864}, P_features_denseblock3_denselayer20_norm1_running_mean, 864, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer20_norm1},
+    {"features.denseblock3.denselayer20.norm1.running_var", 1, {864}, P_features_denseblock3_denselayer20_norm1_running_var, 864, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer20_norm1},
+    {"features.denseblock3.denselayer20.conv1.weight", 4, {128,864,1,1}, P_features_denseblock3_denselayer20_conv1_weight, 110592, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer20_conv1},
+    {"features.denseblock3.denselayer20.norm2.weight", 1, {128}, P_features_denseblock3_denselayer20_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer20_norm2},
+    {"features.denseblock3.denselayer20.norm2.bias", 1, {128}, P_features_denseblock3_denselayer20_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer20_norm2},
+    {"features.denseblock3.denselayer20.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer20_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer20_norm2},
+    {"features.denseblock3.denselayer20.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer20_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer20_norm2},
+    {"features.denseblock3.denselayer20.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer20_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer20_conv2},
+    {"features.denseblock3.denselayer21.norm1.weight", 1, {896}, P_features_denseblock3_denselayer21_norm1_weight, 896, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer21_norm1},
+    {"features.denseblock3.denselayer21.norm1.bias", 1, {896}, P_features_denseblock3_denselayer21_norm1_bias, 896, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer21_norm1},
+    {"features.denseblock3.denselayer21.norm1.running_mean", 1, {896}, P_features_denseblock3_denselayer21_norm1_running_mean, 896, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer21_norm1},
+    {"features.denseblock3.denselayer21.norm1.running_var", 1, {896}, P_features_denseblock3_denselayer21_norm1_running_var, 896, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer21_norm1},
+    {"features.denseblock3.denselayer21.conv1.weight", 4, {128,896,1,1}, P_features_denseblock3_denselayer21_conv1_weight, 114688, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer21_conv1},
+    {"features.denseblock3.denselayer21.norm2.weight", 1, {128}, P_features_denseblock3_denselayer21_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer21_norm2},
+    {"features.denseblock3.denselayer21.norm2.bias", 1, {128}, P_features_denseblock3_denselayer21_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer21_norm2},
+    {"features.denseblock3.denselayer21.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer21_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer21_norm2},
+    {"features.denseblock3.denselayer21.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer21_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer21_norm2},
+    {"features.denseblock3.denselayer21.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer21_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer21_conv2},
+    {"features.denseblock3.denselayer22.norm1.weight", 1, {928}, P_features_denseblock3_denselayer22_norm1_weight, 928, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer22_norm1},
+    {"features.denseblock3.denselayer22.norm1.bias", 1, {928}, P_features_denseblock3_denselayer22_norm1_bias, 928, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer22_norm1},
+    {"features.denseblock3.denselayer22.norm1.running_mean", 1, {928}, P_features_denseblock3_denselayer22_norm1_running_mean, 928, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer22_norm1},
+    {"features.denseblock3.denselayer22.norm1.running_var", 1, {928}, P_features_denseblock3_denselayer22_norm1_running_var, 928, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer22_norm1},
+    {"features.denseblock3.denselayer22.conv1.weight", 4, {128,928,1,1}, P_features_denseblock3_denselayer22_conv1_weight, 118784, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer22_conv1},
+    {"features.denseblock3.denselayer22.norm2.weight", 1, {128}, P_features_denseblock3_denselayer22_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer22_norm2},
+    {"features.denseblock3.denselayer22.norm2.bias", 1, {128}, P_features_denseblock3_denselayer22_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer22_norm2},
+    {"features.denseblock3.denselayer22.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer22_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer22_norm2},
+    {"features.denseblock3.denselayer22.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer22_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer22_norm2},
+    {"features.denseblock3.denselayer22.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer22_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer22_conv2},
+    {"features.denseblock3.denselayer23.norm1.weight", 1, {960}, P_features_denseblock3_denselayer23_norm1_weight, 960, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer23_norm1},
+    {"features.denseblock3.denselayer23.norm1.bias", 1, {960}, P_features_denseblock3_denselayer23_norm1_bias, 960, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer23_norm1},
+    {"features.denseblock3.denselayer23.norm1.running_mean", 1, {960}, P_features_denseblock3_denselayer23_norm1_running_mean, 960, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer23_norm1},
+    {"features.denseblock3.denselayer23.norm1.running_var", 1, {960}, P_features_denseblock3_denselayer23_norm1_running_var, 960, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer23_norm1},
+    {"features.denseblock3.denselayer23.conv1.weight", 4, {128,960,1,1}, P_features_denseblock3_denselayer23_conv1_weight, 122880, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer23_conv1},
+    {"features.denseblock3.denselayer23.norm2.weight", 1, {128}, P_features_denseblock3_denselayer23_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer23_norm2},
+    {"features.denseblock3.denselayer23.norm2.bias", 1, {128}, P_features_denseblock3_denselayer23_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer23_norm2},
+    {"features.denseblock3.denselayer23.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer23_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer23_norm2},
+    {"features.denseblock3.denselayer23.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer23_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer23_norm2},
+    {"features.denseblock3.denselayer23.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer23_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer23_conv2},
+    {"features.denseblock3.denselayer24.norm1.weight", 1, {992}, P_features_denseblock3_denselayer24_norm1_weight, 992, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer24_norm1},
+    {"features.denseblock3.denselayer24.norm1.bias", 1, {992}, P_features_denseblock3_denselayer24_norm1_bias, 992, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer24_norm1},
+    {"features.denseblock3.denselayer24.norm1.running_mean", 1, {992}, P_features_denseblock3_denselayer24_norm1_running_mean, 992, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer24_norm1},
+    {"features.denseblock3.denselayer24.norm1.running_var", 1, {992}, P_features_denseblock3_denselayer24_norm1_running_var, 992, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer24_norm1},
+    {"features.denseblock3.denselayer24.conv1.weight", 4, {128,992,1,1}, P_features_denseblock3_denselayer24_conv1_weight, 126976, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer24_conv1},
+    {"features.denseblock3.denselayer24.norm2.weight", 1, {128}, P_features_denseblock3_denselayer24_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer24_norm2},
+    {"features.denseblock3.denselayer24.norm2.bias", 1, {128}, P_features_denseblock3_denselayer24_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer24_norm2},
+    {"features.denseblock3.denselayer24.norm2.running_mean", 1, {128}, P_features_denseblock3_denselayer24_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer24_norm2},
+    {"features.denseblock3.denselayer24.norm2.running_var", 1, {128}, P_features_denseblock3_denselayer24_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer24_norm2},
+    {"features.denseblock3.denselayer24.conv2.weight", 4, {32,128,3,3}, P_features_denseblock3_denselayer24_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer24_conv2},
+    {"features.transition3.norm.weight", 1, {1024}, P_features_transition3_norm_weight, 1024, RT_PARAM_BN_WEIGHT, L_features_transition3_norm},
+    {"features.transition3.norm.bias", 1, {1024}, P_features_transition3_norm_bias, 1024, RT_PARAM_BN_BIAS, L_features_transition3_norm},
+    {"features.transition3.norm.running_mean", 1, {1024}, P_features_transition3_norm_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_features_transition3_norm},
+    {"features.transition3.norm.running_var", 1, {1024}, P_features_transition3_norm_running_var, 1024, RT_PARAM_RUNNING_VAR, L_features_transition3_norm},
+    {"features.transition3.conv.weight", 4, {512,1024,1,1}, P_features_transition3_conv_weight, 524288, RT_PARAM_WEIGHT, L_features_transition3_conv},
+    {"features.denseblock4.denselayer1.norm1.weight", 1, {512}, P_features_denseblock4_denselayer1_norm1_weight, 512, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer1_norm1},
+    {"features.denseblock4.denselayer1.norm1.bias", 1, {512}, P_features_denseblock4_denselayer1_norm1_bias, 512, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer1_norm1},
+    {"features.denseblock4.denselayer1.norm1.running_mean", 1, {512}, P_features_denseblock4_denselayer1_norm1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer1_norm1},
+    {"features.denseblock4.denselayer1.norm1.running_var", 1, {512}, P_features_denseblock4_denselayer1_norm1_running_var, 512, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer1_norm1},
+    {"features.denseblock4.denselayer1.conv1.weight", 4, {128,512,1,1}, P_features_denseblock4_denselayer1_conv1_weight, 65536, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer1_conv1},
+    {"features.denseblock4.denselayer1.norm2.weight", 1, {128}, P_features_denseblock4_denselayer1_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer1_norm2},
+    {"features.denseblock4.denselayer1.norm2.bias", 1, {128}, P_features_denseblock4_denselayer1_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer1_norm2},
+    {"features.denseblock4.denselayer1.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer1_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer1_norm2},
+    {"features.denseblock4.denselayer1.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer1_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer1_norm2},
+    {"features.denseblock4.denselayer1.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer1_conv2},
+    {"features.denseblock4.denselayer2.norm1.weight", 1, {544}, P_features_denseblock4_denselayer2_norm1_weight, 544, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer2_norm1},
+    {"features.denseblock4.denselayer2.norm1.bias", 1, {544}, P_features_denseblock4_denselayer2_norm1_bias, 544, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer2_norm1},
+    {"features.denseblock4.denselayer2.norm1.running_mean", 1, {544}, P_features_denseblock4_denselayer2_norm1_running_mean, 544, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer2_norm1},
+    {"features.denseblock4.denselayer2.norm1.running_var", 1, {544}, P_features_denseblock4_denselayer2_norm1_running_var, 544, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer2_norm1},
+    {"features.denseblock4.denselayer2.conv1.weight", 4, {128,544,1,1}, P_features_denseblock4_denselayer2_conv1_weight, 69632, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer2_conv1},
+    {"features.denseblock4.denselayer2.norm2.weight", 1, {128}, P_features_denseblock4_denselayer2_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer2_norm2},
+    {"features.denseblock4.denselayer2.norm2.bias", 1, {128}, P_features_denseblock4_denselayer2_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer2_norm2},
+    {"features.denseblock4.denselayer2.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer2_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer2_norm2},
+    {"features.denseblock4.denselayer2.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer2_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer2_norm2},
+    {"features.denseblock4.denselayer2.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer2_conv2},
+    {"features.denseblock4.denselayer3.norm1.weight", 1, {576}, P_features_denseblock4_denselayer3_norm1_weight, 576, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer3_norm1},
+    {"features.denseblock4.denselayer3.norm1.bias", 1, {576}, P_features_denseblock4_denselayer3_norm1_bias, 576, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer3_norm1},
+    {"features.denseblock4.denselayer3.norm1.running_mean", 1, {576}, P_features_denseblock4_denselayer3_norm1_running_mean, 576, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer3_norm1},
+    {"features.denseblock4.denselayer3.norm1.running_var", 1, {576}, P_features_denseblock4_denselayer3_norm1_running_var, 576, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer3_norm1},
+    {"features.denseblock4.denselayer3.conv1.weight", 4, {128,576,1,1}, P_features_denseblock4_denselayer3_conv1_weight, 73728, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer3_conv1},
+    {"features.denseblock4.denselayer3.norm2.weight", 1, {128}, P_features_denseblock4_denselayer3_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer3_norm2},
+    {"features.denseblock4.denselayer3.norm2.bias", 1, {128}, P_features_denseblock4_denselayer3_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer3_norm2},
+    {"features.denseblock4.denselayer3.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer3_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer3_norm2},
+    {"features.denseblock4.denselayer3.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer3_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer3_norm2},
+    {"features.denseblock4.denselayer3.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer3_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer3_conv2},
+    {"features.denseblock4.denselayer4.norm1.weight", 1, {608}, P_features_denseblock4_denselayer4_norm1_weight, 608, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer4_norm1},
+    {"features.denseblock4.denselayer4.norm1.bias", 1, {608}, P_features_denseblock4_denselayer4_norm1_bias, 608, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer4_norm1},
+    {"features.denseblock4.denselayer4.norm1.running_mean", 1, {608}, P_features_denseblock4_denselayer4_norm1_running_mean, 608, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer4_norm1},
+    {"features.denseblock4.denselayer4.norm1.running_var", 1, {608}, P_features_denseblock4_denselayer4_norm1_running_var, 608, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer4_norm1},
+    {"features.denseblock4.denselayer4.conv1.weight", 4, {128,608,1,1}, P_features_denseblock4_denselayer4_conv1_weight, 77824, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer4_conv1},
+    {"features.denseblock4.denselayer4.norm2.weight", 1, {128}, P_features_denseblock4_denselayer4_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer4_norm2},
+    {"features.denseblock4.denselayer4.norm2.bias", 1, {128}, P_features_denseblock4_denselayer4_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer4_norm2},
+    {"features.denseblock4.denselayer4.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer4_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer4_norm2},
+    {"features.denseblock4.denselayer4.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer4_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer4_norm2},
+    {"features.denseblock4.denselayer4.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer4_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer4_conv2},
+    {"features.denseblock4.denselayer5.norm1.weight", 1, {640}, P_features_denseblock4_denselayer5_norm1_weight, 640, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer5_norm1},
+    {"features.denseblock4.denselayer5.norm1.bias", 1, {640}, P_features_denseblock4_denselayer5_norm1_bias, 640, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer5_norm1},
+    {"features.denseblock4.denselayer5.norm1.running_mean", 1, {640}, P_features_denseblock4_denselayer5_norm1_running_mean, 640, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer5_norm1},
+    {"features.denseblock4.denselayer5.norm1.running_var", 1, {640}, P_features_denseblock4_denselayer5_norm1_running_var, 640, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer5_norm1},
+    {"features.denseblock4.denselayer5.conv1.weight", 4, {128,640,1,1}, P_features_denseblock4_denselayer5_conv1_weight, 81920, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer5_conv1},
+    {"features.denseblock4.denselayer5.norm2.weight", 1, {128}, P_features_denseblock4_denselayer5_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer5_norm2},
+    {"features.denseblock4.denselayer5.norm2.bias", 1, {128}, P_features_denseblock4_denselayer5_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer5_norm2},
+    {"features.denseblock4.denselayer5.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer5_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer5_norm2},
+    {"features.denseblock4.denselayer5.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer5_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer5_norm2},
+    {"features.denseblock4.denselayer5.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer5_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer5_conv2},
+    {"features.denseblock4.denselayer6.norm1.weight", 1, {672}, P_features_denseblock4_denselayer6_norm1_weight, 672, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer6_norm1},
+    {"features.denseblock4.denselayer6.norm1.bias", 1, {672}, P_features_denseblock4_denselayer6_norm1_bias, 672, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer6_norm1},
+    {"features.denseblock4.denselayer6.norm1.running_mean", 1, {672}, P_features_denseblock4_denselayer6_norm1_running_mean, 672, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer6_norm1},
+    {"features.denseblock4.denselayer6.norm1.running_var", 1, {672}, P_features_denseblock4_denselayer6_norm1_running_var, 672, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer6_norm1},
+    {"features.denseblock4.denselayer6.conv1.weight", 4, {128,672,1,1}, P_features_denseblock4_denselayer6_conv1_weight, 86016, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer6_conv1},
+    {"features.denseblock4.denselayer6.norm2.weight", 1, {128}, P_features_denseblock4_denselayer6_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer6_norm2},
+    {"features.denseblock4.denselayer6.norm2.bias", 1, {128}, P_features_denseblock4_denselayer6_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer6_norm2},
+    {"features.denseblock4.denselayer6.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer6_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer6_norm2},
+    {"features.denseblock4.denselayer6.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer6_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer6_norm2},
+    {"features.denseblock4.denselayer6.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer6_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer6_conv2},
+    {"features.denseblock4.denselayer7.norm1.weight", 1, {704}, P_features_denseblock4_denselayer7_norm1_weight, 704, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer7_norm1},
+    {"features.denseblock4.denselayer7.norm1.bias", 1, {704}, P_features_denseblock4_denselayer7_norm1_bias, 704, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer7_norm1},
+    {"features.denseblock4.denselayer7.norm1.running_mean", 1, {704}, P_features_denseblock4_denselayer7_norm1_running_mean, 704, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer7_norm1},
+    {"features.denseblock4.denselayer7.norm1.running_var", 1, {704}, P_features_denseblock4_denselayer7_norm1_running_var, 704, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer7_norm1},
+    {"features.denseblock4.denselayer7.conv1.weight", 4, {128,704,1,1}, P_features_denseblock4_denselayer7_conv1_weight, 90112, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer7_conv1},
+    {"features.denseblock4.denselayer7.norm2.weight", 1, {128}, P_features_denseblock4_denselayer7_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer7_norm2},
+    {"features.denseblock4.denselayer7.norm2.bias", 1, {128}, P_features_denseblock4_denselayer7_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer7_norm2},
+    {"features.denseblock4.denselayer7.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer7_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer7_norm2},
+    {"features.denseblock4.denselayer7.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer7_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer7_norm2},
+    {"features.denseblock4.denselayer7.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer7_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer7_conv2},
+    {"features.denseblock4.denselayer8.norm1.weight", 1, {736}, P_features_denseblock4_denselayer8_norm1_weight, 736, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer8_norm1},
+    {"features.denseblock4.denselayer8.norm1.bias", 1, {736}, P_features_denseblock4_denselayer8_norm1_bias, 736, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer8_norm1},
+    {"features.denseblock4.denselayer8.norm1.running_mean", 1, {736}, P_features_denseblock4_denselayer8_norm1_running_mean, 736, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer8_norm1},
+    {"features.denseblock4.denselayer8.norm1.running_var", 1, {736}, P_features_denseblock4_denselayer8_norm1_running_var, 736, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer8_norm1},
+    {"features.denseblock4.denselayer8.conv1.weight", 4, {128,736,1,1}, P_features_denseblock4_denselayer8_conv1_weight, 94208, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer8_conv1},
+    {"features.denseblock4.denselayer8.norm2.weight", 1, {128}, P_features_denseblock4_denselayer8_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer8_norm2},
+    {"features.denseblock4.denselayer8.norm2.bias", 1, {128}, P_features_denseblock4_denselayer8_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer8_norm2},
+    {"features.denseblock4.denselayer8.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer8_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer8_norm2},
+    {"features.denseblock4.denselayer8.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer8_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer8_norm2},
+    {"features.denseblock4.denselayer8.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer8_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer8_conv2},
+    {"features.denseblock4.denselayer9.norm1.weight", 1, {768}, P_features_denseblock4_denselayer9_norm1_weight, 768, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer9_norm1},
+    {"features.denseblock4.denselayer9.norm1.bias", 1, {768}, P_features_denseblock4_denselayer9_norm1_bias, 768, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer9_norm1},
+    {"features.denseblock4.denselayer9.norm1.running_mean", 1, {768}, P_features_denseblock4_denselayer9_norm1_running_mean, 768, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer9_norm1},
+    {"features.denseblock4.denselayer9.norm1.running_var", 1, {768}, P_features_denseblock4_denselayer9_norm1_running_var, 768, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer9_norm1},
+    {"features.denseblock4.denselayer9.conv1.weight", 4, {128,768,1,1}, P_features_denseblock4_denselayer9_conv1_weight, 98304, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer9_conv1},
+    {"features.denseblock4.denselayer9.norm2.weight", 1, {128}, P_features_denseblock4_denselayer9_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer9_norm2},
+    {"features.denseblock4.denselayer9.norm2.bias", 1, {128}, P_features_denseblock4_denselayer9_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer9_norm2},
+    {"features.denseblock4.denselayer9.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer9_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer9_norm2},
+    {"features.denseblock4.denselayer9.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer9_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer9_norm2},
+    {"features.denseblock4.denselayer9.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer9_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer9_conv2},
+    {"features.denseblock4.denselayer10.norm1.weight", 1, {800}, P_features_denseblock4_denselayer10_norm1_weight, 800, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer10_norm1},
+    {"features.denseblock4.denselayer10.norm1.bias", 1, {800}, P_features_denseblock4_denselayer10_norm1_bias, 800, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer10_norm1},
+    {"features.denseblock4.denselayer10.norm1.running_mean", 1, {800}, P_features_denseblock4_denselayer10_norm1_running_mean, 800, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer10_norm1},
+    {"features.denseblock4.denselayer10.norm1.running_var", 1, {800}, P_features_denseblock4_denselayer10_norm1_running_var, 800, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer10_norm1},
+    {"features.denseblock4.denselayer10.conv1.weight", 4, {128,800,1,1}, P_features_denseblock4_denselayer10_conv1_weight, 102400, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer10_conv1},
+    {"features.denseblock4.denselayer10.norm2.weight", 1, {128}, P_features_denseblock4_denselayer10_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer10_norm2},
+    {"features.denseblock4.denselayer10.norm2.bias", 1, {128}, P_features_denseblock4_denselayer10_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer10_norm2},
+    {"features.denseblock4.denselayer10.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer10_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer10_norm2},
+    {"features.denseblock4.denselayer10.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer10_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer10_norm2},
+    {"features.denseblock4.denselayer10.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer10_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer10_conv2},
+    {"features.denseblock4.denselayer11.norm1.weight", 1, {832}, P_features_denseblock4_denselayer11_norm1_weight, 832, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer11_norm1},
+    {"features.denseblock4.denselayer11.norm1.bias", 1, {832}, P_features_denseblock4_denselayer11_norm1_bias, 832, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer11_norm1},
+    {"features.denseblock4.denselayer11.norm1.running_mean", 1, {832}, P_features_denseblock4_denselayer11_norm1_running_mean, 832, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer11_norm1},
+    {"features.denseblock4.denselayer11.norm1.running_var", 1, {832}, P_features_denseblock4_denselayer11_norm1_running_var, 832, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer11_norm1},
+    {"features.denseblock4.denselayer11.conv1.weight", 4, {128,832,1,1}, P_features_denseblock4_denselayer11_conv1_weight, 106496, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer11_conv1},
+    {"features.denseblock4.denselayer11.norm2.weight", 1, {128}, P_features_denseblock4_denselayer11_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer11_norm2},
+    {"features.denseblock4.denselayer11.norm2.bias", 1, {128}, P_features_denseblock4_denselayer11_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer11_norm2},
+    {"features.denseblock4.denselayer11.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer11_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer11_norm2},
+    {"features.denseblock4.denselayer11.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer11_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer11_norm2},
+    {"features.denseblock4.denselayer11.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer11_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer11_conv2},
+    {"features.denseblock4.denselayer12.norm1.weight", 1, {864}, P_features_denseblock4_denselayer12_norm1_weight, 864, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer12_norm1},
+    {"features.denseblock4.denselayer12.norm1.bias", 1, {864}, P_features_denseblock4_denselayer12_norm1_bias, 864, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer12_norm1},
+    {"features.denseblock4.denselayer12.norm1.running_mean", 1, {864}, P_features_denseblock4_denselayer12_norm1_running_mean, 864, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer12_norm1},
+    {"features.denseblock4.denselayer12.norm1.running_var", 1, {864}, P_features_denseblock4_denselayer12_norm1_running_var, 864, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer12_norm1},
+    {"features.denseblock4.denselayer12.conv1.weight", 4, {128,864,1,1}, P_features_denseblock4_denselayer12_conv1_weight, 110592, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer12_conv1},
+    {"features.denseblock4.denselayer12.norm2.weight", 1, {128}, P_features_denseblock4_denselayer12_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer12_norm2},
+    {"features.denseblock4.denselayer12.norm2.bias", 1, {128}, P_features_denseblock4_denselayer12_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer12_norm2},
+    {"features.denseblock4.denselayer12.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer12_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer12_norm2},
+    {"features.denseblock4.denselayer12.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer12_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer12_norm2},
+    {"features.denseblock4.denselayer12.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer12_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer12_conv2},
+    {"features.denseblock4.denselayer13.norm1.weight", 1, {896}, P_features_denseblock4_denselayer13_norm1_weight, 896, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer13_norm1},
+    {"features.denseblock4.denselayer13.norm1.bias", 1, {896}, P_features_denseblock4_denselayer13_norm1_bias, 896, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer13_norm1},
+    {"features.denseblock4.denselayer13.norm1.running_mean", 1, {896}, P_features_denseblock4_denselayer13_norm1_running_mean, 896, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer13_norm1},
+    {"features.denseblock4.denselayer13.norm1.running_var", 1, {896}, P_features_denseblock4_denselayer13_norm1_running_var, 896, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer13_norm1},
+    {"features.denseblock4.denselayer13.conv1.weight", 4, {128,896,1,1}, P_features_denseblock4_denselayer13_conv1_weight, 114688, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer13_conv1},
+    {"features.denseblock4.denselayer13.norm2.weight", 1, {128}, P_features_denseblock4_denselayer13_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer13_norm2},
+    {"features.denseblock4.denselayer13.norm2.bias", 1, {128}, P_features_denseblock4_denselayer13_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer13_norm2},
+    {"features.denseblock4.denselayer13.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer13_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer13_norm2},
+    {"features.denseblock4.denselayer13.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer13_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer13_norm2},
+    {"features.denseblock4.denselayer13.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer13_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer13_conv2},
+    {"features.denseblock4.denselayer14.norm1.weight", 1, {928}, P_features_denseblock4_denselayer14_norm1_weight, 928, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer14_norm1},
+    {"features.denseblock4.denselayer14.norm1.bias", 1, {928}, P_features_denseblock4_denselayer14_norm1_bias, 928, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer14_norm1},
+    {"features.denseblock4.denselayer14.norm1.running_mean", 1, {928}, P_features_denseblock4_denselayer14_norm1_running_mean, 928, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer14_norm1},
+    {"features.denseblock4.denselayer14.norm1.running_var", 1, {928}, P_features_denseblock4_denselayer14_norm1_running_var, 928, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer14_norm1},
+    {"features.denseblock4.denselayer14.conv1.weight", 4, {128,928,1,1}, P_features_denseblock4_denselayer14_conv1_weight, 118784, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer14_conv1},
+    {"features.denseblock4.denselayer14.norm2.weight", 1, {128}, P_features_denseblock4_denselayer14_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer14_norm2},
+    {"features.denseblock4.denselayer14.norm2.bias", 1, {128}, P_features_denseblock4_denselayer14_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer14_norm2},
+    {"features.denseblock4.denselayer14.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer14_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer14_norm2},
+    {"features.denseblock4.denselayer14.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer14_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer14_norm2},
+    {"features.denseblock4.denselayer14.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer14_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer14_conv2},
+    {"features.denseblock4.denselayer15.norm1.weight", 1, {960}, P_features_denseblock4_denselayer15_norm1_weight, 960, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer15_norm1},
+    {"features.denseblock4.denselayer15.norm1.bias", 1, {960}, P_features_denseblock4_denselayer15_norm1_bias, 960, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer15_norm1},
+    {"features.denseblock4.denselayer15.norm1.running_mean", 1, {960}, P_features_denseblock4_denselayer15_norm1_running_mean, 960, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer15_norm1},
+    {"features.denseblock4.denselayer15.norm1.running_var", 1, {960}, P_features_denseblock4_denselayer15_norm1_running_var, 960, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer15_norm1},
+    {"features.denseblock4.denselayer15.conv1.weight", 4, {128,960,1,1}, P_features_denseblock4_denselayer15_conv1_weight, 122880, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer15_conv1},
+    {"features.denseblock4.denselayer15.norm2.weight", 1, {128}, P_features_denseblock4_denselayer15_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer15_norm2},
+    {"features.denseblock4.denselayer15.norm2.bias", 1, {128}, P_features_denseblock4_denselayer15_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer15_norm2},
+    {"features.denseblock4.denselayer15.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer15_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer15_norm2},
+    {"features.denseblock4.denselayer15.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer15_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer15_norm2},
+    {"features.denseblock4.denselayer15.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer15_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer15_conv2},
+    {"features.denseblock4.denselayer16.norm1.weight", 1, {992}, P_features_denseblock4_denselayer16_norm1_weight, 992, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer16_norm1},
+    {"features.denseblock4.denselayer16.norm1.bias", 1, {992}, P_features_denseblock4_denselayer16_norm1_bias, 992, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer16_norm1},
+    {"features.denseblock4.denselayer16.norm1.running_mean", 1, {992}, P_features_denseblock4_denselayer16_norm1_running_mean, 992, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer16_norm1},
+    {"features.denseblock4.denselayer16.norm1.running_var", 1, {992}, P_features_denseblock4_denselayer16_norm1_running_var, 992, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer16_norm1},
+    {"features.denseblock4.denselayer16.conv1.weight", 4, {128,992,1,1}, P_features_denseblock4_denselayer16_conv1_weight, 126976, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer16_conv1},
+    {"features.denseblock4.denselayer16.norm2.weight", 1, {128}, P_features_denseblock4_denselayer16_norm2_weight, 128, RT_PARAM_BN_WEIGHT, L_features_denseblock4_denselayer16_norm2},
+    {"features.denseblock4.denselayer16.norm2.bias", 1, {128}, P_features_denseblock4_denselayer16_norm2_bias, 128, RT_PARAM_BN_BIAS, L_features_denseblock4_denselayer16_norm2},
+    {"features.denseblock4.denselayer16.norm2.running_mean", 1, {128}, P_features_denseblock4_denselayer16_norm2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_features_denseblock4_denselayer16_norm2},
+    {"features.denseblock4.denselayer16.norm2.running_var", 1, {128}, P_features_denseblock4_denselayer16_norm2_running_var, 128, RT_PARAM_RUNNING_VAR, L_features_denseblock4_denselayer16_norm2},
+    {"features.denseblock4.denselayer16.conv2.weight", 4, {32,128,3,3}, P_features_denseblock4_denselayer16_conv2_weight, 36864, RT_PARAM_WEIGHT, L_features_denseblock4_denselayer16_conv2},
+    {"features.norm5.weight", 1, {1024}, P_features_norm5_weight, 1024, RT_PARAM_BN_WEIGHT, L_features_norm5},
+    {"features.norm5.bias", 1, {1024}, P_features_norm5_bias, 1024, RT_PARAM_BN_BIAS, L_features_norm5},
+    {"features.norm5.running_mean", 1, {1024}, P_features_norm5_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_features_norm5},
+    {"features.norm5.running_var", 1, {1024}, P_features_norm5_running_var, 1024, RT_PARAM_RUNNING_VAR, L_features_norm5},
+    {"classifier.weight", 2, {1000,1024}, P_classifier_weight, 1024000, RT_PARAM_WEIGHT, L_classifier},
+    {"classifier.bias", 1, {1000}, P_classifier_bias, 1000, RT_PARAM_BIAS, L_classifier},
 };
 
 static const RtLayerInfo layers[] = {

@@ -9,202 +9,202 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_features_conv0_weight = 0,  /* [24,1,3,3] */
-    P_features_denseblock1_denselayer1_norm1_weight = 216,  /* [24] */
-    P_features_denseblock1_denselayer1_norm1_bias = 240,  /* [24] */
-    P_features_denseblock1_denselayer1_norm1_running_mean = 175690,  /* [24] */
-    P_features_denseblock1_denselayer1_norm1_running_var = 175714,  /* [24] */
-    P_features_denseblock1_denselayer1_conv1_weight = 264,  /* [48,24,1,1] */
-    P_features_denseblock1_denselayer1_norm2_weight = 1416,  /* [48] */
-    P_features_denseblock1_denselayer1_norm2_bias = 1464,  /* [48] */
-    P_features_denseblock1_denselayer1_norm2_running_mean = 175738,  /* [48] */
-    P_features_denseblock1_denselayer1_norm2_running_var = 175786,  /* [48] */
-    P_features_denseblock1_denselayer1_conv2_weight = 1512,  /* [12,48,3,3] */
-    P_features_denseblock1_denselayer2_norm1_weight = 6696,  /* [36] */
-    P_features_denseblock1_denselayer2_norm1_bias = 6732,  /* [36] */
-    P_features_denseblock1_denselayer2_norm1_running_mean = 175834,  /* [36] */
-    P_features_denseblock1_denselayer2_norm1_running_var = 175870,  /* [36] */
-    P_features_denseblock1_denselayer2_conv1_weight = 6768,  /* [48,36,1,1] */
-    P_features_denseblock1_denselayer2_norm2_weight = 8496,  /* [48] */
-    P_features_denseblock1_denselayer2_norm2_bias = 8544,  /* [48] */
-    P_features_denseblock1_denselayer2_norm2_running_mean = 175906,  /* [48] */
-    P_features_denseblock1_denselayer2_norm2_running_var = 175954,  /* [48] */
-    P_features_denseblock1_denselayer2_conv2_weight = 8592,  /* [12,48,3,3] */
-    P_features_denseblock1_denselayer3_norm1_weight = 13776,  /* [48] */
-    P_features_denseblock1_denselayer3_norm1_bias = 13824,  /* [48] */
-    P_features_denseblock1_denselayer3_norm1_running_mean = 176002,  /* [48] */
-    P_features_denseblock1_denselayer3_norm1_running_var = 176050,  /* [48] */
-    P_features_denseblock1_denselayer3_conv1_weight = 13872,  /* [48,48,1,1] */
-    P_features_denseblock1_denselayer3_norm2_weight = 16176,  /* [48] */
-    P_features_denseblock1_denselayer3_norm2_bias = 16224,  /* [48] */
-    P_features_denseblock1_denselayer3_norm2_running_mean = 176098,  /* [48] */
-    P_features_denseblock1_denselayer3_norm2_running_var = 176146,  /* [48] */
-    P_features_denseblock1_denselayer3_conv2_weight = 16272,  /* [12,48,3,3] */
-    P_features_denseblock1_denselayer4_norm1_weight = 21456,  /* [60] */
-    P_features_denseblock1_denselayer4_norm1_bias = 21516,  /* [60] */
-    P_features_denseblock1_denselayer4_norm1_running_mean = 176194,  /* [60] */
-    P_features_denseblock1_denselayer4_norm1_running_var = 176254,  /* [60] */
-    P_features_denseblock1_denselayer4_conv1_weight = 21576,  /* [48,60,1,1] */
-    P_features_denseblock1_denselayer4_norm2_weight = 24456,  /* [48] */
-    P_features_denseblock1_denselayer4_norm2_bias = 24504,  /* [48] */
-    P_features_denseblock1_denselayer4_norm2_running_mean = 176314,  /* [48] */
-    P_features_denseblock1_denselayer4_norm2_running_var = 176362,  /* [48] */
-    P_features_denseblock1_denselayer4_conv2_weight = 24552,  /* [12,48,3,3] */
-    P_features_denseblock1_denselayer5_norm1_weight = 29736,  /* [72] */
-    P_features_denseblock1_denselayer5_norm1_bias = 29808,  /* [72] */
-    P_features_denseblock1_denselayer5_norm1_running_mean = 176410,  /* [72] */
-    P_features_denseblock1_denselayer5_norm1_running_var = 176482,  /* [72] */
-    P_features_denseblock1_denselayer5_conv1_weight = 29880,  /* [48,72,1,1] */
-    P_features_denseblock1_denselayer5_norm2_weight = 33336,  /* [48] */
-    P_features_denseblock1_denselayer5_norm2_bias = 33384,  /* [48] */
-    P_features_denseblock1_denselayer5_norm2_running_mean = 176554,  /* [48] */
-    P_features_denseblock1_denselayer5_norm2_running_var = 176602,  /* [48] */
-    P_features_denseblock1_denselayer5_conv2_weight = 33432,  /* [12,48,3,3] */
-    P_features_denseblock1_denselayer6_norm1_weight = 38616,  /* [84] */
-    P_features_denseblock1_denselayer6_norm1_bias = 38700,  /* [84] */
-    P_features_denseblock1_denselayer6_norm1_running_mean = 176650,  /* [84] */
-    P_features_denseblock1_denselayer6_norm1_running_var = 176734,  /* [84] */
-    P_features_denseblock1_denselayer6_conv1_weight = 38784,  /* [48,84,1,1] */
-    P_features_denseblock1_denselayer6_norm2_weight = 42816,  /* [48] */
-    P_features_denseblock1_denselayer6_norm2_bias = 42864,  /* [48] */
-    P_features_denseblock1_denselayer6_norm2_running_mean = 176818,  /* [48] */
-    P_features_denseblock1_denselayer6_norm2_running_var = 176866,  /* [48] */
-    P_features_denseblock1_denselayer6_conv2_weight = 42912,  /* [12,48,3,3] */
-    P_features_transition1_norm_weight = 48096,  /* [96] */
-    P_features_transition1_norm_bias = 48192,  /* [96] */
-    P_features_transition1_norm_running_mean = 176914,  /* [96] */
-    P_features_transition1_norm_running_var = 177010,  /* [96] */
-    P_features_transition1_conv_weight = 48288,  /* [48,96,1,1] */
-    P_features_denseblock2_denselayer1_norm1_weight = 52896,  /* [48] */
-    P_features_denseblock2_denselayer1_norm1_bias = 52944,  /* [48] */
-    P_features_denseblock2_denselayer1_norm1_running_mean = 177106,  /* [48] */
-    P_features_denseblock2_denselayer1_norm1_running_var = 177154,  /* [48] */
-    P_features_denseblock2_denselayer1_conv1_weight = 52992,  /* [48,48,1,1] */
-    P_features_denseblock2_denselayer1_norm2_weight = 55296,  /* [48] */
-    P_features_denseblock2_denselayer1_norm2_bias = 55344,  /* [48] */
-    P_features_denseblock2_denselayer1_norm2_running_mean = 177202,  /* [48] */
-    P_features_denseblock2_denselayer1_norm2_running_var = 177250,  /* [48] */
-    P_features_denseblock2_denselayer1_conv2_weight = 55392,  /* [12,48,3,3] */
-    P_features_denseblock2_denselayer2_norm1_weight = 60576,  /* [60] */
-    P_features_denseblock2_denselayer2_norm1_bias = 60636,  /* [60] */
-    P_features_denseblock2_denselayer2_norm1_running_mean = 177298,  /* [60] */
-    P_features_denseblock2_denselayer2_norm1_running_var = 177358,  /* [60] */
-    P_features_denseblock2_denselayer2_conv1_weight = 60696,  /* [48,60,1,1] */
-    P_features_denseblock2_denselayer2_norm2_weight = 63576,  /* [48] */
-    P_features_denseblock2_denselayer2_norm2_bias = 63624,  /* [48] */
-    P_features_denseblock2_denselayer2_norm2_running_mean = 177418,  /* [48] */
-    P_features_denseblock2_denselayer2_norm2_running_var = 177466,  /* [48] */
-    P_features_denseblock2_denselayer2_conv2_weight = 63672,  /* [12,48,3,3] */
-    P_features_denseblock2_denselayer3_norm1_weight = 68856,  /* [72] */
-    P_features_denseblock2_denselayer3_norm1_bias = 68928,  /* [72] */
-    P_features_denseblock2_denselayer3_norm1_running_mean = 177514,  /* [72] */
-    P_features_denseblock2_denselayer3_norm1_running_var = 177586,  /* [72] */
-    P_features_denseblock2_denselayer3_conv1_weight = 69000,  /* [48,72,1,1] */
-    P_features_denseblock2_denselayer3_norm2_weight = 72456,  /* [48] */
-    P_features_denseblock2_denselayer3_norm2_bias = 72504,  /* [48] */
-    P_features_denseblock2_denselayer3_norm2_running_mean = 177658,  /* [48] */
-    P_features_denseblock2_denselayer3_norm2_running_var = 177706,  /* [48] */
-    P_features_denseblock2_denselayer3_conv2_weight = 72552,  /* [12,48,3,3] */
-    P_features_denseblock2_denselayer4_norm1_weight = 77736,  /* [84] */
-    P_features_denseblock2_denselayer4_norm1_bias = 77820,  /* [84] */
-    P_features_denseblock2_denselayer4_norm1_running_mean = 177754,  /* [84] */
-    P_features_denseblock2_denselayer4_norm1_running_var = 177838,  /* [84] */
-    P_features_denseblock2_denselayer4_conv1_weight = 77904,  /* [48,84,1,1] */
-    P_features_denseblock2_denselayer4_norm2_weight = 81936,  /* [48] */
-    P_features_denseblock2_denselayer4_norm2_bias = 81984,  /* [48] */
-    P_features_denseblock2_denselayer4_norm2_running_mean = 177922,  /* [48] */
-    P_features_denseblock2_denselayer4_norm2_running_var = 177970,  /* [48] */
-    P_features_denseblock2_denselayer4_conv2_weight = 82032,  /* [12,48,3,3] */
-    P_features_denseblock2_denselayer5_norm1_weight = 87216,  /* [96] */
-    P_features_denseblock2_denselayer5_norm1_bias = 87312,  /* [96] */
-    P_features_denseblock2_denselayer5_norm1_running_mean = 178018,  /* [96] */
-    P_features_denseblock2_denselayer5_norm1_running_var = 178114,  /* [96] */
-    P_features_denseblock2_denselayer5_conv1_weight = 87408,  /* [48,96,1,1] */
-    P_features_denseblock2_denselayer5_norm2_weight = 92016,  /* [48] */
-    P_features_denseblock2_denselayer5_norm2_bias = 92064,  /* [48] */
-    P_features_denseblock2_denselayer5_norm2_running_mean = 178210,  /* [48] */
-    P_features_denseblock2_denselayer5_norm2_running_var = 178258,  /* [48] */
-    P_features_denseblock2_denselayer5_conv2_weight = 92112,  /* [12,48,3,3] */
-    P_features_denseblock2_denselayer6_norm1_weight = 97296,  /* [108] */
-    P_features_denseblock2_denselayer6_norm1_bias = 97404,  /* [108] */
-    P_features_denseblock2_denselayer6_norm1_running_mean = 178306,  /* [108] */
-    P_features_denseblock2_denselayer6_norm1_running_var = 178414,  /* [108] */
-    P_features_denseblock2_denselayer6_conv1_weight = 97512,  /* [48,108,1,1] */
-    P_features_denseblock2_denselayer6_norm2_weight = 102696,  /* [48] */
-    P_features_denseblock2_denselayer6_norm2_bias = 102744,  /* [48] */
-    P_features_denseblock2_denselayer6_norm2_running_mean = 178522,  /* [48] */
-    P_features_denseblock2_denselayer6_norm2_running_var = 178570,  /* [48] */
-    P_features_denseblock2_denselayer6_conv2_weight = 102792,  /* [12,48,3,3] */
-    P_features_transition2_norm_weight = 107976,  /* [120] */
-    P_features_transition2_norm_bias = 108096,  /* [120] */
-    P_features_transition2_norm_running_mean = 178618,  /* [120] */
-    P_features_transition2_norm_running_var = 178738,  /* [120] */
-    P_features_transition2_conv_weight = 108216,  /* [60,120,1,1] */
-    P_features_denseblock3_denselayer1_norm1_weight = 115416,  /* [60] */
-    P_features_denseblock3_denselayer1_norm1_bias = 115476,  /* [60] */
-    P_features_denseblock3_denselayer1_norm1_running_mean = 178858,  /* [60] */
-    P_features_denseblock3_denselayer1_norm1_running_var = 178918,  /* [60] */
-    P_features_denseblock3_denselayer1_conv1_weight = 115536,  /* [48,60,1,1] */
-    P_features_denseblock3_denselayer1_norm2_weight = 118416,  /* [48] */
-    P_features_denseblock3_denselayer1_norm2_bias = 118464,  /* [48] */
-    P_features_denseblock3_denselayer1_norm2_running_mean = 178978,  /* [48] */
-    P_features_denseblock3_denselayer1_norm2_running_var = 179026,  /* [48] */
-    P_features_denseblock3_denselayer1_conv2_weight = 118512,  /* [12,48,3,3] */
-    P_features_denseblock3_denselayer2_norm1_weight = 123696,  /* [72] */
-    P_features_denseblock3_denselayer2_norm1_bias = 123768,  /* [72] */
-    P_features_denseblock3_denselayer2_norm1_running_mean = 179074,  /* [72] */
-    P_features_denseblock3_denselayer2_norm1_running_var = 179146,  /* [72] */
-    P_features_denseblock3_denselayer2_conv1_weight = 123840,  /* [48,72,1,1] */
-    P_features_denseblock3_denselayer2_norm2_weight = 127296,  /* [48] */
-    P_features_denseblock3_denselayer2_norm2_bias = 127344,  /* [48] */
-    P_features_denseblock3_denselayer2_norm2_running_mean = 179218,  /* [48] */
-    P_features_denseblock3_denselayer2_norm2_running_var = 179266,  /* [48] */
-    P_features_denseblock3_denselayer2_conv2_weight = 127392,  /* [12,48,3,3] */
-    P_features_denseblock3_denselayer3_norm1_weight = 132576,  /* [84] */
-    P_features_denseblock3_denselayer3_norm1_bias = 132660,  /* [84] */
-    P_features_denseblock3_denselayer3_norm1_running_mean = 179314,  /* [84] */
-    P_features_denseblock3_denselayer3_norm1_running_var = 179398,  /* [84] */
-    P_features_denseblock3_denselayer3_conv1_weight = 132744,  /* [48,84,1,1] */
-    P_features_denseblock3_denselayer3_norm2_weight = 136776,  /* [48] */
-    P_features_denseblock3_denselayer3_norm2_bias = 136824,  /* [48] */
-    P_features_denseblock3_denselayer3_norm2_running_mean = 179482,  /* [48] */
-    P_features_denseblock3_denselayer3_norm2_running_var = 179530,  /* [48] */
-    P_features_denseblock3_denselayer3_conv2_weight = 136872,  /* [12,48,3,3] */
-    P_features_denseblock3_denselayer4_norm1_weight = 142056,  /* [96] */
-    P_features_denseblock3_denselayer4_norm1_bias = 142152,  /* [96] */
-    P_features_denseblock3_denselayer4_norm1_running_mean = 179578,  /* [96] */
-    P_features_denseblock3_denselayer4_norm1_running_var = 179674,  /* [96] */
-    P_features_denseblock3_denselayer4_conv1_weight = 142248,  /* [48,96,1,1] */
-    P_features_denseblock3_denselayer4_norm2_weight = 146856,  /* [48] */
-    P_features_denseblock3_denselayer4_norm2_bias = 146904,  /* [48] */
-    P_features_denseblock3_denselayer4_norm2_running_mean = 179770,  /* [48] */
-    P_features_denseblock3_denselayer4_norm2_running_var = 179818,  /* [48] */
-    P_features_denseblock3_denselayer4_conv2_weight = 146952,  /* [12,48,3,3] */
-    P_features_denseblock3_denselayer5_norm1_weight = 152136,  /* [108] */
-    P_features_denseblock3_denselayer5_norm1_bias = 152244,  /* [108] */
-    P_features_denseblock3_denselayer5_norm1_running_mean = 179866,  /* [108] */
-    P_features_denseblock3_denselayer5_norm1_running_var = 179974,  /* [108] */
-    P_features_denseblock3_denselayer5_conv1_weight = 152352,  /* [48,108,1,1] */
-    P_features_denseblock3_denselayer5_norm2_weight = 157536,  /* [48] */
-    P_features_denseblock3_denselayer5_norm2_bias = 157584,  /* [48] */
-    P_features_denseblock3_denselayer5_norm2_running_mean = 180082,  /* [48] */
-    P_features_denseblock3_denselayer5_norm2_running_var = 180130,  /* [48] */
-    P_features_denseblock3_denselayer5_conv2_weight = 157632,  /* [12,48,3,3] */
-    P_features_denseblock3_denselayer6_norm1_weight = 162816,  /* [120] */
-    P_features_denseblock3_denselayer6_norm1_bias = 162936,  /* [120] */
-    P_features_denseblock3_denselayer6_norm1_running_mean = 180178,  /* [120] */
-    P_features_denseblock3_denselayer6_norm1_running_var = 180298,  /* [120] */
-    P_features_denseblock3_denselayer6_conv1_weight = 163056,  /* [48,120,1,1] */
-    P_features_denseblock3_denselayer6_norm2_weight = 168816,  /* [48] */
-    P_features_denseblock3_denselayer6_norm2_bias = 168864,  /* [48] */
-    P_features_denseblock3_denselayer6_norm2_running_mean = 180418,  /* [48] */
-    P_features_denseblock3_denselayer6_norm2_running_var = 180466,  /* [48] */
-    P_features_denseblock3_denselayer6_conv2_weight = 168912,  /* [12,48,3,3] */
-    P_features_norm5_weight = 174096,  /* [132] */
-    P_features_norm5_bias = 174228,  /* [132] */
-    P_features_norm5_running_mean = 180514,  /* [132] */
-    P_features_norm5_running_var = 180646,  /* [132] */
-    P_classifier_weight = 174360,  /* [10,132] */
-    P_classifier_bias = 175680,  /* [10] */
+    P_features_denseblock1_denselayer1_norm1_weight = P_features_conv0_weight + 216,  /* [24] */
+    P_features_denseblock1_denselayer1_norm1_bias = P_features_denseblock1_denselayer1_norm1_weight + 24,  /* [24] */
+    P_features_denseblock1_denselayer1_conv1_weight = P_features_denseblock1_denselayer1_norm1_bias + 24,  /* [48,24,1,1] */
+    P_features_denseblock1_denselayer1_norm2_weight = P_features_denseblock1_denselayer1_conv1_weight + 1152,  /* [48] */
+    P_features_denseblock1_denselayer1_norm2_bias = P_features_denseblock1_denselayer1_norm2_weight + 48,  /* [48] */
+    P_features_denseblock1_denselayer1_conv2_weight = P_features_denseblock1_denselayer1_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock1_denselayer2_norm1_weight = P_features_denseblock1_denselayer1_conv2_weight + 5184,  /* [36] */
+    P_features_denseblock1_denselayer2_norm1_bias = P_features_denseblock1_denselayer2_norm1_weight + 36,  /* [36] */
+    P_features_denseblock1_denselayer2_conv1_weight = P_features_denseblock1_denselayer2_norm1_bias + 36,  /* [48,36,1,1] */
+    P_features_denseblock1_denselayer2_norm2_weight = P_features_denseblock1_denselayer2_conv1_weight + 1728,  /* [48] */
+    P_features_denseblock1_denselayer2_norm2_bias = P_features_denseblock1_denselayer2_norm2_weight + 48,  /* [48] */
+    P_features_denseblock1_denselayer2_conv2_weight = P_features_denseblock1_denselayer2_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock1_denselayer3_norm1_weight = P_features_denseblock1_denselayer2_conv2_weight + 5184,  /* [48] */
+    P_features_denseblock1_denselayer3_norm1_bias = P_features_denseblock1_denselayer3_norm1_weight + 48,  /* [48] */
+    P_features_denseblock1_denselayer3_conv1_weight = P_features_denseblock1_denselayer3_norm1_bias + 48,  /* [48,48,1,1] */
+    P_features_denseblock1_denselayer3_norm2_weight = P_features_denseblock1_denselayer3_conv1_weight + 2304,  /* [48] */
+    P_features_denseblock1_denselayer3_norm2_bias = P_features_denseblock1_denselayer3_norm2_weight + 48,  /* [48] */
+    P_features_denseblock1_denselayer3_conv2_weight = P_features_denseblock1_denselayer3_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock1_denselayer4_norm1_weight = P_features_denseblock1_denselayer3_conv2_weight + 5184,  /* [60] */
+    P_features_denseblock1_denselayer4_norm1_bias = P_features_denseblock1_denselayer4_norm1_weight + 60,  /* [60] */
+    P_features_denseblock1_denselayer4_conv1_weight = P_features_denseblock1_denselayer4_norm1_bias + 60,  /* [48,60,1,1] */
+    P_features_denseblock1_denselayer4_norm2_weight = P_features_denseblock1_denselayer4_conv1_weight + 2880,  /* [48] */
+    P_features_denseblock1_denselayer4_norm2_bias = P_features_denseblock1_denselayer4_norm2_weight + 48,  /* [48] */
+    P_features_denseblock1_denselayer4_conv2_weight = P_features_denseblock1_denselayer4_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock1_denselayer5_norm1_weight = P_features_denseblock1_denselayer4_conv2_weight + 5184,  /* [72] */
+    P_features_denseblock1_denselayer5_norm1_bias = P_features_denseblock1_denselayer5_norm1_weight + 72,  /* [72] */
+    P_features_denseblock1_denselayer5_conv1_weight = P_features_denseblock1_denselayer5_norm1_bias + 72,  /* [48,72,1,1] */
+    P_features_denseblock1_denselayer5_norm2_weight = P_features_denseblock1_denselayer5_conv1_weight + 3456,  /* [48] */
+    P_features_denseblock1_denselayer5_norm2_bias = P_features_denseblock1_denselayer5_norm2_weight + 48,  /* [48] */
+    P_features_denseblock1_denselayer5_conv2_weight = P_features_denseblock1_denselayer5_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock1_denselayer6_norm1_weight = P_features_denseblock1_denselayer5_conv2_weight + 5184,  /* [84] */
+    P_features_denseblock1_denselayer6_norm1_bias = P_features_denseblock1_denselayer6_norm1_weight + 84,  /* [84] */
+    P_features_denseblock1_denselayer6_conv1_weight = P_features_denseblock1_denselayer6_norm1_bias + 84,  /* [48,84,1,1] */
+    P_features_denseblock1_denselayer6_norm2_weight = P_features_denseblock1_denselayer6_conv1_weight + 4032,  /* [48] */
+    P_features_denseblock1_denselayer6_norm2_bias = P_features_denseblock1_denselayer6_norm2_weight + 48,  /* [48] */
+    P_features_denseblock1_denselayer6_conv2_weight = P_features_denseblock1_denselayer6_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_transition1_norm_weight = P_features_denseblock1_denselayer6_conv2_weight + 5184,  /* [96] */
+    P_features_transition1_norm_bias = P_features_transition1_norm_weight + 96,  /* [96] */
+    P_features_transition1_conv_weight = P_features_transition1_norm_bias + 96,  /* [48,96,1,1] */
+    P_features_denseblock2_denselayer1_norm1_weight = P_features_transition1_conv_weight + 4608,  /* [48] */
+    P_features_denseblock2_denselayer1_norm1_bias = P_features_denseblock2_denselayer1_norm1_weight + 48,  /* [48] */
+    P_features_denseblock2_denselayer1_conv1_weight = P_features_denseblock2_denselayer1_norm1_bias + 48,  /* [48,48,1,1] */
+    P_features_denseblock2_denselayer1_norm2_weight = P_features_denseblock2_denselayer1_conv1_weight + 2304,  /* [48] */
+    P_features_denseblock2_denselayer1_norm2_bias = P_features_denseblock2_denselayer1_norm2_weight + 48,  /* [48] */
+    P_features_denseblock2_denselayer1_conv2_weight = P_features_denseblock2_denselayer1_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock2_denselayer2_norm1_weight = P_features_denseblock2_denselayer1_conv2_weight + 5184,  /* [60] */
+    P_features_denseblock2_denselayer2_norm1_bias = P_features_denseblock2_denselayer2_norm1_weight + 60,  /* [60] */
+    P_features_denseblock2_denselayer2_conv1_weight = P_features_denseblock2_denselayer2_norm1_bias + 60,  /* [48,60,1,1] */
+    P_features_denseblock2_denselayer2_norm2_weight = P_features_denseblock2_denselayer2_conv1_weight + 2880,  /* [48] */
+    P_features_denseblock2_denselayer2_norm2_bias = P_features_denseblock2_denselayer2_norm2_weight + 48,  /* [48] */
+    P_features_denseblock2_denselayer2_conv2_weight = P_features_denseblock2_denselayer2_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock2_denselayer3_norm1_weight = P_features_denseblock2_denselayer2_conv2_weight + 5184,  /* [72] */
+    P_features_denseblock2_denselayer3_norm1_bias = P_features_denseblock2_denselayer3_norm1_weight + 72,  /* [72] */
+    P_features_denseblock2_denselayer3_conv1_weight = P_features_denseblock2_denselayer3_norm1_bias + 72,  /* [48,72,1,1] */
+    P_features_denseblock2_denselayer3_norm2_weight = P_features_denseblock2_denselayer3_conv1_weight + 3456,  /* [48] */
+    P_features_denseblock2_denselayer3_norm2_bias = P_features_denseblock2_denselayer3_norm2_weight + 48,  /* [48] */
+    P_features_denseblock2_denselayer3_conv2_weight = P_features_denseblock2_denselayer3_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock2_denselayer4_norm1_weight = P_features_denseblock2_denselayer3_conv2_weight + 5184,  /* [84] */
+    P_features_denseblock2_denselayer4_norm1_bias = P_features_denseblock2_denselayer4_norm1_weight + 84,  /* [84] */
+    P_features_denseblock2_denselayer4_conv1_weight = P_features_denseblock2_denselayer4_norm1_bias + 84,  /* [48,84,1,1] */
+    P_features_denseblock2_denselayer4_norm2_weight = P_features_denseblock2_denselayer4_conv1_weight + 4032,  /* [48] */
+    P_features_denseblock2_denselayer4_norm2_bias = P_features_denseblock2_denselayer4_norm2_weight + 48,  /* [48] */
+    P_features_denseblock2_denselayer4_conv2_weight = P_features_denseblock2_denselayer4_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock2_denselayer5_norm1_weight = P_features_denseblock2_denselayer4_conv2_weight + 5184,  /* [96] */
+    P_features_denseblock2_denselayer5_norm1_bias = P_features_denseblock2_denselayer5_norm1_weight + 96,  /* [96] */
+    P_features_denseblock2_denselayer5_conv1_weight = P_features_denseblock2_denselayer5_norm1_bias + 96,  /* [48,96,1,1] */
+    P_features_denseblock2_denselayer5_norm2_weight = P_features_denseblock2_denselayer5_conv1_weight + 4608,  /* [48] */
+    P_features_denseblock2_denselayer5_norm2_bias = P_features_denseblock2_denselayer5_norm2_weight + 48,  /* [48] */
+    P_features_denseblock2_denselayer5_conv2_weight = P_features_denseblock2_denselayer5_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock2_denselayer6_norm1_weight = P_features_denseblock2_denselayer5_conv2_weight + 5184,  /* [108] */
+    P_features_denseblock2_denselayer6_norm1_bias = P_features_denseblock2_denselayer6_norm1_weight + 108,  /* [108] */
+    P_features_denseblock2_denselayer6_conv1_weight = P_features_denseblock2_denselayer6_norm1_bias + 108,  /* [48,108,1,1] */
+    P_features_denseblock2_denselayer6_norm2_weight = P_features_denseblock2_denselayer6_conv1_weight + 5184,  /* [48] */
+    P_features_denseblock2_denselayer6_norm2_bias = P_features_denseblock2_denselayer6_norm2_weight + 48,  /* [48] */
+    P_features_denseblock2_denselayer6_conv2_weight = P_features_denseblock2_denselayer6_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_transition2_norm_weight = P_features_denseblock2_denselayer6_conv2_weight + 5184,  /* [120] */
+    P_features_transition2_norm_bias = P_features_transition2_norm_weight + 120,  /* [120] */
+    P_features_transition2_conv_weight = P_features_transition2_norm_bias + 120,  /* [60,120,1,1] */
+    P_features_denseblock3_denselayer1_norm1_weight = P_features_transition2_conv_weight + 7200,  /* [60] */
+    P_features_denseblock3_denselayer1_norm1_bias = P_features_denseblock3_denselayer1_norm1_weight + 60,  /* [60] */
+    P_features_denseblock3_denselayer1_conv1_weight = P_features_denseblock3_denselayer1_norm1_bias + 60,  /* [48,60,1,1] */
+    P_features_denseblock3_denselayer1_norm2_weight = P_features_denseblock3_denselayer1_conv1_weight + 2880,  /* [48] */
+    P_features_denseblock3_denselayer1_norm2_bias = P_features_denseblock3_denselayer1_norm2_weight + 48,  /* [48] */
+    P_features_denseblock3_denselayer1_conv2_weight = P_features_denseblock3_denselayer1_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock3_denselayer2_norm1_weight = P_features_denseblock3_denselayer1_conv2_weight + 5184,  /* [72] */
+    P_features_denseblock3_denselayer2_norm1_bias = P_features_denseblock3_denselayer2_norm1_weight + 72,  /* [72] */
+    P_features_denseblock3_denselayer2_conv1_weight = P_features_denseblock3_denselayer2_norm1_bias + 72,  /* [48,72,1,1] */
+    P_features_denseblock3_denselayer2_norm2_weight = P_features_denseblock3_denselayer2_conv1_weight + 3456,  /* [48] */
+    P_features_denseblock3_denselayer2_norm2_bias = P_features_denseblock3_denselayer2_norm2_weight + 48,  /* [48] */
+    P_features_denseblock3_denselayer2_conv2_weight = P_features_denseblock3_denselayer2_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock3_denselayer3_norm1_weight = P_features_denseblock3_denselayer2_conv2_weight + 5184,  /* [84] */
+    P_features_denseblock3_denselayer3_norm1_bias = P_features_denseblock3_denselayer3_norm1_weight + 84,  /* [84] */
+    P_features_denseblock3_denselayer3_conv1_weight = P_features_denseblock3_denselayer3_norm1_bias + 84,  /* [48,84,1,1] */
+    P_features_denseblock3_denselayer3_norm2_weight = P_features_denseblock3_denselayer3_conv1_weight + 4032,  /* [48] */
+    P_features_denseblock3_denselayer3_norm2_bias = P_features_denseblock3_denselayer3_norm2_weight + 48,  /* [48] */
+    P_features_denseblock3_denselayer3_conv2_weight = P_features_denseblock3_denselayer3_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock3_denselayer4_norm1_weight = P_features_denseblock3_denselayer3_conv2_weight + 5184,  /* [96] */
+    P_features_denseblock3_denselayer4_norm1_bias = P_features_denseblock3_denselayer4_norm1_weight + 96,  /* [96] */
+    P_features_denseblock3_denselayer4_conv1_weight = P_features_denseblock3_denselayer4_norm1_bias + 96,  /* [48,96,1,1] */
+    P_features_denseblock3_denselayer4_norm2_weight = P_features_denseblock3_denselayer4_conv1_weight + 4608,  /* [48] */
+    P_features_denseblock3_denselayer4_norm2_bias = P_features_denseblock3_denselayer4_norm2_weight + 48,  /* [48] */
+    P_features_denseblock3_denselayer4_conv2_weight = P_features_denseblock3_denselayer4_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock3_denselayer5_norm1_weight = P_features_denseblock3_denselayer4_conv2_weight + 5184,  /* [108] */
+    P_features_denseblock3_denselayer5_norm1_bias = P_features_denseblock3_denselayer5_norm1_weight + 108,  /* [108] */
+    P_features_denseblock3_denselayer5_conv1_weight = P_features_denseblock3_denselayer5_norm1_bias + 108,  /* [48,108,1,1] */
+    P_features_denseblock3_denselayer5_norm2_weight = P_features_denseblock3_denselayer5_conv1_weight + 5184,  /* [48] */
+    P_features_denseblock3_denselayer5_norm2_bias = P_features_denseblock3_denselayer5_norm2_weight + 48,  /* [48] */
+    P_features_denseblock3_denselayer5_conv2_weight = P_features_denseblock3_denselayer5_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_denseblock3_denselayer6_norm1_weight = P_features_denseblock3_denselayer5_conv2_weight + 5184,  /* [120] */
+    P_features_denseblock3_denselayer6_norm1_bias = P_features_denseblock3_denselayer6_norm1_weight + 120,  /* [120] */
+    P_features_denseblock3_denselayer6_conv1_weight = P_features_denseblock3_denselayer6_norm1_bias + 120,  /* [48,120,1,1] */
+    P_features_denseblock3_denselayer6_norm2_weight = P_features_denseblock3_denselayer6_conv1_weight + 5760,  /* [48] */
+    P_features_denseblock3_denselayer6_norm2_bias = P_features_denseblock3_denselayer6_norm2_weight + 48,  /* [48] */
+    P_features_denseblock3_denselayer6_conv2_weight = P_features_denseblock3_denselayer6_norm2_bias + 48,  /* [12,48,3,3] */
+    P_features_norm5_weight = P_features_denseblock3_denselayer6_conv2_weight + 5184,  /* [132] */
+    P_features_norm5_bias = P_features_norm5_weight + 132,  /* [132] */
+    P_classifier_weight = P_features_norm5_bias + 132,  /* [10,132] */
+    P_classifier_bias = P_classifier_weight + 1320,  /* [10] */
+    P_features_denseblock1_denselayer1_norm1_running_mean = P_classifier_bias + 10,  /* [24] */
+    P_features_denseblock1_denselayer1_norm1_running_var = P_features_denseblock1_denselayer1_norm1_running_mean + 24,  /* [24] */
+    P_features_denseblock1_denselayer1_norm2_running_mean = P_features_denseblock1_denselayer1_norm1_running_var + 24,  /* [48] */
+    P_features_denseblock1_denselayer1_norm2_running_var = P_features_denseblock1_denselayer1_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock1_denselayer2_norm1_running_mean = P_features_denseblock1_denselayer1_norm2_running_var + 48,  /* [36] */
+    P_features_denseblock1_denselayer2_norm1_running_var = P_features_denseblock1_denselayer2_norm1_running_mean + 36,  /* [36] */
+    P_features_denseblock1_denselayer2_norm2_running_mean = P_features_denseblock1_denselayer2_norm1_running_var + 36,  /* [48] */
+    P_features_denseblock1_denselayer2_norm2_running_var = P_features_denseblock1_denselayer2_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock1_denselayer3_norm1_running_mean = P_features_denseblock1_denselayer2_norm2_running_var + 48,  /* [48] */
+    P_features_denseblock1_denselayer3_norm1_running_var = P_features_denseblock1_denselayer3_norm1_running_mean + 48,  /* [48] */
+    P_features_denseblock1_denselayer3_norm2_running_mean = P_features_denseblock1_denselayer3_norm1_running_var + 48,  /* [48] */
+    P_features_denseblock1_denselayer3_norm2_running_var = P_features_denseblock1_denselayer3_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock1_denselayer4_norm1_running_mean = P_features_denseblock1_denselayer3_norm2_running_var + 48,  /* [60] */
+    P_features_denseblock1_denselayer4_norm1_running_var = P_features_denseblock1_denselayer4_norm1_running_mean + 60,  /* [60] */
+    P_features_denseblock1_denselayer4_norm2_running_mean = P_features_denseblock1_denselayer4_norm1_running_var + 60,  /* [48] */
+    P_features_denseblock1_denselayer4_norm2_running_var = P_features_denseblock1_denselayer4_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock1_denselayer5_norm1_running_mean = P_features_denseblock1_denselayer4_norm2_running_var + 48,  /* [72] */
+    P_features_denseblock1_denselayer5_norm1_running_var = P_features_denseblock1_denselayer5_norm1_running_mean + 72,  /* [72] */
+    P_features_denseblock1_denselayer5_norm2_running_mean = P_features_denseblock1_denselayer5_norm1_running_var + 72,  /* [48] */
+    P_features_denseblock1_denselayer5_norm2_running_var = P_features_denseblock1_denselayer5_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock1_denselayer6_norm1_running_mean = P_features_denseblock1_denselayer5_norm2_running_var + 48,  /* [84] */
+    P_features_denseblock1_denselayer6_norm1_running_var = P_features_denseblock1_denselayer6_norm1_running_mean + 84,  /* [84] */
+    P_features_denseblock1_denselayer6_norm2_running_mean = P_features_denseblock1_denselayer6_norm1_running_var + 84,  /* [48] */
+    P_features_denseblock1_denselayer6_norm2_running_var = P_features_denseblock1_denselayer6_norm2_running_mean + 48,  /* [48] */
+    P_features_transition1_norm_running_mean = P_features_denseblock1_denselayer6_norm2_running_var + 48,  /* [96] */
+    P_features_transition1_norm_running_var = P_features_transition1_norm_running_mean + 96,  /* [96] */
+    P_features_denseblock2_denselayer1_norm1_running_mean = P_features_transition1_norm_running_var + 96,  /* [48] */
+    P_features_denseblock2_denselayer1_norm1_running_var = P_features_denseblock2_denselayer1_norm1_running_mean + 48,  /* [48] */
+    P_features_denseblock2_denselayer1_norm2_running_mean = P_features_denseblock2_denselayer1_norm1_running_var + 48,  /* [48] */
+    P_features_denseblock2_denselayer1_norm2_running_var = P_features_denseblock2_denselayer1_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock2_denselayer2_norm1_running_mean = P_features_denseblock2_denselayer1_norm2_running_var + 48,  /* [60] */
+    P_features_denseblock2_denselayer2_norm1_running_var = P_features_denseblock2_denselayer2_norm1_running_mean + 60,  /* [60] */
+    P_features_denseblock2_denselayer2_norm2_running_mean = P_features_denseblock2_denselayer2_norm1_running_var + 60,  /* [48] */
+    P_features_denseblock2_denselayer2_norm2_running_var = P_features_denseblock2_denselayer2_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock2_denselayer3_norm1_running_mean = P_features_denseblock2_denselayer2_norm2_running_var + 48,  /* [72] */
+    P_features_denseblock2_denselayer3_norm1_running_var = P_features_denseblock2_denselayer3_norm1_running_mean + 72,  /* [72] */
+    P_features_denseblock2_denselayer3_norm2_running_mean = P_features_denseblock2_denselayer3_norm1_running_var + 72,  /* [48] */
+    P_features_denseblock2_denselayer3_norm2_running_var = P_features_denseblock2_denselayer3_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock2_denselayer4_norm1_running_mean = P_features_denseblock2_denselayer3_norm2_running_var + 48,  /* [84] */
+    P_features_denseblock2_denselayer4_norm1_running_var = P_features_denseblock2_denselayer4_norm1_running_mean + 84,  /* [84] */
+    P_features_denseblock2_denselayer4_norm2_running_mean = P_features_denseblock2_denselayer4_norm1_running_var + 84,  /* [48] */
+    P_features_denseblock2_denselayer4_norm2_running_var = P_features_denseblock2_denselayer4_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock2_denselayer5_norm1_running_mean = P_features_denseblock2_denselayer4_norm2_running_var + 48,  /* [96] */
+    P_features_denseblock2_denselayer5_norm1_running_var = P_features_denseblock2_denselayer5_norm1_running_mean + 96,  /* [96] */
+    P_features_denseblock2_denselayer5_norm2_running_mean = P_features_denseblock2_denselayer5_norm1_running_var + 96,  /* [48] */
+    P_features_denseblock2_denselayer5_norm2_running_var = P_features_denseblock2_denselayer5_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock2_denselayer6_norm1_running_mean = P_features_denseblock2_denselayer5_norm2_running_var + 48,  /* [108] */
+    P_features_denseblock2_denselayer6_norm1_running_var = P_features_denseblock2_denselayer6_norm1_running_mean + 108,  /* [108] */
+    P_features_denseblock2_denselayer6_norm2_running_mean = P_features_denseblock2_denselayer6_norm1_running_var + 108,  /* [48] */
+    P_features_denseblock2_denselayer6_norm2_running_var = P_features_denseblock2_denselayer6_norm2_running_mean + 48,  /* [48] */
+    P_features_transition2_norm_running_mean = P_features_denseblock2_denselayer6_norm2_running_var + 48,  /* [120] */
+    P_features_transition2_norm_running_var = P_features_transition2_norm_running_mean + 120,  /* [120] */
+    P_features_denseblock3_denselayer1_norm1_running_mean = P_features_transition2_norm_running_var + 120,  /* [60] */
+    P_features_denseblock3_denselayer1_norm1_running_var = P_features_denseblock3_denselayer1_norm1_running_mean + 60,  /* [60] */
+    P_features_denseblock3_denselayer1_norm2_running_mean = P_features_denseblock3_denselayer1_norm1_running_var + 60,  /* [48] */
+    P_features_denseblock3_denselayer1_norm2_running_var = P_features_denseblock3_denselayer1_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock3_denselayer2_norm1_running_mean = P_features_denseblock3_denselayer1_norm2_running_var + 48,  /* [72] */
+    P_features_denseblock3_denselayer2_norm1_running_var = P_features_denseblock3_denselayer2_norm1_running_mean + 72,  /* [72] */
+    P_features_denseblock3_denselayer2_norm2_running_mean = P_features_denseblock3_denselayer2_norm1_running_var + 72,  /* [48] */
+    P_features_denseblock3_denselayer2_norm2_running_var = P_features_denseblock3_denselayer2_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock3_denselayer3_norm1_running_mean = P_features_denseblock3_denselayer2_norm2_running_var + 48,  /* [84] */
+    P_features_denseblock3_denselayer3_norm1_running_var = P_features_denseblock3_denselayer3_norm1_running_mean + 84,  /* [84] */
+    P_features_denseblock3_denselayer3_norm2_running_mean = P_features_denseblock3_denselayer3_norm1_running_var + 84,  /* [48] */
+    P_features_denseblock3_denselayer3_norm2_running_var = P_features_denseblock3_denselayer3_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock3_denselayer4_norm1_running_mean = P_features_denseblock3_denselayer3_norm2_running_var + 48,  /* [96] */
+    P_features_denseblock3_denselayer4_norm1_running_var = P_features_denseblock3_denselayer4_norm1_running_mean + 96,  /* [96] */
+    P_features_denseblock3_denselayer4_norm2_running_mean = P_features_denseblock3_denselayer4_norm1_running_var + 96,  /* [48] */
+    P_features_denseblock3_denselayer4_norm2_running_var = P_features_denseblock3_denselayer4_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock3_denselayer5_norm1_running_mean = P_features_denseblock3_denselayer4_norm2_running_var + 48,  /* [108] */
+    P_features_denseblock3_denselayer5_norm1_running_var = P_features_denseblock3_denselayer5_norm1_running_mean + 108,  /* [108] */
+    P_features_denseblock3_denselayer5_norm2_running_mean = P_features_denseblock3_denselayer5_norm1_running_var + 108,  /* [48] */
+    P_features_denseblock3_denselayer5_norm2_running_var = P_features_denseblock3_denselayer5_norm2_running_mean + 48,  /* [48] */
+    P_features_denseblock3_denselayer6_norm1_running_mean = P_features_denseblock3_denselayer5_norm2_running_var + 48,  /* [120] */
+    P_features_denseblock3_denselayer6_norm1_running_var = P_features_denseblock3_denselayer6_norm1_running_mean + 120,  /* [120] */
+    P_features_denseblock3_denselayer6_norm2_running_mean = P_features_denseblock3_denselayer6_norm1_running_var + 120,  /* [48] */
+    P_features_denseblock3_denselayer6_norm2_running_var = P_features_denseblock3_denselayer6_norm2_running_mean + 48,  /* [48] */
+    P_features_norm5_running_mean = P_features_denseblock3_denselayer6_norm2_running_var + 48,  /* [132] */
+    P_features_norm5_running_var = P_features_norm5_running_mean + 132,  /* [132] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -569,6 +569,107 @@ enum {
     S_features_denseblock3_denselayer6_norm1 = 4488,  /* 240 floats */
     S_features_denseblock3_denselayer6_norm2 = 4728,  /* 96 floats */
     S_features_norm5 = 4824,  /* 264 floats */
+};
+
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_features_conv0,
+    L_features_denseblock1_denselayer1_norm1,
+    L_features_denseblock1_denselayer1_conv1,
+    L_features_denseblock1_denselayer1_norm2,
+    L_features_denseblock1_denselayer1_conv2,
+    L_features_denseblock1_denselayer1_concat1,
+    L_features_denseblock1_denselayer2_norm1,
+    L_features_denseblock1_denselayer2_conv1,
+    L_features_denseblock1_denselayer2_norm2,
+    L_features_denseblock1_denselayer2_conv2,
+    L_features_denseblock1_denselayer2_concat1,
+    L_features_denseblock1_denselayer3_norm1,
+    L_features_denseblock1_denselayer3_conv1,
+    L_features_denseblock1_denselayer3_norm2,
+    L_features_denseblock1_denselayer3_conv2,
+    L_features_denseblock1_denselayer3_concat1,
+    L_features_denseblock1_denselayer4_norm1,
+    L_features_denseblock1_denselayer4_conv1,
+    L_features_denseblock1_denselayer4_norm2,
+    L_features_denseblock1_denselayer4_conv2,
+    L_features_denseblock1_denselayer4_concat1,
+    L_features_denseblock1_denselayer5_norm1,
+    L_features_denseblock1_denselayer5_conv1,
+    L_features_denseblock1_denselayer5_norm2,
+    L_features_denseblock1_denselayer5_conv2,
+    L_features_denseblock1_denselayer5_concat1,
+    L_features_denseblock1_denselayer6_norm1,
+    L_features_denseblock1_denselayer6_conv1,
+    L_features_denseblock1_denselayer6_norm2,
+    L_features_denseblock1_denselayer6_conv2,
+    L_features_denseblock1_denselayer6_concat1,
+    L_features_transition1_norm,
+    L_features_transition1_conv,
+    L_features_denseblock2_denselayer1_norm1,
+    L_features_denseblock2_denselayer1_conv1,
+    L_features_denseblock2_denselayer1_norm2,
+    L_features_denseblock2_denselayer1_conv2,
+    L_features_denseblock2_denselayer1_concat1,
+    L_features_denseblock2_denselayer2_norm1,
+    L_features_denseblock2_denselayer2_conv1,
+    L_features_denseblock2_denselayer2_norm2,
+    L_features_denseblock2_denselayer2_conv2,
+    L_features_denseblock2_denselayer2_concat1,
+    L_features_denseblock2_denselayer3_norm1,
+    L_features_denseblock2_denselayer3_conv1,
+    L_features_denseblock2_denselayer3_norm2,
+    L_features_denseblock2_denselayer3_conv2,
+    L_features_denseblock2_denselayer3_concat1,
+    L_features_denseblock2_denselayer4_norm1,
+    L_features_denseblock2_denselayer4_conv1,
+    L_features_denseblock2_denselayer4_norm2,
+    L_features_denseblock2_denselayer4_conv2,
+    L_features_denseblock2_denselayer4_concat1,
+    L_features_denseblock2_denselayer5_norm1,
+    L_features_denseblock2_denselayer5_conv1,
+    L_features_denseblock2_denselayer5_norm2,
+    L_features_denseblock2_denselayer5_conv2,
+    L_features_denseblock2_denselayer5_concat1,
+    L_features_denseblock2_denselayer6_norm1,
+    L_features_denseblock2_denselayer6_conv1,
+    L_features_denseblock2_denselayer6_norm2,
+    L_features_denseblock2_denselayer6_conv2,
+    L_features_denseblock2_denselayer6_concat1,
+    L_features_transition2_norm,
+    L_features_transition2_conv,
+    L_features_denseblock3_denselayer1_norm1,
+    L_features_denseblock3_denselayer1_conv1,
+    L_features_denseblock3_denselayer1_norm2,
+    L_features_denseblock3_denselayer1_conv2,
+    L_features_denseblock3_denselayer1_concat1,
+    L_features_denseblock3_denselayer2_norm1,
+    L_features_denseblock3_denselayer2_conv1,
+    L_features_denseblock3_denselayer2_norm2,
+    L_features_denseblock3_denselayer2_conv2,
+    L_features_denseblock3_denselayer2_concat1,
+    L_features_denseblock3_denselayer3_norm1,
+    L_features_denseblock3_denselayer3_conv1,
+    L_features_denseblock3_denselayer3_norm2,
+    L_features_denseblock3_denselayer3_conv2,
+    L_features_denseblock3_denselayer3_concat1,
+    L_features_denseblock3_denselayer4_norm1,
+    L_features_denseblock3_denselayer4_conv1,
+    L_features_denseblock3_denselayer4_norm2,
+    L_features_denseblock3_denselayer4_conv2,
+    L_features_denseblock3_denselayer4_concat1,
+    L_features_denseblock3_denselayer5_norm1,
+    L_features_denseblock3_denselayer5_conv1,
+    L_features_denseblock3_denselayer5_norm2,
+    L_features_denseblock3_denselayer5_conv2,
+    L_features_denseblock3_denselayer5_concat1,
+    L_features_denseblock3_denselayer6_norm1,
+    L_features_denseblock3_denselayer6_conv1,
+    L_features_denseblock3_denselayer6_norm2,
+    L_features_denseblock3_denselayer6_conv2,
+    L_features_denseblock3_denselayer6_concat1,
+    L_features_norm5,
+    L_classifier,
 };
 
 #define P(o) (params + (o))
@@ -1173,7 +1274,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_avgpool, 132);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier), A(X_avgpool), P(P_classifier_weight), n, 132, 10);
-    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_avgpool), (size_t)n * 132);
+    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 132);
     ZERO(D_relu, 6468);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49);
@@ -1183,7 +1284,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock3_denselayer6_concat1, 6468);
     /* features.norm5: batchnorm, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock3_denselayer6_concat1), S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_weight), n, 132, 49);
-    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
+    if (grad_sumsq) grad_sumsq[L_features_norm5] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
     ZERO(D_features_denseblock3_denselayer5_concat1, 5880);
     ZERO(D_features_denseblock3_denselayer6_conv2, 588);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
@@ -1192,25 +1293,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock3_denselayer6_relu2, 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
-    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer6_norm2, 2352);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer6_conv1, 2352);
     /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 48, P(P_features_denseblock3_denselayer6_norm2_weight), n, 48, 49);
-    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer6_relu1, 5880);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1);
-    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
     ZERO(D_features_denseblock3_denselayer6_norm1, 5880);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
     /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 120, P(P_features_denseblock3_denselayer6_norm1_weight), n, 120, 49);
-    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
-    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     ZERO(D_features_denseblock3_denselayer4_concat1, 5292);
     ZERO(D_features_denseblock3_denselayer5_conv2, 588);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
@@ -1219,25 +1320,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock3_denselayer5_relu2, 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
-    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer5_norm2, 2352);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer5_conv1, 2352);
     /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 48, P(P_features_denseblock3_denselayer5_norm2_weight), n, 48, 49);
-    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer5_relu1, 5292);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1);
-    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
     ZERO(D_features_denseblock3_denselayer5_norm1, 5292);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
     /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 108, P(P_features_denseblock3_denselayer5_norm1_weight), n, 108, 49);
-    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
-    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     ZERO(D_features_denseblock3_denselayer3_concat1, 4704);
     ZERO(D_features_denseblock3_denselayer4_conv2, 588);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
@@ -1246,25 +1347,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock3_denselayer4_relu2, 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
-    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer4_norm2, 2352);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer4_conv1, 2352);
     /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 48, P(P_features_denseblock3_denselayer4_norm2_weight), n, 48, 49);
-    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer4_relu1, 4704);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1);
-    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
     ZERO(D_features_denseblock3_denselayer4_norm1, 4704);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
     /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 96, P(P_features_denseblock3_denselayer4_norm1_weight), n, 96, 49);
-    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
-    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     ZERO(D_features_denseblock3_denselayer2_concat1, 4116);
     ZERO(D_features_denseblock3_denselayer3_conv2, 588);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
@@ -1273,25 +1374,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock3_denselayer3_relu2, 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
-    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer3_norm2, 2352);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer3_conv1, 2352);
     /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 48, P(P_features_denseblock3_denselayer3_norm2_weight), n, 48, 49);
-    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer3_relu1, 4116);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1);
-    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
     ZERO(D_features_denseblock3_denselayer3_norm1, 4116);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
     /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 84, P(P_features_denseblock3_denselayer3_norm1_weight), n, 84, 49);
-    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
-    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     ZERO(D_features_denseblock3_denselayer1_concat1, 3528);
     ZERO(D_features_denseblock3_denselayer2_conv2, 588);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
@@ -1300,25 +1401,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock3_denselayer2_relu2, 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
-    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer2_norm2, 2352);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer2_conv1, 2352);
     /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 48, P(P_features_denseblock3_denselayer2_norm2_weight), n, 48, 49);
-    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer2_relu1, 3528);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1);
-    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
     ZERO(D_features_denseblock3_denselayer2_norm1, 3528);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
     /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 72, P(P_features_denseblock3_denselayer2_norm1_weight), n, 72, 49);
-    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
-    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     ZERO(D_features_transition2_pool, 2940);
     ZERO(D_features_denseblock3_denselayer1_conv2, 588);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
@@ -1327,39 +1428,39 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock3_denselayer1_relu2, 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
-    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer1_norm2, 2352);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer1_conv1, 2352);
     /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 48, P(P_features_denseblock3_denselayer1_norm2_weight), n, 48, 49);
-    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     ZERO(D_features_denseblock3_denselayer1_relu1, 2940);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1);
-    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
     ZERO(D_features_denseblock3_denselayer1_norm1, 2940);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
     /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 60, P(P_features_denseblock3_denselayer1_norm1_weight), n, 60, 49);
-    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
-    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
     ZERO(D_features_transition2_conv, 11760);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool);
     ZERO(D_features_transition2_relu, 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv);
-    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
+    if (grad_sumsq) grad_sumsq[L_features_transition2_conv] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
     ZERO(D_features_transition2_norm, 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
     rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 23520);
     ZERO(D_features_denseblock2_denselayer6_concat1, 23520);
     /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight), n, 120, 196);
-    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
+    if (grad_sumsq) grad_sumsq[L_features_transition2_norm] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
     ZERO(D_features_denseblock2_denselayer5_concat1, 21168);
     ZERO(D_features_denseblock2_denselayer6_conv2, 2352);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
@@ -1368,25 +1469,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock2_denselayer6_relu2, 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
-    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer6_norm2, 9408);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer6_conv1, 9408);
     /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 48, P(P_features_denseblock2_denselayer6_norm2_weight), n, 48, 196);
-    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer6_relu1, 21168);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1);
-    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
     ZERO(D_features_denseblock2_denselayer6_norm1, 21168);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
     /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 108, P(P_features_denseblock2_denselayer6_norm1_weight), n, 108, 196);
-    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
-    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     ZERO(D_features_denseblock2_denselayer4_concat1, 18816);
     ZERO(D_features_denseblock2_denselayer5_conv2, 2352);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
@@ -1395,25 +1496,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock2_denselayer5_relu2, 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
-    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer5_norm2, 9408);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer5_conv1, 9408);
     /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 48, P(P_features_denseblock2_denselayer5_norm2_weight), n, 48, 196);
-    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer5_relu1, 18816);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1);
-    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
     ZERO(D_features_denseblock2_denselayer5_norm1, 18816);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
     /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 96, P(P_features_denseblock2_denselayer5_norm1_weight), n, 96, 196);
-    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
-    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     ZERO(D_features_denseblock2_denselayer3_concat1, 16464);
     ZERO(D_features_denseblock2_denselayer4_conv2, 2352);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
@@ -1422,25 +1523,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock2_denselayer4_relu2, 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
-    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer4_norm2, 9408);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer4_conv1, 9408);
     /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 48, P(P_features_denseblock2_denselayer4_norm2_weight), n, 48, 196);
-    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer4_relu1, 16464);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1);
-    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
     ZERO(D_features_denseblock2_denselayer4_norm1, 16464);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
     /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 84, P(P_features_denseblock2_denselayer4_norm1_weight), n, 84, 196);
-    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
-    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     ZERO(D_features_denseblock2_denselayer2_concat1, 14112);
     ZERO(D_features_denseblock2_denselayer3_conv2, 2352);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
@@ -1449,25 +1550,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock2_denselayer3_relu2, 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
-    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer3_norm2, 9408);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer3_conv1, 9408);
     /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 48, P(P_features_denseblock2_denselayer3_norm2_weight), n, 48, 196);
-    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer3_relu1, 14112);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1);
-    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
     ZERO(D_features_denseblock2_denselayer3_norm1, 14112);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
     /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 72, P(P_features_denseblock2_denselayer3_norm1_weight), n, 72, 196);
-    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
-    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     ZERO(D_features_denseblock2_denselayer1_concat1, 11760);
     ZERO(D_features_denseblock2_denselayer2_conv2, 2352);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
@@ -1476,25 +1577,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock2_denselayer2_relu2, 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
-    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer2_norm2, 9408);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer2_conv1, 9408);
     /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 48, P(P_features_denseblock2_denselayer2_norm2_weight), n, 48, 196);
-    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer2_relu1, 11760);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1);
-    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
     ZERO(D_features_denseblock2_denselayer2_norm1, 11760);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
     /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 60, P(P_features_denseblock2_denselayer2_norm1_weight), n, 60, 196);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
-    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     ZERO(D_features_transition1_pool, 9408);
     ZERO(D_features_denseblock2_denselayer1_conv2, 2352);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
@@ -1503,39 +1604,39 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock2_denselayer1_relu2, 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer1_norm2, 9408);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer1_conv1, 9408);
     /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 48, P(P_features_denseblock2_denselayer1_norm2_weight), n, 48, 196);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer1_relu1, 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
     ZERO(D_features_denseblock2_denselayer1_norm1, 9408);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 48, P(P_features_denseblock2_denselayer1_norm1_weight), n, 48, 196);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
     ZERO(D_features_transition1_conv, 37632);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool);
     ZERO(D_features_transition1_relu, 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
+    if (grad_sumsq) grad_sumsq[L_features_transition1_conv] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
     ZERO(D_features_transition1_norm, 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
     rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 75264);
     ZERO(D_features_denseblock1_denselayer6_concat1, 75264);
     /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight), n, 96, 784);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
+    if (grad_sumsq) grad_sumsq[L_features_transition1_norm] = rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
     ZERO(D_features_denseblock1_denselayer5_concat1, 65856);
     ZERO(D_features_denseblock1_denselayer6_conv2, 9408);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
@@ -1544,25 +1645,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock1_denselayer6_relu2, 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer6_norm2, 37632);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer6_conv1, 37632);
     /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 48, P(P_features_denseblock1_denselayer6_norm2_weight), n, 48, 784);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer6_relu1, 65856);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
     ZERO(D_features_denseblock1_denselayer6_norm1, 65856);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
     /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 84, P(P_features_denseblock1_denselayer6_norm1_weight), n, 84, 784);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     ZERO(D_features_denseblock1_denselayer4_concat1, 56448);
     ZERO(D_features_denseblock1_denselayer5_conv2, 9408);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
@@ -1571,25 +1672,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock1_denselayer5_relu2, 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer5_norm2, 37632);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer5_conv1, 37632);
     /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 48, P(P_features_denseblock1_denselayer5_norm2_weight), n, 48, 784);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer5_relu1, 56448);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
     ZERO(D_features_denseblock1_denselayer5_norm1, 56448);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
     /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 72, P(P_features_denseblock1_denselayer5_norm1_weight), n, 72, 784);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     ZERO(D_features_denseblock1_denselayer3_concat1, 47040);
     ZERO(D_features_denseblock1_denselayer4_conv2, 9408);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
@@ -1598,25 +1699,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock1_denselayer4_relu2, 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer4_norm2, 37632);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer4_conv1, 37632);
     /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 48, P(P_features_denseblock1_denselayer4_norm2_weight), n, 48, 784);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer4_relu1, 47040);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
     ZERO(D_features_denseblock1_denselayer4_norm1, 47040);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
     /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 60, P(P_features_denseblock1_denselayer4_norm1_weight), n, 60, 784);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     ZERO(D_features_denseblock1_denselayer2_concat1, 37632);
     ZERO(D_features_denseblock1_denselayer3_conv2, 9408);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
@@ -1625,25 +1726,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock1_denselayer3_relu2, 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer3_norm2, 37632);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer3_conv1, 37632);
     /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 48, P(P_features_denseblock1_denselayer3_norm2_weight), n, 48, 784);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer3_relu1, 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer3_norm1, 37632);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 48, P(P_features_denseblock1_denselayer3_norm1_weight), n, 48, 784);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer1_concat1, 28224);
     ZERO(D_features_denseblock1_denselayer2_conv2, 9408);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
@@ -1652,25 +1753,25 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock1_denselayer2_relu2, 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer2_norm2, 37632);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer2_conv1, 37632);
     /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 48, P(P_features_denseblock1_denselayer2_norm2_weight), n, 48, 784);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer2_relu1, 28224);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
     ZERO(D_features_denseblock1_denselayer2_norm1, 28224);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
     /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 36, P(P_features_denseblock1_denselayer2_norm1_weight), n, 36, 784);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     ZERO(D_features_conv0, 18816);
     ZERO(D_features_denseblock1_denselayer1_conv2, 9408);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
@@ -1679,28 +1780,28 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     ZERO(D_features_denseblock1_denselayer1_relu2, 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer1_norm2, 37632);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer1_conv1, 37632);
     /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 48, P(P_features_denseblock1_denselayer1_norm2_weight), n, 48, 784);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     ZERO(D_features_denseblock1_denselayer1_relu1, 18816);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
     ZERO(D_features_denseblock1_denselayer1_norm1, 18816);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
     /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
     rt_batchnorm_backward(A(D_features_conv0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_conv0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 24, P(P_features_denseblock1_denselayer1_norm1_weight), n, 24, 784);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm1] = rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] = rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
     rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void densenet40_zero_grad(float *grads) {
@@ -1718,203 +1819,203 @@ void densenet40_adamw_step(float *params, const float *grads, float *m, float *v
 }
 
 static const RtParamInfo tensors[] = {
-    {"features.conv0.weight", 4, {24,1,3,3}, P_features_conv0_weight, 216, RT_PARAM_WEIGHT, 0},
-    {"features.denseblock1.denselayer1.norm1.weight", 1, {24}, P_features_denseblock1_denselayer1_norm1_weight, 24, RT_PARAM_BN_WEIGHT, 1},
-    {"features.denseblock1.denselayer1.norm1.bias", 1, {24}, P_features_denseblock1_denselayer1_norm1_bias, 24, RT_PARAM_BN_BIAS, 1},
-    {"features.denseblock1.denselayer1.norm1.running_mean", 1, {24}, P_features_denseblock1_denselayer1_norm1_running_mean, 24, RT_PARAM_RUNNING_MEAN, 1},
-    {"features.denseblock1.denselayer1.norm1.running_var", 1, {24}, P_features_denseblock1_denselayer1_norm1_running_var, 24, RT_PARAM_RUNNING_VAR, 1},
-    {"features.denseblock1.denselayer1.conv1.weight", 4, {48,24,1,1}, P_features_denseblock1_denselayer1_conv1_weight, 1152, RT_PARAM_WEIGHT, 2},
-    {"features.denseblock1.denselayer1.norm2.weight", 1, {48}, P_features_denseblock1_denselayer1_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 3},
-    {"features.denseblock1.denselayer1.norm2.bias", 1, {48}, P_features_denseblock1_denselayer1_norm2_bias, 48, RT_PARAM_BN_BIAS, 3},
-    {"features.denseblock1.denselayer1.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer1_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 3},
-    {"features.denseblock1.denselayer1.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer1_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 3},
-    {"features.denseblock1.denselayer1.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer1_conv2_weight, 5184, RT_PARAM_WEIGHT, 4},
-    {"features.denseblock1.denselayer2.norm1.weight", 1, {36}, P_features_denseblock1_denselayer2_norm1_weight, 36, RT_PARAM_BN_WEIGHT, 6},
-    {"features.denseblock1.denselayer2.norm1.bias", 1, {36}, P_features_denseblock1_denselayer2_norm1_bias, 36, RT_PARAM_BN_BIAS, 6},
-    {"features.denseblock1.denselayer2.norm1.running_mean", 1, {36}, P_features_denseblock1_denselayer2_norm1_running_mean, 36, RT_PARAM_RUNNING_MEAN, 6},
-    {"features.denseblock1.denselayer2.norm1.running_var", 1, {36}, P_features_denseblock1_denselayer2_norm1_running_var, 36, RT_PARAM_RUNNING_VAR, 6},
-    {"features.denseblock1.denselayer2.conv1.weight", 4, {48,36,1,1}, P_features_denseblock1_denselayer2_conv1_weight, 1728, RT_PARAM_WEIGHT, 7},
-    {"features.denseblock1.denselayer2.norm2.weight", 1, {48}, P_features_denseblock1_denselayer2_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 8},
-    {"features.denseblock1.denselayer2.norm2.bias", 1, {48}, P_features_denseblock1_denselayer2_norm2_bias, 48, RT_PARAM_BN_BIAS, 8},
-    {"features.denseblock1.denselayer2.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer2_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 8},
-    {"features.denseblock1.denselayer2.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer2_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 8},
-    {"features.denseblock1.denselayer2.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer2_conv2_weight, 5184, RT_PARAM_WEIGHT, 9},
-    {"features.denseblock1.denselayer3.norm1.weight", 1, {48}, P_features_denseblock1_denselayer3_norm1_weight, 48, RT_PARAM_BN_WEIGHT, 11},
-    {"features.denseblock1.denselayer3.norm1.bias", 1, {48}, P_features_denseblock1_denselayer3_norm1_bias, 48, RT_PARAM_BN_BIAS, 11},
-    {"features.denseblock1.denselayer3.norm1.running_mean", 1, {48}, P_features_denseblock1_denselayer3_norm1_running_mean, 48, RT_PARAM_RUNNING_MEAN, 11},
-    {"features.denseblock1.denselayer3.norm1.running_var", 1, {48}, P_features_denseblock1_denselayer3_norm1_running_var, 48, RT_PARAM_RUNNING_VAR, 11},
-    {"features.denseblock1.denselayer3.conv1.weight", 4, {48,48,1,1}, P_features_denseblock1_denselayer3_conv1_weight, 2304, RT_PARAM_WEIGHT, 12},
-    {"features.denseblock1.denselayer3.norm2.weight", 1, {48}, P_features_denseblock1_denselayer3_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 13},
-    {"features.denseblock1.denselayer3.norm2.bias", 1, {48}, P_features_denseblock1_denselayer3_norm2_bias, 48, RT_PARAM_BN_BIAS, 13},
-    {"features.denseblock1.denselayer3.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer3_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 13},
-    {"features.denseblock1.denselayer3.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer3_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 13},
-    {"features.denseblock1.denselayer3.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer3_conv2_weight, 5184, RT_PARAM_WEIGHT, 14},
-    {"features.denseblock1.denselayer4.norm1.weight", 1, {60}, P_features_denseblock1_denselayer4_norm1_weight, 60, RT_PARAM_BN_WEIGHT, 16},
-    {"features.denseblock1.denselayer4.norm1.bias", 1, {60}, P_features_denseblock1_denselayer4_norm1_bias, 60, RT_PARAM_BN_BIAS, 16},
-    {"features.denseblock1.denselayer4.norm1.running_mean", 1, {60}, P_features_denseblock1_denselayer4_norm1_running_mean, 60, RT_PARAM_RUNNING_MEAN, 16},
-    {"features.denseblock1.denselayer4.norm1.running_var", 1, {60}, P_features_denseblock1_denselayer4_norm1_running_var, 60, RT_PARAM_RUNNING_VAR, 16},
-    {"features.denseblock1.denselayer4.conv1.weight", 4, {48,60,1,1}, P_features_denseblock1_denselayer4_conv1_weight, 2880, RT_PARAM_WEIGHT, 17},
-    {"features.denseblock1.denselayer4.norm2.weight", 1, {48}, P_features_denseblock1_denselayer4_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 18},
-    {"features.denseblock1.denselayer4.norm2.bias", 1, {48}, P_features_denseblock1_denselayer4_norm2_bias, 48, RT_PARAM_BN_BIAS, 18},
-    {"features.denseblock1.denselayer4.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer4_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 18},
-    {"features.denseblock1.denselayer4.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer4_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 18},
-    {"features.denseblock1.denselayer4.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer4_conv2_weight, 5184, RT_PARAM_WEIGHT, 19},
-    {"features.denseblock1.denselayer5.norm1.weight", 1, {72}, P_features_denseblock1_denselayer5_norm1_weight, 72, RT_PARAM_BN_WEIGHT, 21},
-    {"features.denseblock1.denselayer5.norm1.bias", 1, {72}, P_features_denseblock1_denselayer5_norm1_bias, 72, RT_PARAM_BN_BIAS, 21},
-    {"features.denseblock1.denselayer5.norm1.running_mean", 1, {72}, P_features_denseblock1_denselayer5_norm1_running_mean, 72, RT_PARAM_RUNNING_MEAN, 21},
-    {"features.denseblock1.denselayer5.norm1.running_var", 1, {72}, P_features_denseblock1_denselayer5_norm1_running_var, 72, RT_PARAM_RUNNING_VAR, 21},
-    {"features.denseblock1.denselayer5.conv1.weight", 4, {48,72,1,1}, P_features_denseblock1_denselayer5_conv1_weight, 3456, RT_PARAM_WEIGHT, 22},
-    {"features.denseblock1.denselayer5.norm2.weight", 1, {48}, P_features_denseblock1_denselayer5_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 23},
-    {"features.denseblock1.denselayer5.norm2.bias", 1, {48}, P_features_denseblock1_denselayer5_norm2_bias, 48, RT_PARAM_BN_BIAS, 23},
-    {"features.denseblock1.denselayer5.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer5_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 23},
-    {"features.denseblock1.denselayer5.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer5_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 23},
-    {"features.denseblock1.denselayer5.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer5_conv2_weight, 5184, RT_PARAM_WEIGHT, 24},
-    {"features.denseblock1.denselayer6.norm1.weight", 1, {84}, P_features_denseblock1_denselayer6_norm1_weight, 84, RT_PARAM_BN_WEIGHT, 26},
-    {"features.denseblock1.denselayer6.norm1.bias", 1, {84}, P_features_denseblock1_denselayer6_norm1_bias, 84, RT_PARAM_BN_BIAS, 26},
-    {"features.denseblock1.denselayer6.norm1.running_mean", 1, {84}, P_features_denseblock1_denselayer6_norm1_running_mean, 84, RT_PARAM_RUNNING_MEAN, 26},
-    {"features.denseblock1.denselayer6.norm1.running_var", 1, {84}, P_features_denseblock1_denselayer6_norm1_running_var, 84, RT_PARAM_RUNNING_VAR, 26},
-    {"features.denseblock1.denselayer6.conv1.weight", 4, {48,84,1,1}, P_features_denseblock1_denselayer6_conv1_weight, 4032, RT_PARAM_WEIGHT, 27},
-    {"features.denseblock1.denselayer6.norm2.weight", 1, {48}, P_features_denseblock1_denselayer6_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 28},
-    {"features.denseblock1.denselayer6.norm2.bias", 1, {48}, P_features_denseblock1_denselayer6_norm2_bias, 48, RT_PARAM_BN_BIAS, 28},
-    {"features.denseblock1.denselayer6.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer6_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 28},
-    {"features.denseblock1.denselayer6.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer6_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 28},
-    {"features.denseblock1.denselayer6.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer6_conv2_weight, 5184, RT_PARAM_WEIGHT, 29},
-    {"features.transition1.norm.weight", 1, {96}, P_features_transition1_norm_weight, 96, RT_PARAM_BN_WEIGHT, 31},
-    {"features.transition1.norm.bias", 1, {96}, P_features_transition1_norm_bias, 96, RT_PARAM_BN_BIAS, 31},
-    {"features.transition1.norm.running_mean", 1, {96}, P_features_transition1_norm_running_mean, 96, RT_PARAM_RUNNING_MEAN, 31},
-    {"features.transition1.norm.running_var", 1, {96}, P_features_transition1_norm_running_var, 96, RT_PARAM_RUNNING_VAR, 31},
-    {"features.transition1.conv.weight", 4, {48,96,1,1}, P_features_transition1_conv_weight, 4608, RT_PARAM_WEIGHT, 32},
-    {"features.denseblock2.denselayer1.norm1.weight", 1, {48}, P_features_denseblock2_denselayer1_norm1_weight, 48, RT_PARAM_BN_WEIGHT, 33},
-    {"features.denseblock2.denselayer1.norm1.bias", 1, {48}, P_features_denseblock2_denselayer1_norm1_bias, 48, RT_PARAM_BN_BIAS, 33},
-    {"features.denseblock2.denselayer1.norm1.running_mean", 1, {48}, P_features_denseblock2_denselayer1_norm1_running_mean, 48, RT_PARAM_RUNNING_MEAN, 33},
-    {"features.denseblock2.denselayer1.norm1.running_var", 1, {48}, P_features_denseblock2_denselayer1_norm1_running_var, 48, RT_PARAM_RUNNING_VAR, 33},
-    {"features.denseblock2.denselayer1.conv1.weight", 4, {48,48,1,1}, P_features_denseblock2_denselayer1_conv1_weight, 2304, RT_PARAM_WEIGHT, 34},
-    {"features.denseblock2.denselayer1.norm2.weight", 1, {48}, P_features_denseblock2_denselayer1_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 35},
-    {"features.denseblock2.denselayer1.norm2.bias", 1, {48}, P_features_denseblock2_denselayer1_norm2_bias, 48, RT_PARAM_BN_BIAS, 35},
-    {"features.denseblock2.denselayer1.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer1_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 35},
-    {"features.denseblock2.denselayer1.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer1_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 35},
-    {"features.denseblock2.denselayer1.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer1_conv2_weight, 5184, RT_PARAM_WEIGHT, 36},
-    {"features.denseblock2.denselayer2.norm1.weight", 1, {60}, P_features_denseblock2_denselayer2_norm1_weight, 60, RT_PARAM_BN_WEIGHT, 38},
-    {"features.denseblock2.denselayer2.norm1.bias", 1, {60}, P_features_denseblock2_denselayer2_norm1_bias, 60, RT_PARAM_BN_BIAS, 38},
-    {"features.denseblock2.denselayer2.norm1.running_mean", 1, {60}, P_features_denseblock2_denselayer2_norm1_running_mean, 60, RT_PARAM_RUNNING_MEAN, 38},
-    {"features.denseblock2.denselayer2.norm1.running_var", 1, {60}, P_features_denseblock2_denselayer2_norm1_running_var, 60, RT_PARAM_RUNNING_VAR, 38},
-    {"features.denseblock2.denselayer2.conv1.weight", 4, {48,60,1,1}, P_features_denseblock2_denselayer2_conv1_weight, 2880, RT_PARAM_WEIGHT, 39},
-    {"features.denseblock2.denselayer2.norm2.weight", 1, {48}, P_features_denseblock2_denselayer2_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 40},
-    {"features.denseblock2.denselayer2.norm2.bias", 1, {48}, P_features_denseblock2_denselayer2_norm2_bias, 48, RT_PARAM_BN_BIAS, 40},
-    {"features.denseblock2.denselayer2.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer2_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 40},
-    {"features.denseblock2.denselayer2.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer2_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 40},
-    {"features.denseblock2.denselayer2.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer2_conv2_weight, 5184, RT_PARAM_WEIGHT, 41},
-    {"features.denseblock2.denselayer3.norm1.weight", 1, {72}, P_features_denseblock2_denselayer3_norm1_weight, 72, RT_PARAM_BN_WEIGHT, 43},
-    {"features.denseblock2.denselayer3.norm1.bias", 1, {72}, P_features_denseblock2_denselayer3_norm1_bias, 72, RT_PARAM_BN_BIAS, 43},
-    {"features.denseblock2.denselayer3.norm1.running_mean", 1, {72}, P_features_denseblock2_denselayer3_norm1_running_mean, 72, RT_PARAM_RUNNING_MEAN, 43},
-    {"features.denseblock2.denselayer3.norm1.running_var", 1, {72}, P_features_denseblock2_denselayer3_norm1_running_var, 72, RT_PARAM_RUNNING_VAR, 43},
-    {"features.denseblock2.denselayer3.conv1.weight", 4, {48,72,1,1}, P_features_denseblock2_denselayer3_conv1_weight, 3456, RT_PARAM_WEIGHT, 44},
-    {"features.denseblock2.denselayer3.norm2.weight", 1, {48}, P_features_denseblock2_denselayer3_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 45},
-    {"features.denseblock2.denselayer3.norm2.bias", 1, {48}, P_features_denseblock2_denselayer3_norm2_bias, 48, RT_PARAM_BN_BIAS, 45},
-    {"features.denseblock2.denselayer3.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer3_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 45},
-    {"features.denseblock2.denselayer3.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer3_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 45},
-    {"features.denseblock2.denselayer3.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer3_conv2_weight, 5184, RT_PARAM_WEIGHT, 46},
-    {"features.denseblock2.denselayer4.norm1.weight", 1, {84}, P_features_denseblock2_denselayer4_norm1_weight, 84, RT_PARAM_BN_WEIGHT, 48},
-    {"features.denseblock2.denselayer4.norm1.bias", 1, {84}, P_features_denseblock2_denselayer4_norm1_bias, 84, RT_PARAM_BN_BIAS, 48},
-    {"features.denseblock2.denselayer4.norm1.running_mean", 1, {84}, P_features_denseblock2_denselayer4_norm1_running_mean, 84, RT_PARAM_RUNNING_MEAN, 48},
-    {"features.denseblock2.denselayer4.norm1.running_var", 1, {84}, P_features_denseblock2_denselayer4_norm1_running_var, 84, RT_PARAM_RUNNING_VAR, 48},
-    {"features.denseblock2.denselayer4.conv1.weight", 4, {48,84,1,1}, P_features_denseblock2_denselayer4_conv1_weight, 4032, RT_PARAM_WEIGHT, 49},
-    {"features.denseblock2.denselayer4.norm2.weight", 1, {48}, P_features_denseblock2_denselayer4_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 50},
-    {"features.denseblock2.denselayer4.norm2.bias", 1, {48}, P_features_denseblock2_denselayer4_norm2_bias, 48, RT_PARAM_BN_BIAS, 50},
-    {"features.denseblock2.denselayer4.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer4_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 50},
-    {"features.denseblock2.denselayer4.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer4_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 50},
-    {"features.denseblock2.denselayer4.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer4_conv2_weight, 5184, RT_PARAM_WEIGHT, 51},
-    {"features.denseblock2.denselayer5.norm1.weight", 1, {96}, P_features_denseblock2_denselayer5_norm1_weight, 96, RT_PARAM_BN_WEIGHT, 53},
-    {"features.denseblock2.denselayer5.norm1.bias", 1, {96}, P_features_denseblock2_denselayer5_norm1_bias, 96, RT_PARAM_BN_BIAS, 53},
-    {"features.denseblock2.denselayer5.norm1.running_mean", 1, {96}, P_features_denseblock2_denselayer5_norm1_running_mean, 96, RT_PARAM_RUNNING_MEAN, 53},
-    {"features.denseblock2.denselayer5.norm1.running_var", 1, {96}, P_features_denseblock2_denselayer5_norm1_running_var, 96, RT_PARAM_RUNNING_VAR, 53},
-    {"features.denseblock2.denselayer5.conv1.weight", 4, {48,96,1,1}, P_features_denseblock2_denselayer5_conv1_weight, 4608, RT_PARAM_WEIGHT, 54},
-    {"features.denseblock2.denselayer5.norm2.weight", 1, {48}, P_features_denseblock2_denselayer5_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 55},
-    {"features.denseblock2.denselayer5.norm2.bias", 1, {48}, P_features_denseblock2_denselayer5_norm2_bias, 48, RT_PARAM_BN_BIAS, 55},
-    {"features.denseblock2.denselayer5.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer5_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 55},
-    {"features.denseblock2.denselayer5.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer5_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 55},
-    {"features.denseblock2.denselayer5.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer5_conv2_weight, 5184, RT_PARAM_WEIGHT, 56},
-    {"features.denseblock2.denselayer6.norm1.weight", 1, {108}, P_features_denseblock2_denselayer6_norm1_weight, 108, RT_PARAM_BN_WEIGHT, 58},
-    {"features.denseblock2.denselayer6.norm1.bias", 1, {108}, P_features_denseblock2_denselayer6_norm1_bias, 108, RT_PARAM_BN_BIAS, 58},
-    {"features.denseblock2.denselayer6.norm1.running_mean", 1, {108}, P_features_denseblock2_denselayer6_norm1_running_mean, 108, RT_PARAM_RUNNING_MEAN, 58},
-    {"features.denseblock2.denselayer6.norm1.running_var", 1, {108}, P_features_denseblock2_denselayer6_norm1_running_var, 108, RT_PARAM_RUNNING_VAR, 58},
-    {"features.denseblock2.denselayer6.conv1.weight", 4, {48,108,1,1}, P_features_denseblock2_denselayer6_conv1_weight, 5184, RT_PARAM_WEIGHT, 59},
-    {"features.denseblock2.denselayer6.norm2.weight", 1, {48}, P_features_denseblock2_denselayer6_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 60},
-    {"features.denseblock2.denselayer6.norm2.bias", 1, {48}, P_features_denseblock2_denselayer6_norm2_bias, 48, RT_PARAM_BN_BIAS, 60},
-    {"features.denseblock2.denselayer6.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer6_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 60},
-    {"features.denseblock2.denselayer6.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer6_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 60},
-    {"features.denseblock2.denselayer6.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer6_conv2_weight, 5184, RT_PARAM_WEIGHT, 61},
-    {"features.transition2.norm.weight", 1, {120}, P_features_transition2_norm_weight, 120, RT_PARAM_BN_WEIGHT, 63},
-    {"features.transition2.norm.bias", 1, {120}, P_features_transition2_norm_bias, 120, RT_PARAM_BN_BIAS, 63},
-    {"features.transition2.norm.running_mean", 1, {120}, P_features_transition2_norm_running_mean, 120, RT_PARAM_RUNNING_MEAN, 63},
-    {"features.transition2.norm.running_var", 1, {120}, P_features_transition2_norm_running_var, 120, RT_PARAM_RUNNING_VAR, 63},
-    {"features.transition2.conv.weight", 4, {60,120,1,1}, P_features_transition2_conv_weight, 7200, RT_PARAM_WEIGHT, 64},
-    {"features.denseblock3.denselayer1.norm1.weight", 1, {60}, P_features_denseblock3_denselayer1_norm1_weight, 60, RT_PARAM_BN_WEIGHT, 65},
-    {"features.denseblock3.denselayer1.norm1.bias", 1, {60}, P_features_denseblock3_denselayer1_norm1_bias, 60, RT_PARAM_BN_BIAS, 65},
-    {"features.denseblock3.denselayer1.norm1.running_mean", 1, {60}, P_features_denseblock3_denselayer1_norm1_running_mean, 60, RT_PARAM_RUNNING_MEAN, 65},
-    {"features.denseblock3.denselayer1.norm1.running_var", 1, {60}, P_features_denseblock3_denselayer1_norm1_running_var, 60, RT_PARAM_RUNNING_VAR, 65},
-    {"features.denseblock3.denselayer1.conv1.weight", 4, {48,60,1,1}, P_features_denseblock3_denselayer1_conv1_weight, 2880, RT_PARAM_WEIGHT, 66},
-    {"features.denseblock3.denselayer1.norm2.weight", 1, {48}, P_features_denseblock3_denselayer1_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 67},
-    {"features.denseblock3.denselayer1.norm2.bias", 1, {48}, P_features_denseblock3_denselayer1_norm2_bias, 48, RT_PARAM_BN_BIAS, 67},
-    {"features.denseblock3.denselayer1.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer1_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 67},
-    {"features.denseblock3.denselayer1.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer1_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 67},
-    {"features.denseblock3.denselayer1.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer1_conv2_weight, 5184, RT_PARAM_WEIGHT, 68},
-    {"features.denseblock3.denselayer2.norm1.weight", 1, {72}, P_features_denseblock3_denselayer2_norm1_weight, 72, RT_PARAM_BN_WEIGHT, 70},
-    {"features.denseblock3.denselayer2.norm1.bias", 1, {72}, P_features_denseblock3_denselayer2_norm1_bias, 72, RT_PARAM_BN_BIAS, 70},
-    {"features.denseblock3.denselayer2.norm1.running_mean", 1, {72}, P_features_denseblock3_denselayer2_norm1_running_mean, 72, RT_PARAM_RUNNING_MEAN, 70},
-    {"features.denseblock3.denselayer2.norm1.running_var", 1, {72}, P_features_denseblock3_denselayer2_norm1_running_var, 72, RT_PARAM_RUNNING_VAR, 70},
-    {"features.denseblock3.denselayer2.conv1.weight", 4, {48,72,1,1}, P_features_denseblock3_denselayer2_conv1_weight, 3456, RT_PARAM_WEIGHT, 71},
-    {"features.denseblock3.denselayer2.norm2.weight", 1, {48}, P_features_denseblock3_denselayer2_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 72},
-    {"features.denseblock3.denselayer2.norm2.bias", 1, {48}, P_features_denseblock3_denselayer2_norm2_bias, 48, RT_PARAM_BN_BIAS, 72},
-    {"features.denseblock3.denselayer2.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer2_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 72},
-    {"features.denseblock3.denselayer2.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer2_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 72},
-    {"features.denseblock3.denselayer2.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer2_conv2_weight, 5184, RT_PARAM_WEIGHT, 73},
-    {"features.denseblock3.denselayer3.norm1.weight", 1, {84}, P_features_denseblock3_denselayer3_norm1_weight, 84, RT_PARAM_BN_WEIGHT, 75},
-    {"features.denseblock3.denselayer3.norm1.bias", 1, {84}, P_features_denseblock3_denselayer3_norm1_bias, 84, RT_PARAM_BN_BIAS, 75},
-    {"features.denseblock3.denselayer3.norm1.running_mean", 1, {84}, P_features_denseblock3_denselayer3_norm1_running_mean, 84, RT_PARAM_RUNNING_MEAN, 75},
-    {"features.denseblock3.denselayer3.norm1.running_var", 1, {84}, P_features_denseblock3_denselayer3_norm1_running_var, 84, RT_PARAM_RUNNING_VAR, 75},
-    {"features.denseblock3.denselayer3.conv1.weight", 4, {48,84,1,1}, P_features_denseblock3_denselayer3_conv1_weight, 4032, RT_PARAM_WEIGHT, 76},
-    {"features.denseblock3.denselayer3.norm2.weight", 1, {48}, P_features_denseblock3_denselayer3_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 77},
-    {"features.denseblock3.denselayer3.norm2.bias", 1, {48}, P_features_denseblock3_denselayer3_norm2_bias, 48, RT_PARAM_BN_BIAS, 77},
-    {"features.denseblock3.denselayer3.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer3_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 77},
-    {"features.denseblock3.denselayer3.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer3_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 77},
-    {"features.denseblock3.denselayer3.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer3_conv2_weight, 5184, RT_PARAM_WEIGHT, 78},
-    {"features.denseblock3.denselayer4.norm1.weight", 1, {96}, P_features_denseblock3_denselayer4_norm1_weight, 96, RT_PARAM_BN_WEIGHT, 80},
-    {"features.denseblock3.denselayer4.norm1.bias", 1, {96}, P_features_denseblock3_denselayer4_norm1_bias, 96, RT_PARAM_BN_BIAS, 80},
-    {"features.denseblock3.denselayer4.norm1.running_mean", 1, {96}, P_features_denseblock3_denselayer4_norm1_running_mean, 96, RT_PARAM_RUNNING_MEAN, 80},
-    {"features.denseblock3.denselayer4.norm1.running_var", 1, {96}, P_features_denseblock3_denselayer4_norm1_running_var, 96, RT_PARAM_RUNNING_VAR, 80},
-    {"features.denseblock3.denselayer4.conv1.weight", 4, {48,96,1,1}, P_features_denseblock3_denselayer4_conv1_weight, 4608, RT_PARAM_WEIGHT, 81},
-    {"features.denseblock3.denselayer4.norm2.weight", 1, {48}, P_features_denseblock3_denselayer4_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 82},
-    {"features.denseblock3.denselayer4.norm2.bias", 1, {48}, P_features_denseblock3_denselayer4_norm2_bias, 48, RT_PARAM_BN_BIAS, 82},
-    {"features.denseblock3.denselayer4.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer4_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 82},
-    {"features.denseblock3.denselayer4.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer4_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 82},
-    {"features.denseblock3.denselayer4.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer4_conv2_weight, 5184, RT_PARAM_WEIGHT, 83},
-    {"features.denseblock3.denselayer5.norm1.weight", 1, {108}, P_features_denseblock3_denselayer5_norm1_weight, 108, RT_PARAM_BN_WEIGHT, 85},
-    {"features.denseblock3.denselayer5.norm1.bias", 1, {108}, P_features_denseblock3_denselayer5_norm1_bias, 108, RT_PARAM_BN_BIAS, 85},
-    {"features.denseblock3.denselayer5.norm1.running_mean", 1, {108}, P_features_denseblock3_denselayer5_norm1_running_mean, 108, RT_PARAM_RUNNING_MEAN, 85},
-    {"features.denseblock3.denselayer5.norm1.running_var", 1, {108}, P_features_denseblock3_denselayer5_norm1_running_var, 108, RT_PARAM_RUNNING_VAR, 85},
-    {"features.denseblock3.denselayer5.conv1.weight", 4, {48,108,1,1}, P_features_denseblock3_denselayer5_conv1_weight, 5184, RT_PARAM_WEIGHT, 86},
-    {"features.denseblock3.denselayer5.norm2.weight", 1, {48}, P_features_denseblock3_denselayer5_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 87},
-    {"features.denseblock3.denselayer5.norm2.bias", 1, {48}, P_features_denseblock3_denselayer5_norm2_bias, 48, RT_PARAM_BN_BIAS, 87},
-    {"features.denseblock3.denselayer5.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer5_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 87},
-    {"features.denseblock3.denselayer5.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer5_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 87},
-    {"features.denseblock3.denselayer5.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer5_conv2_weight, 5184, RT_PARAM_WEIGHT, 88},
-    {"features.denseblock3.denselayer6.norm1.weight", 1, {120}, P_features_denseblock3_denselayer6_norm1_weight, 120, RT_PARAM_BN_WEIGHT, 90},
-    {"features.denseblock3.denselayer6.norm1.bias", 1, {120}, P_features_denseblock3_denselayer6_norm1_bias, 120, RT_PARAM_BN_BIAS, 90},
-    {"features.denseblock3.denselayer6.norm1.running_mean", 1, {120}, P_features_denseblock3_denselayer6_norm1_running_mean, 120, RT_PARAM_RUNNING_MEAN, 90},
-    {"features.denseblock3.denselayer6.norm1.running_var", 1, {120}, P_features_denseblock3_denselayer6_norm1_running_var, 120, RT_PARAM_RUNNING_VAR, 90},
-    {"features.denseblock3.denselayer6.conv1.weight", 4, {48,120,1,1}, P_features_denseblock3_denselayer6_conv1_weight, 5760, RT_PARAM_WEIGHT, 91},
-    {"features.denseblock3.denselayer6.norm2.weight", 1, {48}, P_features_denseblock3_denselayer6_norm2_weight, 48, RT_PARAM_BN_WEIGHT, 92},
-    {"features.denseblock3.denselayer6.norm2.bias", 1, {48}, P_features_denseblock3_denselayer6_norm2_bias, 48, RT_PARAM_BN_BIAS, 92},
-    {"features.denseblock3.denselayer6.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer6_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, 92},
-    {"features.denseblock3.denselayer6.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer6_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, 92},
-    {"features.denseblock3.denselayer6.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer6_conv2_weight, 5184, RT_PARAM_WEIGHT, 93},
-    {"features.norm5.weight", 1, {132}, P_features_norm5_weight, 132, RT_PARAM_BN_WEIGHT, 95},
-    {"features.norm5.bias", 1, {132}, P_features_norm5_bias, 132, RT_PARAM_BN_BIAS, 95},
-    {"features.norm5.running_mean", 1, {132}, P_features_norm5_running_mean, 132, RT_PARAM_RUNNING_MEAN, 95},
-    {"features.norm5.running_var", 1, {132}, P_features_norm5_running_var, 132, RT_PARAM_RUNNING_VAR, 95},
-    {"classifier.weight", 2, {10,132}, P_classifier_weight, 1320, RT_PARAM_WEIGHT, 96},
-    {"classifier.bias", 1, {10}, P_classifier_bias, 10, RT_PARAM_BIAS, 96},
+    {"features.conv0.weight", 4, {24,1,3,3}, P_features_conv0_weight, 216, RT_PARAM_WEIGHT, L_features_conv0},
+    {"features.denseblock1.denselayer1.norm1.weight", 1, {24}, P_features_denseblock1_denselayer1_norm1_weight, 24, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.norm1.bias", 1, {24}, P_features_denseblock1_denselayer1_norm1_bias, 24, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.norm1.running_mean", 1, {24}, P_features_denseblock1_denselayer1_norm1_running_mean, 24, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.norm1.running_var", 1, {24}, P_features_denseblock1_denselayer1_norm1_running_var, 24, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer1_norm1},
+    {"features.denseblock1.denselayer1.conv1.weight", 4, {48,24,1,1}, P_features_denseblock1_denselayer1_conv1_weight, 1152, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer1_conv1},
+    {"features.denseblock1.denselayer1.norm2.weight", 1, {48}, P_features_denseblock1_denselayer1_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.norm2.bias", 1, {48}, P_features_denseblock1_denselayer1_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer1_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer1_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer1_norm2},
+    {"features.denseblock1.denselayer1.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer1_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer1_conv2},
+    {"features.denseblock1.denselayer2.norm1.weight", 1, {36}, P_features_denseblock1_denselayer2_norm1_weight, 36, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.norm1.bias", 1, {36}, P_features_denseblock1_denselayer2_norm1_bias, 36, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.norm1.running_mean", 1, {36}, P_features_denseblock1_denselayer2_norm1_running_mean, 36, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.norm1.running_var", 1, {36}, P_features_denseblock1_denselayer2_norm1_running_var, 36, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer2_norm1},
+    {"features.denseblock1.denselayer2.conv1.weight", 4, {48,36,1,1}, P_features_denseblock1_denselayer2_conv1_weight, 1728, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer2_conv1},
+    {"features.denseblock1.denselayer2.norm2.weight", 1, {48}, P_features_denseblock1_denselayer2_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.norm2.bias", 1, {48}, P_features_denseblock1_denselayer2_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer2_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer2_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer2_norm2},
+    {"features.denseblock1.denselayer2.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer2_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer2_conv2},
+    {"features.denseblock1.denselayer3.norm1.weight", 1, {48}, P_features_denseblock1_denselayer3_norm1_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.norm1.bias", 1, {48}, P_features_denseblock1_denselayer3_norm1_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.norm1.running_mean", 1, {48}, P_features_denseblock1_denselayer3_norm1_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.norm1.running_var", 1, {48}, P_features_denseblock1_denselayer3_norm1_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer3_norm1},
+    {"features.denseblock1.denselayer3.conv1.weight", 4, {48,48,1,1}, P_features_denseblock1_denselayer3_conv1_weight, 2304, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer3_conv1},
+    {"features.denseblock1.denselayer3.norm2.weight", 1, {48}, P_features_denseblock1_denselayer3_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.norm2.bias", 1, {48}, P_features_denseblock1_denselayer3_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer3_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer3_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer3_norm2},
+    {"features.denseblock1.denselayer3.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer3_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer3_conv2},
+    {"features.denseblock1.denselayer4.norm1.weight", 1, {60}, P_features_denseblock1_denselayer4_norm1_weight, 60, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.norm1.bias", 1, {60}, P_features_denseblock1_denselayer4_norm1_bias, 60, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.norm1.running_mean", 1, {60}, P_features_denseblock1_denselayer4_norm1_running_mean, 60, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.norm1.running_var", 1, {60}, P_features_denseblock1_denselayer4_norm1_running_var, 60, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer4_norm1},
+    {"features.denseblock1.denselayer4.conv1.weight", 4, {48,60,1,1}, P_features_denseblock1_denselayer4_conv1_weight, 2880, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer4_conv1},
+    {"features.denseblock1.denselayer4.norm2.weight", 1, {48}, P_features_denseblock1_denselayer4_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.norm2.bias", 1, {48}, P_features_denseblock1_denselayer4_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer4_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer4_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer4_norm2},
+    {"features.denseblock1.denselayer4.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer4_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer4_conv2},
+    {"features.denseblock1.denselayer5.norm1.weight", 1, {72}, P_features_denseblock1_denselayer5_norm1_weight, 72, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.norm1.bias", 1, {72}, P_features_denseblock1_denselayer5_norm1_bias, 72, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.norm1.running_mean", 1, {72}, P_features_denseblock1_denselayer5_norm1_running_mean, 72, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.norm1.running_var", 1, {72}, P_features_denseblock1_denselayer5_norm1_running_var, 72, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer5_norm1},
+    {"features.denseblock1.denselayer5.conv1.weight", 4, {48,72,1,1}, P_features_denseblock1_denselayer5_conv1_weight, 3456, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer5_conv1},
+    {"features.denseblock1.denselayer5.norm2.weight", 1, {48}, P_features_denseblock1_denselayer5_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.norm2.bias", 1, {48}, P_features_denseblock1_denselayer5_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer5_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer5_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer5_norm2},
+    {"features.denseblock1.denselayer5.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer5_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer5_conv2},
+    {"features.denseblock1.denselayer6.norm1.weight", 1, {84}, P_features_denseblock1_denselayer6_norm1_weight, 84, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.norm1.bias", 1, {84}, P_features_denseblock1_denselayer6_norm1_bias, 84, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.norm1.running_mean", 1, {84}, P_features_denseblock1_denselayer6_norm1_running_mean, 84, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.norm1.running_var", 1, {84}, P_features_denseblock1_denselayer6_norm1_running_var, 84, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer6_norm1},
+    {"features.denseblock1.denselayer6.conv1.weight", 4, {48,84,1,1}, P_features_denseblock1_denselayer6_conv1_weight, 4032, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer6_conv1},
+    {"features.denseblock1.denselayer6.norm2.weight", 1, {48}, P_features_denseblock1_denselayer6_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.norm2.bias", 1, {48}, P_features_denseblock1_denselayer6_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.norm2.running_mean", 1, {48}, P_features_denseblock1_denselayer6_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.norm2.running_var", 1, {48}, P_features_denseblock1_denselayer6_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock1_denselayer6_norm2},
+    {"features.denseblock1.denselayer6.conv2.weight", 4, {12,48,3,3}, P_features_denseblock1_denselayer6_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock1_denselayer6_conv2},
+    {"features.transition1.norm.weight", 1, {96}, P_features_transition1_norm_weight, 96, RT_PARAM_BN_WEIGHT, L_features_transition1_norm},
+    {"features.transition1.norm.bias", 1, {96}, P_features_transition1_norm_bias, 96, RT_PARAM_BN_BIAS, L_features_transition1_norm},
+    {"features.transition1.norm.running_mean", 1, {96}, P_features_transition1_norm_running_mean, 96, RT_PARAM_RUNNING_MEAN, L_features_transition1_norm},
+    {"features.transition1.norm.running_var", 1, {96}, P_features_transition1_norm_running_var, 96, RT_PARAM_RUNNING_VAR, L_features_transition1_norm},
+    {"features.transition1.conv.weight", 4, {48,96,1,1}, P_features_transition1_conv_weight, 4608, RT_PARAM_WEIGHT, L_features_transition1_conv},
+    {"features.denseblock2.denselayer1.norm1.weight", 1, {48}, P_features_denseblock2_denselayer1_norm1_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.norm1.bias", 1, {48}, P_features_denseblock2_denselayer1_norm1_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.norm1.running_mean", 1, {48}, P_features_denseblock2_denselayer1_norm1_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.norm1.running_var", 1, {48}, P_features_denseblock2_denselayer1_norm1_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer1_norm1},
+    {"features.denseblock2.denselayer1.conv1.weight", 4, {48,48,1,1}, P_features_denseblock2_denselayer1_conv1_weight, 2304, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer1_conv1},
+    {"features.denseblock2.denselayer1.norm2.weight", 1, {48}, P_features_denseblock2_denselayer1_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.norm2.bias", 1, {48}, P_features_denseblock2_denselayer1_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer1_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer1_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer1_norm2},
+    {"features.denseblock2.denselayer1.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer1_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer1_conv2},
+    {"features.denseblock2.denselayer2.norm1.weight", 1, {60}, P_features_denseblock2_denselayer2_norm1_weight, 60, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.norm1.bias", 1, {60}, P_features_denseblock2_denselayer2_norm1_bias, 60, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.norm1.running_mean", 1, {60}, P_features_denseblock2_denselayer2_norm1_running_mean, 60, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.norm1.running_var", 1, {60}, P_features_denseblock2_denselayer2_norm1_running_var, 60, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer2_norm1},
+    {"features.denseblock2.denselayer2.conv1.weight", 4, {48,60,1,1}, P_features_denseblock2_denselayer2_conv1_weight, 2880, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer2_conv1},
+    {"features.denseblock2.denselayer2.norm2.weight", 1, {48}, P_features_denseblock2_denselayer2_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.norm2.bias", 1, {48}, P_features_denseblock2_denselayer2_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer2_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer2_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer2_norm2},
+    {"features.denseblock2.denselayer2.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer2_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer2_conv2},
+    {"features.denseblock2.denselayer3.norm1.weight", 1, {72}, P_features_denseblock2_denselayer3_norm1_weight, 72, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.norm1.bias", 1, {72}, P_features_denseblock2_denselayer3_norm1_bias, 72, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.norm1.running_mean", 1, {72}, P_features_denseblock2_denselayer3_norm1_running_mean, 72, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.norm1.running_var", 1, {72}, P_features_denseblock2_denselayer3_norm1_running_var, 72, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer3_norm1},
+    {"features.denseblock2.denselayer3.conv1.weight", 4, {48,72,1,1}, P_features_denseblock2_denselayer3_conv1_weight, 3456, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer3_conv1},
+    {"features.denseblock2.denselayer3.norm2.weight", 1, {48}, P_features_denseblock2_denselayer3_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.norm2.bias", 1, {48}, P_features_denseblock2_denselayer3_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer3_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer3_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer3_norm2},
+    {"features.denseblock2.denselayer3.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer3_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer3_conv2},
+    {"features.denseblock2.denselayer4.norm1.weight", 1, {84}, P_features_denseblock2_denselayer4_norm1_weight, 84, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.norm1.bias", 1, {84}, P_features_denseblock2_denselayer4_norm1_bias, 84, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.norm1.running_mean", 1, {84}, P_features_denseblock2_denselayer4_norm1_running_mean, 84, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.norm1.running_var", 1, {84}, P_features_denseblock2_denselayer4_norm1_running_var, 84, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer4_norm1},
+    {"features.denseblock2.denselayer4.conv1.weight", 4, {48,84,1,1}, P_features_denseblock2_denselayer4_conv1_weight, 4032, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer4_conv1},
+    {"features.denseblock2.denselayer4.norm2.weight", 1, {48}, P_features_denseblock2_denselayer4_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.norm2.bias", 1, {48}, P_features_denseblock2_denselayer4_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer4_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer4_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer4_norm2},
+    {"features.denseblock2.denselayer4.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer4_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer4_conv2},
+    {"features.denseblock2.denselayer5.norm1.weight", 1, {96}, P_features_denseblock2_denselayer5_norm1_weight, 96, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.norm1.bias", 1, {96}, P_features_denseblock2_denselayer5_norm1_bias, 96, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.norm1.running_mean", 1, {96}, P_features_denseblock2_denselayer5_norm1_running_mean, 96, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.norm1.running_var", 1, {96}, P_features_denseblock2_denselayer5_norm1_running_var, 96, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer5_norm1},
+    {"features.denseblock2.denselayer5.conv1.weight", 4, {48,96,1,1}, P_features_denseblock2_denselayer5_conv1_weight, 4608, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer5_conv1},
+    {"features.denseblock2.denselayer5.norm2.weight", 1, {48}, P_features_denseblock2_denselayer5_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.norm2.bias", 1, {48}, P_features_denseblock2_denselayer5_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer5_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer5_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer5_norm2},
+    {"features.denseblock2.denselayer5.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer5_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer5_conv2},
+    {"features.denseblock2.denselayer6.norm1.weight", 1, {108}, P_features_denseblock2_denselayer6_norm1_weight, 108, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.norm1.bias", 1, {108}, P_features_denseblock2_denselayer6_norm1_bias, 108, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.norm1.running_mean", 1, {108}, P_features_denseblock2_denselayer6_norm1_running_mean, 108, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.norm1.running_var", 1, {108}, P_features_denseblock2_denselayer6_norm1_running_var, 108, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer6_norm1},
+    {"features.denseblock2.denselayer6.conv1.weight", 4, {48,108,1,1}, P_features_denseblock2_denselayer6_conv1_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer6_conv1},
+    {"features.denseblock2.denselayer6.norm2.weight", 1, {48}, P_features_denseblock2_denselayer6_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.norm2.bias", 1, {48}, P_features_denseblock2_denselayer6_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.norm2.running_mean", 1, {48}, P_features_denseblock2_denselayer6_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.norm2.running_var", 1, {48}, P_features_denseblock2_denselayer6_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock2_denselayer6_norm2},
+    {"features.denseblock2.denselayer6.conv2.weight", 4, {12,48,3,3}, P_features_denseblock2_denselayer6_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock2_denselayer6_conv2},
+    {"features.transition2.norm.weight", 1, {120}, P_features_transition2_norm_weight, 120, RT_PARAM_BN_WEIGHT, L_features_transition2_norm},
+    {"features.transition2.norm.bias", 1, {120}, P_features_transition2_norm_bias, 120, RT_PARAM_BN_BIAS, L_features_transition2_norm},
+    {"features.transition2.norm.running_mean", 1, {120}, P_features_transition2_norm_running_mean, 120, RT_PARAM_RUNNING_MEAN, L_features_transition2_norm},
+    {"features.transition2.norm.running_var", 1, {120}, P_features_transition2_norm_running_var, 120, RT_PARAM_RUNNING_VAR, L_features_transition2_norm},
+    {"features.transition2.conv.weight", 4, {60,120,1,1}, P_features_transition2_conv_weight, 7200, RT_PARAM_WEIGHT, L_features_transition2_conv},
+    {"features.denseblock3.denselayer1.norm1.weight", 1, {60}, P_features_denseblock3_denselayer1_norm1_weight, 60, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.norm1.bias", 1, {60}, P_features_denseblock3_denselayer1_norm1_bias, 60, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.norm1.running_mean", 1, {60}, P_features_denseblock3_denselayer1_norm1_running_mean, 60, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.norm1.running_var", 1, {60}, P_features_denseblock3_denselayer1_norm1_running_var, 60, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer1_norm1},
+    {"features.denseblock3.denselayer1.conv1.weight", 4, {48,60,1,1}, P_features_denseblock3_denselayer1_conv1_weight, 2880, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer1_conv1},
+    {"features.denseblock3.denselayer1.norm2.weight", 1, {48}, P_features_denseblock3_denselayer1_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.norm2.bias", 1, {48}, P_features_denseblock3_denselayer1_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer1_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer1_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer1_norm2},
+    {"features.denseblock3.denselayer1.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer1_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer1_conv2},
+    {"features.denseblock3.denselayer2.norm1.weight", 1, {72}, P_features_denseblock3_denselayer2_norm1_weight, 72, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.norm1.bias", 1, {72}, P_features_denseblock3_denselayer2_norm1_bias, 72, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.norm1.running_mean", 1, {72}, P_features_denseblock3_denselayer2_norm1_running_mean, 72, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.norm1.running_var", 1, {72}, P_features_denseblock3_denselayer2_norm1_running_var, 72, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer2_norm1},
+    {"features.denseblock3.denselayer2.conv1.weight", 4, {48,72,1,1}, P_features_denseblock3_denselayer2_conv1_weight, 3456, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer2_conv1},
+    {"features.denseblock3.denselayer2.norm2.weight", 1, {48}, P_features_denseblock3_denselayer2_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.norm2.bias", 1, {48}, P_features_denseblock3_denselayer2_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer2_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer2_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer2_norm2},
+    {"features.denseblock3.denselayer2.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer2_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer2_conv2},
+    {"features.denseblock3.denselayer3.norm1.weight", 1, {84}, P_features_denseblock3_denselayer3_norm1_weight, 84, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.norm1.bias", 1, {84}, P_features_denseblock3_denselayer3_norm1_bias, 84, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.norm1.running_mean", 1, {84}, P_features_denseblock3_denselayer3_norm1_running_mean, 84, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.norm1.running_var", 1, {84}, P_features_denseblock3_denselayer3_norm1_running_var, 84, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer3_norm1},
+    {"features.denseblock3.denselayer3.conv1.weight", 4, {48,84,1,1}, P_features_denseblock3_denselayer3_conv1_weight, 4032, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer3_conv1},
+    {"features.denseblock3.denselayer3.norm2.weight", 1, {48}, P_features_denseblock3_denselayer3_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.norm2.bias", 1, {48}, P_features_denseblock3_denselayer3_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer3_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer3_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer3_norm2},
+    {"features.denseblock3.denselayer3.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer3_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer3_conv2},
+    {"features.denseblock3.denselayer4.norm1.weight", 1, {96}, P_features_denseblock3_denselayer4_norm1_weight, 96, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.norm1.bias", 1, {96}, P_features_denseblock3_denselayer4_norm1_bias, 96, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.norm1.running_mean", 1, {96}, P_features_denseblock3_denselayer4_norm1_running_mean, 96, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.norm1.running_var", 1, {96}, P_features_denseblock3_denselayer4_norm1_running_var, 96, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer4_norm1},
+    {"features.denseblock3.denselayer4.conv1.weight", 4, {48,96,1,1}, P_features_denseblock3_denselayer4_conv1_weight, 4608, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer4_conv1},
+    {"features.denseblock3.denselayer4.norm2.weight", 1, {48}, P_features_denseblock3_denselayer4_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.norm2.bias", 1, {48}, P_features_denseblock3_denselayer4_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer4_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer4_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer4_norm2},
+    {"features.denseblock3.denselayer4.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer4_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer4_conv2},
+    {"features.denseblock3.denselayer5.norm1.weight", 1, {108}, P_features_denseblock3_denselayer5_norm1_weight, 108, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.norm1.bias", 1, {108}, P_features_denseblock3_denselayer5_norm1_bias, 108, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.norm1.running_mean", 1, {108}, P_features_denseblock3_denselayer5_norm1_running_mean, 108, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.norm1.running_var", 1, {108}, P_features_denseblock3_denselayer5_norm1_running_var, 108, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer5_norm1},
+    {"features.denseblock3.denselayer5.conv1.weight", 4, {48,108,1,1}, P_features_denseblock3_denselayer5_conv1_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer5_conv1},
+    {"features.denseblock3.denselayer5.norm2.weight", 1, {48}, P_features_denseblock3_denselayer5_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.norm2.bias", 1, {48}, P_features_denseblock3_denselayer5_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer5_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer5_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer5_norm2},
+    {"features.denseblock3.denselayer5.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer5_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer5_conv2},
+    {"features.denseblock3.denselayer6.norm1.weight", 1, {120}, P_features_denseblock3_denselayer6_norm1_weight, 120, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.norm1.bias", 1, {120}, P_features_denseblock3_denselayer6_norm1_bias, 120, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.norm1.running_mean", 1, {120}, P_features_denseblock3_denselayer6_norm1_running_mean, 120, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.norm1.running_var", 1, {120}, P_features_denseblock3_denselayer6_norm1_running_var, 120, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer6_norm1},
+    {"features.denseblock3.denselayer6.conv1.weight", 4, {48,120,1,1}, P_features_denseblock3_denselayer6_conv1_weight, 5760, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer6_conv1},
+    {"features.denseblock3.denselayer6.norm2.weight", 1, {48}, P_features_denseblock3_denselayer6_norm2_weight, 48, RT_PARAM_BN_WEIGHT, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.norm2.bias", 1, {48}, P_features_denseblock3_denselayer6_norm2_bias, 48, RT_PARAM_BN_BIAS, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.norm2.running_mean", 1, {48}, P_features_denseblock3_denselayer6_norm2_running_mean, 48, RT_PARAM_RUNNING_MEAN, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.norm2.running_var", 1, {48}, P_features_denseblock3_denselayer6_norm2_running_var, 48, RT_PARAM_RUNNING_VAR, L_features_denseblock3_denselayer6_norm2},
+    {"features.denseblock3.denselayer6.conv2.weight", 4, {12,48,3,3}, P_features_denseblock3_denselayer6_conv2_weight, 5184, RT_PARAM_WEIGHT, L_features_denseblock3_denselayer6_conv2},
+    {"features.norm5.weight", 1, {132}, P_features_norm5_weight, 132, RT_PARAM_BN_WEIGHT, L_features_norm5},
+    {"features.norm5.bias", 1, {132}, P_features_norm5_bias, 132, RT_PARAM_BN_BIAS, L_features_norm5},
+    {"features.norm5.running_mean", 1, {132}, P_features_norm5_running_mean, 132, RT_PARAM_RUNNING_MEAN, L_features_norm5},
+    {"features.norm5.running_var", 1, {132}, P_features_norm5_running_var, 132, RT_PARAM_RUNNING_VAR, L_features_norm5},
+    {"classifier.weight", 2, {10,132}, P_classifier_weight, 1320, RT_PARAM_WEIGHT, L_classifier},
+    {"classifier.bias", 1, {10}, P_classifier_bias, 10, RT_PARAM_BIAS, L_classifier},
 };
 
 static const RtLayerInfo layers[] = {

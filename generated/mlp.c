@@ -9,9 +9,9 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_fc1_weight = 0,  /* [128,784] */
-    P_fc1_bias = 100352,  /* [128] */
-    P_fc2_weight = 100480,  /* [10,128] */
-    P_fc2_bias = 101760,  /* [10] */
+    P_fc1_bias = P_fc1_weight + 100352,  /* [128] */
+    P_fc2_weight = P_fc1_bias + 128,  /* [10,128] */
+    P_fc2_bias = P_fc2_weight + 1280,  /* [10] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -23,6 +23,12 @@ enum {
     D_relu1 = 256,  /* [128] */
     X_fc2 = 0,  /* [10] */
     D_fc2 = 10,  /* [10] */
+};
+
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_fc1,
+    L_fc2,
 };
 
 #define P(o) (params + (o))
@@ -61,13 +67,13 @@ void mlp_backward(const float *params, float *grads, float *arena, const float *
     ZERO(D_relu1, 128);
     /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
     rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1), P(P_fc2_weight), n, 128, 10);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_relu1), (size_t)n * 128);
+    if (grad_sumsq) grad_sumsq[L_fc2] = rt_sumsq(A(D_relu1), (size_t)n * 128);
     ZERO(D_fc1, 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
     rt_relu_backward(A(D_fc1), A(D_relu1), A(X_relu1), (size_t)n * 128);
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
     rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784, 128);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_fc1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void mlp_zero_grad(float *grads) {
@@ -85,10 +91,10 @@ void mlp_adamw_step(float *params, const float *grads, float *m, float *v, long 
 }
 
 static const RtParamInfo tensors[] = {
-    {"fc1.weight", 2, {128,784}, P_fc1_weight, 100352, RT_PARAM_WEIGHT, 0},
-    {"fc1.bias", 1, {128}, P_fc1_bias, 128, RT_PARAM_BIAS, 0},
-    {"fc2.weight", 2, {10,128}, P_fc2_weight, 1280, RT_PARAM_WEIGHT, 1},
-    {"fc2.bias", 1, {10}, P_fc2_bias, 10, RT_PARAM_BIAS, 1},
+    {"fc1.weight", 2, {128,784}, P_fc1_weight, 100352, RT_PARAM_WEIGHT, L_fc1},
+    {"fc1.bias", 1, {128}, P_fc1_bias, 128, RT_PARAM_BIAS, L_fc1},
+    {"fc2.weight", 2, {10,128}, P_fc2_weight, 1280, RT_PARAM_WEIGHT, L_fc2},
+    {"fc2.bias", 1, {10}, P_fc2_bias, 10, RT_PARAM_BIAS, L_fc2},
 };
 
 static const RtLayerInfo layers[] = {

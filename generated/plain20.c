@@ -9,102 +9,102 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_conv1_weight = 0,  /* [16,1,3,3] */
-    P_bn1_weight = 144,  /* [16] */
-    P_bn1_bias = 160,  /* [16] */
-    P_bn1_running_mean = 269434,  /* [16] */
-    P_bn1_running_var = 269450,  /* [16] */
-    P_layer1_0_conv1_weight = 176,  /* [16,16,3,3] */
-    P_layer1_0_bn1_weight = 2480,  /* [16] */
-    P_layer1_0_bn1_bias = 2496,  /* [16] */
-    P_layer1_0_bn1_running_mean = 269466,  /* [16] */
-    P_layer1_0_bn1_running_var = 269482,  /* [16] */
-    P_layer1_0_conv2_weight = 2512,  /* [16,16,3,3] */
-    P_layer1_0_bn2_weight = 4816,  /* [16] */
-    P_layer1_0_bn2_bias = 4832,  /* [16] */
-    P_layer1_0_bn2_running_mean = 269498,  /* [16] */
-    P_layer1_0_bn2_running_var = 269514,  /* [16] */
-    P_layer1_1_conv1_weight = 4848,  /* [16,16,3,3] */
-    P_layer1_1_bn1_weight = 7152,  /* [16] */
-    P_layer1_1_bn1_bias = 7168,  /* [16] */
-    P_layer1_1_bn1_running_mean = 269530,  /* [16] */
-    P_layer1_1_bn1_running_var = 269546,  /* [16] */
-    P_layer1_1_conv2_weight = 7184,  /* [16,16,3,3] */
-    P_layer1_1_bn2_weight = 9488,  /* [16] */
-    P_layer1_1_bn2_bias = 9504,  /* [16] */
-    P_layer1_1_bn2_running_mean = 269562,  /* [16] */
-    P_layer1_1_bn2_running_var = 269578,  /* [16] */
-    P_layer1_2_conv1_weight = 9520,  /* [16,16,3,3] */
-    P_layer1_2_bn1_weight = 11824,  /* [16] */
-    P_layer1_2_bn1_bias = 11840,  /* [16] */
-    P_layer1_2_bn1_running_mean = 269594,  /* [16] */
-    P_layer1_2_bn1_running_var = 269610,  /* [16] */
-    P_layer1_2_conv2_weight = 11856,  /* [16,16,3,3] */
-    P_layer1_2_bn2_weight = 14160,  /* [16] */
-    P_layer1_2_bn2_bias = 14176,  /* [16] */
-    P_layer1_2_bn2_running_mean = 269626,  /* [16] */
-    P_layer1_2_bn2_running_var = 269642,  /* [16] */
-    P_layer2_0_conv1_weight = 14192,  /* [32,16,3,3] */
-    P_layer2_0_bn1_weight = 18800,  /* [32] */
-    P_layer2_0_bn1_bias = 18832,  /* [32] */
-    P_layer2_0_bn1_running_mean = 269658,  /* [32] */
-    P_layer2_0_bn1_running_var = 269690,  /* [32] */
-    P_layer2_0_conv2_weight = 18864,  /* [32,32,3,3] */
-    P_layer2_0_bn2_weight = 28080,  /* [32] */
-    P_layer2_0_bn2_bias = 28112,  /* [32] */
-    P_layer2_0_bn2_running_mean = 269722,  /* [32] */
-    P_layer2_0_bn2_running_var = 269754,  /* [32] */
-    P_layer2_1_conv1_weight = 28144,  /* [32,32,3,3] */
-    P_layer2_1_bn1_weight = 37360,  /* [32] */
-    P_layer2_1_bn1_bias = 37392,  /* [32] */
-    P_layer2_1_bn1_running_mean = 269786,  /* [32] */
-    P_layer2_1_bn1_running_var = 269818,  /* [32] */
-    P_layer2_1_conv2_weight = 37424,  /* [32,32,3,3] */
-    P_layer2_1_bn2_weight = 46640,  /* [32] */
-    P_layer2_1_bn2_bias = 46672,  /* [32] */
-    P_layer2_1_bn2_running_mean = 269850,  /* [32] */
-    P_layer2_1_bn2_running_var = 269882,  /* [32] */
-    P_layer2_2_conv1_weight = 46704,  /* [32,32,3,3] */
-    P_layer2_2_bn1_weight = 55920,  /* [32] */
-    P_layer2_2_bn1_bias = 55952,  /* [32] */
-    P_layer2_2_bn1_running_mean = 269914,  /* [32] */
-    P_layer2_2_bn1_running_var = 269946,  /* [32] */
-    P_layer2_2_conv2_weight = 55984,  /* [32,32,3,3] */
-    P_layer2_2_bn2_weight = 65200,  /* [32] */
-    P_layer2_2_bn2_bias = 65232,  /* [32] */
-    P_layer2_2_bn2_running_mean = 269978,  /* [32] */
-    P_layer2_2_bn2_running_var = 270010,  /* [32] */
-    P_layer3_0_conv1_weight = 65264,  /* [64,32,3,3] */
-    P_layer3_0_bn1_weight = 83696,  /* [64] */
-    P_layer3_0_bn1_bias = 83760,  /* [64] */
-    P_layer3_0_bn1_running_mean = 270042,  /* [64] */
-    P_layer3_0_bn1_running_var = 270106,  /* [64] */
-    P_layer3_0_conv2_weight = 83824,  /* [64,64,3,3] */
-    P_layer3_0_bn2_weight = 120688,  /* [64] */
-    P_layer3_0_bn2_bias = 120752,  /* [64] */
-    P_layer3_0_bn2_running_mean = 270170,  /* [64] */
-    P_layer3_0_bn2_running_var = 270234,  /* [64] */
-    P_layer3_1_conv1_weight = 120816,  /* [64,64,3,3] */
-    P_layer3_1_bn1_weight = 157680,  /* [64] */
-    P_layer3_1_bn1_bias = 157744,  /* [64] */
-    P_layer3_1_bn1_running_mean = 270298,  /* [64] */
-    P_layer3_1_bn1_running_var = 270362,  /* [64] */
-    P_layer3_1_conv2_weight = 157808,  /* [64,64,3,3] */
-    P_layer3_1_bn2_weight = 194672,  /* [64] */
-    P_layer3_1_bn2_bias = 194736,  /* [64] */
-    P_layer3_1_bn2_running_mean = 270426,  /* [64] */
-    P_layer3_1_bn2_running_var = 270490,  /* [64] */
-    P_layer3_2_conv1_weight = 194800,  /* [64,64,3,3] */
-    P_layer3_2_bn1_weight = 231664,  /* [64] */
-    P_layer3_2_bn1_bias = 231728,  /* [64] */
-    P_layer3_2_bn1_running_mean = 270554,  /* [64] */
-    P_layer3_2_bn1_running_var = 270618,  /* [64] */
-    P_layer3_2_conv2_weight = 231792,  /* [64,64,3,3] */
-    P_layer3_2_bn2_weight = 268656,  /* [64] */
-    P_layer3_2_bn2_bias = 268720,  /* [64] */
-    P_layer3_2_bn2_running_mean = 270682,  /* [64] */
-    P_layer3_2_bn2_running_var = 270746,  /* [64] */
-    P_fc_weight = 268784,  /* [10,64] */
-    P_fc_bias = 269424,  /* [10] */
+    P_bn1_weight = P_conv1_weight + 144,  /* [16] */
+    P_bn1_bias = P_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv1_weight = P_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn1_weight = P_layer1_0_conv1_weight + 2304,  /* [16] */
+    P_layer1_0_bn1_bias = P_layer1_0_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv2_weight = P_layer1_0_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn2_weight = P_layer1_0_conv2_weight + 2304,  /* [16] */
+    P_layer1_0_bn2_bias = P_layer1_0_bn2_weight + 16,  /* [16] */
+    P_layer1_1_conv1_weight = P_layer1_0_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn1_weight = P_layer1_1_conv1_weight + 2304,  /* [16] */
+    P_layer1_1_bn1_bias = P_layer1_1_bn1_weight + 16,  /* [16] */
+    P_layer1_1_conv2_weight = P_layer1_1_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn2_weight = P_layer1_1_conv2_weight + 2304,  /* [16] */
+    P_layer1_1_bn2_bias = P_layer1_1_bn2_weight + 16,  /* [16] */
+    P_layer1_2_conv1_weight = P_layer1_1_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn1_weight = P_layer1_2_conv1_weight + 2304,  /* [16] */
+    P_layer1_2_bn1_bias = P_layer1_2_bn1_weight + 16,  /* [16] */
+    P_layer1_2_conv2_weight = P_layer1_2_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn2_weight = P_layer1_2_conv2_weight + 2304,  /* [16] */
+    P_layer1_2_bn2_bias = P_layer1_2_bn2_weight + 16,  /* [16] */
+    P_layer2_0_conv1_weight = P_layer1_2_bn2_bias + 16,  /* [32,16,3,3] */
+    P_layer2_0_bn1_weight = P_layer2_0_conv1_weight + 4608,  /* [32] */
+    P_layer2_0_bn1_bias = P_layer2_0_bn1_weight + 32,  /* [32] */
+    P_layer2_0_conv2_weight = P_layer2_0_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_0_bn2_weight = P_layer2_0_conv2_weight + 9216,  /* [32] */
+    P_layer2_0_bn2_bias = P_layer2_0_bn2_weight + 32,  /* [32] */
+    P_layer2_1_conv1_weight = P_layer2_0_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn1_weight = P_layer2_1_conv1_weight + 9216,  /* [32] */
+    P_layer2_1_bn1_bias = P_layer2_1_bn1_weight + 32,  /* [32] */
+    P_layer2_1_conv2_weight = P_layer2_1_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn2_weight = P_layer2_1_conv2_weight + 9216,  /* [32] */
+    P_layer2_1_bn2_bias = P_layer2_1_bn2_weight + 32,  /* [32] */
+    P_layer2_2_conv1_weight = P_layer2_1_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn1_weight = P_layer2_2_conv1_weight + 9216,  /* [32] */
+    P_layer2_2_bn1_bias = P_layer2_2_bn1_weight + 32,  /* [32] */
+    P_layer2_2_conv2_weight = P_layer2_2_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn2_weight = P_layer2_2_conv2_weight + 9216,  /* [32] */
+    P_layer2_2_bn2_bias = P_layer2_2_bn2_weight + 32,  /* [32] */
+    P_layer3_0_conv1_weight = P_layer2_2_bn2_bias + 32,  /* [64,32,3,3] */
+    P_layer3_0_bn1_weight = P_layer3_0_conv1_weight + 18432,  /* [64] */
+    P_layer3_0_bn1_bias = P_layer3_0_bn1_weight + 64,  /* [64] */
+    P_layer3_0_conv2_weight = P_layer3_0_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_0_bn2_weight = P_layer3_0_conv2_weight + 36864,  /* [64] */
+    P_layer3_0_bn2_bias = P_layer3_0_bn2_weight + 64,  /* [64] */
+    P_layer3_1_conv1_weight = P_layer3_0_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn1_weight = P_layer3_1_conv1_weight + 36864,  /* [64] */
+    P_layer3_1_bn1_bias = P_layer3_1_bn1_weight + 64,  /* [64] */
+    P_layer3_1_conv2_weight = P_layer3_1_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn2_weight = P_layer3_1_conv2_weight + 36864,  /* [64] */
+    P_layer3_1_bn2_bias = P_layer3_1_bn2_weight + 64,  /* [64] */
+    P_layer3_2_conv1_weight = P_layer3_1_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn1_weight = P_layer3_2_conv1_weight + 36864,  /* [64] */
+    P_layer3_2_bn1_bias = P_layer3_2_bn1_weight + 64,  /* [64] */
+    P_layer3_2_conv2_weight = P_layer3_2_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn2_weight = P_layer3_2_conv2_weight + 36864,  /* [64] */
+    P_layer3_2_bn2_bias = P_layer3_2_bn2_weight + 64,  /* [64] */
+    P_fc_weight = P_layer3_2_bn2_bias + 64,  /* [10,64] */
+    P_fc_bias = P_fc_weight + 640,  /* [10] */
+    P_bn1_running_mean = P_fc_bias + 10,  /* [16] */
+    P_bn1_running_var = P_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn1_running_mean = P_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn1_running_var = P_layer1_0_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn2_running_mean = P_layer1_0_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn2_running_var = P_layer1_0_bn2_running_mean + 16,  /* [16] */
+    P_layer1_1_bn1_running_mean = P_layer1_0_bn2_running_var + 16,  /* [16] */
+    P_layer1_1_bn1_running_var = P_layer1_1_bn1_running_mean + 16,  /* [16] */
+    P_layer1_1_bn2_running_mean = P_layer1_1_bn1_running_var + 16,  /* [16] */
+    P_layer1_1_bn2_running_var = P_layer1_1_bn2_running_mean + 16,  /* [16] */
+    P_layer1_2_bn1_running_mean = P_layer1_1_bn2_running_var + 16,  /* [16] */
+    P_layer1_2_bn1_running_var = P_layer1_2_bn1_running_mean + 16,  /* [16] */
+    P_layer1_2_bn2_running_mean = P_layer1_2_bn1_running_var + 16,  /* [16] */
+    P_layer1_2_bn2_running_var = P_layer1_2_bn2_running_mean + 16,  /* [16] */
+    P_layer2_0_bn1_running_mean = P_layer1_2_bn2_running_var + 16,  /* [32] */
+    P_layer2_0_bn1_running_var = P_layer2_0_bn1_running_mean + 32,  /* [32] */
+    P_layer2_0_bn2_running_mean = P_layer2_0_bn1_running_var + 32,  /* [32] */
+    P_layer2_0_bn2_running_var = P_layer2_0_bn2_running_mean + 32,  /* [32] */
+    P_layer2_1_bn1_running_mean = P_layer2_0_bn2_running_var + 32,  /* [32] */
+    P_layer2_1_bn1_running_var = P_layer2_1_bn1_running_mean + 32,  /* [32] */
+    P_layer2_1_bn2_running_mean = P_layer2_1_bn1_running_var + 32,  /* [32] */
+    P_layer2_1_bn2_running_var = P_layer2_1_bn2_running_mean + 32,  /* [32] */
+    P_layer2_2_bn1_running_mean = P_layer2_1_bn2_running_var + 32,  /* [32] */
+    P_layer2_2_bn1_running_var = P_layer2_2_bn1_running_mean + 32,  /* [32] */
+    P_layer2_2_bn2_running_mean = P_layer2_2_bn1_running_var + 32,  /* [32] */
+    P_layer2_2_bn2_running_var = P_layer2_2_bn2_running_mean + 32,  /* [32] */
+    P_layer3_0_bn1_running_mean = P_layer2_2_bn2_running_var + 32,  /* [64] */
+    P_layer3_0_bn1_running_var = P_layer3_0_bn1_running_mean + 64,  /* [64] */
+    P_layer3_0_bn2_running_mean = P_layer3_0_bn1_running_var + 64,  /* [64] */
+    P_layer3_0_bn2_running_var = P_layer3_0_bn2_running_mean + 64,  /* [64] */
+    P_layer3_1_bn1_running_mean = P_layer3_0_bn2_running_var + 64,  /* [64] */
+    P_layer3_1_bn1_running_var = P_layer3_1_bn1_running_mean + 64,  /* [64] */
+    P_layer3_1_bn2_running_mean = P_layer3_1_bn1_running_var + 64,  /* [64] */
+    P_layer3_1_bn2_running_var = P_layer3_1_bn2_running_mean + 64,  /* [64] */
+    P_layer3_2_bn1_running_mean = P_layer3_1_bn2_running_var + 64,  /* [64] */
+    P_layer3_2_bn1_running_var = P_layer3_2_bn1_running_mean + 64,  /* [64] */
+    P_layer3_2_bn2_running_mean = P_layer3_2_bn1_running_var + 64,  /* [64] */
+    P_layer3_2_bn2_running_var = P_layer3_2_bn2_running_mean + 64,  /* [64] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -289,6 +289,49 @@ enum {
     S_layer3_1_bn2 = 992,  /* 128 floats */
     S_layer3_2_bn1 = 1120,  /* 128 floats */
     S_layer3_2_bn2 = 1248,  /* 128 floats */
+};
+
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_conv1,
+    L_bn1,
+    L_layer1_0_conv1,
+    L_layer1_0_bn1,
+    L_layer1_0_conv2,
+    L_layer1_0_bn2,
+    L_layer1_1_conv1,
+    L_layer1_1_bn1,
+    L_layer1_1_conv2,
+    L_layer1_1_bn2,
+    L_layer1_2_conv1,
+    L_layer1_2_bn1,
+    L_layer1_2_conv2,
+    L_layer1_2_bn2,
+    L_layer2_0_conv1,
+    L_layer2_0_bn1,
+    L_layer2_0_conv2,
+    L_layer2_0_bn2,
+    L_layer2_1_conv1,
+    L_layer2_1_bn1,
+    L_layer2_1_conv2,
+    L_layer2_1_bn2,
+    L_layer2_2_conv1,
+    L_layer2_2_bn1,
+    L_layer2_2_conv2,
+    L_layer2_2_bn2,
+    L_layer3_0_conv1,
+    L_layer3_0_bn1,
+    L_layer3_0_conv2,
+    L_layer3_0_bn2,
+    L_layer3_1_conv1,
+    L_layer3_1_bn1,
+    L_layer3_1_conv2,
+    L_layer3_1_bn2,
+    L_layer3_2_conv1,
+    L_layer3_2_bn1,
+    L_layer3_2_conv2,
+    L_layer3_2_bn2,
+    L_fc,
 };
 
 #define P(o) (params + (o))
@@ -573,7 +616,7 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     ZERO(D_avgpool, 64);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 64, 10);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
     ZERO(D_layer3_2_relu2, 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49);
@@ -583,208 +626,208 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     ZERO(D_layer3_2_conv2, 3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     ZERO(D_layer3_2_relu1, 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_bn1, 3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
     /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     ZERO(D_layer3_1_relu2, 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_bn2, 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     ZERO(D_layer3_1_relu1, 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_bn1, 3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
     /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     ZERO(D_layer3_0_relu2, 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_bn2, 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_conv2, 3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     ZERO(D_layer3_0_relu1, 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_bn1, 3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
     /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
     ZERO(D_layer2_2_relu2, 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_bn2, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     ZERO(D_layer2_2_relu1, 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_bn1, 6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
     /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     ZERO(D_layer2_1_relu2, 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_bn2, 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     ZERO(D_layer2_1_relu1, 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_bn1, 6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
     /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     ZERO(D_layer2_0_relu2, 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_bn2, 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_conv2, 6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     ZERO(D_layer2_0_relu1, 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_bn1, 6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
     /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
     ZERO(D_layer1_2_relu2, 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_bn2, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     ZERO(D_layer1_2_relu1, 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_bn1, 12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
     /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     ZERO(D_layer1_1_relu2, 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_bn2, 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     ZERO(D_layer1_1_relu1, 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_bn1, 12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
     /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     ZERO(D_layer1_0_relu2, 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_bn2, 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     ZERO(D_layer1_0_relu1, 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_bn1, 12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
     /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     ZERO(D_relu, 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
     ZERO(D_conv1, 12544);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void plain20_zero_grad(float *grads) {
@@ -802,103 +845,103 @@ void plain20_adamw_step(float *params, const float *grads, float *m, float *v, l
 }
 
 static const RtParamInfo tensors[] = {
-    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, 0},
-    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 1},
-    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, 1},
-    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 1},
-    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 1},
-    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, 2},
-    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 3},
-    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, 3},
-    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 3},
-    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 3},
-    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, 4},
-    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 5},
-    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, 5},
-    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 5},
-    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 5},
-    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, 6},
-    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 7},
-    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, 7},
-    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 7},
-    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 7},
-    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, 8},
-    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 9},
-    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, 9},
-    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 9},
-    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 9},
-    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, 10},
-    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 11},
-    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, 11},
-    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 11},
-    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 11},
-    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, 12},
-    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 13},
-    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, 13},
-    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 13},
-    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 13},
-    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, 14},
-    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 15},
-    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, 15},
-    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 15},
-    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 15},
-    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, 16},
-    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 17},
-    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, 17},
-    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 17},
-    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 17},
-    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, 18},
-    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 19},
-    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, 19},
-    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 19},
-    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 19},
-    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, 20},
-    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 21},
-    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, 21},
-    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 21},
-    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 21},
-    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, 22},
-    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 23},
-    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, 23},
-    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 23},
-    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 23},
-    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, 24},
-    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 25},
-    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, 25},
-    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 25},
-    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 25},
-    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, 26},
-    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 27},
-    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, 27},
-    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 27},
-    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 27},
-    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, 28},
-    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 29},
-    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, 29},
-    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 29},
-    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 29},
-    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, 30},
-    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 31},
-    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, 31},
-    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 31},
-    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 31},
-    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, 32},
-    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 33},
-    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, 33},
-    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 33},
-    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 33},
-    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, 34},
-    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 35},
-    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, 35},
-    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 35},
-    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 35},
-    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, 36},
-    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 37},
-    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, 37},
-    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 37},
-    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 37},
-    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, 38},
-    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, 38},
+    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, L_conv1},
+    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_bn1},
+    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, L_bn1},
+    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_bn1},
+    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_bn1},
+    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
+    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
+    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv1},
+    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn1},
+    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn1},
+    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv2},
+    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn2},
+    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn2},
+    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
+    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
+    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv1},
+    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn1},
+    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn1},
+    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv2},
+    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn2},
+    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn2},
+    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
+    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
+    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv1},
+    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn1},
+    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn1},
+    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv2},
+    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn2},
+    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn2},
+    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, L_fc},
+    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, L_fc},
 };
 
 static const RtLayerInfo layers[] = {

@@ -9,282 +9,282 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_conv1_weight = 0,  /* [16,1,3,3] */
-    P_bn1_weight = 144,  /* [16] */
-    P_bn1_bias = 160,  /* [16] */
-    P_bn1_running_mean = 852730,  /* [16] */
-    P_bn1_running_var = 852746,  /* [16] */
-    P_layer1_0_conv1_weight = 176,  /* [16,16,3,3] */
-    P_layer1_0_bn1_weight = 2480,  /* [16] */
-    P_layer1_0_bn1_bias = 2496,  /* [16] */
-    P_layer1_0_bn1_running_mean = 852762,  /* [16] */
-    P_layer1_0_bn1_running_var = 852778,  /* [16] */
-    P_layer1_0_conv2_weight = 2512,  /* [16,16,3,3] */
-    P_layer1_0_bn2_weight = 4816,  /* [16] */
-    P_layer1_0_bn2_bias = 4832,  /* [16] */
-    P_layer1_0_bn2_running_mean = 852794,  /* [16] */
-    P_layer1_0_bn2_running_var = 852810,  /* [16] */
-    P_layer1_1_conv1_weight = 4848,  /* [16,16,3,3] */
-    P_layer1_1_bn1_weight = 7152,  /* [16] */
-    P_layer1_1_bn1_bias = 7168,  /* [16] */
-    P_layer1_1_bn1_running_mean = 852826,  /* [16] */
-    P_layer1_1_bn1_running_var = 852842,  /* [16] */
-    P_layer1_1_conv2_weight = 7184,  /* [16,16,3,3] */
-    P_layer1_1_bn2_weight = 9488,  /* [16] */
-    P_layer1_1_bn2_bias = 9504,  /* [16] */
-    P_layer1_1_bn2_running_mean = 852858,  /* [16] */
-    P_layer1_1_bn2_running_var = 852874,  /* [16] */
-    P_layer1_2_conv1_weight = 9520,  /* [16,16,3,3] */
-    P_layer1_2_bn1_weight = 11824,  /* [16] */
-    P_layer1_2_bn1_bias = 11840,  /* [16] */
-    P_layer1_2_bn1_running_mean = 852890,  /* [16] */
-    P_layer1_2_bn1_running_var = 852906,  /* [16] */
-    P_layer1_2_conv2_weight = 11856,  /* [16,16,3,3] */
-    P_layer1_2_bn2_weight = 14160,  /* [16] */
-    P_layer1_2_bn2_bias = 14176,  /* [16] */
-    P_layer1_2_bn2_running_mean = 852922,  /* [16] */
-    P_layer1_2_bn2_running_var = 852938,  /* [16] */
-    P_layer1_3_conv1_weight = 14192,  /* [16,16,3,3] */
-    P_layer1_3_bn1_weight = 16496,  /* [16] */
-    P_layer1_3_bn1_bias = 16512,  /* [16] */
-    P_layer1_3_bn1_running_mean = 852954,  /* [16] */
-    P_layer1_3_bn1_running_var = 852970,  /* [16] */
-    P_layer1_3_conv2_weight = 16528,  /* [16,16,3,3] */
-    P_layer1_3_bn2_weight = 18832,  /* [16] */
-    P_layer1_3_bn2_bias = 18848,  /* [16] */
-    P_layer1_3_bn2_running_mean = 852986,  /* [16] */
-    P_layer1_3_bn2_running_var = 853002,  /* [16] */
-    P_layer1_4_conv1_weight = 18864,  /* [16,16,3,3] */
-    P_layer1_4_bn1_weight = 21168,  /* [16] */
-    P_layer1_4_bn1_bias = 21184,  /* [16] */
-    P_layer1_4_bn1_running_mean = 853018,  /* [16] */
-    P_layer1_4_bn1_running_var = 853034,  /* [16] */
-    P_layer1_4_conv2_weight = 21200,  /* [16,16,3,3] */
-    P_layer1_4_bn2_weight = 23504,  /* [16] */
-    P_layer1_4_bn2_bias = 23520,  /* [16] */
-    P_layer1_4_bn2_running_mean = 853050,  /* [16] */
-    P_layer1_4_bn2_running_var = 853066,  /* [16] */
-    P_layer1_5_conv1_weight = 23536,  /* [16,16,3,3] */
-    P_layer1_5_bn1_weight = 25840,  /* [16] */
-    P_layer1_5_bn1_bias = 25856,  /* [16] */
-    P_layer1_5_bn1_running_mean = 853082,  /* [16] */
-    P_layer1_5_bn1_running_var = 853098,  /* [16] */
-    P_layer1_5_conv2_weight = 25872,  /* [16,16,3,3] */
-    P_layer1_5_bn2_weight = 28176,  /* [16] */
-    P_layer1_5_bn2_bias = 28192,  /* [16] */
-    P_layer1_5_bn2_running_mean = 853114,  /* [16] */
-    P_layer1_5_bn2_running_var = 853130,  /* [16] */
-    P_layer1_6_conv1_weight = 28208,  /* [16,16,3,3] */
-    P_layer1_6_bn1_weight = 30512,  /* [16] */
-    P_layer1_6_bn1_bias = 30528,  /* [16] */
-    P_layer1_6_bn1_running_mean = 853146,  /* [16] */
-    P_layer1_6_bn1_running_var = 853162,  /* [16] */
-    P_layer1_6_conv2_weight = 30544,  /* [16,16,3,3] */
-    P_layer1_6_bn2_weight = 32848,  /* [16] */
-    P_layer1_6_bn2_bias = 32864,  /* [16] */
-    P_layer1_6_bn2_running_mean = 853178,  /* [16] */
-    P_layer1_6_bn2_running_var = 853194,  /* [16] */
-    P_layer1_7_conv1_weight = 32880,  /* [16,16,3,3] */
-    P_layer1_7_bn1_weight = 35184,  /* [16] */
-    P_layer1_7_bn1_bias = 35200,  /* [16] */
-    P_layer1_7_bn1_running_mean = 853210,  /* [16] */
-    P_layer1_7_bn1_running_var = 853226,  /* [16] */
-    P_layer1_7_conv2_weight = 35216,  /* [16,16,3,3] */
-    P_layer1_7_bn2_weight = 37520,  /* [16] */
-    P_layer1_7_bn2_bias = 37536,  /* [16] */
-    P_layer1_7_bn2_running_mean = 853242,  /* [16] */
-    P_layer1_7_bn2_running_var = 853258,  /* [16] */
-    P_layer1_8_conv1_weight = 37552,  /* [16,16,3,3] */
-    P_layer1_8_bn1_weight = 39856,  /* [16] */
-    P_layer1_8_bn1_bias = 39872,  /* [16] */
-    P_layer1_8_bn1_running_mean = 853274,  /* [16] */
-    P_layer1_8_bn1_running_var = 853290,  /* [16] */
-    P_layer1_8_conv2_weight = 39888,  /* [16,16,3,3] */
-    P_layer1_8_bn2_weight = 42192,  /* [16] */
-    P_layer1_8_bn2_bias = 42208,  /* [16] */
-    P_layer1_8_bn2_running_mean = 853306,  /* [16] */
-    P_layer1_8_bn2_running_var = 853322,  /* [16] */
-    P_layer2_0_conv1_weight = 42224,  /* [32,16,3,3] */
-    P_layer2_0_bn1_weight = 46832,  /* [32] */
-    P_layer2_0_bn1_bias = 46864,  /* [32] */
-    P_layer2_0_bn1_running_mean = 853338,  /* [32] */
-    P_layer2_0_bn1_running_var = 853370,  /* [32] */
-    P_layer2_0_conv2_weight = 46896,  /* [32,32,3,3] */
-    P_layer2_0_bn2_weight = 56112,  /* [32] */
-    P_layer2_0_bn2_bias = 56144,  /* [32] */
-    P_layer2_0_bn2_running_mean = 853402,  /* [32] */
-    P_layer2_0_bn2_running_var = 853434,  /* [32] */
-    P_layer2_1_conv1_weight = 56176,  /* [32,32,3,3] */
-    P_layer2_1_bn1_weight = 65392,  /* [32] */
-    P_layer2_1_bn1_bias = 65424,  /* [32] */
-    P_layer2_1_bn1_running_mean = 853466,  /* [32] */
-    P_layer2_1_bn1_running_var = 853498,  /* [32] */
-    P_layer2_1_conv2_weight = 65456,  /* [32,32,3,3] */
-    P_layer2_1_bn2_weight = 74672,  /* [32] */
-    P_layer2_1_bn2_bias = 74704,  /* [32] */
-    P_layer2_1_bn2_running_mean = 853530,  /* [32] */
-    P_layer2_1_bn2_running_var = 853562,  /* [32] */
-    P_layer2_2_conv1_weight = 74736,  /* [32,32,3,3] */
-    P_layer2_2_bn1_weight = 83952,  /* [32] */
-    P_layer2_2_bn1_bias = 83984,  /* [32] */
-    P_layer2_2_bn1_running_mean = 853594,  /* [32] */
-    P_layer2_2_bn1_running_var = 853626,  /* [32] */
-    P_layer2_2_conv2_weight = 84016,  /* [32,32,3,3] */
-    P_layer2_2_bn2_weight = 93232,  /* [32] */
-    P_layer2_2_bn2_bias = 93264,  /* [32] */
-    P_layer2_2_bn2_running_mean = 853658,  /* [32] */
-    P_layer2_2_bn2_running_var = 853690,  /* [32] */
-    P_layer2_3_conv1_weight = 93296,  /* [32,32,3,3] */
-    P_layer2_3_bn1_weight = 102512,  /* [32] */
-    P_layer2_3_bn1_bias = 102544,  /* [32] */
-    P_layer2_3_bn1_running_mean = 853722,  /* [32] */
-    P_layer2_3_bn1_running_var = 853754,  /* [32] */
-    P_layer2_3_conv2_weight = 102576,  /* [32,32,3,3] */
-    P_layer2_3_bn2_weight = 111792,  /* [32] */
-    P_layer2_3_bn2_bias = 111824,  /* [32] */
-    P_layer2_3_bn2_running_mean = 853786,  /* [32] */
-    P_layer2_3_bn2_running_var = 853818,  /* [32] */
-    P_layer2_4_conv1_weight = 111856,  /* [32,32,3,3] */
-    P_layer2_4_bn1_weight = 121072,  /* [32] */
-    P_layer2_4_bn1_bias = 121104,  /* [32] */
-    P_layer2_4_bn1_running_mean = 853850,  /* [32] */
-    P_layer2_4_bn1_running_var = 853882,  /* [32] */
-    P_layer2_4_conv2_weight = 121136,  /* [32,32,3,3] */
-    P_layer2_4_bn2_weight = 130352,  /* [32] */
-    P_layer2_4_bn2_bias = 130384,  /* [32] */
-    P_layer2_4_bn2_running_mean = 853914,  /* [32] */
-    P_layer2_4_bn2_running_var = 853946,  /* [32] */
-    P_layer2_5_conv1_weight = 130416,  /* [32,32,3,3] */
-    P_layer2_5_bn1_weight = 139632,  /* [32] */
-    P_layer2_5_bn1_bias = 139664,  /* [32] */
-    P_layer2_5_bn1_running_mean = 853978,  /* [32] */
-    P_layer2_5_bn1_running_var = 854010,  /* [32] */
-    P_layer2_5_conv2_weight = 139696,  /* [32,32,3,3] */
-    P_layer2_5_bn2_weight = 148912,  /* [32] */
-    P_layer2_5_bn2_bias = 148944,  /* [32] */
-    P_layer2_5_bn2_running_mean = 854042,  /* [32] */
-    P_layer2_5_bn2_running_var = 854074,  /* [32] */
-    P_layer2_6_conv1_weight = 148976,  /* [32,32,3,3] */
-    P_layer2_6_bn1_weight = 158192,  /* [32] */
-    P_layer2_6_bn1_bias = 158224,  /* [32] */
-    P_layer2_6_bn1_running_mean = 854106,  /* [32] */
-    P_layer2_6_bn1_running_var = 854138,  /* [32] */
-    P_layer2_6_conv2_weight = 158256,  /* [32,32,3,3] */
-    P_layer2_6_bn2_weight = 167472,  /* [32] */
-    P_layer2_6_bn2_bias = 167504,  /* [32] */
-    P_layer2_6_bn2_running_mean = 854170,  /* [32] */
-    P_layer2_6_bn2_running_var = 854202,  /* [32] */
-    P_layer2_7_conv1_weight = 167536,  /* [32,32,3,3] */
-    P_layer2_7_bn1_weight = 176752,  /* [32] */
-    P_layer2_7_bn1_bias = 176784,  /* [32] */
-    P_layer2_7_bn1_running_mean = 854234,  /* [32] */
-    P_layer2_7_bn1_running_var = 854266,  /* [32] */
-    P_layer2_7_conv2_weight = 176816,  /* [32,32,3,3] */
-    P_layer2_7_bn2_weight = 186032,  /* [32] */
-    P_layer2_7_bn2_bias = 186064,  /* [32] */
-    P_layer2_7_bn2_running_mean = 854298,  /* [32] */
-    P_layer2_7_bn2_running_var = 854330,  /* [32] */
-    P_layer2_8_conv1_weight = 186096,  /* [32,32,3,3] */
-    P_layer2_8_bn1_weight = 195312,  /* [32] */
-    P_layer2_8_bn1_bias = 195344,  /* [32] */
-    P_layer2_8_bn1_running_mean = 854362,  /* [32] */
-    P_layer2_8_bn1_running_var = 854394,  /* [32] */
-    P_layer2_8_conv2_weight = 195376,  /* [32,32,3,3] */
-    P_layer2_8_bn2_weight = 204592,  /* [32] */
-    P_layer2_8_bn2_bias = 204624,  /* [32] */
-    P_layer2_8_bn2_running_mean = 854426,  /* [32] */
-    P_layer2_8_bn2_running_var = 854458,  /* [32] */
-    P_layer3_0_conv1_weight = 204656,  /* [64,32,3,3] */
-    P_layer3_0_bn1_weight = 223088,  /* [64] */
-    P_layer3_0_bn1_bias = 223152,  /* [64] */
-    P_layer3_0_bn1_running_mean = 854490,  /* [64] */
-    P_layer3_0_bn1_running_var = 854554,  /* [64] */
-    P_layer3_0_conv2_weight = 223216,  /* [64,64,3,3] */
-    P_layer3_0_bn2_weight = 260080,  /* [64] */
-    P_layer3_0_bn2_bias = 260144,  /* [64] */
-    P_layer3_0_bn2_running_mean = 854618,  /* [64] */
-    P_layer3_0_bn2_running_var = 854682,  /* [64] */
-    P_layer3_1_conv1_weight = 260208,  /* [64,64,3,3] */
-    P_layer3_1_bn1_weight = 297072,  /* [64] */
-    P_layer3_1_bn1_bias = 297136,  /* [64] */
-    P_layer3_1_bn1_running_mean = 854746,  /* [64] */
-    P_layer3_1_bn1_running_var = 854810,  /* [64] */
-    P_layer3_1_conv2_weight = 297200,  /* [64,64,3,3] */
-    P_layer3_1_bn2_weight = 334064,  /* [64] */
-    P_layer3_1_bn2_bias = 334128,  /* [64] */
-    P_layer3_1_bn2_running_mean = 854874,  /* [64] */
-    P_layer3_1_bn2_running_var = 854938,  /* [64] */
-    P_layer3_2_conv1_weight = 334192,  /* [64,64,3,3] */
-    P_layer3_2_bn1_weight = 371056,  /* [64] */
-    P_layer3_2_bn1_bias = 371120,  /* [64] */
-    P_layer3_2_bn1_running_mean = 855002,  /* [64] */
-    P_layer3_2_bn1_running_var = 855066,  /* [64] */
-    P_layer3_2_conv2_weight = 371184,  /* [64,64,3,3] */
-    P_layer3_2_bn2_weight = 408048,  /* [64] */
-    P_layer3_2_bn2_bias = 408112,  /* [64] */
-    P_layer3_2_bn2_running_mean = 855130,  /* [64] */
-    P_layer3_2_bn2_running_var = 855194,  /* [64] */
-    P_layer3_3_conv1_weight = 408176,  /* [64,64,3,3] */
-    P_layer3_3_bn1_weight = 445040,  /* [64] */
-    P_layer3_3_bn1_bias = 445104,  /* [64] */
-    P_layer3_3_bn1_running_mean = 855258,  /* [64] */
-    P_layer3_3_bn1_running_var = 855322,  /* [64] */
-    P_layer3_3_conv2_weight = 445168,  /* [64,64,3,3] */
-    P_layer3_3_bn2_weight = 482032,  /* [64] */
-    P_layer3_3_bn2_bias = 482096,  /* [64] */
-    P_layer3_3_bn2_running_mean = 855386,  /* [64] */
-    P_layer3_3_bn2_running_var = 855450,  /* [64] */
-    P_layer3_4_conv1_weight = 482160,  /* [64,64,3,3] */
-    P_layer3_4_bn1_weight = 519024,  /* [64] */
-    P_layer3_4_bn1_bias = 519088,  /* [64] */
-    P_layer3_4_bn1_running_mean = 855514,  /* [64] */
-    P_layer3_4_bn1_running_var = 855578,  /* [64] */
-    P_layer3_4_conv2_weight = 519152,  /* [64,64,3,3] */
-    P_layer3_4_bn2_weight = 556016,  /* [64] */
-    P_layer3_4_bn2_bias = 556080,  /* [64] */
-    P_layer3_4_bn2_running_mean = 855642,  /* [64] */
-    P_layer3_4_bn2_running_var = 855706,  /* [64] */
-    P_layer3_5_conv1_weight = 556144,  /* [64,64,3,3] */
-    P_layer3_5_bn1_weight = 593008,  /* [64] */
-    P_layer3_5_bn1_bias = 593072,  /* [64] */
-    P_layer3_5_bn1_running_mean = 855770,  /* [64] */
-    P_layer3_5_bn1_running_var = 855834,  /* [64] */
-    P_layer3_5_conv2_weight = 593136,  /* [64,64,3,3] */
-    P_layer3_5_bn2_weight = 630000,  /* [64] */
-    P_layer3_5_bn2_bias = 630064,  /* [64] */
-    P_layer3_5_bn2_running_mean = 855898,  /* [64] */
-    P_layer3_5_bn2_running_var = 855962,  /* [64] */
-    P_layer3_6_conv1_weight = 630128,  /* [64,64,3,3] */
-    P_layer3_6_bn1_weight = 666992,  /* [64] */
-    P_layer3_6_bn1_bias = 667056,  /* [64] */
-    P_layer3_6_bn1_running_mean = 856026,  /* [64] */
-    P_layer3_6_bn1_running_var = 856090,  /* [64] */
-    P_layer3_6_conv2_weight = 667120,  /* [64,64,3,3] */
-    P_layer3_6_bn2_weight = 703984,  /* [64] */
-    P_layer3_6_bn2_bias = 704048,  /* [64] */
-    P_layer3_6_bn2_running_mean = 856154,  /* [64] */
-    P_layer3_6_bn2_running_var = 856218,  /* [64] */
-    P_layer3_7_conv1_weight = 704112,  /* [64,64,3,3] */
-    P_layer3_7_bn1_weight = 740976,  /* [64] */
-    P_layer3_7_bn1_bias = 741040,  /* [64] */
-    P_layer3_7_bn1_running_mean = 856282,  /* [64] */
-    P_layer3_7_bn1_running_var = 856346,  /* [64] */
-    P_layer3_7_conv2_weight = 741104,  /* [64,64,3,3] */
-    P_layer3_7_bn2_weight = 777968,  /* [64] */
-    P_layer3_7_bn2_bias = 778032,  /* [64] */
-    P_layer3_7_bn2_running_mean = 856410,  /* [64] */
-    P_layer3_7_bn2_running_var = 856474,  /* [64] */
-    P_layer3_8_conv1_weight = 778096,  /* [64,64,3,3] */
-    P_layer3_8_bn1_weight = 814960,  /* [64] */
-    P_layer3_8_bn1_bias = 815024,  /* [64] */
-    P_layer3_8_bn1_running_mean = 856538,  /* [64] */
-    P_layer3_8_bn1_running_var = 856602,  /* [64] */
-    P_layer3_8_conv2_weight = 815088,  /* [64,64,3,3] */
-    P_layer3_8_bn2_weight = 851952,  /* [64] */
-    P_layer3_8_bn2_bias = 852016,  /* [64] */
-    P_layer3_8_bn2_running_mean = 856666,  /* [64] */
-    P_layer3_8_bn2_running_var = 856730,  /* [64] */
-    P_fc_weight = 852080,  /* [10,64] */
-    P_fc_bias = 852720,  /* [10] */
+    P_bn1_weight = P_conv1_weight + 144,  /* [16] */
+    P_bn1_bias = P_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv1_weight = P_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn1_weight = P_layer1_0_conv1_weight + 2304,  /* [16] */
+    P_layer1_0_bn1_bias = P_layer1_0_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv2_weight = P_layer1_0_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn2_weight = P_layer1_0_conv2_weight + 2304,  /* [16] */
+    P_layer1_0_bn2_bias = P_layer1_0_bn2_weight + 16,  /* [16] */
+    P_layer1_1_conv1_weight = P_layer1_0_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn1_weight = P_layer1_1_conv1_weight + 2304,  /* [16] */
+    P_layer1_1_bn1_bias = P_layer1_1_bn1_weight + 16,  /* [16] */
+    P_layer1_1_conv2_weight = P_layer1_1_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn2_weight = P_layer1_1_conv2_weight + 2304,  /* [16] */
+    P_layer1_1_bn2_bias = P_layer1_1_bn2_weight + 16,  /* [16] */
+    P_layer1_2_conv1_weight = P_layer1_1_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn1_weight = P_layer1_2_conv1_weight + 2304,  /* [16] */
+    P_layer1_2_bn1_bias = P_layer1_2_bn1_weight + 16,  /* [16] */
+    P_layer1_2_conv2_weight = P_layer1_2_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn2_weight = P_layer1_2_conv2_weight + 2304,  /* [16] */
+    P_layer1_2_bn2_bias = P_layer1_2_bn2_weight + 16,  /* [16] */
+    P_layer1_3_conv1_weight = P_layer1_2_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_3_bn1_weight = P_layer1_3_conv1_weight + 2304,  /* [16] */
+    P_layer1_3_bn1_bias = P_layer1_3_bn1_weight + 16,  /* [16] */
+    P_layer1_3_conv2_weight = P_layer1_3_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_3_bn2_weight = P_layer1_3_conv2_weight + 2304,  /* [16] */
+    P_layer1_3_bn2_bias = P_layer1_3_bn2_weight + 16,  /* [16] */
+    P_layer1_4_conv1_weight = P_layer1_3_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_4_bn1_weight = P_layer1_4_conv1_weight + 2304,  /* [16] */
+    P_layer1_4_bn1_bias = P_layer1_4_bn1_weight + 16,  /* [16] */
+    P_layer1_4_conv2_weight = P_layer1_4_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_4_bn2_weight = P_layer1_4_conv2_weight + 2304,  /* [16] */
+    P_layer1_4_bn2_bias = P_layer1_4_bn2_weight + 16,  /* [16] */
+    P_layer1_5_conv1_weight = P_layer1_4_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_5_bn1_weight = P_layer1_5_conv1_weight + 2304,  /* [16] */
+    P_layer1_5_bn1_bias = P_layer1_5_bn1_weight + 16,  /* [16] */
+    P_layer1_5_conv2_weight = P_layer1_5_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_5_bn2_weight = P_layer1_5_conv2_weight + 2304,  /* [16] */
+    P_layer1_5_bn2_bias = P_layer1_5_bn2_weight + 16,  /* [16] */
+    P_layer1_6_conv1_weight = P_layer1_5_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_6_bn1_weight = P_layer1_6_conv1_weight + 2304,  /* [16] */
+    P_layer1_6_bn1_bias = P_layer1_6_bn1_weight + 16,  /* [16] */
+    P_layer1_6_conv2_weight = P_layer1_6_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_6_bn2_weight = P_layer1_6_conv2_weight + 2304,  /* [16] */
+    P_layer1_6_bn2_bias = P_layer1_6_bn2_weight + 16,  /* [16] */
+    P_layer1_7_conv1_weight = P_layer1_6_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_7_bn1_weight = P_layer1_7_conv1_weight + 2304,  /* [16] */
+    P_layer1_7_bn1_bias = P_layer1_7_bn1_weight + 16,  /* [16] */
+    P_layer1_7_conv2_weight = P_layer1_7_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_7_bn2_weight = P_layer1_7_conv2_weight + 2304,  /* [16] */
+    P_layer1_7_bn2_bias = P_layer1_7_bn2_weight + 16,  /* [16] */
+    P_layer1_8_conv1_weight = P_layer1_7_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_8_bn1_weight = P_layer1_8_conv1_weight + 2304,  /* [16] */
+    P_layer1_8_bn1_bias = P_layer1_8_bn1_weight + 16,  /* [16] */
+    P_layer1_8_conv2_weight = P_layer1_8_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_8_bn2_weight = P_layer1_8_conv2_weight + 2304,  /* [16] */
+    P_layer1_8_bn2_bias = P_layer1_8_bn2_weight + 16,  /* [16] */
+    P_layer2_0_conv1_weight = P_layer1_8_bn2_bias + 16,  /* [32,16,3,3] */
+    P_layer2_0_bn1_weight = P_layer2_0_conv1_weight + 4608,  /* [32] */
+    P_layer2_0_bn1_bias = P_layer2_0_bn1_weight + 32,  /* [32] */
+    P_layer2_0_conv2_weight = P_layer2_0_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_0_bn2_weight = P_layer2_0_conv2_weight + 9216,  /* [32] */
+    P_layer2_0_bn2_bias = P_layer2_0_bn2_weight + 32,  /* [32] */
+    P_layer2_1_conv1_weight = P_layer2_0_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn1_weight = P_layer2_1_conv1_weight + 9216,  /* [32] */
+    P_layer2_1_bn1_bias = P_layer2_1_bn1_weight + 32,  /* [32] */
+    P_layer2_1_conv2_weight = P_layer2_1_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn2_weight = P_layer2_1_conv2_weight + 9216,  /* [32] */
+    P_layer2_1_bn2_bias = P_layer2_1_bn2_weight + 32,  /* [32] */
+    P_layer2_2_conv1_weight = P_layer2_1_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn1_weight = P_layer2_2_conv1_weight + 9216,  /* [32] */
+    P_layer2_2_bn1_bias = P_layer2_2_bn1_weight + 32,  /* [32] */
+    P_layer2_2_conv2_weight = P_layer2_2_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn2_weight = P_layer2_2_conv2_weight + 9216,  /* [32] */
+    P_layer2_2_bn2_bias = P_layer2_2_bn2_weight + 32,  /* [32] */
+    P_layer2_3_conv1_weight = P_layer2_2_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_3_bn1_weight = P_layer2_3_conv1_weight + 9216,  /* [32] */
+    P_layer2_3_bn1_bias = P_layer2_3_bn1_weight + 32,  /* [32] */
+    P_layer2_3_conv2_weight = P_layer2_3_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_3_bn2_weight = P_layer2_3_conv2_weight + 9216,  /* [32] */
+    P_layer2_3_bn2_bias = P_layer2_3_bn2_weight + 32,  /* [32] */
+    P_layer2_4_conv1_weight = P_layer2_3_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_4_bn1_weight = P_layer2_4_conv1_weight + 9216,  /* [32] */
+    P_layer2_4_bn1_bias = P_layer2_4_bn1_weight + 32,  /* [32] */
+    P_layer2_4_conv2_weight = P_layer2_4_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_4_bn2_weight = P_layer2_4_conv2_weight + 9216,  /* [32] */
+    P_layer2_4_bn2_bias = P_layer2_4_bn2_weight + 32,  /* [32] */
+    P_layer2_5_conv1_weight = P_layer2_4_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_5_bn1_weight = P_layer2_5_conv1_weight + 9216,  /* [32] */
+    P_layer2_5_bn1_bias = P_layer2_5_bn1_weight + 32,  /* [32] */
+    P_layer2_5_conv2_weight = P_layer2_5_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_5_bn2_weight = P_layer2_5_conv2_weight + 9216,  /* [32] */
+    P_layer2_5_bn2_bias = P_layer2_5_bn2_weight + 32,  /* [32] */
+    P_layer2_6_conv1_weight = P_layer2_5_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_6_bn1_weight = P_layer2_6_conv1_weight + 9216,  /* [32] */
+    P_layer2_6_bn1_bias = P_layer2_6_bn1_weight + 32,  /* [32] */
+    P_layer2_6_conv2_weight = P_layer2_6_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_6_bn2_weight = P_layer2_6_conv2_weight + 9216,  /* [32] */
+    P_layer2_6_bn2_bias = P_layer2_6_bn2_weight + 32,  /* [32] */
+    P_layer2_7_conv1_weight = P_layer2_6_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_7_bn1_weight = P_layer2_7_conv1_weight + 9216,  /* [32] */
+    P_layer2_7_bn1_bias = P_layer2_7_bn1_weight + 32,  /* [32] */
+    P_layer2_7_conv2_weight = P_layer2_7_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_7_bn2_weight = P_layer2_7_conv2_weight + 9216,  /* [32] */
+    P_layer2_7_bn2_bias = P_layer2_7_bn2_weight + 32,  /* [32] */
+    P_layer2_8_conv1_weight = P_layer2_7_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_8_bn1_weight = P_layer2_8_conv1_weight + 9216,  /* [32] */
+    P_layer2_8_bn1_bias = P_layer2_8_bn1_weight + 32,  /* [32] */
+    P_layer2_8_conv2_weight = P_layer2_8_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_8_bn2_weight = P_layer2_8_conv2_weight + 9216,  /* [32] */
+    P_layer2_8_bn2_bias = P_layer2_8_bn2_weight + 32,  /* [32] */
+    P_layer3_0_conv1_weight = P_layer2_8_bn2_bias + 32,  /* [64,32,3,3] */
+    P_layer3_0_bn1_weight = P_layer3_0_conv1_weight + 18432,  /* [64] */
+    P_layer3_0_bn1_bias = P_layer3_0_bn1_weight + 64,  /* [64] */
+    P_layer3_0_conv2_weight = P_layer3_0_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_0_bn2_weight = P_layer3_0_conv2_weight + 36864,  /* [64] */
+    P_layer3_0_bn2_bias = P_layer3_0_bn2_weight + 64,  /* [64] */
+    P_layer3_1_conv1_weight = P_layer3_0_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn1_weight = P_layer3_1_conv1_weight + 36864,  /* [64] */
+    P_layer3_1_bn1_bias = P_layer3_1_bn1_weight + 64,  /* [64] */
+    P_layer3_1_conv2_weight = P_layer3_1_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn2_weight = P_layer3_1_conv2_weight + 36864,  /* [64] */
+    P_layer3_1_bn2_bias = P_layer3_1_bn2_weight + 64,  /* [64] */
+    P_layer3_2_conv1_weight = P_layer3_1_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn1_weight = P_layer3_2_conv1_weight + 36864,  /* [64] */
+    P_layer3_2_bn1_bias = P_layer3_2_bn1_weight + 64,  /* [64] */
+    P_layer3_2_conv2_weight = P_layer3_2_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn2_weight = P_layer3_2_conv2_weight + 36864,  /* [64] */
+    P_layer3_2_bn2_bias = P_layer3_2_bn2_weight + 64,  /* [64] */
+    P_layer3_3_conv1_weight = P_layer3_2_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_3_bn1_weight = P_layer3_3_conv1_weight + 36864,  /* [64] */
+    P_layer3_3_bn1_bias = P_layer3_3_bn1_weight + 64,  /* [64] */
+    P_layer3_3_conv2_weight = P_layer3_3_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_3_bn2_weight = P_layer3_3_conv2_weight + 36864,  /* [64] */
+    P_layer3_3_bn2_bias = P_layer3_3_bn2_weight + 64,  /* [64] */
+    P_layer3_4_conv1_weight = P_layer3_3_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_4_bn1_weight = P_layer3_4_conv1_weight + 36864,  /* [64] */
+    P_layer3_4_bn1_bias = P_layer3_4_bn1_weight + 64,  /* [64] */
+    P_layer3_4_conv2_weight = P_layer3_4_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_4_bn2_weight = P_layer3_4_conv2_weight + 36864,  /* [64] */
+    P_layer3_4_bn2_bias = P_layer3_4_bn2_weight + 64,  /* [64] */
+    P_layer3_5_conv1_weight = P_layer3_4_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_5_bn1_weight = P_layer3_5_conv1_weight + 36864,  /* [64] */
+    P_layer3_5_bn1_bias = P_layer3_5_bn1_weight + 64,  /* [64] */
+    P_layer3_5_conv2_weight = P_layer3_5_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_5_bn2_weight = P_layer3_5_conv2_weight + 36864,  /* [64] */
+    P_layer3_5_bn2_bias = P_layer3_5_bn2_weight + 64,  /* [64] */
+    P_layer3_6_conv1_weight = P_layer3_5_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_6_bn1_weight = P_layer3_6_conv1_weight + 36864,  /* [64] */
+    P_layer3_6_bn1_bias = P_layer3_6_bn1_weight + 64,  /* [64] */
+    P_layer3_6_conv2_weight = P_layer3_6_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_6_bn2_weight = P_layer3_6_conv2_weight + 36864,  /* [64] */
+    P_layer3_6_bn2_bias = P_layer3_6_bn2_weight + 64,  /* [64] */
+    P_layer3_7_conv1_weight = P_layer3_6_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_7_bn1_weight = P_layer3_7_conv1_weight + 36864,  /* [64] */
+    P_layer3_7_bn1_bias = P_layer3_7_bn1_weight + 64,  /* [64] */
+    P_layer3_7_conv2_weight = P_layer3_7_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_7_bn2_weight = P_layer3_7_conv2_weight + 36864,  /* [64] */
+    P_layer3_7_bn2_bias = P_layer3_7_bn2_weight + 64,  /* [64] */
+    P_layer3_8_conv1_weight = P_layer3_7_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_8_bn1_weight = P_layer3_8_conv1_weight + 36864,  /* [64] */
+    P_layer3_8_bn1_bias = P_layer3_8_bn1_weight + 64,  /* [64] */
+    P_layer3_8_conv2_weight = P_layer3_8_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_8_bn2_weight = P_layer3_8_conv2_weight + 36864,  /* [64] */
+    P_layer3_8_bn2_bias = P_layer3_8_bn2_weight + 64,  /* [64] */
+    P_fc_weight = P_layer3_8_bn2_bias + 64,  /* [10,64] */
+    P_fc_bias = P_fc_weight + 640,  /* [10] */
+    P_bn1_running_mean = P_fc_bias + 10,  /* [16] */
+    P_bn1_running_var = P_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn1_running_mean = P_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn1_running_var = P_layer1_0_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn2_running_mean = P_layer1_0_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn2_running_var = P_layer1_0_bn2_running_mean + 16,  /* [16] */
+    P_layer1_1_bn1_running_mean = P_layer1_0_bn2_running_var + 16,  /* [16] */
+    P_layer1_1_bn1_running_var = P_layer1_1_bn1_running_mean + 16,  /* [16] */
+    P_layer1_1_bn2_running_mean = P_layer1_1_bn1_running_var + 16,  /* [16] */
+    P_layer1_1_bn2_running_var = P_layer1_1_bn2_running_mean + 16,  /* [16] */
+    P_layer1_2_bn1_running_mean = P_layer1_1_bn2_running_var + 16,  /* [16] */
+    P_layer1_2_bn1_running_var = P_layer1_2_bn1_running_mean + 16,  /* [16] */
+    P_layer1_2_bn2_running_mean = P_layer1_2_bn1_running_var + 16,  /* [16] */
+    P_layer1_2_bn2_running_var = P_layer1_2_bn2_running_mean + 16,  /* [16] */
+    P_layer1_3_bn1_running_mean = P_layer1_2_bn2_running_var + 16,  /* [16] */
+    P_layer1_3_bn1_running_var = P_layer1_3_bn1_running_mean + 16,  /* [16] */
+    P_layer1_3_bn2_running_mean = P_layer1_3_bn1_running_var + 16,  /* [16] */
+    P_layer1_3_bn2_running_var = P_layer1_3_bn2_running_mean + 16,  /* [16] */
+    P_layer1_4_bn1_running_mean = P_layer1_3_bn2_running_var + 16,  /* [16] */
+    P_layer1_4_bn1_running_var = P_layer1_4_bn1_running_mean + 16,  /* [16] */
+    P_layer1_4_bn2_running_mean = P_layer1_4_bn1_running_var + 16,  /* [16] */
+    P_layer1_4_bn2_running_var = P_layer1_4_bn2_running_mean + 16,  /* [16] */
+    P_layer1_5_bn1_running_mean = P_layer1_4_bn2_running_var + 16,  /* [16] */
+    P_layer1_5_bn1_running_var = P_layer1_5_bn1_running_mean + 16,  /* [16] */
+    P_layer1_5_bn2_running_mean = P_layer1_5_bn1_running_var + 16,  /* [16] */
+    P_layer1_5_bn2_running_var = P_layer1_5_bn2_running_mean + 16,  /* [16] */
+    P_layer1_6_bn1_running_mean = P_layer1_5_bn2_running_var + 16,  /* [16] */
+    P_layer1_6_bn1_running_var = P_layer1_6_bn1_running_mean + 16,  /* [16] */
+    P_layer1_6_bn2_running_mean = P_layer1_6_bn1_running_var + 16,  /* [16] */
+    P_layer1_6_bn2_running_var = P_layer1_6_bn2_running_mean + 16,  /* [16] */
+    P_layer1_7_bn1_running_mean = P_layer1_6_bn2_running_var + 16,  /* [16] */
+    P_layer1_7_bn1_running_var = P_layer1_7_bn1_running_mean + 16,  /* [16] */
+    P_layer1_7_bn2_running_mean = P_layer1_7_bn1_running_var + 16,  /* [16] */
+    P_layer1_7_bn2_running_var = P_layer1_7_bn2_running_mean + 16,  /* [16] */
+    P_layer1_8_bn1_running_mean = P_layer1_7_bn2_running_var + 16,  /* [16] */
+    P_layer1_8_bn1_running_var = P_layer1_8_bn1_running_mean + 16,  /* [16] */
+    P_layer1_8_bn2_running_mean = P_layer1_8_bn1_running_var + 16,  /* [16] */
+    P_layer1_8_bn2_running_var = P_layer1_8_bn2_running_mean + 16,  /* [16] */
+    P_layer2_0_bn1_running_mean = P_layer1_8_bn2_running_var + 16,  /* [32] */
+    P_layer2_0_bn1_running_var = P_layer2_0_bn1_running_mean + 32,  /* [32] */
+    P_layer2_0_bn2_running_mean = P_layer2_0_bn1_running_var + 32,  /* [32] */
+    P_layer2_0_bn2_running_var = P_layer2_0_bn2_running_mean + 32,  /* [32] */
+    P_layer2_1_bn1_running_mean = P_layer2_0_bn2_running_var + 32,  /* [32] */
+    P_layer2_1_bn1_running_var = P_layer2_1_bn1_running_mean + 32,  /* [32] */
+    P_layer2_1_bn2_running_mean = P_layer2_1_bn1_running_var + 32,  /* [32] */
+    P_layer2_1_bn2_running_var = P_layer2_1_bn2_running_mean + 32,  /* [32] */
+    P_layer2_2_bn1_running_mean = P_layer2_1_bn2_running_var + 32,  /* [32] */
+    P_layer2_2_bn1_running_var = P_layer2_2_bn1_running_mean + 32,  /* [32] */
+    P_layer2_2_bn2_running_mean = P_layer2_2_bn1_running_var + 32,  /* [32] */
+    P_layer2_2_bn2_running_var = P_layer2_2_bn2_running_mean + 32,  /* [32] */
+    P_layer2_3_bn1_running_mean = P_layer2_2_bn2_running_var + 32,  /* [32] */
+    P_layer2_3_bn1_running_var = P_layer2_3_bn1_running_mean + 32,  /* [32] */
+    P_layer2_3_bn2_running_mean = P_layer2_3_bn1_running_var + 32,  /* [32] */
+    P_layer2_3_bn2_running_var = P_layer2_3_bn2_running_mean + 32,  /* [32] */
+    P_layer2_4_bn1_running_mean = P_layer2_3_bn2_running_var + 32,  /* [32] */
+    P_layer2_4_bn1_running_var = P_layer2_4_bn1_running_mean + 32,  /* [32] */
+    P_layer2_4_bn2_running_mean = P_layer2_4_bn1_running_var + 32,  /* [32] */
+    P_layer2_4_bn2_running_var = P_layer2_4_bn2_running_mean + 32,  /* [32] */
+    P_layer2_5_bn1_running_mean = P_layer2_4_bn2_running_var + 32,  /* [32] */
+    P_layer2_5_bn1_running_var = P_layer2_5_bn1_running_mean + 32,  /* [32] */
+    P_layer2_5_bn2_running_mean = P_layer2_5_bn1_running_var + 32,  /* [32] */
+    P_layer2_5_bn2_running_var = P_layer2_5_bn2_running_mean + 32,  /* [32] */
+    P_layer2_6_bn1_running_mean = P_layer2_5_bn2_running_var + 32,  /* [32] */
+    P_layer2_6_bn1_running_var = P_layer2_6_bn1_running_mean + 32,  /* [32] */
+    P_layer2_6_bn2_running_mean = P_layer2_6_bn1_running_var + 32,  /* [32] */
+    P_layer2_6_bn2_running_var = P_layer2_6_bn2_running_mean + 32,  /* [32] */
+    P_layer2_7_bn1_running_mean = P_layer2_6_bn2_running_var + 32,  /* [32] */
+    P_layer2_7_bn1_running_var = P_layer2_7_bn1_running_mean + 32,  /* [32] */
+    P_layer2_7_bn2_running_mean = P_layer2_7_bn1_running_var + 32,  /* [32] */
+    P_layer2_7_bn2_running_var = P_layer2_7_bn2_running_mean + 32,  /* [32] */
+    P_layer2_8_bn1_running_mean = P_layer2_7_bn2_running_var + 32,  /* [32] */
+    P_layer2_8_bn1_running_var = P_layer2_8_bn1_running_mean + 32,  /* [32] */
+    P_layer2_8_bn2_running_mean = P_layer2_8_bn1_running_var + 32,  /* [32] */
+    P_layer2_8_bn2_running_var = P_layer2_8_bn2_running_mean + 32,  /* [32] */
+    P_layer3_0_bn1_running_mean = P_layer2_8_bn2_running_var + 32,  /* [64] */
+    P_layer3_0_bn1_running_var = P_layer3_0_bn1_running_mean + 64,  /* [64] */
+    P_layer3_0_bn2_running_mean = P_layer3_0_bn1_running_var + 64,  /* [64] */
+    P_layer3_0_bn2_running_var = P_layer3_0_bn2_running_mean + 64,  /* [64] */
+    P_layer3_1_bn1_running_mean = P_layer3_0_bn2_running_var + 64,  /* [64] */
+    P_layer3_1_bn1_running_var = P_layer3_1_bn1_running_mean + 64,  /* [64] */
+    P_layer3_1_bn2_running_mean = P_layer3_1_bn1_running_var + 64,  /* [64] */
+    P_layer3_1_bn2_running_var = P_layer3_1_bn2_running_mean + 64,  /* [64] */
+    P_layer3_2_bn1_running_mean = P_layer3_1_bn2_running_var + 64,  /* [64] */
+    P_layer3_2_bn1_running_var = P_layer3_2_bn1_running_mean + 64,  /* [64] */
+    P_layer3_2_bn2_running_mean = P_layer3_2_bn1_running_var + 64,  /* [64] */
+    P_layer3_2_bn2_running_var = P_layer3_2_bn2_running_mean + 64,  /* [64] */
+    P_layer3_3_bn1_running_mean = P_layer3_2_bn2_running_var + 64,  /* [64] */
+    P_layer3_3_bn1_running_var = P_layer3_3_bn1_running_mean + 64,  /* [64] */
+    P_layer3_3_bn2_running_mean = P_layer3_3_bn1_running_var + 64,  /* [64] */
+    P_layer3_3_bn2_running_var = P_layer3_3_bn2_running_mean + 64,  /* [64] */
+    P_layer3_4_bn1_running_mean = P_layer3_3_bn2_running_var + 64,  /* [64] */
+    P_layer3_4_bn1_running_var = P_layer3_4_bn1_running_mean + 64,  /* [64] */
+    P_layer3_4_bn2_running_mean = P_layer3_4_bn1_running_var + 64,  /* [64] */
+    P_layer3_4_bn2_running_var = P_layer3_4_bn2_running_mean + 64,  /* [64] */
+    P_layer3_5_bn1_running_mean = P_layer3_4_bn2_running_var + 64,  /* [64] */
+    P_layer3_5_bn1_running_var = P_layer3_5_bn1_running_mean + 64,  /* [64] */
+    P_layer3_5_bn2_running_mean = P_layer3_5_bn1_running_var + 64,  /* [64] */
+    P_layer3_5_bn2_running_var = P_layer3_5_bn2_running_mean + 64,  /* [64] */
+    P_layer3_6_bn1_running_mean = P_layer3_5_bn2_running_var + 64,  /* [64] */
+    P_layer3_6_bn1_running_var = P_layer3_6_bn1_running_mean + 64,  /* [64] */
+    P_layer3_6_bn2_running_mean = P_layer3_6_bn1_running_var + 64,  /* [64] */
+    P_layer3_6_bn2_running_var = P_layer3_6_bn2_running_mean + 64,  /* [64] */
+    P_layer3_7_bn1_running_mean = P_layer3_6_bn2_running_var + 64,  /* [64] */
+    P_layer3_7_bn1_running_var = P_layer3_7_bn1_running_mean + 64,  /* [64] */
+    P_layer3_7_bn2_running_mean = P_layer3_7_bn1_running_var + 64,  /* [64] */
+    P_layer3_7_bn2_running_var = P_layer3_7_bn2_running_mean + 64,  /* [64] */
+    P_layer3_8_bn1_running_mean = P_layer3_7_bn2_running_var + 64,  /* [64] */
+    P_layer3_8_bn1_running_var = P_layer3_8_bn1_running_mean + 64,  /* [64] */
+    P_layer3_8_bn2_running_mean = P_layer3_8_bn1_running_var + 64,  /* [64] */
+    P_layer3_8_bn2_running_var = P_layer3_8_bn2_running_mean + 64,  /* [64] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -793,6 +793,121 @@ enum {
     S_layer3_7_bn2 = 3680,  /* 128 floats */
     S_layer3_8_bn1 = 3808,  /* 128 floats */
     S_layer3_8_bn2 = 3936,  /* 128 floats */
+};
+
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_conv1,
+    L_bn1,
+    L_layer1_0_conv1,
+    L_layer1_0_bn1,
+    L_layer1_0_conv2,
+    L_layer1_0_bn2,
+    L_layer1_1_conv1,
+    L_layer1_1_bn1,
+    L_layer1_1_conv2,
+    L_layer1_1_bn2,
+    L_layer1_2_conv1,
+    L_layer1_2_bn1,
+    L_layer1_2_conv2,
+    L_layer1_2_bn2,
+    L_layer1_3_conv1,
+    L_layer1_3_bn1,
+    L_layer1_3_conv2,
+    L_layer1_3_bn2,
+    L_layer1_4_conv1,
+    L_layer1_4_bn1,
+    L_layer1_4_conv2,
+    L_layer1_4_bn2,
+    L_layer1_5_conv1,
+    L_layer1_5_bn1,
+    L_layer1_5_conv2,
+    L_layer1_5_bn2,
+    L_layer1_6_conv1,
+    L_layer1_6_bn1,
+    L_layer1_6_conv2,
+    L_layer1_6_bn2,
+    L_layer1_7_conv1,
+    L_layer1_7_bn1,
+    L_layer1_7_conv2,
+    L_layer1_7_bn2,
+    L_layer1_8_conv1,
+    L_layer1_8_bn1,
+    L_layer1_8_conv2,
+    L_layer1_8_bn2,
+    L_layer2_0_conv1,
+    L_layer2_0_bn1,
+    L_layer2_0_conv2,
+    L_layer2_0_bn2,
+    L_layer2_1_conv1,
+    L_layer2_1_bn1,
+    L_layer2_1_conv2,
+    L_layer2_1_bn2,
+    L_layer2_2_conv1,
+    L_layer2_2_bn1,
+    L_layer2_2_conv2,
+    L_layer2_2_bn2,
+    L_layer2_3_conv1,
+    L_layer2_3_bn1,
+    L_layer2_3_conv2,
+    L_layer2_3_bn2,
+    L_layer2_4_conv1,
+    L_layer2_4_bn1,
+    L_layer2_4_conv2,
+    L_layer2_4_bn2,
+    L_layer2_5_conv1,
+    L_layer2_5_bn1,
+    L_layer2_5_conv2,
+    L_layer2_5_bn2,
+    L_layer2_6_conv1,
+    L_layer2_6_bn1,
+    L_layer2_6_conv2,
+    L_layer2_6_bn2,
+    L_layer2_7_conv1,
+    L_layer2_7_bn1,
+    L_layer2_7_conv2,
+    L_layer2_7_bn2,
+    L_layer2_8_conv1,
+    L_layer2_8_bn1,
+    L_layer2_8_conv2,
+    L_layer2_8_bn2,
+    L_layer3_0_conv1,
+    L_layer3_0_bn1,
+    L_layer3_0_conv2,
+    L_layer3_0_bn2,
+    L_layer3_1_conv1,
+    L_layer3_1_bn1,
+    L_layer3_1_conv2,
+    L_layer3_1_bn2,
+    L_layer3_2_conv1,
+    L_layer3_2_bn1,
+    L_layer3_2_conv2,
+    L_layer3_2_bn2,
+    L_layer3_3_conv1,
+    L_layer3_3_bn1,
+    L_layer3_3_conv2,
+    L_layer3_3_bn2,
+    L_layer3_4_conv1,
+    L_layer3_4_bn1,
+    L_layer3_4_conv2,
+    L_layer3_4_bn2,
+    L_layer3_5_conv1,
+    L_layer3_5_bn1,
+    L_layer3_5_conv2,
+    L_layer3_5_bn2,
+    L_layer3_6_conv1,
+    L_layer3_6_bn1,
+    L_layer3_6_conv2,
+    L_layer3_6_bn2,
+    L_layer3_7_conv1,
+    L_layer3_7_bn1,
+    L_layer3_7_conv2,
+    L_layer3_7_bn2,
+    L_layer3_8_conv1,
+    L_layer3_8_bn1,
+    L_layer3_8_conv2,
+    L_layer3_8_bn2,
+    L_fc,
 };
 
 #define P(o) (params + (o))
@@ -1545,7 +1660,7 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     ZERO(D_avgpool, 64);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 64, 10);
-    if (grad_sumsq) grad_sumsq[110] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
     ZERO(D_layer3_8_relu2, 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49);
@@ -1555,604 +1670,604 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     ZERO(D_layer3_8_conv2, 3136);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias), A(D_layer3_8_bn2), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[109] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
     ZERO(D_layer3_8_relu1, 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2);
-    if (grad_sumsq) grad_sumsq[108] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_bn1, 3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_bn1), A(D_layer3_8_relu1), A(X_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_conv1, 3136);
     /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight), G(P_layer3_8_bn1_bias), A(D_layer3_8_bn1), A(X_layer3_8_conv1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[107] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
     ZERO(D_layer3_7_relu2, 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1);
-    if (grad_sumsq) grad_sumsq[106] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
     ZERO(D_layer3_7_bn2, 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_bn2), A(D_layer3_7_relu2), A(X_layer3_7_relu2), (size_t)n * 3136);
     ZERO(D_layer3_7_conv2, 3136);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias), A(D_layer3_7_bn2), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[105] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
     ZERO(D_layer3_7_relu1, 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2);
-    if (grad_sumsq) grad_sumsq[104] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_bn1, 3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_bn1), A(D_layer3_7_relu1), A(X_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_conv1, 3136);
     /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight), G(P_layer3_7_bn1_bias), A(D_layer3_7_bn1), A(X_layer3_7_conv1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[103] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
     ZERO(D_layer3_6_relu2, 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1);
-    if (grad_sumsq) grad_sumsq[102] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
     ZERO(D_layer3_6_bn2, 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_bn2), A(D_layer3_6_relu2), A(X_layer3_6_relu2), (size_t)n * 3136);
     ZERO(D_layer3_6_conv2, 3136);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias), A(D_layer3_6_bn2), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[101] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
     ZERO(D_layer3_6_relu1, 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2);
-    if (grad_sumsq) grad_sumsq[100] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_bn1, 3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_bn1), A(D_layer3_6_relu1), A(X_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_conv1, 3136);
     /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight), G(P_layer3_6_bn1_bias), A(D_layer3_6_bn1), A(X_layer3_6_conv1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[99] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
     ZERO(D_layer3_5_relu2, 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1);
-    if (grad_sumsq) grad_sumsq[98] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
     ZERO(D_layer3_5_bn2, 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_bn2), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 3136);
     ZERO(D_layer3_5_conv2, 3136);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[97] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
     ZERO(D_layer3_5_relu1, 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
-    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_bn1, 3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_conv1, 3136);
     /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
     ZERO(D_layer3_4_relu2, 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
-    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
     ZERO(D_layer3_4_bn2, 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_bn2), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 3136);
     ZERO(D_layer3_4_conv2, 3136);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
     ZERO(D_layer3_4_relu1, 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
-    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_bn1, 3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_conv1, 3136);
     /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
     ZERO(D_layer3_3_relu2, 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
-    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
     ZERO(D_layer3_3_bn2, 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_bn2), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 3136);
     ZERO(D_layer3_3_conv2, 3136);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
     ZERO(D_layer3_3_relu1, 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
-    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_bn1, 3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_conv1, 3136);
     /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
     ZERO(D_layer3_2_relu2, 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
-    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
     ZERO(D_layer3_2_bn2, 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
     ZERO(D_layer3_2_conv2, 3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     ZERO(D_layer3_2_relu1, 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
-    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_bn1, 3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
     /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     ZERO(D_layer3_1_relu2, 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
-    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_bn2, 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     ZERO(D_layer3_1_relu1, 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
-    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_bn1, 3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
     /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     ZERO(D_layer3_0_relu2, 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
-    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_bn2, 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_conv2, 3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     ZERO(D_layer3_0_relu1, 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
-    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_bn1, 3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
     /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
     ZERO(D_layer2_8_relu2, 6272);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
-    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
     ZERO(D_layer2_8_bn2, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_bn2), A(D_layer2_8_relu2), A(X_layer2_8_relu2), (size_t)n * 6272);
     ZERO(D_layer2_8_conv2, 6272);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias), A(D_layer2_8_bn2), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
     ZERO(D_layer2_8_relu1, 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2);
-    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_bn1, 6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_bn1), A(D_layer2_8_relu1), A(X_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_conv1, 6272);
     /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight), G(P_layer2_8_bn1_bias), A(D_layer2_8_bn1), A(X_layer2_8_conv1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
     ZERO(D_layer2_7_relu2, 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1);
-    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
     ZERO(D_layer2_7_bn2, 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_bn2), A(D_layer2_7_relu2), A(X_layer2_7_relu2), (size_t)n * 6272);
     ZERO(D_layer2_7_conv2, 6272);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias), A(D_layer2_7_bn2), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
     ZERO(D_layer2_7_relu1, 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2);
-    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_bn1, 6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_bn1), A(D_layer2_7_relu1), A(X_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_conv1, 6272);
     /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight), G(P_layer2_7_bn1_bias), A(D_layer2_7_bn1), A(X_layer2_7_conv1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
     ZERO(D_layer2_6_relu2, 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1);
-    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
     ZERO(D_layer2_6_bn2, 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_bn2), A(D_layer2_6_relu2), A(X_layer2_6_relu2), (size_t)n * 6272);
     ZERO(D_layer2_6_conv2, 6272);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias), A(D_layer2_6_bn2), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
     ZERO(D_layer2_6_relu1, 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2);
-    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_bn1, 6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_bn1), A(D_layer2_6_relu1), A(X_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_conv1, 6272);
     /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight), G(P_layer2_6_bn1_bias), A(D_layer2_6_bn1), A(X_layer2_6_conv1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
     ZERO(D_layer2_5_relu2, 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1);
-    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
     ZERO(D_layer2_5_bn2, 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_bn2), A(D_layer2_5_relu2), A(X_layer2_5_relu2), (size_t)n * 6272);
     ZERO(D_layer2_5_conv2, 6272);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias), A(D_layer2_5_bn2), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
     ZERO(D_layer2_5_relu1, 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2);
-    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_bn1, 6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_bn1), A(D_layer2_5_relu1), A(X_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_conv1, 6272);
     /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight), G(P_layer2_5_bn1_bias), A(D_layer2_5_bn1), A(X_layer2_5_conv1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
     ZERO(D_layer2_4_relu2, 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1);
-    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
     ZERO(D_layer2_4_bn2, 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_bn2), A(D_layer2_4_relu2), A(X_layer2_4_relu2), (size_t)n * 6272);
     ZERO(D_layer2_4_conv2, 6272);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias), A(D_layer2_4_bn2), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
     ZERO(D_layer2_4_relu1, 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2);
-    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_bn1, 6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_bn1), A(D_layer2_4_relu1), A(X_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_conv1, 6272);
     /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight), G(P_layer2_4_bn1_bias), A(D_layer2_4_bn1), A(X_layer2_4_conv1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
     ZERO(D_layer2_3_relu2, 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1);
-    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
     ZERO(D_layer2_3_bn2, 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_bn2), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 6272);
     ZERO(D_layer2_3_conv2, 6272);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
     ZERO(D_layer2_3_relu1, 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
-    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_bn1, 6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_conv1, 6272);
     /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
     ZERO(D_layer2_2_relu2, 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
-    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_bn2, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     ZERO(D_layer2_2_relu1, 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
-    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_bn1, 6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
     /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     ZERO(D_layer2_1_relu2, 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
-    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_bn2, 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     ZERO(D_layer2_1_relu1, 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
-    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_bn1, 6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
     /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     ZERO(D_layer2_0_relu2, 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
-    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_bn2, 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_conv2, 6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     ZERO(D_layer2_0_relu1, 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
-    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_bn1, 6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
     /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
     ZERO(D_layer1_8_relu2, 12544);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
     ZERO(D_layer1_8_bn2, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_bn2), A(D_layer1_8_relu2), A(X_layer1_8_relu2), (size_t)n * 12544);
     ZERO(D_layer1_8_conv2, 12544);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias), A(D_layer1_8_bn2), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
     ZERO(D_layer1_8_relu1, 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer1_8_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq(A(D_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_bn1, 12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_bn1), A(D_layer1_8_relu1), A(X_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_conv1, 12544);
     /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight), G(P_layer1_8_bn1_bias), A(D_layer1_8_bn1), A(X_layer1_8_conv1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
     ZERO(D_layer1_7_relu2, 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer1_7_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_7_relu2), (size_t)n * 12544);
     ZERO(D_layer1_7_bn2, 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_bn2), A(D_layer1_7_relu2), A(X_layer1_7_relu2), (size_t)n * 12544);
     ZERO(D_layer1_7_conv2, 12544);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias), A(D_layer1_7_bn2), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
     ZERO(D_layer1_7_relu1, 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer1_7_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq(A(D_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_bn1, 12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_bn1), A(D_layer1_7_relu1), A(X_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_conv1, 12544);
     /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight), G(P_layer1_7_bn1_bias), A(D_layer1_7_bn1), A(X_layer1_7_conv1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
     ZERO(D_layer1_6_relu2, 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer1_6_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_6_relu2), (size_t)n * 12544);
     ZERO(D_layer1_6_bn2, 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_bn2), A(D_layer1_6_relu2), A(X_layer1_6_relu2), (size_t)n * 12544);
     ZERO(D_layer1_6_conv2, 12544);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias), A(D_layer1_6_bn2), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
     ZERO(D_layer1_6_relu1, 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer1_6_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq(A(D_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_bn1, 12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_bn1), A(D_layer1_6_relu1), A(X_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_conv1, 12544);
     /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight), G(P_layer1_6_bn1_bias), A(D_layer1_6_bn1), A(X_layer1_6_conv1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
     ZERO(D_layer1_5_relu2, 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer1_5_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_5_relu2), (size_t)n * 12544);
     ZERO(D_layer1_5_bn2, 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_bn2), A(D_layer1_5_relu2), A(X_layer1_5_relu2), (size_t)n * 12544);
     ZERO(D_layer1_5_conv2, 12544);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias), A(D_layer1_5_bn2), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
     ZERO(D_layer1_5_relu1, 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer1_5_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq(A(D_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_bn1, 12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_bn1), A(D_layer1_5_relu1), A(X_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_conv1, 12544);
     /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight), G(P_layer1_5_bn1_bias), A(D_layer1_5_bn1), A(X_layer1_5_conv1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
     ZERO(D_layer1_4_relu2, 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer1_4_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_4_relu2), (size_t)n * 12544);
     ZERO(D_layer1_4_bn2, 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_bn2), A(D_layer1_4_relu2), A(X_layer1_4_relu2), (size_t)n * 12544);
     ZERO(D_layer1_4_conv2, 12544);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias), A(D_layer1_4_bn2), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
     ZERO(D_layer1_4_relu1, 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer1_4_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq(A(D_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_bn1, 12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_bn1), A(D_layer1_4_relu1), A(X_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_conv1, 12544);
     /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight), G(P_layer1_4_bn1_bias), A(D_layer1_4_bn1), A(X_layer1_4_conv1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
     ZERO(D_layer1_3_relu2, 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer1_3_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_3_relu2), (size_t)n * 12544);
     ZERO(D_layer1_3_bn2, 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_bn2), A(D_layer1_3_relu2), A(X_layer1_3_relu2), (size_t)n * 12544);
     ZERO(D_layer1_3_conv2, 12544);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias), A(D_layer1_3_bn2), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
     ZERO(D_layer1_3_relu1, 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_3_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq(A(D_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_bn1, 12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_bn1), A(D_layer1_3_relu1), A(X_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_conv1, 12544);
     /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight), G(P_layer1_3_bn1_bias), A(D_layer1_3_bn1), A(X_layer1_3_conv1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
     ZERO(D_layer1_2_relu2, 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_bn2, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     ZERO(D_layer1_2_relu1, 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_bn1, 12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
     /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     ZERO(D_layer1_1_relu2, 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_bn2, 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     ZERO(D_layer1_1_relu1, 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_bn1, 12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
     /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     ZERO(D_layer1_0_relu2, 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_bn2, 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     ZERO(D_layer1_0_relu1, 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_bn1, 12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
     /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     ZERO(D_relu, 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
     ZERO(D_conv1, 12544);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void plain56_zero_grad(float *grads) {
@@ -2170,283 +2285,283 @@ void plain56_adamw_step(float *params, const float *grads, float *m, float *v, l
 }
 
 static const RtParamInfo tensors[] = {
-    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, 0},
-    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 1},
-    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, 1},
-    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 1},
-    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 1},
-    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, 2},
-    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 3},
-    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, 3},
-    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 3},
-    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 3},
-    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, 4},
-    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 5},
-    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, 5},
-    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 5},
-    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 5},
-    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, 6},
-    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 7},
-    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, 7},
-    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 7},
-    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 7},
-    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, 8},
-    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 9},
-    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, 9},
-    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 9},
-    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 9},
-    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, 10},
-    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 11},
-    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, 11},
-    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 11},
-    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 11},
-    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, 12},
-    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 13},
-    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, 13},
-    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 13},
-    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 13},
-    {"layer1.3.conv1.weight", 4, {16,16,3,3}, P_layer1_3_conv1_weight, 2304, RT_PARAM_WEIGHT, 14},
-    {"layer1.3.bn1.weight", 1, {16}, P_layer1_3_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 15},
-    {"layer1.3.bn1.bias", 1, {16}, P_layer1_3_bn1_bias, 16, RT_PARAM_BN_BIAS, 15},
-    {"layer1.3.bn1.running_mean", 1, {16}, P_layer1_3_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 15},
-    {"layer1.3.bn1.running_var", 1, {16}, P_layer1_3_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 15},
-    {"layer1.3.conv2.weight", 4, {16,16,3,3}, P_layer1_3_conv2_weight, 2304, RT_PARAM_WEIGHT, 16},
-    {"layer1.3.bn2.weight", 1, {16}, P_layer1_3_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 17},
-    {"layer1.3.bn2.bias", 1, {16}, P_layer1_3_bn2_bias, 16, RT_PARAM_BN_BIAS, 17},
-    {"layer1.3.bn2.running_mean", 1, {16}, P_layer1_3_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 17},
-    {"layer1.3.bn2.running_var", 1, {16}, P_layer1_3_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 17},
-    {"layer1.4.conv1.weight", 4, {16,16,3,3}, P_layer1_4_conv1_weight, 2304, RT_PARAM_WEIGHT, 18},
-    {"layer1.4.bn1.weight", 1, {16}, P_layer1_4_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 19},
-    {"layer1.4.bn1.bias", 1, {16}, P_layer1_4_bn1_bias, 16, RT_PARAM_BN_BIAS, 19},
-    {"layer1.4.bn1.running_mean", 1, {16}, P_layer1_4_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 19},
-    {"layer1.4.bn1.running_var", 1, {16}, P_layer1_4_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 19},
-    {"layer1.4.conv2.weight", 4, {16,16,3,3}, P_layer1_4_conv2_weight, 2304, RT_PARAM_WEIGHT, 20},
-    {"layer1.4.bn2.weight", 1, {16}, P_layer1_4_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 21},
-    {"layer1.4.bn2.bias", 1, {16}, P_layer1_4_bn2_bias, 16, RT_PARAM_BN_BIAS, 21},
-    {"layer1.4.bn2.running_mean", 1, {16}, P_layer1_4_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 21},
-    {"layer1.4.bn2.running_var", 1, {16}, P_layer1_4_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 21},
-    {"layer1.5.conv1.weight", 4, {16,16,3,3}, P_layer1_5_conv1_weight, 2304, RT_PARAM_WEIGHT, 22},
-    {"layer1.5.bn1.weight", 1, {16}, P_layer1_5_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 23},
-    {"layer1.5.bn1.bias", 1, {16}, P_layer1_5_bn1_bias, 16, RT_PARAM_BN_BIAS, 23},
-    {"layer1.5.bn1.running_mean", 1, {16}, P_layer1_5_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 23},
-    {"layer1.5.bn1.running_var", 1, {16}, P_layer1_5_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 23},
-    {"layer1.5.conv2.weight", 4, {16,16,3,3}, P_layer1_5_conv2_weight, 2304, RT_PARAM_WEIGHT, 24},
-    {"layer1.5.bn2.weight", 1, {16}, P_layer1_5_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 25},
-    {"layer1.5.bn2.bias", 1, {16}, P_layer1_5_bn2_bias, 16, RT_PARAM_BN_BIAS, 25},
-    {"layer1.5.bn2.running_mean", 1, {16}, P_layer1_5_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 25},
-    {"layer1.5.bn2.running_var", 1, {16}, P_layer1_5_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 25},
-    {"layer1.6.conv1.weight", 4, {16,16,3,3}, P_layer1_6_conv1_weight, 2304, RT_PARAM_WEIGHT, 26},
-    {"layer1.6.bn1.weight", 1, {16}, P_layer1_6_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 27},
-    {"layer1.6.bn1.bias", 1, {16}, P_layer1_6_bn1_bias, 16, RT_PARAM_BN_BIAS, 27},
-    {"layer1.6.bn1.running_mean", 1, {16}, P_layer1_6_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 27},
-    {"layer1.6.bn1.running_var", 1, {16}, P_layer1_6_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 27},
-    {"layer1.6.conv2.weight", 4, {16,16,3,3}, P_layer1_6_conv2_weight, 2304, RT_PARAM_WEIGHT, 28},
-    {"layer1.6.bn2.weight", 1, {16}, P_layer1_6_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 29},
-    {"layer1.6.bn2.bias", 1, {16}, P_layer1_6_bn2_bias, 16, RT_PARAM_BN_BIAS, 29},
-    {"layer1.6.bn2.running_mean", 1, {16}, P_layer1_6_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 29},
-    {"layer1.6.bn2.running_var", 1, {16}, P_layer1_6_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 29},
-    {"layer1.7.conv1.weight", 4, {16,16,3,3}, P_layer1_7_conv1_weight, 2304, RT_PARAM_WEIGHT, 30},
-    {"layer1.7.bn1.weight", 1, {16}, P_layer1_7_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 31},
-    {"layer1.7.bn1.bias", 1, {16}, P_layer1_7_bn1_bias, 16, RT_PARAM_BN_BIAS, 31},
-    {"layer1.7.bn1.running_mean", 1, {16}, P_layer1_7_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 31},
-    {"layer1.7.bn1.running_var", 1, {16}, P_layer1_7_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 31},
-    {"layer1.7.conv2.weight", 4, {16,16,3,3}, P_layer1_7_conv2_weight, 2304, RT_PARAM_WEIGHT, 32},
-    {"layer1.7.bn2.weight", 1, {16}, P_layer1_7_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 33},
-    {"layer1.7.bn2.bias", 1, {16}, P_layer1_7_bn2_bias, 16, RT_PARAM_BN_BIAS, 33},
-    {"layer1.7.bn2.running_mean", 1, {16}, P_layer1_7_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 33},
-    {"layer1.7.bn2.running_var", 1, {16}, P_layer1_7_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 33},
-    {"layer1.8.conv1.weight", 4, {16,16,3,3}, P_layer1_8_conv1_weight, 2304, RT_PARAM_WEIGHT, 34},
-    {"layer1.8.bn1.weight", 1, {16}, P_layer1_8_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 35},
-    {"layer1.8.bn1.bias", 1, {16}, P_layer1_8_bn1_bias, 16, RT_PARAM_BN_BIAS, 35},
-    {"layer1.8.bn1.running_mean", 1, {16}, P_layer1_8_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 35},
-    {"layer1.8.bn1.running_var", 1, {16}, P_layer1_8_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 35},
-    {"layer1.8.conv2.weight", 4, {16,16,3,3}, P_layer1_8_conv2_weight, 2304, RT_PARAM_WEIGHT, 36},
-    {"layer1.8.bn2.weight", 1, {16}, P_layer1_8_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 37},
-    {"layer1.8.bn2.bias", 1, {16}, P_layer1_8_bn2_bias, 16, RT_PARAM_BN_BIAS, 37},
-    {"layer1.8.bn2.running_mean", 1, {16}, P_layer1_8_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 37},
-    {"layer1.8.bn2.running_var", 1, {16}, P_layer1_8_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 37},
-    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, 38},
-    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 39},
-    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, 39},
-    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 39},
-    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 39},
-    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, 40},
-    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 41},
-    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, 41},
-    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 41},
-    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 41},
-    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, 42},
-    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 43},
-    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, 43},
-    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 43},
-    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 43},
-    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, 44},
-    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 45},
-    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, 45},
-    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 45},
-    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 45},
-    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, 46},
-    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 47},
-    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, 47},
-    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 47},
-    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 47},
-    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, 48},
-    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 49},
-    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, 49},
-    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 49},
-    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 49},
-    {"layer2.3.conv1.weight", 4, {32,32,3,3}, P_layer2_3_conv1_weight, 9216, RT_PARAM_WEIGHT, 50},
-    {"layer2.3.bn1.weight", 1, {32}, P_layer2_3_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 51},
-    {"layer2.3.bn1.bias", 1, {32}, P_layer2_3_bn1_bias, 32, RT_PARAM_BN_BIAS, 51},
-    {"layer2.3.bn1.running_mean", 1, {32}, P_layer2_3_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 51},
-    {"layer2.3.bn1.running_var", 1, {32}, P_layer2_3_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 51},
-    {"layer2.3.conv2.weight", 4, {32,32,3,3}, P_layer2_3_conv2_weight, 9216, RT_PARAM_WEIGHT, 52},
-    {"layer2.3.bn2.weight", 1, {32}, P_layer2_3_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 53},
-    {"layer2.3.bn2.bias", 1, {32}, P_layer2_3_bn2_bias, 32, RT_PARAM_BN_BIAS, 53},
-    {"layer2.3.bn2.running_mean", 1, {32}, P_layer2_3_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 53},
-    {"layer2.3.bn2.running_var", 1, {32}, P_layer2_3_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 53},
-    {"layer2.4.conv1.weight", 4, {32,32,3,3}, P_layer2_4_conv1_weight, 9216, RT_PARAM_WEIGHT, 54},
-    {"layer2.4.bn1.weight", 1, {32}, P_layer2_4_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 55},
-    {"layer2.4.bn1.bias", 1, {32}, P_layer2_4_bn1_bias, 32, RT_PARAM_BN_BIAS, 55},
-    {"layer2.4.bn1.running_mean", 1, {32}, P_layer2_4_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 55},
-    {"layer2.4.bn1.running_var", 1, {32}, P_layer2_4_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 55},
-    {"layer2.4.conv2.weight", 4, {32,32,3,3}, P_layer2_4_conv2_weight, 9216, RT_PARAM_WEIGHT, 56},
-    {"layer2.4.bn2.weight", 1, {32}, P_layer2_4_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 57},
-    {"layer2.4.bn2.bias", 1, {32}, P_layer2_4_bn2_bias, 32, RT_PARAM_BN_BIAS, 57},
-    {"layer2.4.bn2.running_mean", 1, {32}, P_layer2_4_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 57},
-    {"layer2.4.bn2.running_var", 1, {32}, P_layer2_4_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 57},
-    {"layer2.5.conv1.weight", 4, {32,32,3,3}, P_layer2_5_conv1_weight, 9216, RT_PARAM_WEIGHT, 58},
-    {"layer2.5.bn1.weight", 1, {32}, P_layer2_5_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 59},
-    {"layer2.5.bn1.bias", 1, {32}, P_layer2_5_bn1_bias, 32, RT_PARAM_BN_BIAS, 59},
-    {"layer2.5.bn1.running_mean", 1, {32}, P_layer2_5_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 59},
-    {"layer2.5.bn1.running_var", 1, {32}, P_layer2_5_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 59},
-    {"layer2.5.conv2.weight", 4, {32,32,3,3}, P_layer2_5_conv2_weight, 9216, RT_PARAM_WEIGHT, 60},
-    {"layer2.5.bn2.weight", 1, {32}, P_layer2_5_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 61},
-    {"layer2.5.bn2.bias", 1, {32}, P_layer2_5_bn2_bias, 32, RT_PARAM_BN_BIAS, 61},
-    {"layer2.5.bn2.running_mean", 1, {32}, P_layer2_5_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 61},
-    {"layer2.5.bn2.running_var", 1, {32}, P_layer2_5_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 61},
-    {"layer2.6.conv1.weight", 4, {32,32,3,3}, P_layer2_6_conv1_weight, 9216, RT_PARAM_WEIGHT, 62},
-    {"layer2.6.bn1.weight", 1, {32}, P_layer2_6_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 63},
-    {"layer2.6.bn1.bias", 1, {32}, P_layer2_6_bn1_bias, 32, RT_PARAM_BN_BIAS, 63},
-    {"layer2.6.bn1.running_mean", 1, {32}, P_layer2_6_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 63},
-    {"layer2.6.bn1.running_var", 1, {32}, P_layer2_6_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 63},
-    {"layer2.6.conv2.weight", 4, {32,32,3,3}, P_layer2_6_conv2_weight, 9216, RT_PARAM_WEIGHT, 64},
-    {"layer2.6.bn2.weight", 1, {32}, P_layer2_6_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 65},
-    {"layer2.6.bn2.bias", 1, {32}, P_layer2_6_bn2_bias, 32, RT_PARAM_BN_BIAS, 65},
-    {"layer2.6.bn2.running_mean", 1, {32}, P_layer2_6_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 65},
-    {"layer2.6.bn2.running_var", 1, {32}, P_layer2_6_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 65},
-    {"layer2.7.conv1.weight", 4, {32,32,3,3}, P_layer2_7_conv1_weight, 9216, RT_PARAM_WEIGHT, 66},
-    {"layer2.7.bn1.weight", 1, {32}, P_layer2_7_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 67},
-    {"layer2.7.bn1.bias", 1, {32}, P_layer2_7_bn1_bias, 32, RT_PARAM_BN_BIAS, 67},
-    {"layer2.7.bn1.running_mean", 1, {32}, P_layer2_7_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 67},
-    {"layer2.7.bn1.running_var", 1, {32}, P_layer2_7_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 67},
-    {"layer2.7.conv2.weight", 4, {32,32,3,3}, P_layer2_7_conv2_weight, 9216, RT_PARAM_WEIGHT, 68},
-    {"layer2.7.bn2.weight", 1, {32}, P_layer2_7_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 69},
-    {"layer2.7.bn2.bias", 1, {32}, P_layer2_7_bn2_bias, 32, RT_PARAM_BN_BIAS, 69},
-    {"layer2.7.bn2.running_mean", 1, {32}, P_layer2_7_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 69},
-    {"layer2.7.bn2.running_var", 1, {32}, P_layer2_7_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 69},
-    {"layer2.8.conv1.weight", 4, {32,32,3,3}, P_layer2_8_conv1_weight, 9216, RT_PARAM_WEIGHT, 70},
-    {"layer2.8.bn1.weight", 1, {32}, P_layer2_8_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 71},
-    {"layer2.8.bn1.bias", 1, {32}, P_layer2_8_bn1_bias, 32, RT_PARAM_BN_BIAS, 71},
-    {"layer2.8.bn1.running_mean", 1, {32}, P_layer2_8_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 71},
-    {"layer2.8.bn1.running_var", 1, {32}, P_layer2_8_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 71},
-    {"layer2.8.conv2.weight", 4, {32,32,3,3}, P_layer2_8_conv2_weight, 9216, RT_PARAM_WEIGHT, 72},
-    {"layer2.8.bn2.weight", 1, {32}, P_layer2_8_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 73},
-    {"layer2.8.bn2.bias", 1, {32}, P_layer2_8_bn2_bias, 32, RT_PARAM_BN_BIAS, 73},
-    {"layer2.8.bn2.running_mean", 1, {32}, P_layer2_8_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 73},
-    {"layer2.8.bn2.running_var", 1, {32}, P_layer2_8_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 73},
-    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, 74},
-    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 75},
-    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, 75},
-    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 75},
-    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 75},
-    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, 76},
-    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 77},
-    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, 77},
-    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 77},
-    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 77},
-    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, 78},
-    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 79},
-    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, 79},
-    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 79},
-    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 79},
-    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, 80},
-    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 81},
-    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, 81},
-    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 81},
-    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 81},
-    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, 82},
-    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 83},
-    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, 83},
-    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 83},
-    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 83},
-    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, 84},
-    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 85},
-    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, 85},
-    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 85},
-    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 85},
-    {"layer3.3.conv1.weight", 4, {64,64,3,3}, P_layer3_3_conv1_weight, 36864, RT_PARAM_WEIGHT, 86},
-    {"layer3.3.bn1.weight", 1, {64}, P_layer3_3_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 87},
-    {"layer3.3.bn1.bias", 1, {64}, P_layer3_3_bn1_bias, 64, RT_PARAM_BN_BIAS, 87},
-    {"layer3.3.bn1.running_mean", 1, {64}, P_layer3_3_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 87},
-    {"layer3.3.bn1.running_var", 1, {64}, P_layer3_3_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 87},
-    {"layer3.3.conv2.weight", 4, {64,64,3,3}, P_layer3_3_conv2_weight, 36864, RT_PARAM_WEIGHT, 88},
-    {"layer3.3.bn2.weight", 1, {64}, P_layer3_3_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 89},
-    {"layer3.3.bn2.bias", 1, {64}, P_layer3_3_bn2_bias, 64, RT_PARAM_BN_BIAS, 89},
-    {"layer3.3.bn2.running_mean", 1, {64}, P_layer3_3_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 89},
-    {"layer3.3.bn2.running_var", 1, {64}, P_layer3_3_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 89},
-    {"layer3.4.conv1.weight", 4, {64,64,3,3}, P_layer3_4_conv1_weight, 36864, RT_PARAM_WEIGHT, 90},
-    {"layer3.4.bn1.weight", 1, {64}, P_layer3_4_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 91},
-    {"layer3.4.bn1.bias", 1, {64}, P_layer3_4_bn1_bias, 64, RT_PARAM_BN_BIAS, 91},
-    {"layer3.4.bn1.running_mean", 1, {64}, P_layer3_4_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 91},
-    {"layer3.4.bn1.running_var", 1, {64}, P_layer3_4_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 91},
-    {"layer3.4.conv2.weight", 4, {64,64,3,3}, P_layer3_4_conv2_weight, 36864, RT_PARAM_WEIGHT, 92},
-    {"layer3.4.bn2.weight", 1, {64}, P_layer3_4_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 93},
-    {"layer3.4.bn2.bias", 1, {64}, P_layer3_4_bn2_bias, 64, RT_PARAM_BN_BIAS, 93},
-    {"layer3.4.bn2.running_mean", 1, {64}, P_layer3_4_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 93},
-    {"layer3.4.bn2.running_var", 1, {64}, P_layer3_4_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 93},
-    {"layer3.5.conv1.weight", 4, {64,64,3,3}, P_layer3_5_conv1_weight, 36864, RT_PARAM_WEIGHT, 94},
-    {"layer3.5.bn1.weight", 1, {64}, P_layer3_5_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 95},
-    {"layer3.5.bn1.bias", 1, {64}, P_layer3_5_bn1_bias, 64, RT_PARAM_BN_BIAS, 95},
-    {"layer3.5.bn1.running_mean", 1, {64}, P_layer3_5_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 95},
-    {"layer3.5.bn1.running_var", 1, {64}, P_layer3_5_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 95},
-    {"layer3.5.conv2.weight", 4, {64,64,3,3}, P_layer3_5_conv2_weight, 36864, RT_PARAM_WEIGHT, 96},
-    {"layer3.5.bn2.weight", 1, {64}, P_layer3_5_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 97},
-    {"layer3.5.bn2.bias", 1, {64}, P_layer3_5_bn2_bias, 64, RT_PARAM_BN_BIAS, 97},
-    {"layer3.5.bn2.running_mean", 1, {64}, P_layer3_5_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 97},
-    {"layer3.5.bn2.running_var", 1, {64}, P_layer3_5_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 97},
-    {"layer3.6.conv1.weight", 4, {64,64,3,3}, P_layer3_6_conv1_weight, 36864, RT_PARAM_WEIGHT, 98},
-    {"layer3.6.bn1.weight", 1, {64}, P_layer3_6_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 99},
-    {"layer3.6.bn1.bias", 1, {64}, P_layer3_6_bn1_bias, 64, RT_PARAM_BN_BIAS, 99},
-    {"layer3.6.bn1.running_mean", 1, {64}, P_layer3_6_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 99},
-    {"layer3.6.bn1.running_var", 1, {64}, P_layer3_6_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 99},
-    {"layer3.6.conv2.weight", 4, {64,64,3,3}, P_layer3_6_conv2_weight, 36864, RT_PARAM_WEIGHT, 100},
-    {"layer3.6.bn2.weight", 1, {64}, P_layer3_6_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 101},
-    {"layer3.6.bn2.bias", 1, {64}, P_layer3_6_bn2_bias, 64, RT_PARAM_BN_BIAS, 101},
-    {"layer3.6.bn2.running_mean", 1, {64}, P_layer3_6_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 101},
-    {"layer3.6.bn2.running_var", 1, {64}, P_layer3_6_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 101},
-    {"layer3.7.conv1.weight", 4, {64,64,3,3}, P_layer3_7_conv1_weight, 36864, RT_PARAM_WEIGHT, 102},
-    {"layer3.7.bn1.weight", 1, {64}, P_layer3_7_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 103},
-    {"layer3.7.bn1.bias", 1, {64}, P_layer3_7_bn1_bias, 64, RT_PARAM_BN_BIAS, 103},
-    {"layer3.7.bn1.running_mean", 1, {64}, P_layer3_7_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 103},
-    {"layer3.7.bn1.running_var", 1, {64}, P_layer3_7_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 103},
-    {"layer3.7.conv2.weight", 4, {64,64,3,3}, P_layer3_7_conv2_weight, 36864, RT_PARAM_WEIGHT, 104},
-    {"layer3.7.bn2.weight", 1, {64}, P_layer3_7_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 105},
-    {"layer3.7.bn2.bias", 1, {64}, P_layer3_7_bn2_bias, 64, RT_PARAM_BN_BIAS, 105},
-    {"layer3.7.bn2.running_mean", 1, {64}, P_layer3_7_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 105},
-    {"layer3.7.bn2.running_var", 1, {64}, P_layer3_7_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 105},
-    {"layer3.8.conv1.weight", 4, {64,64,3,3}, P_layer3_8_conv1_weight, 36864, RT_PARAM_WEIGHT, 106},
-    {"layer3.8.bn1.weight", 1, {64}, P_layer3_8_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 107},
-    {"layer3.8.bn1.bias", 1, {64}, P_layer3_8_bn1_bias, 64, RT_PARAM_BN_BIAS, 107},
-    {"layer3.8.bn1.running_mean", 1, {64}, P_layer3_8_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 107},
-    {"layer3.8.bn1.running_var", 1, {64}, P_layer3_8_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 107},
-    {"layer3.8.conv2.weight", 4, {64,64,3,3}, P_layer3_8_conv2_weight, 36864, RT_PARAM_WEIGHT, 108},
-    {"layer3.8.bn2.weight", 1, {64}, P_layer3_8_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 109},
-    {"layer3.8.bn2.bias", 1, {64}, P_layer3_8_bn2_bias, 64, RT_PARAM_BN_BIAS, 109},
-    {"layer3.8.bn2.running_mean", 1, {64}, P_layer3_8_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 109},
-    {"layer3.8.bn2.running_var", 1, {64}, P_layer3_8_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 109},
-    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, 110},
-    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, 110},
+    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, L_conv1},
+    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_bn1},
+    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, L_bn1},
+    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_bn1},
+    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_bn1},
+    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
+    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
+    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv1},
+    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn1},
+    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn1},
+    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv2},
+    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn2},
+    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn2},
+    {"layer1.3.conv1.weight", 4, {16,16,3,3}, P_layer1_3_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_3_conv1},
+    {"layer1.3.bn1.weight", 1, {16}, P_layer1_3_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_3_bn1},
+    {"layer1.3.bn1.bias", 1, {16}, P_layer1_3_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_3_bn1},
+    {"layer1.3.bn1.running_mean", 1, {16}, P_layer1_3_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_3_bn1},
+    {"layer1.3.bn1.running_var", 1, {16}, P_layer1_3_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_3_bn1},
+    {"layer1.3.conv2.weight", 4, {16,16,3,3}, P_layer1_3_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_3_conv2},
+    {"layer1.3.bn2.weight", 1, {16}, P_layer1_3_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_3_bn2},
+    {"layer1.3.bn2.bias", 1, {16}, P_layer1_3_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_3_bn2},
+    {"layer1.3.bn2.running_mean", 1, {16}, P_layer1_3_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_3_bn2},
+    {"layer1.3.bn2.running_var", 1, {16}, P_layer1_3_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_3_bn2},
+    {"layer1.4.conv1.weight", 4, {16,16,3,3}, P_layer1_4_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_4_conv1},
+    {"layer1.4.bn1.weight", 1, {16}, P_layer1_4_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_4_bn1},
+    {"layer1.4.bn1.bias", 1, {16}, P_layer1_4_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_4_bn1},
+    {"layer1.4.bn1.running_mean", 1, {16}, P_layer1_4_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_4_bn1},
+    {"layer1.4.bn1.running_var", 1, {16}, P_layer1_4_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_4_bn1},
+    {"layer1.4.conv2.weight", 4, {16,16,3,3}, P_layer1_4_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_4_conv2},
+    {"layer1.4.bn2.weight", 1, {16}, P_layer1_4_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_4_bn2},
+    {"layer1.4.bn2.bias", 1, {16}, P_layer1_4_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_4_bn2},
+    {"layer1.4.bn2.running_mean", 1, {16}, P_layer1_4_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_4_bn2},
+    {"layer1.4.bn2.running_var", 1, {16}, P_layer1_4_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_4_bn2},
+    {"layer1.5.conv1.weight", 4, {16,16,3,3}, P_layer1_5_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_5_conv1},
+    {"layer1.5.bn1.weight", 1, {16}, P_layer1_5_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_5_bn1},
+    {"layer1.5.bn1.bias", 1, {16}, P_layer1_5_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_5_bn1},
+    {"layer1.5.bn1.running_mean", 1, {16}, P_layer1_5_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_5_bn1},
+    {"layer1.5.bn1.running_var", 1, {16}, P_layer1_5_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_5_bn1},
+    {"layer1.5.conv2.weight", 4, {16,16,3,3}, P_layer1_5_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_5_conv2},
+    {"layer1.5.bn2.weight", 1, {16}, P_layer1_5_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_5_bn2},
+    {"layer1.5.bn2.bias", 1, {16}, P_layer1_5_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_5_bn2},
+    {"layer1.5.bn2.running_mean", 1, {16}, P_layer1_5_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_5_bn2},
+    {"layer1.5.bn2.running_var", 1, {16}, P_layer1_5_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_5_bn2},
+    {"layer1.6.conv1.weight", 4, {16,16,3,3}, P_layer1_6_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_6_conv1},
+    {"layer1.6.bn1.weight", 1, {16}, P_layer1_6_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_6_bn1},
+    {"layer1.6.bn1.bias", 1, {16}, P_layer1_6_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_6_bn1},
+    {"layer1.6.bn1.running_mean", 1, {16}, P_layer1_6_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_6_bn1},
+    {"layer1.6.bn1.running_var", 1, {16}, P_layer1_6_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_6_bn1},
+    {"layer1.6.conv2.weight", 4, {16,16,3,3}, P_layer1_6_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_6_conv2},
+    {"layer1.6.bn2.weight", 1, {16}, P_layer1_6_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_6_bn2},
+    {"layer1.6.bn2.bias", 1, {16}, P_layer1_6_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_6_bn2},
+    {"layer1.6.bn2.running_mean", 1, {16}, P_layer1_6_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_6_bn2},
+    {"layer1.6.bn2.running_var", 1, {16}, P_layer1_6_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_6_bn2},
+    {"layer1.7.conv1.weight", 4, {16,16,3,3}, P_layer1_7_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_7_conv1},
+    {"layer1.7.bn1.weight", 1, {16}, P_layer1_7_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_7_bn1},
+    {"layer1.7.bn1.bias", 1, {16}, P_layer1_7_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_7_bn1},
+    {"layer1.7.bn1.running_mean", 1, {16}, P_layer1_7_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_7_bn1},
+    {"layer1.7.bn1.running_var", 1, {16}, P_layer1_7_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_7_bn1},
+    {"layer1.7.conv2.weight", 4, {16,16,3,3}, P_layer1_7_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_7_conv2},
+    {"layer1.7.bn2.weight", 1, {16}, P_layer1_7_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_7_bn2},
+    {"layer1.7.bn2.bias", 1, {16}, P_layer1_7_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_7_bn2},
+    {"layer1.7.bn2.running_mean", 1, {16}, P_layer1_7_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_7_bn2},
+    {"layer1.7.bn2.running_var", 1, {16}, P_layer1_7_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_7_bn2},
+    {"layer1.8.conv1.weight", 4, {16,16,3,3}, P_layer1_8_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_8_conv1},
+    {"layer1.8.bn1.weight", 1, {16}, P_layer1_8_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_8_bn1},
+    {"layer1.8.bn1.bias", 1, {16}, P_layer1_8_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_8_bn1},
+    {"layer1.8.bn1.running_mean", 1, {16}, P_layer1_8_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_8_bn1},
+    {"layer1.8.bn1.running_var", 1, {16}, P_layer1_8_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_8_bn1},
+    {"layer1.8.conv2.weight", 4, {16,16,3,3}, P_layer1_8_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_8_conv2},
+    {"layer1.8.bn2.weight", 1, {16}, P_layer1_8_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_8_bn2},
+    {"layer1.8.bn2.bias", 1, {16}, P_layer1_8_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_8_bn2},
+    {"layer1.8.bn2.running_mean", 1, {16}, P_layer1_8_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_8_bn2},
+    {"layer1.8.bn2.running_var", 1, {16}, P_layer1_8_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_8_bn2},
+    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
+    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
+    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv1},
+    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn1},
+    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn1},
+    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv2},
+    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn2},
+    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn2},
+    {"layer2.3.conv1.weight", 4, {32,32,3,3}, P_layer2_3_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_3_conv1},
+    {"layer2.3.bn1.weight", 1, {32}, P_layer2_3_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_3_bn1},
+    {"layer2.3.bn1.bias", 1, {32}, P_layer2_3_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_3_bn1},
+    {"layer2.3.bn1.running_mean", 1, {32}, P_layer2_3_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn1},
+    {"layer2.3.bn1.running_var", 1, {32}, P_layer2_3_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_3_bn1},
+    {"layer2.3.conv2.weight", 4, {32,32,3,3}, P_layer2_3_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_3_conv2},
+    {"layer2.3.bn2.weight", 1, {32}, P_layer2_3_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_3_bn2},
+    {"layer2.3.bn2.bias", 1, {32}, P_layer2_3_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_3_bn2},
+    {"layer2.3.bn2.running_mean", 1, {32}, P_layer2_3_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn2},
+    {"layer2.3.bn2.running_var", 1, {32}, P_layer2_3_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_3_bn2},
+    {"layer2.4.conv1.weight", 4, {32,32,3,3}, P_layer2_4_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_4_conv1},
+    {"layer2.4.bn1.weight", 1, {32}, P_layer2_4_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_4_bn1},
+    {"layer2.4.bn1.bias", 1, {32}, P_layer2_4_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_4_bn1},
+    {"layer2.4.bn1.running_mean", 1, {32}, P_layer2_4_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_4_bn1},
+    {"layer2.4.bn1.running_var", 1, {32}, P_layer2_4_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_4_bn1},
+    {"layer2.4.conv2.weight", 4, {32,32,3,3}, P_layer2_4_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_4_conv2},
+    {"layer2.4.bn2.weight", 1, {32}, P_layer2_4_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_4_bn2},
+    {"layer2.4.bn2.bias", 1, {32}, P_layer2_4_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_4_bn2},
+    {"layer2.4.bn2.running_mean", 1, {32}, P_layer2_4_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_4_bn2},
+    {"layer2.4.bn2.running_var", 1, {32}, P_layer2_4_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_4_bn2},
+    {"layer2.5.conv1.weight", 4, {32,32,3,3}, P_layer2_5_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_5_conv1},
+    {"layer2.5.bn1.weight", 1, {32}, P_layer2_5_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_5_bn1},
+    {"layer2.5.bn1.bias", 1, {32}, P_layer2_5_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_5_bn1},
+    {"layer2.5.bn1.running_mean", 1, {32}, P_layer2_5_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_5_bn1},
+    {"layer2.5.bn1.running_var", 1, {32}, P_layer2_5_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_5_bn1},
+    {"layer2.5.conv2.weight", 4, {32,32,3,3}, P_layer2_5_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_5_conv2},
+    {"layer2.5.bn2.weight", 1, {32}, P_layer2_5_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_5_bn2},
+    {"layer2.5.bn2.bias", 1, {32}, P_layer2_5_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_5_bn2},
+    {"layer2.5.bn2.running_mean", 1, {32}, P_layer2_5_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_5_bn2},
+    {"layer2.5.bn2.running_var", 1, {32}, P_layer2_5_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_5_bn2},
+    {"layer2.6.conv1.weight", 4, {32,32,3,3}, P_layer2_6_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_6_conv1},
+    {"layer2.6.bn1.weight", 1, {32}, P_layer2_6_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_6_bn1},
+    {"layer2.6.bn1.bias", 1, {32}, P_layer2_6_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_6_bn1},
+    {"layer2.6.bn1.running_mean", 1, {32}, P_layer2_6_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_6_bn1},
+    {"layer2.6.bn1.running_var", 1, {32}, P_layer2_6_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_6_bn1},
+    {"layer2.6.conv2.weight", 4, {32,32,3,3}, P_layer2_6_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_6_conv2},
+    {"layer2.6.bn2.weight", 1, {32}, P_layer2_6_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_6_bn2},
+    {"layer2.6.bn2.bias", 1, {32}, P_layer2_6_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_6_bn2},
+    {"layer2.6.bn2.running_mean", 1, {32}, P_layer2_6_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_6_bn2},
+    {"layer2.6.bn2.running_var", 1, {32}, P_layer2_6_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_6_bn2},
+    {"layer2.7.conv1.weight", 4, {32,32,3,3}, P_layer2_7_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_7_conv1},
+    {"layer2.7.bn1.weight", 1, {32}, P_layer2_7_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_7_bn1},
+    {"layer2.7.bn1.bias", 1, {32}, P_layer2_7_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_7_bn1},
+    {"layer2.7.bn1.running_mean", 1, {32}, P_layer2_7_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_7_bn1},
+    {"layer2.7.bn1.running_var", 1, {32}, P_layer2_7_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_7_bn1},
+    {"layer2.7.conv2.weight", 4, {32,32,3,3}, P_layer2_7_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_7_conv2},
+    {"layer2.7.bn2.weight", 1, {32}, P_layer2_7_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_7_bn2},
+    {"layer2.7.bn2.bias", 1, {32}, P_layer2_7_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_7_bn2},
+    {"layer2.7.bn2.running_mean", 1, {32}, P_layer2_7_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_7_bn2},
+    {"layer2.7.bn2.running_var", 1, {32}, P_layer2_7_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_7_bn2},
+    {"layer2.8.conv1.weight", 4, {32,32,3,3}, P_layer2_8_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_8_conv1},
+    {"layer2.8.bn1.weight", 1, {32}, P_layer2_8_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_8_bn1},
+    {"layer2.8.bn1.bias", 1, {32}, P_layer2_8_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_8_bn1},
+    {"layer2.8.bn1.running_mean", 1, {32}, P_layer2_8_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_8_bn1},
+    {"layer2.8.bn1.running_var", 1, {32}, P_layer2_8_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_8_bn1},
+    {"layer2.8.conv2.weight", 4, {32,32,3,3}, P_layer2_8_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_8_conv2},
+    {"layer2.8.bn2.weight", 1, {32}, P_layer2_8_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_8_bn2},
+    {"layer2.8.bn2.bias", 1, {32}, P_layer2_8_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_8_bn2},
+    {"layer2.8.bn2.running_mean", 1, {32}, P_layer2_8_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_8_bn2},
+    {"layer2.8.bn2.running_var", 1, {32}, P_layer2_8_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_8_bn2},
+    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
+    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
+    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv1},
+    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn1},
+    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn1},
+    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv2},
+    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn2},
+    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn2},
+    {"layer3.3.conv1.weight", 4, {64,64,3,3}, P_layer3_3_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_3_conv1},
+    {"layer3.3.bn1.weight", 1, {64}, P_layer3_3_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_3_bn1},
+    {"layer3.3.bn1.bias", 1, {64}, P_layer3_3_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_3_bn1},
+    {"layer3.3.bn1.running_mean", 1, {64}, P_layer3_3_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn1},
+    {"layer3.3.bn1.running_var", 1, {64}, P_layer3_3_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_3_bn1},
+    {"layer3.3.conv2.weight", 4, {64,64,3,3}, P_layer3_3_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_3_conv2},
+    {"layer3.3.bn2.weight", 1, {64}, P_layer3_3_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_3_bn2},
+    {"layer3.3.bn2.bias", 1, {64}, P_layer3_3_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_3_bn2},
+    {"layer3.3.bn2.running_mean", 1, {64}, P_layer3_3_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn2},
+    {"layer3.3.bn2.running_var", 1, {64}, P_layer3_3_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_3_bn2},
+    {"layer3.4.conv1.weight", 4, {64,64,3,3}, P_layer3_4_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_4_conv1},
+    {"layer3.4.bn1.weight", 1, {64}, P_layer3_4_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_4_bn1},
+    {"layer3.4.bn1.bias", 1, {64}, P_layer3_4_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_4_bn1},
+    {"layer3.4.bn1.running_mean", 1, {64}, P_layer3_4_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn1},
+    {"layer3.4.bn1.running_var", 1, {64}, P_layer3_4_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_4_bn1},
+    {"layer3.4.conv2.weight", 4, {64,64,3,3}, P_layer3_4_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_4_conv2},
+    {"layer3.4.bn2.weight", 1, {64}, P_layer3_4_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_4_bn2},
+    {"layer3.4.bn2.bias", 1, {64}, P_layer3_4_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_4_bn2},
+    {"layer3.4.bn2.running_mean", 1, {64}, P_layer3_4_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn2},
+    {"layer3.4.bn2.running_var", 1, {64}, P_layer3_4_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_4_bn2},
+    {"layer3.5.conv1.weight", 4, {64,64,3,3}, P_layer3_5_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_5_conv1},
+    {"layer3.5.bn1.weight", 1, {64}, P_layer3_5_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_5_bn1},
+    {"layer3.5.bn1.bias", 1, {64}, P_layer3_5_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_5_bn1},
+    {"layer3.5.bn1.running_mean", 1, {64}, P_layer3_5_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn1},
+    {"layer3.5.bn1.running_var", 1, {64}, P_layer3_5_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_5_bn1},
+    {"layer3.5.conv2.weight", 4, {64,64,3,3}, P_layer3_5_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_5_conv2},
+    {"layer3.5.bn2.weight", 1, {64}, P_layer3_5_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_5_bn2},
+    {"layer3.5.bn2.bias", 1, {64}, P_layer3_5_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_5_bn2},
+    {"layer3.5.bn2.running_mean", 1, {64}, P_layer3_5_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn2},
+    {"layer3.5.bn2.running_var", 1, {64}, P_layer3_5_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_5_bn2},
+    {"layer3.6.conv1.weight", 4, {64,64,3,3}, P_layer3_6_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_6_conv1},
+    {"layer3.6.bn1.weight", 1, {64}, P_layer3_6_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_6_bn1},
+    {"layer3.6.bn1.bias", 1, {64}, P_layer3_6_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_6_bn1},
+    {"layer3.6.bn1.running_mean", 1, {64}, P_layer3_6_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_6_bn1},
+    {"layer3.6.bn1.running_var", 1, {64}, P_layer3_6_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_6_bn1},
+    {"layer3.6.conv2.weight", 4, {64,64,3,3}, P_layer3_6_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_6_conv2},
+    {"layer3.6.bn2.weight", 1, {64}, P_layer3_6_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_6_bn2},
+    {"layer3.6.bn2.bias", 1, {64}, P_layer3_6_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_6_bn2},
+    {"layer3.6.bn2.running_mean", 1, {64}, P_layer3_6_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_6_bn2},
+    {"layer3.6.bn2.running_var", 1, {64}, P_layer3_6_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_6_bn2},
+    {"layer3.7.conv1.weight", 4, {64,64,3,3}, P_layer3_7_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_7_conv1},
+    {"layer3.7.bn1.weight", 1, {64}, P_layer3_7_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_7_bn1},
+    {"layer3.7.bn1.bias", 1, {64}, P_layer3_7_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_7_bn1},
+    {"layer3.7.bn1.running_mean", 1, {64}, P_layer3_7_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_7_bn1},
+    {"layer3.7.bn1.running_var", 1, {64}, P_layer3_7_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_7_bn1},
+    {"layer3.7.conv2.weight", 4, {64,64,3,3}, P_layer3_7_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_7_conv2},
+    {"layer3.7.bn2.weight", 1, {64}, P_layer3_7_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_7_bn2},
+    {"layer3.7.bn2.bias", 1, {64}, P_layer3_7_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_7_bn2},
+    {"layer3.7.bn2.running_mean", 1, {64}, P_layer3_7_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_7_bn2},
+    {"layer3.7.bn2.running_var", 1, {64}, P_layer3_7_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_7_bn2},
+    {"layer3.8.conv1.weight", 4, {64,64,3,3}, P_layer3_8_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_8_conv1},
+    {"layer3.8.bn1.weight", 1, {64}, P_layer3_8_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_8_bn1},
+    {"layer3.8.bn1.bias", 1, {64}, P_layer3_8_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_8_bn1},
+    {"layer3.8.bn1.running_mean", 1, {64}, P_layer3_8_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_8_bn1},
+    {"layer3.8.bn1.running_var", 1, {64}, P_layer3_8_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_8_bn1},
+    {"layer3.8.conv2.weight", 4, {64,64,3,3}, P_layer3_8_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_8_conv2},
+    {"layer3.8.bn2.weight", 1, {64}, P_layer3_8_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_8_bn2},
+    {"layer3.8.bn2.bias", 1, {64}, P_layer3_8_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_8_bn2},
+    {"layer3.8.bn2.running_mean", 1, {64}, P_layer3_8_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_8_bn2},
+    {"layer3.8.bn2.running_var", 1, {64}, P_layer3_8_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_8_bn2},
+    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, L_fc},
+    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, L_fc},
 };
 
 static const RtLayerInfo layers[] = {

@@ -9,107 +9,107 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_conv1_weight = 0,  /* [64,3,7,7] */
-    P_bn1_weight = 9408,  /* [64] */
-    P_bn1_bias = 9472,  /* [64] */
-    P_bn1_running_mean = 11689512,  /* [64] */
-    P_bn1_running_var = 11689576,  /* [64] */
-    P_layer1_0_conv1_weight = 9536,  /* [64,64,3,3] */
-    P_layer1_0_bn1_weight = 46400,  /* [64] */
-    P_layer1_0_bn1_bias = 46464,  /* [64] */
-    P_layer1_0_bn1_running_mean = 11689640,  /* [64] */
-    P_layer1_0_bn1_running_var = 11689704,  /* [64] */
-    P_layer1_0_conv2_weight = 46528,  /* [64,64,3,3] */
-    P_layer1_0_bn2_weight = 83392,  /* [64] */
-    P_layer1_0_bn2_bias = 83456,  /* [64] */
-    P_layer1_0_bn2_running_mean = 11689768,  /* [64] */
-    P_layer1_0_bn2_running_var = 11689832,  /* [64] */
-    P_layer1_1_conv1_weight = 83520,  /* [64,64,3,3] */
-    P_layer1_1_bn1_weight = 120384,  /* [64] */
-    P_layer1_1_bn1_bias = 120448,  /* [64] */
-    P_layer1_1_bn1_running_mean = 11689896,  /* [64] */
-    P_layer1_1_bn1_running_var = 11689960,  /* [64] */
-    P_layer1_1_conv2_weight = 120512,  /* [64,64,3,3] */
-    P_layer1_1_bn2_weight = 157376,  /* [64] */
-    P_layer1_1_bn2_bias = 157440,  /* [64] */
-    P_layer1_1_bn2_running_mean = 11690024,  /* [64] */
-    P_layer1_1_bn2_running_var = 11690088,  /* [64] */
-    P_layer2_0_conv1_weight = 157504,  /* [128,64,3,3] */
-    P_layer2_0_bn1_weight = 231232,  /* [128] */
-    P_layer2_0_bn1_bias = 231360,  /* [128] */
-    P_layer2_0_bn1_running_mean = 11690152,  /* [128] */
-    P_layer2_0_bn1_running_var = 11690280,  /* [128] */
-    P_layer2_0_conv2_weight = 231488,  /* [128,128,3,3] */
-    P_layer2_0_bn2_weight = 378944,  /* [128] */
-    P_layer2_0_bn2_bias = 379072,  /* [128] */
-    P_layer2_0_bn2_running_mean = 11690408,  /* [128] */
-    P_layer2_0_bn2_running_var = 11690536,  /* [128] */
-    P_layer2_0_downsample_0_weight = 379200,  /* [128,64,1,1] */
-    P_layer2_0_downsample_1_weight = 387392,  /* [128] */
-    P_layer2_0_downsample_1_bias = 387520,  /* [128] */
-    P_layer2_0_downsample_1_running_mean = 11690664,  /* [128] */
-    P_layer2_0_downsample_1_running_var = 11690792,  /* [128] */
-    P_layer2_1_conv1_weight = 387648,  /* [128,128,3,3] */
-    P_layer2_1_bn1_weight = 535104,  /* [128] */
-    P_layer2_1_bn1_bias = 535232,  /* [128] */
-    P_layer2_1_bn1_running_mean = 11690920,  /* [128] */
-    P_layer2_1_bn1_running_var = 11691048,  /* [128] */
-    P_layer2_1_conv2_weight = 535360,  /* [128,128,3,3] */
-    P_layer2_1_bn2_weight = 682816,  /* [128] */
-    P_layer2_1_bn2_bias = 682944,  /* [128] */
-    P_layer2_1_bn2_running_mean = 11691176,  /* [128] */
-    P_layer2_1_bn2_running_var = 11691304,  /* [128] */
-    P_layer3_0_conv1_weight = 683072,  /* [256,128,3,3] */
-    P_layer3_0_bn1_weight = 977984,  /* [256] */
-    P_layer3_0_bn1_bias = 978240,  /* [256] */
-    P_layer3_0_bn1_running_mean = 11691432,  /* [256] */
-    P_layer3_0_bn1_running_var = 11691688,  /* [256] */
-    P_layer3_0_conv2_weight = 978496,  /* [256,256,3,3] */
-    P_layer3_0_bn2_weight = 1568320,  /* [256] */
-    P_layer3_0_bn2_bias = 1568576,  /* [256] */
-    P_layer3_0_bn2_running_mean = 11691944,  /* [256] */
-    P_layer3_0_bn2_running_var = 11692200,  /* [256] */
-    P_layer3_0_downsample_0_weight = 1568832,  /* [256,128,1,1] */
-    P_layer3_0_downsample_1_weight = 1601600,  /* [256] */
-    P_layer3_0_downsample_1_bias = 1601856,  /* [256] */
-    P_layer3_0_downsample_1_running_mean = 11692456,  /* [256] */
-    P_layer3_0_downsample_1_running_var = 11692712,  /* [256] */
-    P_layer3_1_conv1_weight = 1602112,  /* [256,256,3,3] */
-    P_layer3_1_bn1_weight = 2191936,  /* [256] */
-    P_layer3_1_bn1_bias = 2192192,  /* [256] */
-    P_layer3_1_bn1_running_mean = 11692968,  /* [256] */
-    P_layer3_1_bn1_running_var = 11693224,  /* [256] */
-    P_layer3_1_conv2_weight = 2192448,  /* [256,256,3,3] */
-    P_layer3_1_bn2_weight = 2782272,  /* [256] */
-    P_layer3_1_bn2_bias = 2782528,  /* [256] */
-    P_layer3_1_bn2_running_mean = 11693480,  /* [256] */
-    P_layer3_1_bn2_running_var = 11693736,  /* [256] */
-    P_layer4_0_conv1_weight = 2782784,  /* [512,256,3,3] */
-    P_layer4_0_bn1_weight = 3962432,  /* [512] */
-    P_layer4_0_bn1_bias = 3962944,  /* [512] */
-    P_layer4_0_bn1_running_mean = 11693992,  /* [512] */
-    P_layer4_0_bn1_running_var = 11694504,  /* [512] */
-    P_layer4_0_conv2_weight = 3963456,  /* [512,512,3,3] */
-    P_layer4_0_bn2_weight = 6322752,  /* [512] */
-    P_layer4_0_bn2_bias = 6323264,  /* [512] */
-    P_layer4_0_bn2_running_mean = 11695016,  /* [512] */
-    P_layer4_0_bn2_running_var = 11695528,  /* [512] */
-    P_layer4_0_downsample_0_weight = 6323776,  /* [512,256,1,1] */
-    P_layer4_0_downsample_1_weight = 6454848,  /* [512] */
-    P_layer4_0_downsample_1_bias = 6455360,  /* [512] */
-    P_layer4_0_downsample_1_running_mean = 11696040,  /* [512] */
-    P_layer4_0_downsample_1_running_var = 11696552,  /* [512] */
-    P_layer4_1_conv1_weight = 6455872,  /* [512,512,3,3] */
-    P_layer4_1_bn1_weight = 8815168,  /* [512] */
-    P_layer4_1_bn1_bias = 8815680,  /* [512] */
-    P_layer4_1_bn1_running_mean = 11697064,  /* [512] */
-    P_layer4_1_bn1_running_var = 11697576,  /* [512] */
-    P_layer4_1_conv2_weight = 8816192,  /* [512,512,3,3] */
-    P_layer4_1_bn2_weight = 11175488,  /* [512] */
-    P_layer4_1_bn2_bias = 11176000,  /* [512] */
-    P_layer4_1_bn2_running_mean = 11698088,  /* [512] */
-    P_layer4_1_bn2_running_var = 11698600,  /* [512] */
-    P_fc_weight = 11176512,  /* [1000,512] */
-    P_fc_bias = 11688512,  /* [1000] */
+    P_bn1_weight = P_conv1_weight + 9408,  /* [64] */
+    P_bn1_bias = P_bn1_weight + 64,  /* [64] */
+    P_layer1_0_conv1_weight = P_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer1_0_bn1_weight = P_layer1_0_conv1_weight + 36864,  /* [64] */
+    P_layer1_0_bn1_bias = P_layer1_0_bn1_weight + 64,  /* [64] */
+    P_layer1_0_conv2_weight = P_layer1_0_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer1_0_bn2_weight = P_layer1_0_conv2_weight + 36864,  /* [64] */
+    P_layer1_0_bn2_bias = P_layer1_0_bn2_weight + 64,  /* [64] */
+    P_layer1_1_conv1_weight = P_layer1_0_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer1_1_bn1_weight = P_layer1_1_conv1_weight + 36864,  /* [64] */
+    P_layer1_1_bn1_bias = P_layer1_1_bn1_weight + 64,  /* [64] */
+    P_layer1_1_conv2_weight = P_layer1_1_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer1_1_bn2_weight = P_layer1_1_conv2_weight + 36864,  /* [64] */
+    P_layer1_1_bn2_bias = P_layer1_1_bn2_weight + 64,  /* [64] */
+    P_layer2_0_conv1_weight = P_layer1_1_bn2_bias + 64,  /* [128,64,3,3] */
+    P_layer2_0_bn1_weight = P_layer2_0_conv1_weight + 73728,  /* [128] */
+    P_layer2_0_bn1_bias = P_layer2_0_bn1_weight + 128,  /* [128] */
+    P_layer2_0_conv2_weight = P_layer2_0_bn1_bias + 128,  /* [128,128,3,3] */
+    P_layer2_0_bn2_weight = P_layer2_0_conv2_weight + 147456,  /* [128] */
+    P_layer2_0_bn2_bias = P_layer2_0_bn2_weight + 128,  /* [128] */
+    P_layer2_0_downsample_0_weight = P_layer2_0_bn2_bias + 128,  /* [128,64,1,1] */
+    P_layer2_0_downsample_1_weight = P_layer2_0_downsample_0_weight + 8192,  /* [128] */
+    P_layer2_0_downsample_1_bias = P_layer2_0_downsample_1_weight + 128,  /* [128] */
+    P_layer2_1_conv1_weight = P_layer2_0_downsample_1_bias + 128,  /* [128,128,3,3] */
+    P_layer2_1_bn1_weight = P_layer2_1_conv1_weight + 147456,  /* [128] */
+    P_layer2_1_bn1_bias = P_layer2_1_bn1_weight + 128,  /* [128] */
+    P_layer2_1_conv2_weight = P_layer2_1_bn1_bias + 128,  /* [128,128,3,3] */
+    P_layer2_1_bn2_weight = P_layer2_1_conv2_weight + 147456,  /* [128] */
+    P_layer2_1_bn2_bias = P_layer2_1_bn2_weight + 128,  /* [128] */
+    P_layer3_0_conv1_weight = P_layer2_1_bn2_bias + 128,  /* [256,128,3,3] */
+    P_layer3_0_bn1_weight = P_layer3_0_conv1_weight + 294912,  /* [256] */
+    P_layer3_0_bn1_bias = P_layer3_0_bn1_weight + 256,  /* [256] */
+    P_layer3_0_conv2_weight = P_layer3_0_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_0_bn2_weight = P_layer3_0_conv2_weight + 589824,  /* [256] */
+    P_layer3_0_bn2_bias = P_layer3_0_bn2_weight + 256,  /* [256] */
+    P_layer3_0_downsample_0_weight = P_layer3_0_bn2_bias + 256,  /* [256,128,1,1] */
+    P_layer3_0_downsample_1_weight = P_layer3_0_downsample_0_weight + 32768,  /* [256] */
+    P_layer3_0_downsample_1_bias = P_layer3_0_downsample_1_weight + 256,  /* [256] */
+    P_layer3_1_conv1_weight = P_layer3_0_downsample_1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_1_bn1_weight = P_layer3_1_conv1_weight + 589824,  /* [256] */
+    P_layer3_1_bn1_bias = P_layer3_1_bn1_weight + 256,  /* [256] */
+    P_layer3_1_conv2_weight = P_layer3_1_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_1_bn2_weight = P_layer3_1_conv2_weight + 589824,  /* [256] */
+    P_layer3_1_bn2_bias = P_layer3_1_bn2_weight + 256,  /* [256] */
+    P_layer4_0_conv1_weight = P_layer3_1_bn2_bias + 256,  /* [512,256,3,3] */
+    P_layer4_0_bn1_weight = P_layer4_0_conv1_weight + 1179648,  /* [512] */
+    P_layer4_0_bn1_bias = P_layer4_0_bn1_weight + 512,  /* [512] */
+    P_layer4_0_conv2_weight = P_layer4_0_bn1_bias + 512,  /* [512,512,3,3] */
+    P_layer4_0_bn2_weight = P_layer4_0_conv2_weight + 2359296,  /* [512] */
+    P_layer4_0_bn2_bias = P_layer4_0_bn2_weight + 512,  /* [512] */
+    P_layer4_0_downsample_0_weight = P_layer4_0_bn2_bias + 512,  /* [512,256,1,1] */
+    P_layer4_0_downsample_1_weight = P_layer4_0_downsample_0_weight + 131072,  /* [512] */
+    P_layer4_0_downsample_1_bias = P_layer4_0_downsample_1_weight + 512,  /* [512] */
+    P_layer4_1_conv1_weight = P_layer4_0_downsample_1_bias + 512,  /* [512,512,3,3] */
+    P_layer4_1_bn1_weight = P_layer4_1_conv1_weight + 2359296,  /* [512] */
+    P_layer4_1_bn1_bias = P_layer4_1_bn1_weight + 512,  /* [512] */
+    P_layer4_1_conv2_weight = P_layer4_1_bn1_bias + 512,  /* [512,512,3,3] */
+    P_layer4_1_bn2_weight = P_layer4_1_conv2_weight + 2359296,  /* [512] */
+    P_layer4_1_bn2_bias = P_layer4_1_bn2_weight + 512,  /* [512] */
+    P_fc_weight = P_layer4_1_bn2_bias + 512,  /* [1000,512] */
+    P_fc_bias = P_fc_weight + 512000,  /* [1000] */
+    P_bn1_running_mean = P_fc_bias + 1000,  /* [64] */
+    P_bn1_running_var = P_bn1_running_mean + 64,  /* [64] */
+    P_layer1_0_bn1_running_mean = P_bn1_running_var + 64,  /* [64] */
+    P_layer1_0_bn1_running_var = P_layer1_0_bn1_running_mean + 64,  /* [64] */
+    P_layer1_0_bn2_running_mean = P_layer1_0_bn1_running_var + 64,  /* [64] */
+    P_layer1_0_bn2_running_var = P_layer1_0_bn2_running_mean + 64,  /* [64] */
+    P_layer1_1_bn1_running_mean = P_layer1_0_bn2_running_var + 64,  /* [64] */
+    P_layer1_1_bn1_running_var = P_layer1_1_bn1_running_mean + 64,  /* [64] */
+    P_layer1_1_bn2_running_mean = P_layer1_1_bn1_running_var + 64,  /* [64] */
+    P_layer1_1_bn2_running_var = P_layer1_1_bn2_running_mean + 64,  /* [64] */
+    P_layer2_0_bn1_running_mean = P_layer1_1_bn2_running_var + 64,  /* [128] */
+    P_layer2_0_bn1_running_var = P_layer2_0_bn1_running_mean + 128,  /* [128] */
+    P_layer2_0_bn2_running_mean = P_layer2_0_bn1_running_var + 128,  /* [128] */
+    P_layer2_0_bn2_running_var = P_layer2_0_bn2_running_mean + 128,  /* [128] */
+    P_layer2_0_downsample_1_running_mean = P_layer2_0_bn2_running_var + 128,  /* [128] */
+    P_layer2_0_downsample_1_running_var = P_layer2_0_downsample_1_running_mean + 128,  /* [128] */
+    P_layer2_1_bn1_running_mean = P_layer2_0_downsample_1_running_var + 128,  /* [128] */
+    P_layer2_1_bn1_running_var = P_layer2_1_bn1_running_mean + 128,  /* [128] */
+    P_layer2_1_bn2_running_mean = P_layer2_1_bn1_running_var + 128,  /* [128] */
+    P_layer2_1_bn2_running_var = P_layer2_1_bn2_running_mean + 128,  /* [128] */
+    P_layer3_0_bn1_running_mean = P_layer2_1_bn2_running_var + 128,  /* [256] */
+    P_layer3_0_bn1_running_var = P_layer3_0_bn1_running_mean + 256,  /* [256] */
+    P_layer3_0_bn2_running_mean = P_layer3_0_bn1_running_var + 256,  /* [256] */
+    P_layer3_0_bn2_running_var = P_layer3_0_bn2_running_mean + 256,  /* [256] */
+    P_layer3_0_downsample_1_running_mean = P_layer3_0_bn2_running_var + 256,  /* [256] */
+    P_layer3_0_downsample_1_running_var = P_layer3_0_downsample_1_running_mean + 256,  /* [256] */
+    P_layer3_1_bn1_running_mean = P_layer3_0_downsample_1_running_var + 256,  /* [256] */
+    P_layer3_1_bn1_running_var = P_layer3_1_bn1_running_mean + 256,  /* [256] */
+    P_layer3_1_bn2_running_mean = P_layer3_1_bn1_running_var + 256,  /* [256] */
+    P_layer3_1_bn2_running_var = P_layer3_1_bn2_running_mean + 256,  /* [256] */
+    P_layer4_0_bn1_running_mean = P_layer3_1_bn2_running_var + 256,  /* [512] */
+    P_layer4_0_bn1_running_var = P_layer4_0_bn1_running_mean + 512,  /* [512] */
+    P_layer4_0_bn2_running_mean = P_layer4_0_bn1_running_var + 512,  /* [512] */
+    P_layer4_0_bn2_running_var = P_layer4_0_bn2_running_mean + 512,  /* [512] */
+    P_layer4_0_downsample_1_running_mean = P_layer4_0_bn2_running_var + 512,  /* [512] */
+    P_layer4_0_downsample_1_running_var = P_layer4_0_downsample_1_running_mean + 512,  /* [512] */
+    P_layer4_1_bn1_running_mean = P_layer4_0_downsample_1_running_var + 512,  /* [512] */
+    P_layer4_1_bn1_running_var = P_layer4_1_bn1_running_mean + 512,  /* [512] */
+    P_layer4_1_bn2_running_mean = P_layer4_1_bn1_running_var + 512,  /* [512] */
+    P_layer4_1_bn2_running_var = P_layer4_1_bn2_running_mean + 512,  /* [512] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -317,6 +317,71 @@ enum {
     S_layer4_1_bn2 = 8576,  /* 1024 floats */
 };
 
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_conv1,
+    L_bn1,
+    L_layer1_0_conv1,
+    L_layer1_0_bn1,
+    L_layer1_0_conv2,
+    L_layer1_0_bn2,
+    L_layer1_0_add1,
+    L_layer1_1_conv1,
+    L_layer1_1_bn1,
+    L_layer1_1_conv2,
+    L_layer1_1_bn2,
+    L_layer1_1_add1,
+    L_layer2_0_conv1,
+    L_layer2_0_bn1,
+    L_layer2_0_conv2,
+    L_layer2_0_bn2,
+    L_layer2_0_downsample_0,
+    L_layer2_0_downsample_1,
+    L_layer2_0_add1,
+    L_layer2_1_conv1,
+    L_layer2_1_bn1,
+    L_layer2_1_conv2,
+    L_layer2_1_bn2,
+    L_layer2_1_add1,
+    L_layer3_0_conv1,
+    L_layer3_0_bn1,
+    L_layer3_0_conv2,
+    L_layer3_0_bn2,
+    L_layer3_0_downsample_0,
+    L_layer3_0_downsample_1,
+    L_layer3_0_add1,
+    L_layer3_1_conv1,
+    L_layer3_1_bn1,
+    L_layer3_1_conv2,
+    L_layer3_1_bn2,
+    L_layer3_1_add1,
+    L_layer4_0_conv1,
+    L_layer4_0_bn1,
+    L_layer4_0_conv2,
+    L_layer4_0_bn2,
+    L_layer4_0_downsample_0,
+    L_layer4_0_downsample_1,
+    L_layer4_0_add1,
+    L_layer4_1_conv1,
+    L_layer4_1_bn1,
+    L_layer4_1_conv2,
+    L_layer4_1_bn2,
+    L_layer4_1_add1,
+    L_fc,
+};
+
+/* Residual adds: rows of skips[] and of forward's drop[]. */
+enum {
+    K_layer1_0_add1,
+    K_layer1_1_add1,
+    K_layer2_0_add1,
+    K_layer2_1_add1,
+    K_layer3_0_add1,
+    K_layer3_1_add1,
+    K_layer4_0_add1,
+    K_layer4_1_add1,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -441,7 +506,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[0])
+    if (drop && drop[K_layer1_0_add1])
         memcpy(A(X_layer1_0_add1), A(X_maxpool), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_maxpool), (size_t)n * 200704);
@@ -464,7 +529,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[1])
+    if (drop && drop[K_layer1_1_add1])
         memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu2), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 200704);
@@ -494,7 +559,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 128, 784, 1e-05f);
     /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[2])
+    if (drop && drop[K_layer2_0_add1])
         memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
@@ -517,7 +582,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[3])
+    if (drop && drop[K_layer2_1_add1])
         memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu2), sizeof(float) * (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 100352);
@@ -547,7 +612,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 256, 196, 1e-05f);
     /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[4])
+    if (drop && drop[K_layer3_0_add1])
         memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 50176);
     else
         rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
@@ -570,7 +635,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[5])
+    if (drop && drop[K_layer3_1_add1])
         memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu2), sizeof(float) * (size_t)n * 50176);
     else
         rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 50176);
@@ -600,7 +665,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 512, 49, 1e-05f);
     /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[6])
+    if (drop && drop[K_layer4_0_add1])
         memcpy(A(X_layer4_0_add1), A(X_layer4_0_downsample_1), sizeof(float) * (size_t)n * 25088);
     else
         rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
@@ -623,7 +688,7 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn2), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[7])
+    if (drop && drop[K_layer4_1_add1])
         memcpy(A(X_layer4_1_add1), A(X_layer4_0_relu2), sizeof(float) * (size_t)n * 25088);
     else
         rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn2), A(X_layer4_0_relu2), (size_t)n * 25088);
@@ -648,7 +713,7 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_avgpool, 512);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 512, 1000);
-    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_avgpool), (size_t)n * 512);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 512);
     ZERO(D_layer4_1_relu2, 25088);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_1_relu2), A(D_avgpool), n, 512, 49);
@@ -660,25 +725,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_1_bn2), A(D_layer4_1_add1), (size_t)n * 25088);
     rt_acc(A(D_layer4_0_relu2), A(D_layer4_1_add1), (size_t)n * 25088);
-    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer4_1_bn2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_bn2), (size_t)n * 25088);
     ZERO(D_layer4_1_conv2, 25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
     ZERO(D_layer4_1_relu1, 25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
-    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_bn1, 25088);
     /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_conv1, 25088);
     /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
-    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_add1, 25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
@@ -690,30 +755,30 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer4_0_downsample_0, 25088);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 25088);
     ZERO(D_layer3_1_relu2, 50176);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer4_0_bn2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_bn2), (size_t)n * 25088);
     ZERO(D_layer4_0_conv2, 25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
     ZERO(D_layer4_0_relu1, 25088);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 25088);
     ZERO(D_layer4_0_bn1, 25088);
     /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 25088);
     ZERO(D_layer4_0_conv1, 25088);
     /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 25088);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, A(TB_layer4_0_conv1), A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
-    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_1_add1, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176);
@@ -722,25 +787,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 50176);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 50176);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 50176);
     ZERO(D_layer3_1_conv2, 50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
     ZERO(D_layer3_1_relu1, 50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_bn1, 50176);
     /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_conv1, 50176);
     /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_add1, 50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
@@ -752,30 +817,30 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer3_0_downsample_0, 50176);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 50176);
     ZERO(D_layer2_1_relu2, 100352);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 50176);
     ZERO(D_layer3_0_conv2, 50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
     ZERO(D_layer3_0_relu1, 50176);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 50176);
     ZERO(D_layer3_0_bn1, 50176);
     /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 50176);
     ZERO(D_layer3_0_conv1, 50176);
     /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 50176);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_1_add1, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352);
@@ -784,25 +849,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 100352);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 100352);
     ZERO(D_layer2_1_conv2, 100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
     ZERO(D_layer2_1_relu1, 100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_bn1, 100352);
     /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_conv1, 100352);
     /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_add1, 100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
@@ -814,30 +879,30 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer2_0_downsample_0, 100352);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 100352);
     ZERO(D_layer1_1_relu2, 200704);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 100352);
     ZERO(D_layer2_0_conv2, 100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
     ZERO(D_layer2_0_relu1, 100352);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 100352);
     ZERO(D_layer2_0_bn1, 100352);
     /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 100352);
     ZERO(D_layer2_0_conv1, 100352);
     /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 100352);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_1_add1, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704);
@@ -846,25 +911,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 200704);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 200704);
     ZERO(D_layer1_1_conv2, 200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
     ZERO(D_layer1_1_relu1, 200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_bn1, 200704);
     /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_conv1, 200704);
     /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_add1, 200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
@@ -873,25 +938,25 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 200704);
     rt_acc(A(D_maxpool), A(D_layer1_0_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 200704);
     ZERO(D_layer1_0_conv2, 200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
     ZERO(D_layer1_0_relu1, 200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_bn1, 200704);
     /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_conv1, 200704);
     /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
     ZERO(D_relu, 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool);
@@ -901,10 +966,10 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_conv1, 802816);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 150528);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 150528);
 }
 
 void resnet18_zero_grad(float *grads) {
@@ -922,108 +987,108 @@ void resnet18_adamw_step(float *params, const float *grads, float *m, float *v, 
 }
 
 static const RtParamInfo tensors[] = {
-    {"conv1.weight", 4, {64,3,7,7}, P_conv1_weight, 9408, RT_PARAM_WEIGHT, 0},
-    {"bn1.weight", 1, {64}, P_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 1},
-    {"bn1.bias", 1, {64}, P_bn1_bias, 64, RT_PARAM_BN_BIAS, 1},
-    {"bn1.running_mean", 1, {64}, P_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 1},
-    {"bn1.running_var", 1, {64}, P_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 1},
-    {"layer1.0.conv1.weight", 4, {64,64,3,3}, P_layer1_0_conv1_weight, 36864, RT_PARAM_WEIGHT, 2},
-    {"layer1.0.bn1.weight", 1, {64}, P_layer1_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 3},
-    {"layer1.0.bn1.bias", 1, {64}, P_layer1_0_bn1_bias, 64, RT_PARAM_BN_BIAS, 3},
-    {"layer1.0.bn1.running_mean", 1, {64}, P_layer1_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 3},
-    {"layer1.0.bn1.running_var", 1, {64}, P_layer1_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 3},
-    {"layer1.0.conv2.weight", 4, {64,64,3,3}, P_layer1_0_conv2_weight, 36864, RT_PARAM_WEIGHT, 4},
-    {"layer1.0.bn2.weight", 1, {64}, P_layer1_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 5},
-    {"layer1.0.bn2.bias", 1, {64}, P_layer1_0_bn2_bias, 64, RT_PARAM_BN_BIAS, 5},
-    {"layer1.0.bn2.running_mean", 1, {64}, P_layer1_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 5},
-    {"layer1.0.bn2.running_var", 1, {64}, P_layer1_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 5},
-    {"layer1.1.conv1.weight", 4, {64,64,3,3}, P_layer1_1_conv1_weight, 36864, RT_PARAM_WEIGHT, 7},
-    {"layer1.1.bn1.weight", 1, {64}, P_layer1_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 8},
-    {"layer1.1.bn1.bias", 1, {64}, P_layer1_1_bn1_bias, 64, RT_PARAM_BN_BIAS, 8},
-    {"layer1.1.bn1.running_mean", 1, {64}, P_layer1_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 8},
-    {"layer1.1.bn1.running_var", 1, {64}, P_layer1_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 8},
-    {"layer1.1.conv2.weight", 4, {64,64,3,3}, P_layer1_1_conv2_weight, 36864, RT_PARAM_WEIGHT, 9},
-    {"layer1.1.bn2.weight", 1, {64}, P_layer1_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 10},
-    {"layer1.1.bn2.bias", 1, {64}, P_layer1_1_bn2_bias, 64, RT_PARAM_BN_BIAS, 10},
-    {"layer1.1.bn2.running_mean", 1, {64}, P_layer1_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 10},
-    {"layer1.1.bn2.running_var", 1, {64}, P_layer1_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 10},
-    {"layer2.0.conv1.weight", 4, {128,64,3,3}, P_layer2_0_conv1_weight, 73728, RT_PARAM_WEIGHT, 12},
-    {"layer2.0.bn1.weight", 1, {128}, P_layer2_0_bn1_weight, 128, RT_PARAM_BN_WEIGHT, 13},
-    {"layer2.0.bn1.bias", 1, {128}, P_layer2_0_bn1_bias, 128, RT_PARAM_BN_BIAS, 13},
-    {"layer2.0.bn1.running_mean", 1, {128}, P_layer2_0_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 13},
-    {"layer2.0.bn1.running_var", 1, {128}, P_layer2_0_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, 13},
-    {"layer2.0.conv2.weight", 4, {128,128,3,3}, P_layer2_0_conv2_weight, 147456, RT_PARAM_WEIGHT, 14},
-    {"layer2.0.bn2.weight", 1, {128}, P_layer2_0_bn2_weight, 128, RT_PARAM_BN_WEIGHT, 15},
-    {"layer2.0.bn2.bias", 1, {128}, P_layer2_0_bn2_bias, 128, RT_PARAM_BN_BIAS, 15},
-    {"layer2.0.bn2.running_mean", 1, {128}, P_layer2_0_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 15},
-    {"layer2.0.bn2.running_var", 1, {128}, P_layer2_0_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, 15},
-    {"layer2.0.downsample.0.weight", 4, {128,64,1,1}, P_layer2_0_downsample_0_weight, 8192, RT_PARAM_WEIGHT, 16},
-    {"layer2.0.downsample.1.weight", 1, {128}, P_layer2_0_downsample_1_weight, 128, RT_PARAM_BN_WEIGHT, 17},
-    {"layer2.0.downsample.1.bias", 1, {128}, P_layer2_0_downsample_1_bias, 128, RT_PARAM_BN_BIAS, 17},
-    {"layer2.0.downsample.1.running_mean", 1, {128}, P_layer2_0_downsample_1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 17},
-    {"layer2.0.downsample.1.running_var", 1, {128}, P_layer2_0_downsample_1_running_var, 128, RT_PARAM_RUNNING_VAR, 17},
-    {"layer2.1.conv1.weight", 4, {128,128,3,3}, P_layer2_1_conv1_weight, 147456, RT_PARAM_WEIGHT, 19},
-    {"layer2.1.bn1.weight", 1, {128}, P_layer2_1_bn1_weight, 128, RT_PARAM_BN_WEIGHT, 20},
-    {"layer2.1.bn1.bias", 1, {128}, P_layer2_1_bn1_bias, 128, RT_PARAM_BN_BIAS, 20},
-    {"layer2.1.bn1.running_mean", 1, {128}, P_layer2_1_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 20},
-    {"layer2.1.bn1.running_var", 1, {128}, P_layer2_1_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, 20},
-    {"layer2.1.conv2.weight", 4, {128,128,3,3}, P_layer2_1_conv2_weight, 147456, RT_PARAM_WEIGHT, 21},
-    {"layer2.1.bn2.weight", 1, {128}, P_layer2_1_bn2_weight, 128, RT_PARAM_BN_WEIGHT, 22},
-    {"layer2.1.bn2.bias", 1, {128}, P_layer2_1_bn2_bias, 128, RT_PARAM_BN_BIAS, 22},
-    {"layer2.1.bn2.running_mean", 1, {128}, P_layer2_1_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 22},
-    {"layer2.1.bn2.running_var", 1, {128}, P_layer2_1_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, 22},
-    {"layer3.0.conv1.weight", 4, {256,128,3,3}, P_layer3_0_conv1_weight, 294912, RT_PARAM_WEIGHT, 24},
-    {"layer3.0.bn1.weight", 1, {256}, P_layer3_0_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 25},
-    {"layer3.0.bn1.bias", 1, {256}, P_layer3_0_bn1_bias, 256, RT_PARAM_BN_BIAS, 25},
-    {"layer3.0.bn1.running_mean", 1, {256}, P_layer3_0_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 25},
-    {"layer3.0.bn1.running_var", 1, {256}, P_layer3_0_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 25},
-    {"layer3.0.conv2.weight", 4, {256,256,3,3}, P_layer3_0_conv2_weight, 589824, RT_PARAM_WEIGHT, 26},
-    {"layer3.0.bn2.weight", 1, {256}, P_layer3_0_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 27},
-    {"layer3.0.bn2.bias", 1, {256}, P_layer3_0_bn2_bias, 256, RT_PARAM_BN_BIAS, 27},
-    {"layer3.0.bn2.running_mean", 1, {256}, P_layer3_0_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 27},
-    {"layer3.0.bn2.running_var", 1, {256}, P_layer3_0_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 27},
-    {"layer3.0.downsample.0.weight", 4, {256,128,1,1}, P_layer3_0_downsample_0_weight, 32768, RT_PARAM_WEIGHT, 28},
-    {"layer3.0.downsample.1.weight", 1, {256}, P_layer3_0_downsample_1_weight, 256, RT_PARAM_BN_WEIGHT, 29},
-    {"layer3.0.downsample.1.bias", 1, {256}, P_layer3_0_downsample_1_bias, 256, RT_PARAM_BN_BIAS, 29},
-    {"layer3.0.downsample.1.running_mean", 1, {256}, P_layer3_0_downsample_1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 29},
-    {"layer3.0.downsample.1.running_var", 1, {256}, P_layer3_0_downsample_1_running_var, 256, RT_PARAM_RUNNING_VAR, 29},
-    {"layer3.1.conv1.weight", 4, {256,256,3,3}, P_layer3_1_conv1_weight, 589824, RT_PARAM_WEIGHT, 31},
-    {"layer3.1.bn1.weight", 1, {256}, P_layer3_1_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 32},
-    {"layer3.1.bn1.bias", 1, {256}, P_layer3_1_bn1_bias, 256, RT_PARAM_BN_BIAS, 32},
-    {"layer3.1.bn1.running_mean", 1, {256}, P_layer3_1_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 32},
-    {"layer3.1.bn1.running_var", 1, {256}, P_layer3_1_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 32},
-    {"layer3.1.conv2.weight", 4, {256,256,3,3}, P_layer3_1_conv2_weight, 589824, RT_PARAM_WEIGHT, 33},
-    {"layer3.1.bn2.weight", 1, {256}, P_layer3_1_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 34},
-    {"layer3.1.bn2.bias", 1, {256}, P_layer3_1_bn2_bias, 256, RT_PARAM_BN_BIAS, 34},
-    {"layer3.1.bn2.running_mean", 1, {256}, P_layer3_1_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 34},
-    {"layer3.1.bn2.running_var", 1, {256}, P_layer3_1_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 34},
-    {"layer4.0.conv1.weight", 4, {512,256,3,3}, P_layer4_0_conv1_weight, 1179648, RT_PARAM_WEIGHT, 36},
-    {"layer4.0.bn1.weight", 1, {512}, P_layer4_0_bn1_weight, 512, RT_PARAM_BN_WEIGHT, 37},
-    {"layer4.0.bn1.bias", 1, {512}, P_layer4_0_bn1_bias, 512, RT_PARAM_BN_BIAS, 37},
-    {"layer4.0.bn1.running_mean", 1, {512}, P_layer4_0_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 37},
-    {"layer4.0.bn1.running_var", 1, {512}, P_layer4_0_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, 37},
-    {"layer4.0.conv2.weight", 4, {512,512,3,3}, P_layer4_0_conv2_weight, 2359296, RT_PARAM_WEIGHT, 38},
-    {"layer4.0.bn2.weight", 1, {512}, P_layer4_0_bn2_weight, 512, RT_PARAM_BN_WEIGHT, 39},
-    {"layer4.0.bn2.bias", 1, {512}, P_layer4_0_bn2_bias, 512, RT_PARAM_BN_BIAS, 39},
-    {"layer4.0.bn2.running_mean", 1, {512}, P_layer4_0_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, 39},
-    {"layer4.0.bn2.running_var", 1, {512}, P_layer4_0_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, 39},
-    {"layer4.0.downsample.0.weight", 4, {512,256,1,1}, P_layer4_0_downsample_0_weight, 131072, RT_PARAM_WEIGHT, 40},
-    {"layer4.0.downsample.1.weight", 1, {512}, P_layer4_0_downsample_1_weight, 512, RT_PARAM_BN_WEIGHT, 41},
-    {"layer4.0.downsample.1.bias", 1, {512}, P_layer4_0_downsample_1_bias, 512, RT_PARAM_BN_BIAS, 41},
-    {"layer4.0.downsample.1.running_mean", 1, {512}, P_layer4_0_downsample_1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 41},
-    {"layer4.0.downsample.1.running_var", 1, {512}, P_layer4_0_downsample_1_running_var, 512, RT_PARAM_RUNNING_VAR, 41},
-    {"layer4.1.conv1.weight", 4, {512,512,3,3}, P_layer4_1_conv1_weight, 2359296, RT_PARAM_WEIGHT, 43},
-    {"layer4.1.bn1.weight", 1, {512}, P_layer4_1_bn1_weight, 512, RT_PARAM_BN_WEIGHT, 44},
-    {"layer4.1.bn1.bias", 1, {512}, P_layer4_1_bn1_bias, 512, RT_PARAM_BN_BIAS, 44},
-    {"layer4.1.bn1.running_mean", 1, {512}, P_layer4_1_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 44},
-    {"layer4.1.bn1.running_var", 1, {512}, P_layer4_1_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, 44},
-    {"layer4.1.conv2.weight", 4, {512,512,3,3}, P_layer4_1_conv2_weight, 2359296, RT_PARAM_WEIGHT, 45},
-    {"layer4.1.bn2.weight", 1, {512}, P_layer4_1_bn2_weight, 512, RT_PARAM_BN_WEIGHT, 46},
-    {"layer4.1.bn2.bias", 1, {512}, P_layer4_1_bn2_bias, 512, RT_PARAM_BN_BIAS, 46},
-    {"layer4.1.bn2.running_mean", 1, {512}, P_layer4_1_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, 46},
-    {"layer4.1.bn2.running_var", 1, {512}, P_layer4_1_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, 46},
-    {"fc.weight", 2, {1000,512}, P_fc_weight, 512000, RT_PARAM_WEIGHT, 48},
-    {"fc.bias", 1, {1000}, P_fc_bias, 1000, RT_PARAM_BIAS, 48},
+    {"conv1.weight", 4, {64,3,7,7}, P_conv1_weight, 9408, RT_PARAM_WEIGHT, L_conv1},
+    {"bn1.weight", 1, {64}, P_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_bn1},
+    {"bn1.bias", 1, {64}, P_bn1_bias, 64, RT_PARAM_BN_BIAS, L_bn1},
+    {"bn1.running_mean", 1, {64}, P_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_bn1},
+    {"bn1.running_var", 1, {64}, P_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_bn1},
+    {"layer1.0.conv1.weight", 4, {64,64,3,3}, P_layer1_0_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {64}, P_layer1_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.bn1.bias", 1, {64}, P_layer1_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_mean", 1, {64}, P_layer1_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {64}, P_layer1_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {64,64,3,3}, P_layer1_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {64}, P_layer1_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn2.bias", 1, {64}, P_layer1_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_mean", 1, {64}, P_layer1_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {64}, P_layer1_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
+    {"layer1.1.conv1.weight", 4, {64,64,3,3}, P_layer1_1_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {64}, P_layer1_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.1.bn1.bias", 1, {64}, P_layer1_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_mean", 1, {64}, P_layer1_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {64}, P_layer1_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {64,64,3,3}, P_layer1_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {64}, P_layer1_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn2.bias", 1, {64}, P_layer1_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_mean", 1, {64}, P_layer1_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {64}, P_layer1_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
+    {"layer2.0.conv1.weight", 4, {128,64,3,3}, P_layer2_0_conv1_weight, 73728, RT_PARAM_WEIGHT, L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {128}, P_layer2_0_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer2.0.bn1.bias", 1, {128}, P_layer2_0_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_mean", 1, {128}, P_layer2_0_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {128}, P_layer2_0_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {128,128,3,3}, P_layer2_0_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {128}, P_layer2_0_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn2.bias", 1, {128}, P_layer2_0_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_mean", 1, {128}, P_layer2_0_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {128}, P_layer2_0_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
+    {"layer2.0.downsample.0.weight", 4, {128,64,1,1}, P_layer2_0_downsample_0_weight, 8192, RT_PARAM_WEIGHT, L_layer2_0_downsample_0},
+    {"layer2.0.downsample.1.weight", 1, {128}, P_layer2_0_downsample_1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.bias", 1, {128}, P_layer2_0_downsample_1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_mean", 1, {128}, P_layer2_0_downsample_1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_var", 1, {128}, P_layer2_0_downsample_1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_0_downsample_1},
+    {"layer2.1.conv1.weight", 4, {128,128,3,3}, P_layer2_1_conv1_weight, 147456, RT_PARAM_WEIGHT, L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {128}, P_layer2_1_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.1.bn1.bias", 1, {128}, P_layer2_1_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_mean", 1, {128}, P_layer2_1_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {128}, P_layer2_1_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {128,128,3,3}, P_layer2_1_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {128}, P_layer2_1_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn2.bias", 1, {128}, P_layer2_1_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_mean", 1, {128}, P_layer2_1_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {128}, P_layer2_1_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
+    {"layer3.0.conv1.weight", 4, {256,128,3,3}, P_layer3_0_conv1_weight, 294912, RT_PARAM_WEIGHT, L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {256}, P_layer3_0_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer3.0.bn1.bias", 1, {256}, P_layer3_0_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_mean", 1, {256}, P_layer3_0_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {256}, P_layer3_0_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {256,256,3,3}, P_layer3_0_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {256}, P_layer3_0_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn2.bias", 1, {256}, P_layer3_0_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_mean", 1, {256}, P_layer3_0_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {256}, P_layer3_0_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
+    {"layer3.0.downsample.0.weight", 4, {256,128,1,1}, P_layer3_0_downsample_0_weight, 32768, RT_PARAM_WEIGHT, L_layer3_0_downsample_0},
+    {"layer3.0.downsample.1.weight", 1, {256}, P_layer3_0_downsample_1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.bias", 1, {256}, P_layer3_0_downsample_1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_mean", 1, {256}, P_layer3_0_downsample_1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_var", 1, {256}, P_layer3_0_downsample_1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_0_downsample_1},
+    {"layer3.1.conv1.weight", 4, {256,256,3,3}, P_layer3_1_conv1_weight, 589824, RT_PARAM_WEIGHT, L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {256}, P_layer3_1_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.1.bn1.bias", 1, {256}, P_layer3_1_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_mean", 1, {256}, P_layer3_1_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {256}, P_layer3_1_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {256,256,3,3}, P_layer3_1_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {256}, P_layer3_1_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn2.bias", 1, {256}, P_layer3_1_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_mean", 1, {256}, P_layer3_1_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {256}, P_layer3_1_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
+    {"layer4.0.conv1.weight", 4, {512,256,3,3}, P_layer4_0_conv1_weight, 1179648, RT_PARAM_WEIGHT, L_layer4_0_conv1},
+    {"layer4.0.bn1.weight", 1, {512}, P_layer4_0_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_0_bn1},
+    {"layer4.0.bn1.bias", 1, {512}, P_layer4_0_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_0_bn1},
+    {"layer4.0.bn1.running_mean", 1, {512}, P_layer4_0_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn1},
+    {"layer4.0.bn1.running_var", 1, {512}, P_layer4_0_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_0_bn1},
+    {"layer4.0.conv2.weight", 4, {512,512,3,3}, P_layer4_0_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_0_conv2},
+    {"layer4.0.bn2.weight", 1, {512}, P_layer4_0_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_0_bn2},
+    {"layer4.0.bn2.bias", 1, {512}, P_layer4_0_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_0_bn2},
+    {"layer4.0.bn2.running_mean", 1, {512}, P_layer4_0_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn2},
+    {"layer4.0.bn2.running_var", 1, {512}, P_layer4_0_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_0_bn2},
+    {"layer4.0.downsample.0.weight", 4, {512,256,1,1}, P_layer4_0_downsample_0_weight, 131072, RT_PARAM_WEIGHT, L_layer4_0_downsample_0},
+    {"layer4.0.downsample.1.weight", 1, {512}, P_layer4_0_downsample_1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.bias", 1, {512}, P_layer4_0_downsample_1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.running_mean", 1, {512}, P_layer4_0_downsample_1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.running_var", 1, {512}, P_layer4_0_downsample_1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_0_downsample_1},
+    {"layer4.1.conv1.weight", 4, {512,512,3,3}, P_layer4_1_conv1_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_1_conv1},
+    {"layer4.1.bn1.weight", 1, {512}, P_layer4_1_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_1_bn1},
+    {"layer4.1.bn1.bias", 1, {512}, P_layer4_1_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_1_bn1},
+    {"layer4.1.bn1.running_mean", 1, {512}, P_layer4_1_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn1},
+    {"layer4.1.bn1.running_var", 1, {512}, P_layer4_1_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_1_bn1},
+    {"layer4.1.conv2.weight", 4, {512,512,3,3}, P_layer4_1_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_1_conv2},
+    {"layer4.1.bn2.weight", 1, {512}, P_layer4_1_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_1_bn2},
+    {"layer4.1.bn2.bias", 1, {512}, P_layer4_1_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_1_bn2},
+    {"layer4.1.bn2.running_mean", 1, {512}, P_layer4_1_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn2},
+    {"layer4.1.bn2.running_var", 1, {512}, P_layer4_1_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_1_bn2},
+    {"fc.weight", 2, {1000,512}, P_fc_weight, 512000, RT_PARAM_WEIGHT, L_fc},
+    {"fc.bias", 1, {1000}, P_fc_bias, 1000, RT_PARAM_BIAS, L_fc},
 };
 
 static const RtLayerInfo layers[] = {
@@ -1080,14 +1145,14 @@ static const RtLayerInfo layers[] = {
 
 /* Residual adds, in drop[] order: the layer and the input kept when dropped. */
 static const RtSkipInfo skips[] = {
-    {6, "maxpool"},
-    {11, "layer1.0.relu2"},
-    {18, "layer2.0.downsample.1"},
-    {23, "layer2.0.relu2"},
-    {30, "layer3.0.downsample.1"},
-    {35, "layer3.0.relu2"},
-    {42, "layer4.0.downsample.1"},
-    {47, "layer4.0.relu2"},
+    {L_layer1_0_add1, "maxpool"},
+    {L_layer1_1_add1, "layer1.0.relu2"},
+    {L_layer2_0_add1, "layer2.0.downsample.1"},
+    {L_layer2_1_add1, "layer2.0.relu2"},
+    {L_layer3_0_add1, "layer3.0.downsample.1"},
+    {L_layer3_1_add1, "layer3.0.relu2"},
+    {L_layer4_0_add1, "layer4.0.downsample.1"},
+    {L_layer4_1_add1, "layer4.0.relu2"},
 };
 
 const RtModel resnet18_model = {

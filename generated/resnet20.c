@@ -9,112 +9,112 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_conv1_weight = 0,  /* [16,1,3,3] */
-    P_bn1_weight = 144,  /* [16] */
-    P_bn1_bias = 160,  /* [16] */
-    P_bn1_running_mean = 272186,  /* [16] */
-    P_bn1_running_var = 272202,  /* [16] */
-    P_layer1_0_conv1_weight = 176,  /* [16,16,3,3] */
-    P_layer1_0_bn1_weight = 2480,  /* [16] */
-    P_layer1_0_bn1_bias = 2496,  /* [16] */
-    P_layer1_0_bn1_running_mean = 272218,  /* [16] */
-    P_layer1_0_bn1_running_var = 272234,  /* [16] */
-    P_layer1_0_conv2_weight = 2512,  /* [16,16,3,3] */
-    P_layer1_0_bn2_weight = 4816,  /* [16] */
-    P_layer1_0_bn2_bias = 4832,  /* [16] */
-    P_layer1_0_bn2_running_mean = 272250,  /* [16] */
-    P_layer1_0_bn2_running_var = 272266,  /* [16] */
-    P_layer1_1_conv1_weight = 4848,  /* [16,16,3,3] */
-    P_layer1_1_bn1_weight = 7152,  /* [16] */
-    P_layer1_1_bn1_bias = 7168,  /* [16] */
-    P_layer1_1_bn1_running_mean = 272282,  /* [16] */
-    P_layer1_1_bn1_running_var = 272298,  /* [16] */
-    P_layer1_1_conv2_weight = 7184,  /* [16,16,3,3] */
-    P_layer1_1_bn2_weight = 9488,  /* [16] */
-    P_layer1_1_bn2_bias = 9504,  /* [16] */
-    P_layer1_1_bn2_running_mean = 272314,  /* [16] */
-    P_layer1_1_bn2_running_var = 272330,  /* [16] */
-    P_layer1_2_conv1_weight = 9520,  /* [16,16,3,3] */
-    P_layer1_2_bn1_weight = 11824,  /* [16] */
-    P_layer1_2_bn1_bias = 11840,  /* [16] */
-    P_layer1_2_bn1_running_mean = 272346,  /* [16] */
-    P_layer1_2_bn1_running_var = 272362,  /* [16] */
-    P_layer1_2_conv2_weight = 11856,  /* [16,16,3,3] */
-    P_layer1_2_bn2_weight = 14160,  /* [16] */
-    P_layer1_2_bn2_bias = 14176,  /* [16] */
-    P_layer1_2_bn2_running_mean = 272378,  /* [16] */
-    P_layer1_2_bn2_running_var = 272394,  /* [16] */
-    P_layer2_0_conv1_weight = 14192,  /* [32,16,3,3] */
-    P_layer2_0_bn1_weight = 18800,  /* [32] */
-    P_layer2_0_bn1_bias = 18832,  /* [32] */
-    P_layer2_0_bn1_running_mean = 272410,  /* [32] */
-    P_layer2_0_bn1_running_var = 272442,  /* [32] */
-    P_layer2_0_conv2_weight = 18864,  /* [32,32,3,3] */
-    P_layer2_0_bn2_weight = 28080,  /* [32] */
-    P_layer2_0_bn2_bias = 28112,  /* [32] */
-    P_layer2_0_bn2_running_mean = 272474,  /* [32] */
-    P_layer2_0_bn2_running_var = 272506,  /* [32] */
-    P_layer2_0_downsample_0_weight = 28144,  /* [32,16,1,1] */
-    P_layer2_0_downsample_1_weight = 28656,  /* [32] */
-    P_layer2_0_downsample_1_bias = 28688,  /* [32] */
-    P_layer2_0_downsample_1_running_mean = 272538,  /* [32] */
-    P_layer2_0_downsample_1_running_var = 272570,  /* [32] */
-    P_layer2_1_conv1_weight = 28720,  /* [32,32,3,3] */
-    P_layer2_1_bn1_weight = 37936,  /* [32] */
-    P_layer2_1_bn1_bias = 37968,  /* [32] */
-    P_layer2_1_bn1_running_mean = 272602,  /* [32] */
-    P_layer2_1_bn1_running_var = 272634,  /* [32] */
-    P_layer2_1_conv2_weight = 38000,  /* [32,32,3,3] */
-    P_layer2_1_bn2_weight = 47216,  /* [32] */
-    P_layer2_1_bn2_bias = 47248,  /* [32] */
-    P_layer2_1_bn2_running_mean = 272666,  /* [32] */
-    P_layer2_1_bn2_running_var = 272698,  /* [32] */
-    P_layer2_2_conv1_weight = 47280,  /* [32,32,3,3] */
-    P_layer2_2_bn1_weight = 56496,  /* [32] */
-    P_layer2_2_bn1_bias = 56528,  /* [32] */
-    P_layer2_2_bn1_running_mean = 272730,  /* [32] */
-    P_layer2_2_bn1_running_var = 272762,  /* [32] */
-    P_layer2_2_conv2_weight = 56560,  /* [32,32,3,3] */
-    P_layer2_2_bn2_weight = 65776,  /* [32] */
-    P_layer2_2_bn2_bias = 65808,  /* [32] */
-    P_layer2_2_bn2_running_mean = 272794,  /* [32] */
-    P_layer2_2_bn2_running_var = 272826,  /* [32] */
-    P_layer3_0_conv1_weight = 65840,  /* [64,32,3,3] */
-    P_layer3_0_bn1_weight = 84272,  /* [64] */
-    P_layer3_0_bn1_bias = 84336,  /* [64] */
-    P_layer3_0_bn1_running_mean = 272858,  /* [64] */
-    P_layer3_0_bn1_running_var = 272922,  /* [64] */
-    P_layer3_0_conv2_weight = 84400,  /* [64,64,3,3] */
-    P_layer3_0_bn2_weight = 121264,  /* [64] */
-    P_layer3_0_bn2_bias = 121328,  /* [64] */
-    P_layer3_0_bn2_running_mean = 272986,  /* [64] */
-    P_layer3_0_bn2_running_var = 273050,  /* [64] */
-    P_layer3_0_downsample_0_weight = 121392,  /* [64,32,1,1] */
-    P_layer3_0_downsample_1_weight = 123440,  /* [64] */
-    P_layer3_0_downsample_1_bias = 123504,  /* [64] */
-    P_layer3_0_downsample_1_running_mean = 273114,  /* [64] */
-    P_layer3_0_downsample_1_running_var = 273178,  /* [64] */
-    P_layer3_1_conv1_weight = 123568,  /* [64,64,3,3] */
-    P_layer3_1_bn1_weight = 160432,  /* [64] */
-    P_layer3_1_bn1_bias = 160496,  /* [64] */
-    P_layer3_1_bn1_running_mean = 273242,  /* [64] */
-    P_layer3_1_bn1_running_var = 273306,  /* [64] */
-    P_layer3_1_conv2_weight = 160560,  /* [64,64,3,3] */
-    P_layer3_1_bn2_weight = 197424,  /* [64] */
-    P_layer3_1_bn2_bias = 197488,  /* [64] */
-    P_layer3_1_bn2_running_mean = 273370,  /* [64] */
-    P_layer3_1_bn2_running_var = 273434,  /* [64] */
-    P_layer3_2_conv1_weight = 197552,  /* [64,64,3,3] */
-    P_layer3_2_bn1_weight = 234416,  /* [64] */
-    P_layer3_2_bn1_bias = 234480,  /* [64] */
-    P_layer3_2_bn1_running_mean = 273498,  /* [64] */
-    P_layer3_2_bn1_running_var = 273562,  /* [64] */
-    P_layer3_2_conv2_weight = 234544,  /* [64,64,3,3] */
-    P_layer3_2_bn2_weight = 271408,  /* [64] */
-    P_layer3_2_bn2_bias = 271472,  /* [64] */
-    P_layer3_2_bn2_running_mean = 273626,  /* [64] */
-    P_layer3_2_bn2_running_var = 273690,  /* [64] */
-    P_fc_weight = 271536,  /* [10,64] */
-    P_fc_bias = 272176,  /* [10] */
+    P_bn1_weight = P_conv1_weight + 144,  /* [16] */
+    P_bn1_bias = P_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv1_weight = P_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn1_weight = P_layer1_0_conv1_weight + 2304,  /* [16] */
+    P_layer1_0_bn1_bias = P_layer1_0_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv2_weight = P_layer1_0_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn2_weight = P_layer1_0_conv2_weight + 2304,  /* [16] */
+    P_layer1_0_bn2_bias = P_layer1_0_bn2_weight + 16,  /* [16] */
+    P_layer1_1_conv1_weight = P_layer1_0_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn1_weight = P_layer1_1_conv1_weight + 2304,  /* [16] */
+    P_layer1_1_bn1_bias = P_layer1_1_bn1_weight + 16,  /* [16] */
+    P_layer1_1_conv2_weight = P_layer1_1_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn2_weight = P_layer1_1_conv2_weight + 2304,  /* [16] */
+    P_layer1_1_bn2_bias = P_layer1_1_bn2_weight + 16,  /* [16] */
+    P_layer1_2_conv1_weight = P_layer1_1_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn1_weight = P_layer1_2_conv1_weight + 2304,  /* [16] */
+    P_layer1_2_bn1_bias = P_layer1_2_bn1_weight + 16,  /* [16] */
+    P_layer1_2_conv2_weight = P_layer1_2_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn2_weight = P_layer1_2_conv2_weight + 2304,  /* [16] */
+    P_layer1_2_bn2_bias = P_layer1_2_bn2_weight + 16,  /* [16] */
+    P_layer2_0_conv1_weight = P_layer1_2_bn2_bias + 16,  /* [32,16,3,3] */
+    P_layer2_0_bn1_weight = P_layer2_0_conv1_weight + 4608,  /* [32] */
+    P_layer2_0_bn1_bias = P_layer2_0_bn1_weight + 32,  /* [32] */
+    P_layer2_0_conv2_weight = P_layer2_0_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_0_bn2_weight = P_layer2_0_conv2_weight + 9216,  /* [32] */
+    P_layer2_0_bn2_bias = P_layer2_0_bn2_weight + 32,  /* [32] */
+    P_layer2_0_downsample_0_weight = P_layer2_0_bn2_bias + 32,  /* [32,16,1,1] */
+    P_layer2_0_downsample_1_weight = P_layer2_0_downsample_0_weight + 512,  /* [32] */
+    P_layer2_0_downsample_1_bias = P_layer2_0_downsample_1_weight + 32,  /* [32] */
+    P_layer2_1_conv1_weight = P_layer2_0_downsample_1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn1_weight = P_layer2_1_conv1_weight + 9216,  /* [32] */
+    P_layer2_1_bn1_bias = P_layer2_1_bn1_weight + 32,  /* [32] */
+    P_layer2_1_conv2_weight = P_layer2_1_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn2_weight = P_layer2_1_conv2_weight + 9216,  /* [32] */
+    P_layer2_1_bn2_bias = P_layer2_1_bn2_weight + 32,  /* [32] */
+    P_layer2_2_conv1_weight = P_layer2_1_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn1_weight = P_layer2_2_conv1_weight + 9216,  /* [32] */
+    P_layer2_2_bn1_bias = P_layer2_2_bn1_weight + 32,  /* [32] */
+    P_layer2_2_conv2_weight = P_layer2_2_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn2_weight = P_layer2_2_conv2_weight + 9216,  /* [32] */
+    P_layer2_2_bn2_bias = P_layer2_2_bn2_weight + 32,  /* [32] */
+    P_layer3_0_conv1_weight = P_layer2_2_bn2_bias + 32,  /* [64,32,3,3] */
+    P_layer3_0_bn1_weight = P_layer3_0_conv1_weight + 18432,  /* [64] */
+    P_layer3_0_bn1_bias = P_layer3_0_bn1_weight + 64,  /* [64] */
+    P_layer3_0_conv2_weight = P_layer3_0_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_0_bn2_weight = P_layer3_0_conv2_weight + 36864,  /* [64] */
+    P_layer3_0_bn2_bias = P_layer3_0_bn2_weight + 64,  /* [64] */
+    P_layer3_0_downsample_0_weight = P_layer3_0_bn2_bias + 64,  /* [64,32,1,1] */
+    P_layer3_0_downsample_1_weight = P_layer3_0_downsample_0_weight + 2048,  /* [64] */
+    P_layer3_0_downsample_1_bias = P_layer3_0_downsample_1_weight + 64,  /* [64] */
+    P_layer3_1_conv1_weight = P_layer3_0_downsample_1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn1_weight = P_layer3_1_conv1_weight + 36864,  /* [64] */
+    P_layer3_1_bn1_bias = P_layer3_1_bn1_weight + 64,  /* [64] */
+    P_layer3_1_conv2_weight = P_layer3_1_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn2_weight = P_layer3_1_conv2_weight + 36864,  /* [64] */
+    P_layer3_1_bn2_bias = P_layer3_1_bn2_weight + 64,  /* [64] */
+    P_layer3_2_conv1_weight = P_layer3_1_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn1_weight = P_layer3_2_conv1_weight + 36864,  /* [64] */
+    P_layer3_2_bn1_bias = P_layer3_2_bn1_weight + 64,  /* [64] */
+    P_layer3_2_conv2_weight = P_layer3_2_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn2_weight = P_layer3_2_conv2_weight + 36864,  /* [64] */
+    P_layer3_2_bn2_bias = P_layer3_2_bn2_weight + 64,  /* [64] */
+    P_fc_weight = P_layer3_2_bn2_bias + 64,  /* [10,64] */
+    P_fc_bias = P_fc_weight + 640,  /* [10] */
+    P_bn1_running_mean = P_fc_bias + 10,  /* [16] */
+    P_bn1_running_var = P_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn1_running_mean = P_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn1_running_var = P_layer1_0_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn2_running_mean = P_layer1_0_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn2_running_var = P_layer1_0_bn2_running_mean + 16,  /* [16] */
+    P_layer1_1_bn1_running_mean = P_layer1_0_bn2_running_var + 16,  /* [16] */
+    P_layer1_1_bn1_running_var = P_layer1_1_bn1_running_mean + 16,  /* [16] */
+    P_layer1_1_bn2_running_mean = P_layer1_1_bn1_running_var + 16,  /* [16] */
+    P_layer1_1_bn2_running_var = P_layer1_1_bn2_running_mean + 16,  /* [16] */
+    P_layer1_2_bn1_running_mean = P_layer1_1_bn2_running_var + 16,  /* [16] */
+    P_layer1_2_bn1_running_var = P_layer1_2_bn1_running_mean + 16,  /* [16] */
+    P_layer1_2_bn2_running_mean = P_layer1_2_bn1_running_var + 16,  /* [16] */
+    P_layer1_2_bn2_running_var = P_layer1_2_bn2_running_mean + 16,  /* [16] */
+    P_layer2_0_bn1_running_mean = P_layer1_2_bn2_running_var + 16,  /* [32] */
+    P_layer2_0_bn1_running_var = P_layer2_0_bn1_running_mean + 32,  /* [32] */
+    P_layer2_0_bn2_running_mean = P_layer2_0_bn1_running_var + 32,  /* [32] */
+    P_layer2_0_bn2_running_var = P_layer2_0_bn2_running_mean + 32,  /* [32] */
+    P_layer2_0_downsample_1_running_mean = P_layer2_0_bn2_running_var + 32,  /* [32] */
+    P_layer2_0_downsample_1_running_var = P_layer2_0_downsample_1_running_mean + 32,  /* [32] */
+    P_layer2_1_bn1_running_mean = P_layer2_0_downsample_1_running_var + 32,  /* [32] */
+    P_layer2_1_bn1_running_var = P_layer2_1_bn1_running_mean + 32,  /* [32] */
+    P_layer2_1_bn2_running_mean = P_layer2_1_bn1_running_var + 32,  /* [32] */
+    P_layer2_1_bn2_running_var = P_layer2_1_bn2_running_mean + 32,  /* [32] */
+    P_layer2_2_bn1_running_mean = P_layer2_1_bn2_running_var + 32,  /* [32] */
+    P_layer2_2_bn1_running_var = P_layer2_2_bn1_running_mean + 32,  /* [32] */
+    P_layer2_2_bn2_running_mean = P_layer2_2_bn1_running_var + 32,  /* [32] */
+    P_layer2_2_bn2_running_var = P_layer2_2_bn2_running_mean + 32,  /* [32] */
+    P_layer3_0_bn1_running_mean = P_layer2_2_bn2_running_var + 32,  /* [64] */
+    P_layer3_0_bn1_running_var = P_layer3_0_bn1_running_mean + 64,  /* [64] */
+    P_layer3_0_bn2_running_mean = P_layer3_0_bn1_running_var + 64,  /* [64] */
+    P_layer3_0_bn2_running_var = P_layer3_0_bn2_running_mean + 64,  /* [64] */
+    P_layer3_0_downsample_1_running_mean = P_layer3_0_bn2_running_var + 64,  /* [64] */
+    P_layer3_0_downsample_1_running_var = P_layer3_0_downsample_1_running_mean + 64,  /* [64] */
+    P_layer3_1_bn1_running_mean = P_layer3_0_downsample_1_running_var + 64,  /* [64] */
+    P_layer3_1_bn1_running_var = P_layer3_1_bn1_running_mean + 64,  /* [64] */
+    P_layer3_1_bn2_running_mean = P_layer3_1_bn1_running_var + 64,  /* [64] */
+    P_layer3_1_bn2_running_var = P_layer3_1_bn2_running_mean + 64,  /* [64] */
+    P_layer3_2_bn1_running_mean = P_layer3_1_bn2_running_var + 64,  /* [64] */
+    P_layer3_2_bn1_running_var = P_layer3_2_bn1_running_mean + 64,  /* [64] */
+    P_layer3_2_bn2_running_mean = P_layer3_2_bn1_running_var + 64,  /* [64] */
+    P_layer3_2_bn2_running_var = P_layer3_2_bn2_running_mean + 64,  /* [64] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -333,6 +333,75 @@ enum {
     S_layer3_2_bn2 = 1440,  /* 128 floats */
 };
 
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_conv1,
+    L_bn1,
+    L_layer1_0_conv1,
+    L_layer1_0_bn1,
+    L_layer1_0_conv2,
+    L_layer1_0_bn2,
+    L_layer1_0_add1,
+    L_layer1_1_conv1,
+    L_layer1_1_bn1,
+    L_layer1_1_conv2,
+    L_layer1_1_bn2,
+    L_layer1_1_add1,
+    L_layer1_2_conv1,
+    L_layer1_2_bn1,
+    L_layer1_2_conv2,
+    L_layer1_2_bn2,
+    L_layer1_2_add1,
+    L_layer2_0_conv1,
+    L_layer2_0_bn1,
+    L_layer2_0_conv2,
+    L_layer2_0_bn2,
+    L_layer2_0_downsample_0,
+    L_layer2_0_downsample_1,
+    L_layer2_0_add1,
+    L_layer2_1_conv1,
+    L_layer2_1_bn1,
+    L_layer2_1_conv2,
+    L_layer2_1_bn2,
+    L_layer2_1_add1,
+    L_layer2_2_conv1,
+    L_layer2_2_bn1,
+    L_layer2_2_conv2,
+    L_layer2_2_bn2,
+    L_layer2_2_add1,
+    L_layer3_0_conv1,
+    L_layer3_0_bn1,
+    L_layer3_0_conv2,
+    L_layer3_0_bn2,
+    L_layer3_0_downsample_0,
+    L_layer3_0_downsample_1,
+    L_layer3_0_add1,
+    L_layer3_1_conv1,
+    L_layer3_1_bn1,
+    L_layer3_1_conv2,
+    L_layer3_1_bn2,
+    L_layer3_1_add1,
+    L_layer3_2_conv1,
+    L_layer3_2_bn1,
+    L_layer3_2_conv2,
+    L_layer3_2_bn2,
+    L_layer3_2_add1,
+    L_fc,
+};
+
+/* Residual adds: rows of skips[] and of forward's drop[]. */
+enum {
+    K_layer1_0_add1,
+    K_layer1_1_add1,
+    K_layer1_2_add1,
+    K_layer2_0_add1,
+    K_layer2_1_add1,
+    K_layer2_2_add1,
+    K_layer3_0_add1,
+    K_layer3_1_add1,
+    K_layer3_2_add1,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -458,7 +527,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[0])
+    if (drop && drop[K_layer1_0_add1])
         memcpy(A(X_layer1_0_add1), A(X_relu), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_relu), (size_t)n * 12544);
@@ -481,7 +550,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[1])
+    if (drop && drop[K_layer1_1_add1])
         memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -504,7 +573,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[2])
+    if (drop && drop[K_layer1_2_add1])
         memcpy(A(X_layer1_2_add1), A(X_layer1_1_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn2), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -534,7 +603,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[3])
+    if (drop && drop[K_layer2_0_add1])
         memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
@@ -557,7 +626,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[4])
+    if (drop && drop[K_layer2_1_add1])
         memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -580,7 +649,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[5])
+    if (drop && drop[K_layer2_2_add1])
         memcpy(A(X_layer2_2_add1), A(X_layer2_1_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn2), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -610,7 +679,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[6])
+    if (drop && drop[K_layer3_0_add1])
         memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
@@ -633,7 +702,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[7])
+    if (drop && drop[K_layer3_1_add1])
         memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -656,7 +725,7 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[8])
+    if (drop && drop[K_layer3_2_add1])
         memcpy(A(X_layer3_2_add1), A(X_layer3_1_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn2), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -681,7 +750,7 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_avgpool, 64);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 64, 10);
-    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
     ZERO(D_layer3_2_relu2, 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49);
@@ -693,25 +762,25 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_2_bn2), A(D_layer3_2_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_layer3_2_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_bn2), (size_t)n * 3136);
     ZERO(D_layer3_2_conv2, 3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     ZERO(D_layer3_2_relu1, 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
-    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_bn1, 3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
     /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
-    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_add1, 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -720,25 +789,25 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     ZERO(D_layer3_1_relu1, 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
-    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_bn1, 3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
     /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
-    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_add1, 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -750,30 +819,30 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer3_0_downsample_0, 3136);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 3136);
     ZERO(D_layer2_2_relu2, 6272);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 3136);
     ZERO(D_layer3_0_conv2, 3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     ZERO(D_layer3_0_relu1, 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_bn1, 3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
     /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_add1, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
@@ -782,25 +851,25 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_2_bn2), A(D_layer2_2_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer2_2_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_bn2), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     ZERO(D_layer2_2_relu1, 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_bn1, 6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
     /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_add1, 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -809,25 +878,25 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     ZERO(D_layer2_1_relu1, 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_bn1, 6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
     /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_add1, 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -839,30 +908,30 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer2_0_downsample_0, 6272);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 6272);
     ZERO(D_layer1_2_relu2, 12544);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 6272);
     ZERO(D_layer2_0_conv2, 6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     ZERO(D_layer2_0_relu1, 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_bn1, 6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
     /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_add1, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
@@ -871,25 +940,25 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_2_bn2), A(D_layer1_2_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_2_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_bn2), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     ZERO(D_layer1_2_relu1, 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_bn1, 12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
     /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_add1, 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -898,25 +967,25 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     ZERO(D_layer1_1_relu1, 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_bn1, 12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
     /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_add1, 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -925,35 +994,35 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 12544);
     rt_acc(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     ZERO(D_layer1_0_relu1, 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_bn1, 12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
     /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
     ZERO(D_conv1, 12544);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void resnet20_zero_grad(float *grads) {
@@ -971,113 +1040,113 @@ void resnet20_adamw_step(float *params, const float *grads, float *m, float *v, 
 }
 
 static const RtParamInfo tensors[] = {
-    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, 0},
-    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 1},
-    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, 1},
-    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 1},
-    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 1},
-    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, 2},
-    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 3},
-    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, 3},
-    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 3},
-    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 3},
-    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, 4},
-    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 5},
-    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, 5},
-    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 5},
-    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 5},
-    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, 7},
-    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 8},
-    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, 8},
-    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 8},
-    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 8},
-    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, 9},
-    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 10},
-    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, 10},
-    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 10},
-    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 10},
-    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, 12},
-    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 13},
-    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, 13},
-    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 13},
-    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 13},
-    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, 14},
-    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 15},
-    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, 15},
-    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 15},
-    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 15},
-    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, 17},
-    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 18},
-    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, 18},
-    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 18},
-    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 18},
-    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, 19},
-    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 20},
-    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, 20},
-    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 20},
-    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 20},
-    {"layer2.0.downsample.0.weight", 4, {32,16,1,1}, P_layer2_0_downsample_0_weight, 512, RT_PARAM_WEIGHT, 21},
-    {"layer2.0.downsample.1.weight", 1, {32}, P_layer2_0_downsample_1_weight, 32, RT_PARAM_BN_WEIGHT, 22},
-    {"layer2.0.downsample.1.bias", 1, {32}, P_layer2_0_downsample_1_bias, 32, RT_PARAM_BN_BIAS, 22},
-    {"layer2.0.downsample.1.running_mean", 1, {32}, P_layer2_0_downsample_1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 22},
-    {"layer2.0.downsample.1.running_var", 1, {32}, P_layer2_0_downsample_1_running_var, 32, RT_PARAM_RUNNING_VAR, 22},
-    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, 24},
-    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 25},
-    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, 25},
-    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 25},
-    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 25},
-    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, 26},
-    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 27},
-    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, 27},
-    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 27},
-    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 27},
-    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, 29},
-    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 30},
-    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, 30},
-    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 30},
-    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 30},
-    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, 31},
-    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 32},
-    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, 32},
-    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 32},
-    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 32},
-    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, 34},
-    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 35},
-    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, 35},
-    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 35},
-    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 35},
-    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, 36},
-    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 37},
-    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, 37},
-    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 37},
-    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 37},
-    {"layer3.0.downsample.0.weight", 4, {64,32,1,1}, P_layer3_0_downsample_0_weight, 2048, RT_PARAM_WEIGHT, 38},
-    {"layer3.0.downsample.1.weight", 1, {64}, P_layer3_0_downsample_1_weight, 64, RT_PARAM_BN_WEIGHT, 39},
-    {"layer3.0.downsample.1.bias", 1, {64}, P_layer3_0_downsample_1_bias, 64, RT_PARAM_BN_BIAS, 39},
-    {"layer3.0.downsample.1.running_mean", 1, {64}, P_layer3_0_downsample_1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 39},
-    {"layer3.0.downsample.1.running_var", 1, {64}, P_layer3_0_downsample_1_running_var, 64, RT_PARAM_RUNNING_VAR, 39},
-    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, 41},
-    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 42},
-    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, 42},
-    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 42},
-    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 42},
-    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, 43},
-    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 44},
-    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, 44},
-    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 44},
-    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 44},
-    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, 46},
-    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 47},
-    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, 47},
-    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 47},
-    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 47},
-    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, 48},
-    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 49},
-    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, 49},
-    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 49},
-    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 49},
-    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, 51},
-    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, 51},
+    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, L_conv1},
+    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_bn1},
+    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, L_bn1},
+    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_bn1},
+    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_bn1},
+    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
+    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
+    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv1},
+    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn1},
+    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn1},
+    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv2},
+    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn2},
+    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn2},
+    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
+    {"layer2.0.downsample.0.weight", 4, {32,16,1,1}, P_layer2_0_downsample_0_weight, 512, RT_PARAM_WEIGHT, L_layer2_0_downsample_0},
+    {"layer2.0.downsample.1.weight", 1, {32}, P_layer2_0_downsample_1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.bias", 1, {32}, P_layer2_0_downsample_1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_mean", 1, {32}, P_layer2_0_downsample_1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_var", 1, {32}, P_layer2_0_downsample_1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_downsample_1},
+    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
+    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv1},
+    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn1},
+    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn1},
+    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv2},
+    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn2},
+    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn2},
+    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
+    {"layer3.0.downsample.0.weight", 4, {64,32,1,1}, P_layer3_0_downsample_0_weight, 2048, RT_PARAM_WEIGHT, L_layer3_0_downsample_0},
+    {"layer3.0.downsample.1.weight", 1, {64}, P_layer3_0_downsample_1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.bias", 1, {64}, P_layer3_0_downsample_1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_mean", 1, {64}, P_layer3_0_downsample_1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_var", 1, {64}, P_layer3_0_downsample_1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_downsample_1},
+    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
+    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv1},
+    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn1},
+    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn1},
+    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv2},
+    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn2},
+    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn2},
+    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, L_fc},
+    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, L_fc},
 };
 
 static const RtLayerInfo layers[] = {
@@ -1137,15 +1206,15 @@ static const RtLayerInfo layers[] = {
 
 /* Residual adds, in drop[] order: the layer and the input kept when dropped. */
 static const RtSkipInfo skips[] = {
-    {6, "relu"},
-    {11, "layer1.0.relu2"},
-    {16, "layer1.1.relu2"},
-    {23, "layer2.0.downsample.1"},
-    {28, "layer2.0.relu2"},
-    {33, "layer2.1.relu2"},
-    {40, "layer3.0.downsample.1"},
-    {45, "layer3.0.relu2"},
-    {50, "layer3.1.relu2"},
+    {L_layer1_0_add1, "relu"},
+    {L_layer1_1_add1, "layer1.0.relu2"},
+    {L_layer1_2_add1, "layer1.1.relu2"},
+    {L_layer2_0_add1, "layer2.0.downsample.1"},
+    {L_layer2_1_add1, "layer2.0.relu2"},
+    {L_layer2_2_add1, "layer2.1.relu2"},
+    {L_layer3_0_add1, "layer3.0.downsample.1"},
+    {L_layer3_1_add1, "layer3.0.relu2"},
+    {L_layer3_2_add1, "layer3.1.relu2"},
 };
 
 const RtModel resnet20_model = {

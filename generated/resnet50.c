@@ -9,272 +9,272 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_conv1_weight = 0,  /* [64,3,7,7] */
-    P_bn1_weight = 9408,  /* [64] */
-    P_bn1_bias = 9472,  /* [64] */
-    P_bn1_running_mean = 25557032,  /* [64] */
-    P_bn1_running_var = 25557096,  /* [64] */
-    P_layer1_0_conv1_weight = 9536,  /* [64,64,1,1] */
-    P_layer1_0_bn1_weight = 13632,  /* [64] */
-    P_layer1_0_bn1_bias = 13696,  /* [64] */
-    P_layer1_0_bn1_running_mean = 25557160,  /* [64] */
-    P_layer1_0_bn1_running_var = 25557224,  /* [64] */
-    P_layer1_0_conv2_weight = 13760,  /* [64,64,3,3] */
-    P_layer1_0_bn2_weight = 50624,  /* [64] */
-    P_layer1_0_bn2_bias = 50688,  /* [64] */
-    P_layer1_0_bn2_running_mean = 25557288,  /* [64] */
-    P_layer1_0_bn2_running_var = 25557352,  /* [64] */
-    P_layer1_0_conv3_weight = 50752,  /* [256,64,1,1] */
-    P_layer1_0_bn3_weight = 67136,  /* [256] */
-    P_layer1_0_bn3_bias = 67392,  /* [256] */
-    P_layer1_0_bn3_running_mean = 25557416,  /* [256] */
-    P_layer1_0_bn3_running_var = 25557672,  /* [256] */
-    P_layer1_0_downsample_0_weight = 67648,  /* [256,64,1,1] */
-    P_layer1_0_downsample_1_weight = 84032,  /* [256] */
-    P_layer1_0_downsample_1_bias = 84288,  /* [256] */
-    P_layer1_0_downsample_1_running_mean = 25557928,  /* [256] */
-    P_layer1_0_downsample_1_running_var = 25558184,  /* [256] */
-    P_layer1_1_conv1_weight = 84544,  /* [64,256,1,1] */
-    P_layer1_1_bn1_weight = 100928,  /* [64] */
-    P_layer1_1_bn1_bias = 100992,  /* [64] */
-    P_layer1_1_bn1_running_mean = 25558440,  /* [64] */
-    P_layer1_1_bn1_running_var = 25558504,  /* [64] */
-    P_layer1_1_conv2_weight = 101056,  /* [64,64,3,3] */
-    P_layer1_1_bn2_weight = 137920,  /* [64] */
-    P_layer1_1_bn2_bias = 137984,  /* [64] */
-    P_layer1_1_bn2_running_mean = 25558568,  /* [64] */
-    P_layer1_1_bn2_running_var = 25558632,  /* [64] */
-    P_layer1_1_conv3_weight = 138048,  /* [256,64,1,1] */
-    P_layer1_1_bn3_weight = 154432,  /* [256] */
-    P_layer1_1_bn3_bias = 154688,  /* [256] */
-    P_layer1_1_bn3_running_mean = 25558696,  /* [256] */
-    P_layer1_1_bn3_running_var = 25558952,  /* [256] */
-    P_layer1_2_conv1_weight = 154944,  /* [64,256,1,1] */
-    P_layer1_2_bn1_weight = 171328,  /* [64] */
-    P_layer1_2_bn1_bias = 171392,  /* [64] */
-    P_layer1_2_bn1_running_mean = 25559208,  /* [64] */
-    P_layer1_2_bn1_running_var = 25559272,  /* [64] */
-    P_layer1_2_conv2_weight = 171456,  /* [64,64,3,3] */
-    P_layer1_2_bn2_weight = 208320,  /* [64] */
-    P_layer1_2_bn2_bias = 208384,  /* [64] */
-    P_layer1_2_bn2_running_mean = 25559336,  /* [64] */
-    P_layer1_2_bn2_running_var = 25559400,  /* [64] */
-    P_layer1_2_conv3_weight = 208448,  /* [256,64,1,1] */
-    P_layer1_2_bn3_weight = 224832,  /* [256] */
-    P_layer1_2_bn3_bias = 225088,  /* [256] */
-    P_layer1_2_bn3_running_mean = 25559464,  /* [256] */
-    P_layer1_2_bn3_running_var = 25559720,  /* [256] */
-    P_layer2_0_conv1_weight = 225344,  /* [128,256,1,1] */
-    P_layer2_0_bn1_weight = 258112,  /* [128] */
-    P_layer2_0_bn1_bias = 258240,  /* [128] */
-    P_layer2_0_bn1_running_mean = 25559976,  /* [128] */
-    P_layer2_0_bn1_running_var = 25560104,  /* [128] */
-    P_layer2_0_conv2_weight = 258368,  /* [128,128,3,3] */
-    P_layer2_0_bn2_weight = 405824,  /* [128] */
-    P_layer2_0_bn2_bias = 405952,  /* [128] */
-    P_layer2_0_bn2_running_mean = 25560232,  /* [128] */
-    P_layer2_0_bn2_running_var = 25560360,  /* [128] */
-    P_layer2_0_conv3_weight = 406080,  /* [512,128,1,1] */
-    P_layer2_0_bn3_weight = 471616,  /* [512] */
-    P_layer2_0_bn3_bias = 472128,  /* [512] */
-    P_layer2_0_bn3_running_mean = 25560488,  /* [512] */
-    P_layer2_0_bn3_running_var = 25561000,  /* [512] */
-    P_layer2_0_downsample_0_weight = 472640,  /* [512,256,1,1] */
-    P_layer2_0_downsample_1_weight = 603712,  /* [512] */
-    P_layer2_0_downsample_1_bias = 604224,  /* [512] */
-    P_layer2_0_downsample_1_running_mean = 25561512,  /* [512] */
-    P_layer2_0_downsample_1_running_var = 25562024,  /* [512] */
-    P_layer2_1_conv1_weight = 604736,  /* [128,512,1,1] */
-    P_layer2_1_bn1_weight = 670272,  /* [128] */
-    P_layer2_1_bn1_bias = 670400,  /* [128] */
-    P_layer2_1_bn1_running_mean = 25562536,  /* [128] */
-    P_layer2_1_bn1_running_var = 25562664,  /* [128] */
-    P_layer2_1_conv2_weight = 670528,  /* [128,128,3,3] */
-    P_layer2_1_bn2_weight = 817984,  /* [128] */
-    P_layer2_1_bn2_bias = 818112,  /* [128] */
-    P_layer2_1_bn2_running_mean = 25562792,  /* [128] */
-    P_layer2_1_bn2_running_var = 25562920,  /* [128] */
-    P_layer2_1_conv3_weight = 818240,  /* [512,128,1,1] */
-    P_layer2_1_bn3_weight = 883776,  /* [512] */
-    P_layer2_1_bn3_bias = 884288,  /* [512] */
-    P_layer2_1_bn3_running_mean = 25563048,  /* [512] */
-    P_layer2_1_bn3_running_var = 25563560,  /* [512] */
-    P_layer2_2_conv1_weight = 884800,  /* [128,512,1,1] */
-    P_layer2_2_bn1_weight = 950336,  /* [128] */
-    P_layer2_2_bn1_bias = 950464,  /* [128] */
-    P_layer2_2_bn1_running_mean = 25564072,  /* [128] */
-    P_layer2_2_bn1_running_var = 25564200,  /* [128] */
-    P_layer2_2_conv2_weight = 950592,  /* [128,128,3,3] */
-    P_layer2_2_bn2_weight = 1098048,  /* [128] */
-    P_layer2_2_bn2_bias = 1098176,  /* [128] */
-    P_layer2_2_bn2_running_mean = 25564328,  /* [128] */
-    P_layer2_2_bn2_running_var = 25564456,  /* [128] */
-    P_layer2_2_conv3_weight = 1098304,  /* [512,128,1,1] */
-    P_layer2_2_bn3_weight = 1163840,  /* [512] */
-    P_layer2_2_bn3_bias = 1164352,  /* [512] */
-    P_layer2_2_bn3_running_mean = 25564584,  /* [512] */
-    P_layer2_2_bn3_running_var = 25565096,  /* [512] */
-    P_layer2_3_conv1_weight = 1164864,  /* [128,512,1,1] */
-    P_layer2_3_bn1_weight = 1230400,  /* [128] */
-    P_layer2_3_bn1_bias = 1230528,  /* [128] */
-    P_layer2_3_bn1_running_mean = 25565608,  /* [128] */
-    P_layer2_3_bn1_running_var = 25565736,  /* [128] */
-    P_layer2_3_conv2_weight = 1230656,  /* [128,128,3,3] */
-    P_layer2_3_bn2_weight = 1378112,  /* [128] */
-    P_layer2_3_bn2_bias = 1378240,  /* [128] */
-    P_layer2_3_bn2_running_mean = 25565864,  /* [128] */
-    P_layer2_3_bn2_running_var = 25565992,  /* [128] */
-    P_layer2_3_conv3_weight = 1378368,  /* [512,128,1,1] */
-    P_layer2_3_bn3_weight = 1443904,  /* [512] */
-    P_layer2_3_bn3_bias = 1444416,  /* [512] */
-    P_layer2_3_bn3_running_mean = 25566120,  /* [512] */
-    P_layer2_3_bn3_running_var = 25566632,  /* [512] */
-    P_layer3_0_conv1_weight = 1444928,  /* [256,512,1,1] */
-    P_layer3_0_bn1_weight = 1576000,  /* [256] */
-    P_layer3_0_bn1_bias = 1576256,  /* [256] */
-    P_layer3_0_bn1_running_mean = 25567144,  /* [256] */
-    P_layer3_0_bn1_running_var = 25567400,  /* [256] */
-    P_layer3_0_conv2_weight = 1576512,  /* [256,256,3,3] */
-    P_layer3_0_bn2_weight = 2166336,  /* [256] */
-    P_layer3_0_bn2_bias = 2166592,  /* [256] */
-    P_layer3_0_bn2_running_mean = 25567656,  /* [256] */
-    P_layer3_0_bn2_running_var = 25567912,  /* [256] */
-    P_layer3_0_conv3_weight = 2166848,  /* [1024,256,1,1] */
-    P_layer3_0_bn3_weight = 2428992,  /* [1024] */
-    P_layer3_0_bn3_bias = 2430016,  /* [1024] */
-    P_layer3_0_bn3_running_mean = 25568168,  /* [1024] */
-    P_layer3_0_bn3_running_var = 25569192,  /* [1024] */
-    P_layer3_0_downsample_0_weight = 2431040,  /* [1024,512,1,1] */
-    P_layer3_0_downsample_1_weight = 2955328,  /* [1024] */
-    P_layer3_0_downsample_1_bias = 2956352,  /* [1024] */
-    P_layer3_0_downsample_1_running_mean = 25570216,  /* [1024] */
-    P_layer3_0_downsample_1_running_var = 25571240,  /* [1024] */
-    P_layer3_1_conv1_weight = 2957376,  /* [256,1024,1,1] */
-    P_layer3_1_bn1_weight = 3219520,  /* [256] */
-    P_layer3_1_bn1_bias = 3219776,  /* [256] */
-    P_layer3_1_bn1_running_mean = 25572264,  /* [256] */
-    P_layer3_1_bn1_running_var = 25572520,  /* [256] */
-    P_layer3_1_conv2_weight = 3220032,  /* [256,256,3,3] */
-    P_layer3_1_bn2_weight = 3809856,  /* [256] */
-    P_layer3_1_bn2_bias = 3810112,  /* [256] */
-    P_layer3_1_bn2_running_mean = 25572776,  /* [256] */
-    P_layer3_1_bn2_running_var = 25573032,  /* [256] */
-    P_layer3_1_conv3_weight = 3810368,  /* [1024,256,1,1] */
-    P_layer3_1_bn3_weight = 4072512,  /* [1024] */
-    P_layer3_1_bn3_bias = 4073536,  /* [1024] */
-    P_layer3_1_bn3_running_mean = 25573288,  /* [1024] */
-    P_layer3_1_bn3_running_var = 25574312,  /* [1024] */
-    P_layer3_2_conv1_weight = 4074560,  /* [256,1024,1,1] */
-    P_layer3_2_bn1_weight = 4336704,  /* [256] */
-    P_layer3_2_bn1_bias = 4336960,  /* [256] */
-    P_layer3_2_bn1_running_mean = 25575336,  /* [256] */
-    P_layer3_2_bn1_running_var = 25575592,  /* [256] */
-    P_layer3_2_conv2_weight = 4337216,  /* [256,256,3,3] */
-    P_layer3_2_bn2_weight = 4927040,  /* [256] */
-    P_layer3_2_bn2_bias = 4927296,  /* [256] */
-    P_layer3_2_bn2_running_mean = 25575848,  /* [256] */
-    P_layer3_2_bn2_running_var = 25576104,  /* [256] */
-    P_layer3_2_conv3_weight = 4927552,  /* [1024,256,1,1] */
-    P_layer3_2_bn3_weight = 5189696,  /* [1024] */
-    P_layer3_2_bn3_bias = 5190720,  /* [1024] */
-    P_layer3_2_bn3_running_mean = 25576360,  /* [1024] */
-    P_layer3_2_bn3_running_var = 25577384,  /* [1024] */
-    P_layer3_3_conv1_weight = 5191744,  /* [256,1024,1,1] */
-    P_layer3_3_bn1_weight = 5453888,  /* [256] */
-    P_layer3_3_bn1_bias = 5454144,  /* [256] */
-    P_layer3_3_bn1_running_mean = 25578408,  /* [256] */
-    P_layer3_3_bn1_running_var = 25578664,  /* [256] */
-    P_layer3_3_conv2_weight = 5454400,  /* [256,256,3,3] */
-    P_layer3_3_bn2_weight = 6044224,  /* [256] */
-    P_layer3_3_bn2_bias = 6044480,  /* [256] */
-    P_layer3_3_bn2_running_mean = 25578920,  /* [256] */
-    P_layer3_3_bn2_running_var = 25579176,  /* [256] */
-    P_layer3_3_conv3_weight = 6044736,  /* [1024,256,1,1] */
-    P_layer3_3_bn3_weight = 6306880,  /* [1024] */
-    P_layer3_3_bn3_bias = 6307904,  /* [1024] */
-    P_layer3_3_bn3_running_mean = 25579432,  /* [1024] */
-    P_layer3_3_bn3_running_var = 25580456,  /* [1024] */
-    P_layer3_4_conv1_weight = 6308928,  /* [256,1024,1,1] */
-    P_layer3_4_bn1_weight = 6571072,  /* [256] */
-    P_layer3_4_bn1_bias = 6571328,  /* [256] */
-    P_layer3_4_bn1_running_mean = 25581480,  /* [256] */
-    P_layer3_4_bn1_running_var = 25581736,  /* [256] */
-    P_layer3_4_conv2_weight = 6571584,  /* [256,256,3,3] */
-    P_layer3_4_bn2_weight = 7161408,  /* [256] */
-    P_layer3_4_bn2_bias = 7161664,  /* [256] */
-    P_layer3_4_bn2_running_mean = 25581992,  /* [256] */
-    P_layer3_4_bn2_running_var = 25582248,  /* [256] */
-    P_layer3_4_conv3_weight = 7161920,  /* [1024,256,1,1] */
-    P_layer3_4_bn3_weight = 7424064,  /* [1024] */
-    P_layer3_4_bn3_bias = 7425088,  /* [1024] */
-    P_layer3_4_bn3_running_mean = 25582504,  /* [1024] */
-    P_layer3_4_bn3_running_var = 25583528,  /* [1024] */
-    P_layer3_5_conv1_weight = 7426112,  /* [256,1024,1,1] */
-    P_layer3_5_bn1_weight = 7688256,  /* [256] */
-    P_layer3_5_bn1_bias = 7688512,  /* [256] */
-    P_layer3_5_bn1_running_mean = 25584552,  /* [256] */
-    P_layer3_5_bn1_running_var = 25584808,  /* [256] */
-    P_layer3_5_conv2_weight = 7688768,  /* [256,256,3,3] */
-    P_layer3_5_bn2_weight = 8278592,  /* [256] */
-    P_layer3_5_bn2_bias = 8278848,  /* [256] */
-    P_layer3_5_bn2_running_mean = 25585064,  /* [256] */
-    P_layer3_5_bn2_running_var = 25585320,  /* [256] */
-    P_layer3_5_conv3_weight = 8279104,  /* [1024,256,1,1] */
-    P_layer3_5_bn3_weight = 8541248,  /* [1024] */
-    P_layer3_5_bn3_bias = 8542272,  /* [1024] */
-    P_layer3_5_bn3_running_mean = 25585576,  /* [1024] */
-    P_layer3_5_bn3_running_var = 25586600,  /* [1024] */
-    P_layer4_0_conv1_weight = 8543296,  /* [512,1024,1,1] */
-    P_layer4_0_bn1_weight = 9067584,  /* [512] */
-    P_layer4_0_bn1_bias = 9068096,  /* [512] */
-    P_layer4_0_bn1_running_mean = 25587624,  /* [512] */
-    P_layer4_0_bn1_running_var = 25588136,  /* [512] */
-    P_layer4_0_conv2_weight = 9068608,  /* [512,512,3,3] */
-    P_layer4_0_bn2_weight = 11427904,  /* [512] */
-    P_layer4_0_bn2_bias = 11428416,  /* [512] */
-    P_layer4_0_bn2_running_mean = 25588648,  /* [512] */
-    P_layer4_0_bn2_running_var = 25589160,  /* [512] */
-    P_layer4_0_conv3_weight = 11428928,  /* [2048,512,1,1] */
-    P_layer4_0_bn3_weight = 12477504,  /* [2048] */
-    P_layer4_0_bn3_bias = 12479552,  /* [2048] */
-    P_layer4_0_bn3_running_mean = 25589672,  /* [2048] */
-    P_layer4_0_bn3_running_var = 25591720,  /* [2048] */
-    P_layer4_0_downsample_0_weight = 12481600,  /* [2048,1024,1,1] */
-    P_layer4_0_downsample_1_weight = 14578752,  /* [2048] */
-    P_layer4_0_downsample_1_bias = 14580800,  /* [2048] */
-    P_layer4_0_downsample_1_running_mean = 25593768,  /* [2048] */
-    P_layer4_0_downsample_1_running_var = 25595816,  /* [2048] */
-    P_layer4_1_conv1_weight = 14582848,  /* [512,2048,1,1] */
-    P_layer4_1_bn1_weight = 15631424,  /* [512] */
-    P_layer4_1_bn1_bias = 15631936,  /* [512] */
-    P_layer4_1_bn1_running_mean = 25597864,  /* [512] */
-    P_layer4_1_bn1_running_var = 25598376,  /* [512] */
-    P_layer4_1_conv2_weight = 15632448,  /* [512,512,3,3] */
-    P_layer4_1_bn2_weight = 17991744,  /* [512] */
-    P_layer4_1_bn2_bias = 17992256,  /* [512] */
-    P_layer4_1_bn2_running_mean = 25598888,  /* [512] */
-    P_layer4_1_bn2_running_var = 25599400,  /* [512] */
-    P_layer4_1_conv3_weight = 17992768,  /* [2048,512,1,1] */
-    P_layer4_1_bn3_weight = 19041344,  /* [2048] */
-    P_layer4_1_bn3_bias = 19043392,  /* [2048] */
-    P_layer4_1_bn3_running_mean = 25599912,  /* [2048] */
-    P_layer4_1_bn3_running_var = 25601960,  /* [2048] */
-    P_layer4_2_conv1_weight = 19045440,  /* [512,2048,1,1] */
-    P_layer4_2_bn1_weight = 20094016,  /* [512] */
-    P_layer4_2_bn1_bias = 20094528,  /* [512] */
-    P_layer4_2_bn1_running_mean = 25604008,  /* [512] */
-    P_layer4_2_bn1_running_var = 25604520,  /* [512] */
-    P_layer4_2_conv2_weight = 20095040,  /* [512,512,3,3] */
-    P_layer4_2_bn2_weight = 22454336,  /* [512] */
-    P_layer4_2_bn2_bias = 22454848,  /* [512] */
-    P_layer4_2_bn2_running_mean = 25605032,  /* [512] */
-    P_layer4_2_bn2_running_var = 25605544,  /* [512] */
-    P_layer4_2_conv3_weight = 22455360,  /* [2048,512,1,1] */
-    P_layer4_2_bn3_weight = 23503936,  /* [2048] */
-    P_layer4_2_bn3_bias = 23505984,  /* [2048] */
-    P_layer4_2_bn3_running_mean = 25606056,  /* [2048] */
-    P_layer4_2_bn3_running_var = 25608104,  /* [2048] */
-    P_fc_weight = 23508032,  /* [1000,2048] */
-    P_fc_bias = 25556032,  /* [1000] */
+    P_bn1_weight = P_conv1_weight + 9408,  /* [64] */
+    P_bn1_bias = P_bn1_weight + 64,  /* [64] */
+    P_layer1_0_conv1_weight = P_bn1_bias + 64,  /* [64,64,1,1] */
+    P_layer1_0_bn1_weight = P_layer1_0_conv1_weight + 4096,  /* [64] */
+    P_layer1_0_bn1_bias = P_layer1_0_bn1_weight + 64,  /* [64] */
+    P_layer1_0_conv2_weight = P_layer1_0_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer1_0_bn2_weight = P_layer1_0_conv2_weight + 36864,  /* [64] */
+    P_layer1_0_bn2_bias = P_layer1_0_bn2_weight + 64,  /* [64] */
+    P_layer1_0_conv3_weight = P_layer1_0_bn2_bias + 64,  /* [256,64,1,1] */
+    P_layer1_0_bn3_weight = P_layer1_0_conv3_weight + 16384,  /* [256] */
+    P_layer1_0_bn3_bias = P_layer1_0_bn3_weight + 256,  /* [256] */
+    P_layer1_0_downsample_0_weight = P_layer1_0_bn3_bias + 256,  /* [256,64,1,1] */
+    P_layer1_0_downsample_1_weight = P_layer1_0_downsample_0_weight + 16384,  /* [256] */
+    P_layer1_0_downsample_1_bias = P_layer1_0_downsample_1_weight + 256,  /* [256] */
+    P_layer1_1_conv1_weight = P_layer1_0_downsample_1_bias + 256,  /* [64,256,1,1] */
+    P_layer1_1_bn1_weight = P_layer1_1_conv1_weight + 16384,  /* [64] */
+    P_layer1_1_bn1_bias = P_layer1_1_bn1_weight + 64,  /* [64] */
+    P_layer1_1_conv2_weight = P_layer1_1_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer1_1_bn2_weight = P_layer1_1_conv2_weight + 36864,  /* [64] */
+    P_layer1_1_bn2_bias = P_layer1_1_bn2_weight + 64,  /* [64] */
+    P_layer1_1_conv3_weight = P_layer1_1_bn2_bias + 64,  /* [256,64,1,1] */
+    P_layer1_1_bn3_weight = P_layer1_1_conv3_weight + 16384,  /* [256] */
+    P_layer1_1_bn3_bias = P_layer1_1_bn3_weight + 256,  /* [256] */
+    P_layer1_2_conv1_weight = P_layer1_1_bn3_bias + 256,  /* [64,256,1,1] */
+    P_layer1_2_bn1_weight = P_layer1_2_conv1_weight + 16384,  /* [64] */
+    P_layer1_2_bn1_bias = P_layer1_2_bn1_weight + 64,  /* [64] */
+    P_layer1_2_conv2_weight = P_layer1_2_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer1_2_bn2_weight = P_layer1_2_conv2_weight + 36864,  /* [64] */
+    P_layer1_2_bn2_bias = P_layer1_2_bn2_weight + 64,  /* [64] */
+    P_layer1_2_conv3_weight = P_layer1_2_bn2_bias + 64,  /* [256,64,1,1] */
+    P_layer1_2_bn3_weight = P_layer1_2_conv3_weight + 16384,  /* [256] */
+    P_layer1_2_bn3_bias = P_layer1_2_bn3_weight + 256,  /* [256] */
+    P_layer2_0_conv1_weight = P_layer1_2_bn3_bias + 256,  /* [128,256,1,1] */
+    P_layer2_0_bn1_weight = P_layer2_0_conv1_weight + 32768,  /* [128] */
+    P_layer2_0_bn1_bias = P_layer2_0_bn1_weight + 128,  /* [128] */
+    P_layer2_0_conv2_weight = P_layer2_0_bn1_bias + 128,  /* [128,128,3,3] */
+    P_layer2_0_bn2_weight = P_layer2_0_conv2_weight + 147456,  /* [128] */
+    P_layer2_0_bn2_bias = P_layer2_0_bn2_weight + 128,  /* [128] */
+    P_layer2_0_conv3_weight = P_layer2_0_bn2_bias + 128,  /* [512,128,1,1] */
+    P_layer2_0_bn3_weight = P_layer2_0_conv3_weight + 65536,  /* [512] */
+    P_layer2_0_bn3_bias = P_layer2_0_bn3_weight + 512,  /* [512] */
+    P_layer2_0_downsample_0_weight = P_layer2_0_bn3_bias + 512,  /* [512,256,1,1] */
+    P_layer2_0_downsample_1_weight = P_layer2_0_downsample_0_weight + 131072,  /* [512] */
+    P_layer2_0_downsample_1_bias = P_layer2_0_downsample_1_weight + 512,  /* [512] */
+    P_layer2_1_conv1_weight = P_layer2_0_downsample_1_bias + 512,  /* [128,512,1,1] */
+    P_layer2_1_bn1_weight = P_layer2_1_conv1_weight + 65536,  /* [128] */
+    P_layer2_1_bn1_bias = P_layer2_1_bn1_weight + 128,  /* [128] */
+    P_layer2_1_conv2_weight = P_layer2_1_bn1_bias + 128,  /* [128,128,3,3] */
+    P_layer2_1_bn2_weight = P_layer2_1_conv2_weight + 147456,  /* [128] */
+    P_layer2_1_bn2_bias = P_layer2_1_bn2_weight + 128,  /* [128] */
+    P_layer2_1_conv3_weight = P_layer2_1_bn2_bias + 128,  /* [512,128,1,1] */
+    P_layer2_1_bn3_weight = P_layer2_1_conv3_weight + 65536,  /* [512] */
+    P_layer2_1_bn3_bias = P_layer2_1_bn3_weight + 512,  /* [512] */
+    P_layer2_2_conv1_weight = P_layer2_1_bn3_bias + 512,  /* [128,512,1,1] */
+    P_layer2_2_bn1_weight = P_layer2_2_conv1_weight + 65536,  /* [128] */
+    P_layer2_2_bn1_bias = P_layer2_2_bn1_weight + 128,  /* [128] */
+    P_layer2_2_conv2_weight = P_layer2_2_bn1_bias + 128,  /* [128,128,3,3] */
+    P_layer2_2_bn2_weight = P_layer2_2_conv2_weight + 147456,  /* [128] */
+    P_layer2_2_bn2_bias = P_layer2_2_bn2_weight + 128,  /* [128] */
+    P_layer2_2_conv3_weight = P_layer2_2_bn2_bias + 128,  /* [512,128,1,1] */
+    P_layer2_2_bn3_weight = P_layer2_2_conv3_weight + 65536,  /* [512] */
+    P_layer2_2_bn3_bias = P_layer2_2_bn3_weight + 512,  /* [512] */
+    P_layer2_3_conv1_weight = P_layer2_2_bn3_bias + 512,  /* [128,512,1,1] */
+    P_layer2_3_bn1_weight = P_layer2_3_conv1_weight + 65536,  /* [128] */
+    P_layer2_3_bn1_bias = P_layer2_3_bn1_weight + 128,  /* [128] */
+    P_layer2_3_conv2_weight = P_layer2_3_bn1_bias + 128,  /* [128,128,3,3] */
+    P_layer2_3_bn2_weight = P_layer2_3_conv2_weight + 147456,  /* [128] */
+    P_layer2_3_bn2_bias = P_layer2_3_bn2_weight + 128,  /* [128] */
+    P_layer2_3_conv3_weight = P_layer2_3_bn2_bias + 128,  /* [512,128,1,1] */
+    P_layer2_3_bn3_weight = P_layer2_3_conv3_weight + 65536,  /* [512] */
+    P_layer2_3_bn3_bias = P_layer2_3_bn3_weight + 512,  /* [512] */
+    P_layer3_0_conv1_weight = P_layer2_3_bn3_bias + 512,  /* [256,512,1,1] */
+    P_layer3_0_bn1_weight = P_layer3_0_conv1_weight + 131072,  /* [256] */
+    P_layer3_0_bn1_bias = P_layer3_0_bn1_weight + 256,  /* [256] */
+    P_layer3_0_conv2_weight = P_layer3_0_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_0_bn2_weight = P_layer3_0_conv2_weight + 589824,  /* [256] */
+    P_layer3_0_bn2_bias = P_layer3_0_bn2_weight + 256,  /* [256] */
+    P_layer3_0_conv3_weight = P_layer3_0_bn2_bias + 256,  /* [1024,256,1,1] */
+    P_layer3_0_bn3_weight = P_layer3_0_conv3_weight + 262144,  /* [1024] */
+    P_layer3_0_bn3_bias = P_layer3_0_bn3_weight + 1024,  /* [1024] */
+    P_layer3_0_downsample_0_weight = P_layer3_0_bn3_bias + 1024,  /* [1024,512,1,1] */
+    P_layer3_0_downsample_1_weight = P_layer3_0_downsample_0_weight + 524288,  /* [1024] */
+    P_layer3_0_downsample_1_bias = P_layer3_0_downsample_1_weight + 1024,  /* [1024] */
+    P_layer3_1_conv1_weight = P_layer3_0_downsample_1_bias + 1024,  /* [256,1024,1,1] */
+    P_layer3_1_bn1_weight = P_layer3_1_conv1_weight + 262144,  /* [256] */
+    P_layer3_1_bn1_bias = P_layer3_1_bn1_weight + 256,  /* [256] */
+    P_layer3_1_conv2_weight = P_layer3_1_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_1_bn2_weight = P_layer3_1_conv2_weight + 589824,  /* [256] */
+    P_layer3_1_bn2_bias = P_layer3_1_bn2_weight + 256,  /* [256] */
+    P_layer3_1_conv3_weight = P_layer3_1_bn2_bias + 256,  /* [1024,256,1,1] */
+    P_layer3_1_bn3_weight = P_layer3_1_conv3_weight + 262144,  /* [1024] */
+    P_layer3_1_bn3_bias = P_layer3_1_bn3_weight + 1024,  /* [1024] */
+    P_layer3_2_conv1_weight = P_layer3_1_bn3_bias + 1024,  /* [256,1024,1,1] */
+    P_layer3_2_bn1_weight = P_layer3_2_conv1_weight + 262144,  /* [256] */
+    P_layer3_2_bn1_bias = P_layer3_2_bn1_weight + 256,  /* [256] */
+    P_layer3_2_conv2_weight = P_layer3_2_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_2_bn2_weight = P_layer3_2_conv2_weight + 589824,  /* [256] */
+    P_layer3_2_bn2_bias = P_layer3_2_bn2_weight + 256,  /* [256] */
+    P_layer3_2_conv3_weight = P_layer3_2_bn2_bias + 256,  /* [1024,256,1,1] */
+    P_layer3_2_bn3_weight = P_layer3_2_conv3_weight + 262144,  /* [1024] */
+    P_layer3_2_bn3_bias = P_layer3_2_bn3_weight + 1024,  /* [1024] */
+    P_layer3_3_conv1_weight = P_layer3_2_bn3_bias + 1024,  /* [256,1024,1,1] */
+    P_layer3_3_bn1_weight = P_layer3_3_conv1_weight + 262144,  /* [256] */
+    P_layer3_3_bn1_bias = P_layer3_3_bn1_weight + 256,  /* [256] */
+    P_layer3_3_conv2_weight = P_layer3_3_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_3_bn2_weight = P_layer3_3_conv2_weight + 589824,  /* [256] */
+    P_layer3_3_bn2_bias = P_layer3_3_bn2_weight + 256,  /* [256] */
+    P_layer3_3_conv3_weight = P_layer3_3_bn2_bias + 256,  /* [1024,256,1,1] */
+    P_layer3_3_bn3_weight = P_layer3_3_conv3_weight + 262144,  /* [1024] */
+    P_layer3_3_bn3_bias = P_layer3_3_bn3_weight + 1024,  /* [1024] */
+    P_layer3_4_conv1_weight = P_layer3_3_bn3_bias + 1024,  /* [256,1024,1,1] */
+    P_layer3_4_bn1_weight = P_layer3_4_conv1_weight + 262144,  /* [256] */
+    P_layer3_4_bn1_bias = P_layer3_4_bn1_weight + 256,  /* [256] */
+    P_layer3_4_conv2_weight = P_layer3_4_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_4_bn2_weight = P_layer3_4_conv2_weight + 589824,  /* [256] */
+    P_layer3_4_bn2_bias = P_layer3_4_bn2_weight + 256,  /* [256] */
+    P_layer3_4_conv3_weight = P_layer3_4_bn2_bias + 256,  /* [1024,256,1,1] */
+    P_layer3_4_bn3_weight = P_layer3_4_conv3_weight + 262144,  /* [1024] */
+    P_layer3_4_bn3_bias = P_layer3_4_bn3_weight + 1024,  /* [1024] */
+    P_layer3_5_conv1_weight = P_layer3_4_bn3_bias + 1024,  /* [256,1024,1,1] */
+    P_layer3_5_bn1_weight = P_layer3_5_conv1_weight + 262144,  /* [256] */
+    P_layer3_5_bn1_bias = P_layer3_5_bn1_weight + 256,  /* [256] */
+    P_layer3_5_conv2_weight = P_layer3_5_bn1_bias + 256,  /* [256,256,3,3] */
+    P_layer3_5_bn2_weight = P_layer3_5_conv2_weight + 589824,  /* [256] */
+    P_layer3_5_bn2_bias = P_layer3_5_bn2_weight + 256,  /* [256] */
+    P_layer3_5_conv3_weight = P_layer3_5_bn2_bias + 256,  /* [1024,256,1,1] */
+    P_layer3_5_bn3_weight = P_layer3_5_conv3_weight + 262144,  /* [1024] */
+    P_layer3_5_bn3_bias = P_layer3_5_bn3_weight + 1024,  /* [1024] */
+    P_layer4_0_conv1_weight = P_layer3_5_bn3_bias + 1024,  /* [512,1024,1,1] */
+    P_layer4_0_bn1_weight = P_layer4_0_conv1_weight + 524288,  /* [512] */
+    P_layer4_0_bn1_bias = P_layer4_0_bn1_weight + 512,  /* [512] */
+    P_layer4_0_conv2_weight = P_layer4_0_bn1_bias + 512,  /* [512,512,3,3] */
+    P_layer4_0_bn2_weight = P_layer4_0_conv2_weight + 2359296,  /* [512] */
+    P_layer4_0_bn2_bias = P_layer4_0_bn2_weight + 512,  /* [512] */
+    P_layer4_0_conv3_weight = P_layer4_0_bn2_bias + 512,  /* [2048,512,1,1] */
+    P_layer4_0_bn3_weight = P_layer4_0_conv3_weight + 1048576,  /* [2048] */
+    P_layer4_0_bn3_bias = P_layer4_0_bn3_weight + 2048,  /* [2048] */
+    P_layer4_0_downsample_0_weight = P_layer4_0_bn3_bias + 2048,  /* [2048,1024,1,1] */
+    P_layer4_0_downsample_1_weight = P_layer4_0_downsample_0_weight + 2097152,  /* [2048] */
+    P_layer4_0_downsample_1_bias = P_layer4_0_downsample_1_weight + 2048,  /* [2048] */
+    P_layer4_1_conv1_weight = P_layer4_0_downsample_1_bias + 2048,  /* [512,2048,1,1] */
+    P_layer4_1_bn1_weight = P_layer4_1_conv1_weight + 1048576,  /* [512] */
+    P_layer4_1_bn1_bias = P_layer4_1_bn1_weight + 512,  /* [512] */
+    P_layer4_1_conv2_weight = P_layer4_1_bn1_bias + 512,  /* [512,512,3,3] */
+    P_layer4_1_bn2_weight = P_layer4_1_conv2_weight + 2359296,  /* [512] */
+    P_layer4_1_bn2_bias = P_layer4_1_bn2_weight + 512,  /* [512] */
+    P_layer4_1_conv3_weight = P_layer4_1_bn2_bias + 512,  /* [2048,512,1,1] */
+    P_layer4_1_bn3_weight = P_layer4_1_conv3_weight + 1048576,  /* [2048] */
+    P_layer4_1_bn3_bias = P_layer4_1_bn3_weight + 2048,  /* [2048] */
+    P_layer4_2_conv1_weight = P_layer4_1_bn3_bias + 2048,  /* [512,2048,1,1] */
+    P_layer4_2_bn1_weight = P_layer4_2_conv1_weight + 1048576,  /* [512] */
+    P_layer4_2_bn1_bias = P_layer4_2_bn1_weight + 512,  /* [512] */
+    P_layer4_2_conv2_weight = P_layer4_2_bn1_bias + 512,  /* [512,512,3,3] */
+    P_layer4_2_bn2_weight = P_layer4_2_conv2_weight + 2359296,  /* [512] */
+    P_layer4_2_bn2_bias = P_layer4_2_bn2_weight + 512,  /* [512] */
+    P_layer4_2_conv3_weight = P_layer4_2_bn2_bias + 512,  /* [2048,512,1,1] */
+    P_layer4_2_bn3_weight = P_layer4_2_conv3_weight + 1048576,  /* [2048] */
+    P_layer4_2_bn3_bias = P_layer4_2_bn3_weight + 2048,  /* [2048] */
+    P_fc_weight = P_layer4_2_bn3_bias + 2048,  /* [1000,2048] */
+    P_fc_bias = P_fc_weight + 2048000,  /* [1000] */
+    P_bn1_running_mean = P_fc_bias + 1000,  /* [64] */
+    P_bn1_running_var = P_bn1_running_mean + 64,  /* [64] */
+    P_layer1_0_bn1_running_mean = P_bn1_running_var + 64,  /* [64] */
+    P_layer1_0_bn1_running_var = P_layer1_0_bn1_running_mean + 64,  /* [64] */
+    P_layer1_0_bn2_running_mean = P_layer1_0_bn1_running_var + 64,  /* [64] */
+    P_layer1_0_bn2_running_var = P_layer1_0_bn2_running_mean + 64,  /* [64] */
+    P_layer1_0_bn3_running_mean = P_layer1_0_bn2_running_var + 64,  /* [256] */
+    P_layer1_0_bn3_running_var = P_layer1_0_bn3_running_mean + 256,  /* [256] */
+    P_layer1_0_downsample_1_running_mean = P_layer1_0_bn3_running_var + 256,  /* [256] */
+    P_layer1_0_downsample_1_running_var = P_layer1_0_downsample_1_running_mean + 256,  /* [256] */
+    P_layer1_1_bn1_running_mean = P_layer1_0_downsample_1_running_var + 256,  /* [64] */
+    P_layer1_1_bn1_running_var = P_layer1_1_bn1_running_mean + 64,  /* [64] */
+    P_layer1_1_bn2_running_mean = P_layer1_1_bn1_running_var + 64,  /* [64] */
+    P_layer1_1_bn2_running_var = P_layer1_1_bn2_running_mean + 64,  /* [64] */
+    P_layer1_1_bn3_running_mean = P_layer1_1_bn2_running_var + 64,  /* [256] */
+    P_layer1_1_bn3_running_var = P_layer1_1_bn3_running_mean + 256,  /* [256] */
+    P_layer1_2_bn1_running_mean = P_layer1_1_bn3_running_var + 256,  /* [64] */
+    P_layer1_2_bn1_running_var = P_layer1_2_bn1_running_mean + 64,  /* [64] */
+    P_layer1_2_bn2_running_mean = P_layer1_2_bn1_running_var + 64,  /* [64] */
+    P_layer1_2_bn2_running_var = P_layer1_2_bn2_running_mean + 64,  /* [64] */
+    P_layer1_2_bn3_running_mean = P_layer1_2_bn2_running_var + 64,  /* [256] */
+    P_layer1_2_bn3_running_var = P_layer1_2_bn3_running_mean + 256,  /* [256] */
+    P_layer2_0_bn1_running_mean = P_layer1_2_bn3_running_var + 256,  /* [128] */
+    P_layer2_0_bn1_running_var = P_layer2_0_bn1_running_mean + 128,  /* [128] */
+    P_layer2_0_bn2_running_mean = P_layer2_0_bn1_running_var + 128,  /* [128] */
+    P_layer2_0_bn2_running_var = P_layer2_0_bn2_running_mean + 128,  /* [128] */
+    P_layer2_0_bn3_running_mean = P_layer2_0_bn2_running_var + 128,  /* [512] */
+    P_layer2_0_bn3_running_var = P_layer2_0_bn3_running_mean + 512,  /* [512] */
+    P_layer2_0_downsample_1_running_mean = P_layer2_0_bn3_running_var + 512,  /* [512] */
+    P_layer2_0_downsample_1_running_var = P_layer2_0_downsample_1_running_mean + 512,  /* [512] */
+    P_layer2_1_bn1_running_mean = P_layer2_0_downsample_1_running_var + 512,  /* [128] */
+    P_layer2_1_bn1_running_var = P_layer2_1_bn1_running_mean + 128,  /* [128] */
+    P_layer2_1_bn2_running_mean = P_layer2_1_bn1_running_var + 128,  /* [128] */
+    P_layer2_1_bn2_running_var = P_layer2_1_bn2_running_mean + 128,  /* [128] */
+    P_layer2_1_bn3_running_mean = P_layer2_1_bn2_running_var + 128,  /* [512] */
+    P_layer2_1_bn3_running_var = P_layer2_1_bn3_running_mean + 512,  /* [512] */
+    P_layer2_2_bn1_running_mean = P_layer2_1_bn3_running_var + 512,  /* [128] */
+    P_layer2_2_bn1_running_var = P_layer2_2_bn1_running_mean + 128,  /* [128] */
+    P_layer2_2_bn2_running_mean = P_layer2_2_bn1_running_var + 128,  /* [128] */
+    P_layer2_2_bn2_running_var = P_layer2_2_bn2_running_mean + 128,  /* [128] */
+    P_layer2_2_bn3_running_mean = P_layer2_2_bn2_running_var + 128,  /* [512] */
+    P_layer2_2_bn3_running_var = P_layer2_2_bn3_running_mean + 512,  /* [512] */
+    P_layer2_3_bn1_running_mean = P_layer2_2_bn3_running_var + 512,  /* [128] */
+    P_layer2_3_bn1_running_var = P_layer2_3_bn1_running_mean + 128,  /* [128] */
+    P_layer2_3_bn2_running_mean = P_layer2_3_bn1_running_var + 128,  /* [128] */
+    P_layer2_3_bn2_running_var = P_layer2_3_bn2_running_mean + 128,  /* [128] */
+    P_layer2_3_bn3_running_mean = P_layer2_3_bn2_running_var + 128,  /* [512] */
+    P_layer2_3_bn3_running_var = P_layer2_3_bn3_running_mean + 512,  /* [512] */
+    P_layer3_0_bn1_running_mean = P_layer2_3_bn3_running_var + 512,  /* [256] */
+    P_layer3_0_bn1_running_var = P_layer3_0_bn1_running_mean + 256,  /* [256] */
+    P_layer3_0_bn2_running_mean = P_layer3_0_bn1_running_var + 256,  /* [256] */
+    P_layer3_0_bn2_running_var = P_layer3_0_bn2_running_mean + 256,  /* [256] */
+    P_layer3_0_bn3_running_mean = P_layer3_0_bn2_running_var + 256,  /* [1024] */
+    P_layer3_0_bn3_running_var = P_layer3_0_bn3_running_mean + 1024,  /* [1024] */
+    P_layer3_0_downsample_1_running_mean = P_layer3_0_bn3_running_var + 1024,  /* [1024] */
+    P_layer3_0_downsample_1_running_var = P_layer3_0_downsample_1_running_mean + 1024,  /* [1024] */
+    P_layer3_1_bn1_running_mean = P_layer3_0_downsample_1_running_var + 1024,  /* [256] */
+    P_layer3_1_bn1_running_var = P_layer3_1_bn1_running_mean + 256,  /* [256] */
+    P_layer3_1_bn2_running_mean = P_layer3_1_bn1_running_var + 256,  /* [256] */
+    P_layer3_1_bn2_running_var = P_layer3_1_bn2_running_mean + 256,  /* [256] */
+    P_layer3_1_bn3_running_mean = P_layer3_1_bn2_running_var + 256,  /* [1024] */
+    P_layer3_1_bn3_running_var = P_layer3_1_bn3_running_mean + 1024,  /* [1024] */
+    P_layer3_2_bn1_running_mean = P_layer3_1_bn3_running_var + 1024,  /* [256] */
+    P_layer3_2_bn1_running_var = P_layer3_2_bn1_running_mean + 256,  /* [256] */
+    P_layer3_2_bn2_running_mean = P_layer3_2_bn1_running_var + 256,  /* [256] */
+    P_layer3_2_bn2_running_var = P_layer3_2_bn2_running_mean + 256,  /* [256] */
+    P_layer3_2_bn3_running_mean = P_layer3_2_bn2_running_var + 256,  /* [1024] */
+    P_layer3_2_bn3_running_var = P_layer3_2_bn3_running_mean + 1024,  /* [1024] */
+    P_layer3_3_bn1_running_mean = P_layer3_2_bn3_running_var + 1024,  /* [256] */
+    P_layer3_3_bn1_running_var = P_layer3_3_bn1_running_mean + 256,  /* [256] */
+    P_layer3_3_bn2_running_mean = P_layer3_3_bn1_running_var + 256,  /* [256] */
+    P_layer3_3_bn2_running_var = P_layer3_3_bn2_running_mean + 256,  /* [256] */
+    P_layer3_3_bn3_running_mean = P_layer3_3_bn2_running_var + 256,  /* [1024] */
+    P_layer3_3_bn3_running_var = P_layer3_3_bn3_running_mean + 1024,  /* [1024] */
+    P_layer3_4_bn1_running_mean = P_layer3_3_bn3_running_var + 1024,  /* [256] */
+    P_layer3_4_bn1_running_var = P_layer3_4_bn1_running_mean + 256,  /* [256] */
+    P_layer3_4_bn2_running_mean = P_layer3_4_bn1_running_var + 256,  /* [256] */
+    P_layer3_4_bn2_running_var = P_layer3_4_bn2_running_mean + 256,  /* [256] */
+    P_layer3_4_bn3_running_mean = P_layer3_4_bn2_running_var + 256,  /* [1024] */
+    P_layer3_4_bn3_running_var = P_layer3_4_bn3_running_mean + 1024,  /* [1024] */
+    P_layer3_5_bn1_running_mean = P_layer3_4_bn3_running_var + 1024,  /* [256] */
+    P_layer3_5_bn1_running_var = P_layer3_5_bn1_running_mean + 256,  /* [256] */
+    P_layer3_5_bn2_running_mean = P_layer3_5_bn1_running_var + 256,  /* [256] */
+    P_layer3_5_bn2_running_var = P_layer3_5_bn2_running_mean + 256,  /* [256] */
+    P_layer3_5_bn3_running_mean = P_layer3_5_bn2_running_var + 256,  /* [1024] */
+    P_layer3_5_bn3_running_var = P_layer3_5_bn3_running_mean + 1024,  /* [1024] */
+    P_layer4_0_bn1_running_mean = P_layer3_5_bn3_running_var + 1024,  /* [512] */
+    P_layer4_0_bn1_running_var = P_layer4_0_bn1_running_mean + 512,  /* [512] */
+    P_layer4_0_bn2_running_mean = P_layer4_0_bn1_running_var + 512,  /* [512] */
+    P_layer4_0_bn2_running_var = P_layer4_0_bn2_running_mean + 512,  /* [512] */
+    P_layer4_0_bn3_running_mean = P_layer4_0_bn2_running_var + 512,  /* [2048] */
+    P_layer4_0_bn3_running_var = P_layer4_0_bn3_running_mean + 2048,  /* [2048] */
+    P_layer4_0_downsample_1_running_mean = P_layer4_0_bn3_running_var + 2048,  /* [2048] */
+    P_layer4_0_downsample_1_running_var = P_layer4_0_downsample_1_running_mean + 2048,  /* [2048] */
+    P_layer4_1_bn1_running_mean = P_layer4_0_downsample_1_running_var + 2048,  /* [512] */
+    P_layer4_1_bn1_running_var = P_layer4_1_bn1_running_mean + 512,  /* [512] */
+    P_layer4_1_bn2_running_mean = P_layer4_1_bn1_running_var + 512,  /* [512] */
+    P_layer4_1_bn2_running_var = P_layer4_1_bn2_running_mean + 512,  /* [512] */
+    P_layer4_1_bn3_running_mean = P_layer4_1_bn2_running_var + 512,  /* [2048] */
+    P_layer4_1_bn3_running_var = P_layer4_1_bn3_running_mean + 2048,  /* [2048] */
+    P_layer4_2_bn1_running_mean = P_layer4_1_bn3_running_var + 2048,  /* [512] */
+    P_layer4_2_bn1_running_var = P_layer4_2_bn1_running_mean + 512,  /* [512] */
+    P_layer4_2_bn2_running_mean = P_layer4_2_bn1_running_var + 512,  /* [512] */
+    P_layer4_2_bn2_running_var = P_layer4_2_bn2_running_mean + 512,  /* [512] */
+    P_layer4_2_bn3_running_mean = P_layer4_2_bn2_running_var + 512,  /* [2048] */
+    P_layer4_2_bn3_running_var = P_layer4_2_bn3_running_mean + 2048,  /* [2048] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -727,6 +727,153 @@ enum {
     S_layer4_2_bn3 = 49024,  /* 4096 floats */
 };
 
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_conv1,
+    L_bn1,
+    L_layer1_0_conv1,
+    L_layer1_0_bn1,
+    L_layer1_0_conv2,
+    L_layer1_0_bn2,
+    L_layer1_0_conv3,
+    L_layer1_0_bn3,
+    L_layer1_0_downsample_0,
+    L_layer1_0_downsample_1,
+    L_layer1_0_add1,
+    L_layer1_1_conv1,
+    L_layer1_1_bn1,
+    L_layer1_1_conv2,
+    L_layer1_1_bn2,
+    L_layer1_1_conv3,
+    L_layer1_1_bn3,
+    L_layer1_1_add1,
+    L_layer1_2_conv1,
+    L_layer1_2_bn1,
+    L_layer1_2_conv2,
+    L_layer1_2_bn2,
+    L_layer1_2_conv3,
+    L_layer1_2_bn3,
+    L_layer1_2_add1,
+    L_layer2_0_conv1,
+    L_layer2_0_bn1,
+    L_layer2_0_conv2,
+    L_layer2_0_bn2,
+    L_layer2_0_conv3,
+    L_layer2_0_bn3,
+    L_layer2_0_downsample_0,
+    L_layer2_0_downsample_1,
+    L_layer2_0_add1,
+    L_layer2_1_conv1,
+    L_layer2_1_bn1,
+    L_layer2_1_conv2,
+    L_layer2_1_bn2,
+    L_layer2_1_conv3,
+    L_layer2_1_bn3,
+    L_layer2_1_add1,
+    L_layer2_2_conv1,
+    L_layer2_2_bn1,
+    L_layer2_2_conv2,
+    L_layer2_2_bn2,
+    L_layer2_2_conv3,
+    L_layer2_2_bn3,
+    L_layer2_2_add1,
+    L_layer2_3_conv1,
+    L_layer2_3_bn1,
+    L_layer2_3_conv2,
+    L_layer2_3_bn2,
+    L_layer2_3_conv3,
+    L_layer2_3_bn3,
+    L_layer2_3_add1,
+    L_layer3_0_conv1,
+    L_layer3_0_bn1,
+    L_layer3_0_conv2,
+    L_layer3_0_bn2,
+    L_layer3_0_conv3,
+    L_layer3_0_bn3,
+    L_layer3_0_downsample_0,
+    L_layer3_0_downsample_1,
+    L_layer3_0_add1,
+    L_layer3_1_conv1,
+    L_layer3_1_bn1,
+    L_layer3_1_conv2,
+    L_layer3_1_bn2,
+    L_layer3_1_conv3,
+    L_layer3_1_bn3,
+    L_layer3_1_add1,
+    L_layer3_2_conv1,
+    L_layer3_2_bn1,
+    L_layer3_2_conv2,
+    L_layer3_2_bn2,
+    L_layer3_2_conv3,
+    L_layer3_2_bn3,
+    L_layer3_2_add1,
+    L_layer3_3_conv1,
+    L_layer3_3_bn1,
+    L_layer3_3_conv2,
+    L_layer3_3_bn2,
+    L_layer3_3_conv3,
+    L_layer3_3_bn3,
+    L_layer3_3_add1,
+    L_layer3_4_conv1,
+    L_layer3_4_bn1,
+    L_layer3_4_conv2,
+    L_layer3_4_bn2,
+    L_layer3_4_conv3,
+    L_layer3_4_bn3,
+    L_layer3_4_add1,
+    L_layer3_5_conv1,
+    L_layer3_5_bn1,
+    L_layer3_5_conv2,
+    L_layer3_5_bn2,
+    L_layer3_5_conv3,
+    L_layer3_5_bn3,
+    L_layer3_5_add1,
+    L_layer4_0_conv1,
+    L_layer4_0_bn1,
+    L_layer4_0_conv2,
+    L_layer4_0_bn2,
+    L_layer4_0_conv3,
+    L_layer4_0_bn3,
+    L_layer4_0_downsample_0,
+    L_layer4_0_downsample_1,
+    L_layer4_0_add1,
+    L_layer4_1_conv1,
+    L_layer4_1_bn1,
+    L_layer4_1_conv2,
+    L_layer4_1_bn2,
+    L_layer4_1_conv3,
+    L_layer4_1_bn3,
+    L_layer4_1_add1,
+    L_layer4_2_conv1,
+    L_layer4_2_bn1,
+    L_layer4_2_conv2,
+    L_layer4_2_bn2,
+    L_layer4_2_conv3,
+    L_layer4_2_bn3,
+    L_layer4_2_add1,
+    L_fc,
+};
+
+/* Residual adds: rows of skips[] and of forward's drop[]. */
+enum {
+    K_layer1_0_add1,
+    K_layer1_1_add1,
+    K_layer1_2_add1,
+    K_layer2_0_add1,
+    K_layer2_1_add1,
+    K_layer2_2_add1,
+    K_layer2_3_add1,
+    K_layer3_0_add1,
+    K_layer3_1_add1,
+    K_layer3_2_add1,
+    K_layer3_3_add1,
+    K_layer3_4_add1,
+    K_layer3_5_add1,
+    K_layer4_0_add1,
+    K_layer4_1_add1,
+    K_layer4_2_add1,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -999,7 +1146,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 1e-05f);
     /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[0])
+    if (drop && drop[K_layer1_0_add1])
         memcpy(A(X_layer1_0_add1), A(X_layer1_0_downsample_1), sizeof(float) * (size_t)n * 802816);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
@@ -1031,7 +1178,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn3), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[1])
+    if (drop && drop[K_layer1_1_add1])
         memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu3), sizeof(float) * (size_t)n * 802816);
     else
         rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn3), A(X_layer1_0_relu3), (size_t)n * 802816);
@@ -1063,7 +1210,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn3), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[2])
+    if (drop && drop[K_layer1_2_add1])
         memcpy(A(X_layer1_2_add1), A(X_layer1_1_relu3), sizeof(float) * (size_t)n * 802816);
     else
         rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn3), A(X_layer1_1_relu3), (size_t)n * 802816);
@@ -1102,7 +1249,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 1e-05f);
     /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[3])
+    if (drop && drop[K_layer2_0_add1])
         memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
@@ -1134,7 +1281,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn3), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[4])
+    if (drop && drop[K_layer2_1_add1])
         memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu3), sizeof(float) * (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn3), A(X_layer2_0_relu3), (size_t)n * 401408);
@@ -1166,7 +1313,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn3), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[5])
+    if (drop && drop[K_layer2_2_add1])
         memcpy(A(X_layer2_2_add1), A(X_layer2_1_relu3), sizeof(float) * (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn3), A(X_layer2_1_relu3), (size_t)n * 401408);
@@ -1198,7 +1345,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn3), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[6])
+    if (drop && drop[K_layer2_3_add1])
         memcpy(A(X_layer2_3_add1), A(X_layer2_2_relu3), sizeof(float) * (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn3), A(X_layer2_2_relu3), (size_t)n * 401408);
@@ -1237,7 +1384,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 1e-05f);
     /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[7])
+    if (drop && drop[K_layer3_0_add1])
         memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
@@ -1269,7 +1416,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn3), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[8])
+    if (drop && drop[K_layer3_1_add1])
         memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu3), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn3), A(X_layer3_0_relu3), (size_t)n * 200704);
@@ -1301,7 +1448,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn3), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[9])
+    if (drop && drop[K_layer3_2_add1])
         memcpy(A(X_layer3_2_add1), A(X_layer3_1_relu3), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn3), A(X_layer3_1_relu3), (size_t)n * 200704);
@@ -1333,7 +1480,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn3), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[10])
+    if (drop && drop[K_layer3_3_add1])
         memcpy(A(X_layer3_3_add1), A(X_layer3_2_relu3), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn3), A(X_layer3_2_relu3), (size_t)n * 200704);
@@ -1365,7 +1512,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn3), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[11])
+    if (drop && drop[K_layer3_4_add1])
         memcpy(A(X_layer3_4_add1), A(X_layer3_3_relu3), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn3), A(X_layer3_3_relu3), (size_t)n * 200704);
@@ -1397,7 +1544,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn3), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[12])
+    if (drop && drop[K_layer3_5_add1])
         memcpy(A(X_layer3_5_add1), A(X_layer3_4_relu3), sizeof(float) * (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn3), A(X_layer3_4_relu3), (size_t)n * 200704);
@@ -1436,7 +1583,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 1e-05f);
     /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[13])
+    if (drop && drop[K_layer4_0_add1])
         memcpy(A(X_layer4_0_add1), A(X_layer4_0_downsample_1), sizeof(float) * (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
@@ -1468,7 +1615,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_1_bn3), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[14])
+    if (drop && drop[K_layer4_1_add1])
         memcpy(A(X_layer4_1_add1), A(X_layer4_0_relu3), sizeof(float) * (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn3), A(X_layer4_0_relu3), (size_t)n * 100352);
@@ -1500,7 +1647,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer4_2_bn3), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    if (drop && drop[15])
+    if (drop && drop[K_layer4_2_add1])
         memcpy(A(X_layer4_2_add1), A(X_layer4_1_relu3), sizeof(float) * (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer4_2_add1), A(X_layer4_2_bn3), A(X_layer4_1_relu3), (size_t)n * 100352);
@@ -1525,7 +1672,7 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_avgpool, 2048);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 2048, 1000);
-    if (grad_sumsq) grad_sumsq[122] = rt_sumsq(A(D_avgpool), (size_t)n * 2048);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 2048);
     ZERO(D_layer4_2_relu3, 100352);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49);
@@ -1537,36 +1684,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_2_bn3), A(D_layer4_2_add1), (size_t)n * 100352);
     rt_acc(A(D_layer4_1_relu3), A(D_layer4_2_add1), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[121] = rt_sumsq(A(D_layer4_2_bn3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq(A(D_layer4_2_bn3), (size_t)n * 100352);
     ZERO(D_layer4_2_conv3, 100352);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_bn3), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49);
-    if (grad_sumsq) grad_sumsq[120] = rt_sumsq(A(D_layer4_2_conv3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_bn3] = rt_sumsq(A(D_layer4_2_conv3), (size_t)n * 100352);
     ZERO(D_layer4_2_relu2, 25088);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL, A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3);
-    if (grad_sumsq) grad_sumsq[119] = rt_sumsq(A(D_layer4_2_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq(A(D_layer4_2_relu2), (size_t)n * 25088);
     ZERO(D_layer4_2_bn2, 25088);
     /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_bn2), A(D_layer4_2_relu2), A(X_layer4_2_relu2), (size_t)n * 25088);
     ZERO(D_layer4_2_conv2, 25088);
     /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight), G(P_layer4_2_bn2_bias), A(D_layer4_2_bn2), A(X_layer4_2_conv2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[118] = rt_sumsq(A(D_layer4_2_conv2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_bn2] = rt_sumsq(A(D_layer4_2_conv2), (size_t)n * 25088);
     ZERO(D_layer4_2_relu1, 25088);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2), A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2);
-    if (grad_sumsq) grad_sumsq[117] = rt_sumsq(A(D_layer4_2_relu1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq(A(D_layer4_2_relu1), (size_t)n * 25088);
     ZERO(D_layer4_2_bn1, 25088);
     /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_bn1), A(D_layer4_2_relu1), A(X_layer4_2_relu1), (size_t)n * 25088);
     ZERO(D_layer4_2_conv1, 25088);
     /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight), G(P_layer4_2_bn1_bias), A(D_layer4_2_bn1), A(X_layer4_2_conv1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[116] = rt_sumsq(A(D_layer4_2_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq(A(D_layer4_2_conv1), (size_t)n * 25088);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu3), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1);
-    if (grad_sumsq) grad_sumsq[115] = rt_sumsq(A(D_layer4_1_relu3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq(A(D_layer4_1_relu3), (size_t)n * 100352);
     ZERO(D_layer4_1_add1, 100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu3), A(X_layer4_1_relu3), (size_t)n * 100352);
@@ -1575,36 +1722,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer4_1_bn3), A(D_layer4_1_add1), (size_t)n * 100352);
     rt_acc(A(D_layer4_0_relu3), A(D_layer4_1_add1), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[114] = rt_sumsq(A(D_layer4_1_bn3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_bn3), (size_t)n * 100352);
     ZERO(D_layer4_1_conv3, 100352);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_bn3), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49);
-    if (grad_sumsq) grad_sumsq[113] = rt_sumsq(A(D_layer4_1_conv3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn3] = rt_sumsq(A(D_layer4_1_conv3), (size_t)n * 100352);
     ZERO(D_layer4_1_relu2, 25088);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL, A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3);
-    if (grad_sumsq) grad_sumsq[112] = rt_sumsq(A(D_layer4_1_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq(A(D_layer4_1_relu2), (size_t)n * 25088);
     ZERO(D_layer4_1_bn2, 25088);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn2), A(D_layer4_1_relu2), A(X_layer4_1_relu2), (size_t)n * 25088);
     ZERO(D_layer4_1_conv2, 25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[111] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
     ZERO(D_layer4_1_relu1, 25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
-    if (grad_sumsq) grad_sumsq[110] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_bn1, 25088);
     /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088);
     ZERO(D_layer4_1_conv1, 25088);
     /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[109] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu3), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
-    if (grad_sumsq) grad_sumsq[108] = rt_sumsq(A(D_layer4_0_relu3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_0_relu3), (size_t)n * 100352);
     ZERO(D_layer4_0_add1, 100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu3), A(X_layer4_0_relu3), (size_t)n * 100352);
@@ -1616,41 +1763,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer4_0_downsample_0, 100352);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49);
-    if (grad_sumsq) grad_sumsq[106] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 100352);
     ZERO(D_layer3_5_relu3, 200704);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[107] = rt_sumsq(A(D_layer4_0_bn3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_bn3), (size_t)n * 100352);
     ZERO(D_layer4_0_conv3, 100352);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_bn3), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49);
-    if (grad_sumsq) grad_sumsq[104] = rt_sumsq(A(D_layer4_0_conv3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn3] = rt_sumsq(A(D_layer4_0_conv3), (size_t)n * 100352);
     ZERO(D_layer4_0_relu2, 25088);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL, A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3);
-    if (grad_sumsq) grad_sumsq[103] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_bn2, 25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn2), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
     ZERO(D_layer4_0_conv2, 25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49);
-    if (grad_sumsq) grad_sumsq[102] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
     ZERO(D_layer4_0_relu1, 100352);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
-    if (grad_sumsq) grad_sumsq[101] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 100352);
     ZERO(D_layer4_0_bn1, 100352);
     /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 100352);
     ZERO(D_layer4_0_conv1, 100352);
     /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196);
-    if (grad_sumsq) grad_sumsq[100] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 100352);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL, A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
-    if (grad_sumsq) grad_sumsq[99] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[105] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
     ZERO(D_layer3_5_add1, 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3), (size_t)n * 200704);
@@ -1659,36 +1806,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_5_bn3), A(D_layer3_5_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_4_relu3), A(D_layer3_5_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[98] = rt_sumsq(A(D_layer3_5_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_bn3), (size_t)n * 200704);
     ZERO(D_layer3_5_conv3, 200704);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_bn3), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[97] = rt_sumsq(A(D_layer3_5_conv3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn3] = rt_sumsq(A(D_layer3_5_conv3), (size_t)n * 200704);
     ZERO(D_layer3_5_relu2, 50176);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL, A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3);
-    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 50176);
     ZERO(D_layer3_5_bn2, 50176);
     /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_bn2), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 50176);
     ZERO(D_layer3_5_conv2, 50176);
     /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 50176);
     ZERO(D_layer3_5_relu1, 50176);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
-    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 50176);
     ZERO(D_layer3_5_bn1, 50176);
     /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 50176);
     ZERO(D_layer3_5_conv1, 50176);
     /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 50176);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu3), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
-    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_layer3_4_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu3), (size_t)n * 200704);
     ZERO(D_layer3_4_add1, 200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu3), A(X_layer3_4_relu3), (size_t)n * 200704);
@@ -1697,36 +1844,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_4_bn3), A(D_layer3_4_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_3_relu3), A(D_layer3_4_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_layer3_4_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_bn3), (size_t)n * 200704);
     ZERO(D_layer3_4_conv3, 200704);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_bn3), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_layer3_4_conv3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn3] = rt_sumsq(A(D_layer3_4_conv3), (size_t)n * 200704);
     ZERO(D_layer3_4_relu2, 50176);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL, A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3);
-    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 50176);
     ZERO(D_layer3_4_bn2, 50176);
     /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_bn2), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 50176);
     ZERO(D_layer3_4_conv2, 50176);
     /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 50176);
     ZERO(D_layer3_4_relu1, 50176);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
-    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 50176);
     ZERO(D_layer3_4_bn1, 50176);
     /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 50176);
     ZERO(D_layer3_4_conv1, 50176);
     /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 50176);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu3), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
-    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_layer3_3_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu3), (size_t)n * 200704);
     ZERO(D_layer3_3_add1, 200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu3), A(X_layer3_3_relu3), (size_t)n * 200704);
@@ -1735,36 +1882,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_3_bn3), A(D_layer3_3_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_2_relu3), A(D_layer3_3_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_layer3_3_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_bn3), (size_t)n * 200704);
     ZERO(D_layer3_3_conv3, 200704);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_bn3), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_layer3_3_conv3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn3] = rt_sumsq(A(D_layer3_3_conv3), (size_t)n * 200704);
     ZERO(D_layer3_3_relu2, 50176);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL, A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3);
-    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 50176);
     ZERO(D_layer3_3_bn2, 50176);
     /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_bn2), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 50176);
     ZERO(D_layer3_3_conv2, 50176);
     /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 50176);
     ZERO(D_layer3_3_relu1, 50176);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
-    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 50176);
     ZERO(D_layer3_3_bn1, 50176);
     /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 50176);
     ZERO(D_layer3_3_conv1, 50176);
     /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 50176);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu3), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
-    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_layer3_2_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu3), (size_t)n * 200704);
     ZERO(D_layer3_2_add1, 200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu3), A(X_layer3_2_relu3), (size_t)n * 200704);
@@ -1773,36 +1920,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_2_bn3), A(D_layer3_2_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_1_relu3), A(D_layer3_2_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_layer3_2_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_bn3), (size_t)n * 200704);
     ZERO(D_layer3_2_conv3, 200704);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_bn3), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_layer3_2_conv3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn3] = rt_sumsq(A(D_layer3_2_conv3), (size_t)n * 200704);
     ZERO(D_layer3_2_relu2, 50176);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL, A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3);
-    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 50176);
     ZERO(D_layer3_2_bn2, 50176);
     /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 50176);
     ZERO(D_layer3_2_conv2, 50176);
     /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 50176);
     ZERO(D_layer3_2_relu1, 50176);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
-    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 50176);
     ZERO(D_layer3_2_bn1, 50176);
     /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 50176);
     ZERO(D_layer3_2_conv1, 50176);
     /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 50176);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu3), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
-    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_layer3_1_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu3), (size_t)n * 200704);
     ZERO(D_layer3_1_add1, 200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu3), A(X_layer3_1_relu3), (size_t)n * 200704);
@@ -1811,36 +1958,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer3_1_bn3), A(D_layer3_1_add1), (size_t)n * 200704);
     rt_acc(A(D_layer3_0_relu3), A(D_layer3_1_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_layer3_1_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn3), (size_t)n * 200704);
     ZERO(D_layer3_1_conv3, 200704);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_bn3), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_layer3_1_conv3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn3] = rt_sumsq(A(D_layer3_1_conv3), (size_t)n * 200704);
     ZERO(D_layer3_1_relu2, 50176);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL, A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3);
-    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_1_bn2, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176);
     ZERO(D_layer3_1_conv2, 50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
     ZERO(D_layer3_1_relu1, 50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
-    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_bn1, 50176);
     /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176);
     ZERO(D_layer3_1_conv1, 50176);
     /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu3), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
-    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_layer3_0_relu3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu3), (size_t)n * 200704);
     ZERO(D_layer3_0_add1, 200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu3), A(X_layer3_0_relu3), (size_t)n * 200704);
@@ -1852,41 +1999,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer3_0_downsample_0, 200704);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 200704);
     ZERO(D_layer2_3_relu3, 401408);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_layer3_0_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn3), (size_t)n * 200704);
     ZERO(D_layer3_0_conv3, 200704);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_bn3), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196);
-    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_layer3_0_conv3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn3] = rt_sumsq(A(D_layer3_0_conv3), (size_t)n * 200704);
     ZERO(D_layer3_0_relu2, 50176);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL, A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3);
-    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_bn2, 50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
     ZERO(D_layer3_0_conv2, 50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196);
-    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
     ZERO(D_layer3_0_relu1, 200704);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
-    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 200704);
     ZERO(D_layer3_0_bn1, 200704);
     /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 200704);
     ZERO(D_layer3_0_conv1, 200704);
     /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784);
-    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 200704);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL, A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
-    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
     ZERO(D_layer2_3_add1, 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3), (size_t)n * 401408);
@@ -1895,36 +2042,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_3_bn3), A(D_layer2_3_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_2_relu3), A(D_layer2_3_add1), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_layer2_3_bn3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_bn3), (size_t)n * 401408);
     ZERO(D_layer2_3_conv3, 401408);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_bn3), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784);
-    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_layer2_3_conv3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn3] = rt_sumsq(A(D_layer2_3_conv3), (size_t)n * 401408);
     ZERO(D_layer2_3_relu2, 100352);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL, A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3);
-    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 100352);
     ZERO(D_layer2_3_bn2, 100352);
     /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_bn2), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 100352);
     ZERO(D_layer2_3_conv2, 100352);
     /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 100352);
     ZERO(D_layer2_3_relu1, 100352);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
-    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 100352);
     ZERO(D_layer2_3_bn1, 100352);
     /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 100352);
     ZERO(D_layer2_3_conv1, 100352);
     /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 100352);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu3), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
-    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_layer2_2_relu3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu3), (size_t)n * 401408);
     ZERO(D_layer2_2_add1, 401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu3), A(X_layer2_2_relu3), (size_t)n * 401408);
@@ -1933,36 +2080,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_2_bn3), A(D_layer2_2_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_1_relu3), A(D_layer2_2_add1), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer2_2_bn3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_bn3), (size_t)n * 401408);
     ZERO(D_layer2_2_conv3, 401408);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_bn3), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784);
-    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer2_2_conv3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn3] = rt_sumsq(A(D_layer2_2_conv3), (size_t)n * 401408);
     ZERO(D_layer2_2_relu2, 100352);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL, A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3);
-    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 100352);
     ZERO(D_layer2_2_bn2, 100352);
     /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 100352);
     ZERO(D_layer2_2_conv2, 100352);
     /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 100352);
     ZERO(D_layer2_2_relu1, 100352);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
-    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 100352);
     ZERO(D_layer2_2_bn1, 100352);
     /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 100352);
     ZERO(D_layer2_2_conv1, 100352);
     /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 100352);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu3), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
-    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer2_1_relu3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu3), (size_t)n * 401408);
     ZERO(D_layer2_1_add1, 401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu3), A(X_layer2_1_relu3), (size_t)n * 401408);
@@ -1971,36 +2118,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer2_1_bn3), A(D_layer2_1_add1), (size_t)n * 401408);
     rt_acc(A(D_layer2_0_relu3), A(D_layer2_1_add1), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer2_1_bn3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn3), (size_t)n * 401408);
     ZERO(D_layer2_1_conv3, 401408);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_bn3), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784);
-    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer2_1_conv3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn3] = rt_sumsq(A(D_layer2_1_conv3), (size_t)n * 401408);
     ZERO(D_layer2_1_relu2, 100352);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL, A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_1_bn2, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352);
     ZERO(D_layer2_1_conv2, 100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
     ZERO(D_layer2_1_relu1, 100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_bn1, 100352);
     /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352);
     ZERO(D_layer2_1_conv1, 100352);
     /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu3), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer2_0_relu3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu3), (size_t)n * 401408);
     ZERO(D_layer2_0_add1, 401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu3), A(X_layer2_0_relu3), (size_t)n * 401408);
@@ -2012,41 +2159,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer2_0_downsample_0, 401408);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 401408);
     ZERO(D_layer1_2_relu3, 802816);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer2_0_bn3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn3), (size_t)n * 401408);
     ZERO(D_layer2_0_conv3, 401408);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_bn3), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer2_0_conv3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn3] = rt_sumsq(A(D_layer2_0_conv3), (size_t)n * 401408);
     ZERO(D_layer2_0_relu2, 100352);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL, A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_bn2, 100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
     ZERO(D_layer2_0_conv2, 100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
     ZERO(D_layer2_0_relu1, 401408);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 401408);
     ZERO(D_layer2_0_bn1, 401408);
     /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 401408);
     ZERO(D_layer2_0_conv1, 401408);
     /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 401408);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL, A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
     ZERO(D_layer1_2_add1, 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3), (size_t)n * 802816);
@@ -2055,36 +2202,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_2_bn3), A(D_layer1_2_add1), (size_t)n * 802816);
     rt_acc(A(D_layer1_1_relu3), A(D_layer1_2_add1), (size_t)n * 802816);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer1_2_bn3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_bn3), (size_t)n * 802816);
     ZERO(D_layer1_2_conv3, 802816);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_bn3), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer1_2_conv3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn3] = rt_sumsq(A(D_layer1_2_conv3), (size_t)n * 802816);
     ZERO(D_layer1_2_relu2, 200704);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL, A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 200704);
     ZERO(D_layer1_2_bn2, 200704);
     /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 200704);
     ZERO(D_layer1_2_conv2, 200704);
     /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 200704);
     ZERO(D_layer1_2_relu1, 200704);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 200704);
     ZERO(D_layer1_2_bn1, 200704);
     /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 200704);
     ZERO(D_layer1_2_conv1, 200704);
     /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 200704);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu3), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer1_1_relu3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu3), (size_t)n * 802816);
     ZERO(D_layer1_1_add1, 802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu3), A(X_layer1_1_relu3), (size_t)n * 802816);
@@ -2093,36 +2240,36 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_acc(A(D_layer1_1_bn3), A(D_layer1_1_add1), (size_t)n * 802816);
     rt_acc(A(D_layer1_0_relu3), A(D_layer1_1_add1), (size_t)n * 802816);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer1_1_bn3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn3), (size_t)n * 802816);
     ZERO(D_layer1_1_conv3, 802816);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_bn3), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_1_conv3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn3] = rt_sumsq(A(D_layer1_1_conv3), (size_t)n * 802816);
     ZERO(D_layer1_1_relu2, 200704);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL, A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_1_bn2, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704);
     ZERO(D_layer1_1_conv2, 200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
     ZERO(D_layer1_1_relu1, 200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_bn1, 200704);
     /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704);
     ZERO(D_layer1_1_conv1, 200704);
     /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu3), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_0_relu3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu3), (size_t)n * 802816);
     ZERO(D_layer1_0_add1, 802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu3), A(X_layer1_0_relu3), (size_t)n * 802816);
@@ -2134,41 +2281,41 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer1_0_downsample_0, 802816);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_downsample_1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_0_downsample_0), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] = rt_sumsq(A(D_layer1_0_downsample_0), (size_t)n * 802816);
     ZERO(D_maxpool, 200704);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL, A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_0_bn3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn3), (size_t)n * 802816);
     ZERO(D_layer1_0_conv3, 802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_bn3), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_0_conv3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn3] = rt_sumsq(A(D_layer1_0_conv3), (size_t)n * 802816);
     ZERO(D_layer1_0_relu2, 200704);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL, A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_bn2, 200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
     ZERO(D_layer1_0_conv2, 200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
     ZERO(D_layer1_0_relu1, 200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_bn1, 200704);
     /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704);
     ZERO(D_layer1_0_conv1, 200704);
     /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
     ZERO(D_relu, 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool);
@@ -2178,10 +2325,10 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_conv1, 802816);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 150528);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 150528);
 }
 
 void resnet50_zero_grad(float *grads) {
@@ -2199,273 +2346,273 @@ void resnet50_adamw_step(float *params, const float *grads, float *m, float *v, 
 }
 
 static const RtParamInfo tensors[] = {
-    {"conv1.weight", 4, {64,3,7,7}, P_conv1_weight, 9408, RT_PARAM_WEIGHT, 0},
-    {"bn1.weight", 1, {64}, P_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 1},
-    {"bn1.bias", 1, {64}, P_bn1_bias, 64, RT_PARAM_BN_BIAS, 1},
-    {"bn1.running_mean", 1, {64}, P_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 1},
-    {"bn1.running_var", 1, {64}, P_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 1},
-    {"layer1.0.conv1.weight", 4, {64,64,1,1}, P_layer1_0_conv1_weight, 4096, RT_PARAM_WEIGHT, 2},
-    {"layer1.0.bn1.weight", 1, {64}, P_layer1_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 3},
-    {"layer1.0.bn1.bias", 1, {64}, P_layer1_0_bn1_bias, 64, RT_PARAM_BN_BIAS, 3},
-    {"layer1.0.bn1.running_mean", 1, {64}, P_layer1_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 3},
-    {"layer1.0.bn1.running_var", 1, {64}, P_layer1_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 3},
-    {"layer1.0.conv2.weight", 4, {64,64,3,3}, P_layer1_0_conv2_weight, 36864, RT_PARAM_WEIGHT, 4},
-    {"layer1.0.bn2.weight", 1, {64}, P_layer1_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 5},
-    {"layer1.0.bn2.bias", 1, {64}, P_layer1_0_bn2_bias, 64, RT_PARAM_BN_BIAS, 5},
-    {"layer1.0.bn2.running_mean", 1, {64}, P_layer1_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 5},
-    {"layer1.0.bn2.running_var", 1, {64}, P_layer1_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 5},
-    {"layer1.0.conv3.weight", 4, {256,64,1,1}, P_layer1_0_conv3_weight, 16384, RT_PARAM_WEIGHT, 6},
-    {"layer1.0.bn3.weight", 1, {256}, P_layer1_0_bn3_weight, 256, RT_PARAM_BN_WEIGHT, 7},
-    {"layer1.0.bn3.bias", 1, {256}, P_layer1_0_bn3_bias, 256, RT_PARAM_BN_BIAS, 7},
-    {"layer1.0.bn3.running_mean", 1, {256}, P_layer1_0_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, 7},
-    {"layer1.0.bn3.running_var", 1, {256}, P_layer1_0_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, 7},
-    {"layer1.0.downsample.0.weight", 4, {256,64,1,1}, P_layer1_0_downsample_0_weight, 16384, RT_PARAM_WEIGHT, 8},
-    {"layer1.0.downsample.1.weight", 1, {256}, P_layer1_0_downsample_1_weight, 256, RT_PARAM_BN_WEIGHT, 9},
-    {"layer1.0.downsample.1.bias", 1, {256}, P_layer1_0_downsample_1_bias, 256, RT_PARAM_BN_BIAS, 9},
-    {"layer1.0.downsample.1.running_mean", 1, {256}, P_layer1_0_downsample_1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 9},
-    {"layer1.0.downsample.1.running_var", 1, {256}, P_layer1_0_downsample_1_running_var, 256, RT_PARAM_RUNNING_VAR, 9},
-    {"layer1.1.conv1.weight", 4, {64,256,1,1}, P_layer1_1_conv1_weight, 16384, RT_PARAM_WEIGHT, 11},
-    {"layer1.1.bn1.weight", 1, {64}, P_layer1_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 12},
-    {"layer1.1.bn1.bias", 1, {64}, P_layer1_1_bn1_bias, 64, RT_PARAM_BN_BIAS, 12},
-    {"layer1.1.bn1.running_mean", 1, {64}, P_layer1_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 12},
-    {"layer1.1.bn1.running_var", 1, {64}, P_layer1_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 12},
-    {"layer1.1.conv2.weight", 4, {64,64,3,3}, P_layer1_1_conv2_weight, 36864, RT_PARAM_WEIGHT, 13},
-    {"layer1.1.bn2.weight", 1, {64}, P_layer1_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 14},
-    {"layer1.1.bn2.bias", 1, {64}, P_layer1_1_bn2_bias, 64, RT_PARAM_BN_BIAS, 14},
-    {"layer1.1.bn2.running_mean", 1, {64}, P_layer1_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 14},
-    {"layer1.1.bn2.running_var", 1, {64}, P_layer1_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 14},
-    {"layer1.1.conv3.weight", 4, {256,64,1,1}, P_layer1_1_conv3_weight, 16384, RT_PARAM_WEIGHT, 15},
-    {"layer1.1.bn3.weight", 1, {256}, P_layer1_1_bn3_weight, 256, RT_PARAM_BN_WEIGHT, 16},
-    {"layer1.1.bn3.bias", 1, {256}, P_layer1_1_bn3_bias, 256, RT_PARAM_BN_BIAS, 16},
-    {"layer1.1.bn3.running_mean", 1, {256}, P_layer1_1_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, 16},
-    {"layer1.1.bn3.running_var", 1, {256}, P_layer1_1_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, 16},
-    {"layer1.2.conv1.weight", 4, {64,256,1,1}, P_layer1_2_conv1_weight, 16384, RT_PARAM_WEIGHT, 18},
-    {"layer1.2.bn1.weight", 1, {64}, P_layer1_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 19},
-    {"layer1.2.bn1.bias", 1, {64}, P_layer1_2_bn1_bias, 64, RT_PARAM_BN_BIAS, 19},
-    {"layer1.2.bn1.running_mean", 1, {64}, P_layer1_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 19},
-    {"layer1.2.bn1.running_var", 1, {64}, P_layer1_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 19},
-    {"layer1.2.conv2.weight", 4, {64,64,3,3}, P_layer1_2_conv2_weight, 36864, RT_PARAM_WEIGHT, 20},
-    {"layer1.2.bn2.weight", 1, {64}, P_layer1_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 21},
-    {"layer1.2.bn2.bias", 1, {64}, P_layer1_2_bn2_bias, 64, RT_PARAM_BN_BIAS, 21},
-    {"layer1.2.bn2.running_mean", 1, {64}, P_layer1_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 21},
-    {"layer1.2.bn2.running_var", 1, {64}, P_layer1_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 21},
-    {"layer1.2.conv3.weight", 4, {256,64,1,1}, P_layer1_2_conv3_weight, 16384, RT_PARAM_WEIGHT, 22},
-    {"layer1.2.bn3.weight", 1, {256}, P_layer1_2_bn3_weight, 256, RT_PARAM_BN_WEIGHT, 23},
-    {"layer1.2.bn3.bias", 1, {256}, P_layer1_2_bn3_bias, 256, RT_PARAM_BN_BIAS, 23},
-    {"layer1.2.bn3.running_mean", 1, {256}, P_layer1_2_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, 23},
-    {"layer1.2.bn3.running_var", 1, {256}, P_layer1_2_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, 23},
-    {"layer2.0.conv1.weight", 4, {128,256,1,1}, P_layer2_0_conv1_weight, 32768, RT_PARAM_WEIGHT, 25},
-    {"layer2.0.bn1.weight", 1, {128}, P_layer2_0_bn1_weight, 128, RT_PARAM_BN_WEIGHT, 26},
-    {"layer2.0.bn1.bias", 1, {128}, P_layer2_0_bn1_bias, 128, RT_PARAM_BN_BIAS, 26},
-    {"layer2.0.bn1.running_mean", 1, {128}, P_layer2_0_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 26},
-    {"layer2.0.bn1.running_var", 1, {128}, P_layer2_0_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, 26},
-    {"layer2.0.conv2.weight", 4, {128,128,3,3}, P_layer2_0_conv2_weight, 147456, RT_PARAM_WEIGHT, 27},
-    {"layer2.0.bn2.weight", 1, {128}, P_layer2_0_bn2_weight, 128, RT_PARAM_BN_WEIGHT, 28},
-    {"layer2.0.bn2.bias", 1, {128}, P_layer2_0_bn2_bias, 128, RT_PARAM_BN_BIAS, 28},
-    {"layer2.0.bn2.running_mean", 1, {128}, P_layer2_0_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 28},
-    {"layer2.0.bn2.running_var", 1, {128}, P_layer2_0_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, 28},
-    {"layer2.0.conv3.weight", 4, {512,128,1,1}, P_layer2_0_conv3_weight, 65536, RT_PARAM_WEIGHT, 29},
-    {"layer2.0.bn3.weight", 1, {512}, P_layer2_0_bn3_weight, 512, RT_PARAM_BN_WEIGHT, 30},
-    {"layer2.0.bn3.bias", 1, {512}, P_layer2_0_bn3_bias, 512, RT_PARAM_BN_BIAS, 30},
-    {"layer2.0.bn3.running_mean", 1, {512}, P_layer2_0_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, 30},
-    {"layer2.0.bn3.running_var", 1, {512}, P_layer2_0_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, 30},
-    {"layer2.0.downsample.0.weight", 4, {512,256,1,1}, P_layer2_0_downsample_0_weight, 131072, RT_PARAM_WEIGHT, 31},
-    {"layer2.0.downsample.1.weight", 1, {512}, P_layer2_0_downsample_1_weight, 512, RT_PARAM_BN_WEIGHT, 32},
-    {"layer2.0.downsample.1.bias", 1, {512}, P_layer2_0_downsample_1_bias, 512, RT_PARAM_BN_BIAS, 32},
-    {"layer2.0.downsample.1.running_mean", 1, {512}, P_layer2_0_downsample_1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 32},
-    {"layer2.0.downsample.1.running_var", 1, {512}, P_layer2_0_downsample_1_running_var, 512, RT_PARAM_RUNNING_VAR, 32},
-    {"layer2.1.conv1.weight", 4, {128,512,1,1}, P_layer2_1_conv1_weight, 65536, RT_PARAM_WEIGHT, 34},
-    {"layer2.1.bn1.weight", 1, {128}, P_layer2_1_bn1_weight, 128, RT_PARAM_BN_WEIGHT, 35},
-    {"layer2.1.bn1.bias", 1, {128}, P_layer2_1_bn1_bias, 128, RT_PARAM_BN_BIAS, 35},
-    {"layer2.1.bn1.running_mean", 1, {128}, P_layer2_1_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 35},
-    {"layer2.1.bn1.running_var", 1, {128}, P_layer2_1_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, 35},
-    {"layer2.1.conv2.weight", 4, {128,128,3,3}, P_layer2_1_conv2_weight, 147456, RT_PARAM_WEIGHT, 36},
-    {"layer2.1.bn2.weight", 1, {128}, P_layer2_1_bn2_weight, 128, RT_PARAM_BN_WEIGHT, 37},
-    {"layer2.1.bn2.bias", 1, {128}, P_layer2_1_bn2_bias, 128, RT_PARAM_BN_BIAS, 37},
-    {"layer2.1.bn2.running_mean", 1, {128}, P_layer2_1_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 37},
-    {"layer2.1.bn2.running_var", 1, {128}, P_layer2_1_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, 37},
-    {"layer2.1.conv3.weight", 4, {512,128,1,1}, P_layer2_1_conv3_weight, 65536, RT_PARAM_WEIGHT, 38},
-    {"layer2.1.bn3.weight", 1, {512}, P_layer2_1_bn3_weight, 512, RT_PARAM_BN_WEIGHT, 39},
-    {"layer2.1.bn3.bias", 1, {512}, P_layer2_1_bn3_bias, 512, RT_PARAM_BN_BIAS, 39},
-    {"layer2.1.bn3.running_mean", 1, {512}, P_layer2_1_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, 39},
-    {"layer2.1.bn3.running_var", 1, {512}, P_layer2_1_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, 39},
-    {"layer2.2.conv1.weight", 4, {128,512,1,1}, P_layer2_2_conv1_weight, 65536, RT_PARAM_WEIGHT, 41},
-    {"layer2.2.bn1.weight", 1, {128}, P_layer2_2_bn1_weight, 128, RT_PARAM_BN_WEIGHT, 42},
-    {"layer2.2.bn1.bias", 1, {128}, P_layer2_2_bn1_bias, 128, RT_PARAM_BN_BIAS, 42},
-    {"layer2.2.bn1.running_mean", 1, {128}, P_layer2_2_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 42},
-    {"layer2.2.bn1.running_var", 1, {128}, P_layer2_2_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, 42},
-    {"layer2.2.conv2.weight", 4, {128,128,3,3}, P_layer2_2_conv2_weight, 147456, RT_PARAM_WEIGHT, 43},
-    {"layer2.2.bn2.weight", 1, {128}, P_layer2_2_bn2_weight, 128, RT_PARAM_BN_WEIGHT, 44},
-    {"layer2.2.bn2.bias", 1, {128}, P_layer2_2_bn2_bias, 128, RT_PARAM_BN_BIAS, 44},
-    {"layer2.2.bn2.running_mean", 1, {128}, P_layer2_2_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 44},
-    {"layer2.2.bn2.running_var", 1, {128}, P_layer2_2_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, 44},
-    {"layer2.2.conv3.weight", 4, {512,128,1,1}, P_layer2_2_conv3_weight, 65536, RT_PARAM_WEIGHT, 45},
-    {"layer2.2.bn3.weight", 1, {512}, P_layer2_2_bn3_weight, 512, RT_PARAM_BN_WEIGHT, 46},
-    {"layer2.2.bn3.bias", 1, {512}, P_layer2_2_bn3_bias, 512, RT_PARAM_BN_BIAS, 46},
-    {"layer2.2.bn3.running_mean", 1, {512}, P_layer2_2_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, 46},
-    {"layer2.2.bn3.running_var", 1, {512}, P_layer2_2_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, 46},
-    {"layer2.3.conv1.weight", 4, {128,512,1,1}, P_layer2_3_conv1_weight, 65536, RT_PARAM_WEIGHT, 48},
-    {"layer2.3.bn1.weight", 1, {128}, P_layer2_3_bn1_weight, 128, RT_PARAM_BN_WEIGHT, 49},
-    {"layer2.3.bn1.bias", 1, {128}, P_layer2_3_bn1_bias, 128, RT_PARAM_BN_BIAS, 49},
-    {"layer2.3.bn1.running_mean", 1, {128}, P_layer2_3_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, 49},
-    {"layer2.3.bn1.running_var", 1, {128}, P_layer2_3_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, 49},
-    {"layer2.3.conv2.weight", 4, {128,128,3,3}, P_layer2_3_conv2_weight, 147456, RT_PARAM_WEIGHT, 50},
-    {"layer2.3.bn2.weight", 1, {128}, P_layer2_3_bn2_weight, 128, RT_PARAM_BN_WEIGHT, 51},
-    {"layer2.3.bn2.bias", 1, {128}, P_layer2_3_bn2_bias, 128, RT_PARAM_BN_BIAS, 51},
-    {"layer2.3.bn2.running_mean", 1, {128}, P_layer2_3_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, 51},
-    {"layer2.3.bn2.running_var", 1, {128}, P_layer2_3_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, 51},
-    {"layer2.3.conv3.weight", 4, {512,128,1,1}, P_layer2_3_conv3_weight, 65536, RT_PARAM_WEIGHT, 52},
-    {"layer2.3.bn3.weight", 1, {512}, P_layer2_3_bn3_weight, 512, RT_PARAM_BN_WEIGHT, 53},
-    {"layer2.3.bn3.bias", 1, {512}, P_layer2_3_bn3_bias, 512, RT_PARAM_BN_BIAS, 53},
-    {"layer2.3.bn3.running_mean", 1, {512}, P_layer2_3_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, 53},
-    {"layer2.3.bn3.running_var", 1, {512}, P_layer2_3_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, 53},
-    {"layer3.0.conv1.weight", 4, {256,512,1,1}, P_layer3_0_conv1_weight, 131072, RT_PARAM_WEIGHT, 55},
-    {"layer3.0.bn1.weight", 1, {256}, P_layer3_0_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 56},
-    {"layer3.0.bn1.bias", 1, {256}, P_layer3_0_bn1_bias, 256, RT_PARAM_BN_BIAS, 56},
-    {"layer3.0.bn1.running_mean", 1, {256}, P_layer3_0_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 56},
-    {"layer3.0.bn1.running_var", 1, {256}, P_layer3_0_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 56},
-    {"layer3.0.conv2.weight", 4, {256,256,3,3}, P_layer3_0_conv2_weight, 589824, RT_PARAM_WEIGHT, 57},
-    {"layer3.0.bn2.weight", 1, {256}, P_layer3_0_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 58},
-    {"layer3.0.bn2.bias", 1, {256}, P_layer3_0_bn2_bias, 256, RT_PARAM_BN_BIAS, 58},
-    {"layer3.0.bn2.running_mean", 1, {256}, P_layer3_0_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 58},
-    {"layer3.0.bn2.running_var", 1, {256}, P_layer3_0_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 58},
-    {"layer3.0.conv3.weight", 4, {1024,256,1,1}, P_layer3_0_conv3_weight, 262144, RT_PARAM_WEIGHT, 59},
-    {"layer3.0.bn3.weight", 1, {1024}, P_layer3_0_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, 60},
-    {"layer3.0.bn3.bias", 1, {1024}, P_layer3_0_bn3_bias, 1024, RT_PARAM_BN_BIAS, 60},
-    {"layer3.0.bn3.running_mean", 1, {1024}, P_layer3_0_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 60},
-    {"layer3.0.bn3.running_var", 1, {1024}, P_layer3_0_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, 60},
-    {"layer3.0.downsample.0.weight", 4, {1024,512,1,1}, P_layer3_0_downsample_0_weight, 524288, RT_PARAM_WEIGHT, 61},
-    {"layer3.0.downsample.1.weight", 1, {1024}, P_layer3_0_downsample_1_weight, 1024, RT_PARAM_BN_WEIGHT, 62},
-    {"layer3.0.downsample.1.bias", 1, {1024}, P_layer3_0_downsample_1_bias, 1024, RT_PARAM_BN_BIAS, 62},
-    {"layer3.0.downsample.1.running_mean", 1, {1024}, P_layer3_0_downsample_1_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 62},
-    {"layer3.0.downsample.1.running_var", 1, {1024}, P_layer3_0_downsample_1_running_var, 1024, RT_PARAM_RUNNING_VAR, 62},
-    {"layer3.1.conv1.weight", 4, {256,1024,1,1}, P_layer3_1_conv1_weight, 262144, RT_PARAM_WEIGHT, 64},
-    {"layer3.1.bn1.weight", 1, {256}, P_layer3_1_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 65},
-    {"layer3.1.bn1.bias", 1, {256}, P_layer3_1_bn1_bias, 256, RT_PARAM_BN_BIAS, 65},
-    {"layer3.1.bn1.running_mean", 1, {256}, P_layer3_1_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 65},
-    {"layer3.1.bn1.running_var", 1, {256}, P_layer3_1_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 65},
-    {"layer3.1.conv2.weight", 4, {256,256,3,3}, P_layer3_1_conv2_weight, 589824, RT_PARAM_WEIGHT, 66},
-    {"layer3.1.bn2.weight", 1, {256}, P_layer3_1_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 67},
-    {"layer3.1.bn2.bias", 1, {256}, P_layer3_1_bn2_bias, 256, RT_PARAM_BN_BIAS, 67},
-    {"layer3.1.bn2.running_mean", 1, {256}, P_layer3_1_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 67},
-    {"layer3.1.bn2.running_var", 1, {256}, P_layer3_1_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 67},
-    {"layer3.1.conv3.weight", 4, {1024,256,1,1}, P_layer3_1_conv3_weight, 262144, RT_PARAM_WEIGHT, 68},
-    {"layer3.1.bn3.weight", 1, {1024}, P_layer3_1_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, 69},
-    {"layer3.1.bn3.bias", 1, {1024}, P_layer3_1_bn3_bias, 1024, RT_PARAM_BN_BIAS, 69},
-    {"layer3.1.bn3.running_mean", 1, {1024}, P_layer3_1_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 69},
-    {"layer3.1.bn3.running_var", 1, {1024}, P_layer3_1_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, 69},
-    {"layer3.2.conv1.weight", 4, {256,1024,1,1}, P_layer3_2_conv1_weight, 262144, RT_PARAM_WEIGHT, 71},
-    {"layer3.2.bn1.weight", 1, {256}, P_layer3_2_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 72},
-    {"layer3.2.bn1.bias", 1, {256}, P_layer3_2_bn1_bias, 256, RT_PARAM_BN_BIAS, 72},
-    {"layer3.2.bn1.running_mean", 1, {256}, P_layer3_2_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 72},
-    {"layer3.2.bn1.running_var", 1, {256}, P_layer3_2_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 72},
-    {"layer3.2.conv2.weight", 4, {256,256,3,3}, P_layer3_2_conv2_weight, 589824, RT_PARAM_WEIGHT, 73},
-    {"layer3.2.bn2.weight", 1, {256}, P_layer3_2_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 74},
-    {"layer3.2.bn2.bias", 1, {256}, P_layer3_2_bn2_bias, 256, RT_PARAM_BN_BIAS, 74},
-    {"layer3.2.bn2.running_mean", 1, {256}, P_layer3_2_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 74},
-    {"layer3.2.bn2.running_var", 1, {256}, P_layer3_2_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 74},
-    {"layer3.2.conv3.weight", 4, {1024,256,1,1}, P_layer3_2_conv3_weight, 262144, RT_PARAM_WEIGHT, 75},
-    {"layer3.2.bn3.weight", 1, {1024}, P_layer3_2_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, 76},
-    {"layer3.2.bn3.bias", 1, {1024}, P_layer3_2_bn3_bias, 1024, RT_PARAM_BN_BIAS, 76},
-    {"layer3.2.bn3.running_mean", 1, {1024}, P_layer3_2_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 76},
-    {"layer3.2.bn3.running_var", 1, {1024}, P_layer3_2_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, 76},
-    {"layer3.3.conv1.weight", 4, {256,1024,1,1}, P_layer3_3_conv1_weight, 262144, RT_PARAM_WEIGHT, 78},
-    {"layer3.3.bn1.weight", 1, {256}, P_layer3_3_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 79},
-    {"layer3.3.bn1.bias", 1, {256}, P_layer3_3_bn1_bias, 256, RT_PARAM_BN_BIAS, 79},
-    {"layer3.3.bn1.running_mean", 1, {256}, P_layer3_3_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 79},
-    {"layer3.3.bn1.running_var", 1, {256}, P_layer3_3_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 79},
-    {"layer3.3.conv2.weight", 4, {256,256,3,3}, P_layer3_3_conv2_weight, 589824, RT_PARAM_WEIGHT, 80},
-    {"layer3.3.bn2.weight", 1, {256}, P_layer3_3_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 81},
-    {"layer3.3.bn2.bias", 1, {256}, P_layer3_3_bn2_bias, 256, RT_PARAM_BN_BIAS, 81},
-    {"layer3.3.bn2.running_mean", 1, {256}, P_layer3_3_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 81},
-    {"layer3.3.bn2.running_var", 1, {256}, P_layer3_3_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 81},
-    {"layer3.3.conv3.weight", 4, {1024,256,1,1}, P_layer3_3_conv3_weight, 262144, RT_PARAM_WEIGHT, 82},
-    {"layer3.3.bn3.weight", 1, {1024}, P_layer3_3_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, 83},
-    {"layer3.3.bn3.bias", 1, {1024}, P_layer3_3_bn3_bias, 1024, RT_PARAM_BN_BIAS, 83},
-    {"layer3.3.bn3.running_mean", 1, {1024}, P_layer3_3_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 83},
-    {"layer3.3.bn3.running_var", 1, {1024}, P_layer3_3_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, 83},
-    {"layer3.4.conv1.weight", 4, {256,1024,1,1}, P_layer3_4_conv1_weight, 262144, RT_PARAM_WEIGHT, 85},
-    {"layer3.4.bn1.weight", 1, {256}, P_layer3_4_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 86},
-    {"layer3.4.bn1.bias", 1, {256}, P_layer3_4_bn1_bias, 256, RT_PARAM_BN_BIAS, 86},
-    {"layer3.4.bn1.running_mean", 1, {256}, P_layer3_4_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 86},
-    {"layer3.4.bn1.running_var", 1, {256}, P_layer3_4_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 86},
-    {"layer3.4.conv2.weight", 4, {256,256,3,3}, P_layer3_4_conv2_weight, 589824, RT_PARAM_WEIGHT, 87},
-    {"layer3.4.bn2.weight", 1, {256}, P_layer3_4_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 88},
-    {"layer3.4.bn2.bias", 1, {256}, P_layer3_4_bn2_bias, 256, RT_PARAM_BN_BIAS, 88},
-    {"layer3.4.bn2.running_mean", 1, {256}, P_layer3_4_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 88},
-    {"layer3.4.bn2.running_var", 1, {256}, P_layer3_4_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 88},
-    {"layer3.4.conv3.weight", 4, {1024,256,1,1}, P_layer3_4_conv3_weight, 262144, RT_PARAM_WEIGHT, 89},
-    {"layer3.4.bn3.weight", 1, {1024}, P_layer3_4_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, 90},
-    {"layer3.4.bn3.bias", 1, {1024}, P_layer3_4_bn3_bias, 1024, RT_PARAM_BN_BIAS, 90},
-    {"layer3.4.bn3.running_mean", 1, {1024}, P_layer3_4_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 90},
-    {"layer3.4.bn3.running_var", 1, {1024}, P_layer3_4_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, 90},
-    {"layer3.5.conv1.weight", 4, {256,1024,1,1}, P_layer3_5_conv1_weight, 262144, RT_PARAM_WEIGHT, 92},
-    {"layer3.5.bn1.weight", 1, {256}, P_layer3_5_bn1_weight, 256, RT_PARAM_BN_WEIGHT, 93},
-    {"layer3.5.bn1.bias", 1, {256}, P_layer3_5_bn1_bias, 256, RT_PARAM_BN_BIAS, 93},
-    {"layer3.5.bn1.running_mean", 1, {256}, P_layer3_5_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, 93},
-    {"layer3.5.bn1.running_var", 1, {256}, P_layer3_5_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, 93},
-    {"layer3.5.conv2.weight", 4, {256,256,3,3}, P_layer3_5_conv2_weight, 589824, RT_PARAM_WEIGHT, 94},
-    {"layer3.5.bn2.weight", 1, {256}, P_layer3_5_bn2_weight, 256, RT_PARAM_BN_WEIGHT, 95},
-    {"layer3.5.bn2.bias", 1, {256}, P_layer3_5_bn2_bias, 256, RT_PARAM_BN_BIAS, 95},
-    {"layer3.5.bn2.running_mean", 1, {256}, P_layer3_5_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, 95},
-    {"layer3.5.bn2.running_var", 1, {256}, P_layer3_5_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, 95},
-    {"layer3.5.conv3.weight", 4, {1024,256,1,1}, P_layer3_5_conv3_weight, 262144, RT_PARAM_WEIGHT, 96},
-    {"layer3.5.bn3.weight", 1, {1024}, P_layer3_5_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, 97},
-    {"layer3.5.bn3.bias", 1, {1024}, P_layer3_5_bn3_bias, 1024, RT_PARAM_BN_BIAS, 97},
-    {"layer3.5.bn3.running_mean", 1, {1024}, P_layer3_5_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, 97},
-    {"layer3.5.bn3.running_var", 1, {1024}, P_layer3_5_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, 97},
-    {"layer4.0.conv1.weight", 4, {512,1024,1,1}, P_layer4_0_conv1_weight, 524288, RT_PARAM_WEIGHT, 99},
-    {"layer4.0.bn1.weight", 1, {512}, P_layer4_0_bn1_weight, 512, RT_PARAM_BN_WEIGHT, 100},
-    {"layer4.0.bn1.bias", 1, {512}, P_layer4_0_bn1_bias, 512, RT_PARAM_BN_BIAS, 100},
-    {"layer4.0.bn1.running_mean", 1, {512}, P_layer4_0_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 100},
-    {"layer4.0.bn1.running_var", 1, {512}, P_layer4_0_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, 100},
-    {"layer4.0.conv2.weight", 4, {512,512,3,3}, P_layer4_0_conv2_weight, 2359296, RT_PARAM_WEIGHT, 101},
-    {"layer4.0.bn2.weight", 1, {512}, P_layer4_0_bn2_weight, 512, RT_PARAM_BN_WEIGHT, 102},
-    {"layer4.0.bn2.bias", 1, {512}, P_layer4_0_bn2_bias, 512, RT_PARAM_BN_BIAS, 102},
-    {"layer4.0.bn2.running_mean", 1, {512}, P_layer4_0_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, 102},
-    {"layer4.0.bn2.running_var", 1, {512}, P_layer4_0_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, 102},
-    {"layer4.0.conv3.weight", 4, {2048,512,1,1}, P_layer4_0_conv3_weight, 1048576, RT_PARAM_WEIGHT, 103},
-    {"layer4.0.bn3.weight", 1, {2048}, P_layer4_0_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, 104},
-    {"layer4.0.bn3.bias", 1, {2048}, P_layer4_0_bn3_bias, 2048, RT_PARAM_BN_BIAS, 104},
-    {"layer4.0.bn3.running_mean", 1, {2048}, P_layer4_0_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, 104},
-    {"layer4.0.bn3.running_var", 1, {2048}, P_layer4_0_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, 104},
-    {"layer4.0.downsample.0.weight", 4, {2048,1024,1,1}, P_layer4_0_downsample_0_weight, 2097152, RT_PARAM_WEIGHT, 105},
-    {"layer4.0.downsample.1.weight", 1, {2048}, P_layer4_0_downsample_1_weight, 2048, RT_PARAM_BN_WEIGHT, 106},
-    {"layer4.0.downsample.1.bias", 1, {2048}, P_layer4_0_downsample_1_bias, 2048, RT_PARAM_BN_BIAS, 106},
-    {"layer4.0.downsample.1.running_mean", 1, {2048}, P_layer4_0_downsample_1_running_mean, 2048, RT_PARAM_RUNNING_MEAN, 106},
-    {"layer4.0.downsample.1.running_var", 1, {2048}, P_layer4_0_downsample_1_running_var, 2048, RT_PARAM_RUNNING_VAR, 106},
-    {"layer4.1.conv1.weight", 4, {512,2048,1,1}, P_layer4_1_conv1_weight, 1048576, RT_PARAM_WEIGHT, 108},
-    {"layer4.1.bn1.weight", 1, {512}, P_layer4_1_bn1_weight, 512, RT_PARAM_BN_WEIGHT, 109},
-    {"layer4.1.bn1.bias", 1, {512}, P_layer4_1_bn1_bias, 512, RT_PARAM_BN_BIAS, 109},
-    {"layer4.1.bn1.running_mean", 1, {512}, P_layer4_1_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 109},
-    {"layer4.1.bn1.running_var", 1, {512}, P_layer4_1_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, 109},
-    {"layer4.1.conv2.weight", 4, {512,512,3,3}, P_layer4_1_conv2_weight, 2359296, RT_PARAM_WEIGHT, 110},
-    {"layer4.1.bn2.weight", 1, {512}, P_layer4_1_bn2_weight, 512, RT_PARAM_BN_WEIGHT, 111},
-    {"layer4.1.bn2.bias", 1, {512}, P_layer4_1_bn2_bias, 512, RT_PARAM_BN_BIAS, 111},
-    {"layer4.1.bn2.running_mean", 1, {512}, P_layer4_1_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, 111},
-    {"layer4.1.bn2.running_var", 1, {512}, P_layer4_1_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, 111},
-    {"layer4.1.conv3.weight", 4, {2048,512,1,1}, P_layer4_1_conv3_weight, 1048576, RT_PARAM_WEIGHT, 112},
-    {"layer4.1.bn3.weight", 1, {2048}, P_layer4_1_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, 113},
-    {"layer4.1.bn3.bias", 1, {2048}, P_layer4_1_bn3_bias, 2048, RT_PARAM_BN_BIAS, 113},
-    {"layer4.1.bn3.running_mean", 1, {2048}, P_layer4_1_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, 113},
-    {"layer4.1.bn3.running_var", 1, {2048}, P_layer4_1_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, 113},
-    {"layer4.2.conv1.weight", 4, {512,2048,1,1}, P_layer4_2_conv1_weight, 1048576, RT_PARAM_WEIGHT, 115},
-    {"layer4.2.bn1.weight", 1, {512}, P_layer4_2_bn1_weight, 512, RT_PARAM_BN_WEIGHT, 116},
-    {"layer4.2.bn1.bias", 1, {512}, P_layer4_2_bn1_bias, 512, RT_PARAM_BN_BIAS, 116},
-    {"layer4.2.bn1.running_mean", 1, {512}, P_layer4_2_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, 116},
-    {"layer4.2.bn1.running_var", 1, {512}, P_layer4_2_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, 116},
-    {"layer4.2.conv2.weight", 4, {512,512,3,3}, P_layer4_2_conv2_weight, 2359296, RT_PARAM_WEIGHT, 117},
-    {"layer4.2.bn2.weight", 1, {512}, P_layer4_2_bn2_weight, 512, RT_PARAM_BN_WEIGHT, 118},
-    {"layer4.2.bn2.bias", 1, {512}, P_layer4_2_bn2_bias, 512, RT_PARAM_BN_BIAS, 118},
-    {"layer4.2.bn2.running_mean", 1, {512}, P_layer4_2_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, 118},
-    {"layer4.2.bn2.running_var", 1, {512}, P_layer4_2_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, 118},
-    {"layer4.2.conv3.weight", 4, {2048,512,1,1}, P_layer4_2_conv3_weight, 1048576, RT_PARAM_WEIGHT, 119},
-    {"layer4.2.bn3.weight", 1, {2048}, P_layer4_2_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, 120},
-    {"layer4.2.bn3.bias", 1, {2048}, P_layer4_2_bn3_bias, 2048, RT_PARAM_BN_BIAS, 120},
-    {"layer4.2.bn3.running_mean", 1, {2048}, P_layer4_2_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, 120},
-    {"layer4.2.bn3.running_var", 1, {2048}, P_layer4_2_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, 120},
-    {"fc.weight", 2, {1000,2048}, P_fc_weight, 2048000, RT_PARAM_WEIGHT, 122},
-    {"fc.bias", 1, {1000}, P_fc_bias, 1000, RT_PARAM_BIAS, 122},
+    {"conv1.weight", 4, {64,3,7,7}, P_conv1_weight, 9408, RT_PARAM_WEIGHT, L_conv1},
+    {"bn1.weight", 1, {64}, P_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_bn1},
+    {"bn1.bias", 1, {64}, P_bn1_bias, 64, RT_PARAM_BN_BIAS, L_bn1},
+    {"bn1.running_mean", 1, {64}, P_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_bn1},
+    {"bn1.running_var", 1, {64}, P_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_bn1},
+    {"layer1.0.conv1.weight", 4, {64,64,1,1}, P_layer1_0_conv1_weight, 4096, RT_PARAM_WEIGHT, L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {64}, P_layer1_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.bn1.bias", 1, {64}, P_layer1_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_mean", 1, {64}, P_layer1_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {64}, P_layer1_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {64,64,3,3}, P_layer1_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {64}, P_layer1_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn2.bias", 1, {64}, P_layer1_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_mean", 1, {64}, P_layer1_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {64}, P_layer1_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
+    {"layer1.0.conv3.weight", 4, {256,64,1,1}, P_layer1_0_conv3_weight, 16384, RT_PARAM_WEIGHT, L_layer1_0_conv3},
+    {"layer1.0.bn3.weight", 1, {256}, P_layer1_0_bn3_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_0_bn3},
+    {"layer1.0.bn3.bias", 1, {256}, P_layer1_0_bn3_bias, 256, RT_PARAM_BN_BIAS, L_layer1_0_bn3},
+    {"layer1.0.bn3.running_mean", 1, {256}, P_layer1_0_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn3},
+    {"layer1.0.bn3.running_var", 1, {256}, P_layer1_0_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_0_bn3},
+    {"layer1.0.downsample.0.weight", 4, {256,64,1,1}, P_layer1_0_downsample_0_weight, 16384, RT_PARAM_WEIGHT, L_layer1_0_downsample_0},
+    {"layer1.0.downsample.1.weight", 1, {256}, P_layer1_0_downsample_1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_0_downsample_1},
+    {"layer1.0.downsample.1.bias", 1, {256}, P_layer1_0_downsample_1_bias, 256, RT_PARAM_BN_BIAS, L_layer1_0_downsample_1},
+    {"layer1.0.downsample.1.running_mean", 1, {256}, P_layer1_0_downsample_1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_0_downsample_1},
+    {"layer1.0.downsample.1.running_var", 1, {256}, P_layer1_0_downsample_1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_0_downsample_1},
+    {"layer1.1.conv1.weight", 4, {64,256,1,1}, P_layer1_1_conv1_weight, 16384, RT_PARAM_WEIGHT, L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {64}, P_layer1_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.1.bn1.bias", 1, {64}, P_layer1_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_mean", 1, {64}, P_layer1_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {64}, P_layer1_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {64,64,3,3}, P_layer1_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {64}, P_layer1_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn2.bias", 1, {64}, P_layer1_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_mean", 1, {64}, P_layer1_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {64}, P_layer1_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
+    {"layer1.1.conv3.weight", 4, {256,64,1,1}, P_layer1_1_conv3_weight, 16384, RT_PARAM_WEIGHT, L_layer1_1_conv3},
+    {"layer1.1.bn3.weight", 1, {256}, P_layer1_1_bn3_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_1_bn3},
+    {"layer1.1.bn3.bias", 1, {256}, P_layer1_1_bn3_bias, 256, RT_PARAM_BN_BIAS, L_layer1_1_bn3},
+    {"layer1.1.bn3.running_mean", 1, {256}, P_layer1_1_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn3},
+    {"layer1.1.bn3.running_var", 1, {256}, P_layer1_1_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_1_bn3},
+    {"layer1.2.conv1.weight", 4, {64,256,1,1}, P_layer1_2_conv1_weight, 16384, RT_PARAM_WEIGHT, L_layer1_2_conv1},
+    {"layer1.2.bn1.weight", 1, {64}, P_layer1_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_2_bn1},
+    {"layer1.2.bn1.bias", 1, {64}, P_layer1_2_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_mean", 1, {64}, P_layer1_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_var", 1, {64}, P_layer1_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_2_bn1},
+    {"layer1.2.conv2.weight", 4, {64,64,3,3}, P_layer1_2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_2_conv2},
+    {"layer1.2.bn2.weight", 1, {64}, P_layer1_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_2_bn2},
+    {"layer1.2.bn2.bias", 1, {64}, P_layer1_2_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_mean", 1, {64}, P_layer1_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_var", 1, {64}, P_layer1_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_2_bn2},
+    {"layer1.2.conv3.weight", 4, {256,64,1,1}, P_layer1_2_conv3_weight, 16384, RT_PARAM_WEIGHT, L_layer1_2_conv3},
+    {"layer1.2.bn3.weight", 1, {256}, P_layer1_2_bn3_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_2_bn3},
+    {"layer1.2.bn3.bias", 1, {256}, P_layer1_2_bn3_bias, 256, RT_PARAM_BN_BIAS, L_layer1_2_bn3},
+    {"layer1.2.bn3.running_mean", 1, {256}, P_layer1_2_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn3},
+    {"layer1.2.bn3.running_var", 1, {256}, P_layer1_2_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_2_bn3},
+    {"layer2.0.conv1.weight", 4, {128,256,1,1}, P_layer2_0_conv1_weight, 32768, RT_PARAM_WEIGHT, L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {128}, P_layer2_0_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer2.0.bn1.bias", 1, {128}, P_layer2_0_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_mean", 1, {128}, P_layer2_0_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {128}, P_layer2_0_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {128,128,3,3}, P_layer2_0_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {128}, P_layer2_0_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn2.bias", 1, {128}, P_layer2_0_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_mean", 1, {128}, P_layer2_0_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {128}, P_layer2_0_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
+    {"layer2.0.conv3.weight", 4, {512,128,1,1}, P_layer2_0_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_0_conv3},
+    {"layer2.0.bn3.weight", 1, {512}, P_layer2_0_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_0_bn3},
+    {"layer2.0.bn3.bias", 1, {512}, P_layer2_0_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_0_bn3},
+    {"layer2.0.bn3.running_mean", 1, {512}, P_layer2_0_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn3},
+    {"layer2.0.bn3.running_var", 1, {512}, P_layer2_0_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_0_bn3},
+    {"layer2.0.downsample.0.weight", 4, {512,256,1,1}, P_layer2_0_downsample_0_weight, 131072, RT_PARAM_WEIGHT, L_layer2_0_downsample_0},
+    {"layer2.0.downsample.1.weight", 1, {512}, P_layer2_0_downsample_1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.bias", 1, {512}, P_layer2_0_downsample_1_bias, 512, RT_PARAM_BN_BIAS, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_mean", 1, {512}, P_layer2_0_downsample_1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_var", 1, {512}, P_layer2_0_downsample_1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_0_downsample_1},
+    {"layer2.1.conv1.weight", 4, {128,512,1,1}, P_layer2_1_conv1_weight, 65536, RT_PARAM_WEIGHT, L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {128}, P_layer2_1_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.1.bn1.bias", 1, {128}, P_layer2_1_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_mean", 1, {128}, P_layer2_1_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {128}, P_layer2_1_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {128,128,3,3}, P_layer2_1_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {128}, P_layer2_1_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn2.bias", 1, {128}, P_layer2_1_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_mean", 1, {128}, P_layer2_1_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {128}, P_layer2_1_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
+    {"layer2.1.conv3.weight", 4, {512,128,1,1}, P_layer2_1_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_1_conv3},
+    {"layer2.1.bn3.weight", 1, {512}, P_layer2_1_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_1_bn3},
+    {"layer2.1.bn3.bias", 1, {512}, P_layer2_1_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_1_bn3},
+    {"layer2.1.bn3.running_mean", 1, {512}, P_layer2_1_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn3},
+    {"layer2.1.bn3.running_var", 1, {512}, P_layer2_1_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_1_bn3},
+    {"layer2.2.conv1.weight", 4, {128,512,1,1}, P_layer2_2_conv1_weight, 65536, RT_PARAM_WEIGHT, L_layer2_2_conv1},
+    {"layer2.2.bn1.weight", 1, {128}, P_layer2_2_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_2_bn1},
+    {"layer2.2.bn1.bias", 1, {128}, P_layer2_2_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_mean", 1, {128}, P_layer2_2_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_var", 1, {128}, P_layer2_2_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_2_bn1},
+    {"layer2.2.conv2.weight", 4, {128,128,3,3}, P_layer2_2_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_2_conv2},
+    {"layer2.2.bn2.weight", 1, {128}, P_layer2_2_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_2_bn2},
+    {"layer2.2.bn2.bias", 1, {128}, P_layer2_2_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_mean", 1, {128}, P_layer2_2_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_var", 1, {128}, P_layer2_2_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_2_bn2},
+    {"layer2.2.conv3.weight", 4, {512,128,1,1}, P_layer2_2_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_2_conv3},
+    {"layer2.2.bn3.weight", 1, {512}, P_layer2_2_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_2_bn3},
+    {"layer2.2.bn3.bias", 1, {512}, P_layer2_2_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_2_bn3},
+    {"layer2.2.bn3.running_mean", 1, {512}, P_layer2_2_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn3},
+    {"layer2.2.bn3.running_var", 1, {512}, P_layer2_2_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_2_bn3},
+    {"layer2.3.conv1.weight", 4, {128,512,1,1}, P_layer2_3_conv1_weight, 65536, RT_PARAM_WEIGHT, L_layer2_3_conv1},
+    {"layer2.3.bn1.weight", 1, {128}, P_layer2_3_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_3_bn1},
+    {"layer2.3.bn1.bias", 1, {128}, P_layer2_3_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_3_bn1},
+    {"layer2.3.bn1.running_mean", 1, {128}, P_layer2_3_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn1},
+    {"layer2.3.bn1.running_var", 1, {128}, P_layer2_3_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_3_bn1},
+    {"layer2.3.conv2.weight", 4, {128,128,3,3}, P_layer2_3_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_3_conv2},
+    {"layer2.3.bn2.weight", 1, {128}, P_layer2_3_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_3_bn2},
+    {"layer2.3.bn2.bias", 1, {128}, P_layer2_3_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_3_bn2},
+    {"layer2.3.bn2.running_mean", 1, {128}, P_layer2_3_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn2},
+    {"layer2.3.bn2.running_var", 1, {128}, P_layer2_3_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_3_bn2},
+    {"layer2.3.conv3.weight", 4, {512,128,1,1}, P_layer2_3_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_3_conv3},
+    {"layer2.3.bn3.weight", 1, {512}, P_layer2_3_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_3_bn3},
+    {"layer2.3.bn3.bias", 1, {512}, P_layer2_3_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_3_bn3},
+    {"layer2.3.bn3.running_mean", 1, {512}, P_layer2_3_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn3},
+    {"layer2.3.bn3.running_var", 1, {512}, P_layer2_3_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_3_bn3},
+    {"layer3.0.conv1.weight", 4, {256,512,1,1}, P_layer3_0_conv1_weight, 131072, RT_PARAM_WEIGHT, L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {256}, P_layer3_0_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer3.0.bn1.bias", 1, {256}, P_layer3_0_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_mean", 1, {256}, P_layer3_0_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {256}, P_layer3_0_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {256,256,3,3}, P_layer3_0_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {256}, P_layer3_0_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn2.bias", 1, {256}, P_layer3_0_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_mean", 1, {256}, P_layer3_0_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {256}, P_layer3_0_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
+    {"layer3.0.conv3.weight", 4, {1024,256,1,1}, P_layer3_0_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_0_conv3},
+    {"layer3.0.bn3.weight", 1, {1024}, P_layer3_0_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_0_bn3},
+    {"layer3.0.bn3.bias", 1, {1024}, P_layer3_0_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_0_bn3},
+    {"layer3.0.bn3.running_mean", 1, {1024}, P_layer3_0_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn3},
+    {"layer3.0.bn3.running_var", 1, {1024}, P_layer3_0_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_0_bn3},
+    {"layer3.0.downsample.0.weight", 4, {1024,512,1,1}, P_layer3_0_downsample_0_weight, 524288, RT_PARAM_WEIGHT, L_layer3_0_downsample_0},
+    {"layer3.0.downsample.1.weight", 1, {1024}, P_layer3_0_downsample_1_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.bias", 1, {1024}, P_layer3_0_downsample_1_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_mean", 1, {1024}, P_layer3_0_downsample_1_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_var", 1, {1024}, P_layer3_0_downsample_1_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_0_downsample_1},
+    {"layer3.1.conv1.weight", 4, {256,1024,1,1}, P_layer3_1_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {256}, P_layer3_1_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.1.bn1.bias", 1, {256}, P_layer3_1_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_mean", 1, {256}, P_layer3_1_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {256}, P_layer3_1_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {256,256,3,3}, P_layer3_1_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {256}, P_layer3_1_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn2.bias", 1, {256}, P_layer3_1_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_mean", 1, {256}, P_layer3_1_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {256}, P_layer3_1_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
+    {"layer3.1.conv3.weight", 4, {1024,256,1,1}, P_layer3_1_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_1_conv3},
+    {"layer3.1.bn3.weight", 1, {1024}, P_layer3_1_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_1_bn3},
+    {"layer3.1.bn3.bias", 1, {1024}, P_layer3_1_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_1_bn3},
+    {"layer3.1.bn3.running_mean", 1, {1024}, P_layer3_1_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn3},
+    {"layer3.1.bn3.running_var", 1, {1024}, P_layer3_1_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_1_bn3},
+    {"layer3.2.conv1.weight", 4, {256,1024,1,1}, P_layer3_2_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_2_conv1},
+    {"layer3.2.bn1.weight", 1, {256}, P_layer3_2_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_2_bn1},
+    {"layer3.2.bn1.bias", 1, {256}, P_layer3_2_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_mean", 1, {256}, P_layer3_2_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_var", 1, {256}, P_layer3_2_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_2_bn1},
+    {"layer3.2.conv2.weight", 4, {256,256,3,3}, P_layer3_2_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_2_conv2},
+    {"layer3.2.bn2.weight", 1, {256}, P_layer3_2_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_2_bn2},
+    {"layer3.2.bn2.bias", 1, {256}, P_layer3_2_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_mean", 1, {256}, P_layer3_2_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_var", 1, {256}, P_layer3_2_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_2_bn2},
+    {"layer3.2.conv3.weight", 4, {1024,256,1,1}, P_layer3_2_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_2_conv3},
+    {"layer3.2.bn3.weight", 1, {1024}, P_layer3_2_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_2_bn3},
+    {"layer3.2.bn3.bias", 1, {1024}, P_layer3_2_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_2_bn3},
+    {"layer3.2.bn3.running_mean", 1, {1024}, P_layer3_2_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn3},
+    {"layer3.2.bn3.running_var", 1, {1024}, P_layer3_2_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_2_bn3},
+    {"layer3.3.conv1.weight", 4, {256,1024,1,1}, P_layer3_3_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_3_conv1},
+    {"layer3.3.bn1.weight", 1, {256}, P_layer3_3_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_3_bn1},
+    {"layer3.3.bn1.bias", 1, {256}, P_layer3_3_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_3_bn1},
+    {"layer3.3.bn1.running_mean", 1, {256}, P_layer3_3_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn1},
+    {"layer3.3.bn1.running_var", 1, {256}, P_layer3_3_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_3_bn1},
+    {"layer3.3.conv2.weight", 4, {256,256,3,3}, P_layer3_3_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_3_conv2},
+    {"layer3.3.bn2.weight", 1, {256}, P_layer3_3_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_3_bn2},
+    {"layer3.3.bn2.bias", 1, {256}, P_layer3_3_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_3_bn2},
+    {"layer3.3.bn2.running_mean", 1, {256}, P_layer3_3_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn2},
+    {"layer3.3.bn2.running_var", 1, {256}, P_layer3_3_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_3_bn2},
+    {"layer3.3.conv3.weight", 4, {1024,256,1,1}, P_layer3_3_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_3_conv3},
+    {"layer3.3.bn3.weight", 1, {1024}, P_layer3_3_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_3_bn3},
+    {"layer3.3.bn3.bias", 1, {1024}, P_layer3_3_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_3_bn3},
+    {"layer3.3.bn3.running_mean", 1, {1024}, P_layer3_3_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn3},
+    {"layer3.3.bn3.running_var", 1, {1024}, P_layer3_3_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_3_bn3},
+    {"layer3.4.conv1.weight", 4, {256,1024,1,1}, P_layer3_4_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_4_conv1},
+    {"layer3.4.bn1.weight", 1, {256}, P_layer3_4_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_4_bn1},
+    {"layer3.4.bn1.bias", 1, {256}, P_layer3_4_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_4_bn1},
+    {"layer3.4.bn1.running_mean", 1, {256}, P_layer3_4_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn1},
+    {"layer3.4.bn1.running_var", 1, {256}, P_layer3_4_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_4_bn1},
+    {"layer3.4.conv2.weight", 4, {256,256,3,3}, P_layer3_4_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_4_conv2},
+    {"layer3.4.bn2.weight", 1, {256}, P_layer3_4_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_4_bn2},
+    {"layer3.4.bn2.bias", 1, {256}, P_layer3_4_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_4_bn2},
+    {"layer3.4.bn2.running_mean", 1, {256}, P_layer3_4_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn2},
+    {"layer3.4.bn2.running_var", 1, {256}, P_layer3_4_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_4_bn2},
+    {"layer3.4.conv3.weight", 4, {1024,256,1,1}, P_layer3_4_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_4_conv3},
+    {"layer3.4.bn3.weight", 1, {1024}, P_layer3_4_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_4_bn3},
+    {"layer3.4.bn3.bias", 1, {1024}, P_layer3_4_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_4_bn3},
+    {"layer3.4.bn3.running_mean", 1, {1024}, P_layer3_4_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn3},
+    {"layer3.4.bn3.running_var", 1, {1024}, P_layer3_4_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_4_bn3},
+    {"layer3.5.conv1.weight", 4, {256,1024,1,1}, P_layer3_5_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_5_conv1},
+    {"layer3.5.bn1.weight", 1, {256}, P_layer3_5_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_5_bn1},
+    {"layer3.5.bn1.bias", 1, {256}, P_layer3_5_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_5_bn1},
+    {"layer3.5.bn1.running_mean", 1, {256}, P_layer3_5_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn1},
+    {"layer3.5.bn1.running_var", 1, {256}, P_layer3_5_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_5_bn1},
+    {"layer3.5.conv2.weight", 4, {256,256,3,3}, P_layer3_5_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_5_conv2},
+    {"layer3.5.bn2.weight", 1, {256}, P_layer3_5_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_5_bn2},
+    {"layer3.5.bn2.bias", 1, {256}, P_layer3_5_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_5_bn2},
+    {"layer3.5.bn2.running_mean", 1, {256}, P_layer3_5_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn2},
+    {"layer3.5.bn2.running_var", 1, {256}, P_layer3_5_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_5_bn2},
+    {"layer3.5.conv3.weight", 4, {1024,256,1,1}, P_layer3_5_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_5_conv3},
+    {"layer3.5.bn3.weight", 1, {1024}, P_layer3_5_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_5_bn3},
+    {"layer3.5.bn3.bias", 1, {1024}, P_layer3_5_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_5_bn3},
+    {"layer3.5.bn3.running_mean", 1, {1024}, P_layer3_5_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn3},
+    {"layer3.5.bn3.running_var", 1, {1024}, P_layer3_5_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_5_bn3},
+    {"layer4.0.conv1.weight", 4, {512,1024,1,1}, P_layer4_0_conv1_weight, 524288, RT_PARAM_WEIGHT, L_layer4_0_conv1},
+    {"layer4.0.bn1.weight", 1, {512}, P_layer4_0_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_0_bn1},
+    {"layer4.0.bn1.bias", 1, {512}, P_layer4_0_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_0_bn1},
+    {"layer4.0.bn1.running_mean", 1, {512}, P_layer4_0_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn1},
+    {"layer4.0.bn1.running_var", 1, {512}, P_layer4_0_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_0_bn1},
+    {"layer4.0.conv2.weight", 4, {512,512,3,3}, P_layer4_0_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_0_conv2},
+    {"layer4.0.bn2.weight", 1, {512}, P_layer4_0_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_0_bn2},
+    {"layer4.0.bn2.bias", 1, {512}, P_layer4_0_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_0_bn2},
+    {"layer4.0.bn2.running_mean", 1, {512}, P_layer4_0_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn2},
+    {"layer4.0.bn2.running_var", 1, {512}, P_layer4_0_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_0_bn2},
+    {"layer4.0.conv3.weight", 4, {2048,512,1,1}, P_layer4_0_conv3_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_0_conv3},
+    {"layer4.0.bn3.weight", 1, {2048}, P_layer4_0_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_0_bn3},
+    {"layer4.0.bn3.bias", 1, {2048}, P_layer4_0_bn3_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_0_bn3},
+    {"layer4.0.bn3.running_mean", 1, {2048}, P_layer4_0_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn3},
+    {"layer4.0.bn3.running_var", 1, {2048}, P_layer4_0_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_0_bn3},
+    {"layer4.0.downsample.0.weight", 4, {2048,1024,1,1}, P_layer4_0_downsample_0_weight, 2097152, RT_PARAM_WEIGHT, L_layer4_0_downsample_0},
+    {"layer4.0.downsample.1.weight", 1, {2048}, P_layer4_0_downsample_1_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.bias", 1, {2048}, P_layer4_0_downsample_1_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.running_mean", 1, {2048}, P_layer4_0_downsample_1_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.running_var", 1, {2048}, P_layer4_0_downsample_1_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_0_downsample_1},
+    {"layer4.1.conv1.weight", 4, {512,2048,1,1}, P_layer4_1_conv1_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_1_conv1},
+    {"layer4.1.bn1.weight", 1, {512}, P_layer4_1_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_1_bn1},
+    {"layer4.1.bn1.bias", 1, {512}, P_layer4_1_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_1_bn1},
+    {"layer4.1.bn1.running_mean", 1, {512}, P_layer4_1_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn1},
+    {"layer4.1.bn1.running_var", 1, {512}, P_layer4_1_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_1_bn1},
+    {"layer4.1.conv2.weight", 4, {512,512,3,3}, P_layer4_1_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_1_conv2},
+    {"layer4.1.bn2.weight", 1, {512}, P_layer4_1_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_1_bn2},
+    {"layer4.1.bn2.bias", 1, {512}, P_layer4_1_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_1_bn2},
+    {"layer4.1.bn2.running_mean", 1, {512}, P_layer4_1_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn2},
+    {"layer4.1.bn2.running_var", 1, {512}, P_layer4_1_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_1_bn2},
+    {"layer4.1.conv3.weight", 4, {2048,512,1,1}, P_layer4_1_conv3_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_1_conv3},
+    {"layer4.1.bn3.weight", 1, {2048}, P_layer4_1_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_1_bn3},
+    {"layer4.1.bn3.bias", 1, {2048}, P_layer4_1_bn3_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_1_bn3},
+    {"layer4.1.bn3.running_mean", 1, {2048}, P_layer4_1_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn3},
+    {"layer4.1.bn3.running_var", 1, {2048}, P_layer4_1_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_1_bn3},
+    {"layer4.2.conv1.weight", 4, {512,2048,1,1}, P_layer4_2_conv1_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_2_conv1},
+    {"layer4.2.bn1.weight", 1, {512}, P_layer4_2_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_2_bn1},
+    {"layer4.2.bn1.bias", 1, {512}, P_layer4_2_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_2_bn1},
+    {"layer4.2.bn1.running_mean", 1, {512}, P_layer4_2_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_2_bn1},
+    {"layer4.2.bn1.running_var", 1, {512}, P_layer4_2_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_2_bn1},
+    {"layer4.2.conv2.weight", 4, {512,512,3,3}, P_layer4_2_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_2_conv2},
+    {"layer4.2.bn2.weight", 1, {512}, P_layer4_2_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_2_bn2},
+    {"layer4.2.bn2.bias", 1, {512}, P_layer4_2_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_2_bn2},
+    {"layer4.2.bn2.running_mean", 1, {512}, P_layer4_2_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_2_bn2},
+    {"layer4.2.bn2.running_var", 1, {512}, P_layer4_2_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_2_bn2},
+    {"layer4.2.conv3.weight", 4, {2048,512,1,1}, P_layer4_2_conv3_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_2_conv3},
+    {"layer4.2.bn3.weight", 1, {2048}, P_layer4_2_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_2_bn3},
+    {"layer4.2.bn3.bias", 1, {2048}, P_layer4_2_bn3_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_2_bn3},
+    {"layer4.2.bn3.running_mean", 1, {2048}, P_layer4_2_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_2_bn3},
+    {"layer4.2.bn3.running_var", 1, {2048}, P_layer4_2_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_2_bn3},
+    {"fc.weight", 2, {1000,2048}, P_fc_weight, 2048000, RT_PARAM_WEIGHT, L_fc},
+    {"fc.bias", 1, {1000}, P_fc_bias, 1000, RT_PARAM_BIAS, L_fc},
 };
 
 static const RtLayerInfo layers[] = {
@@ -2596,22 +2743,22 @@ static const RtLayerInfo layers[] = {
 
 /* Residual adds, in drop[] order: the layer and the input kept when dropped. */
 static const RtSkipInfo skips[] = {
-    {10, "layer1.0.downsample.1"},
-    {17, "layer1.0.relu3"},
-    {24, "layer1.1.relu3"},
-    {33, "layer2.0.downsample.1"},
-    {40, "layer2.0.relu3"},
-    {47, "layer2.1.relu3"},
-    {54, "layer2.2.relu3"},
-    {63, "layer3.0.downsample.1"},
-    {70, "layer3.0.relu3"},
-    {77, "layer3.1.relu3"},
-    {84, "layer3.2.relu3"},
-    {91, "layer3.3.relu3"},
-    {98, "layer3.4.relu3"},
-    {107, "layer4.0.downsample.1"},
-    {114, "layer4.0.relu3"},
-    {121, "layer4.1.relu3"},
+    {L_layer1_0_add1, "layer1.0.downsample.1"},
+    {L_layer1_1_add1, "layer1.0.relu3"},
+    {L_layer1_2_add1, "layer1.1.relu3"},
+    {L_layer2_0_add1, "layer2.0.downsample.1"},
+    {L_layer2_1_add1, "layer2.0.relu3"},
+    {L_layer2_2_add1, "layer2.1.relu3"},
+    {L_layer2_3_add1, "layer2.2.relu3"},
+    {L_layer3_0_add1, "layer3.0.downsample.1"},
+    {L_layer3_1_add1, "layer3.0.relu3"},
+    {L_layer3_2_add1, "layer3.1.relu3"},
+    {L_layer3_3_add1, "layer3.2.relu3"},
+    {L_layer3_4_add1, "layer3.3.relu3"},
+    {L_layer3_5_add1, "layer3.4.relu3"},
+    {L_layer4_0_add1, "layer4.0.downsample.1"},
+    {L_layer4_1_add1, "layer4.0.relu3"},
+    {L_layer4_2_add1, "layer4.1.relu3"},
 };
 
 const RtModel resnet50_model = {

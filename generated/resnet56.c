@@ -9,292 +9,292 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_conv1_weight = 0,  /* [16,1,3,3] */
-    P_bn1_weight = 144,  /* [16] */
-    P_bn1_bias = 160,  /* [16] */
-    P_bn1_running_mean = 855482,  /* [16] */
-    P_bn1_running_var = 855498,  /* [16] */
-    P_layer1_0_conv1_weight = 176,  /* [16,16,3,3] */
-    P_layer1_0_bn1_weight = 2480,  /* [16] */
-    P_layer1_0_bn1_bias = 2496,  /* [16] */
-    P_layer1_0_bn1_running_mean = 855514,  /* [16] */
-    P_layer1_0_bn1_running_var = 855530,  /* [16] */
-    P_layer1_0_conv2_weight = 2512,  /* [16,16,3,3] */
-    P_layer1_0_bn2_weight = 4816,  /* [16] */
-    P_layer1_0_bn2_bias = 4832,  /* [16] */
-    P_layer1_0_bn2_running_mean = 855546,  /* [16] */
-    P_layer1_0_bn2_running_var = 855562,  /* [16] */
-    P_layer1_1_conv1_weight = 4848,  /* [16,16,3,3] */
-    P_layer1_1_bn1_weight = 7152,  /* [16] */
-    P_layer1_1_bn1_bias = 7168,  /* [16] */
-    P_layer1_1_bn1_running_mean = 855578,  /* [16] */
-    P_layer1_1_bn1_running_var = 855594,  /* [16] */
-    P_layer1_1_conv2_weight = 7184,  /* [16,16,3,3] */
-    P_layer1_1_bn2_weight = 9488,  /* [16] */
-    P_layer1_1_bn2_bias = 9504,  /* [16] */
-    P_layer1_1_bn2_running_mean = 855610,  /* [16] */
-    P_layer1_1_bn2_running_var = 855626,  /* [16] */
-    P_layer1_2_conv1_weight = 9520,  /* [16,16,3,3] */
-    P_layer1_2_bn1_weight = 11824,  /* [16] */
-    P_layer1_2_bn1_bias = 11840,  /* [16] */
-    P_layer1_2_bn1_running_mean = 855642,  /* [16] */
-    P_layer1_2_bn1_running_var = 855658,  /* [16] */
-    P_layer1_2_conv2_weight = 11856,  /* [16,16,3,3] */
-    P_layer1_2_bn2_weight = 14160,  /* [16] */
-    P_layer1_2_bn2_bias = 14176,  /* [16] */
-    P_layer1_2_bn2_running_mean = 855674,  /* [16] */
-    P_layer1_2_bn2_running_var = 855690,  /* [16] */
-    P_layer1_3_conv1_weight = 14192,  /* [16,16,3,3] */
-    P_layer1_3_bn1_weight = 16496,  /* [16] */
-    P_layer1_3_bn1_bias = 16512,  /* [16] */
-    P_layer1_3_bn1_running_mean = 855706,  /* [16] */
-    P_layer1_3_bn1_running_var = 855722,  /* [16] */
-    P_layer1_3_conv2_weight = 16528,  /* [16,16,3,3] */
-    P_layer1_3_bn2_weight = 18832,  /* [16] */
-    P_layer1_3_bn2_bias = 18848,  /* [16] */
-    P_layer1_3_bn2_running_mean = 855738,  /* [16] */
-    P_layer1_3_bn2_running_var = 855754,  /* [16] */
-    P_layer1_4_conv1_weight = 18864,  /* [16,16,3,3] */
-    P_layer1_4_bn1_weight = 21168,  /* [16] */
-    P_layer1_4_bn1_bias = 21184,  /* [16] */
-    P_layer1_4_bn1_running_mean = 855770,  /* [16] */
-    P_layer1_4_bn1_running_var = 855786,  /* [16] */
-    P_layer1_4_conv2_weight = 21200,  /* [16,16,3,3] */
-    P_layer1_4_bn2_weight = 23504,  /* [16] */
-    P_layer1_4_bn2_bias = 23520,  /* [16] */
-    P_layer1_4_bn2_running_mean = 855802,  /* [16] */
-    P_layer1_4_bn2_running_var = 855818,  /* [16] */
-    P_layer1_5_conv1_weight = 23536,  /* [16,16,3,3] */
-    P_layer1_5_bn1_weight = 25840,  /* [16] */
-    P_layer1_5_bn1_bias = 25856,  /* [16] */
-    P_layer1_5_bn1_running_mean = 855834,  /* [16] */
-    P_layer1_5_bn1_running_var = 855850,  /* [16] */
-    P_layer1_5_conv2_weight = 25872,  /* [16,16,3,3] */
-    P_layer1_5_bn2_weight = 28176,  /* [16] */
-    P_layer1_5_bn2_bias = 28192,  /* [16] */
-    P_layer1_5_bn2_running_mean = 855866,  /* [16] */
-    P_layer1_5_bn2_running_var = 855882,  /* [16] */
-    P_layer1_6_conv1_weight = 28208,  /* [16,16,3,3] */
-    P_layer1_6_bn1_weight = 30512,  /* [16] */
-    P_layer1_6_bn1_bias = 30528,  /* [16] */
-    P_layer1_6_bn1_running_mean = 855898,  /* [16] */
-    P_layer1_6_bn1_running_var = 855914,  /* [16] */
-    P_layer1_6_conv2_weight = 30544,  /* [16,16,3,3] */
-    P_layer1_6_bn2_weight = 32848,  /* [16] */
-    P_layer1_6_bn2_bias = 32864,  /* [16] */
-    P_layer1_6_bn2_running_mean = 855930,  /* [16] */
-    P_layer1_6_bn2_running_var = 855946,  /* [16] */
-    P_layer1_7_conv1_weight = 32880,  /* [16,16,3,3] */
-    P_layer1_7_bn1_weight = 35184,  /* [16] */
-    P_layer1_7_bn1_bias = 35200,  /* [16] */
-    P_layer1_7_bn1_running_mean = 855962,  /* [16] */
-    P_layer1_7_bn1_running_var = 855978,  /* [16] */
-    P_layer1_7_conv2_weight = 35216,  /* [16,16,3,3] */
-    P_layer1_7_bn2_weight = 37520,  /* [16] */
-    P_layer1_7_bn2_bias = 37536,  /* [16] */
-    P_layer1_7_bn2_running_mean = 855994,  /* [16] */
-    P_layer1_7_bn2_running_var = 856010,  /* [16] */
-    P_layer1_8_conv1_weight = 37552,  /* [16,16,3,3] */
-    P_layer1_8_bn1_weight = 39856,  /* [16] */
-    P_layer1_8_bn1_bias = 39872,  /* [16] */
-    P_layer1_8_bn1_running_mean = 856026,  /* [16] */
-    P_layer1_8_bn1_running_var = 856042,  /* [16] */
-    P_layer1_8_conv2_weight = 39888,  /* [16,16,3,3] */
-    P_layer1_8_bn2_weight = 42192,  /* [16] */
-    P_layer1_8_bn2_bias = 42208,  /* [16] */
-    P_layer1_8_bn2_running_mean = 856058,  /* [16] */
-    P_layer1_8_bn2_running_var = 856074,  /* [16] */
-    P_layer2_0_conv1_weight = 42224,  /* [32,16,3,3] */
-    P_layer2_0_bn1_weight = 46832,  /* [32] */
-    P_layer2_0_bn1_bias = 46864,  /* [32] */
-    P_layer2_0_bn1_running_mean = 856090,  /* [32] */
-    P_layer2_0_bn1_running_var = 856122,  /* [32] */
-    P_layer2_0_conv2_weight = 46896,  /* [32,32,3,3] */
-    P_layer2_0_bn2_weight = 56112,  /* [32] */
-    P_layer2_0_bn2_bias = 56144,  /* [32] */
-    P_layer2_0_bn2_running_mean = 856154,  /* [32] */
-    P_layer2_0_bn2_running_var = 856186,  /* [32] */
-    P_layer2_0_downsample_0_weight = 56176,  /* [32,16,1,1] */
-    P_layer2_0_downsample_1_weight = 56688,  /* [32] */
-    P_layer2_0_downsample_1_bias = 56720,  /* [32] */
-    P_layer2_0_downsample_1_running_mean = 856218,  /* [32] */
-    P_layer2_0_downsample_1_running_var = 856250,  /* [32] */
-    P_layer2_1_conv1_weight = 56752,  /* [32,32,3,3] */
-    P_layer2_1_bn1_weight = 65968,  /* [32] */
-    P_layer2_1_bn1_bias = 66000,  /* [32] */
-    P_layer2_1_bn1_running_mean = 856282,  /* [32] */
-    P_layer2_1_bn1_running_var = 856314,  /* [32] */
-    P_layer2_1_conv2_weight = 66032,  /* [32,32,3,3] */
-    P_layer2_1_bn2_weight = 75248,  /* [32] */
-    P_layer2_1_bn2_bias = 75280,  /* [32] */
-    P_layer2_1_bn2_running_mean = 856346,  /* [32] */
-    P_layer2_1_bn2_running_var = 856378,  /* [32] */
-    P_layer2_2_conv1_weight = 75312,  /* [32,32,3,3] */
-    P_layer2_2_bn1_weight = 84528,  /* [32] */
-    P_layer2_2_bn1_bias = 84560,  /* [32] */
-    P_layer2_2_bn1_running_mean = 856410,  /* [32] */
-    P_layer2_2_bn1_running_var = 856442,  /* [32] */
-    P_layer2_2_conv2_weight = 84592,  /* [32,32,3,3] */
-    P_layer2_2_bn2_weight = 93808,  /* [32] */
-    P_layer2_2_bn2_bias = 93840,  /* [32] */
-    P_layer2_2_bn2_running_mean = 856474,  /* [32] */
-    P_layer2_2_bn2_running_var = 856506,  /* [32] */
-    P_layer2_3_conv1_weight = 93872,  /* [32,32,3,3] */
-    P_layer2_3_bn1_weight = 103088,  /* [32] */
-    P_layer2_3_bn1_bias = 103120,  /* [32] */
-    P_layer2_3_bn1_running_mean = 856538,  /* [32] */
-    P_layer2_3_bn1_running_var = 856570,  /* [32] */
-    P_layer2_3_conv2_weight = 103152,  /* [32,32,3,3] */
-    P_layer2_3_bn2_weight = 112368,  /* [32] */
-    P_layer2_3_bn2_bias = 112400,  /* [32] */
-    P_layer2_3_bn2_running_mean = 856602,  /* [32] */
-    P_layer2_3_bn2_running_var = 856634,  /* [32] */
-    P_layer2_4_conv1_weight = 112432,  /* [32,32,3,3] */
-    P_layer2_4_bn1_weight = 121648,  /* [32] */
-    P_layer2_4_bn1_bias = 121680,  /* [32] */
-    P_layer2_4_bn1_running_mean = 856666,  /* [32] */
-    P_layer2_4_bn1_running_var = 856698,  /* [32] */
-    P_layer2_4_conv2_weight = 121712,  /* [32,32,3,3] */
-    P_layer2_4_bn2_weight = 130928,  /* [32] */
-    P_layer2_4_bn2_bias = 130960,  /* [32] */
-    P_layer2_4_bn2_running_mean = 856730,  /* [32] */
-    P_layer2_4_bn2_running_var = 856762,  /* [32] */
-    P_layer2_5_conv1_weight = 130992,  /* [32,32,3,3] */
-    P_layer2_5_bn1_weight = 140208,  /* [32] */
-    P_layer2_5_bn1_bias = 140240,  /* [32] */
-    P_layer2_5_bn1_running_mean = 856794,  /* [32] */
-    P_layer2_5_bn1_running_var = 856826,  /* [32] */
-    P_layer2_5_conv2_weight = 140272,  /* [32,32,3,3] */
-    P_layer2_5_bn2_weight = 149488,  /* [32] */
-    P_layer2_5_bn2_bias = 149520,  /* [32] */
-    P_layer2_5_bn2_running_mean = 856858,  /* [32] */
-    P_layer2_5_bn2_running_var = 856890,  /* [32] */
-    P_layer2_6_conv1_weight = 149552,  /* [32,32,3,3] */
-    P_layer2_6_bn1_weight = 158768,  /* [32] */
-    P_layer2_6_bn1_bias = 158800,  /* [32] */
-    P_layer2_6_bn1_running_mean = 856922,  /* [32] */
-    P_layer2_6_bn1_running_var = 856954,  /* [32] */
-    P_layer2_6_conv2_weight = 158832,  /* [32,32,3,3] */
-    P_layer2_6_bn2_weight = 168048,  /* [32] */
-    P_layer2_6_bn2_bias = 168080,  /* [32] */
-    P_layer2_6_bn2_running_mean = 856986,  /* [32] */
-    P_layer2_6_bn2_running_var = 857018,  /* [32] */
-    P_layer2_7_conv1_weight = 168112,  /* [32,32,3,3] */
-    P_layer2_7_bn1_weight = 177328,  /* [32] */
-    P_layer2_7_bn1_bias = 177360,  /* [32] */
-    P_layer2_7_bn1_running_mean = 857050,  /* [32] */
-    P_layer2_7_bn1_running_var = 857082,  /* [32] */
-    P_layer2_7_conv2_weight = 177392,  /* [32,32,3,3] */
-    P_layer2_7_bn2_weight = 186608,  /* [32] */
-    P_layer2_7_bn2_bias = 186640,  /* [32] */
-    P_layer2_7_bn2_running_mean = 857114,  /* [32] */
-    P_layer2_7_bn2_running_var = 857146,  /* [32] */
-    P_layer2_8_conv1_weight = 186672,  /* [32,32,3,3] */
-    P_layer2_8_bn1_weight = 195888,  /* [32] */
-    P_layer2_8_bn1_bias = 195920,  /* [32] */
-    P_layer2_8_bn1_running_mean = 857178,  /* [32] */
-    P_layer2_8_bn1_running_var = 857210,  /* [32] */
-    P_layer2_8_conv2_weight = 195952,  /* [32,32,3,3] */
-    P_layer2_8_bn2_weight = 205168,  /* [32] */
-    P_layer2_8_bn2_bias = 205200,  /* [32] */
-    P_layer2_8_bn2_running_mean = 857242,  /* [32] */
-    P_layer2_8_bn2_running_var = 857274,  /* [32] */
-    P_layer3_0_conv1_weight = 205232,  /* [64,32,3,3] */
-    P_layer3_0_bn1_weight = 223664,  /* [64] */
-    P_layer3_0_bn1_bias = 223728,  /* [64] */
-    P_layer3_0_bn1_running_mean = 857306,  /* [64] */
-    P_layer3_0_bn1_running_var = 857370,  /* [64] */
-    P_layer3_0_conv2_weight = 223792,  /* [64,64,3,3] */
-    P_layer3_0_bn2_weight = 260656,  /* [64] */
-    P_layer3_0_bn2_bias = 260720,  /* [64] */
-    P_layer3_0_bn2_running_mean = 857434,  /* [64] */
-    P_layer3_0_bn2_running_var = 857498,  /* [64] */
-    P_layer3_0_downsample_0_weight = 260784,  /* [64,32,1,1] */
-    P_layer3_0_downsample_1_weight = 262832,  /* [64] */
-    P_layer3_0_downsample_1_bias = 262896,  /* [64] */
-    P_layer3_0_downsample_1_running_mean = 857562,  /* [64] */
-    P_layer3_0_downsample_1_running_var = 857626,  /* [64] */
-    P_layer3_1_conv1_weight = 262960,  /* [64,64,3,3] */
-    P_layer3_1_bn1_weight = 299824,  /* [64] */
-    P_layer3_1_bn1_bias = 299888,  /* [64] */
-    P_layer3_1_bn1_running_mean = 857690,  /* [64] */
-    P_layer3_1_bn1_running_var = 857754,  /* [64] */
-    P_layer3_1_conv2_weight = 299952,  /* [64,64,3,3] */
-    P_layer3_1_bn2_weight = 336816,  /* [64] */
-    P_layer3_1_bn2_bias = 336880,  /* [64] */
-    P_layer3_1_bn2_running_mean = 857818,  /* [64] */
-    P_layer3_1_bn2_running_var = 857882,  /* [64] */
-    P_layer3_2_conv1_weight = 336944,  /* [64,64,3,3] */
-    P_layer3_2_bn1_weight = 373808,  /* [64] */
-    P_layer3_2_bn1_bias = 373872,  /* [64] */
-    P_layer3_2_bn1_running_mean = 857946,  /* [64] */
-    P_layer3_2_bn1_running_var = 858010,  /* [64] */
-    P_layer3_2_conv2_weight = 373936,  /* [64,64,3,3] */
-    P_layer3_2_bn2_weight = 410800,  /* [64] */
-    P_layer3_2_bn2_bias = 410864,  /* [64] */
-    P_layer3_2_bn2_running_mean = 858074,  /* [64] */
-    P_layer3_2_bn2_running_var = 858138,  /* [64] */
-    P_layer3_3_conv1_weight = 410928,  /* [64,64,3,3] */
-    P_layer3_3_bn1_weight = 447792,  /* [64] */
-    P_layer3_3_bn1_bias = 447856,  /* [64] */
-    P_layer3_3_bn1_running_mean = 858202,  /* [64] */
-    P_layer3_3_bn1_running_var = 858266,  /* [64] */
-    P_layer3_3_conv2_weight = 447920,  /* [64,64,3,3] */
-    P_layer3_3_bn2_weight = 484784,  /* [64] */
-    P_layer3_3_bn2_bias = 484848,  /* [64] */
-    P_layer3_3_bn2_running_mean = 858330,  /* [64] */
-    P_layer3_3_bn2_running_var = 858394,  /* [64] */
-    P_layer3_4_conv1_weight = 484912,  /* [64,64,3,3] */
-    P_layer3_4_bn1_weight = 521776,  /* [64] */
-    P_layer3_4_bn1_bias = 521840,  /* [64] */
-    P_layer3_4_bn1_running_mean = 858458,  /* [64] */
-    P_layer3_4_bn1_running_var = 858522,  /* [64] */
-    P_layer3_4_conv2_weight = 521904,  /* [64,64,3,3] */
-    P_layer3_4_bn2_weight = 558768,  /* [64] */
-    P_layer3_4_bn2_bias = 558832,  /* [64] */
-    P_layer3_4_bn2_running_mean = 858586,  /* [64] */
-    P_layer3_4_bn2_running_var = 858650,  /* [64] */
-    P_layer3_5_conv1_weight = 558896,  /* [64,64,3,3] */
-    P_layer3_5_bn1_weight = 595760,  /* [64] */
-    P_layer3_5_bn1_bias = 595824,  /* [64] */
-    P_layer3_5_bn1_running_mean = 858714,  /* [64] */
-    P_layer3_5_bn1_running_var = 858778,  /* [64] */
-    P_layer3_5_conv2_weight = 595888,  /* [64,64,3,3] */
-    P_layer3_5_bn2_weight = 632752,  /* [64] */
-    P_layer3_5_bn2_bias = 632816,  /* [64] */
-    P_layer3_5_bn2_running_mean = 858842,  /* [64] */
-    P_layer3_5_bn2_running_var = 858906,  /* [64] */
-    P_layer3_6_conv1_weight = 632880,  /* [64,64,3,3] */
-    P_layer3_6_bn1_weight = 669744,  /* [64] */
-    P_layer3_6_bn1_bias = 669808,  /* [64] */
-    P_layer3_6_bn1_running_mean = 858970,  /* [64] */
-    P_layer3_6_bn1_running_var = 859034,  /* [64] */
-    P_layer3_6_conv2_weight = 669872,  /* [64,64,3,3] */
-    P_layer3_6_bn2_weight = 706736,  /* [64] */
-    P_layer3_6_bn2_bias = 706800,  /* [64] */
-    P_layer3_6_bn2_running_mean = 859098,  /* [64] */
-    P_layer3_6_bn2_running_var = 859162,  /* [64] */
-    P_layer3_7_conv1_weight = 706864,  /* [64,64,3,3] */
-    P_layer3_7_bn1_weight = 743728,  /* [64] */
-    P_layer3_7_bn1_bias = 743792,  /* [64] */
-    P_layer3_7_bn1_running_mean = 859226,  /* [64] */
-    P_layer3_7_bn1_running_var = 859290,  /* [64] */
-    P_layer3_7_conv2_weight = 743856,  /* [64,64,3,3] */
-    P_layer3_7_bn2_weight = 780720,  /* [64] */
-    P_layer3_7_bn2_bias = 780784,  /* [64] */
-    P_layer3_7_bn2_running_mean = 859354,  /* [64] */
-    P_layer3_7_bn2_running_var = 859418,  /* [64] */
-    P_layer3_8_conv1_weight = 780848,  /* [64,64,3,3] */
-    P_layer3_8_bn1_weight = 817712,  /* [64] */
-    P_layer3_8_bn1_bias = 817776,  /* [64] */
-    P_layer3_8_bn1_running_mean = 859482,  /* [64] */
-    P_layer3_8_bn1_running_var = 859546,  /* [64] */
-    P_layer3_8_conv2_weight = 817840,  /* [64,64,3,3] */
-    P_layer3_8_bn2_weight = 854704,  /* [64] */
-    P_layer3_8_bn2_bias = 854768,  /* [64] */
-    P_layer3_8_bn2_running_mean = 859610,  /* [64] */
-    P_layer3_8_bn2_running_var = 859674,  /* [64] */
-    P_fc_weight = 854832,  /* [10,64] */
-    P_fc_bias = 855472,  /* [10] */
+    P_bn1_weight = P_conv1_weight + 144,  /* [16] */
+    P_bn1_bias = P_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv1_weight = P_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn1_weight = P_layer1_0_conv1_weight + 2304,  /* [16] */
+    P_layer1_0_bn1_bias = P_layer1_0_bn1_weight + 16,  /* [16] */
+    P_layer1_0_conv2_weight = P_layer1_0_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_0_bn2_weight = P_layer1_0_conv2_weight + 2304,  /* [16] */
+    P_layer1_0_bn2_bias = P_layer1_0_bn2_weight + 16,  /* [16] */
+    P_layer1_1_conv1_weight = P_layer1_0_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn1_weight = P_layer1_1_conv1_weight + 2304,  /* [16] */
+    P_layer1_1_bn1_bias = P_layer1_1_bn1_weight + 16,  /* [16] */
+    P_layer1_1_conv2_weight = P_layer1_1_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_1_bn2_weight = P_layer1_1_conv2_weight + 2304,  /* [16] */
+    P_layer1_1_bn2_bias = P_layer1_1_bn2_weight + 16,  /* [16] */
+    P_layer1_2_conv1_weight = P_layer1_1_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn1_weight = P_layer1_2_conv1_weight + 2304,  /* [16] */
+    P_layer1_2_bn1_bias = P_layer1_2_bn1_weight + 16,  /* [16] */
+    P_layer1_2_conv2_weight = P_layer1_2_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_2_bn2_weight = P_layer1_2_conv2_weight + 2304,  /* [16] */
+    P_layer1_2_bn2_bias = P_layer1_2_bn2_weight + 16,  /* [16] */
+    P_layer1_3_conv1_weight = P_layer1_2_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_3_bn1_weight = P_layer1_3_conv1_weight + 2304,  /* [16] */
+    P_layer1_3_bn1_bias = P_layer1_3_bn1_weight + 16,  /* [16] */
+    P_layer1_3_conv2_weight = P_layer1_3_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_3_bn2_weight = P_layer1_3_conv2_weight + 2304,  /* [16] */
+    P_layer1_3_bn2_bias = P_layer1_3_bn2_weight + 16,  /* [16] */
+    P_layer1_4_conv1_weight = P_layer1_3_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_4_bn1_weight = P_layer1_4_conv1_weight + 2304,  /* [16] */
+    P_layer1_4_bn1_bias = P_layer1_4_bn1_weight + 16,  /* [16] */
+    P_layer1_4_conv2_weight = P_layer1_4_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_4_bn2_weight = P_layer1_4_conv2_weight + 2304,  /* [16] */
+    P_layer1_4_bn2_bias = P_layer1_4_bn2_weight + 16,  /* [16] */
+    P_layer1_5_conv1_weight = P_layer1_4_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_5_bn1_weight = P_layer1_5_conv1_weight + 2304,  /* [16] */
+    P_layer1_5_bn1_bias = P_layer1_5_bn1_weight + 16,  /* [16] */
+    P_layer1_5_conv2_weight = P_layer1_5_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_5_bn2_weight = P_layer1_5_conv2_weight + 2304,  /* [16] */
+    P_layer1_5_bn2_bias = P_layer1_5_bn2_weight + 16,  /* [16] */
+    P_layer1_6_conv1_weight = P_layer1_5_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_6_bn1_weight = P_layer1_6_conv1_weight + 2304,  /* [16] */
+    P_layer1_6_bn1_bias = P_layer1_6_bn1_weight + 16,  /* [16] */
+    P_layer1_6_conv2_weight = P_layer1_6_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_6_bn2_weight = P_layer1_6_conv2_weight + 2304,  /* [16] */
+    P_layer1_6_bn2_bias = P_layer1_6_bn2_weight + 16,  /* [16] */
+    P_layer1_7_conv1_weight = P_layer1_6_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_7_bn1_weight = P_layer1_7_conv1_weight + 2304,  /* [16] */
+    P_layer1_7_bn1_bias = P_layer1_7_bn1_weight + 16,  /* [16] */
+    P_layer1_7_conv2_weight = P_layer1_7_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_7_bn2_weight = P_layer1_7_conv2_weight + 2304,  /* [16] */
+    P_layer1_7_bn2_bias = P_layer1_7_bn2_weight + 16,  /* [16] */
+    P_layer1_8_conv1_weight = P_layer1_7_bn2_bias + 16,  /* [16,16,3,3] */
+    P_layer1_8_bn1_weight = P_layer1_8_conv1_weight + 2304,  /* [16] */
+    P_layer1_8_bn1_bias = P_layer1_8_bn1_weight + 16,  /* [16] */
+    P_layer1_8_conv2_weight = P_layer1_8_bn1_bias + 16,  /* [16,16,3,3] */
+    P_layer1_8_bn2_weight = P_layer1_8_conv2_weight + 2304,  /* [16] */
+    P_layer1_8_bn2_bias = P_layer1_8_bn2_weight + 16,  /* [16] */
+    P_layer2_0_conv1_weight = P_layer1_8_bn2_bias + 16,  /* [32,16,3,3] */
+    P_layer2_0_bn1_weight = P_layer2_0_conv1_weight + 4608,  /* [32] */
+    P_layer2_0_bn1_bias = P_layer2_0_bn1_weight + 32,  /* [32] */
+    P_layer2_0_conv2_weight = P_layer2_0_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_0_bn2_weight = P_layer2_0_conv2_weight + 9216,  /* [32] */
+    P_layer2_0_bn2_bias = P_layer2_0_bn2_weight + 32,  /* [32] */
+    P_layer2_0_downsample_0_weight = P_layer2_0_bn2_bias + 32,  /* [32,16,1,1] */
+    P_layer2_0_downsample_1_weight = P_layer2_0_downsample_0_weight + 512,  /* [32] */
+    P_layer2_0_downsample_1_bias = P_layer2_0_downsample_1_weight + 32,  /* [32] */
+    P_layer2_1_conv1_weight = P_layer2_0_downsample_1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn1_weight = P_layer2_1_conv1_weight + 9216,  /* [32] */
+    P_layer2_1_bn1_bias = P_layer2_1_bn1_weight + 32,  /* [32] */
+    P_layer2_1_conv2_weight = P_layer2_1_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_1_bn2_weight = P_layer2_1_conv2_weight + 9216,  /* [32] */
+    P_layer2_1_bn2_bias = P_layer2_1_bn2_weight + 32,  /* [32] */
+    P_layer2_2_conv1_weight = P_layer2_1_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn1_weight = P_layer2_2_conv1_weight + 9216,  /* [32] */
+    P_layer2_2_bn1_bias = P_layer2_2_bn1_weight + 32,  /* [32] */
+    P_layer2_2_conv2_weight = P_layer2_2_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_2_bn2_weight = P_layer2_2_conv2_weight + 9216,  /* [32] */
+    P_layer2_2_bn2_bias = P_layer2_2_bn2_weight + 32,  /* [32] */
+    P_layer2_3_conv1_weight = P_layer2_2_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_3_bn1_weight = P_layer2_3_conv1_weight + 9216,  /* [32] */
+    P_layer2_3_bn1_bias = P_layer2_3_bn1_weight + 32,  /* [32] */
+    P_layer2_3_conv2_weight = P_layer2_3_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_3_bn2_weight = P_layer2_3_conv2_weight + 9216,  /* [32] */
+    P_layer2_3_bn2_bias = P_layer2_3_bn2_weight + 32,  /* [32] */
+    P_layer2_4_conv1_weight = P_layer2_3_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_4_bn1_weight = P_layer2_4_conv1_weight + 9216,  /* [32] */
+    P_layer2_4_bn1_bias = P_layer2_4_bn1_weight + 32,  /* [32] */
+    P_layer2_4_conv2_weight = P_layer2_4_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_4_bn2_weight = P_layer2_4_conv2_weight + 9216,  /* [32] */
+    P_layer2_4_bn2_bias = P_layer2_4_bn2_weight + 32,  /* [32] */
+    P_layer2_5_conv1_weight = P_layer2_4_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_5_bn1_weight = P_layer2_5_conv1_weight + 9216,  /* [32] */
+    P_layer2_5_bn1_bias = P_layer2_5_bn1_weight + 32,  /* [32] */
+    P_layer2_5_conv2_weight = P_layer2_5_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_5_bn2_weight = P_layer2_5_conv2_weight + 9216,  /* [32] */
+    P_layer2_5_bn2_bias = P_layer2_5_bn2_weight + 32,  /* [32] */
+    P_layer2_6_conv1_weight = P_layer2_5_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_6_bn1_weight = P_layer2_6_conv1_weight + 9216,  /* [32] */
+    P_layer2_6_bn1_bias = P_layer2_6_bn1_weight + 32,  /* [32] */
+    P_layer2_6_conv2_weight = P_layer2_6_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_6_bn2_weight = P_layer2_6_conv2_weight + 9216,  /* [32] */
+    P_layer2_6_bn2_bias = P_layer2_6_bn2_weight + 32,  /* [32] */
+    P_layer2_7_conv1_weight = P_layer2_6_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_7_bn1_weight = P_layer2_7_conv1_weight + 9216,  /* [32] */
+    P_layer2_7_bn1_bias = P_layer2_7_bn1_weight + 32,  /* [32] */
+    P_layer2_7_conv2_weight = P_layer2_7_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_7_bn2_weight = P_layer2_7_conv2_weight + 9216,  /* [32] */
+    P_layer2_7_bn2_bias = P_layer2_7_bn2_weight + 32,  /* [32] */
+    P_layer2_8_conv1_weight = P_layer2_7_bn2_bias + 32,  /* [32,32,3,3] */
+    P_layer2_8_bn1_weight = P_layer2_8_conv1_weight + 9216,  /* [32] */
+    P_layer2_8_bn1_bias = P_layer2_8_bn1_weight + 32,  /* [32] */
+    P_layer2_8_conv2_weight = P_layer2_8_bn1_bias + 32,  /* [32,32,3,3] */
+    P_layer2_8_bn2_weight = P_layer2_8_conv2_weight + 9216,  /* [32] */
+    P_layer2_8_bn2_bias = P_layer2_8_bn2_weight + 32,  /* [32] */
+    P_layer3_0_conv1_weight = P_layer2_8_bn2_bias + 32,  /* [64,32,3,3] */
+    P_layer3_0_bn1_weight = P_layer3_0_conv1_weight + 18432,  /* [64] */
+    P_layer3_0_bn1_bias = P_layer3_0_bn1_weight + 64,  /* [64] */
+    P_layer3_0_conv2_weight = P_layer3_0_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_0_bn2_weight = P_layer3_0_conv2_weight + 36864,  /* [64] */
+    P_layer3_0_bn2_bias = P_layer3_0_bn2_weight + 64,  /* [64] */
+    P_layer3_0_downsample_0_weight = P_layer3_0_bn2_bias + 64,  /* [64,32,1,1] */
+    P_layer3_0_downsample_1_weight = P_layer3_0_downsample_0_weight + 2048,  /* [64] */
+    P_layer3_0_downsample_1_bias = P_layer3_0_downsample_1_weight + 64,  /* [64] */
+    P_layer3_1_conv1_weight = P_layer3_0_downsample_1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn1_weight = P_layer3_1_conv1_weight + 36864,  /* [64] */
+    P_layer3_1_bn1_bias = P_layer3_1_bn1_weight + 64,  /* [64] */
+    P_layer3_1_conv2_weight = P_layer3_1_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_1_bn2_weight = P_layer3_1_conv2_weight + 36864,  /* [64] */
+    P_layer3_1_bn2_bias = P_layer3_1_bn2_weight + 64,  /* [64] */
+    P_layer3_2_conv1_weight = P_layer3_1_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn1_weight = P_layer3_2_conv1_weight + 36864,  /* [64] */
+    P_layer3_2_bn1_bias = P_layer3_2_bn1_weight + 64,  /* [64] */
+    P_layer3_2_conv2_weight = P_layer3_2_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_2_bn2_weight = P_layer3_2_conv2_weight + 36864,  /* [64] */
+    P_layer3_2_bn2_bias = P_layer3_2_bn2_weight + 64,  /* [64] */
+    P_layer3_3_conv1_weight = P_layer3_2_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_3_bn1_weight = P_layer3_3_conv1_weight + 36864,  /* [64] */
+    P_layer3_3_bn1_bias = P_layer3_3_bn1_weight + 64,  /* [64] */
+    P_layer3_3_conv2_weight = P_layer3_3_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_3_bn2_weight = P_layer3_3_conv2_weight + 36864,  /* [64] */
+    P_layer3_3_bn2_bias = P_layer3_3_bn2_weight + 64,  /* [64] */
+    P_layer3_4_conv1_weight = P_layer3_3_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_4_bn1_weight = P_layer3_4_conv1_weight + 36864,  /* [64] */
+    P_layer3_4_bn1_bias = P_layer3_4_bn1_weight + 64,  /* [64] */
+    P_layer3_4_conv2_weight = P_layer3_4_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_4_bn2_weight = P_layer3_4_conv2_weight + 36864,  /* [64] */
+    P_layer3_4_bn2_bias = P_layer3_4_bn2_weight + 64,  /* [64] */
+    P_layer3_5_conv1_weight = P_layer3_4_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_5_bn1_weight = P_layer3_5_conv1_weight + 36864,  /* [64] */
+    P_layer3_5_bn1_bias = P_layer3_5_bn1_weight + 64,  /* [64] */
+    P_layer3_5_conv2_weight = P_layer3_5_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_5_bn2_weight = P_layer3_5_conv2_weight + 36864,  /* [64] */
+    P_layer3_5_bn2_bias = P_layer3_5_bn2_weight + 64,  /* [64] */
+    P_layer3_6_conv1_weight = P_layer3_5_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_6_bn1_weight = P_layer3_6_conv1_weight + 36864,  /* [64] */
+    P_layer3_6_bn1_bias = P_layer3_6_bn1_weight + 64,  /* [64] */
+    P_layer3_6_conv2_weight = P_layer3_6_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_6_bn2_weight = P_layer3_6_conv2_weight + 36864,  /* [64] */
+    P_layer3_6_bn2_bias = P_layer3_6_bn2_weight + 64,  /* [64] */
+    P_layer3_7_conv1_weight = P_layer3_6_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_7_bn1_weight = P_layer3_7_conv1_weight + 36864,  /* [64] */
+    P_layer3_7_bn1_bias = P_layer3_7_bn1_weight + 64,  /* [64] */
+    P_layer3_7_conv2_weight = P_layer3_7_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_7_bn2_weight = P_layer3_7_conv2_weight + 36864,  /* [64] */
+    P_layer3_7_bn2_bias = P_layer3_7_bn2_weight + 64,  /* [64] */
+    P_layer3_8_conv1_weight = P_layer3_7_bn2_bias + 64,  /* [64,64,3,3] */
+    P_layer3_8_bn1_weight = P_layer3_8_conv1_weight + 36864,  /* [64] */
+    P_layer3_8_bn1_bias = P_layer3_8_bn1_weight + 64,  /* [64] */
+    P_layer3_8_conv2_weight = P_layer3_8_bn1_bias + 64,  /* [64,64,3,3] */
+    P_layer3_8_bn2_weight = P_layer3_8_conv2_weight + 36864,  /* [64] */
+    P_layer3_8_bn2_bias = P_layer3_8_bn2_weight + 64,  /* [64] */
+    P_fc_weight = P_layer3_8_bn2_bias + 64,  /* [10,64] */
+    P_fc_bias = P_fc_weight + 640,  /* [10] */
+    P_bn1_running_mean = P_fc_bias + 10,  /* [16] */
+    P_bn1_running_var = P_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn1_running_mean = P_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn1_running_var = P_layer1_0_bn1_running_mean + 16,  /* [16] */
+    P_layer1_0_bn2_running_mean = P_layer1_0_bn1_running_var + 16,  /* [16] */
+    P_layer1_0_bn2_running_var = P_layer1_0_bn2_running_mean + 16,  /* [16] */
+    P_layer1_1_bn1_running_mean = P_layer1_0_bn2_running_var + 16,  /* [16] */
+    P_layer1_1_bn1_running_var = P_layer1_1_bn1_running_mean + 16,  /* [16] */
+    P_layer1_1_bn2_running_mean = P_layer1_1_bn1_running_var + 16,  /* [16] */
+    P_layer1_1_bn2_running_var = P_layer1_1_bn2_running_mean + 16,  /* [16] */
+    P_layer1_2_bn1_running_mean = P_layer1_1_bn2_running_var + 16,  /* [16] */
+    P_layer1_2_bn1_running_var = P_layer1_2_bn1_running_mean + 16,  /* [16] */
+    P_layer1_2_bn2_running_mean = P_layer1_2_bn1_running_var + 16,  /* [16] */
+    P_layer1_2_bn2_running_var = P_layer1_2_bn2_running_mean + 16,  /* [16] */
+    P_layer1_3_bn1_running_mean = P_layer1_2_bn2_running_var + 16,  /* [16] */
+    P_layer1_3_bn1_running_var = P_layer1_3_bn1_running_mean + 16,  /* [16] */
+    P_layer1_3_bn2_running_mean = P_layer1_3_bn1_running_var + 16,  /* [16] */
+    P_layer1_3_bn2_running_var = P_layer1_3_bn2_running_mean + 16,  /* [16] */
+    P_layer1_4_bn1_running_mean = P_layer1_3_bn2_running_var + 16,  /* [16] */
+    P_layer1_4_bn1_running_var = P_layer1_4_bn1_running_mean + 16,  /* [16] */
+    P_layer1_4_bn2_running_mean = P_layer1_4_bn1_running_var + 16,  /* [16] */
+    P_layer1_4_bn2_running_var = P_layer1_4_bn2_running_mean + 16,  /* [16] */
+    P_layer1_5_bn1_running_mean = P_layer1_4_bn2_running_var + 16,  /* [16] */
+    P_layer1_5_bn1_running_var = P_layer1_5_bn1_running_mean + 16,  /* [16] */
+    P_layer1_5_bn2_running_mean = P_layer1_5_bn1_running_var + 16,  /* [16] */
+    P_layer1_5_bn2_running_var = P_layer1_5_bn2_running_mean + 16,  /* [16] */
+    P_layer1_6_bn1_running_mean = P_layer1_5_bn2_running_var + 16,  /* [16] */
+    P_layer1_6_bn1_running_var = P_layer1_6_bn1_running_mean + 16,  /* [16] */
+    P_layer1_6_bn2_running_mean = P_layer1_6_bn1_running_var + 16,  /* [16] */
+    P_layer1_6_bn2_running_var = P_layer1_6_bn2_running_mean + 16,  /* [16] */
+    P_layer1_7_bn1_running_mean = P_layer1_6_bn2_running_var + 16,  /* [16] */
+    P_layer1_7_bn1_running_var = P_layer1_7_bn1_running_mean + 16,  /* [16] */
+    P_layer1_7_bn2_running_mean = P_layer1_7_bn1_running_var + 16,  /* [16] */
+    P_layer1_7_bn2_running_var = P_layer1_7_bn2_running_mean + 16,  /* [16] */
+    P_layer1_8_bn1_running_mean = P_layer1_7_bn2_running_var + 16,  /* [16] */
+    P_layer1_8_bn1_running_var = P_layer1_8_bn1_running_mean + 16,  /* [16] */
+    P_layer1_8_bn2_running_mean = P_layer1_8_bn1_running_var + 16,  /* [16] */
+    P_layer1_8_bn2_running_var = P_layer1_8_bn2_running_mean + 16,  /* [16] */
+    P_layer2_0_bn1_running_mean = P_layer1_8_bn2_running_var + 16,  /* [32] */
+    P_layer2_0_bn1_running_var = P_layer2_0_bn1_running_mean + 32,  /* [32] */
+    P_layer2_0_bn2_running_mean = P_layer2_0_bn1_running_var + 32,  /* [32] */
+    P_layer2_0_bn2_running_var = P_layer2_0_bn2_running_mean + 32,  /* [32] */
+    P_layer2_0_downsample_1_running_mean = P_layer2_0_bn2_running_var + 32,  /* [32] */
+    P_layer2_0_downsample_1_running_var = P_layer2_0_downsample_1_running_mean + 32,  /* [32] */
+    P_layer2_1_bn1_running_mean = P_layer2_0_downsample_1_running_var + 32,  /* [32] */
+    P_layer2_1_bn1_running_var = P_layer2_1_bn1_running_mean + 32,  /* [32] */
+    P_layer2_1_bn2_running_mean = P_layer2_1_bn1_running_var + 32,  /* [32] */
+    P_layer2_1_bn2_running_var = P_layer2_1_bn2_running_mean + 32,  /* [32] */
+    P_layer2_2_bn1_running_mean = P_layer2_1_bn2_running_var + 32,  /* [32] */
+    P_layer2_2_bn1_running_var = P_layer2_2_bn1_running_mean + 32,  /* [32] */
+    P_layer2_2_bn2_running_mean = P_layer2_2_bn1_running_var + 32,  /* [32] */
+    P_layer2_2_bn2_running_var = P_layer2_2_bn2_running_mean + 32,  /* [32] */
+    P_layer2_3_bn1_running_mean = P_layer2_2_bn2_running_var + 32,  /* [32] */
+    P_layer2_3_bn1_running_var = P_layer2_3_bn1_running_mean + 32,  /* [32] */
+    P_layer2_3_bn2_running_mean = P_layer2_3_bn1_running_var + 32,  /* [32] */
+    P_layer2_3_bn2_running_var = P_layer2_3_bn2_running_mean + 32,  /* [32] */
+    P_layer2_4_bn1_running_mean = P_layer2_3_bn2_running_var + 32,  /* [32] */
+    P_layer2_4_bn1_running_var = P_layer2_4_bn1_running_mean + 32,  /* [32] */
+    P_layer2_4_bn2_running_mean = P_layer2_4_bn1_running_var + 32,  /* [32] */
+    P_layer2_4_bn2_running_var = P_layer2_4_bn2_running_mean + 32,  /* [32] */
+    P_layer2_5_bn1_running_mean = P_layer2_4_bn2_running_var + 32,  /* [32] */
+    P_layer2_5_bn1_running_var = P_layer2_5_bn1_running_mean + 32,  /* [32] */
+    P_layer2_5_bn2_running_mean = P_layer2_5_bn1_running_var + 32,  /* [32] */
+    P_layer2_5_bn2_running_var = P_layer2_5_bn2_running_mean + 32,  /* [32] */
+    P_layer2_6_bn1_running_mean = P_layer2_5_bn2_running_var + 32,  /* [32] */
+    P_layer2_6_bn1_running_var = P_layer2_6_bn1_running_mean + 32,  /* [32] */
+    P_layer2_6_bn2_running_mean = P_layer2_6_bn1_running_var + 32,  /* [32] */
+    P_layer2_6_bn2_running_var = P_layer2_6_bn2_running_mean + 32,  /* [32] */
+    P_layer2_7_bn1_running_mean = P_layer2_6_bn2_running_var + 32,  /* [32] */
+    P_layer2_7_bn1_running_var = P_layer2_7_bn1_running_mean + 32,  /* [32] */
+    P_layer2_7_bn2_running_mean = P_layer2_7_bn1_running_var + 32,  /* [32] */
+    P_layer2_7_bn2_running_var = P_layer2_7_bn2_running_mean + 32,  /* [32] */
+    P_layer2_8_bn1_running_mean = P_layer2_7_bn2_running_var + 32,  /* [32] */
+    P_layer2_8_bn1_running_var = P_layer2_8_bn1_running_mean + 32,  /* [32] */
+    P_layer2_8_bn2_running_mean = P_layer2_8_bn1_running_var + 32,  /* [32] */
+    P_layer2_8_bn2_running_var = P_layer2_8_bn2_running_mean + 32,  /* [32] */
+    P_layer3_0_bn1_running_mean = P_layer2_8_bn2_running_var + 32,  /* [64] */
+    P_layer3_0_bn1_running_var = P_layer3_0_bn1_running_mean + 64,  /* [64] */
+    P_layer3_0_bn2_running_mean = P_layer3_0_bn1_running_var + 64,  /* [64] */
+    P_layer3_0_bn2_running_var = P_layer3_0_bn2_running_mean + 64,  /* [64] */
+    P_layer3_0_downsample_1_running_mean = P_layer3_0_bn2_running_var + 64,  /* [64] */
+    P_layer3_0_downsample_1_running_var = P_layer3_0_downsample_1_running_mean + 64,  /* [64] */
+    P_layer3_1_bn1_running_mean = P_layer3_0_downsample_1_running_var + 64,  /* [64] */
+    P_layer3_1_bn1_running_var = P_layer3_1_bn1_running_mean + 64,  /* [64] */
+    P_layer3_1_bn2_running_mean = P_layer3_1_bn1_running_var + 64,  /* [64] */
+    P_layer3_1_bn2_running_var = P_layer3_1_bn2_running_mean + 64,  /* [64] */
+    P_layer3_2_bn1_running_mean = P_layer3_1_bn2_running_var + 64,  /* [64] */
+    P_layer3_2_bn1_running_var = P_layer3_2_bn1_running_mean + 64,  /* [64] */
+    P_layer3_2_bn2_running_mean = P_layer3_2_bn1_running_var + 64,  /* [64] */
+    P_layer3_2_bn2_running_var = P_layer3_2_bn2_running_mean + 64,  /* [64] */
+    P_layer3_3_bn1_running_mean = P_layer3_2_bn2_running_var + 64,  /* [64] */
+    P_layer3_3_bn1_running_var = P_layer3_3_bn1_running_mean + 64,  /* [64] */
+    P_layer3_3_bn2_running_mean = P_layer3_3_bn1_running_var + 64,  /* [64] */
+    P_layer3_3_bn2_running_var = P_layer3_3_bn2_running_mean + 64,  /* [64] */
+    P_layer3_4_bn1_running_mean = P_layer3_3_bn2_running_var + 64,  /* [64] */
+    P_layer3_4_bn1_running_var = P_layer3_4_bn1_running_mean + 64,  /* [64] */
+    P_layer3_4_bn2_running_mean = P_layer3_4_bn1_running_var + 64,  /* [64] */
+    P_layer3_4_bn2_running_var = P_layer3_4_bn2_running_mean + 64,  /* [64] */
+    P_layer3_5_bn1_running_mean = P_layer3_4_bn2_running_var + 64,  /* [64] */
+    P_layer3_5_bn1_running_var = P_layer3_5_bn1_running_mean + 64,  /* [64] */
+    P_layer3_5_bn2_running_mean = P_layer3_5_bn1_running_var + 64,  /* [64] */
+    P_layer3_5_bn2_running_var = P_layer3_5_bn2_running_mean + 64,  /* [64] */
+    P_layer3_6_bn1_running_mean = P_layer3_5_bn2_running_var + 64,  /* [64] */
+    P_layer3_6_bn1_running_var = P_layer3_6_bn1_running_mean + 64,  /* [64] */
+    P_layer3_6_bn2_running_mean = P_layer3_6_bn1_running_var + 64,  /* [64] */
+    P_layer3_6_bn2_running_var = P_layer3_6_bn2_running_mean + 64,  /* [64] */
+    P_layer3_7_bn1_running_mean = P_layer3_6_bn2_running_var + 64,  /* [64] */
+    P_layer3_7_bn1_running_var = P_layer3_7_bn1_running_mean + 64,  /* [64] */
+    P_layer3_7_bn2_running_mean = P_layer3_7_bn1_running_var + 64,  /* [64] */
+    P_layer3_7_bn2_running_var = P_layer3_7_bn2_running_mean + 64,  /* [64] */
+    P_layer3_8_bn1_running_mean = P_layer3_7_bn2_running_var + 64,  /* [64] */
+    P_layer3_8_bn1_running_var = P_layer3_8_bn1_running_mean + 64,  /* [64] */
+    P_layer3_8_bn2_running_mean = P_layer3_8_bn1_running_var + 64,  /* [64] */
+    P_layer3_8_bn2_running_var = P_layer3_8_bn2_running_mean + 64,  /* [64] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -873,6 +873,183 @@ enum {
     S_layer3_8_bn2 = 4128,  /* 128 floats */
 };
 
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_conv1,
+    L_bn1,
+    L_layer1_0_conv1,
+    L_layer1_0_bn1,
+    L_layer1_0_conv2,
+    L_layer1_0_bn2,
+    L_layer1_0_add1,
+    L_layer1_1_conv1,
+    L_layer1_1_bn1,
+    L_layer1_1_conv2,
+    L_layer1_1_bn2,
+    L_layer1_1_add1,
+    L_layer1_2_conv1,
+    L_layer1_2_bn1,
+    L_layer1_2_conv2,
+    L_layer1_2_bn2,
+    L_layer1_2_add1,
+    L_layer1_3_conv1,
+    L_layer1_3_bn1,
+    L_layer1_3_conv2,
+    L_layer1_3_bn2,
+    L_layer1_3_add1,
+    L_layer1_4_conv1,
+    L_layer1_4_bn1,
+    L_layer1_4_conv2,
+    L_layer1_4_bn2,
+    L_layer1_4_add1,
+    L_layer1_5_conv1,
+    L_layer1_5_bn1,
+    L_layer1_5_conv2,
+    L_layer1_5_bn2,
+    L_layer1_5_add1,
+    L_layer1_6_conv1,
+    L_layer1_6_bn1,
+    L_layer1_6_conv2,
+    L_layer1_6_bn2,
+    L_layer1_6_add1,
+    L_layer1_7_conv1,
+    L_layer1_7_bn1,
+    L_layer1_7_conv2,
+    L_layer1_7_bn2,
+    L_layer1_7_add1,
+    L_layer1_8_conv1,
+    L_layer1_8_bn1,
+    L_layer1_8_conv2,
+    L_layer1_8_bn2,
+    L_layer1_8_add1,
+    L_layer2_0_conv1,
+    L_layer2_0_bn1,
+    L_layer2_0_conv2,
+    L_layer2_0_bn2,
+    L_layer2_0_downsample_0,
+    L_layer2_0_downsample_1,
+    L_layer2_0_add1,
+    L_layer2_1_conv1,
+    L_layer2_1_bn1,
+    L_layer2_1_conv2,
+    L_layer2_1_bn2,
+    L_layer2_1_add1,
+    L_layer2_2_conv1,
+    L_layer2_2_bn1,
+    L_layer2_2_conv2,
+    L_layer2_2_bn2,
+    L_layer2_2_add1,
+    L_layer2_3_conv1,
+    L_layer2_3_bn1,
+    L_layer2_3_conv2,
+    L_layer2_3_bn2,
+    L_layer2_3_add1,
+    L_layer2_4_conv1,
+    L_layer2_4_bn1,
+    L_layer2_4_conv2,
+    L_layer2_4_bn2,
+    L_layer2_4_add1,
+    L_layer2_5_conv1,
+    L_layer2_5_bn1,
+    L_layer2_5_conv2,
+    L_layer2_5_bn2,
+    L_layer2_5_add1,
+    L_layer2_6_conv1,
+    L_layer2_6_bn1,
+    L_layer2_6_conv2,
+    L_layer2_6_bn2,
+    L_layer2_6_add1,
+    L_layer2_7_conv1,
+    L_layer2_7_bn1,
+    L_layer2_7_conv2,
+    L_layer2_7_bn2,
+    L_layer2_7_add1,
+    L_layer2_8_conv1,
+    L_layer2_8_bn1,
+    L_layer2_8_conv2,
+    L_layer2_8_bn2,
+    L_layer2_8_add1,
+    L_layer3_0_conv1,
+    L_layer3_0_bn1,
+    L_layer3_0_conv2,
+    L_layer3_0_bn2,
+    L_layer3_0_downsample_0,
+    L_layer3_0_downsample_1,
+    L_layer3_0_add1,
+    L_layer3_1_conv1,
+    L_layer3_1_bn1,
+    L_layer3_1_conv2,
+    L_layer3_1_bn2,
+    L_layer3_1_add1,
+    L_layer3_2_conv1,
+    L_layer3_2_bn1,
+    L_layer3_2_conv2,
+    L_layer3_2_bn2,
+    L_layer3_2_add1,
+    L_layer3_3_conv1,
+    L_layer3_3_bn1,
+    L_layer3_3_conv2,
+    L_layer3_3_bn2,
+    L_layer3_3_add1,
+    L_layer3_4_conv1,
+    L_layer3_4_bn1,
+    L_layer3_4_conv2,
+    L_layer3_4_bn2,
+    L_layer3_4_add1,
+    L_layer3_5_conv1,
+    L_layer3_5_bn1,
+    L_layer3_5_conv2,
+    L_layer3_5_bn2,
+    L_layer3_5_add1,
+    L_layer3_6_conv1,
+    L_layer3_6_bn1,
+    L_layer3_6_conv2,
+    L_layer3_6_bn2,
+    L_layer3_6_add1,
+    L_layer3_7_conv1,
+    L_layer3_7_bn1,
+    L_layer3_7_conv2,
+    L_layer3_7_bn2,
+    L_layer3_7_add1,
+    L_layer3_8_conv1,
+    L_layer3_8_bn1,
+    L_layer3_8_conv2,
+    L_layer3_8_bn2,
+    L_layer3_8_add1,
+    L_fc,
+};
+
+/* Residual adds: rows of skips[] and of forward's drop[]. */
+enum {
+    K_layer1_0_add1,
+    K_layer1_1_add1,
+    K_layer1_2_add1,
+    K_layer1_3_add1,
+    K_layer1_4_add1,
+    K_layer1_5_add1,
+    K_layer1_6_add1,
+    K_layer1_7_add1,
+    K_layer1_8_add1,
+    K_layer2_0_add1,
+    K_layer2_1_add1,
+    K_layer2_2_add1,
+    K_layer2_3_add1,
+    K_layer2_4_add1,
+    K_layer2_5_add1,
+    K_layer2_6_add1,
+    K_layer2_7_add1,
+    K_layer2_8_add1,
+    K_layer3_0_add1,
+    K_layer3_1_add1,
+    K_layer3_2_add1,
+    K_layer3_3_add1,
+    K_layer3_4_add1,
+    K_layer3_5_add1,
+    K_layer3_6_add1,
+    K_layer3_7_add1,
+    K_layer3_8_add1,
+};
+
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
@@ -1142,7 +1319,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[0])
+    if (drop && drop[K_layer1_0_add1])
         memcpy(A(X_layer1_0_add1), A(X_relu), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_relu), (size_t)n * 12544);
@@ -1165,7 +1342,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[1])
+    if (drop && drop[K_layer1_1_add1])
         memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -1188,7 +1365,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[2])
+    if (drop && drop[K_layer1_2_add1])
         memcpy(A(X_layer1_2_add1), A(X_layer1_1_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn2), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -1211,7 +1388,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_3_bn2), A(X_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[3])
+    if (drop && drop[K_layer1_3_add1])
         memcpy(A(X_layer1_3_add1), A(X_layer1_2_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_3_add1), A(X_layer1_3_bn2), A(X_layer1_2_relu2), (size_t)n * 12544);
@@ -1234,7 +1411,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_4_bn2), A(X_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[4])
+    if (drop && drop[K_layer1_4_add1])
         memcpy(A(X_layer1_4_add1), A(X_layer1_3_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_4_add1), A(X_layer1_4_bn2), A(X_layer1_3_relu2), (size_t)n * 12544);
@@ -1257,7 +1434,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_5_bn2), A(X_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[5])
+    if (drop && drop[K_layer1_5_add1])
         memcpy(A(X_layer1_5_add1), A(X_layer1_4_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_5_add1), A(X_layer1_5_bn2), A(X_layer1_4_relu2), (size_t)n * 12544);
@@ -1280,7 +1457,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_6_bn2), A(X_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[6])
+    if (drop && drop[K_layer1_6_add1])
         memcpy(A(X_layer1_6_add1), A(X_layer1_5_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_6_add1), A(X_layer1_6_bn2), A(X_layer1_5_relu2), (size_t)n * 12544);
@@ -1303,7 +1480,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_7_bn2), A(X_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[7])
+    if (drop && drop[K_layer1_7_add1])
         memcpy(A(X_layer1_7_add1), A(X_layer1_6_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_7_add1), A(X_layer1_7_bn2), A(X_layer1_6_relu2), (size_t)n * 12544);
@@ -1326,7 +1503,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer1_8_bn2), A(X_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    if (drop && drop[8])
+    if (drop && drop[K_layer1_8_add1])
         memcpy(A(X_layer1_8_add1), A(X_layer1_7_relu2), sizeof(float) * (size_t)n * 12544);
     else
         rt_add_forward(A(X_layer1_8_add1), A(X_layer1_8_bn2), A(X_layer1_7_relu2), (size_t)n * 12544);
@@ -1356,7 +1533,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[9])
+    if (drop && drop[K_layer2_0_add1])
         memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 6272);
@@ -1379,7 +1556,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[10])
+    if (drop && drop[K_layer2_1_add1])
         memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -1402,7 +1579,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[11])
+    if (drop && drop[K_layer2_2_add1])
         memcpy(A(X_layer2_2_add1), A(X_layer2_1_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn2), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -1425,7 +1602,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_3_bn2), A(X_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[12])
+    if (drop && drop[K_layer2_3_add1])
         memcpy(A(X_layer2_3_add1), A(X_layer2_2_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn2), A(X_layer2_2_relu2), (size_t)n * 6272);
@@ -1448,7 +1625,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_4_bn2), A(X_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[13])
+    if (drop && drop[K_layer2_4_add1])
         memcpy(A(X_layer2_4_add1), A(X_layer2_3_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_4_add1), A(X_layer2_4_bn2), A(X_layer2_3_relu2), (size_t)n * 6272);
@@ -1471,7 +1648,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_5_bn2), A(X_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[14])
+    if (drop && drop[K_layer2_5_add1])
         memcpy(A(X_layer2_5_add1), A(X_layer2_4_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_5_add1), A(X_layer2_5_bn2), A(X_layer2_4_relu2), (size_t)n * 6272);
@@ -1494,7 +1671,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_6_bn2), A(X_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[15])
+    if (drop && drop[K_layer2_6_add1])
         memcpy(A(X_layer2_6_add1), A(X_layer2_5_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_6_add1), A(X_layer2_6_bn2), A(X_layer2_5_relu2), (size_t)n * 6272);
@@ -1517,7 +1694,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_7_bn2), A(X_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[16])
+    if (drop && drop[K_layer2_7_add1])
         memcpy(A(X_layer2_7_add1), A(X_layer2_6_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_7_add1), A(X_layer2_7_bn2), A(X_layer2_6_relu2), (size_t)n * 6272);
@@ -1540,7 +1717,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer2_8_bn2), A(X_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    if (drop && drop[17])
+    if (drop && drop[K_layer2_8_add1])
         memcpy(A(X_layer2_8_add1), A(X_layer2_7_relu2), sizeof(float) * (size_t)n * 6272);
     else
         rt_add_forward(A(X_layer2_8_add1), A(X_layer2_8_bn2), A(X_layer2_7_relu2), (size_t)n * 6272);
@@ -1570,7 +1747,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[18])
+    if (drop && drop[K_layer3_0_add1])
         memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 3136);
@@ -1593,7 +1770,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[19])
+    if (drop && drop[K_layer3_1_add1])
         memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -1616,7 +1793,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[20])
+    if (drop && drop[K_layer3_2_add1])
         memcpy(A(X_layer3_2_add1), A(X_layer3_1_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn2), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -1639,7 +1816,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_3_bn2), A(X_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[21])
+    if (drop && drop[K_layer3_3_add1])
         memcpy(A(X_layer3_3_add1), A(X_layer3_2_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn2), A(X_layer3_2_relu2), (size_t)n * 3136);
@@ -1662,7 +1839,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_4_bn2), A(X_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[22])
+    if (drop && drop[K_layer3_4_add1])
         memcpy(A(X_layer3_4_add1), A(X_layer3_3_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn2), A(X_layer3_3_relu2), (size_t)n * 3136);
@@ -1685,7 +1862,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_5_bn2), A(X_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[23])
+    if (drop && drop[K_layer3_5_add1])
         memcpy(A(X_layer3_5_add1), A(X_layer3_4_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn2), A(X_layer3_4_relu2), (size_t)n * 3136);
@@ -1708,7 +1885,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_6_bn2), A(X_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[24])
+    if (drop && drop[K_layer3_6_add1])
         memcpy(A(X_layer3_6_add1), A(X_layer3_5_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_6_add1), A(X_layer3_6_bn2), A(X_layer3_5_relu2), (size_t)n * 3136);
@@ -1731,7 +1908,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_7_bn2), A(X_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[25])
+    if (drop && drop[K_layer3_7_add1])
         memcpy(A(X_layer3_7_add1), A(X_layer3_6_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_7_add1), A(X_layer3_7_bn2), A(X_layer3_6_relu2), (size_t)n * 3136);
@@ -1754,7 +1931,7 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     else
         rt_batchnorm_forward_eval(A(X_layer3_8_bn2), A(X_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    if (drop && drop[26])
+    if (drop && drop[K_layer3_8_add1])
         memcpy(A(X_layer3_8_add1), A(X_layer3_7_relu2), sizeof(float) * (size_t)n * 3136);
     else
         rt_add_forward(A(X_layer3_8_add1), A(X_layer3_8_bn2), A(X_layer3_7_relu2), (size_t)n * 3136);
@@ -1779,7 +1956,7 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_avgpool, 64);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 64, 10);
-    if (grad_sumsq) grad_sumsq[141] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
     ZERO(D_layer3_8_relu2, 3136);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49);
@@ -1791,25 +1968,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_8_bn2), A(D_layer3_8_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_7_relu2), A(D_layer3_8_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[140] = rt_sumsq(A(D_layer3_8_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq(A(D_layer3_8_bn2), (size_t)n * 3136);
     ZERO(D_layer3_8_conv2, 3136);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias), A(D_layer3_8_bn2), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[139] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
     ZERO(D_layer3_8_relu1, 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2);
-    if (grad_sumsq) grad_sumsq[138] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_bn1, 3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_bn1), A(D_layer3_8_relu1), A(X_layer3_8_relu1), (size_t)n * 3136);
     ZERO(D_layer3_8_conv1, 3136);
     /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight), G(P_layer3_8_bn1_bias), A(D_layer3_8_bn1), A(X_layer3_8_conv1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[137] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1);
-    if (grad_sumsq) grad_sumsq[136] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
     ZERO(D_layer3_7_add1, 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_7_relu2), A(X_layer3_7_relu2), (size_t)n * 3136);
@@ -1818,25 +1995,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_7_bn2), A(D_layer3_7_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_6_relu2), A(D_layer3_7_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[135] = rt_sumsq(A(D_layer3_7_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq(A(D_layer3_7_bn2), (size_t)n * 3136);
     ZERO(D_layer3_7_conv2, 3136);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias), A(D_layer3_7_bn2), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[134] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
     ZERO(D_layer3_7_relu1, 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2);
-    if (grad_sumsq) grad_sumsq[133] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_bn1, 3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_bn1), A(D_layer3_7_relu1), A(X_layer3_7_relu1), (size_t)n * 3136);
     ZERO(D_layer3_7_conv1, 3136);
     /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight), G(P_layer3_7_bn1_bias), A(D_layer3_7_bn1), A(X_layer3_7_conv1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[132] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1);
-    if (grad_sumsq) grad_sumsq[131] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
     ZERO(D_layer3_6_add1, 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_6_relu2), A(X_layer3_6_relu2), (size_t)n * 3136);
@@ -1845,25 +2022,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_6_bn2), A(D_layer3_6_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_5_relu2), A(D_layer3_6_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[130] = rt_sumsq(A(D_layer3_6_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq(A(D_layer3_6_bn2), (size_t)n * 3136);
     ZERO(D_layer3_6_conv2, 3136);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias), A(D_layer3_6_bn2), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[129] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
     ZERO(D_layer3_6_relu1, 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2);
-    if (grad_sumsq) grad_sumsq[128] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_bn1, 3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_bn1), A(D_layer3_6_relu1), A(X_layer3_6_relu1), (size_t)n * 3136);
     ZERO(D_layer3_6_conv1, 3136);
     /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight), G(P_layer3_6_bn1_bias), A(D_layer3_6_bn1), A(X_layer3_6_conv1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[127] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1);
-    if (grad_sumsq) grad_sumsq[126] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
     ZERO(D_layer3_5_add1, 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 3136);
@@ -1872,25 +2049,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_5_bn2), A(D_layer3_5_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_4_relu2), A(D_layer3_5_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[125] = rt_sumsq(A(D_layer3_5_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_bn2), (size_t)n * 3136);
     ZERO(D_layer3_5_conv2, 3136);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[124] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
     ZERO(D_layer3_5_relu1, 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
-    if (grad_sumsq) grad_sumsq[123] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_bn1, 3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 3136);
     ZERO(D_layer3_5_conv1, 3136);
     /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[122] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
-    if (grad_sumsq) grad_sumsq[121] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
     ZERO(D_layer3_4_add1, 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 3136);
@@ -1899,25 +2076,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_4_bn2), A(D_layer3_4_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_3_relu2), A(D_layer3_4_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[120] = rt_sumsq(A(D_layer3_4_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_bn2), (size_t)n * 3136);
     ZERO(D_layer3_4_conv2, 3136);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[119] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
     ZERO(D_layer3_4_relu1, 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
-    if (grad_sumsq) grad_sumsq[118] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_bn1, 3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 3136);
     ZERO(D_layer3_4_conv1, 3136);
     /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[117] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
-    if (grad_sumsq) grad_sumsq[116] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
     ZERO(D_layer3_3_add1, 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 3136);
@@ -1926,25 +2103,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_3_bn2), A(D_layer3_3_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_2_relu2), A(D_layer3_3_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[115] = rt_sumsq(A(D_layer3_3_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_bn2), (size_t)n * 3136);
     ZERO(D_layer3_3_conv2, 3136);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[114] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
     ZERO(D_layer3_3_relu1, 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
-    if (grad_sumsq) grad_sumsq[113] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_bn1, 3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 3136);
     ZERO(D_layer3_3_conv1, 3136);
     /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[112] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
-    if (grad_sumsq) grad_sumsq[111] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
     ZERO(D_layer3_2_add1, 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136);
@@ -1953,25 +2130,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_2_bn2), A(D_layer3_2_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[110] = rt_sumsq(A(D_layer3_2_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_bn2), (size_t)n * 3136);
     ZERO(D_layer3_2_conv2, 3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[109] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     ZERO(D_layer3_2_relu1, 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
-    if (grad_sumsq) grad_sumsq[108] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_bn1, 3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136);
     ZERO(D_layer3_2_conv1, 3136);
     /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[107] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
-    if (grad_sumsq) grad_sumsq[106] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
     ZERO(D_layer3_1_add1, 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136);
@@ -1980,25 +2157,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 3136);
     rt_acc(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[105] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 3136);
     ZERO(D_layer3_1_conv2, 3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[104] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     ZERO(D_layer3_1_relu1, 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
-    if (grad_sumsq) grad_sumsq[103] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_bn1, 3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136);
     ZERO(D_layer3_1_conv1, 3136);
     /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[102] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
-    if (grad_sumsq) grad_sumsq[101] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
     ZERO(D_layer3_0_add1, 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136);
@@ -2010,30 +2187,30 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer3_0_downsample_0, 3136);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[99] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 3136);
     ZERO(D_layer2_8_relu2, 6272);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[100] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 3136);
     ZERO(D_layer3_0_conv2, 3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[97] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     ZERO(D_layer3_0_relu1, 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
-    if (grad_sumsq) grad_sumsq[96] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_bn1, 3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136);
     ZERO(D_layer3_0_conv1, 3136);
     /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[95] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
-    if (grad_sumsq) grad_sumsq[94] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[98] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
     ZERO(D_layer2_8_add1, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2), (size_t)n * 6272);
@@ -2042,25 +2219,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_8_bn2), A(D_layer2_8_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_7_relu2), A(D_layer2_8_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[93] = rt_sumsq(A(D_layer2_8_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq(A(D_layer2_8_bn2), (size_t)n * 6272);
     ZERO(D_layer2_8_conv2, 6272);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias), A(D_layer2_8_bn2), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[92] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
     ZERO(D_layer2_8_relu1, 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2);
-    if (grad_sumsq) grad_sumsq[91] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_bn1, 6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_bn1), A(D_layer2_8_relu1), A(X_layer2_8_relu1), (size_t)n * 6272);
     ZERO(D_layer2_8_conv1, 6272);
     /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight), G(P_layer2_8_bn1_bias), A(D_layer2_8_bn1), A(X_layer2_8_conv1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[90] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1);
-    if (grad_sumsq) grad_sumsq[89] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
     ZERO(D_layer2_7_add1, 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_7_relu2), A(X_layer2_7_relu2), (size_t)n * 6272);
@@ -2069,25 +2246,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_7_bn2), A(D_layer2_7_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_6_relu2), A(D_layer2_7_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[88] = rt_sumsq(A(D_layer2_7_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq(A(D_layer2_7_bn2), (size_t)n * 6272);
     ZERO(D_layer2_7_conv2, 6272);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias), A(D_layer2_7_bn2), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[87] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
     ZERO(D_layer2_7_relu1, 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2);
-    if (grad_sumsq) grad_sumsq[86] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_bn1, 6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_bn1), A(D_layer2_7_relu1), A(X_layer2_7_relu1), (size_t)n * 6272);
     ZERO(D_layer2_7_conv1, 6272);
     /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight), G(P_layer2_7_bn1_bias), A(D_layer2_7_bn1), A(X_layer2_7_conv1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[85] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1);
-    if (grad_sumsq) grad_sumsq[84] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
     ZERO(D_layer2_6_add1, 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_6_relu2), A(X_layer2_6_relu2), (size_t)n * 6272);
@@ -2096,25 +2273,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_6_bn2), A(D_layer2_6_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_5_relu2), A(D_layer2_6_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[83] = rt_sumsq(A(D_layer2_6_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq(A(D_layer2_6_bn2), (size_t)n * 6272);
     ZERO(D_layer2_6_conv2, 6272);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias), A(D_layer2_6_bn2), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[82] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
     ZERO(D_layer2_6_relu1, 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2);
-    if (grad_sumsq) grad_sumsq[81] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_bn1, 6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_bn1), A(D_layer2_6_relu1), A(X_layer2_6_relu1), (size_t)n * 6272);
     ZERO(D_layer2_6_conv1, 6272);
     /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight), G(P_layer2_6_bn1_bias), A(D_layer2_6_bn1), A(X_layer2_6_conv1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[80] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1);
-    if (grad_sumsq) grad_sumsq[79] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
     ZERO(D_layer2_5_add1, 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_5_relu2), A(X_layer2_5_relu2), (size_t)n * 6272);
@@ -2123,25 +2300,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_5_bn2), A(D_layer2_5_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_4_relu2), A(D_layer2_5_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[78] = rt_sumsq(A(D_layer2_5_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq(A(D_layer2_5_bn2), (size_t)n * 6272);
     ZERO(D_layer2_5_conv2, 6272);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias), A(D_layer2_5_bn2), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[77] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
     ZERO(D_layer2_5_relu1, 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2);
-    if (grad_sumsq) grad_sumsq[76] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_bn1, 6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_bn1), A(D_layer2_5_relu1), A(X_layer2_5_relu1), (size_t)n * 6272);
     ZERO(D_layer2_5_conv1, 6272);
     /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight), G(P_layer2_5_bn1_bias), A(D_layer2_5_bn1), A(X_layer2_5_conv1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[75] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1);
-    if (grad_sumsq) grad_sumsq[74] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
     ZERO(D_layer2_4_add1, 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_4_relu2), A(X_layer2_4_relu2), (size_t)n * 6272);
@@ -2150,25 +2327,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_4_bn2), A(D_layer2_4_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_3_relu2), A(D_layer2_4_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[73] = rt_sumsq(A(D_layer2_4_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq(A(D_layer2_4_bn2), (size_t)n * 6272);
     ZERO(D_layer2_4_conv2, 6272);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias), A(D_layer2_4_bn2), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[72] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
     ZERO(D_layer2_4_relu1, 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2);
-    if (grad_sumsq) grad_sumsq[71] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_bn1, 6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_bn1), A(D_layer2_4_relu1), A(X_layer2_4_relu1), (size_t)n * 6272);
     ZERO(D_layer2_4_conv1, 6272);
     /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight), G(P_layer2_4_bn1_bias), A(D_layer2_4_bn1), A(X_layer2_4_conv1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[70] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1);
-    if (grad_sumsq) grad_sumsq[69] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
     ZERO(D_layer2_3_add1, 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 6272);
@@ -2177,25 +2354,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_3_bn2), A(D_layer2_3_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_2_relu2), A(D_layer2_3_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[68] = rt_sumsq(A(D_layer2_3_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_bn2), (size_t)n * 6272);
     ZERO(D_layer2_3_conv2, 6272);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[67] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
     ZERO(D_layer2_3_relu1, 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
-    if (grad_sumsq) grad_sumsq[66] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_bn1, 6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 6272);
     ZERO(D_layer2_3_conv1, 6272);
     /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[65] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
-    if (grad_sumsq) grad_sumsq[64] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
     ZERO(D_layer2_2_add1, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272);
@@ -2204,25 +2381,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_2_bn2), A(D_layer2_2_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[63] = rt_sumsq(A(D_layer2_2_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_bn2), (size_t)n * 6272);
     ZERO(D_layer2_2_conv2, 6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[62] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     ZERO(D_layer2_2_relu1, 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
-    if (grad_sumsq) grad_sumsq[61] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_bn1, 6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272);
     ZERO(D_layer2_2_conv1, 6272);
     /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[60] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
-    if (grad_sumsq) grad_sumsq[59] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
     ZERO(D_layer2_1_add1, 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272);
@@ -2231,25 +2408,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 6272);
     rt_acc(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[58] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 6272);
     ZERO(D_layer2_1_conv2, 6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[57] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     ZERO(D_layer2_1_relu1, 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
-    if (grad_sumsq) grad_sumsq[56] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_bn1, 6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272);
     ZERO(D_layer2_1_conv1, 6272);
     /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[55] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
-    if (grad_sumsq) grad_sumsq[54] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
     ZERO(D_layer2_0_add1, 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272);
@@ -2261,30 +2438,30 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     ZERO(D_layer2_0_downsample_0, 6272);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[52] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 6272);
     ZERO(D_layer1_8_relu2, 12544);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
-    if (grad_sumsq) grad_sumsq[53] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 6272);
     ZERO(D_layer2_0_conv2, 6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[50] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     ZERO(D_layer2_0_relu1, 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
-    if (grad_sumsq) grad_sumsq[49] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_bn1, 6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272);
     ZERO(D_layer2_0_conv1, 6272);
     /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[48] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
-    if (grad_sumsq) grad_sumsq[47] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[51] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
     ZERO(D_layer1_8_add1, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2), (size_t)n * 12544);
@@ -2293,25 +2470,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_8_bn2), A(D_layer1_8_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_7_relu2), A(D_layer1_8_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[46] = rt_sumsq(A(D_layer1_8_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq(A(D_layer1_8_bn2), (size_t)n * 12544);
     ZERO(D_layer1_8_conv2, 12544);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias), A(D_layer1_8_bn2), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[45] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
     ZERO(D_layer1_8_relu1, 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2);
-    if (grad_sumsq) grad_sumsq[44] = rt_sumsq(A(D_layer1_8_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq(A(D_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_bn1, 12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_bn1), A(D_layer1_8_relu1), A(X_layer1_8_relu1), (size_t)n * 12544);
     ZERO(D_layer1_8_conv1, 12544);
     /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight), G(P_layer1_8_bn1_bias), A(D_layer1_8_bn1), A(X_layer1_8_conv1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[43] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1);
-    if (grad_sumsq) grad_sumsq[42] = rt_sumsq(A(D_layer1_7_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_7_relu2), (size_t)n * 12544);
     ZERO(D_layer1_7_add1, 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_7_relu2), A(X_layer1_7_relu2), (size_t)n * 12544);
@@ -2320,25 +2497,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_7_bn2), A(D_layer1_7_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_6_relu2), A(D_layer1_7_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[41] = rt_sumsq(A(D_layer1_7_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq(A(D_layer1_7_bn2), (size_t)n * 12544);
     ZERO(D_layer1_7_conv2, 12544);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias), A(D_layer1_7_bn2), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[40] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
     ZERO(D_layer1_7_relu1, 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2);
-    if (grad_sumsq) grad_sumsq[39] = rt_sumsq(A(D_layer1_7_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq(A(D_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_bn1, 12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_bn1), A(D_layer1_7_relu1), A(X_layer1_7_relu1), (size_t)n * 12544);
     ZERO(D_layer1_7_conv1, 12544);
     /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight), G(P_layer1_7_bn1_bias), A(D_layer1_7_bn1), A(X_layer1_7_conv1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[38] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1);
-    if (grad_sumsq) grad_sumsq[37] = rt_sumsq(A(D_layer1_6_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_6_relu2), (size_t)n * 12544);
     ZERO(D_layer1_6_add1, 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_6_relu2), A(X_layer1_6_relu2), (size_t)n * 12544);
@@ -2347,25 +2524,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_6_bn2), A(D_layer1_6_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_5_relu2), A(D_layer1_6_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[36] = rt_sumsq(A(D_layer1_6_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq(A(D_layer1_6_bn2), (size_t)n * 12544);
     ZERO(D_layer1_6_conv2, 12544);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias), A(D_layer1_6_bn2), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[35] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
     ZERO(D_layer1_6_relu1, 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2);
-    if (grad_sumsq) grad_sumsq[34] = rt_sumsq(A(D_layer1_6_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq(A(D_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_bn1, 12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_bn1), A(D_layer1_6_relu1), A(X_layer1_6_relu1), (size_t)n * 12544);
     ZERO(D_layer1_6_conv1, 12544);
     /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight), G(P_layer1_6_bn1_bias), A(D_layer1_6_bn1), A(X_layer1_6_conv1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[33] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1);
-    if (grad_sumsq) grad_sumsq[32] = rt_sumsq(A(D_layer1_5_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_5_relu2), (size_t)n * 12544);
     ZERO(D_layer1_5_add1, 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_5_relu2), A(X_layer1_5_relu2), (size_t)n * 12544);
@@ -2374,25 +2551,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_5_bn2), A(D_layer1_5_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_4_relu2), A(D_layer1_5_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[31] = rt_sumsq(A(D_layer1_5_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq(A(D_layer1_5_bn2), (size_t)n * 12544);
     ZERO(D_layer1_5_conv2, 12544);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias), A(D_layer1_5_bn2), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[30] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
     ZERO(D_layer1_5_relu1, 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2);
-    if (grad_sumsq) grad_sumsq[29] = rt_sumsq(A(D_layer1_5_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq(A(D_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_bn1, 12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_bn1), A(D_layer1_5_relu1), A(X_layer1_5_relu1), (size_t)n * 12544);
     ZERO(D_layer1_5_conv1, 12544);
     /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight), G(P_layer1_5_bn1_bias), A(D_layer1_5_bn1), A(X_layer1_5_conv1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[28] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1);
-    if (grad_sumsq) grad_sumsq[27] = rt_sumsq(A(D_layer1_4_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_4_relu2), (size_t)n * 12544);
     ZERO(D_layer1_4_add1, 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_4_relu2), A(X_layer1_4_relu2), (size_t)n * 12544);
@@ -2401,25 +2578,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_4_bn2), A(D_layer1_4_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_3_relu2), A(D_layer1_4_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[26] = rt_sumsq(A(D_layer1_4_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq(A(D_layer1_4_bn2), (size_t)n * 12544);
     ZERO(D_layer1_4_conv2, 12544);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias), A(D_layer1_4_bn2), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[25] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
     ZERO(D_layer1_4_relu1, 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2);
-    if (grad_sumsq) grad_sumsq[24] = rt_sumsq(A(D_layer1_4_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq(A(D_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_bn1, 12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_bn1), A(D_layer1_4_relu1), A(X_layer1_4_relu1), (size_t)n * 12544);
     ZERO(D_layer1_4_conv1, 12544);
     /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight), G(P_layer1_4_bn1_bias), A(D_layer1_4_bn1), A(X_layer1_4_conv1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[23] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_layer1_3_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_3_relu2), (size_t)n * 12544);
     ZERO(D_layer1_3_add1, 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_3_relu2), A(X_layer1_3_relu2), (size_t)n * 12544);
@@ -2428,25 +2605,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_3_bn2), A(D_layer1_3_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_2_relu2), A(D_layer1_3_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_layer1_3_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq(A(D_layer1_3_bn2), (size_t)n * 12544);
     ZERO(D_layer1_3_conv2, 12544);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias), A(D_layer1_3_bn2), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
     ZERO(D_layer1_3_relu1, 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_layer1_3_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq(A(D_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_bn1, 12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_bn1), A(D_layer1_3_relu1), A(X_layer1_3_relu1), (size_t)n * 12544);
     ZERO(D_layer1_3_conv1, 12544);
     /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight), G(P_layer1_3_bn1_bias), A(D_layer1_3_bn1), A(X_layer1_3_conv1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
     ZERO(D_layer1_2_add1, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544);
@@ -2455,25 +2632,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_2_bn2), A(D_layer1_2_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_layer1_2_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_bn2), (size_t)n * 12544);
     ZERO(D_layer1_2_conv2, 12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     ZERO(D_layer1_2_relu1, 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_bn1, 12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544);
     ZERO(D_layer1_2_conv1, 12544);
     /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
     ZERO(D_layer1_1_add1, 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544);
@@ -2482,25 +2659,25 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 12544);
     rt_acc(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 12544);
     ZERO(D_layer1_1_conv2, 12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     ZERO(D_layer1_1_relu1, 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_bn1, 12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544);
     ZERO(D_layer1_1_conv1, 12544);
     /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
     ZERO(D_layer1_0_add1, 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544);
@@ -2509,35 +2686,35 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
     rt_acc(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 12544);
     rt_acc(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 12544);
     ZERO(D_layer1_0_conv2, 12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     ZERO(D_layer1_0_relu1, 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_bn1, 12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544);
     ZERO(D_layer1_0_conv1, 12544);
     /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
     ZERO(D_bn1, 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544);
     ZERO(D_conv1, 12544);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void resnet56_zero_grad(float *grads) {
@@ -2555,293 +2732,293 @@ void resnet56_adamw_step(float *params, const float *grads, float *m, float *v, 
 }
 
 static const RtParamInfo tensors[] = {
-    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, 0},
-    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 1},
-    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, 1},
-    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 1},
-    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 1},
-    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, 2},
-    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 3},
-    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, 3},
-    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 3},
-    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 3},
-    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, 4},
-    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 5},
-    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, 5},
-    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 5},
-    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 5},
-    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, 7},
-    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 8},
-    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, 8},
-    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 8},
-    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 8},
-    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, 9},
-    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 10},
-    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, 10},
-    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 10},
-    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 10},
-    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, 12},
-    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 13},
-    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, 13},
-    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 13},
-    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 13},
-    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, 14},
-    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 15},
-    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, 15},
-    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 15},
-    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 15},
-    {"layer1.3.conv1.weight", 4, {16,16,3,3}, P_layer1_3_conv1_weight, 2304, RT_PARAM_WEIGHT, 17},
-    {"layer1.3.bn1.weight", 1, {16}, P_layer1_3_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 18},
-    {"layer1.3.bn1.bias", 1, {16}, P_layer1_3_bn1_bias, 16, RT_PARAM_BN_BIAS, 18},
-    {"layer1.3.bn1.running_mean", 1, {16}, P_layer1_3_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 18},
-    {"layer1.3.bn1.running_var", 1, {16}, P_layer1_3_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 18},
-    {"layer1.3.conv2.weight", 4, {16,16,3,3}, P_layer1_3_conv2_weight, 2304, RT_PARAM_WEIGHT, 19},
-    {"layer1.3.bn2.weight", 1, {16}, P_layer1_3_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 20},
-    {"layer1.3.bn2.bias", 1, {16}, P_layer1_3_bn2_bias, 16, RT_PARAM_BN_BIAS, 20},
-    {"layer1.3.bn2.running_mean", 1, {16}, P_layer1_3_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 20},
-    {"layer1.3.bn2.running_var", 1, {16}, P_layer1_3_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 20},
-    {"layer1.4.conv1.weight", 4, {16,16,3,3}, P_layer1_4_conv1_weight, 2304, RT_PARAM_WEIGHT, 22},
-    {"layer1.4.bn1.weight", 1, {16}, P_layer1_4_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 23},
-    {"layer1.4.bn1.bias", 1, {16}, P_layer1_4_bn1_bias, 16, RT_PARAM_BN_BIAS, 23},
-    {"layer1.4.bn1.running_mean", 1, {16}, P_layer1_4_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 23},
-    {"layer1.4.bn1.running_var", 1, {16}, P_layer1_4_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 23},
-    {"layer1.4.conv2.weight", 4, {16,16,3,3}, P_layer1_4_conv2_weight, 2304, RT_PARAM_WEIGHT, 24},
-    {"layer1.4.bn2.weight", 1, {16}, P_layer1_4_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 25},
-    {"layer1.4.bn2.bias", 1, {16}, P_layer1_4_bn2_bias, 16, RT_PARAM_BN_BIAS, 25},
-    {"layer1.4.bn2.running_mean", 1, {16}, P_layer1_4_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 25},
-    {"layer1.4.bn2.running_var", 1, {16}, P_layer1_4_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 25},
-    {"layer1.5.conv1.weight", 4, {16,16,3,3}, P_layer1_5_conv1_weight, 2304, RT_PARAM_WEIGHT, 27},
-    {"layer1.5.bn1.weight", 1, {16}, P_layer1_5_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 28},
-    {"layer1.5.bn1.bias", 1, {16}, P_layer1_5_bn1_bias, 16, RT_PARAM_BN_BIAS, 28},
-    {"layer1.5.bn1.running_mean", 1, {16}, P_layer1_5_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 28},
-    {"layer1.5.bn1.running_var", 1, {16}, P_layer1_5_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 28},
-    {"layer1.5.conv2.weight", 4, {16,16,3,3}, P_layer1_5_conv2_weight, 2304, RT_PARAM_WEIGHT, 29},
-    {"layer1.5.bn2.weight", 1, {16}, P_layer1_5_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 30},
-    {"layer1.5.bn2.bias", 1, {16}, P_layer1_5_bn2_bias, 16, RT_PARAM_BN_BIAS, 30},
-    {"layer1.5.bn2.running_mean", 1, {16}, P_layer1_5_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 30},
-    {"layer1.5.bn2.running_var", 1, {16}, P_layer1_5_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 30},
-    {"layer1.6.conv1.weight", 4, {16,16,3,3}, P_layer1_6_conv1_weight, 2304, RT_PARAM_WEIGHT, 32},
-    {"layer1.6.bn1.weight", 1, {16}, P_layer1_6_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 33},
-    {"layer1.6.bn1.bias", 1, {16}, P_layer1_6_bn1_bias, 16, RT_PARAM_BN_BIAS, 33},
-    {"layer1.6.bn1.running_mean", 1, {16}, P_layer1_6_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 33},
-    {"layer1.6.bn1.running_var", 1, {16}, P_layer1_6_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 33},
-    {"layer1.6.conv2.weight", 4, {16,16,3,3}, P_layer1_6_conv2_weight, 2304, RT_PARAM_WEIGHT, 34},
-    {"layer1.6.bn2.weight", 1, {16}, P_layer1_6_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 35},
-    {"layer1.6.bn2.bias", 1, {16}, P_layer1_6_bn2_bias, 16, RT_PARAM_BN_BIAS, 35},
-    {"layer1.6.bn2.running_mean", 1, {16}, P_layer1_6_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 35},
-    {"layer1.6.bn2.running_var", 1, {16}, P_layer1_6_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 35},
-    {"layer1.7.conv1.weight", 4, {16,16,3,3}, P_layer1_7_conv1_weight, 2304, RT_PARAM_WEIGHT, 37},
-    {"layer1.7.bn1.weight", 1, {16}, P_layer1_7_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 38},
-    {"layer1.7.bn1.bias", 1, {16}, P_layer1_7_bn1_bias, 16, RT_PARAM_BN_BIAS, 38},
-    {"layer1.7.bn1.running_mean", 1, {16}, P_layer1_7_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 38},
-    {"layer1.7.bn1.running_var", 1, {16}, P_layer1_7_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 38},
-    {"layer1.7.conv2.weight", 4, {16,16,3,3}, P_layer1_7_conv2_weight, 2304, RT_PARAM_WEIGHT, 39},
-    {"layer1.7.bn2.weight", 1, {16}, P_layer1_7_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 40},
-    {"layer1.7.bn2.bias", 1, {16}, P_layer1_7_bn2_bias, 16, RT_PARAM_BN_BIAS, 40},
-    {"layer1.7.bn2.running_mean", 1, {16}, P_layer1_7_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 40},
-    {"layer1.7.bn2.running_var", 1, {16}, P_layer1_7_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 40},
-    {"layer1.8.conv1.weight", 4, {16,16,3,3}, P_layer1_8_conv1_weight, 2304, RT_PARAM_WEIGHT, 42},
-    {"layer1.8.bn1.weight", 1, {16}, P_layer1_8_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 43},
-    {"layer1.8.bn1.bias", 1, {16}, P_layer1_8_bn1_bias, 16, RT_PARAM_BN_BIAS, 43},
-    {"layer1.8.bn1.running_mean", 1, {16}, P_layer1_8_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 43},
-    {"layer1.8.bn1.running_var", 1, {16}, P_layer1_8_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 43},
-    {"layer1.8.conv2.weight", 4, {16,16,3,3}, P_layer1_8_conv2_weight, 2304, RT_PARAM_WEIGHT, 44},
-    {"layer1.8.bn2.weight", 1, {16}, P_layer1_8_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 45},
-    {"layer1.8.bn2.bias", 1, {16}, P_layer1_8_bn2_bias, 16, RT_PARAM_BN_BIAS, 45},
-    {"layer1.8.bn2.running_mean", 1, {16}, P_layer1_8_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 45},
-    {"layer1.8.bn2.running_var", 1, {16}, P_layer1_8_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 45},
-    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, 47},
-    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 48},
-    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, 48},
-    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 48},
-    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 48},
-    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, 49},
-    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 50},
-    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, 50},
-    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 50},
-    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 50},
-    {"layer2.0.downsample.0.weight", 4, {32,16,1,1}, P_layer2_0_downsample_0_weight, 512, RT_PARAM_WEIGHT, 51},
-    {"layer2.0.downsample.1.weight", 1, {32}, P_layer2_0_downsample_1_weight, 32, RT_PARAM_BN_WEIGHT, 52},
-    {"layer2.0.downsample.1.bias", 1, {32}, P_layer2_0_downsample_1_bias, 32, RT_PARAM_BN_BIAS, 52},
-    {"layer2.0.downsample.1.running_mean", 1, {32}, P_layer2_0_downsample_1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 52},
-    {"layer2.0.downsample.1.running_var", 1, {32}, P_layer2_0_downsample_1_running_var, 32, RT_PARAM_RUNNING_VAR, 52},
-    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, 54},
-    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 55},
-    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, 55},
-    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 55},
-    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 55},
-    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, 56},
-    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 57},
-    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, 57},
-    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 57},
-    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 57},
-    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, 59},
-    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 60},
-    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, 60},
-    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 60},
-    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 60},
-    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, 61},
-    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 62},
-    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, 62},
-    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 62},
-    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 62},
-    {"layer2.3.conv1.weight", 4, {32,32,3,3}, P_layer2_3_conv1_weight, 9216, RT_PARAM_WEIGHT, 64},
-    {"layer2.3.bn1.weight", 1, {32}, P_layer2_3_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 65},
-    {"layer2.3.bn1.bias", 1, {32}, P_layer2_3_bn1_bias, 32, RT_PARAM_BN_BIAS, 65},
-    {"layer2.3.bn1.running_mean", 1, {32}, P_layer2_3_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 65},
-    {"layer2.3.bn1.running_var", 1, {32}, P_layer2_3_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 65},
-    {"layer2.3.conv2.weight", 4, {32,32,3,3}, P_layer2_3_conv2_weight, 9216, RT_PARAM_WEIGHT, 66},
-    {"layer2.3.bn2.weight", 1, {32}, P_layer2_3_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 67},
-    {"layer2.3.bn2.bias", 1, {32}, P_layer2_3_bn2_bias, 32, RT_PARAM_BN_BIAS, 67},
-    {"layer2.3.bn2.running_mean", 1, {32}, P_layer2_3_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 67},
-    {"layer2.3.bn2.running_var", 1, {32}, P_layer2_3_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 67},
-    {"layer2.4.conv1.weight", 4, {32,32,3,3}, P_layer2_4_conv1_weight, 9216, RT_PARAM_WEIGHT, 69},
-    {"layer2.4.bn1.weight", 1, {32}, P_layer2_4_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 70},
-    {"layer2.4.bn1.bias", 1, {32}, P_layer2_4_bn1_bias, 32, RT_PARAM_BN_BIAS, 70},
-    {"layer2.4.bn1.running_mean", 1, {32}, P_layer2_4_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 70},
-    {"layer2.4.bn1.running_var", 1, {32}, P_layer2_4_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 70},
-    {"layer2.4.conv2.weight", 4, {32,32,3,3}, P_layer2_4_conv2_weight, 9216, RT_PARAM_WEIGHT, 71},
-    {"layer2.4.bn2.weight", 1, {32}, P_layer2_4_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 72},
-    {"layer2.4.bn2.bias", 1, {32}, P_layer2_4_bn2_bias, 32, RT_PARAM_BN_BIAS, 72},
-    {"layer2.4.bn2.running_mean", 1, {32}, P_layer2_4_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 72},
-    {"layer2.4.bn2.running_var", 1, {32}, P_layer2_4_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 72},
-    {"layer2.5.conv1.weight", 4, {32,32,3,3}, P_layer2_5_conv1_weight, 9216, RT_PARAM_WEIGHT, 74},
-    {"layer2.5.bn1.weight", 1, {32}, P_layer2_5_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 75},
-    {"layer2.5.bn1.bias", 1, {32}, P_layer2_5_bn1_bias, 32, RT_PARAM_BN_BIAS, 75},
-    {"layer2.5.bn1.running_mean", 1, {32}, P_layer2_5_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 75},
-    {"layer2.5.bn1.running_var", 1, {32}, P_layer2_5_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 75},
-    {"layer2.5.conv2.weight", 4, {32,32,3,3}, P_layer2_5_conv2_weight, 9216, RT_PARAM_WEIGHT, 76},
-    {"layer2.5.bn2.weight", 1, {32}, P_layer2_5_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 77},
-    {"layer2.5.bn2.bias", 1, {32}, P_layer2_5_bn2_bias, 32, RT_PARAM_BN_BIAS, 77},
-    {"layer2.5.bn2.running_mean", 1, {32}, P_layer2_5_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 77},
-    {"layer2.5.bn2.running_var", 1, {32}, P_layer2_5_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 77},
-    {"layer2.6.conv1.weight", 4, {32,32,3,3}, P_layer2_6_conv1_weight, 9216, RT_PARAM_WEIGHT, 79},
-    {"layer2.6.bn1.weight", 1, {32}, P_layer2_6_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 80},
-    {"layer2.6.bn1.bias", 1, {32}, P_layer2_6_bn1_bias, 32, RT_PARAM_BN_BIAS, 80},
-    {"layer2.6.bn1.running_mean", 1, {32}, P_layer2_6_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 80},
-    {"layer2.6.bn1.running_var", 1, {32}, P_layer2_6_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 80},
-    {"layer2.6.conv2.weight", 4, {32,32,3,3}, P_layer2_6_conv2_weight, 9216, RT_PARAM_WEIGHT, 81},
-    {"layer2.6.bn2.weight", 1, {32}, P_layer2_6_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 82},
-    {"layer2.6.bn2.bias", 1, {32}, P_layer2_6_bn2_bias, 32, RT_PARAM_BN_BIAS, 82},
-    {"layer2.6.bn2.running_mean", 1, {32}, P_layer2_6_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 82},
-    {"layer2.6.bn2.running_var", 1, {32}, P_layer2_6_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 82},
-    {"layer2.7.conv1.weight", 4, {32,32,3,3}, P_layer2_7_conv1_weight, 9216, RT_PARAM_WEIGHT, 84},
-    {"layer2.7.bn1.weight", 1, {32}, P_layer2_7_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 85},
-    {"layer2.7.bn1.bias", 1, {32}, P_layer2_7_bn1_bias, 32, RT_PARAM_BN_BIAS, 85},
-    {"layer2.7.bn1.running_mean", 1, {32}, P_layer2_7_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 85},
-    {"layer2.7.bn1.running_var", 1, {32}, P_layer2_7_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 85},
-    {"layer2.7.conv2.weight", 4, {32,32,3,3}, P_layer2_7_conv2_weight, 9216, RT_PARAM_WEIGHT, 86},
-    {"layer2.7.bn2.weight", 1, {32}, P_layer2_7_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 87},
-    {"layer2.7.bn2.bias", 1, {32}, P_layer2_7_bn2_bias, 32, RT_PARAM_BN_BIAS, 87},
-    {"layer2.7.bn2.running_mean", 1, {32}, P_layer2_7_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 87},
-    {"layer2.7.bn2.running_var", 1, {32}, P_layer2_7_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 87},
-    {"layer2.8.conv1.weight", 4, {32,32,3,3}, P_layer2_8_conv1_weight, 9216, RT_PARAM_WEIGHT, 89},
-    {"layer2.8.bn1.weight", 1, {32}, P_layer2_8_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 90},
-    {"layer2.8.bn1.bias", 1, {32}, P_layer2_8_bn1_bias, 32, RT_PARAM_BN_BIAS, 90},
-    {"layer2.8.bn1.running_mean", 1, {32}, P_layer2_8_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 90},
-    {"layer2.8.bn1.running_var", 1, {32}, P_layer2_8_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 90},
-    {"layer2.8.conv2.weight", 4, {32,32,3,3}, P_layer2_8_conv2_weight, 9216, RT_PARAM_WEIGHT, 91},
-    {"layer2.8.bn2.weight", 1, {32}, P_layer2_8_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 92},
-    {"layer2.8.bn2.bias", 1, {32}, P_layer2_8_bn2_bias, 32, RT_PARAM_BN_BIAS, 92},
-    {"layer2.8.bn2.running_mean", 1, {32}, P_layer2_8_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 92},
-    {"layer2.8.bn2.running_var", 1, {32}, P_layer2_8_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 92},
-    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, 94},
-    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 95},
-    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, 95},
-    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 95},
-    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 95},
-    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, 96},
-    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 97},
-    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, 97},
-    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 97},
-    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 97},
-    {"layer3.0.downsample.0.weight", 4, {64,32,1,1}, P_layer3_0_downsample_0_weight, 2048, RT_PARAM_WEIGHT, 98},
-    {"layer3.0.downsample.1.weight", 1, {64}, P_layer3_0_downsample_1_weight, 64, RT_PARAM_BN_WEIGHT, 99},
-    {"layer3.0.downsample.1.bias", 1, {64}, P_layer3_0_downsample_1_bias, 64, RT_PARAM_BN_BIAS, 99},
-    {"layer3.0.downsample.1.running_mean", 1, {64}, P_layer3_0_downsample_1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 99},
-    {"layer3.0.downsample.1.running_var", 1, {64}, P_layer3_0_downsample_1_running_var, 64, RT_PARAM_RUNNING_VAR, 99},
-    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, 101},
-    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 102},
-    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, 102},
-    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 102},
-    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 102},
-    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, 103},
-    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 104},
-    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, 104},
-    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 104},
-    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 104},
-    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, 106},
-    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 107},
-    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, 107},
-    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 107},
-    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 107},
-    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, 108},
-    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 109},
-    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, 109},
-    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 109},
-    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 109},
-    {"layer3.3.conv1.weight", 4, {64,64,3,3}, P_layer3_3_conv1_weight, 36864, RT_PARAM_WEIGHT, 111},
-    {"layer3.3.bn1.weight", 1, {64}, P_layer3_3_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 112},
-    {"layer3.3.bn1.bias", 1, {64}, P_layer3_3_bn1_bias, 64, RT_PARAM_BN_BIAS, 112},
-    {"layer3.3.bn1.running_mean", 1, {64}, P_layer3_3_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 112},
-    {"layer3.3.bn1.running_var", 1, {64}, P_layer3_3_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 112},
-    {"layer3.3.conv2.weight", 4, {64,64,3,3}, P_layer3_3_conv2_weight, 36864, RT_PARAM_WEIGHT, 113},
-    {"layer3.3.bn2.weight", 1, {64}, P_layer3_3_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 114},
-    {"layer3.3.bn2.bias", 1, {64}, P_layer3_3_bn2_bias, 64, RT_PARAM_BN_BIAS, 114},
-    {"layer3.3.bn2.running_mean", 1, {64}, P_layer3_3_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 114},
-    {"layer3.3.bn2.running_var", 1, {64}, P_layer3_3_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 114},
-    {"layer3.4.conv1.weight", 4, {64,64,3,3}, P_layer3_4_conv1_weight, 36864, RT_PARAM_WEIGHT, 116},
-    {"layer3.4.bn1.weight", 1, {64}, P_layer3_4_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 117},
-    {"layer3.4.bn1.bias", 1, {64}, P_layer3_4_bn1_bias, 64, RT_PARAM_BN_BIAS, 117},
-    {"layer3.4.bn1.running_mean", 1, {64}, P_layer3_4_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 117},
-    {"layer3.4.bn1.running_var", 1, {64}, P_layer3_4_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 117},
-    {"layer3.4.conv2.weight", 4, {64,64,3,3}, P_layer3_4_conv2_weight, 36864, RT_PARAM_WEIGHT, 118},
-    {"layer3.4.bn2.weight", 1, {64}, P_layer3_4_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 119},
-    {"layer3.4.bn2.bias", 1, {64}, P_layer3_4_bn2_bias, 64, RT_PARAM_BN_BIAS, 119},
-    {"layer3.4.bn2.running_mean", 1, {64}, P_layer3_4_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 119},
-    {"layer3.4.bn2.running_var", 1, {64}, P_layer3_4_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 119},
-    {"layer3.5.conv1.weight", 4, {64,64,3,3}, P_layer3_5_conv1_weight, 36864, RT_PARAM_WEIGHT, 121},
-    {"layer3.5.bn1.weight", 1, {64}, P_layer3_5_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 122},
-    {"layer3.5.bn1.bias", 1, {64}, P_layer3_5_bn1_bias, 64, RT_PARAM_BN_BIAS, 122},
-    {"layer3.5.bn1.running_mean", 1, {64}, P_layer3_5_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 122},
-    {"layer3.5.bn1.running_var", 1, {64}, P_layer3_5_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 122},
-    {"layer3.5.conv2.weight", 4, {64,64,3,3}, P_layer3_5_conv2_weight, 36864, RT_PARAM_WEIGHT, 123},
-    {"layer3.5.bn2.weight", 1, {64}, P_layer3_5_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 124},
-    {"layer3.5.bn2.bias", 1, {64}, P_layer3_5_bn2_bias, 64, RT_PARAM_BN_BIAS, 124},
-    {"layer3.5.bn2.running_mean", 1, {64}, P_layer3_5_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 124},
-    {"layer3.5.bn2.running_var", 1, {64}, P_layer3_5_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 124},
-    {"layer3.6.conv1.weight", 4, {64,64,3,3}, P_layer3_6_conv1_weight, 36864, RT_PARAM_WEIGHT, 126},
-    {"layer3.6.bn1.weight", 1, {64}, P_layer3_6_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 127},
-    {"layer3.6.bn1.bias", 1, {64}, P_layer3_6_bn1_bias, 64, RT_PARAM_BN_BIAS, 127},
-    {"layer3.6.bn1.running_mean", 1, {64}, P_layer3_6_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 127},
-    {"layer3.6.bn1.running_var", 1, {64}, P_layer3_6_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 127},
-    {"layer3.6.conv2.weight", 4, {64,64,3,3}, P_layer3_6_conv2_weight, 36864, RT_PARAM_WEIGHT, 128},
-    {"layer3.6.bn2.weight", 1, {64}, P_layer3_6_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 129},
-    {"layer3.6.bn2.bias", 1, {64}, P_layer3_6_bn2_bias, 64, RT_PARAM_BN_BIAS, 129},
-    {"layer3.6.bn2.running_mean", 1, {64}, P_layer3_6_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 129},
-    {"layer3.6.bn2.running_var", 1, {64}, P_layer3_6_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 129},
-    {"layer3.7.conv1.weight", 4, {64,64,3,3}, P_layer3_7_conv1_weight, 36864, RT_PARAM_WEIGHT, 131},
-    {"layer3.7.bn1.weight", 1, {64}, P_layer3_7_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 132},
-    {"layer3.7.bn1.bias", 1, {64}, P_layer3_7_bn1_bias, 64, RT_PARAM_BN_BIAS, 132},
-    {"layer3.7.bn1.running_mean", 1, {64}, P_layer3_7_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 132},
-    {"layer3.7.bn1.running_var", 1, {64}, P_layer3_7_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 132},
-    {"layer3.7.conv2.weight", 4, {64,64,3,3}, P_layer3_7_conv2_weight, 36864, RT_PARAM_WEIGHT, 133},
-    {"layer3.7.bn2.weight", 1, {64}, P_layer3_7_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 134},
-    {"layer3.7.bn2.bias", 1, {64}, P_layer3_7_bn2_bias, 64, RT_PARAM_BN_BIAS, 134},
-    {"layer3.7.bn2.running_mean", 1, {64}, P_layer3_7_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 134},
-    {"layer3.7.bn2.running_var", 1, {64}, P_layer3_7_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 134},
-    {"layer3.8.conv1.weight", 4, {64,64,3,3}, P_layer3_8_conv1_weight, 36864, RT_PARAM_WEIGHT, 136},
-    {"layer3.8.bn1.weight", 1, {64}, P_layer3_8_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 137},
-    {"layer3.8.bn1.bias", 1, {64}, P_layer3_8_bn1_bias, 64, RT_PARAM_BN_BIAS, 137},
-    {"layer3.8.bn1.running_mean", 1, {64}, P_layer3_8_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 137},
-    {"layer3.8.bn1.running_var", 1, {64}, P_layer3_8_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 137},
-    {"layer3.8.conv2.weight", 4, {64,64,3,3}, P_layer3_8_conv2_weight, 36864, RT_PARAM_WEIGHT, 138},
-    {"layer3.8.bn2.weight", 1, {64}, P_layer3_8_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 139},
-    {"layer3.8.bn2.bias", 1, {64}, P_layer3_8_bn2_bias, 64, RT_PARAM_BN_BIAS, 139},
-    {"layer3.8.bn2.running_mean", 1, {64}, P_layer3_8_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 139},
-    {"layer3.8.bn2.running_var", 1, {64}, P_layer3_8_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 139},
-    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, 141},
-    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, 141},
+    {"conv1.weight", 4, {16,1,3,3}, P_conv1_weight, 144, RT_PARAM_WEIGHT, L_conv1},
+    {"bn1.weight", 1, {16}, P_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_bn1},
+    {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, L_bn1},
+    {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_bn1},
+    {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_bn1},
+    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
+    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
+    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv1},
+    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn1},
+    {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn1},
+    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn1},
+    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv2},
+    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn2},
+    {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn2},
+    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn2},
+    {"layer1.3.conv1.weight", 4, {16,16,3,3}, P_layer1_3_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_3_conv1},
+    {"layer1.3.bn1.weight", 1, {16}, P_layer1_3_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_3_bn1},
+    {"layer1.3.bn1.bias", 1, {16}, P_layer1_3_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_3_bn1},
+    {"layer1.3.bn1.running_mean", 1, {16}, P_layer1_3_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_3_bn1},
+    {"layer1.3.bn1.running_var", 1, {16}, P_layer1_3_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_3_bn1},
+    {"layer1.3.conv2.weight", 4, {16,16,3,3}, P_layer1_3_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_3_conv2},
+    {"layer1.3.bn2.weight", 1, {16}, P_layer1_3_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_3_bn2},
+    {"layer1.3.bn2.bias", 1, {16}, P_layer1_3_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_3_bn2},
+    {"layer1.3.bn2.running_mean", 1, {16}, P_layer1_3_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_3_bn2},
+    {"layer1.3.bn2.running_var", 1, {16}, P_layer1_3_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_3_bn2},
+    {"layer1.4.conv1.weight", 4, {16,16,3,3}, P_layer1_4_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_4_conv1},
+    {"layer1.4.bn1.weight", 1, {16}, P_layer1_4_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_4_bn1},
+    {"layer1.4.bn1.bias", 1, {16}, P_layer1_4_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_4_bn1},
+    {"layer1.4.bn1.running_mean", 1, {16}, P_layer1_4_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_4_bn1},
+    {"layer1.4.bn1.running_var", 1, {16}, P_layer1_4_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_4_bn1},
+    {"layer1.4.conv2.weight", 4, {16,16,3,3}, P_layer1_4_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_4_conv2},
+    {"layer1.4.bn2.weight", 1, {16}, P_layer1_4_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_4_bn2},
+    {"layer1.4.bn2.bias", 1, {16}, P_layer1_4_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_4_bn2},
+    {"layer1.4.bn2.running_mean", 1, {16}, P_layer1_4_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_4_bn2},
+    {"layer1.4.bn2.running_var", 1, {16}, P_layer1_4_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_4_bn2},
+    {"layer1.5.conv1.weight", 4, {16,16,3,3}, P_layer1_5_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_5_conv1},
+    {"layer1.5.bn1.weight", 1, {16}, P_layer1_5_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_5_bn1},
+    {"layer1.5.bn1.bias", 1, {16}, P_layer1_5_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_5_bn1},
+    {"layer1.5.bn1.running_mean", 1, {16}, P_layer1_5_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_5_bn1},
+    {"layer1.5.bn1.running_var", 1, {16}, P_layer1_5_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_5_bn1},
+    {"layer1.5.conv2.weight", 4, {16,16,3,3}, P_layer1_5_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_5_conv2},
+    {"layer1.5.bn2.weight", 1, {16}, P_layer1_5_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_5_bn2},
+    {"layer1.5.bn2.bias", 1, {16}, P_layer1_5_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_5_bn2},
+    {"layer1.5.bn2.running_mean", 1, {16}, P_layer1_5_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_5_bn2},
+    {"layer1.5.bn2.running_var", 1, {16}, P_layer1_5_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_5_bn2},
+    {"layer1.6.conv1.weight", 4, {16,16,3,3}, P_layer1_6_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_6_conv1},
+    {"layer1.6.bn1.weight", 1, {16}, P_layer1_6_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_6_bn1},
+    {"layer1.6.bn1.bias", 1, {16}, P_layer1_6_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_6_bn1},
+    {"layer1.6.bn1.running_mean", 1, {16}, P_layer1_6_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_6_bn1},
+    {"layer1.6.bn1.running_var", 1, {16}, P_layer1_6_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_6_bn1},
+    {"layer1.6.conv2.weight", 4, {16,16,3,3}, P_layer1_6_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_6_conv2},
+    {"layer1.6.bn2.weight", 1, {16}, P_layer1_6_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_6_bn2},
+    {"layer1.6.bn2.bias", 1, {16}, P_layer1_6_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_6_bn2},
+    {"layer1.6.bn2.running_mean", 1, {16}, P_layer1_6_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_6_bn2},
+    {"layer1.6.bn2.running_var", 1, {16}, P_layer1_6_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_6_bn2},
+    {"layer1.7.conv1.weight", 4, {16,16,3,3}, P_layer1_7_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_7_conv1},
+    {"layer1.7.bn1.weight", 1, {16}, P_layer1_7_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_7_bn1},
+    {"layer1.7.bn1.bias", 1, {16}, P_layer1_7_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_7_bn1},
+    {"layer1.7.bn1.running_mean", 1, {16}, P_layer1_7_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_7_bn1},
+    {"layer1.7.bn1.running_var", 1, {16}, P_layer1_7_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_7_bn1},
+    {"layer1.7.conv2.weight", 4, {16,16,3,3}, P_layer1_7_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_7_conv2},
+    {"layer1.7.bn2.weight", 1, {16}, P_layer1_7_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_7_bn2},
+    {"layer1.7.bn2.bias", 1, {16}, P_layer1_7_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_7_bn2},
+    {"layer1.7.bn2.running_mean", 1, {16}, P_layer1_7_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_7_bn2},
+    {"layer1.7.bn2.running_var", 1, {16}, P_layer1_7_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_7_bn2},
+    {"layer1.8.conv1.weight", 4, {16,16,3,3}, P_layer1_8_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_8_conv1},
+    {"layer1.8.bn1.weight", 1, {16}, P_layer1_8_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_8_bn1},
+    {"layer1.8.bn1.bias", 1, {16}, P_layer1_8_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_8_bn1},
+    {"layer1.8.bn1.running_mean", 1, {16}, P_layer1_8_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_8_bn1},
+    {"layer1.8.bn1.running_var", 1, {16}, P_layer1_8_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_8_bn1},
+    {"layer1.8.conv2.weight", 4, {16,16,3,3}, P_layer1_8_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_8_conv2},
+    {"layer1.8.bn2.weight", 1, {16}, P_layer1_8_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_8_bn2},
+    {"layer1.8.bn2.bias", 1, {16}, P_layer1_8_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_8_bn2},
+    {"layer1.8.bn2.running_mean", 1, {16}, P_layer1_8_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_8_bn2},
+    {"layer1.8.bn2.running_var", 1, {16}, P_layer1_8_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_8_bn2},
+    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
+    {"layer2.0.downsample.0.weight", 4, {32,16,1,1}, P_layer2_0_downsample_0_weight, 512, RT_PARAM_WEIGHT, L_layer2_0_downsample_0},
+    {"layer2.0.downsample.1.weight", 1, {32}, P_layer2_0_downsample_1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.bias", 1, {32}, P_layer2_0_downsample_1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_mean", 1, {32}, P_layer2_0_downsample_1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_var", 1, {32}, P_layer2_0_downsample_1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_downsample_1},
+    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
+    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv1},
+    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn1},
+    {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn1},
+    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv2},
+    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn2},
+    {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn2},
+    {"layer2.3.conv1.weight", 4, {32,32,3,3}, P_layer2_3_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_3_conv1},
+    {"layer2.3.bn1.weight", 1, {32}, P_layer2_3_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_3_bn1},
+    {"layer2.3.bn1.bias", 1, {32}, P_layer2_3_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_3_bn1},
+    {"layer2.3.bn1.running_mean", 1, {32}, P_layer2_3_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn1},
+    {"layer2.3.bn1.running_var", 1, {32}, P_layer2_3_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_3_bn1},
+    {"layer2.3.conv2.weight", 4, {32,32,3,3}, P_layer2_3_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_3_conv2},
+    {"layer2.3.bn2.weight", 1, {32}, P_layer2_3_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_3_bn2},
+    {"layer2.3.bn2.bias", 1, {32}, P_layer2_3_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_3_bn2},
+    {"layer2.3.bn2.running_mean", 1, {32}, P_layer2_3_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn2},
+    {"layer2.3.bn2.running_var", 1, {32}, P_layer2_3_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_3_bn2},
+    {"layer2.4.conv1.weight", 4, {32,32,3,3}, P_layer2_4_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_4_conv1},
+    {"layer2.4.bn1.weight", 1, {32}, P_layer2_4_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_4_bn1},
+    {"layer2.4.bn1.bias", 1, {32}, P_layer2_4_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_4_bn1},
+    {"layer2.4.bn1.running_mean", 1, {32}, P_layer2_4_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_4_bn1},
+    {"layer2.4.bn1.running_var", 1, {32}, P_layer2_4_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_4_bn1},
+    {"layer2.4.conv2.weight", 4, {32,32,3,3}, P_layer2_4_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_4_conv2},
+    {"layer2.4.bn2.weight", 1, {32}, P_layer2_4_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_4_bn2},
+    {"layer2.4.bn2.bias", 1, {32}, P_layer2_4_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_4_bn2},
+    {"layer2.4.bn2.running_mean", 1, {32}, P_layer2_4_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_4_bn2},
+    {"layer2.4.bn2.running_var", 1, {32}, P_layer2_4_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_4_bn2},
+    {"layer2.5.conv1.weight", 4, {32,32,3,3}, P_layer2_5_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_5_conv1},
+    {"layer2.5.bn1.weight", 1, {32}, P_layer2_5_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_5_bn1},
+    {"layer2.5.bn1.bias", 1, {32}, P_layer2_5_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_5_bn1},
+    {"layer2.5.bn1.running_mean", 1, {32}, P_layer2_5_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_5_bn1},
+    {"layer2.5.bn1.running_var", 1, {32}, P_layer2_5_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_5_bn1},
+    {"layer2.5.conv2.weight", 4, {32,32,3,3}, P_layer2_5_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_5_conv2},
+    {"layer2.5.bn2.weight", 1, {32}, P_layer2_5_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_5_bn2},
+    {"layer2.5.bn2.bias", 1, {32}, P_layer2_5_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_5_bn2},
+    {"layer2.5.bn2.running_mean", 1, {32}, P_layer2_5_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_5_bn2},
+    {"layer2.5.bn2.running_var", 1, {32}, P_layer2_5_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_5_bn2},
+    {"layer2.6.conv1.weight", 4, {32,32,3,3}, P_layer2_6_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_6_conv1},
+    {"layer2.6.bn1.weight", 1, {32}, P_layer2_6_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_6_bn1},
+    {"layer2.6.bn1.bias", 1, {32}, P_layer2_6_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_6_bn1},
+    {"layer2.6.bn1.running_mean", 1, {32}, P_layer2_6_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_6_bn1},
+    {"layer2.6.bn1.running_var", 1, {32}, P_layer2_6_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_6_bn1},
+    {"layer2.6.conv2.weight", 4, {32,32,3,3}, P_layer2_6_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_6_conv2},
+    {"layer2.6.bn2.weight", 1, {32}, P_layer2_6_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_6_bn2},
+    {"layer2.6.bn2.bias", 1, {32}, P_layer2_6_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_6_bn2},
+    {"layer2.6.bn2.running_mean", 1, {32}, P_layer2_6_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_6_bn2},
+    {"layer2.6.bn2.running_var", 1, {32}, P_layer2_6_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_6_bn2},
+    {"layer2.7.conv1.weight", 4, {32,32,3,3}, P_layer2_7_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_7_conv1},
+    {"layer2.7.bn1.weight", 1, {32}, P_layer2_7_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_7_bn1},
+    {"layer2.7.bn1.bias", 1, {32}, P_layer2_7_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_7_bn1},
+    {"layer2.7.bn1.running_mean", 1, {32}, P_layer2_7_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_7_bn1},
+    {"layer2.7.bn1.running_var", 1, {32}, P_layer2_7_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_7_bn1},
+    {"layer2.7.conv2.weight", 4, {32,32,3,3}, P_layer2_7_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_7_conv2},
+    {"layer2.7.bn2.weight", 1, {32}, P_layer2_7_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_7_bn2},
+    {"layer2.7.bn2.bias", 1, {32}, P_layer2_7_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_7_bn2},
+    {"layer2.7.bn2.running_mean", 1, {32}, P_layer2_7_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_7_bn2},
+    {"layer2.7.bn2.running_var", 1, {32}, P_layer2_7_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_7_bn2},
+    {"layer2.8.conv1.weight", 4, {32,32,3,3}, P_layer2_8_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_8_conv1},
+    {"layer2.8.bn1.weight", 1, {32}, P_layer2_8_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_8_bn1},
+    {"layer2.8.bn1.bias", 1, {32}, P_layer2_8_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_8_bn1},
+    {"layer2.8.bn1.running_mean", 1, {32}, P_layer2_8_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_8_bn1},
+    {"layer2.8.bn1.running_var", 1, {32}, P_layer2_8_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_8_bn1},
+    {"layer2.8.conv2.weight", 4, {32,32,3,3}, P_layer2_8_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_8_conv2},
+    {"layer2.8.bn2.weight", 1, {32}, P_layer2_8_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_8_bn2},
+    {"layer2.8.bn2.bias", 1, {32}, P_layer2_8_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_8_bn2},
+    {"layer2.8.bn2.running_mean", 1, {32}, P_layer2_8_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_8_bn2},
+    {"layer2.8.bn2.running_var", 1, {32}, P_layer2_8_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_8_bn2},
+    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
+    {"layer3.0.downsample.0.weight", 4, {64,32,1,1}, P_layer3_0_downsample_0_weight, 2048, RT_PARAM_WEIGHT, L_layer3_0_downsample_0},
+    {"layer3.0.downsample.1.weight", 1, {64}, P_layer3_0_downsample_1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.bias", 1, {64}, P_layer3_0_downsample_1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_mean", 1, {64}, P_layer3_0_downsample_1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_var", 1, {64}, P_layer3_0_downsample_1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_downsample_1},
+    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
+    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv1},
+    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn1},
+    {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn1},
+    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv2},
+    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn2},
+    {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn2},
+    {"layer3.3.conv1.weight", 4, {64,64,3,3}, P_layer3_3_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_3_conv1},
+    {"layer3.3.bn1.weight", 1, {64}, P_layer3_3_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_3_bn1},
+    {"layer3.3.bn1.bias", 1, {64}, P_layer3_3_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_3_bn1},
+    {"layer3.3.bn1.running_mean", 1, {64}, P_layer3_3_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn1},
+    {"layer3.3.bn1.running_var", 1, {64}, P_layer3_3_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_3_bn1},
+    {"layer3.3.conv2.weight", 4, {64,64,3,3}, P_layer3_3_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_3_conv2},
+    {"layer3.3.bn2.weight", 1, {64}, P_layer3_3_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_3_bn2},
+    {"layer3.3.bn2.bias", 1, {64}, P_layer3_3_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_3_bn2},
+    {"layer3.3.bn2.running_mean", 1, {64}, P_layer3_3_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn2},
+    {"layer3.3.bn2.running_var", 1, {64}, P_layer3_3_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_3_bn2},
+    {"layer3.4.conv1.weight", 4, {64,64,3,3}, P_layer3_4_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_4_conv1},
+    {"layer3.4.bn1.weight", 1, {64}, P_layer3_4_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_4_bn1},
+    {"layer3.4.bn1.bias", 1, {64}, P_layer3_4_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_4_bn1},
+    {"layer3.4.bn1.running_mean", 1, {64}, P_layer3_4_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn1},
+    {"layer3.4.bn1.running_var", 1, {64}, P_layer3_4_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_4_bn1},
+    {"layer3.4.conv2.weight", 4, {64,64,3,3}, P_layer3_4_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_4_conv2},
+    {"layer3.4.bn2.weight", 1, {64}, P_layer3_4_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_4_bn2},
+    {"layer3.4.bn2.bias", 1, {64}, P_layer3_4_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_4_bn2},
+    {"layer3.4.bn2.running_mean", 1, {64}, P_layer3_4_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn2},
+    {"layer3.4.bn2.running_var", 1, {64}, P_layer3_4_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_4_bn2},
+    {"layer3.5.conv1.weight", 4, {64,64,3,3}, P_layer3_5_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_5_conv1},
+    {"layer3.5.bn1.weight", 1, {64}, P_layer3_5_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_5_bn1},
+    {"layer3.5.bn1.bias", 1, {64}, P_layer3_5_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_5_bn1},
+    {"layer3.5.bn1.running_mean", 1, {64}, P_layer3_5_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn1},
+    {"layer3.5.bn1.running_var", 1, {64}, P_layer3_5_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_5_bn1},
+    {"layer3.5.conv2.weight", 4, {64,64,3,3}, P_layer3_5_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_5_conv2},
+    {"layer3.5.bn2.weight", 1, {64}, P_layer3_5_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_5_bn2},
+    {"layer3.5.bn2.bias", 1, {64}, P_layer3_5_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_5_bn2},
+    {"layer3.5.bn2.running_mean", 1, {64}, P_layer3_5_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn2},
+    {"layer3.5.bn2.running_var", 1, {64}, P_layer3_5_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_5_bn2},
+    {"layer3.6.conv1.weight", 4, {64,64,3,3}, P_layer3_6_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_6_conv1},
+    {"layer3.6.bn1.weight", 1, {64}, P_layer3_6_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_6_bn1},
+    {"layer3.6.bn1.bias", 1, {64}, P_layer3_6_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_6_bn1},
+    {"layer3.6.bn1.running_mean", 1, {64}, P_layer3_6_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_6_bn1},
+    {"layer3.6.bn1.running_var", 1, {64}, P_layer3_6_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_6_bn1},
+    {"layer3.6.conv2.weight", 4, {64,64,3,3}, P_layer3_6_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_6_conv2},
+    {"layer3.6.bn2.weight", 1, {64}, P_layer3_6_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_6_bn2},
+    {"layer3.6.bn2.bias", 1, {64}, P_layer3_6_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_6_bn2},
+    {"layer3.6.bn2.running_mean", 1, {64}, P_layer3_6_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_6_bn2},
+    {"layer3.6.bn2.running_var", 1, {64}, P_layer3_6_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_6_bn2},
+    {"layer3.7.conv1.weight", 4, {64,64,3,3}, P_layer3_7_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_7_conv1},
+    {"layer3.7.bn1.weight", 1, {64}, P_layer3_7_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_7_bn1},
+    {"layer3.7.bn1.bias", 1, {64}, P_layer3_7_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_7_bn1},
+    {"layer3.7.bn1.running_mean", 1, {64}, P_layer3_7_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_7_bn1},
+    {"layer3.7.bn1.running_var", 1, {64}, P_layer3_7_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_7_bn1},
+    {"layer3.7.conv2.weight", 4, {64,64,3,3}, P_layer3_7_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_7_conv2},
+    {"layer3.7.bn2.weight", 1, {64}, P_layer3_7_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_7_bn2},
+    {"layer3.7.bn2.bias", 1, {64}, P_layer3_7_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_7_bn2},
+    {"layer3.7.bn2.running_mean", 1, {64}, P_layer3_7_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_7_bn2},
+    {"layer3.7.bn2.running_var", 1, {64}, P_layer3_7_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_7_bn2},
+    {"layer3.8.conv1.weight", 4, {64,64,3,3}, P_layer3_8_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_8_conv1},
+    {"layer3.8.bn1.weight", 1, {64}, P_layer3_8_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_8_bn1},
+    {"layer3.8.bn1.bias", 1, {64}, P_layer3_8_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_8_bn1},
+    {"layer3.8.bn1.running_mean", 1, {64}, P_layer3_8_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_8_bn1},
+    {"layer3.8.bn1.running_var", 1, {64}, P_layer3_8_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_8_bn1},
+    {"layer3.8.conv2.weight", 4, {64,64,3,3}, P_layer3_8_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_8_conv2},
+    {"layer3.8.bn2.weight", 1, {64}, P_layer3_8_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_8_bn2},
+    {"layer3.8.bn2.bias", 1, {64}, P_layer3_8_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_8_bn2},
+    {"layer3.8.bn2.running_mean", 1, {64}, P_layer3_8_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_8_bn2},
+    {"layer3.8.bn2.running_var", 1, {64}, P_layer3_8_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_8_bn2},
+    {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, L_fc},
+    {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, L_fc},
 };
 
 static const RtLayerInfo layers[] = {
@@ -2991,33 +3168,33 @@ static const RtLayerInfo layers[] = {
 
 /* Residual adds, in drop[] order: the layer and the input kept when dropped. */
 static const RtSkipInfo skips[] = {
-    {6, "relu"},
-    {11, "layer1.0.relu2"},
-    {16, "layer1.1.relu2"},
-    {21, "layer1.2.relu2"},
-    {26, "layer1.3.relu2"},
-    {31, "layer1.4.relu2"},
-    {36, "layer1.5.relu2"},
-    {41, "layer1.6.relu2"},
-    {46, "layer1.7.relu2"},
-    {53, "layer2.0.downsample.1"},
-    {58, "layer2.0.relu2"},
-    {63, "layer2.1.relu2"},
-    {68, "layer2.2.relu2"},
-    {73, "layer2.3.relu2"},
-    {78, "layer2.4.relu2"},
-    {83, "layer2.5.relu2"},
-    {88, "layer2.6.relu2"},
-    {93, "layer2.7.relu2"},
-    {100, "layer3.0.downsample.1"},
-    {105, "layer3.0.relu2"},
-    {110, "layer3.1.relu2"},
-    {115, "layer3.2.relu2"},
-    {120, "layer3.3.relu2"},
-    {125, "layer3.4.relu2"},
-    {130, "layer3.5.relu2"},
-    {135, "layer3.6.relu2"},
-    {140, "layer3.7.relu2"},
+    {L_layer1_0_add1, "relu"},
+    {L_layer1_1_add1, "layer1.0.relu2"},
+    {L_layer1_2_add1, "layer1.1.relu2"},
+    {L_layer1_3_add1, "layer1.2.relu2"},
+    {L_layer1_4_add1, "layer1.3.relu2"},
+    {L_layer1_5_add1, "layer1.4.relu2"},
+    {L_layer1_6_add1, "layer1.5.relu2"},
+    {L_layer1_7_add1, "layer1.6.relu2"},
+    {L_layer1_8_add1, "layer1.7.relu2"},
+    {L_layer2_0_add1, "layer2.0.downsample.1"},
+    {L_layer2_1_add1, "layer2.0.relu2"},
+    {L_layer2_2_add1, "layer2.1.relu2"},
+    {L_layer2_3_add1, "layer2.2.relu2"},
+    {L_layer2_4_add1, "layer2.3.relu2"},
+    {L_layer2_5_add1, "layer2.4.relu2"},
+    {L_layer2_6_add1, "layer2.5.relu2"},
+    {L_layer2_7_add1, "layer2.6.relu2"},
+    {L_layer2_8_add1, "layer2.7.relu2"},
+    {L_layer3_0_add1, "layer3.0.downsample.1"},
+    {L_layer3_1_add1, "layer3.0.relu2"},
+    {L_layer3_2_add1, "layer3.1.relu2"},
+    {L_layer3_3_add1, "layer3.2.relu2"},
+    {L_layer3_4_add1, "layer3.3.relu2"},
+    {L_layer3_5_add1, "layer3.4.relu2"},
+    {L_layer3_6_add1, "layer3.5.relu2"},
+    {L_layer3_7_add1, "layer3.6.relu2"},
+    {L_layer3_8_add1, "layer3.7.relu2"},
 };
 
 const RtModel resnet56_model = {

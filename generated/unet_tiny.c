@@ -9,57 +9,57 @@
 /* Parameters: offsets in floats into params (and, for trainable ones, grads). */
 enum {
     P_enc1_conv1_weight = 0,  /* [16,1,3,3] */
-    P_enc1_bn1_weight = 144,  /* [16] */
-    P_enc1_bn1_bias = 160,  /* [16] */
-    P_enc1_bn1_running_mean = 118458,  /* [16] */
-    P_enc1_bn1_running_var = 118474,  /* [16] */
-    P_enc1_conv2_weight = 176,  /* [16,16,3,3] */
-    P_enc1_bn2_weight = 2480,  /* [16] */
-    P_enc1_bn2_bias = 2496,  /* [16] */
-    P_enc1_bn2_running_mean = 118490,  /* [16] */
-    P_enc1_bn2_running_var = 118506,  /* [16] */
-    P_enc2_conv1_weight = 2512,  /* [32,16,3,3] */
-    P_enc2_bn1_weight = 7120,  /* [32] */
-    P_enc2_bn1_bias = 7152,  /* [32] */
-    P_enc2_bn1_running_mean = 118522,  /* [32] */
-    P_enc2_bn1_running_var = 118554,  /* [32] */
-    P_enc2_conv2_weight = 7184,  /* [32,32,3,3] */
-    P_enc2_bn2_weight = 16400,  /* [32] */
-    P_enc2_bn2_bias = 16432,  /* [32] */
-    P_enc2_bn2_running_mean = 118586,  /* [32] */
-    P_enc2_bn2_running_var = 118618,  /* [32] */
-    P_mid_conv1_weight = 16464,  /* [64,32,3,3] */
-    P_mid_bn1_weight = 34896,  /* [64] */
-    P_mid_bn1_bias = 34960,  /* [64] */
-    P_mid_bn1_running_mean = 118650,  /* [64] */
-    P_mid_bn1_running_var = 118714,  /* [64] */
-    P_mid_conv2_weight = 35024,  /* [64,64,3,3] */
-    P_mid_bn2_weight = 71888,  /* [64] */
-    P_mid_bn2_bias = 71952,  /* [64] */
-    P_mid_bn2_running_mean = 118778,  /* [64] */
-    P_mid_bn2_running_var = 118842,  /* [64] */
-    P_dec2_conv1_weight = 72016,  /* [32,96,3,3] */
-    P_dec2_bn1_weight = 99664,  /* [32] */
-    P_dec2_bn1_bias = 99696,  /* [32] */
-    P_dec2_bn1_running_mean = 118906,  /* [32] */
-    P_dec2_bn1_running_var = 118938,  /* [32] */
-    P_dec2_conv2_weight = 99728,  /* [32,32,3,3] */
-    P_dec2_bn2_weight = 108944,  /* [32] */
-    P_dec2_bn2_bias = 108976,  /* [32] */
-    P_dec2_bn2_running_mean = 118970,  /* [32] */
-    P_dec2_bn2_running_var = 119002,  /* [32] */
-    P_dec1_conv1_weight = 109008,  /* [16,48,3,3] */
-    P_dec1_bn1_weight = 115920,  /* [16] */
-    P_dec1_bn1_bias = 115936,  /* [16] */
-    P_dec1_bn1_running_mean = 119034,  /* [16] */
-    P_dec1_bn1_running_var = 119050,  /* [16] */
-    P_dec1_conv2_weight = 115952,  /* [16,16,3,3] */
-    P_dec1_bn2_weight = 118256,  /* [16] */
-    P_dec1_bn2_bias = 118272,  /* [16] */
-    P_dec1_bn2_running_mean = 119066,  /* [16] */
-    P_dec1_bn2_running_var = 119082,  /* [16] */
-    P_head_weight = 118288,  /* [10,16,1,1] */
-    P_head_bias = 118448,  /* [10] */
+    P_enc1_bn1_weight = P_enc1_conv1_weight + 144,  /* [16] */
+    P_enc1_bn1_bias = P_enc1_bn1_weight + 16,  /* [16] */
+    P_enc1_conv2_weight = P_enc1_bn1_bias + 16,  /* [16,16,3,3] */
+    P_enc1_bn2_weight = P_enc1_conv2_weight + 2304,  /* [16] */
+    P_enc1_bn2_bias = P_enc1_bn2_weight + 16,  /* [16] */
+    P_enc2_conv1_weight = P_enc1_bn2_bias + 16,  /* [32,16,3,3] */
+    P_enc2_bn1_weight = P_enc2_conv1_weight + 4608,  /* [32] */
+    P_enc2_bn1_bias = P_enc2_bn1_weight + 32,  /* [32] */
+    P_enc2_conv2_weight = P_enc2_bn1_bias + 32,  /* [32,32,3,3] */
+    P_enc2_bn2_weight = P_enc2_conv2_weight + 9216,  /* [32] */
+    P_enc2_bn2_bias = P_enc2_bn2_weight + 32,  /* [32] */
+    P_mid_conv1_weight = P_enc2_bn2_bias + 32,  /* [64,32,3,3] */
+    P_mid_bn1_weight = P_mid_conv1_weight + 18432,  /* [64] */
+    P_mid_bn1_bias = P_mid_bn1_weight + 64,  /* [64] */
+    P_mid_conv2_weight = P_mid_bn1_bias + 64,  /* [64,64,3,3] */
+    P_mid_bn2_weight = P_mid_conv2_weight + 36864,  /* [64] */
+    P_mid_bn2_bias = P_mid_bn2_weight + 64,  /* [64] */
+    P_dec2_conv1_weight = P_mid_bn2_bias + 64,  /* [32,96,3,3] */
+    P_dec2_bn1_weight = P_dec2_conv1_weight + 27648,  /* [32] */
+    P_dec2_bn1_bias = P_dec2_bn1_weight + 32,  /* [32] */
+    P_dec2_conv2_weight = P_dec2_bn1_bias + 32,  /* [32,32,3,3] */
+    P_dec2_bn2_weight = P_dec2_conv2_weight + 9216,  /* [32] */
+    P_dec2_bn2_bias = P_dec2_bn2_weight + 32,  /* [32] */
+    P_dec1_conv1_weight = P_dec2_bn2_bias + 32,  /* [16,48,3,3] */
+    P_dec1_bn1_weight = P_dec1_conv1_weight + 6912,  /* [16] */
+    P_dec1_bn1_bias = P_dec1_bn1_weight + 16,  /* [16] */
+    P_dec1_conv2_weight = P_dec1_bn1_bias + 16,  /* [16,16,3,3] */
+    P_dec1_bn2_weight = P_dec1_conv2_weight + 2304,  /* [16] */
+    P_dec1_bn2_bias = P_dec1_bn2_weight + 16,  /* [16] */
+    P_head_weight = P_dec1_bn2_bias + 16,  /* [10,16,1,1] */
+    P_head_bias = P_head_weight + 160,  /* [10] */
+    P_enc1_bn1_running_mean = P_head_bias + 10,  /* [16] */
+    P_enc1_bn1_running_var = P_enc1_bn1_running_mean + 16,  /* [16] */
+    P_enc1_bn2_running_mean = P_enc1_bn1_running_var + 16,  /* [16] */
+    P_enc1_bn2_running_var = P_enc1_bn2_running_mean + 16,  /* [16] */
+    P_enc2_bn1_running_mean = P_enc1_bn2_running_var + 16,  /* [32] */
+    P_enc2_bn1_running_var = P_enc2_bn1_running_mean + 32,  /* [32] */
+    P_enc2_bn2_running_mean = P_enc2_bn1_running_var + 32,  /* [32] */
+    P_enc2_bn2_running_var = P_enc2_bn2_running_mean + 32,  /* [32] */
+    P_mid_bn1_running_mean = P_enc2_bn2_running_var + 32,  /* [64] */
+    P_mid_bn1_running_var = P_mid_bn1_running_mean + 64,  /* [64] */
+    P_mid_bn2_running_mean = P_mid_bn1_running_var + 64,  /* [64] */
+    P_mid_bn2_running_var = P_mid_bn2_running_mean + 64,  /* [64] */
+    P_dec2_bn1_running_mean = P_mid_bn2_running_var + 64,  /* [32] */
+    P_dec2_bn1_running_var = P_dec2_bn1_running_mean + 32,  /* [32] */
+    P_dec2_bn2_running_mean = P_dec2_bn1_running_var + 32,  /* [32] */
+    P_dec2_bn2_running_var = P_dec2_bn2_running_mean + 32,  /* [32] */
+    P_dec1_bn1_running_mean = P_dec2_bn2_running_var + 32,  /* [16] */
+    P_dec1_bn1_running_var = P_dec1_bn1_running_mean + 16,  /* [16] */
+    P_dec1_bn2_running_mean = P_dec1_bn1_running_var + 16,  /* [16] */
+    P_dec1_bn2_running_var = P_dec1_bn2_running_mean + 16,  /* [16] */
 };
 
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
@@ -173,6 +173,33 @@ enum {
     S_dec2_bn2 = 512,  /* 64 floats */
     S_dec1_bn1 = 576,  /* 32 floats */
     S_dec1_bn2 = 608,  /* 32 floats */
+};
+
+/* Layers: rows of layers[] and of backward's grad_sumsq[]. */
+enum {
+    L_enc1_conv1,
+    L_enc1_bn1,
+    L_enc1_conv2,
+    L_enc1_bn2,
+    L_enc2_conv1,
+    L_enc2_bn1,
+    L_enc2_conv2,
+    L_enc2_bn2,
+    L_mid_conv1,
+    L_mid_bn1,
+    L_mid_conv2,
+    L_mid_bn2,
+    L_concat1,
+    L_dec2_conv1,
+    L_dec2_bn1,
+    L_dec2_conv2,
+    L_dec2_bn2,
+    L_concat2,
+    L_dec1_conv1,
+    L_dec1_bn1,
+    L_dec1_conv2,
+    L_dec1_bn2,
+    L_head,
 };
 
 #define P(o) (params + (o))
@@ -355,35 +382,35 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     ZERO(D_dec1_relu2, 12544);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head), A(X_dec1_relu2), P(P_head_weight), n, &g_head);
-    if (grad_sumsq) grad_sumsq[22] = rt_sumsq(A(D_dec1_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq(A(D_dec1_relu2), (size_t)n * 12544);
     ZERO(D_dec1_bn2, 12544);
     /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_dec1_bn2), A(D_dec1_relu2), A(X_dec1_relu2), (size_t)n * 12544);
     ZERO(D_dec1_conv2, 12544);
     /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_bn2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[21] = rt_sumsq(A(D_dec1_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq(A(D_dec1_conv2), (size_t)n * 12544);
     ZERO(D_dec1_relu1, 12544);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2);
-    if (grad_sumsq) grad_sumsq[20] = rt_sumsq(A(D_dec1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq(A(D_dec1_relu1), (size_t)n * 12544);
     ZERO(D_dec1_bn1, 12544);
     /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_dec1_bn1), A(D_dec1_relu1), A(X_dec1_relu1), (size_t)n * 12544);
     ZERO(D_dec1_conv1, 12544);
     /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_bn1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[19] = rt_sumsq(A(D_dec1_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq(A(D_dec1_conv1), (size_t)n * 12544);
     ZERO(D_concat2, 37632);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1);
-    if (grad_sumsq) grad_sumsq[18] = rt_sumsq(A(D_concat2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq(A(D_concat2), (size_t)n * 37632);
     ZERO(D_enc1_relu2, 12544);
     ZERO(D_up2, 25088);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_backward(A(D_up2), A(D_concat2), n, 48, 0, 32, 784);
     rt_concat_backward(A(D_enc1_relu2), A(D_concat2), n, 48, 32, 16, 784);
-    if (grad_sumsq) grad_sumsq[17] = rt_sumsq(A(D_up2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_concat2] = rt_sumsq(A(D_up2), (size_t)n * 25088);
     ZERO(D_dec2_relu2, 6272);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2);
@@ -393,28 +420,28 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     ZERO(D_dec2_conv2, 6272);
     /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_bn2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[16] = rt_sumsq(A(D_dec2_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq(A(D_dec2_conv2), (size_t)n * 6272);
     ZERO(D_dec2_relu1, 6272);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2);
-    if (grad_sumsq) grad_sumsq[15] = rt_sumsq(A(D_dec2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq(A(D_dec2_relu1), (size_t)n * 6272);
     ZERO(D_dec2_bn1, 6272);
     /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_dec2_bn1), A(D_dec2_relu1), A(X_dec2_relu1), (size_t)n * 6272);
     ZERO(D_dec2_conv1, 6272);
     /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_bn1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[14] = rt_sumsq(A(D_dec2_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq(A(D_dec2_conv1), (size_t)n * 6272);
     ZERO(D_concat1, 18816);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1);
-    if (grad_sumsq) grad_sumsq[13] = rt_sumsq(A(D_concat1), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq(A(D_concat1), (size_t)n * 18816);
     ZERO(D_enc2_relu2, 6272);
     ZERO(D_up1, 12544);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_backward(A(D_up1), A(D_concat1), n, 96, 0, 64, 196);
     rt_concat_backward(A(D_enc2_relu2), A(D_concat1), n, 96, 64, 32, 196);
-    if (grad_sumsq) grad_sumsq[12] = rt_sumsq(A(D_up1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_concat1] = rt_sumsq(A(D_up1), (size_t)n * 12544);
     ZERO(D_mid_relu2, 3136);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2);
@@ -424,22 +451,22 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     ZERO(D_mid_conv2, 3136);
     /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_bn2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[11] = rt_sumsq(A(D_mid_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq(A(D_mid_conv2), (size_t)n * 3136);
     ZERO(D_mid_relu1, 3136);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2);
-    if (grad_sumsq) grad_sumsq[10] = rt_sumsq(A(D_mid_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq(A(D_mid_relu1), (size_t)n * 3136);
     ZERO(D_mid_bn1, 3136);
     /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_mid_bn1), A(D_mid_relu1), A(X_mid_relu1), (size_t)n * 3136);
     ZERO(D_mid_conv1, 3136);
     /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_bn1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49);
-    if (grad_sumsq) grad_sumsq[9] = rt_sumsq(A(D_mid_conv1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq(A(D_mid_conv1), (size_t)n * 3136);
     ZERO(D_maxpool2, 1568);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1);
-    if (grad_sumsq) grad_sumsq[8] = rt_sumsq(A(D_maxpool2), (size_t)n * 1568);
+    if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq(A(D_maxpool2), (size_t)n * 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
     ZERO(D_enc2_bn2, 6272);
@@ -448,22 +475,22 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     ZERO(D_enc2_conv2, 6272);
     /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_bn2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[7] = rt_sumsq(A(D_enc2_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq(A(D_enc2_conv2), (size_t)n * 6272);
     ZERO(D_enc2_relu1, 6272);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2);
-    if (grad_sumsq) grad_sumsq[6] = rt_sumsq(A(D_enc2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq(A(D_enc2_relu1), (size_t)n * 6272);
     ZERO(D_enc2_bn1, 6272);
     /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_enc2_bn1), A(D_enc2_relu1), A(X_enc2_relu1), (size_t)n * 6272);
     ZERO(D_enc2_conv1, 6272);
     /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_bn1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196);
-    if (grad_sumsq) grad_sumsq[5] = rt_sumsq(A(D_enc2_conv1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq(A(D_enc2_conv1), (size_t)n * 6272);
     ZERO(D_maxpool1, 3136);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1);
-    if (grad_sumsq) grad_sumsq[4] = rt_sumsq(A(D_maxpool1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq(A(D_maxpool1), (size_t)n * 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
     ZERO(D_enc1_bn2, 12544);
@@ -472,21 +499,21 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     ZERO(D_enc1_conv2, 12544);
     /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_bn2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[3] = rt_sumsq(A(D_enc1_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq(A(D_enc1_conv2), (size_t)n * 12544);
     ZERO(D_enc1_relu1, 12544);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2);
-    if (grad_sumsq) grad_sumsq[2] = rt_sumsq(A(D_enc1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq(A(D_enc1_relu1), (size_t)n * 12544);
     ZERO(D_enc1_bn1, 12544);
     /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
     rt_relu_backward(A(D_enc1_bn1), A(D_enc1_relu1), A(X_enc1_relu1), (size_t)n * 12544);
     ZERO(D_enc1_conv1, 12544);
     /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
     rt_batchnorm_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_bn1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784);
-    if (grad_sumsq) grad_sumsq[1] = rt_sumsq(A(D_enc1_conv1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq(A(D_enc1_conv1), (size_t)n * 12544);
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1);
-    if (grad_sumsq && dx) grad_sumsq[0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
 void unet_tiny_zero_grad(float *grads) {
@@ -504,58 +531,58 @@ void unet_tiny_adamw_step(float *params, const float *grads, float *m, float *v,
 }
 
 static const RtParamInfo tensors[] = {
-    {"enc1.conv1.weight", 4, {16,1,3,3}, P_enc1_conv1_weight, 144, RT_PARAM_WEIGHT, 0},
-    {"enc1.bn1.weight", 1, {16}, P_enc1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 1},
-    {"enc1.bn1.bias", 1, {16}, P_enc1_bn1_bias, 16, RT_PARAM_BN_BIAS, 1},
-    {"enc1.bn1.running_mean", 1, {16}, P_enc1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 1},
-    {"enc1.bn1.running_var", 1, {16}, P_enc1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 1},
-    {"enc1.conv2.weight", 4, {16,16,3,3}, P_enc1_conv2_weight, 2304, RT_PARAM_WEIGHT, 2},
-    {"enc1.bn2.weight", 1, {16}, P_enc1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 3},
-    {"enc1.bn2.bias", 1, {16}, P_enc1_bn2_bias, 16, RT_PARAM_BN_BIAS, 3},
-    {"enc1.bn2.running_mean", 1, {16}, P_enc1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 3},
-    {"enc1.bn2.running_var", 1, {16}, P_enc1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 3},
-    {"enc2.conv1.weight", 4, {32,16,3,3}, P_enc2_conv1_weight, 4608, RT_PARAM_WEIGHT, 4},
-    {"enc2.bn1.weight", 1, {32}, P_enc2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 5},
-    {"enc2.bn1.bias", 1, {32}, P_enc2_bn1_bias, 32, RT_PARAM_BN_BIAS, 5},
-    {"enc2.bn1.running_mean", 1, {32}, P_enc2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 5},
-    {"enc2.bn1.running_var", 1, {32}, P_enc2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 5},
-    {"enc2.conv2.weight", 4, {32,32,3,3}, P_enc2_conv2_weight, 9216, RT_PARAM_WEIGHT, 6},
-    {"enc2.bn2.weight", 1, {32}, P_enc2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 7},
-    {"enc2.bn2.bias", 1, {32}, P_enc2_bn2_bias, 32, RT_PARAM_BN_BIAS, 7},
-    {"enc2.bn2.running_mean", 1, {32}, P_enc2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 7},
-    {"enc2.bn2.running_var", 1, {32}, P_enc2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 7},
-    {"mid.conv1.weight", 4, {64,32,3,3}, P_mid_conv1_weight, 18432, RT_PARAM_WEIGHT, 8},
-    {"mid.bn1.weight", 1, {64}, P_mid_bn1_weight, 64, RT_PARAM_BN_WEIGHT, 9},
-    {"mid.bn1.bias", 1, {64}, P_mid_bn1_bias, 64, RT_PARAM_BN_BIAS, 9},
-    {"mid.bn1.running_mean", 1, {64}, P_mid_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, 9},
-    {"mid.bn1.running_var", 1, {64}, P_mid_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, 9},
-    {"mid.conv2.weight", 4, {64,64,3,3}, P_mid_conv2_weight, 36864, RT_PARAM_WEIGHT, 10},
-    {"mid.bn2.weight", 1, {64}, P_mid_bn2_weight, 64, RT_PARAM_BN_WEIGHT, 11},
-    {"mid.bn2.bias", 1, {64}, P_mid_bn2_bias, 64, RT_PARAM_BN_BIAS, 11},
-    {"mid.bn2.running_mean", 1, {64}, P_mid_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, 11},
-    {"mid.bn2.running_var", 1, {64}, P_mid_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, 11},
-    {"dec2.conv1.weight", 4, {32,96,3,3}, P_dec2_conv1_weight, 27648, RT_PARAM_WEIGHT, 13},
-    {"dec2.bn1.weight", 1, {32}, P_dec2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, 14},
-    {"dec2.bn1.bias", 1, {32}, P_dec2_bn1_bias, 32, RT_PARAM_BN_BIAS, 14},
-    {"dec2.bn1.running_mean", 1, {32}, P_dec2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, 14},
-    {"dec2.bn1.running_var", 1, {32}, P_dec2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, 14},
-    {"dec2.conv2.weight", 4, {32,32,3,3}, P_dec2_conv2_weight, 9216, RT_PARAM_WEIGHT, 15},
-    {"dec2.bn2.weight", 1, {32}, P_dec2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, 16},
-    {"dec2.bn2.bias", 1, {32}, P_dec2_bn2_bias, 32, RT_PARAM_BN_BIAS, 16},
-    {"dec2.bn2.running_mean", 1, {32}, P_dec2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, 16},
-    {"dec2.bn2.running_var", 1, {32}, P_dec2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, 16},
-    {"dec1.conv1.weight", 4, {16,48,3,3}, P_dec1_conv1_weight, 6912, RT_PARAM_WEIGHT, 18},
-    {"dec1.bn1.weight", 1, {16}, P_dec1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, 19},
-    {"dec1.bn1.bias", 1, {16}, P_dec1_bn1_bias, 16, RT_PARAM_BN_BIAS, 19},
-    {"dec1.bn1.running_mean", 1, {16}, P_dec1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, 19},
-    {"dec1.bn1.running_var", 1, {16}, P_dec1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, 19},
-    {"dec1.conv2.weight", 4, {16,16,3,3}, P_dec1_conv2_weight, 2304, RT_PARAM_WEIGHT, 20},
-    {"dec1.bn2.weight", 1, {16}, P_dec1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, 21},
-    {"dec1.bn2.bias", 1, {16}, P_dec1_bn2_bias, 16, RT_PARAM_BN_BIAS, 21},
-    {"dec1.bn2.running_mean", 1, {16}, P_dec1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, 21},
-    {"dec1.bn2.running_var", 1, {16}, P_dec1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, 21},
-    {"head.weight", 4, {10,16,1,1}, P_head_weight, 160, RT_PARAM_WEIGHT, 22},
-    {"head.bias", 1, {10}, P_head_bias, 10, RT_PARAM_BIAS, 22},
+    {"enc1.conv1.weight", 4, {16,1,3,3}, P_enc1_conv1_weight, 144, RT_PARAM_WEIGHT, L_enc1_conv1},
+    {"enc1.bn1.weight", 1, {16}, P_enc1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_enc1_bn1},
+    {"enc1.bn1.bias", 1, {16}, P_enc1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_enc1_bn1},
+    {"enc1.bn1.running_mean", 1, {16}, P_enc1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_enc1_bn1},
+    {"enc1.bn1.running_var", 1, {16}, P_enc1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_enc1_bn1},
+    {"enc1.conv2.weight", 4, {16,16,3,3}, P_enc1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_enc1_conv2},
+    {"enc1.bn2.weight", 1, {16}, P_enc1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_enc1_bn2},
+    {"enc1.bn2.bias", 1, {16}, P_enc1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_enc1_bn2},
+    {"enc1.bn2.running_mean", 1, {16}, P_enc1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_enc1_bn2},
+    {"enc1.bn2.running_var", 1, {16}, P_enc1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_enc1_bn2},
+    {"enc2.conv1.weight", 4, {32,16,3,3}, P_enc2_conv1_weight, 4608, RT_PARAM_WEIGHT, L_enc2_conv1},
+    {"enc2.bn1.weight", 1, {32}, P_enc2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_enc2_bn1},
+    {"enc2.bn1.bias", 1, {32}, P_enc2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_enc2_bn1},
+    {"enc2.bn1.running_mean", 1, {32}, P_enc2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_enc2_bn1},
+    {"enc2.bn1.running_var", 1, {32}, P_enc2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_enc2_bn1},
+    {"enc2.conv2.weight", 4, {32,32,3,3}, P_enc2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_enc2_conv2},
+    {"enc2.bn2.weight", 1, {32}, P_enc2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_enc2_bn2},
+    {"enc2.bn2.bias", 1, {32}, P_enc2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_enc2_bn2},
+    {"enc2.bn2.running_mean", 1, {32}, P_enc2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_enc2_bn2},
+    {"enc2.bn2.running_var", 1, {32}, P_enc2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_enc2_bn2},
+    {"mid.conv1.weight", 4, {64,32,3,3}, P_mid_conv1_weight, 18432, RT_PARAM_WEIGHT, L_mid_conv1},
+    {"mid.bn1.weight", 1, {64}, P_mid_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_mid_bn1},
+    {"mid.bn1.bias", 1, {64}, P_mid_bn1_bias, 64, RT_PARAM_BN_BIAS, L_mid_bn1},
+    {"mid.bn1.running_mean", 1, {64}, P_mid_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_mid_bn1},
+    {"mid.bn1.running_var", 1, {64}, P_mid_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_mid_bn1},
+    {"mid.conv2.weight", 4, {64,64,3,3}, P_mid_conv2_weight, 36864, RT_PARAM_WEIGHT, L_mid_conv2},
+    {"mid.bn2.weight", 1, {64}, P_mid_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_mid_bn2},
+    {"mid.bn2.bias", 1, {64}, P_mid_bn2_bias, 64, RT_PARAM_BN_BIAS, L_mid_bn2},
+    {"mid.bn2.running_mean", 1, {64}, P_mid_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_mid_bn2},
+    {"mid.bn2.running_var", 1, {64}, P_mid_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_mid_bn2},
+    {"dec2.conv1.weight", 4, {32,96,3,3}, P_dec2_conv1_weight, 27648, RT_PARAM_WEIGHT, L_dec2_conv1},
+    {"dec2.bn1.weight", 1, {32}, P_dec2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_dec2_bn1},
+    {"dec2.bn1.bias", 1, {32}, P_dec2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_dec2_bn1},
+    {"dec2.bn1.running_mean", 1, {32}, P_dec2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_dec2_bn1},
+    {"dec2.bn1.running_var", 1, {32}, P_dec2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_dec2_bn1},
+    {"dec2.conv2.weight", 4, {32,32,3,3}, P_dec2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_dec2_conv2},
+    {"dec2.bn2.weight", 1, {32}, P_dec2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_dec2_bn2},
+    {"dec2.bn2.bias", 1, {32}, P_dec2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_dec2_bn2},
+    {"dec2.bn2.running_mean", 1, {32}, P_dec2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_dec2_bn2},
+    {"dec2.bn2.running_var", 1, {32}, P_dec2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_dec2_bn2},
+    {"dec1.conv1.weight", 4, {16,48,3,3}, P_dec1_conv1_weight, 6912, RT_PARAM_WEIGHT, L_dec1_conv1},
+    {"dec1.bn1.weight", 1, {16}, P_dec1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_dec1_bn1},
+    {"dec1.bn1.bias", 1, {16}, P_dec1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_dec1_bn1},
+    {"dec1.bn1.running_mean", 1, {16}, P_dec1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_dec1_bn1},
+    {"dec1.bn1.running_var", 1, {16}, P_dec1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_dec1_bn1},
+    {"dec1.conv2.weight", 4, {16,16,3,3}, P_dec1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_dec1_conv2},
+    {"dec1.bn2.weight", 1, {16}, P_dec1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_dec1_bn2},
+    {"dec1.bn2.bias", 1, {16}, P_dec1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_dec1_bn2},
+    {"dec1.bn2.running_mean", 1, {16}, P_dec1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_dec1_bn2},
+    {"dec1.bn2.running_var", 1, {16}, P_dec1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_dec1_bn2},
+    {"head.weight", 4, {10,16,1,1}, P_head_weight, 160, RT_PARAM_WEIGHT, L_head},
+    {"head.bias", 1, {10}, P_head_bias, 10, RT_PARAM_BIAS, L_head},
 };
 
 static const RtLayerInfo layers[] = {

@@ -9,6 +9,7 @@
 #include "emit.h"
 #include "ops.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,8 @@ static const char *const param_kind_names[] = {
     "RT_PARAM_WEIGHT", "RT_PARAM_BIAS", "RT_PARAM_BN_WEIGHT", "RT_PARAM_BN_BIAS",
     "RT_PARAM_RUNNING_MEAN", "RT_PARAM_RUNNING_VAR"
 };
+
+static int is_layer(const IrNode *n);
 
 static int param_live(const Ctx *c, int i) { return c->g->nodes[c->g->params[i].node]->live; }
 
@@ -59,16 +62,48 @@ static void layer_comment(Ctx *c, const IrNode *n) {
 ** Tables of offsets
 ** ===================================================================== */
 
+/*
+** Parameter offsets, in layout order, each defined from the one before it:
+** a layer added to a spec adds its own lines and changes only the line
+** after them, instead of renumbering every later parameter.
+*/
 static void emit_param_enum(Ctx *c) {
+    const IrParam *prev = NULL;
     emit_line(&c->e, "/* Parameters: offsets in floats into params (and, for trainable ones, grads). */");
     emit_open(&c->e, "enum");
-    for (int i = 0; i < c->g->nparams; i++) {
-        const IrParam *q = &c->g->params[i];
+    for (int64_t off = 0; off < c->g->num_params;) {
+        const IrParam *q = NULL;
         char shape[64];
-        if (!param_live(c, i)) continue;
+        for (int i = 0; i < c->g->nparams && !q; i++)
+            if (param_live(c, i) && c->g->params[i].offset == off) q = &c->g->params[i];
+        assert(q);
         param_shape(q, shape, sizeof shape);
-        emit_line(&c->e, "P_%s = %lld,  /* [%s] */", q->cname, (long long)q->offset, shape);
+        if (prev)
+            emit_line(&c->e, "P_%s = P_%s + %lld,  /* [%s] */", q->cname, prev->cname,
+                      (long long)prev->len, shape);
+        else
+            emit_line(&c->e, "P_%s = 0,  /* [%s] */", q->cname, shape);
+        prev = q;
+        off += q->len;
     }
+    emit_close(&c->e, ";");
+}
+
+/* Layer (L_) and residual-add (K_) indices by name, numbered by the
+** compiler, so inserting a layer does not rewrite every later index. */
+static void emit_index_enums(Ctx *c) {
+    emit_blank(&c->e);
+    emit_line(&c->e, "/* Layers: rows of layers[] and of backward's grad_sumsq[]. */");
+    emit_open(&c->e, "enum");
+    for (int i = 0; i < c->g->nnodes; i++)
+        if (is_layer(c->g->nodes[i])) emit_line(&c->e, "L_%s,", c->g->nodes[i]->cname);
+    emit_close(&c->e, ";");
+    if (c->g->num_skips == 0) return;
+    emit_blank(&c->e);
+    emit_line(&c->e, "/* Residual adds: rows of skips[] and of forward's drop[]. */");
+    emit_open(&c->e, "enum");
+    for (int i = 0; i < c->g->nnodes; i++)
+        if (c->g->nodes[i]->skip >= 0) emit_line(&c->e, "K_%s,", c->g->nodes[i]->cname);
     emit_close(&c->e, ";");
 }
 
@@ -223,8 +258,6 @@ static void emit_loss_grad(Ctx *c, int step) {
                   out, (long long)ch * hw);
 }
 
-static int is_layer(const IrNode *n);
-static int layer_index(const Ctx *c, int node);
 
 /* The node whose step computes a tensor: views (flatten) resolve to their source. */
 static int root_of(const Ctx *c, int node) {
@@ -244,8 +277,8 @@ static void emit_probes(Ctx *c, int producer) {
     for (int i = 0; i < c->g->nnodes; i++) {
         const IrNode *n = c->g->nodes[i];
         if (!is_layer(n) || root_of(c, n->src[0]) != producer) continue;
-        emit_line(&c->e, "if (grad_sumsq%s) grad_sumsq[%d] = rt_sumsq(%s, (size_t)n * %lld);",
-                  p->from_param ? "" : " && dx", layer_index(c, i),
+        emit_line(&c->e, "if (grad_sumsq%s) grad_sumsq[L_%s] = rt_sumsq(%s, (size_t)n * %lld);",
+                  p->from_param ? "" : " && dx", n->cname,
                   c->p->grad_expr[producer], (long long)shape_numel(p->shape));
     }
 }
@@ -302,12 +335,6 @@ static int is_layer(const IrNode *n) {
     return n->live && (n->nparam > 0 || n->op == OP_ADD || n->op == OP_CONCAT);
 }
 
-static int layer_index(const Ctx *c, int node) {
-    int k = 0;
-    for (int i = 0; i < node; i++) k += is_layer(c->g->nodes[i]);
-    return k;
-}
-
 static void emit_skips(Ctx *c) {
     if (c->g->num_skips == 0) return;
     emit_blank(&c->e);
@@ -316,7 +343,7 @@ static void emit_skips(Ctx *c) {
     for (int i = 0; i < c->g->nnodes; i++) {
         const IrNode *n = c->g->nodes[i];
         if (n->skip < 0) continue;
-        emit_line(&c->e, "{%d, \"%s\"},", layer_index(c, i),
+        emit_line(&c->e, "{L_%s, \"%s\"},", n->cname,
                   c->g->nodes[n->src[n->identity]]->name);
     }
     emit_close(&c->e, ";");
@@ -358,8 +385,9 @@ static void emit_tables(Ctx *c) {
         char shape[64];
         if (!param_live(c, i)) continue;
         param_shape(q, shape, sizeof shape);
-        emit_line(&c->e, "{\"%s\", %d, {%s}, P_%s, %lld, %s, %d},", q->name, q->ndim, shape,
-                  q->cname, (long long)q->len, param_kind_names[q->kind], layer_index(c, q->node));
+        emit_line(&c->e, "{\"%s\", %d, {%s}, P_%s, %lld, %s, L_%s},", q->name, q->ndim, shape,
+                  q->cname, (long long)q->len, param_kind_names[q->kind],
+                  c->g->nodes[q->node]->cname);
         nt++;
     }
     emit_close(&c->e, ";");
@@ -400,6 +428,7 @@ static void emit_c(Ctx *c) {
                     "** times the batch size. Buffers whose lifetimes do not overlap share memory. */");
     emit_arena_enum(c, REGION_FIXED,
                     "/* Scratch independent of the batch size, after the per-sample region. */");
+    emit_index_enums(c);
     emit_macros(c);
     emit_geometry(c);
     emit_init(c);

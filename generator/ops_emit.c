@@ -217,7 +217,7 @@ static void emit_sum(OpCtx *c) {
 ** studies, in evaluation), without recompiling. */
 void emit_add_fwd(OpCtx *c) {
     int multi = c->n->nsrc > 2;
-    emit_line(c->e, "if (drop && drop[%d])%s", c->n->skip, multi ? " {" : "");
+    emit_line(c->e, "if (drop && drop[K_%s])%s", c->n->cname, multi ? " {" : "");
     emit_line(c->e, "    memcpy(%s, %s, sizeof(float) * (size_t)n * %lld);", V(c),
               VS(c, c->n->identity), numel(c));
     emit_line(c->e, multi ? "} else {" : "else");
