@@ -3,7 +3,7 @@
 */
 #include "drv_util.h"
 
-#include <cblas.h>
+#include "rt.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +27,7 @@ double drv_now(void) {
 }
 
 void drv_set_threads(int n) {
-    openblas_set_num_threads(n > 0 ? n : 1);
+    rt_set_threads(n > 0 ? n : 1);   /* the runtime's workers and OpenBLAS */
 }
 
 int drv_all_finite(const float *x, size_t len) {
