@@ -6,6 +6,8 @@
 #   make gen             regenerate generated/ from specs/models.txt
 #   make check-generated fail if anything committed in generated/ is stale
 #   make build/NAME      a model binary from generated/NAME.c
+#   make experiments     the skip-connection experiments (tools/experiments.sh;
+#                        hours; QUICK=1 for a run of about a minute)
 
 CC      ?= cc
 PKGS    := lua5.4 openblas cmocka zlib
@@ -30,7 +32,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 MODELS   := $(shell awk '!/^[ \t]*(\#|$$)/ {print $$1}' specs/models.txt 2>/dev/null)
 
-.PHONY: all deps gen check-generated test demo clean
+.PHONY: all deps gen check-generated test demo experiments clean
 .SECONDARY:
 
 all: deps $(B)/skipc $(B)/libskipcrt.a
@@ -96,15 +98,20 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libskipcrt.a $(DRV_OBJ)
 # Driver tests that train a real network link one generated model.
 $(B)/tests/test_train: $(B)/models/mlp.o
 $(B)/tests/test_train: TEST_MODEL := $(B)/models/mlp.o
+$(B)/tests/test_analysis: $(B)/models/resnet20.o $(B)/models/plain20.o
+$(B)/tests/test_analysis: TEST_MODEL := $(B)/models/resnet20.o $(B)/models/plain20.o
 
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
-                tests/test_lesion.sh
+                tests/test_lesion.sh tests/test_experiments.sh
 
 test: all $(TESTS)
 	tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
 demo: all
 	tools/demo.sh
+
+experiments: all
+	tools/experiments.sh
 
 clean:
 	rm -rf $(B)

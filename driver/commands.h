@@ -17,6 +17,8 @@ int cmd_predict(const RtModel *m, const char *prog, int argc, char **argv);
 int cmd_grads(const RtModel *m, const char *prog, int argc, char **argv);
 int cmd_info(const RtModel *m, const char *prog, int argc, char **argv);
 int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv);
+int cmd_gradflow(const RtModel *m, const char *prog, int argc, char **argv);
+int cmd_lesion(const RtModel *m, const char *prog, int argc, char **argv);
 
 /*
 ** Allocates the parameters and loads them from a checkpoint; if norm is

@@ -22,6 +22,8 @@ static const Command COMMANDS[] = {
     {"grads", cmd_grads, "loss and parameter gradients of one batch"},
     {"info", cmd_info, "parameters, FLOPs, memory"},
     {"bench", cmd_bench, "training and inference throughput"},
+    {"gradflow", cmd_gradflow, "gradient norm per weighted layer, by depth"},
+    {"lesion", cmd_lesion, "test accuracy with residual blocks dropped"},
 };
 #define NCOMMANDS ((int)(sizeof COMMANDS / sizeof *COMMANDS))
 

@@ -7,8 +7,8 @@
 
 #include "rt_model.h"
 
-/* Dispatches argv[1] (train, eval, predict, grads, info, bench) and
-** returns the exit status: 0, 1 (failure, one line on stderr), 2 (usage). */
+/* Dispatches argv[1] (train, eval, predict, grads, info, bench, gradflow,
+** lesion) and returns the exit status: 0, 1 (failure, one line on stderr), 2 (usage). */
 int skipc_main(const RtModel *m, int argc, char **argv);
 
 #endif
