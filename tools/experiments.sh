@@ -115,7 +115,7 @@ run_gradflow() {
     mkdir -p "$OUT/gradflow"
     echo "model,norm,depth,layer,param,grad_norm,grad_norm_min,grad_norm_max,weight_norm,ratio,input_grad_norm,seeds" \
         > "$OUT/gradflow.csv"
-    echo "model,norm,first_param,first_grad_norm,last_param,last_grad_norm,first_over_last" \
+    echo "model,norm,first_conv,first_grad_norm,last_conv,last_grad_norm,first_over_last,conv_max_over_min,classifier,classifier_grad_norm" \
         > "$OUT/gradflow_summary.csv"
     for base in $GF_MODELS; do
         for m in "$base" "${base}_nonorm"; do
@@ -134,8 +134,17 @@ run_gradflow() {
             rm -f $files
             awk -F, -v m="$base" -v n="$norm" 'NR > 1 { print m "," n "," $0 }' \
                 "$OUT/gradflow/$m.csv" >> "$OUT/gradflow.csv"
-            awk -F, -v m="$base" -v n="$norm" 'NR == 2 { fp = $3; fg = $4 } NR > 1 { lp = $3; lg = $4 }
-                END { printf "%s,%s,%s,%.6g,%s,%.6g,%.6g\n", m, n, fp, fg, lp, lg, (lg > 0 ? fg / lg : 0) }' \
+            # First and last convolution (the classifier, the last row, and
+            # 1x1 projection shortcuts left out), and the spread over all
+            # convolutions: the slope of the curve, not one noisy end point.
+            awk -F, -v m="$base" -v n="$norm" 'NR > 1 { p[NR] = $3; g[NR] = $4; last = NR }
+                END { for (i = 2; i < last; i++) {
+                          if (p[i] ~ /downsample/) continue
+                          if (!fp) { fp = p[i]; fg = g[i]; lo = hi = g[i] }
+                          lp = p[i]; lg = g[i]
+                          if (g[i] < lo) lo = g[i]; if (g[i] > hi) hi = g[i] }
+                      printf "%s,%s,%s,%.6g,%s,%.6g,%.6g,%.6g,%s,%.6g\n", m, n, fp, fg, lp, lg,
+                             (lg > 0 ? fg / lg : 0), (lo > 0 ? hi / lo : 0), p[last], g[last] }' \
                 "$OUT/gradflow/$m.csv" | tee -a "$OUT/gradflow_summary.csv"
         done
     done
