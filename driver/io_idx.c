@@ -3,6 +3,7 @@
 ** hardened against truncated, corrupt and lying files.
 */
 #include "io_idx.h"
+#include "io_err.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,19 +15,6 @@
 #define IDX_TYPE_U8 0x08
 /* gzread takes an unsigned count and returns an int: read in slices. */
 #define READ_SLICE ((size_t)1 << 30)
-
-static int fail(char *err, size_t errlen, const char *path,
-                const char *fmt, ...) {
-    if (err && errlen > 0) {
-        int k = snprintf(err, errlen, "%s: ", path);
-        va_list ap;
-        va_start(ap, fmt);
-        if (k >= 0 && (size_t)k < errlen)
-            vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* zlib's messages start with the path, which ours already name. */
 static const char *zmsg(const char *msg, const char *path) {
@@ -70,27 +58,27 @@ static int read_header(gzFile gz, const char *path, IdxData *d,
     unsigned char h[4 + 4 * IDX_MAX_NDIM];
     const char *msg = NULL;
     long long r = read_some(gz, h, 4, &msg);
-    if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
-    if (r < 4) return fail(err, errlen, path, "truncated header (%lld bytes)", r);
+    if (r < 0) return io_fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
+    if (r < 4) return io_fail(err, errlen, path, "truncated header (%lld bytes)", r);
     if (h[0] != 0 || h[1] != 0)
-        return fail(err, errlen, path, "bad magic 0x%08x (not an IDX file)",
+        return io_fail(err, errlen, path, "bad magic 0x%08x (not an IDX file)",
                     (unsigned)be32(h));
     if (h[2] != IDX_TYPE_U8)
-        return fail(err, errlen, path,
+        return io_fail(err, errlen, path,
                     "element type 0x%02x not supported (only unsigned byte 0x08)", h[2]);
     if (h[3] < 1 || h[3] > IDX_MAX_NDIM)
-        return fail(err, errlen, path, "%d dimensions (expected 1..%d)",
+        return io_fail(err, errlen, path, "%d dimensions (expected 1..%d)",
                     h[3], IDX_MAX_NDIM);
     d->ndim = h[3];
     size_t need = 4 * (size_t)d->ndim;
     r = read_some(gz, h + 4, need, &msg);
-    if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
-    if ((size_t)r < need) return fail(err, errlen, path, "truncated header");
+    if (r < 0) return io_fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
+    if ((size_t)r < need) return io_fail(err, errlen, path, "truncated header");
     size_t count = 1;
     for (int i = 0; i < d->ndim; i++) {
         uint32_t v = be32(h + 4 + 4 * i);
         if (v > INT32_MAX || (v && count > IDX_MAX_BYTES / v))
-            return fail(err, errlen, path,
+            return io_fail(err, errlen, path,
                         "dimensions too large (dim %d = %lu; limit %zu bytes)",
                         i, (unsigned long)v, IDX_MAX_BYTES);
         d->dims[i] = (int)v;
@@ -113,29 +101,29 @@ static int read_payload(gzFile gz, const char *path, IdxData *d,
             size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
             if (ncap > d->count) ncap = d->count;
             uint8_t *p = realloc(d->data, ncap);
-            if (!p) return fail(err, errlen, path, "out of memory (%zu bytes)", ncap);
+            if (!p) return io_fail(err, errlen, path, "out of memory (%zu bytes)", ncap);
             d->data = p;
             cap = ncap;
         }
         long long r = read_some(gz, d->data + got, cap - got, &msg);
-        if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
+        if (r < 0) return io_fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
         got += (size_t)r;
         if (got < cap) break;
     }
     if (got < d->count)
-        return fail(err, errlen, path, "truncated data: header promises %zu bytes, "
+        return io_fail(err, errlen, path, "truncated data: header promises %zu bytes, "
                     "file has %zu", d->count, got);
     unsigned char extra;
     long long r = read_some(gz, &extra, 1, &msg);
-    if (r < 0) return fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
-    if (r > 0) return fail(err, errlen, path, "trailing data after %zu bytes", d->count);
+    if (r < 0) return io_fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
+    if (r > 0) return io_fail(err, errlen, path, "trailing data after %zu bytes", d->count);
     return 0;
 }
 
 int idx_load(const char *path, IdxData *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     gzFile gz = gzopen(path, "rb");
-    if (!gz) return fail(err, errlen, path, "cannot open: %s",
+    if (!gz) return io_fail(err, errlen, path, "cannot open: %s",
                          errno ? strerror(errno) : "out of memory");
     gzbuffer(gz, 1 << 17);
     int rc = read_header(gz, path, out, err, errlen);
@@ -155,18 +143,18 @@ void idx_free(IdxData *d) {
 static int check_pair(const IdxData *im, const IdxData *lb, const char *ip,
                       const char *lp, int num_classes, char *err, size_t errlen) {
     if (im->ndim != 3)
-        return fail(err, errlen, ip, "images must have 3 dimensions "
+        return io_fail(err, errlen, ip, "images must have 3 dimensions "
                     "[n, rows, cols], file has %d", im->ndim);
     if (lb->ndim != 1)
-        return fail(err, errlen, lp, "labels must have 1 dimension [n], "
+        return io_fail(err, errlen, lp, "labels must have 1 dimension [n], "
                     "file has %d", lb->ndim);
     if (im->dims[0] != lb->dims[0])
-        return fail(err, errlen, lp, "%d labels for %d images in %s",
+        return io_fail(err, errlen, lp, "%d labels for %d images in %s",
                     lb->dims[0], im->dims[0], ip);
-    if (im->dims[0] == 0) return fail(err, errlen, ip, "no images");
+    if (im->dims[0] == 0) return io_fail(err, errlen, ip, "no images");
     for (size_t i = 0; i < lb->count; i++)
         if (lb->data[i] >= num_classes)
-            return fail(err, errlen, lp, "label %d at index %zu is not below "
+            return io_fail(err, errlen, lp, "label %d at index %zu is not below "
                         "num_classes %d", lb->data[i], i, num_classes);
     return 0;
 }
@@ -177,9 +165,9 @@ int idx_load_dataset(IdxDataset *out, const char *images_path,
     IdxData im, lb;
     memset(out, 0, sizeof *out);
     if (!(std > 0.0f))
-        return fail(err, errlen, images_path, "std must be positive, got %g", std);
+        return io_fail(err, errlen, images_path, "std must be positive, got %g", std);
     if (num_classes < 1)
-        return fail(err, errlen, labels_path, "num_classes must be positive");
+        return io_fail(err, errlen, labels_path, "num_classes must be positive");
     if (idx_load(images_path, &im, err, errlen)) return -1;
     if (idx_load(labels_path, &lb, err, errlen)) { idx_free(&im); return -1; }
     int rc = check_pair(&im, &lb, images_path, labels_path, num_classes, err, errlen);
@@ -187,7 +175,7 @@ int idx_load_dataset(IdxDataset *out, const char *images_path,
         out->x = malloc(im.count * sizeof *out->x);
         out->y = malloc(lb.count * sizeof *out->y);
         if (!out->x || !out->y) {
-            rc = fail(err, errlen, images_path, "out of memory");
+            rc = io_fail(err, errlen, images_path, "out of memory");
             idx_dataset_free(out);
         }
     }

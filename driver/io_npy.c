@@ -4,6 +4,7 @@
 **   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 */
 #include "io_npy.h"
+#include "io_err.h"
 #include "io_atomic.h"
 
 #include <errno.h>
@@ -19,19 +20,6 @@
 
 static const char MAGIC[6] = "\x93NUMPY";
 #define ALIGN 64
-
-static int fail(char *err, size_t errlen, const char *path,
-                const char *fmt, ...) {
-    if (err && errlen > 0) {
-        int k = snprintf(err, errlen, "%s: ", path);
-        va_list ap;
-        va_start(ap, fmt);
-        if (k >= 0 && (size_t)k < errlen)
-            vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* {====================================================== header parser */
 
@@ -187,18 +175,18 @@ static int parse_header(Parser *ps, Header *h) {
 static long read_preamble(FILE *f, const char *path, char *err, size_t errlen) {
     unsigned char pre[12];
     if (fread(pre, 1, 10, f) != 10 || memcmp(pre, MAGIC, 6))
-        return fail(err, errlen, path, "bad magic (not an .npy file)");
+        return io_fail(err, errlen, path, "bad magic (not an .npy file)");
     int major = pre[6], minor = pre[7];
     if (minor != 0 || major < 1 || major > 3)
-        return fail(err, errlen, path, "unsupported format version %d.%d",
+        return io_fail(err, errlen, path, "unsupported format version %d.%d",
                     major, minor);
     if (major == 1) return (long)(pre[8] | pre[9] << 8);
     if (fread(pre + 10, 1, 2, f) != 2)
-        return fail(err, errlen, path, "truncated header");
+        return io_fail(err, errlen, path, "truncated header");
     uint32_t n = (uint32_t)pre[8] | (uint32_t)pre[9] << 8 |
                  (uint32_t)pre[10] << 16 | (uint32_t)pre[11] << 24;
     if (n > NPY_MAX_HEADER)
-        return fail(err, errlen, path, "header length %lu exceeds %zu bytes",
+        return io_fail(err, errlen, path, "header length %lu exceeds %zu bytes",
                     (unsigned long)n, NPY_MAX_HEADER);
     return (long)n;
 }
@@ -208,16 +196,16 @@ static int read_header(FILE *f, const char *path, long hlen, long long fsize,
                        Header *h, char *err, size_t errlen) {
     long here = ftell(f);
     if (here < 0 || hlen > fsize - here)
-        return fail(err, errlen, path, "truncated header (%ld bytes promised)", hlen);
+        return io_fail(err, errlen, path, "truncated header (%ld bytes promised)", hlen);
     char *buf = malloc((size_t)hlen + 1);
-    if (!buf) return fail(err, errlen, path, "out of memory");
+    if (!buf) return io_fail(err, errlen, path, "out of memory");
     if (fread(buf, 1, (size_t)hlen, f) != (size_t)hlen) {
         free(buf);
-        return fail(err, errlen, path, "truncated header (%ld bytes promised)", hlen);
+        return io_fail(err, errlen, path, "truncated header (%ld bytes promised)", hlen);
     }
     Parser ps = {buf, buf + hlen, NULL};
     int rc = parse_header(&ps, h);
-    if (rc) fail(err, errlen, path, "malformed header: %s at byte %ld",
+    if (rc) io_fail(err, errlen, path, "malformed header: %s at byte %ld",
                  ps.why, (long)(ps.p - buf));
     free(buf);
     return rc;
@@ -229,16 +217,16 @@ static int check_header(const Header *h, const char *path, NpyArray *a,
     if (!strcmp(h->descr, "<f4")) { a->type = NPY_F32; *itemsize = 4; }
     else if (!strcmp(h->descr, "<i4")) { a->type = NPY_I32; *itemsize = 4; }
     else if (!strcmp(h->descr, "<i8")) { a->type = NPY_I32; *itemsize = 8; }
-    else return fail(err, errlen, path, "unsupported dtype '%s' (expected "
+    else return io_fail(err, errlen, path, "unsupported dtype '%s' (expected "
                      "'<f4', '<i4' or '<i8')", h->descr);
     if (h->fortran)
-        return fail(err, errlen, path, "fortran_order True is not supported");
+        return io_fail(err, errlen, path, "fortran_order True is not supported");
     a->ndim = h->ndim;
     a->count = 1;
     for (int i = 0; i < h->ndim; i++) {
         a->shape[i] = h->shape[i];
         if (h->shape[i] && a->count > SIZE_MAX / 8 / (uint64_t)h->shape[i])
-            return fail(err, errlen, path, "shape too large");
+            return io_fail(err, errlen, path, "shape too large");
         a->count *= (size_t)h->shape[i];
     }
     return 0;
@@ -251,7 +239,7 @@ static int narrow_i64(NpyArray *a, const char *path, char *err, size_t errlen) {
     for (size_t i = 0; i < a->count; i++) {
         int64_t v = src[i];
         if (v < INT32_MIN || v > INT32_MAX)
-            return fail(err, errlen, path, "int64 value %lld at index %zu does "
+            return io_fail(err, errlen, path, "int64 value %lld at index %zu does "
                         "not fit in int32", (long long)v, i);
         dst[i] = (int32_t)v;   /* i-th slot is behind the one just read */
     }
@@ -262,15 +250,15 @@ static int read_data(FILE *f, const char *path, long long left, size_t itemsize,
                      NpyArray *a, char *err, size_t errlen) {
     unsigned long long need = (unsigned long long)a->count * itemsize;
     if ((unsigned long long)left < need)
-        return fail(err, errlen, path, "data truncated: header promises %llu "
+        return io_fail(err, errlen, path, "data truncated: header promises %llu "
                     "bytes, file has %lld", need, left);
     if ((unsigned long long)left > need)
-        return fail(err, errlen, path, "%llu bytes of trailing data",
+        return io_fail(err, errlen, path, "%llu bytes of trailing data",
                     (unsigned long long)left - need);
     a->data = malloc(need ? need : 1);
-    if (!a->data) return fail(err, errlen, path, "out of memory (%llu bytes)", need);
+    if (!a->data) return io_fail(err, errlen, path, "out of memory (%llu bytes)", need);
     if (fread(a->data, 1, need, f) != need)
-        return fail(err, errlen, path, "read error: data truncated");
+        return io_fail(err, errlen, path, "read error: data truncated");
     if (itemsize == 8) return narrow_i64(a, path, err, errlen);
     return 0;
 }
@@ -278,14 +266,14 @@ static int read_data(FILE *f, const char *path, long long left, size_t itemsize,
 int npy_load(const char *path, NpyArray *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    if (!f) return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
     struct stat st;
     Header h;
     size_t itemsize = 0;
     int rc = -1;
     long hlen;
     if (fstat(fileno(f), &st) != 0)
-        fail(err, errlen, path, "cannot stat: %s", strerror(errno));
+        io_fail(err, errlen, path, "cannot stat: %s", strerror(errno));
     else if ((hlen = read_preamble(f, path, err, errlen)) >= 0 &&
              !read_header(f, path, hlen, (long long)st.st_size, &h, err, errlen) &&
              !check_header(&h, path, out, &itemsize, err, errlen)) {
@@ -338,16 +326,16 @@ static size_t format_header(char *buf, size_t cap, NpyType type, int ndim,
 int npy_save(const char *path, const void *data, NpyType type, int ndim,
              const int64_t *shape, char *err, size_t errlen) {
     if (ndim < 0 || ndim > NPY_MAX_NDIM)
-        return fail(err, errlen, path, "cannot save %d dimensions", ndim);
+        return io_fail(err, errlen, path, "cannot save %d dimensions", ndim);
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || (shape[i] && count > SIZE_MAX / 4 / (uint64_t)shape[i]))
-            return fail(err, errlen, path, "bad shape entry %lld", (long long)shape[i]);
+            return io_fail(err, errlen, path, "bad shape entry %lld", (long long)shape[i]);
         count *= (size_t)shape[i];
     }
     char head[512];
     size_t hn = format_header(head, sizeof head, type, ndim, shape);
-    if (!hn) return fail(err, errlen, path, "header too long");
+    if (!hn) return io_fail(err, errlen, path, "header too long");
     AtomicFile af;
     if (atomic_open(&af, path, err, errlen)) return -1;
     atomic_write(&af, head, hn);

@@ -3,6 +3,7 @@
 ** header parser, full validation against the file size).
 */
 #include "io_safetensors.h"
+#include "io_err.h"
 #include "io_atomic.h"
 
 #include <errno.h>
@@ -18,19 +19,6 @@
 #endif
 
 #define META_KEY "__metadata__"
-
-static int fail(char *err, size_t errlen, const char *path,
-                const char *fmt, ...) {
-    if (err && errlen > 0) {
-        int k = snprintf(err, errlen, "%s: ", path);
-        va_list ap;
-        va_start(ap, fmt);
-        if (k >= 0 && (size_t)k < errlen)
-            vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* {====================================================== metadata */
 
@@ -555,25 +543,25 @@ static int read_header(FILE *f, const char *path, uint64_t fsize, char **hdr,
                        uint64_t *hlen, char *err, size_t errlen) {
     unsigned char b[8];
     if (fsize < 8 || fread(b, 1, 8, f) != 8)
-        return fail(err, errlen, path, "too short for a safetensors file "
+        return io_fail(err, errlen, path, "too short for a safetensors file "
                     "(%llu bytes)", (unsigned long long)fsize);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
     if (n > ST_MAX_HEADER)
-        return fail(err, errlen, path, "header length %llu exceeds the %llu "
+        return io_fail(err, errlen, path, "header length %llu exceeds the %llu "
                     "byte limit", (unsigned long long)n,
                     (unsigned long long)ST_MAX_HEADER);
     if (n > fsize - 8)
-        return fail(err, errlen, path, "header length %llu but only %llu bytes "
+        return io_fail(err, errlen, path, "header length %llu but only %llu bytes "
                     "follow (truncated?)", (unsigned long long)n,
                     (unsigned long long)(fsize - 8));
-    if (n < 2) return fail(err, errlen, path, "empty header");
+    if (n < 2) return io_fail(err, errlen, path, "empty header");
     *hdr = malloc((size_t)n);
-    if (!*hdr) return fail(err, errlen, path, "out of memory");
+    if (!*hdr) return io_fail(err, errlen, path, "out of memory");
     if (fread(*hdr, 1, (size_t)n, f) != (size_t)n) {
         free(*hdr);
         *hdr = NULL;
-        return fail(err, errlen, path, "read error in header");
+        return io_fail(err, errlen, path, "read error in header");
     }
     *hlen = n;
     return 0;
@@ -588,7 +576,7 @@ static int load_index(FILE *f, const char *path, uint64_t fsize, Index *ix,
     Json j = {hdr, hdr, hdr + hlen, NULL, ""};
     int rc = parse_index(&j, ix);
     if (rc)
-        fail(err, errlen, path, "bad header: %s at byte %ld%s%s%s", j.why,
+        io_fail(err, errlen, path, "bad header: %s at byte %ld%s%s%s", j.why,
              (long)(j.p - j.start), j.detail[0] ? " (tensor '" : "", j.detail,
              j.detail[0] ? "')" : "");
     free(hdr);
@@ -599,7 +587,7 @@ static int load_index(FILE *f, const char *path, uint64_t fsize, Index *ix,
     rc = check_entries(ix, data_size, &m);
     if (!rc) rc = check_unique(ix, &m);
     if (!rc) rc = check_layout(ix, data_size, &m);
-    if (rc) fail(err, errlen, path, "%s", m.oom ? "out of memory" : m.s);
+    if (rc) io_fail(err, errlen, path, "%s", m.oom ? "out of memory" : m.s);
     free(m.s);
     return rc;
 }
@@ -660,7 +648,7 @@ static int read_tensors(FILE *f, const char *path, uint64_t data_start,
         if (bytes == 0) continue;
         if (fseeko(f, (off_t)(data_start + found[i]->begin), SEEK_SET) != 0 ||
             fread(dst[i], 1, bytes, f) != bytes)
-            return fail(err, errlen, path, "read error in tensor '%.120s' "
+            return io_fail(err, errlen, path, "read error in tensor '%.120s' "
                         "(file changed or truncated?)", found[i]->name);
     }
     return 0;
@@ -675,18 +663,18 @@ int st_load(const char *path, const StTensorSpec *want, int nwant,
     Entry **found = NULL;
     int rc = -1;
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    if (!f) return io_fail(err, errlen, path, "cannot open: %s", strerror(errno));
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fail(err, errlen, path, "not a regular file");
+        io_fail(err, errlen, path, "not a regular file");
         goto out;
     }
     if (load_index(f, path, (uint64_t)st.st_size, &ix, &data_start, err, errlen))
         goto out;
     found = calloc(nwant > 0 ? (size_t)nwant : 1, sizeof *found);
-    if (!found) { fail(err, errlen, path, "out of memory"); goto out; }
+    if (!found) { io_fail(err, errlen, path, "out of memory"); goto out; }
     Buf m = {0};
     int bad = match(&ix, want, nwant, extra_prefix, found, &m);
-    if (bad) fail(err, errlen, path, "checkpoint does not match: %s",
+    if (bad) io_fail(err, errlen, path, "checkpoint does not match: %s",
                   m.oom ? "(out of memory)" : m.s);
     free(m.s);
     if (bad) goto out;
@@ -717,12 +705,12 @@ static int check_specs(const char *path, const StTensorSpec *spec, int n,
                  s->ndim >= 0 && s->ndim <= ST_MAX_NDIM;
         uint64_t bytes = ok ? f32_bytes(s->ndim, s->shape, &ok) : 0;
         if (!ok || *total > UINT64_MAX - bytes)
-            return fail(err, errlen, path, "cannot save tensor %d ('%.120s'): "
+            return io_fail(err, errlen, path, "cannot save tensor %d ('%.120s'): "
                         "bad name or shape", i, s->name ? s->name : "(null)");
         *total += bytes;
         for (int k = 0; k < i; k++)
             if (!strcmp(spec[k].name, s->name))
-                return fail(err, errlen, path, "cannot save: duplicate tensor "
+                return io_fail(err, errlen, path, "cannot save: duplicate tensor "
                             "name '%.120s'", s->name);
     }
     return 0;
@@ -762,13 +750,13 @@ int st_save(const char *path, const StTensorSpec *spec, int n,
             const float *const *src, const StMeta *meta,
             char *err, size_t errlen) {
     uint64_t total;
-    if (n < 0) return fail(err, errlen, path, "cannot save %d tensors", n);
+    if (n < 0) return io_fail(err, errlen, path, "cannot save %d tensors", n);
     if (check_specs(path, spec, n, &total, err, errlen)) return -1;
     Buf b = {0};
     build_header(&b, spec, n, meta);
     if (b.oom || b.len > ST_MAX_HEADER) {
         free(b.s);
-        return fail(err, errlen, path, "cannot build header (%s)",
+        return io_fail(err, errlen, path, "cannot build header (%s)",
                     b.oom ? "out of memory" : "too large");
     }
     unsigned char len8[8];

@@ -1,0 +1,17 @@
+/*
+** io_err.h: the one-line error messages of the file readers and writers.
+*/
+#ifndef SKIPC_IO_ERR_H
+#define SKIPC_IO_ERR_H
+
+#include <stddef.h>
+
+/* Writes "path: <fmt...>" into err (if any) and returns -1, so a reader
+** can end with 'return io_fail(err, errlen, path, "bad magic")'. */
+int io_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+#endif
