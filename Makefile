@@ -101,6 +101,11 @@ $(B)/tests/test_train: TEST_MODEL := $(B)/models/mlp.o
 $(B)/tests/test_analysis: $(B)/models/resnet20.o $(B)/models/plain20.o
 $(B)/tests/test_analysis: TEST_MODEL := $(B)/models/resnet20.o $(B)/models/plain20.o
 
+# The memory-plan test links the generator itself (all but its main).
+$(B)/tests/test_plan: tests/test_plan.c $(filter-out $(B)/generator/main.o,$(GEN_OBJ))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -o $@ $^ $(TEST_LIBS) $(LUA_LIBS)
+
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
                 tests/test_lesion.sh tests/test_experiments.sh
 

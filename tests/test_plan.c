@@ -1,0 +1,140 @@
+/*
+** test_plan.c: invariants of the memory plan, checked on every model in
+** specs/models.txt (run from the repository root):
+**   - two arena buffers whose lifetimes intersect never share memory, so
+**     no step reads a tensor that another one overwrote;
+**   - every buffer lies inside the arena the header promises;
+**   - every step's inputs are alive (born earlier, not yet dead) and the
+**     buffers it writes are alive at that step;
+**   - parameters tile [0, num_params) exactly, trainable ones first.
+** Links the generator's own objects, so it tests the plan that the emitter
+** prints, not a copy of it.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ir.h"
+#include "ops.h"
+#include "plan.h"
+#include "spec_lua.h"
+
+static int overlaps_time(const Buffer *a, const Buffer *b) {
+    return a->birth <= b->death && b->birth <= a->death;
+}
+
+static int overlaps_memory(const Buffer *a, const Buffer *b) {
+    return a->offset < b->offset + b->floats && b->offset < a->offset + a->floats;
+}
+
+/* Same region, both planned, alive together and sharing a float: a bug. */
+static int conflicts(const Plan *p) {
+    int bad = 0;
+    for (int i = 0; i < p->nbufs; i++) {
+        const Buffer *a = &p->bufs[i];
+        if (a->region == REGION_EXTERNAL || a->death < 0) continue;
+        assert_true(a->offset >= 0);
+        assert_true(a->offset + a->floats <= (a->region == REGION_BATCH ? p->per_sample : p->fixed));
+        for (int j = i + 1; j < p->nbufs; j++) {
+            const Buffer *b = &p->bufs[j];
+            if (b->region != a->region || b->death < 0) continue;
+            if (overlaps_time(a, b) && overlaps_memory(a, b)) {
+                printf("  %s and %s overlap in time and memory\n", a->cname, b->cname);
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
+static void alive_at(const Plan *p, int buf, int step) {
+    if (buf < 0 || p->bufs[buf].region == REGION_EXTERNAL) return;
+    assert_true(p->bufs[buf].birth <= step && step <= p->bufs[buf].death);
+}
+
+/* Each step touches only buffers that are alive at that step. */
+static void check_steps(const Plan *p) {
+    for (int t = 0; t < p->nsteps; t++) {
+        const Step *s = &p->steps[t];
+        const IrNode *n = p->g->nodes[s->node];
+        if (s->kind == STEP_FORWARD) {
+            alive_at(p, p->val[n->id], t);
+            for (int k = 0; k < n->nsrc; k++) alive_at(p, p->val[n->src[k]], t);
+        } else if (s->kind == STEP_BACKWARD) {
+            alive_at(p, p->grad[n->id], t);
+            for (int k = 0; k < n->nsrc; k++) alive_at(p, p->grad[n->src[k]], t);
+        }
+    }
+}
+
+static void check_params(const IrGraph *g) {
+    int64_t covered = 0;
+    for (int i = 0; i < g->nparams; i++) {
+        const IrParam *q = &g->params[i];
+        int trainable = q->kind != PK_RUNNING_MEAN && q->kind != PK_RUNNING_VAR;
+        if (!g->nodes[q->node]->live) continue;
+        assert_true(trainable ? q->offset + q->len <= g->num_trainable
+                              : q->offset >= g->num_trainable);
+        for (int j = i + 1; j < g->nparams; j++) {
+            const IrParam *r = &g->params[j];
+            if (!g->nodes[r->node]->live) continue;
+            assert_false(q->offset < r->offset + r->len && r->offset < q->offset + q->len);
+        }
+        covered += q->len;
+    }
+    assert_int_equal(covered, g->num_params);
+}
+
+/* Runs one manifest line: NAME SPEC [-D key=value]... */
+static void check_model(char *line) {
+    Define defs[16];
+    int ndefs = 0;
+    char *name = strtok(line, " \t\n"), *spec = strtok(NULL, " \t\n"), *tok;
+    IrGraph *g;
+    Plan p;
+    while ((tok = strtok(NULL, " \t\n")) && ndefs < 16) {
+        char *kv = strcmp(tok, "-D") == 0 ? strtok(NULL, " \t\n") : tok + 2;
+        char *eq = kv ? strchr(kv, '=') : NULL;
+        assert_non_null(eq);
+        *eq = '\0';
+        defs[ndefs].key = kv;
+        defs[ndefs].value = eq + 1;
+        defs[ndefs++].used = 0;
+    }
+    g = spec_run(spec, defs, ndefs);
+    assert_non_null(g);
+    assert_int_equal(ir_analyze(g), 0);
+    assert_int_equal(plan_build(&p, g), 0);
+    printf("  %-18s %5d buffers, %4d steps, %lld floats/sample\n", name, p.nbufs, p.nsteps,
+           (long long)p.per_sample);
+    assert_int_equal(conflicts(&p), 0);
+    check_steps(&p);
+    check_params(g);
+    plan_free(&p);
+    ir_graph_free(g);
+}
+
+static void test_manifest_plans(void **state) {
+    FILE *f = fopen("specs/models.txt", "r");
+    char line[512];
+    int models = 0;
+    (void)state;
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        check_model(line);
+        models++;
+    }
+    fclose(f);
+    spec_free_files();
+    assert_true(models >= 10);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_manifest_plans)};
+    return cmocka_run_group_tests_name("memory plan", tests, NULL, NULL);
+}
