@@ -62,7 +62,6 @@ static void make_scratch(Plan *p, const IrNode *n) {
     bwd = xasprintf("TB_%s", n->cname);
     p->scratch_fwd[n->id] = new_buffer(p, fwd, NULL, REGION_BATCH, floats);
     p->scratch_bwd[n->id] = new_buffer(p, bwd, NULL, REGION_BATCH, floats);
-    p->bufs[p->scratch_fwd[n->id]].node = p->bufs[p->scratch_bwd[n->id]].node = -1;
     free(fwd);
     free(bwd);
 }
@@ -182,8 +181,6 @@ static void make_exprs(Plan *p) {
         if (p->val[i] >= 0) p->val_expr[i] = region_expr(&p->bufs[p->val[i]]);
         if (p->grad[i] >= 0) p->grad_expr[i] = region_expr(&p->bufs[p->grad[i]]);
         if (p->stats[i] >= 0) p->stat_expr[i] = region_expr(&p->bufs[p->stats[i]]);
-    }
-    for (int i = 0; i < g->nnodes; i++) {
         if (p->scratch_fwd[i] >= 0) p->scratch_fwd_expr[i] = region_expr(&p->bufs[p->scratch_fwd[i]]);
         if (p->scratch_bwd[i] >= 0) p->scratch_bwd_expr[i] = region_expr(&p->bufs[p->scratch_bwd[i]]);
     }
