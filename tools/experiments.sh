@@ -27,11 +27,11 @@
 #   DRAWS=3 / 1            random sets per k;  MAX_K=0 / 2 (0: every k)
 #   THREADS=2              BLAS threads;  DATA=/usr/share/datasets/fashion-mnist
 #   OUT=docs/experiments / a new temporary directory: the results
-#   WORK=build/experiments / $OUT/work: checkpoints
+#   WORK=build/experiments / $OUT/work: checkpoints and training logs
 # Training uses the binaries' default recipe with --seed 1. A training run
-# that finds its checkpoint in WORK resumes it (or skips it when it has
-# EPOCHS epochs), so an interrupted full run can simply be started again;
-# delete WORK to start over. QUICK=1 checks the pipeline end to end in
+# that finds its checkpoint in WORK (one per model and settings) resumes
+# it, or skips it when it has EPOCHS epochs, so an interrupted full run can
+# simply be started again, into any OUT; delete WORK to start over. QUICK=1 checks the pipeline end to end in
 # about a minute and a half on 2 cores and never writes docs/experiments.
 set -eu
 cd "$(dirname "$0")/.."
@@ -174,22 +174,33 @@ EOF
 # Training (shared by parts 2-4)
 # ======================================================================
 
-# Trains build/M into WORK/M.safetensors with the log in OUT/train/M.csv,
-# resuming a checkpoint left by an earlier run of this script.
+# A training run's files in WORK (checkpoint, CSV log, console output),
+# named by every setting that changes them: a checkpoint is resumed only by
+# a run with the same settings. (Extending a finished run instead would
+# stretch its cosine schedule, which is not the same as training for
+# EPOCHS epochs from the start.)
+run_base() {
+    echo "$WORK/$1.e$EPOCHS.train$LIMIT_TRAIN.test$LIMIT_TEST.t$THREADS"
+}
+
+# Trains build/M for EPOCHS epochs, resuming a checkpoint left by an
+# interrupted earlier run of this script, and copies its logs to OUT/train.
 train_model() {
-    m=$1
-    ck="$WORK/$m.safetensors"; log="$OUT/train/$m.csv"
+    m=$1; run=$(run_base "$m")
+    ck="$run.safetensors"
     mkdir -p "$OUT/train"
     if [ -f "$ck" ]; then
         "build/$m" train --resume "$ck" --out "$ck" --epochs "$EPOCHS" --limit-test "$LIMIT_TEST" \
-            --data "$DATA" --threads "$THREADS" --log "$log" > "$OUT/train/$m.txt"
+            --data "$DATA" --threads "$THREADS" --log "$run.csv" >> "$run.txt"
     else
-        rm -f "$log"
+        rm -f "$run.csv" "$run.txt"
         "build/$m" train --epochs "$EPOCHS" --seed 1 --limit-train "$LIMIT_TRAIN" \
             --limit-test "$LIMIT_TEST" --data "$DATA" --threads "$THREADS" --out "$ck" \
-            --log "$log" > "$OUT/train/$m.txt"
+            --log "$run.csv" > "$run.txt"
     fi
-    tail -n 1 "$OUT/train/$m.txt"
+    cp "$run.csv" "$OUT/train/$m.csv"
+    cp "$run.txt" "$OUT/train/$m.txt"
+    tail -n 1 "$run.txt"
 }
 
 # The epoch rows of a training log (the last one of each epoch, should a
@@ -251,12 +262,12 @@ run_lesion() {
     mkdir -p "$OUT/lesion"
     train_model resnet56
     train_model plain56
-    "build/resnet56" lesion --weights "$WORK/resnet56.safetensors" --data "$DATA" \
+    "build/resnet56" lesion --weights "$(run_base resnet56).safetensors" --data "$DATA" \
         --limit-test "$LESION_TEST" --draws "$DRAWS" --max-k "$MAX_K" --seed 1 --threads "$THREADS" \
         --csv "$OUT/lesion/resnet56.csv" > "$OUT/lesion/resnet56.txt"
     # plain56 has no residual add: the command says so; its baseline is the reference.
-    "build/plain56" lesion --weights "$WORK/plain56.safetensors" | tee "$OUT/lesion/plain56.txt"
-    "build/plain56" eval --weights "$WORK/plain56.safetensors" --data "$DATA" \
+    "build/plain56" lesion --weights "$(run_base plain56).safetensors" | tee "$OUT/lesion/plain56.txt"
+    "build/plain56" eval --weights "$(run_base plain56).safetensors" --data "$DATA" \
         --limit-test "$LESION_TEST" --threads "$THREADS" >> "$OUT/lesion/plain56.txt"
     plain=$(sed -n 's/^test loss .* accuracy \([0-9.]*\)%.*/\1/p' "$OUT/lesion/plain56.txt")
     {
