@@ -205,12 +205,13 @@ train_model() {
 
 # The epoch rows of a training log (the last one of each epoch, should a
 # resumed run have repeated it) as model,epoch,train_loss,train_error,
-# test_loss,test_error,seconds.
+# test_loss,test_error. Wall time stays in the training log: these rows,
+# like every result file, must come out the same on a rerun.
 epoch_rows() {
     awk -F, -v m="$1" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
         $c["test_acc"] != "" { e = $c["epoch"] + 0; if (e > last) last = e
-            row[e] = sprintf("%s,%d,%s,%.6f,%s,%.6f,%s", m, e, $c["train_loss"], 1 - $c["train_acc"],
-                             $c["test_loss"], 1 - $c["test_acc"], $c["seconds"]) }
+            row[e] = sprintf("%s,%d,%s,%.6f,%s,%.6f", m, e, $c["train_loss"], 1 - $c["train_acc"],
+                             $c["test_loss"], 1 - $c["test_acc"]) }
         END { for (e = 1; e <= last; e++) if (e in row) print row[e] }' "$2"
 }
 
@@ -223,7 +224,7 @@ epoch_rows() {
 run_degradation() {
     part_start degradation
     mkdir -p "$OUT/degradation"
-    echo "model,epoch,train_loss,train_error,test_loss,test_error,seconds" > "$OUT/degradation.csv"
+    echo "model,epoch,train_loss,train_error,test_loss,test_error" > "$OUT/degradation.csv"
     for m in $DEG_MODELS; do
         train_model "$m"
         epoch_rows "$m" "$OUT/train/$m.csv" | tee "$OUT/degradation/$m.csv" >> "$OUT/degradation.csv"
