@@ -31,8 +31,9 @@
 # Training uses the binaries' default recipe with --seed 1. A training run
 # that finds its checkpoint in WORK (one per model and settings) resumes
 # it, or skips it when it has EPOCHS epochs, so an interrupted full run can
-# simply be started again, into any OUT; delete WORK to start over. QUICK=1 checks the pipeline end to end in
-# about a minute and a half on 2 cores and never writes docs/experiments.
+# simply be started again, into any OUT; delete WORK to start over.
+# QUICK=1 checks the pipeline end to end in about a minute on 2 cores and
+# never writes docs/experiments.
 set -eu
 cd "$(dirname "$0")/.."
 
