@@ -3,6 +3,7 @@
 ** fsync of the directory).
 */
 #include "io_atomic.h"
+#include "io_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +22,10 @@ void atomic_inject_failure(long after_bytes, int crash) {
 }
 
 static int fail(AtomicFile *af, const char *fmt, ...) {
-    if (af->err && af->errlen > 0) {
-        int k = snprintf(af->err, af->errlen, "%s: ", af->path);
-        va_list ap;
-        va_start(ap, fmt);
-        if (k >= 0 && (size_t)k < af->errlen)
-            vsnprintf(af->err + k, af->errlen - (size_t)k, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    io_vfail(af->err, af->errlen, af->path, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

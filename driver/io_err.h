@@ -4,6 +4,7 @@
 #ifndef SKIPC_IO_ERR_H
 #define SKIPC_IO_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Writes "path: <fmt...>" into err (if any) and returns -1, so a reader
@@ -13,5 +14,8 @@ int io_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* io_fail for callers that already hold a va_list. */
+int io_vfail(char *err, size_t errlen, const char *path, const char *fmt, va_list ap);
 
 #endif

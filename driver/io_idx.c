@@ -6,7 +6,6 @@
 #include "io_err.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +61,13 @@ static int read_header(gzFile gz, const char *path, IdxData *d,
     if (r < 4) return io_fail(err, errlen, path, "truncated header (%lld bytes)", r);
     if (h[0] != 0 || h[1] != 0)
         return io_fail(err, errlen, path, "bad magic 0x%08x (not an IDX file)",
-                    (unsigned)be32(h));
+                       (unsigned)be32(h));
     if (h[2] != IDX_TYPE_U8)
         return io_fail(err, errlen, path,
-                    "element type 0x%02x not supported (only unsigned byte 0x08)", h[2]);
+                       "element type 0x%02x not supported (only unsigned byte 0x08)", h[2]);
     if (h[3] < 1 || h[3] > IDX_MAX_NDIM)
         return io_fail(err, errlen, path, "%d dimensions (expected 1..%d)",
-                    h[3], IDX_MAX_NDIM);
+                       h[3], IDX_MAX_NDIM);
     d->ndim = h[3];
     size_t need = 4 * (size_t)d->ndim;
     r = read_some(gz, h + 4, need, &msg);
@@ -79,8 +78,8 @@ static int read_header(gzFile gz, const char *path, IdxData *d,
         uint32_t v = be32(h + 4 + 4 * i);
         if (v > INT32_MAX || (v && count > IDX_MAX_BYTES / v))
             return io_fail(err, errlen, path,
-                        "dimensions too large (dim %d = %lu; limit %zu bytes)",
-                        i, (unsigned long)v, IDX_MAX_BYTES);
+                           "dimensions too large (dim %d = %lu; limit %zu bytes)",
+                           i, (unsigned long)v, IDX_MAX_BYTES);
         d->dims[i] = (int)v;
         count *= v;
     }
@@ -112,7 +111,7 @@ static int read_payload(gzFile gz, const char *path, IdxData *d,
     }
     if (got < d->count)
         return io_fail(err, errlen, path, "truncated data: header promises %zu bytes, "
-                    "file has %zu", d->count, got);
+                       "file has %zu", d->count, got);
     unsigned char extra;
     long long r = read_some(gz, &extra, 1, &msg);
     if (r < 0) return io_fail(err, errlen, path, "read failed: %s", zmsg(msg, path));
@@ -124,7 +123,7 @@ int idx_load(const char *path, IdxData *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     gzFile gz = gzopen(path, "rb");
     if (!gz) return io_fail(err, errlen, path, "cannot open: %s",
-                         errno ? strerror(errno) : "out of memory");
+                            errno ? strerror(errno) : "out of memory");
     gzbuffer(gz, 1 << 17);
     int rc = read_header(gz, path, out, err, errlen);
     if (rc == 0) rc = read_payload(gz, path, out, err, errlen);
@@ -144,18 +143,18 @@ static int check_pair(const IdxData *im, const IdxData *lb, const char *ip,
                       const char *lp, int num_classes, char *err, size_t errlen) {
     if (im->ndim != 3)
         return io_fail(err, errlen, ip, "images must have 3 dimensions "
-                    "[n, rows, cols], file has %d", im->ndim);
+                       "[n, rows, cols], file has %d", im->ndim);
     if (lb->ndim != 1)
         return io_fail(err, errlen, lp, "labels must have 1 dimension [n], "
-                    "file has %d", lb->ndim);
+                       "file has %d", lb->ndim);
     if (im->dims[0] != lb->dims[0])
         return io_fail(err, errlen, lp, "%d labels for %d images in %s",
-                    lb->dims[0], im->dims[0], ip);
+                       lb->dims[0], im->dims[0], ip);
     if (im->dims[0] == 0) return io_fail(err, errlen, ip, "no images");
     for (size_t i = 0; i < lb->count; i++)
         if (lb->data[i] >= num_classes)
             return io_fail(err, errlen, lp, "label %d at index %zu is not below "
-                        "num_classes %d", lb->data[i], i, num_classes);
+                           "num_classes %d", lb->data[i], i, num_classes);
     return 0;
 }
 

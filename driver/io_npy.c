@@ -8,7 +8,6 @@
 #include "io_atomic.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +178,7 @@ static long read_preamble(FILE *f, const char *path, char *err, size_t errlen) {
     int major = pre[6], minor = pre[7];
     if (minor != 0 || major < 1 || major > 3)
         return io_fail(err, errlen, path, "unsupported format version %d.%d",
-                    major, minor);
+                       major, minor);
     if (major == 1) return (long)(pre[8] | pre[9] << 8);
     if (fread(pre + 10, 1, 2, f) != 2)
         return io_fail(err, errlen, path, "truncated header");
@@ -187,7 +186,7 @@ static long read_preamble(FILE *f, const char *path, char *err, size_t errlen) {
                  (uint32_t)pre[10] << 16 | (uint32_t)pre[11] << 24;
     if (n > NPY_MAX_HEADER)
         return io_fail(err, errlen, path, "header length %lu exceeds %zu bytes",
-                    (unsigned long)n, NPY_MAX_HEADER);
+                       (unsigned long)n, NPY_MAX_HEADER);
     return (long)n;
 }
 
@@ -206,7 +205,7 @@ static int read_header(FILE *f, const char *path, long hlen, long long fsize,
     Parser ps = {buf, buf + hlen, NULL};
     int rc = parse_header(&ps, h);
     if (rc) io_fail(err, errlen, path, "malformed header: %s at byte %ld",
-                 ps.why, (long)(ps.p - buf));
+                    ps.why, (long)(ps.p - buf));
     free(buf);
     return rc;
 }
@@ -218,7 +217,7 @@ static int check_header(const Header *h, const char *path, NpyArray *a,
     else if (!strcmp(h->descr, "<i4")) { a->type = NPY_I32; *itemsize = 4; }
     else if (!strcmp(h->descr, "<i8")) { a->type = NPY_I32; *itemsize = 8; }
     else return io_fail(err, errlen, path, "unsupported dtype '%s' (expected "
-                     "'<f4', '<i4' or '<i8')", h->descr);
+                        "'<f4', '<i4' or '<i8')", h->descr);
     if (h->fortran)
         return io_fail(err, errlen, path, "fortran_order True is not supported");
     a->ndim = h->ndim;
@@ -240,7 +239,7 @@ static int narrow_i64(NpyArray *a, const char *path, char *err, size_t errlen) {
         int64_t v = src[i];
         if (v < INT32_MIN || v > INT32_MAX)
             return io_fail(err, errlen, path, "int64 value %lld at index %zu does "
-                        "not fit in int32", (long long)v, i);
+                           "not fit in int32", (long long)v, i);
         dst[i] = (int32_t)v;   /* i-th slot is behind the one just read */
     }
     return 0;
@@ -251,10 +250,10 @@ static int read_data(FILE *f, const char *path, long long left, size_t itemsize,
     unsigned long long need = (unsigned long long)a->count * itemsize;
     if ((unsigned long long)left < need)
         return io_fail(err, errlen, path, "data truncated: header promises %llu "
-                    "bytes, file has %lld", need, left);
+                       "bytes, file has %lld", need, left);
     if ((unsigned long long)left > need)
         return io_fail(err, errlen, path, "%llu bytes of trailing data",
-                    (unsigned long long)left - need);
+                       (unsigned long long)left - need);
     a->data = malloc(need ? need : 1);
     if (!a->data) return io_fail(err, errlen, path, "out of memory (%llu bytes)", need);
     if (fread(a->data, 1, need, f) != need)

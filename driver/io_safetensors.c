@@ -544,17 +544,17 @@ static int read_header(FILE *f, const char *path, uint64_t fsize, char **hdr,
     unsigned char b[8];
     if (fsize < 8 || fread(b, 1, 8, f) != 8)
         return io_fail(err, errlen, path, "too short for a safetensors file "
-                    "(%llu bytes)", (unsigned long long)fsize);
+                       "(%llu bytes)", (unsigned long long)fsize);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
     if (n > ST_MAX_HEADER)
         return io_fail(err, errlen, path, "header length %llu exceeds the %llu "
-                    "byte limit", (unsigned long long)n,
-                    (unsigned long long)ST_MAX_HEADER);
+                       "byte limit", (unsigned long long)n,
+                       (unsigned long long)ST_MAX_HEADER);
     if (n > fsize - 8)
         return io_fail(err, errlen, path, "header length %llu but only %llu bytes "
-                    "follow (truncated?)", (unsigned long long)n,
-                    (unsigned long long)(fsize - 8));
+                       "follow (truncated?)", (unsigned long long)n,
+                       (unsigned long long)(fsize - 8));
     if (n < 2) return io_fail(err, errlen, path, "empty header");
     *hdr = malloc((size_t)n);
     if (!*hdr) return io_fail(err, errlen, path, "out of memory");
@@ -577,8 +577,8 @@ static int load_index(FILE *f, const char *path, uint64_t fsize, Index *ix,
     int rc = parse_index(&j, ix);
     if (rc)
         io_fail(err, errlen, path, "bad header: %s at byte %ld%s%s%s", j.why,
-             (long)(j.p - j.start), j.detail[0] ? " (tensor '" : "", j.detail,
-             j.detail[0] ? "')" : "");
+                (long)(j.p - j.start), j.detail[0] ? " (tensor '" : "", j.detail,
+                j.detail[0] ? "')" : "");
     free(hdr);
     if (rc) return -1;
     *data_start = 8 + hlen;
@@ -649,7 +649,7 @@ static int read_tensors(FILE *f, const char *path, uint64_t data_start,
         if (fseeko(f, (off_t)(data_start + found[i]->begin), SEEK_SET) != 0 ||
             fread(dst[i], 1, bytes, f) != bytes)
             return io_fail(err, errlen, path, "read error in tensor '%.120s' "
-                        "(file changed or truncated?)", found[i]->name);
+                           "(file changed or truncated?)", found[i]->name);
     }
     return 0;
 }
@@ -675,7 +675,7 @@ int st_load(const char *path, const StTensorSpec *want, int nwant,
     Buf m = {0};
     int bad = match(&ix, want, nwant, extra_prefix, found, &m);
     if (bad) io_fail(err, errlen, path, "checkpoint does not match: %s",
-                  m.oom ? "(out of memory)" : m.s);
+                     m.oom ? "(out of memory)" : m.s);
     free(m.s);
     if (bad) goto out;
     rc = read_tensors(f, path, data_start, found, nwant, dst, err, errlen);
@@ -706,12 +706,12 @@ static int check_specs(const char *path, const StTensorSpec *spec, int n,
         uint64_t bytes = ok ? f32_bytes(s->ndim, s->shape, &ok) : 0;
         if (!ok || *total > UINT64_MAX - bytes)
             return io_fail(err, errlen, path, "cannot save tensor %d ('%.120s'): "
-                        "bad name or shape", i, s->name ? s->name : "(null)");
+                           "bad name or shape", i, s->name ? s->name : "(null)");
         *total += bytes;
         for (int k = 0; k < i; k++)
             if (!strcmp(spec[k].name, s->name))
                 return io_fail(err, errlen, path, "cannot save: duplicate tensor "
-                            "name '%.120s'", s->name);
+                               "name '%.120s'", s->name);
     }
     return 0;
 }
@@ -757,7 +757,7 @@ int st_save(const char *path, const StTensorSpec *spec, int n,
     if (b.oom || b.len > ST_MAX_HEADER) {
         free(b.s);
         return io_fail(err, errlen, path, "cannot build header (%s)",
-                    b.oom ? "out of memory" : "too large");
+                       b.oom ? "out of memory" : "too large");
     }
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)b.len >> (8 * i));
