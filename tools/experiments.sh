@@ -297,7 +297,7 @@ set ylabel "test accuracy"
 set multiplot layout 1,2 title "Lesion of resnet56 trained $EPOCHS epochs, accuracy on $images"
 set title "random sets of k residual blocks dropped (mean, min-max over $DRAWS draws)"
 set xlabel "blocks dropped (k)"
-set key bottom left
+set key center right
 plot "$OUT/lesion/resnet56_by_k.csv" skip 1 using 1:3:4:5 with yerrorlines lw 2 pt 7 title "resnet56", \\
      $plain / 100.0 with lines dt 2 lw 2 title "plain56, whole network", \\
      0.1 with lines dt 3 lc rgb "gray" title "chance"
