@@ -73,14 +73,24 @@ make -s $bins
 echo "experiments: QUICK=$QUICK EPOCHS=$EPOCHS BATCHES=$BATCHES SEEDS=\"$SEEDS\" GF_BATCH=$GF_BATCH" \
      "LIMIT_TRAIN=$LIMIT_TRAIN LIMIT_TEST=$LIMIT_TEST LESION_TEST=$LESION_TEST DRAWS=$DRAWS" \
      "MAX_K=$MAX_K THREADS=$THREADS -> $OUT"
-echo "part,seconds" > "$OUT/timings.csv"
 T_ALL=$(date +%s)
 
 part_start() { T_PART=$(date +%s); echo; echo "== $1"; }
 part_end() {
     s=$(($(date +%s) - T_PART))
     echo "== $1: ${s} s"
-    echo "$1,$s" >> "$OUT/timings.csv"
+    # One row per part, from the invocation that last ran it, so running
+    # one part again keeps the other parts' times.
+    t=$OUT/timings.csv
+    {
+        echo "part,seconds"
+        for p in gradflow degradation lesion concat; do
+            if [ "$p" = "$1" ]; then echo "$p,$s"
+            elif [ -f "$t" ]; then grep "^$p," "$t" || true
+            fi
+        done
+    } > "$t.tmp"
+    mv "$t.tmp" "$t"
 }
 
 # Renders a gnuplot script (data and titles inside) as NAME.png and NAME.svg.
@@ -120,7 +130,7 @@ run_gradflow() {
         > "$OUT/gradflow_summary.csv"
     for base in $GF_MODELS; do
         for m in "$base" "${base}_nonorm"; do
-            norm=batch; [ "$m" = "$base" ] || norm=none
+            norm="batch"; [ "$m" = "$base" ] || norm=none
             files=""
             for s in $SEEDS; do
                 f="$OUT/gradflow/$m.seed$s.csv"
