@@ -53,7 +53,8 @@ else
 fi
 THREADS=${THREADS:-2}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
-PARTS=${*:-gradflow degradation lesion concat}
+ALL_PARTS="gradflow degradation lesion concat"
+PARTS=${*:-$ALL_PARTS}
 
 mkdir -p "$OUT" "$WORK"
 if [ "$QUICK" = 1 ] && [ "$(cd "$OUT" && pwd -P)" = "$(mkdir -p docs/experiments && cd docs/experiments && pwd -P)" ]; then
@@ -84,7 +85,7 @@ part_end() {
     t=$OUT/timings.csv
     {
         echo "part,seconds"
-        for p in gradflow degradation lesion concat; do
+        for p in $ALL_PARTS; do
             if [ "$p" = "$1" ]; then echo "$p,$s"
             elif [ -f "$t" ]; then grep "^$p," "$t" || true
             fi
