@@ -8,6 +8,7 @@
 #include "emit_model.h"
 #include "emit.h"
 #include "ops.h"
+#include "render.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -16,7 +17,8 @@
 
 typedef struct {
     Emit e;
-    const Plan *p;
+    const KProgram *p;
+    const Plan *plan;
     const IrGraph *g;
     const ModelInfo *m;
     char upper[128];
@@ -28,8 +30,6 @@ static const char *const param_kind_names[] = {
     "RT_PARAM_RUNNING_MEAN", "RT_PARAM_RUNNING_VAR"
 };
 
-static int is_layer(const IrNode *n);
-
 static int param_live(const Ctx *c, int i) { return c->g->nodes[c->g->params[i].node]->live; }
 
 static void param_shape(const IrParam *q, char *buf, size_t cap) {
@@ -37,25 +37,6 @@ static void param_shape(const IrParam *q, char *buf, size_t cap) {
     buf[0] = '\0';
     for (int d = 0; d < q->ndim && len < cap; d++)
         len += (size_t)snprintf(buf + len, cap - len, "%s%d", d ? "," : "", q->shape[d]);
-}
-
-/*
-** "specs/resnet.lua:14": the user's spec line. A layer made inside the block
-** library reports the spec line that called the block, not the library's,
-** so editing the library does not touch every generated file.
-*/
-static void loc_str(const IrNode *n, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s:%d", n->user_loc.file, n->user_loc.line);
-}
-
-static void layer_comment(Ctx *c, const IrNode *n) {
-    char desc[128], in[64], out[64], loc[512];
-    op_table[n->op].describe(c->g, n, desc, sizeof desc);
-    shape_str(c->g->nodes[n->src[0]]->shape, in, sizeof in);
-    shape_str(n->shape, out, sizeof out);
-    loc_str(n, loc, sizeof loc);
-    emit_line(&c->e, "/* %s: %s, %s%s -> %s  (%s) */", n->name, desc, in,
-              n->nsrc > 1 ? " ..." : "", out, loc);
 }
 
 /* {====================================================================
@@ -96,7 +77,7 @@ static void emit_index_enums(Ctx *c) {
     emit_line(&c->e, "/* Layers: rows of layers[] and of backward's grad_sumsq[]. */");
     emit_open(&c->e, "enum");
     for (int i = 0; i < c->g->nnodes; i++)
-        if (is_layer(c->g->nodes[i])) emit_line(&c->e, "L_%s,", c->g->nodes[i]->cname);
+        if (ops_is_layer(c->g->nodes[i])) emit_line(&c->e, "L_%s,", c->g->nodes[i]->cname);
     emit_close(&c->e, ";");
     if (c->g->num_skips == 0) return;
     emit_blank(&c->e);
@@ -118,7 +99,7 @@ static void emit_arena_enum(Ctx *c, Region r, const char *comment) {
         const Buffer *b = &c->p->bufs[i];
         char shape[64];
         if (b->region != r) continue;
-        if (b->node >= 0 && r == REGION_BATCH)
+        if (b->kind != BUF_SCRATCH && r == REGION_BATCH)
             emit_line(&c->e, "%s = %lld,  /* %s */", b->cname, (long long)b->offset,
                       shape_str(c->g->nodes[b->node]->shape, shape, sizeof shape));
         else
@@ -133,23 +114,9 @@ static void emit_macros(Ctx *c) {
     emit_line(&c->e, "#define P(o) (params + (o))");
     emit_line(&c->e, "#define G(o) (grads + (o))");
     emit_line(&c->e, "#define A(o) (arena + (size_t)(o) * (size_t)n)");
-    if (c->p->fixed > 0)
+    if (c->plan->fixed > 0)
         emit_line(&c->e, "#define S(o) (arena + %s_ARENA_PER_SAMPLE * (size_t)n + (o))", c->upper);
     emit_line(&c->e, "#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)");
-}
-
-static void emit_geometry(Ctx *c) {
-    int any = 0;
-    for (int i = 0; i < c->g->nnodes; i++) {
-        const IrNode *n = c->g->nodes[i];
-        OpCtx oc = {&c->e, c->p, c->g, n};
-        if (!n->live || !op_table[n->op].emit_decl) continue;
-        if (!any++) {
-            emit_blank(&c->e);
-            emit_line(&c->e, "/* Layer geometry (per sample). */");
-        }
-        op_table[n->op].emit_decl(&oc);
-    }
 }
 
 /* }==================================================================== */
@@ -166,142 +133,59 @@ static void emit_init(Ctx *c) {
         const IrParam *q = &c->g->params[i];
         if (!param_live(c, i)) continue;
         if (q->kind == PK_WEIGHT)
-            emit_line(&c->e, "rt_init_kaiming(%s, %lld, %d, seed, 0x%016llxULL);",
-                      c->p->param_expr[i], (long long)q->len, q->fan_in,
+            emit_line(&c->e, "rt_init_kaiming(P(P_%s), %lld, %d, seed, 0x%016llxULL);",
+                      q->cname, (long long)q->len, q->fan_in,
                       (unsigned long long)hash_name(q->name));
         else if (q->kind == PK_BN_WEIGHT || q->kind == PK_RUNNING_VAR)
-            emit_line(&c->e, "rt_fill(%s, %lld, 1.0f);", c->p->param_expr[i], (long long)q->len);
+            emit_line(&c->e, "rt_fill(P(P_%s), %lld, 1.0f);", q->cname, (long long)q->len);
     }
     emit_close(&c->e, NULL);
 }
 
-static int has_op(const Ctx *c, OpKind op) {
-    for (int i = 0; i < c->g->nnodes; i++)
-        if (c->g->nodes[i]->live && c->g->nodes[i]->op == op) return 1;
+/* Whether some call of l runs under guard bit g. */
+static int any_guard(const KList *l, unsigned g) {
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i].guard & g) return 1;
     return 0;
 }
 
-static void emit_step_body(Ctx *c, const Step *s, int fwd) {
-    const IrNode *n = c->g->nodes[s->node];
-    OpCtx oc = {&c->e, c->p, c->g, n};
-    layer_comment(c, n);
-    if (s->dx_only) emit_open(&c->e, "if (dx)");
-    (fwd ? op_table[n->op].emit_fwd : op_table[n->op].emit_bwd)(&oc);
-    if (s->dx_only) emit_close(&c->e, NULL);
+/* Whether some call of l reads buffer b. */
+static int reads_buffer(const KList *l, int b) {
+    for (int i = 0; i < l->n; i++)
+        if (kcall_find_buf(&l->v[i], b, 1u << ACC_READ) >= 0) return 1;
+    return 0;
 }
 
 static void emit_forward(Ctx *c) {
-    const IrNode *out = c->g->nodes[c->g->output];
+    char out[256];
     emit_blank(&c->e);
     emit_line(&c->e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training,",
               c->m->name);
     emit_open(&c->e, "    const unsigned char *drop)");
-    if (!has_op(c, OP_BATCHNORM))
+    if (!any_guard(&c->p->fwd, G_TRAIN | G_EVAL))
         emit_line(&c->e, "(void)training;  /* no batchnorm: both modes compute the same */");
-    if (c->g->num_skips == 0)
+    if (!any_guard(&c->p->fwd, G_DROP))
         emit_line(&c->e, "(void)drop;  /* no residual adds to switch off */");
-    for (int i = 0; i < c->p->nsteps; i++) {
-        if (c->p->steps[i].kind != STEP_FORWARD) continue;
-        emit_step_body(c, &c->p->steps[i], 1);
-    }
-    emit_line(&c->e, "return %s;", c->p->val_expr[out->id]);
+    render_list(&c->e, c->p, &c->p->fwd);
+    emit_line(&c->e, "return %s;", render_buffer(c->p, c->p->val[c->g->output], out, sizeof out));
     emit_close(&c->e, NULL);
-}
-
-static void loss_dims(const Ctx *c, int *ch, long long *hw) {
-    Shape s = c->g->nodes[c->g->output]->shape;
-    *ch = s.d[0];
-    *hw = (long long)ops_hw(s);
 }
 
 static void emit_loss(Ctx *c) {
-    const char *out = c->p->val_expr[c->g->output];
-    int ch;
-    long long hw;
-    loss_dims(c, &ch, &hw);
     emit_blank(&c->e);
     emit_open(&c->e, "float %s_loss(const float *arena, const void *target, int n)", c->m->name);
-    if (c->g->loss == LOSS_CROSS_ENTROPY)
-        emit_line(&c->e, "return rt_xent_forward(%s, (const int32_t *)target, n, %d, %lld);", out,
-                  ch, hw);
-    else
-        emit_line(&c->e, "return rt_mse_forward(%s, (const float *)target, (size_t)n * %lld);", out,
-                  (long long)ch * hw);
+    render_list(&c->e, c->p, &c->p->loss);
     emit_close(&c->e, NULL);
 }
 
-/* Gradient buffers start at zero when they come to life (backward kernels
-** accumulate); the first step that writes one clears it. */
-static void emit_zeroes(Ctx *c, int step) {
-    for (int i = 0; i < c->p->nbufs; i++) {
-        const Buffer *b = &c->p->bufs[i];
-        if (!b->is_grad || b->region != REGION_BATCH || b->birth != step) continue;
-        emit_line(&c->e, "%sZERO(%s, %lld);", b->dx_only ? "if (dx) " : "", b->cname,
-                  (long long)b->floats);
-    }
-}
-
-static void emit_loss_grad(Ctx *c, int step) {
-    const char *out = c->p->val_expr[c->g->output], *dout = c->p->grad_expr[c->g->output];
-    int ch;
-    long long hw;
-    loss_dims(c, &ch, &hw);
-    emit_line(&c->e, "/* loss: %s over %s */",
-              c->g->loss == LOSS_CROSS_ENTROPY ? "softmax cross-entropy" : "mean squared error",
-              c->g->nodes[c->g->output]->name);
-    emit_zeroes(c, step);
-    if (c->g->loss == LOSS_CROSS_ENTROPY)
-        emit_line(&c->e, "rt_xent_backward(%s, %s, (const int32_t *)target, n, %d, %lld);", dout,
-                  out, ch, hw);
-    else
-        emit_line(&c->e, "rt_mse_backward(%s, %s, (const float *)target, (size_t)n * %lld);", dout,
-                  out, (long long)ch * hw);
-}
-
-
-/* The node whose step computes a tensor: views (flatten) resolve to their source. */
-static int root_of(const Ctx *c, int node) {
-    while (!op_table[c->g->nodes[node]->op].emit_fwd && c->g->nodes[node]->op != OP_INPUT)
-        node = c->g->nodes[node]->src[0];
-    return node;
-}
-
-/*
-** Gradient-flow probes: the gradient reaching a layer's input is complete
-** once every consumer of that input has run its backward step, i.e. just
-** before the step of the node that produced it (or at the end, for the
-** model input). grad_sumsq[layer] receives its sum of squares.
-*/
-static void emit_probes(Ctx *c, int producer) {
-    const IrNode *p = c->g->nodes[producer];
-    for (int i = 0; i < c->g->nnodes; i++) {
-        const IrNode *n = c->g->nodes[i];
-        if (!is_layer(n) || root_of(c, n->src[0]) != producer) continue;
-        emit_line(&c->e, "if (grad_sumsq%s) grad_sumsq[L_%s] = rt_sumsq(%s, (size_t)n * %lld);",
-                  p->from_param ? "" : " && dx", n->cname,
-                  c->p->grad_expr[producer], (long long)shape_numel(p->shape));
-    }
-}
-
 static void emit_backward(Ctx *c) {
-    int loss_step = 0;
     emit_blank(&c->e);
     emit_line(&c->e, "void %s_backward(const float *params, float *grads, float *arena, const float *x,",
               c->m->name);
     emit_open(&c->e, "    const void *target, float *dx, int n, double *grad_sumsq)");
-    for (int i = 0; i < c->p->nsteps; i++)
-        if (c->p->steps[i].kind == STEP_LOSS) loss_step = i;
-    if (c->p->bufs[c->p->val[c->g->input]].death <= loss_step)
+    if (!reads_buffer(&c->p->bwd, c->p->val[c->g->input]))
         emit_line(&c->e, "(void)x;  /* no backward kernel reads the input itself */");
-    for (int i = 0; i < c->p->nsteps; i++) {
-        const Step *s = &c->p->steps[i];
-        if (s->kind == STEP_LOSS) emit_loss_grad(c, i);
-        if (s->kind != STEP_BACKWARD) continue;
-        emit_probes(c, s->node);
-        emit_zeroes(c, i);
-        emit_step_body(c, s, 0);
-    }
-    emit_probes(c, c->g->input);
+    render_list(&c->e, c->p, &c->p->bwd);
     emit_close(&c->e, NULL);
 }
 
@@ -330,10 +214,6 @@ static void emit_optim(Ctx *c) {
 /* {====================================================================
 ** Descriptor tables
 ** ===================================================================== */
-
-static int is_layer(const IrNode *n) {
-    return n->live && (n->nparam > 0 || n->op == OP_ADD || n->op == OP_CONCAT);
-}
 
 static void emit_skips(Ctx *c) {
     if (c->g->num_skips == 0) return;
@@ -396,8 +276,8 @@ static void emit_tables(Ctx *c) {
     for (int i = 0; i < c->g->nnodes; i++) {
         const IrNode *n = c->g->nodes[i];
         char loc[512];
-        if (!is_layer(n)) continue;
-        loc_str(n, loc, sizeof loc);
+        if (!ops_is_layer(n)) continue;
+        render_loc(n, loc, sizeof loc);
         emit_line(&c->e, "{\"%s\", \"%s\", \"%s\", %d},", n->name, op_names[n->op], loc, n->depth);
         nl++;
     }
@@ -430,7 +310,7 @@ static void emit_c(Ctx *c) {
                     "/* Scratch independent of the batch size, after the per-sample region. */");
     emit_index_enums(c);
     emit_macros(c);
-    emit_geometry(c);
+    render_geometry(&c->e, c->p);
     emit_init(c);
     emit_forward(c);
     emit_loss(c);
@@ -456,8 +336,8 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_blank(e);
     emit_define(e, up, "NUM_PARAMS", (long long)c->g->num_params, "floats: trainable, then buffers");
     emit_define(e, up, "NUM_TRAINABLE", (long long)c->g->num_trainable, "floats in grads and optimizer state");
-    emit_define(e, up, "ARENA_PER_SAMPLE", (long long)c->p->per_sample, "arena floats per sample");
-    emit_define(e, up, "ARENA_FIXED", (long long)c->p->fixed, "arena floats for any batch size");
+    emit_define(e, up, "ARENA_PER_SAMPLE", (long long)c->plan->per_sample, "arena floats per sample");
+    emit_define(e, up, "ARENA_FIXED", (long long)c->plan->fixed, "arena floats for any batch size");
     emit_line(e, "/* Arena bytes the caller provides for a batch of n samples. */");
     emit_line(e, "#define %s_ARENA_BYTES(n) (sizeof(float) * (%s_ARENA_PER_SAMPLE * (size_t)(n) + %s_ARENA_FIXED))",
               up, up, up);
@@ -485,12 +365,14 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_line(e, "#endif");
 }
 
-void emit_model(const Plan *p, const ModelInfo *m, Str *c_text, Str *h_text) {
+void emit_model(const KProgram *p, const Plan *plan, const ModelInfo *m, Str *c_text,
+                Str *h_text) {
     Ctx c;
     Emit h = {{0}, 0};
     size_t i;
     memset(&c, 0, sizeof c);
     c.p = p;
+    c.plan = plan;
     c.g = p->g;
     c.m = m;
     for (i = 0; m->name[i] && i + 1 < sizeof c.upper; i++)

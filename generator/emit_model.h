@@ -1,5 +1,5 @@
 /*
-** emit_model.h: writes a planned graph as NAME.c and NAME.h text.
+** emit_model.h: writes a planned kernel-call program as NAME.c and NAME.h text.
 */
 #ifndef SKIPC_EMIT_MODEL_H
 #define SKIPC_EMIT_MODEL_H
@@ -13,6 +13,7 @@ typedef struct {
 } ModelInfo;
 
 /* Fills c_text and h_text (caller frees with str_free). */
-void emit_model(const Plan *p, const ModelInfo *m, Str *c_text, Str *h_text);
+void emit_model(const KProgram *p, const Plan *plan, const ModelInfo *m, Str *c_text,
+                Str *h_text);
 
 #endif

@@ -1,7 +1,9 @@
 /*
 ** main.c: the skipc command line. Reads like the pipeline it drives:
-** run spec -> analyse graph -> plan memory -> emit C -> write files.
+** run spec -> analyse graph -> lower to kernel calls -> plan memory ->
+** emit C -> write files.
 */
+#include "autodiff.h"
 #include "emit_model.h"
 #include "ir.h"
 #include "plan.h"
@@ -147,22 +149,28 @@ static int write_outputs(const char *c_path, const Str *c_text, const Str *h_tex
 
 static int compile(Args *a, const char *name) {
     IrGraph *g = spec_run(a->spec, a->defs, a->ndefs);
+    KProgram prog;
     Plan plan;
     Str c_text = {0}, h_text = {0};
     ModelInfo info;
     int rc = -1;
     if (!g) return -1;
-    if (ir_analyze(g) == 0 && plan_build(&plan, g) == 0) {
+    if (ir_analyze(g) != 0) {
+        ir_graph_free(g);
+        return -1;
+    }
+    autodiff(&prog, g);
+    if (plan_build(&plan, &prog) == 0) {
         info.name = name;
         info.spec = a->spec;
         info.defines = defines_text(a);
-        emit_model(&plan, &info, &c_text, &h_text);
+        emit_model(&prog, &plan, &info, &c_text, &h_text);
         rc = write_outputs(a->out, &c_text, &h_text);
         free((char *)info.defines);
         str_free(&c_text);
         str_free(&h_text);
-        plan_free(&plan);
     }
+    kprog_free(&prog);
     ir_graph_free(g);
     return rc;
 }

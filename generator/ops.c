@@ -3,7 +3,7 @@
 ** node is built, so an error points at the spec line that made it.
 */
 #include "ops.h"
-#include "ops_emit.h"
+#include "ops_lower.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -269,7 +269,7 @@ static void desc_up(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
 
 /* }==================================================================== */
 
-#define ELEM(fwd, bwd) infer_same, READS_OUTPUT, NULL, NULL, flops_elem, desc_plain, NULL, fwd, bwd
+#define ELEM(fwd, bwd) infer_same, 0, NULL, NULL, flops_elem, desc_plain, fwd, bwd
 
 const char *const op_names[OP_COUNT] = {
 #define OP(id, name, prefix) name,
@@ -284,31 +284,30 @@ const char *const op_prefixes[OP_COUNT] = {
 };
 
 const OpInfo op_table[OP_COUNT] = {
-    [OP_INPUT] = {infer_input, 0, NULL, NULL, flops_none, desc_plain, NULL, NULL, NULL},
-    [OP_CONV2D] = {infer_conv2d, READS_INPUT, conv_col, NULL, flops_conv, desc_conv,
-                   emit_conv_decl, emit_conv_fwd, emit_conv_bwd},
-    [OP_LINEAR] = {infer_linear, READS_INPUT, NULL, NULL, flops_linear, desc_plain, NULL,
-                   emit_linear_fwd, emit_linear_bwd},
-    [OP_FLATTEN] = {infer_flatten, 0, NULL, NULL, flops_none, desc_plain, NULL, NULL, NULL},
-    [OP_BATCHNORM] = {infer_batchnorm, READS_INPUT, NULL, bn_stats, flops_elem, desc_plain,
-                      NULL, emit_bn_fwd, emit_bn_bwd},
-    [OP_RELU] = {ELEM(emit_relu_fwd, emit_relu_bwd)},
-    [OP_LEAKY_RELU] = {infer_same, READS_INPUT, NULL, NULL, flops_elem, desc_leaky, NULL,
-                       emit_leaky_fwd, emit_leaky_bwd},
-    [OP_SIGMOID] = {ELEM(emit_sigmoid_fwd, emit_sigmoid_bwd)},
-    [OP_TANH] = {ELEM(emit_tanh_fwd, emit_tanh_bwd)},
-    [OP_MAXPOOL] = {infer_pool, READS_INPUT, NULL, NULL, flops_pool, desc_pool,
-                    emit_pool_decl, emit_maxpool_fwd, emit_maxpool_bwd},
-    [OP_AVGPOOL] = {infer_pool, 0, NULL, NULL, flops_pool, desc_pool, emit_pool_decl,
-                    emit_avgpool_fwd, emit_avgpool_bwd},
-    [OP_GLOBAL_AVGPOOL] = {infer_global_avgpool, 0, NULL, NULL, flops_elem, desc_plain, NULL,
-                           emit_gap_fwd, emit_gap_bwd},
-    [OP_ADD] = {infer_add, 0, NULL, NULL, flops_elem, desc_plain, NULL, emit_add_fwd,
-                emit_add_bwd},
-    [OP_CONCAT] = {infer_concat, 0, NULL, NULL, flops_none, desc_plain, NULL,
-                   emit_concat_fwd, emit_concat_bwd},
-    [OP_UPSAMPLE] = {infer_upsample, 0, NULL, NULL, flops_elem, desc_up, NULL,
-                     emit_upsample_fwd, emit_upsample_bwd},
+    [OP_INPUT] = {infer_input, 0, NULL, NULL, flops_none, desc_plain, NULL, NULL},
+    [OP_CONV2D] = {infer_conv2d, 0, conv_col, NULL, flops_conv, desc_conv, lower_conv_fwd,
+                   lower_conv_bwd},
+    [OP_LINEAR] = {infer_linear, 0, NULL, NULL, flops_linear, desc_plain, lower_linear_fwd,
+                   lower_linear_bwd},
+    [OP_FLATTEN] = {infer_flatten, OPF_VIEW, NULL, NULL, flops_none, desc_plain, NULL, NULL},
+    [OP_BATCHNORM] = {infer_batchnorm, 0, NULL, bn_stats, flops_elem, desc_plain, lower_bn_fwd,
+                      lower_bn_bwd},
+    [OP_RELU] = {ELEM(lower_relu_fwd, lower_relu_bwd)},
+    [OP_LEAKY_RELU] = {infer_same, 0, NULL, NULL, flops_elem, desc_leaky, lower_leaky_fwd,
+                       lower_leaky_bwd},
+    [OP_SIGMOID] = {ELEM(lower_sigmoid_fwd, lower_sigmoid_bwd)},
+    [OP_TANH] = {ELEM(lower_tanh_fwd, lower_tanh_bwd)},
+    [OP_MAXPOOL] = {infer_pool, 0, NULL, NULL, flops_pool, desc_pool, lower_maxpool_fwd,
+                    lower_maxpool_bwd},
+    [OP_AVGPOOL] = {infer_pool, 0, NULL, NULL, flops_pool, desc_pool, lower_avgpool_fwd,
+                    lower_avgpool_bwd},
+    [OP_GLOBAL_AVGPOOL] = {infer_global_avgpool, 0, NULL, NULL, flops_elem, desc_plain,
+                           lower_gap_fwd, lower_gap_bwd},
+    [OP_ADD] = {infer_add, OPF_SKIP, NULL, NULL, flops_elem, desc_plain, lower_add_fwd, lower_add_bwd},
+    [OP_CONCAT] = {infer_concat, OPF_SKIP, NULL, NULL, flops_none, desc_plain, lower_concat_fwd,
+                   lower_concat_bwd},
+    [OP_UPSAMPLE] = {infer_upsample, 0, NULL, NULL, flops_elem, desc_up, lower_upsample_fwd,
+                     lower_upsample_bwd},
 };
 
 OpKind ops_find(const char *name) {
@@ -318,3 +317,9 @@ OpKind ops_find(const char *name) {
 }
 
 int64_t ops_hw(Shape s) { return hw_of(s); }
+
+int ops_has_code(const IrNode *n) { return n->live && op_table[n->op].lower_fwd != NULL; }
+
+int ops_is_layer(const IrNode *n) {
+    return n->live && (n->nparam > 0 || (op_table[n->op].flags & OPF_SKIP));
+}

@@ -1,7 +1,7 @@
 /*
 ** ops.h: the op table. Each op has one row: its shape rule (which also
-** creates its parameters), what its backward reads, its scratch needs, its
-** cost, and its forward/backward emitters. Adding an op means one line in
+** creates its parameters), its scratch needs, its cost, and its lowering to
+** kernel calls for forward and backward. Adding an op means one line in
 ** ops.def, one row here, and its runtime kernels.
 */
 #ifndef SKIPC_OPS_H
@@ -9,32 +9,25 @@
 
 #include "ir.h"
 
-struct Plan;
-struct Emit;
+struct Lower;
 
-/* What an op's emitters see: the graph, the plan (buffer names) and the
-** node being emitted. */
-typedef struct {
-    struct Emit *e;
-    const struct Plan *plan;
-    const IrGraph *g;
-    const IrNode *n;
-} OpCtx;
-
-enum { READS_INPUT = 1, READS_OUTPUT = 2 };
+enum {
+    OPF_VIEW = 1,   /* no code: shares its source's buffers (flatten) */
+    OPF_SKIP = 2    /* a skip connection (add, concat): a layer of its own in tables */
+};
 
 typedef struct {
     /* Checks sources and arguments, sets n->shape, creates parameters.
     ** On error writes a one-line message and returns -1. */
     int (*infer)(IrGraph *g, IrNode *n, char *err, size_t cap);
-    unsigned backward_reads;   /* sources/output that must outlive backward */
-    int64_t (*col_floats)(const IrGraph *g, const IrNode *n);   /* shared scratch */
+    unsigned flags;            /* OPF_* */
+    int64_t (*col_floats)(const IrGraph *g, const IrNode *n);   /* kernel scratch */
     int64_t (*stat_floats)(const IrGraph *g, const IrNode *n);  /* private, batch-independent */
     double (*flops)(const IrGraph *g, const IrNode *n);         /* per sample, forward */
     void (*describe)(const IrGraph *g, const IrNode *n, char *buf, size_t cap);
-    void (*emit_decl)(OpCtx *c);   /* file-scope geometry; may be NULL */
-    void (*emit_fwd)(OpCtx *c);    /* NULL: a view, no code */
-    void (*emit_bwd)(OpCtx *c);
+    /* Append the node's kernel calls; NULL for the input and views. */
+    void (*lower_fwd)(struct Lower *l);
+    void (*lower_bwd)(struct Lower *l);
 } OpInfo;
 
 extern const OpInfo op_table[OP_COUNT];   /* indexed by OpKind */
@@ -46,5 +39,12 @@ int64_t ops_hw(Shape s);
 
 /* Looks up an op by spec name; OP_COUNT if unknown. */
 OpKind ops_find(const char *name);
+
+/* A node that runs kernels (live, neither the input nor a view). */
+int ops_has_code(const IrNode *n);
+
+/* A layer in the model's tables (and gradient probes): a live node with
+** parameters, or a skip. */
+int ops_is_layer(const IrNode *n);
 
 #endif

@@ -4,8 +4,8 @@
 **   - two arena buffers whose lifetimes intersect never share memory, so
 **     no step reads a tensor that another one overwrote;
 **   - every buffer lies inside the arena the header promises;
-**   - every step's inputs are alive (born earlier, not yet dead) and the
-**     buffers it writes are alive at that step;
+**   - every buffer a kernel call reads or writes is alive at the call's
+**     step;
 **   - parameters tile [0, num_params) exactly, trainable ones first.
 ** Links the generator's own objects, so it tests the plan that the emitter
 ** prints, not a copy of it.
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "autodiff.h"
 #include "ir.h"
 #include "ops.h"
 #include "plan.h"
@@ -32,13 +33,13 @@ static int overlaps_memory(const Buffer *a, const Buffer *b) {
 }
 
 /* Same region, both planned, alive together and sharing a float: a bug. */
-static int conflicts(const Plan *p) {
+static int conflicts(const KProgram *p, const Plan *plan) {
     int bad = 0;
     for (int i = 0; i < p->nbufs; i++) {
         const Buffer *a = &p->bufs[i];
         if (a->region == REGION_EXTERNAL || a->death < 0) continue;
         assert_true(a->offset >= 0);
-        assert_true(a->offset + a->floats <= (a->region == REGION_BATCH ? p->per_sample : p->fixed));
+        assert_true(a->offset + a->floats <= (a->region == REGION_BATCH ? plan->per_sample : plan->fixed));
         for (int j = i + 1; j < p->nbufs; j++) {
             const Buffer *b = &p->bufs[j];
             if (b->region != a->region || b->death < 0) continue;
@@ -51,22 +52,16 @@ static int conflicts(const Plan *p) {
     return bad;
 }
 
-static void alive_at(const Plan *p, int buf, int step) {
-    if (buf < 0 || p->bufs[buf].region == REGION_EXTERNAL) return;
-    assert_true(p->bufs[buf].birth <= step && step <= p->bufs[buf].death);
-}
-
-/* Each step touches only buffers that are alive at that step. */
-static void check_steps(const Plan *p) {
-    for (int t = 0; t < p->nsteps; t++) {
-        const Step *s = &p->steps[t];
-        const IrNode *n = p->g->nodes[s->node];
-        if (s->kind == STEP_FORWARD) {
-            alive_at(p, p->val[n->id], t);
-            for (int k = 0; k < n->nsrc; k++) alive_at(p, p->val[n->src[k]], t);
-        } else if (s->kind == STEP_BACKWARD) {
-            alive_at(p, p->grad[n->id], t);
-            for (int k = 0; k < n->nsrc; k++) alive_at(p, p->grad[n->src[k]], t);
+/* Each call touches only buffers that are alive at its step. */
+static void check_calls(const KProgram *p, const KList *l) {
+    for (int i = 0; i < l->n; i++) {
+        const KCall *c = &l->v[i];
+        for (int k = 0; k < c->nargs; k++) {
+            const Buffer *b;
+            if (c->args[k].kind != ARG_BUF) continue;
+            b = &p->bufs[c->args[k].ref];
+            if (b->region == REGION_EXTERNAL) continue;
+            assert_true(b->birth <= c->t && c->t <= b->death);
         }
     }
 }
@@ -95,7 +90,8 @@ static void check_model(char *line) {
     int ndefs = 0;
     char *name = strtok(line, " \t\n"), *spec = strtok(NULL, " \t\n"), *tok;
     IrGraph *g;
-    Plan p;
+    KProgram p;
+    Plan plan;
     while ((tok = strtok(NULL, " \t\n")) && ndefs < 16) {
         char *kv = strcmp(tok, "-D") == 0 ? strtok(NULL, " \t\n") : tok + 2;
         char *eq = kv ? strchr(kv, '=') : NULL;
@@ -108,13 +104,16 @@ static void check_model(char *line) {
     g = spec_run(spec, defs, ndefs);
     assert_non_null(g);
     assert_int_equal(ir_analyze(g), 0);
-    assert_int_equal(plan_build(&p, g), 0);
+    autodiff(&p, g);
+    assert_int_equal(plan_build(&plan, &p), 0);
     printf("  %-18s %5d buffers, %4d steps, %lld floats/sample\n", name, p.nbufs, p.nsteps,
-           (long long)p.per_sample);
-    assert_int_equal(conflicts(&p), 0);
-    check_steps(&p);
+           (long long)plan.per_sample);
+    assert_int_equal(conflicts(&p, &plan), 0);
+    check_calls(&p, &p.fwd);
+    check_calls(&p, &p.loss);
+    check_calls(&p, &p.bwd);
     check_params(g);
-    plan_free(&p);
+    kprog_free(&p);
     ir_graph_free(g);
 }
 

@@ -1,0 +1,107 @@
+/*
+** kir.c: storage of the kernel-call IR and the kernel table.
+*/
+#include "kir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const KernelInfo kernel_table[K_COUNT] = {
+#define KERNEL(id, fn, form, nullable) [K_##id] = {fn, form, nullable},
+#include "kernels.def"
+#undef KERNEL
+};
+
+void kprog_init(KProgram *p, const IrGraph *g) {
+    size_t nn = (size_t)g->nnodes;
+    memset(p, 0, sizeof *p);
+    p->g = g;
+    p->val = xmalloc(nn * sizeof *p->val);
+    p->grad = xmalloc(nn * sizeof *p->grad);
+    p->stats = xmalloc(nn * sizeof *p->stats);
+    p->scratch_fwd = xmalloc(nn * sizeof *p->scratch_fwd);
+    p->scratch_bwd = xmalloc(nn * sizeof *p->scratch_bwd);
+    for (size_t i = 0; i < nn; i++)
+        p->val[i] = p->grad[i] = p->stats[i] = p->scratch_fwd[i] = p->scratch_bwd[i] = -1;
+}
+
+void kprog_free(KProgram *p) {
+    for (int i = 0; i < p->nbufs; i++) free(p->bufs[i].cname);
+    free(p->bufs);
+    free(p->val); free(p->grad); free(p->stats);
+    free(p->scratch_fwd); free(p->scratch_bwd);
+    free(p->fwd.v); free(p->loss.v); free(p->bwd.v);
+    free(p->geoms);
+    memset(p, 0, sizeof *p);
+}
+
+int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Region r,
+                     int64_t floats) {
+    Buffer *b;
+    p->bufs = xrealloc(p->bufs, (size_t)(p->nbufs + 1) * sizeof *p->bufs);
+    b = &p->bufs[p->nbufs];
+    memset(b, 0, sizeof *b);
+    b->cname = xstrdup(cname);
+    b->kind = kind;
+    b->region = r;
+    b->floats = floats;
+    b->node = node;
+    b->birth = INT32_MAX;
+    b->death = -1;
+    return p->nbufs++;
+}
+
+KCall *klist_push(KList *l, const KCall *c) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
+    }
+    l->v[l->n] = *c;
+    return &l->v[l->n++];
+}
+
+void klist_remove(KList *l, int i) {
+    memmove(&l->v[i], &l->v[i + 1], (size_t)(l->n - i - 1) * sizeof *l->v);
+    l->n--;
+}
+
+KGeom *kprog_new_geom(KProgram *p, const char *type, int node) {
+    KGeom *gm;
+    p->geoms = xrealloc(p->geoms, (size_t)(p->ngeoms + 1) * sizeof *p->geoms);
+    gm = &p->geoms[p->ngeoms++];
+    memset(gm, 0, sizeof *gm);
+    gm->type = type;
+    gm->node = node;
+    return gm;
+}
+
+static KArg arg(ArgKind k) {
+    KArg a;
+    memset(&a, 0, sizeof a);
+    a.kind = k;
+    a.ref = -1;
+    return a;
+}
+
+KArg karg_buf(int buf, Access acc) { KArg a = arg(ARG_BUF); a.ref = buf; a.access = acc; return a; }
+KArg karg_param(int param, Access acc) {
+    KArg a = arg(ARG_PARAM);
+    a.ref = param;
+    a.access = acc;
+    return a;
+}
+KArg karg_pgrad(int param) { KArg a = arg(ARG_PGRAD); a.ref = param; a.access = ACC_ACCUM; return a; }
+KArg karg_null(void) { return arg(ARG_NULL); }
+KArg karg_int(int64_t v) { KArg a = arg(ARG_INT); a.i = v; return a; }
+KArg karg_float(float v) { KArg a = arg(ARG_FLOAT); a.f = v; return a; }
+KArg karg_batch(void) { return arg(ARG_BATCH); }
+KArg karg_len(int64_t per_sample) { KArg a = arg(ARG_LEN); a.i = per_sample; return a; }
+KArg karg_geom(int node) { KArg a = arg(ARG_GEOM); a.ref = node; return a; }
+KArg karg_target(int is_float) { KArg a = arg(ARG_TARGET); a.i = is_float; return a; }
+
+int kcall_find_buf(const KCall *c, int b, unsigned mask) {
+    for (int i = 0; i < c->nargs; i++)
+        if (c->args[i].kind == ARG_BUF && c->args[i].ref == b && (mask >> c->args[i].access & 1))
+            return i;
+    return -1;
+}

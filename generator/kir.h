@@ -1,0 +1,174 @@
+/*
+** kir.h: the kernel-call IR, what the middle end works on.
+**
+** A KProgram is a model's buffers and three lists of kernel calls in
+** execution order: forward, loss and backward. Autodiff builds it from the
+** graph (autodiff.c); passes rewrite it (pass_*.c); the memory plan gives
+** its buffers offsets from the calls that touch them (plan.c); the renderer
+** prints it (render.c). Nothing before the renderer holds C text.
+**
+** Every call has a time t on the plan's timeline: one step per layer in
+** forward, one for the loss, one per layer in backward. Calls of one step
+** share it, so a buffer written and read within a step never shares memory
+** with another buffer of that step.
+*/
+#ifndef SKIPC_KIR_H
+#define SKIPC_KIR_H
+
+#include "ir.h"
+
+typedef enum {
+#define KERNEL(id, fn, form, nullable) K_##id,
+#include "kernels.def"
+#undef KERNEL
+    K_COUNT
+} KernelId;
+
+/* How the renderer writes a call. */
+typedef enum {
+    KF_CALL,      /* fn(args); */
+    KF_RETURN,    /* return fn(args); */
+    KF_PROBE,     /* if (grad_sumsq) grad_sumsq[L_node] = fn(args); */
+    KF_ZERO,      /* ZERO(buffer, floats per sample); */
+    KF_COPY       /* memcpy(dst, src, sizeof(float) * (size_t)n * floats); */
+} KForm;
+
+typedef struct {
+    const char *fn;
+    KForm form;
+    unsigned nullable;   /* bit i: argument i may be NULL */
+} KernelInfo;
+
+extern const KernelInfo kernel_table[K_COUNT];
+
+/* {====================================================================
+** Buffers
+** ===================================================================== */
+
+typedef enum {
+    REGION_BATCH,      /* offset * n from the arena start */
+    REGION_FIXED,      /* after the batch region, independent of n */
+    REGION_EXTERNAL    /* the caller's x or dx */
+} Region;
+
+typedef enum { BUF_VALUE, BUF_GRAD, BUF_STATS, BUF_SCRATCH } BufKind;
+
+typedef struct {
+    char *cname;       /* enum constant: X_conv1, D_conv1, S_bn1, T_conv1 */
+    BufKind kind;
+    Region region;
+    int64_t floats;    /* per sample in REGION_BATCH, absolute in REGION_FIXED */
+    int node;          /* node it belongs to, -1 for kernel scratch */
+    int dx_only;       /* only needed when the caller asks for d(loss)/dx */
+    /* Set by the memory plan: */
+    int64_t offset;
+    int birth, death;  /* first and last step touching it; death -1: never */
+} Buffer;
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Kernel calls
+** ===================================================================== */
+
+typedef enum { ACC_NONE, ACC_READ, ACC_WRITE, ACC_ACCUM } Access;
+
+typedef enum {
+    ARG_BUF,       /* a buffer, ref = buffer id, plus off floats */
+    ARG_PARAM,     /* a parameter, ref = parameter id */
+    ARG_PGRAD,     /* a parameter's gradient, ref = parameter id */
+    ARG_NULL,      /* an output the kernel need not compute */
+    ARG_INT,       /* i */
+    ARG_FLOAT,     /* f */
+    ARG_BATCH,     /* the batch size n */
+    ARG_LEN,       /* n * i elements */
+    ARG_GEOM,      /* the geometry of node ref */
+    ARG_TARGET     /* the loss target: i = 0 int32 labels, 1 float targets */
+} ArgKind;
+
+typedef struct {
+    ArgKind kind;
+    Access access;     /* BUF, PARAM, PGRAD */
+    int ref;
+    int64_t off;
+    int64_t i;
+    float f;
+    int if_dx;         /* BUF: passed only when the caller asks for dx, else NULL */
+} KArg;
+
+/* Conditions a call runs under. */
+enum {
+    G_DX = 1,          /* only when the caller asks for dx */
+    G_TRAIN = 2,       /* training forward */
+    G_EVAL = 4,        /* evaluation forward */
+    G_DROP = 8,        /* the residual add of node is switched off (drop[]) */
+    G_KEEP = 16        /* ... and is not */
+};
+
+enum { KIR_MAX_ARGS = 14 };
+
+typedef struct {
+    KernelId k;
+    int nargs;
+    KArg args[KIR_MAX_ARGS];
+    int node;          /* the layer it computes (KF_PROBE: the layer probed) */
+    int t;             /* step on the timeline */
+    unsigned guard;    /* G_* */
+    int opens;         /* first call of a layer's code: OPEN_LAYER or OPEN_LOSS */
+} KCall;
+
+enum { OPEN_NONE, OPEN_LAYER, OPEN_LOSS };
+
+typedef struct {
+    KCall *v;
+    int n, cap;
+} KList;
+
+/* A file-scope geometry record (RtConv, RtPool) of one node. */
+typedef struct {
+    const char *type;
+    int node;
+    int nv;
+    int v[12];
+} KGeom;
+
+typedef struct KProgram {
+    const IrGraph *g;
+    Buffer *bufs;
+    int nbufs;
+    int *val, *grad, *stats;     /* per node: buffer ids, -1 when none */
+    int *scratch_fwd, *scratch_bwd;
+    KList fwd, loss, bwd;
+    int nsteps;
+    KGeom *geoms;
+    int ngeoms;
+} KProgram;
+
+/* }==================================================================== */
+
+void kprog_init(KProgram *p, const IrGraph *g);
+void kprog_free(KProgram *p);
+int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Region r,
+                     int64_t floats);
+/* Appends a call; returns it for the caller to finish. */
+KCall *klist_push(KList *l, const KCall *c);
+void klist_remove(KList *l, int i);
+KGeom *kprog_new_geom(KProgram *p, const char *type, int node);
+
+/* Argument constructors. */
+KArg karg_buf(int buf, Access a);
+KArg karg_param(int param, Access a);
+KArg karg_pgrad(int param);
+KArg karg_null(void);
+KArg karg_int(int64_t v);
+KArg karg_float(float v);
+KArg karg_batch(void);
+KArg karg_len(int64_t per_sample);
+KArg karg_geom(int node);
+KArg karg_target(int is_float);
+
+/* Index of the argument of c that refers to buffer b with an access in
+** mask (1 << ACC_*), or -1. */
+int kcall_find_buf(const KCall *c, int b, unsigned mask);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+** render.c: kernel calls as C statements. Buffers print as their arena
+** macros (A() per sample, S() batch-independent), parameters as P()/G(),
+** dimensions as literals. Guards become if/else around the calls they
+** cover; a layer's calls follow one comment naming it.
+*/
+#include "render.h"
+#include "ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *render_buffer(const KProgram *p, int buf, char *out, size_t cap) {
+    const Buffer *b = &p->bufs[buf];
+    switch (b->region) {
+    case REGION_BATCH: snprintf(out, cap, "A(%s)", b->cname); break;
+    case REGION_FIXED: snprintf(out, cap, "S(%s)", b->cname); break;
+    default: snprintf(out, cap, "%s", b->cname); break;
+    }
+    return out;
+}
+
+/*
+** "specs/resnet.lua:14": the user's spec line. A layer made inside the block
+** library reports the spec line that called the block, not the library's,
+** so editing the library does not touch every generated file.
+*/
+void render_loc(const IrNode *n, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s:%d", n->user_loc.file, n->user_loc.line);
+}
+
+void render_geometry(Emit *e, const KProgram *p) {
+    if (p->ngeoms == 0) return;
+    emit_blank(e);
+    emit_line(e, "/* Layer geometry (per sample). */");
+    for (int i = 0; i < p->ngeoms; i++) {
+        const KGeom *gm = &p->geoms[i];
+        Str s = {0};
+        for (int k = 0; k < gm->nv; k++) str_addf(&s, "%s%d", k ? ", " : "", gm->v[k]);
+        emit_line(e, "static const %s g_%s = {%s};", gm->type, p->g->nodes[gm->node]->cname,
+                  s.buf);
+        str_free(&s);
+    }
+}
+
+static void render_arg(Str *s, const KProgram *p, const KArg *a) {
+    char b[256], f[32];
+    switch (a->kind) {
+    case ARG_BUF:
+        render_buffer(p, a->ref, b, sizeof b);
+        if (a->off) snprintf(b + strlen(b), sizeof b - strlen(b), " + %lld", (long long)a->off);
+        if (a->if_dx) str_addf(s, "(dx ? %s : NULL)", b);
+        else str_add(s, b);
+        break;
+    case ARG_PARAM: str_addf(s, "P(P_%s)", p->g->params[a->ref].cname); break;
+    case ARG_PGRAD: str_addf(s, "G(P_%s)", p->g->params[a->ref].cname); break;
+    case ARG_NULL: str_add(s, "NULL"); break;
+    case ARG_INT: str_addf(s, "%lld", (long long)a->i); break;
+    case ARG_FLOAT: str_add(s, emit_float(a->f, f, sizeof f)); break;
+    case ARG_BATCH: str_add(s, "n"); break;
+    case ARG_LEN: str_addf(s, "(size_t)n * %lld", (long long)a->i); break;
+    case ARG_GEOM: str_addf(s, "&g_%s", p->g->nodes[a->ref]->cname); break;
+    case ARG_TARGET: str_add(s, a->i ? "(const float *)target" : "(const int32_t *)target"); break;
+    }
+}
+
+/* fn(a, b, ...) without the semicolon. */
+static void render_invocation(Str *s, const KProgram *p, const KCall *c) {
+    str_addf(s, "%s(", kernel_table[c->k].fn);
+    for (int i = 0; i < c->nargs; i++) {
+        if (i) str_add(s, ", ");
+        render_arg(s, p, &c->args[i]);
+    }
+    str_add(s, ")");
+}
+
+/* One statement; dx_guard: prefix "if (dx) " when the call has G_DX. */
+static void render_call(Emit *e, const KProgram *p, const KCall *c, int dx_guard) {
+    const char *pre = dx_guard && (c->guard & G_DX) ? "if (dx) " : "";
+    Str s = {0};
+    char b[256];
+    switch (kernel_table[c->k].form) {
+    case KF_CALL:
+        render_invocation(&s, p, c);
+        emit_line(e, "%s%s;", pre, s.buf);
+        break;
+    case KF_RETURN:
+        render_invocation(&s, p, c);
+        emit_line(e, "return %s;", s.buf);
+        break;
+    case KF_PROBE:
+        render_invocation(&s, p, c);
+        emit_line(e, "if (grad_sumsq%s) grad_sumsq[L_%s] = %s;", c->guard & G_DX ? " && dx" : "",
+                  p->g->nodes[c->node]->cname, s.buf);
+        break;
+    case KF_ZERO:
+        emit_line(e, "%sZERO(%s, %lld);", pre, p->bufs[c->args[0].ref].cname,
+                  (long long)c->args[1].i);
+        break;
+    case KF_COPY:
+        render_arg(&s, p, &c->args[1]);
+        emit_line(e, "%smemcpy(%s, %s, sizeof(float) * (size_t)n * %lld);", pre,
+                  render_buffer(p, c->args[0].ref, b, sizeof b), s.buf, (long long)c->args[2].i);
+        break;
+    }
+    str_free(&s);
+}
+
+static void render_indented(Emit *e, const KProgram *p, const KCall *c, int dx_guard) {
+    e->ind++;
+    render_call(e, p, c, dx_guard);
+    e->ind--;
+}
+
+/* Calls [0, n) of one layer: training/evaluation pairs and drop switches
+** become if/else. */
+static void render_run(Emit *e, const KProgram *p, const KCall *c, int n, int dx_guard) {
+    for (int i = 0; i < n; i++) {
+        if (c[i].guard & G_TRAIN) {
+            emit_line(e, "if (training)");
+            render_indented(e, p, &c[i], dx_guard);
+        } else if (c[i].guard & G_EVAL) {
+            emit_line(e, "else");
+            render_indented(e, p, &c[i], dx_guard);
+        } else if (c[i].guard & G_DROP) {
+            int keep = 0;
+            while (i + 1 + keep < n && (c[i + 1 + keep].guard & G_KEEP)) keep++;
+            emit_line(e, "if (drop && drop[K_%s])%s", p->g->nodes[c[i].node]->cname,
+                      keep > 1 ? " {" : "");
+            render_indented(e, p, &c[i], dx_guard);
+            emit_line(e, keep > 1 ? "} else {" : "else");
+            for (int k = 1; k <= keep; k++) render_indented(e, p, &c[i + k], dx_guard);
+            if (keep > 1) emit_line(e, "}");
+            i += keep;
+        } else {
+            render_call(e, p, &c[i], dx_guard);
+        }
+    }
+}
+
+static void layer_comment(Emit *e, const IrGraph *g, const IrNode *n) {
+    char desc[128], in[64], out[64], loc[512];
+    op_table[n->op].describe(g, n, desc, sizeof desc);
+    shape_str(g->nodes[n->src[0]]->shape, in, sizeof in);
+    shape_str(n->shape, out, sizeof out);
+    render_loc(n, loc, sizeof loc);
+    emit_line(e, "/* %s: %s, %s%s -> %s  (%s) */", n->name, desc, in, n->nsrc > 1 ? " ..." : "",
+              out, loc);
+}
+
+/* Where the block opened by call i ends: the calls of the same node that
+** follow it without opening one of their own. */
+static int block_end(const KList *l, int i) {
+    int j = i + 1;
+    while (j < l->n && l->v[j].opens == OPEN_NONE && l->v[j].node == l->v[i].node &&
+           (kernel_table[l->v[j].k].form == KF_CALL || kernel_table[l->v[j].k].form == KF_COPY))
+        j++;
+    return j;
+}
+
+void render_list(Emit *e, const KProgram *p, const KList *l) {
+    const IrGraph *g = p->g;
+    for (int i = 0; i < l->n; i++) {
+        const KCall *c = &l->v[i];
+        int end, all_dx = 1;
+        if (c->opens == OPEN_NONE) {
+            render_call(e, p, c, 1);
+            continue;
+        }
+        if (c->opens == OPEN_LAYER) layer_comment(e, g, g->nodes[c->node]);
+        else
+            emit_line(e, "/* loss: %s over %s */",
+                      g->loss == LOSS_CROSS_ENTROPY ? "softmax cross-entropy" : "mean squared error",
+                      g->nodes[c->node]->name);
+        end = block_end(l, i);
+        for (int k = i; k < end; k++) all_dx &= (l->v[k].guard & G_DX) != 0;
+        if (all_dx) emit_open(e, "if (dx)");
+        render_run(e, p, c, end - i, !all_dx);
+        if (all_dx) emit_close(e, NULL);
+        i = end - 1;
+    }
+}
