@@ -64,7 +64,7 @@ $(B)/embed: tools/embed.c
 $(B)/libskipcrt.a: $(RT_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h runtime/rt_par.h
+$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h runtime/rt_par.h runtime/rt_store.h
 	@mkdir -p $(@D)
 	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -101,10 +101,12 @@ $(B)/tests/test_train: TEST_MODEL := $(B)/models/mlp.o
 $(B)/tests/test_analysis: $(B)/models/resnet20.o $(B)/models/plain20.o
 $(B)/tests/test_analysis: TEST_MODEL := $(B)/models/resnet20.o $(B)/models/plain20.o
 
-# The memory-plan test links the generator itself (all but its main).
-$(B)/tests/test_plan: tests/test_plan.c $(filter-out $(B)/generator/main.o,$(GEN_OBJ))
+# The memory-plan and pass tests link the generator itself (all but its main).
+GEN_TESTS := $(B)/tests/test_plan $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_pass_*.c))
+$(GEN_TESTS): $(B)/tests/%: tests/%.c tests/pass_util.h $(filter-out $(B)/generator/main.o,$(GEN_OBJ))
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -o $@ $^ $(TEST_LIBS) $(LUA_LIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -Itests -o $@ $< \
+	    $(filter-out $(B)/generator/main.o,$(GEN_OBJ)) $(TEST_LIBS) $(LUA_LIBS)
 
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
                 tests/test_lesion.sh tests/test_experiments.sh

@@ -2024,7 +2024,6 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + DENSENET121_ARENA_PER_SAMPLE * (size_t)n + (o))
-#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)
 
 /* Layer geometry (per sample). */
 static const RtConv g_features_conv0 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112};
@@ -3805,1642 +3804,1216 @@ float densenet121_loss(const float *arena, const void *target, int n) {
 void densenet121_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over classifier */
-    ZERO(D_classifier, 1000);
-    rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 1000, 1);
-    ZERO(D_avgpool, 1024);
+    rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 1000, 1, RT_SET);
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
-    rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier), A(X_avgpool), P(P_classifier_weight), n, 1024, 1000);
+    rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier), A(X_avgpool), P(P_classifier_weight), n, 1024, 1000, RT_SET);
     if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 1024);
-    ZERO(D_relu, 50176);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
-    rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 1024, 49);
-    ZERO(D_features_norm5, 50176);
+    rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 1024, 49, RT_SET);
     /* relu: relu, [1024,7,7] -> [1024,7,7]  (specs/densenet_imagenet.lua:35) */
-    rt_relu_backward(A(D_features_norm5), A(D_relu), A(X_relu), (size_t)n * 50176);
-    ZERO(D_features_denseblock4_denselayer16_concat1, 50176);
+    rt_relu_backward(A(D_features_norm5), A(D_relu), A(X_relu), (size_t)n * 50176, RT_SET);
     /* features.norm5: batchnorm, [1024,7,7] -> [1024,7,7]  (specs/densenet_imagenet.lua:33) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock4_denselayer16_concat1), S(S_features_norm5), S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, 1024, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock4_denselayer16_concat1), S(S_features_norm5), S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, 1024, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm5] = rt_sumsq(A(D_features_denseblock4_denselayer16_concat1), (size_t)n * 50176);
-    ZERO(D_features_denseblock4_denselayer15_concat1, 48608);
-    ZERO(D_features_denseblock4_denselayer16_conv2, 1568);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer15_concat1), A(D_features_denseblock4_denselayer16_concat1), n, 1024, 0, 992, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_concat1), n, 1024, 992, 32, 49);
-    ZERO(D_features_denseblock4_denselayer16_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer15_concat1), A(D_features_denseblock4_denselayer16_concat1), n, 1024, 0, 992, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_concat1), n, 1024, 992, 32, 49, RT_SET);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2), G(P_features_denseblock4_denselayer16_conv2_weight), NULL, A(TB_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), n, &g_features_denseblock4_denselayer16_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2), G(P_features_denseblock4_denselayer16_conv2_weight), NULL, A(TB_features_denseblock4_denselayer16_conv2), A(D_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), n, &g_features_denseblock4_denselayer16_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer16_norm2, 6272);
     /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer16_norm2), A(D_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer16_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer16_norm2), A(D_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_conv1), G(P_features_denseblock4_denselayer16_norm2_weight), G(P_features_denseblock4_denselayer16_norm2_bias), A(D_features_denseblock4_denselayer16_norm2), A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2), S(S_features_denseblock4_denselayer16_norm2) + 128, P(P_features_denseblock4_denselayer16_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer16_conv1), G(P_features_denseblock4_denselayer16_norm2_weight), G(P_features_denseblock4_denselayer16_norm2_bias), A(D_features_denseblock4_denselayer16_norm2), A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2), S(S_features_denseblock4_denselayer16_norm2) + 128, P(P_features_denseblock4_denselayer16_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer16_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer16_relu1, 48608);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1), G(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer16_conv1), A(X_features_denseblock4_denselayer16_relu1), P(P_features_denseblock4_denselayer16_conv1_weight), n, &g_features_denseblock4_denselayer16_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1), G(P_features_denseblock4_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer16_conv1), A(X_features_denseblock4_denselayer16_relu1), P(P_features_denseblock4_denselayer16_conv1_weight), n, &g_features_denseblock4_denselayer16_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
-    ZERO(D_features_denseblock4_denselayer16_norm1, 48608);
     /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer16_norm1), A(D_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
+    rt_relu_backward(A(D_features_denseblock4_denselayer16_norm1), A(D_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_relu1), (size_t)n * 48608, RT_SET);
     /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_concat1), G(P_features_denseblock4_denselayer16_norm1_weight), G(P_features_denseblock4_denselayer16_norm1_bias), A(D_features_denseblock4_denselayer16_norm1), A(X_features_denseblock4_denselayer15_concat1), S(S_features_denseblock4_denselayer16_norm1), S(S_features_denseblock4_denselayer16_norm1) + 992, P(P_features_denseblock4_denselayer16_norm1_weight), n, 992, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_concat1), G(P_features_denseblock4_denselayer16_norm1_weight), G(P_features_denseblock4_denselayer16_norm1_bias), A(D_features_denseblock4_denselayer16_norm1), A(X_features_denseblock4_denselayer15_concat1), S(S_features_denseblock4_denselayer16_norm1), S(S_features_denseblock4_denselayer16_norm1) + 992, P(P_features_denseblock4_denselayer16_norm1_weight), n, 992, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
-    ZERO(D_features_denseblock4_denselayer14_concat1, 47040);
-    ZERO(D_features_denseblock4_denselayer15_conv2, 1568);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer14_concat1), A(D_features_denseblock4_denselayer15_concat1), n, 992, 0, 960, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_concat1), n, 992, 960, 32, 49);
-    ZERO(D_features_denseblock4_denselayer15_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer14_concat1), A(D_features_denseblock4_denselayer15_concat1), n, 992, 0, 960, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_concat1), n, 992, 960, 32, 49, RT_SET);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2), G(P_features_denseblock4_denselayer15_conv2_weight), NULL, A(TB_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), n, &g_features_denseblock4_denselayer15_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2), G(P_features_denseblock4_denselayer15_conv2_weight), NULL, A(TB_features_denseblock4_denselayer15_conv2), A(D_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), n, &g_features_denseblock4_denselayer15_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer15_norm2, 6272);
     /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer15_norm2), A(D_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer15_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer15_norm2), A(D_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_conv1), G(P_features_denseblock4_denselayer15_norm2_weight), G(P_features_denseblock4_denselayer15_norm2_bias), A(D_features_denseblock4_denselayer15_norm2), A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2), S(S_features_denseblock4_denselayer15_norm2) + 128, P(P_features_denseblock4_denselayer15_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer15_conv1), G(P_features_denseblock4_denselayer15_norm2_weight), G(P_features_denseblock4_denselayer15_norm2_bias), A(D_features_denseblock4_denselayer15_norm2), A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2), S(S_features_denseblock4_denselayer15_norm2) + 128, P(P_features_denseblock4_denselayer15_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer15_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer15_relu1, 47040);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1), G(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer15_conv1), A(X_features_denseblock4_denselayer15_relu1), P(P_features_denseblock4_denselayer15_conv1_weight), n, &g_features_denseblock4_denselayer15_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1), G(P_features_denseblock4_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer15_conv1), A(X_features_denseblock4_denselayer15_relu1), P(P_features_denseblock4_denselayer15_conv1_weight), n, &g_features_denseblock4_denselayer15_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
-    ZERO(D_features_denseblock4_denselayer15_norm1, 47040);
     /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer15_norm1), A(D_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
+    rt_relu_backward(A(D_features_denseblock4_denselayer15_norm1), A(D_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_relu1), (size_t)n * 47040, RT_SET);
     /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_concat1), G(P_features_denseblock4_denselayer15_norm1_weight), G(P_features_denseblock4_denselayer15_norm1_bias), A(D_features_denseblock4_denselayer15_norm1), A(X_features_denseblock4_denselayer14_concat1), S(S_features_denseblock4_denselayer15_norm1), S(S_features_denseblock4_denselayer15_norm1) + 960, P(P_features_denseblock4_denselayer15_norm1_weight), n, 960, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_concat1), G(P_features_denseblock4_denselayer15_norm1_weight), G(P_features_denseblock4_denselayer15_norm1_bias), A(D_features_denseblock4_denselayer15_norm1), A(X_features_denseblock4_denselayer14_concat1), S(S_features_denseblock4_denselayer15_norm1), S(S_features_denseblock4_denselayer15_norm1) + 960, P(P_features_denseblock4_denselayer15_norm1_weight), n, 960, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
-    ZERO(D_features_denseblock4_denselayer13_concat1, 45472);
-    ZERO(D_features_denseblock4_denselayer14_conv2, 1568);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer13_concat1), A(D_features_denseblock4_denselayer14_concat1), n, 960, 0, 928, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_concat1), n, 960, 928, 32, 49);
-    ZERO(D_features_denseblock4_denselayer14_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer13_concat1), A(D_features_denseblock4_denselayer14_concat1), n, 960, 0, 928, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_concat1), n, 960, 928, 32, 49, RT_SET);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2), G(P_features_denseblock4_denselayer14_conv2_weight), NULL, A(TB_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), n, &g_features_denseblock4_denselayer14_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2), G(P_features_denseblock4_denselayer14_conv2_weight), NULL, A(TB_features_denseblock4_denselayer14_conv2), A(D_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), n, &g_features_denseblock4_denselayer14_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer14_norm2, 6272);
     /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer14_norm2), A(D_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer14_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer14_norm2), A(D_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_conv1), G(P_features_denseblock4_denselayer14_norm2_weight), G(P_features_denseblock4_denselayer14_norm2_bias), A(D_features_denseblock4_denselayer14_norm2), A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2), S(S_features_denseblock4_denselayer14_norm2) + 128, P(P_features_denseblock4_denselayer14_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer14_conv1), G(P_features_denseblock4_denselayer14_norm2_weight), G(P_features_denseblock4_denselayer14_norm2_bias), A(D_features_denseblock4_denselayer14_norm2), A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2), S(S_features_denseblock4_denselayer14_norm2) + 128, P(P_features_denseblock4_denselayer14_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer14_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer14_relu1, 45472);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1), G(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer14_conv1), A(X_features_denseblock4_denselayer14_relu1), P(P_features_denseblock4_denselayer14_conv1_weight), n, &g_features_denseblock4_denselayer14_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1), G(P_features_denseblock4_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer14_conv1), A(X_features_denseblock4_denselayer14_relu1), P(P_features_denseblock4_denselayer14_conv1_weight), n, &g_features_denseblock4_denselayer14_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
-    ZERO(D_features_denseblock4_denselayer14_norm1, 45472);
     /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer14_norm1), A(D_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
+    rt_relu_backward(A(D_features_denseblock4_denselayer14_norm1), A(D_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_relu1), (size_t)n * 45472, RT_SET);
     /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_concat1), G(P_features_denseblock4_denselayer14_norm1_weight), G(P_features_denseblock4_denselayer14_norm1_bias), A(D_features_denseblock4_denselayer14_norm1), A(X_features_denseblock4_denselayer13_concat1), S(S_features_denseblock4_denselayer14_norm1), S(S_features_denseblock4_denselayer14_norm1) + 928, P(P_features_denseblock4_denselayer14_norm1_weight), n, 928, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_concat1), G(P_features_denseblock4_denselayer14_norm1_weight), G(P_features_denseblock4_denselayer14_norm1_bias), A(D_features_denseblock4_denselayer14_norm1), A(X_features_denseblock4_denselayer13_concat1), S(S_features_denseblock4_denselayer14_norm1), S(S_features_denseblock4_denselayer14_norm1) + 928, P(P_features_denseblock4_denselayer14_norm1_weight), n, 928, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
-    ZERO(D_features_denseblock4_denselayer12_concat1, 43904);
-    ZERO(D_features_denseblock4_denselayer13_conv2, 1568);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer12_concat1), A(D_features_denseblock4_denselayer13_concat1), n, 928, 0, 896, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_concat1), n, 928, 896, 32, 49);
-    ZERO(D_features_denseblock4_denselayer13_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer12_concat1), A(D_features_denseblock4_denselayer13_concat1), n, 928, 0, 896, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_concat1), n, 928, 896, 32, 49, RT_SET);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2), G(P_features_denseblock4_denselayer13_conv2_weight), NULL, A(TB_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), n, &g_features_denseblock4_denselayer13_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2), G(P_features_denseblock4_denselayer13_conv2_weight), NULL, A(TB_features_denseblock4_denselayer13_conv2), A(D_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), n, &g_features_denseblock4_denselayer13_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer13_norm2, 6272);
     /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer13_norm2), A(D_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer13_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer13_norm2), A(D_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_conv1), G(P_features_denseblock4_denselayer13_norm2_weight), G(P_features_denseblock4_denselayer13_norm2_bias), A(D_features_denseblock4_denselayer13_norm2), A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2), S(S_features_denseblock4_denselayer13_norm2) + 128, P(P_features_denseblock4_denselayer13_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer13_conv1), G(P_features_denseblock4_denselayer13_norm2_weight), G(P_features_denseblock4_denselayer13_norm2_bias), A(D_features_denseblock4_denselayer13_norm2), A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2), S(S_features_denseblock4_denselayer13_norm2) + 128, P(P_features_denseblock4_denselayer13_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer13_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer13_relu1, 43904);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1), G(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer13_conv1), A(X_features_denseblock4_denselayer13_relu1), P(P_features_denseblock4_denselayer13_conv1_weight), n, &g_features_denseblock4_denselayer13_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1), G(P_features_denseblock4_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer13_conv1), A(X_features_denseblock4_denselayer13_relu1), P(P_features_denseblock4_denselayer13_conv1_weight), n, &g_features_denseblock4_denselayer13_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
-    ZERO(D_features_denseblock4_denselayer13_norm1, 43904);
     /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer13_norm1), A(D_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
+    rt_relu_backward(A(D_features_denseblock4_denselayer13_norm1), A(D_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_relu1), (size_t)n * 43904, RT_SET);
     /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_concat1), G(P_features_denseblock4_denselayer13_norm1_weight), G(P_features_denseblock4_denselayer13_norm1_bias), A(D_features_denseblock4_denselayer13_norm1), A(X_features_denseblock4_denselayer12_concat1), S(S_features_denseblock4_denselayer13_norm1), S(S_features_denseblock4_denselayer13_norm1) + 896, P(P_features_denseblock4_denselayer13_norm1_weight), n, 896, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_concat1), G(P_features_denseblock4_denselayer13_norm1_weight), G(P_features_denseblock4_denselayer13_norm1_bias), A(D_features_denseblock4_denselayer13_norm1), A(X_features_denseblock4_denselayer12_concat1), S(S_features_denseblock4_denselayer13_norm1), S(S_features_denseblock4_denselayer13_norm1) + 896, P(P_features_denseblock4_denselayer13_norm1_weight), n, 896, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
-    ZERO(D_features_denseblock4_denselayer11_concat1, 42336);
-    ZERO(D_features_denseblock4_denselayer12_conv2, 1568);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer11_concat1), A(D_features_denseblock4_denselayer12_concat1), n, 896, 0, 864, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_concat1), n, 896, 864, 32, 49);
-    ZERO(D_features_denseblock4_denselayer12_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer11_concat1), A(D_features_denseblock4_denselayer12_concat1), n, 896, 0, 864, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_concat1), n, 896, 864, 32, 49, RT_SET);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2), G(P_features_denseblock4_denselayer12_conv2_weight), NULL, A(TB_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), n, &g_features_denseblock4_denselayer12_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2), G(P_features_denseblock4_denselayer12_conv2_weight), NULL, A(TB_features_denseblock4_denselayer12_conv2), A(D_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), n, &g_features_denseblock4_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer12_norm2, 6272);
     /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer12_norm2), A(D_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer12_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer12_norm2), A(D_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_conv1), G(P_features_denseblock4_denselayer12_norm2_weight), G(P_features_denseblock4_denselayer12_norm2_bias), A(D_features_denseblock4_denselayer12_norm2), A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2), S(S_features_denseblock4_denselayer12_norm2) + 128, P(P_features_denseblock4_denselayer12_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer12_conv1), G(P_features_denseblock4_denselayer12_norm2_weight), G(P_features_denseblock4_denselayer12_norm2_bias), A(D_features_denseblock4_denselayer12_norm2), A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2), S(S_features_denseblock4_denselayer12_norm2) + 128, P(P_features_denseblock4_denselayer12_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer12_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer12_relu1, 42336);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1), G(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer12_conv1), A(X_features_denseblock4_denselayer12_relu1), P(P_features_denseblock4_denselayer12_conv1_weight), n, &g_features_denseblock4_denselayer12_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1), G(P_features_denseblock4_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer12_conv1), A(X_features_denseblock4_denselayer12_relu1), P(P_features_denseblock4_denselayer12_conv1_weight), n, &g_features_denseblock4_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
-    ZERO(D_features_denseblock4_denselayer12_norm1, 42336);
     /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer12_norm1), A(D_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
+    rt_relu_backward(A(D_features_denseblock4_denselayer12_norm1), A(D_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_relu1), (size_t)n * 42336, RT_SET);
     /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_concat1), G(P_features_denseblock4_denselayer12_norm1_weight), G(P_features_denseblock4_denselayer12_norm1_bias), A(D_features_denseblock4_denselayer12_norm1), A(X_features_denseblock4_denselayer11_concat1), S(S_features_denseblock4_denselayer12_norm1), S(S_features_denseblock4_denselayer12_norm1) + 864, P(P_features_denseblock4_denselayer12_norm1_weight), n, 864, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_concat1), G(P_features_denseblock4_denselayer12_norm1_weight), G(P_features_denseblock4_denselayer12_norm1_bias), A(D_features_denseblock4_denselayer12_norm1), A(X_features_denseblock4_denselayer11_concat1), S(S_features_denseblock4_denselayer12_norm1), S(S_features_denseblock4_denselayer12_norm1) + 864, P(P_features_denseblock4_denselayer12_norm1_weight), n, 864, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
-    ZERO(D_features_denseblock4_denselayer10_concat1, 40768);
-    ZERO(D_features_denseblock4_denselayer11_conv2, 1568);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer10_concat1), A(D_features_denseblock4_denselayer11_concat1), n, 864, 0, 832, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_concat1), n, 864, 832, 32, 49);
-    ZERO(D_features_denseblock4_denselayer11_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer10_concat1), A(D_features_denseblock4_denselayer11_concat1), n, 864, 0, 832, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_concat1), n, 864, 832, 32, 49, RT_SET);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2), G(P_features_denseblock4_denselayer11_conv2_weight), NULL, A(TB_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), n, &g_features_denseblock4_denselayer11_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2), G(P_features_denseblock4_denselayer11_conv2_weight), NULL, A(TB_features_denseblock4_denselayer11_conv2), A(D_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), n, &g_features_denseblock4_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer11_norm2, 6272);
     /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer11_norm2), A(D_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer11_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer11_norm2), A(D_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_conv1), G(P_features_denseblock4_denselayer11_norm2_weight), G(P_features_denseblock4_denselayer11_norm2_bias), A(D_features_denseblock4_denselayer11_norm2), A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2), S(S_features_denseblock4_denselayer11_norm2) + 128, P(P_features_denseblock4_denselayer11_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer11_conv1), G(P_features_denseblock4_denselayer11_norm2_weight), G(P_features_denseblock4_denselayer11_norm2_bias), A(D_features_denseblock4_denselayer11_norm2), A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2), S(S_features_denseblock4_denselayer11_norm2) + 128, P(P_features_denseblock4_denselayer11_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer11_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer11_relu1, 40768);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1), G(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer11_conv1), A(X_features_denseblock4_denselayer11_relu1), P(P_features_denseblock4_denselayer11_conv1_weight), n, &g_features_denseblock4_denselayer11_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1), G(P_features_denseblock4_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer11_conv1), A(X_features_denseblock4_denselayer11_relu1), P(P_features_denseblock4_denselayer11_conv1_weight), n, &g_features_denseblock4_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
-    ZERO(D_features_denseblock4_denselayer11_norm1, 40768);
     /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer11_norm1), A(D_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
+    rt_relu_backward(A(D_features_denseblock4_denselayer11_norm1), A(D_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_relu1), (size_t)n * 40768, RT_SET);
     /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_concat1), G(P_features_denseblock4_denselayer11_norm1_weight), G(P_features_denseblock4_denselayer11_norm1_bias), A(D_features_denseblock4_denselayer11_norm1), A(X_features_denseblock4_denselayer10_concat1), S(S_features_denseblock4_denselayer11_norm1), S(S_features_denseblock4_denselayer11_norm1) + 832, P(P_features_denseblock4_denselayer11_norm1_weight), n, 832, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_concat1), G(P_features_denseblock4_denselayer11_norm1_weight), G(P_features_denseblock4_denselayer11_norm1_bias), A(D_features_denseblock4_denselayer11_norm1), A(X_features_denseblock4_denselayer10_concat1), S(S_features_denseblock4_denselayer11_norm1), S(S_features_denseblock4_denselayer11_norm1) + 832, P(P_features_denseblock4_denselayer11_norm1_weight), n, 832, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
-    ZERO(D_features_denseblock4_denselayer9_concat1, 39200);
-    ZERO(D_features_denseblock4_denselayer10_conv2, 1568);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer9_concat1), A(D_features_denseblock4_denselayer10_concat1), n, 832, 0, 800, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_concat1), n, 832, 800, 32, 49);
-    ZERO(D_features_denseblock4_denselayer10_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer9_concat1), A(D_features_denseblock4_denselayer10_concat1), n, 832, 0, 800, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_concat1), n, 832, 800, 32, 49, RT_SET);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2), G(P_features_denseblock4_denselayer10_conv2_weight), NULL, A(TB_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), n, &g_features_denseblock4_denselayer10_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2), G(P_features_denseblock4_denselayer10_conv2_weight), NULL, A(TB_features_denseblock4_denselayer10_conv2), A(D_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), n, &g_features_denseblock4_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer10_norm2, 6272);
     /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer10_norm2), A(D_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer10_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer10_norm2), A(D_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_conv1), G(P_features_denseblock4_denselayer10_norm2_weight), G(P_features_denseblock4_denselayer10_norm2_bias), A(D_features_denseblock4_denselayer10_norm2), A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2), S(S_features_denseblock4_denselayer10_norm2) + 128, P(P_features_denseblock4_denselayer10_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer10_conv1), G(P_features_denseblock4_denselayer10_norm2_weight), G(P_features_denseblock4_denselayer10_norm2_bias), A(D_features_denseblock4_denselayer10_norm2), A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2), S(S_features_denseblock4_denselayer10_norm2) + 128, P(P_features_denseblock4_denselayer10_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer10_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer10_relu1, 39200);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1), G(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer10_conv1), A(X_features_denseblock4_denselayer10_relu1), P(P_features_denseblock4_denselayer10_conv1_weight), n, &g_features_denseblock4_denselayer10_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1), G(P_features_denseblock4_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer10_conv1), A(X_features_denseblock4_denselayer10_relu1), P(P_features_denseblock4_denselayer10_conv1_weight), n, &g_features_denseblock4_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
-    ZERO(D_features_denseblock4_denselayer10_norm1, 39200);
     /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer10_norm1), A(D_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
+    rt_relu_backward(A(D_features_denseblock4_denselayer10_norm1), A(D_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_relu1), (size_t)n * 39200, RT_SET);
     /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_concat1), G(P_features_denseblock4_denselayer10_norm1_weight), G(P_features_denseblock4_denselayer10_norm1_bias), A(D_features_denseblock4_denselayer10_norm1), A(X_features_denseblock4_denselayer9_concat1), S(S_features_denseblock4_denselayer10_norm1), S(S_features_denseblock4_denselayer10_norm1) + 800, P(P_features_denseblock4_denselayer10_norm1_weight), n, 800, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_concat1), G(P_features_denseblock4_denselayer10_norm1_weight), G(P_features_denseblock4_denselayer10_norm1_bias), A(D_features_denseblock4_denselayer10_norm1), A(X_features_denseblock4_denselayer9_concat1), S(S_features_denseblock4_denselayer10_norm1), S(S_features_denseblock4_denselayer10_norm1) + 800, P(P_features_denseblock4_denselayer10_norm1_weight), n, 800, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
-    ZERO(D_features_denseblock4_denselayer8_concat1, 37632);
-    ZERO(D_features_denseblock4_denselayer9_conv2, 1568);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer8_concat1), A(D_features_denseblock4_denselayer9_concat1), n, 800, 0, 768, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_concat1), n, 800, 768, 32, 49);
-    ZERO(D_features_denseblock4_denselayer9_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer8_concat1), A(D_features_denseblock4_denselayer9_concat1), n, 800, 0, 768, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_concat1), n, 800, 768, 32, 49, RT_SET);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2), G(P_features_denseblock4_denselayer9_conv2_weight), NULL, A(TB_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), n, &g_features_denseblock4_denselayer9_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2), G(P_features_denseblock4_denselayer9_conv2_weight), NULL, A(TB_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), n, &g_features_denseblock4_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer9_norm2, 6272);
     /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer9_norm2), A(D_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer9_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer9_norm2), A(D_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_conv1), G(P_features_denseblock4_denselayer9_norm2_weight), G(P_features_denseblock4_denselayer9_norm2_bias), A(D_features_denseblock4_denselayer9_norm2), A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2), S(S_features_denseblock4_denselayer9_norm2) + 128, P(P_features_denseblock4_denselayer9_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer9_conv1), G(P_features_denseblock4_denselayer9_norm2_weight), G(P_features_denseblock4_denselayer9_norm2_bias), A(D_features_denseblock4_denselayer9_norm2), A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2), S(S_features_denseblock4_denselayer9_norm2) + 128, P(P_features_denseblock4_denselayer9_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer9_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer9_relu1, 37632);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1), G(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer9_conv1), A(X_features_denseblock4_denselayer9_relu1), P(P_features_denseblock4_denselayer9_conv1_weight), n, &g_features_denseblock4_denselayer9_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1), G(P_features_denseblock4_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer9_conv1), A(X_features_denseblock4_denselayer9_relu1), P(P_features_denseblock4_denselayer9_conv1_weight), n, &g_features_denseblock4_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
-    ZERO(D_features_denseblock4_denselayer9_norm1, 37632);
     /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer9_norm1), A(D_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
+    rt_relu_backward(A(D_features_denseblock4_denselayer9_norm1), A(D_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_relu1), (size_t)n * 37632, RT_SET);
     /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_concat1), G(P_features_denseblock4_denselayer9_norm1_weight), G(P_features_denseblock4_denselayer9_norm1_bias), A(D_features_denseblock4_denselayer9_norm1), A(X_features_denseblock4_denselayer8_concat1), S(S_features_denseblock4_denselayer9_norm1), S(S_features_denseblock4_denselayer9_norm1) + 768, P(P_features_denseblock4_denselayer9_norm1_weight), n, 768, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_concat1), G(P_features_denseblock4_denselayer9_norm1_weight), G(P_features_denseblock4_denselayer9_norm1_bias), A(D_features_denseblock4_denselayer9_norm1), A(X_features_denseblock4_denselayer8_concat1), S(S_features_denseblock4_denselayer9_norm1), S(S_features_denseblock4_denselayer9_norm1) + 768, P(P_features_denseblock4_denselayer9_norm1_weight), n, 768, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
-    ZERO(D_features_denseblock4_denselayer7_concat1, 36064);
-    ZERO(D_features_denseblock4_denselayer8_conv2, 1568);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer7_concat1), A(D_features_denseblock4_denselayer8_concat1), n, 768, 0, 736, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_concat1), n, 768, 736, 32, 49);
-    ZERO(D_features_denseblock4_denselayer8_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer7_concat1), A(D_features_denseblock4_denselayer8_concat1), n, 768, 0, 736, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_concat1), n, 768, 736, 32, 49, RT_SET);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2), G(P_features_denseblock4_denselayer8_conv2_weight), NULL, A(TB_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), n, &g_features_denseblock4_denselayer8_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2), G(P_features_denseblock4_denselayer8_conv2_weight), NULL, A(TB_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), n, &g_features_denseblock4_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer8_norm2, 6272);
     /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer8_norm2), A(D_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer8_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer8_norm2), A(D_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_conv1), G(P_features_denseblock4_denselayer8_norm2_weight), G(P_features_denseblock4_denselayer8_norm2_bias), A(D_features_denseblock4_denselayer8_norm2), A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2), S(S_features_denseblock4_denselayer8_norm2) + 128, P(P_features_denseblock4_denselayer8_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer8_conv1), G(P_features_denseblock4_denselayer8_norm2_weight), G(P_features_denseblock4_denselayer8_norm2_bias), A(D_features_denseblock4_denselayer8_norm2), A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2), S(S_features_denseblock4_denselayer8_norm2) + 128, P(P_features_denseblock4_denselayer8_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer8_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer8_relu1, 36064);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1), G(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer8_conv1), A(X_features_denseblock4_denselayer8_relu1), P(P_features_denseblock4_denselayer8_conv1_weight), n, &g_features_denseblock4_denselayer8_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1), G(P_features_denseblock4_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer8_conv1), A(X_features_denseblock4_denselayer8_relu1), P(P_features_denseblock4_denselayer8_conv1_weight), n, &g_features_denseblock4_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
-    ZERO(D_features_denseblock4_denselayer8_norm1, 36064);
     /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer8_norm1), A(D_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
+    rt_relu_backward(A(D_features_denseblock4_denselayer8_norm1), A(D_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_relu1), (size_t)n * 36064, RT_SET);
     /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_concat1), G(P_features_denseblock4_denselayer8_norm1_weight), G(P_features_denseblock4_denselayer8_norm1_bias), A(D_features_denseblock4_denselayer8_norm1), A(X_features_denseblock4_denselayer7_concat1), S(S_features_denseblock4_denselayer8_norm1), S(S_features_denseblock4_denselayer8_norm1) + 736, P(P_features_denseblock4_denselayer8_norm1_weight), n, 736, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_concat1), G(P_features_denseblock4_denselayer8_norm1_weight), G(P_features_denseblock4_denselayer8_norm1_bias), A(D_features_denseblock4_denselayer8_norm1), A(X_features_denseblock4_denselayer7_concat1), S(S_features_denseblock4_denselayer8_norm1), S(S_features_denseblock4_denselayer8_norm1) + 736, P(P_features_denseblock4_denselayer8_norm1_weight), n, 736, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
-    ZERO(D_features_denseblock4_denselayer6_concat1, 34496);
-    ZERO(D_features_denseblock4_denselayer7_conv2, 1568);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer6_concat1), A(D_features_denseblock4_denselayer7_concat1), n, 736, 0, 704, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_concat1), n, 736, 704, 32, 49);
-    ZERO(D_features_denseblock4_denselayer7_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer6_concat1), A(D_features_denseblock4_denselayer7_concat1), n, 736, 0, 704, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_concat1), n, 736, 704, 32, 49, RT_SET);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2), G(P_features_denseblock4_denselayer7_conv2_weight), NULL, A(TB_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), n, &g_features_denseblock4_denselayer7_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2), G(P_features_denseblock4_denselayer7_conv2_weight), NULL, A(TB_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), n, &g_features_denseblock4_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer7_norm2, 6272);
     /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer7_norm2), A(D_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer7_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer7_norm2), A(D_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_conv1), G(P_features_denseblock4_denselayer7_norm2_weight), G(P_features_denseblock4_denselayer7_norm2_bias), A(D_features_denseblock4_denselayer7_norm2), A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2), S(S_features_denseblock4_denselayer7_norm2) + 128, P(P_features_denseblock4_denselayer7_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer7_conv1), G(P_features_denseblock4_denselayer7_norm2_weight), G(P_features_denseblock4_denselayer7_norm2_bias), A(D_features_denseblock4_denselayer7_norm2), A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2), S(S_features_denseblock4_denselayer7_norm2) + 128, P(P_features_denseblock4_denselayer7_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer7_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer7_relu1, 34496);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1), G(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer7_conv1), A(X_features_denseblock4_denselayer7_relu1), P(P_features_denseblock4_denselayer7_conv1_weight), n, &g_features_denseblock4_denselayer7_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1), G(P_features_denseblock4_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer7_conv1), A(X_features_denseblock4_denselayer7_relu1), P(P_features_denseblock4_denselayer7_conv1_weight), n, &g_features_denseblock4_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
-    ZERO(D_features_denseblock4_denselayer7_norm1, 34496);
     /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer7_norm1), A(D_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
+    rt_relu_backward(A(D_features_denseblock4_denselayer7_norm1), A(D_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_relu1), (size_t)n * 34496, RT_SET);
     /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_concat1), G(P_features_denseblock4_denselayer7_norm1_weight), G(P_features_denseblock4_denselayer7_norm1_bias), A(D_features_denseblock4_denselayer7_norm1), A(X_features_denseblock4_denselayer6_concat1), S(S_features_denseblock4_denselayer7_norm1), S(S_features_denseblock4_denselayer7_norm1) + 704, P(P_features_denseblock4_denselayer7_norm1_weight), n, 704, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_concat1), G(P_features_denseblock4_denselayer7_norm1_weight), G(P_features_denseblock4_denselayer7_norm1_bias), A(D_features_denseblock4_denselayer7_norm1), A(X_features_denseblock4_denselayer6_concat1), S(S_features_denseblock4_denselayer7_norm1), S(S_features_denseblock4_denselayer7_norm1) + 704, P(P_features_denseblock4_denselayer7_norm1_weight), n, 704, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
-    ZERO(D_features_denseblock4_denselayer5_concat1, 32928);
-    ZERO(D_features_denseblock4_denselayer6_conv2, 1568);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer5_concat1), A(D_features_denseblock4_denselayer6_concat1), n, 704, 0, 672, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_concat1), n, 704, 672, 32, 49);
-    ZERO(D_features_denseblock4_denselayer6_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer5_concat1), A(D_features_denseblock4_denselayer6_concat1), n, 704, 0, 672, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_concat1), n, 704, 672, 32, 49, RT_SET);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2), G(P_features_denseblock4_denselayer6_conv2_weight), NULL, A(TB_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), n, &g_features_denseblock4_denselayer6_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2), G(P_features_denseblock4_denselayer6_conv2_weight), NULL, A(TB_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), n, &g_features_denseblock4_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer6_norm2, 6272);
     /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer6_norm2), A(D_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer6_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer6_norm2), A(D_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_conv1), G(P_features_denseblock4_denselayer6_norm2_weight), G(P_features_denseblock4_denselayer6_norm2_bias), A(D_features_denseblock4_denselayer6_norm2), A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2), S(S_features_denseblock4_denselayer6_norm2) + 128, P(P_features_denseblock4_denselayer6_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer6_conv1), G(P_features_denseblock4_denselayer6_norm2_weight), G(P_features_denseblock4_denselayer6_norm2_bias), A(D_features_denseblock4_denselayer6_norm2), A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2), S(S_features_denseblock4_denselayer6_norm2) + 128, P(P_features_denseblock4_denselayer6_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer6_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer6_relu1, 32928);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1), G(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer6_conv1), A(X_features_denseblock4_denselayer6_relu1), P(P_features_denseblock4_denselayer6_conv1_weight), n, &g_features_denseblock4_denselayer6_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1), G(P_features_denseblock4_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer6_conv1), A(X_features_denseblock4_denselayer6_relu1), P(P_features_denseblock4_denselayer6_conv1_weight), n, &g_features_denseblock4_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
-    ZERO(D_features_denseblock4_denselayer6_norm1, 32928);
     /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer6_norm1), A(D_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
+    rt_relu_backward(A(D_features_denseblock4_denselayer6_norm1), A(D_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_relu1), (size_t)n * 32928, RT_SET);
     /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_concat1), G(P_features_denseblock4_denselayer6_norm1_weight), G(P_features_denseblock4_denselayer6_norm1_bias), A(D_features_denseblock4_denselayer6_norm1), A(X_features_denseblock4_denselayer5_concat1), S(S_features_denseblock4_denselayer6_norm1), S(S_features_denseblock4_denselayer6_norm1) + 672, P(P_features_denseblock4_denselayer6_norm1_weight), n, 672, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_concat1), G(P_features_denseblock4_denselayer6_norm1_weight), G(P_features_denseblock4_denselayer6_norm1_bias), A(D_features_denseblock4_denselayer6_norm1), A(X_features_denseblock4_denselayer5_concat1), S(S_features_denseblock4_denselayer6_norm1), S(S_features_denseblock4_denselayer6_norm1) + 672, P(P_features_denseblock4_denselayer6_norm1_weight), n, 672, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
-    ZERO(D_features_denseblock4_denselayer4_concat1, 31360);
-    ZERO(D_features_denseblock4_denselayer5_conv2, 1568);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer4_concat1), A(D_features_denseblock4_denselayer5_concat1), n, 672, 0, 640, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_concat1), n, 672, 640, 32, 49);
-    ZERO(D_features_denseblock4_denselayer5_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer4_concat1), A(D_features_denseblock4_denselayer5_concat1), n, 672, 0, 640, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_concat1), n, 672, 640, 32, 49, RT_SET);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2), G(P_features_denseblock4_denselayer5_conv2_weight), NULL, A(TB_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), n, &g_features_denseblock4_denselayer5_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2), G(P_features_denseblock4_denselayer5_conv2_weight), NULL, A(TB_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), n, &g_features_denseblock4_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer5_norm2, 6272);
     /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer5_norm2), A(D_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer5_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer5_norm2), A(D_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_conv1), G(P_features_denseblock4_denselayer5_norm2_weight), G(P_features_denseblock4_denselayer5_norm2_bias), A(D_features_denseblock4_denselayer5_norm2), A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2), S(S_features_denseblock4_denselayer5_norm2) + 128, P(P_features_denseblock4_denselayer5_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer5_conv1), G(P_features_denseblock4_denselayer5_norm2_weight), G(P_features_denseblock4_denselayer5_norm2_bias), A(D_features_denseblock4_denselayer5_norm2), A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2), S(S_features_denseblock4_denselayer5_norm2) + 128, P(P_features_denseblock4_denselayer5_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer5_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer5_relu1, 31360);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1), G(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer5_conv1), A(X_features_denseblock4_denselayer5_relu1), P(P_features_denseblock4_denselayer5_conv1_weight), n, &g_features_denseblock4_denselayer5_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1), G(P_features_denseblock4_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer5_conv1), A(X_features_denseblock4_denselayer5_relu1), P(P_features_denseblock4_denselayer5_conv1_weight), n, &g_features_denseblock4_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
-    ZERO(D_features_denseblock4_denselayer5_norm1, 31360);
     /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer5_norm1), A(D_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
+    rt_relu_backward(A(D_features_denseblock4_denselayer5_norm1), A(D_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_relu1), (size_t)n * 31360, RT_SET);
     /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_concat1), G(P_features_denseblock4_denselayer5_norm1_weight), G(P_features_denseblock4_denselayer5_norm1_bias), A(D_features_denseblock4_denselayer5_norm1), A(X_features_denseblock4_denselayer4_concat1), S(S_features_denseblock4_denselayer5_norm1), S(S_features_denseblock4_denselayer5_norm1) + 640, P(P_features_denseblock4_denselayer5_norm1_weight), n, 640, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_concat1), G(P_features_denseblock4_denselayer5_norm1_weight), G(P_features_denseblock4_denselayer5_norm1_bias), A(D_features_denseblock4_denselayer5_norm1), A(X_features_denseblock4_denselayer4_concat1), S(S_features_denseblock4_denselayer5_norm1), S(S_features_denseblock4_denselayer5_norm1) + 640, P(P_features_denseblock4_denselayer5_norm1_weight), n, 640, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
-    ZERO(D_features_denseblock4_denselayer3_concat1, 29792);
-    ZERO(D_features_denseblock4_denselayer4_conv2, 1568);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer3_concat1), A(D_features_denseblock4_denselayer4_concat1), n, 640, 0, 608, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_concat1), n, 640, 608, 32, 49);
-    ZERO(D_features_denseblock4_denselayer4_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer3_concat1), A(D_features_denseblock4_denselayer4_concat1), n, 640, 0, 608, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_concat1), n, 640, 608, 32, 49, RT_SET);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2), G(P_features_denseblock4_denselayer4_conv2_weight), NULL, A(TB_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), n, &g_features_denseblock4_denselayer4_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2), G(P_features_denseblock4_denselayer4_conv2_weight), NULL, A(TB_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), n, &g_features_denseblock4_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer4_norm2, 6272);
     /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer4_norm2), A(D_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer4_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer4_norm2), A(D_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_conv1), G(P_features_denseblock4_denselayer4_norm2_weight), G(P_features_denseblock4_denselayer4_norm2_bias), A(D_features_denseblock4_denselayer4_norm2), A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2), S(S_features_denseblock4_denselayer4_norm2) + 128, P(P_features_denseblock4_denselayer4_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer4_conv1), G(P_features_denseblock4_denselayer4_norm2_weight), G(P_features_denseblock4_denselayer4_norm2_bias), A(D_features_denseblock4_denselayer4_norm2), A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2), S(S_features_denseblock4_denselayer4_norm2) + 128, P(P_features_denseblock4_denselayer4_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer4_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer4_relu1, 29792);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1), G(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer4_conv1), A(X_features_denseblock4_denselayer4_relu1), P(P_features_denseblock4_denselayer4_conv1_weight), n, &g_features_denseblock4_denselayer4_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1), G(P_features_denseblock4_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer4_conv1), A(X_features_denseblock4_denselayer4_relu1), P(P_features_denseblock4_denselayer4_conv1_weight), n, &g_features_denseblock4_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
-    ZERO(D_features_denseblock4_denselayer4_norm1, 29792);
     /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer4_norm1), A(D_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
+    rt_relu_backward(A(D_features_denseblock4_denselayer4_norm1), A(D_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_relu1), (size_t)n * 29792, RT_SET);
     /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_concat1), G(P_features_denseblock4_denselayer4_norm1_weight), G(P_features_denseblock4_denselayer4_norm1_bias), A(D_features_denseblock4_denselayer4_norm1), A(X_features_denseblock4_denselayer3_concat1), S(S_features_denseblock4_denselayer4_norm1), S(S_features_denseblock4_denselayer4_norm1) + 608, P(P_features_denseblock4_denselayer4_norm1_weight), n, 608, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_concat1), G(P_features_denseblock4_denselayer4_norm1_weight), G(P_features_denseblock4_denselayer4_norm1_bias), A(D_features_denseblock4_denselayer4_norm1), A(X_features_denseblock4_denselayer3_concat1), S(S_features_denseblock4_denselayer4_norm1), S(S_features_denseblock4_denselayer4_norm1) + 608, P(P_features_denseblock4_denselayer4_norm1_weight), n, 608, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
-    ZERO(D_features_denseblock4_denselayer2_concat1, 28224);
-    ZERO(D_features_denseblock4_denselayer3_conv2, 1568);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer2_concat1), A(D_features_denseblock4_denselayer3_concat1), n, 608, 0, 576, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_concat1), n, 608, 576, 32, 49);
-    ZERO(D_features_denseblock4_denselayer3_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer2_concat1), A(D_features_denseblock4_denselayer3_concat1), n, 608, 0, 576, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_concat1), n, 608, 576, 32, 49, RT_SET);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2), G(P_features_denseblock4_denselayer3_conv2_weight), NULL, A(TB_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), n, &g_features_denseblock4_denselayer3_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2), G(P_features_denseblock4_denselayer3_conv2_weight), NULL, A(TB_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), n, &g_features_denseblock4_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer3_norm2, 6272);
     /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer3_norm2), A(D_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer3_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer3_norm2), A(D_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_conv1), G(P_features_denseblock4_denselayer3_norm2_weight), G(P_features_denseblock4_denselayer3_norm2_bias), A(D_features_denseblock4_denselayer3_norm2), A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2), S(S_features_denseblock4_denselayer3_norm2) + 128, P(P_features_denseblock4_denselayer3_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer3_conv1), G(P_features_denseblock4_denselayer3_norm2_weight), G(P_features_denseblock4_denselayer3_norm2_bias), A(D_features_denseblock4_denselayer3_norm2), A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2), S(S_features_denseblock4_denselayer3_norm2) + 128, P(P_features_denseblock4_denselayer3_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer3_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer3_relu1, 28224);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1), G(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer3_conv1), A(X_features_denseblock4_denselayer3_relu1), P(P_features_denseblock4_denselayer3_conv1_weight), n, &g_features_denseblock4_denselayer3_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1), G(P_features_denseblock4_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer3_conv1), A(X_features_denseblock4_denselayer3_relu1), P(P_features_denseblock4_denselayer3_conv1_weight), n, &g_features_denseblock4_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
-    ZERO(D_features_denseblock4_denselayer3_norm1, 28224);
     /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer3_norm1), A(D_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
+    rt_relu_backward(A(D_features_denseblock4_denselayer3_norm1), A(D_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_relu1), (size_t)n * 28224, RT_SET);
     /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_concat1), G(P_features_denseblock4_denselayer3_norm1_weight), G(P_features_denseblock4_denselayer3_norm1_bias), A(D_features_denseblock4_denselayer3_norm1), A(X_features_denseblock4_denselayer2_concat1), S(S_features_denseblock4_denselayer3_norm1), S(S_features_denseblock4_denselayer3_norm1) + 576, P(P_features_denseblock4_denselayer3_norm1_weight), n, 576, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_concat1), G(P_features_denseblock4_denselayer3_norm1_weight), G(P_features_denseblock4_denselayer3_norm1_bias), A(D_features_denseblock4_denselayer3_norm1), A(X_features_denseblock4_denselayer2_concat1), S(S_features_denseblock4_denselayer3_norm1), S(S_features_denseblock4_denselayer3_norm1) + 576, P(P_features_denseblock4_denselayer3_norm1_weight), n, 576, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
-    ZERO(D_features_denseblock4_denselayer1_concat1, 26656);
-    ZERO(D_features_denseblock4_denselayer2_conv2, 1568);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer1_concat1), A(D_features_denseblock4_denselayer2_concat1), n, 576, 0, 544, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_concat1), n, 576, 544, 32, 49);
-    ZERO(D_features_denseblock4_denselayer2_relu2, 6272);
+    rt_concat_backward(A(D_features_denseblock4_denselayer1_concat1), A(D_features_denseblock4_denselayer2_concat1), n, 576, 0, 544, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_concat1), n, 576, 544, 32, 49, RT_SET);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2), G(P_features_denseblock4_denselayer2_conv2_weight), NULL, A(TB_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), n, &g_features_denseblock4_denselayer2_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2), G(P_features_denseblock4_denselayer2_conv2_weight), NULL, A(TB_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), n, &g_features_denseblock4_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer2_norm2, 6272);
     /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer2_norm2), A(D_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer2_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer2_norm2), A(D_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_conv1), G(P_features_denseblock4_denselayer2_norm2_weight), G(P_features_denseblock4_denselayer2_norm2_bias), A(D_features_denseblock4_denselayer2_norm2), A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2), S(S_features_denseblock4_denselayer2_norm2) + 128, P(P_features_denseblock4_denselayer2_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer2_conv1), G(P_features_denseblock4_denselayer2_norm2_weight), G(P_features_denseblock4_denselayer2_norm2_bias), A(D_features_denseblock4_denselayer2_norm2), A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2), S(S_features_denseblock4_denselayer2_norm2) + 128, P(P_features_denseblock4_denselayer2_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer2_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer2_relu1, 26656);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1), G(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer2_conv1), A(X_features_denseblock4_denselayer2_relu1), P(P_features_denseblock4_denselayer2_conv1_weight), n, &g_features_denseblock4_denselayer2_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1), G(P_features_denseblock4_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer2_conv1), A(X_features_denseblock4_denselayer2_relu1), P(P_features_denseblock4_denselayer2_conv1_weight), n, &g_features_denseblock4_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
-    ZERO(D_features_denseblock4_denselayer2_norm1, 26656);
     /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer2_norm1), A(D_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
+    rt_relu_backward(A(D_features_denseblock4_denselayer2_norm1), A(D_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_relu1), (size_t)n * 26656, RT_SET);
     /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_concat1), G(P_features_denseblock4_denselayer2_norm1_weight), G(P_features_denseblock4_denselayer2_norm1_bias), A(D_features_denseblock4_denselayer2_norm1), A(X_features_denseblock4_denselayer1_concat1), S(S_features_denseblock4_denselayer2_norm1), S(S_features_denseblock4_denselayer2_norm1) + 544, P(P_features_denseblock4_denselayer2_norm1_weight), n, 544, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_concat1), G(P_features_denseblock4_denselayer2_norm1_weight), G(P_features_denseblock4_denselayer2_norm1_bias), A(D_features_denseblock4_denselayer2_norm1), A(X_features_denseblock4_denselayer1_concat1), S(S_features_denseblock4_denselayer2_norm1), S(S_features_denseblock4_denselayer2_norm1) + 544, P(P_features_denseblock4_denselayer2_norm1_weight), n, 544, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
-    ZERO(D_features_transition3_pool, 25088);
-    ZERO(D_features_denseblock4_denselayer1_conv2, 1568);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_transition3_pool), A(D_features_denseblock4_denselayer1_concat1), n, 544, 0, 512, 49);
-    rt_concat_backward(A(D_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_concat1), n, 544, 512, 32, 49);
-    ZERO(D_features_denseblock4_denselayer1_relu2, 6272);
+    rt_concat_backward(A(D_features_transition3_pool), A(D_features_denseblock4_denselayer1_concat1), n, 544, 0, 512, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_concat1), n, 544, 512, 32, 49, RT_SET);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2), G(P_features_denseblock4_denselayer1_conv2_weight), NULL, A(TB_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), n, &g_features_denseblock4_denselayer1_conv2);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2), G(P_features_denseblock4_denselayer1_conv2_weight), NULL, A(TB_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), n, &g_features_denseblock4_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer1_norm2, 6272);
     /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer1_norm2), A(D_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer1_conv1, 6272);
+    rt_relu_backward(A(D_features_denseblock4_denselayer1_norm2), A(D_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_relu2), (size_t)n * 6272, RT_SET);
     /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_conv1), G(P_features_denseblock4_denselayer1_norm2_weight), G(P_features_denseblock4_denselayer1_norm2_bias), A(D_features_denseblock4_denselayer1_norm2), A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2), S(S_features_denseblock4_denselayer1_norm2) + 128, P(P_features_denseblock4_denselayer1_norm2_weight), n, 128, 49);
+    rt_batchnorm_backward(A(D_features_denseblock4_denselayer1_conv1), G(P_features_denseblock4_denselayer1_norm2_weight), G(P_features_denseblock4_denselayer1_norm2_bias), A(D_features_denseblock4_denselayer1_norm2), A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2), S(S_features_denseblock4_denselayer1_norm2) + 128, P(P_features_denseblock4_denselayer1_norm2_weight), n, 128, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock4_denselayer1_conv1), (size_t)n * 6272);
-    ZERO(D_features_denseblock4_denselayer1_relu1, 25088);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1), G(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer1_conv1), A(X_features_denseblock4_denselayer1_relu1), P(P_features_denseblock4_denselayer1_conv1_weight), n, &g_features_denseblock4_denselayer1_conv1);
+    rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1), G(P_features_denseblock4_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock4_denselayer1_conv1), A(X_features_denseblock4_denselayer1_relu1), P(P_features_denseblock4_denselayer1_conv1_weight), n, &g_features_denseblock4_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
-    ZERO(D_features_denseblock4_denselayer1_norm1, 25088);
     /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock4_denselayer1_norm1), A(D_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
+    rt_relu_backward(A(D_features_denseblock4_denselayer1_norm1), A(D_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_relu1), (size_t)n * 25088, RT_SET);
     /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_transition3_pool), G(P_features_denseblock4_denselayer1_norm1_weight), G(P_features_denseblock4_denselayer1_norm1_bias), A(D_features_denseblock4_denselayer1_norm1), A(X_features_transition3_pool), S(S_features_denseblock4_denselayer1_norm1), S(S_features_denseblock4_denselayer1_norm1) + 512, P(P_features_denseblock4_denselayer1_norm1_weight), n, 512, 49);
+    rt_batchnorm_backward(A(D_features_transition3_pool), G(P_features_denseblock4_denselayer1_norm1_weight), G(P_features_denseblock4_denselayer1_norm1_bias), A(D_features_denseblock4_denselayer1_norm1), A(X_features_transition3_pool), S(S_features_denseblock4_denselayer1_norm1), S(S_features_denseblock4_denselayer1_norm1) + 512, P(P_features_denseblock4_denselayer1_norm1_weight), n, 512, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_norm1] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_concat1] = rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
-    ZERO(D_features_transition3_conv, 100352);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30) */
-    rt_avgpool_backward(A(D_features_transition3_conv), A(D_features_transition3_pool), n, &g_features_transition3_pool);
-    ZERO(D_features_transition3_relu, 200704);
+    rt_avgpool_backward(A(D_features_transition3_conv), A(D_features_transition3_pool), n, &g_features_transition3_pool, RT_SET);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30) */
-    rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL, NULL, A(D_features_transition3_conv), A(X_features_transition3_relu), P(P_features_transition3_conv_weight), n, &g_features_transition3_conv);
+    rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL, NULL, A(D_features_transition3_conv), A(X_features_transition3_relu), P(P_features_transition3_conv_weight), n, &g_features_transition3_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_conv] = rt_sumsq(A(D_features_transition3_relu), (size_t)n * 200704);
-    ZERO(D_features_transition3_norm, 200704);
     /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
-    rt_relu_backward(A(D_features_transition3_norm), A(D_features_transition3_relu), A(X_features_transition3_relu), (size_t)n * 200704);
-    ZERO(D_features_denseblock3_denselayer24_concat1, 200704);
+    rt_relu_backward(A(D_features_transition3_norm), A(D_features_transition3_relu), A(X_features_transition3_relu), (size_t)n * 200704, RT_SET);
     /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_concat1), G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias), A(D_features_transition3_norm), A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_concat1), G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias), A(D_features_transition3_norm), A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_norm] = rt_sumsq(A(D_features_denseblock3_denselayer24_concat1), (size_t)n * 200704);
-    ZERO(D_features_denseblock3_denselayer23_concat1, 194432);
-    ZERO(D_features_denseblock3_denselayer24_conv2, 6272);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer23_concat1), A(D_features_denseblock3_denselayer24_concat1), n, 1024, 0, 992, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_concat1), n, 1024, 992, 32, 196);
-    ZERO(D_features_denseblock3_denselayer24_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer23_concat1), A(D_features_denseblock3_denselayer24_concat1), n, 1024, 0, 992, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_concat1), n, 1024, 992, 32, 196, RT_SET);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2), G(P_features_denseblock3_denselayer24_conv2_weight), NULL, A(TB_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), n, &g_features_denseblock3_denselayer24_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2), G(P_features_denseblock3_denselayer24_conv2_weight), NULL, A(TB_features_denseblock3_denselayer24_conv2), A(D_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), n, &g_features_denseblock3_denselayer24_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer24_norm2, 25088);
     /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer24_norm2), A(D_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer24_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer24_norm2), A(D_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_conv1), G(P_features_denseblock3_denselayer24_norm2_weight), G(P_features_denseblock3_denselayer24_norm2_bias), A(D_features_denseblock3_denselayer24_norm2), A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2), S(S_features_denseblock3_denselayer24_norm2) + 128, P(P_features_denseblock3_denselayer24_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer24_conv1), G(P_features_denseblock3_denselayer24_norm2_weight), G(P_features_denseblock3_denselayer24_norm2_bias), A(D_features_denseblock3_denselayer24_norm2), A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2), S(S_features_denseblock3_denselayer24_norm2) + 128, P(P_features_denseblock3_denselayer24_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer24_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer24_relu1, 194432);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1), G(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer24_conv1), A(X_features_denseblock3_denselayer24_relu1), P(P_features_denseblock3_denselayer24_conv1_weight), n, &g_features_denseblock3_denselayer24_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1), G(P_features_denseblock3_denselayer24_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer24_conv1), A(X_features_denseblock3_denselayer24_relu1), P(P_features_denseblock3_denselayer24_conv1_weight), n, &g_features_denseblock3_denselayer24_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
-    ZERO(D_features_denseblock3_denselayer24_norm1, 194432);
     /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer24_norm1), A(D_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
+    rt_relu_backward(A(D_features_denseblock3_denselayer24_norm1), A(D_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_relu1), (size_t)n * 194432, RT_SET);
     /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_concat1), G(P_features_denseblock3_denselayer24_norm1_weight), G(P_features_denseblock3_denselayer24_norm1_bias), A(D_features_denseblock3_denselayer24_norm1), A(X_features_denseblock3_denselayer23_concat1), S(S_features_denseblock3_denselayer24_norm1), S(S_features_denseblock3_denselayer24_norm1) + 992, P(P_features_denseblock3_denselayer24_norm1_weight), n, 992, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_concat1), G(P_features_denseblock3_denselayer24_norm1_weight), G(P_features_denseblock3_denselayer24_norm1_bias), A(D_features_denseblock3_denselayer24_norm1), A(X_features_denseblock3_denselayer23_concat1), S(S_features_denseblock3_denselayer24_norm1), S(S_features_denseblock3_denselayer24_norm1) + 992, P(P_features_denseblock3_denselayer24_norm1_weight), n, 992, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
-    ZERO(D_features_denseblock3_denselayer22_concat1, 188160);
-    ZERO(D_features_denseblock3_denselayer23_conv2, 6272);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer22_concat1), A(D_features_denseblock3_denselayer23_concat1), n, 992, 0, 960, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_concat1), n, 992, 960, 32, 196);
-    ZERO(D_features_denseblock3_denselayer23_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer22_concat1), A(D_features_denseblock3_denselayer23_concat1), n, 992, 0, 960, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_concat1), n, 992, 960, 32, 196, RT_SET);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2), G(P_features_denseblock3_denselayer23_conv2_weight), NULL, A(TB_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), n, &g_features_denseblock3_denselayer23_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2), G(P_features_denseblock3_denselayer23_conv2_weight), NULL, A(TB_features_denseblock3_denselayer23_conv2), A(D_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), n, &g_features_denseblock3_denselayer23_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer23_norm2, 25088);
     /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer23_norm2), A(D_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer23_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer23_norm2), A(D_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_conv1), G(P_features_denseblock3_denselayer23_norm2_weight), G(P_features_denseblock3_denselayer23_norm2_bias), A(D_features_denseblock3_denselayer23_norm2), A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2), S(S_features_denseblock3_denselayer23_norm2) + 128, P(P_features_denseblock3_denselayer23_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer23_conv1), G(P_features_denseblock3_denselayer23_norm2_weight), G(P_features_denseblock3_denselayer23_norm2_bias), A(D_features_denseblock3_denselayer23_norm2), A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2), S(S_features_denseblock3_denselayer23_norm2) + 128, P(P_features_denseblock3_denselayer23_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer23_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer23_relu1, 188160);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1), G(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer23_conv1), A(X_features_denseblock3_denselayer23_relu1), P(P_features_denseblock3_denselayer23_conv1_weight), n, &g_features_denseblock3_denselayer23_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1), G(P_features_denseblock3_denselayer23_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer23_conv1), A(X_features_denseblock3_denselayer23_relu1), P(P_features_denseblock3_denselayer23_conv1_weight), n, &g_features_denseblock3_denselayer23_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
-    ZERO(D_features_denseblock3_denselayer23_norm1, 188160);
     /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer23_norm1), A(D_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
+    rt_relu_backward(A(D_features_denseblock3_denselayer23_norm1), A(D_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_relu1), (size_t)n * 188160, RT_SET);
     /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_concat1), G(P_features_denseblock3_denselayer23_norm1_weight), G(P_features_denseblock3_denselayer23_norm1_bias), A(D_features_denseblock3_denselayer23_norm1), A(X_features_denseblock3_denselayer22_concat1), S(S_features_denseblock3_denselayer23_norm1), S(S_features_denseblock3_denselayer23_norm1) + 960, P(P_features_denseblock3_denselayer23_norm1_weight), n, 960, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_concat1), G(P_features_denseblock3_denselayer23_norm1_weight), G(P_features_denseblock3_denselayer23_norm1_bias), A(D_features_denseblock3_denselayer23_norm1), A(X_features_denseblock3_denselayer22_concat1), S(S_features_denseblock3_denselayer23_norm1), S(S_features_denseblock3_denselayer23_norm1) + 960, P(P_features_denseblock3_denselayer23_norm1_weight), n, 960, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
-    ZERO(D_features_denseblock3_denselayer21_concat1, 181888);
-    ZERO(D_features_denseblock3_denselayer22_conv2, 6272);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer21_concat1), A(D_features_denseblock3_denselayer22_concat1), n, 960, 0, 928, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_concat1), n, 960, 928, 32, 196);
-    ZERO(D_features_denseblock3_denselayer22_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer21_concat1), A(D_features_denseblock3_denselayer22_concat1), n, 960, 0, 928, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_concat1), n, 960, 928, 32, 196, RT_SET);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2), G(P_features_denseblock3_denselayer22_conv2_weight), NULL, A(TB_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), n, &g_features_denseblock3_denselayer22_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2), G(P_features_denseblock3_denselayer22_conv2_weight), NULL, A(TB_features_denseblock3_denselayer22_conv2), A(D_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), n, &g_features_denseblock3_denselayer22_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer22_norm2, 25088);
     /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer22_norm2), A(D_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer22_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer22_norm2), A(D_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_conv1), G(P_features_denseblock3_denselayer22_norm2_weight), G(P_features_denseblock3_denselayer22_norm2_bias), A(D_features_denseblock3_denselayer22_norm2), A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2), S(S_features_denseblock3_denselayer22_norm2) + 128, P(P_features_denseblock3_denselayer22_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer22_conv1), G(P_features_denseblock3_denselayer22_norm2_weight), G(P_features_denseblock3_denselayer22_norm2_bias), A(D_features_denseblock3_denselayer22_norm2), A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2), S(S_features_denseblock3_denselayer22_norm2) + 128, P(P_features_denseblock3_denselayer22_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer22_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer22_relu1, 181888);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1), G(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer22_conv1), A(X_features_denseblock3_denselayer22_relu1), P(P_features_denseblock3_denselayer22_conv1_weight), n, &g_features_denseblock3_denselayer22_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1), G(P_features_denseblock3_denselayer22_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer22_conv1), A(X_features_denseblock3_denselayer22_relu1), P(P_features_denseblock3_denselayer22_conv1_weight), n, &g_features_denseblock3_denselayer22_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
-    ZERO(D_features_denseblock3_denselayer22_norm1, 181888);
     /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer22_norm1), A(D_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
+    rt_relu_backward(A(D_features_denseblock3_denselayer22_norm1), A(D_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_relu1), (size_t)n * 181888, RT_SET);
     /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_concat1), G(P_features_denseblock3_denselayer22_norm1_weight), G(P_features_denseblock3_denselayer22_norm1_bias), A(D_features_denseblock3_denselayer22_norm1), A(X_features_denseblock3_denselayer21_concat1), S(S_features_denseblock3_denselayer22_norm1), S(S_features_denseblock3_denselayer22_norm1) + 928, P(P_features_denseblock3_denselayer22_norm1_weight), n, 928, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_concat1), G(P_features_denseblock3_denselayer22_norm1_weight), G(P_features_denseblock3_denselayer22_norm1_bias), A(D_features_denseblock3_denselayer22_norm1), A(X_features_denseblock3_denselayer21_concat1), S(S_features_denseblock3_denselayer22_norm1), S(S_features_denseblock3_denselayer22_norm1) + 928, P(P_features_denseblock3_denselayer22_norm1_weight), n, 928, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
-    ZERO(D_features_denseblock3_denselayer20_concat1, 175616);
-    ZERO(D_features_denseblock3_denselayer21_conv2, 6272);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer20_concat1), A(D_features_denseblock3_denselayer21_concat1), n, 928, 0, 896, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_concat1), n, 928, 896, 32, 196);
-    ZERO(D_features_denseblock3_denselayer21_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer20_concat1), A(D_features_denseblock3_denselayer21_concat1), n, 928, 0, 896, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_concat1), n, 928, 896, 32, 196, RT_SET);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2), G(P_features_denseblock3_denselayer21_conv2_weight), NULL, A(TB_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), n, &g_features_denseblock3_denselayer21_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2), G(P_features_denseblock3_denselayer21_conv2_weight), NULL, A(TB_features_denseblock3_denselayer21_conv2), A(D_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), n, &g_features_denseblock3_denselayer21_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer21_norm2, 25088);
     /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer21_norm2), A(D_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer21_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer21_norm2), A(D_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_conv1), G(P_features_denseblock3_denselayer21_norm2_weight), G(P_features_denseblock3_denselayer21_norm2_bias), A(D_features_denseblock3_denselayer21_norm2), A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2), S(S_features_denseblock3_denselayer21_norm2) + 128, P(P_features_denseblock3_denselayer21_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer21_conv1), G(P_features_denseblock3_denselayer21_norm2_weight), G(P_features_denseblock3_denselayer21_norm2_bias), A(D_features_denseblock3_denselayer21_norm2), A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2), S(S_features_denseblock3_denselayer21_norm2) + 128, P(P_features_denseblock3_denselayer21_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer21_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer21_relu1, 175616);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1), G(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer21_conv1), A(X_features_denseblock3_denselayer21_relu1), P(P_features_denseblock3_denselayer21_conv1_weight), n, &g_features_denseblock3_denselayer21_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1), G(P_features_denseblock3_denselayer21_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer21_conv1), A(X_features_denseblock3_denselayer21_relu1), P(P_features_denseblock3_denselayer21_conv1_weight), n, &g_features_denseblock3_denselayer21_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
-    ZERO(D_features_denseblock3_denselayer21_norm1, 175616);
     /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer21_norm1), A(D_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
+    rt_relu_backward(A(D_features_denseblock3_denselayer21_norm1), A(D_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_relu1), (size_t)n * 175616, RT_SET);
     /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_concat1), G(P_features_denseblock3_denselayer21_norm1_weight), G(P_features_denseblock3_denselayer21_norm1_bias), A(D_features_denseblock3_denselayer21_norm1), A(X_features_denseblock3_denselayer20_concat1), S(S_features_denseblock3_denselayer21_norm1), S(S_features_denseblock3_denselayer21_norm1) + 896, P(P_features_denseblock3_denselayer21_norm1_weight), n, 896, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_concat1), G(P_features_denseblock3_denselayer21_norm1_weight), G(P_features_denseblock3_denselayer21_norm1_bias), A(D_features_denseblock3_denselayer21_norm1), A(X_features_denseblock3_denselayer20_concat1), S(S_features_denseblock3_denselayer21_norm1), S(S_features_denseblock3_denselayer21_norm1) + 896, P(P_features_denseblock3_denselayer21_norm1_weight), n, 896, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
-    ZERO(D_features_denseblock3_denselayer19_concat1, 169344);
-    ZERO(D_features_denseblock3_denselayer20_conv2, 6272);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer19_concat1), A(D_features_denseblock3_denselayer20_concat1), n, 896, 0, 864, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_concat1), n, 896, 864, 32, 196);
-    ZERO(D_features_denseblock3_denselayer20_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer19_concat1), A(D_features_denseblock3_denselayer20_concat1), n, 896, 0, 864, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_concat1), n, 896, 864, 32, 196, RT_SET);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2), G(P_features_denseblock3_denselayer20_conv2_weight), NULL, A(TB_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), n, &g_features_denseblock3_denselayer20_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2), G(P_features_denseblock3_denselayer20_conv2_weight), NULL, A(TB_features_denseblock3_denselayer20_conv2), A(D_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), n, &g_features_denseblock3_denselayer20_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer20_norm2, 25088);
     /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer20_norm2), A(D_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer20_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer20_norm2), A(D_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_conv1), G(P_features_denseblock3_denselayer20_norm2_weight), G(P_features_denseblock3_denselayer20_norm2_bias), A(D_features_denseblock3_denselayer20_norm2), A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2), S(S_features_denseblock3_denselayer20_norm2) + 128, P(P_features_denseblock3_denselayer20_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer20_conv1), G(P_features_denseblock3_denselayer20_norm2_weight), G(P_features_denseblock3_denselayer20_norm2_bias), A(D_features_denseblock3_denselayer20_norm2), A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2), S(S_features_denseblock3_denselayer20_norm2) + 128, P(P_features_denseblock3_denselayer20_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer20_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer20_relu1, 169344);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1), G(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer20_conv1), A(X_features_denseblock3_denselayer20_relu1), P(P_features_denseblock3_denselayer20_conv1_weight), n, &g_features_denseblock3_denselayer20_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1), G(P_features_denseblock3_denselayer20_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer20_conv1), A(X_features_denseblock3_denselayer20_relu1), P(P_features_denseblock3_denselayer20_conv1_weight), n, &g_features_denseblock3_denselayer20_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
-    ZERO(D_features_denseblock3_denselayer20_norm1, 169344);
     /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer20_norm1), A(D_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
+    rt_relu_backward(A(D_features_denseblock3_denselayer20_norm1), A(D_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_relu1), (size_t)n * 169344, RT_SET);
     /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_concat1), G(P_features_denseblock3_denselayer20_norm1_weight), G(P_features_denseblock3_denselayer20_norm1_bias), A(D_features_denseblock3_denselayer20_norm1), A(X_features_denseblock3_denselayer19_concat1), S(S_features_denseblock3_denselayer20_norm1), S(S_features_denseblock3_denselayer20_norm1) + 864, P(P_features_denseblock3_denselayer20_norm1_weight), n, 864, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_concat1), G(P_features_denseblock3_denselayer20_norm1_weight), G(P_features_denseblock3_denselayer20_norm1_bias), A(D_features_denseblock3_denselayer20_norm1), A(X_features_denseblock3_denselayer19_concat1), S(S_features_denseblock3_denselayer20_norm1), S(S_features_denseblock3_denselayer20_norm1) + 864, P(P_features_denseblock3_denselayer20_norm1_weight), n, 864, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
-    ZERO(D_features_denseblock3_denselayer18_concat1, 163072);
-    ZERO(D_features_denseblock3_denselayer19_conv2, 6272);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer18_concat1), A(D_features_denseblock3_denselayer19_concat1), n, 864, 0, 832, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_concat1), n, 864, 832, 32, 196);
-    ZERO(D_features_denseblock3_denselayer19_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer18_concat1), A(D_features_denseblock3_denselayer19_concat1), n, 864, 0, 832, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_concat1), n, 864, 832, 32, 196, RT_SET);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2), G(P_features_denseblock3_denselayer19_conv2_weight), NULL, A(TB_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), n, &g_features_denseblock3_denselayer19_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2), G(P_features_denseblock3_denselayer19_conv2_weight), NULL, A(TB_features_denseblock3_denselayer19_conv2), A(D_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), n, &g_features_denseblock3_denselayer19_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer19_norm2, 25088);
     /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer19_norm2), A(D_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer19_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer19_norm2), A(D_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_conv1), G(P_features_denseblock3_denselayer19_norm2_weight), G(P_features_denseblock3_denselayer19_norm2_bias), A(D_features_denseblock3_denselayer19_norm2), A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2), S(S_features_denseblock3_denselayer19_norm2) + 128, P(P_features_denseblock3_denselayer19_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer19_conv1), G(P_features_denseblock3_denselayer19_norm2_weight), G(P_features_denseblock3_denselayer19_norm2_bias), A(D_features_denseblock3_denselayer19_norm2), A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2), S(S_features_denseblock3_denselayer19_norm2) + 128, P(P_features_denseblock3_denselayer19_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer19_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer19_relu1, 163072);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1), G(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer19_conv1), A(X_features_denseblock3_denselayer19_relu1), P(P_features_denseblock3_denselayer19_conv1_weight), n, &g_features_denseblock3_denselayer19_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1), G(P_features_denseblock3_denselayer19_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer19_conv1), A(X_features_denseblock3_denselayer19_relu1), P(P_features_denseblock3_denselayer19_conv1_weight), n, &g_features_denseblock3_denselayer19_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
-    ZERO(D_features_denseblock3_denselayer19_norm1, 163072);
     /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer19_norm1), A(D_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
+    rt_relu_backward(A(D_features_denseblock3_denselayer19_norm1), A(D_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_relu1), (size_t)n * 163072, RT_SET);
     /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_concat1), G(P_features_denseblock3_denselayer19_norm1_weight), G(P_features_denseblock3_denselayer19_norm1_bias), A(D_features_denseblock3_denselayer19_norm1), A(X_features_denseblock3_denselayer18_concat1), S(S_features_denseblock3_denselayer19_norm1), S(S_features_denseblock3_denselayer19_norm1) + 832, P(P_features_denseblock3_denselayer19_norm1_weight), n, 832, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_concat1), G(P_features_denseblock3_denselayer19_norm1_weight), G(P_features_denseblock3_denselayer19_norm1_bias), A(D_features_denseblock3_denselayer19_norm1), A(X_features_denseblock3_denselayer18_concat1), S(S_features_denseblock3_denselayer19_norm1), S(S_features_denseblock3_denselayer19_norm1) + 832, P(P_features_denseblock3_denselayer19_norm1_weight), n, 832, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
-    ZERO(D_features_denseblock3_denselayer17_concat1, 156800);
-    ZERO(D_features_denseblock3_denselayer18_conv2, 6272);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer17_concat1), A(D_features_denseblock3_denselayer18_concat1), n, 832, 0, 800, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_concat1), n, 832, 800, 32, 196);
-    ZERO(D_features_denseblock3_denselayer18_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer17_concat1), A(D_features_denseblock3_denselayer18_concat1), n, 832, 0, 800, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_concat1), n, 832, 800, 32, 196, RT_SET);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2), G(P_features_denseblock3_denselayer18_conv2_weight), NULL, A(TB_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), n, &g_features_denseblock3_denselayer18_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2), G(P_features_denseblock3_denselayer18_conv2_weight), NULL, A(TB_features_denseblock3_denselayer18_conv2), A(D_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), n, &g_features_denseblock3_denselayer18_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer18_norm2, 25088);
     /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer18_norm2), A(D_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer18_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer18_norm2), A(D_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_conv1), G(P_features_denseblock3_denselayer18_norm2_weight), G(P_features_denseblock3_denselayer18_norm2_bias), A(D_features_denseblock3_denselayer18_norm2), A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2), S(S_features_denseblock3_denselayer18_norm2) + 128, P(P_features_denseblock3_denselayer18_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer18_conv1), G(P_features_denseblock3_denselayer18_norm2_weight), G(P_features_denseblock3_denselayer18_norm2_bias), A(D_features_denseblock3_denselayer18_norm2), A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2), S(S_features_denseblock3_denselayer18_norm2) + 128, P(P_features_denseblock3_denselayer18_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer18_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer18_relu1, 156800);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1), G(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer18_conv1), A(X_features_denseblock3_denselayer18_relu1), P(P_features_denseblock3_denselayer18_conv1_weight), n, &g_features_denseblock3_denselayer18_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1), G(P_features_denseblock3_denselayer18_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer18_conv1), A(X_features_denseblock3_denselayer18_relu1), P(P_features_denseblock3_denselayer18_conv1_weight), n, &g_features_denseblock3_denselayer18_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
-    ZERO(D_features_denseblock3_denselayer18_norm1, 156800);
     /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer18_norm1), A(D_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
+    rt_relu_backward(A(D_features_denseblock3_denselayer18_norm1), A(D_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_relu1), (size_t)n * 156800, RT_SET);
     /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_concat1), G(P_features_denseblock3_denselayer18_norm1_weight), G(P_features_denseblock3_denselayer18_norm1_bias), A(D_features_denseblock3_denselayer18_norm1), A(X_features_denseblock3_denselayer17_concat1), S(S_features_denseblock3_denselayer18_norm1), S(S_features_denseblock3_denselayer18_norm1) + 800, P(P_features_denseblock3_denselayer18_norm1_weight), n, 800, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_concat1), G(P_features_denseblock3_denselayer18_norm1_weight), G(P_features_denseblock3_denselayer18_norm1_bias), A(D_features_denseblock3_denselayer18_norm1), A(X_features_denseblock3_denselayer17_concat1), S(S_features_denseblock3_denselayer18_norm1), S(S_features_denseblock3_denselayer18_norm1) + 800, P(P_features_denseblock3_denselayer18_norm1_weight), n, 800, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
-    ZERO(D_features_denseblock3_denselayer16_concat1, 150528);
-    ZERO(D_features_denseblock3_denselayer17_conv2, 6272);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer16_concat1), A(D_features_denseblock3_denselayer17_concat1), n, 800, 0, 768, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_concat1), n, 800, 768, 32, 196);
-    ZERO(D_features_denseblock3_denselayer17_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer16_concat1), A(D_features_denseblock3_denselayer17_concat1), n, 800, 0, 768, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_concat1), n, 800, 768, 32, 196, RT_SET);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2), G(P_features_denseblock3_denselayer17_conv2_weight), NULL, A(TB_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), n, &g_features_denseblock3_denselayer17_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2), G(P_features_denseblock3_denselayer17_conv2_weight), NULL, A(TB_features_denseblock3_denselayer17_conv2), A(D_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), n, &g_features_denseblock3_denselayer17_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer17_norm2, 25088);
     /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer17_norm2), A(D_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer17_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer17_norm2), A(D_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_conv1), G(P_features_denseblock3_denselayer17_norm2_weight), G(P_features_denseblock3_denselayer17_norm2_bias), A(D_features_denseblock3_denselayer17_norm2), A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2), S(S_features_denseblock3_denselayer17_norm2) + 128, P(P_features_denseblock3_denselayer17_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer17_conv1), G(P_features_denseblock3_denselayer17_norm2_weight), G(P_features_denseblock3_denselayer17_norm2_bias), A(D_features_denseblock3_denselayer17_norm2), A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2), S(S_features_denseblock3_denselayer17_norm2) + 128, P(P_features_denseblock3_denselayer17_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer17_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer17_relu1, 150528);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1), G(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer17_conv1), A(X_features_denseblock3_denselayer17_relu1), P(P_features_denseblock3_denselayer17_conv1_weight), n, &g_features_denseblock3_denselayer17_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1), G(P_features_denseblock3_denselayer17_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer17_conv1), A(X_features_denseblock3_denselayer17_relu1), P(P_features_denseblock3_denselayer17_conv1_weight), n, &g_features_denseblock3_denselayer17_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
-    ZERO(D_features_denseblock3_denselayer17_norm1, 150528);
     /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer17_norm1), A(D_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
+    rt_relu_backward(A(D_features_denseblock3_denselayer17_norm1), A(D_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_relu1), (size_t)n * 150528, RT_SET);
     /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_concat1), G(P_features_denseblock3_denselayer17_norm1_weight), G(P_features_denseblock3_denselayer17_norm1_bias), A(D_features_denseblock3_denselayer17_norm1), A(X_features_denseblock3_denselayer16_concat1), S(S_features_denseblock3_denselayer17_norm1), S(S_features_denseblock3_denselayer17_norm1) + 768, P(P_features_denseblock3_denselayer17_norm1_weight), n, 768, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_concat1), G(P_features_denseblock3_denselayer17_norm1_weight), G(P_features_denseblock3_denselayer17_norm1_bias), A(D_features_denseblock3_denselayer17_norm1), A(X_features_denseblock3_denselayer16_concat1), S(S_features_denseblock3_denselayer17_norm1), S(S_features_denseblock3_denselayer17_norm1) + 768, P(P_features_denseblock3_denselayer17_norm1_weight), n, 768, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
-    ZERO(D_features_denseblock3_denselayer15_concat1, 144256);
-    ZERO(D_features_denseblock3_denselayer16_conv2, 6272);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer15_concat1), A(D_features_denseblock3_denselayer16_concat1), n, 768, 0, 736, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_concat1), n, 768, 736, 32, 196);
-    ZERO(D_features_denseblock3_denselayer16_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer15_concat1), A(D_features_denseblock3_denselayer16_concat1), n, 768, 0, 736, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_concat1), n, 768, 736, 32, 196, RT_SET);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2), G(P_features_denseblock3_denselayer16_conv2_weight), NULL, A(TB_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), n, &g_features_denseblock3_denselayer16_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2), G(P_features_denseblock3_denselayer16_conv2_weight), NULL, A(TB_features_denseblock3_denselayer16_conv2), A(D_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), n, &g_features_denseblock3_denselayer16_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer16_norm2, 25088);
     /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer16_norm2), A(D_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer16_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer16_norm2), A(D_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_conv1), G(P_features_denseblock3_denselayer16_norm2_weight), G(P_features_denseblock3_denselayer16_norm2_bias), A(D_features_denseblock3_denselayer16_norm2), A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2), S(S_features_denseblock3_denselayer16_norm2) + 128, P(P_features_denseblock3_denselayer16_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer16_conv1), G(P_features_denseblock3_denselayer16_norm2_weight), G(P_features_denseblock3_denselayer16_norm2_bias), A(D_features_denseblock3_denselayer16_norm2), A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2), S(S_features_denseblock3_denselayer16_norm2) + 128, P(P_features_denseblock3_denselayer16_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer16_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer16_relu1, 144256);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1), G(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer16_conv1), A(X_features_denseblock3_denselayer16_relu1), P(P_features_denseblock3_denselayer16_conv1_weight), n, &g_features_denseblock3_denselayer16_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1), G(P_features_denseblock3_denselayer16_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer16_conv1), A(X_features_denseblock3_denselayer16_relu1), P(P_features_denseblock3_denselayer16_conv1_weight), n, &g_features_denseblock3_denselayer16_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
-    ZERO(D_features_denseblock3_denselayer16_norm1, 144256);
     /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer16_norm1), A(D_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
+    rt_relu_backward(A(D_features_denseblock3_denselayer16_norm1), A(D_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_relu1), (size_t)n * 144256, RT_SET);
     /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_concat1), G(P_features_denseblock3_denselayer16_norm1_weight), G(P_features_denseblock3_denselayer16_norm1_bias), A(D_features_denseblock3_denselayer16_norm1), A(X_features_denseblock3_denselayer15_concat1), S(S_features_denseblock3_denselayer16_norm1), S(S_features_denseblock3_denselayer16_norm1) + 736, P(P_features_denseblock3_denselayer16_norm1_weight), n, 736, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_concat1), G(P_features_denseblock3_denselayer16_norm1_weight), G(P_features_denseblock3_denselayer16_norm1_bias), A(D_features_denseblock3_denselayer16_norm1), A(X_features_denseblock3_denselayer15_concat1), S(S_features_denseblock3_denselayer16_norm1), S(S_features_denseblock3_denselayer16_norm1) + 736, P(P_features_denseblock3_denselayer16_norm1_weight), n, 736, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
-    ZERO(D_features_denseblock3_denselayer14_concat1, 137984);
-    ZERO(D_features_denseblock3_denselayer15_conv2, 6272);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer14_concat1), A(D_features_denseblock3_denselayer15_concat1), n, 736, 0, 704, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_concat1), n, 736, 704, 32, 196);
-    ZERO(D_features_denseblock3_denselayer15_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer14_concat1), A(D_features_denseblock3_denselayer15_concat1), n, 736, 0, 704, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_concat1), n, 736, 704, 32, 196, RT_SET);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2), G(P_features_denseblock3_denselayer15_conv2_weight), NULL, A(TB_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), n, &g_features_denseblock3_denselayer15_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2), G(P_features_denseblock3_denselayer15_conv2_weight), NULL, A(TB_features_denseblock3_denselayer15_conv2), A(D_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), n, &g_features_denseblock3_denselayer15_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer15_norm2, 25088);
     /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer15_norm2), A(D_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer15_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer15_norm2), A(D_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_conv1), G(P_features_denseblock3_denselayer15_norm2_weight), G(P_features_denseblock3_denselayer15_norm2_bias), A(D_features_denseblock3_denselayer15_norm2), A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2), S(S_features_denseblock3_denselayer15_norm2) + 128, P(P_features_denseblock3_denselayer15_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer15_conv1), G(P_features_denseblock3_denselayer15_norm2_weight), G(P_features_denseblock3_denselayer15_norm2_bias), A(D_features_denseblock3_denselayer15_norm2), A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2), S(S_features_denseblock3_denselayer15_norm2) + 128, P(P_features_denseblock3_denselayer15_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer15_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer15_relu1, 137984);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1), G(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer15_conv1), A(X_features_denseblock3_denselayer15_relu1), P(P_features_denseblock3_denselayer15_conv1_weight), n, &g_features_denseblock3_denselayer15_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1), G(P_features_denseblock3_denselayer15_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer15_conv1), A(X_features_denseblock3_denselayer15_relu1), P(P_features_denseblock3_denselayer15_conv1_weight), n, &g_features_denseblock3_denselayer15_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
-    ZERO(D_features_denseblock3_denselayer15_norm1, 137984);
     /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer15_norm1), A(D_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
+    rt_relu_backward(A(D_features_denseblock3_denselayer15_norm1), A(D_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_relu1), (size_t)n * 137984, RT_SET);
     /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_concat1), G(P_features_denseblock3_denselayer15_norm1_weight), G(P_features_denseblock3_denselayer15_norm1_bias), A(D_features_denseblock3_denselayer15_norm1), A(X_features_denseblock3_denselayer14_concat1), S(S_features_denseblock3_denselayer15_norm1), S(S_features_denseblock3_denselayer15_norm1) + 704, P(P_features_denseblock3_denselayer15_norm1_weight), n, 704, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_concat1), G(P_features_denseblock3_denselayer15_norm1_weight), G(P_features_denseblock3_denselayer15_norm1_bias), A(D_features_denseblock3_denselayer15_norm1), A(X_features_denseblock3_denselayer14_concat1), S(S_features_denseblock3_denselayer15_norm1), S(S_features_denseblock3_denselayer15_norm1) + 704, P(P_features_denseblock3_denselayer15_norm1_weight), n, 704, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
-    ZERO(D_features_denseblock3_denselayer13_concat1, 131712);
-    ZERO(D_features_denseblock3_denselayer14_conv2, 6272);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer13_concat1), A(D_features_denseblock3_denselayer14_concat1), n, 704, 0, 672, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_concat1), n, 704, 672, 32, 196);
-    ZERO(D_features_denseblock3_denselayer14_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer13_concat1), A(D_features_denseblock3_denselayer14_concat1), n, 704, 0, 672, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_concat1), n, 704, 672, 32, 196, RT_SET);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2), G(P_features_denseblock3_denselayer14_conv2_weight), NULL, A(TB_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), n, &g_features_denseblock3_denselayer14_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2), G(P_features_denseblock3_denselayer14_conv2_weight), NULL, A(TB_features_denseblock3_denselayer14_conv2), A(D_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), n, &g_features_denseblock3_denselayer14_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer14_norm2, 25088);
     /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer14_norm2), A(D_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer14_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer14_norm2), A(D_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_conv1), G(P_features_denseblock3_denselayer14_norm2_weight), G(P_features_denseblock3_denselayer14_norm2_bias), A(D_features_denseblock3_denselayer14_norm2), A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2), S(S_features_denseblock3_denselayer14_norm2) + 128, P(P_features_denseblock3_denselayer14_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer14_conv1), G(P_features_denseblock3_denselayer14_norm2_weight), G(P_features_denseblock3_denselayer14_norm2_bias), A(D_features_denseblock3_denselayer14_norm2), A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2), S(S_features_denseblock3_denselayer14_norm2) + 128, P(P_features_denseblock3_denselayer14_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer14_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer14_relu1, 131712);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1), G(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer14_conv1), A(X_features_denseblock3_denselayer14_relu1), P(P_features_denseblock3_denselayer14_conv1_weight), n, &g_features_denseblock3_denselayer14_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1), G(P_features_denseblock3_denselayer14_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer14_conv1), A(X_features_denseblock3_denselayer14_relu1), P(P_features_denseblock3_denselayer14_conv1_weight), n, &g_features_denseblock3_denselayer14_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
-    ZERO(D_features_denseblock3_denselayer14_norm1, 131712);
     /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer14_norm1), A(D_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
+    rt_relu_backward(A(D_features_denseblock3_denselayer14_norm1), A(D_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_relu1), (size_t)n * 131712, RT_SET);
     /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_concat1), G(P_features_denseblock3_denselayer14_norm1_weight), G(P_features_denseblock3_denselayer14_norm1_bias), A(D_features_denseblock3_denselayer14_norm1), A(X_features_denseblock3_denselayer13_concat1), S(S_features_denseblock3_denselayer14_norm1), S(S_features_denseblock3_denselayer14_norm1) + 672, P(P_features_denseblock3_denselayer14_norm1_weight), n, 672, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_concat1), G(P_features_denseblock3_denselayer14_norm1_weight), G(P_features_denseblock3_denselayer14_norm1_bias), A(D_features_denseblock3_denselayer14_norm1), A(X_features_denseblock3_denselayer13_concat1), S(S_features_denseblock3_denselayer14_norm1), S(S_features_denseblock3_denselayer14_norm1) + 672, P(P_features_denseblock3_denselayer14_norm1_weight), n, 672, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
-    ZERO(D_features_denseblock3_denselayer12_concat1, 125440);
-    ZERO(D_features_denseblock3_denselayer13_conv2, 6272);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer12_concat1), A(D_features_denseblock3_denselayer13_concat1), n, 672, 0, 640, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_concat1), n, 672, 640, 32, 196);
-    ZERO(D_features_denseblock3_denselayer13_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer12_concat1), A(D_features_denseblock3_denselayer13_concat1), n, 672, 0, 640, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_concat1), n, 672, 640, 32, 196, RT_SET);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2), G(P_features_denseblock3_denselayer13_conv2_weight), NULL, A(TB_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), n, &g_features_denseblock3_denselayer13_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2), G(P_features_denseblock3_denselayer13_conv2_weight), NULL, A(TB_features_denseblock3_denselayer13_conv2), A(D_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), n, &g_features_denseblock3_denselayer13_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer13_norm2, 25088);
     /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer13_norm2), A(D_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer13_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer13_norm2), A(D_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_conv1), G(P_features_denseblock3_denselayer13_norm2_weight), G(P_features_denseblock3_denselayer13_norm2_bias), A(D_features_denseblock3_denselayer13_norm2), A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2), S(S_features_denseblock3_denselayer13_norm2) + 128, P(P_features_denseblock3_denselayer13_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer13_conv1), G(P_features_denseblock3_denselayer13_norm2_weight), G(P_features_denseblock3_denselayer13_norm2_bias), A(D_features_denseblock3_denselayer13_norm2), A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2), S(S_features_denseblock3_denselayer13_norm2) + 128, P(P_features_denseblock3_denselayer13_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer13_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer13_relu1, 125440);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1), G(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer13_conv1), A(X_features_denseblock3_denselayer13_relu1), P(P_features_denseblock3_denselayer13_conv1_weight), n, &g_features_denseblock3_denselayer13_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1), G(P_features_denseblock3_denselayer13_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer13_conv1), A(X_features_denseblock3_denselayer13_relu1), P(P_features_denseblock3_denselayer13_conv1_weight), n, &g_features_denseblock3_denselayer13_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
-    ZERO(D_features_denseblock3_denselayer13_norm1, 125440);
     /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer13_norm1), A(D_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
+    rt_relu_backward(A(D_features_denseblock3_denselayer13_norm1), A(D_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_relu1), (size_t)n * 125440, RT_SET);
     /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_concat1), G(P_features_denseblock3_denselayer13_norm1_weight), G(P_features_denseblock3_denselayer13_norm1_bias), A(D_features_denseblock3_denselayer13_norm1), A(X_features_denseblock3_denselayer12_concat1), S(S_features_denseblock3_denselayer13_norm1), S(S_features_denseblock3_denselayer13_norm1) + 640, P(P_features_denseblock3_denselayer13_norm1_weight), n, 640, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_concat1), G(P_features_denseblock3_denselayer13_norm1_weight), G(P_features_denseblock3_denselayer13_norm1_bias), A(D_features_denseblock3_denselayer13_norm1), A(X_features_denseblock3_denselayer12_concat1), S(S_features_denseblock3_denselayer13_norm1), S(S_features_denseblock3_denselayer13_norm1) + 640, P(P_features_denseblock3_denselayer13_norm1_weight), n, 640, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
-    ZERO(D_features_denseblock3_denselayer11_concat1, 119168);
-    ZERO(D_features_denseblock3_denselayer12_conv2, 6272);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer11_concat1), A(D_features_denseblock3_denselayer12_concat1), n, 640, 0, 608, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_concat1), n, 640, 608, 32, 196);
-    ZERO(D_features_denseblock3_denselayer12_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer11_concat1), A(D_features_denseblock3_denselayer12_concat1), n, 640, 0, 608, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_concat1), n, 640, 608, 32, 196, RT_SET);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2), G(P_features_denseblock3_denselayer12_conv2_weight), NULL, A(TB_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), n, &g_features_denseblock3_denselayer12_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2), G(P_features_denseblock3_denselayer12_conv2_weight), NULL, A(TB_features_denseblock3_denselayer12_conv2), A(D_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), n, &g_features_denseblock3_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer12_norm2, 25088);
     /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer12_norm2), A(D_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer12_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer12_norm2), A(D_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_conv1), G(P_features_denseblock3_denselayer12_norm2_weight), G(P_features_denseblock3_denselayer12_norm2_bias), A(D_features_denseblock3_denselayer12_norm2), A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2), S(S_features_denseblock3_denselayer12_norm2) + 128, P(P_features_denseblock3_denselayer12_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer12_conv1), G(P_features_denseblock3_denselayer12_norm2_weight), G(P_features_denseblock3_denselayer12_norm2_bias), A(D_features_denseblock3_denselayer12_norm2), A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2), S(S_features_denseblock3_denselayer12_norm2) + 128, P(P_features_denseblock3_denselayer12_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer12_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer12_relu1, 119168);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1), G(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer12_conv1), A(X_features_denseblock3_denselayer12_relu1), P(P_features_denseblock3_denselayer12_conv1_weight), n, &g_features_denseblock3_denselayer12_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1), G(P_features_denseblock3_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer12_conv1), A(X_features_denseblock3_denselayer12_relu1), P(P_features_denseblock3_denselayer12_conv1_weight), n, &g_features_denseblock3_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
-    ZERO(D_features_denseblock3_denselayer12_norm1, 119168);
     /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer12_norm1), A(D_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
+    rt_relu_backward(A(D_features_denseblock3_denselayer12_norm1), A(D_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_relu1), (size_t)n * 119168, RT_SET);
     /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_concat1), G(P_features_denseblock3_denselayer12_norm1_weight), G(P_features_denseblock3_denselayer12_norm1_bias), A(D_features_denseblock3_denselayer12_norm1), A(X_features_denseblock3_denselayer11_concat1), S(S_features_denseblock3_denselayer12_norm1), S(S_features_denseblock3_denselayer12_norm1) + 608, P(P_features_denseblock3_denselayer12_norm1_weight), n, 608, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_concat1), G(P_features_denseblock3_denselayer12_norm1_weight), G(P_features_denseblock3_denselayer12_norm1_bias), A(D_features_denseblock3_denselayer12_norm1), A(X_features_denseblock3_denselayer11_concat1), S(S_features_denseblock3_denselayer12_norm1), S(S_features_denseblock3_denselayer12_norm1) + 608, P(P_features_denseblock3_denselayer12_norm1_weight), n, 608, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
-    ZERO(D_features_denseblock3_denselayer10_concat1, 112896);
-    ZERO(D_features_denseblock3_denselayer11_conv2, 6272);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer10_concat1), A(D_features_denseblock3_denselayer11_concat1), n, 608, 0, 576, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_concat1), n, 608, 576, 32, 196);
-    ZERO(D_features_denseblock3_denselayer11_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer10_concat1), A(D_features_denseblock3_denselayer11_concat1), n, 608, 0, 576, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_concat1), n, 608, 576, 32, 196, RT_SET);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2), G(P_features_denseblock3_denselayer11_conv2_weight), NULL, A(TB_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), n, &g_features_denseblock3_denselayer11_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2), G(P_features_denseblock3_denselayer11_conv2_weight), NULL, A(TB_features_denseblock3_denselayer11_conv2), A(D_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), n, &g_features_denseblock3_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer11_norm2, 25088);
     /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer11_norm2), A(D_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer11_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer11_norm2), A(D_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_conv1), G(P_features_denseblock3_denselayer11_norm2_weight), G(P_features_denseblock3_denselayer11_norm2_bias), A(D_features_denseblock3_denselayer11_norm2), A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2), S(S_features_denseblock3_denselayer11_norm2) + 128, P(P_features_denseblock3_denselayer11_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer11_conv1), G(P_features_denseblock3_denselayer11_norm2_weight), G(P_features_denseblock3_denselayer11_norm2_bias), A(D_features_denseblock3_denselayer11_norm2), A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2), S(S_features_denseblock3_denselayer11_norm2) + 128, P(P_features_denseblock3_denselayer11_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer11_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer11_relu1, 112896);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1), G(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer11_conv1), A(X_features_denseblock3_denselayer11_relu1), P(P_features_denseblock3_denselayer11_conv1_weight), n, &g_features_denseblock3_denselayer11_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1), G(P_features_denseblock3_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer11_conv1), A(X_features_denseblock3_denselayer11_relu1), P(P_features_denseblock3_denselayer11_conv1_weight), n, &g_features_denseblock3_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
-    ZERO(D_features_denseblock3_denselayer11_norm1, 112896);
     /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer11_norm1), A(D_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
+    rt_relu_backward(A(D_features_denseblock3_denselayer11_norm1), A(D_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_relu1), (size_t)n * 112896, RT_SET);
     /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_concat1), G(P_features_denseblock3_denselayer11_norm1_weight), G(P_features_denseblock3_denselayer11_norm1_bias), A(D_features_denseblock3_denselayer11_norm1), A(X_features_denseblock3_denselayer10_concat1), S(S_features_denseblock3_denselayer11_norm1), S(S_features_denseblock3_denselayer11_norm1) + 576, P(P_features_denseblock3_denselayer11_norm1_weight), n, 576, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_concat1), G(P_features_denseblock3_denselayer11_norm1_weight), G(P_features_denseblock3_denselayer11_norm1_bias), A(D_features_denseblock3_denselayer11_norm1), A(X_features_denseblock3_denselayer10_concat1), S(S_features_denseblock3_denselayer11_norm1), S(S_features_denseblock3_denselayer11_norm1) + 576, P(P_features_denseblock3_denselayer11_norm1_weight), n, 576, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
-    ZERO(D_features_denseblock3_denselayer9_concat1, 106624);
-    ZERO(D_features_denseblock3_denselayer10_conv2, 6272);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer9_concat1), A(D_features_denseblock3_denselayer10_concat1), n, 576, 0, 544, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_concat1), n, 576, 544, 32, 196);
-    ZERO(D_features_denseblock3_denselayer10_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer9_concat1), A(D_features_denseblock3_denselayer10_concat1), n, 576, 0, 544, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_concat1), n, 576, 544, 32, 196, RT_SET);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2), G(P_features_denseblock3_denselayer10_conv2_weight), NULL, A(TB_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), n, &g_features_denseblock3_denselayer10_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2), G(P_features_denseblock3_denselayer10_conv2_weight), NULL, A(TB_features_denseblock3_denselayer10_conv2), A(D_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), n, &g_features_denseblock3_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer10_norm2, 25088);
     /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer10_norm2), A(D_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer10_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer10_norm2), A(D_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_conv1), G(P_features_denseblock3_denselayer10_norm2_weight), G(P_features_denseblock3_denselayer10_norm2_bias), A(D_features_denseblock3_denselayer10_norm2), A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2), S(S_features_denseblock3_denselayer10_norm2) + 128, P(P_features_denseblock3_denselayer10_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer10_conv1), G(P_features_denseblock3_denselayer10_norm2_weight), G(P_features_denseblock3_denselayer10_norm2_bias), A(D_features_denseblock3_denselayer10_norm2), A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2), S(S_features_denseblock3_denselayer10_norm2) + 128, P(P_features_denseblock3_denselayer10_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer10_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer10_relu1, 106624);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1), G(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer10_conv1), A(X_features_denseblock3_denselayer10_relu1), P(P_features_denseblock3_denselayer10_conv1_weight), n, &g_features_denseblock3_denselayer10_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1), G(P_features_denseblock3_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer10_conv1), A(X_features_denseblock3_denselayer10_relu1), P(P_features_denseblock3_denselayer10_conv1_weight), n, &g_features_denseblock3_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
-    ZERO(D_features_denseblock3_denselayer10_norm1, 106624);
     /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer10_norm1), A(D_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
+    rt_relu_backward(A(D_features_denseblock3_denselayer10_norm1), A(D_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_relu1), (size_t)n * 106624, RT_SET);
     /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_concat1), G(P_features_denseblock3_denselayer10_norm1_weight), G(P_features_denseblock3_denselayer10_norm1_bias), A(D_features_denseblock3_denselayer10_norm1), A(X_features_denseblock3_denselayer9_concat1), S(S_features_denseblock3_denselayer10_norm1), S(S_features_denseblock3_denselayer10_norm1) + 544, P(P_features_denseblock3_denselayer10_norm1_weight), n, 544, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_concat1), G(P_features_denseblock3_denselayer10_norm1_weight), G(P_features_denseblock3_denselayer10_norm1_bias), A(D_features_denseblock3_denselayer10_norm1), A(X_features_denseblock3_denselayer9_concat1), S(S_features_denseblock3_denselayer10_norm1), S(S_features_denseblock3_denselayer10_norm1) + 544, P(P_features_denseblock3_denselayer10_norm1_weight), n, 544, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
-    ZERO(D_features_denseblock3_denselayer8_concat1, 100352);
-    ZERO(D_features_denseblock3_denselayer9_conv2, 6272);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer8_concat1), A(D_features_denseblock3_denselayer9_concat1), n, 544, 0, 512, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_concat1), n, 544, 512, 32, 196);
-    ZERO(D_features_denseblock3_denselayer9_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer8_concat1), A(D_features_denseblock3_denselayer9_concat1), n, 544, 0, 512, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_concat1), n, 544, 512, 32, 196, RT_SET);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2), G(P_features_denseblock3_denselayer9_conv2_weight), NULL, A(TB_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), n, &g_features_denseblock3_denselayer9_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2), G(P_features_denseblock3_denselayer9_conv2_weight), NULL, A(TB_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), n, &g_features_denseblock3_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer9_norm2, 25088);
     /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer9_norm2), A(D_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer9_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer9_norm2), A(D_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_conv1), G(P_features_denseblock3_denselayer9_norm2_weight), G(P_features_denseblock3_denselayer9_norm2_bias), A(D_features_denseblock3_denselayer9_norm2), A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2), S(S_features_denseblock3_denselayer9_norm2) + 128, P(P_features_denseblock3_denselayer9_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer9_conv1), G(P_features_denseblock3_denselayer9_norm2_weight), G(P_features_denseblock3_denselayer9_norm2_bias), A(D_features_denseblock3_denselayer9_norm2), A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2), S(S_features_denseblock3_denselayer9_norm2) + 128, P(P_features_denseblock3_denselayer9_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer9_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer9_relu1, 100352);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1), G(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer9_conv1), A(X_features_denseblock3_denselayer9_relu1), P(P_features_denseblock3_denselayer9_conv1_weight), n, &g_features_denseblock3_denselayer9_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1), G(P_features_denseblock3_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer9_conv1), A(X_features_denseblock3_denselayer9_relu1), P(P_features_denseblock3_denselayer9_conv1_weight), n, &g_features_denseblock3_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
-    ZERO(D_features_denseblock3_denselayer9_norm1, 100352);
     /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer9_norm1), A(D_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
+    rt_relu_backward(A(D_features_denseblock3_denselayer9_norm1), A(D_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_relu1), (size_t)n * 100352, RT_SET);
     /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_concat1), G(P_features_denseblock3_denselayer9_norm1_weight), G(P_features_denseblock3_denselayer9_norm1_bias), A(D_features_denseblock3_denselayer9_norm1), A(X_features_denseblock3_denselayer8_concat1), S(S_features_denseblock3_denselayer9_norm1), S(S_features_denseblock3_denselayer9_norm1) + 512, P(P_features_denseblock3_denselayer9_norm1_weight), n, 512, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_concat1), G(P_features_denseblock3_denselayer9_norm1_weight), G(P_features_denseblock3_denselayer9_norm1_bias), A(D_features_denseblock3_denselayer9_norm1), A(X_features_denseblock3_denselayer8_concat1), S(S_features_denseblock3_denselayer9_norm1), S(S_features_denseblock3_denselayer9_norm1) + 512, P(P_features_denseblock3_denselayer9_norm1_weight), n, 512, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
-    ZERO(D_features_denseblock3_denselayer7_concat1, 94080);
-    ZERO(D_features_denseblock3_denselayer8_conv2, 6272);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer7_concat1), A(D_features_denseblock3_denselayer8_concat1), n, 512, 0, 480, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_concat1), n, 512, 480, 32, 196);
-    ZERO(D_features_denseblock3_denselayer8_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer7_concat1), A(D_features_denseblock3_denselayer8_concat1), n, 512, 0, 480, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_concat1), n, 512, 480, 32, 196, RT_SET);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2), G(P_features_denseblock3_denselayer8_conv2_weight), NULL, A(TB_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), n, &g_features_denseblock3_denselayer8_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2), G(P_features_denseblock3_denselayer8_conv2_weight), NULL, A(TB_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), n, &g_features_denseblock3_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer8_norm2, 25088);
     /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer8_norm2), A(D_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer8_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer8_norm2), A(D_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_conv1), G(P_features_denseblock3_denselayer8_norm2_weight), G(P_features_denseblock3_denselayer8_norm2_bias), A(D_features_denseblock3_denselayer8_norm2), A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2), S(S_features_denseblock3_denselayer8_norm2) + 128, P(P_features_denseblock3_denselayer8_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer8_conv1), G(P_features_denseblock3_denselayer8_norm2_weight), G(P_features_denseblock3_denselayer8_norm2_bias), A(D_features_denseblock3_denselayer8_norm2), A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2), S(S_features_denseblock3_denselayer8_norm2) + 128, P(P_features_denseblock3_denselayer8_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer8_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer8_relu1, 94080);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1), G(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer8_conv1), A(X_features_denseblock3_denselayer8_relu1), P(P_features_denseblock3_denselayer8_conv1_weight), n, &g_features_denseblock3_denselayer8_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1), G(P_features_denseblock3_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer8_conv1), A(X_features_denseblock3_denselayer8_relu1), P(P_features_denseblock3_denselayer8_conv1_weight), n, &g_features_denseblock3_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
-    ZERO(D_features_denseblock3_denselayer8_norm1, 94080);
     /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer8_norm1), A(D_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
+    rt_relu_backward(A(D_features_denseblock3_denselayer8_norm1), A(D_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_relu1), (size_t)n * 94080, RT_SET);
     /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_concat1), G(P_features_denseblock3_denselayer8_norm1_weight), G(P_features_denseblock3_denselayer8_norm1_bias), A(D_features_denseblock3_denselayer8_norm1), A(X_features_denseblock3_denselayer7_concat1), S(S_features_denseblock3_denselayer8_norm1), S(S_features_denseblock3_denselayer8_norm1) + 480, P(P_features_denseblock3_denselayer8_norm1_weight), n, 480, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_concat1), G(P_features_denseblock3_denselayer8_norm1_weight), G(P_features_denseblock3_denselayer8_norm1_bias), A(D_features_denseblock3_denselayer8_norm1), A(X_features_denseblock3_denselayer7_concat1), S(S_features_denseblock3_denselayer8_norm1), S(S_features_denseblock3_denselayer8_norm1) + 480, P(P_features_denseblock3_denselayer8_norm1_weight), n, 480, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
-    ZERO(D_features_denseblock3_denselayer6_concat1, 87808);
-    ZERO(D_features_denseblock3_denselayer7_conv2, 6272);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer6_concat1), A(D_features_denseblock3_denselayer7_concat1), n, 480, 0, 448, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_concat1), n, 480, 448, 32, 196);
-    ZERO(D_features_denseblock3_denselayer7_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer6_concat1), A(D_features_denseblock3_denselayer7_concat1), n, 480, 0, 448, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_concat1), n, 480, 448, 32, 196, RT_SET);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2), G(P_features_denseblock3_denselayer7_conv2_weight), NULL, A(TB_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), n, &g_features_denseblock3_denselayer7_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2), G(P_features_denseblock3_denselayer7_conv2_weight), NULL, A(TB_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), n, &g_features_denseblock3_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer7_norm2, 25088);
     /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer7_norm2), A(D_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer7_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer7_norm2), A(D_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_conv1), G(P_features_denseblock3_denselayer7_norm2_weight), G(P_features_denseblock3_denselayer7_norm2_bias), A(D_features_denseblock3_denselayer7_norm2), A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2), S(S_features_denseblock3_denselayer7_norm2) + 128, P(P_features_denseblock3_denselayer7_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer7_conv1), G(P_features_denseblock3_denselayer7_norm2_weight), G(P_features_denseblock3_denselayer7_norm2_bias), A(D_features_denseblock3_denselayer7_norm2), A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2), S(S_features_denseblock3_denselayer7_norm2) + 128, P(P_features_denseblock3_denselayer7_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer7_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer7_relu1, 87808);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1), G(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer7_conv1), A(X_features_denseblock3_denselayer7_relu1), P(P_features_denseblock3_denselayer7_conv1_weight), n, &g_features_denseblock3_denselayer7_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1), G(P_features_denseblock3_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer7_conv1), A(X_features_denseblock3_denselayer7_relu1), P(P_features_denseblock3_denselayer7_conv1_weight), n, &g_features_denseblock3_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
-    ZERO(D_features_denseblock3_denselayer7_norm1, 87808);
     /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer7_norm1), A(D_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
+    rt_relu_backward(A(D_features_denseblock3_denselayer7_norm1), A(D_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_relu1), (size_t)n * 87808, RT_SET);
     /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_denseblock3_denselayer7_norm1_weight), G(P_features_denseblock3_denselayer7_norm1_bias), A(D_features_denseblock3_denselayer7_norm1), A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer7_norm1), S(S_features_denseblock3_denselayer7_norm1) + 448, P(P_features_denseblock3_denselayer7_norm1_weight), n, 448, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_denseblock3_denselayer7_norm1_weight), G(P_features_denseblock3_denselayer7_norm1_bias), A(D_features_denseblock3_denselayer7_norm1), A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer7_norm1), S(S_features_denseblock3_denselayer7_norm1) + 448, P(P_features_denseblock3_denselayer7_norm1_weight), n, 448, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
-    ZERO(D_features_denseblock3_denselayer5_concat1, 81536);
-    ZERO(D_features_denseblock3_denselayer6_conv2, 6272);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_concat1), n, 448, 0, 416, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_concat1), n, 448, 416, 32, 196);
-    ZERO(D_features_denseblock3_denselayer6_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_concat1), n, 448, 0, 416, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_concat1), n, 448, 416, 32, 196, RT_SET);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer6_norm2, 25088);
     /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer6_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 128, P(P_features_denseblock3_denselayer6_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 128, P(P_features_denseblock3_denselayer6_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer6_relu1, 81536);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
-    ZERO(D_features_denseblock3_denselayer6_norm1, 81536);
     /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
+    rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 81536, RT_SET);
     /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 416, P(P_features_denseblock3_denselayer6_norm1_weight), n, 416, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 416, P(P_features_denseblock3_denselayer6_norm1_weight), n, 416, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
-    ZERO(D_features_denseblock3_denselayer4_concat1, 75264);
-    ZERO(D_features_denseblock3_denselayer5_conv2, 6272);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_concat1), n, 416, 0, 384, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_concat1), n, 416, 384, 32, 196);
-    ZERO(D_features_denseblock3_denselayer5_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_concat1), n, 416, 0, 384, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_concat1), n, 416, 384, 32, 196, RT_SET);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer5_norm2, 25088);
     /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer5_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 128, P(P_features_denseblock3_denselayer5_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 128, P(P_features_denseblock3_denselayer5_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer5_relu1, 75264);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
-    ZERO(D_features_denseblock3_denselayer5_norm1, 75264);
     /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
+    rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 75264, RT_SET);
     /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 384, P(P_features_denseblock3_denselayer5_norm1_weight), n, 384, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 384, P(P_features_denseblock3_denselayer5_norm1_weight), n, 384, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
-    ZERO(D_features_denseblock3_denselayer3_concat1, 68992);
-    ZERO(D_features_denseblock3_denselayer4_conv2, 6272);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_concat1), n, 384, 0, 352, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_concat1), n, 384, 352, 32, 196);
-    ZERO(D_features_denseblock3_denselayer4_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_concat1), n, 384, 0, 352, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_concat1), n, 384, 352, 32, 196, RT_SET);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer4_norm2, 25088);
     /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer4_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 128, P(P_features_denseblock3_denselayer4_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 128, P(P_features_denseblock3_denselayer4_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer4_relu1, 68992);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
-    ZERO(D_features_denseblock3_denselayer4_norm1, 68992);
     /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
+    rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 68992, RT_SET);
     /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 352, P(P_features_denseblock3_denselayer4_norm1_weight), n, 352, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 352, P(P_features_denseblock3_denselayer4_norm1_weight), n, 352, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
-    ZERO(D_features_denseblock3_denselayer2_concat1, 62720);
-    ZERO(D_features_denseblock3_denselayer3_conv2, 6272);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_concat1), n, 352, 0, 320, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_concat1), n, 352, 320, 32, 196);
-    ZERO(D_features_denseblock3_denselayer3_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_concat1), n, 352, 0, 320, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_concat1), n, 352, 320, 32, 196, RT_SET);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer3_norm2, 25088);
     /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer3_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 128, P(P_features_denseblock3_denselayer3_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 128, P(P_features_denseblock3_denselayer3_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer3_relu1, 62720);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
-    ZERO(D_features_denseblock3_denselayer3_norm1, 62720);
     /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
+    rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 62720, RT_SET);
     /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 320, P(P_features_denseblock3_denselayer3_norm1_weight), n, 320, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 320, P(P_features_denseblock3_denselayer3_norm1_weight), n, 320, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
-    ZERO(D_features_denseblock3_denselayer1_concat1, 56448);
-    ZERO(D_features_denseblock3_denselayer2_conv2, 6272);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_concat1), n, 320, 0, 288, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_concat1), n, 320, 288, 32, 196);
-    ZERO(D_features_denseblock3_denselayer2_relu2, 25088);
+    rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_concat1), n, 320, 0, 288, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_concat1), n, 320, 288, 32, 196, RT_SET);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer2_norm2, 25088);
     /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer2_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 128, P(P_features_denseblock3_denselayer2_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 128, P(P_features_denseblock3_denselayer2_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer2_relu1, 56448);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
-    ZERO(D_features_denseblock3_denselayer2_norm1, 56448);
     /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
+    rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 56448, RT_SET);
     /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 288, P(P_features_denseblock3_denselayer2_norm1_weight), n, 288, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 288, P(P_features_denseblock3_denselayer2_norm1_weight), n, 288, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
-    ZERO(D_features_transition2_pool, 50176);
-    ZERO(D_features_denseblock3_denselayer1_conv2, 6272);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_concat1), n, 288, 0, 256, 196);
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_concat1), n, 288, 256, 32, 196);
-    ZERO(D_features_denseblock3_denselayer1_relu2, 25088);
+    rt_concat_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_concat1), n, 288, 0, 256, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_concat1), n, 288, 256, 32, 196, RT_SET);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer1_norm2, 25088);
     /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer1_conv1, 25088);
+    rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 25088, RT_SET);
     /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 128, P(P_features_denseblock3_denselayer1_norm2_weight), n, 128, 196);
+    rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 128, P(P_features_denseblock3_denselayer1_norm2_weight), n, 128, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 25088);
-    ZERO(D_features_denseblock3_denselayer1_relu1, 50176);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
-    ZERO(D_features_denseblock3_denselayer1_norm1, 50176);
     /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
+    rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 50176, RT_SET);
     /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 256, P(P_features_denseblock3_denselayer1_norm1_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 256, P(P_features_denseblock3_denselayer1_norm1_weight), n, 256, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
-    ZERO(D_features_transition2_conv, 200704);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30) */
-    rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool);
-    ZERO(D_features_transition2_relu, 401408);
+    rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30) */
-    rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv);
+    rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 401408);
-    ZERO(D_features_transition2_norm, 401408);
     /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
-    rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 401408);
-    ZERO(D_features_denseblock2_denselayer12_concat1, 401408);
+    rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 401408, RT_SET);
     /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n, 512, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_norm] = rt_sumsq(A(D_features_denseblock2_denselayer12_concat1), (size_t)n * 401408);
-    ZERO(D_features_denseblock2_denselayer11_concat1, 376320);
-    ZERO(D_features_denseblock2_denselayer12_conv2, 25088);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer11_concat1), A(D_features_denseblock2_denselayer12_concat1), n, 512, 0, 480, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_concat1), n, 512, 480, 32, 784);
-    ZERO(D_features_denseblock2_denselayer12_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer11_concat1), A(D_features_denseblock2_denselayer12_concat1), n, 512, 0, 480, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_concat1), n, 512, 480, 32, 784, RT_SET);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2), G(P_features_denseblock2_denselayer12_conv2_weight), NULL, A(TB_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), n, &g_features_denseblock2_denselayer12_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2), G(P_features_denseblock2_denselayer12_conv2_weight), NULL, A(TB_features_denseblock2_denselayer12_conv2), A(D_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), n, &g_features_denseblock2_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer12_norm2, 100352);
     /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer12_norm2), A(D_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer12_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer12_norm2), A(D_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_conv1), G(P_features_denseblock2_denselayer12_norm2_weight), G(P_features_denseblock2_denselayer12_norm2_bias), A(D_features_denseblock2_denselayer12_norm2), A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2), S(S_features_denseblock2_denselayer12_norm2) + 128, P(P_features_denseblock2_denselayer12_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer12_conv1), G(P_features_denseblock2_denselayer12_norm2_weight), G(P_features_denseblock2_denselayer12_norm2_bias), A(D_features_denseblock2_denselayer12_norm2), A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2), S(S_features_denseblock2_denselayer12_norm2) + 128, P(P_features_denseblock2_denselayer12_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer12_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer12_relu1, 376320);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1), G(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer12_conv1), A(X_features_denseblock2_denselayer12_relu1), P(P_features_denseblock2_denselayer12_conv1_weight), n, &g_features_denseblock2_denselayer12_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1), G(P_features_denseblock2_denselayer12_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer12_conv1), A(X_features_denseblock2_denselayer12_relu1), P(P_features_denseblock2_denselayer12_conv1_weight), n, &g_features_denseblock2_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
-    ZERO(D_features_denseblock2_denselayer12_norm1, 376320);
     /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer12_norm1), A(D_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
+    rt_relu_backward(A(D_features_denseblock2_denselayer12_norm1), A(D_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_relu1), (size_t)n * 376320, RT_SET);
     /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_concat1), G(P_features_denseblock2_denselayer12_norm1_weight), G(P_features_denseblock2_denselayer12_norm1_bias), A(D_features_denseblock2_denselayer12_norm1), A(X_features_denseblock2_denselayer11_concat1), S(S_features_denseblock2_denselayer12_norm1), S(S_features_denseblock2_denselayer12_norm1) + 480, P(P_features_denseblock2_denselayer12_norm1_weight), n, 480, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_concat1), G(P_features_denseblock2_denselayer12_norm1_weight), G(P_features_denseblock2_denselayer12_norm1_bias), A(D_features_denseblock2_denselayer12_norm1), A(X_features_denseblock2_denselayer11_concat1), S(S_features_denseblock2_denselayer12_norm1), S(S_features_denseblock2_denselayer12_norm1) + 480, P(P_features_denseblock2_denselayer12_norm1_weight), n, 480, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
-    ZERO(D_features_denseblock2_denselayer10_concat1, 351232);
-    ZERO(D_features_denseblock2_denselayer11_conv2, 25088);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer10_concat1), A(D_features_denseblock2_denselayer11_concat1), n, 480, 0, 448, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_concat1), n, 480, 448, 32, 784);
-    ZERO(D_features_denseblock2_denselayer11_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer10_concat1), A(D_features_denseblock2_denselayer11_concat1), n, 480, 0, 448, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_concat1), n, 480, 448, 32, 784, RT_SET);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2), G(P_features_denseblock2_denselayer11_conv2_weight), NULL, A(TB_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), n, &g_features_denseblock2_denselayer11_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2), G(P_features_denseblock2_denselayer11_conv2_weight), NULL, A(TB_features_denseblock2_denselayer11_conv2), A(D_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), n, &g_features_denseblock2_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer11_norm2, 100352);
     /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer11_norm2), A(D_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer11_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer11_norm2), A(D_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_conv1), G(P_features_denseblock2_denselayer11_norm2_weight), G(P_features_denseblock2_denselayer11_norm2_bias), A(D_features_denseblock2_denselayer11_norm2), A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2), S(S_features_denseblock2_denselayer11_norm2) + 128, P(P_features_denseblock2_denselayer11_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer11_conv1), G(P_features_denseblock2_denselayer11_norm2_weight), G(P_features_denseblock2_denselayer11_norm2_bias), A(D_features_denseblock2_denselayer11_norm2), A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2), S(S_features_denseblock2_denselayer11_norm2) + 128, P(P_features_denseblock2_denselayer11_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer11_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer11_relu1, 351232);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1), G(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer11_conv1), A(X_features_denseblock2_denselayer11_relu1), P(P_features_denseblock2_denselayer11_conv1_weight), n, &g_features_denseblock2_denselayer11_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1), G(P_features_denseblock2_denselayer11_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer11_conv1), A(X_features_denseblock2_denselayer11_relu1), P(P_features_denseblock2_denselayer11_conv1_weight), n, &g_features_denseblock2_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
-    ZERO(D_features_denseblock2_denselayer11_norm1, 351232);
     /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer11_norm1), A(D_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
+    rt_relu_backward(A(D_features_denseblock2_denselayer11_norm1), A(D_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_relu1), (size_t)n * 351232, RT_SET);
     /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_concat1), G(P_features_denseblock2_denselayer11_norm1_weight), G(P_features_denseblock2_denselayer11_norm1_bias), A(D_features_denseblock2_denselayer11_norm1), A(X_features_denseblock2_denselayer10_concat1), S(S_features_denseblock2_denselayer11_norm1), S(S_features_denseblock2_denselayer11_norm1) + 448, P(P_features_denseblock2_denselayer11_norm1_weight), n, 448, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_concat1), G(P_features_denseblock2_denselayer11_norm1_weight), G(P_features_denseblock2_denselayer11_norm1_bias), A(D_features_denseblock2_denselayer11_norm1), A(X_features_denseblock2_denselayer10_concat1), S(S_features_denseblock2_denselayer11_norm1), S(S_features_denseblock2_denselayer11_norm1) + 448, P(P_features_denseblock2_denselayer11_norm1_weight), n, 448, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
-    ZERO(D_features_denseblock2_denselayer9_concat1, 326144);
-    ZERO(D_features_denseblock2_denselayer10_conv2, 25088);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer9_concat1), A(D_features_denseblock2_denselayer10_concat1), n, 448, 0, 416, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_concat1), n, 448, 416, 32, 784);
-    ZERO(D_features_denseblock2_denselayer10_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer9_concat1), A(D_features_denseblock2_denselayer10_concat1), n, 448, 0, 416, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_concat1), n, 448, 416, 32, 784, RT_SET);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2), G(P_features_denseblock2_denselayer10_conv2_weight), NULL, A(TB_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), n, &g_features_denseblock2_denselayer10_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2), G(P_features_denseblock2_denselayer10_conv2_weight), NULL, A(TB_features_denseblock2_denselayer10_conv2), A(D_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), n, &g_features_denseblock2_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer10_norm2, 100352);
     /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer10_norm2), A(D_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer10_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer10_norm2), A(D_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_conv1), G(P_features_denseblock2_denselayer10_norm2_weight), G(P_features_denseblock2_denselayer10_norm2_bias), A(D_features_denseblock2_denselayer10_norm2), A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2), S(S_features_denseblock2_denselayer10_norm2) + 128, P(P_features_denseblock2_denselayer10_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer10_conv1), G(P_features_denseblock2_denselayer10_norm2_weight), G(P_features_denseblock2_denselayer10_norm2_bias), A(D_features_denseblock2_denselayer10_norm2), A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2), S(S_features_denseblock2_denselayer10_norm2) + 128, P(P_features_denseblock2_denselayer10_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer10_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer10_relu1, 326144);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1), G(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer10_conv1), A(X_features_denseblock2_denselayer10_relu1), P(P_features_denseblock2_denselayer10_conv1_weight), n, &g_features_denseblock2_denselayer10_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1), G(P_features_denseblock2_denselayer10_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer10_conv1), A(X_features_denseblock2_denselayer10_relu1), P(P_features_denseblock2_denselayer10_conv1_weight), n, &g_features_denseblock2_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
-    ZERO(D_features_denseblock2_denselayer10_norm1, 326144);
     /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer10_norm1), A(D_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
+    rt_relu_backward(A(D_features_denseblock2_denselayer10_norm1), A(D_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_relu1), (size_t)n * 326144, RT_SET);
     /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_concat1), G(P_features_denseblock2_denselayer10_norm1_weight), G(P_features_denseblock2_denselayer10_norm1_bias), A(D_features_denseblock2_denselayer10_norm1), A(X_features_denseblock2_denselayer9_concat1), S(S_features_denseblock2_denselayer10_norm1), S(S_features_denseblock2_denselayer10_norm1) + 416, P(P_features_denseblock2_denselayer10_norm1_weight), n, 416, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_concat1), G(P_features_denseblock2_denselayer10_norm1_weight), G(P_features_denseblock2_denselayer10_norm1_bias), A(D_features_denseblock2_denselayer10_norm1), A(X_features_denseblock2_denselayer9_concat1), S(S_features_denseblock2_denselayer10_norm1), S(S_features_denseblock2_denselayer10_norm1) + 416, P(P_features_denseblock2_denselayer10_norm1_weight), n, 416, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
-    ZERO(D_features_denseblock2_denselayer8_concat1, 301056);
-    ZERO(D_features_denseblock2_denselayer9_conv2, 25088);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer8_concat1), A(D_features_denseblock2_denselayer9_concat1), n, 416, 0, 384, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_concat1), n, 416, 384, 32, 784);
-    ZERO(D_features_denseblock2_denselayer9_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer8_concat1), A(D_features_denseblock2_denselayer9_concat1), n, 416, 0, 384, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_concat1), n, 416, 384, 32, 784, RT_SET);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2), G(P_features_denseblock2_denselayer9_conv2_weight), NULL, A(TB_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), n, &g_features_denseblock2_denselayer9_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2), G(P_features_denseblock2_denselayer9_conv2_weight), NULL, A(TB_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), n, &g_features_denseblock2_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer9_norm2, 100352);
     /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer9_norm2), A(D_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer9_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer9_norm2), A(D_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_conv1), G(P_features_denseblock2_denselayer9_norm2_weight), G(P_features_denseblock2_denselayer9_norm2_bias), A(D_features_denseblock2_denselayer9_norm2), A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2), S(S_features_denseblock2_denselayer9_norm2) + 128, P(P_features_denseblock2_denselayer9_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer9_conv1), G(P_features_denseblock2_denselayer9_norm2_weight), G(P_features_denseblock2_denselayer9_norm2_bias), A(D_features_denseblock2_denselayer9_norm2), A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2), S(S_features_denseblock2_denselayer9_norm2) + 128, P(P_features_denseblock2_denselayer9_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer9_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer9_relu1, 301056);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1), G(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer9_conv1), A(X_features_denseblock2_denselayer9_relu1), P(P_features_denseblock2_denselayer9_conv1_weight), n, &g_features_denseblock2_denselayer9_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1), G(P_features_denseblock2_denselayer9_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer9_conv1), A(X_features_denseblock2_denselayer9_relu1), P(P_features_denseblock2_denselayer9_conv1_weight), n, &g_features_denseblock2_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
-    ZERO(D_features_denseblock2_denselayer9_norm1, 301056);
     /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer9_norm1), A(D_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
+    rt_relu_backward(A(D_features_denseblock2_denselayer9_norm1), A(D_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_relu1), (size_t)n * 301056, RT_SET);
     /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_concat1), G(P_features_denseblock2_denselayer9_norm1_weight), G(P_features_denseblock2_denselayer9_norm1_bias), A(D_features_denseblock2_denselayer9_norm1), A(X_features_denseblock2_denselayer8_concat1), S(S_features_denseblock2_denselayer9_norm1), S(S_features_denseblock2_denselayer9_norm1) + 384, P(P_features_denseblock2_denselayer9_norm1_weight), n, 384, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_concat1), G(P_features_denseblock2_denselayer9_norm1_weight), G(P_features_denseblock2_denselayer9_norm1_bias), A(D_features_denseblock2_denselayer9_norm1), A(X_features_denseblock2_denselayer8_concat1), S(S_features_denseblock2_denselayer9_norm1), S(S_features_denseblock2_denselayer9_norm1) + 384, P(P_features_denseblock2_denselayer9_norm1_weight), n, 384, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
-    ZERO(D_features_denseblock2_denselayer7_concat1, 275968);
-    ZERO(D_features_denseblock2_denselayer8_conv2, 25088);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer7_concat1), A(D_features_denseblock2_denselayer8_concat1), n, 384, 0, 352, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_concat1), n, 384, 352, 32, 784);
-    ZERO(D_features_denseblock2_denselayer8_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer7_concat1), A(D_features_denseblock2_denselayer8_concat1), n, 384, 0, 352, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_concat1), n, 384, 352, 32, 784, RT_SET);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2), G(P_features_denseblock2_denselayer8_conv2_weight), NULL, A(TB_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), n, &g_features_denseblock2_denselayer8_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2), G(P_features_denseblock2_denselayer8_conv2_weight), NULL, A(TB_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), n, &g_features_denseblock2_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer8_norm2, 100352);
     /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer8_norm2), A(D_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer8_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer8_norm2), A(D_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_conv1), G(P_features_denseblock2_denselayer8_norm2_weight), G(P_features_denseblock2_denselayer8_norm2_bias), A(D_features_denseblock2_denselayer8_norm2), A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2), S(S_features_denseblock2_denselayer8_norm2) + 128, P(P_features_denseblock2_denselayer8_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer8_conv1), G(P_features_denseblock2_denselayer8_norm2_weight), G(P_features_denseblock2_denselayer8_norm2_bias), A(D_features_denseblock2_denselayer8_norm2), A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2), S(S_features_denseblock2_denselayer8_norm2) + 128, P(P_features_denseblock2_denselayer8_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer8_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer8_relu1, 275968);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1), G(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer8_conv1), A(X_features_denseblock2_denselayer8_relu1), P(P_features_denseblock2_denselayer8_conv1_weight), n, &g_features_denseblock2_denselayer8_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1), G(P_features_denseblock2_denselayer8_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer8_conv1), A(X_features_denseblock2_denselayer8_relu1), P(P_features_denseblock2_denselayer8_conv1_weight), n, &g_features_denseblock2_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
-    ZERO(D_features_denseblock2_denselayer8_norm1, 275968);
     /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer8_norm1), A(D_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
+    rt_relu_backward(A(D_features_denseblock2_denselayer8_norm1), A(D_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_relu1), (size_t)n * 275968, RT_SET);
     /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_concat1), G(P_features_denseblock2_denselayer8_norm1_weight), G(P_features_denseblock2_denselayer8_norm1_bias), A(D_features_denseblock2_denselayer8_norm1), A(X_features_denseblock2_denselayer7_concat1), S(S_features_denseblock2_denselayer8_norm1), S(S_features_denseblock2_denselayer8_norm1) + 352, P(P_features_denseblock2_denselayer8_norm1_weight), n, 352, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_concat1), G(P_features_denseblock2_denselayer8_norm1_weight), G(P_features_denseblock2_denselayer8_norm1_bias), A(D_features_denseblock2_denselayer8_norm1), A(X_features_denseblock2_denselayer7_concat1), S(S_features_denseblock2_denselayer8_norm1), S(S_features_denseblock2_denselayer8_norm1) + 352, P(P_features_denseblock2_denselayer8_norm1_weight), n, 352, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
-    ZERO(D_features_denseblock2_denselayer6_concat1, 250880);
-    ZERO(D_features_denseblock2_denselayer7_conv2, 25088);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_denseblock2_denselayer7_concat1), n, 352, 0, 320, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_concat1), n, 352, 320, 32, 784);
-    ZERO(D_features_denseblock2_denselayer7_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_denseblock2_denselayer7_concat1), n, 352, 0, 320, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_concat1), n, 352, 320, 32, 784, RT_SET);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2), G(P_features_denseblock2_denselayer7_conv2_weight), NULL, A(TB_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), n, &g_features_denseblock2_denselayer7_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2), G(P_features_denseblock2_denselayer7_conv2_weight), NULL, A(TB_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), n, &g_features_denseblock2_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer7_norm2, 100352);
     /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer7_norm2), A(D_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer7_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer7_norm2), A(D_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_conv1), G(P_features_denseblock2_denselayer7_norm2_weight), G(P_features_denseblock2_denselayer7_norm2_bias), A(D_features_denseblock2_denselayer7_norm2), A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2), S(S_features_denseblock2_denselayer7_norm2) + 128, P(P_features_denseblock2_denselayer7_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer7_conv1), G(P_features_denseblock2_denselayer7_norm2_weight), G(P_features_denseblock2_denselayer7_norm2_bias), A(D_features_denseblock2_denselayer7_norm2), A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2), S(S_features_denseblock2_denselayer7_norm2) + 128, P(P_features_denseblock2_denselayer7_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer7_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer7_relu1, 250880);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1), G(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer7_conv1), A(X_features_denseblock2_denselayer7_relu1), P(P_features_denseblock2_denselayer7_conv1_weight), n, &g_features_denseblock2_denselayer7_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1), G(P_features_denseblock2_denselayer7_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer7_conv1), A(X_features_denseblock2_denselayer7_relu1), P(P_features_denseblock2_denselayer7_conv1_weight), n, &g_features_denseblock2_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
-    ZERO(D_features_denseblock2_denselayer7_norm1, 250880);
     /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer7_norm1), A(D_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
+    rt_relu_backward(A(D_features_denseblock2_denselayer7_norm1), A(D_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_relu1), (size_t)n * 250880, RT_SET);
     /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_denseblock2_denselayer7_norm1_weight), G(P_features_denseblock2_denselayer7_norm1_bias), A(D_features_denseblock2_denselayer7_norm1), A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer7_norm1), S(S_features_denseblock2_denselayer7_norm1) + 320, P(P_features_denseblock2_denselayer7_norm1_weight), n, 320, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_denseblock2_denselayer7_norm1_weight), G(P_features_denseblock2_denselayer7_norm1_bias), A(D_features_denseblock2_denselayer7_norm1), A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer7_norm1), S(S_features_denseblock2_denselayer7_norm1) + 320, P(P_features_denseblock2_denselayer7_norm1_weight), n, 320, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
-    ZERO(D_features_denseblock2_denselayer5_concat1, 225792);
-    ZERO(D_features_denseblock2_denselayer6_conv2, 25088);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_concat1), n, 320, 0, 288, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_concat1), n, 320, 288, 32, 784);
-    ZERO(D_features_denseblock2_denselayer6_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_concat1), n, 320, 0, 288, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_concat1), n, 320, 288, 32, 784, RT_SET);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer6_norm2, 100352);
     /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer6_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 128, P(P_features_denseblock2_denselayer6_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 128, P(P_features_denseblock2_denselayer6_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer6_relu1, 225792);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
-    ZERO(D_features_denseblock2_denselayer6_norm1, 225792);
     /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
+    rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 225792, RT_SET);
     /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 288, P(P_features_denseblock2_denselayer6_norm1_weight), n, 288, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 288, P(P_features_denseblock2_denselayer6_norm1_weight), n, 288, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
-    ZERO(D_features_denseblock2_denselayer4_concat1, 200704);
-    ZERO(D_features_denseblock2_denselayer5_conv2, 25088);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_concat1), n, 288, 0, 256, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_concat1), n, 288, 256, 32, 784);
-    ZERO(D_features_denseblock2_denselayer5_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_concat1), n, 288, 0, 256, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_concat1), n, 288, 256, 32, 784, RT_SET);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer5_norm2, 100352);
     /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer5_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 128, P(P_features_denseblock2_denselayer5_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 128, P(P_features_denseblock2_denselayer5_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer5_relu1, 200704);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
-    ZERO(D_features_denseblock2_denselayer5_norm1, 200704);
     /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
+    rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 200704, RT_SET);
     /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 256, P(P_features_denseblock2_denselayer5_norm1_weight), n, 256, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 256, P(P_features_denseblock2_denselayer5_norm1_weight), n, 256, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
-    ZERO(D_features_denseblock2_denselayer3_concat1, 175616);
-    ZERO(D_features_denseblock2_denselayer4_conv2, 25088);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_concat1), n, 256, 0, 224, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_concat1), n, 256, 224, 32, 784);
-    ZERO(D_features_denseblock2_denselayer4_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_concat1), n, 256, 0, 224, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_concat1), n, 256, 224, 32, 784, RT_SET);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer4_norm2, 100352);
     /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer4_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 128, P(P_features_denseblock2_denselayer4_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 128, P(P_features_denseblock2_denselayer4_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer4_relu1, 175616);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
-    ZERO(D_features_denseblock2_denselayer4_norm1, 175616);
     /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
+    rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 175616, RT_SET);
     /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 224, P(P_features_denseblock2_denselayer4_norm1_weight), n, 224, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 224, P(P_features_denseblock2_denselayer4_norm1_weight), n, 224, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
-    ZERO(D_features_denseblock2_denselayer2_concat1, 150528);
-    ZERO(D_features_denseblock2_denselayer3_conv2, 25088);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_concat1), n, 224, 0, 192, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_concat1), n, 224, 192, 32, 784);
-    ZERO(D_features_denseblock2_denselayer3_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_concat1), n, 224, 0, 192, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_concat1), n, 224, 192, 32, 784, RT_SET);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer3_norm2, 100352);
     /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer3_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 128, P(P_features_denseblock2_denselayer3_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 128, P(P_features_denseblock2_denselayer3_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer3_relu1, 150528);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
-    ZERO(D_features_denseblock2_denselayer3_norm1, 150528);
     /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
+    rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 150528, RT_SET);
     /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 192, P(P_features_denseblock2_denselayer3_norm1_weight), n, 192, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 192, P(P_features_denseblock2_denselayer3_norm1_weight), n, 192, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
-    ZERO(D_features_denseblock2_denselayer1_concat1, 125440);
-    ZERO(D_features_denseblock2_denselayer2_conv2, 25088);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_concat1), n, 192, 0, 160, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_concat1), n, 192, 160, 32, 784);
-    ZERO(D_features_denseblock2_denselayer2_relu2, 100352);
+    rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_concat1), n, 192, 0, 160, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_concat1), n, 192, 160, 32, 784, RT_SET);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer2_norm2, 100352);
     /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer2_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 128, P(P_features_denseblock2_denselayer2_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 128, P(P_features_denseblock2_denselayer2_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer2_relu1, 125440);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
-    ZERO(D_features_denseblock2_denselayer2_norm1, 125440);
     /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
+    rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 125440, RT_SET);
     /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 160, P(P_features_denseblock2_denselayer2_norm1_weight), n, 160, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 160, P(P_features_denseblock2_denselayer2_norm1_weight), n, 160, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
-    ZERO(D_features_transition1_pool, 100352);
-    ZERO(D_features_denseblock2_denselayer1_conv2, 25088);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_concat1), n, 160, 0, 128, 784);
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_concat1), n, 160, 128, 32, 784);
-    ZERO(D_features_denseblock2_denselayer1_relu2, 100352);
+    rt_concat_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_concat1), n, 160, 0, 128, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_concat1), n, 160, 128, 32, 784, RT_SET);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer1_norm2, 100352);
     /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer1_conv1, 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 128, P(P_features_denseblock2_denselayer1_norm2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 128, P(P_features_denseblock2_denselayer1_norm2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer1_relu1, 100352);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
-    ZERO(D_features_denseblock2_denselayer1_norm1, 100352);
     /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 100352, RT_SET);
     /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 128, P(P_features_denseblock2_denselayer1_norm1_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 128, P(P_features_denseblock2_denselayer1_norm1_weight), n, 128, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
-    ZERO(D_features_transition1_conv, 401408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30) */
-    rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool);
-    ZERO(D_features_transition1_relu, 802816);
+    rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30) */
-    rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv);
+    rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 802816);
-    ZERO(D_features_transition1_norm, 802816);
     /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
-    rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 802816);
-    ZERO(D_features_denseblock1_denselayer6_concat1, 802816);
+    rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 802816, RT_SET);
     /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n, 256, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_norm] = rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 802816);
-    ZERO(D_features_denseblock1_denselayer5_concat1, 702464);
-    ZERO(D_features_denseblock1_denselayer6_conv2, 100352);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_concat1), n, 256, 0, 224, 3136);
-    rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_concat1), n, 256, 224, 32, 3136);
-    ZERO(D_features_denseblock1_denselayer6_relu2, 401408);
+    rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_concat1), n, 256, 0, 224, 3136, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_concat1), n, 256, 224, 32, 3136, RT_SET);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer6_norm2, 401408);
     /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer6_conv1, 401408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 401408, RT_SET);
     /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 128, P(P_features_denseblock1_denselayer6_norm2_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 128, P(P_features_denseblock1_denselayer6_norm2_weight), n, 128, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer6_relu1, 702464);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
-    ZERO(D_features_denseblock1_denselayer6_norm1, 702464);
     /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
+    rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 702464, RT_SET);
     /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 224, P(P_features_denseblock1_denselayer6_norm1_weight), n, 224, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 224, P(P_features_denseblock1_denselayer6_norm1_weight), n, 224, 3136, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
-    ZERO(D_features_denseblock1_denselayer4_concat1, 602112);
-    ZERO(D_features_denseblock1_denselayer5_conv2, 100352);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_concat1), n, 224, 0, 192, 3136);
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_concat1), n, 224, 192, 32, 3136);
-    ZERO(D_features_denseblock1_denselayer5_relu2, 401408);
+    rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_concat1), n, 224, 0, 192, 3136, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_concat1), n, 224, 192, 32, 3136, RT_SET);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer5_norm2, 401408);
     /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer5_conv1, 401408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 401408, RT_SET);
     /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 128, P(P_features_denseblock1_denselayer5_norm2_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 128, P(P_features_denseblock1_denselayer5_norm2_weight), n, 128, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer5_relu1, 602112);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
-    ZERO(D_features_denseblock1_denselayer5_norm1, 602112);
     /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
+    rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 602112, RT_SET);
     /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 192, P(P_features_denseblock1_denselayer5_norm1_weight), n, 192, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 192, P(P_features_denseblock1_denselayer5_norm1_weight), n, 192, 3136, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
-    ZERO(D_features_denseblock1_denselayer3_concat1, 501760);
-    ZERO(D_features_denseblock1_denselayer4_conv2, 100352);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_concat1), n, 192, 0, 160, 3136);
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_concat1), n, 192, 160, 32, 3136);
-    ZERO(D_features_denseblock1_denselayer4_relu2, 401408);
+    rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_concat1), n, 192, 0, 160, 3136, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_concat1), n, 192, 160, 32, 3136, RT_SET);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer4_norm2, 401408);
     /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer4_conv1, 401408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 401408, RT_SET);
     /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 128, P(P_features_denseblock1_denselayer4_norm2_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 128, P(P_features_denseblock1_denselayer4_norm2_weight), n, 128, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer4_relu1, 501760);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
-    ZERO(D_features_denseblock1_denselayer4_norm1, 501760);
     /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
+    rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 501760, RT_SET);
     /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 160, P(P_features_denseblock1_denselayer4_norm1_weight), n, 160, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 160, P(P_features_denseblock1_denselayer4_norm1_weight), n, 160, 3136, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
-    ZERO(D_features_denseblock1_denselayer2_concat1, 401408);
-    ZERO(D_features_denseblock1_denselayer3_conv2, 100352);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_concat1), n, 160, 0, 128, 3136);
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_concat1), n, 160, 128, 32, 3136);
-    ZERO(D_features_denseblock1_denselayer3_relu2, 401408);
+    rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_concat1), n, 160, 0, 128, 3136, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_concat1), n, 160, 128, 32, 3136, RT_SET);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer3_norm2, 401408);
     /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer3_conv1, 401408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 401408, RT_SET);
     /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 128, P(P_features_denseblock1_denselayer3_norm2_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 128, P(P_features_denseblock1_denselayer3_norm2_weight), n, 128, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer3_relu1, 401408);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer3_norm1, 401408);
     /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 401408, RT_SET);
     /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 128, P(P_features_denseblock1_denselayer3_norm1_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 128, P(P_features_denseblock1_denselayer3_norm1_weight), n, 128, 3136, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer1_concat1, 301056);
-    ZERO(D_features_denseblock1_denselayer2_conv2, 100352);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_concat1), n, 128, 0, 96, 3136);
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_concat1), n, 128, 96, 32, 3136);
-    ZERO(D_features_denseblock1_denselayer2_relu2, 401408);
+    rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_concat1), n, 128, 0, 96, 3136, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_concat1), n, 128, 96, 32, 3136, RT_SET);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer2_norm2, 401408);
     /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer2_conv1, 401408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 401408, RT_SET);
     /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 128, P(P_features_denseblock1_denselayer2_norm2_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 128, P(P_features_denseblock1_denselayer2_norm2_weight), n, 128, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer2_relu1, 301056);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
-    ZERO(D_features_denseblock1_denselayer2_norm1, 301056);
     /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
+    rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 301056, RT_SET);
     /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 96, P(P_features_denseblock1_denselayer2_norm1_weight), n, 96, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 96, P(P_features_denseblock1_denselayer2_norm1_weight), n, 96, 3136, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
-    ZERO(D_features_pool0, 200704);
-    ZERO(D_features_denseblock1_denselayer1_conv2, 100352);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_concat_backward(A(D_features_pool0), A(D_features_denseblock1_denselayer1_concat1), n, 96, 0, 64, 3136);
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_concat1), n, 96, 64, 32, 3136);
-    ZERO(D_features_denseblock1_denselayer1_relu2, 401408);
+    rt_concat_backward(A(D_features_pool0), A(D_features_denseblock1_denselayer1_concat1), n, 96, 0, 64, 3136, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_concat1), n, 96, 64, 32, 3136, RT_SET);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer1_norm2, 401408);
     /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer1_conv1, 401408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 401408, RT_SET);
     /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 128, P(P_features_denseblock1_denselayer1_norm2_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 128, P(P_features_denseblock1_denselayer1_norm2_weight), n, 128, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 401408);
-    ZERO(D_features_denseblock1_denselayer1_relu1, 200704);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
-    ZERO(D_features_denseblock1_denselayer1_norm1, 200704);
     /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
+    rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 200704, RT_SET);
     /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
-    rt_batchnorm_backward(A(D_features_pool0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_pool0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 64, P(P_features_denseblock1_denselayer1_norm1_weight), n, 64, 3136);
+    rt_batchnorm_backward(A(D_features_pool0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_pool0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 64, P(P_features_denseblock1_denselayer1_norm1_weight), n, 64, 3136, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm1] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] = rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
-    ZERO(D_features_relu0, 802816);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:25) */
-    rt_maxpool_backward(A(D_features_relu0), A(D_features_pool0), A(X_features_relu0), n, &g_features_pool0);
-    ZERO(D_features_norm0, 802816);
+    rt_maxpool_backward(A(D_features_relu0), A(D_features_pool0), A(X_features_relu0), n, &g_features_pool0, RT_SET);
     /* features.relu0: relu, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
-    rt_relu_backward(A(D_features_norm0), A(D_features_relu0), A(X_features_relu0), (size_t)n * 802816);
-    ZERO(D_features_conv0, 802816);
+    rt_relu_backward(A(D_features_norm0), A(D_features_relu0), A(X_features_relu0), (size_t)n * 802816, RT_SET);
     /* features.norm0: batchnorm, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
-    rt_batchnorm_backward(A(D_features_conv0), G(P_features_norm0_weight), G(P_features_norm0_bias), A(D_features_norm0), A(X_features_conv0), S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n, 64, 12544);
+    rt_batchnorm_backward(A(D_features_conv0), G(P_features_norm0_weight), G(P_features_norm0_bias), A(D_features_norm0), A(X_features_conv0), S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n, 64, 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm0] = rt_sumsq(A(D_features_conv0), (size_t)n * 802816);
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/densenet_imagenet.lua:23) */
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
+    rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq(dx, (size_t)n * 150528);
 }
 

@@ -398,7 +398,6 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
-#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)
 
 /* Layer geometry (per sample). */
 static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28};
@@ -719,382 +718,282 @@ float densenet40_nonorm_loss(const float *arena, const void *target, int n) {
 void densenet40_nonorm_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over classifier */
-    ZERO(D_classifier, 10);
-    rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 10, 1);
-    ZERO(D_avgpool, 132);
+    rt_xent_backward(A(D_classifier), A(X_classifier), (const int32_t *)target, n, 10, 1, RT_SET);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
-    rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier), A(X_avgpool), P(P_classifier_weight), n, 132, 10);
+    rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier), A(X_avgpool), P(P_classifier_weight), n, 132, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 132);
-    ZERO(D_relu, 6468);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
-    rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49);
-    ZERO(D_features_denseblock3_denselayer6_concat1, 6468);
+    rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49, RT_SET);
     /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer6_concat1), A(D_relu), A(X_relu), (size_t)n * 6468);
-    ZERO(D_features_denseblock3_denselayer5_concat1, 5880);
-    ZERO(D_features_denseblock3_denselayer6_conv2, 588);
+    rt_relu_backward(A(D_features_denseblock3_denselayer6_concat1), A(D_relu), A(X_relu), (size_t)n * 6468, RT_SET);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49);
-    rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_concat1), n, 132, 120, 12, 49);
-    ZERO(D_features_denseblock3_denselayer6_relu2, 2352);
+    rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_concat1), n, 132, 120, 12, 49, RT_SET);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), G(P_features_denseblock3_denselayer6_conv2_bias), A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), G(P_features_denseblock3_denselayer6_conv2_bias), A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer6_conv1, 2352);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer6_conv1), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer6_relu1, 5880);
+    rt_relu_backward(A(D_features_denseblock3_denselayer6_conv1), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), G(P_features_denseblock3_denselayer6_conv1_bias), NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), G(P_features_denseblock3_denselayer6_conv1_bias), NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
+    rt_relu_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 5880, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
-    ZERO(D_features_denseblock3_denselayer4_concat1, 5292);
-    ZERO(D_features_denseblock3_denselayer5_conv2, 588);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_concat1), n, 120, 0, 108, 49);
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_concat1), n, 120, 108, 12, 49);
-    ZERO(D_features_denseblock3_denselayer5_relu2, 2352);
+    rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_concat1), n, 120, 0, 108, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_concat1), n, 120, 108, 12, 49, RT_SET);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), G(P_features_denseblock3_denselayer5_conv2_bias), A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), G(P_features_denseblock3_denselayer5_conv2_bias), A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer5_conv1, 2352);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer5_conv1), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer5_relu1, 5292);
+    rt_relu_backward(A(D_features_denseblock3_denselayer5_conv1), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), G(P_features_denseblock3_denselayer5_conv1_bias), NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), G(P_features_denseblock3_denselayer5_conv1_bias), NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
+    rt_relu_backward(A(D_features_denseblock3_denselayer4_concat1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 5292, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
-    ZERO(D_features_denseblock3_denselayer3_concat1, 4704);
-    ZERO(D_features_denseblock3_denselayer4_conv2, 588);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_concat1), n, 108, 0, 96, 49);
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_concat1), n, 108, 96, 12, 49);
-    ZERO(D_features_denseblock3_denselayer4_relu2, 2352);
+    rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_concat1), n, 108, 0, 96, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_concat1), n, 108, 96, 12, 49, RT_SET);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), G(P_features_denseblock3_denselayer4_conv2_bias), A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), G(P_features_denseblock3_denselayer4_conv2_bias), A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer4_conv1, 2352);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer4_conv1), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer4_relu1, 4704);
+    rt_relu_backward(A(D_features_denseblock3_denselayer4_conv1), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), G(P_features_denseblock3_denselayer4_conv1_bias), NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), G(P_features_denseblock3_denselayer4_conv1_bias), NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
+    rt_relu_backward(A(D_features_denseblock3_denselayer3_concat1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 4704, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
-    ZERO(D_features_denseblock3_denselayer2_concat1, 4116);
-    ZERO(D_features_denseblock3_denselayer3_conv2, 588);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_concat1), n, 96, 0, 84, 49);
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_concat1), n, 96, 84, 12, 49);
-    ZERO(D_features_denseblock3_denselayer3_relu2, 2352);
+    rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_concat1), n, 96, 0, 84, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_concat1), n, 96, 84, 12, 49, RT_SET);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), G(P_features_denseblock3_denselayer3_conv2_bias), A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), G(P_features_denseblock3_denselayer3_conv2_bias), A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer3_conv1, 2352);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer3_conv1), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer3_relu1, 4116);
+    rt_relu_backward(A(D_features_denseblock3_denselayer3_conv1), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), G(P_features_denseblock3_denselayer3_conv1_bias), NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), G(P_features_denseblock3_denselayer3_conv1_bias), NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
+    rt_relu_backward(A(D_features_denseblock3_denselayer2_concat1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 4116, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
-    ZERO(D_features_denseblock3_denselayer1_concat1, 3528);
-    ZERO(D_features_denseblock3_denselayer2_conv2, 588);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_concat1), n, 84, 0, 72, 49);
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_concat1), n, 84, 72, 12, 49);
-    ZERO(D_features_denseblock3_denselayer2_relu2, 2352);
+    rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_concat1), n, 84, 0, 72, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_concat1), n, 84, 72, 12, 49, RT_SET);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), G(P_features_denseblock3_denselayer2_conv2_bias), A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), G(P_features_denseblock3_denselayer2_conv2_bias), A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer2_conv1, 2352);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer2_conv1), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer2_relu1, 3528);
+    rt_relu_backward(A(D_features_denseblock3_denselayer2_conv1), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), G(P_features_denseblock3_denselayer2_conv1_bias), NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), G(P_features_denseblock3_denselayer2_conv1_bias), NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
+    rt_relu_backward(A(D_features_denseblock3_denselayer1_concat1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 3528, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
-    ZERO(D_features_transition2_pool, 2940);
-    ZERO(D_features_denseblock3_denselayer1_conv2, 588);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_concat1), n, 72, 0, 60, 49);
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_concat1), n, 72, 60, 12, 49);
-    ZERO(D_features_denseblock3_denselayer1_relu2, 2352);
+    rt_concat_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_concat1), n, 72, 0, 60, 49, RT_SET);
+    rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_concat1), n, 72, 60, 12, 49, RT_SET);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), G(P_features_denseblock3_denselayer1_conv2_bias), A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), G(P_features_denseblock3_denselayer1_conv2_bias), A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer1_conv1, 2352);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer1_conv1), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
-    ZERO(D_features_denseblock3_denselayer1_relu1, 2940);
+    rt_relu_backward(A(D_features_denseblock3_denselayer1_conv1), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 2352, RT_SET);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), G(P_features_denseblock3_denselayer1_conv1_bias), NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1);
+    rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), G(P_features_denseblock3_denselayer1_conv1_bias), NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
+    rt_relu_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
-    ZERO(D_features_transition2_conv, 11760);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
-    rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool);
-    ZERO(D_features_transition2_relu, 23520);
+    rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
-    rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), G(P_features_transition2_conv_bias), NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv);
+    rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), G(P_features_transition2_conv_bias), NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
-    ZERO(D_features_denseblock2_denselayer6_concat1, 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 23520);
-    ZERO(D_features_denseblock2_denselayer5_concat1, 21168);
-    ZERO(D_features_denseblock2_denselayer6_conv2, 2352);
+    rt_relu_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 23520, RT_SET);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196);
-    rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_concat1), n, 120, 108, 12, 196);
-    ZERO(D_features_denseblock2_denselayer6_relu2, 9408);
+    rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_concat1), n, 120, 108, 12, 196, RT_SET);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), G(P_features_denseblock2_denselayer6_conv2_bias), A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), G(P_features_denseblock2_denselayer6_conv2_bias), A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer6_conv1, 9408);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer6_conv1), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer6_relu1, 21168);
+    rt_relu_backward(A(D_features_denseblock2_denselayer6_conv1), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), G(P_features_denseblock2_denselayer6_conv1_bias), NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), G(P_features_denseblock2_denselayer6_conv1_bias), NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
+    rt_relu_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 21168, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
-    ZERO(D_features_denseblock2_denselayer4_concat1, 18816);
-    ZERO(D_features_denseblock2_denselayer5_conv2, 2352);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_concat1), n, 108, 0, 96, 196);
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_concat1), n, 108, 96, 12, 196);
-    ZERO(D_features_denseblock2_denselayer5_relu2, 9408);
+    rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_concat1), n, 108, 0, 96, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_concat1), n, 108, 96, 12, 196, RT_SET);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), G(P_features_denseblock2_denselayer5_conv2_bias), A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), G(P_features_denseblock2_denselayer5_conv2_bias), A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer5_conv1, 9408);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer5_conv1), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer5_relu1, 18816);
+    rt_relu_backward(A(D_features_denseblock2_denselayer5_conv1), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), G(P_features_denseblock2_denselayer5_conv1_bias), NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), G(P_features_denseblock2_denselayer5_conv1_bias), NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
+    rt_relu_backward(A(D_features_denseblock2_denselayer4_concat1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 18816, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
-    ZERO(D_features_denseblock2_denselayer3_concat1, 16464);
-    ZERO(D_features_denseblock2_denselayer4_conv2, 2352);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_concat1), n, 96, 0, 84, 196);
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_concat1), n, 96, 84, 12, 196);
-    ZERO(D_features_denseblock2_denselayer4_relu2, 9408);
+    rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_concat1), n, 96, 0, 84, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_concat1), n, 96, 84, 12, 196, RT_SET);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), G(P_features_denseblock2_denselayer4_conv2_bias), A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), G(P_features_denseblock2_denselayer4_conv2_bias), A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer4_conv1, 9408);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer4_conv1), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer4_relu1, 16464);
+    rt_relu_backward(A(D_features_denseblock2_denselayer4_conv1), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), G(P_features_denseblock2_denselayer4_conv1_bias), NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), G(P_features_denseblock2_denselayer4_conv1_bias), NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
+    rt_relu_backward(A(D_features_denseblock2_denselayer3_concat1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 16464, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
-    ZERO(D_features_denseblock2_denselayer2_concat1, 14112);
-    ZERO(D_features_denseblock2_denselayer3_conv2, 2352);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_concat1), n, 84, 0, 72, 196);
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_concat1), n, 84, 72, 12, 196);
-    ZERO(D_features_denseblock2_denselayer3_relu2, 9408);
+    rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_concat1), n, 84, 0, 72, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_concat1), n, 84, 72, 12, 196, RT_SET);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), G(P_features_denseblock2_denselayer3_conv2_bias), A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), G(P_features_denseblock2_denselayer3_conv2_bias), A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer3_conv1, 9408);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer3_conv1), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer3_relu1, 14112);
+    rt_relu_backward(A(D_features_denseblock2_denselayer3_conv1), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), G(P_features_denseblock2_denselayer3_conv1_bias), NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), G(P_features_denseblock2_denselayer3_conv1_bias), NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
+    rt_relu_backward(A(D_features_denseblock2_denselayer2_concat1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 14112, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
-    ZERO(D_features_denseblock2_denselayer1_concat1, 11760);
-    ZERO(D_features_denseblock2_denselayer2_conv2, 2352);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_concat1), n, 72, 0, 60, 196);
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_concat1), n, 72, 60, 12, 196);
-    ZERO(D_features_denseblock2_denselayer2_relu2, 9408);
+    rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_concat1), n, 72, 0, 60, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_concat1), n, 72, 60, 12, 196, RT_SET);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), G(P_features_denseblock2_denselayer2_conv2_bias), A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), G(P_features_denseblock2_denselayer2_conv2_bias), A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer2_conv1, 9408);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer2_conv1), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer2_relu1, 11760);
+    rt_relu_backward(A(D_features_denseblock2_denselayer2_conv1), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), G(P_features_denseblock2_denselayer2_conv1_bias), NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), G(P_features_denseblock2_denselayer2_conv1_bias), NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
+    rt_relu_backward(A(D_features_denseblock2_denselayer1_concat1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 11760, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
-    ZERO(D_features_transition1_pool, 9408);
-    ZERO(D_features_denseblock2_denselayer1_conv2, 2352);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_concat1), n, 60, 0, 48, 196);
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_concat1), n, 60, 48, 12, 196);
-    ZERO(D_features_denseblock2_denselayer1_relu2, 9408);
+    rt_concat_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_concat1), n, 60, 0, 48, 196, RT_SET);
+    rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_concat1), n, 60, 48, 12, 196, RT_SET);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), G(P_features_denseblock2_denselayer1_conv2_bias), A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), G(P_features_denseblock2_denselayer1_conv2_bias), A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer1_conv1, 9408);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer1_conv1), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
-    ZERO(D_features_denseblock2_denselayer1_relu1, 9408);
+    rt_relu_backward(A(D_features_denseblock2_denselayer1_conv1), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 9408, RT_SET);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), G(P_features_denseblock2_denselayer1_conv1_bias), NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1);
+    rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), G(P_features_denseblock2_denselayer1_conv1_bias), NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
+    rt_relu_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
-    ZERO(D_features_transition1_conv, 37632);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
-    rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool);
-    ZERO(D_features_transition1_relu, 75264);
+    rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
-    rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), G(P_features_transition1_conv_bias), NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv);
+    rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), G(P_features_transition1_conv_bias), NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
-    ZERO(D_features_denseblock1_denselayer6_concat1, 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer6_concat1), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 75264);
-    ZERO(D_features_denseblock1_denselayer5_concat1, 65856);
-    ZERO(D_features_denseblock1_denselayer6_conv2, 9408);
+    rt_relu_backward(A(D_features_denseblock1_denselayer6_concat1), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 75264, RT_SET);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784);
-    rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_concat1), n, 96, 84, 12, 784);
-    ZERO(D_features_denseblock1_denselayer6_relu2, 37632);
+    rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_concat1), n, 96, 84, 12, 784, RT_SET);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), G(P_features_denseblock1_denselayer6_conv2_bias), A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), G(P_features_denseblock1_denselayer6_conv2_bias), A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer6_conv1, 37632);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer6_conv1), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer6_relu1, 65856);
+    rt_relu_backward(A(D_features_denseblock1_denselayer6_conv1), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), G(P_features_denseblock1_denselayer6_conv1_bias), NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), G(P_features_denseblock1_denselayer6_conv1_bias), NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
+    rt_relu_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 65856, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
-    ZERO(D_features_denseblock1_denselayer4_concat1, 56448);
-    ZERO(D_features_denseblock1_denselayer5_conv2, 9408);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_concat1), n, 84, 0, 72, 784);
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_concat1), n, 84, 72, 12, 784);
-    ZERO(D_features_denseblock1_denselayer5_relu2, 37632);
+    rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_concat1), n, 84, 0, 72, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_concat1), n, 84, 72, 12, 784, RT_SET);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), G(P_features_denseblock1_denselayer5_conv2_bias), A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), G(P_features_denseblock1_denselayer5_conv2_bias), A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer5_conv1, 37632);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer5_conv1), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer5_relu1, 56448);
+    rt_relu_backward(A(D_features_denseblock1_denselayer5_conv1), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), G(P_features_denseblock1_denselayer5_conv1_bias), NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), G(P_features_denseblock1_denselayer5_conv1_bias), NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
+    rt_relu_backward(A(D_features_denseblock1_denselayer4_concat1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 56448, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
-    ZERO(D_features_denseblock1_denselayer3_concat1, 47040);
-    ZERO(D_features_denseblock1_denselayer4_conv2, 9408);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_concat1), n, 72, 0, 60, 784);
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_concat1), n, 72, 60, 12, 784);
-    ZERO(D_features_denseblock1_denselayer4_relu2, 37632);
+    rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_concat1), n, 72, 0, 60, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_concat1), n, 72, 60, 12, 784, RT_SET);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), G(P_features_denseblock1_denselayer4_conv2_bias), A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), G(P_features_denseblock1_denselayer4_conv2_bias), A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer4_conv1, 37632);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer4_conv1), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer4_relu1, 47040);
+    rt_relu_backward(A(D_features_denseblock1_denselayer4_conv1), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), G(P_features_denseblock1_denselayer4_conv1_bias), NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), G(P_features_denseblock1_denselayer4_conv1_bias), NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
+    rt_relu_backward(A(D_features_denseblock1_denselayer3_concat1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 47040, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
-    ZERO(D_features_denseblock1_denselayer2_concat1, 37632);
-    ZERO(D_features_denseblock1_denselayer3_conv2, 9408);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_concat1), n, 60, 0, 48, 784);
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_concat1), n, 60, 48, 12, 784);
-    ZERO(D_features_denseblock1_denselayer3_relu2, 37632);
+    rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_concat1), n, 60, 0, 48, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_concat1), n, 60, 48, 12, 784, RT_SET);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), G(P_features_denseblock1_denselayer3_conv2_bias), A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), G(P_features_denseblock1_denselayer3_conv2_bias), A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer3_conv1, 37632);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer3_conv1), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer3_relu1, 37632);
+    rt_relu_backward(A(D_features_denseblock1_denselayer3_conv1), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), G(P_features_denseblock1_denselayer3_conv1_bias), NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), G(P_features_denseblock1_denselayer3_conv1_bias), NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
+    rt_relu_backward(A(D_features_denseblock1_denselayer2_concat1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 37632, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer1_concat1, 28224);
-    ZERO(D_features_denseblock1_denselayer2_conv2, 9408);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_concat1), n, 48, 0, 36, 784);
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_concat1), n, 48, 36, 12, 784);
-    ZERO(D_features_denseblock1_denselayer2_relu2, 37632);
+    rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_concat1), n, 48, 0, 36, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_concat1), n, 48, 36, 12, 784, RT_SET);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), G(P_features_denseblock1_denselayer2_conv2_bias), A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), G(P_features_denseblock1_denselayer2_conv2_bias), A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer2_conv1, 37632);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer2_conv1), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer2_relu1, 28224);
+    rt_relu_backward(A(D_features_denseblock1_denselayer2_conv1), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), G(P_features_denseblock1_denselayer2_conv1_bias), NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), G(P_features_denseblock1_denselayer2_conv1_bias), NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
+    rt_relu_backward(A(D_features_denseblock1_denselayer1_concat1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 28224, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
-    ZERO(D_features_conv0, 18816);
-    ZERO(D_features_denseblock1_denselayer1_conv2, 9408);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
-    rt_concat_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_concat1), n, 36, 0, 24, 784);
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_concat1), n, 36, 24, 12, 784);
-    ZERO(D_features_denseblock1_denselayer1_relu2, 37632);
+    rt_concat_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_concat1), n, 36, 0, 24, 784, RT_SET);
+    rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_concat1), n, 36, 24, 12, 784, RT_SET);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), G(P_features_denseblock1_denselayer1_conv2_bias), A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), G(P_features_denseblock1_denselayer1_conv2_bias), A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer1_conv1, 37632);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer1_conv1), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
-    ZERO(D_features_denseblock1_denselayer1_relu1, 18816);
+    rt_relu_backward(A(D_features_denseblock1_denselayer1_conv1), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 37632, RT_SET);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), G(P_features_denseblock1_denselayer1_conv1_bias), NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1);
+    rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), G(P_features_denseblock1_denselayer1_conv1_bias), NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
+    rt_relu_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] = rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
-    rt_conv2d_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias), A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0);
+    rt_conv2d_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias), A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq(dx, (size_t)n * 784);
 }
 

@@ -34,7 +34,6 @@ enum {
 #define P(o) (params + (o))
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
-#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)
 
 void mlp_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * MLP_NUM_PARAMS);
@@ -62,17 +61,14 @@ float mlp_loss(const float *arena, const void *target, int n) {
 void mlp_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc2 */
-    ZERO(D_fc2, 10);
-    rt_xent_backward(A(D_fc2), A(X_fc2), (const int32_t *)target, n, 10, 1);
-    ZERO(D_relu1, 128);
+    rt_xent_backward(A(D_fc2), A(X_fc2), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
-    rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1), P(P_fc2_weight), n, 128, 10);
+    rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1), P(P_fc2_weight), n, 128, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc2] = rt_sumsq(A(D_relu1), (size_t)n * 128);
-    ZERO(D_fc1, 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
-    rt_relu_backward(A(D_fc1), A(D_relu1), A(X_relu1), (size_t)n * 128);
+    rt_relu_backward(A(D_fc1), A(D_relu1), A(X_relu1), (size_t)n * 128, RT_SET);
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
-    rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784, 128);
+    rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784, 128, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_fc1] = rt_sumsq(dx, (size_t)n * 784);
 }
 

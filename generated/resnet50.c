@@ -878,7 +878,6 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET50_ARENA_PER_SAMPLE * (size_t)n + (o))
-#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)
 
 /* Layer geometry (per sample). */
 static const RtConv g_conv1 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112};
@@ -1147,7 +1146,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 1e-05f);
     /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer1_0_add1])
-        memcpy(A(X_layer1_0_add1), A(X_layer1_0_downsample_1), sizeof(float) * (size_t)n * 802816);
+        rt_copy(A(X_layer1_0_add1), A(X_layer1_0_downsample_1), (size_t)n * 802816);
     else
         rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1179,7 +1178,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer1_1_bn3), A(X_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer1_1_add1])
-        memcpy(A(X_layer1_1_add1), A(X_layer1_0_relu3), sizeof(float) * (size_t)n * 802816);
+        rt_copy(A(X_layer1_1_add1), A(X_layer1_0_relu3), (size_t)n * 802816);
     else
         rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn3), A(X_layer1_0_relu3), (size_t)n * 802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1211,7 +1210,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer1_2_bn3), A(X_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
     /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer1_2_add1])
-        memcpy(A(X_layer1_2_add1), A(X_layer1_1_relu3), sizeof(float) * (size_t)n * 802816);
+        rt_copy(A(X_layer1_2_add1), A(X_layer1_1_relu3), (size_t)n * 802816);
     else
         rt_add_forward(A(X_layer1_2_add1), A(X_layer1_2_bn3), A(X_layer1_1_relu3), (size_t)n * 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
@@ -1250,7 +1249,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 1e-05f);
     /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_0_add1])
-        memcpy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), sizeof(float) * (size_t)n * 401408);
+        rt_copy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1282,7 +1281,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer2_1_bn3), A(X_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_1_add1])
-        memcpy(A(X_layer2_1_add1), A(X_layer2_0_relu3), sizeof(float) * (size_t)n * 401408);
+        rt_copy(A(X_layer2_1_add1), A(X_layer2_0_relu3), (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn3), A(X_layer2_0_relu3), (size_t)n * 401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1314,7 +1313,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer2_2_bn3), A(X_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_2_add1])
-        memcpy(A(X_layer2_2_add1), A(X_layer2_1_relu3), sizeof(float) * (size_t)n * 401408);
+        rt_copy(A(X_layer2_2_add1), A(X_layer2_1_relu3), (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_2_add1), A(X_layer2_2_bn3), A(X_layer2_1_relu3), (size_t)n * 401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1346,7 +1345,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer2_3_bn3), A(X_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
     /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_3_add1])
-        memcpy(A(X_layer2_3_add1), A(X_layer2_2_relu3), sizeof(float) * (size_t)n * 401408);
+        rt_copy(A(X_layer2_3_add1), A(X_layer2_2_relu3), (size_t)n * 401408);
     else
         rt_add_forward(A(X_layer2_3_add1), A(X_layer2_3_bn3), A(X_layer2_2_relu3), (size_t)n * 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -1385,7 +1384,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 1e-05f);
     /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_0_add1])
-        memcpy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), sizeof(float) * (size_t)n * 200704);
+        rt_copy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1417,7 +1416,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer3_1_bn3), A(X_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_1_add1])
-        memcpy(A(X_layer3_1_add1), A(X_layer3_0_relu3), sizeof(float) * (size_t)n * 200704);
+        rt_copy(A(X_layer3_1_add1), A(X_layer3_0_relu3), (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn3), A(X_layer3_0_relu3), (size_t)n * 200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1449,7 +1448,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer3_2_bn3), A(X_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_2_add1])
-        memcpy(A(X_layer3_2_add1), A(X_layer3_1_relu3), sizeof(float) * (size_t)n * 200704);
+        rt_copy(A(X_layer3_2_add1), A(X_layer3_1_relu3), (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_2_add1), A(X_layer3_2_bn3), A(X_layer3_1_relu3), (size_t)n * 200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1481,7 +1480,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer3_3_bn3), A(X_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_3_add1])
-        memcpy(A(X_layer3_3_add1), A(X_layer3_2_relu3), sizeof(float) * (size_t)n * 200704);
+        rt_copy(A(X_layer3_3_add1), A(X_layer3_2_relu3), (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_3_add1), A(X_layer3_3_bn3), A(X_layer3_2_relu3), (size_t)n * 200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1513,7 +1512,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer3_4_bn3), A(X_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_4_add1])
-        memcpy(A(X_layer3_4_add1), A(X_layer3_3_relu3), sizeof(float) * (size_t)n * 200704);
+        rt_copy(A(X_layer3_4_add1), A(X_layer3_3_relu3), (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_4_add1), A(X_layer3_4_bn3), A(X_layer3_3_relu3), (size_t)n * 200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1545,7 +1544,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer3_5_bn3), A(X_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
     /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_5_add1])
-        memcpy(A(X_layer3_5_add1), A(X_layer3_4_relu3), sizeof(float) * (size_t)n * 200704);
+        rt_copy(A(X_layer3_5_add1), A(X_layer3_4_relu3), (size_t)n * 200704);
     else
         rt_add_forward(A(X_layer3_5_add1), A(X_layer3_5_bn3), A(X_layer3_4_relu3), (size_t)n * 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -1584,7 +1583,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 1e-05f);
     /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer4_0_add1])
-        memcpy(A(X_layer4_0_add1), A(X_layer4_0_downsample_1), sizeof(float) * (size_t)n * 100352);
+        rt_copy(A(X_layer4_0_add1), A(X_layer4_0_downsample_1), (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -1616,7 +1615,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer4_1_bn3), A(X_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer4_1_add1])
-        memcpy(A(X_layer4_1_add1), A(X_layer4_0_relu3), sizeof(float) * (size_t)n * 100352);
+        rt_copy(A(X_layer4_1_add1), A(X_layer4_0_relu3), (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn3), A(X_layer4_0_relu3), (size_t)n * 100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -1648,7 +1647,7 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_eval(A(X_layer4_2_bn3), A(X_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
     /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer4_2_add1])
-        memcpy(A(X_layer4_2_add1), A(X_layer4_1_relu3), sizeof(float) * (size_t)n * 100352);
+        rt_copy(A(X_layer4_2_add1), A(X_layer4_1_relu3), (size_t)n * 100352);
     else
         rt_add_forward(A(X_layer4_2_add1), A(X_layer4_2_bn3), A(X_layer4_1_relu3), (size_t)n * 100352);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -1667,667 +1666,493 @@ float resnet50_loss(const float *arena, const void *target, int n) {
 void resnet50_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over fc */
-    ZERO(D_fc, 1000);
-    rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 1000, 1);
-    ZERO(D_avgpool, 2048);
+    rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 1000, 1, RT_SET);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
-    rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 2048, 1000);
+    rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 2048, 1000, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 2048);
-    ZERO(D_layer4_2_relu3, 100352);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
-    rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49);
-    ZERO(D_layer4_2_add1, 100352);
+    rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49, RT_SET);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3), (size_t)n * 100352);
-    ZERO(D_layer4_1_relu3, 100352);
-    ZERO(D_layer4_2_bn3, 100352);
+    rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3), (size_t)n * 100352, RT_SET);
     /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer4_2_bn3), A(D_layer4_2_add1), (size_t)n * 100352);
-    rt_acc(A(D_layer4_1_relu3), A(D_layer4_2_add1), (size_t)n * 100352);
+    rt_copy(A(D_layer4_2_bn3), A(D_layer4_2_add1), (size_t)n * 100352);
+    rt_copy(A(D_layer4_1_relu3), A(D_layer4_2_add1), (size_t)n * 100352);
     if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq(A(D_layer4_2_bn3), (size_t)n * 100352);
-    ZERO(D_layer4_2_conv3, 100352);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_bn3), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49);
+    rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_bn3), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn3] = rt_sumsq(A(D_layer4_2_conv3), (size_t)n * 100352);
-    ZERO(D_layer4_2_relu2, 25088);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL, A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3);
+    rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL, A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq(A(D_layer4_2_relu2), (size_t)n * 25088);
-    ZERO(D_layer4_2_bn2, 25088);
     /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_2_bn2), A(D_layer4_2_relu2), A(X_layer4_2_relu2), (size_t)n * 25088);
-    ZERO(D_layer4_2_conv2, 25088);
+    rt_relu_backward(A(D_layer4_2_bn2), A(D_layer4_2_relu2), A(X_layer4_2_relu2), (size_t)n * 25088, RT_SET);
     /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight), G(P_layer4_2_bn2_bias), A(D_layer4_2_bn2), A(X_layer4_2_conv2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49);
+    rt_batchnorm_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight), G(P_layer4_2_bn2_bias), A(D_layer4_2_bn2), A(X_layer4_2_conv2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn2] = rt_sumsq(A(D_layer4_2_conv2), (size_t)n * 25088);
-    ZERO(D_layer4_2_relu1, 25088);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2), A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2);
+    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2), A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq(A(D_layer4_2_relu1), (size_t)n * 25088);
-    ZERO(D_layer4_2_bn1, 25088);
     /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_2_bn1), A(D_layer4_2_relu1), A(X_layer4_2_relu1), (size_t)n * 25088);
-    ZERO(D_layer4_2_conv1, 25088);
+    rt_relu_backward(A(D_layer4_2_bn1), A(D_layer4_2_relu1), A(X_layer4_2_relu1), (size_t)n * 25088, RT_SET);
     /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight), G(P_layer4_2_bn1_bias), A(D_layer4_2_bn1), A(X_layer4_2_conv1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49);
+    rt_batchnorm_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight), G(P_layer4_2_bn1_bias), A(D_layer4_2_bn1), A(X_layer4_2_conv1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq(A(D_layer4_2_conv1), (size_t)n * 25088);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_1_relu3), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1);
+    rt_conv2d_backward(A(D_layer4_1_relu3), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq(A(D_layer4_1_relu3), (size_t)n * 100352);
-    ZERO(D_layer4_1_add1, 100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu3), A(X_layer4_1_relu3), (size_t)n * 100352);
-    ZERO(D_layer4_0_relu3, 100352);
-    ZERO(D_layer4_1_bn3, 100352);
+    rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu3), A(X_layer4_1_relu3), (size_t)n * 100352, RT_SET);
     /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer4_1_bn3), A(D_layer4_1_add1), (size_t)n * 100352);
-    rt_acc(A(D_layer4_0_relu3), A(D_layer4_1_add1), (size_t)n * 100352);
+    rt_copy(A(D_layer4_1_bn3), A(D_layer4_1_add1), (size_t)n * 100352);
+    rt_copy(A(D_layer4_0_relu3), A(D_layer4_1_add1), (size_t)n * 100352);
     if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_bn3), (size_t)n * 100352);
-    ZERO(D_layer4_1_conv3, 100352);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_bn3), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49);
+    rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_bn3), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn3] = rt_sumsq(A(D_layer4_1_conv3), (size_t)n * 100352);
-    ZERO(D_layer4_1_relu2, 25088);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL, A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3);
+    rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL, A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq(A(D_layer4_1_relu2), (size_t)n * 25088);
-    ZERO(D_layer4_1_bn2, 25088);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_1_bn2), A(D_layer4_1_relu2), A(X_layer4_1_relu2), (size_t)n * 25088);
-    ZERO(D_layer4_1_conv2, 25088);
+    rt_relu_backward(A(D_layer4_1_bn2), A(D_layer4_1_relu2), A(X_layer4_1_relu2), (size_t)n * 25088, RT_SET);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49);
+    rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
-    ZERO(D_layer4_1_relu1, 25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2);
+    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
-    ZERO(D_layer4_1_bn1, 25088);
     /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088);
-    ZERO(D_layer4_1_conv1, 25088);
+    rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088, RT_SET);
     /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49);
+    rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_0_relu3), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1);
+    rt_conv2d_backward(A(D_layer4_0_relu3), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_0_relu3), (size_t)n * 100352);
-    ZERO(D_layer4_0_add1, 100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu3), A(X_layer4_0_relu3), (size_t)n * 100352);
-    ZERO(D_layer4_0_bn3, 100352);
-    ZERO(D_layer4_0_downsample_1, 100352);
+    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu3), A(X_layer4_0_relu3), (size_t)n * 100352, RT_SET);
     /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer4_0_bn3), A(D_layer4_0_add1), (size_t)n * 100352);
-    rt_acc(A(D_layer4_0_downsample_1), A(D_layer4_0_add1), (size_t)n * 100352);
-    ZERO(D_layer4_0_downsample_0, 100352);
+    rt_copy(A(D_layer4_0_bn3), A(D_layer4_0_add1), (size_t)n * 100352);
+    rt_copy(A(D_layer4_0_downsample_1), A(D_layer4_0_add1), (size_t)n * 100352);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49);
+    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 100352);
-    ZERO(D_layer3_5_relu3, 200704);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0);
+    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_bn3), (size_t)n * 100352);
-    ZERO(D_layer4_0_conv3, 100352);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_bn3), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49);
+    rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_bn3), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn3] = rt_sumsq(A(D_layer4_0_conv3), (size_t)n * 100352);
-    ZERO(D_layer4_0_relu2, 25088);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL, A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3);
+    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL, A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
-    ZERO(D_layer4_0_bn2, 25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_0_bn2), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
-    ZERO(D_layer4_0_conv2, 25088);
+    rt_relu_backward(A(D_layer4_0_bn2), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088, RT_SET);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49);
+    rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
-    ZERO(D_layer4_0_relu1, 100352);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2);
+    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 100352);
-    ZERO(D_layer4_0_bn1, 100352);
     /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 100352);
-    ZERO(D_layer4_0_conv1, 100352);
+    rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 100352, RT_SET);
     /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196);
+    rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 100352);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL, A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1);
+    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL, A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_5_add1, 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_4_relu3, 200704);
-    ZERO(D_layer3_5_bn3, 200704);
+    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3), (size_t)n * 200704, RT_SET);
     /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer3_5_bn3), A(D_layer3_5_add1), (size_t)n * 200704);
-    rt_acc(A(D_layer3_4_relu3), A(D_layer3_5_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_5_bn3), A(D_layer3_5_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_4_relu3), A(D_layer3_5_add1), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_bn3), (size_t)n * 200704);
-    ZERO(D_layer3_5_conv3, 200704);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_bn3), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_bn3), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn3] = rt_sumsq(A(D_layer3_5_conv3), (size_t)n * 200704);
-    ZERO(D_layer3_5_relu2, 50176);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL, A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3);
+    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL, A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_5_bn2, 50176);
     /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_5_bn2), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_5_conv2, 50176);
+    rt_relu_backward(A(D_layer3_5_bn2), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 50176, RT_SET);
     /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 50176);
-    ZERO(D_layer3_5_relu1, 50176);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2);
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_5_bn1, 50176);
     /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_5_conv1, 50176);
+    rt_relu_backward(A(D_layer3_5_bn1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 50176, RT_SET);
     /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 50176);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_4_relu3), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1);
+    rt_conv2d_backward(A(D_layer3_4_relu3), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_4_add1, 200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu3), A(X_layer3_4_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_3_relu3, 200704);
-    ZERO(D_layer3_4_bn3, 200704);
+    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu3), A(X_layer3_4_relu3), (size_t)n * 200704, RT_SET);
     /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer3_4_bn3), A(D_layer3_4_add1), (size_t)n * 200704);
-    rt_acc(A(D_layer3_3_relu3), A(D_layer3_4_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_4_bn3), A(D_layer3_4_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_3_relu3), A(D_layer3_4_add1), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_bn3), (size_t)n * 200704);
-    ZERO(D_layer3_4_conv3, 200704);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_bn3), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_bn3), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn3] = rt_sumsq(A(D_layer3_4_conv3), (size_t)n * 200704);
-    ZERO(D_layer3_4_relu2, 50176);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL, A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3);
+    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL, A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_4_bn2, 50176);
     /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_4_bn2), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_4_conv2, 50176);
+    rt_relu_backward(A(D_layer3_4_bn2), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 50176, RT_SET);
     /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 50176);
-    ZERO(D_layer3_4_relu1, 50176);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2);
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_4_bn1, 50176);
     /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_4_conv1, 50176);
+    rt_relu_backward(A(D_layer3_4_bn1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 50176, RT_SET);
     /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 50176);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_3_relu3), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1);
+    rt_conv2d_backward(A(D_layer3_3_relu3), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_3_add1, 200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu3), A(X_layer3_3_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_2_relu3, 200704);
-    ZERO(D_layer3_3_bn3, 200704);
+    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu3), A(X_layer3_3_relu3), (size_t)n * 200704, RT_SET);
     /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer3_3_bn3), A(D_layer3_3_add1), (size_t)n * 200704);
-    rt_acc(A(D_layer3_2_relu3), A(D_layer3_3_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_3_bn3), A(D_layer3_3_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_2_relu3), A(D_layer3_3_add1), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_bn3), (size_t)n * 200704);
-    ZERO(D_layer3_3_conv3, 200704);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_bn3), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_bn3), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn3] = rt_sumsq(A(D_layer3_3_conv3), (size_t)n * 200704);
-    ZERO(D_layer3_3_relu2, 50176);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL, A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3);
+    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL, A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_3_bn2, 50176);
     /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_3_bn2), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_3_conv2, 50176);
+    rt_relu_backward(A(D_layer3_3_bn2), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 50176, RT_SET);
     /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 50176);
-    ZERO(D_layer3_3_relu1, 50176);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2);
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_3_bn1, 50176);
     /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_3_conv1, 50176);
+    rt_relu_backward(A(D_layer3_3_bn1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 50176, RT_SET);
     /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 50176);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_2_relu3), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1);
+    rt_conv2d_backward(A(D_layer3_2_relu3), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_2_add1, 200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu3), A(X_layer3_2_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_1_relu3, 200704);
-    ZERO(D_layer3_2_bn3, 200704);
+    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu3), A(X_layer3_2_relu3), (size_t)n * 200704, RT_SET);
     /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer3_2_bn3), A(D_layer3_2_add1), (size_t)n * 200704);
-    rt_acc(A(D_layer3_1_relu3), A(D_layer3_2_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_2_bn3), A(D_layer3_2_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_1_relu3), A(D_layer3_2_add1), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_bn3), (size_t)n * 200704);
-    ZERO(D_layer3_2_conv3, 200704);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_bn3), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_bn3), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn3] = rt_sumsq(A(D_layer3_2_conv3), (size_t)n * 200704);
-    ZERO(D_layer3_2_relu2, 50176);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL, A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3);
+    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL, A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_2_bn2, 50176);
     /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_2_conv2, 50176);
+    rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 50176, RT_SET);
     /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 50176);
-    ZERO(D_layer3_2_relu1, 50176);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_2_bn1, 50176);
     /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_2_conv1, 50176);
+    rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 50176, RT_SET);
     /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 50176);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_1_relu3), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1);
+    rt_conv2d_backward(A(D_layer3_1_relu3), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_1_add1, 200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu3), A(X_layer3_1_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_0_relu3, 200704);
-    ZERO(D_layer3_1_bn3, 200704);
+    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu3), A(X_layer3_1_relu3), (size_t)n * 200704, RT_SET);
     /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer3_1_bn3), A(D_layer3_1_add1), (size_t)n * 200704);
-    rt_acc(A(D_layer3_0_relu3), A(D_layer3_1_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_1_bn3), A(D_layer3_1_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_0_relu3), A(D_layer3_1_add1), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn3), (size_t)n * 200704);
-    ZERO(D_layer3_1_conv3, 200704);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_bn3), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_bn3), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn3] = rt_sumsq(A(D_layer3_1_conv3), (size_t)n * 200704);
-    ZERO(D_layer3_1_relu2, 50176);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL, A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3);
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL, A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_1_bn2, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_1_conv2, 50176);
+    rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176, RT_SET);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
-    ZERO(D_layer3_1_relu1, 50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_1_bn1, 50176);
     /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176);
-    ZERO(D_layer3_1_conv1, 50176);
+    rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176, RT_SET);
     /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_0_relu3), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1);
+    rt_conv2d_backward(A(D_layer3_0_relu3), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_0_add1, 200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu3), A(X_layer3_0_relu3), (size_t)n * 200704);
-    ZERO(D_layer3_0_bn3, 200704);
-    ZERO(D_layer3_0_downsample_1, 200704);
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu3), A(X_layer3_0_relu3), (size_t)n * 200704, RT_SET);
     /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer3_0_bn3), A(D_layer3_0_add1), (size_t)n * 200704);
-    rt_acc(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 200704);
-    ZERO(D_layer3_0_downsample_0, 200704);
+    rt_copy(A(D_layer3_0_bn3), A(D_layer3_0_add1), (size_t)n * 200704);
+    rt_copy(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 200704);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 200704);
-    ZERO(D_layer2_3_relu3, 401408);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0);
+    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn3), (size_t)n * 200704);
-    ZERO(D_layer3_0_conv3, 200704);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_bn3), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196);
+    rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_bn3), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn3] = rt_sumsq(A(D_layer3_0_conv3), (size_t)n * 200704);
-    ZERO(D_layer3_0_relu2, 50176);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL, A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3);
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL, A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_0_bn2, 50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
-    ZERO(D_layer3_0_conv2, 50176);
+    rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176, RT_SET);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196);
+    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
-    ZERO(D_layer3_0_relu1, 200704);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 200704);
-    ZERO(D_layer3_0_bn1, 200704);
     /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 200704);
-    ZERO(D_layer3_0_conv1, 200704);
+    rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 200704, RT_SET);
     /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784);
+    rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 200704);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL, A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1);
+    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL, A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_3_add1, 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_2_relu3, 401408);
-    ZERO(D_layer2_3_bn3, 401408);
+    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3), (size_t)n * 401408, RT_SET);
     /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer2_3_bn3), A(D_layer2_3_add1), (size_t)n * 401408);
-    rt_acc(A(D_layer2_2_relu3), A(D_layer2_3_add1), (size_t)n * 401408);
+    rt_copy(A(D_layer2_3_bn3), A(D_layer2_3_add1), (size_t)n * 401408);
+    rt_copy(A(D_layer2_2_relu3), A(D_layer2_3_add1), (size_t)n * 401408);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_bn3), (size_t)n * 401408);
-    ZERO(D_layer2_3_conv3, 401408);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_bn3), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784);
+    rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_bn3), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn3] = rt_sumsq(A(D_layer2_3_conv3), (size_t)n * 401408);
-    ZERO(D_layer2_3_relu2, 100352);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL, A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3);
+    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL, A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_3_bn2, 100352);
     /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_3_bn2), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_3_conv2, 100352);
+    rt_relu_backward(A(D_layer2_3_bn2), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 100352, RT_SET);
     /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 100352);
-    ZERO(D_layer2_3_relu1, 100352);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2);
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 100352);
-    ZERO(D_layer2_3_bn1, 100352);
     /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 100352);
-    ZERO(D_layer2_3_conv1, 100352);
+    rt_relu_backward(A(D_layer2_3_bn1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 100352, RT_SET);
     /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 100352);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_2_relu3), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1);
+    rt_conv2d_backward(A(D_layer2_2_relu3), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_2_add1, 401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu3), A(X_layer2_2_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_1_relu3, 401408);
-    ZERO(D_layer2_2_bn3, 401408);
+    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu3), A(X_layer2_2_relu3), (size_t)n * 401408, RT_SET);
     /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer2_2_bn3), A(D_layer2_2_add1), (size_t)n * 401408);
-    rt_acc(A(D_layer2_1_relu3), A(D_layer2_2_add1), (size_t)n * 401408);
+    rt_copy(A(D_layer2_2_bn3), A(D_layer2_2_add1), (size_t)n * 401408);
+    rt_copy(A(D_layer2_1_relu3), A(D_layer2_2_add1), (size_t)n * 401408);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_bn3), (size_t)n * 401408);
-    ZERO(D_layer2_2_conv3, 401408);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_bn3), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784);
+    rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_bn3), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn3] = rt_sumsq(A(D_layer2_2_conv3), (size_t)n * 401408);
-    ZERO(D_layer2_2_relu2, 100352);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL, A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3);
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL, A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_2_bn2, 100352);
     /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_2_conv2, 100352);
+    rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 100352, RT_SET);
     /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 100352);
-    ZERO(D_layer2_2_relu1, 100352);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 100352);
-    ZERO(D_layer2_2_bn1, 100352);
     /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 100352);
-    ZERO(D_layer2_2_conv1, 100352);
+    rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 100352, RT_SET);
     /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 100352);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_1_relu3), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1);
+    rt_conv2d_backward(A(D_layer2_1_relu3), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_1_add1, 401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu3), A(X_layer2_1_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_0_relu3, 401408);
-    ZERO(D_layer2_1_bn3, 401408);
+    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu3), A(X_layer2_1_relu3), (size_t)n * 401408, RT_SET);
     /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer2_1_bn3), A(D_layer2_1_add1), (size_t)n * 401408);
-    rt_acc(A(D_layer2_0_relu3), A(D_layer2_1_add1), (size_t)n * 401408);
+    rt_copy(A(D_layer2_1_bn3), A(D_layer2_1_add1), (size_t)n * 401408);
+    rt_copy(A(D_layer2_0_relu3), A(D_layer2_1_add1), (size_t)n * 401408);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn3), (size_t)n * 401408);
-    ZERO(D_layer2_1_conv3, 401408);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_bn3), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784);
+    rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_bn3), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn3] = rt_sumsq(A(D_layer2_1_conv3), (size_t)n * 401408);
-    ZERO(D_layer2_1_relu2, 100352);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL, A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3);
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL, A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_1_bn2, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_1_conv2, 100352);
+    rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352, RT_SET);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
-    ZERO(D_layer2_1_relu1, 100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
-    ZERO(D_layer2_1_bn1, 100352);
     /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352);
-    ZERO(D_layer2_1_conv1, 100352);
+    rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352, RT_SET);
     /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_0_relu3), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1);
+    rt_conv2d_backward(A(D_layer2_0_relu3), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_0_add1, 401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu3), A(X_layer2_0_relu3), (size_t)n * 401408);
-    ZERO(D_layer2_0_bn3, 401408);
-    ZERO(D_layer2_0_downsample_1, 401408);
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu3), A(X_layer2_0_relu3), (size_t)n * 401408, RT_SET);
     /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer2_0_bn3), A(D_layer2_0_add1), (size_t)n * 401408);
-    rt_acc(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 401408);
-    ZERO(D_layer2_0_downsample_0, 401408);
+    rt_copy(A(D_layer2_0_bn3), A(D_layer2_0_add1), (size_t)n * 401408);
+    rt_copy(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 401408);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784);
+    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 401408);
-    ZERO(D_layer1_2_relu3, 802816);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0);
+    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn3), (size_t)n * 401408);
-    ZERO(D_layer2_0_conv3, 401408);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_bn3), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784);
+    rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_bn3), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn3] = rt_sumsq(A(D_layer2_0_conv3), (size_t)n * 401408);
-    ZERO(D_layer2_0_relu2, 100352);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL, A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3);
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL, A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_0_bn2, 100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
-    ZERO(D_layer2_0_conv2, 100352);
+    rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352, RT_SET);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784);
+    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
-    ZERO(D_layer2_0_relu1, 401408);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 401408);
-    ZERO(D_layer2_0_bn1, 401408);
     /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 401408);
-    ZERO(D_layer2_0_conv1, 401408);
+    rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 401408, RT_SET);
     /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136);
+    rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 401408);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL, A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1);
+    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL, A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
-    ZERO(D_layer1_2_add1, 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3), (size_t)n * 802816);
-    ZERO(D_layer1_1_relu3, 802816);
-    ZERO(D_layer1_2_bn3, 802816);
+    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3), (size_t)n * 802816, RT_SET);
     /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer1_2_bn3), A(D_layer1_2_add1), (size_t)n * 802816);
-    rt_acc(A(D_layer1_1_relu3), A(D_layer1_2_add1), (size_t)n * 802816);
+    rt_copy(A(D_layer1_2_bn3), A(D_layer1_2_add1), (size_t)n * 802816);
+    rt_copy(A(D_layer1_1_relu3), A(D_layer1_2_add1), (size_t)n * 802816);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_bn3), (size_t)n * 802816);
-    ZERO(D_layer1_2_conv3, 802816);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_bn3), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136);
+    rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_bn3), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn3] = rt_sumsq(A(D_layer1_2_conv3), (size_t)n * 802816);
-    ZERO(D_layer1_2_relu2, 200704);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL, A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3);
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL, A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 200704);
-    ZERO(D_layer1_2_bn2, 200704);
     /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 200704);
-    ZERO(D_layer1_2_conv2, 200704);
+    rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 200704, RT_SET);
     /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136);
+    rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 200704);
-    ZERO(D_layer1_2_relu1, 200704);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 200704);
-    ZERO(D_layer1_2_bn1, 200704);
     /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 200704);
-    ZERO(D_layer1_2_conv1, 200704);
+    rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 200704, RT_SET);
     /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136);
+    rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 200704);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_1_relu3), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1);
+    rt_conv2d_backward(A(D_layer1_1_relu3), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu3), (size_t)n * 802816);
-    ZERO(D_layer1_1_add1, 802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu3), A(X_layer1_1_relu3), (size_t)n * 802816);
-    ZERO(D_layer1_0_relu3, 802816);
-    ZERO(D_layer1_1_bn3, 802816);
+    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu3), A(X_layer1_1_relu3), (size_t)n * 802816, RT_SET);
     /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer1_1_bn3), A(D_layer1_1_add1), (size_t)n * 802816);
-    rt_acc(A(D_layer1_0_relu3), A(D_layer1_1_add1), (size_t)n * 802816);
+    rt_copy(A(D_layer1_1_bn3), A(D_layer1_1_add1), (size_t)n * 802816);
+    rt_copy(A(D_layer1_0_relu3), A(D_layer1_1_add1), (size_t)n * 802816);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn3), (size_t)n * 802816);
-    ZERO(D_layer1_1_conv3, 802816);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_bn3), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136);
+    rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_bn3), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn3] = rt_sumsq(A(D_layer1_1_conv3), (size_t)n * 802816);
-    ZERO(D_layer1_1_relu2, 200704);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL, A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3);
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL, A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
-    ZERO(D_layer1_1_bn2, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704);
-    ZERO(D_layer1_1_conv2, 200704);
+    rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704, RT_SET);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136);
+    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
-    ZERO(D_layer1_1_relu1, 200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
-    ZERO(D_layer1_1_bn1, 200704);
     /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704);
-    ZERO(D_layer1_1_conv1, 200704);
+    rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704, RT_SET);
     /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136);
+    rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_0_relu3), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1);
+    rt_conv2d_backward(A(D_layer1_0_relu3), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu3), (size_t)n * 802816);
-    ZERO(D_layer1_0_add1, 802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu3), A(X_layer1_0_relu3), (size_t)n * 802816);
-    ZERO(D_layer1_0_bn3, 802816);
-    ZERO(D_layer1_0_downsample_1, 802816);
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu3), A(X_layer1_0_relu3), (size_t)n * 802816, RT_SET);
     /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_acc(A(D_layer1_0_bn3), A(D_layer1_0_add1), (size_t)n * 802816);
-    rt_acc(A(D_layer1_0_downsample_1), A(D_layer1_0_add1), (size_t)n * 802816);
-    ZERO(D_layer1_0_downsample_0, 802816);
+    rt_copy(A(D_layer1_0_bn3), A(D_layer1_0_add1), (size_t)n * 802816);
+    rt_copy(A(D_layer1_0_downsample_1), A(D_layer1_0_add1), (size_t)n * 802816);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_downsample_1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136);
+    rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_downsample_1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] = rt_sumsq(A(D_layer1_0_downsample_0), (size_t)n * 802816);
-    ZERO(D_maxpool, 200704);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL, A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0);
+    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL, A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn3), (size_t)n * 802816);
-    ZERO(D_layer1_0_conv3, 802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_bn3), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136);
+    rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_bn3), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn3] = rt_sumsq(A(D_layer1_0_conv3), (size_t)n * 802816);
-    ZERO(D_layer1_0_relu2, 200704);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL, A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3);
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL, A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
-    ZERO(D_layer1_0_bn2, 200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
-    ZERO(D_layer1_0_conv2, 200704);
+    rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704, RT_SET);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136);
+    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
-    ZERO(D_layer1_0_relu1, 200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
-    ZERO(D_layer1_0_bn1, 200704);
     /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704);
-    ZERO(D_layer1_0_conv1, 200704);
+    rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704, RT_SET);
     /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136);
+    rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1);
+    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
     if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
-    ZERO(D_relu, 802816);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
-    rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool);
-    ZERO(D_bn1, 802816);
+    rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool, RT_SET);
     /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 802816);
-    ZERO(D_conv1, 802816);
+    rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 802816, RT_SET);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544);
+    rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1);
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 150528);
 }
 

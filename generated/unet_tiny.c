@@ -206,7 +206,6 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + (o))
-#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)
 
 /* Layer geometry (per sample). */
 static const RtConv g_enc1_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28};
@@ -377,142 +376,105 @@ float unet_tiny_loss(const float *arena, const void *target, int n) {
 void unet_tiny_backward(const float *params, float *grads, float *arena, const float *x,
     const void *target, float *dx, int n, double *grad_sumsq) {
     /* loss: softmax cross-entropy over head */
-    ZERO(D_head, 7840);
-    rt_xent_backward(A(D_head), A(X_head), (const int32_t *)target, n, 10, 784);
-    ZERO(D_dec1_relu2, 12544);
+    rt_xent_backward(A(D_head), A(X_head), (const int32_t *)target, n, 10, 784, RT_SET);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
-    rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head), A(X_dec1_relu2), P(P_head_weight), n, &g_head);
+    rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head), A(X_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
     if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq(A(D_dec1_relu2), (size_t)n * 12544);
-    ZERO(D_dec1_bn2, 12544);
     /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec1_bn2), A(D_dec1_relu2), A(X_dec1_relu2), (size_t)n * 12544);
-    ZERO(D_dec1_conv2, 12544);
+    rt_relu_backward(A(D_dec1_bn2), A(D_dec1_relu2), A(X_dec1_relu2), (size_t)n * 12544, RT_SET);
     /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_bn2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784);
+    rt_batchnorm_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_bn2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq(A(D_dec1_conv2), (size_t)n * 12544);
-    ZERO(D_dec1_relu1, 12544);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2);
+    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq(A(D_dec1_relu1), (size_t)n * 12544);
-    ZERO(D_dec1_bn1, 12544);
     /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec1_bn1), A(D_dec1_relu1), A(X_dec1_relu1), (size_t)n * 12544);
-    ZERO(D_dec1_conv1, 12544);
+    rt_relu_backward(A(D_dec1_bn1), A(D_dec1_relu1), A(X_dec1_relu1), (size_t)n * 12544, RT_SET);
     /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_bn1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784);
+    rt_batchnorm_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_bn1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq(A(D_dec1_conv1), (size_t)n * 12544);
-    ZERO(D_concat2, 37632);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1);
+    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq(A(D_concat2), (size_t)n * 37632);
-    ZERO(D_enc1_relu2, 12544);
-    ZERO(D_up2, 25088);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
-    rt_concat_backward(A(D_up2), A(D_concat2), n, 48, 0, 32, 784);
-    rt_concat_backward(A(D_enc1_relu2), A(D_concat2), n, 48, 32, 16, 784);
+    rt_concat_backward(A(D_up2), A(D_concat2), n, 48, 0, 32, 784, RT_SET);
+    rt_concat_backward(A(D_enc1_relu2), A(D_concat2), n, 48, 32, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_concat2] = rt_sumsq(A(D_up2), (size_t)n * 25088);
-    ZERO(D_dec2_relu2, 6272);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
-    rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2);
-    ZERO(D_dec2_bn2, 6272);
+    rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2, RT_SET);
     /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec2_bn2), A(D_dec2_relu2), A(X_dec2_relu2), (size_t)n * 6272);
-    ZERO(D_dec2_conv2, 6272);
+    rt_relu_backward(A(D_dec2_bn2), A(D_dec2_relu2), A(X_dec2_relu2), (size_t)n * 6272, RT_SET);
     /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_bn2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196);
+    rt_batchnorm_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_bn2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq(A(D_dec2_conv2), (size_t)n * 6272);
-    ZERO(D_dec2_relu1, 6272);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2);
+    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq(A(D_dec2_relu1), (size_t)n * 6272);
-    ZERO(D_dec2_bn1, 6272);
     /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec2_bn1), A(D_dec2_relu1), A(X_dec2_relu1), (size_t)n * 6272);
-    ZERO(D_dec2_conv1, 6272);
+    rt_relu_backward(A(D_dec2_bn1), A(D_dec2_relu1), A(X_dec2_relu1), (size_t)n * 6272, RT_SET);
     /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_bn1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196);
+    rt_batchnorm_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_bn1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq(A(D_dec2_conv1), (size_t)n * 6272);
-    ZERO(D_concat1, 18816);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1);
+    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq(A(D_concat1), (size_t)n * 18816);
-    ZERO(D_enc2_relu2, 6272);
-    ZERO(D_up1, 12544);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
-    rt_concat_backward(A(D_up1), A(D_concat1), n, 96, 0, 64, 196);
-    rt_concat_backward(A(D_enc2_relu2), A(D_concat1), n, 96, 64, 32, 196);
+    rt_concat_backward(A(D_up1), A(D_concat1), n, 96, 0, 64, 196, RT_SET);
+    rt_concat_backward(A(D_enc2_relu2), A(D_concat1), n, 96, 64, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_concat1] = rt_sumsq(A(D_up1), (size_t)n * 12544);
-    ZERO(D_mid_relu2, 3136);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
-    rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2);
-    ZERO(D_mid_bn2, 3136);
+    rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2, RT_SET);
     /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_mid_bn2), A(D_mid_relu2), A(X_mid_relu2), (size_t)n * 3136);
-    ZERO(D_mid_conv2, 3136);
+    rt_relu_backward(A(D_mid_bn2), A(D_mid_relu2), A(X_mid_relu2), (size_t)n * 3136, RT_SET);
     /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_bn2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49);
+    rt_batchnorm_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_bn2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq(A(D_mid_conv2), (size_t)n * 3136);
-    ZERO(D_mid_relu1, 3136);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2);
+    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq(A(D_mid_relu1), (size_t)n * 3136);
-    ZERO(D_mid_bn1, 3136);
     /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_mid_bn1), A(D_mid_relu1), A(X_mid_relu1), (size_t)n * 3136);
-    ZERO(D_mid_conv1, 3136);
+    rt_relu_backward(A(D_mid_bn1), A(D_mid_relu1), A(X_mid_relu1), (size_t)n * 3136, RT_SET);
     /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_bn1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49);
+    rt_batchnorm_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_bn1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq(A(D_mid_conv1), (size_t)n * 3136);
-    ZERO(D_maxpool2, 1568);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1);
+    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq(A(D_maxpool2), (size_t)n * 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
-    rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
-    ZERO(D_enc2_bn2, 6272);
+    rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2, RT_ADD);
     /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc2_bn2), A(D_enc2_relu2), A(X_enc2_relu2), (size_t)n * 6272);
-    ZERO(D_enc2_conv2, 6272);
+    rt_relu_backward(A(D_enc2_bn2), A(D_enc2_relu2), A(X_enc2_relu2), (size_t)n * 6272, RT_SET);
     /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_bn2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196);
+    rt_batchnorm_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_bn2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq(A(D_enc2_conv2), (size_t)n * 6272);
-    ZERO(D_enc2_relu1, 6272);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2);
+    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq(A(D_enc2_relu1), (size_t)n * 6272);
-    ZERO(D_enc2_bn1, 6272);
     /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc2_bn1), A(D_enc2_relu1), A(X_enc2_relu1), (size_t)n * 6272);
-    ZERO(D_enc2_conv1, 6272);
+    rt_relu_backward(A(D_enc2_bn1), A(D_enc2_relu1), A(X_enc2_relu1), (size_t)n * 6272, RT_SET);
     /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_bn1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196);
+    rt_batchnorm_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_bn1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq(A(D_enc2_conv1), (size_t)n * 6272);
-    ZERO(D_maxpool1, 3136);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1);
+    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq(A(D_maxpool1), (size_t)n * 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
-    rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
-    ZERO(D_enc1_bn2, 12544);
+    rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1, RT_ADD);
     /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc1_bn2), A(D_enc1_relu2), A(X_enc1_relu2), (size_t)n * 12544);
-    ZERO(D_enc1_conv2, 12544);
+    rt_relu_backward(A(D_enc1_bn2), A(D_enc1_relu2), A(X_enc1_relu2), (size_t)n * 12544, RT_SET);
     /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_bn2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784);
+    rt_batchnorm_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_bn2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq(A(D_enc1_conv2), (size_t)n * 12544);
-    ZERO(D_enc1_relu1, 12544);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2);
+    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq(A(D_enc1_relu1), (size_t)n * 12544);
-    ZERO(D_enc1_bn1, 12544);
     /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc1_bn1), A(D_enc1_relu1), A(X_enc1_relu1), (size_t)n * 12544);
-    ZERO(D_enc1_conv1, 12544);
+    rt_relu_backward(A(D_enc1_bn1), A(D_enc1_relu1), A(X_enc1_relu1), (size_t)n * 12544, RT_SET);
     /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_bn1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784);
+    rt_batchnorm_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_bn1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq(A(D_enc1_conv1), (size_t)n * 12544);
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1);
+    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 

@@ -166,10 +166,11 @@ static void append_step(KProgram *p, KList *step, char *seen) {
         if (!touched) continue;
         seen[b] = 1;
         memset(&z, 0, sizeof z);
-        z.k = K_ZERO;
-        z.nargs = 2;
+        z.k = K_FILL;
+        z.nargs = 3;
         z.args[0] = karg_buf(b, ACC_WRITE);
-        z.args[1] = karg_int(buf->floats);
+        z.args[1] = karg_len(buf->floats);
+        z.args[2] = karg_float(0.0f);
         z.node = step->v[0].node;
         z.t = step->v[0].t;
         z.guard = buf->dx_only ? G_DX : 0;

@@ -116,7 +116,6 @@ static void emit_macros(Ctx *c) {
     emit_line(&c->e, "#define A(o) (arena + (size_t)(o) * (size_t)n)");
     if (c->plan->fixed > 0)
         emit_line(&c->e, "#define S(o) (arena + %s_ARENA_PER_SAMPLE * (size_t)n + (o))", c->upper);
-    emit_line(&c->e, "#define ZERO(o, len) memset(A(o), 0, sizeof(float) * (size_t)(len) * (size_t)n)");
 }
 
 /* }==================================================================== */

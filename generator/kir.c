@@ -7,7 +7,7 @@
 #include <string.h>
 
 const KernelInfo kernel_table[K_COUNT] = {
-#define KERNEL(id, fn, form, nullable) [K_##id] = {fn, form, nullable},
+#define KERNEL(id, fn, form, nullable, store, set) [K_##id] = {fn, form, nullable, store, K_##set},
 #include "kernels.def"
 #undef KERNEL
 };

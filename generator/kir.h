@@ -18,25 +18,27 @@
 #include "ir.h"
 
 typedef enum {
-#define KERNEL(id, fn, form, nullable) K_##id,
+#define KERNEL(id, fn, form, nullable, store, set) K_##id,
 #include "kernels.def"
 #undef KERNEL
     K_COUNT
 } KernelId;
 
+#define K_NONE K_COUNT
+
 /* How the renderer writes a call. */
 typedef enum {
     KF_CALL,      /* fn(args); */
     KF_RETURN,    /* return fn(args); */
-    KF_PROBE,     /* if (grad_sumsq) grad_sumsq[L_node] = fn(args); */
-    KF_ZERO,      /* ZERO(buffer, floats per sample); */
-    KF_COPY       /* memcpy(dst, src, sizeof(float) * (size_t)n * floats); */
+    KF_PROBE      /* if (grad_sumsq) grad_sumsq[L_node] = fn(args); */
 } KForm;
 
 typedef struct {
     const char *fn;
     KForm form;
     unsigned nullable;   /* bit i: argument i may be NULL */
+    int store;           /* argument stored as the trailing RtStore says, or -1 */
+    KernelId set;        /* the kernel writing what this one accumulates, or K_NONE */
 } KernelInfo;
 
 extern const KernelInfo kernel_table[K_COUNT];

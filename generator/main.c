@@ -1,11 +1,12 @@
 /*
 ** main.c: the skipc command line. Reads like the pipeline it drives:
-** run spec -> analyse graph -> lower to kernel calls -> plan memory ->
-** emit C -> write files.
+** run spec -> analyse graph -> lower to kernel calls -> rewrite them ->
+** plan memory -> emit C -> write files.
 */
 #include "autodiff.h"
 #include "emit_model.h"
 #include "ir.h"
+#include "passes.h"
 #include "plan.h"
 #include "spec_lua.h"
 
@@ -160,6 +161,7 @@ static int compile(Args *a, const char *name) {
         return -1;
     }
     autodiff(&prog, g);
+    passes_run(&prog);
     if (plan_build(&plan, &prog) == 0) {
         info.name = name;
         info.spec = a->spec;

@@ -181,7 +181,7 @@ void lower_upsample_bwd(Lower *l) {
 void lower_add_fwd(Lower *l) {
     unsigned guard = l->guard;
     l->guard = guard | G_DROP;
-    LOWER(l, K_COPY, OUT(l), IN(l, l->n->identity), I(numel(l)));
+    LOWER(l, K_COPY, OUT(l), IN(l, l->n->identity), LEN(l));
     l->guard = guard | G_KEEP;
     LOWER(l, K_ADD_FORWARD, OUT(l), IN(l, 0), IN(l, 1), LEN(l));
     for (int i = 2; i < l->n->nsrc; i++)

@@ -64,13 +64,17 @@ static void render_arg(Str *s, const KProgram *p, const KArg *a) {
     }
 }
 
-/* fn(a, b, ...) without the semicolon. */
+/* fn(a, b, ...) without the semicolon; a kernel that can either write or
+** accumulate a gradient gets RT_SET or RT_ADD last, from that argument's
+** access. */
 static void render_invocation(Str *s, const KProgram *p, const KCall *c) {
+    int st = kernel_table[c->k].store;
     str_addf(s, "%s(", kernel_table[c->k].fn);
     for (int i = 0; i < c->nargs; i++) {
         if (i) str_add(s, ", ");
         render_arg(s, p, &c->args[i]);
     }
+    if (st >= 0) str_add(s, c->args[st].access == ACC_WRITE ? ", RT_SET" : ", RT_ADD");
     str_add(s, ")");
 }
 
@@ -78,7 +82,6 @@ static void render_invocation(Str *s, const KProgram *p, const KCall *c) {
 static void render_call(Emit *e, const KProgram *p, const KCall *c, int dx_guard) {
     const char *pre = dx_guard && (c->guard & G_DX) ? "if (dx) " : "";
     Str s = {0};
-    char b[256];
     switch (kernel_table[c->k].form) {
     case KF_CALL:
         render_invocation(&s, p, c);
@@ -92,15 +95,6 @@ static void render_call(Emit *e, const KProgram *p, const KCall *c, int dx_guard
         render_invocation(&s, p, c);
         emit_line(e, "if (grad_sumsq%s) grad_sumsq[L_%s] = %s;", c->guard & G_DX ? " && dx" : "",
                   p->g->nodes[c->node]->cname, s.buf);
-        break;
-    case KF_ZERO:
-        emit_line(e, "%sZERO(%s, %lld);", pre, p->bufs[c->args[0].ref].cname,
-                  (long long)c->args[1].i);
-        break;
-    case KF_COPY:
-        render_arg(&s, p, &c->args[1]);
-        emit_line(e, "%smemcpy(%s, %s, sizeof(float) * (size_t)n * %lld);", pre,
-                  render_buffer(p, c->args[0].ref, b, sizeof b), s.buf, (long long)c->args[2].i);
         break;
     }
     str_free(&s);
@@ -153,7 +147,7 @@ static void layer_comment(Emit *e, const IrGraph *g, const IrNode *n) {
 static int block_end(const KList *l, int i) {
     int j = i + 1;
     while (j < l->n && l->v[j].opens == OPEN_NONE && l->v[j].node == l->v[i].node &&
-           (kernel_table[l->v[j].k].form == KF_CALL || kernel_table[l->v[j].k].form == KF_COPY))
+           kernel_table[l->v[j].k].form == KF_CALL)
         j++;
     return j;
 }

@@ -5,9 +5,13 @@
 **   - float32 tensors, NCHW, row-major; n is the batch size (a runtime value),
 **     every other dimension is a per-sample literal written by the generator.
 **   - Arguments go outputs first, then inputs, then dimensions (llm.c order).
-**   - Backward kernels ACCUMULATE (+=) into gradient buffers, so a tensor that
-**     feeds several consumers (a skip's identity path) needs no special case.
-**     A NULL gradient pointer means "this gradient is not needed".
+**   - Backward kernels store the gradient of their input as their last
+**     argument says (RtStore): RT_SET overwrites, RT_ADD accumulates (+=). The
+**     generator has the first contribution to a gradient set it and the
+**     others add, so a tensor that feeds several consumers (a skip's identity
+**     path) needs no special case and no gradient buffer is cleared first.
+**     Parameter gradients always accumulate. A NULL gradient pointer means
+**     "this gradient is not needed".
 **   - No kernel allocates: scratch memory (im2col columns) comes from the
 **     caller's arena, sized by the rt_*_floats() helpers below.
 */
@@ -16,6 +20,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+typedef enum { RT_SET, RT_ADD } RtStore;
 
 /* {====================================================================
 ** Threads
@@ -55,16 +61,18 @@ size_t rt_conv2d_col_floats(const RtConv *g);
 /* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
 void rt_conv2d_forward(float *out, float *col, const float *inp,
                        const float *w, const float *b, int n, const RtConv *g);
-/* dout is (n,oc,oh,ow); accumulates into dinp (may be NULL), dw, db (may be NULL) */
+/* dout is (n,oc,oh,ow); stores into dinp (may be NULL), accumulates into dw, db
+** (may be NULL) */
 void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
                         const float *dout, const float *inp, const float *w,
-                        int n, const RtConv *g);
+                        int n, const RtConv *g, RtStore st);
 
 /* inp is (n,in), w is (out,in), b is (out) or NULL; out is (n,out) */
 void rt_linear_forward(float *out, const float *inp, const float *w,
                        const float *b, int n, int in, int outf);
 void rt_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                        const float *inp, const float *w, int n, int in, int outf);
+                        const float *inp, const float *w, int n, int in, int outf,
+                        RtStore st);
 
 /* }==================================================================== */
 
@@ -88,7 +96,7 @@ void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                            const float *dout, const float *inp,
                            const float *mean, const float *rstd,
-                           const float *gamma, int n, int c, int hw);
+                           const float *gamma, int n, int c, int hw, RtStore st);
 
 /* }==================================================================== */
 
@@ -98,17 +106,21 @@ void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
 ** ===================================================================== */
 
 void rt_relu_forward(float *out, const float *inp, size_t len);
-void rt_relu_backward(float *dinp, const float *dout, const float *out, size_t len);
+void rt_relu_backward(float *dinp, const float *dout, const float *out, size_t len,
+                      RtStore st);
 void rt_leaky_relu_forward(float *out, const float *inp, float slope, size_t len);
 void rt_leaky_relu_backward(float *dinp, const float *dout, const float *inp,
-                            float slope, size_t len);
+                            float slope, size_t len, RtStore st);
 void rt_sigmoid_forward(float *out, const float *inp, size_t len);
-void rt_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t len);
+void rt_sigmoid_backward(float *dinp, const float *dout, const float *out, size_t len,
+                         RtStore st);
 void rt_tanh_forward(float *out, const float *inp, size_t len);
-void rt_tanh_backward(float *dinp, const float *dout, const float *out, size_t len);
+void rt_tanh_backward(float *dinp, const float *dout, const float *out, size_t len,
+                      RtStore st);
 
 void rt_add_forward(float *out, const float *a, const float *b, size_t len); /* out = a + b */
 void rt_acc(float *y, const float *x, size_t len);                          /* y += x */
+void rt_copy(float *y, const float *x, size_t len);                         /* y = x */
 void rt_scale(float *y, float a, size_t len);                               /* y *= a */
 double rt_sumsq(const float *x, size_t len);                                /* sum of x^2, in double */
 
@@ -125,26 +137,29 @@ typedef struct { int c, h, w, k, stride, pad, oh, ow; } RtPool;
 ** order; backward recomputes the argmax from inp (no index buffer). */
 void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p);
 void rt_maxpool_backward(float *dinp, const float *dout, const float *inp,
-                         int n, const RtPool *p);
+                         int n, const RtPool *p, RtStore st);
 /* Average pooling counts padded cells (PyTorch's count_include_pad=True). */
 void rt_avgpool_forward(float *out, const float *inp, int n, const RtPool *p);
-void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p);
+void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p,
+                         RtStore st);
 
 /* inp is (n,c,hw); out is (n,c) */
 void rt_global_avgpool_forward(float *out, const float *inp, int n, int c, int hw);
-void rt_global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw);
+void rt_global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw,
+                                RtStore st);
 
 /* Nearest-neighbour upsampling by an integer factor f: inp is (n,c,h,w),
 ** out is (n,c,h*f,w*f). */
 void rt_upsample_forward(float *out, const float *inp, int n, int c, int h, int w, int f);
-void rt_upsample_backward(float *dinp, const float *dout, int n, int c, int h, int w, int f);
+void rt_upsample_backward(float *dinp, const float *dout, int n, int c, int h, int w, int f,
+                          RtStore st);
 
 /* One input of a channel concat: inp is (n,c_in,hw) and lands in channels
-** [c_off, c_off+c_in) of out (n,c_out,hw). Backward accumulates that slice. */
+** [c_off, c_off+c_in) of out (n,c_out,hw). Backward stores that slice. */
 void rt_concat_forward(float *out, const float *inp, int n, int c_out,
                        int c_off, int c_in, int hw);
 void rt_concat_backward(float *dinp, const float *dout, int n, int c_out,
-                        int c_off, int c_in, int hw);
+                        int c_off, int c_in, int hw, RtStore st);
 
 /* }==================================================================== */
 
@@ -156,10 +171,11 @@ void rt_concat_backward(float *dinp, const float *dout, int n, int c_out,
 ** [0,c). hw = 1 for classification, h*w for per-pixel outputs. */
 float rt_xent_forward(const float *logits, const int32_t *labels, int n, int c, int hw);
 void rt_xent_backward(float *dlogits, const float *logits, const int32_t *labels,
-                      int n, int c, int hw);
+                      int n, int c, int hw, RtStore st);
 /* Mean squared error over len elements. */
 float rt_mse_forward(const float *pred, const float *target, size_t len);
-void rt_mse_backward(float *dpred, const float *pred, const float *target, size_t len);
+void rt_mse_backward(float *dpred, const float *pred, const float *target, size_t len,
+                     RtStore st);
 
 /* }==================================================================== */
 

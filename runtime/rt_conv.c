@@ -168,6 +168,7 @@ typedef struct {
     const RtConv *g;
     const float *wt;   /* input gradient as a convolution: see transposed_input_grad */
     RtConv gt;
+    RtStore st;        /* how dinp is stored */
 } ConvJob;
 
 /*
@@ -218,7 +219,7 @@ static int sample_threads(int n) {
 /* inp is (n,c,h,w), w is (oc,c/groups,k,k), b is (oc) or NULL; out is (n,oc,oh,ow) */
 void rt_conv2d_forward(float *out, float *col, const float *inp,
                        const float *w, const float *b, int n, const RtConv *g) {
-    ConvJob j = {out, NULL, NULL, col, inp, NULL, w, b, n, g, NULL, {0}};
+    ConvJob j = {out, NULL, NULL, col, inp, NULL, w, b, n, g, NULL, {0}, RT_SET};
     rt_par_run(forward_part, &j, sample_threads(n));
 }
 
@@ -231,13 +232,16 @@ static void bias_grad(float *db, const float *dout, int oc, int ohw) {
     }
 }
 
+/* sgemm's beta for a product stored into C as st says. */
+static float beta_of(RtStore st) { return st == RT_ADD ? 1.0f : 0.0f; }
+
 /*
 ** Input gradient of one sample: dcol_g = W_g^T x dout_g for each group,
-** then folded back. On the pointwise path dcol is dinp itself, so the
-** product accumulates straight into it (beta = 1).
+** then folded back (into a sample cleared first when st is RT_SET). On the
+** pointwise path dcol is dinp itself, so the product goes straight into it.
 */
 static void input_grad(float *dx, float *col, const float *dy, const float *w,
-                       const RtConv *g) {
+                       const RtConv *g, RtStore st) {
     int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
     int kk = cg * g->k * g->k;
     int direct = is_pointwise(g);
@@ -246,8 +250,10 @@ static void input_grad(float *dx, float *col, const float *dy, const float *w,
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, ohw, ocg,
                     1.0f, w + (size_t)gi * ocg * kk, kk,
                     dy + (size_t)gi * ocg * ohw, ohw,
-                    direct ? 1.0f : 0.0f, dcol + (size_t)gi * kk * ohw, ohw);
-    if (!direct) col2im(dx, col, g);
+                    direct ? beta_of(st) : 0.0f, dcol + (size_t)gi * kk * ohw, ohw);
+    if (direct) return;
+    if (st == RT_SET) memset(dx, 0, (size_t)g->c * g->h * g->w * sizeof *dx);
+    col2im(dx, col, g);
 }
 
 /*
@@ -294,13 +300,13 @@ static void input_grad_part(void *p, int t, int nt) {
         for (int s = lo; s < hi; s++) {
             im2col_rows(col, j->dout + s * out_sz, gt, 0, kk);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->c, ohw, kk,
-                        1.0f, j->wt, kk, col, ohw, 1.0f, j->dinp + s * in_sz, ohw);
+                        1.0f, j->wt, kk, col, ohw, beta_of(j->st), j->dinp + s * in_sz, ohw);
         }
         return;
     }
     float *col = j->col + (size_t)t * rt_conv2d_col_floats(g);
     for (int s = lo; s < hi; s++)
-        input_grad(j->dinp + s * in_sz, col, j->dout + s * out_sz, j->w, g);
+        input_grad(j->dinp + s * in_sz, col, j->dout + s * out_sz, j->w, g, j->st);
 }
 
 /*
@@ -350,15 +356,15 @@ static void weight_grad_part(void *p, int t, int nt) {
 
 /*
 ** dout is (n,oc,oh,ow); accumulates dw += dout_g x col_g^T per sample and
-** group, db += spatial sums, and dinp (when not NULL) via input_grad.
+** group, db += spatial sums, and stores dinp (when not NULL) via input_grad.
 ** The weight gradient runs first and the input gradient after it, as the
 ** latter overwrites the col slices the former unfolds into.
 */
 void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
                         const float *dout, const float *inp, const float *w,
-                        int n, const RtConv *g) {
+                        int n, const RtConv *g, RtStore st) {
     int ohw = g->oh * g->ow, nt = rt_get_threads(), nc = dw_chunks(g);
-    ConvJob j = {NULL, dinp, dw, col, inp, dout, w, NULL, n, g, NULL, {0}};
+    ConvJob j = {NULL, dinp, dw, col, inp, dout, w, NULL, n, g, NULL, {0}, st};
     /* Chunk threads also need a col slice each: at most n of them. */
     int ntw = nt < nc ? nt : nc;
     if (ntw > n) ntw = n > 0 ? n : 1;
@@ -390,10 +396,12 @@ void rt_linear_forward(float *out, const float *inp, const float *w,
 
 /*
 ** dout is (n,out); accumulates dw += dout^T inp, db += column sums of dout
-** (db NULL when there is no bias), dinp += dout w (dinp may be NULL).
+** (db NULL when there is no bias); stores dinp = (or +=) dout w (dinp may be
+** NULL).
 */
 void rt_linear_backward(float *dinp, float *dw, float *db, const float *dout,
-                        const float *inp, const float *w, int n, int in, int outf) {
+                        const float *inp, const float *w, int n, int in, int outf,
+                        RtStore st) {
     if (dw)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, outf, in, n,
                     1.0f, dout, outf, inp, in, 1.0f, dw, in);
@@ -402,7 +410,7 @@ void rt_linear_backward(float *dinp, float *dw, float *db, const float *dout,
             for (int o = 0; o < outf; o++) db[o] += dout[(size_t)s * outf + o];
     if (dinp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, outf,
-                    1.0f, dout, outf, w, in, 1.0f, dinp, in);
+                    1.0f, dout, outf, w, in, beta_of(st), dinp, in);
 }
 
 /* }==================================================================== */

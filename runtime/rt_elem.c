@@ -1,6 +1,6 @@
 /*
 ** rt_elem.c: elementwise kernels: activations, the residual add,
-** accumulate, scale, sum of squares.
+** accumulate, copy, scale, sum of squares.
 **
 ** Vectorization, checked with
 **     gcc -O3 -march=native -fopt-info-vec-optimized -c runtime/rt_elem.c
@@ -16,7 +16,7 @@
 ** without runtime overlap checks: callers must not pass overlapping
 ** buffers, not even exactly in place (out == inp).
 **
-** relu, add and acc run on whole activations (megabytes each) once per
+** relu, add, acc and copy run on whole activations (megabytes each) once per
 ** layer; above ELEM_PAR_MIN elements they split into contiguous ranges
 ** over the runtime's threads (rt_par.c). Each element is computed alone,
 ** so the split changes nothing in the results.
@@ -25,17 +25,19 @@
 
 #include "rt.h"
 #include "rt_par.h"
+#include "rt_store.h"
 
 #define RT_LANES 8
 #define ELEM_PAR_MIN ((size_t)1 << 16)
 
-/* The kernel of one range: the four operands of the largest signature. */
-typedef void (*ElemFn)(float *y, const float *a, const float *b, size_t len);
+/* The kernel of one range: the operands of the largest signature. */
+typedef void (*ElemFn)(float *y, const float *a, const float *b, size_t len, RtStore st);
 typedef struct {
     ElemFn fn;
     float *y;
     const float *a, *b;
     size_t len;
+    RtStore st;
 } ElemJob;
 
 /* Ranges start on multiples of 16 floats (64-byte lines) to keep the
@@ -46,41 +48,43 @@ static void elem_part(void *p, int t, int nt) {
     size_t lo = blocks * t / nt * 16, hi = blocks * (t + 1) / nt * 16;
     if (hi > j->len) hi = j->len;
     if (lo >= hi) return;
-    j->fn(j->y + lo, j->a + lo, j->b ? j->b + lo : NULL, hi - lo);
+    j->fn(j->y + lo, j->a + lo, j->b ? j->b + lo : NULL, hi - lo, j->st);
 }
 
-static void elem_run(ElemFn fn, float *y, const float *a, const float *b, size_t len) {
+static void elem_run(ElemFn fn, float *y, const float *a, const float *b, size_t len,
+                     RtStore st) {
     int nt = len < ELEM_PAR_MIN ? 1 : rt_get_threads();
     if (nt <= 1) {
-        fn(y, a, b, len);
+        fn(y, a, b, len, st);
         return;
     }
-    ElemJob j = {fn, y, a, b, len};
+    ElemJob j = {fn, y, a, b, len, st};
     rt_par_run(elem_part, &j, nt);
 }
 
 /* {====================================================================
-** Activations: out = f(inp); backward dinp += dout * f'(.)
+** Activations: out = f(inp); backward dinp = (or +=) dout * f'(.)
 ** ===================================================================== */
 
 static void relu_fwd(float *restrict out, const float *restrict inp,
-                     const float *restrict unused, size_t len) {
-    (void)unused;
+                     const float *restrict unused, size_t len, RtStore st) {
+    (void)unused; (void)st;
     for (size_t i = 0; i < len; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
 void rt_relu_forward(float *out, const float *inp, size_t len) {
-    elem_run(relu_fwd, out, inp, NULL, len);
+    elem_run(relu_fwd, out, inp, NULL, len, RT_SET);
 }
 
 /* The derivative is read from out: out > 0 exactly where inp > 0. */
 static void relu_bwd(float *restrict dinp, const float *restrict dout,
-                     const float *restrict out, size_t len) {
-    for (size_t i = 0; i < len; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+                     const float *restrict out, size_t len, RtStore st) {
+    RT_STORE_LOOP(st, i, 0, len, dinp, out[i] > 0.0f ? dout[i] : 0.0f);
 }
 
-void rt_relu_backward(float *dinp, const float *dout, const float *out, size_t len) {
-    elem_run(relu_bwd, dinp, dout, out, len);
+void rt_relu_backward(float *dinp, const float *dout, const float *out, size_t len,
+                      RtStore st) {
+    elem_run(relu_bwd, dinp, dout, out, len, st);
 }
 
 void rt_leaky_relu_forward(float *restrict out, const float *restrict inp,
@@ -91,9 +95,8 @@ void rt_leaky_relu_forward(float *restrict out, const float *restrict inp,
 /* Reads inp rather than out: with a negative slope the sign of out is
 ** not the sign of inp. */
 void rt_leaky_relu_backward(float *restrict dinp, const float *restrict dout,
-                            const float *restrict inp, float slope, size_t len) {
-    for (size_t i = 0; i < len; i++)
-        dinp[i] += inp[i] > 0.0f ? dout[i] : slope * dout[i];
+                            const float *restrict inp, float slope, size_t len, RtStore st) {
+    RT_STORE_LOOP(st, i, 0, len, dinp, inp[i] > 0.0f ? dout[i] : slope * dout[i]);
 }
 
 void rt_sigmoid_forward(float *restrict out, const float *restrict inp, size_t len) {
@@ -101,8 +104,8 @@ void rt_sigmoid_forward(float *restrict out, const float *restrict inp, size_t l
 }
 
 void rt_sigmoid_backward(float *restrict dinp, const float *restrict dout,
-                         const float *restrict out, size_t len) {
-    for (size_t i = 0; i < len; i++) dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
+                         const float *restrict out, size_t len, RtStore st) {
+    RT_STORE_LOOP(st, i, 0, len, dinp, dout[i] * out[i] * (1.0f - out[i]));
 }
 
 void rt_tanh_forward(float *restrict out, const float *restrict inp, size_t len) {
@@ -110,8 +113,8 @@ void rt_tanh_forward(float *restrict out, const float *restrict inp, size_t len)
 }
 
 void rt_tanh_backward(float *restrict dinp, const float *restrict dout,
-                      const float *restrict out, size_t len) {
-    for (size_t i = 0; i < len; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+                      const float *restrict out, size_t len, RtStore st) {
+    RT_STORE_LOOP(st, i, 0, len, dinp, dout[i] * (1.0f - out[i] * out[i]));
 }
 
 /* }==================================================================== */
@@ -121,22 +124,28 @@ void rt_tanh_backward(float *restrict dinp, const float *restrict dout,
 ** ===================================================================== */
 
 static void add_fwd(float *restrict out, const float *restrict a,
-                    const float *restrict b, size_t len) {
+                    const float *restrict b, size_t len, RtStore st) {
+    (void)st;
     for (size_t i = 0; i < len; i++) out[i] = a[i] + b[i];
 }
 
 void rt_add_forward(float *out, const float *a, const float *b, size_t len) {
-    elem_run(add_fwd, out, a, b, len);
+    elem_run(add_fwd, out, a, b, len, RT_SET);
 }
 
-static void acc(float *restrict y, const float *restrict x,
-                const float *restrict unused, size_t len) {
+/* y = x or y += x. */
+static void store(float *restrict y, const float *restrict x,
+                  const float *restrict unused, size_t len, RtStore st) {
     (void)unused;
-    for (size_t i = 0; i < len; i++) y[i] += x[i];
+    RT_STORE_LOOP(st, i, 0, len, y, x[i]);
 }
 
 void rt_acc(float *y, const float *x, size_t len) {
-    elem_run(acc, y, x, NULL, len);
+    elem_run(store, y, x, NULL, len, RT_ADD);
+}
+
+void rt_copy(float *y, const float *x, size_t len) {
+    elem_run(store, y, x, NULL, len, RT_SET);
 }
 
 void rt_scale(float *restrict y, float a, size_t len) {

@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "rt.h"
+#include "rt_store.h"
 
 /* {====================================================================
 ** Softmax cross-entropy, logits (n,c,hw): the c classes of one position
@@ -43,9 +44,9 @@ float rt_xent_forward(const float *logits, const int32_t *labels, int n, int c, 
     return (float)(total / ((double)n * hw));
 }
 
-/* dlogits (n,c,hw) += (softmax - onehot(label)) / (n*hw) */
+/* dlogits (n,c,hw) = (or +=) (softmax - onehot(label)) / (n*hw) */
 void rt_xent_backward(float *dlogits, const float *logits, const int32_t *labels,
-                      int n, int c, int hw) {
+                      int n, int c, int hw, RtStore st) {
     double inv = 1.0 / ((double)n * hw);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < hw; j++) {
@@ -56,7 +57,9 @@ void rt_xent_backward(float *dlogits, const float *logits, const int32_t *labels
             int label = labels[(size_t)i * hw + j];
             for (int k = 0; k < c; k++) {
                 double p = exp((double)x[(size_t)k * hw] - mx - lse);
-                dlogits[base + (size_t)k * hw] += (float)((p - (k == label)) * inv);
+                float g = (float)((p - (k == label)) * inv);
+                float *d = &dlogits[base + (size_t)k * hw];
+                *d = st == RT_SET ? g : *d + g;
             }
         }
 }
@@ -76,11 +79,11 @@ float rt_mse_forward(const float *pred, const float *target, size_t len) {
     return (float)(s / (double)len);
 }
 
-/* dpred += 2 (pred - target) / len */
+/* dpred = (or +=) 2 (pred - target) / len */
 void rt_mse_backward(float *restrict dpred, const float *restrict pred,
-                     const float *restrict target, size_t len) {
+                     const float *restrict target, size_t len, RtStore st) {
     float k = 2.0f / (float)len;
-    for (size_t i = 0; i < len; i++) dpred[i] += k * (pred[i] - target[i]);
+    RT_STORE_LOOP(st, i, 0, len, dpred, k * (pred[i] - target[i]));
 }
 
 /* }==================================================================== */

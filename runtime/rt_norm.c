@@ -13,6 +13,7 @@
 
 #include "rt.h"
 #include "rt_par.h"
+#include "rt_store.h"
 
 /*
 ** Channels are split into contiguous runs, one per thread (rt_par.c); a
@@ -100,6 +101,7 @@ typedef struct {
     const float *inp, *dout, *gamma, *beta, *cmean, *crstd;
     int n, c, hw;
     float momentum, eps;
+    RtStore st;          /* backward: how dinp is stored */
 } BnJob;
 
 static void train_part(void *p, int t, int nt) {
@@ -129,7 +131,7 @@ void rt_batchnorm_forward_train(float *out, float *mean, float *rstd,
                                 const float *beta, int n, int c, int hw,
                                 float momentum, float eps) {
     BnJob j = {out, mean, rstd, run_mean, run_var, NULL, NULL, NULL,
-               inp, NULL, gamma, beta, NULL, NULL, n, c, hw, momentum, eps};
+               inp, NULL, gamma, beta, NULL, NULL, n, c, hw, momentum, eps, RT_SET};
     rt_par_run(train_part, &j, bn_threads(n, c, hw));
 }
 
@@ -150,7 +152,7 @@ void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                                const float *run_var, int n, int c, int hw,
                                float eps) {
     BnJob j = {out, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-               inp, NULL, gamma, beta, run_mean, run_var, n, c, hw, 0.0f, eps};
+               inp, NULL, gamma, beta, run_mean, run_var, n, c, hw, 0.0f, eps, RT_SET};
     rt_par_run(eval_part, &j, bn_threads(n, c, hw));
 }
 
@@ -197,10 +199,7 @@ static void backward_part(void *p, int t, int nt) {
             size_t off = ((size_t)i * c + ch) * hw;
             float *restrict dx = j->dinp + off;
             const float *restrict dy = j->dout + off, *restrict x = j->inp + off;
-            for (int q = 0; q < hw; q++) {
-                float xhat = (x[q] - mu) * rs;
-                dx[q] += k * (dy[q] - md - xhat * mdx);
-            }
+            RT_STORE_LOOP(j->st, q, 0, hw, dx, k * (dy[q] - md - (x[q] - mu) * rs * mdx));
         }
     }
 }
@@ -208,14 +207,14 @@ static void backward_part(void *p, int t, int nt) {
 /*
 ** dout, inp are (n,c,hw). With m = n*hw, per channel:
 **   dbeta += sum(dout), dgamma += sum(dout*xhat),
-**   dinp  += gamma*rstd/m * (m*dout - sum(dout) - xhat*sum(dout*xhat)).
+**   dinp  = (or +=) gamma*rstd/m * (m*dout - sum(dout) - xhat*sum(dout*xhat)).
 ** Any of the three gradient pointers may be NULL.
 */
 void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                            const float *dout, const float *inp,
                            const float *mean, const float *rstd,
-                           const float *gamma, int n, int c, int hw) {
+                           const float *gamma, int n, int c, int hw, RtStore st) {
     BnJob j = {NULL, NULL, NULL, NULL, NULL, dinp, dgamma, dbeta,
-               inp, dout, gamma, NULL, mean, rstd, n, c, hw, 0.0f, 0.0f};
+               inp, dout, gamma, NULL, mean, rstd, n, c, hw, 0.0f, 0.0f, st};
     rt_par_run(backward_part, &j, bn_threads(n, c, hw));
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rt.h"
+#include "rt_store.h"
 
 /* {====================================================================
 ** Max pooling
@@ -50,14 +51,21 @@ void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p) {
     }
 }
 
+/* Windows may overlap and scatter into one cell: with RT_SET a plane is
+** cleared just before its windows add into it, while it is in cache. */
+static void clear_plane(float *dx, size_t len, RtStore st) {
+    if (st == RT_SET) memset(dx, 0, len * sizeof *dx);
+}
+
 /* dout is (n,c,oh,ow); routes each cell's gradient to its window's argmax */
 void rt_maxpool_backward(float *dinp, const float *dout, const float *inp,
-                         int n, const RtPool *p) {
+                         int n, const RtPool *p, RtStore st) {
     size_t planes = (size_t)n * p->c;
     for (size_t pl = 0; pl < planes; pl++) {
         const float *x = inp + pl * p->h * p->w;
         const float *dy = dout + pl * p->oh * p->ow;
         float *dx = dinp + pl * p->h * p->w;
+        clear_plane(dx, (size_t)p->h * p->w, st);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++) {
                 int a = window_argmax(x, p, oy, ox);
@@ -111,13 +119,15 @@ void rt_avgpool_forward(float *out, const float *inp, int n, const RtPool *p) {
     }
 }
 
-/* dout is (n,c,oh,ow); accumulates into dinp (n,c,h,w) */
-void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p) {
+/* dout is (n,c,oh,ow); stores into dinp (n,c,h,w) */
+void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p,
+                         RtStore st) {
     size_t planes = (size_t)n * p->c;
     float inv = 1.0f / (float)(p->k * p->k);
     for (size_t pl = 0; pl < planes; pl++) {
         const float *dy = dout + pl * p->oh * p->ow;
         float *dx = dinp + pl * p->h * p->w;
+        clear_plane(dx, (size_t)p->h * p->w, st);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++)
                 window_spread(dx, p, oy, ox, dy[oy * p->ow + ox] * inv);
@@ -140,12 +150,13 @@ void rt_global_avgpool_forward(float *out, const float *inp, int n, int c, int h
     }
 }
 
-/* dout is (n,c); accumulates dout/hw into every cell of dinp (n,c,hw) */
-void rt_global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw) {
+/* dout is (n,c); stores dout/hw into every cell of dinp (n,c,hw) */
+void rt_global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw,
+                                RtStore st) {
     size_t planes = (size_t)n * c;
     for (size_t pl = 0; pl < planes; pl++) {
         float g = dout[pl] / (float)hw;
-        for (int j = 0; j < hw; j++) dinp[pl * hw + j] += g;
+        RT_STORE_LOOP(st, j, pl * hw, (pl + 1) * hw, dinp, g);
     }
 }
 
@@ -163,12 +174,14 @@ void rt_upsample_forward(float *out, const float *inp, int n, int c, int h, int 
 }
 
 /* dout is (n,c,h*f,w*f); each input cell gathers the f*f cells it fed */
-void rt_upsample_backward(float *dinp, const float *dout, int n, int c, int h, int w, int f) {
+void rt_upsample_backward(float *dinp, const float *dout, int n, int c, int h, int w, int f,
+                          RtStore st) {
     size_t planes = (size_t)n * c;
     int ow = w * f;
     for (size_t pl = 0; pl < planes; pl++) {
         const float *dy = dout + pl * (size_t)h * f * ow;
         float *dx = dinp + pl * h * w;
+        clear_plane(dx, (size_t)h * w, st);
         for (int oy = 0; oy < h * f; oy++)
             for (int ox = 0; ox < ow; ox++)
                 dx[(oy / f) * w + ox / f] += dy[(size_t)oy * ow + ox];
@@ -184,12 +197,15 @@ void rt_concat_forward(float *out, const float *inp, int n, int c_out,
                chunk * sizeof(float));
 }
 
-/* dout is (n,c_out,hw); accumulates its channel slice into dinp (n,c_in,hw) */
+/* dout is (n,c_out,hw); stores its channel slice into dinp (n,c_in,hw) */
 void rt_concat_backward(float *dinp, const float *dout, int n, int c_out,
-                        int c_off, int c_in, int hw) {
+                        int c_off, int c_in, int hw, RtStore st) {
     size_t chunk = (size_t)c_in * hw;
-    for (int i = 0; i < n; i++)
-        rt_acc(dinp + i * chunk, dout + ((size_t)i * c_out + c_off) * hw, chunk);
+    for (int i = 0; i < n; i++) {
+        float *dx = dinp + i * chunk;
+        const float *dy = dout + ((size_t)i * c_out + c_off) * hw;
+        RT_STORE_LOOP(st, j, 0, chunk, dx, dy[j]);
+    }
 }
 
 /* }==================================================================== */

@@ -66,6 +66,30 @@ static inline void tr_unprime(float *g, size_t len) {
     for (size_t i = 0; i < len; i++) g[i] -= TR_PRIME;
 }
 
+/*
+** RT_SET must write every element and read none: a gradient stored with
+** RT_SET over NaN equals, element for element, the same gradient added
+** (RT_ADD) into zeros. TR_CHECK_SET(len, call) runs call twice with dx_
+** and st_ bound to each case and asserts that.
+*/
+static inline int tr_same(const float *a, const float *b, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (!(a[i] == b[i])) return 0;
+    return 1;
+}
+
+#define TR_CHECK_SET(len, call)                                                 \
+    do {                                                                        \
+        float *set_ = tr_alloc(len), *add_ = tr_alloc(len), *dx_;               \
+        RtStore st_;                                                            \
+        for (size_t i_ = 0; i_ < (size_t)(len); i_++) set_[i_] = NAN;           \
+        dx_ = set_; st_ = RT_SET; call;                                         \
+        dx_ = add_; st_ = RT_ADD; call;                                         \
+        assert_true(tr_same(set_, add_, len));                                  \
+        free(set_);                                                             \
+        free(add_);                                                             \
+    } while (0)
+
 /* sum(a*b) in double: the loss L = sum(y * r) of the checks. */
 static inline double gc_dot(const float *a, const float *b, size_t len) {
     double s = 0.0;

@@ -21,6 +21,7 @@
 #include "autodiff.h"
 #include "ir.h"
 #include "ops.h"
+#include "passes.h"
 #include "plan.h"
 #include "spec_lua.h"
 
@@ -105,6 +106,7 @@ static void check_model(char *line) {
     assert_non_null(g);
     assert_int_equal(ir_analyze(g), 0);
     autodiff(&p, g);
+    passes_run(&p);
     assert_int_equal(plan_build(&plan, &p), 0);
     printf("  %-18s %5d buffers, %4d steps, %lld floats/sample\n", name, p.nbufs, p.nsteps,
            (long long)plan.per_sample);

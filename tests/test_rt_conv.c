@@ -63,7 +63,7 @@ static double conv_loss(void *p) {
 static void check_conv_backward(ConvCase *t) {
     const RtConv *g = t->g;
     float *dx = tr_primed(t->xl), *dw = tr_primed(t->wl), *db = tr_primed(g->oc);
-    rt_conv2d_backward(dx, dw, t->b ? db : NULL, t->col, t->r, t->x, t->w, t->n, g);
+    rt_conv2d_backward(dx, dw, t->b ? db : NULL, t->col, t->r, t->x, t->w, t->n, g, RT_ADD);
     tr_unprime(dx, t->xl); tr_unprime(dw, t->wl); tr_unprime(db, g->oc);
     assert_true(gc_check("conv dinp", conv_loss, t, t->x, dx, t->xl, H, TOL, NULL) < 1);
     assert_true(gc_check("conv dw", conv_loss, t, t->w, dw, t->wl, H, TOL, NULL) < 1);
@@ -71,8 +71,10 @@ static void check_conv_backward(ConvCase *t) {
         assert_true(gc_check("conv db", conv_loss, t, t->b, db, g->oc, H, TOL, NULL) < 1);
     /* dinp == NULL must leave the weight gradient unchanged */
     float *dw2 = tr_alloc(t->wl);
-    rt_conv2d_backward(NULL, dw2, NULL, t->col, t->r, t->x, t->w, t->n, g);
+    rt_conv2d_backward(NULL, dw2, NULL, t->col, t->r, t->x, t->w, t->n, g, RT_ADD);
     assert_true(tr_maxrel(dw2, dw, t->wl) < 1e-5);
+    TR_CHECK_SET(t->xl, rt_conv2d_backward(dx_, dw2, NULL, t->col, t->r, t->x, t->w, t->n, g,
+                                           st_));
     free(dx); free(dw); free(db); free(dw2);
 }
 
@@ -170,13 +172,14 @@ static void run_linear(int n, int in, int outf, int bias) {
     lin_loss(&t);
     ref_linear(ref, &t);
     assert_true(tr_maxrel(t.out, ref, ol) < 1e-5);
-    rt_linear_backward(dx, dw, t.b ? db : NULL, t.r, t.x, t.w, n, in, outf);
+    rt_linear_backward(dx, dw, t.b ? db : NULL, t.r, t.x, t.w, n, in, outf, RT_ADD);
     tr_unprime(dx, xl); tr_unprime(dw, wl); tr_unprime(db, outf);
+    TR_CHECK_SET(xl, rt_linear_backward(dx_, NULL, NULL, t.r, t.x, t.w, n, in, outf, st_));
     assert_true(gc_check("linear dinp", lin_loss, &t, t.x, dx, xl, H, TOL, NULL) < 1);
     assert_true(gc_check("linear dw", lin_loss, &t, t.w, dw, wl, H, TOL, NULL) < 1);
     if (t.b)
         assert_true(gc_check("linear db", lin_loss, &t, t.b, db, outf, H, TOL, NULL) < 1);
-    rt_linear_backward(NULL, dw, NULL, t.r, t.x, t.w, n, in, outf);  /* NULL dinp is allowed */
+    rt_linear_backward(NULL, dw, NULL, t.r, t.x, t.w, n, in, outf, RT_ADD);  /* NULL dinp */
     free(t.x); free(t.w); free(t.b); free(t.out); free(t.r); free(ref);
     free(dx); free(dw); free(db);
 }

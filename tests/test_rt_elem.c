@@ -38,12 +38,12 @@ static void act_forward(float *out, const float *x, int act) {
     }
 }
 
-static void act_backward(float *dx, const ActCase *t) {
+static void act_backward(float *dx, const ActCase *t, RtStore st) {
     switch (t->act) {
-    case RELU: rt_relu_backward(dx, t->r, t->out, LEN); break;
-    case LEAKY: rt_leaky_relu_backward(dx, t->r, t->x, SLOPE, LEN); break;
-    case SIGMOID: rt_sigmoid_backward(dx, t->r, t->out, LEN); break;
-    default: rt_tanh_backward(dx, t->r, t->out, LEN); break;
+    case RELU: rt_relu_backward(dx, t->r, t->out, LEN, st); break;
+    case LEAKY: rt_leaky_relu_backward(dx, t->r, t->x, SLOPE, LEN, st); break;
+    case SIGMOID: rt_sigmoid_backward(dx, t->r, t->out, LEN, st); break;
+    default: rt_tanh_backward(dx, t->r, t->out, LEN, st); break;
     }
 }
 
@@ -76,8 +76,9 @@ static void check_act(int act, const char *label) {
     act_forward(t.out, t.x, act);
     for (int i = 0; i < LEN; i++) ref[i] = (float)ref_act(t.x[i], act);
     assert_true(tr_maxrel(t.out, ref, LEN) < 1e-6);
-    act_backward(dx, &t);
+    act_backward(dx, &t, RT_ADD);
     tr_unprime(dx, LEN);
+    TR_CHECK_SET(LEN, act_backward(dx_, &t, st_));
     GcSkip kink = (act == RELU || act == LEAKY) ? near_zero : NULL;
     assert_true(gc_check(label, act_loss, &t, t.x, dx, LEN, H, TOL, kink) < 1);
     free(dx);
@@ -99,7 +100,7 @@ static void test_checker_rejects_wrong_gradients(void **state) {
     float dx[LEN] = {0}, bad[LEN];
     tr_fill(t.x, LEN, -3, 3); tr_fill(t.r, LEN, -1, 1);
     act_forward(t.out, t.x, SIGMOID);
-    act_backward(dx, &t);
+    act_backward(dx, &t, RT_ADD);
     for (int i = 0; i < LEN; i++) bad[i] = dx[i] * 1.01f;
     assert_true(gc_check("scaled 1.01", act_loss, &t, t.x, bad, LEN, H, TOL, NULL) > 1);
     memcpy(bad, dx, sizeof bad);
@@ -123,6 +124,9 @@ static void test_add_acc_scale(void **state) {
     memcpy(y, a, sizeof y);
     rt_acc(y, b, LEN);
     for (int i = 0; i < LEN; i++) assert_true(y[i] == a[i] + b[i]);
+    for (int i = 0; i < LEN; i++) y[i] = NAN;
+    rt_copy(y, b, LEN);
+    assert_memory_equal(y, b, sizeof y);
     memcpy(y, a, sizeof y);
     rt_scale(y, -0.75f, LEN);
     for (int i = 0; i < LEN; i++) assert_true(y[i] == a[i] * -0.75f);

@@ -55,8 +55,9 @@ static void check_xent(int n, int c, int hw, const char *label) {
     double ref = ref_xent(&t, 0);
     assert_true(fabs(xent_loss(&t) - ref) < 1e-6 * ref);
     float *dx = tr_primed(len);
-    rt_xent_backward(dx, t.x, t.labels, n, c, hw);
+    rt_xent_backward(dx, t.x, t.labels, n, c, hw, RT_ADD);
     tr_unprime(dx, len);
+    TR_CHECK_SET(len, rt_xent_backward(dx_, t.x, t.labels, n, c, hw, st_));
     assert_true(gc_check(label, xent_loss, &t, t.x, dx, len, H, TOL, NULL) < 1);
     free(t.x); free(t.labels); free(dx);
 }
@@ -78,7 +79,7 @@ static void test_xent_large_logits(void **state) {
     float loss = rt_xent_forward(t.x, t.labels, n, c, hw);
     assert_true(isfinite(loss) && fabs(loss - ref) < 1e-5 * (1 + ref));
     float dx[24] = {0};
-    rt_xent_backward(dx, t.x, t.labels, n, c, hw);
+    rt_xent_backward(dx, t.x, t.labels, n, c, hw, RT_ADD);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < hw; j++) {
             double s = 0;
@@ -108,8 +109,9 @@ static void test_mse(void **state) {
     ref /= 29;
     assert_true(fabs(mse_loss(&t) - ref) < 1e-6 * ref);
     float *dx = tr_primed(29);
-    rt_mse_backward(dx, t.pred, t.target, 29);
+    rt_mse_backward(dx, t.pred, t.target, 29, RT_ADD);
     tr_unprime(dx, 29);
+    TR_CHECK_SET(29, rt_mse_backward(dx_, t.pred, t.target, 29, st_));
     assert_true(gc_check("mse", mse_loss, &t, t.pred, dx, 29, H, TOL, NULL) < 1);
     free(dx);
 }

@@ -125,8 +125,10 @@ static void check_backward(int n, int c, int hw) {
     size_t len = (size_t)n * c * hw;
     float *dx = tr_primed(len), *dg = tr_primed(c), *db = tr_primed(c);
     bn_loss(&t);   /* fills mean and rstd */
-    rt_batchnorm_backward(dx, dg, db, t.r, t.x, t.mean, t.rstd, t.gamma, n, c, hw);
+    rt_batchnorm_backward(dx, dg, db, t.r, t.x, t.mean, t.rstd, t.gamma, n, c, hw, RT_ADD);
     tr_unprime(dx, len); tr_unprime(dg, c); tr_unprime(db, c);
+    TR_CHECK_SET(len, rt_batchnorm_backward(dx_, NULL, NULL, t.r, t.x, t.mean, t.rstd, t.gamma,
+                                            n, c, hw, st_));
     assert_true(gc_check("bn dinp", bn_loss, &t, t.x, dx, len, H, TOL, NULL) < 1);
     assert_true(gc_check("bn dgamma", bn_loss, &t, t.gamma, dg, c, H, TOL, NULL) < 1);
     assert_true(gc_check("bn dbeta", bn_loss, &t, t.beta, db, c, H, TOL, NULL) < 1);

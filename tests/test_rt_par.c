@@ -45,7 +45,7 @@ static void check_conv(RtConv g, int n, int bias) {
         float *out = tr_alloc(ol), *dx = tr_primed(xl), *dw = tr_primed(wl),
               *db = tr_primed(g.oc);
         rt_conv2d_forward(out, col, x, w, bias ? b : NULL, n, &g);
-        rt_conv2d_backward(dx, dw, bias ? db : NULL, col, dy, x, w, n, &g);
+        rt_conv2d_backward(dx, dw, bias ? db : NULL, col, dy, x, w, n, &g, RT_ADD);
         float *got[4] = {out, dx, dw, db};
         size_t len[4] = {ol, xl, wl, (size_t)g.oc};
         for (int k = 0; k < 4; k++) {
@@ -105,7 +105,7 @@ static void test_batchnorm_thread_invariant(void **state) {
         rt_fill(rm, c, 0.0f); rt_fill(rv, c, 1.0f);
         rt_batchnorm_forward_train(out, mean, rstd, rm, rv, x, gamma, beta, n, c, hw,
                                    0.1f, 1e-5f);
-        rt_batchnorm_backward(dx, dg, NULL, dy, x, mean, rstd, gamma, n, c, hw);
+        rt_batchnorm_backward(dx, dg, NULL, dy, x, mean, rstd, gamma, n, c, hw, RT_ADD);
         float *got[7] = {out, mean, rstd, rm, rv, dx, dg};
         size_t lens[7] = {len, c, c, c, c, len, c};
         for (int k = 0; k < 7; k++) {
@@ -134,7 +134,7 @@ static void test_elementwise_thread_invariant(void **state) {
         rt_add_forward(y, a, b, len);
         rt_relu_forward(z, y, len);
         rt_acc(z, a, len);
-        rt_relu_backward(z, b, y, len);
+        rt_relu_backward(z, b, y, len, RT_ADD);
         if (i == 0) ref = z;
         else {
             assert_same(z, ref, len);

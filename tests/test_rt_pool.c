@@ -47,14 +47,14 @@ static void run_forward(PoolCase *t) {
     }
 }
 
-static void run_backward(float *dx, PoolCase *t) {
+static void run_backward(float *dx, PoolCase *t, RtStore st) {
     int hw = t->h * t->w;
     switch (t->op) {
-    case MAXPOOL: rt_maxpool_backward(dx, t->r, t->x, t->n, &t->p); break;
-    case AVGPOOL: rt_avgpool_backward(dx, t->r, t->n, &t->p); break;
-    case GLOBAL: rt_global_avgpool_backward(dx, t->r, t->n, t->c, hw); break;
-    case UPSAMPLE: rt_upsample_backward(dx, t->r, t->n, t->c, t->h, t->w, t->f); break;
-    default: rt_concat_backward(dx, t->r, t->n, t->c_out, t->c_off, t->c, hw); break;
+    case MAXPOOL: rt_maxpool_backward(dx, t->r, t->x, t->n, &t->p, st); break;
+    case AVGPOOL: rt_avgpool_backward(dx, t->r, t->n, &t->p, st); break;
+    case GLOBAL: rt_global_avgpool_backward(dx, t->r, t->n, t->c, hw, st); break;
+    case UPSAMPLE: rt_upsample_backward(dx, t->r, t->n, t->c, t->h, t->w, t->f, st); break;
+    default: rt_concat_backward(dx, t->r, t->n, t->c_out, t->c_off, t->c, hw, st); break;
     }
 }
 
@@ -137,8 +137,9 @@ static void check_case(PoolCase *t, const char *label, int exact) {
             }
     if (exact) assert_memory_equal(t->out, ref, t->ol * sizeof(float));
     else assert_true(tr_maxrel(t->out, ref, t->ol) < 1e-6);
-    run_backward(dx, t);
+    run_backward(dx, t, RT_ADD);
     tr_unprime(dx, t->xl);
+    TR_CHECK_SET(t->xl, run_backward(dx_, t, st_));
     assert_true(gc_check(label, pool_loss, t, t->x, dx, t->xl, H, TOL, NULL) < 1);
     free(t->x); free(t->out); free(t->r); free(ref); free(dx);
 }
@@ -176,7 +177,7 @@ static void test_maxpool_ties(void **state) {
     float x[16], out[4], dout[4] = {1, 2, 3, 4}, dx[16] = {0};
     for (int i = 0; i < 16; i++) x[i] = 1.0f;
     rt_maxpool_forward(out, x, 1, &p);
-    rt_maxpool_backward(dx, dout, x, 1, &p);
+    rt_maxpool_backward(dx, dout, x, 1, &p, RT_ADD);
     float want[16] = {1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4, 0, 0, 0, 0, 0};
     assert_memory_equal(dx, want, sizeof want);
     for (int i = 0; i < 4; i++) assert_true(out[i] == 1.0f);

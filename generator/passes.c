@@ -1,0 +1,8 @@
+/*
+** passes.c: the middle end's passes, in the order they run.
+*/
+#include "passes.h"
+
+void passes_run(KProgram *p) {
+    pass_write_first(p);
+}

@@ -1,0 +1,17 @@
+/*
+** passes.h: rewrites of a kernel-call program between autodiff and the
+** memory plan. Each lives in its own file (pass_NAME.c) with its own unit
+** test (tests/test_pass_NAME.c); passes_run applies them in order.
+*/
+#ifndef SKIPC_PASSES_H
+#define SKIPC_PASSES_H
+
+#include "kir.h"
+
+/* The first contribution to a gradient buffer writes it instead of
+** accumulating into a cleared one; returns the clearings removed. */
+int pass_write_first(KProgram *p);
+
+void passes_run(KProgram *p);
+
+#endif
