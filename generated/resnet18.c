@@ -124,39 +124,35 @@ enum {
     X_relu = 1605632,  /* [64,112,112] */
     D_relu = 802816,  /* [64,112,112] */
     X_maxpool = 802816,  /* [64,56,56] */
-    D_maxpool = 2408448,  /* [64,56,56] */
     X_layer1_0_conv1 = 1003520,  /* [64,56,56] */
     D_layer1_0_conv1 = 1204224,  /* [64,56,56] */
     T_layer1_0_conv1 = 2408448,  /* 1806336 floats */
-    TB_layer1_0_conv1 = 2609152,  /* 1806336 floats */
+    TB_layer1_0_conv1 = 2809856,  /* 1806336 floats */
     X_layer1_0_bn1 = 1204224,  /* [64,56,56] */
-    D_layer1_0_bn1 = 2609152,  /* [64,56,56] */
+    D_layer1_0_bn1 = 2408448,  /* [64,56,56] */
     X_layer1_0_relu1 = 1404928,  /* [64,56,56] */
     D_layer1_0_relu1 = 1204224,  /* [64,56,56] */
     X_layer1_0_conv2 = 1204224,  /* [64,56,56] */
-    D_layer1_0_conv2 = 2609152,  /* [64,56,56] */
+    D_layer1_0_conv2 = 2408448,  /* [64,56,56] */
     T_layer1_0_conv2 = 2408448,  /* 1806336 floats */
     TB_layer1_0_conv2 = 2809856,  /* 1806336 floats */
     X_layer1_0_bn2 = 2408448,  /* [64,56,56] */
-    D_layer1_0_bn2 = 2809856,  /* [64,56,56] */
     X_layer1_0_add1 = 2609152,  /* [64,56,56] */
     D_layer1_0_add1 = 2609152,  /* [64,56,56] */
     X_layer1_0_relu2 = 2408448,  /* [64,56,56] */
-    D_layer1_0_relu2 = 3211264,  /* [64,56,56] */
     X_layer1_1_conv1 = 2609152,  /* [64,56,56] */
     D_layer1_1_conv1 = 2809856,  /* [64,56,56] */
     T_layer1_1_conv1 = 2809856,  /* 1806336 floats */
-    TB_layer1_1_conv1 = 3411968,  /* 1806336 floats */
+    TB_layer1_1_conv1 = 3612672,  /* 1806336 floats */
     X_layer1_1_bn1 = 2809856,  /* [64,56,56] */
-    D_layer1_1_bn1 = 3411968,  /* [64,56,56] */
+    D_layer1_1_bn1 = 3211264,  /* [64,56,56] */
     X_layer1_1_relu1 = 3010560,  /* [64,56,56] */
     D_layer1_1_relu1 = 2809856,  /* [64,56,56] */
     X_layer1_1_conv2 = 2809856,  /* [64,56,56] */
-    D_layer1_1_conv2 = 3411968,  /* [64,56,56] */
+    D_layer1_1_conv2 = 3211264,  /* [64,56,56] */
     T_layer1_1_conv2 = 3211264,  /* 1806336 floats */
     TB_layer1_1_conv2 = 3612672,  /* 1806336 floats */
     X_layer1_1_bn2 = 3211264,  /* [64,56,56] */
-    D_layer1_1_bn2 = 3612672,  /* [64,56,56] */
     X_layer1_1_add1 = 3411968,  /* [64,56,56] */
     D_layer1_1_add1 = 3411968,  /* [64,56,56] */
     X_layer1_1_relu2 = 3211264,  /* [64,56,56] */
@@ -170,35 +166,31 @@ enum {
     X_layer2_0_relu1 = 3612672,  /* [128,28,28] */
     D_layer2_0_relu1 = 3512320,  /* [128,28,28] */
     X_layer2_0_conv2 = 3512320,  /* [128,28,28] */
-    D_layer2_0_conv2 = 3813376,  /* [128,28,28] */
+    D_layer2_0_conv2 = 3713024,  /* [128,28,28] */
     T_layer2_0_conv2 = 3713024,  /* 903168 floats */
     TB_layer2_0_conv2 = 4214784,  /* 903168 floats */
     X_layer2_0_bn2 = 3713024,  /* [128,28,28] */
-    D_layer2_0_bn2 = 3713024,  /* [128,28,28] */
     X_layer2_0_downsample_0 = 3813376,  /* [128,28,28] */
-    D_layer2_0_downsample_0 = 3913728,  /* [128,28,28] */
+    D_layer2_0_downsample_0 = 3713024,  /* [128,28,28] */
     T_layer2_0_downsample_0 = 3913728,  /* 50176 floats */
     TB_layer2_0_downsample_0 = 3813376,  /* 50176 floats */
     X_layer2_0_downsample_1 = 3913728,  /* [128,28,28] */
-    D_layer2_0_downsample_1 = 4014080,  /* [128,28,28] */
     X_layer2_0_add1 = 4014080,  /* [128,28,28] */
     D_layer2_0_add1 = 3913728,  /* [128,28,28] */
     X_layer2_0_relu2 = 3713024,  /* [128,28,28] */
-    D_layer2_0_relu2 = 4214784,  /* [128,28,28] */
     X_layer2_1_conv1 = 3913728,  /* [128,28,28] */
     D_layer2_1_conv1 = 4014080,  /* [128,28,28] */
     T_layer2_1_conv1 = 4014080,  /* 903168 floats */
-    TB_layer2_1_conv1 = 4315136,  /* 903168 floats */
+    TB_layer2_1_conv1 = 4415488,  /* 903168 floats */
     X_layer2_1_bn1 = 4014080,  /* [128,28,28] */
-    D_layer2_1_bn1 = 4315136,  /* [128,28,28] */
+    D_layer2_1_bn1 = 4214784,  /* [128,28,28] */
     X_layer2_1_relu1 = 4114432,  /* [128,28,28] */
     D_layer2_1_relu1 = 4014080,  /* [128,28,28] */
     X_layer2_1_conv2 = 4014080,  /* [128,28,28] */
-    D_layer2_1_conv2 = 4315136,  /* [128,28,28] */
+    D_layer2_1_conv2 = 4214784,  /* [128,28,28] */
     T_layer2_1_conv2 = 4214784,  /* 903168 floats */
     TB_layer2_1_conv2 = 4415488,  /* 903168 floats */
     X_layer2_1_bn2 = 4214784,  /* [128,28,28] */
-    D_layer2_1_bn2 = 4415488,  /* [128,28,28] */
     X_layer2_1_add1 = 4315136,  /* [128,28,28] */
     D_layer2_1_add1 = 4315136,  /* [128,28,28] */
     X_layer2_1_relu2 = 4214784,  /* [128,28,28] */
@@ -212,35 +204,31 @@ enum {
     X_layer3_0_relu1 = 4415488,  /* [256,14,14] */
     D_layer3_0_relu1 = 4365312,  /* [256,14,14] */
     X_layer3_0_conv2 = 4365312,  /* [256,14,14] */
-    D_layer3_0_conv2 = 4515840,  /* [256,14,14] */
+    D_layer3_0_conv2 = 4465664,  /* [256,14,14] */
     T_layer3_0_conv2 = 4465664,  /* 451584 floats */
     TB_layer3_0_conv2 = 4716544,  /* 451584 floats */
     X_layer3_0_bn2 = 4465664,  /* [256,14,14] */
-    D_layer3_0_bn2 = 4465664,  /* [256,14,14] */
     X_layer3_0_downsample_0 = 4515840,  /* [256,14,14] */
-    D_layer3_0_downsample_0 = 4566016,  /* [256,14,14] */
+    D_layer3_0_downsample_0 = 4465664,  /* [256,14,14] */
     T_layer3_0_downsample_0 = 4566016,  /* 25088 floats */
     TB_layer3_0_downsample_0 = 4515840,  /* 25088 floats */
     X_layer3_0_downsample_1 = 4566016,  /* [256,14,14] */
-    D_layer3_0_downsample_1 = 4616192,  /* [256,14,14] */
     X_layer3_0_add1 = 4616192,  /* [256,14,14] */
     D_layer3_0_add1 = 4566016,  /* [256,14,14] */
     X_layer3_0_relu2 = 4465664,  /* [256,14,14] */
-    D_layer3_0_relu2 = 4716544,  /* [256,14,14] */
     X_layer3_1_conv1 = 4566016,  /* [256,14,14] */
     D_layer3_1_conv1 = 4616192,  /* [256,14,14] */
     T_layer3_1_conv1 = 4616192,  /* 451584 floats */
-    TB_layer3_1_conv1 = 4766720,  /* 451584 floats */
+    TB_layer3_1_conv1 = 4816896,  /* 451584 floats */
     X_layer3_1_bn1 = 4616192,  /* [256,14,14] */
-    D_layer3_1_bn1 = 4766720,  /* [256,14,14] */
+    D_layer3_1_bn1 = 4716544,  /* [256,14,14] */
     X_layer3_1_relu1 = 4666368,  /* [256,14,14] */
     D_layer3_1_relu1 = 4616192,  /* [256,14,14] */
     X_layer3_1_conv2 = 4616192,  /* [256,14,14] */
-    D_layer3_1_conv2 = 4766720,  /* [256,14,14] */
+    D_layer3_1_conv2 = 4716544,  /* [256,14,14] */
     T_layer3_1_conv2 = 4716544,  /* 451584 floats */
     TB_layer3_1_conv2 = 4816896,  /* 451584 floats */
     X_layer3_1_bn2 = 4716544,  /* [256,14,14] */
-    D_layer3_1_bn2 = 4816896,  /* [256,14,14] */
     X_layer3_1_add1 = 4766720,  /* [256,14,14] */
     D_layer3_1_add1 = 4766720,  /* [256,14,14] */
     X_layer3_1_relu2 = 4716544,  /* [256,14,14] */
@@ -254,35 +242,31 @@ enum {
     X_layer4_0_relu1 = 4816896,  /* [512,7,7] */
     D_layer4_0_relu1 = 4791808,  /* [512,7,7] */
     X_layer4_0_conv2 = 4791808,  /* [512,7,7] */
-    D_layer4_0_conv2 = 4867072,  /* [512,7,7] */
+    D_layer4_0_conv2 = 4841984,  /* [512,7,7] */
     T_layer4_0_conv2 = 4841984,  /* 225792 floats */
     TB_layer4_0_conv2 = 4967424,  /* 225792 floats */
     X_layer4_0_bn2 = 4841984,  /* [512,7,7] */
-    D_layer4_0_bn2 = 4841984,  /* [512,7,7] */
     X_layer4_0_downsample_0 = 4867072,  /* [512,7,7] */
-    D_layer4_0_downsample_0 = 4892160,  /* [512,7,7] */
+    D_layer4_0_downsample_0 = 4841984,  /* [512,7,7] */
     T_layer4_0_downsample_0 = 4892160,  /* 12544 floats */
     TB_layer4_0_downsample_0 = 4867072,  /* 12544 floats */
     X_layer4_0_downsample_1 = 4892160,  /* [512,7,7] */
-    D_layer4_0_downsample_1 = 4917248,  /* [512,7,7] */
     X_layer4_0_add1 = 4917248,  /* [512,7,7] */
     D_layer4_0_add1 = 4892160,  /* [512,7,7] */
     X_layer4_0_relu2 = 4841984,  /* [512,7,7] */
-    D_layer4_0_relu2 = 4967424,  /* [512,7,7] */
     X_layer4_1_conv1 = 4892160,  /* [512,7,7] */
     D_layer4_1_conv1 = 4917248,  /* [512,7,7] */
     T_layer4_1_conv1 = 4917248,  /* 225792 floats */
-    TB_layer4_1_conv1 = 4992512,  /* 225792 floats */
+    TB_layer4_1_conv1 = 5043712,  /* 225792 floats */
     X_layer4_1_bn1 = 4917248,  /* [512,7,7] */
-    D_layer4_1_bn1 = 4992512,  /* [512,7,7] */
+    D_layer4_1_bn1 = 4967424,  /* [512,7,7] */
     X_layer4_1_relu1 = 4942336,  /* [512,7,7] */
     D_layer4_1_relu1 = 4917248,  /* [512,7,7] */
     X_layer4_1_conv2 = 4917248,  /* [512,7,7] */
-    D_layer4_1_conv2 = 5017600,  /* [512,7,7] */
+    D_layer4_1_conv2 = 4967424,  /* [512,7,7] */
     T_layer4_1_conv2 = 4967424,  /* 225792 floats */
-    TB_layer4_1_conv2 = 5042688,  /* 225792 floats */
+    TB_layer4_1_conv2 = 5043712,  /* 225792 floats */
     X_layer4_1_bn2 = 4967424,  /* [512,7,7] */
-    D_layer4_1_bn2 = 4992512,  /* [512,7,7] */
     X_layer4_1_add1 = 4992512,  /* [512,7,7] */
     D_layer4_1_add1 = 5018624,  /* [512,7,7] */
     X_layer4_1_relu2 = 4967424,  /* [512,7,7] */
@@ -715,12 +699,9 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_global_avgpool_backward(A(D_layer4_1_relu2), A(D_avgpool), n, 512, 49, RT_SET);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu2), A(X_layer4_1_relu2), (size_t)n * 25088, RT_SET);
-    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer4_1_bn2), A(D_layer4_1_add1), (size_t)n * 25088);
-    rt_copy(A(D_layer4_0_relu2), A(D_layer4_1_add1), (size_t)n * 25088);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_bn2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_bn2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_add1), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2, RT_SET);
@@ -731,21 +712,18 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
+    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu2), A(X_layer4_0_relu2), (size_t)n * 25088, RT_SET);
-    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer4_0_bn2), A(D_layer4_0_add1), (size_t)n * 25088);
-    rt_copy(A(D_layer4_0_downsample_1), A(D_layer4_0_add1), (size_t)n * 25088);
+    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu2), (size_t)n * 25088, RT_SET);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_weight), n, 512, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 25088);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_bn2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_add1), (size_t)n * 25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_bn2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_add1), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2, RT_SET);
@@ -761,12 +739,9 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 50176, RT_SET);
-    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 50176);
-    rt_copy(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 50176);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
@@ -777,21 +752,18 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 50176, RT_SET);
-    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_0_bn2), A(D_layer3_0_add1), (size_t)n * 50176);
-    rt_copy(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 50176);
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 50176, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_weight), n, 256, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 50176);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
@@ -807,12 +779,9 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 100352, RT_SET);
-    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 100352);
-    rt_copy(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
@@ -823,21 +792,18 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 100352, RT_SET);
-    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer2_0_bn2), A(D_layer2_0_add1), (size_t)n * 100352);
-    rt_copy(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 100352);
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 100352, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_weight), n, 128, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 100352);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
@@ -853,12 +819,9 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 200704, RT_SET);
-    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 200704);
-    rt_copy(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
@@ -869,16 +832,13 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 200704, RT_SET);
-    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 200704);
-    rt_copy(A(D_maxpool), A(D_layer1_0_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 200704);
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 200704, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
@@ -889,10 +849,10 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 200704);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
-    rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool, RT_SET);
+    rt_maxpool_backward(A(D_relu), A(D_layer1_0_add1), A(X_relu), n, &g_maxpool, RT_SET);
     /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 802816, RT_SET);
     /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */

@@ -127,57 +127,51 @@ enum {
     X_bn1 = 12544,  /* [16,28,28] */
     D_bn1 = 12544,  /* [16,28,28] */
     X_relu = 25088,  /* [16,28,28] */
-    D_relu = 62720,  /* [16,28,28] */
     X_layer1_0_conv1 = 12544,  /* [16,28,28] */
     D_layer1_0_conv1 = 37632,  /* [16,28,28] */
     T_layer1_0_conv1 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv1 = 75264,  /* 112896 floats */
+    TB_layer1_0_conv1 = 87808,  /* 112896 floats */
     X_layer1_0_bn1 = 37632,  /* [16,28,28] */
-    D_layer1_0_bn1 = 75264,  /* [16,28,28] */
+    D_layer1_0_bn1 = 62720,  /* [16,28,28] */
     X_layer1_0_relu1 = 50176,  /* [16,28,28] */
     D_layer1_0_relu1 = 37632,  /* [16,28,28] */
     X_layer1_0_conv2 = 37632,  /* [16,28,28] */
-    D_layer1_0_conv2 = 75264,  /* [16,28,28] */
+    D_layer1_0_conv2 = 62720,  /* [16,28,28] */
     T_layer1_0_conv2 = 62720,  /* 112896 floats */
     TB_layer1_0_conv2 = 87808,  /* 112896 floats */
     X_layer1_0_bn2 = 62720,  /* [16,28,28] */
-    D_layer1_0_bn2 = 87808,  /* [16,28,28] */
     X_layer1_0_add1 = 75264,  /* [16,28,28] */
     D_layer1_0_add1 = 75264,  /* [16,28,28] */
     X_layer1_0_relu2 = 62720,  /* [16,28,28] */
-    D_layer1_0_relu2 = 112896,  /* [16,28,28] */
     X_layer1_1_conv1 = 75264,  /* [16,28,28] */
     D_layer1_1_conv1 = 87808,  /* [16,28,28] */
     T_layer1_1_conv1 = 87808,  /* 112896 floats */
-    TB_layer1_1_conv1 = 125440,  /* 112896 floats */
+    TB_layer1_1_conv1 = 137984,  /* 112896 floats */
     X_layer1_1_bn1 = 87808,  /* [16,28,28] */
-    D_layer1_1_bn1 = 125440,  /* [16,28,28] */
+    D_layer1_1_bn1 = 112896,  /* [16,28,28] */
     X_layer1_1_relu1 = 100352,  /* [16,28,28] */
     D_layer1_1_relu1 = 87808,  /* [16,28,28] */
     X_layer1_1_conv2 = 87808,  /* [16,28,28] */
-    D_layer1_1_conv2 = 125440,  /* [16,28,28] */
+    D_layer1_1_conv2 = 112896,  /* [16,28,28] */
     T_layer1_1_conv2 = 112896,  /* 112896 floats */
     TB_layer1_1_conv2 = 137984,  /* 112896 floats */
     X_layer1_1_bn2 = 112896,  /* [16,28,28] */
-    D_layer1_1_bn2 = 137984,  /* [16,28,28] */
     X_layer1_1_add1 = 125440,  /* [16,28,28] */
     D_layer1_1_add1 = 125440,  /* [16,28,28] */
     X_layer1_1_relu2 = 112896,  /* [16,28,28] */
-    D_layer1_1_relu2 = 163072,  /* [16,28,28] */
     X_layer1_2_conv1 = 125440,  /* [16,28,28] */
     D_layer1_2_conv1 = 137984,  /* [16,28,28] */
     T_layer1_2_conv1 = 137984,  /* 112896 floats */
-    TB_layer1_2_conv1 = 175616,  /* 112896 floats */
+    TB_layer1_2_conv1 = 188160,  /* 112896 floats */
     X_layer1_2_bn1 = 137984,  /* [16,28,28] */
-    D_layer1_2_bn1 = 175616,  /* [16,28,28] */
+    D_layer1_2_bn1 = 163072,  /* [16,28,28] */
     X_layer1_2_relu1 = 150528,  /* [16,28,28] */
     D_layer1_2_relu1 = 137984,  /* [16,28,28] */
     X_layer1_2_conv2 = 137984,  /* [16,28,28] */
-    D_layer1_2_conv2 = 175616,  /* [16,28,28] */
+    D_layer1_2_conv2 = 163072,  /* [16,28,28] */
     T_layer1_2_conv2 = 163072,  /* 112896 floats */
     TB_layer1_2_conv2 = 188160,  /* 112896 floats */
     X_layer1_2_bn2 = 163072,  /* [16,28,28] */
-    D_layer1_2_bn2 = 188160,  /* [16,28,28] */
     X_layer1_2_add1 = 175616,  /* [16,28,28] */
     D_layer1_2_add1 = 175616,  /* [16,28,28] */
     X_layer1_2_relu2 = 163072,  /* [16,28,28] */
@@ -191,53 +185,47 @@ enum {
     X_layer2_0_relu1 = 188160,  /* [32,14,14] */
     D_layer2_0_relu1 = 181888,  /* [32,14,14] */
     X_layer2_0_conv2 = 181888,  /* [32,14,14] */
-    D_layer2_0_conv2 = 200704,  /* [32,14,14] */
+    D_layer2_0_conv2 = 194432,  /* [32,14,14] */
     T_layer2_0_conv2 = 194432,  /* 56448 floats */
     TB_layer2_0_conv2 = 225792,  /* 56448 floats */
     X_layer2_0_bn2 = 194432,  /* [32,14,14] */
-    D_layer2_0_bn2 = 194432,  /* [32,14,14] */
     X_layer2_0_downsample_0 = 200704,  /* [32,14,14] */
-    D_layer2_0_downsample_0 = 206976,  /* [32,14,14] */
+    D_layer2_0_downsample_0 = 194432,  /* [32,14,14] */
     T_layer2_0_downsample_0 = 206976,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 200704,  /* 3136 floats */
     X_layer2_0_downsample_1 = 206976,  /* [32,14,14] */
-    D_layer2_0_downsample_1 = 213248,  /* [32,14,14] */
     X_layer2_0_add1 = 213248,  /* [32,14,14] */
     D_layer2_0_add1 = 206976,  /* [32,14,14] */
     X_layer2_0_relu2 = 194432,  /* [32,14,14] */
-    D_layer2_0_relu2 = 225792,  /* [32,14,14] */
     X_layer2_1_conv1 = 206976,  /* [32,14,14] */
     D_layer2_1_conv1 = 213248,  /* [32,14,14] */
     T_layer2_1_conv1 = 213248,  /* 56448 floats */
-    TB_layer2_1_conv1 = 232064,  /* 56448 floats */
+    TB_layer2_1_conv1 = 238336,  /* 56448 floats */
     X_layer2_1_bn1 = 213248,  /* [32,14,14] */
-    D_layer2_1_bn1 = 232064,  /* [32,14,14] */
+    D_layer2_1_bn1 = 225792,  /* [32,14,14] */
     X_layer2_1_relu1 = 219520,  /* [32,14,14] */
     D_layer2_1_relu1 = 213248,  /* [32,14,14] */
     X_layer2_1_conv2 = 213248,  /* [32,14,14] */
-    D_layer2_1_conv2 = 232064,  /* [32,14,14] */
+    D_layer2_1_conv2 = 225792,  /* [32,14,14] */
     T_layer2_1_conv2 = 225792,  /* 56448 floats */
     TB_layer2_1_conv2 = 238336,  /* 56448 floats */
     X_layer2_1_bn2 = 225792,  /* [32,14,14] */
-    D_layer2_1_bn2 = 238336,  /* [32,14,14] */
     X_layer2_1_add1 = 232064,  /* [32,14,14] */
     D_layer2_1_add1 = 232064,  /* [32,14,14] */
     X_layer2_1_relu2 = 225792,  /* [32,14,14] */
-    D_layer2_1_relu2 = 250880,  /* [32,14,14] */
     X_layer2_2_conv1 = 232064,  /* [32,14,14] */
     D_layer2_2_conv1 = 238336,  /* [32,14,14] */
     T_layer2_2_conv1 = 238336,  /* 56448 floats */
-    TB_layer2_2_conv1 = 257152,  /* 56448 floats */
+    TB_layer2_2_conv1 = 263424,  /* 56448 floats */
     X_layer2_2_bn1 = 238336,  /* [32,14,14] */
-    D_layer2_2_bn1 = 257152,  /* [32,14,14] */
+    D_layer2_2_bn1 = 250880,  /* [32,14,14] */
     X_layer2_2_relu1 = 244608,  /* [32,14,14] */
     D_layer2_2_relu1 = 238336,  /* [32,14,14] */
     X_layer2_2_conv2 = 238336,  /* [32,14,14] */
-    D_layer2_2_conv2 = 257152,  /* [32,14,14] */
+    D_layer2_2_conv2 = 250880,  /* [32,14,14] */
     T_layer2_2_conv2 = 250880,  /* 56448 floats */
     TB_layer2_2_conv2 = 263424,  /* 56448 floats */
     X_layer2_2_bn2 = 250880,  /* [32,14,14] */
-    D_layer2_2_bn2 = 263424,  /* [32,14,14] */
     X_layer2_2_add1 = 257152,  /* [32,14,14] */
     D_layer2_2_add1 = 257152,  /* [32,14,14] */
     X_layer2_2_relu2 = 250880,  /* [32,14,14] */
@@ -251,53 +239,47 @@ enum {
     X_layer3_0_relu1 = 263424,  /* [64,7,7] */
     D_layer3_0_relu1 = 260288,  /* [64,7,7] */
     X_layer3_0_conv2 = 260288,  /* [64,7,7] */
-    D_layer3_0_conv2 = 269696,  /* [64,7,7] */
+    D_layer3_0_conv2 = 266560,  /* [64,7,7] */
     T_layer3_0_conv2 = 266560,  /* 28224 floats */
     TB_layer3_0_conv2 = 282240,  /* 28224 floats */
     X_layer3_0_bn2 = 266560,  /* [64,7,7] */
-    D_layer3_0_bn2 = 266560,  /* [64,7,7] */
     X_layer3_0_downsample_0 = 269696,  /* [64,7,7] */
-    D_layer3_0_downsample_0 = 272832,  /* [64,7,7] */
+    D_layer3_0_downsample_0 = 266560,  /* [64,7,7] */
     T_layer3_0_downsample_0 = 272832,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 269696,  /* 1568 floats */
     X_layer3_0_downsample_1 = 272832,  /* [64,7,7] */
-    D_layer3_0_downsample_1 = 275968,  /* [64,7,7] */
     X_layer3_0_add1 = 275968,  /* [64,7,7] */
     D_layer3_0_add1 = 272832,  /* [64,7,7] */
     X_layer3_0_relu2 = 266560,  /* [64,7,7] */
-    D_layer3_0_relu2 = 282240,  /* [64,7,7] */
     X_layer3_1_conv1 = 272832,  /* [64,7,7] */
     D_layer3_1_conv1 = 275968,  /* [64,7,7] */
     T_layer3_1_conv1 = 275968,  /* 28224 floats */
-    TB_layer3_1_conv1 = 285376,  /* 28224 floats */
+    TB_layer3_1_conv1 = 288512,  /* 28224 floats */
     X_layer3_1_bn1 = 275968,  /* [64,7,7] */
-    D_layer3_1_bn1 = 285376,  /* [64,7,7] */
+    D_layer3_1_bn1 = 282240,  /* [64,7,7] */
     X_layer3_1_relu1 = 279104,  /* [64,7,7] */
     D_layer3_1_relu1 = 275968,  /* [64,7,7] */
     X_layer3_1_conv2 = 275968,  /* [64,7,7] */
-    D_layer3_1_conv2 = 285376,  /* [64,7,7] */
+    D_layer3_1_conv2 = 282240,  /* [64,7,7] */
     T_layer3_1_conv2 = 282240,  /* 28224 floats */
     TB_layer3_1_conv2 = 288512,  /* 28224 floats */
     X_layer3_1_bn2 = 282240,  /* [64,7,7] */
-    D_layer3_1_bn2 = 288512,  /* [64,7,7] */
     X_layer3_1_add1 = 285376,  /* [64,7,7] */
     D_layer3_1_add1 = 285376,  /* [64,7,7] */
     X_layer3_1_relu2 = 282240,  /* [64,7,7] */
-    D_layer3_1_relu2 = 294784,  /* [64,7,7] */
     X_layer3_2_conv1 = 285376,  /* [64,7,7] */
     D_layer3_2_conv1 = 288512,  /* [64,7,7] */
     T_layer3_2_conv1 = 288512,  /* 28224 floats */
-    TB_layer3_2_conv1 = 297920,  /* 28224 floats */
+    TB_layer3_2_conv1 = 304340,  /* 28224 floats */
     X_layer3_2_bn1 = 288512,  /* [64,7,7] */
-    D_layer3_2_bn1 = 297920,  /* [64,7,7] */
+    D_layer3_2_bn1 = 294784,  /* [64,7,7] */
     X_layer3_2_relu1 = 291648,  /* [64,7,7] */
     D_layer3_2_relu1 = 288512,  /* [64,7,7] */
     X_layer3_2_conv2 = 288512,  /* [64,7,7] */
-    D_layer3_2_conv2 = 301056,  /* [64,7,7] */
+    D_layer3_2_conv2 = 294784,  /* [64,7,7] */
     T_layer3_2_conv2 = 294784,  /* 28224 floats */
-    TB_layer3_2_conv2 = 304192,  /* 28224 floats */
+    TB_layer3_2_conv2 = 304340,  /* 28224 floats */
     X_layer3_2_bn2 = 294784,  /* [64,7,7] */
-    D_layer3_2_bn2 = 297920,  /* [64,7,7] */
     X_layer3_2_add1 = 297920,  /* [64,7,7] */
     D_layer3_2_add1 = 301204,  /* [64,7,7] */
     X_layer3_2_relu2 = 294784,  /* [64,7,7] */
@@ -752,12 +734,9 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_2_bn2), A(D_layer3_2_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_add1), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
@@ -768,16 +747,13 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
@@ -788,21 +764,18 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_0_bn2), A(D_layer3_0_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 3136);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
@@ -818,12 +791,9 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_2_bn2), A(D_layer2_2_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_add1), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
@@ -834,16 +804,13 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
@@ -854,21 +821,18 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_0_bn2), A(D_layer2_0_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 6272);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
@@ -884,12 +848,9 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_2_bn2), A(D_layer1_2_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_add1), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
@@ -900,16 +861,13 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
@@ -920,16 +878,13 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 12544);
-    rt_copy(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
@@ -940,10 +895,10 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
+    rt_relu_backward(A(D_bn1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);

@@ -58,141 +58,123 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [16,28,28] */
-    D_conv1 = 25088,  /* [16,28,28] */
+    D_conv1 = 0,  /* [16,28,28] */
     T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 12544,  /* 7056 floats */
     X_relu = 12544,  /* [16,28,28] */
-    D_relu = 0,  /* [16,28,28] */
     X_layer1_0_conv1 = 0,  /* [16,28,28] */
-    D_layer1_0_conv1 = 37632,  /* [16,28,28] */
+    D_layer1_0_conv1 = 50176,  /* [16,28,28] */
     T_layer1_0_conv1 = 25088,  /* 112896 floats */
-    TB_layer1_0_conv1 = 50176,  /* 112896 floats */
+    TB_layer1_0_conv1 = 62720,  /* 112896 floats */
     X_layer1_0_relu1 = 25088,  /* [16,28,28] */
-    D_layer1_0_relu1 = 50176,  /* [16,28,28] */
+    D_layer1_0_relu1 = 0,  /* [16,28,28] */
     X_layer1_0_conv2 = 0,  /* [16,28,28] */
-    D_layer1_0_conv2 = 37632,  /* [16,28,28] */
     T_layer1_0_conv2 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv2 = 62720,  /* 112896 floats */
+    TB_layer1_0_conv2 = 50176,  /* 112896 floats */
     X_layer1_0_add1 = 37632,  /* [16,28,28] */
-    D_layer1_0_add1 = 50176,  /* [16,28,28] */
+    D_layer1_0_add1 = 37632,  /* [16,28,28] */
     X_layer1_0_relu2 = 0,  /* [16,28,28] */
-    D_layer1_0_relu2 = 37632,  /* [16,28,28] */
     X_layer1_1_conv1 = 37632,  /* [16,28,28] */
-    D_layer1_1_conv1 = 62720,  /* [16,28,28] */
+    D_layer1_1_conv1 = 75264,  /* [16,28,28] */
     T_layer1_1_conv1 = 50176,  /* 112896 floats */
-    TB_layer1_1_conv1 = 75264,  /* 112896 floats */
+    TB_layer1_1_conv1 = 87808,  /* 112896 floats */
     X_layer1_1_relu1 = 50176,  /* [16,28,28] */
-    D_layer1_1_relu1 = 75264,  /* [16,28,28] */
+    D_layer1_1_relu1 = 37632,  /* [16,28,28] */
     X_layer1_1_conv2 = 37632,  /* [16,28,28] */
-    D_layer1_1_conv2 = 62720,  /* [16,28,28] */
     T_layer1_1_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_1_conv2 = 87808,  /* 112896 floats */
+    TB_layer1_1_conv2 = 75264,  /* 112896 floats */
     X_layer1_1_add1 = 62720,  /* [16,28,28] */
-    D_layer1_1_add1 = 75264,  /* [16,28,28] */
+    D_layer1_1_add1 = 62720,  /* [16,28,28] */
     X_layer1_1_relu2 = 37632,  /* [16,28,28] */
-    D_layer1_1_relu2 = 62720,  /* [16,28,28] */
     X_layer1_2_conv1 = 62720,  /* [16,28,28] */
     D_layer1_2_conv1 = 100352,  /* [16,28,28] */
     T_layer1_2_conv1 = 75264,  /* 112896 floats */
     TB_layer1_2_conv1 = 112896,  /* 112896 floats */
     X_layer1_2_relu1 = 75264,  /* [16,28,28] */
-    D_layer1_2_relu1 = 87808,  /* [16,28,28] */
+    D_layer1_2_relu1 = 62720,  /* [16,28,28] */
     X_layer1_2_conv2 = 62720,  /* [16,28,28] */
-    D_layer1_2_conv2 = 100352,  /* [16,28,28] */
     T_layer1_2_conv2 = 87808,  /* 112896 floats */
-    TB_layer1_2_conv2 = 112896,  /* 112896 floats */
+    TB_layer1_2_conv2 = 100352,  /* 112896 floats */
     X_layer1_2_add1 = 87808,  /* [16,28,28] */
     D_layer1_2_add1 = 87808,  /* [16,28,28] */
     X_layer1_2_relu2 = 62720,  /* [16,28,28] */
     D_layer1_2_relu2 = 106624,  /* [16,28,28] */
     X_layer2_0_conv1 = 87808,  /* [32,14,14] */
-    D_layer2_0_conv1 = 87808,  /* [32,14,14] */
+    D_layer2_0_conv1 = 100352,  /* [32,14,14] */
     T_layer2_0_conv1 = 94080,  /* 28224 floats */
     TB_layer2_0_conv1 = 119168,  /* 28224 floats */
     X_layer2_0_relu1 = 94080,  /* [32,14,14] */
-    D_layer2_0_relu1 = 100352,  /* [32,14,14] */
+    D_layer2_0_relu1 = 87808,  /* [32,14,14] */
     X_layer2_0_conv2 = 87808,  /* [32,14,14] */
-    D_layer2_0_conv2 = 87808,  /* [32,14,14] */
     T_layer2_0_conv2 = 100352,  /* 56448 floats */
     TB_layer2_0_conv2 = 119168,  /* 56448 floats */
     X_layer2_0_downsample_0 = 100352,  /* [32,14,14] */
-    D_layer2_0_downsample_0 = 100352,  /* [32,14,14] */
     T_layer2_0_downsample_0 = 106624,  /* 3136 floats */
-    TB_layer2_0_downsample_0 = 119168,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 87808,  /* 3136 floats */
     X_layer2_0_add1 = 106624,  /* [32,14,14] */
-    D_layer2_0_add1 = 106624,  /* [32,14,14] */
+    D_layer2_0_add1 = 100352,  /* [32,14,14] */
     X_layer2_0_relu2 = 87808,  /* [32,14,14] */
-    D_layer2_0_relu2 = 100352,  /* [32,14,14] */
     X_layer2_1_conv1 = 100352,  /* [32,14,14] */
-    D_layer2_1_conv1 = 112896,  /* [32,14,14] */
+    D_layer2_1_conv1 = 119168,  /* [32,14,14] */
     T_layer2_1_conv1 = 106624,  /* 56448 floats */
-    TB_layer2_1_conv1 = 119168,  /* 56448 floats */
+    TB_layer2_1_conv1 = 125440,  /* 56448 floats */
     X_layer2_1_relu1 = 106624,  /* [32,14,14] */
-    D_layer2_1_relu1 = 119168,  /* [32,14,14] */
+    D_layer2_1_relu1 = 100352,  /* [32,14,14] */
     X_layer2_1_conv2 = 100352,  /* [32,14,14] */
-    D_layer2_1_conv2 = 112896,  /* [32,14,14] */
     T_layer2_1_conv2 = 112896,  /* 56448 floats */
-    TB_layer2_1_conv2 = 125440,  /* 56448 floats */
+    TB_layer2_1_conv2 = 119168,  /* 56448 floats */
     X_layer2_1_add1 = 112896,  /* [32,14,14] */
-    D_layer2_1_add1 = 119168,  /* [32,14,14] */
+    D_layer2_1_add1 = 112896,  /* [32,14,14] */
     X_layer2_1_relu2 = 100352,  /* [32,14,14] */
-    D_layer2_1_relu2 = 112896,  /* [32,14,14] */
     X_layer2_2_conv1 = 112896,  /* [32,14,14] */
     D_layer2_2_conv1 = 131712,  /* [32,14,14] */
     T_layer2_2_conv1 = 119168,  /* 56448 floats */
     TB_layer2_2_conv1 = 137984,  /* 56448 floats */
     X_layer2_2_relu1 = 119168,  /* [32,14,14] */
-    D_layer2_2_relu1 = 125440,  /* [32,14,14] */
+    D_layer2_2_relu1 = 112896,  /* [32,14,14] */
     X_layer2_2_conv2 = 112896,  /* [32,14,14] */
-    D_layer2_2_conv2 = 131712,  /* [32,14,14] */
     T_layer2_2_conv2 = 125440,  /* 56448 floats */
-    TB_layer2_2_conv2 = 137984,  /* 56448 floats */
+    TB_layer2_2_conv2 = 131712,  /* 56448 floats */
     X_layer2_2_add1 = 125440,  /* [32,14,14] */
     D_layer2_2_add1 = 125440,  /* [32,14,14] */
     X_layer2_2_relu2 = 112896,  /* [32,14,14] */
     D_layer2_2_relu2 = 134848,  /* [32,14,14] */
     X_layer3_0_conv1 = 125440,  /* [64,7,7] */
-    D_layer3_0_conv1 = 125440,  /* [64,7,7] */
+    D_layer3_0_conv1 = 131712,  /* [64,7,7] */
     T_layer3_0_conv1 = 128576,  /* 14112 floats */
     TB_layer3_0_conv1 = 141120,  /* 14112 floats */
     X_layer3_0_relu1 = 128576,  /* [64,7,7] */
-    D_layer3_0_relu1 = 131712,  /* [64,7,7] */
+    D_layer3_0_relu1 = 125440,  /* [64,7,7] */
     X_layer3_0_conv2 = 125440,  /* [64,7,7] */
-    D_layer3_0_conv2 = 125440,  /* [64,7,7] */
     T_layer3_0_conv2 = 131712,  /* 28224 floats */
     TB_layer3_0_conv2 = 141120,  /* 28224 floats */
     X_layer3_0_downsample_0 = 131712,  /* [64,7,7] */
-    D_layer3_0_downsample_0 = 131712,  /* [64,7,7] */
     T_layer3_0_downsample_0 = 134848,  /* 1568 floats */
-    TB_layer3_0_downsample_0 = 141120,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 125440,  /* 1568 floats */
     X_layer3_0_add1 = 134848,  /* [64,7,7] */
-    D_layer3_0_add1 = 134848,  /* [64,7,7] */
+    D_layer3_0_add1 = 131712,  /* [64,7,7] */
     X_layer3_0_relu2 = 125440,  /* [64,7,7] */
-    D_layer3_0_relu2 = 131712,  /* [64,7,7] */
     X_layer3_1_conv1 = 131712,  /* [64,7,7] */
-    D_layer3_1_conv1 = 137984,  /* [64,7,7] */
+    D_layer3_1_conv1 = 141120,  /* [64,7,7] */
     T_layer3_1_conv1 = 134848,  /* 28224 floats */
-    TB_layer3_1_conv1 = 141120,  /* 28224 floats */
+    TB_layer3_1_conv1 = 144256,  /* 28224 floats */
     X_layer3_1_relu1 = 134848,  /* [64,7,7] */
-    D_layer3_1_relu1 = 141120,  /* [64,7,7] */
+    D_layer3_1_relu1 = 131712,  /* [64,7,7] */
     X_layer3_1_conv2 = 131712,  /* [64,7,7] */
-    D_layer3_1_conv2 = 137984,  /* [64,7,7] */
     T_layer3_1_conv2 = 137984,  /* 28224 floats */
-    TB_layer3_1_conv2 = 144256,  /* 28224 floats */
+    TB_layer3_1_conv2 = 141120,  /* 28224 floats */
     X_layer3_1_add1 = 137984,  /* [64,7,7] */
-    D_layer3_1_add1 = 141120,  /* [64,7,7] */
+    D_layer3_1_add1 = 137984,  /* [64,7,7] */
     X_layer3_1_relu2 = 131712,  /* [64,7,7] */
-    D_layer3_1_relu2 = 137984,  /* [64,7,7] */
     X_layer3_2_conv1 = 137984,  /* [64,7,7] */
     D_layer3_2_conv1 = 144256,  /* [64,7,7] */
     T_layer3_2_conv1 = 141120,  /* 28224 floats */
-    TB_layer3_2_conv1 = 147392,  /* 28224 floats */
+    TB_layer3_2_conv1 = 150676,  /* 28224 floats */
     X_layer3_2_relu1 = 141120,  /* [64,7,7] */
-    D_layer3_2_relu1 = 147392,  /* [64,7,7] */
+    D_layer3_2_relu1 = 137984,  /* [64,7,7] */
     X_layer3_2_conv2 = 137984,  /* [64,7,7] */
-    D_layer3_2_conv2 = 144256,  /* [64,7,7] */
     T_layer3_2_conv2 = 144256,  /* 28224 floats */
-    TB_layer3_2_conv2 = 150528,  /* 28224 floats */
+    TB_layer3_2_conv2 = 150676,  /* 28224 floats */
     X_layer3_2_add1 = 144256,  /* [64,7,7] */
     D_layer3_2_add1 = 147540,  /* [64,7,7] */
     X_layer3_2_relu2 = 137984,  /* [64,7,7] */
@@ -454,42 +436,33 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_2_conv2), A(D_layer3_2_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias), A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias), A(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias), A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias), A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_1_conv2), A(D_layer3_1_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias), A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias), A(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias), A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias), A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_0_conv2), A(D_layer3_0_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_downsample_0), A(D_layer3_0_add1), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), G(P_layer3_0_downsample_0_bias), A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), G(P_layer3_0_downsample_0_bias), A(TB_layer3_0_downsample_0), A(D_layer3_0_add1), A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias), A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias), A(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136, RT_SET);
@@ -499,42 +472,33 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_2_conv2), A(D_layer2_2_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias), A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias), A(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias), A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias), A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_1_conv2), A(D_layer2_1_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias), A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias), A(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias), A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias), A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_0_conv2), A(D_layer2_0_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_downsample_0), A(D_layer2_0_add1), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), G(P_layer2_0_downsample_0_bias), A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), G(P_layer2_0_downsample_0_bias), A(TB_layer2_0_downsample_0), A(D_layer2_0_add1), A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias), A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias), A(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272, RT_SET);
@@ -544,48 +508,39 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_2_conv2), A(D_layer1_2_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias), A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias), A(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias), A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias), A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_1_conv2), A(D_layer1_1_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias), A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias), A(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias), A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias), A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_0_conv2), A(D_layer1_0_add1), (size_t)n * 12544);
-    rt_copy(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias), A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias), A(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias), A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias), A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_backward(A(D_conv1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
+    rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);

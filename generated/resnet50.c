@@ -305,17 +305,14 @@ enum {
     X_layer1_0_relu2 = 2609152,  /* [64,56,56] */
     D_layer1_0_relu2 = 2809856,  /* [64,56,56] */
     X_layer1_0_conv3 = 2809856,  /* [256,56,56] */
-    D_layer1_0_conv3 = 4415488,  /* [256,56,56] */
+    D_layer1_0_conv3 = 3612672,  /* [256,56,56] */
     X_layer1_0_bn3 = 3612672,  /* [256,56,56] */
-    D_layer1_0_bn3 = 3612672,  /* [256,56,56] */
     X_layer1_0_downsample_0 = 4415488,  /* [256,56,56] */
-    D_layer1_0_downsample_0 = 5218304,  /* [256,56,56] */
+    D_layer1_0_downsample_0 = 3612672,  /* [256,56,56] */
     X_layer1_0_downsample_1 = 5218304,  /* [256,56,56] */
-    D_layer1_0_downsample_1 = 6021120,  /* [256,56,56] */
     X_layer1_0_add1 = 6021120,  /* [256,56,56] */
     D_layer1_0_add1 = 5218304,  /* [256,56,56] */
     X_layer1_0_relu3 = 3612672,  /* [256,56,56] */
-    D_layer1_0_relu3 = 6823936,  /* [256,56,56] */
     X_layer1_1_conv1 = 2408448,  /* [64,56,56] */
     D_layer1_1_conv1 = 5218304,  /* [64,56,56] */
     X_layer1_1_bn1 = 5218304,  /* [64,56,56] */
@@ -325,19 +322,17 @@ enum {
     X_layer1_1_conv2 = 5218304,  /* [64,56,56] */
     D_layer1_1_conv2 = 5619712,  /* [64,56,56] */
     T_layer1_1_conv2 = 5619712,  /* 1806336 floats */
-    TB_layer1_1_conv2 = 7626752,  /* 1806336 floats */
+    TB_layer1_1_conv2 = 5820416,  /* 1806336 floats */
     X_layer1_1_bn2 = 5619712,  /* [64,56,56] */
     D_layer1_1_bn2 = 6021120,  /* [64,56,56] */
     X_layer1_1_relu2 = 5820416,  /* [64,56,56] */
     D_layer1_1_relu2 = 5619712,  /* [64,56,56] */
     X_layer1_1_conv3 = 6021120,  /* [256,56,56] */
-    D_layer1_1_conv3 = 7626752,  /* [256,56,56] */
+    D_layer1_1_conv3 = 6823936,  /* [256,56,56] */
     X_layer1_1_bn3 = 6823936,  /* [256,56,56] */
-    D_layer1_1_bn3 = 8429568,  /* [256,56,56] */
     X_layer1_1_add1 = 7626752,  /* [256,56,56] */
     D_layer1_1_add1 = 7626752,  /* [256,56,56] */
     X_layer1_1_relu3 = 6823936,  /* [256,56,56] */
-    D_layer1_1_relu3 = 9232384,  /* [256,56,56] */
     X_layer1_2_conv1 = 5619712,  /* [64,56,56] */
     D_layer1_2_conv1 = 7626752,  /* [64,56,56] */
     X_layer1_2_bn1 = 7626752,  /* [64,56,56] */
@@ -347,15 +342,14 @@ enum {
     X_layer1_2_conv2 = 7626752,  /* [64,56,56] */
     D_layer1_2_conv2 = 8028160,  /* [64,56,56] */
     T_layer1_2_conv2 = 8028160,  /* 1806336 floats */
-    TB_layer1_2_conv2 = 10035200,  /* 1806336 floats */
+    TB_layer1_2_conv2 = 8228864,  /* 1806336 floats */
     X_layer1_2_bn2 = 8028160,  /* [64,56,56] */
     D_layer1_2_bn2 = 8429568,  /* [64,56,56] */
     X_layer1_2_relu2 = 8228864,  /* [64,56,56] */
     D_layer1_2_relu2 = 8028160,  /* [64,56,56] */
     X_layer1_2_conv3 = 8429568,  /* [256,56,56] */
-    D_layer1_2_conv3 = 10035200,  /* [256,56,56] */
+    D_layer1_2_conv3 = 9232384,  /* [256,56,56] */
     X_layer1_2_bn3 = 9232384,  /* [256,56,56] */
-    D_layer1_2_bn3 = 10838016,  /* [256,56,56] */
     X_layer1_2_add1 = 10035200,  /* [256,56,56] */
     D_layer1_2_add1 = 10035200,  /* [256,56,56] */
     X_layer1_2_relu3 = 9232384,  /* [256,56,56] */
@@ -375,19 +369,16 @@ enum {
     X_layer2_0_relu2 = 10436608,  /* [128,28,28] */
     D_layer2_0_relu2 = 8128512,  /* [128,28,28] */
     X_layer2_0_conv3 = 11239424,  /* [512,28,28] */
-    D_layer2_0_conv3 = 12042240,  /* [512,28,28] */
+    D_layer2_0_conv3 = 11640832,  /* [512,28,28] */
     X_layer2_0_bn3 = 11640832,  /* [512,28,28] */
-    D_layer2_0_bn3 = 11640832,  /* [512,28,28] */
     X_layer2_0_downsample_0 = 12042240,  /* [512,28,28] */
-    D_layer2_0_downsample_0 = 12443648,  /* [512,28,28] */
+    D_layer2_0_downsample_0 = 11640832,  /* [512,28,28] */
     T_layer2_0_downsample_0 = 10536960,  /* 200704 floats */
     TB_layer2_0_downsample_0 = 10536960,  /* 200704 floats */
     X_layer2_0_downsample_1 = 12443648,  /* [512,28,28] */
-    D_layer2_0_downsample_1 = 12845056,  /* [512,28,28] */
     X_layer2_0_add1 = 12845056,  /* [512,28,28] */
     D_layer2_0_add1 = 12443648,  /* [512,28,28] */
     X_layer2_0_relu3 = 11640832,  /* [512,28,28] */
-    D_layer2_0_relu3 = 12945408,  /* [512,28,28] */
     X_layer2_1_conv1 = 8128512,  /* [128,28,28] */
     D_layer2_1_conv1 = 10536960,  /* [128,28,28] */
     X_layer2_1_bn1 = 10536960,  /* [128,28,28] */
@@ -397,19 +388,17 @@ enum {
     X_layer2_1_conv2 = 10536960,  /* [128,28,28] */
     D_layer2_1_conv2 = 10737664,  /* [128,28,28] */
     T_layer2_1_conv2 = 12443648,  /* 903168 floats */
-    TB_layer2_1_conv2 = 13346816,  /* 903168 floats */
+    TB_layer2_1_conv2 = 12443648,  /* 903168 floats */
     X_layer2_1_bn2 = 10737664,  /* [128,28,28] */
     D_layer2_1_bn2 = 12544000,  /* [128,28,28] */
     X_layer2_1_relu2 = 12443648,  /* [128,28,28] */
     D_layer2_1_relu2 = 10737664,  /* [128,28,28] */
     X_layer2_1_conv3 = 12544000,  /* [512,28,28] */
-    D_layer2_1_conv3 = 13346816,  /* [512,28,28] */
+    D_layer2_1_conv3 = 12945408,  /* [512,28,28] */
     X_layer2_1_bn3 = 12945408,  /* [512,28,28] */
-    D_layer2_1_bn3 = 13748224,  /* [512,28,28] */
     X_layer2_1_add1 = 13346816,  /* [512,28,28] */
     D_layer2_1_add1 = 13346816,  /* [512,28,28] */
     X_layer2_1_relu3 = 12945408,  /* [512,28,28] */
-    D_layer2_1_relu3 = 14149632,  /* [512,28,28] */
     X_layer2_2_conv1 = 10737664,  /* [128,28,28] */
     D_layer2_2_conv1 = 13346816,  /* [128,28,28] */
     X_layer2_2_bn1 = 13346816,  /* [128,28,28] */
@@ -419,19 +408,17 @@ enum {
     X_layer2_2_conv2 = 13346816,  /* [128,28,28] */
     D_layer2_2_conv2 = 13547520,  /* [128,28,28] */
     T_layer2_2_conv2 = 13547520,  /* 903168 floats */
-    TB_layer2_2_conv2 = 14551040,  /* 903168 floats */
+    TB_layer2_2_conv2 = 13647872,  /* 903168 floats */
     X_layer2_2_bn2 = 13547520,  /* [128,28,28] */
     D_layer2_2_bn2 = 13748224,  /* [128,28,28] */
     X_layer2_2_relu2 = 13647872,  /* [128,28,28] */
     D_layer2_2_relu2 = 13547520,  /* [128,28,28] */
     X_layer2_2_conv3 = 13748224,  /* [512,28,28] */
-    D_layer2_2_conv3 = 14551040,  /* [512,28,28] */
+    D_layer2_2_conv3 = 14149632,  /* [512,28,28] */
     X_layer2_2_bn3 = 14149632,  /* [512,28,28] */
-    D_layer2_2_bn3 = 14952448,  /* [512,28,28] */
     X_layer2_2_add1 = 14551040,  /* [512,28,28] */
     D_layer2_2_add1 = 14551040,  /* [512,28,28] */
     X_layer2_2_relu3 = 14149632,  /* [512,28,28] */
-    D_layer2_2_relu3 = 15353856,  /* [512,28,28] */
     X_layer2_3_conv1 = 13547520,  /* [128,28,28] */
     D_layer2_3_conv1 = 14551040,  /* [128,28,28] */
     X_layer2_3_bn1 = 14551040,  /* [128,28,28] */
@@ -441,15 +428,14 @@ enum {
     X_layer2_3_conv2 = 14551040,  /* [128,28,28] */
     D_layer2_3_conv2 = 14751744,  /* [128,28,28] */
     T_layer2_3_conv2 = 14751744,  /* 903168 floats */
-    TB_layer2_3_conv2 = 15755264,  /* 903168 floats */
+    TB_layer2_3_conv2 = 14852096,  /* 903168 floats */
     X_layer2_3_bn2 = 14751744,  /* [128,28,28] */
     D_layer2_3_bn2 = 14952448,  /* [128,28,28] */
     X_layer2_3_relu2 = 14852096,  /* [128,28,28] */
     D_layer2_3_relu2 = 14751744,  /* [128,28,28] */
     X_layer2_3_conv3 = 14952448,  /* [512,28,28] */
-    D_layer2_3_conv3 = 15755264,  /* [512,28,28] */
+    D_layer2_3_conv3 = 15353856,  /* [512,28,28] */
     X_layer2_3_bn3 = 15353856,  /* [512,28,28] */
-    D_layer2_3_bn3 = 16156672,  /* [512,28,28] */
     X_layer2_3_add1 = 15755264,  /* [512,28,28] */
     D_layer2_3_add1 = 15755264,  /* [512,28,28] */
     X_layer2_3_relu3 = 15353856,  /* [512,28,28] */
@@ -469,19 +455,16 @@ enum {
     X_layer3_0_relu2 = 15955968,  /* [256,14,14] */
     D_layer3_0_relu2 = 14801920,  /* [256,14,14] */
     X_layer3_0_conv3 = 16357376,  /* [1024,14,14] */
-    D_layer3_0_conv3 = 16758784,  /* [1024,14,14] */
+    D_layer3_0_conv3 = 16558080,  /* [1024,14,14] */
     X_layer3_0_bn3 = 16558080,  /* [1024,14,14] */
-    D_layer3_0_bn3 = 16558080,  /* [1024,14,14] */
     X_layer3_0_downsample_0 = 16758784,  /* [1024,14,14] */
-    D_layer3_0_downsample_0 = 16959488,  /* [1024,14,14] */
+    D_layer3_0_downsample_0 = 16558080,  /* [1024,14,14] */
     T_layer3_0_downsample_0 = 16006144,  /* 100352 floats */
     TB_layer3_0_downsample_0 = 16006144,  /* 100352 floats */
     X_layer3_0_downsample_1 = 16959488,  /* [1024,14,14] */
-    D_layer3_0_downsample_1 = 17160192,  /* [1024,14,14] */
     X_layer3_0_add1 = 17160192,  /* [1024,14,14] */
     D_layer3_0_add1 = 16959488,  /* [1024,14,14] */
     X_layer3_0_relu3 = 16558080,  /* [1024,14,14] */
-    D_layer3_0_relu3 = 17210368,  /* [1024,14,14] */
     X_layer3_1_conv1 = 14801920,  /* [256,14,14] */
     D_layer3_1_conv1 = 16006144,  /* [256,14,14] */
     X_layer3_1_bn1 = 16006144,  /* [256,14,14] */
@@ -491,19 +474,17 @@ enum {
     X_layer3_1_conv2 = 16006144,  /* [256,14,14] */
     D_layer3_1_conv2 = 16106496,  /* [256,14,14] */
     T_layer3_1_conv2 = 16959488,  /* 451584 floats */
-    TB_layer3_1_conv2 = 17411072,  /* 451584 floats */
+    TB_layer3_1_conv2 = 16959488,  /* 451584 floats */
     X_layer3_1_bn2 = 16106496,  /* [256,14,14] */
     D_layer3_1_bn2 = 17009664,  /* [256,14,14] */
     X_layer3_1_relu2 = 16959488,  /* [256,14,14] */
     D_layer3_1_relu2 = 16106496,  /* [256,14,14] */
     X_layer3_1_conv3 = 17009664,  /* [1024,14,14] */
-    D_layer3_1_conv3 = 17411072,  /* [1024,14,14] */
+    D_layer3_1_conv3 = 17210368,  /* [1024,14,14] */
     X_layer3_1_bn3 = 17210368,  /* [1024,14,14] */
-    D_layer3_1_bn3 = 17611776,  /* [1024,14,14] */
     X_layer3_1_add1 = 17411072,  /* [1024,14,14] */
     D_layer3_1_add1 = 17411072,  /* [1024,14,14] */
     X_layer3_1_relu3 = 17210368,  /* [1024,14,14] */
-    D_layer3_1_relu3 = 17812480,  /* [1024,14,14] */
     X_layer3_2_conv1 = 16106496,  /* [256,14,14] */
     D_layer3_2_conv1 = 17411072,  /* [256,14,14] */
     X_layer3_2_bn1 = 17411072,  /* [256,14,14] */
@@ -513,19 +494,17 @@ enum {
     X_layer3_2_conv2 = 17411072,  /* [256,14,14] */
     D_layer3_2_conv2 = 17511424,  /* [256,14,14] */
     T_layer3_2_conv2 = 17511424,  /* 451584 floats */
-    TB_layer3_2_conv2 = 18013184,  /* 451584 floats */
+    TB_layer3_2_conv2 = 17561600,  /* 451584 floats */
     X_layer3_2_bn2 = 17511424,  /* [256,14,14] */
     D_layer3_2_bn2 = 17611776,  /* [256,14,14] */
     X_layer3_2_relu2 = 17561600,  /* [256,14,14] */
     D_layer3_2_relu2 = 17511424,  /* [256,14,14] */
     X_layer3_2_conv3 = 17611776,  /* [1024,14,14] */
-    D_layer3_2_conv3 = 18013184,  /* [1024,14,14] */
+    D_layer3_2_conv3 = 17812480,  /* [1024,14,14] */
     X_layer3_2_bn3 = 17812480,  /* [1024,14,14] */
-    D_layer3_2_bn3 = 18213888,  /* [1024,14,14] */
     X_layer3_2_add1 = 18013184,  /* [1024,14,14] */
     D_layer3_2_add1 = 18013184,  /* [1024,14,14] */
     X_layer3_2_relu3 = 17812480,  /* [1024,14,14] */
-    D_layer3_2_relu3 = 18414592,  /* [1024,14,14] */
     X_layer3_3_conv1 = 17511424,  /* [256,14,14] */
     D_layer3_3_conv1 = 18013184,  /* [256,14,14] */
     X_layer3_3_bn1 = 18013184,  /* [256,14,14] */
@@ -535,19 +514,17 @@ enum {
     X_layer3_3_conv2 = 18013184,  /* [256,14,14] */
     D_layer3_3_conv2 = 18113536,  /* [256,14,14] */
     T_layer3_3_conv2 = 18113536,  /* 451584 floats */
-    TB_layer3_3_conv2 = 18615296,  /* 451584 floats */
+    TB_layer3_3_conv2 = 18163712,  /* 451584 floats */
     X_layer3_3_bn2 = 18113536,  /* [256,14,14] */
     D_layer3_3_bn2 = 18213888,  /* [256,14,14] */
     X_layer3_3_relu2 = 18163712,  /* [256,14,14] */
     D_layer3_3_relu2 = 18113536,  /* [256,14,14] */
     X_layer3_3_conv3 = 18213888,  /* [1024,14,14] */
-    D_layer3_3_conv3 = 18615296,  /* [1024,14,14] */
+    D_layer3_3_conv3 = 18414592,  /* [1024,14,14] */
     X_layer3_3_bn3 = 18414592,  /* [1024,14,14] */
-    D_layer3_3_bn3 = 18816000,  /* [1024,14,14] */
     X_layer3_3_add1 = 18615296,  /* [1024,14,14] */
     D_layer3_3_add1 = 18615296,  /* [1024,14,14] */
     X_layer3_3_relu3 = 18414592,  /* [1024,14,14] */
-    D_layer3_3_relu3 = 19016704,  /* [1024,14,14] */
     X_layer3_4_conv1 = 18113536,  /* [256,14,14] */
     D_layer3_4_conv1 = 18615296,  /* [256,14,14] */
     X_layer3_4_bn1 = 18615296,  /* [256,14,14] */
@@ -557,19 +534,17 @@ enum {
     X_layer3_4_conv2 = 18615296,  /* [256,14,14] */
     D_layer3_4_conv2 = 18715648,  /* [256,14,14] */
     T_layer3_4_conv2 = 18715648,  /* 451584 floats */
-    TB_layer3_4_conv2 = 19217408,  /* 451584 floats */
+    TB_layer3_4_conv2 = 18765824,  /* 451584 floats */
     X_layer3_4_bn2 = 18715648,  /* [256,14,14] */
     D_layer3_4_bn2 = 18816000,  /* [256,14,14] */
     X_layer3_4_relu2 = 18765824,  /* [256,14,14] */
     D_layer3_4_relu2 = 18715648,  /* [256,14,14] */
     X_layer3_4_conv3 = 18816000,  /* [1024,14,14] */
-    D_layer3_4_conv3 = 19217408,  /* [1024,14,14] */
+    D_layer3_4_conv3 = 19016704,  /* [1024,14,14] */
     X_layer3_4_bn3 = 19016704,  /* [1024,14,14] */
-    D_layer3_4_bn3 = 19418112,  /* [1024,14,14] */
     X_layer3_4_add1 = 19217408,  /* [1024,14,14] */
     D_layer3_4_add1 = 19217408,  /* [1024,14,14] */
     X_layer3_4_relu3 = 19016704,  /* [1024,14,14] */
-    D_layer3_4_relu3 = 19618816,  /* [1024,14,14] */
     X_layer3_5_conv1 = 18715648,  /* [256,14,14] */
     D_layer3_5_conv1 = 19217408,  /* [256,14,14] */
     X_layer3_5_bn1 = 19217408,  /* [256,14,14] */
@@ -579,15 +554,14 @@ enum {
     X_layer3_5_conv2 = 19217408,  /* [256,14,14] */
     D_layer3_5_conv2 = 19317760,  /* [256,14,14] */
     T_layer3_5_conv2 = 19317760,  /* 451584 floats */
-    TB_layer3_5_conv2 = 19819520,  /* 451584 floats */
+    TB_layer3_5_conv2 = 19367936,  /* 451584 floats */
     X_layer3_5_bn2 = 19317760,  /* [256,14,14] */
     D_layer3_5_bn2 = 19418112,  /* [256,14,14] */
     X_layer3_5_relu2 = 19367936,  /* [256,14,14] */
     D_layer3_5_relu2 = 19317760,  /* [256,14,14] */
     X_layer3_5_conv3 = 19418112,  /* [1024,14,14] */
-    D_layer3_5_conv3 = 19819520,  /* [1024,14,14] */
+    D_layer3_5_conv3 = 19618816,  /* [1024,14,14] */
     X_layer3_5_bn3 = 19618816,  /* [1024,14,14] */
-    D_layer3_5_bn3 = 20020224,  /* [1024,14,14] */
     X_layer3_5_add1 = 19819520,  /* [1024,14,14] */
     D_layer3_5_add1 = 19819520,  /* [1024,14,14] */
     X_layer3_5_relu3 = 19618816,  /* [1024,14,14] */
@@ -607,19 +581,16 @@ enum {
     X_layer4_0_relu2 = 19919872,  /* [512,7,7] */
     D_layer4_0_relu2 = 19342848,  /* [512,7,7] */
     X_layer4_0_conv3 = 20120576,  /* [2048,7,7] */
-    D_layer4_0_conv3 = 20321280,  /* [2048,7,7] */
+    D_layer4_0_conv3 = 20220928,  /* [2048,7,7] */
     X_layer4_0_bn3 = 20220928,  /* [2048,7,7] */
-    D_layer4_0_bn3 = 20220928,  /* [2048,7,7] */
     X_layer4_0_downsample_0 = 20321280,  /* [2048,7,7] */
-    D_layer4_0_downsample_0 = 20421632,  /* [2048,7,7] */
+    D_layer4_0_downsample_0 = 20220928,  /* [2048,7,7] */
     T_layer4_0_downsample_0 = 19944960,  /* 50176 floats */
     TB_layer4_0_downsample_0 = 19944960,  /* 50176 floats */
     X_layer4_0_downsample_1 = 20421632,  /* [2048,7,7] */
-    D_layer4_0_downsample_1 = 20521984,  /* [2048,7,7] */
     X_layer4_0_add1 = 20521984,  /* [2048,7,7] */
     D_layer4_0_add1 = 20421632,  /* [2048,7,7] */
     X_layer4_0_relu3 = 20220928,  /* [2048,7,7] */
-    D_layer4_0_relu3 = 20547072,  /* [2048,7,7] */
     X_layer4_1_conv1 = 19342848,  /* [512,7,7] */
     D_layer4_1_conv1 = 19944960,  /* [512,7,7] */
     X_layer4_1_bn1 = 19944960,  /* [512,7,7] */
@@ -629,19 +600,17 @@ enum {
     X_layer4_1_conv2 = 19944960,  /* [512,7,7] */
     D_layer4_1_conv2 = 19995136,  /* [512,7,7] */
     T_layer4_1_conv2 = 20421632,  /* 225792 floats */
-    TB_layer4_1_conv2 = 20647424,  /* 225792 floats */
+    TB_layer4_1_conv2 = 20421632,  /* 225792 floats */
     X_layer4_1_bn2 = 19995136,  /* [512,7,7] */
     D_layer4_1_bn2 = 20446720,  /* [512,7,7] */
     X_layer4_1_relu2 = 20421632,  /* [512,7,7] */
     D_layer4_1_relu2 = 19995136,  /* [512,7,7] */
     X_layer4_1_conv3 = 20446720,  /* [2048,7,7] */
-    D_layer4_1_conv3 = 20647424,  /* [2048,7,7] */
+    D_layer4_1_conv3 = 20547072,  /* [2048,7,7] */
     X_layer4_1_bn3 = 20547072,  /* [2048,7,7] */
-    D_layer4_1_bn3 = 20747776,  /* [2048,7,7] */
     X_layer4_1_add1 = 20647424,  /* [2048,7,7] */
     D_layer4_1_add1 = 20647424,  /* [2048,7,7] */
     X_layer4_1_relu3 = 20547072,  /* [2048,7,7] */
-    D_layer4_1_relu3 = 20848128,  /* [2048,7,7] */
     X_layer4_2_conv1 = 19995136,  /* [512,7,7] */
     D_layer4_2_conv1 = 20647424,  /* [512,7,7] */
     X_layer4_2_bn1 = 20647424,  /* [512,7,7] */
@@ -651,15 +620,14 @@ enum {
     X_layer4_2_conv2 = 20647424,  /* [512,7,7] */
     D_layer4_2_conv2 = 20697600,  /* [512,7,7] */
     T_layer4_2_conv2 = 20697600,  /* 225792 floats */
-    TB_layer4_2_conv2 = 20948480,  /* 225792 floats */
+    TB_layer4_2_conv2 = 20722688,  /* 225792 floats */
     X_layer4_2_bn2 = 20697600,  /* [512,7,7] */
     D_layer4_2_bn2 = 20747776,  /* [512,7,7] */
     X_layer4_2_relu2 = 20722688,  /* [512,7,7] */
     D_layer4_2_relu2 = 20697600,  /* [512,7,7] */
     X_layer4_2_conv3 = 20747776,  /* [2048,7,7] */
-    D_layer4_2_conv3 = 21048832,  /* [2048,7,7] */
+    D_layer4_2_conv3 = 20848128,  /* [2048,7,7] */
     X_layer4_2_bn3 = 20848128,  /* [2048,7,7] */
-    D_layer4_2_bn3 = 20948480,  /* [2048,7,7] */
     X_layer4_2_add1 = 20948480,  /* [2048,7,7] */
     D_layer4_2_add1 = 21048832,  /* [2048,7,7] */
     X_layer4_2_relu3 = 20848128,  /* [2048,7,7] */
@@ -1674,12 +1642,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49, RT_SET);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3), (size_t)n * 100352, RT_SET);
-    /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer4_2_bn3), A(D_layer4_2_add1), (size_t)n * 100352);
-    rt_copy(A(D_layer4_1_relu3), A(D_layer4_2_add1), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq(A(D_layer4_2_bn3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq(A(D_layer4_2_add1), (size_t)n * 100352);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_bn3), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_add1), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn3] = rt_sumsq(A(D_layer4_2_conv3), (size_t)n * 100352);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL, A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3, RT_SET);
@@ -1698,16 +1663,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight), G(P_layer4_2_bn1_bias), A(D_layer4_2_bn1), A(X_layer4_2_conv1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq(A(D_layer4_2_conv1), (size_t)n * 25088);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_1_relu3), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq(A(D_layer4_1_relu3), (size_t)n * 100352);
+    rt_conv2d_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq(A(D_layer4_2_add1), (size_t)n * 100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu3), A(X_layer4_1_relu3), (size_t)n * 100352, RT_SET);
-    /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer4_1_bn3), A(D_layer4_1_add1), (size_t)n * 100352);
-    rt_copy(A(D_layer4_0_relu3), A(D_layer4_1_add1), (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_bn3), (size_t)n * 100352);
+    rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_2_add1), A(X_layer4_1_relu3), (size_t)n * 100352, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 100352);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_bn3), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_add1), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn3] = rt_sumsq(A(D_layer4_1_conv3), (size_t)n * 100352);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL, A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3, RT_SET);
@@ -1726,21 +1688,18 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_0_relu3), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_0_relu3), (size_t)n * 100352);
+    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_0_relu3), A(X_layer4_0_relu3), (size_t)n * 100352, RT_SET);
-    /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer4_0_bn3), A(D_layer4_0_add1), (size_t)n * 100352);
-    rt_copy(A(D_layer4_0_downsample_1), A(D_layer4_0_add1), (size_t)n * 100352);
+    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu3), (size_t)n * 100352, RT_SET);
     /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_downsample_1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 100352);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_bn3), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_add1), (size_t)n * 100352);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_bn3), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_add1), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn3] = rt_sumsq(A(D_layer4_0_conv3), (size_t)n * 100352);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL, A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3, RT_SET);
@@ -1764,12 +1723,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3), (size_t)n * 200704, RT_SET);
-    /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_5_bn3), A(D_layer3_5_add1), (size_t)n * 200704);
-    rt_copy(A(D_layer3_4_relu3), A(D_layer3_5_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 200704);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_bn3), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_add1), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn3] = rt_sumsq(A(D_layer3_5_conv3), (size_t)n * 200704);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL, A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3, RT_SET);
@@ -1788,16 +1744,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 50176);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_4_relu3), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu3), (size_t)n * 200704);
+    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu3), A(X_layer3_4_relu3), (size_t)n * 200704, RT_SET);
-    /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_4_bn3), A(D_layer3_4_add1), (size_t)n * 200704);
-    rt_copy(A(D_layer3_3_relu3), A(D_layer3_4_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_bn3), (size_t)n * 200704);
+    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu3), (size_t)n * 200704, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 200704);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_bn3), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_add1), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn3] = rt_sumsq(A(D_layer3_4_conv3), (size_t)n * 200704);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL, A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3, RT_SET);
@@ -1816,16 +1769,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 50176);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_3_relu3), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu3), (size_t)n * 200704);
+    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu3), A(X_layer3_3_relu3), (size_t)n * 200704, RT_SET);
-    /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_3_bn3), A(D_layer3_3_add1), (size_t)n * 200704);
-    rt_copy(A(D_layer3_2_relu3), A(D_layer3_3_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_bn3), (size_t)n * 200704);
+    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu3), (size_t)n * 200704, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 200704);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_bn3), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_add1), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn3] = rt_sumsq(A(D_layer3_3_conv3), (size_t)n * 200704);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL, A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3, RT_SET);
@@ -1844,16 +1794,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 50176);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_2_relu3), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu3), (size_t)n * 200704);
+    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu3), A(X_layer3_2_relu3), (size_t)n * 200704, RT_SET);
-    /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_2_bn3), A(D_layer3_2_add1), (size_t)n * 200704);
-    rt_copy(A(D_layer3_1_relu3), A(D_layer3_2_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_bn3), (size_t)n * 200704);
+    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu3), (size_t)n * 200704, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 200704);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_bn3), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_add1), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn3] = rt_sumsq(A(D_layer3_2_conv3), (size_t)n * 200704);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL, A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3, RT_SET);
@@ -1872,16 +1819,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 50176);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_1_relu3), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu3), (size_t)n * 200704);
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu3), A(X_layer3_1_relu3), (size_t)n * 200704, RT_SET);
-    /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_1_bn3), A(D_layer3_1_add1), (size_t)n * 200704);
-    rt_copy(A(D_layer3_0_relu3), A(D_layer3_1_add1), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn3), (size_t)n * 200704);
+    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu3), (size_t)n * 200704, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 200704);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_bn3), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_add1), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn3] = rt_sumsq(A(D_layer3_1_conv3), (size_t)n * 200704);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL, A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3, RT_SET);
@@ -1900,21 +1844,18 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_0_relu3), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu3), (size_t)n * 200704);
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu3), A(X_layer3_0_relu3), (size_t)n * 200704, RT_SET);
-    /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer3_0_bn3), A(D_layer3_0_add1), (size_t)n * 200704);
-    rt_copy(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 200704);
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu3), (size_t)n * 200704, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 200704);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn3), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 200704);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_bn3), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_add1), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn3] = rt_sumsq(A(D_layer3_0_conv3), (size_t)n * 200704);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL, A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3, RT_SET);
@@ -1938,12 +1879,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3), (size_t)n * 401408, RT_SET);
-    /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer2_3_bn3), A(D_layer2_3_add1), (size_t)n * 401408);
-    rt_copy(A(D_layer2_2_relu3), A(D_layer2_3_add1), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_bn3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 401408);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_bn3), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_add1), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn3] = rt_sumsq(A(D_layer2_3_conv3), (size_t)n * 401408);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL, A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3, RT_SET);
@@ -1962,16 +1900,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 100352);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_2_relu3), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu3), (size_t)n * 401408);
+    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu3), A(X_layer2_2_relu3), (size_t)n * 401408, RT_SET);
-    /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer2_2_bn3), A(D_layer2_2_add1), (size_t)n * 401408);
-    rt_copy(A(D_layer2_1_relu3), A(D_layer2_2_add1), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_bn3), (size_t)n * 401408);
+    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu3), (size_t)n * 401408, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 401408);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_bn3), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_add1), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn3] = rt_sumsq(A(D_layer2_2_conv3), (size_t)n * 401408);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL, A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3, RT_SET);
@@ -1990,16 +1925,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 100352);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_1_relu3), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu3), (size_t)n * 401408);
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu3), A(X_layer2_1_relu3), (size_t)n * 401408, RT_SET);
-    /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer2_1_bn3), A(D_layer2_1_add1), (size_t)n * 401408);
-    rt_copy(A(D_layer2_0_relu3), A(D_layer2_1_add1), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn3), (size_t)n * 401408);
+    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu3), (size_t)n * 401408, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 401408);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_bn3), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_add1), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn3] = rt_sumsq(A(D_layer2_1_conv3), (size_t)n * 401408);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL, A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3, RT_SET);
@@ -2018,21 +1950,18 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_0_relu3), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu3), (size_t)n * 401408);
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu3), A(X_layer2_0_relu3), (size_t)n * 401408, RT_SET);
-    /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer2_0_bn3), A(D_layer2_0_add1), (size_t)n * 401408);
-    rt_copy(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 401408);
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu3), (size_t)n * 401408, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 401408);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn3), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 401408);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_bn3), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_add1), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn3] = rt_sumsq(A(D_layer2_0_conv3), (size_t)n * 401408);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL, A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3, RT_SET);
@@ -2056,12 +1985,9 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3), (size_t)n * 802816, RT_SET);
-    /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer1_2_bn3), A(D_layer1_2_add1), (size_t)n * 802816);
-    rt_copy(A(D_layer1_1_relu3), A(D_layer1_2_add1), (size_t)n * 802816);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_bn3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 802816);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_bn3), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_add1), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn3] = rt_sumsq(A(D_layer1_2_conv3), (size_t)n * 802816);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL, A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3, RT_SET);
@@ -2080,16 +2006,13 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 200704);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_1_relu3), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu3), (size_t)n * 802816);
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu3), A(X_layer1_1_relu3), (size_t)n * 802816, RT_SET);
-    /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer1_1_bn3), A(D_layer1_1_add1), (size_t)n * 802816);
-    rt_copy(A(D_layer1_0_relu3), A(D_layer1_1_add1), (size_t)n * 802816);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn3), (size_t)n * 802816);
+    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu3), (size_t)n * 802816, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 802816);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_bn3), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_add1), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn3] = rt_sumsq(A(D_layer1_1_conv3), (size_t)n * 802816);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL, A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3, RT_SET);
@@ -2108,21 +2031,18 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_0_relu3), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu3), (size_t)n * 802816);
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu3), A(X_layer1_0_relu3), (size_t)n * 802816, RT_SET);
-    /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_copy(A(D_layer1_0_bn3), A(D_layer1_0_add1), (size_t)n * 802816);
-    rt_copy(A(D_layer1_0_downsample_1), A(D_layer1_0_add1), (size_t)n * 802816);
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu3), (size_t)n * 802816, RT_SET);
     /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_downsample_1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_add1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] = rt_sumsq(A(D_layer1_0_downsample_0), (size_t)n * 802816);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL, A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn3), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_bn3), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_add1), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn3] = rt_sumsq(A(D_layer1_0_conv3), (size_t)n * 802816);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL, A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3, RT_SET);

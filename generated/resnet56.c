@@ -307,165 +307,147 @@ enum {
     X_bn1 = 12544,  /* [16,28,28] */
     D_bn1 = 12544,  /* [16,28,28] */
     X_relu = 25088,  /* [16,28,28] */
-    D_relu = 62720,  /* [16,28,28] */
     X_layer1_0_conv1 = 12544,  /* [16,28,28] */
     D_layer1_0_conv1 = 37632,  /* [16,28,28] */
     T_layer1_0_conv1 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv1 = 75264,  /* 112896 floats */
+    TB_layer1_0_conv1 = 87808,  /* 112896 floats */
     X_layer1_0_bn1 = 37632,  /* [16,28,28] */
-    D_layer1_0_bn1 = 75264,  /* [16,28,28] */
+    D_layer1_0_bn1 = 62720,  /* [16,28,28] */
     X_layer1_0_relu1 = 50176,  /* [16,28,28] */
     D_layer1_0_relu1 = 37632,  /* [16,28,28] */
     X_layer1_0_conv2 = 37632,  /* [16,28,28] */
-    D_layer1_0_conv2 = 75264,  /* [16,28,28] */
+    D_layer1_0_conv2 = 62720,  /* [16,28,28] */
     T_layer1_0_conv2 = 62720,  /* 112896 floats */
     TB_layer1_0_conv2 = 87808,  /* 112896 floats */
     X_layer1_0_bn2 = 62720,  /* [16,28,28] */
-    D_layer1_0_bn2 = 87808,  /* [16,28,28] */
     X_layer1_0_add1 = 75264,  /* [16,28,28] */
     D_layer1_0_add1 = 75264,  /* [16,28,28] */
     X_layer1_0_relu2 = 62720,  /* [16,28,28] */
-    D_layer1_0_relu2 = 112896,  /* [16,28,28] */
     X_layer1_1_conv1 = 75264,  /* [16,28,28] */
     D_layer1_1_conv1 = 87808,  /* [16,28,28] */
     T_layer1_1_conv1 = 87808,  /* 112896 floats */
-    TB_layer1_1_conv1 = 125440,  /* 112896 floats */
+    TB_layer1_1_conv1 = 137984,  /* 112896 floats */
     X_layer1_1_bn1 = 87808,  /* [16,28,28] */
-    D_layer1_1_bn1 = 125440,  /* [16,28,28] */
+    D_layer1_1_bn1 = 112896,  /* [16,28,28] */
     X_layer1_1_relu1 = 100352,  /* [16,28,28] */
     D_layer1_1_relu1 = 87808,  /* [16,28,28] */
     X_layer1_1_conv2 = 87808,  /* [16,28,28] */
-    D_layer1_1_conv2 = 125440,  /* [16,28,28] */
+    D_layer1_1_conv2 = 112896,  /* [16,28,28] */
     T_layer1_1_conv2 = 112896,  /* 112896 floats */
     TB_layer1_1_conv2 = 137984,  /* 112896 floats */
     X_layer1_1_bn2 = 112896,  /* [16,28,28] */
-    D_layer1_1_bn2 = 137984,  /* [16,28,28] */
     X_layer1_1_add1 = 125440,  /* [16,28,28] */
     D_layer1_1_add1 = 125440,  /* [16,28,28] */
     X_layer1_1_relu2 = 112896,  /* [16,28,28] */
-    D_layer1_1_relu2 = 163072,  /* [16,28,28] */
     X_layer1_2_conv1 = 125440,  /* [16,28,28] */
     D_layer1_2_conv1 = 137984,  /* [16,28,28] */
     T_layer1_2_conv1 = 137984,  /* 112896 floats */
-    TB_layer1_2_conv1 = 175616,  /* 112896 floats */
+    TB_layer1_2_conv1 = 188160,  /* 112896 floats */
     X_layer1_2_bn1 = 137984,  /* [16,28,28] */
-    D_layer1_2_bn1 = 175616,  /* [16,28,28] */
+    D_layer1_2_bn1 = 163072,  /* [16,28,28] */
     X_layer1_2_relu1 = 150528,  /* [16,28,28] */
     D_layer1_2_relu1 = 137984,  /* [16,28,28] */
     X_layer1_2_conv2 = 137984,  /* [16,28,28] */
-    D_layer1_2_conv2 = 175616,  /* [16,28,28] */
+    D_layer1_2_conv2 = 163072,  /* [16,28,28] */
     T_layer1_2_conv2 = 163072,  /* 112896 floats */
     TB_layer1_2_conv2 = 188160,  /* 112896 floats */
     X_layer1_2_bn2 = 163072,  /* [16,28,28] */
-    D_layer1_2_bn2 = 188160,  /* [16,28,28] */
     X_layer1_2_add1 = 175616,  /* [16,28,28] */
     D_layer1_2_add1 = 175616,  /* [16,28,28] */
     X_layer1_2_relu2 = 163072,  /* [16,28,28] */
-    D_layer1_2_relu2 = 213248,  /* [16,28,28] */
     X_layer1_3_conv1 = 175616,  /* [16,28,28] */
     D_layer1_3_conv1 = 188160,  /* [16,28,28] */
     T_layer1_3_conv1 = 188160,  /* 112896 floats */
-    TB_layer1_3_conv1 = 225792,  /* 112896 floats */
+    TB_layer1_3_conv1 = 238336,  /* 112896 floats */
     X_layer1_3_bn1 = 188160,  /* [16,28,28] */
-    D_layer1_3_bn1 = 225792,  /* [16,28,28] */
+    D_layer1_3_bn1 = 213248,  /* [16,28,28] */
     X_layer1_3_relu1 = 200704,  /* [16,28,28] */
     D_layer1_3_relu1 = 188160,  /* [16,28,28] */
     X_layer1_3_conv2 = 188160,  /* [16,28,28] */
-    D_layer1_3_conv2 = 225792,  /* [16,28,28] */
+    D_layer1_3_conv2 = 213248,  /* [16,28,28] */
     T_layer1_3_conv2 = 213248,  /* 112896 floats */
     TB_layer1_3_conv2 = 238336,  /* 112896 floats */
     X_layer1_3_bn2 = 213248,  /* [16,28,28] */
-    D_layer1_3_bn2 = 238336,  /* [16,28,28] */
     X_layer1_3_add1 = 225792,  /* [16,28,28] */
     D_layer1_3_add1 = 225792,  /* [16,28,28] */
     X_layer1_3_relu2 = 213248,  /* [16,28,28] */
-    D_layer1_3_relu2 = 263424,  /* [16,28,28] */
     X_layer1_4_conv1 = 225792,  /* [16,28,28] */
     D_layer1_4_conv1 = 238336,  /* [16,28,28] */
     T_layer1_4_conv1 = 238336,  /* 112896 floats */
-    TB_layer1_4_conv1 = 275968,  /* 112896 floats */
+    TB_layer1_4_conv1 = 288512,  /* 112896 floats */
     X_layer1_4_bn1 = 238336,  /* [16,28,28] */
-    D_layer1_4_bn1 = 275968,  /* [16,28,28] */
+    D_layer1_4_bn1 = 263424,  /* [16,28,28] */
     X_layer1_4_relu1 = 250880,  /* [16,28,28] */
     D_layer1_4_relu1 = 238336,  /* [16,28,28] */
     X_layer1_4_conv2 = 238336,  /* [16,28,28] */
-    D_layer1_4_conv2 = 275968,  /* [16,28,28] */
+    D_layer1_4_conv2 = 263424,  /* [16,28,28] */
     T_layer1_4_conv2 = 263424,  /* 112896 floats */
     TB_layer1_4_conv2 = 288512,  /* 112896 floats */
     X_layer1_4_bn2 = 263424,  /* [16,28,28] */
-    D_layer1_4_bn2 = 288512,  /* [16,28,28] */
     X_layer1_4_add1 = 275968,  /* [16,28,28] */
     D_layer1_4_add1 = 275968,  /* [16,28,28] */
     X_layer1_4_relu2 = 263424,  /* [16,28,28] */
-    D_layer1_4_relu2 = 313600,  /* [16,28,28] */
     X_layer1_5_conv1 = 275968,  /* [16,28,28] */
     D_layer1_5_conv1 = 288512,  /* [16,28,28] */
     T_layer1_5_conv1 = 288512,  /* 112896 floats */
-    TB_layer1_5_conv1 = 326144,  /* 112896 floats */
+    TB_layer1_5_conv1 = 338688,  /* 112896 floats */
     X_layer1_5_bn1 = 288512,  /* [16,28,28] */
-    D_layer1_5_bn1 = 326144,  /* [16,28,28] */
+    D_layer1_5_bn1 = 313600,  /* [16,28,28] */
     X_layer1_5_relu1 = 301056,  /* [16,28,28] */
     D_layer1_5_relu1 = 288512,  /* [16,28,28] */
     X_layer1_5_conv2 = 288512,  /* [16,28,28] */
-    D_layer1_5_conv2 = 326144,  /* [16,28,28] */
+    D_layer1_5_conv2 = 313600,  /* [16,28,28] */
     T_layer1_5_conv2 = 313600,  /* 112896 floats */
     TB_layer1_5_conv2 = 338688,  /* 112896 floats */
     X_layer1_5_bn2 = 313600,  /* [16,28,28] */
-    D_layer1_5_bn2 = 338688,  /* [16,28,28] */
     X_layer1_5_add1 = 326144,  /* [16,28,28] */
     D_layer1_5_add1 = 326144,  /* [16,28,28] */
     X_layer1_5_relu2 = 313600,  /* [16,28,28] */
-    D_layer1_5_relu2 = 363776,  /* [16,28,28] */
     X_layer1_6_conv1 = 326144,  /* [16,28,28] */
     D_layer1_6_conv1 = 338688,  /* [16,28,28] */
     T_layer1_6_conv1 = 338688,  /* 112896 floats */
-    TB_layer1_6_conv1 = 376320,  /* 112896 floats */
+    TB_layer1_6_conv1 = 388864,  /* 112896 floats */
     X_layer1_6_bn1 = 338688,  /* [16,28,28] */
-    D_layer1_6_bn1 = 376320,  /* [16,28,28] */
+    D_layer1_6_bn1 = 363776,  /* [16,28,28] */
     X_layer1_6_relu1 = 351232,  /* [16,28,28] */
     D_layer1_6_relu1 = 338688,  /* [16,28,28] */
     X_layer1_6_conv2 = 338688,  /* [16,28,28] */
-    D_layer1_6_conv2 = 376320,  /* [16,28,28] */
+    D_layer1_6_conv2 = 363776,  /* [16,28,28] */
     T_layer1_6_conv2 = 363776,  /* 112896 floats */
     TB_layer1_6_conv2 = 388864,  /* 112896 floats */
     X_layer1_6_bn2 = 363776,  /* [16,28,28] */
-    D_layer1_6_bn2 = 388864,  /* [16,28,28] */
     X_layer1_6_add1 = 376320,  /* [16,28,28] */
     D_layer1_6_add1 = 376320,  /* [16,28,28] */
     X_layer1_6_relu2 = 363776,  /* [16,28,28] */
-    D_layer1_6_relu2 = 413952,  /* [16,28,28] */
     X_layer1_7_conv1 = 376320,  /* [16,28,28] */
     D_layer1_7_conv1 = 388864,  /* [16,28,28] */
     T_layer1_7_conv1 = 388864,  /* 112896 floats */
-    TB_layer1_7_conv1 = 426496,  /* 112896 floats */
+    TB_layer1_7_conv1 = 439040,  /* 112896 floats */
     X_layer1_7_bn1 = 388864,  /* [16,28,28] */
-    D_layer1_7_bn1 = 426496,  /* [16,28,28] */
+    D_layer1_7_bn1 = 413952,  /* [16,28,28] */
     X_layer1_7_relu1 = 401408,  /* [16,28,28] */
     D_layer1_7_relu1 = 388864,  /* [16,28,28] */
     X_layer1_7_conv2 = 388864,  /* [16,28,28] */
-    D_layer1_7_conv2 = 426496,  /* [16,28,28] */
+    D_layer1_7_conv2 = 413952,  /* [16,28,28] */
     T_layer1_7_conv2 = 413952,  /* 112896 floats */
     TB_layer1_7_conv2 = 439040,  /* 112896 floats */
     X_layer1_7_bn2 = 413952,  /* [16,28,28] */
-    D_layer1_7_bn2 = 439040,  /* [16,28,28] */
     X_layer1_7_add1 = 426496,  /* [16,28,28] */
     D_layer1_7_add1 = 426496,  /* [16,28,28] */
     X_layer1_7_relu2 = 413952,  /* [16,28,28] */
-    D_layer1_7_relu2 = 464128,  /* [16,28,28] */
     X_layer1_8_conv1 = 426496,  /* [16,28,28] */
     D_layer1_8_conv1 = 439040,  /* [16,28,28] */
     T_layer1_8_conv1 = 439040,  /* 112896 floats */
-    TB_layer1_8_conv1 = 476672,  /* 112896 floats */
+    TB_layer1_8_conv1 = 489216,  /* 112896 floats */
     X_layer1_8_bn1 = 439040,  /* [16,28,28] */
-    D_layer1_8_bn1 = 476672,  /* [16,28,28] */
+    D_layer1_8_bn1 = 464128,  /* [16,28,28] */
     X_layer1_8_relu1 = 451584,  /* [16,28,28] */
     D_layer1_8_relu1 = 439040,  /* [16,28,28] */
     X_layer1_8_conv2 = 439040,  /* [16,28,28] */
-    D_layer1_8_conv2 = 476672,  /* [16,28,28] */
+    D_layer1_8_conv2 = 464128,  /* [16,28,28] */
     T_layer1_8_conv2 = 464128,  /* 112896 floats */
     TB_layer1_8_conv2 = 489216,  /* 112896 floats */
     X_layer1_8_bn2 = 464128,  /* [16,28,28] */
-    D_layer1_8_bn2 = 489216,  /* [16,28,28] */
     X_layer1_8_add1 = 476672,  /* [16,28,28] */
     D_layer1_8_add1 = 476672,  /* [16,28,28] */
     X_layer1_8_relu2 = 464128,  /* [16,28,28] */
@@ -479,161 +461,143 @@ enum {
     X_layer2_0_relu1 = 489216,  /* [32,14,14] */
     D_layer2_0_relu1 = 482944,  /* [32,14,14] */
     X_layer2_0_conv2 = 482944,  /* [32,14,14] */
-    D_layer2_0_conv2 = 501760,  /* [32,14,14] */
+    D_layer2_0_conv2 = 495488,  /* [32,14,14] */
     T_layer2_0_conv2 = 495488,  /* 56448 floats */
     TB_layer2_0_conv2 = 526848,  /* 56448 floats */
     X_layer2_0_bn2 = 495488,  /* [32,14,14] */
-    D_layer2_0_bn2 = 495488,  /* [32,14,14] */
     X_layer2_0_downsample_0 = 501760,  /* [32,14,14] */
-    D_layer2_0_downsample_0 = 508032,  /* [32,14,14] */
+    D_layer2_0_downsample_0 = 495488,  /* [32,14,14] */
     T_layer2_0_downsample_0 = 508032,  /* 3136 floats */
     TB_layer2_0_downsample_0 = 501760,  /* 3136 floats */
     X_layer2_0_downsample_1 = 508032,  /* [32,14,14] */
-    D_layer2_0_downsample_1 = 514304,  /* [32,14,14] */
     X_layer2_0_add1 = 514304,  /* [32,14,14] */
     D_layer2_0_add1 = 508032,  /* [32,14,14] */
     X_layer2_0_relu2 = 495488,  /* [32,14,14] */
-    D_layer2_0_relu2 = 526848,  /* [32,14,14] */
     X_layer2_1_conv1 = 508032,  /* [32,14,14] */
     D_layer2_1_conv1 = 514304,  /* [32,14,14] */
     T_layer2_1_conv1 = 514304,  /* 56448 floats */
-    TB_layer2_1_conv1 = 533120,  /* 56448 floats */
+    TB_layer2_1_conv1 = 539392,  /* 56448 floats */
     X_layer2_1_bn1 = 514304,  /* [32,14,14] */
-    D_layer2_1_bn1 = 533120,  /* [32,14,14] */
+    D_layer2_1_bn1 = 526848,  /* [32,14,14] */
     X_layer2_1_relu1 = 520576,  /* [32,14,14] */
     D_layer2_1_relu1 = 514304,  /* [32,14,14] */
     X_layer2_1_conv2 = 514304,  /* [32,14,14] */
-    D_layer2_1_conv2 = 533120,  /* [32,14,14] */
+    D_layer2_1_conv2 = 526848,  /* [32,14,14] */
     T_layer2_1_conv2 = 526848,  /* 56448 floats */
     TB_layer2_1_conv2 = 539392,  /* 56448 floats */
     X_layer2_1_bn2 = 526848,  /* [32,14,14] */
-    D_layer2_1_bn2 = 539392,  /* [32,14,14] */
     X_layer2_1_add1 = 533120,  /* [32,14,14] */
     D_layer2_1_add1 = 533120,  /* [32,14,14] */
     X_layer2_1_relu2 = 526848,  /* [32,14,14] */
-    D_layer2_1_relu2 = 551936,  /* [32,14,14] */
     X_layer2_2_conv1 = 533120,  /* [32,14,14] */
     D_layer2_2_conv1 = 539392,  /* [32,14,14] */
     T_layer2_2_conv1 = 539392,  /* 56448 floats */
-    TB_layer2_2_conv1 = 558208,  /* 56448 floats */
+    TB_layer2_2_conv1 = 564480,  /* 56448 floats */
     X_layer2_2_bn1 = 539392,  /* [32,14,14] */
-    D_layer2_2_bn1 = 558208,  /* [32,14,14] */
+    D_layer2_2_bn1 = 551936,  /* [32,14,14] */
     X_layer2_2_relu1 = 545664,  /* [32,14,14] */
     D_layer2_2_relu1 = 539392,  /* [32,14,14] */
     X_layer2_2_conv2 = 539392,  /* [32,14,14] */
-    D_layer2_2_conv2 = 558208,  /* [32,14,14] */
+    D_layer2_2_conv2 = 551936,  /* [32,14,14] */
     T_layer2_2_conv2 = 551936,  /* 56448 floats */
     TB_layer2_2_conv2 = 564480,  /* 56448 floats */
     X_layer2_2_bn2 = 551936,  /* [32,14,14] */
-    D_layer2_2_bn2 = 564480,  /* [32,14,14] */
     X_layer2_2_add1 = 558208,  /* [32,14,14] */
     D_layer2_2_add1 = 558208,  /* [32,14,14] */
     X_layer2_2_relu2 = 551936,  /* [32,14,14] */
-    D_layer2_2_relu2 = 577024,  /* [32,14,14] */
     X_layer2_3_conv1 = 558208,  /* [32,14,14] */
     D_layer2_3_conv1 = 564480,  /* [32,14,14] */
     T_layer2_3_conv1 = 564480,  /* 56448 floats */
-    TB_layer2_3_conv1 = 583296,  /* 56448 floats */
+    TB_layer2_3_conv1 = 589568,  /* 56448 floats */
     X_layer2_3_bn1 = 564480,  /* [32,14,14] */
-    D_layer2_3_bn1 = 583296,  /* [32,14,14] */
+    D_layer2_3_bn1 = 577024,  /* [32,14,14] */
     X_layer2_3_relu1 = 570752,  /* [32,14,14] */
     D_layer2_3_relu1 = 564480,  /* [32,14,14] */
     X_layer2_3_conv2 = 564480,  /* [32,14,14] */
-    D_layer2_3_conv2 = 583296,  /* [32,14,14] */
+    D_layer2_3_conv2 = 577024,  /* [32,14,14] */
     T_layer2_3_conv2 = 577024,  /* 56448 floats */
     TB_layer2_3_conv2 = 589568,  /* 56448 floats */
     X_layer2_3_bn2 = 577024,  /* [32,14,14] */
-    D_layer2_3_bn2 = 589568,  /* [32,14,14] */
     X_layer2_3_add1 = 583296,  /* [32,14,14] */
     D_layer2_3_add1 = 583296,  /* [32,14,14] */
     X_layer2_3_relu2 = 577024,  /* [32,14,14] */
-    D_layer2_3_relu2 = 602112,  /* [32,14,14] */
     X_layer2_4_conv1 = 583296,  /* [32,14,14] */
     D_layer2_4_conv1 = 589568,  /* [32,14,14] */
     T_layer2_4_conv1 = 589568,  /* 56448 floats */
-    TB_layer2_4_conv1 = 608384,  /* 56448 floats */
+    TB_layer2_4_conv1 = 614656,  /* 56448 floats */
     X_layer2_4_bn1 = 589568,  /* [32,14,14] */
-    D_layer2_4_bn1 = 608384,  /* [32,14,14] */
+    D_layer2_4_bn1 = 602112,  /* [32,14,14] */
     X_layer2_4_relu1 = 595840,  /* [32,14,14] */
     D_layer2_4_relu1 = 589568,  /* [32,14,14] */
     X_layer2_4_conv2 = 589568,  /* [32,14,14] */
-    D_layer2_4_conv2 = 608384,  /* [32,14,14] */
+    D_layer2_4_conv2 = 602112,  /* [32,14,14] */
     T_layer2_4_conv2 = 602112,  /* 56448 floats */
     TB_layer2_4_conv2 = 614656,  /* 56448 floats */
     X_layer2_4_bn2 = 602112,  /* [32,14,14] */
-    D_layer2_4_bn2 = 614656,  /* [32,14,14] */
     X_layer2_4_add1 = 608384,  /* [32,14,14] */
     D_layer2_4_add1 = 608384,  /* [32,14,14] */
     X_layer2_4_relu2 = 602112,  /* [32,14,14] */
-    D_layer2_4_relu2 = 627200,  /* [32,14,14] */
     X_layer2_5_conv1 = 608384,  /* [32,14,14] */
     D_layer2_5_conv1 = 614656,  /* [32,14,14] */
     T_layer2_5_conv1 = 614656,  /* 56448 floats */
-    TB_layer2_5_conv1 = 633472,  /* 56448 floats */
+    TB_layer2_5_conv1 = 639744,  /* 56448 floats */
     X_layer2_5_bn1 = 614656,  /* [32,14,14] */
-    D_layer2_5_bn1 = 633472,  /* [32,14,14] */
+    D_layer2_5_bn1 = 627200,  /* [32,14,14] */
     X_layer2_5_relu1 = 620928,  /* [32,14,14] */
     D_layer2_5_relu1 = 614656,  /* [32,14,14] */
     X_layer2_5_conv2 = 614656,  /* [32,14,14] */
-    D_layer2_5_conv2 = 633472,  /* [32,14,14] */
+    D_layer2_5_conv2 = 627200,  /* [32,14,14] */
     T_layer2_5_conv2 = 627200,  /* 56448 floats */
     TB_layer2_5_conv2 = 639744,  /* 56448 floats */
     X_layer2_5_bn2 = 627200,  /* [32,14,14] */
-    D_layer2_5_bn2 = 639744,  /* [32,14,14] */
     X_layer2_5_add1 = 633472,  /* [32,14,14] */
     D_layer2_5_add1 = 633472,  /* [32,14,14] */
     X_layer2_5_relu2 = 627200,  /* [32,14,14] */
-    D_layer2_5_relu2 = 652288,  /* [32,14,14] */
     X_layer2_6_conv1 = 633472,  /* [32,14,14] */
     D_layer2_6_conv1 = 639744,  /* [32,14,14] */
     T_layer2_6_conv1 = 639744,  /* 56448 floats */
-    TB_layer2_6_conv1 = 658560,  /* 56448 floats */
+    TB_layer2_6_conv1 = 664832,  /* 56448 floats */
     X_layer2_6_bn1 = 639744,  /* [32,14,14] */
-    D_layer2_6_bn1 = 658560,  /* [32,14,14] */
+    D_layer2_6_bn1 = 652288,  /* [32,14,14] */
     X_layer2_6_relu1 = 646016,  /* [32,14,14] */
     D_layer2_6_relu1 = 639744,  /* [32,14,14] */
     X_layer2_6_conv2 = 639744,  /* [32,14,14] */
-    D_layer2_6_conv2 = 658560,  /* [32,14,14] */
+    D_layer2_6_conv2 = 652288,  /* [32,14,14] */
     T_layer2_6_conv2 = 652288,  /* 56448 floats */
     TB_layer2_6_conv2 = 664832,  /* 56448 floats */
     X_layer2_6_bn2 = 652288,  /* [32,14,14] */
-    D_layer2_6_bn2 = 664832,  /* [32,14,14] */
     X_layer2_6_add1 = 658560,  /* [32,14,14] */
     D_layer2_6_add1 = 658560,  /* [32,14,14] */
     X_layer2_6_relu2 = 652288,  /* [32,14,14] */
-    D_layer2_6_relu2 = 677376,  /* [32,14,14] */
     X_layer2_7_conv1 = 658560,  /* [32,14,14] */
     D_layer2_7_conv1 = 664832,  /* [32,14,14] */
     T_layer2_7_conv1 = 664832,  /* 56448 floats */
-    TB_layer2_7_conv1 = 683648,  /* 56448 floats */
+    TB_layer2_7_conv1 = 689920,  /* 56448 floats */
     X_layer2_7_bn1 = 664832,  /* [32,14,14] */
-    D_layer2_7_bn1 = 683648,  /* [32,14,14] */
+    D_layer2_7_bn1 = 677376,  /* [32,14,14] */
     X_layer2_7_relu1 = 671104,  /* [32,14,14] */
     D_layer2_7_relu1 = 664832,  /* [32,14,14] */
     X_layer2_7_conv2 = 664832,  /* [32,14,14] */
-    D_layer2_7_conv2 = 683648,  /* [32,14,14] */
+    D_layer2_7_conv2 = 677376,  /* [32,14,14] */
     T_layer2_7_conv2 = 677376,  /* 56448 floats */
     TB_layer2_7_conv2 = 689920,  /* 56448 floats */
     X_layer2_7_bn2 = 677376,  /* [32,14,14] */
-    D_layer2_7_bn2 = 689920,  /* [32,14,14] */
     X_layer2_7_add1 = 683648,  /* [32,14,14] */
     D_layer2_7_add1 = 683648,  /* [32,14,14] */
     X_layer2_7_relu2 = 677376,  /* [32,14,14] */
-    D_layer2_7_relu2 = 702464,  /* [32,14,14] */
     X_layer2_8_conv1 = 683648,  /* [32,14,14] */
     D_layer2_8_conv1 = 689920,  /* [32,14,14] */
     T_layer2_8_conv1 = 689920,  /* 56448 floats */
-    TB_layer2_8_conv1 = 708736,  /* 56448 floats */
+    TB_layer2_8_conv1 = 715008,  /* 56448 floats */
     X_layer2_8_bn1 = 689920,  /* [32,14,14] */
-    D_layer2_8_bn1 = 708736,  /* [32,14,14] */
+    D_layer2_8_bn1 = 702464,  /* [32,14,14] */
     X_layer2_8_relu1 = 696192,  /* [32,14,14] */
     D_layer2_8_relu1 = 689920,  /* [32,14,14] */
     X_layer2_8_conv2 = 689920,  /* [32,14,14] */
-    D_layer2_8_conv2 = 708736,  /* [32,14,14] */
+    D_layer2_8_conv2 = 702464,  /* [32,14,14] */
     T_layer2_8_conv2 = 702464,  /* 56448 floats */
     TB_layer2_8_conv2 = 715008,  /* 56448 floats */
     X_layer2_8_bn2 = 702464,  /* [32,14,14] */
-    D_layer2_8_bn2 = 715008,  /* [32,14,14] */
     X_layer2_8_add1 = 708736,  /* [32,14,14] */
     D_layer2_8_add1 = 708736,  /* [32,14,14] */
     X_layer2_8_relu2 = 702464,  /* [32,14,14] */
@@ -647,161 +611,143 @@ enum {
     X_layer3_0_relu1 = 715008,  /* [64,7,7] */
     D_layer3_0_relu1 = 711872,  /* [64,7,7] */
     X_layer3_0_conv2 = 711872,  /* [64,7,7] */
-    D_layer3_0_conv2 = 721280,  /* [64,7,7] */
+    D_layer3_0_conv2 = 718144,  /* [64,7,7] */
     T_layer3_0_conv2 = 718144,  /* 28224 floats */
     TB_layer3_0_conv2 = 733824,  /* 28224 floats */
     X_layer3_0_bn2 = 718144,  /* [64,7,7] */
-    D_layer3_0_bn2 = 718144,  /* [64,7,7] */
     X_layer3_0_downsample_0 = 721280,  /* [64,7,7] */
-    D_layer3_0_downsample_0 = 724416,  /* [64,7,7] */
+    D_layer3_0_downsample_0 = 718144,  /* [64,7,7] */
     T_layer3_0_downsample_0 = 724416,  /* 1568 floats */
     TB_layer3_0_downsample_0 = 721280,  /* 1568 floats */
     X_layer3_0_downsample_1 = 724416,  /* [64,7,7] */
-    D_layer3_0_downsample_1 = 727552,  /* [64,7,7] */
     X_layer3_0_add1 = 727552,  /* [64,7,7] */
     D_layer3_0_add1 = 724416,  /* [64,7,7] */
     X_layer3_0_relu2 = 718144,  /* [64,7,7] */
-    D_layer3_0_relu2 = 733824,  /* [64,7,7] */
     X_layer3_1_conv1 = 724416,  /* [64,7,7] */
     D_layer3_1_conv1 = 727552,  /* [64,7,7] */
     T_layer3_1_conv1 = 727552,  /* 28224 floats */
-    TB_layer3_1_conv1 = 736960,  /* 28224 floats */
+    TB_layer3_1_conv1 = 740096,  /* 28224 floats */
     X_layer3_1_bn1 = 727552,  /* [64,7,7] */
-    D_layer3_1_bn1 = 736960,  /* [64,7,7] */
+    D_layer3_1_bn1 = 733824,  /* [64,7,7] */
     X_layer3_1_relu1 = 730688,  /* [64,7,7] */
     D_layer3_1_relu1 = 727552,  /* [64,7,7] */
     X_layer3_1_conv2 = 727552,  /* [64,7,7] */
-    D_layer3_1_conv2 = 736960,  /* [64,7,7] */
+    D_layer3_1_conv2 = 733824,  /* [64,7,7] */
     T_layer3_1_conv2 = 733824,  /* 28224 floats */
     TB_layer3_1_conv2 = 740096,  /* 28224 floats */
     X_layer3_1_bn2 = 733824,  /* [64,7,7] */
-    D_layer3_1_bn2 = 740096,  /* [64,7,7] */
     X_layer3_1_add1 = 736960,  /* [64,7,7] */
     D_layer3_1_add1 = 736960,  /* [64,7,7] */
     X_layer3_1_relu2 = 733824,  /* [64,7,7] */
-    D_layer3_1_relu2 = 746368,  /* [64,7,7] */
     X_layer3_2_conv1 = 736960,  /* [64,7,7] */
     D_layer3_2_conv1 = 740096,  /* [64,7,7] */
     T_layer3_2_conv1 = 740096,  /* 28224 floats */
-    TB_layer3_2_conv1 = 749504,  /* 28224 floats */
+    TB_layer3_2_conv1 = 752640,  /* 28224 floats */
     X_layer3_2_bn1 = 740096,  /* [64,7,7] */
-    D_layer3_2_bn1 = 749504,  /* [64,7,7] */
+    D_layer3_2_bn1 = 746368,  /* [64,7,7] */
     X_layer3_2_relu1 = 743232,  /* [64,7,7] */
     D_layer3_2_relu1 = 740096,  /* [64,7,7] */
     X_layer3_2_conv2 = 740096,  /* [64,7,7] */
-    D_layer3_2_conv2 = 749504,  /* [64,7,7] */
+    D_layer3_2_conv2 = 746368,  /* [64,7,7] */
     T_layer3_2_conv2 = 746368,  /* 28224 floats */
     TB_layer3_2_conv2 = 752640,  /* 28224 floats */
     X_layer3_2_bn2 = 746368,  /* [64,7,7] */
-    D_layer3_2_bn2 = 752640,  /* [64,7,7] */
     X_layer3_2_add1 = 749504,  /* [64,7,7] */
     D_layer3_2_add1 = 749504,  /* [64,7,7] */
     X_layer3_2_relu2 = 746368,  /* [64,7,7] */
-    D_layer3_2_relu2 = 758912,  /* [64,7,7] */
     X_layer3_3_conv1 = 749504,  /* [64,7,7] */
     D_layer3_3_conv1 = 752640,  /* [64,7,7] */
     T_layer3_3_conv1 = 752640,  /* 28224 floats */
-    TB_layer3_3_conv1 = 762048,  /* 28224 floats */
+    TB_layer3_3_conv1 = 765184,  /* 28224 floats */
     X_layer3_3_bn1 = 752640,  /* [64,7,7] */
-    D_layer3_3_bn1 = 762048,  /* [64,7,7] */
+    D_layer3_3_bn1 = 758912,  /* [64,7,7] */
     X_layer3_3_relu1 = 755776,  /* [64,7,7] */
     D_layer3_3_relu1 = 752640,  /* [64,7,7] */
     X_layer3_3_conv2 = 752640,  /* [64,7,7] */
-    D_layer3_3_conv2 = 762048,  /* [64,7,7] */
+    D_layer3_3_conv2 = 758912,  /* [64,7,7] */
     T_layer3_3_conv2 = 758912,  /* 28224 floats */
     TB_layer3_3_conv2 = 765184,  /* 28224 floats */
     X_layer3_3_bn2 = 758912,  /* [64,7,7] */
-    D_layer3_3_bn2 = 765184,  /* [64,7,7] */
     X_layer3_3_add1 = 762048,  /* [64,7,7] */
     D_layer3_3_add1 = 762048,  /* [64,7,7] */
     X_layer3_3_relu2 = 758912,  /* [64,7,7] */
-    D_layer3_3_relu2 = 771456,  /* [64,7,7] */
     X_layer3_4_conv1 = 762048,  /* [64,7,7] */
     D_layer3_4_conv1 = 765184,  /* [64,7,7] */
     T_layer3_4_conv1 = 765184,  /* 28224 floats */
-    TB_layer3_4_conv1 = 774592,  /* 28224 floats */
+    TB_layer3_4_conv1 = 777728,  /* 28224 floats */
     X_layer3_4_bn1 = 765184,  /* [64,7,7] */
-    D_layer3_4_bn1 = 774592,  /* [64,7,7] */
+    D_layer3_4_bn1 = 771456,  /* [64,7,7] */
     X_layer3_4_relu1 = 768320,  /* [64,7,7] */
     D_layer3_4_relu1 = 765184,  /* [64,7,7] */
     X_layer3_4_conv2 = 765184,  /* [64,7,7] */
-    D_layer3_4_conv2 = 774592,  /* [64,7,7] */
+    D_layer3_4_conv2 = 771456,  /* [64,7,7] */
     T_layer3_4_conv2 = 771456,  /* 28224 floats */
     TB_layer3_4_conv2 = 777728,  /* 28224 floats */
     X_layer3_4_bn2 = 771456,  /* [64,7,7] */
-    D_layer3_4_bn2 = 777728,  /* [64,7,7] */
     X_layer3_4_add1 = 774592,  /* [64,7,7] */
     D_layer3_4_add1 = 774592,  /* [64,7,7] */
     X_layer3_4_relu2 = 771456,  /* [64,7,7] */
-    D_layer3_4_relu2 = 784000,  /* [64,7,7] */
     X_layer3_5_conv1 = 774592,  /* [64,7,7] */
     D_layer3_5_conv1 = 777728,  /* [64,7,7] */
     T_layer3_5_conv1 = 777728,  /* 28224 floats */
-    TB_layer3_5_conv1 = 787136,  /* 28224 floats */
+    TB_layer3_5_conv1 = 790272,  /* 28224 floats */
     X_layer3_5_bn1 = 777728,  /* [64,7,7] */
-    D_layer3_5_bn1 = 787136,  /* [64,7,7] */
+    D_layer3_5_bn1 = 784000,  /* [64,7,7] */
     X_layer3_5_relu1 = 780864,  /* [64,7,7] */
     D_layer3_5_relu1 = 777728,  /* [64,7,7] */
     X_layer3_5_conv2 = 777728,  /* [64,7,7] */
-    D_layer3_5_conv2 = 787136,  /* [64,7,7] */
+    D_layer3_5_conv2 = 784000,  /* [64,7,7] */
     T_layer3_5_conv2 = 784000,  /* 28224 floats */
     TB_layer3_5_conv2 = 790272,  /* 28224 floats */
     X_layer3_5_bn2 = 784000,  /* [64,7,7] */
-    D_layer3_5_bn2 = 790272,  /* [64,7,7] */
     X_layer3_5_add1 = 787136,  /* [64,7,7] */
     D_layer3_5_add1 = 787136,  /* [64,7,7] */
     X_layer3_5_relu2 = 784000,  /* [64,7,7] */
-    D_layer3_5_relu2 = 796544,  /* [64,7,7] */
     X_layer3_6_conv1 = 787136,  /* [64,7,7] */
     D_layer3_6_conv1 = 790272,  /* [64,7,7] */
     T_layer3_6_conv1 = 790272,  /* 28224 floats */
-    TB_layer3_6_conv1 = 799680,  /* 28224 floats */
+    TB_layer3_6_conv1 = 802816,  /* 28224 floats */
     X_layer3_6_bn1 = 790272,  /* [64,7,7] */
-    D_layer3_6_bn1 = 799680,  /* [64,7,7] */
+    D_layer3_6_bn1 = 796544,  /* [64,7,7] */
     X_layer3_6_relu1 = 793408,  /* [64,7,7] */
     D_layer3_6_relu1 = 790272,  /* [64,7,7] */
     X_layer3_6_conv2 = 790272,  /* [64,7,7] */
-    D_layer3_6_conv2 = 799680,  /* [64,7,7] */
+    D_layer3_6_conv2 = 796544,  /* [64,7,7] */
     T_layer3_6_conv2 = 796544,  /* 28224 floats */
     TB_layer3_6_conv2 = 802816,  /* 28224 floats */
     X_layer3_6_bn2 = 796544,  /* [64,7,7] */
-    D_layer3_6_bn2 = 802816,  /* [64,7,7] */
     X_layer3_6_add1 = 799680,  /* [64,7,7] */
     D_layer3_6_add1 = 799680,  /* [64,7,7] */
     X_layer3_6_relu2 = 796544,  /* [64,7,7] */
-    D_layer3_6_relu2 = 809088,  /* [64,7,7] */
     X_layer3_7_conv1 = 799680,  /* [64,7,7] */
     D_layer3_7_conv1 = 802816,  /* [64,7,7] */
     T_layer3_7_conv1 = 802816,  /* 28224 floats */
-    TB_layer3_7_conv1 = 812224,  /* 28224 floats */
+    TB_layer3_7_conv1 = 815360,  /* 28224 floats */
     X_layer3_7_bn1 = 802816,  /* [64,7,7] */
-    D_layer3_7_bn1 = 812224,  /* [64,7,7] */
+    D_layer3_7_bn1 = 809088,  /* [64,7,7] */
     X_layer3_7_relu1 = 805952,  /* [64,7,7] */
     D_layer3_7_relu1 = 802816,  /* [64,7,7] */
     X_layer3_7_conv2 = 802816,  /* [64,7,7] */
-    D_layer3_7_conv2 = 812224,  /* [64,7,7] */
+    D_layer3_7_conv2 = 809088,  /* [64,7,7] */
     T_layer3_7_conv2 = 809088,  /* 28224 floats */
     TB_layer3_7_conv2 = 815360,  /* 28224 floats */
     X_layer3_7_bn2 = 809088,  /* [64,7,7] */
-    D_layer3_7_bn2 = 815360,  /* [64,7,7] */
     X_layer3_7_add1 = 812224,  /* [64,7,7] */
     D_layer3_7_add1 = 812224,  /* [64,7,7] */
     X_layer3_7_relu2 = 809088,  /* [64,7,7] */
-    D_layer3_7_relu2 = 821632,  /* [64,7,7] */
     X_layer3_8_conv1 = 812224,  /* [64,7,7] */
     D_layer3_8_conv1 = 815360,  /* [64,7,7] */
     T_layer3_8_conv1 = 815360,  /* 28224 floats */
-    TB_layer3_8_conv1 = 824768,  /* 28224 floats */
+    TB_layer3_8_conv1 = 831188,  /* 28224 floats */
     X_layer3_8_bn1 = 815360,  /* [64,7,7] */
-    D_layer3_8_bn1 = 824768,  /* [64,7,7] */
+    D_layer3_8_bn1 = 821632,  /* [64,7,7] */
     X_layer3_8_relu1 = 818496,  /* [64,7,7] */
     D_layer3_8_relu1 = 815360,  /* [64,7,7] */
     X_layer3_8_conv2 = 815360,  /* [64,7,7] */
-    D_layer3_8_conv2 = 827904,  /* [64,7,7] */
+    D_layer3_8_conv2 = 821632,  /* [64,7,7] */
     T_layer3_8_conv2 = 821632,  /* 28224 floats */
-    TB_layer3_8_conv2 = 831040,  /* 28224 floats */
+    TB_layer3_8_conv2 = 831188,  /* 28224 floats */
     X_layer3_8_bn2 = 821632,  /* [64,7,7] */
-    D_layer3_8_bn2 = 824768,  /* [64,7,7] */
     X_layer3_8_add1 = 824768,  /* [64,7,7] */
     D_layer3_8_add1 = 828052,  /* [64,7,7] */
     X_layer3_8_relu2 = 821632,  /* [64,7,7] */
@@ -1958,12 +1904,9 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_8_bn2), A(D_layer3_8_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_7_relu2), A(D_layer3_8_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq(A(D_layer3_8_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq(A(D_layer3_8_add1), (size_t)n * 3136);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias), A(D_layer3_8_bn2), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias), A(D_layer3_8_add1), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
@@ -1974,16 +1917,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight), G(P_layer3_8_bn1_bias), A(D_layer3_8_bn1), A(X_layer3_8_conv1), S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_8_add1), (size_t)n * 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_7_relu2), A(X_layer3_7_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_7_bn2), A(D_layer3_7_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_6_relu2), A(D_layer3_7_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq(A(D_layer3_7_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq(A(D_layer3_7_add1), (size_t)n * 3136);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias), A(D_layer3_7_bn2), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias), A(D_layer3_7_add1), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
@@ -1994,16 +1934,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight), G(P_layer3_7_bn1_bias), A(D_layer3_7_bn1), A(X_layer3_7_conv1), S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_7_add1), (size_t)n * 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_6_relu2), A(X_layer3_6_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_6_bn2), A(D_layer3_6_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_5_relu2), A(D_layer3_6_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq(A(D_layer3_6_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq(A(D_layer3_6_add1), (size_t)n * 3136);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias), A(D_layer3_6_bn2), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias), A(D_layer3_6_add1), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
@@ -2014,16 +1951,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight), G(P_layer3_6_bn1_bias), A(D_layer3_6_bn1), A(X_layer3_6_conv1), S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_6_add1), (size_t)n * 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_5_bn2), A(D_layer3_5_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_4_relu2), A(D_layer3_5_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 3136);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_bn2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_add1), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
@@ -2034,16 +1968,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_bn1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_4_bn2), A(D_layer3_4_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_3_relu2), A(D_layer3_4_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 3136);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_bn2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_add1), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
@@ -2054,16 +1985,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_bn1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_3_bn2), A(D_layer3_3_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_2_relu2), A(D_layer3_3_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 3136);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_bn2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_add1), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
@@ -2074,16 +2002,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_bn1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_2_bn2), A(D_layer3_2_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_add1), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
@@ -2094,16 +2019,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_1_bn2), A(D_layer3_1_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_bn2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
@@ -2114,21 +2036,18 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_0_bn2), A(D_layer3_0_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_downsample_1), A(D_layer3_0_add1), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
     /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_downsample_1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 3136);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_bn2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
@@ -2144,12 +2063,9 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_8_bn2), A(D_layer2_8_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_7_relu2), A(D_layer2_8_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq(A(D_layer2_8_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq(A(D_layer2_8_add1), (size_t)n * 6272);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias), A(D_layer2_8_bn2), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias), A(D_layer2_8_add1), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
@@ -2160,16 +2076,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight), G(P_layer2_8_bn1_bias), A(D_layer2_8_bn1), A(X_layer2_8_conv1), S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_8_add1), (size_t)n * 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_7_relu2), A(X_layer2_7_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_7_bn2), A(D_layer2_7_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_6_relu2), A(D_layer2_7_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq(A(D_layer2_7_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq(A(D_layer2_7_add1), (size_t)n * 6272);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias), A(D_layer2_7_bn2), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias), A(D_layer2_7_add1), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
@@ -2180,16 +2093,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight), G(P_layer2_7_bn1_bias), A(D_layer2_7_bn1), A(X_layer2_7_conv1), S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_7_add1), (size_t)n * 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_6_relu2), A(X_layer2_6_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_6_bn2), A(D_layer2_6_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_5_relu2), A(D_layer2_6_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq(A(D_layer2_6_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq(A(D_layer2_6_add1), (size_t)n * 6272);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias), A(D_layer2_6_bn2), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias), A(D_layer2_6_add1), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
@@ -2200,16 +2110,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight), G(P_layer2_6_bn1_bias), A(D_layer2_6_bn1), A(X_layer2_6_conv1), S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_6_add1), (size_t)n * 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_5_relu2), A(X_layer2_5_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_5_bn2), A(D_layer2_5_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_4_relu2), A(D_layer2_5_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq(A(D_layer2_5_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq(A(D_layer2_5_add1), (size_t)n * 6272);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias), A(D_layer2_5_bn2), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias), A(D_layer2_5_add1), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
@@ -2220,16 +2127,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight), G(P_layer2_5_bn1_bias), A(D_layer2_5_bn1), A(X_layer2_5_conv1), S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_5_add1), (size_t)n * 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_4_relu2), A(X_layer2_4_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_4_bn2), A(D_layer2_4_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_3_relu2), A(D_layer2_4_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq(A(D_layer2_4_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq(A(D_layer2_4_add1), (size_t)n * 6272);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias), A(D_layer2_4_bn2), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias), A(D_layer2_4_add1), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
@@ -2240,16 +2144,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight), G(P_layer2_4_bn1_bias), A(D_layer2_4_bn1), A(X_layer2_4_conv1), S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_4_add1), (size_t)n * 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_3_bn2), A(D_layer2_3_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_2_relu2), A(D_layer2_3_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 6272);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_bn2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_add1), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
@@ -2260,16 +2161,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_bn1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_2_bn2), A(D_layer2_2_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_add1), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
@@ -2280,16 +2178,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_1_bn2), A(D_layer2_1_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_bn2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
@@ -2300,21 +2195,18 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_0_bn2), A(D_layer2_0_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_downsample_1), A(D_layer2_0_add1), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
     /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_downsample_1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 6272);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_bn2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
+    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
@@ -2330,12 +2222,9 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_8_bn2), A(D_layer1_8_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_7_relu2), A(D_layer1_8_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq(A(D_layer1_8_bn2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq(A(D_layer1_8_add1), (size_t)n * 12544);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias), A(D_layer1_8_bn2), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias), A(D_layer1_8_add1), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
@@ -2346,16 +2235,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight), G(P_layer1_8_bn1_bias), A(D_layer1_8_bn1), A(X_layer1_8_conv1), S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_7_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_8_add1), (size_t)n * 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_7_relu2), A(X_layer1_7_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_7_bn2), A(D_layer1_7_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_6_relu2), A(D_layer1_7_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq(A(D_layer1_7_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_8_add1), A(X_layer1_7_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq(A(D_layer1_7_add1), (size_t)n * 12544);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias), A(D_layer1_7_bn2), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias), A(D_layer1_7_add1), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
@@ -2366,16 +2252,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight), G(P_layer1_7_bn1_bias), A(D_layer1_7_bn1), A(X_layer1_7_conv1), S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_6_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_7_add1), (size_t)n * 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_6_relu2), A(X_layer1_6_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_6_bn2), A(D_layer1_6_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_5_relu2), A(D_layer1_6_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq(A(D_layer1_6_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_7_add1), A(X_layer1_6_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq(A(D_layer1_6_add1), (size_t)n * 12544);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias), A(D_layer1_6_bn2), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias), A(D_layer1_6_add1), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
@@ -2386,16 +2269,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight), G(P_layer1_6_bn1_bias), A(D_layer1_6_bn1), A(X_layer1_6_conv1), S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_5_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_6_add1), (size_t)n * 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_5_relu2), A(X_layer1_5_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_5_bn2), A(D_layer1_5_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_4_relu2), A(D_layer1_5_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq(A(D_layer1_5_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_6_add1), A(X_layer1_5_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq(A(D_layer1_5_add1), (size_t)n * 12544);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias), A(D_layer1_5_bn2), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias), A(D_layer1_5_add1), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
@@ -2406,16 +2286,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight), G(P_layer1_5_bn1_bias), A(D_layer1_5_bn1), A(X_layer1_5_conv1), S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_4_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_5_add1), (size_t)n * 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_4_relu2), A(X_layer1_4_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_4_bn2), A(D_layer1_4_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_3_relu2), A(D_layer1_4_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq(A(D_layer1_4_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_5_add1), A(X_layer1_4_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq(A(D_layer1_4_add1), (size_t)n * 12544);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias), A(D_layer1_4_bn2), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias), A(D_layer1_4_add1), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
@@ -2426,16 +2303,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight), G(P_layer1_4_bn1_bias), A(D_layer1_4_bn1), A(X_layer1_4_conv1), S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_3_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_4_add1), (size_t)n * 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_3_relu2), A(X_layer1_3_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_3_bn2), A(D_layer1_3_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_2_relu2), A(D_layer1_3_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq(A(D_layer1_3_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_4_add1), A(X_layer1_3_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq(A(D_layer1_3_add1), (size_t)n * 12544);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias), A(D_layer1_3_bn2), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias), A(D_layer1_3_add1), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
@@ -2446,16 +2320,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight), G(P_layer1_3_bn1_bias), A(D_layer1_3_bn1), A(X_layer1_3_conv1), S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_3_add1), (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_2_bn2), A(D_layer1_2_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_3_add1), A(X_layer1_2_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_add1), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
@@ -2466,16 +2337,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_1_bn2), A(D_layer1_1_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
@@ -2486,16 +2354,13 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_0_bn2), A(D_layer1_0_add1), (size_t)n * 12544);
-    rt_copy(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_bn2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
@@ -2506,10 +2371,10 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
+    rt_relu_backward(A(D_bn1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
     rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);

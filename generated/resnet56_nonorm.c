@@ -130,393 +130,339 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [16,28,28] */
-    D_conv1 = 25088,  /* [16,28,28] */
+    D_conv1 = 0,  /* [16,28,28] */
     T_conv1 = 12544,  /* 7056 floats */
-    TB_conv1 = 0,  /* 7056 floats */
+    TB_conv1 = 12544,  /* 7056 floats */
     X_relu = 12544,  /* [16,28,28] */
-    D_relu = 0,  /* [16,28,28] */
     X_layer1_0_conv1 = 0,  /* [16,28,28] */
-    D_layer1_0_conv1 = 37632,  /* [16,28,28] */
+    D_layer1_0_conv1 = 50176,  /* [16,28,28] */
     T_layer1_0_conv1 = 25088,  /* 112896 floats */
-    TB_layer1_0_conv1 = 50176,  /* 112896 floats */
+    TB_layer1_0_conv1 = 62720,  /* 112896 floats */
     X_layer1_0_relu1 = 25088,  /* [16,28,28] */
-    D_layer1_0_relu1 = 50176,  /* [16,28,28] */
+    D_layer1_0_relu1 = 0,  /* [16,28,28] */
     X_layer1_0_conv2 = 0,  /* [16,28,28] */
-    D_layer1_0_conv2 = 37632,  /* [16,28,28] */
     T_layer1_0_conv2 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv2 = 62720,  /* 112896 floats */
+    TB_layer1_0_conv2 = 50176,  /* 112896 floats */
     X_layer1_0_add1 = 37632,  /* [16,28,28] */
-    D_layer1_0_add1 = 50176,  /* [16,28,28] */
+    D_layer1_0_add1 = 37632,  /* [16,28,28] */
     X_layer1_0_relu2 = 0,  /* [16,28,28] */
-    D_layer1_0_relu2 = 37632,  /* [16,28,28] */
     X_layer1_1_conv1 = 37632,  /* [16,28,28] */
-    D_layer1_1_conv1 = 62720,  /* [16,28,28] */
+    D_layer1_1_conv1 = 75264,  /* [16,28,28] */
     T_layer1_1_conv1 = 50176,  /* 112896 floats */
-    TB_layer1_1_conv1 = 75264,  /* 112896 floats */
+    TB_layer1_1_conv1 = 87808,  /* 112896 floats */
     X_layer1_1_relu1 = 50176,  /* [16,28,28] */
-    D_layer1_1_relu1 = 75264,  /* [16,28,28] */
+    D_layer1_1_relu1 = 37632,  /* [16,28,28] */
     X_layer1_1_conv2 = 37632,  /* [16,28,28] */
-    D_layer1_1_conv2 = 62720,  /* [16,28,28] */
     T_layer1_1_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_1_conv2 = 87808,  /* 112896 floats */
+    TB_layer1_1_conv2 = 75264,  /* 112896 floats */
     X_layer1_1_add1 = 62720,  /* [16,28,28] */
-    D_layer1_1_add1 = 75264,  /* [16,28,28] */
+    D_layer1_1_add1 = 62720,  /* [16,28,28] */
     X_layer1_1_relu2 = 37632,  /* [16,28,28] */
-    D_layer1_1_relu2 = 62720,  /* [16,28,28] */
     X_layer1_2_conv1 = 62720,  /* [16,28,28] */
-    D_layer1_2_conv1 = 87808,  /* [16,28,28] */
+    D_layer1_2_conv1 = 100352,  /* [16,28,28] */
     T_layer1_2_conv1 = 75264,  /* 112896 floats */
-    TB_layer1_2_conv1 = 100352,  /* 112896 floats */
+    TB_layer1_2_conv1 = 112896,  /* 112896 floats */
     X_layer1_2_relu1 = 75264,  /* [16,28,28] */
-    D_layer1_2_relu1 = 100352,  /* [16,28,28] */
+    D_layer1_2_relu1 = 62720,  /* [16,28,28] */
     X_layer1_2_conv2 = 62720,  /* [16,28,28] */
-    D_layer1_2_conv2 = 87808,  /* [16,28,28] */
     T_layer1_2_conv2 = 87808,  /* 112896 floats */
-    TB_layer1_2_conv2 = 112896,  /* 112896 floats */
+    TB_layer1_2_conv2 = 100352,  /* 112896 floats */
     X_layer1_2_add1 = 87808,  /* [16,28,28] */
-    D_layer1_2_add1 = 100352,  /* [16,28,28] */
+    D_layer1_2_add1 = 87808,  /* [16,28,28] */
     X_layer1_2_relu2 = 62720,  /* [16,28,28] */
-    D_layer1_2_relu2 = 87808,  /* [16,28,28] */
     X_layer1_3_conv1 = 87808,  /* [16,28,28] */
-    D_layer1_3_conv1 = 112896,  /* [16,28,28] */
+    D_layer1_3_conv1 = 125440,  /* [16,28,28] */
     T_layer1_3_conv1 = 100352,  /* 112896 floats */
-    TB_layer1_3_conv1 = 125440,  /* 112896 floats */
+    TB_layer1_3_conv1 = 137984,  /* 112896 floats */
     X_layer1_3_relu1 = 100352,  /* [16,28,28] */
-    D_layer1_3_relu1 = 125440,  /* [16,28,28] */
+    D_layer1_3_relu1 = 87808,  /* [16,28,28] */
     X_layer1_3_conv2 = 87808,  /* [16,28,28] */
-    D_layer1_3_conv2 = 112896,  /* [16,28,28] */
     T_layer1_3_conv2 = 112896,  /* 112896 floats */
-    TB_layer1_3_conv2 = 137984,  /* 112896 floats */
+    TB_layer1_3_conv2 = 125440,  /* 112896 floats */
     X_layer1_3_add1 = 112896,  /* [16,28,28] */
-    D_layer1_3_add1 = 125440,  /* [16,28,28] */
+    D_layer1_3_add1 = 112896,  /* [16,28,28] */
     X_layer1_3_relu2 = 87808,  /* [16,28,28] */
-    D_layer1_3_relu2 = 112896,  /* [16,28,28] */
     X_layer1_4_conv1 = 112896,  /* [16,28,28] */
-    D_layer1_4_conv1 = 137984,  /* [16,28,28] */
+    D_layer1_4_conv1 = 150528,  /* [16,28,28] */
     T_layer1_4_conv1 = 125440,  /* 112896 floats */
-    TB_layer1_4_conv1 = 150528,  /* 112896 floats */
+    TB_layer1_4_conv1 = 163072,  /* 112896 floats */
     X_layer1_4_relu1 = 125440,  /* [16,28,28] */
-    D_layer1_4_relu1 = 150528,  /* [16,28,28] */
+    D_layer1_4_relu1 = 112896,  /* [16,28,28] */
     X_layer1_4_conv2 = 112896,  /* [16,28,28] */
-    D_layer1_4_conv2 = 137984,  /* [16,28,28] */
     T_layer1_4_conv2 = 137984,  /* 112896 floats */
-    TB_layer1_4_conv2 = 163072,  /* 112896 floats */
+    TB_layer1_4_conv2 = 150528,  /* 112896 floats */
     X_layer1_4_add1 = 137984,  /* [16,28,28] */
-    D_layer1_4_add1 = 150528,  /* [16,28,28] */
+    D_layer1_4_add1 = 137984,  /* [16,28,28] */
     X_layer1_4_relu2 = 112896,  /* [16,28,28] */
-    D_layer1_4_relu2 = 137984,  /* [16,28,28] */
     X_layer1_5_conv1 = 137984,  /* [16,28,28] */
-    D_layer1_5_conv1 = 163072,  /* [16,28,28] */
+    D_layer1_5_conv1 = 175616,  /* [16,28,28] */
     T_layer1_5_conv1 = 150528,  /* 112896 floats */
-    TB_layer1_5_conv1 = 175616,  /* 112896 floats */
+    TB_layer1_5_conv1 = 188160,  /* 112896 floats */
     X_layer1_5_relu1 = 150528,  /* [16,28,28] */
-    D_layer1_5_relu1 = 175616,  /* [16,28,28] */
+    D_layer1_5_relu1 = 137984,  /* [16,28,28] */
     X_layer1_5_conv2 = 137984,  /* [16,28,28] */
-    D_layer1_5_conv2 = 163072,  /* [16,28,28] */
     T_layer1_5_conv2 = 163072,  /* 112896 floats */
-    TB_layer1_5_conv2 = 188160,  /* 112896 floats */
+    TB_layer1_5_conv2 = 175616,  /* 112896 floats */
     X_layer1_5_add1 = 163072,  /* [16,28,28] */
-    D_layer1_5_add1 = 175616,  /* [16,28,28] */
+    D_layer1_5_add1 = 163072,  /* [16,28,28] */
     X_layer1_5_relu2 = 137984,  /* [16,28,28] */
-    D_layer1_5_relu2 = 163072,  /* [16,28,28] */
     X_layer1_6_conv1 = 163072,  /* [16,28,28] */
-    D_layer1_6_conv1 = 188160,  /* [16,28,28] */
+    D_layer1_6_conv1 = 200704,  /* [16,28,28] */
     T_layer1_6_conv1 = 175616,  /* 112896 floats */
-    TB_layer1_6_conv1 = 200704,  /* 112896 floats */
+    TB_layer1_6_conv1 = 213248,  /* 112896 floats */
     X_layer1_6_relu1 = 175616,  /* [16,28,28] */
-    D_layer1_6_relu1 = 200704,  /* [16,28,28] */
+    D_layer1_6_relu1 = 163072,  /* [16,28,28] */
     X_layer1_6_conv2 = 163072,  /* [16,28,28] */
-    D_layer1_6_conv2 = 188160,  /* [16,28,28] */
     T_layer1_6_conv2 = 188160,  /* 112896 floats */
-    TB_layer1_6_conv2 = 213248,  /* 112896 floats */
+    TB_layer1_6_conv2 = 200704,  /* 112896 floats */
     X_layer1_6_add1 = 188160,  /* [16,28,28] */
-    D_layer1_6_add1 = 200704,  /* [16,28,28] */
+    D_layer1_6_add1 = 188160,  /* [16,28,28] */
     X_layer1_6_relu2 = 163072,  /* [16,28,28] */
-    D_layer1_6_relu2 = 188160,  /* [16,28,28] */
     X_layer1_7_conv1 = 188160,  /* [16,28,28] */
-    D_layer1_7_conv1 = 213248,  /* [16,28,28] */
+    D_layer1_7_conv1 = 225792,  /* [16,28,28] */
     T_layer1_7_conv1 = 200704,  /* 112896 floats */
-    TB_layer1_7_conv1 = 225792,  /* 112896 floats */
+    TB_layer1_7_conv1 = 238336,  /* 112896 floats */
     X_layer1_7_relu1 = 200704,  /* [16,28,28] */
-    D_layer1_7_relu1 = 225792,  /* [16,28,28] */
+    D_layer1_7_relu1 = 188160,  /* [16,28,28] */
     X_layer1_7_conv2 = 188160,  /* [16,28,28] */
-    D_layer1_7_conv2 = 213248,  /* [16,28,28] */
     T_layer1_7_conv2 = 213248,  /* 112896 floats */
-    TB_layer1_7_conv2 = 238336,  /* 112896 floats */
+    TB_layer1_7_conv2 = 225792,  /* 112896 floats */
     X_layer1_7_add1 = 213248,  /* [16,28,28] */
-    D_layer1_7_add1 = 225792,  /* [16,28,28] */
+    D_layer1_7_add1 = 213248,  /* [16,28,28] */
     X_layer1_7_relu2 = 188160,  /* [16,28,28] */
-    D_layer1_7_relu2 = 213248,  /* [16,28,28] */
     X_layer1_8_conv1 = 213248,  /* [16,28,28] */
     D_layer1_8_conv1 = 250880,  /* [16,28,28] */
     T_layer1_8_conv1 = 225792,  /* 112896 floats */
     TB_layer1_8_conv1 = 263424,  /* 112896 floats */
     X_layer1_8_relu1 = 225792,  /* [16,28,28] */
-    D_layer1_8_relu1 = 238336,  /* [16,28,28] */
+    D_layer1_8_relu1 = 213248,  /* [16,28,28] */
     X_layer1_8_conv2 = 213248,  /* [16,28,28] */
-    D_layer1_8_conv2 = 250880,  /* [16,28,28] */
     T_layer1_8_conv2 = 238336,  /* 112896 floats */
-    TB_layer1_8_conv2 = 263424,  /* 112896 floats */
+    TB_layer1_8_conv2 = 250880,  /* 112896 floats */
     X_layer1_8_add1 = 238336,  /* [16,28,28] */
     D_layer1_8_add1 = 238336,  /* [16,28,28] */
     X_layer1_8_relu2 = 213248,  /* [16,28,28] */
     D_layer1_8_relu2 = 257152,  /* [16,28,28] */
     X_layer2_0_conv1 = 238336,  /* [32,14,14] */
-    D_layer2_0_conv1 = 238336,  /* [32,14,14] */
+    D_layer2_0_conv1 = 250880,  /* [32,14,14] */
     T_layer2_0_conv1 = 244608,  /* 28224 floats */
     TB_layer2_0_conv1 = 269696,  /* 28224 floats */
     X_layer2_0_relu1 = 244608,  /* [32,14,14] */
-    D_layer2_0_relu1 = 250880,  /* [32,14,14] */
+    D_layer2_0_relu1 = 238336,  /* [32,14,14] */
     X_layer2_0_conv2 = 238336,  /* [32,14,14] */
-    D_layer2_0_conv2 = 238336,  /* [32,14,14] */
     T_layer2_0_conv2 = 250880,  /* 56448 floats */
     TB_layer2_0_conv2 = 269696,  /* 56448 floats */
     X_layer2_0_downsample_0 = 250880,  /* [32,14,14] */
-    D_layer2_0_downsample_0 = 250880,  /* [32,14,14] */
     T_layer2_0_downsample_0 = 257152,  /* 3136 floats */
-    TB_layer2_0_downsample_0 = 269696,  /* 3136 floats */
+    TB_layer2_0_downsample_0 = 238336,  /* 3136 floats */
     X_layer2_0_add1 = 257152,  /* [32,14,14] */
-    D_layer2_0_add1 = 257152,  /* [32,14,14] */
+    D_layer2_0_add1 = 250880,  /* [32,14,14] */
     X_layer2_0_relu2 = 238336,  /* [32,14,14] */
-    D_layer2_0_relu2 = 250880,  /* [32,14,14] */
     X_layer2_1_conv1 = 250880,  /* [32,14,14] */
-    D_layer2_1_conv1 = 263424,  /* [32,14,14] */
+    D_layer2_1_conv1 = 269696,  /* [32,14,14] */
     T_layer2_1_conv1 = 257152,  /* 56448 floats */
-    TB_layer2_1_conv1 = 269696,  /* 56448 floats */
+    TB_layer2_1_conv1 = 275968,  /* 56448 floats */
     X_layer2_1_relu1 = 257152,  /* [32,14,14] */
-    D_layer2_1_relu1 = 269696,  /* [32,14,14] */
+    D_layer2_1_relu1 = 250880,  /* [32,14,14] */
     X_layer2_1_conv2 = 250880,  /* [32,14,14] */
-    D_layer2_1_conv2 = 263424,  /* [32,14,14] */
     T_layer2_1_conv2 = 263424,  /* 56448 floats */
-    TB_layer2_1_conv2 = 275968,  /* 56448 floats */
+    TB_layer2_1_conv2 = 269696,  /* 56448 floats */
     X_layer2_1_add1 = 263424,  /* [32,14,14] */
-    D_layer2_1_add1 = 269696,  /* [32,14,14] */
+    D_layer2_1_add1 = 263424,  /* [32,14,14] */
     X_layer2_1_relu2 = 250880,  /* [32,14,14] */
-    D_layer2_1_relu2 = 263424,  /* [32,14,14] */
     X_layer2_2_conv1 = 263424,  /* [32,14,14] */
-    D_layer2_2_conv1 = 275968,  /* [32,14,14] */
+    D_layer2_2_conv1 = 282240,  /* [32,14,14] */
     T_layer2_2_conv1 = 269696,  /* 56448 floats */
-    TB_layer2_2_conv1 = 282240,  /* 56448 floats */
+    TB_layer2_2_conv1 = 288512,  /* 56448 floats */
     X_layer2_2_relu1 = 269696,  /* [32,14,14] */
-    D_layer2_2_relu1 = 282240,  /* [32,14,14] */
+    D_layer2_2_relu1 = 263424,  /* [32,14,14] */
     X_layer2_2_conv2 = 263424,  /* [32,14,14] */
-    D_layer2_2_conv2 = 275968,  /* [32,14,14] */
     T_layer2_2_conv2 = 275968,  /* 56448 floats */
-    TB_layer2_2_conv2 = 288512,  /* 56448 floats */
+    TB_layer2_2_conv2 = 282240,  /* 56448 floats */
     X_layer2_2_add1 = 275968,  /* [32,14,14] */
-    D_layer2_2_add1 = 282240,  /* [32,14,14] */
+    D_layer2_2_add1 = 275968,  /* [32,14,14] */
     X_layer2_2_relu2 = 263424,  /* [32,14,14] */
-    D_layer2_2_relu2 = 275968,  /* [32,14,14] */
     X_layer2_3_conv1 = 275968,  /* [32,14,14] */
-    D_layer2_3_conv1 = 288512,  /* [32,14,14] */
+    D_layer2_3_conv1 = 294784,  /* [32,14,14] */
     T_layer2_3_conv1 = 282240,  /* 56448 floats */
-    TB_layer2_3_conv1 = 294784,  /* 56448 floats */
+    TB_layer2_3_conv1 = 301056,  /* 56448 floats */
     X_layer2_3_relu1 = 282240,  /* [32,14,14] */
-    D_layer2_3_relu1 = 294784,  /* [32,14,14] */
+    D_layer2_3_relu1 = 275968,  /* [32,14,14] */
     X_layer2_3_conv2 = 275968,  /* [32,14,14] */
-    D_layer2_3_conv2 = 288512,  /* [32,14,14] */
     T_layer2_3_conv2 = 288512,  /* 56448 floats */
-    TB_layer2_3_conv2 = 301056,  /* 56448 floats */
+    TB_layer2_3_conv2 = 294784,  /* 56448 floats */
     X_layer2_3_add1 = 288512,  /* [32,14,14] */
-    D_layer2_3_add1 = 294784,  /* [32,14,14] */
+    D_layer2_3_add1 = 288512,  /* [32,14,14] */
     X_layer2_3_relu2 = 275968,  /* [32,14,14] */
-    D_layer2_3_relu2 = 288512,  /* [32,14,14] */
     X_layer2_4_conv1 = 288512,  /* [32,14,14] */
-    D_layer2_4_conv1 = 301056,  /* [32,14,14] */
+    D_layer2_4_conv1 = 307328,  /* [32,14,14] */
     T_layer2_4_conv1 = 294784,  /* 56448 floats */
-    TB_layer2_4_conv1 = 307328,  /* 56448 floats */
+    TB_layer2_4_conv1 = 313600,  /* 56448 floats */
     X_layer2_4_relu1 = 294784,  /* [32,14,14] */
-    D_layer2_4_relu1 = 307328,  /* [32,14,14] */
+    D_layer2_4_relu1 = 288512,  /* [32,14,14] */
     X_layer2_4_conv2 = 288512,  /* [32,14,14] */
-    D_layer2_4_conv2 = 301056,  /* [32,14,14] */
     T_layer2_4_conv2 = 301056,  /* 56448 floats */
-    TB_layer2_4_conv2 = 313600,  /* 56448 floats */
+    TB_layer2_4_conv2 = 307328,  /* 56448 floats */
     X_layer2_4_add1 = 301056,  /* [32,14,14] */
-    D_layer2_4_add1 = 307328,  /* [32,14,14] */
+    D_layer2_4_add1 = 301056,  /* [32,14,14] */
     X_layer2_4_relu2 = 288512,  /* [32,14,14] */
-    D_layer2_4_relu2 = 301056,  /* [32,14,14] */
     X_layer2_5_conv1 = 301056,  /* [32,14,14] */
-    D_layer2_5_conv1 = 313600,  /* [32,14,14] */
+    D_layer2_5_conv1 = 319872,  /* [32,14,14] */
     T_layer2_5_conv1 = 307328,  /* 56448 floats */
-    TB_layer2_5_conv1 = 319872,  /* 56448 floats */
+    TB_layer2_5_conv1 = 326144,  /* 56448 floats */
     X_layer2_5_relu1 = 307328,  /* [32,14,14] */
-    D_layer2_5_relu1 = 319872,  /* [32,14,14] */
+    D_layer2_5_relu1 = 301056,  /* [32,14,14] */
     X_layer2_5_conv2 = 301056,  /* [32,14,14] */
-    D_layer2_5_conv2 = 313600,  /* [32,14,14] */
     T_layer2_5_conv2 = 313600,  /* 56448 floats */
-    TB_layer2_5_conv2 = 326144,  /* 56448 floats */
+    TB_layer2_5_conv2 = 319872,  /* 56448 floats */
     X_layer2_5_add1 = 313600,  /* [32,14,14] */
-    D_layer2_5_add1 = 319872,  /* [32,14,14] */
+    D_layer2_5_add1 = 313600,  /* [32,14,14] */
     X_layer2_5_relu2 = 301056,  /* [32,14,14] */
-    D_layer2_5_relu2 = 313600,  /* [32,14,14] */
     X_layer2_6_conv1 = 313600,  /* [32,14,14] */
-    D_layer2_6_conv1 = 326144,  /* [32,14,14] */
+    D_layer2_6_conv1 = 332416,  /* [32,14,14] */
     T_layer2_6_conv1 = 319872,  /* 56448 floats */
-    TB_layer2_6_conv1 = 332416,  /* 56448 floats */
+    TB_layer2_6_conv1 = 338688,  /* 56448 floats */
     X_layer2_6_relu1 = 319872,  /* [32,14,14] */
-    D_layer2_6_relu1 = 332416,  /* [32,14,14] */
+    D_layer2_6_relu1 = 313600,  /* [32,14,14] */
     X_layer2_6_conv2 = 313600,  /* [32,14,14] */
-    D_layer2_6_conv2 = 326144,  /* [32,14,14] */
     T_layer2_6_conv2 = 326144,  /* 56448 floats */
-    TB_layer2_6_conv2 = 338688,  /* 56448 floats */
+    TB_layer2_6_conv2 = 332416,  /* 56448 floats */
     X_layer2_6_add1 = 326144,  /* [32,14,14] */
-    D_layer2_6_add1 = 332416,  /* [32,14,14] */
+    D_layer2_6_add1 = 326144,  /* [32,14,14] */
     X_layer2_6_relu2 = 313600,  /* [32,14,14] */
-    D_layer2_6_relu2 = 326144,  /* [32,14,14] */
     X_layer2_7_conv1 = 326144,  /* [32,14,14] */
-    D_layer2_7_conv1 = 338688,  /* [32,14,14] */
+    D_layer2_7_conv1 = 344960,  /* [32,14,14] */
     T_layer2_7_conv1 = 332416,  /* 56448 floats */
-    TB_layer2_7_conv1 = 344960,  /* 56448 floats */
+    TB_layer2_7_conv1 = 351232,  /* 56448 floats */
     X_layer2_7_relu1 = 332416,  /* [32,14,14] */
-    D_layer2_7_relu1 = 344960,  /* [32,14,14] */
+    D_layer2_7_relu1 = 326144,  /* [32,14,14] */
     X_layer2_7_conv2 = 326144,  /* [32,14,14] */
-    D_layer2_7_conv2 = 338688,  /* [32,14,14] */
     T_layer2_7_conv2 = 338688,  /* 56448 floats */
-    TB_layer2_7_conv2 = 351232,  /* 56448 floats */
+    TB_layer2_7_conv2 = 344960,  /* 56448 floats */
     X_layer2_7_add1 = 338688,  /* [32,14,14] */
-    D_layer2_7_add1 = 344960,  /* [32,14,14] */
+    D_layer2_7_add1 = 338688,  /* [32,14,14] */
     X_layer2_7_relu2 = 326144,  /* [32,14,14] */
-    D_layer2_7_relu2 = 338688,  /* [32,14,14] */
     X_layer2_8_conv1 = 338688,  /* [32,14,14] */
     D_layer2_8_conv1 = 357504,  /* [32,14,14] */
     T_layer2_8_conv1 = 344960,  /* 56448 floats */
     TB_layer2_8_conv1 = 363776,  /* 56448 floats */
     X_layer2_8_relu1 = 344960,  /* [32,14,14] */
-    D_layer2_8_relu1 = 351232,  /* [32,14,14] */
+    D_layer2_8_relu1 = 338688,  /* [32,14,14] */
     X_layer2_8_conv2 = 338688,  /* [32,14,14] */
-    D_layer2_8_conv2 = 357504,  /* [32,14,14] */
     T_layer2_8_conv2 = 351232,  /* 56448 floats */
-    TB_layer2_8_conv2 = 363776,  /* 56448 floats */
+    TB_layer2_8_conv2 = 357504,  /* 56448 floats */
     X_layer2_8_add1 = 351232,  /* [32,14,14] */
     D_layer2_8_add1 = 351232,  /* [32,14,14] */
     X_layer2_8_relu2 = 338688,  /* [32,14,14] */
     D_layer2_8_relu2 = 360640,  /* [32,14,14] */
     X_layer3_0_conv1 = 351232,  /* [64,7,7] */
-    D_layer3_0_conv1 = 351232,  /* [64,7,7] */
+    D_layer3_0_conv1 = 357504,  /* [64,7,7] */
     T_layer3_0_conv1 = 354368,  /* 14112 floats */
     TB_layer3_0_conv1 = 366912,  /* 14112 floats */
     X_layer3_0_relu1 = 354368,  /* [64,7,7] */
-    D_layer3_0_relu1 = 357504,  /* [64,7,7] */
+    D_layer3_0_relu1 = 351232,  /* [64,7,7] */
     X_layer3_0_conv2 = 351232,  /* [64,7,7] */
-    D_layer3_0_conv2 = 351232,  /* [64,7,7] */
     T_layer3_0_conv2 = 357504,  /* 28224 floats */
     TB_layer3_0_conv2 = 366912,  /* 28224 floats */
     X_layer3_0_downsample_0 = 357504,  /* [64,7,7] */
-    D_layer3_0_downsample_0 = 357504,  /* [64,7,7] */
     T_layer3_0_downsample_0 = 360640,  /* 1568 floats */
-    TB_layer3_0_downsample_0 = 366912,  /* 1568 floats */
+    TB_layer3_0_downsample_0 = 351232,  /* 1568 floats */
     X_layer3_0_add1 = 360640,  /* [64,7,7] */
-    D_layer3_0_add1 = 360640,  /* [64,7,7] */
+    D_layer3_0_add1 = 357504,  /* [64,7,7] */
     X_layer3_0_relu2 = 351232,  /* [64,7,7] */
-    D_layer3_0_relu2 = 357504,  /* [64,7,7] */
     X_layer3_1_conv1 = 357504,  /* [64,7,7] */
-    D_layer3_1_conv1 = 363776,  /* [64,7,7] */
+    D_layer3_1_conv1 = 366912,  /* [64,7,7] */
     T_layer3_1_conv1 = 360640,  /* 28224 floats */
-    TB_layer3_1_conv1 = 366912,  /* 28224 floats */
+    TB_layer3_1_conv1 = 370048,  /* 28224 floats */
     X_layer3_1_relu1 = 360640,  /* [64,7,7] */
-    D_layer3_1_relu1 = 366912,  /* [64,7,7] */
+    D_layer3_1_relu1 = 357504,  /* [64,7,7] */
     X_layer3_1_conv2 = 357504,  /* [64,7,7] */
-    D_layer3_1_conv2 = 363776,  /* [64,7,7] */
     T_layer3_1_conv2 = 363776,  /* 28224 floats */
-    TB_layer3_1_conv2 = 370048,  /* 28224 floats */
+    TB_layer3_1_conv2 = 366912,  /* 28224 floats */
     X_layer3_1_add1 = 363776,  /* [64,7,7] */
-    D_layer3_1_add1 = 366912,  /* [64,7,7] */
+    D_layer3_1_add1 = 363776,  /* [64,7,7] */
     X_layer3_1_relu2 = 357504,  /* [64,7,7] */
-    D_layer3_1_relu2 = 363776,  /* [64,7,7] */
     X_layer3_2_conv1 = 363776,  /* [64,7,7] */
-    D_layer3_2_conv1 = 370048,  /* [64,7,7] */
+    D_layer3_2_conv1 = 373184,  /* [64,7,7] */
     T_layer3_2_conv1 = 366912,  /* 28224 floats */
-    TB_layer3_2_conv1 = 373184,  /* 28224 floats */
+    TB_layer3_2_conv1 = 376320,  /* 28224 floats */
     X_layer3_2_relu1 = 366912,  /* [64,7,7] */
-    D_layer3_2_relu1 = 373184,  /* [64,7,7] */
+    D_layer3_2_relu1 = 363776,  /* [64,7,7] */
     X_layer3_2_conv2 = 363776,  /* [64,7,7] */
-    D_layer3_2_conv2 = 370048,  /* [64,7,7] */
     T_layer3_2_conv2 = 370048,  /* 28224 floats */
-    TB_layer3_2_conv2 = 376320,  /* 28224 floats */
+    TB_layer3_2_conv2 = 373184,  /* 28224 floats */
     X_layer3_2_add1 = 370048,  /* [64,7,7] */
-    D_layer3_2_add1 = 373184,  /* [64,7,7] */
+    D_layer3_2_add1 = 370048,  /* [64,7,7] */
     X_layer3_2_relu2 = 363776,  /* [64,7,7] */
-    D_layer3_2_relu2 = 370048,  /* [64,7,7] */
     X_layer3_3_conv1 = 370048,  /* [64,7,7] */
-    D_layer3_3_conv1 = 376320,  /* [64,7,7] */
+    D_layer3_3_conv1 = 379456,  /* [64,7,7] */
     T_layer3_3_conv1 = 373184,  /* 28224 floats */
-    TB_layer3_3_conv1 = 379456,  /* 28224 floats */
+    TB_layer3_3_conv1 = 382592,  /* 28224 floats */
     X_layer3_3_relu1 = 373184,  /* [64,7,7] */
-    D_layer3_3_relu1 = 379456,  /* [64,7,7] */
+    D_layer3_3_relu1 = 370048,  /* [64,7,7] */
     X_layer3_3_conv2 = 370048,  /* [64,7,7] */
-    D_layer3_3_conv2 = 376320,  /* [64,7,7] */
     T_layer3_3_conv2 = 376320,  /* 28224 floats */
-    TB_layer3_3_conv2 = 382592,  /* 28224 floats */
+    TB_layer3_3_conv2 = 379456,  /* 28224 floats */
     X_layer3_3_add1 = 376320,  /* [64,7,7] */
-    D_layer3_3_add1 = 379456,  /* [64,7,7] */
+    D_layer3_3_add1 = 376320,  /* [64,7,7] */
     X_layer3_3_relu2 = 370048,  /* [64,7,7] */
-    D_layer3_3_relu2 = 376320,  /* [64,7,7] */
     X_layer3_4_conv1 = 376320,  /* [64,7,7] */
-    D_layer3_4_conv1 = 382592,  /* [64,7,7] */
+    D_layer3_4_conv1 = 385728,  /* [64,7,7] */
     T_layer3_4_conv1 = 379456,  /* 28224 floats */
-    TB_layer3_4_conv1 = 385728,  /* 28224 floats */
+    TB_layer3_4_conv1 = 388864,  /* 28224 floats */
     X_layer3_4_relu1 = 379456,  /* [64,7,7] */
-    D_layer3_4_relu1 = 385728,  /* [64,7,7] */
+    D_layer3_4_relu1 = 376320,  /* [64,7,7] */
     X_layer3_4_conv2 = 376320,  /* [64,7,7] */
-    D_layer3_4_conv2 = 382592,  /* [64,7,7] */
     T_layer3_4_conv2 = 382592,  /* 28224 floats */
-    TB_layer3_4_conv2 = 388864,  /* 28224 floats */
+    TB_layer3_4_conv2 = 385728,  /* 28224 floats */
     X_layer3_4_add1 = 382592,  /* [64,7,7] */
-    D_layer3_4_add1 = 385728,  /* [64,7,7] */
+    D_layer3_4_add1 = 382592,  /* [64,7,7] */
     X_layer3_4_relu2 = 376320,  /* [64,7,7] */
-    D_layer3_4_relu2 = 382592,  /* [64,7,7] */
     X_layer3_5_conv1 = 382592,  /* [64,7,7] */
-    D_layer3_5_conv1 = 388864,  /* [64,7,7] */
+    D_layer3_5_conv1 = 392000,  /* [64,7,7] */
     T_layer3_5_conv1 = 385728,  /* 28224 floats */
-    TB_layer3_5_conv1 = 392000,  /* 28224 floats */
+    TB_layer3_5_conv1 = 395136,  /* 28224 floats */
     X_layer3_5_relu1 = 385728,  /* [64,7,7] */
-    D_layer3_5_relu1 = 392000,  /* [64,7,7] */
+    D_layer3_5_relu1 = 382592,  /* [64,7,7] */
     X_layer3_5_conv2 = 382592,  /* [64,7,7] */
-    D_layer3_5_conv2 = 388864,  /* [64,7,7] */
     T_layer3_5_conv2 = 388864,  /* 28224 floats */
-    TB_layer3_5_conv2 = 395136,  /* 28224 floats */
+    TB_layer3_5_conv2 = 392000,  /* 28224 floats */
     X_layer3_5_add1 = 388864,  /* [64,7,7] */
-    D_layer3_5_add1 = 392000,  /* [64,7,7] */
+    D_layer3_5_add1 = 388864,  /* [64,7,7] */
     X_layer3_5_relu2 = 382592,  /* [64,7,7] */
-    D_layer3_5_relu2 = 388864,  /* [64,7,7] */
     X_layer3_6_conv1 = 388864,  /* [64,7,7] */
-    D_layer3_6_conv1 = 395136,  /* [64,7,7] */
+    D_layer3_6_conv1 = 398272,  /* [64,7,7] */
     T_layer3_6_conv1 = 392000,  /* 28224 floats */
-    TB_layer3_6_conv1 = 398272,  /* 28224 floats */
+    TB_layer3_6_conv1 = 401408,  /* 28224 floats */
     X_layer3_6_relu1 = 392000,  /* [64,7,7] */
-    D_layer3_6_relu1 = 398272,  /* [64,7,7] */
+    D_layer3_6_relu1 = 388864,  /* [64,7,7] */
     X_layer3_6_conv2 = 388864,  /* [64,7,7] */
-    D_layer3_6_conv2 = 395136,  /* [64,7,7] */
     T_layer3_6_conv2 = 395136,  /* 28224 floats */
-    TB_layer3_6_conv2 = 401408,  /* 28224 floats */
+    TB_layer3_6_conv2 = 398272,  /* 28224 floats */
     X_layer3_6_add1 = 395136,  /* [64,7,7] */
-    D_layer3_6_add1 = 398272,  /* [64,7,7] */
+    D_layer3_6_add1 = 395136,  /* [64,7,7] */
     X_layer3_6_relu2 = 388864,  /* [64,7,7] */
-    D_layer3_6_relu2 = 395136,  /* [64,7,7] */
     X_layer3_7_conv1 = 395136,  /* [64,7,7] */
-    D_layer3_7_conv1 = 401408,  /* [64,7,7] */
+    D_layer3_7_conv1 = 404544,  /* [64,7,7] */
     T_layer3_7_conv1 = 398272,  /* 28224 floats */
-    TB_layer3_7_conv1 = 404544,  /* 28224 floats */
+    TB_layer3_7_conv1 = 407680,  /* 28224 floats */
     X_layer3_7_relu1 = 398272,  /* [64,7,7] */
-    D_layer3_7_relu1 = 404544,  /* [64,7,7] */
+    D_layer3_7_relu1 = 395136,  /* [64,7,7] */
     X_layer3_7_conv2 = 395136,  /* [64,7,7] */
-    D_layer3_7_conv2 = 401408,  /* [64,7,7] */
     T_layer3_7_conv2 = 401408,  /* 28224 floats */
-    TB_layer3_7_conv2 = 407680,  /* 28224 floats */
+    TB_layer3_7_conv2 = 404544,  /* 28224 floats */
     X_layer3_7_add1 = 401408,  /* [64,7,7] */
-    D_layer3_7_add1 = 404544,  /* [64,7,7] */
+    D_layer3_7_add1 = 401408,  /* [64,7,7] */
     X_layer3_7_relu2 = 395136,  /* [64,7,7] */
-    D_layer3_7_relu2 = 401408,  /* [64,7,7] */
     X_layer3_8_conv1 = 401408,  /* [64,7,7] */
     D_layer3_8_conv1 = 407680,  /* [64,7,7] */
     T_layer3_8_conv1 = 404544,  /* 28224 floats */
-    TB_layer3_8_conv1 = 410816,  /* 28224 floats */
+    TB_layer3_8_conv1 = 414100,  /* 28224 floats */
     X_layer3_8_relu1 = 404544,  /* [64,7,7] */
-    D_layer3_8_relu1 = 410816,  /* [64,7,7] */
+    D_layer3_8_relu1 = 401408,  /* [64,7,7] */
     X_layer3_8_conv2 = 401408,  /* [64,7,7] */
-    D_layer3_8_conv2 = 407680,  /* [64,7,7] */
     T_layer3_8_conv2 = 407680,  /* 28224 floats */
-    TB_layer3_8_conv2 = 413952,  /* 28224 floats */
+    TB_layer3_8_conv2 = 414100,  /* 28224 floats */
     X_layer3_8_add1 = 407680,  /* [64,7,7] */
     D_layer3_8_add1 = 410964,  /* [64,7,7] */
     X_layer3_8_relu2 = 401408,  /* [64,7,7] */
@@ -1156,126 +1102,99 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_8_conv2), A(D_layer3_8_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_7_relu2), A(D_layer3_8_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq(A(D_layer3_8_add1), (size_t)n * 3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias), A(TB_layer3_8_conv2), A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), G(P_layer3_8_conv2_bias), A(TB_layer3_8_conv2), A(D_layer3_8_add1), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
     /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_8_conv1), A(D_layer3_8_relu1), A(X_layer3_8_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias), A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), G(P_layer3_8_conv1_bias), A(TB_layer3_8_conv1), A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_8_add1), (size_t)n * 3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_7_relu2), A(X_layer3_7_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_7_conv2), A(D_layer3_7_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_6_relu2), A(D_layer3_7_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq(A(D_layer3_7_add1), (size_t)n * 3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias), A(TB_layer3_7_conv2), A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), G(P_layer3_7_conv2_bias), A(TB_layer3_7_conv2), A(D_layer3_7_add1), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
     /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_7_conv1), A(D_layer3_7_relu1), A(X_layer3_7_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias), A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), G(P_layer3_7_conv1_bias), A(TB_layer3_7_conv1), A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_7_add1), (size_t)n * 3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_6_relu2), A(X_layer3_6_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_6_conv2), A(D_layer3_6_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_5_relu2), A(D_layer3_6_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq(A(D_layer3_6_add1), (size_t)n * 3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias), A(TB_layer3_6_conv2), A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), G(P_layer3_6_conv2_bias), A(TB_layer3_6_conv2), A(D_layer3_6_add1), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
     /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_6_conv1), A(D_layer3_6_relu1), A(X_layer3_6_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias), A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), G(P_layer3_6_conv1_bias), A(TB_layer3_6_conv1), A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_6_add1), (size_t)n * 3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu2), A(X_layer3_5_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_5_conv2), A(D_layer3_5_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_4_relu2), A(D_layer3_5_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias), A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), G(P_layer3_5_conv2_bias), A(TB_layer3_5_conv2), A(D_layer3_5_add1), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
     /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_5_conv1), A(D_layer3_5_relu1), A(X_layer3_5_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias), A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), G(P_layer3_5_conv1_bias), A(TB_layer3_5_conv1), A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_4_relu2), A(X_layer3_4_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_4_conv2), A(D_layer3_4_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_3_relu2), A(D_layer3_4_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias), A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), G(P_layer3_4_conv2_bias), A(TB_layer3_4_conv2), A(D_layer3_4_add1), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
     /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_4_conv1), A(D_layer3_4_relu1), A(X_layer3_4_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias), A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), G(P_layer3_4_conv1_bias), A(TB_layer3_4_conv1), A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_3_relu2), A(X_layer3_3_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_3_conv2), A(D_layer3_3_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_2_relu2), A(D_layer3_3_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias), A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), G(P_layer3_3_conv2_bias), A(TB_layer3_3_conv2), A(D_layer3_3_add1), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
     /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_3_conv1), A(D_layer3_3_relu1), A(X_layer3_3_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias), A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), G(P_layer3_3_conv1_bias), A(TB_layer3_3_conv1), A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_2_conv2), A(D_layer3_2_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_1_relu2), A(D_layer3_2_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias), A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias), A(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias), A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias), A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_1_conv2), A(D_layer3_1_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_relu2), A(D_layer3_1_add1), (size_t)n * 3136);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias), A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias), A(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136, RT_SET);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias), A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias), A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer3_0_conv2), A(D_layer3_0_add1), (size_t)n * 3136);
-    rt_copy(A(D_layer3_0_downsample_0), A(D_layer3_0_add1), (size_t)n * 3136);
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), G(P_layer3_0_downsample_0_bias), A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+    rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), G(P_layer3_0_downsample_0_bias), A(TB_layer3_0_downsample_0), A(D_layer3_0_add1), A(X_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias), A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias), A(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136, RT_SET);
@@ -1285,126 +1204,99 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_8_conv2), A(D_layer2_8_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_7_relu2), A(D_layer2_8_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq(A(D_layer2_8_add1), (size_t)n * 6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias), A(TB_layer2_8_conv2), A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), G(P_layer2_8_conv2_bias), A(TB_layer2_8_conv2), A(D_layer2_8_add1), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
     /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_8_conv1), A(D_layer2_8_relu1), A(X_layer2_8_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias), A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), G(P_layer2_8_conv1_bias), A(TB_layer2_8_conv1), A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_8_add1), (size_t)n * 6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_7_relu2), A(X_layer2_7_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_7_conv2), A(D_layer2_7_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_6_relu2), A(D_layer2_7_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq(A(D_layer2_7_add1), (size_t)n * 6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias), A(TB_layer2_7_conv2), A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), G(P_layer2_7_conv2_bias), A(TB_layer2_7_conv2), A(D_layer2_7_add1), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
     /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_7_conv1), A(D_layer2_7_relu1), A(X_layer2_7_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias), A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), G(P_layer2_7_conv1_bias), A(TB_layer2_7_conv1), A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_7_add1), (size_t)n * 6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_6_relu2), A(X_layer2_6_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_6_conv2), A(D_layer2_6_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_5_relu2), A(D_layer2_6_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq(A(D_layer2_6_add1), (size_t)n * 6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias), A(TB_layer2_6_conv2), A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), G(P_layer2_6_conv2_bias), A(TB_layer2_6_conv2), A(D_layer2_6_add1), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
     /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_6_conv1), A(D_layer2_6_relu1), A(X_layer2_6_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias), A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), G(P_layer2_6_conv1_bias), A(TB_layer2_6_conv1), A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_6_add1), (size_t)n * 6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_5_relu2), A(X_layer2_5_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_5_conv2), A(D_layer2_5_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_4_relu2), A(D_layer2_5_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq(A(D_layer2_5_add1), (size_t)n * 6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias), A(TB_layer2_5_conv2), A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), G(P_layer2_5_conv2_bias), A(TB_layer2_5_conv2), A(D_layer2_5_add1), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
     /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_5_conv1), A(D_layer2_5_relu1), A(X_layer2_5_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias), A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), G(P_layer2_5_conv1_bias), A(TB_layer2_5_conv1), A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_5_add1), (size_t)n * 6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_4_relu2), A(X_layer2_4_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_4_conv2), A(D_layer2_4_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_3_relu2), A(D_layer2_4_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq(A(D_layer2_4_add1), (size_t)n * 6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias), A(TB_layer2_4_conv2), A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), G(P_layer2_4_conv2_bias), A(TB_layer2_4_conv2), A(D_layer2_4_add1), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
     /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_4_conv1), A(D_layer2_4_relu1), A(X_layer2_4_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias), A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), G(P_layer2_4_conv1_bias), A(TB_layer2_4_conv1), A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_4_add1), (size_t)n * 6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu2), A(X_layer2_3_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_3_conv2), A(D_layer2_3_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_2_relu2), A(D_layer2_3_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias), A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), G(P_layer2_3_conv2_bias), A(TB_layer2_3_conv2), A(D_layer2_3_add1), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
     /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_3_conv1), A(D_layer2_3_relu1), A(X_layer2_3_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias), A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), G(P_layer2_3_conv1_bias), A(TB_layer2_3_conv1), A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_2_conv2), A(D_layer2_2_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_1_relu2), A(D_layer2_2_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias), A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias), A(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias), A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias), A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_1_conv2), A(D_layer2_1_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_relu2), A(D_layer2_1_add1), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias), A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias), A(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272, RT_SET);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias), A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias), A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer2_0_conv2), A(D_layer2_0_add1), (size_t)n * 6272);
-    rt_copy(A(D_layer2_0_downsample_0), A(D_layer2_0_add1), (size_t)n * 6272);
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), G(P_layer2_0_downsample_0_bias), A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+    rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), G(P_layer2_0_downsample_0_bias), A(TB_layer2_0_downsample_0), A(D_layer2_0_add1), A(X_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias), A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias), A(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272, RT_SET);
@@ -1414,132 +1306,105 @@ void resnet56_nonorm_backward(const float *params, float *grads, float *arena, c
     if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_8_relu2), (size_t)n * 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_8_conv2), A(D_layer1_8_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_7_relu2), A(D_layer1_8_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq(A(D_layer1_8_add1), (size_t)n * 12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias), A(TB_layer1_8_conv2), A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), G(P_layer1_8_conv2_bias), A(TB_layer1_8_conv2), A(D_layer1_8_add1), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq(A(D_layer1_8_relu1), (size_t)n * 12544);
     /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_8_conv1), A(D_layer1_8_relu1), A(X_layer1_8_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias), A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_7_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), G(P_layer1_8_conv1_bias), A(TB_layer1_8_conv1), A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_8_add1), (size_t)n * 12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_7_relu2), A(X_layer1_7_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_7_conv2), A(D_layer1_7_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_6_relu2), A(D_layer1_7_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_8_add1), A(X_layer1_7_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq(A(D_layer1_7_add1), (size_t)n * 12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias), A(TB_layer1_7_conv2), A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), G(P_layer1_7_conv2_bias), A(TB_layer1_7_conv2), A(D_layer1_7_add1), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq(A(D_layer1_7_relu1), (size_t)n * 12544);
     /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_7_conv1), A(D_layer1_7_relu1), A(X_layer1_7_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias), A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_6_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), G(P_layer1_7_conv1_bias), A(TB_layer1_7_conv1), A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_7_add1), (size_t)n * 12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_6_relu2), A(X_layer1_6_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_6_conv2), A(D_layer1_6_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_5_relu2), A(D_layer1_6_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_7_add1), A(X_layer1_6_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq(A(D_layer1_6_add1), (size_t)n * 12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias), A(TB_layer1_6_conv2), A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), G(P_layer1_6_conv2_bias), A(TB_layer1_6_conv2), A(D_layer1_6_add1), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq(A(D_layer1_6_relu1), (size_t)n * 12544);
     /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_6_conv1), A(D_layer1_6_relu1), A(X_layer1_6_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias), A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_5_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), G(P_layer1_6_conv1_bias), A(TB_layer1_6_conv1), A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_6_add1), (size_t)n * 12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_5_relu2), A(X_layer1_5_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_5_conv2), A(D_layer1_5_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_4_relu2), A(D_layer1_5_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_6_add1), A(X_layer1_5_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq(A(D_layer1_5_add1), (size_t)n * 12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias), A(TB_layer1_5_conv2), A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), G(P_layer1_5_conv2_bias), A(TB_layer1_5_conv2), A(D_layer1_5_add1), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq(A(D_layer1_5_relu1), (size_t)n * 12544);
     /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_5_conv1), A(D_layer1_5_relu1), A(X_layer1_5_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias), A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_4_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), G(P_layer1_5_conv1_bias), A(TB_layer1_5_conv1), A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_5_add1), (size_t)n * 12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_4_relu2), A(X_layer1_4_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_4_conv2), A(D_layer1_4_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_3_relu2), A(D_layer1_4_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_5_add1), A(X_layer1_4_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq(A(D_layer1_4_add1), (size_t)n * 12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias), A(TB_layer1_4_conv2), A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), G(P_layer1_4_conv2_bias), A(TB_layer1_4_conv2), A(D_layer1_4_add1), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq(A(D_layer1_4_relu1), (size_t)n * 12544);
     /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_4_conv1), A(D_layer1_4_relu1), A(X_layer1_4_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias), A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_3_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), G(P_layer1_4_conv1_bias), A(TB_layer1_4_conv1), A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_4_add1), (size_t)n * 12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_3_relu2), A(X_layer1_3_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_3_conv2), A(D_layer1_3_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_2_relu2), A(D_layer1_3_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_4_add1), A(X_layer1_3_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq(A(D_layer1_3_add1), (size_t)n * 12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias), A(TB_layer1_3_conv2), A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), G(P_layer1_3_conv2_bias), A(TB_layer1_3_conv2), A(D_layer1_3_add1), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq(A(D_layer1_3_relu1), (size_t)n * 12544);
     /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_3_conv1), A(D_layer1_3_relu1), A(X_layer1_3_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias), A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), G(P_layer1_3_conv1_bias), A(TB_layer1_3_conv1), A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_3_add1), (size_t)n * 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_2_conv2), A(D_layer1_2_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_1_relu2), A(D_layer1_2_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_3_add1), A(X_layer1_2_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias), A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias), A(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias), A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias), A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_1_conv2), A(D_layer1_1_add1), (size_t)n * 12544);
-    rt_copy(A(D_layer1_0_relu2), A(D_layer1_1_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias), A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias), A(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias), A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias), A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_copy(A(D_layer1_0_conv2), A(D_layer1_0_add1), (size_t)n * 12544);
-    rt_copy(A(D_relu), A(D_layer1_0_add1), (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias), A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias), A(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544, RT_SET);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias), A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias), A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_backward(A(D_conv1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
+    rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);

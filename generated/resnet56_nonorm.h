@@ -11,7 +11,7 @@
 
 #define RESNET56_NONORM_NUM_PARAMS ((size_t)853354)  /* floats: trainable, then buffers */
 #define RESNET56_NONORM_NUM_TRAINABLE ((size_t)853354)  /* floats in grads and optimizer state */
-#define RESNET56_NONORM_ARENA_PER_SAMPLE ((size_t)442176)  /* arena floats per sample */
+#define RESNET56_NONORM_ARENA_PER_SAMPLE ((size_t)442324)  /* arena floats per sample */
 #define RESNET56_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET56_NONORM_ARENA_BYTES(n) (sizeof(float) * (RESNET56_NONORM_ARENA_PER_SAMPLE * (size_t)(n) + RESNET56_NONORM_ARENA_FIXED))

@@ -88,9 +88,13 @@ static void emit_index_enums(Ctx *c) {
     emit_close(&c->e, ";");
 }
 
+/* A buffer some call uses: passes may leave others behind (an add's input
+** gradient that became its output's). */
+static int in_use(const Buffer *b, Region r) { return b->region == r && b->death >= 0; }
+
 static void emit_arena_enum(Ctx *c, Region r, const char *comment) {
     int any = 0;
-    for (int i = 0; i < c->p->nbufs; i++) any |= c->p->bufs[i].region == r;
+    for (int i = 0; i < c->p->nbufs; i++) any |= in_use(&c->p->bufs[i], r);
     if (!any) return;
     emit_blank(&c->e);
     emit_line(&c->e, "%s", comment);
@@ -98,7 +102,7 @@ static void emit_arena_enum(Ctx *c, Region r, const char *comment) {
     for (int i = 0; i < c->p->nbufs; i++) {
         const Buffer *b = &c->p->bufs[i];
         char shape[64];
-        if (b->region != r) continue;
+        if (!in_use(b, r)) continue;
         if (b->kind != BUF_SCRATCH && r == REGION_BATCH)
             emit_line(&c->e, "%s = %lld,  /* %s */", b->cname, (long long)b->offset,
                       shape_str(c->g->nodes[b->node]->shape, shape, sizeof shape));

@@ -12,6 +12,10 @@
 ** accumulating into a cleared one; returns the clearings removed. */
 int pass_write_first(KProgram *p);
 
+/* A gradient copied whole from another (an add's backward) becomes that
+** other buffer where legal; returns the copies removed. */
+int pass_add_alias(KProgram *p);
+
 void passes_run(KProgram *p);
 
 #endif
