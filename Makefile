@@ -1,8 +1,10 @@
 # skipc: Lua network specs -> standalone C forward/backward/optimizer code.
 #
-#   make                 generator (build/skipc) and runtime (build/libskipcrt.a)
-#   make demo            generate, build and train a ResNet-20 on Fashion-MNIST
-#   make test            every test: runtime kernels, generator, whole networks
+#   make                 generator (build/skipc) and runtime (build/libskipcrt.a);
+#                        installs nothing
+#   make deps            install the Debian packages skipc needs (only missing ones)
+#   make demo            deps, then generate, build and train a ResNet-20 on Fashion-MNIST
+#   make test            deps, then every test: runtime kernels, generator, whole networks
 #   make gen             regenerate generated/ from specs/models.txt
 #   make check-generated fail if anything committed in generated/ is stale
 #   make build/NAME      a model binary from generated/NAME.c
@@ -32,10 +34,10 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 MODELS   := $(shell awk '!/^[ \t]*(\#|$$)/ {print $$1}' specs/models.txt 2>/dev/null)
 
-.PHONY: all deps gen check-generated test demo experiments clean
+.PHONY: all deps gen check-generated test run-tests demo run-demo experiments run-experiments clean
 .SECONDARY:
 
-all: deps $(B)/skipc $(B)/libskipcrt.a
+all: $(B)/skipc $(B)/libskipcrt.a
 
 deps:
 	@tools/install-deps.sh
@@ -111,13 +113,24 @@ $(GEN_TESTS): $(B)/tests/%: tests/%.c tests/pass_util.h $(filter-out $(B)/genera
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
                 tests/test_lesion.sh tests/test_experiments.sh
 
-test: all $(TESTS)
+# test and demo install what is missing first, then build in a second make,
+# whose pkg-config flags see the installed packages.
+test: deps
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests: all $(TESTS)
 	tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory run-demo
+
+run-demo: all
 	tools/demo.sh
 
-experiments: all
+experiments: deps
+	@$(MAKE) --no-print-directory run-experiments
+
+run-experiments: all
 	tools/experiments.sh
 
 clean:
