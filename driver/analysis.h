@@ -74,9 +74,9 @@ void gf_finish(GfProbe *p);
 ** Accuracy in [0,1] over the first ds->n samples of ds, in evaluation
 ** mode, with residual add k passing only its identity input where
 ** drop[k] is 1 (drop may be NULL: the whole network). arena holds
-** RT_ARENA_FLOATS(m, batch) floats.
+** RT_INFER_ARENA_FLOATS(m, batch) floats.
 */
-double les_accuracy(const RtModel *m, float *params, float *arena, int batch,
+double les_accuracy(const RtModel *m, const float *params, float *arena, int batch,
                     const IdxDataset *ds, const unsigned char *drop);
 
 /*

@@ -79,7 +79,7 @@ static int run_eval(const RtModel *m, float *params, const float *norm, const ch
     float *arena = NULL;
     int rc = data_check_model(m, ds.c, ds.h, ds.w, what, err, errlen);
     if (rc == 0 && (met_init(&c, m->out_shape[0])
-                    || !(arena = drv_floats(RT_ARENA_FLOATS(m, batch), err, errlen))))
+                    || !(arena = drv_floats(RT_INFER_ARENA_FLOATS(m, batch), err, errlen))))
         rc = drv_err(err, errlen, "out of memory");
     if (rc == 0) {
         data_normalise(ds.x, (size_t)ds.n * ds.c * ds.h * ds.w, norm[0], norm[1]);

@@ -83,8 +83,7 @@ float gf_add(GfProbe *p, const float *x, const int32_t *y, int n) {
     memset(p->sumsq, 0, (size_t)m->num_layers * sizeof *p->sumsq);
     /* dx is requested only so that backward also measures the first layer's input */
     memset(p->dx, 0, cmd_in_size(m) * (size_t)n * sizeof *p->dx);
-    m->forward(p->params, p->arena, x, n, 1, NULL);
-    float loss = m->loss(p->arena, y, n);
+    float loss = m->loss(m->forward(p->params, p->arena, x, n, 1, NULL), y, n);
     m->backward(p->params, p->grads, p->arena, x, y, p->dx, n, p->sumsq);
     for (int i = 0; i < p->nrows; i++) {
         GfRow *r = &p->rows[i];

@@ -74,8 +74,7 @@ static int run_grads(const RtModel *m, float *params, const NpyArray *x, const N
     int rc = -1;
     if (arena) {
         m->zero_grad(grads);
-        m->forward(params, arena, x->data, n, 1, NULL);
-        float loss = m->loss(arena, y->data, n);
+        float loss = m->loss(m->forward(params, arena, x->data, n, 1, NULL), y->data, n);
         m->backward(params, grads, arena, x->data, y->data, NULL, n, NULL);
         rc = save_grads(m, grads, loss, n, output, err, errlen);
         if (rc == 0) printf("%s: loss %.9g over %d samples; gradients -> %s\n", m->name, loss, n, output);

@@ -35,12 +35,14 @@ static void print_info(const RtModel *m, int batch) {
         printf("%-36s %-18s %10zu  %s\n", t->name, s, t->len, KIND[t->kind]);
     }
     size_t arena = RT_ARENA_FLOATS(m, batch) * sizeof(float);
+    size_t infer = RT_INFER_ARENA_FLOATS(m, batch) * sizeof(float);
     printf("\ntotal %zu parameters (%zu trainable, %zu buffers), %d layers\n", m->num_params,
            m->num_trainable, m->num_params - m->num_trainable, m->num_layers);
     printf("forward FLOPs per sample %.4g (%.2f MFLOPs)\n", m->flops_per_sample,
            m->flops_per_sample / 1e6);
-    printf("arena for batch %d: %zu bytes (%.1f MiB); params %.1f MiB\n", batch, arena,
-           (double)arena / 1048576.0, (double)m->num_params * 4 / 1048576.0);
+    printf("arena for batch %d: training %zu bytes (%.1f MiB), inference %zu bytes "
+           "(%.1f MiB); params %.1f MiB\n", batch, arena, (double)arena / 1048576.0, infer,
+           (double)infer / 1048576.0, (double)m->num_params * 4 / 1048576.0);
 }
 
 int cmd_info(const RtModel *m, const char *prog, int argc, char **argv) {
@@ -75,7 +77,7 @@ static int bench_setup(Bench *b, const RtModel *m, int batch, char *err, size_t 
     if (!(b->params = drv_floats(m->num_params, err, errlen)) ||
         !(b->grads = drv_floats(m->num_trainable, err, errlen)) ||
         !(b->mom = drv_floats(m->num_trainable, err, errlen)) ||
-        !(b->arena = drv_floats(RT_ARENA_FLOATS(m, batch), err, errlen)) ||
+        !(b->arena = drv_floats(RT_BOTH_ARENA_FLOATS(m, batch), err, errlen)) ||
         !(b->x = drv_floats(in, err, errlen)) || !(b->y = calloc(out, sizeof(float))))
         return drv_err(err, errlen, "out of memory for batch %d", batch);
     m->init(b->params, 1);
@@ -90,8 +92,7 @@ static int bench_setup(Bench *b, const RtModel *m, int batch, char *err, size_t 
 static void train_steps(const RtModel *m, Bench *b, int batch, int steps) {
     for (int s = 0; s < steps; s++) {
         m->zero_grad(b->grads);
-        m->forward(b->params, b->arena, b->x, batch, 1, NULL);
-        m->loss(b->arena, b->y, batch);
+        m->loss(m->forward(b->params, b->arena, b->x, batch, 1, NULL), b->y, batch);
         m->backward(b->params, b->grads, b->arena, b->x, b->y, NULL, batch, NULL);
         m->sgd_step(b->params, b->grads, b->mom, 0.01f, 0.9f, 5e-4f, 1);
     }
@@ -122,7 +123,7 @@ int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
     double t0 = drv_now();
     train_steps(m, &b, batch, steps);
     double t1 = drv_now();
-    for (int s = 0; s < steps; s++) m->forward(b.params, b.arena, b.x, batch, 0, NULL);
+    for (int s = 0; s < steps; s++) m->infer(b.params, b.arena, b.x, batch, NULL);
     double t2 = drv_now();
     printf("%s, batch %d, %d threads, %.2f MFLOPs/sample forward\n", m->name, batch, threads,
            m->flops_per_sample / 1e6);

@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-double les_accuracy(const RtModel *m, float *params, float *arena, int batch,
+double les_accuracy(const RtModel *m, const float *params, float *arena, int batch,
                     const IdxDataset *ds, const unsigned char *drop) {
     size_t sample = (size_t)ds->c * ds->h * ds->w;
     int k = m->out_shape[0];
     long correct = 0;
     for (int i = 0; i < ds->n; i += batch) {
         int n = ds->n - i < batch ? ds->n - i : batch;
-        const float *out = m->forward(params, arena, ds->x + (size_t)i * sample, n, 0, drop);
+        const float *out = m->infer(params, arena, ds->x + (size_t)i * sample, n, drop);
         for (int j = 0; j < n; j++) correct += met_argmax(out + (size_t)j * k, k) == ds->y[i + j];
     }
     return ds->n > 0 ? (double)correct / ds->n : 0.0;
@@ -140,7 +140,7 @@ static int setup(Lesion *l, const float *norm, char *err, size_t errlen) {
     l->scratch = calloc((size_t)m->num_skips, sizeof *l->scratch);
     l->blocks = calloc((size_t)m->num_skips * 12 + 1, 1);
     if (!l->drop || !l->scratch || !l->blocks
-        || !(l->arena = drv_floats(RT_ARENA_FLOATS(m, a->batch), err, errlen)))
+        || !(l->arena = drv_floats(RT_INFER_ARENA_FLOATS(m, a->batch), err, errlen)))
         return drv_err(err, errlen, "out of memory for batch %d", a->batch);
     if (l->csv) fputs("kind,k,blocks,accuracy\n", l->csv);
     return 0;

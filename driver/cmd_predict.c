@@ -84,15 +84,17 @@ static int read_npy(const RtModel *m, const char *path, float **x, int *n,
 ** predict
 ** ===================================================================== */
 
-/* Runs every sample through the model in chunks; y is (n, out_size). */
-static int predict_all(const RtModel *m, float *params, const float *x, int n, int batch,
+/* Runs every sample through the model in chunks of at most batch, in an
+** arena sized for the largest chunk; y is (n, out_size). */
+static int predict_all(const RtModel *m, const float *params, const float *x, int n, int batch,
                        float *y, char *err, size_t errlen) {
-    float *arena = drv_floats(RT_ARENA_FLOATS(m, batch), err, errlen);
+    if (batch > n) batch = n;
+    float *arena = drv_floats(RT_INFER_ARENA_FLOATS(m, batch), err, errlen);
     if (!arena) return -1;
     size_t in = cmd_in_size(m), out = cmd_out_size(m);
     for (int i = 0; i < n; i += batch) {
         int b = n - i < batch ? n - i : batch;
-        const float *o = m->forward(params, arena, x + (size_t)i * in, b, 0, NULL);
+        const float *o = m->infer(params, arena, x + (size_t)i * in, b, NULL);
         memcpy(y + (size_t)i * out, o, (size_t)b * out * sizeof *y);
     }
     free(arena);

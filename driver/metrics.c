@@ -48,12 +48,12 @@ void met_add(MetCounts *c, const float *out, const int32_t *y, int n, float loss
     c->loss_sum += (double)loss * n;
 }
 
-void met_evaluate(MetCounts *c, const RtModel *m, float *params, float *arena,
+void met_evaluate(MetCounts *c, const RtModel *m, const float *params, float *arena,
                   int batch, const IdxDataset *ds) {
     size_t sample = (size_t)ds->c * ds->h * ds->w;
     for (int i = 0; i < ds->n; i += batch) {
         int n = ds->n - i < batch ? ds->n - i : batch;
-        const float *out = m->forward(params, arena, ds->x + (size_t)i * sample, n, 0, NULL);
-        met_add(c, out, ds->y + i, n, m->loss(arena, ds->y + i, n));
+        const float *out = m->infer(params, arena, ds->x + (size_t)i * sample, n, NULL);
+        met_add(c, out, ds->y + i, n, m->loss(out, ds->y + i, n));
     }
 }

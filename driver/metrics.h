@@ -31,9 +31,9 @@ void met_add(MetCounts *c, const float *out, const int32_t *y, int n, float loss
 /*
 ** Runs the model in evaluation mode over the first ds->n samples of ds in
 ** chunks of at most 'batch' (the last one may be smaller) and adds each
-** chunk to c. arena holds RT_ARENA_FLOATS(m, batch) floats.
+** chunk to c (infer). arena holds RT_INFER_ARENA_FLOATS(m, batch) floats.
 */
-void met_evaluate(MetCounts *c, const RtModel *m, float *params, float *arena,
+void met_evaluate(MetCounts *c, const RtModel *m, const float *params, float *arena,
                   int batch, const IdxDataset *ds);
 
 #endif

@@ -223,7 +223,7 @@ static int alloc_buffers(Trainer *t, char *err, size_t errlen) {
     int b = t->cfg->batch, slots = ckpt_slots(t->cfg->optimizer);
     size_t sample = (size_t)t->train.c * t->train.h * t->train.w;
     if (!(t->grads = drv_floats(m->num_trainable, err, errlen))
-        || !(t->arena = drv_floats(RT_ARENA_FLOATS(m, b), err, errlen))
+        || !(t->arena = drv_floats(RT_BOTH_ARENA_FLOATS(m, b), err, errlen))
         || !(t->xb = drv_floats(sample * (size_t)b, err, errlen)))
         return -1;
     for (int s = 0; s < slots; s++)
@@ -339,7 +339,7 @@ static int train_step(Trainer *t, long i, long run_steps, char *err, size_t errl
     data_batch(t->xb, t->yb, &t->train, t->perm + i * b, b, &t->aug, &t->rng);
     m->zero_grad(t->grads);
     const float *out = m->forward(t->params, t->arena, t->xb, b, 1, NULL);
-    float loss = m->loss(t->arena, t->yb, b);
+    float loss = m->loss(out, t->yb, b);
     long correct = count_correct(out, t->yb, b, m->out_shape[0]);  /* backward reuses out */
     m->backward(t->params, t->grads, t->arena, t->xb, t->yb, NULL, b, NULL);
     grad_sumsq(t);

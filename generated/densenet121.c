@@ -1716,6 +1716,496 @@ enum {
     S_features_norm5 = 81600,  /* 2048 floats */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_features_conv0 = 0,  /* [64,112,112] */
+    IT_features_conv0 = 802816,  /* 1843968 floats */
+    IX_features_norm0 = 802816,  /* [64,112,112] */
+    IX_features_relu0 = 0,  /* [64,112,112] */
+    IX_features_pool0 = 802816,  /* [64,56,56] */
+    IX_features_denseblock1_denselayer1_norm1 = 0,  /* [64,56,56] */
+    IX_features_denseblock1_denselayer1_relu1 = 200704,  /* [64,56,56] */
+    IX_features_denseblock1_denselayer1_conv1 = 401408,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer1_norm2 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer1_relu2 = 401408,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer1_conv2 = 0,  /* [32,56,56] */
+    IT_features_denseblock1_denselayer1_conv2 = 1003520,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer1_concat1 = 100352,  /* [96,56,56] */
+    IX_features_denseblock1_denselayer2_norm1 = 401408,  /* [96,56,56] */
+    IX_features_denseblock1_denselayer2_relu1 = 702464,  /* [96,56,56] */
+    IX_features_denseblock1_denselayer2_conv1 = 1003520,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer2_norm2 = 401408,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer2_relu2 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer2_conv2 = 0,  /* [32,56,56] */
+    IT_features_denseblock1_denselayer2_conv2 = 1204224,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer2_concat1 = 401408,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_norm1 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_relu1 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_conv1 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_norm2 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_relu2 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_conv2 = 802816,  /* [32,56,56] */
+    IT_features_denseblock1_denselayer3_conv2 = 903168,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer3_concat1 = 903168,  /* [160,56,56] */
+    IX_features_denseblock1_denselayer4_norm1 = 0,  /* [160,56,56] */
+    IX_features_denseblock1_denselayer4_relu1 = 1404928,  /* [160,56,56] */
+    IX_features_denseblock1_denselayer4_conv1 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer4_norm2 = 401408,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer4_relu2 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer4_conv2 = 401408,  /* [32,56,56] */
+    IT_features_denseblock1_denselayer4_conv2 = 1404928,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer4_concat1 = 1404928,  /* [192,56,56] */
+    IX_features_denseblock1_denselayer5_norm1 = 0,  /* [192,56,56] */
+    IX_features_denseblock1_denselayer5_relu1 = 602112,  /* [192,56,56] */
+    IX_features_denseblock1_denselayer5_conv1 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer5_norm2 = 401408,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer5_relu2 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer5_conv2 = 401408,  /* [32,56,56] */
+    IT_features_denseblock1_denselayer5_conv2 = 2007040,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer5_concat1 = 501760,  /* [224,56,56] */
+    IX_features_denseblock1_denselayer6_norm1 = 1204224,  /* [224,56,56] */
+    IX_features_denseblock1_denselayer6_relu1 = 1906688,  /* [224,56,56] */
+    IX_features_denseblock1_denselayer6_conv1 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer6_norm2 = 1204224,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer6_relu2 = 0,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer6_conv2 = 401408,  /* [32,56,56] */
+    IT_features_denseblock1_denselayer6_conv2 = 1204224,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer6_concat1 = 1204224,  /* [256,56,56] */
+    IX_features_transition1_norm = 0,  /* [256,56,56] */
+    IX_features_transition1_relu = 802816,  /* [256,56,56] */
+    IX_features_transition1_conv = 0,  /* [128,56,56] */
+    IX_features_transition1_pool = 401408,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_norm1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_relu1 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer1_conv2 = 501760,  /* 903168 floats */
+    IX_features_denseblock2_denselayer1_concat1 = 125440,  /* [160,28,28] */
+    IX_features_denseblock2_denselayer2_norm1 = 0,  /* [160,28,28] */
+    IX_features_denseblock2_denselayer2_relu1 = 250880,  /* [160,28,28] */
+    IX_features_denseblock2_denselayer2_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer2_norm2 = 250880,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer2_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer2_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer2_conv2 = 250880,  /* 903168 floats */
+    IX_features_denseblock2_denselayer2_concat1 = 250880,  /* [192,28,28] */
+    IX_features_denseblock2_denselayer3_norm1 = 0,  /* [192,28,28] */
+    IX_features_denseblock2_denselayer3_relu1 = 401408,  /* [192,28,28] */
+    IX_features_denseblock2_denselayer3_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer3_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer3_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer3_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer3_conv2 = 401408,  /* 903168 floats */
+    IX_features_denseblock2_denselayer3_concat1 = 401408,  /* [224,28,28] */
+    IX_features_denseblock2_denselayer4_norm1 = 0,  /* [224,28,28] */
+    IX_features_denseblock2_denselayer4_relu1 = 175616,  /* [224,28,28] */
+    IX_features_denseblock2_denselayer4_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer4_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer4_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer4_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer4_conv2 = 577024,  /* 903168 floats */
+    IX_features_denseblock2_denselayer4_concat1 = 125440,  /* [256,28,28] */
+    IX_features_denseblock2_denselayer5_norm1 = 326144,  /* [256,28,28] */
+    IX_features_denseblock2_denselayer5_relu1 = 526848,  /* [256,28,28] */
+    IX_features_denseblock2_denselayer5_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer5_norm2 = 326144,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer5_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer5_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer5_conv2 = 326144,  /* 903168 floats */
+    IX_features_denseblock2_denselayer5_concat1 = 326144,  /* [288,28,28] */
+    IX_features_denseblock2_denselayer6_norm1 = 0,  /* [288,28,28] */
+    IX_features_denseblock2_denselayer6_relu1 = 551936,  /* [288,28,28] */
+    IX_features_denseblock2_denselayer6_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer6_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer6_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer6_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer6_conv2 = 551936,  /* 903168 floats */
+    IX_features_denseblock2_denselayer6_concat1 = 551936,  /* [320,28,28] */
+    IX_features_denseblock2_denselayer7_norm1 = 0,  /* [320,28,28] */
+    IX_features_denseblock2_denselayer7_relu1 = 250880,  /* [320,28,28] */
+    IX_features_denseblock2_denselayer7_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer7_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer7_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer7_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer7_conv2 = 802816,  /* 903168 floats */
+    IX_features_denseblock2_denselayer7_concat1 = 125440,  /* [352,28,28] */
+    IX_features_denseblock2_denselayer8_norm1 = 401408,  /* [352,28,28] */
+    IX_features_denseblock2_denselayer8_relu1 = 677376,  /* [352,28,28] */
+    IX_features_denseblock2_denselayer8_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer8_norm2 = 401408,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer8_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer8_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer8_conv2 = 401408,  /* 903168 floats */
+    IX_features_denseblock2_denselayer8_concat1 = 401408,  /* [384,28,28] */
+    IX_features_denseblock2_denselayer9_norm1 = 0,  /* [384,28,28] */
+    IX_features_denseblock2_denselayer9_relu1 = 702464,  /* [384,28,28] */
+    IX_features_denseblock2_denselayer9_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer9_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer9_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer9_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer9_conv2 = 702464,  /* 903168 floats */
+    IX_features_denseblock2_denselayer9_concat1 = 702464,  /* [416,28,28] */
+    IX_features_denseblock2_denselayer10_norm1 = 0,  /* [416,28,28] */
+    IX_features_denseblock2_denselayer10_relu1 = 326144,  /* [416,28,28] */
+    IX_features_denseblock2_denselayer10_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer10_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer10_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer10_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer10_conv2 = 1028608,  /* 903168 floats */
+    IX_features_denseblock2_denselayer10_concat1 = 125440,  /* [448,28,28] */
+    IX_features_denseblock2_denselayer11_norm1 = 476672,  /* [448,28,28] */
+    IX_features_denseblock2_denselayer11_relu1 = 827904,  /* [448,28,28] */
+    IX_features_denseblock2_denselayer11_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer11_norm2 = 476672,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer11_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer11_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer11_conv2 = 476672,  /* 903168 floats */
+    IX_features_denseblock2_denselayer11_concat1 = 476672,  /* [480,28,28] */
+    IX_features_denseblock2_denselayer12_norm1 = 0,  /* [480,28,28] */
+    IX_features_denseblock2_denselayer12_relu1 = 852992,  /* [480,28,28] */
+    IX_features_denseblock2_denselayer12_conv1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer12_norm2 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer12_relu2 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer12_conv2 = 100352,  /* [32,28,28] */
+    IT_features_denseblock2_denselayer12_conv2 = 852992,  /* 903168 floats */
+    IX_features_denseblock2_denselayer12_concat1 = 852992,  /* [512,28,28] */
+    IX_features_transition2_norm = 0,  /* [512,28,28] */
+    IX_features_transition2_relu = 401408,  /* [512,28,28] */
+    IX_features_transition2_conv = 0,  /* [256,28,28] */
+    IX_features_transition2_pool = 200704,  /* [256,14,14] */
+    IX_features_denseblock3_denselayer1_norm1 = 0,  /* [256,14,14] */
+    IX_features_denseblock3_denselayer1_relu1 = 50176,  /* [256,14,14] */
+    IX_features_denseblock3_denselayer1_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer1_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer1_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer1_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer1_conv2 = 250880,  /* 225792 floats */
+    IX_features_denseblock3_denselayer1_concat1 = 31360,  /* [288,14,14] */
+    IX_features_denseblock3_denselayer2_norm1 = 87808,  /* [288,14,14] */
+    IX_features_denseblock3_denselayer2_relu1 = 144256,  /* [288,14,14] */
+    IX_features_denseblock3_denselayer2_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer2_norm2 = 87808,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer2_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer2_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer2_conv2 = 87808,  /* 225792 floats */
+    IX_features_denseblock3_denselayer2_concat1 = 87808,  /* [320,14,14] */
+    IX_features_denseblock3_denselayer3_norm1 = 0,  /* [320,14,14] */
+    IX_features_denseblock3_denselayer3_relu1 = 150528,  /* [320,14,14] */
+    IX_features_denseblock3_denselayer3_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer3_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer3_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer3_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer3_conv2 = 150528,  /* 225792 floats */
+    IX_features_denseblock3_denselayer3_concat1 = 150528,  /* [352,14,14] */
+    IX_features_denseblock3_denselayer4_norm1 = 0,  /* [352,14,14] */
+    IX_features_denseblock3_denselayer4_relu1 = 68992,  /* [352,14,14] */
+    IX_features_denseblock3_denselayer4_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer4_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer4_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer4_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer4_conv2 = 219520,  /* 225792 floats */
+    IX_features_denseblock3_denselayer4_concat1 = 31360,  /* [384,14,14] */
+    IX_features_denseblock3_denselayer5_norm1 = 106624,  /* [384,14,14] */
+    IX_features_denseblock3_denselayer5_relu1 = 181888,  /* [384,14,14] */
+    IX_features_denseblock3_denselayer5_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer5_norm2 = 106624,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer5_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer5_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer5_conv2 = 106624,  /* 225792 floats */
+    IX_features_denseblock3_denselayer5_concat1 = 106624,  /* [416,14,14] */
+    IX_features_denseblock3_denselayer6_norm1 = 0,  /* [416,14,14] */
+    IX_features_denseblock3_denselayer6_relu1 = 188160,  /* [416,14,14] */
+    IX_features_denseblock3_denselayer6_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer6_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer6_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer6_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer6_conv2 = 188160,  /* 225792 floats */
+    IX_features_denseblock3_denselayer6_concat1 = 188160,  /* [448,14,14] */
+    IX_features_denseblock3_denselayer7_norm1 = 0,  /* [448,14,14] */
+    IX_features_denseblock3_denselayer7_relu1 = 87808,  /* [448,14,14] */
+    IX_features_denseblock3_denselayer7_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer7_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer7_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer7_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer7_conv2 = 275968,  /* 225792 floats */
+    IX_features_denseblock3_denselayer7_concat1 = 31360,  /* [480,14,14] */
+    IX_features_denseblock3_denselayer8_norm1 = 125440,  /* [480,14,14] */
+    IX_features_denseblock3_denselayer8_relu1 = 219520,  /* [480,14,14] */
+    IX_features_denseblock3_denselayer8_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer8_norm2 = 125440,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer8_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer8_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer8_conv2 = 125440,  /* 225792 floats */
+    IX_features_denseblock3_denselayer8_concat1 = 125440,  /* [512,14,14] */
+    IX_features_denseblock3_denselayer9_norm1 = 0,  /* [512,14,14] */
+    IX_features_denseblock3_denselayer9_relu1 = 225792,  /* [512,14,14] */
+    IX_features_denseblock3_denselayer9_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer9_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer9_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer9_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer9_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer9_concat1 = 225792,  /* [544,14,14] */
+    IX_features_denseblock3_denselayer10_norm1 = 0,  /* [544,14,14] */
+    IX_features_denseblock3_denselayer10_relu1 = 106624,  /* [544,14,14] */
+    IX_features_denseblock3_denselayer10_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer10_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer10_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer10_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer10_conv2 = 332416,  /* 225792 floats */
+    IX_features_denseblock3_denselayer10_concat1 = 31360,  /* [576,14,14] */
+    IX_features_denseblock3_denselayer11_norm1 = 144256,  /* [576,14,14] */
+    IX_features_denseblock3_denselayer11_relu1 = 257152,  /* [576,14,14] */
+    IX_features_denseblock3_denselayer11_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer11_norm2 = 144256,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer11_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer11_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer11_conv2 = 144256,  /* 225792 floats */
+    IX_features_denseblock3_denselayer11_concat1 = 144256,  /* [608,14,14] */
+    IX_features_denseblock3_denselayer12_norm1 = 0,  /* [608,14,14] */
+    IX_features_denseblock3_denselayer12_relu1 = 263424,  /* [608,14,14] */
+    IX_features_denseblock3_denselayer12_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer12_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer12_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer12_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer12_conv2 = 263424,  /* 225792 floats */
+    IX_features_denseblock3_denselayer12_concat1 = 263424,  /* [640,14,14] */
+    IX_features_denseblock3_denselayer13_norm1 = 0,  /* [640,14,14] */
+    IX_features_denseblock3_denselayer13_relu1 = 125440,  /* [640,14,14] */
+    IX_features_denseblock3_denselayer13_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer13_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer13_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer13_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer13_conv2 = 31360,  /* 225792 floats */
+    IX_features_denseblock3_denselayer13_concat1 = 31360,  /* [672,14,14] */
+    IX_features_denseblock3_denselayer14_norm1 = 163072,  /* [672,14,14] */
+    IX_features_denseblock3_denselayer14_relu1 = 294784,  /* [672,14,14] */
+    IX_features_denseblock3_denselayer14_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer14_norm2 = 163072,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer14_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer14_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer14_conv2 = 163072,  /* 225792 floats */
+    IX_features_denseblock3_denselayer14_concat1 = 163072,  /* [704,14,14] */
+    IX_features_denseblock3_denselayer15_norm1 = 0,  /* [704,14,14] */
+    IX_features_denseblock3_denselayer15_relu1 = 301056,  /* [704,14,14] */
+    IX_features_denseblock3_denselayer15_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer15_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer15_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer15_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer15_conv2 = 301056,  /* 225792 floats */
+    IX_features_denseblock3_denselayer15_concat1 = 301056,  /* [736,14,14] */
+    IX_features_denseblock3_denselayer16_norm1 = 0,  /* [736,14,14] */
+    IX_features_denseblock3_denselayer16_relu1 = 144256,  /* [736,14,14] */
+    IX_features_denseblock3_denselayer16_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer16_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer16_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer16_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer16_conv2 = 31360,  /* 225792 floats */
+    IX_features_denseblock3_denselayer16_concat1 = 31360,  /* [768,14,14] */
+    IX_features_denseblock3_denselayer17_norm1 = 181888,  /* [768,14,14] */
+    IX_features_denseblock3_denselayer17_relu1 = 332416,  /* [768,14,14] */
+    IX_features_denseblock3_denselayer17_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer17_norm2 = 181888,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer17_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer17_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer17_conv2 = 181888,  /* 225792 floats */
+    IX_features_denseblock3_denselayer17_concat1 = 181888,  /* [800,14,14] */
+    IX_features_denseblock3_denselayer18_norm1 = 0,  /* [800,14,14] */
+    IX_features_denseblock3_denselayer18_relu1 = 338688,  /* [800,14,14] */
+    IX_features_denseblock3_denselayer18_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer18_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer18_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer18_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer18_conv2 = 338688,  /* 225792 floats */
+    IX_features_denseblock3_denselayer18_concat1 = 338688,  /* [832,14,14] */
+    IX_features_denseblock3_denselayer19_norm1 = 0,  /* [832,14,14] */
+    IX_features_denseblock3_denselayer19_relu1 = 163072,  /* [832,14,14] */
+    IX_features_denseblock3_denselayer19_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer19_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer19_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer19_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer19_conv2 = 31360,  /* 225792 floats */
+    IX_features_denseblock3_denselayer19_concat1 = 31360,  /* [864,14,14] */
+    IX_features_denseblock3_denselayer20_norm1 = 200704,  /* [864,14,14] */
+    IX_features_denseblock3_denselayer20_relu1 = 370048,  /* [864,14,14] */
+    IX_features_denseblock3_denselayer20_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer20_norm2 = 200704,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer20_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer20_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer20_conv2 = 200704,  /* 225792 floats */
+    IX_features_denseblock3_denselayer20_concat1 = 200704,  /* [896,14,14] */
+    IX_features_denseblock3_denselayer21_norm1 = 0,  /* [896,14,14] */
+    IX_features_denseblock3_denselayer21_relu1 = 376320,  /* [896,14,14] */
+    IX_features_denseblock3_denselayer21_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer21_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer21_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer21_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer21_conv2 = 376320,  /* 225792 floats */
+    IX_features_denseblock3_denselayer21_concat1 = 376320,  /* [928,14,14] */
+    IX_features_denseblock3_denselayer22_norm1 = 0,  /* [928,14,14] */
+    IX_features_denseblock3_denselayer22_relu1 = 181888,  /* [928,14,14] */
+    IX_features_denseblock3_denselayer22_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer22_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer22_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer22_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer22_conv2 = 31360,  /* 225792 floats */
+    IX_features_denseblock3_denselayer22_concat1 = 31360,  /* [960,14,14] */
+    IX_features_denseblock3_denselayer23_norm1 = 219520,  /* [960,14,14] */
+    IX_features_denseblock3_denselayer23_relu1 = 407680,  /* [960,14,14] */
+    IX_features_denseblock3_denselayer23_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer23_norm2 = 219520,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer23_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer23_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer23_conv2 = 219520,  /* 225792 floats */
+    IX_features_denseblock3_denselayer23_concat1 = 219520,  /* [992,14,14] */
+    IX_features_denseblock3_denselayer24_norm1 = 0,  /* [992,14,14] */
+    IX_features_denseblock3_denselayer24_relu1 = 413952,  /* [992,14,14] */
+    IX_features_denseblock3_denselayer24_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer24_norm2 = 25088,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer24_relu2 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer24_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock3_denselayer24_conv2 = 413952,  /* 225792 floats */
+    IX_features_denseblock3_denselayer24_concat1 = 413952,  /* [1024,14,14] */
+    IX_features_transition3_norm = 0,  /* [1024,14,14] */
+    IX_features_transition3_relu = 200704,  /* [1024,14,14] */
+    IX_features_transition3_conv = 0,  /* [512,14,14] */
+    IX_features_transition3_pool = 100352,  /* [512,7,7] */
+    IX_features_denseblock4_denselayer1_norm1 = 0,  /* [512,7,7] */
+    IX_features_denseblock4_denselayer1_relu1 = 25088,  /* [512,7,7] */
+    IX_features_denseblock4_denselayer1_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer1_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer1_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer1_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer1_conv2 = 7840,  /* 56448 floats */
+    IX_features_denseblock4_denselayer1_concat1 = 7840,  /* [544,7,7] */
+    IX_features_denseblock4_denselayer2_norm1 = 34496,  /* [544,7,7] */
+    IX_features_denseblock4_denselayer2_relu1 = 61152,  /* [544,7,7] */
+    IX_features_denseblock4_denselayer2_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer2_norm2 = 34496,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer2_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer2_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer2_conv2 = 34496,  /* 56448 floats */
+    IX_features_denseblock4_denselayer2_concat1 = 34496,  /* [576,7,7] */
+    IX_features_denseblock4_denselayer3_norm1 = 0,  /* [576,7,7] */
+    IX_features_denseblock4_denselayer3_relu1 = 62720,  /* [576,7,7] */
+    IX_features_denseblock4_denselayer3_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer3_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer3_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer3_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer3_conv2 = 62720,  /* 56448 floats */
+    IX_features_denseblock4_denselayer3_concat1 = 62720,  /* [608,7,7] */
+    IX_features_denseblock4_denselayer4_norm1 = 0,  /* [608,7,7] */
+    IX_features_denseblock4_denselayer4_relu1 = 29792,  /* [608,7,7] */
+    IX_features_denseblock4_denselayer4_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer4_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer4_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer4_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer4_conv2 = 92512,  /* 56448 floats */
+    IX_features_denseblock4_denselayer4_concat1 = 7840,  /* [640,7,7] */
+    IX_features_denseblock4_denselayer5_norm1 = 39200,  /* [640,7,7] */
+    IX_features_denseblock4_denselayer5_relu1 = 70560,  /* [640,7,7] */
+    IX_features_denseblock4_denselayer5_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer5_norm2 = 39200,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer5_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer5_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer5_conv2 = 39200,  /* 56448 floats */
+    IX_features_denseblock4_denselayer5_concat1 = 39200,  /* [672,7,7] */
+    IX_features_denseblock4_denselayer6_norm1 = 0,  /* [672,7,7] */
+    IX_features_denseblock4_denselayer6_relu1 = 72128,  /* [672,7,7] */
+    IX_features_denseblock4_denselayer6_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer6_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer6_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer6_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer6_conv2 = 72128,  /* 56448 floats */
+    IX_features_denseblock4_denselayer6_concat1 = 72128,  /* [704,7,7] */
+    IX_features_denseblock4_denselayer7_norm1 = 0,  /* [704,7,7] */
+    IX_features_denseblock4_denselayer7_relu1 = 34496,  /* [704,7,7] */
+    IX_features_denseblock4_denselayer7_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer7_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer7_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer7_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer7_conv2 = 7840,  /* 56448 floats */
+    IX_features_denseblock4_denselayer7_concat1 = 7840,  /* [736,7,7] */
+    IX_features_denseblock4_denselayer8_norm1 = 43904,  /* [736,7,7] */
+    IX_features_denseblock4_denselayer8_relu1 = 79968,  /* [736,7,7] */
+    IX_features_denseblock4_denselayer8_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer8_norm2 = 43904,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer8_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer8_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer8_conv2 = 43904,  /* 56448 floats */
+    IX_features_denseblock4_denselayer8_concat1 = 43904,  /* [768,7,7] */
+    IX_features_denseblock4_denselayer9_norm1 = 0,  /* [768,7,7] */
+    IX_features_denseblock4_denselayer9_relu1 = 81536,  /* [768,7,7] */
+    IX_features_denseblock4_denselayer9_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer9_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer9_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer9_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer9_conv2 = 81536,  /* 56448 floats */
+    IX_features_denseblock4_denselayer9_concat1 = 81536,  /* [800,7,7] */
+    IX_features_denseblock4_denselayer10_norm1 = 0,  /* [800,7,7] */
+    IX_features_denseblock4_denselayer10_relu1 = 39200,  /* [800,7,7] */
+    IX_features_denseblock4_denselayer10_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer10_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer10_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer10_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer10_conv2 = 7840,  /* 56448 floats */
+    IX_features_denseblock4_denselayer10_concat1 = 7840,  /* [832,7,7] */
+    IX_features_denseblock4_denselayer11_norm1 = 48608,  /* [832,7,7] */
+    IX_features_denseblock4_denselayer11_relu1 = 89376,  /* [832,7,7] */
+    IX_features_denseblock4_denselayer11_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer11_norm2 = 48608,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer11_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer11_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer11_conv2 = 48608,  /* 56448 floats */
+    IX_features_denseblock4_denselayer11_concat1 = 48608,  /* [864,7,7] */
+    IX_features_denseblock4_denselayer12_norm1 = 0,  /* [864,7,7] */
+    IX_features_denseblock4_denselayer12_relu1 = 90944,  /* [864,7,7] */
+    IX_features_denseblock4_denselayer12_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer12_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer12_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer12_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer12_conv2 = 90944,  /* 56448 floats */
+    IX_features_denseblock4_denselayer12_concat1 = 90944,  /* [896,7,7] */
+    IX_features_denseblock4_denselayer13_norm1 = 0,  /* [896,7,7] */
+    IX_features_denseblock4_denselayer13_relu1 = 43904,  /* [896,7,7] */
+    IX_features_denseblock4_denselayer13_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer13_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer13_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer13_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer13_conv2 = 7840,  /* 56448 floats */
+    IX_features_denseblock4_denselayer13_concat1 = 7840,  /* [928,7,7] */
+    IX_features_denseblock4_denselayer14_norm1 = 53312,  /* [928,7,7] */
+    IX_features_denseblock4_denselayer14_relu1 = 98784,  /* [928,7,7] */
+    IX_features_denseblock4_denselayer14_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer14_norm2 = 53312,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer14_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer14_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer14_conv2 = 53312,  /* 56448 floats */
+    IX_features_denseblock4_denselayer14_concat1 = 53312,  /* [960,7,7] */
+    IX_features_denseblock4_denselayer15_norm1 = 0,  /* [960,7,7] */
+    IX_features_denseblock4_denselayer15_relu1 = 100352,  /* [960,7,7] */
+    IX_features_denseblock4_denselayer15_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer15_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer15_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer15_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer15_conv2 = 100352,  /* 56448 floats */
+    IX_features_denseblock4_denselayer15_concat1 = 100352,  /* [992,7,7] */
+    IX_features_denseblock4_denselayer16_norm1 = 0,  /* [992,7,7] */
+    IX_features_denseblock4_denselayer16_relu1 = 48608,  /* [992,7,7] */
+    IX_features_denseblock4_denselayer16_conv1 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer16_norm2 = 6272,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer16_relu2 = 0,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer16_conv2 = 6272,  /* [32,7,7] */
+    IT_features_denseblock4_denselayer16_conv2 = 7840,  /* 56448 floats */
+    IX_features_denseblock4_denselayer16_concat1 = 7840,  /* [1024,7,7] */
+    IX_features_norm5 = 58016,  /* [1024,7,7] */
+    IX_relu = 0,  /* [1024,7,7] */
+    IX_avgpool = 50176,  /* [1024] */
+    IX_classifier = 0,  /* [1000] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_features_conv0,
@@ -3797,8 +4287,924 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     return A(X_classifier);
 }
 
-float densenet121_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_classifier), (const int32_t *)target, n, 1000, 1);
+const float *densenet121_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
+    /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/densenet_imagenet.lua:23) */
+    rt_conv2d_forward(A(IX_features_conv0), A(IT_features_conv0), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
+    /* features.norm0: batchnorm, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
+    rt_batchnorm_forward_eval(A(IX_features_norm0), A(IX_features_conv0), P(P_features_norm0_weight), P(P_features_norm0_bias), P(P_features_norm0_running_mean), P(P_features_norm0_running_var), n, 64, 12544, 1e-05f);
+    /* features.relu0: relu, [64,112,112] -> [64,112,112]  (specs/densenet_imagenet.lua:24) */
+    rt_relu_forward(A(IX_features_relu0), A(IX_features_norm0), (size_t)n * 802816);
+    /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/densenet_imagenet.lua:25) */
+    rt_maxpool_forward(A(IX_features_pool0), A(IX_features_relu0), n, &g_features_pool0);
+    /* features.denseblock1.denselayer1.norm1: batchnorm, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer1_norm1), A(IX_features_pool0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 64, 3136, 1e-05f);
+    /* features.denseblock1.denselayer1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu1), A(IX_features_denseblock1_denselayer1_norm1), (size_t)n * 200704);
+    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL, A(IX_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n, &g_features_denseblock1_denselayer1_conv1);
+    /* features.denseblock1.denselayer1.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer1_norm2), A(IX_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 128, 3136, 1e-05f);
+    /* features.denseblock1.denselayer1.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu2), A(IX_features_denseblock1_denselayer1_norm2), (size_t)n * 401408);
+    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv2), A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
+    /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_pool0), n, 96, 0, 64, 3136);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_denseblock1_denselayer1_conv2), n, 96, 64, 32, 3136);
+    /* features.denseblock1.denselayer2.norm1: batchnorm, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer2_norm1), A(IX_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 96, 3136, 1e-05f);
+    /* features.denseblock1.denselayer2.relu1: relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu1), A(IX_features_denseblock1_denselayer2_norm1), (size_t)n * 301056);
+    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL, A(IX_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n, &g_features_denseblock1_denselayer2_conv1);
+    /* features.denseblock1.denselayer2.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer2_norm2), A(IX_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 128, 3136, 1e-05f);
+    /* features.denseblock1.denselayer2.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu2), A(IX_features_denseblock1_denselayer2_norm2), (size_t)n * 401408);
+    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv2), A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
+    /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer1_concat1), n, 128, 0, 96, 3136);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer2_conv2), n, 128, 96, 32, 3136);
+    /* features.denseblock1.denselayer3.norm1: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer3_norm1), A(IX_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 128, 3136, 1e-05f);
+    /* features.denseblock1.denselayer3.relu1: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu1), A(IX_features_denseblock1_denselayer3_norm1), (size_t)n * 401408);
+    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL, A(IX_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n, &g_features_denseblock1_denselayer3_conv1);
+    /* features.denseblock1.denselayer3.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer3_norm2), A(IX_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 128, 3136, 1e-05f);
+    /* features.denseblock1.denselayer3.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu2), A(IX_features_denseblock1_denselayer3_norm2), (size_t)n * 401408);
+    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv2), A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
+    /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer2_concat1), n, 160, 0, 128, 3136);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer3_conv2), n, 160, 128, 32, 3136);
+    /* features.denseblock1.denselayer4.norm1: batchnorm, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer4_norm1), A(IX_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 160, 3136, 1e-05f);
+    /* features.denseblock1.denselayer4.relu1: relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu1), A(IX_features_denseblock1_denselayer4_norm1), (size_t)n * 501760);
+    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL, A(IX_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n, &g_features_denseblock1_denselayer4_conv1);
+    /* features.denseblock1.denselayer4.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer4_norm2), A(IX_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 128, 3136, 1e-05f);
+    /* features.denseblock1.denselayer4.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu2), A(IX_features_denseblock1_denselayer4_norm2), (size_t)n * 401408);
+    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv2), A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
+    /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer3_concat1), n, 192, 0, 160, 3136);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer4_conv2), n, 192, 160, 32, 3136);
+    /* features.denseblock1.denselayer5.norm1: batchnorm, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer5_norm1), A(IX_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 192, 3136, 1e-05f);
+    /* features.denseblock1.denselayer5.relu1: relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu1), A(IX_features_denseblock1_denselayer5_norm1), (size_t)n * 602112);
+    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL, A(IX_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n, &g_features_denseblock1_denselayer5_conv1);
+    /* features.denseblock1.denselayer5.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer5_norm2), A(IX_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 128, 3136, 1e-05f);
+    /* features.denseblock1.denselayer5.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu2), A(IX_features_denseblock1_denselayer5_norm2), (size_t)n * 401408);
+    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv2), A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
+    /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer4_concat1), n, 224, 0, 192, 3136);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer5_conv2), n, 224, 192, 32, 3136);
+    /* features.denseblock1.denselayer6.norm1: batchnorm, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer6_norm1), A(IX_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 224, 3136, 1e-05f);
+    /* features.denseblock1.denselayer6.relu1: relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu1), A(IX_features_denseblock1_denselayer6_norm1), (size_t)n * 702464);
+    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL, A(IX_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n, &g_features_denseblock1_denselayer6_conv1);
+    /* features.denseblock1.denselayer6.norm2: batchnorm, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer6_norm2), A(IX_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 128, 3136, 1e-05f);
+    /* features.denseblock1.denselayer6.relu2: relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu2), A(IX_features_denseblock1_denselayer6_norm2), (size_t)n * 401408);
+    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] -> [32,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv2), A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
+    /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer5_concat1), n, 256, 0, 224, 3136);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer6_conv2), n, 256, 224, 32, 3136);
+    /* features.transition1.norm: batchnorm, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
+    rt_batchnorm_forward_eval(A(IX_features_transition1_norm), A(IX_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 256, 3136, 1e-05f);
+    /* features.transition1.relu: relu, [256,56,56] -> [256,56,56]  (specs/densenet_imagenet.lua:30) */
+    rt_relu_forward(A(IX_features_transition1_relu), A(IX_features_transition1_norm), (size_t)n * 802816);
+    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:30) */
+    rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
+    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]  (specs/densenet_imagenet.lua:30) */
+    rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n, &g_features_transition1_pool);
+    /* features.denseblock2.denselayer1.norm1: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer1_norm1), A(IX_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu1), A(IX_features_denseblock2_denselayer1_norm1), (size_t)n * 100352);
+    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL, A(IX_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n, &g_features_denseblock2_denselayer1_conv1);
+    /* features.denseblock2.denselayer1.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer1_norm2), A(IX_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu2), A(IX_features_denseblock2_denselayer1_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv2), A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
+    /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_transition1_pool), n, 160, 0, 128, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_denseblock2_denselayer1_conv2), n, 160, 128, 32, 784);
+    /* features.denseblock2.denselayer2.norm1: batchnorm, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer2_norm1), A(IX_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 160, 784, 1e-05f);
+    /* features.denseblock2.denselayer2.relu1: relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu1), A(IX_features_denseblock2_denselayer2_norm1), (size_t)n * 125440);
+    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL, A(IX_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n, &g_features_denseblock2_denselayer2_conv1);
+    /* features.denseblock2.denselayer2.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer2_norm2), A(IX_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu2), A(IX_features_denseblock2_denselayer2_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv2), A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
+    /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer1_concat1), n, 192, 0, 160, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer2_conv2), n, 192, 160, 32, 784);
+    /* features.denseblock2.denselayer3.norm1: batchnorm, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer3_norm1), A(IX_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 192, 784, 1e-05f);
+    /* features.denseblock2.denselayer3.relu1: relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu1), A(IX_features_denseblock2_denselayer3_norm1), (size_t)n * 150528);
+    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL, A(IX_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n, &g_features_denseblock2_denselayer3_conv1);
+    /* features.denseblock2.denselayer3.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer3_norm2), A(IX_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu2), A(IX_features_denseblock2_denselayer3_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv2), A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
+    /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer2_concat1), n, 224, 0, 192, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer3_conv2), n, 224, 192, 32, 784);
+    /* features.denseblock2.denselayer4.norm1: batchnorm, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer4_norm1), A(IX_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 224, 784, 1e-05f);
+    /* features.denseblock2.denselayer4.relu1: relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu1), A(IX_features_denseblock2_denselayer4_norm1), (size_t)n * 175616);
+    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL, A(IX_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n, &g_features_denseblock2_denselayer4_conv1);
+    /* features.denseblock2.denselayer4.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer4_norm2), A(IX_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer4.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu2), A(IX_features_denseblock2_denselayer4_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv2), A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
+    /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer3_concat1), n, 256, 0, 224, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer4_conv2), n, 256, 224, 32, 784);
+    /* features.denseblock2.denselayer5.norm1: batchnorm, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer5_norm1), A(IX_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 256, 784, 1e-05f);
+    /* features.denseblock2.denselayer5.relu1: relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu1), A(IX_features_denseblock2_denselayer5_norm1), (size_t)n * 200704);
+    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL, A(IX_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n, &g_features_denseblock2_denselayer5_conv1);
+    /* features.denseblock2.denselayer5.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer5_norm2), A(IX_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer5.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu2), A(IX_features_denseblock2_denselayer5_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv2), A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
+    /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer4_concat1), n, 288, 0, 256, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer5_conv2), n, 288, 256, 32, 784);
+    /* features.denseblock2.denselayer6.norm1: batchnorm, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer6_norm1), A(IX_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 288, 784, 1e-05f);
+    /* features.denseblock2.denselayer6.relu1: relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu1), A(IX_features_denseblock2_denselayer6_norm1), (size_t)n * 225792);
+    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL, A(IX_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n, &g_features_denseblock2_denselayer6_conv1);
+    /* features.denseblock2.denselayer6.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer6_norm2), A(IX_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer6.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu2), A(IX_features_denseblock2_denselayer6_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv2), A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
+    /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer5_concat1), n, 320, 0, 288, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer6_conv2), n, 320, 288, 32, 784);
+    /* features.denseblock2.denselayer7.norm1: batchnorm, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer7_norm1), A(IX_features_denseblock2_denselayer6_concat1), P(P_features_denseblock2_denselayer7_norm1_weight), P(P_features_denseblock2_denselayer7_norm1_bias), P(P_features_denseblock2_denselayer7_norm1_running_mean), P(P_features_denseblock2_denselayer7_norm1_running_var), n, 320, 784, 1e-05f);
+    /* features.denseblock2.denselayer7.relu1: relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer7_relu1), A(IX_features_denseblock2_denselayer7_norm1), (size_t)n * 250880);
+    /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer7_conv1), NULL, A(IX_features_denseblock2_denselayer7_relu1), P(P_features_denseblock2_denselayer7_conv1_weight), NULL, n, &g_features_denseblock2_denselayer7_conv1);
+    /* features.denseblock2.denselayer7.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer7_norm2), A(IX_features_denseblock2_denselayer7_conv1), P(P_features_denseblock2_denselayer7_norm2_weight), P(P_features_denseblock2_denselayer7_norm2_bias), P(P_features_denseblock2_denselayer7_norm2_running_mean), P(P_features_denseblock2_denselayer7_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer7.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer7_relu2), A(IX_features_denseblock2_denselayer7_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer7_conv2), A(IT_features_denseblock2_denselayer7_conv2), A(IX_features_denseblock2_denselayer7_relu2), P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n, &g_features_denseblock2_denselayer7_conv2);
+    /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer7_concat1), A(IX_features_denseblock2_denselayer6_concat1), n, 352, 0, 320, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer7_concat1), A(IX_features_denseblock2_denselayer7_conv2), n, 352, 320, 32, 784);
+    /* features.denseblock2.denselayer8.norm1: batchnorm, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer8_norm1), A(IX_features_denseblock2_denselayer7_concat1), P(P_features_denseblock2_denselayer8_norm1_weight), P(P_features_denseblock2_denselayer8_norm1_bias), P(P_features_denseblock2_denselayer8_norm1_running_mean), P(P_features_denseblock2_denselayer8_norm1_running_var), n, 352, 784, 1e-05f);
+    /* features.denseblock2.denselayer8.relu1: relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer8_relu1), A(IX_features_denseblock2_denselayer8_norm1), (size_t)n * 275968);
+    /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer8_conv1), NULL, A(IX_features_denseblock2_denselayer8_relu1), P(P_features_denseblock2_denselayer8_conv1_weight), NULL, n, &g_features_denseblock2_denselayer8_conv1);
+    /* features.denseblock2.denselayer8.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer8_norm2), A(IX_features_denseblock2_denselayer8_conv1), P(P_features_denseblock2_denselayer8_norm2_weight), P(P_features_denseblock2_denselayer8_norm2_bias), P(P_features_denseblock2_denselayer8_norm2_running_mean), P(P_features_denseblock2_denselayer8_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer8.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer8_relu2), A(IX_features_denseblock2_denselayer8_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer8_conv2), A(IT_features_denseblock2_denselayer8_conv2), A(IX_features_denseblock2_denselayer8_relu2), P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n, &g_features_denseblock2_denselayer8_conv2);
+    /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer8_concat1), A(IX_features_denseblock2_denselayer7_concat1), n, 384, 0, 352, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer8_concat1), A(IX_features_denseblock2_denselayer8_conv2), n, 384, 352, 32, 784);
+    /* features.denseblock2.denselayer9.norm1: batchnorm, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer9_norm1), A(IX_features_denseblock2_denselayer8_concat1), P(P_features_denseblock2_denselayer9_norm1_weight), P(P_features_denseblock2_denselayer9_norm1_bias), P(P_features_denseblock2_denselayer9_norm1_running_mean), P(P_features_denseblock2_denselayer9_norm1_running_var), n, 384, 784, 1e-05f);
+    /* features.denseblock2.denselayer9.relu1: relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer9_relu1), A(IX_features_denseblock2_denselayer9_norm1), (size_t)n * 301056);
+    /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer9_conv1), NULL, A(IX_features_denseblock2_denselayer9_relu1), P(P_features_denseblock2_denselayer9_conv1_weight), NULL, n, &g_features_denseblock2_denselayer9_conv1);
+    /* features.denseblock2.denselayer9.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer9_norm2), A(IX_features_denseblock2_denselayer9_conv1), P(P_features_denseblock2_denselayer9_norm2_weight), P(P_features_denseblock2_denselayer9_norm2_bias), P(P_features_denseblock2_denselayer9_norm2_running_mean), P(P_features_denseblock2_denselayer9_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer9.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer9_relu2), A(IX_features_denseblock2_denselayer9_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer9_conv2), A(IT_features_denseblock2_denselayer9_conv2), A(IX_features_denseblock2_denselayer9_relu2), P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n, &g_features_denseblock2_denselayer9_conv2);
+    /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer9_concat1), A(IX_features_denseblock2_denselayer8_concat1), n, 416, 0, 384, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer9_concat1), A(IX_features_denseblock2_denselayer9_conv2), n, 416, 384, 32, 784);
+    /* features.denseblock2.denselayer10.norm1: batchnorm, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer10_norm1), A(IX_features_denseblock2_denselayer9_concat1), P(P_features_denseblock2_denselayer10_norm1_weight), P(P_features_denseblock2_denselayer10_norm1_bias), P(P_features_denseblock2_denselayer10_norm1_running_mean), P(P_features_denseblock2_denselayer10_norm1_running_var), n, 416, 784, 1e-05f);
+    /* features.denseblock2.denselayer10.relu1: relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer10_relu1), A(IX_features_denseblock2_denselayer10_norm1), (size_t)n * 326144);
+    /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer10_conv1), NULL, A(IX_features_denseblock2_denselayer10_relu1), P(P_features_denseblock2_denselayer10_conv1_weight), NULL, n, &g_features_denseblock2_denselayer10_conv1);
+    /* features.denseblock2.denselayer10.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer10_norm2), A(IX_features_denseblock2_denselayer10_conv1), P(P_features_denseblock2_denselayer10_norm2_weight), P(P_features_denseblock2_denselayer10_norm2_bias), P(P_features_denseblock2_denselayer10_norm2_running_mean), P(P_features_denseblock2_denselayer10_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer10.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer10_relu2), A(IX_features_denseblock2_denselayer10_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer10_conv2), A(IT_features_denseblock2_denselayer10_conv2), A(IX_features_denseblock2_denselayer10_relu2), P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n, &g_features_denseblock2_denselayer10_conv2);
+    /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer10_concat1), A(IX_features_denseblock2_denselayer9_concat1), n, 448, 0, 416, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer10_concat1), A(IX_features_denseblock2_denselayer10_conv2), n, 448, 416, 32, 784);
+    /* features.denseblock2.denselayer11.norm1: batchnorm, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer11_norm1), A(IX_features_denseblock2_denselayer10_concat1), P(P_features_denseblock2_denselayer11_norm1_weight), P(P_features_denseblock2_denselayer11_norm1_bias), P(P_features_denseblock2_denselayer11_norm1_running_mean), P(P_features_denseblock2_denselayer11_norm1_running_var), n, 448, 784, 1e-05f);
+    /* features.denseblock2.denselayer11.relu1: relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer11_relu1), A(IX_features_denseblock2_denselayer11_norm1), (size_t)n * 351232);
+    /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer11_conv1), NULL, A(IX_features_denseblock2_denselayer11_relu1), P(P_features_denseblock2_denselayer11_conv1_weight), NULL, n, &g_features_denseblock2_denselayer11_conv1);
+    /* features.denseblock2.denselayer11.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer11_norm2), A(IX_features_denseblock2_denselayer11_conv1), P(P_features_denseblock2_denselayer11_norm2_weight), P(P_features_denseblock2_denselayer11_norm2_bias), P(P_features_denseblock2_denselayer11_norm2_running_mean), P(P_features_denseblock2_denselayer11_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer11.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer11_relu2), A(IX_features_denseblock2_denselayer11_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer11_conv2), A(IT_features_denseblock2_denselayer11_conv2), A(IX_features_denseblock2_denselayer11_relu2), P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n, &g_features_denseblock2_denselayer11_conv2);
+    /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer11_concat1), A(IX_features_denseblock2_denselayer10_concat1), n, 480, 0, 448, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer11_concat1), A(IX_features_denseblock2_denselayer11_conv2), n, 480, 448, 32, 784);
+    /* features.denseblock2.denselayer12.norm1: batchnorm, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer12_norm1), A(IX_features_denseblock2_denselayer11_concat1), P(P_features_denseblock2_denselayer12_norm1_weight), P(P_features_denseblock2_denselayer12_norm1_bias), P(P_features_denseblock2_denselayer12_norm1_running_mean), P(P_features_denseblock2_denselayer12_norm1_running_var), n, 480, 784, 1e-05f);
+    /* features.denseblock2.denselayer12.relu1: relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer12_relu1), A(IX_features_denseblock2_denselayer12_norm1), (size_t)n * 376320);
+    /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_conv1), NULL, A(IX_features_denseblock2_denselayer12_relu1), P(P_features_denseblock2_denselayer12_conv1_weight), NULL, n, &g_features_denseblock2_denselayer12_conv1);
+    /* features.denseblock2.denselayer12.norm2: batchnorm, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer12_norm2), A(IX_features_denseblock2_denselayer12_conv1), P(P_features_denseblock2_denselayer12_norm2_weight), P(P_features_denseblock2_denselayer12_norm2_bias), P(P_features_denseblock2_denselayer12_norm2_running_mean), P(P_features_denseblock2_denselayer12_norm2_running_var), n, 128, 784, 1e-05f);
+    /* features.denseblock2.denselayer12.relu2: relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer12_relu2), A(IX_features_denseblock2_denselayer12_norm2), (size_t)n * 100352);
+    /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [32,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_conv2), A(IT_features_denseblock2_denselayer12_conv2), A(IX_features_denseblock2_denselayer12_relu2), P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n, &g_features_denseblock2_denselayer12_conv2);
+    /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer12_concat1), A(IX_features_denseblock2_denselayer11_concat1), n, 512, 0, 480, 784);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer12_concat1), A(IX_features_denseblock2_denselayer12_conv2), n, 512, 480, 32, 784);
+    /* features.transition2.norm: batchnorm, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
+    rt_batchnorm_forward_eval(A(IX_features_transition2_norm), A(IX_features_denseblock2_denselayer12_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 512, 784, 1e-05f);
+    /* features.transition2.relu: relu, [512,28,28] -> [512,28,28]  (specs/densenet_imagenet.lua:30) */
+    rt_relu_forward(A(IX_features_transition2_relu), A(IX_features_transition2_norm), (size_t)n * 401408);
+    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:30) */
+    rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
+    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]  (specs/densenet_imagenet.lua:30) */
+    rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n, &g_features_transition2_pool);
+    /* features.denseblock3.denselayer1.norm1: batchnorm, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer1_norm1), A(IX_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 256, 196, 1e-05f);
+    /* features.denseblock3.denselayer1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu1), A(IX_features_denseblock3_denselayer1_norm1), (size_t)n * 50176);
+    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL, A(IX_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n, &g_features_denseblock3_denselayer1_conv1);
+    /* features.denseblock3.denselayer1.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer1_norm2), A(IX_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer1.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu2), A(IX_features_denseblock3_denselayer1_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv2), A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
+    /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_transition2_pool), n, 288, 0, 256, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_denseblock3_denselayer1_conv2), n, 288, 256, 32, 196);
+    /* features.denseblock3.denselayer2.norm1: batchnorm, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer2_norm1), A(IX_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 288, 196, 1e-05f);
+    /* features.denseblock3.denselayer2.relu1: relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu1), A(IX_features_denseblock3_denselayer2_norm1), (size_t)n * 56448);
+    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL, A(IX_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n, &g_features_denseblock3_denselayer2_conv1);
+    /* features.denseblock3.denselayer2.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer2_norm2), A(IX_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer2.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu2), A(IX_features_denseblock3_denselayer2_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv2), A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
+    /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer1_concat1), n, 320, 0, 288, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer2_conv2), n, 320, 288, 32, 196);
+    /* features.denseblock3.denselayer3.norm1: batchnorm, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer3_norm1), A(IX_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 320, 196, 1e-05f);
+    /* features.denseblock3.denselayer3.relu1: relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu1), A(IX_features_denseblock3_denselayer3_norm1), (size_t)n * 62720);
+    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL, A(IX_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n, &g_features_denseblock3_denselayer3_conv1);
+    /* features.denseblock3.denselayer3.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer3_norm2), A(IX_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer3.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu2), A(IX_features_denseblock3_denselayer3_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv2), A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
+    /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer2_concat1), n, 352, 0, 320, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer3_conv2), n, 352, 320, 32, 196);
+    /* features.denseblock3.denselayer4.norm1: batchnorm, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer4_norm1), A(IX_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 352, 196, 1e-05f);
+    /* features.denseblock3.denselayer4.relu1: relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu1), A(IX_features_denseblock3_denselayer4_norm1), (size_t)n * 68992);
+    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL, A(IX_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n, &g_features_denseblock3_denselayer4_conv1);
+    /* features.denseblock3.denselayer4.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer4_norm2), A(IX_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer4.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu2), A(IX_features_denseblock3_denselayer4_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv2), A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
+    /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer3_concat1), n, 384, 0, 352, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer4_conv2), n, 384, 352, 32, 196);
+    /* features.denseblock3.denselayer5.norm1: batchnorm, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer5_norm1), A(IX_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 384, 196, 1e-05f);
+    /* features.denseblock3.denselayer5.relu1: relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu1), A(IX_features_denseblock3_denselayer5_norm1), (size_t)n * 75264);
+    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL, A(IX_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n, &g_features_denseblock3_denselayer5_conv1);
+    /* features.denseblock3.denselayer5.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer5_norm2), A(IX_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer5.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu2), A(IX_features_denseblock3_denselayer5_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv2), A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
+    /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer4_concat1), n, 416, 0, 384, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer5_conv2), n, 416, 384, 32, 196);
+    /* features.denseblock3.denselayer6.norm1: batchnorm, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer6_norm1), A(IX_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 416, 196, 1e-05f);
+    /* features.denseblock3.denselayer6.relu1: relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu1), A(IX_features_denseblock3_denselayer6_norm1), (size_t)n * 81536);
+    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL, A(IX_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n, &g_features_denseblock3_denselayer6_conv1);
+    /* features.denseblock3.denselayer6.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer6_norm2), A(IX_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer6.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu2), A(IX_features_denseblock3_denselayer6_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv2), A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
+    /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer5_concat1), n, 448, 0, 416, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer6_conv2), n, 448, 416, 32, 196);
+    /* features.denseblock3.denselayer7.norm1: batchnorm, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer7_norm1), A(IX_features_denseblock3_denselayer6_concat1), P(P_features_denseblock3_denselayer7_norm1_weight), P(P_features_denseblock3_denselayer7_norm1_bias), P(P_features_denseblock3_denselayer7_norm1_running_mean), P(P_features_denseblock3_denselayer7_norm1_running_var), n, 448, 196, 1e-05f);
+    /* features.denseblock3.denselayer7.relu1: relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer7_relu1), A(IX_features_denseblock3_denselayer7_norm1), (size_t)n * 87808);
+    /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer7_conv1), NULL, A(IX_features_denseblock3_denselayer7_relu1), P(P_features_denseblock3_denselayer7_conv1_weight), NULL, n, &g_features_denseblock3_denselayer7_conv1);
+    /* features.denseblock3.denselayer7.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer7_norm2), A(IX_features_denseblock3_denselayer7_conv1), P(P_features_denseblock3_denselayer7_norm2_weight), P(P_features_denseblock3_denselayer7_norm2_bias), P(P_features_denseblock3_denselayer7_norm2_running_mean), P(P_features_denseblock3_denselayer7_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer7.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer7_relu2), A(IX_features_denseblock3_denselayer7_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer7_conv2), A(IT_features_denseblock3_denselayer7_conv2), A(IX_features_denseblock3_denselayer7_relu2), P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n, &g_features_denseblock3_denselayer7_conv2);
+    /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer7_concat1), A(IX_features_denseblock3_denselayer6_concat1), n, 480, 0, 448, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer7_concat1), A(IX_features_denseblock3_denselayer7_conv2), n, 480, 448, 32, 196);
+    /* features.denseblock3.denselayer8.norm1: batchnorm, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer8_norm1), A(IX_features_denseblock3_denselayer7_concat1), P(P_features_denseblock3_denselayer8_norm1_weight), P(P_features_denseblock3_denselayer8_norm1_bias), P(P_features_denseblock3_denselayer8_norm1_running_mean), P(P_features_denseblock3_denselayer8_norm1_running_var), n, 480, 196, 1e-05f);
+    /* features.denseblock3.denselayer8.relu1: relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer8_relu1), A(IX_features_denseblock3_denselayer8_norm1), (size_t)n * 94080);
+    /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer8_conv1), NULL, A(IX_features_denseblock3_denselayer8_relu1), P(P_features_denseblock3_denselayer8_conv1_weight), NULL, n, &g_features_denseblock3_denselayer8_conv1);
+    /* features.denseblock3.denselayer8.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer8_norm2), A(IX_features_denseblock3_denselayer8_conv1), P(P_features_denseblock3_denselayer8_norm2_weight), P(P_features_denseblock3_denselayer8_norm2_bias), P(P_features_denseblock3_denselayer8_norm2_running_mean), P(P_features_denseblock3_denselayer8_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer8.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer8_relu2), A(IX_features_denseblock3_denselayer8_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer8_conv2), A(IT_features_denseblock3_denselayer8_conv2), A(IX_features_denseblock3_denselayer8_relu2), P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n, &g_features_denseblock3_denselayer8_conv2);
+    /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer8_concat1), A(IX_features_denseblock3_denselayer7_concat1), n, 512, 0, 480, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer8_concat1), A(IX_features_denseblock3_denselayer8_conv2), n, 512, 480, 32, 196);
+    /* features.denseblock3.denselayer9.norm1: batchnorm, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer9_norm1), A(IX_features_denseblock3_denselayer8_concat1), P(P_features_denseblock3_denselayer9_norm1_weight), P(P_features_denseblock3_denselayer9_norm1_bias), P(P_features_denseblock3_denselayer9_norm1_running_mean), P(P_features_denseblock3_denselayer9_norm1_running_var), n, 512, 196, 1e-05f);
+    /* features.denseblock3.denselayer9.relu1: relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer9_relu1), A(IX_features_denseblock3_denselayer9_norm1), (size_t)n * 100352);
+    /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer9_conv1), NULL, A(IX_features_denseblock3_denselayer9_relu1), P(P_features_denseblock3_denselayer9_conv1_weight), NULL, n, &g_features_denseblock3_denselayer9_conv1);
+    /* features.denseblock3.denselayer9.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer9_norm2), A(IX_features_denseblock3_denselayer9_conv1), P(P_features_denseblock3_denselayer9_norm2_weight), P(P_features_denseblock3_denselayer9_norm2_bias), P(P_features_denseblock3_denselayer9_norm2_running_mean), P(P_features_denseblock3_denselayer9_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer9.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer9_relu2), A(IX_features_denseblock3_denselayer9_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer9_conv2), A(IT_features_denseblock3_denselayer9_conv2), A(IX_features_denseblock3_denselayer9_relu2), P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n, &g_features_denseblock3_denselayer9_conv2);
+    /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer9_concat1), A(IX_features_denseblock3_denselayer8_concat1), n, 544, 0, 512, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer9_concat1), A(IX_features_denseblock3_denselayer9_conv2), n, 544, 512, 32, 196);
+    /* features.denseblock3.denselayer10.norm1: batchnorm, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer10_norm1), A(IX_features_denseblock3_denselayer9_concat1), P(P_features_denseblock3_denselayer10_norm1_weight), P(P_features_denseblock3_denselayer10_norm1_bias), P(P_features_denseblock3_denselayer10_norm1_running_mean), P(P_features_denseblock3_denselayer10_norm1_running_var), n, 544, 196, 1e-05f);
+    /* features.denseblock3.denselayer10.relu1: relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer10_relu1), A(IX_features_denseblock3_denselayer10_norm1), (size_t)n * 106624);
+    /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer10_conv1), NULL, A(IX_features_denseblock3_denselayer10_relu1), P(P_features_denseblock3_denselayer10_conv1_weight), NULL, n, &g_features_denseblock3_denselayer10_conv1);
+    /* features.denseblock3.denselayer10.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer10_norm2), A(IX_features_denseblock3_denselayer10_conv1), P(P_features_denseblock3_denselayer10_norm2_weight), P(P_features_denseblock3_denselayer10_norm2_bias), P(P_features_denseblock3_denselayer10_norm2_running_mean), P(P_features_denseblock3_denselayer10_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer10.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer10_relu2), A(IX_features_denseblock3_denselayer10_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer10_conv2), A(IT_features_denseblock3_denselayer10_conv2), A(IX_features_denseblock3_denselayer10_relu2), P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n, &g_features_denseblock3_denselayer10_conv2);
+    /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer10_concat1), A(IX_features_denseblock3_denselayer9_concat1), n, 576, 0, 544, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer10_concat1), A(IX_features_denseblock3_denselayer10_conv2), n, 576, 544, 32, 196);
+    /* features.denseblock3.denselayer11.norm1: batchnorm, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer11_norm1), A(IX_features_denseblock3_denselayer10_concat1), P(P_features_denseblock3_denselayer11_norm1_weight), P(P_features_denseblock3_denselayer11_norm1_bias), P(P_features_denseblock3_denselayer11_norm1_running_mean), P(P_features_denseblock3_denselayer11_norm1_running_var), n, 576, 196, 1e-05f);
+    /* features.denseblock3.denselayer11.relu1: relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer11_relu1), A(IX_features_denseblock3_denselayer11_norm1), (size_t)n * 112896);
+    /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer11_conv1), NULL, A(IX_features_denseblock3_denselayer11_relu1), P(P_features_denseblock3_denselayer11_conv1_weight), NULL, n, &g_features_denseblock3_denselayer11_conv1);
+    /* features.denseblock3.denselayer11.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer11_norm2), A(IX_features_denseblock3_denselayer11_conv1), P(P_features_denseblock3_denselayer11_norm2_weight), P(P_features_denseblock3_denselayer11_norm2_bias), P(P_features_denseblock3_denselayer11_norm2_running_mean), P(P_features_denseblock3_denselayer11_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer11.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer11_relu2), A(IX_features_denseblock3_denselayer11_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer11_conv2), A(IT_features_denseblock3_denselayer11_conv2), A(IX_features_denseblock3_denselayer11_relu2), P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n, &g_features_denseblock3_denselayer11_conv2);
+    /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer11_concat1), A(IX_features_denseblock3_denselayer10_concat1), n, 608, 0, 576, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer11_concat1), A(IX_features_denseblock3_denselayer11_conv2), n, 608, 576, 32, 196);
+    /* features.denseblock3.denselayer12.norm1: batchnorm, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer12_norm1), A(IX_features_denseblock3_denselayer11_concat1), P(P_features_denseblock3_denselayer12_norm1_weight), P(P_features_denseblock3_denselayer12_norm1_bias), P(P_features_denseblock3_denselayer12_norm1_running_mean), P(P_features_denseblock3_denselayer12_norm1_running_var), n, 608, 196, 1e-05f);
+    /* features.denseblock3.denselayer12.relu1: relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer12_relu1), A(IX_features_denseblock3_denselayer12_norm1), (size_t)n * 119168);
+    /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer12_conv1), NULL, A(IX_features_denseblock3_denselayer12_relu1), P(P_features_denseblock3_denselayer12_conv1_weight), NULL, n, &g_features_denseblock3_denselayer12_conv1);
+    /* features.denseblock3.denselayer12.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer12_norm2), A(IX_features_denseblock3_denselayer12_conv1), P(P_features_denseblock3_denselayer12_norm2_weight), P(P_features_denseblock3_denselayer12_norm2_bias), P(P_features_denseblock3_denselayer12_norm2_running_mean), P(P_features_denseblock3_denselayer12_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer12.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer12_relu2), A(IX_features_denseblock3_denselayer12_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer12_conv2), A(IT_features_denseblock3_denselayer12_conv2), A(IX_features_denseblock3_denselayer12_relu2), P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n, &g_features_denseblock3_denselayer12_conv2);
+    /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer12_concat1), A(IX_features_denseblock3_denselayer11_concat1), n, 640, 0, 608, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer12_concat1), A(IX_features_denseblock3_denselayer12_conv2), n, 640, 608, 32, 196);
+    /* features.denseblock3.denselayer13.norm1: batchnorm, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer13_norm1), A(IX_features_denseblock3_denselayer12_concat1), P(P_features_denseblock3_denselayer13_norm1_weight), P(P_features_denseblock3_denselayer13_norm1_bias), P(P_features_denseblock3_denselayer13_norm1_running_mean), P(P_features_denseblock3_denselayer13_norm1_running_var), n, 640, 196, 1e-05f);
+    /* features.denseblock3.denselayer13.relu1: relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer13_relu1), A(IX_features_denseblock3_denselayer13_norm1), (size_t)n * 125440);
+    /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer13_conv1), NULL, A(IX_features_denseblock3_denselayer13_relu1), P(P_features_denseblock3_denselayer13_conv1_weight), NULL, n, &g_features_denseblock3_denselayer13_conv1);
+    /* features.denseblock3.denselayer13.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer13_norm2), A(IX_features_denseblock3_denselayer13_conv1), P(P_features_denseblock3_denselayer13_norm2_weight), P(P_features_denseblock3_denselayer13_norm2_bias), P(P_features_denseblock3_denselayer13_norm2_running_mean), P(P_features_denseblock3_denselayer13_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer13.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer13_relu2), A(IX_features_denseblock3_denselayer13_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer13_conv2), A(IT_features_denseblock3_denselayer13_conv2), A(IX_features_denseblock3_denselayer13_relu2), P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n, &g_features_denseblock3_denselayer13_conv2);
+    /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer13_concat1), A(IX_features_denseblock3_denselayer12_concat1), n, 672, 0, 640, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer13_concat1), A(IX_features_denseblock3_denselayer13_conv2), n, 672, 640, 32, 196);
+    /* features.denseblock3.denselayer14.norm1: batchnorm, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer14_norm1), A(IX_features_denseblock3_denselayer13_concat1), P(P_features_denseblock3_denselayer14_norm1_weight), P(P_features_denseblock3_denselayer14_norm1_bias), P(P_features_denseblock3_denselayer14_norm1_running_mean), P(P_features_denseblock3_denselayer14_norm1_running_var), n, 672, 196, 1e-05f);
+    /* features.denseblock3.denselayer14.relu1: relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer14_relu1), A(IX_features_denseblock3_denselayer14_norm1), (size_t)n * 131712);
+    /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer14_conv1), NULL, A(IX_features_denseblock3_denselayer14_relu1), P(P_features_denseblock3_denselayer14_conv1_weight), NULL, n, &g_features_denseblock3_denselayer14_conv1);
+    /* features.denseblock3.denselayer14.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer14_norm2), A(IX_features_denseblock3_denselayer14_conv1), P(P_features_denseblock3_denselayer14_norm2_weight), P(P_features_denseblock3_denselayer14_norm2_bias), P(P_features_denseblock3_denselayer14_norm2_running_mean), P(P_features_denseblock3_denselayer14_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer14.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer14_relu2), A(IX_features_denseblock3_denselayer14_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer14_conv2), A(IT_features_denseblock3_denselayer14_conv2), A(IX_features_denseblock3_denselayer14_relu2), P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n, &g_features_denseblock3_denselayer14_conv2);
+    /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer14_concat1), A(IX_features_denseblock3_denselayer13_concat1), n, 704, 0, 672, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer14_concat1), A(IX_features_denseblock3_denselayer14_conv2), n, 704, 672, 32, 196);
+    /* features.denseblock3.denselayer15.norm1: batchnorm, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer15_norm1), A(IX_features_denseblock3_denselayer14_concat1), P(P_features_denseblock3_denselayer15_norm1_weight), P(P_features_denseblock3_denselayer15_norm1_bias), P(P_features_denseblock3_denselayer15_norm1_running_mean), P(P_features_denseblock3_denselayer15_norm1_running_var), n, 704, 196, 1e-05f);
+    /* features.denseblock3.denselayer15.relu1: relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer15_relu1), A(IX_features_denseblock3_denselayer15_norm1), (size_t)n * 137984);
+    /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer15_conv1), NULL, A(IX_features_denseblock3_denselayer15_relu1), P(P_features_denseblock3_denselayer15_conv1_weight), NULL, n, &g_features_denseblock3_denselayer15_conv1);
+    /* features.denseblock3.denselayer15.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer15_norm2), A(IX_features_denseblock3_denselayer15_conv1), P(P_features_denseblock3_denselayer15_norm2_weight), P(P_features_denseblock3_denselayer15_norm2_bias), P(P_features_denseblock3_denselayer15_norm2_running_mean), P(P_features_denseblock3_denselayer15_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer15.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer15_relu2), A(IX_features_denseblock3_denselayer15_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer15_conv2), A(IT_features_denseblock3_denselayer15_conv2), A(IX_features_denseblock3_denselayer15_relu2), P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n, &g_features_denseblock3_denselayer15_conv2);
+    /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer15_concat1), A(IX_features_denseblock3_denselayer14_concat1), n, 736, 0, 704, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer15_concat1), A(IX_features_denseblock3_denselayer15_conv2), n, 736, 704, 32, 196);
+    /* features.denseblock3.denselayer16.norm1: batchnorm, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer16_norm1), A(IX_features_denseblock3_denselayer15_concat1), P(P_features_denseblock3_denselayer16_norm1_weight), P(P_features_denseblock3_denselayer16_norm1_bias), P(P_features_denseblock3_denselayer16_norm1_running_mean), P(P_features_denseblock3_denselayer16_norm1_running_var), n, 736, 196, 1e-05f);
+    /* features.denseblock3.denselayer16.relu1: relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer16_relu1), A(IX_features_denseblock3_denselayer16_norm1), (size_t)n * 144256);
+    /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer16_conv1), NULL, A(IX_features_denseblock3_denselayer16_relu1), P(P_features_denseblock3_denselayer16_conv1_weight), NULL, n, &g_features_denseblock3_denselayer16_conv1);
+    /* features.denseblock3.denselayer16.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer16_norm2), A(IX_features_denseblock3_denselayer16_conv1), P(P_features_denseblock3_denselayer16_norm2_weight), P(P_features_denseblock3_denselayer16_norm2_bias), P(P_features_denseblock3_denselayer16_norm2_running_mean), P(P_features_denseblock3_denselayer16_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer16.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer16_relu2), A(IX_features_denseblock3_denselayer16_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer16_conv2), A(IT_features_denseblock3_denselayer16_conv2), A(IX_features_denseblock3_denselayer16_relu2), P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n, &g_features_denseblock3_denselayer16_conv2);
+    /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer16_concat1), A(IX_features_denseblock3_denselayer15_concat1), n, 768, 0, 736, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer16_concat1), A(IX_features_denseblock3_denselayer16_conv2), n, 768, 736, 32, 196);
+    /* features.denseblock3.denselayer17.norm1: batchnorm, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer17_norm1), A(IX_features_denseblock3_denselayer16_concat1), P(P_features_denseblock3_denselayer17_norm1_weight), P(P_features_denseblock3_denselayer17_norm1_bias), P(P_features_denseblock3_denselayer17_norm1_running_mean), P(P_features_denseblock3_denselayer17_norm1_running_var), n, 768, 196, 1e-05f);
+    /* features.denseblock3.denselayer17.relu1: relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer17_relu1), A(IX_features_denseblock3_denselayer17_norm1), (size_t)n * 150528);
+    /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer17_conv1), NULL, A(IX_features_denseblock3_denselayer17_relu1), P(P_features_denseblock3_denselayer17_conv1_weight), NULL, n, &g_features_denseblock3_denselayer17_conv1);
+    /* features.denseblock3.denselayer17.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer17_norm2), A(IX_features_denseblock3_denselayer17_conv1), P(P_features_denseblock3_denselayer17_norm2_weight), P(P_features_denseblock3_denselayer17_norm2_bias), P(P_features_denseblock3_denselayer17_norm2_running_mean), P(P_features_denseblock3_denselayer17_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer17.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer17_relu2), A(IX_features_denseblock3_denselayer17_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer17_conv2), A(IT_features_denseblock3_denselayer17_conv2), A(IX_features_denseblock3_denselayer17_relu2), P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n, &g_features_denseblock3_denselayer17_conv2);
+    /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer17_concat1), A(IX_features_denseblock3_denselayer16_concat1), n, 800, 0, 768, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer17_concat1), A(IX_features_denseblock3_denselayer17_conv2), n, 800, 768, 32, 196);
+    /* features.denseblock3.denselayer18.norm1: batchnorm, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer18_norm1), A(IX_features_denseblock3_denselayer17_concat1), P(P_features_denseblock3_denselayer18_norm1_weight), P(P_features_denseblock3_denselayer18_norm1_bias), P(P_features_denseblock3_denselayer18_norm1_running_mean), P(P_features_denseblock3_denselayer18_norm1_running_var), n, 800, 196, 1e-05f);
+    /* features.denseblock3.denselayer18.relu1: relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer18_relu1), A(IX_features_denseblock3_denselayer18_norm1), (size_t)n * 156800);
+    /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer18_conv1), NULL, A(IX_features_denseblock3_denselayer18_relu1), P(P_features_denseblock3_denselayer18_conv1_weight), NULL, n, &g_features_denseblock3_denselayer18_conv1);
+    /* features.denseblock3.denselayer18.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer18_norm2), A(IX_features_denseblock3_denselayer18_conv1), P(P_features_denseblock3_denselayer18_norm2_weight), P(P_features_denseblock3_denselayer18_norm2_bias), P(P_features_denseblock3_denselayer18_norm2_running_mean), P(P_features_denseblock3_denselayer18_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer18.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer18_relu2), A(IX_features_denseblock3_denselayer18_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer18_conv2), A(IT_features_denseblock3_denselayer18_conv2), A(IX_features_denseblock3_denselayer18_relu2), P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n, &g_features_denseblock3_denselayer18_conv2);
+    /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer18_concat1), A(IX_features_denseblock3_denselayer17_concat1), n, 832, 0, 800, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer18_concat1), A(IX_features_denseblock3_denselayer18_conv2), n, 832, 800, 32, 196);
+    /* features.denseblock3.denselayer19.norm1: batchnorm, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer19_norm1), A(IX_features_denseblock3_denselayer18_concat1), P(P_features_denseblock3_denselayer19_norm1_weight), P(P_features_denseblock3_denselayer19_norm1_bias), P(P_features_denseblock3_denselayer19_norm1_running_mean), P(P_features_denseblock3_denselayer19_norm1_running_var), n, 832, 196, 1e-05f);
+    /* features.denseblock3.denselayer19.relu1: relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer19_relu1), A(IX_features_denseblock3_denselayer19_norm1), (size_t)n * 163072);
+    /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer19_conv1), NULL, A(IX_features_denseblock3_denselayer19_relu1), P(P_features_denseblock3_denselayer19_conv1_weight), NULL, n, &g_features_denseblock3_denselayer19_conv1);
+    /* features.denseblock3.denselayer19.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer19_norm2), A(IX_features_denseblock3_denselayer19_conv1), P(P_features_denseblock3_denselayer19_norm2_weight), P(P_features_denseblock3_denselayer19_norm2_bias), P(P_features_denseblock3_denselayer19_norm2_running_mean), P(P_features_denseblock3_denselayer19_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer19.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer19_relu2), A(IX_features_denseblock3_denselayer19_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer19_conv2), A(IT_features_denseblock3_denselayer19_conv2), A(IX_features_denseblock3_denselayer19_relu2), P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n, &g_features_denseblock3_denselayer19_conv2);
+    /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer19_concat1), A(IX_features_denseblock3_denselayer18_concat1), n, 864, 0, 832, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer19_concat1), A(IX_features_denseblock3_denselayer19_conv2), n, 864, 832, 32, 196);
+    /* features.denseblock3.denselayer20.norm1: batchnorm, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer20_norm1), A(IX_features_denseblock3_denselayer19_concat1), P(P_features_denseblock3_denselayer20_norm1_weight), P(P_features_denseblock3_denselayer20_norm1_bias), P(P_features_denseblock3_denselayer20_norm1_running_mean), P(P_features_denseblock3_denselayer20_norm1_running_var), n, 864, 196, 1e-05f);
+    /* features.denseblock3.denselayer20.relu1: relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer20_relu1), A(IX_features_denseblock3_denselayer20_norm1), (size_t)n * 169344);
+    /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer20_conv1), NULL, A(IX_features_denseblock3_denselayer20_relu1), P(P_features_denseblock3_denselayer20_conv1_weight), NULL, n, &g_features_denseblock3_denselayer20_conv1);
+    /* features.denseblock3.denselayer20.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer20_norm2), A(IX_features_denseblock3_denselayer20_conv1), P(P_features_denseblock3_denselayer20_norm2_weight), P(P_features_denseblock3_denselayer20_norm2_bias), P(P_features_denseblock3_denselayer20_norm2_running_mean), P(P_features_denseblock3_denselayer20_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer20.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer20_relu2), A(IX_features_denseblock3_denselayer20_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer20_conv2), A(IT_features_denseblock3_denselayer20_conv2), A(IX_features_denseblock3_denselayer20_relu2), P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n, &g_features_denseblock3_denselayer20_conv2);
+    /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer20_concat1), A(IX_features_denseblock3_denselayer19_concat1), n, 896, 0, 864, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer20_concat1), A(IX_features_denseblock3_denselayer20_conv2), n, 896, 864, 32, 196);
+    /* features.denseblock3.denselayer21.norm1: batchnorm, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer21_norm1), A(IX_features_denseblock3_denselayer20_concat1), P(P_features_denseblock3_denselayer21_norm1_weight), P(P_features_denseblock3_denselayer21_norm1_bias), P(P_features_denseblock3_denselayer21_norm1_running_mean), P(P_features_denseblock3_denselayer21_norm1_running_var), n, 896, 196, 1e-05f);
+    /* features.denseblock3.denselayer21.relu1: relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer21_relu1), A(IX_features_denseblock3_denselayer21_norm1), (size_t)n * 175616);
+    /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer21_conv1), NULL, A(IX_features_denseblock3_denselayer21_relu1), P(P_features_denseblock3_denselayer21_conv1_weight), NULL, n, &g_features_denseblock3_denselayer21_conv1);
+    /* features.denseblock3.denselayer21.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer21_norm2), A(IX_features_denseblock3_denselayer21_conv1), P(P_features_denseblock3_denselayer21_norm2_weight), P(P_features_denseblock3_denselayer21_norm2_bias), P(P_features_denseblock3_denselayer21_norm2_running_mean), P(P_features_denseblock3_denselayer21_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer21.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer21_relu2), A(IX_features_denseblock3_denselayer21_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer21_conv2), A(IT_features_denseblock3_denselayer21_conv2), A(IX_features_denseblock3_denselayer21_relu2), P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n, &g_features_denseblock3_denselayer21_conv2);
+    /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer21_concat1), A(IX_features_denseblock3_denselayer20_concat1), n, 928, 0, 896, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer21_concat1), A(IX_features_denseblock3_denselayer21_conv2), n, 928, 896, 32, 196);
+    /* features.denseblock3.denselayer22.norm1: batchnorm, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer22_norm1), A(IX_features_denseblock3_denselayer21_concat1), P(P_features_denseblock3_denselayer22_norm1_weight), P(P_features_denseblock3_denselayer22_norm1_bias), P(P_features_denseblock3_denselayer22_norm1_running_mean), P(P_features_denseblock3_denselayer22_norm1_running_var), n, 928, 196, 1e-05f);
+    /* features.denseblock3.denselayer22.relu1: relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer22_relu1), A(IX_features_denseblock3_denselayer22_norm1), (size_t)n * 181888);
+    /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer22_conv1), NULL, A(IX_features_denseblock3_denselayer22_relu1), P(P_features_denseblock3_denselayer22_conv1_weight), NULL, n, &g_features_denseblock3_denselayer22_conv1);
+    /* features.denseblock3.denselayer22.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer22_norm2), A(IX_features_denseblock3_denselayer22_conv1), P(P_features_denseblock3_denselayer22_norm2_weight), P(P_features_denseblock3_denselayer22_norm2_bias), P(P_features_denseblock3_denselayer22_norm2_running_mean), P(P_features_denseblock3_denselayer22_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer22.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer22_relu2), A(IX_features_denseblock3_denselayer22_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer22_conv2), A(IT_features_denseblock3_denselayer22_conv2), A(IX_features_denseblock3_denselayer22_relu2), P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n, &g_features_denseblock3_denselayer22_conv2);
+    /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer22_concat1), A(IX_features_denseblock3_denselayer21_concat1), n, 960, 0, 928, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer22_concat1), A(IX_features_denseblock3_denselayer22_conv2), n, 960, 928, 32, 196);
+    /* features.denseblock3.denselayer23.norm1: batchnorm, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer23_norm1), A(IX_features_denseblock3_denselayer22_concat1), P(P_features_denseblock3_denselayer23_norm1_weight), P(P_features_denseblock3_denselayer23_norm1_bias), P(P_features_denseblock3_denselayer23_norm1_running_mean), P(P_features_denseblock3_denselayer23_norm1_running_var), n, 960, 196, 1e-05f);
+    /* features.denseblock3.denselayer23.relu1: relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer23_relu1), A(IX_features_denseblock3_denselayer23_norm1), (size_t)n * 188160);
+    /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer23_conv1), NULL, A(IX_features_denseblock3_denselayer23_relu1), P(P_features_denseblock3_denselayer23_conv1_weight), NULL, n, &g_features_denseblock3_denselayer23_conv1);
+    /* features.denseblock3.denselayer23.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer23_norm2), A(IX_features_denseblock3_denselayer23_conv1), P(P_features_denseblock3_denselayer23_norm2_weight), P(P_features_denseblock3_denselayer23_norm2_bias), P(P_features_denseblock3_denselayer23_norm2_running_mean), P(P_features_denseblock3_denselayer23_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer23.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer23_relu2), A(IX_features_denseblock3_denselayer23_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer23_conv2), A(IT_features_denseblock3_denselayer23_conv2), A(IX_features_denseblock3_denselayer23_relu2), P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n, &g_features_denseblock3_denselayer23_conv2);
+    /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer23_concat1), A(IX_features_denseblock3_denselayer22_concat1), n, 992, 0, 960, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer23_concat1), A(IX_features_denseblock3_denselayer23_conv2), n, 992, 960, 32, 196);
+    /* features.denseblock3.denselayer24.norm1: batchnorm, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer24_norm1), A(IX_features_denseblock3_denselayer23_concat1), P(P_features_denseblock3_denselayer24_norm1_weight), P(P_features_denseblock3_denselayer24_norm1_bias), P(P_features_denseblock3_denselayer24_norm1_running_mean), P(P_features_denseblock3_denselayer24_norm1_running_var), n, 992, 196, 1e-05f);
+    /* features.denseblock3.denselayer24.relu1: relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer24_relu1), A(IX_features_denseblock3_denselayer24_norm1), (size_t)n * 194432);
+    /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_conv1), NULL, A(IX_features_denseblock3_denselayer24_relu1), P(P_features_denseblock3_denselayer24_conv1_weight), NULL, n, &g_features_denseblock3_denselayer24_conv1);
+    /* features.denseblock3.denselayer24.norm2: batchnorm, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer24_norm2), A(IX_features_denseblock3_denselayer24_conv1), P(P_features_denseblock3_denselayer24_norm2_weight), P(P_features_denseblock3_denselayer24_norm2_bias), P(P_features_denseblock3_denselayer24_norm2_running_mean), P(P_features_denseblock3_denselayer24_norm2_running_var), n, 128, 196, 1e-05f);
+    /* features.denseblock3.denselayer24.relu2: relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer24_relu2), A(IX_features_denseblock3_denselayer24_norm2), (size_t)n * 25088);
+    /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] -> [32,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_conv2), A(IT_features_denseblock3_denselayer24_conv2), A(IX_features_denseblock3_denselayer24_relu2), P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n, &g_features_denseblock3_denselayer24_conv2);
+    /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer24_concat1), A(IX_features_denseblock3_denselayer23_concat1), n, 1024, 0, 992, 196);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer24_concat1), A(IX_features_denseblock3_denselayer24_conv2), n, 1024, 992, 32, 196);
+    /* features.transition3.norm: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
+    rt_batchnorm_forward_eval(A(IX_features_transition3_norm), A(IX_features_denseblock3_denselayer24_concat1), P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias), P(P_features_transition3_norm_running_mean), P(P_features_transition3_norm_running_var), n, 1024, 196, 1e-05f);
+    /* features.transition3.relu: relu, [1024,14,14] -> [1024,14,14]  (specs/densenet_imagenet.lua:30) */
+    rt_relu_forward(A(IX_features_transition3_relu), A(IX_features_transition3_norm), (size_t)n * 200704);
+    /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:30) */
+    rt_conv2d_forward(A(IX_features_transition3_conv), NULL, A(IX_features_transition3_relu), P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
+    /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]  (specs/densenet_imagenet.lua:30) */
+    rt_avgpool_forward(A(IX_features_transition3_pool), A(IX_features_transition3_conv), n, &g_features_transition3_pool);
+    /* features.denseblock4.denselayer1.norm1: batchnorm, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer1_norm1), A(IX_features_transition3_pool), P(P_features_denseblock4_denselayer1_norm1_weight), P(P_features_denseblock4_denselayer1_norm1_bias), P(P_features_denseblock4_denselayer1_norm1_running_mean), P(P_features_denseblock4_denselayer1_norm1_running_var), n, 512, 49, 1e-05f);
+    /* features.denseblock4.denselayer1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer1_relu1), A(IX_features_denseblock4_denselayer1_norm1), (size_t)n * 25088);
+    /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer1_conv1), NULL, A(IX_features_denseblock4_denselayer1_relu1), P(P_features_denseblock4_denselayer1_conv1_weight), NULL, n, &g_features_denseblock4_denselayer1_conv1);
+    /* features.denseblock4.denselayer1.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer1_norm2), A(IX_features_denseblock4_denselayer1_conv1), P(P_features_denseblock4_denselayer1_norm2_weight), P(P_features_denseblock4_denselayer1_norm2_bias), P(P_features_denseblock4_denselayer1_norm2_running_mean), P(P_features_denseblock4_denselayer1_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer1.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer1_relu2), A(IX_features_denseblock4_denselayer1_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer1_conv2), A(IT_features_denseblock4_denselayer1_conv2), A(IX_features_denseblock4_denselayer1_relu2), P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n, &g_features_denseblock4_denselayer1_conv2);
+    /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer1_concat1), A(IX_features_transition3_pool), n, 544, 0, 512, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer1_concat1), A(IX_features_denseblock4_denselayer1_conv2), n, 544, 512, 32, 49);
+    /* features.denseblock4.denselayer2.norm1: batchnorm, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer2_norm1), A(IX_features_denseblock4_denselayer1_concat1), P(P_features_denseblock4_denselayer2_norm1_weight), P(P_features_denseblock4_denselayer2_norm1_bias), P(P_features_denseblock4_denselayer2_norm1_running_mean), P(P_features_denseblock4_denselayer2_norm1_running_var), n, 544, 49, 1e-05f);
+    /* features.denseblock4.denselayer2.relu1: relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer2_relu1), A(IX_features_denseblock4_denselayer2_norm1), (size_t)n * 26656);
+    /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer2_conv1), NULL, A(IX_features_denseblock4_denselayer2_relu1), P(P_features_denseblock4_denselayer2_conv1_weight), NULL, n, &g_features_denseblock4_denselayer2_conv1);
+    /* features.denseblock4.denselayer2.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer2_norm2), A(IX_features_denseblock4_denselayer2_conv1), P(P_features_denseblock4_denselayer2_norm2_weight), P(P_features_denseblock4_denselayer2_norm2_bias), P(P_features_denseblock4_denselayer2_norm2_running_mean), P(P_features_denseblock4_denselayer2_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer2.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer2_relu2), A(IX_features_denseblock4_denselayer2_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer2_conv2), A(IT_features_denseblock4_denselayer2_conv2), A(IX_features_denseblock4_denselayer2_relu2), P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n, &g_features_denseblock4_denselayer2_conv2);
+    /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer2_concat1), A(IX_features_denseblock4_denselayer1_concat1), n, 576, 0, 544, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer2_concat1), A(IX_features_denseblock4_denselayer2_conv2), n, 576, 544, 32, 49);
+    /* features.denseblock4.denselayer3.norm1: batchnorm, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer3_norm1), A(IX_features_denseblock4_denselayer2_concat1), P(P_features_denseblock4_denselayer3_norm1_weight), P(P_features_denseblock4_denselayer3_norm1_bias), P(P_features_denseblock4_denselayer3_norm1_running_mean), P(P_features_denseblock4_denselayer3_norm1_running_var), n, 576, 49, 1e-05f);
+    /* features.denseblock4.denselayer3.relu1: relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer3_relu1), A(IX_features_denseblock4_denselayer3_norm1), (size_t)n * 28224);
+    /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer3_conv1), NULL, A(IX_features_denseblock4_denselayer3_relu1), P(P_features_denseblock4_denselayer3_conv1_weight), NULL, n, &g_features_denseblock4_denselayer3_conv1);
+    /* features.denseblock4.denselayer3.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer3_norm2), A(IX_features_denseblock4_denselayer3_conv1), P(P_features_denseblock4_denselayer3_norm2_weight), P(P_features_denseblock4_denselayer3_norm2_bias), P(P_features_denseblock4_denselayer3_norm2_running_mean), P(P_features_denseblock4_denselayer3_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer3.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer3_relu2), A(IX_features_denseblock4_denselayer3_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer3_conv2), A(IT_features_denseblock4_denselayer3_conv2), A(IX_features_denseblock4_denselayer3_relu2), P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n, &g_features_denseblock4_denselayer3_conv2);
+    /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer3_concat1), A(IX_features_denseblock4_denselayer2_concat1), n, 608, 0, 576, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer3_concat1), A(IX_features_denseblock4_denselayer3_conv2), n, 608, 576, 32, 49);
+    /* features.denseblock4.denselayer4.norm1: batchnorm, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer4_norm1), A(IX_features_denseblock4_denselayer3_concat1), P(P_features_denseblock4_denselayer4_norm1_weight), P(P_features_denseblock4_denselayer4_norm1_bias), P(P_features_denseblock4_denselayer4_norm1_running_mean), P(P_features_denseblock4_denselayer4_norm1_running_var), n, 608, 49, 1e-05f);
+    /* features.denseblock4.denselayer4.relu1: relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer4_relu1), A(IX_features_denseblock4_denselayer4_norm1), (size_t)n * 29792);
+    /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer4_conv1), NULL, A(IX_features_denseblock4_denselayer4_relu1), P(P_features_denseblock4_denselayer4_conv1_weight), NULL, n, &g_features_denseblock4_denselayer4_conv1);
+    /* features.denseblock4.denselayer4.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer4_norm2), A(IX_features_denseblock4_denselayer4_conv1), P(P_features_denseblock4_denselayer4_norm2_weight), P(P_features_denseblock4_denselayer4_norm2_bias), P(P_features_denseblock4_denselayer4_norm2_running_mean), P(P_features_denseblock4_denselayer4_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer4.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer4_relu2), A(IX_features_denseblock4_denselayer4_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer4_conv2), A(IT_features_denseblock4_denselayer4_conv2), A(IX_features_denseblock4_denselayer4_relu2), P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n, &g_features_denseblock4_denselayer4_conv2);
+    /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer4_concat1), A(IX_features_denseblock4_denselayer3_concat1), n, 640, 0, 608, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer4_concat1), A(IX_features_denseblock4_denselayer4_conv2), n, 640, 608, 32, 49);
+    /* features.denseblock4.denselayer5.norm1: batchnorm, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer5_norm1), A(IX_features_denseblock4_denselayer4_concat1), P(P_features_denseblock4_denselayer5_norm1_weight), P(P_features_denseblock4_denselayer5_norm1_bias), P(P_features_denseblock4_denselayer5_norm1_running_mean), P(P_features_denseblock4_denselayer5_norm1_running_var), n, 640, 49, 1e-05f);
+    /* features.denseblock4.denselayer5.relu1: relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer5_relu1), A(IX_features_denseblock4_denselayer5_norm1), (size_t)n * 31360);
+    /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer5_conv1), NULL, A(IX_features_denseblock4_denselayer5_relu1), P(P_features_denseblock4_denselayer5_conv1_weight), NULL, n, &g_features_denseblock4_denselayer5_conv1);
+    /* features.denseblock4.denselayer5.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer5_norm2), A(IX_features_denseblock4_denselayer5_conv1), P(P_features_denseblock4_denselayer5_norm2_weight), P(P_features_denseblock4_denselayer5_norm2_bias), P(P_features_denseblock4_denselayer5_norm2_running_mean), P(P_features_denseblock4_denselayer5_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer5.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer5_relu2), A(IX_features_denseblock4_denselayer5_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer5_conv2), A(IT_features_denseblock4_denselayer5_conv2), A(IX_features_denseblock4_denselayer5_relu2), P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n, &g_features_denseblock4_denselayer5_conv2);
+    /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer5_concat1), A(IX_features_denseblock4_denselayer4_concat1), n, 672, 0, 640, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer5_concat1), A(IX_features_denseblock4_denselayer5_conv2), n, 672, 640, 32, 49);
+    /* features.denseblock4.denselayer6.norm1: batchnorm, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer6_norm1), A(IX_features_denseblock4_denselayer5_concat1), P(P_features_denseblock4_denselayer6_norm1_weight), P(P_features_denseblock4_denselayer6_norm1_bias), P(P_features_denseblock4_denselayer6_norm1_running_mean), P(P_features_denseblock4_denselayer6_norm1_running_var), n, 672, 49, 1e-05f);
+    /* features.denseblock4.denselayer6.relu1: relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer6_relu1), A(IX_features_denseblock4_denselayer6_norm1), (size_t)n * 32928);
+    /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer6_conv1), NULL, A(IX_features_denseblock4_denselayer6_relu1), P(P_features_denseblock4_denselayer6_conv1_weight), NULL, n, &g_features_denseblock4_denselayer6_conv1);
+    /* features.denseblock4.denselayer6.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer6_norm2), A(IX_features_denseblock4_denselayer6_conv1), P(P_features_denseblock4_denselayer6_norm2_weight), P(P_features_denseblock4_denselayer6_norm2_bias), P(P_features_denseblock4_denselayer6_norm2_running_mean), P(P_features_denseblock4_denselayer6_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer6.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer6_relu2), A(IX_features_denseblock4_denselayer6_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer6_conv2), A(IT_features_denseblock4_denselayer6_conv2), A(IX_features_denseblock4_denselayer6_relu2), P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n, &g_features_denseblock4_denselayer6_conv2);
+    /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer6_concat1), A(IX_features_denseblock4_denselayer5_concat1), n, 704, 0, 672, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer6_concat1), A(IX_features_denseblock4_denselayer6_conv2), n, 704, 672, 32, 49);
+    /* features.denseblock4.denselayer7.norm1: batchnorm, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer7_norm1), A(IX_features_denseblock4_denselayer6_concat1), P(P_features_denseblock4_denselayer7_norm1_weight), P(P_features_denseblock4_denselayer7_norm1_bias), P(P_features_denseblock4_denselayer7_norm1_running_mean), P(P_features_denseblock4_denselayer7_norm1_running_var), n, 704, 49, 1e-05f);
+    /* features.denseblock4.denselayer7.relu1: relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer7_relu1), A(IX_features_denseblock4_denselayer7_norm1), (size_t)n * 34496);
+    /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer7_conv1), NULL, A(IX_features_denseblock4_denselayer7_relu1), P(P_features_denseblock4_denselayer7_conv1_weight), NULL, n, &g_features_denseblock4_denselayer7_conv1);
+    /* features.denseblock4.denselayer7.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer7_norm2), A(IX_features_denseblock4_denselayer7_conv1), P(P_features_denseblock4_denselayer7_norm2_weight), P(P_features_denseblock4_denselayer7_norm2_bias), P(P_features_denseblock4_denselayer7_norm2_running_mean), P(P_features_denseblock4_denselayer7_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer7.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer7_relu2), A(IX_features_denseblock4_denselayer7_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer7_conv2), A(IT_features_denseblock4_denselayer7_conv2), A(IX_features_denseblock4_denselayer7_relu2), P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n, &g_features_denseblock4_denselayer7_conv2);
+    /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer7_concat1), A(IX_features_denseblock4_denselayer6_concat1), n, 736, 0, 704, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer7_concat1), A(IX_features_denseblock4_denselayer7_conv2), n, 736, 704, 32, 49);
+    /* features.denseblock4.denselayer8.norm1: batchnorm, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer8_norm1), A(IX_features_denseblock4_denselayer7_concat1), P(P_features_denseblock4_denselayer8_norm1_weight), P(P_features_denseblock4_denselayer8_norm1_bias), P(P_features_denseblock4_denselayer8_norm1_running_mean), P(P_features_denseblock4_denselayer8_norm1_running_var), n, 736, 49, 1e-05f);
+    /* features.denseblock4.denselayer8.relu1: relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer8_relu1), A(IX_features_denseblock4_denselayer8_norm1), (size_t)n * 36064);
+    /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer8_conv1), NULL, A(IX_features_denseblock4_denselayer8_relu1), P(P_features_denseblock4_denselayer8_conv1_weight), NULL, n, &g_features_denseblock4_denselayer8_conv1);
+    /* features.denseblock4.denselayer8.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer8_norm2), A(IX_features_denseblock4_denselayer8_conv1), P(P_features_denseblock4_denselayer8_norm2_weight), P(P_features_denseblock4_denselayer8_norm2_bias), P(P_features_denseblock4_denselayer8_norm2_running_mean), P(P_features_denseblock4_denselayer8_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer8.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer8_relu2), A(IX_features_denseblock4_denselayer8_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer8_conv2), A(IT_features_denseblock4_denselayer8_conv2), A(IX_features_denseblock4_denselayer8_relu2), P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n, &g_features_denseblock4_denselayer8_conv2);
+    /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer8_concat1), A(IX_features_denseblock4_denselayer7_concat1), n, 768, 0, 736, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer8_concat1), A(IX_features_denseblock4_denselayer8_conv2), n, 768, 736, 32, 49);
+    /* features.denseblock4.denselayer9.norm1: batchnorm, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer9_norm1), A(IX_features_denseblock4_denselayer8_concat1), P(P_features_denseblock4_denselayer9_norm1_weight), P(P_features_denseblock4_denselayer9_norm1_bias), P(P_features_denseblock4_denselayer9_norm1_running_mean), P(P_features_denseblock4_denselayer9_norm1_running_var), n, 768, 49, 1e-05f);
+    /* features.denseblock4.denselayer9.relu1: relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer9_relu1), A(IX_features_denseblock4_denselayer9_norm1), (size_t)n * 37632);
+    /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer9_conv1), NULL, A(IX_features_denseblock4_denselayer9_relu1), P(P_features_denseblock4_denselayer9_conv1_weight), NULL, n, &g_features_denseblock4_denselayer9_conv1);
+    /* features.denseblock4.denselayer9.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer9_norm2), A(IX_features_denseblock4_denselayer9_conv1), P(P_features_denseblock4_denselayer9_norm2_weight), P(P_features_denseblock4_denselayer9_norm2_bias), P(P_features_denseblock4_denselayer9_norm2_running_mean), P(P_features_denseblock4_denselayer9_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer9.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer9_relu2), A(IX_features_denseblock4_denselayer9_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer9_conv2), A(IT_features_denseblock4_denselayer9_conv2), A(IX_features_denseblock4_denselayer9_relu2), P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n, &g_features_denseblock4_denselayer9_conv2);
+    /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer9_concat1), A(IX_features_denseblock4_denselayer8_concat1), n, 800, 0, 768, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer9_concat1), A(IX_features_denseblock4_denselayer9_conv2), n, 800, 768, 32, 49);
+    /* features.denseblock4.denselayer10.norm1: batchnorm, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer10_norm1), A(IX_features_denseblock4_denselayer9_concat1), P(P_features_denseblock4_denselayer10_norm1_weight), P(P_features_denseblock4_denselayer10_norm1_bias), P(P_features_denseblock4_denselayer10_norm1_running_mean), P(P_features_denseblock4_denselayer10_norm1_running_var), n, 800, 49, 1e-05f);
+    /* features.denseblock4.denselayer10.relu1: relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer10_relu1), A(IX_features_denseblock4_denselayer10_norm1), (size_t)n * 39200);
+    /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer10_conv1), NULL, A(IX_features_denseblock4_denselayer10_relu1), P(P_features_denseblock4_denselayer10_conv1_weight), NULL, n, &g_features_denseblock4_denselayer10_conv1);
+    /* features.denseblock4.denselayer10.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer10_norm2), A(IX_features_denseblock4_denselayer10_conv1), P(P_features_denseblock4_denselayer10_norm2_weight), P(P_features_denseblock4_denselayer10_norm2_bias), P(P_features_denseblock4_denselayer10_norm2_running_mean), P(P_features_denseblock4_denselayer10_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer10.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer10_relu2), A(IX_features_denseblock4_denselayer10_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer10_conv2), A(IT_features_denseblock4_denselayer10_conv2), A(IX_features_denseblock4_denselayer10_relu2), P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n, &g_features_denseblock4_denselayer10_conv2);
+    /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer10_concat1), A(IX_features_denseblock4_denselayer9_concat1), n, 832, 0, 800, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer10_concat1), A(IX_features_denseblock4_denselayer10_conv2), n, 832, 800, 32, 49);
+    /* features.denseblock4.denselayer11.norm1: batchnorm, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer11_norm1), A(IX_features_denseblock4_denselayer10_concat1), P(P_features_denseblock4_denselayer11_norm1_weight), P(P_features_denseblock4_denselayer11_norm1_bias), P(P_features_denseblock4_denselayer11_norm1_running_mean), P(P_features_denseblock4_denselayer11_norm1_running_var), n, 832, 49, 1e-05f);
+    /* features.denseblock4.denselayer11.relu1: relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer11_relu1), A(IX_features_denseblock4_denselayer11_norm1), (size_t)n * 40768);
+    /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer11_conv1), NULL, A(IX_features_denseblock4_denselayer11_relu1), P(P_features_denseblock4_denselayer11_conv1_weight), NULL, n, &g_features_denseblock4_denselayer11_conv1);
+    /* features.denseblock4.denselayer11.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer11_norm2), A(IX_features_denseblock4_denselayer11_conv1), P(P_features_denseblock4_denselayer11_norm2_weight), P(P_features_denseblock4_denselayer11_norm2_bias), P(P_features_denseblock4_denselayer11_norm2_running_mean), P(P_features_denseblock4_denselayer11_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer11.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer11_relu2), A(IX_features_denseblock4_denselayer11_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer11_conv2), A(IT_features_denseblock4_denselayer11_conv2), A(IX_features_denseblock4_denselayer11_relu2), P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n, &g_features_denseblock4_denselayer11_conv2);
+    /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer11_concat1), A(IX_features_denseblock4_denselayer10_concat1), n, 864, 0, 832, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer11_concat1), A(IX_features_denseblock4_denselayer11_conv2), n, 864, 832, 32, 49);
+    /* features.denseblock4.denselayer12.norm1: batchnorm, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer12_norm1), A(IX_features_denseblock4_denselayer11_concat1), P(P_features_denseblock4_denselayer12_norm1_weight), P(P_features_denseblock4_denselayer12_norm1_bias), P(P_features_denseblock4_denselayer12_norm1_running_mean), P(P_features_denseblock4_denselayer12_norm1_running_var), n, 864, 49, 1e-05f);
+    /* features.denseblock4.denselayer12.relu1: relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer12_relu1), A(IX_features_denseblock4_denselayer12_norm1), (size_t)n * 42336);
+    /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer12_conv1), NULL, A(IX_features_denseblock4_denselayer12_relu1), P(P_features_denseblock4_denselayer12_conv1_weight), NULL, n, &g_features_denseblock4_denselayer12_conv1);
+    /* features.denseblock4.denselayer12.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer12_norm2), A(IX_features_denseblock4_denselayer12_conv1), P(P_features_denseblock4_denselayer12_norm2_weight), P(P_features_denseblock4_denselayer12_norm2_bias), P(P_features_denseblock4_denselayer12_norm2_running_mean), P(P_features_denseblock4_denselayer12_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer12.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer12_relu2), A(IX_features_denseblock4_denselayer12_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer12_conv2), A(IT_features_denseblock4_denselayer12_conv2), A(IX_features_denseblock4_denselayer12_relu2), P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n, &g_features_denseblock4_denselayer12_conv2);
+    /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer12_concat1), A(IX_features_denseblock4_denselayer11_concat1), n, 896, 0, 864, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer12_concat1), A(IX_features_denseblock4_denselayer12_conv2), n, 896, 864, 32, 49);
+    /* features.denseblock4.denselayer13.norm1: batchnorm, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer13_norm1), A(IX_features_denseblock4_denselayer12_concat1), P(P_features_denseblock4_denselayer13_norm1_weight), P(P_features_denseblock4_denselayer13_norm1_bias), P(P_features_denseblock4_denselayer13_norm1_running_mean), P(P_features_denseblock4_denselayer13_norm1_running_var), n, 896, 49, 1e-05f);
+    /* features.denseblock4.denselayer13.relu1: relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer13_relu1), A(IX_features_denseblock4_denselayer13_norm1), (size_t)n * 43904);
+    /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer13_conv1), NULL, A(IX_features_denseblock4_denselayer13_relu1), P(P_features_denseblock4_denselayer13_conv1_weight), NULL, n, &g_features_denseblock4_denselayer13_conv1);
+    /* features.denseblock4.denselayer13.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer13_norm2), A(IX_features_denseblock4_denselayer13_conv1), P(P_features_denseblock4_denselayer13_norm2_weight), P(P_features_denseblock4_denselayer13_norm2_bias), P(P_features_denseblock4_denselayer13_norm2_running_mean), P(P_features_denseblock4_denselayer13_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer13.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer13_relu2), A(IX_features_denseblock4_denselayer13_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer13_conv2), A(IT_features_denseblock4_denselayer13_conv2), A(IX_features_denseblock4_denselayer13_relu2), P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n, &g_features_denseblock4_denselayer13_conv2);
+    /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer13_concat1), A(IX_features_denseblock4_denselayer12_concat1), n, 928, 0, 896, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer13_concat1), A(IX_features_denseblock4_denselayer13_conv2), n, 928, 896, 32, 49);
+    /* features.denseblock4.denselayer14.norm1: batchnorm, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer14_norm1), A(IX_features_denseblock4_denselayer13_concat1), P(P_features_denseblock4_denselayer14_norm1_weight), P(P_features_denseblock4_denselayer14_norm1_bias), P(P_features_denseblock4_denselayer14_norm1_running_mean), P(P_features_denseblock4_denselayer14_norm1_running_var), n, 928, 49, 1e-05f);
+    /* features.denseblock4.denselayer14.relu1: relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer14_relu1), A(IX_features_denseblock4_denselayer14_norm1), (size_t)n * 45472);
+    /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer14_conv1), NULL, A(IX_features_denseblock4_denselayer14_relu1), P(P_features_denseblock4_denselayer14_conv1_weight), NULL, n, &g_features_denseblock4_denselayer14_conv1);
+    /* features.denseblock4.denselayer14.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer14_norm2), A(IX_features_denseblock4_denselayer14_conv1), P(P_features_denseblock4_denselayer14_norm2_weight), P(P_features_denseblock4_denselayer14_norm2_bias), P(P_features_denseblock4_denselayer14_norm2_running_mean), P(P_features_denseblock4_denselayer14_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer14.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer14_relu2), A(IX_features_denseblock4_denselayer14_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer14_conv2), A(IT_features_denseblock4_denselayer14_conv2), A(IX_features_denseblock4_denselayer14_relu2), P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n, &g_features_denseblock4_denselayer14_conv2);
+    /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer14_concat1), A(IX_features_denseblock4_denselayer13_concat1), n, 960, 0, 928, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer14_concat1), A(IX_features_denseblock4_denselayer14_conv2), n, 960, 928, 32, 49);
+    /* features.denseblock4.denselayer15.norm1: batchnorm, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer15_norm1), A(IX_features_denseblock4_denselayer14_concat1), P(P_features_denseblock4_denselayer15_norm1_weight), P(P_features_denseblock4_denselayer15_norm1_bias), P(P_features_denseblock4_denselayer15_norm1_running_mean), P(P_features_denseblock4_denselayer15_norm1_running_var), n, 960, 49, 1e-05f);
+    /* features.denseblock4.denselayer15.relu1: relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer15_relu1), A(IX_features_denseblock4_denselayer15_norm1), (size_t)n * 47040);
+    /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer15_conv1), NULL, A(IX_features_denseblock4_denselayer15_relu1), P(P_features_denseblock4_denselayer15_conv1_weight), NULL, n, &g_features_denseblock4_denselayer15_conv1);
+    /* features.denseblock4.denselayer15.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer15_norm2), A(IX_features_denseblock4_denselayer15_conv1), P(P_features_denseblock4_denselayer15_norm2_weight), P(P_features_denseblock4_denselayer15_norm2_bias), P(P_features_denseblock4_denselayer15_norm2_running_mean), P(P_features_denseblock4_denselayer15_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer15.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer15_relu2), A(IX_features_denseblock4_denselayer15_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer15_conv2), A(IT_features_denseblock4_denselayer15_conv2), A(IX_features_denseblock4_denselayer15_relu2), P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n, &g_features_denseblock4_denselayer15_conv2);
+    /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer15_concat1), A(IX_features_denseblock4_denselayer14_concat1), n, 992, 0, 960, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer15_concat1), A(IX_features_denseblock4_denselayer15_conv2), n, 992, 960, 32, 49);
+    /* features.denseblock4.denselayer16.norm1: batchnorm, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer16_norm1), A(IX_features_denseblock4_denselayer15_concat1), P(P_features_denseblock4_denselayer16_norm1_weight), P(P_features_denseblock4_denselayer16_norm1_bias), P(P_features_denseblock4_denselayer16_norm1_running_mean), P(P_features_denseblock4_denselayer16_norm1_running_var), n, 992, 49, 1e-05f);
+    /* features.denseblock4.denselayer16.relu1: relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer16_relu1), A(IX_features_denseblock4_denselayer16_norm1), (size_t)n * 48608);
+    /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_conv1), NULL, A(IX_features_denseblock4_denselayer16_relu1), P(P_features_denseblock4_denselayer16_conv1_weight), NULL, n, &g_features_denseblock4_denselayer16_conv1);
+    /* features.denseblock4.denselayer16.norm2: batchnorm, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock4_denselayer16_norm2), A(IX_features_denseblock4_denselayer16_conv1), P(P_features_denseblock4_denselayer16_norm2_weight), P(P_features_denseblock4_denselayer16_norm2_bias), P(P_features_denseblock4_denselayer16_norm2_running_mean), P(P_features_denseblock4_denselayer16_norm2_running_var), n, 128, 49, 1e-05f);
+    /* features.denseblock4.denselayer16.relu2: relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_relu_forward(A(IX_features_denseblock4_denselayer16_relu2), A(IX_features_denseblock4_denselayer16_norm2), (size_t)n * 6272);
+    /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] -> [32,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_conv2), A(IT_features_denseblock4_denselayer16_conv2), A(IX_features_denseblock4_denselayer16_relu2), P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n, &g_features_denseblock4_denselayer16_conv2);
+    /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]  (specs/densenet_imagenet.lua:27) */
+    rt_concat_forward(A(IX_features_denseblock4_denselayer16_concat1), A(IX_features_denseblock4_denselayer15_concat1), n, 1024, 0, 992, 49);
+    rt_concat_forward(A(IX_features_denseblock4_denselayer16_concat1), A(IX_features_denseblock4_denselayer16_conv2), n, 1024, 992, 32, 49);
+    /* features.norm5: batchnorm, [1024,7,7] -> [1024,7,7]  (specs/densenet_imagenet.lua:33) */
+    rt_batchnorm_forward_eval(A(IX_features_norm5), A(IX_features_denseblock4_denselayer16_concat1), P(P_features_norm5_weight), P(P_features_norm5_bias), P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 1024, 49, 1e-05f);
+    /* relu: relu, [1024,7,7] -> [1024,7,7]  (specs/densenet_imagenet.lua:35) */
+    rt_relu_forward(A(IX_relu), A(IX_features_norm5), (size_t)n * 50176);
+    /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_relu), n, 1024, 49);
+    /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
+    rt_linear_forward(A(IX_classifier), A(IX_avgpool), P(P_classifier_weight), P(P_classifier_bias), n, 1024, 1000);
+    return A(IX_classifier);
+}
+
+float densenet121_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 1000, 1);
 }
 
 void densenet121_backward(const float *params, float *grads, float *arena, const float *x,
@@ -5951,9 +7357,11 @@ const RtModel densenet121_model = {
     .num_params = DENSENET121_NUM_PARAMS, .num_trainable = DENSENET121_NUM_TRAINABLE,
     .num_tensors = 606, .tensors = tensors,
     .num_layers = 300, .layers = layers,
+    .infer_arena_per_sample = DENSENET121_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = DENSENET121_INFER_ARENA_FIXED,
     .arena_per_sample = DENSENET121_ARENA_PER_SAMPLE, .arena_fixed = DENSENET121_ARENA_FIXED,
     .flops_per_sample = 5702168064.0,
-    .init = densenet121_init, .forward = densenet121_forward, .loss = densenet121_loss,
+    .init = densenet121_init, .forward = densenet121_forward, .infer = densenet121_infer, .loss = densenet121_loss,
     .backward = densenet121_backward, .zero_grad = densenet121_zero_grad,
     .sgd_step = densenet121_sgd_step, .adamw_step = densenet121_adamw_step
 };

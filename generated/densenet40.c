@@ -571,6 +571,169 @@ enum {
     S_features_norm5 = 4824,  /* 264 floats */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_features_conv0 = 0,  /* [24,28,28] */
+    IT_features_conv0 = 18816,  /* 7056 floats */
+    IX_features_denseblock1_denselayer1_norm1 = 18816,  /* [24,28,28] */
+    IX_features_denseblock1_denselayer1_relu1 = 37632,  /* [24,28,28] */
+    IX_features_denseblock1_denselayer1_conv1 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_norm2 = 18816,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_relu2 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_conv2 = 18816,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer1_conv2 = 94080,  /* 338688 floats */
+    IX_features_denseblock1_denselayer1_concat1 = 28224,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_norm1 = 0,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_relu1 = 56448,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_conv1 = 84672,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_norm2 = 122304,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu2 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_conv2 = 0,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer2_conv2 = 94080,  /* 338688 floats */
+    IX_features_denseblock1_denselayer2_concat1 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_norm1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_relu1 = 94080,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_conv1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_norm2 = 94080,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_relu2 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_conv2 = 37632,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer3_conv2 = 94080,  /* 338688 floats */
+    IX_features_denseblock1_denselayer3_concat1 = 94080,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer4_norm1 = 0,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer4_relu1 = 47040,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer4_conv1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_norm2 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_relu2 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_conv2 = 37632,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer4_conv2 = 141120,  /* 338688 floats */
+    IX_features_denseblock1_denselayer4_concat1 = 141120,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer5_norm1 = 0,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer5_relu1 = 56448,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer5_conv1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_norm2 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_relu2 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_conv2 = 37632,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer5_conv2 = 197568,  /* 338688 floats */
+    IX_features_denseblock1_denselayer5_concat1 = 47040,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_norm1 = 112896,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_relu1 = 178752,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_conv1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_norm2 = 112896,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_relu2 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_conv2 = 37632,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer6_conv2 = 112896,  /* 338688 floats */
+    IX_features_denseblock1_denselayer6_concat1 = 112896,  /* [96,28,28] */
+    IX_features_transition1_norm = 0,  /* [96,28,28] */
+    IX_features_transition1_relu = 75264,  /* [96,28,28] */
+    IX_features_transition1_conv = 0,  /* [48,28,28] */
+    IX_features_transition1_pool = 37632,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_norm1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_relu1 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_norm2 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer1_conv2 = 47040,  /* 84672 floats */
+    IX_features_denseblock2_denselayer1_concat1 = 11760,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer2_norm1 = 0,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer2_relu1 = 23520,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer2_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_norm2 = 23520,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer2_conv2 = 23520,  /* 84672 floats */
+    IX_features_denseblock2_denselayer2_concat1 = 23520,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer3_norm1 = 0,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer3_relu1 = 37632,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer3_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer3_norm2 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer3_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer3_conv2 = 37632,  /* 84672 floats */
+    IX_features_denseblock2_denselayer3_concat1 = 37632,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_norm1 = 0,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_relu1 = 16464,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_norm2 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer4_conv2 = 54096,  /* 84672 floats */
+    IX_features_denseblock2_denselayer4_concat1 = 11760,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_norm1 = 30576,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_relu1 = 49392,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer5_norm2 = 30576,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer5_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer5_conv2 = 30576,  /* 84672 floats */
+    IX_features_denseblock2_denselayer5_concat1 = 30576,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_norm1 = 0,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_relu1 = 51744,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_norm2 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer6_conv2 = 51744,  /* 84672 floats */
+    IX_features_denseblock2_denselayer6_concat1 = 51744,  /* [120,14,14] */
+    IX_features_transition2_norm = 0,  /* [120,14,14] */
+    IX_features_transition2_relu = 23520,  /* [120,14,14] */
+    IX_features_transition2_conv = 0,  /* [60,14,14] */
+    IX_features_transition2_pool = 11760,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_norm1 = 0,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_relu1 = 2940,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer1_conv2 = 14700,  /* 21168 floats */
+    IX_features_denseblock3_denselayer1_concat1 = 2940,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer2_norm1 = 6468,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer2_relu1 = 9996,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer2_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_norm2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer2_conv2 = 6468,  /* 21168 floats */
+    IX_features_denseblock3_denselayer2_concat1 = 6468,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer3_norm1 = 0,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer3_relu1 = 10584,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer3_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer3_conv2 = 10584,  /* 21168 floats */
+    IX_features_denseblock3_denselayer3_concat1 = 10584,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_norm1 = 0,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_relu1 = 4704,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer4_conv2 = 15288,  /* 21168 floats */
+    IX_features_denseblock3_denselayer4_concat1 = 2940,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_norm1 = 8232,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_relu1 = 13524,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_norm2 = 8232,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer5_conv2 = 8232,  /* 21168 floats */
+    IX_features_denseblock3_denselayer5_concat1 = 8232,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_norm1 = 0,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_relu1 = 14112,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer6_conv2 = 14112,  /* 21168 floats */
+    IX_features_denseblock3_denselayer6_concat1 = 14112,  /* [132,7,7] */
+    IX_features_norm5 = 0,  /* [132,7,7] */
+    IX_relu = 6468,  /* [132,7,7] */
+    IX_avgpool = 0,  /* [132] */
+    IX_classifier = 132,  /* [10] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_features_conv0,
@@ -1261,8 +1424,310 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     return A(X_classifier);
 }
 
-float densenet40_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_classifier), (const int32_t *)target, n, 10, 1);
+const float *densenet40_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
+    /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
+    rt_conv2d_forward(A(IX_features_conv0), A(IT_features_conv0), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
+    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer1_norm1), A(IX_features_conv0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 1e-05f);
+    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu1), A(IX_features_denseblock1_denselayer1_norm1), (size_t)n * 18816);
+    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL, A(IX_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n, &g_features_denseblock1_denselayer1_conv1);
+    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer1_norm2), A(IX_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 1e-05f);
+    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu2), A(IX_features_denseblock1_denselayer1_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv2), A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
+    /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_conv0), n, 36, 0, 24, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
+    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer2_norm1), A(IX_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 1e-05f);
+    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu1), A(IX_features_denseblock1_denselayer2_norm1), (size_t)n * 28224);
+    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL, A(IX_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n, &g_features_denseblock1_denselayer2_conv1);
+    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer2_norm2), A(IX_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 1e-05f);
+    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu2), A(IX_features_denseblock1_denselayer2_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv2), A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
+    /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
+    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer3_norm1), A(IX_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 1e-05f);
+    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu1), A(IX_features_denseblock1_denselayer3_norm1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL, A(IX_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n, &g_features_denseblock1_denselayer3_conv1);
+    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer3_norm2), A(IX_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 1e-05f);
+    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu2), A(IX_features_denseblock1_denselayer3_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv2), A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
+    /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
+    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer4_norm1), A(IX_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 1e-05f);
+    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu1), A(IX_features_denseblock1_denselayer4_norm1), (size_t)n * 47040);
+    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL, A(IX_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n, &g_features_denseblock1_denselayer4_conv1);
+    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer4_norm2), A(IX_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 1e-05f);
+    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu2), A(IX_features_denseblock1_denselayer4_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv2), A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
+    /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
+    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer5_norm1), A(IX_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 1e-05f);
+    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu1), A(IX_features_denseblock1_denselayer5_norm1), (size_t)n * 56448);
+    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL, A(IX_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n, &g_features_denseblock1_denselayer5_conv1);
+    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer5_norm2), A(IX_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 1e-05f);
+    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu2), A(IX_features_denseblock1_denselayer5_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv2), A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
+    /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
+    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer6_norm1), A(IX_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 1e-05f);
+    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu1), A(IX_features_denseblock1_denselayer6_norm1), (size_t)n * 65856);
+    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL, A(IX_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n, &g_features_denseblock1_denselayer6_conv1);
+    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer6_norm2), A(IX_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 1e-05f);
+    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu2), A(IX_features_denseblock1_denselayer6_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv2), A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
+    /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
+    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
+    rt_batchnorm_forward_eval(A(IX_features_transition1_norm), A(IX_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 96, 784, 1e-05f);
+    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
+    rt_relu_forward(A(IX_features_transition1_relu), A(IX_features_transition1_norm), (size_t)n * 75264);
+    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
+    rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
+    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
+    rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n, &g_features_transition1_pool);
+    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer1_norm1), A(IX_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 1e-05f);
+    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu1), A(IX_features_denseblock2_denselayer1_norm1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL, A(IX_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n, &g_features_denseblock2_denselayer1_conv1);
+    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer1_norm2), A(IX_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 1e-05f);
+    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu2), A(IX_features_denseblock2_denselayer1_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv2), A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
+    /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_transition1_pool), n, 60, 0, 48, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
+    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer2_norm1), A(IX_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 1e-05f);
+    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu1), A(IX_features_denseblock2_denselayer2_norm1), (size_t)n * 11760);
+    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL, A(IX_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n, &g_features_denseblock2_denselayer2_conv1);
+    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer2_norm2), A(IX_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 1e-05f);
+    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu2), A(IX_features_denseblock2_denselayer2_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv2), A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
+    /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
+    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer3_norm1), A(IX_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 1e-05f);
+    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu1), A(IX_features_denseblock2_denselayer3_norm1), (size_t)n * 14112);
+    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL, A(IX_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n, &g_features_denseblock2_denselayer3_conv1);
+    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer3_norm2), A(IX_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 1e-05f);
+    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu2), A(IX_features_denseblock2_denselayer3_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv2), A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
+    /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
+    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer4_norm1), A(IX_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 1e-05f);
+    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu1), A(IX_features_denseblock2_denselayer4_norm1), (size_t)n * 16464);
+    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL, A(IX_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n, &g_features_denseblock2_denselayer4_conv1);
+    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer4_norm2), A(IX_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 1e-05f);
+    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu2), A(IX_features_denseblock2_denselayer4_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv2), A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
+    /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
+    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer5_norm1), A(IX_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 1e-05f);
+    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu1), A(IX_features_denseblock2_denselayer5_norm1), (size_t)n * 18816);
+    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL, A(IX_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n, &g_features_denseblock2_denselayer5_conv1);
+    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer5_norm2), A(IX_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 1e-05f);
+    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu2), A(IX_features_denseblock2_denselayer5_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv2), A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
+    /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
+    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer6_norm1), A(IX_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 1e-05f);
+    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu1), A(IX_features_denseblock2_denselayer6_norm1), (size_t)n * 21168);
+    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL, A(IX_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n, &g_features_denseblock2_denselayer6_conv1);
+    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer6_norm2), A(IX_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 1e-05f);
+    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu2), A(IX_features_denseblock2_denselayer6_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv2), A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
+    /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
+    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
+    rt_batchnorm_forward_eval(A(IX_features_transition2_norm), A(IX_features_denseblock2_denselayer6_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 120, 196, 1e-05f);
+    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
+    rt_relu_forward(A(IX_features_transition2_relu), A(IX_features_transition2_norm), (size_t)n * 23520);
+    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
+    rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
+    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
+    rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n, &g_features_transition2_pool);
+    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer1_norm1), A(IX_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 1e-05f);
+    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu1), A(IX_features_denseblock3_denselayer1_norm1), (size_t)n * 2940);
+    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL, A(IX_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n, &g_features_denseblock3_denselayer1_conv1);
+    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer1_norm2), A(IX_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 1e-05f);
+    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu2), A(IX_features_denseblock3_denselayer1_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv2), A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
+    /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_transition2_pool), n, 72, 0, 60, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
+    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer2_norm1), A(IX_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 1e-05f);
+    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu1), A(IX_features_denseblock3_denselayer2_norm1), (size_t)n * 3528);
+    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL, A(IX_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n, &g_features_denseblock3_denselayer2_conv1);
+    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer2_norm2), A(IX_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 1e-05f);
+    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu2), A(IX_features_denseblock3_denselayer2_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv2), A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
+    /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
+    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer3_norm1), A(IX_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 1e-05f);
+    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu1), A(IX_features_denseblock3_denselayer3_norm1), (size_t)n * 4116);
+    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL, A(IX_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n, &g_features_denseblock3_denselayer3_conv1);
+    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer3_norm2), A(IX_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 1e-05f);
+    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu2), A(IX_features_denseblock3_denselayer3_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv2), A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
+    /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
+    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer4_norm1), A(IX_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 1e-05f);
+    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu1), A(IX_features_denseblock3_denselayer4_norm1), (size_t)n * 4704);
+    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL, A(IX_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n, &g_features_denseblock3_denselayer4_conv1);
+    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer4_norm2), A(IX_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 1e-05f);
+    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu2), A(IX_features_denseblock3_denselayer4_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv2), A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
+    /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
+    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer5_norm1), A(IX_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 1e-05f);
+    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu1), A(IX_features_denseblock3_denselayer5_norm1), (size_t)n * 5292);
+    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL, A(IX_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n, &g_features_denseblock3_denselayer5_conv1);
+    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer5_norm2), A(IX_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 1e-05f);
+    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu2), A(IX_features_denseblock3_denselayer5_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv2), A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
+    /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
+    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer6_norm1), A(IX_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 1e-05f);
+    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu1), A(IX_features_denseblock3_denselayer6_norm1), (size_t)n * 5880);
+    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL, A(IX_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n, &g_features_denseblock3_denselayer6_conv1);
+    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer6_norm2), A(IX_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 1e-05f);
+    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu2), A(IX_features_denseblock3_denselayer6_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv2), A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
+    /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
+    /* features.norm5: batchnorm, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_features_norm5), A(IX_features_denseblock3_denselayer6_concat1), P(P_features_norm5_weight), P(P_features_norm5_bias), P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 132, 49, 1e-05f);
+    /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
+    rt_relu_forward(A(IX_relu), A(IX_features_norm5), (size_t)n * 6468);
+    /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_relu), n, 132, 49);
+    /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
+    rt_linear_forward(A(IX_classifier), A(IX_avgpool), P(P_classifier_weight), P(P_classifier_bias), n, 132, 10);
+    return A(IX_classifier);
+}
+
+float densenet40_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 10, 1);
 }
 
 void densenet40_backward(const float *params, float *grads, float *arena, const float *x,
@@ -1986,9 +2451,11 @@ const RtModel densenet40_model = {
     .num_params = DENSENET40_NUM_PARAMS, .num_trainable = DENSENET40_NUM_TRAINABLE,
     .num_tensors = 197, .tensors = tensors,
     .num_layers = 97, .layers = layers,
+    .infer_arena_per_sample = DENSENET40_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = DENSENET40_INFER_ARENA_FIXED,
     .arena_per_sample = DENSENET40_ARENA_PER_SAMPLE, .arena_fixed = DENSENET40_ARENA_FIXED,
     .flops_per_sample = 111729828.0,
-    .init = densenet40_init, .forward = densenet40_forward, .loss = densenet40_loss,
+    .init = densenet40_init, .forward = densenet40_forward, .infer = densenet40_infer, .loss = densenet40_loss,
     .backward = densenet40_backward, .zero_grad = densenet40_zero_grad,
     .sgd_step = densenet40_sgd_step, .adamw_step = densenet40_adamw_step
 };

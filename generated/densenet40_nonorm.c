@@ -333,6 +333,130 @@ enum {
     D_classifier = 142,  /* [10] */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_features_conv0 = 0,  /* [24,28,28] */
+    IT_features_conv0 = 18816,  /* 7056 floats */
+    IX_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
+    IX_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_conv2 = 18816,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer1_conv2 = 112896,  /* 338688 floats */
+    IX_features_denseblock1_denselayer1_concat1 = 28224,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_relu1 = 0,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_conv1 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu2 = 94080,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_conv2 = 0,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer2_conv2 = 131712,  /* 338688 floats */
+    IX_features_denseblock1_denselayer2_concat1 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_relu1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_conv1 = 94080,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_relu2 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_conv2 = 37632,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer3_conv2 = 94080,  /* 338688 floats */
+    IX_features_denseblock1_denselayer3_concat1 = 94080,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer4_relu1 = 0,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer4_conv1 = 47040,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_relu2 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_conv2 = 37632,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer4_conv2 = 141120,  /* 338688 floats */
+    IX_features_denseblock1_denselayer4_concat1 = 141120,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer5_relu1 = 0,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer5_conv1 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_relu2 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_conv2 = 37632,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer5_conv2 = 197568,  /* 338688 floats */
+    IX_features_denseblock1_denselayer5_concat1 = 47040,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_relu1 = 112896,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_conv1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_relu2 = 112896,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_conv2 = 0,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer6_conv2 = 150528,  /* 338688 floats */
+    IX_features_denseblock1_denselayer6_concat1 = 112896,  /* [96,28,28] */
+    IX_features_transition1_relu = 0,  /* [96,28,28] */
+    IX_features_transition1_conv = 75264,  /* [48,28,28] */
+    IX_features_transition1_pool = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_relu1 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_conv1 = 18816,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_relu2 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_conv2 = 18816,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer1_conv2 = 21168,  /* 84672 floats */
+    IX_features_denseblock2_denselayer1_concat1 = 21168,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer2_conv1 = 11760,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer2_conv2 = 32928,  /* 84672 floats */
+    IX_features_denseblock2_denselayer2_concat1 = 32928,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer3_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer3_conv2 = 47040,  /* 84672 floats */
+    IX_features_denseblock2_denselayer3_concat1 = 11760,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_relu1 = 28224,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_relu2 = 28224,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_conv2 = 0,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer4_conv2 = 37632,  /* 84672 floats */
+    IX_features_denseblock2_denselayer4_concat1 = 28224,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer5_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer5_conv2 = 47040,  /* 84672 floats */
+    IX_features_denseblock2_denselayer5_concat1 = 47040,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_relu1 = 0,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_conv1 = 21168,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_conv2 = 9408,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer6_conv2 = 68208,  /* 84672 floats */
+    IX_features_denseblock2_denselayer6_concat1 = 11760,  /* [120,14,14] */
+    IX_features_transition2_relu = 35280,  /* [120,14,14] */
+    IX_features_transition2_conv = 0,  /* [60,14,14] */
+    IX_features_transition2_pool = 11760,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_relu1 = 0,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_conv1 = 2940,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer1_conv2 = 14700,  /* 21168 floats */
+    IX_features_denseblock3_denselayer1_concat1 = 2940,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer2_relu1 = 6468,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer2_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_conv2 = 0,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer2_conv2 = 8820,  /* 21168 floats */
+    IX_features_denseblock3_denselayer2_concat1 = 6468,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer3_relu1 = 0,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer3_conv1 = 4116,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer3_conv2 = 10584,  /* 21168 floats */
+    IX_features_denseblock3_denselayer3_concat1 = 10584,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_relu1 = 0,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_conv1 = 4704,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer4_conv2 = 15288,  /* 21168 floats */
+    IX_features_denseblock3_denselayer4_concat1 = 2940,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_relu1 = 8232,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_relu2 = 8232,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_conv2 = 0,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer5_conv2 = 10584,  /* 21168 floats */
+    IX_features_denseblock3_denselayer5_concat1 = 8232,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_relu1 = 0,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_conv1 = 5880,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_conv2 = 2352,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer6_conv2 = 14112,  /* 21168 floats */
+    IX_features_denseblock3_denselayer6_concat1 = 14112,  /* [132,7,7] */
+    IX_relu = 0,  /* [132,7,7] */
+    IX_avgpool = 6468,  /* [132] */
+    IX_classifier = 0,  /* [10] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_features_conv0,
@@ -711,8 +835,232 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     return A(X_classifier);
 }
 
-float densenet40_nonorm_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_classifier), (const int32_t *)target, n, 10, 1);
+const float *densenet40_nonorm_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
+    /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
+    rt_conv2d_forward(A(IX_features_conv0), A(IT_features_conv0), x, P(P_features_conv0_weight), P(P_features_conv0_bias), n, &g_features_conv0);
+    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu1), A(IX_features_conv0), (size_t)n * 18816);
+    /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL, A(IX_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), P(P_features_denseblock1_denselayer1_conv1_bias), n, &g_features_denseblock1_denselayer1_conv1);
+    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu2), A(IX_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv2), A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), P(P_features_denseblock1_denselayer1_conv2_bias), n, &g_features_denseblock1_denselayer1_conv2);
+    /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_conv0), n, 36, 0, 24, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
+    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu1), A(IX_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
+    /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL, A(IX_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), P(P_features_denseblock1_denselayer2_conv1_bias), n, &g_features_denseblock1_denselayer2_conv1);
+    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu2), A(IX_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv2), A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), P(P_features_denseblock1_denselayer2_conv2_bias), n, &g_features_denseblock1_denselayer2_conv2);
+    /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
+    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu1), A(IX_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL, A(IX_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), P(P_features_denseblock1_denselayer3_conv1_bias), n, &g_features_denseblock1_denselayer3_conv1);
+    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu2), A(IX_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv2), A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), P(P_features_denseblock1_denselayer3_conv2_bias), n, &g_features_denseblock1_denselayer3_conv2);
+    /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
+    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu1), A(IX_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
+    /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL, A(IX_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), P(P_features_denseblock1_denselayer4_conv1_bias), n, &g_features_denseblock1_denselayer4_conv1);
+    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu2), A(IX_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv2), A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), P(P_features_denseblock1_denselayer4_conv2_bias), n, &g_features_denseblock1_denselayer4_conv2);
+    /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
+    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu1), A(IX_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
+    /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL, A(IX_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), P(P_features_denseblock1_denselayer5_conv1_bias), n, &g_features_denseblock1_denselayer5_conv1);
+    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu2), A(IX_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv2), A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), P(P_features_denseblock1_denselayer5_conv2_bias), n, &g_features_denseblock1_denselayer5_conv2);
+    /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
+    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu1), A(IX_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
+    /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL, A(IX_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), P(P_features_denseblock1_denselayer6_conv1_bias), n, &g_features_denseblock1_denselayer6_conv1);
+    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu2), A(IX_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv2), A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), P(P_features_denseblock1_denselayer6_conv2_bias), n, &g_features_denseblock1_denselayer6_conv2);
+    /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
+    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
+    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
+    rt_relu_forward(A(IX_features_transition1_relu), A(IX_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
+    /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
+    rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu), P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n, &g_features_transition1_conv);
+    /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
+    rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n, &g_features_transition1_pool);
+    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu1), A(IX_features_transition1_pool), (size_t)n * 9408);
+    /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL, A(IX_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), P(P_features_denseblock2_denselayer1_conv1_bias), n, &g_features_denseblock2_denselayer1_conv1);
+    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu2), A(IX_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv2), A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), P(P_features_denseblock2_denselayer1_conv2_bias), n, &g_features_denseblock2_denselayer1_conv2);
+    /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_transition1_pool), n, 60, 0, 48, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
+    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu1), A(IX_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
+    /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL, A(IX_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), P(P_features_denseblock2_denselayer2_conv1_bias), n, &g_features_denseblock2_denselayer2_conv1);
+    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu2), A(IX_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv2), A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), P(P_features_denseblock2_denselayer2_conv2_bias), n, &g_features_denseblock2_denselayer2_conv2);
+    /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
+    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu1), A(IX_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
+    /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL, A(IX_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), P(P_features_denseblock2_denselayer3_conv1_bias), n, &g_features_denseblock2_denselayer3_conv1);
+    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu2), A(IX_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv2), A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), P(P_features_denseblock2_denselayer3_conv2_bias), n, &g_features_denseblock2_denselayer3_conv2);
+    /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
+    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu1), A(IX_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
+    /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL, A(IX_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), P(P_features_denseblock2_denselayer4_conv1_bias), n, &g_features_denseblock2_denselayer4_conv1);
+    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu2), A(IX_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv2), A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), P(P_features_denseblock2_denselayer4_conv2_bias), n, &g_features_denseblock2_denselayer4_conv2);
+    /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
+    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu1), A(IX_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
+    /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL, A(IX_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), P(P_features_denseblock2_denselayer5_conv1_bias), n, &g_features_denseblock2_denselayer5_conv1);
+    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu2), A(IX_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv2), A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), P(P_features_denseblock2_denselayer5_conv2_bias), n, &g_features_denseblock2_denselayer5_conv2);
+    /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
+    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu1), A(IX_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
+    /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL, A(IX_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), P(P_features_denseblock2_denselayer6_conv1_bias), n, &g_features_denseblock2_denselayer6_conv1);
+    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu2), A(IX_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv2), A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), P(P_features_denseblock2_denselayer6_conv2_bias), n, &g_features_denseblock2_denselayer6_conv2);
+    /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
+    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
+    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
+    rt_relu_forward(A(IX_features_transition2_relu), A(IX_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
+    /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
+    rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu), P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n, &g_features_transition2_conv);
+    /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
+    rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n, &g_features_transition2_pool);
+    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu1), A(IX_features_transition2_pool), (size_t)n * 2940);
+    /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL, A(IX_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), P(P_features_denseblock3_denselayer1_conv1_bias), n, &g_features_denseblock3_denselayer1_conv1);
+    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu2), A(IX_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
+    /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv2), A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), P(P_features_denseblock3_denselayer1_conv2_bias), n, &g_features_denseblock3_denselayer1_conv2);
+    /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_transition2_pool), n, 72, 0, 60, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
+    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu1), A(IX_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
+    /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL, A(IX_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), P(P_features_denseblock3_denselayer2_conv1_bias), n, &g_features_denseblock3_denselayer2_conv1);
+    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu2), A(IX_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
+    /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv2), A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), P(P_features_denseblock3_denselayer2_conv2_bias), n, &g_features_denseblock3_denselayer2_conv2);
+    /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
+    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu1), A(IX_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
+    /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL, A(IX_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), P(P_features_denseblock3_denselayer3_conv1_bias), n, &g_features_denseblock3_denselayer3_conv1);
+    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu2), A(IX_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
+    /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv2), A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), P(P_features_denseblock3_denselayer3_conv2_bias), n, &g_features_denseblock3_denselayer3_conv2);
+    /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
+    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu1), A(IX_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
+    /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL, A(IX_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), P(P_features_denseblock3_denselayer4_conv1_bias), n, &g_features_denseblock3_denselayer4_conv1);
+    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu2), A(IX_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
+    /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv2), A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), P(P_features_denseblock3_denselayer4_conv2_bias), n, &g_features_denseblock3_denselayer4_conv2);
+    /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
+    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu1), A(IX_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
+    /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL, A(IX_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), P(P_features_denseblock3_denselayer5_conv1_bias), n, &g_features_denseblock3_denselayer5_conv1);
+    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu2), A(IX_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
+    /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv2), A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), P(P_features_denseblock3_denselayer5_conv2_bias), n, &g_features_denseblock3_denselayer5_conv2);
+    /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
+    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu1), A(IX_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
+    /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL, A(IX_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), P(P_features_denseblock3_denselayer6_conv1_bias), n, &g_features_denseblock3_denselayer6_conv1);
+    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu2), A(IX_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
+    /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv2), A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), P(P_features_denseblock3_denselayer6_conv2_bias), n, &g_features_denseblock3_denselayer6_conv2);
+    /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
+    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
+    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
+    /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
+    rt_relu_forward(A(IX_relu), A(IX_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
+    /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_relu), n, 132, 49);
+    /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
+    rt_linear_forward(A(IX_classifier), A(IX_avgpool), P(P_classifier_weight), P(P_classifier_bias), n, 132, 10);
+    return A(IX_classifier);
+}
+
+float densenet40_nonorm_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 10, 1);
 }
 
 void densenet40_nonorm_backward(const float *params, float *grads, float *arena, const float *x,
@@ -1163,9 +1511,11 @@ const RtModel densenet40_nonorm_model = {
     .num_params = DENSENET40_NONORM_NUM_PARAMS, .num_trainable = DENSENET40_NONORM_NUM_TRAINABLE,
     .num_tensors = 80, .tensors = tensors,
     .num_layers = 58, .layers = layers,
+    .infer_arena_per_sample = DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = DENSENET40_NONORM_INFER_ARENA_FIXED,
     .arena_per_sample = DENSENET40_NONORM_ARENA_PER_SAMPLE, .arena_fixed = DENSENET40_NONORM_ARENA_FIXED,
     .flops_per_sample = 110956020.0,
-    .init = densenet40_nonorm_init, .forward = densenet40_nonorm_forward, .loss = densenet40_nonorm_loss,
+    .init = densenet40_nonorm_init, .forward = densenet40_nonorm_forward, .infer = densenet40_nonorm_infer, .loss = densenet40_nonorm_loss,
     .backward = densenet40_nonorm_backward, .zero_grad = densenet40_nonorm_zero_grad,
     .sgd_step = densenet40_nonorm_sgd_step, .adamw_step = densenet40_nonorm_adamw_step
 };

@@ -25,6 +25,14 @@ enum {
     D_fc2 = 10,  /* [10] */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_fc1 = 0,  /* [128] */
+    IX_relu1 = 128,  /* [128] */
+    IX_fc2 = 0,  /* [10] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_fc1,
@@ -54,8 +62,20 @@ const float *mlp_forward(float *params, float *arena, const float *x, int n, int
     return A(X_fc2);
 }
 
-float mlp_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_fc2), (const int32_t *)target, n, 10, 1);
+const float *mlp_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
+    /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
+    rt_linear_forward(A(IX_fc1), x, P(P_fc1_weight), P(P_fc1_bias), n, 784, 128);
+    /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
+    rt_relu_forward(A(IX_relu1), A(IX_fc1), (size_t)n * 128);
+    /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
+    rt_linear_forward(A(IX_fc2), A(IX_relu1), P(P_fc2_weight), P(P_fc2_bias), n, 128, 10);
+    return A(IX_fc2);
+}
+
+float mlp_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 10, 1);
 }
 
 void mlp_backward(const float *params, float *grads, float *arena, const float *x,
@@ -106,9 +126,11 @@ const RtModel mlp_model = {
     .num_params = MLP_NUM_PARAMS, .num_trainable = MLP_NUM_TRAINABLE,
     .num_tensors = 4, .tensors = tensors,
     .num_layers = 2, .layers = layers,
+    .infer_arena_per_sample = MLP_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = MLP_INFER_ARENA_FIXED,
     .arena_per_sample = MLP_ARENA_PER_SAMPLE, .arena_fixed = MLP_ARENA_FIXED,
     .flops_per_sample = 203392.0,
-    .init = mlp_init, .forward = mlp_forward, .loss = mlp_loss,
+    .init = mlp_init, .forward = mlp_forward, .infer = mlp_infer, .loss = mlp_loss,
     .backward = mlp_backward, .zero_grad = mlp_zero_grad,
     .sgd_step = mlp_sgd_step, .adamw_step = mlp_adamw_step
 };

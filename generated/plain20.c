@@ -291,6 +291,89 @@ enum {
     S_layer3_2_bn2 = 1248,  /* 128 floats */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_conv1 = 0,  /* [16,28,28] */
+    IT_conv1 = 12544,  /* 7056 floats */
+    IX_bn1 = 12544,  /* [16,28,28] */
+    IX_relu = 0,  /* [16,28,28] */
+    IX_layer1_0_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_0_bn1 = 0,  /* [16,28,28] */
+    IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_0_conv2 = 0,  /* [16,28,28] */
+    IT_layer1_0_conv2 = 25088,  /* 112896 floats */
+    IX_layer1_0_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_0_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_1_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_1_bn1 = 0,  /* [16,28,28] */
+    IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_1_conv2 = 0,  /* [16,28,28] */
+    IT_layer1_1_conv2 = 25088,  /* 112896 floats */
+    IX_layer1_1_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_1_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_2_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_2_bn1 = 0,  /* [16,28,28] */
+    IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_2_conv2 = 0,  /* [16,28,28] */
+    IT_layer1_2_conv2 = 25088,  /* 112896 floats */
+    IX_layer1_2_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_2_relu2 = 0,  /* [16,28,28] */
+    IX_layer2_0_conv1 = 12544,  /* [32,14,14] */
+    IT_layer2_0_conv1 = 18816,  /* 28224 floats */
+    IX_layer2_0_bn1 = 0,  /* [32,14,14] */
+    IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_0_conv2 = 0,  /* [32,14,14] */
+    IT_layer2_0_conv2 = 12544,  /* 56448 floats */
+    IX_layer2_0_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_0_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_1_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_1_bn1 = 0,  /* [32,14,14] */
+    IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_1_conv2 = 0,  /* [32,14,14] */
+    IT_layer2_1_conv2 = 12544,  /* 56448 floats */
+    IX_layer2_1_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_2_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_2_bn1 = 0,  /* [32,14,14] */
+    IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_2_conv2 = 0,  /* [32,14,14] */
+    IT_layer2_2_conv2 = 12544,  /* 56448 floats */
+    IX_layer2_2_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_relu2 = 0,  /* [32,14,14] */
+    IX_layer3_0_conv1 = 6272,  /* [64,7,7] */
+    IT_layer3_0_conv1 = 9408,  /* 14112 floats */
+    IX_layer3_0_bn1 = 0,  /* [64,7,7] */
+    IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_0_conv2 = 0,  /* [64,7,7] */
+    IT_layer3_0_conv2 = 6272,  /* 28224 floats */
+    IX_layer3_0_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_1_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_1_bn1 = 0,  /* [64,7,7] */
+    IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_1_conv2 = 0,  /* [64,7,7] */
+    IT_layer3_1_conv2 = 6272,  /* 28224 floats */
+    IX_layer3_1_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_1_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_2_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_2_bn1 = 0,  /* [64,7,7] */
+    IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_2_conv2 = 0,  /* [64,7,7] */
+    IT_layer3_2_conv2 = 6272,  /* 28224 floats */
+    IX_layer3_2_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_2_relu2 = 0,  /* [64,7,7] */
+    IX_avgpool = 3136,  /* [64] */
+    IX_fc = 0,  /* [10] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_conv1,
@@ -603,8 +686,132 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     return A(X_fc);
 }
 
-float plain20_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_fc), (const int32_t *)target, n, 10, 1);
+const float *plain20_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
+    /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
+    rt_batchnorm_forward_eval(A(IX_bn1), A(IX_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
+    rt_relu_forward(A(IX_relu), A(IX_bn1), (size_t)n * 12544);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn1), A(IX_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_bn1), (size_t)n * 12544);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn2), A(IX_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_bn2), (size_t)n * 12544);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn1), A(IX_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_bn1), (size_t)n * 12544);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn2), A(IX_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_bn2), (size_t)n * 12544);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_2_bn1), A(IX_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_bn1), (size_t)n * 12544);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_2_bn2), A(IX_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_bn2), (size_t)n * 12544);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn1), A(IX_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_bn1), (size_t)n * 6272);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn2), A(IX_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_bn2), (size_t)n * 6272);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn1), A(IX_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_bn1), (size_t)n * 6272);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn2), A(IX_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_bn2), (size_t)n * 6272);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_2_bn1), A(IX_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_bn1), (size_t)n * 6272);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_2_bn2), A(IX_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_bn2), (size_t)n * 6272);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn1), A(IX_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_bn1), (size_t)n * 3136);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn2), A(IX_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_bn2), (size_t)n * 3136);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn1), A(IX_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_bn1), (size_t)n * 3136);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn2), A(IX_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_bn2), (size_t)n * 3136);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_2_bn1), A(IX_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_bn1), (size_t)n * 3136);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_2_bn2), A(IX_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_bn2), (size_t)n * 3136);
+    /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_2_relu2), n, 64, 49);
+    /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    rt_linear_forward(A(IX_fc), A(IX_avgpool), P(P_fc_weight), P(P_fc_bias), n, 64, 10);
+    return A(IX_fc);
+}
+
+float plain20_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 10, 1);
 }
 
 void plain20_backward(const float *params, float *grads, float *arena, const float *x,
@@ -934,9 +1141,11 @@ const RtModel plain20_model = {
     .num_params = PLAIN20_NUM_PARAMS, .num_trainable = PLAIN20_NUM_TRAINABLE,
     .num_tensors = 97, .tensors = tensors,
     .num_layers = 39, .layers = layers,
+    .infer_arena_per_sample = PLAIN20_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = PLAIN20_INFER_ARENA_FIXED,
     .arena_per_sample = PLAIN20_ARENA_PER_SAMPLE, .arena_fixed = PLAIN20_ARENA_FIXED,
     .flops_per_sample = 61931072.0,
-    .init = plain20_init, .forward = plain20_forward, .loss = plain20_loss,
+    .init = plain20_init, .forward = plain20_forward, .infer = plain20_infer, .loss = plain20_loss,
     .backward = plain20_backward, .zero_grad = plain20_zero_grad,
     .sgd_step = plain20_sgd_step, .adamw_step = plain20_adamw_step
 };

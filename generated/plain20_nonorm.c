@@ -173,6 +173,70 @@ enum {
     D_fc = 74,  /* [10] */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_conv1 = 0,  /* [16,28,28] */
+    IT_conv1 = 12544,  /* 7056 floats */
+    IX_relu = 12544,  /* [16,28,28] */
+    IX_layer1_0_conv1 = 0,  /* [16,28,28] */
+    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_0_conv2 = 0,  /* [16,28,28] */
+    IT_layer1_0_conv2 = 25088,  /* 112896 floats */
+    IX_layer1_0_relu2 = 12544,  /* [16,28,28] */
+    IX_layer1_1_conv1 = 0,  /* [16,28,28] */
+    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_1_conv2 = 0,  /* [16,28,28] */
+    IT_layer1_1_conv2 = 25088,  /* 112896 floats */
+    IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
+    IX_layer1_2_conv1 = 0,  /* [16,28,28] */
+    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_2_conv2 = 0,  /* [16,28,28] */
+    IT_layer1_2_conv2 = 25088,  /* 112896 floats */
+    IX_layer1_2_relu2 = 12544,  /* [16,28,28] */
+    IX_layer2_0_conv1 = 0,  /* [32,14,14] */
+    IT_layer2_0_conv1 = 25088,  /* 28224 floats */
+    IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_0_conv2 = 0,  /* [32,14,14] */
+    IT_layer2_0_conv2 = 12544,  /* 56448 floats */
+    IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_1_conv1 = 0,  /* [32,14,14] */
+    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_1_conv2 = 0,  /* [32,14,14] */
+    IT_layer2_1_conv2 = 12544,  /* 56448 floats */
+    IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_conv1 = 0,  /* [32,14,14] */
+    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_2_conv2 = 0,  /* [32,14,14] */
+    IT_layer2_2_conv2 = 12544,  /* 56448 floats */
+    IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
+    IX_layer3_0_conv1 = 0,  /* [64,7,7] */
+    IT_layer3_0_conv1 = 12544,  /* 14112 floats */
+    IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_0_conv2 = 0,  /* [64,7,7] */
+    IT_layer3_0_conv2 = 6272,  /* 28224 floats */
+    IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_1_conv1 = 0,  /* [64,7,7] */
+    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_1_conv2 = 0,  /* [64,7,7] */
+    IT_layer3_1_conv2 = 6272,  /* 28224 floats */
+    IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_2_conv1 = 0,  /* [64,7,7] */
+    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_2_conv2 = 0,  /* [64,7,7] */
+    IT_layer3_2_conv2 = 6272,  /* 28224 floats */
+    IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
+    IX_avgpool = 0,  /* [64] */
+    IX_fc = 64,  /* [10] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_conv1,
@@ -333,8 +397,94 @@ const float *plain20_nonorm_forward(float *params, float *arena, const float *x,
     return A(X_fc);
 }
 
-float plain20_nonorm_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_fc), (const int32_t *)target, n, 10, 1);
+const float *plain20_nonorm_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
+    /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), P(P_conv1_bias), n, &g_conv1);
+    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
+    rt_relu_forward(A(IX_relu), A(IX_conv1), (size_t)n * 12544);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), P(P_layer1_0_conv1_bias), n, &g_layer1_0_conv1);
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), (size_t)n * 12544);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), P(P_layer1_0_conv2_bias), n, &g_layer1_0_conv2);
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), (size_t)n * 12544);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2), P(P_layer1_1_conv1_weight), P(P_layer1_1_conv1_bias), n, &g_layer1_1_conv1);
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), (size_t)n * 12544);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), P(P_layer1_1_conv2_bias), n, &g_layer1_1_conv2);
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), (size_t)n * 12544);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2), P(P_layer1_2_conv1_weight), P(P_layer1_2_conv1_bias), n, &g_layer1_2_conv1);
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), (size_t)n * 12544);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1), P(P_layer1_2_conv2_weight), P(P_layer1_2_conv2_bias), n, &g_layer1_2_conv2);
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), (size_t)n * 12544);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2), P(P_layer2_0_conv1_weight), P(P_layer2_0_conv1_bias), n, &g_layer2_0_conv1);
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), (size_t)n * 6272);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), P(P_layer2_0_conv2_bias), n, &g_layer2_0_conv2);
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), (size_t)n * 6272);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2), P(P_layer2_1_conv1_weight), P(P_layer2_1_conv1_bias), n, &g_layer2_1_conv1);
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), (size_t)n * 6272);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), P(P_layer2_1_conv2_bias), n, &g_layer2_1_conv2);
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), (size_t)n * 6272);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2), P(P_layer2_2_conv1_weight), P(P_layer2_2_conv1_bias), n, &g_layer2_2_conv1);
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), (size_t)n * 6272);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1), P(P_layer2_2_conv2_weight), P(P_layer2_2_conv2_bias), n, &g_layer2_2_conv2);
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), (size_t)n * 6272);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2), P(P_layer3_0_conv1_weight), P(P_layer3_0_conv1_bias), n, &g_layer3_0_conv1);
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), (size_t)n * 3136);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), P(P_layer3_0_conv2_bias), n, &g_layer3_0_conv2);
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), (size_t)n * 3136);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2), P(P_layer3_1_conv1_weight), P(P_layer3_1_conv1_bias), n, &g_layer3_1_conv1);
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), (size_t)n * 3136);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), P(P_layer3_1_conv2_bias), n, &g_layer3_1_conv2);
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), (size_t)n * 3136);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2), P(P_layer3_2_conv1_weight), P(P_layer3_2_conv1_bias), n, &g_layer3_2_conv1);
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), (size_t)n * 3136);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1), P(P_layer3_2_conv2_weight), P(P_layer3_2_conv2_bias), n, &g_layer3_2_conv2);
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), (size_t)n * 3136);
+    /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_2_relu2), n, 64, 49);
+    /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    rt_linear_forward(A(IX_fc), A(IX_avgpool), P(P_fc_weight), P(P_fc_bias), n, 64, 10);
+    return A(IX_fc);
+}
+
+float plain20_nonorm_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 10, 1);
 }
 
 void plain20_nonorm_backward(const float *params, float *grads, float *arena, const float *x,
@@ -531,9 +681,11 @@ const RtModel plain20_nonorm_model = {
     .num_params = PLAIN20_NONORM_NUM_PARAMS, .num_trainable = PLAIN20_NONORM_NUM_TRAINABLE,
     .num_tensors = 40, .tensors = tensors,
     .num_layers = 20, .layers = layers,
+    .infer_arena_per_sample = PLAIN20_NONORM_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = PLAIN20_NONORM_INFER_ARENA_FIXED,
     .arena_per_sample = PLAIN20_NONORM_ARENA_PER_SAMPLE, .arena_fixed = PLAIN20_NONORM_ARENA_FIXED,
     .flops_per_sample = 61786816.0,
-    .init = plain20_nonorm_init, .forward = plain20_nonorm_forward, .loss = plain20_nonorm_loss,
+    .init = plain20_nonorm_init, .forward = plain20_nonorm_forward, .infer = plain20_nonorm_infer, .loss = plain20_nonorm_loss,
     .backward = plain20_nonorm_backward, .zero_grad = plain20_nonorm_zero_grad,
     .sgd_step = plain20_nonorm_sgd_step, .adamw_step = plain20_nonorm_adamw_step
 };

@@ -15,6 +15,11 @@
 #define PLAIN56_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN56_NONORM_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_NONORM_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN56_NONORM_ARENA_FIXED))
+#define PLAIN56_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)137984)  /* inference arena floats per sample */
+#define PLAIN56_NONORM_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
+/* Arena bytes infer needs for a batch of n samples. */
+#define PLAIN56_NONORM_INFER_ARENA_BYTES(n) \
+    (sizeof(float) * (PLAIN56_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN56_NONORM_INFER_ARENA_FIXED))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void plain56_nonorm_init(float *params, uint64_t seed);
@@ -22,8 +27,13 @@ void plain56_nonorm_init(float *params, uint64_t seed);
 ** adds to their identity input (lesion studies). Returns the output (in the arena). */
 const float *plain56_nonorm_forward(float *params, float *arena, const float *x, int n, int training,
     const unsigned char *drop);
-/* Mean loss of the last forward against target (int32 labels or float targets). */
-float plain56_nonorm_loss(const float *arena, const void *target, int n);
+/* Evaluation-mode forward in the (smaller) inference arena, params untouched;
+** drop as in forward. Returns the output (in the arena). */
+const float *plain56_nonorm_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop);
+/* Mean loss of outputs out (as forward or infer returns them) against target
+** (int32 labels or float targets). */
+float plain56_nonorm_loss(const float *out, const void *target, int n);
 /* After a training forward: accumulates gradients into grads and, if not NULL, dx;
 ** grad_sumsq (or NULL) receives, per layer, the squared norm of the gradient at its input. */
 void plain56_nonorm_backward(const float *params, float *grads, float *arena, const float *x,

@@ -301,6 +301,99 @@ enum {
     S_layer4_1_bn2 = 8576,  /* 1024 floats */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_conv1 = 0,  /* [64,112,112] */
+    IT_conv1 = 802816,  /* 1843968 floats */
+    IX_bn1 = 802816,  /* [64,112,112] */
+    IX_relu = 0,  /* [64,112,112] */
+    IX_maxpool = 802816,  /* [64,56,56] */
+    IX_layer1_0_conv1 = 0,  /* [64,56,56] */
+    IT_layer1_0_conv1 = 1003520,  /* 1806336 floats */
+    IX_layer1_0_bn1 = 200704,  /* [64,56,56] */
+    IX_layer1_0_relu1 = 0,  /* [64,56,56] */
+    IX_layer1_0_conv2 = 200704,  /* [64,56,56] */
+    IT_layer1_0_conv2 = 1003520,  /* 1806336 floats */
+    IX_layer1_0_bn2 = 0,  /* [64,56,56] */
+    IX_layer1_0_add1 = 200704,  /* [64,56,56] */
+    IX_layer1_0_relu2 = 0,  /* [64,56,56] */
+    IX_layer1_1_conv1 = 200704,  /* [64,56,56] */
+    IT_layer1_1_conv1 = 401408,  /* 1806336 floats */
+    IX_layer1_1_bn1 = 401408,  /* [64,56,56] */
+    IX_layer1_1_relu1 = 200704,  /* [64,56,56] */
+    IX_layer1_1_conv2 = 401408,  /* [64,56,56] */
+    IT_layer1_1_conv2 = 602112,  /* 1806336 floats */
+    IX_layer1_1_bn2 = 200704,  /* [64,56,56] */
+    IX_layer1_1_add1 = 401408,  /* [64,56,56] */
+    IX_layer1_1_relu2 = 0,  /* [64,56,56] */
+    IX_layer2_0_conv1 = 200704,  /* [128,28,28] */
+    IT_layer2_0_conv1 = 301056,  /* 451584 floats */
+    IX_layer2_0_bn1 = 301056,  /* [128,28,28] */
+    IX_layer2_0_relu1 = 200704,  /* [128,28,28] */
+    IX_layer2_0_conv2 = 301056,  /* [128,28,28] */
+    IT_layer2_0_conv2 = 401408,  /* 903168 floats */
+    IX_layer2_0_bn2 = 200704,  /* [128,28,28] */
+    IX_layer2_0_downsample_0 = 301056,  /* [128,28,28] */
+    IT_layer2_0_downsample_0 = 401408,  /* 50176 floats */
+    IX_layer2_0_downsample_1 = 0,  /* [128,28,28] */
+    IX_layer2_0_add1 = 100352,  /* [128,28,28] */
+    IX_layer2_0_relu2 = 0,  /* [128,28,28] */
+    IX_layer2_1_conv1 = 100352,  /* [128,28,28] */
+    IT_layer2_1_conv1 = 200704,  /* 903168 floats */
+    IX_layer2_1_bn1 = 200704,  /* [128,28,28] */
+    IX_layer2_1_relu1 = 100352,  /* [128,28,28] */
+    IX_layer2_1_conv2 = 200704,  /* [128,28,28] */
+    IT_layer2_1_conv2 = 301056,  /* 903168 floats */
+    IX_layer2_1_bn2 = 100352,  /* [128,28,28] */
+    IX_layer2_1_add1 = 200704,  /* [128,28,28] */
+    IX_layer2_1_relu2 = 0,  /* [128,28,28] */
+    IX_layer3_0_conv1 = 100352,  /* [256,14,14] */
+    IT_layer3_0_conv1 = 150528,  /* 225792 floats */
+    IX_layer3_0_bn1 = 150528,  /* [256,14,14] */
+    IX_layer3_0_relu1 = 100352,  /* [256,14,14] */
+    IX_layer3_0_conv2 = 150528,  /* [256,14,14] */
+    IT_layer3_0_conv2 = 200704,  /* 451584 floats */
+    IX_layer3_0_bn2 = 100352,  /* [256,14,14] */
+    IX_layer3_0_downsample_0 = 150528,  /* [256,14,14] */
+    IT_layer3_0_downsample_0 = 200704,  /* 25088 floats */
+    IX_layer3_0_downsample_1 = 0,  /* [256,14,14] */
+    IX_layer3_0_add1 = 50176,  /* [256,14,14] */
+    IX_layer3_0_relu2 = 0,  /* [256,14,14] */
+    IX_layer3_1_conv1 = 50176,  /* [256,14,14] */
+    IT_layer3_1_conv1 = 100352,  /* 451584 floats */
+    IX_layer3_1_bn1 = 100352,  /* [256,14,14] */
+    IX_layer3_1_relu1 = 50176,  /* [256,14,14] */
+    IX_layer3_1_conv2 = 100352,  /* [256,14,14] */
+    IT_layer3_1_conv2 = 150528,  /* 451584 floats */
+    IX_layer3_1_bn2 = 50176,  /* [256,14,14] */
+    IX_layer3_1_add1 = 100352,  /* [256,14,14] */
+    IX_layer3_1_relu2 = 0,  /* [256,14,14] */
+    IX_layer4_0_conv1 = 50176,  /* [512,7,7] */
+    IT_layer4_0_conv1 = 75264,  /* 112896 floats */
+    IX_layer4_0_bn1 = 75264,  /* [512,7,7] */
+    IX_layer4_0_relu1 = 50176,  /* [512,7,7] */
+    IX_layer4_0_conv2 = 75264,  /* [512,7,7] */
+    IT_layer4_0_conv2 = 100352,  /* 225792 floats */
+    IX_layer4_0_bn2 = 50176,  /* [512,7,7] */
+    IX_layer4_0_downsample_0 = 75264,  /* [512,7,7] */
+    IT_layer4_0_downsample_0 = 100352,  /* 12544 floats */
+    IX_layer4_0_downsample_1 = 0,  /* [512,7,7] */
+    IX_layer4_0_add1 = 25088,  /* [512,7,7] */
+    IX_layer4_0_relu2 = 0,  /* [512,7,7] */
+    IX_layer4_1_conv1 = 25088,  /* [512,7,7] */
+    IT_layer4_1_conv1 = 50176,  /* 225792 floats */
+    IX_layer4_1_bn1 = 50176,  /* [512,7,7] */
+    IX_layer4_1_relu1 = 25088,  /* [512,7,7] */
+    IX_layer4_1_conv2 = 50176,  /* [512,7,7] */
+    IT_layer4_1_conv2 = 75264,  /* 225792 floats */
+    IX_layer4_1_bn2 = 25088,  /* [512,7,7] */
+    IX_layer4_1_add1 = 50176,  /* [512,7,7] */
+    IX_layer4_1_relu2 = 0,  /* [512,7,7] */
+    IX_avgpool = 25088,  /* [512] */
+    IX_fc = 0,  /* [1000] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_conv1,
@@ -684,8 +777,173 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     return A(X_fc);
 }
 
-float resnet18_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_fc), (const int32_t *)target, n, 1000, 1);
+const float *resnet18_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
+    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    rt_batchnorm_forward_eval(A(IX_bn1), A(IX_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+    /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    rt_relu_forward(A(IX_relu), A(IX_bn1), (size_t)n * 802816);
+    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
+    rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn1), A(IX_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_bn1), (size_t)n * 200704);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn2), A(IX_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer1_0_add1])
+        rt_copy(A(IX_layer1_0_add1), A(IX_maxpool), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer1_0_add1), A(IX_layer1_0_bn2), A(IX_maxpool), (size_t)n * 200704);
+    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 200704);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn1), A(IX_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_bn1), (size_t)n * 200704);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn2), A(IX_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer1_1_add1])
+        rt_copy(A(IX_layer1_1_add1), A(IX_layer1_0_relu2), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer1_1_add1), A(IX_layer1_1_bn2), A(IX_layer1_0_relu2), (size_t)n * 200704);
+    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 200704);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_1_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn1), A(IX_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_bn1), (size_t)n * 100352);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn2), A(IX_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0), A(IX_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer2_0_add1])
+        rt_copy(A(IX_layer2_0_add1), A(IX_layer2_0_downsample_1), (size_t)n * 100352);
+    else
+        rt_add_forward(A(IX_layer2_0_add1), A(IX_layer2_0_bn2), A(IX_layer2_0_downsample_1), (size_t)n * 100352);
+    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 100352);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn1), A(IX_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_bn1), (size_t)n * 100352);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn2), A(IX_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer2_1_add1])
+        rt_copy(A(IX_layer2_1_add1), A(IX_layer2_0_relu2), (size_t)n * 100352);
+    else
+        rt_add_forward(A(IX_layer2_1_add1), A(IX_layer2_1_bn2), A(IX_layer2_0_relu2), (size_t)n * 100352);
+    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 100352);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_1_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn1), A(IX_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_bn1), (size_t)n * 50176);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn2), A(IX_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0), A(IX_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_0_add1])
+        rt_copy(A(IX_layer3_0_add1), A(IX_layer3_0_downsample_1), (size_t)n * 50176);
+    else
+        rt_add_forward(A(IX_layer3_0_add1), A(IX_layer3_0_bn2), A(IX_layer3_0_downsample_1), (size_t)n * 50176);
+    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 50176);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn1), A(IX_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_bn1), (size_t)n * 50176);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn2), A(IX_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_1_add1])
+        rt_copy(A(IX_layer3_1_add1), A(IX_layer3_0_relu2), (size_t)n * 50176);
+    else
+        rt_add_forward(A(IX_layer3_1_add1), A(IX_layer3_1_bn2), A(IX_layer3_0_relu2), (size_t)n * 50176);
+    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 50176);
+    /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_0_conv1), A(IT_layer4_0_conv1), A(IX_layer3_1_relu2), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
+    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_bn1), A(IX_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_0_relu1), A(IX_layer4_0_bn1), (size_t)n * 25088);
+    /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
+    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_bn2), A(IX_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_0_downsample_0), A(IT_layer4_0_downsample_0), A(IX_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer4_0_add1])
+        rt_copy(A(IX_layer4_0_add1), A(IX_layer4_0_downsample_1), (size_t)n * 25088);
+    else
+        rt_add_forward(A(IX_layer4_0_add1), A(IX_layer4_0_bn2), A(IX_layer4_0_downsample_1), (size_t)n * 25088);
+    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_0_relu2), A(IX_layer4_0_add1), (size_t)n * 25088);
+    /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_1_conv1), A(IT_layer4_1_conv1), A(IX_layer4_0_relu2), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
+    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_1_bn1), A(IX_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_1_relu1), A(IX_layer4_1_bn1), (size_t)n * 25088);
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_1_bn2), A(IX_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer4_1_add1])
+        rt_copy(A(IX_layer4_1_add1), A(IX_layer4_0_relu2), (size_t)n * 25088);
+    else
+        rt_add_forward(A(IX_layer4_1_add1), A(IX_layer4_1_bn2), A(IX_layer4_0_relu2), (size_t)n * 25088);
+    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_1_relu2), A(IX_layer4_1_add1), (size_t)n * 25088);
+    /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_1_relu2), n, 512, 49);
+    /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
+    rt_linear_forward(A(IX_fc), A(IX_avgpool), P(P_fc_weight), P(P_fc_bias), n, 512, 1000);
+    return A(IX_fc);
+}
+
+float resnet18_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 1000, 1);
 }
 
 void resnet18_backward(const float *params, float *grads, float *arena, const float *x,
@@ -1055,9 +1313,11 @@ const RtModel resnet18_model = {
     .num_tensors = 102, .tensors = tensors,
     .num_layers = 49, .layers = layers,
     .num_skips = 8, .skips = skips,
+    .infer_arena_per_sample = RESNET18_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = RESNET18_INFER_ARENA_FIXED,
     .arena_per_sample = RESNET18_ARENA_PER_SAMPLE, .arena_fixed = RESNET18_ARENA_FIXED,
     .flops_per_sample = 3635497984.0,
-    .init = resnet18_init, .forward = resnet18_forward, .loss = resnet18_loss,
+    .init = resnet18_init, .forward = resnet18_forward, .infer = resnet18_infer, .loss = resnet18_loss,
     .backward = resnet18_backward, .zero_grad = resnet18_zero_grad,
     .sgd_step = resnet18_sgd_step, .adamw_step = resnet18_adamw_step
 };

@@ -695,6 +695,205 @@ enum {
     S_layer4_2_bn3 = 49024,  /* 4096 floats */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_conv1 = 0,  /* [64,112,112] */
+    IT_conv1 = 802816,  /* 1843968 floats */
+    IX_bn1 = 802816,  /* [64,112,112] */
+    IX_relu = 0,  /* [64,112,112] */
+    IX_maxpool = 802816,  /* [64,56,56] */
+    IX_layer1_0_conv1 = 0,  /* [64,56,56] */
+    IX_layer1_0_bn1 = 200704,  /* [64,56,56] */
+    IX_layer1_0_relu1 = 0,  /* [64,56,56] */
+    IX_layer1_0_conv2 = 200704,  /* [64,56,56] */
+    IT_layer1_0_conv2 = 1003520,  /* 1806336 floats */
+    IX_layer1_0_bn2 = 0,  /* [64,56,56] */
+    IX_layer1_0_relu2 = 200704,  /* [64,56,56] */
+    IX_layer1_0_conv3 = 1003520,  /* [256,56,56] */
+    IX_layer1_0_bn3 = 0,  /* [256,56,56] */
+    IX_layer1_0_downsample_0 = 1003520,  /* [256,56,56] */
+    IX_layer1_0_downsample_1 = 1806336,  /* [256,56,56] */
+    IX_layer1_0_add1 = 802816,  /* [256,56,56] */
+    IX_layer1_0_relu3 = 0,  /* [256,56,56] */
+    IX_layer1_1_conv1 = 802816,  /* [64,56,56] */
+    IX_layer1_1_bn1 = 1003520,  /* [64,56,56] */
+    IX_layer1_1_relu1 = 802816,  /* [64,56,56] */
+    IX_layer1_1_conv2 = 1003520,  /* [64,56,56] */
+    IT_layer1_1_conv2 = 1204224,  /* 1806336 floats */
+    IX_layer1_1_bn2 = 802816,  /* [64,56,56] */
+    IX_layer1_1_relu2 = 1003520,  /* [64,56,56] */
+    IX_layer1_1_conv3 = 1204224,  /* [256,56,56] */
+    IX_layer1_1_bn3 = 2007040,  /* [256,56,56] */
+    IX_layer1_1_add1 = 802816,  /* [256,56,56] */
+    IX_layer1_1_relu3 = 0,  /* [256,56,56] */
+    IX_layer1_2_conv1 = 802816,  /* [64,56,56] */
+    IX_layer1_2_bn1 = 1003520,  /* [64,56,56] */
+    IX_layer1_2_relu1 = 802816,  /* [64,56,56] */
+    IX_layer1_2_conv2 = 1003520,  /* [64,56,56] */
+    IT_layer1_2_conv2 = 1204224,  /* 1806336 floats */
+    IX_layer1_2_bn2 = 802816,  /* [64,56,56] */
+    IX_layer1_2_relu2 = 1003520,  /* [64,56,56] */
+    IX_layer1_2_conv3 = 1204224,  /* [256,56,56] */
+    IX_layer1_2_bn3 = 2007040,  /* [256,56,56] */
+    IX_layer1_2_add1 = 802816,  /* [256,56,56] */
+    IX_layer1_2_relu3 = 0,  /* [256,56,56] */
+    IX_layer2_0_conv1 = 802816,  /* [128,56,56] */
+    IX_layer2_0_bn1 = 1204224,  /* [128,56,56] */
+    IX_layer2_0_relu1 = 802816,  /* [128,56,56] */
+    IX_layer2_0_conv2 = 1204224,  /* [128,28,28] */
+    IT_layer2_0_conv2 = 1304576,  /* 903168 floats */
+    IX_layer2_0_bn2 = 802816,  /* [128,28,28] */
+    IX_layer2_0_relu2 = 903168,  /* [128,28,28] */
+    IX_layer2_0_conv3 = 1003520,  /* [512,28,28] */
+    IX_layer2_0_bn3 = 1404928,  /* [512,28,28] */
+    IX_layer2_0_downsample_0 = 802816,  /* [512,28,28] */
+    IT_layer2_0_downsample_0 = 1204224,  /* 200704 floats */
+    IX_layer2_0_downsample_1 = 0,  /* [512,28,28] */
+    IX_layer2_0_add1 = 401408,  /* [512,28,28] */
+    IX_layer2_0_relu3 = 0,  /* [512,28,28] */
+    IX_layer2_1_conv1 = 401408,  /* [128,28,28] */
+    IX_layer2_1_bn1 = 501760,  /* [128,28,28] */
+    IX_layer2_1_relu1 = 401408,  /* [128,28,28] */
+    IX_layer2_1_conv2 = 501760,  /* [128,28,28] */
+    IT_layer2_1_conv2 = 602112,  /* 903168 floats */
+    IX_layer2_1_bn2 = 401408,  /* [128,28,28] */
+    IX_layer2_1_relu2 = 501760,  /* [128,28,28] */
+    IX_layer2_1_conv3 = 602112,  /* [512,28,28] */
+    IX_layer2_1_bn3 = 1003520,  /* [512,28,28] */
+    IX_layer2_1_add1 = 401408,  /* [512,28,28] */
+    IX_layer2_1_relu3 = 0,  /* [512,28,28] */
+    IX_layer2_2_conv1 = 401408,  /* [128,28,28] */
+    IX_layer2_2_bn1 = 501760,  /* [128,28,28] */
+    IX_layer2_2_relu1 = 401408,  /* [128,28,28] */
+    IX_layer2_2_conv2 = 501760,  /* [128,28,28] */
+    IT_layer2_2_conv2 = 602112,  /* 903168 floats */
+    IX_layer2_2_bn2 = 401408,  /* [128,28,28] */
+    IX_layer2_2_relu2 = 501760,  /* [128,28,28] */
+    IX_layer2_2_conv3 = 602112,  /* [512,28,28] */
+    IX_layer2_2_bn3 = 1003520,  /* [512,28,28] */
+    IX_layer2_2_add1 = 401408,  /* [512,28,28] */
+    IX_layer2_2_relu3 = 0,  /* [512,28,28] */
+    IX_layer2_3_conv1 = 401408,  /* [128,28,28] */
+    IX_layer2_3_bn1 = 501760,  /* [128,28,28] */
+    IX_layer2_3_relu1 = 401408,  /* [128,28,28] */
+    IX_layer2_3_conv2 = 501760,  /* [128,28,28] */
+    IT_layer2_3_conv2 = 602112,  /* 903168 floats */
+    IX_layer2_3_bn2 = 401408,  /* [128,28,28] */
+    IX_layer2_3_relu2 = 501760,  /* [128,28,28] */
+    IX_layer2_3_conv3 = 602112,  /* [512,28,28] */
+    IX_layer2_3_bn3 = 1003520,  /* [512,28,28] */
+    IX_layer2_3_add1 = 401408,  /* [512,28,28] */
+    IX_layer2_3_relu3 = 0,  /* [512,28,28] */
+    IX_layer3_0_conv1 = 401408,  /* [256,28,28] */
+    IX_layer3_0_bn1 = 602112,  /* [256,28,28] */
+    IX_layer3_0_relu1 = 401408,  /* [256,28,28] */
+    IX_layer3_0_conv2 = 602112,  /* [256,14,14] */
+    IT_layer3_0_conv2 = 652288,  /* 451584 floats */
+    IX_layer3_0_bn2 = 401408,  /* [256,14,14] */
+    IX_layer3_0_relu2 = 451584,  /* [256,14,14] */
+    IX_layer3_0_conv3 = 501760,  /* [1024,14,14] */
+    IX_layer3_0_bn3 = 702464,  /* [1024,14,14] */
+    IX_layer3_0_downsample_0 = 401408,  /* [1024,14,14] */
+    IT_layer3_0_downsample_0 = 602112,  /* 100352 floats */
+    IX_layer3_0_downsample_1 = 0,  /* [1024,14,14] */
+    IX_layer3_0_add1 = 200704,  /* [1024,14,14] */
+    IX_layer3_0_relu3 = 0,  /* [1024,14,14] */
+    IX_layer3_1_conv1 = 200704,  /* [256,14,14] */
+    IX_layer3_1_bn1 = 250880,  /* [256,14,14] */
+    IX_layer3_1_relu1 = 200704,  /* [256,14,14] */
+    IX_layer3_1_conv2 = 250880,  /* [256,14,14] */
+    IT_layer3_1_conv2 = 301056,  /* 451584 floats */
+    IX_layer3_1_bn2 = 200704,  /* [256,14,14] */
+    IX_layer3_1_relu2 = 250880,  /* [256,14,14] */
+    IX_layer3_1_conv3 = 301056,  /* [1024,14,14] */
+    IX_layer3_1_bn3 = 501760,  /* [1024,14,14] */
+    IX_layer3_1_add1 = 200704,  /* [1024,14,14] */
+    IX_layer3_1_relu3 = 0,  /* [1024,14,14] */
+    IX_layer3_2_conv1 = 200704,  /* [256,14,14] */
+    IX_layer3_2_bn1 = 250880,  /* [256,14,14] */
+    IX_layer3_2_relu1 = 200704,  /* [256,14,14] */
+    IX_layer3_2_conv2 = 250880,  /* [256,14,14] */
+    IT_layer3_2_conv2 = 301056,  /* 451584 floats */
+    IX_layer3_2_bn2 = 200704,  /* [256,14,14] */
+    IX_layer3_2_relu2 = 250880,  /* [256,14,14] */
+    IX_layer3_2_conv3 = 301056,  /* [1024,14,14] */
+    IX_layer3_2_bn3 = 501760,  /* [1024,14,14] */
+    IX_layer3_2_add1 = 200704,  /* [1024,14,14] */
+    IX_layer3_2_relu3 = 0,  /* [1024,14,14] */
+    IX_layer3_3_conv1 = 200704,  /* [256,14,14] */
+    IX_layer3_3_bn1 = 250880,  /* [256,14,14] */
+    IX_layer3_3_relu1 = 200704,  /* [256,14,14] */
+    IX_layer3_3_conv2 = 250880,  /* [256,14,14] */
+    IT_layer3_3_conv2 = 301056,  /* 451584 floats */
+    IX_layer3_3_bn2 = 200704,  /* [256,14,14] */
+    IX_layer3_3_relu2 = 250880,  /* [256,14,14] */
+    IX_layer3_3_conv3 = 301056,  /* [1024,14,14] */
+    IX_layer3_3_bn3 = 501760,  /* [1024,14,14] */
+    IX_layer3_3_add1 = 200704,  /* [1024,14,14] */
+    IX_layer3_3_relu3 = 0,  /* [1024,14,14] */
+    IX_layer3_4_conv1 = 200704,  /* [256,14,14] */
+    IX_layer3_4_bn1 = 250880,  /* [256,14,14] */
+    IX_layer3_4_relu1 = 200704,  /* [256,14,14] */
+    IX_layer3_4_conv2 = 250880,  /* [256,14,14] */
+    IT_layer3_4_conv2 = 301056,  /* 451584 floats */
+    IX_layer3_4_bn2 = 200704,  /* [256,14,14] */
+    IX_layer3_4_relu2 = 250880,  /* [256,14,14] */
+    IX_layer3_4_conv3 = 301056,  /* [1024,14,14] */
+    IX_layer3_4_bn3 = 501760,  /* [1024,14,14] */
+    IX_layer3_4_add1 = 200704,  /* [1024,14,14] */
+    IX_layer3_4_relu3 = 0,  /* [1024,14,14] */
+    IX_layer3_5_conv1 = 200704,  /* [256,14,14] */
+    IX_layer3_5_bn1 = 250880,  /* [256,14,14] */
+    IX_layer3_5_relu1 = 200704,  /* [256,14,14] */
+    IX_layer3_5_conv2 = 250880,  /* [256,14,14] */
+    IT_layer3_5_conv2 = 301056,  /* 451584 floats */
+    IX_layer3_5_bn2 = 200704,  /* [256,14,14] */
+    IX_layer3_5_relu2 = 250880,  /* [256,14,14] */
+    IX_layer3_5_conv3 = 301056,  /* [1024,14,14] */
+    IX_layer3_5_bn3 = 501760,  /* [1024,14,14] */
+    IX_layer3_5_add1 = 200704,  /* [1024,14,14] */
+    IX_layer3_5_relu3 = 0,  /* [1024,14,14] */
+    IX_layer4_0_conv1 = 200704,  /* [512,14,14] */
+    IX_layer4_0_bn1 = 301056,  /* [512,14,14] */
+    IX_layer4_0_relu1 = 200704,  /* [512,14,14] */
+    IX_layer4_0_conv2 = 301056,  /* [512,7,7] */
+    IT_layer4_0_conv2 = 326144,  /* 225792 floats */
+    IX_layer4_0_bn2 = 200704,  /* [512,7,7] */
+    IX_layer4_0_relu2 = 225792,  /* [512,7,7] */
+    IX_layer4_0_conv3 = 250880,  /* [2048,7,7] */
+    IX_layer4_0_bn3 = 351232,  /* [2048,7,7] */
+    IX_layer4_0_downsample_0 = 200704,  /* [2048,7,7] */
+    IT_layer4_0_downsample_0 = 301056,  /* 50176 floats */
+    IX_layer4_0_downsample_1 = 0,  /* [2048,7,7] */
+    IX_layer4_0_add1 = 100352,  /* [2048,7,7] */
+    IX_layer4_0_relu3 = 0,  /* [2048,7,7] */
+    IX_layer4_1_conv1 = 100352,  /* [512,7,7] */
+    IX_layer4_1_bn1 = 125440,  /* [512,7,7] */
+    IX_layer4_1_relu1 = 100352,  /* [512,7,7] */
+    IX_layer4_1_conv2 = 125440,  /* [512,7,7] */
+    IT_layer4_1_conv2 = 150528,  /* 225792 floats */
+    IX_layer4_1_bn2 = 100352,  /* [512,7,7] */
+    IX_layer4_1_relu2 = 125440,  /* [512,7,7] */
+    IX_layer4_1_conv3 = 150528,  /* [2048,7,7] */
+    IX_layer4_1_bn3 = 250880,  /* [2048,7,7] */
+    IX_layer4_1_add1 = 100352,  /* [2048,7,7] */
+    IX_layer4_1_relu3 = 0,  /* [2048,7,7] */
+    IX_layer4_2_conv1 = 100352,  /* [512,7,7] */
+    IX_layer4_2_bn1 = 125440,  /* [512,7,7] */
+    IX_layer4_2_relu1 = 100352,  /* [512,7,7] */
+    IX_layer4_2_conv2 = 125440,  /* [512,7,7] */
+    IT_layer4_2_conv2 = 150528,  /* 225792 floats */
+    IX_layer4_2_bn2 = 100352,  /* [512,7,7] */
+    IX_layer4_2_relu2 = 125440,  /* [512,7,7] */
+    IX_layer4_2_conv3 = 150528,  /* [2048,7,7] */
+    IX_layer4_2_bn3 = 250880,  /* [2048,7,7] */
+    IX_layer4_2_add1 = 100352,  /* [2048,7,7] */
+    IX_layer4_2_relu3 = 0,  /* [2048,7,7] */
+    IX_avgpool = 100352,  /* [2048] */
+    IX_fc = 0,  /* [1000] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_conv1,
@@ -1627,8 +1826,409 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     return A(X_fc);
 }
 
-float resnet50_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_fc), (const int32_t *)target, n, 1000, 1);
+const float *resnet50_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
+    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    rt_batchnorm_forward_eval(A(IX_bn1), A(IX_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+    /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    rt_relu_forward(A(IX_relu), A(IX_bn1), (size_t)n * 802816);
+    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
+    rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
+    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_0_conv1), NULL, A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn1), A(IX_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_bn1), (size_t)n * 200704);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn2), A(IX_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_bn2), (size_t)n * 200704);
+    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_0_conv3), NULL, A(IX_layer1_0_relu2), P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
+    /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn3), A(IX_layer1_0_conv3), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_0_downsample_0), NULL, A(IX_maxpool), P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
+    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_downsample_1), A(IX_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.0.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer1_0_add1])
+        rt_copy(A(IX_layer1_0_add1), A(IX_layer1_0_downsample_1), (size_t)n * 802816);
+    else
+        rt_add_forward(A(IX_layer1_0_add1), A(IX_layer1_0_bn3), A(IX_layer1_0_downsample_1), (size_t)n * 802816);
+    /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_0_relu3), A(IX_layer1_0_add1), (size_t)n * 802816);
+    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu3), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn1), A(IX_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_bn1), (size_t)n * 200704);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn2), A(IX_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_bn2), (size_t)n * 200704);
+    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_1_conv3), NULL, A(IX_layer1_1_relu2), P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
+    /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn3), A(IX_layer1_1_conv3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.1.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer1_1_add1])
+        rt_copy(A(IX_layer1_1_add1), A(IX_layer1_0_relu3), (size_t)n * 802816);
+    else
+        rt_add_forward(A(IX_layer1_1_add1), A(IX_layer1_1_bn3), A(IX_layer1_0_relu3), (size_t)n * 802816);
+    /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_1_relu3), A(IX_layer1_1_add1), (size_t)n * 802816);
+    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu3), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_2_bn1), A(IX_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.2.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_bn1), (size_t)n * 200704);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_2_bn2), A(IX_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.2.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_bn2), (size_t)n * 200704);
+    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer1_2_conv3), NULL, A(IX_layer1_2_relu2), P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
+    /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer1_2_bn3), A(IX_layer1_2_conv3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.2.add1: add, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer1_2_add1])
+        rt_copy(A(IX_layer1_2_add1), A(IX_layer1_1_relu3), (size_t)n * 802816);
+    else
+        rt_add_forward(A(IX_layer1_2_add1), A(IX_layer1_2_bn3), A(IX_layer1_1_relu3), (size_t)n * 802816);
+    /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer1_2_relu3), A(IX_layer1_2_add1), (size_t)n * 802816);
+    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_0_conv1), NULL, A(IX_layer1_2_relu3), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn1), A(IX_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
+    /* layer2.0.relu1: relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_bn1), (size_t)n * 401408);
+    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn2), A(IX_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_bn2), (size_t)n * 100352);
+    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_0_conv3), NULL, A(IX_layer2_0_relu2), P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
+    /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn3), A(IX_layer2_0_conv3), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0), A(IX_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 1e-05f);
+    /* layer2.0.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer2_0_add1])
+        rt_copy(A(IX_layer2_0_add1), A(IX_layer2_0_downsample_1), (size_t)n * 401408);
+    else
+        rt_add_forward(A(IX_layer2_0_add1), A(IX_layer2_0_bn3), A(IX_layer2_0_downsample_1), (size_t)n * 401408);
+    /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_0_relu3), A(IX_layer2_0_add1), (size_t)n * 401408);
+    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu3), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn1), A(IX_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_bn1), (size_t)n * 100352);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn2), A(IX_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_bn2), (size_t)n * 100352);
+    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_1_conv3), NULL, A(IX_layer2_1_relu2), P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
+    /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn3), A(IX_layer2_1_conv3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.1.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer2_1_add1])
+        rt_copy(A(IX_layer2_1_add1), A(IX_layer2_0_relu3), (size_t)n * 401408);
+    else
+        rt_add_forward(A(IX_layer2_1_add1), A(IX_layer2_1_bn3), A(IX_layer2_0_relu3), (size_t)n * 401408);
+    /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_1_relu3), A(IX_layer2_1_add1), (size_t)n * 401408);
+    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu3), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_2_bn1), A(IX_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.2.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_bn1), (size_t)n * 100352);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_2_bn2), A(IX_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.2.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_bn2), (size_t)n * 100352);
+    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_2_conv3), NULL, A(IX_layer2_2_relu2), P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
+    /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_2_bn3), A(IX_layer2_2_conv3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.2.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer2_2_add1])
+        rt_copy(A(IX_layer2_2_add1), A(IX_layer2_1_relu3), (size_t)n * 401408);
+    else
+        rt_add_forward(A(IX_layer2_2_add1), A(IX_layer2_2_bn3), A(IX_layer2_1_relu3), (size_t)n * 401408);
+    /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_2_relu3), A(IX_layer2_2_add1), (size_t)n * 401408);
+    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu3), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
+    /* layer2.3.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_3_bn1), A(IX_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.3.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_bn1), (size_t)n * 100352);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    /* layer2.3.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_3_bn2), A(IX_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.3.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_bn2), (size_t)n * 100352);
+    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer2_3_conv3), NULL, A(IX_layer2_3_relu2), P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
+    /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer2_3_bn3), A(IX_layer2_3_conv3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.3.add1: add, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer2_3_add1])
+        rt_copy(A(IX_layer2_3_add1), A(IX_layer2_2_relu3), (size_t)n * 401408);
+    else
+        rt_add_forward(A(IX_layer2_3_add1), A(IX_layer2_3_bn3), A(IX_layer2_2_relu3), (size_t)n * 401408);
+    /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer2_3_relu3), A(IX_layer2_3_add1), (size_t)n * 401408);
+    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_0_conv1), NULL, A(IX_layer2_3_relu3), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn1), A(IX_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
+    /* layer3.0.relu1: relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_bn1), (size_t)n * 200704);
+    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn2), A(IX_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_bn2), (size_t)n * 50176);
+    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_0_conv3), NULL, A(IX_layer3_0_relu2), P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
+    /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn3), A(IX_layer3_0_conv3), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0), A(IX_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.0.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_0_add1])
+        rt_copy(A(IX_layer3_0_add1), A(IX_layer3_0_downsample_1), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer3_0_add1), A(IX_layer3_0_bn3), A(IX_layer3_0_downsample_1), (size_t)n * 200704);
+    /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_0_relu3), A(IX_layer3_0_add1), (size_t)n * 200704);
+    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu3), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn1), A(IX_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_bn1), (size_t)n * 50176);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn2), A(IX_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_bn2), (size_t)n * 50176);
+    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_1_conv3), NULL, A(IX_layer3_1_relu2), P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
+    /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn3), A(IX_layer3_1_conv3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.1.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_1_add1])
+        rt_copy(A(IX_layer3_1_add1), A(IX_layer3_0_relu3), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer3_1_add1), A(IX_layer3_1_bn3), A(IX_layer3_0_relu3), (size_t)n * 200704);
+    /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_1_relu3), A(IX_layer3_1_add1), (size_t)n * 200704);
+    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu3), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_2_bn1), A(IX_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.2.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_bn1), (size_t)n * 50176);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_2_bn2), A(IX_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.2.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_bn2), (size_t)n * 50176);
+    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_2_conv3), NULL, A(IX_layer3_2_relu2), P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
+    /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_2_bn3), A(IX_layer3_2_conv3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.2.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_2_add1])
+        rt_copy(A(IX_layer3_2_add1), A(IX_layer3_1_relu3), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer3_2_add1), A(IX_layer3_2_bn3), A(IX_layer3_1_relu3), (size_t)n * 200704);
+    /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_2_relu3), A(IX_layer3_2_add1), (size_t)n * 200704);
+    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu3), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
+    /* layer3.3.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_3_bn1), A(IX_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.3.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_bn1), (size_t)n * 50176);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    /* layer3.3.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_3_bn2), A(IX_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.3.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_bn2), (size_t)n * 50176);
+    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_3_conv3), NULL, A(IX_layer3_3_relu2), P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
+    /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_3_bn3), A(IX_layer3_3_conv3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.3.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_3_add1])
+        rt_copy(A(IX_layer3_3_add1), A(IX_layer3_2_relu3), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer3_3_add1), A(IX_layer3_3_bn3), A(IX_layer3_2_relu3), (size_t)n * 200704);
+    /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_3_relu3), A(IX_layer3_3_add1), (size_t)n * 200704);
+    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu3), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
+    /* layer3.4.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_4_bn1), A(IX_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.4.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_bn1), (size_t)n * 50176);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    /* layer3.4.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_4_bn2), A(IX_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.4.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_bn2), (size_t)n * 50176);
+    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_4_conv3), NULL, A(IX_layer3_4_relu2), P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
+    /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_4_bn3), A(IX_layer3_4_conv3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.4.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_4_add1])
+        rt_copy(A(IX_layer3_4_add1), A(IX_layer3_3_relu3), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer3_4_add1), A(IX_layer3_4_bn3), A(IX_layer3_3_relu3), (size_t)n * 200704);
+    /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_4_relu3), A(IX_layer3_4_add1), (size_t)n * 200704);
+    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu3), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
+    /* layer3.5.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_5_bn1), A(IX_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.5.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_bn1), (size_t)n * 50176);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    /* layer3.5.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_5_bn2), A(IX_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.5.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_bn2), (size_t)n * 50176);
+    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer3_5_conv3), NULL, A(IX_layer3_5_relu2), P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
+    /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer3_5_bn3), A(IX_layer3_5_conv3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.5.add1: add, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer3_5_add1])
+        rt_copy(A(IX_layer3_5_add1), A(IX_layer3_4_relu3), (size_t)n * 200704);
+    else
+        rt_add_forward(A(IX_layer3_5_add1), A(IX_layer3_5_bn3), A(IX_layer3_4_relu3), (size_t)n * 200704);
+    /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer3_5_relu3), A(IX_layer3_5_add1), (size_t)n * 200704);
+    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_0_conv1), NULL, A(IX_layer3_5_relu3), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
+    /* layer4.0.bn1: batchnorm, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_bn1), A(IX_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
+    /* layer4.0.relu1: relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_0_relu1), A(IX_layer4_0_bn1), (size_t)n * 100352);
+    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
+    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_bn2), A(IX_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_0_relu2), A(IX_layer4_0_bn2), (size_t)n * 25088);
+    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_0_conv3), NULL, A(IX_layer4_0_relu2), P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
+    /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_bn3), A(IX_layer4_0_conv3), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_0_downsample_0), A(IT_layer4_0_downsample_0), A(IX_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.0.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer4_0_add1])
+        rt_copy(A(IX_layer4_0_add1), A(IX_layer4_0_downsample_1), (size_t)n * 100352);
+    else
+        rt_add_forward(A(IX_layer4_0_add1), A(IX_layer4_0_bn3), A(IX_layer4_0_downsample_1), (size_t)n * 100352);
+    /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_0_relu3), A(IX_layer4_0_add1), (size_t)n * 100352);
+    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_1_conv1), NULL, A(IX_layer4_0_relu3), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
+    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_1_bn1), A(IX_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_1_relu1), A(IX_layer4_1_bn1), (size_t)n * 25088);
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_1_bn2), A(IX_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_1_relu2), A(IX_layer4_1_bn2), (size_t)n * 25088);
+    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_1_conv3), NULL, A(IX_layer4_1_relu2), P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
+    /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_1_bn3), A(IX_layer4_1_conv3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.1.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer4_1_add1])
+        rt_copy(A(IX_layer4_1_add1), A(IX_layer4_0_relu3), (size_t)n * 100352);
+    else
+        rt_add_forward(A(IX_layer4_1_add1), A(IX_layer4_1_bn3), A(IX_layer4_0_relu3), (size_t)n * 100352);
+    /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_1_relu3), A(IX_layer4_1_add1), (size_t)n * 100352);
+    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_2_conv1), NULL, A(IX_layer4_1_relu3), P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
+    /* layer4.2.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_2_bn1), A(IX_layer4_2_conv1), P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.2.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_2_relu1), A(IX_layer4_2_bn1), (size_t)n * 25088);
+    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_2_conv2), A(IT_layer4_2_conv2), A(IX_layer4_2_relu1), P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
+    /* layer4.2.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_2_bn2), A(IX_layer4_2_conv2), P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.2.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_2_relu2), A(IX_layer4_2_bn2), (size_t)n * 25088);
+    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_conv2d_forward(A(IX_layer4_2_conv3), NULL, A(IX_layer4_2_relu2), P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
+    /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_forward_eval(A(IX_layer4_2_bn3), A(IX_layer4_2_conv3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.2.add1: add, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    if (drop && drop[K_layer4_2_add1])
+        rt_copy(A(IX_layer4_2_add1), A(IX_layer4_1_relu3), (size_t)n * 100352);
+    else
+        rt_add_forward(A(IX_layer4_2_add1), A(IX_layer4_2_bn3), A(IX_layer4_1_relu3), (size_t)n * 100352);
+    /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_relu_forward(A(IX_layer4_2_relu3), A(IX_layer4_2_add1), (size_t)n * 100352);
+    /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_2_relu3), n, 2048, 49);
+    /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
+    rt_linear_forward(A(IX_fc), A(IX_avgpool), P(P_fc_weight), P(P_fc_bias), n, 2048, 1000);
+    return A(IX_fc);
+}
+
+float resnet50_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 1000, 1);
 }
 
 void resnet50_backward(const float *params, float *grads, float *arena, const float *x,
@@ -2515,9 +3115,11 @@ const RtModel resnet50_model = {
     .num_tensors = 267, .tensors = tensors,
     .num_layers = 123, .layers = layers,
     .num_skips = 16, .skips = skips,
+    .infer_arena_per_sample = RESNET50_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = RESNET50_INFER_ARENA_FIXED,
     .arena_per_sample = RESNET50_ARENA_PER_SAMPLE, .arena_fixed = RESNET50_ARENA_FIXED,
     .flops_per_sample = 8206418944.0,
-    .init = resnet50_init, .forward = resnet50_forward, .loss = resnet50_loss,
+    .init = resnet50_init, .forward = resnet50_forward, .infer = resnet50_infer, .loss = resnet50_loss,
     .backward = resnet50_backward, .zero_grad = resnet50_zero_grad,
     .sgd_step = resnet50_sgd_step, .adamw_step = resnet50_adamw_step
 };

@@ -819,6 +819,266 @@ enum {
     S_layer3_8_bn2 = 4128,  /* 128 floats */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_conv1 = 0,  /* [16,28,28] */
+    IT_conv1 = 12544,  /* 7056 floats */
+    IX_bn1 = 12544,  /* [16,28,28] */
+    IX_relu = 0,  /* [16,28,28] */
+    IX_layer1_0_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_0_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_0_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_0_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_0_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_0_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_0_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_0_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_1_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_1_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_1_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_1_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_1_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_1_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_1_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_1_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_2_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_2_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_2_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_2_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_2_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_2_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_2_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_2_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_3_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_3_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_3_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_3_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_3_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_3_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_3_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_3_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_3_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_4_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_4_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_4_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_4_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_4_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_4_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_4_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_4_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_4_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_5_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_5_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_5_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_5_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_5_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_5_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_5_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_5_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_5_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_6_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_6_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_6_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_6_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_6_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_6_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_6_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_6_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_6_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_7_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_7_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_7_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_7_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_7_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_7_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_7_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_7_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_7_relu2 = 0,  /* [16,28,28] */
+    IX_layer1_8_conv1 = 12544,  /* [16,28,28] */
+    IT_layer1_8_conv1 = 25088,  /* 112896 floats */
+    IX_layer1_8_bn1 = 25088,  /* [16,28,28] */
+    IX_layer1_8_relu1 = 12544,  /* [16,28,28] */
+    IX_layer1_8_conv2 = 25088,  /* [16,28,28] */
+    IT_layer1_8_conv2 = 37632,  /* 112896 floats */
+    IX_layer1_8_bn2 = 12544,  /* [16,28,28] */
+    IX_layer1_8_add1 = 25088,  /* [16,28,28] */
+    IX_layer1_8_relu2 = 0,  /* [16,28,28] */
+    IX_layer2_0_conv1 = 12544,  /* [32,14,14] */
+    IT_layer2_0_conv1 = 18816,  /* 28224 floats */
+    IX_layer2_0_bn1 = 18816,  /* [32,14,14] */
+    IX_layer2_0_relu1 = 12544,  /* [32,14,14] */
+    IX_layer2_0_conv2 = 18816,  /* [32,14,14] */
+    IT_layer2_0_conv2 = 25088,  /* 56448 floats */
+    IX_layer2_0_bn2 = 12544,  /* [32,14,14] */
+    IX_layer2_0_downsample_0 = 18816,  /* [32,14,14] */
+    IT_layer2_0_downsample_0 = 25088,  /* 3136 floats */
+    IX_layer2_0_downsample_1 = 0,  /* [32,14,14] */
+    IX_layer2_0_add1 = 6272,  /* [32,14,14] */
+    IX_layer2_0_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_1_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_1_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_1_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_1_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_1_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_1_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_1_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_2_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_2_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_2_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_2_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_2_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_2_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_2_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_3_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_3_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_3_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_3_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_3_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_3_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_3_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_3_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_3_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_4_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_4_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_4_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_4_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_4_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_4_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_4_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_4_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_4_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_5_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_5_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_5_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_5_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_5_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_5_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_5_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_5_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_5_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_6_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_6_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_6_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_6_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_6_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_6_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_6_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_6_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_6_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_7_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_7_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_7_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_7_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_7_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_7_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_7_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_7_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_7_relu2 = 0,  /* [32,14,14] */
+    IX_layer2_8_conv1 = 6272,  /* [32,14,14] */
+    IT_layer2_8_conv1 = 12544,  /* 56448 floats */
+    IX_layer2_8_bn1 = 12544,  /* [32,14,14] */
+    IX_layer2_8_relu1 = 6272,  /* [32,14,14] */
+    IX_layer2_8_conv2 = 12544,  /* [32,14,14] */
+    IT_layer2_8_conv2 = 18816,  /* 56448 floats */
+    IX_layer2_8_bn2 = 6272,  /* [32,14,14] */
+    IX_layer2_8_add1 = 12544,  /* [32,14,14] */
+    IX_layer2_8_relu2 = 0,  /* [32,14,14] */
+    IX_layer3_0_conv1 = 6272,  /* [64,7,7] */
+    IT_layer3_0_conv1 = 9408,  /* 14112 floats */
+    IX_layer3_0_bn1 = 9408,  /* [64,7,7] */
+    IX_layer3_0_relu1 = 6272,  /* [64,7,7] */
+    IX_layer3_0_conv2 = 9408,  /* [64,7,7] */
+    IT_layer3_0_conv2 = 12544,  /* 28224 floats */
+    IX_layer3_0_bn2 = 6272,  /* [64,7,7] */
+    IX_layer3_0_downsample_0 = 9408,  /* [64,7,7] */
+    IT_layer3_0_downsample_0 = 12544,  /* 1568 floats */
+    IX_layer3_0_downsample_1 = 0,  /* [64,7,7] */
+    IX_layer3_0_add1 = 3136,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_1_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_1_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_1_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_1_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_1_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_1_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_1_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_1_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_2_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_2_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_2_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_2_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_2_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_2_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_2_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_2_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_3_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_3_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_3_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_3_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_3_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_3_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_3_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_3_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_3_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_4_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_4_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_4_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_4_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_4_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_4_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_4_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_4_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_4_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_5_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_5_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_5_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_5_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_5_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_5_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_5_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_5_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_5_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_6_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_6_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_6_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_6_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_6_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_6_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_6_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_6_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_6_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_7_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_7_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_7_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_7_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_7_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_7_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_7_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_7_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_7_relu2 = 0,  /* [64,7,7] */
+    IX_layer3_8_conv1 = 3136,  /* [64,7,7] */
+    IT_layer3_8_conv1 = 6272,  /* 28224 floats */
+    IX_layer3_8_bn1 = 6272,  /* [64,7,7] */
+    IX_layer3_8_relu1 = 3136,  /* [64,7,7] */
+    IX_layer3_8_conv2 = 6272,  /* [64,7,7] */
+    IT_layer3_8_conv2 = 9408,  /* 28224 floats */
+    IX_layer3_8_bn2 = 3136,  /* [64,7,7] */
+    IX_layer3_8_add1 = 6272,  /* [64,7,7] */
+    IX_layer3_8_relu2 = 0,  /* [64,7,7] */
+    IX_avgpool = 3136,  /* [64] */
+    IX_fc = 0,  /* [10] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_conv1,
@@ -1889,8 +2149,490 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     return A(X_fc);
 }
 
-float resnet56_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_fc), (const int32_t *)target, n, 10, 1);
+const float *resnet56_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
+    rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
+    /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
+    rt_batchnorm_forward_eval(A(IX_bn1), A(IX_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
+    rt_relu_forward(A(IX_relu), A(IX_bn1), (size_t)n * 12544);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn1), A(IX_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_bn1), (size_t)n * 12544);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_bn2), A(IX_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_0_add1])
+        rt_copy(A(IX_layer1_0_add1), A(IX_relu), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_0_add1), A(IX_layer1_0_bn2), A(IX_relu), (size_t)n * 12544);
+    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 12544);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn1), A(IX_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_bn1), (size_t)n * 12544);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_1_bn2), A(IX_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_1_add1])
+        rt_copy(A(IX_layer1_1_add1), A(IX_layer1_0_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_1_add1), A(IX_layer1_1_bn2), A(IX_layer1_0_relu2), (size_t)n * 12544);
+    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 12544);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_2_bn1), A(IX_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_bn1), (size_t)n * 12544);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_2_bn2), A(IX_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_2_add1])
+        rt_copy(A(IX_layer1_2_add1), A(IX_layer1_1_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_2_add1), A(IX_layer1_2_bn2), A(IX_layer1_1_relu2), (size_t)n * 12544);
+    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_add1), (size_t)n * 12544);
+    /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_3_conv1), A(IT_layer1_3_conv1), A(IX_layer1_2_relu2), P(P_layer1_3_conv1_weight), NULL, n, &g_layer1_3_conv1);
+    /* layer1.3.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_3_bn1), A(IX_layer1_3_conv1), P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.3.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_3_relu1), A(IX_layer1_3_bn1), (size_t)n * 12544);
+    /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_3_conv2), A(IT_layer1_3_conv2), A(IX_layer1_3_relu1), P(P_layer1_3_conv2_weight), NULL, n, &g_layer1_3_conv2);
+    /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_3_bn2), A(IX_layer1_3_conv2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.3.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_3_add1])
+        rt_copy(A(IX_layer1_3_add1), A(IX_layer1_2_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_3_add1), A(IX_layer1_3_bn2), A(IX_layer1_2_relu2), (size_t)n * 12544);
+    /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_3_relu2), A(IX_layer1_3_add1), (size_t)n * 12544);
+    /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_4_conv1), A(IT_layer1_4_conv1), A(IX_layer1_3_relu2), P(P_layer1_4_conv1_weight), NULL, n, &g_layer1_4_conv1);
+    /* layer1.4.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_4_bn1), A(IX_layer1_4_conv1), P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.4.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_4_relu1), A(IX_layer1_4_bn1), (size_t)n * 12544);
+    /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_4_conv2), A(IT_layer1_4_conv2), A(IX_layer1_4_relu1), P(P_layer1_4_conv2_weight), NULL, n, &g_layer1_4_conv2);
+    /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_4_bn2), A(IX_layer1_4_conv2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.4.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_4_add1])
+        rt_copy(A(IX_layer1_4_add1), A(IX_layer1_3_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_4_add1), A(IX_layer1_4_bn2), A(IX_layer1_3_relu2), (size_t)n * 12544);
+    /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_4_relu2), A(IX_layer1_4_add1), (size_t)n * 12544);
+    /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_5_conv1), A(IT_layer1_5_conv1), A(IX_layer1_4_relu2), P(P_layer1_5_conv1_weight), NULL, n, &g_layer1_5_conv1);
+    /* layer1.5.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_5_bn1), A(IX_layer1_5_conv1), P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.5.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_5_relu1), A(IX_layer1_5_bn1), (size_t)n * 12544);
+    /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_5_conv2), A(IT_layer1_5_conv2), A(IX_layer1_5_relu1), P(P_layer1_5_conv2_weight), NULL, n, &g_layer1_5_conv2);
+    /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_5_bn2), A(IX_layer1_5_conv2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.5.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_5_add1])
+        rt_copy(A(IX_layer1_5_add1), A(IX_layer1_4_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_5_add1), A(IX_layer1_5_bn2), A(IX_layer1_4_relu2), (size_t)n * 12544);
+    /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_5_relu2), A(IX_layer1_5_add1), (size_t)n * 12544);
+    /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_6_conv1), A(IT_layer1_6_conv1), A(IX_layer1_5_relu2), P(P_layer1_6_conv1_weight), NULL, n, &g_layer1_6_conv1);
+    /* layer1.6.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_6_bn1), A(IX_layer1_6_conv1), P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.6.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_6_relu1), A(IX_layer1_6_bn1), (size_t)n * 12544);
+    /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_6_conv2), A(IT_layer1_6_conv2), A(IX_layer1_6_relu1), P(P_layer1_6_conv2_weight), NULL, n, &g_layer1_6_conv2);
+    /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_6_bn2), A(IX_layer1_6_conv2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.6.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_6_add1])
+        rt_copy(A(IX_layer1_6_add1), A(IX_layer1_5_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_6_add1), A(IX_layer1_6_bn2), A(IX_layer1_5_relu2), (size_t)n * 12544);
+    /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_6_relu2), A(IX_layer1_6_add1), (size_t)n * 12544);
+    /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_7_conv1), A(IT_layer1_7_conv1), A(IX_layer1_6_relu2), P(P_layer1_7_conv1_weight), NULL, n, &g_layer1_7_conv1);
+    /* layer1.7.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_7_bn1), A(IX_layer1_7_conv1), P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.7.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_7_relu1), A(IX_layer1_7_bn1), (size_t)n * 12544);
+    /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_7_conv2), A(IT_layer1_7_conv2), A(IX_layer1_7_relu1), P(P_layer1_7_conv2_weight), NULL, n, &g_layer1_7_conv2);
+    /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_7_bn2), A(IX_layer1_7_conv2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.7.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_7_add1])
+        rt_copy(A(IX_layer1_7_add1), A(IX_layer1_6_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_7_add1), A(IX_layer1_7_bn2), A(IX_layer1_6_relu2), (size_t)n * 12544);
+    /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_7_relu2), A(IX_layer1_7_add1), (size_t)n * 12544);
+    /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_8_conv1), A(IT_layer1_8_conv1), A(IX_layer1_7_relu2), P(P_layer1_8_conv1_weight), NULL, n, &g_layer1_8_conv1);
+    /* layer1.8.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_8_bn1), A(IX_layer1_8_conv1), P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.8.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_8_relu1), A(IX_layer1_8_bn1), (size_t)n * 12544);
+    /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer1_8_conv2), A(IT_layer1_8_conv2), A(IX_layer1_8_relu1), P(P_layer1_8_conv2_weight), NULL, n, &g_layer1_8_conv2);
+    /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer1_8_bn2), A(IX_layer1_8_conv2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.8.add1: add, [16,28,28] ... -> [16,28,28]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer1_8_add1])
+        rt_copy(A(IX_layer1_8_add1), A(IX_layer1_7_relu2), (size_t)n * 12544);
+    else
+        rt_add_forward(A(IX_layer1_8_add1), A(IX_layer1_8_bn2), A(IX_layer1_7_relu2), (size_t)n * 12544);
+    /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer1_8_relu2), A(IX_layer1_8_add1), (size_t)n * 12544);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_8_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn1), A(IX_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_bn1), (size_t)n * 6272);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_bn2), A(IX_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0), A(IX_layer1_8_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.0.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_0_add1])
+        rt_copy(A(IX_layer2_0_add1), A(IX_layer2_0_downsample_1), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_0_add1), A(IX_layer2_0_bn2), A(IX_layer2_0_downsample_1), (size_t)n * 6272);
+    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 6272);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn1), A(IX_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_bn1), (size_t)n * 6272);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_1_bn2), A(IX_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_1_add1])
+        rt_copy(A(IX_layer2_1_add1), A(IX_layer2_0_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_1_add1), A(IX_layer2_1_bn2), A(IX_layer2_0_relu2), (size_t)n * 6272);
+    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 6272);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_2_bn1), A(IX_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_bn1), (size_t)n * 6272);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_2_bn2), A(IX_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_2_add1])
+        rt_copy(A(IX_layer2_2_add1), A(IX_layer2_1_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_2_add1), A(IX_layer2_2_bn2), A(IX_layer2_1_relu2), (size_t)n * 6272);
+    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_add1), (size_t)n * 6272);
+    /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_3_conv1), A(IT_layer2_3_conv1), A(IX_layer2_2_relu2), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
+    /* layer2.3.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_3_bn1), A(IX_layer2_3_conv1), P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.3.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_3_relu1), A(IX_layer2_3_bn1), (size_t)n * 6272);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_3_bn2), A(IX_layer2_3_conv2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.3.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_3_add1])
+        rt_copy(A(IX_layer2_3_add1), A(IX_layer2_2_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_3_add1), A(IX_layer2_3_bn2), A(IX_layer2_2_relu2), (size_t)n * 6272);
+    /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_3_relu2), A(IX_layer2_3_add1), (size_t)n * 6272);
+    /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_4_conv1), A(IT_layer2_4_conv1), A(IX_layer2_3_relu2), P(P_layer2_4_conv1_weight), NULL, n, &g_layer2_4_conv1);
+    /* layer2.4.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_4_bn1), A(IX_layer2_4_conv1), P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.4.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_4_relu1), A(IX_layer2_4_bn1), (size_t)n * 6272);
+    /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_4_conv2), A(IT_layer2_4_conv2), A(IX_layer2_4_relu1), P(P_layer2_4_conv2_weight), NULL, n, &g_layer2_4_conv2);
+    /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_4_bn2), A(IX_layer2_4_conv2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.4.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_4_add1])
+        rt_copy(A(IX_layer2_4_add1), A(IX_layer2_3_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_4_add1), A(IX_layer2_4_bn2), A(IX_layer2_3_relu2), (size_t)n * 6272);
+    /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_4_relu2), A(IX_layer2_4_add1), (size_t)n * 6272);
+    /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_5_conv1), A(IT_layer2_5_conv1), A(IX_layer2_4_relu2), P(P_layer2_5_conv1_weight), NULL, n, &g_layer2_5_conv1);
+    /* layer2.5.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_5_bn1), A(IX_layer2_5_conv1), P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.5.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_5_relu1), A(IX_layer2_5_bn1), (size_t)n * 6272);
+    /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_5_conv2), A(IT_layer2_5_conv2), A(IX_layer2_5_relu1), P(P_layer2_5_conv2_weight), NULL, n, &g_layer2_5_conv2);
+    /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_5_bn2), A(IX_layer2_5_conv2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.5.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_5_add1])
+        rt_copy(A(IX_layer2_5_add1), A(IX_layer2_4_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_5_add1), A(IX_layer2_5_bn2), A(IX_layer2_4_relu2), (size_t)n * 6272);
+    /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_5_relu2), A(IX_layer2_5_add1), (size_t)n * 6272);
+    /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_6_conv1), A(IT_layer2_6_conv1), A(IX_layer2_5_relu2), P(P_layer2_6_conv1_weight), NULL, n, &g_layer2_6_conv1);
+    /* layer2.6.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_6_bn1), A(IX_layer2_6_conv1), P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.6.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_6_relu1), A(IX_layer2_6_bn1), (size_t)n * 6272);
+    /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_6_conv2), A(IT_layer2_6_conv2), A(IX_layer2_6_relu1), P(P_layer2_6_conv2_weight), NULL, n, &g_layer2_6_conv2);
+    /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_6_bn2), A(IX_layer2_6_conv2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.6.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_6_add1])
+        rt_copy(A(IX_layer2_6_add1), A(IX_layer2_5_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_6_add1), A(IX_layer2_6_bn2), A(IX_layer2_5_relu2), (size_t)n * 6272);
+    /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_6_relu2), A(IX_layer2_6_add1), (size_t)n * 6272);
+    /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_7_conv1), A(IT_layer2_7_conv1), A(IX_layer2_6_relu2), P(P_layer2_7_conv1_weight), NULL, n, &g_layer2_7_conv1);
+    /* layer2.7.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_7_bn1), A(IX_layer2_7_conv1), P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.7.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_7_relu1), A(IX_layer2_7_bn1), (size_t)n * 6272);
+    /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_7_conv2), A(IT_layer2_7_conv2), A(IX_layer2_7_relu1), P(P_layer2_7_conv2_weight), NULL, n, &g_layer2_7_conv2);
+    /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_7_bn2), A(IX_layer2_7_conv2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.7.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_7_add1])
+        rt_copy(A(IX_layer2_7_add1), A(IX_layer2_6_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_7_add1), A(IX_layer2_7_bn2), A(IX_layer2_6_relu2), (size_t)n * 6272);
+    /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_7_relu2), A(IX_layer2_7_add1), (size_t)n * 6272);
+    /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_8_conv1), A(IT_layer2_8_conv1), A(IX_layer2_7_relu2), P(P_layer2_8_conv1_weight), NULL, n, &g_layer2_8_conv1);
+    /* layer2.8.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_8_bn1), A(IX_layer2_8_conv1), P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.8.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_8_relu1), A(IX_layer2_8_bn1), (size_t)n * 6272);
+    /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer2_8_conv2), A(IT_layer2_8_conv2), A(IX_layer2_8_relu1), P(P_layer2_8_conv2_weight), NULL, n, &g_layer2_8_conv2);
+    /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer2_8_bn2), A(IX_layer2_8_conv2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.8.add1: add, [32,14,14] ... -> [32,14,14]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer2_8_add1])
+        rt_copy(A(IX_layer2_8_add1), A(IX_layer2_7_relu2), (size_t)n * 6272);
+    else
+        rt_add_forward(A(IX_layer2_8_add1), A(IX_layer2_8_bn2), A(IX_layer2_7_relu2), (size_t)n * 6272);
+    /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer2_8_relu2), A(IX_layer2_8_add1), (size_t)n * 6272);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_8_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn1), A(IX_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_bn1), (size_t)n * 3136);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_bn2), A(IX_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0), A(IX_layer2_8_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.0.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_0_add1])
+        rt_copy(A(IX_layer3_0_add1), A(IX_layer3_0_downsample_1), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_0_add1), A(IX_layer3_0_bn2), A(IX_layer3_0_downsample_1), (size_t)n * 3136);
+    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 3136);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn1), A(IX_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_bn1), (size_t)n * 3136);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_1_bn2), A(IX_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_1_add1])
+        rt_copy(A(IX_layer3_1_add1), A(IX_layer3_0_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_1_add1), A(IX_layer3_1_bn2), A(IX_layer3_0_relu2), (size_t)n * 3136);
+    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 3136);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_2_bn1), A(IX_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_bn1), (size_t)n * 3136);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_2_bn2), A(IX_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_2_add1])
+        rt_copy(A(IX_layer3_2_add1), A(IX_layer3_1_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_2_add1), A(IX_layer3_2_bn2), A(IX_layer3_1_relu2), (size_t)n * 3136);
+    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_add1), (size_t)n * 3136);
+    /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_3_conv1), A(IT_layer3_3_conv1), A(IX_layer3_2_relu2), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
+    /* layer3.3.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_3_bn1), A(IX_layer3_3_conv1), P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.3.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_3_relu1), A(IX_layer3_3_bn1), (size_t)n * 3136);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_3_bn2), A(IX_layer3_3_conv2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.3.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_3_add1])
+        rt_copy(A(IX_layer3_3_add1), A(IX_layer3_2_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_3_add1), A(IX_layer3_3_bn2), A(IX_layer3_2_relu2), (size_t)n * 3136);
+    /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_3_relu2), A(IX_layer3_3_add1), (size_t)n * 3136);
+    /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_4_conv1), A(IT_layer3_4_conv1), A(IX_layer3_3_relu2), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
+    /* layer3.4.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_4_bn1), A(IX_layer3_4_conv1), P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.4.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_4_relu1), A(IX_layer3_4_bn1), (size_t)n * 3136);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_4_bn2), A(IX_layer3_4_conv2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.4.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_4_add1])
+        rt_copy(A(IX_layer3_4_add1), A(IX_layer3_3_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_4_add1), A(IX_layer3_4_bn2), A(IX_layer3_3_relu2), (size_t)n * 3136);
+    /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_4_relu2), A(IX_layer3_4_add1), (size_t)n * 3136);
+    /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_5_conv1), A(IT_layer3_5_conv1), A(IX_layer3_4_relu2), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
+    /* layer3.5.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_5_bn1), A(IX_layer3_5_conv1), P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.5.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_5_relu1), A(IX_layer3_5_bn1), (size_t)n * 3136);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_5_bn2), A(IX_layer3_5_conv2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.5.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_5_add1])
+        rt_copy(A(IX_layer3_5_add1), A(IX_layer3_4_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_5_add1), A(IX_layer3_5_bn2), A(IX_layer3_4_relu2), (size_t)n * 3136);
+    /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_5_relu2), A(IX_layer3_5_add1), (size_t)n * 3136);
+    /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_6_conv1), A(IT_layer3_6_conv1), A(IX_layer3_5_relu2), P(P_layer3_6_conv1_weight), NULL, n, &g_layer3_6_conv1);
+    /* layer3.6.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_6_bn1), A(IX_layer3_6_conv1), P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.6.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_6_relu1), A(IX_layer3_6_bn1), (size_t)n * 3136);
+    /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_6_conv2), A(IT_layer3_6_conv2), A(IX_layer3_6_relu1), P(P_layer3_6_conv2_weight), NULL, n, &g_layer3_6_conv2);
+    /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_6_bn2), A(IX_layer3_6_conv2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.6.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_6_add1])
+        rt_copy(A(IX_layer3_6_add1), A(IX_layer3_5_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_6_add1), A(IX_layer3_6_bn2), A(IX_layer3_5_relu2), (size_t)n * 3136);
+    /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_6_relu2), A(IX_layer3_6_add1), (size_t)n * 3136);
+    /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_7_conv1), A(IT_layer3_7_conv1), A(IX_layer3_6_relu2), P(P_layer3_7_conv1_weight), NULL, n, &g_layer3_7_conv1);
+    /* layer3.7.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_7_bn1), A(IX_layer3_7_conv1), P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.7.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_7_relu1), A(IX_layer3_7_bn1), (size_t)n * 3136);
+    /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_7_conv2), A(IT_layer3_7_conv2), A(IX_layer3_7_relu1), P(P_layer3_7_conv2_weight), NULL, n, &g_layer3_7_conv2);
+    /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_7_bn2), A(IX_layer3_7_conv2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.7.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_7_add1])
+        rt_copy(A(IX_layer3_7_add1), A(IX_layer3_6_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_7_add1), A(IX_layer3_7_bn2), A(IX_layer3_6_relu2), (size_t)n * 3136);
+    /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_7_relu2), A(IX_layer3_7_add1), (size_t)n * 3136);
+    /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_8_conv1), A(IT_layer3_8_conv1), A(IX_layer3_7_relu2), P(P_layer3_8_conv1_weight), NULL, n, &g_layer3_8_conv1);
+    /* layer3.8.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_8_bn1), A(IX_layer3_8_conv1), P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.8.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_8_relu1), A(IX_layer3_8_bn1), (size_t)n * 3136);
+    /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_conv2d_forward(A(IX_layer3_8_conv2), A(IT_layer3_8_conv2), A(IX_layer3_8_relu1), P(P_layer3_8_conv2_weight), NULL, n, &g_layer3_8_conv2);
+    /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_forward_eval(A(IX_layer3_8_bn2), A(IX_layer3_8_conv2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.8.add1: add, [64,7,7] ... -> [64,7,7]  (specs/resnet.lua:35) */
+    if (drop && drop[K_layer3_8_add1])
+        rt_copy(A(IX_layer3_8_add1), A(IX_layer3_7_relu2), (size_t)n * 3136);
+    else
+        rt_add_forward(A(IX_layer3_8_add1), A(IX_layer3_8_bn2), A(IX_layer3_7_relu2), (size_t)n * 3136);
+    /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_relu_forward(A(IX_layer3_8_relu2), A(IX_layer3_8_add1), (size_t)n * 3136);
+    /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
+    rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_8_relu2), n, 64, 49);
+    /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
+    rt_linear_forward(A(IX_fc), A(IX_avgpool), P(P_fc_weight), P(P_fc_bias), n, 64, 10);
+    return A(IX_fc);
+}
+
+float resnet56_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 10, 1);
 }
 
 void resnet56_backward(const float *params, float *grads, float *arena, const float *x,
@@ -2872,9 +3614,11 @@ const RtModel resnet56_model = {
     .num_tensors = 287, .tensors = tensors,
     .num_layers = 142, .layers = layers,
     .num_skips = 27, .skips = skips,
+    .infer_arena_per_sample = RESNET56_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = RESNET56_INFER_ARENA_FIXED,
     .arena_per_sample = RESNET56_ARENA_PER_SAMPLE, .arena_fixed = RESNET56_ARENA_FIXED,
     .flops_per_sample = 193122496.0,
-    .init = resnet56_init, .forward = resnet56_forward, .loss = resnet56_loss,
+    .init = resnet56_init, .forward = resnet56_forward, .infer = resnet56_infer, .loss = resnet56_loss,
     .backward = resnet56_backward, .zero_grad = resnet56_zero_grad,
     .sgd_step = resnet56_sgd_step, .adamw_step = resnet56_adamw_step
 };

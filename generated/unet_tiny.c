@@ -175,6 +175,58 @@ enum {
     S_dec1_bn2 = 608,  /* 32 floats */
 };
 
+/* The inference arena (infer): the evaluation-mode forward alone, each
+** activation's memory free for the next as soon as its last reader ran. */
+enum {
+    IX_enc1_conv1 = 0,  /* [16,28,28] */
+    IT_enc1_conv1 = 12544,  /* 7056 floats */
+    IX_enc1_bn1 = 12544,  /* [16,28,28] */
+    IX_enc1_relu1 = 0,  /* [16,28,28] */
+    IX_enc1_conv2 = 12544,  /* [16,28,28] */
+    IT_enc1_conv2 = 25088,  /* 112896 floats */
+    IX_enc1_bn2 = 0,  /* [16,28,28] */
+    IX_enc1_relu2 = 12544,  /* [16,28,28] */
+    IX_maxpool1 = 0,  /* [16,14,14] */
+    IX_enc2_conv1 = 3136,  /* [32,14,14] */
+    IT_enc2_conv1 = 25088,  /* 28224 floats */
+    IX_enc2_bn1 = 25088,  /* [32,14,14] */
+    IX_enc2_relu1 = 0,  /* [32,14,14] */
+    IX_enc2_conv2 = 6272,  /* [32,14,14] */
+    IT_enc2_conv2 = 25088,  /* 56448 floats */
+    IX_enc2_bn2 = 0,  /* [32,14,14] */
+    IX_enc2_relu2 = 6272,  /* [32,14,14] */
+    IX_maxpool2 = 0,  /* [32,7,7] */
+    IX_mid_conv1 = 1568,  /* [64,7,7] */
+    IT_mid_conv1 = 25088,  /* 14112 floats */
+    IX_mid_bn1 = 25088,  /* [64,7,7] */
+    IX_mid_relu1 = 0,  /* [64,7,7] */
+    IX_mid_conv2 = 3136,  /* [64,7,7] */
+    IT_mid_conv2 = 25088,  /* 28224 floats */
+    IX_mid_bn2 = 0,  /* [64,7,7] */
+    IX_mid_relu2 = 3136,  /* [64,7,7] */
+    IX_up1 = 25088,  /* [64,14,14] */
+    IX_concat1 = 37632,  /* [96,14,14] */
+    IX_dec2_conv1 = 0,  /* [32,14,14] */
+    IT_dec2_conv1 = 56448,  /* 169344 floats */
+    IX_dec2_bn1 = 6272,  /* [32,14,14] */
+    IX_dec2_relu1 = 0,  /* [32,14,14] */
+    IX_dec2_conv2 = 6272,  /* [32,14,14] */
+    IT_dec2_conv2 = 25088,  /* 56448 floats */
+    IX_dec2_bn2 = 0,  /* [32,14,14] */
+    IX_dec2_relu2 = 6272,  /* [32,14,14] */
+    IX_up2 = 25088,  /* [32,28,28] */
+    IX_concat2 = 50176,  /* [48,28,28] */
+    IX_dec1_conv1 = 0,  /* [16,28,28] */
+    IT_dec1_conv1 = 87808,  /* 338688 floats */
+    IX_dec1_bn1 = 12544,  /* [16,28,28] */
+    IX_dec1_relu1 = 0,  /* [16,28,28] */
+    IX_dec1_conv2 = 12544,  /* [16,28,28] */
+    IT_dec1_conv2 = 25088,  /* 112896 floats */
+    IX_dec1_bn2 = 0,  /* [16,28,28] */
+    IX_dec1_relu2 = 12544,  /* [16,28,28] */
+    IX_head = 0,  /* [10,28,28] */
+};
+
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
 enum {
     L_enc1_conv1,
@@ -369,8 +421,90 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     return A(X_head);
 }
 
-float unet_tiny_loss(const float *arena, const void *target, int n) {
-    return rt_xent_forward(A(X_head), (const int32_t *)target, n, 10, 784);
+const float *unet_tiny_infer(const float *params, float *arena, const float *x, int n,
+    const unsigned char *drop) {
+    (void)drop;  /* no residual adds to switch off */
+    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc1_conv1), A(IT_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
+    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_enc1_bn1), A(IX_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_enc1_relu1), A(IX_enc1_bn1), (size_t)n * 12544);
+    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc1_conv2), A(IT_enc1_conv2), A(IX_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
+    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_enc1_bn2), A(IX_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_enc1_relu2), A(IX_enc1_bn2), (size_t)n * 12544);
+    /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
+    rt_maxpool_forward(A(IX_maxpool1), A(IX_enc1_relu2), n, &g_maxpool1);
+    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc2_conv1), A(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
+    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_enc2_bn1), A(IX_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_enc2_relu1), A(IX_enc2_bn1), (size_t)n * 6272);
+    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc2_conv2), A(IT_enc2_conv2), A(IX_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
+    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_enc2_bn2), A(IX_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_enc2_relu2), A(IX_enc2_bn2), (size_t)n * 6272);
+    /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
+    rt_maxpool_forward(A(IX_maxpool2), A(IX_enc2_relu2), n, &g_maxpool2);
+    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_mid_conv1), A(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
+    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_mid_bn1), A(IX_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
+    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_mid_relu1), A(IX_mid_bn1), (size_t)n * 3136);
+    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_mid_conv2), A(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
+    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_mid_bn2), A(IX_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
+    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_mid_relu2), A(IX_mid_bn2), (size_t)n * 3136);
+    /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
+    rt_upsample_forward(A(IX_up1), A(IX_mid_relu2), n, 64, 7, 7, 2);
+    /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
+    rt_concat_forward(A(IX_concat1), A(IX_up1), n, 96, 0, 64, 196);
+    rt_concat_forward(A(IX_concat1), A(IX_enc2_relu2), n, 96, 64, 32, 196);
+    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec2_conv1), A(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
+    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_dec2_bn1), A(IX_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_dec2_relu1), A(IX_dec2_bn1), (size_t)n * 6272);
+    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec2_conv2), A(IT_dec2_conv2), A(IX_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
+    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_dec2_bn2), A(IX_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_dec2_relu2), A(IX_dec2_bn2), (size_t)n * 6272);
+    /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
+    rt_upsample_forward(A(IX_up2), A(IX_dec2_relu2), n, 32, 14, 14, 2);
+    /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
+    rt_concat_forward(A(IX_concat2), A(IX_up2), n, 48, 0, 32, 784);
+    rt_concat_forward(A(IX_concat2), A(IX_enc1_relu2), n, 48, 32, 16, 784);
+    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec1_conv1), A(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
+    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_dec1_bn1), A(IX_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_dec1_relu1), A(IX_dec1_bn1), (size_t)n * 12544);
+    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec1_conv2), A(IT_dec1_conv2), A(IX_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
+    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    rt_batchnorm_forward_eval(A(IX_dec1_bn2), A(IX_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
+    rt_relu_forward(A(IX_dec1_relu2), A(IX_dec1_bn2), (size_t)n * 12544);
+    /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
+    rt_conv2d_forward(A(IX_head), NULL, A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n, &g_head);
+    return A(IX_head);
+}
+
+float unet_tiny_loss(const float *out, const void *target, int n) {
+    return rt_xent_forward(out, (const int32_t *)target, n, 10, 784);
 }
 
 void unet_tiny_backward(const float *params, float *grads, float *arena, const float *x,
@@ -581,9 +715,11 @@ const RtModel unet_tiny_model = {
     .num_params = UNET_TINY_NUM_PARAMS, .num_trainable = UNET_TINY_NUM_TRAINABLE,
     .num_tensors = 52, .tensors = tensors,
     .num_layers = 23, .layers = layers,
+    .infer_arena_per_sample = UNET_TINY_INFER_ARENA_PER_SAMPLE,
+    .infer_arena_fixed = UNET_TINY_INFER_ARENA_FIXED,
     .arena_per_sample = UNET_TINY_ARENA_PER_SAMPLE, .arena_fixed = UNET_TINY_ARENA_FIXED,
     .flops_per_sample = 44048256.0,
-    .init = unet_tiny_init, .forward = unet_tiny_forward, .loss = unet_tiny_loss,
+    .init = unet_tiny_init, .forward = unet_tiny_forward, .infer = unet_tiny_infer, .loss = unet_tiny_loss,
     .backward = unet_tiny_backward, .zero_grad = unet_tiny_zero_grad,
     .sgd_step = unet_tiny_sgd_step, .adamw_step = unet_tiny_adamw_step
 };

@@ -103,14 +103,18 @@ static void lower_loss(KProgram *p, int t, KList *bwd) {
     int ch = out->shape.d[0], xent = g->loss == LOSS_CROSS_ENTROPY;
     int64_t hw = ops_hw(out->shape);
     KArg v = karg_buf(p->val[out->id], ACC_READ), d = karg_buf(p->grad[out->id], ACC_ACCUM);
+    /* The loss function reads the outputs it is given, from either arena. */
+    KArg given = karg_buf(kprog_new_buffer(p, BUF_VALUE, "out", out->id, REGION_EXTERNAL, 0),
+                          ACC_READ);
     Lower l = lower_at(p, out, &p->loss, t, 0);
     if (xent) {
-        LOWER(&l, K_XENT_FORWARD, v, karg_target(0), karg_batch(), karg_int(ch), karg_int(hw));
+        LOWER(&l, K_XENT_FORWARD, given, karg_target(0), karg_batch(), karg_int(ch),
+              karg_int(hw));
         l = lower_at(p, out, bwd, t, 0);
         LOWER(&l, K_XENT_BACKWARD, d, v, karg_target(0), karg_batch(), karg_int(ch),
               karg_int(hw));
     } else {
-        LOWER(&l, K_MSE_FORWARD, v, karg_target(1), karg_len(ch * hw));
+        LOWER(&l, K_MSE_FORWARD, given, karg_target(1), karg_len(ch * hw));
         l = lower_at(p, out, bwd, t, 0);
         LOWER(&l, K_MSE_BACKWARD, d, v, karg_target(1), karg_len(ch * hw));
     }

@@ -17,8 +17,8 @@
 
 typedef struct {
     Emit e;
-    const KProgram *p;
-    const Plan *plan;
+    const KProgram *p, *inf;      /* training and inference programs */
+    const Plan *plan, *inf_plan;
     const IrGraph *g;
     const ModelInfo *m;
     char upper[128];
@@ -92,15 +92,15 @@ static void emit_index_enums(Ctx *c) {
 ** gradient that became its output's). */
 static int in_use(const Buffer *b, Region r) { return b->region == r && b->death >= 0; }
 
-static void emit_arena_enum(Ctx *c, Region r, const char *comment) {
+static void emit_arena_enum(Ctx *c, const KProgram *p, Region r, const char *comment) {
     int any = 0;
-    for (int i = 0; i < c->p->nbufs; i++) any |= in_use(&c->p->bufs[i], r);
+    for (int i = 0; i < p->nbufs; i++) any |= in_use(&p->bufs[i], r);
     if (!any) return;
     emit_blank(&c->e);
     emit_line(&c->e, "%s", comment);
     emit_open(&c->e, "enum");
-    for (int i = 0; i < c->p->nbufs; i++) {
-        const Buffer *b = &c->p->bufs[i];
+    for (int i = 0; i < p->nbufs; i++) {
+        const Buffer *b = &p->bufs[i];
         char shape[64];
         if (!in_use(b, r)) continue;
         if (b->kind != BUF_SCRATCH && r == REGION_BATCH)
@@ -174,9 +174,24 @@ static void emit_forward(Ctx *c) {
     emit_close(&c->e, NULL);
 }
 
+/* Evaluation mode in its own arena: what eval, predict and lesion run. */
+static void emit_infer(Ctx *c) {
+    char out[256];
+    emit_blank(&c->e);
+    emit_line(&c->e, "const float *%s_infer(const float *params, float *arena, const float *x, int n,",
+              c->m->name);
+    emit_open(&c->e, "    const unsigned char *drop)");
+    if (!any_guard(&c->inf->fwd, G_DROP))
+        emit_line(&c->e, "(void)drop;  /* no residual adds to switch off */");
+    render_list(&c->e, c->inf, &c->inf->fwd);
+    emit_line(&c->e, "return %s;",
+              render_buffer(c->inf, c->inf->val[c->g->output], out, sizeof out));
+    emit_close(&c->e, NULL);
+}
+
 static void emit_loss(Ctx *c) {
     emit_blank(&c->e);
-    emit_open(&c->e, "float %s_loss(const float *arena, const void *target, int n)", c->m->name);
+    emit_open(&c->e, "float %s_loss(const float *out, const void *target, int n)", c->m->name);
     render_list(&c->e, c->p, &c->p->loss);
     emit_close(&c->e, NULL);
 }
@@ -250,10 +265,13 @@ static void emit_descriptor(Ctx *c, int ntensors, int nlayers) {
     emit_line(&c->e, ".num_layers = %d, .layers = layers,", nlayers);
     if (c->g->num_skips > 0)
         emit_line(&c->e, ".num_skips = %d, .skips = skips,", c->g->num_skips);
+    emit_line(&c->e, ".infer_arena_per_sample = %s_INFER_ARENA_PER_SAMPLE,", c->upper);
+    emit_line(&c->e, ".infer_arena_fixed = %s_INFER_ARENA_FIXED,", c->upper);
     emit_line(&c->e, ".arena_per_sample = %s_ARENA_PER_SAMPLE, .arena_fixed = %s_ARENA_FIXED,",
               c->upper, c->upper);
     emit_line(&c->e, ".flops_per_sample = %.1f,", c->flops);
-    emit_line(&c->e, ".init = %s_init, .forward = %s_forward, .loss = %s_loss,", nm, nm, nm);
+    emit_line(&c->e, ".init = %s_init, .forward = %s_forward, .infer = %s_infer, .loss = %s_loss,",
+              nm, nm, nm, nm);
     emit_line(&c->e, ".backward = %s_backward, .zero_grad = %s_zero_grad,", nm, nm);
     emit_line(&c->e, ".sgd_step = %s_sgd_step, .adamw_step = %s_adamw_step", nm, nm);
     emit_close(&c->e, ";");
@@ -306,16 +324,20 @@ static void emit_c(Ctx *c) {
     emit_line(&c->e, "#include \"%s.h\"", c->m->name);
     emit_blank(&c->e);
     emit_param_enum(c);
-    emit_arena_enum(c, REGION_BATCH,
+    emit_arena_enum(c, c->p, REGION_BATCH,
                     "/* Activations (X_) and their gradients (D_): offsets in floats per sample,\n"
                     "** times the batch size. Buffers whose lifetimes do not overlap share memory. */");
-    emit_arena_enum(c, REGION_FIXED,
+    emit_arena_enum(c, c->p, REGION_FIXED,
                     "/* Scratch independent of the batch size, after the per-sample region. */");
+    emit_arena_enum(c, c->inf, REGION_BATCH,
+                    "/* The inference arena (infer): the evaluation-mode forward alone, each\n"
+                    "** activation's memory free for the next as soon as its last reader ran. */");
     emit_index_enums(c);
     emit_macros(c);
     render_geometry(&c->e, c->p);
     emit_init(c);
     emit_forward(c);
+    emit_infer(c);
     emit_loss(c);
     emit_backward(c);
     emit_optim(c);
@@ -344,6 +366,14 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_line(e, "/* Arena bytes the caller provides for a batch of n samples. */");
     emit_line(e, "#define %s_ARENA_BYTES(n) (sizeof(float) * (%s_ARENA_PER_SAMPLE * (size_t)(n) + %s_ARENA_FIXED))",
               up, up, up);
+    emit_define(e, up, "INFER_ARENA_PER_SAMPLE", (long long)c->inf_plan->per_sample,
+                "inference arena floats per sample");
+    emit_define(e, up, "INFER_ARENA_FIXED", (long long)c->inf_plan->fixed,
+                "inference arena floats for any batch size");
+    emit_line(e, "/* Arena bytes infer needs for a batch of n samples. */");
+    emit_line(e, "#define %s_INFER_ARENA_BYTES(n) \\", up);
+    emit_line(e, "    (sizeof(float) * (%s_INFER_ARENA_PER_SAMPLE * (size_t)(n) + %s_INFER_ARENA_FIXED))",
+              up, up);
     emit_blank(e);
     emit_line(e, "/* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */");
     emit_line(e, "void %s_init(float *params, uint64_t seed);", nm);
@@ -351,8 +381,13 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_line(e, "** adds to their identity input (lesion studies). Returns the output (in the arena). */");
     emit_line(e, "const float *%s_forward(float *params, float *arena, const float *x, int n, int training,", nm);
     emit_line(e, "    const unsigned char *drop);");
-    emit_line(e, "/* Mean loss of the last forward against target (int32 labels or float targets). */");
-    emit_line(e, "float %s_loss(const float *arena, const void *target, int n);", nm);
+    emit_line(e, "/* Evaluation-mode forward in the (smaller) inference arena, params untouched;");
+    emit_line(e, "** drop as in forward. Returns the output (in the arena). */");
+    emit_line(e, "const float *%s_infer(const float *params, float *arena, const float *x, int n,", nm);
+    emit_line(e, "    const unsigned char *drop);");
+    emit_line(e, "/* Mean loss of outputs out (as forward or infer returns them) against target");
+    emit_line(e, "** (int32 labels or float targets). */");
+    emit_line(e, "float %s_loss(const float *out, const void *target, int n);", nm);
     emit_line(e, "/* After a training forward: accumulates gradients into grads and, if not NULL, dx;");
     emit_line(e, "** grad_sumsq (or NULL) receives, per layer, the squared norm of the gradient at its input. */");
     emit_line(e, "void %s_backward(const float *params, float *grads, float *arena, const float *x,", nm);
@@ -368,14 +403,16 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_line(e, "#endif");
 }
 
-void emit_model(const KProgram *p, const Plan *plan, const ModelInfo *m, Str *c_text,
-                Str *h_text) {
+void emit_model(const KProgram *p, const Plan *plan, const KProgram *inf, const Plan *inf_plan,
+                const ModelInfo *m, Str *c_text, Str *h_text) {
     Ctx c;
     Emit h = {{0}, 0};
     size_t i;
     memset(&c, 0, sizeof c);
     c.p = p;
     c.plan = plan;
+    c.inf = inf;
+    c.inf_plan = inf_plan;
     c.g = p->g;
     c.m = m;
     for (i = 0; m->name[i] && i + 1 < sizeof c.upper; i++)

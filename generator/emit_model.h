@@ -1,5 +1,6 @@
 /*
-** emit_model.h: writes a planned kernel-call program as NAME.c and NAME.h text.
+** emit_model.h: writes the planned kernel-call programs of a model as NAME.c
+** and NAME.h text.
 */
 #ifndef SKIPC_EMIT_MODEL_H
 #define SKIPC_EMIT_MODEL_H
@@ -13,7 +14,8 @@ typedef struct {
 } ModelInfo;
 
 /* Fills c_text and h_text (caller frees with str_free). */
-void emit_model(const KProgram *p, const Plan *plan, const ModelInfo *m, Str *c_text,
-                Str *h_text);
+/* p and plan: the training program; inf and inf_plan: the inference one. */
+void emit_model(const KProgram *p, const Plan *plan, const KProgram *inf, const Plan *inf_plan,
+                const ModelInfo *m, Str *c_text, Str *h_text);
 
 #endif

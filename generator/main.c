@@ -150,8 +150,8 @@ static int write_outputs(const char *c_path, const Str *c_text, const Str *h_tex
 
 static int compile(Args *a, const char *name) {
     IrGraph *g = spec_run(a->spec, a->defs, a->ndefs);
-    KProgram prog;
-    Plan plan;
+    KProgram prog, inf;
+    Plan plan, inf_plan;
     Str c_text = {0}, h_text = {0};
     ModelInfo info;
     int rc = -1;
@@ -162,17 +162,19 @@ static int compile(Args *a, const char *name) {
     }
     autodiff(&prog, g);
     passes_run(&prog);
-    if (plan_build(&plan, &prog) == 0) {
+    pass_inference(&inf, &prog);
+    if (plan_build(&plan, &prog) == 0 && plan_build(&inf_plan, &inf) == 0) {
         info.name = name;
         info.spec = a->spec;
         info.defines = defines_text(a);
-        emit_model(&prog, &plan, &info, &c_text, &h_text);
+        emit_model(&prog, &plan, &inf, &inf_plan, &info, &c_text, &h_text);
         rc = write_outputs(a->out, &c_text, &h_text);
         free((char *)info.defines);
         str_free(&c_text);
         str_free(&h_text);
     }
     kprog_free(&prog);
+    kprog_free(&inf);
     ir_graph_free(g);
     return rc;
 }

@@ -16,6 +16,11 @@ int pass_write_first(KProgram *p);
 ** other buffer where legal; returns the copies removed. */
 int pass_add_alias(KProgram *p);
 
+/* Builds inf, the evaluation-mode forward of train alone, with buffers of
+** its own (IX_conv1); returns its call count. */
+int pass_inference(KProgram *inf, const KProgram *train);
+
+/* The training program's passes, in order. */
 void passes_run(KProgram *p);
 
 #endif

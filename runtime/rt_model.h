@@ -8,7 +8,8 @@
 **   grads  : num_trainable floats, same layout as the trainable part of params;
 **   arena  : RT_ARENA_FLOATS(model, n) floats for a batch of n samples
 **            (activations, their gradients and scratch, laid out at
-**            generation time by the memory plan).
+**            generation time by the memory plan), or for infer alone the
+**            smaller RT_INFER_ARENA_FLOATS(model, n).
 */
 #ifndef SKIPC_RT_MODEL_H
 #define SKIPC_RT_MODEL_H
@@ -66,6 +67,7 @@ typedef struct RtModel {
     int num_skips;                          /* residual adds, 0 if none */
     const RtSkipInfo *skips;
     size_t arena_per_sample, arena_fixed;   /* floats: per_sample * n + fixed */
+    size_t infer_arena_per_sample, infer_arena_fixed;   /* the same for infer */
     double flops_per_sample;                /* forward multiply-adds times two */
 
     void (*init)(float *params, uint64_t seed);
@@ -76,9 +78,15 @@ typedef struct RtModel {
     ** inside the arena. */
     const float *(*forward)(float *params, float *arena, const float *x, int n,
                             int training, const unsigned char *drop);
-    /* Mean loss of the last forward's output against target: int32 labels
-    ** (n[,h,w]) for cross-entropy, floats shaped as the output for MSE. */
-    float (*loss)(const float *arena, const void *target, int n);
+    /* Evaluation-mode forward alone, in an arena of its own size; reads
+    ** params only. drop as in forward. Returns the output, inside the arena;
+    ** equal, bit for bit, to what forward returns in evaluation. */
+    const float *(*infer)(const float *params, float *arena, const float *x, int n,
+                          const unsigned char *drop);
+    /* Mean loss of outputs out (as forward or infer returned them) against
+    ** target: int32 labels (n[,h,w]) for cross-entropy, floats shaped as the
+    ** output for MSE. */
+    float (*loss)(const float *out, const void *target, int n);
     /* After a training forward: accumulates d(loss)/d(params) into grads
     ** (call zero_grad first) and, if dx is not NULL, into dx. grad_sumsq,
     ** if not NULL, receives per layer the squared L2 norm of the gradient
@@ -96,5 +104,11 @@ typedef struct RtModel {
 
 #define RT_ARENA_FLOATS(model, n) \
     ((model)->arena_per_sample * (size_t)(n) + (model)->arena_fixed)
+#define RT_INFER_ARENA_FLOATS(model, n) \
+    ((model)->infer_arena_per_sample * (size_t)(n) + (model)->infer_arena_fixed)
+/* An arena that serves both training (forward, backward) and infer. */
+#define RT_BOTH_ARENA_FLOATS(model, n)                                      \
+    (RT_ARENA_FLOATS(model, n) > RT_INFER_ARENA_FLOATS(model, n)            \
+         ? RT_ARENA_FLOATS(model, n) : RT_INFER_ARENA_FLOATS(model, n))
 
 #endif

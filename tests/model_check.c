@@ -104,8 +104,8 @@ static int setup(void **state) { *state = fixture_new(BATCH); return 0; }
 static int teardown(void **state) { fixture_free(*state); return 0; }
 
 static double loss_at(Fixture *f) {
-    MODEL->forward(f->params, f->arena, f->x, f->n, 1, NULL);
-    return MODEL->loss(f->arena, f->target, f->n);
+    return MODEL->loss(MODEL->forward(f->params, f->arena, f->x, f->n, 1, NULL), f->target,
+                       f->n);
 }
 
 static void compute_grads(Fixture *f) {
@@ -203,6 +203,26 @@ static void test_dx_optional(void **state) {
 }
 
 /*
+** The inference program (infer, in its own arena) computes what the
+** training program's forward computes in evaluation mode, bit for bit,
+** after a training step has moved the running statistics. Its arena starts
+** as NaN, so a read of memory it never wrote would show.
+*/
+static void test_infer_matches_forward(void **state) {
+    Fixture *f = *state;
+    const RtModel *m = MODEL;
+    size_t len = f->out_len * (size_t)f->n, infer_len = RT_INFER_ARENA_FLOATS(m, f->n);
+    float *want = malloc(sizeof(float) * len), *arena = malloc(sizeof(float) * infer_len);
+    for (size_t i = 0; i < infer_len; i++) arena[i] = NAN;
+    loss_at(f);
+    memcpy(want, m->forward(f->params, f->arena, f->x, f->n, 0, NULL), sizeof(float) * len);
+    assert_memory_equal(m->infer(f->params, arena, f->x, f->n, NULL), want, sizeof(float) * len);
+    for (size_t i = 0; i < len; i++) assert_true(isfinite(want[i]));
+    free(want);
+    free(arena);
+}
+
+/*
 ** Gradient-flow probes: one finite, non-negative value per layer, the
 ** probe of a layer fed by the model input equals |dx|^2, and probing
 ** changes no gradient.
@@ -280,6 +300,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_gradients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dx_optional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grad_probes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_infer_matches_forward, setup, teardown),
 #ifdef SMOKE_STEPS
         cmocka_unit_test(test_smoke_training),
 #endif

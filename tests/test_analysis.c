@@ -199,8 +199,7 @@ static void test_gradflow_matches_backward(void **state) {
     gf_add(&p, x, y, 4);
     gf_finish(&p);
     m->zero_grad(grads);
-    m->forward(params, arena, x, 4, 1, NULL);
-    m->loss(arena, y, 4);
+    m->loss(m->forward(params, arena, x, 4, 1, NULL), y, 4);
     m->backward(params, grads, arena, x, y, dx, 4, NULL);
     for (int i = 0; i < p.nrows; i++) {
         const RtParamInfo *t = &m->tensors[p.rows[i].tensor];
@@ -256,7 +255,7 @@ static void test_lesion_accuracy(void **state) {
     (void)state;
     const RtModel *m = RES;
     float *params = calloc(m->num_params, sizeof *params), x[6 * PIXELS];
-    float *arena = calloc(RT_ARENA_FLOATS(m, 4), sizeof *arena);
+    float *arena = calloc(RT_INFER_ARENA_FLOATS(m, 4), sizeof *arena);
     int32_t y[6];
     unsigned char drop[16] = {0};
     IdxDataset ds = {.n = 6, .c = 1, .h = SIDE, .w = SIDE, .num_classes = 10, .x = x, .y = y};
