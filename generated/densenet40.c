@@ -211,321 +211,243 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_features_conv0 = 0,  /* [24,28,28] */
-    D_features_conv0 = 18816,  /* [24,28,28] */
+    D_features_conv0 = 112896,  /* [24,28,28] */
     T_features_conv0 = 18816,  /* 7056 floats */
     TB_features_conv0 = 0,  /* 7056 floats */
-    X_features_denseblock1_denselayer1_norm1 = 18816,  /* [24,28,28] */
-    D_features_denseblock1_denselayer1_norm1 = 75264,  /* [24,28,28] */
-    X_features_denseblock1_denselayer1_relu1 = 37632,  /* [24,28,28] */
-    D_features_denseblock1_denselayer1_relu1 = 56448,  /* [24,28,28] */
-    X_features_denseblock1_denselayer1_conv1 = 56448,  /* [48,28,28] */
-    D_features_denseblock1_denselayer1_conv1 = 131712,  /* [48,28,28] */
-    X_features_denseblock1_denselayer1_norm2 = 94080,  /* [48,28,28] */
-    D_features_denseblock1_denselayer1_norm2 = 94080,  /* [48,28,28] */
-    X_features_denseblock1_denselayer1_relu2 = 131712,  /* [48,28,28] */
-    D_features_denseblock1_denselayer1_relu2 = 169344,  /* [48,28,28] */
-    X_features_denseblock1_denselayer1_conv2 = 18816,  /* [12,28,28] */
-    D_features_denseblock1_denselayer1_conv2 = 94080,  /* [12,28,28] */
-    T_features_denseblock1_denselayer1_conv2 = 169344,  /* 338688 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 206976,  /* 338688 floats */
-    X_features_denseblock1_denselayer1_concat1 = 94080,  /* [36,28,28] */
-    D_features_denseblock1_denselayer1_concat1 = 169344,  /* [36,28,28] */
-    X_features_denseblock1_denselayer2_norm1 = 169344,  /* [36,28,28] */
-    D_features_denseblock1_denselayer2_norm1 = 254016,  /* [36,28,28] */
-    X_features_denseblock1_denselayer2_relu1 = 197568,  /* [36,28,28] */
-    D_features_denseblock1_denselayer2_relu1 = 225792,  /* [36,28,28] */
-    X_features_denseblock1_denselayer2_conv1 = 225792,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_conv1 = 263424,  /* [48,28,28] */
-    X_features_denseblock1_denselayer2_norm2 = 263424,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_norm2 = 338688,  /* [48,28,28] */
-    X_features_denseblock1_denselayer2_relu2 = 301056,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_relu2 = 263424,  /* [48,28,28] */
-    X_features_denseblock1_denselayer2_conv2 = 18816,  /* [12,28,28] */
-    D_features_denseblock1_denselayer2_conv2 = 18816,  /* [12,28,28] */
-    T_features_denseblock1_denselayer2_conv2 = 338688,  /* 338688 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 338688,  /* 338688 floats */
-    X_features_denseblock1_denselayer2_concat1 = 263424,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_concat1 = 413952,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_norm1 = 338688,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_norm1 = 451584,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_relu1 = 376320,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_relu1 = 338688,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_conv1 = 338688,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_conv1 = 451584,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_norm2 = 413952,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_norm2 = 526848,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_relu2 = 451584,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_relu2 = 489216,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_conv2 = 18816,  /* [12,28,28] */
-    D_features_denseblock1_denselayer3_conv2 = 18816,  /* [12,28,28] */
-    T_features_denseblock1_denselayer3_conv2 = 489216,  /* 338688 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 526848,  /* 338688 floats */
-    X_features_denseblock1_denselayer3_concat1 = 489216,  /* [60,28,28] */
-    D_features_denseblock1_denselayer3_concat1 = 536256,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_norm1 = 536256,  /* [60,28,28] */
-    D_features_denseblock1_denselayer4_norm1 = 715008,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_relu1 = 583296,  /* [60,28,28] */
-    D_features_denseblock1_denselayer4_relu1 = 667968,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_conv1 = 413952,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_conv1 = 630336,  /* [48,28,28] */
-    X_features_denseblock1_denselayer4_norm2 = 536256,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_norm2 = 705600,  /* [48,28,28] */
-    X_features_denseblock1_denselayer4_relu2 = 630336,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_relu2 = 667968,  /* [48,28,28] */
-    X_features_denseblock1_denselayer4_conv2 = 18816,  /* [12,28,28] */
-    D_features_denseblock1_denselayer4_conv2 = 18816,  /* [12,28,28] */
-    T_features_denseblock1_denselayer4_conv2 = 667968,  /* 338688 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 705600,  /* 338688 floats */
-    X_features_denseblock1_denselayer4_concat1 = 667968,  /* [72,28,28] */
-    D_features_denseblock1_denselayer4_concat1 = 724416,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_norm1 = 724416,  /* [72,28,28] */
-    D_features_denseblock1_denselayer5_norm1 = 931392,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_relu1 = 780864,  /* [72,28,28] */
-    D_features_denseblock1_denselayer5_relu1 = 874944,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_conv1 = 536256,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_conv1 = 837312,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_norm2 = 724416,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_norm2 = 912576,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_relu2 = 837312,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_relu2 = 874944,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_conv2 = 18816,  /* [12,28,28] */
-    D_features_denseblock1_denselayer5_conv2 = 18816,  /* [12,28,28] */
-    T_features_denseblock1_denselayer5_conv2 = 874944,  /* 338688 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 912576,  /* 338688 floats */
-    X_features_denseblock1_denselayer5_concat1 = 874944,  /* [84,28,28] */
-    D_features_denseblock1_denselayer5_concat1 = 940800,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_norm1 = 940800,  /* [84,28,28] */
-    D_features_denseblock1_denselayer6_norm1 = 1176000,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_relu1 = 1006656,  /* [84,28,28] */
-    D_features_denseblock1_denselayer6_relu1 = 1110144,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_conv1 = 724416,  /* [48,28,28] */
+    X_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
+    D_features_denseblock1_denselayer1_relu1 = 37632,  /* [24,28,28] */
+    X_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
+    D_features_denseblock1_denselayer1_conv1 = 178752,  /* [48,28,28] */
+    X_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
+    D_features_denseblock1_denselayer1_relu2 = 141120,  /* [48,28,28] */
+    X_features_denseblock1_denselayer1_conv2 = 112896,  /* [12,28,28] */
+    D_features_denseblock1_denselayer1_conv2 = 131712,  /* [12,28,28] */
+    T_features_denseblock1_denselayer1_conv2 = 122304,  /* 338688 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 178752,  /* 338688 floats */
+    X_features_denseblock1_denselayer1_concat1 = 122304,  /* [36,28,28] */
+    D_features_denseblock1_denselayer1_concat1 = 254016,  /* [36,28,28] */
+    X_features_denseblock1_denselayer2_relu1 = 150528,  /* [36,28,28] */
+    D_features_denseblock1_denselayer2_relu1 = 178752,  /* [36,28,28] */
+    X_features_denseblock1_denselayer2_conv1 = 178752,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_conv1 = 319872,  /* [48,28,28] */
+    X_features_denseblock1_denselayer2_relu2 = 216384,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_relu2 = 282240,  /* [48,28,28] */
+    X_features_denseblock1_denselayer2_conv2 = 112896,  /* [12,28,28] */
+    D_features_denseblock1_denselayer2_conv2 = 112896,  /* [12,28,28] */
+    T_features_denseblock1_denselayer2_conv2 = 254016,  /* 338688 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 319872,  /* 338688 floats */
+    X_features_denseblock1_denselayer2_concat1 = 254016,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_concat1 = 404544,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_relu1 = 291648,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_relu1 = 329280,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_conv1 = 329280,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_conv1 = 479808,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_relu2 = 366912,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_relu2 = 442176,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_conv2 = 112896,  /* [12,28,28] */
+    D_features_denseblock1_denselayer3_conv2 = 112896,  /* [12,28,28] */
+    T_features_denseblock1_denselayer3_conv2 = 404544,  /* 338688 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 479808,  /* 338688 floats */
+    X_features_denseblock1_denselayer3_concat1 = 404544,  /* [60,28,28] */
+    D_features_denseblock1_denselayer3_concat1 = 573888,  /* [60,28,28] */
+    X_features_denseblock1_denselayer4_relu1 = 451584,  /* [60,28,28] */
+    D_features_denseblock1_denselayer4_relu1 = 498624,  /* [60,28,28] */
+    X_features_denseblock1_denselayer4_conv1 = 498624,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_conv1 = 658560,  /* [48,28,28] */
+    X_features_denseblock1_denselayer4_relu2 = 536256,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_relu2 = 620928,  /* [48,28,28] */
+    X_features_denseblock1_denselayer4_conv2 = 112896,  /* [12,28,28] */
+    D_features_denseblock1_denselayer4_conv2 = 112896,  /* [12,28,28] */
+    T_features_denseblock1_denselayer4_conv2 = 573888,  /* 338688 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 658560,  /* 338688 floats */
+    X_features_denseblock1_denselayer4_concat1 = 573888,  /* [72,28,28] */
+    D_features_denseblock1_denselayer4_concat1 = 762048,  /* [72,28,28] */
+    X_features_denseblock1_denselayer5_relu1 = 630336,  /* [72,28,28] */
+    D_features_denseblock1_denselayer5_relu1 = 686784,  /* [72,28,28] */
+    X_features_denseblock1_denselayer5_conv1 = 686784,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_conv1 = 856128,  /* [48,28,28] */
+    X_features_denseblock1_denselayer5_relu2 = 724416,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_relu2 = 818496,  /* [48,28,28] */
+    X_features_denseblock1_denselayer5_conv2 = 112896,  /* [12,28,28] */
+    D_features_denseblock1_denselayer5_conv2 = 112896,  /* [12,28,28] */
+    T_features_denseblock1_denselayer5_conv2 = 762048,  /* 338688 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 856128,  /* 338688 floats */
+    X_features_denseblock1_denselayer5_concat1 = 762048,  /* [84,28,28] */
+    D_features_denseblock1_denselayer5_concat1 = 969024,  /* [84,28,28] */
+    X_features_denseblock1_denselayer6_relu1 = 827904,  /* [84,28,28] */
+    D_features_denseblock1_denselayer6_relu1 = 893760,  /* [84,28,28] */
+    X_features_denseblock1_denselayer6_conv1 = 893760,  /* [48,28,28] */
     D_features_denseblock1_denselayer6_conv1 = 1072512,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_norm2 = 940800,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_norm2 = 1147776,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_relu2 = 1072512,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_relu2 = 1110144,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_conv2 = 18816,  /* [12,28,28] */
-    D_features_denseblock1_denselayer6_conv2 = 18816,  /* [12,28,28] */
-    T_features_denseblock1_denselayer6_conv2 = 1110144,  /* 338688 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 1147776,  /* 338688 floats */
-    X_features_denseblock1_denselayer6_concat1 = 1110144,  /* [96,28,28] */
-    D_features_denseblock1_denselayer6_concat1 = 1185408,  /* [96,28,28] */
-    X_features_transition1_norm = 1185408,  /* [96,28,28] */
-    D_features_transition1_norm = 1335936,  /* [96,28,28] */
-    X_features_transition1_relu = 1260672,  /* [96,28,28] */
-    D_features_transition1_relu = 1185408,  /* [96,28,28] */
-    X_features_transition1_conv = 940800,  /* [48,28,28] */
-    D_features_transition1_conv = 940800,  /* [48,28,28] */
-    X_features_transition1_pool = 18816,  /* [48,14,14] */
-    D_features_transition1_pool = 169344,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_norm1 = 28224,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_norm1 = 178752,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_relu1 = 122304,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu1 = 28224,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_conv1 = 28224,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_conv1 = 178752,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_norm2 = 169344,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_norm2 = 188160,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_relu2 = 178752,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu2 = 573888,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_conv2 = 169344,  /* [12,14,14] */
-    D_features_denseblock2_denselayer1_conv2 = 188160,  /* [12,14,14] */
-    T_features_denseblock2_denselayer1_conv2 = 1335936,  /* 84672 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 1335936,  /* 84672 floats */
-    X_features_denseblock2_denselayer1_concat1 = 762048,  /* [60,14,14] */
-    D_features_denseblock2_denselayer1_concat1 = 940800,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_norm1 = 940800,  /* [60,14,14] */
-    D_features_denseblock2_denselayer2_norm1 = 976080,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_relu1 = 952560,  /* [60,14,14] */
-    D_features_denseblock2_denselayer2_relu1 = 964320,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_conv1 = 169344,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_conv1 = 573888,  /* [48,14,14] */
-    X_features_denseblock2_denselayer2_norm2 = 188160,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_norm2 = 188160,  /* [48,14,14] */
-    X_features_denseblock2_denselayer2_relu2 = 573888,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_relu2 = 964320,  /* [48,14,14] */
-    X_features_denseblock2_denselayer2_conv2 = 188160,  /* [12,14,14] */
-    D_features_denseblock2_denselayer2_conv2 = 188160,  /* [12,14,14] */
-    T_features_denseblock2_denselayer2_conv2 = 1335936,  /* 84672 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 1335936,  /* 84672 floats */
-    X_features_denseblock2_denselayer2_concat1 = 964320,  /* [72,14,14] */
-    D_features_denseblock2_denselayer2_concat1 = 1185408,  /* [72,14,14] */
-    X_features_denseblock2_denselayer3_norm1 = 978432,  /* [72,14,14] */
-    D_features_denseblock2_denselayer3_norm1 = 1199520,  /* [72,14,14] */
-    X_features_denseblock2_denselayer3_relu1 = 992544,  /* [72,14,14] */
-    D_features_denseblock2_denselayer3_relu1 = 978432,  /* [72,14,14] */
-    X_features_denseblock2_denselayer3_conv1 = 188160,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_conv1 = 940800,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_norm2 = 940800,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_norm2 = 1199520,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_relu2 = 978432,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_relu2 = 940800,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_conv2 = 773808,  /* [12,14,14] */
-    D_features_denseblock2_denselayer3_conv2 = 773808,  /* [12,14,14] */
-    T_features_denseblock2_denselayer3_conv2 = 1335936,  /* 84672 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 1335936,  /* 84672 floats */
-    X_features_denseblock2_denselayer3_concat1 = 1185408,  /* [84,14,14] */
-    D_features_denseblock2_denselayer3_concat1 = 1201872,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_norm1 = 1201872,  /* [84,14,14] */
-    D_features_denseblock2_denselayer4_norm1 = 1335936,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_relu1 = 1218336,  /* [84,14,14] */
-    D_features_denseblock2_denselayer4_relu1 = 1244208,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_conv1 = 940800,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_conv1 = 1234800,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_norm2 = 1201872,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_norm2 = 1335936,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_relu2 = 1234800,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_relu2 = 1244208,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_conv2 = 773808,  /* [12,14,14] */
-    D_features_denseblock2_denselayer4_conv2 = 773808,  /* [12,14,14] */
-    T_features_denseblock2_denselayer4_conv2 = 1335936,  /* 84672 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 1335936,  /* 84672 floats */
-    X_features_denseblock2_denselayer4_concat1 = 1335936,  /* [96,14,14] */
-    D_features_denseblock2_denselayer4_concat1 = 1392384,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_norm1 = 1354752,  /* [96,14,14] */
-    D_features_denseblock2_denselayer5_norm1 = 1411200,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_relu1 = 1373568,  /* [96,14,14] */
-    D_features_denseblock2_denselayer5_relu1 = 1354752,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_conv1 = 1201872,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_conv1 = 1244208,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_norm2 = 1244208,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_norm2 = 1364160,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_relu2 = 1354752,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_relu2 = 1244208,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_conv2 = 773808,  /* [12,14,14] */
-    D_features_denseblock2_denselayer5_conv2 = 773808,  /* [12,14,14] */
-    T_features_denseblock2_denselayer5_conv2 = 1392384,  /* 84672 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 1411200,  /* 84672 floats */
-    X_features_denseblock2_denselayer5_concat1 = 1392384,  /* [108,14,14] */
-    D_features_denseblock2_denselayer5_concat1 = 1455888,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_norm1 = 1413552,  /* [108,14,14] */
-    D_features_denseblock2_denselayer6_norm1 = 1477056,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_relu1 = 1434720,  /* [108,14,14] */
-    D_features_denseblock2_denselayer6_relu1 = 1413552,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_conv1 = 1244208,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_conv1 = 1364160,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_norm2 = 1364160,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_norm2 = 1422960,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_relu2 = 1413552,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_relu2 = 1364160,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_conv2 = 773808,  /* [12,14,14] */
-    D_features_denseblock2_denselayer6_conv2 = 773808,  /* [12,14,14] */
-    T_features_denseblock2_denselayer6_conv2 = 1455888,  /* 84672 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 1477056,  /* 84672 floats */
-    X_features_denseblock2_denselayer6_concat1 = 1455888,  /* [120,14,14] */
-    D_features_denseblock2_denselayer6_concat1 = 1479408,  /* [120,14,14] */
-    X_features_transition2_norm = 1479408,  /* [120,14,14] */
-    D_features_transition2_norm = 1526448,  /* [120,14,14] */
-    X_features_transition2_relu = 1502928,  /* [120,14,14] */
-    D_features_transition2_relu = 1479408,  /* [120,14,14] */
-    X_features_transition2_conv = 1422960,  /* [60,14,14] */
-    D_features_transition2_conv = 1422960,  /* [60,14,14] */
-    X_features_transition2_pool = 773808,  /* [60,7,7] */
-    D_features_transition2_pool = 1213632,  /* [60,7,7] */
-    X_features_denseblock3_denselayer1_norm1 = 776748,  /* [60,7,7] */
-    D_features_denseblock3_denselayer1_norm1 = 1253616,  /* [60,7,7] */
-    X_features_denseblock3_denselayer1_relu1 = 987840,  /* [60,7,7] */
-    D_features_denseblock3_denselayer1_relu1 = 776748,  /* [60,7,7] */
-    X_features_denseblock3_denselayer1_conv1 = 776748,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_conv1 = 950208,  /* [48,7,7] */
-    X_features_denseblock3_denselayer1_norm2 = 950208,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_norm2 = 1253616,  /* [48,7,7] */
-    X_features_denseblock3_denselayer1_relu2 = 1211280,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_relu2 = 950208,  /* [48,7,7] */
-    X_features_denseblock3_denselayer1_conv2 = 779100,  /* [12,7,7] */
-    D_features_denseblock3_denselayer1_conv2 = 779100,  /* [12,7,7] */
-    T_features_denseblock3_denselayer1_conv2 = 1479408,  /* 21168 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 1479408,  /* 21168 floats */
-    X_features_denseblock3_denselayer1_concat1 = 1213632,  /* [72,7,7] */
-    D_features_denseblock3_denselayer1_concat1 = 1253616,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_norm1 = 1253616,  /* [72,7,7] */
-    D_features_denseblock3_denselayer2_norm1 = 1370040,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_relu1 = 1257144,  /* [72,7,7] */
-    D_features_denseblock3_denselayer2_relu1 = 1366512,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_conv1 = 950208,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_conv1 = 1364160,  /* [48,7,7] */
-    X_features_denseblock3_denselayer2_norm2 = 1253616,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_norm2 = 1368864,  /* [48,7,7] */
-    X_features_denseblock3_denselayer2_relu2 = 1364160,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_relu2 = 1366512,  /* [48,7,7] */
-    X_features_denseblock3_denselayer2_conv2 = 779100,  /* [12,7,7] */
-    D_features_denseblock3_denselayer2_conv2 = 779100,  /* [12,7,7] */
-    T_features_denseblock3_denselayer2_conv2 = 1479408,  /* 21168 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 1479408,  /* 21168 floats */
-    X_features_denseblock3_denselayer2_concat1 = 1366512,  /* [84,7,7] */
-    D_features_denseblock3_denselayer2_concat1 = 1479408,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_norm1 = 1422960,  /* [84,7,7] */
-    D_features_denseblock3_denselayer3_norm1 = 1483524,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_relu1 = 1427076,  /* [84,7,7] */
-    D_features_denseblock3_denselayer3_relu1 = 1422960,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_conv1 = 1253616,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_conv1 = 1370628,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_norm2 = 1370628,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_norm2 = 1431192,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_relu2 = 1422960,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_relu2 = 1370628,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_conv2 = 779100,  /* [12,7,7] */
-    D_features_denseblock3_denselayer3_conv2 = 779100,  /* [12,7,7] */
-    T_features_denseblock3_denselayer3_conv2 = 1479408,  /* 21168 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 1526448,  /* 21168 floats */
-    X_features_denseblock3_denselayer3_concat1 = 1479408,  /* [96,7,7] */
-    D_features_denseblock3_denselayer3_concat1 = 1493520,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_norm1 = 1484112,  /* [96,7,7] */
-    D_features_denseblock3_denselayer4_norm1 = 1498224,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_relu1 = 1488816,  /* [96,7,7] */
-    D_features_denseblock3_denselayer4_relu1 = 1484112,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_conv1 = 1370628,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_conv1 = 1431192,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_norm2 = 1431192,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_norm2 = 1486464,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_relu2 = 1484112,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_relu2 = 1431192,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_conv2 = 779100,  /* [12,7,7] */
-    D_features_denseblock3_denselayer4_conv2 = 779100,  /* [12,7,7] */
-    T_features_denseblock3_denselayer4_conv2 = 1526448,  /* 21168 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 1526448,  /* 21168 floats */
-    X_features_denseblock3_denselayer4_concat1 = 1493520,  /* [108,7,7] */
-    D_features_denseblock3_denselayer4_concat1 = 1526448,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_norm1 = 1526448,  /* [108,7,7] */
-    D_features_denseblock3_denselayer5_norm1 = 1542324,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_relu1 = 1531740,  /* [108,7,7] */
-    D_features_denseblock3_denselayer5_relu1 = 1537032,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_conv1 = 1431192,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_conv1 = 1486464,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_norm2 = 1486464,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_norm2 = 1537032,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_relu2 = 1498812,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_relu2 = 1486464,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_conv2 = 779100,  /* [12,7,7] */
-    D_features_denseblock3_denselayer5_conv2 = 779100,  /* [12,7,7] */
-    T_features_denseblock3_denselayer5_conv2 = 1537032,  /* 21168 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 1537032,  /* 21168 floats */
-    X_features_denseblock3_denselayer5_concat1 = 1537032,  /* [120,7,7] */
-    D_features_denseblock3_denselayer5_concat1 = 1542912,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_norm1 = 1542912,  /* [120,7,7] */
-    D_features_denseblock3_denselayer6_norm1 = 1560552,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_relu1 = 1548792,  /* [120,7,7] */
-    D_features_denseblock3_denselayer6_relu1 = 1554672,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_conv1 = 1486464,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_conv1 = 1526448,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_norm2 = 1526448,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_norm2 = 1554672,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_relu2 = 1528800,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_relu2 = 1526448,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_conv2 = 779100,  /* [12,7,7] */
-    D_features_denseblock3_denselayer6_conv2 = 779100,  /* [12,7,7] */
-    T_features_denseblock3_denselayer6_conv2 = 1554672,  /* 21168 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 1554672,  /* 21168 floats */
-    X_features_denseblock3_denselayer6_concat1 = 1554672,  /* [132,7,7] */
-    D_features_denseblock3_denselayer6_concat1 = 1561140,  /* [132,7,7] */
-    X_features_norm5 = 1561140,  /* [132,7,7] */
-    D_features_norm5 = 1574076,  /* [132,7,7] */
-    X_relu = 1567608,  /* [132,7,7] */
-    D_relu = 1561140,  /* [132,7,7] */
-    X_avgpool = 779100,  /* [132] */
-    D_avgpool = 779252,  /* [132] */
-    X_classifier = 779232,  /* [10] */
-    D_classifier = 779242,  /* [10] */
+    X_features_denseblock1_denselayer6_relu2 = 931392,  /* [48,28,28] */
+    D_features_denseblock1_denselayer6_relu2 = 1034880,  /* [48,28,28] */
+    X_features_denseblock1_denselayer6_conv2 = 112896,  /* [12,28,28] */
+    D_features_denseblock1_denselayer6_conv2 = 112896,  /* [12,28,28] */
+    T_features_denseblock1_denselayer6_conv2 = 969024,  /* 338688 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 1072512,  /* 338688 floats */
+    X_features_denseblock1_denselayer6_concat1 = 969024,  /* [96,28,28] */
+    D_features_denseblock1_denselayer6_concat1 = 1119552,  /* [96,28,28] */
+    X_features_transition1_relu = 1044288,  /* [96,28,28] */
+    D_features_transition1_relu = 1194816,  /* [96,28,28] */
+    X_features_transition1_conv = 1119552,  /* [48,28,28] */
+    D_features_transition1_conv = 1157184,  /* [48,28,28] */
+    X_features_transition1_pool = 112896,  /* [48,14,14] */
+    D_features_transition1_pool = 1147776,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_relu1 = 1119552,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_relu1 = 1128960,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_conv1 = 1128960,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_conv1 = 1168944,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_relu2 = 1138368,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_relu2 = 1159536,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_conv2 = 1147776,  /* [12,14,14] */
+    D_features_denseblock2_denselayer1_conv2 = 1157184,  /* [12,14,14] */
+    T_features_denseblock2_denselayer1_conv2 = 1150128,  /* 84672 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 1168944,  /* 84672 floats */
+    X_features_denseblock2_denselayer1_concat1 = 1150128,  /* [60,14,14] */
+    D_features_denseblock2_denselayer1_concat1 = 1192464,  /* [60,14,14] */
+    X_features_denseblock2_denselayer2_relu1 = 1161888,  /* [60,14,14] */
+    D_features_denseblock2_denselayer2_relu1 = 1173648,  /* [60,14,14] */
+    X_features_denseblock2_denselayer2_conv1 = 1173648,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_conv1 = 1213632,  /* [48,14,14] */
+    X_features_denseblock2_denselayer2_relu2 = 1183056,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_relu2 = 1204224,  /* [48,14,14] */
+    X_features_denseblock2_denselayer2_conv2 = 1147776,  /* [12,14,14] */
+    D_features_denseblock2_denselayer2_conv2 = 1147776,  /* [12,14,14] */
+    T_features_denseblock2_denselayer2_conv2 = 1192464,  /* 84672 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 1213632,  /* 84672 floats */
+    X_features_denseblock2_denselayer2_concat1 = 1192464,  /* [72,14,14] */
+    D_features_denseblock2_denselayer2_concat1 = 1239504,  /* [72,14,14] */
+    X_features_denseblock2_denselayer3_relu1 = 1206576,  /* [72,14,14] */
+    D_features_denseblock2_denselayer3_relu1 = 1220688,  /* [72,14,14] */
+    X_features_denseblock2_denselayer3_conv1 = 1220688,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_conv1 = 1263024,  /* [48,14,14] */
+    X_features_denseblock2_denselayer3_relu2 = 1230096,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_relu2 = 1253616,  /* [48,14,14] */
+    X_features_denseblock2_denselayer3_conv2 = 1147776,  /* [12,14,14] */
+    D_features_denseblock2_denselayer3_conv2 = 1147776,  /* [12,14,14] */
+    T_features_denseblock2_denselayer3_conv2 = 1239504,  /* 84672 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 1263024,  /* 84672 floats */
+    X_features_denseblock2_denselayer3_concat1 = 1239504,  /* [84,14,14] */
+    D_features_denseblock2_denselayer3_concat1 = 1291248,  /* [84,14,14] */
+    X_features_denseblock2_denselayer4_relu1 = 1255968,  /* [84,14,14] */
+    D_features_denseblock2_denselayer4_relu1 = 1272432,  /* [84,14,14] */
+    X_features_denseblock2_denselayer4_conv1 = 1272432,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_conv1 = 1317120,  /* [48,14,14] */
+    X_features_denseblock2_denselayer4_relu2 = 1281840,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_relu2 = 1307712,  /* [48,14,14] */
+    X_features_denseblock2_denselayer4_conv2 = 1147776,  /* [12,14,14] */
+    D_features_denseblock2_denselayer4_conv2 = 1147776,  /* [12,14,14] */
+    T_features_denseblock2_denselayer4_conv2 = 1291248,  /* 84672 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 1317120,  /* 84672 floats */
+    X_features_denseblock2_denselayer4_concat1 = 1291248,  /* [96,14,14] */
+    D_features_denseblock2_denselayer4_concat1 = 1347696,  /* [96,14,14] */
+    X_features_denseblock2_denselayer5_relu1 = 1310064,  /* [96,14,14] */
+    D_features_denseblock2_denselayer5_relu1 = 1328880,  /* [96,14,14] */
+    X_features_denseblock2_denselayer5_conv1 = 1328880,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_conv1 = 1375920,  /* [48,14,14] */
+    X_features_denseblock2_denselayer5_relu2 = 1338288,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_relu2 = 1366512,  /* [48,14,14] */
+    X_features_denseblock2_denselayer5_conv2 = 1147776,  /* [12,14,14] */
+    D_features_denseblock2_denselayer5_conv2 = 1147776,  /* [12,14,14] */
+    T_features_denseblock2_denselayer5_conv2 = 1347696,  /* 84672 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 1375920,  /* 84672 floats */
+    X_features_denseblock2_denselayer5_concat1 = 1347696,  /* [108,14,14] */
+    D_features_denseblock2_denselayer5_concat1 = 1408848,  /* [108,14,14] */
+    X_features_denseblock2_denselayer6_relu1 = 1368864,  /* [108,14,14] */
+    D_features_denseblock2_denselayer6_relu1 = 1448832,  /* [108,14,14] */
+    X_features_denseblock2_denselayer6_conv1 = 1390032,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_conv1 = 1439424,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_relu2 = 1399440,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_relu2 = 1430016,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_conv2 = 1147776,  /* [12,14,14] */
+    D_features_denseblock2_denselayer6_conv2 = 1147776,  /* [12,14,14] */
+    T_features_denseblock2_denselayer6_conv2 = 1408848,  /* 84672 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 1439424,  /* 84672 floats */
+    X_features_denseblock2_denselayer6_concat1 = 1408848,  /* [120,14,14] */
+    D_features_denseblock2_denselayer6_concat1 = 1499400,  /* [120,14,14] */
+    X_features_transition2_relu = 1432368,  /* [120,14,14] */
+    D_features_transition2_relu = 1475880,  /* [120,14,14] */
+    X_features_transition2_conv = 1455888,  /* [60,14,14] */
+    D_features_transition2_conv = 1464120,  /* [60,14,14] */
+    X_features_transition2_pool = 1467648,  /* [60,7,7] */
+    D_features_transition2_pool = 1461180,  /* [60,7,7] */
+    X_features_denseblock3_denselayer1_relu1 = 1455888,  /* [60,7,7] */
+    D_features_denseblock3_denselayer1_relu1 = 1464120,  /* [60,7,7] */
+    X_features_denseblock3_denselayer1_conv1 = 1147776,  /* [48,7,7] */
+    D_features_denseblock3_denselayer1_conv1 = 1470588,  /* [48,7,7] */
+    X_features_denseblock3_denselayer1_relu2 = 1458828,  /* [48,7,7] */
+    D_features_denseblock3_denselayer1_relu2 = 1464708,  /* [48,7,7] */
+    X_features_denseblock3_denselayer1_conv2 = 1461180,  /* [12,7,7] */
+    D_features_denseblock3_denselayer1_conv2 = 1464120,  /* [12,7,7] */
+    T_features_denseblock3_denselayer1_conv2 = 1470588,  /* 21168 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 1470588,  /* 21168 floats */
+    X_features_denseblock3_denselayer1_concat1 = 1461768,  /* [72,7,7] */
+    D_features_denseblock3_denselayer1_concat1 = 1476468,  /* [72,7,7] */
+    X_features_denseblock3_denselayer2_relu1 = 1470588,  /* [72,7,7] */
+    D_features_denseblock3_denselayer2_relu1 = 1484700,  /* [72,7,7] */
+    X_features_denseblock3_denselayer2_conv1 = 1465296,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_conv1 = 1482348,  /* [48,7,7] */
+    X_features_denseblock3_denselayer2_relu2 = 1474116,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_relu2 = 1479996,  /* [48,7,7] */
+    X_features_denseblock3_denselayer2_conv2 = 1461180,  /* [12,7,7] */
+    D_features_denseblock3_denselayer2_conv2 = 1461180,  /* [12,7,7] */
+    T_features_denseblock3_denselayer2_conv2 = 1476468,  /* 21168 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 1482348,  /* 21168 floats */
+    X_features_denseblock3_denselayer2_concat1 = 1476468,  /* [84,7,7] */
+    D_features_denseblock3_denselayer2_concat1 = 1489404,  /* [84,7,7] */
+    X_features_denseblock3_denselayer3_relu1 = 1480584,  /* [84,7,7] */
+    D_features_denseblock3_denselayer3_relu1 = 1484700,  /* [84,7,7] */
+    X_features_denseblock3_denselayer3_conv1 = 1484700,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_conv1 = 1495872,  /* [48,7,7] */
+    X_features_denseblock3_denselayer3_relu2 = 1487052,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_relu2 = 1493520,  /* [48,7,7] */
+    X_features_denseblock3_denselayer3_conv2 = 1461180,  /* [12,7,7] */
+    D_features_denseblock3_denselayer3_conv2 = 1461180,  /* [12,7,7] */
+    T_features_denseblock3_denselayer3_conv2 = 1489404,  /* 21168 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 1495872,  /* 21168 floats */
+    X_features_denseblock3_denselayer3_concat1 = 1489404,  /* [96,7,7] */
+    D_features_denseblock3_denselayer3_concat1 = 1503516,  /* [96,7,7] */
+    X_features_denseblock3_denselayer4_relu1 = 1494108,  /* [96,7,7] */
+    D_features_denseblock3_denselayer4_relu1 = 1498812,  /* [96,7,7] */
+    X_features_denseblock3_denselayer4_conv1 = 1498812,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_conv1 = 1510572,  /* [48,7,7] */
+    X_features_denseblock3_denselayer4_relu2 = 1501164,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_relu2 = 1508220,  /* [48,7,7] */
+    X_features_denseblock3_denselayer4_conv2 = 1461180,  /* [12,7,7] */
+    D_features_denseblock3_denselayer4_conv2 = 1461180,  /* [12,7,7] */
+    T_features_denseblock3_denselayer4_conv2 = 1503516,  /* 21168 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 1510572,  /* 21168 floats */
+    X_features_denseblock3_denselayer4_concat1 = 1503516,  /* [108,7,7] */
+    D_features_denseblock3_denselayer4_concat1 = 1518804,  /* [108,7,7] */
+    X_features_denseblock3_denselayer5_relu1 = 1508808,  /* [108,7,7] */
+    D_features_denseblock3_denselayer5_relu1 = 1528800,  /* [108,7,7] */
+    X_features_denseblock3_denselayer5_conv1 = 1514100,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_conv1 = 1526448,  /* [48,7,7] */
+    X_features_denseblock3_denselayer5_relu2 = 1516452,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_relu2 = 1524096,  /* [48,7,7] */
+    X_features_denseblock3_denselayer5_conv2 = 1461180,  /* [12,7,7] */
+    D_features_denseblock3_denselayer5_conv2 = 1461180,  /* [12,7,7] */
+    T_features_denseblock3_denselayer5_conv2 = 1518804,  /* 21168 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 1526448,  /* 21168 floats */
+    X_features_denseblock3_denselayer5_concat1 = 1518804,  /* [120,7,7] */
+    D_features_denseblock3_denselayer5_concat1 = 1535268,  /* [120,7,7] */
+    X_features_denseblock3_denselayer6_relu1 = 1524684,  /* [120,7,7] */
+    D_features_denseblock3_denselayer6_relu1 = 1545852,  /* [120,7,7] */
+    X_features_denseblock3_denselayer6_conv1 = 1530564,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_conv1 = 1543500,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_relu2 = 1532916,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_relu2 = 1541148,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_conv2 = 1461180,  /* [12,7,7] */
+    D_features_denseblock3_denselayer6_conv2 = 1461180,  /* [12,7,7] */
+    T_features_denseblock3_denselayer6_conv2 = 1535268,  /* 21168 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 1543500,  /* 21168 floats */
+    X_features_denseblock3_denselayer6_concat1 = 1535268,  /* [132,7,7] */
+    D_features_denseblock3_denselayer6_concat1 = 1554672,  /* [132,7,7] */
+    X_relu = 1541736,  /* [132,7,7] */
+    D_relu = 1548204,  /* [132,7,7] */
+    X_avgpool = 1461180,  /* [132] */
+    D_avgpool = 1461332,  /* [132] */
+    X_classifier = 1461312,  /* [10] */
+    D_classifier = 1461322,  /* [10] */
 };
 
 /* Scratch independent of the batch size, after the per-sample region. */
@@ -576,162 +498,123 @@ enum {
 enum {
     IX_features_conv0 = 0,  /* [24,28,28] */
     IT_features_conv0 = 18816,  /* 7056 floats */
-    IX_features_denseblock1_denselayer1_norm1 = 18816,  /* [24,28,28] */
-    IX_features_denseblock1_denselayer1_relu1 = 37632,  /* [24,28,28] */
-    IX_features_denseblock1_denselayer1_conv1 = 56448,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_norm2 = 18816,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_relu2 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
+    IX_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
     IX_features_denseblock1_denselayer1_conv2 = 18816,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer1_conv2 = 94080,  /* 338688 floats */
+    IT_features_denseblock1_denselayer1_conv2 = 112896,  /* 338688 floats */
     IX_features_denseblock1_denselayer1_concat1 = 28224,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_norm1 = 0,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_relu1 = 56448,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_conv1 = 84672,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_norm2 = 122304,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_relu2 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu1 = 0,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_conv1 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu2 = 94080,  /* [48,28,28] */
     IX_features_denseblock1_denselayer2_conv2 = 0,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer2_conv2 = 94080,  /* 338688 floats */
+    IT_features_denseblock1_denselayer2_conv2 = 131712,  /* 338688 floats */
     IX_features_denseblock1_denselayer2_concat1 = 56448,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_norm1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_relu1 = 94080,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_conv1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_norm2 = 94080,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_relu1 = 0,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_conv1 = 94080,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_relu2 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_conv2 = 37632,  /* [12,28,28] */
     IT_features_denseblock1_denselayer3_conv2 = 94080,  /* 338688 floats */
     IX_features_denseblock1_denselayer3_concat1 = 94080,  /* [60,28,28] */
-    IX_features_denseblock1_denselayer4_norm1 = 0,  /* [60,28,28] */
-    IX_features_denseblock1_denselayer4_relu1 = 47040,  /* [60,28,28] */
-    IX_features_denseblock1_denselayer4_conv1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer4_norm2 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_relu1 = 0,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer4_conv1 = 47040,  /* [48,28,28] */
     IX_features_denseblock1_denselayer4_relu2 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer4_conv2 = 37632,  /* [12,28,28] */
     IT_features_denseblock1_denselayer4_conv2 = 141120,  /* 338688 floats */
     IX_features_denseblock1_denselayer4_concat1 = 141120,  /* [72,28,28] */
-    IX_features_denseblock1_denselayer5_norm1 = 0,  /* [72,28,28] */
-    IX_features_denseblock1_denselayer5_relu1 = 56448,  /* [72,28,28] */
-    IX_features_denseblock1_denselayer5_conv1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer5_norm2 = 37632,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_relu1 = 0,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer5_conv1 = 56448,  /* [48,28,28] */
     IX_features_denseblock1_denselayer5_relu2 = 0,  /* [48,28,28] */
     IX_features_denseblock1_denselayer5_conv2 = 37632,  /* [12,28,28] */
     IT_features_denseblock1_denselayer5_conv2 = 197568,  /* 338688 floats */
     IX_features_denseblock1_denselayer5_concat1 = 47040,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_norm1 = 112896,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_relu1 = 178752,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_relu1 = 112896,  /* [84,28,28] */
     IX_features_denseblock1_denselayer6_conv1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_norm2 = 112896,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_conv2 = 37632,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer6_conv2 = 112896,  /* 338688 floats */
+    IX_features_denseblock1_denselayer6_relu2 = 112896,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_conv2 = 0,  /* [12,28,28] */
+    IT_features_denseblock1_denselayer6_conv2 = 150528,  /* 338688 floats */
     IX_features_denseblock1_denselayer6_concat1 = 112896,  /* [96,28,28] */
-    IX_features_transition1_norm = 0,  /* [96,28,28] */
-    IX_features_transition1_relu = 75264,  /* [96,28,28] */
-    IX_features_transition1_conv = 0,  /* [48,28,28] */
-    IX_features_transition1_pool = 37632,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_norm1 = 0,  /* [48,14,14] */
+    IX_features_transition1_relu = 0,  /* [96,28,28] */
+    IX_features_transition1_conv = 75264,  /* [48,28,28] */
+    IX_features_transition1_pool = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_relu1 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_norm2 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer1_conv2 = 47040,  /* 84672 floats */
-    IX_features_denseblock2_denselayer1_concat1 = 11760,  /* [60,14,14] */
-    IX_features_denseblock2_denselayer2_norm1 = 0,  /* [60,14,14] */
-    IX_features_denseblock2_denselayer2_relu1 = 23520,  /* [60,14,14] */
-    IX_features_denseblock2_denselayer2_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer2_norm2 = 23520,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_conv1 = 18816,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_relu2 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_conv2 = 18816,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer1_conv2 = 21168,  /* 84672 floats */
+    IX_features_denseblock2_denselayer1_concat1 = 21168,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer2_conv1 = 11760,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer2_conv2 = 23520,  /* 84672 floats */
-    IX_features_denseblock2_denselayer2_concat1 = 23520,  /* [72,14,14] */
-    IX_features_denseblock2_denselayer3_norm1 = 0,  /* [72,14,14] */
-    IX_features_denseblock2_denselayer3_relu1 = 37632,  /* [72,14,14] */
-    IX_features_denseblock2_denselayer3_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer3_norm2 = 9408,  /* [48,14,14] */
+    IT_features_denseblock2_denselayer2_conv2 = 32928,  /* 84672 floats */
+    IX_features_denseblock2_denselayer2_concat1 = 32928,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer3_conv2 = 37632,  /* 84672 floats */
-    IX_features_denseblock2_denselayer3_concat1 = 37632,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_norm1 = 0,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_relu1 = 16464,  /* [84,14,14] */
+    IT_features_denseblock2_denselayer3_conv2 = 47040,  /* 84672 floats */
+    IX_features_denseblock2_denselayer3_concat1 = 11760,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_relu1 = 28224,  /* [84,14,14] */
     IX_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_norm2 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer4_conv2 = 54096,  /* 84672 floats */
-    IX_features_denseblock2_denselayer4_concat1 = 11760,  /* [96,14,14] */
-    IX_features_denseblock2_denselayer5_norm1 = 30576,  /* [96,14,14] */
-    IX_features_denseblock2_denselayer5_relu1 = 49392,  /* [96,14,14] */
-    IX_features_denseblock2_denselayer5_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer5_norm2 = 30576,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_relu2 = 28224,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_conv2 = 0,  /* [12,14,14] */
+    IT_features_denseblock2_denselayer4_conv2 = 37632,  /* 84672 floats */
+    IX_features_denseblock2_denselayer4_concat1 = 28224,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer5_conv2 = 30576,  /* 84672 floats */
-    IX_features_denseblock2_denselayer5_concat1 = 30576,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_norm1 = 0,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_relu1 = 51744,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer6_norm2 = 9408,  /* [48,14,14] */
+    IT_features_denseblock2_denselayer5_conv2 = 47040,  /* 84672 floats */
+    IX_features_denseblock2_denselayer5_concat1 = 47040,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_relu1 = 0,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_conv1 = 21168,  /* [48,14,14] */
     IX_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer6_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer6_conv2 = 51744,  /* 84672 floats */
-    IX_features_denseblock2_denselayer6_concat1 = 51744,  /* [120,14,14] */
-    IX_features_transition2_norm = 0,  /* [120,14,14] */
-    IX_features_transition2_relu = 23520,  /* [120,14,14] */
+    IT_features_denseblock2_denselayer6_conv2 = 68208,  /* 84672 floats */
+    IX_features_denseblock2_denselayer6_concat1 = 11760,  /* [120,14,14] */
+    IX_features_transition2_relu = 35280,  /* [120,14,14] */
     IX_features_transition2_conv = 0,  /* [60,14,14] */
     IX_features_transition2_pool = 11760,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_norm1 = 0,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_relu1 = 2940,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_relu1 = 0,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_conv1 = 2940,  /* [48,7,7] */
     IX_features_denseblock3_denselayer1_relu2 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer1_conv2 = 2352,  /* [12,7,7] */
     IT_features_denseblock3_denselayer1_conv2 = 14700,  /* 21168 floats */
     IX_features_denseblock3_denselayer1_concat1 = 2940,  /* [72,7,7] */
-    IX_features_denseblock3_denselayer2_norm1 = 6468,  /* [72,7,7] */
-    IX_features_denseblock3_denselayer2_relu1 = 9996,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer2_relu1 = 6468,  /* [72,7,7] */
     IX_features_denseblock3_denselayer2_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_norm2 = 6468,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer2_conv2 = 6468,  /* 21168 floats */
+    IX_features_denseblock3_denselayer2_relu2 = 6468,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_conv2 = 0,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer2_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer2_concat1 = 6468,  /* [84,7,7] */
-    IX_features_denseblock3_denselayer3_norm1 = 0,  /* [84,7,7] */
-    IX_features_denseblock3_denselayer3_relu1 = 10584,  /* [84,7,7] */
-    IX_features_denseblock3_denselayer3_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer3_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_relu1 = 0,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer3_conv1 = 4116,  /* [48,7,7] */
     IX_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer3_conv2 = 2352,  /* [12,7,7] */
     IT_features_denseblock3_denselayer3_conv2 = 10584,  /* 21168 floats */
     IX_features_denseblock3_denselayer3_concat1 = 10584,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_norm1 = 0,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_relu1 = 4704,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_relu1 = 0,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_conv1 = 4704,  /* [48,7,7] */
     IX_features_denseblock3_denselayer4_relu2 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer4_conv2 = 2352,  /* [12,7,7] */
     IT_features_denseblock3_denselayer4_conv2 = 15288,  /* 21168 floats */
     IX_features_denseblock3_denselayer4_concat1 = 2940,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_norm1 = 8232,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_relu1 = 13524,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_relu1 = 8232,  /* [108,7,7] */
     IX_features_denseblock3_denselayer5_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_norm2 = 8232,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer5_conv2 = 8232,  /* 21168 floats */
+    IX_features_denseblock3_denselayer5_relu2 = 8232,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_conv2 = 0,  /* [12,7,7] */
+    IT_features_denseblock3_denselayer5_conv2 = 10584,  /* 21168 floats */
     IX_features_denseblock3_denselayer5_concat1 = 8232,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_norm1 = 0,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_relu1 = 14112,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_norm2 = 2352,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_relu1 = 0,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_conv1 = 5880,  /* [48,7,7] */
     IX_features_denseblock3_denselayer6_relu2 = 0,  /* [48,7,7] */
     IX_features_denseblock3_denselayer6_conv2 = 2352,  /* [12,7,7] */
     IT_features_denseblock3_denselayer6_conv2 = 14112,  /* 21168 floats */
     IX_features_denseblock3_denselayer6_concat1 = 14112,  /* [132,7,7] */
-    IX_features_norm5 = 0,  /* [132,7,7] */
-    IX_relu = 6468,  /* [132,7,7] */
-    IX_avgpool = 0,  /* [132] */
-    IX_classifier = 132,  /* [10] */
+    IX_relu = 0,  /* [132,7,7] */
+    IX_avgpool = 6468,  /* [132] */
+    IX_classifier = 0,  /* [10] */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -1010,413 +893,335 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
     rt_conv2d_forward(A(X_features_conv0), A(T_features_conv0), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
-    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm + relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 24, P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), A(X_features_conv0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), n, 24, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu1), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 24, P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), A(X_features_conv0), NULL, P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), n, 24, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer1_norm1), A(X_features_conv0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 1e-05f);
-    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_norm1), (size_t)n * 18816);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer1_relu1), A(X_features_conv0), NULL, P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL, A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n, &g_features_denseblock1_denselayer1_conv1);
-    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 48, P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), A(X_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer1_relu2), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 48, P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), A(X_features_denseblock1_denselayer1_conv1), NULL, P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_norm2), (size_t)n * 37632);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_conv1), NULL, P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2), A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_conv0), n, 36, 0, 24, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
-    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm + relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 36, P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), A(X_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), n, 36, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 36, P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), A(X_features_denseblock1_denselayer1_concat1), NULL, P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), n, 36, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 1e-05f);
-    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_norm1), (size_t)n * 28224);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer1_concat1), NULL, P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL, A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n, &g_features_denseblock1_denselayer2_conv1);
-    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 48, P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), A(X_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer2_relu2), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 48, P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), A(X_features_denseblock1_denselayer2_conv1), NULL, P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_norm2), (size_t)n * 37632);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_conv1), NULL, P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2), A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1), A(X_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1), A(X_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
-    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 48, P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), A(X_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), n, 48, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 48, P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), A(X_features_denseblock1_denselayer2_concat1), NULL, P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), n, 48, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_norm1), (size_t)n * 37632);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer2_concat1), NULL, P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL, A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n, &g_features_denseblock1_denselayer3_conv1);
-    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 48, P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), A(X_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer3_relu2), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 48, P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), A(X_features_denseblock1_denselayer3_conv1), NULL, P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_norm2), (size_t)n * 37632);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_conv1), NULL, P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2), A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1), A(X_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1), A(X_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
-    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm + relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 60, P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), A(X_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), n, 60, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 60, P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), A(X_features_denseblock1_denselayer3_concat1), NULL, P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), n, 60, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 1e-05f);
-    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_norm1), (size_t)n * 47040);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer3_concat1), NULL, P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL, A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n, &g_features_denseblock1_denselayer4_conv1);
-    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 48, P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), A(X_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer4_relu2), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 48, P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), A(X_features_denseblock1_denselayer4_conv1), NULL, P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_norm2), (size_t)n * 37632);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_conv1), NULL, P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2), A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1), A(X_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1), A(X_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
-    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm + relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 72, P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), A(X_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), n, 72, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 72, P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), A(X_features_denseblock1_denselayer4_concat1), NULL, P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), n, 72, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 1e-05f);
-    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_norm1), (size_t)n * 56448);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer4_concat1), NULL, P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL, A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n, &g_features_denseblock1_denselayer5_conv1);
-    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 48, P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), A(X_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer5_relu2), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 48, P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), A(X_features_denseblock1_denselayer5_conv1), NULL, P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_norm2), (size_t)n * 37632);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_conv1), NULL, P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2), A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1), A(X_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1), A(X_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
-    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm + relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 84, P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), A(X_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), n, 84, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 84, P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), A(X_features_denseblock1_denselayer5_concat1), NULL, P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), n, 84, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 1e-05f);
-    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_norm1), (size_t)n * 65856);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer5_concat1), NULL, P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL, A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n, &g_features_denseblock1_denselayer6_conv1);
-    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 48, P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), A(X_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock1_denselayer6_relu2), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 48, P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), A(X_features_denseblock1_denselayer6_conv1), NULL, P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_norm2), (size_t)n * 37632);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_conv1), NULL, P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2), A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
-    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
+    /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_transition1_norm), S(S_features_transition1_norm), S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), A(X_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n, 96, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_transition1_relu), S(S_features_transition1_norm), S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), A(X_features_denseblock1_denselayer6_concat1), NULL, P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n, 96, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 96, 784, 1e-05f);
-    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
-    rt_relu_forward(A(X_features_transition1_relu), A(X_features_transition1_norm), (size_t)n * 75264);
+        rt_batchnorm_relu_forward_eval(A(X_features_transition1_relu), A(X_features_denseblock1_denselayer6_concat1), NULL, P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 96, 784, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n, &g_features_transition1_pool);
-    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 48, P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), A(X_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), n, 48, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu1), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 48, P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), A(X_features_transition1_pool), NULL, P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), n, 48, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_norm1), (size_t)n * 9408);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer1_relu1), A(X_features_transition1_pool), NULL, P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL, A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n, &g_features_denseblock2_denselayer1_conv1);
-    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 48, P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), A(X_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer1_relu2), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 48, P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), A(X_features_denseblock2_denselayer1_conv1), NULL, P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_norm2), (size_t)n * 9408);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_conv1), NULL, P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2), A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1), A(X_features_transition1_pool), n, 60, 0, 48, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1), A(X_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
-    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm + relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 60, P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), A(X_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), n, 60, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 60, P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), A(X_features_denseblock2_denselayer1_concat1), NULL, P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), n, 60, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 1e-05f);
-    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_norm1), (size_t)n * 11760);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer1_concat1), NULL, P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL, A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n, &g_features_denseblock2_denselayer2_conv1);
-    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 48, P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), A(X_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer2_relu2), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 48, P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), A(X_features_denseblock2_denselayer2_conv1), NULL, P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_norm2), (size_t)n * 9408);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_conv1), NULL, P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2), A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1), A(X_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1), A(X_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
-    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm + relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 72, P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), A(X_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), n, 72, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 72, P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), A(X_features_denseblock2_denselayer2_concat1), NULL, P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), n, 72, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 1e-05f);
-    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_norm1), (size_t)n * 14112);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer2_concat1), NULL, P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL, A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n, &g_features_denseblock2_denselayer3_conv1);
-    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 48, P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), A(X_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer3_relu2), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 48, P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), A(X_features_denseblock2_denselayer3_conv1), NULL, P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_norm2), (size_t)n * 9408);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_conv1), NULL, P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2), A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1), A(X_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1), A(X_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
-    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm + relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 84, P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), A(X_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), n, 84, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 84, P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), A(X_features_denseblock2_denselayer3_concat1), NULL, P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), n, 84, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 1e-05f);
-    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_norm1), (size_t)n * 16464);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer3_concat1), NULL, P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL, A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n, &g_features_denseblock2_denselayer4_conv1);
-    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 48, P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), A(X_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer4_relu2), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 48, P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), A(X_features_denseblock2_denselayer4_conv1), NULL, P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_norm2), (size_t)n * 9408);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_conv1), NULL, P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2), A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1), A(X_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1), A(X_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
-    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm + relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 96, P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), A(X_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), n, 96, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 96, P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), A(X_features_denseblock2_denselayer4_concat1), NULL, P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), n, 96, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 1e-05f);
-    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_norm1), (size_t)n * 18816);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer4_concat1), NULL, P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL, A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n, &g_features_denseblock2_denselayer5_conv1);
-    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 48, P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), A(X_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer5_relu2), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 48, P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), A(X_features_denseblock2_denselayer5_conv1), NULL, P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_norm2), (size_t)n * 9408);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_conv1), NULL, P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2), A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1), A(X_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1), A(X_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
-    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm + relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 108, P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), A(X_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), n, 108, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 108, P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), A(X_features_denseblock2_denselayer5_concat1), NULL, P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), n, 108, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 1e-05f);
-    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_norm1), (size_t)n * 21168);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer5_concat1), NULL, P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL, A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n, &g_features_denseblock2_denselayer6_conv1);
-    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 48, P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), A(X_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock2_denselayer6_relu2), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 48, P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), A(X_features_denseblock2_denselayer6_conv1), NULL, P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_norm2), (size_t)n * 9408);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_conv1), NULL, P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2), A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1), A(X_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1), A(X_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
-    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
+    /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_transition2_norm), S(S_features_transition2_norm), S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), A(X_features_denseblock2_denselayer6_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n, 120, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_transition2_relu), S(S_features_transition2_norm), S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), A(X_features_denseblock2_denselayer6_concat1), NULL, P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n, 120, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_transition2_norm), A(X_features_denseblock2_denselayer6_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 120, 196, 1e-05f);
-    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
-    rt_relu_forward(A(X_features_transition2_relu), A(X_features_transition2_norm), (size_t)n * 23520);
+        rt_batchnorm_relu_forward_eval(A(X_features_transition2_relu), A(X_features_denseblock2_denselayer6_concat1), NULL, P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 120, 196, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n, &g_features_transition2_pool);
-    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm + relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 60, P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), A(X_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), n, 60, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu1), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 60, P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), A(X_features_transition2_pool), NULL, P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), n, 60, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 1e-05f);
-    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_norm1), (size_t)n * 2940);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer1_relu1), A(X_features_transition2_pool), NULL, P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL, A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n, &g_features_denseblock3_denselayer1_conv1);
-    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 48, P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), A(X_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer1_relu2), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 48, P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), A(X_features_denseblock3_denselayer1_conv1), NULL, P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_norm2), (size_t)n * 2352);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_conv1), NULL, P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2), A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1), A(X_features_transition2_pool), n, 72, 0, 60, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1), A(X_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
-    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm + relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 72, P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), A(X_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), n, 72, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 72, P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), A(X_features_denseblock3_denselayer1_concat1), NULL, P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), n, 72, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 1e-05f);
-    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_norm1), (size_t)n * 3528);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer1_concat1), NULL, P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL, A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n, &g_features_denseblock3_denselayer2_conv1);
-    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 48, P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), A(X_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer2_relu2), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 48, P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), A(X_features_denseblock3_denselayer2_conv1), NULL, P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_norm2), (size_t)n * 2352);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_conv1), NULL, P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2), A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1), A(X_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1), A(X_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
-    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm + relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 84, P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), A(X_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), n, 84, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 84, P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), A(X_features_denseblock3_denselayer2_concat1), NULL, P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), n, 84, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 1e-05f);
-    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_norm1), (size_t)n * 4116);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer2_concat1), NULL, P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL, A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n, &g_features_denseblock3_denselayer3_conv1);
-    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 48, P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), A(X_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer3_relu2), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 48, P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), A(X_features_denseblock3_denselayer3_conv1), NULL, P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_norm2), (size_t)n * 2352);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_conv1), NULL, P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2), A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1), A(X_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1), A(X_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
-    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm + relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 96, P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), A(X_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), n, 96, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 96, P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), A(X_features_denseblock3_denselayer3_concat1), NULL, P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), n, 96, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 1e-05f);
-    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_norm1), (size_t)n * 4704);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer3_concat1), NULL, P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL, A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n, &g_features_denseblock3_denselayer4_conv1);
-    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 48, P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), A(X_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer4_relu2), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 48, P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), A(X_features_denseblock3_denselayer4_conv1), NULL, P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_norm2), (size_t)n * 2352);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_conv1), NULL, P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2), A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1), A(X_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1), A(X_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
-    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm + relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 108, P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), A(X_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), n, 108, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 108, P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), A(X_features_denseblock3_denselayer4_concat1), NULL, P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), n, 108, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 1e-05f);
-    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_norm1), (size_t)n * 5292);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer4_concat1), NULL, P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL, A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n, &g_features_denseblock3_denselayer5_conv1);
-    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 48, P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), A(X_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer5_relu2), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 48, P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), A(X_features_denseblock3_denselayer5_conv1), NULL, P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_norm2), (size_t)n * 2352);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_conv1), NULL, P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2), A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1), A(X_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1), A(X_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
-    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm + relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 120, P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), A(X_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), n, 120, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 120, P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), A(X_features_denseblock3_denselayer5_concat1), NULL, P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), n, 120, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 1e-05f);
-    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_norm1), (size_t)n * 5880);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer5_concat1), NULL, P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL, A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n, &g_features_denseblock3_denselayer6_conv1);
-    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 48, P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), A(X_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_features_denseblock3_denselayer6_relu2), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 48, P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), A(X_features_denseblock3_denselayer6_conv1), NULL, P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(X_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_norm2), (size_t)n * 2352);
+        rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_conv1), NULL, P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2), A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1), A(X_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1), A(X_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
-    /* features.norm5: batchnorm, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37) */
+    /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37, 40) */
     if (training)
-        rt_batchnorm_forward_train(A(X_features_norm5), S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_running_mean), P(P_features_norm5_running_var), A(X_features_denseblock3_denselayer6_concat1), P(P_features_norm5_weight), P(P_features_norm5_bias), n, 132, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_relu), S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_running_mean), P(P_features_norm5_running_var), A(X_features_denseblock3_denselayer6_concat1), NULL, P(P_features_norm5_weight), P(P_features_norm5_bias), n, 132, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_features_norm5), A(X_features_denseblock3_denselayer6_concat1), P(P_features_norm5_weight), P(P_features_norm5_bias), P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 132, 49, 1e-05f);
-    /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
-    rt_relu_forward(A(X_relu), A(X_features_norm5), (size_t)n * 6468);
+        rt_batchnorm_relu_forward_eval(A(X_relu), A(X_features_denseblock3_denselayer6_concat1), NULL, P(P_features_norm5_weight), P(P_features_norm5_bias), P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 132, 49, 1e-05f);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_relu), n, 132, 49);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
@@ -1429,296 +1234,218 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */
     rt_conv2d_forward(A(IX_features_conv0), A(IT_features_conv0), x, P(P_features_conv0_weight), NULL, n, &g_features_conv0);
-    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer1_norm1), A(IX_features_conv0), P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 1e-05f);
-    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu1), A(IX_features_denseblock1_denselayer1_norm1), (size_t)n * 18816);
+    /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm + relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu1), A(IX_features_conv0), NULL, P(P_features_denseblock1_denselayer1_norm1_weight), P(P_features_denseblock1_denselayer1_norm1_bias), P(P_features_denseblock1_denselayer1_norm1_running_mean), P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL, A(IX_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), NULL, n, &g_features_denseblock1_denselayer1_conv1);
-    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer1_norm2), A(IX_features_denseblock1_denselayer1_conv1), P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer1_relu2), A(IX_features_denseblock1_denselayer1_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu2), A(IX_features_denseblock1_denselayer1_conv1), NULL, P(P_features_denseblock1_denselayer1_norm2_weight), P(P_features_denseblock1_denselayer1_norm2_bias), P(P_features_denseblock1_denselayer1_norm2_running_mean), P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv2), A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n, &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_conv0), n, 36, 0, 24, 784);
     rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
-    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer2_norm1), A(IX_features_denseblock1_denselayer1_concat1), P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 1e-05f);
-    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu1), A(IX_features_denseblock1_denselayer2_norm1), (size_t)n * 28224);
+    /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm + relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu1), A(IX_features_denseblock1_denselayer1_concat1), NULL, P(P_features_denseblock1_denselayer2_norm1_weight), P(P_features_denseblock1_denselayer2_norm1_bias), P(P_features_denseblock1_denselayer2_norm1_running_mean), P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL, A(IX_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), NULL, n, &g_features_denseblock1_denselayer2_conv1);
-    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer2_norm2), A(IX_features_denseblock1_denselayer2_conv1), P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu2), A(IX_features_denseblock1_denselayer2_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu2), A(IX_features_denseblock1_denselayer2_conv1), NULL, P(P_features_denseblock1_denselayer2_norm2_weight), P(P_features_denseblock1_denselayer2_norm2_bias), P(P_features_denseblock1_denselayer2_norm2_running_mean), P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv2), A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n, &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
     rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1), A(IX_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
-    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer3_norm1), A(IX_features_denseblock1_denselayer2_concat1), P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu1), A(IX_features_denseblock1_denselayer3_norm1), (size_t)n * 37632);
+    /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu1), A(IX_features_denseblock1_denselayer2_concat1), NULL, P(P_features_denseblock1_denselayer3_norm1_weight), P(P_features_denseblock1_denselayer3_norm1_bias), P(P_features_denseblock1_denselayer3_norm1_running_mean), P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL, A(IX_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), NULL, n, &g_features_denseblock1_denselayer3_conv1);
-    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer3_norm2), A(IX_features_denseblock1_denselayer3_conv1), P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu2), A(IX_features_denseblock1_denselayer3_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu2), A(IX_features_denseblock1_denselayer3_conv1), NULL, P(P_features_denseblock1_denselayer3_norm2_weight), P(P_features_denseblock1_denselayer3_norm2_bias), P(P_features_denseblock1_denselayer3_norm2_running_mean), P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv2), A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n, &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
     rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1), A(IX_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
-    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer4_norm1), A(IX_features_denseblock1_denselayer3_concat1), P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 1e-05f);
-    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu1), A(IX_features_denseblock1_denselayer4_norm1), (size_t)n * 47040);
+    /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm + relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu1), A(IX_features_denseblock1_denselayer3_concat1), NULL, P(P_features_denseblock1_denselayer4_norm1_weight), P(P_features_denseblock1_denselayer4_norm1_bias), P(P_features_denseblock1_denselayer4_norm1_running_mean), P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL, A(IX_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), NULL, n, &g_features_denseblock1_denselayer4_conv1);
-    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer4_norm2), A(IX_features_denseblock1_denselayer4_conv1), P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu2), A(IX_features_denseblock1_denselayer4_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu2), A(IX_features_denseblock1_denselayer4_conv1), NULL, P(P_features_denseblock1_denselayer4_norm2_weight), P(P_features_denseblock1_denselayer4_norm2_bias), P(P_features_denseblock1_denselayer4_norm2_running_mean), P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv2), A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n, &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
     rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1), A(IX_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
-    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer5_norm1), A(IX_features_denseblock1_denselayer4_concat1), P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 1e-05f);
-    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu1), A(IX_features_denseblock1_denselayer5_norm1), (size_t)n * 56448);
+    /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm + relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu1), A(IX_features_denseblock1_denselayer4_concat1), NULL, P(P_features_denseblock1_denselayer5_norm1_weight), P(P_features_denseblock1_denselayer5_norm1_bias), P(P_features_denseblock1_denselayer5_norm1_running_mean), P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL, A(IX_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), NULL, n, &g_features_denseblock1_denselayer5_conv1);
-    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer5_norm2), A(IX_features_denseblock1_denselayer5_conv1), P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu2), A(IX_features_denseblock1_denselayer5_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu2), A(IX_features_denseblock1_denselayer5_conv1), NULL, P(P_features_denseblock1_denselayer5_norm2_weight), P(P_features_denseblock1_denselayer5_norm2_bias), P(P_features_denseblock1_denselayer5_norm2_running_mean), P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv2), A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n, &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
     rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1), A(IX_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
-    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer6_norm1), A(IX_features_denseblock1_denselayer5_concat1), P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 1e-05f);
-    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu1), A(IX_features_denseblock1_denselayer6_norm1), (size_t)n * 65856);
+    /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm + relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu1), A(IX_features_denseblock1_denselayer5_concat1), NULL, P(P_features_denseblock1_denselayer6_norm1_weight), P(P_features_denseblock1_denselayer6_norm1_bias), P(P_features_denseblock1_denselayer6_norm1_running_mean), P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL, A(IX_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), NULL, n, &g_features_denseblock1_denselayer6_conv1);
-    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock1_denselayer6_norm2), A(IX_features_denseblock1_denselayer6_conv1), P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 1e-05f);
-    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu2), A(IX_features_denseblock1_denselayer6_norm2), (size_t)n * 37632);
+    /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu2), A(IX_features_denseblock1_denselayer6_conv1), NULL, P(P_features_denseblock1_denselayer6_norm2_weight), P(P_features_denseblock1_denselayer6_norm2_bias), P(P_features_denseblock1_denselayer6_norm2_running_mean), P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv2), A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n, &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
     rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
-    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
-    rt_batchnorm_forward_eval(A(IX_features_transition1_norm), A(IX_features_denseblock1_denselayer6_concat1), P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 96, 784, 1e-05f);
-    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
-    rt_relu_forward(A(IX_features_transition1_relu), A(IX_features_transition1_norm), (size_t)n * 75264);
+    /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_transition1_relu), A(IX_features_denseblock1_denselayer6_concat1), NULL, P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n, 96, 784, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu), P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
     rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n, &g_features_transition1_pool);
-    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer1_norm1), A(IX_features_transition1_pool), P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu1), A(IX_features_denseblock2_denselayer1_norm1), (size_t)n * 9408);
+    /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu1), A(IX_features_transition1_pool), NULL, P(P_features_denseblock2_denselayer1_norm1_weight), P(P_features_denseblock2_denselayer1_norm1_bias), P(P_features_denseblock2_denselayer1_norm1_running_mean), P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL, A(IX_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), NULL, n, &g_features_denseblock2_denselayer1_conv1);
-    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer1_norm2), A(IX_features_denseblock2_denselayer1_conv1), P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer1_relu2), A(IX_features_denseblock2_denselayer1_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu2), A(IX_features_denseblock2_denselayer1_conv1), NULL, P(P_features_denseblock2_denselayer1_norm2_weight), P(P_features_denseblock2_denselayer1_norm2_bias), P(P_features_denseblock2_denselayer1_norm2_running_mean), P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv2), A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n, &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_transition1_pool), n, 60, 0, 48, 196);
     rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1), A(IX_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
-    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer2_norm1), A(IX_features_denseblock2_denselayer1_concat1), P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 1e-05f);
-    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu1), A(IX_features_denseblock2_denselayer2_norm1), (size_t)n * 11760);
+    /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm + relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu1), A(IX_features_denseblock2_denselayer1_concat1), NULL, P(P_features_denseblock2_denselayer2_norm1_weight), P(P_features_denseblock2_denselayer2_norm1_bias), P(P_features_denseblock2_denselayer2_norm1_running_mean), P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL, A(IX_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), NULL, n, &g_features_denseblock2_denselayer2_conv1);
-    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer2_norm2), A(IX_features_denseblock2_denselayer2_conv1), P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu2), A(IX_features_denseblock2_denselayer2_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu2), A(IX_features_denseblock2_denselayer2_conv1), NULL, P(P_features_denseblock2_denselayer2_norm2_weight), P(P_features_denseblock2_denselayer2_norm2_bias), P(P_features_denseblock2_denselayer2_norm2_running_mean), P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv2), A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n, &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
     rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1), A(IX_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
-    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer3_norm1), A(IX_features_denseblock2_denselayer2_concat1), P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 1e-05f);
-    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu1), A(IX_features_denseblock2_denselayer3_norm1), (size_t)n * 14112);
+    /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm + relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu1), A(IX_features_denseblock2_denselayer2_concat1), NULL, P(P_features_denseblock2_denselayer3_norm1_weight), P(P_features_denseblock2_denselayer3_norm1_bias), P(P_features_denseblock2_denselayer3_norm1_running_mean), P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL, A(IX_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), NULL, n, &g_features_denseblock2_denselayer3_conv1);
-    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer3_norm2), A(IX_features_denseblock2_denselayer3_conv1), P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu2), A(IX_features_denseblock2_denselayer3_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu2), A(IX_features_denseblock2_denselayer3_conv1), NULL, P(P_features_denseblock2_denselayer3_norm2_weight), P(P_features_denseblock2_denselayer3_norm2_bias), P(P_features_denseblock2_denselayer3_norm2_running_mean), P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv2), A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n, &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
     rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1), A(IX_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
-    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer4_norm1), A(IX_features_denseblock2_denselayer3_concat1), P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 1e-05f);
-    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu1), A(IX_features_denseblock2_denselayer4_norm1), (size_t)n * 16464);
+    /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm + relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu1), A(IX_features_denseblock2_denselayer3_concat1), NULL, P(P_features_denseblock2_denselayer4_norm1_weight), P(P_features_denseblock2_denselayer4_norm1_bias), P(P_features_denseblock2_denselayer4_norm1_running_mean), P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL, A(IX_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), NULL, n, &g_features_denseblock2_denselayer4_conv1);
-    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer4_norm2), A(IX_features_denseblock2_denselayer4_conv1), P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu2), A(IX_features_denseblock2_denselayer4_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu2), A(IX_features_denseblock2_denselayer4_conv1), NULL, P(P_features_denseblock2_denselayer4_norm2_weight), P(P_features_denseblock2_denselayer4_norm2_bias), P(P_features_denseblock2_denselayer4_norm2_running_mean), P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv2), A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n, &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
     rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1), A(IX_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
-    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer5_norm1), A(IX_features_denseblock2_denselayer4_concat1), P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 1e-05f);
-    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu1), A(IX_features_denseblock2_denselayer5_norm1), (size_t)n * 18816);
+    /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm + relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu1), A(IX_features_denseblock2_denselayer4_concat1), NULL, P(P_features_denseblock2_denselayer5_norm1_weight), P(P_features_denseblock2_denselayer5_norm1_bias), P(P_features_denseblock2_denselayer5_norm1_running_mean), P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL, A(IX_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), NULL, n, &g_features_denseblock2_denselayer5_conv1);
-    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer5_norm2), A(IX_features_denseblock2_denselayer5_conv1), P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu2), A(IX_features_denseblock2_denselayer5_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu2), A(IX_features_denseblock2_denselayer5_conv1), NULL, P(P_features_denseblock2_denselayer5_norm2_weight), P(P_features_denseblock2_denselayer5_norm2_bias), P(P_features_denseblock2_denselayer5_norm2_running_mean), P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv2), A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n, &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
     rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1), A(IX_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
-    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer6_norm1), A(IX_features_denseblock2_denselayer5_concat1), P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 1e-05f);
-    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu1), A(IX_features_denseblock2_denselayer6_norm1), (size_t)n * 21168);
+    /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm + relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu1), A(IX_features_denseblock2_denselayer5_concat1), NULL, P(P_features_denseblock2_denselayer6_norm1_weight), P(P_features_denseblock2_denselayer6_norm1_bias), P(P_features_denseblock2_denselayer6_norm1_running_mean), P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL, A(IX_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), NULL, n, &g_features_denseblock2_denselayer6_conv1);
-    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock2_denselayer6_norm2), A(IX_features_denseblock2_denselayer6_conv1), P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 1e-05f);
-    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu2), A(IX_features_denseblock2_denselayer6_norm2), (size_t)n * 9408);
+    /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu2), A(IX_features_denseblock2_denselayer6_conv1), NULL, P(P_features_denseblock2_denselayer6_norm2_weight), P(P_features_denseblock2_denselayer6_norm2_bias), P(P_features_denseblock2_denselayer6_norm2_running_mean), P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv2), A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n, &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
     rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1), A(IX_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
-    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
-    rt_batchnorm_forward_eval(A(IX_features_transition2_norm), A(IX_features_denseblock2_denselayer6_concat1), P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 120, 196, 1e-05f);
-    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
-    rt_relu_forward(A(IX_features_transition2_relu), A(IX_features_transition2_norm), (size_t)n * 23520);
+    /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_transition2_relu), A(IX_features_denseblock2_denselayer6_concat1), NULL, P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n, 120, 196, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu), P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
     rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n, &g_features_transition2_pool);
-    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer1_norm1), A(IX_features_transition2_pool), P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 1e-05f);
-    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu1), A(IX_features_denseblock3_denselayer1_norm1), (size_t)n * 2940);
+    /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm + relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu1), A(IX_features_transition2_pool), NULL, P(P_features_denseblock3_denselayer1_norm1_weight), P(P_features_denseblock3_denselayer1_norm1_bias), P(P_features_denseblock3_denselayer1_norm1_running_mean), P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL, A(IX_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), NULL, n, &g_features_denseblock3_denselayer1_conv1);
-    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer1_norm2), A(IX_features_denseblock3_denselayer1_conv1), P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer1_relu2), A(IX_features_denseblock3_denselayer1_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu2), A(IX_features_denseblock3_denselayer1_conv1), NULL, P(P_features_denseblock3_denselayer1_norm2_weight), P(P_features_denseblock3_denselayer1_norm2_bias), P(P_features_denseblock3_denselayer1_norm2_running_mean), P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv2), A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n, &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_transition2_pool), n, 72, 0, 60, 49);
     rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1), A(IX_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
-    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer2_norm1), A(IX_features_denseblock3_denselayer1_concat1), P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 1e-05f);
-    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu1), A(IX_features_denseblock3_denselayer2_norm1), (size_t)n * 3528);
+    /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm + relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu1), A(IX_features_denseblock3_denselayer1_concat1), NULL, P(P_features_denseblock3_denselayer2_norm1_weight), P(P_features_denseblock3_denselayer2_norm1_bias), P(P_features_denseblock3_denselayer2_norm1_running_mean), P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL, A(IX_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), NULL, n, &g_features_denseblock3_denselayer2_conv1);
-    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer2_norm2), A(IX_features_denseblock3_denselayer2_conv1), P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu2), A(IX_features_denseblock3_denselayer2_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu2), A(IX_features_denseblock3_denselayer2_conv1), NULL, P(P_features_denseblock3_denselayer2_norm2_weight), P(P_features_denseblock3_denselayer2_norm2_bias), P(P_features_denseblock3_denselayer2_norm2_running_mean), P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv2), A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n, &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
     rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1), A(IX_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
-    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer3_norm1), A(IX_features_denseblock3_denselayer2_concat1), P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 1e-05f);
-    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu1), A(IX_features_denseblock3_denselayer3_norm1), (size_t)n * 4116);
+    /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm + relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu1), A(IX_features_denseblock3_denselayer2_concat1), NULL, P(P_features_denseblock3_denselayer3_norm1_weight), P(P_features_denseblock3_denselayer3_norm1_bias), P(P_features_denseblock3_denselayer3_norm1_running_mean), P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL, A(IX_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), NULL, n, &g_features_denseblock3_denselayer3_conv1);
-    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer3_norm2), A(IX_features_denseblock3_denselayer3_conv1), P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu2), A(IX_features_denseblock3_denselayer3_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu2), A(IX_features_denseblock3_denselayer3_conv1), NULL, P(P_features_denseblock3_denselayer3_norm2_weight), P(P_features_denseblock3_denselayer3_norm2_bias), P(P_features_denseblock3_denselayer3_norm2_running_mean), P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv2), A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n, &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
     rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1), A(IX_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
-    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer4_norm1), A(IX_features_denseblock3_denselayer3_concat1), P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 1e-05f);
-    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu1), A(IX_features_denseblock3_denselayer4_norm1), (size_t)n * 4704);
+    /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm + relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu1), A(IX_features_denseblock3_denselayer3_concat1), NULL, P(P_features_denseblock3_denselayer4_norm1_weight), P(P_features_denseblock3_denselayer4_norm1_bias), P(P_features_denseblock3_denselayer4_norm1_running_mean), P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL, A(IX_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), NULL, n, &g_features_denseblock3_denselayer4_conv1);
-    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer4_norm2), A(IX_features_denseblock3_denselayer4_conv1), P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu2), A(IX_features_denseblock3_denselayer4_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu2), A(IX_features_denseblock3_denselayer4_conv1), NULL, P(P_features_denseblock3_denselayer4_norm2_weight), P(P_features_denseblock3_denselayer4_norm2_bias), P(P_features_denseblock3_denselayer4_norm2_running_mean), P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv2), A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n, &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
     rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1), A(IX_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
-    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer5_norm1), A(IX_features_denseblock3_denselayer4_concat1), P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 1e-05f);
-    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu1), A(IX_features_denseblock3_denselayer5_norm1), (size_t)n * 5292);
+    /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm + relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu1), A(IX_features_denseblock3_denselayer4_concat1), NULL, P(P_features_denseblock3_denselayer5_norm1_weight), P(P_features_denseblock3_denselayer5_norm1_bias), P(P_features_denseblock3_denselayer5_norm1_running_mean), P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL, A(IX_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), NULL, n, &g_features_denseblock3_denselayer5_conv1);
-    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer5_norm2), A(IX_features_denseblock3_denselayer5_conv1), P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu2), A(IX_features_denseblock3_denselayer5_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu2), A(IX_features_denseblock3_denselayer5_conv1), NULL, P(P_features_denseblock3_denselayer5_norm2_weight), P(P_features_denseblock3_denselayer5_norm2_bias), P(P_features_denseblock3_denselayer5_norm2_running_mean), P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv2), A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n, &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
     rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1), A(IX_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
-    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer6_norm1), A(IX_features_denseblock3_denselayer5_concat1), P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 1e-05f);
-    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu1), A(IX_features_denseblock3_denselayer6_norm1), (size_t)n * 5880);
+    /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm + relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu1), A(IX_features_denseblock3_denselayer5_concat1), NULL, P(P_features_denseblock3_denselayer6_norm1_weight), P(P_features_denseblock3_denselayer6_norm1_bias), P(P_features_denseblock3_denselayer6_norm1_running_mean), P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL, A(IX_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), NULL, n, &g_features_denseblock3_denselayer6_conv1);
-    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_forward_eval(A(IX_features_denseblock3_denselayer6_norm2), A(IX_features_denseblock3_denselayer6_conv1), P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 1e-05f);
-    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu2), A(IX_features_denseblock3_denselayer6_norm2), (size_t)n * 2352);
+    /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu2), A(IX_features_denseblock3_denselayer6_conv1), NULL, P(P_features_denseblock3_denselayer6_norm2_weight), P(P_features_denseblock3_denselayer6_norm2_bias), P(P_features_denseblock3_denselayer6_norm2_running_mean), P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv2), A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n, &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
     rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1), A(IX_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
-    /* features.norm5: batchnorm, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_features_norm5), A(IX_features_denseblock3_denselayer6_concat1), P(P_features_norm5_weight), P(P_features_norm5_bias), P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 132, 49, 1e-05f);
-    /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
-    rt_relu_forward(A(IX_relu), A(IX_features_norm5), (size_t)n * 6468);
+    /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37, 40) */
+    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_features_denseblock3_denselayer6_concat1), NULL, P(P_features_norm5_weight), P(P_features_norm5_bias), P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 132, 49, 1e-05f);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_relu), n, 132, 49);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
@@ -1739,10 +1466,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 132);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49, RT_SET);
-    /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
-    rt_relu_backward(A(D_features_norm5), A(D_relu), A(X_relu), (size_t)n * 6468, RT_SET);
-    /* features.norm5: batchnorm, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_features_norm5), A(X_features_denseblock3_denselayer6_concat1), S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_weight), n, 132, 49, RT_SET);
+    /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37, 40) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1), G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_relu), A(X_relu), A(X_features_denseblock3_denselayer6_concat1), S(S_features_norm5), S(S_features_norm5) + 132, P(P_features_norm5_weight), n, 132, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm5] = rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1), A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49, RT_SET);
@@ -1750,18 +1475,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2), G(P_features_denseblock3_denselayer6_conv2_weight), NULL, A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2), P(P_features_denseblock3_denselayer6_conv2_weight), n, &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer6_norm2), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), (size_t)n * 2352, RT_SET);
-    /* features.denseblock3.denselayer6.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_norm2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 48, P(P_features_denseblock3_denselayer6_norm2_weight), n, 48, 49, RT_SET);
+    /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_conv1), G(P_features_denseblock3_denselayer6_norm2_weight), G(P_features_denseblock3_denselayer6_norm2_bias), A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2), S(S_features_denseblock3_denselayer6_norm2) + 48, P(P_features_denseblock3_denselayer6_norm2_weight), n, 48, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1), G(P_features_denseblock3_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer6_conv1), A(X_features_denseblock3_denselayer6_relu1), P(P_features_denseblock3_denselayer6_conv1_weight), n, &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
-    /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer6_norm1), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), (size_t)n * 5880, RT_SET);
-    /* features.denseblock3.denselayer6.norm1: batchnorm, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_norm1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 120, P(P_features_denseblock3_denselayer6_norm1_weight), n, 120, 49, RT_ADD);
+    /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm + relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_concat1), G(P_features_denseblock3_denselayer6_norm1_weight), G(P_features_denseblock3_denselayer6_norm1_bias), A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1), S(S_features_denseblock3_denselayer6_norm1) + 120, P(P_features_denseblock3_denselayer6_norm1_weight), n, 120, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]  (specs/densenet_bc.lua:31) */
@@ -1770,18 +1491,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2), G(P_features_denseblock3_denselayer5_conv2_weight), NULL, A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2), P(P_features_denseblock3_denselayer5_conv2_weight), n, &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer5_norm2), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), (size_t)n * 2352, RT_SET);
-    /* features.denseblock3.denselayer5.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_norm2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 48, P(P_features_denseblock3_denselayer5_norm2_weight), n, 48, 49, RT_SET);
+    /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_conv1), G(P_features_denseblock3_denselayer5_norm2_weight), G(P_features_denseblock3_denselayer5_norm2_bias), A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2), S(S_features_denseblock3_denselayer5_norm2) + 48, P(P_features_denseblock3_denselayer5_norm2_weight), n, 48, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1), G(P_features_denseblock3_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer5_conv1), A(X_features_denseblock3_denselayer5_relu1), P(P_features_denseblock3_denselayer5_conv1_weight), n, &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
-    /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer5_norm1), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), (size_t)n * 5292, RT_SET);
-    /* features.denseblock3.denselayer5.norm1: batchnorm, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_norm1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 108, P(P_features_denseblock3_denselayer5_norm1_weight), n, 108, 49, RT_ADD);
+    /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm + relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_concat1), G(P_features_denseblock3_denselayer5_norm1_weight), G(P_features_denseblock3_denselayer5_norm1_bias), A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1), S(S_features_denseblock3_denselayer5_norm1) + 108, P(P_features_denseblock3_denselayer5_norm1_weight), n, 108, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]  (specs/densenet_bc.lua:31) */
@@ -1790,18 +1507,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2), G(P_features_denseblock3_denselayer4_conv2_weight), NULL, A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2), P(P_features_denseblock3_denselayer4_conv2_weight), n, &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer4_norm2), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), (size_t)n * 2352, RT_SET);
-    /* features.denseblock3.denselayer4.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_norm2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 48, P(P_features_denseblock3_denselayer4_norm2_weight), n, 48, 49, RT_SET);
+    /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_conv1), G(P_features_denseblock3_denselayer4_norm2_weight), G(P_features_denseblock3_denselayer4_norm2_bias), A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2), S(S_features_denseblock3_denselayer4_norm2) + 48, P(P_features_denseblock3_denselayer4_norm2_weight), n, 48, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1), G(P_features_denseblock3_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer4_conv1), A(X_features_denseblock3_denselayer4_relu1), P(P_features_denseblock3_denselayer4_conv1_weight), n, &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
-    /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer4_norm1), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), (size_t)n * 4704, RT_SET);
-    /* features.denseblock3.denselayer4.norm1: batchnorm, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_norm1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 96, P(P_features_denseblock3_denselayer4_norm1_weight), n, 96, 49, RT_ADD);
+    /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm + relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_concat1), G(P_features_denseblock3_denselayer4_norm1_weight), G(P_features_denseblock3_denselayer4_norm1_bias), A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1), S(S_features_denseblock3_denselayer4_norm1) + 96, P(P_features_denseblock3_denselayer4_norm1_weight), n, 96, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]  (specs/densenet_bc.lua:31) */
@@ -1810,18 +1523,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2), G(P_features_denseblock3_denselayer3_conv2_weight), NULL, A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2), P(P_features_denseblock3_denselayer3_conv2_weight), n, &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer3_norm2), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), (size_t)n * 2352, RT_SET);
-    /* features.denseblock3.denselayer3.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_norm2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 48, P(P_features_denseblock3_denselayer3_norm2_weight), n, 48, 49, RT_SET);
+    /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_conv1), G(P_features_denseblock3_denselayer3_norm2_weight), G(P_features_denseblock3_denselayer3_norm2_bias), A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2), S(S_features_denseblock3_denselayer3_norm2) + 48, P(P_features_denseblock3_denselayer3_norm2_weight), n, 48, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1), G(P_features_denseblock3_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer3_conv1), A(X_features_denseblock3_denselayer3_relu1), P(P_features_denseblock3_denselayer3_conv1_weight), n, &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
-    /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer3_norm1), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), (size_t)n * 4116, RT_SET);
-    /* features.denseblock3.denselayer3.norm1: batchnorm, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_norm1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 84, P(P_features_denseblock3_denselayer3_norm1_weight), n, 84, 49, RT_ADD);
+    /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm + relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_concat1), G(P_features_denseblock3_denselayer3_norm1_weight), G(P_features_denseblock3_denselayer3_norm1_bias), A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1), S(S_features_denseblock3_denselayer3_norm1) + 84, P(P_features_denseblock3_denselayer3_norm1_weight), n, 84, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]  (specs/densenet_bc.lua:31) */
@@ -1830,18 +1539,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2), G(P_features_denseblock3_denselayer2_conv2_weight), NULL, A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2), P(P_features_denseblock3_denselayer2_conv2_weight), n, &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer2_norm2), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), (size_t)n * 2352, RT_SET);
-    /* features.denseblock3.denselayer2.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_norm2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 48, P(P_features_denseblock3_denselayer2_norm2_weight), n, 48, 49, RT_SET);
+    /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_conv1), G(P_features_denseblock3_denselayer2_norm2_weight), G(P_features_denseblock3_denselayer2_norm2_bias), A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2), S(S_features_denseblock3_denselayer2_norm2) + 48, P(P_features_denseblock3_denselayer2_norm2_weight), n, 48, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1), G(P_features_denseblock3_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer2_conv1), A(X_features_denseblock3_denselayer2_relu1), P(P_features_denseblock3_denselayer2_conv1_weight), n, &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
-    /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer2_norm1), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), (size_t)n * 3528, RT_SET);
-    /* features.denseblock3.denselayer2.norm1: batchnorm, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_norm1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 72, P(P_features_denseblock3_denselayer2_norm1_weight), n, 72, 49, RT_ADD);
+    /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm + relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_concat1), G(P_features_denseblock3_denselayer2_norm1_weight), G(P_features_denseblock3_denselayer2_norm1_bias), A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1), S(S_features_denseblock3_denselayer2_norm1) + 72, P(P_features_denseblock3_denselayer2_norm1_weight), n, 72, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]  (specs/densenet_bc.lua:31) */
@@ -1850,18 +1555,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] -> [12,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2), G(P_features_denseblock3_denselayer1_conv2_weight), NULL, A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2), P(P_features_denseblock3_denselayer1_conv2_weight), n, &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
-    /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer1_norm2), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), (size_t)n * 2352, RT_SET);
-    /* features.denseblock3.denselayer1.norm2: batchnorm, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_norm2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 48, P(P_features_denseblock3_denselayer1_norm2_weight), n, 48, 49, RT_SET);
+    /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm + relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_conv1), G(P_features_denseblock3_denselayer1_norm2_weight), G(P_features_denseblock3_denselayer1_norm2_bias), A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2), S(S_features_denseblock3_denselayer1_norm2) + 48, P(P_features_denseblock3_denselayer1_norm2_weight), n, 48, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1), G(P_features_denseblock3_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock3_denselayer1_conv1), A(X_features_denseblock3_denselayer1_relu1), P(P_features_denseblock3_denselayer1_conv1_weight), n, &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
-    /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock3_denselayer1_norm1), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940, RT_SET);
-    /* features.denseblock3.denselayer1.norm1: batchnorm, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_norm1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 60, P(P_features_denseblock3_denselayer1_norm1_weight), n, 60, 49, RT_ADD);
+    /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm + relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_transition2_pool), G(P_features_denseblock3_denselayer1_norm1_weight), G(P_features_denseblock3_denselayer1_norm1_bias), A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1), A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1), S(S_features_denseblock3_denselayer1_norm1) + 60, P(P_features_denseblock3_denselayer1_norm1_weight), n, 60, 49, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] = rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]  (specs/densenet_bc.lua:34) */
@@ -1869,10 +1570,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]  (specs/densenet_bc.lua:34) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL, NULL, A(D_features_transition2_conv), A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] = rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
-    /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
-    rt_relu_backward(A(D_features_transition2_norm), A(D_features_transition2_relu), A(X_features_transition2_relu), (size_t)n * 23520, RT_SET);
-    /* features.transition2.norm: batchnorm, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_norm), A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight), n, 120, 196, RT_SET);
+    /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1), G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias), A(D_features_transition2_relu), A(X_features_transition2_relu), A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm), S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight), n, 120, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_norm] = rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1), A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196, RT_SET);
@@ -1880,18 +1579,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2), G(P_features_denseblock2_denselayer6_conv2_weight), NULL, A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2), P(P_features_denseblock2_denselayer6_conv2_weight), n, &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer6_norm2), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), (size_t)n * 9408, RT_SET);
-    /* features.denseblock2.denselayer6.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_norm2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 48, P(P_features_denseblock2_denselayer6_norm2_weight), n, 48, 196, RT_SET);
+    /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_conv1), G(P_features_denseblock2_denselayer6_norm2_weight), G(P_features_denseblock2_denselayer6_norm2_bias), A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2), S(S_features_denseblock2_denselayer6_norm2) + 48, P(P_features_denseblock2_denselayer6_norm2_weight), n, 48, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1), G(P_features_denseblock2_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer6_conv1), A(X_features_denseblock2_denselayer6_relu1), P(P_features_denseblock2_denselayer6_conv1_weight), n, &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
-    /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer6_norm1), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), (size_t)n * 21168, RT_SET);
-    /* features.denseblock2.denselayer6.norm1: batchnorm, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_norm1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 108, P(P_features_denseblock2_denselayer6_norm1_weight), n, 108, 196, RT_ADD);
+    /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm + relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_concat1), G(P_features_denseblock2_denselayer6_norm1_weight), G(P_features_denseblock2_denselayer6_norm1_bias), A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1), S(S_features_denseblock2_denselayer6_norm1) + 108, P(P_features_denseblock2_denselayer6_norm1_weight), n, 108, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]  (specs/densenet_bc.lua:31) */
@@ -1900,18 +1595,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2), G(P_features_denseblock2_denselayer5_conv2_weight), NULL, A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2), P(P_features_denseblock2_denselayer5_conv2_weight), n, &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer5_norm2), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), (size_t)n * 9408, RT_SET);
-    /* features.denseblock2.denselayer5.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_norm2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 48, P(P_features_denseblock2_denselayer5_norm2_weight), n, 48, 196, RT_SET);
+    /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_conv1), G(P_features_denseblock2_denselayer5_norm2_weight), G(P_features_denseblock2_denselayer5_norm2_bias), A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2), S(S_features_denseblock2_denselayer5_norm2) + 48, P(P_features_denseblock2_denselayer5_norm2_weight), n, 48, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1), G(P_features_denseblock2_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer5_conv1), A(X_features_denseblock2_denselayer5_relu1), P(P_features_denseblock2_denselayer5_conv1_weight), n, &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
-    /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer5_norm1), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), (size_t)n * 18816, RT_SET);
-    /* features.denseblock2.denselayer5.norm1: batchnorm, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_norm1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 96, P(P_features_denseblock2_denselayer5_norm1_weight), n, 96, 196, RT_ADD);
+    /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm + relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_concat1), G(P_features_denseblock2_denselayer5_norm1_weight), G(P_features_denseblock2_denselayer5_norm1_bias), A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1), S(S_features_denseblock2_denselayer5_norm1) + 96, P(P_features_denseblock2_denselayer5_norm1_weight), n, 96, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]  (specs/densenet_bc.lua:31) */
@@ -1920,18 +1611,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2), G(P_features_denseblock2_denselayer4_conv2_weight), NULL, A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2), P(P_features_denseblock2_denselayer4_conv2_weight), n, &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer4_norm2), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), (size_t)n * 9408, RT_SET);
-    /* features.denseblock2.denselayer4.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_norm2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 48, P(P_features_denseblock2_denselayer4_norm2_weight), n, 48, 196, RT_SET);
+    /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_conv1), G(P_features_denseblock2_denselayer4_norm2_weight), G(P_features_denseblock2_denselayer4_norm2_bias), A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2), S(S_features_denseblock2_denselayer4_norm2) + 48, P(P_features_denseblock2_denselayer4_norm2_weight), n, 48, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1), G(P_features_denseblock2_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer4_conv1), A(X_features_denseblock2_denselayer4_relu1), P(P_features_denseblock2_denselayer4_conv1_weight), n, &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
-    /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer4_norm1), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), (size_t)n * 16464, RT_SET);
-    /* features.denseblock2.denselayer4.norm1: batchnorm, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_norm1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 84, P(P_features_denseblock2_denselayer4_norm1_weight), n, 84, 196, RT_ADD);
+    /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm + relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_concat1), G(P_features_denseblock2_denselayer4_norm1_weight), G(P_features_denseblock2_denselayer4_norm1_bias), A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1), S(S_features_denseblock2_denselayer4_norm1) + 84, P(P_features_denseblock2_denselayer4_norm1_weight), n, 84, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]  (specs/densenet_bc.lua:31) */
@@ -1940,18 +1627,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2), G(P_features_denseblock2_denselayer3_conv2_weight), NULL, A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2), P(P_features_denseblock2_denselayer3_conv2_weight), n, &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer3_norm2), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), (size_t)n * 9408, RT_SET);
-    /* features.denseblock2.denselayer3.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_norm2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 48, P(P_features_denseblock2_denselayer3_norm2_weight), n, 48, 196, RT_SET);
+    /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_conv1), G(P_features_denseblock2_denselayer3_norm2_weight), G(P_features_denseblock2_denselayer3_norm2_bias), A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2), S(S_features_denseblock2_denselayer3_norm2) + 48, P(P_features_denseblock2_denselayer3_norm2_weight), n, 48, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1), G(P_features_denseblock2_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer3_conv1), A(X_features_denseblock2_denselayer3_relu1), P(P_features_denseblock2_denselayer3_conv1_weight), n, &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
-    /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer3_norm1), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), (size_t)n * 14112, RT_SET);
-    /* features.denseblock2.denselayer3.norm1: batchnorm, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_norm1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 72, P(P_features_denseblock2_denselayer3_norm1_weight), n, 72, 196, RT_ADD);
+    /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm + relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_concat1), G(P_features_denseblock2_denselayer3_norm1_weight), G(P_features_denseblock2_denselayer3_norm1_bias), A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1), S(S_features_denseblock2_denselayer3_norm1) + 72, P(P_features_denseblock2_denselayer3_norm1_weight), n, 72, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]  (specs/densenet_bc.lua:31) */
@@ -1960,18 +1643,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2), G(P_features_denseblock2_denselayer2_conv2_weight), NULL, A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2), P(P_features_denseblock2_denselayer2_conv2_weight), n, &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer2_norm2), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), (size_t)n * 9408, RT_SET);
-    /* features.denseblock2.denselayer2.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_norm2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 48, P(P_features_denseblock2_denselayer2_norm2_weight), n, 48, 196, RT_SET);
+    /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_conv1), G(P_features_denseblock2_denselayer2_norm2_weight), G(P_features_denseblock2_denselayer2_norm2_bias), A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2), S(S_features_denseblock2_denselayer2_norm2) + 48, P(P_features_denseblock2_denselayer2_norm2_weight), n, 48, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1), G(P_features_denseblock2_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer2_conv1), A(X_features_denseblock2_denselayer2_relu1), P(P_features_denseblock2_denselayer2_conv1_weight), n, &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
-    /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer2_norm1), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), (size_t)n * 11760, RT_SET);
-    /* features.denseblock2.denselayer2.norm1: batchnorm, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_norm1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 60, P(P_features_denseblock2_denselayer2_norm1_weight), n, 60, 196, RT_ADD);
+    /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm + relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_concat1), G(P_features_denseblock2_denselayer2_norm1_weight), G(P_features_denseblock2_denselayer2_norm1_bias), A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1), S(S_features_denseblock2_denselayer2_norm1) + 60, P(P_features_denseblock2_denselayer2_norm1_weight), n, 60, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]  (specs/densenet_bc.lua:31) */
@@ -1980,18 +1659,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] -> [12,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2), G(P_features_denseblock2_denselayer1_conv2_weight), NULL, A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2), P(P_features_denseblock2_denselayer1_conv2_weight), n, &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
-    /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer1_norm2), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), (size_t)n * 9408, RT_SET);
-    /* features.denseblock2.denselayer1.norm2: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_norm2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 48, P(P_features_denseblock2_denselayer1_norm2_weight), n, 48, 196, RT_SET);
+    /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_conv1), G(P_features_denseblock2_denselayer1_norm2_weight), G(P_features_denseblock2_denselayer1_norm2_bias), A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2), S(S_features_denseblock2_denselayer1_norm2) + 48, P(P_features_denseblock2_denselayer1_norm2_weight), n, 48, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1), G(P_features_denseblock2_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock2_denselayer1_conv1), A(X_features_denseblock2_denselayer1_relu1), P(P_features_denseblock2_denselayer1_conv1_weight), n, &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
-    /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock2_denselayer1_norm1), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408, RT_SET);
-    /* features.denseblock2.denselayer1.norm1: batchnorm, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_norm1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 48, P(P_features_denseblock2_denselayer1_norm1_weight), n, 48, 196, RT_ADD);
+    /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm + relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_transition1_pool), G(P_features_denseblock2_denselayer1_norm1_weight), G(P_features_denseblock2_denselayer1_norm1_bias), A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1), A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1), S(S_features_denseblock2_denselayer1_norm1) + 48, P(P_features_denseblock2_denselayer1_norm1_weight), n, 48, 196, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] = rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]  (specs/densenet_bc.lua:34) */
@@ -1999,10 +1674,8 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]  (specs/densenet_bc.lua:34) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL, NULL, A(D_features_transition1_conv), A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] = rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
-    /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
-    rt_relu_backward(A(D_features_transition1_norm), A(D_features_transition1_relu), A(X_features_transition1_relu), (size_t)n * 75264, RT_SET);
-    /* features.transition1.norm: batchnorm, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_norm), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight), n, 96, 784, RT_SET);
+    /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1), G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias), A(D_features_transition1_relu), A(X_features_transition1_relu), A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm), S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight), n, 96, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_norm] = rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]  (specs/densenet_bc.lua:31) */
     rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1), A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784, RT_SET);
@@ -2010,18 +1683,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2), G(P_features_denseblock1_denselayer6_conv2_weight), NULL, A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2), P(P_features_denseblock1_denselayer6_conv2_weight), n, &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer6_norm2), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), (size_t)n * 37632, RT_SET);
-    /* features.denseblock1.denselayer6.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_norm2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 48, P(P_features_denseblock1_denselayer6_norm2_weight), n, 48, 784, RT_SET);
+    /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_conv1), G(P_features_denseblock1_denselayer6_norm2_weight), G(P_features_denseblock1_denselayer6_norm2_bias), A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2), S(S_features_denseblock1_denselayer6_norm2) + 48, P(P_features_denseblock1_denselayer6_norm2_weight), n, 48, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1), G(P_features_denseblock1_denselayer6_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer6_conv1), A(X_features_denseblock1_denselayer6_relu1), P(P_features_denseblock1_denselayer6_conv1_weight), n, &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
-    /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer6_norm1), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), (size_t)n * 65856, RT_SET);
-    /* features.denseblock1.denselayer6.norm1: batchnorm, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_norm1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 84, P(P_features_denseblock1_denselayer6_norm1_weight), n, 84, 784, RT_ADD);
+    /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm + relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_concat1), G(P_features_denseblock1_denselayer6_norm1_weight), G(P_features_denseblock1_denselayer6_norm1_bias), A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1), S(S_features_denseblock1_denselayer6_norm1) + 84, P(P_features_denseblock1_denselayer6_norm1_weight), n, 84, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]  (specs/densenet_bc.lua:31) */
@@ -2030,18 +1699,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2), G(P_features_denseblock1_denselayer5_conv2_weight), NULL, A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2), P(P_features_denseblock1_denselayer5_conv2_weight), n, &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer5_norm2), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), (size_t)n * 37632, RT_SET);
-    /* features.denseblock1.denselayer5.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_norm2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 48, P(P_features_denseblock1_denselayer5_norm2_weight), n, 48, 784, RT_SET);
+    /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_conv1), G(P_features_denseblock1_denselayer5_norm2_weight), G(P_features_denseblock1_denselayer5_norm2_bias), A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2), S(S_features_denseblock1_denselayer5_norm2) + 48, P(P_features_denseblock1_denselayer5_norm2_weight), n, 48, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1), G(P_features_denseblock1_denselayer5_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer5_conv1), A(X_features_denseblock1_denselayer5_relu1), P(P_features_denseblock1_denselayer5_conv1_weight), n, &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
-    /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer5_norm1), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), (size_t)n * 56448, RT_SET);
-    /* features.denseblock1.denselayer5.norm1: batchnorm, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_norm1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 72, P(P_features_denseblock1_denselayer5_norm1_weight), n, 72, 784, RT_ADD);
+    /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm + relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_concat1), G(P_features_denseblock1_denselayer5_norm1_weight), G(P_features_denseblock1_denselayer5_norm1_bias), A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1), S(S_features_denseblock1_denselayer5_norm1) + 72, P(P_features_denseblock1_denselayer5_norm1_weight), n, 72, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]  (specs/densenet_bc.lua:31) */
@@ -2050,18 +1715,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2), G(P_features_denseblock1_denselayer4_conv2_weight), NULL, A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2), P(P_features_denseblock1_denselayer4_conv2_weight), n, &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer4_norm2), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), (size_t)n * 37632, RT_SET);
-    /* features.denseblock1.denselayer4.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_norm2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 48, P(P_features_denseblock1_denselayer4_norm2_weight), n, 48, 784, RT_SET);
+    /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_conv1), G(P_features_denseblock1_denselayer4_norm2_weight), G(P_features_denseblock1_denselayer4_norm2_bias), A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2), S(S_features_denseblock1_denselayer4_norm2) + 48, P(P_features_denseblock1_denselayer4_norm2_weight), n, 48, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1), G(P_features_denseblock1_denselayer4_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer4_conv1), A(X_features_denseblock1_denselayer4_relu1), P(P_features_denseblock1_denselayer4_conv1_weight), n, &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
-    /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer4_norm1), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), (size_t)n * 47040, RT_SET);
-    /* features.denseblock1.denselayer4.norm1: batchnorm, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_norm1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 60, P(P_features_denseblock1_denselayer4_norm1_weight), n, 60, 784, RT_ADD);
+    /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm + relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_concat1), G(P_features_denseblock1_denselayer4_norm1_weight), G(P_features_denseblock1_denselayer4_norm1_bias), A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1), S(S_features_denseblock1_denselayer4_norm1) + 60, P(P_features_denseblock1_denselayer4_norm1_weight), n, 60, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]  (specs/densenet_bc.lua:31) */
@@ -2070,18 +1731,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2), G(P_features_denseblock1_denselayer3_conv2_weight), NULL, A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2), P(P_features_denseblock1_denselayer3_conv2_weight), n, &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer3_norm2), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), (size_t)n * 37632, RT_SET);
-    /* features.denseblock1.denselayer3.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_norm2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 48, P(P_features_denseblock1_denselayer3_norm2_weight), n, 48, 784, RT_SET);
+    /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_conv1), G(P_features_denseblock1_denselayer3_norm2_weight), G(P_features_denseblock1_denselayer3_norm2_bias), A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2), S(S_features_denseblock1_denselayer3_norm2) + 48, P(P_features_denseblock1_denselayer3_norm2_weight), n, 48, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1), G(P_features_denseblock1_denselayer3_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer3_conv1), A(X_features_denseblock1_denselayer3_relu1), P(P_features_denseblock1_denselayer3_conv1_weight), n, &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
-    /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer3_norm1), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), (size_t)n * 37632, RT_SET);
-    /* features.denseblock1.denselayer3.norm1: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_norm1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 48, P(P_features_denseblock1_denselayer3_norm1_weight), n, 48, 784, RT_ADD);
+    /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_concat1), G(P_features_denseblock1_denselayer3_norm1_weight), G(P_features_denseblock1_denselayer3_norm1_bias), A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1), S(S_features_denseblock1_denselayer3_norm1) + 48, P(P_features_denseblock1_denselayer3_norm1_weight), n, 48, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]  (specs/densenet_bc.lua:31) */
@@ -2090,18 +1747,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2), G(P_features_denseblock1_denselayer2_conv2_weight), NULL, A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2), P(P_features_denseblock1_denselayer2_conv2_weight), n, &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer2_norm2), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), (size_t)n * 37632, RT_SET);
-    /* features.denseblock1.denselayer2.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_norm2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 48, P(P_features_denseblock1_denselayer2_norm2_weight), n, 48, 784, RT_SET);
+    /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_conv1), G(P_features_denseblock1_denselayer2_norm2_weight), G(P_features_denseblock1_denselayer2_norm2_bias), A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2), S(S_features_denseblock1_denselayer2_norm2) + 48, P(P_features_denseblock1_denselayer2_norm2_weight), n, 48, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1), G(P_features_denseblock1_denselayer2_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer2_conv1), A(X_features_denseblock1_denselayer2_relu1), P(P_features_denseblock1_denselayer2_conv1_weight), n, &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
-    /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer2_norm1), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), (size_t)n * 28224, RT_SET);
-    /* features.denseblock1.denselayer2.norm1: batchnorm, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_norm1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 36, P(P_features_denseblock1_denselayer2_norm1_weight), n, 36, 784, RT_ADD);
+    /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm + relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_concat1), G(P_features_denseblock1_denselayer2_norm1_weight), G(P_features_denseblock1_denselayer2_norm1_bias), A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1), S(S_features_denseblock1_denselayer2_norm1) + 36, P(P_features_denseblock1_denselayer2_norm1_weight), n, 36, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] = rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]  (specs/densenet_bc.lua:31) */
@@ -2110,18 +1763,14 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [12,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2), G(P_features_denseblock1_denselayer1_conv2_weight), NULL, A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2), P(P_features_denseblock1_denselayer1_conv2_weight), n, &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
-    /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer1_norm2), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), (size_t)n * 37632, RT_SET);
-    /* features.denseblock1.denselayer1.norm2: batchnorm, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_norm2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 48, P(P_features_denseblock1_denselayer1_norm2_weight), n, 48, 784, RT_SET);
+    /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm + relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_conv1), G(P_features_denseblock1_denselayer1_norm2_weight), G(P_features_denseblock1_denselayer1_norm2_bias), A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2), S(S_features_denseblock1_denselayer1_norm2) + 48, P(P_features_denseblock1_denselayer1_norm2_weight), n, 48, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] = rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1), G(P_features_denseblock1_denselayer1_conv1_weight), NULL, NULL, A(D_features_denseblock1_denselayer1_conv1), A(X_features_denseblock1_denselayer1_relu1), P(P_features_denseblock1_denselayer1_conv1_weight), n, &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] = rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
-    /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
-    rt_relu_backward(A(D_features_denseblock1_denselayer1_norm1), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816, RT_SET);
-    /* features.denseblock1.denselayer1.norm1: batchnorm, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
-    rt_batchnorm_backward(A(D_features_conv0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_norm1), A(X_features_conv0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 24, P(P_features_denseblock1_denselayer1_norm1_weight), n, 24, 784, RT_ADD);
+    /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm + relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31) */
+    rt_batchnorm_relu_backward(A(D_features_conv0), G(P_features_denseblock1_denselayer1_norm1_weight), G(P_features_denseblock1_denselayer1_norm1_bias), A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1), A(X_features_conv0), S(S_features_denseblock1_denselayer1_norm1), S(S_features_denseblock1_denselayer1_norm1) + 24, P(P_features_denseblock1_denselayer1_norm1_weight), n, 24, 784, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm1] = rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] = rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]  (specs/densenet_bc.lua:29) */

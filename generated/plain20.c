@@ -111,161 +111,123 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [16,28,28] */
-    D_conv1 = 12544,  /* [16,28,28] */
+    D_conv1 = 37632,  /* [16,28,28] */
     T_conv1 = 12544,  /* 7056 floats */
     TB_conv1 = 0,  /* 7056 floats */
-    X_bn1 = 12544,  /* [16,28,28] */
-    D_bn1 = 37632,  /* [16,28,28] */
-    X_relu = 25088,  /* [16,28,28] */
-    D_relu = 12544,  /* [16,28,28] */
-    X_layer1_0_conv1 = 12544,  /* [16,28,28] */
-    D_layer1_0_conv1 = 37632,  /* [16,28,28] */
+    X_relu = 12544,  /* [16,28,28] */
+    D_relu = 25088,  /* [16,28,28] */
+    X_layer1_0_conv1 = 25088,  /* [16,28,28] */
+    D_layer1_0_conv1 = 62720,  /* [16,28,28] */
     T_layer1_0_conv1 = 37632,  /* 112896 floats */
-    TB_layer1_0_conv1 = 50176,  /* 112896 floats */
-    X_layer1_0_bn1 = 37632,  /* [16,28,28] */
-    D_layer1_0_bn1 = 62720,  /* [16,28,28] */
-    X_layer1_0_relu1 = 50176,  /* [16,28,28] */
-    D_layer1_0_relu1 = 37632,  /* [16,28,28] */
-    X_layer1_0_conv2 = 37632,  /* [16,28,28] */
-    D_layer1_0_conv2 = 62720,  /* [16,28,28] */
+    TB_layer1_0_conv1 = 75264,  /* 112896 floats */
+    X_layer1_0_relu1 = 37632,  /* [16,28,28] */
+    D_layer1_0_relu1 = 50176,  /* [16,28,28] */
+    X_layer1_0_conv2 = 50176,  /* [16,28,28] */
+    D_layer1_0_conv2 = 87808,  /* [16,28,28] */
     T_layer1_0_conv2 = 62720,  /* 112896 floats */
-    TB_layer1_0_conv2 = 75264,  /* 112896 floats */
-    X_layer1_0_bn2 = 62720,  /* [16,28,28] */
-    D_layer1_0_bn2 = 87808,  /* [16,28,28] */
-    X_layer1_0_relu2 = 75264,  /* [16,28,28] */
-    D_layer1_0_relu2 = 62720,  /* [16,28,28] */
-    X_layer1_1_conv1 = 62720,  /* [16,28,28] */
-    D_layer1_1_conv1 = 87808,  /* [16,28,28] */
+    TB_layer1_0_conv2 = 100352,  /* 112896 floats */
+    X_layer1_0_relu2 = 62720,  /* [16,28,28] */
+    D_layer1_0_relu2 = 75264,  /* [16,28,28] */
+    X_layer1_1_conv1 = 75264,  /* [16,28,28] */
+    D_layer1_1_conv1 = 112896,  /* [16,28,28] */
     T_layer1_1_conv1 = 87808,  /* 112896 floats */
-    TB_layer1_1_conv1 = 100352,  /* 112896 floats */
-    X_layer1_1_bn1 = 87808,  /* [16,28,28] */
-    D_layer1_1_bn1 = 112896,  /* [16,28,28] */
-    X_layer1_1_relu1 = 100352,  /* [16,28,28] */
-    D_layer1_1_relu1 = 87808,  /* [16,28,28] */
-    X_layer1_1_conv2 = 87808,  /* [16,28,28] */
-    D_layer1_1_conv2 = 112896,  /* [16,28,28] */
+    TB_layer1_1_conv1 = 125440,  /* 112896 floats */
+    X_layer1_1_relu1 = 87808,  /* [16,28,28] */
+    D_layer1_1_relu1 = 100352,  /* [16,28,28] */
+    X_layer1_1_conv2 = 100352,  /* [16,28,28] */
+    D_layer1_1_conv2 = 137984,  /* [16,28,28] */
     T_layer1_1_conv2 = 112896,  /* 112896 floats */
-    TB_layer1_1_conv2 = 125440,  /* 112896 floats */
-    X_layer1_1_bn2 = 112896,  /* [16,28,28] */
-    D_layer1_1_bn2 = 137984,  /* [16,28,28] */
-    X_layer1_1_relu2 = 125440,  /* [16,28,28] */
-    D_layer1_1_relu2 = 112896,  /* [16,28,28] */
-    X_layer1_2_conv1 = 112896,  /* [16,28,28] */
-    D_layer1_2_conv1 = 137984,  /* [16,28,28] */
+    TB_layer1_1_conv2 = 150528,  /* 112896 floats */
+    X_layer1_1_relu2 = 112896,  /* [16,28,28] */
+    D_layer1_1_relu2 = 125440,  /* [16,28,28] */
+    X_layer1_2_conv1 = 125440,  /* [16,28,28] */
+    D_layer1_2_conv1 = 163072,  /* [16,28,28] */
     T_layer1_2_conv1 = 137984,  /* 112896 floats */
-    TB_layer1_2_conv1 = 150528,  /* 112896 floats */
-    X_layer1_2_bn1 = 137984,  /* [16,28,28] */
-    D_layer1_2_bn1 = 163072,  /* [16,28,28] */
-    X_layer1_2_relu1 = 150528,  /* [16,28,28] */
-    D_layer1_2_relu1 = 137984,  /* [16,28,28] */
-    X_layer1_2_conv2 = 137984,  /* [16,28,28] */
-    D_layer1_2_conv2 = 175616,  /* [16,28,28] */
+    TB_layer1_2_conv1 = 175616,  /* 112896 floats */
+    X_layer1_2_relu1 = 137984,  /* [16,28,28] */
+    D_layer1_2_relu1 = 150528,  /* [16,28,28] */
+    X_layer1_2_conv2 = 150528,  /* [16,28,28] */
+    D_layer1_2_conv2 = 188160,  /* [16,28,28] */
     T_layer1_2_conv2 = 163072,  /* 112896 floats */
-    TB_layer1_2_conv2 = 188160,  /* 112896 floats */
-    X_layer1_2_bn2 = 163072,  /* [16,28,28] */
-    D_layer1_2_bn2 = 163072,  /* [16,28,28] */
-    X_layer1_2_relu2 = 175616,  /* [16,28,28] */
-    D_layer1_2_relu2 = 188160,  /* [16,28,28] */
-    X_layer2_0_conv1 = 163072,  /* [32,14,14] */
-    D_layer2_0_conv1 = 169344,  /* [32,14,14] */
-    T_layer2_0_conv1 = 188160,  /* 28224 floats */
+    TB_layer1_2_conv2 = 200704,  /* 112896 floats */
+    X_layer1_2_relu2 = 163072,  /* [16,28,28] */
+    D_layer1_2_relu2 = 175616,  /* [16,28,28] */
+    X_layer2_0_conv1 = 175616,  /* [32,14,14] */
+    D_layer2_0_conv1 = 194432,  /* [32,14,14] */
+    T_layer2_0_conv1 = 181888,  /* 28224 floats */
     TB_layer2_0_conv1 = 200704,  /* 28224 floats */
-    X_layer2_0_bn1 = 169344,  /* [32,14,14] */
-    D_layer2_0_bn1 = 194432,  /* [32,14,14] */
-    X_layer2_0_relu1 = 188160,  /* [32,14,14] */
-    D_layer2_0_relu1 = 169344,  /* [32,14,14] */
-    X_layer2_0_conv2 = 169344,  /* [32,14,14] */
-    D_layer2_0_conv2 = 194432,  /* [32,14,14] */
+    X_layer2_0_relu1 = 181888,  /* [32,14,14] */
+    D_layer2_0_relu1 = 188160,  /* [32,14,14] */
+    X_layer2_0_conv2 = 188160,  /* [32,14,14] */
+    D_layer2_0_conv2 = 206976,  /* [32,14,14] */
     T_layer2_0_conv2 = 194432,  /* 56448 floats */
-    TB_layer2_0_conv2 = 200704,  /* 56448 floats */
-    X_layer2_0_bn2 = 194432,  /* [32,14,14] */
-    D_layer2_0_bn2 = 206976,  /* [32,14,14] */
-    X_layer2_0_relu2 = 200704,  /* [32,14,14] */
-    D_layer2_0_relu2 = 194432,  /* [32,14,14] */
-    X_layer2_1_conv1 = 194432,  /* [32,14,14] */
-    D_layer2_1_conv1 = 206976,  /* [32,14,14] */
+    TB_layer2_0_conv2 = 213248,  /* 56448 floats */
+    X_layer2_0_relu2 = 194432,  /* [32,14,14] */
+    D_layer2_0_relu2 = 200704,  /* [32,14,14] */
+    X_layer2_1_conv1 = 200704,  /* [32,14,14] */
+    D_layer2_1_conv1 = 219520,  /* [32,14,14] */
     T_layer2_1_conv1 = 206976,  /* 56448 floats */
-    TB_layer2_1_conv1 = 213248,  /* 56448 floats */
-    X_layer2_1_bn1 = 206976,  /* [32,14,14] */
-    D_layer2_1_bn1 = 219520,  /* [32,14,14] */
-    X_layer2_1_relu1 = 213248,  /* [32,14,14] */
-    D_layer2_1_relu1 = 206976,  /* [32,14,14] */
-    X_layer2_1_conv2 = 206976,  /* [32,14,14] */
-    D_layer2_1_conv2 = 219520,  /* [32,14,14] */
+    TB_layer2_1_conv1 = 225792,  /* 56448 floats */
+    X_layer2_1_relu1 = 206976,  /* [32,14,14] */
+    D_layer2_1_relu1 = 213248,  /* [32,14,14] */
+    X_layer2_1_conv2 = 213248,  /* [32,14,14] */
+    D_layer2_1_conv2 = 232064,  /* [32,14,14] */
     T_layer2_1_conv2 = 219520,  /* 56448 floats */
-    TB_layer2_1_conv2 = 225792,  /* 56448 floats */
-    X_layer2_1_bn2 = 219520,  /* [32,14,14] */
-    D_layer2_1_bn2 = 232064,  /* [32,14,14] */
-    X_layer2_1_relu2 = 225792,  /* [32,14,14] */
-    D_layer2_1_relu2 = 219520,  /* [32,14,14] */
-    X_layer2_2_conv1 = 219520,  /* [32,14,14] */
-    D_layer2_2_conv1 = 232064,  /* [32,14,14] */
+    TB_layer2_1_conv2 = 238336,  /* 56448 floats */
+    X_layer2_1_relu2 = 219520,  /* [32,14,14] */
+    D_layer2_1_relu2 = 225792,  /* [32,14,14] */
+    X_layer2_2_conv1 = 225792,  /* [32,14,14] */
+    D_layer2_2_conv1 = 244608,  /* [32,14,14] */
     T_layer2_2_conv1 = 232064,  /* 56448 floats */
-    TB_layer2_2_conv1 = 238336,  /* 56448 floats */
-    X_layer2_2_bn1 = 232064,  /* [32,14,14] */
-    D_layer2_2_bn1 = 244608,  /* [32,14,14] */
-    X_layer2_2_relu1 = 238336,  /* [32,14,14] */
-    D_layer2_2_relu1 = 232064,  /* [32,14,14] */
-    X_layer2_2_conv2 = 232064,  /* [32,14,14] */
-    D_layer2_2_conv2 = 250880,  /* [32,14,14] */
+    TB_layer2_2_conv1 = 250880,  /* 56448 floats */
+    X_layer2_2_relu1 = 232064,  /* [32,14,14] */
+    D_layer2_2_relu1 = 238336,  /* [32,14,14] */
+    X_layer2_2_conv2 = 238336,  /* [32,14,14] */
+    D_layer2_2_conv2 = 257152,  /* [32,14,14] */
     T_layer2_2_conv2 = 244608,  /* 56448 floats */
-    TB_layer2_2_conv2 = 257152,  /* 56448 floats */
-    X_layer2_2_bn2 = 244608,  /* [32,14,14] */
-    D_layer2_2_bn2 = 244608,  /* [32,14,14] */
-    X_layer2_2_relu2 = 250880,  /* [32,14,14] */
-    D_layer2_2_relu2 = 257152,  /* [32,14,14] */
-    X_layer3_0_conv1 = 244608,  /* [64,7,7] */
-    D_layer3_0_conv1 = 247744,  /* [64,7,7] */
-    T_layer3_0_conv1 = 257152,  /* 14112 floats */
+    TB_layer2_2_conv2 = 263424,  /* 56448 floats */
+    X_layer2_2_relu2 = 244608,  /* [32,14,14] */
+    D_layer2_2_relu2 = 250880,  /* [32,14,14] */
+    X_layer3_0_conv1 = 250880,  /* [64,7,7] */
+    D_layer3_0_conv1 = 260288,  /* [64,7,7] */
+    T_layer3_0_conv1 = 254016,  /* 14112 floats */
     TB_layer3_0_conv1 = 263424,  /* 14112 floats */
-    X_layer3_0_bn1 = 247744,  /* [64,7,7] */
-    D_layer3_0_bn1 = 260288,  /* [64,7,7] */
-    X_layer3_0_relu1 = 257152,  /* [64,7,7] */
-    D_layer3_0_relu1 = 247744,  /* [64,7,7] */
-    X_layer3_0_conv2 = 247744,  /* [64,7,7] */
-    D_layer3_0_conv2 = 260288,  /* [64,7,7] */
+    X_layer3_0_relu1 = 254016,  /* [64,7,7] */
+    D_layer3_0_relu1 = 257152,  /* [64,7,7] */
+    X_layer3_0_conv2 = 257152,  /* [64,7,7] */
+    D_layer3_0_conv2 = 266560,  /* [64,7,7] */
     T_layer3_0_conv2 = 260288,  /* 28224 floats */
-    TB_layer3_0_conv2 = 263424,  /* 28224 floats */
-    X_layer3_0_bn2 = 260288,  /* [64,7,7] */
-    D_layer3_0_bn2 = 266560,  /* [64,7,7] */
-    X_layer3_0_relu2 = 263424,  /* [64,7,7] */
-    D_layer3_0_relu2 = 260288,  /* [64,7,7] */
-    X_layer3_1_conv1 = 260288,  /* [64,7,7] */
-    D_layer3_1_conv1 = 266560,  /* [64,7,7] */
+    TB_layer3_0_conv2 = 269696,  /* 28224 floats */
+    X_layer3_0_relu2 = 260288,  /* [64,7,7] */
+    D_layer3_0_relu2 = 263424,  /* [64,7,7] */
+    X_layer3_1_conv1 = 263424,  /* [64,7,7] */
+    D_layer3_1_conv1 = 272832,  /* [64,7,7] */
     T_layer3_1_conv1 = 266560,  /* 28224 floats */
-    TB_layer3_1_conv1 = 269696,  /* 28224 floats */
-    X_layer3_1_bn1 = 266560,  /* [64,7,7] */
-    D_layer3_1_bn1 = 272832,  /* [64,7,7] */
-    X_layer3_1_relu1 = 269696,  /* [64,7,7] */
-    D_layer3_1_relu1 = 266560,  /* [64,7,7] */
-    X_layer3_1_conv2 = 266560,  /* [64,7,7] */
-    D_layer3_1_conv2 = 272832,  /* [64,7,7] */
+    TB_layer3_1_conv1 = 275968,  /* 28224 floats */
+    X_layer3_1_relu1 = 266560,  /* [64,7,7] */
+    D_layer3_1_relu1 = 269696,  /* [64,7,7] */
+    X_layer3_1_conv2 = 269696,  /* [64,7,7] */
+    D_layer3_1_conv2 = 279104,  /* [64,7,7] */
     T_layer3_1_conv2 = 272832,  /* 28224 floats */
-    TB_layer3_1_conv2 = 275968,  /* 28224 floats */
-    X_layer3_1_bn2 = 272832,  /* [64,7,7] */
-    D_layer3_1_bn2 = 279104,  /* [64,7,7] */
-    X_layer3_1_relu2 = 275968,  /* [64,7,7] */
-    D_layer3_1_relu2 = 272832,  /* [64,7,7] */
-    X_layer3_2_conv1 = 272832,  /* [64,7,7] */
-    D_layer3_2_conv1 = 279104,  /* [64,7,7] */
+    TB_layer3_1_conv2 = 282240,  /* 28224 floats */
+    X_layer3_1_relu2 = 272832,  /* [64,7,7] */
+    D_layer3_1_relu2 = 275968,  /* [64,7,7] */
+    X_layer3_2_conv1 = 275968,  /* [64,7,7] */
+    D_layer3_2_conv1 = 285376,  /* [64,7,7] */
     T_layer3_2_conv1 = 279104,  /* 28224 floats */
-    TB_layer3_2_conv1 = 282240,  /* 28224 floats */
-    X_layer3_2_bn1 = 279104,  /* [64,7,7] */
-    D_layer3_2_bn1 = 285376,  /* [64,7,7] */
-    X_layer3_2_relu1 = 282240,  /* [64,7,7] */
-    D_layer3_2_relu1 = 279104,  /* [64,7,7] */
-    X_layer3_2_conv2 = 279104,  /* [64,7,7] */
-    D_layer3_2_conv2 = 288512,  /* [64,7,7] */
+    TB_layer3_2_conv1 = 288512,  /* 28224 floats */
+    X_layer3_2_relu1 = 279104,  /* [64,7,7] */
+    D_layer3_2_relu1 = 282240,  /* [64,7,7] */
+    X_layer3_2_conv2 = 282240,  /* [64,7,7] */
+    D_layer3_2_conv2 = 291796,  /* [64,7,7] */
     T_layer3_2_conv2 = 285376,  /* 28224 floats */
-    TB_layer3_2_conv2 = 291648,  /* 28224 floats */
-    X_layer3_2_bn2 = 285376,  /* [64,7,7] */
-    D_layer3_2_bn2 = 285376,  /* [64,7,7] */
-    X_layer3_2_relu2 = 288512,  /* [64,7,7] */
-    D_layer3_2_relu2 = 291648,  /* [64,7,7] */
-    X_avgpool = 285376,  /* [64] */
-    D_avgpool = 285460,  /* [64] */
-    X_fc = 285440,  /* [10] */
-    D_fc = 285450,  /* [10] */
+    TB_layer3_2_conv2 = 294932,  /* 28224 floats */
+    X_layer3_2_relu2 = 285376,  /* [64,7,7] */
+    D_layer3_2_relu2 = 288660,  /* [64,7,7] */
+    X_avgpool = 288512,  /* [64] */
+    D_avgpool = 288596,  /* [64] */
+    X_fc = 288576,  /* [10] */
+    D_fc = 288586,  /* [10] */
 };
 
 /* Scratch independent of the batch size, after the per-sample region. */
@@ -296,82 +258,63 @@ enum {
 enum {
     IX_conv1 = 0,  /* [16,28,28] */
     IT_conv1 = 12544,  /* 7056 floats */
-    IX_bn1 = 12544,  /* [16,28,28] */
-    IX_relu = 0,  /* [16,28,28] */
-    IX_layer1_0_conv1 = 12544,  /* [16,28,28] */
+    IX_relu = 12544,  /* [16,28,28] */
+    IX_layer1_0_conv1 = 0,  /* [16,28,28] */
     IT_layer1_0_conv1 = 25088,  /* 112896 floats */
-    IX_layer1_0_bn1 = 0,  /* [16,28,28] */
     IX_layer1_0_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_0_conv2 = 0,  /* [16,28,28] */
     IT_layer1_0_conv2 = 25088,  /* 112896 floats */
-    IX_layer1_0_bn2 = 12544,  /* [16,28,28] */
-    IX_layer1_0_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_1_conv1 = 12544,  /* [16,28,28] */
+    IX_layer1_0_relu2 = 12544,  /* [16,28,28] */
+    IX_layer1_1_conv1 = 0,  /* [16,28,28] */
     IT_layer1_1_conv1 = 25088,  /* 112896 floats */
-    IX_layer1_1_bn1 = 0,  /* [16,28,28] */
     IX_layer1_1_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_1_conv2 = 0,  /* [16,28,28] */
     IT_layer1_1_conv2 = 25088,  /* 112896 floats */
-    IX_layer1_1_bn2 = 12544,  /* [16,28,28] */
-    IX_layer1_1_relu2 = 0,  /* [16,28,28] */
-    IX_layer1_2_conv1 = 12544,  /* [16,28,28] */
+    IX_layer1_1_relu2 = 12544,  /* [16,28,28] */
+    IX_layer1_2_conv1 = 0,  /* [16,28,28] */
     IT_layer1_2_conv1 = 25088,  /* 112896 floats */
-    IX_layer1_2_bn1 = 0,  /* [16,28,28] */
     IX_layer1_2_relu1 = 12544,  /* [16,28,28] */
     IX_layer1_2_conv2 = 0,  /* [16,28,28] */
     IT_layer1_2_conv2 = 25088,  /* 112896 floats */
-    IX_layer1_2_bn2 = 12544,  /* [16,28,28] */
-    IX_layer1_2_relu2 = 0,  /* [16,28,28] */
-    IX_layer2_0_conv1 = 12544,  /* [32,14,14] */
-    IT_layer2_0_conv1 = 18816,  /* 28224 floats */
-    IX_layer2_0_bn1 = 0,  /* [32,14,14] */
+    IX_layer1_2_relu2 = 12544,  /* [16,28,28] */
+    IX_layer2_0_conv1 = 0,  /* [32,14,14] */
+    IT_layer2_0_conv1 = 25088,  /* 28224 floats */
     IX_layer2_0_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_0_conv2 = 0,  /* [32,14,14] */
     IT_layer2_0_conv2 = 12544,  /* 56448 floats */
-    IX_layer2_0_bn2 = 6272,  /* [32,14,14] */
-    IX_layer2_0_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_1_conv1 = 6272,  /* [32,14,14] */
+    IX_layer2_0_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_1_conv1 = 0,  /* [32,14,14] */
     IT_layer2_1_conv1 = 12544,  /* 56448 floats */
-    IX_layer2_1_bn1 = 0,  /* [32,14,14] */
     IX_layer2_1_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_1_conv2 = 0,  /* [32,14,14] */
     IT_layer2_1_conv2 = 12544,  /* 56448 floats */
-    IX_layer2_1_bn2 = 6272,  /* [32,14,14] */
-    IX_layer2_1_relu2 = 0,  /* [32,14,14] */
-    IX_layer2_2_conv1 = 6272,  /* [32,14,14] */
+    IX_layer2_1_relu2 = 6272,  /* [32,14,14] */
+    IX_layer2_2_conv1 = 0,  /* [32,14,14] */
     IT_layer2_2_conv1 = 12544,  /* 56448 floats */
-    IX_layer2_2_bn1 = 0,  /* [32,14,14] */
     IX_layer2_2_relu1 = 6272,  /* [32,14,14] */
     IX_layer2_2_conv2 = 0,  /* [32,14,14] */
     IT_layer2_2_conv2 = 12544,  /* 56448 floats */
-    IX_layer2_2_bn2 = 6272,  /* [32,14,14] */
-    IX_layer2_2_relu2 = 0,  /* [32,14,14] */
-    IX_layer3_0_conv1 = 6272,  /* [64,7,7] */
-    IT_layer3_0_conv1 = 9408,  /* 14112 floats */
-    IX_layer3_0_bn1 = 0,  /* [64,7,7] */
+    IX_layer2_2_relu2 = 6272,  /* [32,14,14] */
+    IX_layer3_0_conv1 = 0,  /* [64,7,7] */
+    IT_layer3_0_conv1 = 12544,  /* 14112 floats */
     IX_layer3_0_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_0_conv2 = 0,  /* [64,7,7] */
     IT_layer3_0_conv2 = 6272,  /* 28224 floats */
-    IX_layer3_0_bn2 = 3136,  /* [64,7,7] */
-    IX_layer3_0_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_1_conv1 = 3136,  /* [64,7,7] */
+    IX_layer3_0_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_1_conv1 = 0,  /* [64,7,7] */
     IT_layer3_1_conv1 = 6272,  /* 28224 floats */
-    IX_layer3_1_bn1 = 0,  /* [64,7,7] */
     IX_layer3_1_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_1_conv2 = 0,  /* [64,7,7] */
     IT_layer3_1_conv2 = 6272,  /* 28224 floats */
-    IX_layer3_1_bn2 = 3136,  /* [64,7,7] */
-    IX_layer3_1_relu2 = 0,  /* [64,7,7] */
-    IX_layer3_2_conv1 = 3136,  /* [64,7,7] */
+    IX_layer3_1_relu2 = 3136,  /* [64,7,7] */
+    IX_layer3_2_conv1 = 0,  /* [64,7,7] */
     IT_layer3_2_conv1 = 6272,  /* 28224 floats */
-    IX_layer3_2_bn1 = 0,  /* [64,7,7] */
     IX_layer3_2_relu1 = 3136,  /* [64,7,7] */
     IX_layer3_2_conv2 = 0,  /* [64,7,7] */
     IT_layer3_2_conv2 = 6272,  /* 28224 floats */
-    IX_layer3_2_bn2 = 3136,  /* [64,7,7] */
-    IX_layer3_2_relu2 = 0,  /* [64,7,7] */
-    IX_avgpool = 3136,  /* [64] */
-    IX_fc = 0,  /* [10] */
+    IX_layer3_2_relu2 = 3136,  /* [64,7,7] */
+    IX_avgpool = 0,  /* [64] */
+    IX_fc = 64,  /* [10] */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -510,175 +453,137 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
+    /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
-        rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
-    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_bn2), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_bn2), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_2_bn1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_2_bn1), A(X_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer1_2_relu1), A(X_layer1_2_bn1), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_2_bn2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_2_bn2), A(X_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer1_2_relu2), A(X_layer1_2_bn2), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_bn2), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_bn2), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_2_bn1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_2_bn1), A(X_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer2_2_relu1), A(X_layer2_2_bn1), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_2_bn2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_2_bn2), A(X_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer2_2_relu2), A(X_layer2_2_bn2), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_bn2), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_bn2), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_2_bn1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_2_bn1), A(X_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer3_2_relu1), A(X_layer3_2_bn1), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_2_bn2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_2_bn2), A(X_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(X_layer3_2_relu2), A(X_layer3_2_bn2), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -691,118 +596,80 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
     (void)drop;  /* no residual adds to switch off */
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
-    rt_batchnorm_forward_eval(A(IX_bn1), A(IX_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
-    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_forward(A(IX_relu), A(IX_bn1), (size_t)n * 12544);
+    /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
+    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer1_0_bn1), A(IX_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_bn1), (size_t)n * 12544);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer1_0_bn2), A(IX_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_bn2), (size_t)n * 12544);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer1_1_bn1), A(IX_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_bn1), (size_t)n * 12544);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer1_1_bn2), A(IX_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_bn2), (size_t)n * 12544);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer1_2_bn1), A(IX_layer1_2_conv1), P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer1_2_relu1), A(IX_layer1_2_bn1), (size_t)n * 12544);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer1_2_bn2), A(IX_layer1_2_conv2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer1_2_relu2), A(IX_layer1_2_bn2), (size_t)n * 12544);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_bn1), A(IX_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_bn1), (size_t)n * 6272);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_bn2), A(IX_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_bn2), (size_t)n * 6272);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer2_1_bn1), A(IX_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_bn1), (size_t)n * 6272);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer2_1_bn2), A(IX_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_bn2), (size_t)n * 6272);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer2_2_bn1), A(IX_layer2_2_conv1), P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer2_2_relu1), A(IX_layer2_2_bn1), (size_t)n * 6272);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer2_2_bn2), A(IX_layer2_2_conv2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer2_2_relu2), A(IX_layer2_2_bn2), (size_t)n * 6272);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_bn1), A(IX_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_bn1), (size_t)n * 3136);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_bn2), A(IX_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_bn2), (size_t)n * 3136);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer3_1_bn1), A(IX_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_bn1), (size_t)n * 3136);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer3_1_bn2), A(IX_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_bn2), (size_t)n * 3136);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer3_2_bn1), A(IX_layer3_2_conv1), P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer3_2_relu1), A(IX_layer3_2_bn1), (size_t)n * 3136);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_forward_eval(A(IX_layer3_2_bn2), A(IX_layer3_2_conv2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_forward(A(IX_layer3_2_relu2), A(IX_layer3_2_bn2), (size_t)n * 3136);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -823,154 +690,116 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
-    /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_2_bn2), A(D_layer3_2_relu2), A(X_layer3_2_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_bn2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
-    /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_2_bn1), A(D_layer3_2_relu1), A(X_layer3_2_relu1), (size_t)n * 3136, RT_SET);
-    /* layer3.2.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_bn1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
-    /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_1_bn2), A(D_layer3_1_relu2), A(X_layer3_1_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_bn2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
-    /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 3136, RT_SET);
-    /* layer3.1.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
-    /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_0_bn2), A(D_layer3_0_relu2), A(X_layer3_0_relu2), (size_t)n * 3136, RT_SET);
-    /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_bn2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
-    /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 3136, RT_SET);
-    /* layer3.0.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49, RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
-    /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_2_bn2), A(D_layer2_2_relu2), A(X_layer2_2_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_bn2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
-    /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_2_bn1), A(D_layer2_2_relu1), A(X_layer2_2_relu1), (size_t)n * 6272, RT_SET);
-    /* layer2.2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_bn1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
-    /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_1_bn2), A(D_layer2_1_relu2), A(X_layer2_1_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_bn2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
-    /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 6272, RT_SET);
-    /* layer2.1.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
-    /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_0_bn2), A(D_layer2_0_relu2), A(X_layer2_0_relu2), (size_t)n * 6272, RT_SET);
-    /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_bn2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
-    /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 6272, RT_SET);
-    /* layer2.0.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196, RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
-    /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_2_bn2), A(D_layer1_2_relu2), A(X_layer1_2_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_bn2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
-    /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_2_bn1), A(D_layer1_2_relu1), A(X_layer1_2_relu1), (size_t)n * 12544, RT_SET);
-    /* layer1.2.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_bn1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
-    /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_1_bn2), A(D_layer1_1_relu2), A(X_layer1_1_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_bn2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
-    /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 12544, RT_SET);
-    /* layer1.1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
-    /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_0_bn2), A(D_layer1_0_relu2), A(X_layer1_0_relu2), (size_t)n * 12544, RT_SET);
-    /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_bn2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
-    /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 12544, RT_SET);
-    /* layer1.0.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+    rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
-    /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
-    rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 12544, RT_SET);
-    /* bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28) */
-    rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
+    /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1, RT_ADD);

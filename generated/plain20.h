@@ -11,7 +11,7 @@
 
 #define PLAIN20_NUM_PARAMS ((size_t)270810)  /* floats: trainable, then buffers */
 #define PLAIN20_NUM_TRAINABLE ((size_t)269434)  /* floats in grads and optimizer state */
-#define PLAIN20_ARENA_PER_SAMPLE ((size_t)319872)  /* arena floats per sample */
+#define PLAIN20_ARENA_PER_SAMPLE ((size_t)323156)  /* arena floats per sample */
 #define PLAIN20_ARENA_FIXED ((size_t)1376)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN20_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN20_ARENA_FIXED))

@@ -11,7 +11,7 @@
 
 #define PLAIN56_NUM_PARAMS ((size_t)856794)  /* floats: trainable, then buffers */
 #define PLAIN56_NUM_TRAINABLE ((size_t)852730)  /* floats in grads and optimizer state */
-#define PLAIN56_ARENA_PER_SAMPLE ((size_t)846720)  /* arena floats per sample */
+#define PLAIN56_ARENA_PER_SAMPLE ((size_t)850004)  /* arena floats per sample */
 #define PLAIN56_ARENA_FIXED ((size_t)4064)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define PLAIN56_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN56_ARENA_FIXED))

@@ -116,158 +116,124 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_conv1 = 0,  /* [64,112,112] */
-    D_conv1 = 802816,  /* [64,112,112] */
+    D_conv1 = 2408448,  /* [64,112,112] */
     T_conv1 = 802816,  /* 1843968 floats */
-    TB_conv1 = 1605632,  /* 1843968 floats */
-    X_bn1 = 802816,  /* [64,112,112] */
-    D_bn1 = 2408448,  /* [64,112,112] */
-    X_relu = 1605632,  /* [64,112,112] */
-    D_relu = 802816,  /* [64,112,112] */
-    X_maxpool = 802816,  /* [64,56,56] */
-    X_layer1_0_conv1 = 1003520,  /* [64,56,56] */
-    D_layer1_0_conv1 = 1204224,  /* [64,56,56] */
-    T_layer1_0_conv1 = 2408448,  /* 1806336 floats */
+    TB_conv1 = 0,  /* 1843968 floats */
+    X_relu = 802816,  /* [64,112,112] */
+    D_relu = 1605632,  /* [64,112,112] */
+    X_maxpool = 1605632,  /* [64,56,56] */
+    X_layer1_0_conv1 = 1806336,  /* [64,56,56] */
+    D_layer1_0_conv1 = 2408448,  /* [64,56,56] */
+    T_layer1_0_conv1 = 2007040,  /* 1806336 floats */
     TB_layer1_0_conv1 = 2809856,  /* 1806336 floats */
-    X_layer1_0_bn1 = 1204224,  /* [64,56,56] */
-    D_layer1_0_bn1 = 2408448,  /* [64,56,56] */
-    X_layer1_0_relu1 = 1404928,  /* [64,56,56] */
-    D_layer1_0_relu1 = 1204224,  /* [64,56,56] */
-    X_layer1_0_conv2 = 1204224,  /* [64,56,56] */
+    X_layer1_0_relu1 = 2007040,  /* [64,56,56] */
+    D_layer1_0_relu1 = 2207744,  /* [64,56,56] */
+    X_layer1_0_conv2 = 2207744,  /* [64,56,56] */
     D_layer1_0_conv2 = 2408448,  /* [64,56,56] */
     T_layer1_0_conv2 = 2408448,  /* 1806336 floats */
     TB_layer1_0_conv2 = 2809856,  /* 1806336 floats */
-    X_layer1_0_bn2 = 2408448,  /* [64,56,56] */
-    X_layer1_0_add1 = 2609152,  /* [64,56,56] */
     D_layer1_0_add1 = 2609152,  /* [64,56,56] */
     X_layer1_0_relu2 = 2408448,  /* [64,56,56] */
     X_layer1_1_conv1 = 2609152,  /* [64,56,56] */
-    D_layer1_1_conv1 = 2809856,  /* [64,56,56] */
+    D_layer1_1_conv1 = 3211264,  /* [64,56,56] */
     T_layer1_1_conv1 = 2809856,  /* 1806336 floats */
     TB_layer1_1_conv1 = 3612672,  /* 1806336 floats */
-    X_layer1_1_bn1 = 2809856,  /* [64,56,56] */
-    D_layer1_1_bn1 = 3211264,  /* [64,56,56] */
-    X_layer1_1_relu1 = 3010560,  /* [64,56,56] */
-    D_layer1_1_relu1 = 2809856,  /* [64,56,56] */
-    X_layer1_1_conv2 = 2809856,  /* [64,56,56] */
+    X_layer1_1_relu1 = 2809856,  /* [64,56,56] */
+    D_layer1_1_relu1 = 3010560,  /* [64,56,56] */
+    X_layer1_1_conv2 = 3010560,  /* [64,56,56] */
     D_layer1_1_conv2 = 3211264,  /* [64,56,56] */
     T_layer1_1_conv2 = 3211264,  /* 1806336 floats */
     TB_layer1_1_conv2 = 3612672,  /* 1806336 floats */
-    X_layer1_1_bn2 = 3211264,  /* [64,56,56] */
-    X_layer1_1_add1 = 3411968,  /* [64,56,56] */
     D_layer1_1_add1 = 3411968,  /* [64,56,56] */
     X_layer1_1_relu2 = 3211264,  /* [64,56,56] */
     D_layer1_1_relu2 = 4014080,  /* [64,56,56] */
     X_layer2_0_conv1 = 3411968,  /* [128,28,28] */
-    D_layer2_0_conv1 = 3512320,  /* [128,28,28] */
+    D_layer2_0_conv1 = 3713024,  /* [128,28,28] */
     T_layer2_0_conv1 = 3512320,  /* 451584 floats */
     TB_layer2_0_conv1 = 4214784,  /* 451584 floats */
-    X_layer2_0_bn1 = 3512320,  /* [128,28,28] */
-    D_layer2_0_bn1 = 3713024,  /* [128,28,28] */
-    X_layer2_0_relu1 = 3612672,  /* [128,28,28] */
-    D_layer2_0_relu1 = 3512320,  /* [128,28,28] */
-    X_layer2_0_conv2 = 3512320,  /* [128,28,28] */
+    X_layer2_0_relu1 = 3512320,  /* [128,28,28] */
+    D_layer2_0_relu1 = 3612672,  /* [128,28,28] */
+    X_layer2_0_conv2 = 3612672,  /* [128,28,28] */
     D_layer2_0_conv2 = 3713024,  /* [128,28,28] */
     T_layer2_0_conv2 = 3713024,  /* 903168 floats */
     TB_layer2_0_conv2 = 4214784,  /* 903168 floats */
-    X_layer2_0_bn2 = 3713024,  /* [128,28,28] */
-    X_layer2_0_downsample_0 = 3813376,  /* [128,28,28] */
-    D_layer2_0_downsample_0 = 3713024,  /* [128,28,28] */
-    T_layer2_0_downsample_0 = 3913728,  /* 50176 floats */
-    TB_layer2_0_downsample_0 = 3813376,  /* 50176 floats */
-    X_layer2_0_downsample_1 = 3913728,  /* [128,28,28] */
-    X_layer2_0_add1 = 4014080,  /* [128,28,28] */
-    D_layer2_0_add1 = 3913728,  /* [128,28,28] */
-    X_layer2_0_relu2 = 3713024,  /* [128,28,28] */
-    X_layer2_1_conv1 = 3913728,  /* [128,28,28] */
-    D_layer2_1_conv1 = 4014080,  /* [128,28,28] */
+    X_layer2_0_downsample_0 = 3713024,  /* [128,28,28] */
+    D_layer2_0_downsample_0 = 3913728,  /* [128,28,28] */
+    T_layer2_0_downsample_0 = 3813376,  /* 50176 floats */
+    TB_layer2_0_downsample_0 = 3713024,  /* 50176 floats */
+    X_layer2_0_downsample_1 = 3813376,  /* [128,28,28] */
+    D_layer2_0_add1 = 3813376,  /* [128,28,28] */
+    X_layer2_0_relu2 = 3913728,  /* [128,28,28] */
+    X_layer2_1_conv1 = 3813376,  /* [128,28,28] */
+    D_layer2_1_conv1 = 4214784,  /* [128,28,28] */
     T_layer2_1_conv1 = 4014080,  /* 903168 floats */
     TB_layer2_1_conv1 = 4415488,  /* 903168 floats */
-    X_layer2_1_bn1 = 4014080,  /* [128,28,28] */
-    D_layer2_1_bn1 = 4214784,  /* [128,28,28] */
-    X_layer2_1_relu1 = 4114432,  /* [128,28,28] */
-    D_layer2_1_relu1 = 4014080,  /* [128,28,28] */
-    X_layer2_1_conv2 = 4014080,  /* [128,28,28] */
+    X_layer2_1_relu1 = 4014080,  /* [128,28,28] */
+    D_layer2_1_relu1 = 4114432,  /* [128,28,28] */
+    X_layer2_1_conv2 = 4114432,  /* [128,28,28] */
     D_layer2_1_conv2 = 4214784,  /* [128,28,28] */
     T_layer2_1_conv2 = 4214784,  /* 903168 floats */
     TB_layer2_1_conv2 = 4415488,  /* 903168 floats */
-    X_layer2_1_bn2 = 4214784,  /* [128,28,28] */
-    X_layer2_1_add1 = 4315136,  /* [128,28,28] */
     D_layer2_1_add1 = 4315136,  /* [128,28,28] */
     X_layer2_1_relu2 = 4214784,  /* [128,28,28] */
     D_layer2_1_relu2 = 4616192,  /* [128,28,28] */
     X_layer3_0_conv1 = 4315136,  /* [256,14,14] */
-    D_layer3_0_conv1 = 4365312,  /* [256,14,14] */
+    D_layer3_0_conv1 = 4465664,  /* [256,14,14] */
     T_layer3_0_conv1 = 4365312,  /* 225792 floats */
     TB_layer3_0_conv1 = 4716544,  /* 225792 floats */
-    X_layer3_0_bn1 = 4365312,  /* [256,14,14] */
-    D_layer3_0_bn1 = 4465664,  /* [256,14,14] */
-    X_layer3_0_relu1 = 4415488,  /* [256,14,14] */
-    D_layer3_0_relu1 = 4365312,  /* [256,14,14] */
-    X_layer3_0_conv2 = 4365312,  /* [256,14,14] */
+    X_layer3_0_relu1 = 4365312,  /* [256,14,14] */
+    D_layer3_0_relu1 = 4415488,  /* [256,14,14] */
+    X_layer3_0_conv2 = 4415488,  /* [256,14,14] */
     D_layer3_0_conv2 = 4465664,  /* [256,14,14] */
     T_layer3_0_conv2 = 4465664,  /* 451584 floats */
     TB_layer3_0_conv2 = 4716544,  /* 451584 floats */
-    X_layer3_0_bn2 = 4465664,  /* [256,14,14] */
-    X_layer3_0_downsample_0 = 4515840,  /* [256,14,14] */
-    D_layer3_0_downsample_0 = 4465664,  /* [256,14,14] */
-    T_layer3_0_downsample_0 = 4566016,  /* 25088 floats */
-    TB_layer3_0_downsample_0 = 4515840,  /* 25088 floats */
-    X_layer3_0_downsample_1 = 4566016,  /* [256,14,14] */
-    X_layer3_0_add1 = 4616192,  /* [256,14,14] */
-    D_layer3_0_add1 = 4566016,  /* [256,14,14] */
-    X_layer3_0_relu2 = 4465664,  /* [256,14,14] */
-    X_layer3_1_conv1 = 4566016,  /* [256,14,14] */
-    D_layer3_1_conv1 = 4616192,  /* [256,14,14] */
+    X_layer3_0_downsample_0 = 4465664,  /* [256,14,14] */
+    D_layer3_0_downsample_0 = 4566016,  /* [256,14,14] */
+    T_layer3_0_downsample_0 = 4515840,  /* 25088 floats */
+    TB_layer3_0_downsample_0 = 4465664,  /* 25088 floats */
+    X_layer3_0_downsample_1 = 4515840,  /* [256,14,14] */
+    D_layer3_0_add1 = 4515840,  /* [256,14,14] */
+    X_layer3_0_relu2 = 4566016,  /* [256,14,14] */
+    X_layer3_1_conv1 = 4515840,  /* [256,14,14] */
+    D_layer3_1_conv1 = 4716544,  /* [256,14,14] */
     T_layer3_1_conv1 = 4616192,  /* 451584 floats */
     TB_layer3_1_conv1 = 4816896,  /* 451584 floats */
-    X_layer3_1_bn1 = 4616192,  /* [256,14,14] */
-    D_layer3_1_bn1 = 4716544,  /* [256,14,14] */
-    X_layer3_1_relu1 = 4666368,  /* [256,14,14] */
-    D_layer3_1_relu1 = 4616192,  /* [256,14,14] */
-    X_layer3_1_conv2 = 4616192,  /* [256,14,14] */
+    X_layer3_1_relu1 = 4616192,  /* [256,14,14] */
+    D_layer3_1_relu1 = 4666368,  /* [256,14,14] */
+    X_layer3_1_conv2 = 4666368,  /* [256,14,14] */
     D_layer3_1_conv2 = 4716544,  /* [256,14,14] */
     T_layer3_1_conv2 = 4716544,  /* 451584 floats */
     TB_layer3_1_conv2 = 4816896,  /* 451584 floats */
-    X_layer3_1_bn2 = 4716544,  /* [256,14,14] */
-    X_layer3_1_add1 = 4766720,  /* [256,14,14] */
     D_layer3_1_add1 = 4766720,  /* [256,14,14] */
     X_layer3_1_relu2 = 4716544,  /* [256,14,14] */
     D_layer3_1_relu2 = 4917248,  /* [256,14,14] */
     X_layer4_0_conv1 = 4766720,  /* [512,7,7] */
-    D_layer4_0_conv1 = 4791808,  /* [512,7,7] */
+    D_layer4_0_conv1 = 4841984,  /* [512,7,7] */
     T_layer4_0_conv1 = 4791808,  /* 112896 floats */
     TB_layer4_0_conv1 = 4967424,  /* 112896 floats */
-    X_layer4_0_bn1 = 4791808,  /* [512,7,7] */
-    D_layer4_0_bn1 = 4841984,  /* [512,7,7] */
-    X_layer4_0_relu1 = 4816896,  /* [512,7,7] */
-    D_layer4_0_relu1 = 4791808,  /* [512,7,7] */
-    X_layer4_0_conv2 = 4791808,  /* [512,7,7] */
+    X_layer4_0_relu1 = 4791808,  /* [512,7,7] */
+    D_layer4_0_relu1 = 4816896,  /* [512,7,7] */
+    X_layer4_0_conv2 = 4816896,  /* [512,7,7] */
     D_layer4_0_conv2 = 4841984,  /* [512,7,7] */
     T_layer4_0_conv2 = 4841984,  /* 225792 floats */
     TB_layer4_0_conv2 = 4967424,  /* 225792 floats */
-    X_layer4_0_bn2 = 4841984,  /* [512,7,7] */
-    X_layer4_0_downsample_0 = 4867072,  /* [512,7,7] */
-    D_layer4_0_downsample_0 = 4841984,  /* [512,7,7] */
-    T_layer4_0_downsample_0 = 4892160,  /* 12544 floats */
-    TB_layer4_0_downsample_0 = 4867072,  /* 12544 floats */
-    X_layer4_0_downsample_1 = 4892160,  /* [512,7,7] */
-    X_layer4_0_add1 = 4917248,  /* [512,7,7] */
-    D_layer4_0_add1 = 4892160,  /* [512,7,7] */
-    X_layer4_0_relu2 = 4841984,  /* [512,7,7] */
-    X_layer4_1_conv1 = 4892160,  /* [512,7,7] */
-    D_layer4_1_conv1 = 4917248,  /* [512,7,7] */
+    X_layer4_0_downsample_0 = 4841984,  /* [512,7,7] */
+    D_layer4_0_downsample_0 = 4892160,  /* [512,7,7] */
+    T_layer4_0_downsample_0 = 4867072,  /* 12544 floats */
+    TB_layer4_0_downsample_0 = 4841984,  /* 12544 floats */
+    X_layer4_0_downsample_1 = 4867072,  /* [512,7,7] */
+    D_layer4_0_add1 = 4867072,  /* [512,7,7] */
+    X_layer4_0_relu2 = 4892160,  /* [512,7,7] */
+    X_layer4_1_conv1 = 4867072,  /* [512,7,7] */
+    D_layer4_1_conv1 = 4967424,  /* [512,7,7] */
     T_layer4_1_conv1 = 4917248,  /* 225792 floats */
     TB_layer4_1_conv1 = 5043712,  /* 225792 floats */
-    X_layer4_1_bn1 = 4917248,  /* [512,7,7] */
-    D_layer4_1_bn1 = 4967424,  /* [512,7,7] */
-    X_layer4_1_relu1 = 4942336,  /* [512,7,7] */
-    D_layer4_1_relu1 = 4917248,  /* [512,7,7] */
-    X_layer4_1_conv2 = 4917248,  /* [512,7,7] */
+    X_layer4_1_relu1 = 4917248,  /* [512,7,7] */
+    D_layer4_1_relu1 = 4942336,  /* [512,7,7] */
+    X_layer4_1_conv2 = 4942336,  /* [512,7,7] */
     D_layer4_1_conv2 = 4967424,  /* [512,7,7] */
     T_layer4_1_conv2 = 4967424,  /* 225792 floats */
     TB_layer4_1_conv2 = 5043712,  /* 225792 floats */
-    X_layer4_1_bn2 = 4967424,  /* [512,7,7] */
-    X_layer4_1_add1 = 4992512,  /* [512,7,7] */
     D_layer4_1_add1 = 5018624,  /* [512,7,7] */
     X_layer4_1_relu2 = 4967424,  /* [512,7,7] */
     D_layer4_1_relu2 = 4993536,  /* [512,7,7] */
@@ -306,92 +272,67 @@ enum {
 enum {
     IX_conv1 = 0,  /* [64,112,112] */
     IT_conv1 = 802816,  /* 1843968 floats */
-    IX_bn1 = 802816,  /* [64,112,112] */
-    IX_relu = 0,  /* [64,112,112] */
-    IX_maxpool = 802816,  /* [64,56,56] */
-    IX_layer1_0_conv1 = 0,  /* [64,56,56] */
-    IT_layer1_0_conv1 = 1003520,  /* 1806336 floats */
-    IX_layer1_0_bn1 = 200704,  /* [64,56,56] */
-    IX_layer1_0_relu1 = 0,  /* [64,56,56] */
+    IX_relu = 802816,  /* [64,112,112] */
+    IX_maxpool = 0,  /* [64,56,56] */
+    IX_layer1_0_conv1 = 200704,  /* [64,56,56] */
+    IT_layer1_0_conv1 = 401408,  /* 1806336 floats */
+    IX_layer1_0_relu1 = 401408,  /* [64,56,56] */
     IX_layer1_0_conv2 = 200704,  /* [64,56,56] */
-    IT_layer1_0_conv2 = 1003520,  /* 1806336 floats */
-    IX_layer1_0_bn2 = 0,  /* [64,56,56] */
-    IX_layer1_0_add1 = 200704,  /* [64,56,56] */
-    IX_layer1_0_relu2 = 0,  /* [64,56,56] */
-    IX_layer1_1_conv1 = 200704,  /* [64,56,56] */
-    IT_layer1_1_conv1 = 401408,  /* 1806336 floats */
-    IX_layer1_1_bn1 = 401408,  /* [64,56,56] */
+    IT_layer1_0_conv2 = 602112,  /* 1806336 floats */
+    IX_layer1_0_relu2 = 401408,  /* [64,56,56] */
+    IX_layer1_1_conv1 = 0,  /* [64,56,56] */
+    IT_layer1_1_conv1 = 602112,  /* 1806336 floats */
     IX_layer1_1_relu1 = 200704,  /* [64,56,56] */
-    IX_layer1_1_conv2 = 401408,  /* [64,56,56] */
+    IX_layer1_1_conv2 = 0,  /* [64,56,56] */
     IT_layer1_1_conv2 = 602112,  /* 1806336 floats */
-    IX_layer1_1_bn2 = 200704,  /* [64,56,56] */
-    IX_layer1_1_add1 = 401408,  /* [64,56,56] */
-    IX_layer1_1_relu2 = 0,  /* [64,56,56] */
-    IX_layer2_0_conv1 = 200704,  /* [128,28,28] */
-    IT_layer2_0_conv1 = 301056,  /* 451584 floats */
-    IX_layer2_0_bn1 = 301056,  /* [128,28,28] */
-    IX_layer2_0_relu1 = 200704,  /* [128,28,28] */
-    IX_layer2_0_conv2 = 301056,  /* [128,28,28] */
+    IX_layer1_1_relu2 = 200704,  /* [64,56,56] */
+    IX_layer2_0_conv1 = 0,  /* [128,28,28] */
+    IT_layer2_0_conv1 = 401408,  /* 451584 floats */
+    IX_layer2_0_relu1 = 100352,  /* [128,28,28] */
+    IX_layer2_0_conv2 = 0,  /* [128,28,28] */
     IT_layer2_0_conv2 = 401408,  /* 903168 floats */
-    IX_layer2_0_bn2 = 200704,  /* [128,28,28] */
-    IX_layer2_0_downsample_0 = 301056,  /* [128,28,28] */
+    IX_layer2_0_downsample_0 = 100352,  /* [128,28,28] */
     IT_layer2_0_downsample_0 = 401408,  /* 50176 floats */
-    IX_layer2_0_downsample_1 = 0,  /* [128,28,28] */
-    IX_layer2_0_add1 = 100352,  /* [128,28,28] */
-    IX_layer2_0_relu2 = 0,  /* [128,28,28] */
-    IX_layer2_1_conv1 = 100352,  /* [128,28,28] */
+    IX_layer2_0_downsample_1 = 200704,  /* [128,28,28] */
+    IX_layer2_0_relu2 = 100352,  /* [128,28,28] */
+    IX_layer2_1_conv1 = 0,  /* [128,28,28] */
     IT_layer2_1_conv1 = 200704,  /* 903168 floats */
-    IX_layer2_1_bn1 = 200704,  /* [128,28,28] */
-    IX_layer2_1_relu1 = 100352,  /* [128,28,28] */
-    IX_layer2_1_conv2 = 200704,  /* [128,28,28] */
+    IX_layer2_1_relu1 = 200704,  /* [128,28,28] */
+    IX_layer2_1_conv2 = 0,  /* [128,28,28] */
     IT_layer2_1_conv2 = 301056,  /* 903168 floats */
-    IX_layer2_1_bn2 = 100352,  /* [128,28,28] */
-    IX_layer2_1_add1 = 200704,  /* [128,28,28] */
-    IX_layer2_1_relu2 = 0,  /* [128,28,28] */
-    IX_layer3_0_conv1 = 100352,  /* [256,14,14] */
-    IT_layer3_0_conv1 = 150528,  /* 225792 floats */
-    IX_layer3_0_bn1 = 150528,  /* [256,14,14] */
-    IX_layer3_0_relu1 = 100352,  /* [256,14,14] */
-    IX_layer3_0_conv2 = 150528,  /* [256,14,14] */
-    IT_layer3_0_conv2 = 200704,  /* 451584 floats */
-    IX_layer3_0_bn2 = 100352,  /* [256,14,14] */
-    IX_layer3_0_downsample_0 = 150528,  /* [256,14,14] */
-    IT_layer3_0_downsample_0 = 200704,  /* 25088 floats */
-    IX_layer3_0_downsample_1 = 0,  /* [256,14,14] */
-    IX_layer3_0_add1 = 50176,  /* [256,14,14] */
-    IX_layer3_0_relu2 = 0,  /* [256,14,14] */
-    IX_layer3_1_conv1 = 50176,  /* [256,14,14] */
+    IX_layer2_1_relu2 = 200704,  /* [128,28,28] */
+    IX_layer3_0_conv1 = 0,  /* [256,14,14] */
+    IT_layer3_0_conv1 = 301056,  /* 225792 floats */
+    IX_layer3_0_relu1 = 50176,  /* [256,14,14] */
+    IX_layer3_0_conv2 = 0,  /* [256,14,14] */
+    IT_layer3_0_conv2 = 301056,  /* 451584 floats */
+    IX_layer3_0_downsample_0 = 50176,  /* [256,14,14] */
+    IT_layer3_0_downsample_0 = 100352,  /* 25088 floats */
+    IX_layer3_0_downsample_1 = 100352,  /* [256,14,14] */
+    IX_layer3_0_relu2 = 50176,  /* [256,14,14] */
+    IX_layer3_1_conv1 = 0,  /* [256,14,14] */
     IT_layer3_1_conv1 = 100352,  /* 451584 floats */
-    IX_layer3_1_bn1 = 100352,  /* [256,14,14] */
-    IX_layer3_1_relu1 = 50176,  /* [256,14,14] */
-    IX_layer3_1_conv2 = 100352,  /* [256,14,14] */
+    IX_layer3_1_relu1 = 100352,  /* [256,14,14] */
+    IX_layer3_1_conv2 = 0,  /* [256,14,14] */
     IT_layer3_1_conv2 = 150528,  /* 451584 floats */
-    IX_layer3_1_bn2 = 50176,  /* [256,14,14] */
-    IX_layer3_1_add1 = 100352,  /* [256,14,14] */
-    IX_layer3_1_relu2 = 0,  /* [256,14,14] */
-    IX_layer4_0_conv1 = 50176,  /* [512,7,7] */
-    IT_layer4_0_conv1 = 75264,  /* 112896 floats */
-    IX_layer4_0_bn1 = 75264,  /* [512,7,7] */
-    IX_layer4_0_relu1 = 50176,  /* [512,7,7] */
-    IX_layer4_0_conv2 = 75264,  /* [512,7,7] */
-    IT_layer4_0_conv2 = 100352,  /* 225792 floats */
-    IX_layer4_0_bn2 = 50176,  /* [512,7,7] */
-    IX_layer4_0_downsample_0 = 75264,  /* [512,7,7] */
-    IT_layer4_0_downsample_0 = 100352,  /* 12544 floats */
-    IX_layer4_0_downsample_1 = 0,  /* [512,7,7] */
-    IX_layer4_0_add1 = 25088,  /* [512,7,7] */
-    IX_layer4_0_relu2 = 0,  /* [512,7,7] */
-    IX_layer4_1_conv1 = 25088,  /* [512,7,7] */
+    IX_layer3_1_relu2 = 100352,  /* [256,14,14] */
+    IX_layer4_0_conv1 = 0,  /* [512,7,7] */
+    IT_layer4_0_conv1 = 150528,  /* 112896 floats */
+    IX_layer4_0_relu1 = 25088,  /* [512,7,7] */
+    IX_layer4_0_conv2 = 0,  /* [512,7,7] */
+    IT_layer4_0_conv2 = 150528,  /* 225792 floats */
+    IX_layer4_0_downsample_0 = 25088,  /* [512,7,7] */
+    IT_layer4_0_downsample_0 = 50176,  /* 12544 floats */
+    IX_layer4_0_downsample_1 = 50176,  /* [512,7,7] */
+    IX_layer4_0_relu2 = 25088,  /* [512,7,7] */
+    IX_layer4_1_conv1 = 0,  /* [512,7,7] */
     IT_layer4_1_conv1 = 50176,  /* 225792 floats */
-    IX_layer4_1_bn1 = 50176,  /* [512,7,7] */
-    IX_layer4_1_relu1 = 25088,  /* [512,7,7] */
-    IX_layer4_1_conv2 = 50176,  /* [512,7,7] */
+    IX_layer4_1_relu1 = 50176,  /* [512,7,7] */
+    IX_layer4_1_conv2 = 0,  /* [512,7,7] */
     IT_layer4_1_conv2 = 75264,  /* 225792 floats */
-    IX_layer4_1_bn2 = 25088,  /* [512,7,7] */
-    IX_layer4_1_add1 = 50176,  /* [512,7,7] */
-    IX_layer4_1_relu2 = 0,  /* [512,7,7] */
-    IX_avgpool = 25088,  /* [512] */
-    IX_fc = 0,  /* [1000] */
+    IX_layer4_1_relu2 = 50176,  /* [512,7,7] */
+    IX_avgpool = 0,  /* [512] */
+    IX_fc = 512,  /* [1000] */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -556,77 +497,54 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_bn1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_bn1), A(X_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
-    /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_relu_forward(A(X_relu), A(X_bn1), (size_t)n * 802816);
+        rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn1), A(X_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer1_0_relu1), A(X_layer1_0_bn1), (size_t)n * 200704);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_bn2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer1_0_bn2), A(X_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer1_0_add1])
-        rt_copy(A(X_layer1_0_add1), A(X_maxpool), (size_t)n * 200704);
+        rt_relu_forward(A(X_layer1_0_relu2), A(X_maxpool), (size_t)n * 200704);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), A(X_maxpool), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer1_0_add1), A(X_layer1_0_bn2), A(X_maxpool), (size_t)n * 200704);
-    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer1_0_relu2), A(X_layer1_0_add1), (size_t)n * 200704);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), A(X_maxpool), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn1), A(X_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer1_1_relu1), A(X_layer1_1_bn1), (size_t)n * 200704);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer1_1_bn2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer1_1_bn2), A(X_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer1_1_add1])
-        rt_copy(A(X_layer1_1_add1), A(X_layer1_0_relu2), (size_t)n * 200704);
+        rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_0_relu2), (size_t)n * 200704);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer1_1_add1), A(X_layer1_1_bn2), A(X_layer1_0_relu2), (size_t)n * 200704);
-    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer1_1_relu2), A(X_layer1_1_add1), (size_t)n * 200704);
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn1), A(X_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer2_0_relu1), A(X_layer2_0_bn1), (size_t)n * 100352);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 784, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_bn2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer2_0_bn2), A(X_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
@@ -634,52 +552,38 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 128, 784, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_0_add1])
-        rt_copy(A(X_layer2_0_add1), A(X_layer2_0_downsample_1), (size_t)n * 100352);
+        rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer2_0_add1), A(X_layer2_0_bn2), A(X_layer2_0_downsample_1), (size_t)n * 100352);
-    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer2_0_relu2), A(X_layer2_0_add1), (size_t)n * 100352);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn1), A(X_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer2_1_relu1), A(X_layer2_1_bn1), (size_t)n * 100352);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer2_1_bn2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer2_1_bn2), A(X_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_1_add1])
-        rt_copy(A(X_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 100352);
+        rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_0_relu2), (size_t)n * 100352);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer2_1_add1), A(X_layer2_1_bn2), A(X_layer2_0_relu2), (size_t)n * 100352);
-    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer2_1_relu2), A(X_layer2_1_add1), (size_t)n * 100352);
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn1), A(X_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer3_0_relu1), A(X_layer3_0_bn1), (size_t)n * 50176);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_bn2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer3_0_bn2), A(X_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
@@ -687,52 +591,38 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_0_add1])
-        rt_copy(A(X_layer3_0_add1), A(X_layer3_0_downsample_1), (size_t)n * 50176);
+        rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer3_0_add1), A(X_layer3_0_bn2), A(X_layer3_0_downsample_1), (size_t)n * 50176);
-    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer3_0_relu2), A(X_layer3_0_add1), (size_t)n * 50176);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn1), A(X_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer3_1_relu1), A(X_layer3_1_bn1), (size_t)n * 50176);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer3_1_bn2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer3_1_bn2), A(X_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_1_add1])
-        rt_copy(A(X_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 50176);
+        rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_0_relu2), (size_t)n * 50176);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer3_1_add1), A(X_layer3_1_bn2), A(X_layer3_0_relu2), (size_t)n * 50176);
-    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer3_1_relu2), A(X_layer3_1_add1), (size_t)n * 50176);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_conv1), A(T_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_0_bn1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_0_bn1), A(X_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer4_0_relu1), A(X_layer4_0_bn1), (size_t)n * 25088);
+        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu1), A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 49, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer4_0_bn2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer4_0_bn2), A(X_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
@@ -740,36 +630,29 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 512, 49, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer4_0_add1])
-        rt_copy(A(X_layer4_0_add1), A(X_layer4_0_downsample_1), (size_t)n * 25088);
+        rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), A(X_layer4_0_conv2), A(X_layer4_0_downsample_1), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer4_0_add1), A(X_layer4_0_bn2), A(X_layer4_0_downsample_1), (size_t)n * 25088);
-    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer4_0_relu2), A(X_layer4_0_add1), (size_t)n * 25088);
+        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu2), A(X_layer4_0_conv2), A(X_layer4_0_downsample_1), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_1_conv1), A(T_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_1_bn1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_1_bn1), A(X_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer4_1_relu1), A(X_layer4_1_bn1), (size_t)n * 25088);
+        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu1), A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    if (training)
-        rt_batchnorm_forward_train(A(X_layer4_1_bn2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
-    else
-        rt_batchnorm_forward_eval(A(X_layer4_1_bn2), A(X_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer4_1_add1])
-        rt_copy(A(X_layer4_1_add1), A(X_layer4_0_relu2), (size_t)n * 25088);
+        rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_0_relu2), (size_t)n * 25088);
+    else if (training)
+        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), A(X_layer4_1_conv2), A(X_layer4_0_relu2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
     else
-        rt_add_forward(A(X_layer4_1_add1), A(X_layer4_1_bn2), A(X_layer4_0_relu2), (size_t)n * 25088);
-    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(X_layer4_1_relu2), A(X_layer4_1_add1), (size_t)n * 25088);
+        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu2), A(X_layer4_1_conv2), A(X_layer4_0_relu2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_1_relu2), n, 512, 49);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -781,160 +664,110 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     const unsigned char *drop) {
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_batchnorm_forward_eval(A(IX_bn1), A(IX_conv1), P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
-    /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_relu_forward(A(IX_relu), A(IX_bn1), (size_t)n * 802816);
+    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer1_0_bn1), A(IX_layer1_0_conv1), P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer1_0_relu1), A(IX_layer1_0_bn1), (size_t)n * 200704);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer1_0_bn2), A(IX_layer1_0_conv2), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.0.bn2 + layer1.0.add1 + layer1.0.relu2: batchnorm + add + relu, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer1_0_add1])
-        rt_copy(A(IX_layer1_0_add1), A(IX_maxpool), (size_t)n * 200704);
+        rt_relu_forward(A(IX_layer1_0_relu2), A(IX_maxpool), (size_t)n * 200704);
     else
-        rt_add_forward(A(IX_layer1_0_add1), A(IX_layer1_0_bn2), A(IX_maxpool), (size_t)n * 200704);
-    /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer1_0_relu2), A(IX_layer1_0_add1), (size_t)n * 200704);
+        rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), A(IX_maxpool), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer1_1_bn1), A(IX_layer1_1_conv1), P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer1_1_relu1), A(IX_layer1_1_bn1), (size_t)n * 200704);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer1_1_bn2), A(IX_layer1_1_conv2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.add1: add, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.1.bn2 + layer1.1.add1 + layer1.1.relu2: batchnorm + add + relu, [64,56,56] ... -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer1_1_add1])
-        rt_copy(A(IX_layer1_1_add1), A(IX_layer1_0_relu2), (size_t)n * 200704);
+        rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_0_relu2), (size_t)n * 200704);
     else
-        rt_add_forward(A(IX_layer1_1_add1), A(IX_layer1_1_bn2), A(IX_layer1_0_relu2), (size_t)n * 200704);
-    /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer1_1_relu2), A(IX_layer1_1_add1), (size_t)n * 200704);
+        rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_1_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_bn1), A(IX_layer2_0_conv1), P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer2_0_relu1), A(IX_layer2_0_bn1), (size_t)n * 100352);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 784, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_bn2), A(IX_layer2_0_conv2), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0), A(IX_layer1_1_relu2), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
     /* layer2.0.downsample.1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.0.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_0_add1])
-        rt_copy(A(IX_layer2_0_add1), A(IX_layer2_0_downsample_1), (size_t)n * 100352);
+        rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_downsample_1), (size_t)n * 100352);
     else
-        rt_add_forward(A(IX_layer2_0_add1), A(IX_layer2_0_bn2), A(IX_layer2_0_downsample_1), (size_t)n * 100352);
-    /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer2_0_relu2), A(IX_layer2_0_add1), (size_t)n * 100352);
+        rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), A(IX_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer2_1_bn1), A(IX_layer2_1_conv1), P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer2_1_relu1), A(IX_layer2_1_bn1), (size_t)n * 100352);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer2_1_bn2), A(IX_layer2_1_conv2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.add1: add, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    /* layer2.1.bn2 + layer2.1.add1 + layer2.1.relu2: batchnorm + add + relu, [128,28,28] ... -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer2_1_add1])
-        rt_copy(A(IX_layer2_1_add1), A(IX_layer2_0_relu2), (size_t)n * 100352);
+        rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_0_relu2), (size_t)n * 100352);
     else
-        rt_add_forward(A(IX_layer2_1_add1), A(IX_layer2_1_bn2), A(IX_layer2_0_relu2), (size_t)n * 100352);
-    /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer2_1_relu2), A(IX_layer2_1_add1), (size_t)n * 100352);
+        rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_1_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_bn1), A(IX_layer3_0_conv1), P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer3_0_relu1), A(IX_layer3_0_bn1), (size_t)n * 50176);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_bn2), A(IX_layer3_0_conv2), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0), A(IX_layer2_1_relu2), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
     /* layer3.0.downsample.1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.0.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_0_add1])
-        rt_copy(A(IX_layer3_0_add1), A(IX_layer3_0_downsample_1), (size_t)n * 50176);
+        rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_downsample_1), (size_t)n * 50176);
     else
-        rt_add_forward(A(IX_layer3_0_add1), A(IX_layer3_0_bn2), A(IX_layer3_0_downsample_1), (size_t)n * 50176);
-    /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer3_0_relu2), A(IX_layer3_0_add1), (size_t)n * 50176);
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), A(IX_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer3_1_bn1), A(IX_layer3_1_conv1), P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer3_1_relu1), A(IX_layer3_1_bn1), (size_t)n * 50176);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer3_1_bn2), A(IX_layer3_1_conv2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.add1: add, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    /* layer3.1.bn2 + layer3.1.add1 + layer3.1.relu2: batchnorm + add + relu, [256,14,14] ... -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer3_1_add1])
-        rt_copy(A(IX_layer3_1_add1), A(IX_layer3_0_relu2), (size_t)n * 50176);
+        rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_0_relu2), (size_t)n * 50176);
     else
-        rt_add_forward(A(IX_layer3_1_add1), A(IX_layer3_1_bn2), A(IX_layer3_0_relu2), (size_t)n * 50176);
-    /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer3_1_relu2), A(IX_layer3_1_add1), (size_t)n * 50176);
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer4_0_conv1), A(IT_layer4_0_conv1), A(IX_layer3_1_relu2), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer4_0_bn1), A(IX_layer4_0_conv1), P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer4_0_relu1), A(IX_layer4_0_bn1), (size_t)n * 25088);
+    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 49, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer4_0_bn2), A(IX_layer4_0_conv2), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer4_0_downsample_0), A(IT_layer4_0_downsample_0), A(IX_layer3_1_relu2), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
     /* layer4.0.downsample.1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.0.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer4_0_add1])
-        rt_copy(A(IX_layer4_0_add1), A(IX_layer4_0_downsample_1), (size_t)n * 25088);
+        rt_relu_forward(A(IX_layer4_0_relu2), A(IX_layer4_0_downsample_1), (size_t)n * 25088);
     else
-        rt_add_forward(A(IX_layer4_0_add1), A(IX_layer4_0_bn2), A(IX_layer4_0_downsample_1), (size_t)n * 25088);
-    /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer4_0_relu2), A(IX_layer4_0_add1), (size_t)n * 25088);
+        rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2), A(IX_layer4_0_downsample_1), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer4_1_conv1), A(IT_layer4_1_conv1), A(IX_layer4_0_relu2), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer4_1_bn1), A(IX_layer4_1_conv1), P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer4_1_relu1), A(IX_layer4_1_bn1), (size_t)n * 25088);
+    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer4_1_bn2), A(IX_layer4_1_conv2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.add1: add, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    /* layer4.1.bn2 + layer4.1.add1 + layer4.1.relu2: batchnorm + add + relu, [512,7,7] ... -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     if (drop && drop[K_layer4_1_add1])
-        rt_copy(A(IX_layer4_1_add1), A(IX_layer4_0_relu2), (size_t)n * 25088);
+        rt_relu_forward(A(IX_layer4_1_relu2), A(IX_layer4_0_relu2), (size_t)n * 25088);
     else
-        rt_add_forward(A(IX_layer4_1_add1), A(IX_layer4_1_bn2), A(IX_layer4_0_relu2), (size_t)n * 25088);
-    /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_forward(A(IX_layer4_1_relu2), A(IX_layer4_1_add1), (size_t)n * 25088);
+        rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2), A(IX_layer4_0_relu2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_1_relu2), n, 512, 49);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -964,10 +797,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
-    /* layer4.1.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_1_bn1), A(D_layer4_1_relu1), A(X_layer4_1_relu1), (size_t)n * 25088, RT_SET);
-    /* layer4.1.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_bn1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
+    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(X_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1), A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1, RT_ADD);
@@ -986,10 +817,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 25088);
-    /* layer4.0.relu1: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_0_bn1), A(D_layer4_0_relu1), A(X_layer4_0_relu1), (size_t)n * 25088, RT_SET);
-    /* layer4.0.bn1: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_bn1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 49, RT_SET);
+    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(X_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 25088);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, A(TB_layer4_0_conv1), A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1, RT_ADD);
@@ -1004,10 +833,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
-    /* layer3.1.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_1_bn1), A(D_layer3_1_relu1), A(X_layer3_1_relu1), (size_t)n * 50176, RT_SET);
-    /* layer3.1.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_bn1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
@@ -1026,10 +853,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 50176);
-    /* layer3.0.relu1: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_0_bn1), A(D_layer3_0_relu1), A(X_layer3_0_relu1), (size_t)n * 50176, RT_SET);
-    /* layer3.0.bn1: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_bn1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 196, RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 50176);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1, RT_ADD);
@@ -1044,10 +869,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
-    /* layer2.1.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_1_bn1), A(D_layer2_1_relu1), A(X_layer2_1_relu1), (size_t)n * 100352, RT_SET);
-    /* layer2.1.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_bn1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
@@ -1066,10 +889,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 100352);
-    /* layer2.0.relu1: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_0_bn1), A(D_layer2_0_relu1), A(X_layer2_0_relu1), (size_t)n * 100352, RT_SET);
-    /* layer2.0.bn1: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_bn1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 784, RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 100352);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1, RT_ADD);
@@ -1084,10 +905,8 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
-    /* layer1.1.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_1_bn1), A(D_layer1_1_relu1), A(X_layer1_1_relu1), (size_t)n * 200704, RT_SET);
-    /* layer1.1.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_bn1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
@@ -1101,20 +920,16 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
-    /* layer1.0.relu1: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_0_bn1), A(D_layer1_0_relu1), A(X_layer1_0_relu1), (size_t)n * 200704, RT_SET);
-    /* layer1.0.bn1: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_bn1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 200704);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_layer1_0_add1), A(X_relu), n, &g_maxpool, RT_SET);
-    /* relu: relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_relu_backward(A(D_bn1), A(D_relu), A(X_relu), (size_t)n * 802816, RT_SET);
-    /* bn1: batchnorm, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_batchnorm_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_bn1), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544, RT_SET);
+    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1, RT_ADD);

@@ -66,99 +66,79 @@ enum {
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
     X_enc1_conv1 = 0,  /* [16,28,28] */
-    D_enc1_conv1 = 12544,  /* [16,28,28] */
+    D_enc1_conv1 = 37632,  /* [16,28,28] */
     T_enc1_conv1 = 12544,  /* 7056 floats */
     TB_enc1_conv1 = 0,  /* 7056 floats */
-    X_enc1_bn1 = 12544,  /* [16,28,28] */
-    D_enc1_bn1 = 37632,  /* [16,28,28] */
-    X_enc1_relu1 = 25088,  /* [16,28,28] */
-    D_enc1_relu1 = 12544,  /* [16,28,28] */
-    X_enc1_conv2 = 12544,  /* [16,28,28] */
+    X_enc1_relu1 = 12544,  /* [16,28,28] */
+    D_enc1_relu1 = 25088,  /* [16,28,28] */
+    X_enc1_conv2 = 25088,  /* [16,28,28] */
     D_enc1_conv2 = 50176,  /* [16,28,28] */
     T_enc1_conv2 = 37632,  /* 112896 floats */
     TB_enc1_conv2 = 62720,  /* 112896 floats */
-    X_enc1_bn2 = 37632,  /* [16,28,28] */
-    D_enc1_bn2 = 37632,  /* [16,28,28] */
-    X_enc1_relu2 = 50176,  /* [16,28,28] */
-    D_enc1_relu2 = 147392,  /* [16,28,28] */
-    X_maxpool1 = 37632,  /* [16,14,14] */
-    D_maxpool1 = 40768,  /* [16,14,14] */
-    X_enc2_conv1 = 40768,  /* [32,14,14] */
-    D_enc2_conv1 = 62720,  /* [32,14,14] */
-    T_enc2_conv1 = 62720,  /* 28224 floats */
-    TB_enc2_conv1 = 68992,  /* 28224 floats */
-    X_enc2_bn1 = 62720,  /* [32,14,14] */
-    D_enc2_bn1 = 75264,  /* [32,14,14] */
-    X_enc2_relu1 = 68992,  /* [32,14,14] */
-    D_enc2_relu1 = 62720,  /* [32,14,14] */
-    X_enc2_conv2 = 62720,  /* [32,14,14] */
-    D_enc2_conv2 = 81536,  /* [32,14,14] */
-    T_enc2_conv2 = 75264,  /* 56448 floats */
-    TB_enc2_conv2 = 87808,  /* 56448 floats */
-    X_enc2_bn2 = 75264,  /* [32,14,14] */
-    D_enc2_bn2 = 75264,  /* [32,14,14] */
-    X_enc2_relu2 = 81536,  /* [32,14,14] */
-    D_enc2_relu2 = 97216,  /* [32,14,14] */
-    X_maxpool2 = 47040,  /* [32,7,7] */
-    D_maxpool2 = 48608,  /* [32,7,7] */
-    X_mid_conv1 = 75264,  /* [64,7,7] */
-    D_mid_conv1 = 78400,  /* [64,7,7] */
-    T_mid_conv1 = 87808,  /* 14112 floats */
-    TB_mid_conv1 = 103488,  /* 14112 floats */
-    X_mid_bn1 = 78400,  /* [64,7,7] */
-    D_mid_bn1 = 90944,  /* [64,7,7] */
-    X_mid_relu1 = 87808,  /* [64,7,7] */
-    D_mid_relu1 = 78400,  /* [64,7,7] */
-    X_mid_conv2 = 78400,  /* [64,7,7] */
-    D_mid_conv2 = 90944,  /* [64,7,7] */
-    T_mid_conv2 = 90944,  /* 28224 floats */
-    TB_mid_conv2 = 103488,  /* 28224 floats */
-    X_mid_bn2 = 90944,  /* [64,7,7] */
-    D_mid_bn2 = 103488,  /* [64,7,7] */
-    X_mid_relu2 = 94080,  /* [64,7,7] */
-    D_mid_relu2 = 90944,  /* [64,7,7] */
-    X_up1 = 97216,  /* [64,14,14] */
-    D_up1 = 103488,  /* [64,14,14] */
-    X_concat1 = 109760,  /* [96,14,14] */
-    D_concat1 = 128576,  /* [96,14,14] */
-    X_dec2_conv1 = 97216,  /* [32,14,14] */
-    D_dec2_conv1 = 103488,  /* [32,14,14] */
-    T_dec2_conv1 = 128576,  /* 169344 floats */
-    TB_dec2_conv1 = 159936,  /* 169344 floats */
-    X_dec2_bn1 = 103488,  /* [32,14,14] */
-    D_dec2_bn1 = 134848,  /* [32,14,14] */
-    X_dec2_relu1 = 128576,  /* [32,14,14] */
-    D_dec2_relu1 = 103488,  /* [32,14,14] */
-    X_dec2_conv2 = 103488,  /* [32,14,14] */
-    D_dec2_conv2 = 134848,  /* [32,14,14] */
-    T_dec2_conv2 = 134848,  /* 56448 floats */
-    TB_dec2_conv2 = 159936,  /* 56448 floats */
-    X_dec2_bn2 = 134848,  /* [32,14,14] */
-    D_dec2_bn2 = 159936,  /* [32,14,14] */
-    X_dec2_relu2 = 141120,  /* [32,14,14] */
-    D_dec2_relu2 = 134848,  /* [32,14,14] */
-    X_up2 = 147392,  /* [32,28,28] */
-    D_up2 = 159936,  /* [32,28,28] */
-    X_concat2 = 172480,  /* [48,28,28] */
-    D_concat2 = 210112,  /* [48,28,28] */
-    X_dec1_conv1 = 147392,  /* [16,28,28] */
-    D_dec1_conv1 = 159936,  /* [16,28,28] */
-    T_dec1_conv1 = 210112,  /* 338688 floats */
-    TB_dec1_conv1 = 247744,  /* 338688 floats */
-    X_dec1_bn1 = 159936,  /* [16,28,28] */
-    D_dec1_bn1 = 222656,  /* [16,28,28] */
-    X_dec1_relu1 = 210112,  /* [16,28,28] */
-    D_dec1_relu1 = 159936,  /* [16,28,28] */
-    X_dec1_conv2 = 159936,  /* [16,28,28] */
-    D_dec1_conv2 = 222656,  /* [16,28,28] */
-    T_dec1_conv2 = 222656,  /* 112896 floats */
-    TB_dec1_conv2 = 235200,  /* 112896 floats */
-    X_dec1_bn2 = 222656,  /* [16,28,28] */
-    D_dec1_bn2 = 247744,  /* [16,28,28] */
-    X_dec1_relu2 = 235200,  /* [16,28,28] */
-    D_dec1_relu2 = 222656,  /* [16,28,28] */
-    X_head = 222656,  /* [10,28,28] */
-    D_head = 247744,  /* [10,28,28] */
+    X_enc1_relu2 = 37632,  /* [16,28,28] */
+    D_enc1_relu2 = 136416,  /* [16,28,28] */
+    X_maxpool1 = 50176,  /* [16,14,14] */
+    D_maxpool1 = 53312,  /* [16,14,14] */
+    X_enc2_conv1 = 53312,  /* [32,14,14] */
+    D_enc2_conv1 = 72128,  /* [32,14,14] */
+    T_enc2_conv1 = 59584,  /* 28224 floats */
+    TB_enc2_conv1 = 78400,  /* 28224 floats */
+    X_enc2_relu1 = 59584,  /* [32,14,14] */
+    D_enc2_relu1 = 65856,  /* [32,14,14] */
+    X_enc2_conv2 = 65856,  /* [32,14,14] */
+    D_enc2_conv2 = 78400,  /* [32,14,14] */
+    T_enc2_conv2 = 72128,  /* 56448 floats */
+    TB_enc2_conv2 = 148960,  /* 56448 floats */
+    X_enc2_relu2 = 72128,  /* [32,14,14] */
+    D_enc2_relu2 = 92512,  /* [32,14,14] */
+    X_maxpool2 = 78400,  /* [32,7,7] */
+    D_maxpool2 = 79968,  /* [32,7,7] */
+    X_mid_conv1 = 79968,  /* [64,7,7] */
+    D_mid_conv1 = 89376,  /* [64,7,7] */
+    T_mid_conv1 = 83104,  /* 14112 floats */
+    TB_mid_conv1 = 98784,  /* 14112 floats */
+    X_mid_relu1 = 83104,  /* [64,7,7] */
+    D_mid_relu1 = 86240,  /* [64,7,7] */
+    X_mid_conv2 = 86240,  /* [64,7,7] */
+    D_mid_conv2 = 98784,  /* [64,7,7] */
+    T_mid_conv2 = 89376,  /* 28224 floats */
+    TB_mid_conv2 = 101920,  /* 28224 floats */
+    X_mid_relu2 = 89376,  /* [64,7,7] */
+    D_mid_relu2 = 111328,  /* [64,7,7] */
+    X_up1 = 92512,  /* [64,14,14] */
+    D_up1 = 98784,  /* [64,14,14] */
+    X_concat1 = 105056,  /* [96,14,14] */
+    D_concat1 = 148960,  /* [96,14,14] */
+    X_dec2_conv1 = 92512,  /* [32,14,14] */
+    D_dec2_conv1 = 130144,  /* [32,14,14] */
+    T_dec2_conv1 = 123872,  /* 169344 floats */
+    TB_dec2_conv1 = 167776,  /* 169344 floats */
+    X_dec2_relu1 = 98784,  /* [32,14,14] */
+    D_dec2_relu1 = 123872,  /* [32,14,14] */
+    X_dec2_conv2 = 123872,  /* [32,14,14] */
+    D_dec2_conv2 = 148960,  /* [32,14,14] */
+    T_dec2_conv2 = 130144,  /* 56448 floats */
+    TB_dec2_conv2 = 155232,  /* 56448 floats */
+    X_dec2_relu2 = 130144,  /* [32,14,14] */
+    D_dec2_relu2 = 174048,  /* [32,14,14] */
+    X_up2 = 136416,  /* [32,28,28] */
+    D_up2 = 148960,  /* [32,28,28] */
+    X_concat2 = 161504,  /* [48,28,28] */
+    D_concat2 = 224224,  /* [48,28,28] */
+    X_dec1_conv1 = 136416,  /* [16,28,28] */
+    D_dec1_conv1 = 211680,  /* [16,28,28] */
+    T_dec1_conv1 = 199136,  /* 338688 floats */
+    TB_dec1_conv1 = 261856,  /* 338688 floats */
+    X_dec1_relu1 = 148960,  /* [16,28,28] */
+    D_dec1_relu1 = 199136,  /* [16,28,28] */
+    X_dec1_conv2 = 199136,  /* [16,28,28] */
+    D_dec1_conv2 = 224224,  /* [16,28,28] */
+    T_dec1_conv2 = 211680,  /* 112896 floats */
+    TB_dec1_conv2 = 236768,  /* 112896 floats */
+    X_dec1_relu2 = 211680,  /* [16,28,28] */
+    D_dec1_relu2 = 239904,  /* [16,28,28] */
+    X_head = 224224,  /* [10,28,28] */
+    D_head = 232064,  /* [10,28,28] */
 };
 
 /* Scratch independent of the batch size, after the per-sample region. */
@@ -180,49 +160,39 @@ enum {
 enum {
     IX_enc1_conv1 = 0,  /* [16,28,28] */
     IT_enc1_conv1 = 12544,  /* 7056 floats */
-    IX_enc1_bn1 = 12544,  /* [16,28,28] */
-    IX_enc1_relu1 = 0,  /* [16,28,28] */
-    IX_enc1_conv2 = 12544,  /* [16,28,28] */
+    IX_enc1_relu1 = 12544,  /* [16,28,28] */
+    IX_enc1_conv2 = 0,  /* [16,28,28] */
     IT_enc1_conv2 = 25088,  /* 112896 floats */
-    IX_enc1_bn2 = 0,  /* [16,28,28] */
     IX_enc1_relu2 = 12544,  /* [16,28,28] */
     IX_maxpool1 = 0,  /* [16,14,14] */
     IX_enc2_conv1 = 3136,  /* [32,14,14] */
     IT_enc2_conv1 = 25088,  /* 28224 floats */
-    IX_enc2_bn1 = 25088,  /* [32,14,14] */
-    IX_enc2_relu1 = 0,  /* [32,14,14] */
-    IX_enc2_conv2 = 6272,  /* [32,14,14] */
-    IT_enc2_conv2 = 25088,  /* 56448 floats */
-    IX_enc2_bn2 = 0,  /* [32,14,14] */
+    IX_enc2_relu1 = 25088,  /* [32,14,14] */
+    IX_enc2_conv2 = 0,  /* [32,14,14] */
+    IT_enc2_conv2 = 31360,  /* 56448 floats */
     IX_enc2_relu2 = 6272,  /* [32,14,14] */
     IX_maxpool2 = 0,  /* [32,7,7] */
     IX_mid_conv1 = 1568,  /* [64,7,7] */
     IT_mid_conv1 = 25088,  /* 14112 floats */
-    IX_mid_bn1 = 25088,  /* [64,7,7] */
-    IX_mid_relu1 = 0,  /* [64,7,7] */
-    IX_mid_conv2 = 3136,  /* [64,7,7] */
-    IT_mid_conv2 = 25088,  /* 28224 floats */
-    IX_mid_bn2 = 0,  /* [64,7,7] */
+    IX_mid_relu1 = 25088,  /* [64,7,7] */
+    IX_mid_conv2 = 0,  /* [64,7,7] */
+    IT_mid_conv2 = 28224,  /* 28224 floats */
     IX_mid_relu2 = 3136,  /* [64,7,7] */
     IX_up1 = 25088,  /* [64,14,14] */
     IX_concat1 = 37632,  /* [96,14,14] */
     IX_dec2_conv1 = 0,  /* [32,14,14] */
     IT_dec2_conv1 = 56448,  /* 169344 floats */
-    IX_dec2_bn1 = 6272,  /* [32,14,14] */
-    IX_dec2_relu1 = 0,  /* [32,14,14] */
-    IX_dec2_conv2 = 6272,  /* [32,14,14] */
+    IX_dec2_relu1 = 6272,  /* [32,14,14] */
+    IX_dec2_conv2 = 0,  /* [32,14,14] */
     IT_dec2_conv2 = 25088,  /* 56448 floats */
-    IX_dec2_bn2 = 0,  /* [32,14,14] */
     IX_dec2_relu2 = 6272,  /* [32,14,14] */
     IX_up2 = 25088,  /* [32,28,28] */
     IX_concat2 = 50176,  /* [48,28,28] */
     IX_dec1_conv1 = 0,  /* [16,28,28] */
     IT_dec1_conv1 = 87808,  /* 338688 floats */
-    IX_dec1_bn1 = 12544,  /* [16,28,28] */
-    IX_dec1_relu1 = 0,  /* [16,28,28] */
-    IX_dec1_conv2 = 12544,  /* [16,28,28] */
+    IX_dec1_relu1 = 12544,  /* [16,28,28] */
+    IX_dec1_conv2 = 0,  /* [16,28,28] */
     IT_dec1_conv2 = 25088,  /* 112896 floats */
-    IX_dec1_bn2 = 0,  /* [16,28,28] */
     IX_dec1_relu2 = 12544,  /* [16,28,28] */
     IX_head = 0,  /* [10,28,28] */
 };
@@ -314,62 +284,50 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     (void)drop;  /* no residual adds to switch off */
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc1_conv1), A(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
-    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc1_bn1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc1_relu1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), NULL, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc1_bn1), A(X_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_enc1_relu1), A(X_enc1_bn1), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_enc1_relu1), A(X_enc1_conv1), NULL, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
-    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc1_bn2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc1_relu2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), NULL, P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc1_bn2), A(X_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_enc1_relu2), A(X_enc1_bn2), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_enc1_relu2), A(X_enc1_conv2), NULL, P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_forward(A(X_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
-    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc2_bn1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc2_relu1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), NULL, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc2_bn1), A(X_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_enc2_relu1), A(X_enc2_bn1), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_enc2_relu1), A(X_enc2_conv1), NULL, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
-    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_enc2_bn2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc2_relu2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), NULL, P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_enc2_bn2), A(X_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_enc2_relu2), A(X_enc2_bn2), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_enc2_relu2), A(X_enc2_conv2), NULL, P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_forward(A(X_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
-    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
+    /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_mid_bn1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_mid_relu1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), NULL, P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_mid_bn1), A(X_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
-    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_mid_relu1), A(X_mid_bn1), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_mid_relu1), A(X_mid_conv1), NULL, P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_mid_conv2), A(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
-    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
+    /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_mid_bn2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_mid_relu2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), NULL, P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_mid_bn2), A(X_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
-    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_mid_relu2), A(X_mid_bn2), (size_t)n * 3136);
+        rt_batchnorm_relu_forward_eval(A(X_mid_relu2), A(X_mid_conv2), NULL, P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(X_up1), A(X_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
@@ -377,22 +335,18 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_concat_forward(A(X_concat1), A(X_enc2_relu2), n, 96, 64, 32, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
-    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec2_bn1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec2_relu1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), NULL, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec2_bn1), A(X_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_dec2_relu1), A(X_dec2_bn1), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_dec2_relu1), A(X_dec2_conv1), NULL, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
-    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
+    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec2_bn2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec2_relu2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), NULL, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec2_bn2), A(X_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_dec2_relu2), A(X_dec2_bn2), (size_t)n * 6272);
+        rt_batchnorm_relu_forward_eval(A(X_dec2_relu2), A(X_dec2_conv2), NULL, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(X_up2), A(X_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
@@ -400,22 +354,18 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     rt_concat_forward(A(X_concat2), A(X_enc1_relu2), n, 48, 32, 16, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
-    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec1_bn1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec1_relu1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), NULL, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec1_bn1), A(X_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_dec1_relu1), A(X_dec1_bn1), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_dec1_relu1), A(X_dec1_conv1), NULL, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
-    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
+    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_forward_train(A(X_dec1_bn2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec1_relu2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), NULL, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_dec1_bn2), A(X_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(X_dec1_relu2), A(X_dec1_bn2), (size_t)n * 12544);
+        rt_batchnorm_relu_forward_eval(A(X_dec1_relu2), A(X_dec1_conv2), NULL, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n, &g_head);
     return A(X_head);
@@ -426,44 +376,32 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     (void)drop;  /* no residual adds to switch off */
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_enc1_conv1), A(IT_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
-    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_enc1_bn1), A(IX_enc1_conv1), P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_enc1_relu1), A(IX_enc1_bn1), (size_t)n * 12544);
+    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu1), A(IX_enc1_conv1), NULL, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_enc1_conv2), A(IT_enc1_conv2), A(IX_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
-    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_enc1_bn2), A(IX_enc1_conv2), P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_enc1_relu2), A(IX_enc1_bn2), (size_t)n * 12544);
+    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu2), A(IX_enc1_conv2), NULL, P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_forward(A(IX_maxpool1), A(IX_enc1_relu2), n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_enc2_conv1), A(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
-    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_enc2_bn1), A(IX_enc2_conv1), P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_enc2_relu1), A(IX_enc2_bn1), (size_t)n * 6272);
+    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu1), A(IX_enc2_conv1), NULL, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_enc2_conv2), A(IT_enc2_conv2), A(IX_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
-    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_enc2_bn2), A(IX_enc2_conv2), P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_enc2_relu2), A(IX_enc2_bn2), (size_t)n * 6272);
+    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu2), A(IX_enc2_conv2), NULL, P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_forward(A(IX_maxpool2), A(IX_enc2_relu2), n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_mid_conv1), A(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
-    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_mid_bn1), A(IX_mid_conv1), P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
-    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_mid_relu1), A(IX_mid_bn1), (size_t)n * 3136);
+    /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_mid_relu1), A(IX_mid_conv1), NULL, P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_mid_conv2), A(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
-    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_mid_bn2), A(IX_mid_conv2), P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
-    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_mid_relu2), A(IX_mid_bn2), (size_t)n * 3136);
+    /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_mid_relu2), A(IX_mid_conv2), NULL, P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(IX_up1), A(IX_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
@@ -471,16 +409,12 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_concat_forward(A(IX_concat1), A(IX_enc2_relu2), n, 96, 64, 32, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_dec2_conv1), A(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
-    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_dec2_bn1), A(IX_dec2_conv1), P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_dec2_relu1), A(IX_dec2_bn1), (size_t)n * 6272);
+    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu1), A(IX_dec2_conv1), NULL, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_dec2_conv2), A(IT_dec2_conv2), A(IX_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
-    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_dec2_bn2), A(IX_dec2_conv2), P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_dec2_relu2), A(IX_dec2_bn2), (size_t)n * 6272);
+    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu2), A(IX_dec2_conv2), NULL, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(IX_up2), A(IX_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
@@ -488,16 +422,12 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     rt_concat_forward(A(IX_concat2), A(IX_enc1_relu2), n, 48, 32, 16, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_dec1_conv1), A(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
-    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_dec1_bn1), A(IX_dec1_conv1), P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_dec1_relu1), A(IX_dec1_bn1), (size_t)n * 12544);
+    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu1), A(IX_dec1_conv1), NULL, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_dec1_conv2), A(IT_dec1_conv2), A(IX_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
-    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_forward_eval(A(IX_dec1_bn2), A(IX_dec1_conv2), P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_forward(A(IX_dec1_relu2), A(IX_dec1_bn2), (size_t)n * 12544);
+    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu2), A(IX_dec1_conv2), NULL, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_forward(A(IX_head), NULL, A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n, &g_head);
     return A(IX_head);
@@ -514,18 +444,14 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head), A(X_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
     if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq(A(D_dec1_relu2), (size_t)n * 12544);
-    /* dec1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec1_bn2), A(D_dec1_relu2), A(X_dec1_relu2), (size_t)n * 12544, RT_SET);
-    /* dec1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_bn2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784, RT_SET);
+    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_relu2), A(X_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq(A(D_dec1_conv2), (size_t)n * 12544);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq(A(D_dec1_relu1), (size_t)n * 12544);
-    /* dec1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec1_bn1), A(D_dec1_relu1), A(X_dec1_relu1), (size_t)n * 12544, RT_SET);
-    /* dec1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_bn1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784, RT_SET);
+    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_relu1), A(X_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq(A(D_dec1_conv1), (size_t)n * 12544);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
@@ -536,18 +462,14 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_concat2] = rt_sumsq(A(D_up2), (size_t)n * 25088);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2, RT_SET);
-    /* dec2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec2_bn2), A(D_dec2_relu2), A(X_dec2_relu2), (size_t)n * 6272, RT_SET);
-    /* dec2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_bn2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196, RT_SET);
+    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_relu2), A(X_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq(A(D_dec2_conv2), (size_t)n * 6272);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq(A(D_dec2_relu1), (size_t)n * 6272);
-    /* dec2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_dec2_bn1), A(D_dec2_relu1), A(X_dec2_relu1), (size_t)n * 6272, RT_SET);
-    /* dec2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_bn1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196, RT_SET);
+    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_relu1), A(X_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq(A(D_dec2_conv1), (size_t)n * 6272);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
@@ -558,54 +480,42 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_concat1] = rt_sumsq(A(D_up1), (size_t)n * 12544);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2, RT_SET);
-    /* mid.relu2: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_mid_bn2), A(D_mid_relu2), A(X_mid_relu2), (size_t)n * 3136, RT_SET);
-    /* mid.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_bn2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49, RT_SET);
+    /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_relu2), A(X_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq(A(D_mid_conv2), (size_t)n * 3136);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq(A(D_mid_relu1), (size_t)n * 3136);
-    /* mid.relu1: relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_mid_bn1), A(D_mid_relu1), A(X_mid_relu1), (size_t)n * 3136, RT_SET);
-    /* mid.bn1: batchnorm, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_bn1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49, RT_SET);
+    /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_relu1), A(X_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq(A(D_mid_conv1), (size_t)n * 3136);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq(A(D_maxpool2), (size_t)n * 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2, RT_ADD);
-    /* enc2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc2_bn2), A(D_enc2_relu2), A(X_enc2_relu2), (size_t)n * 6272, RT_SET);
-    /* enc2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_bn2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196, RT_SET);
+    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_relu2), A(X_enc2_relu2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq(A(D_enc2_conv2), (size_t)n * 6272);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq(A(D_enc2_relu1), (size_t)n * 6272);
-    /* enc2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc2_bn1), A(D_enc2_relu1), A(X_enc2_relu1), (size_t)n * 6272, RT_SET);
-    /* enc2.bn1: batchnorm, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_bn1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196, RT_SET);
+    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_relu1), A(X_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq(A(D_enc2_conv1), (size_t)n * 6272);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq(A(D_maxpool1), (size_t)n * 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1, RT_ADD);
-    /* enc1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc1_bn2), A(D_enc1_relu2), A(X_enc1_relu2), (size_t)n * 12544, RT_SET);
-    /* enc1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_bn2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784, RT_SET);
+    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_relu2), A(X_enc1_relu2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq(A(D_enc1_conv2), (size_t)n * 12544);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq(A(D_enc1_relu1), (size_t)n * 12544);
-    /* enc1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:30) */
-    rt_relu_backward(A(D_enc1_bn1), A(D_enc1_relu1), A(X_enc1_relu1), (size_t)n * 12544, RT_SET);
-    /* enc1.bn1: batchnorm, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29) */
-    rt_batchnorm_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_bn1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784, RT_SET);
+    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    rt_batchnorm_relu_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_relu1), A(X_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq(A(D_enc1_conv1), (size_t)n * 12544);
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);

@@ -65,6 +65,12 @@ void klist_remove(KList *l, int i) {
     l->n--;
 }
 
+void klist_insert(KList *l, int i, const KCall *c) {
+    klist_push(l, c);
+    memmove(&l->v[i + 1], &l->v[i], (size_t)(l->n - 1 - i) * sizeof *l->v);
+    l->v[i] = *c;
+}
+
 KGeom *kprog_new_geom(KProgram *p, const char *type, int node) {
     KGeom *gm;
     p->geoms = xrealloc(p->geoms, (size_t)(p->ngeoms + 1) * sizeof *p->geoms);

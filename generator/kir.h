@@ -107,13 +107,15 @@ enum {
     G_KEEP = 16        /* ... and is not */
 };
 
-enum { KIR_MAX_ARGS = 14 };
+enum { KIR_MAX_ARGS = 14, KIR_MAX_ALSO = 3 };
 
 typedef struct {
     KernelId k;
     int nargs;
     KArg args[KIR_MAX_ARGS];
     int node;          /* the layer it computes (KF_PROBE: the layer probed) */
+    int also[KIR_MAX_ALSO];  /* other layers a fused call computes */
+    int nalso;
     int t;             /* step on the timeline */
     unsigned guard;    /* G_* */
     int opens;         /* first call of a layer's code: OPEN_LAYER or OPEN_LOSS */
@@ -155,6 +157,7 @@ int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Reg
 /* Appends a call; returns it for the caller to finish. */
 KCall *klist_push(KList *l, const KCall *c);
 void klist_remove(KList *l, int i);
+void klist_insert(KList *l, int i, const KCall *c);   /* c becomes call i */
 KGeom *kprog_new_geom(KProgram *p, const char *type, int node);
 
 /* Argument constructors. */

@@ -6,4 +6,5 @@
 void passes_run(KProgram *p) {
     pass_write_first(p);
     pass_add_alias(p);
+    pass_fuse(p);
 }

@@ -16,6 +16,10 @@ int pass_write_first(KProgram *p);
 ** other buffer where legal; returns the copies removed. */
 int pass_add_alias(KProgram *p);
 
+/* Batchnorm + relu (+ residual add) forward as one call, relu backward
+** folded into batchnorm backward; returns the fusions made. */
+int pass_fuse(KProgram *p);
+
 /* Builds inf, the evaluation-mode forward of train alone, with buffers of
 ** its own (IX_conv1); returns its call count. */
 int pass_inference(KProgram *inf, const KProgram *train);

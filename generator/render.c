@@ -8,6 +8,7 @@
 #include "ops.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *render_buffer(const KProgram *p, int buf, char *out, size_t cap) {
@@ -119,12 +120,20 @@ static void render_run(Emit *e, const KProgram *p, const KCall *c, int n, int dx
         } else if (c[i].guard & G_DROP) {
             int keep = 0;
             while (i + 1 + keep < n && (c[i + 1 + keep].guard & G_KEEP)) keep++;
+            int modes = keep == 2 && (c[i + 1].guard & G_TRAIN) && (c[i + 2].guard & G_EVAL);
             emit_line(e, "if (drop && drop[K_%s])%s", p->g->nodes[c[i].node]->cname,
-                      keep > 1 ? " {" : "");
+                      keep > 1 && !modes ? " {" : "");
             render_indented(e, p, &c[i], dx_guard);
-            emit_line(e, keep > 1 ? "} else {" : "else");
-            for (int k = 1; k <= keep; k++) render_indented(e, p, &c[i + k], dx_guard);
-            if (keep > 1) emit_line(e, "}");
+            if (modes) {   /* a fused call kept: else if (training) ... else ... */
+                emit_line(e, "else if (training)");
+                render_indented(e, p, &c[i + 1], dx_guard);
+                emit_line(e, "else");
+                render_indented(e, p, &c[i + 2], dx_guard);
+            } else {
+                emit_line(e, keep > 1 ? "} else {" : "else");
+                for (int k = 1; k <= keep; k++) render_indented(e, p, &c[i + k], dx_guard);
+                if (keep > 1) emit_line(e, "}");
+            }
             i += keep;
         } else {
             render_call(e, p, &c[i], dx_guard);
@@ -132,14 +141,57 @@ static void render_run(Emit *e, const KProgram *p, const KCall *c, int n, int dx
     }
 }
 
-static void layer_comment(Emit *e, const IrGraph *g, const IrNode *n) {
-    char desc[128], in[64], out[64], loc[512];
-    op_table[n->op].describe(g, n, desc, sizeof desc);
-    shape_str(g->nodes[n->src[0]]->shape, in, sizeof in);
-    shape_str(n->shape, out, sizeof out);
-    render_loc(n, loc, sizeof loc);
-    emit_line(e, "/* %s: %s, %s%s -> %s  (%s) */", n->name, desc, in, n->nsrc > 1 ? " ..." : "",
-              out, loc);
+/* Marks in covered[] the layers calls [0, n) compute. */
+static void mark_covered(const KCall *c, int n, char *covered) {
+    for (int i = 0; i < n; i++) {
+        covered[c[i].node] = 1;
+        for (int k = 0; k < c[i].nalso; k++) covered[c[i].also[k]] = 1;
+    }
+}
+
+/* Whether layer i's spec line is that of a covered layer before it. */
+static int loc_seen(const IrGraph *g, const char *covered, int i) {
+    for (int k = 0; k < i; k++)
+        if (covered[k] && g->nodes[k]->user_loc.line == g->nodes[i]->user_loc.line &&
+            strcmp(g->nodes[k]->user_loc.file, g->nodes[i]->user_loc.file) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+** The comment over a block of calls: the layers it computes in forward
+** order ("bn1 + relu"), what they are ("batchnorm + relu"), the shape going
+** in (" ..." with more inputs) and out, and their spec lines, each once.
+*/
+static void layer_comment(Emit *e, const IrGraph *g, const KCall *c, int n) {
+    char *covered = xcalloc((size_t)g->nnodes, 1), desc[128], in[64], out[64], loc[512];
+    Str names = {0}, descs = {0}, locs = {0};
+    const IrNode *first = NULL, *last = NULL;
+    const char *file = NULL;   /* of the last line named: later lines of it give the number only */
+    int more = 0;
+    mark_covered(c, n, covered);
+    for (int i = 0; i < g->nnodes; i++) {
+        const IrNode *nd = g->nodes[i];
+        if (!covered[i]) continue;
+        op_table[nd->op].describe(g, nd, desc, sizeof desc);
+        str_addf(&names, "%s%s", first ? " + " : "", nd->name);
+        str_addf(&descs, "%s%s", first ? " + " : "", desc);
+        if (!loc_seen(g, covered, i)) {
+            if (file && strcmp(file, nd->user_loc.file) == 0) snprintf(loc, sizeof loc, "%d", nd->user_loc.line);
+            else render_loc(nd, loc, sizeof loc);
+            str_addf(&locs, "%s%s", locs.buf ? ", " : "", loc);
+            file = nd->user_loc.file;
+        }
+        more |= nd->nsrc > 1;
+        if (!first) first = nd;
+        last = nd;
+    }
+    shape_str(g->nodes[first->src[0]]->shape, in, sizeof in);
+    shape_str(last->shape, out, sizeof out);
+    emit_line(e, "/* %s: %s, %s%s -> %s  (%s) */", names.buf, descs.buf, in, more ? " ..." : "",
+              out, locs.buf);
+    str_free(&names); str_free(&descs); str_free(&locs);
+    free(covered);
 }
 
 /* Where the block opened by call i ends: the calls of the same node that
@@ -161,12 +213,12 @@ void render_list(Emit *e, const KProgram *p, const KList *l) {
             render_call(e, p, c, 1);
             continue;
         }
-        if (c->opens == OPEN_LAYER) layer_comment(e, g, g->nodes[c->node]);
+        end = block_end(l, i);
+        if (c->opens == OPEN_LAYER) layer_comment(e, g, c, end - i);
         else
             emit_line(e, "/* loss: %s over %s */",
                       g->loss == LOSS_CROSS_ENTROPY ? "softmax cross-entropy" : "mean squared error",
                       g->nodes[c->node]->name);
-        end = block_end(l, i);
         for (int k = i; k < end; k++) all_dx &= (l->v[k].guard & G_DX) != 0;
         if (all_dx) emit_open(e, "if (dx)");
         render_run(e, p, c, end - i, !all_dx);

@@ -98,6 +98,23 @@ void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                            const float *mean, const float *rstd,
                            const float *gamma, int n, int c, int hw, RtStore st);
 
+/* Fused: out = relu(batchnorm(inp) + res), res (n,c,hw) or NULL for none;
+** bit for bit what the separate kernels give. Backward takes dout at the
+** relu and its output out, and stores dinp as rt_batchnorm_backward does. */
+void rt_batchnorm_relu_forward_train(float *out, float *mean, float *rstd,
+                                     float *run_mean, float *run_var,
+                                     const float *inp, const float *res,
+                                     const float *gamma, const float *beta,
+                                     int n, int c, int hw, float momentum, float eps);
+void rt_batchnorm_relu_forward_eval(float *out, const float *inp, const float *res,
+                                    const float *gamma, const float *beta,
+                                    const float *run_mean, const float *run_var,
+                                    int n, int c, int hw, float eps);
+void rt_batchnorm_relu_backward(float *dinp, float *dgamma, float *dbeta,
+                                const float *dout, const float *out, const float *inp,
+                                const float *mean, const float *rstd, const float *gamma,
+                                int n, int c, int hw, RtStore st);
+
 /* }==================================================================== */
 
 /* {====================================================================

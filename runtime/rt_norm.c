@@ -86,23 +86,49 @@ static void channel_stats(double *mean, double *var, const float *inp,
     *var = channel_sqdev(inp, n, c, hw, ch, *mean) / m;
 }
 
-/* out[i,ch,:] = inp[i,ch,:] * scale + shift, for every sample i */
-static void affine_channel(float *restrict out, const float *restrict inp, int n,
-                           int c, int hw, int ch, float scale, float shift) {
-    for (int i = 0; i < n; i++) {
-        size_t off = ((size_t)i * c + ch) * hw;
-        for (int j = 0; j < hw; j++) out[off + j] = inp[off + j] * scale + shift;
-    }
-}
-
 typedef struct {
     float *out, *mean, *rstd, *run_mean, *run_var, *dinp, *dgamma, *dbeta;
     /* read-only statistics: saved mean/rstd (backward), running mean/var (eval) */
     const float *inp, *dout, *gamma, *beta, *cmean, *crstd;
+    const float *res;    /* forward: residual added after the affine step, or NULL */
+    int relu;            /* forward: relu after that */
+    const float *mask;   /* backward: the fused relu's output, or NULL */
     int n, c, hw;
     float momentum, eps;
     RtStore st;          /* backward: how dinp is stored */
 } BnJob;
+
+/*
+** out[i,ch,:] = inp[i,ch,:] * scale + shift for every sample i, then the
+** fused epilogue: + res[i,ch,:] when res is given, relu when asked. Each
+** step rounds to float as the separate kernels would, so fusing changes
+** no bit of the result.
+*/
+static void affine_channel(const BnJob *j, int ch, float scale, float shift) {
+    for (int i = 0; i < j->n; i++) {
+        size_t off = ((size_t)i * j->c + ch) * j->hw;
+        float *restrict y = j->out + off;
+        const float *restrict x = j->inp + off, *restrict r = j->res ? j->res + off : NULL;
+        if (r && j->relu)
+            for (int q = 0; q < j->hw; q++) {
+                float v = x[q] * scale + shift;
+                v = v + r[q];
+                y[q] = v > 0.0f ? v : 0.0f;
+            }
+        else if (r)
+            for (int q = 0; q < j->hw; q++) {
+                float v = x[q] * scale + shift;
+                y[q] = v + r[q];
+            }
+        else if (j->relu)
+            for (int q = 0; q < j->hw; q++) {
+                float v = x[q] * scale + shift;
+                y[q] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (int q = 0; q < j->hw; q++) y[q] = x[q] * scale + shift;
+    }
+}
 
 static void train_part(void *p, int t, int nt) {
     const BnJob *j = p;
@@ -119,8 +145,7 @@ static void train_part(void *p, int t, int nt) {
         j->run_mean[ch] = (float)((1.0 - j->momentum) * j->run_mean[ch] + j->momentum * mu);
         j->run_var[ch] = (float)((1.0 - j->momentum) * j->run_var[ch] + j->momentum * unbiased);
         double scale = j->gamma[ch] * rs;
-        affine_channel(j->out, j->inp, j->n, j->c, j->hw, ch, (float)scale,
-                       (float)(j->beta[ch] - mu * scale));
+        affine_channel(j, ch, (float)scale, (float)(j->beta[ch] - mu * scale));
     }
 }
 
@@ -130,8 +155,20 @@ void rt_batchnorm_forward_train(float *out, float *mean, float *rstd,
                                 const float *inp, const float *gamma,
                                 const float *beta, int n, int c, int hw,
                                 float momentum, float eps) {
-    BnJob j = {out, mean, rstd, run_mean, run_var, NULL, NULL, NULL,
-               inp, NULL, gamma, beta, NULL, NULL, n, c, hw, momentum, eps, RT_SET};
+    BnJob j = {.out = out, .mean = mean, .rstd = rstd, .run_mean = run_mean,
+               .run_var = run_var, .inp = inp, .gamma = gamma, .beta = beta,
+               .n = n, .c = c, .hw = hw, .momentum = momentum, .eps = eps};
+    rt_par_run(train_part, &j, bn_threads(n, c, hw));
+}
+
+void rt_batchnorm_relu_forward_train(float *out, float *mean, float *rstd,
+                                     float *run_mean, float *run_var,
+                                     const float *inp, const float *res,
+                                     const float *gamma, const float *beta,
+                                     int n, int c, int hw, float momentum, float eps) {
+    BnJob j = {.out = out, .mean = mean, .rstd = rstd, .run_mean = run_mean,
+               .run_var = run_var, .inp = inp, .gamma = gamma, .beta = beta, .res = res,
+               .relu = 1, .n = n, .c = c, .hw = hw, .momentum = momentum, .eps = eps};
     rt_par_run(train_part, &j, bn_threads(n, c, hw));
 }
 
@@ -141,8 +178,7 @@ static void eval_part(void *p, int t, int nt) {
     rt_par_range(&lo, &hi, j->c, t, nt);
     for (int ch = lo; ch < hi; ch++) {
         double scale = j->gamma[ch] / sqrt((double)j->crstd[ch] + j->eps);
-        affine_channel(j->out, j->inp, j->n, j->c, j->hw, ch, (float)scale,
-                       (float)(j->beta[ch] - j->cmean[ch] * scale));
+        affine_channel(j, ch, (float)scale, (float)(j->beta[ch] - j->cmean[ch] * scale));
     }
 }
 
@@ -151,31 +187,48 @@ void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                                const float *beta, const float *run_mean,
                                const float *run_var, int n, int c, int hw,
                                float eps) {
-    BnJob j = {out, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-               inp, NULL, gamma, beta, run_mean, run_var, n, c, hw, 0.0f, eps, RT_SET};
+    BnJob j = {.out = out, .inp = inp, .gamma = gamma, .beta = beta, .cmean = run_mean,
+               .crstd = run_var, .n = n, .c = c, .hw = hw, .eps = eps};
     rt_par_run(eval_part, &j, bn_threads(n, c, hw));
+}
+
+void rt_batchnorm_relu_forward_eval(float *out, const float *inp, const float *res,
+                                    const float *gamma, const float *beta,
+                                    const float *run_mean, const float *run_var,
+                                    int n, int c, int hw, float eps) {
+    BnJob j = {.out = out, .inp = inp, .gamma = gamma, .beta = beta, .cmean = run_mean,
+               .crstd = run_var, .res = res, .relu = 1, .n = n, .c = c, .hw = hw, .eps = eps};
+    rt_par_run(eval_part, &j, bn_threads(n, c, hw));
+}
+
+/* The gradient reaching the batchnorm: dout, or with a fused relu after
+** it, dout where the relu's output (mask) is positive and 0 elsewhere. */
+static inline float gated(const float *dy, const float *mask, int q) {
+    return !mask || mask[q] > 0.0f ? dy[q] : 0.0f;
 }
 
 /*
 ** Sums over channel ch of dout and of dout*xhat, xhat recomputed from inp
 ** and the saved mean/rstd (saving xhat would cost a full activation).
 */
-static void channel_dsums(double *sd, double *sdx, const float *dout,
-                          const float *inp, float mean, float rstd,
-                          int n, int c, int hw, int ch) {
+static void channel_dsums(double *sd, double *sdx, const BnJob *j, float mean, float rstd,
+                          int ch) {
     double a[RT_LANES] = {0.0}, b[RT_LANES] = {0.0};
-    int body = hw - hw % RT_LANES;
-    for (int i = 0; i < n; i++) {
-        size_t off = ((size_t)i * c + ch) * hw;
-        const float *dy = dout + off, *x = inp + off;
-        for (int j = 0; j < body; j += RT_LANES)
+    int hw = j->hw, body = hw - hw % RT_LANES;
+    for (int i = 0; i < j->n; i++) {
+        size_t off = ((size_t)i * j->c + ch) * hw;
+        const float *dy = j->dout + off, *x = j->inp + off;
+        const float *m = j->mask ? j->mask + off : NULL;
+        for (int q = 0; q < body; q += RT_LANES)
             for (int l = 0; l < RT_LANES; l++) {
-                a[l] += dy[j + l];
-                b[l] += (double)dy[j + l] * ((x[j + l] - mean) * rstd);
+                float g = gated(dy, m, q + l);
+                a[l] += g;
+                b[l] += (double)g * ((x[q + l] - mean) * rstd);
             }
         for (int l = 0; l < hw - body; l++) {
-            a[l] += dy[body + l];
-            b[l] += (double)dy[body + l] * ((x[body + l] - mean) * rstd);
+            float g = gated(dy, m, body + l);
+            a[l] += g;
+            b[l] += (double)g * ((x[body + l] - mean) * rstd);
         }
     }
     *sd = lanes_total(a);
@@ -189,7 +242,7 @@ static void backward_part(void *p, int t, int nt) {
     rt_par_range(&lo, &hi, c, t, nt);
     for (int ch = lo; ch < hi; ch++) {
         double sd, sdx;
-        channel_dsums(&sd, &sdx, j->dout, j->inp, j->cmean[ch], j->crstd[ch], n, c, hw, ch);
+        channel_dsums(&sd, &sdx, j, j->cmean[ch], j->crstd[ch], ch);
         if (j->dbeta) j->dbeta[ch] += (float)sd;
         if (j->dgamma) j->dgamma[ch] += (float)sdx;
         if (!j->dinp) continue;
@@ -199,7 +252,9 @@ static void backward_part(void *p, int t, int nt) {
             size_t off = ((size_t)i * c + ch) * hw;
             float *restrict dx = j->dinp + off;
             const float *restrict dy = j->dout + off, *restrict x = j->inp + off;
-            RT_STORE_LOOP(j->st, q, 0, hw, dx, k * (dy[q] - md - (x[q] - mu) * rs * mdx));
+            const float *restrict msk = j->mask ? j->mask + off : NULL;
+            RT_STORE_LOOP(j->st, q, 0, hw, dx,
+                          k * (gated(dy, msk, (int)q) - md - (x[q] - mu) * rs * mdx));
         }
     }
 }
@@ -214,7 +269,18 @@ void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                            const float *dout, const float *inp,
                            const float *mean, const float *rstd,
                            const float *gamma, int n, int c, int hw, RtStore st) {
-    BnJob j = {NULL, NULL, NULL, NULL, NULL, dinp, dgamma, dbeta,
-               inp, dout, gamma, NULL, mean, rstd, n, c, hw, 0.0f, 0.0f, st};
+    BnJob j = {.dinp = dinp, .dgamma = dgamma, .dbeta = dbeta, .inp = inp, .dout = dout,
+               .gamma = gamma, .cmean = mean, .crstd = rstd, .n = n, .c = c, .hw = hw,
+               .st = st};
+    rt_par_run(backward_part, &j, bn_threads(n, c, hw));
+}
+
+void rt_batchnorm_relu_backward(float *dinp, float *dgamma, float *dbeta,
+                                const float *dout, const float *out, const float *inp,
+                                const float *mean, const float *rstd, const float *gamma,
+                                int n, int c, int hw, RtStore st) {
+    BnJob j = {.dinp = dinp, .dgamma = dgamma, .dbeta = dbeta, .inp = inp, .dout = dout,
+               .mask = out, .gamma = gamma, .cmean = mean, .crstd = rstd, .n = n, .c = c,
+               .hw = hw, .st = st};
     rt_par_run(backward_part, &j, bn_threads(n, c, hw));
 }

@@ -147,6 +147,62 @@ static void test_bn_backward_vector(void **state) {
     check_backward(6, 3, 1);
 }
 
+/*
+** The fused kernels give, bit for bit, what the separate kernels give:
+** relu(batchnorm(x) + res) forward in training (same running statistics)
+** and evaluation, with and without res, and backward with the relu's
+** gradient masked in. The separate results were checked above against
+** references and finite differences, so this carries those checks over.
+*/
+static void test_bn_relu_fused(void **state) {
+    (void)state;
+    tr_seed(16);
+    int n = 3, c = 4, hw = 13;
+    size_t len = (size_t)n * c * hw;
+    for (int with_res = 0; with_res < 2; with_res++) {
+        BnCase a = bn_new(n, c, hw), b = bn_new(n, c, hw);
+        float *res = tr_alloc(len), *sum = tr_alloc(len), *want = tr_alloc(len);
+        float *dy = tr_alloc(len), *dx1 = tr_alloc(len), *dx2 = tr_alloc(len);
+        float *dg1 = tr_alloc(c), *db1 = tr_alloc(c), *dg2 = tr_alloc(c), *db2 = tr_alloc(c);
+        tr_fill(res, len, -2, 2);
+        memcpy(b.x, a.x, len * 4);   /* b: the same inputs as a */ memcpy(b.gamma, a.gamma, c * 4); memcpy(b.beta, a.beta, c * 4);
+        memcpy(b.rm, a.rm, c * 4); memcpy(b.rv, a.rv, c * 4);
+        /* separate: batchnorm, add, relu */
+        rt_batchnorm_forward_train(a.out, a.mean, a.rstd, a.rm, a.rv, a.x, a.gamma, a.beta,
+                                   n, c, hw, MOMENTUM, EPS);
+        if (with_res) rt_add_forward(sum, a.out, res, len);
+        else memcpy(sum, a.out, len * 4);
+        rt_relu_forward(want, sum, len);
+        rt_batchnorm_relu_forward_train(b.out, b.mean, b.rstd, b.rm, b.rv, b.x,
+                                        with_res ? res : NULL, b.gamma, b.beta, n, c, hw,
+                                        MOMENTUM, EPS);
+        assert_memory_equal(b.out, want, len * 4);
+        assert_memory_equal(b.rm, a.rm, c * 4);
+        assert_memory_equal(b.rv, a.rv, c * 4);
+        /* backward: relu's, then batchnorm's, against the fused one */
+        tr_fill(dy, len, -1, 1);
+        rt_relu_backward(sum, dy, want, len, RT_SET);
+        rt_batchnorm_backward(dx1, dg1, db1, sum, a.x, a.mean, a.rstd, a.gamma, n, c, hw,
+                              RT_SET);
+        rt_batchnorm_relu_backward(dx2, dg2, db2, dy, b.out, b.x, b.mean, b.rstd, b.gamma,
+                                   n, c, hw, RT_SET);
+        assert_memory_equal(dx2, dx1, len * 4);
+        assert_memory_equal(dg2, dg1, c * 4);
+        assert_memory_equal(db2, db1, c * 4);
+        /* evaluation */
+        rt_batchnorm_forward_eval(a.out, a.x, a.gamma, a.beta, a.rm, a.rv, n, c, hw, EPS);
+        if (with_res) rt_add_forward(sum, a.out, res, len);
+        else memcpy(sum, a.out, len * 4);
+        rt_relu_forward(want, sum, len);
+        rt_batchnorm_relu_forward_eval(b.out, b.x, with_res ? res : NULL, b.gamma, b.beta, b.rm,
+                                       b.rv, n, c, hw, EPS);
+        assert_memory_equal(b.out, want, len * 4);
+        free(res); free(sum); free(want); free(dy); free(dx1); free(dx2);
+        free(dg1); free(db1); free(dg2); free(db2);
+        bn_free(&a); bn_free(&b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bn_train_forward_spatial),
@@ -154,6 +210,7 @@ int main(void) {
         cmocka_unit_test(test_bn_eval_forward),
         cmocka_unit_test(test_bn_backward_spatial),
         cmocka_unit_test(test_bn_backward_vector),
+        cmocka_unit_test(test_bn_relu_fused),
     };
     return cmocka_run_group_tests_name("rt_norm", tests, NULL, NULL);
 }
