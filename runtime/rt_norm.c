@@ -201,10 +201,56 @@ void rt_batchnorm_relu_forward_eval(float *out, const float *inp, const float *r
     rt_par_run(eval_part, &j, bn_threads(n, c, hw));
 }
 
-/* The gradient reaching the batchnorm: dout, or with a fused relu after
-** it, dout where the relu's output (mask) is positive and 0 elsewhere. */
-static inline float gated(const float *dy, const float *mask, int q) {
-    return !mask || mask[q] > 0.0f ? dy[q] : 0.0f;
+/* a[l] += dy, b[l] += dy*xhat over len values, len a multiple of RT_LANES,
+** element q going to lane q % RT_LANES. */
+static void lane_dsums(double *a, double *b, const float *dy, const float *x, float mean,
+                       float rstd, int len) {
+    for (int q = 0; q < len; q += RT_LANES)
+        for (int l = 0; l < RT_LANES; l++) {
+            a[l] += dy[q + l];
+            b[l] += (double)dy[q + l] * ((x[q + l] - mean) * rstd);
+        }
+}
+
+/* The same for the last len < RT_LANES values, element q to lane q. */
+static void tail_dsums(double *a, double *b, const float *dy, const float *x, float mean,
+                       float rstd, int len) {
+    for (int l = 0; l < len; l++) {
+        a[l] += dy[l];
+        b[l] += (double)dy[l] * ((x[l] - mean) * rstd);
+    }
+}
+
+/* g = dout where the fused relu's output is positive, 0 elsewhere. */
+static void relu_gate(float *restrict g, const float *restrict dy, const float *restrict mask,
+                      int len) {
+    for (int q = 0; q < len; q++) g[q] = mask[q] > 0.0f ? dy[q] : 0.0f;
+}
+
+enum { GATE_CHUNK = 16 * RT_LANES };
+
+/*
+** Adds one sample's run of hw values of a channel into the lane sums. The
+** gradient is dout, or with a fused relu after the batchnorm, dout gated by
+** the relu's output (mask), chunk by chunk through a small buffer so both
+** cases share the summing loops and add in the same order.
+*/
+static void add_dsums(double *a, double *b, const float *dy, const float *mask,
+                      const float *x, float mean, float rstd, int hw) {
+    int body = hw - hw % RT_LANES;
+    float g[GATE_CHUNK];
+    if (!mask) {
+        lane_dsums(a, b, dy, x, mean, rstd, body);
+        tail_dsums(a, b, dy + body, x + body, mean, rstd, hw - body);
+        return;
+    }
+    for (int q = 0; q < body; q += GATE_CHUNK) {
+        int len = body - q < GATE_CHUNK ? body - q : GATE_CHUNK;
+        relu_gate(g, dy + q, mask + q, len);
+        lane_dsums(a, b, g, x + q, mean, rstd, len);
+    }
+    relu_gate(g, dy + body, mask + body, hw - body);
+    tail_dsums(a, b, g, x + body, mean, rstd, hw - body);
 }
 
 /*
@@ -214,22 +260,10 @@ static inline float gated(const float *dy, const float *mask, int q) {
 static void channel_dsums(double *sd, double *sdx, const BnJob *j, float mean, float rstd,
                           int ch) {
     double a[RT_LANES] = {0.0}, b[RT_LANES] = {0.0};
-    int hw = j->hw, body = hw - hw % RT_LANES;
     for (int i = 0; i < j->n; i++) {
-        size_t off = ((size_t)i * j->c + ch) * hw;
-        const float *dy = j->dout + off, *x = j->inp + off;
-        const float *m = j->mask ? j->mask + off : NULL;
-        for (int q = 0; q < body; q += RT_LANES)
-            for (int l = 0; l < RT_LANES; l++) {
-                float g = gated(dy, m, q + l);
-                a[l] += g;
-                b[l] += (double)g * ((x[q + l] - mean) * rstd);
-            }
-        for (int l = 0; l < hw - body; l++) {
-            float g = gated(dy, m, body + l);
-            a[l] += g;
-            b[l] += (double)g * ((x[body + l] - mean) * rstd);
-        }
+        size_t off = ((size_t)i * j->c + ch) * j->hw;
+        add_dsums(a, b, j->dout + off, j->mask ? j->mask + off : NULL, j->inp + off, mean, rstd,
+                  j->hw);
     }
     *sd = lanes_total(a);
     *sdx = lanes_total(b);
@@ -253,8 +287,11 @@ static void backward_part(void *p, int t, int nt) {
             float *restrict dx = j->dinp + off;
             const float *restrict dy = j->dout + off, *restrict x = j->inp + off;
             const float *restrict msk = j->mask ? j->mask + off : NULL;
-            RT_STORE_LOOP(j->st, q, 0, hw, dx,
-                          k * (gated(dy, msk, (int)q) - md - (x[q] - mu) * rs * mdx));
+            if (msk)
+                RT_STORE_LOOP(j->st, q, 0, hw, dx,
+                              k * ((msk[q] > 0.0f ? dy[q] : 0.0f) - md - (x[q] - mu) * rs * mdx));
+            else
+                RT_STORE_LOOP(j->st, q, 0, hw, dx, k * (dy[q] - md - (x[q] - mu) * rs * mdx));
         }
     }
 }
