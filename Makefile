@@ -10,19 +10,33 @@
 #   make build/NAME      a model binary from generated/NAME.c
 #   make experiments     the skip-connection experiments (tools/experiments.sh;
 #                        hours; QUICK=1 for a run of about a minute)
+#   make test SANITIZE=1 the same, everything built by clang with AddressSanitizer
+#                        (leaks included) and UndefinedBehaviorSanitizer, in build-san/
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+B   := build-san
+CC  := clang
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+B   := build
+SAN :=
+endif
+# The test scripts build and run from the same folder with the same flags.
+export SKIPC_BUILD := $(B)
+export SKIPC_SAN := $(SAN)
 
 CC      ?= cc
 PKGS    := lua5.4 openblas cmocka zlib
-CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
-RTFLAGS := -std=c11 -O3 -march=native -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L
+CFLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(SAN)
+RTFLAGS := -std=c11 -O3 -march=native -g -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L $(SAN)
 # Generated code is C99 and must stay warning-free under -pedantic.
-GENFLAGS := -std=c99 -O3 -march=native -g -Wall -Wextra -Werror -pedantic
+GENFLAGS := -std=c99 -O3 -march=native -g -Wall -Wextra -Werror -pedantic $(SAN)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null) -lm
 RT_LIBS    = $(shell pkg-config --libs openblas zlib 2>/dev/null) -lm -lpthread
 TEST_LIBS  = $(shell pkg-config --libs cmocka 2>/dev/null)
 
-B := build
 GEN_SRC  := $(wildcard generator/*.c)
 GEN_OBJ  := $(GEN_SRC:%.c=$(B)/%.o) $(B)/generator/stdlib_lua.o
 GEN_LIB  := $(wildcard generator/lib/skipc/*.lua)
@@ -44,7 +58,7 @@ deps:
 
 # ---------------------------------------------------------------- generator
 $(B)/skipc: $(GEN_OBJ)
-	$(CC) -o $@ $^ $(LUA_LIBS)
+	$(CC) $(SAN) -o $@ $^ $(LUA_LIBS)
 
 $(B)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def)
 	@mkdir -p $(@D)

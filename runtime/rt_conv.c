@@ -189,13 +189,19 @@ static void init_bias(float *out, const float *b, int oc, int ohw) {
     }
 }
 
+/* Part t's slice of the column scratch; NULL on the pointwise path, which
+** passes no scratch (the sample itself is its column matrix). */
+static float *col_slice(float *col, const RtConv *g, int t) {
+    return col ? col + (size_t)t * rt_conv2d_col_floats(g) : NULL;
+}
+
 /* Forward of samples [lo,hi) of part t, unfolding into col slice t. */
 static void forward_part(void *p, int t, int nt) {
     const ConvJob *j = p;
     const RtConv *g = j->g;
     int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
     int kk = cg * g->k * g->k, lo, hi;
-    float *col = j->col + (size_t)t * rt_conv2d_col_floats(g);
+    float *col = col_slice(j->col, g, t);
     rt_par_range(&lo, &hi, j->n, t, nt);
     for (int s = lo; s < hi; s++) {
         const float *x = j->inp + (size_t)s * g->c * g->h * g->w;
@@ -304,7 +310,7 @@ static void input_grad_part(void *p, int t, int nt) {
         }
         return;
     }
-    float *col = j->col + (size_t)t * rt_conv2d_col_floats(g);
+    float *col = col_slice(j->col, g, t);
     for (int s = lo; s < hi; s++)
         input_grad(j->dinp + s * in_sz, col, j->dout + s * out_sz, j->w, g, j->st);
 }
@@ -331,7 +337,7 @@ static void weight_grad_part(void *p, int t, int nt) {
     int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
     int kk = cg * g->k * g->k, rows = g->c * g->k * g->k, nc = dw_chunks(g);
     size_t in_sz = (size_t)g->c * g->h * g->w, out_sz = (size_t)g->oc * ohw;
-    float *col = j->col + (size_t)t * rt_conv2d_col_floats(g);
+    float *col = col_slice(j->col, g, t);
     for (int ch = t; ch < nc; ch += nt) {
         int r0, r1;
         rt_par_range(&r0, &r1, rows, ch, nc);

@@ -10,7 +10,8 @@
 #   -- status: <exit status, default 1>
 set -u
 cd "$(dirname "$0")/.."
-skipc=build/skipc
+. tests/build_env.sh
+skipc=$B/skipc
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0

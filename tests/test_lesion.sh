@@ -3,20 +3,23 @@
 # k of the full network equals the network generated with block k cut.
 set -u
 cd "$(dirname "$0")/.."
-out=build/tests/lesion
+. tests/build_env.sh
+out=$B/tests/lesion
 mkdir -p "$out"
 pkg="$(pkg-config --cflags openblas cmocka)"
 libs="$(pkg-config --libs openblas cmocka) -lm -lpthread"
-build/skipc tests/specs/lesion.lua -o "$out/lesion_full.c" || exit 1
-gcc -std=c99 -O2 -Iruntime -I"$out" -c "$out/lesion_full.c" -o "$out/lesion_full.o" || exit 1
+"$B/skipc" tests/specs/lesion.lua -o "$out/lesion_full.c" || exit 1
+# shellcheck disable=SC2086
+$CCT -std=c99 -O2 $SAN -Iruntime -I"$out" -c "$out/lesion_full.c" -o "$out/lesion_full.o" || exit 1
 failed=0
 for k in 1 2 3; do
-    build/skipc tests/specs/lesion.lua -D cut=$k -o "$out/lesion_cut$k.c" &&
-    gcc -std=c99 -O2 -Iruntime -I"$out" -c "$out/lesion_cut$k.c" -o "$out/lesion_cut$k.o" &&
+    "$B/skipc" tests/specs/lesion.lua -D cut=$k -o "$out/lesion_cut$k.c" &&
     # shellcheck disable=SC2086
-    gcc -std=c11 -O2 $pkg -Iruntime -I"$out" -DCUT=$k -DCUT_MODEL=lesion_cut${k}_model \
+    $CCT -std=c99 -O2 $SAN -Iruntime -I"$out" -c "$out/lesion_cut$k.c" -o "$out/lesion_cut$k.o" &&
+    # shellcheck disable=SC2086
+    $CCT -std=c11 -O2 $SAN $pkg -Iruntime -I"$out" -DCUT=$k -DCUT_MODEL=lesion_cut${k}_model \
         -DCUT_HEADER="\"lesion_cut$k.h\"" -o "$out/check_cut$k" tests/lesion_check.c \
-        "$out/lesion_full.o" "$out/lesion_cut$k.o" build/libskipcrt.a $libs &&
+        "$out/lesion_full.o" "$out/lesion_cut$k.o" "$B/libskipcrt.a" $libs &&
     "$out/check_cut$k" || failed=$((failed + 1))
 done
 [ "$failed" -eq 0 ]

@@ -6,7 +6,8 @@
 # Usage: tests/test_models.sh [NAME...]   (default: all)
 set -u
 cd "$(dirname "$0")/.."
-out=build/tests/models
+. tests/build_env.sh
+out=$B/tests/models
 mkdir -p "$out"
 pkg="$(pkg-config --cflags openblas cmocka)"
 libs="$(pkg-config --libs openblas cmocka) -lm -lpthread"
@@ -25,14 +26,14 @@ check_model() {
         esac
     done
     # shellcheck disable=SC2086
-    build/skipc "$spec" -o "$out/$name.c" $defs || return 1
+    "$B/skipc" "$spec" -o "$out/$name.c" $defs || return 1
     clang $warn -O1 -Iruntime -I"$out" -c "$out/$name.c" -o "$out/$name.clang.o" || return 1
     # shellcheck disable=SC2086
-    gcc $warn -O2 -march=native $pkg -Iruntime -I"$out" -c "$out/$name.c" -o "$out/$name.o" || return 1
+    $CCT $warn -O2 -march=native $SAN $pkg -Iruntime -I"$out" -c "$out/$name.c" -o "$out/$name.o" || return 1
     # shellcheck disable=SC2086
-    gcc -std=c11 -O2 -march=native $pkg $smoke -Iruntime -I"$out" \
+    $CCT -std=c11 -O2 -march=native $SAN $pkg $smoke -Iruntime -I"$out" \
         -DSKIPC_MODEL="${name}_model" -DSKIPC_MODEL_HEADER="\"$name.h\"" \
-        -o "$out/check_$name" tests/model_check.c "$out/$name.o" build/libskipcrt.a $libs || return 1
+        -o "$out/check_$name" tests/model_check.c "$out/$name.o" "$B/libskipcrt.a" $libs || return 1
     "$out/check_$name"
 }
 

@@ -52,6 +52,7 @@ else
     WORK=${WORK:-build/experiments}
 fi
 THREADS=${THREADS:-2}
+B=${SKIPC_BUILD:-build}   # where make builds the model binaries
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 ALL_PARTS="gradflow degradation lesion concat"
 PARTS=${*:-$ALL_PARTS}
@@ -67,7 +68,7 @@ DEG_MODELS="plain20 plain56 resnet20 resnet56"
 
 tools/install-deps.sh gnuplot-nox || echo "experiments: gnuplot-nox not installed; no plots" >&2
 bins=""
-for m in $GF_MODELS; do bins="$bins build/$m build/${m}_nonorm"; done
+for m in $GF_MODELS; do bins="$bins $B/$m $B/${m}_nonorm"; done
 # shellcheck disable=SC2086
 make -s $bins
 
@@ -135,7 +136,7 @@ run_gradflow() {
             files=""
             for s in $SEEDS; do
                 f="$OUT/gradflow/$m.seed$s.csv"
-                "build/$m" gradflow --init --seed "$s" --batches "$BATCHES" --batch "$GF_BATCH" \
+                "$B/$m" gradflow --init --seed "$s" --batches "$BATCHES" --batch "$GF_BATCH" \
                     --limit-train "$LIMIT_TRAIN" --data "$DATA" --threads "$THREADS" --csv "$f" \
                     > "$OUT/gradflow/$m.seed$s.txt"
                 files="$files $f"
@@ -195,18 +196,18 @@ run_base() {
     echo "$WORK/$1.e$EPOCHS.train$LIMIT_TRAIN.test$LIMIT_TEST.t$THREADS"
 }
 
-# Trains build/M for EPOCHS epochs, resuming a checkpoint left by an
+# Trains $B/M for EPOCHS epochs, resuming a checkpoint left by an
 # interrupted earlier run of this script, and copies its logs to OUT/train.
 train_model() {
     m=$1; run=$(run_base "$m")
     ck="$run.safetensors"
     mkdir -p "$OUT/train"
     if [ -f "$ck" ]; then
-        "build/$m" train --resume "$ck" --out "$ck" --epochs "$EPOCHS" --limit-test "$LIMIT_TEST" \
+        "$B/$m" train --resume "$ck" --out "$ck" --epochs "$EPOCHS" --limit-test "$LIMIT_TEST" \
             --data "$DATA" --threads "$THREADS" --log "$run.csv" >> "$run.txt"
     else
         rm -f "$run.csv" "$run.txt"
-        "build/$m" train --epochs "$EPOCHS" --seed 1 --limit-train "$LIMIT_TRAIN" \
+        "$B/$m" train --epochs "$EPOCHS" --seed 1 --limit-train "$LIMIT_TRAIN" \
             --limit-test "$LIMIT_TEST" --data "$DATA" --threads "$THREADS" --out "$ck" \
             --log "$run.csv" > "$run.txt"
     fi
@@ -275,12 +276,12 @@ run_lesion() {
     mkdir -p "$OUT/lesion"
     train_model resnet56
     train_model plain56
-    "build/resnet56" lesion --weights "$(run_base resnet56).safetensors" --data "$DATA" \
+    "$B/resnet56" lesion --weights "$(run_base resnet56).safetensors" --data "$DATA" \
         --limit-test "$LESION_TEST" --draws "$DRAWS" --max-k "$MAX_K" --seed 1 --threads "$THREADS" \
         --csv "$OUT/lesion/resnet56.csv" > "$OUT/lesion/resnet56.txt"
     # plain56 has no residual add: the command says so; its baseline is the reference.
-    "build/plain56" lesion --weights "$(run_base plain56).safetensors" | tee "$OUT/lesion/plain56.txt"
-    "build/plain56" eval --weights "$(run_base plain56).safetensors" --data "$DATA" \
+    "$B/plain56" lesion --weights "$(run_base plain56).safetensors" | tee "$OUT/lesion/plain56.txt"
+    "$B/plain56" eval --weights "$(run_base plain56).safetensors" --data "$DATA" \
         --limit-test "$LESION_TEST" --threads "$THREADS" >> "$OUT/lesion/plain56.txt"
     plain=$(sed -n 's/^test loss .* accuracy \([0-9.]*\)%.*/\1/p' "$OUT/lesion/plain56.txt")
     {
@@ -331,7 +332,7 @@ EOF
 # model,params,trainable,mflops,arena_bytes_b128,epochs,test_acc
 concat_row() {
     m=$1
-    "build/$m" info --batch 128 > "$OUT/concat/$m.info.txt"
+    "$B/$m" info --batch 128 > "$OUT/concat/$m.info.txt"
     acc=$(epoch_rows "$m" "$OUT/train/$m.csv" | tail -n 1 | awk -F, '{ printf "%.4f", 1 - $6 }')
     ep=$(epoch_rows "$m" "$OUT/train/$m.csv" | tail -n 1 | cut -d, -f2)
     awk -v m="$m" -v acc="$acc" -v ep="$ep" '
