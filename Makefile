@@ -10,6 +10,8 @@
 #   make build/NAME      a model binary from generated/NAME.c
 #   make experiments     the skip-connection experiments (tools/experiments.sh;
 #                        hours; QUICK=1 for a run of about a minute)
+#   make proptest        property tests on random topologies (tests/proptest.sh):
+#                        COUNT=1000 seeds from SEED=1 (make test runs 30)
 #   make test SANITIZE=1 the same, everything built by clang with AddressSanitizer
 #                        (leaks included) and UndefinedBehaviorSanitizer, in build-san/
 
@@ -48,7 +50,8 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 MODELS   := $(shell awk '!/^[ \t]*(\#|$$)/ {print $$1}' specs/models.txt 2>/dev/null)
 
-.PHONY: all deps gen check-generated test run-tests demo run-demo experiments run-experiments clean
+.PHONY: all deps gen check-generated test run-tests proptest run-proptest demo run-demo \
+        experiments run-experiments clean
 .SECONDARY:
 
 all: $(B)/skipc $(B)/libskipcrt.a
@@ -125,7 +128,7 @@ $(GEN_TESTS): $(B)/tests/%: tests/%.c tests/pass_util.h $(filter-out $(B)/genera
 	    $(filter-out $(B)/generator/main.o,$(GEN_OBJ)) $(TEST_LIBS) $(LUA_LIBS)
 
 SCRIPT_TESTS := tests/test_check_generated.sh tests/test_generator.sh tests/test_models.sh \
-                tests/test_lesion.sh tests/test_experiments.sh
+                tests/test_lesion.sh tests/proptest.sh tests/test_experiments.sh
 
 # test and demo install what is missing first, then build in a second make,
 # whose pkg-config flags see the installed packages.
@@ -134,6 +137,14 @@ test: deps
 
 run-tests: all $(TESTS)
 	tools/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
+
+COUNT ?= 1000
+SEED ?= 1
+proptest: deps
+	@$(MAKE) --no-print-directory run-proptest
+
+run-proptest: all $(B)/tests/test_plan
+	tests/proptest.sh $(COUNT) $(SEED)
 
 demo: deps
 	@$(MAKE) --no-print-directory run-demo

@@ -114,8 +114,8 @@ static const RtParamInfo tensors[] = {
 };
 
 static const RtLayerInfo layers[] = {
-    {"fc1", "linear", "specs/mlp.lua:5", 1},
-    {"fc2", "linear", "specs/mlp.lua:6", 2},
+    {"fc1", "linear", "specs/mlp.lua:5", 1, 1},
+    {"fc2", "linear", "specs/mlp.lua:6", 2, 0},
 };
 
 const RtModel mlp_model = {

@@ -122,12 +122,6 @@ static void lower_loss(KProgram *p, int t, KList *bwd) {
     bwd->v[0].opens = OPEN_LOSS;
 }
 
-/* The node whose step computes a tensor: views resolve to their source. */
-static int root_of(const IrGraph *g, int node) {
-    while (op_table[g->nodes[node]->op].flags & OPF_VIEW) node = g->nodes[node]->src[0];
-    return node;
-}
-
 /*
 ** Gradient-flow probes: the gradient reaching a layer's input is complete
 ** once every consumer of that input has run its backward step, i.e. just
@@ -140,7 +134,7 @@ static void add_probes(KProgram *p, int producer, int t) {
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
         KCall c;
-        if (!ops_is_layer(n) || root_of(g, n->src[0]) != producer) continue;
+        if (!ops_is_layer(n) || ops_root(g, n->src[0]) != producer) continue;
         memset(&c, 0, sizeof c);
         c.k = K_SUMSQ;
         c.nargs = 2;

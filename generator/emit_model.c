@@ -299,7 +299,8 @@ static void emit_tables(Ctx *c) {
         char loc[512];
         if (!ops_is_layer(n)) continue;
         render_loc(n, loc, sizeof loc);
-        emit_line(&c->e, "{\"%s\", \"%s\", \"%s\", %d},", n->name, op_names[n->op], loc, n->depth);
+        emit_line(&c->e, "{\"%s\", \"%s\", \"%s\", %d, %d},", n->name, op_names[n->op], loc,
+                  n->depth, ops_root(c->g, n->src[0]) == c->g->input);
         nl++;
     }
     emit_close(&c->e, ";");

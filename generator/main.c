@@ -26,6 +26,8 @@ static const char usage[] =
     "options (in any order):\n"
     "  -o OUT.c          output file; the header goes to OUT.h\n"
     "  -D key=value      set a value the spec reads with param(\"key\", default)\n"
+    "  -O0               no rewriting passes (write-first, add-alias, fusion): the\n"
+    "                    plain lowering, which computes the same bits, for checking them\n"
     "  -h, --help        show this help\n"
     "\n"
     "Nothing is written unless the whole spec compiles; errors name the spec\n"
@@ -33,6 +35,7 @@ static const char usage[] =
 
 typedef struct {
     const char *spec, *out;
+    int no_passes;
     Define defs[64];
     int ndefs;
 } Args;
@@ -58,6 +61,7 @@ static int parse_args(Args *a, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) { fputs(usage, stdout); return 1; }
+        if (!strcmp(s, "-O0")) { a->no_passes = 1; continue; }
         if (!strcmp(s, "-o") || !strcmp(s, "-D")) {
             if (i + 1 == argc) { fprintf(stderr, "skipc: %s needs an argument\n", s); return -1; }
             if (s[1] == 'o') a->out = argv[++i];
@@ -161,7 +165,7 @@ static int compile(Args *a, const char *name) {
         return -1;
     }
     autodiff(&prog, g);
-    passes_run(&prog);
+    if (!a->no_passes) passes_run(&prog);
     pass_inference(&inf, &prog);
     if (plan_build(&plan, &prog) == 0 && plan_build(&inf_plan, &inf) == 0) {
         info.name = name;

@@ -320,6 +320,11 @@ int64_t ops_hw(Shape s) { return hw_of(s); }
 
 int ops_has_code(const IrNode *n) { return n->live && op_table[n->op].lower_fwd != NULL; }
 
+int ops_root(const IrGraph *g, int node) {
+    while (op_table[g->nodes[node]->op].flags & OPF_VIEW) node = g->nodes[node]->src[0];
+    return node;
+}
+
 int ops_is_layer(const IrNode *n) {
     return n->live && (n->nparam > 0 || (op_table[n->op].flags & OPF_SKIP));
 }

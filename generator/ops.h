@@ -43,6 +43,10 @@ OpKind ops_find(const char *name);
 /* A node that runs kernels (live, neither the input nor a view). */
 int ops_has_code(const IrNode *n);
 
+/* The node whose kernels compute node's tensor: views resolve to their
+** source. */
+int ops_root(const IrGraph *g, int node);
+
 /* A layer in the model's tables (and gradient probes): a live node with
 ** parameters, or a skip. */
 int ops_is_layer(const IrNode *n);

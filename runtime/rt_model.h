@@ -46,6 +46,7 @@ typedef struct {
     const char *op;         /* "conv2d", "linear", "batchnorm", "add", ... */
     const char *loc;        /* spec file:line */
     int depth;              /* weighted layers on the longest path from the input */
+    int reads_input;        /* its (first) input is the model input itself */
 } RtLayerInfo;
 
 /* A residual add that a lesion study can cut (RtModel.forward's drop[]). */

@@ -61,6 +61,20 @@ static void fill_normal(float *v, size_t len, RtRng *r) {
     for (size_t i = 0; i < len; i++) v[i] = rt_rng_normal(r);
 }
 
+/*
+** Biases start at zero, so a layer that reads relu zeros through a 1x1 or
+** strided convolution puts exact zeros into the next relu: a kink at the
+** very point checked, where the one-sided slopes differ at any step size.
+** Small random biases move the check off it.
+*/
+static void perturb_biases(const RtModel *m, float *params, RtRng *r) {
+    for (int t = 0; t < m->num_tensors; t++) {
+        const RtParamInfo *p = &m->tensors[t];
+        if (p->kind != RT_PARAM_BIAS && p->kind != RT_PARAM_BN_BIAS) continue;
+        for (size_t i = 0; i < p->len; i++) params[p->offset + i] = 0.1f * rt_rng_normal(r);
+    }
+}
+
 /* Labels: per sample (vector output) or per pixel (map output). */
 static void *make_target(const RtModel *m, size_t out_len, int n, RtRng *r) {
     size_t count = m->out_ndim == 3 ? (size_t)m->out_shape[1] * m->out_shape[2] : 1;
@@ -90,6 +104,7 @@ static Fixture *fixture_new(int n) {
     f->x = malloc(sizeof(float) * f->in_len * (size_t)n);
     f->dx = malloc(sizeof(float) * f->in_len * (size_t)n);
     m->init(f->params, 42);
+    perturb_biases(m, f->params, &r);
     fill_normal(f->x, f->in_len * (size_t)n, &r);
     f->target = make_target(m, f->out_len, n, &r);
     return f;
@@ -126,7 +141,7 @@ static double loss_step(void) {
 ** the model's inputs) along a unit mix of g and noise: fills *ana and *num.
 */
 static void directional(Fixture *f, float *w, const float *g, size_t len, RtRng *r,
-                        double *ana, double *num) {
+                        double step, double *ana, double *num) {
     double gn = 0, rn = 0, vn = 0, dot = 0, eps, lp, lm;
     float *v = malloc(sizeof(float) * len), *w0 = malloc(sizeof(float) * len);
     fill_normal(v, len, r);
@@ -137,8 +152,12 @@ static void directional(Fixture *f, float *w, const float *g, size_t len, RtRng 
         vn += (double)v[i] * v[i];
     }
     vn = sqrt(vn);
+    if (vn < 1e-3) {   /* the noise cancelled g (a tensor of one element): g alone */
+        for (size_t i = 0; i < len; i++) v[i] = (float)(g[i] / gn);
+        vn = 1;
+    }
     for (size_t i = 0; i < len; i++) { v[i] = (float)(v[i] / vn); dot += (double)g[i] * v[i]; }
-    eps = fmin(EPS_MAX, fmax(EPS_MIN, loss_step() / fmax(fabs(dot), 1e-12)));
+    eps = fmin(EPS_MAX, fmax(EPS_MIN * step / LOSS_STEP, step / fmax(fabs(dot), 1e-12)));
     memcpy(w0, w, sizeof(float) * len);
     for (size_t i = 0; i < len; i++) w[i] = (float)(w0[i] + eps * v[i]);
     lp = loss_at(f);
@@ -154,32 +173,75 @@ static int is_trainable(const RtParamInfo *t) {
     return t->kind != RT_PARAM_RUNNING_MEAN && t->kind != RT_PARAM_RUNNING_VAR;
 }
 
+static int agree(double ana, double num, double scale) {
+    return fabs(ana - num) <= RTOL * fmax(fabs(ana), fabs(num)) + ATOL_FRACTION * scale;
+}
+
+/* The block of floats tensor i (the input for i == num_tensors) checks. */
+static void block(Fixture *f, int i, float **w, const float **g, size_t *len) {
+    const RtModel *m = MODEL;
+    if (i == m->num_tensors) {
+        *w = f->x; *g = f->dx; *len = f->in_len * (size_t)f->n;
+    } else {
+        *w = f->params + m->tensors[i].offset; *g = f->grads + m->tensors[i].offset;
+        *len = m->tensors[i].len;
+    }
+}
+
+/*
+** A relu or max pooling whose kink lies within the difference step bends
+** the quotient; a real error in the gradient does not shrink with the
+** step. A mismatch that is gone at a twentieth and a hundredth of the
+** step, along the same direction, is such a kink.
+*/
+static int kink_only(Fixture *f, int i, const RtRng *at, double scale) {
+    double steps[] = {loss_step() / 20, loss_step() / 100}, ana, num;
+    float *w;
+    const float *g;
+    size_t len;
+    block(f, i, &w, &g, &len);
+    for (int k = 0; k < 2; k++) {
+        RtRng r = *at;
+        directional(f, w, g, len, &r, steps[k], &ana, &num);
+        if (!agree(ana, num, scale)) return 0;
+    }
+    return 1;
+}
+
 static void test_gradients(void **state) {
     Fixture *f = *state;
     const RtModel *m = MODEL;
     int nt = m->num_tensors, bad = 0;
     double *ana = calloc((size_t)nt + 1, sizeof *ana), *num = calloc((size_t)nt + 1, sizeof *num);
+    RtRng *at = calloc((size_t)nt + 1, sizeof *at);
     double scale = 0;
     RtRng r;
     rt_rng_seed(&r, 99);
     compute_grads(f);
-    for (int i = 0; i < nt; i++) {
-        const RtParamInfo *t = &m->tensors[i];
-        if (!is_trainable(t)) continue;
-        directional(f, f->params + t->offset, f->grads + t->offset, t->len, &r, &ana[i], &num[i]);
+    for (int i = 0; i <= nt; i++) {
+        float *w;
+        const float *g;
+        size_t len;
+        if (i < nt && !is_trainable(&m->tensors[i])) continue;
+        block(f, i, &w, &g, &len);
+        at[i] = r;
+        directional(f, w, g, len, &r, loss_step(), &ana[i], &num[i]);
     }
-    directional(f, f->x, f->dx, f->in_len * (size_t)f->n, &r, &ana[nt], &num[nt]);
     for (int i = 0; i <= nt; i++) scale = fmax(scale, fabs(ana[i]));
     for (int i = 0; i <= nt; i++) {
-        const char *name = i < nt ? m->tensors[i].name : "input";
-        double err = fabs(ana[i] - num[i]);
-        int ok = err <= RTOL * fmax(fabs(ana[i]), fabs(num[i])) + ATOL_FRACTION * scale;
+        const char *name = i < nt ? m->tensors[i].name : "input", *verdict = "ok";
+        int ok = agree(ana[i], num[i], scale);
         if (i < nt && !is_trainable(&m->tensors[i])) continue;
-        if (!ok || getenv("VERBOSE"))
+        if (!ok && kink_only(f, i, &at[i], scale)) {
+            ok = 1;
+            verdict = "ok at smaller steps (a kink)";
+        }
+        if (!ok || getenv("VERBOSE") || ok != agree(ana[i], num[i], scale))
             printf("  %-50s analytic %+.6e numeric %+.6e %s\n", name, ana[i], num[i],
-                   ok ? "ok" : "MISMATCH");
+                   ok ? verdict : "MISMATCH");
         bad += !ok;
     }
+    free(at);
     printf("  %s: %d tensors + input checked, %d mismatches\n", m->name, nt, bad);
     free(ana); free(num);
     assert_int_equal(bad, 0);
@@ -224,7 +286,7 @@ static void test_infer_matches_forward(void **state) {
 
 /*
 ** Gradient-flow probes: one finite, non-negative value per layer, the
-** probe of a layer fed by the model input equals |dx|^2, and probing
+** probe of every layer fed by the model input equals |dx|^2, and probing
 ** changes no gradient.
 */
 static void test_grad_probes(void **state) {
@@ -232,7 +294,6 @@ static void test_grad_probes(void **state) {
     const RtModel *m = MODEL;
     double *sq = malloc(sizeof(double) * (size_t)m->num_layers), dx2;
     float *g1 = malloc(sizeof(float) * m->num_trainable);
-    int from_input = 0;
     compute_grads(f);
     memcpy(g1, f->grads, sizeof(float) * m->num_trainable);
     dx2 = rt_sumsq(f->dx, f->in_len * (size_t)f->n);
@@ -244,9 +305,8 @@ static void test_grad_probes(void **state) {
     assert_memory_equal(g1, f->grads, sizeof(float) * m->num_trainable);
     for (int i = 0; i < m->num_layers; i++) {
         assert_true(isfinite(sq[i]) && sq[i] >= 0);
-        if (m->layers[i].depth <= 1 && fabs(sq[i] - dx2) <= 1e-9 * dx2) from_input++;
+        if (m->layers[i].reads_input) assert_true(fabs(sq[i] - dx2) <= 1e-9 * dx2);
     }
-    assert_true(from_input >= 1);
     free(sq); free(g1);
 }
 

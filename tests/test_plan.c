@@ -135,7 +135,23 @@ static void test_manifest_plans(void **state) {
     assert_true(models >= 10);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_manifest_plans)};
-    return cmocka_run_group_tests_name("memory plan", tests, NULL, NULL);
+/* One spec from the command line (the property tests' random ones). */
+static char given[1024];
+
+static void test_given_plan(void **state) {
+    (void)state;
+    check_model(given);
+    spec_free_files();
+}
+
+/* test_plan: every manifest model. test_plan SPEC [-D key=value]...: that
+** spec alone. */
+int main(int argc, char **argv) {
+    const struct CMUnitTest manifest[] = {cmocka_unit_test(test_manifest_plans)};
+    const struct CMUnitTest one[] = {cmocka_unit_test(test_given_plan)};
+    if (argc < 2) return cmocka_run_group_tests_name("memory plan", manifest, NULL, NULL);
+    snprintf(given, sizeof given, "given");
+    for (int i = 1; i < argc; i++)
+        snprintf(given + strlen(given), sizeof given - strlen(given), " %s", argv[i]);
+    return cmocka_run_group_tests_name("memory plan", one, NULL, NULL);
 }
