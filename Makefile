@@ -10,6 +10,8 @@
 #   make build/NAME      a model binary from generated/NAME.c
 #   make experiments     the skip-connection experiments (tools/experiments.sh;
 #                        hours; QUICK=1 for a run of about a minute)
+#   make bench           skipc against PyTorch and ONNX Runtime, side by side
+#                        (bench/run.sh; installs the peers for the benchmark only)
 #   make proptest        property tests on random topologies (tests/proptest.sh):
 #                        COUNT=1000 seeds from SEED=1 (make test runs 30)
 #   make test SANITIZE=1 the same, everything built by clang with AddressSanitizer
@@ -50,8 +52,8 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 MODELS   := $(shell awk '!/^[ \t]*(\#|$$)/ {print $$1}' specs/models.txt 2>/dev/null)
 
-.PHONY: all deps gen check-generated test run-tests proptest run-proptest demo run-demo \
-        experiments run-experiments clean
+.PHONY: all deps gen check-generated test run-tests proptest run-proptest bench run-bench \
+        demo run-demo experiments run-experiments clean
 .SECONDARY:
 
 all: $(B)/skipc $(B)/libskipcrt.a
@@ -145,6 +147,13 @@ proptest: deps
 
 run-proptest: all $(B)/tests/test_plan
 	tests/proptest.sh $(COUNT) $(SEED)
+
+bench: deps
+	@bench/setup.sh
+	@$(MAKE) --no-print-directory run-bench
+
+run-bench: all $(B)/resnet20 $(B)/resnet56 $(B)/densenet40
+	bench/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory run-demo

@@ -1,6 +1,6 @@
 /*
-** cmd_eval.c: eval (test accuracy, per class) and predict (outputs for
-** .npy or IDX inputs), both in evaluation mode; shared weight loading.
+** cmd_eval.c: eval (test loss and accuracy, per class, by the inference
+** program), and what the commands share: weight loading, sizes, failure.
 */
 #include "ckpt.h"
 #include "cli.h"

@@ -68,16 +68,22 @@ static void bench_free(Bench *b) {
     free(b->params); free(b->grads); free(b->mom); free(b->arena); free(b->x); free(b->y);
 }
 
-/* Random normal inputs and uniform labels (or targets), initialised params. */
-static int bench_setup(Bench *b, const RtModel *m, int batch, char *err, size_t errlen) {
+/*
+** Random normal inputs and uniform labels (or targets), initialised params;
+** gradients, optimizer state and the training arena only when training is
+** timed, so that an inference run's peak memory is what inference needs.
+*/
+static int bench_setup(Bench *b, const RtModel *m, int batch, int train, char *err,
+                       size_t errlen) {
     size_t in = cmd_in_size(m) * (size_t)batch, out = cmd_out_size(m) * (size_t)batch;
+    size_t arena = train ? RT_BOTH_ARENA_FLOATS(m, batch) : RT_INFER_ARENA_FLOATS(m, batch);
     RtRng r;
     rt_rng_seed(&r, 7);
     memset(b, 0, sizeof *b);
     if (!(b->params = drv_floats(m->num_params, err, errlen)) ||
-        !(b->grads = drv_floats(m->num_trainable, err, errlen)) ||
-        !(b->mom = drv_floats(m->num_trainable, err, errlen)) ||
-        !(b->arena = drv_floats(RT_BOTH_ARENA_FLOATS(m, batch), err, errlen)) ||
+        (train && !(b->grads = drv_floats(m->num_trainable, err, errlen))) ||
+        (train && !(b->mom = drv_floats(m->num_trainable, err, errlen))) ||
+        !(b->arena = drv_floats(arena, err, errlen)) ||
         !(b->x = drv_floats(in, err, errlen)) || !(b->y = calloc(out, sizeof(float))))
         return drv_err(err, errlen, "out of memory for batch %d", batch);
     m->init(b->params, 1);
@@ -103,32 +109,49 @@ static void report(const char *what, double secs, int steps, int batch) {
            (double)steps * batch / secs, 1e3 * secs / steps, steps, batch);
 }
 
+static void infer_steps(const RtModel *m, Bench *b, int batch, int steps) {
+    for (int s = 0; s < steps; s++) m->infer(b->params, b->arena, b->x, batch, NULL);
+}
+
 int cmd_bench(const RtModel *m, const char *prog, int argc, char **argv) {
     int batch = 128, threads = 2, steps = 20;
+    const char *mode = "both";
     char err[DRV_ERRLEN];
     CliOpt opts[] = {
         {"batch", CLI_INT, &batch, "N", "batch size", NULL},
         {"threads", CLI_INT, &threads, "N", "BLAS threads", NULL},
         {"steps", CLI_INT, &steps, "N", "timed steps (after 2 untimed ones)", NULL},
+        {"mode", CLI_STR, &mode, "M", "train, infer or both", NULL},
     };
     int rc = cli_parse(prog, "bench", "Training-step (forward, backward, SGD) and inference "
-                       "throughput on synthetic data.", opts, 3, argc, argv);
+                       "throughput on synthetic data.", opts, 4, argc, argv);
     if (rc) return rc < 0 ? CLI_OK : rc;
+    int train = !strcmp(mode, "train") || !strcmp(mode, "both");
+    int infer = !strcmp(mode, "infer") || !strcmp(mode, "both");
     if (batch <= 0 || threads <= 0 || steps <= 0)
         return cli_usage_error(prog, "bench", "--batch, --threads, --steps must be > 0", NULL);
+    if (!train && !infer)
+        return cli_usage_error(prog, "bench", "--mode must be train, infer or both", NULL);
     drv_set_threads(threads);
     Bench b;
-    if (bench_setup(&b, m, batch, err, sizeof err)) { bench_free(&b); return cmd_fail(prog, err); }
-    train_steps(m, &b, batch, 2);
-    double t0 = drv_now();
-    train_steps(m, &b, batch, steps);
-    double t1 = drv_now();
-    for (int s = 0; s < steps; s++) m->infer(b.params, b.arena, b.x, batch, NULL);
-    double t2 = drv_now();
+    if (bench_setup(&b, m, batch, train, err, sizeof err)) {
+        bench_free(&b);
+        return cmd_fail(prog, err);
+    }
     printf("%s, batch %d, %d threads, %.2f MFLOPs/sample forward\n", m->name, batch, threads,
            m->flops_per_sample / 1e6);
-    report("train", t1 - t0, steps, batch);
-    report("inference", t2 - t1, steps, batch);
+    if (train) {
+        train_steps(m, &b, batch, 2);
+        double t0 = drv_now();
+        train_steps(m, &b, batch, steps);
+        report("train", drv_now() - t0, steps, batch);
+    }
+    if (infer) {
+        infer_steps(m, &b, batch, 2);
+        double t0 = drv_now();
+        infer_steps(m, &b, batch, steps);
+        report("inference", drv_now() - t0, steps, batch);
+    }
     bench_free(&b);
     return CLI_OK;
 }

@@ -1,6 +1,6 @@
 /*
-** cmd_predict.c: predict (model outputs for many inputs, evaluation mode)
-** and grads (loss and parameter gradients of one batch, training mode).
+** cmd_predict.c: predict, the model's outputs for any number of inputs, by
+** the inference program (infer) in chunks of at most --batch.
 **
 ** Inputs: a float32 .npy [n, C,H,W] or [n, N] taken as already normalised,
 ** or an IDX image file (n x h x w bytes, gzip or plain), normalised with

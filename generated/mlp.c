@@ -83,12 +83,14 @@ void mlp_backward(const float *params, float *grads, float *arena, const float *
     /* loss: softmax cross-entropy over fc2 */
     rt_xent_backward(A(D_fc2), A(X_fc2), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
-    rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1), P(P_fc2_weight), n, 128, 10, RT_SET);
+    rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1),
+        P(P_fc2_weight), n, 128, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc2] = rt_sumsq(A(D_relu1), (size_t)n * 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
     rt_relu_backward(A(D_fc1), A(D_relu1), A(X_relu1), (size_t)n * 128, RT_SET);
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
-    rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784, 128, RT_ADD);
+    rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784,
+        128, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_fc1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
@@ -98,7 +100,8 @@ void mlp_zero_grad(float *grads) {
 
 void mlp_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,
     float momentum, float weight_decay, int nesterov) {
-    rt_sgd_step(params, grads, momentum_buf, MLP_NUM_TRAINABLE, lr, momentum, weight_decay, nesterov);
+    rt_sgd_step(params, grads, momentum_buf, MLP_NUM_TRAINABLE, lr, momentum, weight_decay,
+        nesterov);
 }
 
 void mlp_adamw_step(float *params, const float *grads, float *m, float *v, long t,

@@ -455,135 +455,282 @@ const float *plain20_forward(float *params, float *arena, const float *x, int n,
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
+            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 16, 784,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
+            P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
+        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
+            S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
+            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL,
+            P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
+            P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
+            S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
+            A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), NULL,
+            P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
+            P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
+            S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
+            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL,
+            P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
+            P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
+            S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
+            A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), NULL,
+            P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
+            P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
+            S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
+            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL,
+            P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
+            P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
+            S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
+            A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2), NULL,
+            P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
+            P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2),
+        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
+            S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
+            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL,
+            P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
+            P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
+            S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
+            A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), NULL,
+            P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
+            P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
+            S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
+            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL,
+            P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
+            P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
+            S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
+            A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), NULL,
+            P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
+            P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
+            S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
+            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL,
+            P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
+            P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
+            S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
+            A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2), NULL,
+            P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
+            P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2),
+        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
+            S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
+            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL,
+            P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
+            P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
+            S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
+            A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), NULL,
+            P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
+            P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
+            S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
+            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL,
+            P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
+            P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
+            S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
+            A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), NULL,
+            P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
+            P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
+            S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
+            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL,
+            P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
+            P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
+            S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
+            A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2), NULL,
+            P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
+            P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -597,79 +744,170 @@ const float *plain20_infer(const float *params, float *arena, const float *x, in
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
-    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
+        P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
+        P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
+        P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
+        P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
+        P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
+        P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
+        P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
+        P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
+        P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
+        P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
+        P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
+        P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
+        P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
+        P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
+        P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
+        P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
+        P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
+        P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
+        P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
+        P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
+        P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
+        P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
+        P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
+        P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
+        P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
+        P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
+        P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
+        P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
+        P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
+        P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
+        P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
+        P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
+        P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
+        P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
+        P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
+        P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
+        P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
+        P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
+        P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
+        P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
+        P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
+        P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
+        P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
+        P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
+        P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
+        P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -686,123 +924,239 @@ void plain20_backward(const float *params, float *grads, float *arena, const flo
     /* loss: softmax cross-entropy over fc */
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 10, 1, RT_SET);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
-    rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 64, 10, RT_SET);
+    rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
+        P(P_fc_weight), n, 64, 10, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
+        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2),
+        S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
+        A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
+        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
+        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
-    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_SET);
+    /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
+        A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
+        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2),
+        S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
-    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_SET);
+    /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
+        A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
+        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2),
+        S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
-    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
+    /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49, RT_SET);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
+       generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
-    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1, RT_SET);
+    /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
+        A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
+        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2),
+        S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
+        A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
+        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
+        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
-    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_SET);
+    /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
+        A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
+        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2),
+        S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
-    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_SET);
+    /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
+        A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
+        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2),
+        S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
-    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
+    /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196, RT_SET);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
-    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 12544);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
+    /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
+        A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu2),
+        (size_t)n * 12544);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
+        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2),
+        S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 12544);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
+        A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1),
+        (size_t)n * 12544);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
+        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
+        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
-    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 12544);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
+    /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
+        A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2),
+        (size_t)n * 12544);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
+        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2),
+        S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 12544);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
+        (size_t)n * 12544);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
-    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 12544);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
+    /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
+        A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2),
+        (size_t)n * 12544);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
+    rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
+        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2),
+        S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 12544);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
+        (size_t)n * 12544);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
-    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35) */
-    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
+    /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
+    rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
+        A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
-    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
+        A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1, RT_ADD);
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+        n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
@@ -812,12 +1166,14 @@ void plain20_zero_grad(float *grads) {
 
 void plain20_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,
     float momentum, float weight_decay, int nesterov) {
-    rt_sgd_step(params, grads, momentum_buf, PLAIN20_NUM_TRAINABLE, lr, momentum, weight_decay, nesterov);
+    rt_sgd_step(params, grads, momentum_buf, PLAIN20_NUM_TRAINABLE, lr, momentum, weight_decay,
+        nesterov);
 }
 
 void plain20_adamw_step(float *params, const float *grads, float *m, float *v, long t,
     float lr, float beta1, float beta2, float eps, float weight_decay) {
-    rt_adamw_step(params, grads, m, v, PLAIN20_NUM_TRAINABLE, t, lr, beta1, beta2, eps, weight_decay);
+    rt_adamw_step(params, grads, m, v, PLAIN20_NUM_TRAINABLE, t, lr, beta1, beta2, eps,
+        weight_decay);
 }
 
 static const RtParamInfo tensors[] = {
@@ -826,96 +1182,168 @@ static const RtParamInfo tensors[] = {
     {"bn1.bias", 1, {16}, P_bn1_bias, 16, RT_PARAM_BN_BIAS, L_bn1},
     {"bn1.running_mean", 1, {16}, P_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_bn1},
     {"bn1.running_var", 1, {16}, P_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_bn1},
-    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv1},
-    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.conv1.weight", 4, {16,16,3,3}, P_layer1_0_conv1_weight, 2304, RT_PARAM_WEIGHT,
+        L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {16}, P_layer1_0_bn1_weight, 16, RT_PARAM_BN_WEIGHT,
+        L_layer1_0_bn1},
     {"layer1.0.bn1.bias", 1, {16}, P_layer1_0_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
-    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
-    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
-    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_0_conv2},
-    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn1.running_mean", 1, {16}, P_layer1_0_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {16}, P_layer1_0_bn1_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {16,16,3,3}, P_layer1_0_conv2_weight, 2304, RT_PARAM_WEIGHT,
+        L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {16}, P_layer1_0_bn2_weight, 16, RT_PARAM_BN_WEIGHT,
+        L_layer1_0_bn2},
     {"layer1.0.bn2.bias", 1, {16}, P_layer1_0_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
-    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
-    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
-    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv1},
-    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.0.bn2.running_mean", 1, {16}, P_layer1_0_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {16}, P_layer1_0_bn2_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_layer1_0_bn2},
+    {"layer1.1.conv1.weight", 4, {16,16,3,3}, P_layer1_1_conv1_weight, 2304, RT_PARAM_WEIGHT,
+        L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {16}, P_layer1_1_bn1_weight, 16, RT_PARAM_BN_WEIGHT,
+        L_layer1_1_bn1},
     {"layer1.1.bn1.bias", 1, {16}, P_layer1_1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
-    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
-    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
-    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_1_conv2},
-    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn1.running_mean", 1, {16}, P_layer1_1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {16}, P_layer1_1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {16,16,3,3}, P_layer1_1_conv2_weight, 2304, RT_PARAM_WEIGHT,
+        L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {16}, P_layer1_1_bn2_weight, 16, RT_PARAM_BN_WEIGHT,
+        L_layer1_1_bn2},
     {"layer1.1.bn2.bias", 1, {16}, P_layer1_1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
-    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
-    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
-    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv1},
-    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn1},
+    {"layer1.1.bn2.running_mean", 1, {16}, P_layer1_1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {16}, P_layer1_1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_layer1_1_bn2},
+    {"layer1.2.conv1.weight", 4, {16,16,3,3}, P_layer1_2_conv1_weight, 2304, RT_PARAM_WEIGHT,
+        L_layer1_2_conv1},
+    {"layer1.2.bn1.weight", 1, {16}, P_layer1_2_bn1_weight, 16, RT_PARAM_BN_WEIGHT,
+        L_layer1_2_bn1},
     {"layer1.2.bn1.bias", 1, {16}, P_layer1_2_bn1_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn1},
-    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn1},
-    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn1},
-    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT, L_layer1_2_conv2},
-    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_layer1_2_bn2},
+    {"layer1.2.bn1.running_mean", 1, {16}, P_layer1_2_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_layer1_2_bn1},
+    {"layer1.2.bn1.running_var", 1, {16}, P_layer1_2_bn1_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_layer1_2_bn1},
+    {"layer1.2.conv2.weight", 4, {16,16,3,3}, P_layer1_2_conv2_weight, 2304, RT_PARAM_WEIGHT,
+        L_layer1_2_conv2},
+    {"layer1.2.bn2.weight", 1, {16}, P_layer1_2_bn2_weight, 16, RT_PARAM_BN_WEIGHT,
+        L_layer1_2_bn2},
     {"layer1.2.bn2.bias", 1, {16}, P_layer1_2_bn2_bias, 16, RT_PARAM_BN_BIAS, L_layer1_2_bn2},
-    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn2},
-    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_layer1_2_bn2},
-    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT, L_layer2_0_conv1},
-    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer1.2.bn2.running_mean", 1, {16}, P_layer1_2_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_layer1_2_bn2},
+    {"layer1.2.bn2.running_var", 1, {16}, P_layer1_2_bn2_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_layer1_2_bn2},
+    {"layer2.0.conv1.weight", 4, {32,16,3,3}, P_layer2_0_conv1_weight, 4608, RT_PARAM_WEIGHT,
+        L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {32}, P_layer2_0_bn1_weight, 32, RT_PARAM_BN_WEIGHT,
+        L_layer2_0_bn1},
     {"layer2.0.bn1.bias", 1, {32}, P_layer2_0_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
-    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
-    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
-    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_0_conv2},
-    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn1.running_mean", 1, {32}, P_layer2_0_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {32}, P_layer2_0_bn1_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {32,32,3,3}, P_layer2_0_conv2_weight, 9216, RT_PARAM_WEIGHT,
+        L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {32}, P_layer2_0_bn2_weight, 32, RT_PARAM_BN_WEIGHT,
+        L_layer2_0_bn2},
     {"layer2.0.bn2.bias", 1, {32}, P_layer2_0_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
-    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
-    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
-    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv1},
-    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.0.bn2.running_mean", 1, {32}, P_layer2_0_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {32}, P_layer2_0_bn2_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_layer2_0_bn2},
+    {"layer2.1.conv1.weight", 4, {32,32,3,3}, P_layer2_1_conv1_weight, 9216, RT_PARAM_WEIGHT,
+        L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {32}, P_layer2_1_bn1_weight, 32, RT_PARAM_BN_WEIGHT,
+        L_layer2_1_bn1},
     {"layer2.1.bn1.bias", 1, {32}, P_layer2_1_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
-    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
-    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
-    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_1_conv2},
-    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn1.running_mean", 1, {32}, P_layer2_1_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {32}, P_layer2_1_bn1_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {32,32,3,3}, P_layer2_1_conv2_weight, 9216, RT_PARAM_WEIGHT,
+        L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {32}, P_layer2_1_bn2_weight, 32, RT_PARAM_BN_WEIGHT,
+        L_layer2_1_bn2},
     {"layer2.1.bn2.bias", 1, {32}, P_layer2_1_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
-    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
-    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
-    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv1},
-    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn1},
+    {"layer2.1.bn2.running_mean", 1, {32}, P_layer2_1_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {32}, P_layer2_1_bn2_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_layer2_1_bn2},
+    {"layer2.2.conv1.weight", 4, {32,32,3,3}, P_layer2_2_conv1_weight, 9216, RT_PARAM_WEIGHT,
+        L_layer2_2_conv1},
+    {"layer2.2.bn1.weight", 1, {32}, P_layer2_2_bn1_weight, 32, RT_PARAM_BN_WEIGHT,
+        L_layer2_2_bn1},
     {"layer2.2.bn1.bias", 1, {32}, P_layer2_2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn1},
-    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
-    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn1},
-    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_layer2_2_conv2},
-    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_layer2_2_bn2},
+    {"layer2.2.bn1.running_mean", 1, {32}, P_layer2_2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_layer2_2_bn1},
+    {"layer2.2.bn1.running_var", 1, {32}, P_layer2_2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_layer2_2_bn1},
+    {"layer2.2.conv2.weight", 4, {32,32,3,3}, P_layer2_2_conv2_weight, 9216, RT_PARAM_WEIGHT,
+        L_layer2_2_conv2},
+    {"layer2.2.bn2.weight", 1, {32}, P_layer2_2_bn2_weight, 32, RT_PARAM_BN_WEIGHT,
+        L_layer2_2_bn2},
     {"layer2.2.bn2.bias", 1, {32}, P_layer2_2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_layer2_2_bn2},
-    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
-    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_layer2_2_bn2},
-    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT, L_layer3_0_conv1},
-    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer2.2.bn2.running_mean", 1, {32}, P_layer2_2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_layer2_2_bn2},
+    {"layer2.2.bn2.running_var", 1, {32}, P_layer2_2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_layer2_2_bn2},
+    {"layer3.0.conv1.weight", 4, {64,32,3,3}, P_layer3_0_conv1_weight, 18432, RT_PARAM_WEIGHT,
+        L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {64}, P_layer3_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer3_0_bn1},
     {"layer3.0.bn1.bias", 1, {64}, P_layer3_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
-    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
-    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
-    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_0_conv2},
-    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn1.running_mean", 1, {64}, P_layer3_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {64}, P_layer3_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {64,64,3,3}, P_layer3_0_conv2_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {64}, P_layer3_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer3_0_bn2},
     {"layer3.0.bn2.bias", 1, {64}, P_layer3_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
-    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
-    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
-    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv1},
-    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.0.bn2.running_mean", 1, {64}, P_layer3_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {64}, P_layer3_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer3_0_bn2},
+    {"layer3.1.conv1.weight", 4, {64,64,3,3}, P_layer3_1_conv1_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {64}, P_layer3_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer3_1_bn1},
     {"layer3.1.bn1.bias", 1, {64}, P_layer3_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
-    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
-    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
-    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_1_conv2},
-    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn1.running_mean", 1, {64}, P_layer3_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {64}, P_layer3_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {64,64,3,3}, P_layer3_1_conv2_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {64}, P_layer3_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer3_1_bn2},
     {"layer3.1.bn2.bias", 1, {64}, P_layer3_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
-    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
-    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
-    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv1},
-    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn1},
+    {"layer3.1.bn2.running_mean", 1, {64}, P_layer3_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {64}, P_layer3_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer3_1_bn2},
+    {"layer3.2.conv1.weight", 4, {64,64,3,3}, P_layer3_2_conv1_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer3_2_conv1},
+    {"layer3.2.bn1.weight", 1, {64}, P_layer3_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer3_2_bn1},
     {"layer3.2.bn1.bias", 1, {64}, P_layer3_2_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn1},
-    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
-    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn1},
-    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer3_2_conv2},
-    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer3_2_bn2},
+    {"layer3.2.bn1.running_mean", 1, {64}, P_layer3_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer3_2_bn1},
+    {"layer3.2.bn1.running_var", 1, {64}, P_layer3_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer3_2_bn1},
+    {"layer3.2.conv2.weight", 4, {64,64,3,3}, P_layer3_2_conv2_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer3_2_conv2},
+    {"layer3.2.bn2.weight", 1, {64}, P_layer3_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer3_2_bn2},
     {"layer3.2.bn2.bias", 1, {64}, P_layer3_2_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer3_2_bn2},
-    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
-    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_mean", 1, {64}, P_layer3_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer3_2_bn2},
+    {"layer3.2.bn2.running_var", 1, {64}, P_layer3_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer3_2_bn2},
     {"fc.weight", 2, {10,64}, P_fc_weight, 640, RT_PARAM_WEIGHT, L_fc},
     {"fc.bias", 1, {10}, P_fc_bias, 10, RT_PARAM_BIAS, L_fc},
 };

@@ -14,12 +14,13 @@
 #define PLAIN20_ARENA_PER_SAMPLE ((size_t)323156)  /* arena floats per sample */
 #define PLAIN20_ARENA_FIXED ((size_t)1376)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
-#define PLAIN20_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN20_ARENA_FIXED))
+#define PLAIN20_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_ARENA_PER_SAMPLE * (size_t)(n) + \
+    PLAIN20_ARENA_FIXED))
 #define PLAIN20_INFER_ARENA_PER_SAMPLE ((size_t)137984)  /* inference arena floats per sample */
 #define PLAIN20_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
-#define PLAIN20_INFER_ARENA_BYTES(n) \
-    (sizeof(float) * (PLAIN20_INFER_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN20_INFER_ARENA_FIXED))
+#define PLAIN20_INFER_ARENA_BYTES(n) (sizeof(float) * (PLAIN20_INFER_ARENA_PER_SAMPLE * \
+    (size_t)(n) + PLAIN20_INFER_ARENA_FIXED))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void plain20_init(float *params, uint64_t seed);

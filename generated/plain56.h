@@ -14,12 +14,13 @@
 #define PLAIN56_ARENA_PER_SAMPLE ((size_t)850004)  /* arena floats per sample */
 #define PLAIN56_ARENA_FIXED ((size_t)4064)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
-#define PLAIN56_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN56_ARENA_FIXED))
+#define PLAIN56_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_ARENA_PER_SAMPLE * (size_t)(n) + \
+    PLAIN56_ARENA_FIXED))
 #define PLAIN56_INFER_ARENA_PER_SAMPLE ((size_t)137984)  /* inference arena floats per sample */
 #define PLAIN56_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
-#define PLAIN56_INFER_ARENA_BYTES(n) \
-    (sizeof(float) * (PLAIN56_INFER_ARENA_PER_SAMPLE * (size_t)(n) + PLAIN56_INFER_ARENA_FIXED))
+#define PLAIN56_INFER_ARENA_BYTES(n) (sizeof(float) * (PLAIN56_INFER_ARENA_PER_SAMPLE * \
+    (size_t)(n) + PLAIN56_INFER_ARENA_FIXED))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void plain56_init(float *params, uint64_t seed);

@@ -14,12 +14,13 @@
 #define RESNET20_ARENA_PER_SAMPLE ((size_t)332564)  /* arena floats per sample */
 #define RESNET20_ARENA_FIXED ((size_t)1568)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
-#define RESNET20_ARENA_BYTES(n) (sizeof(float) * (RESNET20_ARENA_PER_SAMPLE * (size_t)(n) + RESNET20_ARENA_FIXED))
+#define RESNET20_ARENA_BYTES(n) (sizeof(float) * (RESNET20_ARENA_PER_SAMPLE * (size_t)(n) + \
+    RESNET20_ARENA_FIXED))
 #define RESNET20_INFER_ARENA_PER_SAMPLE ((size_t)150528)  /* inference arena floats per sample */
 #define RESNET20_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
-#define RESNET20_INFER_ARENA_BYTES(n) \
-    (sizeof(float) * (RESNET20_INFER_ARENA_PER_SAMPLE * (size_t)(n) + RESNET20_INFER_ARENA_FIXED))
+#define RESNET20_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET20_INFER_ARENA_PER_SAMPLE * \
+    (size_t)(n) + RESNET20_INFER_ARENA_FIXED))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void resnet20_init(float *params, uint64_t seed);

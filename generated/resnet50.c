@@ -224,7 +224,8 @@ enum {
     P_layer3_0_bn3_running_mean = P_layer3_0_bn2_running_var + 256,  /* [1024] */
     P_layer3_0_bn3_running_var = P_layer3_0_bn3_running_mean + 1024,  /* [1024] */
     P_layer3_0_downsample_1_running_mean = P_layer3_0_bn3_running_var + 1024,  /* [1024] */
-    P_layer3_0_downsample_1_running_var = P_layer3_0_downsample_1_running_mean + 1024,  /* [1024] */
+    P_layer3_0_downsample_1_running_var = P_layer3_0_downsample_1_running_mean + 1024,
+        /* [1024] */
     P_layer3_1_bn1_running_mean = P_layer3_0_downsample_1_running_var + 1024,  /* [256] */
     P_layer3_1_bn1_running_var = P_layer3_1_bn1_running_mean + 256,  /* [256] */
     P_layer3_1_bn2_running_mean = P_layer3_1_bn1_running_var + 256,  /* [256] */
@@ -262,7 +263,8 @@ enum {
     P_layer4_0_bn3_running_mean = P_layer4_0_bn2_running_var + 512,  /* [2048] */
     P_layer4_0_bn3_running_var = P_layer4_0_bn3_running_mean + 2048,  /* [2048] */
     P_layer4_0_downsample_1_running_mean = P_layer4_0_bn3_running_var + 2048,  /* [2048] */
-    P_layer4_0_downsample_1_running_var = P_layer4_0_downsample_1_running_mean + 2048,  /* [2048] */
+    P_layer4_0_downsample_1_running_var = P_layer4_0_downsample_1_running_mean + 2048,
+        /* [2048] */
     P_layer4_1_bn1_running_mean = P_layer4_0_downsample_1_running_var + 2048,  /* [512] */
     P_layer4_1_bn1_running_var = P_layer4_1_bn1_running_mean + 512,  /* [512] */
     P_layer4_1_bn2_running_mean = P_layer4_1_bn1_running_var + 512,  /* [512] */
@@ -1105,411 +1107,841 @@ void resnet50_init(float *params, uint64_t seed) {
 
 const float *resnet50_forward(float *params, float *arena, const float *x, int n, int training,
     const unsigned char *drop) {
-    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
+    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
+       (specs/resnet_imagenet.lua:29) */
     rt_conv2d_forward(A(X_conv1), A(T_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
+    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
+       */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean), P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean),
+            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544,
+            0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
-    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
+        rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
+            P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
+       (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
-    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer1_0_conv1), NULL, A(X_maxpool), P(P_layer1_0_conv1_weight), NULL, n,
+        &g_layer1_0_conv1);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
+            S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
+            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64,
+            3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL,
+            P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
+            P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
+            S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
+            A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64,
+            3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
-    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool), P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
-    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), NULL,
+            P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
+            P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight),
+        NULL, n, &g_layer1_0_conv3);
+    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(X_layer1_0_downsample_0), NULL, A(X_maxpool),
+        P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
+    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), n, 256, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1),
+            S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_running_mean),
+            P(P_layer1_0_downsample_1_running_var), A(X_layer1_0_downsample_0),
+            P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), n, 256, 3136, 0.1f,
+            1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 1e-05f);
-    /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0),
+            P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias),
+            P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n,
+            256, 3136, 1e-05f);
+    /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(X_layer1_0_relu3), A(X_layer1_0_downsample_1), (size_t)n * 802816);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), A(X_layer1_0_conv3), A(X_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_0_relu3), S(S_layer1_0_bn3),
+            S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var),
+            A(X_layer1_0_conv3), A(X_layer1_0_downsample_1), P(P_layer1_0_bn3_weight),
+            P(P_layer1_0_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu3), A(X_layer1_0_conv3), A(X_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
-    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu3), A(X_layer1_0_conv3),
+            A(X_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias),
+            P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
+        NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
+            S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
+            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64,
+            3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL,
+            P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
+            P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
+            S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
+            A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64,
+            3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
-    /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), NULL,
+            P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
+            P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight),
+        NULL, n, &g_layer1_1_conv3);
+    /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(X_layer1_1_relu3), A(X_layer1_0_relu3), (size_t)n * 802816);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), A(X_layer1_1_conv3), A(X_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_1_relu3), S(S_layer1_1_bn3),
+            S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var),
+            A(X_layer1_1_conv3), A(X_layer1_0_relu3), P(P_layer1_1_bn3_weight),
+            P(P_layer1_1_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu3), A(X_layer1_1_conv3), A(X_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
-    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu3), A(X_layer1_1_conv3),
+            A(X_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias),
+            P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
+        NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
+            S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
+            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 64,
+            3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL,
+            P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
+            P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
+            S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
+            A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 64,
+            3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
-    /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2), NULL,
+            P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
+            P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight),
+        NULL, n, &g_layer1_2_conv3);
+    /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(X_layer1_2_relu3), A(X_layer1_1_relu3), (size_t)n * 802816);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), A(X_layer1_2_conv3), A(X_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer1_2_relu3), S(S_layer1_2_bn3),
+            S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var),
+            A(X_layer1_2_conv3), A(X_layer1_1_relu3), P(P_layer1_2_bn3_weight),
+            P(P_layer1_2_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu3), A(X_layer1_2_conv3), A(X_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
-    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu3), A(X_layer1_2_conv3),
+            A(X_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias),
+            P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
+        NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128, 3136, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
+            S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
+            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128,
+            3136, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL,
+            P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
+            P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
+    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
+            S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
+            A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), NULL,
+            P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
+            P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight),
+        NULL, n, &g_layer2_0_conv3);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(X_layer2_0_downsample_0), A(T_layer2_0_downsample_0), A(X_layer1_2_relu3),
+        P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 512, 784, 0.1f, 1e-05f);
+        rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
+            S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_running_mean),
+            P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0),
+            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 512, 784, 0.1f,
+            1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 1e-05f);
-    /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0),
+            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
+            P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
+            512, 784, 1e-05f);
+    /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(X_layer2_0_relu3), A(X_layer2_0_downsample_1), (size_t)n * 401408);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), A(X_layer2_0_conv3), A(X_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_0_relu3), S(S_layer2_0_bn3),
+            S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var),
+            A(X_layer2_0_conv3), A(X_layer2_0_downsample_1), P(P_layer2_0_bn3_weight),
+            P(P_layer2_0_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu3), A(X_layer2_0_conv3), A(X_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu3), A(X_layer2_0_conv3),
+            A(X_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias),
+            P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
+        NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
+            S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
+            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL,
+            P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
+            P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
+            S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
+            A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
-    /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), NULL,
+            P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
+            P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight),
+        NULL, n, &g_layer2_1_conv3);
+    /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(X_layer2_1_relu3), A(X_layer2_0_relu3), (size_t)n * 401408);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), A(X_layer2_1_conv3), A(X_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_1_relu3), S(S_layer2_1_bn3),
+            S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var),
+            A(X_layer2_1_conv3), A(X_layer2_0_relu3), P(P_layer2_1_bn3_weight),
+            P(P_layer2_1_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu3), A(X_layer2_1_conv3), A(X_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu3), A(X_layer2_1_conv3),
+            A(X_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias),
+            P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
+        NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
+            S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
+            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 128,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL,
+            P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
+            P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
+            S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
+            A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 128,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
-    /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2), NULL,
+            P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
+            P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight),
+        NULL, n, &g_layer2_2_conv3);
+    /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(X_layer2_2_relu3), A(X_layer2_1_relu3), (size_t)n * 401408);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), A(X_layer2_2_conv3), A(X_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_2_relu3), S(S_layer2_2_bn3),
+            S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var),
+            A(X_layer2_2_conv3), A(X_layer2_1_relu3), P(P_layer2_2_bn3_weight),
+            P(P_layer2_2_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu3), A(X_layer2_2_conv3), A(X_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu3), A(X_layer2_2_conv3),
+            A(X_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias),
+            P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
+        NULL, n, &g_layer2_3_conv1);
+    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
+            S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var),
+            A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 128,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu1), A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu1), A(X_layer2_3_conv1), NULL,
+            P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
+            P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), A(X_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
+            S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var),
+            A(X_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 128,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu2), A(X_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
-    /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu2), A(X_layer2_3_conv2), NULL,
+            P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
+            P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight),
+        NULL, n, &g_layer2_3_conv3);
+    /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(X_layer2_3_relu3), A(X_layer2_2_relu3), (size_t)n * 401408);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer2_3_relu3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), A(X_layer2_3_conv3), A(X_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer2_3_relu3), S(S_layer2_3_bn3),
+            S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var),
+            A(X_layer2_3_conv3), A(X_layer2_2_relu3), P(P_layer2_3_bn3_weight),
+            P(P_layer2_3_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu3), A(X_layer2_3_conv3), A(X_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu3), A(X_layer2_3_conv3),
+            A(X_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias),
+            P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
+        NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
+            S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
+            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256,
+            784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL,
+            P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
+            P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
+    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
+            S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
+            A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), NULL,
+            P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
+            P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight),
+        NULL, n, &g_layer3_0_conv3);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(X_layer3_0_downsample_0), A(T_layer3_0_downsample_0), A(X_layer2_3_relu3),
+        P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 1024, 196, 0.1f, 1e-05f);
+        rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
+            S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_running_mean),
+            P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0),
+            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 1024, 196, 0.1f,
+            1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0),
+            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
+            P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
+            1024, 196, 1e-05f);
+    /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(X_layer3_0_relu3), A(X_layer3_0_downsample_1), (size_t)n * 200704);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), A(X_layer3_0_conv3), A(X_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_0_relu3), S(S_layer3_0_bn3),
+            S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_running_mean),
+            P(P_layer3_0_bn3_running_var), A(X_layer3_0_conv3), A(X_layer3_0_downsample_1),
+            P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu3), A(X_layer3_0_conv3), A(X_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu3), A(X_layer3_0_conv3),
+            A(X_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias),
+            P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
+        NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
+            S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
+            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL,
+            P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
+            P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
+            S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
+            A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
-    /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), NULL,
+            P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
+            P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight),
+        NULL, n, &g_layer3_1_conv3);
+    /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(X_layer3_1_relu3), A(X_layer3_0_relu3), (size_t)n * 200704);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), A(X_layer3_1_conv3), A(X_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_1_relu3), S(S_layer3_1_bn3),
+            S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_running_mean),
+            P(P_layer3_1_bn3_running_var), A(X_layer3_1_conv3), A(X_layer3_0_relu3),
+            P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu3), A(X_layer3_1_conv3), A(X_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu3), A(X_layer3_1_conv3),
+            A(X_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias),
+            P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
+        NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
+            S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
+            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL,
+            P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
+            P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
+            S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
+            A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
-    /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2), NULL,
+            P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
+            P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight),
+        NULL, n, &g_layer3_2_conv3);
+    /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(X_layer3_2_relu3), A(X_layer3_1_relu3), (size_t)n * 200704);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), A(X_layer3_2_conv3), A(X_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_2_relu3), S(S_layer3_2_bn3),
+            S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_running_mean),
+            P(P_layer3_2_bn3_running_var), A(X_layer3_2_conv3), A(X_layer3_1_relu3),
+            P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu3), A(X_layer3_2_conv3), A(X_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu3), A(X_layer3_2_conv3),
+            A(X_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias),
+            P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
+        NULL, n, &g_layer3_3_conv1);
+    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
+            S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var),
+            A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu1), A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu1), A(X_layer3_3_conv1), NULL,
+            P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
+            P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), A(X_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
+            S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var),
+            A(X_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu2), A(X_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
-    /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu2), A(X_layer3_3_conv2), NULL,
+            P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
+            P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight),
+        NULL, n, &g_layer3_3_conv3);
+    /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(X_layer3_3_relu3), A(X_layer3_2_relu3), (size_t)n * 200704);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_3_relu3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), A(X_layer3_3_conv3), A(X_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_3_relu3), S(S_layer3_3_bn3),
+            S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_running_mean),
+            P(P_layer3_3_bn3_running_var), A(X_layer3_3_conv3), A(X_layer3_2_relu3),
+            P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu3), A(X_layer3_3_conv3), A(X_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu3), A(X_layer3_3_conv3),
+            A(X_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias),
+            P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
+        NULL, n, &g_layer3_4_conv1);
+    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
+            S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var),
+            A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu1), A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu1), A(X_layer3_4_conv1), NULL,
+            P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
+            P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), A(X_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
+            S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var),
+            A(X_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu2), A(X_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
-    /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu2), A(X_layer3_4_conv2), NULL,
+            P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
+            P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight),
+        NULL, n, &g_layer3_4_conv3);
+    /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(X_layer3_4_relu3), A(X_layer3_3_relu3), (size_t)n * 200704);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_4_relu3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), A(X_layer3_4_conv3), A(X_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_4_relu3), S(S_layer3_4_bn3),
+            S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_running_mean),
+            P(P_layer3_4_bn3_running_var), A(X_layer3_4_conv3), A(X_layer3_3_relu3),
+            P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu3), A(X_layer3_4_conv3), A(X_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu3), A(X_layer3_4_conv3),
+            A(X_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias),
+            P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
+        NULL, n, &g_layer3_5_conv1);
+    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
+            S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var),
+            A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu1), A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu1), A(X_layer3_5_conv1), NULL,
+            P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
+            P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), A(X_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
+            S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var),
+            A(X_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 256,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu2), A(X_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
-    /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu2), A(X_layer3_5_conv2), NULL,
+            P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
+            P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight),
+        NULL, n, &g_layer3_5_conv3);
+    /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(X_layer3_5_relu3), A(X_layer3_4_relu3), (size_t)n * 200704);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer3_5_relu3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), A(X_layer3_5_conv3), A(X_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer3_5_relu3), S(S_layer3_5_bn3),
+            S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_running_mean),
+            P(P_layer3_5_bn3_running_var), A(X_layer3_5_conv3), A(X_layer3_4_relu3),
+            P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu3), A(X_layer3_5_conv3), A(X_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu3), A(X_layer3_5_conv3),
+            A(X_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias),
+            P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
+        NULL, n, &g_layer4_0_conv1);
+    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1),
+            S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var),
+            A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512,
+            196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu1), A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
-    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu1), A(X_layer4_0_conv1), NULL,
+            P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
+            P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
+    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1),
+        P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
+    /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), A(X_layer4_0_conv2), NULL, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu2), S(S_layer4_0_bn2),
+            S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var),
+            A(X_layer4_0_conv2), NULL, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512,
+            49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu2), A(X_layer4_0_conv2), NULL, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
-    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu2), A(X_layer4_0_conv2), NULL,
+            P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
+            P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight),
+        NULL, n, &g_layer4_0_conv3);
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(X_layer4_0_downsample_0), A(T_layer4_0_downsample_0), A(X_layer3_5_relu3),
+        P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
     if (training)
-        rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 2048, 49, 0.1f, 1e-05f);
+        rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1),
+            S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_running_mean),
+            P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0),
+            P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 2048, 49, 0.1f,
+            1e-05f);
     else
-        rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 1e-05f);
-    /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0),
+            P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
+            P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
+            2048, 49, 1e-05f);
+    /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(X_layer4_0_relu3), A(X_layer4_0_downsample_1), (size_t)n * 100352);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), A(X_layer4_0_conv3), A(X_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_0_relu3), S(S_layer4_0_bn3),
+            S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_running_mean),
+            P(P_layer4_0_bn3_running_var), A(X_layer4_0_conv3), A(X_layer4_0_downsample_1),
+            P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu3), A(X_layer4_0_conv3), A(X_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
-    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu3), A(X_layer4_0_conv3),
+            A(X_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias),
+            P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
+        NULL, n, &g_layer4_1_conv1);
+    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1),
+            S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var),
+            A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512,
+            49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu1), A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu1), A(X_layer4_1_conv1), NULL,
+            P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
+            P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1),
+        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), A(X_layer4_1_conv2), NULL, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu2), S(S_layer4_1_bn2),
+            S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var),
+            A(X_layer4_1_conv2), NULL, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512,
+            49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu2), A(X_layer4_1_conv2), NULL, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
-    /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu2), A(X_layer4_1_conv2), NULL,
+            P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean),
+            P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight),
+        NULL, n, &g_layer4_1_conv3);
+    /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(X_layer4_1_relu3), A(X_layer4_0_relu3), (size_t)n * 100352);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), A(X_layer4_1_conv3), A(X_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_1_relu3), S(S_layer4_1_bn3),
+            S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_running_mean),
+            P(P_layer4_1_bn3_running_var), A(X_layer4_1_conv3), A(X_layer4_0_relu3),
+            P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu3), A(X_layer4_1_conv3), A(X_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
-    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
-    /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu3), A(X_layer4_1_conv3),
+            A(X_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias),
+            P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
+        NULL, n, &g_layer4_2_conv1);
+    /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_2_relu1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), A(X_layer4_2_conv1), NULL, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n, 512, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_2_relu1), S(S_layer4_2_bn1),
+            S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var),
+            A(X_layer4_2_conv1), NULL, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n, 512,
+            49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu1), A(X_layer4_2_conv1), NULL, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_2_conv2), A(T_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
-    /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu1), A(X_layer4_2_conv1), NULL,
+            P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean),
+            P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(X_layer4_2_conv2), A(T_layer4_2_conv2), A(X_layer4_2_relu1),
+        P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
+    /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_2_relu2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), A(X_layer4_2_conv2), NULL, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_2_relu2), S(S_layer4_2_bn2),
+            S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var),
+            A(X_layer4_2_conv2), NULL, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n, 512,
+            49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu2), A(X_layer4_2_conv2), NULL, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
-    /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu2), A(X_layer4_2_conv2), NULL,
+            P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean),
+            P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight),
+        NULL, n, &g_layer4_2_conv3);
+    /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_2_add1])
         rt_relu_forward(A(X_layer4_2_relu3), A(X_layer4_1_relu3), (size_t)n * 100352);
     else if (training)
-        rt_batchnorm_relu_forward_train(A(X_layer4_2_relu3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), A(X_layer4_2_conv3), A(X_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_layer4_2_relu3), S(S_layer4_2_bn3),
+            S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_running_mean),
+            P(P_layer4_2_bn3_running_var), A(X_layer4_2_conv3), A(X_layer4_1_relu3),
+            P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu3), A(X_layer4_2_conv3), A(X_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu3), A(X_layer4_2_conv3),
+            A(X_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias),
+            P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_2_relu3), n, 2048, 49);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -1519,268 +1951,539 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
 
 const float *resnet50_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
-    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
+    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
+       (specs/resnet_imagenet.lua:29) */
     rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
-    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
-    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
+    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
+       */
+    rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
+        P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
+       (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
-    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_0_conv1), NULL, A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL, n, &g_layer1_0_conv1);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1), P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_0_conv3), NULL, A(IX_layer1_0_relu2), P(P_layer1_0_conv3_weight), NULL, n, &g_layer1_0_conv3);
-    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_0_downsample_0), NULL, A(IX_maxpool), P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
-    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer1_0_downsample_1), A(IX_layer1_0_downsample_0), P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256, 3136, 1e-05f);
-    /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer1_0_conv1), NULL, A(IX_maxpool), P(P_layer1_0_conv1_weight), NULL,
+        n, &g_layer1_0_conv1);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
+        P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
+        P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
+        P(P_layer1_0_conv2_weight), NULL, n, &g_layer1_0_conv2);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
+        P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
+        P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer1_0_conv3), NULL, A(IX_layer1_0_relu2), P(P_layer1_0_conv3_weight),
+        NULL, n, &g_layer1_0_conv3);
+    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(IX_layer1_0_downsample_0), NULL, A(IX_maxpool),
+        P(P_layer1_0_downsample_0_weight), NULL, n, &g_layer1_0_downsample_0);
+    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_forward_eval(A(IX_layer1_0_downsample_1), A(IX_layer1_0_downsample_0),
+        P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias),
+        P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256,
+        3136, 1e-05f);
+    /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_0_add1])
         rt_relu_forward(A(IX_layer1_0_relu3), A(IX_layer1_0_downsample_1), (size_t)n * 802816);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu3), A(IX_layer1_0_conv3), A(IX_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias), P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
-    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu3), P(P_layer1_1_conv1_weight), NULL, n, &g_layer1_1_conv1);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1), P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_1_conv3), NULL, A(IX_layer1_1_relu2), P(P_layer1_1_conv3_weight), NULL, n, &g_layer1_1_conv3);
-    /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu3), A(IX_layer1_0_conv3),
+            A(IX_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias),
+            P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu3), P(P_layer1_1_conv1_weight),
+        NULL, n, &g_layer1_1_conv1);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
+        P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
+        P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
+        P(P_layer1_1_conv2_weight), NULL, n, &g_layer1_1_conv2);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
+        P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
+        P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer1_1_conv3), NULL, A(IX_layer1_1_relu2), P(P_layer1_1_conv3_weight),
+        NULL, n, &g_layer1_1_conv3);
+    /* layer1.1.bn3 + layer1.1.add1 + layer1.1.relu3: batchnorm + add + relu, [256,56,56] ... ->
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_1_add1])
         rt_relu_forward(A(IX_layer1_1_relu3), A(IX_layer1_0_relu3), (size_t)n * 802816);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu3), A(IX_layer1_1_conv3), A(IX_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias), P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
-    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu3), P(P_layer1_2_conv1_weight), NULL, n, &g_layer1_2_conv1);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1), P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
-    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer1_2_conv3), NULL, A(IX_layer1_2_relu2), P(P_layer1_2_conv3_weight), NULL, n, &g_layer1_2_conv3);
-    /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu3), A(IX_layer1_1_conv3),
+            A(IX_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias),
+            P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu3), P(P_layer1_2_conv1_weight),
+        NULL, n, &g_layer1_2_conv1);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
+        P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
+        P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
+        P(P_layer1_2_conv2_weight), NULL, n, &g_layer1_2_conv2);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
+        P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
+        P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
+    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer1_2_conv3), NULL, A(IX_layer1_2_relu2), P(P_layer1_2_conv3_weight),
+        NULL, n, &g_layer1_2_conv3);
+    /* layer1.2.bn3 + layer1.2.add1 + layer1.2.relu3: batchnorm + add + relu, [256,56,56] ... ->
+       [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_2_add1])
         rt_relu_forward(A(IX_layer1_2_relu3), A(IX_layer1_1_relu3), (size_t)n * 802816);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu3), A(IX_layer1_2_conv3), A(IX_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias), P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
-    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_0_conv1), NULL, A(IX_layer1_2_relu3), P(P_layer2_0_conv1_weight), NULL, n, &g_layer2_0_conv1);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
-    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1), P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_0_conv3), NULL, A(IX_layer2_0_relu2), P(P_layer2_0_conv3_weight), NULL, n, &g_layer2_0_conv3);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0), A(IX_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n, &g_layer2_0_downsample_0);
-    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0), P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512, 784, 1e-05f);
-    /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu3), A(IX_layer1_2_conv3),
+            A(IX_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias),
+            P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
+    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer2_0_conv1), NULL, A(IX_layer1_2_relu3), P(P_layer2_0_conv1_weight),
+        NULL, n, &g_layer2_0_conv1);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
+        P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
+        P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
+    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
+        P(P_layer2_0_conv2_weight), NULL, n, &g_layer2_0_conv2);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
+        P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
+        P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer2_0_conv3), NULL, A(IX_layer2_0_relu2), P(P_layer2_0_conv3_weight),
+        NULL, n, &g_layer2_0_conv3);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(IX_layer2_0_downsample_0), A(IT_layer2_0_downsample_0),
+        A(IX_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), NULL, n,
+        &g_layer2_0_downsample_0);
+    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
+        P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
+        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512,
+        784, 1e-05f);
+    /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_0_add1])
         rt_relu_forward(A(IX_layer2_0_relu3), A(IX_layer2_0_downsample_1), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu3), A(IX_layer2_0_conv3), A(IX_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias), P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu3), P(P_layer2_1_conv1_weight), NULL, n, &g_layer2_1_conv1);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1), P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_1_conv3), NULL, A(IX_layer2_1_relu2), P(P_layer2_1_conv3_weight), NULL, n, &g_layer2_1_conv3);
-    /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu3), A(IX_layer2_0_conv3),
+            A(IX_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias),
+            P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu3), P(P_layer2_1_conv1_weight),
+        NULL, n, &g_layer2_1_conv1);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
+        P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
+        P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
+        P(P_layer2_1_conv2_weight), NULL, n, &g_layer2_1_conv2);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
+        P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
+        P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer2_1_conv3), NULL, A(IX_layer2_1_relu2), P(P_layer2_1_conv3_weight),
+        NULL, n, &g_layer2_1_conv3);
+    /* layer2.1.bn3 + layer2.1.add1 + layer2.1.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_1_add1])
         rt_relu_forward(A(IX_layer2_1_relu3), A(IX_layer2_0_relu3), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu3), A(IX_layer2_1_conv3), A(IX_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias), P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu3), P(P_layer2_2_conv1_weight), NULL, n, &g_layer2_2_conv1);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1), P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_2_conv3), NULL, A(IX_layer2_2_relu2), P(P_layer2_2_conv3_weight), NULL, n, &g_layer2_2_conv3);
-    /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu3), A(IX_layer2_1_conv3),
+            A(IX_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias),
+            P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu3), P(P_layer2_2_conv1_weight),
+        NULL, n, &g_layer2_2_conv1);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
+        P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
+        P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
+        P(P_layer2_2_conv2_weight), NULL, n, &g_layer2_2_conv2);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
+        P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
+        P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer2_2_conv3), NULL, A(IX_layer2_2_relu2), P(P_layer2_2_conv3_weight),
+        NULL, n, &g_layer2_2_conv3);
+    /* layer2.2.bn3 + layer2.2.add1 + layer2.2.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_2_add1])
         rt_relu_forward(A(IX_layer2_2_relu3), A(IX_layer2_1_relu3), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu3), A(IX_layer2_2_conv3), A(IX_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias), P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu3), P(P_layer2_3_conv1_weight), NULL, n, &g_layer2_3_conv1);
-    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1), P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
-    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
-    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer2_3_conv3), NULL, A(IX_layer2_3_relu2), P(P_layer2_3_conv3_weight), NULL, n, &g_layer2_3_conv3);
-    /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu3), A(IX_layer2_2_conv3),
+            A(IX_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias),
+            P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu3), P(P_layer2_3_conv1_weight),
+        NULL, n, &g_layer2_3_conv1);
+    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
+        P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
+        P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
+        P(P_layer2_3_conv2_weight), NULL, n, &g_layer2_3_conv2);
+    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL,
+        P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
+        P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
+    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer2_3_conv3), NULL, A(IX_layer2_3_relu2), P(P_layer2_3_conv3_weight),
+        NULL, n, &g_layer2_3_conv3);
+    /* layer2.3.bn3 + layer2.3.add1 + layer2.3.relu3: batchnorm + add + relu, [512,28,28] ... ->
+       [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_3_add1])
         rt_relu_forward(A(IX_layer2_3_relu3), A(IX_layer2_2_relu3), (size_t)n * 401408);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu3), A(IX_layer2_3_conv3), A(IX_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias), P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
-    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_0_conv1), NULL, A(IX_layer2_3_relu3), P(P_layer3_0_conv1_weight), NULL, n, &g_layer3_0_conv1);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
-    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1), P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_0_conv3), NULL, A(IX_layer3_0_relu2), P(P_layer3_0_conv3_weight), NULL, n, &g_layer3_0_conv3);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0), A(IX_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n, &g_layer3_0_downsample_0);
-    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0), P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu3), A(IX_layer2_3_conv3),
+            A(IX_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias),
+            P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
+    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer3_0_conv1), NULL, A(IX_layer2_3_relu3), P(P_layer3_0_conv1_weight),
+        NULL, n, &g_layer3_0_conv1);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
+        P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
+        P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
+    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
+        P(P_layer3_0_conv2_weight), NULL, n, &g_layer3_0_conv2);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
+        P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
+        P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer3_0_conv3), NULL, A(IX_layer3_0_relu2), P(P_layer3_0_conv3_weight),
+        NULL, n, &g_layer3_0_conv3);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(IX_layer3_0_downsample_0), A(IT_layer3_0_downsample_0),
+        A(IX_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), NULL, n,
+        &g_layer3_0_downsample_0);
+    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
+        P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
+        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024,
+        196, 1e-05f);
+    /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_0_add1])
         rt_relu_forward(A(IX_layer3_0_relu3), A(IX_layer3_0_downsample_1), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu3), A(IX_layer3_0_conv3), A(IX_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu3), P(P_layer3_1_conv1_weight), NULL, n, &g_layer3_1_conv1);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1), P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_1_conv3), NULL, A(IX_layer3_1_relu2), P(P_layer3_1_conv3_weight), NULL, n, &g_layer3_1_conv3);
-    /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu3), A(IX_layer3_0_conv3),
+            A(IX_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias),
+            P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu3), P(P_layer3_1_conv1_weight),
+        NULL, n, &g_layer3_1_conv1);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
+        P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
+        P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
+        P(P_layer3_1_conv2_weight), NULL, n, &g_layer3_1_conv2);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
+        P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
+        P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer3_1_conv3), NULL, A(IX_layer3_1_relu2), P(P_layer3_1_conv3_weight),
+        NULL, n, &g_layer3_1_conv3);
+    /* layer3.1.bn3 + layer3.1.add1 + layer3.1.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_1_add1])
         rt_relu_forward(A(IX_layer3_1_relu3), A(IX_layer3_0_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu3), A(IX_layer3_1_conv3), A(IX_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu3), P(P_layer3_2_conv1_weight), NULL, n, &g_layer3_2_conv1);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1), P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_2_conv3), NULL, A(IX_layer3_2_relu2), P(P_layer3_2_conv3_weight), NULL, n, &g_layer3_2_conv3);
-    /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu3), A(IX_layer3_1_conv3),
+            A(IX_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias),
+            P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu3), P(P_layer3_2_conv1_weight),
+        NULL, n, &g_layer3_2_conv1);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
+        P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
+        P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
+        P(P_layer3_2_conv2_weight), NULL, n, &g_layer3_2_conv2);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
+        P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
+        P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer3_2_conv3), NULL, A(IX_layer3_2_relu2), P(P_layer3_2_conv3_weight),
+        NULL, n, &g_layer3_2_conv3);
+    /* layer3.2.bn3 + layer3.2.add1 + layer3.2.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_2_add1])
         rt_relu_forward(A(IX_layer3_2_relu3), A(IX_layer3_1_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu3), A(IX_layer3_2_conv3), A(IX_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu3), P(P_layer3_3_conv1_weight), NULL, n, &g_layer3_3_conv1);
-    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1), P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
-    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_3_conv3), NULL, A(IX_layer3_3_relu2), P(P_layer3_3_conv3_weight), NULL, n, &g_layer3_3_conv3);
-    /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu3), A(IX_layer3_2_conv3),
+            A(IX_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias),
+            P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu3), P(P_layer3_3_conv1_weight),
+        NULL, n, &g_layer3_3_conv1);
+    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
+        P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
+        P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
+        P(P_layer3_3_conv2_weight), NULL, n, &g_layer3_3_conv2);
+    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL,
+        P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
+        P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer3_3_conv3), NULL, A(IX_layer3_3_relu2), P(P_layer3_3_conv3_weight),
+        NULL, n, &g_layer3_3_conv3);
+    /* layer3.3.bn3 + layer3.3.add1 + layer3.3.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_3_add1])
         rt_relu_forward(A(IX_layer3_3_relu3), A(IX_layer3_2_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu3), A(IX_layer3_3_conv3), A(IX_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu3), P(P_layer3_4_conv1_weight), NULL, n, &g_layer3_4_conv1);
-    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1), P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
-    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_4_conv3), NULL, A(IX_layer3_4_relu2), P(P_layer3_4_conv3_weight), NULL, n, &g_layer3_4_conv3);
-    /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu3), A(IX_layer3_3_conv3),
+            A(IX_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias),
+            P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu3), P(P_layer3_4_conv1_weight),
+        NULL, n, &g_layer3_4_conv1);
+    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
+        P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
+        P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
+        P(P_layer3_4_conv2_weight), NULL, n, &g_layer3_4_conv2);
+    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL,
+        P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
+        P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer3_4_conv3), NULL, A(IX_layer3_4_relu2), P(P_layer3_4_conv3_weight),
+        NULL, n, &g_layer3_4_conv3);
+    /* layer3.4.bn3 + layer3.4.add1 + layer3.4.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_4_add1])
         rt_relu_forward(A(IX_layer3_4_relu3), A(IX_layer3_3_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu3), A(IX_layer3_4_conv3), A(IX_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu3), P(P_layer3_5_conv1_weight), NULL, n, &g_layer3_5_conv1);
-    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1), P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
-    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
-    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer3_5_conv3), NULL, A(IX_layer3_5_relu2), P(P_layer3_5_conv3_weight), NULL, n, &g_layer3_5_conv3);
-    /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu3), A(IX_layer3_4_conv3),
+            A(IX_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias),
+            P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu3), P(P_layer3_5_conv1_weight),
+        NULL, n, &g_layer3_5_conv1);
+    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
+        P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
+        P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
+        P(P_layer3_5_conv2_weight), NULL, n, &g_layer3_5_conv2);
+    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL,
+        P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
+        P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
+    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer3_5_conv3), NULL, A(IX_layer3_5_relu2), P(P_layer3_5_conv3_weight),
+        NULL, n, &g_layer3_5_conv3);
+    /* layer3.5.bn3 + layer3.5.add1 + layer3.5.relu3: batchnorm + add + relu, [1024,14,14] ... ->
+       [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_5_add1])
         rt_relu_forward(A(IX_layer3_5_relu3), A(IX_layer3_4_relu3), (size_t)n * 200704);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu3), A(IX_layer3_5_conv3), A(IX_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
-    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_0_conv1), NULL, A(IX_layer3_5_relu3), P(P_layer4_0_conv1_weight), NULL, n, &g_layer4_0_conv1);
-    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
-    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1), P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
-    /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2), NULL, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_0_conv3), NULL, A(IX_layer4_0_relu2), P(P_layer4_0_conv3_weight), NULL, n, &g_layer4_0_conv3);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_0_downsample_0), A(IT_layer4_0_downsample_0), A(IX_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n, &g_layer4_0_downsample_0);
-    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0), P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048, 49, 1e-05f);
-    /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu3), A(IX_layer3_5_conv3),
+            A(IX_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias),
+            P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
+    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer4_0_conv1), NULL, A(IX_layer3_5_relu3), P(P_layer4_0_conv1_weight),
+        NULL, n, &g_layer4_0_conv1);
+    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
+        P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
+        P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
+    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
+        P(P_layer4_0_conv2_weight), NULL, n, &g_layer4_0_conv2);
+    /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2), NULL,
+        P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
+        P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer4_0_conv3), NULL, A(IX_layer4_0_relu2), P(P_layer4_0_conv3_weight),
+        NULL, n, &g_layer4_0_conv3);
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_forward(A(IX_layer4_0_downsample_0), A(IT_layer4_0_downsample_0),
+        A(IX_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), NULL, n,
+        &g_layer4_0_downsample_0);
+    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0),
+        P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
+        P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048,
+        49, 1e-05f);
+    /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_0_add1])
         rt_relu_forward(A(IX_layer4_0_relu3), A(IX_layer4_0_downsample_1), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu3), A(IX_layer4_0_conv3), A(IX_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
-    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_1_conv1), NULL, A(IX_layer4_0_relu3), P(P_layer4_1_conv1_weight), NULL, n, &g_layer4_1_conv1);
-    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1), P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
-    /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2), NULL, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_1_conv3), NULL, A(IX_layer4_1_relu2), P(P_layer4_1_conv3_weight), NULL, n, &g_layer4_1_conv3);
-    /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu3), A(IX_layer4_0_conv3),
+            A(IX_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias),
+            P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer4_1_conv1), NULL, A(IX_layer4_0_relu3), P(P_layer4_1_conv1_weight),
+        NULL, n, &g_layer4_1_conv1);
+    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
+        P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
+        P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
+        P(P_layer4_1_conv2_weight), NULL, n, &g_layer4_1_conv2);
+    /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2), NULL,
+        P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean),
+        P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer4_1_conv3), NULL, A(IX_layer4_1_relu2), P(P_layer4_1_conv3_weight),
+        NULL, n, &g_layer4_1_conv3);
+    /* layer4.1.bn3 + layer4.1.add1 + layer4.1.relu3: batchnorm + add + relu, [2048,7,7] ... ->
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_1_add1])
         rt_relu_forward(A(IX_layer4_1_relu3), A(IX_layer4_0_relu3), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu3), A(IX_layer4_1_conv3), A(IX_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
-    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_2_conv1), NULL, A(IX_layer4_1_relu3), P(P_layer4_2_conv1_weight), NULL, n, &g_layer4_2_conv1);
-    /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu1), A(IX_layer4_2_conv1), NULL, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
-    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_2_conv2), A(IT_layer4_2_conv2), A(IX_layer4_2_relu1), P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
-    /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu2), A(IX_layer4_2_conv2), NULL, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
-    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_forward(A(IX_layer4_2_conv3), NULL, A(IX_layer4_2_relu2), P(P_layer4_2_conv3_weight), NULL, n, &g_layer4_2_conv3);
-    /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
+        rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu3), A(IX_layer4_1_conv3),
+            A(IX_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias),
+            P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
+    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_forward(A(IX_layer4_2_conv1), NULL, A(IX_layer4_1_relu3), P(P_layer4_2_conv1_weight),
+        NULL, n, &g_layer4_2_conv1);
+    /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu1), A(IX_layer4_2_conv1), NULL,
+        P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean),
+        P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
+    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_forward(A(IX_layer4_2_conv2), A(IT_layer4_2_conv2), A(IX_layer4_2_relu1),
+        P(P_layer4_2_conv2_weight), NULL, n, &g_layer4_2_conv2);
+    /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu2), A(IX_layer4_2_conv2), NULL,
+        P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean),
+        P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
+    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_forward(A(IX_layer4_2_conv3), NULL, A(IX_layer4_2_relu2), P(P_layer4_2_conv3_weight),
+        NULL, n, &g_layer4_2_conv3);
+    /* layer4.2.bn3 + layer4.2.add1 + layer4.2.relu3: batchnorm + add + relu, [2048,7,7] ... ->
+       [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_2_add1])
         rt_relu_forward(A(IX_layer4_2_relu3), A(IX_layer4_1_relu3), (size_t)n * 100352);
     else
-        rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu3), A(IX_layer4_2_conv3), A(IX_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu3), A(IX_layer4_2_conv3),
+            A(IX_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias),
+            P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_2_relu3), n, 2048, 49);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -1797,377 +2500,786 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* loss: softmax cross-entropy over fc */
     rt_xent_backward(A(D_fc), A(X_fc), (const int32_t *)target, n, 1000, 1, RT_SET);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
-    rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool), P(P_fc_weight), n, 2048, 1000, RT_SET);
+    rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
+        P(P_fc_weight), n, 2048, 1000, RT_SET);
     if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 2048);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49, RT_SET);
-    /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3), (size_t)n * 100352, RT_SET);
+    /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3),
+        (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq(A(D_layer4_2_add1), (size_t)n * 100352);
-    /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias), A(D_layer4_2_add1), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_weight), n, 2048, 49, RT_SET);
+    /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias),
+        A(D_layer4_2_add1), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048,
+        P(P_layer4_2_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn3] = rt_sumsq(A(D_layer4_2_conv3), (size_t)n * 100352);
-    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL, A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq(A(D_layer4_2_relu2), (size_t)n * 25088);
-    /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight), G(P_layer4_2_bn2_bias), A(D_layer4_2_relu2), A(X_layer4_2_relu2), A(X_layer4_2_conv2), S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49, RT_SET);
+    /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL,
+        A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq(A(D_layer4_2_relu2),
+        (size_t)n * 25088);
+    /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight),
+        G(P_layer4_2_bn2_bias), A(D_layer4_2_relu2), A(X_layer4_2_relu2), A(X_layer4_2_conv2),
+        S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn2] = rt_sumsq(A(D_layer4_2_conv2), (size_t)n * 25088);
-    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2), A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq(A(D_layer4_2_relu1), (size_t)n * 25088);
-    /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight), G(P_layer4_2_bn1_bias), A(D_layer4_2_relu1), A(X_layer4_2_relu1), A(X_layer4_2_conv1), S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49, RT_SET);
+    /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2),
+        A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq(A(D_layer4_2_relu1),
+        (size_t)n * 25088);
+    /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight),
+        G(P_layer4_2_bn1_bias), A(D_layer4_2_relu1), A(X_layer4_2_relu1), A(X_layer4_2_conv1),
+        S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq(A(D_layer4_2_conv1), (size_t)n * 25088);
-    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL, NULL, A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq(A(D_layer4_2_add1), (size_t)n * 100352);
-    /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_2_add1), A(X_layer4_1_relu3), (size_t)n * 100352, RT_SET);
+    /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL, NULL,
+        A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq(A(D_layer4_2_add1),
+        (size_t)n * 100352);
+    /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_2_add1), A(X_layer4_1_relu3),
+        (size_t)n * 100352, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 100352);
-    /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias), A(D_layer4_1_add1), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_weight), n, 2048, 49, RT_SET);
+    /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias),
+        A(D_layer4_1_add1), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048,
+        P(P_layer4_1_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn3] = rt_sumsq(A(D_layer4_1_conv3), (size_t)n * 100352);
-    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL, A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq(A(D_layer4_1_relu2), (size_t)n * 25088);
-    /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias), A(D_layer4_1_relu2), A(X_layer4_1_relu2), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49, RT_SET);
+    /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL,
+        A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq(A(D_layer4_1_relu2),
+        (size_t)n * 25088);
+    /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight),
+        G(P_layer4_1_bn2_bias), A(D_layer4_1_relu2), A(X_layer4_1_relu2), A(X_layer4_1_conv2),
+        S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
-    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2), A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1), (size_t)n * 25088);
-    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight), G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(X_layer4_1_relu1), A(X_layer4_1_conv1), S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
+    /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2),
+        A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1),
+        (size_t)n * 25088);
+    /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
+        G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(X_layer4_1_relu1), A(X_layer4_1_conv1),
+        S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
-    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, NULL, A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 100352);
-    /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu3), (size_t)n * 100352, RT_SET);
-    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight), G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0), S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_weight), n, 2048, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0), (size_t)n * 100352);
-    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL, A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3), P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
+    /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, NULL,
+        A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_1_add1),
+        (size_t)n * 100352);
+    /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu3),
+        (size_t)n * 100352, RT_SET);
+    /* layer4.0.downsample.1: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight),
+        G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0),
+        S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048,
+        P(P_layer4_0_downsample_1_weight), n, 2048, 49, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0),
+        (size_t)n * 100352);
+    /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL,
+        A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3),
+        P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_add1), (size_t)n * 100352);
-    /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias), A(D_layer4_0_add1), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_weight), n, 2048, 49, RT_SET);
+    /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias),
+        A(D_layer4_0_add1), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048,
+        P(P_layer4_0_bn3_weight), n, 2048, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn3] = rt_sumsq(A(D_layer4_0_conv3), (size_t)n * 100352);
-    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL, A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq(A(D_layer4_0_relu2), (size_t)n * 25088);
-    /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias), A(D_layer4_0_relu2), A(X_layer4_0_relu2), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49, RT_SET);
+    /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL,
+        A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq(A(D_layer4_0_relu2),
+        (size_t)n * 25088);
+    /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight),
+        G(P_layer4_0_bn2_bias), A(D_layer4_0_relu2), A(X_layer4_0_relu2), A(X_layer4_0_conv2),
+        S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
-    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2), A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1), (size_t)n * 100352);
-    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight), G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(X_layer4_0_relu1), A(X_layer4_0_conv1), S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196, RT_SET);
+    /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2),
+        A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1),
+        (size_t)n * 100352);
+    /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
+        G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(X_layer4_0_relu1), A(X_layer4_0_conv1),
+        S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 100352);
-    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL, A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_5_relu3), (size_t)n * 200704);
-    /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3), (size_t)n * 200704, RT_SET);
+    /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL,
+        A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq(A(D_layer3_5_relu3),
+        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_5_relu3),
+        (size_t)n * 200704);
+    /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3),
+        (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 200704);
-    /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias), A(D_layer3_5_add1), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_weight), n, 1024, 196, RT_SET);
+    /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias),
+        A(D_layer3_5_add1), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024,
+        P(P_layer3_5_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn3] = rt_sumsq(A(D_layer3_5_conv3), (size_t)n * 200704);
-    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL, A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 50176);
-    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(X_layer3_5_relu2), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196, RT_SET);
+    /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL,
+        A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq(A(D_layer3_5_relu2),
+        (size_t)n * 50176);
+    /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
+        G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(X_layer3_5_relu2), A(X_layer3_5_conv2),
+        S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 50176);
-    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2), A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 50176);
-    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight), G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1), S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196, RT_SET);
+    /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2),
+        A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1),
+        (size_t)n * 50176);
+    /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
+        G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1),
+        S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 50176);
-    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, NULL, A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 200704);
-    /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu3), (size_t)n * 200704, RT_SET);
+    /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, NULL,
+        A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_5_add1),
+        (size_t)n * 200704);
+    /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu3),
+        (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 200704);
-    /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias), A(D_layer3_4_add1), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_weight), n, 1024, 196, RT_SET);
+    /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias),
+        A(D_layer3_4_add1), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024,
+        P(P_layer3_4_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn3] = rt_sumsq(A(D_layer3_4_conv3), (size_t)n * 200704);
-    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL, A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 50176);
-    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(X_layer3_4_relu2), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196, RT_SET);
+    /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL,
+        A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq(A(D_layer3_4_relu2),
+        (size_t)n * 50176);
+    /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
+        G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(X_layer3_4_relu2), A(X_layer3_4_conv2),
+        S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 50176);
-    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2), A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 50176);
-    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight), G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1), S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196, RT_SET);
+    /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2),
+        A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1),
+        (size_t)n * 50176);
+    /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
+        G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1),
+        S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 50176);
-    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, NULL, A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 200704);
-    /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu3), (size_t)n * 200704, RT_SET);
+    /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, NULL,
+        A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_4_add1),
+        (size_t)n * 200704);
+    /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu3),
+        (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 200704);
-    /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias), A(D_layer3_3_add1), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_weight), n, 1024, 196, RT_SET);
+    /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias),
+        A(D_layer3_3_add1), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024,
+        P(P_layer3_3_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn3] = rt_sumsq(A(D_layer3_3_conv3), (size_t)n * 200704);
-    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL, A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 50176);
-    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(X_layer3_3_relu2), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196, RT_SET);
+    /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL,
+        A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq(A(D_layer3_3_relu2),
+        (size_t)n * 50176);
+    /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
+        G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(X_layer3_3_relu2), A(X_layer3_3_conv2),
+        S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 50176);
-    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2), A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 50176);
-    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight), G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1), S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196, RT_SET);
+    /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2),
+        A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1),
+        (size_t)n * 50176);
+    /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
+        G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1),
+        S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 50176);
-    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, NULL, A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 200704);
-    /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu3), (size_t)n * 200704, RT_SET);
+    /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, NULL,
+        A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_3_add1),
+        (size_t)n * 200704);
+    /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu3),
+        (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 200704);
-    /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias), A(D_layer3_2_add1), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_weight), n, 1024, 196, RT_SET);
+    /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias),
+        A(D_layer3_2_add1), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024,
+        P(P_layer3_2_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn3] = rt_sumsq(A(D_layer3_2_conv3), (size_t)n * 200704);
-    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL, A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 50176);
-    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196, RT_SET);
+    /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL,
+        A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq(A(D_layer3_2_relu2),
+        (size_t)n * 50176);
+    /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
+        G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2),
+        S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 50176);
-    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2), A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 50176);
-    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight), G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1), S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196, RT_SET);
+    /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
+        A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1),
+        (size_t)n * 50176);
+    /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
+        G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
+        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 50176);
-    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, NULL, A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 200704);
-    /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu3), (size_t)n * 200704, RT_SET);
+    /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, NULL,
+        A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1),
+        (size_t)n * 200704);
+    /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu3),
+        (size_t)n * 200704, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 200704);
-    /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias), A(D_layer3_1_add1), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_weight), n, 1024, 196, RT_SET);
+    /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias),
+        A(D_layer3_1_add1), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024,
+        P(P_layer3_1_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn3] = rt_sumsq(A(D_layer3_1_conv3), (size_t)n * 200704);
-    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL, A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 50176);
-    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196, RT_SET);
+    /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL,
+        A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq(A(D_layer3_1_relu2),
+        (size_t)n * 50176);
+    /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
+        G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2),
+        S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
-    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2), A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 50176);
-    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight), G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1), S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
+    /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
+        A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1),
+        (size_t)n * 50176);
+    /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
+        G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
+        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
-    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, NULL, A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 200704);
-    /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu3), (size_t)n * 200704, RT_SET);
-    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight), G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0), S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0), (size_t)n * 200704);
-    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL, A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
+    /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, NULL,
+        A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1),
+        (size_t)n * 200704);
+    /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu3),
+        (size_t)n * 200704, RT_SET);
+    /* layer3.0.downsample.1: batchnorm, [1024,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
+        G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
+        S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024,
+        P(P_layer3_0_downsample_1_weight), n, 1024, 196, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0),
+        (size_t)n * 200704);
+    /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL,
+        A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3),
+        P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 200704);
-    /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias), A(D_layer3_0_add1), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_weight), n, 1024, 196, RT_SET);
+    /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias),
+        A(D_layer3_0_add1), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024,
+        P(P_layer3_0_bn3_weight), n, 1024, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn3] = rt_sumsq(A(D_layer3_0_conv3), (size_t)n * 200704);
-    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL, A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 50176);
-    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196, RT_SET);
+    /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL,
+        A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq(A(D_layer3_0_relu2),
+        (size_t)n * 50176);
+    /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
+        G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2),
+        S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
-    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2), A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 200704);
-    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight), G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1), S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784, RT_SET);
+    /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
+        A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1),
+        (size_t)n * 200704);
+    /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
+        G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
+        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 200704);
-    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL, A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_3_relu3), (size_t)n * 401408);
-    /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3), (size_t)n * 401408, RT_SET);
+    /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL,
+        A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_3_relu3),
+        (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_3_relu3),
+        (size_t)n * 401408);
+    /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3),
+        (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 401408);
-    /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias), A(D_layer2_3_add1), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_weight), n, 512, 784, RT_SET);
+    /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias),
+        A(D_layer2_3_add1), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512,
+        P(P_layer2_3_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn3] = rt_sumsq(A(D_layer2_3_conv3), (size_t)n * 401408);
-    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL, A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 100352);
-    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(X_layer2_3_relu2), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784, RT_SET);
+    /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL,
+        A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq(A(D_layer2_3_relu2),
+        (size_t)n * 100352);
+    /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
+        G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(X_layer2_3_relu2), A(X_layer2_3_conv2),
+        S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 100352);
-    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2), A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 100352);
-    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight), G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1), S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784, RT_SET);
+    /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2),
+        A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1),
+        (size_t)n * 100352);
+    /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
+        G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1),
+        S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 100352);
-    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, NULL, A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 401408);
-    /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu3), (size_t)n * 401408, RT_SET);
+    /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, NULL,
+        A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_3_add1),
+        (size_t)n * 401408);
+    /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu3),
+        (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 401408);
-    /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias), A(D_layer2_2_add1), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_weight), n, 512, 784, RT_SET);
+    /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias),
+        A(D_layer2_2_add1), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512,
+        P(P_layer2_2_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn3] = rt_sumsq(A(D_layer2_2_conv3), (size_t)n * 401408);
-    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL, A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 100352);
-    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784, RT_SET);
+    /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL,
+        A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq(A(D_layer2_2_relu2),
+        (size_t)n * 100352);
+    /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
+        G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2),
+        S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 100352);
-    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2), A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 100352);
-    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight), G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1), S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784, RT_SET);
+    /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
+        A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1),
+        (size_t)n * 100352);
+    /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
+        G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
+        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 100352);
-    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, NULL, A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 401408);
-    /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu3), (size_t)n * 401408, RT_SET);
+    /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, NULL,
+        A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1),
+        (size_t)n * 401408);
+    /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu3),
+        (size_t)n * 401408, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 401408);
-    /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias), A(D_layer2_1_add1), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_weight), n, 512, 784, RT_SET);
+    /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias),
+        A(D_layer2_1_add1), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512,
+        P(P_layer2_1_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn3] = rt_sumsq(A(D_layer2_1_conv3), (size_t)n * 401408);
-    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL, A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 100352);
-    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784, RT_SET);
+    /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL,
+        A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq(A(D_layer2_1_relu2),
+        (size_t)n * 100352);
+    /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
+        G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2),
+        S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
-    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2), A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 100352);
-    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight), G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1), S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
+    /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
+        A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1),
+        (size_t)n * 100352);
+    /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
+        G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
+        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
-    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, NULL, A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 401408);
-    /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu3), (size_t)n * 401408, RT_SET);
-    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight), G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0), S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_weight), n, 512, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0), (size_t)n * 401408);
-    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL, A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
+    /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, NULL,
+        A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1),
+        (size_t)n * 401408);
+    /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu3),
+        (size_t)n * 401408, RT_SET);
+    /* layer2.0.downsample.1: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
+        G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
+        S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512,
+        P(P_layer2_0_downsample_1_weight), n, 512, 784, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0),
+        (size_t)n * 401408);
+    /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL,
+        A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3),
+        P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 401408);
-    /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias), A(D_layer2_0_add1), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_weight), n, 512, 784, RT_SET);
+    /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias),
+        A(D_layer2_0_add1), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512,
+        P(P_layer2_0_bn3_weight), n, 512, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn3] = rt_sumsq(A(D_layer2_0_conv3), (size_t)n * 401408);
-    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL, A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 100352);
-    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784, RT_SET);
+    /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL,
+        A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq(A(D_layer2_0_relu2),
+        (size_t)n * 100352);
+    /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
+        G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2),
+        S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
-    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2), A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 401408);
-    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight), G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1), S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136, RT_SET);
+    /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
+        A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1),
+        (size_t)n * 401408);
+    /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
+        G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
+        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136,
+        RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 401408);
-    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL, A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu3), (size_t)n * 802816);
-    /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3), (size_t)n * 802816, RT_SET);
+    /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL,
+        A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu3),
+        (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu3),
+        (size_t)n * 802816);
+    /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3),
+        (size_t)n * 802816, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 802816);
-    /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias), A(D_layer1_2_add1), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_weight), n, 256, 3136, RT_SET);
+    /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias),
+        A(D_layer1_2_add1), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256,
+        P(P_layer1_2_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn3] = rt_sumsq(A(D_layer1_2_conv3), (size_t)n * 802816);
-    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL, A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq(A(D_layer1_2_relu2), (size_t)n * 200704);
-    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136, RT_SET);
+    /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL,
+        A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq(A(D_layer1_2_relu2),
+        (size_t)n * 200704);
+    /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
+        G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2),
+        S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 200704);
-    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2), A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1), (size_t)n * 200704);
-    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight), G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1), S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136, RT_SET);
+    /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
+        A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1),
+        (size_t)n * 200704);
+    /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
+        G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
+        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 200704);
-    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, NULL, A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 802816);
-    /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu3), (size_t)n * 802816, RT_SET);
+    /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, NULL,
+        A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1),
+        (size_t)n * 802816);
+    /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu3),
+        (size_t)n * 802816, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 802816);
-    /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias), A(D_layer1_1_add1), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_weight), n, 256, 3136, RT_SET);
+    /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias),
+        A(D_layer1_1_add1), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256,
+        P(P_layer1_1_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn3] = rt_sumsq(A(D_layer1_1_conv3), (size_t)n * 802816);
-    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL, A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq(A(D_layer1_1_relu2), (size_t)n * 200704);
-    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136, RT_SET);
+    /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL,
+        A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq(A(D_layer1_1_relu2),
+        (size_t)n * 200704);
+    /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
+        G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2),
+        S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
-    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2), A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1), (size_t)n * 200704);
-    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight), G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1), S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
+    /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
+        A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
+        (size_t)n * 200704);
+    /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
+        G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
+        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
-    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, NULL, A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 802816);
-    /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu3), (size_t)n * 802816, RT_SET);
-    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight), G(P_layer1_0_downsample_1_bias), A(D_layer1_0_add1), A(X_layer1_0_downsample_0), S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_weight), n, 256, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] = rt_sumsq(A(D_layer1_0_downsample_0), (size_t)n * 802816);
-    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL, A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n, &g_layer1_0_downsample_0, RT_SET);
+    /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, NULL,
+        A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
+        RT_ADD);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1),
+        (size_t)n * 802816);
+    /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:91) */
+    rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu3),
+        (size_t)n * 802816, RT_SET);
+    /* layer1.0.downsample.1: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:90) */
+    rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight),
+        G(P_layer1_0_downsample_1_bias), A(D_layer1_0_add1), A(X_layer1_0_downsample_0),
+        S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256,
+        P(P_layer1_0_downsample_1_weight), n, 256, 3136, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] = rt_sumsq(A(D_layer1_0_downsample_0),
+        (size_t)n * 802816);
+    /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
+    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL,
+        A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n,
+        &g_layer1_0_downsample_0, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 802816);
-    /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias), A(D_layer1_0_add1), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_weight), n, 256, 3136, RT_SET);
+    /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
+       generator/lib/skipc/blocks.lua:89) */
+    rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias),
+        A(D_layer1_0_add1), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256,
+        P(P_layer1_0_bn3_weight), n, 256, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn3] = rt_sumsq(A(D_layer1_0_conv3), (size_t)n * 802816);
-    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL, A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq(A(D_layer1_0_relu2), (size_t)n * 200704);
-    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136, RT_SET);
+    /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
+    rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL,
+        A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq(A(D_layer1_0_relu2),
+        (size_t)n * 200704);
+    /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
+        G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2),
+        S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
-    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2), A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1), (size_t)n * 200704);
-    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight), G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1), S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
+    /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
+    rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
+        A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
+        (size_t)n * 200704);
+    /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
+        G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
+        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
     if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
-    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37) */
-    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
+    /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
+       (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
+    rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1),
+        A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
-    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]  (specs/resnet_imagenet.lua:31) */
+    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq(A(D_maxpool),
+        (size_t)n * 200704);
+    /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
+       (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool, RT_SET);
-    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30) */
-    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544, RT_SET);
+    /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
+       */
+    rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
+        A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544, RT_SET);
     if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
-    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]  (specs/resnet_imagenet.lua:29) */
-    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight), n, &g_conv1, RT_ADD);
+    /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
+       (specs/resnet_imagenet.lua:29) */
+    rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
+        n, &g_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 150528);
 }
 
@@ -2177,12 +3289,14 @@ void resnet50_zero_grad(float *grads) {
 
 void resnet50_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,
     float momentum, float weight_decay, int nesterov) {
-    rt_sgd_step(params, grads, momentum_buf, RESNET50_NUM_TRAINABLE, lr, momentum, weight_decay, nesterov);
+    rt_sgd_step(params, grads, momentum_buf, RESNET50_NUM_TRAINABLE, lr, momentum, weight_decay,
+        nesterov);
 }
 
 void resnet50_adamw_step(float *params, const float *grads, float *m, float *v, long t,
     float lr, float beta1, float beta2, float eps, float weight_decay) {
-    rt_adamw_step(params, grads, m, v, RESNET50_NUM_TRAINABLE, t, lr, beta1, beta2, eps, weight_decay);
+    rt_adamw_step(params, grads, m, v, RESNET50_NUM_TRAINABLE, t, lr, beta1, beta2, eps,
+        weight_decay);
 }
 
 static const RtParamInfo tensors[] = {
@@ -2191,266 +3305,478 @@ static const RtParamInfo tensors[] = {
     {"bn1.bias", 1, {64}, P_bn1_bias, 64, RT_PARAM_BN_BIAS, L_bn1},
     {"bn1.running_mean", 1, {64}, P_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_bn1},
     {"bn1.running_var", 1, {64}, P_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_bn1},
-    {"layer1.0.conv1.weight", 4, {64,64,1,1}, P_layer1_0_conv1_weight, 4096, RT_PARAM_WEIGHT, L_layer1_0_conv1},
-    {"layer1.0.bn1.weight", 1, {64}, P_layer1_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_0_bn1},
+    {"layer1.0.conv1.weight", 4, {64,64,1,1}, P_layer1_0_conv1_weight, 4096, RT_PARAM_WEIGHT,
+        L_layer1_0_conv1},
+    {"layer1.0.bn1.weight", 1, {64}, P_layer1_0_bn1_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer1_0_bn1},
     {"layer1.0.bn1.bias", 1, {64}, P_layer1_0_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_0_bn1},
-    {"layer1.0.bn1.running_mean", 1, {64}, P_layer1_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn1},
-    {"layer1.0.bn1.running_var", 1, {64}, P_layer1_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_0_bn1},
-    {"layer1.0.conv2.weight", 4, {64,64,3,3}, P_layer1_0_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_0_conv2},
-    {"layer1.0.bn2.weight", 1, {64}, P_layer1_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_0_bn2},
+    {"layer1.0.bn1.running_mean", 1, {64}, P_layer1_0_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer1_0_bn1},
+    {"layer1.0.bn1.running_var", 1, {64}, P_layer1_0_bn1_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer1_0_bn1},
+    {"layer1.0.conv2.weight", 4, {64,64,3,3}, P_layer1_0_conv2_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer1_0_conv2},
+    {"layer1.0.bn2.weight", 1, {64}, P_layer1_0_bn2_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer1_0_bn2},
     {"layer1.0.bn2.bias", 1, {64}, P_layer1_0_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_0_bn2},
-    {"layer1.0.bn2.running_mean", 1, {64}, P_layer1_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn2},
-    {"layer1.0.bn2.running_var", 1, {64}, P_layer1_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_0_bn2},
-    {"layer1.0.conv3.weight", 4, {256,64,1,1}, P_layer1_0_conv3_weight, 16384, RT_PARAM_WEIGHT, L_layer1_0_conv3},
-    {"layer1.0.bn3.weight", 1, {256}, P_layer1_0_bn3_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_0_bn3},
+    {"layer1.0.bn2.running_mean", 1, {64}, P_layer1_0_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer1_0_bn2},
+    {"layer1.0.bn2.running_var", 1, {64}, P_layer1_0_bn2_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer1_0_bn2},
+    {"layer1.0.conv3.weight", 4, {256,64,1,1}, P_layer1_0_conv3_weight, 16384, RT_PARAM_WEIGHT,
+        L_layer1_0_conv3},
+    {"layer1.0.bn3.weight", 1, {256}, P_layer1_0_bn3_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer1_0_bn3},
     {"layer1.0.bn3.bias", 1, {256}, P_layer1_0_bn3_bias, 256, RT_PARAM_BN_BIAS, L_layer1_0_bn3},
-    {"layer1.0.bn3.running_mean", 1, {256}, P_layer1_0_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_0_bn3},
-    {"layer1.0.bn3.running_var", 1, {256}, P_layer1_0_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_0_bn3},
-    {"layer1.0.downsample.0.weight", 4, {256,64,1,1}, P_layer1_0_downsample_0_weight, 16384, RT_PARAM_WEIGHT, L_layer1_0_downsample_0},
-    {"layer1.0.downsample.1.weight", 1, {256}, P_layer1_0_downsample_1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_0_downsample_1},
-    {"layer1.0.downsample.1.bias", 1, {256}, P_layer1_0_downsample_1_bias, 256, RT_PARAM_BN_BIAS, L_layer1_0_downsample_1},
-    {"layer1.0.downsample.1.running_mean", 1, {256}, P_layer1_0_downsample_1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_0_downsample_1},
-    {"layer1.0.downsample.1.running_var", 1, {256}, P_layer1_0_downsample_1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_0_downsample_1},
-    {"layer1.1.conv1.weight", 4, {64,256,1,1}, P_layer1_1_conv1_weight, 16384, RT_PARAM_WEIGHT, L_layer1_1_conv1},
-    {"layer1.1.bn1.weight", 1, {64}, P_layer1_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_1_bn1},
+    {"layer1.0.bn3.running_mean", 1, {256}, P_layer1_0_bn3_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer1_0_bn3},
+    {"layer1.0.bn3.running_var", 1, {256}, P_layer1_0_bn3_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer1_0_bn3},
+    {"layer1.0.downsample.0.weight", 4, {256,64,1,1}, P_layer1_0_downsample_0_weight, 16384,
+        RT_PARAM_WEIGHT, L_layer1_0_downsample_0},
+    {"layer1.0.downsample.1.weight", 1, {256}, P_layer1_0_downsample_1_weight, 256,
+        RT_PARAM_BN_WEIGHT, L_layer1_0_downsample_1},
+    {"layer1.0.downsample.1.bias", 1, {256}, P_layer1_0_downsample_1_bias, 256, RT_PARAM_BN_BIAS,
+        L_layer1_0_downsample_1},
+    {"layer1.0.downsample.1.running_mean", 1, {256}, P_layer1_0_downsample_1_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer1_0_downsample_1},
+    {"layer1.0.downsample.1.running_var", 1, {256}, P_layer1_0_downsample_1_running_var, 256,
+        RT_PARAM_RUNNING_VAR, L_layer1_0_downsample_1},
+    {"layer1.1.conv1.weight", 4, {64,256,1,1}, P_layer1_1_conv1_weight, 16384, RT_PARAM_WEIGHT,
+        L_layer1_1_conv1},
+    {"layer1.1.bn1.weight", 1, {64}, P_layer1_1_bn1_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer1_1_bn1},
     {"layer1.1.bn1.bias", 1, {64}, P_layer1_1_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_1_bn1},
-    {"layer1.1.bn1.running_mean", 1, {64}, P_layer1_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn1},
-    {"layer1.1.bn1.running_var", 1, {64}, P_layer1_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_1_bn1},
-    {"layer1.1.conv2.weight", 4, {64,64,3,3}, P_layer1_1_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_1_conv2},
-    {"layer1.1.bn2.weight", 1, {64}, P_layer1_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_1_bn2},
+    {"layer1.1.bn1.running_mean", 1, {64}, P_layer1_1_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer1_1_bn1},
+    {"layer1.1.bn1.running_var", 1, {64}, P_layer1_1_bn1_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer1_1_bn1},
+    {"layer1.1.conv2.weight", 4, {64,64,3,3}, P_layer1_1_conv2_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer1_1_conv2},
+    {"layer1.1.bn2.weight", 1, {64}, P_layer1_1_bn2_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer1_1_bn2},
     {"layer1.1.bn2.bias", 1, {64}, P_layer1_1_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_1_bn2},
-    {"layer1.1.bn2.running_mean", 1, {64}, P_layer1_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn2},
-    {"layer1.1.bn2.running_var", 1, {64}, P_layer1_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_1_bn2},
-    {"layer1.1.conv3.weight", 4, {256,64,1,1}, P_layer1_1_conv3_weight, 16384, RT_PARAM_WEIGHT, L_layer1_1_conv3},
-    {"layer1.1.bn3.weight", 1, {256}, P_layer1_1_bn3_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_1_bn3},
+    {"layer1.1.bn2.running_mean", 1, {64}, P_layer1_1_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer1_1_bn2},
+    {"layer1.1.bn2.running_var", 1, {64}, P_layer1_1_bn2_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer1_1_bn2},
+    {"layer1.1.conv3.weight", 4, {256,64,1,1}, P_layer1_1_conv3_weight, 16384, RT_PARAM_WEIGHT,
+        L_layer1_1_conv3},
+    {"layer1.1.bn3.weight", 1, {256}, P_layer1_1_bn3_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer1_1_bn3},
     {"layer1.1.bn3.bias", 1, {256}, P_layer1_1_bn3_bias, 256, RT_PARAM_BN_BIAS, L_layer1_1_bn3},
-    {"layer1.1.bn3.running_mean", 1, {256}, P_layer1_1_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_1_bn3},
-    {"layer1.1.bn3.running_var", 1, {256}, P_layer1_1_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_1_bn3},
-    {"layer1.2.conv1.weight", 4, {64,256,1,1}, P_layer1_2_conv1_weight, 16384, RT_PARAM_WEIGHT, L_layer1_2_conv1},
-    {"layer1.2.bn1.weight", 1, {64}, P_layer1_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_2_bn1},
+    {"layer1.1.bn3.running_mean", 1, {256}, P_layer1_1_bn3_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer1_1_bn3},
+    {"layer1.1.bn3.running_var", 1, {256}, P_layer1_1_bn3_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer1_1_bn3},
+    {"layer1.2.conv1.weight", 4, {64,256,1,1}, P_layer1_2_conv1_weight, 16384, RT_PARAM_WEIGHT,
+        L_layer1_2_conv1},
+    {"layer1.2.bn1.weight", 1, {64}, P_layer1_2_bn1_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer1_2_bn1},
     {"layer1.2.bn1.bias", 1, {64}, P_layer1_2_bn1_bias, 64, RT_PARAM_BN_BIAS, L_layer1_2_bn1},
-    {"layer1.2.bn1.running_mean", 1, {64}, P_layer1_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn1},
-    {"layer1.2.bn1.running_var", 1, {64}, P_layer1_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_2_bn1},
-    {"layer1.2.conv2.weight", 4, {64,64,3,3}, P_layer1_2_conv2_weight, 36864, RT_PARAM_WEIGHT, L_layer1_2_conv2},
-    {"layer1.2.bn2.weight", 1, {64}, P_layer1_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_layer1_2_bn2},
+    {"layer1.2.bn1.running_mean", 1, {64}, P_layer1_2_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer1_2_bn1},
+    {"layer1.2.bn1.running_var", 1, {64}, P_layer1_2_bn1_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer1_2_bn1},
+    {"layer1.2.conv2.weight", 4, {64,64,3,3}, P_layer1_2_conv2_weight, 36864, RT_PARAM_WEIGHT,
+        L_layer1_2_conv2},
+    {"layer1.2.bn2.weight", 1, {64}, P_layer1_2_bn2_weight, 64, RT_PARAM_BN_WEIGHT,
+        L_layer1_2_bn2},
     {"layer1.2.bn2.bias", 1, {64}, P_layer1_2_bn2_bias, 64, RT_PARAM_BN_BIAS, L_layer1_2_bn2},
-    {"layer1.2.bn2.running_mean", 1, {64}, P_layer1_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn2},
-    {"layer1.2.bn2.running_var", 1, {64}, P_layer1_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_layer1_2_bn2},
-    {"layer1.2.conv3.weight", 4, {256,64,1,1}, P_layer1_2_conv3_weight, 16384, RT_PARAM_WEIGHT, L_layer1_2_conv3},
-    {"layer1.2.bn3.weight", 1, {256}, P_layer1_2_bn3_weight, 256, RT_PARAM_BN_WEIGHT, L_layer1_2_bn3},
+    {"layer1.2.bn2.running_mean", 1, {64}, P_layer1_2_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_layer1_2_bn2},
+    {"layer1.2.bn2.running_var", 1, {64}, P_layer1_2_bn2_running_var, 64, RT_PARAM_RUNNING_VAR,
+        L_layer1_2_bn2},
+    {"layer1.2.conv3.weight", 4, {256,64,1,1}, P_layer1_2_conv3_weight, 16384, RT_PARAM_WEIGHT,
+        L_layer1_2_conv3},
+    {"layer1.2.bn3.weight", 1, {256}, P_layer1_2_bn3_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer1_2_bn3},
     {"layer1.2.bn3.bias", 1, {256}, P_layer1_2_bn3_bias, 256, RT_PARAM_BN_BIAS, L_layer1_2_bn3},
-    {"layer1.2.bn3.running_mean", 1, {256}, P_layer1_2_bn3_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer1_2_bn3},
-    {"layer1.2.bn3.running_var", 1, {256}, P_layer1_2_bn3_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer1_2_bn3},
-    {"layer2.0.conv1.weight", 4, {128,256,1,1}, P_layer2_0_conv1_weight, 32768, RT_PARAM_WEIGHT, L_layer2_0_conv1},
-    {"layer2.0.bn1.weight", 1, {128}, P_layer2_0_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_0_bn1},
+    {"layer1.2.bn3.running_mean", 1, {256}, P_layer1_2_bn3_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer1_2_bn3},
+    {"layer1.2.bn3.running_var", 1, {256}, P_layer1_2_bn3_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer1_2_bn3},
+    {"layer2.0.conv1.weight", 4, {128,256,1,1}, P_layer2_0_conv1_weight, 32768, RT_PARAM_WEIGHT,
+        L_layer2_0_conv1},
+    {"layer2.0.bn1.weight", 1, {128}, P_layer2_0_bn1_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_0_bn1},
     {"layer2.0.bn1.bias", 1, {128}, P_layer2_0_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_0_bn1},
-    {"layer2.0.bn1.running_mean", 1, {128}, P_layer2_0_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
-    {"layer2.0.bn1.running_var", 1, {128}, P_layer2_0_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_0_bn1},
-    {"layer2.0.conv2.weight", 4, {128,128,3,3}, P_layer2_0_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_0_conv2},
-    {"layer2.0.bn2.weight", 1, {128}, P_layer2_0_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_0_bn2},
+    {"layer2.0.bn1.running_mean", 1, {128}, P_layer2_0_bn1_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_0_bn1},
+    {"layer2.0.bn1.running_var", 1, {128}, P_layer2_0_bn1_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_0_bn1},
+    {"layer2.0.conv2.weight", 4, {128,128,3,3}, P_layer2_0_conv2_weight, 147456, RT_PARAM_WEIGHT,
+        L_layer2_0_conv2},
+    {"layer2.0.bn2.weight", 1, {128}, P_layer2_0_bn2_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_0_bn2},
     {"layer2.0.bn2.bias", 1, {128}, P_layer2_0_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_0_bn2},
-    {"layer2.0.bn2.running_mean", 1, {128}, P_layer2_0_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
-    {"layer2.0.bn2.running_var", 1, {128}, P_layer2_0_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_0_bn2},
-    {"layer2.0.conv3.weight", 4, {512,128,1,1}, P_layer2_0_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_0_conv3},
-    {"layer2.0.bn3.weight", 1, {512}, P_layer2_0_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_0_bn3},
+    {"layer2.0.bn2.running_mean", 1, {128}, P_layer2_0_bn2_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_0_bn2},
+    {"layer2.0.bn2.running_var", 1, {128}, P_layer2_0_bn2_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_0_bn2},
+    {"layer2.0.conv3.weight", 4, {512,128,1,1}, P_layer2_0_conv3_weight, 65536, RT_PARAM_WEIGHT,
+        L_layer2_0_conv3},
+    {"layer2.0.bn3.weight", 1, {512}, P_layer2_0_bn3_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer2_0_bn3},
     {"layer2.0.bn3.bias", 1, {512}, P_layer2_0_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_0_bn3},
-    {"layer2.0.bn3.running_mean", 1, {512}, P_layer2_0_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_0_bn3},
-    {"layer2.0.bn3.running_var", 1, {512}, P_layer2_0_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_0_bn3},
-    {"layer2.0.downsample.0.weight", 4, {512,256,1,1}, P_layer2_0_downsample_0_weight, 131072, RT_PARAM_WEIGHT, L_layer2_0_downsample_0},
-    {"layer2.0.downsample.1.weight", 1, {512}, P_layer2_0_downsample_1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_0_downsample_1},
-    {"layer2.0.downsample.1.bias", 1, {512}, P_layer2_0_downsample_1_bias, 512, RT_PARAM_BN_BIAS, L_layer2_0_downsample_1},
-    {"layer2.0.downsample.1.running_mean", 1, {512}, P_layer2_0_downsample_1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_0_downsample_1},
-    {"layer2.0.downsample.1.running_var", 1, {512}, P_layer2_0_downsample_1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_0_downsample_1},
-    {"layer2.1.conv1.weight", 4, {128,512,1,1}, P_layer2_1_conv1_weight, 65536, RT_PARAM_WEIGHT, L_layer2_1_conv1},
-    {"layer2.1.bn1.weight", 1, {128}, P_layer2_1_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_1_bn1},
+    {"layer2.0.bn3.running_mean", 1, {512}, P_layer2_0_bn3_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer2_0_bn3},
+    {"layer2.0.bn3.running_var", 1, {512}, P_layer2_0_bn3_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer2_0_bn3},
+    {"layer2.0.downsample.0.weight", 4, {512,256,1,1}, P_layer2_0_downsample_0_weight, 131072,
+        RT_PARAM_WEIGHT, L_layer2_0_downsample_0},
+    {"layer2.0.downsample.1.weight", 1, {512}, P_layer2_0_downsample_1_weight, 512,
+        RT_PARAM_BN_WEIGHT, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.bias", 1, {512}, P_layer2_0_downsample_1_bias, 512, RT_PARAM_BN_BIAS,
+        L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_mean", 1, {512}, P_layer2_0_downsample_1_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer2_0_downsample_1},
+    {"layer2.0.downsample.1.running_var", 1, {512}, P_layer2_0_downsample_1_running_var, 512,
+        RT_PARAM_RUNNING_VAR, L_layer2_0_downsample_1},
+    {"layer2.1.conv1.weight", 4, {128,512,1,1}, P_layer2_1_conv1_weight, 65536, RT_PARAM_WEIGHT,
+        L_layer2_1_conv1},
+    {"layer2.1.bn1.weight", 1, {128}, P_layer2_1_bn1_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_1_bn1},
     {"layer2.1.bn1.bias", 1, {128}, P_layer2_1_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_1_bn1},
-    {"layer2.1.bn1.running_mean", 1, {128}, P_layer2_1_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
-    {"layer2.1.bn1.running_var", 1, {128}, P_layer2_1_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_1_bn1},
-    {"layer2.1.conv2.weight", 4, {128,128,3,3}, P_layer2_1_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_1_conv2},
-    {"layer2.1.bn2.weight", 1, {128}, P_layer2_1_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_1_bn2},
+    {"layer2.1.bn1.running_mean", 1, {128}, P_layer2_1_bn1_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_1_bn1},
+    {"layer2.1.bn1.running_var", 1, {128}, P_layer2_1_bn1_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_1_bn1},
+    {"layer2.1.conv2.weight", 4, {128,128,3,3}, P_layer2_1_conv2_weight, 147456, RT_PARAM_WEIGHT,
+        L_layer2_1_conv2},
+    {"layer2.1.bn2.weight", 1, {128}, P_layer2_1_bn2_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_1_bn2},
     {"layer2.1.bn2.bias", 1, {128}, P_layer2_1_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_1_bn2},
-    {"layer2.1.bn2.running_mean", 1, {128}, P_layer2_1_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
-    {"layer2.1.bn2.running_var", 1, {128}, P_layer2_1_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_1_bn2},
-    {"layer2.1.conv3.weight", 4, {512,128,1,1}, P_layer2_1_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_1_conv3},
-    {"layer2.1.bn3.weight", 1, {512}, P_layer2_1_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_1_bn3},
+    {"layer2.1.bn2.running_mean", 1, {128}, P_layer2_1_bn2_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_1_bn2},
+    {"layer2.1.bn2.running_var", 1, {128}, P_layer2_1_bn2_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_1_bn2},
+    {"layer2.1.conv3.weight", 4, {512,128,1,1}, P_layer2_1_conv3_weight, 65536, RT_PARAM_WEIGHT,
+        L_layer2_1_conv3},
+    {"layer2.1.bn3.weight", 1, {512}, P_layer2_1_bn3_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer2_1_bn3},
     {"layer2.1.bn3.bias", 1, {512}, P_layer2_1_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_1_bn3},
-    {"layer2.1.bn3.running_mean", 1, {512}, P_layer2_1_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_1_bn3},
-    {"layer2.1.bn3.running_var", 1, {512}, P_layer2_1_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_1_bn3},
-    {"layer2.2.conv1.weight", 4, {128,512,1,1}, P_layer2_2_conv1_weight, 65536, RT_PARAM_WEIGHT, L_layer2_2_conv1},
-    {"layer2.2.bn1.weight", 1, {128}, P_layer2_2_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_2_bn1},
+    {"layer2.1.bn3.running_mean", 1, {512}, P_layer2_1_bn3_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer2_1_bn3},
+    {"layer2.1.bn3.running_var", 1, {512}, P_layer2_1_bn3_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer2_1_bn3},
+    {"layer2.2.conv1.weight", 4, {128,512,1,1}, P_layer2_2_conv1_weight, 65536, RT_PARAM_WEIGHT,
+        L_layer2_2_conv1},
+    {"layer2.2.bn1.weight", 1, {128}, P_layer2_2_bn1_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_2_bn1},
     {"layer2.2.bn1.bias", 1, {128}, P_layer2_2_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_2_bn1},
-    {"layer2.2.bn1.running_mean", 1, {128}, P_layer2_2_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
-    {"layer2.2.bn1.running_var", 1, {128}, P_layer2_2_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_2_bn1},
-    {"layer2.2.conv2.weight", 4, {128,128,3,3}, P_layer2_2_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_2_conv2},
-    {"layer2.2.bn2.weight", 1, {128}, P_layer2_2_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_2_bn2},
+    {"layer2.2.bn1.running_mean", 1, {128}, P_layer2_2_bn1_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_2_bn1},
+    {"layer2.2.bn1.running_var", 1, {128}, P_layer2_2_bn1_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_2_bn1},
+    {"layer2.2.conv2.weight", 4, {128,128,3,3}, P_layer2_2_conv2_weight, 147456, RT_PARAM_WEIGHT,
+        L_layer2_2_conv2},
+    {"layer2.2.bn2.weight", 1, {128}, P_layer2_2_bn2_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_2_bn2},
     {"layer2.2.bn2.bias", 1, {128}, P_layer2_2_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_2_bn2},
-    {"layer2.2.bn2.running_mean", 1, {128}, P_layer2_2_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
-    {"layer2.2.bn2.running_var", 1, {128}, P_layer2_2_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_2_bn2},
-    {"layer2.2.conv3.weight", 4, {512,128,1,1}, P_layer2_2_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_2_conv3},
-    {"layer2.2.bn3.weight", 1, {512}, P_layer2_2_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_2_bn3},
+    {"layer2.2.bn2.running_mean", 1, {128}, P_layer2_2_bn2_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_2_bn2},
+    {"layer2.2.bn2.running_var", 1, {128}, P_layer2_2_bn2_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_2_bn2},
+    {"layer2.2.conv3.weight", 4, {512,128,1,1}, P_layer2_2_conv3_weight, 65536, RT_PARAM_WEIGHT,
+        L_layer2_2_conv3},
+    {"layer2.2.bn3.weight", 1, {512}, P_layer2_2_bn3_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer2_2_bn3},
     {"layer2.2.bn3.bias", 1, {512}, P_layer2_2_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_2_bn3},
-    {"layer2.2.bn3.running_mean", 1, {512}, P_layer2_2_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_2_bn3},
-    {"layer2.2.bn3.running_var", 1, {512}, P_layer2_2_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_2_bn3},
-    {"layer2.3.conv1.weight", 4, {128,512,1,1}, P_layer2_3_conv1_weight, 65536, RT_PARAM_WEIGHT, L_layer2_3_conv1},
-    {"layer2.3.bn1.weight", 1, {128}, P_layer2_3_bn1_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_3_bn1},
+    {"layer2.2.bn3.running_mean", 1, {512}, P_layer2_2_bn3_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer2_2_bn3},
+    {"layer2.2.bn3.running_var", 1, {512}, P_layer2_2_bn3_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer2_2_bn3},
+    {"layer2.3.conv1.weight", 4, {128,512,1,1}, P_layer2_3_conv1_weight, 65536, RT_PARAM_WEIGHT,
+        L_layer2_3_conv1},
+    {"layer2.3.bn1.weight", 1, {128}, P_layer2_3_bn1_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_3_bn1},
     {"layer2.3.bn1.bias", 1, {128}, P_layer2_3_bn1_bias, 128, RT_PARAM_BN_BIAS, L_layer2_3_bn1},
-    {"layer2.3.bn1.running_mean", 1, {128}, P_layer2_3_bn1_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn1},
-    {"layer2.3.bn1.running_var", 1, {128}, P_layer2_3_bn1_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_3_bn1},
-    {"layer2.3.conv2.weight", 4, {128,128,3,3}, P_layer2_3_conv2_weight, 147456, RT_PARAM_WEIGHT, L_layer2_3_conv2},
-    {"layer2.3.bn2.weight", 1, {128}, P_layer2_3_bn2_weight, 128, RT_PARAM_BN_WEIGHT, L_layer2_3_bn2},
+    {"layer2.3.bn1.running_mean", 1, {128}, P_layer2_3_bn1_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_3_bn1},
+    {"layer2.3.bn1.running_var", 1, {128}, P_layer2_3_bn1_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_3_bn1},
+    {"layer2.3.conv2.weight", 4, {128,128,3,3}, P_layer2_3_conv2_weight, 147456, RT_PARAM_WEIGHT,
+        L_layer2_3_conv2},
+    {"layer2.3.bn2.weight", 1, {128}, P_layer2_3_bn2_weight, 128, RT_PARAM_BN_WEIGHT,
+        L_layer2_3_bn2},
     {"layer2.3.bn2.bias", 1, {128}, P_layer2_3_bn2_bias, 128, RT_PARAM_BN_BIAS, L_layer2_3_bn2},
-    {"layer2.3.bn2.running_mean", 1, {128}, P_layer2_3_bn2_running_mean, 128, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn2},
-    {"layer2.3.bn2.running_var", 1, {128}, P_layer2_3_bn2_running_var, 128, RT_PARAM_RUNNING_VAR, L_layer2_3_bn2},
-    {"layer2.3.conv3.weight", 4, {512,128,1,1}, P_layer2_3_conv3_weight, 65536, RT_PARAM_WEIGHT, L_layer2_3_conv3},
-    {"layer2.3.bn3.weight", 1, {512}, P_layer2_3_bn3_weight, 512, RT_PARAM_BN_WEIGHT, L_layer2_3_bn3},
+    {"layer2.3.bn2.running_mean", 1, {128}, P_layer2_3_bn2_running_mean, 128,
+        RT_PARAM_RUNNING_MEAN, L_layer2_3_bn2},
+    {"layer2.3.bn2.running_var", 1, {128}, P_layer2_3_bn2_running_var, 128, RT_PARAM_RUNNING_VAR,
+        L_layer2_3_bn2},
+    {"layer2.3.conv3.weight", 4, {512,128,1,1}, P_layer2_3_conv3_weight, 65536, RT_PARAM_WEIGHT,
+        L_layer2_3_conv3},
+    {"layer2.3.bn3.weight", 1, {512}, P_layer2_3_bn3_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer2_3_bn3},
     {"layer2.3.bn3.bias", 1, {512}, P_layer2_3_bn3_bias, 512, RT_PARAM_BN_BIAS, L_layer2_3_bn3},
-    {"layer2.3.bn3.running_mean", 1, {512}, P_layer2_3_bn3_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer2_3_bn3},
-    {"layer2.3.bn3.running_var", 1, {512}, P_layer2_3_bn3_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer2_3_bn3},
-    {"layer3.0.conv1.weight", 4, {256,512,1,1}, P_layer3_0_conv1_weight, 131072, RT_PARAM_WEIGHT, L_layer3_0_conv1},
-    {"layer3.0.bn1.weight", 1, {256}, P_layer3_0_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_0_bn1},
+    {"layer2.3.bn3.running_mean", 1, {512}, P_layer2_3_bn3_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer2_3_bn3},
+    {"layer2.3.bn3.running_var", 1, {512}, P_layer2_3_bn3_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer2_3_bn3},
+    {"layer3.0.conv1.weight", 4, {256,512,1,1}, P_layer3_0_conv1_weight, 131072, RT_PARAM_WEIGHT,
+        L_layer3_0_conv1},
+    {"layer3.0.bn1.weight", 1, {256}, P_layer3_0_bn1_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_0_bn1},
     {"layer3.0.bn1.bias", 1, {256}, P_layer3_0_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_0_bn1},
-    {"layer3.0.bn1.running_mean", 1, {256}, P_layer3_0_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
-    {"layer3.0.bn1.running_var", 1, {256}, P_layer3_0_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_0_bn1},
-    {"layer3.0.conv2.weight", 4, {256,256,3,3}, P_layer3_0_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_0_conv2},
-    {"layer3.0.bn2.weight", 1, {256}, P_layer3_0_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_0_bn2},
+    {"layer3.0.bn1.running_mean", 1, {256}, P_layer3_0_bn1_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_0_bn1},
+    {"layer3.0.bn1.running_var", 1, {256}, P_layer3_0_bn1_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_0_bn1},
+    {"layer3.0.conv2.weight", 4, {256,256,3,3}, P_layer3_0_conv2_weight, 589824, RT_PARAM_WEIGHT,
+        L_layer3_0_conv2},
+    {"layer3.0.bn2.weight", 1, {256}, P_layer3_0_bn2_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_0_bn2},
     {"layer3.0.bn2.bias", 1, {256}, P_layer3_0_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_0_bn2},
-    {"layer3.0.bn2.running_mean", 1, {256}, P_layer3_0_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
-    {"layer3.0.bn2.running_var", 1, {256}, P_layer3_0_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_0_bn2},
-    {"layer3.0.conv3.weight", 4, {1024,256,1,1}, P_layer3_0_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_0_conv3},
-    {"layer3.0.bn3.weight", 1, {1024}, P_layer3_0_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_0_bn3},
+    {"layer3.0.bn2.running_mean", 1, {256}, P_layer3_0_bn2_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_0_bn2},
+    {"layer3.0.bn2.running_var", 1, {256}, P_layer3_0_bn2_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_0_bn2},
+    {"layer3.0.conv3.weight", 4, {1024,256,1,1}, P_layer3_0_conv3_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_0_conv3},
+    {"layer3.0.bn3.weight", 1, {1024}, P_layer3_0_bn3_weight, 1024, RT_PARAM_BN_WEIGHT,
+        L_layer3_0_bn3},
     {"layer3.0.bn3.bias", 1, {1024}, P_layer3_0_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_0_bn3},
-    {"layer3.0.bn3.running_mean", 1, {1024}, P_layer3_0_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_0_bn3},
-    {"layer3.0.bn3.running_var", 1, {1024}, P_layer3_0_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_0_bn3},
-    {"layer3.0.downsample.0.weight", 4, {1024,512,1,1}, P_layer3_0_downsample_0_weight, 524288, RT_PARAM_WEIGHT, L_layer3_0_downsample_0},
-    {"layer3.0.downsample.1.weight", 1, {1024}, P_layer3_0_downsample_1_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_0_downsample_1},
-    {"layer3.0.downsample.1.bias", 1, {1024}, P_layer3_0_downsample_1_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_0_downsample_1},
-    {"layer3.0.downsample.1.running_mean", 1, {1024}, P_layer3_0_downsample_1_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_0_downsample_1},
-    {"layer3.0.downsample.1.running_var", 1, {1024}, P_layer3_0_downsample_1_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_0_downsample_1},
-    {"layer3.1.conv1.weight", 4, {256,1024,1,1}, P_layer3_1_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_1_conv1},
-    {"layer3.1.bn1.weight", 1, {256}, P_layer3_1_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_1_bn1},
+    {"layer3.0.bn3.running_mean", 1, {1024}, P_layer3_0_bn3_running_mean, 1024,
+        RT_PARAM_RUNNING_MEAN, L_layer3_0_bn3},
+    {"layer3.0.bn3.running_var", 1, {1024}, P_layer3_0_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR,
+        L_layer3_0_bn3},
+    {"layer3.0.downsample.0.weight", 4, {1024,512,1,1}, P_layer3_0_downsample_0_weight, 524288,
+        RT_PARAM_WEIGHT, L_layer3_0_downsample_0},
+    {"layer3.0.downsample.1.weight", 1, {1024}, P_layer3_0_downsample_1_weight, 1024,
+        RT_PARAM_BN_WEIGHT, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.bias", 1, {1024}, P_layer3_0_downsample_1_bias, 1024, RT_PARAM_BN_BIAS,
+        L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_mean", 1, {1024}, P_layer3_0_downsample_1_running_mean, 1024,
+        RT_PARAM_RUNNING_MEAN, L_layer3_0_downsample_1},
+    {"layer3.0.downsample.1.running_var", 1, {1024}, P_layer3_0_downsample_1_running_var, 1024,
+        RT_PARAM_RUNNING_VAR, L_layer3_0_downsample_1},
+    {"layer3.1.conv1.weight", 4, {256,1024,1,1}, P_layer3_1_conv1_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_1_conv1},
+    {"layer3.1.bn1.weight", 1, {256}, P_layer3_1_bn1_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_1_bn1},
     {"layer3.1.bn1.bias", 1, {256}, P_layer3_1_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_1_bn1},
-    {"layer3.1.bn1.running_mean", 1, {256}, P_layer3_1_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
-    {"layer3.1.bn1.running_var", 1, {256}, P_layer3_1_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_1_bn1},
-    {"layer3.1.conv2.weight", 4, {256,256,3,3}, P_layer3_1_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_1_conv2},
-    {"layer3.1.bn2.weight", 1, {256}, P_layer3_1_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_1_bn2},
+    {"layer3.1.bn1.running_mean", 1, {256}, P_layer3_1_bn1_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_1_bn1},
+    {"layer3.1.bn1.running_var", 1, {256}, P_layer3_1_bn1_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_1_bn1},
+    {"layer3.1.conv2.weight", 4, {256,256,3,3}, P_layer3_1_conv2_weight, 589824, RT_PARAM_WEIGHT,
+        L_layer3_1_conv2},
+    {"layer3.1.bn2.weight", 1, {256}, P_layer3_1_bn2_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_1_bn2},
     {"layer3.1.bn2.bias", 1, {256}, P_layer3_1_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_1_bn2},
-    {"layer3.1.bn2.running_mean", 1, {256}, P_layer3_1_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
-    {"layer3.1.bn2.running_var", 1, {256}, P_layer3_1_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_1_bn2},
-    {"layer3.1.conv3.weight", 4, {1024,256,1,1}, P_layer3_1_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_1_conv3},
-    {"layer3.1.bn3.weight", 1, {1024}, P_layer3_1_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_1_bn3},
+    {"layer3.1.bn2.running_mean", 1, {256}, P_layer3_1_bn2_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_1_bn2},
+    {"layer3.1.bn2.running_var", 1, {256}, P_layer3_1_bn2_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_1_bn2},
+    {"layer3.1.conv3.weight", 4, {1024,256,1,1}, P_layer3_1_conv3_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_1_conv3},
+    {"layer3.1.bn3.weight", 1, {1024}, P_layer3_1_bn3_weight, 1024, RT_PARAM_BN_WEIGHT,
+        L_layer3_1_bn3},
     {"layer3.1.bn3.bias", 1, {1024}, P_layer3_1_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_1_bn3},
-    {"layer3.1.bn3.running_mean", 1, {1024}, P_layer3_1_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_1_bn3},
-    {"layer3.1.bn3.running_var", 1, {1024}, P_layer3_1_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_1_bn3},
-    {"layer3.2.conv1.weight", 4, {256,1024,1,1}, P_layer3_2_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_2_conv1},
-    {"layer3.2.bn1.weight", 1, {256}, P_layer3_2_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_2_bn1},
+    {"layer3.1.bn3.running_mean", 1, {1024}, P_layer3_1_bn3_running_mean, 1024,
+        RT_PARAM_RUNNING_MEAN, L_layer3_1_bn3},
+    {"layer3.1.bn3.running_var", 1, {1024}, P_layer3_1_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR,
+        L_layer3_1_bn3},
+    {"layer3.2.conv1.weight", 4, {256,1024,1,1}, P_layer3_2_conv1_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_2_conv1},
+    {"layer3.2.bn1.weight", 1, {256}, P_layer3_2_bn1_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_2_bn1},
     {"layer3.2.bn1.bias", 1, {256}, P_layer3_2_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_2_bn1},
-    {"layer3.2.bn1.running_mean", 1, {256}, P_layer3_2_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
-    {"layer3.2.bn1.running_var", 1, {256}, P_layer3_2_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_2_bn1},
-    {"layer3.2.conv2.weight", 4, {256,256,3,3}, P_layer3_2_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_2_conv2},
-    {"layer3.2.bn2.weight", 1, {256}, P_layer3_2_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_2_bn2},
+    {"layer3.2.bn1.running_mean", 1, {256}, P_layer3_2_bn1_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_2_bn1},
+    {"layer3.2.bn1.running_var", 1, {256}, P_layer3_2_bn1_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_2_bn1},
+    {"layer3.2.conv2.weight", 4, {256,256,3,3}, P_layer3_2_conv2_weight, 589824, RT_PARAM_WEIGHT,
+        L_layer3_2_conv2},
+    {"layer3.2.bn2.weight", 1, {256}, P_layer3_2_bn2_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_2_bn2},
     {"layer3.2.bn2.bias", 1, {256}, P_layer3_2_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_2_bn2},
-    {"layer3.2.bn2.running_mean", 1, {256}, P_layer3_2_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
-    {"layer3.2.bn2.running_var", 1, {256}, P_layer3_2_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_2_bn2},
-    {"layer3.2.conv3.weight", 4, {1024,256,1,1}, P_layer3_2_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_2_conv3},
-    {"layer3.2.bn3.weight", 1, {1024}, P_layer3_2_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_2_bn3},
+    {"layer3.2.bn2.running_mean", 1, {256}, P_layer3_2_bn2_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_2_bn2},
+    {"layer3.2.bn2.running_var", 1, {256}, P_layer3_2_bn2_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_2_bn2},
+    {"layer3.2.conv3.weight", 4, {1024,256,1,1}, P_layer3_2_conv3_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_2_conv3},
+    {"layer3.2.bn3.weight", 1, {1024}, P_layer3_2_bn3_weight, 1024, RT_PARAM_BN_WEIGHT,
+        L_layer3_2_bn3},
     {"layer3.2.bn3.bias", 1, {1024}, P_layer3_2_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_2_bn3},
-    {"layer3.2.bn3.running_mean", 1, {1024}, P_layer3_2_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_2_bn3},
-    {"layer3.2.bn3.running_var", 1, {1024}, P_layer3_2_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_2_bn3},
-    {"layer3.3.conv1.weight", 4, {256,1024,1,1}, P_layer3_3_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_3_conv1},
-    {"layer3.3.bn1.weight", 1, {256}, P_layer3_3_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_3_bn1},
+    {"layer3.2.bn3.running_mean", 1, {1024}, P_layer3_2_bn3_running_mean, 1024,
+        RT_PARAM_RUNNING_MEAN, L_layer3_2_bn3},
+    {"layer3.2.bn3.running_var", 1, {1024}, P_layer3_2_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR,
+        L_layer3_2_bn3},
+    {"layer3.3.conv1.weight", 4, {256,1024,1,1}, P_layer3_3_conv1_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_3_conv1},
+    {"layer3.3.bn1.weight", 1, {256}, P_layer3_3_bn1_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_3_bn1},
     {"layer3.3.bn1.bias", 1, {256}, P_layer3_3_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_3_bn1},
-    {"layer3.3.bn1.running_mean", 1, {256}, P_layer3_3_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn1},
-    {"layer3.3.bn1.running_var", 1, {256}, P_layer3_3_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_3_bn1},
-    {"layer3.3.conv2.weight", 4, {256,256,3,3}, P_layer3_3_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_3_conv2},
-    {"layer3.3.bn2.weight", 1, {256}, P_layer3_3_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_3_bn2},
+    {"layer3.3.bn1.running_mean", 1, {256}, P_layer3_3_bn1_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_3_bn1},
+    {"layer3.3.bn1.running_var", 1, {256}, P_layer3_3_bn1_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_3_bn1},
+    {"layer3.3.conv2.weight", 4, {256,256,3,3}, P_layer3_3_conv2_weight, 589824, RT_PARAM_WEIGHT,
+        L_layer3_3_conv2},
+    {"layer3.3.bn2.weight", 1, {256}, P_layer3_3_bn2_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_3_bn2},
     {"layer3.3.bn2.bias", 1, {256}, P_layer3_3_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_3_bn2},
-    {"layer3.3.bn2.running_mean", 1, {256}, P_layer3_3_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn2},
-    {"layer3.3.bn2.running_var", 1, {256}, P_layer3_3_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_3_bn2},
-    {"layer3.3.conv3.weight", 4, {1024,256,1,1}, P_layer3_3_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_3_conv3},
-    {"layer3.3.bn3.weight", 1, {1024}, P_layer3_3_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_3_bn3},
+    {"layer3.3.bn2.running_mean", 1, {256}, P_layer3_3_bn2_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_3_bn2},
+    {"layer3.3.bn2.running_var", 1, {256}, P_layer3_3_bn2_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_3_bn2},
+    {"layer3.3.conv3.weight", 4, {1024,256,1,1}, P_layer3_3_conv3_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_3_conv3},
+    {"layer3.3.bn3.weight", 1, {1024}, P_layer3_3_bn3_weight, 1024, RT_PARAM_BN_WEIGHT,
+        L_layer3_3_bn3},
     {"layer3.3.bn3.bias", 1, {1024}, P_layer3_3_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_3_bn3},
-    {"layer3.3.bn3.running_mean", 1, {1024}, P_layer3_3_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_3_bn3},
-    {"layer3.3.bn3.running_var", 1, {1024}, P_layer3_3_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_3_bn3},
-    {"layer3.4.conv1.weight", 4, {256,1024,1,1}, P_layer3_4_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_4_conv1},
-    {"layer3.4.bn1.weight", 1, {256}, P_layer3_4_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_4_bn1},
+    {"layer3.3.bn3.running_mean", 1, {1024}, P_layer3_3_bn3_running_mean, 1024,
+        RT_PARAM_RUNNING_MEAN, L_layer3_3_bn3},
+    {"layer3.3.bn3.running_var", 1, {1024}, P_layer3_3_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR,
+        L_layer3_3_bn3},
+    {"layer3.4.conv1.weight", 4, {256,1024,1,1}, P_layer3_4_conv1_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_4_conv1},
+    {"layer3.4.bn1.weight", 1, {256}, P_layer3_4_bn1_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_4_bn1},
     {"layer3.4.bn1.bias", 1, {256}, P_layer3_4_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_4_bn1},
-    {"layer3.4.bn1.running_mean", 1, {256}, P_layer3_4_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn1},
-    {"layer3.4.bn1.running_var", 1, {256}, P_layer3_4_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_4_bn1},
-    {"layer3.4.conv2.weight", 4, {256,256,3,3}, P_layer3_4_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_4_conv2},
-    {"layer3.4.bn2.weight", 1, {256}, P_layer3_4_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_4_bn2},
+    {"layer3.4.bn1.running_mean", 1, {256}, P_layer3_4_bn1_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_4_bn1},
+    {"layer3.4.bn1.running_var", 1, {256}, P_layer3_4_bn1_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_4_bn1},
+    {"layer3.4.conv2.weight", 4, {256,256,3,3}, P_layer3_4_conv2_weight, 589824, RT_PARAM_WEIGHT,
+        L_layer3_4_conv2},
+    {"layer3.4.bn2.weight", 1, {256}, P_layer3_4_bn2_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_4_bn2},
     {"layer3.4.bn2.bias", 1, {256}, P_layer3_4_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_4_bn2},
-    {"layer3.4.bn2.running_mean", 1, {256}, P_layer3_4_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn2},
-    {"layer3.4.bn2.running_var", 1, {256}, P_layer3_4_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_4_bn2},
-    {"layer3.4.conv3.weight", 4, {1024,256,1,1}, P_layer3_4_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_4_conv3},
-    {"layer3.4.bn3.weight", 1, {1024}, P_layer3_4_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_4_bn3},
+    {"layer3.4.bn2.running_mean", 1, {256}, P_layer3_4_bn2_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_4_bn2},
+    {"layer3.4.bn2.running_var", 1, {256}, P_layer3_4_bn2_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_4_bn2},
+    {"layer3.4.conv3.weight", 4, {1024,256,1,1}, P_layer3_4_conv3_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_4_conv3},
+    {"layer3.4.bn3.weight", 1, {1024}, P_layer3_4_bn3_weight, 1024, RT_PARAM_BN_WEIGHT,
+        L_layer3_4_bn3},
     {"layer3.4.bn3.bias", 1, {1024}, P_layer3_4_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_4_bn3},
-    {"layer3.4.bn3.running_mean", 1, {1024}, P_layer3_4_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_4_bn3},
-    {"layer3.4.bn3.running_var", 1, {1024}, P_layer3_4_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_4_bn3},
-    {"layer3.5.conv1.weight", 4, {256,1024,1,1}, P_layer3_5_conv1_weight, 262144, RT_PARAM_WEIGHT, L_layer3_5_conv1},
-    {"layer3.5.bn1.weight", 1, {256}, P_layer3_5_bn1_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_5_bn1},
+    {"layer3.4.bn3.running_mean", 1, {1024}, P_layer3_4_bn3_running_mean, 1024,
+        RT_PARAM_RUNNING_MEAN, L_layer3_4_bn3},
+    {"layer3.4.bn3.running_var", 1, {1024}, P_layer3_4_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR,
+        L_layer3_4_bn3},
+    {"layer3.5.conv1.weight", 4, {256,1024,1,1}, P_layer3_5_conv1_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_5_conv1},
+    {"layer3.5.bn1.weight", 1, {256}, P_layer3_5_bn1_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_5_bn1},
     {"layer3.5.bn1.bias", 1, {256}, P_layer3_5_bn1_bias, 256, RT_PARAM_BN_BIAS, L_layer3_5_bn1},
-    {"layer3.5.bn1.running_mean", 1, {256}, P_layer3_5_bn1_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn1},
-    {"layer3.5.bn1.running_var", 1, {256}, P_layer3_5_bn1_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_5_bn1},
-    {"layer3.5.conv2.weight", 4, {256,256,3,3}, P_layer3_5_conv2_weight, 589824, RT_PARAM_WEIGHT, L_layer3_5_conv2},
-    {"layer3.5.bn2.weight", 1, {256}, P_layer3_5_bn2_weight, 256, RT_PARAM_BN_WEIGHT, L_layer3_5_bn2},
+    {"layer3.5.bn1.running_mean", 1, {256}, P_layer3_5_bn1_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_5_bn1},
+    {"layer3.5.bn1.running_var", 1, {256}, P_layer3_5_bn1_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_5_bn1},
+    {"layer3.5.conv2.weight", 4, {256,256,3,3}, P_layer3_5_conv2_weight, 589824, RT_PARAM_WEIGHT,
+        L_layer3_5_conv2},
+    {"layer3.5.bn2.weight", 1, {256}, P_layer3_5_bn2_weight, 256, RT_PARAM_BN_WEIGHT,
+        L_layer3_5_bn2},
     {"layer3.5.bn2.bias", 1, {256}, P_layer3_5_bn2_bias, 256, RT_PARAM_BN_BIAS, L_layer3_5_bn2},
-    {"layer3.5.bn2.running_mean", 1, {256}, P_layer3_5_bn2_running_mean, 256, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn2},
-    {"layer3.5.bn2.running_var", 1, {256}, P_layer3_5_bn2_running_var, 256, RT_PARAM_RUNNING_VAR, L_layer3_5_bn2},
-    {"layer3.5.conv3.weight", 4, {1024,256,1,1}, P_layer3_5_conv3_weight, 262144, RT_PARAM_WEIGHT, L_layer3_5_conv3},
-    {"layer3.5.bn3.weight", 1, {1024}, P_layer3_5_bn3_weight, 1024, RT_PARAM_BN_WEIGHT, L_layer3_5_bn3},
+    {"layer3.5.bn2.running_mean", 1, {256}, P_layer3_5_bn2_running_mean, 256,
+        RT_PARAM_RUNNING_MEAN, L_layer3_5_bn2},
+    {"layer3.5.bn2.running_var", 1, {256}, P_layer3_5_bn2_running_var, 256, RT_PARAM_RUNNING_VAR,
+        L_layer3_5_bn2},
+    {"layer3.5.conv3.weight", 4, {1024,256,1,1}, P_layer3_5_conv3_weight, 262144, RT_PARAM_WEIGHT,
+        L_layer3_5_conv3},
+    {"layer3.5.bn3.weight", 1, {1024}, P_layer3_5_bn3_weight, 1024, RT_PARAM_BN_WEIGHT,
+        L_layer3_5_bn3},
     {"layer3.5.bn3.bias", 1, {1024}, P_layer3_5_bn3_bias, 1024, RT_PARAM_BN_BIAS, L_layer3_5_bn3},
-    {"layer3.5.bn3.running_mean", 1, {1024}, P_layer3_5_bn3_running_mean, 1024, RT_PARAM_RUNNING_MEAN, L_layer3_5_bn3},
-    {"layer3.5.bn3.running_var", 1, {1024}, P_layer3_5_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR, L_layer3_5_bn3},
-    {"layer4.0.conv1.weight", 4, {512,1024,1,1}, P_layer4_0_conv1_weight, 524288, RT_PARAM_WEIGHT, L_layer4_0_conv1},
-    {"layer4.0.bn1.weight", 1, {512}, P_layer4_0_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_0_bn1},
+    {"layer3.5.bn3.running_mean", 1, {1024}, P_layer3_5_bn3_running_mean, 1024,
+        RT_PARAM_RUNNING_MEAN, L_layer3_5_bn3},
+    {"layer3.5.bn3.running_var", 1, {1024}, P_layer3_5_bn3_running_var, 1024, RT_PARAM_RUNNING_VAR,
+        L_layer3_5_bn3},
+    {"layer4.0.conv1.weight", 4, {512,1024,1,1}, P_layer4_0_conv1_weight, 524288, RT_PARAM_WEIGHT,
+        L_layer4_0_conv1},
+    {"layer4.0.bn1.weight", 1, {512}, P_layer4_0_bn1_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer4_0_bn1},
     {"layer4.0.bn1.bias", 1, {512}, P_layer4_0_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_0_bn1},
-    {"layer4.0.bn1.running_mean", 1, {512}, P_layer4_0_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn1},
-    {"layer4.0.bn1.running_var", 1, {512}, P_layer4_0_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_0_bn1},
-    {"layer4.0.conv2.weight", 4, {512,512,3,3}, P_layer4_0_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_0_conv2},
-    {"layer4.0.bn2.weight", 1, {512}, P_layer4_0_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_0_bn2},
+    {"layer4.0.bn1.running_mean", 1, {512}, P_layer4_0_bn1_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer4_0_bn1},
+    {"layer4.0.bn1.running_var", 1, {512}, P_layer4_0_bn1_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer4_0_bn1},
+    {"layer4.0.conv2.weight", 4, {512,512,3,3}, P_layer4_0_conv2_weight, 2359296, RT_PARAM_WEIGHT,
+        L_layer4_0_conv2},
+    {"layer4.0.bn2.weight", 1, {512}, P_layer4_0_bn2_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer4_0_bn2},
     {"layer4.0.bn2.bias", 1, {512}, P_layer4_0_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_0_bn2},
-    {"layer4.0.bn2.running_mean", 1, {512}, P_layer4_0_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn2},
-    {"layer4.0.bn2.running_var", 1, {512}, P_layer4_0_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_0_bn2},
-    {"layer4.0.conv3.weight", 4, {2048,512,1,1}, P_layer4_0_conv3_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_0_conv3},
-    {"layer4.0.bn3.weight", 1, {2048}, P_layer4_0_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_0_bn3},
+    {"layer4.0.bn2.running_mean", 1, {512}, P_layer4_0_bn2_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer4_0_bn2},
+    {"layer4.0.bn2.running_var", 1, {512}, P_layer4_0_bn2_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer4_0_bn2},
+    {"layer4.0.conv3.weight", 4, {2048,512,1,1}, P_layer4_0_conv3_weight, 1048576, RT_PARAM_WEIGHT,
+        L_layer4_0_conv3},
+    {"layer4.0.bn3.weight", 1, {2048}, P_layer4_0_bn3_weight, 2048, RT_PARAM_BN_WEIGHT,
+        L_layer4_0_bn3},
     {"layer4.0.bn3.bias", 1, {2048}, P_layer4_0_bn3_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_0_bn3},
-    {"layer4.0.bn3.running_mean", 1, {2048}, P_layer4_0_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_0_bn3},
-    {"layer4.0.bn3.running_var", 1, {2048}, P_layer4_0_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_0_bn3},
-    {"layer4.0.downsample.0.weight", 4, {2048,1024,1,1}, P_layer4_0_downsample_0_weight, 2097152, RT_PARAM_WEIGHT, L_layer4_0_downsample_0},
-    {"layer4.0.downsample.1.weight", 1, {2048}, P_layer4_0_downsample_1_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_0_downsample_1},
-    {"layer4.0.downsample.1.bias", 1, {2048}, P_layer4_0_downsample_1_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_0_downsample_1},
-    {"layer4.0.downsample.1.running_mean", 1, {2048}, P_layer4_0_downsample_1_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_0_downsample_1},
-    {"layer4.0.downsample.1.running_var", 1, {2048}, P_layer4_0_downsample_1_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_0_downsample_1},
-    {"layer4.1.conv1.weight", 4, {512,2048,1,1}, P_layer4_1_conv1_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_1_conv1},
-    {"layer4.1.bn1.weight", 1, {512}, P_layer4_1_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_1_bn1},
+    {"layer4.0.bn3.running_mean", 1, {2048}, P_layer4_0_bn3_running_mean, 2048,
+        RT_PARAM_RUNNING_MEAN, L_layer4_0_bn3},
+    {"layer4.0.bn3.running_var", 1, {2048}, P_layer4_0_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR,
+        L_layer4_0_bn3},
+    {"layer4.0.downsample.0.weight", 4, {2048,1024,1,1}, P_layer4_0_downsample_0_weight, 2097152,
+        RT_PARAM_WEIGHT, L_layer4_0_downsample_0},
+    {"layer4.0.downsample.1.weight", 1, {2048}, P_layer4_0_downsample_1_weight, 2048,
+        RT_PARAM_BN_WEIGHT, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.bias", 1, {2048}, P_layer4_0_downsample_1_bias, 2048, RT_PARAM_BN_BIAS,
+        L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.running_mean", 1, {2048}, P_layer4_0_downsample_1_running_mean, 2048,
+        RT_PARAM_RUNNING_MEAN, L_layer4_0_downsample_1},
+    {"layer4.0.downsample.1.running_var", 1, {2048}, P_layer4_0_downsample_1_running_var, 2048,
+        RT_PARAM_RUNNING_VAR, L_layer4_0_downsample_1},
+    {"layer4.1.conv1.weight", 4, {512,2048,1,1}, P_layer4_1_conv1_weight, 1048576, RT_PARAM_WEIGHT,
+        L_layer4_1_conv1},
+    {"layer4.1.bn1.weight", 1, {512}, P_layer4_1_bn1_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer4_1_bn1},
     {"layer4.1.bn1.bias", 1, {512}, P_layer4_1_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_1_bn1},
-    {"layer4.1.bn1.running_mean", 1, {512}, P_layer4_1_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn1},
-    {"layer4.1.bn1.running_var", 1, {512}, P_layer4_1_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_1_bn1},
-    {"layer4.1.conv2.weight", 4, {512,512,3,3}, P_layer4_1_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_1_conv2},
-    {"layer4.1.bn2.weight", 1, {512}, P_layer4_1_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_1_bn2},
+    {"layer4.1.bn1.running_mean", 1, {512}, P_layer4_1_bn1_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer4_1_bn1},
+    {"layer4.1.bn1.running_var", 1, {512}, P_layer4_1_bn1_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer4_1_bn1},
+    {"layer4.1.conv2.weight", 4, {512,512,3,3}, P_layer4_1_conv2_weight, 2359296, RT_PARAM_WEIGHT,
+        L_layer4_1_conv2},
+    {"layer4.1.bn2.weight", 1, {512}, P_layer4_1_bn2_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer4_1_bn2},
     {"layer4.1.bn2.bias", 1, {512}, P_layer4_1_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_1_bn2},
-    {"layer4.1.bn2.running_mean", 1, {512}, P_layer4_1_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn2},
-    {"layer4.1.bn2.running_var", 1, {512}, P_layer4_1_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_1_bn2},
-    {"layer4.1.conv3.weight", 4, {2048,512,1,1}, P_layer4_1_conv3_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_1_conv3},
-    {"layer4.1.bn3.weight", 1, {2048}, P_layer4_1_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_1_bn3},
+    {"layer4.1.bn2.running_mean", 1, {512}, P_layer4_1_bn2_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer4_1_bn2},
+    {"layer4.1.bn2.running_var", 1, {512}, P_layer4_1_bn2_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer4_1_bn2},
+    {"layer4.1.conv3.weight", 4, {2048,512,1,1}, P_layer4_1_conv3_weight, 1048576, RT_PARAM_WEIGHT,
+        L_layer4_1_conv3},
+    {"layer4.1.bn3.weight", 1, {2048}, P_layer4_1_bn3_weight, 2048, RT_PARAM_BN_WEIGHT,
+        L_layer4_1_bn3},
     {"layer4.1.bn3.bias", 1, {2048}, P_layer4_1_bn3_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_1_bn3},
-    {"layer4.1.bn3.running_mean", 1, {2048}, P_layer4_1_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_1_bn3},
-    {"layer4.1.bn3.running_var", 1, {2048}, P_layer4_1_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_1_bn3},
-    {"layer4.2.conv1.weight", 4, {512,2048,1,1}, P_layer4_2_conv1_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_2_conv1},
-    {"layer4.2.bn1.weight", 1, {512}, P_layer4_2_bn1_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_2_bn1},
+    {"layer4.1.bn3.running_mean", 1, {2048}, P_layer4_1_bn3_running_mean, 2048,
+        RT_PARAM_RUNNING_MEAN, L_layer4_1_bn3},
+    {"layer4.1.bn3.running_var", 1, {2048}, P_layer4_1_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR,
+        L_layer4_1_bn3},
+    {"layer4.2.conv1.weight", 4, {512,2048,1,1}, P_layer4_2_conv1_weight, 1048576, RT_PARAM_WEIGHT,
+        L_layer4_2_conv1},
+    {"layer4.2.bn1.weight", 1, {512}, P_layer4_2_bn1_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer4_2_bn1},
     {"layer4.2.bn1.bias", 1, {512}, P_layer4_2_bn1_bias, 512, RT_PARAM_BN_BIAS, L_layer4_2_bn1},
-    {"layer4.2.bn1.running_mean", 1, {512}, P_layer4_2_bn1_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_2_bn1},
-    {"layer4.2.bn1.running_var", 1, {512}, P_layer4_2_bn1_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_2_bn1},
-    {"layer4.2.conv2.weight", 4, {512,512,3,3}, P_layer4_2_conv2_weight, 2359296, RT_PARAM_WEIGHT, L_layer4_2_conv2},
-    {"layer4.2.bn2.weight", 1, {512}, P_layer4_2_bn2_weight, 512, RT_PARAM_BN_WEIGHT, L_layer4_2_bn2},
+    {"layer4.2.bn1.running_mean", 1, {512}, P_layer4_2_bn1_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer4_2_bn1},
+    {"layer4.2.bn1.running_var", 1, {512}, P_layer4_2_bn1_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer4_2_bn1},
+    {"layer4.2.conv2.weight", 4, {512,512,3,3}, P_layer4_2_conv2_weight, 2359296, RT_PARAM_WEIGHT,
+        L_layer4_2_conv2},
+    {"layer4.2.bn2.weight", 1, {512}, P_layer4_2_bn2_weight, 512, RT_PARAM_BN_WEIGHT,
+        L_layer4_2_bn2},
     {"layer4.2.bn2.bias", 1, {512}, P_layer4_2_bn2_bias, 512, RT_PARAM_BN_BIAS, L_layer4_2_bn2},
-    {"layer4.2.bn2.running_mean", 1, {512}, P_layer4_2_bn2_running_mean, 512, RT_PARAM_RUNNING_MEAN, L_layer4_2_bn2},
-    {"layer4.2.bn2.running_var", 1, {512}, P_layer4_2_bn2_running_var, 512, RT_PARAM_RUNNING_VAR, L_layer4_2_bn2},
-    {"layer4.2.conv3.weight", 4, {2048,512,1,1}, P_layer4_2_conv3_weight, 1048576, RT_PARAM_WEIGHT, L_layer4_2_conv3},
-    {"layer4.2.bn3.weight", 1, {2048}, P_layer4_2_bn3_weight, 2048, RT_PARAM_BN_WEIGHT, L_layer4_2_bn3},
+    {"layer4.2.bn2.running_mean", 1, {512}, P_layer4_2_bn2_running_mean, 512,
+        RT_PARAM_RUNNING_MEAN, L_layer4_2_bn2},
+    {"layer4.2.bn2.running_var", 1, {512}, P_layer4_2_bn2_running_var, 512, RT_PARAM_RUNNING_VAR,
+        L_layer4_2_bn2},
+    {"layer4.2.conv3.weight", 4, {2048,512,1,1}, P_layer4_2_conv3_weight, 1048576, RT_PARAM_WEIGHT,
+        L_layer4_2_conv3},
+    {"layer4.2.bn3.weight", 1, {2048}, P_layer4_2_bn3_weight, 2048, RT_PARAM_BN_WEIGHT,
+        L_layer4_2_bn3},
     {"layer4.2.bn3.bias", 1, {2048}, P_layer4_2_bn3_bias, 2048, RT_PARAM_BN_BIAS, L_layer4_2_bn3},
-    {"layer4.2.bn3.running_mean", 1, {2048}, P_layer4_2_bn3_running_mean, 2048, RT_PARAM_RUNNING_MEAN, L_layer4_2_bn3},
-    {"layer4.2.bn3.running_var", 1, {2048}, P_layer4_2_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR, L_layer4_2_bn3},
+    {"layer4.2.bn3.running_mean", 1, {2048}, P_layer4_2_bn3_running_mean, 2048,
+        RT_PARAM_RUNNING_MEAN, L_layer4_2_bn3},
+    {"layer4.2.bn3.running_var", 1, {2048}, P_layer4_2_bn3_running_var, 2048, RT_PARAM_RUNNING_VAR,
+        L_layer4_2_bn3},
     {"fc.weight", 2, {1000,2048}, P_fc_weight, 2048000, RT_PARAM_WEIGHT, L_fc},
     {"fc.bias", 1, {1000}, P_fc_bias, 1000, RT_PARAM_BIAS, L_fc},
 };
@@ -2614,7 +3940,8 @@ const RtModel resnet50_model = {
     .infer_arena_fixed = RESNET50_INFER_ARENA_FIXED,
     .arena_per_sample = RESNET50_ARENA_PER_SAMPLE, .arena_fixed = RESNET50_ARENA_FIXED,
     .flops_per_sample = 8206418944.0,
-    .init = resnet50_init, .forward = resnet50_forward, .infer = resnet50_infer, .loss = resnet50_loss,
+    .init = resnet50_init, .forward = resnet50_forward, .infer = resnet50_infer, .loss =
+        resnet50_loss,
     .backward = resnet50_backward, .zero_grad = resnet50_zero_grad,
     .sgd_step = resnet50_sgd_step, .adamw_step = resnet50_adamw_step
 };

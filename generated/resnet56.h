@@ -14,12 +14,13 @@
 #define RESNET56_ARENA_PER_SAMPLE ((size_t)859412)  /* arena floats per sample */
 #define RESNET56_ARENA_FIXED ((size_t)4256)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
-#define RESNET56_ARENA_BYTES(n) (sizeof(float) * (RESNET56_ARENA_PER_SAMPLE * (size_t)(n) + RESNET56_ARENA_FIXED))
+#define RESNET56_ARENA_BYTES(n) (sizeof(float) * (RESNET56_ARENA_PER_SAMPLE * (size_t)(n) + \
+    RESNET56_ARENA_FIXED))
 #define RESNET56_INFER_ARENA_PER_SAMPLE ((size_t)150528)  /* inference arena floats per sample */
 #define RESNET56_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
-#define RESNET56_INFER_ARENA_BYTES(n) \
-    (sizeof(float) * (RESNET56_INFER_ARENA_PER_SAMPLE * (size_t)(n) + RESNET56_INFER_ARENA_FIXED))
+#define RESNET56_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET56_INFER_ARENA_PER_SAMPLE * \
+    (size_t)(n) + RESNET56_INFER_ARENA_FIXED))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void resnet56_init(float *params, uint64_t seed);

@@ -282,154 +282,270 @@ void unet_tiny_init(float *params, uint64_t seed) {
 const float *unet_tiny_forward(float *params, float *arena, const float *x, int n, int training,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
-    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc1_conv1), A(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
-    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_enc1_conv1), A(T_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
+        &g_enc1_conv1);
+    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_enc1_relu1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), NULL, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc1_relu1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
+            P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), NULL,
+            P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_enc1_relu1), A(X_enc1_conv1), NULL, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
-    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+        rt_batchnorm_relu_forward_eval(A(X_enc1_relu1), A(X_enc1_conv1), NULL,
+            P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean),
+            P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight),
+        NULL, n, &g_enc1_conv2);
+    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_enc1_relu2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), NULL, P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc1_relu2), S(S_enc1_bn2), S(S_enc1_bn2) + 16,
+            P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), NULL,
+            P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_enc1_relu2), A(X_enc1_conv2), NULL, P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(X_enc1_relu2), A(X_enc1_conv2), NULL,
+            P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean),
+            P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_forward(A(X_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
-    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
-    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight),
+        NULL, n, &g_enc2_conv1);
+    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_enc2_relu1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), NULL, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc2_relu1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
+            P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), NULL,
+            P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_enc2_relu1), A(X_enc2_conv1), NULL, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
-    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+        rt_batchnorm_relu_forward_eval(A(X_enc2_relu1), A(X_enc2_conv1), NULL,
+            P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean),
+            P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight),
+        NULL, n, &g_enc2_conv2);
+    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_enc2_relu2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), NULL, P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_enc2_relu2), S(S_enc2_bn2), S(S_enc2_bn2) + 32,
+            P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), NULL,
+            P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_enc2_relu2), A(X_enc2_conv2), NULL, P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(X_enc2_relu2), A(X_enc2_conv2), NULL,
+            P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean),
+            P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_forward(A(X_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
-    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
+    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
+       */
+    rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL,
+        n, &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_mid_relu1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), NULL, P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_mid_relu1), S(S_mid_bn1), S(S_mid_bn1) + 64,
+            P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), NULL,
+            P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_mid_relu1), A(X_mid_conv1), NULL, P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
-    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_mid_conv2), A(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
+        rt_batchnorm_relu_forward_eval(A(X_mid_relu1), A(X_mid_conv1), NULL, P(P_mid_bn1_weight),
+            P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49,
+            1e-05f);
+    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
+       */
+    rt_conv2d_forward(A(X_mid_conv2), A(T_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), NULL,
+        n, &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_mid_relu2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), NULL, P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_mid_relu2), S(S_mid_bn2), S(S_mid_bn2) + 64,
+            P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), NULL,
+            P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_mid_relu2), A(X_mid_conv2), NULL, P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(X_mid_relu2), A(X_mid_conv2), NULL, P(P_mid_bn2_weight),
+            P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49,
+            1e-05f);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(X_up1), A(X_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_forward(A(X_concat1), A(X_up1), n, 96, 0, 64, 196);
     rt_concat_forward(A(X_concat1), A(X_enc2_relu2), n, 96, 64, 32, 196);
-    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
-    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL,
+        n, &g_dec2_conv1);
+    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_dec2_relu1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), NULL, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec2_relu1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
+            P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), NULL,
+            P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_dec2_relu1), A(X_dec2_conv1), NULL, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
-    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
+        rt_batchnorm_relu_forward_eval(A(X_dec2_relu1), A(X_dec2_conv1), NULL,
+            P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean),
+            P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
+    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight),
+        NULL, n, &g_dec2_conv2);
+    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_dec2_relu2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), NULL, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec2_relu2), S(S_dec2_bn2), S(S_dec2_bn2) + 32,
+            P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), NULL,
+            P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_dec2_relu2), A(X_dec2_conv2), NULL, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(X_dec2_relu2), A(X_dec2_conv2), NULL,
+            P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean),
+            P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(X_up2), A(X_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_forward(A(X_concat2), A(X_up2), n, 48, 0, 32, 784);
     rt_concat_forward(A(X_concat2), A(X_enc1_relu2), n, 48, 32, 16, 784);
-    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
-    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL,
+        n, &g_dec1_conv1);
+    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_dec1_relu1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), NULL, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec1_relu1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
+            P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), NULL,
+            P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_dec1_relu1), A(X_dec1_conv1), NULL, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
-    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
+        rt_batchnorm_relu_forward_eval(A(X_dec1_relu1), A(X_dec1_conv1), NULL,
+            P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean),
+            P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
+    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight),
+        NULL, n, &g_dec1_conv2);
+    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_dec1_relu2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), NULL, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+        rt_batchnorm_relu_forward_train(A(X_dec1_relu2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
+            P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), NULL,
+            P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_dec1_relu2), A(X_dec1_conv2), NULL, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
+        rt_batchnorm_relu_forward_eval(A(X_dec1_relu2), A(X_dec1_conv2), NULL,
+            P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean),
+            P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
-    rt_conv2d_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n, &g_head);
+    rt_conv2d_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
+        &g_head);
     return A(X_head);
 }
 
 const float *unet_tiny_infer(const float *params, float *arena, const float *x, int n,
     const unsigned char *drop) {
     (void)drop;  /* no residual adds to switch off */
-    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc1_conv1), A(IT_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n, &g_enc1_conv1);
-    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu1), A(IX_enc1_conv1), NULL, P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc1_conv2), A(IT_enc1_conv2), A(IX_enc1_relu1), P(P_enc1_conv2_weight), NULL, n, &g_enc1_conv2);
-    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu2), A(IX_enc1_conv2), NULL, P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc1_conv1), A(IT_enc1_conv1), x, P(P_enc1_conv1_weight), NULL, n,
+        &g_enc1_conv1);
+    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu1), A(IX_enc1_conv1), NULL, P(P_enc1_bn1_weight),
+        P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784,
+        1e-05f);
+    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc1_conv2), A(IT_enc1_conv2), A(IX_enc1_relu1), P(P_enc1_conv2_weight),
+        NULL, n, &g_enc1_conv2);
+    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu2), A(IX_enc1_conv2), NULL, P(P_enc1_bn2_weight),
+        P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784,
+        1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_forward(A(IX_maxpool1), A(IX_enc1_relu2), n, &g_maxpool1);
-    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc2_conv1), A(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight), NULL, n, &g_enc2_conv1);
-    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu1), A(IX_enc2_conv1), NULL, P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_enc2_conv2), A(IT_enc2_conv2), A(IX_enc2_relu1), P(P_enc2_conv2_weight), NULL, n, &g_enc2_conv2);
-    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu2), A(IX_enc2_conv2), NULL, P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc2_conv1), A(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight),
+        NULL, n, &g_enc2_conv1);
+    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu1), A(IX_enc2_conv1), NULL, P(P_enc2_bn1_weight),
+        P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196,
+        1e-05f);
+    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_enc2_conv2), A(IT_enc2_conv2), A(IX_enc2_relu1), P(P_enc2_conv2_weight),
+        NULL, n, &g_enc2_conv2);
+    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu2), A(IX_enc2_conv2), NULL, P(P_enc2_bn2_weight),
+        P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196,
+        1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_forward(A(IX_maxpool2), A(IX_enc2_relu2), n, &g_maxpool2);
-    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_mid_conv1), A(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight), NULL, n, &g_mid_conv1);
+    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
+       */
+    rt_conv2d_forward(A(IX_mid_conv1), A(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight),
+        NULL, n, &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_mid_relu1), A(IX_mid_conv1), NULL, P(P_mid_bn1_weight), P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
-    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_mid_conv2), A(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight), NULL, n, &g_mid_conv2);
+    rt_batchnorm_relu_forward_eval(A(IX_mid_relu1), A(IX_mid_conv1), NULL, P(P_mid_bn1_weight),
+        P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
+    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
+       */
+    rt_conv2d_forward(A(IX_mid_conv2), A(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight),
+        NULL, n, &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_mid_relu2), A(IX_mid_conv2), NULL, P(P_mid_bn2_weight), P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
+    rt_batchnorm_relu_forward_eval(A(IX_mid_relu2), A(IX_mid_conv2), NULL, P(P_mid_bn2_weight),
+        P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(IX_up1), A(IX_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_forward(A(IX_concat1), A(IX_up1), n, 96, 0, 64, 196);
     rt_concat_forward(A(IX_concat1), A(IX_enc2_relu2), n, 96, 64, 32, 196);
-    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec2_conv1), A(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight), NULL, n, &g_dec2_conv1);
-    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu1), A(IX_dec2_conv1), NULL, P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
-    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec2_conv2), A(IT_dec2_conv2), A(IX_dec2_relu1), P(P_dec2_conv2_weight), NULL, n, &g_dec2_conv2);
-    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu2), A(IX_dec2_conv2), NULL, P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
+    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec2_conv1), A(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight),
+        NULL, n, &g_dec2_conv1);
+    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu1), A(IX_dec2_conv1), NULL, P(P_dec2_bn1_weight),
+        P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196,
+        1e-05f);
+    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec2_conv2), A(IT_dec2_conv2), A(IX_dec2_relu1), P(P_dec2_conv2_weight),
+        NULL, n, &g_dec2_conv2);
+    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec2_relu2), A(IX_dec2_conv2), NULL, P(P_dec2_bn2_weight),
+        P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196,
+        1e-05f);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(IX_up2), A(IX_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_forward(A(IX_concat2), A(IX_up2), n, 48, 0, 32, 784);
     rt_concat_forward(A(IX_concat2), A(IX_enc1_relu2), n, 48, 32, 16, 784);
-    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec1_conv1), A(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight), NULL, n, &g_dec1_conv1);
-    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu1), A(IX_dec1_conv1), NULL, P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
-    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_forward(A(IX_dec1_conv2), A(IT_dec1_conv2), A(IX_dec1_relu1), P(P_dec1_conv2_weight), NULL, n, &g_dec1_conv2);
-    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu2), A(IX_dec1_conv2), NULL, P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
+    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec1_conv1), A(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight),
+        NULL, n, &g_dec1_conv1);
+    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu1), A(IX_dec1_conv1), NULL, P(P_dec1_bn1_weight),
+        P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784,
+        1e-05f);
+    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_forward(A(IX_dec1_conv2), A(IT_dec1_conv2), A(IX_dec1_relu1), P(P_dec1_conv2_weight),
+        NULL, n, &g_dec1_conv2);
+    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_forward_eval(A(IX_dec1_relu2), A(IX_dec1_conv2), NULL, P(P_dec1_bn2_weight),
+        P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784,
+        1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
-    rt_conv2d_forward(A(IX_head), NULL, A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n, &g_head);
+    rt_conv2d_forward(A(IX_head), NULL, A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
+        &g_head);
     return A(IX_head);
 }
 
@@ -442,19 +558,30 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* loss: softmax cross-entropy over head */
     rt_xent_backward(A(D_head), A(X_head), (const int32_t *)target, n, 10, 784, RT_SET);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
-    rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head), A(X_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
+    rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head),
+        A(X_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
     if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq(A(D_dec1_relu2), (size_t)n * 12544);
-    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias), A(D_dec1_relu2), A(X_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16, P(P_dec1_bn2_weight), n, 16, 784, RT_SET);
+    /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias),
+        A(D_dec1_relu2), A(X_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
+        P(P_dec1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq(A(D_dec1_conv2), (size_t)n * 12544);
-    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2), A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
+    /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2),
+        A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq(A(D_dec1_relu1), (size_t)n * 12544);
-    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias), A(D_dec1_relu1), A(X_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16, P(P_dec1_bn1_weight), n, 16, 784, RT_SET);
+    /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias),
+        A(D_dec1_relu1), A(X_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
+        P(P_dec1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq(A(D_dec1_conv1), (size_t)n * 12544);
-    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1), A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
+    /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1),
+        A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq(A(D_concat2), (size_t)n * 37632);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_backward(A(D_up2), A(D_concat2), n, 48, 0, 32, 784, RT_SET);
@@ -462,17 +589,27 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     if (grad_sumsq) grad_sumsq[L_concat2] = rt_sumsq(A(D_up2), (size_t)n * 25088);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2, RT_SET);
-    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias), A(D_dec2_relu2), A(X_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32, P(P_dec2_bn2_weight), n, 32, 196, RT_SET);
+    /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias),
+        A(D_dec2_relu2), A(X_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32,
+        P(P_dec2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq(A(D_dec2_conv2), (size_t)n * 6272);
-    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2), A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
+    /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2),
+        A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq(A(D_dec2_relu1), (size_t)n * 6272);
-    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias), A(D_dec2_relu1), A(X_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32, P(P_dec2_bn1_weight), n, 32, 196, RT_SET);
+    /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias),
+        A(D_dec2_relu1), A(X_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
+        P(P_dec2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq(A(D_dec2_conv1), (size_t)n * 6272);
-    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1), A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
+    /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1),
+        A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq(A(D_concat1), (size_t)n * 18816);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_backward(A(D_up1), A(D_concat1), n, 96, 0, 64, 196, RT_SET);
@@ -481,44 +618,72 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2, RT_SET);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias), A(D_mid_relu2), A(X_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64, P(P_mid_bn2_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_relu_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias),
+        A(D_mid_relu2), A(X_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64,
+        P(P_mid_bn2_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq(A(D_mid_conv2), (size_t)n * 3136);
-    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2), A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
+    /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
+       */
+    rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2),
+        A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq(A(D_mid_relu1), (size_t)n * 3136);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias), A(D_mid_relu1), A(X_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64, P(P_mid_bn1_weight), n, 64, 49, RT_SET);
+    rt_batchnorm_relu_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias),
+        A(D_mid_relu1), A(X_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
+        P(P_mid_bn1_weight), n, 64, 49, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq(A(D_mid_conv1), (size_t)n * 3136);
-    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
+    /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
+       */
+    rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1),
+        A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq(A(D_maxpool2), (size_t)n * 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
     rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2, RT_ADD);
-    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias), A(D_enc2_relu2), A(X_enc2_relu2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, 32, 196, RT_SET);
+    /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias),
+        A(D_enc2_relu2), A(X_enc2_relu2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32,
+        P(P_enc2_bn2_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq(A(D_enc2_conv2), (size_t)n * 6272);
-    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2), A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
+    /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2),
+        A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq(A(D_enc2_relu1), (size_t)n * 6272);
-    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias), A(D_enc2_relu1), A(X_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32, P(P_enc2_bn1_weight), n, 32, 196, RT_SET);
+    /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias),
+        A(D_enc2_relu1), A(X_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
+        P(P_enc2_bn1_weight), n, 32, 196, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq(A(D_enc2_conv1), (size_t)n * 6272);
-    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1), A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
+    /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1),
+        A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq(A(D_maxpool1), (size_t)n * 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
     rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1, RT_ADD);
-    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias), A(D_enc1_relu2), A(X_enc1_relu2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, 16, 784, RT_SET);
+    /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias),
+        A(D_enc1_relu2), A(X_enc1_relu2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16,
+        P(P_enc1_bn2_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq(A(D_enc1_conv2), (size_t)n * 12544);
-    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2), A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
+    /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2),
+        A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq(A(D_enc1_relu1), (size_t)n * 12544);
-    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29, 30) */
-    rt_batchnorm_relu_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias), A(D_enc1_relu1), A(X_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16, P(P_enc1_bn1_weight), n, 16, 784, RT_SET);
+    /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
+       30) */
+    rt_batchnorm_relu_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias),
+        A(D_enc1_relu1), A(X_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
+        P(P_enc1_bn1_weight), n, 16, 784, RT_SET);
     if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq(A(D_enc1_conv1), (size_t)n * 12544);
-    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/unet_tiny.lua:28) */
-    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x, P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
+    /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
+       (specs/unet_tiny.lua:28) */
+    rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x,
+        P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
     if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq(dx, (size_t)n * 784);
 }
 
@@ -528,65 +693,92 @@ void unet_tiny_zero_grad(float *grads) {
 
 void unet_tiny_sgd_step(float *params, const float *grads, float *momentum_buf, float lr,
     float momentum, float weight_decay, int nesterov) {
-    rt_sgd_step(params, grads, momentum_buf, UNET_TINY_NUM_TRAINABLE, lr, momentum, weight_decay, nesterov);
+    rt_sgd_step(params, grads, momentum_buf, UNET_TINY_NUM_TRAINABLE, lr, momentum, weight_decay,
+        nesterov);
 }
 
 void unet_tiny_adamw_step(float *params, const float *grads, float *m, float *v, long t,
     float lr, float beta1, float beta2, float eps, float weight_decay) {
-    rt_adamw_step(params, grads, m, v, UNET_TINY_NUM_TRAINABLE, t, lr, beta1, beta2, eps, weight_decay);
+    rt_adamw_step(params, grads, m, v, UNET_TINY_NUM_TRAINABLE, t, lr, beta1, beta2, eps,
+        weight_decay);
 }
 
 static const RtParamInfo tensors[] = {
     {"enc1.conv1.weight", 4, {16,1,3,3}, P_enc1_conv1_weight, 144, RT_PARAM_WEIGHT, L_enc1_conv1},
     {"enc1.bn1.weight", 1, {16}, P_enc1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_enc1_bn1},
     {"enc1.bn1.bias", 1, {16}, P_enc1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_enc1_bn1},
-    {"enc1.bn1.running_mean", 1, {16}, P_enc1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_enc1_bn1},
-    {"enc1.bn1.running_var", 1, {16}, P_enc1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_enc1_bn1},
-    {"enc1.conv2.weight", 4, {16,16,3,3}, P_enc1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_enc1_conv2},
+    {"enc1.bn1.running_mean", 1, {16}, P_enc1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_enc1_bn1},
+    {"enc1.bn1.running_var", 1, {16}, P_enc1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_enc1_bn1},
+    {"enc1.conv2.weight", 4, {16,16,3,3}, P_enc1_conv2_weight, 2304, RT_PARAM_WEIGHT,
+        L_enc1_conv2},
     {"enc1.bn2.weight", 1, {16}, P_enc1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_enc1_bn2},
     {"enc1.bn2.bias", 1, {16}, P_enc1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_enc1_bn2},
-    {"enc1.bn2.running_mean", 1, {16}, P_enc1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_enc1_bn2},
-    {"enc1.bn2.running_var", 1, {16}, P_enc1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_enc1_bn2},
-    {"enc2.conv1.weight", 4, {32,16,3,3}, P_enc2_conv1_weight, 4608, RT_PARAM_WEIGHT, L_enc2_conv1},
+    {"enc1.bn2.running_mean", 1, {16}, P_enc1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_enc1_bn2},
+    {"enc1.bn2.running_var", 1, {16}, P_enc1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_enc1_bn2},
+    {"enc2.conv1.weight", 4, {32,16,3,3}, P_enc2_conv1_weight, 4608, RT_PARAM_WEIGHT,
+        L_enc2_conv1},
     {"enc2.bn1.weight", 1, {32}, P_enc2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_enc2_bn1},
     {"enc2.bn1.bias", 1, {32}, P_enc2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_enc2_bn1},
-    {"enc2.bn1.running_mean", 1, {32}, P_enc2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_enc2_bn1},
-    {"enc2.bn1.running_var", 1, {32}, P_enc2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_enc2_bn1},
-    {"enc2.conv2.weight", 4, {32,32,3,3}, P_enc2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_enc2_conv2},
+    {"enc2.bn1.running_mean", 1, {32}, P_enc2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_enc2_bn1},
+    {"enc2.bn1.running_var", 1, {32}, P_enc2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_enc2_bn1},
+    {"enc2.conv2.weight", 4, {32,32,3,3}, P_enc2_conv2_weight, 9216, RT_PARAM_WEIGHT,
+        L_enc2_conv2},
     {"enc2.bn2.weight", 1, {32}, P_enc2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_enc2_bn2},
     {"enc2.bn2.bias", 1, {32}, P_enc2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_enc2_bn2},
-    {"enc2.bn2.running_mean", 1, {32}, P_enc2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_enc2_bn2},
-    {"enc2.bn2.running_var", 1, {32}, P_enc2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_enc2_bn2},
+    {"enc2.bn2.running_mean", 1, {32}, P_enc2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_enc2_bn2},
+    {"enc2.bn2.running_var", 1, {32}, P_enc2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_enc2_bn2},
     {"mid.conv1.weight", 4, {64,32,3,3}, P_mid_conv1_weight, 18432, RT_PARAM_WEIGHT, L_mid_conv1},
     {"mid.bn1.weight", 1, {64}, P_mid_bn1_weight, 64, RT_PARAM_BN_WEIGHT, L_mid_bn1},
     {"mid.bn1.bias", 1, {64}, P_mid_bn1_bias, 64, RT_PARAM_BN_BIAS, L_mid_bn1},
-    {"mid.bn1.running_mean", 1, {64}, P_mid_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_mid_bn1},
+    {"mid.bn1.running_mean", 1, {64}, P_mid_bn1_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_mid_bn1},
     {"mid.bn1.running_var", 1, {64}, P_mid_bn1_running_var, 64, RT_PARAM_RUNNING_VAR, L_mid_bn1},
     {"mid.conv2.weight", 4, {64,64,3,3}, P_mid_conv2_weight, 36864, RT_PARAM_WEIGHT, L_mid_conv2},
     {"mid.bn2.weight", 1, {64}, P_mid_bn2_weight, 64, RT_PARAM_BN_WEIGHT, L_mid_bn2},
     {"mid.bn2.bias", 1, {64}, P_mid_bn2_bias, 64, RT_PARAM_BN_BIAS, L_mid_bn2},
-    {"mid.bn2.running_mean", 1, {64}, P_mid_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN, L_mid_bn2},
+    {"mid.bn2.running_mean", 1, {64}, P_mid_bn2_running_mean, 64, RT_PARAM_RUNNING_MEAN,
+        L_mid_bn2},
     {"mid.bn2.running_var", 1, {64}, P_mid_bn2_running_var, 64, RT_PARAM_RUNNING_VAR, L_mid_bn2},
-    {"dec2.conv1.weight", 4, {32,96,3,3}, P_dec2_conv1_weight, 27648, RT_PARAM_WEIGHT, L_dec2_conv1},
+    {"dec2.conv1.weight", 4, {32,96,3,3}, P_dec2_conv1_weight, 27648, RT_PARAM_WEIGHT,
+        L_dec2_conv1},
     {"dec2.bn1.weight", 1, {32}, P_dec2_bn1_weight, 32, RT_PARAM_BN_WEIGHT, L_dec2_bn1},
     {"dec2.bn1.bias", 1, {32}, P_dec2_bn1_bias, 32, RT_PARAM_BN_BIAS, L_dec2_bn1},
-    {"dec2.bn1.running_mean", 1, {32}, P_dec2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_dec2_bn1},
-    {"dec2.bn1.running_var", 1, {32}, P_dec2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR, L_dec2_bn1},
-    {"dec2.conv2.weight", 4, {32,32,3,3}, P_dec2_conv2_weight, 9216, RT_PARAM_WEIGHT, L_dec2_conv2},
+    {"dec2.bn1.running_mean", 1, {32}, P_dec2_bn1_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_dec2_bn1},
+    {"dec2.bn1.running_var", 1, {32}, P_dec2_bn1_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_dec2_bn1},
+    {"dec2.conv2.weight", 4, {32,32,3,3}, P_dec2_conv2_weight, 9216, RT_PARAM_WEIGHT,
+        L_dec2_conv2},
     {"dec2.bn2.weight", 1, {32}, P_dec2_bn2_weight, 32, RT_PARAM_BN_WEIGHT, L_dec2_bn2},
     {"dec2.bn2.bias", 1, {32}, P_dec2_bn2_bias, 32, RT_PARAM_BN_BIAS, L_dec2_bn2},
-    {"dec2.bn2.running_mean", 1, {32}, P_dec2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN, L_dec2_bn2},
-    {"dec2.bn2.running_var", 1, {32}, P_dec2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR, L_dec2_bn2},
-    {"dec1.conv1.weight", 4, {16,48,3,3}, P_dec1_conv1_weight, 6912, RT_PARAM_WEIGHT, L_dec1_conv1},
+    {"dec2.bn2.running_mean", 1, {32}, P_dec2_bn2_running_mean, 32, RT_PARAM_RUNNING_MEAN,
+        L_dec2_bn2},
+    {"dec2.bn2.running_var", 1, {32}, P_dec2_bn2_running_var, 32, RT_PARAM_RUNNING_VAR,
+        L_dec2_bn2},
+    {"dec1.conv1.weight", 4, {16,48,3,3}, P_dec1_conv1_weight, 6912, RT_PARAM_WEIGHT,
+        L_dec1_conv1},
     {"dec1.bn1.weight", 1, {16}, P_dec1_bn1_weight, 16, RT_PARAM_BN_WEIGHT, L_dec1_bn1},
     {"dec1.bn1.bias", 1, {16}, P_dec1_bn1_bias, 16, RT_PARAM_BN_BIAS, L_dec1_bn1},
-    {"dec1.bn1.running_mean", 1, {16}, P_dec1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_dec1_bn1},
-    {"dec1.bn1.running_var", 1, {16}, P_dec1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR, L_dec1_bn1},
-    {"dec1.conv2.weight", 4, {16,16,3,3}, P_dec1_conv2_weight, 2304, RT_PARAM_WEIGHT, L_dec1_conv2},
+    {"dec1.bn1.running_mean", 1, {16}, P_dec1_bn1_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_dec1_bn1},
+    {"dec1.bn1.running_var", 1, {16}, P_dec1_bn1_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_dec1_bn1},
+    {"dec1.conv2.weight", 4, {16,16,3,3}, P_dec1_conv2_weight, 2304, RT_PARAM_WEIGHT,
+        L_dec1_conv2},
     {"dec1.bn2.weight", 1, {16}, P_dec1_bn2_weight, 16, RT_PARAM_BN_WEIGHT, L_dec1_bn2},
     {"dec1.bn2.bias", 1, {16}, P_dec1_bn2_bias, 16, RT_PARAM_BN_BIAS, L_dec1_bn2},
-    {"dec1.bn2.running_mean", 1, {16}, P_dec1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN, L_dec1_bn2},
-    {"dec1.bn2.running_var", 1, {16}, P_dec1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR, L_dec1_bn2},
+    {"dec1.bn2.running_mean", 1, {16}, P_dec1_bn2_running_mean, 16, RT_PARAM_RUNNING_MEAN,
+        L_dec1_bn2},
+    {"dec1.bn2.running_var", 1, {16}, P_dec1_bn2_running_var, 16, RT_PARAM_RUNNING_VAR,
+        L_dec1_bn2},
     {"head.weight", 4, {10,16,1,1}, P_head_weight, 160, RT_PARAM_WEIGHT, L_head},
     {"head.bias", 1, {10}, P_head_bias, 10, RT_PARAM_BIAS, L_head},
 };
@@ -629,7 +821,8 @@ const RtModel unet_tiny_model = {
     .infer_arena_fixed = UNET_TINY_INFER_ARENA_FIXED,
     .arena_per_sample = UNET_TINY_ARENA_PER_SAMPLE, .arena_fixed = UNET_TINY_ARENA_FIXED,
     .flops_per_sample = 44048256.0,
-    .init = unet_tiny_init, .forward = unet_tiny_forward, .infer = unet_tiny_infer, .loss = unet_tiny_loss,
+    .init = unet_tiny_init, .forward = unet_tiny_forward, .infer = unet_tiny_infer, .loss =
+        unet_tiny_loss,
     .backward = unet_tiny_backward, .zero_grad = unet_tiny_zero_grad,
     .sgd_step = unet_tiny_sgd_step, .adamw_step = unet_tiny_adamw_step
 };

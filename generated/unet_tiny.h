@@ -14,12 +14,14 @@
 #define UNET_TINY_ARENA_PER_SAMPLE ((size_t)600544)  /* arena floats per sample */
 #define UNET_TINY_ARENA_FIXED ((size_t)640)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
-#define UNET_TINY_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_ARENA_PER_SAMPLE * (size_t)(n) + UNET_TINY_ARENA_FIXED))
-#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)426496)  /* inference arena floats per sample */
+#define UNET_TINY_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_ARENA_PER_SAMPLE * (size_t)(n) + \
+    UNET_TINY_ARENA_FIXED))
+#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)426496)  /* inference arena floats per sample \
+    */
 #define UNET_TINY_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
-#define UNET_TINY_INFER_ARENA_BYTES(n) \
-    (sizeof(float) * (UNET_TINY_INFER_ARENA_PER_SAMPLE * (size_t)(n) + UNET_TINY_INFER_ARENA_FIXED))
+#define UNET_TINY_INFER_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_INFER_ARENA_PER_SAMPLE * \
+    (size_t)(n) + UNET_TINY_INFER_ARENA_FIXED))
 
 /* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */
 void unet_tiny_init(float *params, uint64_t seed);

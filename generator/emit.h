@@ -1,5 +1,6 @@
 /*
-** emit.h: a tiny indenting line writer, the only place that formats C text.
+** emit.h: the line writer under the renderer (render.c, emit_model.c):
+** indentation, lines wrapped to 99 columns, float literals.
 */
 #ifndef SKIPC_EMIT_H
 #define SKIPC_EMIT_H

@@ -372,9 +372,8 @@ static void emit_h(Ctx *c, Emit *e) {
     emit_define(e, up, "INFER_ARENA_FIXED", (long long)c->inf_plan->fixed,
                 "inference arena floats for any batch size");
     emit_line(e, "/* Arena bytes infer needs for a batch of n samples. */");
-    emit_line(e, "#define %s_INFER_ARENA_BYTES(n) \\", up);
-    emit_line(e, "    (sizeof(float) * (%s_INFER_ARENA_PER_SAMPLE * (size_t)(n) + %s_INFER_ARENA_FIXED))",
-              up, up);
+    emit_line(e, "#define %s_INFER_ARENA_BYTES(n) (sizeof(float) * (%s_INFER_ARENA_PER_SAMPLE * "
+              "(size_t)(n) + %s_INFER_ARENA_FIXED))", up, up, up);
     emit_blank(e);
     emit_line(e, "/* Kaiming-normal weights, zero biases, unit batchnorm scales; reproducible from seed. */");
     emit_line(e, "void %s_init(float *params, uint64_t seed);", nm);

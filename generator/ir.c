@@ -14,21 +14,41 @@ IrGraph *ir_graph_new(void) {
     return g;
 }
 
+static void node_free(IrNode *n) {
+    free(n->src);
+    free(n->name);
+    free(n->cname);
+    free(n);
+}
+
+static void param_free(IrParam *p) {
+    free(p->name);
+    free(p->cname);
+}
+
 void ir_graph_free(IrGraph *g) {
     if (!g) return;
-    for (int i = 0; i < g->nnodes; i++) {
-        free(g->nodes[i]->src);
-        free(g->nodes[i]->name);
-        free(g->nodes[i]->cname);
-        free(g->nodes[i]);
-    }
-    for (int i = 0; i < g->nparams; i++) {
-        free(g->params[i].name);
-        free(g->params[i].cname);
-    }
+    for (int i = 0; i < g->nnodes; i++) node_free(g->nodes[i]);
+    for (int i = 0; i < g->nparams; i++) param_free(&g->params[i]);
+    for (int i = 0; i < g->nfiles; i++) free(g->files[i]);
     free(g->nodes);
     free(g->params);
+    free(g->files);
     free(g);
+}
+
+const char *ir_intern_file(IrGraph *g, const char *f) {
+    for (int i = 0; i < g->nfiles; i++)
+        if (strcmp(g->files[i], f) == 0) return g->files[i];
+    g->files = xrealloc(g->files, (size_t)(g->nfiles + 1) * sizeof *g->files);
+    return g->files[g->nfiles++] = xstrdup(f);
+}
+
+void ir_node_drop_last(IrGraph *g) {
+    IrNode *n = g->nodes[--g->nnodes];
+    while (g->nparams > 0 && g->params[g->nparams - 1].node == n->id)
+        param_free(&g->params[--g->nparams]);
+    node_free(n);
 }
 
 IrNode *ir_node_new(IrGraph *g, OpKind op, const int *src, int nsrc,

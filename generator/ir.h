@@ -1,7 +1,8 @@
 /*
-** ir.h: the graph IR. An IrGraph owns every node and parameter; nodes are
-** created in topological order (a node's sources always exist before it),
-** so creation order is the forward order and the tie-breaker everywhere.
+** ir.h: the graph IR. An IrGraph owns every node and parameter, and the
+** file names their locations point to; nodes are created in topological
+** order (a node's sources always exist before it), so creation order is
+** the forward order and the tie-breaker everywhere.
 ** Shapes are per sample: {C,H,W} (rank 3) or {N} (rank 1); the batch is
 ** implicit and only known at run time.
 */
@@ -62,8 +63,9 @@ typedef struct {
     Shape shape;
     char *name;        /* scope path: "stage2.block1.conv1" */
     char *cname;       /* C identifier form */
-    Loc loc;           /* innermost spec line that created it */
-    Loc user_loc;      /* first line outside the block library */
+    Loc user_loc;      /* the user's spec line that made it (or called its block) */
+    Loc loc;           /* in the block library, the line of the block that made
+                       ** it; otherwise user_loc */
     union {
         ConvArgs conv;
         LinearArgs linear;
@@ -85,6 +87,8 @@ typedef struct {
 typedef struct IrGraph {
     IrNode **nodes;
     int nnodes, cap;
+    char **files;                 /* file names of node locations, each once */
+    int nfiles;
     IrParam *params;
     int nparams, pcap;
     int input, output;            /* node ids; -1 until model{} */
@@ -97,12 +101,18 @@ typedef struct IrGraph {
 IrGraph *ir_graph_new(void);
 void ir_graph_free(IrGraph *g);
 
+/* The graph's copy of file name f, made once: node locations point to it. */
+const char *ir_intern_file(IrGraph *g, const char *f);
+
 /* Appends a node; the caller fills op arguments and then calls
 ** ops_infer (which checks shapes and creates parameters). */
 IrNode *ir_node_new(IrGraph *g, OpKind op, const int *src, int nsrc,
                     const char *name, Loc loc, Loc user_loc);
 int ir_param_new(IrGraph *g, IrNode *n, const char *suffix, ParamKind kind,
                  int ndim, const int *shape, int fan_in);
+/* Removes the last node and the parameters it made: an op call that failed
+** after creating its node leaves nothing behind. */
+void ir_node_drop_last(IrGraph *g);
 
 int64_t shape_numel(Shape s);
 int shape_equal(Shape a, Shape b);

@@ -43,11 +43,11 @@ typedef struct {
 static int parse_define(Args *a, const char *kv) {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
-        fprintf(stderr, "skipc: -D %s: expected key=value\n", kv);
+        fprintf(stderr, "skipc: error: -D %s: expected key=value\n", kv);
         return -1;
     }
     if (a->ndefs == (int)(sizeof a->defs / sizeof a->defs[0])) {
-        fprintf(stderr, "skipc: too many -D options\n");
+        fprintf(stderr, "skipc: error: too many -D options\n");
         return -1;
     }
     a->defs[a->ndefs].key = strndup(kv, (size_t)(eq - kv));
@@ -63,21 +63,21 @@ static int parse_args(Args *a, int argc, char **argv) {
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) { fputs(usage, stdout); return 1; }
         if (!strcmp(s, "-O0")) { a->no_passes = 1; continue; }
         if (!strcmp(s, "-o") || !strcmp(s, "-D")) {
-            if (i + 1 == argc) { fprintf(stderr, "skipc: %s needs an argument\n", s); return -1; }
+            if (i + 1 == argc) { fprintf(stderr, "skipc: error: %s needs an argument\n", s); return -1; }
             if (s[1] == 'o') a->out = argv[++i];
             else if (parse_define(a, argv[++i]) != 0) return -1;
         } else if (!strncmp(s, "-D", 2)) {
             if (parse_define(a, s + 2) != 0) return -1;
         } else if (s[0] == '-') {
-            fprintf(stderr, "skipc: unknown option %s (see skipc --help)\n", s);
+            fprintf(stderr, "skipc: error: unknown option %s (see skipc --help)\n", s);
             return -1;
         } else if (a->spec) {
-            fprintf(stderr, "skipc: more than one spec given (%s, %s)\n", a->spec, s);
+            fprintf(stderr, "skipc: error: more than one spec given (%s, %s)\n", a->spec, s);
             return -1;
         } else a->spec = s;
     }
     if (!a->spec || !a->out) {
-        fprintf(stderr, "skipc: %s\n%s", !a->spec ? "no spec given" : "no -o OUT.c given", usage);
+        fprintf(stderr, "skipc: error: %s\n%s", !a->spec ? "no spec given" : "no -o OUT.c given", usage);
         return -1;
     }
     return 0;
@@ -91,14 +91,14 @@ static char *model_name(const char *out) {
     base = base ? base + 1 : out;
     len = strlen(base);
     if (len < 3 || strcmp(base + len - 2, ".c") != 0) {
-        fprintf(stderr, "skipc: -o %s: output must end in .c\n", out);
+        fprintf(stderr, "skipc: error: -o %s: output must end in .c\n", out);
         return NULL;
     }
     name = strndup(base, len - 2);
     for (char *p = name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
               (p > name && *p >= '0' && *p <= '9'))) {
-            fprintf(stderr, "skipc: -o %s: '%s' is not a valid C identifier\n", out, name);
+            fprintf(stderr, "skipc: error: -o %s: '%s' is not a valid C identifier\n", out, name);
             free(name);
             return NULL;
         }
@@ -127,7 +127,7 @@ static char *write_temp(const char *path, const Str *text) {
     char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f || fwrite(text->buf, 1, text->len, f) != text->len || fclose(f) != 0) {
-        fprintf(stderr, "skipc: %s: %s\n", tmp, strerror(errno));
+        fprintf(stderr, "%s: error: cannot write it: %s\n", path, strerror(errno));
         if (f) remove(tmp);
         free(tmp);
         return NULL;
@@ -144,7 +144,7 @@ static int write_outputs(const char *c_path, const Str *c_text, const Str *h_tex
     if (ct) ht = write_temp(h_path, h_text);
     if (ct && ht) {
         if (rename(ht, h_path) == 0 && rename(ct, c_path) == 0) rc = 0;
-        else fprintf(stderr, "skipc: %s: %s\n", c_path, strerror(errno));
+        else fprintf(stderr, "%s: error: cannot write it: %s\n", c_path, strerror(errno));
     }
     if (ct) remove(ct);
     if (ht) remove(ht);
@@ -194,6 +194,5 @@ int main(int argc, char **argv) {
     rc = compile(&a, name);
     free(name);
     for (int i = 0; i < a.ndefs; i++) free((char *)a.defs[i].key);
-    spec_free_files();
     return rc == 0 ? 0 : 1;
 }

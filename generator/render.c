@@ -149,26 +149,36 @@ static void mark_covered(const KCall *c, int n, char *covered) {
     }
 }
 
-/* Whether layer i's spec line is that of a covered layer before it. */
-static int loc_seen(const IrGraph *g, const char *covered, int i) {
-    for (int k = 0; k < i; k++)
-        if (covered[k] && g->nodes[k]->user_loc.line == g->nodes[i]->user_loc.line &&
-            strcmp(g->nodes[k]->user_loc.file, g->nodes[i]->user_loc.file) == 0)
-            return 1;
-    return 0;
+/* Appends loc to list (n of them so far) unless it is there already. */
+static int add_loc(Loc *list, int n, Loc loc) {
+    for (int i = 0; i < n; i++)
+        if (list[i].line == loc.line && strcmp(list[i].file, loc.file) == 0) return n;
+    list[n] = loc;
+    return n + 1;
+}
+
+/* "specs/resnet.lua:35, generator/lib/skipc/blocks.lua:23, 24": a file
+** named once for consecutive lines of it. */
+static void locs_text(Str *s, const Loc *list, int n) {
+    for (int i = 0; i < n; i++) {
+        if (i && strcmp(list[i].file, list[i - 1].file) == 0) str_addf(s, ", %d", list[i].line);
+        else str_addf(s, "%s%s:%d", i ? ", " : "", list[i].file, list[i].line);
+    }
 }
 
 /*
 ** The comment over a block of calls: the layers it computes in forward
 ** order ("bn1 + relu"), what they are ("batchnorm + relu"), the shape going
-** in (" ..." with more inputs) and out, and their spec lines, each once.
+** in (" ..." with more inputs) and out, and where they come from: the
+** user's spec lines, then for layers made in the block library the
+** library's lines, each once.
 */
 static void layer_comment(Emit *e, const IrGraph *g, const KCall *c, int n) {
-    char *covered = xcalloc((size_t)g->nnodes, 1), desc[128], in[64], out[64], loc[512];
+    char *covered = xcalloc((size_t)g->nnodes, 1), desc[128], in[64], out[64];
+    Loc *user = xmalloc((size_t)g->nnodes * sizeof *user), *lib = xmalloc((size_t)g->nnodes * sizeof *lib);
+    int nuser = 0, nlib = 0, more = 0;
     Str names = {0}, descs = {0}, locs = {0};
     const IrNode *first = NULL, *last = NULL;
-    const char *file = NULL;   /* of the last line named: later lines of it give the number only */
-    int more = 0;
     mark_covered(c, n, covered);
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *nd = g->nodes[i];
@@ -176,22 +186,24 @@ static void layer_comment(Emit *e, const IrGraph *g, const KCall *c, int n) {
         op_table[nd->op].describe(g, nd, desc, sizeof desc);
         str_addf(&names, "%s%s", first ? " + " : "", nd->name);
         str_addf(&descs, "%s%s", first ? " + " : "", desc);
-        if (!loc_seen(g, covered, i)) {
-            if (file && strcmp(file, nd->user_loc.file) == 0) snprintf(loc, sizeof loc, "%d", nd->user_loc.line);
-            else render_loc(nd, loc, sizeof loc);
-            str_addf(&locs, "%s%s", locs.buf ? ", " : "", loc);
-            file = nd->user_loc.file;
-        }
+        nuser = add_loc(user, nuser, nd->user_loc);
+        if (nd->loc.line != nd->user_loc.line || strcmp(nd->loc.file, nd->user_loc.file) != 0)
+            nlib = add_loc(lib, nlib, nd->loc);
         more |= nd->nsrc > 1;
         if (!first) first = nd;
         last = nd;
+    }
+    locs_text(&locs, user, nuser);
+    if (nlib) {
+        str_add(&locs, ", ");
+        locs_text(&locs, lib, nlib);
     }
     shape_str(g->nodes[first->src[0]]->shape, in, sizeof in);
     shape_str(last->shape, out, sizeof out);
     emit_line(e, "/* %s: %s, %s%s -> %s  (%s) */", names.buf, descs.buf, in, more ? " ..." : "",
               out, locs.buf);
     str_free(&names); str_free(&descs); str_free(&locs);
-    free(covered);
+    free(covered); free(user); free(lib);
 }
 
 /* Where the block opened by call i ends: the calls of the same node that

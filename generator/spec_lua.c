@@ -32,25 +32,8 @@ typedef struct {
     char **scopes;
     int nscopes;
     int have_model;
+    int pending;               /* a node made by an op call not yet finished, or -1 */
 } Spec;
-
-/* Interned file names: node locations outlive the Lua state. */
-static char **files;
-static int nfiles;
-
-static const char *intern_file(const char *f) {
-    for (int i = 0; i < nfiles; i++)
-        if (strcmp(files[i], f) == 0) return files[i];
-    files = xrealloc(files, (size_t)(nfiles + 1) * sizeof *files);
-    return files[nfiles++] = xstrdup(f);
-}
-
-void spec_free_files(void) {
-    for (int i = 0; i < nfiles; i++) free(files[i]);
-    free(files);
-    files = NULL;
-    nfiles = 0;
-}
 
 static Spec *spec_of(lua_State *L) {
     Spec *s;
@@ -63,20 +46,25 @@ static Spec *spec_of(lua_State *L) {
 /* Block-library chunks are named "=skipc.blocks"; user files "@path". */
 static int is_user_source(const char *source) { return source[0] == '@'; }
 
-/* Location of the Lua code at stack level 'level' or, with user set, of the
-** innermost frame in a user file (the spec line that called a block). */
+/*
+** From stack level 'level' outward: with user set, the innermost frame in a
+** user file (the spec line that called a block); without, the frame just
+** inside it (the line of the block function the user called, which tells
+** a block's layers apart), or the user's frame when no library code runs.
+*/
 static Loc where(lua_State *L, int level, int user) {
     lua_Debug ar;
-    Loc loc = {NULL, 0};
+    Loc loc = {NULL, 0}, inner = {NULL, 0};
     for (; lua_getstack(L, level, &ar); level++) {
+        Loc here;
         lua_getinfo(L, "Sl", &ar);
         if (ar.currentline <= 0) continue;
-        if (user && !is_user_source(ar.source)) continue;
-        loc.file = intern_file(ar.short_src);
-        loc.line = ar.currentline;
-        return loc;
+        here.file = ir_intern_file(spec_of(L)->g, ar.short_src);
+        here.line = ar.currentline;
+        if (is_user_source(ar.source)) return user || !inner.file ? here : inner;
+        inner = here;
     }
-    return loc;
+    return user ? loc : inner;
 }
 
 /* {====================================================================
@@ -225,10 +213,23 @@ static char *node_name(lua_State *L, Spec *s, OpKind op, const char *explicit_na
     }
 }
 
+/* A node an op call made but did not finish (its arguments or shape were
+** wrong, and a pcall in the spec caught the error) goes, so it neither
+** takes a name nor stays in the graph. */
+static void drop_pending(Spec *s) {
+    if (s->pending < 0) return;
+    ir_node_drop_last(s->g);
+    s->pending = -1;
+}
+
 static IrNode *new_node(lua_State *L, OpKind op, const int *src, int nsrc, const char *name) {
     Spec *s = spec_of(L);
-    char *full = node_name(L, s, op, name);
-    IrNode *n = ir_node_new(s->g, op, src, nsrc, full, where(L, 1, 0), where(L, 1, 1));
+    char *full;
+    IrNode *n;
+    drop_pending(s);
+    full = node_name(L, s, op, name);
+    n = ir_node_new(s->g, op, src, nsrc, full, where(L, 1, 0), where(L, 1, 1));
+    s->pending = n->id;
     free(full);
     return n;
 }
@@ -244,6 +245,7 @@ static int finish(lua_State *L, IrNode *n) {
     char err[512];
     if (op_table[n->op].infer(spec_of(L)->g, n, err, sizeof err) != 0)
         return luaL_error(L, "%s", err);
+    spec_of(L)->pending = -1;
     push_tensor(L, n->id);
     return 1;
 }
@@ -464,15 +466,17 @@ static int l_model(lua_State *L) {
 static int l_scope(lua_State *L) {
     Spec *s = spec_of(L);
     const char *name = luaL_checkstring(L, 1);
-    int base;
+    int base, rc;
     luaL_checktype(L, 2, LUA_TFUNCTION);
     if (!name[0]) return luaL_error(L, "scope: name must not be empty");
     s->scopes = xrealloc(s->scopes, (size_t)(s->nscopes + 1) * sizeof *s->scopes);
     s->scopes[s->nscopes++] = xstrdup(name);
     lua_settop(L, 2);
     base = lua_gettop(L) - 1;
-    lua_call(L, 0, LUA_MULTRET);
+    /* The scope ends even when fn fails (a pcall in the spec may go on). */
+    rc = lua_pcall(L, 0, LUA_MULTRET, 0);
     free(s->scopes[--s->nscopes]);
+    if (rc != LUA_OK) return lua_error(L);
     return lua_gettop(L) - base;
 }
 
@@ -675,19 +679,59 @@ static void open_sandbox(lua_State *L) {
     create_tensor_meta(L);
 }
 
+/* Whether file is a block-library chunk (compiled into the generator). */
+static int is_library_file(const char *file) {
+    for (const StdlibModule *m = stdlib_modules; m->name; m++)
+        if (strcmp(m->path, file) == 0) return 1;
+    return 0;
+}
+
 /*
-** Error handler: an error raised inside the block library also names the
-** spec line that called into it, so the user sees their own line.
+** Splits a Lua message "file:line: text" into its location and text;
+** returns 0 (and text = msg) when it carries no location.
 */
+static int split_loc(const char *msg, char *file, size_t cap, int *line, const char **text) {
+    for (const char *p = strchr(msg, ':'); p; p = strchr(p + 1, ':')) {
+        char *end;
+        long l = strtol(p + 1, &end, 10);
+        if (end == p + 1 || end[0] != ':' || end[1] != ' ' || l <= 0) continue;
+        snprintf(file, cap, "%.*s", (int)(p - msg), msg);
+        *line = (int)l;
+        *text = end + 2;
+        return 1;
+    }
+    *text = msg;
+    return 0;
+}
+
+/*
+** A Lua error as GNU diagnostics: "file:line: error: text". Raised inside
+** the block library, it names first the user's line that called the block
+** (user), then the library's line as a note. Without any location it
+** names the spec file.
+*/
+static char *format_error(const char *msg, Loc user, const char *spec_path) {
+    char file[1024];
+    int line = 0;
+    const char *text;
+    int located = split_loc(msg, file, sizeof file, &line, &text);
+    if (located && is_library_file(file) && user.file)
+        return xasprintf("%s:%d: error: %s\n%s:%d: note: raised in the block library here",
+                         user.file, user.line, text, file, line);
+    if (located) return xasprintf("%s:%d: error: %s", file, line, text);
+    if (user.file) return xasprintf("%s:%d: error: %s", user.file, user.line, text);
+    return xasprintf("%s: error: %s", spec_path, text);
+}
+
+/* Error handler of the spec's pcall: formats the error while its stack,
+** and so the user's line, is still there. */
 static int msghandler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
-    lua_Debug ar;
-    Loc user;
+    char *text;
     if (!msg) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    if (!lua_getstack(L, 1, &ar)) return 1;
-    user = where(L, 1, 1);
-    if (user.file && !strstr(msg, user.file))
-        lua_pushfstring(L, "%s (called from %s:%d)", msg, user.file, user.line);
+    text = format_error(msg, where(L, 1, 1), spec_of(L)->path);
+    lua_pushstring(L, text);
+    free(text);
     return 1;
 }
 
@@ -715,7 +759,10 @@ static int is_model(lua_State *L, int idx) {
 static int run_script(lua_State *L, Spec *s) {
     lua_pushcfunction(L, msghandler);
     if (luaL_loadfilex(L, s->path, "t") != LUA_OK) {
-        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        Loc none = {NULL, 0};
+        char *text = format_error(lua_tostring(L, -1), none, s->path);
+        fprintf(stderr, "%s\n", text);
+        free(text);
         return -1;
     }
     if (lua_pcall(L, 0, 1, -2) != LUA_OK) {
@@ -732,11 +779,14 @@ static int run_script(lua_State *L, Spec *s) {
 
 static int check_defines(Spec *s) {
     Loc loc = {s->path, 0};
-    for (int i = 0; i < s->ndefs; i++)
-        if (!s->defs[i].used)
-            diag_error(loc, "-D %s=%s: the spec declares no param(\"%s\", ...)", s->defs[i].key,
-                       s->defs[i].value, s->defs[i].key);
-    return diag_error_count() ? -1 : 0;
+    int bad = 0;
+    for (int i = 0; i < s->ndefs; i++) {
+        if (s->defs[i].used) continue;
+        diag_error(loc, "-D %s=%s: the spec declares no param(\"%s\", ...)", s->defs[i].key,
+                   s->defs[i].value, s->defs[i].key);
+        bad = 1;
+    }
+    return bad ? -1 : 0;
 }
 
 IrGraph *spec_run(const char *spec_path, Define *defs, int ndefs) {
@@ -753,10 +803,12 @@ IrGraph *spec_run(const char *spec_path, Define *defs, int ndefs) {
     s.dir = dir_of(spec_path);
     s.defs = defs;
     s.ndefs = ndefs;
+    s.pending = -1;
     lua_pushlightuserdata(L, &s);
     lua_setfield(L, LUA_REGISTRYINDEX, SPEC_KEY);
     open_sandbox(L);
     rc = run_script(L, &s);
+    drop_pending(&s);
     lua_close(L);
     if (rc == 0) rc = check_defines(&s);
     for (int i = 0; i < s.nscopes; i++) free(s.scopes[i]);

@@ -13,9 +13,10 @@ typedef struct {
 } Define;
 
 /* Runs spec_path; returns the graph with input, output and loss set, or
-** NULL after printing a one-line diagnostic. File names in node locations
-** stay valid until spec_free_files(). */
+** NULL after printing a diagnostic (file:line: error: ..., and a note for
+** an error inside the block library). The graph owns everything it holds,
+** file names of locations included; nothing outlives it, so specs run one
+** after another do not affect each other. */
 IrGraph *spec_run(const char *spec_path, Define *defs, int ndefs);
-void spec_free_files(void);
 
 #endif

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int error_count;
 
 static void *check_alloc(void *p) {
     if (!p) {
@@ -80,7 +79,6 @@ void diag_error(Loc loc, const char *fmt, ...) {
     va_start(ap, fmt);
     vdiag(loc, "error", fmt, ap);
     va_end(ap);
-    error_count++;
 }
 
 void diag_warning(Loc loc, const char *fmt, ...) {
@@ -90,7 +88,12 @@ void diag_warning(Loc loc, const char *fmt, ...) {
     va_end(ap);
 }
 
-int diag_error_count(void) { return error_count; }
+void diag_note(Loc loc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(loc, "note", fmt, ap);
+    va_end(ap);
+}
 
 int mul_checked(int64_t a, int64_t b, int64_t limit, int64_t *out) {
     if (a < 0 || b < 0) return -1;

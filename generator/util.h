@@ -32,11 +32,12 @@ void str_addf(Str *s, const char *fmt, ...);
 void str_vaddf(Str *s, const char *fmt, va_list ap);
 void str_free(Str *s);
 
-/* Diagnostics in GNU format: "file:line: error: msg". Errors are counted so
-** that a phase can report them all and the driver then exits non-zero. */
+/* Diagnostics in GNU format on stderr: "file:line: error: msg" (and
+** warning:, note:); "file: error: msg" without a line. The caller decides
+** what an error means: nothing here keeps state. */
 void diag_error(Loc loc, const char *fmt, ...);
 void diag_warning(Loc loc, const char *fmt, ...);
-int diag_error_count(void);
+void diag_note(Loc loc, const char *fmt, ...);
 
 /* Multiplication that reports overflow past limit instead of wrapping. */
 int mul_checked(int64_t a, int64_t b, int64_t limit, int64_t *out);

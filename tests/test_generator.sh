@@ -5,7 +5,8 @@
 # option order.
 #
 # A bad spec states what it expects in its first lines:
-#   -- expect: <the exact stderr line>   ("blocks.lua:NN" stands for any line of the block library)
+#   -- expect: <an exact stderr line>    (one per line; "blocks.lua:NN" stands for any line
+#                                         of the block library; none: stderr stays empty)
 #   -- args: <extra command-line arguments>
 #   -- status: <exit status, default 1>
 set -u
@@ -23,7 +24,8 @@ header() { sed -n "s/^-- $1: //p" "$2" | head -1; }
 
 check_bad_spec() {
     spec=$1
-    expect=$(header expect "$spec"); args=$(header args "$spec"); status=$(header status "$spec")
+    expect=$(sed -n 's/^-- expect: //p' "$spec"); args=$(header args "$spec")
+    status=$(header status "$spec")
     status=${status:-1}
     rm -rf "$tmp/out"; mkdir "$tmp/out"
     # shellcheck disable=SC2086

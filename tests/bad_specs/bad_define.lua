@@ -1,4 +1,4 @@
--- expect: tests/bad_specs/bad_define.lua:3: param: -D depth=deep is not a number
+-- expect: tests/bad_specs/bad_define.lua:3: error: param: -D depth=deep is not a number
 -- args: -D depth=deep
 local depth = param("depth", 20)
 local x = input{depth}

@@ -1,4 +1,4 @@
--- expect: tests/bad_specs/runtime_error.lua:3: attempt to index a nil value (local 'cfg')
+-- expect: tests/bad_specs/runtime_error.lua:3: error: attempt to index a nil value (local 'cfg')
 local cfg
 local width = cfg.width
 return width
