@@ -16,10 +16,10 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET121_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_ARENA_PER_SAMPLE * (size_t)(n) + \
     DENSENET121_ARENA_FIXED))
-#define DENSENET121_INFER_ARENA_PER_SAMPLE ((size_t)5720064)  /* inference arena floats per \
-    sample */
-#define DENSENET121_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size \
-    */
+#define DENSENET121_INFER_ARENA_PER_SAMPLE ((size_t)5720064) \
+    /* inference arena floats per sample */
+#define DENSENET121_INFER_ARENA_FIXED ((size_t)0) \
+    /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
 #define DENSENET121_INFER_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_INFER_ARENA_PER_SAMPLE * \
     (size_t)(n) + DENSENET121_INFER_ARENA_FIXED))

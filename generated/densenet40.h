@@ -17,8 +17,8 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET40_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_ARENA_PER_SAMPLE * (size_t)(n) + \
     DENSENET40_ARENA_FIXED))
-#define DENSENET40_INFER_ARENA_PER_SAMPLE ((size_t)536256)  /* inference arena floats per sample \
-    */
+#define DENSENET40_INFER_ARENA_PER_SAMPLE ((size_t)536256) \
+    /* inference arena floats per sample */
 #define DENSENET40_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
 #define DENSENET40_INFER_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_INFER_ARENA_PER_SAMPLE * \

@@ -16,8 +16,8 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET18_ARENA_BYTES(n) (sizeof(float) * (RESNET18_ARENA_PER_SAMPLE * (size_t)(n) + \
     RESNET18_ARENA_FIXED))
-#define RESNET18_INFER_ARENA_PER_SAMPLE ((size_t)2646784)  /* inference arena floats per sample \
-    */
+#define RESNET18_INFER_ARENA_PER_SAMPLE ((size_t)2646784) \
+    /* inference arena floats per sample */
 #define RESNET18_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET18_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET18_INFER_ARENA_PER_SAMPLE * \

@@ -17,10 +17,10 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET20_NONORM_ARENA_BYTES(n) (sizeof(float) * (RESNET20_NONORM_ARENA_PER_SAMPLE * \
     (size_t)(n) + RESNET20_NONORM_ARENA_FIXED))
-#define RESNET20_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)150528)  /* inference arena floats per \
-    sample */
-#define RESNET20_NONORM_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch \
-    size */
+#define RESNET20_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)150528) \
+    /* inference arena floats per sample */
+#define RESNET20_NONORM_INFER_ARENA_FIXED ((size_t)0) \
+    /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET20_NONORM_INFER_ARENA_BYTES(n) (sizeof(float) * \
     (RESNET20_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)(n) + RESNET20_NONORM_INFER_ARENA_FIXED))

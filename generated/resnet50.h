@@ -16,8 +16,8 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET50_ARENA_BYTES(n) (sizeof(float) * (RESNET50_ARENA_PER_SAMPLE * (size_t)(n) + \
     RESNET50_ARENA_FIXED))
-#define RESNET50_INFER_ARENA_PER_SAMPLE ((size_t)4014080)  /* inference arena floats per sample \
-    */
+#define RESNET50_INFER_ARENA_PER_SAMPLE ((size_t)4014080) \
+    /* inference arena floats per sample */
 #define RESNET50_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET50_INFER_ARENA_BYTES(n) (sizeof(float) * (RESNET50_INFER_ARENA_PER_SAMPLE * \

@@ -17,10 +17,10 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define RESNET56_NONORM_ARENA_BYTES(n) (sizeof(float) * (RESNET56_NONORM_ARENA_PER_SAMPLE * \
     (size_t)(n) + RESNET56_NONORM_ARENA_FIXED))
-#define RESNET56_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)150528)  /* inference arena floats per \
-    sample */
-#define RESNET56_NONORM_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch \
-    size */
+#define RESNET56_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)150528) \
+    /* inference arena floats per sample */
+#define RESNET56_NONORM_INFER_ARENA_FIXED ((size_t)0) \
+    /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
 #define RESNET56_NONORM_INFER_ARENA_BYTES(n) (sizeof(float) * \
     (RESNET56_NONORM_INFER_ARENA_PER_SAMPLE * (size_t)(n) + RESNET56_NONORM_INFER_ARENA_FIXED))

@@ -16,8 +16,8 @@
 /* Arena bytes the caller provides for a batch of n samples. */
 #define UNET_TINY_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_ARENA_PER_SAMPLE * (size_t)(n) + \
     UNET_TINY_ARENA_FIXED))
-#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)426496)  /* inference arena floats per sample \
-    */
+#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)426496) \
+    /* inference arena floats per sample */
 #define UNET_TINY_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */
 #define UNET_TINY_INFER_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_INFER_ARENA_PER_SAMPLE * \

@@ -1,9 +1,11 @@
 /*
 ** emit.c: indenting line writer and literal formatting. Lines longer
 ** than EMIT_WIDTH columns are wrapped here, so every generated line fits:
-** code after a ", " or " = " (outside string literals), comments and
-** preprocessor lines at a space; continuation lines are indented one level more (three
-** spaces under a comment's text), a preprocessor line continues with "\".
+** code after a ", " or " = " or before a trailing comment (never inside a
+** string literal or that comment), comments and preprocessor lines at a
+** space (a directive's trailing comment stays whole). Continuation lines
+** are indented one level more (three spaces under a comment's text); a
+** preprocessor line continues with "\".
 */
 #include "emit.h"
 
@@ -22,12 +24,14 @@ static void indent(Emit *e, size_t spaces) {
 ** break inside room, else after the first one beyond; 0: no break at all. */
 static size_t break_at(const char *text, size_t room, int kind) {
     size_t best = 0;
-    int quoted = 0;
+    int quoted = 0, commented = 0;   /* inside a string literal, a trailing comment */
     for (size_t i = 0; text[i]; i++) {
         size_t end;
         if (text[i] == '"' && (i == 0 || text[i - 1] != '\\')) quoted = !quoted;
-        if (quoted || text[i] != ' ' || i == 0) continue;
-        if (kind == 'c' && text[i - 1] != ',' && text[i - 1] != '=') continue;
+        if (kind != '/' && !quoted && text[i] == '/' && text[i + 1] == '*') commented = 1;
+        if (quoted || commented || text[i] != ' ' || i == 0) continue;
+        if (kind == 'c' && text[i - 1] != ',' && text[i - 1] != '=' && text[i + 1] != '/')
+            continue;
         end = i;   /* the piece ends before the space */
         if (end > room && best) break;
         best = end;

@@ -17,7 +17,7 @@
 # reproduces it.
 # Usage: tests/proptest.sh [COUNT [SEED [LAYERS]]]   (defaults 30 1 12)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tests/build_env.sh
 count=${1:-30}; first=${2:-1}; layers=${3:-12}
 out=$B/proptest

@@ -1,0 +1,23 @@
+"""Exports the evaluation-mode PyTorch models of models.py to ONNX for the
+ONNX Runtime contender: export_onnx.py OUTDIR (one NAME.onnx each, the
+batch dimension left free)."""
+import os
+import sys
+
+import torch
+
+from models import MODELS
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    for name, make in MODELS.items():
+        model = make().eval()
+        torch.onnx.export(model, torch.randn(1, 1, 28, 28), os.path.join(out, name + ".onnx"),
+                          input_names=["x"], output_names=["y"], opset_version=13,
+                          dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+
+
+if __name__ == "__main__":
+    main()
