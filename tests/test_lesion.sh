@@ -12,11 +12,10 @@ libs="$(pkg-config --libs openblas cmocka) -lm -lpthread"
 # shellcheck disable=SC2086
 $CCT -std=c99 -O2 $SAN -Iruntime -I"$out" -c "$out/lesion_full.c" -o "$out/lesion_full.o" || exit 1
 failed=0
+# shellcheck disable=SC2086  # $SAN, $pkg and $libs are meant to split
 for k in 1 2 3; do
     "$B/skipc" tests/specs/lesion.lua -D cut=$k -o "$out/lesion_cut$k.c" &&
-    # shellcheck disable=SC2086
     $CCT -std=c99 -O2 $SAN -Iruntime -I"$out" -c "$out/lesion_cut$k.c" -o "$out/lesion_cut$k.o" &&
-    # shellcheck disable=SC2086
     $CCT -std=c11 -O2 $SAN $pkg -Iruntime -I"$out" -DCUT=$k -DCUT_MODEL=lesion_cut${k}_model \
         -DCUT_HEADER="\"lesion_cut$k.h\"" -o "$out/check_cut$k" tests/lesion_check.c \
         "$out/lesion_full.o" "$out/lesion_cut$k.o" "$B/libskipcrt.a" $libs &&
