@@ -10,7 +10,7 @@
 #   -- args: <extra command-line arguments>
 #   -- status: <exit status, default 1>
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tests/build_env.sh
 skipc=$B/skipc
 tmp=$(mktemp -d)

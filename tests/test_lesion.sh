@@ -2,7 +2,7 @@
 # Lesion switch: for each block k of tests/specs/lesion.lua, dropping skip
 # k of the full network equals the network generated with block k cut.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tests/build_env.sh
 out=$B/tests/lesion
 mkdir -p "$out"

@@ -5,7 +5,7 @@
 # and run the gradient check (and the smoke training where marked).
 # Usage: tests/test_models.sh [NAME...]   (default: all)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tests/build_env.sh
 out=$B/tests/models
 mkdir -p "$out"
