@@ -75,27 +75,29 @@ static void put_line(Emit *e, const char *text) {
     put_one(e, text);
 }
 
-void emit_line(Emit *e, const char *fmt, ...) {
+/* Formats fmt, appends tail, and writes the result wrapped. */
+static void put_format(Emit *e, const char *fmt, va_list ap, const char *tail) {
     Str s = {0};
+    str_vaddf(&s, fmt, ap);
+    str_add(&s, tail);
+    put_line(e, s.buf);
+    str_free(&s);
+}
+
+void emit_line(Emit *e, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    str_vaddf(&s, fmt, ap);
+    put_format(e, fmt, ap, "");
     va_end(ap);
-    put_line(e, s.buf ? s.buf : "");
-    str_free(&s);
 }
 
 void emit_blank(Emit *e) { str_add(&e->out, "\n"); }
 
 void emit_open(Emit *e, const char *fmt, ...) {
-    Str s = {0};
     va_list ap;
     va_start(ap, fmt);
-    str_vaddf(&s, fmt, ap);
+    put_format(e, fmt, ap, " {");
     va_end(ap);
-    str_add(&s, " {");
-    put_line(e, s.buf);
-    str_free(&s);
     e->ind++;
 }
 
