@@ -65,9 +65,10 @@ deps:
 $(B)/skipc: $(GEN_OBJ)
 	$(CC) $(SAN) -o $@ $^ $(LUA_LIBS)
 
-$(B)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def)
+# The generator shares runtime/rt_geom.h (sizes both must agree on) and nothing else.
+$(B)/generator/%.o: generator/%.c $(wildcard generator/*.h generator/*.def) runtime/rt_geom.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -c -o $@ $<
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -Iruntime -c -o $@ $<
 
 # The block library is compiled into the generator, so build/skipc works
 # from any directory.
@@ -85,7 +86,8 @@ $(B)/embed: tools/embed.c
 $(B)/libskipcrt.a: $(RT_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h runtime/rt_par.h runtime/rt_store.h
+$(B)/runtime/%.o: runtime/%.c runtime/rt.h runtime/rt_model.h runtime/rt_par.h runtime/rt_store.h \
+                  runtime/rt_geom.h
 	@mkdir -p $(@D)
 	$(CC) $(RTFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 

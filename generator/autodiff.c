@@ -68,7 +68,7 @@ static void make_buffers(KProgram *p) {
     for (int i = 0; i < g->nnodes; i++) {
         const IrNode *n = g->nodes[i];
         if (!n->live) continue;
-        if (n->op == OP_INPUT) {
+        if (op_table[n->op].flags & OPF_INPUT) {
             p->val[i] = kprog_new_buffer(p, BUF_VALUE, "x", i, REGION_EXTERNAL, 0);
             p->grad[i] = kprog_new_buffer(p, BUF_GRAD, "dx", i, REGION_EXTERNAL, 0);
         } else if (op_table[n->op].flags & OPF_VIEW) {

@@ -3,6 +3,7 @@
 ** parameter layout).
 */
 #include "ir.h"
+#include "ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,9 +130,7 @@ char *ir_cname(const char *name) {
     return c;
 }
 
-static int is_weighted(const IrNode *n) {
-    return n->op == OP_CONV2D || n->op == OP_LINEAR;
-}
+static int has_flag(const IrNode *n, unsigned flag) { return (op_table[n->op].flags & flag) != 0; }
 
 /* Marks every node the output depends on. */
 static void mark_live(IrGraph *g) {
@@ -151,11 +150,11 @@ static void warn_dead(IrGraph *g) {
     for (int i = 0; i < g->nnodes; i++) {
         IrNode *n = g->nodes[i];
         if (n->live || consumed[i]) continue;
-        if (n->op == OP_INPUT)
+        if (has_flag(n, OPF_INPUT))
             diag_warning(n->user_loc, "input '%s' is not used", n->name);
         else
-            diag_warning(n->user_loc, "%s '%s' does not reach the output",
-                         n->op == OP_CONV2D ? "conv2d" : "layer", n->name);
+            diag_warning(n->user_loc, "%s '%s' does not reach the output", op_names[n->op],
+                         n->name);
     }
     free(consumed);
 }
@@ -163,7 +162,7 @@ static void warn_dead(IrGraph *g) {
 static int check_inputs(IrGraph *g) {
     for (int i = 0; i < g->nnodes; i++) {
         IrNode *n = g->nodes[i];
-        if (n->op == OP_INPUT && n->live && i != g->input) {
+        if (has_flag(n, OPF_INPUT) && n->live && i != g->input) {
             diag_error(n->user_loc, "input '%s' reaches the output but is not the model's input"
                        " (one input per model)", n->name);
             return -1;
@@ -208,7 +207,7 @@ static int layout_params(IrGraph *g) {
 */
 static void mark_skip(IrGraph *g, IrNode *n) {
     n->skip = n->identity = -1;
-    if (n->op != OP_ADD || !n->live) return;
+    if (!has_flag(n, OPF_RESIDUAL) || !n->live) return;
     n->identity = 0;
     for (int s = 1; s < n->nsrc; s++)
         if (g->nodes[n->src[s]]->depth < g->nodes[n->src[n->identity]]->depth) n->identity = s;
@@ -227,7 +226,7 @@ int ir_analyze(IrGraph *g) {
             if (src->depth > depth) depth = src->depth;
             from |= src->from_param;
         }
-        n->depth = depth + is_weighted(n);
+        n->depth = depth + has_flag(n, OPF_WEIGHTED);
         n->from_param = from;
         mark_skip(g, n);
     }

@@ -4,6 +4,7 @@
 */
 #include "ops.h"
 #include "ops_lower.h"
+#include "rt_geom.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -206,10 +207,12 @@ static int infer_upsample(IrGraph *g, IrNode *n, char *err, size_t cap) {
 ** Scratch, cost and description
 ** ===================================================================== */
 
+/* The runtime's own formula (rt_geom.h), so the plan gives the kernel the
+** scratch it will use. */
 static int64_t conv_col(const IrGraph *g, const IrNode *n) {
     const ConvArgs *a = &n->a.conv;
-    if (a->k == 1 && a->stride == 1 && a->pad == 0) return 0;
-    return (int64_t)in_shape(g, n).d[0] * a->k * a->k * n->shape.d[1] * n->shape.d[2];
+    return (int64_t)rt_conv_col_floats(in_shape(g, n).d[0], a->k, a->stride, a->pad,
+                                       n->shape.d[1], n->shape.d[2]);
 }
 
 static int64_t bn_stats(const IrGraph *g, const IrNode *n) {
@@ -284,10 +287,10 @@ const char *const op_prefixes[OP_COUNT] = {
 };
 
 const OpInfo op_table[OP_COUNT] = {
-    [OP_INPUT] = {infer_input, 0, NULL, NULL, flops_none, desc_plain, NULL, NULL},
-    [OP_CONV2D] = {infer_conv2d, 0, conv_col, NULL, flops_conv, desc_conv, lower_conv_fwd,
+    [OP_INPUT] = {infer_input, OPF_INPUT, NULL, NULL, flops_none, desc_plain, NULL, NULL},
+    [OP_CONV2D] = {infer_conv2d, OPF_WEIGHTED, conv_col, NULL, flops_conv, desc_conv, lower_conv_fwd,
                    lower_conv_bwd},
-    [OP_LINEAR] = {infer_linear, 0, NULL, NULL, flops_linear, desc_plain, lower_linear_fwd,
+    [OP_LINEAR] = {infer_linear, OPF_WEIGHTED, NULL, NULL, flops_linear, desc_plain, lower_linear_fwd,
                    lower_linear_bwd},
     [OP_FLATTEN] = {infer_flatten, OPF_VIEW, NULL, NULL, flops_none, desc_plain, NULL, NULL},
     [OP_BATCHNORM] = {infer_batchnorm, 0, NULL, bn_stats, flops_elem, desc_plain, lower_bn_fwd,
@@ -303,7 +306,7 @@ const OpInfo op_table[OP_COUNT] = {
                     lower_avgpool_bwd},
     [OP_GLOBAL_AVGPOOL] = {infer_global_avgpool, 0, NULL, NULL, flops_elem, desc_plain,
                            lower_gap_fwd, lower_gap_bwd},
-    [OP_ADD] = {infer_add, OPF_SKIP, NULL, NULL, flops_elem, desc_plain, lower_add_fwd, lower_add_bwd},
+    [OP_ADD] = {infer_add, OPF_SKIP | OPF_RESIDUAL, NULL, NULL, flops_elem, desc_plain, lower_add_fwd, lower_add_bwd},
     [OP_CONCAT] = {infer_concat, OPF_SKIP, NULL, NULL, flops_none, desc_plain, lower_concat_fwd,
                    lower_concat_bwd},
     [OP_UPSAMPLE] = {infer_upsample, 0, NULL, NULL, flops_elem, desc_up, lower_upsample_fwd,

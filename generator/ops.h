@@ -12,8 +12,11 @@
 struct Lower;
 
 enum {
-    OPF_VIEW = 1,   /* no code: shares its source's buffers (flatten) */
-    OPF_SKIP = 2    /* a skip connection (add, concat): a layer of its own in tables */
+    OPF_INPUT = 1,      /* the model's input: the caller's buffer, no code */
+    OPF_VIEW = 2,       /* no code: shares its source's buffers (flatten) */
+    OPF_SKIP = 4,       /* a skip connection (add, concat): a layer of its own in tables */
+    OPF_RESIDUAL = 8,   /* a residual add: lesion studies may drop all but its identity */
+    OPF_WEIGHTED = 16   /* a weighted layer (conv, linear): counts in a path's depth */
 };
 
 typedef struct {

@@ -446,7 +446,7 @@ static int l_model(lua_State *L) {
     if (lua_getfield(L, 1, "input") == LUA_TNIL) return luaL_error(L, "model: missing input");
     if (!is_tensor(L, -1)) return luaL_error(L, "model: input must be a tensor");
     s->g->input = ((Tensor *)lua_touserdata(L, -1))->node;
-    if (s->g->nodes[s->g->input]->op != OP_INPUT)
+    if (!(op_table[s->g->nodes[s->g->input]->op].flags & OPF_INPUT))
         return luaL_error(L, "model: input must be a tensor made by input{...}");
     if (lua_getfield(L, 1, "output") == LUA_TNIL) return luaL_error(L, "model: missing output");
     if (!is_tensor(L, -1)) return luaL_error(L, "model: output must be a tensor");

@@ -20,15 +20,15 @@
 #include <cblas.h>
 
 #include "rt.h"
+#include "rt_geom.h"
 #include "rt_par.h"
 
 static int is_pointwise(const RtConv *g) {
-    return g->k == 1 && g->stride == 1 && g->pad == 0;
+    return rt_conv_is_pointwise(g->k, g->stride, g->pad);
 }
 
 size_t rt_conv2d_col_floats(const RtConv *g) {
-    if (is_pointwise(g)) return 0;
-    return (size_t)g->c * g->k * g->k * g->oh * g->ow;
+    return rt_conv_col_floats(g->c, g->k, g->stride, g->pad, g->oh, g->ow);
 }
 
 /* {====================================================================

@@ -1,0 +1,24 @@
+/*
+** rt_geom.h: sizes the generator (which plans the arena) and the runtime
+** (which uses it) must agree on, computed in one place. Header-only and
+** free of dependencies, so the generator includes it too.
+*/
+#ifndef SKIPC_RT_GEOM_H
+#define SKIPC_RT_GEOM_H
+
+#include <stddef.h>
+
+/* A 1x1, stride-1, unpadded convolution is a plain matrix product: the
+** input is its own column matrix. */
+static inline int rt_conv_is_pointwise(int k, int stride, int pad) {
+    return k == 1 && stride == 1 && pad == 0;
+}
+
+/* Floats of im2col scratch per sample of a convolution with c input
+** channels, a k x k kernel and an oh x ow output. */
+static inline size_t rt_conv_col_floats(int c, int k, int stride, int pad, int oh, int ow) {
+    if (rt_conv_is_pointwise(k, stride, pad)) return 0;
+    return (size_t)c * k * k * oh * ow;
+}
+
+#endif
