@@ -12,7 +12,7 @@
 #include "util.h"
 
 typedef enum {
-#define OP(id, name, prefix) OP_##id,
+#define OP(id, name, prefix, bind, method, meta) OP_##id,
 #include "ops.def"
 #undef OP
     OP_COUNT

@@ -275,13 +275,13 @@ static void desc_up(const IrGraph *g, const IrNode *n, char *buf, size_t cap) {
 #define ELEM(fwd, bwd) infer_same, 0, NULL, NULL, flops_elem, desc_plain, fwd, bwd
 
 const char *const op_names[OP_COUNT] = {
-#define OP(id, name, prefix) name,
+#define OP(id, name, prefix, bind, method, meta) name,
 #include "ops.def"
 #undef OP
 };
 
 const char *const op_prefixes[OP_COUNT] = {
-#define OP(id, name, prefix) prefix,
+#define OP(id, name, prefix, bind, method, meta) prefix,
 #include "ops.def"
 #undef OP
 };

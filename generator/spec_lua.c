@@ -324,6 +324,9 @@ static int l_batchnorm(lua_State *L) {
     return finish(L, n);
 }
 
+/* The op a generic binding serves: its closure's upvalue. */
+static OpKind op_here(lua_State *L) { return (OpKind)lua_tointeger(L, lua_upvalueindex(1)); }
+
 /* Ops that take a tensor and an optional {name=} table. */
 static int unary(lua_State *L, OpKind op) {
     int x = check_tensor(L, 1);
@@ -332,11 +335,7 @@ static int unary(lua_State *L, OpKind op) {
     return finish(L, new_node(L, op, &x, 1, opt_name(L, 2, op_names[op], nb, sizeof nb)));
 }
 
-static int l_flatten(lua_State *L) { return unary(L, OP_FLATTEN); }
-static int l_relu(lua_State *L) { return unary(L, OP_RELU); }
-static int l_sigmoid(lua_State *L) { return unary(L, OP_SIGMOID); }
-static int l_tanh(lua_State *L) { return unary(L, OP_TANH); }
-static int l_global_avgpool(lua_State *L) { return unary(L, OP_GLOBAL_AVGPOOL); }
+static int l_unary(lua_State *L) { return unary(L, op_here(L)); }
 
 static int l_leaky_relu(lua_State *L) {
     int x = check_tensor(L, 1);
@@ -365,8 +364,7 @@ static int pool(lua_State *L, OpKind op) {
     return finish(L, n);
 }
 
-static int l_maxpool(lua_State *L) { return pool(L, OP_MAXPOOL); }
-static int l_avgpool(lua_State *L) { return pool(L, OP_AVGPOOL); }
+static int l_pool(lua_State *L) { return pool(L, op_here(L)); }
 
 static int l_upsample(lua_State *L) {
     int x = check_tensor(L, 1);
@@ -433,8 +431,7 @@ static int join(lua_State *L, OpKind op) {
     return finish(L, n);
 }
 
-static int l_add(lua_State *L) { return join(L, OP_ADD); }
-static int l_concat(lua_State *L) { return join(L, OP_CONCAT); }
+static int l_join(lua_State *L) { return join(L, op_here(L)); }
 
 static int l_model(lua_State *L) {
     static const char *const allowed[] = {"input", "output", "loss", NULL};
@@ -545,45 +542,53 @@ static int t_tostring(lua_State *L) {
     return 1;
 }
 
+/* What the spec language calls besides the ops. */
 static const luaL_Reg nn_funcs[] = {
-    {"add", l_add},
-    {"avgpool", l_avgpool},
-    {"batchnorm", l_batchnorm},
-    {"concat", l_concat},
-    {"conv2d", l_conv2d},
-    {"flatten", l_flatten},
-    {"global_avgpool", l_global_avgpool},
-    {"input", l_input},
-    {"leaky_relu", l_leaky_relu},
-    {"linear", l_linear},
-    {"maxpool", l_maxpool},
     {"model", l_model},
     {"param", l_param},
-    {"relu", l_relu},
     {"scope", l_scope},
-    {"sigmoid", l_sigmoid},
-    {"tanh", l_tanh},
-    {"upsample", l_upsample},
     {NULL, NULL}
 };
 
-/* Methods: every op whose first argument is a tensor (x:relu(), x:conv2d(16, 3)). */
-static const char *const method_names[] = {
-    "add", "avgpool", "batchnorm", "conv2d", "flatten", "global_avgpool", "leaky_relu",
-    "linear", "maxpool", "relu", "sigmoid", "tanh", "upsample", NULL
+/* Every op's binding, method and operator sugar, from its row of ops.def. */
+static const struct {
+    const char *name;
+    lua_CFunction bind;
+    int method;
+    const char *meta;
+} op_bindings[OP_COUNT] = {
+#define OP(id, name, prefix, bind, method, meta) [OP_##id] = {name, bind, method, meta},
+#include "ops.def"
+#undef OP
 };
 
-static void create_tensor_meta(lua_State *L) {
+/* Pushes op's binding: a closure that knows its op. */
+static void push_binding(lua_State *L, int op) {
+    lua_pushinteger(L, op);
+    lua_pushcclosure(L, op_bindings[op].bind, 1);
+}
+
+/* The ops as globals, and the tensor metatable: methods (x:relu(),
+** x:conv2d(16, 3)), operator sugar (a + b), shape and name. */
+static void open_ops(lua_State *L) {
+    for (int op = 0; op < OP_COUNT; op++) {
+        push_binding(L, op);
+        lua_setglobal(L, op_bindings[op].name);
+    }
     luaL_newmetatable(L, TENSOR_MT);
     lua_newtable(L);                      /* methods */
-    for (const char *const *m = method_names; *m; m++) {
-        lua_getglobal(L, *m);
-        lua_setfield(L, -2, *m);
+    for (int op = 0; op < OP_COUNT; op++) {
+        if (!op_bindings[op].method) continue;
+        push_binding(L, op);
+        lua_setfield(L, -2, op_bindings[op].name);
     }
     lua_pushcclosure(L, t_index, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_add);
-    lua_setfield(L, -2, "__add");
+    for (int op = 0; op < OP_COUNT; op++) {
+        if (!op_bindings[op].meta) continue;
+        push_binding(L, op);
+        lua_setfield(L, -2, op_bindings[op].meta);
+    }
     lua_pushcfunction(L, t_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
@@ -676,7 +681,7 @@ static void open_sandbox(lua_State *L) {
     lua_pushglobaltable(L);
     luaL_setfuncs(L, nn_funcs, 0);
     lua_pop(L, 1);
-    create_tensor_meta(L);
+    open_ops(L);
 }
 
 /* Whether file is a block-library chunk (compiled into the generator). */
