@@ -3797,7 +3797,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
         A(X_features_denseblock1_denselayer6_conv2), n, 256, 224, 32, 3136);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
-       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition1_relu),
             S(S_features_transition1_norm), S(S_features_transition1_norm) + 256,
@@ -3813,11 +3813,11 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition1_norm_running_mean),
             P(P_features_transition1_norm_running_var), n, 256, 3136, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
@@ -4493,7 +4493,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     rt_concat_forward(A(X_features_denseblock2_denselayer12_concat1),
         A(X_features_denseblock2_denselayer12_conv2), n, 512, 480, 32, 784);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
-       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition2_relu),
             S(S_features_transition2_norm), S(S_features_transition2_norm) + 512,
@@ -4509,11 +4509,11 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition2_norm_running_mean),
             P(P_features_transition2_norm_running_var), n, 512, 784, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
@@ -5861,7 +5861,7 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
     rt_concat_forward(A(X_features_denseblock3_denselayer24_concat1),
         A(X_features_denseblock3_denselayer24_conv2), n, 1024, 992, 32, 196);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
-       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition3_relu),
             S(S_features_transition3_norm), S(S_features_transition3_norm) + 1024,
@@ -5877,11 +5877,11 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition3_norm_running_mean),
             P(P_features_transition3_norm_running_var), n, 1024, 196, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition3_conv), NULL, A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(X_features_transition3_pool), A(X_features_transition3_conv), n,
         &g_features_transition3_pool);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
@@ -7031,18 +7031,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
         A(IX_features_denseblock1_denselayer6_conv2), n, 256, 224, 32, 3136);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
-       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
         P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n,
         256, 3136, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
@@ -7480,18 +7480,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     rt_concat_forward(A(IX_features_denseblock2_denselayer12_concat1),
         A(IX_features_denseblock2_denselayer12_conv2), n, 512, 480, 32, 784);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
-       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
         P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n,
         512, 784, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
@@ -8373,18 +8373,18 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
     rt_concat_forward(A(IX_features_denseblock3_denselayer24_concat1),
         A(IX_features_denseblock3_denselayer24_conv2), n, 1024, 992, 32, 196);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
-       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition3_relu),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias),
         P(P_features_transition3_norm_running_mean), P(P_features_transition3_norm_running_var), n,
         1024, 196, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition3_conv), NULL, A(IX_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(IX_features_transition3_pool), A(IX_features_transition3_conv), n,
         &g_features_transition3_pool);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
@@ -9829,18 +9829,18 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_concat1] =
         rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition3_conv), A(D_features_transition3_pool), n,
         &g_features_transition3_pool, RT_SET);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL,
         NULL, A(D_features_transition3_conv), A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), n, &g_features_transition3_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_conv] =
         rt_sumsq(A(D_features_transition3_relu), (size_t)n * 200704);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
-       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias),
         A(D_features_transition3_relu), A(X_features_transition3_relu),
@@ -11089,18 +11089,18 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
         rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
         &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
         NULL, A(D_features_transition2_conv), A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq(A(D_features_transition2_relu), (size_t)n * 401408);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
-       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
         A(D_features_transition2_relu), A(X_features_transition2_relu),
@@ -11725,18 +11725,18 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
         rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
         &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
-       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
         NULL, A(D_features_transition1_conv), A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq(A(D_features_transition1_relu), (size_t)n * 802816);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
-       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:143) */
+       [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
         A(D_features_transition1_relu), A(X_features_transition1_relu),

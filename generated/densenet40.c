@@ -1477,7 +1477,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
         A(X_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
-       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:143) */
+       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition1_relu),
             S(S_features_transition1_norm), S(S_features_transition1_norm) + 96,
@@ -1493,11 +1493,11 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition1_norm_running_mean),
             P(P_features_transition1_norm_running_var), n, 96, 784, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
@@ -1837,7 +1837,7 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
         A(X_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
-       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:143) */
+       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_features_transition2_relu),
             S(S_features_transition2_norm), S(S_features_transition2_norm) + 120,
@@ -1853,11 +1853,11 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition2_norm_running_mean),
             P(P_features_transition2_norm_running_var), n, 120, 196, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
@@ -2438,18 +2438,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
         A(IX_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
-       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:143) */
+       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
         P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n,
         96, 784, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
@@ -2668,18 +2668,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
         A(IX_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
-       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:143) */
+       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
         P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n,
         120, 196, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
@@ -3239,18 +3239,18 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
         rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
         &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
         NULL, A(D_features_transition2_conv), A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
-       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:143) */
+       [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
         A(D_features_transition2_relu), A(X_features_transition2_relu),
@@ -3566,18 +3566,18 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
         rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
         &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
         NULL, A(D_features_transition1_conv), A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
-       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:143) */
+       [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
         A(D_features_transition1_relu), A(X_features_transition1_relu),

@@ -923,16 +923,16 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
         A(X_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:143) */
+       generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(X_features_transition1_relu), A(X_features_denseblock1_denselayer6_concat1),
         (size_t)n * 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
@@ -1104,16 +1104,16 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
         A(X_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:143) */
+       generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(X_features_transition2_relu), A(X_features_denseblock2_denselayer6_concat1),
         (size_t)n * 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
@@ -1470,16 +1470,16 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
         A(IX_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:143) */
+       generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), P(P_features_transition1_conv_bias), n,
         &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n,
         &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
@@ -1651,16 +1651,16 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
     rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
         A(IX_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:143) */
+       generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), P(P_features_transition2_conv_bias), n,
         &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n,
         &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
@@ -2092,11 +2092,11 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
         rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
         &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0, [120,14,14] -> [60,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight),
         G(P_features_transition2_conv_bias), NULL, A(D_features_transition2_conv),
         A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n,
@@ -2104,7 +2104,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
         rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:143) */
+       generator/lib/skipc/blocks.lua:156) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_transition2_relu),
         A(X_features_transition2_relu), (size_t)n * 23520, RT_SET);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
@@ -2341,11 +2341,11 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
         rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:145) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
         &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0, [96,28,28] -> [48,28,28]
-       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:144) */
+       (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight),
         G(P_features_transition1_conv_bias), NULL, A(D_features_transition1_conv),
         A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n,
@@ -2353,7 +2353,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
         rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
-       generator/lib/skipc/blocks.lua:143) */
+       generator/lib/skipc/blocks.lua:156) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_concat1), A(D_features_transition1_relu),
         A(X_features_transition1_relu), (size_t)n * 75264, RT_SET);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]

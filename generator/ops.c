@@ -201,6 +201,20 @@ static int infer_upsample(IrGraph *g, IrNode *n, char *err, size_t cap) {
     return check_shape(n->shape, "upsample", err, cap);
 }
 
+/* b multiplies a elementwise (the same shape) or as a gate, one factor per
+** channel of a [C,H,W] ([C,1,1] or [C]); the product has a's shape. */
+static int infer_mul(IrGraph *g, IrNode *n, char *err, size_t cap) {
+    Shape a = in_shape(g, n), b = src(g, n, 1)->shape;
+    char ba[64], bb[64];
+    int gate = a.rank == 3 && b.d[0] == a.d[0] &&
+               ((b.rank == 3 && b.d[1] == 1 && b.d[2] == 1) || b.rank == 1);
+    if (!shape_equal(a, b) && !gate)
+        return ERR("mul: input 2 is %s; expected %s or a gate [%d,1,1] or [%d]",
+                   shape_str(b, bb, sizeof bb), shape_str(a, ba, sizeof ba), a.d[0], a.d[0]);
+    n->shape = a;
+    return 0;
+}
+
 /* }==================================================================== */
 
 /* {====================================================================
@@ -311,6 +325,7 @@ const OpInfo op_table[OP_COUNT] = {
                    lower_concat_bwd},
     [OP_UPSAMPLE] = {infer_upsample, 0, NULL, NULL, flops_elem, desc_up, lower_upsample_fwd,
                      lower_upsample_bwd},
+    [OP_MUL] = {infer_mul, 0, NULL, NULL, flops_elem, desc_plain, lower_mul_fwd, lower_mul_bwd},
 };
 
 OpKind ops_find(const char *name) {

@@ -218,3 +218,22 @@ void lower_concat_bwd(Lower *l) {
 }
 
 /* }==================================================================== */
+
+/* {====================================================================
+** Elementwise product, and the gate of squeeze-and-excitation: b holds
+** bhw = hw factors per channel (the same shape as a) or one (a gate)
+** ===================================================================== */
+
+/* n, c, hw of a, and b's values per channel. */
+#define MUL_DIMS(l)                                                                \
+    N(), I(l->n->shape.d[0]), I(ops_hw(l->n->shape)),                              \
+        I(shape_numel(src_node(l, 1)->shape) / l->n->shape.d[0])
+
+void lower_mul_fwd(Lower *l) { LOWER(l, K_MUL_FORWARD, OUT(l), IN(l, 0), IN(l, 1), MUL_DIMS(l)); }
+
+void lower_mul_bwd(Lower *l) {
+    LOWER(l, K_MUL_BACKWARD_A, DIN(l, 0), DOUT(l), IN(l, 1), MUL_DIMS(l));
+    LOWER(l, K_MUL_BACKWARD_B, DIN(l, 1), DOUT(l), IN(l, 0), MUL_DIMS(l));
+}
+
+/* }==================================================================== */

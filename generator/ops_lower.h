@@ -21,6 +21,7 @@ LOWERING(lower_gap_fwd) LOWERING(lower_gap_bwd)
 LOWERING(lower_add_fwd) LOWERING(lower_add_bwd)
 LOWERING(lower_concat_fwd) LOWERING(lower_concat_bwd)
 LOWERING(lower_upsample_fwd) LOWERING(lower_upsample_bwd)
+LOWERING(lower_mul_fwd) LOWERING(lower_mul_bwd)
 #undef LOWERING
 
 #endif

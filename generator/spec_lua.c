@@ -337,6 +337,17 @@ static int unary(lua_State *L, OpKind op) {
 
 static int l_unary(lua_State *L) { return unary(L, op_here(L)); }
 
+/* Ops that take two tensors and an optional {name=} table. */
+static int l_binary(lua_State *L) {
+    OpKind op = op_here(L);
+    int src[2];
+    char nb[256];
+    src[0] = check_tensor(L, 1);
+    src[1] = check_tensor(L, 2);
+    check_opts(L, 3, op_names[op], name_only);
+    return finish(L, new_node(L, op, src, 2, opt_name(L, 3, op_names[op], nb, sizeof nb)));
+}
+
 static int l_leaky_relu(lua_State *L) {
     int x = check_tensor(L, 1);
     char nb[256];

@@ -136,6 +136,17 @@ void rt_tanh_backward(float *dinp, const float *dout, const float *out, size_t l
                       RtStore st);
 
 void rt_add_forward(float *out, const float *a, const float *b, size_t len); /* out = a + b */
+
+/* out = a * b: a and out are (n,c,hw), b is (n,c,bhw) with bhw = hw (an
+** elementwise product) or 1 (a gate, one factor per channel, as
+** squeeze-and-excitation scales its input). Backward: da = dout * b
+** broadcast the same way; db = dout * a, summed over each plane for a gate.
+** A NULL gradient is skipped. */
+void rt_mul_forward(float *out, const float *a, const float *b, int n, int c, int hw, int bhw);
+void rt_mul_backward_a(float *da, const float *dout, const float *b, int n, int c, int hw,
+                       int bhw, RtStore st);
+void rt_mul_backward_b(float *db, const float *dout, const float *a, int n, int c, int hw,
+                       int bhw, RtStore st);
 void rt_acc(float *y, const float *x, size_t len);                          /* y += x */
 void rt_copy(float *y, const float *x, size_t len);                         /* y = x */
 void rt_scale(float *y, float a, size_t len);                               /* y *= a */

@@ -1,6 +1,6 @@
 /*
 ** rt_elem.c: elementwise kernels: activations, the residual add,
-** accumulate, copy, scale, sum of squares.
+** accumulate, copy, scale, sum of squares, products and gates.
 **
 ** Vectorization, checked with
 **     gcc -O3 -march=native -fopt-info-vec-optimized -c runtime/rt_elem.c
@@ -167,6 +167,52 @@ double rt_sumsq(const float *restrict x, size_t len) {
     for (size_t i = body; i < len; i++) s += (double)x[i] * x[i];
     for (int j = 0; j < RT_LANES; j++) s += lane[j];
     return s;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Products: elementwise, or a gate per channel (bhw = 1)
+** ===================================================================== */
+
+void rt_mul_forward(float *restrict out, const float *restrict a, const float *restrict b,
+                    int n, int c, int hw, int bhw) {
+    for (size_t pl = 0; pl < (size_t)n * c; pl++) {
+        const float *x = a + pl * hw, *f = b + pl * bhw;
+        float *y = out + pl * hw;
+        if (bhw == 1)
+            for (int i = 0; i < hw; i++) y[i] = x[i] * f[0];
+        else
+            for (int i = 0; i < hw; i++) y[i] = x[i] * f[i];
+    }
+}
+
+void rt_mul_backward_a(float *restrict da, const float *restrict dout, const float *restrict b,
+                       int n, int c, int hw, int bhw, RtStore st) {
+    if (!da) return;
+    for (size_t pl = 0; pl < (size_t)n * c; pl++) {
+        const float *dy = dout + pl * hw, *f = b + pl * bhw;
+        float *dx = da + pl * hw;
+        if (bhw == 1) RT_STORE_LOOP(st, i, 0, hw, dx, dy[i] * f[0]);
+        else RT_STORE_LOOP(st, i, 0, hw, dx, dy[i] * f[i]);
+    }
+}
+
+/* A gate's gradient sums its plane in double: a 56x56 plane is 3136 terms. */
+void rt_mul_backward_b(float *restrict db, const float *restrict dout, const float *restrict a,
+                       int n, int c, int hw, int bhw, RtStore st) {
+    if (!db) return;
+    for (size_t pl = 0; pl < (size_t)n * c; pl++) {
+        const float *dy = dout + pl * hw, *x = a + pl * hw;
+        float *g = db + pl * bhw;
+        if (bhw == 1) {
+            double s = 0.0;
+            for (int i = 0; i < hw; i++) s += (double)dy[i] * x[i];
+            g[0] = st == RT_SET ? (float)s : g[0] + (float)s;
+        } else {
+            RT_STORE_LOOP(st, i, 0, hw, g, dy[i] * x[i]);
+        }
+    }
 }
 
 /* }==================================================================== */

@@ -145,6 +145,45 @@ static void test_sumsq(void **state) {
     }
 }
 
+/*
+** Products: out = a * b over (n,c,hw) with b (n,c,bhw), bhw = hw or 1 (a
+** gate per channel). Forward against a loop, both gradients against
+** central differences of L = sum(out * r), RT_SET against RT_ADD.
+*/
+enum { MN = 2, MC = 3, MHW = 5 };
+typedef struct { int bhw; float a[MN * MC * MHW], b[MN * MC * MHW], out[MN * MC * MHW],
+                 r[MN * MC * MHW]; } MulCase;
+
+static double mul_loss(void *p) {
+    MulCase *t = p;
+    rt_mul_forward(t->out, t->a, t->b, MN, MC, MHW, t->bhw);
+    return gc_dot(t->out, t->r, MN * MC * MHW);
+}
+
+static void check_mul(int bhw, const char *label) {
+    MulCase t = {bhw, {0}, {0}, {0}, {0}};
+    size_t len = MN * MC * MHW, blen = (size_t)MN * MC * bhw;
+    float *da = tr_primed(len), *db = tr_primed(blen);
+    tr_fill(t.a, len, -2, 2); tr_fill(t.b, blen, -2, 2); tr_fill(t.r, len, -1, 1);
+    mul_loss(&t);
+    for (size_t i = 0; i < len; i++) {
+        size_t pl = i / MHW, q = i % MHW;
+        assert_true(t.out[i] == t.a[i] * t.b[pl * bhw + (bhw == 1 ? 0 : q)]);
+    }
+    rt_mul_backward_a(da, t.r, t.b, MN, MC, MHW, bhw, RT_ADD);
+    rt_mul_backward_b(db, t.r, t.a, MN, MC, MHW, bhw, RT_ADD);
+    tr_unprime(da, len); tr_unprime(db, blen);
+    assert_true(gc_check(label, mul_loss, &t, t.a, da, len, H, TOL, NULL) < 1);
+    assert_true(gc_check(label, mul_loss, &t, t.b, db, blen, H, TOL, NULL) < 1);
+    TR_CHECK_SET(len, rt_mul_backward_a(dx_, t.r, t.b, MN, MC, MHW, bhw, st_));
+    TR_CHECK_SET(blen, rt_mul_backward_b(dx_, t.r, t.a, MN, MC, MHW, bhw, st_));
+    rt_mul_backward_a(NULL, t.r, t.b, MN, MC, MHW, bhw, RT_SET);   /* NULL: skipped */
+    free(da); free(db);
+}
+
+static void test_mul(void **s) { (void)s; tr_seed(28); check_mul(MHW, "mul"); }
+static void test_mul_gate(void **s) { (void)s; tr_seed(29); check_mul(1, "mul gate"); }
+
 /* }==================================================================== */
 
 int main(void) {
@@ -156,6 +195,8 @@ int main(void) {
         cmocka_unit_test(test_checker_rejects_wrong_gradients),
         cmocka_unit_test(test_add_acc_scale),
         cmocka_unit_test(test_sumsq),
+        cmocka_unit_test(test_mul),
+        cmocka_unit_test(test_mul_gate),
     };
     return cmocka_run_group_tests_name("rt_elem", tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 -- stride 1/2, padding, groups and bias or not; batchnorm; every
 -- activation; max and average pooling with padding; adds of 2-4 inputs
 -- (projected to one shape where needed, a tensor sometimes twice);
+-- products and squeeze-and-excitation gates;
 -- concats of 2-4 (and so of concats); tensors read by 3+ layers;
 -- upsampling and U-Net paths across resolutions; linear, global-pooling
 -- and per-pixel heads; both losses.
@@ -110,6 +111,13 @@ local steps = {
         local t = pick()
         local c = t.shape[1]
         return add(conv2d(t, c, 3, {padding = 1}), t, activate(t))
+    end,
+    function()   -- a product: a squeeze-and-excitation gate, or two tensors of one shape
+        local t = pick()
+        if chance(0.5) then
+            return mul(t, sigmoid(linear(global_avgpool(t), t.shape[1])))
+        end
+        return t * to_shape(pick(), t.shape[1], t.shape[2])
     end,
     function()   -- a U-Net path: down, work, up, concat with the skip
         local t = pick()

@@ -135,6 +135,19 @@ function M.dense_block(x, nlayers, growth, opts)
   return x
 end
 
+-- Squeeze-and-excitation (Hu et al. 2018, "Squeeze-and-Excitation
+-- Networks"): the input scaled per channel by a gate computed from it,
+-- global average pooling, fc1 (channels/reduction) relu, fc2 sigmoid.
+-- Layers: fc1, fc2 (torchvision's SqueezeExcitation names them so).
+function M.se(x, opts)
+  local o = options("se", opts, {reduction = 16, norm = "batch"})
+  local c = channels(x)
+  local s = global_avgpool(x, {name = "avgpool"})
+  s = relu(linear(s, math.max(1, c // o.reduction), {name = "fc1"}))
+  s = sigmoid(linear(s, c, {name = "fc2"}))
+  return mul(x, s)
+end
+
 -- Transition between dense blocks (torchvision's _Transition): norm, relu,
 -- conv (1x1 to out_channels; DenseNet-BC halves the channels), pool
 -- (2x2 average pooling).
