@@ -59,6 +59,10 @@ for f in generated/*.c; do
     done
 done
 
+# No committed generated line is longer than 99 columns, and none ends in a blank.
+long=$(awk 'length > 99 || /[ \t]$/ {print FILENAME ":" FNR; exit}' generated/*.c generated/*.h)
+if [ -z "$long" ]; then ok; else fail "generated line too long or with a trailing blank: $long"; fi
+
 # A failed write leaves nothing, and the status says so.
 if "$skipc" specs/mlp.lua -o "$tmp/missing/dir/m.c" 2>/dev/null; then fail "write to a missing folder succeeded"
 else ok; fi
