@@ -124,8 +124,9 @@ $(B)/tests/test_train: TEST_MODEL := $(B)/models/mlp.o
 $(B)/tests/test_analysis: $(B)/models/resnet20.o $(B)/models/plain20.o
 $(B)/tests/test_analysis: TEST_MODEL := $(B)/models/resnet20.o $(B)/models/plain20.o
 
-# The memory-plan and pass tests link the generator itself (all but its main).
-GEN_TESTS := $(B)/tests/test_plan $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_pass_*.c))
+# The memory-plan, shape and pass tests link the generator itself (all but its main).
+GEN_TESTS := $(B)/tests/test_plan $(B)/tests/test_shape \
+             $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_pass_*.c))
 $(GEN_TESTS): $(B)/tests/%: tests/%.c tests/pass_util.h $(filter-out $(B)/generator/main.o,$(GEN_OBJ))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Igenerator -Itests -o $@ $< \

@@ -101,7 +101,7 @@ static void lower_loss(KProgram *p, int t, KList *bwd) {
     const IrGraph *g = p->g;
     const IrNode *out = g->nodes[g->output];
     int ch = out->shape.d[0], xent = g->loss == LOSS_CROSS_ENTROPY;
-    int64_t hw = ops_hw(out->shape);
+    int64_t hw = shape_hw(out->shape);
     KArg v = karg_buf(p->val[out->id], ACC_READ), d = karg_buf(p->grad[out->id], ACC_ACCUM);
     /* The loss function reads the outputs it is given, from either arena. */
     KArg given = karg_buf(kprog_new_buffer(p, BUF_VALUE, "out", out->id, REGION_EXTERNAL, 0),

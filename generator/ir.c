@@ -102,25 +102,6 @@ int ir_param_new(IrGraph *g, IrNode *n, const char *suffix, ParamKind kind,
     return g->nparams++;
 }
 
-int64_t shape_numel(Shape s) {
-    int64_t n = 1;
-    for (int i = 0; i < s.rank; i++) n *= s.d[i];
-    return n;
-}
-
-int shape_equal(Shape a, Shape b) {
-    if (a.rank != b.rank) return 0;
-    for (int i = 0; i < a.rank; i++)
-        if (a.d[i] != b.d[i]) return 0;
-    return 1;
-}
-
-const char *shape_str(Shape s, char *buf, size_t cap) {
-    if (s.rank == 1) snprintf(buf, cap, "[%d]", s.d[0]);
-    else snprintf(buf, cap, "[%d,%d,%d]", s.d[0], s.d[1], s.d[2]);
-    return buf;
-}
-
 char *ir_cname(const char *name) {
     char *c = xstrdup(name);
     for (char *p = c; *p; p++)

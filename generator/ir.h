@@ -9,6 +9,7 @@
 #ifndef SKIPC_IR_H
 #define SKIPC_IR_H
 
+#include "shape.h"
 #include "util.h"
 
 typedef enum {
@@ -23,10 +24,6 @@ typedef enum {
 #define IR_MAX_ELEMS INT32_MAX
 #define IR_MAX_DIM (1 << 20)
 
-typedef struct {
-    int rank;
-    int d[3];
-} Shape;
 
 typedef enum { LOSS_CROSS_ENTROPY, LOSS_MSE } LossKind;
 
@@ -113,11 +110,6 @@ int ir_param_new(IrGraph *g, IrNode *n, const char *suffix, ParamKind kind,
 /* Removes the last node and the parameters it made: an op call that failed
 ** after creating its node leaves nothing behind. */
 void ir_node_drop_last(IrGraph *g);
-
-int64_t shape_numel(Shape s);
-int shape_equal(Shape a, Shape b);
-/* "[16,28,28]" into buf. */
-const char *shape_str(Shape s, char *buf, size_t cap);
 
 /* Turns a dotted name into a C identifier ("layer1.0" -> "layer1_0"). */
 char *ir_cname(const char *name);

@@ -38,10 +38,6 @@ static int need_rank3(const IrGraph *g, const IrNode *n, const char *op, char *e
     return 0;
 }
 
-static Shape shape3(int c, int h, int w) { Shape s = {3, {c, h, w}}; return s; }
-static Shape shape1(int c) { Shape s = {1, {c, 0, 0}}; return s; }
-
-static int64_t hw_of(Shape s) { return s.rank == 3 ? (int64_t)s.d[1] * s.d[2] : 1; }
 
 /* {====================================================================
 ** Shape rules
@@ -59,10 +55,6 @@ static int param_or_fail(IrGraph *g, IrNode *n, const char *suffix, ParamKind k,
     return 0;
 }
 
-/* Output size of a window op along one axis; < 1 when the kernel does not fit. */
-static int window_out(int size, int k, int stride, int pad) {
-    return size + 2 * pad < k ? 0 : (size + 2 * pad - k) / stride + 1;
-}
 
 static int infer_conv2d(IrGraph *g, IrNode *n, char *err, size_t cap) {
     ConvArgs *a = &n->a.conv;
@@ -76,8 +68,8 @@ static int infer_conv2d(IrGraph *g, IrNode *n, char *err, size_t cap) {
     if (a->groups < 1 || s.d[0] % a->groups || a->out % a->groups)
         return ERR("conv2d: groups=%d must divide in_channels %d and out_channels %d",
                    a->groups, s.d[0], a->out);
-    oh = window_out(s.d[1], a->k, a->stride, a->pad);
-    ow = window_out(s.d[2], a->k, a->stride, a->pad);
+    oh = shape_window_out(s.d[1], a->k, a->stride, a->pad);
+    ow = shape_window_out(s.d[2], a->k, a->stride, a->pad);
     if (oh < 1 || ow < 1)
         return ERR("conv2d: kernel %d larger than padded input %dx%d (padding %d)", a->k,
                    s.d[1] + 2 * a->pad, s.d[2] + 2 * a->pad, a->pad);
@@ -143,8 +135,8 @@ static int infer_pool(IrGraph *g, IrNode *n, char *err, size_t cap) {
         return ERR("%s: kernel %d, stride %d, padding %d out of range", op, a->k, a->stride, a->pad);
     if (2 * a->pad > a->k)
         return ERR("%s: padding %d exceeds half the kernel %d", op, a->pad, a->k);
-    oh = window_out(s.d[1], a->k, a->stride, a->pad);
-    ow = window_out(s.d[2], a->k, a->stride, a->pad);
+    oh = shape_window_out(s.d[1], a->k, a->stride, a->pad);
+    ow = shape_window_out(s.d[2], a->k, a->stride, a->pad);
     if (oh < 1 || ow < 1)
         return ERR("%s: kernel %d larger than padded input %dx%d", op, a->k,
                    s.d[1] + 2 * a->pad, s.d[2] + 2 * a->pad);
@@ -206,9 +198,7 @@ static int infer_upsample(IrGraph *g, IrNode *n, char *err, size_t cap) {
 static int infer_mul(IrGraph *g, IrNode *n, char *err, size_t cap) {
     Shape a = in_shape(g, n), b = src(g, n, 1)->shape;
     char ba[64], bb[64];
-    int gate = a.rank == 3 && b.d[0] == a.d[0] &&
-               ((b.rank == 3 && b.d[1] == 1 && b.d[2] == 1) || b.rank == 1);
-    if (!shape_equal(a, b) && !gate)
+    if (!shape_equal(a, b) && !shape_is_gate(a, b))
         return ERR("mul: input 2 is %s; expected %s or a gate [%d,1,1] or [%d]",
                    shape_str(b, bb, sizeof bb), shape_str(a, ba, sizeof ba), a.d[0], a.d[0]);
     n->shape = a;
@@ -334,7 +324,6 @@ OpKind ops_find(const char *name) {
     return OP_COUNT;
 }
 
-int64_t ops_hw(Shape s) { return hw_of(s); }
 
 int ops_has_code(const IrNode *n) { return n->live && op_table[n->op].lower_fwd != NULL; }
 

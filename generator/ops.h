@@ -37,9 +37,6 @@ extern const OpInfo op_table[OP_COUNT];   /* indexed by OpKind */
 extern const char *const op_names[OP_COUNT];     /* spec name: "conv2d" */
 extern const char *const op_prefixes[OP_COUNT];  /* default layer name: "conv" -> conv1 */
 
-/* Pixels per channel: h*w for [C,H,W], 1 for vectors. */
-int64_t ops_hw(Shape s);
-
 /* Looks up an op by spec name; OP_COUNT if unknown. */
 OpKind ops_find(const char *name);
 

@@ -77,7 +77,7 @@ static KArg STAT(const Lower *l, int64_t off, Access a) {
 
 void lower_bn_fwd(Lower *l) {
     int ch = l->n->shape.d[0];
-    int64_t hw = ops_hw(l->n->shape);
+    int64_t hw = shape_hw(l->n->shape);
     unsigned guard = l->guard;
     l->guard = guard | G_TRAIN;
     LOWER(l, K_BATCHNORM_FORWARD_TRAIN, OUT(l), STAT(l, 0, ACC_WRITE), STAT(l, ch, ACC_WRITE),
@@ -94,7 +94,7 @@ void lower_bn_bwd(Lower *l) {
     int ch = l->n->shape.d[0];
     LOWER(l, K_BATCHNORM_BACKWARD, DIN(l, 0), PG(l, 0), PG(l, 1), DOUT(l), IN(l, 0),
           STAT(l, 0, ACC_READ), STAT(l, ch, ACC_READ), PW(l, 0), N(), I(ch),
-          I(ops_hw(l->n->shape)));
+          I(shape_hw(l->n->shape)));
 }
 
 /* }==================================================================== */
@@ -150,12 +150,12 @@ void lower_avgpool_bwd(Lower *l) {
 
 void lower_gap_fwd(Lower *l) {
     Shape s = src_node(l, 0)->shape;
-    LOWER(l, K_GAP_FORWARD, OUT(l), IN(l, 0), N(), I(s.d[0]), I(ops_hw(s)));
+    LOWER(l, K_GAP_FORWARD, OUT(l), IN(l, 0), N(), I(s.d[0]), I(shape_hw(s)));
 }
 
 void lower_gap_bwd(Lower *l) {
     Shape s = src_node(l, 0)->shape;
-    LOWER(l, K_GAP_BACKWARD, DIN(l, 0), DOUT(l), N(), I(s.d[0]), I(ops_hw(s)));
+    LOWER(l, K_GAP_BACKWARD, DIN(l, 0), DOUT(l), N(), I(s.d[0]), I(shape_hw(s)));
 }
 
 void lower_upsample_fwd(Lower *l) {
@@ -196,7 +196,7 @@ void lower_add_bwd(Lower *l) {
 
 void lower_concat_fwd(Lower *l) {
     int off = 0;
-    int64_t hw = ops_hw(l->n->shape);
+    int64_t hw = shape_hw(l->n->shape);
     for (int i = 0; i < l->n->nsrc; i++) {
         int ci = src_node(l, i)->shape.d[0];
         LOWER(l, K_CONCAT_FORWARD, OUT(l), IN(l, i), N(), I(l->n->shape.d[0]), I(off), I(ci),
@@ -208,7 +208,7 @@ void lower_concat_fwd(Lower *l) {
 /* Concat's backward is a slice: each input takes back its channels. */
 void lower_concat_bwd(Lower *l) {
     int off = 0;
-    int64_t hw = ops_hw(l->n->shape);
+    int64_t hw = shape_hw(l->n->shape);
     for (int i = 0; i < l->n->nsrc; i++) {
         int ci = src_node(l, i)->shape.d[0];
         LOWER(l, K_CONCAT_BACKWARD, DIN(l, i), DOUT(l), N(), I(l->n->shape.d[0]), I(off), I(ci),
@@ -226,7 +226,7 @@ void lower_concat_bwd(Lower *l) {
 
 /* n, c, hw of a, and b's values per channel. */
 #define MUL_DIMS(l)                                                                \
-    N(), I(l->n->shape.d[0]), I(ops_hw(l->n->shape)),                              \
+    N(), I(l->n->shape.d[0]), I(shape_hw(l->n->shape)),                              \
         I(shape_numel(src_node(l, 1)->shape) / l->n->shape.d[0])
 
 void lower_mul_fwd(Lower *l) { LOWER(l, K_MUL_FORWARD, OUT(l), IN(l, 0), IN(l, 1), MUL_DIMS(l)); }
