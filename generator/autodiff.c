@@ -160,7 +160,7 @@ static void append_step(KProgram *p, KList *step, char *seen) {
         int touched = 0;
         if (buf->kind != BUF_GRAD || buf->region != REGION_BATCH || seen[b]) continue;
         for (int i = 0; i < step->n && !touched; i++)
-            touched = kcall_find_buf(&step->v[i], b, 1u << ACC_ACCUM | 1u << ACC_WRITE) >= 0;
+            touched = kcall_find_buf(&step->v[i], b, KIR_WRITES) >= 0;
         if (!touched) continue;
         seen[b] = 1;
         memset(&z, 0, sizeof z);

@@ -152,13 +152,6 @@ static int any_guard(const KList *l, unsigned g) {
     return 0;
 }
 
-/* Whether some call of l reads buffer b. */
-static int reads_buffer(const KList *l, int b) {
-    for (int i = 0; i < l->n; i++)
-        if (kcall_find_buf(&l->v[i], b, 1u << ACC_READ) >= 0) return 1;
-    return 0;
-}
-
 static void emit_forward(Ctx *c) {
     char out[256];
     emit_blank(&c->e);
@@ -201,7 +194,7 @@ static void emit_backward(Ctx *c) {
     emit_line(&c->e, "void %s_backward(const float *params, float *grads, float *arena, const float *x,",
               c->m->name);
     emit_open(&c->e, "    const void *target, float *dx, int n, double *grad_sumsq)");
-    if (!reads_buffer(&c->p->bwd, c->p->val[c->g->input]))
+    if (klist_next_use(&c->p->bwd, 0, c->p->val[c->g->input], KIR_READS) < 0)
         emit_line(&c->e, "(void)x;  /* no backward kernel reads the input itself */");
     render_list(&c->e, c->p, &c->p->bwd);
     emit_close(&c->e, NULL);

@@ -105,9 +105,32 @@ KArg karg_len(int64_t per_sample) { KArg a = arg(ARG_LEN); a.i = per_sample; ret
 KArg karg_geom(int node) { KArg a = arg(ARG_GEOM); a.ref = node; return a; }
 KArg karg_target(int is_float) { KArg a = arg(ARG_TARGET); a.i = is_float; return a; }
 
+static int uses(const KArg *a, int b, unsigned mask) {
+    return a->kind == ARG_BUF && a->ref == b && (mask >> a->access & 1);
+}
+
 int kcall_find_buf(const KCall *c, int b, unsigned mask) {
     for (int i = 0; i < c->nargs; i++)
-        if (c->args[i].kind == ARG_BUF && c->args[i].ref == b && (mask >> c->args[i].access & 1))
-            return i;
+        if (uses(&c->args[i], b, mask)) return i;
+    return -1;
+}
+
+int kcall_count_buf(const KCall *c, int b, unsigned mask) {
+    int n = 0;
+    for (int i = 0; i < c->nargs; i++) n += uses(&c->args[i], b, mask);
+    return n;
+}
+
+int kprog_count_buf(const KProgram *p, int b, unsigned mask) {
+    const KList *lists[] = {&p->fwd, &p->loss, &p->bwd};
+    int n = 0;
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < lists[k]->n; i++) n += kcall_count_buf(&lists[k]->v[i], b, mask);
+    return n;
+}
+
+int klist_next_use(const KList *l, int from, int b, unsigned mask) {
+    for (int j = from; j < l->n; j++)
+        if (kcall_find_buf(&l->v[j], b, mask) >= 0) return j;
     return -1;
 }

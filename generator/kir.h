@@ -172,8 +172,19 @@ KArg karg_len(int64_t per_sample);
 KArg karg_geom(int node);
 KArg karg_target(int is_float);
 
+/* Access masks for the queries below. */
+#define KIR_READS (1u << ACC_READ)
+#define KIR_WRITES (1u << ACC_WRITE | 1u << ACC_ACCUM)
+#define KIR_ANY (~0u)
+
 /* Index of the argument of c that refers to buffer b with an access in
-** mask (1 << ACC_*), or -1. */
+** mask, or -1. */
 int kcall_find_buf(const KCall *c, int b, unsigned mask);
+/* How many arguments of c refer to b with an access in mask. */
+int kcall_count_buf(const KCall *c, int b, unsigned mask);
+/* The same over every call of p's three lists. */
+int kprog_count_buf(const KProgram *p, int b, unsigned mask);
+/* The first call of l from index from on that uses b as mask says, or -1. */
+int klist_next_use(const KList *l, int from, int b, unsigned mask);
 
 #endif

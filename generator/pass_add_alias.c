@@ -11,12 +11,6 @@
 */
 #include "passes.h"
 
-static int reads_at(const KCall *c, int b) { return kcall_find_buf(c, b, 1u << ACC_READ) >= 0; }
-
-static int writes_at(const KCall *c, int b) {
-    return kcall_find_buf(c, b, 1u << ACC_WRITE | 1u << ACC_ACCUM) >= 0;
-}
-
 /* A whole-buffer copy of one arena gradient into another of the same size. */
 static int is_grad_copy(const KProgram *p, const KCall *c) {
     const Buffer *dst, *src;
@@ -31,13 +25,12 @@ static int is_grad_copy(const KProgram *p, const KCall *c) {
 /* Whether copy i of list l (dst <- src) can become dst = src. */
 static int can_share(const KList *l, int i, int dst, int src) {
     int last_read = -1, first_write = l->n;
-    for (int j = 0; j < i; j++)
-        if (kcall_find_buf(&l->v[j], dst, ~0u) >= 0) return 0;
-    for (int j = i + 1; j < l->n; j++) {
-        if (writes_at(&l->v[j], src)) return 0;
-        if (reads_at(&l->v[j], src)) last_read = j;
-        if (writes_at(&l->v[j], dst) && j < first_write) first_write = j;
-    }
+    int w = klist_next_use(l, i + 1, dst, KIR_WRITES);
+    if (klist_next_use(l, 0, dst, KIR_ANY) != i) return 0;   /* the copy must be its first use */
+    if (klist_next_use(l, i + 1, src, KIR_WRITES) >= 0) return 0;
+    for (int j = i + 1; j < l->n; j++)
+        if (kcall_find_buf(&l->v[j], src, KIR_READS) >= 0) last_read = j;
+    if (w >= 0) first_write = w;
     return first_write > last_read;
 }
 

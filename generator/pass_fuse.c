@@ -17,26 +17,10 @@
 
 #include <string.h>
 
-/* References to buffer b with an access in mask, over every list. */
-static int refs(const KProgram *p, int b, unsigned mask) {
-    const KList *lists[] = {&p->fwd, &p->loss, &p->bwd};
-    int n = 0;
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; i < lists[k]->n; i++)
-            for (int a = 0; a < lists[k]->v[i].nargs; a++) {
-                const KArg *g = &lists[k]->v[i].args[a];
-                n += g->kind == ARG_BUF && g->ref == b && (mask >> g->access & 1);
-            }
-    return n;
-}
-
 /* The only call of l after i reading b, if b has no reader elsewhere. */
 static int sole_reader(const KProgram *p, const KList *l, int i, int b) {
-    int found = -1;
-    if (refs(p, b, 1u << ACC_READ) != 1) return -1;
-    for (int j = i + 1; j < l->n && found < 0; j++)
-        if (kcall_find_buf(&l->v[j], b, 1u << ACC_READ) >= 0) found = j;
-    return found;
+    if (kprog_count_buf(p, b, KIR_READS) != 1) return -1;
+    return klist_next_use(l, i + 1, b, KIR_READS);
 }
 
 static void add_also(KCall *c, int node) {
@@ -111,7 +95,7 @@ static int fuse_forward(KProgram *p) {
             continue;
         b = c->args[0].ref;
         r = sole_reader(p, l, i + 1, b);
-        if (r < 0 || refs(p, b, ~0u) != 3) continue;
+        if (r < 0 || kprog_count_buf(p, b, KIR_ANY) != 3) continue;
         if (l->v[r].k == K_RELU_FORWARD && l->v[r].guard == 0) {
             fuse_bn_relu(l, i, r);
             fused++;
@@ -123,7 +107,8 @@ static int fuse_forward(KProgram *p) {
             continue;
         a = l->v[r].args[0].ref;
         q = sole_reader(p, l, r, a);
-        if (q < 0 || refs(p, a, ~0u) != 3 || l->v[q].k != K_RELU_FORWARD || l->v[q].guard != 0)
+        if (q < 0 || kprog_count_buf(p, a, KIR_ANY) != 3 || l->v[q].k != K_RELU_FORWARD ||
+            l->v[q].guard != 0)
             continue;
         fuse_bn_add_relu(l, i, r, q, l->v[r].args[1].ref == b ? 1 : 2);
         fused++;
@@ -134,9 +119,8 @@ static int fuse_forward(KProgram *p) {
 
 /* Whether some call of l in (i, j) writes buffer b. */
 static int written_between(const KList *l, int i, int j, int b) {
-    for (int k = i + 1; k < j; k++)
-        if (kcall_find_buf(&l->v[k], b, 1u << ACC_WRITE | 1u << ACC_ACCUM) >= 0) return 1;
-    return 0;
+    int k = klist_next_use(l, i + 1, b, KIR_WRITES);
+    return k >= 0 && k < j;
 }
 
 /* Backward: a relu's backward folded into the batchnorm's before it. */
@@ -151,7 +135,7 @@ static int fuse_backward(KProgram *p) {
             continue;
         d = relu->args[0].ref;
         j = sole_reader(p, l, i, d);
-        if (j < 0 || refs(p, d, ~0u) != 2 || l->v[j].k != K_BATCHNORM_BACKWARD ||
+        if (j < 0 || kprog_count_buf(p, d, KIR_ANY) != 2 || l->v[j].k != K_BATCHNORM_BACKWARD ||
             l->v[j].args[3].ref != d || l->v[j].guard != relu->guard ||
             written_between(l, i, j, relu->args[1].ref) || written_between(l, i, j, relu->args[2].ref))
             continue;

@@ -9,19 +9,6 @@
 */
 #include "passes.h"
 
-/* The first call after call i that touches buffer b, or -1. */
-static int next_use(const KList *l, int i, int b) {
-    for (int j = i + 1; j < l->n; j++)
-        if (kcall_find_buf(&l->v[j], b, ~0u) >= 0) return j;
-    return -1;
-}
-
-static int uses_of(const KCall *c, int b) {
-    int n = 0;
-    for (int i = 0; i < c->nargs; i++) n += c->args[i].kind == ARG_BUF && c->args[i].ref == b;
-    return n;
-}
-
 /* Whether c runs (for buffer argument a) only under a condition that the
 ** clearing, with guard g, did not have. */
 static int gated_more(const KCall *c, int a, unsigned g) {
@@ -53,9 +40,9 @@ int pass_write_first(KProgram *p) {
         int b, j, a;
         if (fill->k != K_FILL || fill->args[2].f != 0.0f) { i++; continue; }
         b = fill->args[0].ref;
-        j = next_use(l, i, b);
+        j = klist_next_use(l, i + 1, b, KIR_ANY);
         a = j < 0 ? -1 : kcall_find_buf(&l->v[j], b, 1u << ACC_ACCUM);
-        if (a < 0 || uses_of(&l->v[j], b) != 1 || gated_more(&l->v[j], a, fill->guard) ||
+        if (a < 0 || kcall_count_buf(&l->v[j], b, KIR_ANY) != 1 || gated_more(&l->v[j], a, fill->guard) ||
             !make_write(&l->v[j], a)) {
             i++;
             continue;
