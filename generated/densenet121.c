@@ -1218,728 +1218,496 @@ enum {
     TB_features_conv0 = 0,  /* 1843968 floats */
     X_features_relu0 = 802816,  /* [64,112,112] */
     D_features_relu0 = 1605632,  /* [64,112,112] */
-    X_features_pool0 = 1605632,  /* [64,56,56] */
-    D_features_pool0 = 2809856,  /* [64,56,56] */
-    X_features_denseblock1_denselayer1_relu1 = 1806336,  /* [64,56,56] */
-    D_features_denseblock1_denselayer1_relu1 = 2007040,  /* [64,56,56] */
-    X_features_denseblock1_denselayer1_conv1 = 2007040,  /* [128,56,56] */
-    D_features_denseblock1_denselayer1_conv1 = 3512320,  /* [128,56,56] */
-    X_features_denseblock1_denselayer1_relu2 = 2408448,  /* [128,56,56] */
-    D_features_denseblock1_denselayer1_relu2 = 3110912,  /* [128,56,56] */
-    X_features_denseblock1_denselayer1_conv2 = 2809856,  /* [32,56,56] */
-    D_features_denseblock1_denselayer1_conv2 = 3010560,  /* [32,56,56] */
-    T_features_denseblock1_denselayer1_conv2 = 2910208,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 3512320,  /* 3612672 floats */
-    X_features_denseblock1_denselayer1_concat1 = 2910208,  /* [96,56,56] */
-    D_features_denseblock1_denselayer1_concat1 = 4315136,  /* [96,56,56] */
-    X_features_denseblock1_denselayer2_relu1 = 3211264,  /* [96,56,56] */
-    D_features_denseblock1_denselayer2_relu1 = 3512320,  /* [96,56,56] */
-    X_features_denseblock1_denselayer2_conv1 = 3512320,  /* [128,56,56] */
-    D_features_denseblock1_denselayer2_conv1 = 5017600,  /* [128,56,56] */
-    X_features_denseblock1_denselayer2_relu2 = 3913728,  /* [128,56,56] */
-    D_features_denseblock1_denselayer2_relu2 = 4616192,  /* [128,56,56] */
-    X_features_denseblock1_denselayer2_conv2 = 2809856,  /* [32,56,56] */
-    D_features_denseblock1_denselayer2_conv2 = 2809856,  /* [32,56,56] */
-    T_features_denseblock1_denselayer2_conv2 = 4315136,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 5017600,  /* 3612672 floats */
-    X_features_denseblock1_denselayer2_concat1 = 4315136,  /* [128,56,56] */
-    D_features_denseblock1_denselayer2_concat1 = 5920768,  /* [128,56,56] */
-    X_features_denseblock1_denselayer3_relu1 = 4716544,  /* [128,56,56] */
-    D_features_denseblock1_denselayer3_relu1 = 5117952,  /* [128,56,56] */
-    X_features_denseblock1_denselayer3_conv1 = 5117952,  /* [128,56,56] */
-    D_features_denseblock1_denselayer3_conv1 = 6723584,  /* [128,56,56] */
-    X_features_denseblock1_denselayer3_relu2 = 5519360,  /* [128,56,56] */
-    D_features_denseblock1_denselayer3_relu2 = 6322176,  /* [128,56,56] */
-    X_features_denseblock1_denselayer3_conv2 = 2809856,  /* [32,56,56] */
-    D_features_denseblock1_denselayer3_conv2 = 2809856,  /* [32,56,56] */
-    T_features_denseblock1_denselayer3_conv2 = 5920768,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 6723584,  /* 3612672 floats */
-    X_features_denseblock1_denselayer3_concat1 = 5920768,  /* [160,56,56] */
-    D_features_denseblock1_denselayer3_concat1 = 7727104,  /* [160,56,56] */
-    X_features_denseblock1_denselayer4_relu1 = 6422528,  /* [160,56,56] */
-    D_features_denseblock1_denselayer4_relu1 = 6924288,  /* [160,56,56] */
-    X_features_denseblock1_denselayer4_conv1 = 6924288,  /* [128,56,56] */
-    D_features_denseblock1_denselayer4_conv1 = 8630272,  /* [128,56,56] */
-    X_features_denseblock1_denselayer4_relu2 = 7325696,  /* [128,56,56] */
-    D_features_denseblock1_denselayer4_relu2 = 8228864,  /* [128,56,56] */
-    X_features_denseblock1_denselayer4_conv2 = 2809856,  /* [32,56,56] */
-    D_features_denseblock1_denselayer4_conv2 = 2809856,  /* [32,56,56] */
-    T_features_denseblock1_denselayer4_conv2 = 7727104,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 8630272,  /* 3612672 floats */
-    X_features_denseblock1_denselayer4_concat1 = 7727104,  /* [192,56,56] */
-    D_features_denseblock1_denselayer4_concat1 = 9734144,  /* [192,56,56] */
-    X_features_denseblock1_denselayer5_relu1 = 8329216,  /* [192,56,56] */
-    D_features_denseblock1_denselayer5_relu1 = 8931328,  /* [192,56,56] */
-    X_features_denseblock1_denselayer5_conv1 = 8931328,  /* [128,56,56] */
-    D_features_denseblock1_denselayer5_conv1 = 10737664,  /* [128,56,56] */
-    X_features_denseblock1_denselayer5_relu2 = 9332736,  /* [128,56,56] */
-    D_features_denseblock1_denselayer5_relu2 = 10336256,  /* [128,56,56] */
-    X_features_denseblock1_denselayer5_conv2 = 2809856,  /* [32,56,56] */
-    D_features_denseblock1_denselayer5_conv2 = 2809856,  /* [32,56,56] */
-    T_features_denseblock1_denselayer5_conv2 = 9734144,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 10737664,  /* 3612672 floats */
-    X_features_denseblock1_denselayer5_concat1 = 9734144,  /* [224,56,56] */
-    D_features_denseblock1_denselayer5_concat1 = 11941888,  /* [224,56,56] */
-    X_features_denseblock1_denselayer6_relu1 = 10436608,  /* [224,56,56] */
-    D_features_denseblock1_denselayer6_relu1 = 11139072,  /* [224,56,56] */
-    X_features_denseblock1_denselayer6_conv1 = 11139072,  /* [128,56,56] */
-    D_features_denseblock1_denselayer6_conv1 = 13045760,  /* [128,56,56] */
-    X_features_denseblock1_denselayer6_relu2 = 11540480,  /* [128,56,56] */
-    D_features_denseblock1_denselayer6_relu2 = 12644352,  /* [128,56,56] */
-    X_features_denseblock1_denselayer6_conv2 = 2809856,  /* [32,56,56] */
-    D_features_denseblock1_denselayer6_conv2 = 2809856,  /* [32,56,56] */
-    T_features_denseblock1_denselayer6_conv2 = 11941888,  /* 3612672 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 13045760,  /* 3612672 floats */
-    X_features_denseblock1_denselayer6_concat1 = 11941888,  /* [256,56,56] */
-    D_features_denseblock1_denselayer6_concat1 = 13547520,  /* [256,56,56] */
-    X_features_transition1_relu = 12744704,  /* [256,56,56] */
-    D_features_transition1_relu = 14350336,  /* [256,56,56] */
-    X_features_transition1_conv = 13547520,  /* [128,56,56] */
-    D_features_transition1_conv = 13948928,  /* [128,56,56] */
-    X_features_transition1_pool = 2809856,  /* [128,28,28] */
-    D_features_transition1_pool = 13848576,  /* [128,28,28] */
-    X_features_denseblock2_denselayer1_relu1 = 13547520,  /* [128,28,28] */
-    D_features_denseblock2_denselayer1_relu1 = 13647872,  /* [128,28,28] */
-    X_features_denseblock2_denselayer1_conv1 = 13647872,  /* [128,28,28] */
-    D_features_denseblock2_denselayer1_conv1 = 14074368,  /* [128,28,28] */
-    X_features_denseblock2_denselayer1_relu2 = 13748224,  /* [128,28,28] */
-    D_features_denseblock2_denselayer1_relu2 = 13974016,  /* [128,28,28] */
-    X_features_denseblock2_denselayer1_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer1_conv2 = 13948928,  /* [32,28,28] */
-    T_features_denseblock2_denselayer1_conv2 = 13873664,  /* 903168 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 14074368,  /* 903168 floats */
-    X_features_denseblock2_denselayer1_concat1 = 13873664,  /* [160,28,28] */
-    D_features_denseblock2_denselayer1_concat1 = 14325248,  /* [160,28,28] */
-    X_features_denseblock2_denselayer2_relu1 = 13999104,  /* [160,28,28] */
-    D_features_denseblock2_denselayer2_relu1 = 14124544,  /* [160,28,28] */
-    X_features_denseblock2_denselayer2_conv1 = 14124544,  /* [128,28,28] */
-    D_features_denseblock2_denselayer2_conv1 = 14551040,  /* [128,28,28] */
-    X_features_denseblock2_denselayer2_relu2 = 14224896,  /* [128,28,28] */
-    D_features_denseblock2_denselayer2_relu2 = 14450688,  /* [128,28,28] */
-    X_features_denseblock2_denselayer2_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer2_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer2_conv2 = 14325248,  /* 903168 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 14551040,  /* 903168 floats */
-    X_features_denseblock2_denselayer2_concat1 = 14325248,  /* [192,28,28] */
-    D_features_denseblock2_denselayer2_concat1 = 14827008,  /* [192,28,28] */
-    X_features_denseblock2_denselayer3_relu1 = 14475776,  /* [192,28,28] */
-    D_features_denseblock2_denselayer3_relu1 = 14626304,  /* [192,28,28] */
-    X_features_denseblock2_denselayer3_conv1 = 14626304,  /* [128,28,28] */
-    D_features_denseblock2_denselayer3_conv1 = 15077888,  /* [128,28,28] */
-    X_features_denseblock2_denselayer3_relu2 = 14726656,  /* [128,28,28] */
-    D_features_denseblock2_denselayer3_relu2 = 14977536,  /* [128,28,28] */
-    X_features_denseblock2_denselayer3_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer3_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer3_conv2 = 14827008,  /* 903168 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 15077888,  /* 903168 floats */
-    X_features_denseblock2_denselayer3_concat1 = 14827008,  /* [224,28,28] */
-    D_features_denseblock2_denselayer3_concat1 = 15378944,  /* [224,28,28] */
-    X_features_denseblock2_denselayer4_relu1 = 15002624,  /* [224,28,28] */
-    D_features_denseblock2_denselayer4_relu1 = 15178240,  /* [224,28,28] */
-    X_features_denseblock2_denselayer4_conv1 = 15178240,  /* [128,28,28] */
-    D_features_denseblock2_denselayer4_conv1 = 15654912,  /* [128,28,28] */
-    X_features_denseblock2_denselayer4_relu2 = 15278592,  /* [128,28,28] */
-    D_features_denseblock2_denselayer4_relu2 = 15554560,  /* [128,28,28] */
-    X_features_denseblock2_denselayer4_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer4_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer4_conv2 = 15378944,  /* 903168 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 15654912,  /* 903168 floats */
-    X_features_denseblock2_denselayer4_concat1 = 15378944,  /* [256,28,28] */
-    D_features_denseblock2_denselayer4_concat1 = 15981056,  /* [256,28,28] */
-    X_features_denseblock2_denselayer5_relu1 = 15579648,  /* [256,28,28] */
-    D_features_denseblock2_denselayer5_relu1 = 15780352,  /* [256,28,28] */
-    X_features_denseblock2_denselayer5_conv1 = 15780352,  /* [128,28,28] */
-    D_features_denseblock2_denselayer5_conv1 = 16282112,  /* [128,28,28] */
-    X_features_denseblock2_denselayer5_relu2 = 15880704,  /* [128,28,28] */
-    D_features_denseblock2_denselayer5_relu2 = 16181760,  /* [128,28,28] */
-    X_features_denseblock2_denselayer5_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer5_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer5_conv2 = 15981056,  /* 903168 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 16282112,  /* 903168 floats */
-    X_features_denseblock2_denselayer5_concat1 = 15981056,  /* [288,28,28] */
-    D_features_denseblock2_denselayer5_concat1 = 16633344,  /* [288,28,28] */
-    X_features_denseblock2_denselayer6_relu1 = 16206848,  /* [288,28,28] */
-    D_features_denseblock2_denselayer6_relu1 = 17059840,  /* [288,28,28] */
-    X_features_denseblock2_denselayer6_conv1 = 16432640,  /* [128,28,28] */
-    D_features_denseblock2_denselayer6_conv1 = 16959488,  /* [128,28,28] */
-    X_features_denseblock2_denselayer6_relu2 = 16532992,  /* [128,28,28] */
-    D_features_denseblock2_denselayer6_relu2 = 16859136,  /* [128,28,28] */
-    X_features_denseblock2_denselayer6_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer6_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer6_conv2 = 16633344,  /* 903168 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 16959488,  /* 903168 floats */
-    X_features_denseblock2_denselayer6_concat1 = 16633344,  /* [320,28,28] */
-    D_features_denseblock2_denselayer6_concat1 = 17335808,  /* [320,28,28] */
-    X_features_denseblock2_denselayer7_relu1 = 16884224,  /* [320,28,28] */
-    D_features_denseblock2_denselayer7_relu1 = 17787392,  /* [320,28,28] */
-    X_features_denseblock2_denselayer7_conv1 = 17135104,  /* [128,28,28] */
-    D_features_denseblock2_denselayer7_conv1 = 17687040,  /* [128,28,28] */
-    X_features_denseblock2_denselayer7_relu2 = 17235456,  /* [128,28,28] */
-    D_features_denseblock2_denselayer7_relu2 = 17586688,  /* [128,28,28] */
-    X_features_denseblock2_denselayer7_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer7_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer7_conv2 = 17335808,  /* 903168 floats */
-    TB_features_denseblock2_denselayer7_conv2 = 17687040,  /* 903168 floats */
-    X_features_denseblock2_denselayer7_concat1 = 17335808,  /* [352,28,28] */
-    D_features_denseblock2_denselayer7_concat1 = 18088448,  /* [352,28,28] */
-    X_features_denseblock2_denselayer8_relu1 = 17611776,  /* [352,28,28] */
-    D_features_denseblock2_denselayer8_relu1 = 18565120,  /* [352,28,28] */
-    X_features_denseblock2_denselayer8_conv1 = 17887744,  /* [128,28,28] */
-    D_features_denseblock2_denselayer8_conv1 = 18464768,  /* [128,28,28] */
-    X_features_denseblock2_denselayer8_relu2 = 17988096,  /* [128,28,28] */
-    D_features_denseblock2_denselayer8_relu2 = 18364416,  /* [128,28,28] */
-    X_features_denseblock2_denselayer8_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer8_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer8_conv2 = 18088448,  /* 903168 floats */
-    TB_features_denseblock2_denselayer8_conv2 = 18464768,  /* 903168 floats */
-    X_features_denseblock2_denselayer8_concat1 = 18088448,  /* [384,28,28] */
-    D_features_denseblock2_denselayer8_concat1 = 18891264,  /* [384,28,28] */
-    X_features_denseblock2_denselayer9_relu1 = 18389504,  /* [384,28,28] */
-    D_features_denseblock2_denselayer9_relu1 = 19393024,  /* [384,28,28] */
-    X_features_denseblock2_denselayer9_conv1 = 18690560,  /* [128,28,28] */
-    D_features_denseblock2_denselayer9_conv1 = 19292672,  /* [128,28,28] */
-    X_features_denseblock2_denselayer9_relu2 = 18790912,  /* [128,28,28] */
-    D_features_denseblock2_denselayer9_relu2 = 19192320,  /* [128,28,28] */
-    X_features_denseblock2_denselayer9_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer9_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer9_conv2 = 18891264,  /* 903168 floats */
-    TB_features_denseblock2_denselayer9_conv2 = 19292672,  /* 903168 floats */
-    X_features_denseblock2_denselayer9_concat1 = 18891264,  /* [416,28,28] */
-    D_features_denseblock2_denselayer9_concat1 = 19744256,  /* [416,28,28] */
-    X_features_denseblock2_denselayer10_relu1 = 19217408,  /* [416,28,28] */
-    D_features_denseblock2_denselayer10_relu1 = 20271104,  /* [416,28,28] */
-    X_features_denseblock2_denselayer10_conv1 = 19543552,  /* [128,28,28] */
-    D_features_denseblock2_denselayer10_conv1 = 20170752,  /* [128,28,28] */
-    X_features_denseblock2_denselayer10_relu2 = 19643904,  /* [128,28,28] */
-    D_features_denseblock2_denselayer10_relu2 = 20070400,  /* [128,28,28] */
-    X_features_denseblock2_denselayer10_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer10_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer10_conv2 = 19744256,  /* 903168 floats */
-    TB_features_denseblock2_denselayer10_conv2 = 20170752,  /* 903168 floats */
-    X_features_denseblock2_denselayer10_concat1 = 19744256,  /* [448,28,28] */
-    D_features_denseblock2_denselayer10_concat1 = 20647424,  /* [448,28,28] */
-    X_features_denseblock2_denselayer11_relu1 = 20095488,  /* [448,28,28] */
-    D_features_denseblock2_denselayer11_relu1 = 21199360,  /* [448,28,28] */
-    X_features_denseblock2_denselayer11_conv1 = 20446720,  /* [128,28,28] */
-    D_features_denseblock2_denselayer11_conv1 = 21099008,  /* [128,28,28] */
-    X_features_denseblock2_denselayer11_relu2 = 20547072,  /* [128,28,28] */
-    D_features_denseblock2_denselayer11_relu2 = 20998656,  /* [128,28,28] */
-    X_features_denseblock2_denselayer11_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer11_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer11_conv2 = 20647424,  /* 903168 floats */
-    TB_features_denseblock2_denselayer11_conv2 = 21099008,  /* 903168 floats */
-    X_features_denseblock2_denselayer11_concat1 = 20647424,  /* [480,28,28] */
-    D_features_denseblock2_denselayer11_concat1 = 21600768,  /* [480,28,28] */
-    X_features_denseblock2_denselayer12_relu1 = 21023744,  /* [480,28,28] */
-    D_features_denseblock2_denselayer12_relu1 = 22177792,  /* [480,28,28] */
-    X_features_denseblock2_denselayer12_conv1 = 21400064,  /* [128,28,28] */
-    D_features_denseblock2_denselayer12_conv1 = 22077440,  /* [128,28,28] */
-    X_features_denseblock2_denselayer12_relu2 = 21500416,  /* [128,28,28] */
-    D_features_denseblock2_denselayer12_relu2 = 21977088,  /* [128,28,28] */
-    X_features_denseblock2_denselayer12_conv2 = 13848576,  /* [32,28,28] */
-    D_features_denseblock2_denselayer12_conv2 = 13848576,  /* [32,28,28] */
-    T_features_denseblock2_denselayer12_conv2 = 21600768,  /* 903168 floats */
-    TB_features_denseblock2_denselayer12_conv2 = 22077440,  /* 903168 floats */
-    X_features_denseblock2_denselayer12_concat1 = 21600768,  /* [512,28,28] */
-    D_features_denseblock2_denselayer12_concat1 = 23131136,  /* [512,28,28] */
-    X_features_transition2_relu = 22002176,  /* [512,28,28] */
-    D_features_transition2_relu = 22729728,  /* [512,28,28] */
-    X_features_transition2_conv = 22403584,  /* [256,28,28] */
-    D_features_transition2_conv = 22529024,  /* [256,28,28] */
-    X_features_transition2_pool = 22604288,  /* [256,14,14] */
-    D_features_transition2_pool = 22478848,  /* [256,14,14] */
-    X_features_denseblock3_denselayer1_relu1 = 22403584,  /* [256,14,14] */
-    D_features_denseblock3_denselayer1_relu1 = 22654464,  /* [256,14,14] */
-    X_features_denseblock3_denselayer1_conv1 = 13848576,  /* [128,14,14] */
-    D_features_denseblock3_denselayer1_conv1 = 22560384,  /* [128,14,14] */
-    X_features_denseblock3_denselayer1_relu2 = 22453760,  /* [128,14,14] */
-    D_features_denseblock3_denselayer1_relu2 = 22535296,  /* [128,14,14] */
-    X_features_denseblock3_denselayer1_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer1_conv2 = 22529024,  /* [32,14,14] */
-    T_features_denseblock3_denselayer1_conv2 = 22654464,  /* 225792 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 22654464,  /* 225792 floats */
-    X_features_denseblock3_denselayer1_concat1 = 22485120,  /* [288,14,14] */
-    D_features_denseblock3_denselayer1_concat1 = 22704640,  /* [288,14,14] */
-    X_features_denseblock3_denselayer2_relu1 = 22541568,  /* [288,14,14] */
-    D_features_denseblock3_denselayer2_relu1 = 22811264,  /* [288,14,14] */
-    X_features_denseblock3_denselayer2_conv1 = 22654464,  /* [128,14,14] */
-    D_features_denseblock3_denselayer2_conv1 = 22786176,  /* [128,14,14] */
-    X_features_denseblock3_denselayer2_relu2 = 22679552,  /* [128,14,14] */
-    D_features_denseblock3_denselayer2_relu2 = 22761088,  /* [128,14,14] */
-    X_features_denseblock3_denselayer2_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer2_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer2_conv2 = 22704640,  /* 225792 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 22786176,  /* 225792 floats */
-    X_features_denseblock3_denselayer2_concat1 = 22704640,  /* [320,14,14] */
-    D_features_denseblock3_denselayer2_concat1 = 22880256,  /* [320,14,14] */
-    X_features_denseblock3_denselayer3_relu1 = 22767360,  /* [320,14,14] */
-    D_features_denseblock3_denselayer3_relu1 = 22993152,  /* [320,14,14] */
-    X_features_denseblock3_denselayer3_conv1 = 22830080,  /* [128,14,14] */
-    D_features_denseblock3_denselayer3_conv1 = 22968064,  /* [128,14,14] */
-    X_features_denseblock3_denselayer3_relu2 = 22855168,  /* [128,14,14] */
-    D_features_denseblock3_denselayer3_relu2 = 22942976,  /* [128,14,14] */
-    X_features_denseblock3_denselayer3_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer3_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer3_conv2 = 22880256,  /* 225792 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 22968064,  /* 225792 floats */
-    X_features_denseblock3_denselayer3_concat1 = 22880256,  /* [352,14,14] */
-    D_features_denseblock3_denselayer3_concat1 = 23068416,  /* [352,14,14] */
-    X_features_denseblock3_denselayer4_relu1 = 22949248,  /* [352,14,14] */
-    D_features_denseblock3_denselayer4_relu1 = 23187584,  /* [352,14,14] */
-    X_features_denseblock3_denselayer4_conv1 = 23018240,  /* [128,14,14] */
-    D_features_denseblock3_denselayer4_conv1 = 23162496,  /* [128,14,14] */
-    X_features_denseblock3_denselayer4_relu2 = 23043328,  /* [128,14,14] */
-    D_features_denseblock3_denselayer4_relu2 = 23137408,  /* [128,14,14] */
-    X_features_denseblock3_denselayer4_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer4_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer4_conv2 = 23068416,  /* 225792 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 23162496,  /* 225792 floats */
-    X_features_denseblock3_denselayer4_concat1 = 23068416,  /* [384,14,14] */
-    D_features_denseblock3_denselayer4_concat1 = 23269120,  /* [384,14,14] */
-    X_features_denseblock3_denselayer5_relu1 = 23143680,  /* [384,14,14] */
-    D_features_denseblock3_denselayer5_relu1 = 23394560,  /* [384,14,14] */
-    X_features_denseblock3_denselayer5_conv1 = 23218944,  /* [128,14,14] */
-    D_features_denseblock3_denselayer5_conv1 = 23369472,  /* [128,14,14] */
-    X_features_denseblock3_denselayer5_relu2 = 23244032,  /* [128,14,14] */
-    D_features_denseblock3_denselayer5_relu2 = 23344384,  /* [128,14,14] */
-    X_features_denseblock3_denselayer5_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer5_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer5_conv2 = 23269120,  /* 225792 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 23369472,  /* 225792 floats */
-    X_features_denseblock3_denselayer5_concat1 = 23269120,  /* [416,14,14] */
-    D_features_denseblock3_denselayer5_concat1 = 23482368,  /* [416,14,14] */
-    X_features_denseblock3_denselayer6_relu1 = 23350656,  /* [416,14,14] */
-    D_features_denseblock3_denselayer6_relu1 = 23614080,  /* [416,14,14] */
-    X_features_denseblock3_denselayer6_conv1 = 23432192,  /* [128,14,14] */
-    D_features_denseblock3_denselayer6_conv1 = 23588992,  /* [128,14,14] */
-    X_features_denseblock3_denselayer6_relu2 = 23457280,  /* [128,14,14] */
-    D_features_denseblock3_denselayer6_relu2 = 23563904,  /* [128,14,14] */
-    X_features_denseblock3_denselayer6_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer6_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer6_conv2 = 23482368,  /* 225792 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 23588992,  /* 225792 floats */
-    X_features_denseblock3_denselayer6_concat1 = 23482368,  /* [448,14,14] */
-    D_features_denseblock3_denselayer6_concat1 = 23708160,  /* [448,14,14] */
-    X_features_denseblock3_denselayer7_relu1 = 23570176,  /* [448,14,14] */
-    D_features_denseblock3_denselayer7_relu1 = 23846144,  /* [448,14,14] */
-    X_features_denseblock3_denselayer7_conv1 = 23657984,  /* [128,14,14] */
-    D_features_denseblock3_denselayer7_conv1 = 23821056,  /* [128,14,14] */
-    X_features_denseblock3_denselayer7_relu2 = 23683072,  /* [128,14,14] */
-    D_features_denseblock3_denselayer7_relu2 = 23795968,  /* [128,14,14] */
-    X_features_denseblock3_denselayer7_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer7_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer7_conv2 = 23708160,  /* 225792 floats */
-    TB_features_denseblock3_denselayer7_conv2 = 23821056,  /* 225792 floats */
-    X_features_denseblock3_denselayer7_concat1 = 23708160,  /* [480,14,14] */
-    D_features_denseblock3_denselayer7_concat1 = 23946496,  /* [480,14,14] */
-    X_features_denseblock3_denselayer8_relu1 = 23802240,  /* [480,14,14] */
-    D_features_denseblock3_denselayer8_relu1 = 24090752,  /* [480,14,14] */
-    X_features_denseblock3_denselayer8_conv1 = 23896320,  /* [128,14,14] */
-    D_features_denseblock3_denselayer8_conv1 = 24065664,  /* [128,14,14] */
-    X_features_denseblock3_denselayer8_relu2 = 23921408,  /* [128,14,14] */
-    D_features_denseblock3_denselayer8_relu2 = 24040576,  /* [128,14,14] */
-    X_features_denseblock3_denselayer8_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer8_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer8_conv2 = 23946496,  /* 225792 floats */
-    TB_features_denseblock3_denselayer8_conv2 = 24065664,  /* 225792 floats */
-    X_features_denseblock3_denselayer8_concat1 = 23946496,  /* [512,14,14] */
-    D_features_denseblock3_denselayer8_concat1 = 24197376,  /* [512,14,14] */
-    X_features_denseblock3_denselayer9_relu1 = 24046848,  /* [512,14,14] */
-    D_features_denseblock3_denselayer9_relu1 = 24347904,  /* [512,14,14] */
-    X_features_denseblock3_denselayer9_conv1 = 24147200,  /* [128,14,14] */
-    D_features_denseblock3_denselayer9_conv1 = 24322816,  /* [128,14,14] */
-    X_features_denseblock3_denselayer9_relu2 = 24172288,  /* [128,14,14] */
-    D_features_denseblock3_denselayer9_relu2 = 24297728,  /* [128,14,14] */
-    X_features_denseblock3_denselayer9_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer9_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer9_conv2 = 24197376,  /* 225792 floats */
-    TB_features_denseblock3_denselayer9_conv2 = 24322816,  /* 225792 floats */
-    X_features_denseblock3_denselayer9_concat1 = 24197376,  /* [544,14,14] */
-    D_features_denseblock3_denselayer9_concat1 = 24460800,  /* [544,14,14] */
-    X_features_denseblock3_denselayer10_relu1 = 24304000,  /* [544,14,14] */
-    D_features_denseblock3_denselayer10_relu1 = 24617600,  /* [544,14,14] */
-    X_features_denseblock3_denselayer10_conv1 = 24410624,  /* [128,14,14] */
-    D_features_denseblock3_denselayer10_conv1 = 24592512,  /* [128,14,14] */
-    X_features_denseblock3_denselayer10_relu2 = 24435712,  /* [128,14,14] */
-    D_features_denseblock3_denselayer10_relu2 = 24567424,  /* [128,14,14] */
-    X_features_denseblock3_denselayer10_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer10_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer10_conv2 = 24460800,  /* 225792 floats */
-    TB_features_denseblock3_denselayer10_conv2 = 24592512,  /* 225792 floats */
-    X_features_denseblock3_denselayer10_concat1 = 24460800,  /* [576,14,14] */
-    D_features_denseblock3_denselayer10_concat1 = 24736768,  /* [576,14,14] */
-    X_features_denseblock3_denselayer11_relu1 = 24573696,  /* [576,14,14] */
-    D_features_denseblock3_denselayer11_relu1 = 24899840,  /* [576,14,14] */
-    X_features_denseblock3_denselayer11_conv1 = 24686592,  /* [128,14,14] */
-    D_features_denseblock3_denselayer11_conv1 = 24874752,  /* [128,14,14] */
-    X_features_denseblock3_denselayer11_relu2 = 24711680,  /* [128,14,14] */
-    D_features_denseblock3_denselayer11_relu2 = 24849664,  /* [128,14,14] */
-    X_features_denseblock3_denselayer11_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer11_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer11_conv2 = 24736768,  /* 225792 floats */
-    TB_features_denseblock3_denselayer11_conv2 = 24874752,  /* 225792 floats */
-    X_features_denseblock3_denselayer11_concat1 = 24736768,  /* [608,14,14] */
-    D_features_denseblock3_denselayer11_concat1 = 25025280,  /* [608,14,14] */
-    X_features_denseblock3_denselayer12_relu1 = 24855936,  /* [608,14,14] */
-    D_features_denseblock3_denselayer12_relu1 = 25194624,  /* [608,14,14] */
-    X_features_denseblock3_denselayer12_conv1 = 24975104,  /* [128,14,14] */
-    D_features_denseblock3_denselayer12_conv1 = 25169536,  /* [128,14,14] */
-    X_features_denseblock3_denselayer12_relu2 = 25000192,  /* [128,14,14] */
-    D_features_denseblock3_denselayer12_relu2 = 25144448,  /* [128,14,14] */
-    X_features_denseblock3_denselayer12_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer12_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer12_conv2 = 25025280,  /* 225792 floats */
-    TB_features_denseblock3_denselayer12_conv2 = 25169536,  /* 225792 floats */
-    X_features_denseblock3_denselayer12_concat1 = 25025280,  /* [640,14,14] */
-    D_features_denseblock3_denselayer12_concat1 = 25326336,  /* [640,14,14] */
-    X_features_denseblock3_denselayer13_relu1 = 25150720,  /* [640,14,14] */
-    D_features_denseblock3_denselayer13_relu1 = 25501952,  /* [640,14,14] */
-    X_features_denseblock3_denselayer13_conv1 = 25276160,  /* [128,14,14] */
-    D_features_denseblock3_denselayer13_conv1 = 25476864,  /* [128,14,14] */
-    X_features_denseblock3_denselayer13_relu2 = 25301248,  /* [128,14,14] */
-    D_features_denseblock3_denselayer13_relu2 = 25451776,  /* [128,14,14] */
-    X_features_denseblock3_denselayer13_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer13_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer13_conv2 = 25326336,  /* 225792 floats */
-    TB_features_denseblock3_denselayer13_conv2 = 25476864,  /* 225792 floats */
-    X_features_denseblock3_denselayer13_concat1 = 25326336,  /* [672,14,14] */
-    D_features_denseblock3_denselayer13_concat1 = 25639936,  /* [672,14,14] */
-    X_features_denseblock3_denselayer14_relu1 = 25458048,  /* [672,14,14] */
-    D_features_denseblock3_denselayer14_relu1 = 25821824,  /* [672,14,14] */
-    X_features_denseblock3_denselayer14_conv1 = 25589760,  /* [128,14,14] */
-    D_features_denseblock3_denselayer14_conv1 = 25796736,  /* [128,14,14] */
-    X_features_denseblock3_denselayer14_relu2 = 25614848,  /* [128,14,14] */
-    D_features_denseblock3_denselayer14_relu2 = 25771648,  /* [128,14,14] */
-    X_features_denseblock3_denselayer14_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer14_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer14_conv2 = 25639936,  /* 225792 floats */
-    TB_features_denseblock3_denselayer14_conv2 = 25796736,  /* 225792 floats */
-    X_features_denseblock3_denselayer14_concat1 = 25639936,  /* [704,14,14] */
-    D_features_denseblock3_denselayer14_concat1 = 25966080,  /* [704,14,14] */
-    X_features_denseblock3_denselayer15_relu1 = 25777920,  /* [704,14,14] */
-    D_features_denseblock3_denselayer15_relu1 = 26154240,  /* [704,14,14] */
-    X_features_denseblock3_denselayer15_conv1 = 25915904,  /* [128,14,14] */
-    D_features_denseblock3_denselayer15_conv1 = 26129152,  /* [128,14,14] */
-    X_features_denseblock3_denselayer15_relu2 = 25940992,  /* [128,14,14] */
-    D_features_denseblock3_denselayer15_relu2 = 26104064,  /* [128,14,14] */
-    X_features_denseblock3_denselayer15_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer15_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer15_conv2 = 25966080,  /* 225792 floats */
-    TB_features_denseblock3_denselayer15_conv2 = 26129152,  /* 225792 floats */
-    X_features_denseblock3_denselayer15_concat1 = 25966080,  /* [736,14,14] */
-    D_features_denseblock3_denselayer15_concat1 = 26304768,  /* [736,14,14] */
-    X_features_denseblock3_denselayer16_relu1 = 26110336,  /* [736,14,14] */
-    D_features_denseblock3_denselayer16_relu1 = 26499200,  /* [736,14,14] */
-    X_features_denseblock3_denselayer16_conv1 = 26254592,  /* [128,14,14] */
-    D_features_denseblock3_denselayer16_conv1 = 26474112,  /* [128,14,14] */
-    X_features_denseblock3_denselayer16_relu2 = 26279680,  /* [128,14,14] */
-    D_features_denseblock3_denselayer16_relu2 = 26449024,  /* [128,14,14] */
-    X_features_denseblock3_denselayer16_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer16_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer16_conv2 = 26304768,  /* 225792 floats */
-    TB_features_denseblock3_denselayer16_conv2 = 26474112,  /* 225792 floats */
-    X_features_denseblock3_denselayer16_concat1 = 26304768,  /* [768,14,14] */
-    D_features_denseblock3_denselayer16_concat1 = 26656000,  /* [768,14,14] */
-    X_features_denseblock3_denselayer17_relu1 = 26455296,  /* [768,14,14] */
-    D_features_denseblock3_denselayer17_relu1 = 26856704,  /* [768,14,14] */
-    X_features_denseblock3_denselayer17_conv1 = 26605824,  /* [128,14,14] */
-    D_features_denseblock3_denselayer17_conv1 = 26831616,  /* [128,14,14] */
-    X_features_denseblock3_denselayer17_relu2 = 26630912,  /* [128,14,14] */
-    D_features_denseblock3_denselayer17_relu2 = 26806528,  /* [128,14,14] */
-    X_features_denseblock3_denselayer17_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer17_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer17_conv2 = 26656000,  /* 225792 floats */
-    TB_features_denseblock3_denselayer17_conv2 = 26831616,  /* 225792 floats */
-    X_features_denseblock3_denselayer17_concat1 = 26656000,  /* [800,14,14] */
-    D_features_denseblock3_denselayer17_concat1 = 27019776,  /* [800,14,14] */
-    X_features_denseblock3_denselayer18_relu1 = 26812800,  /* [800,14,14] */
-    D_features_denseblock3_denselayer18_relu1 = 27226752,  /* [800,14,14] */
-    X_features_denseblock3_denselayer18_conv1 = 26969600,  /* [128,14,14] */
-    D_features_denseblock3_denselayer18_conv1 = 27201664,  /* [128,14,14] */
-    X_features_denseblock3_denselayer18_relu2 = 26994688,  /* [128,14,14] */
-    D_features_denseblock3_denselayer18_relu2 = 27176576,  /* [128,14,14] */
-    X_features_denseblock3_denselayer18_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer18_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer18_conv2 = 27019776,  /* 225792 floats */
-    TB_features_denseblock3_denselayer18_conv2 = 27201664,  /* 225792 floats */
-    X_features_denseblock3_denselayer18_concat1 = 27019776,  /* [832,14,14] */
-    D_features_denseblock3_denselayer18_concat1 = 27396096,  /* [832,14,14] */
-    X_features_denseblock3_denselayer19_relu1 = 27182848,  /* [832,14,14] */
-    D_features_denseblock3_denselayer19_relu1 = 27609344,  /* [832,14,14] */
-    X_features_denseblock3_denselayer19_conv1 = 27345920,  /* [128,14,14] */
-    D_features_denseblock3_denselayer19_conv1 = 27584256,  /* [128,14,14] */
-    X_features_denseblock3_denselayer19_relu2 = 27371008,  /* [128,14,14] */
-    D_features_denseblock3_denselayer19_relu2 = 27559168,  /* [128,14,14] */
-    X_features_denseblock3_denselayer19_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer19_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer19_conv2 = 27396096,  /* 225792 floats */
-    TB_features_denseblock3_denselayer19_conv2 = 27584256,  /* 225792 floats */
-    X_features_denseblock3_denselayer19_concat1 = 27396096,  /* [864,14,14] */
-    D_features_denseblock3_denselayer19_concat1 = 27784960,  /* [864,14,14] */
-    X_features_denseblock3_denselayer20_relu1 = 27565440,  /* [864,14,14] */
-    D_features_denseblock3_denselayer20_relu1 = 28004480,  /* [864,14,14] */
-    X_features_denseblock3_denselayer20_conv1 = 27734784,  /* [128,14,14] */
-    D_features_denseblock3_denselayer20_conv1 = 27979392,  /* [128,14,14] */
-    X_features_denseblock3_denselayer20_relu2 = 27759872,  /* [128,14,14] */
-    D_features_denseblock3_denselayer20_relu2 = 27954304,  /* [128,14,14] */
-    X_features_denseblock3_denselayer20_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer20_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer20_conv2 = 27784960,  /* 225792 floats */
-    TB_features_denseblock3_denselayer20_conv2 = 27979392,  /* 225792 floats */
-    X_features_denseblock3_denselayer20_concat1 = 27784960,  /* [896,14,14] */
-    D_features_denseblock3_denselayer20_concat1 = 28186368,  /* [896,14,14] */
-    X_features_denseblock3_denselayer21_relu1 = 27960576,  /* [896,14,14] */
-    D_features_denseblock3_denselayer21_relu1 = 28412160,  /* [896,14,14] */
-    X_features_denseblock3_denselayer21_conv1 = 28136192,  /* [128,14,14] */
-    D_features_denseblock3_denselayer21_conv1 = 28387072,  /* [128,14,14] */
-    X_features_denseblock3_denselayer21_relu2 = 28161280,  /* [128,14,14] */
-    D_features_denseblock3_denselayer21_relu2 = 28361984,  /* [128,14,14] */
-    X_features_denseblock3_denselayer21_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer21_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer21_conv2 = 28186368,  /* 225792 floats */
-    TB_features_denseblock3_denselayer21_conv2 = 28387072,  /* 225792 floats */
-    X_features_denseblock3_denselayer21_concat1 = 28186368,  /* [928,14,14] */
-    D_features_denseblock3_denselayer21_concat1 = 28600320,  /* [928,14,14] */
-    X_features_denseblock3_denselayer22_relu1 = 28368256,  /* [928,14,14] */
-    D_features_denseblock3_denselayer22_relu1 = 28832384,  /* [928,14,14] */
-    X_features_denseblock3_denselayer22_conv1 = 28550144,  /* [128,14,14] */
-    D_features_denseblock3_denselayer22_conv1 = 28807296,  /* [128,14,14] */
-    X_features_denseblock3_denselayer22_relu2 = 28575232,  /* [128,14,14] */
-    D_features_denseblock3_denselayer22_relu2 = 28782208,  /* [128,14,14] */
-    X_features_denseblock3_denselayer22_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer22_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer22_conv2 = 28600320,  /* 225792 floats */
-    TB_features_denseblock3_denselayer22_conv2 = 28807296,  /* 225792 floats */
-    X_features_denseblock3_denselayer22_concat1 = 28600320,  /* [960,14,14] */
-    D_features_denseblock3_denselayer22_concat1 = 29026816,  /* [960,14,14] */
-    X_features_denseblock3_denselayer23_relu1 = 28788480,  /* [960,14,14] */
-    D_features_denseblock3_denselayer23_relu1 = 29265152,  /* [960,14,14] */
-    X_features_denseblock3_denselayer23_conv1 = 28976640,  /* [128,14,14] */
-    D_features_denseblock3_denselayer23_conv1 = 29240064,  /* [128,14,14] */
-    X_features_denseblock3_denselayer23_relu2 = 29001728,  /* [128,14,14] */
-    D_features_denseblock3_denselayer23_relu2 = 29214976,  /* [128,14,14] */
-    X_features_denseblock3_denselayer23_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer23_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer23_conv2 = 29026816,  /* 225792 floats */
-    TB_features_denseblock3_denselayer23_conv2 = 29240064,  /* 225792 floats */
-    X_features_denseblock3_denselayer23_concat1 = 29026816,  /* [992,14,14] */
-    D_features_denseblock3_denselayer23_concat1 = 29465856,  /* [992,14,14] */
-    X_features_denseblock3_denselayer24_relu1 = 29221248,  /* [992,14,14] */
-    D_features_denseblock3_denselayer24_relu1 = 29710464,  /* [992,14,14] */
-    X_features_denseblock3_denselayer24_conv1 = 29415680,  /* [128,14,14] */
-    D_features_denseblock3_denselayer24_conv1 = 29685376,  /* [128,14,14] */
-    X_features_denseblock3_denselayer24_relu2 = 29440768,  /* [128,14,14] */
-    D_features_denseblock3_denselayer24_relu2 = 29660288,  /* [128,14,14] */
-    X_features_denseblock3_denselayer24_conv2 = 22478848,  /* [32,14,14] */
-    D_features_denseblock3_denselayer24_conv2 = 22478848,  /* [32,14,14] */
-    T_features_denseblock3_denselayer24_conv2 = 29465856,  /* 225792 floats */
-    TB_features_denseblock3_denselayer24_conv2 = 29685376,  /* 225792 floats */
-    X_features_denseblock3_denselayer24_concat1 = 29465856,  /* [1024,14,14] */
-    D_features_denseblock3_denselayer24_concat1 = 30218496,  /* [1024,14,14] */
-    X_features_transition3_relu = 29666560,  /* [1024,14,14] */
-    D_features_transition3_relu = 30017792,  /* [1024,14,14] */
-    X_features_transition3_conv = 29867264,  /* [512,14,14] */
-    D_features_transition3_conv = 29917440,  /* [512,14,14] */
-    X_features_transition3_pool = 29967616,  /* [512,7,7] */
-    D_features_transition3_pool = 29892352,  /* [512,7,7] */
-    X_features_denseblock4_denselayer1_relu1 = 29867264,  /* [512,7,7] */
-    D_features_denseblock4_denselayer1_relu1 = 29931552,  /* [512,7,7] */
-    X_features_denseblock4_denselayer1_conv1 = 22478848,  /* [128,7,7] */
-    D_features_denseblock4_denselayer1_conv1 = 29925280,  /* [128,7,7] */
-    X_features_denseblock4_denselayer1_relu2 = 22598016,  /* [128,7,7] */
-    D_features_denseblock4_denselayer1_relu2 = 29919008,  /* [128,7,7] */
-    X_features_denseblock4_denselayer1_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer1_conv2 = 29917440,  /* [32,7,7] */
-    T_features_denseblock4_denselayer1_conv2 = 29893920,  /* 56448 floats */
-    TB_features_denseblock4_denselayer1_conv2 = 29992704,  /* 56448 floats */
-    X_features_denseblock4_denselayer1_concat1 = 29893920,  /* [544,7,7] */
-    D_features_denseblock4_denselayer1_concat1 = 29992704,  /* [544,7,7] */
-    X_features_denseblock4_denselayer2_relu1 = 29920576,  /* [544,7,7] */
-    D_features_denseblock4_denselayer2_relu1 = 30025632,  /* [544,7,7] */
-    X_features_denseblock4_denselayer2_conv1 = 29947232,  /* [128,7,7] */
-    D_features_denseblock4_denselayer2_conv1 = 30019360,  /* [128,7,7] */
-    X_features_denseblock4_denselayer2_relu2 = 29953504,  /* [128,7,7] */
-    D_features_denseblock4_denselayer2_relu2 = 29959776,  /* [128,7,7] */
-    X_features_denseblock4_denselayer2_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer2_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer2_conv2 = 29992704,  /* 56448 floats */
-    TB_features_denseblock4_denselayer2_conv2 = 30019360,  /* 56448 floats */
-    X_features_denseblock4_denselayer2_concat1 = 29992704,  /* [576,7,7] */
-    D_features_denseblock4_denselayer2_concat1 = 30055424,  /* [576,7,7] */
-    X_features_denseblock4_denselayer3_relu1 = 30020928,  /* [576,7,7] */
-    D_features_denseblock4_denselayer3_relu1 = 30096192,  /* [576,7,7] */
-    X_features_denseblock4_denselayer3_conv1 = 29959776,  /* [128,7,7] */
-    D_features_denseblock4_denselayer3_conv1 = 30089920,  /* [128,7,7] */
-    X_features_denseblock4_denselayer3_relu2 = 30049152,  /* [128,7,7] */
-    D_features_denseblock4_denselayer3_relu2 = 30083648,  /* [128,7,7] */
-    X_features_denseblock4_denselayer3_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer3_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer3_conv2 = 30055424,  /* 56448 floats */
-    TB_features_denseblock4_denselayer3_conv2 = 30089920,  /* 56448 floats */
-    X_features_denseblock4_denselayer3_concat1 = 30055424,  /* [608,7,7] */
-    D_features_denseblock4_denselayer3_concat1 = 30127552,  /* [608,7,7] */
-    X_features_denseblock4_denselayer4_relu1 = 30085216,  /* [608,7,7] */
-    D_features_denseblock4_denselayer4_relu1 = 30169888,  /* [608,7,7] */
-    X_features_denseblock4_denselayer4_conv1 = 30115008,  /* [128,7,7] */
-    D_features_denseblock4_denselayer4_conv1 = 30163616,  /* [128,7,7] */
-    X_features_denseblock4_denselayer4_relu2 = 30121280,  /* [128,7,7] */
-    D_features_denseblock4_denselayer4_relu2 = 30157344,  /* [128,7,7] */
-    X_features_denseblock4_denselayer4_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer4_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer4_conv2 = 30127552,  /* 56448 floats */
-    TB_features_denseblock4_denselayer4_conv2 = 30163616,  /* 56448 floats */
-    X_features_denseblock4_denselayer4_concat1 = 30127552,  /* [640,7,7] */
-    D_features_denseblock4_denselayer4_concat1 = 30202816,  /* [640,7,7] */
-    X_features_denseblock4_denselayer5_relu1 = 30158912,  /* [640,7,7] */
-    D_features_denseblock4_denselayer5_relu1 = 30246720,  /* [640,7,7] */
-    X_features_denseblock4_denselayer5_conv1 = 30190272,  /* [128,7,7] */
-    D_features_denseblock4_denselayer5_conv1 = 30240448,  /* [128,7,7] */
-    X_features_denseblock4_denselayer5_relu2 = 30196544,  /* [128,7,7] */
-    D_features_denseblock4_denselayer5_relu2 = 30234176,  /* [128,7,7] */
-    X_features_denseblock4_denselayer5_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer5_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer5_conv2 = 30202816,  /* 56448 floats */
-    TB_features_denseblock4_denselayer5_conv2 = 30240448,  /* 56448 floats */
-    X_features_denseblock4_denselayer5_concat1 = 30202816,  /* [672,7,7] */
-    D_features_denseblock4_denselayer5_concat1 = 30281216,  /* [672,7,7] */
-    X_features_denseblock4_denselayer6_relu1 = 30235744,  /* [672,7,7] */
-    D_features_denseblock4_denselayer6_relu1 = 30326688,  /* [672,7,7] */
-    X_features_denseblock4_denselayer6_conv1 = 30268672,  /* [128,7,7] */
-    D_features_denseblock4_denselayer6_conv1 = 30320416,  /* [128,7,7] */
-    X_features_denseblock4_denselayer6_relu2 = 30274944,  /* [128,7,7] */
-    D_features_denseblock4_denselayer6_relu2 = 30314144,  /* [128,7,7] */
-    X_features_denseblock4_denselayer6_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer6_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer6_conv2 = 30281216,  /* 56448 floats */
-    TB_features_denseblock4_denselayer6_conv2 = 30320416,  /* 56448 floats */
-    X_features_denseblock4_denselayer6_concat1 = 30281216,  /* [704,7,7] */
-    D_features_denseblock4_denselayer6_concat1 = 30362752,  /* [704,7,7] */
-    X_features_denseblock4_denselayer7_relu1 = 30315712,  /* [704,7,7] */
-    D_features_denseblock4_denselayer7_relu1 = 30409792,  /* [704,7,7] */
-    X_features_denseblock4_denselayer7_conv1 = 30350208,  /* [128,7,7] */
-    D_features_denseblock4_denselayer7_conv1 = 30403520,  /* [128,7,7] */
-    X_features_denseblock4_denselayer7_relu2 = 30356480,  /* [128,7,7] */
-    D_features_denseblock4_denselayer7_relu2 = 30397248,  /* [128,7,7] */
-    X_features_denseblock4_denselayer7_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer7_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer7_conv2 = 30362752,  /* 56448 floats */
-    TB_features_denseblock4_denselayer7_conv2 = 30403520,  /* 56448 floats */
-    X_features_denseblock4_denselayer7_concat1 = 30362752,  /* [736,7,7] */
-    D_features_denseblock4_denselayer7_concat1 = 30447424,  /* [736,7,7] */
-    X_features_denseblock4_denselayer8_relu1 = 30398816,  /* [736,7,7] */
-    D_features_denseblock4_denselayer8_relu1 = 30496032,  /* [736,7,7] */
-    X_features_denseblock4_denselayer8_conv1 = 30434880,  /* [128,7,7] */
-    D_features_denseblock4_denselayer8_conv1 = 30489760,  /* [128,7,7] */
-    X_features_denseblock4_denselayer8_relu2 = 30441152,  /* [128,7,7] */
-    D_features_denseblock4_denselayer8_relu2 = 30483488,  /* [128,7,7] */
-    X_features_denseblock4_denselayer8_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer8_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer8_conv2 = 30447424,  /* 56448 floats */
-    TB_features_denseblock4_denselayer8_conv2 = 30489760,  /* 56448 floats */
-    X_features_denseblock4_denselayer8_concat1 = 30447424,  /* [768,7,7] */
-    D_features_denseblock4_denselayer8_concat1 = 30535232,  /* [768,7,7] */
-    X_features_denseblock4_denselayer9_relu1 = 30485056,  /* [768,7,7] */
-    D_features_denseblock4_denselayer9_relu1 = 30585408,  /* [768,7,7] */
-    X_features_denseblock4_denselayer9_conv1 = 30522688,  /* [128,7,7] */
-    D_features_denseblock4_denselayer9_conv1 = 30579136,  /* [128,7,7] */
-    X_features_denseblock4_denselayer9_relu2 = 30528960,  /* [128,7,7] */
-    D_features_denseblock4_denselayer9_relu2 = 30572864,  /* [128,7,7] */
-    X_features_denseblock4_denselayer9_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer9_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer9_conv2 = 30535232,  /* 56448 floats */
-    TB_features_denseblock4_denselayer9_conv2 = 30579136,  /* 56448 floats */
-    X_features_denseblock4_denselayer9_concat1 = 30535232,  /* [800,7,7] */
-    D_features_denseblock4_denselayer9_concat1 = 30626176,  /* [800,7,7] */
-    X_features_denseblock4_denselayer10_relu1 = 30574432,  /* [800,7,7] */
-    D_features_denseblock4_denselayer10_relu1 = 30677920,  /* [800,7,7] */
-    X_features_denseblock4_denselayer10_conv1 = 30613632,  /* [128,7,7] */
-    D_features_denseblock4_denselayer10_conv1 = 30671648,  /* [128,7,7] */
-    X_features_denseblock4_denselayer10_relu2 = 30619904,  /* [128,7,7] */
-    D_features_denseblock4_denselayer10_relu2 = 30665376,  /* [128,7,7] */
-    X_features_denseblock4_denselayer10_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer10_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer10_conv2 = 30626176,  /* 56448 floats */
-    TB_features_denseblock4_denselayer10_conv2 = 30671648,  /* 56448 floats */
-    X_features_denseblock4_denselayer10_concat1 = 30626176,  /* [832,7,7] */
-    D_features_denseblock4_denselayer10_concat1 = 30720256,  /* [832,7,7] */
-    X_features_denseblock4_denselayer11_relu1 = 30666944,  /* [832,7,7] */
-    D_features_denseblock4_denselayer11_relu1 = 30773568,  /* [832,7,7] */
-    X_features_denseblock4_denselayer11_conv1 = 30707712,  /* [128,7,7] */
-    D_features_denseblock4_denselayer11_conv1 = 30767296,  /* [128,7,7] */
-    X_features_denseblock4_denselayer11_relu2 = 30713984,  /* [128,7,7] */
-    D_features_denseblock4_denselayer11_relu2 = 30761024,  /* [128,7,7] */
-    X_features_denseblock4_denselayer11_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer11_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer11_conv2 = 30720256,  /* 56448 floats */
-    TB_features_denseblock4_denselayer11_conv2 = 30767296,  /* 56448 floats */
-    X_features_denseblock4_denselayer11_concat1 = 30720256,  /* [864,7,7] */
-    D_features_denseblock4_denselayer11_concat1 = 30817472,  /* [864,7,7] */
-    X_features_denseblock4_denselayer12_relu1 = 30762592,  /* [864,7,7] */
-    D_features_denseblock4_denselayer12_relu1 = 30872352,  /* [864,7,7] */
-    X_features_denseblock4_denselayer12_conv1 = 30804928,  /* [128,7,7] */
-    D_features_denseblock4_denselayer12_conv1 = 30866080,  /* [128,7,7] */
-    X_features_denseblock4_denselayer12_relu2 = 30811200,  /* [128,7,7] */
-    D_features_denseblock4_denselayer12_relu2 = 30859808,  /* [128,7,7] */
-    X_features_denseblock4_denselayer12_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer12_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer12_conv2 = 30817472,  /* 56448 floats */
-    TB_features_denseblock4_denselayer12_conv2 = 30866080,  /* 56448 floats */
-    X_features_denseblock4_denselayer12_concat1 = 30817472,  /* [896,7,7] */
-    D_features_denseblock4_denselayer12_concat1 = 30917824,  /* [896,7,7] */
-    X_features_denseblock4_denselayer13_relu1 = 30861376,  /* [896,7,7] */
-    D_features_denseblock4_denselayer13_relu1 = 30974272,  /* [896,7,7] */
-    X_features_denseblock4_denselayer13_conv1 = 30905280,  /* [128,7,7] */
-    D_features_denseblock4_denselayer13_conv1 = 30968000,  /* [128,7,7] */
-    X_features_denseblock4_denselayer13_relu2 = 30911552,  /* [128,7,7] */
-    D_features_denseblock4_denselayer13_relu2 = 30961728,  /* [128,7,7] */
-    X_features_denseblock4_denselayer13_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer13_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer13_conv2 = 30917824,  /* 56448 floats */
-    TB_features_denseblock4_denselayer13_conv2 = 30968000,  /* 56448 floats */
-    X_features_denseblock4_denselayer13_concat1 = 30917824,  /* [928,7,7] */
-    D_features_denseblock4_denselayer13_concat1 = 31021312,  /* [928,7,7] */
-    X_features_denseblock4_denselayer14_relu1 = 30963296,  /* [928,7,7] */
-    D_features_denseblock4_denselayer14_relu1 = 31079328,  /* [928,7,7] */
-    X_features_denseblock4_denselayer14_conv1 = 31008768,  /* [128,7,7] */
-    D_features_denseblock4_denselayer14_conv1 = 31073056,  /* [128,7,7] */
-    X_features_denseblock4_denselayer14_relu2 = 31015040,  /* [128,7,7] */
-    D_features_denseblock4_denselayer14_relu2 = 31066784,  /* [128,7,7] */
-    X_features_denseblock4_denselayer14_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer14_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer14_conv2 = 31021312,  /* 56448 floats */
-    TB_features_denseblock4_denselayer14_conv2 = 31073056,  /* 56448 floats */
-    X_features_denseblock4_denselayer14_concat1 = 31021312,  /* [960,7,7] */
-    D_features_denseblock4_denselayer14_concat1 = 31127936,  /* [960,7,7] */
-    X_features_denseblock4_denselayer15_relu1 = 31068352,  /* [960,7,7] */
-    D_features_denseblock4_denselayer15_relu1 = 31187520,  /* [960,7,7] */
-    X_features_denseblock4_denselayer15_conv1 = 31115392,  /* [128,7,7] */
-    D_features_denseblock4_denselayer15_conv1 = 31181248,  /* [128,7,7] */
-    X_features_denseblock4_denselayer15_relu2 = 31121664,  /* [128,7,7] */
-    D_features_denseblock4_denselayer15_relu2 = 31174976,  /* [128,7,7] */
-    X_features_denseblock4_denselayer15_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer15_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer15_conv2 = 31127936,  /* 56448 floats */
-    TB_features_denseblock4_denselayer15_conv2 = 31181248,  /* 56448 floats */
-    X_features_denseblock4_denselayer15_concat1 = 31127936,  /* [992,7,7] */
-    D_features_denseblock4_denselayer15_concat1 = 31237696,  /* [992,7,7] */
-    X_features_denseblock4_denselayer16_relu1 = 31176544,  /* [992,7,7] */
-    D_features_denseblock4_denselayer16_relu1 = 31298848,  /* [992,7,7] */
-    X_features_denseblock4_denselayer16_conv1 = 31225152,  /* [128,7,7] */
-    D_features_denseblock4_denselayer16_conv1 = 31292576,  /* [128,7,7] */
-    X_features_denseblock4_denselayer16_relu2 = 31231424,  /* [128,7,7] */
-    D_features_denseblock4_denselayer16_relu2 = 31286304,  /* [128,7,7] */
-    X_features_denseblock4_denselayer16_conv2 = 29892352,  /* [32,7,7] */
-    D_features_denseblock4_denselayer16_conv2 = 29892352,  /* [32,7,7] */
-    T_features_denseblock4_denselayer16_conv2 = 31237696,  /* 56448 floats */
-    TB_features_denseblock4_denselayer16_conv2 = 31292576,  /* 56448 floats */
-    X_features_denseblock4_denselayer16_concat1 = 31237696,  /* [1024,7,7] */
-    D_features_denseblock4_denselayer16_concat1 = 31388224,  /* [1024,7,7] */
-    X_relu = 31287872,  /* [1024,7,7] */
-    D_relu = 31338048,  /* [1024,7,7] */
-    X_avgpool = 29892352,  /* [1024] */
-    D_avgpool = 29966048,  /* [1024] */
-    X_classifier = 29966048,  /* [1000] */
-    D_classifier = 31338048,  /* [1000] */
+    X_features_denseblock1_denselayer1_relu1 = 2408448,  /* [64,56,56] */
+    D_features_denseblock1_denselayer1_relu1 = 2609152,  /* [64,56,56] */
+    X_features_denseblock1_denselayer1_conv1 = 2609152,  /* [128,56,56] */
+    D_features_denseblock1_denselayer1_conv1 = 3813376,  /* [128,56,56] */
+    X_features_denseblock1_denselayer1_relu2 = 3010560,  /* [128,56,56] */
+    D_features_denseblock1_denselayer1_relu2 = 3411968,  /* [128,56,56] */
+    T_features_denseblock1_denselayer1_conv2 = 3411968,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 3813376,  /* 3612672 floats */
+    X_features_denseblock1_denselayer2_relu1 = 3411968,  /* [96,56,56] */
+    D_features_denseblock1_denselayer2_relu1 = 3713024,  /* [96,56,56] */
+    X_features_denseblock1_denselayer2_conv1 = 3713024,  /* [128,56,56] */
+    D_features_denseblock1_denselayer2_conv1 = 4917248,  /* [128,56,56] */
+    X_features_denseblock1_denselayer2_relu2 = 4114432,  /* [128,56,56] */
+    D_features_denseblock1_denselayer2_relu2 = 4515840,  /* [128,56,56] */
+    T_features_denseblock1_denselayer2_conv2 = 4515840,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 4917248,  /* 3612672 floats */
+    X_features_denseblock1_denselayer3_relu1 = 4515840,  /* [128,56,56] */
+    D_features_denseblock1_denselayer3_relu1 = 4917248,  /* [128,56,56] */
+    X_features_denseblock1_denselayer3_conv1 = 4917248,  /* [128,56,56] */
+    D_features_denseblock1_denselayer3_conv1 = 6121472,  /* [128,56,56] */
+    X_features_denseblock1_denselayer3_relu2 = 5318656,  /* [128,56,56] */
+    D_features_denseblock1_denselayer3_relu2 = 5720064,  /* [128,56,56] */
+    T_features_denseblock1_denselayer3_conv2 = 5720064,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 6121472,  /* 3612672 floats */
+    X_features_denseblock1_denselayer4_relu1 = 5720064,  /* [160,56,56] */
+    D_features_denseblock1_denselayer4_relu1 = 6221824,  /* [160,56,56] */
+    X_features_denseblock1_denselayer4_conv1 = 6221824,  /* [128,56,56] */
+    D_features_denseblock1_denselayer4_conv1 = 7426048,  /* [128,56,56] */
+    X_features_denseblock1_denselayer4_relu2 = 6623232,  /* [128,56,56] */
+    D_features_denseblock1_denselayer4_relu2 = 7024640,  /* [128,56,56] */
+    T_features_denseblock1_denselayer4_conv2 = 7024640,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 7426048,  /* 3612672 floats */
+    X_features_denseblock1_denselayer5_relu1 = 7024640,  /* [192,56,56] */
+    D_features_denseblock1_denselayer5_relu1 = 7626752,  /* [192,56,56] */
+    X_features_denseblock1_denselayer5_conv1 = 7626752,  /* [128,56,56] */
+    D_features_denseblock1_denselayer5_conv1 = 8830976,  /* [128,56,56] */
+    X_features_denseblock1_denselayer5_relu2 = 8028160,  /* [128,56,56] */
+    D_features_denseblock1_denselayer5_relu2 = 8429568,  /* [128,56,56] */
+    T_features_denseblock1_denselayer5_conv2 = 8429568,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 12744704,  /* 3612672 floats */
+    X_features_denseblock1_denselayer6_relu1 = 8429568,  /* [224,56,56] */
+    D_features_denseblock1_denselayer6_relu1 = 9132032,  /* [224,56,56] */
+    X_features_denseblock1_denselayer6_conv1 = 9132032,  /* [128,56,56] */
+    D_features_denseblock1_denselayer6_conv1 = 10336256,  /* [128,56,56] */
+    X_features_denseblock1_denselayer6_relu2 = 9533440,  /* [128,56,56] */
+    D_features_denseblock1_denselayer6_relu2 = 9934848,  /* [128,56,56] */
+    T_features_denseblock1_denselayer6_conv2 = 9934848,  /* 3612672 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 12744704,  /* 3612672 floats */
+    X_features_denseblock1_denselayer6_concat1 = 1605632,  /* [256,56,56] */
+    D_features_denseblock1_denselayer6_concat1 = 11941888,  /* [256,56,56] */
+    X_features_transition1_relu = 9934848,  /* [256,56,56] */
+    D_features_transition1_relu = 11139072,  /* [256,56,56] */
+    X_features_transition1_conv = 10737664,  /* [128,56,56] */
+    D_features_transition1_conv = 10737664,  /* [128,56,56] */
+    X_features_denseblock2_denselayer1_relu1 = 10737664,  /* [128,28,28] */
+    D_features_denseblock2_denselayer1_relu1 = 10838016,  /* [128,28,28] */
+    X_features_denseblock2_denselayer1_conv1 = 10838016,  /* [128,28,28] */
+    D_features_denseblock2_denselayer1_conv1 = 11540480,  /* [128,28,28] */
+    X_features_denseblock2_denselayer1_relu2 = 10938368,  /* [128,28,28] */
+    D_features_denseblock2_denselayer1_relu2 = 11038720,  /* [128,28,28] */
+    T_features_denseblock2_denselayer1_conv2 = 11540480,  /* 903168 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 11540480,  /* 903168 floats */
+    X_features_denseblock2_denselayer2_relu1 = 11540480,  /* [160,28,28] */
+    D_features_denseblock2_denselayer2_relu1 = 11665920,  /* [160,28,28] */
+    X_features_denseblock2_denselayer2_conv1 = 11038720,  /* [128,28,28] */
+    D_features_denseblock2_denselayer2_conv1 = 11866624,  /* [128,28,28] */
+    X_features_denseblock2_denselayer2_relu2 = 11665920,  /* [128,28,28] */
+    D_features_denseblock2_denselayer2_relu2 = 11766272,  /* [128,28,28] */
+    T_features_denseblock2_denselayer2_conv2 = 11766272,  /* 903168 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 11866624,  /* 903168 floats */
+    X_features_denseblock2_denselayer3_relu1 = 11766272,  /* [192,28,28] */
+    D_features_denseblock2_denselayer3_relu1 = 11916800,  /* [192,28,28] */
+    X_features_denseblock2_denselayer3_conv1 = 11916800,  /* [128,28,28] */
+    D_features_denseblock2_denselayer3_conv1 = 12217856,  /* [128,28,28] */
+    X_features_denseblock2_denselayer3_relu2 = 12017152,  /* [128,28,28] */
+    D_features_denseblock2_denselayer3_relu2 = 12117504,  /* [128,28,28] */
+    T_features_denseblock2_denselayer3_conv2 = 12117504,  /* 903168 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 12217856,  /* 903168 floats */
+    X_features_denseblock2_denselayer4_relu1 = 12117504,  /* [224,28,28] */
+    D_features_denseblock2_denselayer4_relu1 = 12293120,  /* [224,28,28] */
+    X_features_denseblock2_denselayer4_conv1 = 12293120,  /* [128,28,28] */
+    D_features_denseblock2_denselayer4_conv1 = 12594176,  /* [128,28,28] */
+    X_features_denseblock2_denselayer4_relu2 = 12393472,  /* [128,28,28] */
+    D_features_denseblock2_denselayer4_relu2 = 12493824,  /* [128,28,28] */
+    T_features_denseblock2_denselayer4_conv2 = 12493824,  /* 903168 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 12594176,  /* 903168 floats */
+    X_features_denseblock2_denselayer5_relu1 = 12493824,  /* [256,28,28] */
+    D_features_denseblock2_denselayer5_relu1 = 12694528,  /* [256,28,28] */
+    X_features_denseblock2_denselayer5_conv1 = 12694528,  /* [128,28,28] */
+    D_features_denseblock2_denselayer5_conv1 = 12995584,  /* [128,28,28] */
+    X_features_denseblock2_denselayer5_relu2 = 12794880,  /* [128,28,28] */
+    D_features_denseblock2_denselayer5_relu2 = 12895232,  /* [128,28,28] */
+    T_features_denseblock2_denselayer5_conv2 = 12895232,  /* 903168 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 12995584,  /* 903168 floats */
+    X_features_denseblock2_denselayer6_relu1 = 12895232,  /* [288,28,28] */
+    D_features_denseblock2_denselayer6_relu1 = 13121024,  /* [288,28,28] */
+    X_features_denseblock2_denselayer6_conv1 = 13121024,  /* [128,28,28] */
+    D_features_denseblock2_denselayer6_conv1 = 13422080,  /* [128,28,28] */
+    X_features_denseblock2_denselayer6_relu2 = 13221376,  /* [128,28,28] */
+    D_features_denseblock2_denselayer6_relu2 = 13321728,  /* [128,28,28] */
+    T_features_denseblock2_denselayer6_conv2 = 13321728,  /* 903168 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 13422080,  /* 903168 floats */
+    X_features_denseblock2_denselayer7_relu1 = 13321728,  /* [320,28,28] */
+    D_features_denseblock2_denselayer7_relu1 = 13572608,  /* [320,28,28] */
+    X_features_denseblock2_denselayer7_conv1 = 13572608,  /* [128,28,28] */
+    D_features_denseblock2_denselayer7_conv1 = 13873664,  /* [128,28,28] */
+    X_features_denseblock2_denselayer7_relu2 = 13672960,  /* [128,28,28] */
+    D_features_denseblock2_denselayer7_relu2 = 13773312,  /* [128,28,28] */
+    T_features_denseblock2_denselayer7_conv2 = 13773312,  /* 903168 floats */
+    TB_features_denseblock2_denselayer7_conv2 = 13873664,  /* 903168 floats */
+    X_features_denseblock2_denselayer8_relu1 = 13773312,  /* [352,28,28] */
+    D_features_denseblock2_denselayer8_relu1 = 14049280,  /* [352,28,28] */
+    X_features_denseblock2_denselayer8_conv1 = 14049280,  /* [128,28,28] */
+    D_features_denseblock2_denselayer8_conv1 = 14350336,  /* [128,28,28] */
+    X_features_denseblock2_denselayer8_relu2 = 14149632,  /* [128,28,28] */
+    D_features_denseblock2_denselayer8_relu2 = 14249984,  /* [128,28,28] */
+    T_features_denseblock2_denselayer8_conv2 = 14249984,  /* 903168 floats */
+    TB_features_denseblock2_denselayer8_conv2 = 14350336,  /* 903168 floats */
+    X_features_denseblock2_denselayer9_relu1 = 14249984,  /* [384,28,28] */
+    D_features_denseblock2_denselayer9_relu1 = 14551040,  /* [384,28,28] */
+    X_features_denseblock2_denselayer9_conv1 = 14551040,  /* [128,28,28] */
+    D_features_denseblock2_denselayer9_conv1 = 14852096,  /* [128,28,28] */
+    X_features_denseblock2_denselayer9_relu2 = 14651392,  /* [128,28,28] */
+    D_features_denseblock2_denselayer9_relu2 = 14751744,  /* [128,28,28] */
+    T_features_denseblock2_denselayer9_conv2 = 14751744,  /* 903168 floats */
+    TB_features_denseblock2_denselayer9_conv2 = 14852096,  /* 903168 floats */
+    X_features_denseblock2_denselayer10_relu1 = 14751744,  /* [416,28,28] */
+    D_features_denseblock2_denselayer10_relu1 = 15479296,  /* [416,28,28] */
+    X_features_denseblock2_denselayer10_conv1 = 15077888,  /* [128,28,28] */
+    D_features_denseblock2_denselayer10_conv1 = 15378944,  /* [128,28,28] */
+    X_features_denseblock2_denselayer10_relu2 = 15178240,  /* [128,28,28] */
+    D_features_denseblock2_denselayer10_relu2 = 15278592,  /* [128,28,28] */
+    T_features_denseblock2_denselayer10_conv2 = 15278592,  /* 903168 floats */
+    TB_features_denseblock2_denselayer10_conv2 = 15378944,  /* 903168 floats */
+    X_features_denseblock2_denselayer11_relu1 = 15278592,  /* [448,28,28] */
+    D_features_denseblock2_denselayer11_relu1 = 16031232,  /* [448,28,28] */
+    X_features_denseblock2_denselayer11_conv1 = 15629824,  /* [128,28,28] */
+    D_features_denseblock2_denselayer11_conv1 = 15930880,  /* [128,28,28] */
+    X_features_denseblock2_denselayer11_relu2 = 15730176,  /* [128,28,28] */
+    D_features_denseblock2_denselayer11_relu2 = 15830528,  /* [128,28,28] */
+    T_features_denseblock2_denselayer11_conv2 = 15830528,  /* 903168 floats */
+    TB_features_denseblock2_denselayer11_conv2 = 15930880,  /* 903168 floats */
+    X_features_denseblock2_denselayer12_relu1 = 15830528,  /* [480,28,28] */
+    D_features_denseblock2_denselayer12_relu1 = 16608256,  /* [480,28,28] */
+    X_features_denseblock2_denselayer12_conv1 = 16206848,  /* [128,28,28] */
+    D_features_denseblock2_denselayer12_conv1 = 16507904,  /* [128,28,28] */
+    X_features_denseblock2_denselayer12_relu2 = 16307200,  /* [128,28,28] */
+    D_features_denseblock2_denselayer12_relu2 = 16407552,  /* [128,28,28] */
+    T_features_denseblock2_denselayer12_conv2 = 16407552,  /* 903168 floats */
+    TB_features_denseblock2_denselayer12_conv2 = 16507904,  /* 903168 floats */
+    X_features_denseblock2_denselayer12_concat1 = 11139072,  /* [512,28,28] */
+    D_features_denseblock2_denselayer12_concat1 = 17411072,  /* [512,28,28] */
+    X_features_transition2_relu = 16407552,  /* [512,28,28] */
+    D_features_transition2_relu = 17009664,  /* [512,28,28] */
+    X_features_transition2_conv = 16808960,  /* [256,28,28] */
+    D_features_transition2_conv = 16808960,  /* [256,28,28] */
+    X_features_denseblock3_denselayer1_relu1 = 16808960,  /* [256,14,14] */
+    D_features_denseblock3_denselayer1_relu1 = 16859136,  /* [256,14,14] */
+    X_features_denseblock3_denselayer1_conv1 = 16859136,  /* [128,14,14] */
+    D_features_denseblock3_denselayer1_conv1 = 16934400,  /* [128,14,14] */
+    X_features_denseblock3_denselayer1_relu2 = 16884224,  /* [128,14,14] */
+    D_features_denseblock3_denselayer1_relu2 = 16909312,  /* [128,14,14] */
+    T_features_denseblock3_denselayer1_conv2 = 17210368,  /* 225792 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 17210368,  /* 225792 floats */
+    X_features_denseblock3_denselayer2_relu1 = 16909312,  /* [288,14,14] */
+    D_features_denseblock3_denselayer2_relu1 = 17285632,  /* [288,14,14] */
+    X_features_denseblock3_denselayer2_conv1 = 16965760,  /* [128,14,14] */
+    D_features_denseblock3_denselayer2_conv1 = 17260544,  /* [128,14,14] */
+    X_features_denseblock3_denselayer2_relu2 = 17210368,  /* [128,14,14] */
+    D_features_denseblock3_denselayer2_relu2 = 17235456,  /* [128,14,14] */
+    T_features_denseblock3_denselayer2_conv2 = 17235456,  /* 225792 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 17260544,  /* 225792 floats */
+    X_features_denseblock3_denselayer3_relu1 = 17235456,  /* [320,14,14] */
+    D_features_denseblock3_denselayer3_relu1 = 17298176,  /* [320,14,14] */
+    X_features_denseblock3_denselayer3_conv1 = 17298176,  /* [128,14,14] */
+    D_features_denseblock3_denselayer3_conv1 = 17373440,  /* [128,14,14] */
+    X_features_denseblock3_denselayer3_relu2 = 17323264,  /* [128,14,14] */
+    D_features_denseblock3_denselayer3_relu2 = 17348352,  /* [128,14,14] */
+    T_features_denseblock3_denselayer3_conv2 = 17348352,  /* 225792 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 17373440,  /* 225792 floats */
+    X_features_denseblock3_denselayer4_relu1 = 17348352,  /* [352,14,14] */
+    D_features_denseblock3_denselayer4_relu1 = 17417344,  /* [352,14,14] */
+    X_features_denseblock3_denselayer4_conv1 = 17417344,  /* [128,14,14] */
+    D_features_denseblock3_denselayer4_conv1 = 17492608,  /* [128,14,14] */
+    X_features_denseblock3_denselayer4_relu2 = 17442432,  /* [128,14,14] */
+    D_features_denseblock3_denselayer4_relu2 = 17467520,  /* [128,14,14] */
+    T_features_denseblock3_denselayer4_conv2 = 17467520,  /* 225792 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 17492608,  /* 225792 floats */
+    X_features_denseblock3_denselayer5_relu1 = 17467520,  /* [384,14,14] */
+    D_features_denseblock3_denselayer5_relu1 = 17542784,  /* [384,14,14] */
+    X_features_denseblock3_denselayer5_conv1 = 17542784,  /* [128,14,14] */
+    D_features_denseblock3_denselayer5_conv1 = 17618048,  /* [128,14,14] */
+    X_features_denseblock3_denselayer5_relu2 = 17567872,  /* [128,14,14] */
+    D_features_denseblock3_denselayer5_relu2 = 17592960,  /* [128,14,14] */
+    T_features_denseblock3_denselayer5_conv2 = 17592960,  /* 225792 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 17618048,  /* 225792 floats */
+    X_features_denseblock3_denselayer6_relu1 = 17592960,  /* [416,14,14] */
+    D_features_denseblock3_denselayer6_relu1 = 17774848,  /* [416,14,14] */
+    X_features_denseblock3_denselayer6_conv1 = 17674496,  /* [128,14,14] */
+    D_features_denseblock3_denselayer6_conv1 = 17749760,  /* [128,14,14] */
+    X_features_denseblock3_denselayer6_relu2 = 17699584,  /* [128,14,14] */
+    D_features_denseblock3_denselayer6_relu2 = 17724672,  /* [128,14,14] */
+    T_features_denseblock3_denselayer6_conv2 = 17724672,  /* 225792 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 17749760,  /* 225792 floats */
+    X_features_denseblock3_denselayer7_relu1 = 17724672,  /* [448,14,14] */
+    D_features_denseblock3_denselayer7_relu1 = 17912832,  /* [448,14,14] */
+    X_features_denseblock3_denselayer7_conv1 = 17812480,  /* [128,14,14] */
+    D_features_denseblock3_denselayer7_conv1 = 17887744,  /* [128,14,14] */
+    X_features_denseblock3_denselayer7_relu2 = 17837568,  /* [128,14,14] */
+    D_features_denseblock3_denselayer7_relu2 = 17862656,  /* [128,14,14] */
+    T_features_denseblock3_denselayer7_conv2 = 17862656,  /* 225792 floats */
+    TB_features_denseblock3_denselayer7_conv2 = 17887744,  /* 225792 floats */
+    X_features_denseblock3_denselayer8_relu1 = 17862656,  /* [480,14,14] */
+    D_features_denseblock3_denselayer8_relu1 = 18057088,  /* [480,14,14] */
+    X_features_denseblock3_denselayer8_conv1 = 17956736,  /* [128,14,14] */
+    D_features_denseblock3_denselayer8_conv1 = 18032000,  /* [128,14,14] */
+    X_features_denseblock3_denselayer8_relu2 = 17981824,  /* [128,14,14] */
+    D_features_denseblock3_denselayer8_relu2 = 18006912,  /* [128,14,14] */
+    T_features_denseblock3_denselayer8_conv2 = 18006912,  /* 225792 floats */
+    TB_features_denseblock3_denselayer8_conv2 = 18032000,  /* 225792 floats */
+    X_features_denseblock3_denselayer9_relu1 = 18006912,  /* [512,14,14] */
+    D_features_denseblock3_denselayer9_relu1 = 18207616,  /* [512,14,14] */
+    X_features_denseblock3_denselayer9_conv1 = 18107264,  /* [128,14,14] */
+    D_features_denseblock3_denselayer9_conv1 = 18182528,  /* [128,14,14] */
+    X_features_denseblock3_denselayer9_relu2 = 18132352,  /* [128,14,14] */
+    D_features_denseblock3_denselayer9_relu2 = 18157440,  /* [128,14,14] */
+    T_features_denseblock3_denselayer9_conv2 = 18157440,  /* 225792 floats */
+    TB_features_denseblock3_denselayer9_conv2 = 18182528,  /* 225792 floats */
+    X_features_denseblock3_denselayer10_relu1 = 18157440,  /* [544,14,14] */
+    D_features_denseblock3_denselayer10_relu1 = 18364416,  /* [544,14,14] */
+    X_features_denseblock3_denselayer10_conv1 = 18264064,  /* [128,14,14] */
+    D_features_denseblock3_denselayer10_conv1 = 18339328,  /* [128,14,14] */
+    X_features_denseblock3_denselayer10_relu2 = 18289152,  /* [128,14,14] */
+    D_features_denseblock3_denselayer10_relu2 = 18314240,  /* [128,14,14] */
+    T_features_denseblock3_denselayer10_conv2 = 18314240,  /* 225792 floats */
+    TB_features_denseblock3_denselayer10_conv2 = 18339328,  /* 225792 floats */
+    X_features_denseblock3_denselayer11_relu1 = 18314240,  /* [576,14,14] */
+    D_features_denseblock3_denselayer11_relu1 = 18527488,  /* [576,14,14] */
+    X_features_denseblock3_denselayer11_conv1 = 18427136,  /* [128,14,14] */
+    D_features_denseblock3_denselayer11_conv1 = 18502400,  /* [128,14,14] */
+    X_features_denseblock3_denselayer11_relu2 = 18452224,  /* [128,14,14] */
+    D_features_denseblock3_denselayer11_relu2 = 18477312,  /* [128,14,14] */
+    T_features_denseblock3_denselayer11_conv2 = 18477312,  /* 225792 floats */
+    TB_features_denseblock3_denselayer11_conv2 = 18502400,  /* 225792 floats */
+    X_features_denseblock3_denselayer12_relu1 = 18477312,  /* [608,14,14] */
+    D_features_denseblock3_denselayer12_relu1 = 18696832,  /* [608,14,14] */
+    X_features_denseblock3_denselayer12_conv1 = 18596480,  /* [128,14,14] */
+    D_features_denseblock3_denselayer12_conv1 = 18671744,  /* [128,14,14] */
+    X_features_denseblock3_denselayer12_relu2 = 18621568,  /* [128,14,14] */
+    D_features_denseblock3_denselayer12_relu2 = 18646656,  /* [128,14,14] */
+    T_features_denseblock3_denselayer12_conv2 = 18646656,  /* 225792 floats */
+    TB_features_denseblock3_denselayer12_conv2 = 18671744,  /* 225792 floats */
+    X_features_denseblock3_denselayer13_relu1 = 18646656,  /* [640,14,14] */
+    D_features_denseblock3_denselayer13_relu1 = 18872448,  /* [640,14,14] */
+    X_features_denseblock3_denselayer13_conv1 = 18772096,  /* [128,14,14] */
+    D_features_denseblock3_denselayer13_conv1 = 18847360,  /* [128,14,14] */
+    X_features_denseblock3_denselayer13_relu2 = 18797184,  /* [128,14,14] */
+    D_features_denseblock3_denselayer13_relu2 = 18822272,  /* [128,14,14] */
+    T_features_denseblock3_denselayer13_conv2 = 18822272,  /* 225792 floats */
+    TB_features_denseblock3_denselayer13_conv2 = 18847360,  /* 225792 floats */
+    X_features_denseblock3_denselayer14_relu1 = 18822272,  /* [672,14,14] */
+    D_features_denseblock3_denselayer14_relu1 = 19054336,  /* [672,14,14] */
+    X_features_denseblock3_denselayer14_conv1 = 18953984,  /* [128,14,14] */
+    D_features_denseblock3_denselayer14_conv1 = 19029248,  /* [128,14,14] */
+    X_features_denseblock3_denselayer14_relu2 = 18979072,  /* [128,14,14] */
+    D_features_denseblock3_denselayer14_relu2 = 19004160,  /* [128,14,14] */
+    T_features_denseblock3_denselayer14_conv2 = 19004160,  /* 225792 floats */
+    TB_features_denseblock3_denselayer14_conv2 = 19029248,  /* 225792 floats */
+    X_features_denseblock3_denselayer15_relu1 = 19004160,  /* [704,14,14] */
+    D_features_denseblock3_denselayer15_relu1 = 19242496,  /* [704,14,14] */
+    X_features_denseblock3_denselayer15_conv1 = 19142144,  /* [128,14,14] */
+    D_features_denseblock3_denselayer15_conv1 = 19217408,  /* [128,14,14] */
+    X_features_denseblock3_denselayer15_relu2 = 19167232,  /* [128,14,14] */
+    D_features_denseblock3_denselayer15_relu2 = 19192320,  /* [128,14,14] */
+    T_features_denseblock3_denselayer15_conv2 = 19192320,  /* 225792 floats */
+    TB_features_denseblock3_denselayer15_conv2 = 19217408,  /* 225792 floats */
+    X_features_denseblock3_denselayer16_relu1 = 19192320,  /* [736,14,14] */
+    D_features_denseblock3_denselayer16_relu1 = 19436928,  /* [736,14,14] */
+    X_features_denseblock3_denselayer16_conv1 = 19336576,  /* [128,14,14] */
+    D_features_denseblock3_denselayer16_conv1 = 19411840,  /* [128,14,14] */
+    X_features_denseblock3_denselayer16_relu2 = 19361664,  /* [128,14,14] */
+    D_features_denseblock3_denselayer16_relu2 = 19386752,  /* [128,14,14] */
+    T_features_denseblock3_denselayer16_conv2 = 19386752,  /* 225792 floats */
+    TB_features_denseblock3_denselayer16_conv2 = 19411840,  /* 225792 floats */
+    X_features_denseblock3_denselayer17_relu1 = 19386752,  /* [768,14,14] */
+    D_features_denseblock3_denselayer17_relu1 = 19637632,  /* [768,14,14] */
+    X_features_denseblock3_denselayer17_conv1 = 19537280,  /* [128,14,14] */
+    D_features_denseblock3_denselayer17_conv1 = 19612544,  /* [128,14,14] */
+    X_features_denseblock3_denselayer17_relu2 = 19562368,  /* [128,14,14] */
+    D_features_denseblock3_denselayer17_relu2 = 19587456,  /* [128,14,14] */
+    T_features_denseblock3_denselayer17_conv2 = 19587456,  /* 225792 floats */
+    TB_features_denseblock3_denselayer17_conv2 = 19612544,  /* 225792 floats */
+    X_features_denseblock3_denselayer18_relu1 = 19587456,  /* [800,14,14] */
+    D_features_denseblock3_denselayer18_relu1 = 19844608,  /* [800,14,14] */
+    X_features_denseblock3_denselayer18_conv1 = 19744256,  /* [128,14,14] */
+    D_features_denseblock3_denselayer18_conv1 = 19819520,  /* [128,14,14] */
+    X_features_denseblock3_denselayer18_relu2 = 19769344,  /* [128,14,14] */
+    D_features_denseblock3_denselayer18_relu2 = 19794432,  /* [128,14,14] */
+    T_features_denseblock3_denselayer18_conv2 = 19794432,  /* 225792 floats */
+    TB_features_denseblock3_denselayer18_conv2 = 19819520,  /* 225792 floats */
+    X_features_denseblock3_denselayer19_relu1 = 19794432,  /* [832,14,14] */
+    D_features_denseblock3_denselayer19_relu1 = 20057856,  /* [832,14,14] */
+    X_features_denseblock3_denselayer19_conv1 = 19957504,  /* [128,14,14] */
+    D_features_denseblock3_denselayer19_conv1 = 20032768,  /* [128,14,14] */
+    X_features_denseblock3_denselayer19_relu2 = 19982592,  /* [128,14,14] */
+    D_features_denseblock3_denselayer19_relu2 = 20007680,  /* [128,14,14] */
+    T_features_denseblock3_denselayer19_conv2 = 20007680,  /* 225792 floats */
+    TB_features_denseblock3_denselayer19_conv2 = 20032768,  /* 225792 floats */
+    X_features_denseblock3_denselayer20_relu1 = 20007680,  /* [864,14,14] */
+    D_features_denseblock3_denselayer20_relu1 = 20277376,  /* [864,14,14] */
+    X_features_denseblock3_denselayer20_conv1 = 20177024,  /* [128,14,14] */
+    D_features_denseblock3_denselayer20_conv1 = 20252288,  /* [128,14,14] */
+    X_features_denseblock3_denselayer20_relu2 = 20202112,  /* [128,14,14] */
+    D_features_denseblock3_denselayer20_relu2 = 20227200,  /* [128,14,14] */
+    T_features_denseblock3_denselayer20_conv2 = 20227200,  /* 225792 floats */
+    TB_features_denseblock3_denselayer20_conv2 = 20252288,  /* 225792 floats */
+    X_features_denseblock3_denselayer21_relu1 = 20227200,  /* [896,14,14] */
+    D_features_denseblock3_denselayer21_relu1 = 20503168,  /* [896,14,14] */
+    X_features_denseblock3_denselayer21_conv1 = 20402816,  /* [128,14,14] */
+    D_features_denseblock3_denselayer21_conv1 = 20478080,  /* [128,14,14] */
+    X_features_denseblock3_denselayer21_relu2 = 20427904,  /* [128,14,14] */
+    D_features_denseblock3_denselayer21_relu2 = 20452992,  /* [128,14,14] */
+    T_features_denseblock3_denselayer21_conv2 = 20452992,  /* 225792 floats */
+    TB_features_denseblock3_denselayer21_conv2 = 20478080,  /* 225792 floats */
+    X_features_denseblock3_denselayer22_relu1 = 20452992,  /* [928,14,14] */
+    D_features_denseblock3_denselayer22_relu1 = 20735232,  /* [928,14,14] */
+    X_features_denseblock3_denselayer22_conv1 = 20634880,  /* [128,14,14] */
+    D_features_denseblock3_denselayer22_conv1 = 20710144,  /* [128,14,14] */
+    X_features_denseblock3_denselayer22_relu2 = 20659968,  /* [128,14,14] */
+    D_features_denseblock3_denselayer22_relu2 = 20685056,  /* [128,14,14] */
+    T_features_denseblock3_denselayer22_conv2 = 20685056,  /* 225792 floats */
+    TB_features_denseblock3_denselayer22_conv2 = 20710144,  /* 225792 floats */
+    X_features_denseblock3_denselayer23_relu1 = 20685056,  /* [960,14,14] */
+    D_features_denseblock3_denselayer23_relu1 = 20973568,  /* [960,14,14] */
+    X_features_denseblock3_denselayer23_conv1 = 20873216,  /* [128,14,14] */
+    D_features_denseblock3_denselayer23_conv1 = 20948480,  /* [128,14,14] */
+    X_features_denseblock3_denselayer23_relu2 = 20898304,  /* [128,14,14] */
+    D_features_denseblock3_denselayer23_relu2 = 20923392,  /* [128,14,14] */
+    T_features_denseblock3_denselayer23_conv2 = 20923392,  /* 225792 floats */
+    TB_features_denseblock3_denselayer23_conv2 = 20948480,  /* 225792 floats */
+    X_features_denseblock3_denselayer24_relu1 = 20923392,  /* [992,14,14] */
+    D_features_denseblock3_denselayer24_relu1 = 21218176,  /* [992,14,14] */
+    X_features_denseblock3_denselayer24_conv1 = 21117824,  /* [128,14,14] */
+    D_features_denseblock3_denselayer24_conv1 = 21193088,  /* [128,14,14] */
+    X_features_denseblock3_denselayer24_relu2 = 21142912,  /* [128,14,14] */
+    D_features_denseblock3_denselayer24_relu2 = 21168000,  /* [128,14,14] */
+    T_features_denseblock3_denselayer24_conv2 = 21168000,  /* 225792 floats */
+    TB_features_denseblock3_denselayer24_conv2 = 21193088,  /* 225792 floats */
+    X_features_denseblock3_denselayer24_concat1 = 17009664,  /* [1024,14,14] */
+    D_features_denseblock3_denselayer24_concat1 = 21669760,  /* [1024,14,14] */
+    X_features_transition3_relu = 21168000,  /* [1024,14,14] */
+    D_features_transition3_relu = 21469056,  /* [1024,14,14] */
+    X_features_transition3_conv = 21368704,  /* [512,14,14] */
+    D_features_transition3_conv = 21368704,  /* [512,14,14] */
+    X_features_denseblock4_denselayer1_relu1 = 21368704,  /* [512,7,7] */
+    D_features_denseblock4_denselayer1_relu1 = 21400064,  /* [512,7,7] */
+    X_features_denseblock4_denselayer1_conv1 = 16990848,  /* [128,7,7] */
+    D_features_denseblock4_denselayer1_conv1 = 21393792,  /* [128,7,7] */
+    X_features_denseblock4_denselayer1_relu2 = 16997120,  /* [128,7,7] */
+    D_features_denseblock4_denselayer1_relu2 = 17003392,  /* [128,7,7] */
+    T_features_denseblock4_denselayer1_conv2 = 21393792,  /* 56448 floats */
+    TB_features_denseblock4_denselayer1_conv2 = 21393792,  /* 56448 floats */
+    X_features_denseblock4_denselayer2_relu1 = 21393792,  /* [544,7,7] */
+    D_features_denseblock4_denselayer2_relu1 = 21439264,  /* [544,7,7] */
+    X_features_denseblock4_denselayer2_conv1 = 17003392,  /* [128,7,7] */
+    D_features_denseblock4_denselayer2_conv1 = 21432992,  /* [128,7,7] */
+    X_features_denseblock4_denselayer2_relu2 = 21420448,  /* [128,7,7] */
+    D_features_denseblock4_denselayer2_relu2 = 21426720,  /* [128,7,7] */
+    T_features_denseblock4_denselayer2_conv2 = 21519232,  /* 56448 floats */
+    TB_features_denseblock4_denselayer2_conv2 = 21519232,  /* 56448 floats */
+    X_features_denseblock4_denselayer3_relu1 = 21426720,  /* [576,7,7] */
+    D_features_denseblock4_denselayer3_relu1 = 21531776,  /* [576,7,7] */
+    X_features_denseblock4_denselayer3_conv1 = 21454944,  /* [128,7,7] */
+    D_features_denseblock4_denselayer3_conv1 = 21525504,  /* [128,7,7] */
+    X_features_denseblock4_denselayer3_relu2 = 21461216,  /* [128,7,7] */
+    D_features_denseblock4_denselayer3_relu2 = 21519232,  /* [128,7,7] */
+    T_features_denseblock4_denselayer3_conv2 = 21519232,  /* 56448 floats */
+    TB_features_denseblock4_denselayer3_conv2 = 21525504,  /* 56448 floats */
+    X_features_denseblock4_denselayer4_relu1 = 21519232,  /* [608,7,7] */
+    D_features_denseblock4_denselayer4_relu1 = 21574112,  /* [608,7,7] */
+    X_features_denseblock4_denselayer4_conv1 = 21549024,  /* [128,7,7] */
+    D_features_denseblock4_denselayer4_conv1 = 21567840,  /* [128,7,7] */
+    X_features_denseblock4_denselayer4_relu2 = 21555296,  /* [128,7,7] */
+    D_features_denseblock4_denselayer4_relu2 = 21561568,  /* [128,7,7] */
+    T_features_denseblock4_denselayer4_conv2 = 21561568,  /* 56448 floats */
+    TB_features_denseblock4_denselayer4_conv2 = 21567840,  /* 56448 floats */
+    X_features_denseblock4_denselayer5_relu1 = 21561568,  /* [640,7,7] */
+    D_features_denseblock4_denselayer5_relu1 = 21618016,  /* [640,7,7] */
+    X_features_denseblock4_denselayer5_conv1 = 21592928,  /* [128,7,7] */
+    D_features_denseblock4_denselayer5_conv1 = 21611744,  /* [128,7,7] */
+    X_features_denseblock4_denselayer5_relu2 = 21599200,  /* [128,7,7] */
+    D_features_denseblock4_denselayer5_relu2 = 21605472,  /* [128,7,7] */
+    T_features_denseblock4_denselayer5_conv2 = 21605472,  /* 56448 floats */
+    TB_features_denseblock4_denselayer5_conv2 = 21611744,  /* 56448 floats */
+    X_features_denseblock4_denselayer6_relu1 = 21605472,  /* [672,7,7] */
+    D_features_denseblock4_denselayer6_relu1 = 21663488,  /* [672,7,7] */
+    X_features_denseblock4_denselayer6_conv1 = 21638400,  /* [128,7,7] */
+    D_features_denseblock4_denselayer6_conv1 = 21657216,  /* [128,7,7] */
+    X_features_denseblock4_denselayer6_relu2 = 21644672,  /* [128,7,7] */
+    D_features_denseblock4_denselayer6_relu2 = 21650944,  /* [128,7,7] */
+    T_features_denseblock4_denselayer6_conv2 = 21650944,  /* 56448 floats */
+    TB_features_denseblock4_denselayer6_conv2 = 21657216,  /* 56448 floats */
+    X_features_denseblock4_denselayer7_relu1 = 21650944,  /* [704,7,7] */
+    D_features_denseblock4_denselayer7_relu1 = 21710528,  /* [704,7,7] */
+    X_features_denseblock4_denselayer7_conv1 = 21685440,  /* [128,7,7] */
+    D_features_denseblock4_denselayer7_conv1 = 21704256,  /* [128,7,7] */
+    X_features_denseblock4_denselayer7_relu2 = 21691712,  /* [128,7,7] */
+    D_features_denseblock4_denselayer7_relu2 = 21697984,  /* [128,7,7] */
+    T_features_denseblock4_denselayer7_conv2 = 21697984,  /* 56448 floats */
+    TB_features_denseblock4_denselayer7_conv2 = 21704256,  /* 56448 floats */
+    X_features_denseblock4_denselayer8_relu1 = 21697984,  /* [736,7,7] */
+    D_features_denseblock4_denselayer8_relu1 = 21759136,  /* [736,7,7] */
+    X_features_denseblock4_denselayer8_conv1 = 21734048,  /* [128,7,7] */
+    D_features_denseblock4_denselayer8_conv1 = 21752864,  /* [128,7,7] */
+    X_features_denseblock4_denselayer8_relu2 = 21740320,  /* [128,7,7] */
+    D_features_denseblock4_denselayer8_relu2 = 21746592,  /* [128,7,7] */
+    T_features_denseblock4_denselayer8_conv2 = 21746592,  /* 56448 floats */
+    TB_features_denseblock4_denselayer8_conv2 = 21752864,  /* 56448 floats */
+    X_features_denseblock4_denselayer9_relu1 = 21746592,  /* [768,7,7] */
+    D_features_denseblock4_denselayer9_relu1 = 21809312,  /* [768,7,7] */
+    X_features_denseblock4_denselayer9_conv1 = 21784224,  /* [128,7,7] */
+    D_features_denseblock4_denselayer9_conv1 = 21803040,  /* [128,7,7] */
+    X_features_denseblock4_denselayer9_relu2 = 21790496,  /* [128,7,7] */
+    D_features_denseblock4_denselayer9_relu2 = 21796768,  /* [128,7,7] */
+    T_features_denseblock4_denselayer9_conv2 = 21796768,  /* 56448 floats */
+    TB_features_denseblock4_denselayer9_conv2 = 21803040,  /* 56448 floats */
+    X_features_denseblock4_denselayer10_relu1 = 21796768,  /* [800,7,7] */
+    D_features_denseblock4_denselayer10_relu1 = 21861056,  /* [800,7,7] */
+    X_features_denseblock4_denselayer10_conv1 = 21835968,  /* [128,7,7] */
+    D_features_denseblock4_denselayer10_conv1 = 21854784,  /* [128,7,7] */
+    X_features_denseblock4_denselayer10_relu2 = 21842240,  /* [128,7,7] */
+    D_features_denseblock4_denselayer10_relu2 = 21848512,  /* [128,7,7] */
+    T_features_denseblock4_denselayer10_conv2 = 21848512,  /* 56448 floats */
+    TB_features_denseblock4_denselayer10_conv2 = 21854784,  /* 56448 floats */
+    X_features_denseblock4_denselayer11_relu1 = 21848512,  /* [832,7,7] */
+    D_features_denseblock4_denselayer11_relu1 = 21914368,  /* [832,7,7] */
+    X_features_denseblock4_denselayer11_conv1 = 21889280,  /* [128,7,7] */
+    D_features_denseblock4_denselayer11_conv1 = 21908096,  /* [128,7,7] */
+    X_features_denseblock4_denselayer11_relu2 = 21895552,  /* [128,7,7] */
+    D_features_denseblock4_denselayer11_relu2 = 21901824,  /* [128,7,7] */
+    T_features_denseblock4_denselayer11_conv2 = 21901824,  /* 56448 floats */
+    TB_features_denseblock4_denselayer11_conv2 = 21908096,  /* 56448 floats */
+    X_features_denseblock4_denselayer12_relu1 = 21901824,  /* [864,7,7] */
+    D_features_denseblock4_denselayer12_relu1 = 21969248,  /* [864,7,7] */
+    X_features_denseblock4_denselayer12_conv1 = 21944160,  /* [128,7,7] */
+    D_features_denseblock4_denselayer12_conv1 = 21962976,  /* [128,7,7] */
+    X_features_denseblock4_denselayer12_relu2 = 21950432,  /* [128,7,7] */
+    D_features_denseblock4_denselayer12_relu2 = 21956704,  /* [128,7,7] */
+    T_features_denseblock4_denselayer12_conv2 = 21956704,  /* 56448 floats */
+    TB_features_denseblock4_denselayer12_conv2 = 21962976,  /* 56448 floats */
+    X_features_denseblock4_denselayer13_relu1 = 21956704,  /* [896,7,7] */
+    D_features_denseblock4_denselayer13_relu1 = 22025696,  /* [896,7,7] */
+    X_features_denseblock4_denselayer13_conv1 = 22000608,  /* [128,7,7] */
+    D_features_denseblock4_denselayer13_conv1 = 22019424,  /* [128,7,7] */
+    X_features_denseblock4_denselayer13_relu2 = 22006880,  /* [128,7,7] */
+    D_features_denseblock4_denselayer13_relu2 = 22013152,  /* [128,7,7] */
+    T_features_denseblock4_denselayer13_conv2 = 22013152,  /* 56448 floats */
+    TB_features_denseblock4_denselayer13_conv2 = 22019424,  /* 56448 floats */
+    X_features_denseblock4_denselayer14_relu1 = 22013152,  /* [928,7,7] */
+    D_features_denseblock4_denselayer14_relu1 = 22083712,  /* [928,7,7] */
+    X_features_denseblock4_denselayer14_conv1 = 22058624,  /* [128,7,7] */
+    D_features_denseblock4_denselayer14_conv1 = 22077440,  /* [128,7,7] */
+    X_features_denseblock4_denselayer14_relu2 = 22064896,  /* [128,7,7] */
+    D_features_denseblock4_denselayer14_relu2 = 22071168,  /* [128,7,7] */
+    T_features_denseblock4_denselayer14_conv2 = 22071168,  /* 56448 floats */
+    TB_features_denseblock4_denselayer14_conv2 = 22077440,  /* 56448 floats */
+    X_features_denseblock4_denselayer15_relu1 = 22071168,  /* [960,7,7] */
+    D_features_denseblock4_denselayer15_relu1 = 22143296,  /* [960,7,7] */
+    X_features_denseblock4_denselayer15_conv1 = 22118208,  /* [128,7,7] */
+    D_features_denseblock4_denselayer15_conv1 = 22137024,  /* [128,7,7] */
+    X_features_denseblock4_denselayer15_relu2 = 22124480,  /* [128,7,7] */
+    D_features_denseblock4_denselayer15_relu2 = 22130752,  /* [128,7,7] */
+    T_features_denseblock4_denselayer15_conv2 = 22130752,  /* 56448 floats */
+    TB_features_denseblock4_denselayer15_conv2 = 22137024,  /* 56448 floats */
+    X_features_denseblock4_denselayer16_relu1 = 22130752,  /* [992,7,7] */
+    D_features_denseblock4_denselayer16_relu1 = 22204448,  /* [992,7,7] */
+    X_features_denseblock4_denselayer16_conv1 = 22179360,  /* [128,7,7] */
+    D_features_denseblock4_denselayer16_conv1 = 22198176,  /* [128,7,7] */
+    X_features_denseblock4_denselayer16_relu2 = 22185632,  /* [128,7,7] */
+    D_features_denseblock4_denselayer16_relu2 = 22191904,  /* [128,7,7] */
+    T_features_denseblock4_denselayer16_conv2 = 22191904,  /* 56448 floats */
+    TB_features_denseblock4_denselayer16_conv2 = 22198176,  /* 56448 floats */
+    X_features_denseblock4_denselayer16_concat1 = 21469056,  /* [1024,7,7] */
+    D_features_denseblock4_denselayer16_concat1 = 22295280,  /* [1024,7,7] */
+    X_relu = 22191904,  /* [1024,7,7] */
+    D_relu = 22245104,  /* [1024,7,7] */
+    X_avgpool = 21467488,  /* [1024] */
+    D_avgpool = 22244080,  /* [1024] */
+    X_classifier = 22242080,  /* [1000] */
+    D_classifier = 22243080,  /* [1000] */
 };
 
 /* Scratch independent of the batch size, after the per-sample region. */
@@ -2073,364 +1841,248 @@ enum {
     IX_features_conv0 = 0,  /* [64,112,112] */
     IT_features_conv0 = 802816,  /* 1843968 floats */
     IX_features_relu0 = 802816,  /* [64,112,112] */
-    IX_features_pool0 = 0,  /* [64,56,56] */
-    IX_features_denseblock1_denselayer1_relu1 = 200704,  /* [64,56,56] */
-    IX_features_denseblock1_denselayer1_conv1 = 401408,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer1_relu2 = 802816,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer1_conv2 = 200704,  /* [32,56,56] */
-    IT_features_denseblock1_denselayer1_conv2 = 1204224,  /* 3612672 floats */
-    IX_features_denseblock1_denselayer1_concat1 = 301056,  /* [96,56,56] */
-    IX_features_denseblock1_denselayer2_relu1 = 0,  /* [96,56,56] */
-    IX_features_denseblock1_denselayer2_conv1 = 602112,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer2_relu2 = 1003520,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer2_conv2 = 0,  /* [32,56,56] */
-    IT_features_denseblock1_denselayer2_conv2 = 1404928,  /* 3612672 floats */
-    IX_features_denseblock1_denselayer2_concat1 = 602112,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer3_relu1 = 0,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer3_conv1 = 1003520,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer3_relu2 = 0,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer3_conv2 = 401408,  /* [32,56,56] */
-    IT_features_denseblock1_denselayer3_conv2 = 1003520,  /* 3612672 floats */
-    IX_features_denseblock1_denselayer3_concat1 = 1003520,  /* [160,56,56] */
-    IX_features_denseblock1_denselayer4_relu1 = 0,  /* [160,56,56] */
-    IX_features_denseblock1_denselayer4_conv1 = 501760,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer4_relu2 = 0,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer4_conv2 = 401408,  /* [32,56,56] */
-    IT_features_denseblock1_denselayer4_conv2 = 1505280,  /* 3612672 floats */
-    IX_features_denseblock1_denselayer4_concat1 = 1505280,  /* [192,56,56] */
-    IX_features_denseblock1_denselayer5_relu1 = 0,  /* [192,56,56] */
-    IX_features_denseblock1_denselayer5_conv1 = 602112,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer5_relu2 = 0,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer5_conv2 = 401408,  /* [32,56,56] */
-    IT_features_denseblock1_denselayer5_conv2 = 2107392,  /* 3612672 floats */
-    IX_features_denseblock1_denselayer5_concat1 = 501760,  /* [224,56,56] */
-    IX_features_denseblock1_denselayer6_relu1 = 1204224,  /* [224,56,56] */
-    IX_features_denseblock1_denselayer6_conv1 = 0,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer6_relu2 = 1204224,  /* [128,56,56] */
-    IX_features_denseblock1_denselayer6_conv2 = 0,  /* [32,56,56] */
-    IT_features_denseblock1_denselayer6_conv2 = 1605632,  /* 3612672 floats */
-    IX_features_denseblock1_denselayer6_concat1 = 1204224,  /* [256,56,56] */
-    IX_features_transition1_relu = 0,  /* [256,56,56] */
-    IX_features_transition1_conv = 802816,  /* [128,56,56] */
-    IX_features_transition1_pool = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer1_relu1 = 100352,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer1_conv1 = 200704,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer1_relu2 = 100352,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer1_conv2 = 200704,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer1_conv2 = 225792,  /* 903168 floats */
-    IX_features_denseblock2_denselayer1_concat1 = 225792,  /* [160,28,28] */
+    IX_features_denseblock1_denselayer6_concat1 = 0,  /* [256,56,56] */
+    IX_features_denseblock1_denselayer1_relu1 = 802816,  /* [64,56,56] */
+    IX_features_denseblock1_denselayer1_conv1 = 1003520,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer1_relu2 = 1404928,  /* [128,56,56] */
+    IT_features_denseblock1_denselayer1_conv2 = 1806336,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer2_relu1 = 802816,  /* [96,56,56] */
+    IX_features_denseblock1_denselayer2_conv1 = 1103872,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer2_relu2 = 1505280,  /* [128,56,56] */
+    IT_features_denseblock1_denselayer2_conv2 = 1906688,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer3_relu1 = 802816,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_conv1 = 1204224,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer3_relu2 = 802816,  /* [128,56,56] */
+    IT_features_denseblock1_denselayer3_conv2 = 1204224,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer4_relu1 = 802816,  /* [160,56,56] */
+    IX_features_denseblock1_denselayer4_conv1 = 1304576,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer4_relu2 = 802816,  /* [128,56,56] */
+    IT_features_denseblock1_denselayer4_conv2 = 1204224,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer5_relu1 = 802816,  /* [192,56,56] */
+    IX_features_denseblock1_denselayer5_conv1 = 1404928,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer5_relu2 = 802816,  /* [128,56,56] */
+    IT_features_denseblock1_denselayer5_conv2 = 1204224,  /* 3612672 floats */
+    IX_features_denseblock1_denselayer6_relu1 = 802816,  /* [224,56,56] */
+    IX_features_denseblock1_denselayer6_conv1 = 1505280,  /* [128,56,56] */
+    IX_features_denseblock1_denselayer6_relu2 = 802816,  /* [128,56,56] */
+    IT_features_denseblock1_denselayer6_conv2 = 1204224,  /* 3612672 floats */
+    IX_features_transition1_relu = 802816,  /* [256,56,56] */
+    IX_features_transition1_conv = 0,  /* [128,56,56] */
+    IX_features_denseblock2_denselayer12_concat1 = 401408,  /* [512,28,28] */
+    IX_features_denseblock2_denselayer1_relu1 = 0,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_conv1 = 100352,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer1_relu2 = 0,  /* [128,28,28] */
+    IT_features_denseblock2_denselayer1_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [160,28,28] */
     IX_features_denseblock2_denselayer2_conv1 = 125440,  /* [128,28,28] */
     IX_features_denseblock2_denselayer2_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer2_conv2 = 100352,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer2_conv2 = 351232,  /* 903168 floats */
-    IX_features_denseblock2_denselayer2_concat1 = 351232,  /* [192,28,28] */
+    IT_features_denseblock2_denselayer2_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [192,28,28] */
     IX_features_denseblock2_denselayer3_conv1 = 150528,  /* [128,28,28] */
     IX_features_denseblock2_denselayer3_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer3_conv2 = 100352,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer3_conv2 = 501760,  /* 903168 floats */
-    IX_features_denseblock2_denselayer3_concat1 = 125440,  /* [224,28,28] */
-    IX_features_denseblock2_denselayer4_relu1 = 301056,  /* [224,28,28] */
-    IX_features_denseblock2_denselayer4_conv1 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer4_relu2 = 301056,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer4_conv2 = 0,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer4_conv2 = 401408,  /* 903168 floats */
-    IX_features_denseblock2_denselayer4_concat1 = 301056,  /* [256,28,28] */
+    IT_features_denseblock2_denselayer3_conv2 = 802816,  /* 903168 floats */
+    IX_features_denseblock2_denselayer4_relu1 = 0,  /* [224,28,28] */
+    IX_features_denseblock2_denselayer4_conv1 = 175616,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer4_relu2 = 0,  /* [128,28,28] */
+    IT_features_denseblock2_denselayer4_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [256,28,28] */
     IX_features_denseblock2_denselayer5_conv1 = 200704,  /* [128,28,28] */
     IX_features_denseblock2_denselayer5_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer5_conv2 = 100352,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer5_conv2 = 501760,  /* 903168 floats */
-    IX_features_denseblock2_denselayer5_concat1 = 501760,  /* [288,28,28] */
+    IT_features_denseblock2_denselayer5_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer6_relu1 = 0,  /* [288,28,28] */
     IX_features_denseblock2_denselayer6_conv1 = 225792,  /* [128,28,28] */
     IX_features_denseblock2_denselayer6_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer6_conv2 = 100352,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer6_conv2 = 727552,  /* 903168 floats */
-    IX_features_denseblock2_denselayer6_concat1 = 125440,  /* [320,28,28] */
-    IX_features_denseblock2_denselayer7_relu1 = 376320,  /* [320,28,28] */
-    IX_features_denseblock2_denselayer7_conv1 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer7_relu2 = 376320,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer7_conv2 = 0,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer7_conv2 = 476672,  /* 903168 floats */
-    IX_features_denseblock2_denselayer7_concat1 = 376320,  /* [352,28,28] */
+    IT_features_denseblock2_denselayer6_conv2 = 802816,  /* 903168 floats */
+    IX_features_denseblock2_denselayer7_relu1 = 0,  /* [320,28,28] */
+    IX_features_denseblock2_denselayer7_conv1 = 250880,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer7_relu2 = 0,  /* [128,28,28] */
+    IT_features_denseblock2_denselayer7_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer8_relu1 = 0,  /* [352,28,28] */
     IX_features_denseblock2_denselayer8_conv1 = 275968,  /* [128,28,28] */
     IX_features_denseblock2_denselayer8_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer8_conv2 = 100352,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer8_conv2 = 652288,  /* 903168 floats */
-    IX_features_denseblock2_denselayer8_concat1 = 652288,  /* [384,28,28] */
+    IT_features_denseblock2_denselayer8_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer9_relu1 = 0,  /* [384,28,28] */
     IX_features_denseblock2_denselayer9_conv1 = 301056,  /* [128,28,28] */
     IX_features_denseblock2_denselayer9_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer9_conv2 = 100352,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer9_conv2 = 953344,  /* 903168 floats */
-    IX_features_denseblock2_denselayer9_concat1 = 125440,  /* [416,28,28] */
-    IX_features_denseblock2_denselayer10_relu1 = 451584,  /* [416,28,28] */
-    IX_features_denseblock2_denselayer10_conv1 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer10_relu2 = 451584,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer10_conv2 = 0,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer10_conv2 = 551936,  /* 903168 floats */
-    IX_features_denseblock2_denselayer10_concat1 = 451584,  /* [448,28,28] */
+    IT_features_denseblock2_denselayer9_conv2 = 802816,  /* 903168 floats */
+    IX_features_denseblock2_denselayer10_relu1 = 0,  /* [416,28,28] */
+    IX_features_denseblock2_denselayer10_conv1 = 802816,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer10_relu2 = 0,  /* [128,28,28] */
+    IT_features_denseblock2_denselayer10_conv2 = 802816,  /* 903168 floats */
     IX_features_denseblock2_denselayer11_relu1 = 0,  /* [448,28,28] */
-    IX_features_denseblock2_denselayer11_conv1 = 351232,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer11_conv1 = 802816,  /* [128,28,28] */
     IX_features_denseblock2_denselayer11_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer11_conv2 = 100352,  /* [32,28,28] */
     IT_features_denseblock2_denselayer11_conv2 = 802816,  /* 903168 floats */
-    IX_features_denseblock2_denselayer11_concat1 = 802816,  /* [480,28,28] */
     IX_features_denseblock2_denselayer12_relu1 = 0,  /* [480,28,28] */
-    IX_features_denseblock2_denselayer12_conv1 = 376320,  /* [128,28,28] */
+    IX_features_denseblock2_denselayer12_conv1 = 802816,  /* [128,28,28] */
     IX_features_denseblock2_denselayer12_relu2 = 0,  /* [128,28,28] */
-    IX_features_denseblock2_denselayer12_conv2 = 100352,  /* [32,28,28] */
-    IT_features_denseblock2_denselayer12_conv2 = 1179136,  /* 903168 floats */
-    IX_features_denseblock2_denselayer12_concat1 = 125440,  /* [512,28,28] */
-    IX_features_transition2_relu = 526848,  /* [512,28,28] */
-    IX_features_transition2_conv = 0,  /* [256,28,28] */
-    IX_features_transition2_pool = 200704,  /* [256,14,14] */
-    IX_features_denseblock3_denselayer1_relu1 = 0,  /* [256,14,14] */
-    IX_features_denseblock3_denselayer1_conv1 = 50176,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer1_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer1_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer1_conv2 = 250880,  /* 225792 floats */
-    IX_features_denseblock3_denselayer1_concat1 = 31360,  /* [288,14,14] */
-    IX_features_denseblock3_denselayer2_relu1 = 87808,  /* [288,14,14] */
-    IX_features_denseblock3_denselayer2_conv1 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer2_relu2 = 87808,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer2_conv2 = 0,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer2_conv2 = 112896,  /* 225792 floats */
-    IX_features_denseblock3_denselayer2_concat1 = 87808,  /* [320,14,14] */
-    IX_features_denseblock3_denselayer3_relu1 = 0,  /* [320,14,14] */
-    IX_features_denseblock3_denselayer3_conv1 = 62720,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer3_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer3_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer3_conv2 = 150528,  /* 225792 floats */
-    IX_features_denseblock3_denselayer3_concat1 = 150528,  /* [352,14,14] */
-    IX_features_denseblock3_denselayer4_relu1 = 0,  /* [352,14,14] */
-    IX_features_denseblock3_denselayer4_conv1 = 68992,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer4_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer4_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer4_conv2 = 219520,  /* 225792 floats */
-    IX_features_denseblock3_denselayer4_concat1 = 31360,  /* [384,14,14] */
-    IX_features_denseblock3_denselayer5_relu1 = 106624,  /* [384,14,14] */
-    IX_features_denseblock3_denselayer5_conv1 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer5_relu2 = 106624,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer5_conv2 = 0,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer5_conv2 = 131712,  /* 225792 floats */
-    IX_features_denseblock3_denselayer5_concat1 = 106624,  /* [416,14,14] */
-    IX_features_denseblock3_denselayer6_relu1 = 0,  /* [416,14,14] */
-    IX_features_denseblock3_denselayer6_conv1 = 81536,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer6_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer6_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer6_conv2 = 188160,  /* 225792 floats */
-    IX_features_denseblock3_denselayer6_concat1 = 188160,  /* [448,14,14] */
-    IX_features_denseblock3_denselayer7_relu1 = 0,  /* [448,14,14] */
-    IX_features_denseblock3_denselayer7_conv1 = 87808,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer7_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer7_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer7_conv2 = 275968,  /* 225792 floats */
-    IX_features_denseblock3_denselayer7_concat1 = 31360,  /* [480,14,14] */
-    IX_features_denseblock3_denselayer8_relu1 = 125440,  /* [480,14,14] */
-    IX_features_denseblock3_denselayer8_conv1 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer8_relu2 = 125440,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer8_conv2 = 0,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer8_conv2 = 150528,  /* 225792 floats */
-    IX_features_denseblock3_denselayer8_concat1 = 125440,  /* [512,14,14] */
-    IX_features_denseblock3_denselayer9_relu1 = 0,  /* [512,14,14] */
-    IX_features_denseblock3_denselayer9_conv1 = 100352,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer9_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer9_conv2 = 25088,  /* [32,14,14] */
+    IT_features_denseblock2_denselayer12_conv2 = 802816,  /* 903168 floats */
+    IX_features_transition2_relu = 0,  /* [512,28,28] */
+    IX_features_transition2_conv = 401408,  /* [256,28,28] */
+    IX_features_denseblock3_denselayer24_concat1 = 0,  /* [1024,14,14] */
+    IX_features_denseblock3_denselayer1_relu1 = 200704,  /* [256,14,14] */
+    IX_features_denseblock3_denselayer1_conv1 = 250880,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer1_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer1_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer2_relu1 = 200704,  /* [288,14,14] */
+    IX_features_denseblock3_denselayer2_conv1 = 257152,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer2_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer2_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer3_relu1 = 200704,  /* [320,14,14] */
+    IX_features_denseblock3_denselayer3_conv1 = 263424,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer3_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer3_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer4_relu1 = 200704,  /* [352,14,14] */
+    IX_features_denseblock3_denselayer4_conv1 = 269696,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer4_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer4_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer5_relu1 = 200704,  /* [384,14,14] */
+    IX_features_denseblock3_denselayer5_conv1 = 275968,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer5_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer5_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer6_relu1 = 200704,  /* [416,14,14] */
+    IX_features_denseblock3_denselayer6_conv1 = 282240,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer6_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer6_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer7_relu1 = 200704,  /* [448,14,14] */
+    IX_features_denseblock3_denselayer7_conv1 = 288512,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer7_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer7_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer8_relu1 = 200704,  /* [480,14,14] */
+    IX_features_denseblock3_denselayer8_conv1 = 294784,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer8_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer8_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer9_relu1 = 200704,  /* [512,14,14] */
+    IX_features_denseblock3_denselayer9_conv1 = 301056,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer9_relu2 = 200704,  /* [128,14,14] */
     IT_features_denseblock3_denselayer9_conv2 = 225792,  /* 225792 floats */
-    IX_features_denseblock3_denselayer9_concat1 = 225792,  /* [544,14,14] */
-    IX_features_denseblock3_denselayer10_relu1 = 0,  /* [544,14,14] */
-    IX_features_denseblock3_denselayer10_conv1 = 106624,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer10_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer10_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer10_conv2 = 332416,  /* 225792 floats */
-    IX_features_denseblock3_denselayer10_concat1 = 31360,  /* [576,14,14] */
-    IX_features_denseblock3_denselayer11_relu1 = 144256,  /* [576,14,14] */
-    IX_features_denseblock3_denselayer11_conv1 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer11_relu2 = 144256,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer11_conv2 = 0,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer11_conv2 = 169344,  /* 225792 floats */
-    IX_features_denseblock3_denselayer11_concat1 = 144256,  /* [608,14,14] */
-    IX_features_denseblock3_denselayer12_relu1 = 0,  /* [608,14,14] */
-    IX_features_denseblock3_denselayer12_conv1 = 119168,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer12_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer12_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer12_conv2 = 263424,  /* 225792 floats */
-    IX_features_denseblock3_denselayer12_concat1 = 263424,  /* [640,14,14] */
-    IX_features_denseblock3_denselayer13_relu1 = 0,  /* [640,14,14] */
-    IX_features_denseblock3_denselayer13_conv1 = 125440,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer13_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer13_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer13_conv2 = 31360,  /* 225792 floats */
-    IX_features_denseblock3_denselayer13_concat1 = 31360,  /* [672,14,14] */
-    IX_features_denseblock3_denselayer14_relu1 = 163072,  /* [672,14,14] */
-    IX_features_denseblock3_denselayer14_conv1 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer14_relu2 = 163072,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer14_conv2 = 0,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer14_conv2 = 188160,  /* 225792 floats */
-    IX_features_denseblock3_denselayer14_concat1 = 163072,  /* [704,14,14] */
-    IX_features_denseblock3_denselayer15_relu1 = 0,  /* [704,14,14] */
-    IX_features_denseblock3_denselayer15_conv1 = 137984,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer15_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer15_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer15_conv2 = 301056,  /* 225792 floats */
-    IX_features_denseblock3_denselayer15_concat1 = 301056,  /* [736,14,14] */
-    IX_features_denseblock3_denselayer16_relu1 = 0,  /* [736,14,14] */
-    IX_features_denseblock3_denselayer16_conv1 = 144256,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer16_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer16_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer16_conv2 = 31360,  /* 225792 floats */
-    IX_features_denseblock3_denselayer16_concat1 = 31360,  /* [768,14,14] */
-    IX_features_denseblock3_denselayer17_relu1 = 181888,  /* [768,14,14] */
-    IX_features_denseblock3_denselayer17_conv1 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer17_relu2 = 181888,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer17_conv2 = 0,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer17_conv2 = 206976,  /* 225792 floats */
-    IX_features_denseblock3_denselayer17_concat1 = 181888,  /* [800,14,14] */
-    IX_features_denseblock3_denselayer18_relu1 = 0,  /* [800,14,14] */
-    IX_features_denseblock3_denselayer18_conv1 = 156800,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer18_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer18_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer18_conv2 = 338688,  /* 225792 floats */
-    IX_features_denseblock3_denselayer18_concat1 = 338688,  /* [832,14,14] */
-    IX_features_denseblock3_denselayer19_relu1 = 0,  /* [832,14,14] */
-    IX_features_denseblock3_denselayer19_conv1 = 163072,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer19_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer19_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer19_conv2 = 31360,  /* 225792 floats */
-    IX_features_denseblock3_denselayer19_concat1 = 31360,  /* [864,14,14] */
+    IX_features_denseblock3_denselayer10_relu1 = 200704,  /* [544,14,14] */
+    IX_features_denseblock3_denselayer10_conv1 = 307328,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer10_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer10_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer11_relu1 = 200704,  /* [576,14,14] */
+    IX_features_denseblock3_denselayer11_conv1 = 313600,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer11_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer11_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer12_relu1 = 200704,  /* [608,14,14] */
+    IX_features_denseblock3_denselayer12_conv1 = 319872,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer12_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer12_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer13_relu1 = 200704,  /* [640,14,14] */
+    IX_features_denseblock3_denselayer13_conv1 = 326144,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer13_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer13_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer14_relu1 = 200704,  /* [672,14,14] */
+    IX_features_denseblock3_denselayer14_conv1 = 332416,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer14_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer14_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer15_relu1 = 200704,  /* [704,14,14] */
+    IX_features_denseblock3_denselayer15_conv1 = 338688,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer15_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer15_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer16_relu1 = 200704,  /* [736,14,14] */
+    IX_features_denseblock3_denselayer16_conv1 = 344960,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer16_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer16_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer17_relu1 = 200704,  /* [768,14,14] */
+    IX_features_denseblock3_denselayer17_conv1 = 351232,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer17_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer17_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer18_relu1 = 200704,  /* [800,14,14] */
+    IX_features_denseblock3_denselayer18_conv1 = 357504,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer18_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer18_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer19_relu1 = 200704,  /* [832,14,14] */
+    IX_features_denseblock3_denselayer19_conv1 = 363776,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer19_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer19_conv2 = 225792,  /* 225792 floats */
     IX_features_denseblock3_denselayer20_relu1 = 200704,  /* [864,14,14] */
-    IX_features_denseblock3_denselayer20_conv1 = 0,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer20_conv1 = 370048,  /* [128,14,14] */
     IX_features_denseblock3_denselayer20_relu2 = 200704,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer20_conv2 = 0,  /* [32,14,14] */
     IT_features_denseblock3_denselayer20_conv2 = 225792,  /* 225792 floats */
-    IX_features_denseblock3_denselayer20_concat1 = 200704,  /* [896,14,14] */
-    IX_features_denseblock3_denselayer21_relu1 = 0,  /* [896,14,14] */
-    IX_features_denseblock3_denselayer21_conv1 = 175616,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer21_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer21_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer21_conv2 = 376320,  /* 225792 floats */
-    IX_features_denseblock3_denselayer21_concat1 = 376320,  /* [928,14,14] */
-    IX_features_denseblock3_denselayer22_relu1 = 0,  /* [928,14,14] */
-    IX_features_denseblock3_denselayer22_conv1 = 181888,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer22_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer22_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer22_conv2 = 31360,  /* 225792 floats */
-    IX_features_denseblock3_denselayer22_concat1 = 31360,  /* [960,14,14] */
-    IX_features_denseblock3_denselayer23_relu1 = 219520,  /* [960,14,14] */
-    IX_features_denseblock3_denselayer23_conv1 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer23_relu2 = 219520,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer23_conv2 = 0,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer23_conv2 = 244608,  /* 225792 floats */
-    IX_features_denseblock3_denselayer23_concat1 = 219520,  /* [992,14,14] */
-    IX_features_denseblock3_denselayer24_relu1 = 0,  /* [992,14,14] */
-    IX_features_denseblock3_denselayer24_conv1 = 194432,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer24_relu2 = 0,  /* [128,14,14] */
-    IX_features_denseblock3_denselayer24_conv2 = 25088,  /* [32,14,14] */
-    IT_features_denseblock3_denselayer24_conv2 = 413952,  /* 225792 floats */
-    IX_features_denseblock3_denselayer24_concat1 = 413952,  /* [1024,14,14] */
-    IX_features_transition3_relu = 0,  /* [1024,14,14] */
-    IX_features_transition3_conv = 200704,  /* [512,14,14] */
-    IX_features_transition3_pool = 0,  /* [512,7,7] */
-    IX_features_denseblock4_denselayer1_relu1 = 25088,  /* [512,7,7] */
-    IX_features_denseblock4_denselayer1_conv1 = 50176,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer1_relu2 = 25088,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer1_conv2 = 31360,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer1_conv2 = 32928,  /* 56448 floats */
-    IX_features_denseblock4_denselayer1_concat1 = 32928,  /* [544,7,7] */
+    IX_features_denseblock3_denselayer21_relu1 = 200704,  /* [896,14,14] */
+    IX_features_denseblock3_denselayer21_conv1 = 376320,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer21_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer21_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer22_relu1 = 200704,  /* [928,14,14] */
+    IX_features_denseblock3_denselayer22_conv1 = 382592,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer22_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer22_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer23_relu1 = 200704,  /* [960,14,14] */
+    IX_features_denseblock3_denselayer23_conv1 = 388864,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer23_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer23_conv2 = 225792,  /* 225792 floats */
+    IX_features_denseblock3_denselayer24_relu1 = 200704,  /* [992,14,14] */
+    IX_features_denseblock3_denselayer24_conv1 = 395136,  /* [128,14,14] */
+    IX_features_denseblock3_denselayer24_relu2 = 200704,  /* [128,14,14] */
+    IT_features_denseblock3_denselayer24_conv2 = 225792,  /* 225792 floats */
+    IX_features_transition3_relu = 200704,  /* [1024,14,14] */
+    IX_features_transition3_conv = 0,  /* [512,14,14] */
+    IX_features_denseblock4_denselayer16_concat1 = 100352,  /* [1024,7,7] */
+    IX_features_denseblock4_denselayer1_relu1 = 0,  /* [512,7,7] */
+    IX_features_denseblock4_denselayer1_conv1 = 25088,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer1_relu2 = 0,  /* [128,7,7] */
+    IT_features_denseblock4_denselayer1_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer2_relu1 = 0,  /* [544,7,7] */
     IX_features_denseblock4_denselayer2_conv1 = 26656,  /* [128,7,7] */
     IX_features_denseblock4_denselayer2_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer2_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer2_conv2 = 59584,  /* 56448 floats */
-    IX_features_denseblock4_denselayer2_concat1 = 59584,  /* [576,7,7] */
+    IT_features_denseblock4_denselayer2_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer3_relu1 = 0,  /* [576,7,7] */
     IX_features_denseblock4_denselayer3_conv1 = 28224,  /* [128,7,7] */
     IX_features_denseblock4_denselayer3_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer3_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer3_conv2 = 87808,  /* 56448 floats */
-    IX_features_denseblock4_denselayer3_concat1 = 7840,  /* [608,7,7] */
-    IX_features_denseblock4_denselayer4_relu1 = 37632,  /* [608,7,7] */
-    IX_features_denseblock4_denselayer4_conv1 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer4_relu2 = 37632,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer4_conv2 = 0,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer4_conv2 = 43904,  /* 56448 floats */
-    IX_features_denseblock4_denselayer4_concat1 = 37632,  /* [640,7,7] */
+    IT_features_denseblock4_denselayer3_conv2 = 6272,  /* 56448 floats */
+    IX_features_denseblock4_denselayer4_relu1 = 0,  /* [608,7,7] */
+    IX_features_denseblock4_denselayer4_conv1 = 29792,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer4_relu2 = 0,  /* [128,7,7] */
+    IT_features_denseblock4_denselayer4_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer5_relu1 = 0,  /* [640,7,7] */
     IX_features_denseblock4_denselayer5_conv1 = 31360,  /* [128,7,7] */
     IX_features_denseblock4_denselayer5_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer5_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer5_conv2 = 68992,  /* 56448 floats */
-    IX_features_denseblock4_denselayer5_concat1 = 68992,  /* [672,7,7] */
+    IT_features_denseblock4_denselayer5_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer6_relu1 = 0,  /* [672,7,7] */
     IX_features_denseblock4_denselayer6_conv1 = 32928,  /* [128,7,7] */
     IX_features_denseblock4_denselayer6_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer6_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer6_conv2 = 7840,  /* 56448 floats */
-    IX_features_denseblock4_denselayer6_concat1 = 7840,  /* [704,7,7] */
-    IX_features_denseblock4_denselayer7_relu1 = 42336,  /* [704,7,7] */
-    IX_features_denseblock4_denselayer7_conv1 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer7_relu2 = 42336,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer7_conv2 = 0,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer7_conv2 = 48608,  /* 56448 floats */
-    IX_features_denseblock4_denselayer7_concat1 = 42336,  /* [736,7,7] */
+    IT_features_denseblock4_denselayer6_conv2 = 6272,  /* 56448 floats */
+    IX_features_denseblock4_denselayer7_relu1 = 0,  /* [704,7,7] */
+    IX_features_denseblock4_denselayer7_conv1 = 34496,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer7_relu2 = 0,  /* [128,7,7] */
+    IT_features_denseblock4_denselayer7_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer8_relu1 = 0,  /* [736,7,7] */
     IX_features_denseblock4_denselayer8_conv1 = 36064,  /* [128,7,7] */
     IX_features_denseblock4_denselayer8_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer8_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer8_conv2 = 78400,  /* 56448 floats */
-    IX_features_denseblock4_denselayer8_concat1 = 78400,  /* [768,7,7] */
+    IT_features_denseblock4_denselayer8_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer9_relu1 = 0,  /* [768,7,7] */
     IX_features_denseblock4_denselayer9_conv1 = 37632,  /* [128,7,7] */
     IX_features_denseblock4_denselayer9_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer9_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer9_conv2 = 7840,  /* 56448 floats */
-    IX_features_denseblock4_denselayer9_concat1 = 7840,  /* [800,7,7] */
-    IX_features_denseblock4_denselayer10_relu1 = 47040,  /* [800,7,7] */
-    IX_features_denseblock4_denselayer10_conv1 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer10_relu2 = 47040,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer10_conv2 = 0,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer10_conv2 = 53312,  /* 56448 floats */
-    IX_features_denseblock4_denselayer10_concat1 = 47040,  /* [832,7,7] */
+    IT_features_denseblock4_denselayer9_conv2 = 6272,  /* 56448 floats */
+    IX_features_denseblock4_denselayer10_relu1 = 0,  /* [800,7,7] */
+    IX_features_denseblock4_denselayer10_conv1 = 39200,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer10_relu2 = 0,  /* [128,7,7] */
+    IT_features_denseblock4_denselayer10_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer11_relu1 = 0,  /* [832,7,7] */
     IX_features_denseblock4_denselayer11_conv1 = 40768,  /* [128,7,7] */
     IX_features_denseblock4_denselayer11_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer11_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer11_conv2 = 87808,  /* 56448 floats */
-    IX_features_denseblock4_denselayer11_concat1 = 87808,  /* [864,7,7] */
+    IT_features_denseblock4_denselayer11_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer12_relu1 = 0,  /* [864,7,7] */
     IX_features_denseblock4_denselayer12_conv1 = 42336,  /* [128,7,7] */
     IX_features_denseblock4_denselayer12_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer12_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer12_conv2 = 7840,  /* 56448 floats */
-    IX_features_denseblock4_denselayer12_concat1 = 7840,  /* [896,7,7] */
-    IX_features_denseblock4_denselayer13_relu1 = 51744,  /* [896,7,7] */
-    IX_features_denseblock4_denselayer13_conv1 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer13_relu2 = 51744,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer13_conv2 = 0,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer13_conv2 = 58016,  /* 56448 floats */
-    IX_features_denseblock4_denselayer13_concat1 = 51744,  /* [928,7,7] */
+    IT_features_denseblock4_denselayer12_conv2 = 6272,  /* 56448 floats */
+    IX_features_denseblock4_denselayer13_relu1 = 0,  /* [896,7,7] */
+    IX_features_denseblock4_denselayer13_conv1 = 43904,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer13_relu2 = 0,  /* [128,7,7] */
+    IT_features_denseblock4_denselayer13_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer14_relu1 = 0,  /* [928,7,7] */
     IX_features_denseblock4_denselayer14_conv1 = 45472,  /* [128,7,7] */
     IX_features_denseblock4_denselayer14_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer14_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer14_conv2 = 97216,  /* 56448 floats */
-    IX_features_denseblock4_denselayer14_concat1 = 97216,  /* [960,7,7] */
+    IT_features_denseblock4_denselayer14_conv2 = 6272,  /* 56448 floats */
     IX_features_denseblock4_denselayer15_relu1 = 0,  /* [960,7,7] */
     IX_features_denseblock4_denselayer15_conv1 = 47040,  /* [128,7,7] */
     IX_features_denseblock4_denselayer15_relu2 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer15_conv2 = 6272,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer15_conv2 = 7840,  /* 56448 floats */
-    IX_features_denseblock4_denselayer15_concat1 = 7840,  /* [992,7,7] */
-    IX_features_denseblock4_denselayer16_relu1 = 56448,  /* [992,7,7] */
-    IX_features_denseblock4_denselayer16_conv1 = 0,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer16_relu2 = 56448,  /* [128,7,7] */
-    IX_features_denseblock4_denselayer16_conv2 = 0,  /* [32,7,7] */
-    IT_features_denseblock4_denselayer16_conv2 = 62720,  /* 56448 floats */
-    IX_features_denseblock4_denselayer16_concat1 = 56448,  /* [1024,7,7] */
+    IT_features_denseblock4_denselayer15_conv2 = 6272,  /* 56448 floats */
+    IX_features_denseblock4_denselayer16_relu1 = 0,  /* [992,7,7] */
+    IX_features_denseblock4_denselayer16_conv1 = 48608,  /* [128,7,7] */
+    IX_features_denseblock4_denselayer16_relu2 = 0,  /* [128,7,7] */
+    IT_features_denseblock4_denselayer16_conv2 = 6272,  /* 56448 floats */
     IX_relu = 0,  /* [1024,7,7] */
     IX_avgpool = 50176,  /* [1024] */
     IX_classifier = 0,  /* [1000] */
@@ -2745,215 +2397,371 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + DENSENET121_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_features_conv0 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112};
-static const RtPool g_features_pool0 = {64, 112, 112, 3, 2, 1, 56, 56};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_features_conv0 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112, 150528, 802816};
+static const RtNorm g_features_norm0 = {64, 12544, 802816, 802816};
+static const RtPool g_features_pool0 = {64, 112, 112, 3, 2, 1, 56, 56, 802816, 802816};
+static const RtNorm g_features_denseblock1_denselayer1_norm1 = {64, 3136, 802816, 200704};
 static const RtConv g_features_denseblock1_denselayer1_conv1 = {64, 56, 56, 128, 1, 1, 0, 1, 56,
-    56};
+    56, 200704, 401408};
+static const RtNorm g_features_denseblock1_denselayer1_norm2 = {128, 3136, 401408, 401408};
 static const RtConv g_features_denseblock1_denselayer1_conv2 = {128, 56, 56, 32, 3, 1, 1, 1, 56,
-    56};
+    56, 401408, 802816};
+static const RtNorm g_features_denseblock1_denselayer2_norm1 = {96, 3136, 802816, 301056};
 static const RtConv g_features_denseblock1_denselayer2_conv1 = {96, 56, 56, 128, 1, 1, 0, 1, 56,
-    56};
+    56, 301056, 401408};
+static const RtNorm g_features_denseblock1_denselayer2_norm2 = {128, 3136, 401408, 401408};
 static const RtConv g_features_denseblock1_denselayer2_conv2 = {128, 56, 56, 32, 3, 1, 1, 1, 56,
-    56};
+    56, 401408, 802816};
+static const RtNorm g_features_denseblock1_denselayer3_norm1 = {128, 3136, 802816, 401408};
 static const RtConv g_features_denseblock1_denselayer3_conv1 = {128, 56, 56, 128, 1, 1, 0, 1, 56,
-    56};
+    56, 401408, 401408};
+static const RtNorm g_features_denseblock1_denselayer3_norm2 = {128, 3136, 401408, 401408};
 static const RtConv g_features_denseblock1_denselayer3_conv2 = {128, 56, 56, 32, 3, 1, 1, 1, 56,
-    56};
+    56, 401408, 802816};
+static const RtNorm g_features_denseblock1_denselayer4_norm1 = {160, 3136, 802816, 501760};
 static const RtConv g_features_denseblock1_denselayer4_conv1 = {160, 56, 56, 128, 1, 1, 0, 1, 56,
-    56};
+    56, 501760, 401408};
+static const RtNorm g_features_denseblock1_denselayer4_norm2 = {128, 3136, 401408, 401408};
 static const RtConv g_features_denseblock1_denselayer4_conv2 = {128, 56, 56, 32, 3, 1, 1, 1, 56,
-    56};
+    56, 401408, 802816};
+static const RtNorm g_features_denseblock1_denselayer5_norm1 = {192, 3136, 802816, 602112};
 static const RtConv g_features_denseblock1_denselayer5_conv1 = {192, 56, 56, 128, 1, 1, 0, 1, 56,
-    56};
+    56, 602112, 401408};
+static const RtNorm g_features_denseblock1_denselayer5_norm2 = {128, 3136, 401408, 401408};
 static const RtConv g_features_denseblock1_denselayer5_conv2 = {128, 56, 56, 32, 3, 1, 1, 1, 56,
-    56};
+    56, 401408, 802816};
+static const RtNorm g_features_denseblock1_denselayer6_norm1 = {224, 3136, 802816, 702464};
 static const RtConv g_features_denseblock1_denselayer6_conv1 = {224, 56, 56, 128, 1, 1, 0, 1, 56,
-    56};
+    56, 702464, 401408};
+static const RtNorm g_features_denseblock1_denselayer6_norm2 = {128, 3136, 401408, 401408};
 static const RtConv g_features_denseblock1_denselayer6_conv2 = {128, 56, 56, 32, 3, 1, 1, 1, 56,
-    56};
-static const RtConv g_features_transition1_conv = {256, 56, 56, 128, 1, 1, 0, 1, 56, 56};
-static const RtPool g_features_transition1_pool = {128, 56, 56, 2, 2, 0, 28, 28};
+    56, 401408, 802816};
+static const RtNorm g_features_transition1_norm = {256, 3136, 802816, 802816};
+static const RtConv g_features_transition1_conv = {256, 56, 56, 128, 1, 1, 0, 1, 56, 56, 802816,
+    401408};
+static const RtPool g_features_transition1_pool = {128, 56, 56, 2, 2, 0, 28, 28, 401408, 401408};
+static const RtNorm g_features_denseblock2_denselayer1_norm1 = {128, 784, 401408, 100352};
 static const RtConv g_features_denseblock2_denselayer1_conv1 = {128, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 100352, 100352};
+static const RtNorm g_features_denseblock2_denselayer1_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer1_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer2_norm1 = {160, 784, 401408, 125440};
 static const RtConv g_features_denseblock2_denselayer2_conv1 = {160, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 125440, 100352};
+static const RtNorm g_features_denseblock2_denselayer2_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer2_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer3_norm1 = {192, 784, 401408, 150528};
 static const RtConv g_features_denseblock2_denselayer3_conv1 = {192, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 150528, 100352};
+static const RtNorm g_features_denseblock2_denselayer3_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer3_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer4_norm1 = {224, 784, 401408, 175616};
 static const RtConv g_features_denseblock2_denselayer4_conv1 = {224, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 175616, 100352};
+static const RtNorm g_features_denseblock2_denselayer4_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer4_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer5_norm1 = {256, 784, 401408, 200704};
 static const RtConv g_features_denseblock2_denselayer5_conv1 = {256, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 200704, 100352};
+static const RtNorm g_features_denseblock2_denselayer5_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer5_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer6_norm1 = {288, 784, 401408, 225792};
 static const RtConv g_features_denseblock2_denselayer6_conv1 = {288, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 225792, 100352};
+static const RtNorm g_features_denseblock2_denselayer6_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer6_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer7_norm1 = {320, 784, 401408, 250880};
 static const RtConv g_features_denseblock2_denselayer7_conv1 = {320, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 250880, 100352};
+static const RtNorm g_features_denseblock2_denselayer7_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer7_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer8_norm1 = {352, 784, 401408, 275968};
 static const RtConv g_features_denseblock2_denselayer8_conv1 = {352, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 275968, 100352};
+static const RtNorm g_features_denseblock2_denselayer8_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer8_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer9_norm1 = {384, 784, 401408, 301056};
 static const RtConv g_features_denseblock2_denselayer9_conv1 = {384, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 301056, 100352};
+static const RtNorm g_features_denseblock2_denselayer9_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer9_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer10_norm1 = {416, 784, 401408, 326144};
 static const RtConv g_features_denseblock2_denselayer10_conv1 = {416, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 326144, 100352};
+static const RtNorm g_features_denseblock2_denselayer10_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer10_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer11_norm1 = {448, 784, 401408, 351232};
 static const RtConv g_features_denseblock2_denselayer11_conv1 = {448, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 351232, 100352};
+static const RtNorm g_features_denseblock2_denselayer11_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer11_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
+    28, 100352, 401408};
+static const RtNorm g_features_denseblock2_denselayer12_norm1 = {480, 784, 401408, 376320};
 static const RtConv g_features_denseblock2_denselayer12_conv1 = {480, 28, 28, 128, 1, 1, 0, 1, 28,
-    28};
+    28, 376320, 100352};
+static const RtNorm g_features_denseblock2_denselayer12_norm2 = {128, 784, 100352, 100352};
 static const RtConv g_features_denseblock2_denselayer12_conv2 = {128, 28, 28, 32, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_transition2_conv = {512, 28, 28, 256, 1, 1, 0, 1, 28, 28};
-static const RtPool g_features_transition2_pool = {256, 28, 28, 2, 2, 0, 14, 14};
+    28, 100352, 401408};
+static const RtNorm g_features_transition2_norm = {512, 784, 401408, 401408};
+static const RtConv g_features_transition2_conv = {512, 28, 28, 256, 1, 1, 0, 1, 28, 28, 401408,
+    200704};
+static const RtPool g_features_transition2_pool = {256, 28, 28, 2, 2, 0, 14, 14, 200704, 200704};
+static const RtNorm g_features_denseblock3_denselayer1_norm1 = {256, 196, 200704, 50176};
 static const RtConv g_features_denseblock3_denselayer1_conv1 = {256, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 50176, 25088};
+static const RtNorm g_features_denseblock3_denselayer1_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer1_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer2_norm1 = {288, 196, 200704, 56448};
 static const RtConv g_features_denseblock3_denselayer2_conv1 = {288, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 56448, 25088};
+static const RtNorm g_features_denseblock3_denselayer2_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer2_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer3_norm1 = {320, 196, 200704, 62720};
 static const RtConv g_features_denseblock3_denselayer3_conv1 = {320, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 62720, 25088};
+static const RtNorm g_features_denseblock3_denselayer3_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer3_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer4_norm1 = {352, 196, 200704, 68992};
 static const RtConv g_features_denseblock3_denselayer4_conv1 = {352, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 68992, 25088};
+static const RtNorm g_features_denseblock3_denselayer4_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer4_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer5_norm1 = {384, 196, 200704, 75264};
 static const RtConv g_features_denseblock3_denselayer5_conv1 = {384, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 75264, 25088};
+static const RtNorm g_features_denseblock3_denselayer5_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer5_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer6_norm1 = {416, 196, 200704, 81536};
 static const RtConv g_features_denseblock3_denselayer6_conv1 = {416, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 81536, 25088};
+static const RtNorm g_features_denseblock3_denselayer6_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer6_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer7_norm1 = {448, 196, 200704, 87808};
 static const RtConv g_features_denseblock3_denselayer7_conv1 = {448, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 87808, 25088};
+static const RtNorm g_features_denseblock3_denselayer7_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer7_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer8_norm1 = {480, 196, 200704, 94080};
 static const RtConv g_features_denseblock3_denselayer8_conv1 = {480, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 94080, 25088};
+static const RtNorm g_features_denseblock3_denselayer8_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer8_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer9_norm1 = {512, 196, 200704, 100352};
 static const RtConv g_features_denseblock3_denselayer9_conv1 = {512, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 100352, 25088};
+static const RtNorm g_features_denseblock3_denselayer9_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer9_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer10_norm1 = {544, 196, 200704, 106624};
 static const RtConv g_features_denseblock3_denselayer10_conv1 = {544, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 106624, 25088};
+static const RtNorm g_features_denseblock3_denselayer10_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer10_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer11_norm1 = {576, 196, 200704, 112896};
 static const RtConv g_features_denseblock3_denselayer11_conv1 = {576, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 112896, 25088};
+static const RtNorm g_features_denseblock3_denselayer11_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer11_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer12_norm1 = {608, 196, 200704, 119168};
 static const RtConv g_features_denseblock3_denselayer12_conv1 = {608, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 119168, 25088};
+static const RtNorm g_features_denseblock3_denselayer12_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer12_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer13_norm1 = {640, 196, 200704, 125440};
 static const RtConv g_features_denseblock3_denselayer13_conv1 = {640, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 125440, 25088};
+static const RtNorm g_features_denseblock3_denselayer13_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer13_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer14_norm1 = {672, 196, 200704, 131712};
 static const RtConv g_features_denseblock3_denselayer14_conv1 = {672, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 131712, 25088};
+static const RtNorm g_features_denseblock3_denselayer14_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer14_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer15_norm1 = {704, 196, 200704, 137984};
 static const RtConv g_features_denseblock3_denselayer15_conv1 = {704, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 137984, 25088};
+static const RtNorm g_features_denseblock3_denselayer15_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer15_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer16_norm1 = {736, 196, 200704, 144256};
 static const RtConv g_features_denseblock3_denselayer16_conv1 = {736, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 144256, 25088};
+static const RtNorm g_features_denseblock3_denselayer16_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer16_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer17_norm1 = {768, 196, 200704, 150528};
 static const RtConv g_features_denseblock3_denselayer17_conv1 = {768, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 150528, 25088};
+static const RtNorm g_features_denseblock3_denselayer17_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer17_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer18_norm1 = {800, 196, 200704, 156800};
 static const RtConv g_features_denseblock3_denselayer18_conv1 = {800, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 156800, 25088};
+static const RtNorm g_features_denseblock3_denselayer18_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer18_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer19_norm1 = {832, 196, 200704, 163072};
 static const RtConv g_features_denseblock3_denselayer19_conv1 = {832, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 163072, 25088};
+static const RtNorm g_features_denseblock3_denselayer19_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer19_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer20_norm1 = {864, 196, 200704, 169344};
 static const RtConv g_features_denseblock3_denselayer20_conv1 = {864, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 169344, 25088};
+static const RtNorm g_features_denseblock3_denselayer20_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer20_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer21_norm1 = {896, 196, 200704, 175616};
 static const RtConv g_features_denseblock3_denselayer21_conv1 = {896, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 175616, 25088};
+static const RtNorm g_features_denseblock3_denselayer21_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer21_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer22_norm1 = {928, 196, 200704, 181888};
 static const RtConv g_features_denseblock3_denselayer22_conv1 = {928, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 181888, 25088};
+static const RtNorm g_features_denseblock3_denselayer22_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer22_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer23_norm1 = {960, 196, 200704, 188160};
 static const RtConv g_features_denseblock3_denselayer23_conv1 = {960, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 188160, 25088};
+static const RtNorm g_features_denseblock3_denselayer23_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer23_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
+    14, 25088, 200704};
+static const RtNorm g_features_denseblock3_denselayer24_norm1 = {992, 196, 200704, 194432};
 static const RtConv g_features_denseblock3_denselayer24_conv1 = {992, 14, 14, 128, 1, 1, 0, 1, 14,
-    14};
+    14, 194432, 25088};
+static const RtNorm g_features_denseblock3_denselayer24_norm2 = {128, 196, 25088, 25088};
 static const RtConv g_features_denseblock3_denselayer24_conv2 = {128, 14, 14, 32, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_transition3_conv = {1024, 14, 14, 512, 1, 1, 0, 1, 14, 14};
-static const RtPool g_features_transition3_pool = {512, 14, 14, 2, 2, 0, 7, 7};
-static const RtConv g_features_denseblock4_denselayer1_conv1 = {512, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer1_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer2_conv1 = {544, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer2_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer3_conv1 = {576, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer3_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer4_conv1 = {608, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer4_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer5_conv1 = {640, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer5_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer6_conv1 = {672, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer6_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer7_conv1 = {704, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer7_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer8_conv1 = {736, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer8_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer9_conv1 = {768, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer9_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer10_conv1 = {800, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer10_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer11_conv1 = {832, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer11_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer12_conv1 = {864, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer12_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer13_conv1 = {896, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer13_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer14_conv1 = {928, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer14_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer15_conv1 = {960, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer15_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer16_conv1 = {992, 7, 7, 128, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock4_denselayer16_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7};
+    14, 25088, 200704};
+static const RtNorm g_features_transition3_norm = {1024, 196, 200704, 200704};
+static const RtConv g_features_transition3_conv = {1024, 14, 14, 512, 1, 1, 0, 1, 14, 14, 200704,
+    100352};
+static const RtPool g_features_transition3_pool = {512, 14, 14, 2, 2, 0, 7, 7, 100352, 50176};
+static const RtNorm g_features_denseblock4_denselayer1_norm1 = {512, 49, 50176, 25088};
+static const RtConv g_features_denseblock4_denselayer1_conv1 = {512, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    25088, 6272};
+static const RtNorm g_features_denseblock4_denselayer1_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer1_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer2_norm1 = {544, 49, 50176, 26656};
+static const RtConv g_features_denseblock4_denselayer2_conv1 = {544, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    26656, 6272};
+static const RtNorm g_features_denseblock4_denselayer2_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer2_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer3_norm1 = {576, 49, 50176, 28224};
+static const RtConv g_features_denseblock4_denselayer3_conv1 = {576, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    28224, 6272};
+static const RtNorm g_features_denseblock4_denselayer3_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer3_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer4_norm1 = {608, 49, 50176, 29792};
+static const RtConv g_features_denseblock4_denselayer4_conv1 = {608, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    29792, 6272};
+static const RtNorm g_features_denseblock4_denselayer4_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer4_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer5_norm1 = {640, 49, 50176, 31360};
+static const RtConv g_features_denseblock4_denselayer5_conv1 = {640, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    31360, 6272};
+static const RtNorm g_features_denseblock4_denselayer5_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer5_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer6_norm1 = {672, 49, 50176, 32928};
+static const RtConv g_features_denseblock4_denselayer6_conv1 = {672, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    32928, 6272};
+static const RtNorm g_features_denseblock4_denselayer6_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer6_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer7_norm1 = {704, 49, 50176, 34496};
+static const RtConv g_features_denseblock4_denselayer7_conv1 = {704, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    34496, 6272};
+static const RtNorm g_features_denseblock4_denselayer7_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer7_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer8_norm1 = {736, 49, 50176, 36064};
+static const RtConv g_features_denseblock4_denselayer8_conv1 = {736, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    36064, 6272};
+static const RtNorm g_features_denseblock4_denselayer8_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer8_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer9_norm1 = {768, 49, 50176, 37632};
+static const RtConv g_features_denseblock4_denselayer9_conv1 = {768, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    37632, 6272};
+static const RtNorm g_features_denseblock4_denselayer9_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer9_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer10_norm1 = {800, 49, 50176, 39200};
+static const RtConv g_features_denseblock4_denselayer10_conv1 = {800, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    39200, 6272};
+static const RtNorm g_features_denseblock4_denselayer10_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer10_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer11_norm1 = {832, 49, 50176, 40768};
+static const RtConv g_features_denseblock4_denselayer11_conv1 = {832, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    40768, 6272};
+static const RtNorm g_features_denseblock4_denselayer11_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer11_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer12_norm1 = {864, 49, 50176, 42336};
+static const RtConv g_features_denseblock4_denselayer12_conv1 = {864, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    42336, 6272};
+static const RtNorm g_features_denseblock4_denselayer12_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer12_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer13_norm1 = {896, 49, 50176, 43904};
+static const RtConv g_features_denseblock4_denselayer13_conv1 = {896, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    43904, 6272};
+static const RtNorm g_features_denseblock4_denselayer13_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer13_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer14_norm1 = {928, 49, 50176, 45472};
+static const RtConv g_features_denseblock4_denselayer14_conv1 = {928, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    45472, 6272};
+static const RtNorm g_features_denseblock4_denselayer14_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer14_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer15_norm1 = {960, 49, 50176, 47040};
+static const RtConv g_features_denseblock4_denselayer15_conv1 = {960, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    47040, 6272};
+static const RtNorm g_features_denseblock4_denselayer15_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer15_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_denseblock4_denselayer16_norm1 = {992, 49, 50176, 48608};
+static const RtConv g_features_denseblock4_denselayer16_conv1 = {992, 7, 7, 128, 1, 1, 0, 1, 7, 7,
+    48608, 6272};
+static const RtNorm g_features_denseblock4_denselayer16_norm2 = {128, 49, 6272, 6272};
+static const RtConv g_features_denseblock4_denselayer16_conv2 = {128, 7, 7, 32, 3, 1, 1, 1, 7, 7,
+    6272, 50176};
+static const RtNorm g_features_norm5 = {1024, 49, 50176, 50176};
 
 void densenet121_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * DENSENET121_NUM_PARAMS);
@@ -3454,14 +3262,15 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
         rt_batchnorm_relu_forward_train(A(X_features_relu0), S(S_features_norm0),
             S(S_features_norm0) + 64, P(P_features_norm0_running_mean),
             P(P_features_norm0_running_var), A(X_features_conv0), NULL, P(P_features_norm0_weight),
-            P(P_features_norm0_bias), n, 64, 12544, 0.1f, 1e-05f);
+            P(P_features_norm0_bias), n, &g_features_norm0, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_relu0), A(X_features_conv0), NULL,
             P(P_features_norm0_weight), P(P_features_norm0_bias), P(P_features_norm0_running_mean),
-            P(P_features_norm0_running_var), n, 64, 12544, 1e-05f);
+            P(P_features_norm0_running_var), n, &g_features_norm0, 1e-05f);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/densenet_imagenet.lua:25) */
-    rt_maxpool_forward(A(X_features_pool0), A(X_features_relu0), n, &g_features_pool0);
+    rt_maxpool_forward(A(X_features_denseblock1_denselayer6_concat1), A(X_features_relu0), n,
+        &g_features_pool0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3470,15 +3279,19 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock1_denselayer1_norm1),
             S(S_features_denseblock1_denselayer1_norm1) + 64,
             P(P_features_denseblock1_denselayer1_norm1_running_mean),
-            P(P_features_denseblock1_denselayer1_norm1_running_var), A(X_features_pool0), NULL,
+            P(P_features_denseblock1_denselayer1_norm1_running_var),
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer1_norm1_weight),
-            P(P_features_denseblock1_denselayer1_norm1_bias), n, 64, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm1_bias), n,
+            &g_features_denseblock1_denselayer1_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer1_relu1),
-            A(X_features_pool0), NULL, P(P_features_denseblock1_denselayer1_norm1_weight),
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
+            P(P_features_denseblock1_denselayer1_norm1_weight),
             P(P_features_denseblock1_denselayer1_norm1_bias),
             P(P_features_denseblock1_denselayer1_norm1_running_mean),
-            P(P_features_denseblock1_denselayer1_norm1_running_var), n, 64, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm1_running_var), n,
+            &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
@@ -3496,26 +3309,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer1_norm2_running_var),
             A(X_features_denseblock1_denselayer1_conv1), NULL,
             P(P_features_denseblock1_denselayer1_norm2_weight),
-            P(P_features_denseblock1_denselayer1_norm2_bias), n, 128, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm2_bias), n,
+            &g_features_denseblock1_denselayer1_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer1_relu2),
             A(X_features_denseblock1_denselayer1_conv1), NULL,
             P(P_features_denseblock1_denselayer1_norm2_weight),
             P(P_features_denseblock1_denselayer1_norm2_bias),
             P(P_features_denseblock1_denselayer1_norm2_running_mean),
-            P(P_features_denseblock1_denselayer1_norm2_running_var), n, 128, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm2_running_var), n,
+            &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 200704,
         A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_pool0), n, 96, 0,
-        64, 3136);
-    rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1),
-        A(X_features_denseblock1_denselayer1_conv2), n, 96, 64, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3525,16 +3337,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock1_denselayer2_norm1) + 96,
             P(P_features_denseblock1_denselayer2_norm1_running_mean),
             P(P_features_denseblock1_denselayer2_norm1_running_var),
-            A(X_features_denseblock1_denselayer1_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer2_norm1_weight),
-            P(P_features_denseblock1_denselayer2_norm1_bias), n, 96, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm1_bias), n,
+            &g_features_denseblock1_denselayer2_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer2_relu1),
-            A(X_features_denseblock1_denselayer1_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer2_norm1_weight),
             P(P_features_denseblock1_denselayer2_norm1_bias),
             P(P_features_denseblock1_denselayer2_norm1_running_mean),
-            P(P_features_denseblock1_denselayer2_norm1_running_var), n, 96, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm1_running_var), n,
+            &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
@@ -3552,26 +3366,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer2_norm2_running_var),
             A(X_features_denseblock1_denselayer2_conv1), NULL,
             P(P_features_denseblock1_denselayer2_norm2_weight),
-            P(P_features_denseblock1_denselayer2_norm2_bias), n, 128, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm2_bias), n,
+            &g_features_denseblock1_denselayer2_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer2_relu2),
             A(X_features_denseblock1_denselayer2_conv1), NULL,
             P(P_features_denseblock1_denselayer2_norm2_weight),
             P(P_features_denseblock1_denselayer2_norm2_bias),
             P(P_features_denseblock1_denselayer2_norm2_running_mean),
-            P(P_features_denseblock1_denselayer2_norm2_running_var), n, 128, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm2_running_var), n,
+            &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 301056,
         A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
-        A(X_features_denseblock1_denselayer1_concat1), n, 128, 0, 96, 3136);
-    rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
-        A(X_features_denseblock1_denselayer2_conv2), n, 128, 96, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3581,16 +3394,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock1_denselayer3_norm1) + 128,
             P(P_features_denseblock1_denselayer3_norm1_running_mean),
             P(P_features_denseblock1_denselayer3_norm1_running_var),
-            A(X_features_denseblock1_denselayer2_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer3_norm1_weight),
-            P(P_features_denseblock1_denselayer3_norm1_bias), n, 128, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm1_bias), n,
+            &g_features_denseblock1_denselayer3_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer3_relu1),
-            A(X_features_denseblock1_denselayer2_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer3_norm1_weight),
             P(P_features_denseblock1_denselayer3_norm1_bias),
             P(P_features_denseblock1_denselayer3_norm1_running_mean),
-            P(P_features_denseblock1_denselayer3_norm1_running_var), n, 128, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm1_running_var), n,
+            &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
@@ -3608,26 +3423,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer3_norm2_running_var),
             A(X_features_denseblock1_denselayer3_conv1), NULL,
             P(P_features_denseblock1_denselayer3_norm2_weight),
-            P(P_features_denseblock1_denselayer3_norm2_bias), n, 128, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm2_bias), n,
+            &g_features_denseblock1_denselayer3_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer3_relu2),
             A(X_features_denseblock1_denselayer3_conv1), NULL,
             P(P_features_denseblock1_denselayer3_norm2_weight),
             P(P_features_denseblock1_denselayer3_norm2_bias),
             P(P_features_denseblock1_denselayer3_norm2_running_mean),
-            P(P_features_denseblock1_denselayer3_norm2_running_var), n, 128, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm2_running_var), n,
+            &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 401408,
         A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
-        A(X_features_denseblock1_denselayer2_concat1), n, 160, 0, 128, 3136);
-    rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
-        A(X_features_denseblock1_denselayer3_conv2), n, 160, 128, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3637,16 +3451,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock1_denselayer4_norm1) + 160,
             P(P_features_denseblock1_denselayer4_norm1_running_mean),
             P(P_features_denseblock1_denselayer4_norm1_running_var),
-            A(X_features_denseblock1_denselayer3_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer4_norm1_weight),
-            P(P_features_denseblock1_denselayer4_norm1_bias), n, 160, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm1_bias), n,
+            &g_features_denseblock1_denselayer4_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer4_relu1),
-            A(X_features_denseblock1_denselayer3_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer4_norm1_weight),
             P(P_features_denseblock1_denselayer4_norm1_bias),
             P(P_features_denseblock1_denselayer4_norm1_running_mean),
-            P(P_features_denseblock1_denselayer4_norm1_running_var), n, 160, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm1_running_var), n,
+            &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
@@ -3664,26 +3480,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer4_norm2_running_var),
             A(X_features_denseblock1_denselayer4_conv1), NULL,
             P(P_features_denseblock1_denselayer4_norm2_weight),
-            P(P_features_denseblock1_denselayer4_norm2_bias), n, 128, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm2_bias), n,
+            &g_features_denseblock1_denselayer4_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer4_relu2),
             A(X_features_denseblock1_denselayer4_conv1), NULL,
             P(P_features_denseblock1_denselayer4_norm2_weight),
             P(P_features_denseblock1_denselayer4_norm2_bias),
             P(P_features_denseblock1_denselayer4_norm2_running_mean),
-            P(P_features_denseblock1_denselayer4_norm2_running_var), n, 128, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm2_running_var), n,
+            &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 501760,
         A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
-        A(X_features_denseblock1_denselayer3_concat1), n, 192, 0, 160, 3136);
-    rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
-        A(X_features_denseblock1_denselayer4_conv2), n, 192, 160, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3693,16 +3508,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock1_denselayer5_norm1) + 192,
             P(P_features_denseblock1_denselayer5_norm1_running_mean),
             P(P_features_denseblock1_denselayer5_norm1_running_var),
-            A(X_features_denseblock1_denselayer4_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer5_norm1_weight),
-            P(P_features_denseblock1_denselayer5_norm1_bias), n, 192, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm1_bias), n,
+            &g_features_denseblock1_denselayer5_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer5_relu1),
-            A(X_features_denseblock1_denselayer4_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer5_norm1_weight),
             P(P_features_denseblock1_denselayer5_norm1_bias),
             P(P_features_denseblock1_denselayer5_norm1_running_mean),
-            P(P_features_denseblock1_denselayer5_norm1_running_var), n, 192, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm1_running_var), n,
+            &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
@@ -3720,26 +3537,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer5_norm2_running_var),
             A(X_features_denseblock1_denselayer5_conv1), NULL,
             P(P_features_denseblock1_denselayer5_norm2_weight),
-            P(P_features_denseblock1_denselayer5_norm2_bias), n, 128, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm2_bias), n,
+            &g_features_denseblock1_denselayer5_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer5_relu2),
             A(X_features_denseblock1_denselayer5_conv1), NULL,
             P(P_features_denseblock1_denselayer5_norm2_weight),
             P(P_features_denseblock1_denselayer5_norm2_bias),
             P(P_features_denseblock1_denselayer5_norm2_running_mean),
-            P(P_features_denseblock1_denselayer5_norm2_running_var), n, 128, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm2_running_var), n,
+            &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 602112,
         A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
-        A(X_features_denseblock1_denselayer4_concat1), n, 224, 0, 192, 3136);
-    rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
-        A(X_features_denseblock1_denselayer5_conv2), n, 224, 192, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3749,16 +3565,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock1_denselayer6_norm1) + 224,
             P(P_features_denseblock1_denselayer6_norm1_running_mean),
             P(P_features_denseblock1_denselayer6_norm1_running_var),
-            A(X_features_denseblock1_denselayer5_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer6_norm1_weight),
-            P(P_features_denseblock1_denselayer6_norm1_bias), n, 224, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm1_bias), n,
+            &g_features_denseblock1_denselayer6_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer6_relu1),
-            A(X_features_denseblock1_denselayer5_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer6_norm1_weight),
             P(P_features_denseblock1_denselayer6_norm1_bias),
             P(P_features_denseblock1_denselayer6_norm1_running_mean),
-            P(P_features_denseblock1_denselayer6_norm1_running_var), n, 224, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm1_running_var), n,
+            &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
@@ -3776,26 +3594,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock1_denselayer6_norm2_running_var),
             A(X_features_denseblock1_denselayer6_conv1), NULL,
             P(P_features_denseblock1_denselayer6_norm2_weight),
-            P(P_features_denseblock1_denselayer6_norm2_bias), n, 128, 3136, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm2_bias), n,
+            &g_features_denseblock1_denselayer6_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer6_relu2),
             A(X_features_denseblock1_denselayer6_conv1), NULL,
             P(P_features_denseblock1_denselayer6_norm2_weight),
             P(P_features_denseblock1_denselayer6_norm2_bias),
             P(P_features_denseblock1_denselayer6_norm2_running_mean),
-            P(P_features_denseblock1_denselayer6_norm2_running_var), n, 128, 3136, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm2_running_var), n,
+            &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 702464,
         A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
-        A(X_features_denseblock1_denselayer5_concat1), n, 256, 0, 224, 3136);
-    rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
-        A(X_features_denseblock1_denselayer6_conv2), n, 256, 224, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
        [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     if (training)
@@ -3804,22 +3621,22 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition1_norm_running_mean),
             P(P_features_transition1_norm_running_var),
             A(X_features_denseblock1_denselayer6_concat1), NULL,
-            P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n, 256,
-            3136, 0.1f, 1e-05f);
+            P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n,
+            &g_features_transition1_norm, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_transition1_relu),
             A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
             P(P_features_transition1_norm_running_mean),
-            P(P_features_transition1_norm_running_var), n, 256, 3136, 1e-05f);
+            P(P_features_transition1_norm_running_var), n, &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n,
-        &g_features_transition1_pool);
+    rt_avgpool_forward(A(X_features_denseblock2_denselayer12_concat1),
+        A(X_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3829,16 +3646,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer1_norm1) + 128,
             P(P_features_denseblock2_denselayer1_norm1_running_mean),
             P(P_features_denseblock2_denselayer1_norm1_running_var),
-            A(X_features_transition1_pool), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer1_norm1_weight),
-            P(P_features_denseblock2_denselayer1_norm1_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm1_bias), n,
+            &g_features_denseblock2_denselayer1_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer1_relu1),
-            A(X_features_transition1_pool), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer1_norm1_weight),
             P(P_features_denseblock2_denselayer1_norm1_bias),
             P(P_features_denseblock2_denselayer1_norm1_running_mean),
-            P(P_features_denseblock2_denselayer1_norm1_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm1_running_var), n,
+            &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
@@ -3856,26 +3675,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer1_norm2_running_var),
             A(X_features_denseblock2_denselayer1_conv1), NULL,
             P(P_features_denseblock2_denselayer1_norm2_weight),
-            P(P_features_denseblock2_denselayer1_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm2_bias), n,
+            &g_features_denseblock2_denselayer1_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer1_relu2),
             A(X_features_denseblock2_denselayer1_conv1), NULL,
             P(P_features_denseblock2_denselayer1_norm2_weight),
             P(P_features_denseblock2_denselayer1_norm2_bias),
             P(P_features_denseblock2_denselayer1_norm2_running_mean),
-            P(P_features_denseblock2_denselayer1_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm2_running_var), n,
+            &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 100352,
         A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
-        A(X_features_transition1_pool), n, 160, 0, 128, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
-        A(X_features_denseblock2_denselayer1_conv2), n, 160, 128, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3885,16 +3703,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer2_norm1) + 160,
             P(P_features_denseblock2_denselayer2_norm1_running_mean),
             P(P_features_denseblock2_denselayer2_norm1_running_var),
-            A(X_features_denseblock2_denselayer1_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer2_norm1_weight),
-            P(P_features_denseblock2_denselayer2_norm1_bias), n, 160, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm1_bias), n,
+            &g_features_denseblock2_denselayer2_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer2_relu1),
-            A(X_features_denseblock2_denselayer1_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer2_norm1_weight),
             P(P_features_denseblock2_denselayer2_norm1_bias),
             P(P_features_denseblock2_denselayer2_norm1_running_mean),
-            P(P_features_denseblock2_denselayer2_norm1_running_var), n, 160, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm1_running_var), n,
+            &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
@@ -3912,26 +3732,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer2_norm2_running_var),
             A(X_features_denseblock2_denselayer2_conv1), NULL,
             P(P_features_denseblock2_denselayer2_norm2_weight),
-            P(P_features_denseblock2_denselayer2_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm2_bias), n,
+            &g_features_denseblock2_denselayer2_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer2_relu2),
             A(X_features_denseblock2_denselayer2_conv1), NULL,
             P(P_features_denseblock2_denselayer2_norm2_weight),
             P(P_features_denseblock2_denselayer2_norm2_bias),
             P(P_features_denseblock2_denselayer2_norm2_running_mean),
-            P(P_features_denseblock2_denselayer2_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm2_running_var), n,
+            &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 125440,
         A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
-        A(X_features_denseblock2_denselayer1_concat1), n, 192, 0, 160, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
-        A(X_features_denseblock2_denselayer2_conv2), n, 192, 160, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3941,16 +3760,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer3_norm1) + 192,
             P(P_features_denseblock2_denselayer3_norm1_running_mean),
             P(P_features_denseblock2_denselayer3_norm1_running_var),
-            A(X_features_denseblock2_denselayer2_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer3_norm1_weight),
-            P(P_features_denseblock2_denselayer3_norm1_bias), n, 192, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm1_bias), n,
+            &g_features_denseblock2_denselayer3_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer3_relu1),
-            A(X_features_denseblock2_denselayer2_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer3_norm1_weight),
             P(P_features_denseblock2_denselayer3_norm1_bias),
             P(P_features_denseblock2_denselayer3_norm1_running_mean),
-            P(P_features_denseblock2_denselayer3_norm1_running_var), n, 192, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm1_running_var), n,
+            &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
@@ -3968,26 +3789,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer3_norm2_running_var),
             A(X_features_denseblock2_denselayer3_conv1), NULL,
             P(P_features_denseblock2_denselayer3_norm2_weight),
-            P(P_features_denseblock2_denselayer3_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm2_bias), n,
+            &g_features_denseblock2_denselayer3_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer3_relu2),
             A(X_features_denseblock2_denselayer3_conv1), NULL,
             P(P_features_denseblock2_denselayer3_norm2_weight),
             P(P_features_denseblock2_denselayer3_norm2_bias),
             P(P_features_denseblock2_denselayer3_norm2_running_mean),
-            P(P_features_denseblock2_denselayer3_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm2_running_var), n,
+            &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 150528,
         A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
-        A(X_features_denseblock2_denselayer2_concat1), n, 224, 0, 192, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
-        A(X_features_denseblock2_denselayer3_conv2), n, 224, 192, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -3997,16 +3817,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer4_norm1) + 224,
             P(P_features_denseblock2_denselayer4_norm1_running_mean),
             P(P_features_denseblock2_denselayer4_norm1_running_var),
-            A(X_features_denseblock2_denselayer3_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer4_norm1_weight),
-            P(P_features_denseblock2_denselayer4_norm1_bias), n, 224, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm1_bias), n,
+            &g_features_denseblock2_denselayer4_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer4_relu1),
-            A(X_features_denseblock2_denselayer3_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer4_norm1_weight),
             P(P_features_denseblock2_denselayer4_norm1_bias),
             P(P_features_denseblock2_denselayer4_norm1_running_mean),
-            P(P_features_denseblock2_denselayer4_norm1_running_var), n, 224, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm1_running_var), n,
+            &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
@@ -4024,26 +3846,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer4_norm2_running_var),
             A(X_features_denseblock2_denselayer4_conv1), NULL,
             P(P_features_denseblock2_denselayer4_norm2_weight),
-            P(P_features_denseblock2_denselayer4_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm2_bias), n,
+            &g_features_denseblock2_denselayer4_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer4_relu2),
             A(X_features_denseblock2_denselayer4_conv1), NULL,
             P(P_features_denseblock2_denselayer4_norm2_weight),
             P(P_features_denseblock2_denselayer4_norm2_bias),
             P(P_features_denseblock2_denselayer4_norm2_running_mean),
-            P(P_features_denseblock2_denselayer4_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm2_running_var), n,
+            &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 175616,
         A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
-        A(X_features_denseblock2_denselayer3_concat1), n, 256, 0, 224, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
-        A(X_features_denseblock2_denselayer4_conv2), n, 256, 224, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4053,16 +3874,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer5_norm1) + 256,
             P(P_features_denseblock2_denselayer5_norm1_running_mean),
             P(P_features_denseblock2_denselayer5_norm1_running_var),
-            A(X_features_denseblock2_denselayer4_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer5_norm1_weight),
-            P(P_features_denseblock2_denselayer5_norm1_bias), n, 256, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm1_bias), n,
+            &g_features_denseblock2_denselayer5_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer5_relu1),
-            A(X_features_denseblock2_denselayer4_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer5_norm1_weight),
             P(P_features_denseblock2_denselayer5_norm1_bias),
             P(P_features_denseblock2_denselayer5_norm1_running_mean),
-            P(P_features_denseblock2_denselayer5_norm1_running_var), n, 256, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm1_running_var), n,
+            &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
@@ -4080,26 +3903,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer5_norm2_running_var),
             A(X_features_denseblock2_denselayer5_conv1), NULL,
             P(P_features_denseblock2_denselayer5_norm2_weight),
-            P(P_features_denseblock2_denselayer5_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm2_bias), n,
+            &g_features_denseblock2_denselayer5_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer5_relu2),
             A(X_features_denseblock2_denselayer5_conv1), NULL,
             P(P_features_denseblock2_denselayer5_norm2_weight),
             P(P_features_denseblock2_denselayer5_norm2_bias),
             P(P_features_denseblock2_denselayer5_norm2_running_mean),
-            P(P_features_denseblock2_denselayer5_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm2_running_var), n,
+            &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 200704,
         A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
-        A(X_features_denseblock2_denselayer4_concat1), n, 288, 0, 256, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
-        A(X_features_denseblock2_denselayer5_conv2), n, 288, 256, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4109,16 +3931,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer6_norm1) + 288,
             P(P_features_denseblock2_denselayer6_norm1_running_mean),
             P(P_features_denseblock2_denselayer6_norm1_running_var),
-            A(X_features_denseblock2_denselayer5_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer6_norm1_weight),
-            P(P_features_denseblock2_denselayer6_norm1_bias), n, 288, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm1_bias), n,
+            &g_features_denseblock2_denselayer6_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer6_relu1),
-            A(X_features_denseblock2_denselayer5_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer6_norm1_weight),
             P(P_features_denseblock2_denselayer6_norm1_bias),
             P(P_features_denseblock2_denselayer6_norm1_running_mean),
-            P(P_features_denseblock2_denselayer6_norm1_running_var), n, 288, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm1_running_var), n,
+            &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
@@ -4136,26 +3960,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer6_norm2_running_var),
             A(X_features_denseblock2_denselayer6_conv1), NULL,
             P(P_features_denseblock2_denselayer6_norm2_weight),
-            P(P_features_denseblock2_denselayer6_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm2_bias), n,
+            &g_features_denseblock2_denselayer6_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer6_relu2),
             A(X_features_denseblock2_denselayer6_conv1), NULL,
             P(P_features_denseblock2_denselayer6_norm2_weight),
             P(P_features_denseblock2_denselayer6_norm2_bias),
             P(P_features_denseblock2_denselayer6_norm2_running_mean),
-            P(P_features_denseblock2_denselayer6_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm2_running_var), n,
+            &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 225792,
         A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
-        A(X_features_denseblock2_denselayer5_concat1), n, 320, 0, 288, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
-        A(X_features_denseblock2_denselayer6_conv2), n, 320, 288, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4165,16 +3988,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer7_norm1) + 320,
             P(P_features_denseblock2_denselayer7_norm1_running_mean),
             P(P_features_denseblock2_denselayer7_norm1_running_var),
-            A(X_features_denseblock2_denselayer6_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer7_norm1_weight),
-            P(P_features_denseblock2_denselayer7_norm1_bias), n, 320, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer7_norm1_bias), n,
+            &g_features_denseblock2_denselayer7_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer7_relu1),
-            A(X_features_denseblock2_denselayer6_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer7_norm1_weight),
             P(P_features_denseblock2_denselayer7_norm1_bias),
             P(P_features_denseblock2_denselayer7_norm1_running_mean),
-            P(P_features_denseblock2_denselayer7_norm1_running_var), n, 320, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer7_norm1_running_var), n,
+            &g_features_denseblock2_denselayer7_norm1, 1e-05f);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv1), NULL,
@@ -4192,26 +4017,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer7_norm2_running_var),
             A(X_features_denseblock2_denselayer7_conv1), NULL,
             P(P_features_denseblock2_denselayer7_norm2_weight),
-            P(P_features_denseblock2_denselayer7_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer7_norm2_bias), n,
+            &g_features_denseblock2_denselayer7_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer7_relu2),
             A(X_features_denseblock2_denselayer7_conv1), NULL,
             P(P_features_denseblock2_denselayer7_norm2_weight),
             P(P_features_denseblock2_denselayer7_norm2_bias),
             P(P_features_denseblock2_denselayer7_norm2_running_mean),
-            P(P_features_denseblock2_denselayer7_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer7_norm2_running_var), n,
+            &g_features_denseblock2_denselayer7_norm2, 1e-05f);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer7_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 250880,
         A(T_features_denseblock2_denselayer7_conv2), A(X_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer7_concat1),
-        A(X_features_denseblock2_denselayer6_concat1), n, 352, 0, 320, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer7_concat1),
-        A(X_features_denseblock2_denselayer7_conv2), n, 352, 320, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4221,16 +4045,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer8_norm1) + 352,
             P(P_features_denseblock2_denselayer8_norm1_running_mean),
             P(P_features_denseblock2_denselayer8_norm1_running_var),
-            A(X_features_denseblock2_denselayer7_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer8_norm1_weight),
-            P(P_features_denseblock2_denselayer8_norm1_bias), n, 352, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer8_norm1_bias), n,
+            &g_features_denseblock2_denselayer8_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer8_relu1),
-            A(X_features_denseblock2_denselayer7_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer8_norm1_weight),
             P(P_features_denseblock2_denselayer8_norm1_bias),
             P(P_features_denseblock2_denselayer8_norm1_running_mean),
-            P(P_features_denseblock2_denselayer8_norm1_running_var), n, 352, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer8_norm1_running_var), n,
+            &g_features_denseblock2_denselayer8_norm1, 1e-05f);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv1), NULL,
@@ -4248,26 +4074,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer8_norm2_running_var),
             A(X_features_denseblock2_denselayer8_conv1), NULL,
             P(P_features_denseblock2_denselayer8_norm2_weight),
-            P(P_features_denseblock2_denselayer8_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer8_norm2_bias), n,
+            &g_features_denseblock2_denselayer8_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer8_relu2),
             A(X_features_denseblock2_denselayer8_conv1), NULL,
             P(P_features_denseblock2_denselayer8_norm2_weight),
             P(P_features_denseblock2_denselayer8_norm2_bias),
             P(P_features_denseblock2_denselayer8_norm2_running_mean),
-            P(P_features_denseblock2_denselayer8_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer8_norm2_running_var), n,
+            &g_features_denseblock2_denselayer8_norm2, 1e-05f);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer8_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 275968,
         A(T_features_denseblock2_denselayer8_conv2), A(X_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer8_concat1),
-        A(X_features_denseblock2_denselayer7_concat1), n, 384, 0, 352, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer8_concat1),
-        A(X_features_denseblock2_denselayer8_conv2), n, 384, 352, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4277,16 +4102,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer9_norm1) + 384,
             P(P_features_denseblock2_denselayer9_norm1_running_mean),
             P(P_features_denseblock2_denselayer9_norm1_running_var),
-            A(X_features_denseblock2_denselayer8_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer9_norm1_weight),
-            P(P_features_denseblock2_denselayer9_norm1_bias), n, 384, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer9_norm1_bias), n,
+            &g_features_denseblock2_denselayer9_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer9_relu1),
-            A(X_features_denseblock2_denselayer8_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer9_norm1_weight),
             P(P_features_denseblock2_denselayer9_norm1_bias),
             P(P_features_denseblock2_denselayer9_norm1_running_mean),
-            P(P_features_denseblock2_denselayer9_norm1_running_var), n, 384, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer9_norm1_running_var), n,
+            &g_features_denseblock2_denselayer9_norm1, 1e-05f);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv1), NULL,
@@ -4304,26 +4131,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer9_norm2_running_var),
             A(X_features_denseblock2_denselayer9_conv1), NULL,
             P(P_features_denseblock2_denselayer9_norm2_weight),
-            P(P_features_denseblock2_denselayer9_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer9_norm2_bias), n,
+            &g_features_denseblock2_denselayer9_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer9_relu2),
             A(X_features_denseblock2_denselayer9_conv1), NULL,
             P(P_features_denseblock2_denselayer9_norm2_weight),
             P(P_features_denseblock2_denselayer9_norm2_bias),
             P(P_features_denseblock2_denselayer9_norm2_running_mean),
-            P(P_features_denseblock2_denselayer9_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer9_norm2_running_var), n,
+            &g_features_denseblock2_denselayer9_norm2, 1e-05f);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer9_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 301056,
         A(T_features_denseblock2_denselayer9_conv2), A(X_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer9_concat1),
-        A(X_features_denseblock2_denselayer8_concat1), n, 416, 0, 384, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer9_concat1),
-        A(X_features_denseblock2_denselayer9_conv2), n, 416, 384, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4333,16 +4159,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer10_norm1) + 416,
             P(P_features_denseblock2_denselayer10_norm1_running_mean),
             P(P_features_denseblock2_denselayer10_norm1_running_var),
-            A(X_features_denseblock2_denselayer9_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer10_norm1_weight),
-            P(P_features_denseblock2_denselayer10_norm1_bias), n, 416, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer10_norm1_bias), n,
+            &g_features_denseblock2_denselayer10_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer10_relu1),
-            A(X_features_denseblock2_denselayer9_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer10_norm1_weight),
             P(P_features_denseblock2_denselayer10_norm1_bias),
             P(P_features_denseblock2_denselayer10_norm1_running_mean),
-            P(P_features_denseblock2_denselayer10_norm1_running_var), n, 416, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer10_norm1_running_var), n,
+            &g_features_denseblock2_denselayer10_norm1, 1e-05f);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv1), NULL,
@@ -4360,26 +4188,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer10_norm2_running_var),
             A(X_features_denseblock2_denselayer10_conv1), NULL,
             P(P_features_denseblock2_denselayer10_norm2_weight),
-            P(P_features_denseblock2_denselayer10_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer10_norm2_bias), n,
+            &g_features_denseblock2_denselayer10_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer10_relu2),
             A(X_features_denseblock2_denselayer10_conv1), NULL,
             P(P_features_denseblock2_denselayer10_norm2_weight),
             P(P_features_denseblock2_denselayer10_norm2_bias),
             P(P_features_denseblock2_denselayer10_norm2_running_mean),
-            P(P_features_denseblock2_denselayer10_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer10_norm2_running_var), n,
+            &g_features_denseblock2_denselayer10_norm2, 1e-05f);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer10_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 326144,
         A(T_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer10_concat1),
-        A(X_features_denseblock2_denselayer9_concat1), n, 448, 0, 416, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer10_concat1),
-        A(X_features_denseblock2_denselayer10_conv2), n, 448, 416, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4389,16 +4216,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer11_norm1) + 448,
             P(P_features_denseblock2_denselayer11_norm1_running_mean),
             P(P_features_denseblock2_denselayer11_norm1_running_var),
-            A(X_features_denseblock2_denselayer10_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer11_norm1_weight),
-            P(P_features_denseblock2_denselayer11_norm1_bias), n, 448, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer11_norm1_bias), n,
+            &g_features_denseblock2_denselayer11_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer11_relu1),
-            A(X_features_denseblock2_denselayer10_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer11_norm1_weight),
             P(P_features_denseblock2_denselayer11_norm1_bias),
             P(P_features_denseblock2_denselayer11_norm1_running_mean),
-            P(P_features_denseblock2_denselayer11_norm1_running_var), n, 448, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer11_norm1_running_var), n,
+            &g_features_denseblock2_denselayer11_norm1, 1e-05f);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv1), NULL,
@@ -4416,26 +4245,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer11_norm2_running_var),
             A(X_features_denseblock2_denselayer11_conv1), NULL,
             P(P_features_denseblock2_denselayer11_norm2_weight),
-            P(P_features_denseblock2_denselayer11_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer11_norm2_bias), n,
+            &g_features_denseblock2_denselayer11_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer11_relu2),
             A(X_features_denseblock2_denselayer11_conv1), NULL,
             P(P_features_denseblock2_denselayer11_norm2_weight),
             P(P_features_denseblock2_denselayer11_norm2_bias),
             P(P_features_denseblock2_denselayer11_norm2_running_mean),
-            P(P_features_denseblock2_denselayer11_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer11_norm2_running_var), n,
+            &g_features_denseblock2_denselayer11_norm2, 1e-05f);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer11_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 351232,
         A(T_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer11_concat1),
-        A(X_features_denseblock2_denselayer10_concat1), n, 480, 0, 448, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer11_concat1),
-        A(X_features_denseblock2_denselayer11_conv2), n, 480, 448, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4445,16 +4273,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock2_denselayer12_norm1) + 480,
             P(P_features_denseblock2_denselayer12_norm1_running_mean),
             P(P_features_denseblock2_denselayer12_norm1_running_var),
-            A(X_features_denseblock2_denselayer11_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer12_norm1_weight),
-            P(P_features_denseblock2_denselayer12_norm1_bias), n, 480, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer12_norm1_bias), n,
+            &g_features_denseblock2_denselayer12_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer12_relu1),
-            A(X_features_denseblock2_denselayer11_concat1), NULL,
+            A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_denseblock2_denselayer12_norm1_weight),
             P(P_features_denseblock2_denselayer12_norm1_bias),
             P(P_features_denseblock2_denselayer12_norm1_running_mean),
-            P(P_features_denseblock2_denselayer12_norm1_running_var), n, 480, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer12_norm1_running_var), n,
+            &g_features_denseblock2_denselayer12_norm1, 1e-05f);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv1), NULL,
@@ -4472,26 +4302,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock2_denselayer12_norm2_running_var),
             A(X_features_denseblock2_denselayer12_conv1), NULL,
             P(P_features_denseblock2_denselayer12_norm2_weight),
-            P(P_features_denseblock2_denselayer12_norm2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer12_norm2_bias), n,
+            &g_features_denseblock2_denselayer12_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer12_relu2),
             A(X_features_denseblock2_denselayer12_conv1), NULL,
             P(P_features_denseblock2_denselayer12_norm2_weight),
             P(P_features_denseblock2_denselayer12_norm2_bias),
             P(P_features_denseblock2_denselayer12_norm2_running_mean),
-            P(P_features_denseblock2_denselayer12_norm2_running_var), n, 128, 784, 1e-05f);
+            P(P_features_denseblock2_denselayer12_norm2_running_var), n,
+            &g_features_denseblock2_denselayer12_norm2, 1e-05f);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer12_concat1) + 376320,
         A(T_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer12_concat1),
-        A(X_features_denseblock2_denselayer11_concat1), n, 512, 0, 480, 784);
-    rt_concat_forward(A(X_features_denseblock2_denselayer12_concat1),
-        A(X_features_denseblock2_denselayer12_conv2), n, 512, 480, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
        [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     if (training)
@@ -4500,22 +4329,22 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition2_norm_running_mean),
             P(P_features_transition2_norm_running_var),
             A(X_features_denseblock2_denselayer12_concat1), NULL,
-            P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n, 512,
-            784, 0.1f, 1e-05f);
+            P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n,
+            &g_features_transition2_norm, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_transition2_relu),
             A(X_features_denseblock2_denselayer12_concat1), NULL,
             P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
             P(P_features_transition2_norm_running_mean),
-            P(P_features_transition2_norm_running_var), n, 512, 784, 1e-05f);
+            P(P_features_transition2_norm_running_var), n, &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n,
-        &g_features_transition2_pool);
+    rt_avgpool_forward(A(X_features_denseblock3_denselayer24_concat1),
+        A(X_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4525,16 +4354,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer1_norm1) + 256,
             P(P_features_denseblock3_denselayer1_norm1_running_mean),
             P(P_features_denseblock3_denselayer1_norm1_running_var),
-            A(X_features_transition2_pool), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer1_norm1_weight),
-            P(P_features_denseblock3_denselayer1_norm1_bias), n, 256, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm1_bias), n,
+            &g_features_denseblock3_denselayer1_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer1_relu1),
-            A(X_features_transition2_pool), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer1_norm1_weight),
             P(P_features_denseblock3_denselayer1_norm1_bias),
             P(P_features_denseblock3_denselayer1_norm1_running_mean),
-            P(P_features_denseblock3_denselayer1_norm1_running_var), n, 256, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm1_running_var), n,
+            &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
@@ -4552,26 +4383,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer1_norm2_running_var),
             A(X_features_denseblock3_denselayer1_conv1), NULL,
             P(P_features_denseblock3_denselayer1_norm2_weight),
-            P(P_features_denseblock3_denselayer1_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm2_bias), n,
+            &g_features_denseblock3_denselayer1_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer1_relu2),
             A(X_features_denseblock3_denselayer1_conv1), NULL,
             P(P_features_denseblock3_denselayer1_norm2_weight),
             P(P_features_denseblock3_denselayer1_norm2_bias),
             P(P_features_denseblock3_denselayer1_norm2_running_mean),
-            P(P_features_denseblock3_denselayer1_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm2_running_var), n,
+            &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 50176,
         A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
-        A(X_features_transition2_pool), n, 288, 0, 256, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
-        A(X_features_denseblock3_denselayer1_conv2), n, 288, 256, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4581,16 +4411,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer2_norm1) + 288,
             P(P_features_denseblock3_denselayer2_norm1_running_mean),
             P(P_features_denseblock3_denselayer2_norm1_running_var),
-            A(X_features_denseblock3_denselayer1_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer2_norm1_weight),
-            P(P_features_denseblock3_denselayer2_norm1_bias), n, 288, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm1_bias), n,
+            &g_features_denseblock3_denselayer2_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer2_relu1),
-            A(X_features_denseblock3_denselayer1_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer2_norm1_weight),
             P(P_features_denseblock3_denselayer2_norm1_bias),
             P(P_features_denseblock3_denselayer2_norm1_running_mean),
-            P(P_features_denseblock3_denselayer2_norm1_running_var), n, 288, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm1_running_var), n,
+            &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
@@ -4608,26 +4440,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer2_norm2_running_var),
             A(X_features_denseblock3_denselayer2_conv1), NULL,
             P(P_features_denseblock3_denselayer2_norm2_weight),
-            P(P_features_denseblock3_denselayer2_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm2_bias), n,
+            &g_features_denseblock3_denselayer2_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer2_relu2),
             A(X_features_denseblock3_denselayer2_conv1), NULL,
             P(P_features_denseblock3_denselayer2_norm2_weight),
             P(P_features_denseblock3_denselayer2_norm2_bias),
             P(P_features_denseblock3_denselayer2_norm2_running_mean),
-            P(P_features_denseblock3_denselayer2_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm2_running_var), n,
+            &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 56448,
         A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
-        A(X_features_denseblock3_denselayer1_concat1), n, 320, 0, 288, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
-        A(X_features_denseblock3_denselayer2_conv2), n, 320, 288, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4637,16 +4468,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer3_norm1) + 320,
             P(P_features_denseblock3_denselayer3_norm1_running_mean),
             P(P_features_denseblock3_denselayer3_norm1_running_var),
-            A(X_features_denseblock3_denselayer2_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer3_norm1_weight),
-            P(P_features_denseblock3_denselayer3_norm1_bias), n, 320, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm1_bias), n,
+            &g_features_denseblock3_denselayer3_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer3_relu1),
-            A(X_features_denseblock3_denselayer2_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer3_norm1_weight),
             P(P_features_denseblock3_denselayer3_norm1_bias),
             P(P_features_denseblock3_denselayer3_norm1_running_mean),
-            P(P_features_denseblock3_denselayer3_norm1_running_var), n, 320, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm1_running_var), n,
+            &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
@@ -4664,26 +4497,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer3_norm2_running_var),
             A(X_features_denseblock3_denselayer3_conv1), NULL,
             P(P_features_denseblock3_denselayer3_norm2_weight),
-            P(P_features_denseblock3_denselayer3_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm2_bias), n,
+            &g_features_denseblock3_denselayer3_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer3_relu2),
             A(X_features_denseblock3_denselayer3_conv1), NULL,
             P(P_features_denseblock3_denselayer3_norm2_weight),
             P(P_features_denseblock3_denselayer3_norm2_bias),
             P(P_features_denseblock3_denselayer3_norm2_running_mean),
-            P(P_features_denseblock3_denselayer3_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm2_running_var), n,
+            &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 62720,
         A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
-        A(X_features_denseblock3_denselayer2_concat1), n, 352, 0, 320, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
-        A(X_features_denseblock3_denselayer3_conv2), n, 352, 320, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4693,16 +4525,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer4_norm1) + 352,
             P(P_features_denseblock3_denselayer4_norm1_running_mean),
             P(P_features_denseblock3_denselayer4_norm1_running_var),
-            A(X_features_denseblock3_denselayer3_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer4_norm1_weight),
-            P(P_features_denseblock3_denselayer4_norm1_bias), n, 352, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm1_bias), n,
+            &g_features_denseblock3_denselayer4_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer4_relu1),
-            A(X_features_denseblock3_denselayer3_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer4_norm1_weight),
             P(P_features_denseblock3_denselayer4_norm1_bias),
             P(P_features_denseblock3_denselayer4_norm1_running_mean),
-            P(P_features_denseblock3_denselayer4_norm1_running_var), n, 352, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm1_running_var), n,
+            &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
@@ -4720,26 +4554,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer4_norm2_running_var),
             A(X_features_denseblock3_denselayer4_conv1), NULL,
             P(P_features_denseblock3_denselayer4_norm2_weight),
-            P(P_features_denseblock3_denselayer4_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm2_bias), n,
+            &g_features_denseblock3_denselayer4_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer4_relu2),
             A(X_features_denseblock3_denselayer4_conv1), NULL,
             P(P_features_denseblock3_denselayer4_norm2_weight),
             P(P_features_denseblock3_denselayer4_norm2_bias),
             P(P_features_denseblock3_denselayer4_norm2_running_mean),
-            P(P_features_denseblock3_denselayer4_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm2_running_var), n,
+            &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 68992,
         A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
-        A(X_features_denseblock3_denselayer3_concat1), n, 384, 0, 352, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
-        A(X_features_denseblock3_denselayer4_conv2), n, 384, 352, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4749,16 +4582,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer5_norm1) + 384,
             P(P_features_denseblock3_denselayer5_norm1_running_mean),
             P(P_features_denseblock3_denselayer5_norm1_running_var),
-            A(X_features_denseblock3_denselayer4_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer5_norm1_weight),
-            P(P_features_denseblock3_denselayer5_norm1_bias), n, 384, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm1_bias), n,
+            &g_features_denseblock3_denselayer5_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer5_relu1),
-            A(X_features_denseblock3_denselayer4_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer5_norm1_weight),
             P(P_features_denseblock3_denselayer5_norm1_bias),
             P(P_features_denseblock3_denselayer5_norm1_running_mean),
-            P(P_features_denseblock3_denselayer5_norm1_running_var), n, 384, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm1_running_var), n,
+            &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
@@ -4776,26 +4611,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer5_norm2_running_var),
             A(X_features_denseblock3_denselayer5_conv1), NULL,
             P(P_features_denseblock3_denselayer5_norm2_weight),
-            P(P_features_denseblock3_denselayer5_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm2_bias), n,
+            &g_features_denseblock3_denselayer5_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer5_relu2),
             A(X_features_denseblock3_denselayer5_conv1), NULL,
             P(P_features_denseblock3_denselayer5_norm2_weight),
             P(P_features_denseblock3_denselayer5_norm2_bias),
             P(P_features_denseblock3_denselayer5_norm2_running_mean),
-            P(P_features_denseblock3_denselayer5_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm2_running_var), n,
+            &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 75264,
         A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
-        A(X_features_denseblock3_denselayer4_concat1), n, 416, 0, 384, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
-        A(X_features_denseblock3_denselayer5_conv2), n, 416, 384, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4805,16 +4639,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer6_norm1) + 416,
             P(P_features_denseblock3_denselayer6_norm1_running_mean),
             P(P_features_denseblock3_denselayer6_norm1_running_var),
-            A(X_features_denseblock3_denselayer5_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer6_norm1_weight),
-            P(P_features_denseblock3_denselayer6_norm1_bias), n, 416, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm1_bias), n,
+            &g_features_denseblock3_denselayer6_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer6_relu1),
-            A(X_features_denseblock3_denselayer5_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer6_norm1_weight),
             P(P_features_denseblock3_denselayer6_norm1_bias),
             P(P_features_denseblock3_denselayer6_norm1_running_mean),
-            P(P_features_denseblock3_denselayer6_norm1_running_var), n, 416, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm1_running_var), n,
+            &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
@@ -4832,26 +4668,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer6_norm2_running_var),
             A(X_features_denseblock3_denselayer6_conv1), NULL,
             P(P_features_denseblock3_denselayer6_norm2_weight),
-            P(P_features_denseblock3_denselayer6_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm2_bias), n,
+            &g_features_denseblock3_denselayer6_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer6_relu2),
             A(X_features_denseblock3_denselayer6_conv1), NULL,
             P(P_features_denseblock3_denselayer6_norm2_weight),
             P(P_features_denseblock3_denselayer6_norm2_bias),
             P(P_features_denseblock3_denselayer6_norm2_running_mean),
-            P(P_features_denseblock3_denselayer6_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm2_running_var), n,
+            &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 81536,
         A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
-        A(X_features_denseblock3_denselayer5_concat1), n, 448, 0, 416, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
-        A(X_features_denseblock3_denselayer6_conv2), n, 448, 416, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4861,16 +4696,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer7_norm1) + 448,
             P(P_features_denseblock3_denselayer7_norm1_running_mean),
             P(P_features_denseblock3_denselayer7_norm1_running_var),
-            A(X_features_denseblock3_denselayer6_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer7_norm1_weight),
-            P(P_features_denseblock3_denselayer7_norm1_bias), n, 448, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer7_norm1_bias), n,
+            &g_features_denseblock3_denselayer7_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer7_relu1),
-            A(X_features_denseblock3_denselayer6_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer7_norm1_weight),
             P(P_features_denseblock3_denselayer7_norm1_bias),
             P(P_features_denseblock3_denselayer7_norm1_running_mean),
-            P(P_features_denseblock3_denselayer7_norm1_running_var), n, 448, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer7_norm1_running_var), n,
+            &g_features_denseblock3_denselayer7_norm1, 1e-05f);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv1), NULL,
@@ -4888,26 +4725,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer7_norm2_running_var),
             A(X_features_denseblock3_denselayer7_conv1), NULL,
             P(P_features_denseblock3_denselayer7_norm2_weight),
-            P(P_features_denseblock3_denselayer7_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer7_norm2_bias), n,
+            &g_features_denseblock3_denselayer7_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer7_relu2),
             A(X_features_denseblock3_denselayer7_conv1), NULL,
             P(P_features_denseblock3_denselayer7_norm2_weight),
             P(P_features_denseblock3_denselayer7_norm2_bias),
             P(P_features_denseblock3_denselayer7_norm2_running_mean),
-            P(P_features_denseblock3_denselayer7_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer7_norm2_running_var), n,
+            &g_features_denseblock3_denselayer7_norm2, 1e-05f);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer7_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 87808,
         A(T_features_denseblock3_denselayer7_conv2), A(X_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer7_concat1),
-        A(X_features_denseblock3_denselayer6_concat1), n, 480, 0, 448, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer7_concat1),
-        A(X_features_denseblock3_denselayer7_conv2), n, 480, 448, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4917,16 +4753,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer8_norm1) + 480,
             P(P_features_denseblock3_denselayer8_norm1_running_mean),
             P(P_features_denseblock3_denselayer8_norm1_running_var),
-            A(X_features_denseblock3_denselayer7_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer8_norm1_weight),
-            P(P_features_denseblock3_denselayer8_norm1_bias), n, 480, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer8_norm1_bias), n,
+            &g_features_denseblock3_denselayer8_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer8_relu1),
-            A(X_features_denseblock3_denselayer7_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer8_norm1_weight),
             P(P_features_denseblock3_denselayer8_norm1_bias),
             P(P_features_denseblock3_denselayer8_norm1_running_mean),
-            P(P_features_denseblock3_denselayer8_norm1_running_var), n, 480, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer8_norm1_running_var), n,
+            &g_features_denseblock3_denselayer8_norm1, 1e-05f);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv1), NULL,
@@ -4944,26 +4782,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer8_norm2_running_var),
             A(X_features_denseblock3_denselayer8_conv1), NULL,
             P(P_features_denseblock3_denselayer8_norm2_weight),
-            P(P_features_denseblock3_denselayer8_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer8_norm2_bias), n,
+            &g_features_denseblock3_denselayer8_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer8_relu2),
             A(X_features_denseblock3_denselayer8_conv1), NULL,
             P(P_features_denseblock3_denselayer8_norm2_weight),
             P(P_features_denseblock3_denselayer8_norm2_bias),
             P(P_features_denseblock3_denselayer8_norm2_running_mean),
-            P(P_features_denseblock3_denselayer8_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer8_norm2_running_var), n,
+            &g_features_denseblock3_denselayer8_norm2, 1e-05f);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer8_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 94080,
         A(T_features_denseblock3_denselayer8_conv2), A(X_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer8_concat1),
-        A(X_features_denseblock3_denselayer7_concat1), n, 512, 0, 480, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer8_concat1),
-        A(X_features_denseblock3_denselayer8_conv2), n, 512, 480, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -4973,16 +4810,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer9_norm1) + 512,
             P(P_features_denseblock3_denselayer9_norm1_running_mean),
             P(P_features_denseblock3_denselayer9_norm1_running_var),
-            A(X_features_denseblock3_denselayer8_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer9_norm1_weight),
-            P(P_features_denseblock3_denselayer9_norm1_bias), n, 512, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer9_norm1_bias), n,
+            &g_features_denseblock3_denselayer9_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer9_relu1),
-            A(X_features_denseblock3_denselayer8_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer9_norm1_weight),
             P(P_features_denseblock3_denselayer9_norm1_bias),
             P(P_features_denseblock3_denselayer9_norm1_running_mean),
-            P(P_features_denseblock3_denselayer9_norm1_running_var), n, 512, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer9_norm1_running_var), n,
+            &g_features_denseblock3_denselayer9_norm1, 1e-05f);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv1), NULL,
@@ -5000,26 +4839,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer9_norm2_running_var),
             A(X_features_denseblock3_denselayer9_conv1), NULL,
             P(P_features_denseblock3_denselayer9_norm2_weight),
-            P(P_features_denseblock3_denselayer9_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer9_norm2_bias), n,
+            &g_features_denseblock3_denselayer9_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer9_relu2),
             A(X_features_denseblock3_denselayer9_conv1), NULL,
             P(P_features_denseblock3_denselayer9_norm2_weight),
             P(P_features_denseblock3_denselayer9_norm2_bias),
             P(P_features_denseblock3_denselayer9_norm2_running_mean),
-            P(P_features_denseblock3_denselayer9_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer9_norm2_running_var), n,
+            &g_features_denseblock3_denselayer9_norm2, 1e-05f);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer9_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 100352,
         A(T_features_denseblock3_denselayer9_conv2), A(X_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer9_concat1),
-        A(X_features_denseblock3_denselayer8_concat1), n, 544, 0, 512, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer9_concat1),
-        A(X_features_denseblock3_denselayer9_conv2), n, 544, 512, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5029,16 +4867,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer10_norm1) + 544,
             P(P_features_denseblock3_denselayer10_norm1_running_mean),
             P(P_features_denseblock3_denselayer10_norm1_running_var),
-            A(X_features_denseblock3_denselayer9_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer10_norm1_weight),
-            P(P_features_denseblock3_denselayer10_norm1_bias), n, 544, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer10_norm1_bias), n,
+            &g_features_denseblock3_denselayer10_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer10_relu1),
-            A(X_features_denseblock3_denselayer9_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer10_norm1_weight),
             P(P_features_denseblock3_denselayer10_norm1_bias),
             P(P_features_denseblock3_denselayer10_norm1_running_mean),
-            P(P_features_denseblock3_denselayer10_norm1_running_var), n, 544, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer10_norm1_running_var), n,
+            &g_features_denseblock3_denselayer10_norm1, 1e-05f);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv1), NULL,
@@ -5056,26 +4896,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer10_norm2_running_var),
             A(X_features_denseblock3_denselayer10_conv1), NULL,
             P(P_features_denseblock3_denselayer10_norm2_weight),
-            P(P_features_denseblock3_denselayer10_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer10_norm2_bias), n,
+            &g_features_denseblock3_denselayer10_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer10_relu2),
             A(X_features_denseblock3_denselayer10_conv1), NULL,
             P(P_features_denseblock3_denselayer10_norm2_weight),
             P(P_features_denseblock3_denselayer10_norm2_bias),
             P(P_features_denseblock3_denselayer10_norm2_running_mean),
-            P(P_features_denseblock3_denselayer10_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer10_norm2_running_var), n,
+            &g_features_denseblock3_denselayer10_norm2, 1e-05f);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer10_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 106624,
         A(T_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer10_concat1),
-        A(X_features_denseblock3_denselayer9_concat1), n, 576, 0, 544, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer10_concat1),
-        A(X_features_denseblock3_denselayer10_conv2), n, 576, 544, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5085,16 +4924,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer11_norm1) + 576,
             P(P_features_denseblock3_denselayer11_norm1_running_mean),
             P(P_features_denseblock3_denselayer11_norm1_running_var),
-            A(X_features_denseblock3_denselayer10_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer11_norm1_weight),
-            P(P_features_denseblock3_denselayer11_norm1_bias), n, 576, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer11_norm1_bias), n,
+            &g_features_denseblock3_denselayer11_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer11_relu1),
-            A(X_features_denseblock3_denselayer10_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer11_norm1_weight),
             P(P_features_denseblock3_denselayer11_norm1_bias),
             P(P_features_denseblock3_denselayer11_norm1_running_mean),
-            P(P_features_denseblock3_denselayer11_norm1_running_var), n, 576, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer11_norm1_running_var), n,
+            &g_features_denseblock3_denselayer11_norm1, 1e-05f);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv1), NULL,
@@ -5112,26 +4953,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer11_norm2_running_var),
             A(X_features_denseblock3_denselayer11_conv1), NULL,
             P(P_features_denseblock3_denselayer11_norm2_weight),
-            P(P_features_denseblock3_denselayer11_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer11_norm2_bias), n,
+            &g_features_denseblock3_denselayer11_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer11_relu2),
             A(X_features_denseblock3_denselayer11_conv1), NULL,
             P(P_features_denseblock3_denselayer11_norm2_weight),
             P(P_features_denseblock3_denselayer11_norm2_bias),
             P(P_features_denseblock3_denselayer11_norm2_running_mean),
-            P(P_features_denseblock3_denselayer11_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer11_norm2_running_var), n,
+            &g_features_denseblock3_denselayer11_norm2, 1e-05f);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer11_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 112896,
         A(T_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer11_concat1),
-        A(X_features_denseblock3_denselayer10_concat1), n, 608, 0, 576, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer11_concat1),
-        A(X_features_denseblock3_denselayer11_conv2), n, 608, 576, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5141,16 +4981,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer12_norm1) + 608,
             P(P_features_denseblock3_denselayer12_norm1_running_mean),
             P(P_features_denseblock3_denselayer12_norm1_running_var),
-            A(X_features_denseblock3_denselayer11_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer12_norm1_weight),
-            P(P_features_denseblock3_denselayer12_norm1_bias), n, 608, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer12_norm1_bias), n,
+            &g_features_denseblock3_denselayer12_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer12_relu1),
-            A(X_features_denseblock3_denselayer11_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer12_norm1_weight),
             P(P_features_denseblock3_denselayer12_norm1_bias),
             P(P_features_denseblock3_denselayer12_norm1_running_mean),
-            P(P_features_denseblock3_denselayer12_norm1_running_var), n, 608, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer12_norm1_running_var), n,
+            &g_features_denseblock3_denselayer12_norm1, 1e-05f);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv1), NULL,
@@ -5168,26 +5010,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer12_norm2_running_var),
             A(X_features_denseblock3_denselayer12_conv1), NULL,
             P(P_features_denseblock3_denselayer12_norm2_weight),
-            P(P_features_denseblock3_denselayer12_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer12_norm2_bias), n,
+            &g_features_denseblock3_denselayer12_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer12_relu2),
             A(X_features_denseblock3_denselayer12_conv1), NULL,
             P(P_features_denseblock3_denselayer12_norm2_weight),
             P(P_features_denseblock3_denselayer12_norm2_bias),
             P(P_features_denseblock3_denselayer12_norm2_running_mean),
-            P(P_features_denseblock3_denselayer12_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer12_norm2_running_var), n,
+            &g_features_denseblock3_denselayer12_norm2, 1e-05f);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer12_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 119168,
         A(T_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer12_concat1),
-        A(X_features_denseblock3_denselayer11_concat1), n, 640, 0, 608, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer12_concat1),
-        A(X_features_denseblock3_denselayer12_conv2), n, 640, 608, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5197,16 +5038,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer13_norm1) + 640,
             P(P_features_denseblock3_denselayer13_norm1_running_mean),
             P(P_features_denseblock3_denselayer13_norm1_running_var),
-            A(X_features_denseblock3_denselayer12_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer13_norm1_weight),
-            P(P_features_denseblock3_denselayer13_norm1_bias), n, 640, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer13_norm1_bias), n,
+            &g_features_denseblock3_denselayer13_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer13_relu1),
-            A(X_features_denseblock3_denselayer12_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer13_norm1_weight),
             P(P_features_denseblock3_denselayer13_norm1_bias),
             P(P_features_denseblock3_denselayer13_norm1_running_mean),
-            P(P_features_denseblock3_denselayer13_norm1_running_var), n, 640, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer13_norm1_running_var), n,
+            &g_features_denseblock3_denselayer13_norm1, 1e-05f);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv1), NULL,
@@ -5224,26 +5067,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer13_norm2_running_var),
             A(X_features_denseblock3_denselayer13_conv1), NULL,
             P(P_features_denseblock3_denselayer13_norm2_weight),
-            P(P_features_denseblock3_denselayer13_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer13_norm2_bias), n,
+            &g_features_denseblock3_denselayer13_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer13_relu2),
             A(X_features_denseblock3_denselayer13_conv1), NULL,
             P(P_features_denseblock3_denselayer13_norm2_weight),
             P(P_features_denseblock3_denselayer13_norm2_bias),
             P(P_features_denseblock3_denselayer13_norm2_running_mean),
-            P(P_features_denseblock3_denselayer13_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer13_norm2_running_var), n,
+            &g_features_denseblock3_denselayer13_norm2, 1e-05f);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer13_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 125440,
         A(T_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer13_concat1),
-        A(X_features_denseblock3_denselayer12_concat1), n, 672, 0, 640, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer13_concat1),
-        A(X_features_denseblock3_denselayer13_conv2), n, 672, 640, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5253,16 +5095,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer14_norm1) + 672,
             P(P_features_denseblock3_denselayer14_norm1_running_mean),
             P(P_features_denseblock3_denselayer14_norm1_running_var),
-            A(X_features_denseblock3_denselayer13_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer14_norm1_weight),
-            P(P_features_denseblock3_denselayer14_norm1_bias), n, 672, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer14_norm1_bias), n,
+            &g_features_denseblock3_denselayer14_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer14_relu1),
-            A(X_features_denseblock3_denselayer13_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer14_norm1_weight),
             P(P_features_denseblock3_denselayer14_norm1_bias),
             P(P_features_denseblock3_denselayer14_norm1_running_mean),
-            P(P_features_denseblock3_denselayer14_norm1_running_var), n, 672, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer14_norm1_running_var), n,
+            &g_features_denseblock3_denselayer14_norm1, 1e-05f);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv1), NULL,
@@ -5280,26 +5124,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer14_norm2_running_var),
             A(X_features_denseblock3_denselayer14_conv1), NULL,
             P(P_features_denseblock3_denselayer14_norm2_weight),
-            P(P_features_denseblock3_denselayer14_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer14_norm2_bias), n,
+            &g_features_denseblock3_denselayer14_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer14_relu2),
             A(X_features_denseblock3_denselayer14_conv1), NULL,
             P(P_features_denseblock3_denselayer14_norm2_weight),
             P(P_features_denseblock3_denselayer14_norm2_bias),
             P(P_features_denseblock3_denselayer14_norm2_running_mean),
-            P(P_features_denseblock3_denselayer14_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer14_norm2_running_var), n,
+            &g_features_denseblock3_denselayer14_norm2, 1e-05f);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer14_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 131712,
         A(T_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer14_concat1),
-        A(X_features_denseblock3_denselayer13_concat1), n, 704, 0, 672, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer14_concat1),
-        A(X_features_denseblock3_denselayer14_conv2), n, 704, 672, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5309,16 +5152,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer15_norm1) + 704,
             P(P_features_denseblock3_denselayer15_norm1_running_mean),
             P(P_features_denseblock3_denselayer15_norm1_running_var),
-            A(X_features_denseblock3_denselayer14_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer15_norm1_weight),
-            P(P_features_denseblock3_denselayer15_norm1_bias), n, 704, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer15_norm1_bias), n,
+            &g_features_denseblock3_denselayer15_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer15_relu1),
-            A(X_features_denseblock3_denselayer14_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer15_norm1_weight),
             P(P_features_denseblock3_denselayer15_norm1_bias),
             P(P_features_denseblock3_denselayer15_norm1_running_mean),
-            P(P_features_denseblock3_denselayer15_norm1_running_var), n, 704, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer15_norm1_running_var), n,
+            &g_features_denseblock3_denselayer15_norm1, 1e-05f);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv1), NULL,
@@ -5336,26 +5181,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer15_norm2_running_var),
             A(X_features_denseblock3_denselayer15_conv1), NULL,
             P(P_features_denseblock3_denselayer15_norm2_weight),
-            P(P_features_denseblock3_denselayer15_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer15_norm2_bias), n,
+            &g_features_denseblock3_denselayer15_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer15_relu2),
             A(X_features_denseblock3_denselayer15_conv1), NULL,
             P(P_features_denseblock3_denselayer15_norm2_weight),
             P(P_features_denseblock3_denselayer15_norm2_bias),
             P(P_features_denseblock3_denselayer15_norm2_running_mean),
-            P(P_features_denseblock3_denselayer15_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer15_norm2_running_var), n,
+            &g_features_denseblock3_denselayer15_norm2, 1e-05f);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer15_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 137984,
         A(T_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer15_concat1),
-        A(X_features_denseblock3_denselayer14_concat1), n, 736, 0, 704, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer15_concat1),
-        A(X_features_denseblock3_denselayer15_conv2), n, 736, 704, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5365,16 +5209,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer16_norm1) + 736,
             P(P_features_denseblock3_denselayer16_norm1_running_mean),
             P(P_features_denseblock3_denselayer16_norm1_running_var),
-            A(X_features_denseblock3_denselayer15_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer16_norm1_weight),
-            P(P_features_denseblock3_denselayer16_norm1_bias), n, 736, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer16_norm1_bias), n,
+            &g_features_denseblock3_denselayer16_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer16_relu1),
-            A(X_features_denseblock3_denselayer15_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer16_norm1_weight),
             P(P_features_denseblock3_denselayer16_norm1_bias),
             P(P_features_denseblock3_denselayer16_norm1_running_mean),
-            P(P_features_denseblock3_denselayer16_norm1_running_var), n, 736, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer16_norm1_running_var), n,
+            &g_features_denseblock3_denselayer16_norm1, 1e-05f);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv1), NULL,
@@ -5392,26 +5238,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer16_norm2_running_var),
             A(X_features_denseblock3_denselayer16_conv1), NULL,
             P(P_features_denseblock3_denselayer16_norm2_weight),
-            P(P_features_denseblock3_denselayer16_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer16_norm2_bias), n,
+            &g_features_denseblock3_denselayer16_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer16_relu2),
             A(X_features_denseblock3_denselayer16_conv1), NULL,
             P(P_features_denseblock3_denselayer16_norm2_weight),
             P(P_features_denseblock3_denselayer16_norm2_bias),
             P(P_features_denseblock3_denselayer16_norm2_running_mean),
-            P(P_features_denseblock3_denselayer16_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer16_norm2_running_var), n,
+            &g_features_denseblock3_denselayer16_norm2, 1e-05f);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer16_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 144256,
         A(T_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer16_concat1),
-        A(X_features_denseblock3_denselayer15_concat1), n, 768, 0, 736, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer16_concat1),
-        A(X_features_denseblock3_denselayer16_conv2), n, 768, 736, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5421,16 +5266,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer17_norm1) + 768,
             P(P_features_denseblock3_denselayer17_norm1_running_mean),
             P(P_features_denseblock3_denselayer17_norm1_running_var),
-            A(X_features_denseblock3_denselayer16_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer17_norm1_weight),
-            P(P_features_denseblock3_denselayer17_norm1_bias), n, 768, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer17_norm1_bias), n,
+            &g_features_denseblock3_denselayer17_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer17_relu1),
-            A(X_features_denseblock3_denselayer16_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer17_norm1_weight),
             P(P_features_denseblock3_denselayer17_norm1_bias),
             P(P_features_denseblock3_denselayer17_norm1_running_mean),
-            P(P_features_denseblock3_denselayer17_norm1_running_var), n, 768, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer17_norm1_running_var), n,
+            &g_features_denseblock3_denselayer17_norm1, 1e-05f);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv1), NULL,
@@ -5448,26 +5295,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer17_norm2_running_var),
             A(X_features_denseblock3_denselayer17_conv1), NULL,
             P(P_features_denseblock3_denselayer17_norm2_weight),
-            P(P_features_denseblock3_denselayer17_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer17_norm2_bias), n,
+            &g_features_denseblock3_denselayer17_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer17_relu2),
             A(X_features_denseblock3_denselayer17_conv1), NULL,
             P(P_features_denseblock3_denselayer17_norm2_weight),
             P(P_features_denseblock3_denselayer17_norm2_bias),
             P(P_features_denseblock3_denselayer17_norm2_running_mean),
-            P(P_features_denseblock3_denselayer17_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer17_norm2_running_var), n,
+            &g_features_denseblock3_denselayer17_norm2, 1e-05f);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer17_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 150528,
         A(T_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer17_concat1),
-        A(X_features_denseblock3_denselayer16_concat1), n, 800, 0, 768, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer17_concat1),
-        A(X_features_denseblock3_denselayer17_conv2), n, 800, 768, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5477,16 +5323,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer18_norm1) + 800,
             P(P_features_denseblock3_denselayer18_norm1_running_mean),
             P(P_features_denseblock3_denselayer18_norm1_running_var),
-            A(X_features_denseblock3_denselayer17_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer18_norm1_weight),
-            P(P_features_denseblock3_denselayer18_norm1_bias), n, 800, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer18_norm1_bias), n,
+            &g_features_denseblock3_denselayer18_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer18_relu1),
-            A(X_features_denseblock3_denselayer17_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer18_norm1_weight),
             P(P_features_denseblock3_denselayer18_norm1_bias),
             P(P_features_denseblock3_denselayer18_norm1_running_mean),
-            P(P_features_denseblock3_denselayer18_norm1_running_var), n, 800, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer18_norm1_running_var), n,
+            &g_features_denseblock3_denselayer18_norm1, 1e-05f);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv1), NULL,
@@ -5504,26 +5352,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer18_norm2_running_var),
             A(X_features_denseblock3_denselayer18_conv1), NULL,
             P(P_features_denseblock3_denselayer18_norm2_weight),
-            P(P_features_denseblock3_denselayer18_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer18_norm2_bias), n,
+            &g_features_denseblock3_denselayer18_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer18_relu2),
             A(X_features_denseblock3_denselayer18_conv1), NULL,
             P(P_features_denseblock3_denselayer18_norm2_weight),
             P(P_features_denseblock3_denselayer18_norm2_bias),
             P(P_features_denseblock3_denselayer18_norm2_running_mean),
-            P(P_features_denseblock3_denselayer18_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer18_norm2_running_var), n,
+            &g_features_denseblock3_denselayer18_norm2, 1e-05f);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer18_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 156800,
         A(T_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer18_concat1),
-        A(X_features_denseblock3_denselayer17_concat1), n, 832, 0, 800, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer18_concat1),
-        A(X_features_denseblock3_denselayer18_conv2), n, 832, 800, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5533,16 +5380,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer19_norm1) + 832,
             P(P_features_denseblock3_denselayer19_norm1_running_mean),
             P(P_features_denseblock3_denselayer19_norm1_running_var),
-            A(X_features_denseblock3_denselayer18_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer19_norm1_weight),
-            P(P_features_denseblock3_denselayer19_norm1_bias), n, 832, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer19_norm1_bias), n,
+            &g_features_denseblock3_denselayer19_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer19_relu1),
-            A(X_features_denseblock3_denselayer18_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer19_norm1_weight),
             P(P_features_denseblock3_denselayer19_norm1_bias),
             P(P_features_denseblock3_denselayer19_norm1_running_mean),
-            P(P_features_denseblock3_denselayer19_norm1_running_var), n, 832, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer19_norm1_running_var), n,
+            &g_features_denseblock3_denselayer19_norm1, 1e-05f);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv1), NULL,
@@ -5560,26 +5409,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer19_norm2_running_var),
             A(X_features_denseblock3_denselayer19_conv1), NULL,
             P(P_features_denseblock3_denselayer19_norm2_weight),
-            P(P_features_denseblock3_denselayer19_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer19_norm2_bias), n,
+            &g_features_denseblock3_denselayer19_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer19_relu2),
             A(X_features_denseblock3_denselayer19_conv1), NULL,
             P(P_features_denseblock3_denselayer19_norm2_weight),
             P(P_features_denseblock3_denselayer19_norm2_bias),
             P(P_features_denseblock3_denselayer19_norm2_running_mean),
-            P(P_features_denseblock3_denselayer19_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer19_norm2_running_var), n,
+            &g_features_denseblock3_denselayer19_norm2, 1e-05f);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer19_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 163072,
         A(T_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer19_concat1),
-        A(X_features_denseblock3_denselayer18_concat1), n, 864, 0, 832, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer19_concat1),
-        A(X_features_denseblock3_denselayer19_conv2), n, 864, 832, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5589,16 +5437,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer20_norm1) + 864,
             P(P_features_denseblock3_denselayer20_norm1_running_mean),
             P(P_features_denseblock3_denselayer20_norm1_running_var),
-            A(X_features_denseblock3_denselayer19_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer20_norm1_weight),
-            P(P_features_denseblock3_denselayer20_norm1_bias), n, 864, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer20_norm1_bias), n,
+            &g_features_denseblock3_denselayer20_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer20_relu1),
-            A(X_features_denseblock3_denselayer19_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer20_norm1_weight),
             P(P_features_denseblock3_denselayer20_norm1_bias),
             P(P_features_denseblock3_denselayer20_norm1_running_mean),
-            P(P_features_denseblock3_denselayer20_norm1_running_var), n, 864, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer20_norm1_running_var), n,
+            &g_features_denseblock3_denselayer20_norm1, 1e-05f);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv1), NULL,
@@ -5616,26 +5466,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer20_norm2_running_var),
             A(X_features_denseblock3_denselayer20_conv1), NULL,
             P(P_features_denseblock3_denselayer20_norm2_weight),
-            P(P_features_denseblock3_denselayer20_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer20_norm2_bias), n,
+            &g_features_denseblock3_denselayer20_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer20_relu2),
             A(X_features_denseblock3_denselayer20_conv1), NULL,
             P(P_features_denseblock3_denselayer20_norm2_weight),
             P(P_features_denseblock3_denselayer20_norm2_bias),
             P(P_features_denseblock3_denselayer20_norm2_running_mean),
-            P(P_features_denseblock3_denselayer20_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer20_norm2_running_var), n,
+            &g_features_denseblock3_denselayer20_norm2, 1e-05f);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer20_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 169344,
         A(T_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer20_concat1),
-        A(X_features_denseblock3_denselayer19_concat1), n, 896, 0, 864, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer20_concat1),
-        A(X_features_denseblock3_denselayer20_conv2), n, 896, 864, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5645,16 +5494,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer21_norm1) + 896,
             P(P_features_denseblock3_denselayer21_norm1_running_mean),
             P(P_features_denseblock3_denselayer21_norm1_running_var),
-            A(X_features_denseblock3_denselayer20_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer21_norm1_weight),
-            P(P_features_denseblock3_denselayer21_norm1_bias), n, 896, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer21_norm1_bias), n,
+            &g_features_denseblock3_denselayer21_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer21_relu1),
-            A(X_features_denseblock3_denselayer20_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer21_norm1_weight),
             P(P_features_denseblock3_denselayer21_norm1_bias),
             P(P_features_denseblock3_denselayer21_norm1_running_mean),
-            P(P_features_denseblock3_denselayer21_norm1_running_var), n, 896, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer21_norm1_running_var), n,
+            &g_features_denseblock3_denselayer21_norm1, 1e-05f);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv1), NULL,
@@ -5672,26 +5523,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer21_norm2_running_var),
             A(X_features_denseblock3_denselayer21_conv1), NULL,
             P(P_features_denseblock3_denselayer21_norm2_weight),
-            P(P_features_denseblock3_denselayer21_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer21_norm2_bias), n,
+            &g_features_denseblock3_denselayer21_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer21_relu2),
             A(X_features_denseblock3_denselayer21_conv1), NULL,
             P(P_features_denseblock3_denselayer21_norm2_weight),
             P(P_features_denseblock3_denselayer21_norm2_bias),
             P(P_features_denseblock3_denselayer21_norm2_running_mean),
-            P(P_features_denseblock3_denselayer21_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer21_norm2_running_var), n,
+            &g_features_denseblock3_denselayer21_norm2, 1e-05f);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer21_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 175616,
         A(T_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer21_concat1),
-        A(X_features_denseblock3_denselayer20_concat1), n, 928, 0, 896, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer21_concat1),
-        A(X_features_denseblock3_denselayer21_conv2), n, 928, 896, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5701,16 +5551,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer22_norm1) + 928,
             P(P_features_denseblock3_denselayer22_norm1_running_mean),
             P(P_features_denseblock3_denselayer22_norm1_running_var),
-            A(X_features_denseblock3_denselayer21_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer22_norm1_weight),
-            P(P_features_denseblock3_denselayer22_norm1_bias), n, 928, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer22_norm1_bias), n,
+            &g_features_denseblock3_denselayer22_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer22_relu1),
-            A(X_features_denseblock3_denselayer21_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer22_norm1_weight),
             P(P_features_denseblock3_denselayer22_norm1_bias),
             P(P_features_denseblock3_denselayer22_norm1_running_mean),
-            P(P_features_denseblock3_denselayer22_norm1_running_var), n, 928, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer22_norm1_running_var), n,
+            &g_features_denseblock3_denselayer22_norm1, 1e-05f);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv1), NULL,
@@ -5728,26 +5580,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer22_norm2_running_var),
             A(X_features_denseblock3_denselayer22_conv1), NULL,
             P(P_features_denseblock3_denselayer22_norm2_weight),
-            P(P_features_denseblock3_denselayer22_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer22_norm2_bias), n,
+            &g_features_denseblock3_denselayer22_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer22_relu2),
             A(X_features_denseblock3_denselayer22_conv1), NULL,
             P(P_features_denseblock3_denselayer22_norm2_weight),
             P(P_features_denseblock3_denselayer22_norm2_bias),
             P(P_features_denseblock3_denselayer22_norm2_running_mean),
-            P(P_features_denseblock3_denselayer22_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer22_norm2_running_var), n,
+            &g_features_denseblock3_denselayer22_norm2, 1e-05f);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer22_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 181888,
         A(T_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer22_concat1),
-        A(X_features_denseblock3_denselayer21_concat1), n, 960, 0, 928, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer22_concat1),
-        A(X_features_denseblock3_denselayer22_conv2), n, 960, 928, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5757,16 +5608,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer23_norm1) + 960,
             P(P_features_denseblock3_denselayer23_norm1_running_mean),
             P(P_features_denseblock3_denselayer23_norm1_running_var),
-            A(X_features_denseblock3_denselayer22_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer23_norm1_weight),
-            P(P_features_denseblock3_denselayer23_norm1_bias), n, 960, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer23_norm1_bias), n,
+            &g_features_denseblock3_denselayer23_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer23_relu1),
-            A(X_features_denseblock3_denselayer22_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer23_norm1_weight),
             P(P_features_denseblock3_denselayer23_norm1_bias),
             P(P_features_denseblock3_denselayer23_norm1_running_mean),
-            P(P_features_denseblock3_denselayer23_norm1_running_var), n, 960, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer23_norm1_running_var), n,
+            &g_features_denseblock3_denselayer23_norm1, 1e-05f);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv1), NULL,
@@ -5784,26 +5637,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer23_norm2_running_var),
             A(X_features_denseblock3_denselayer23_conv1), NULL,
             P(P_features_denseblock3_denselayer23_norm2_weight),
-            P(P_features_denseblock3_denselayer23_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer23_norm2_bias), n,
+            &g_features_denseblock3_denselayer23_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer23_relu2),
             A(X_features_denseblock3_denselayer23_conv1), NULL,
             P(P_features_denseblock3_denselayer23_norm2_weight),
             P(P_features_denseblock3_denselayer23_norm2_bias),
             P(P_features_denseblock3_denselayer23_norm2_running_mean),
-            P(P_features_denseblock3_denselayer23_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer23_norm2_running_var), n,
+            &g_features_denseblock3_denselayer23_norm2, 1e-05f);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer23_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 188160,
         A(T_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer23_concat1),
-        A(X_features_denseblock3_denselayer22_concat1), n, 992, 0, 960, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer23_concat1),
-        A(X_features_denseblock3_denselayer23_conv2), n, 992, 960, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5813,16 +5665,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock3_denselayer24_norm1) + 992,
             P(P_features_denseblock3_denselayer24_norm1_running_mean),
             P(P_features_denseblock3_denselayer24_norm1_running_var),
-            A(X_features_denseblock3_denselayer23_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer24_norm1_weight),
-            P(P_features_denseblock3_denselayer24_norm1_bias), n, 992, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer24_norm1_bias), n,
+            &g_features_denseblock3_denselayer24_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer24_relu1),
-            A(X_features_denseblock3_denselayer23_concat1), NULL,
+            A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_denseblock3_denselayer24_norm1_weight),
             P(P_features_denseblock3_denselayer24_norm1_bias),
             P(P_features_denseblock3_denselayer24_norm1_running_mean),
-            P(P_features_denseblock3_denselayer24_norm1_running_var), n, 992, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer24_norm1_running_var), n,
+            &g_features_denseblock3_denselayer24_norm1, 1e-05f);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv1), NULL,
@@ -5840,26 +5694,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock3_denselayer24_norm2_running_var),
             A(X_features_denseblock3_denselayer24_conv1), NULL,
             P(P_features_denseblock3_denselayer24_norm2_weight),
-            P(P_features_denseblock3_denselayer24_norm2_bias), n, 128, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer24_norm2_bias), n,
+            &g_features_denseblock3_denselayer24_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer24_relu2),
             A(X_features_denseblock3_denselayer24_conv1), NULL,
             P(P_features_denseblock3_denselayer24_norm2_weight),
             P(P_features_denseblock3_denselayer24_norm2_bias),
             P(P_features_denseblock3_denselayer24_norm2_running_mean),
-            P(P_features_denseblock3_denselayer24_norm2_running_var), n, 128, 196, 1e-05f);
+            P(P_features_denseblock3_denselayer24_norm2_running_var), n,
+            &g_features_denseblock3_denselayer24_norm2, 1e-05f);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer24_concat1) + 194432,
         A(T_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer24_concat1),
-        A(X_features_denseblock3_denselayer23_concat1), n, 1024, 0, 992, 196);
-    rt_concat_forward(A(X_features_denseblock3_denselayer24_concat1),
-        A(X_features_denseblock3_denselayer24_conv2), n, 1024, 992, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
        [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     if (training)
@@ -5868,22 +5721,22 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_transition3_norm_running_mean),
             P(P_features_transition3_norm_running_var),
             A(X_features_denseblock3_denselayer24_concat1), NULL,
-            P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias), n, 1024,
-            196, 0.1f, 1e-05f);
+            P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias), n,
+            &g_features_transition3_norm, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_transition3_relu),
             A(X_features_denseblock3_denselayer24_concat1), NULL,
             P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias),
             P(P_features_transition3_norm_running_mean),
-            P(P_features_transition3_norm_running_var), n, 1024, 196, 1e-05f);
+            P(P_features_transition3_norm_running_var), n, &g_features_transition3_norm, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition3_conv), NULL, A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(X_features_transition3_pool), A(X_features_transition3_conv), n,
-        &g_features_transition3_pool);
+    rt_avgpool_forward(A(X_features_denseblock4_denselayer16_concat1),
+        A(X_features_transition3_conv), n, &g_features_transition3_pool);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5893,16 +5746,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer1_norm1) + 512,
             P(P_features_denseblock4_denselayer1_norm1_running_mean),
             P(P_features_denseblock4_denselayer1_norm1_running_var),
-            A(X_features_transition3_pool), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer1_norm1_weight),
-            P(P_features_denseblock4_denselayer1_norm1_bias), n, 512, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer1_norm1_bias), n,
+            &g_features_denseblock4_denselayer1_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer1_relu1),
-            A(X_features_transition3_pool), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer1_norm1_weight),
             P(P_features_denseblock4_denselayer1_norm1_bias),
             P(P_features_denseblock4_denselayer1_norm1_running_mean),
-            P(P_features_denseblock4_denselayer1_norm1_running_var), n, 512, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer1_norm1_running_var), n,
+            &g_features_denseblock4_denselayer1_norm1, 1e-05f);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv1), NULL,
@@ -5920,26 +5775,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer1_norm2_running_var),
             A(X_features_denseblock4_denselayer1_conv1), NULL,
             P(P_features_denseblock4_denselayer1_norm2_weight),
-            P(P_features_denseblock4_denselayer1_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer1_norm2_bias), n,
+            &g_features_denseblock4_denselayer1_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer1_relu2),
             A(X_features_denseblock4_denselayer1_conv1), NULL,
             P(P_features_denseblock4_denselayer1_norm2_weight),
             P(P_features_denseblock4_denselayer1_norm2_bias),
             P(P_features_denseblock4_denselayer1_norm2_running_mean),
-            P(P_features_denseblock4_denselayer1_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer1_norm2_running_var), n,
+            &g_features_denseblock4_denselayer1_norm2, 1e-05f);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 25088,
         A(T_features_denseblock4_denselayer1_conv2), A(X_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer1_concat1),
-        A(X_features_transition3_pool), n, 544, 0, 512, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer1_concat1),
-        A(X_features_denseblock4_denselayer1_conv2), n, 544, 512, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -5949,16 +5803,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer2_norm1) + 544,
             P(P_features_denseblock4_denselayer2_norm1_running_mean),
             P(P_features_denseblock4_denselayer2_norm1_running_var),
-            A(X_features_denseblock4_denselayer1_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer2_norm1_weight),
-            P(P_features_denseblock4_denselayer2_norm1_bias), n, 544, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer2_norm1_bias), n,
+            &g_features_denseblock4_denselayer2_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer2_relu1),
-            A(X_features_denseblock4_denselayer1_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer2_norm1_weight),
             P(P_features_denseblock4_denselayer2_norm1_bias),
             P(P_features_denseblock4_denselayer2_norm1_running_mean),
-            P(P_features_denseblock4_denselayer2_norm1_running_var), n, 544, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer2_norm1_running_var), n,
+            &g_features_denseblock4_denselayer2_norm1, 1e-05f);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv1), NULL,
@@ -5976,26 +5832,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer2_norm2_running_var),
             A(X_features_denseblock4_denselayer2_conv1), NULL,
             P(P_features_denseblock4_denselayer2_norm2_weight),
-            P(P_features_denseblock4_denselayer2_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer2_norm2_bias), n,
+            &g_features_denseblock4_denselayer2_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer2_relu2),
             A(X_features_denseblock4_denselayer2_conv1), NULL,
             P(P_features_denseblock4_denselayer2_norm2_weight),
             P(P_features_denseblock4_denselayer2_norm2_bias),
             P(P_features_denseblock4_denselayer2_norm2_running_mean),
-            P(P_features_denseblock4_denselayer2_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer2_norm2_running_var), n,
+            &g_features_denseblock4_denselayer2_norm2, 1e-05f);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 26656,
         A(T_features_denseblock4_denselayer2_conv2), A(X_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer2_concat1),
-        A(X_features_denseblock4_denselayer1_concat1), n, 576, 0, 544, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer2_concat1),
-        A(X_features_denseblock4_denselayer2_conv2), n, 576, 544, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6005,16 +5860,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer3_norm1) + 576,
             P(P_features_denseblock4_denselayer3_norm1_running_mean),
             P(P_features_denseblock4_denselayer3_norm1_running_var),
-            A(X_features_denseblock4_denselayer2_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer3_norm1_weight),
-            P(P_features_denseblock4_denselayer3_norm1_bias), n, 576, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer3_norm1_bias), n,
+            &g_features_denseblock4_denselayer3_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer3_relu1),
-            A(X_features_denseblock4_denselayer2_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer3_norm1_weight),
             P(P_features_denseblock4_denselayer3_norm1_bias),
             P(P_features_denseblock4_denselayer3_norm1_running_mean),
-            P(P_features_denseblock4_denselayer3_norm1_running_var), n, 576, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer3_norm1_running_var), n,
+            &g_features_denseblock4_denselayer3_norm1, 1e-05f);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv1), NULL,
@@ -6032,26 +5889,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer3_norm2_running_var),
             A(X_features_denseblock4_denselayer3_conv1), NULL,
             P(P_features_denseblock4_denselayer3_norm2_weight),
-            P(P_features_denseblock4_denselayer3_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer3_norm2_bias), n,
+            &g_features_denseblock4_denselayer3_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer3_relu2),
             A(X_features_denseblock4_denselayer3_conv1), NULL,
             P(P_features_denseblock4_denselayer3_norm2_weight),
             P(P_features_denseblock4_denselayer3_norm2_bias),
             P(P_features_denseblock4_denselayer3_norm2_running_mean),
-            P(P_features_denseblock4_denselayer3_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer3_norm2_running_var), n,
+            &g_features_denseblock4_denselayer3_norm2, 1e-05f);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 28224,
         A(T_features_denseblock4_denselayer3_conv2), A(X_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer3_concat1),
-        A(X_features_denseblock4_denselayer2_concat1), n, 608, 0, 576, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer3_concat1),
-        A(X_features_denseblock4_denselayer3_conv2), n, 608, 576, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6061,16 +5917,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer4_norm1) + 608,
             P(P_features_denseblock4_denselayer4_norm1_running_mean),
             P(P_features_denseblock4_denselayer4_norm1_running_var),
-            A(X_features_denseblock4_denselayer3_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer4_norm1_weight),
-            P(P_features_denseblock4_denselayer4_norm1_bias), n, 608, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer4_norm1_bias), n,
+            &g_features_denseblock4_denselayer4_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer4_relu1),
-            A(X_features_denseblock4_denselayer3_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer4_norm1_weight),
             P(P_features_denseblock4_denselayer4_norm1_bias),
             P(P_features_denseblock4_denselayer4_norm1_running_mean),
-            P(P_features_denseblock4_denselayer4_norm1_running_var), n, 608, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer4_norm1_running_var), n,
+            &g_features_denseblock4_denselayer4_norm1, 1e-05f);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv1), NULL,
@@ -6088,26 +5946,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer4_norm2_running_var),
             A(X_features_denseblock4_denselayer4_conv1), NULL,
             P(P_features_denseblock4_denselayer4_norm2_weight),
-            P(P_features_denseblock4_denselayer4_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer4_norm2_bias), n,
+            &g_features_denseblock4_denselayer4_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer4_relu2),
             A(X_features_denseblock4_denselayer4_conv1), NULL,
             P(P_features_denseblock4_denselayer4_norm2_weight),
             P(P_features_denseblock4_denselayer4_norm2_bias),
             P(P_features_denseblock4_denselayer4_norm2_running_mean),
-            P(P_features_denseblock4_denselayer4_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer4_norm2_running_var), n,
+            &g_features_denseblock4_denselayer4_norm2, 1e-05f);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 29792,
         A(T_features_denseblock4_denselayer4_conv2), A(X_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer4_concat1),
-        A(X_features_denseblock4_denselayer3_concat1), n, 640, 0, 608, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer4_concat1),
-        A(X_features_denseblock4_denselayer4_conv2), n, 640, 608, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6117,16 +5974,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer5_norm1) + 640,
             P(P_features_denseblock4_denselayer5_norm1_running_mean),
             P(P_features_denseblock4_denselayer5_norm1_running_var),
-            A(X_features_denseblock4_denselayer4_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer5_norm1_weight),
-            P(P_features_denseblock4_denselayer5_norm1_bias), n, 640, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer5_norm1_bias), n,
+            &g_features_denseblock4_denselayer5_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer5_relu1),
-            A(X_features_denseblock4_denselayer4_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer5_norm1_weight),
             P(P_features_denseblock4_denselayer5_norm1_bias),
             P(P_features_denseblock4_denselayer5_norm1_running_mean),
-            P(P_features_denseblock4_denselayer5_norm1_running_var), n, 640, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer5_norm1_running_var), n,
+            &g_features_denseblock4_denselayer5_norm1, 1e-05f);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv1), NULL,
@@ -6144,26 +6003,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer5_norm2_running_var),
             A(X_features_denseblock4_denselayer5_conv1), NULL,
             P(P_features_denseblock4_denselayer5_norm2_weight),
-            P(P_features_denseblock4_denselayer5_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer5_norm2_bias), n,
+            &g_features_denseblock4_denselayer5_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer5_relu2),
             A(X_features_denseblock4_denselayer5_conv1), NULL,
             P(P_features_denseblock4_denselayer5_norm2_weight),
             P(P_features_denseblock4_denselayer5_norm2_bias),
             P(P_features_denseblock4_denselayer5_norm2_running_mean),
-            P(P_features_denseblock4_denselayer5_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer5_norm2_running_var), n,
+            &g_features_denseblock4_denselayer5_norm2, 1e-05f);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 31360,
         A(T_features_denseblock4_denselayer5_conv2), A(X_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer5_concat1),
-        A(X_features_denseblock4_denselayer4_concat1), n, 672, 0, 640, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer5_concat1),
-        A(X_features_denseblock4_denselayer5_conv2), n, 672, 640, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6173,16 +6031,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer6_norm1) + 672,
             P(P_features_denseblock4_denselayer6_norm1_running_mean),
             P(P_features_denseblock4_denselayer6_norm1_running_var),
-            A(X_features_denseblock4_denselayer5_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer6_norm1_weight),
-            P(P_features_denseblock4_denselayer6_norm1_bias), n, 672, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer6_norm1_bias), n,
+            &g_features_denseblock4_denselayer6_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer6_relu1),
-            A(X_features_denseblock4_denselayer5_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer6_norm1_weight),
             P(P_features_denseblock4_denselayer6_norm1_bias),
             P(P_features_denseblock4_denselayer6_norm1_running_mean),
-            P(P_features_denseblock4_denselayer6_norm1_running_var), n, 672, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer6_norm1_running_var), n,
+            &g_features_denseblock4_denselayer6_norm1, 1e-05f);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv1), NULL,
@@ -6200,26 +6060,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer6_norm2_running_var),
             A(X_features_denseblock4_denselayer6_conv1), NULL,
             P(P_features_denseblock4_denselayer6_norm2_weight),
-            P(P_features_denseblock4_denselayer6_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer6_norm2_bias), n,
+            &g_features_denseblock4_denselayer6_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer6_relu2),
             A(X_features_denseblock4_denselayer6_conv1), NULL,
             P(P_features_denseblock4_denselayer6_norm2_weight),
             P(P_features_denseblock4_denselayer6_norm2_bias),
             P(P_features_denseblock4_denselayer6_norm2_running_mean),
-            P(P_features_denseblock4_denselayer6_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer6_norm2_running_var), n,
+            &g_features_denseblock4_denselayer6_norm2, 1e-05f);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 32928,
         A(T_features_denseblock4_denselayer6_conv2), A(X_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer6_concat1),
-        A(X_features_denseblock4_denselayer5_concat1), n, 704, 0, 672, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer6_concat1),
-        A(X_features_denseblock4_denselayer6_conv2), n, 704, 672, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6229,16 +6088,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer7_norm1) + 704,
             P(P_features_denseblock4_denselayer7_norm1_running_mean),
             P(P_features_denseblock4_denselayer7_norm1_running_var),
-            A(X_features_denseblock4_denselayer6_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer7_norm1_weight),
-            P(P_features_denseblock4_denselayer7_norm1_bias), n, 704, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer7_norm1_bias), n,
+            &g_features_denseblock4_denselayer7_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer7_relu1),
-            A(X_features_denseblock4_denselayer6_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer7_norm1_weight),
             P(P_features_denseblock4_denselayer7_norm1_bias),
             P(P_features_denseblock4_denselayer7_norm1_running_mean),
-            P(P_features_denseblock4_denselayer7_norm1_running_var), n, 704, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer7_norm1_running_var), n,
+            &g_features_denseblock4_denselayer7_norm1, 1e-05f);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv1), NULL,
@@ -6256,26 +6117,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer7_norm2_running_var),
             A(X_features_denseblock4_denselayer7_conv1), NULL,
             P(P_features_denseblock4_denselayer7_norm2_weight),
-            P(P_features_denseblock4_denselayer7_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer7_norm2_bias), n,
+            &g_features_denseblock4_denselayer7_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer7_relu2),
             A(X_features_denseblock4_denselayer7_conv1), NULL,
             P(P_features_denseblock4_denselayer7_norm2_weight),
             P(P_features_denseblock4_denselayer7_norm2_bias),
             P(P_features_denseblock4_denselayer7_norm2_running_mean),
-            P(P_features_denseblock4_denselayer7_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer7_norm2_running_var), n,
+            &g_features_denseblock4_denselayer7_norm2, 1e-05f);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer7_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 34496,
         A(T_features_denseblock4_denselayer7_conv2), A(X_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer7_concat1),
-        A(X_features_denseblock4_denselayer6_concat1), n, 736, 0, 704, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer7_concat1),
-        A(X_features_denseblock4_denselayer7_conv2), n, 736, 704, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6285,16 +6145,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer8_norm1) + 736,
             P(P_features_denseblock4_denselayer8_norm1_running_mean),
             P(P_features_denseblock4_denselayer8_norm1_running_var),
-            A(X_features_denseblock4_denselayer7_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer8_norm1_weight),
-            P(P_features_denseblock4_denselayer8_norm1_bias), n, 736, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer8_norm1_bias), n,
+            &g_features_denseblock4_denselayer8_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer8_relu1),
-            A(X_features_denseblock4_denselayer7_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer8_norm1_weight),
             P(P_features_denseblock4_denselayer8_norm1_bias),
             P(P_features_denseblock4_denselayer8_norm1_running_mean),
-            P(P_features_denseblock4_denselayer8_norm1_running_var), n, 736, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer8_norm1_running_var), n,
+            &g_features_denseblock4_denselayer8_norm1, 1e-05f);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv1), NULL,
@@ -6312,26 +6174,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer8_norm2_running_var),
             A(X_features_denseblock4_denselayer8_conv1), NULL,
             P(P_features_denseblock4_denselayer8_norm2_weight),
-            P(P_features_denseblock4_denselayer8_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer8_norm2_bias), n,
+            &g_features_denseblock4_denselayer8_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer8_relu2),
             A(X_features_denseblock4_denselayer8_conv1), NULL,
             P(P_features_denseblock4_denselayer8_norm2_weight),
             P(P_features_denseblock4_denselayer8_norm2_bias),
             P(P_features_denseblock4_denselayer8_norm2_running_mean),
-            P(P_features_denseblock4_denselayer8_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer8_norm2_running_var), n,
+            &g_features_denseblock4_denselayer8_norm2, 1e-05f);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer8_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 36064,
         A(T_features_denseblock4_denselayer8_conv2), A(X_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer8_concat1),
-        A(X_features_denseblock4_denselayer7_concat1), n, 768, 0, 736, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer8_concat1),
-        A(X_features_denseblock4_denselayer8_conv2), n, 768, 736, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6341,16 +6202,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer9_norm1) + 768,
             P(P_features_denseblock4_denselayer9_norm1_running_mean),
             P(P_features_denseblock4_denselayer9_norm1_running_var),
-            A(X_features_denseblock4_denselayer8_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer9_norm1_weight),
-            P(P_features_denseblock4_denselayer9_norm1_bias), n, 768, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer9_norm1_bias), n,
+            &g_features_denseblock4_denselayer9_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer9_relu1),
-            A(X_features_denseblock4_denselayer8_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer9_norm1_weight),
             P(P_features_denseblock4_denselayer9_norm1_bias),
             P(P_features_denseblock4_denselayer9_norm1_running_mean),
-            P(P_features_denseblock4_denselayer9_norm1_running_var), n, 768, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer9_norm1_running_var), n,
+            &g_features_denseblock4_denselayer9_norm1, 1e-05f);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv1), NULL,
@@ -6368,26 +6231,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer9_norm2_running_var),
             A(X_features_denseblock4_denselayer9_conv1), NULL,
             P(P_features_denseblock4_denselayer9_norm2_weight),
-            P(P_features_denseblock4_denselayer9_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer9_norm2_bias), n,
+            &g_features_denseblock4_denselayer9_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer9_relu2),
             A(X_features_denseblock4_denselayer9_conv1), NULL,
             P(P_features_denseblock4_denselayer9_norm2_weight),
             P(P_features_denseblock4_denselayer9_norm2_bias),
             P(P_features_denseblock4_denselayer9_norm2_running_mean),
-            P(P_features_denseblock4_denselayer9_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer9_norm2_running_var), n,
+            &g_features_denseblock4_denselayer9_norm2, 1e-05f);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer9_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 37632,
         A(T_features_denseblock4_denselayer9_conv2), A(X_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer9_concat1),
-        A(X_features_denseblock4_denselayer8_concat1), n, 800, 0, 768, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer9_concat1),
-        A(X_features_denseblock4_denselayer9_conv2), n, 800, 768, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6397,16 +6259,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer10_norm1) + 800,
             P(P_features_denseblock4_denselayer10_norm1_running_mean),
             P(P_features_denseblock4_denselayer10_norm1_running_var),
-            A(X_features_denseblock4_denselayer9_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer10_norm1_weight),
-            P(P_features_denseblock4_denselayer10_norm1_bias), n, 800, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer10_norm1_bias), n,
+            &g_features_denseblock4_denselayer10_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer10_relu1),
-            A(X_features_denseblock4_denselayer9_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer10_norm1_weight),
             P(P_features_denseblock4_denselayer10_norm1_bias),
             P(P_features_denseblock4_denselayer10_norm1_running_mean),
-            P(P_features_denseblock4_denselayer10_norm1_running_var), n, 800, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer10_norm1_running_var), n,
+            &g_features_denseblock4_denselayer10_norm1, 1e-05f);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv1), NULL,
@@ -6424,26 +6288,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer10_norm2_running_var),
             A(X_features_denseblock4_denselayer10_conv1), NULL,
             P(P_features_denseblock4_denselayer10_norm2_weight),
-            P(P_features_denseblock4_denselayer10_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer10_norm2_bias), n,
+            &g_features_denseblock4_denselayer10_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer10_relu2),
             A(X_features_denseblock4_denselayer10_conv1), NULL,
             P(P_features_denseblock4_denselayer10_norm2_weight),
             P(P_features_denseblock4_denselayer10_norm2_bias),
             P(P_features_denseblock4_denselayer10_norm2_running_mean),
-            P(P_features_denseblock4_denselayer10_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer10_norm2_running_var), n,
+            &g_features_denseblock4_denselayer10_norm2, 1e-05f);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer10_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 39200,
         A(T_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer10_concat1),
-        A(X_features_denseblock4_denselayer9_concat1), n, 832, 0, 800, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer10_concat1),
-        A(X_features_denseblock4_denselayer10_conv2), n, 832, 800, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6453,16 +6316,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer11_norm1) + 832,
             P(P_features_denseblock4_denselayer11_norm1_running_mean),
             P(P_features_denseblock4_denselayer11_norm1_running_var),
-            A(X_features_denseblock4_denselayer10_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer11_norm1_weight),
-            P(P_features_denseblock4_denselayer11_norm1_bias), n, 832, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer11_norm1_bias), n,
+            &g_features_denseblock4_denselayer11_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer11_relu1),
-            A(X_features_denseblock4_denselayer10_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer11_norm1_weight),
             P(P_features_denseblock4_denselayer11_norm1_bias),
             P(P_features_denseblock4_denselayer11_norm1_running_mean),
-            P(P_features_denseblock4_denselayer11_norm1_running_var), n, 832, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer11_norm1_running_var), n,
+            &g_features_denseblock4_denselayer11_norm1, 1e-05f);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv1), NULL,
@@ -6480,26 +6345,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer11_norm2_running_var),
             A(X_features_denseblock4_denselayer11_conv1), NULL,
             P(P_features_denseblock4_denselayer11_norm2_weight),
-            P(P_features_denseblock4_denselayer11_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer11_norm2_bias), n,
+            &g_features_denseblock4_denselayer11_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer11_relu2),
             A(X_features_denseblock4_denselayer11_conv1), NULL,
             P(P_features_denseblock4_denselayer11_norm2_weight),
             P(P_features_denseblock4_denselayer11_norm2_bias),
             P(P_features_denseblock4_denselayer11_norm2_running_mean),
-            P(P_features_denseblock4_denselayer11_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer11_norm2_running_var), n,
+            &g_features_denseblock4_denselayer11_norm2, 1e-05f);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer11_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 40768,
         A(T_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer11_concat1),
-        A(X_features_denseblock4_denselayer10_concat1), n, 864, 0, 832, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer11_concat1),
-        A(X_features_denseblock4_denselayer11_conv2), n, 864, 832, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6509,16 +6373,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer12_norm1) + 864,
             P(P_features_denseblock4_denselayer12_norm1_running_mean),
             P(P_features_denseblock4_denselayer12_norm1_running_var),
-            A(X_features_denseblock4_denselayer11_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer12_norm1_weight),
-            P(P_features_denseblock4_denselayer12_norm1_bias), n, 864, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer12_norm1_bias), n,
+            &g_features_denseblock4_denselayer12_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer12_relu1),
-            A(X_features_denseblock4_denselayer11_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer12_norm1_weight),
             P(P_features_denseblock4_denselayer12_norm1_bias),
             P(P_features_denseblock4_denselayer12_norm1_running_mean),
-            P(P_features_denseblock4_denselayer12_norm1_running_var), n, 864, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer12_norm1_running_var), n,
+            &g_features_denseblock4_denselayer12_norm1, 1e-05f);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv1), NULL,
@@ -6536,26 +6402,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer12_norm2_running_var),
             A(X_features_denseblock4_denselayer12_conv1), NULL,
             P(P_features_denseblock4_denselayer12_norm2_weight),
-            P(P_features_denseblock4_denselayer12_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer12_norm2_bias), n,
+            &g_features_denseblock4_denselayer12_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer12_relu2),
             A(X_features_denseblock4_denselayer12_conv1), NULL,
             P(P_features_denseblock4_denselayer12_norm2_weight),
             P(P_features_denseblock4_denselayer12_norm2_bias),
             P(P_features_denseblock4_denselayer12_norm2_running_mean),
-            P(P_features_denseblock4_denselayer12_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer12_norm2_running_var), n,
+            &g_features_denseblock4_denselayer12_norm2, 1e-05f);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer12_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 42336,
         A(T_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer12_concat1),
-        A(X_features_denseblock4_denselayer11_concat1), n, 896, 0, 864, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer12_concat1),
-        A(X_features_denseblock4_denselayer12_conv2), n, 896, 864, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6565,16 +6430,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer13_norm1) + 896,
             P(P_features_denseblock4_denselayer13_norm1_running_mean),
             P(P_features_denseblock4_denselayer13_norm1_running_var),
-            A(X_features_denseblock4_denselayer12_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer13_norm1_weight),
-            P(P_features_denseblock4_denselayer13_norm1_bias), n, 896, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer13_norm1_bias), n,
+            &g_features_denseblock4_denselayer13_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer13_relu1),
-            A(X_features_denseblock4_denselayer12_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer13_norm1_weight),
             P(P_features_denseblock4_denselayer13_norm1_bias),
             P(P_features_denseblock4_denselayer13_norm1_running_mean),
-            P(P_features_denseblock4_denselayer13_norm1_running_var), n, 896, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer13_norm1_running_var), n,
+            &g_features_denseblock4_denselayer13_norm1, 1e-05f);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv1), NULL,
@@ -6592,26 +6459,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer13_norm2_running_var),
             A(X_features_denseblock4_denselayer13_conv1), NULL,
             P(P_features_denseblock4_denselayer13_norm2_weight),
-            P(P_features_denseblock4_denselayer13_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer13_norm2_bias), n,
+            &g_features_denseblock4_denselayer13_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer13_relu2),
             A(X_features_denseblock4_denselayer13_conv1), NULL,
             P(P_features_denseblock4_denselayer13_norm2_weight),
             P(P_features_denseblock4_denselayer13_norm2_bias),
             P(P_features_denseblock4_denselayer13_norm2_running_mean),
-            P(P_features_denseblock4_denselayer13_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer13_norm2_running_var), n,
+            &g_features_denseblock4_denselayer13_norm2, 1e-05f);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer13_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 43904,
         A(T_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer13_concat1),
-        A(X_features_denseblock4_denselayer12_concat1), n, 928, 0, 896, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer13_concat1),
-        A(X_features_denseblock4_denselayer13_conv2), n, 928, 896, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6621,16 +6487,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer14_norm1) + 928,
             P(P_features_denseblock4_denselayer14_norm1_running_mean),
             P(P_features_denseblock4_denselayer14_norm1_running_var),
-            A(X_features_denseblock4_denselayer13_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer14_norm1_weight),
-            P(P_features_denseblock4_denselayer14_norm1_bias), n, 928, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer14_norm1_bias), n,
+            &g_features_denseblock4_denselayer14_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer14_relu1),
-            A(X_features_denseblock4_denselayer13_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer14_norm1_weight),
             P(P_features_denseblock4_denselayer14_norm1_bias),
             P(P_features_denseblock4_denselayer14_norm1_running_mean),
-            P(P_features_denseblock4_denselayer14_norm1_running_var), n, 928, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer14_norm1_running_var), n,
+            &g_features_denseblock4_denselayer14_norm1, 1e-05f);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv1), NULL,
@@ -6648,26 +6516,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer14_norm2_running_var),
             A(X_features_denseblock4_denselayer14_conv1), NULL,
             P(P_features_denseblock4_denselayer14_norm2_weight),
-            P(P_features_denseblock4_denselayer14_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer14_norm2_bias), n,
+            &g_features_denseblock4_denselayer14_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer14_relu2),
             A(X_features_denseblock4_denselayer14_conv1), NULL,
             P(P_features_denseblock4_denselayer14_norm2_weight),
             P(P_features_denseblock4_denselayer14_norm2_bias),
             P(P_features_denseblock4_denselayer14_norm2_running_mean),
-            P(P_features_denseblock4_denselayer14_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer14_norm2_running_var), n,
+            &g_features_denseblock4_denselayer14_norm2, 1e-05f);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer14_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 45472,
         A(T_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer14_concat1),
-        A(X_features_denseblock4_denselayer13_concat1), n, 960, 0, 928, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer14_concat1),
-        A(X_features_denseblock4_denselayer14_conv2), n, 960, 928, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6677,16 +6544,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer15_norm1) + 960,
             P(P_features_denseblock4_denselayer15_norm1_running_mean),
             P(P_features_denseblock4_denselayer15_norm1_running_var),
-            A(X_features_denseblock4_denselayer14_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer15_norm1_weight),
-            P(P_features_denseblock4_denselayer15_norm1_bias), n, 960, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer15_norm1_bias), n,
+            &g_features_denseblock4_denselayer15_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer15_relu1),
-            A(X_features_denseblock4_denselayer14_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer15_norm1_weight),
             P(P_features_denseblock4_denselayer15_norm1_bias),
             P(P_features_denseblock4_denselayer15_norm1_running_mean),
-            P(P_features_denseblock4_denselayer15_norm1_running_var), n, 960, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer15_norm1_running_var), n,
+            &g_features_denseblock4_denselayer15_norm1, 1e-05f);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv1), NULL,
@@ -6704,26 +6573,25 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer15_norm2_running_var),
             A(X_features_denseblock4_denselayer15_conv1), NULL,
             P(P_features_denseblock4_denselayer15_norm2_weight),
-            P(P_features_denseblock4_denselayer15_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer15_norm2_bias), n,
+            &g_features_denseblock4_denselayer15_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer15_relu2),
             A(X_features_denseblock4_denselayer15_conv1), NULL,
             P(P_features_denseblock4_denselayer15_norm2_weight),
             P(P_features_denseblock4_denselayer15_norm2_bias),
             P(P_features_denseblock4_denselayer15_norm2_running_mean),
-            P(P_features_denseblock4_denselayer15_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer15_norm2_running_var), n,
+            &g_features_denseblock4_denselayer15_norm2, 1e-05f);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer15_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 47040,
         A(T_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer15_concat1),
-        A(X_features_denseblock4_denselayer14_concat1), n, 992, 0, 960, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer15_concat1),
-        A(X_features_denseblock4_denselayer15_conv2), n, 992, 960, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -6733,16 +6601,18 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             S(S_features_denseblock4_denselayer16_norm1) + 992,
             P(P_features_denseblock4_denselayer16_norm1_running_mean),
             P(P_features_denseblock4_denselayer16_norm1_running_var),
-            A(X_features_denseblock4_denselayer15_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer16_norm1_weight),
-            P(P_features_denseblock4_denselayer16_norm1_bias), n, 992, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer16_norm1_bias), n,
+            &g_features_denseblock4_denselayer16_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer16_relu1),
-            A(X_features_denseblock4_denselayer15_concat1), NULL,
+            A(X_features_denseblock4_denselayer16_concat1), NULL,
             P(P_features_denseblock4_denselayer16_norm1_weight),
             P(P_features_denseblock4_denselayer16_norm1_bias),
             P(P_features_denseblock4_denselayer16_norm1_running_mean),
-            P(P_features_denseblock4_denselayer16_norm1_running_var), n, 992, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer16_norm1_running_var), n,
+            &g_features_denseblock4_denselayer16_norm1, 1e-05f);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv1), NULL,
@@ -6760,38 +6630,37 @@ const float *densenet121_forward(float *params, float *arena, const float *x, in
             P(P_features_denseblock4_denselayer16_norm2_running_var),
             A(X_features_denseblock4_denselayer16_conv1), NULL,
             P(P_features_denseblock4_denselayer16_norm2_weight),
-            P(P_features_denseblock4_denselayer16_norm2_bias), n, 128, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock4_denselayer16_norm2_bias), n,
+            &g_features_denseblock4_denselayer16_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock4_denselayer16_relu2),
             A(X_features_denseblock4_denselayer16_conv1), NULL,
             P(P_features_denseblock4_denselayer16_norm2_weight),
             P(P_features_denseblock4_denselayer16_norm2_bias),
             P(P_features_denseblock4_denselayer16_norm2_running_mean),
-            P(P_features_denseblock4_denselayer16_norm2_running_var), n, 128, 49, 1e-05f);
+            P(P_features_denseblock4_denselayer16_norm2_running_var), n,
+            &g_features_denseblock4_denselayer16_norm2, 1e-05f);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_conv2),
+    rt_conv2d_forward(A(X_features_denseblock4_denselayer16_concat1) + 48608,
         A(T_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock4_denselayer16_concat1),
-        A(X_features_denseblock4_denselayer15_concat1), n, 1024, 0, 992, 49);
-    rt_concat_forward(A(X_features_denseblock4_denselayer16_concat1),
-        A(X_features_denseblock4_denselayer16_conv2), n, 1024, 992, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
        (specs/densenet_imagenet.lua:33, 35) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_features_norm5), S(S_features_norm5) + 1024,
             P(P_features_norm5_running_mean), P(P_features_norm5_running_var),
             A(X_features_denseblock4_denselayer16_concat1), NULL, P(P_features_norm5_weight),
-            P(P_features_norm5_bias), n, 1024, 49, 0.1f, 1e-05f);
+            P(P_features_norm5_bias), n, &g_features_norm5, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_features_denseblock4_denselayer16_concat1),
             NULL, P(P_features_norm5_weight), P(P_features_norm5_bias),
-            P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 1024, 49,
-            1e-05f);
+            P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n,
+            &g_features_norm5, 1e-05f);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_relu), n, 1024, 49);
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
@@ -6811,18 +6680,21 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
        (specs/densenet_imagenet.lua:24) */
     rt_batchnorm_relu_forward_eval(A(IX_features_relu0), A(IX_features_conv0), NULL,
         P(P_features_norm0_weight), P(P_features_norm0_bias), P(P_features_norm0_running_mean),
-        P(P_features_norm0_running_var), n, 64, 12544, 1e-05f);
+        P(P_features_norm0_running_var), n, &g_features_norm0, 1e-05f);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/densenet_imagenet.lua:25) */
-    rt_maxpool_forward(A(IX_features_pool0), A(IX_features_relu0), n, &g_features_pool0);
+    rt_maxpool_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IX_features_relu0), n,
+        &g_features_pool0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu1),
-        A(IX_features_pool0), NULL, P(P_features_denseblock1_denselayer1_norm1_weight),
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
+        P(P_features_denseblock1_denselayer1_norm1_weight),
         P(P_features_denseblock1_denselayer1_norm1_bias),
         P(P_features_denseblock1_denselayer1_norm1_running_mean),
-        P(P_features_denseblock1_denselayer1_norm1_running_var), n, 64, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer1_norm1_running_var), n,
+        &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
@@ -6837,28 +6709,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer1_norm2_weight),
         P(P_features_denseblock1_denselayer1_norm2_bias),
         P(P_features_denseblock1_denselayer1_norm2_running_mean),
-        P(P_features_denseblock1_denselayer1_norm2_running_var), n, 128, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer1_norm2_running_var), n,
+        &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 200704,
         A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_pool0), n, 96,
-        0, 64, 3136);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1),
-        A(IX_features_denseblock1_denselayer1_conv2), n, 96, 64, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu1),
-        A(IX_features_denseblock1_denselayer1_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer2_norm1_weight),
         P(P_features_denseblock1_denselayer2_norm1_bias),
         P(P_features_denseblock1_denselayer2_norm1_running_mean),
-        P(P_features_denseblock1_denselayer2_norm1_running_var), n, 96, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer2_norm1_running_var), n,
+        &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
@@ -6873,28 +6744,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer2_norm2_weight),
         P(P_features_denseblock1_denselayer2_norm2_bias),
         P(P_features_denseblock1_denselayer2_norm2_running_mean),
-        P(P_features_denseblock1_denselayer2_norm2_running_var), n, 128, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer2_norm2_running_var), n,
+        &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 301056,
         A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1),
-        A(IX_features_denseblock1_denselayer1_concat1), n, 128, 0, 96, 3136);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1),
-        A(IX_features_denseblock1_denselayer2_conv2), n, 128, 96, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu1),
-        A(IX_features_denseblock1_denselayer2_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer3_norm1_weight),
         P(P_features_denseblock1_denselayer3_norm1_bias),
         P(P_features_denseblock1_denselayer3_norm1_running_mean),
-        P(P_features_denseblock1_denselayer3_norm1_running_var), n, 128, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer3_norm1_running_var), n,
+        &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
@@ -6909,28 +6779,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer3_norm2_weight),
         P(P_features_denseblock1_denselayer3_norm2_bias),
         P(P_features_denseblock1_denselayer3_norm2_running_mean),
-        P(P_features_denseblock1_denselayer3_norm2_running_var), n, 128, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer3_norm2_running_var), n,
+        &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 401408,
         A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1),
-        A(IX_features_denseblock1_denselayer2_concat1), n, 160, 0, 128, 3136);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1),
-        A(IX_features_denseblock1_denselayer3_conv2), n, 160, 128, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu1),
-        A(IX_features_denseblock1_denselayer3_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer4_norm1_weight),
         P(P_features_denseblock1_denselayer4_norm1_bias),
         P(P_features_denseblock1_denselayer4_norm1_running_mean),
-        P(P_features_denseblock1_denselayer4_norm1_running_var), n, 160, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer4_norm1_running_var), n,
+        &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
@@ -6945,28 +6814,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer4_norm2_weight),
         P(P_features_denseblock1_denselayer4_norm2_bias),
         P(P_features_denseblock1_denselayer4_norm2_running_mean),
-        P(P_features_denseblock1_denselayer4_norm2_running_var), n, 128, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer4_norm2_running_var), n,
+        &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 501760,
         A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1),
-        A(IX_features_denseblock1_denselayer3_concat1), n, 192, 0, 160, 3136);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1),
-        A(IX_features_denseblock1_denselayer4_conv2), n, 192, 160, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu1),
-        A(IX_features_denseblock1_denselayer4_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer5_norm1_weight),
         P(P_features_denseblock1_denselayer5_norm1_bias),
         P(P_features_denseblock1_denselayer5_norm1_running_mean),
-        P(P_features_denseblock1_denselayer5_norm1_running_var), n, 192, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer5_norm1_running_var), n,
+        &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
@@ -6981,28 +6849,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer5_norm2_weight),
         P(P_features_denseblock1_denselayer5_norm2_bias),
         P(P_features_denseblock1_denselayer5_norm2_running_mean),
-        P(P_features_denseblock1_denselayer5_norm2_running_var), n, 128, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer5_norm2_running_var), n,
+        &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 602112,
         A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1),
-        A(IX_features_denseblock1_denselayer4_concat1), n, 224, 0, 192, 3136);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1),
-        A(IX_features_denseblock1_denselayer5_conv2), n, 224, 192, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu1),
-        A(IX_features_denseblock1_denselayer5_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer6_norm1_weight),
         P(P_features_denseblock1_denselayer6_norm1_bias),
         P(P_features_denseblock1_denselayer6_norm1_running_mean),
-        P(P_features_denseblock1_denselayer6_norm1_running_var), n, 224, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer6_norm1_running_var), n,
+        &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
@@ -7017,42 +6884,42 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock1_denselayer6_norm2_weight),
         P(P_features_denseblock1_denselayer6_norm2_bias),
         P(P_features_denseblock1_denselayer6_norm2_running_mean),
-        P(P_features_denseblock1_denselayer6_norm2_running_var), n, 128, 3136, 1e-05f);
+        P(P_features_denseblock1_denselayer6_norm2_running_var), n,
+        &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 702464,
         A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
-        A(IX_features_denseblock1_denselayer5_concat1), n, 256, 0, 224, 3136);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
-        A(IX_features_denseblock1_denselayer6_conv2), n, 256, 224, 32, 3136);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
        [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
         P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n,
-        256, 3136, 1e-05f);
+        &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n,
-        &g_features_transition1_pool);
+    rt_avgpool_forward(A(IX_features_denseblock2_denselayer12_concat1),
+        A(IX_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu1),
-        A(IX_features_transition1_pool), NULL, P(P_features_denseblock2_denselayer1_norm1_weight),
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
+        P(P_features_denseblock2_denselayer1_norm1_weight),
         P(P_features_denseblock2_denselayer1_norm1_bias),
         P(P_features_denseblock2_denselayer1_norm1_running_mean),
-        P(P_features_denseblock2_denselayer1_norm1_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer1_norm1_running_var), n,
+        &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
@@ -7067,28 +6934,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer1_norm2_weight),
         P(P_features_denseblock2_denselayer1_norm2_bias),
         P(P_features_denseblock2_denselayer1_norm2_running_mean),
-        P(P_features_denseblock2_denselayer1_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer1_norm2_running_var), n,
+        &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 100352,
         A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1),
-        A(IX_features_transition1_pool), n, 160, 0, 128, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1),
-        A(IX_features_denseblock2_denselayer1_conv2), n, 160, 128, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu1),
-        A(IX_features_denseblock2_denselayer1_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer2_norm1_weight),
         P(P_features_denseblock2_denselayer2_norm1_bias),
         P(P_features_denseblock2_denselayer2_norm1_running_mean),
-        P(P_features_denseblock2_denselayer2_norm1_running_var), n, 160, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer2_norm1_running_var), n,
+        &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
@@ -7103,28 +6969,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer2_norm2_weight),
         P(P_features_denseblock2_denselayer2_norm2_bias),
         P(P_features_denseblock2_denselayer2_norm2_running_mean),
-        P(P_features_denseblock2_denselayer2_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer2_norm2_running_var), n,
+        &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 125440,
         A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1),
-        A(IX_features_denseblock2_denselayer1_concat1), n, 192, 0, 160, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1),
-        A(IX_features_denseblock2_denselayer2_conv2), n, 192, 160, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu1),
-        A(IX_features_denseblock2_denselayer2_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer3_norm1_weight),
         P(P_features_denseblock2_denselayer3_norm1_bias),
         P(P_features_denseblock2_denselayer3_norm1_running_mean),
-        P(P_features_denseblock2_denselayer3_norm1_running_var), n, 192, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer3_norm1_running_var), n,
+        &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
@@ -7139,28 +7004,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer3_norm2_weight),
         P(P_features_denseblock2_denselayer3_norm2_bias),
         P(P_features_denseblock2_denselayer3_norm2_running_mean),
-        P(P_features_denseblock2_denselayer3_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer3_norm2_running_var), n,
+        &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 150528,
         A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1),
-        A(IX_features_denseblock2_denselayer2_concat1), n, 224, 0, 192, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1),
-        A(IX_features_denseblock2_denselayer3_conv2), n, 224, 192, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu1),
-        A(IX_features_denseblock2_denselayer3_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer4_norm1_weight),
         P(P_features_denseblock2_denselayer4_norm1_bias),
         P(P_features_denseblock2_denselayer4_norm1_running_mean),
-        P(P_features_denseblock2_denselayer4_norm1_running_var), n, 224, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer4_norm1_running_var), n,
+        &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
@@ -7175,28 +7039,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer4_norm2_weight),
         P(P_features_denseblock2_denselayer4_norm2_bias),
         P(P_features_denseblock2_denselayer4_norm2_running_mean),
-        P(P_features_denseblock2_denselayer4_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer4_norm2_running_var), n,
+        &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 175616,
         A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1),
-        A(IX_features_denseblock2_denselayer3_concat1), n, 256, 0, 224, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1),
-        A(IX_features_denseblock2_denselayer4_conv2), n, 256, 224, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu1),
-        A(IX_features_denseblock2_denselayer4_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer5_norm1_weight),
         P(P_features_denseblock2_denselayer5_norm1_bias),
         P(P_features_denseblock2_denselayer5_norm1_running_mean),
-        P(P_features_denseblock2_denselayer5_norm1_running_var), n, 256, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer5_norm1_running_var), n,
+        &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
@@ -7211,28 +7074,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer5_norm2_weight),
         P(P_features_denseblock2_denselayer5_norm2_bias),
         P(P_features_denseblock2_denselayer5_norm2_running_mean),
-        P(P_features_denseblock2_denselayer5_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer5_norm2_running_var), n,
+        &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 200704,
         A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1),
-        A(IX_features_denseblock2_denselayer4_concat1), n, 288, 0, 256, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1),
-        A(IX_features_denseblock2_denselayer5_conv2), n, 288, 256, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu1),
-        A(IX_features_denseblock2_denselayer5_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer6_norm1_weight),
         P(P_features_denseblock2_denselayer6_norm1_bias),
         P(P_features_denseblock2_denselayer6_norm1_running_mean),
-        P(P_features_denseblock2_denselayer6_norm1_running_var), n, 288, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer6_norm1_running_var), n,
+        &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
@@ -7247,28 +7109,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer6_norm2_weight),
         P(P_features_denseblock2_denselayer6_norm2_bias),
         P(P_features_denseblock2_denselayer6_norm2_running_mean),
-        P(P_features_denseblock2_denselayer6_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer6_norm2_running_var), n,
+        &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 225792,
         A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
-        A(IX_features_denseblock2_denselayer5_concat1), n, 320, 0, 288, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
-        A(IX_features_denseblock2_denselayer6_conv2), n, 320, 288, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer7_relu1),
-        A(IX_features_denseblock2_denselayer6_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer7_norm1_weight),
         P(P_features_denseblock2_denselayer7_norm1_bias),
         P(P_features_denseblock2_denselayer7_norm1_running_mean),
-        P(P_features_denseblock2_denselayer7_norm1_running_var), n, 320, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer7_norm1_running_var), n,
+        &g_features_denseblock2_denselayer7_norm1, 1e-05f);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer7_conv1), NULL,
@@ -7283,28 +7144,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer7_norm2_weight),
         P(P_features_denseblock2_denselayer7_norm2_bias),
         P(P_features_denseblock2_denselayer7_norm2_running_mean),
-        P(P_features_denseblock2_denselayer7_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer7_norm2_running_var), n,
+        &g_features_denseblock2_denselayer7_norm2, 1e-05f);
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer7_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 250880,
         A(IT_features_denseblock2_denselayer7_conv2), A(IX_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer7_conv2);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer7_concat1),
-        A(IX_features_denseblock2_denselayer6_concat1), n, 352, 0, 320, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer7_concat1),
-        A(IX_features_denseblock2_denselayer7_conv2), n, 352, 320, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer8_relu1),
-        A(IX_features_denseblock2_denselayer7_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer8_norm1_weight),
         P(P_features_denseblock2_denselayer8_norm1_bias),
         P(P_features_denseblock2_denselayer8_norm1_running_mean),
-        P(P_features_denseblock2_denselayer8_norm1_running_var), n, 352, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer8_norm1_running_var), n,
+        &g_features_denseblock2_denselayer8_norm1, 1e-05f);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer8_conv1), NULL,
@@ -7319,28 +7179,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer8_norm2_weight),
         P(P_features_denseblock2_denselayer8_norm2_bias),
         P(P_features_denseblock2_denselayer8_norm2_running_mean),
-        P(P_features_denseblock2_denselayer8_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer8_norm2_running_var), n,
+        &g_features_denseblock2_denselayer8_norm2, 1e-05f);
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer8_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 275968,
         A(IT_features_denseblock2_denselayer8_conv2), A(IX_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer8_conv2);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer8_concat1),
-        A(IX_features_denseblock2_denselayer7_concat1), n, 384, 0, 352, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer8_concat1),
-        A(IX_features_denseblock2_denselayer8_conv2), n, 384, 352, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer9_relu1),
-        A(IX_features_denseblock2_denselayer8_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer9_norm1_weight),
         P(P_features_denseblock2_denselayer9_norm1_bias),
         P(P_features_denseblock2_denselayer9_norm1_running_mean),
-        P(P_features_denseblock2_denselayer9_norm1_running_var), n, 384, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer9_norm1_running_var), n,
+        &g_features_denseblock2_denselayer9_norm1, 1e-05f);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer9_conv1), NULL,
@@ -7355,28 +7214,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer9_norm2_weight),
         P(P_features_denseblock2_denselayer9_norm2_bias),
         P(P_features_denseblock2_denselayer9_norm2_running_mean),
-        P(P_features_denseblock2_denselayer9_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer9_norm2_running_var), n,
+        &g_features_denseblock2_denselayer9_norm2, 1e-05f);
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer9_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 301056,
         A(IT_features_denseblock2_denselayer9_conv2), A(IX_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer9_conv2);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer9_concat1),
-        A(IX_features_denseblock2_denselayer8_concat1), n, 416, 0, 384, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer9_concat1),
-        A(IX_features_denseblock2_denselayer9_conv2), n, 416, 384, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer10_relu1),
-        A(IX_features_denseblock2_denselayer9_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer10_norm1_weight),
         P(P_features_denseblock2_denselayer10_norm1_bias),
         P(P_features_denseblock2_denselayer10_norm1_running_mean),
-        P(P_features_denseblock2_denselayer10_norm1_running_var), n, 416, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer10_norm1_running_var), n,
+        &g_features_denseblock2_denselayer10_norm1, 1e-05f);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer10_conv1), NULL,
@@ -7391,29 +7249,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer10_norm2_weight),
         P(P_features_denseblock2_denselayer10_norm2_bias),
         P(P_features_denseblock2_denselayer10_norm2_running_mean),
-        P(P_features_denseblock2_denselayer10_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer10_norm2_running_var), n,
+        &g_features_denseblock2_denselayer10_norm2, 1e-05f);
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer10_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 326144,
         A(IT_features_denseblock2_denselayer10_conv2),
         A(IX_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer10_conv2);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer10_concat1),
-        A(IX_features_denseblock2_denselayer9_concat1), n, 448, 0, 416, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer10_concat1),
-        A(IX_features_denseblock2_denselayer10_conv2), n, 448, 416, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer11_relu1),
-        A(IX_features_denseblock2_denselayer10_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer11_norm1_weight),
         P(P_features_denseblock2_denselayer11_norm1_bias),
         P(P_features_denseblock2_denselayer11_norm1_running_mean),
-        P(P_features_denseblock2_denselayer11_norm1_running_var), n, 448, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer11_norm1_running_var), n,
+        &g_features_denseblock2_denselayer11_norm1, 1e-05f);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer11_conv1), NULL,
@@ -7428,29 +7285,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer11_norm2_weight),
         P(P_features_denseblock2_denselayer11_norm2_bias),
         P(P_features_denseblock2_denselayer11_norm2_running_mean),
-        P(P_features_denseblock2_denselayer11_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer11_norm2_running_var), n,
+        &g_features_denseblock2_denselayer11_norm2, 1e-05f);
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer11_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 351232,
         A(IT_features_denseblock2_denselayer11_conv2),
         A(IX_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer11_conv2);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer11_concat1),
-        A(IX_features_denseblock2_denselayer10_concat1), n, 480, 0, 448, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer11_concat1),
-        A(IX_features_denseblock2_denselayer11_conv2), n, 480, 448, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer12_relu1),
-        A(IX_features_denseblock2_denselayer11_concat1), NULL,
+        A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_denseblock2_denselayer12_norm1_weight),
         P(P_features_denseblock2_denselayer12_norm1_bias),
         P(P_features_denseblock2_denselayer12_norm1_running_mean),
-        P(P_features_denseblock2_denselayer12_norm1_running_var), n, 480, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer12_norm1_running_var), n,
+        &g_features_denseblock2_denselayer12_norm1, 1e-05f);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_conv1), NULL,
@@ -7465,43 +7321,43 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock2_denselayer12_norm2_weight),
         P(P_features_denseblock2_denselayer12_norm2_bias),
         P(P_features_denseblock2_denselayer12_norm2_running_mean),
-        P(P_features_denseblock2_denselayer12_norm2_running_var), n, 128, 784, 1e-05f);
+        P(P_features_denseblock2_denselayer12_norm2_running_var), n,
+        &g_features_denseblock2_denselayer12_norm2, 1e-05f);
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer12_concat1) + 376320,
         A(IT_features_denseblock2_denselayer12_conv2),
         A(IX_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer12_conv2);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer12_concat1),
-        A(IX_features_denseblock2_denselayer11_concat1), n, 512, 0, 480, 784);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer12_concat1),
-        A(IX_features_denseblock2_denselayer12_conv2), n, 512, 480, 32, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
        [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer12_concat1), NULL,
         P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
         P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n,
-        512, 784, 1e-05f);
+        &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n,
-        &g_features_transition2_pool);
+    rt_avgpool_forward(A(IX_features_denseblock3_denselayer24_concat1),
+        A(IX_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu1),
-        A(IX_features_transition2_pool), NULL, P(P_features_denseblock3_denselayer1_norm1_weight),
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
+        P(P_features_denseblock3_denselayer1_norm1_weight),
         P(P_features_denseblock3_denselayer1_norm1_bias),
         P(P_features_denseblock3_denselayer1_norm1_running_mean),
-        P(P_features_denseblock3_denselayer1_norm1_running_var), n, 256, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer1_norm1_running_var), n,
+        &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
@@ -7516,28 +7372,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer1_norm2_weight),
         P(P_features_denseblock3_denselayer1_norm2_bias),
         P(P_features_denseblock3_denselayer1_norm2_running_mean),
-        P(P_features_denseblock3_denselayer1_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer1_norm2_running_var), n,
+        &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 50176,
         A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1),
-        A(IX_features_transition2_pool), n, 288, 0, 256, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1),
-        A(IX_features_denseblock3_denselayer1_conv2), n, 288, 256, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu1),
-        A(IX_features_denseblock3_denselayer1_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer2_norm1_weight),
         P(P_features_denseblock3_denselayer2_norm1_bias),
         P(P_features_denseblock3_denselayer2_norm1_running_mean),
-        P(P_features_denseblock3_denselayer2_norm1_running_var), n, 288, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer2_norm1_running_var), n,
+        &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
@@ -7552,28 +7407,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer2_norm2_weight),
         P(P_features_denseblock3_denselayer2_norm2_bias),
         P(P_features_denseblock3_denselayer2_norm2_running_mean),
-        P(P_features_denseblock3_denselayer2_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer2_norm2_running_var), n,
+        &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 56448,
         A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1),
-        A(IX_features_denseblock3_denselayer1_concat1), n, 320, 0, 288, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1),
-        A(IX_features_denseblock3_denselayer2_conv2), n, 320, 288, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu1),
-        A(IX_features_denseblock3_denselayer2_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer3_norm1_weight),
         P(P_features_denseblock3_denselayer3_norm1_bias),
         P(P_features_denseblock3_denselayer3_norm1_running_mean),
-        P(P_features_denseblock3_denselayer3_norm1_running_var), n, 320, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer3_norm1_running_var), n,
+        &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
@@ -7588,28 +7442,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer3_norm2_weight),
         P(P_features_denseblock3_denselayer3_norm2_bias),
         P(P_features_denseblock3_denselayer3_norm2_running_mean),
-        P(P_features_denseblock3_denselayer3_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer3_norm2_running_var), n,
+        &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 62720,
         A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1),
-        A(IX_features_denseblock3_denselayer2_concat1), n, 352, 0, 320, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1),
-        A(IX_features_denseblock3_denselayer3_conv2), n, 352, 320, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu1),
-        A(IX_features_denseblock3_denselayer3_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer4_norm1_weight),
         P(P_features_denseblock3_denselayer4_norm1_bias),
         P(P_features_denseblock3_denselayer4_norm1_running_mean),
-        P(P_features_denseblock3_denselayer4_norm1_running_var), n, 352, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer4_norm1_running_var), n,
+        &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
@@ -7624,28 +7477,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer4_norm2_weight),
         P(P_features_denseblock3_denselayer4_norm2_bias),
         P(P_features_denseblock3_denselayer4_norm2_running_mean),
-        P(P_features_denseblock3_denselayer4_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer4_norm2_running_var), n,
+        &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 68992,
         A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1),
-        A(IX_features_denseblock3_denselayer3_concat1), n, 384, 0, 352, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1),
-        A(IX_features_denseblock3_denselayer4_conv2), n, 384, 352, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu1),
-        A(IX_features_denseblock3_denselayer4_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer5_norm1_weight),
         P(P_features_denseblock3_denselayer5_norm1_bias),
         P(P_features_denseblock3_denselayer5_norm1_running_mean),
-        P(P_features_denseblock3_denselayer5_norm1_running_var), n, 384, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer5_norm1_running_var), n,
+        &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
@@ -7660,28 +7512,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer5_norm2_weight),
         P(P_features_denseblock3_denselayer5_norm2_bias),
         P(P_features_denseblock3_denselayer5_norm2_running_mean),
-        P(P_features_denseblock3_denselayer5_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer5_norm2_running_var), n,
+        &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 75264,
         A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1),
-        A(IX_features_denseblock3_denselayer4_concat1), n, 416, 0, 384, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1),
-        A(IX_features_denseblock3_denselayer5_conv2), n, 416, 384, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu1),
-        A(IX_features_denseblock3_denselayer5_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer6_norm1_weight),
         P(P_features_denseblock3_denselayer6_norm1_bias),
         P(P_features_denseblock3_denselayer6_norm1_running_mean),
-        P(P_features_denseblock3_denselayer6_norm1_running_var), n, 416, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer6_norm1_running_var), n,
+        &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
@@ -7696,28 +7547,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer6_norm2_weight),
         P(P_features_denseblock3_denselayer6_norm2_bias),
         P(P_features_denseblock3_denselayer6_norm2_running_mean),
-        P(P_features_denseblock3_denselayer6_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer6_norm2_running_var), n,
+        &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 81536,
         A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1),
-        A(IX_features_denseblock3_denselayer5_concat1), n, 448, 0, 416, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1),
-        A(IX_features_denseblock3_denselayer6_conv2), n, 448, 416, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer7_relu1),
-        A(IX_features_denseblock3_denselayer6_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer7_norm1_weight),
         P(P_features_denseblock3_denselayer7_norm1_bias),
         P(P_features_denseblock3_denselayer7_norm1_running_mean),
-        P(P_features_denseblock3_denselayer7_norm1_running_var), n, 448, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer7_norm1_running_var), n,
+        &g_features_denseblock3_denselayer7_norm1, 1e-05f);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer7_conv1), NULL,
@@ -7732,28 +7582,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer7_norm2_weight),
         P(P_features_denseblock3_denselayer7_norm2_bias),
         P(P_features_denseblock3_denselayer7_norm2_running_mean),
-        P(P_features_denseblock3_denselayer7_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer7_norm2_running_var), n,
+        &g_features_denseblock3_denselayer7_norm2, 1e-05f);
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer7_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 87808,
         A(IT_features_denseblock3_denselayer7_conv2), A(IX_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer7_conv2);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer7_concat1),
-        A(IX_features_denseblock3_denselayer6_concat1), n, 480, 0, 448, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer7_concat1),
-        A(IX_features_denseblock3_denselayer7_conv2), n, 480, 448, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer8_relu1),
-        A(IX_features_denseblock3_denselayer7_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer8_norm1_weight),
         P(P_features_denseblock3_denselayer8_norm1_bias),
         P(P_features_denseblock3_denselayer8_norm1_running_mean),
-        P(P_features_denseblock3_denselayer8_norm1_running_var), n, 480, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer8_norm1_running_var), n,
+        &g_features_denseblock3_denselayer8_norm1, 1e-05f);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer8_conv1), NULL,
@@ -7768,28 +7617,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer8_norm2_weight),
         P(P_features_denseblock3_denselayer8_norm2_bias),
         P(P_features_denseblock3_denselayer8_norm2_running_mean),
-        P(P_features_denseblock3_denselayer8_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer8_norm2_running_var), n,
+        &g_features_denseblock3_denselayer8_norm2, 1e-05f);
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer8_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 94080,
         A(IT_features_denseblock3_denselayer8_conv2), A(IX_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer8_conv2);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer8_concat1),
-        A(IX_features_denseblock3_denselayer7_concat1), n, 512, 0, 480, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer8_concat1),
-        A(IX_features_denseblock3_denselayer8_conv2), n, 512, 480, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer9_relu1),
-        A(IX_features_denseblock3_denselayer8_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer9_norm1_weight),
         P(P_features_denseblock3_denselayer9_norm1_bias),
         P(P_features_denseblock3_denselayer9_norm1_running_mean),
-        P(P_features_denseblock3_denselayer9_norm1_running_var), n, 512, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer9_norm1_running_var), n,
+        &g_features_denseblock3_denselayer9_norm1, 1e-05f);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer9_conv1), NULL,
@@ -7804,28 +7652,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer9_norm2_weight),
         P(P_features_denseblock3_denselayer9_norm2_bias),
         P(P_features_denseblock3_denselayer9_norm2_running_mean),
-        P(P_features_denseblock3_denselayer9_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer9_norm2_running_var), n,
+        &g_features_denseblock3_denselayer9_norm2, 1e-05f);
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer9_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 100352,
         A(IT_features_denseblock3_denselayer9_conv2), A(IX_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer9_conv2);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer9_concat1),
-        A(IX_features_denseblock3_denselayer8_concat1), n, 544, 0, 512, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer9_concat1),
-        A(IX_features_denseblock3_denselayer9_conv2), n, 544, 512, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer10_relu1),
-        A(IX_features_denseblock3_denselayer9_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer10_norm1_weight),
         P(P_features_denseblock3_denselayer10_norm1_bias),
         P(P_features_denseblock3_denselayer10_norm1_running_mean),
-        P(P_features_denseblock3_denselayer10_norm1_running_var), n, 544, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer10_norm1_running_var), n,
+        &g_features_denseblock3_denselayer10_norm1, 1e-05f);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer10_conv1), NULL,
@@ -7840,29 +7687,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer10_norm2_weight),
         P(P_features_denseblock3_denselayer10_norm2_bias),
         P(P_features_denseblock3_denselayer10_norm2_running_mean),
-        P(P_features_denseblock3_denselayer10_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer10_norm2_running_var), n,
+        &g_features_denseblock3_denselayer10_norm2, 1e-05f);
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer10_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 106624,
         A(IT_features_denseblock3_denselayer10_conv2),
         A(IX_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer10_conv2);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer10_concat1),
-        A(IX_features_denseblock3_denselayer9_concat1), n, 576, 0, 544, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer10_concat1),
-        A(IX_features_denseblock3_denselayer10_conv2), n, 576, 544, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer11_relu1),
-        A(IX_features_denseblock3_denselayer10_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer11_norm1_weight),
         P(P_features_denseblock3_denselayer11_norm1_bias),
         P(P_features_denseblock3_denselayer11_norm1_running_mean),
-        P(P_features_denseblock3_denselayer11_norm1_running_var), n, 576, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer11_norm1_running_var), n,
+        &g_features_denseblock3_denselayer11_norm1, 1e-05f);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer11_conv1), NULL,
@@ -7877,29 +7723,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer11_norm2_weight),
         P(P_features_denseblock3_denselayer11_norm2_bias),
         P(P_features_denseblock3_denselayer11_norm2_running_mean),
-        P(P_features_denseblock3_denselayer11_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer11_norm2_running_var), n,
+        &g_features_denseblock3_denselayer11_norm2, 1e-05f);
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer11_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 112896,
         A(IT_features_denseblock3_denselayer11_conv2),
         A(IX_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer11_conv2);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer11_concat1),
-        A(IX_features_denseblock3_denselayer10_concat1), n, 608, 0, 576, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer11_concat1),
-        A(IX_features_denseblock3_denselayer11_conv2), n, 608, 576, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer12_relu1),
-        A(IX_features_denseblock3_denselayer11_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer12_norm1_weight),
         P(P_features_denseblock3_denselayer12_norm1_bias),
         P(P_features_denseblock3_denselayer12_norm1_running_mean),
-        P(P_features_denseblock3_denselayer12_norm1_running_var), n, 608, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer12_norm1_running_var), n,
+        &g_features_denseblock3_denselayer12_norm1, 1e-05f);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer12_conv1), NULL,
@@ -7914,29 +7759,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer12_norm2_weight),
         P(P_features_denseblock3_denselayer12_norm2_bias),
         P(P_features_denseblock3_denselayer12_norm2_running_mean),
-        P(P_features_denseblock3_denselayer12_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer12_norm2_running_var), n,
+        &g_features_denseblock3_denselayer12_norm2, 1e-05f);
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer12_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 119168,
         A(IT_features_denseblock3_denselayer12_conv2),
         A(IX_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer12_conv2);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer12_concat1),
-        A(IX_features_denseblock3_denselayer11_concat1), n, 640, 0, 608, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer12_concat1),
-        A(IX_features_denseblock3_denselayer12_conv2), n, 640, 608, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer13_relu1),
-        A(IX_features_denseblock3_denselayer12_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer13_norm1_weight),
         P(P_features_denseblock3_denselayer13_norm1_bias),
         P(P_features_denseblock3_denselayer13_norm1_running_mean),
-        P(P_features_denseblock3_denselayer13_norm1_running_var), n, 640, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer13_norm1_running_var), n,
+        &g_features_denseblock3_denselayer13_norm1, 1e-05f);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer13_conv1), NULL,
@@ -7951,29 +7795,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer13_norm2_weight),
         P(P_features_denseblock3_denselayer13_norm2_bias),
         P(P_features_denseblock3_denselayer13_norm2_running_mean),
-        P(P_features_denseblock3_denselayer13_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer13_norm2_running_var), n,
+        &g_features_denseblock3_denselayer13_norm2, 1e-05f);
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer13_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 125440,
         A(IT_features_denseblock3_denselayer13_conv2),
         A(IX_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer13_conv2);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer13_concat1),
-        A(IX_features_denseblock3_denselayer12_concat1), n, 672, 0, 640, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer13_concat1),
-        A(IX_features_denseblock3_denselayer13_conv2), n, 672, 640, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer14_relu1),
-        A(IX_features_denseblock3_denselayer13_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer14_norm1_weight),
         P(P_features_denseblock3_denselayer14_norm1_bias),
         P(P_features_denseblock3_denselayer14_norm1_running_mean),
-        P(P_features_denseblock3_denselayer14_norm1_running_var), n, 672, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer14_norm1_running_var), n,
+        &g_features_denseblock3_denselayer14_norm1, 1e-05f);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer14_conv1), NULL,
@@ -7988,29 +7831,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer14_norm2_weight),
         P(P_features_denseblock3_denselayer14_norm2_bias),
         P(P_features_denseblock3_denselayer14_norm2_running_mean),
-        P(P_features_denseblock3_denselayer14_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer14_norm2_running_var), n,
+        &g_features_denseblock3_denselayer14_norm2, 1e-05f);
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer14_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 131712,
         A(IT_features_denseblock3_denselayer14_conv2),
         A(IX_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer14_conv2);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer14_concat1),
-        A(IX_features_denseblock3_denselayer13_concat1), n, 704, 0, 672, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer14_concat1),
-        A(IX_features_denseblock3_denselayer14_conv2), n, 704, 672, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer15_relu1),
-        A(IX_features_denseblock3_denselayer14_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer15_norm1_weight),
         P(P_features_denseblock3_denselayer15_norm1_bias),
         P(P_features_denseblock3_denselayer15_norm1_running_mean),
-        P(P_features_denseblock3_denselayer15_norm1_running_var), n, 704, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer15_norm1_running_var), n,
+        &g_features_denseblock3_denselayer15_norm1, 1e-05f);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer15_conv1), NULL,
@@ -8025,29 +7867,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer15_norm2_weight),
         P(P_features_denseblock3_denselayer15_norm2_bias),
         P(P_features_denseblock3_denselayer15_norm2_running_mean),
-        P(P_features_denseblock3_denselayer15_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer15_norm2_running_var), n,
+        &g_features_denseblock3_denselayer15_norm2, 1e-05f);
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer15_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 137984,
         A(IT_features_denseblock3_denselayer15_conv2),
         A(IX_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer15_conv2);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer15_concat1),
-        A(IX_features_denseblock3_denselayer14_concat1), n, 736, 0, 704, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer15_concat1),
-        A(IX_features_denseblock3_denselayer15_conv2), n, 736, 704, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer16_relu1),
-        A(IX_features_denseblock3_denselayer15_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer16_norm1_weight),
         P(P_features_denseblock3_denselayer16_norm1_bias),
         P(P_features_denseblock3_denselayer16_norm1_running_mean),
-        P(P_features_denseblock3_denselayer16_norm1_running_var), n, 736, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer16_norm1_running_var), n,
+        &g_features_denseblock3_denselayer16_norm1, 1e-05f);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer16_conv1), NULL,
@@ -8062,29 +7903,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer16_norm2_weight),
         P(P_features_denseblock3_denselayer16_norm2_bias),
         P(P_features_denseblock3_denselayer16_norm2_running_mean),
-        P(P_features_denseblock3_denselayer16_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer16_norm2_running_var), n,
+        &g_features_denseblock3_denselayer16_norm2, 1e-05f);
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer16_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 144256,
         A(IT_features_denseblock3_denselayer16_conv2),
         A(IX_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer16_conv2);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer16_concat1),
-        A(IX_features_denseblock3_denselayer15_concat1), n, 768, 0, 736, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer16_concat1),
-        A(IX_features_denseblock3_denselayer16_conv2), n, 768, 736, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer17_relu1),
-        A(IX_features_denseblock3_denselayer16_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer17_norm1_weight),
         P(P_features_denseblock3_denselayer17_norm1_bias),
         P(P_features_denseblock3_denselayer17_norm1_running_mean),
-        P(P_features_denseblock3_denselayer17_norm1_running_var), n, 768, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer17_norm1_running_var), n,
+        &g_features_denseblock3_denselayer17_norm1, 1e-05f);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer17_conv1), NULL,
@@ -8099,29 +7939,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer17_norm2_weight),
         P(P_features_denseblock3_denselayer17_norm2_bias),
         P(P_features_denseblock3_denselayer17_norm2_running_mean),
-        P(P_features_denseblock3_denselayer17_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer17_norm2_running_var), n,
+        &g_features_denseblock3_denselayer17_norm2, 1e-05f);
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer17_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 150528,
         A(IT_features_denseblock3_denselayer17_conv2),
         A(IX_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer17_conv2);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer17_concat1),
-        A(IX_features_denseblock3_denselayer16_concat1), n, 800, 0, 768, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer17_concat1),
-        A(IX_features_denseblock3_denselayer17_conv2), n, 800, 768, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer18_relu1),
-        A(IX_features_denseblock3_denselayer17_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer18_norm1_weight),
         P(P_features_denseblock3_denselayer18_norm1_bias),
         P(P_features_denseblock3_denselayer18_norm1_running_mean),
-        P(P_features_denseblock3_denselayer18_norm1_running_var), n, 800, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer18_norm1_running_var), n,
+        &g_features_denseblock3_denselayer18_norm1, 1e-05f);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer18_conv1), NULL,
@@ -8136,29 +7975,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer18_norm2_weight),
         P(P_features_denseblock3_denselayer18_norm2_bias),
         P(P_features_denseblock3_denselayer18_norm2_running_mean),
-        P(P_features_denseblock3_denselayer18_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer18_norm2_running_var), n,
+        &g_features_denseblock3_denselayer18_norm2, 1e-05f);
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer18_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 156800,
         A(IT_features_denseblock3_denselayer18_conv2),
         A(IX_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer18_conv2);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer18_concat1),
-        A(IX_features_denseblock3_denselayer17_concat1), n, 832, 0, 800, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer18_concat1),
-        A(IX_features_denseblock3_denselayer18_conv2), n, 832, 800, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer19_relu1),
-        A(IX_features_denseblock3_denselayer18_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer19_norm1_weight),
         P(P_features_denseblock3_denselayer19_norm1_bias),
         P(P_features_denseblock3_denselayer19_norm1_running_mean),
-        P(P_features_denseblock3_denselayer19_norm1_running_var), n, 832, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer19_norm1_running_var), n,
+        &g_features_denseblock3_denselayer19_norm1, 1e-05f);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer19_conv1), NULL,
@@ -8173,29 +8011,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer19_norm2_weight),
         P(P_features_denseblock3_denselayer19_norm2_bias),
         P(P_features_denseblock3_denselayer19_norm2_running_mean),
-        P(P_features_denseblock3_denselayer19_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer19_norm2_running_var), n,
+        &g_features_denseblock3_denselayer19_norm2, 1e-05f);
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer19_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 163072,
         A(IT_features_denseblock3_denselayer19_conv2),
         A(IX_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer19_conv2);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer19_concat1),
-        A(IX_features_denseblock3_denselayer18_concat1), n, 864, 0, 832, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer19_concat1),
-        A(IX_features_denseblock3_denselayer19_conv2), n, 864, 832, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer20_relu1),
-        A(IX_features_denseblock3_denselayer19_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer20_norm1_weight),
         P(P_features_denseblock3_denselayer20_norm1_bias),
         P(P_features_denseblock3_denselayer20_norm1_running_mean),
-        P(P_features_denseblock3_denselayer20_norm1_running_var), n, 864, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer20_norm1_running_var), n,
+        &g_features_denseblock3_denselayer20_norm1, 1e-05f);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer20_conv1), NULL,
@@ -8210,29 +8047,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer20_norm2_weight),
         P(P_features_denseblock3_denselayer20_norm2_bias),
         P(P_features_denseblock3_denselayer20_norm2_running_mean),
-        P(P_features_denseblock3_denselayer20_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer20_norm2_running_var), n,
+        &g_features_denseblock3_denselayer20_norm2, 1e-05f);
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer20_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 169344,
         A(IT_features_denseblock3_denselayer20_conv2),
         A(IX_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer20_conv2);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer20_concat1),
-        A(IX_features_denseblock3_denselayer19_concat1), n, 896, 0, 864, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer20_concat1),
-        A(IX_features_denseblock3_denselayer20_conv2), n, 896, 864, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer21_relu1),
-        A(IX_features_denseblock3_denselayer20_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer21_norm1_weight),
         P(P_features_denseblock3_denselayer21_norm1_bias),
         P(P_features_denseblock3_denselayer21_norm1_running_mean),
-        P(P_features_denseblock3_denselayer21_norm1_running_var), n, 896, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer21_norm1_running_var), n,
+        &g_features_denseblock3_denselayer21_norm1, 1e-05f);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer21_conv1), NULL,
@@ -8247,29 +8083,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer21_norm2_weight),
         P(P_features_denseblock3_denselayer21_norm2_bias),
         P(P_features_denseblock3_denselayer21_norm2_running_mean),
-        P(P_features_denseblock3_denselayer21_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer21_norm2_running_var), n,
+        &g_features_denseblock3_denselayer21_norm2, 1e-05f);
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer21_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 175616,
         A(IT_features_denseblock3_denselayer21_conv2),
         A(IX_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer21_conv2);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer21_concat1),
-        A(IX_features_denseblock3_denselayer20_concat1), n, 928, 0, 896, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer21_concat1),
-        A(IX_features_denseblock3_denselayer21_conv2), n, 928, 896, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer22_relu1),
-        A(IX_features_denseblock3_denselayer21_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer22_norm1_weight),
         P(P_features_denseblock3_denselayer22_norm1_bias),
         P(P_features_denseblock3_denselayer22_norm1_running_mean),
-        P(P_features_denseblock3_denselayer22_norm1_running_var), n, 928, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer22_norm1_running_var), n,
+        &g_features_denseblock3_denselayer22_norm1, 1e-05f);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer22_conv1), NULL,
@@ -8284,29 +8119,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer22_norm2_weight),
         P(P_features_denseblock3_denselayer22_norm2_bias),
         P(P_features_denseblock3_denselayer22_norm2_running_mean),
-        P(P_features_denseblock3_denselayer22_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer22_norm2_running_var), n,
+        &g_features_denseblock3_denselayer22_norm2, 1e-05f);
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer22_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 181888,
         A(IT_features_denseblock3_denselayer22_conv2),
         A(IX_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer22_conv2);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer22_concat1),
-        A(IX_features_denseblock3_denselayer21_concat1), n, 960, 0, 928, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer22_concat1),
-        A(IX_features_denseblock3_denselayer22_conv2), n, 960, 928, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer23_relu1),
-        A(IX_features_denseblock3_denselayer22_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer23_norm1_weight),
         P(P_features_denseblock3_denselayer23_norm1_bias),
         P(P_features_denseblock3_denselayer23_norm1_running_mean),
-        P(P_features_denseblock3_denselayer23_norm1_running_var), n, 960, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer23_norm1_running_var), n,
+        &g_features_denseblock3_denselayer23_norm1, 1e-05f);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer23_conv1), NULL,
@@ -8321,29 +8155,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer23_norm2_weight),
         P(P_features_denseblock3_denselayer23_norm2_bias),
         P(P_features_denseblock3_denselayer23_norm2_running_mean),
-        P(P_features_denseblock3_denselayer23_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer23_norm2_running_var), n,
+        &g_features_denseblock3_denselayer23_norm2, 1e-05f);
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer23_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 188160,
         A(IT_features_denseblock3_denselayer23_conv2),
         A(IX_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer23_conv2);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer23_concat1),
-        A(IX_features_denseblock3_denselayer22_concat1), n, 992, 0, 960, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer23_concat1),
-        A(IX_features_denseblock3_denselayer23_conv2), n, 992, 960, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer24_relu1),
-        A(IX_features_denseblock3_denselayer23_concat1), NULL,
+        A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_denseblock3_denselayer24_norm1_weight),
         P(P_features_denseblock3_denselayer24_norm1_bias),
         P(P_features_denseblock3_denselayer24_norm1_running_mean),
-        P(P_features_denseblock3_denselayer24_norm1_running_var), n, 992, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer24_norm1_running_var), n,
+        &g_features_denseblock3_denselayer24_norm1, 1e-05f);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_conv1), NULL,
@@ -8358,43 +8191,43 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock3_denselayer24_norm2_weight),
         P(P_features_denseblock3_denselayer24_norm2_bias),
         P(P_features_denseblock3_denselayer24_norm2_running_mean),
-        P(P_features_denseblock3_denselayer24_norm2_running_var), n, 128, 196, 1e-05f);
+        P(P_features_denseblock3_denselayer24_norm2_running_var), n,
+        &g_features_denseblock3_denselayer24_norm2, 1e-05f);
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer24_concat1) + 194432,
         A(IT_features_denseblock3_denselayer24_conv2),
         A(IX_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer24_conv2);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer24_concat1),
-        A(IX_features_denseblock3_denselayer23_concat1), n, 1024, 0, 992, 196);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer24_concat1),
-        A(IX_features_denseblock3_denselayer24_conv2), n, 1024, 992, 32, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
        [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition3_relu),
         A(IX_features_denseblock3_denselayer24_concat1), NULL,
         P(P_features_transition3_norm_weight), P(P_features_transition3_norm_bias),
         P(P_features_transition3_norm_running_mean), P(P_features_transition3_norm_running_var), n,
-        1024, 196, 1e-05f);
+        &g_features_transition3_norm, 1e-05f);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition3_conv), NULL, A(IX_features_transition3_relu),
         P(P_features_transition3_conv_weight), NULL, n, &g_features_transition3_conv);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(IX_features_transition3_pool), A(IX_features_transition3_conv), n,
-        &g_features_transition3_pool);
+    rt_avgpool_forward(A(IX_features_denseblock4_denselayer16_concat1),
+        A(IX_features_transition3_conv), n, &g_features_transition3_pool);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer1_relu1),
-        A(IX_features_transition3_pool), NULL, P(P_features_denseblock4_denselayer1_norm1_weight),
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
+        P(P_features_denseblock4_denselayer1_norm1_weight),
         P(P_features_denseblock4_denselayer1_norm1_bias),
         P(P_features_denseblock4_denselayer1_norm1_running_mean),
-        P(P_features_denseblock4_denselayer1_norm1_running_var), n, 512, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer1_norm1_running_var), n,
+        &g_features_denseblock4_denselayer1_norm1, 1e-05f);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer1_conv1), NULL,
@@ -8409,28 +8242,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer1_norm2_weight),
         P(P_features_denseblock4_denselayer1_norm2_bias),
         P(P_features_denseblock4_denselayer1_norm2_running_mean),
-        P(P_features_denseblock4_denselayer1_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer1_norm2_running_var), n,
+        &g_features_denseblock4_denselayer1_norm2, 1e-05f);
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 25088,
         A(IT_features_denseblock4_denselayer1_conv2), A(IX_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer1_conv2);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer1_concat1),
-        A(IX_features_transition3_pool), n, 544, 0, 512, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer1_concat1),
-        A(IX_features_denseblock4_denselayer1_conv2), n, 544, 512, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer2_relu1),
-        A(IX_features_denseblock4_denselayer1_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer2_norm1_weight),
         P(P_features_denseblock4_denselayer2_norm1_bias),
         P(P_features_denseblock4_denselayer2_norm1_running_mean),
-        P(P_features_denseblock4_denselayer2_norm1_running_var), n, 544, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer2_norm1_running_var), n,
+        &g_features_denseblock4_denselayer2_norm1, 1e-05f);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer2_conv1), NULL,
@@ -8445,28 +8277,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer2_norm2_weight),
         P(P_features_denseblock4_denselayer2_norm2_bias),
         P(P_features_denseblock4_denselayer2_norm2_running_mean),
-        P(P_features_denseblock4_denselayer2_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer2_norm2_running_var), n,
+        &g_features_denseblock4_denselayer2_norm2, 1e-05f);
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 26656,
         A(IT_features_denseblock4_denselayer2_conv2), A(IX_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer2_conv2);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer2_concat1),
-        A(IX_features_denseblock4_denselayer1_concat1), n, 576, 0, 544, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer2_concat1),
-        A(IX_features_denseblock4_denselayer2_conv2), n, 576, 544, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer3_relu1),
-        A(IX_features_denseblock4_denselayer2_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer3_norm1_weight),
         P(P_features_denseblock4_denselayer3_norm1_bias),
         P(P_features_denseblock4_denselayer3_norm1_running_mean),
-        P(P_features_denseblock4_denselayer3_norm1_running_var), n, 576, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer3_norm1_running_var), n,
+        &g_features_denseblock4_denselayer3_norm1, 1e-05f);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer3_conv1), NULL,
@@ -8481,28 +8312,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer3_norm2_weight),
         P(P_features_denseblock4_denselayer3_norm2_bias),
         P(P_features_denseblock4_denselayer3_norm2_running_mean),
-        P(P_features_denseblock4_denselayer3_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer3_norm2_running_var), n,
+        &g_features_denseblock4_denselayer3_norm2, 1e-05f);
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 28224,
         A(IT_features_denseblock4_denselayer3_conv2), A(IX_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer3_conv2);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer3_concat1),
-        A(IX_features_denseblock4_denselayer2_concat1), n, 608, 0, 576, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer3_concat1),
-        A(IX_features_denseblock4_denselayer3_conv2), n, 608, 576, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer4_relu1),
-        A(IX_features_denseblock4_denselayer3_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer4_norm1_weight),
         P(P_features_denseblock4_denselayer4_norm1_bias),
         P(P_features_denseblock4_denselayer4_norm1_running_mean),
-        P(P_features_denseblock4_denselayer4_norm1_running_var), n, 608, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer4_norm1_running_var), n,
+        &g_features_denseblock4_denselayer4_norm1, 1e-05f);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer4_conv1), NULL,
@@ -8517,28 +8347,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer4_norm2_weight),
         P(P_features_denseblock4_denselayer4_norm2_bias),
         P(P_features_denseblock4_denselayer4_norm2_running_mean),
-        P(P_features_denseblock4_denselayer4_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer4_norm2_running_var), n,
+        &g_features_denseblock4_denselayer4_norm2, 1e-05f);
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 29792,
         A(IT_features_denseblock4_denselayer4_conv2), A(IX_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer4_conv2);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer4_concat1),
-        A(IX_features_denseblock4_denselayer3_concat1), n, 640, 0, 608, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer4_concat1),
-        A(IX_features_denseblock4_denselayer4_conv2), n, 640, 608, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer5_relu1),
-        A(IX_features_denseblock4_denselayer4_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer5_norm1_weight),
         P(P_features_denseblock4_denselayer5_norm1_bias),
         P(P_features_denseblock4_denselayer5_norm1_running_mean),
-        P(P_features_denseblock4_denselayer5_norm1_running_var), n, 640, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer5_norm1_running_var), n,
+        &g_features_denseblock4_denselayer5_norm1, 1e-05f);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer5_conv1), NULL,
@@ -8553,28 +8382,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer5_norm2_weight),
         P(P_features_denseblock4_denselayer5_norm2_bias),
         P(P_features_denseblock4_denselayer5_norm2_running_mean),
-        P(P_features_denseblock4_denselayer5_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer5_norm2_running_var), n,
+        &g_features_denseblock4_denselayer5_norm2, 1e-05f);
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 31360,
         A(IT_features_denseblock4_denselayer5_conv2), A(IX_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer5_conv2);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer5_concat1),
-        A(IX_features_denseblock4_denselayer4_concat1), n, 672, 0, 640, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer5_concat1),
-        A(IX_features_denseblock4_denselayer5_conv2), n, 672, 640, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer6_relu1),
-        A(IX_features_denseblock4_denselayer5_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer6_norm1_weight),
         P(P_features_denseblock4_denselayer6_norm1_bias),
         P(P_features_denseblock4_denselayer6_norm1_running_mean),
-        P(P_features_denseblock4_denselayer6_norm1_running_var), n, 672, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer6_norm1_running_var), n,
+        &g_features_denseblock4_denselayer6_norm1, 1e-05f);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer6_conv1), NULL,
@@ -8589,28 +8417,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer6_norm2_weight),
         P(P_features_denseblock4_denselayer6_norm2_bias),
         P(P_features_denseblock4_denselayer6_norm2_running_mean),
-        P(P_features_denseblock4_denselayer6_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer6_norm2_running_var), n,
+        &g_features_denseblock4_denselayer6_norm2, 1e-05f);
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 32928,
         A(IT_features_denseblock4_denselayer6_conv2), A(IX_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer6_conv2);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer6_concat1),
-        A(IX_features_denseblock4_denselayer5_concat1), n, 704, 0, 672, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer6_concat1),
-        A(IX_features_denseblock4_denselayer6_conv2), n, 704, 672, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer7_relu1),
-        A(IX_features_denseblock4_denselayer6_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer7_norm1_weight),
         P(P_features_denseblock4_denselayer7_norm1_bias),
         P(P_features_denseblock4_denselayer7_norm1_running_mean),
-        P(P_features_denseblock4_denselayer7_norm1_running_var), n, 704, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer7_norm1_running_var), n,
+        &g_features_denseblock4_denselayer7_norm1, 1e-05f);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer7_conv1), NULL,
@@ -8625,28 +8452,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer7_norm2_weight),
         P(P_features_denseblock4_denselayer7_norm2_bias),
         P(P_features_denseblock4_denselayer7_norm2_running_mean),
-        P(P_features_denseblock4_denselayer7_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer7_norm2_running_var), n,
+        &g_features_denseblock4_denselayer7_norm2, 1e-05f);
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer7_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 34496,
         A(IT_features_denseblock4_denselayer7_conv2), A(IX_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer7_conv2);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer7_concat1),
-        A(IX_features_denseblock4_denselayer6_concat1), n, 736, 0, 704, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer7_concat1),
-        A(IX_features_denseblock4_denselayer7_conv2), n, 736, 704, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer8_relu1),
-        A(IX_features_denseblock4_denselayer7_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer8_norm1_weight),
         P(P_features_denseblock4_denselayer8_norm1_bias),
         P(P_features_denseblock4_denselayer8_norm1_running_mean),
-        P(P_features_denseblock4_denselayer8_norm1_running_var), n, 736, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer8_norm1_running_var), n,
+        &g_features_denseblock4_denselayer8_norm1, 1e-05f);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer8_conv1), NULL,
@@ -8661,28 +8487,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer8_norm2_weight),
         P(P_features_denseblock4_denselayer8_norm2_bias),
         P(P_features_denseblock4_denselayer8_norm2_running_mean),
-        P(P_features_denseblock4_denselayer8_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer8_norm2_running_var), n,
+        &g_features_denseblock4_denselayer8_norm2, 1e-05f);
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer8_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 36064,
         A(IT_features_denseblock4_denselayer8_conv2), A(IX_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer8_conv2);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer8_concat1),
-        A(IX_features_denseblock4_denselayer7_concat1), n, 768, 0, 736, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer8_concat1),
-        A(IX_features_denseblock4_denselayer8_conv2), n, 768, 736, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer9_relu1),
-        A(IX_features_denseblock4_denselayer8_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer9_norm1_weight),
         P(P_features_denseblock4_denselayer9_norm1_bias),
         P(P_features_denseblock4_denselayer9_norm1_running_mean),
-        P(P_features_denseblock4_denselayer9_norm1_running_var), n, 768, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer9_norm1_running_var), n,
+        &g_features_denseblock4_denselayer9_norm1, 1e-05f);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer9_conv1), NULL,
@@ -8697,28 +8522,27 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer9_norm2_weight),
         P(P_features_denseblock4_denselayer9_norm2_bias),
         P(P_features_denseblock4_denselayer9_norm2_running_mean),
-        P(P_features_denseblock4_denselayer9_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer9_norm2_running_var), n,
+        &g_features_denseblock4_denselayer9_norm2, 1e-05f);
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer9_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 37632,
         A(IT_features_denseblock4_denselayer9_conv2), A(IX_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer9_conv2);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer9_concat1),
-        A(IX_features_denseblock4_denselayer8_concat1), n, 800, 0, 768, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer9_concat1),
-        A(IX_features_denseblock4_denselayer9_conv2), n, 800, 768, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer10_relu1),
-        A(IX_features_denseblock4_denselayer9_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer10_norm1_weight),
         P(P_features_denseblock4_denselayer10_norm1_bias),
         P(P_features_denseblock4_denselayer10_norm1_running_mean),
-        P(P_features_denseblock4_denselayer10_norm1_running_var), n, 800, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer10_norm1_running_var), n,
+        &g_features_denseblock4_denselayer10_norm1, 1e-05f);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer10_conv1), NULL,
@@ -8733,29 +8557,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer10_norm2_weight),
         P(P_features_denseblock4_denselayer10_norm2_bias),
         P(P_features_denseblock4_denselayer10_norm2_running_mean),
-        P(P_features_denseblock4_denselayer10_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer10_norm2_running_var), n,
+        &g_features_denseblock4_denselayer10_norm2, 1e-05f);
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer10_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 39200,
         A(IT_features_denseblock4_denselayer10_conv2),
         A(IX_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer10_conv2);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer10_concat1),
-        A(IX_features_denseblock4_denselayer9_concat1), n, 832, 0, 800, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer10_concat1),
-        A(IX_features_denseblock4_denselayer10_conv2), n, 832, 800, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer11_relu1),
-        A(IX_features_denseblock4_denselayer10_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer11_norm1_weight),
         P(P_features_denseblock4_denselayer11_norm1_bias),
         P(P_features_denseblock4_denselayer11_norm1_running_mean),
-        P(P_features_denseblock4_denselayer11_norm1_running_var), n, 832, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer11_norm1_running_var), n,
+        &g_features_denseblock4_denselayer11_norm1, 1e-05f);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer11_conv1), NULL,
@@ -8770,29 +8593,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer11_norm2_weight),
         P(P_features_denseblock4_denselayer11_norm2_bias),
         P(P_features_denseblock4_denselayer11_norm2_running_mean),
-        P(P_features_denseblock4_denselayer11_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer11_norm2_running_var), n,
+        &g_features_denseblock4_denselayer11_norm2, 1e-05f);
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer11_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 40768,
         A(IT_features_denseblock4_denselayer11_conv2),
         A(IX_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer11_conv2);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer11_concat1),
-        A(IX_features_denseblock4_denselayer10_concat1), n, 864, 0, 832, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer11_concat1),
-        A(IX_features_denseblock4_denselayer11_conv2), n, 864, 832, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer12_relu1),
-        A(IX_features_denseblock4_denselayer11_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer12_norm1_weight),
         P(P_features_denseblock4_denselayer12_norm1_bias),
         P(P_features_denseblock4_denselayer12_norm1_running_mean),
-        P(P_features_denseblock4_denselayer12_norm1_running_var), n, 864, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer12_norm1_running_var), n,
+        &g_features_denseblock4_denselayer12_norm1, 1e-05f);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer12_conv1), NULL,
@@ -8807,29 +8629,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer12_norm2_weight),
         P(P_features_denseblock4_denselayer12_norm2_bias),
         P(P_features_denseblock4_denselayer12_norm2_running_mean),
-        P(P_features_denseblock4_denselayer12_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer12_norm2_running_var), n,
+        &g_features_denseblock4_denselayer12_norm2, 1e-05f);
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer12_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 42336,
         A(IT_features_denseblock4_denselayer12_conv2),
         A(IX_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer12_conv2);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer12_concat1),
-        A(IX_features_denseblock4_denselayer11_concat1), n, 896, 0, 864, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer12_concat1),
-        A(IX_features_denseblock4_denselayer12_conv2), n, 896, 864, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer13_relu1),
-        A(IX_features_denseblock4_denselayer12_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer13_norm1_weight),
         P(P_features_denseblock4_denselayer13_norm1_bias),
         P(P_features_denseblock4_denselayer13_norm1_running_mean),
-        P(P_features_denseblock4_denselayer13_norm1_running_var), n, 896, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer13_norm1_running_var), n,
+        &g_features_denseblock4_denselayer13_norm1, 1e-05f);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer13_conv1), NULL,
@@ -8844,29 +8665,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer13_norm2_weight),
         P(P_features_denseblock4_denselayer13_norm2_bias),
         P(P_features_denseblock4_denselayer13_norm2_running_mean),
-        P(P_features_denseblock4_denselayer13_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer13_norm2_running_var), n,
+        &g_features_denseblock4_denselayer13_norm2, 1e-05f);
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer13_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 43904,
         A(IT_features_denseblock4_denselayer13_conv2),
         A(IX_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer13_conv2);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer13_concat1),
-        A(IX_features_denseblock4_denselayer12_concat1), n, 928, 0, 896, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer13_concat1),
-        A(IX_features_denseblock4_denselayer13_conv2), n, 928, 896, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer14_relu1),
-        A(IX_features_denseblock4_denselayer13_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer14_norm1_weight),
         P(P_features_denseblock4_denselayer14_norm1_bias),
         P(P_features_denseblock4_denselayer14_norm1_running_mean),
-        P(P_features_denseblock4_denselayer14_norm1_running_var), n, 928, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer14_norm1_running_var), n,
+        &g_features_denseblock4_denselayer14_norm1, 1e-05f);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer14_conv1), NULL,
@@ -8881,29 +8701,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer14_norm2_weight),
         P(P_features_denseblock4_denselayer14_norm2_bias),
         P(P_features_denseblock4_denselayer14_norm2_running_mean),
-        P(P_features_denseblock4_denselayer14_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer14_norm2_running_var), n,
+        &g_features_denseblock4_denselayer14_norm2, 1e-05f);
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer14_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 45472,
         A(IT_features_denseblock4_denselayer14_conv2),
         A(IX_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer14_conv2);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer14_concat1),
-        A(IX_features_denseblock4_denselayer13_concat1), n, 960, 0, 928, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer14_concat1),
-        A(IX_features_denseblock4_denselayer14_conv2), n, 960, 928, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer15_relu1),
-        A(IX_features_denseblock4_denselayer14_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer15_norm1_weight),
         P(P_features_denseblock4_denselayer15_norm1_bias),
         P(P_features_denseblock4_denselayer15_norm1_running_mean),
-        P(P_features_denseblock4_denselayer15_norm1_running_var), n, 960, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer15_norm1_running_var), n,
+        &g_features_denseblock4_denselayer15_norm1, 1e-05f);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer15_conv1), NULL,
@@ -8918,29 +8737,28 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer15_norm2_weight),
         P(P_features_denseblock4_denselayer15_norm2_bias),
         P(P_features_denseblock4_denselayer15_norm2_running_mean),
-        P(P_features_denseblock4_denselayer15_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer15_norm2_running_var), n,
+        &g_features_denseblock4_denselayer15_norm2, 1e-05f);
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer15_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 47040,
         A(IT_features_denseblock4_denselayer15_conv2),
         A(IX_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer15_conv2);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer15_concat1),
-        A(IX_features_denseblock4_denselayer14_concat1), n, 992, 0, 960, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer15_concat1),
-        A(IX_features_denseblock4_denselayer15_conv2), n, 992, 960, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock4_denselayer16_relu1),
-        A(IX_features_denseblock4_denselayer15_concat1), NULL,
+        A(IX_features_denseblock4_denselayer16_concat1), NULL,
         P(P_features_denseblock4_denselayer16_norm1_weight),
         P(P_features_denseblock4_denselayer16_norm1_bias),
         P(P_features_denseblock4_denselayer16_norm1_running_mean),
-        P(P_features_denseblock4_denselayer16_norm1_running_var), n, 992, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer16_norm1_running_var), n,
+        &g_features_denseblock4_denselayer16_norm1, 1e-05f);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_conv1), NULL,
@@ -8955,25 +8773,24 @@ const float *densenet121_infer(const float *params, float *arena, const float *x
         P(P_features_denseblock4_denselayer16_norm2_weight),
         P(P_features_denseblock4_denselayer16_norm2_bias),
         P(P_features_denseblock4_denselayer16_norm2_running_mean),
-        P(P_features_denseblock4_denselayer16_norm2_running_var), n, 128, 49, 1e-05f);
+        P(P_features_denseblock4_denselayer16_norm2_running_var), n,
+        &g_features_denseblock4_denselayer16_norm2, 1e-05f);
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock4_denselayer16_concat1) + 48608,
         A(IT_features_denseblock4_denselayer16_conv2),
         A(IX_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), NULL, n,
         &g_features_denseblock4_denselayer16_conv2);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock4_denselayer16_concat1),
-        A(IX_features_denseblock4_denselayer15_concat1), n, 1024, 0, 992, 49);
-    rt_concat_forward(A(IX_features_denseblock4_denselayer16_concat1),
-        A(IX_features_denseblock4_denselayer16_conv2), n, 1024, 992, 32, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
        (specs/densenet_imagenet.lua:33, 35) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_features_denseblock4_denselayer16_concat1),
         NULL, P(P_features_norm5_weight), P(P_features_norm5_bias),
-        P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 1024, 49, 1e-05f);
+        P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, &g_features_norm5,
+        1e-05f);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_relu), n, 1024, 49);
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
@@ -8994,7 +8811,7 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     /* classifier: linear, [1024] -> [1000]  (specs/densenet_imagenet.lua:36) */
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier),
         A(X_avgpool), P(P_classifier_weight), n, 1024, 1000, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 1024);
+    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq_samples(A(D_avgpool), n, 1024, 1024);
     /* avgpool: global_avgpool, [1024,7,7] -> [1024]  (specs/densenet_imagenet.lua:35) */
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 1024, 49, RT_SET);
     /* features.norm5 + relu: batchnorm + relu, [1024,7,7] -> [1024,7,7]
@@ -9002,25 +8819,23 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
     rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_relu), A(X_relu),
         A(X_features_denseblock4_denselayer16_concat1), S(S_features_norm5),
-        S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, 1024, 49, RT_SET);
+        S(S_features_norm5) + 1024, P(P_features_norm5_weight), n, &g_features_norm5, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm5] =
-        rt_sumsq(A(D_features_denseblock4_denselayer16_concat1), (size_t)n * 50176);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 50176, 50176);
     /* features.denseblock4.denselayer16.concat1: concat, [992,7,7] ... -> [1024,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer15_concat1),
-        A(D_features_denseblock4_denselayer16_concat1), n, 1024, 0, 992, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer16_conv2),
-        A(D_features_denseblock4_denselayer16_concat1), n, 1024, 992, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu2),
         G(P_features_denseblock4_denselayer16_conv2_weight), NULL,
         A(TB_features_denseblock4_denselayer16_conv2),
-        A(D_features_denseblock4_denselayer16_conv2), A(X_features_denseblock4_denselayer16_relu2),
+        A(D_features_denseblock4_denselayer16_concat1) + 48608,
+        A(X_features_denseblock4_denselayer16_relu2),
         P(P_features_denseblock4_denselayer16_conv2_weight), n,
         &g_features_denseblock4_denselayer16_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer16_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer16.norm2 + features.denseblock4.denselayer16.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9030,9 +8845,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer16_relu2), A(X_features_denseblock4_denselayer16_relu2),
         A(X_features_denseblock4_denselayer16_conv1), S(S_features_denseblock4_denselayer16_norm2),
         S(S_features_denseblock4_denselayer16_norm2) + 128,
-        P(P_features_denseblock4_denselayer16_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer16_norm2_weight), n,
+        &g_features_denseblock4_denselayer16_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer16_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer16_relu1),
@@ -9041,38 +8857,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer16_conv1_weight), n,
         &g_features_denseblock4_denselayer16_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer16_relu1), (size_t)n * 48608);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_relu1), n, 48608, 48608);
     /* features.denseblock4.denselayer16.norm1 + features.denseblock4.denselayer16.relu1: batchnorm
        + relu, [992,7,7] -> [992,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer15_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer16_norm1_weight),
         G(P_features_denseblock4_denselayer16_norm1_bias),
         A(D_features_denseblock4_denselayer16_relu1), A(X_features_denseblock4_denselayer16_relu1),
-        A(X_features_denseblock4_denselayer15_concat1),
+        A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer16_norm1),
         S(S_features_denseblock4_denselayer16_norm1) + 992,
-        P(P_features_denseblock4_denselayer16_norm1_weight), n, 992, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer16_norm1_weight), n,
+        &g_features_denseblock4_denselayer16_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 48608, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer16_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer15_concat1), (size_t)n * 48608);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 48608, 50176);
     /* features.denseblock4.denselayer15.concat1: concat, [960,7,7] ... -> [992,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer14_concat1),
-        A(D_features_denseblock4_denselayer15_concat1), n, 992, 0, 960, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer15_conv2),
-        A(D_features_denseblock4_denselayer15_concat1), n, 992, 960, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu2),
         G(P_features_denseblock4_denselayer15_conv2_weight), NULL,
         A(TB_features_denseblock4_denselayer15_conv2),
-        A(D_features_denseblock4_denselayer15_conv2), A(X_features_denseblock4_denselayer15_relu2),
+        A(D_features_denseblock4_denselayer16_concat1) + 47040,
+        A(X_features_denseblock4_denselayer15_relu2),
         P(P_features_denseblock4_denselayer15_conv2_weight), n,
         &g_features_denseblock4_denselayer15_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer15_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer15_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer15.norm2 + features.denseblock4.denselayer15.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9082,9 +8897,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer15_relu2), A(X_features_denseblock4_denselayer15_relu2),
         A(X_features_denseblock4_denselayer15_conv1), S(S_features_denseblock4_denselayer15_norm2),
         S(S_features_denseblock4_denselayer15_norm2) + 128,
-        P(P_features_denseblock4_denselayer15_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer15_norm2_weight), n,
+        &g_features_denseblock4_denselayer15_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer15_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer15_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer15_relu1),
@@ -9093,38 +8909,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer15_conv1_weight), n,
         &g_features_denseblock4_denselayer15_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer15_relu1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer15_relu1), n, 47040, 47040);
     /* features.denseblock4.denselayer15.norm1 + features.denseblock4.denselayer15.relu1: batchnorm
        + relu, [960,7,7] -> [960,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer14_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer15_norm1_weight),
         G(P_features_denseblock4_denselayer15_norm1_bias),
         A(D_features_denseblock4_denselayer15_relu1), A(X_features_denseblock4_denselayer15_relu1),
-        A(X_features_denseblock4_denselayer14_concat1),
+        A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer15_norm1),
         S(S_features_denseblock4_denselayer15_norm1) + 960,
-        P(P_features_denseblock4_denselayer15_norm1_weight), n, 960, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer15_norm1_weight), n,
+        &g_features_denseblock4_denselayer15_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 47040, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer15_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer14_concat1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 47040, 50176);
     /* features.denseblock4.denselayer14.concat1: concat, [928,7,7] ... -> [960,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer13_concat1),
-        A(D_features_denseblock4_denselayer14_concat1), n, 960, 0, 928, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer14_conv2),
-        A(D_features_denseblock4_denselayer14_concat1), n, 960, 928, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu2),
         G(P_features_denseblock4_denselayer14_conv2_weight), NULL,
         A(TB_features_denseblock4_denselayer14_conv2),
-        A(D_features_denseblock4_denselayer14_conv2), A(X_features_denseblock4_denselayer14_relu2),
+        A(D_features_denseblock4_denselayer16_concat1) + 45472,
+        A(X_features_denseblock4_denselayer14_relu2),
         P(P_features_denseblock4_denselayer14_conv2_weight), n,
         &g_features_denseblock4_denselayer14_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer14_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer14_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer14.norm2 + features.denseblock4.denselayer14.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9134,9 +8949,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer14_relu2), A(X_features_denseblock4_denselayer14_relu2),
         A(X_features_denseblock4_denselayer14_conv1), S(S_features_denseblock4_denselayer14_norm2),
         S(S_features_denseblock4_denselayer14_norm2) + 128,
-        P(P_features_denseblock4_denselayer14_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer14_norm2_weight), n,
+        &g_features_denseblock4_denselayer14_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer14_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer14_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer14_relu1),
@@ -9145,38 +8961,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer14_conv1_weight), n,
         &g_features_denseblock4_denselayer14_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer14_relu1), (size_t)n * 45472);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer14_relu1), n, 45472, 45472);
     /* features.denseblock4.denselayer14.norm1 + features.denseblock4.denselayer14.relu1: batchnorm
        + relu, [928,7,7] -> [928,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer13_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer14_norm1_weight),
         G(P_features_denseblock4_denselayer14_norm1_bias),
         A(D_features_denseblock4_denselayer14_relu1), A(X_features_denseblock4_denselayer14_relu1),
-        A(X_features_denseblock4_denselayer13_concat1),
+        A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer14_norm1),
         S(S_features_denseblock4_denselayer14_norm1) + 928,
-        P(P_features_denseblock4_denselayer14_norm1_weight), n, 928, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer14_norm1_weight), n,
+        &g_features_denseblock4_denselayer14_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 45472, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer14_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer13_concat1), (size_t)n * 45472);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 45472, 50176);
     /* features.denseblock4.denselayer13.concat1: concat, [896,7,7] ... -> [928,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer12_concat1),
-        A(D_features_denseblock4_denselayer13_concat1), n, 928, 0, 896, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer13_conv2),
-        A(D_features_denseblock4_denselayer13_concat1), n, 928, 896, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu2),
         G(P_features_denseblock4_denselayer13_conv2_weight), NULL,
         A(TB_features_denseblock4_denselayer13_conv2),
-        A(D_features_denseblock4_denselayer13_conv2), A(X_features_denseblock4_denselayer13_relu2),
+        A(D_features_denseblock4_denselayer16_concat1) + 43904,
+        A(X_features_denseblock4_denselayer13_relu2),
         P(P_features_denseblock4_denselayer13_conv2_weight), n,
         &g_features_denseblock4_denselayer13_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer13_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer13_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer13.norm2 + features.denseblock4.denselayer13.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9186,9 +9001,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer13_relu2), A(X_features_denseblock4_denselayer13_relu2),
         A(X_features_denseblock4_denselayer13_conv1), S(S_features_denseblock4_denselayer13_norm2),
         S(S_features_denseblock4_denselayer13_norm2) + 128,
-        P(P_features_denseblock4_denselayer13_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer13_norm2_weight), n,
+        &g_features_denseblock4_denselayer13_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer13_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer13_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer13_relu1),
@@ -9197,38 +9013,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer13_conv1_weight), n,
         &g_features_denseblock4_denselayer13_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer13_relu1), (size_t)n * 43904);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer13_relu1), n, 43904, 43904);
     /* features.denseblock4.denselayer13.norm1 + features.denseblock4.denselayer13.relu1: batchnorm
        + relu, [896,7,7] -> [896,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer12_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer13_norm1_weight),
         G(P_features_denseblock4_denselayer13_norm1_bias),
         A(D_features_denseblock4_denselayer13_relu1), A(X_features_denseblock4_denselayer13_relu1),
-        A(X_features_denseblock4_denselayer12_concat1),
+        A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer13_norm1),
         S(S_features_denseblock4_denselayer13_norm1) + 896,
-        P(P_features_denseblock4_denselayer13_norm1_weight), n, 896, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer13_norm1_weight), n,
+        &g_features_denseblock4_denselayer13_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 43904, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer13_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer12_concat1), (size_t)n * 43904);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 43904, 50176);
     /* features.denseblock4.denselayer12.concat1: concat, [864,7,7] ... -> [896,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer11_concat1),
-        A(D_features_denseblock4_denselayer12_concat1), n, 896, 0, 864, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer12_conv2),
-        A(D_features_denseblock4_denselayer12_concat1), n, 896, 864, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu2),
         G(P_features_denseblock4_denselayer12_conv2_weight), NULL,
         A(TB_features_denseblock4_denselayer12_conv2),
-        A(D_features_denseblock4_denselayer12_conv2), A(X_features_denseblock4_denselayer12_relu2),
+        A(D_features_denseblock4_denselayer16_concat1) + 42336,
+        A(X_features_denseblock4_denselayer12_relu2),
         P(P_features_denseblock4_denselayer12_conv2_weight), n,
         &g_features_denseblock4_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer12_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer12_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer12.norm2 + features.denseblock4.denselayer12.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9238,9 +9053,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer12_relu2), A(X_features_denseblock4_denselayer12_relu2),
         A(X_features_denseblock4_denselayer12_conv1), S(S_features_denseblock4_denselayer12_norm2),
         S(S_features_denseblock4_denselayer12_norm2) + 128,
-        P(P_features_denseblock4_denselayer12_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer12_norm2_weight), n,
+        &g_features_denseblock4_denselayer12_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer12_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer12_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer12_relu1),
@@ -9249,38 +9065,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer12_conv1_weight), n,
         &g_features_denseblock4_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer12_relu1), (size_t)n * 42336);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer12_relu1), n, 42336, 42336);
     /* features.denseblock4.denselayer12.norm1 + features.denseblock4.denselayer12.relu1: batchnorm
        + relu, [864,7,7] -> [864,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer11_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer12_norm1_weight),
         G(P_features_denseblock4_denselayer12_norm1_bias),
         A(D_features_denseblock4_denselayer12_relu1), A(X_features_denseblock4_denselayer12_relu1),
-        A(X_features_denseblock4_denselayer11_concat1),
+        A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer12_norm1),
         S(S_features_denseblock4_denselayer12_norm1) + 864,
-        P(P_features_denseblock4_denselayer12_norm1_weight), n, 864, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer12_norm1_weight), n,
+        &g_features_denseblock4_denselayer12_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 42336, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer12_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer11_concat1), (size_t)n * 42336);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 42336, 50176);
     /* features.denseblock4.denselayer11.concat1: concat, [832,7,7] ... -> [864,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer10_concat1),
-        A(D_features_denseblock4_denselayer11_concat1), n, 864, 0, 832, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer11_conv2),
-        A(D_features_denseblock4_denselayer11_concat1), n, 864, 832, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu2),
         G(P_features_denseblock4_denselayer11_conv2_weight), NULL,
         A(TB_features_denseblock4_denselayer11_conv2),
-        A(D_features_denseblock4_denselayer11_conv2), A(X_features_denseblock4_denselayer11_relu2),
+        A(D_features_denseblock4_denselayer16_concat1) + 40768,
+        A(X_features_denseblock4_denselayer11_relu2),
         P(P_features_denseblock4_denselayer11_conv2_weight), n,
         &g_features_denseblock4_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer11_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer11_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer11.norm2 + features.denseblock4.denselayer11.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9290,9 +9105,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer11_relu2), A(X_features_denseblock4_denselayer11_relu2),
         A(X_features_denseblock4_denselayer11_conv1), S(S_features_denseblock4_denselayer11_norm2),
         S(S_features_denseblock4_denselayer11_norm2) + 128,
-        P(P_features_denseblock4_denselayer11_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer11_norm2_weight), n,
+        &g_features_denseblock4_denselayer11_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer11_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer11_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer11_relu1),
@@ -9301,38 +9117,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer11_conv1_weight), n,
         &g_features_denseblock4_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer11_relu1), (size_t)n * 40768);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer11_relu1), n, 40768, 40768);
     /* features.denseblock4.denselayer11.norm1 + features.denseblock4.denselayer11.relu1: batchnorm
        + relu, [832,7,7] -> [832,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer10_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer11_norm1_weight),
         G(P_features_denseblock4_denselayer11_norm1_bias),
         A(D_features_denseblock4_denselayer11_relu1), A(X_features_denseblock4_denselayer11_relu1),
-        A(X_features_denseblock4_denselayer10_concat1),
+        A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer11_norm1),
         S(S_features_denseblock4_denselayer11_norm1) + 832,
-        P(P_features_denseblock4_denselayer11_norm1_weight), n, 832, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer11_norm1_weight), n,
+        &g_features_denseblock4_denselayer11_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 40768, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer11_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer10_concat1), (size_t)n * 40768);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 40768, 50176);
     /* features.denseblock4.denselayer10.concat1: concat, [800,7,7] ... -> [832,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer9_concat1),
-        A(D_features_denseblock4_denselayer10_concat1), n, 832, 0, 800, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer10_conv2),
-        A(D_features_denseblock4_denselayer10_concat1), n, 832, 800, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu2),
         G(P_features_denseblock4_denselayer10_conv2_weight), NULL,
         A(TB_features_denseblock4_denselayer10_conv2),
-        A(D_features_denseblock4_denselayer10_conv2), A(X_features_denseblock4_denselayer10_relu2),
+        A(D_features_denseblock4_denselayer16_concat1) + 39200,
+        A(X_features_denseblock4_denselayer10_relu2),
         P(P_features_denseblock4_denselayer10_conv2_weight), n,
         &g_features_denseblock4_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer10_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer10_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer10.norm2 + features.denseblock4.denselayer10.relu2: batchnorm
        + relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9342,9 +9157,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer10_relu2), A(X_features_denseblock4_denselayer10_relu2),
         A(X_features_denseblock4_denselayer10_conv1), S(S_features_denseblock4_denselayer10_norm2),
         S(S_features_denseblock4_denselayer10_norm2) + 128,
-        P(P_features_denseblock4_denselayer10_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer10_norm2_weight), n,
+        &g_features_denseblock4_denselayer10_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer10_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer10_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer10_relu1),
@@ -9353,38 +9169,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer10_conv1_weight), n,
         &g_features_denseblock4_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer10_relu1), (size_t)n * 39200);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer10_relu1), n, 39200, 39200);
     /* features.denseblock4.denselayer10.norm1 + features.denseblock4.denselayer10.relu1: batchnorm
        + relu, [800,7,7] -> [800,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer9_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer10_norm1_weight),
         G(P_features_denseblock4_denselayer10_norm1_bias),
         A(D_features_denseblock4_denselayer10_relu1), A(X_features_denseblock4_denselayer10_relu1),
-        A(X_features_denseblock4_denselayer9_concat1),
+        A(X_features_denseblock4_denselayer16_concat1),
         S(S_features_denseblock4_denselayer10_norm1),
         S(S_features_denseblock4_denselayer10_norm1) + 800,
-        P(P_features_denseblock4_denselayer10_norm1_weight), n, 800, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer10_norm1_weight), n,
+        &g_features_denseblock4_denselayer10_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 39200, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer10_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer9_concat1), (size_t)n * 39200);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 39200, 50176);
     /* features.denseblock4.denselayer9.concat1: concat, [768,7,7] ... -> [800,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer8_concat1),
-        A(D_features_denseblock4_denselayer9_concat1), n, 800, 0, 768, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer9_conv2),
-        A(D_features_denseblock4_denselayer9_concat1), n, 800, 768, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu2),
         G(P_features_denseblock4_denselayer9_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer9_conv2), A(D_features_denseblock4_denselayer9_conv2),
+        A(TB_features_denseblock4_denselayer9_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 37632,
         A(X_features_denseblock4_denselayer9_relu2),
         P(P_features_denseblock4_denselayer9_conv2_weight), n,
         &g_features_denseblock4_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer9_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer9_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer9.norm2 + features.denseblock4.denselayer9.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9394,9 +9209,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer9_relu2), A(X_features_denseblock4_denselayer9_relu2),
         A(X_features_denseblock4_denselayer9_conv1), S(S_features_denseblock4_denselayer9_norm2),
         S(S_features_denseblock4_denselayer9_norm2) + 128,
-        P(P_features_denseblock4_denselayer9_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer9_norm2_weight), n,
+        &g_features_denseblock4_denselayer9_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer9_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer9_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer9_relu1),
@@ -9405,37 +9221,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer9_conv1_weight), n,
         &g_features_denseblock4_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer9_relu1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer9_relu1), n, 37632, 37632);
     /* features.denseblock4.denselayer9.norm1 + features.denseblock4.denselayer9.relu1: batchnorm +
        relu, [768,7,7] -> [768,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer8_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer9_norm1_weight),
         G(P_features_denseblock4_denselayer9_norm1_bias),
         A(D_features_denseblock4_denselayer9_relu1), A(X_features_denseblock4_denselayer9_relu1),
-        A(X_features_denseblock4_denselayer8_concat1), S(S_features_denseblock4_denselayer9_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer9_norm1),
         S(S_features_denseblock4_denselayer9_norm1) + 768,
-        P(P_features_denseblock4_denselayer9_norm1_weight), n, 768, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer9_norm1_weight), n,
+        &g_features_denseblock4_denselayer9_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 37632, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer9_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer8_concat1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 37632, 50176);
     /* features.denseblock4.denselayer8.concat1: concat, [736,7,7] ... -> [768,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer7_concat1),
-        A(D_features_denseblock4_denselayer8_concat1), n, 768, 0, 736, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer8_conv2),
-        A(D_features_denseblock4_denselayer8_concat1), n, 768, 736, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu2),
         G(P_features_denseblock4_denselayer8_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer8_conv2), A(D_features_denseblock4_denselayer8_conv2),
+        A(TB_features_denseblock4_denselayer8_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 36064,
         A(X_features_denseblock4_denselayer8_relu2),
         P(P_features_denseblock4_denselayer8_conv2_weight), n,
         &g_features_denseblock4_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer8_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer8_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer8.norm2 + features.denseblock4.denselayer8.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9445,9 +9261,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer8_relu2), A(X_features_denseblock4_denselayer8_relu2),
         A(X_features_denseblock4_denselayer8_conv1), S(S_features_denseblock4_denselayer8_norm2),
         S(S_features_denseblock4_denselayer8_norm2) + 128,
-        P(P_features_denseblock4_denselayer8_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer8_norm2_weight), n,
+        &g_features_denseblock4_denselayer8_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer8_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer8_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer8_relu1),
@@ -9456,37 +9273,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer8_conv1_weight), n,
         &g_features_denseblock4_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer8_relu1), (size_t)n * 36064);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer8_relu1), n, 36064, 36064);
     /* features.denseblock4.denselayer8.norm1 + features.denseblock4.denselayer8.relu1: batchnorm +
        relu, [736,7,7] -> [736,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer7_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer8_norm1_weight),
         G(P_features_denseblock4_denselayer8_norm1_bias),
         A(D_features_denseblock4_denselayer8_relu1), A(X_features_denseblock4_denselayer8_relu1),
-        A(X_features_denseblock4_denselayer7_concat1), S(S_features_denseblock4_denselayer8_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer8_norm1),
         S(S_features_denseblock4_denselayer8_norm1) + 736,
-        P(P_features_denseblock4_denselayer8_norm1_weight), n, 736, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer8_norm1_weight), n,
+        &g_features_denseblock4_denselayer8_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 36064, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer8_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer7_concat1), (size_t)n * 36064);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 36064, 50176);
     /* features.denseblock4.denselayer7.concat1: concat, [704,7,7] ... -> [736,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer6_concat1),
-        A(D_features_denseblock4_denselayer7_concat1), n, 736, 0, 704, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer7_conv2),
-        A(D_features_denseblock4_denselayer7_concat1), n, 736, 704, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu2),
         G(P_features_denseblock4_denselayer7_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer7_conv2), A(D_features_denseblock4_denselayer7_conv2),
+        A(TB_features_denseblock4_denselayer7_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 34496,
         A(X_features_denseblock4_denselayer7_relu2),
         P(P_features_denseblock4_denselayer7_conv2_weight), n,
         &g_features_denseblock4_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer7_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer7_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer7.norm2 + features.denseblock4.denselayer7.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9496,9 +9313,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer7_relu2), A(X_features_denseblock4_denselayer7_relu2),
         A(X_features_denseblock4_denselayer7_conv1), S(S_features_denseblock4_denselayer7_norm2),
         S(S_features_denseblock4_denselayer7_norm2) + 128,
-        P(P_features_denseblock4_denselayer7_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer7_norm2_weight), n,
+        &g_features_denseblock4_denselayer7_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer7_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer7_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer7_relu1),
@@ -9507,37 +9325,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer7_conv1_weight), n,
         &g_features_denseblock4_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer7_relu1), (size_t)n * 34496);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer7_relu1), n, 34496, 34496);
     /* features.denseblock4.denselayer7.norm1 + features.denseblock4.denselayer7.relu1: batchnorm +
        relu, [704,7,7] -> [704,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer6_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer7_norm1_weight),
         G(P_features_denseblock4_denselayer7_norm1_bias),
         A(D_features_denseblock4_denselayer7_relu1), A(X_features_denseblock4_denselayer7_relu1),
-        A(X_features_denseblock4_denselayer6_concat1), S(S_features_denseblock4_denselayer7_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer7_norm1),
         S(S_features_denseblock4_denselayer7_norm1) + 704,
-        P(P_features_denseblock4_denselayer7_norm1_weight), n, 704, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer7_norm1_weight), n,
+        &g_features_denseblock4_denselayer7_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 34496, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer7_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer6_concat1), (size_t)n * 34496);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 34496, 50176);
     /* features.denseblock4.denselayer6.concat1: concat, [672,7,7] ... -> [704,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer5_concat1),
-        A(D_features_denseblock4_denselayer6_concat1), n, 704, 0, 672, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer6_conv2),
-        A(D_features_denseblock4_denselayer6_concat1), n, 704, 672, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu2),
         G(P_features_denseblock4_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer6_conv2), A(D_features_denseblock4_denselayer6_conv2),
+        A(TB_features_denseblock4_denselayer6_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 32928,
         A(X_features_denseblock4_denselayer6_relu2),
         P(P_features_denseblock4_denselayer6_conv2_weight), n,
         &g_features_denseblock4_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer6_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer6_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer6.norm2 + features.denseblock4.denselayer6.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9547,9 +9365,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer6_relu2), A(X_features_denseblock4_denselayer6_relu2),
         A(X_features_denseblock4_denselayer6_conv1), S(S_features_denseblock4_denselayer6_norm2),
         S(S_features_denseblock4_denselayer6_norm2) + 128,
-        P(P_features_denseblock4_denselayer6_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer6_norm2_weight), n,
+        &g_features_denseblock4_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer6_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer6_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer6_relu1),
@@ -9558,37 +9377,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer6_conv1_weight), n,
         &g_features_denseblock4_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer6_relu1), (size_t)n * 32928);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer6_relu1), n, 32928, 32928);
     /* features.denseblock4.denselayer6.norm1 + features.denseblock4.denselayer6.relu1: batchnorm +
        relu, [672,7,7] -> [672,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer5_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer6_norm1_weight),
         G(P_features_denseblock4_denselayer6_norm1_bias),
         A(D_features_denseblock4_denselayer6_relu1), A(X_features_denseblock4_denselayer6_relu1),
-        A(X_features_denseblock4_denselayer5_concat1), S(S_features_denseblock4_denselayer6_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer6_norm1),
         S(S_features_denseblock4_denselayer6_norm1) + 672,
-        P(P_features_denseblock4_denselayer6_norm1_weight), n, 672, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer6_norm1_weight), n,
+        &g_features_denseblock4_denselayer6_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 32928, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer5_concat1), (size_t)n * 32928);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 32928, 50176);
     /* features.denseblock4.denselayer5.concat1: concat, [640,7,7] ... -> [672,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer4_concat1),
-        A(D_features_denseblock4_denselayer5_concat1), n, 672, 0, 640, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer5_conv2),
-        A(D_features_denseblock4_denselayer5_concat1), n, 672, 640, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu2),
         G(P_features_denseblock4_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer5_conv2), A(D_features_denseblock4_denselayer5_conv2),
+        A(TB_features_denseblock4_denselayer5_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 31360,
         A(X_features_denseblock4_denselayer5_relu2),
         P(P_features_denseblock4_denselayer5_conv2_weight), n,
         &g_features_denseblock4_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer5_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer5_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer5.norm2 + features.denseblock4.denselayer5.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9598,9 +9417,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer5_relu2), A(X_features_denseblock4_denselayer5_relu2),
         A(X_features_denseblock4_denselayer5_conv1), S(S_features_denseblock4_denselayer5_norm2),
         S(S_features_denseblock4_denselayer5_norm2) + 128,
-        P(P_features_denseblock4_denselayer5_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer5_norm2_weight), n,
+        &g_features_denseblock4_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer5_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer5_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer5_relu1),
@@ -9609,37 +9429,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer5_conv1_weight), n,
         &g_features_denseblock4_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer5_relu1), (size_t)n * 31360);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer5_relu1), n, 31360, 31360);
     /* features.denseblock4.denselayer5.norm1 + features.denseblock4.denselayer5.relu1: batchnorm +
        relu, [640,7,7] -> [640,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer4_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer5_norm1_weight),
         G(P_features_denseblock4_denselayer5_norm1_bias),
         A(D_features_denseblock4_denselayer5_relu1), A(X_features_denseblock4_denselayer5_relu1),
-        A(X_features_denseblock4_denselayer4_concat1), S(S_features_denseblock4_denselayer5_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer5_norm1),
         S(S_features_denseblock4_denselayer5_norm1) + 640,
-        P(P_features_denseblock4_denselayer5_norm1_weight), n, 640, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer5_norm1_weight), n,
+        &g_features_denseblock4_denselayer5_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 31360, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer4_concat1), (size_t)n * 31360);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 31360, 50176);
     /* features.denseblock4.denselayer4.concat1: concat, [608,7,7] ... -> [640,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer3_concat1),
-        A(D_features_denseblock4_denselayer4_concat1), n, 640, 0, 608, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer4_conv2),
-        A(D_features_denseblock4_denselayer4_concat1), n, 640, 608, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu2),
         G(P_features_denseblock4_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer4_conv2), A(D_features_denseblock4_denselayer4_conv2),
+        A(TB_features_denseblock4_denselayer4_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 29792,
         A(X_features_denseblock4_denselayer4_relu2),
         P(P_features_denseblock4_denselayer4_conv2_weight), n,
         &g_features_denseblock4_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer4_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer4_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer4.norm2 + features.denseblock4.denselayer4.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9649,9 +9469,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer4_relu2), A(X_features_denseblock4_denselayer4_relu2),
         A(X_features_denseblock4_denselayer4_conv1), S(S_features_denseblock4_denselayer4_norm2),
         S(S_features_denseblock4_denselayer4_norm2) + 128,
-        P(P_features_denseblock4_denselayer4_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer4_norm2_weight), n,
+        &g_features_denseblock4_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer4_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer4_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer4_relu1),
@@ -9660,37 +9481,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer4_conv1_weight), n,
         &g_features_denseblock4_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer4_relu1), (size_t)n * 29792);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer4_relu1), n, 29792, 29792);
     /* features.denseblock4.denselayer4.norm1 + features.denseblock4.denselayer4.relu1: batchnorm +
        relu, [608,7,7] -> [608,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer3_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer4_norm1_weight),
         G(P_features_denseblock4_denselayer4_norm1_bias),
         A(D_features_denseblock4_denselayer4_relu1), A(X_features_denseblock4_denselayer4_relu1),
-        A(X_features_denseblock4_denselayer3_concat1), S(S_features_denseblock4_denselayer4_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer4_norm1),
         S(S_features_denseblock4_denselayer4_norm1) + 608,
-        P(P_features_denseblock4_denselayer4_norm1_weight), n, 608, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer4_norm1_weight), n,
+        &g_features_denseblock4_denselayer4_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 29792, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer3_concat1), (size_t)n * 29792);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 29792, 50176);
     /* features.denseblock4.denselayer3.concat1: concat, [576,7,7] ... -> [608,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer2_concat1),
-        A(D_features_denseblock4_denselayer3_concat1), n, 608, 0, 576, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer3_conv2),
-        A(D_features_denseblock4_denselayer3_concat1), n, 608, 576, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu2),
         G(P_features_denseblock4_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer3_conv2), A(D_features_denseblock4_denselayer3_conv2),
+        A(TB_features_denseblock4_denselayer3_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 28224,
         A(X_features_denseblock4_denselayer3_relu2),
         P(P_features_denseblock4_denselayer3_conv2_weight), n,
         &g_features_denseblock4_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer3_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer3_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer3.norm2 + features.denseblock4.denselayer3.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9700,9 +9521,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer3_relu2), A(X_features_denseblock4_denselayer3_relu2),
         A(X_features_denseblock4_denselayer3_conv1), S(S_features_denseblock4_denselayer3_norm2),
         S(S_features_denseblock4_denselayer3_norm2) + 128,
-        P(P_features_denseblock4_denselayer3_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer3_norm2_weight), n,
+        &g_features_denseblock4_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer3_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer3_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer3_relu1),
@@ -9711,37 +9533,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer3_conv1_weight), n,
         &g_features_denseblock4_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer3_relu1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer3_relu1), n, 28224, 28224);
     /* features.denseblock4.denselayer3.norm1 + features.denseblock4.denselayer3.relu1: batchnorm +
        relu, [576,7,7] -> [576,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer2_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer3_norm1_weight),
         G(P_features_denseblock4_denselayer3_norm1_bias),
         A(D_features_denseblock4_denselayer3_relu1), A(X_features_denseblock4_denselayer3_relu1),
-        A(X_features_denseblock4_denselayer2_concat1), S(S_features_denseblock4_denselayer3_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer3_norm1),
         S(S_features_denseblock4_denselayer3_norm1) + 576,
-        P(P_features_denseblock4_denselayer3_norm1_weight), n, 576, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer3_norm1_weight), n,
+        &g_features_denseblock4_denselayer3_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 28224, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer2_concat1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 28224, 50176);
     /* features.denseblock4.denselayer2.concat1: concat, [544,7,7] ... -> [576,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock4_denselayer1_concat1),
-        A(D_features_denseblock4_denselayer2_concat1), n, 576, 0, 544, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer2_conv2),
-        A(D_features_denseblock4_denselayer2_concat1), n, 576, 544, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu2),
         G(P_features_denseblock4_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer2_conv2), A(D_features_denseblock4_denselayer2_conv2),
+        A(TB_features_denseblock4_denselayer2_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 26656,
         A(X_features_denseblock4_denselayer2_relu2),
         P(P_features_denseblock4_denselayer2_conv2_weight), n,
         &g_features_denseblock4_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer2_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer2_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer2.norm2 + features.denseblock4.denselayer2.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9751,9 +9573,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer2_relu2), A(X_features_denseblock4_denselayer2_relu2),
         A(X_features_denseblock4_denselayer2_conv1), S(S_features_denseblock4_denselayer2_norm2),
         S(S_features_denseblock4_denselayer2_norm2) + 128,
-        P(P_features_denseblock4_denselayer2_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer2_norm2_weight), n,
+        &g_features_denseblock4_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer2_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer2_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer2_relu1),
@@ -9762,37 +9585,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer2_conv1_weight), n,
         &g_features_denseblock4_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer2_relu1), (size_t)n * 26656);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer2_relu1), n, 26656, 26656);
     /* features.denseblock4.denselayer2.norm1 + features.denseblock4.denselayer2.relu1: batchnorm +
        relu, [544,7,7] -> [544,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer1_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer2_norm1_weight),
         G(P_features_denseblock4_denselayer2_norm1_bias),
         A(D_features_denseblock4_denselayer2_relu1), A(X_features_denseblock4_denselayer2_relu1),
-        A(X_features_denseblock4_denselayer1_concat1), S(S_features_denseblock4_denselayer2_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer2_norm1),
         S(S_features_denseblock4_denselayer2_norm1) + 544,
-        P(P_features_denseblock4_denselayer2_norm1_weight), n, 544, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer2_norm1_weight), n,
+        &g_features_denseblock4_denselayer2_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_norm1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 26656, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer1_concat1), (size_t)n * 26656);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 26656, 50176);
     /* features.denseblock4.denselayer1.concat1: concat, [512,7,7] ... -> [544,7,7]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_transition3_pool),
-        A(D_features_denseblock4_denselayer1_concat1), n, 544, 0, 512, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock4_denselayer1_conv2),
-        A(D_features_denseblock4_denselayer1_concat1), n, 544, 512, 32, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock4.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,7,7] ->
        [32,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu2),
         G(P_features_denseblock4_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock4_denselayer1_conv2), A(D_features_denseblock4_denselayer1_conv2),
+        A(TB_features_denseblock4_denselayer1_conv2),
+        A(D_features_denseblock4_denselayer16_concat1) + 25088,
         A(X_features_denseblock4_denselayer1_relu2),
         P(P_features_denseblock4_denselayer1_conv2_weight), n,
         &g_features_denseblock4_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer1_relu2), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer1_relu2), n, 6272, 6272);
     /* features.denseblock4.denselayer1.norm2 + features.denseblock4.denselayer1.relu2: batchnorm +
        relu, [128,7,7] -> [128,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9802,9 +9625,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock4_denselayer1_relu2), A(X_features_denseblock4_denselayer1_relu2),
         A(X_features_denseblock4_denselayer1_conv1), S(S_features_denseblock4_denselayer1_norm2),
         S(S_features_denseblock4_denselayer1_norm2) + 128,
-        P(P_features_denseblock4_denselayer1_norm2_weight), n, 128, 49, RT_SET);
+        P(P_features_denseblock4_denselayer1_norm2_weight), n,
+        &g_features_denseblock4_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_norm2] =
-        rt_sumsq(A(D_features_denseblock4_denselayer1_conv1), (size_t)n * 6272);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer1_conv1), n, 6272, 6272);
     /* features.denseblock4.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] ->
        [128,7,7]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock4_denselayer1_relu1),
@@ -9813,58 +9637,58 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock4_denselayer1_conv1_weight), n,
         &g_features_denseblock4_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock4_denselayer1_relu1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer1_relu1), n, 25088, 25088);
     /* features.denseblock4.denselayer1.norm1 + features.denseblock4.denselayer1.relu1: batchnorm +
        relu, [512,7,7] -> [512,7,7]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_transition3_pool),
+    rt_batchnorm_relu_backward(A(D_features_denseblock4_denselayer16_concat1),
         G(P_features_denseblock4_denselayer1_norm1_weight),
         G(P_features_denseblock4_denselayer1_norm1_bias),
         A(D_features_denseblock4_denselayer1_relu1), A(X_features_denseblock4_denselayer1_relu1),
-        A(X_features_transition3_pool), S(S_features_denseblock4_denselayer1_norm1),
+        A(X_features_denseblock4_denselayer16_concat1),
+        S(S_features_denseblock4_denselayer1_norm1),
         S(S_features_denseblock4_denselayer1_norm1) + 512,
-        P(P_features_denseblock4_denselayer1_norm1_weight), n, 512, 49, RT_ADD);
+        P(P_features_denseblock4_denselayer1_norm1_weight), n,
+        &g_features_denseblock4_denselayer1_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_norm1] =
-        rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 25088, 50176);
     if (grad_sumsq) grad_sumsq[L_features_denseblock4_denselayer1_concat1] =
-        rt_sumsq(A(D_features_transition3_pool), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock4_denselayer16_concat1), n, 25088, 50176);
     /* features.transition3.pool: avgpool 2x2 stride 2 pad 0, [512,14,14] -> [512,7,7]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_backward(A(D_features_transition3_conv), A(D_features_transition3_pool), n,
-        &g_features_transition3_pool, RT_SET);
+    rt_avgpool_backward(A(D_features_transition3_conv),
+        A(D_features_denseblock4_denselayer16_concat1), n, &g_features_transition3_pool, RT_SET);
     /* features.transition3.conv: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition3_relu), G(P_features_transition3_conv_weight), NULL,
         NULL, A(D_features_transition3_conv), A(X_features_transition3_relu),
         P(P_features_transition3_conv_weight), n, &g_features_transition3_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_conv] =
-        rt_sumsq(A(D_features_transition3_relu), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_transition3_relu), n, 200704, 200704);
     /* features.transition3.norm + features.transition3.relu: batchnorm + relu, [1024,14,14] ->
        [1024,14,14]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_transition3_norm_weight), G(P_features_transition3_norm_bias),
         A(D_features_transition3_relu), A(X_features_transition3_relu),
         A(X_features_denseblock3_denselayer24_concat1), S(S_features_transition3_norm),
-        S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n, 1024, 196,
-        RT_SET);
+        S(S_features_transition3_norm) + 1024, P(P_features_transition3_norm_weight), n,
+        &g_features_transition3_norm, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition3_norm] =
-        rt_sumsq(A(D_features_denseblock3_denselayer24_concat1), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 200704, 200704);
     /* features.denseblock3.denselayer24.concat1: concat, [992,14,14] ... -> [1024,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer23_concat1),
-        A(D_features_denseblock3_denselayer24_concat1), n, 1024, 0, 992, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer24_conv2),
-        A(D_features_denseblock3_denselayer24_concat1), n, 1024, 992, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer24.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu2),
         G(P_features_denseblock3_denselayer24_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer24_conv2),
-        A(D_features_denseblock3_denselayer24_conv2), A(X_features_denseblock3_denselayer24_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 194432,
+        A(X_features_denseblock3_denselayer24_relu2),
         P(P_features_denseblock3_denselayer24_conv2_weight), n,
         &g_features_denseblock3_denselayer24_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer24_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer24.norm2 + features.denseblock3.denselayer24.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9874,9 +9698,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer24_relu2), A(X_features_denseblock3_denselayer24_relu2),
         A(X_features_denseblock3_denselayer24_conv1), S(S_features_denseblock3_denselayer24_norm2),
         S(S_features_denseblock3_denselayer24_norm2) + 128,
-        P(P_features_denseblock3_denselayer24_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer24_norm2_weight), n,
+        &g_features_denseblock3_denselayer24_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer24_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer24.conv1: conv2d 1x1 stride 1 pad 0 no bias, [992,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer24_relu1),
@@ -9885,38 +9710,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer24_conv1_weight), n,
         &g_features_denseblock3_denselayer24_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer24_relu1), (size_t)n * 194432);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_relu1), n, 194432, 194432);
     /* features.denseblock3.denselayer24.norm1 + features.denseblock3.denselayer24.relu1: batchnorm
        + relu, [992,14,14] -> [992,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer23_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer24_norm1_weight),
         G(P_features_denseblock3_denselayer24_norm1_bias),
         A(D_features_denseblock3_denselayer24_relu1), A(X_features_denseblock3_denselayer24_relu1),
-        A(X_features_denseblock3_denselayer23_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer24_norm1),
         S(S_features_denseblock3_denselayer24_norm1) + 992,
-        P(P_features_denseblock3_denselayer24_norm1_weight), n, 992, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer24_norm1_weight), n,
+        &g_features_denseblock3_denselayer24_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 194432, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer24_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer23_concat1), (size_t)n * 194432);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 194432, 200704);
     /* features.denseblock3.denselayer23.concat1: concat, [960,14,14] ... -> [992,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer22_concat1),
-        A(D_features_denseblock3_denselayer23_concat1), n, 992, 0, 960, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer23_conv2),
-        A(D_features_denseblock3_denselayer23_concat1), n, 992, 960, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer23.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu2),
         G(P_features_denseblock3_denselayer23_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer23_conv2),
-        A(D_features_denseblock3_denselayer23_conv2), A(X_features_denseblock3_denselayer23_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 188160,
+        A(X_features_denseblock3_denselayer23_relu2),
         P(P_features_denseblock3_denselayer23_conv2_weight), n,
         &g_features_denseblock3_denselayer23_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer23_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer23_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer23.norm2 + features.denseblock3.denselayer23.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9926,9 +9750,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer23_relu2), A(X_features_denseblock3_denselayer23_relu2),
         A(X_features_denseblock3_denselayer23_conv1), S(S_features_denseblock3_denselayer23_norm2),
         S(S_features_denseblock3_denselayer23_norm2) + 128,
-        P(P_features_denseblock3_denselayer23_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer23_norm2_weight), n,
+        &g_features_denseblock3_denselayer23_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer23_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer23_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer23.conv1: conv2d 1x1 stride 1 pad 0 no bias, [960,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer23_relu1),
@@ -9937,38 +9762,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer23_conv1_weight), n,
         &g_features_denseblock3_denselayer23_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer23_relu1), (size_t)n * 188160);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer23_relu1), n, 188160, 188160);
     /* features.denseblock3.denselayer23.norm1 + features.denseblock3.denselayer23.relu1: batchnorm
        + relu, [960,14,14] -> [960,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer22_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer23_norm1_weight),
         G(P_features_denseblock3_denselayer23_norm1_bias),
         A(D_features_denseblock3_denselayer23_relu1), A(X_features_denseblock3_denselayer23_relu1),
-        A(X_features_denseblock3_denselayer22_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer23_norm1),
         S(S_features_denseblock3_denselayer23_norm1) + 960,
-        P(P_features_denseblock3_denselayer23_norm1_weight), n, 960, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer23_norm1_weight), n,
+        &g_features_denseblock3_denselayer23_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 188160, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer23_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer22_concat1), (size_t)n * 188160);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 188160, 200704);
     /* features.denseblock3.denselayer22.concat1: concat, [928,14,14] ... -> [960,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer21_concat1),
-        A(D_features_denseblock3_denselayer22_concat1), n, 960, 0, 928, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer22_conv2),
-        A(D_features_denseblock3_denselayer22_concat1), n, 960, 928, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer22.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu2),
         G(P_features_denseblock3_denselayer22_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer22_conv2),
-        A(D_features_denseblock3_denselayer22_conv2), A(X_features_denseblock3_denselayer22_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 181888,
+        A(X_features_denseblock3_denselayer22_relu2),
         P(P_features_denseblock3_denselayer22_conv2_weight), n,
         &g_features_denseblock3_denselayer22_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer22_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer22_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer22.norm2 + features.denseblock3.denselayer22.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -9978,9 +9802,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer22_relu2), A(X_features_denseblock3_denselayer22_relu2),
         A(X_features_denseblock3_denselayer22_conv1), S(S_features_denseblock3_denselayer22_norm2),
         S(S_features_denseblock3_denselayer22_norm2) + 128,
-        P(P_features_denseblock3_denselayer22_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer22_norm2_weight), n,
+        &g_features_denseblock3_denselayer22_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer22_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer22_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer22.conv1: conv2d 1x1 stride 1 pad 0 no bias, [928,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer22_relu1),
@@ -9989,38 +9814,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer22_conv1_weight), n,
         &g_features_denseblock3_denselayer22_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer22_relu1), (size_t)n * 181888);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer22_relu1), n, 181888, 181888);
     /* features.denseblock3.denselayer22.norm1 + features.denseblock3.denselayer22.relu1: batchnorm
        + relu, [928,14,14] -> [928,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer21_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer22_norm1_weight),
         G(P_features_denseblock3_denselayer22_norm1_bias),
         A(D_features_denseblock3_denselayer22_relu1), A(X_features_denseblock3_denselayer22_relu1),
-        A(X_features_denseblock3_denselayer21_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer22_norm1),
         S(S_features_denseblock3_denselayer22_norm1) + 928,
-        P(P_features_denseblock3_denselayer22_norm1_weight), n, 928, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer22_norm1_weight), n,
+        &g_features_denseblock3_denselayer22_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 181888, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer22_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer21_concat1), (size_t)n * 181888);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 181888, 200704);
     /* features.denseblock3.denselayer21.concat1: concat, [896,14,14] ... -> [928,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer20_concat1),
-        A(D_features_denseblock3_denselayer21_concat1), n, 928, 0, 896, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer21_conv2),
-        A(D_features_denseblock3_denselayer21_concat1), n, 928, 896, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer21.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu2),
         G(P_features_denseblock3_denselayer21_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer21_conv2),
-        A(D_features_denseblock3_denselayer21_conv2), A(X_features_denseblock3_denselayer21_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 175616,
+        A(X_features_denseblock3_denselayer21_relu2),
         P(P_features_denseblock3_denselayer21_conv2_weight), n,
         &g_features_denseblock3_denselayer21_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer21_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer21_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer21.norm2 + features.denseblock3.denselayer21.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10030,9 +9854,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer21_relu2), A(X_features_denseblock3_denselayer21_relu2),
         A(X_features_denseblock3_denselayer21_conv1), S(S_features_denseblock3_denselayer21_norm2),
         S(S_features_denseblock3_denselayer21_norm2) + 128,
-        P(P_features_denseblock3_denselayer21_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer21_norm2_weight), n,
+        &g_features_denseblock3_denselayer21_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer21_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer21_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer21.conv1: conv2d 1x1 stride 1 pad 0 no bias, [896,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer21_relu1),
@@ -10041,38 +9866,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer21_conv1_weight), n,
         &g_features_denseblock3_denselayer21_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer21_relu1), (size_t)n * 175616);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer21_relu1), n, 175616, 175616);
     /* features.denseblock3.denselayer21.norm1 + features.denseblock3.denselayer21.relu1: batchnorm
        + relu, [896,14,14] -> [896,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer20_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer21_norm1_weight),
         G(P_features_denseblock3_denselayer21_norm1_bias),
         A(D_features_denseblock3_denselayer21_relu1), A(X_features_denseblock3_denselayer21_relu1),
-        A(X_features_denseblock3_denselayer20_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer21_norm1),
         S(S_features_denseblock3_denselayer21_norm1) + 896,
-        P(P_features_denseblock3_denselayer21_norm1_weight), n, 896, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer21_norm1_weight), n,
+        &g_features_denseblock3_denselayer21_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 175616, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer21_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer20_concat1), (size_t)n * 175616);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 175616, 200704);
     /* features.denseblock3.denselayer20.concat1: concat, [864,14,14] ... -> [896,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer19_concat1),
-        A(D_features_denseblock3_denselayer20_concat1), n, 896, 0, 864, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer20_conv2),
-        A(D_features_denseblock3_denselayer20_concat1), n, 896, 864, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer20.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu2),
         G(P_features_denseblock3_denselayer20_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer20_conv2),
-        A(D_features_denseblock3_denselayer20_conv2), A(X_features_denseblock3_denselayer20_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 169344,
+        A(X_features_denseblock3_denselayer20_relu2),
         P(P_features_denseblock3_denselayer20_conv2_weight), n,
         &g_features_denseblock3_denselayer20_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer20_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer20_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer20.norm2 + features.denseblock3.denselayer20.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10082,9 +9906,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer20_relu2), A(X_features_denseblock3_denselayer20_relu2),
         A(X_features_denseblock3_denselayer20_conv1), S(S_features_denseblock3_denselayer20_norm2),
         S(S_features_denseblock3_denselayer20_norm2) + 128,
-        P(P_features_denseblock3_denselayer20_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer20_norm2_weight), n,
+        &g_features_denseblock3_denselayer20_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer20_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer20_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer20.conv1: conv2d 1x1 stride 1 pad 0 no bias, [864,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer20_relu1),
@@ -10093,38 +9918,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer20_conv1_weight), n,
         &g_features_denseblock3_denselayer20_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer20_relu1), (size_t)n * 169344);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer20_relu1), n, 169344, 169344);
     /* features.denseblock3.denselayer20.norm1 + features.denseblock3.denselayer20.relu1: batchnorm
        + relu, [864,14,14] -> [864,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer19_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer20_norm1_weight),
         G(P_features_denseblock3_denselayer20_norm1_bias),
         A(D_features_denseblock3_denselayer20_relu1), A(X_features_denseblock3_denselayer20_relu1),
-        A(X_features_denseblock3_denselayer19_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer20_norm1),
         S(S_features_denseblock3_denselayer20_norm1) + 864,
-        P(P_features_denseblock3_denselayer20_norm1_weight), n, 864, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer20_norm1_weight), n,
+        &g_features_denseblock3_denselayer20_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 169344, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer20_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer19_concat1), (size_t)n * 169344);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 169344, 200704);
     /* features.denseblock3.denselayer19.concat1: concat, [832,14,14] ... -> [864,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer18_concat1),
-        A(D_features_denseblock3_denselayer19_concat1), n, 864, 0, 832, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer19_conv2),
-        A(D_features_denseblock3_denselayer19_concat1), n, 864, 832, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer19.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu2),
         G(P_features_denseblock3_denselayer19_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer19_conv2),
-        A(D_features_denseblock3_denselayer19_conv2), A(X_features_denseblock3_denselayer19_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 163072,
+        A(X_features_denseblock3_denselayer19_relu2),
         P(P_features_denseblock3_denselayer19_conv2_weight), n,
         &g_features_denseblock3_denselayer19_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer19_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer19_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer19.norm2 + features.denseblock3.denselayer19.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10134,9 +9958,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer19_relu2), A(X_features_denseblock3_denselayer19_relu2),
         A(X_features_denseblock3_denselayer19_conv1), S(S_features_denseblock3_denselayer19_norm2),
         S(S_features_denseblock3_denselayer19_norm2) + 128,
-        P(P_features_denseblock3_denselayer19_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer19_norm2_weight), n,
+        &g_features_denseblock3_denselayer19_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer19_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer19_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer19.conv1: conv2d 1x1 stride 1 pad 0 no bias, [832,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer19_relu1),
@@ -10145,38 +9970,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer19_conv1_weight), n,
         &g_features_denseblock3_denselayer19_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer19_relu1), (size_t)n * 163072);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer19_relu1), n, 163072, 163072);
     /* features.denseblock3.denselayer19.norm1 + features.denseblock3.denselayer19.relu1: batchnorm
        + relu, [832,14,14] -> [832,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer18_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer19_norm1_weight),
         G(P_features_denseblock3_denselayer19_norm1_bias),
         A(D_features_denseblock3_denselayer19_relu1), A(X_features_denseblock3_denselayer19_relu1),
-        A(X_features_denseblock3_denselayer18_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer19_norm1),
         S(S_features_denseblock3_denselayer19_norm1) + 832,
-        P(P_features_denseblock3_denselayer19_norm1_weight), n, 832, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer19_norm1_weight), n,
+        &g_features_denseblock3_denselayer19_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 163072, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer19_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer18_concat1), (size_t)n * 163072);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 163072, 200704);
     /* features.denseblock3.denselayer18.concat1: concat, [800,14,14] ... -> [832,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer17_concat1),
-        A(D_features_denseblock3_denselayer18_concat1), n, 832, 0, 800, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer18_conv2),
-        A(D_features_denseblock3_denselayer18_concat1), n, 832, 800, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer18.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu2),
         G(P_features_denseblock3_denselayer18_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer18_conv2),
-        A(D_features_denseblock3_denselayer18_conv2), A(X_features_denseblock3_denselayer18_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 156800,
+        A(X_features_denseblock3_denselayer18_relu2),
         P(P_features_denseblock3_denselayer18_conv2_weight), n,
         &g_features_denseblock3_denselayer18_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer18_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer18_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer18.norm2 + features.denseblock3.denselayer18.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10186,9 +10010,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer18_relu2), A(X_features_denseblock3_denselayer18_relu2),
         A(X_features_denseblock3_denselayer18_conv1), S(S_features_denseblock3_denselayer18_norm2),
         S(S_features_denseblock3_denselayer18_norm2) + 128,
-        P(P_features_denseblock3_denselayer18_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer18_norm2_weight), n,
+        &g_features_denseblock3_denselayer18_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer18_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer18_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer18.conv1: conv2d 1x1 stride 1 pad 0 no bias, [800,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer18_relu1),
@@ -10197,38 +10022,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer18_conv1_weight), n,
         &g_features_denseblock3_denselayer18_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer18_relu1), (size_t)n * 156800);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer18_relu1), n, 156800, 156800);
     /* features.denseblock3.denselayer18.norm1 + features.denseblock3.denselayer18.relu1: batchnorm
        + relu, [800,14,14] -> [800,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer17_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer18_norm1_weight),
         G(P_features_denseblock3_denselayer18_norm1_bias),
         A(D_features_denseblock3_denselayer18_relu1), A(X_features_denseblock3_denselayer18_relu1),
-        A(X_features_denseblock3_denselayer17_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer18_norm1),
         S(S_features_denseblock3_denselayer18_norm1) + 800,
-        P(P_features_denseblock3_denselayer18_norm1_weight), n, 800, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer18_norm1_weight), n,
+        &g_features_denseblock3_denselayer18_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 156800, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer18_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer17_concat1), (size_t)n * 156800);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 156800, 200704);
     /* features.denseblock3.denselayer17.concat1: concat, [768,14,14] ... -> [800,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer16_concat1),
-        A(D_features_denseblock3_denselayer17_concat1), n, 800, 0, 768, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer17_conv2),
-        A(D_features_denseblock3_denselayer17_concat1), n, 800, 768, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer17.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu2),
         G(P_features_denseblock3_denselayer17_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer17_conv2),
-        A(D_features_denseblock3_denselayer17_conv2), A(X_features_denseblock3_denselayer17_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 150528,
+        A(X_features_denseblock3_denselayer17_relu2),
         P(P_features_denseblock3_denselayer17_conv2_weight), n,
         &g_features_denseblock3_denselayer17_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer17_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer17_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer17.norm2 + features.denseblock3.denselayer17.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10238,9 +10062,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer17_relu2), A(X_features_denseblock3_denselayer17_relu2),
         A(X_features_denseblock3_denselayer17_conv1), S(S_features_denseblock3_denselayer17_norm2),
         S(S_features_denseblock3_denselayer17_norm2) + 128,
-        P(P_features_denseblock3_denselayer17_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer17_norm2_weight), n,
+        &g_features_denseblock3_denselayer17_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer17_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer17_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer17.conv1: conv2d 1x1 stride 1 pad 0 no bias, [768,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer17_relu1),
@@ -10249,38 +10074,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer17_conv1_weight), n,
         &g_features_denseblock3_denselayer17_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer17_relu1), (size_t)n * 150528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer17_relu1), n, 150528, 150528);
     /* features.denseblock3.denselayer17.norm1 + features.denseblock3.denselayer17.relu1: batchnorm
        + relu, [768,14,14] -> [768,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer16_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer17_norm1_weight),
         G(P_features_denseblock3_denselayer17_norm1_bias),
         A(D_features_denseblock3_denselayer17_relu1), A(X_features_denseblock3_denselayer17_relu1),
-        A(X_features_denseblock3_denselayer16_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer17_norm1),
         S(S_features_denseblock3_denselayer17_norm1) + 768,
-        P(P_features_denseblock3_denselayer17_norm1_weight), n, 768, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer17_norm1_weight), n,
+        &g_features_denseblock3_denselayer17_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 150528, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer17_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer16_concat1), (size_t)n * 150528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 150528, 200704);
     /* features.denseblock3.denselayer16.concat1: concat, [736,14,14] ... -> [768,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer15_concat1),
-        A(D_features_denseblock3_denselayer16_concat1), n, 768, 0, 736, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer16_conv2),
-        A(D_features_denseblock3_denselayer16_concat1), n, 768, 736, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer16.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu2),
         G(P_features_denseblock3_denselayer16_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer16_conv2),
-        A(D_features_denseblock3_denselayer16_conv2), A(X_features_denseblock3_denselayer16_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 144256,
+        A(X_features_denseblock3_denselayer16_relu2),
         P(P_features_denseblock3_denselayer16_conv2_weight), n,
         &g_features_denseblock3_denselayer16_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer16_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer16_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer16.norm2 + features.denseblock3.denselayer16.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10290,9 +10114,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer16_relu2), A(X_features_denseblock3_denselayer16_relu2),
         A(X_features_denseblock3_denselayer16_conv1), S(S_features_denseblock3_denselayer16_norm2),
         S(S_features_denseblock3_denselayer16_norm2) + 128,
-        P(P_features_denseblock3_denselayer16_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer16_norm2_weight), n,
+        &g_features_denseblock3_denselayer16_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer16_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer16_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer16.conv1: conv2d 1x1 stride 1 pad 0 no bias, [736,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer16_relu1),
@@ -10301,38 +10126,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer16_conv1_weight), n,
         &g_features_denseblock3_denselayer16_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer16_relu1), (size_t)n * 144256);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer16_relu1), n, 144256, 144256);
     /* features.denseblock3.denselayer16.norm1 + features.denseblock3.denselayer16.relu1: batchnorm
        + relu, [736,14,14] -> [736,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer15_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer16_norm1_weight),
         G(P_features_denseblock3_denselayer16_norm1_bias),
         A(D_features_denseblock3_denselayer16_relu1), A(X_features_denseblock3_denselayer16_relu1),
-        A(X_features_denseblock3_denselayer15_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer16_norm1),
         S(S_features_denseblock3_denselayer16_norm1) + 736,
-        P(P_features_denseblock3_denselayer16_norm1_weight), n, 736, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer16_norm1_weight), n,
+        &g_features_denseblock3_denselayer16_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 144256, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer16_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer15_concat1), (size_t)n * 144256);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 144256, 200704);
     /* features.denseblock3.denselayer15.concat1: concat, [704,14,14] ... -> [736,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer14_concat1),
-        A(D_features_denseblock3_denselayer15_concat1), n, 736, 0, 704, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer15_conv2),
-        A(D_features_denseblock3_denselayer15_concat1), n, 736, 704, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer15.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu2),
         G(P_features_denseblock3_denselayer15_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer15_conv2),
-        A(D_features_denseblock3_denselayer15_conv2), A(X_features_denseblock3_denselayer15_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 137984,
+        A(X_features_denseblock3_denselayer15_relu2),
         P(P_features_denseblock3_denselayer15_conv2_weight), n,
         &g_features_denseblock3_denselayer15_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer15_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer15_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer15.norm2 + features.denseblock3.denselayer15.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10342,9 +10166,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer15_relu2), A(X_features_denseblock3_denselayer15_relu2),
         A(X_features_denseblock3_denselayer15_conv1), S(S_features_denseblock3_denselayer15_norm2),
         S(S_features_denseblock3_denselayer15_norm2) + 128,
-        P(P_features_denseblock3_denselayer15_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer15_norm2_weight), n,
+        &g_features_denseblock3_denselayer15_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer15_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer15_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer15.conv1: conv2d 1x1 stride 1 pad 0 no bias, [704,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer15_relu1),
@@ -10353,38 +10178,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer15_conv1_weight), n,
         &g_features_denseblock3_denselayer15_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer15_relu1), (size_t)n * 137984);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer15_relu1), n, 137984, 137984);
     /* features.denseblock3.denselayer15.norm1 + features.denseblock3.denselayer15.relu1: batchnorm
        + relu, [704,14,14] -> [704,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer14_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer15_norm1_weight),
         G(P_features_denseblock3_denselayer15_norm1_bias),
         A(D_features_denseblock3_denselayer15_relu1), A(X_features_denseblock3_denselayer15_relu1),
-        A(X_features_denseblock3_denselayer14_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer15_norm1),
         S(S_features_denseblock3_denselayer15_norm1) + 704,
-        P(P_features_denseblock3_denselayer15_norm1_weight), n, 704, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer15_norm1_weight), n,
+        &g_features_denseblock3_denselayer15_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 137984, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer15_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer14_concat1), (size_t)n * 137984);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 137984, 200704);
     /* features.denseblock3.denselayer14.concat1: concat, [672,14,14] ... -> [704,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer13_concat1),
-        A(D_features_denseblock3_denselayer14_concat1), n, 704, 0, 672, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer14_conv2),
-        A(D_features_denseblock3_denselayer14_concat1), n, 704, 672, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer14.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu2),
         G(P_features_denseblock3_denselayer14_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer14_conv2),
-        A(D_features_denseblock3_denselayer14_conv2), A(X_features_denseblock3_denselayer14_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 131712,
+        A(X_features_denseblock3_denselayer14_relu2),
         P(P_features_denseblock3_denselayer14_conv2_weight), n,
         &g_features_denseblock3_denselayer14_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer14_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer14_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer14.norm2 + features.denseblock3.denselayer14.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10394,9 +10218,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer14_relu2), A(X_features_denseblock3_denselayer14_relu2),
         A(X_features_denseblock3_denselayer14_conv1), S(S_features_denseblock3_denselayer14_norm2),
         S(S_features_denseblock3_denselayer14_norm2) + 128,
-        P(P_features_denseblock3_denselayer14_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer14_norm2_weight), n,
+        &g_features_denseblock3_denselayer14_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer14_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer14_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer14.conv1: conv2d 1x1 stride 1 pad 0 no bias, [672,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer14_relu1),
@@ -10405,38 +10230,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer14_conv1_weight), n,
         &g_features_denseblock3_denselayer14_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer14_relu1), (size_t)n * 131712);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer14_relu1), n, 131712, 131712);
     /* features.denseblock3.denselayer14.norm1 + features.denseblock3.denselayer14.relu1: batchnorm
        + relu, [672,14,14] -> [672,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer13_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer14_norm1_weight),
         G(P_features_denseblock3_denselayer14_norm1_bias),
         A(D_features_denseblock3_denselayer14_relu1), A(X_features_denseblock3_denselayer14_relu1),
-        A(X_features_denseblock3_denselayer13_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer14_norm1),
         S(S_features_denseblock3_denselayer14_norm1) + 672,
-        P(P_features_denseblock3_denselayer14_norm1_weight), n, 672, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer14_norm1_weight), n,
+        &g_features_denseblock3_denselayer14_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 131712, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer14_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer13_concat1), (size_t)n * 131712);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 131712, 200704);
     /* features.denseblock3.denselayer13.concat1: concat, [640,14,14] ... -> [672,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer12_concat1),
-        A(D_features_denseblock3_denselayer13_concat1), n, 672, 0, 640, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer13_conv2),
-        A(D_features_denseblock3_denselayer13_concat1), n, 672, 640, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer13.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu2),
         G(P_features_denseblock3_denselayer13_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer13_conv2),
-        A(D_features_denseblock3_denselayer13_conv2), A(X_features_denseblock3_denselayer13_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 125440,
+        A(X_features_denseblock3_denselayer13_relu2),
         P(P_features_denseblock3_denselayer13_conv2_weight), n,
         &g_features_denseblock3_denselayer13_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer13_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer13_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer13.norm2 + features.denseblock3.denselayer13.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10446,9 +10270,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer13_relu2), A(X_features_denseblock3_denselayer13_relu2),
         A(X_features_denseblock3_denselayer13_conv1), S(S_features_denseblock3_denselayer13_norm2),
         S(S_features_denseblock3_denselayer13_norm2) + 128,
-        P(P_features_denseblock3_denselayer13_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer13_norm2_weight), n,
+        &g_features_denseblock3_denselayer13_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer13_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer13_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer13.conv1: conv2d 1x1 stride 1 pad 0 no bias, [640,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer13_relu1),
@@ -10457,38 +10282,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer13_conv1_weight), n,
         &g_features_denseblock3_denselayer13_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer13_relu1), (size_t)n * 125440);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer13_relu1), n, 125440, 125440);
     /* features.denseblock3.denselayer13.norm1 + features.denseblock3.denselayer13.relu1: batchnorm
        + relu, [640,14,14] -> [640,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer12_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer13_norm1_weight),
         G(P_features_denseblock3_denselayer13_norm1_bias),
         A(D_features_denseblock3_denselayer13_relu1), A(X_features_denseblock3_denselayer13_relu1),
-        A(X_features_denseblock3_denselayer12_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer13_norm1),
         S(S_features_denseblock3_denselayer13_norm1) + 640,
-        P(P_features_denseblock3_denselayer13_norm1_weight), n, 640, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer13_norm1_weight), n,
+        &g_features_denseblock3_denselayer13_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 125440, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer13_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer12_concat1), (size_t)n * 125440);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 125440, 200704);
     /* features.denseblock3.denselayer12.concat1: concat, [608,14,14] ... -> [640,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer11_concat1),
-        A(D_features_denseblock3_denselayer12_concat1), n, 640, 0, 608, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer12_conv2),
-        A(D_features_denseblock3_denselayer12_concat1), n, 640, 608, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu2),
         G(P_features_denseblock3_denselayer12_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer12_conv2),
-        A(D_features_denseblock3_denselayer12_conv2), A(X_features_denseblock3_denselayer12_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 119168,
+        A(X_features_denseblock3_denselayer12_relu2),
         P(P_features_denseblock3_denselayer12_conv2_weight), n,
         &g_features_denseblock3_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer12_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer12_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer12.norm2 + features.denseblock3.denselayer12.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10498,9 +10322,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer12_relu2), A(X_features_denseblock3_denselayer12_relu2),
         A(X_features_denseblock3_denselayer12_conv1), S(S_features_denseblock3_denselayer12_norm2),
         S(S_features_denseblock3_denselayer12_norm2) + 128,
-        P(P_features_denseblock3_denselayer12_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer12_norm2_weight), n,
+        &g_features_denseblock3_denselayer12_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer12_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer12_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [608,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer12_relu1),
@@ -10509,38 +10334,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer12_conv1_weight), n,
         &g_features_denseblock3_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer12_relu1), (size_t)n * 119168);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer12_relu1), n, 119168, 119168);
     /* features.denseblock3.denselayer12.norm1 + features.denseblock3.denselayer12.relu1: batchnorm
        + relu, [608,14,14] -> [608,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer11_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer12_norm1_weight),
         G(P_features_denseblock3_denselayer12_norm1_bias),
         A(D_features_denseblock3_denselayer12_relu1), A(X_features_denseblock3_denselayer12_relu1),
-        A(X_features_denseblock3_denselayer11_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer12_norm1),
         S(S_features_denseblock3_denselayer12_norm1) + 608,
-        P(P_features_denseblock3_denselayer12_norm1_weight), n, 608, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer12_norm1_weight), n,
+        &g_features_denseblock3_denselayer12_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 119168, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer12_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer11_concat1), (size_t)n * 119168);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 119168, 200704);
     /* features.denseblock3.denselayer11.concat1: concat, [576,14,14] ... -> [608,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer10_concat1),
-        A(D_features_denseblock3_denselayer11_concat1), n, 608, 0, 576, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer11_conv2),
-        A(D_features_denseblock3_denselayer11_concat1), n, 608, 576, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu2),
         G(P_features_denseblock3_denselayer11_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer11_conv2),
-        A(D_features_denseblock3_denselayer11_conv2), A(X_features_denseblock3_denselayer11_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 112896,
+        A(X_features_denseblock3_denselayer11_relu2),
         P(P_features_denseblock3_denselayer11_conv2_weight), n,
         &g_features_denseblock3_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer11_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer11_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer11.norm2 + features.denseblock3.denselayer11.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10550,9 +10374,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer11_relu2), A(X_features_denseblock3_denselayer11_relu2),
         A(X_features_denseblock3_denselayer11_conv1), S(S_features_denseblock3_denselayer11_norm2),
         S(S_features_denseblock3_denselayer11_norm2) + 128,
-        P(P_features_denseblock3_denselayer11_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer11_norm2_weight), n,
+        &g_features_denseblock3_denselayer11_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer11_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer11_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [576,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer11_relu1),
@@ -10561,38 +10386,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer11_conv1_weight), n,
         &g_features_denseblock3_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer11_relu1), (size_t)n * 112896);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer11_relu1), n, 112896, 112896);
     /* features.denseblock3.denselayer11.norm1 + features.denseblock3.denselayer11.relu1: batchnorm
        + relu, [576,14,14] -> [576,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer10_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer11_norm1_weight),
         G(P_features_denseblock3_denselayer11_norm1_bias),
         A(D_features_denseblock3_denselayer11_relu1), A(X_features_denseblock3_denselayer11_relu1),
-        A(X_features_denseblock3_denselayer10_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer11_norm1),
         S(S_features_denseblock3_denselayer11_norm1) + 576,
-        P(P_features_denseblock3_denselayer11_norm1_weight), n, 576, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer11_norm1_weight), n,
+        &g_features_denseblock3_denselayer11_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 112896, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer11_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer10_concat1), (size_t)n * 112896);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 112896, 200704);
     /* features.denseblock3.denselayer10.concat1: concat, [544,14,14] ... -> [576,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer9_concat1),
-        A(D_features_denseblock3_denselayer10_concat1), n, 576, 0, 544, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer10_conv2),
-        A(D_features_denseblock3_denselayer10_concat1), n, 576, 544, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu2),
         G(P_features_denseblock3_denselayer10_conv2_weight), NULL,
         A(TB_features_denseblock3_denselayer10_conv2),
-        A(D_features_denseblock3_denselayer10_conv2), A(X_features_denseblock3_denselayer10_relu2),
+        A(D_features_denseblock3_denselayer24_concat1) + 106624,
+        A(X_features_denseblock3_denselayer10_relu2),
         P(P_features_denseblock3_denselayer10_conv2_weight), n,
         &g_features_denseblock3_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer10_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer10_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer10.norm2 + features.denseblock3.denselayer10.relu2: batchnorm
        + relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10602,9 +10426,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer10_relu2), A(X_features_denseblock3_denselayer10_relu2),
         A(X_features_denseblock3_denselayer10_conv1), S(S_features_denseblock3_denselayer10_norm2),
         S(S_features_denseblock3_denselayer10_norm2) + 128,
-        P(P_features_denseblock3_denselayer10_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer10_norm2_weight), n,
+        &g_features_denseblock3_denselayer10_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer10_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer10_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [544,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer10_relu1),
@@ -10613,38 +10438,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer10_conv1_weight), n,
         &g_features_denseblock3_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer10_relu1), (size_t)n * 106624);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer10_relu1), n, 106624, 106624);
     /* features.denseblock3.denselayer10.norm1 + features.denseblock3.denselayer10.relu1: batchnorm
        + relu, [544,14,14] -> [544,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer9_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer10_norm1_weight),
         G(P_features_denseblock3_denselayer10_norm1_bias),
         A(D_features_denseblock3_denselayer10_relu1), A(X_features_denseblock3_denselayer10_relu1),
-        A(X_features_denseblock3_denselayer9_concat1),
+        A(X_features_denseblock3_denselayer24_concat1),
         S(S_features_denseblock3_denselayer10_norm1),
         S(S_features_denseblock3_denselayer10_norm1) + 544,
-        P(P_features_denseblock3_denselayer10_norm1_weight), n, 544, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer10_norm1_weight), n,
+        &g_features_denseblock3_denselayer10_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 106624, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer10_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer9_concat1), (size_t)n * 106624);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 106624, 200704);
     /* features.denseblock3.denselayer9.concat1: concat, [512,14,14] ... -> [544,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer8_concat1),
-        A(D_features_denseblock3_denselayer9_concat1), n, 544, 0, 512, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer9_conv2),
-        A(D_features_denseblock3_denselayer9_concat1), n, 544, 512, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu2),
         G(P_features_denseblock3_denselayer9_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer9_conv2), A(D_features_denseblock3_denselayer9_conv2),
+        A(TB_features_denseblock3_denselayer9_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 100352,
         A(X_features_denseblock3_denselayer9_relu2),
         P(P_features_denseblock3_denselayer9_conv2_weight), n,
         &g_features_denseblock3_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer9_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer9_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer9.norm2 + features.denseblock3.denselayer9.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10654,9 +10478,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer9_relu2), A(X_features_denseblock3_denselayer9_relu2),
         A(X_features_denseblock3_denselayer9_conv1), S(S_features_denseblock3_denselayer9_norm2),
         S(S_features_denseblock3_denselayer9_norm2) + 128,
-        P(P_features_denseblock3_denselayer9_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer9_norm2_weight), n,
+        &g_features_denseblock3_denselayer9_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer9_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer9_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer9_relu1),
@@ -10665,37 +10490,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer9_conv1_weight), n,
         &g_features_denseblock3_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer9_relu1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer9_relu1), n, 100352, 100352);
     /* features.denseblock3.denselayer9.norm1 + features.denseblock3.denselayer9.relu1: batchnorm +
        relu, [512,14,14] -> [512,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer8_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer9_norm1_weight),
         G(P_features_denseblock3_denselayer9_norm1_bias),
         A(D_features_denseblock3_denselayer9_relu1), A(X_features_denseblock3_denselayer9_relu1),
-        A(X_features_denseblock3_denselayer8_concat1), S(S_features_denseblock3_denselayer9_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer9_norm1),
         S(S_features_denseblock3_denselayer9_norm1) + 512,
-        P(P_features_denseblock3_denselayer9_norm1_weight), n, 512, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer9_norm1_weight), n,
+        &g_features_denseblock3_denselayer9_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 100352, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer9_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer8_concat1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 100352, 200704);
     /* features.denseblock3.denselayer8.concat1: concat, [480,14,14] ... -> [512,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer7_concat1),
-        A(D_features_denseblock3_denselayer8_concat1), n, 512, 0, 480, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer8_conv2),
-        A(D_features_denseblock3_denselayer8_concat1), n, 512, 480, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu2),
         G(P_features_denseblock3_denselayer8_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer8_conv2), A(D_features_denseblock3_denselayer8_conv2),
+        A(TB_features_denseblock3_denselayer8_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 94080,
         A(X_features_denseblock3_denselayer8_relu2),
         P(P_features_denseblock3_denselayer8_conv2_weight), n,
         &g_features_denseblock3_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer8_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer8_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer8.norm2 + features.denseblock3.denselayer8.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10705,9 +10530,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer8_relu2), A(X_features_denseblock3_denselayer8_relu2),
         A(X_features_denseblock3_denselayer8_conv1), S(S_features_denseblock3_denselayer8_norm2),
         S(S_features_denseblock3_denselayer8_norm2) + 128,
-        P(P_features_denseblock3_denselayer8_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer8_norm2_weight), n,
+        &g_features_denseblock3_denselayer8_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer8_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer8_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer8_relu1),
@@ -10716,37 +10542,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer8_conv1_weight), n,
         &g_features_denseblock3_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer8_relu1), (size_t)n * 94080);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer8_relu1), n, 94080, 94080);
     /* features.denseblock3.denselayer8.norm1 + features.denseblock3.denselayer8.relu1: batchnorm +
        relu, [480,14,14] -> [480,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer7_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer8_norm1_weight),
         G(P_features_denseblock3_denselayer8_norm1_bias),
         A(D_features_denseblock3_denselayer8_relu1), A(X_features_denseblock3_denselayer8_relu1),
-        A(X_features_denseblock3_denselayer7_concat1), S(S_features_denseblock3_denselayer8_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer8_norm1),
         S(S_features_denseblock3_denselayer8_norm1) + 480,
-        P(P_features_denseblock3_denselayer8_norm1_weight), n, 480, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer8_norm1_weight), n,
+        &g_features_denseblock3_denselayer8_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 94080, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer8_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer7_concat1), (size_t)n * 94080);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 94080, 200704);
     /* features.denseblock3.denselayer7.concat1: concat, [448,14,14] ... -> [480,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer6_concat1),
-        A(D_features_denseblock3_denselayer7_concat1), n, 480, 0, 448, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer7_conv2),
-        A(D_features_denseblock3_denselayer7_concat1), n, 480, 448, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu2),
         G(P_features_denseblock3_denselayer7_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer7_conv2), A(D_features_denseblock3_denselayer7_conv2),
+        A(TB_features_denseblock3_denselayer7_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 87808,
         A(X_features_denseblock3_denselayer7_relu2),
         P(P_features_denseblock3_denselayer7_conv2_weight), n,
         &g_features_denseblock3_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer7_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer7_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer7.norm2 + features.denseblock3.denselayer7.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10756,9 +10582,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer7_relu2), A(X_features_denseblock3_denselayer7_relu2),
         A(X_features_denseblock3_denselayer7_conv1), S(S_features_denseblock3_denselayer7_norm2),
         S(S_features_denseblock3_denselayer7_norm2) + 128,
-        P(P_features_denseblock3_denselayer7_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer7_norm2_weight), n,
+        &g_features_denseblock3_denselayer7_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer7_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer7_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer7_relu1),
@@ -10767,37 +10594,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer7_conv1_weight), n,
         &g_features_denseblock3_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer7_relu1), (size_t)n * 87808);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer7_relu1), n, 87808, 87808);
     /* features.denseblock3.denselayer7.norm1 + features.denseblock3.denselayer7.relu1: batchnorm +
        relu, [448,14,14] -> [448,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer7_norm1_weight),
         G(P_features_denseblock3_denselayer7_norm1_bias),
         A(D_features_denseblock3_denselayer7_relu1), A(X_features_denseblock3_denselayer7_relu1),
-        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer7_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer7_norm1),
         S(S_features_denseblock3_denselayer7_norm1) + 448,
-        P(P_features_denseblock3_denselayer7_norm1_weight), n, 448, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer7_norm1_weight), n,
+        &g_features_denseblock3_denselayer7_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 87808, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer7_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 87808);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 87808, 200704);
     /* features.denseblock3.denselayer6.concat1: concat, [416,14,14] ... -> [448,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1),
-        A(D_features_denseblock3_denselayer6_concat1), n, 448, 0, 416, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2),
-        A(D_features_denseblock3_denselayer6_concat1), n, 448, 416, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2),
+        A(TB_features_denseblock3_denselayer6_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 81536,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
         &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10807,9 +10634,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
         S(S_features_denseblock3_denselayer6_norm2) + 128,
-        P(P_features_denseblock3_denselayer6_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer6_norm2_weight), n,
+        &g_features_denseblock3_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
@@ -10818,37 +10646,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 81536);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu1), n, 81536, 81536);
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [416,14,14] -> [416,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer6_norm1_weight),
         G(P_features_denseblock3_denselayer6_norm1_bias),
         A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1),
-        A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer6_norm1),
         S(S_features_denseblock3_denselayer6_norm1) + 416,
-        P(P_features_denseblock3_denselayer6_norm1_weight), n, 416, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer6_norm1_weight), n,
+        &g_features_denseblock3_denselayer6_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 81536, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 81536);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 81536, 200704);
     /* features.denseblock3.denselayer5.concat1: concat, [384,14,14] ... -> [416,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1),
-        A(D_features_denseblock3_denselayer5_concat1), n, 416, 0, 384, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2),
-        A(D_features_denseblock3_denselayer5_concat1), n, 416, 384, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2),
+        A(TB_features_denseblock3_denselayer5_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 75264,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
         &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10858,9 +10686,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
         S(S_features_denseblock3_denselayer5_norm2) + 128,
-        P(P_features_denseblock3_denselayer5_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer5_norm2_weight), n,
+        &g_features_denseblock3_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
@@ -10869,37 +10698,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 75264);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu1), n, 75264, 75264);
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [384,14,14] -> [384,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer5_norm1_weight),
         G(P_features_denseblock3_denselayer5_norm1_bias),
         A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1),
-        A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer5_norm1),
         S(S_features_denseblock3_denselayer5_norm1) + 384,
-        P(P_features_denseblock3_denselayer5_norm1_weight), n, 384, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer5_norm1_weight), n,
+        &g_features_denseblock3_denselayer5_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 75264, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 75264);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 75264, 200704);
     /* features.denseblock3.denselayer4.concat1: concat, [352,14,14] ... -> [384,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1),
-        A(D_features_denseblock3_denselayer4_concat1), n, 384, 0, 352, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2),
-        A(D_features_denseblock3_denselayer4_concat1), n, 384, 352, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2),
+        A(TB_features_denseblock3_denselayer4_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 68992,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
         &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10909,9 +10738,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
         S(S_features_denseblock3_denselayer4_norm2) + 128,
-        P(P_features_denseblock3_denselayer4_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer4_norm2_weight), n,
+        &g_features_denseblock3_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
@@ -10920,37 +10750,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 68992);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu1), n, 68992, 68992);
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [352,14,14] -> [352,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer4_norm1_weight),
         G(P_features_denseblock3_denselayer4_norm1_bias),
         A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1),
-        A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer4_norm1),
         S(S_features_denseblock3_denselayer4_norm1) + 352,
-        P(P_features_denseblock3_denselayer4_norm1_weight), n, 352, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer4_norm1_weight), n,
+        &g_features_denseblock3_denselayer4_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 68992, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 68992);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 68992, 200704);
     /* features.denseblock3.denselayer3.concat1: concat, [320,14,14] ... -> [352,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1),
-        A(D_features_denseblock3_denselayer3_concat1), n, 352, 0, 320, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2),
-        A(D_features_denseblock3_denselayer3_concat1), n, 352, 320, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2),
+        A(TB_features_denseblock3_denselayer3_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 62720,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
         &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -10960,9 +10790,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
         S(S_features_denseblock3_denselayer3_norm2) + 128,
-        P(P_features_denseblock3_denselayer3_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer3_norm2_weight), n,
+        &g_features_denseblock3_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
@@ -10971,37 +10802,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 62720);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu1), n, 62720, 62720);
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [320,14,14] -> [320,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer3_norm1_weight),
         G(P_features_denseblock3_denselayer3_norm1_bias),
         A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1),
-        A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer3_norm1),
         S(S_features_denseblock3_denselayer3_norm1) + 320,
-        P(P_features_denseblock3_denselayer3_norm1_weight), n, 320, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer3_norm1_weight), n,
+        &g_features_denseblock3_denselayer3_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 62720, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 62720);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 62720, 200704);
     /* features.denseblock3.denselayer2.concat1: concat, [288,14,14] ... -> [320,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1),
-        A(D_features_denseblock3_denselayer2_concat1), n, 320, 0, 288, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2),
-        A(D_features_denseblock3_denselayer2_concat1), n, 320, 288, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2),
+        A(TB_features_denseblock3_denselayer2_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 56448,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
         &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11011,9 +10842,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
         S(S_features_denseblock3_denselayer2_norm2) + 128,
-        P(P_features_denseblock3_denselayer2_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer2_norm2_weight), n,
+        &g_features_denseblock3_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
@@ -11022,37 +10854,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu1), n, 56448, 56448);
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [288,14,14] -> [288,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer2_norm1_weight),
         G(P_features_denseblock3_denselayer2_norm1_bias),
         A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1),
-        A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer2_norm1),
         S(S_features_denseblock3_denselayer2_norm1) + 288,
-        P(P_features_denseblock3_denselayer2_norm1_weight), n, 288, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer2_norm1_weight), n,
+        &g_features_denseblock3_denselayer2_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 56448, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 56448, 200704);
     /* features.denseblock3.denselayer1.concat1: concat, [256,14,14] ... -> [288,14,14]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_transition2_pool),
-        A(D_features_denseblock3_denselayer1_concat1), n, 288, 0, 256, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2),
-        A(D_features_denseblock3_denselayer1_concat1), n, 288, 256, 32, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,14,14] ->
        [32,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2),
+        A(TB_features_denseblock3_denselayer1_conv2),
+        A(D_features_denseblock3_denselayer24_concat1) + 50176,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
         &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu2), n, 25088, 25088);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [128,14,14] -> [128,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11062,9 +10894,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
         S(S_features_denseblock3_denselayer1_norm2) + 128,
-        P(P_features_denseblock3_denselayer1_norm2_weight), n, 128, 196, RT_SET);
+        P(P_features_denseblock3_denselayer1_norm2_weight), n,
+        &g_features_denseblock3_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 25088);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_conv1), n, 25088, 25088);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] ->
        [128,14,14]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
@@ -11073,58 +10906,58 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 50176);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu1), n, 50176, 50176);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [256,14,14] -> [256,14,14]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_transition2_pool),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer24_concat1),
         G(P_features_denseblock3_denselayer1_norm1_weight),
         G(P_features_denseblock3_denselayer1_norm1_bias),
         A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1),
-        A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1),
+        A(X_features_denseblock3_denselayer24_concat1),
+        S(S_features_denseblock3_denselayer1_norm1),
         S(S_features_denseblock3_denselayer1_norm1) + 256,
-        P(P_features_denseblock3_denselayer1_norm1_weight), n, 256, 196, RT_ADD);
+        P(P_features_denseblock3_denselayer1_norm1_weight), n,
+        &g_features_denseblock3_denselayer1_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm1] =
-        rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 50176, 200704);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
-        rt_sumsq(A(D_features_transition2_pool), (size_t)n * 50176);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer24_concat1), n, 50176, 200704);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [256,28,28] -> [256,14,14]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
-        &g_features_transition2_pool, RT_SET);
+    rt_avgpool_backward(A(D_features_transition2_conv),
+        A(D_features_denseblock3_denselayer24_concat1), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
         NULL, A(D_features_transition2_conv), A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
-        rt_sumsq(A(D_features_transition2_relu), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_transition2_relu), n, 401408, 401408);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [512,28,28] ->
        [512,28,28]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
         A(D_features_transition2_relu), A(X_features_transition2_relu),
         A(X_features_denseblock2_denselayer12_concat1), S(S_features_transition2_norm),
-        S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n, 512, 784,
-        RT_SET);
+        S(S_features_transition2_norm) + 512, P(P_features_transition2_norm_weight), n,
+        &g_features_transition2_norm, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_norm] =
-        rt_sumsq(A(D_features_denseblock2_denselayer12_concat1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 401408, 401408);
     /* features.denseblock2.denselayer12.concat1: concat, [480,28,28] ... -> [512,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer11_concat1),
-        A(D_features_denseblock2_denselayer12_concat1), n, 512, 0, 480, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer12_conv2),
-        A(D_features_denseblock2_denselayer12_concat1), n, 512, 480, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer12.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu2),
         G(P_features_denseblock2_denselayer12_conv2_weight), NULL,
         A(TB_features_denseblock2_denselayer12_conv2),
-        A(D_features_denseblock2_denselayer12_conv2), A(X_features_denseblock2_denselayer12_relu2),
+        A(D_features_denseblock2_denselayer12_concat1) + 376320,
+        A(X_features_denseblock2_denselayer12_relu2),
         P(P_features_denseblock2_denselayer12_conv2_weight), n,
         &g_features_denseblock2_denselayer12_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer12_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer12.norm2 + features.denseblock2.denselayer12.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11134,9 +10967,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer12_relu2), A(X_features_denseblock2_denselayer12_relu2),
         A(X_features_denseblock2_denselayer12_conv1), S(S_features_denseblock2_denselayer12_norm2),
         S(S_features_denseblock2_denselayer12_norm2) + 128,
-        P(P_features_denseblock2_denselayer12_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer12_norm2_weight), n,
+        &g_features_denseblock2_denselayer12_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer12_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer12.conv1: conv2d 1x1 stride 1 pad 0 no bias, [480,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer12_relu1),
@@ -11145,38 +10979,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer12_conv1_weight), n,
         &g_features_denseblock2_denselayer12_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer12_relu1), (size_t)n * 376320);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_relu1), n, 376320, 376320);
     /* features.denseblock2.denselayer12.norm1 + features.denseblock2.denselayer12.relu1: batchnorm
        + relu, [480,28,28] -> [480,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer11_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer12_norm1_weight),
         G(P_features_denseblock2_denselayer12_norm1_bias),
         A(D_features_denseblock2_denselayer12_relu1), A(X_features_denseblock2_denselayer12_relu1),
-        A(X_features_denseblock2_denselayer11_concat1),
+        A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer12_norm1),
         S(S_features_denseblock2_denselayer12_norm1) + 480,
-        P(P_features_denseblock2_denselayer12_norm1_weight), n, 480, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer12_norm1_weight), n,
+        &g_features_denseblock2_denselayer12_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 376320, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer12_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer11_concat1), (size_t)n * 376320);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 376320, 401408);
     /* features.denseblock2.denselayer11.concat1: concat, [448,28,28] ... -> [480,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer10_concat1),
-        A(D_features_denseblock2_denselayer11_concat1), n, 480, 0, 448, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer11_conv2),
-        A(D_features_denseblock2_denselayer11_concat1), n, 480, 448, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer11.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu2),
         G(P_features_denseblock2_denselayer11_conv2_weight), NULL,
         A(TB_features_denseblock2_denselayer11_conv2),
-        A(D_features_denseblock2_denselayer11_conv2), A(X_features_denseblock2_denselayer11_relu2),
+        A(D_features_denseblock2_denselayer12_concat1) + 351232,
+        A(X_features_denseblock2_denselayer11_relu2),
         P(P_features_denseblock2_denselayer11_conv2_weight), n,
         &g_features_denseblock2_denselayer11_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer11_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer11_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer11.norm2 + features.denseblock2.denselayer11.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11186,9 +11019,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer11_relu2), A(X_features_denseblock2_denselayer11_relu2),
         A(X_features_denseblock2_denselayer11_conv1), S(S_features_denseblock2_denselayer11_norm2),
         S(S_features_denseblock2_denselayer11_norm2) + 128,
-        P(P_features_denseblock2_denselayer11_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer11_norm2_weight), n,
+        &g_features_denseblock2_denselayer11_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer11_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer11_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer11.conv1: conv2d 1x1 stride 1 pad 0 no bias, [448,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer11_relu1),
@@ -11197,38 +11031,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer11_conv1_weight), n,
         &g_features_denseblock2_denselayer11_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer11_relu1), (size_t)n * 351232);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer11_relu1), n, 351232, 351232);
     /* features.denseblock2.denselayer11.norm1 + features.denseblock2.denselayer11.relu1: batchnorm
        + relu, [448,28,28] -> [448,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer10_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer11_norm1_weight),
         G(P_features_denseblock2_denselayer11_norm1_bias),
         A(D_features_denseblock2_denselayer11_relu1), A(X_features_denseblock2_denselayer11_relu1),
-        A(X_features_denseblock2_denselayer10_concat1),
+        A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer11_norm1),
         S(S_features_denseblock2_denselayer11_norm1) + 448,
-        P(P_features_denseblock2_denselayer11_norm1_weight), n, 448, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer11_norm1_weight), n,
+        &g_features_denseblock2_denselayer11_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 351232, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer11_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer10_concat1), (size_t)n * 351232);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 351232, 401408);
     /* features.denseblock2.denselayer10.concat1: concat, [416,28,28] ... -> [448,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer9_concat1),
-        A(D_features_denseblock2_denselayer10_concat1), n, 448, 0, 416, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer10_conv2),
-        A(D_features_denseblock2_denselayer10_concat1), n, 448, 416, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer10.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu2),
         G(P_features_denseblock2_denselayer10_conv2_weight), NULL,
         A(TB_features_denseblock2_denselayer10_conv2),
-        A(D_features_denseblock2_denselayer10_conv2), A(X_features_denseblock2_denselayer10_relu2),
+        A(D_features_denseblock2_denselayer12_concat1) + 326144,
+        A(X_features_denseblock2_denselayer10_relu2),
         P(P_features_denseblock2_denselayer10_conv2_weight), n,
         &g_features_denseblock2_denselayer10_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer10_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer10_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer10.norm2 + features.denseblock2.denselayer10.relu2: batchnorm
        + relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11238,9 +11071,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer10_relu2), A(X_features_denseblock2_denselayer10_relu2),
         A(X_features_denseblock2_denselayer10_conv1), S(S_features_denseblock2_denselayer10_norm2),
         S(S_features_denseblock2_denselayer10_norm2) + 128,
-        P(P_features_denseblock2_denselayer10_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer10_norm2_weight), n,
+        &g_features_denseblock2_denselayer10_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer10_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer10_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer10.conv1: conv2d 1x1 stride 1 pad 0 no bias, [416,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer10_relu1),
@@ -11249,38 +11083,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer10_conv1_weight), n,
         &g_features_denseblock2_denselayer10_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer10_relu1), (size_t)n * 326144);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer10_relu1), n, 326144, 326144);
     /* features.denseblock2.denselayer10.norm1 + features.denseblock2.denselayer10.relu1: batchnorm
        + relu, [416,28,28] -> [416,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer9_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer10_norm1_weight),
         G(P_features_denseblock2_denselayer10_norm1_bias),
         A(D_features_denseblock2_denselayer10_relu1), A(X_features_denseblock2_denselayer10_relu1),
-        A(X_features_denseblock2_denselayer9_concat1),
+        A(X_features_denseblock2_denselayer12_concat1),
         S(S_features_denseblock2_denselayer10_norm1),
         S(S_features_denseblock2_denselayer10_norm1) + 416,
-        P(P_features_denseblock2_denselayer10_norm1_weight), n, 416, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer10_norm1_weight), n,
+        &g_features_denseblock2_denselayer10_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 326144, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer10_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer9_concat1), (size_t)n * 326144);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 326144, 401408);
     /* features.denseblock2.denselayer9.concat1: concat, [384,28,28] ... -> [416,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer8_concat1),
-        A(D_features_denseblock2_denselayer9_concat1), n, 416, 0, 384, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer9_conv2),
-        A(D_features_denseblock2_denselayer9_concat1), n, 416, 384, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer9.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu2),
         G(P_features_denseblock2_denselayer9_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer9_conv2), A(D_features_denseblock2_denselayer9_conv2),
+        A(TB_features_denseblock2_denselayer9_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 301056,
         A(X_features_denseblock2_denselayer9_relu2),
         P(P_features_denseblock2_denselayer9_conv2_weight), n,
         &g_features_denseblock2_denselayer9_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer9_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer9_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer9.norm2 + features.denseblock2.denselayer9.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11290,9 +11123,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer9_relu2), A(X_features_denseblock2_denselayer9_relu2),
         A(X_features_denseblock2_denselayer9_conv1), S(S_features_denseblock2_denselayer9_norm2),
         S(S_features_denseblock2_denselayer9_norm2) + 128,
-        P(P_features_denseblock2_denselayer9_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer9_norm2_weight), n,
+        &g_features_denseblock2_denselayer9_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer9_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer9_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer9.conv1: conv2d 1x1 stride 1 pad 0 no bias, [384,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer9_relu1),
@@ -11301,37 +11135,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer9_conv1_weight), n,
         &g_features_denseblock2_denselayer9_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer9_relu1), (size_t)n * 301056);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer9_relu1), n, 301056, 301056);
     /* features.denseblock2.denselayer9.norm1 + features.denseblock2.denselayer9.relu1: batchnorm +
        relu, [384,28,28] -> [384,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer8_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer9_norm1_weight),
         G(P_features_denseblock2_denselayer9_norm1_bias),
         A(D_features_denseblock2_denselayer9_relu1), A(X_features_denseblock2_denselayer9_relu1),
-        A(X_features_denseblock2_denselayer8_concat1), S(S_features_denseblock2_denselayer9_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer9_norm1),
         S(S_features_denseblock2_denselayer9_norm1) + 384,
-        P(P_features_denseblock2_denselayer9_norm1_weight), n, 384, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer9_norm1_weight), n,
+        &g_features_denseblock2_denselayer9_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 301056, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer9_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer8_concat1), (size_t)n * 301056);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 301056, 401408);
     /* features.denseblock2.denselayer8.concat1: concat, [352,28,28] ... -> [384,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer7_concat1),
-        A(D_features_denseblock2_denselayer8_concat1), n, 384, 0, 352, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer8_conv2),
-        A(D_features_denseblock2_denselayer8_concat1), n, 384, 352, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu2),
         G(P_features_denseblock2_denselayer8_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer8_conv2), A(D_features_denseblock2_denselayer8_conv2),
+        A(TB_features_denseblock2_denselayer8_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 275968,
         A(X_features_denseblock2_denselayer8_relu2),
         P(P_features_denseblock2_denselayer8_conv2_weight), n,
         &g_features_denseblock2_denselayer8_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer8_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer8_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer8.norm2 + features.denseblock2.denselayer8.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11341,9 +11175,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer8_relu2), A(X_features_denseblock2_denselayer8_relu2),
         A(X_features_denseblock2_denselayer8_conv1), S(S_features_denseblock2_denselayer8_norm2),
         S(S_features_denseblock2_denselayer8_norm2) + 128,
-        P(P_features_denseblock2_denselayer8_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer8_norm2_weight), n,
+        &g_features_denseblock2_denselayer8_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer8_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer8_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer8.conv1: conv2d 1x1 stride 1 pad 0 no bias, [352,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer8_relu1),
@@ -11352,37 +11187,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer8_conv1_weight), n,
         &g_features_denseblock2_denselayer8_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer8_relu1), (size_t)n * 275968);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer8_relu1), n, 275968, 275968);
     /* features.denseblock2.denselayer8.norm1 + features.denseblock2.denselayer8.relu1: batchnorm +
        relu, [352,28,28] -> [352,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer7_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer8_norm1_weight),
         G(P_features_denseblock2_denselayer8_norm1_bias),
         A(D_features_denseblock2_denselayer8_relu1), A(X_features_denseblock2_denselayer8_relu1),
-        A(X_features_denseblock2_denselayer7_concat1), S(S_features_denseblock2_denselayer8_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer8_norm1),
         S(S_features_denseblock2_denselayer8_norm1) + 352,
-        P(P_features_denseblock2_denselayer8_norm1_weight), n, 352, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer8_norm1_weight), n,
+        &g_features_denseblock2_denselayer8_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 275968, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer8_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer7_concat1), (size_t)n * 275968);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 275968, 401408);
     /* features.denseblock2.denselayer7.concat1: concat, [320,28,28] ... -> [352,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer6_concat1),
-        A(D_features_denseblock2_denselayer7_concat1), n, 352, 0, 320, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer7_conv2),
-        A(D_features_denseblock2_denselayer7_concat1), n, 352, 320, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu2),
         G(P_features_denseblock2_denselayer7_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer7_conv2), A(D_features_denseblock2_denselayer7_conv2),
+        A(TB_features_denseblock2_denselayer7_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 250880,
         A(X_features_denseblock2_denselayer7_relu2),
         P(P_features_denseblock2_denselayer7_conv2_weight), n,
         &g_features_denseblock2_denselayer7_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer7_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer7_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer7.norm2 + features.denseblock2.denselayer7.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11392,9 +11227,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer7_relu2), A(X_features_denseblock2_denselayer7_relu2),
         A(X_features_denseblock2_denselayer7_conv1), S(S_features_denseblock2_denselayer7_norm2),
         S(S_features_denseblock2_denselayer7_norm2) + 128,
-        P(P_features_denseblock2_denselayer7_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer7_norm2_weight), n,
+        &g_features_denseblock2_denselayer7_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer7_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer7_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer7.conv1: conv2d 1x1 stride 1 pad 0 no bias, [320,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer7_relu1),
@@ -11403,37 +11239,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer7_conv1_weight), n,
         &g_features_denseblock2_denselayer7_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer7_relu1), (size_t)n * 250880);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer7_relu1), n, 250880, 250880);
     /* features.denseblock2.denselayer7.norm1 + features.denseblock2.denselayer7.relu1: batchnorm +
        relu, [320,28,28] -> [320,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer7_norm1_weight),
         G(P_features_denseblock2_denselayer7_norm1_bias),
         A(D_features_denseblock2_denselayer7_relu1), A(X_features_denseblock2_denselayer7_relu1),
-        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer7_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer7_norm1),
         S(S_features_denseblock2_denselayer7_norm1) + 320,
-        P(P_features_denseblock2_denselayer7_norm1_weight), n, 320, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer7_norm1_weight), n,
+        &g_features_denseblock2_denselayer7_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 250880, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer7_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 250880);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 250880, 401408);
     /* features.denseblock2.denselayer6.concat1: concat, [288,28,28] ... -> [320,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1),
-        A(D_features_denseblock2_denselayer6_concat1), n, 320, 0, 288, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2),
-        A(D_features_denseblock2_denselayer6_concat1), n, 320, 288, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2),
+        A(TB_features_denseblock2_denselayer6_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 225792,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
         &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11443,9 +11279,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
         S(S_features_denseblock2_denselayer6_norm2) + 128,
-        P(P_features_denseblock2_denselayer6_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer6_norm2_weight), n,
+        &g_features_denseblock2_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [288,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
@@ -11454,37 +11291,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 225792);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu1), n, 225792, 225792);
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [288,28,28] -> [288,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
         G(P_features_denseblock2_denselayer6_norm1_bias),
         A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1),
-        A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer6_norm1),
         S(S_features_denseblock2_denselayer6_norm1) + 288,
-        P(P_features_denseblock2_denselayer6_norm1_weight), n, 288, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer6_norm1_weight), n,
+        &g_features_denseblock2_denselayer6_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 225792, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 225792);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 225792, 401408);
     /* features.denseblock2.denselayer5.concat1: concat, [256,28,28] ... -> [288,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1),
-        A(D_features_denseblock2_denselayer5_concat1), n, 288, 0, 256, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2),
-        A(D_features_denseblock2_denselayer5_concat1), n, 288, 256, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2),
+        A(TB_features_denseblock2_denselayer5_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 200704,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
         &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11494,9 +11331,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
         S(S_features_denseblock2_denselayer5_norm2) + 128,
-        P(P_features_denseblock2_denselayer5_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer5_norm2_weight), n,
+        &g_features_denseblock2_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
@@ -11505,37 +11343,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu1), n, 200704, 200704);
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [256,28,28] -> [256,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
         G(P_features_denseblock2_denselayer5_norm1_bias),
         A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1),
-        A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer5_norm1),
         S(S_features_denseblock2_denselayer5_norm1) + 256,
-        P(P_features_denseblock2_denselayer5_norm1_weight), n, 256, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer5_norm1_weight), n,
+        &g_features_denseblock2_denselayer5_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 200704, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 200704, 401408);
     /* features.denseblock2.denselayer4.concat1: concat, [224,28,28] ... -> [256,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1),
-        A(D_features_denseblock2_denselayer4_concat1), n, 256, 0, 224, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2),
-        A(D_features_denseblock2_denselayer4_concat1), n, 256, 224, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2),
+        A(TB_features_denseblock2_denselayer4_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 175616,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
         &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11545,9 +11383,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
         S(S_features_denseblock2_denselayer4_norm2) + 128,
-        P(P_features_denseblock2_denselayer4_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer4_norm2_weight), n,
+        &g_features_denseblock2_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
@@ -11556,37 +11395,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 175616);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu1), n, 175616, 175616);
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [224,28,28] -> [224,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
         G(P_features_denseblock2_denselayer4_norm1_bias),
         A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1),
-        A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer4_norm1),
         S(S_features_denseblock2_denselayer4_norm1) + 224,
-        P(P_features_denseblock2_denselayer4_norm1_weight), n, 224, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer4_norm1_weight), n,
+        &g_features_denseblock2_denselayer4_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 175616, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 175616);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 175616, 401408);
     /* features.denseblock2.denselayer3.concat1: concat, [192,28,28] ... -> [224,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1),
-        A(D_features_denseblock2_denselayer3_concat1), n, 224, 0, 192, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2),
-        A(D_features_denseblock2_denselayer3_concat1), n, 224, 192, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2),
+        A(TB_features_denseblock2_denselayer3_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 150528,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
         &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11596,9 +11435,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
         S(S_features_denseblock2_denselayer3_norm2) + 128,
-        P(P_features_denseblock2_denselayer3_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer3_norm2_weight), n,
+        &g_features_denseblock2_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
@@ -11607,37 +11447,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 150528);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu1), n, 150528, 150528);
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [192,28,28] -> [192,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
         G(P_features_denseblock2_denselayer3_norm1_bias),
         A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1),
-        A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer3_norm1),
         S(S_features_denseblock2_denselayer3_norm1) + 192,
-        P(P_features_denseblock2_denselayer3_norm1_weight), n, 192, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer3_norm1_weight), n,
+        &g_features_denseblock2_denselayer3_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 150528, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 150528);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 150528, 401408);
     /* features.denseblock2.denselayer2.concat1: concat, [160,28,28] ... -> [192,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1),
-        A(D_features_denseblock2_denselayer2_concat1), n, 192, 0, 160, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2),
-        A(D_features_denseblock2_denselayer2_concat1), n, 192, 160, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2),
+        A(TB_features_denseblock2_denselayer2_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 125440,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
         &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11647,9 +11487,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
         S(S_features_denseblock2_denselayer2_norm2) + 128,
-        P(P_features_denseblock2_denselayer2_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer2_norm2_weight), n,
+        &g_features_denseblock2_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
@@ -11658,37 +11499,37 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 125440);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu1), n, 125440, 125440);
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [160,28,28] -> [160,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
         G(P_features_denseblock2_denselayer2_norm1_bias),
         A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1),
-        A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer2_norm1),
         S(S_features_denseblock2_denselayer2_norm1) + 160,
-        P(P_features_denseblock2_denselayer2_norm1_weight), n, 160, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer2_norm1_weight), n,
+        &g_features_denseblock2_denselayer2_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 125440, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 125440);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 125440, 401408);
     /* features.denseblock2.denselayer1.concat1: concat, [128,28,28] ... -> [160,28,28]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_transition1_pool),
-        A(D_features_denseblock2_denselayer1_concat1), n, 160, 0, 128, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2),
-        A(D_features_denseblock2_denselayer1_concat1), n, 160, 128, 32, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] ->
        [32,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2),
+        A(TB_features_denseblock2_denselayer1_conv2),
+        A(D_features_denseblock2_denselayer12_concat1) + 100352,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
         &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu2), n, 100352, 100352);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11698,9 +11539,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
         S(S_features_denseblock2_denselayer1_norm2) + 128,
-        P(P_features_denseblock2_denselayer1_norm2_weight), n, 128, 784, RT_SET);
+        P(P_features_denseblock2_denselayer1_norm2_weight), n,
+        &g_features_denseblock2_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_conv1), n, 100352, 100352);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] ->
        [128,28,28]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
@@ -11709,58 +11551,58 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu1), n, 100352, 100352);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [128,28,28] -> [128,28,28]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_transition1_pool),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer12_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
         G(P_features_denseblock2_denselayer1_norm1_bias),
         A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1),
-        A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1),
+        A(X_features_denseblock2_denselayer12_concat1),
+        S(S_features_denseblock2_denselayer1_norm1),
         S(S_features_denseblock2_denselayer1_norm1) + 128,
-        P(P_features_denseblock2_denselayer1_norm1_weight), n, 128, 784, RT_ADD);
+        P(P_features_denseblock2_denselayer1_norm1_weight), n,
+        &g_features_denseblock2_denselayer1_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm1] =
-        rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 100352, 401408);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
-        rt_sumsq(A(D_features_transition1_pool), (size_t)n * 100352);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer12_concat1), n, 100352, 401408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [128,56,56] -> [128,28,28]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
-        &g_features_transition1_pool, RT_SET);
+    rt_avgpool_backward(A(D_features_transition1_conv),
+        A(D_features_denseblock2_denselayer12_concat1), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
         NULL, A(D_features_transition1_conv), A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
-        rt_sumsq(A(D_features_transition1_relu), (size_t)n * 802816);
+        rt_sumsq_samples(A(D_features_transition1_relu), n, 802816, 802816);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [256,56,56] ->
        [256,56,56]  (specs/densenet_imagenet.lua:30, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
         A(D_features_transition1_relu), A(X_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
-        S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n, 256, 3136,
-        RT_SET);
+        S(S_features_transition1_norm) + 256, P(P_features_transition1_norm_weight), n,
+        &g_features_transition1_norm, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_norm] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 802816);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 802816, 802816);
     /* features.denseblock1.denselayer6.concat1: concat, [224,56,56] ... -> [256,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1),
-        A(D_features_denseblock1_denselayer6_concat1), n, 256, 0, 224, 3136, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2),
-        A(D_features_denseblock1_denselayer6_concat1), n, 256, 224, 32, 3136, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2),
+        A(TB_features_denseblock1_denselayer6_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 702464,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
         &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11770,9 +11612,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
         S(S_features_denseblock1_denselayer6_norm2) + 128,
-        P(P_features_denseblock1_denselayer6_norm2_weight), n, 128, 3136, RT_SET);
+        P(P_features_denseblock1_denselayer6_norm2_weight), n,
+        &g_features_denseblock1_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_conv1), n, 401408, 401408);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [224,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
@@ -11781,37 +11624,36 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 702464);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu1), n, 702464, 702464);
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [224,56,56] -> [224,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
         G(P_features_denseblock1_denselayer6_norm1_bias),
         A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1),
-        A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
         S(S_features_denseblock1_denselayer6_norm1) + 224,
-        P(P_features_denseblock1_denselayer6_norm1_weight), n, 224, 3136, RT_ADD);
+        P(P_features_denseblock1_denselayer6_norm1_weight), n,
+        &g_features_denseblock1_denselayer6_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 702464, 802816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 702464);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 702464, 802816);
     /* features.denseblock1.denselayer5.concat1: concat, [192,56,56] ... -> [224,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1),
-        A(D_features_denseblock1_denselayer5_concat1), n, 224, 0, 192, 3136, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2),
-        A(D_features_denseblock1_denselayer5_concat1), n, 224, 192, 32, 3136, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2),
+        A(TB_features_denseblock1_denselayer5_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 602112,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
         &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11821,9 +11663,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
         S(S_features_denseblock1_denselayer5_norm2) + 128,
-        P(P_features_denseblock1_denselayer5_norm2_weight), n, 128, 3136, RT_SET);
+        P(P_features_denseblock1_denselayer5_norm2_weight), n,
+        &g_features_denseblock1_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_conv1), n, 401408, 401408);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [192,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
@@ -11832,37 +11675,36 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 602112);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu1), n, 602112, 602112);
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [192,56,56] -> [192,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
         G(P_features_denseblock1_denselayer5_norm1_bias),
         A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1),
-        A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
         S(S_features_denseblock1_denselayer5_norm1) + 192,
-        P(P_features_denseblock1_denselayer5_norm1_weight), n, 192, 3136, RT_ADD);
+        P(P_features_denseblock1_denselayer5_norm1_weight), n,
+        &g_features_denseblock1_denselayer5_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 602112, 802816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 602112);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 602112, 802816);
     /* features.denseblock1.denselayer4.concat1: concat, [160,56,56] ... -> [192,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1),
-        A(D_features_denseblock1_denselayer4_concat1), n, 192, 0, 160, 3136, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2),
-        A(D_features_denseblock1_denselayer4_concat1), n, 192, 160, 32, 3136, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2),
+        A(TB_features_denseblock1_denselayer4_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 501760,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
         &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11872,9 +11714,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
         S(S_features_denseblock1_denselayer4_norm2) + 128,
-        P(P_features_denseblock1_denselayer4_norm2_weight), n, 128, 3136, RT_SET);
+        P(P_features_denseblock1_denselayer4_norm2_weight), n,
+        &g_features_denseblock1_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_conv1), n, 401408, 401408);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [160,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
@@ -11883,37 +11726,36 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 501760);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu1), n, 501760, 501760);
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [160,56,56] -> [160,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
         G(P_features_denseblock1_denselayer4_norm1_bias),
         A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1),
-        A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
         S(S_features_denseblock1_denselayer4_norm1) + 160,
-        P(P_features_denseblock1_denselayer4_norm1_weight), n, 160, 3136, RT_ADD);
+        P(P_features_denseblock1_denselayer4_norm1_weight), n,
+        &g_features_denseblock1_denselayer4_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 501760, 802816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 501760);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 501760, 802816);
     /* features.denseblock1.denselayer3.concat1: concat, [128,56,56] ... -> [160,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1),
-        A(D_features_denseblock1_denselayer3_concat1), n, 160, 0, 128, 3136, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2),
-        A(D_features_denseblock1_denselayer3_concat1), n, 160, 128, 32, 3136, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2),
+        A(TB_features_denseblock1_denselayer3_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 401408,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
         &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11923,9 +11765,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
         S(S_features_denseblock1_denselayer3_norm2) + 128,
-        P(P_features_denseblock1_denselayer3_norm2_weight), n, 128, 3136, RT_SET);
+        P(P_features_denseblock1_denselayer3_norm2_weight), n,
+        &g_features_denseblock1_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_conv1), n, 401408, 401408);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [128,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
@@ -11934,37 +11777,36 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu1), n, 401408, 401408);
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
         G(P_features_denseblock1_denselayer3_norm1_bias),
         A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1),
-        A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
         S(S_features_denseblock1_denselayer3_norm1) + 128,
-        P(P_features_denseblock1_denselayer3_norm1_weight), n, 128, 3136, RT_ADD);
+        P(P_features_denseblock1_denselayer3_norm1_weight), n,
+        &g_features_denseblock1_denselayer3_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 401408, 802816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 401408, 802816);
     /* features.denseblock1.denselayer2.concat1: concat, [96,56,56] ... -> [128,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1),
-        A(D_features_denseblock1_denselayer2_concat1), n, 128, 0, 96, 3136, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2),
-        A(D_features_denseblock1_denselayer2_concat1), n, 128, 96, 32, 3136, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2),
+        A(TB_features_denseblock1_denselayer2_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 301056,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
         &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -11974,9 +11816,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
         S(S_features_denseblock1_denselayer2_norm2) + 128,
-        P(P_features_denseblock1_denselayer2_norm2_weight), n, 128, 3136, RT_SET);
+        P(P_features_denseblock1_denselayer2_norm2_weight), n,
+        &g_features_denseblock1_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_conv1), n, 401408, 401408);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
@@ -11985,37 +11828,36 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 301056);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu1), n, 301056, 301056);
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [96,56,56] -> [96,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
         G(P_features_denseblock1_denselayer2_norm1_bias),
         A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1),
-        A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
         S(S_features_denseblock1_denselayer2_norm1) + 96,
-        P(P_features_denseblock1_denselayer2_norm1_weight), n, 96, 3136, RT_ADD);
+        P(P_features_denseblock1_denselayer2_norm1_weight), n,
+        &g_features_denseblock1_denselayer2_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 301056, 802816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 301056);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 301056, 802816);
     /* features.denseblock1.denselayer1.concat1: concat, [64,56,56] ... -> [96,56,56]
        (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_pool0), A(D_features_denseblock1_denselayer1_concat1), n, 96,
-        0, 64, 3136, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2),
-        A(D_features_denseblock1_denselayer1_concat1), n, 96, 64, 32, 3136, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,56,56] ->
        [32,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2),
+        A(TB_features_denseblock1_denselayer1_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 200704,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
         &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu2), n, 401408, 401408);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [128,56,56] -> [128,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
@@ -12025,9 +11867,10 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
         S(S_features_denseblock1_denselayer1_norm2) + 128,
-        P(P_features_denseblock1_denselayer1_norm2_weight), n, 128, 3136, RT_SET);
+        P(P_features_denseblock1_denselayer1_norm2_weight), n,
+        &g_features_denseblock1_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 401408);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_conv1), n, 401408, 401408);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] ->
        [128,56,56]  (specs/densenet_imagenet.lua:27, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
@@ -12036,38 +11879,39 @@ void densenet121_backward(const float *params, float *grads, float *arena, const
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu1), n, 200704, 200704);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [64,56,56] -> [64,56,56]  (specs/densenet_imagenet.lua:27,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_pool0),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),
         G(P_features_denseblock1_denselayer1_norm1_bias),
         A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1),
-        A(X_features_pool0), S(S_features_denseblock1_denselayer1_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
         S(S_features_denseblock1_denselayer1_norm1) + 64,
-        P(P_features_denseblock1_denselayer1_norm1_weight), n, 64, 3136, RT_ADD);
+        P(P_features_denseblock1_denselayer1_norm1_weight), n,
+        &g_features_denseblock1_denselayer1_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm1] =
-        rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 200704, 802816);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] =
-        rt_sumsq(A(D_features_pool0), (size_t)n * 200704);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 200704, 802816);
     /* features.pool0: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/densenet_imagenet.lua:25) */
-    rt_maxpool_backward(A(D_features_relu0), A(D_features_pool0), A(X_features_relu0), n,
-        &g_features_pool0, RT_SET);
+    rt_maxpool_backward(A(D_features_relu0), A(D_features_denseblock1_denselayer6_concat1),
+        A(X_features_relu0), n, &g_features_pool0, RT_SET);
     /* features.norm0 + features.relu0: batchnorm + relu, [64,112,112] -> [64,112,112]
        (specs/densenet_imagenet.lua:24) */
     rt_batchnorm_relu_backward(A(D_features_conv0), G(P_features_norm0_weight),
         G(P_features_norm0_bias), A(D_features_relu0), A(X_features_relu0), A(X_features_conv0),
-        S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n, 64, 12544,
-        RT_SET);
-    if (grad_sumsq) grad_sumsq[L_features_norm0] = rt_sumsq(A(D_features_conv0),
-        (size_t)n * 802816);
+        S(S_features_norm0), S(S_features_norm0) + 64, P(P_features_norm0_weight), n,
+        &g_features_norm0, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_features_norm0] = rt_sumsq_samples(A(D_features_conv0), n, 802816,
+        802816);
     /* features.conv0: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/densenet_imagenet.lua:23) */
     rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0),
         A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq(dx, (size_t)n * 150528);
+    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 150528, 150528);
 }
 
 void densenet121_zero_grad(float *grads) {

@@ -11,12 +11,12 @@
 
 #define DENSENET121_NUM_PARAMS ((size_t)8062504)  /* floats: trainable, then buffers */
 #define DENSENET121_NUM_TRAINABLE ((size_t)7978856)  /* floats in grads and optimizer state */
-#define DENSENET121_ARENA_PER_SAMPLE ((size_t)31438400)  /* arena floats per sample */
+#define DENSENET121_ARENA_PER_SAMPLE ((size_t)22345456)  /* arena floats per sample */
 #define DENSENET121_ARENA_FIXED ((size_t)83648)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET121_ARENA_BYTES(n) (sizeof(float) * (DENSENET121_ARENA_PER_SAMPLE * (size_t)(n) + \
     DENSENET121_ARENA_FIXED))
-#define DENSENET121_INFER_ARENA_PER_SAMPLE ((size_t)5720064) \
+#define DENSENET121_INFER_ARENA_PER_SAMPLE ((size_t)5519360) \
     /* inference arena floats per sample */
 #define DENSENET121_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */

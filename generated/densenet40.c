@@ -397,244 +397,172 @@ enum {
 /* Activations (X_) and their gradients (D_): offsets in floats per sample,
 ** times the batch size. Buffers whose lifetimes do not overlap share memory. */
 enum {
-    X_features_conv0 = 0,  /* [24,28,28] */
-    D_features_conv0 = 112896,  /* [24,28,28] */
-    T_features_conv0 = 18816,  /* 7056 floats */
+    T_features_conv0 = 0,  /* 7056 floats */
     TB_features_conv0 = 0,  /* 7056 floats */
-    X_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
-    D_features_denseblock1_denselayer1_relu1 = 37632,  /* [24,28,28] */
-    X_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
-    D_features_denseblock1_denselayer1_conv1 = 178752,  /* [48,28,28] */
-    X_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
-    D_features_denseblock1_denselayer1_relu2 = 141120,  /* [48,28,28] */
-    X_features_denseblock1_denselayer1_conv2 = 112896,  /* [12,28,28] */
-    D_features_denseblock1_denselayer1_conv2 = 131712,  /* [12,28,28] */
-    T_features_denseblock1_denselayer1_conv2 = 122304,  /* 338688 floats */
-    TB_features_denseblock1_denselayer1_conv2 = 178752,  /* 338688 floats */
-    X_features_denseblock1_denselayer1_concat1 = 122304,  /* [36,28,28] */
-    D_features_denseblock1_denselayer1_concat1 = 254016,  /* [36,28,28] */
-    X_features_denseblock1_denselayer2_relu1 = 150528,  /* [36,28,28] */
-    D_features_denseblock1_denselayer2_relu1 = 178752,  /* [36,28,28] */
-    X_features_denseblock1_denselayer2_conv1 = 178752,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_conv1 = 319872,  /* [48,28,28] */
-    X_features_denseblock1_denselayer2_relu2 = 216384,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_relu2 = 282240,  /* [48,28,28] */
-    X_features_denseblock1_denselayer2_conv2 = 112896,  /* [12,28,28] */
-    D_features_denseblock1_denselayer2_conv2 = 112896,  /* [12,28,28] */
-    T_features_denseblock1_denselayer2_conv2 = 254016,  /* 338688 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 319872,  /* 338688 floats */
-    X_features_denseblock1_denselayer2_concat1 = 254016,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_concat1 = 404544,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_relu1 = 291648,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_relu1 = 329280,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_conv1 = 329280,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_conv1 = 479808,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_relu2 = 366912,  /* [48,28,28] */
-    D_features_denseblock1_denselayer3_relu2 = 442176,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_conv2 = 112896,  /* [12,28,28] */
-    D_features_denseblock1_denselayer3_conv2 = 112896,  /* [12,28,28] */
-    T_features_denseblock1_denselayer3_conv2 = 404544,  /* 338688 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 479808,  /* 338688 floats */
-    X_features_denseblock1_denselayer3_concat1 = 404544,  /* [60,28,28] */
-    D_features_denseblock1_denselayer3_concat1 = 573888,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_relu1 = 451584,  /* [60,28,28] */
-    D_features_denseblock1_denselayer4_relu1 = 498624,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_conv1 = 498624,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_conv1 = 658560,  /* [48,28,28] */
-    X_features_denseblock1_denselayer4_relu2 = 536256,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_relu2 = 620928,  /* [48,28,28] */
-    X_features_denseblock1_denselayer4_conv2 = 112896,  /* [12,28,28] */
-    D_features_denseblock1_denselayer4_conv2 = 112896,  /* [12,28,28] */
-    T_features_denseblock1_denselayer4_conv2 = 573888,  /* 338688 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 658560,  /* 338688 floats */
-    X_features_denseblock1_denselayer4_concat1 = 573888,  /* [72,28,28] */
-    D_features_denseblock1_denselayer4_concat1 = 762048,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_relu1 = 630336,  /* [72,28,28] */
-    D_features_denseblock1_denselayer5_relu1 = 686784,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_conv1 = 686784,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_conv1 = 856128,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_relu2 = 724416,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_relu2 = 818496,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_conv2 = 112896,  /* [12,28,28] */
-    D_features_denseblock1_denselayer5_conv2 = 112896,  /* [12,28,28] */
-    T_features_denseblock1_denselayer5_conv2 = 762048,  /* 338688 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 856128,  /* 338688 floats */
-    X_features_denseblock1_denselayer5_concat1 = 762048,  /* [84,28,28] */
-    D_features_denseblock1_denselayer5_concat1 = 969024,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_relu1 = 827904,  /* [84,28,28] */
-    D_features_denseblock1_denselayer6_relu1 = 893760,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_conv1 = 893760,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_conv1 = 1072512,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_relu2 = 931392,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_relu2 = 1034880,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_conv2 = 112896,  /* [12,28,28] */
-    D_features_denseblock1_denselayer6_conv2 = 112896,  /* [12,28,28] */
-    T_features_denseblock1_denselayer6_conv2 = 969024,  /* 338688 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 1072512,  /* 338688 floats */
-    X_features_denseblock1_denselayer6_concat1 = 969024,  /* [96,28,28] */
-    D_features_denseblock1_denselayer6_concat1 = 1119552,  /* [96,28,28] */
-    X_features_transition1_relu = 1044288,  /* [96,28,28] */
-    D_features_transition1_relu = 1194816,  /* [96,28,28] */
-    X_features_transition1_conv = 1119552,  /* [48,28,28] */
-    D_features_transition1_conv = 1157184,  /* [48,28,28] */
-    X_features_transition1_pool = 112896,  /* [48,14,14] */
-    D_features_transition1_pool = 1147776,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_relu1 = 1119552,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu1 = 1128960,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_conv1 = 1128960,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_conv1 = 1168944,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_relu2 = 1138368,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu2 = 1159536,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_conv2 = 1147776,  /* [12,14,14] */
-    D_features_denseblock2_denselayer1_conv2 = 1157184,  /* [12,14,14] */
-    T_features_denseblock2_denselayer1_conv2 = 1150128,  /* 84672 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 1168944,  /* 84672 floats */
-    X_features_denseblock2_denselayer1_concat1 = 1150128,  /* [60,14,14] */
-    D_features_denseblock2_denselayer1_concat1 = 1192464,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_relu1 = 1161888,  /* [60,14,14] */
-    D_features_denseblock2_denselayer2_relu1 = 1173648,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_conv1 = 1173648,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_conv1 = 1213632,  /* [48,14,14] */
-    X_features_denseblock2_denselayer2_relu2 = 1183056,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_relu2 = 1204224,  /* [48,14,14] */
-    X_features_denseblock2_denselayer2_conv2 = 1147776,  /* [12,14,14] */
-    D_features_denseblock2_denselayer2_conv2 = 1147776,  /* [12,14,14] */
-    T_features_denseblock2_denselayer2_conv2 = 1192464,  /* 84672 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 1213632,  /* 84672 floats */
-    X_features_denseblock2_denselayer2_concat1 = 1192464,  /* [72,14,14] */
-    D_features_denseblock2_denselayer2_concat1 = 1239504,  /* [72,14,14] */
-    X_features_denseblock2_denselayer3_relu1 = 1206576,  /* [72,14,14] */
-    D_features_denseblock2_denselayer3_relu1 = 1220688,  /* [72,14,14] */
-    X_features_denseblock2_denselayer3_conv1 = 1220688,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_conv1 = 1263024,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_relu2 = 1230096,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_relu2 = 1253616,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_conv2 = 1147776,  /* [12,14,14] */
-    D_features_denseblock2_denselayer3_conv2 = 1147776,  /* [12,14,14] */
-    T_features_denseblock2_denselayer3_conv2 = 1239504,  /* 84672 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 1263024,  /* 84672 floats */
-    X_features_denseblock2_denselayer3_concat1 = 1239504,  /* [84,14,14] */
-    D_features_denseblock2_denselayer3_concat1 = 1291248,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_relu1 = 1255968,  /* [84,14,14] */
-    D_features_denseblock2_denselayer4_relu1 = 1272432,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_conv1 = 1272432,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_conv1 = 1317120,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_relu2 = 1281840,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_relu2 = 1307712,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_conv2 = 1147776,  /* [12,14,14] */
-    D_features_denseblock2_denselayer4_conv2 = 1147776,  /* [12,14,14] */
-    T_features_denseblock2_denselayer4_conv2 = 1291248,  /* 84672 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 1317120,  /* 84672 floats */
-    X_features_denseblock2_denselayer4_concat1 = 1291248,  /* [96,14,14] */
-    D_features_denseblock2_denselayer4_concat1 = 1347696,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_relu1 = 1310064,  /* [96,14,14] */
-    D_features_denseblock2_denselayer5_relu1 = 1328880,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_conv1 = 1328880,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_conv1 = 1375920,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_relu2 = 1338288,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_relu2 = 1366512,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_conv2 = 1147776,  /* [12,14,14] */
-    D_features_denseblock2_denselayer5_conv2 = 1147776,  /* [12,14,14] */
-    T_features_denseblock2_denselayer5_conv2 = 1347696,  /* 84672 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 1375920,  /* 84672 floats */
-    X_features_denseblock2_denselayer5_concat1 = 1347696,  /* [108,14,14] */
-    D_features_denseblock2_denselayer5_concat1 = 1408848,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_relu1 = 1368864,  /* [108,14,14] */
-    D_features_denseblock2_denselayer6_relu1 = 1448832,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_conv1 = 1390032,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_conv1 = 1439424,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_relu2 = 1399440,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_relu2 = 1430016,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_conv2 = 1147776,  /* [12,14,14] */
-    D_features_denseblock2_denselayer6_conv2 = 1147776,  /* [12,14,14] */
-    T_features_denseblock2_denselayer6_conv2 = 1408848,  /* 84672 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 1439424,  /* 84672 floats */
-    X_features_denseblock2_denselayer6_concat1 = 1408848,  /* [120,14,14] */
-    D_features_denseblock2_denselayer6_concat1 = 1499400,  /* [120,14,14] */
-    X_features_transition2_relu = 1432368,  /* [120,14,14] */
-    D_features_transition2_relu = 1475880,  /* [120,14,14] */
-    X_features_transition2_conv = 1455888,  /* [60,14,14] */
-    D_features_transition2_conv = 1464120,  /* [60,14,14] */
-    X_features_transition2_pool = 1467648,  /* [60,7,7] */
-    D_features_transition2_pool = 1461180,  /* [60,7,7] */
-    X_features_denseblock3_denselayer1_relu1 = 1455888,  /* [60,7,7] */
-    D_features_denseblock3_denselayer1_relu1 = 1464120,  /* [60,7,7] */
-    X_features_denseblock3_denselayer1_conv1 = 1147776,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_conv1 = 1470588,  /* [48,7,7] */
-    X_features_denseblock3_denselayer1_relu2 = 1458828,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_relu2 = 1464708,  /* [48,7,7] */
-    X_features_denseblock3_denselayer1_conv2 = 1461180,  /* [12,7,7] */
-    D_features_denseblock3_denselayer1_conv2 = 1464120,  /* [12,7,7] */
-    T_features_denseblock3_denselayer1_conv2 = 1470588,  /* 21168 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 1470588,  /* 21168 floats */
-    X_features_denseblock3_denselayer1_concat1 = 1461768,  /* [72,7,7] */
-    D_features_denseblock3_denselayer1_concat1 = 1476468,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_relu1 = 1470588,  /* [72,7,7] */
-    D_features_denseblock3_denselayer2_relu1 = 1484700,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_conv1 = 1465296,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_conv1 = 1482348,  /* [48,7,7] */
-    X_features_denseblock3_denselayer2_relu2 = 1474116,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_relu2 = 1479996,  /* [48,7,7] */
-    X_features_denseblock3_denselayer2_conv2 = 1461180,  /* [12,7,7] */
-    D_features_denseblock3_denselayer2_conv2 = 1461180,  /* [12,7,7] */
-    T_features_denseblock3_denselayer2_conv2 = 1476468,  /* 21168 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 1482348,  /* 21168 floats */
-    X_features_denseblock3_denselayer2_concat1 = 1476468,  /* [84,7,7] */
-    D_features_denseblock3_denselayer2_concat1 = 1489404,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_relu1 = 1480584,  /* [84,7,7] */
-    D_features_denseblock3_denselayer3_relu1 = 1484700,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_conv1 = 1484700,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_conv1 = 1495872,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_relu2 = 1487052,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_relu2 = 1493520,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_conv2 = 1461180,  /* [12,7,7] */
-    D_features_denseblock3_denselayer3_conv2 = 1461180,  /* [12,7,7] */
-    T_features_denseblock3_denselayer3_conv2 = 1489404,  /* 21168 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 1495872,  /* 21168 floats */
-    X_features_denseblock3_denselayer3_concat1 = 1489404,  /* [96,7,7] */
-    D_features_denseblock3_denselayer3_concat1 = 1503516,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_relu1 = 1494108,  /* [96,7,7] */
-    D_features_denseblock3_denselayer4_relu1 = 1498812,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_conv1 = 1498812,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_conv1 = 1510572,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_relu2 = 1501164,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_relu2 = 1508220,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_conv2 = 1461180,  /* [12,7,7] */
-    D_features_denseblock3_denselayer4_conv2 = 1461180,  /* [12,7,7] */
-    T_features_denseblock3_denselayer4_conv2 = 1503516,  /* 21168 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 1510572,  /* 21168 floats */
-    X_features_denseblock3_denselayer4_concat1 = 1503516,  /* [108,7,7] */
-    D_features_denseblock3_denselayer4_concat1 = 1518804,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_relu1 = 1508808,  /* [108,7,7] */
-    D_features_denseblock3_denselayer5_relu1 = 1528800,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_conv1 = 1514100,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_conv1 = 1526448,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_relu2 = 1516452,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_relu2 = 1524096,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_conv2 = 1461180,  /* [12,7,7] */
-    D_features_denseblock3_denselayer5_conv2 = 1461180,  /* [12,7,7] */
-    T_features_denseblock3_denselayer5_conv2 = 1518804,  /* 21168 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 1526448,  /* 21168 floats */
-    X_features_denseblock3_denselayer5_concat1 = 1518804,  /* [120,7,7] */
-    D_features_denseblock3_denselayer5_concat1 = 1535268,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_relu1 = 1524684,  /* [120,7,7] */
-    D_features_denseblock3_denselayer6_relu1 = 1545852,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_conv1 = 1530564,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_conv1 = 1543500,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_relu2 = 1532916,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_relu2 = 1541148,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_conv2 = 1461180,  /* [12,7,7] */
-    D_features_denseblock3_denselayer6_conv2 = 1461180,  /* [12,7,7] */
-    T_features_denseblock3_denselayer6_conv2 = 1535268,  /* 21168 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 1543500,  /* 21168 floats */
-    X_features_denseblock3_denselayer6_concat1 = 1535268,  /* [132,7,7] */
-    D_features_denseblock3_denselayer6_concat1 = 1554672,  /* [132,7,7] */
-    X_relu = 1541736,  /* [132,7,7] */
-    D_relu = 1548204,  /* [132,7,7] */
-    X_avgpool = 1461180,  /* [132] */
-    D_avgpool = 1461332,  /* [132] */
-    X_classifier = 1461312,  /* [10] */
-    D_classifier = 1461322,  /* [10] */
+    X_features_denseblock1_denselayer1_relu1 = 82320,  /* [24,28,28] */
+    D_features_denseblock1_denselayer1_relu1 = 101136,  /* [24,28,28] */
+    X_features_denseblock1_denselayer1_conv1 = 101136,  /* [48,28,28] */
+    D_features_denseblock1_denselayer1_conv1 = 214032,  /* [48,28,28] */
+    X_features_denseblock1_denselayer1_relu2 = 138768,  /* [48,28,28] */
+    D_features_denseblock1_denselayer1_relu2 = 176400,  /* [48,28,28] */
+    T_features_denseblock1_denselayer1_conv2 = 176400,  /* 338688 floats */
+    TB_features_denseblock1_denselayer1_conv2 = 214032,  /* 338688 floats */
+    X_features_denseblock1_denselayer2_relu1 = 176400,  /* [36,28,28] */
+    D_features_denseblock1_denselayer2_relu1 = 204624,  /* [36,28,28] */
+    X_features_denseblock1_denselayer2_conv1 = 204624,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_conv1 = 317520,  /* [48,28,28] */
+    X_features_denseblock1_denselayer2_relu2 = 242256,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_relu2 = 279888,  /* [48,28,28] */
+    T_features_denseblock1_denselayer2_conv2 = 279888,  /* 338688 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 317520,  /* 338688 floats */
+    X_features_denseblock1_denselayer3_relu1 = 279888,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_relu1 = 317520,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_conv1 = 317520,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_conv1 = 430416,  /* [48,28,28] */
+    X_features_denseblock1_denselayer3_relu2 = 355152,  /* [48,28,28] */
+    D_features_denseblock1_denselayer3_relu2 = 392784,  /* [48,28,28] */
+    T_features_denseblock1_denselayer3_conv2 = 392784,  /* 338688 floats */
+    TB_features_denseblock1_denselayer3_conv2 = 430416,  /* 338688 floats */
+    X_features_denseblock1_denselayer4_relu1 = 392784,  /* [60,28,28] */
+    D_features_denseblock1_denselayer4_relu1 = 439824,  /* [60,28,28] */
+    X_features_denseblock1_denselayer4_conv1 = 439824,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_conv1 = 552720,  /* [48,28,28] */
+    X_features_denseblock1_denselayer4_relu2 = 477456,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_relu2 = 515088,  /* [48,28,28] */
+    T_features_denseblock1_denselayer4_conv2 = 515088,  /* 338688 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 552720,  /* 338688 floats */
+    X_features_denseblock1_denselayer5_relu1 = 515088,  /* [72,28,28] */
+    D_features_denseblock1_denselayer5_relu1 = 571536,  /* [72,28,28] */
+    X_features_denseblock1_denselayer5_conv1 = 571536,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_conv1 = 684432,  /* [48,28,28] */
+    X_features_denseblock1_denselayer5_relu2 = 609168,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_relu2 = 646800,  /* [48,28,28] */
+    T_features_denseblock1_denselayer5_conv2 = 646800,  /* 338688 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 1051344,  /* 338688 floats */
+    X_features_denseblock1_denselayer6_relu1 = 646800,  /* [84,28,28] */
+    D_features_denseblock1_denselayer6_relu1 = 712656,  /* [84,28,28] */
+    X_features_denseblock1_denselayer6_conv1 = 712656,  /* [48,28,28] */
+    D_features_denseblock1_denselayer6_conv1 = 825552,  /* [48,28,28] */
+    X_features_denseblock1_denselayer6_relu2 = 750288,  /* [48,28,28] */
+    D_features_denseblock1_denselayer6_relu2 = 787920,  /* [48,28,28] */
+    T_features_denseblock1_denselayer6_conv2 = 787920,  /* 338688 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 1051344,  /* 338688 floats */
+    X_features_denseblock1_denselayer6_concat1 = 7056,  /* [96,28,28] */
+    D_features_denseblock1_denselayer6_concat1 = 976080,  /* [96,28,28] */
+    X_features_transition1_relu = 787920,  /* [96,28,28] */
+    D_features_transition1_relu = 900816,  /* [96,28,28] */
+    X_features_transition1_conv = 863184,  /* [48,28,28] */
+    D_features_transition1_conv = 863184,  /* [48,28,28] */
+    X_features_denseblock2_denselayer1_relu1 = 863184,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_relu1 = 872592,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_conv1 = 872592,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_conv1 = 924336,  /* [48,14,14] */
+    X_features_denseblock2_denselayer1_relu2 = 882000,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_relu2 = 891408,  /* [48,14,14] */
+    T_features_denseblock2_denselayer1_conv2 = 924336,  /* 84672 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 924336,  /* 84672 floats */
+    X_features_denseblock2_denselayer2_relu1 = 924336,  /* [60,14,14] */
+    D_features_denseblock2_denselayer2_relu1 = 936096,  /* [60,14,14] */
+    X_features_denseblock2_denselayer2_conv1 = 891408,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_conv1 = 954912,  /* [48,14,14] */
+    X_features_denseblock2_denselayer2_relu2 = 936096,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_relu2 = 945504,  /* [48,14,14] */
+    T_features_denseblock2_denselayer2_conv2 = 945504,  /* 84672 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 954912,  /* 84672 floats */
+    X_features_denseblock2_denselayer3_relu1 = 945504,  /* [72,14,14] */
+    D_features_denseblock2_denselayer3_relu1 = 959616,  /* [72,14,14] */
+    X_features_denseblock2_denselayer3_conv1 = 959616,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_conv1 = 987840,  /* [48,14,14] */
+    X_features_denseblock2_denselayer3_relu2 = 969024,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_relu2 = 978432,  /* [48,14,14] */
+    T_features_denseblock2_denselayer3_conv2 = 978432,  /* 84672 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 987840,  /* 84672 floats */
+    X_features_denseblock2_denselayer4_relu1 = 978432,  /* [84,14,14] */
+    D_features_denseblock2_denselayer4_relu1 = 994896,  /* [84,14,14] */
+    X_features_denseblock2_denselayer4_conv1 = 994896,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_conv1 = 1023120,  /* [48,14,14] */
+    X_features_denseblock2_denselayer4_relu2 = 1004304,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_relu2 = 1013712,  /* [48,14,14] */
+    T_features_denseblock2_denselayer4_conv2 = 1013712,  /* 84672 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 1023120,  /* 84672 floats */
+    X_features_denseblock2_denselayer5_relu1 = 1013712,  /* [96,14,14] */
+    D_features_denseblock2_denselayer5_relu1 = 1032528,  /* [96,14,14] */
+    X_features_denseblock2_denselayer5_conv1 = 1032528,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_conv1 = 1060752,  /* [48,14,14] */
+    X_features_denseblock2_denselayer5_relu2 = 1041936,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_relu2 = 1051344,  /* [48,14,14] */
+    T_features_denseblock2_denselayer5_conv2 = 1051344,  /* 84672 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 1060752,  /* 84672 floats */
+    X_features_denseblock2_denselayer6_relu1 = 1051344,  /* [108,14,14] */
+    D_features_denseblock2_denselayer6_relu1 = 1072512,  /* [108,14,14] */
+    X_features_denseblock2_denselayer6_conv1 = 1072512,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_conv1 = 1100736,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_relu2 = 1081920,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_relu2 = 1091328,  /* [48,14,14] */
+    T_features_denseblock2_denselayer6_conv2 = 1091328,  /* 84672 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 1173648,  /* 84672 floats */
+    X_features_denseblock2_denselayer6_concat1 = 900816,  /* [120,14,14] */
+    D_features_denseblock2_denselayer6_concat1 = 1150128,  /* [120,14,14] */
+    X_features_transition2_relu = 1091328,  /* [120,14,14] */
+    D_features_transition2_relu = 1126608,  /* [120,14,14] */
+    X_features_transition2_conv = 1114848,  /* [60,14,14] */
+    D_features_transition2_conv = 1114848,  /* [60,14,14] */
+    X_features_denseblock3_denselayer1_relu1 = 1114848,  /* [60,7,7] */
+    D_features_denseblock3_denselayer1_relu1 = 1117788,  /* [60,7,7] */
+    X_features_denseblock3_denselayer1_conv1 = 1117788,  /* [48,7,7] */
+    D_features_denseblock3_denselayer1_conv1 = 1124844,  /* [48,7,7] */
+    X_features_denseblock3_denselayer1_relu2 = 1120140,  /* [48,7,7] */
+    D_features_denseblock3_denselayer1_relu2 = 1122492,  /* [48,7,7] */
+    T_features_denseblock3_denselayer1_conv2 = 1122492,  /* 21168 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 1124844,  /* 21168 floats */
+    X_features_denseblock3_denselayer2_relu1 = 1122492,  /* [72,7,7] */
+    D_features_denseblock3_denselayer2_relu1 = 1126020,  /* [72,7,7] */
+    X_features_denseblock3_denselayer2_conv1 = 1126020,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_conv1 = 1133076,  /* [48,7,7] */
+    X_features_denseblock3_denselayer2_relu2 = 1128372,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_relu2 = 1130724,  /* [48,7,7] */
+    T_features_denseblock3_denselayer2_conv2 = 1130724,  /* 21168 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 1133076,  /* 21168 floats */
+    X_features_denseblock3_denselayer3_relu1 = 1130724,  /* [84,7,7] */
+    D_features_denseblock3_denselayer3_relu1 = 1134840,  /* [84,7,7] */
+    X_features_denseblock3_denselayer3_conv1 = 1134840,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_conv1 = 1141896,  /* [48,7,7] */
+    X_features_denseblock3_denselayer3_relu2 = 1137192,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_relu2 = 1139544,  /* [48,7,7] */
+    T_features_denseblock3_denselayer3_conv2 = 1139544,  /* 21168 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 1141896,  /* 21168 floats */
+    X_features_denseblock3_denselayer4_relu1 = 1139544,  /* [96,7,7] */
+    D_features_denseblock3_denselayer4_relu1 = 1144248,  /* [96,7,7] */
+    X_features_denseblock3_denselayer4_conv1 = 1144248,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_conv1 = 1151304,  /* [48,7,7] */
+    X_features_denseblock3_denselayer4_relu2 = 1146600,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_relu2 = 1148952,  /* [48,7,7] */
+    T_features_denseblock3_denselayer4_conv2 = 1148952,  /* 21168 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 1151304,  /* 21168 floats */
+    X_features_denseblock3_denselayer5_relu1 = 1148952,  /* [108,7,7] */
+    D_features_denseblock3_denselayer5_relu1 = 1154244,  /* [108,7,7] */
+    X_features_denseblock3_denselayer5_conv1 = 1154244,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_conv1 = 1161300,  /* [48,7,7] */
+    X_features_denseblock3_denselayer5_relu2 = 1156596,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_relu2 = 1158948,  /* [48,7,7] */
+    T_features_denseblock3_denselayer5_conv2 = 1158948,  /* 21168 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 1161300,  /* 21168 floats */
+    X_features_denseblock3_denselayer6_relu1 = 1158948,  /* [120,7,7] */
+    D_features_denseblock3_denselayer6_relu1 = 1164828,  /* [120,7,7] */
+    X_features_denseblock3_denselayer6_conv1 = 1164828,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_conv1 = 1171884,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_relu2 = 1167180,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_relu2 = 1169532,  /* [48,7,7] */
+    T_features_denseblock3_denselayer6_conv2 = 1169532,  /* 21168 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 1188936,  /* 21168 floats */
+    X_features_denseblock3_denselayer6_concat1 = 0,  /* [132,7,7] */
+    D_features_denseblock3_denselayer6_concat1 = 1182468,  /* [132,7,7] */
+    X_relu = 1169532,  /* [132,7,7] */
+    D_relu = 1176000,  /* [132,7,7] */
+    X_avgpool = 6468,  /* [132] */
+    D_avgpool = 6620,  /* [132] */
+    X_classifier = 6600,  /* [10] */
+    D_classifier = 6610,  /* [10] */
 };
 
 /* Scratch independent of the batch size, after the per-sample region. */
@@ -683,125 +611,89 @@ enum {
 /* The inference arena (infer): the evaluation-mode forward alone, each
 ** activation's memory free for the next as soon as its last reader ran. */
 enum {
-    IX_features_conv0 = 0,  /* [24,28,28] */
-    IT_features_conv0 = 18816,  /* 7056 floats */
-    IX_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
-    IX_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_conv2 = 18816,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer1_conv2 = 112896,  /* 338688 floats */
-    IX_features_denseblock1_denselayer1_concat1 = 28224,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_relu1 = 0,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_conv1 = 56448,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_relu2 = 94080,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_conv2 = 0,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer2_conv2 = 131712,  /* 338688 floats */
-    IX_features_denseblock1_denselayer2_concat1 = 56448,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_relu1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_conv1 = 94080,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_conv2 = 37632,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer3_conv2 = 94080,  /* 338688 floats */
-    IX_features_denseblock1_denselayer3_concat1 = 94080,  /* [60,28,28] */
-    IX_features_denseblock1_denselayer4_relu1 = 0,  /* [60,28,28] */
-    IX_features_denseblock1_denselayer4_conv1 = 47040,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer4_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer4_conv2 = 37632,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer4_conv2 = 141120,  /* 338688 floats */
-    IX_features_denseblock1_denselayer4_concat1 = 141120,  /* [72,28,28] */
-    IX_features_denseblock1_denselayer5_relu1 = 0,  /* [72,28,28] */
-    IX_features_denseblock1_denselayer5_conv1 = 56448,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer5_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer5_conv2 = 37632,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer5_conv2 = 197568,  /* 338688 floats */
-    IX_features_denseblock1_denselayer5_concat1 = 47040,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_relu1 = 112896,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_conv1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_relu2 = 112896,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_conv2 = 0,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer6_conv2 = 150528,  /* 338688 floats */
-    IX_features_denseblock1_denselayer6_concat1 = 112896,  /* [96,28,28] */
-    IX_features_transition1_relu = 0,  /* [96,28,28] */
-    IX_features_transition1_conv = 75264,  /* [48,28,28] */
-    IX_features_transition1_pool = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_relu1 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_conv1 = 18816,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_relu2 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_conv2 = 18816,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer1_conv2 = 21168,  /* 84672 floats */
-    IX_features_denseblock2_denselayer1_concat1 = 21168,  /* [60,14,14] */
+    IX_features_denseblock1_denselayer6_concat1 = 0,  /* [96,28,28] */
+    IT_features_conv0 = 75264,  /* 7056 floats */
+    IX_features_denseblock1_denselayer1_relu1 = 75264,  /* [24,28,28] */
+    IX_features_denseblock1_denselayer1_conv1 = 94080,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer1_relu2 = 131712,  /* [48,28,28] */
+    IT_features_denseblock1_denselayer1_conv2 = 169344,  /* 338688 floats */
+    IX_features_denseblock1_denselayer2_relu1 = 75264,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_conv1 = 103488,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu2 = 141120,  /* [48,28,28] */
+    IT_features_denseblock1_denselayer2_conv2 = 178752,  /* 338688 floats */
+    IX_features_denseblock1_denselayer3_relu1 = 75264,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_conv1 = 112896,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_relu2 = 75264,  /* [48,28,28] */
+    IT_features_denseblock1_denselayer3_conv2 = 112896,  /* 338688 floats */
+    IX_features_denseblock1_denselayer4_relu1 = 75264,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer4_conv1 = 122304,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer4_relu2 = 75264,  /* [48,28,28] */
+    IT_features_denseblock1_denselayer4_conv2 = 112896,  /* 338688 floats */
+    IX_features_denseblock1_denselayer5_relu1 = 75264,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer5_conv1 = 131712,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer5_relu2 = 75264,  /* [48,28,28] */
+    IT_features_denseblock1_denselayer5_conv2 = 112896,  /* 338688 floats */
+    IX_features_denseblock1_denselayer6_relu1 = 75264,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer6_conv1 = 141120,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_relu2 = 75264,  /* [48,28,28] */
+    IT_features_denseblock1_denselayer6_conv2 = 112896,  /* 338688 floats */
+    IX_features_transition1_relu = 75264,  /* [96,28,28] */
+    IX_features_transition1_conv = 0,  /* [48,28,28] */
+    IX_features_denseblock2_denselayer6_concat1 = 37632,  /* [120,14,14] */
+    IX_features_denseblock2_denselayer1_relu1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_conv1 = 9408,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer1_relu2 = 0,  /* [48,14,14] */
+    IT_features_denseblock2_denselayer1_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
     IX_features_denseblock2_denselayer2_conv1 = 11760,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer2_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer2_conv2 = 32928,  /* 84672 floats */
-    IX_features_denseblock2_denselayer2_concat1 = 32928,  /* [72,14,14] */
+    IT_features_denseblock2_denselayer2_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
     IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer3_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer3_conv2 = 47040,  /* 84672 floats */
-    IX_features_denseblock2_denselayer3_concat1 = 11760,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_relu1 = 28224,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_relu2 = 28224,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_conv2 = 0,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer4_conv2 = 37632,  /* 84672 floats */
-    IX_features_denseblock2_denselayer4_concat1 = 28224,  /* [96,14,14] */
+    IT_features_denseblock2_denselayer3_conv2 = 61152,  /* 84672 floats */
+    IX_features_denseblock2_denselayer4_relu1 = 0,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer4_conv1 = 16464,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_relu2 = 0,  /* [48,14,14] */
+    IT_features_denseblock2_denselayer4_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
     IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer5_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer5_conv2 = 47040,  /* 84672 floats */
-    IX_features_denseblock2_denselayer5_concat1 = 47040,  /* [108,14,14] */
+    IT_features_denseblock2_denselayer5_conv2 = 61152,  /* 84672 floats */
     IX_features_denseblock2_denselayer6_relu1 = 0,  /* [108,14,14] */
     IX_features_denseblock2_denselayer6_conv1 = 21168,  /* [48,14,14] */
     IX_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer6_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer6_conv2 = 68208,  /* 84672 floats */
-    IX_features_denseblock2_denselayer6_concat1 = 11760,  /* [120,14,14] */
-    IX_features_transition2_relu = 35280,  /* [120,14,14] */
-    IX_features_transition2_conv = 0,  /* [60,14,14] */
-    IX_features_transition2_pool = 11760,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_relu1 = 0,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_conv1 = 2940,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer1_conv2 = 14700,  /* 21168 floats */
-    IX_features_denseblock3_denselayer1_concat1 = 2940,  /* [72,7,7] */
+    IT_features_denseblock2_denselayer6_conv2 = 61152,  /* 84672 floats */
+    IX_features_transition2_relu = 0,  /* [120,14,14] */
+    IX_features_transition2_conv = 23520,  /* [60,14,14] */
+    IX_features_denseblock3_denselayer6_concat1 = 0,  /* [132,7,7] */
+    IX_features_denseblock3_denselayer1_relu1 = 6468,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_conv1 = 9408,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_relu2 = 6468,  /* [48,7,7] */
+    IT_features_denseblock3_denselayer1_conv2 = 8820,  /* 21168 floats */
     IX_features_denseblock3_denselayer2_relu1 = 6468,  /* [72,7,7] */
-    IX_features_denseblock3_denselayer2_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_conv1 = 9996,  /* [48,7,7] */
     IX_features_denseblock3_denselayer2_relu2 = 6468,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_conv2 = 0,  /* [12,7,7] */
     IT_features_denseblock3_denselayer2_conv2 = 8820,  /* 21168 floats */
-    IX_features_denseblock3_denselayer2_concat1 = 6468,  /* [84,7,7] */
-    IX_features_denseblock3_denselayer3_relu1 = 0,  /* [84,7,7] */
-    IX_features_denseblock3_denselayer3_conv1 = 4116,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer3_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer3_conv2 = 10584,  /* 21168 floats */
-    IX_features_denseblock3_denselayer3_concat1 = 10584,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_relu1 = 0,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_conv1 = 4704,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer4_conv2 = 15288,  /* 21168 floats */
-    IX_features_denseblock3_denselayer4_concat1 = 2940,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_relu1 = 8232,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_relu2 = 8232,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_conv2 = 0,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer5_conv2 = 10584,  /* 21168 floats */
-    IX_features_denseblock3_denselayer5_concat1 = 8232,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_relu1 = 0,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_conv1 = 5880,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer6_conv2 = 14112,  /* 21168 floats */
-    IX_features_denseblock3_denselayer6_concat1 = 14112,  /* [132,7,7] */
-    IX_relu = 0,  /* [132,7,7] */
-    IX_avgpool = 6468,  /* [132] */
-    IX_classifier = 0,  /* [10] */
+    IX_features_denseblock3_denselayer3_relu1 = 6468,  /* [84,7,7] */
+    IX_features_denseblock3_denselayer3_conv1 = 10584,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer3_relu2 = 6468,  /* [48,7,7] */
+    IT_features_denseblock3_denselayer3_conv2 = 8820,  /* 21168 floats */
+    IX_features_denseblock3_denselayer4_relu1 = 6468,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_conv1 = 11172,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_relu2 = 6468,  /* [48,7,7] */
+    IT_features_denseblock3_denselayer4_conv2 = 8820,  /* 21168 floats */
+    IX_features_denseblock3_denselayer5_relu1 = 6468,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_conv1 = 11760,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_relu2 = 6468,  /* [48,7,7] */
+    IT_features_denseblock3_denselayer5_conv2 = 8820,  /* 21168 floats */
+    IX_features_denseblock3_denselayer6_relu1 = 6468,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_conv1 = 12348,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_relu2 = 6468,  /* [48,7,7] */
+    IT_features_denseblock3_denselayer6_conv2 = 8820,  /* 21168 floats */
+    IX_relu = 6468,  /* [132,7,7] */
+    IX_avgpool = 0,  /* [132] */
+    IX_classifier = 132,  /* [10] */
 };
 
 /* Layers: rows of layers[] and of backward's grad_sumsq[]. */
@@ -910,72 +802,125 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + DENSENET40_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28};
-static const RtConv g_features_denseblock1_denselayer1_conv1 = {24, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer1_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer2_conv1 = {36, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer2_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer3_conv1 = {48, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer3_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer4_conv1 = {60, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer4_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer5_conv1 = {72, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer5_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer6_conv1 = {84, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer6_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_transition1_conv = {96, 28, 28, 48, 1, 1, 0, 1, 28, 28};
-static const RtPool g_features_transition1_pool = {48, 28, 28, 2, 2, 0, 14, 14};
-static const RtConv g_features_denseblock2_denselayer1_conv1 = {48, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer1_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer2_conv1 = {60, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer2_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer3_conv1 = {72, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer3_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer4_conv1 = {84, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer4_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer5_conv1 = {96, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer5_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 75264};
+static const RtNorm g_features_denseblock1_denselayer1_norm1 = {24, 784, 75264, 18816};
+static const RtConv g_features_denseblock1_denselayer1_conv1 = {24, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    18816, 37632};
+static const RtNorm g_features_denseblock1_denselayer1_norm2 = {48, 784, 37632, 37632};
+static const RtConv g_features_denseblock1_denselayer1_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 75264};
+static const RtNorm g_features_denseblock1_denselayer2_norm1 = {36, 784, 75264, 28224};
+static const RtConv g_features_denseblock1_denselayer2_conv1 = {36, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    28224, 37632};
+static const RtNorm g_features_denseblock1_denselayer2_norm2 = {48, 784, 37632, 37632};
+static const RtConv g_features_denseblock1_denselayer2_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 75264};
+static const RtNorm g_features_denseblock1_denselayer3_norm1 = {48, 784, 75264, 37632};
+static const RtConv g_features_denseblock1_denselayer3_conv1 = {48, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    37632, 37632};
+static const RtNorm g_features_denseblock1_denselayer3_norm2 = {48, 784, 37632, 37632};
+static const RtConv g_features_denseblock1_denselayer3_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 75264};
+static const RtNorm g_features_denseblock1_denselayer4_norm1 = {60, 784, 75264, 47040};
+static const RtConv g_features_denseblock1_denselayer4_conv1 = {60, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    47040, 37632};
+static const RtNorm g_features_denseblock1_denselayer4_norm2 = {48, 784, 37632, 37632};
+static const RtConv g_features_denseblock1_denselayer4_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 75264};
+static const RtNorm g_features_denseblock1_denselayer5_norm1 = {72, 784, 75264, 56448};
+static const RtConv g_features_denseblock1_denselayer5_conv1 = {72, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    56448, 37632};
+static const RtNorm g_features_denseblock1_denselayer5_norm2 = {48, 784, 37632, 37632};
+static const RtConv g_features_denseblock1_denselayer5_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 75264};
+static const RtNorm g_features_denseblock1_denselayer6_norm1 = {84, 784, 75264, 65856};
+static const RtConv g_features_denseblock1_denselayer6_conv1 = {84, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    65856, 37632};
+static const RtNorm g_features_denseblock1_denselayer6_norm2 = {48, 784, 37632, 37632};
+static const RtConv g_features_denseblock1_denselayer6_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 75264};
+static const RtNorm g_features_transition1_norm = {96, 784, 75264, 75264};
+static const RtConv g_features_transition1_conv = {96, 28, 28, 48, 1, 1, 0, 1, 28, 28, 75264,
+    37632};
+static const RtPool g_features_transition1_pool = {48, 28, 28, 2, 2, 0, 14, 14, 37632, 23520};
+static const RtNorm g_features_denseblock2_denselayer1_norm1 = {48, 196, 23520, 9408};
+static const RtConv g_features_denseblock2_denselayer1_conv1 = {48, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    9408, 9408};
+static const RtNorm g_features_denseblock2_denselayer1_norm2 = {48, 196, 9408, 9408};
+static const RtConv g_features_denseblock2_denselayer1_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 23520};
+static const RtNorm g_features_denseblock2_denselayer2_norm1 = {60, 196, 23520, 11760};
+static const RtConv g_features_denseblock2_denselayer2_conv1 = {60, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    11760, 9408};
+static const RtNorm g_features_denseblock2_denselayer2_norm2 = {48, 196, 9408, 9408};
+static const RtConv g_features_denseblock2_denselayer2_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 23520};
+static const RtNorm g_features_denseblock2_denselayer3_norm1 = {72, 196, 23520, 14112};
+static const RtConv g_features_denseblock2_denselayer3_conv1 = {72, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    14112, 9408};
+static const RtNorm g_features_denseblock2_denselayer3_norm2 = {48, 196, 9408, 9408};
+static const RtConv g_features_denseblock2_denselayer3_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 23520};
+static const RtNorm g_features_denseblock2_denselayer4_norm1 = {84, 196, 23520, 16464};
+static const RtConv g_features_denseblock2_denselayer4_conv1 = {84, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    16464, 9408};
+static const RtNorm g_features_denseblock2_denselayer4_norm2 = {48, 196, 9408, 9408};
+static const RtConv g_features_denseblock2_denselayer4_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 23520};
+static const RtNorm g_features_denseblock2_denselayer5_norm1 = {96, 196, 23520, 18816};
+static const RtConv g_features_denseblock2_denselayer5_conv1 = {96, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    18816, 9408};
+static const RtNorm g_features_denseblock2_denselayer5_norm2 = {48, 196, 9408, 9408};
+static const RtConv g_features_denseblock2_denselayer5_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 23520};
+static const RtNorm g_features_denseblock2_denselayer6_norm1 = {108, 196, 23520, 21168};
 static const RtConv g_features_denseblock2_denselayer6_conv1 = {108, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer6_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_transition2_conv = {120, 14, 14, 60, 1, 1, 0, 1, 14, 14};
-static const RtPool g_features_transition2_pool = {60, 14, 14, 2, 2, 0, 7, 7};
-static const RtConv g_features_denseblock3_denselayer1_conv1 = {60, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer1_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer2_conv1 = {72, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer2_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer3_conv1 = {84, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer3_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer4_conv1 = {96, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer4_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer5_conv1 = {108, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer5_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer6_conv1 = {120, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer6_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
+    14, 21168, 9408};
+static const RtNorm g_features_denseblock2_denselayer6_norm2 = {48, 196, 9408, 9408};
+static const RtConv g_features_denseblock2_denselayer6_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 23520};
+static const RtNorm g_features_transition2_norm = {120, 196, 23520, 23520};
+static const RtConv g_features_transition2_conv = {120, 14, 14, 60, 1, 1, 0, 1, 14, 14, 23520,
+    11760};
+static const RtPool g_features_transition2_pool = {60, 14, 14, 2, 2, 0, 7, 7, 11760, 6468};
+static const RtNorm g_features_denseblock3_denselayer1_norm1 = {60, 49, 6468, 2940};
+static const RtConv g_features_denseblock3_denselayer1_conv1 = {60, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    2940, 2352};
+static const RtNorm g_features_denseblock3_denselayer1_norm2 = {48, 49, 2352, 2352};
+static const RtConv g_features_denseblock3_denselayer1_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 6468};
+static const RtNorm g_features_denseblock3_denselayer2_norm1 = {72, 49, 6468, 3528};
+static const RtConv g_features_denseblock3_denselayer2_conv1 = {72, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    3528, 2352};
+static const RtNorm g_features_denseblock3_denselayer2_norm2 = {48, 49, 2352, 2352};
+static const RtConv g_features_denseblock3_denselayer2_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 6468};
+static const RtNorm g_features_denseblock3_denselayer3_norm1 = {84, 49, 6468, 4116};
+static const RtConv g_features_denseblock3_denselayer3_conv1 = {84, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    4116, 2352};
+static const RtNorm g_features_denseblock3_denselayer3_norm2 = {48, 49, 2352, 2352};
+static const RtConv g_features_denseblock3_denselayer3_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 6468};
+static const RtNorm g_features_denseblock3_denselayer4_norm1 = {96, 49, 6468, 4704};
+static const RtConv g_features_denseblock3_denselayer4_conv1 = {96, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    4704, 2352};
+static const RtNorm g_features_denseblock3_denselayer4_norm2 = {48, 49, 2352, 2352};
+static const RtConv g_features_denseblock3_denselayer4_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 6468};
+static const RtNorm g_features_denseblock3_denselayer5_norm1 = {108, 49, 6468, 5292};
+static const RtConv g_features_denseblock3_denselayer5_conv1 = {108, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    5292, 2352};
+static const RtNorm g_features_denseblock3_denselayer5_norm2 = {48, 49, 2352, 2352};
+static const RtConv g_features_denseblock3_denselayer5_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 6468};
+static const RtNorm g_features_denseblock3_denselayer6_norm1 = {120, 49, 6468, 5880};
+static const RtConv g_features_denseblock3_denselayer6_conv1 = {120, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    5880, 2352};
+static const RtNorm g_features_denseblock3_denselayer6_norm2 = {48, 49, 2352, 2352};
+static const RtConv g_features_denseblock3_denselayer6_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 6468};
+static const RtNorm g_features_norm5 = {132, 49, 6468, 6468};
 
 void densenet40_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * DENSENET40_NUM_PARAMS);
@@ -1140,8 +1085,8 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(X_features_conv0), A(T_features_conv0), x, P(P_features_conv0_weight),
-        NULL, n, &g_features_conv0);
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1), A(T_features_conv0), x,
+        P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1150,15 +1095,19 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock1_denselayer1_norm1),
             S(S_features_denseblock1_denselayer1_norm1) + 24,
             P(P_features_denseblock1_denselayer1_norm1_running_mean),
-            P(P_features_denseblock1_denselayer1_norm1_running_var), A(X_features_conv0), NULL,
+            P(P_features_denseblock1_denselayer1_norm1_running_var),
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer1_norm1_weight),
-            P(P_features_denseblock1_denselayer1_norm1_bias), n, 24, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm1_bias), n,
+            &g_features_denseblock1_denselayer1_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer1_relu1),
-            A(X_features_conv0), NULL, P(P_features_denseblock1_denselayer1_norm1_weight),
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
+            P(P_features_denseblock1_denselayer1_norm1_weight),
             P(P_features_denseblock1_denselayer1_norm1_bias),
             P(P_features_denseblock1_denselayer1_norm1_running_mean),
-            P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm1_running_var), n,
+            &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv1), NULL,
@@ -1176,26 +1125,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer1_norm2_running_var),
             A(X_features_denseblock1_denselayer1_conv1), NULL,
             P(P_features_denseblock1_denselayer1_norm2_weight),
-            P(P_features_denseblock1_denselayer1_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm2_bias), n,
+            &g_features_denseblock1_denselayer1_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer1_relu2),
             A(X_features_denseblock1_denselayer1_conv1), NULL,
             P(P_features_denseblock1_denselayer1_norm2_weight),
             P(P_features_denseblock1_denselayer1_norm2_bias),
             P(P_features_denseblock1_denselayer1_norm2_running_mean),
-            P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer1_norm2_running_var), n,
+            &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 18816,
         A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_conv0), n, 36, 0,
-        24, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1),
-        A(X_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1205,16 +1153,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock1_denselayer2_norm1) + 36,
             P(P_features_denseblock1_denselayer2_norm1_running_mean),
             P(P_features_denseblock1_denselayer2_norm1_running_var),
-            A(X_features_denseblock1_denselayer1_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer2_norm1_weight),
-            P(P_features_denseblock1_denselayer2_norm1_bias), n, 36, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm1_bias), n,
+            &g_features_denseblock1_denselayer2_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer2_relu1),
-            A(X_features_denseblock1_denselayer1_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer2_norm1_weight),
             P(P_features_denseblock1_denselayer2_norm1_bias),
             P(P_features_denseblock1_denselayer2_norm1_running_mean),
-            P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm1_running_var), n,
+            &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv1), NULL,
@@ -1232,26 +1182,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer2_norm2_running_var),
             A(X_features_denseblock1_denselayer2_conv1), NULL,
             P(P_features_denseblock1_denselayer2_norm2_weight),
-            P(P_features_denseblock1_denselayer2_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm2_bias), n,
+            &g_features_denseblock1_denselayer2_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer2_relu2),
             A(X_features_denseblock1_denselayer2_conv1), NULL,
             P(P_features_denseblock1_denselayer2_norm2_weight),
             P(P_features_denseblock1_denselayer2_norm2_bias),
             P(P_features_denseblock1_denselayer2_norm2_running_mean),
-            P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer2_norm2_running_var), n,
+            &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 28224,
         A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
-        A(X_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
-        A(X_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1261,16 +1210,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock1_denselayer3_norm1) + 48,
             P(P_features_denseblock1_denselayer3_norm1_running_mean),
             P(P_features_denseblock1_denselayer3_norm1_running_var),
-            A(X_features_denseblock1_denselayer2_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer3_norm1_weight),
-            P(P_features_denseblock1_denselayer3_norm1_bias), n, 48, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm1_bias), n,
+            &g_features_denseblock1_denselayer3_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer3_relu1),
-            A(X_features_denseblock1_denselayer2_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer3_norm1_weight),
             P(P_features_denseblock1_denselayer3_norm1_bias),
             P(P_features_denseblock1_denselayer3_norm1_running_mean),
-            P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm1_running_var), n,
+            &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv1), NULL,
@@ -1288,26 +1239,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer3_norm2_running_var),
             A(X_features_denseblock1_denselayer3_conv1), NULL,
             P(P_features_denseblock1_denselayer3_norm2_weight),
-            P(P_features_denseblock1_denselayer3_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm2_bias), n,
+            &g_features_denseblock1_denselayer3_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer3_relu2),
             A(X_features_denseblock1_denselayer3_conv1), NULL,
             P(P_features_denseblock1_denselayer3_norm2_weight),
             P(P_features_denseblock1_denselayer3_norm2_bias),
             P(P_features_denseblock1_denselayer3_norm2_running_mean),
-            P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer3_norm2_running_var), n,
+            &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 37632,
         A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
-        A(X_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
-        A(X_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1317,16 +1267,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock1_denselayer4_norm1) + 60,
             P(P_features_denseblock1_denselayer4_norm1_running_mean),
             P(P_features_denseblock1_denselayer4_norm1_running_var),
-            A(X_features_denseblock1_denselayer3_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer4_norm1_weight),
-            P(P_features_denseblock1_denselayer4_norm1_bias), n, 60, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm1_bias), n,
+            &g_features_denseblock1_denselayer4_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer4_relu1),
-            A(X_features_denseblock1_denselayer3_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer4_norm1_weight),
             P(P_features_denseblock1_denselayer4_norm1_bias),
             P(P_features_denseblock1_denselayer4_norm1_running_mean),
-            P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm1_running_var), n,
+            &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv1), NULL,
@@ -1344,26 +1296,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer4_norm2_running_var),
             A(X_features_denseblock1_denselayer4_conv1), NULL,
             P(P_features_denseblock1_denselayer4_norm2_weight),
-            P(P_features_denseblock1_denselayer4_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm2_bias), n,
+            &g_features_denseblock1_denselayer4_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer4_relu2),
             A(X_features_denseblock1_denselayer4_conv1), NULL,
             P(P_features_denseblock1_denselayer4_norm2_weight),
             P(P_features_denseblock1_denselayer4_norm2_bias),
             P(P_features_denseblock1_denselayer4_norm2_running_mean),
-            P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer4_norm2_running_var), n,
+            &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 47040,
         A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
-        A(X_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
-        A(X_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1373,16 +1324,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock1_denselayer5_norm1) + 72,
             P(P_features_denseblock1_denselayer5_norm1_running_mean),
             P(P_features_denseblock1_denselayer5_norm1_running_var),
-            A(X_features_denseblock1_denselayer4_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer5_norm1_weight),
-            P(P_features_denseblock1_denselayer5_norm1_bias), n, 72, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm1_bias), n,
+            &g_features_denseblock1_denselayer5_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer5_relu1),
-            A(X_features_denseblock1_denselayer4_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer5_norm1_weight),
             P(P_features_denseblock1_denselayer5_norm1_bias),
             P(P_features_denseblock1_denselayer5_norm1_running_mean),
-            P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm1_running_var), n,
+            &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv1), NULL,
@@ -1400,26 +1353,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer5_norm2_running_var),
             A(X_features_denseblock1_denselayer5_conv1), NULL,
             P(P_features_denseblock1_denselayer5_norm2_weight),
-            P(P_features_denseblock1_denselayer5_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm2_bias), n,
+            &g_features_denseblock1_denselayer5_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer5_relu2),
             A(X_features_denseblock1_denselayer5_conv1), NULL,
             P(P_features_denseblock1_denselayer5_norm2_weight),
             P(P_features_denseblock1_denselayer5_norm2_bias),
             P(P_features_denseblock1_denselayer5_norm2_running_mean),
-            P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer5_norm2_running_var), n,
+            &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 56448,
         A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
-        A(X_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
-        A(X_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1429,16 +1381,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock1_denselayer6_norm1) + 84,
             P(P_features_denseblock1_denselayer6_norm1_running_mean),
             P(P_features_denseblock1_denselayer6_norm1_running_var),
-            A(X_features_denseblock1_denselayer5_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer6_norm1_weight),
-            P(P_features_denseblock1_denselayer6_norm1_bias), n, 84, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm1_bias), n,
+            &g_features_denseblock1_denselayer6_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer6_relu1),
-            A(X_features_denseblock1_denselayer5_concat1), NULL,
+            A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_denseblock1_denselayer6_norm1_weight),
             P(P_features_denseblock1_denselayer6_norm1_bias),
             P(P_features_denseblock1_denselayer6_norm1_running_mean),
-            P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm1_running_var), n,
+            &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv1), NULL,
@@ -1456,26 +1410,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock1_denselayer6_norm2_running_var),
             A(X_features_denseblock1_denselayer6_conv1), NULL,
             P(P_features_denseblock1_denselayer6_norm2_weight),
-            P(P_features_denseblock1_denselayer6_norm2_bias), n, 48, 784, 0.1f, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm2_bias), n,
+            &g_features_denseblock1_denselayer6_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock1_denselayer6_relu2),
             A(X_features_denseblock1_denselayer6_conv1), NULL,
             P(P_features_denseblock1_denselayer6_norm2_weight),
             P(P_features_denseblock1_denselayer6_norm2_bias),
             P(P_features_denseblock1_denselayer6_norm2_running_mean),
-            P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 1e-05f);
+            P(P_features_denseblock1_denselayer6_norm2_running_var), n,
+            &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
         A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
-        A(X_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
-        A(X_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
        [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     if (training)
@@ -1484,22 +1437,22 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition1_norm_running_mean),
             P(P_features_transition1_norm_running_var),
             A(X_features_denseblock1_denselayer6_concat1), NULL,
-            P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n, 96, 784,
-            0.1f, 1e-05f);
+            P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias), n,
+            &g_features_transition1_norm, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_transition1_relu),
             A(X_features_denseblock1_denselayer6_concat1), NULL,
             P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
             P(P_features_transition1_norm_running_mean),
-            P(P_features_transition1_norm_running_var), n, 96, 784, 1e-05f);
+            P(P_features_transition1_norm_running_var), n, &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition1_conv), NULL, A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(X_features_transition1_pool), A(X_features_transition1_conv), n,
-        &g_features_transition1_pool);
+    rt_avgpool_forward(A(X_features_denseblock2_denselayer6_concat1),
+        A(X_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1509,16 +1462,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock2_denselayer1_norm1) + 48,
             P(P_features_denseblock2_denselayer1_norm1_running_mean),
             P(P_features_denseblock2_denselayer1_norm1_running_var),
-            A(X_features_transition1_pool), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer1_norm1_weight),
-            P(P_features_denseblock2_denselayer1_norm1_bias), n, 48, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm1_bias), n,
+            &g_features_denseblock2_denselayer1_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer1_relu1),
-            A(X_features_transition1_pool), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer1_norm1_weight),
             P(P_features_denseblock2_denselayer1_norm1_bias),
             P(P_features_denseblock2_denselayer1_norm1_running_mean),
-            P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm1_running_var), n,
+            &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv1), NULL,
@@ -1536,26 +1491,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer1_norm2_running_var),
             A(X_features_denseblock2_denselayer1_conv1), NULL,
             P(P_features_denseblock2_denselayer1_norm2_weight),
-            P(P_features_denseblock2_denselayer1_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm2_bias), n,
+            &g_features_denseblock2_denselayer1_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer1_relu2),
             A(X_features_denseblock2_denselayer1_conv1), NULL,
             P(P_features_denseblock2_denselayer1_norm2_weight),
             P(P_features_denseblock2_denselayer1_norm2_bias),
             P(P_features_denseblock2_denselayer1_norm2_running_mean),
-            P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer1_norm2_running_var), n,
+            &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 9408,
         A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
-        A(X_features_transition1_pool), n, 60, 0, 48, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
-        A(X_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1565,16 +1519,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock2_denselayer2_norm1) + 60,
             P(P_features_denseblock2_denselayer2_norm1_running_mean),
             P(P_features_denseblock2_denselayer2_norm1_running_var),
-            A(X_features_denseblock2_denselayer1_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer2_norm1_weight),
-            P(P_features_denseblock2_denselayer2_norm1_bias), n, 60, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm1_bias), n,
+            &g_features_denseblock2_denselayer2_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer2_relu1),
-            A(X_features_denseblock2_denselayer1_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer2_norm1_weight),
             P(P_features_denseblock2_denselayer2_norm1_bias),
             P(P_features_denseblock2_denselayer2_norm1_running_mean),
-            P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm1_running_var), n,
+            &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv1), NULL,
@@ -1592,26 +1548,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer2_norm2_running_var),
             A(X_features_denseblock2_denselayer2_conv1), NULL,
             P(P_features_denseblock2_denselayer2_norm2_weight),
-            P(P_features_denseblock2_denselayer2_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm2_bias), n,
+            &g_features_denseblock2_denselayer2_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer2_relu2),
             A(X_features_denseblock2_denselayer2_conv1), NULL,
             P(P_features_denseblock2_denselayer2_norm2_weight),
             P(P_features_denseblock2_denselayer2_norm2_bias),
             P(P_features_denseblock2_denselayer2_norm2_running_mean),
-            P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer2_norm2_running_var), n,
+            &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 11760,
         A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
-        A(X_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
-        A(X_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1621,16 +1576,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock2_denselayer3_norm1) + 72,
             P(P_features_denseblock2_denselayer3_norm1_running_mean),
             P(P_features_denseblock2_denselayer3_norm1_running_var),
-            A(X_features_denseblock2_denselayer2_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer3_norm1_weight),
-            P(P_features_denseblock2_denselayer3_norm1_bias), n, 72, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm1_bias), n,
+            &g_features_denseblock2_denselayer3_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer3_relu1),
-            A(X_features_denseblock2_denselayer2_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer3_norm1_weight),
             P(P_features_denseblock2_denselayer3_norm1_bias),
             P(P_features_denseblock2_denselayer3_norm1_running_mean),
-            P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm1_running_var), n,
+            &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv1), NULL,
@@ -1648,26 +1605,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer3_norm2_running_var),
             A(X_features_denseblock2_denselayer3_conv1), NULL,
             P(P_features_denseblock2_denselayer3_norm2_weight),
-            P(P_features_denseblock2_denselayer3_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm2_bias), n,
+            &g_features_denseblock2_denselayer3_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer3_relu2),
             A(X_features_denseblock2_denselayer3_conv1), NULL,
             P(P_features_denseblock2_denselayer3_norm2_weight),
             P(P_features_denseblock2_denselayer3_norm2_bias),
             P(P_features_denseblock2_denselayer3_norm2_running_mean),
-            P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer3_norm2_running_var), n,
+            &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 14112,
         A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
-        A(X_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
-        A(X_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1677,16 +1633,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock2_denselayer4_norm1) + 84,
             P(P_features_denseblock2_denselayer4_norm1_running_mean),
             P(P_features_denseblock2_denselayer4_norm1_running_var),
-            A(X_features_denseblock2_denselayer3_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer4_norm1_weight),
-            P(P_features_denseblock2_denselayer4_norm1_bias), n, 84, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm1_bias), n,
+            &g_features_denseblock2_denselayer4_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer4_relu1),
-            A(X_features_denseblock2_denselayer3_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer4_norm1_weight),
             P(P_features_denseblock2_denselayer4_norm1_bias),
             P(P_features_denseblock2_denselayer4_norm1_running_mean),
-            P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm1_running_var), n,
+            &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv1), NULL,
@@ -1704,26 +1662,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer4_norm2_running_var),
             A(X_features_denseblock2_denselayer4_conv1), NULL,
             P(P_features_denseblock2_denselayer4_norm2_weight),
-            P(P_features_denseblock2_denselayer4_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm2_bias), n,
+            &g_features_denseblock2_denselayer4_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer4_relu2),
             A(X_features_denseblock2_denselayer4_conv1), NULL,
             P(P_features_denseblock2_denselayer4_norm2_weight),
             P(P_features_denseblock2_denselayer4_norm2_bias),
             P(P_features_denseblock2_denselayer4_norm2_running_mean),
-            P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer4_norm2_running_var), n,
+            &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 16464,
         A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
-        A(X_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
-        A(X_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1733,16 +1690,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock2_denselayer5_norm1) + 96,
             P(P_features_denseblock2_denselayer5_norm1_running_mean),
             P(P_features_denseblock2_denselayer5_norm1_running_var),
-            A(X_features_denseblock2_denselayer4_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer5_norm1_weight),
-            P(P_features_denseblock2_denselayer5_norm1_bias), n, 96, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm1_bias), n,
+            &g_features_denseblock2_denselayer5_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer5_relu1),
-            A(X_features_denseblock2_denselayer4_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer5_norm1_weight),
             P(P_features_denseblock2_denselayer5_norm1_bias),
             P(P_features_denseblock2_denselayer5_norm1_running_mean),
-            P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm1_running_var), n,
+            &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv1), NULL,
@@ -1760,26 +1719,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer5_norm2_running_var),
             A(X_features_denseblock2_denselayer5_conv1), NULL,
             P(P_features_denseblock2_denselayer5_norm2_weight),
-            P(P_features_denseblock2_denselayer5_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm2_bias), n,
+            &g_features_denseblock2_denselayer5_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer5_relu2),
             A(X_features_denseblock2_denselayer5_conv1), NULL,
             P(P_features_denseblock2_denselayer5_norm2_weight),
             P(P_features_denseblock2_denselayer5_norm2_bias),
             P(P_features_denseblock2_denselayer5_norm2_running_mean),
-            P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer5_norm2_running_var), n,
+            &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 18816,
         A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
-        A(X_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
-        A(X_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -1789,16 +1747,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock2_denselayer6_norm1) + 108,
             P(P_features_denseblock2_denselayer6_norm1_running_mean),
             P(P_features_denseblock2_denselayer6_norm1_running_var),
-            A(X_features_denseblock2_denselayer5_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer6_norm1_weight),
-            P(P_features_denseblock2_denselayer6_norm1_bias), n, 108, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm1_bias), n,
+            &g_features_denseblock2_denselayer6_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer6_relu1),
-            A(X_features_denseblock2_denselayer5_concat1), NULL,
+            A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_denseblock2_denselayer6_norm1_weight),
             P(P_features_denseblock2_denselayer6_norm1_bias),
             P(P_features_denseblock2_denselayer6_norm1_running_mean),
-            P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm1_running_var), n,
+            &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv1), NULL,
@@ -1816,26 +1776,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock2_denselayer6_norm2_running_var),
             A(X_features_denseblock2_denselayer6_conv1), NULL,
             P(P_features_denseblock2_denselayer6_norm2_weight),
-            P(P_features_denseblock2_denselayer6_norm2_bias), n, 48, 196, 0.1f, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm2_bias), n,
+            &g_features_denseblock2_denselayer6_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock2_denselayer6_relu2),
             A(X_features_denseblock2_denselayer6_conv1), NULL,
             P(P_features_denseblock2_denselayer6_norm2_weight),
             P(P_features_denseblock2_denselayer6_norm2_bias),
             P(P_features_denseblock2_denselayer6_norm2_running_mean),
-            P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 1e-05f);
+            P(P_features_denseblock2_denselayer6_norm2_running_var), n,
+            &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
         A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
-        A(X_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
-        A(X_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
        [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     if (training)
@@ -1844,22 +1803,22 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_transition2_norm_running_mean),
             P(P_features_transition2_norm_running_var),
             A(X_features_denseblock2_denselayer6_concat1), NULL,
-            P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n, 120,
-            196, 0.1f, 1e-05f);
+            P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias), n,
+            &g_features_transition2_norm, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_transition2_relu),
             A(X_features_denseblock2_denselayer6_concat1), NULL,
             P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
             P(P_features_transition2_norm_running_mean),
-            P(P_features_transition2_norm_running_var), n, 120, 196, 1e-05f);
+            P(P_features_transition2_norm_running_var), n, &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(X_features_transition2_conv), NULL, A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(X_features_transition2_pool), A(X_features_transition2_conv), n,
-        &g_features_transition2_pool);
+    rt_avgpool_forward(A(X_features_denseblock3_denselayer6_concat1),
+        A(X_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -1869,16 +1828,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock3_denselayer1_norm1) + 60,
             P(P_features_denseblock3_denselayer1_norm1_running_mean),
             P(P_features_denseblock3_denselayer1_norm1_running_var),
-            A(X_features_transition2_pool), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer1_norm1_weight),
-            P(P_features_denseblock3_denselayer1_norm1_bias), n, 60, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm1_bias), n,
+            &g_features_denseblock3_denselayer1_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer1_relu1),
-            A(X_features_transition2_pool), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer1_norm1_weight),
             P(P_features_denseblock3_denselayer1_norm1_bias),
             P(P_features_denseblock3_denselayer1_norm1_running_mean),
-            P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm1_running_var), n,
+            &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv1), NULL,
@@ -1896,26 +1857,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer1_norm2_running_var),
             A(X_features_denseblock3_denselayer1_conv1), NULL,
             P(P_features_denseblock3_denselayer1_norm2_weight),
-            P(P_features_denseblock3_denselayer1_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm2_bias), n,
+            &g_features_denseblock3_denselayer1_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer1_relu2),
             A(X_features_denseblock3_denselayer1_conv1), NULL,
             P(P_features_denseblock3_denselayer1_norm2_weight),
             P(P_features_denseblock3_denselayer1_norm2_bias),
             P(P_features_denseblock3_denselayer1_norm2_running_mean),
-            P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer1_norm2_running_var), n,
+            &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 2940,
         A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
-        A(X_features_transition2_pool), n, 72, 0, 60, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
-        A(X_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -1925,16 +1885,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock3_denselayer2_norm1) + 72,
             P(P_features_denseblock3_denselayer2_norm1_running_mean),
             P(P_features_denseblock3_denselayer2_norm1_running_var),
-            A(X_features_denseblock3_denselayer1_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer2_norm1_weight),
-            P(P_features_denseblock3_denselayer2_norm1_bias), n, 72, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm1_bias), n,
+            &g_features_denseblock3_denselayer2_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer2_relu1),
-            A(X_features_denseblock3_denselayer1_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer2_norm1_weight),
             P(P_features_denseblock3_denselayer2_norm1_bias),
             P(P_features_denseblock3_denselayer2_norm1_running_mean),
-            P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm1_running_var), n,
+            &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv1), NULL,
@@ -1952,26 +1914,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer2_norm2_running_var),
             A(X_features_denseblock3_denselayer2_conv1), NULL,
             P(P_features_denseblock3_denselayer2_norm2_weight),
-            P(P_features_denseblock3_denselayer2_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm2_bias), n,
+            &g_features_denseblock3_denselayer2_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer2_relu2),
             A(X_features_denseblock3_denselayer2_conv1), NULL,
             P(P_features_denseblock3_denselayer2_norm2_weight),
             P(P_features_denseblock3_denselayer2_norm2_bias),
             P(P_features_denseblock3_denselayer2_norm2_running_mean),
-            P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer2_norm2_running_var), n,
+            &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 3528,
         A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
-        A(X_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
-        A(X_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -1981,16 +1942,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock3_denselayer3_norm1) + 84,
             P(P_features_denseblock3_denselayer3_norm1_running_mean),
             P(P_features_denseblock3_denselayer3_norm1_running_var),
-            A(X_features_denseblock3_denselayer2_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer3_norm1_weight),
-            P(P_features_denseblock3_denselayer3_norm1_bias), n, 84, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm1_bias), n,
+            &g_features_denseblock3_denselayer3_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer3_relu1),
-            A(X_features_denseblock3_denselayer2_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer3_norm1_weight),
             P(P_features_denseblock3_denselayer3_norm1_bias),
             P(P_features_denseblock3_denselayer3_norm1_running_mean),
-            P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm1_running_var), n,
+            &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv1), NULL,
@@ -2008,26 +1971,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer3_norm2_running_var),
             A(X_features_denseblock3_denselayer3_conv1), NULL,
             P(P_features_denseblock3_denselayer3_norm2_weight),
-            P(P_features_denseblock3_denselayer3_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm2_bias), n,
+            &g_features_denseblock3_denselayer3_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer3_relu2),
             A(X_features_denseblock3_denselayer3_conv1), NULL,
             P(P_features_denseblock3_denselayer3_norm2_weight),
             P(P_features_denseblock3_denselayer3_norm2_bias),
             P(P_features_denseblock3_denselayer3_norm2_running_mean),
-            P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer3_norm2_running_var), n,
+            &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4116,
         A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
-        A(X_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
-        A(X_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -2037,16 +1999,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock3_denselayer4_norm1) + 96,
             P(P_features_denseblock3_denselayer4_norm1_running_mean),
             P(P_features_denseblock3_denselayer4_norm1_running_var),
-            A(X_features_denseblock3_denselayer3_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer4_norm1_weight),
-            P(P_features_denseblock3_denselayer4_norm1_bias), n, 96, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm1_bias), n,
+            &g_features_denseblock3_denselayer4_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer4_relu1),
-            A(X_features_denseblock3_denselayer3_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer4_norm1_weight),
             P(P_features_denseblock3_denselayer4_norm1_bias),
             P(P_features_denseblock3_denselayer4_norm1_running_mean),
-            P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm1_running_var), n,
+            &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv1), NULL,
@@ -2064,26 +2028,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer4_norm2_running_var),
             A(X_features_denseblock3_denselayer4_conv1), NULL,
             P(P_features_denseblock3_denselayer4_norm2_weight),
-            P(P_features_denseblock3_denselayer4_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm2_bias), n,
+            &g_features_denseblock3_denselayer4_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer4_relu2),
             A(X_features_denseblock3_denselayer4_conv1), NULL,
             P(P_features_denseblock3_denselayer4_norm2_weight),
             P(P_features_denseblock3_denselayer4_norm2_bias),
             P(P_features_denseblock3_denselayer4_norm2_running_mean),
-            P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer4_norm2_running_var), n,
+            &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 4704,
         A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
-        A(X_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
-        A(X_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -2093,16 +2056,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock3_denselayer5_norm1) + 108,
             P(P_features_denseblock3_denselayer5_norm1_running_mean),
             P(P_features_denseblock3_denselayer5_norm1_running_var),
-            A(X_features_denseblock3_denselayer4_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer5_norm1_weight),
-            P(P_features_denseblock3_denselayer5_norm1_bias), n, 108, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm1_bias), n,
+            &g_features_denseblock3_denselayer5_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer5_relu1),
-            A(X_features_denseblock3_denselayer4_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer5_norm1_weight),
             P(P_features_denseblock3_denselayer5_norm1_bias),
             P(P_features_denseblock3_denselayer5_norm1_running_mean),
-            P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm1_running_var), n,
+            &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv1), NULL,
@@ -2120,26 +2085,25 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer5_norm2_running_var),
             A(X_features_denseblock3_denselayer5_conv1), NULL,
             P(P_features_denseblock3_denselayer5_norm2_weight),
-            P(P_features_denseblock3_denselayer5_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm2_bias), n,
+            &g_features_denseblock3_denselayer5_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer5_relu2),
             A(X_features_denseblock3_denselayer5_conv1), NULL,
             P(P_features_denseblock3_denselayer5_norm2_weight),
             P(P_features_denseblock3_denselayer5_norm2_bias),
             P(P_features_denseblock3_denselayer5_norm2_running_mean),
-            P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer5_norm2_running_var), n,
+            &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5292,
         A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
-        A(X_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
-        A(X_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -2149,16 +2113,18 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             S(S_features_denseblock3_denselayer6_norm1) + 120,
             P(P_features_denseblock3_denselayer6_norm1_running_mean),
             P(P_features_denseblock3_denselayer6_norm1_running_var),
-            A(X_features_denseblock3_denselayer5_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer6_norm1_weight),
-            P(P_features_denseblock3_denselayer6_norm1_bias), n, 120, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm1_bias), n,
+            &g_features_denseblock3_denselayer6_norm1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer6_relu1),
-            A(X_features_denseblock3_denselayer5_concat1), NULL,
+            A(X_features_denseblock3_denselayer6_concat1), NULL,
             P(P_features_denseblock3_denselayer6_norm1_weight),
             P(P_features_denseblock3_denselayer6_norm1_bias),
             P(P_features_denseblock3_denselayer6_norm1_running_mean),
-            P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm1_running_var), n,
+            &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv1), NULL,
@@ -2176,37 +2142,37 @@ const float *densenet40_forward(float *params, float *arena, const float *x, int
             P(P_features_denseblock3_denselayer6_norm2_running_var),
             A(X_features_denseblock3_denselayer6_conv1), NULL,
             P(P_features_denseblock3_denselayer6_norm2_weight),
-            P(P_features_denseblock3_denselayer6_norm2_bias), n, 48, 49, 0.1f, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm2_bias), n,
+            &g_features_denseblock3_denselayer6_norm2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_features_denseblock3_denselayer6_relu2),
             A(X_features_denseblock3_denselayer6_conv1), NULL,
             P(P_features_denseblock3_denselayer6_norm2_weight),
             P(P_features_denseblock3_denselayer6_norm2_bias),
             P(P_features_denseblock3_denselayer6_norm2_running_mean),
-            P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 1e-05f);
+            P(P_features_denseblock3_denselayer6_norm2_running_var), n,
+            &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
         A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
-        A(X_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
-        A(X_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
        40) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_features_norm5), S(S_features_norm5) + 132,
             P(P_features_norm5_running_mean), P(P_features_norm5_running_var),
             A(X_features_denseblock3_denselayer6_concat1), NULL, P(P_features_norm5_weight),
-            P(P_features_norm5_bias), n, 132, 49, 0.1f, 1e-05f);
+            P(P_features_norm5_bias), n, &g_features_norm5, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_features_denseblock3_denselayer6_concat1),
             NULL, P(P_features_norm5_weight), P(P_features_norm5_bias),
-            P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 132, 49, 1e-05f);
+            P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n,
+            &g_features_norm5, 1e-05f);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_relu), n, 132, 49);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
@@ -2220,16 +2186,18 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
     (void)drop;  /* no residual adds to switch off */
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
-    rt_conv2d_forward(A(IX_features_conv0), A(IT_features_conv0), x, P(P_features_conv0_weight),
-        NULL, n, &g_features_conv0);
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1), A(IT_features_conv0), x,
+        P(P_features_conv0_weight), NULL, n, &g_features_conv0);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer1_relu1),
-        A(IX_features_conv0), NULL, P(P_features_denseblock1_denselayer1_norm1_weight),
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
+        P(P_features_denseblock1_denselayer1_norm1_weight),
         P(P_features_denseblock1_denselayer1_norm1_bias),
         P(P_features_denseblock1_denselayer1_norm1_running_mean),
-        P(P_features_denseblock1_denselayer1_norm1_running_var), n, 24, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer1_norm1_running_var), n,
+        &g_features_denseblock1_denselayer1_norm1, 1e-05f);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv1), NULL,
@@ -2244,28 +2212,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer1_norm2_weight),
         P(P_features_denseblock1_denselayer1_norm2_bias),
         P(P_features_denseblock1_denselayer1_norm2_running_mean),
-        P(P_features_denseblock1_denselayer1_norm2_running_var), n, 48, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer1_norm2_running_var), n,
+        &g_features_denseblock1_denselayer1_norm2, 1e-05f);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 18816,
         A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer1_conv2);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_conv0), n, 36,
-        0, 24, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1),
-        A(IX_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer2_relu1),
-        A(IX_features_denseblock1_denselayer1_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer2_norm1_weight),
         P(P_features_denseblock1_denselayer2_norm1_bias),
         P(P_features_denseblock1_denselayer2_norm1_running_mean),
-        P(P_features_denseblock1_denselayer2_norm1_running_var), n, 36, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer2_norm1_running_var), n,
+        &g_features_denseblock1_denselayer2_norm1, 1e-05f);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv1), NULL,
@@ -2280,28 +2247,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer2_norm2_weight),
         P(P_features_denseblock1_denselayer2_norm2_bias),
         P(P_features_denseblock1_denselayer2_norm2_running_mean),
-        P(P_features_denseblock1_denselayer2_norm2_running_var), n, 48, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer2_norm2_running_var), n,
+        &g_features_denseblock1_denselayer2_norm2, 1e-05f);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 28224,
         A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer2_conv2);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1),
-        A(IX_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1),
-        A(IX_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer3_relu1),
-        A(IX_features_denseblock1_denselayer2_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer3_norm1_weight),
         P(P_features_denseblock1_denselayer3_norm1_bias),
         P(P_features_denseblock1_denselayer3_norm1_running_mean),
-        P(P_features_denseblock1_denselayer3_norm1_running_var), n, 48, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer3_norm1_running_var), n,
+        &g_features_denseblock1_denselayer3_norm1, 1e-05f);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv1), NULL,
@@ -2316,28 +2282,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer3_norm2_weight),
         P(P_features_denseblock1_denselayer3_norm2_bias),
         P(P_features_denseblock1_denselayer3_norm2_running_mean),
-        P(P_features_denseblock1_denselayer3_norm2_running_var), n, 48, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer3_norm2_running_var), n,
+        &g_features_denseblock1_denselayer3_norm2, 1e-05f);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 37632,
         A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer3_conv2);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1),
-        A(IX_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1),
-        A(IX_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer4_relu1),
-        A(IX_features_denseblock1_denselayer3_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer4_norm1_weight),
         P(P_features_denseblock1_denselayer4_norm1_bias),
         P(P_features_denseblock1_denselayer4_norm1_running_mean),
-        P(P_features_denseblock1_denselayer4_norm1_running_var), n, 60, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer4_norm1_running_var), n,
+        &g_features_denseblock1_denselayer4_norm1, 1e-05f);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv1), NULL,
@@ -2352,28 +2317,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer4_norm2_weight),
         P(P_features_denseblock1_denselayer4_norm2_bias),
         P(P_features_denseblock1_denselayer4_norm2_running_mean),
-        P(P_features_denseblock1_denselayer4_norm2_running_var), n, 48, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer4_norm2_running_var), n,
+        &g_features_denseblock1_denselayer4_norm2, 1e-05f);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 47040,
         A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer4_conv2);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1),
-        A(IX_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1),
-        A(IX_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer5_relu1),
-        A(IX_features_denseblock1_denselayer4_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer5_norm1_weight),
         P(P_features_denseblock1_denselayer5_norm1_bias),
         P(P_features_denseblock1_denselayer5_norm1_running_mean),
-        P(P_features_denseblock1_denselayer5_norm1_running_var), n, 72, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer5_norm1_running_var), n,
+        &g_features_denseblock1_denselayer5_norm1, 1e-05f);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv1), NULL,
@@ -2388,28 +2352,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer5_norm2_weight),
         P(P_features_denseblock1_denselayer5_norm2_bias),
         P(P_features_denseblock1_denselayer5_norm2_running_mean),
-        P(P_features_denseblock1_denselayer5_norm2_running_var), n, 48, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer5_norm2_running_var), n,
+        &g_features_denseblock1_denselayer5_norm2, 1e-05f);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 56448,
         A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer5_conv2);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1),
-        A(IX_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1),
-        A(IX_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock1_denselayer6_relu1),
-        A(IX_features_denseblock1_denselayer5_concat1), NULL,
+        A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_denseblock1_denselayer6_norm1_weight),
         P(P_features_denseblock1_denselayer6_norm1_bias),
         P(P_features_denseblock1_denselayer6_norm1_running_mean),
-        P(P_features_denseblock1_denselayer6_norm1_running_var), n, 84, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer6_norm1_running_var), n,
+        &g_features_denseblock1_denselayer6_norm1, 1e-05f);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv1), NULL,
@@ -2424,42 +2387,42 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock1_denselayer6_norm2_weight),
         P(P_features_denseblock1_denselayer6_norm2_bias),
         P(P_features_denseblock1_denselayer6_norm2_running_mean),
-        P(P_features_denseblock1_denselayer6_norm2_running_var), n, 48, 784, 1e-05f);
+        P(P_features_denseblock1_denselayer6_norm2_running_var), n,
+        &g_features_denseblock1_denselayer6_norm2, 1e-05f);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
         A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock1_denselayer6_conv2);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
-        A(IX_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
-        A(IX_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
        [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition1_relu),
         A(IX_features_denseblock1_denselayer6_concat1), NULL,
         P(P_features_transition1_norm_weight), P(P_features_transition1_norm_bias),
         P(P_features_transition1_norm_running_mean), P(P_features_transition1_norm_running_var), n,
-        96, 784, 1e-05f);
+        &g_features_transition1_norm, 1e-05f);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition1_conv), NULL, A(IX_features_transition1_relu),
         P(P_features_transition1_conv_weight), NULL, n, &g_features_transition1_conv);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(IX_features_transition1_pool), A(IX_features_transition1_conv), n,
-        &g_features_transition1_pool);
+    rt_avgpool_forward(A(IX_features_denseblock2_denselayer6_concat1),
+        A(IX_features_transition1_conv), n, &g_features_transition1_pool);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer1_relu1),
-        A(IX_features_transition1_pool), NULL, P(P_features_denseblock2_denselayer1_norm1_weight),
+        A(IX_features_denseblock2_denselayer6_concat1), NULL,
+        P(P_features_denseblock2_denselayer1_norm1_weight),
         P(P_features_denseblock2_denselayer1_norm1_bias),
         P(P_features_denseblock2_denselayer1_norm1_running_mean),
-        P(P_features_denseblock2_denselayer1_norm1_running_var), n, 48, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer1_norm1_running_var), n,
+        &g_features_denseblock2_denselayer1_norm1, 1e-05f);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv1), NULL,
@@ -2474,28 +2437,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer1_norm2_weight),
         P(P_features_denseblock2_denselayer1_norm2_bias),
         P(P_features_denseblock2_denselayer1_norm2_running_mean),
-        P(P_features_denseblock2_denselayer1_norm2_running_var), n, 48, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer1_norm2_running_var), n,
+        &g_features_denseblock2_denselayer1_norm2, 1e-05f);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 9408,
         A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer1_conv2);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1),
-        A(IX_features_transition1_pool), n, 60, 0, 48, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1),
-        A(IX_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer2_relu1),
-        A(IX_features_denseblock2_denselayer1_concat1), NULL,
+        A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer2_norm1_weight),
         P(P_features_denseblock2_denselayer2_norm1_bias),
         P(P_features_denseblock2_denselayer2_norm1_running_mean),
-        P(P_features_denseblock2_denselayer2_norm1_running_var), n, 60, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer2_norm1_running_var), n,
+        &g_features_denseblock2_denselayer2_norm1, 1e-05f);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv1), NULL,
@@ -2510,28 +2472,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer2_norm2_weight),
         P(P_features_denseblock2_denselayer2_norm2_bias),
         P(P_features_denseblock2_denselayer2_norm2_running_mean),
-        P(P_features_denseblock2_denselayer2_norm2_running_var), n, 48, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer2_norm2_running_var), n,
+        &g_features_denseblock2_denselayer2_norm2, 1e-05f);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 11760,
         A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer2_conv2);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1),
-        A(IX_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1),
-        A(IX_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer3_relu1),
-        A(IX_features_denseblock2_denselayer2_concat1), NULL,
+        A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer3_norm1_weight),
         P(P_features_denseblock2_denselayer3_norm1_bias),
         P(P_features_denseblock2_denselayer3_norm1_running_mean),
-        P(P_features_denseblock2_denselayer3_norm1_running_var), n, 72, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer3_norm1_running_var), n,
+        &g_features_denseblock2_denselayer3_norm1, 1e-05f);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv1), NULL,
@@ -2546,28 +2507,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer3_norm2_weight),
         P(P_features_denseblock2_denselayer3_norm2_bias),
         P(P_features_denseblock2_denselayer3_norm2_running_mean),
-        P(P_features_denseblock2_denselayer3_norm2_running_var), n, 48, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer3_norm2_running_var), n,
+        &g_features_denseblock2_denselayer3_norm2, 1e-05f);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 14112,
         A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer3_conv2);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1),
-        A(IX_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1),
-        A(IX_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer4_relu1),
-        A(IX_features_denseblock2_denselayer3_concat1), NULL,
+        A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer4_norm1_weight),
         P(P_features_denseblock2_denselayer4_norm1_bias),
         P(P_features_denseblock2_denselayer4_norm1_running_mean),
-        P(P_features_denseblock2_denselayer4_norm1_running_var), n, 84, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer4_norm1_running_var), n,
+        &g_features_denseblock2_denselayer4_norm1, 1e-05f);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv1), NULL,
@@ -2582,28 +2542,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer4_norm2_weight),
         P(P_features_denseblock2_denselayer4_norm2_bias),
         P(P_features_denseblock2_denselayer4_norm2_running_mean),
-        P(P_features_denseblock2_denselayer4_norm2_running_var), n, 48, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer4_norm2_running_var), n,
+        &g_features_denseblock2_denselayer4_norm2, 1e-05f);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 16464,
         A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer4_conv2);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1),
-        A(IX_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1),
-        A(IX_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer5_relu1),
-        A(IX_features_denseblock2_denselayer4_concat1), NULL,
+        A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer5_norm1_weight),
         P(P_features_denseblock2_denselayer5_norm1_bias),
         P(P_features_denseblock2_denselayer5_norm1_running_mean),
-        P(P_features_denseblock2_denselayer5_norm1_running_var), n, 96, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer5_norm1_running_var), n,
+        &g_features_denseblock2_denselayer5_norm1, 1e-05f);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv1), NULL,
@@ -2618,28 +2577,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer5_norm2_weight),
         P(P_features_denseblock2_denselayer5_norm2_bias),
         P(P_features_denseblock2_denselayer5_norm2_running_mean),
-        P(P_features_denseblock2_denselayer5_norm2_running_var), n, 48, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer5_norm2_running_var), n,
+        &g_features_denseblock2_denselayer5_norm2, 1e-05f);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 18816,
         A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer5_conv2);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1),
-        A(IX_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1),
-        A(IX_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock2_denselayer6_relu1),
-        A(IX_features_denseblock2_denselayer5_concat1), NULL,
+        A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_denseblock2_denselayer6_norm1_weight),
         P(P_features_denseblock2_denselayer6_norm1_bias),
         P(P_features_denseblock2_denselayer6_norm1_running_mean),
-        P(P_features_denseblock2_denselayer6_norm1_running_var), n, 108, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer6_norm1_running_var), n,
+        &g_features_denseblock2_denselayer6_norm1, 1e-05f);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv1), NULL,
@@ -2654,42 +2612,42 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock2_denselayer6_norm2_weight),
         P(P_features_denseblock2_denselayer6_norm2_bias),
         P(P_features_denseblock2_denselayer6_norm2_running_mean),
-        P(P_features_denseblock2_denselayer6_norm2_running_var), n, 48, 196, 1e-05f);
+        P(P_features_denseblock2_denselayer6_norm2_running_var), n,
+        &g_features_denseblock2_denselayer6_norm2, 1e-05f);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
         A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock2_denselayer6_conv2);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
-        A(IX_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
-        A(IX_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
        [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_forward_eval(A(IX_features_transition2_relu),
         A(IX_features_denseblock2_denselayer6_concat1), NULL,
         P(P_features_transition2_norm_weight), P(P_features_transition2_norm_bias),
         P(P_features_transition2_norm_running_mean), P(P_features_transition2_norm_running_var), n,
-        120, 196, 1e-05f);
+        &g_features_transition2_norm, 1e-05f);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_forward(A(IX_features_transition2_conv), NULL, A(IX_features_transition2_relu),
         P(P_features_transition2_conv_weight), NULL, n, &g_features_transition2_conv);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_forward(A(IX_features_transition2_pool), A(IX_features_transition2_conv), n,
-        &g_features_transition2_pool);
+    rt_avgpool_forward(A(IX_features_denseblock3_denselayer6_concat1),
+        A(IX_features_transition2_conv), n, &g_features_transition2_pool);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer1_relu1),
-        A(IX_features_transition2_pool), NULL, P(P_features_denseblock3_denselayer1_norm1_weight),
+        A(IX_features_denseblock3_denselayer6_concat1), NULL,
+        P(P_features_denseblock3_denselayer1_norm1_weight),
         P(P_features_denseblock3_denselayer1_norm1_bias),
         P(P_features_denseblock3_denselayer1_norm1_running_mean),
-        P(P_features_denseblock3_denselayer1_norm1_running_var), n, 60, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer1_norm1_running_var), n,
+        &g_features_denseblock3_denselayer1_norm1, 1e-05f);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv1), NULL,
@@ -2704,28 +2662,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer1_norm2_weight),
         P(P_features_denseblock3_denselayer1_norm2_bias),
         P(P_features_denseblock3_denselayer1_norm2_running_mean),
-        P(P_features_denseblock3_denselayer1_norm2_running_var), n, 48, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer1_norm2_running_var), n,
+        &g_features_denseblock3_denselayer1_norm2, 1e-05f);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 2940,
         A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer1_conv2);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1),
-        A(IX_features_transition2_pool), n, 72, 0, 60, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1),
-        A(IX_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer2_relu1),
-        A(IX_features_denseblock3_denselayer1_concat1), NULL,
+        A(IX_features_denseblock3_denselayer6_concat1), NULL,
         P(P_features_denseblock3_denselayer2_norm1_weight),
         P(P_features_denseblock3_denselayer2_norm1_bias),
         P(P_features_denseblock3_denselayer2_norm1_running_mean),
-        P(P_features_denseblock3_denselayer2_norm1_running_var), n, 72, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer2_norm1_running_var), n,
+        &g_features_denseblock3_denselayer2_norm1, 1e-05f);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv1), NULL,
@@ -2740,28 +2697,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer2_norm2_weight),
         P(P_features_denseblock3_denselayer2_norm2_bias),
         P(P_features_denseblock3_denselayer2_norm2_running_mean),
-        P(P_features_denseblock3_denselayer2_norm2_running_var), n, 48, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer2_norm2_running_var), n,
+        &g_features_denseblock3_denselayer2_norm2, 1e-05f);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 3528,
         A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer2_conv2);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1),
-        A(IX_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1),
-        A(IX_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer3_relu1),
-        A(IX_features_denseblock3_denselayer2_concat1), NULL,
+        A(IX_features_denseblock3_denselayer6_concat1), NULL,
         P(P_features_denseblock3_denselayer3_norm1_weight),
         P(P_features_denseblock3_denselayer3_norm1_bias),
         P(P_features_denseblock3_denselayer3_norm1_running_mean),
-        P(P_features_denseblock3_denselayer3_norm1_running_var), n, 84, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer3_norm1_running_var), n,
+        &g_features_denseblock3_denselayer3_norm1, 1e-05f);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv1), NULL,
@@ -2776,28 +2732,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer3_norm2_weight),
         P(P_features_denseblock3_denselayer3_norm2_bias),
         P(P_features_denseblock3_denselayer3_norm2_running_mean),
-        P(P_features_denseblock3_denselayer3_norm2_running_var), n, 48, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer3_norm2_running_var), n,
+        &g_features_denseblock3_denselayer3_norm2, 1e-05f);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4116,
         A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer3_conv2);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1),
-        A(IX_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1),
-        A(IX_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer4_relu1),
-        A(IX_features_denseblock3_denselayer3_concat1), NULL,
+        A(IX_features_denseblock3_denselayer6_concat1), NULL,
         P(P_features_denseblock3_denselayer4_norm1_weight),
         P(P_features_denseblock3_denselayer4_norm1_bias),
         P(P_features_denseblock3_denselayer4_norm1_running_mean),
-        P(P_features_denseblock3_denselayer4_norm1_running_var), n, 96, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer4_norm1_running_var), n,
+        &g_features_denseblock3_denselayer4_norm1, 1e-05f);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv1), NULL,
@@ -2812,28 +2767,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer4_norm2_weight),
         P(P_features_denseblock3_denselayer4_norm2_bias),
         P(P_features_denseblock3_denselayer4_norm2_running_mean),
-        P(P_features_denseblock3_denselayer4_norm2_running_var), n, 48, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer4_norm2_running_var), n,
+        &g_features_denseblock3_denselayer4_norm2, 1e-05f);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 4704,
         A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer4_conv2);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1),
-        A(IX_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1),
-        A(IX_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer5_relu1),
-        A(IX_features_denseblock3_denselayer4_concat1), NULL,
+        A(IX_features_denseblock3_denselayer6_concat1), NULL,
         P(P_features_denseblock3_denselayer5_norm1_weight),
         P(P_features_denseblock3_denselayer5_norm1_bias),
         P(P_features_denseblock3_denselayer5_norm1_running_mean),
-        P(P_features_denseblock3_denselayer5_norm1_running_var), n, 108, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer5_norm1_running_var), n,
+        &g_features_denseblock3_denselayer5_norm1, 1e-05f);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv1), NULL,
@@ -2848,28 +2802,27 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer5_norm2_weight),
         P(P_features_denseblock3_denselayer5_norm2_bias),
         P(P_features_denseblock3_denselayer5_norm2_running_mean),
-        P(P_features_denseblock3_denselayer5_norm2_running_var), n, 48, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer5_norm2_running_var), n,
+        &g_features_denseblock3_denselayer5_norm2, 1e-05f);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5292,
         A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer5_conv2);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1),
-        A(IX_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1),
-        A(IX_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
     rt_batchnorm_relu_forward_eval(A(IX_features_denseblock3_denselayer6_relu1),
-        A(IX_features_denseblock3_denselayer5_concat1), NULL,
+        A(IX_features_denseblock3_denselayer6_concat1), NULL,
         P(P_features_denseblock3_denselayer6_norm1_weight),
         P(P_features_denseblock3_denselayer6_norm1_bias),
         P(P_features_denseblock3_denselayer6_norm1_running_mean),
-        P(P_features_denseblock3_denselayer6_norm1_running_var), n, 120, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer6_norm1_running_var), n,
+        &g_features_denseblock3_denselayer6_norm1, 1e-05f);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv1), NULL,
@@ -2884,24 +2837,23 @@ const float *densenet40_infer(const float *params, float *arena, const float *x,
         P(P_features_denseblock3_denselayer6_norm2_weight),
         P(P_features_denseblock3_denselayer6_norm2_bias),
         P(P_features_denseblock3_denselayer6_norm2_running_mean),
-        P(P_features_denseblock3_denselayer6_norm2_running_var), n, 48, 49, 1e-05f);
+        P(P_features_denseblock3_denselayer6_norm2_running_var), n,
+        &g_features_denseblock3_denselayer6_norm2, 1e-05f);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
         A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), NULL, n,
         &g_features_denseblock3_denselayer6_conv2);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1),
-        A(IX_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1),
-        A(IX_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
        40) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_features_denseblock3_denselayer6_concat1),
         NULL, P(P_features_norm5_weight), P(P_features_norm5_bias),
-        P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, 132, 49, 1e-05f);
+        P(P_features_norm5_running_mean), P(P_features_norm5_running_var), n, &g_features_norm5,
+        1e-05f);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_relu), n, 132, 49);
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
@@ -2921,7 +2873,7 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier),
         A(X_avgpool), P(P_classifier_weight), n, 132, 10, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 132);
+    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq_samples(A(D_avgpool), n, 132, 132);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49, RT_SET);
     /* features.norm5 + relu: batchnorm + relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:37,
@@ -2929,25 +2881,23 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
     rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_norm5_weight), G(P_features_norm5_bias), A(D_relu), A(X_relu),
         A(X_features_denseblock3_denselayer6_concat1), S(S_features_norm5),
-        S(S_features_norm5) + 132, P(P_features_norm5_weight), n, 132, 49, RT_SET);
+        S(S_features_norm5) + 132, P(P_features_norm5_weight), n, &g_features_norm5, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_norm5] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 6468, 6468);
     /* features.denseblock3.denselayer6.concat1: concat, [120,7,7] ... -> [132,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1),
-        A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2),
-        A(D_features_denseblock3_denselayer6_concat1), n, 132, 120, 12, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2),
+        A(TB_features_denseblock3_denselayer6_conv2),
+        A(D_features_denseblock3_denselayer6_concat1) + 5880,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
         &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer6.norm2 + features.denseblock3.denselayer6.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -2957,9 +2907,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock3_denselayer6_relu2), A(X_features_denseblock3_denselayer6_relu2),
         A(X_features_denseblock3_denselayer6_conv1), S(S_features_denseblock3_denselayer6_norm2),
         S(S_features_denseblock3_denselayer6_norm2) + 48,
-        P(P_features_denseblock3_denselayer6_norm2_weight), n, 48, 49, RT_SET);
+        P(P_features_denseblock3_denselayer6_norm2_weight), n,
+        &g_features_denseblock3_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [120,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu1),
@@ -2968,37 +2919,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu1), n, 5880, 5880);
     /* features.denseblock3.denselayer6.norm1 + features.denseblock3.denselayer6.relu1: batchnorm +
        relu, [120,7,7] -> [120,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer5_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer6_norm1_weight),
         G(P_features_denseblock3_denselayer6_norm1_bias),
         A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1),
-        A(X_features_denseblock3_denselayer5_concat1), S(S_features_denseblock3_denselayer6_norm1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer6_norm1),
         S(S_features_denseblock3_denselayer6_norm1) + 120,
-        P(P_features_denseblock3_denselayer6_norm1_weight), n, 120, 49, RT_ADD);
+        P(P_features_denseblock3_denselayer6_norm1_weight), n,
+        &g_features_denseblock3_denselayer6_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 5880, 6468);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 5880, 6468);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1),
-        A(D_features_denseblock3_denselayer5_concat1), n, 120, 0, 108, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2),
-        A(D_features_denseblock3_denselayer5_concat1), n, 120, 108, 12, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2),
+        A(TB_features_denseblock3_denselayer5_conv2),
+        A(D_features_denseblock3_denselayer6_concat1) + 5292,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
         &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer5.norm2 + features.denseblock3.denselayer5.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -3008,9 +2958,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock3_denselayer5_relu2), A(X_features_denseblock3_denselayer5_relu2),
         A(X_features_denseblock3_denselayer5_conv1), S(S_features_denseblock3_denselayer5_norm2),
         S(S_features_denseblock3_denselayer5_norm2) + 48,
-        P(P_features_denseblock3_denselayer5_norm2_weight), n, 48, 49, RT_SET);
+        P(P_features_denseblock3_denselayer5_norm2_weight), n,
+        &g_features_denseblock3_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu1),
@@ -3019,37 +2970,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu1), n, 5292, 5292);
     /* features.denseblock3.denselayer5.norm1 + features.denseblock3.denselayer5.relu1: batchnorm +
        relu, [108,7,7] -> [108,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer4_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer5_norm1_weight),
         G(P_features_denseblock3_denselayer5_norm1_bias),
         A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1),
-        A(X_features_denseblock3_denselayer4_concat1), S(S_features_denseblock3_denselayer5_norm1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer5_norm1),
         S(S_features_denseblock3_denselayer5_norm1) + 108,
-        P(P_features_denseblock3_denselayer5_norm1_weight), n, 108, 49, RT_ADD);
+        P(P_features_denseblock3_denselayer5_norm1_weight), n,
+        &g_features_denseblock3_denselayer5_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 5292, 6468);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 5292, 6468);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1),
-        A(D_features_denseblock3_denselayer4_concat1), n, 108, 0, 96, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2),
-        A(D_features_denseblock3_denselayer4_concat1), n, 108, 96, 12, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2),
+        A(TB_features_denseblock3_denselayer4_conv2),
+        A(D_features_denseblock3_denselayer6_concat1) + 4704,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
         &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer4.norm2 + features.denseblock3.denselayer4.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -3059,9 +3009,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock3_denselayer4_relu2), A(X_features_denseblock3_denselayer4_relu2),
         A(X_features_denseblock3_denselayer4_conv1), S(S_features_denseblock3_denselayer4_norm2),
         S(S_features_denseblock3_denselayer4_norm2) + 48,
-        P(P_features_denseblock3_denselayer4_norm2_weight), n, 48, 49, RT_SET);
+        P(P_features_denseblock3_denselayer4_norm2_weight), n,
+        &g_features_denseblock3_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu1),
@@ -3070,37 +3021,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu1), n, 4704, 4704);
     /* features.denseblock3.denselayer4.norm1 + features.denseblock3.denselayer4.relu1: batchnorm +
        relu, [96,7,7] -> [96,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer3_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer4_norm1_weight),
         G(P_features_denseblock3_denselayer4_norm1_bias),
         A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1),
-        A(X_features_denseblock3_denselayer3_concat1), S(S_features_denseblock3_denselayer4_norm1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer4_norm1),
         S(S_features_denseblock3_denselayer4_norm1) + 96,
-        P(P_features_denseblock3_denselayer4_norm1_weight), n, 96, 49, RT_ADD);
+        P(P_features_denseblock3_denselayer4_norm1_weight), n,
+        &g_features_denseblock3_denselayer4_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 4704, 6468);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 4704, 6468);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1),
-        A(D_features_denseblock3_denselayer3_concat1), n, 96, 0, 84, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2),
-        A(D_features_denseblock3_denselayer3_concat1), n, 96, 84, 12, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2),
+        A(TB_features_denseblock3_denselayer3_conv2),
+        A(D_features_denseblock3_denselayer6_concat1) + 4116,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
         &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer3.norm2 + features.denseblock3.denselayer3.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -3110,9 +3060,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock3_denselayer3_relu2), A(X_features_denseblock3_denselayer3_relu2),
         A(X_features_denseblock3_denselayer3_conv1), S(S_features_denseblock3_denselayer3_norm2),
         S(S_features_denseblock3_denselayer3_norm2) + 48,
-        P(P_features_denseblock3_denselayer3_norm2_weight), n, 48, 49, RT_SET);
+        P(P_features_denseblock3_denselayer3_norm2_weight), n,
+        &g_features_denseblock3_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu1),
@@ -3121,37 +3072,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu1), n, 4116, 4116);
     /* features.denseblock3.denselayer3.norm1 + features.denseblock3.denselayer3.relu1: batchnorm +
        relu, [84,7,7] -> [84,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer2_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer3_norm1_weight),
         G(P_features_denseblock3_denselayer3_norm1_bias),
         A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1),
-        A(X_features_denseblock3_denselayer2_concat1), S(S_features_denseblock3_denselayer3_norm1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer3_norm1),
         S(S_features_denseblock3_denselayer3_norm1) + 84,
-        P(P_features_denseblock3_denselayer3_norm1_weight), n, 84, 49, RT_ADD);
+        P(P_features_denseblock3_denselayer3_norm1_weight), n,
+        &g_features_denseblock3_denselayer3_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 4116, 6468);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 4116, 6468);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1),
-        A(D_features_denseblock3_denselayer2_concat1), n, 84, 0, 72, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2),
-        A(D_features_denseblock3_denselayer2_concat1), n, 84, 72, 12, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2),
+        A(TB_features_denseblock3_denselayer2_conv2),
+        A(D_features_denseblock3_denselayer6_concat1) + 3528,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
         &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer2.norm2 + features.denseblock3.denselayer2.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -3161,9 +3111,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock3_denselayer2_relu2), A(X_features_denseblock3_denselayer2_relu2),
         A(X_features_denseblock3_denselayer2_conv1), S(S_features_denseblock3_denselayer2_norm2),
         S(S_features_denseblock3_denselayer2_norm2) + 48,
-        P(P_features_denseblock3_denselayer2_norm2_weight), n, 48, 49, RT_SET);
+        P(P_features_denseblock3_denselayer2_norm2_weight), n,
+        &g_features_denseblock3_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu1),
@@ -3172,37 +3123,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu1), n, 3528, 3528);
     /* features.denseblock3.denselayer2.norm1 + features.denseblock3.denselayer2.relu1: batchnorm +
        relu, [72,7,7] -> [72,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
-    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer1_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer2_norm1_weight),
         G(P_features_denseblock3_denselayer2_norm1_bias),
         A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1),
-        A(X_features_denseblock3_denselayer1_concat1), S(S_features_denseblock3_denselayer2_norm1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer2_norm1),
         S(S_features_denseblock3_denselayer2_norm1) + 72,
-        P(P_features_denseblock3_denselayer2_norm1_weight), n, 72, 49, RT_ADD);
+        P(P_features_denseblock3_denselayer2_norm1_weight), n,
+        &g_features_denseblock3_denselayer2_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_norm1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 3528, 6468);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 3528, 6468);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_transition2_pool),
-        A(D_features_denseblock3_denselayer1_concat1), n, 72, 0, 60, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2),
-        A(D_features_denseblock3_denselayer1_concat1), n, 72, 60, 12, 49, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,7,7] ->
        [12,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2),
+        A(TB_features_denseblock3_denselayer1_conv2),
+        A(D_features_denseblock3_denselayer6_concat1) + 2940,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
         &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer1.norm2 + features.denseblock3.denselayer1.relu2: batchnorm +
        relu, [48,7,7] -> [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
@@ -3212,9 +3162,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock3_denselayer1_relu2), A(X_features_denseblock3_denselayer1_relu2),
         A(X_features_denseblock3_denselayer1_conv1), S(S_features_denseblock3_denselayer1_norm2),
         S(S_features_denseblock3_denselayer1_norm2) + 48,
-        P(P_features_denseblock3_denselayer1_norm2_weight), n, 48, 49, RT_SET);
+        P(P_features_denseblock3_denselayer1_norm2_weight), n,
+        &g_features_denseblock3_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_conv1), n, 2352, 2352);
     /* features.denseblock3.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,7,7] ->
        [48,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu1),
@@ -3223,58 +3174,57 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu1), n, 2940, 2940);
     /* features.denseblock3.denselayer1.norm1 + features.denseblock3.denselayer1.relu1: batchnorm +
        relu, [60,7,7] -> [60,7,7]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133)
        */
-    rt_batchnorm_relu_backward(A(D_features_transition2_pool),
+    rt_batchnorm_relu_backward(A(D_features_denseblock3_denselayer6_concat1),
         G(P_features_denseblock3_denselayer1_norm1_weight),
         G(P_features_denseblock3_denselayer1_norm1_bias),
         A(D_features_denseblock3_denselayer1_relu1), A(X_features_denseblock3_denselayer1_relu1),
-        A(X_features_transition2_pool), S(S_features_denseblock3_denselayer1_norm1),
+        A(X_features_denseblock3_denselayer6_concat1), S(S_features_denseblock3_denselayer1_norm1),
         S(S_features_denseblock3_denselayer1_norm1) + 60,
-        P(P_features_denseblock3_denselayer1_norm1_weight), n, 60, 49, RT_ADD);
+        P(P_features_denseblock3_denselayer1_norm1_weight), n,
+        &g_features_denseblock3_denselayer1_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_norm1] =
-        rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 2940, 6468);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
-        rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_concat1), n, 2940, 6468);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
-        &g_features_transition2_pool, RT_SET);
+    rt_avgpool_backward(A(D_features_transition2_conv),
+        A(D_features_denseblock3_denselayer6_concat1), n, &g_features_transition2_pool, RT_SET);
     /* features.transition2.conv: conv2d 1x1 stride 1 pad 0 no bias, [120,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition2_relu), G(P_features_transition2_conv_weight), NULL,
         NULL, A(D_features_transition2_conv), A(X_features_transition2_relu),
         P(P_features_transition2_conv_weight), n, &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
-        rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
+        rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.norm + features.transition2.relu: batchnorm + relu, [120,14,14] ->
        [120,14,14]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_transition2_norm_weight), G(P_features_transition2_norm_bias),
         A(D_features_transition2_relu), A(X_features_transition2_relu),
         A(X_features_denseblock2_denselayer6_concat1), S(S_features_transition2_norm),
-        S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight), n, 120, 196,
-        RT_SET);
+        S(S_features_transition2_norm) + 120, P(P_features_transition2_norm_weight), n,
+        &g_features_transition2_norm, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_norm] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_concat1), (size_t)n * 23520);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 23520, 23520);
     /* features.denseblock2.denselayer6.concat1: concat, [108,14,14] ... -> [120,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1),
-        A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2),
-        A(D_features_denseblock2_denselayer6_concat1), n, 120, 108, 12, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2),
+        A(TB_features_denseblock2_denselayer6_conv2),
+        A(D_features_denseblock2_denselayer6_concat1) + 21168,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
         &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer6.norm2 + features.denseblock2.denselayer6.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3284,9 +3234,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock2_denselayer6_relu2), A(X_features_denseblock2_denselayer6_relu2),
         A(X_features_denseblock2_denselayer6_conv1), S(S_features_denseblock2_denselayer6_norm2),
         S(S_features_denseblock2_denselayer6_norm2) + 48,
-        P(P_features_denseblock2_denselayer6_norm2_weight), n, 48, 196, RT_SET);
+        P(P_features_denseblock2_denselayer6_norm2_weight), n,
+        &g_features_denseblock2_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_conv1), n, 9408, 9408);
     /* features.denseblock2.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [108,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu1),
@@ -3295,37 +3246,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu1), n, 21168, 21168);
     /* features.denseblock2.denselayer6.norm1 + features.denseblock2.denselayer6.relu1: batchnorm +
        relu, [108,14,14] -> [108,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer5_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer6_norm1_weight),
         G(P_features_denseblock2_denselayer6_norm1_bias),
         A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1),
-        A(X_features_denseblock2_denselayer5_concat1), S(S_features_denseblock2_denselayer6_norm1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer6_norm1),
         S(S_features_denseblock2_denselayer6_norm1) + 108,
-        P(P_features_denseblock2_denselayer6_norm1_weight), n, 108, 196, RT_ADD);
+        P(P_features_denseblock2_denselayer6_norm1_weight), n,
+        &g_features_denseblock2_denselayer6_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 21168, 23520);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 21168, 23520);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1),
-        A(D_features_denseblock2_denselayer5_concat1), n, 108, 0, 96, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2),
-        A(D_features_denseblock2_denselayer5_concat1), n, 108, 96, 12, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2),
+        A(TB_features_denseblock2_denselayer5_conv2),
+        A(D_features_denseblock2_denselayer6_concat1) + 18816,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
         &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer5.norm2 + features.denseblock2.denselayer5.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3335,9 +3285,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock2_denselayer5_relu2), A(X_features_denseblock2_denselayer5_relu2),
         A(X_features_denseblock2_denselayer5_conv1), S(S_features_denseblock2_denselayer5_norm2),
         S(S_features_denseblock2_denselayer5_norm2) + 48,
-        P(P_features_denseblock2_denselayer5_norm2_weight), n, 48, 196, RT_SET);
+        P(P_features_denseblock2_denselayer5_norm2_weight), n,
+        &g_features_denseblock2_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_conv1), n, 9408, 9408);
     /* features.denseblock2.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [96,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu1),
@@ -3346,37 +3297,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu1), n, 18816, 18816);
     /* features.denseblock2.denselayer5.norm1 + features.denseblock2.denselayer5.relu1: batchnorm +
        relu, [96,14,14] -> [96,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer4_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer5_norm1_weight),
         G(P_features_denseblock2_denselayer5_norm1_bias),
         A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1),
-        A(X_features_denseblock2_denselayer4_concat1), S(S_features_denseblock2_denselayer5_norm1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer5_norm1),
         S(S_features_denseblock2_denselayer5_norm1) + 96,
-        P(P_features_denseblock2_denselayer5_norm1_weight), n, 96, 196, RT_ADD);
+        P(P_features_denseblock2_denselayer5_norm1_weight), n,
+        &g_features_denseblock2_denselayer5_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 18816, 23520);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 18816, 23520);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1),
-        A(D_features_denseblock2_denselayer4_concat1), n, 96, 0, 84, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2),
-        A(D_features_denseblock2_denselayer4_concat1), n, 96, 84, 12, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2),
+        A(TB_features_denseblock2_denselayer4_conv2),
+        A(D_features_denseblock2_denselayer6_concat1) + 16464,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
         &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer4.norm2 + features.denseblock2.denselayer4.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3386,9 +3336,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock2_denselayer4_relu2), A(X_features_denseblock2_denselayer4_relu2),
         A(X_features_denseblock2_denselayer4_conv1), S(S_features_denseblock2_denselayer4_norm2),
         S(S_features_denseblock2_denselayer4_norm2) + 48,
-        P(P_features_denseblock2_denselayer4_norm2_weight), n, 48, 196, RT_SET);
+        P(P_features_denseblock2_denselayer4_norm2_weight), n,
+        &g_features_denseblock2_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_conv1), n, 9408, 9408);
     /* features.denseblock2.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu1),
@@ -3397,37 +3348,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu1), n, 16464, 16464);
     /* features.denseblock2.denselayer4.norm1 + features.denseblock2.denselayer4.relu1: batchnorm +
        relu, [84,14,14] -> [84,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer3_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer4_norm1_weight),
         G(P_features_denseblock2_denselayer4_norm1_bias),
         A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1),
-        A(X_features_denseblock2_denselayer3_concat1), S(S_features_denseblock2_denselayer4_norm1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer4_norm1),
         S(S_features_denseblock2_denselayer4_norm1) + 84,
-        P(P_features_denseblock2_denselayer4_norm1_weight), n, 84, 196, RT_ADD);
+        P(P_features_denseblock2_denselayer4_norm1_weight), n,
+        &g_features_denseblock2_denselayer4_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 16464, 23520);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 16464, 23520);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1),
-        A(D_features_denseblock2_denselayer3_concat1), n, 84, 0, 72, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2),
-        A(D_features_denseblock2_denselayer3_concat1), n, 84, 72, 12, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2),
+        A(TB_features_denseblock2_denselayer3_conv2),
+        A(D_features_denseblock2_denselayer6_concat1) + 14112,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
         &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer3.norm2 + features.denseblock2.denselayer3.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3437,9 +3387,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock2_denselayer3_relu2), A(X_features_denseblock2_denselayer3_relu2),
         A(X_features_denseblock2_denselayer3_conv1), S(S_features_denseblock2_denselayer3_norm2),
         S(S_features_denseblock2_denselayer3_norm2) + 48,
-        P(P_features_denseblock2_denselayer3_norm2_weight), n, 48, 196, RT_SET);
+        P(P_features_denseblock2_denselayer3_norm2_weight), n,
+        &g_features_denseblock2_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_conv1), n, 9408, 9408);
     /* features.denseblock2.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu1),
@@ -3448,37 +3399,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu1), n, 14112, 14112);
     /* features.denseblock2.denselayer3.norm1 + features.denseblock2.denselayer3.relu1: batchnorm +
        relu, [72,14,14] -> [72,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer2_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer3_norm1_weight),
         G(P_features_denseblock2_denselayer3_norm1_bias),
         A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1),
-        A(X_features_denseblock2_denselayer2_concat1), S(S_features_denseblock2_denselayer3_norm1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer3_norm1),
         S(S_features_denseblock2_denselayer3_norm1) + 72,
-        P(P_features_denseblock2_denselayer3_norm1_weight), n, 72, 196, RT_ADD);
+        P(P_features_denseblock2_denselayer3_norm1_weight), n,
+        &g_features_denseblock2_denselayer3_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 14112, 23520);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 14112, 23520);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1),
-        A(D_features_denseblock2_denselayer2_concat1), n, 72, 0, 60, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2),
-        A(D_features_denseblock2_denselayer2_concat1), n, 72, 60, 12, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2),
+        A(TB_features_denseblock2_denselayer2_conv2),
+        A(D_features_denseblock2_denselayer6_concat1) + 11760,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
         &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer2.norm2 + features.denseblock2.denselayer2.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3488,9 +3438,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock2_denselayer2_relu2), A(X_features_denseblock2_denselayer2_relu2),
         A(X_features_denseblock2_denselayer2_conv1), S(S_features_denseblock2_denselayer2_norm2),
         S(S_features_denseblock2_denselayer2_norm2) + 48,
-        P(P_features_denseblock2_denselayer2_norm2_weight), n, 48, 196, RT_SET);
+        P(P_features_denseblock2_denselayer2_norm2_weight), n,
+        &g_features_denseblock2_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_conv1), n, 9408, 9408);
     /* features.denseblock2.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu1),
@@ -3499,37 +3450,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu1), n, 11760, 11760);
     /* features.denseblock2.denselayer2.norm1 + features.denseblock2.denselayer2.relu1: batchnorm +
        relu, [60,14,14] -> [60,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer1_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer2_norm1_weight),
         G(P_features_denseblock2_denselayer2_norm1_bias),
         A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1),
-        A(X_features_denseblock2_denselayer1_concat1), S(S_features_denseblock2_denselayer2_norm1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer2_norm1),
         S(S_features_denseblock2_denselayer2_norm1) + 60,
-        P(P_features_denseblock2_denselayer2_norm1_weight), n, 60, 196, RT_ADD);
+        P(P_features_denseblock2_denselayer2_norm1_weight), n,
+        &g_features_denseblock2_denselayer2_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_norm1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 11760, 23520);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 11760, 23520);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_transition1_pool),
-        A(D_features_denseblock2_denselayer1_concat1), n, 60, 0, 48, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2),
-        A(D_features_denseblock2_denselayer1_concat1), n, 60, 48, 12, 196, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,14,14] ->
        [12,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2),
+        A(TB_features_denseblock2_denselayer1_conv2),
+        A(D_features_denseblock2_denselayer6_concat1) + 9408,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
         &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer1.norm2 + features.denseblock2.denselayer1.relu2: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3539,9 +3489,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock2_denselayer1_relu2), A(X_features_denseblock2_denselayer1_relu2),
         A(X_features_denseblock2_denselayer1_conv1), S(S_features_denseblock2_denselayer1_norm2),
         S(S_features_denseblock2_denselayer1_norm2) + 48,
-        P(P_features_denseblock2_denselayer1_norm2_weight), n, 48, 196, RT_SET);
+        P(P_features_denseblock2_denselayer1_norm2_weight), n,
+        &g_features_denseblock2_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_conv1), n, 9408, 9408);
     /* features.denseblock2.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,14,14] ->
        [48,14,14]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu1),
@@ -3550,58 +3501,57 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu1), n, 9408, 9408);
     /* features.denseblock2.denselayer1.norm1 + features.denseblock2.denselayer1.relu1: batchnorm +
        relu, [48,14,14] -> [48,14,14]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_transition1_pool),
+    rt_batchnorm_relu_backward(A(D_features_denseblock2_denselayer6_concat1),
         G(P_features_denseblock2_denselayer1_norm1_weight),
         G(P_features_denseblock2_denselayer1_norm1_bias),
         A(D_features_denseblock2_denselayer1_relu1), A(X_features_denseblock2_denselayer1_relu1),
-        A(X_features_transition1_pool), S(S_features_denseblock2_denselayer1_norm1),
+        A(X_features_denseblock2_denselayer6_concat1), S(S_features_denseblock2_denselayer1_norm1),
         S(S_features_denseblock2_denselayer1_norm1) + 48,
-        P(P_features_denseblock2_denselayer1_norm1_weight), n, 48, 196, RT_ADD);
+        P(P_features_denseblock2_denselayer1_norm1_weight), n,
+        &g_features_denseblock2_denselayer1_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_norm1] =
-        rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 9408, 23520);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
-        rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_concat1), n, 9408, 23520);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
-    rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
-        &g_features_transition1_pool, RT_SET);
+    rt_avgpool_backward(A(D_features_transition1_conv),
+        A(D_features_denseblock2_denselayer6_concat1), n, &g_features_transition1_pool, RT_SET);
     /* features.transition1.conv: conv2d 1x1 stride 1 pad 0 no bias, [96,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:157) */
     rt_conv2d_backward(A(D_features_transition1_relu), G(P_features_transition1_conv_weight), NULL,
         NULL, A(D_features_transition1_conv), A(X_features_transition1_relu),
         P(P_features_transition1_conv_weight), n, &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
-        rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
+        rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.norm + features.transition1.relu: batchnorm + relu, [96,28,28] ->
        [96,28,28]  (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:156) */
     rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_transition1_norm_weight), G(P_features_transition1_norm_bias),
         A(D_features_transition1_relu), A(X_features_transition1_relu),
         A(X_features_denseblock1_denselayer6_concat1), S(S_features_transition1_norm),
-        S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight), n, 96, 784,
-        RT_SET);
+        S(S_features_transition1_norm) + 96, P(P_features_transition1_norm_weight), n,
+        &g_features_transition1_norm, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_norm] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_concat1), (size_t)n * 75264);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 75264, 75264);
     /* features.denseblock1.denselayer6.concat1: concat, [84,28,28] ... -> [96,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1),
-        A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2),
-        A(D_features_denseblock1_denselayer6_concat1), n, 96, 84, 12, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2),
+        A(TB_features_denseblock1_denselayer6_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 65856,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
         &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer6.norm2 + features.denseblock1.denselayer6.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3611,9 +3561,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock1_denselayer6_relu2), A(X_features_denseblock1_denselayer6_relu2),
         A(X_features_denseblock1_denselayer6_conv1), S(S_features_denseblock1_denselayer6_norm2),
         S(S_features_denseblock1_denselayer6_norm2) + 48,
-        P(P_features_denseblock1_denselayer6_norm2_weight), n, 48, 784, RT_SET);
+        P(P_features_denseblock1_denselayer6_norm2_weight), n,
+        &g_features_denseblock1_denselayer6_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_conv1), n, 37632, 37632);
     /* features.denseblock1.denselayer6.conv1: conv2d 1x1 stride 1 pad 0 no bias, [84,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu1),
@@ -3622,37 +3573,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu1), n, 65856, 65856);
     /* features.denseblock1.denselayer6.norm1 + features.denseblock1.denselayer6.relu1: batchnorm +
        relu, [84,28,28] -> [84,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer5_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer6_norm1_weight),
         G(P_features_denseblock1_denselayer6_norm1_bias),
         A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1),
-        A(X_features_denseblock1_denselayer5_concat1), S(S_features_denseblock1_denselayer6_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer6_norm1),
         S(S_features_denseblock1_denselayer6_norm1) + 84,
-        P(P_features_denseblock1_denselayer6_norm1_weight), n, 84, 784, RT_ADD);
+        P(P_features_denseblock1_denselayer6_norm1_weight), n,
+        &g_features_denseblock1_denselayer6_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 65856, 75264);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 65856, 75264);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1),
-        A(D_features_denseblock1_denselayer5_concat1), n, 84, 0, 72, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2),
-        A(D_features_denseblock1_denselayer5_concat1), n, 84, 72, 12, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2),
+        A(TB_features_denseblock1_denselayer5_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 56448,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
         &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer5.norm2 + features.denseblock1.denselayer5.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3662,9 +3612,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock1_denselayer5_relu2), A(X_features_denseblock1_denselayer5_relu2),
         A(X_features_denseblock1_denselayer5_conv1), S(S_features_denseblock1_denselayer5_norm2),
         S(S_features_denseblock1_denselayer5_norm2) + 48,
-        P(P_features_denseblock1_denselayer5_norm2_weight), n, 48, 784, RT_SET);
+        P(P_features_denseblock1_denselayer5_norm2_weight), n,
+        &g_features_denseblock1_denselayer5_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_conv1), n, 37632, 37632);
     /* features.denseblock1.denselayer5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [72,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu1),
@@ -3673,37 +3624,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu1), n, 56448, 56448);
     /* features.denseblock1.denselayer5.norm1 + features.denseblock1.denselayer5.relu1: batchnorm +
        relu, [72,28,28] -> [72,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer4_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer5_norm1_weight),
         G(P_features_denseblock1_denselayer5_norm1_bias),
         A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1),
-        A(X_features_denseblock1_denselayer4_concat1), S(S_features_denseblock1_denselayer5_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer5_norm1),
         S(S_features_denseblock1_denselayer5_norm1) + 72,
-        P(P_features_denseblock1_denselayer5_norm1_weight), n, 72, 784, RT_ADD);
+        P(P_features_denseblock1_denselayer5_norm1_weight), n,
+        &g_features_denseblock1_denselayer5_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 56448, 75264);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 56448, 75264);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1),
-        A(D_features_denseblock1_denselayer4_concat1), n, 72, 0, 60, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2),
-        A(D_features_denseblock1_denselayer4_concat1), n, 72, 60, 12, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2),
+        A(TB_features_denseblock1_denselayer4_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 47040,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
         &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer4.norm2 + features.denseblock1.denselayer4.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3713,9 +3663,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock1_denselayer4_relu2), A(X_features_denseblock1_denselayer4_relu2),
         A(X_features_denseblock1_denselayer4_conv1), S(S_features_denseblock1_denselayer4_norm2),
         S(S_features_denseblock1_denselayer4_norm2) + 48,
-        P(P_features_denseblock1_denselayer4_norm2_weight), n, 48, 784, RT_SET);
+        P(P_features_denseblock1_denselayer4_norm2_weight), n,
+        &g_features_denseblock1_denselayer4_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_conv1), n, 37632, 37632);
     /* features.denseblock1.denselayer4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [60,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu1),
@@ -3724,37 +3675,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu1), n, 47040, 47040);
     /* features.denseblock1.denselayer4.norm1 + features.denseblock1.denselayer4.relu1: batchnorm +
        relu, [60,28,28] -> [60,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer3_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer4_norm1_weight),
         G(P_features_denseblock1_denselayer4_norm1_bias),
         A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1),
-        A(X_features_denseblock1_denselayer3_concat1), S(S_features_denseblock1_denselayer4_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer4_norm1),
         S(S_features_denseblock1_denselayer4_norm1) + 60,
-        P(P_features_denseblock1_denselayer4_norm1_weight), n, 60, 784, RT_ADD);
+        P(P_features_denseblock1_denselayer4_norm1_weight), n,
+        &g_features_denseblock1_denselayer4_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 47040, 75264);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 47040, 75264);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1),
-        A(D_features_denseblock1_denselayer3_concat1), n, 60, 0, 48, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2),
-        A(D_features_denseblock1_denselayer3_concat1), n, 60, 48, 12, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2),
+        A(TB_features_denseblock1_denselayer3_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 37632,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
         &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer3.norm2 + features.denseblock1.denselayer3.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3764,9 +3714,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock1_denselayer3_relu2), A(X_features_denseblock1_denselayer3_relu2),
         A(X_features_denseblock1_denselayer3_conv1), S(S_features_denseblock1_denselayer3_norm2),
         S(S_features_denseblock1_denselayer3_norm2) + 48,
-        P(P_features_denseblock1_denselayer3_norm2_weight), n, 48, 784, RT_SET);
+        P(P_features_denseblock1_denselayer3_norm2_weight), n,
+        &g_features_denseblock1_denselayer3_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_conv1), n, 37632, 37632);
     /* features.denseblock1.denselayer3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [48,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu1),
@@ -3775,37 +3726,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu1), n, 37632, 37632);
     /* features.denseblock1.denselayer3.norm1 + features.denseblock1.denselayer3.relu1: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer2_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer3_norm1_weight),
         G(P_features_denseblock1_denselayer3_norm1_bias),
         A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1),
-        A(X_features_denseblock1_denselayer2_concat1), S(S_features_denseblock1_denselayer3_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer3_norm1),
         S(S_features_denseblock1_denselayer3_norm1) + 48,
-        P(P_features_denseblock1_denselayer3_norm1_weight), n, 48, 784, RT_ADD);
+        P(P_features_denseblock1_denselayer3_norm1_weight), n,
+        &g_features_denseblock1_denselayer3_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 37632, 75264);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 37632, 75264);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1),
-        A(D_features_denseblock1_denselayer2_concat1), n, 48, 0, 36, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2),
-        A(D_features_denseblock1_denselayer2_concat1), n, 48, 36, 12, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2),
+        A(TB_features_denseblock1_denselayer2_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 28224,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
         &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer2.norm2 + features.denseblock1.denselayer2.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3815,9 +3765,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock1_denselayer2_relu2), A(X_features_denseblock1_denselayer2_relu2),
         A(X_features_denseblock1_denselayer2_conv1), S(S_features_denseblock1_denselayer2_norm2),
         S(S_features_denseblock1_denselayer2_norm2) + 48,
-        P(P_features_denseblock1_denselayer2_norm2_weight), n, 48, 784, RT_SET);
+        P(P_features_denseblock1_denselayer2_norm2_weight), n,
+        &g_features_denseblock1_denselayer2_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_conv1), n, 37632, 37632);
     /* features.denseblock1.denselayer2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [36,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu1),
@@ -3826,37 +3777,36 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu1), n, 28224, 28224);
     /* features.denseblock1.denselayer2.norm1 + features.denseblock1.denselayer2.relu1: batchnorm +
        relu, [36,28,28] -> [36,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer1_concat1),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer2_norm1_weight),
         G(P_features_denseblock1_denselayer2_norm1_bias),
         A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1),
-        A(X_features_denseblock1_denselayer1_concat1), S(S_features_denseblock1_denselayer2_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer2_norm1),
         S(S_features_denseblock1_denselayer2_norm1) + 36,
-        P(P_features_denseblock1_denselayer2_norm1_weight), n, 36, 784, RT_ADD);
+        P(P_features_denseblock1_denselayer2_norm1_weight), n,
+        &g_features_denseblock1_denselayer2_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_norm1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 28224, 75264);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 28224, 75264);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_concat_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_concat1), n, 36,
-        0, 24, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2),
-        A(D_features_denseblock1_denselayer1_concat1), n, 36, 24, 12, 784, RT_SET);
+    /* in place: its inputs are slices of its channels, nothing to copy */
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] ->
        [12,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight), NULL,
-        A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2),
+        A(TB_features_denseblock1_denselayer1_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 18816,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
         &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer1.norm2 + features.denseblock1.denselayer1.relu2: batchnorm +
        relu, [48,28,28] -> [48,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
@@ -3866,9 +3816,10 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         A(D_features_denseblock1_denselayer1_relu2), A(X_features_denseblock1_denselayer1_relu2),
         A(X_features_denseblock1_denselayer1_conv1), S(S_features_denseblock1_denselayer1_norm2),
         S(S_features_denseblock1_denselayer1_norm2) + 48,
-        P(P_features_denseblock1_denselayer1_norm2_weight), n, 48, 784, RT_SET);
+        P(P_features_denseblock1_denselayer1_norm2_weight), n,
+        &g_features_denseblock1_denselayer1_norm2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_conv1), n, 37632, 37632);
     /* features.denseblock1.denselayer1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [24,28,28] ->
        [48,28,28]  (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu1),
@@ -3877,26 +3828,28 @@ void densenet40_backward(const float *params, float *grads, float *arena, const 
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu1), n, 18816, 18816);
     /* features.denseblock1.denselayer1.norm1 + features.denseblock1.denselayer1.relu1: batchnorm +
        relu, [24,28,28] -> [24,28,28]  (specs/densenet_bc.lua:31,
        generator/lib/skipc/blocks.lua:133) */
-    rt_batchnorm_relu_backward(A(D_features_conv0),
+    rt_batchnorm_relu_backward(A(D_features_denseblock1_denselayer6_concat1),
         G(P_features_denseblock1_denselayer1_norm1_weight),
         G(P_features_denseblock1_denselayer1_norm1_bias),
         A(D_features_denseblock1_denselayer1_relu1), A(X_features_denseblock1_denselayer1_relu1),
-        A(X_features_conv0), S(S_features_denseblock1_denselayer1_norm1),
+        A(X_features_denseblock1_denselayer6_concat1), S(S_features_denseblock1_denselayer1_norm1),
         S(S_features_denseblock1_denselayer1_norm1) + 24,
-        P(P_features_denseblock1_denselayer1_norm1_weight), n, 24, 784, RT_ADD);
+        P(P_features_denseblock1_denselayer1_norm1_weight), n,
+        &g_features_denseblock1_denselayer1_norm1, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_norm1] =
-        rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 18816, 75264);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] =
-        rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_concat1), n, 18816, 75264);
     /* features.conv0: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     rt_conv2d_backward(dx, G(P_features_conv0_weight), NULL, A(TB_features_conv0),
-        A(D_features_conv0), x, P(P_features_conv0_weight), n, &g_features_conv0, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq(dx, (size_t)n * 784);
+        A(D_features_denseblock1_denselayer6_concat1), x, P(P_features_conv0_weight), n,
+        &g_features_conv0, RT_ADD);
+    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void densenet40_zero_grad(float *grads) {

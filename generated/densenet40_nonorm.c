@@ -178,22 +178,18 @@ enum {
     D_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
     X_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
     D_features_denseblock1_denselayer1_relu2 = 112896,  /* [48,28,28] */
-    X_features_denseblock1_denselayer1_conv2 = 37632,  /* [12,28,28] */
-    D_features_denseblock1_denselayer1_conv2 = 65856,  /* [12,28,28] */
     T_features_denseblock1_denselayer1_conv2 = 112896,  /* 338688 floats */
     TB_features_denseblock1_denselayer1_conv2 = 150528,  /* 338688 floats */
-    X_features_denseblock1_denselayer1_concat1 = 47040,  /* [36,28,28] */
+    X_features_denseblock1_denselayer1_concat1 = 37632,  /* [36,28,28] */
     D_features_denseblock1_denselayer1_concat1 = 37632,  /* [36,28,28] */
     X_features_denseblock1_denselayer2_relu1 = 112896,  /* [36,28,28] */
-    D_features_denseblock1_denselayer2_relu1 = 141120,  /* [36,28,28] */
+    D_features_denseblock1_denselayer2_relu1 = 178752,  /* [36,28,28] */
     X_features_denseblock1_denselayer2_conv1 = 141120,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_conv1 = 216384,  /* [48,28,28] */
+    D_features_denseblock1_denselayer2_conv1 = 141120,  /* [48,28,28] */
     X_features_denseblock1_denselayer2_relu2 = 178752,  /* [48,28,28] */
-    D_features_denseblock1_denselayer2_relu2 = 141120,  /* [48,28,28] */
-    X_features_denseblock1_denselayer2_conv2 = 0,  /* [12,28,28] */
-    D_features_denseblock1_denselayer2_conv2 = 0,  /* [12,28,28] */
+    D_features_denseblock1_denselayer2_relu2 = 216384,  /* [48,28,28] */
     T_features_denseblock1_denselayer2_conv2 = 216384,  /* 338688 floats */
-    TB_features_denseblock1_denselayer2_conv2 = 216384,  /* 338688 floats */
+    TB_features_denseblock1_denselayer2_conv2 = 254016,  /* 338688 floats */
     X_features_denseblock1_denselayer2_concat1 = 141120,  /* [48,28,28] */
     D_features_denseblock1_denselayer2_concat1 = 141120,  /* [48,28,28] */
     X_features_denseblock1_denselayer3_relu1 = 37632,  /* [48,28,28] */
@@ -202,206 +198,174 @@ enum {
     D_features_denseblock1_denselayer3_conv1 = 291648,  /* [48,28,28] */
     X_features_denseblock1_denselayer3_relu2 = 254016,  /* [48,28,28] */
     D_features_denseblock1_denselayer3_relu2 = 216384,  /* [48,28,28] */
-    X_features_denseblock1_denselayer3_conv2 = 0,  /* [12,28,28] */
-    D_features_denseblock1_denselayer3_conv2 = 0,  /* [12,28,28] */
     T_features_denseblock1_denselayer3_conv2 = 291648,  /* 338688 floats */
-    TB_features_denseblock1_denselayer3_conv2 = 291648,  /* 338688 floats */
-    X_features_denseblock1_denselayer3_concat1 = 291648,  /* [60,28,28] */
-    D_features_denseblock1_denselayer3_concat1 = 291648,  /* [60,28,28] */
-    X_features_denseblock1_denselayer4_relu1 = 338688,  /* [60,28,28] */
-    D_features_denseblock1_denselayer4_relu1 = 423360,  /* [60,28,28] */
+    TB_features_denseblock1_denselayer3_conv2 = 442176,  /* 338688 floats */
+    X_features_denseblock1_denselayer3_concat1 = 630336,  /* [60,28,28] */
+    D_features_denseblock1_denselayer3_concat1 = 395136,  /* [60,28,28] */
+    X_features_denseblock1_denselayer4_relu1 = 291648,  /* [60,28,28] */
+    D_features_denseblock1_denselayer4_relu1 = 442176,  /* [60,28,28] */
     X_features_denseblock1_denselayer4_conv1 = 141120,  /* [48,28,28] */
-    D_features_denseblock1_denselayer4_conv1 = 385728,  /* [48,28,28] */
+    D_features_denseblock1_denselayer4_conv1 = 338688,  /* [48,28,28] */
     X_features_denseblock1_denselayer4_relu2 = 216384,  /* [48,28,28] */
     D_features_denseblock1_denselayer4_relu2 = 141120,  /* [48,28,28] */
-    X_features_denseblock1_denselayer4_conv2 = 0,  /* [12,28,28] */
-    D_features_denseblock1_denselayer4_conv2 = 0,  /* [12,28,28] */
-    T_features_denseblock1_denselayer4_conv2 = 385728,  /* 338688 floats */
-    TB_features_denseblock1_denselayer4_conv2 = 385728,  /* 338688 floats */
-    X_features_denseblock1_denselayer4_concat1 = 385728,  /* [72,28,28] */
-    D_features_denseblock1_denselayer4_concat1 = 385728,  /* [72,28,28] */
-    X_features_denseblock1_denselayer5_relu1 = 442176,  /* [72,28,28] */
-    D_features_denseblock1_denselayer5_relu1 = 536256,  /* [72,28,28] */
+    T_features_denseblock1_denselayer4_conv2 = 677376,  /* 338688 floats */
+    TB_features_denseblock1_denselayer4_conv2 = 442176,  /* 338688 floats */
+    X_features_denseblock1_denselayer4_concat1 = 338688,  /* [72,28,28] */
+    D_features_denseblock1_denselayer4_concat1 = 338688,  /* [72,28,28] */
+    X_features_denseblock1_denselayer5_relu1 = 395136,  /* [72,28,28] */
+    D_features_denseblock1_denselayer5_relu1 = 526848,  /* [72,28,28] */
     X_features_denseblock1_denselayer5_conv1 = 141120,  /* [48,28,28] */
-    D_features_denseblock1_denselayer5_conv1 = 498624,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_relu2 = 291648,  /* [48,28,28] */
+    D_features_denseblock1_denselayer5_conv1 = 489216,  /* [48,28,28] */
+    X_features_denseblock1_denselayer5_relu2 = 451584,  /* [48,28,28] */
     D_features_denseblock1_denselayer5_relu2 = 141120,  /* [48,28,28] */
-    X_features_denseblock1_denselayer5_conv2 = 0,  /* [12,28,28] */
-    D_features_denseblock1_denselayer5_conv2 = 0,  /* [12,28,28] */
-    T_features_denseblock1_denselayer5_conv2 = 498624,  /* 338688 floats */
-    TB_features_denseblock1_denselayer5_conv2 = 498624,  /* 338688 floats */
-    X_features_denseblock1_denselayer5_concat1 = 498624,  /* [84,28,28] */
-    D_features_denseblock1_denselayer5_concat1 = 498624,  /* [84,28,28] */
-    X_features_denseblock1_denselayer6_relu1 = 564480,  /* [84,28,28] */
-    D_features_denseblock1_denselayer6_relu1 = 667968,  /* [84,28,28] */
+    T_features_denseblock1_denselayer5_conv2 = 489216,  /* 338688 floats */
+    TB_features_denseblock1_denselayer5_conv2 = 620928,  /* 338688 floats */
+    X_features_denseblock1_denselayer5_concat1 = 827904,  /* [84,28,28] */
+    D_features_denseblock1_denselayer5_concat1 = 555072,  /* [84,28,28] */
+    X_features_denseblock1_denselayer6_relu1 = 489216,  /* [84,28,28] */
+    D_features_denseblock1_denselayer6_relu1 = 658560,  /* [84,28,28] */
     X_features_denseblock1_denselayer6_conv1 = 141120,  /* [48,28,28] */
-    D_features_denseblock1_denselayer6_conv1 = 630336,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_relu2 = 385728,  /* [48,28,28] */
+    D_features_denseblock1_denselayer6_conv1 = 620928,  /* [48,28,28] */
+    X_features_denseblock1_denselayer6_relu2 = 338688,  /* [48,28,28] */
     D_features_denseblock1_denselayer6_relu2 = 141120,  /* [48,28,28] */
-    X_features_denseblock1_denselayer6_conv2 = 0,  /* [12,28,28] */
-    D_features_denseblock1_denselayer6_conv2 = 0,  /* [12,28,28] */
-    T_features_denseblock1_denselayer6_conv2 = 630336,  /* 338688 floats */
-    TB_features_denseblock1_denselayer6_conv2 = 630336,  /* 338688 floats */
-    X_features_denseblock1_denselayer6_concat1 = 630336,  /* [96,28,28] */
-    D_features_denseblock1_denselayer6_concat1 = 780864,  /* [96,28,28] */
-    X_features_transition1_relu = 705600,  /* [96,28,28] */
-    D_features_transition1_relu = 630336,  /* [96,28,28] */
+    T_features_denseblock1_denselayer6_conv2 = 893760,  /* 338688 floats */
+    TB_features_denseblock1_denselayer6_conv2 = 780864,  /* 338688 floats */
+    X_features_denseblock1_denselayer6_concat1 = 555072,  /* [96,28,28] */
+    D_features_denseblock1_denselayer6_concat1 = 705600,  /* [96,28,28] */
+    X_features_transition1_relu = 630336,  /* [96,28,28] */
+    D_features_transition1_relu = 555072,  /* [96,28,28] */
     X_features_transition1_conv = 141120,  /* [48,28,28] */
     D_features_transition1_conv = 141120,  /* [48,28,28] */
     X_features_transition1_pool = 0,  /* [48,14,14] */
     D_features_transition1_pool = 0,  /* [48,14,14] */
     X_features_denseblock2_denselayer1_relu1 = 9408,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu1 = 150528,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_relu1 = 141120,  /* [48,14,14] */
     X_features_denseblock2_denselayer1_conv1 = 141120,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_conv1 = 141120,  /* [48,14,14] */
+    D_features_denseblock2_denselayer1_conv1 = 159936,  /* [48,14,14] */
     X_features_denseblock2_denselayer1_relu2 = 150528,  /* [48,14,14] */
-    D_features_denseblock2_denselayer1_relu2 = 159936,  /* [48,14,14] */
-    X_features_denseblock2_denselayer1_conv2 = 141120,  /* [12,14,14] */
-    D_features_denseblock2_denselayer1_conv2 = 141120,  /* [12,14,14] */
-    T_features_denseblock2_denselayer1_conv2 = 780864,  /* 84672 floats */
-    TB_features_denseblock2_denselayer1_conv2 = 780864,  /* 84672 floats */
+    D_features_denseblock2_denselayer1_relu2 = 141120,  /* [48,14,14] */
+    T_features_denseblock2_denselayer1_conv2 = 705600,  /* 84672 floats */
+    TB_features_denseblock2_denselayer1_conv2 = 705600,  /* 84672 floats */
     X_features_denseblock2_denselayer1_concat1 = 159936,  /* [60,14,14] */
     D_features_denseblock2_denselayer1_concat1 = 159936,  /* [60,14,14] */
-    X_features_denseblock2_denselayer2_relu1 = 423360,  /* [60,14,14] */
-    D_features_denseblock2_denselayer2_relu1 = 498624,  /* [60,14,14] */
+    X_features_denseblock2_denselayer2_relu1 = 376320,  /* [60,14,14] */
+    D_features_denseblock2_denselayer2_relu1 = 564480,  /* [60,14,14] */
     X_features_denseblock2_denselayer2_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_conv1 = 0,  /* [48,14,14] */
+    D_features_denseblock2_denselayer2_conv1 = 555072,  /* [48,14,14] */
     X_features_denseblock2_denselayer2_relu2 = 141120,  /* [48,14,14] */
-    D_features_denseblock2_denselayer2_relu2 = 329280,  /* [48,14,14] */
-    X_features_denseblock2_denselayer2_conv2 = 0,  /* [12,14,14] */
-    D_features_denseblock2_denselayer2_conv2 = 0,  /* [12,14,14] */
-    T_features_denseblock2_denselayer2_conv2 = 780864,  /* 84672 floats */
-    TB_features_denseblock2_denselayer2_conv2 = 780864,  /* 84672 floats */
-    X_features_denseblock2_denselayer2_concat1 = 498624,  /* [72,14,14] */
-    D_features_denseblock2_denselayer2_concat1 = 524496,  /* [72,14,14] */
+    D_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
+    T_features_denseblock2_denselayer2_conv2 = 705600,  /* 84672 floats */
+    TB_features_denseblock2_denselayer2_conv2 = 705600,  /* 84672 floats */
+    X_features_denseblock2_denselayer2_concat1 = 555072,  /* [72,14,14] */
+    D_features_denseblock2_denselayer2_concat1 = 555072,  /* [72,14,14] */
     X_features_denseblock2_denselayer3_relu1 = 159936,  /* [72,14,14] */
-    D_features_denseblock2_denselayer3_relu1 = 498624,  /* [72,14,14] */
+    D_features_denseblock2_denselayer3_relu1 = 588000,  /* [72,14,14] */
     X_features_denseblock2_denselayer3_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_conv1 = 0,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_relu2 = 329280,  /* [48,14,14] */
-    D_features_denseblock2_denselayer3_relu2 = 498624,  /* [48,14,14] */
-    X_features_denseblock2_denselayer3_conv2 = 0,  /* [12,14,14] */
-    D_features_denseblock2_denselayer3_conv2 = 0,  /* [12,14,14] */
-    T_features_denseblock2_denselayer3_conv2 = 780864,  /* 84672 floats */
-    TB_features_denseblock2_denselayer3_conv2 = 780864,  /* 84672 floats */
-    X_features_denseblock2_denselayer3_concat1 = 512736,  /* [84,14,14] */
-    D_features_denseblock2_denselayer3_concat1 = 508032,  /* [84,14,14] */
-    X_features_denseblock2_denselayer4_relu1 = 529200,  /* [84,14,14] */
-    D_features_denseblock2_denselayer4_relu1 = 545664,  /* [84,14,14] */
+    D_features_denseblock2_denselayer3_conv1 = 578592,  /* [48,14,14] */
+    X_features_denseblock2_denselayer3_relu2 = 569184,  /* [48,14,14] */
+    D_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
+    T_features_denseblock2_denselayer3_conv2 = 705600,  /* 84672 floats */
+    TB_features_denseblock2_denselayer3_conv2 = 705600,  /* 84672 floats */
+    X_features_denseblock2_denselayer3_concat1 = 578592,  /* [84,14,14] */
+    D_features_denseblock2_denselayer3_concat1 = 578592,  /* [84,14,14] */
+    X_features_denseblock2_denselayer4_relu1 = 595056,  /* [84,14,14] */
+    D_features_denseblock2_denselayer4_relu1 = 705600,  /* [84,14,14] */
     X_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_relu2 = 498624,  /* [48,14,14] */
-    D_features_denseblock2_denselayer4_relu2 = 545664,  /* [48,14,14] */
-    X_features_denseblock2_denselayer4_conv2 = 0,  /* [12,14,14] */
-    D_features_denseblock2_denselayer4_conv2 = 0,  /* [12,14,14] */
-    T_features_denseblock2_denselayer4_conv2 = 780864,  /* 84672 floats */
-    TB_features_denseblock2_denselayer4_conv2 = 780864,  /* 84672 floats */
-    X_features_denseblock2_denselayer4_concat1 = 545664,  /* [96,14,14] */
-    D_features_denseblock2_denselayer4_concat1 = 545664,  /* [96,14,14] */
-    X_features_denseblock2_denselayer5_relu1 = 508032,  /* [96,14,14] */
-    D_features_denseblock2_denselayer5_relu1 = 630336,  /* [96,14,14] */
+    D_features_denseblock2_denselayer4_conv1 = 611520,  /* [48,14,14] */
+    X_features_denseblock2_denselayer4_relu2 = 555072,  /* [48,14,14] */
+    D_features_denseblock2_denselayer4_relu2 = 0,  /* [48,14,14] */
+    T_features_denseblock2_denselayer4_conv2 = 705600,  /* 84672 floats */
+    TB_features_denseblock2_denselayer4_conv2 = 705600,  /* 84672 floats */
+    X_features_denseblock2_denselayer4_concat1 = 611520,  /* [96,14,14] */
+    D_features_denseblock2_denselayer4_concat1 = 611520,  /* [96,14,14] */
+    X_features_denseblock2_denselayer5_relu1 = 705600,  /* [96,14,14] */
+    D_features_denseblock2_denselayer5_relu1 = 733824,  /* [96,14,14] */
     X_features_denseblock2_denselayer5_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_conv1 = 0,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_relu2 = 630336,  /* [48,14,14] */
-    D_features_denseblock2_denselayer5_relu2 = 639744,  /* [48,14,14] */
-    X_features_denseblock2_denselayer5_conv2 = 0,  /* [12,14,14] */
-    D_features_denseblock2_denselayer5_conv2 = 0,  /* [12,14,14] */
-    T_features_denseblock2_denselayer5_conv2 = 780864,  /* 84672 floats */
-    TB_features_denseblock2_denselayer5_conv2 = 780864,  /* 84672 floats */
-    X_features_denseblock2_denselayer5_concat1 = 639744,  /* [108,14,14] */
-    D_features_denseblock2_denselayer5_concat1 = 639744,  /* [108,14,14] */
-    X_features_denseblock2_denselayer6_relu1 = 660912,  /* [108,14,14] */
-    D_features_denseblock2_denselayer6_relu1 = 682080,  /* [108,14,14] */
+    D_features_denseblock2_denselayer5_conv1 = 724416,  /* [48,14,14] */
+    X_features_denseblock2_denselayer5_relu2 = 578592,  /* [48,14,14] */
+    D_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
+    T_features_denseblock2_denselayer5_conv2 = 724416,  /* 84672 floats */
+    TB_features_denseblock2_denselayer5_conv2 = 790272,  /* 84672 floats */
+    X_features_denseblock2_denselayer5_concat1 = 809088,  /* [108,14,14] */
+    D_features_denseblock2_denselayer5_concat1 = 769104,  /* [108,14,14] */
+    X_features_denseblock2_denselayer6_relu1 = 724416,  /* [108,14,14] */
+    D_features_denseblock2_denselayer6_relu1 = 745584,  /* [108,14,14] */
     X_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_relu2 = 545664,  /* [48,14,14] */
-    D_features_denseblock2_denselayer6_relu2 = 555072,  /* [48,14,14] */
-    X_features_denseblock2_denselayer6_conv2 = 0,  /* [12,14,14] */
-    D_features_denseblock2_denselayer6_conv2 = 0,  /* [12,14,14] */
-    T_features_denseblock2_denselayer6_conv2 = 780864,  /* 84672 floats */
-    TB_features_denseblock2_denselayer6_conv2 = 780864,  /* 84672 floats */
-    X_features_denseblock2_denselayer6_concat1 = 682080,  /* [120,14,14] */
-    D_features_denseblock2_denselayer6_concat1 = 804384,  /* [120,14,14] */
-    X_features_transition2_relu = 780864,  /* [120,14,14] */
-    D_features_transition2_relu = 682080,  /* [120,14,14] */
-    X_features_transition2_conv = 639744,  /* [60,14,14] */
-    D_features_transition2_conv = 639744,  /* [60,14,14] */
+    D_features_denseblock2_denselayer6_conv1 = 620928,  /* [48,14,14] */
+    X_features_denseblock2_denselayer6_relu2 = 611520,  /* [48,14,14] */
+    D_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
+    T_features_denseblock2_denselayer6_conv2 = 830256,  /* 84672 floats */
+    TB_features_denseblock2_denselayer6_conv2 = 790272,  /* 84672 floats */
+    X_features_denseblock2_denselayer6_concat1 = 745584,  /* [120,14,14] */
+    D_features_denseblock2_denselayer6_concat1 = 745584,  /* [120,14,14] */
+    X_features_transition2_relu = 769104,  /* [120,14,14] */
+    D_features_transition2_relu = 792624,  /* [120,14,14] */
+    X_features_transition2_conv = 745584,  /* [60,14,14] */
+    D_features_transition2_conv = 745584,  /* [60,14,14] */
     X_features_transition2_pool = 0,  /* [60,7,7] */
     D_features_transition2_pool = 0,  /* [60,7,7] */
     X_features_denseblock3_denselayer1_relu1 = 2940,  /* [60,7,7] */
-    D_features_denseblock3_denselayer1_relu1 = 5880,  /* [60,7,7] */
+    D_features_denseblock3_denselayer1_relu1 = 174048,  /* [60,7,7] */
     X_features_denseblock3_denselayer1_conv1 = 5880,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_conv1 = 176400,  /* [48,7,7] */
+    D_features_denseblock3_denselayer1_conv1 = 5880,  /* [48,7,7] */
     X_features_denseblock3_denselayer1_relu2 = 174048,  /* [48,7,7] */
-    D_features_denseblock3_denselayer1_relu2 = 6468,  /* [48,7,7] */
-    X_features_denseblock3_denselayer1_conv2 = 5880,  /* [12,7,7] */
-    D_features_denseblock3_denselayer1_conv2 = 5880,  /* [12,7,7] */
-    T_features_denseblock3_denselayer1_conv2 = 639744,  /* 21168 floats */
-    TB_features_denseblock3_denselayer1_conv2 = 639744,  /* 21168 floats */
-    X_features_denseblock3_denselayer1_concat1 = 435120,  /* [72,7,7] */
-    D_features_denseblock3_denselayer1_concat1 = 435120,  /* [72,7,7] */
-    X_features_denseblock3_denselayer2_relu1 = 5880,  /* [72,7,7] */
-    D_features_denseblock3_denselayer2_relu1 = 555072,  /* [72,7,7] */
+    D_features_denseblock3_denselayer1_relu2 = 176400,  /* [48,7,7] */
+    T_features_denseblock3_denselayer1_conv2 = 745584,  /* 21168 floats */
+    TB_features_denseblock3_denselayer1_conv2 = 745584,  /* 21168 floats */
+    X_features_denseblock3_denselayer1_concat1 = 5880,  /* [72,7,7] */
+    D_features_denseblock3_denselayer1_concat1 = 5880,  /* [72,7,7] */
+    X_features_denseblock3_denselayer2_relu1 = 388080,  /* [72,7,7] */
+    D_features_denseblock3_denselayer2_relu1 = 564480,  /* [72,7,7] */
     X_features_denseblock3_denselayer2_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_conv1 = 438648,  /* [48,7,7] */
+    D_features_denseblock3_denselayer2_conv1 = 391608,  /* [48,7,7] */
     X_features_denseblock3_denselayer2_relu2 = 176400,  /* [48,7,7] */
-    D_features_denseblock3_denselayer2_relu2 = 588,  /* [48,7,7] */
-    X_features_denseblock3_denselayer2_conv2 = 0,  /* [12,7,7] */
-    D_features_denseblock3_denselayer2_conv2 = 0,  /* [12,7,7] */
-    T_features_denseblock3_denselayer2_conv2 = 639744,  /* 21168 floats */
-    TB_features_denseblock3_denselayer2_conv2 = 639744,  /* 21168 floats */
-    X_features_denseblock3_denselayer2_concat1 = 555072,  /* [84,7,7] */
-    D_features_denseblock3_denselayer2_concat1 = 559776,  /* [84,7,7] */
-    X_features_denseblock3_denselayer3_relu1 = 435120,  /* [84,7,7] */
-    D_features_denseblock3_denselayer3_relu1 = 555072,  /* [84,7,7] */
+    D_features_denseblock3_denselayer2_relu2 = 0,  /* [48,7,7] */
+    T_features_denseblock3_denselayer2_conv2 = 745584,  /* 21168 floats */
+    TB_features_denseblock3_denselayer2_conv2 = 745584,  /* 21168 floats */
+    X_features_denseblock3_denselayer2_concat1 = 564480,  /* [84,7,7] */
+    D_features_denseblock3_denselayer2_concat1 = 564480,  /* [84,7,7] */
+    X_features_denseblock3_denselayer3_relu1 = 588000,  /* [84,7,7] */
+    D_features_denseblock3_denselayer3_relu1 = 620928,  /* [84,7,7] */
     X_features_denseblock3_denselayer3_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_conv1 = 526848,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_relu2 = 439236,  /* [48,7,7] */
-    D_features_denseblock3_denselayer3_relu2 = 588,  /* [48,7,7] */
-    X_features_denseblock3_denselayer3_conv2 = 0,  /* [12,7,7] */
-    D_features_denseblock3_denselayer3_conv2 = 0,  /* [12,7,7] */
-    T_features_denseblock3_denselayer3_conv2 = 639744,  /* 21168 floats */
-    TB_features_denseblock3_denselayer3_conv2 = 639744,  /* 21168 floats */
-    X_features_denseblock3_denselayer3_concat1 = 559188,  /* [96,7,7] */
-    D_features_denseblock3_denselayer3_concat1 = 555072,  /* [96,7,7] */
-    X_features_denseblock3_denselayer4_relu1 = 639744,  /* [96,7,7] */
-    D_features_denseblock3_denselayer4_relu1 = 644448,  /* [96,7,7] */
+    D_features_denseblock3_denselayer3_conv1 = 391608,  /* [48,7,7] */
+    X_features_denseblock3_denselayer3_relu2 = 5880,  /* [48,7,7] */
+    D_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
+    T_features_denseblock3_denselayer3_conv2 = 745584,  /* 21168 floats */
+    TB_features_denseblock3_denselayer3_conv2 = 745584,  /* 21168 floats */
+    X_features_denseblock3_denselayer3_concat1 = 620928,  /* [96,7,7] */
+    D_features_denseblock3_denselayer3_concat1 = 620928,  /* [96,7,7] */
+    X_features_denseblock3_denselayer4_relu1 = 564480,  /* [96,7,7] */
+    D_features_denseblock3_denselayer4_relu1 = 625632,  /* [96,7,7] */
     X_features_denseblock3_denselayer4_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_conv1 = 559776,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_relu2 = 526848,  /* [48,7,7] */
-    D_features_denseblock3_denselayer4_relu2 = 588,  /* [48,7,7] */
-    X_features_denseblock3_denselayer4_conv2 = 0,  /* [12,7,7] */
-    D_features_denseblock3_denselayer4_conv2 = 0,  /* [12,7,7] */
-    T_features_denseblock3_denselayer4_conv2 = 682080,  /* 21168 floats */
-    TB_features_denseblock3_denselayer4_conv2 = 682080,  /* 21168 floats */
-    X_features_denseblock3_denselayer4_concat1 = 644448,  /* [108,7,7] */
-    D_features_denseblock3_denselayer4_concat1 = 652680,  /* [108,7,7] */
-    X_features_denseblock3_denselayer5_relu1 = 555072,  /* [108,7,7] */
-    D_features_denseblock3_denselayer5_relu1 = 646800,  /* [108,7,7] */
+    D_features_denseblock3_denselayer4_conv1 = 592116,  /* [48,7,7] */
+    X_features_denseblock3_denselayer4_relu2 = 391608,  /* [48,7,7] */
+    D_features_denseblock3_denselayer4_relu2 = 0,  /* [48,7,7] */
+    T_features_denseblock3_denselayer4_conv2 = 745584,  /* 21168 floats */
+    TB_features_denseblock3_denselayer4_conv2 = 792624,  /* 21168 floats */
+    X_features_denseblock3_denselayer4_concat1 = 792624,  /* [108,7,7] */
+    D_features_denseblock3_denselayer4_concat1 = 745584,  /* [108,7,7] */
+    X_features_denseblock3_denselayer5_relu1 = 620928,  /* [108,7,7] */
+    D_features_denseblock3_denselayer5_relu1 = 750876,  /* [108,7,7] */
     X_features_denseblock3_denselayer5_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_conv1 = 644448,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_relu2 = 560364,  /* [48,7,7] */
-    D_features_denseblock3_denselayer5_relu2 = 588,  /* [48,7,7] */
-    X_features_denseblock3_denselayer5_conv2 = 0,  /* [12,7,7] */
-    D_features_denseblock3_denselayer5_conv2 = 0,  /* [12,7,7] */
-    T_features_denseblock3_denselayer5_conv2 = 682080,  /* 21168 floats */
-    TB_features_denseblock3_denselayer5_conv2 = 682080,  /* 21168 floats */
-    X_features_denseblock3_denselayer5_concat1 = 649740,  /* [120,7,7] */
-    D_features_denseblock3_denselayer5_concat1 = 646800,  /* [120,7,7] */
-    X_features_denseblock3_denselayer6_relu1 = 682080,  /* [120,7,7] */
-    D_features_denseblock3_denselayer6_relu1 = 655032,  /* [120,7,7] */
+    D_features_denseblock3_denselayer5_conv1 = 626220,  /* [48,7,7] */
+    X_features_denseblock3_denselayer5_relu2 = 592116,  /* [48,7,7] */
+    D_features_denseblock3_denselayer5_relu2 = 0,  /* [48,7,7] */
+    T_features_denseblock3_denselayer5_conv2 = 745584,  /* 21168 floats */
+    TB_features_denseblock3_denselayer5_conv2 = 792624,  /* 21168 floats */
+    X_features_denseblock3_denselayer5_concat1 = 797916,  /* [120,7,7] */
+    D_features_denseblock3_denselayer5_concat1 = 751464,  /* [120,7,7] */
+    X_features_denseblock3_denselayer6_relu1 = 745584,  /* [120,7,7] */
+    D_features_denseblock3_denselayer6_relu1 = 759696,  /* [120,7,7] */
     X_features_denseblock3_denselayer6_conv1 = 0,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_conv1 = 652680,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_relu2 = 644448,  /* [48,7,7] */
-    D_features_denseblock3_denselayer6_relu2 = 588,  /* [48,7,7] */
-    X_features_denseblock3_denselayer6_conv2 = 0,  /* [12,7,7] */
-    D_features_denseblock3_denselayer6_conv2 = 0,  /* [12,7,7] */
-    T_features_denseblock3_denselayer6_conv2 = 804384,  /* 21168 floats */
-    TB_features_denseblock3_denselayer6_conv2 = 804384,  /* 21168 floats */
-    X_features_denseblock3_denselayer6_concat1 = 687960,  /* [132,7,7] */
-    D_features_denseblock3_denselayer6_concat1 = 687960,  /* [132,7,7] */
-    X_relu = 646800,  /* [132,7,7] */
-    D_relu = 653268,  /* [132,7,7] */
+    D_features_denseblock3_denselayer6_conv1 = 757344,  /* [48,7,7] */
+    X_features_denseblock3_denselayer6_relu2 = 626220,  /* [48,7,7] */
+    D_features_denseblock3_denselayer6_relu2 = 0,  /* [48,7,7] */
+    T_features_denseblock3_denselayer6_conv2 = 803796,  /* 21168 floats */
+    TB_features_denseblock3_denselayer6_conv2 = 799092,  /* 21168 floats */
+    X_features_denseblock3_denselayer6_concat1 = 751464,  /* [132,7,7] */
+    D_features_denseblock3_denselayer6_concat1 = 792624,  /* [132,7,7] */
+    X_relu = 757932,  /* [132,7,7] */
+    D_relu = 751464,  /* [132,7,7] */
     X_avgpool = 0,  /* [132] */
     D_avgpool = 152,  /* [132] */
     X_classifier = 132,  /* [10] */
@@ -416,117 +380,99 @@ enum {
     IX_features_denseblock1_denselayer1_relu1 = 18816,  /* [24,28,28] */
     IX_features_denseblock1_denselayer1_conv1 = 37632,  /* [48,28,28] */
     IX_features_denseblock1_denselayer1_relu2 = 75264,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer1_conv2 = 18816,  /* [12,28,28] */
+    IX_features_denseblock1_denselayer1_concat1 = 18816,  /* [36,28,28] */
     IT_features_denseblock1_denselayer1_conv2 = 112896,  /* 338688 floats */
-    IX_features_denseblock1_denselayer1_concat1 = 28224,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_relu1 = 0,  /* [36,28,28] */
-    IX_features_denseblock1_denselayer2_conv1 = 56448,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_relu2 = 94080,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer2_conv2 = 0,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer2_conv2 = 131712,  /* 338688 floats */
-    IX_features_denseblock1_denselayer2_concat1 = 56448,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu1 = 47040,  /* [36,28,28] */
+    IX_features_denseblock1_denselayer2_conv1 = 75264,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_relu2 = 112896,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer2_concat1 = 47040,  /* [48,28,28] */
+    IT_features_denseblock1_denselayer2_conv2 = 150528,  /* 338688 floats */
     IX_features_denseblock1_denselayer3_relu1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_conv1 = 94080,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer3_conv1 = 84672,  /* [48,28,28] */
     IX_features_denseblock1_denselayer3_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer3_conv2 = 37632,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer3_conv2 = 94080,  /* 338688 floats */
-    IX_features_denseblock1_denselayer3_concat1 = 94080,  /* [60,28,28] */
+    IX_features_denseblock1_denselayer3_concat1 = 84672,  /* [60,28,28] */
+    IT_features_denseblock1_denselayer3_conv2 = 131712,  /* 338688 floats */
     IX_features_denseblock1_denselayer4_relu1 = 0,  /* [60,28,28] */
     IX_features_denseblock1_denselayer4_conv1 = 47040,  /* [48,28,28] */
     IX_features_denseblock1_denselayer4_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer4_conv2 = 37632,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer4_conv2 = 141120,  /* 338688 floats */
-    IX_features_denseblock1_denselayer4_concat1 = 141120,  /* [72,28,28] */
+    IX_features_denseblock1_denselayer4_concat1 = 131712,  /* [72,28,28] */
+    IT_features_denseblock1_denselayer4_conv2 = 188160,  /* 338688 floats */
     IX_features_denseblock1_denselayer5_relu1 = 0,  /* [72,28,28] */
     IX_features_denseblock1_denselayer5_conv1 = 56448,  /* [48,28,28] */
     IX_features_denseblock1_denselayer5_relu2 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer5_conv2 = 37632,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer5_conv2 = 197568,  /* 338688 floats */
-    IX_features_denseblock1_denselayer5_concat1 = 47040,  /* [84,28,28] */
-    IX_features_denseblock1_denselayer6_relu1 = 112896,  /* [84,28,28] */
+    IX_features_denseblock1_denselayer5_concat1 = 37632,  /* [84,28,28] */
+    IT_features_denseblock1_denselayer5_conv2 = 188160,  /* 338688 floats */
+    IX_features_denseblock1_denselayer6_relu1 = 103488,  /* [84,28,28] */
     IX_features_denseblock1_denselayer6_conv1 = 0,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_relu2 = 112896,  /* [48,28,28] */
-    IX_features_denseblock1_denselayer6_conv2 = 0,  /* [12,28,28] */
-    IT_features_denseblock1_denselayer6_conv2 = 150528,  /* 338688 floats */
-    IX_features_denseblock1_denselayer6_concat1 = 112896,  /* [96,28,28] */
+    IX_features_denseblock1_denselayer6_relu2 = 103488,  /* [48,28,28] */
+    IX_features_denseblock1_denselayer6_concat1 = 141120,  /* [96,28,28] */
+    IT_features_denseblock1_denselayer6_conv2 = 216384,  /* 338688 floats */
     IX_features_transition1_relu = 0,  /* [96,28,28] */
     IX_features_transition1_conv = 75264,  /* [48,28,28] */
     IX_features_transition1_pool = 0,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_relu1 = 9408,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_conv1 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer1_relu2 = 9408,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer1_conv2 = 18816,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer1_conv2 = 21168,  /* 84672 floats */
-    IX_features_denseblock2_denselayer1_concat1 = 21168,  /* [60,14,14] */
+    IX_features_denseblock2_denselayer1_concat1 = 18816,  /* [60,14,14] */
+    IT_features_denseblock2_denselayer1_conv2 = 30576,  /* 84672 floats */
     IX_features_denseblock2_denselayer2_relu1 = 0,  /* [60,14,14] */
-    IX_features_denseblock2_denselayer2_conv1 = 11760,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer2_conv1 = 30576,  /* [48,14,14] */
     IX_features_denseblock2_denselayer2_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer2_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer2_conv2 = 32928,  /* 84672 floats */
-    IX_features_denseblock2_denselayer2_concat1 = 32928,  /* [72,14,14] */
+    IX_features_denseblock2_denselayer2_concat1 = 30576,  /* [72,14,14] */
+    IT_features_denseblock2_denselayer2_conv2 = 44688,  /* 84672 floats */
     IX_features_denseblock2_denselayer3_relu1 = 0,  /* [72,14,14] */
     IX_features_denseblock2_denselayer3_conv1 = 14112,  /* [48,14,14] */
     IX_features_denseblock2_denselayer3_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer3_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer3_conv2 = 47040,  /* 84672 floats */
-    IX_features_denseblock2_denselayer3_concat1 = 11760,  /* [84,14,14] */
-    IX_features_denseblock2_denselayer4_relu1 = 28224,  /* [84,14,14] */
+    IX_features_denseblock2_denselayer3_concat1 = 9408,  /* [84,14,14] */
+    IT_features_denseblock2_denselayer3_conv2 = 44688,  /* 84672 floats */
+    IX_features_denseblock2_denselayer4_relu1 = 25872,  /* [84,14,14] */
     IX_features_denseblock2_denselayer4_conv1 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_relu2 = 28224,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer4_conv2 = 0,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer4_conv2 = 37632,  /* 84672 floats */
-    IX_features_denseblock2_denselayer4_concat1 = 28224,  /* [96,14,14] */
+    IX_features_denseblock2_denselayer4_relu2 = 25872,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer4_concat1 = 35280,  /* [96,14,14] */
+    IT_features_denseblock2_denselayer4_conv2 = 54096,  /* 84672 floats */
     IX_features_denseblock2_denselayer5_relu1 = 0,  /* [96,14,14] */
     IX_features_denseblock2_denselayer5_conv1 = 18816,  /* [48,14,14] */
     IX_features_denseblock2_denselayer5_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer5_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer5_conv2 = 47040,  /* 84672 floats */
-    IX_features_denseblock2_denselayer5_concat1 = 47040,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_relu1 = 0,  /* [108,14,14] */
-    IX_features_denseblock2_denselayer6_conv1 = 21168,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer6_relu2 = 0,  /* [48,14,14] */
-    IX_features_denseblock2_denselayer6_conv2 = 9408,  /* [12,14,14] */
-    IT_features_denseblock2_denselayer6_conv2 = 68208,  /* 84672 floats */
-    IX_features_denseblock2_denselayer6_concat1 = 11760,  /* [120,14,14] */
-    IX_features_transition2_relu = 35280,  /* [120,14,14] */
-    IX_features_transition2_conv = 0,  /* [60,14,14] */
-    IX_features_transition2_pool = 11760,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_relu1 = 0,  /* [60,7,7] */
-    IX_features_denseblock3_denselayer1_conv1 = 2940,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer1_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer1_conv2 = 14700,  /* 21168 floats */
-    IX_features_denseblock3_denselayer1_concat1 = 2940,  /* [72,7,7] */
-    IX_features_denseblock3_denselayer2_relu1 = 6468,  /* [72,7,7] */
-    IX_features_denseblock3_denselayer2_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_relu2 = 6468,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer2_conv2 = 0,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer2_conv2 = 8820,  /* 21168 floats */
-    IX_features_denseblock3_denselayer2_concat1 = 6468,  /* [84,7,7] */
+    IX_features_denseblock2_denselayer5_concat1 = 9408,  /* [108,14,14] */
+    IT_features_denseblock2_denselayer5_conv2 = 54096,  /* 84672 floats */
+    IX_features_denseblock2_denselayer6_relu1 = 30576,  /* [108,14,14] */
+    IX_features_denseblock2_denselayer6_conv1 = 0,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_relu2 = 30576,  /* [48,14,14] */
+    IX_features_denseblock2_denselayer6_concat1 = 39984,  /* [120,14,14] */
+    IT_features_denseblock2_denselayer6_conv2 = 63504,  /* 84672 floats */
+    IX_features_transition2_relu = 0,  /* [120,14,14] */
+    IX_features_transition2_conv = 23520,  /* [60,14,14] */
+    IX_features_transition2_pool = 0,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_relu1 = 2940,  /* [60,7,7] */
+    IX_features_denseblock3_denselayer1_conv1 = 5880,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_relu2 = 2940,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer1_concat1 = 5292,  /* [72,7,7] */
+    IT_features_denseblock3_denselayer1_conv2 = 8820,  /* 21168 floats */
+    IX_features_denseblock3_denselayer2_relu1 = 0,  /* [72,7,7] */
+    IX_features_denseblock3_denselayer2_conv1 = 8820,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer2_concat1 = 8820,  /* [84,7,7] */
+    IT_features_denseblock3_denselayer2_conv2 = 12936,  /* 21168 floats */
     IX_features_denseblock3_denselayer3_relu1 = 0,  /* [84,7,7] */
     IX_features_denseblock3_denselayer3_conv1 = 4116,  /* [48,7,7] */
     IX_features_denseblock3_denselayer3_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer3_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer3_conv2 = 10584,  /* 21168 floats */
-    IX_features_denseblock3_denselayer3_concat1 = 10584,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_relu1 = 0,  /* [96,7,7] */
-    IX_features_denseblock3_denselayer4_conv1 = 4704,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer4_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer4_conv2 = 15288,  /* 21168 floats */
-    IX_features_denseblock3_denselayer4_concat1 = 2940,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_relu1 = 8232,  /* [108,7,7] */
-    IX_features_denseblock3_denselayer5_conv1 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_relu2 = 8232,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer5_conv2 = 0,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer5_conv2 = 10584,  /* 21168 floats */
-    IX_features_denseblock3_denselayer5_concat1 = 8232,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_relu1 = 0,  /* [120,7,7] */
-    IX_features_denseblock3_denselayer6_conv1 = 5880,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_relu2 = 0,  /* [48,7,7] */
-    IX_features_denseblock3_denselayer6_conv2 = 2352,  /* [12,7,7] */
-    IT_features_denseblock3_denselayer6_conv2 = 14112,  /* 21168 floats */
-    IX_features_denseblock3_denselayer6_concat1 = 14112,  /* [132,7,7] */
+    IX_features_denseblock3_denselayer3_concat1 = 2352,  /* [96,7,7] */
+    IT_features_denseblock3_denselayer3_conv2 = 12936,  /* 21168 floats */
+    IX_features_denseblock3_denselayer4_relu1 = 7056,  /* [96,7,7] */
+    IX_features_denseblock3_denselayer4_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_relu2 = 7056,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer4_concat1 = 9408,  /* [108,7,7] */
+    IT_features_denseblock3_denselayer4_conv2 = 14700,  /* 21168 floats */
+    IX_features_denseblock3_denselayer5_relu1 = 0,  /* [108,7,7] */
+    IX_features_denseblock3_denselayer5_conv1 = 5292,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_relu2 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer5_concat1 = 2352,  /* [120,7,7] */
+    IT_features_denseblock3_denselayer5_conv2 = 14700,  /* 21168 floats */
+    IX_features_denseblock3_denselayer6_relu1 = 8232,  /* [120,7,7] */
+    IX_features_denseblock3_denselayer6_conv1 = 0,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_relu2 = 8232,  /* [48,7,7] */
+    IX_features_denseblock3_denselayer6_concat1 = 10584,  /* [132,7,7] */
+    IT_features_denseblock3_denselayer6_conv2 = 17052,  /* 21168 floats */
     IX_relu = 0,  /* [132,7,7] */
     IX_avgpool = 6468,  /* [132] */
     IX_classifier = 0,  /* [10] */
@@ -598,72 +544,86 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 
-/* Layer geometry (per sample). */
-static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28};
-static const RtConv g_features_denseblock1_denselayer1_conv1 = {24, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer1_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer2_conv1 = {36, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer2_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer3_conv1 = {48, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer3_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer4_conv1 = {60, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer4_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer5_conv1 = {72, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer5_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer6_conv1 = {84, 28, 28, 48, 1, 1, 0, 1, 28,
-    28};
-static const RtConv g_features_denseblock1_denselayer6_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28,
-    28};
-static const RtConv g_features_transition1_conv = {96, 28, 28, 48, 1, 1, 0, 1, 28, 28};
-static const RtPool g_features_transition1_pool = {48, 28, 28, 2, 2, 0, 14, 14};
-static const RtConv g_features_denseblock2_denselayer1_conv1 = {48, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer1_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer2_conv1 = {60, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer2_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer3_conv1 = {72, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer3_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer4_conv1 = {84, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer4_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer5_conv1 = {96, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer5_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_features_conv0 = {1, 28, 28, 24, 3, 1, 1, 1, 28, 28, 784, 18816};
+static const RtConv g_features_denseblock1_denselayer1_conv1 = {24, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    18816, 37632};
+static const RtConv g_features_denseblock1_denselayer1_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 28224};
+static const RtConv g_features_denseblock1_denselayer2_conv1 = {36, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    28224, 37632};
+static const RtConv g_features_denseblock1_denselayer2_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 37632};
+static const RtConv g_features_denseblock1_denselayer3_conv1 = {48, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    37632, 37632};
+static const RtConv g_features_denseblock1_denselayer3_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 47040};
+static const RtConv g_features_denseblock1_denselayer4_conv1 = {60, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    47040, 37632};
+static const RtConv g_features_denseblock1_denselayer4_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 56448};
+static const RtConv g_features_denseblock1_denselayer5_conv1 = {72, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    56448, 37632};
+static const RtConv g_features_denseblock1_denselayer5_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 65856};
+static const RtConv g_features_denseblock1_denselayer6_conv1 = {84, 28, 28, 48, 1, 1, 0, 1, 28, 28,
+    65856, 37632};
+static const RtConv g_features_denseblock1_denselayer6_conv2 = {48, 28, 28, 12, 3, 1, 1, 1, 28, 28,
+    37632, 75264};
+static const RtConv g_features_transition1_conv = {96, 28, 28, 48, 1, 1, 0, 1, 28, 28, 75264,
+    37632};
+static const RtPool g_features_transition1_pool = {48, 28, 28, 2, 2, 0, 14, 14, 37632, 9408};
+static const RtConv g_features_denseblock2_denselayer1_conv1 = {48, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    9408, 9408};
+static const RtConv g_features_denseblock2_denselayer1_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 11760};
+static const RtConv g_features_denseblock2_denselayer2_conv1 = {60, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    11760, 9408};
+static const RtConv g_features_denseblock2_denselayer2_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 14112};
+static const RtConv g_features_denseblock2_denselayer3_conv1 = {72, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    14112, 9408};
+static const RtConv g_features_denseblock2_denselayer3_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 16464};
+static const RtConv g_features_denseblock2_denselayer4_conv1 = {84, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    16464, 9408};
+static const RtConv g_features_denseblock2_denselayer4_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 18816};
+static const RtConv g_features_denseblock2_denselayer5_conv1 = {96, 14, 14, 48, 1, 1, 0, 1, 14, 14,
+    18816, 9408};
+static const RtConv g_features_denseblock2_denselayer5_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 21168};
 static const RtConv g_features_denseblock2_denselayer6_conv1 = {108, 14, 14, 48, 1, 1, 0, 1, 14,
-    14};
-static const RtConv g_features_denseblock2_denselayer6_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14,
-    14};
-static const RtConv g_features_transition2_conv = {120, 14, 14, 60, 1, 1, 0, 1, 14, 14};
-static const RtPool g_features_transition2_pool = {60, 14, 14, 2, 2, 0, 7, 7};
-static const RtConv g_features_denseblock3_denselayer1_conv1 = {60, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer1_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer2_conv1 = {72, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer2_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer3_conv1 = {84, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer3_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer4_conv1 = {96, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer4_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer5_conv1 = {108, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer5_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer6_conv1 = {120, 7, 7, 48, 1, 1, 0, 1, 7, 7};
-static const RtConv g_features_denseblock3_denselayer6_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7};
+    14, 21168, 9408};
+static const RtConv g_features_denseblock2_denselayer6_conv2 = {48, 14, 14, 12, 3, 1, 1, 1, 14, 14,
+    9408, 23520};
+static const RtConv g_features_transition2_conv = {120, 14, 14, 60, 1, 1, 0, 1, 14, 14, 23520,
+    11760};
+static const RtPool g_features_transition2_pool = {60, 14, 14, 2, 2, 0, 7, 7, 11760, 2940};
+static const RtConv g_features_denseblock3_denselayer1_conv1 = {60, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    2940, 2352};
+static const RtConv g_features_denseblock3_denselayer1_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 3528};
+static const RtConv g_features_denseblock3_denselayer2_conv1 = {72, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    3528, 2352};
+static const RtConv g_features_denseblock3_denselayer2_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 4116};
+static const RtConv g_features_denseblock3_denselayer3_conv1 = {84, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    4116, 2352};
+static const RtConv g_features_denseblock3_denselayer3_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 4704};
+static const RtConv g_features_denseblock3_denselayer4_conv1 = {96, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    4704, 2352};
+static const RtConv g_features_denseblock3_denselayer4_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 5292};
+static const RtConv g_features_denseblock3_denselayer5_conv1 = {108, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    5292, 2352};
+static const RtConv g_features_denseblock3_denselayer5_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 5880};
+static const RtConv g_features_denseblock3_denselayer6_conv1 = {120, 7, 7, 48, 1, 1, 0, 1, 7, 7,
+    5880, 2352};
+static const RtConv g_features_denseblock3_denselayer6_conv2 = {48, 7, 7, 12, 3, 1, 1, 1, 7, 7,
+    2352, 6468};
 
 void densenet40_nonorm_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * DENSENET40_NONORM_NUM_PARAMS);
@@ -771,7 +731,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer1_concat1) + 18816,
         A(T_features_denseblock1_denselayer1_conv2), A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
@@ -780,8 +740,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1), A(X_features_conv0), n, 36, 0,
         24, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer1_concat1),
-        A(X_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock1_denselayer2_relu1),
@@ -799,7 +757,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer2_concat1) + 28224,
         A(T_features_denseblock1_denselayer2_conv2), A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
@@ -808,8 +766,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
         A(X_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer2_concat1),
-        A(X_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock1_denselayer3_relu1),
@@ -827,7 +783,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer3_concat1) + 37632,
         A(T_features_denseblock1_denselayer3_conv2), A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
@@ -836,8 +792,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
         A(X_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer3_concat1),
-        A(X_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock1_denselayer4_relu1),
@@ -855,7 +809,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer4_concat1) + 47040,
         A(T_features_denseblock1_denselayer4_conv2), A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
@@ -864,8 +818,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
         A(X_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer4_concat1),
-        A(X_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock1_denselayer5_relu1),
@@ -883,7 +835,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer5_concat1) + 56448,
         A(T_features_denseblock1_denselayer5_conv2), A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
@@ -892,8 +844,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
         A(X_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer5_concat1),
-        A(X_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock1_denselayer6_relu1),
@@ -911,7 +861,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock1_denselayer6_concat1) + 65856,
         A(T_features_denseblock1_denselayer6_conv2), A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
@@ -920,8 +870,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
         A(X_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
-    rt_concat_forward(A(X_features_denseblock1_denselayer6_concat1),
-        A(X_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(X_features_transition1_relu), A(X_features_denseblock1_denselayer6_concat1),
@@ -952,7 +900,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer1_concat1) + 9408,
         A(T_features_denseblock2_denselayer1_conv2), A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
@@ -961,8 +909,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
         A(X_features_transition1_pool), n, 60, 0, 48, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer1_concat1),
-        A(X_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock2_denselayer2_relu1),
@@ -980,7 +926,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer2_concat1) + 11760,
         A(T_features_denseblock2_denselayer2_conv2), A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
@@ -989,8 +935,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
         A(X_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer2_concat1),
-        A(X_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock2_denselayer3_relu1),
@@ -1008,7 +952,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer3_concat1) + 14112,
         A(T_features_denseblock2_denselayer3_conv2), A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
@@ -1017,8 +961,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
         A(X_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer3_concat1),
-        A(X_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock2_denselayer4_relu1),
@@ -1036,7 +978,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer4_concat1) + 16464,
         A(T_features_denseblock2_denselayer4_conv2), A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
@@ -1045,8 +987,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
         A(X_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer4_concat1),
-        A(X_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock2_denselayer5_relu1),
@@ -1064,7 +1004,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer5_concat1) + 18816,
         A(T_features_denseblock2_denselayer5_conv2), A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
@@ -1073,8 +1013,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
         A(X_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer5_concat1),
-        A(X_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock2_denselayer6_relu1),
@@ -1092,7 +1030,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock2_denselayer6_concat1) + 21168,
         A(T_features_denseblock2_denselayer6_conv2), A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
@@ -1101,8 +1039,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
         A(X_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
-    rt_concat_forward(A(X_features_denseblock2_denselayer6_concat1),
-        A(X_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(X_features_transition2_relu), A(X_features_denseblock2_denselayer6_concat1),
@@ -1133,7 +1069,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer1_concat1) + 2940,
         A(T_features_denseblock3_denselayer1_conv2), A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
@@ -1142,8 +1078,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
         A(X_features_transition2_pool), n, 72, 0, 60, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer1_concat1),
-        A(X_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock3_denselayer2_relu1),
@@ -1161,7 +1095,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer2_concat1) + 3528,
         A(T_features_denseblock3_denselayer2_conv2), A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
@@ -1170,8 +1104,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
         A(X_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer2_concat1),
-        A(X_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock3_denselayer3_relu1),
@@ -1189,7 +1121,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer3_concat1) + 4116,
         A(T_features_denseblock3_denselayer3_conv2), A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
@@ -1198,8 +1130,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
         A(X_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer3_concat1),
-        A(X_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock3_denselayer4_relu1),
@@ -1217,7 +1147,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer4_concat1) + 4704,
         A(T_features_denseblock3_denselayer4_conv2), A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
@@ -1226,8 +1156,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
         A(X_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer4_concat1),
-        A(X_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock3_denselayer5_relu1),
@@ -1245,7 +1173,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer5_concat1) + 5292,
         A(T_features_denseblock3_denselayer5_conv2), A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
@@ -1254,8 +1182,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
         A(X_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer5_concat1),
-        A(X_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(X_features_denseblock3_denselayer6_relu1),
@@ -1273,7 +1199,7 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
         A(X_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_forward(A(X_features_denseblock3_denselayer6_concat1) + 5880,
         A(T_features_denseblock3_denselayer6_conv2), A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
@@ -1282,8 +1208,6 @@ const float *densenet40_nonorm_forward(float *params, float *arena, const float 
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
         A(X_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
-    rt_concat_forward(A(X_features_denseblock3_denselayer6_concat1),
-        A(X_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
     /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
     rt_relu_forward(A(X_relu), A(X_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
@@ -1318,7 +1242,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer1_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer1_concat1) + 18816,
         A(IT_features_denseblock1_denselayer1_conv2), A(IX_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight),
         P(P_features_denseblock1_denselayer1_conv2_bias), n,
@@ -1327,8 +1251,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1), A(IX_features_conv0), n, 36,
         0, 24, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer1_concat1),
-        A(IX_features_denseblock1_denselayer1_conv2), n, 36, 24, 12, 784);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer2_relu1),
@@ -1346,7 +1268,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer2_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer2_concat1) + 28224,
         A(IT_features_denseblock1_denselayer2_conv2), A(IX_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight),
         P(P_features_denseblock1_denselayer2_conv2_bias), n,
@@ -1355,8 +1277,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1),
         A(IX_features_denseblock1_denselayer1_concat1), n, 48, 0, 36, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer2_concat1),
-        A(IX_features_denseblock1_denselayer2_conv2), n, 48, 36, 12, 784);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer3_relu1),
@@ -1374,7 +1294,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer3_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer3_concat1) + 37632,
         A(IT_features_denseblock1_denselayer3_conv2), A(IX_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight),
         P(P_features_denseblock1_denselayer3_conv2_bias), n,
@@ -1383,8 +1303,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1),
         A(IX_features_denseblock1_denselayer2_concat1), n, 60, 0, 48, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer3_concat1),
-        A(IX_features_denseblock1_denselayer3_conv2), n, 60, 48, 12, 784);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer4_relu1),
@@ -1402,7 +1320,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer4_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer4_concat1) + 47040,
         A(IT_features_denseblock1_denselayer4_conv2), A(IX_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight),
         P(P_features_denseblock1_denselayer4_conv2_bias), n,
@@ -1411,8 +1329,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1),
         A(IX_features_denseblock1_denselayer3_concat1), n, 72, 0, 60, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer4_concat1),
-        A(IX_features_denseblock1_denselayer4_conv2), n, 72, 60, 12, 784);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer5_relu1),
@@ -1430,7 +1346,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer5_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer5_concat1) + 56448,
         A(IT_features_denseblock1_denselayer5_conv2), A(IX_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight),
         P(P_features_denseblock1_denselayer5_conv2_bias), n,
@@ -1439,8 +1355,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1),
         A(IX_features_denseblock1_denselayer4_concat1), n, 84, 0, 72, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer5_concat1),
-        A(IX_features_denseblock1_denselayer5_conv2), n, 84, 72, 12, 784);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock1_denselayer6_relu1),
@@ -1458,7 +1372,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock1_denselayer6_conv1), (size_t)n * 37632);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock1_denselayer6_concat1) + 65856,
         A(IT_features_denseblock1_denselayer6_conv2), A(IX_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight),
         P(P_features_denseblock1_denselayer6_conv2_bias), n,
@@ -1467,8 +1381,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
         A(IX_features_denseblock1_denselayer5_concat1), n, 96, 0, 84, 784);
-    rt_concat_forward(A(IX_features_denseblock1_denselayer6_concat1),
-        A(IX_features_denseblock1_denselayer6_conv2), n, 96, 84, 12, 784);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(IX_features_transition1_relu),
@@ -1499,7 +1411,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer1_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer1_concat1) + 9408,
         A(IT_features_denseblock2_denselayer1_conv2), A(IX_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight),
         P(P_features_denseblock2_denselayer1_conv2_bias), n,
@@ -1508,8 +1420,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1),
         A(IX_features_transition1_pool), n, 60, 0, 48, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer1_concat1),
-        A(IX_features_denseblock2_denselayer1_conv2), n, 60, 48, 12, 196);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer2_relu1),
@@ -1527,7 +1437,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer2_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer2_concat1) + 11760,
         A(IT_features_denseblock2_denselayer2_conv2), A(IX_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight),
         P(P_features_denseblock2_denselayer2_conv2_bias), n,
@@ -1536,8 +1446,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1),
         A(IX_features_denseblock2_denselayer1_concat1), n, 72, 0, 60, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer2_concat1),
-        A(IX_features_denseblock2_denselayer2_conv2), n, 72, 60, 12, 196);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer3_relu1),
@@ -1555,7 +1463,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer3_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer3_concat1) + 14112,
         A(IT_features_denseblock2_denselayer3_conv2), A(IX_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight),
         P(P_features_denseblock2_denselayer3_conv2_bias), n,
@@ -1564,8 +1472,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1),
         A(IX_features_denseblock2_denselayer2_concat1), n, 84, 0, 72, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer3_concat1),
-        A(IX_features_denseblock2_denselayer3_conv2), n, 84, 72, 12, 196);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer4_relu1),
@@ -1583,7 +1489,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer4_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer4_concat1) + 16464,
         A(IT_features_denseblock2_denselayer4_conv2), A(IX_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight),
         P(P_features_denseblock2_denselayer4_conv2_bias), n,
@@ -1592,8 +1498,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1),
         A(IX_features_denseblock2_denselayer3_concat1), n, 96, 0, 84, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer4_concat1),
-        A(IX_features_denseblock2_denselayer4_conv2), n, 96, 84, 12, 196);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer5_relu1),
@@ -1611,7 +1515,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer5_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer5_concat1) + 18816,
         A(IT_features_denseblock2_denselayer5_conv2), A(IX_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight),
         P(P_features_denseblock2_denselayer5_conv2_bias), n,
@@ -1620,8 +1524,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1),
         A(IX_features_denseblock2_denselayer4_concat1), n, 108, 0, 96, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer5_concat1),
-        A(IX_features_denseblock2_denselayer5_conv2), n, 108, 96, 12, 196);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock2_denselayer6_relu1),
@@ -1639,7 +1541,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock2_denselayer6_conv1), (size_t)n * 9408);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock2_denselayer6_concat1) + 21168,
         A(IT_features_denseblock2_denselayer6_conv2), A(IX_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight),
         P(P_features_denseblock2_denselayer6_conv2_bias), n,
@@ -1648,8 +1550,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
         A(IX_features_denseblock2_denselayer5_concat1), n, 120, 0, 108, 196);
-    rt_concat_forward(A(IX_features_denseblock2_denselayer6_concat1),
-        A(IX_features_denseblock2_denselayer6_conv2), n, 120, 108, 12, 196);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
     rt_relu_forward(A(IX_features_transition2_relu),
@@ -1680,7 +1580,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer1_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer1_concat1) + 2940,
         A(IT_features_denseblock3_denselayer1_conv2), A(IX_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight),
         P(P_features_denseblock3_denselayer1_conv2_bias), n,
@@ -1689,8 +1589,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1),
         A(IX_features_transition2_pool), n, 72, 0, 60, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer1_concat1),
-        A(IX_features_denseblock3_denselayer1_conv2), n, 72, 60, 12, 49);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer2_relu1),
@@ -1708,7 +1606,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer2_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer2_concat1) + 3528,
         A(IT_features_denseblock3_denselayer2_conv2), A(IX_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight),
         P(P_features_denseblock3_denselayer2_conv2_bias), n,
@@ -1717,8 +1615,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1),
         A(IX_features_denseblock3_denselayer1_concat1), n, 84, 0, 72, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer2_concat1),
-        A(IX_features_denseblock3_denselayer2_conv2), n, 84, 72, 12, 49);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer3_relu1),
@@ -1736,7 +1632,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer3_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer3_concat1) + 4116,
         A(IT_features_denseblock3_denselayer3_conv2), A(IX_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight),
         P(P_features_denseblock3_denselayer3_conv2_bias), n,
@@ -1745,8 +1641,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1),
         A(IX_features_denseblock3_denselayer2_concat1), n, 96, 0, 84, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer3_concat1),
-        A(IX_features_denseblock3_denselayer3_conv2), n, 96, 84, 12, 49);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer4_relu1),
@@ -1764,7 +1658,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer4_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer4_concat1) + 4704,
         A(IT_features_denseblock3_denselayer4_conv2), A(IX_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight),
         P(P_features_denseblock3_denselayer4_conv2_bias), n,
@@ -1773,8 +1667,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1),
         A(IX_features_denseblock3_denselayer3_concat1), n, 108, 0, 96, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer4_concat1),
-        A(IX_features_denseblock3_denselayer4_conv2), n, 108, 96, 12, 49);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer5_relu1),
@@ -1792,7 +1684,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer5_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer5_concat1) + 5292,
         A(IT_features_denseblock3_denselayer5_conv2), A(IX_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight),
         P(P_features_denseblock3_denselayer5_conv2_bias), n,
@@ -1801,8 +1693,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1),
         A(IX_features_denseblock3_denselayer4_concat1), n, 120, 0, 108, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer5_concat1),
-        A(IX_features_denseblock3_denselayer5_conv2), n, 120, 108, 12, 49);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_forward(A(IX_features_denseblock3_denselayer6_relu1),
@@ -1820,7 +1710,7 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
         A(IX_features_denseblock3_denselayer6_conv1), (size_t)n * 2352);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
-    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_conv2),
+    rt_conv2d_forward(A(IX_features_denseblock3_denselayer6_concat1) + 5880,
         A(IT_features_denseblock3_denselayer6_conv2), A(IX_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight),
         P(P_features_denseblock3_denselayer6_conv2_bias), n,
@@ -1829,8 +1719,6 @@ const float *densenet40_nonorm_infer(const float *params, float *arena, const fl
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1),
         A(IX_features_denseblock3_denselayer5_concat1), n, 132, 0, 120, 49);
-    rt_concat_forward(A(IX_features_denseblock3_denselayer6_concat1),
-        A(IX_features_denseblock3_denselayer6_conv2), n, 132, 120, 12, 49);
     /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
     rt_relu_forward(A(IX_relu), A(IX_features_denseblock3_denselayer6_concat1), (size_t)n * 6468);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
@@ -1852,7 +1740,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
     /* classifier: linear, [132] -> [10]  (specs/densenet_bc.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_classifier_weight), G(P_classifier_bias), A(D_classifier),
         A(X_avgpool), P(P_classifier_weight), n, 132, 10, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq(A(D_avgpool), (size_t)n * 132);
+    if (grad_sumsq) grad_sumsq[L_classifier] = rt_sumsq_samples(A(D_avgpool), n, 132, 132);
     /* avgpool: global_avgpool, [132,7,7] -> [132]  (specs/densenet_bc.lua:40) */
     rt_global_avgpool_backward(A(D_relu), A(D_avgpool), n, 132, 49, RT_SET);
     /* relu: relu, [132,7,7] -> [132,7,7]  (specs/densenet_bc.lua:40) */
@@ -1862,19 +1750,18 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock3_denselayer5_concat1),
         A(D_features_denseblock3_denselayer6_concat1), n, 132, 0, 120, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer6_conv2),
-        A(D_features_denseblock3_denselayer6_concat1), n, 132, 120, 12, 49, RT_SET);
     /* features.denseblock3.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer6_relu2),
         G(P_features_denseblock3_denselayer6_conv2_weight),
         G(P_features_denseblock3_denselayer6_conv2_bias),
-        A(TB_features_denseblock3_denselayer6_conv2), A(D_features_denseblock3_denselayer6_conv2),
+        A(TB_features_denseblock3_denselayer6_conv2),
+        A(D_features_denseblock3_denselayer6_concat1) + 5880,
         A(X_features_denseblock3_denselayer6_relu2),
         P(P_features_denseblock3_denselayer6_conv2_weight), n,
         &g_features_denseblock3_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer6.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer6_conv1),
@@ -1889,31 +1776,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock3_denselayer6_conv1_weight), n,
         &g_features_denseblock3_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer6_relu1), (size_t)n * 5880);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer6_relu1), n, 5880, 5880);
     /* features.denseblock3.denselayer6.relu1: relu, [120,7,7] -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_concat1),
         A(D_features_denseblock3_denselayer6_relu1), A(X_features_denseblock3_denselayer6_relu1),
         (size_t)n * 5880, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_concat1), (size_t)n * 5880);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_concat1), n, 5880, 5880);
     /* features.denseblock3.denselayer5.concat1: concat, [108,7,7] ... -> [120,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock3_denselayer4_concat1),
         A(D_features_denseblock3_denselayer5_concat1), n, 120, 0, 108, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer5_conv2),
-        A(D_features_denseblock3_denselayer5_concat1), n, 120, 108, 12, 49, RT_SET);
     /* features.denseblock3.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer5_relu2),
         G(P_features_denseblock3_denselayer5_conv2_weight),
         G(P_features_denseblock3_denselayer5_conv2_bias),
-        A(TB_features_denseblock3_denselayer5_conv2), A(D_features_denseblock3_denselayer5_conv2),
+        A(TB_features_denseblock3_denselayer5_conv2),
+        A(D_features_denseblock3_denselayer5_concat1) + 5292,
         A(X_features_denseblock3_denselayer5_relu2),
         P(P_features_denseblock3_denselayer5_conv2_weight), n,
         &g_features_denseblock3_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer5.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer5_conv1),
@@ -1928,31 +1814,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock3_denselayer5_conv1_weight), n,
         &g_features_denseblock3_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer5_relu1), (size_t)n * 5292);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer5_relu1), n, 5292, 5292);
     /* features.denseblock3.denselayer5.relu1: relu, [108,7,7] -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_concat1),
         A(D_features_denseblock3_denselayer5_relu1), A(X_features_denseblock3_denselayer5_relu1),
         (size_t)n * 5292, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_concat1), (size_t)n * 5292);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_concat1), n, 5292, 5292);
     /* features.denseblock3.denselayer4.concat1: concat, [96,7,7] ... -> [108,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock3_denselayer3_concat1),
         A(D_features_denseblock3_denselayer4_concat1), n, 108, 0, 96, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer4_conv2),
-        A(D_features_denseblock3_denselayer4_concat1), n, 108, 96, 12, 49, RT_SET);
     /* features.denseblock3.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer4_relu2),
         G(P_features_denseblock3_denselayer4_conv2_weight),
         G(P_features_denseblock3_denselayer4_conv2_bias),
-        A(TB_features_denseblock3_denselayer4_conv2), A(D_features_denseblock3_denselayer4_conv2),
+        A(TB_features_denseblock3_denselayer4_conv2),
+        A(D_features_denseblock3_denselayer4_concat1) + 4704,
         A(X_features_denseblock3_denselayer4_relu2),
         P(P_features_denseblock3_denselayer4_conv2_weight), n,
         &g_features_denseblock3_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer4.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer4_conv1),
@@ -1967,31 +1852,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock3_denselayer4_conv1_weight), n,
         &g_features_denseblock3_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer4_relu1), (size_t)n * 4704);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer4_relu1), n, 4704, 4704);
     /* features.denseblock3.denselayer4.relu1: relu, [96,7,7] -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_concat1),
         A(D_features_denseblock3_denselayer4_relu1), A(X_features_denseblock3_denselayer4_relu1),
         (size_t)n * 4704, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_concat1), (size_t)n * 4704);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_concat1), n, 4704, 4704);
     /* features.denseblock3.denselayer3.concat1: concat, [84,7,7] ... -> [96,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock3_denselayer2_concat1),
         A(D_features_denseblock3_denselayer3_concat1), n, 96, 0, 84, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer3_conv2),
-        A(D_features_denseblock3_denselayer3_concat1), n, 96, 84, 12, 49, RT_SET);
     /* features.denseblock3.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer3_relu2),
         G(P_features_denseblock3_denselayer3_conv2_weight),
         G(P_features_denseblock3_denselayer3_conv2_bias),
-        A(TB_features_denseblock3_denselayer3_conv2), A(D_features_denseblock3_denselayer3_conv2),
+        A(TB_features_denseblock3_denselayer3_conv2),
+        A(D_features_denseblock3_denselayer3_concat1) + 4116,
         A(X_features_denseblock3_denselayer3_relu2),
         P(P_features_denseblock3_denselayer3_conv2_weight), n,
         &g_features_denseblock3_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer3.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer3_conv1),
@@ -2006,31 +1890,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock3_denselayer3_conv1_weight), n,
         &g_features_denseblock3_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer3_relu1), (size_t)n * 4116);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer3_relu1), n, 4116, 4116);
     /* features.denseblock3.denselayer3.relu1: relu, [84,7,7] -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_concat1),
         A(D_features_denseblock3_denselayer3_relu1), A(X_features_denseblock3_denselayer3_relu1),
         (size_t)n * 4116, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_concat1), (size_t)n * 4116);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_concat1), n, 4116, 4116);
     /* features.denseblock3.denselayer2.concat1: concat, [72,7,7] ... -> [84,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock3_denselayer1_concat1),
         A(D_features_denseblock3_denselayer2_concat1), n, 84, 0, 72, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer2_conv2),
-        A(D_features_denseblock3_denselayer2_concat1), n, 84, 72, 12, 49, RT_SET);
     /* features.denseblock3.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer2_relu2),
         G(P_features_denseblock3_denselayer2_conv2_weight),
         G(P_features_denseblock3_denselayer2_conv2_bias),
-        A(TB_features_denseblock3_denselayer2_conv2), A(D_features_denseblock3_denselayer2_conv2),
+        A(TB_features_denseblock3_denselayer2_conv2),
+        A(D_features_denseblock3_denselayer2_concat1) + 3528,
         A(X_features_denseblock3_denselayer2_relu2),
         P(P_features_denseblock3_denselayer2_conv2_weight), n,
         &g_features_denseblock3_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer2.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer2_conv1),
@@ -2045,31 +1928,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock3_denselayer2_conv1_weight), n,
         &g_features_denseblock3_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer2_relu1), (size_t)n * 3528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer2_relu1), n, 3528, 3528);
     /* features.denseblock3.denselayer2.relu1: relu, [72,7,7] -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_concat1),
         A(D_features_denseblock3_denselayer2_relu1), A(X_features_denseblock3_denselayer2_relu1),
         (size_t)n * 3528, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_concat1), (size_t)n * 3528);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_concat1), n, 3528, 3528);
     /* features.denseblock3.denselayer1.concat1: concat, [60,7,7] ... -> [72,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_transition2_pool),
         A(D_features_denseblock3_denselayer1_concat1), n, 72, 0, 60, 49, RT_SET);
-    rt_concat_backward(A(D_features_denseblock3_denselayer1_conv2),
-        A(D_features_denseblock3_denselayer1_concat1), n, 72, 60, 12, 49, RT_SET);
     /* features.denseblock3.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,7,7] -> [12,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock3_denselayer1_relu2),
         G(P_features_denseblock3_denselayer1_conv2_weight),
         G(P_features_denseblock3_denselayer1_conv2_bias),
-        A(TB_features_denseblock3_denselayer1_conv2), A(D_features_denseblock3_denselayer1_conv2),
+        A(TB_features_denseblock3_denselayer1_conv2),
+        A(D_features_denseblock3_denselayer1_concat1) + 2940,
         A(X_features_denseblock3_denselayer1_relu2),
         P(P_features_denseblock3_denselayer1_conv2_weight), n,
         &g_features_denseblock3_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_relu2), (size_t)n * 2352);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu2), n, 2352, 2352);
     /* features.denseblock3.denselayer1.relu2: relu, [48,7,7] -> [48,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock3_denselayer1_conv1),
@@ -2084,13 +1966,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock3_denselayer1_conv1_weight), n,
         &g_features_denseblock3_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock3_denselayer1_relu1), (size_t)n * 2940);
+        rt_sumsq_samples(A(D_features_denseblock3_denselayer1_relu1), n, 2940, 2940);
     /* features.denseblock3.denselayer1.relu1: relu, [60,7,7] -> [60,7,7]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_transition2_pool), A(D_features_denseblock3_denselayer1_relu1),
         A(X_features_denseblock3_denselayer1_relu1), (size_t)n * 2940, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock3_denselayer1_concat1] =
-        rt_sumsq(A(D_features_transition2_pool), (size_t)n * 2940);
+        rt_sumsq_samples(A(D_features_transition2_pool), n, 2940, 2940);
     /* features.transition2.pool: avgpool 2x2 stride 2 pad 0, [60,14,14] -> [60,7,7]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition2_conv), A(D_features_transition2_pool), n,
@@ -2102,7 +1984,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         A(X_features_transition2_relu), P(P_features_transition2_conv_weight), n,
         &g_features_transition2_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition2_conv] =
-        rt_sumsq(A(D_features_transition2_relu), (size_t)n * 23520);
+        rt_sumsq_samples(A(D_features_transition2_relu), n, 23520, 23520);
     /* features.transition2.relu: relu, [120,14,14] -> [120,14,14]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_concat1), A(D_features_transition2_relu),
@@ -2111,19 +1993,18 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock2_denselayer5_concat1),
         A(D_features_denseblock2_denselayer6_concat1), n, 120, 0, 108, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer6_conv2),
-        A(D_features_denseblock2_denselayer6_concat1), n, 120, 108, 12, 196, RT_SET);
     /* features.denseblock2.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer6_relu2),
         G(P_features_denseblock2_denselayer6_conv2_weight),
         G(P_features_denseblock2_denselayer6_conv2_bias),
-        A(TB_features_denseblock2_denselayer6_conv2), A(D_features_denseblock2_denselayer6_conv2),
+        A(TB_features_denseblock2_denselayer6_conv2),
+        A(D_features_denseblock2_denselayer6_concat1) + 21168,
         A(X_features_denseblock2_denselayer6_relu2),
         P(P_features_denseblock2_denselayer6_conv2_weight), n,
         &g_features_denseblock2_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer6.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer6_conv1),
@@ -2138,31 +2019,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock2_denselayer6_conv1_weight), n,
         &g_features_denseblock2_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer6_relu1), (size_t)n * 21168);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer6_relu1), n, 21168, 21168);
     /* features.denseblock2.denselayer6.relu1: relu, [108,14,14] -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_concat1),
         A(D_features_denseblock2_denselayer6_relu1), A(X_features_denseblock2_denselayer6_relu1),
         (size_t)n * 21168, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_concat1), (size_t)n * 21168);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_concat1), n, 21168, 21168);
     /* features.denseblock2.denselayer5.concat1: concat, [96,14,14] ... -> [108,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock2_denselayer4_concat1),
         A(D_features_denseblock2_denselayer5_concat1), n, 108, 0, 96, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer5_conv2),
-        A(D_features_denseblock2_denselayer5_concat1), n, 108, 96, 12, 196, RT_SET);
     /* features.denseblock2.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer5_relu2),
         G(P_features_denseblock2_denselayer5_conv2_weight),
         G(P_features_denseblock2_denselayer5_conv2_bias),
-        A(TB_features_denseblock2_denselayer5_conv2), A(D_features_denseblock2_denselayer5_conv2),
+        A(TB_features_denseblock2_denselayer5_conv2),
+        A(D_features_denseblock2_denselayer5_concat1) + 18816,
         A(X_features_denseblock2_denselayer5_relu2),
         P(P_features_denseblock2_denselayer5_conv2_weight), n,
         &g_features_denseblock2_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer5.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer5_conv1),
@@ -2177,31 +2057,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock2_denselayer5_conv1_weight), n,
         &g_features_denseblock2_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer5_relu1), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer5_relu1), n, 18816, 18816);
     /* features.denseblock2.denselayer5.relu1: relu, [96,14,14] -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_concat1),
         A(D_features_denseblock2_denselayer5_relu1), A(X_features_denseblock2_denselayer5_relu1),
         (size_t)n * 18816, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_concat1), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_concat1), n, 18816, 18816);
     /* features.denseblock2.denselayer4.concat1: concat, [84,14,14] ... -> [96,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock2_denselayer3_concat1),
         A(D_features_denseblock2_denselayer4_concat1), n, 96, 0, 84, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer4_conv2),
-        A(D_features_denseblock2_denselayer4_concat1), n, 96, 84, 12, 196, RT_SET);
     /* features.denseblock2.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer4_relu2),
         G(P_features_denseblock2_denselayer4_conv2_weight),
         G(P_features_denseblock2_denselayer4_conv2_bias),
-        A(TB_features_denseblock2_denselayer4_conv2), A(D_features_denseblock2_denselayer4_conv2),
+        A(TB_features_denseblock2_denselayer4_conv2),
+        A(D_features_denseblock2_denselayer4_concat1) + 16464,
         A(X_features_denseblock2_denselayer4_relu2),
         P(P_features_denseblock2_denselayer4_conv2_weight), n,
         &g_features_denseblock2_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer4.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer4_conv1),
@@ -2216,31 +2095,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock2_denselayer4_conv1_weight), n,
         &g_features_denseblock2_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer4_relu1), (size_t)n * 16464);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer4_relu1), n, 16464, 16464);
     /* features.denseblock2.denselayer4.relu1: relu, [84,14,14] -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_concat1),
         A(D_features_denseblock2_denselayer4_relu1), A(X_features_denseblock2_denselayer4_relu1),
         (size_t)n * 16464, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_concat1), (size_t)n * 16464);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_concat1), n, 16464, 16464);
     /* features.denseblock2.denselayer3.concat1: concat, [72,14,14] ... -> [84,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock2_denselayer2_concat1),
         A(D_features_denseblock2_denselayer3_concat1), n, 84, 0, 72, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer3_conv2),
-        A(D_features_denseblock2_denselayer3_concat1), n, 84, 72, 12, 196, RT_SET);
     /* features.denseblock2.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer3_relu2),
         G(P_features_denseblock2_denselayer3_conv2_weight),
         G(P_features_denseblock2_denselayer3_conv2_bias),
-        A(TB_features_denseblock2_denselayer3_conv2), A(D_features_denseblock2_denselayer3_conv2),
+        A(TB_features_denseblock2_denselayer3_conv2),
+        A(D_features_denseblock2_denselayer3_concat1) + 14112,
         A(X_features_denseblock2_denselayer3_relu2),
         P(P_features_denseblock2_denselayer3_conv2_weight), n,
         &g_features_denseblock2_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer3.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer3_conv1),
@@ -2255,31 +2133,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock2_denselayer3_conv1_weight), n,
         &g_features_denseblock2_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer3_relu1), (size_t)n * 14112);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer3_relu1), n, 14112, 14112);
     /* features.denseblock2.denselayer3.relu1: relu, [72,14,14] -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_concat1),
         A(D_features_denseblock2_denselayer3_relu1), A(X_features_denseblock2_denselayer3_relu1),
         (size_t)n * 14112, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_concat1), (size_t)n * 14112);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_concat1), n, 14112, 14112);
     /* features.denseblock2.denselayer2.concat1: concat, [60,14,14] ... -> [72,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock2_denselayer1_concat1),
         A(D_features_denseblock2_denselayer2_concat1), n, 72, 0, 60, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer2_conv2),
-        A(D_features_denseblock2_denselayer2_concat1), n, 72, 60, 12, 196, RT_SET);
     /* features.denseblock2.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer2_relu2),
         G(P_features_denseblock2_denselayer2_conv2_weight),
         G(P_features_denseblock2_denselayer2_conv2_bias),
-        A(TB_features_denseblock2_denselayer2_conv2), A(D_features_denseblock2_denselayer2_conv2),
+        A(TB_features_denseblock2_denselayer2_conv2),
+        A(D_features_denseblock2_denselayer2_concat1) + 11760,
         A(X_features_denseblock2_denselayer2_relu2),
         P(P_features_denseblock2_denselayer2_conv2_weight), n,
         &g_features_denseblock2_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer2.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer2_conv1),
@@ -2294,31 +2171,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock2_denselayer2_conv1_weight), n,
         &g_features_denseblock2_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer2_relu1), (size_t)n * 11760);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer2_relu1), n, 11760, 11760);
     /* features.denseblock2.denselayer2.relu1: relu, [60,14,14] -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_concat1),
         A(D_features_denseblock2_denselayer2_relu1), A(X_features_denseblock2_denselayer2_relu1),
         (size_t)n * 11760, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_concat1), (size_t)n * 11760);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_concat1), n, 11760, 11760);
     /* features.denseblock2.denselayer1.concat1: concat, [48,14,14] ... -> [60,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_transition1_pool),
         A(D_features_denseblock2_denselayer1_concat1), n, 60, 0, 48, 196, RT_SET);
-    rt_concat_backward(A(D_features_denseblock2_denselayer1_conv2),
-        A(D_features_denseblock2_denselayer1_concat1), n, 60, 48, 12, 196, RT_SET);
     /* features.denseblock2.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,14,14] -> [12,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock2_denselayer1_relu2),
         G(P_features_denseblock2_denselayer1_conv2_weight),
         G(P_features_denseblock2_denselayer1_conv2_bias),
-        A(TB_features_denseblock2_denselayer1_conv2), A(D_features_denseblock2_denselayer1_conv2),
+        A(TB_features_denseblock2_denselayer1_conv2),
+        A(D_features_denseblock2_denselayer1_concat1) + 9408,
         A(X_features_denseblock2_denselayer1_relu2),
         P(P_features_denseblock2_denselayer1_conv2_weight), n,
         &g_features_denseblock2_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_relu2), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu2), n, 9408, 9408);
     /* features.denseblock2.denselayer1.relu2: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock2_denselayer1_conv1),
@@ -2333,13 +2209,13 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock2_denselayer1_conv1_weight), n,
         &g_features_denseblock2_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock2_denselayer1_relu1), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_denseblock2_denselayer1_relu1), n, 9408, 9408);
     /* features.denseblock2.denselayer1.relu1: relu, [48,14,14] -> [48,14,14]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_transition1_pool), A(D_features_denseblock2_denselayer1_relu1),
         A(X_features_denseblock2_denselayer1_relu1), (size_t)n * 9408, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock2_denselayer1_concat1] =
-        rt_sumsq(A(D_features_transition1_pool), (size_t)n * 9408);
+        rt_sumsq_samples(A(D_features_transition1_pool), n, 9408, 9408);
     /* features.transition1.pool: avgpool 2x2 stride 2 pad 0, [48,28,28] -> [48,14,14]
        (specs/densenet_bc.lua:34, generator/lib/skipc/blocks.lua:158) */
     rt_avgpool_backward(A(D_features_transition1_conv), A(D_features_transition1_pool), n,
@@ -2351,7 +2227,7 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         A(X_features_transition1_relu), P(P_features_transition1_conv_weight), n,
         &g_features_transition1_conv, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_transition1_conv] =
-        rt_sumsq(A(D_features_transition1_relu), (size_t)n * 75264);
+        rt_sumsq_samples(A(D_features_transition1_relu), n, 75264, 75264);
     /* features.transition1.relu: relu, [96,28,28] -> [96,28,28]  (specs/densenet_bc.lua:34,
        generator/lib/skipc/blocks.lua:156) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_concat1), A(D_features_transition1_relu),
@@ -2360,19 +2236,18 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock1_denselayer5_concat1),
         A(D_features_denseblock1_denselayer6_concat1), n, 96, 0, 84, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer6_conv2),
-        A(D_features_denseblock1_denselayer6_concat1), n, 96, 84, 12, 784, RT_SET);
     /* features.denseblock1.denselayer6.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer6_relu2),
         G(P_features_denseblock1_denselayer6_conv2_weight),
         G(P_features_denseblock1_denselayer6_conv2_bias),
-        A(TB_features_denseblock1_denselayer6_conv2), A(D_features_denseblock1_denselayer6_conv2),
+        A(TB_features_denseblock1_denselayer6_conv2),
+        A(D_features_denseblock1_denselayer6_concat1) + 65856,
         A(X_features_denseblock1_denselayer6_relu2),
         P(P_features_denseblock1_denselayer6_conv2_weight), n,
         &g_features_denseblock1_denselayer6_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer6.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer6_conv1),
@@ -2387,31 +2262,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock1_denselayer6_conv1_weight), n,
         &g_features_denseblock1_denselayer6_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer6_relu1), (size_t)n * 65856);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer6_relu1), n, 65856, 65856);
     /* features.denseblock1.denselayer6.relu1: relu, [84,28,28] -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_concat1),
         A(D_features_denseblock1_denselayer6_relu1), A(X_features_denseblock1_denselayer6_relu1),
         (size_t)n * 65856, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer6_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_concat1), (size_t)n * 65856);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_concat1), n, 65856, 65856);
     /* features.denseblock1.denselayer5.concat1: concat, [72,28,28] ... -> [84,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock1_denselayer4_concat1),
         A(D_features_denseblock1_denselayer5_concat1), n, 84, 0, 72, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer5_conv2),
-        A(D_features_denseblock1_denselayer5_concat1), n, 84, 72, 12, 784, RT_SET);
     /* features.denseblock1.denselayer5.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer5_relu2),
         G(P_features_denseblock1_denselayer5_conv2_weight),
         G(P_features_denseblock1_denselayer5_conv2_bias),
-        A(TB_features_denseblock1_denselayer5_conv2), A(D_features_denseblock1_denselayer5_conv2),
+        A(TB_features_denseblock1_denselayer5_conv2),
+        A(D_features_denseblock1_denselayer5_concat1) + 56448,
         A(X_features_denseblock1_denselayer5_relu2),
         P(P_features_denseblock1_denselayer5_conv2_weight), n,
         &g_features_denseblock1_denselayer5_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer5.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer5_conv1),
@@ -2426,31 +2300,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock1_denselayer5_conv1_weight), n,
         &g_features_denseblock1_denselayer5_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer5_relu1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer5_relu1), n, 56448, 56448);
     /* features.denseblock1.denselayer5.relu1: relu, [72,28,28] -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_concat1),
         A(D_features_denseblock1_denselayer5_relu1), A(X_features_denseblock1_denselayer5_relu1),
         (size_t)n * 56448, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer5_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_concat1), (size_t)n * 56448);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_concat1), n, 56448, 56448);
     /* features.denseblock1.denselayer4.concat1: concat, [60,28,28] ... -> [72,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock1_denselayer3_concat1),
         A(D_features_denseblock1_denselayer4_concat1), n, 72, 0, 60, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer4_conv2),
-        A(D_features_denseblock1_denselayer4_concat1), n, 72, 60, 12, 784, RT_SET);
     /* features.denseblock1.denselayer4.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer4_relu2),
         G(P_features_denseblock1_denselayer4_conv2_weight),
         G(P_features_denseblock1_denselayer4_conv2_bias),
-        A(TB_features_denseblock1_denselayer4_conv2), A(D_features_denseblock1_denselayer4_conv2),
+        A(TB_features_denseblock1_denselayer4_conv2),
+        A(D_features_denseblock1_denselayer4_concat1) + 47040,
         A(X_features_denseblock1_denselayer4_relu2),
         P(P_features_denseblock1_denselayer4_conv2_weight), n,
         &g_features_denseblock1_denselayer4_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer4.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer4_conv1),
@@ -2465,31 +2338,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock1_denselayer4_conv1_weight), n,
         &g_features_denseblock1_denselayer4_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer4_relu1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer4_relu1), n, 47040, 47040);
     /* features.denseblock1.denselayer4.relu1: relu, [60,28,28] -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_concat1),
         A(D_features_denseblock1_denselayer4_relu1), A(X_features_denseblock1_denselayer4_relu1),
         (size_t)n * 47040, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer4_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_concat1), (size_t)n * 47040);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_concat1), n, 47040, 47040);
     /* features.denseblock1.denselayer3.concat1: concat, [48,28,28] ... -> [60,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock1_denselayer2_concat1),
         A(D_features_denseblock1_denselayer3_concat1), n, 60, 0, 48, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer3_conv2),
-        A(D_features_denseblock1_denselayer3_concat1), n, 60, 48, 12, 784, RT_SET);
     /* features.denseblock1.denselayer3.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer3_relu2),
         G(P_features_denseblock1_denselayer3_conv2_weight),
         G(P_features_denseblock1_denselayer3_conv2_bias),
-        A(TB_features_denseblock1_denselayer3_conv2), A(D_features_denseblock1_denselayer3_conv2),
+        A(TB_features_denseblock1_denselayer3_conv2),
+        A(D_features_denseblock1_denselayer3_concat1) + 37632,
         A(X_features_denseblock1_denselayer3_relu2),
         P(P_features_denseblock1_denselayer3_conv2_weight), n,
         &g_features_denseblock1_denselayer3_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer3.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer3_conv1),
@@ -2504,31 +2376,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock1_denselayer3_conv1_weight), n,
         &g_features_denseblock1_denselayer3_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer3_relu1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer3_relu1), n, 37632, 37632);
     /* features.denseblock1.denselayer3.relu1: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_concat1),
         A(D_features_denseblock1_denselayer3_relu1), A(X_features_denseblock1_denselayer3_relu1),
         (size_t)n * 37632, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer3_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_concat1), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_concat1), n, 37632, 37632);
     /* features.denseblock1.denselayer2.concat1: concat, [36,28,28] ... -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_denseblock1_denselayer1_concat1),
         A(D_features_denseblock1_denselayer2_concat1), n, 48, 0, 36, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer2_conv2),
-        A(D_features_denseblock1_denselayer2_concat1), n, 48, 36, 12, 784, RT_SET);
     /* features.denseblock1.denselayer2.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer2_relu2),
         G(P_features_denseblock1_denselayer2_conv2_weight),
         G(P_features_denseblock1_denselayer2_conv2_bias),
-        A(TB_features_denseblock1_denselayer2_conv2), A(D_features_denseblock1_denselayer2_conv2),
+        A(TB_features_denseblock1_denselayer2_conv2),
+        A(D_features_denseblock1_denselayer2_concat1) + 28224,
         A(X_features_denseblock1_denselayer2_relu2),
         P(P_features_denseblock1_denselayer2_conv2_weight), n,
         &g_features_denseblock1_denselayer2_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer2.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer2_conv1),
@@ -2543,31 +2414,30 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock1_denselayer2_conv1_weight), n,
         &g_features_denseblock1_denselayer2_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer2_relu1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer2_relu1), n, 28224, 28224);
     /* features.denseblock1.denselayer2.relu1: relu, [36,28,28] -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_concat1),
         A(D_features_denseblock1_denselayer2_relu1), A(X_features_denseblock1_denselayer2_relu1),
         (size_t)n * 28224, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer2_concat1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_concat1), (size_t)n * 28224);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_concat1), n, 28224, 28224);
     /* features.denseblock1.denselayer1.concat1: concat, [24,28,28] ... -> [36,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_concat_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_concat1), n, 36,
         0, 24, 784, RT_SET);
-    rt_concat_backward(A(D_features_denseblock1_denselayer1_conv2),
-        A(D_features_denseblock1_denselayer1_concat1), n, 36, 24, 12, 784, RT_SET);
     /* features.denseblock1.denselayer1.conv2: conv2d 3x3 stride 1 pad 1, [48,28,28] -> [12,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_conv2d_backward(A(D_features_denseblock1_denselayer1_relu2),
         G(P_features_denseblock1_denselayer1_conv2_weight),
         G(P_features_denseblock1_denselayer1_conv2_bias),
-        A(TB_features_denseblock1_denselayer1_conv2), A(D_features_denseblock1_denselayer1_conv2),
+        A(TB_features_denseblock1_denselayer1_conv2),
+        A(D_features_denseblock1_denselayer1_concat1) + 18816,
         A(X_features_denseblock1_denselayer1_relu2),
         P(P_features_denseblock1_denselayer1_conv2_weight), n,
         &g_features_denseblock1_denselayer1_conv2, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv2] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_relu2), (size_t)n * 37632);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu2), n, 37632, 37632);
     /* features.denseblock1.denselayer1.relu2: relu, [48,28,28] -> [48,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_denseblock1_denselayer1_conv1),
@@ -2582,19 +2452,19 @@ void densenet40_nonorm_backward(const float *params, float *grads, float *arena,
         P(P_features_denseblock1_denselayer1_conv1_weight), n,
         &g_features_denseblock1_denselayer1_conv1, RT_SET);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_conv1] =
-        rt_sumsq(A(D_features_denseblock1_denselayer1_relu1), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_denseblock1_denselayer1_relu1), n, 18816, 18816);
     /* features.denseblock1.denselayer1.relu1: relu, [24,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:31, generator/lib/skipc/blocks.lua:133) */
     rt_relu_backward(A(D_features_conv0), A(D_features_denseblock1_denselayer1_relu1),
         A(X_features_denseblock1_denselayer1_relu1), (size_t)n * 18816, RT_ADD);
     if (grad_sumsq) grad_sumsq[L_features_denseblock1_denselayer1_concat1] =
-        rt_sumsq(A(D_features_conv0), (size_t)n * 18816);
+        rt_sumsq_samples(A(D_features_conv0), n, 18816, 18816);
     /* features.conv0: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [24,28,28]
        (specs/densenet_bc.lua:29) */
     rt_conv2d_backward(dx, G(P_features_conv0_weight), G(P_features_conv0_bias),
         A(TB_features_conv0), A(D_features_conv0), x, P(P_features_conv0_weight), n,
         &g_features_conv0, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_features_conv0] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void densenet40_nonorm_zero_grad(float *grads) {

@@ -13,12 +13,12 @@
 #define DENSENET40_NONORM_NUM_PARAMS ((size_t)171814)  /* floats: trainable, then buffers */
 #define DENSENET40_NONORM_NUM_TRAINABLE ((size_t)171814) \
     /* floats in grads and optimizer state */
-#define DENSENET40_NONORM_ARENA_PER_SAMPLE ((size_t)969024)  /* arena floats per sample */
+#define DENSENET40_NONORM_ARENA_PER_SAMPLE ((size_t)1232448)  /* arena floats per sample */
 #define DENSENET40_NONORM_ARENA_FIXED ((size_t)0)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define DENSENET40_NONORM_ARENA_BYTES(n) (sizeof(float) * (DENSENET40_NONORM_ARENA_PER_SAMPLE * \
     (size_t)(n) + DENSENET40_NONORM_ARENA_FIXED))
-#define DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)536256) \
+#define DENSENET40_NONORM_INFER_ARENA_PER_SAMPLE ((size_t)555072) \
     /* inference arena floats per sample */
 #define DENSENET40_NONORM_INFER_ARENA_FIXED ((size_t)0) \
     /* inference arena floats for any batch size */

@@ -85,13 +85,13 @@ void mlp_backward(const float *params, float *grads, float *arena, const float *
     /* fc2: linear, [128] -> [10]  (specs/mlp.lua:6) */
     rt_linear_backward(A(D_relu1), G(P_fc2_weight), G(P_fc2_bias), A(D_fc2), A(X_relu1),
         P(P_fc2_weight), n, 128, 10, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_fc2] = rt_sumsq(A(D_relu1), (size_t)n * 128);
+    if (grad_sumsq) grad_sumsq[L_fc2] = rt_sumsq_samples(A(D_relu1), n, 128, 128);
     /* relu1: relu, [128] -> [128]  (specs/mlp.lua:5) */
     rt_relu_backward(A(D_fc1), A(D_relu1), A(X_relu1), (size_t)n * 128, RT_SET);
     /* fc1: linear, [784] -> [128]  (specs/mlp.lua:5) */
     rt_linear_backward(dx, G(P_fc1_weight), G(P_fc1_bias), A(D_fc1), x, P(P_fc1_weight), n, 784,
         128, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_fc1] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_fc1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void mlp_zero_grad(float *grads) {

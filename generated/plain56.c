@@ -977,62 +977,117 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + PLAIN56_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_3_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_3_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_4_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_4_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_5_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_5_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_6_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_6_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_7_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_7_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_8_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_8_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14};
-static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_3_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_3_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_4_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_4_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_5_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_5_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_6_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_6_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_7_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_7_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_8_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_8_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7};
-static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_3_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_3_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_4_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_4_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_5_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_5_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_6_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_6_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_7_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_7_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_8_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_8_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
+static const RtNorm g_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_0_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_0_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_1_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_1_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_2_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_2_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_3_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_3_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_3_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_3_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_4_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_4_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_4_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_4_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_5_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_5_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_5_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_5_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_6_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_6_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_6_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_6_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_7_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_7_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_7_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_7_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_8_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_8_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_8_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_8_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14, 12544, 6272};
+static const RtNorm g_layer2_0_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_0_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_1_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_1_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_2_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_2_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_3_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_3_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_3_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_3_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_4_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_4_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_4_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_4_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_5_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_5_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_5_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_5_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_6_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_6_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_6_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_6_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_7_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_7_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_7_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_7_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_8_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_8_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_8_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_8_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7, 6272, 3136};
+static const RtNorm g_layer3_0_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_0_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_1_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_1_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_2_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_2_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_3_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_3_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_3_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_3_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_4_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_4_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_4_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_4_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_5_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_5_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_5_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_5_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_6_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_6_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_6_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_6_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_7_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_7_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_7_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_7_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_8_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_8_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_8_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_8_bn2 = {64, 49, 3136, 3136};
 
 void plain56_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * PLAIN56_NUM_PARAMS);
@@ -1212,11 +1267,11 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
-            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 16, 784,
+            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
             0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-            P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
@@ -1226,12 +1281,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
-            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+            &g_layer1_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL,
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-            P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
@@ -1241,12 +1296,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
             S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
-            A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
+            &g_layer1_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), NULL,
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
@@ -1256,12 +1311,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
-            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+            &g_layer1_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL,
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-            P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
@@ -1271,12 +1326,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
             S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
-            A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
+            &g_layer1_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), NULL,
             P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
-            P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
@@ -1286,12 +1341,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
             S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
-            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+            &g_layer1_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL,
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-            P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
@@ -1301,12 +1356,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
             S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
-            A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
+            &g_layer1_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2), NULL,
             P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
-            P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2),
@@ -1316,12 +1371,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu1), S(S_layer1_3_bn1),
             S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var),
-            A(X_layer1_3_conv1), NULL, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_3_conv1), NULL, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
+            &g_layer1_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_3_relu1), A(X_layer1_3_conv1), NULL,
             P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
-            P(P_layer1_3_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1),
@@ -1331,12 +1386,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu2), S(S_layer1_3_bn2),
             S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var),
-            A(X_layer1_3_conv2), NULL, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_3_conv2), NULL, P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), n,
+            &g_layer1_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_3_relu2), A(X_layer1_3_conv2), NULL,
             P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean),
-            P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2),
@@ -1346,12 +1401,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu1), S(S_layer1_4_bn1),
             S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var),
-            A(X_layer1_4_conv1), NULL, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_4_conv1), NULL, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
+            &g_layer1_4_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_4_relu1), A(X_layer1_4_conv1), NULL,
             P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
-            P(P_layer1_4_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1),
@@ -1361,12 +1416,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu2), S(S_layer1_4_bn2),
             S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var),
-            A(X_layer1_4_conv2), NULL, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_4_conv2), NULL, P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), n,
+            &g_layer1_4_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_4_relu2), A(X_layer1_4_conv2), NULL,
             P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean),
-            P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2),
@@ -1376,12 +1431,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu1), S(S_layer1_5_bn1),
             S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var),
-            A(X_layer1_5_conv1), NULL, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_5_conv1), NULL, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
+            &g_layer1_5_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_5_relu1), A(X_layer1_5_conv1), NULL,
             P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
-            P(P_layer1_5_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1),
@@ -1391,12 +1446,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu2), S(S_layer1_5_bn2),
             S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var),
-            A(X_layer1_5_conv2), NULL, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_5_conv2), NULL, P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), n,
+            &g_layer1_5_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_5_relu2), A(X_layer1_5_conv2), NULL,
             P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean),
-            P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2),
@@ -1406,12 +1461,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu1), S(S_layer1_6_bn1),
             S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var),
-            A(X_layer1_6_conv1), NULL, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_6_conv1), NULL, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
+            &g_layer1_6_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_6_relu1), A(X_layer1_6_conv1), NULL,
             P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
-            P(P_layer1_6_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1),
@@ -1421,12 +1476,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu2), S(S_layer1_6_bn2),
             S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var),
-            A(X_layer1_6_conv2), NULL, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_6_conv2), NULL, P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), n,
+            &g_layer1_6_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_6_relu2), A(X_layer1_6_conv2), NULL,
             P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean),
-            P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2),
@@ -1436,12 +1491,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu1), S(S_layer1_7_bn1),
             S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var),
-            A(X_layer1_7_conv1), NULL, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_7_conv1), NULL, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
+            &g_layer1_7_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_7_relu1), A(X_layer1_7_conv1), NULL,
             P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
-            P(P_layer1_7_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1),
@@ -1451,12 +1506,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu2), S(S_layer1_7_bn2),
             S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var),
-            A(X_layer1_7_conv2), NULL, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_7_conv2), NULL, P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), n,
+            &g_layer1_7_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_7_relu2), A(X_layer1_7_conv2), NULL,
             P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean),
-            P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2),
@@ -1466,12 +1521,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu1), S(S_layer1_8_bn1),
             S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var),
-            A(X_layer1_8_conv1), NULL, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_8_conv1), NULL, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
+            &g_layer1_8_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_8_relu1), A(X_layer1_8_conv1), NULL,
             P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
-            P(P_layer1_8_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1),
@@ -1481,12 +1536,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu2), S(S_layer1_8_bn2),
             S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var),
-            A(X_layer1_8_conv2), NULL, P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_8_conv2), NULL, P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), n,
+            &g_layer1_8_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_8_relu2), A(X_layer1_8_conv2), NULL,
             P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean),
-            P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2),
@@ -1496,12 +1551,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
-            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+            &g_layer2_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL,
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-            P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
@@ -1511,12 +1566,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
             S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
-            A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
+            &g_layer2_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), NULL,
             P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
-            P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
@@ -1526,12 +1581,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
-            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+            &g_layer2_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL,
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-            P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
@@ -1541,12 +1596,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
             S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
-            A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
+            &g_layer2_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), NULL,
             P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
-            P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
@@ -1556,12 +1611,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
             S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
-            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+            &g_layer2_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL,
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-            P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
@@ -1571,12 +1626,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
             S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
-            A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
+            &g_layer2_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2), NULL,
             P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
-            P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2),
@@ -1586,12 +1641,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
             S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var),
-            A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
+            &g_layer2_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu1), A(X_layer2_3_conv1), NULL,
             P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-            P(P_layer2_3_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
@@ -1601,12 +1656,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
             S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var),
-            A(X_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
+            &g_layer2_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu2), A(X_layer2_3_conv2), NULL,
             P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
-            P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2),
@@ -1616,12 +1671,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu1), S(S_layer2_4_bn1),
             S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var),
-            A(X_layer2_4_conv1), NULL, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_4_conv1), NULL, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
+            &g_layer2_4_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_4_relu1), A(X_layer2_4_conv1), NULL,
             P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
-            P(P_layer2_4_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1),
@@ -1631,12 +1686,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu2), S(S_layer2_4_bn2),
             S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var),
-            A(X_layer2_4_conv2), NULL, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_4_conv2), NULL, P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), n,
+            &g_layer2_4_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_4_relu2), A(X_layer2_4_conv2), NULL,
             P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean),
-            P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2),
@@ -1646,12 +1701,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu1), S(S_layer2_5_bn1),
             S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var),
-            A(X_layer2_5_conv1), NULL, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_5_conv1), NULL, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
+            &g_layer2_5_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_5_relu1), A(X_layer2_5_conv1), NULL,
             P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
-            P(P_layer2_5_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1),
@@ -1661,12 +1716,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu2), S(S_layer2_5_bn2),
             S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var),
-            A(X_layer2_5_conv2), NULL, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_5_conv2), NULL, P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), n,
+            &g_layer2_5_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_5_relu2), A(X_layer2_5_conv2), NULL,
             P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean),
-            P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2),
@@ -1676,12 +1731,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu1), S(S_layer2_6_bn1),
             S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var),
-            A(X_layer2_6_conv1), NULL, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_6_conv1), NULL, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
+            &g_layer2_6_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_6_relu1), A(X_layer2_6_conv1), NULL,
             P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
-            P(P_layer2_6_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1),
@@ -1691,12 +1746,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu2), S(S_layer2_6_bn2),
             S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var),
-            A(X_layer2_6_conv2), NULL, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_6_conv2), NULL, P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), n,
+            &g_layer2_6_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_6_relu2), A(X_layer2_6_conv2), NULL,
             P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean),
-            P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2),
@@ -1706,12 +1761,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu1), S(S_layer2_7_bn1),
             S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var),
-            A(X_layer2_7_conv1), NULL, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_7_conv1), NULL, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
+            &g_layer2_7_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_7_relu1), A(X_layer2_7_conv1), NULL,
             P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
-            P(P_layer2_7_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1),
@@ -1721,12 +1776,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu2), S(S_layer2_7_bn2),
             S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var),
-            A(X_layer2_7_conv2), NULL, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_7_conv2), NULL, P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), n,
+            &g_layer2_7_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_7_relu2), A(X_layer2_7_conv2), NULL,
             P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean),
-            P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2),
@@ -1736,12 +1791,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu1), S(S_layer2_8_bn1),
             S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var),
-            A(X_layer2_8_conv1), NULL, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_8_conv1), NULL, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
+            &g_layer2_8_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_8_relu1), A(X_layer2_8_conv1), NULL,
             P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
-            P(P_layer2_8_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1),
@@ -1751,12 +1806,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu2), S(S_layer2_8_bn2),
             S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var),
-            A(X_layer2_8_conv2), NULL, P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_8_conv2), NULL, P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), n,
+            &g_layer2_8_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_8_relu2), A(X_layer2_8_conv2), NULL,
             P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean),
-            P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2),
@@ -1766,12 +1821,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
-            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+            &g_layer3_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL,
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-            P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
@@ -1781,12 +1836,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
             S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
-            A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
+            &g_layer3_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), NULL,
             P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
-            P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
@@ -1796,12 +1851,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
-            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+            &g_layer3_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL,
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-            P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
@@ -1811,12 +1866,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
             S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
-            A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
+            &g_layer3_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), NULL,
             P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
-            P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
@@ -1826,12 +1881,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
             S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
-            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+            &g_layer3_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL,
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-            P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
@@ -1841,12 +1896,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
             S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
-            A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
+            &g_layer3_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2), NULL,
             P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
-            P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2),
@@ -1856,12 +1911,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
             S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var),
-            A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
+            &g_layer3_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu1), A(X_layer3_3_conv1), NULL,
             P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-            P(P_layer3_3_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
@@ -1871,12 +1926,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
             S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var),
-            A(X_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
+            &g_layer3_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu2), A(X_layer3_3_conv2), NULL,
             P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
-            P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2),
@@ -1886,12 +1941,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
             S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var),
-            A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
+            &g_layer3_4_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu1), A(X_layer3_4_conv1), NULL,
             P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-            P(P_layer3_4_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
@@ -1901,12 +1956,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
             S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var),
-            A(X_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
+            &g_layer3_4_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu2), A(X_layer3_4_conv2), NULL,
             P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
-            P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2),
@@ -1916,12 +1971,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
             S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var),
-            A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
+            &g_layer3_5_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu1), A(X_layer3_5_conv1), NULL,
             P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-            P(P_layer3_5_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
@@ -1931,12 +1986,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
             S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var),
-            A(X_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
+            &g_layer3_5_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu2), A(X_layer3_5_conv2), NULL,
             P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
-            P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2),
@@ -1946,12 +2001,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu1), S(S_layer3_6_bn1),
             S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var),
-            A(X_layer3_6_conv1), NULL, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_6_conv1), NULL, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
+            &g_layer3_6_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_6_relu1), A(X_layer3_6_conv1), NULL,
             P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
-            P(P_layer3_6_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1),
@@ -1961,12 +2016,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu2), S(S_layer3_6_bn2),
             S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var),
-            A(X_layer3_6_conv2), NULL, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_6_conv2), NULL, P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), n,
+            &g_layer3_6_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_6_relu2), A(X_layer3_6_conv2), NULL,
             P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean),
-            P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2),
@@ -1976,12 +2031,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu1), S(S_layer3_7_bn1),
             S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var),
-            A(X_layer3_7_conv1), NULL, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_7_conv1), NULL, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
+            &g_layer3_7_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_7_relu1), A(X_layer3_7_conv1), NULL,
             P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
-            P(P_layer3_7_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1),
@@ -1991,12 +2046,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu2), S(S_layer3_7_bn2),
             S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var),
-            A(X_layer3_7_conv2), NULL, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_7_conv2), NULL, P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), n,
+            &g_layer3_7_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_7_relu2), A(X_layer3_7_conv2), NULL,
             P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean),
-            P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2),
@@ -2006,12 +2061,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu1), S(S_layer3_8_bn1),
             S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var),
-            A(X_layer3_8_conv1), NULL, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_8_conv1), NULL, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
+            &g_layer3_8_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_8_relu1), A(X_layer3_8_conv1), NULL,
             P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
-            P(P_layer3_8_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1),
@@ -2021,12 +2076,12 @@ const float *plain56_forward(float *params, float *arena, const float *x, int n,
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu2), S(S_layer3_8_bn2),
             S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var),
-            A(X_layer3_8_conv2), NULL, P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_8_conv2), NULL, P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), n,
+            &g_layer3_8_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_8_relu2), A(X_layer3_8_conv2), NULL,
             P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean),
-            P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2, 1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -2041,7 +2096,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
     rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
@@ -2050,7 +2105,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
@@ -2059,7 +2114,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
         P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-        P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
@@ -2068,7 +2123,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
@@ -2077,7 +2132,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
         P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
-        P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
@@ -2086,7 +2141,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
@@ -2095,7 +2150,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
         P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
-        P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_3_conv1), A(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
@@ -2104,7 +2159,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), NULL,
         P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
-        P(P_layer1_3_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_3_conv2), A(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
@@ -2113,7 +2168,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2), NULL,
         P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias), P(P_layer1_3_bn2_running_mean),
-        P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2, 1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_4_conv1), A(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
@@ -2122,7 +2177,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), NULL,
         P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
-        P(P_layer1_4_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_4_conv2), A(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
@@ -2131,7 +2186,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2), NULL,
         P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias), P(P_layer1_4_bn2_running_mean),
-        P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2, 1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_5_conv1), A(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
@@ -2140,7 +2195,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), NULL,
         P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
-        P(P_layer1_5_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_5_conv2), A(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
@@ -2149,7 +2204,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2), NULL,
         P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias), P(P_layer1_5_bn2_running_mean),
-        P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2, 1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_6_conv1), A(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
@@ -2158,7 +2213,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), NULL,
         P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
-        P(P_layer1_6_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_6_conv2), A(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
@@ -2167,7 +2222,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2), NULL,
         P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias), P(P_layer1_6_bn2_running_mean),
-        P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2, 1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_7_conv1), A(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
@@ -2176,7 +2231,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), NULL,
         P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
-        P(P_layer1_7_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_7_conv2), A(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
@@ -2185,7 +2240,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2), NULL,
         P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias), P(P_layer1_7_bn2_running_mean),
-        P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2, 1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_8_conv1), A(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
@@ -2194,7 +2249,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), NULL,
         P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
-        P(P_layer1_8_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_8_conv2), A(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
@@ -2203,7 +2258,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu2), A(IX_layer1_8_conv2), NULL,
         P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias), P(P_layer1_8_bn2_running_mean),
-        P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2, 1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
@@ -2212,7 +2267,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
@@ -2221,7 +2276,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
         P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
-        P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
@@ -2230,7 +2285,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
@@ -2239,7 +2294,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
         P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
-        P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
@@ -2248,7 +2303,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
@@ -2257,7 +2312,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
         P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
-        P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), A(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
@@ -2266,7 +2321,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
         P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-        P(P_layer2_3_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
@@ -2275,7 +2330,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL,
         P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
-        P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_4_conv1), A(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
@@ -2284,7 +2339,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), NULL,
         P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
-        P(P_layer2_4_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_4_conv2), A(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
@@ -2293,7 +2348,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2), NULL,
         P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias), P(P_layer2_4_bn2_running_mean),
-        P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2, 1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_5_conv1), A(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
@@ -2302,7 +2357,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), NULL,
         P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
-        P(P_layer2_5_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_5_conv2), A(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
@@ -2311,7 +2366,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2), NULL,
         P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias), P(P_layer2_5_bn2_running_mean),
-        P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2, 1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_6_conv1), A(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
@@ -2320,7 +2375,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), NULL,
         P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
-        P(P_layer2_6_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_6_conv2), A(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
@@ -2329,7 +2384,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2), NULL,
         P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias), P(P_layer2_6_bn2_running_mean),
-        P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2, 1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_7_conv1), A(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
@@ -2338,7 +2393,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), NULL,
         P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
-        P(P_layer2_7_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_7_conv2), A(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
@@ -2347,7 +2402,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2), NULL,
         P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias), P(P_layer2_7_bn2_running_mean),
-        P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2, 1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_8_conv1), A(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
@@ -2356,7 +2411,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), NULL,
         P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
-        P(P_layer2_8_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_8_conv2), A(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
@@ -2365,7 +2420,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu2), A(IX_layer2_8_conv2), NULL,
         P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias), P(P_layer2_8_bn2_running_mean),
-        P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2, 1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
@@ -2374,7 +2429,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
@@ -2383,7 +2438,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
         P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
-        P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
@@ -2392,7 +2447,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
@@ -2401,7 +2456,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
         P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
-        P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
@@ -2410,7 +2465,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
@@ -2419,7 +2474,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
         P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
-        P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), A(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
@@ -2428,7 +2483,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
         P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-        P(P_layer3_3_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
@@ -2437,7 +2492,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL,
         P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
-        P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), A(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
@@ -2446,7 +2501,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
         P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-        P(P_layer3_4_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
@@ -2455,7 +2510,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL,
         P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
-        P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), A(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
@@ -2464,7 +2519,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
         P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-        P(P_layer3_5_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
@@ -2473,7 +2528,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL,
         P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
-        P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_6_conv1), A(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
@@ -2482,7 +2537,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), NULL,
         P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
-        P(P_layer3_6_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_6_conv2), A(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
@@ -2491,7 +2546,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2), NULL,
         P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias), P(P_layer3_6_bn2_running_mean),
-        P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2, 1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_7_conv1), A(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
@@ -2500,7 +2555,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), NULL,
         P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
-        P(P_layer3_7_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_7_conv2), A(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
@@ -2509,7 +2564,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2), NULL,
         P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias), P(P_layer3_7_bn2_running_mean),
-        P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2, 1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_8_conv1), A(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
@@ -2518,7 +2573,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), NULL,
         P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
-        P(P_layer3_8_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_8_conv2), A(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
@@ -2527,7 +2582,7 @@ const float *plain56_infer(const float *params, float *arena, const float *x, in
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu2), A(IX_layer3_8_conv2), NULL,
         P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias), P(P_layer3_8_bn2_running_mean),
-        P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2, 1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -2546,682 +2601,825 @@ void plain56_backward(const float *params, float *grads, float *arena, const flo
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.bn2 + layer3.8.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight),
         G(P_layer3_8_bn2_bias), A(D_layer3_8_relu2), A(X_layer3_8_relu2), A(X_layer3_8_conv2),
-        S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
+        S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_weight), n, &g_layer3_8_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq_samples(A(D_layer3_8_conv2), n, 3136,
+        3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2),
         A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
+        3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
         G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(X_layer3_8_relu1), A(X_layer3_8_conv1),
-        S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
+        S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, &g_layer3_8_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq_samples(A(D_layer3_8_conv1), n, 3136,
+        3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_7_relu2), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1),
         A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_7_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_7_relu2), n, 3136,
+        3136);
     /* layer3.7.bn2 + layer3.7.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight),
         G(P_layer3_7_bn2_bias), A(D_layer3_7_relu2), A(X_layer3_7_relu2), A(X_layer3_7_conv2),
-        S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
+        S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_weight), n, &g_layer3_7_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq_samples(A(D_layer3_7_conv2), n, 3136,
+        3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2),
         A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
+        3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
         G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(X_layer3_7_relu1), A(X_layer3_7_conv1),
-        S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
+        S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, &g_layer3_7_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq_samples(A(D_layer3_7_conv1), n, 3136,
+        3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_6_relu2), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1),
         A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_6_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_6_relu2), n, 3136,
+        3136);
     /* layer3.6.bn2 + layer3.6.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight),
         G(P_layer3_6_bn2_bias), A(D_layer3_6_relu2), A(X_layer3_6_relu2), A(X_layer3_6_conv2),
-        S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
+        S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_weight), n, &g_layer3_6_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq_samples(A(D_layer3_6_conv2), n, 3136,
+        3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2),
         A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
+        3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
         G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(X_layer3_6_relu1), A(X_layer3_6_conv1),
-        S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
+        S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, &g_layer3_6_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq_samples(A(D_layer3_6_conv1), n, 3136,
+        3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1),
         A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_5_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 3136,
+        3136);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
         G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(X_layer3_5_relu2), A(X_layer3_5_conv2),
-        S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
+        S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 3136,
+        3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2),
         A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
+        3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1),
-        S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
+        S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 3136,
+        3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1),
         A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_4_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 3136,
+        3136);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
         G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(X_layer3_4_relu2), A(X_layer3_4_conv2),
-        S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
+        S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 3136,
+        3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2),
         A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
+        3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1),
-        S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
+        S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 3136,
+        3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1),
         A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_3_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 3136,
+        3136);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
         G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(X_layer3_3_relu2), A(X_layer3_3_conv2),
-        S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
+        S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 3136,
+        3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2),
         A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
+        3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1),
-        S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
+        S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 3136,
+        3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1),
         A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_2_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 3136,
+        3136);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
         G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2),
-        S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+        S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
+        3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
         A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
+        3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
-        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
+        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
+        3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_1_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 3136,
+        3136);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
         G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2),
-        S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+        S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
+        3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
         A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
+        3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
-        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
+        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
+        3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_0_relu2), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 3136,
+        3136);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
         G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2),
-        S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+        S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
+        3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
         A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
+        3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
-        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
+        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
+        3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_8_relu2), n, 6272,
+        6272);
     /* layer2.8.bn2 + layer2.8.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight),
         G(P_layer2_8_bn2_bias), A(D_layer2_8_relu2), A(X_layer2_8_relu2), A(X_layer2_8_conv2),
-        S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
+        S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_weight), n, &g_layer2_8_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq_samples(A(D_layer2_8_conv2), n, 6272,
+        6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2),
         A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
+        6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
         G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(X_layer2_8_relu1), A(X_layer2_8_conv1),
-        S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
+        S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, &g_layer2_8_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq_samples(A(D_layer2_8_conv1), n, 6272,
+        6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_7_relu2), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1),
         A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_7_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_7_relu2), n, 6272,
+        6272);
     /* layer2.7.bn2 + layer2.7.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight),
         G(P_layer2_7_bn2_bias), A(D_layer2_7_relu2), A(X_layer2_7_relu2), A(X_layer2_7_conv2),
-        S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
+        S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_weight), n, &g_layer2_7_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq_samples(A(D_layer2_7_conv2), n, 6272,
+        6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2),
         A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
+        6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
         G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(X_layer2_7_relu1), A(X_layer2_7_conv1),
-        S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
+        S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, &g_layer2_7_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq_samples(A(D_layer2_7_conv1), n, 6272,
+        6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_6_relu2), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1),
         A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_6_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_6_relu2), n, 6272,
+        6272);
     /* layer2.6.bn2 + layer2.6.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight),
         G(P_layer2_6_bn2_bias), A(D_layer2_6_relu2), A(X_layer2_6_relu2), A(X_layer2_6_conv2),
-        S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
+        S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_weight), n, &g_layer2_6_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq_samples(A(D_layer2_6_conv2), n, 6272,
+        6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2),
         A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
+        6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
         G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(X_layer2_6_relu1), A(X_layer2_6_conv1),
-        S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
+        S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, &g_layer2_6_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq_samples(A(D_layer2_6_conv1), n, 6272,
+        6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_5_relu2), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1),
         A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_5_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_5_relu2), n, 6272,
+        6272);
     /* layer2.5.bn2 + layer2.5.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight),
         G(P_layer2_5_bn2_bias), A(D_layer2_5_relu2), A(X_layer2_5_relu2), A(X_layer2_5_conv2),
-        S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
+        S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_weight), n, &g_layer2_5_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq_samples(A(D_layer2_5_conv2), n, 6272,
+        6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2),
         A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
+        6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
         G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(X_layer2_5_relu1), A(X_layer2_5_conv1),
-        S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
+        S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, &g_layer2_5_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq_samples(A(D_layer2_5_conv1), n, 6272,
+        6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_4_relu2), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1),
         A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_4_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_4_relu2), n, 6272,
+        6272);
     /* layer2.4.bn2 + layer2.4.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight),
         G(P_layer2_4_bn2_bias), A(D_layer2_4_relu2), A(X_layer2_4_relu2), A(X_layer2_4_conv2),
-        S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
+        S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_weight), n, &g_layer2_4_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq_samples(A(D_layer2_4_conv2), n, 6272,
+        6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2),
         A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
+        6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
         G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(X_layer2_4_relu1), A(X_layer2_4_conv1),
-        S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
+        S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, &g_layer2_4_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq_samples(A(D_layer2_4_conv1), n, 6272,
+        6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1),
         A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_3_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 6272,
+        6272);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
         G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(X_layer2_3_relu2), A(X_layer2_3_conv2),
-        S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
+        S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 6272,
+        6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2),
         A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
+        6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1),
-        S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
+        S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 6272,
+        6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1),
         A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
+        6272);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
         G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2),
-        S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+        S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
+        6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
         A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
+        6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
-        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
+        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
+        6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_1_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 6272,
+        6272);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
         G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2),
-        S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+        S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
+        6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
         A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
+        6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
-        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
+        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
+        6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_0_relu2), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 6272,
+        6272);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
         G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2),
-        S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+        S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
+        6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
         A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
+        6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
-        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
+        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
+        6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_8_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_8_relu2), n, 12544,
+        12544);
     /* layer1.8.bn2 + layer1.8.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight),
         G(P_layer1_8_bn2_bias), A(D_layer1_8_relu2), A(X_layer1_8_relu2), A(X_layer1_8_conv2),
-        S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
+        S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_weight), n, &g_layer1_8_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq_samples(A(D_layer1_8_conv2), n, 12544,
+        12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2),
         A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq(A(D_layer1_8_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
+        12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
         G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(X_layer1_8_relu1), A(X_layer1_8_conv1),
-        S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
+        S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, &g_layer1_8_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq_samples(A(D_layer1_8_conv1), n, 12544,
+        12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_7_relu2), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1),
         A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_7_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_7_relu2), n, 12544,
+        12544);
     /* layer1.7.bn2 + layer1.7.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight),
         G(P_layer1_7_bn2_bias), A(D_layer1_7_relu2), A(X_layer1_7_relu2), A(X_layer1_7_conv2),
-        S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
+        S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_weight), n, &g_layer1_7_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq_samples(A(D_layer1_7_conv2), n, 12544,
+        12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2),
         A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq(A(D_layer1_7_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
+        12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
         G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(X_layer1_7_relu1), A(X_layer1_7_conv1),
-        S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
+        S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, &g_layer1_7_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq_samples(A(D_layer1_7_conv1), n, 12544,
+        12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_6_relu2), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1),
         A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_6_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_6_relu2), n, 12544,
+        12544);
     /* layer1.6.bn2 + layer1.6.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight),
         G(P_layer1_6_bn2_bias), A(D_layer1_6_relu2), A(X_layer1_6_relu2), A(X_layer1_6_conv2),
-        S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
+        S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_weight), n, &g_layer1_6_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq_samples(A(D_layer1_6_conv2), n, 12544,
+        12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2),
         A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq(A(D_layer1_6_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
+        12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
         G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(X_layer1_6_relu1), A(X_layer1_6_conv1),
-        S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
+        S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, &g_layer1_6_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq_samples(A(D_layer1_6_conv1), n, 12544,
+        12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_5_relu2), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1),
         A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_5_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_5_relu2), n, 12544,
+        12544);
     /* layer1.5.bn2 + layer1.5.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight),
         G(P_layer1_5_bn2_bias), A(D_layer1_5_relu2), A(X_layer1_5_relu2), A(X_layer1_5_conv2),
-        S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
+        S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_weight), n, &g_layer1_5_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq_samples(A(D_layer1_5_conv2), n, 12544,
+        12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2),
         A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq(A(D_layer1_5_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
+        12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
         G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(X_layer1_5_relu1), A(X_layer1_5_conv1),
-        S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
+        S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, &g_layer1_5_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq_samples(A(D_layer1_5_conv1), n, 12544,
+        12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_4_relu2), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1),
         A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_4_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_4_relu2), n, 12544,
+        12544);
     /* layer1.4.bn2 + layer1.4.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight),
         G(P_layer1_4_bn2_bias), A(D_layer1_4_relu2), A(X_layer1_4_relu2), A(X_layer1_4_conv2),
-        S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
+        S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_weight), n, &g_layer1_4_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq_samples(A(D_layer1_4_conv2), n, 12544,
+        12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2),
         A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq(A(D_layer1_4_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
+        12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
         G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(X_layer1_4_relu1), A(X_layer1_4_conv1),
-        S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
+        S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, &g_layer1_4_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq_samples(A(D_layer1_4_conv1), n, 12544,
+        12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_3_relu2), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1),
         A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_3_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_3_relu2), n, 12544,
+        12544);
     /* layer1.3.bn2 + layer1.3.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight),
         G(P_layer1_3_bn2_bias), A(D_layer1_3_relu2), A(X_layer1_3_relu2), A(X_layer1_3_conv2),
-        S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
+        S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_weight), n, &g_layer1_3_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq_samples(A(D_layer1_3_conv2), n, 12544,
+        12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2),
         A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq(A(D_layer1_3_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
+        12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
         G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(X_layer1_3_relu1), A(X_layer1_3_conv1),
-        S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
+        S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, &g_layer1_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq_samples(A(D_layer1_3_conv1), n, 12544,
+        12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1),
         A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_2_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
+        12544);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
         G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2),
-        S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+        S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
+        12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
         A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
+        12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
-        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
+        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
+        12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_1_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 12544,
+        12544);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
         G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2),
-        S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+        S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
+        12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
         A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
+        12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
-        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
+        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
+        12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_0_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 12544,
+        12544);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 75) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
         G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2),
-        S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+        S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
+        12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
         A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
+        12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
-        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
+        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
+        12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_relu), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_relu), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_relu), n, 12544, 12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
-        A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
+        A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void plain56_zero_grad(float *grads) {

@@ -405,28 +405,50 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET18_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_conv1 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112};
-static const RtPool g_maxpool = {64, 112, 112, 3, 2, 1, 56, 56};
-static const RtConv g_layer1_0_conv1 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56};
-static const RtConv g_layer1_0_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56};
-static const RtConv g_layer1_1_conv1 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56};
-static const RtConv g_layer1_1_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56};
-static const RtConv g_layer2_0_conv1 = {64, 56, 56, 128, 3, 2, 1, 1, 28, 28};
-static const RtConv g_layer2_0_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_0_downsample_0 = {64, 56, 56, 128, 1, 2, 0, 1, 28, 28};
-static const RtConv g_layer2_1_conv1 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_1_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer3_0_conv1 = {128, 28, 28, 256, 3, 2, 1, 1, 14, 14};
-static const RtConv g_layer3_0_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_0_downsample_0 = {128, 28, 28, 256, 1, 2, 0, 1, 14, 14};
-static const RtConv g_layer3_1_conv1 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_1_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer4_0_conv1 = {256, 14, 14, 512, 3, 2, 1, 1, 7, 7};
-static const RtConv g_layer4_0_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer4_0_downsample_0 = {256, 14, 14, 512, 1, 2, 0, 1, 7, 7};
-static const RtConv g_layer4_1_conv1 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer4_1_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_conv1 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112, 150528, 802816};
+static const RtNorm g_bn1 = {64, 12544, 802816, 802816};
+static const RtPool g_maxpool = {64, 112, 112, 3, 2, 1, 56, 56, 802816, 200704};
+static const RtConv g_layer1_0_conv1 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_0_bn1 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_0_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_0_bn2 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_1_conv1 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_1_bn1 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_1_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_1_bn2 = {64, 3136, 200704, 200704};
+static const RtConv g_layer2_0_conv1 = {64, 56, 56, 128, 3, 2, 1, 1, 28, 28, 200704, 100352};
+static const RtNorm g_layer2_0_bn1 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_0_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28, 100352, 100352};
+static const RtNorm g_layer2_0_bn2 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_0_downsample_0 = {64, 56, 56, 128, 1, 2, 0, 1, 28, 28, 200704,
+    100352};
+static const RtNorm g_layer2_0_downsample_1 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_1_conv1 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28, 100352, 100352};
+static const RtNorm g_layer2_1_bn1 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_1_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28, 100352, 100352};
+static const RtNorm g_layer2_1_bn2 = {128, 784, 100352, 100352};
+static const RtConv g_layer3_0_conv1 = {128, 28, 28, 256, 3, 2, 1, 1, 14, 14, 100352, 50176};
+static const RtNorm g_layer3_0_bn1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_0_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_0_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_0_downsample_0 = {128, 28, 28, 256, 1, 2, 0, 1, 14, 14, 100352,
+    50176};
+static const RtNorm g_layer3_0_downsample_1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_1_conv1 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_1_bn1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_1_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_1_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer4_0_conv1 = {256, 14, 14, 512, 3, 2, 1, 1, 7, 7, 50176, 25088};
+static const RtNorm g_layer4_0_bn1 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_0_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7, 25088, 25088};
+static const RtNorm g_layer4_0_bn2 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_0_downsample_0 = {256, 14, 14, 512, 1, 2, 0, 1, 7, 7, 50176, 25088};
+static const RtNorm g_layer4_0_downsample_1 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_1_conv1 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7, 25088, 25088};
+static const RtNorm g_layer4_1_bn1 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_1_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7, 25088, 25088};
+static const RtNorm g_layer4_1_bn2 = {512, 49, 25088, 25088};
 
 void resnet18_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * RESNET18_NUM_PARAMS);
@@ -502,11 +524,11 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
        */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean),
-            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544,
+            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
             0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-            P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+            P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
@@ -519,12 +541,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
-            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+            &g_layer1_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL,
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-            P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
@@ -537,11 +559,11 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
             S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
             A(X_layer1_0_conv2), A(X_maxpool), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
-            64, 3136, 0.1f, 1e-05f);
+            &g_layer1_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), A(X_maxpool),
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
@@ -551,12 +573,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
-            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+            &g_layer1_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL,
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-            P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
@@ -569,11 +591,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
             S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
             A(X_layer1_1_conv2), A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight),
-            P(P_layer1_1_bn2_bias), n, 64, 3136, 0.1f, 1e-05f);
+            P(P_layer1_1_bn2_bias), n, &g_layer1_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2),
             A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
+            1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_1_relu2),
@@ -583,12 +606,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
-            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+            &g_layer2_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL,
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-            P(P_layer2_0_bn1_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
@@ -603,13 +626,13 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
             S(S_layer2_0_downsample_1) + 128, P(P_layer2_0_downsample_1_running_mean),
             P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0),
-            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 128, 784, 0.1f,
-            1e-05f);
+            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n,
+            &g_layer2_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0),
             P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
             P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
-            128, 784, 1e-05f);
+            &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer2_0_add1])
@@ -618,11 +641,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
             S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
             A(X_layer2_0_conv2), A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight),
-            P(P_layer2_0_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_layer2_0_bn2_bias), n, &g_layer2_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2),
             A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
+            1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
@@ -632,12 +656,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
-            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+            &g_layer2_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL,
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-            P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
@@ -650,11 +674,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
             S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
             A(X_layer2_1_conv2), A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight),
-            P(P_layer2_1_bn2_bias), n, 128, 784, 0.1f, 1e-05f);
+            P(P_layer2_1_bn2_bias), n, &g_layer2_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2),
             A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
+            1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_1_relu2),
@@ -664,12 +689,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
-            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+            &g_layer3_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL,
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-            P(P_layer3_0_bn1_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
@@ -684,13 +709,13 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
             S(S_layer3_0_downsample_1) + 256, P(P_layer3_0_downsample_1_running_mean),
             P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0),
-            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 256, 196, 0.1f,
-            1e-05f);
+            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n,
+            &g_layer3_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0),
             P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
             P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
-            256, 196, 1e-05f);
+            &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer3_0_add1])
@@ -699,11 +724,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
             S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
             A(X_layer3_0_conv2), A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight),
-            P(P_layer3_0_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+            P(P_layer3_0_bn2_bias), n, &g_layer3_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2),
             A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
+            1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
@@ -713,12 +739,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
-            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+            &g_layer3_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL,
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-            P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
@@ -731,11 +757,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
             S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
             A(X_layer3_1_conv2), A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight),
-            P(P_layer3_1_bn2_bias), n, 256, 196, 0.1f, 1e-05f);
+            P(P_layer3_1_bn2_bias), n, &g_layer3_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2),
             A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
+            1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer4_0_conv1), A(T_layer4_0_conv1), A(X_layer3_1_relu2),
@@ -745,12 +772,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1),
             S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var),
-            A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512,
-            49, 0.1f, 1e-05f);
+            A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
+            &g_layer4_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu1), A(X_layer4_0_conv1), NULL,
             P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
-            P(P_layer4_0_bn1_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1),
@@ -765,13 +792,13 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1),
             S(S_layer4_0_downsample_1) + 512, P(P_layer4_0_downsample_1_running_mean),
             P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0),
-            P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 512, 49, 0.1f,
-            1e-05f);
+            P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n,
+            &g_layer4_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0),
             P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
             P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
-            512, 49, 1e-05f);
+            &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer4_0_add1])
@@ -780,11 +807,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu2), S(S_layer4_0_bn2),
             S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var),
             A(X_layer4_0_conv2), A(X_layer4_0_downsample_1), P(P_layer4_0_bn2_weight),
-            P(P_layer4_0_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
+            P(P_layer4_0_bn2_bias), n, &g_layer4_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu2), A(X_layer4_0_conv2),
             A(X_layer4_0_downsample_1), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias),
-            P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2,
+            1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer4_1_conv1), A(T_layer4_1_conv1), A(X_layer4_0_relu2),
@@ -794,12 +822,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1),
             S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var),
-            A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512,
-            49, 0.1f, 1e-05f);
+            A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
+            &g_layer4_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu1), A(X_layer4_1_conv1), NULL,
             P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
-            P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1),
@@ -812,11 +840,12 @@ const float *resnet18_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu2), S(S_layer4_1_bn2),
             S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var),
             A(X_layer4_1_conv2), A(X_layer4_0_relu2), P(P_layer4_1_bn2_weight),
-            P(P_layer4_1_bn2_bias), n, 512, 49, 0.1f, 1e-05f);
+            P(P_layer4_1_bn2_bias), n, &g_layer4_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu2), A(X_layer4_1_conv2),
             A(X_layer4_0_relu2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias),
-            P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2,
+            1e-05f);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_1_relu2), n, 512, 49);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -832,7 +861,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
@@ -844,7 +873,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
@@ -856,7 +885,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), A(IX_maxpool),
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
@@ -865,7 +894,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
@@ -877,7 +906,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2),
             A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
+            1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_1_relu2),
@@ -886,7 +916,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
@@ -900,8 +930,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:74) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
-        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 128,
-        784, 1e-05f);
+        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
+        &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [128,28,28] ... ->
        [128,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer2_0_add1])
@@ -909,7 +939,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2),
             A(IX_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
+            1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
@@ -918,7 +949,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
@@ -930,7 +961,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2),
             A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
+            1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_1_relu2),
@@ -939,7 +971,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
@@ -953,8 +985,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:74) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
-        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 256,
-        196, 1e-05f);
+        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
+        &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [256,14,14] ... ->
        [256,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer3_0_add1])
@@ -962,7 +994,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2),
             A(IX_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
+            1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
@@ -971,7 +1004,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
@@ -983,7 +1016,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2),
             A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
+            1e-05f);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer4_0_conv1), A(IT_layer4_0_conv1), A(IX_layer3_1_relu2),
@@ -992,7 +1026,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
         P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
-        P(P_layer4_0_bn1_running_var), n, 512, 49, 1e-05f);
+        P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
@@ -1006,8 +1040,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:74) */
     rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0),
         P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
-        P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 512,
-        49, 1e-05f);
+        P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
+        &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn2 + layer4.0.add1 + layer4.0.relu2: batchnorm + add + relu, [512,7,7] ... ->
        [512,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer4_0_add1])
@@ -1015,7 +1049,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2),
             A(IX_layer4_0_downsample_1), P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias),
-            P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2,
+            1e-05f);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer4_1_conv1), A(IT_layer4_1_conv1), A(IX_layer4_0_relu2),
@@ -1024,7 +1059,7 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
         P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
-        P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+        P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
@@ -1036,7 +1071,8 @@ const float *resnet18_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2),
             A(IX_layer4_0_relu2), P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias),
-            P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2,
+            1e-05f);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_1_relu2), n, 512, 49);
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -1055,39 +1091,44 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     /* fc: linear, [512] -> [1000]  (specs/resnet_imagenet.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 512, 1000, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 512);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 512, 512);
     /* avgpool: global_avgpool, [512,7,7] -> [512]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_1_relu2), A(D_avgpool), n, 512, 49, RT_SET);
     /* layer4.1.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_1_relu2), A(X_layer4_1_relu2),
         (size_t)n * 25088, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
+        25088);
     /* layer4.1.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight), G(P_layer4_1_bn2_bias),
         A(D_layer4_1_add1), A(X_layer4_1_conv2), S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512,
-        P(P_layer4_1_bn2_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
+        P(P_layer4_1_bn2_weight), n, &g_layer4_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq_samples(A(D_layer4_1_conv2), n, 25088,
+        25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2),
         A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1),
-        (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
+        25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
         G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(X_layer4_1_relu1), A(X_layer4_1_conv1),
-        S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
+        S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, &g_layer4_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq_samples(A(D_layer4_1_conv1), n, 25088,
+        25088);
     /* layer4.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, A(TB_layer4_1_conv1),
         A(D_layer4_1_conv1), A(X_layer4_0_relu2), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 25088,
+        25088);
     /* layer4.0.relu2: relu, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu2),
@@ -1097,73 +1138,82 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight),
         G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0),
         S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 512,
-        P(P_layer4_0_downsample_1_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0),
-        (size_t)n * 25088);
+        P(P_layer4_0_downsample_1_weight), n, &g_layer4_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer4_0_downsample_0), n, 25088, 25088);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_downsample_0_weight), NULL,
         A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_1_relu2),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_add1), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 25088,
+        25088);
     /* layer4.0.bn2: batchnorm, [512,7,7] -> [512,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight), G(P_layer4_0_bn2_bias),
         A(D_layer4_0_add1), A(X_layer4_0_conv2), S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512,
-        P(P_layer4_0_bn2_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
+        P(P_layer4_0_bn2_weight), n, &g_layer4_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq_samples(A(D_layer4_0_conv2), n, 25088,
+        25088);
     /* layer4.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2),
         A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1),
-        (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 25088,
+        25088);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
         G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(X_layer4_0_relu1), A(X_layer4_0_conv1),
-        S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 25088);
+        S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, &g_layer4_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq_samples(A(D_layer4_0_conv1), n, 25088,
+        25088);
     /* layer4.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [256,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer4_0_conv1_weight), NULL, A(TB_layer4_0_conv1),
         A(D_layer4_0_conv1), A(X_layer3_1_relu2), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq(A(D_layer3_1_relu2),
-        (size_t)n * 50176);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_1_relu2),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
+        50176);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq_samples(A(D_layer3_1_relu2), n,
+        50176, 50176);
     /* layer3.1.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_1_relu2), A(X_layer3_1_relu2),
         (size_t)n * 50176, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
+        50176);
     /* layer3.1.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256,
-        P(P_layer3_1_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
+        P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 50176,
+        50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
         A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
+        50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
-        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
+        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 50176,
+        50176);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 50176,
+        50176);
     /* layer3.0.relu2: relu, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2),
@@ -1173,74 +1223,82 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
         S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 256,
-        P(P_layer3_0_downsample_1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0),
-        (size_t)n * 50176);
+        P(P_layer3_0_downsample_1_weight), n, &g_layer3_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 50176, 50176);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_1_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 50176,
+        50176);
     /* layer3.0.bn2: batchnorm, [256,14,14] -> [256,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256,
-        P(P_layer3_0_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
+        P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 50176,
+        50176);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
         A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 50176,
+        50176);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
-        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 50176);
+        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 50176,
+        50176);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [128,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_1_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_1_relu2),
-        (size_t)n * 100352);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_1_relu2),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
+        100352);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_1_relu2), n,
+        100352, 100352);
     /* layer2.1.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_1_relu2), A(X_layer2_1_relu2),
         (size_t)n * 100352, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
+        100352);
     /* layer2.1.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128,
-        P(P_layer2_1_bn2_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
+        P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 100352,
+        100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
         A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
+        100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
-        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
+        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 100352,
+        100352);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 100352,
+        100352);
     /* layer2.0.relu2: relu, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2),
@@ -1250,118 +1308,130 @@ void resnet18_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
         S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 128,
-        P(P_layer2_0_downsample_1_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0),
-        (size_t)n * 100352);
+        P(P_layer2_0_downsample_1_weight), n, &g_layer2_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 100352, 100352);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_1_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 100352,
+        100352);
     /* layer2.0.bn2: batchnorm, [128,28,28] -> [128,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128,
-        P(P_layer2_0_bn2_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
+        P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 100352,
+        100352);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
         A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 100352,
+        100352);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
-        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 100352);
+        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 100352,
+        100352);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [64,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_1_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_1_relu2),
-        (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_1_relu2),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
+        200704);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_1_relu2), n,
+        200704, 200704);
     /* layer1.1.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_1_relu2), A(X_layer1_1_relu2),
         (size_t)n * 200704, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
+        200704);
     /* layer1.1.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64,
-        P(P_layer1_1_bn2_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
+        P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 200704,
+        200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
         A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
+        200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
-        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
+        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 200704,
+        200704);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 200704,
+        200704);
     /* layer1.0.relu2: relu, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 200704, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 200704,
+        200704);
     /* layer1.0.bn2: batchnorm, [64,56,56] -> [64,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64,
-        P(P_layer1_0_bn2_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
+        P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 200704,
+        200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
         A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
+        200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
-        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
+        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 200704,
+        200704);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 200704,
+        200704);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_layer1_0_add1), A(X_relu), n, &g_maxpool, RT_SET);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
-        A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
+        A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, &g_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 802816, 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 150528);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 150528, 150528);
 }
 
 void resnet18_zero_grad(float *grads) {

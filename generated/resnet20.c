@@ -421,28 +421,49 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET20_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14};
-static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_0_downsample_0 = {16, 28, 28, 32, 1, 2, 0, 1, 14, 14};
-static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7};
-static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_0_downsample_0 = {32, 14, 14, 64, 1, 2, 0, 1, 7, 7};
-static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
+static const RtNorm g_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_0_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_0_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_1_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_1_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_2_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_2_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14, 12544, 6272};
+static const RtNorm g_layer2_0_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_0_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_0_downsample_0 = {16, 28, 28, 32, 1, 2, 0, 1, 14, 14, 12544, 6272};
+static const RtNorm g_layer2_0_downsample_1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_1_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_1_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_2_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_2_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7, 6272, 3136};
+static const RtNorm g_layer3_0_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_0_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_0_downsample_0 = {32, 14, 14, 64, 1, 2, 0, 1, 7, 7, 6272, 3136};
+static const RtNorm g_layer3_0_downsample_1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_1_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_1_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_2_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_2_bn2 = {64, 49, 3136, 3136};
 
 void resnet20_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * RESNET20_NUM_PARAMS);
@@ -519,11 +540,11 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
-            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 16, 784,
+            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
             0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-            P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
@@ -533,12 +554,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
-            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+            &g_layer1_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL,
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-            P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
@@ -551,11 +572,11 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
             S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
             A(X_layer1_0_conv2), A(X_relu), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
-            16, 784, 0.1f, 1e-05f);
+            &g_layer1_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), A(X_relu),
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
@@ -565,12 +586,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
-            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+            &g_layer1_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL,
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-            P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
@@ -583,11 +604,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
             S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
             A(X_layer1_1_conv2), A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight),
-            P(P_layer1_1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_1_bn2_bias), n, &g_layer1_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2),
             A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
+            1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
@@ -597,12 +619,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
             S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
-            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+            &g_layer1_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL,
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-            P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
@@ -615,11 +637,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
             S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
             A(X_layer1_2_conv2), A(X_layer1_1_relu2), P(P_layer1_2_bn2_weight),
-            P(P_layer1_2_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_2_bn2_bias), n, &g_layer1_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2),
             A(X_layer1_1_relu2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
-            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
+            1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_2_relu2),
@@ -629,12 +652,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
-            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+            &g_layer2_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL,
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-            P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
@@ -649,13 +672,13 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
             S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_running_mean),
             P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0),
-            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 32, 196, 0.1f,
-            1e-05f);
+            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n,
+            &g_layer2_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0),
             P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
-            P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32,
-            196, 1e-05f);
+            P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
+            &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer2_0_add1])
@@ -664,11 +687,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
             S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
             A(X_layer2_0_conv2), A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight),
-            P(P_layer2_0_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_0_bn2_bias), n, &g_layer2_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2),
             A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
+            1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
@@ -678,12 +702,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
-            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+            &g_layer2_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL,
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-            P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
@@ -696,11 +720,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
             S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
             A(X_layer2_1_conv2), A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight),
-            P(P_layer2_1_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_1_bn2_bias), n, &g_layer2_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2),
             A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
+            1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
@@ -710,12 +735,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
             S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
-            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+            &g_layer2_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL,
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-            P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
@@ -728,11 +753,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
             S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
             A(X_layer2_2_conv2), A(X_layer2_1_relu2), P(P_layer2_2_bn2_weight),
-            P(P_layer2_2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_2_bn2_bias), n, &g_layer2_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2),
             A(X_layer2_1_relu2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
-            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
+            1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_2_relu2),
@@ -742,12 +768,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
-            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+            &g_layer3_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL,
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-            P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
@@ -762,13 +788,13 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
             S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_running_mean),
             P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0),
-            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 64, 49, 0.1f,
-            1e-05f);
+            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n,
+            &g_layer3_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0),
             P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
-            P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64,
-            49, 1e-05f);
+            P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
+            &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer3_0_add1])
@@ -777,11 +803,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
             S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
             A(X_layer3_0_conv2), A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight),
-            P(P_layer3_0_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_0_bn2_bias), n, &g_layer3_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2),
             A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
+            1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
@@ -791,12 +818,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
-            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+            &g_layer3_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL,
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-            P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
@@ -809,11 +836,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
             S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
             A(X_layer3_1_conv2), A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight),
-            P(P_layer3_1_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_1_bn2_bias), n, &g_layer3_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2),
             A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
+            1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
@@ -823,12 +851,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
             S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
-            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+            &g_layer3_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL,
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-            P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
@@ -841,11 +869,12 @@ const float *resnet20_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
             S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
             A(X_layer3_2_conv2), A(X_layer3_1_relu2), P(P_layer3_2_bn2_weight),
-            P(P_layer3_2_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_2_bn2_bias), n, &g_layer3_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2),
             A(X_layer3_1_relu2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
-            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
+            1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -859,7 +888,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
@@ -868,7 +897,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
@@ -880,7 +909,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), A(IX_relu),
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
@@ -889,7 +918,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
@@ -901,7 +930,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2),
             A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
+            1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
@@ -910,7 +940,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
@@ -922,7 +952,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2),
             A(IX_layer1_1_relu2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
-            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
+            1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_2_relu2),
@@ -931,7 +962,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
@@ -945,8 +976,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:74) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
-        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32,
-        196, 1e-05f);
+        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
+        &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer2_0_add1])
@@ -954,7 +985,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2),
             A(IX_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
+            1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
@@ -963,7 +995,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
@@ -975,7 +1007,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2),
             A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
+            1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
@@ -984,7 +1017,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
@@ -996,7 +1029,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2),
             A(IX_layer2_1_relu2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
-            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
+            1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_2_relu2),
@@ -1005,7 +1039,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
@@ -1019,8 +1053,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:74) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
-        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49,
-        1e-05f);
+        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
+        &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer3_0_add1])
@@ -1028,7 +1062,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2),
             A(IX_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
+            1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
@@ -1037,7 +1072,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
@@ -1049,7 +1084,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2),
             A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
+            1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
@@ -1058,7 +1094,7 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
@@ -1070,7 +1106,8 @@ const float *resnet20_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2),
             A(IX_layer3_1_relu2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
-            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
+            1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_2_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -1089,67 +1126,79 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2),
         (size_t)n * 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
+        3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias),
         A(D_layer3_2_add1), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64,
-        P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+        P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
+        3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
         A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
+        3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
-        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
+        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
+        3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
+        3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
+        3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64,
-        P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+        P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
+        3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
         A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
+        3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
-        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
+        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
+        3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
+        3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
@@ -1159,99 +1208,117 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
         S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64,
-        P(P_layer3_0_downsample_1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0),
-        (size_t)n * 3136);
+        P(P_layer3_0_downsample_1_weight), n, &g_layer3_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 3136, 3136);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_2_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
+        3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64,
-        P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+        P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
+        3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
         A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
+        3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
-        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
+        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
+        3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_2_relu2),
-        (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
+        6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_2_relu2), n,
+        6272, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2),
         (size_t)n * 6272, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
+        6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias),
         A(D_layer2_2_add1), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32,
-        P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+        P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
+        6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
         A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
+        6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
-        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
+        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
+        6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
+        6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
+        6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32,
-        P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+        P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
+        6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
         A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
+        6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
-        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
+        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
+        6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
+        6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
@@ -1261,139 +1328,159 @@ void resnet20_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
         S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32,
-        P(P_layer2_0_downsample_1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0),
-        (size_t)n * 6272);
+        P(P_layer2_0_downsample_1_weight), n, &g_layer2_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 6272, 6272);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
+        6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32,
-        P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+        P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
+        6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
         A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
+        6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
-        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
+        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
+        6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu2),
-        (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
+        12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_2_relu2), n,
+        12544, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
+        12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias),
         A(D_layer1_2_add1), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16,
-        P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+        P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
+        12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
         A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
+        12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
-        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
+        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
+        12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
+        12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
+        12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16,
-        P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+        P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
+        12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
         A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
+        12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
-        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
+        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
+        12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
+        12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
+        12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16,
-        P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+        P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
+        12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
         A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
+        12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
-        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
+        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
+        12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
+        12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_layer1_0_add1),
-        A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
+        A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void resnet20_zero_grad(float *grads) {

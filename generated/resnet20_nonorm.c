@@ -315,28 +315,28 @@ enum {
 #define G(o) (grads + (o))
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 
-/* Layer geometry (per sample). */
-static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14};
-static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_0_downsample_0 = {16, 28, 28, 32, 1, 2, 0, 1, 14, 14};
-static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7};
-static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_0_downsample_0 = {32, 14, 14, 64, 1, 2, 0, 1, 7, 7};
-static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
+static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14, 12544, 6272};
+static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtConv g_layer2_0_downsample_0 = {16, 28, 28, 32, 1, 2, 0, 1, 14, 14, 12544, 6272};
+static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7, 6272, 3136};
+static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtConv g_layer3_0_downsample_0 = {32, 14, 14, 64, 1, 2, 0, 1, 7, 7, 6272, 3136};
+static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
 
 void resnet20_nonorm_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * RESNET20_NONORM_NUM_PARAMS);
@@ -800,20 +800,22 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_2_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_2_relu2), A(X_layer3_2_relu2),
         (size_t)n * 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
+        3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), G(P_layer3_2_conv2_bias),
         A(TB_layer3_2_conv2), A(D_layer3_2_add1), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight),
         n, &g_layer3_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
+        3136);
     /* layer3.2.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer3_2_conv1), A(D_layer3_2_relu1), A(X_layer3_2_relu1),
@@ -823,18 +825,21 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), G(P_layer3_2_conv1_bias),
         A(TB_layer3_2_conv1), A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight),
         n, &g_layer3_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
+        3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
+        3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), G(P_layer3_1_conv2_bias),
         A(TB_layer3_1_conv2), A(D_layer3_1_add1), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight),
         n, &g_layer3_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
+        3136);
     /* layer3.1.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer3_1_conv1), A(D_layer3_1_relu1), A(X_layer3_1_relu1),
@@ -844,7 +849,8 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), G(P_layer3_1_conv1_bias),
         A(TB_layer3_1_conv1), A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight),
         n, &g_layer3_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
+        3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
@@ -855,13 +861,15 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         G(P_layer3_0_downsample_0_bias), A(TB_layer3_0_downsample_0), A(D_layer3_0_add1),
         A(X_layer2_2_relu2), P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
+        3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), G(P_layer3_0_conv2_bias),
         A(TB_layer3_0_conv2), A(D_layer3_0_add1), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight),
         n, &g_layer3_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
+        3136);
     /* layer3.0.relu1: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer3_0_conv1), A(D_layer3_0_relu1), A(X_layer3_0_relu1),
@@ -871,20 +879,23 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer3_0_conv1_weight), G(P_layer3_0_conv1_bias),
         A(TB_layer3_0_conv1), A(D_layer3_0_conv1), A(X_layer2_2_relu2), P(P_layer3_0_conv1_weight),
         n, &g_layer3_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_2_relu2), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_2_relu2),
-        (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 6272,
+        6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_2_relu2), n,
+        6272, 6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_2_relu2), A(X_layer2_2_relu2),
         (size_t)n * 6272, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
+        6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), G(P_layer2_2_conv2_bias),
         A(TB_layer2_2_conv2), A(D_layer2_2_add1), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight),
         n, &g_layer2_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
+        6272);
     /* layer2.2.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer2_2_conv1), A(D_layer2_2_relu1), A(X_layer2_2_relu1),
@@ -894,18 +905,21 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), G(P_layer2_2_conv1_bias),
         A(TB_layer2_2_conv1), A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight),
         n, &g_layer2_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
+        6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
+        6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), G(P_layer2_1_conv2_bias),
         A(TB_layer2_1_conv2), A(D_layer2_1_add1), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight),
         n, &g_layer2_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
+        6272);
     /* layer2.1.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer2_1_conv1), A(D_layer2_1_relu1), A(X_layer2_1_relu1),
@@ -915,7 +929,8 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), G(P_layer2_1_conv1_bias),
         A(TB_layer2_1_conv1), A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight),
         n, &g_layer2_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
+        6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
@@ -926,13 +941,15 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
         G(P_layer2_0_downsample_0_bias), A(TB_layer2_0_downsample_0), A(D_layer2_0_add1),
         A(X_layer1_2_relu2), P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
+        6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), G(P_layer2_0_conv2_bias),
         A(TB_layer2_0_conv2), A(D_layer2_0_add1), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight),
         n, &g_layer2_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
+        6272);
     /* layer2.0.relu1: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer2_0_conv1), A(D_layer2_0_relu1), A(X_layer2_0_relu1),
@@ -942,22 +959,23 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer2_0_conv1_weight), G(P_layer2_0_conv1_bias),
         A(TB_layer2_0_conv1), A(D_layer2_0_conv1), A(X_layer1_2_relu2), P(P_layer2_0_conv1_weight),
         n, &g_layer2_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu2),
-        (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 12544,
+        12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_2_relu2), n,
+        12544, 12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu2), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
+        12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), G(P_layer1_2_conv2_bias),
         A(TB_layer1_2_conv2), A(D_layer1_2_add1), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight),
         n, &g_layer1_2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
+        12544);
     /* layer1.2.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer1_2_conv1), A(D_layer1_2_relu1), A(X_layer1_2_relu1),
@@ -967,19 +985,21 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), G(P_layer1_2_conv1_bias),
         A(TB_layer1_2_conv1), A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight),
         n, &g_layer1_2_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
+        12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
+        12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), G(P_layer1_1_conv2_bias),
         A(TB_layer1_1_conv2), A(D_layer1_1_add1), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight),
         n, &g_layer1_1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
+        12544);
     /* layer1.1.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer1_1_conv1), A(D_layer1_1_relu1), A(X_layer1_1_relu1),
@@ -989,19 +1009,21 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), G(P_layer1_1_conv1_bias),
         A(TB_layer1_1_conv1), A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight),
         n, &g_layer1_1_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
+        12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
+        12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), G(P_layer1_0_conv2_bias),
         A(TB_layer1_0_conv2), A(D_layer1_0_add1), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight),
         n, &g_layer1_0_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
+        12544);
     /* layer1.0.relu1: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_relu_backward(A(D_layer1_0_conv1), A(D_layer1_0_relu1), A(X_layer1_0_relu1),
@@ -1011,13 +1033,14 @@ void resnet20_nonorm_backward(const float *params, float *grads, float *arena, c
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), G(P_layer1_0_conv1_bias),
         A(TB_layer1_0_conv1), A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n,
         &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
+        12544);
     /* relu: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:29) */
     rt_relu_backward(A(D_conv1), A(D_layer1_0_add1), A(X_relu), (size_t)n * 12544, RT_SET);
     /* conv1: conv2d 3x3 stride 1 pad 1, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), G(P_conv1_bias), A(TB_conv1), A(D_conv1), x,
         P(P_conv1_weight), n, &g_conv1, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void resnet20_nonorm_zero_grad(float *grads) {

@@ -885,61 +885,118 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET50_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_conv1 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112};
-static const RtPool g_maxpool = {64, 112, 112, 3, 2, 1, 56, 56};
-static const RtConv g_layer1_0_conv1 = {64, 56, 56, 64, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer1_0_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56};
-static const RtConv g_layer1_0_conv3 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer1_0_downsample_0 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer1_1_conv1 = {256, 56, 56, 64, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer1_1_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56};
-static const RtConv g_layer1_1_conv3 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer1_2_conv1 = {256, 56, 56, 64, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer1_2_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56};
-static const RtConv g_layer1_2_conv3 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer2_0_conv1 = {256, 56, 56, 128, 1, 1, 0, 1, 56, 56};
-static const RtConv g_layer2_0_conv2 = {128, 56, 56, 128, 3, 2, 1, 1, 28, 28};
-static const RtConv g_layer2_0_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer2_0_downsample_0 = {256, 56, 56, 512, 1, 2, 0, 1, 28, 28};
-static const RtConv g_layer2_1_conv1 = {512, 28, 28, 128, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer2_1_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_1_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer2_2_conv1 = {512, 28, 28, 128, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer2_2_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_2_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer2_3_conv1 = {512, 28, 28, 128, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer2_3_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_3_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer3_0_conv1 = {512, 28, 28, 256, 1, 1, 0, 1, 28, 28};
-static const RtConv g_layer3_0_conv2 = {256, 28, 28, 256, 3, 2, 1, 1, 14, 14};
-static const RtConv g_layer3_0_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_0_downsample_0 = {512, 28, 28, 1024, 1, 2, 0, 1, 14, 14};
-static const RtConv g_layer3_1_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_1_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_1_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_2_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_2_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_2_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_3_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_3_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_3_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_4_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_4_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_4_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_5_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer3_5_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_5_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer4_0_conv1 = {1024, 14, 14, 512, 1, 1, 0, 1, 14, 14};
-static const RtConv g_layer4_0_conv2 = {512, 14, 14, 512, 3, 2, 1, 1, 7, 7};
-static const RtConv g_layer4_0_conv3 = {512, 7, 7, 2048, 1, 1, 0, 1, 7, 7};
-static const RtConv g_layer4_0_downsample_0 = {1024, 14, 14, 2048, 1, 2, 0, 1, 7, 7};
-static const RtConv g_layer4_1_conv1 = {2048, 7, 7, 512, 1, 1, 0, 1, 7, 7};
-static const RtConv g_layer4_1_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer4_1_conv3 = {512, 7, 7, 2048, 1, 1, 0, 1, 7, 7};
-static const RtConv g_layer4_2_conv1 = {2048, 7, 7, 512, 1, 1, 0, 1, 7, 7};
-static const RtConv g_layer4_2_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer4_2_conv3 = {512, 7, 7, 2048, 1, 1, 0, 1, 7, 7};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_conv1 = {3, 224, 224, 64, 7, 2, 3, 1, 112, 112, 150528, 802816};
+static const RtNorm g_bn1 = {64, 12544, 802816, 802816};
+static const RtPool g_maxpool = {64, 112, 112, 3, 2, 1, 56, 56, 802816, 200704};
+static const RtConv g_layer1_0_conv1 = {64, 56, 56, 64, 1, 1, 0, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_0_bn1 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_0_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_0_bn2 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_0_conv3 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56, 200704, 802816};
+static const RtNorm g_layer1_0_bn3 = {256, 3136, 802816, 802816};
+static const RtConv g_layer1_0_downsample_0 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56, 200704,
+    802816};
+static const RtNorm g_layer1_0_downsample_1 = {256, 3136, 802816, 802816};
+static const RtConv g_layer1_1_conv1 = {256, 56, 56, 64, 1, 1, 0, 1, 56, 56, 802816, 200704};
+static const RtNorm g_layer1_1_bn1 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_1_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_1_bn2 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_1_conv3 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56, 200704, 802816};
+static const RtNorm g_layer1_1_bn3 = {256, 3136, 802816, 802816};
+static const RtConv g_layer1_2_conv1 = {256, 56, 56, 64, 1, 1, 0, 1, 56, 56, 802816, 200704};
+static const RtNorm g_layer1_2_bn1 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_2_conv2 = {64, 56, 56, 64, 3, 1, 1, 1, 56, 56, 200704, 200704};
+static const RtNorm g_layer1_2_bn2 = {64, 3136, 200704, 200704};
+static const RtConv g_layer1_2_conv3 = {64, 56, 56, 256, 1, 1, 0, 1, 56, 56, 200704, 802816};
+static const RtNorm g_layer1_2_bn3 = {256, 3136, 802816, 802816};
+static const RtConv g_layer2_0_conv1 = {256, 56, 56, 128, 1, 1, 0, 1, 56, 56, 802816, 401408};
+static const RtNorm g_layer2_0_bn1 = {128, 3136, 401408, 401408};
+static const RtConv g_layer2_0_conv2 = {128, 56, 56, 128, 3, 2, 1, 1, 28, 28, 401408, 100352};
+static const RtNorm g_layer2_0_bn2 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_0_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28, 100352, 401408};
+static const RtNorm g_layer2_0_bn3 = {512, 784, 401408, 401408};
+static const RtConv g_layer2_0_downsample_0 = {256, 56, 56, 512, 1, 2, 0, 1, 28, 28, 802816,
+    401408};
+static const RtNorm g_layer2_0_downsample_1 = {512, 784, 401408, 401408};
+static const RtConv g_layer2_1_conv1 = {512, 28, 28, 128, 1, 1, 0, 1, 28, 28, 401408, 100352};
+static const RtNorm g_layer2_1_bn1 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_1_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28, 100352, 100352};
+static const RtNorm g_layer2_1_bn2 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_1_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28, 100352, 401408};
+static const RtNorm g_layer2_1_bn3 = {512, 784, 401408, 401408};
+static const RtConv g_layer2_2_conv1 = {512, 28, 28, 128, 1, 1, 0, 1, 28, 28, 401408, 100352};
+static const RtNorm g_layer2_2_bn1 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_2_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28, 100352, 100352};
+static const RtNorm g_layer2_2_bn2 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_2_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28, 100352, 401408};
+static const RtNorm g_layer2_2_bn3 = {512, 784, 401408, 401408};
+static const RtConv g_layer2_3_conv1 = {512, 28, 28, 128, 1, 1, 0, 1, 28, 28, 401408, 100352};
+static const RtNorm g_layer2_3_bn1 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_3_conv2 = {128, 28, 28, 128, 3, 1, 1, 1, 28, 28, 100352, 100352};
+static const RtNorm g_layer2_3_bn2 = {128, 784, 100352, 100352};
+static const RtConv g_layer2_3_conv3 = {128, 28, 28, 512, 1, 1, 0, 1, 28, 28, 100352, 401408};
+static const RtNorm g_layer2_3_bn3 = {512, 784, 401408, 401408};
+static const RtConv g_layer3_0_conv1 = {512, 28, 28, 256, 1, 1, 0, 1, 28, 28, 401408, 200704};
+static const RtNorm g_layer3_0_bn1 = {256, 784, 200704, 200704};
+static const RtConv g_layer3_0_conv2 = {256, 28, 28, 256, 3, 2, 1, 1, 14, 14, 200704, 50176};
+static const RtNorm g_layer3_0_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_0_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14, 50176, 200704};
+static const RtNorm g_layer3_0_bn3 = {1024, 196, 200704, 200704};
+static const RtConv g_layer3_0_downsample_0 = {512, 28, 28, 1024, 1, 2, 0, 1, 14, 14, 401408,
+    200704};
+static const RtNorm g_layer3_0_downsample_1 = {1024, 196, 200704, 200704};
+static const RtConv g_layer3_1_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14, 200704, 50176};
+static const RtNorm g_layer3_1_bn1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_1_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_1_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_1_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14, 50176, 200704};
+static const RtNorm g_layer3_1_bn3 = {1024, 196, 200704, 200704};
+static const RtConv g_layer3_2_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14, 200704, 50176};
+static const RtNorm g_layer3_2_bn1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_2_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_2_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_2_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14, 50176, 200704};
+static const RtNorm g_layer3_2_bn3 = {1024, 196, 200704, 200704};
+static const RtConv g_layer3_3_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14, 200704, 50176};
+static const RtNorm g_layer3_3_bn1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_3_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_3_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_3_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14, 50176, 200704};
+static const RtNorm g_layer3_3_bn3 = {1024, 196, 200704, 200704};
+static const RtConv g_layer3_4_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14, 200704, 50176};
+static const RtNorm g_layer3_4_bn1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_4_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_4_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_4_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14, 50176, 200704};
+static const RtNorm g_layer3_4_bn3 = {1024, 196, 200704, 200704};
+static const RtConv g_layer3_5_conv1 = {1024, 14, 14, 256, 1, 1, 0, 1, 14, 14, 200704, 50176};
+static const RtNorm g_layer3_5_bn1 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_5_conv2 = {256, 14, 14, 256, 3, 1, 1, 1, 14, 14, 50176, 50176};
+static const RtNorm g_layer3_5_bn2 = {256, 196, 50176, 50176};
+static const RtConv g_layer3_5_conv3 = {256, 14, 14, 1024, 1, 1, 0, 1, 14, 14, 50176, 200704};
+static const RtNorm g_layer3_5_bn3 = {1024, 196, 200704, 200704};
+static const RtConv g_layer4_0_conv1 = {1024, 14, 14, 512, 1, 1, 0, 1, 14, 14, 200704, 100352};
+static const RtNorm g_layer4_0_bn1 = {512, 196, 100352, 100352};
+static const RtConv g_layer4_0_conv2 = {512, 14, 14, 512, 3, 2, 1, 1, 7, 7, 100352, 25088};
+static const RtNorm g_layer4_0_bn2 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_0_conv3 = {512, 7, 7, 2048, 1, 1, 0, 1, 7, 7, 25088, 100352};
+static const RtNorm g_layer4_0_bn3 = {2048, 49, 100352, 100352};
+static const RtConv g_layer4_0_downsample_0 = {1024, 14, 14, 2048, 1, 2, 0, 1, 7, 7, 200704,
+    100352};
+static const RtNorm g_layer4_0_downsample_1 = {2048, 49, 100352, 100352};
+static const RtConv g_layer4_1_conv1 = {2048, 7, 7, 512, 1, 1, 0, 1, 7, 7, 100352, 25088};
+static const RtNorm g_layer4_1_bn1 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_1_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7, 25088, 25088};
+static const RtNorm g_layer4_1_bn2 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_1_conv3 = {512, 7, 7, 2048, 1, 1, 0, 1, 7, 7, 25088, 100352};
+static const RtNorm g_layer4_1_bn3 = {2048, 49, 100352, 100352};
+static const RtConv g_layer4_2_conv1 = {2048, 7, 7, 512, 1, 1, 0, 1, 7, 7, 100352, 25088};
+static const RtNorm g_layer4_2_bn1 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_2_conv2 = {512, 7, 7, 512, 3, 1, 1, 1, 7, 7, 25088, 25088};
+static const RtNorm g_layer4_2_bn2 = {512, 49, 25088, 25088};
+static const RtConv g_layer4_2_conv3 = {512, 7, 7, 2048, 1, 1, 0, 1, 7, 7, 25088, 100352};
+static const RtNorm g_layer4_2_bn3 = {2048, 49, 100352, 100352};
 
 void resnet50_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * RESNET50_NUM_PARAMS);
@@ -1114,11 +1171,11 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
        */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 64, P(P_bn1_running_mean),
-            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 64, 12544,
+            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
             0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-            P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+            P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(X_maxpool), A(X_relu), n, &g_maxpool);
@@ -1131,12 +1188,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
-            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+            &g_layer1_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL,
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-            P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
@@ -1146,12 +1203,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
             S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
-            A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_0_conv2), NULL, P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
+            &g_layer1_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), NULL,
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer1_0_conv3), NULL, A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight),
@@ -1166,13 +1223,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer1_0_downsample_1), S(S_layer1_0_downsample_1),
             S(S_layer1_0_downsample_1) + 256, P(P_layer1_0_downsample_1_running_mean),
             P(P_layer1_0_downsample_1_running_var), A(X_layer1_0_downsample_0),
-            P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), n, 256, 3136, 0.1f,
-            1e-05f);
+            P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias), n,
+            &g_layer1_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer1_0_downsample_1), A(X_layer1_0_downsample_0),
             P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias),
             P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n,
-            256, 3136, 1e-05f);
+            &g_layer1_0_downsample_1, 1e-05f);
     /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_0_add1])
@@ -1181,11 +1238,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu3), S(S_layer1_0_bn3),
             S(S_layer1_0_bn3) + 256, P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var),
             A(X_layer1_0_conv3), A(X_layer1_0_downsample_1), P(P_layer1_0_bn3_weight),
-            P(P_layer1_0_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
+            P(P_layer1_0_bn3_bias), n, &g_layer1_0_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu3), A(X_layer1_0_conv3),
             A(X_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias),
-            P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
+            P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, &g_layer1_0_bn3,
+            1e-05f);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer1_1_conv1), NULL, A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight),
@@ -1195,12 +1253,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
-            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+            &g_layer1_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL,
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-            P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
@@ -1210,12 +1268,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
             S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
-            A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_1_conv2), NULL, P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), n,
+            &g_layer1_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2), NULL,
             P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
-            P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer1_1_conv3), NULL, A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight),
@@ -1228,11 +1286,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu3), S(S_layer1_1_bn3),
             S(S_layer1_1_bn3) + 256, P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var),
             A(X_layer1_1_conv3), A(X_layer1_0_relu3), P(P_layer1_1_bn3_weight),
-            P(P_layer1_1_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
+            P(P_layer1_1_bn3_bias), n, &g_layer1_1_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu3), A(X_layer1_1_conv3),
             A(X_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias),
-            P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
+            P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, &g_layer1_1_bn3,
+            1e-05f);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer1_2_conv1), NULL, A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight),
@@ -1242,12 +1301,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
             S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
-            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+            &g_layer1_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL,
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-            P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
@@ -1257,12 +1316,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
             S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
-            A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n, 64,
-            3136, 0.1f, 1e-05f);
+            A(X_layer1_2_conv2), NULL, P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), n,
+            &g_layer1_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2), NULL,
             P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
-            P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
+            P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer1_2_conv3), NULL, A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight),
@@ -1275,11 +1334,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu3), S(S_layer1_2_bn3),
             S(S_layer1_2_bn3) + 256, P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var),
             A(X_layer1_2_conv3), A(X_layer1_1_relu3), P(P_layer1_2_bn3_weight),
-            P(P_layer1_2_bn3_bias), n, 256, 3136, 0.1f, 1e-05f);
+            P(P_layer1_2_bn3_bias), n, &g_layer1_2_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu3), A(X_layer1_2_conv3),
             A(X_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias),
-            P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
+            P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, &g_layer1_2_bn3,
+            1e-05f);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer2_0_conv1), NULL, A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight),
@@ -1289,12 +1349,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
-            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 128,
-            3136, 0.1f, 1e-05f);
+            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+            &g_layer2_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL,
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-            P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
+            P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
@@ -1304,12 +1364,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
             S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
-            A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_0_conv2), NULL, P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), n,
+            &g_layer2_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2), NULL,
             P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
-            P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer2_0_conv3), NULL, A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight),
@@ -1324,13 +1384,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
             S(S_layer2_0_downsample_1) + 512, P(P_layer2_0_downsample_1_running_mean),
             P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0),
-            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 512, 784, 0.1f,
-            1e-05f);
+            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n,
+            &g_layer2_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0),
             P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
             P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
-            512, 784, 1e-05f);
+            &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_0_add1])
@@ -1339,11 +1399,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu3), S(S_layer2_0_bn3),
             S(S_layer2_0_bn3) + 512, P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var),
             A(X_layer2_0_conv3), A(X_layer2_0_downsample_1), P(P_layer2_0_bn3_weight),
-            P(P_layer2_0_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+            P(P_layer2_0_bn3_bias), n, &g_layer2_0_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu3), A(X_layer2_0_conv3),
             A(X_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias),
-            P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, &g_layer2_0_bn3,
+            1e-05f);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer2_1_conv1), NULL, A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight),
@@ -1353,12 +1414,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
-            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+            &g_layer2_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL,
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-            P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
@@ -1368,12 +1429,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
             S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
-            A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_1_conv2), NULL, P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), n,
+            &g_layer2_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2), NULL,
             P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
-            P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer2_1_conv3), NULL, A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight),
@@ -1386,11 +1447,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu3), S(S_layer2_1_bn3),
             S(S_layer2_1_bn3) + 512, P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var),
             A(X_layer2_1_conv3), A(X_layer2_0_relu3), P(P_layer2_1_bn3_weight),
-            P(P_layer2_1_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+            P(P_layer2_1_bn3_bias), n, &g_layer2_1_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu3), A(X_layer2_1_conv3),
             A(X_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias),
-            P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, &g_layer2_1_bn3,
+            1e-05f);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer2_2_conv1), NULL, A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight),
@@ -1400,12 +1462,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
             S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
-            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+            &g_layer2_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL,
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-            P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
@@ -1415,12 +1477,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
             S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
-            A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_2_conv2), NULL, P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), n,
+            &g_layer2_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2), NULL,
             P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
-            P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer2_2_conv3), NULL, A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight),
@@ -1433,11 +1495,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu3), S(S_layer2_2_bn3),
             S(S_layer2_2_bn3) + 512, P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var),
             A(X_layer2_2_conv3), A(X_layer2_1_relu3), P(P_layer2_2_bn3_weight),
-            P(P_layer2_2_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+            P(P_layer2_2_bn3_bias), n, &g_layer2_2_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu3), A(X_layer2_2_conv3),
             A(X_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias),
-            P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, &g_layer2_2_bn3,
+            1e-05f);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer2_3_conv1), NULL, A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight),
@@ -1447,12 +1510,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
             S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var),
-            A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
+            &g_layer2_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu1), A(X_layer2_3_conv1), NULL,
             P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-            P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
@@ -1462,12 +1525,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
             S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var),
-            A(X_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n, 128,
-            784, 0.1f, 1e-05f);
+            A(X_layer2_3_conv2), NULL, P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), n,
+            &g_layer2_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu2), A(X_layer2_3_conv2), NULL,
             P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
-            P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
+            P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer2_3_conv3), NULL, A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight),
@@ -1480,11 +1543,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu3), S(S_layer2_3_bn3),
             S(S_layer2_3_bn3) + 512, P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var),
             A(X_layer2_3_conv3), A(X_layer2_2_relu3), P(P_layer2_3_bn3_weight),
-            P(P_layer2_3_bn3_bias), n, 512, 784, 0.1f, 1e-05f);
+            P(P_layer2_3_bn3_bias), n, &g_layer2_3_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu3), A(X_layer2_3_conv3),
             A(X_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias),
-            P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, &g_layer2_3_bn3,
+            1e-05f);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer3_0_conv1), NULL, A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight),
@@ -1494,12 +1558,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
-            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 256,
-            784, 0.1f, 1e-05f);
+            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+            &g_layer3_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL,
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-            P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
+            P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
@@ -1509,12 +1573,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
             S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
-            A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_0_conv2), NULL, P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), n,
+            &g_layer3_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2), NULL,
             P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
-            P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer3_0_conv3), NULL, A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight),
@@ -1529,13 +1593,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
             S(S_layer3_0_downsample_1) + 1024, P(P_layer3_0_downsample_1_running_mean),
             P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0),
-            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 1024, 196, 0.1f,
-            1e-05f);
+            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n,
+            &g_layer3_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0),
             P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
             P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
-            1024, 196, 1e-05f);
+            &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_0_add1])
@@ -1544,11 +1608,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu3), S(S_layer3_0_bn3),
             S(S_layer3_0_bn3) + 1024, P(P_layer3_0_bn3_running_mean),
             P(P_layer3_0_bn3_running_var), A(X_layer3_0_conv3), A(X_layer3_0_downsample_1),
-            P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+            P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias), n, &g_layer3_0_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu3), A(X_layer3_0_conv3),
             A(X_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias),
-            P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, &g_layer3_0_bn3,
+            1e-05f);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer3_1_conv1), NULL, A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight),
@@ -1558,12 +1623,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
-            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+            &g_layer3_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL,
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-            P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
@@ -1573,12 +1638,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
             S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
-            A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_1_conv2), NULL, P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), n,
+            &g_layer3_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2), NULL,
             P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
-            P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer3_1_conv3), NULL, A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight),
@@ -1591,11 +1656,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu3), S(S_layer3_1_bn3),
             S(S_layer3_1_bn3) + 1024, P(P_layer3_1_bn3_running_mean),
             P(P_layer3_1_bn3_running_var), A(X_layer3_1_conv3), A(X_layer3_0_relu3),
-            P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+            P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias), n, &g_layer3_1_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu3), A(X_layer3_1_conv3),
             A(X_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias),
-            P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, &g_layer3_1_bn3,
+            1e-05f);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer3_2_conv1), NULL, A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight),
@@ -1605,12 +1671,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
             S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
-            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+            &g_layer3_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL,
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-            P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
@@ -1620,12 +1686,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
             S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
-            A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_2_conv2), NULL, P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), n,
+            &g_layer3_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2), NULL,
             P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
-            P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer3_2_conv3), NULL, A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight),
@@ -1638,11 +1704,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu3), S(S_layer3_2_bn3),
             S(S_layer3_2_bn3) + 1024, P(P_layer3_2_bn3_running_mean),
             P(P_layer3_2_bn3_running_var), A(X_layer3_2_conv3), A(X_layer3_1_relu3),
-            P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+            P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias), n, &g_layer3_2_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu3), A(X_layer3_2_conv3),
             A(X_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias),
-            P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, &g_layer3_2_bn3,
+            1e-05f);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer3_3_conv1), NULL, A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight),
@@ -1652,12 +1719,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
             S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var),
-            A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
+            &g_layer3_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu1), A(X_layer3_3_conv1), NULL,
             P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-            P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
@@ -1667,12 +1734,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
             S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var),
-            A(X_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_3_conv2), NULL, P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), n,
+            &g_layer3_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu2), A(X_layer3_3_conv2), NULL,
             P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
-            P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer3_3_conv3), NULL, A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight),
@@ -1685,11 +1752,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu3), S(S_layer3_3_bn3),
             S(S_layer3_3_bn3) + 1024, P(P_layer3_3_bn3_running_mean),
             P(P_layer3_3_bn3_running_var), A(X_layer3_3_conv3), A(X_layer3_2_relu3),
-            P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+            P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias), n, &g_layer3_3_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu3), A(X_layer3_3_conv3),
             A(X_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias),
-            P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, &g_layer3_3_bn3,
+            1e-05f);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer3_4_conv1), NULL, A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight),
@@ -1699,12 +1767,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
             S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var),
-            A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
+            &g_layer3_4_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu1), A(X_layer3_4_conv1), NULL,
             P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-            P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
@@ -1714,12 +1782,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
             S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var),
-            A(X_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_4_conv2), NULL, P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), n,
+            &g_layer3_4_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu2), A(X_layer3_4_conv2), NULL,
             P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
-            P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer3_4_conv3), NULL, A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight),
@@ -1732,11 +1800,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu3), S(S_layer3_4_bn3),
             S(S_layer3_4_bn3) + 1024, P(P_layer3_4_bn3_running_mean),
             P(P_layer3_4_bn3_running_var), A(X_layer3_4_conv3), A(X_layer3_3_relu3),
-            P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+            P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias), n, &g_layer3_4_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu3), A(X_layer3_4_conv3),
             A(X_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias),
-            P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, &g_layer3_4_bn3,
+            1e-05f);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer3_5_conv1), NULL, A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight),
@@ -1746,12 +1815,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
             S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var),
-            A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
+            &g_layer3_5_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu1), A(X_layer3_5_conv1), NULL,
             P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-            P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
@@ -1761,12 +1830,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
             S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var),
-            A(X_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n, 256,
-            196, 0.1f, 1e-05f);
+            A(X_layer3_5_conv2), NULL, P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), n,
+            &g_layer3_5_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu2), A(X_layer3_5_conv2), NULL,
             P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
-            P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
+            P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer3_5_conv3), NULL, A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight),
@@ -1779,11 +1848,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu3), S(S_layer3_5_bn3),
             S(S_layer3_5_bn3) + 1024, P(P_layer3_5_bn3_running_mean),
             P(P_layer3_5_bn3_running_var), A(X_layer3_5_conv3), A(X_layer3_4_relu3),
-            P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), n, 1024, 196, 0.1f, 1e-05f);
+            P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias), n, &g_layer3_5_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu3), A(X_layer3_5_conv3),
             A(X_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias),
-            P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, &g_layer3_5_bn3,
+            1e-05f);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer4_0_conv1), NULL, A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight),
@@ -1793,12 +1863,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu1), S(S_layer4_0_bn1),
             S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_running_mean), P(P_layer4_0_bn1_running_var),
-            A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n, 512,
-            196, 0.1f, 1e-05f);
+            A(X_layer4_0_conv1), NULL, P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), n,
+            &g_layer4_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu1), A(X_layer4_0_conv1), NULL,
             P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
-            P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
+            P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer4_0_conv2), A(T_layer4_0_conv2), A(X_layer4_0_relu1),
@@ -1808,12 +1878,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu2), S(S_layer4_0_bn2),
             S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_running_mean), P(P_layer4_0_bn2_running_var),
-            A(X_layer4_0_conv2), NULL, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n, 512,
-            49, 0.1f, 1e-05f);
+            A(X_layer4_0_conv2), NULL, P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), n,
+            &g_layer4_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu2), A(X_layer4_0_conv2), NULL,
             P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
-            P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2, 1e-05f);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer4_0_conv3), NULL, A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight),
@@ -1828,13 +1898,13 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer4_0_downsample_1), S(S_layer4_0_downsample_1),
             S(S_layer4_0_downsample_1) + 2048, P(P_layer4_0_downsample_1_running_mean),
             P(P_layer4_0_downsample_1_running_var), A(X_layer4_0_downsample_0),
-            P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n, 2048, 49, 0.1f,
-            1e-05f);
+            P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias), n,
+            &g_layer4_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer4_0_downsample_1), A(X_layer4_0_downsample_0),
             P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
             P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
-            2048, 49, 1e-05f);
+            &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_0_add1])
@@ -1843,11 +1913,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer4_0_relu3), S(S_layer4_0_bn3),
             S(S_layer4_0_bn3) + 2048, P(P_layer4_0_bn3_running_mean),
             P(P_layer4_0_bn3_running_var), A(X_layer4_0_conv3), A(X_layer4_0_downsample_1),
-            P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
+            P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias), n, &g_layer4_0_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_0_relu3), A(X_layer4_0_conv3),
             A(X_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias),
-            P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
+            P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, &g_layer4_0_bn3,
+            1e-05f);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer4_1_conv1), NULL, A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight),
@@ -1857,12 +1928,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu1), S(S_layer4_1_bn1),
             S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_running_mean), P(P_layer4_1_bn1_running_var),
-            A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n, 512,
-            49, 0.1f, 1e-05f);
+            A(X_layer4_1_conv1), NULL, P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), n,
+            &g_layer4_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu1), A(X_layer4_1_conv1), NULL,
             P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
-            P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer4_1_conv2), A(T_layer4_1_conv2), A(X_layer4_1_relu1),
@@ -1872,12 +1943,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu2), S(S_layer4_1_bn2),
             S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_running_mean), P(P_layer4_1_bn2_running_var),
-            A(X_layer4_1_conv2), NULL, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n, 512,
-            49, 0.1f, 1e-05f);
+            A(X_layer4_1_conv2), NULL, P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), n,
+            &g_layer4_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu2), A(X_layer4_1_conv2), NULL,
             P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean),
-            P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2, 1e-05f);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer4_1_conv3), NULL, A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight),
@@ -1890,11 +1961,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer4_1_relu3), S(S_layer4_1_bn3),
             S(S_layer4_1_bn3) + 2048, P(P_layer4_1_bn3_running_mean),
             P(P_layer4_1_bn3_running_var), A(X_layer4_1_conv3), A(X_layer4_0_relu3),
-            P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
+            P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias), n, &g_layer4_1_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_1_relu3), A(X_layer4_1_conv3),
             A(X_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias),
-            P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
+            P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, &g_layer4_1_bn3,
+            1e-05f);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(X_layer4_2_conv1), NULL, A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight),
@@ -1904,12 +1976,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_2_relu1), S(S_layer4_2_bn1),
             S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_running_mean), P(P_layer4_2_bn1_running_var),
-            A(X_layer4_2_conv1), NULL, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n, 512,
-            49, 0.1f, 1e-05f);
+            A(X_layer4_2_conv1), NULL, P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), n,
+            &g_layer4_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu1), A(X_layer4_2_conv1), NULL,
             P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean),
-            P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(X_layer4_2_conv2), A(T_layer4_2_conv2), A(X_layer4_2_relu1),
@@ -1919,12 +1991,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer4_2_relu2), S(S_layer4_2_bn2),
             S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_running_mean), P(P_layer4_2_bn2_running_var),
-            A(X_layer4_2_conv2), NULL, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n, 512,
-            49, 0.1f, 1e-05f);
+            A(X_layer4_2_conv2), NULL, P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), n,
+            &g_layer4_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu2), A(X_layer4_2_conv2), NULL,
             P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean),
-            P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
+            P(P_layer4_2_bn2_running_var), n, &g_layer4_2_bn2, 1e-05f);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(X_layer4_2_conv3), NULL, A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight),
@@ -1937,11 +2009,12 @@ const float *resnet50_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer4_2_relu3), S(S_layer4_2_bn3),
             S(S_layer4_2_bn3) + 2048, P(P_layer4_2_bn3_running_mean),
             P(P_layer4_2_bn3_running_var), A(X_layer4_2_conv3), A(X_layer4_1_relu3),
-            P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), n, 2048, 49, 0.1f, 1e-05f);
+            P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias), n, &g_layer4_2_bn3, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer4_2_relu3), A(X_layer4_2_conv3),
             A(X_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias),
-            P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
+            P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, &g_layer4_2_bn3,
+            1e-05f);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer4_2_relu3), n, 2048, 49);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -1957,7 +2030,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, 64, 12544, 1e-05f);
+        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_forward(A(IX_maxpool), A(IX_relu), n, &g_maxpool);
@@ -1969,7 +2042,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
@@ -1978,7 +2051,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), NULL,
         P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-        P(P_layer1_0_bn2_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer1_0_conv3), NULL, A(IX_layer1_0_relu2), P(P_layer1_0_conv3_weight),
@@ -1991,8 +2064,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:90) */
     rt_batchnorm_forward_eval(A(IX_layer1_0_downsample_1), A(IX_layer1_0_downsample_0),
         P(P_layer1_0_downsample_1_weight), P(P_layer1_0_downsample_1_bias),
-        P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n, 256,
-        3136, 1e-05f);
+        P(P_layer1_0_downsample_1_running_mean), P(P_layer1_0_downsample_1_running_var), n,
+        &g_layer1_0_downsample_1, 1e-05f);
     /* layer1.0.bn3 + layer1.0.add1 + layer1.0.relu3: batchnorm + add + relu, [256,56,56] ... ->
        [256,56,56]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer1_0_add1])
@@ -2000,7 +2073,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu3), A(IX_layer1_0_conv3),
             A(IX_layer1_0_downsample_1), P(P_layer1_0_bn3_weight), P(P_layer1_0_bn3_bias),
-            P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, 256, 3136, 1e-05f);
+            P(P_layer1_0_bn3_running_mean), P(P_layer1_0_bn3_running_var), n, &g_layer1_0_bn3,
+            1e-05f);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), NULL, A(IX_layer1_0_relu3), P(P_layer1_1_conv1_weight),
@@ -2009,7 +2083,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
@@ -2018,7 +2092,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2), NULL,
         P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias), P(P_layer1_1_bn2_running_mean),
-        P(P_layer1_1_bn2_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2, 1e-05f);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer1_1_conv3), NULL, A(IX_layer1_1_relu2), P(P_layer1_1_conv3_weight),
@@ -2030,7 +2104,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu3), A(IX_layer1_1_conv3),
             A(IX_layer1_0_relu3), P(P_layer1_1_bn3_weight), P(P_layer1_1_bn3_bias),
-            P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, 256, 3136, 1e-05f);
+            P(P_layer1_1_bn3_running_mean), P(P_layer1_1_bn3_running_var), n, &g_layer1_1_bn3,
+            1e-05f);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), NULL, A(IX_layer1_1_relu3), P(P_layer1_2_conv1_weight),
@@ -2039,7 +2114,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
@@ -2048,7 +2123,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2), NULL,
         P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias), P(P_layer1_2_bn2_running_mean),
-        P(P_layer1_2_bn2_running_var), n, 64, 3136, 1e-05f);
+        P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2, 1e-05f);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer1_2_conv3), NULL, A(IX_layer1_2_relu2), P(P_layer1_2_conv3_weight),
@@ -2060,7 +2135,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu3), A(IX_layer1_2_conv3),
             A(IX_layer1_1_relu3), P(P_layer1_2_bn3_weight), P(P_layer1_2_bn3_bias),
-            P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, 256, 3136, 1e-05f);
+            P(P_layer1_2_bn3_running_mean), P(P_layer1_2_bn3_running_var), n, &g_layer1_2_bn3,
+            1e-05f);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), NULL, A(IX_layer1_2_relu3), P(P_layer2_0_conv1_weight),
@@ -2069,7 +2145,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, 128, 3136, 1e-05f);
+        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
@@ -2078,7 +2154,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2), NULL,
         P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias), P(P_layer2_0_bn2_running_mean),
-        P(P_layer2_0_bn2_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2, 1e-05f);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer2_0_conv3), NULL, A(IX_layer2_0_relu2), P(P_layer2_0_conv3_weight),
@@ -2092,8 +2168,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:90) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
-        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 512,
-        784, 1e-05f);
+        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
+        &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn3 + layer2.0.add1 + layer2.0.relu3: batchnorm + add + relu, [512,28,28] ... ->
        [512,28,28]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer2_0_add1])
@@ -2101,7 +2177,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu3), A(IX_layer2_0_conv3),
             A(IX_layer2_0_downsample_1), P(P_layer2_0_bn3_weight), P(P_layer2_0_bn3_bias),
-            P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_0_bn3_running_mean), P(P_layer2_0_bn3_running_var), n, &g_layer2_0_bn3,
+            1e-05f);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), NULL, A(IX_layer2_0_relu3), P(P_layer2_1_conv1_weight),
@@ -2110,7 +2187,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
@@ -2119,7 +2196,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2), NULL,
         P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias), P(P_layer2_1_bn2_running_mean),
-        P(P_layer2_1_bn2_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2, 1e-05f);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer2_1_conv3), NULL, A(IX_layer2_1_relu2), P(P_layer2_1_conv3_weight),
@@ -2131,7 +2208,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu3), A(IX_layer2_1_conv3),
             A(IX_layer2_0_relu3), P(P_layer2_1_bn3_weight), P(P_layer2_1_bn3_bias),
-            P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_1_bn3_running_mean), P(P_layer2_1_bn3_running_var), n, &g_layer2_1_bn3,
+            1e-05f);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), NULL, A(IX_layer2_1_relu3), P(P_layer2_2_conv1_weight),
@@ -2140,7 +2218,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
@@ -2149,7 +2227,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2), NULL,
         P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias), P(P_layer2_2_bn2_running_mean),
-        P(P_layer2_2_bn2_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2, 1e-05f);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer2_2_conv3), NULL, A(IX_layer2_2_relu2), P(P_layer2_2_conv3_weight),
@@ -2161,7 +2239,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu3), A(IX_layer2_2_conv3),
             A(IX_layer2_1_relu3), P(P_layer2_2_bn3_weight), P(P_layer2_2_bn3_bias),
-            P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_2_bn3_running_mean), P(P_layer2_2_bn3_running_var), n, &g_layer2_2_bn3,
+            1e-05f);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), NULL, A(IX_layer2_2_relu3), P(P_layer2_3_conv1_weight),
@@ -2170,7 +2249,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
         P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-        P(P_layer2_3_bn1_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
@@ -2179,7 +2258,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2), NULL,
         P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias), P(P_layer2_3_bn2_running_mean),
-        P(P_layer2_3_bn2_running_var), n, 128, 784, 1e-05f);
+        P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2, 1e-05f);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer2_3_conv3), NULL, A(IX_layer2_3_relu2), P(P_layer2_3_conv3_weight),
@@ -2191,7 +2270,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu3), A(IX_layer2_3_conv3),
             A(IX_layer2_2_relu3), P(P_layer2_3_bn3_weight), P(P_layer2_3_bn3_bias),
-            P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, 512, 784, 1e-05f);
+            P(P_layer2_3_bn3_running_mean), P(P_layer2_3_bn3_running_var), n, &g_layer2_3_bn3,
+            1e-05f);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), NULL, A(IX_layer2_3_relu3), P(P_layer3_0_conv1_weight),
@@ -2200,7 +2280,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, 256, 784, 1e-05f);
+        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
@@ -2209,7 +2289,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2), NULL,
         P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias), P(P_layer3_0_bn2_running_mean),
-        P(P_layer3_0_bn2_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2, 1e-05f);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer3_0_conv3), NULL, A(IX_layer3_0_relu2), P(P_layer3_0_conv3_weight),
@@ -2223,8 +2303,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
-        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 1024,
-        196, 1e-05f);
+        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
+        &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn3 + layer3.0.add1 + layer3.0.relu3: batchnorm + add + relu, [1024,14,14] ... ->
        [1024,14,14]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer3_0_add1])
@@ -2232,7 +2312,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu3), A(IX_layer3_0_conv3),
             A(IX_layer3_0_downsample_1), P(P_layer3_0_bn3_weight), P(P_layer3_0_bn3_bias),
-            P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_0_bn3_running_mean), P(P_layer3_0_bn3_running_var), n, &g_layer3_0_bn3,
+            1e-05f);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), NULL, A(IX_layer3_0_relu3), P(P_layer3_1_conv1_weight),
@@ -2241,7 +2322,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
@@ -2250,7 +2331,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2), NULL,
         P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias), P(P_layer3_1_bn2_running_mean),
-        P(P_layer3_1_bn2_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2, 1e-05f);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer3_1_conv3), NULL, A(IX_layer3_1_relu2), P(P_layer3_1_conv3_weight),
@@ -2262,7 +2343,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu3), A(IX_layer3_1_conv3),
             A(IX_layer3_0_relu3), P(P_layer3_1_bn3_weight), P(P_layer3_1_bn3_bias),
-            P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_1_bn3_running_mean), P(P_layer3_1_bn3_running_var), n, &g_layer3_1_bn3,
+            1e-05f);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), NULL, A(IX_layer3_1_relu3), P(P_layer3_2_conv1_weight),
@@ -2271,7 +2353,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
@@ -2280,7 +2362,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2), NULL,
         P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias), P(P_layer3_2_bn2_running_mean),
-        P(P_layer3_2_bn2_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2, 1e-05f);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer3_2_conv3), NULL, A(IX_layer3_2_relu2), P(P_layer3_2_conv3_weight),
@@ -2292,7 +2374,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu3), A(IX_layer3_2_conv3),
             A(IX_layer3_1_relu3), P(P_layer3_2_bn3_weight), P(P_layer3_2_bn3_bias),
-            P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_2_bn3_running_mean), P(P_layer3_2_bn3_running_var), n, &g_layer3_2_bn3,
+            1e-05f);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), NULL, A(IX_layer3_2_relu3), P(P_layer3_3_conv1_weight),
@@ -2301,7 +2384,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
         P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-        P(P_layer3_3_bn1_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
@@ -2310,7 +2393,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2), NULL,
         P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias), P(P_layer3_3_bn2_running_mean),
-        P(P_layer3_3_bn2_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2, 1e-05f);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer3_3_conv3), NULL, A(IX_layer3_3_relu2), P(P_layer3_3_conv3_weight),
@@ -2322,7 +2405,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu3), A(IX_layer3_3_conv3),
             A(IX_layer3_2_relu3), P(P_layer3_3_bn3_weight), P(P_layer3_3_bn3_bias),
-            P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_3_bn3_running_mean), P(P_layer3_3_bn3_running_var), n, &g_layer3_3_bn3,
+            1e-05f);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), NULL, A(IX_layer3_3_relu3), P(P_layer3_4_conv1_weight),
@@ -2331,7 +2415,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
         P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-        P(P_layer3_4_bn1_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
@@ -2340,7 +2424,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2), NULL,
         P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias), P(P_layer3_4_bn2_running_mean),
-        P(P_layer3_4_bn2_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2, 1e-05f);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer3_4_conv3), NULL, A(IX_layer3_4_relu2), P(P_layer3_4_conv3_weight),
@@ -2352,7 +2436,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu3), A(IX_layer3_4_conv3),
             A(IX_layer3_3_relu3), P(P_layer3_4_bn3_weight), P(P_layer3_4_bn3_bias),
-            P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_4_bn3_running_mean), P(P_layer3_4_bn3_running_var), n, &g_layer3_4_bn3,
+            1e-05f);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), NULL, A(IX_layer3_4_relu3), P(P_layer3_5_conv1_weight),
@@ -2361,7 +2446,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
         P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-        P(P_layer3_5_bn1_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
@@ -2370,7 +2455,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2), NULL,
         P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias), P(P_layer3_5_bn2_running_mean),
-        P(P_layer3_5_bn2_running_var), n, 256, 196, 1e-05f);
+        P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2, 1e-05f);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer3_5_conv3), NULL, A(IX_layer3_5_relu2), P(P_layer3_5_conv3_weight),
@@ -2382,7 +2467,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu3), A(IX_layer3_5_conv3),
             A(IX_layer3_4_relu3), P(P_layer3_5_bn3_weight), P(P_layer3_5_bn3_bias),
-            P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, 1024, 196, 1e-05f);
+            P(P_layer3_5_bn3_running_mean), P(P_layer3_5_bn3_running_var), n, &g_layer3_5_bn3,
+            1e-05f);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer4_0_conv1), NULL, A(IX_layer3_5_relu3), P(P_layer4_0_conv1_weight),
@@ -2391,7 +2477,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu1), A(IX_layer4_0_conv1), NULL,
         P(P_layer4_0_bn1_weight), P(P_layer4_0_bn1_bias), P(P_layer4_0_bn1_running_mean),
-        P(P_layer4_0_bn1_running_var), n, 512, 196, 1e-05f);
+        P(P_layer4_0_bn1_running_var), n, &g_layer4_0_bn1, 1e-05f);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer4_0_conv2), A(IT_layer4_0_conv2), A(IX_layer4_0_relu1),
@@ -2400,7 +2486,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu2), A(IX_layer4_0_conv2), NULL,
         P(P_layer4_0_bn2_weight), P(P_layer4_0_bn2_bias), P(P_layer4_0_bn2_running_mean),
-        P(P_layer4_0_bn2_running_var), n, 512, 49, 1e-05f);
+        P(P_layer4_0_bn2_running_var), n, &g_layer4_0_bn2, 1e-05f);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer4_0_conv3), NULL, A(IX_layer4_0_relu2), P(P_layer4_0_conv3_weight),
@@ -2414,8 +2500,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:90) */
     rt_batchnorm_forward_eval(A(IX_layer4_0_downsample_1), A(IX_layer4_0_downsample_0),
         P(P_layer4_0_downsample_1_weight), P(P_layer4_0_downsample_1_bias),
-        P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n, 2048,
-        49, 1e-05f);
+        P(P_layer4_0_downsample_1_running_mean), P(P_layer4_0_downsample_1_running_var), n,
+        &g_layer4_0_downsample_1, 1e-05f);
     /* layer4.0.bn3 + layer4.0.add1 + layer4.0.relu3: batchnorm + add + relu, [2048,7,7] ... ->
        [2048,7,7]  (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89, 90, 91) */
     if (drop && drop[K_layer4_0_add1])
@@ -2423,7 +2509,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer4_0_relu3), A(IX_layer4_0_conv3),
             A(IX_layer4_0_downsample_1), P(P_layer4_0_bn3_weight), P(P_layer4_0_bn3_bias),
-            P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, 2048, 49, 1e-05f);
+            P(P_layer4_0_bn3_running_mean), P(P_layer4_0_bn3_running_var), n, &g_layer4_0_bn3,
+            1e-05f);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer4_1_conv1), NULL, A(IX_layer4_0_relu3), P(P_layer4_1_conv1_weight),
@@ -2432,7 +2519,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu1), A(IX_layer4_1_conv1), NULL,
         P(P_layer4_1_bn1_weight), P(P_layer4_1_bn1_bias), P(P_layer4_1_bn1_running_mean),
-        P(P_layer4_1_bn1_running_var), n, 512, 49, 1e-05f);
+        P(P_layer4_1_bn1_running_var), n, &g_layer4_1_bn1, 1e-05f);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer4_1_conv2), A(IT_layer4_1_conv2), A(IX_layer4_1_relu1),
@@ -2441,7 +2528,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu2), A(IX_layer4_1_conv2), NULL,
         P(P_layer4_1_bn2_weight), P(P_layer4_1_bn2_bias), P(P_layer4_1_bn2_running_mean),
-        P(P_layer4_1_bn2_running_var), n, 512, 49, 1e-05f);
+        P(P_layer4_1_bn2_running_var), n, &g_layer4_1_bn2, 1e-05f);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer4_1_conv3), NULL, A(IX_layer4_1_relu2), P(P_layer4_1_conv3_weight),
@@ -2453,7 +2540,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer4_1_relu3), A(IX_layer4_1_conv3),
             A(IX_layer4_0_relu3), P(P_layer4_1_bn3_weight), P(P_layer4_1_bn3_bias),
-            P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, 2048, 49, 1e-05f);
+            P(P_layer4_1_bn3_running_mean), P(P_layer4_1_bn3_running_var), n, &g_layer4_1_bn3,
+            1e-05f);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_forward(A(IX_layer4_2_conv1), NULL, A(IX_layer4_1_relu3), P(P_layer4_2_conv1_weight),
@@ -2462,7 +2550,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu1), A(IX_layer4_2_conv1), NULL,
         P(P_layer4_2_bn1_weight), P(P_layer4_2_bn1_bias), P(P_layer4_2_bn1_running_mean),
-        P(P_layer4_2_bn1_running_var), n, 512, 49, 1e-05f);
+        P(P_layer4_2_bn1_running_var), n, &g_layer4_2_bn1, 1e-05f);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_forward(A(IX_layer4_2_conv2), A(IT_layer4_2_conv2), A(IX_layer4_2_relu1),
@@ -2471,7 +2559,7 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu2), A(IX_layer4_2_conv2), NULL,
         P(P_layer4_2_bn2_weight), P(P_layer4_2_bn2_bias), P(P_layer4_2_bn2_running_mean),
-        P(P_layer4_2_bn2_running_var), n, 512, 49, 1e-05f);
+        P(P_layer4_2_bn2_running_var), n, &g_layer4_2_bn2, 1e-05f);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_forward(A(IX_layer4_2_conv3), NULL, A(IX_layer4_2_relu2), P(P_layer4_2_conv3_weight),
@@ -2483,7 +2571,8 @@ const float *resnet50_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer4_2_relu3), A(IX_layer4_2_conv3),
             A(IX_layer4_1_relu3), P(P_layer4_2_bn3_weight), P(P_layer4_2_bn3_bias),
-            P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, 2048, 49, 1e-05f);
+            P(P_layer4_2_bn3_running_mean), P(P_layer4_2_bn3_running_var), n, &g_layer4_2_bn3,
+            1e-05f);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer4_2_relu3), n, 2048, 49);
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
@@ -2502,97 +2591,109 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     /* fc: linear, [2048] -> [1000]  (specs/resnet_imagenet.lua:41) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 2048, 1000, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 2048);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 2048, 2048);
     /* avgpool: global_avgpool, [2048,7,7] -> [2048]  (specs/resnet_imagenet.lua:41) */
     rt_global_avgpool_backward(A(D_layer4_2_relu3), A(D_avgpool), n, 2048, 49, RT_SET);
     /* layer4.2.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer4_2_add1), A(D_layer4_2_relu3), A(X_layer4_2_relu3),
         (size_t)n * 100352, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq(A(D_layer4_2_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_add1] = rt_sumsq_samples(A(D_layer4_2_add1), n, 100352,
+        100352);
     /* layer4.2.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer4_2_conv3), G(P_layer4_2_bn3_weight), G(P_layer4_2_bn3_bias),
         A(D_layer4_2_add1), A(X_layer4_2_conv3), S(S_layer4_2_bn3), S(S_layer4_2_bn3) + 2048,
-        P(P_layer4_2_bn3_weight), n, 2048, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_bn3] = rt_sumsq(A(D_layer4_2_conv3), (size_t)n * 100352);
+        P(P_layer4_2_bn3_weight), n, &g_layer4_2_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_bn3] = rt_sumsq_samples(A(D_layer4_2_conv3), n, 100352,
+        100352);
     /* layer4.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer4_2_relu2), G(P_layer4_2_conv3_weight), NULL, NULL,
         A(D_layer4_2_conv3), A(X_layer4_2_relu2), P(P_layer4_2_conv3_weight), n, &g_layer4_2_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq(A(D_layer4_2_relu2),
-        (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv3] = rt_sumsq_samples(A(D_layer4_2_relu2), n, 25088,
+        25088);
     /* layer4.2.bn2 + layer4.2.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer4_2_conv2), G(P_layer4_2_bn2_weight),
         G(P_layer4_2_bn2_bias), A(D_layer4_2_relu2), A(X_layer4_2_relu2), A(X_layer4_2_conv2),
-        S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_bn2] = rt_sumsq(A(D_layer4_2_conv2), (size_t)n * 25088);
+        S(S_layer4_2_bn2), S(S_layer4_2_bn2) + 512, P(P_layer4_2_bn2_weight), n, &g_layer4_2_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_bn2] = rt_sumsq_samples(A(D_layer4_2_conv2), n, 25088,
+        25088);
     /* layer4.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer4_2_relu1), G(P_layer4_2_conv2_weight), NULL, A(TB_layer4_2_conv2),
         A(D_layer4_2_conv2), A(X_layer4_2_relu1), P(P_layer4_2_conv2_weight), n, &g_layer4_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq(A(D_layer4_2_relu1),
-        (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv2] = rt_sumsq_samples(A(D_layer4_2_relu1), n, 25088,
+        25088);
     /* layer4.2.bn1 + layer4.2.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer4_2_conv1), G(P_layer4_2_bn1_weight),
         G(P_layer4_2_bn1_bias), A(D_layer4_2_relu1), A(X_layer4_2_relu1), A(X_layer4_2_conv1),
-        S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq(A(D_layer4_2_conv1), (size_t)n * 25088);
+        S(S_layer4_2_bn1), S(S_layer4_2_bn1) + 512, P(P_layer4_2_bn1_weight), n, &g_layer4_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_bn1] = rt_sumsq_samples(A(D_layer4_2_conv1), n, 25088,
+        25088);
     /* layer4.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer4_2_add1), G(P_layer4_2_conv1_weight), NULL, NULL,
         A(D_layer4_2_conv1), A(X_layer4_1_relu3), P(P_layer4_2_conv1_weight), n, &g_layer4_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq(A(D_layer4_2_add1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_2_conv1] = rt_sumsq_samples(A(D_layer4_2_add1), n, 100352,
+        100352);
     /* layer4.1.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer4_1_add1), A(D_layer4_2_add1), A(X_layer4_1_relu3),
         (size_t)n * 100352, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq(A(D_layer4_1_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_add1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 100352,
+        100352);
     /* layer4.1.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer4_1_conv3), G(P_layer4_1_bn3_weight), G(P_layer4_1_bn3_bias),
         A(D_layer4_1_add1), A(X_layer4_1_conv3), S(S_layer4_1_bn3), S(S_layer4_1_bn3) + 2048,
-        P(P_layer4_1_bn3_weight), n, 2048, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_bn3] = rt_sumsq(A(D_layer4_1_conv3), (size_t)n * 100352);
+        P(P_layer4_1_bn3_weight), n, &g_layer4_1_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn3] = rt_sumsq_samples(A(D_layer4_1_conv3), n, 100352,
+        100352);
     /* layer4.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer4_1_relu2), G(P_layer4_1_conv3_weight), NULL, NULL,
         A(D_layer4_1_conv3), A(X_layer4_1_relu2), P(P_layer4_1_conv3_weight), n, &g_layer4_1_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq(A(D_layer4_1_relu2),
-        (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv3] = rt_sumsq_samples(A(D_layer4_1_relu2), n, 25088,
+        25088);
     /* layer4.1.bn2 + layer4.1.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer4_1_conv2), G(P_layer4_1_bn2_weight),
         G(P_layer4_1_bn2_bias), A(D_layer4_1_relu2), A(X_layer4_1_relu2), A(X_layer4_1_conv2),
-        S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq(A(D_layer4_1_conv2), (size_t)n * 25088);
+        S(S_layer4_1_bn2), S(S_layer4_1_bn2) + 512, P(P_layer4_1_bn2_weight), n, &g_layer4_1_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn2] = rt_sumsq_samples(A(D_layer4_1_conv2), n, 25088,
+        25088);
     /* layer4.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer4_1_relu1), G(P_layer4_1_conv2_weight), NULL, A(TB_layer4_1_conv2),
         A(D_layer4_1_conv2), A(X_layer4_1_relu1), P(P_layer4_1_conv2_weight), n, &g_layer4_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq(A(D_layer4_1_relu1),
-        (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv2] = rt_sumsq_samples(A(D_layer4_1_relu1), n, 25088,
+        25088);
     /* layer4.1.bn1 + layer4.1.relu1: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer4_1_conv1), G(P_layer4_1_bn1_weight),
         G(P_layer4_1_bn1_bias), A(D_layer4_1_relu1), A(X_layer4_1_relu1), A(X_layer4_1_conv1),
-        S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq(A(D_layer4_1_conv1), (size_t)n * 25088);
+        S(S_layer4_1_bn1), S(S_layer4_1_bn1) + 512, P(P_layer4_1_bn1_weight), n, &g_layer4_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_bn1] = rt_sumsq_samples(A(D_layer4_1_conv1), n, 25088,
+        25088);
     /* layer4.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [2048,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer4_1_add1), G(P_layer4_1_conv1_weight), NULL, NULL,
         A(D_layer4_1_conv1), A(X_layer4_0_relu3), P(P_layer4_1_conv1_weight), n, &g_layer4_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq(A(D_layer4_1_add1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_1_conv1] = rt_sumsq_samples(A(D_layer4_1_add1), n, 100352,
+        100352);
     /* layer4.0.relu3: relu, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer4_0_add1), A(D_layer4_1_add1), A(X_layer4_0_relu3),
@@ -2602,276 +2703,312 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer4_0_downsample_0), G(P_layer4_0_downsample_1_weight),
         G(P_layer4_0_downsample_1_bias), A(D_layer4_0_add1), A(X_layer4_0_downsample_0),
         S(S_layer4_0_downsample_1), S(S_layer4_0_downsample_1) + 2048,
-        P(P_layer4_0_downsample_1_weight), n, 2048, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] = rt_sumsq(A(D_layer4_0_downsample_0),
-        (size_t)n * 100352);
+        P(P_layer4_0_downsample_1_weight), n, &g_layer4_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer4_0_downsample_0), n, 100352, 100352);
     /* layer4.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [1024,14,14] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_downsample_0_weight), NULL,
         A(TB_layer4_0_downsample_0), A(D_layer4_0_downsample_0), A(X_layer3_5_relu3),
         P(P_layer4_0_downsample_0_weight), n, &g_layer4_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq(A(D_layer4_0_add1), (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_add1] = rt_sumsq_samples(A(D_layer4_0_add1), n, 100352,
+        100352);
     /* layer4.0.bn3: batchnorm, [2048,7,7] -> [2048,7,7]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer4_0_conv3), G(P_layer4_0_bn3_weight), G(P_layer4_0_bn3_bias),
         A(D_layer4_0_add1), A(X_layer4_0_conv3), S(S_layer4_0_bn3), S(S_layer4_0_bn3) + 2048,
-        P(P_layer4_0_bn3_weight), n, 2048, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_bn3] = rt_sumsq(A(D_layer4_0_conv3), (size_t)n * 100352);
+        P(P_layer4_0_bn3_weight), n, &g_layer4_0_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn3] = rt_sumsq_samples(A(D_layer4_0_conv3), n, 100352,
+        100352);
     /* layer4.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [512,7,7] -> [2048,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer4_0_relu2), G(P_layer4_0_conv3_weight), NULL, NULL,
         A(D_layer4_0_conv3), A(X_layer4_0_relu2), P(P_layer4_0_conv3_weight), n, &g_layer4_0_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq(A(D_layer4_0_relu2),
-        (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv3] = rt_sumsq_samples(A(D_layer4_0_relu2), n, 25088,
+        25088);
     /* layer4.0.bn2 + layer4.0.relu2: batchnorm + relu, [512,7,7] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer4_0_conv2), G(P_layer4_0_bn2_weight),
         G(P_layer4_0_bn2_bias), A(D_layer4_0_relu2), A(X_layer4_0_relu2), A(X_layer4_0_conv2),
-        S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, 512, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq(A(D_layer4_0_conv2), (size_t)n * 25088);
+        S(S_layer4_0_bn2), S(S_layer4_0_bn2) + 512, P(P_layer4_0_bn2_weight), n, &g_layer4_0_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn2] = rt_sumsq_samples(A(D_layer4_0_conv2), n, 25088,
+        25088);
     /* layer4.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [512,14,14] -> [512,7,7]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer4_0_relu1), G(P_layer4_0_conv2_weight), NULL, A(TB_layer4_0_conv2),
         A(D_layer4_0_conv2), A(X_layer4_0_relu1), P(P_layer4_0_conv2_weight), n, &g_layer4_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq(A(D_layer4_0_relu1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv2] = rt_sumsq_samples(A(D_layer4_0_relu1), n, 100352,
+        100352);
     /* layer4.0.bn1 + layer4.0.relu1: batchnorm + relu, [512,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer4_0_conv1), G(P_layer4_0_bn1_weight),
         G(P_layer4_0_bn1_bias), A(D_layer4_0_relu1), A(X_layer4_0_relu1), A(X_layer4_0_conv1),
-        S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, 512, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq(A(D_layer4_0_conv1), (size_t)n * 100352);
+        S(S_layer4_0_bn1), S(S_layer4_0_bn1) + 512, P(P_layer4_0_bn1_weight), n, &g_layer4_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_bn1] = rt_sumsq_samples(A(D_layer4_0_conv1), n, 100352,
+        100352);
     /* layer4.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [512,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer3_5_relu3), G(P_layer4_0_conv1_weight), NULL, NULL,
         A(D_layer4_0_conv1), A(X_layer3_5_relu3), P(P_layer4_0_conv1_weight), n, &g_layer4_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq(A(D_layer3_5_relu3),
-        (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq(A(D_layer3_5_relu3),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_conv1] = rt_sumsq_samples(A(D_layer3_5_relu3), n, 200704,
+        200704);
+    if (grad_sumsq) grad_sumsq[L_layer4_0_downsample_0] = rt_sumsq_samples(A(D_layer3_5_relu3), n,
+        200704, 200704);
     /* layer3.5.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_5_relu3), A(X_layer3_5_relu3),
         (size_t)n * 200704, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 200704,
+        200704);
     /* layer3.5.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer3_5_conv3), G(P_layer3_5_bn3_weight), G(P_layer3_5_bn3_bias),
         A(D_layer3_5_add1), A(X_layer3_5_conv3), S(S_layer3_5_bn3), S(S_layer3_5_bn3) + 1024,
-        P(P_layer3_5_bn3_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_bn3] = rt_sumsq(A(D_layer3_5_conv3), (size_t)n * 200704);
+        P(P_layer3_5_bn3_weight), n, &g_layer3_5_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn3] = rt_sumsq_samples(A(D_layer3_5_conv3), n, 200704,
+        200704);
     /* layer3.5.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer3_5_relu2), G(P_layer3_5_conv3_weight), NULL, NULL,
         A(D_layer3_5_conv3), A(X_layer3_5_relu2), P(P_layer3_5_conv3_weight), n, &g_layer3_5_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq(A(D_layer3_5_relu2),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv3] = rt_sumsq_samples(A(D_layer3_5_relu2), n, 50176,
+        50176);
     /* layer3.5.bn2 + layer3.5.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight),
         G(P_layer3_5_bn2_bias), A(D_layer3_5_relu2), A(X_layer3_5_relu2), A(X_layer3_5_conv2),
-        S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 50176);
+        S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 256, P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 50176,
+        50176);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2),
         A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 50176,
+        50176);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1),
-        S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 50176);
+        S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 256, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 50176,
+        50176);
     /* layer3.5.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, NULL,
         A(D_layer3_5_conv1), A(X_layer3_4_relu3), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_5_add1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 200704,
+        200704);
     /* layer3.4.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu3),
         (size_t)n * 200704, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 200704,
+        200704);
     /* layer3.4.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer3_4_conv3), G(P_layer3_4_bn3_weight), G(P_layer3_4_bn3_bias),
         A(D_layer3_4_add1), A(X_layer3_4_conv3), S(S_layer3_4_bn3), S(S_layer3_4_bn3) + 1024,
-        P(P_layer3_4_bn3_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_bn3] = rt_sumsq(A(D_layer3_4_conv3), (size_t)n * 200704);
+        P(P_layer3_4_bn3_weight), n, &g_layer3_4_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn3] = rt_sumsq_samples(A(D_layer3_4_conv3), n, 200704,
+        200704);
     /* layer3.4.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer3_4_relu2), G(P_layer3_4_conv3_weight), NULL, NULL,
         A(D_layer3_4_conv3), A(X_layer3_4_relu2), P(P_layer3_4_conv3_weight), n, &g_layer3_4_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq(A(D_layer3_4_relu2),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv3] = rt_sumsq_samples(A(D_layer3_4_relu2), n, 50176,
+        50176);
     /* layer3.4.bn2 + layer3.4.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight),
         G(P_layer3_4_bn2_bias), A(D_layer3_4_relu2), A(X_layer3_4_relu2), A(X_layer3_4_conv2),
-        S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 50176);
+        S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 256, P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 50176,
+        50176);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2),
         A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 50176,
+        50176);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1),
-        S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 50176);
+        S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 256, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 50176,
+        50176);
     /* layer3.4.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, NULL,
         A(D_layer3_4_conv1), A(X_layer3_3_relu3), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_4_add1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 200704,
+        200704);
     /* layer3.3.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu3),
         (size_t)n * 200704, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 200704,
+        200704);
     /* layer3.3.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer3_3_conv3), G(P_layer3_3_bn3_weight), G(P_layer3_3_bn3_bias),
         A(D_layer3_3_add1), A(X_layer3_3_conv3), S(S_layer3_3_bn3), S(S_layer3_3_bn3) + 1024,
-        P(P_layer3_3_bn3_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_bn3] = rt_sumsq(A(D_layer3_3_conv3), (size_t)n * 200704);
+        P(P_layer3_3_bn3_weight), n, &g_layer3_3_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn3] = rt_sumsq_samples(A(D_layer3_3_conv3), n, 200704,
+        200704);
     /* layer3.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer3_3_relu2), G(P_layer3_3_conv3_weight), NULL, NULL,
         A(D_layer3_3_conv3), A(X_layer3_3_relu2), P(P_layer3_3_conv3_weight), n, &g_layer3_3_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq(A(D_layer3_3_relu2),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv3] = rt_sumsq_samples(A(D_layer3_3_relu2), n, 50176,
+        50176);
     /* layer3.3.bn2 + layer3.3.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight),
         G(P_layer3_3_bn2_bias), A(D_layer3_3_relu2), A(X_layer3_3_relu2), A(X_layer3_3_conv2),
-        S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 50176);
+        S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 256, P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 50176,
+        50176);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2),
         A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 50176,
+        50176);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1),
-        S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 50176);
+        S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 256, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 50176,
+        50176);
     /* layer3.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, NULL,
         A(D_layer3_3_conv1), A(X_layer3_2_relu3), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_3_add1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 200704,
+        200704);
     /* layer3.2.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu3),
         (size_t)n * 200704, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 200704,
+        200704);
     /* layer3.2.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer3_2_conv3), G(P_layer3_2_bn3_weight), G(P_layer3_2_bn3_bias),
         A(D_layer3_2_add1), A(X_layer3_2_conv3), S(S_layer3_2_bn3), S(S_layer3_2_bn3) + 1024,
-        P(P_layer3_2_bn3_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn3] = rt_sumsq(A(D_layer3_2_conv3), (size_t)n * 200704);
+        P(P_layer3_2_bn3_weight), n, &g_layer3_2_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn3] = rt_sumsq_samples(A(D_layer3_2_conv3), n, 200704,
+        200704);
     /* layer3.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer3_2_relu2), G(P_layer3_2_conv3_weight), NULL, NULL,
         A(D_layer3_2_conv3), A(X_layer3_2_relu2), P(P_layer3_2_conv3_weight), n, &g_layer3_2_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq(A(D_layer3_2_relu2),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv3] = rt_sumsq_samples(A(D_layer3_2_relu2), n, 50176,
+        50176);
     /* layer3.2.bn2 + layer3.2.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight),
         G(P_layer3_2_bn2_bias), A(D_layer3_2_relu2), A(X_layer3_2_relu2), A(X_layer3_2_conv2),
-        S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 50176);
+        S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 256, P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 50176,
+        50176);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
         A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 50176,
+        50176);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
-        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 50176);
+        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 256, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 50176,
+        50176);
     /* layer3.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, NULL,
         A(D_layer3_2_conv1), A(X_layer3_1_relu3), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 200704,
+        200704);
     /* layer3.1.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu3),
         (size_t)n * 200704, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 200704,
+        200704);
     /* layer3.1.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer3_1_conv3), G(P_layer3_1_bn3_weight), G(P_layer3_1_bn3_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv3), S(S_layer3_1_bn3), S(S_layer3_1_bn3) + 1024,
-        P(P_layer3_1_bn3_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn3] = rt_sumsq(A(D_layer3_1_conv3), (size_t)n * 200704);
+        P(P_layer3_1_bn3_weight), n, &g_layer3_1_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn3] = rt_sumsq_samples(A(D_layer3_1_conv3), n, 200704,
+        200704);
     /* layer3.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer3_1_relu2), G(P_layer3_1_conv3_weight), NULL, NULL,
         A(D_layer3_1_conv3), A(X_layer3_1_relu2), P(P_layer3_1_conv3_weight), n, &g_layer3_1_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq(A(D_layer3_1_relu2),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv3] = rt_sumsq_samples(A(D_layer3_1_relu2), n, 50176,
+        50176);
     /* layer3.1.bn2 + layer3.1.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight),
         G(P_layer3_1_bn2_bias), A(D_layer3_1_relu2), A(X_layer3_1_relu2), A(X_layer3_1_conv2),
-        S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 50176);
+        S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 256, P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 50176,
+        50176);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
         A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 50176,
+        50176);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
-        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 50176);
+        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 256, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 50176,
+        50176);
     /* layer3.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [1024,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, NULL,
         A(D_layer3_1_conv1), A(X_layer3_0_relu3), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 200704,
+        200704);
     /* layer3.0.relu3: relu, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu3),
@@ -2881,188 +3018,212 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
         S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 1024,
-        P(P_layer3_0_downsample_1_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0),
-        (size_t)n * 200704);
+        P(P_layer3_0_downsample_1_weight), n, &g_layer3_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 200704, 200704);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [512,28,28] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_downsample_0_weight), NULL,
         A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_3_relu3),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 200704,
+        200704);
     /* layer3.0.bn3: batchnorm, [1024,14,14] -> [1024,14,14]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer3_0_conv3), G(P_layer3_0_bn3_weight), G(P_layer3_0_bn3_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv3), S(S_layer3_0_bn3), S(S_layer3_0_bn3) + 1024,
-        P(P_layer3_0_bn3_weight), n, 1024, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn3] = rt_sumsq(A(D_layer3_0_conv3), (size_t)n * 200704);
+        P(P_layer3_0_bn3_weight), n, &g_layer3_0_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn3] = rt_sumsq_samples(A(D_layer3_0_conv3), n, 200704,
+        200704);
     /* layer3.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [256,14,14] -> [1024,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer3_0_relu2), G(P_layer3_0_conv3_weight), NULL, NULL,
         A(D_layer3_0_conv3), A(X_layer3_0_relu2), P(P_layer3_0_conv3_weight), n, &g_layer3_0_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq(A(D_layer3_0_relu2),
-        (size_t)n * 50176);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv3] = rt_sumsq_samples(A(D_layer3_0_relu2), n, 50176,
+        50176);
     /* layer3.0.bn2 + layer3.0.relu2: batchnorm + relu, [256,14,14] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight),
         G(P_layer3_0_bn2_bias), A(D_layer3_0_relu2), A(X_layer3_0_relu2), A(X_layer3_0_conv2),
-        S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, 256, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 50176);
+        S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 256, P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 50176,
+        50176);
     /* layer3.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [256,28,28] -> [256,14,14]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
         A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 200704,
+        200704);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [256,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
-        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, 256, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 200704);
+        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 256, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 200704,
+        200704);
     /* layer3.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [256,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer2_3_relu3), G(P_layer3_0_conv1_weight), NULL, NULL,
         A(D_layer3_0_conv1), A(X_layer2_3_relu3), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_3_relu3),
-        (size_t)n * 401408);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_3_relu3),
-        (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_3_relu3), n, 401408,
+        401408);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_3_relu3), n,
+        401408, 401408);
     /* layer2.3.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_3_relu3), A(X_layer2_3_relu3),
         (size_t)n * 401408, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 401408,
+        401408);
     /* layer2.3.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer2_3_conv3), G(P_layer2_3_bn3_weight), G(P_layer2_3_bn3_bias),
         A(D_layer2_3_add1), A(X_layer2_3_conv3), S(S_layer2_3_bn3), S(S_layer2_3_bn3) + 512,
-        P(P_layer2_3_bn3_weight), n, 512, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_bn3] = rt_sumsq(A(D_layer2_3_conv3), (size_t)n * 401408);
+        P(P_layer2_3_bn3_weight), n, &g_layer2_3_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn3] = rt_sumsq_samples(A(D_layer2_3_conv3), n, 401408,
+        401408);
     /* layer2.3.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer2_3_relu2), G(P_layer2_3_conv3_weight), NULL, NULL,
         A(D_layer2_3_conv3), A(X_layer2_3_relu2), P(P_layer2_3_conv3_weight), n, &g_layer2_3_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq(A(D_layer2_3_relu2),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv3] = rt_sumsq_samples(A(D_layer2_3_relu2), n, 100352,
+        100352);
     /* layer2.3.bn2 + layer2.3.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight),
         G(P_layer2_3_bn2_bias), A(D_layer2_3_relu2), A(X_layer2_3_relu2), A(X_layer2_3_conv2),
-        S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 100352);
+        S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 128, P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 100352,
+        100352);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2),
         A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 100352,
+        100352);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1),
-        S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 100352);
+        S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 128, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 100352,
+        100352);
     /* layer2.3.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, NULL,
         A(D_layer2_3_conv1), A(X_layer2_2_relu3), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_3_add1),
-        (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 401408,
+        401408);
     /* layer2.2.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu3),
         (size_t)n * 401408, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 401408,
+        401408);
     /* layer2.2.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer2_2_conv3), G(P_layer2_2_bn3_weight), G(P_layer2_2_bn3_bias),
         A(D_layer2_2_add1), A(X_layer2_2_conv3), S(S_layer2_2_bn3), S(S_layer2_2_bn3) + 512,
-        P(P_layer2_2_bn3_weight), n, 512, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn3] = rt_sumsq(A(D_layer2_2_conv3), (size_t)n * 401408);
+        P(P_layer2_2_bn3_weight), n, &g_layer2_2_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn3] = rt_sumsq_samples(A(D_layer2_2_conv3), n, 401408,
+        401408);
     /* layer2.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer2_2_relu2), G(P_layer2_2_conv3_weight), NULL, NULL,
         A(D_layer2_2_conv3), A(X_layer2_2_relu2), P(P_layer2_2_conv3_weight), n, &g_layer2_2_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq(A(D_layer2_2_relu2),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv3] = rt_sumsq_samples(A(D_layer2_2_relu2), n, 100352,
+        100352);
     /* layer2.2.bn2 + layer2.2.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight),
         G(P_layer2_2_bn2_bias), A(D_layer2_2_relu2), A(X_layer2_2_relu2), A(X_layer2_2_conv2),
-        S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 100352);
+        S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 128, P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 100352,
+        100352);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
         A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 100352,
+        100352);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
-        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 100352);
+        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 128, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 100352,
+        100352);
     /* layer2.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, NULL,
         A(D_layer2_2_conv1), A(X_layer2_1_relu3), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1),
-        (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 401408,
+        401408);
     /* layer2.1.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu3),
         (size_t)n * 401408, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 401408,
+        401408);
     /* layer2.1.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer2_1_conv3), G(P_layer2_1_bn3_weight), G(P_layer2_1_bn3_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv3), S(S_layer2_1_bn3), S(S_layer2_1_bn3) + 512,
-        P(P_layer2_1_bn3_weight), n, 512, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn3] = rt_sumsq(A(D_layer2_1_conv3), (size_t)n * 401408);
+        P(P_layer2_1_bn3_weight), n, &g_layer2_1_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn3] = rt_sumsq_samples(A(D_layer2_1_conv3), n, 401408,
+        401408);
     /* layer2.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer2_1_relu2), G(P_layer2_1_conv3_weight), NULL, NULL,
         A(D_layer2_1_conv3), A(X_layer2_1_relu2), P(P_layer2_1_conv3_weight), n, &g_layer2_1_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq(A(D_layer2_1_relu2),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv3] = rt_sumsq_samples(A(D_layer2_1_relu2), n, 100352,
+        100352);
     /* layer2.1.bn2 + layer2.1.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight),
         G(P_layer2_1_bn2_bias), A(D_layer2_1_relu2), A(X_layer2_1_relu2), A(X_layer2_1_conv2),
-        S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 100352);
+        S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 128, P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 100352,
+        100352);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
         A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 100352,
+        100352);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
-        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 100352);
+        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 128, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 100352,
+        100352);
     /* layer2.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [512,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, NULL,
         A(D_layer2_1_conv1), A(X_layer2_0_relu3), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1),
-        (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 401408,
+        401408);
     /* layer2.0.relu3: relu, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu3),
@@ -3072,145 +3233,162 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
         S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 512,
-        P(P_layer2_0_downsample_1_weight), n, 512, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0),
-        (size_t)n * 401408);
+        P(P_layer2_0_downsample_1_weight), n, &g_layer2_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 401408, 401408);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [256,56,56] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_downsample_0_weight), NULL,
         A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_2_relu3),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 401408,
+        401408);
     /* layer2.0.bn3: batchnorm, [512,28,28] -> [512,28,28]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer2_0_conv3), G(P_layer2_0_bn3_weight), G(P_layer2_0_bn3_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv3), S(S_layer2_0_bn3), S(S_layer2_0_bn3) + 512,
-        P(P_layer2_0_bn3_weight), n, 512, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn3] = rt_sumsq(A(D_layer2_0_conv3), (size_t)n * 401408);
+        P(P_layer2_0_bn3_weight), n, &g_layer2_0_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn3] = rt_sumsq_samples(A(D_layer2_0_conv3), n, 401408,
+        401408);
     /* layer2.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [128,28,28] -> [512,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer2_0_relu2), G(P_layer2_0_conv3_weight), NULL, NULL,
         A(D_layer2_0_conv3), A(X_layer2_0_relu2), P(P_layer2_0_conv3_weight), n, &g_layer2_0_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq(A(D_layer2_0_relu2),
-        (size_t)n * 100352);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv3] = rt_sumsq_samples(A(D_layer2_0_relu2), n, 100352,
+        100352);
     /* layer2.0.bn2 + layer2.0.relu2: batchnorm + relu, [128,28,28] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight),
         G(P_layer2_0_bn2_bias), A(D_layer2_0_relu2), A(X_layer2_0_relu2), A(X_layer2_0_conv2),
-        S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, 128, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 100352);
+        S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 128, P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 100352,
+        100352);
     /* layer2.0.conv2: conv2d 3x3 stride 2 pad 1 no bias, [128,56,56] -> [128,28,28]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
         A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1),
-        (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 401408,
+        401408);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [128,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
-        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, 128, 3136,
+        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 128, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 401408);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 401408,
+        401408);
     /* layer2.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [128,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer1_2_relu3), G(P_layer2_0_conv1_weight), NULL, NULL,
         A(D_layer2_0_conv1), A(X_layer1_2_relu3), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_2_relu3),
-        (size_t)n * 802816);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_2_relu3),
-        (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_2_relu3), n, 802816,
+        802816);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_2_relu3), n,
+        802816, 802816);
     /* layer1.2.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_2_relu3), A(X_layer1_2_relu3),
         (size_t)n * 802816, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 802816,
+        802816);
     /* layer1.2.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer1_2_conv3), G(P_layer1_2_bn3_weight), G(P_layer1_2_bn3_bias),
         A(D_layer1_2_add1), A(X_layer1_2_conv3), S(S_layer1_2_bn3), S(S_layer1_2_bn3) + 256,
-        P(P_layer1_2_bn3_weight), n, 256, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn3] = rt_sumsq(A(D_layer1_2_conv3), (size_t)n * 802816);
+        P(P_layer1_2_bn3_weight), n, &g_layer1_2_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn3] = rt_sumsq_samples(A(D_layer1_2_conv3), n, 802816,
+        802816);
     /* layer1.2.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer1_2_relu2), G(P_layer1_2_conv3_weight), NULL, NULL,
         A(D_layer1_2_conv3), A(X_layer1_2_relu2), P(P_layer1_2_conv3_weight), n, &g_layer1_2_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq(A(D_layer1_2_relu2),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv3] = rt_sumsq_samples(A(D_layer1_2_relu2), n, 200704,
+        200704);
     /* layer1.2.bn2 + layer1.2.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight),
         G(P_layer1_2_bn2_bias), A(D_layer1_2_relu2), A(X_layer1_2_relu2), A(X_layer1_2_conv2),
-        S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 200704);
+        S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 64, P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 200704,
+        200704);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
         A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 200704,
+        200704);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
-        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 200704);
+        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 64, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 200704,
+        200704);
     /* layer1.2.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, NULL,
         A(D_layer1_2_conv1), A(X_layer1_1_relu3), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1),
-        (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 802816,
+        802816);
     /* layer1.1.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu3),
         (size_t)n * 802816, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 802816,
+        802816);
     /* layer1.1.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer1_1_conv3), G(P_layer1_1_bn3_weight), G(P_layer1_1_bn3_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv3), S(S_layer1_1_bn3), S(S_layer1_1_bn3) + 256,
-        P(P_layer1_1_bn3_weight), n, 256, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn3] = rt_sumsq(A(D_layer1_1_conv3), (size_t)n * 802816);
+        P(P_layer1_1_bn3_weight), n, &g_layer1_1_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn3] = rt_sumsq_samples(A(D_layer1_1_conv3), n, 802816,
+        802816);
     /* layer1.1.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer1_1_relu2), G(P_layer1_1_conv3_weight), NULL, NULL,
         A(D_layer1_1_conv3), A(X_layer1_1_relu2), P(P_layer1_1_conv3_weight), n, &g_layer1_1_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq(A(D_layer1_1_relu2),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv3] = rt_sumsq_samples(A(D_layer1_1_relu2), n, 200704,
+        200704);
     /* layer1.1.bn2 + layer1.1.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight),
         G(P_layer1_1_bn2_bias), A(D_layer1_1_relu2), A(X_layer1_1_relu2), A(X_layer1_1_conv2),
-        S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 200704);
+        S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 64, P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 200704,
+        200704);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
         A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 200704,
+        200704);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
-        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 200704);
+        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 64, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 200704,
+        200704);
     /* layer1.1.conv1: conv2d 1x1 stride 1 pad 0 no bias, [256,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, NULL,
         A(D_layer1_1_conv1), A(X_layer1_0_relu3), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1),
-        (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 802816,
+        802816);
     /* layer1.0.relu3: relu, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:91) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu3),
@@ -3220,67 +3398,74 @@ void resnet50_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer1_0_downsample_0), G(P_layer1_0_downsample_1_weight),
         G(P_layer1_0_downsample_1_bias), A(D_layer1_0_add1), A(X_layer1_0_downsample_0),
         S(S_layer1_0_downsample_1), S(S_layer1_0_downsample_1) + 256,
-        P(P_layer1_0_downsample_1_weight), n, 256, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] = rt_sumsq(A(D_layer1_0_downsample_0),
-        (size_t)n * 802816);
+        P(P_layer1_0_downsample_1_weight), n, &g_layer1_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer1_0_downsample_0), n, 802816, 802816);
     /* layer1.0.downsample.0: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:90) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_downsample_0_weight), NULL, NULL,
         A(D_layer1_0_downsample_0), A(X_maxpool), P(P_layer1_0_downsample_0_weight), n,
         &g_layer1_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 802816);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 802816,
+        802816);
     /* layer1.0.bn3: batchnorm, [256,56,56] -> [256,56,56]  (specs/resnet_imagenet.lua:37,
        generator/lib/skipc/blocks.lua:89) */
     rt_batchnorm_backward(A(D_layer1_0_conv3), G(P_layer1_0_bn3_weight), G(P_layer1_0_bn3_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv3), S(S_layer1_0_bn3), S(S_layer1_0_bn3) + 256,
-        P(P_layer1_0_bn3_weight), n, 256, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn3] = rt_sumsq(A(D_layer1_0_conv3), (size_t)n * 802816);
+        P(P_layer1_0_bn3_weight), n, &g_layer1_0_bn3, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn3] = rt_sumsq_samples(A(D_layer1_0_conv3), n, 802816,
+        802816);
     /* layer1.0.conv3: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [256,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:89) */
     rt_conv2d_backward(A(D_layer1_0_relu2), G(P_layer1_0_conv3_weight), NULL, NULL,
         A(D_layer1_0_conv3), A(X_layer1_0_relu2), P(P_layer1_0_conv3_weight), n, &g_layer1_0_conv3,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq(A(D_layer1_0_relu2),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv3] = rt_sumsq_samples(A(D_layer1_0_relu2), n, 200704,
+        200704);
     /* layer1.0.bn2 + layer1.0.relu2: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight),
         G(P_layer1_0_bn2_bias), A(D_layer1_0_relu2), A(X_layer1_0_relu2), A(X_layer1_0_conv2),
-        S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 200704);
+        S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 64, P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 200704,
+        200704);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:88) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
         A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 200704,
+        200704);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
-        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, 64, 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 200704);
+        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 64, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 200704,
+        200704);
     /* layer1.0.conv1: conv2d 1x1 stride 1 pad 0 no bias, [64,56,56] -> [64,56,56]
        (specs/resnet_imagenet.lua:37, generator/lib/skipc/blocks.lua:87) */
     rt_conv2d_backward(A(D_maxpool), G(P_layer1_0_conv1_weight), NULL, NULL, A(D_layer1_0_conv1),
         A(X_maxpool), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_maxpool), (size_t)n * 200704);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq(A(D_maxpool),
-        (size_t)n * 200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_maxpool), n, 200704,
+        200704);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_downsample_0] = rt_sumsq_samples(A(D_maxpool), n, 200704,
+        200704);
     /* maxpool: maxpool 3x3 stride 2 pad 1, [64,112,112] -> [64,56,56]
        (specs/resnet_imagenet.lua:31) */
     rt_maxpool_backward(A(D_relu), A(D_maxpool), A(X_relu), n, &g_maxpool, RT_SET);
     /* bn1 + relu: batchnorm + relu, [64,112,112] -> [64,112,112]  (specs/resnet_imagenet.lua:30)
        */
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_relu), A(X_relu),
-        A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, 64, 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 802816);
+        A(X_conv1), S(S_bn1), S(S_bn1) + 64, P(P_bn1_weight), n, &g_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 802816, 802816);
     /* conv1: conv2d 7x7 stride 2 pad 3 no bias, [3,224,224] -> [64,112,112]
        (specs/resnet_imagenet.lua:29) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 150528);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 150528, 150528);
 }
 
 void resnet50_zero_grad(float *grads) {

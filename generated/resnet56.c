@@ -1069,64 +1069,121 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + RESNET56_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_3_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_3_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_4_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_4_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_5_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_5_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_6_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_6_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_7_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_7_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_8_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer1_8_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14};
-static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_0_downsample_0 = {16, 28, 28, 32, 1, 2, 0, 1, 14, 14};
-static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_3_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_3_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_4_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_4_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_5_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_5_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_6_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_6_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_7_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_7_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_8_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer2_8_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7};
-static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_0_downsample_0 = {32, 14, 14, 64, 1, 2, 0, 1, 7, 7};
-static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_3_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_3_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_4_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_4_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_5_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_5_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_6_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_6_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_7_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_7_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_8_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_layer3_8_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
+static const RtNorm g_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_0_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_0_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_0_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_0_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_1_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_1_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_1_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_2_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_2_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_2_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_2_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_3_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_3_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_3_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_3_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_4_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_4_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_4_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_4_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_5_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_5_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_5_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_5_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_6_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_6_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_6_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_6_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_7_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_7_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_7_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_7_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_8_conv1 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_8_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_layer1_8_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_layer1_8_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_layer2_0_conv1 = {16, 28, 28, 32, 3, 2, 1, 1, 14, 14, 12544, 6272};
+static const RtNorm g_layer2_0_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_0_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_0_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_0_downsample_0 = {16, 28, 28, 32, 1, 2, 0, 1, 14, 14, 12544, 6272};
+static const RtNorm g_layer2_0_downsample_1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_1_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_1_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_1_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_1_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_2_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_2_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_2_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_3_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_3_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_3_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_3_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_4_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_4_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_4_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_4_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_5_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_5_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_5_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_5_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_6_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_6_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_6_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_6_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_7_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_7_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_7_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_7_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_8_conv1 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_8_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_layer2_8_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_layer2_8_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_layer3_0_conv1 = {32, 14, 14, 64, 3, 2, 1, 1, 7, 7, 6272, 3136};
+static const RtNorm g_layer3_0_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_0_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_0_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_0_downsample_0 = {32, 14, 14, 64, 1, 2, 0, 1, 7, 7, 6272, 3136};
+static const RtNorm g_layer3_0_downsample_1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_1_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_1_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_1_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_1_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_2_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_2_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_2_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_2_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_3_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_3_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_3_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_3_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_4_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_4_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_4_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_4_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_5_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_5_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_5_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_5_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_6_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_6_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_6_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_6_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_7_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_7_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_7_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_7_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_8_conv1 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_8_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_layer3_8_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_layer3_8_bn2 = {64, 49, 3136, 3136};
 
 void resnet56_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * RESNET56_NUM_PARAMS);
@@ -1311,11 +1368,11 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     if (training)
         rt_batchnorm_relu_forward_train(A(X_relu), S(S_bn1), S(S_bn1) + 16, P(P_bn1_running_mean),
-            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, 16, 784,
+            P(P_bn1_running_var), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias), n, &g_bn1,
             0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_relu), A(X_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-            P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_0_conv1), A(T_layer1_0_conv1), A(X_relu),
@@ -1325,12 +1382,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu1), S(S_layer1_0_bn1),
             S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_running_mean), P(P_layer1_0_bn1_running_var),
-            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_0_conv1), NULL, P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), n,
+            &g_layer1_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu1), A(X_layer1_0_conv1), NULL,
             P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-            P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_0_conv2), A(T_layer1_0_conv2), A(X_layer1_0_relu1),
@@ -1343,11 +1400,11 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_0_relu2), S(S_layer1_0_bn2),
             S(S_layer1_0_bn2) + 16, P(P_layer1_0_bn2_running_mean), P(P_layer1_0_bn2_running_var),
             A(X_layer1_0_conv2), A(X_relu), P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), n,
-            16, 784, 0.1f, 1e-05f);
+            &g_layer1_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_0_relu2), A(X_layer1_0_conv2), A(X_relu),
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_1_conv1), A(T_layer1_1_conv1), A(X_layer1_0_relu2),
@@ -1357,12 +1414,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu1), S(S_layer1_1_bn1),
             S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_running_mean), P(P_layer1_1_bn1_running_var),
-            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_1_conv1), NULL, P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), n,
+            &g_layer1_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu1), A(X_layer1_1_conv1), NULL,
             P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-            P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_1_conv2), A(T_layer1_1_conv2), A(X_layer1_1_relu1),
@@ -1375,11 +1432,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_1_relu2), S(S_layer1_1_bn2),
             S(S_layer1_1_bn2) + 16, P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var),
             A(X_layer1_1_conv2), A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight),
-            P(P_layer1_1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_1_bn2_bias), n, &g_layer1_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_1_relu2), A(X_layer1_1_conv2),
             A(X_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
+            1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_2_conv1), A(T_layer1_2_conv1), A(X_layer1_1_relu2),
@@ -1389,12 +1447,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu1), S(S_layer1_2_bn1),
             S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_running_mean), P(P_layer1_2_bn1_running_var),
-            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_2_conv1), NULL, P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), n,
+            &g_layer1_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu1), A(X_layer1_2_conv1), NULL,
             P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-            P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_2_conv2), A(T_layer1_2_conv2), A(X_layer1_2_relu1),
@@ -1407,11 +1465,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_2_relu2), S(S_layer1_2_bn2),
             S(S_layer1_2_bn2) + 16, P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var),
             A(X_layer1_2_conv2), A(X_layer1_1_relu2), P(P_layer1_2_bn2_weight),
-            P(P_layer1_2_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_2_bn2_bias), n, &g_layer1_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_2_relu2), A(X_layer1_2_conv2),
             A(X_layer1_1_relu2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
-            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
+            1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_3_conv1), A(T_layer1_3_conv1), A(X_layer1_2_relu2),
@@ -1421,12 +1480,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu1), S(S_layer1_3_bn1),
             S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_running_mean), P(P_layer1_3_bn1_running_var),
-            A(X_layer1_3_conv1), NULL, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_3_conv1), NULL, P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), n,
+            &g_layer1_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_3_relu1), A(X_layer1_3_conv1), NULL,
             P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
-            P(P_layer1_3_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_3_conv2), A(T_layer1_3_conv2), A(X_layer1_3_relu1),
@@ -1439,11 +1498,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_3_relu2), S(S_layer1_3_bn2),
             S(S_layer1_3_bn2) + 16, P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var),
             A(X_layer1_3_conv2), A(X_layer1_2_relu2), P(P_layer1_3_bn2_weight),
-            P(P_layer1_3_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_3_bn2_bias), n, &g_layer1_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_3_relu2), A(X_layer1_3_conv2),
             A(X_layer1_2_relu2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias),
-            P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2,
+            1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_4_conv1), A(T_layer1_4_conv1), A(X_layer1_3_relu2),
@@ -1453,12 +1513,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu1), S(S_layer1_4_bn1),
             S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_running_mean), P(P_layer1_4_bn1_running_var),
-            A(X_layer1_4_conv1), NULL, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_4_conv1), NULL, P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), n,
+            &g_layer1_4_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_4_relu1), A(X_layer1_4_conv1), NULL,
             P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
-            P(P_layer1_4_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_4_conv2), A(T_layer1_4_conv2), A(X_layer1_4_relu1),
@@ -1471,11 +1531,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_4_relu2), S(S_layer1_4_bn2),
             S(S_layer1_4_bn2) + 16, P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var),
             A(X_layer1_4_conv2), A(X_layer1_3_relu2), P(P_layer1_4_bn2_weight),
-            P(P_layer1_4_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_4_bn2_bias), n, &g_layer1_4_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_4_relu2), A(X_layer1_4_conv2),
             A(X_layer1_3_relu2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias),
-            P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2,
+            1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_5_conv1), A(T_layer1_5_conv1), A(X_layer1_4_relu2),
@@ -1485,12 +1546,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu1), S(S_layer1_5_bn1),
             S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_running_mean), P(P_layer1_5_bn1_running_var),
-            A(X_layer1_5_conv1), NULL, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_5_conv1), NULL, P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), n,
+            &g_layer1_5_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_5_relu1), A(X_layer1_5_conv1), NULL,
             P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
-            P(P_layer1_5_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_5_conv2), A(T_layer1_5_conv2), A(X_layer1_5_relu1),
@@ -1503,11 +1564,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_5_relu2), S(S_layer1_5_bn2),
             S(S_layer1_5_bn2) + 16, P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var),
             A(X_layer1_5_conv2), A(X_layer1_4_relu2), P(P_layer1_5_bn2_weight),
-            P(P_layer1_5_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_5_bn2_bias), n, &g_layer1_5_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_5_relu2), A(X_layer1_5_conv2),
             A(X_layer1_4_relu2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias),
-            P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2,
+            1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_6_conv1), A(T_layer1_6_conv1), A(X_layer1_5_relu2),
@@ -1517,12 +1579,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu1), S(S_layer1_6_bn1),
             S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_running_mean), P(P_layer1_6_bn1_running_var),
-            A(X_layer1_6_conv1), NULL, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_6_conv1), NULL, P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), n,
+            &g_layer1_6_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_6_relu1), A(X_layer1_6_conv1), NULL,
             P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
-            P(P_layer1_6_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_6_conv2), A(T_layer1_6_conv2), A(X_layer1_6_relu1),
@@ -1535,11 +1597,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_6_relu2), S(S_layer1_6_bn2),
             S(S_layer1_6_bn2) + 16, P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var),
             A(X_layer1_6_conv2), A(X_layer1_5_relu2), P(P_layer1_6_bn2_weight),
-            P(P_layer1_6_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_6_bn2_bias), n, &g_layer1_6_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_6_relu2), A(X_layer1_6_conv2),
             A(X_layer1_5_relu2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias),
-            P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2,
+            1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_7_conv1), A(T_layer1_7_conv1), A(X_layer1_6_relu2),
@@ -1549,12 +1612,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu1), S(S_layer1_7_bn1),
             S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_running_mean), P(P_layer1_7_bn1_running_var),
-            A(X_layer1_7_conv1), NULL, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_7_conv1), NULL, P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), n,
+            &g_layer1_7_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_7_relu1), A(X_layer1_7_conv1), NULL,
             P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
-            P(P_layer1_7_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_7_conv2), A(T_layer1_7_conv2), A(X_layer1_7_relu1),
@@ -1567,11 +1630,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_7_relu2), S(S_layer1_7_bn2),
             S(S_layer1_7_bn2) + 16, P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var),
             A(X_layer1_7_conv2), A(X_layer1_6_relu2), P(P_layer1_7_bn2_weight),
-            P(P_layer1_7_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_7_bn2_bias), n, &g_layer1_7_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_7_relu2), A(X_layer1_7_conv2),
             A(X_layer1_6_relu2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias),
-            P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2,
+            1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer1_8_conv1), A(T_layer1_8_conv1), A(X_layer1_7_relu2),
@@ -1581,12 +1645,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu1), S(S_layer1_8_bn1),
             S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_running_mean), P(P_layer1_8_bn1_running_var),
-            A(X_layer1_8_conv1), NULL, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n, 16,
-            784, 0.1f, 1e-05f);
+            A(X_layer1_8_conv1), NULL, P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), n,
+            &g_layer1_8_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_8_relu1), A(X_layer1_8_conv1), NULL,
             P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
-            P(P_layer1_8_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer1_8_conv2), A(T_layer1_8_conv2), A(X_layer1_8_relu1),
@@ -1599,11 +1663,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer1_8_relu2), S(S_layer1_8_bn2),
             S(S_layer1_8_bn2) + 16, P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var),
             A(X_layer1_8_conv2), A(X_layer1_7_relu2), P(P_layer1_8_bn2_weight),
-            P(P_layer1_8_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_layer1_8_bn2_bias), n, &g_layer1_8_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer1_8_relu2), A(X_layer1_8_conv2),
             A(X_layer1_7_relu2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias),
-            P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2,
+            1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_0_conv1), A(T_layer2_0_conv1), A(X_layer1_8_relu2),
@@ -1613,12 +1678,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu1), S(S_layer2_0_bn1),
             S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_running_mean), P(P_layer2_0_bn1_running_var),
-            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_0_conv1), NULL, P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), n,
+            &g_layer2_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu1), A(X_layer2_0_conv1), NULL,
             P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-            P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_0_conv2), A(T_layer2_0_conv2), A(X_layer2_0_relu1),
@@ -1633,13 +1698,13 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer2_0_downsample_1), S(S_layer2_0_downsample_1),
             S(S_layer2_0_downsample_1) + 32, P(P_layer2_0_downsample_1_running_mean),
             P(P_layer2_0_downsample_1_running_var), A(X_layer2_0_downsample_0),
-            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n, 32, 196, 0.1f,
-            1e-05f);
+            P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias), n,
+            &g_layer2_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer2_0_downsample_1), A(X_layer2_0_downsample_0),
             P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
-            P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32,
-            196, 1e-05f);
+            P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
+            &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer2_0_add1])
@@ -1648,11 +1713,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_0_relu2), S(S_layer2_0_bn2),
             S(S_layer2_0_bn2) + 32, P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var),
             A(X_layer2_0_conv2), A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight),
-            P(P_layer2_0_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_0_bn2_bias), n, &g_layer2_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_0_relu2), A(X_layer2_0_conv2),
             A(X_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
+            1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_1_conv1), A(T_layer2_1_conv1), A(X_layer2_0_relu2),
@@ -1662,12 +1728,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu1), S(S_layer2_1_bn1),
             S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_running_mean), P(P_layer2_1_bn1_running_var),
-            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_1_conv1), NULL, P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), n,
+            &g_layer2_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu1), A(X_layer2_1_conv1), NULL,
             P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-            P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_1_conv2), A(T_layer2_1_conv2), A(X_layer2_1_relu1),
@@ -1680,11 +1746,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_1_relu2), S(S_layer2_1_bn2),
             S(S_layer2_1_bn2) + 32, P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var),
             A(X_layer2_1_conv2), A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight),
-            P(P_layer2_1_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_1_bn2_bias), n, &g_layer2_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_1_relu2), A(X_layer2_1_conv2),
             A(X_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
+            1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_2_conv1), A(T_layer2_2_conv1), A(X_layer2_1_relu2),
@@ -1694,12 +1761,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu1), S(S_layer2_2_bn1),
             S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_running_mean), P(P_layer2_2_bn1_running_var),
-            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_2_conv1), NULL, P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), n,
+            &g_layer2_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu1), A(X_layer2_2_conv1), NULL,
             P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-            P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_2_conv2), A(T_layer2_2_conv2), A(X_layer2_2_relu1),
@@ -1712,11 +1779,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_2_relu2), S(S_layer2_2_bn2),
             S(S_layer2_2_bn2) + 32, P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var),
             A(X_layer2_2_conv2), A(X_layer2_1_relu2), P(P_layer2_2_bn2_weight),
-            P(P_layer2_2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_2_bn2_bias), n, &g_layer2_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_2_relu2), A(X_layer2_2_conv2),
             A(X_layer2_1_relu2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
-            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
+            1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_3_conv1), A(T_layer2_3_conv1), A(X_layer2_2_relu2),
@@ -1726,12 +1794,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu1), S(S_layer2_3_bn1),
             S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_running_mean), P(P_layer2_3_bn1_running_var),
-            A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_3_conv1), NULL, P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), n,
+            &g_layer2_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu1), A(X_layer2_3_conv1), NULL,
             P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-            P(P_layer2_3_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_3_conv2), A(T_layer2_3_conv2), A(X_layer2_3_relu1),
@@ -1744,11 +1812,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_3_relu2), S(S_layer2_3_bn2),
             S(S_layer2_3_bn2) + 32, P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var),
             A(X_layer2_3_conv2), A(X_layer2_2_relu2), P(P_layer2_3_bn2_weight),
-            P(P_layer2_3_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_3_bn2_bias), n, &g_layer2_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_3_relu2), A(X_layer2_3_conv2),
             A(X_layer2_2_relu2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias),
-            P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2,
+            1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_4_conv1), A(T_layer2_4_conv1), A(X_layer2_3_relu2),
@@ -1758,12 +1827,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu1), S(S_layer2_4_bn1),
             S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_running_mean), P(P_layer2_4_bn1_running_var),
-            A(X_layer2_4_conv1), NULL, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_4_conv1), NULL, P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), n,
+            &g_layer2_4_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_4_relu1), A(X_layer2_4_conv1), NULL,
             P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
-            P(P_layer2_4_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_4_conv2), A(T_layer2_4_conv2), A(X_layer2_4_relu1),
@@ -1776,11 +1845,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_4_relu2), S(S_layer2_4_bn2),
             S(S_layer2_4_bn2) + 32, P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var),
             A(X_layer2_4_conv2), A(X_layer2_3_relu2), P(P_layer2_4_bn2_weight),
-            P(P_layer2_4_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_4_bn2_bias), n, &g_layer2_4_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_4_relu2), A(X_layer2_4_conv2),
             A(X_layer2_3_relu2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias),
-            P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2,
+            1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_5_conv1), A(T_layer2_5_conv1), A(X_layer2_4_relu2),
@@ -1790,12 +1860,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu1), S(S_layer2_5_bn1),
             S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_running_mean), P(P_layer2_5_bn1_running_var),
-            A(X_layer2_5_conv1), NULL, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_5_conv1), NULL, P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), n,
+            &g_layer2_5_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_5_relu1), A(X_layer2_5_conv1), NULL,
             P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
-            P(P_layer2_5_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_5_conv2), A(T_layer2_5_conv2), A(X_layer2_5_relu1),
@@ -1808,11 +1878,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_5_relu2), S(S_layer2_5_bn2),
             S(S_layer2_5_bn2) + 32, P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var),
             A(X_layer2_5_conv2), A(X_layer2_4_relu2), P(P_layer2_5_bn2_weight),
-            P(P_layer2_5_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_5_bn2_bias), n, &g_layer2_5_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_5_relu2), A(X_layer2_5_conv2),
             A(X_layer2_4_relu2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias),
-            P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2,
+            1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_6_conv1), A(T_layer2_6_conv1), A(X_layer2_5_relu2),
@@ -1822,12 +1893,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu1), S(S_layer2_6_bn1),
             S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_running_mean), P(P_layer2_6_bn1_running_var),
-            A(X_layer2_6_conv1), NULL, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_6_conv1), NULL, P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), n,
+            &g_layer2_6_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_6_relu1), A(X_layer2_6_conv1), NULL,
             P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
-            P(P_layer2_6_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_6_conv2), A(T_layer2_6_conv2), A(X_layer2_6_relu1),
@@ -1840,11 +1911,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_6_relu2), S(S_layer2_6_bn2),
             S(S_layer2_6_bn2) + 32, P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var),
             A(X_layer2_6_conv2), A(X_layer2_5_relu2), P(P_layer2_6_bn2_weight),
-            P(P_layer2_6_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_6_bn2_bias), n, &g_layer2_6_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_6_relu2), A(X_layer2_6_conv2),
             A(X_layer2_5_relu2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias),
-            P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2,
+            1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_7_conv1), A(T_layer2_7_conv1), A(X_layer2_6_relu2),
@@ -1854,12 +1926,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu1), S(S_layer2_7_bn1),
             S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_running_mean), P(P_layer2_7_bn1_running_var),
-            A(X_layer2_7_conv1), NULL, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_7_conv1), NULL, P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), n,
+            &g_layer2_7_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_7_relu1), A(X_layer2_7_conv1), NULL,
             P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
-            P(P_layer2_7_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_7_conv2), A(T_layer2_7_conv2), A(X_layer2_7_relu1),
@@ -1872,11 +1944,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_7_relu2), S(S_layer2_7_bn2),
             S(S_layer2_7_bn2) + 32, P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var),
             A(X_layer2_7_conv2), A(X_layer2_6_relu2), P(P_layer2_7_bn2_weight),
-            P(P_layer2_7_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_7_bn2_bias), n, &g_layer2_7_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_7_relu2), A(X_layer2_7_conv2),
             A(X_layer2_6_relu2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias),
-            P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2,
+            1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer2_8_conv1), A(T_layer2_8_conv1), A(X_layer2_7_relu2),
@@ -1886,12 +1959,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu1), S(S_layer2_8_bn1),
             S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_running_mean), P(P_layer2_8_bn1_running_var),
-            A(X_layer2_8_conv1), NULL, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n, 32,
-            196, 0.1f, 1e-05f);
+            A(X_layer2_8_conv1), NULL, P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), n,
+            &g_layer2_8_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_8_relu1), A(X_layer2_8_conv1), NULL,
             P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
-            P(P_layer2_8_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer2_8_conv2), A(T_layer2_8_conv2), A(X_layer2_8_relu1),
@@ -1904,11 +1977,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer2_8_relu2), S(S_layer2_8_bn2),
             S(S_layer2_8_bn2) + 32, P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var),
             A(X_layer2_8_conv2), A(X_layer2_7_relu2), P(P_layer2_8_bn2_weight),
-            P(P_layer2_8_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_layer2_8_bn2_bias), n, &g_layer2_8_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer2_8_relu2), A(X_layer2_8_conv2),
             A(X_layer2_7_relu2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias),
-            P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2,
+            1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_0_conv1), A(T_layer3_0_conv1), A(X_layer2_8_relu2),
@@ -1918,12 +1992,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu1), S(S_layer3_0_bn1),
             S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_running_mean), P(P_layer3_0_bn1_running_var),
-            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_0_conv1), NULL, P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), n,
+            &g_layer3_0_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu1), A(X_layer3_0_conv1), NULL,
             P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-            P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_0_conv2), A(T_layer3_0_conv2), A(X_layer3_0_relu1),
@@ -1938,13 +2012,13 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_forward_train(A(X_layer3_0_downsample_1), S(S_layer3_0_downsample_1),
             S(S_layer3_0_downsample_1) + 64, P(P_layer3_0_downsample_1_running_mean),
             P(P_layer3_0_downsample_1_running_var), A(X_layer3_0_downsample_0),
-            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n, 64, 49, 0.1f,
-            1e-05f);
+            P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias), n,
+            &g_layer3_0_downsample_1, 0.1f, 1e-05f);
     else
         rt_batchnorm_forward_eval(A(X_layer3_0_downsample_1), A(X_layer3_0_downsample_0),
             P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
-            P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64,
-            49, 1e-05f);
+            P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
+            &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer3_0_add1])
@@ -1953,11 +2027,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_0_relu2), S(S_layer3_0_bn2),
             S(S_layer3_0_bn2) + 64, P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var),
             A(X_layer3_0_conv2), A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight),
-            P(P_layer3_0_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_0_bn2_bias), n, &g_layer3_0_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_0_relu2), A(X_layer3_0_conv2),
             A(X_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
+            1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_1_conv1), A(T_layer3_1_conv1), A(X_layer3_0_relu2),
@@ -1967,12 +2042,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu1), S(S_layer3_1_bn1),
             S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_running_mean), P(P_layer3_1_bn1_running_var),
-            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_1_conv1), NULL, P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), n,
+            &g_layer3_1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu1), A(X_layer3_1_conv1), NULL,
             P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-            P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_1_conv2), A(T_layer3_1_conv2), A(X_layer3_1_relu1),
@@ -1985,11 +2060,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_1_relu2), S(S_layer3_1_bn2),
             S(S_layer3_1_bn2) + 64, P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var),
             A(X_layer3_1_conv2), A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight),
-            P(P_layer3_1_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_1_bn2_bias), n, &g_layer3_1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_1_relu2), A(X_layer3_1_conv2),
             A(X_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
+            1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_2_conv1), A(T_layer3_2_conv1), A(X_layer3_1_relu2),
@@ -1999,12 +2075,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu1), S(S_layer3_2_bn1),
             S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_running_mean), P(P_layer3_2_bn1_running_var),
-            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_2_conv1), NULL, P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), n,
+            &g_layer3_2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu1), A(X_layer3_2_conv1), NULL,
             P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-            P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_2_conv2), A(T_layer3_2_conv2), A(X_layer3_2_relu1),
@@ -2017,11 +2093,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_2_relu2), S(S_layer3_2_bn2),
             S(S_layer3_2_bn2) + 64, P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var),
             A(X_layer3_2_conv2), A(X_layer3_1_relu2), P(P_layer3_2_bn2_weight),
-            P(P_layer3_2_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_2_bn2_bias), n, &g_layer3_2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_2_relu2), A(X_layer3_2_conv2),
             A(X_layer3_1_relu2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
-            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
+            1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_3_conv1), A(T_layer3_3_conv1), A(X_layer3_2_relu2),
@@ -2031,12 +2108,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu1), S(S_layer3_3_bn1),
             S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_running_mean), P(P_layer3_3_bn1_running_var),
-            A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_3_conv1), NULL, P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), n,
+            &g_layer3_3_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu1), A(X_layer3_3_conv1), NULL,
             P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-            P(P_layer3_3_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_3_conv2), A(T_layer3_3_conv2), A(X_layer3_3_relu1),
@@ -2049,11 +2126,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_3_relu2), S(S_layer3_3_bn2),
             S(S_layer3_3_bn2) + 64, P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var),
             A(X_layer3_3_conv2), A(X_layer3_2_relu2), P(P_layer3_3_bn2_weight),
-            P(P_layer3_3_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_3_bn2_bias), n, &g_layer3_3_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_3_relu2), A(X_layer3_3_conv2),
             A(X_layer3_2_relu2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias),
-            P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2,
+            1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_4_conv1), A(T_layer3_4_conv1), A(X_layer3_3_relu2),
@@ -2063,12 +2141,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu1), S(S_layer3_4_bn1),
             S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_running_mean), P(P_layer3_4_bn1_running_var),
-            A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_4_conv1), NULL, P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), n,
+            &g_layer3_4_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu1), A(X_layer3_4_conv1), NULL,
             P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-            P(P_layer3_4_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_4_conv2), A(T_layer3_4_conv2), A(X_layer3_4_relu1),
@@ -2081,11 +2159,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_4_relu2), S(S_layer3_4_bn2),
             S(S_layer3_4_bn2) + 64, P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var),
             A(X_layer3_4_conv2), A(X_layer3_3_relu2), P(P_layer3_4_bn2_weight),
-            P(P_layer3_4_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_4_bn2_bias), n, &g_layer3_4_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_4_relu2), A(X_layer3_4_conv2),
             A(X_layer3_3_relu2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias),
-            P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2,
+            1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_5_conv1), A(T_layer3_5_conv1), A(X_layer3_4_relu2),
@@ -2095,12 +2174,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu1), S(S_layer3_5_bn1),
             S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_running_mean), P(P_layer3_5_bn1_running_var),
-            A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_5_conv1), NULL, P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), n,
+            &g_layer3_5_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu1), A(X_layer3_5_conv1), NULL,
             P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-            P(P_layer3_5_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_5_conv2), A(T_layer3_5_conv2), A(X_layer3_5_relu1),
@@ -2113,11 +2192,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_5_relu2), S(S_layer3_5_bn2),
             S(S_layer3_5_bn2) + 64, P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var),
             A(X_layer3_5_conv2), A(X_layer3_4_relu2), P(P_layer3_5_bn2_weight),
-            P(P_layer3_5_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_5_bn2_bias), n, &g_layer3_5_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_5_relu2), A(X_layer3_5_conv2),
             A(X_layer3_4_relu2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias),
-            P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2,
+            1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_6_conv1), A(T_layer3_6_conv1), A(X_layer3_5_relu2),
@@ -2127,12 +2207,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu1), S(S_layer3_6_bn1),
             S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_running_mean), P(P_layer3_6_bn1_running_var),
-            A(X_layer3_6_conv1), NULL, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_6_conv1), NULL, P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), n,
+            &g_layer3_6_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_6_relu1), A(X_layer3_6_conv1), NULL,
             P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
-            P(P_layer3_6_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_6_conv2), A(T_layer3_6_conv2), A(X_layer3_6_relu1),
@@ -2145,11 +2225,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_6_relu2), S(S_layer3_6_bn2),
             S(S_layer3_6_bn2) + 64, P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var),
             A(X_layer3_6_conv2), A(X_layer3_5_relu2), P(P_layer3_6_bn2_weight),
-            P(P_layer3_6_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_6_bn2_bias), n, &g_layer3_6_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_6_relu2), A(X_layer3_6_conv2),
             A(X_layer3_5_relu2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias),
-            P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2,
+            1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_7_conv1), A(T_layer3_7_conv1), A(X_layer3_6_relu2),
@@ -2159,12 +2240,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu1), S(S_layer3_7_bn1),
             S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_running_mean), P(P_layer3_7_bn1_running_var),
-            A(X_layer3_7_conv1), NULL, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_7_conv1), NULL, P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), n,
+            &g_layer3_7_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_7_relu1), A(X_layer3_7_conv1), NULL,
             P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
-            P(P_layer3_7_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_7_conv2), A(T_layer3_7_conv2), A(X_layer3_7_relu1),
@@ -2177,11 +2258,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_7_relu2), S(S_layer3_7_bn2),
             S(S_layer3_7_bn2) + 64, P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var),
             A(X_layer3_7_conv2), A(X_layer3_6_relu2), P(P_layer3_7_bn2_weight),
-            P(P_layer3_7_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_7_bn2_bias), n, &g_layer3_7_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_7_relu2), A(X_layer3_7_conv2),
             A(X_layer3_6_relu2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias),
-            P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2,
+            1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(X_layer3_8_conv1), A(T_layer3_8_conv1), A(X_layer3_7_relu2),
@@ -2191,12 +2273,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
     if (training)
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu1), S(S_layer3_8_bn1),
             S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_running_mean), P(P_layer3_8_bn1_running_var),
-            A(X_layer3_8_conv1), NULL, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n, 64, 49,
-            0.1f, 1e-05f);
+            A(X_layer3_8_conv1), NULL, P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), n,
+            &g_layer3_8_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_8_relu1), A(X_layer3_8_conv1), NULL,
             P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
-            P(P_layer3_8_bn1_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(X_layer3_8_conv2), A(T_layer3_8_conv2), A(X_layer3_8_relu1),
@@ -2209,11 +2291,12 @@ const float *resnet56_forward(float *params, float *arena, const float *x, int n
         rt_batchnorm_relu_forward_train(A(X_layer3_8_relu2), S(S_layer3_8_bn2),
             S(S_layer3_8_bn2) + 64, P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var),
             A(X_layer3_8_conv2), A(X_layer3_7_relu2), P(P_layer3_8_bn2_weight),
-            P(P_layer3_8_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_layer3_8_bn2_bias), n, &g_layer3_8_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_layer3_8_relu2), A(X_layer3_8_conv2),
             A(X_layer3_7_relu2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias),
-            P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2,
+            1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(X_avgpool), A(X_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -2227,7 +2310,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     rt_conv2d_forward(A(IX_conv1), A(IT_conv1), x, P(P_conv1_weight), NULL, n, &g_conv1);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_forward_eval(A(IX_relu), A(IX_conv1), NULL, P(P_bn1_weight), P(P_bn1_bias),
-        P(P_bn1_running_mean), P(P_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_bn1_running_mean), P(P_bn1_running_var), n, &g_bn1, 1e-05f);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_0_conv1), A(IT_layer1_0_conv1), A(IX_relu),
@@ -2236,7 +2319,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu1), A(IX_layer1_0_conv1), NULL,
         P(P_layer1_0_bn1_weight), P(P_layer1_0_bn1_bias), P(P_layer1_0_bn1_running_mean),
-        P(P_layer1_0_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_0_bn1_running_var), n, &g_layer1_0_bn1, 1e-05f);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_0_conv2), A(IT_layer1_0_conv2), A(IX_layer1_0_relu1),
@@ -2248,7 +2331,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_0_relu2), A(IX_layer1_0_conv2), A(IX_relu),
             P(P_layer1_0_bn2_weight), P(P_layer1_0_bn2_bias), P(P_layer1_0_bn2_running_mean),
-            P(P_layer1_0_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_0_bn2_running_var), n, &g_layer1_0_bn2, 1e-05f);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_1_conv1), A(IT_layer1_1_conv1), A(IX_layer1_0_relu2),
@@ -2257,7 +2340,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu1), A(IX_layer1_1_conv1), NULL,
         P(P_layer1_1_bn1_weight), P(P_layer1_1_bn1_bias), P(P_layer1_1_bn1_running_mean),
-        P(P_layer1_1_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_1_bn1_running_var), n, &g_layer1_1_bn1, 1e-05f);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_1_conv2), A(IT_layer1_1_conv2), A(IX_layer1_1_relu1),
@@ -2269,7 +2352,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_1_relu2), A(IX_layer1_1_conv2),
             A(IX_layer1_0_relu2), P(P_layer1_1_bn2_weight), P(P_layer1_1_bn2_bias),
-            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_1_bn2_running_mean), P(P_layer1_1_bn2_running_var), n, &g_layer1_1_bn2,
+            1e-05f);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_2_conv1), A(IT_layer1_2_conv1), A(IX_layer1_1_relu2),
@@ -2278,7 +2362,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu1), A(IX_layer1_2_conv1), NULL,
         P(P_layer1_2_bn1_weight), P(P_layer1_2_bn1_bias), P(P_layer1_2_bn1_running_mean),
-        P(P_layer1_2_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_2_bn1_running_var), n, &g_layer1_2_bn1, 1e-05f);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_2_conv2), A(IT_layer1_2_conv2), A(IX_layer1_2_relu1),
@@ -2290,7 +2374,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_2_relu2), A(IX_layer1_2_conv2),
             A(IX_layer1_1_relu2), P(P_layer1_2_bn2_weight), P(P_layer1_2_bn2_bias),
-            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_2_bn2_running_mean), P(P_layer1_2_bn2_running_var), n, &g_layer1_2_bn2,
+            1e-05f);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_3_conv1), A(IT_layer1_3_conv1), A(IX_layer1_2_relu2),
@@ -2299,7 +2384,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu1), A(IX_layer1_3_conv1), NULL,
         P(P_layer1_3_bn1_weight), P(P_layer1_3_bn1_bias), P(P_layer1_3_bn1_running_mean),
-        P(P_layer1_3_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_3_bn1_running_var), n, &g_layer1_3_bn1, 1e-05f);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_3_conv2), A(IT_layer1_3_conv2), A(IX_layer1_3_relu1),
@@ -2311,7 +2396,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_3_relu2), A(IX_layer1_3_conv2),
             A(IX_layer1_2_relu2), P(P_layer1_3_bn2_weight), P(P_layer1_3_bn2_bias),
-            P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_3_bn2_running_mean), P(P_layer1_3_bn2_running_var), n, &g_layer1_3_bn2,
+            1e-05f);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_4_conv1), A(IT_layer1_4_conv1), A(IX_layer1_3_relu2),
@@ -2320,7 +2406,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu1), A(IX_layer1_4_conv1), NULL,
         P(P_layer1_4_bn1_weight), P(P_layer1_4_bn1_bias), P(P_layer1_4_bn1_running_mean),
-        P(P_layer1_4_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_4_bn1_running_var), n, &g_layer1_4_bn1, 1e-05f);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_4_conv2), A(IT_layer1_4_conv2), A(IX_layer1_4_relu1),
@@ -2332,7 +2418,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_4_relu2), A(IX_layer1_4_conv2),
             A(IX_layer1_3_relu2), P(P_layer1_4_bn2_weight), P(P_layer1_4_bn2_bias),
-            P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_4_bn2_running_mean), P(P_layer1_4_bn2_running_var), n, &g_layer1_4_bn2,
+            1e-05f);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_5_conv1), A(IT_layer1_5_conv1), A(IX_layer1_4_relu2),
@@ -2341,7 +2428,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu1), A(IX_layer1_5_conv1), NULL,
         P(P_layer1_5_bn1_weight), P(P_layer1_5_bn1_bias), P(P_layer1_5_bn1_running_mean),
-        P(P_layer1_5_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_5_bn1_running_var), n, &g_layer1_5_bn1, 1e-05f);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_5_conv2), A(IT_layer1_5_conv2), A(IX_layer1_5_relu1),
@@ -2353,7 +2440,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_5_relu2), A(IX_layer1_5_conv2),
             A(IX_layer1_4_relu2), P(P_layer1_5_bn2_weight), P(P_layer1_5_bn2_bias),
-            P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_5_bn2_running_mean), P(P_layer1_5_bn2_running_var), n, &g_layer1_5_bn2,
+            1e-05f);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_6_conv1), A(IT_layer1_6_conv1), A(IX_layer1_5_relu2),
@@ -2362,7 +2450,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu1), A(IX_layer1_6_conv1), NULL,
         P(P_layer1_6_bn1_weight), P(P_layer1_6_bn1_bias), P(P_layer1_6_bn1_running_mean),
-        P(P_layer1_6_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_6_bn1_running_var), n, &g_layer1_6_bn1, 1e-05f);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_6_conv2), A(IT_layer1_6_conv2), A(IX_layer1_6_relu1),
@@ -2374,7 +2462,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_6_relu2), A(IX_layer1_6_conv2),
             A(IX_layer1_5_relu2), P(P_layer1_6_bn2_weight), P(P_layer1_6_bn2_bias),
-            P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_6_bn2_running_mean), P(P_layer1_6_bn2_running_var), n, &g_layer1_6_bn2,
+            1e-05f);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_7_conv1), A(IT_layer1_7_conv1), A(IX_layer1_6_relu2),
@@ -2383,7 +2472,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu1), A(IX_layer1_7_conv1), NULL,
         P(P_layer1_7_bn1_weight), P(P_layer1_7_bn1_bias), P(P_layer1_7_bn1_running_mean),
-        P(P_layer1_7_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_7_bn1_running_var), n, &g_layer1_7_bn1, 1e-05f);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_7_conv2), A(IT_layer1_7_conv2), A(IX_layer1_7_relu1),
@@ -2395,7 +2484,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_7_relu2), A(IX_layer1_7_conv2),
             A(IX_layer1_6_relu2), P(P_layer1_7_bn2_weight), P(P_layer1_7_bn2_bias),
-            P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_7_bn2_running_mean), P(P_layer1_7_bn2_running_var), n, &g_layer1_7_bn2,
+            1e-05f);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer1_8_conv1), A(IT_layer1_8_conv1), A(IX_layer1_7_relu2),
@@ -2404,7 +2494,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu1), A(IX_layer1_8_conv1), NULL,
         P(P_layer1_8_bn1_weight), P(P_layer1_8_bn1_bias), P(P_layer1_8_bn1_running_mean),
-        P(P_layer1_8_bn1_running_var), n, 16, 784, 1e-05f);
+        P(P_layer1_8_bn1_running_var), n, &g_layer1_8_bn1, 1e-05f);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer1_8_conv2), A(IT_layer1_8_conv2), A(IX_layer1_8_relu1),
@@ -2416,7 +2506,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer1_8_relu2), A(IX_layer1_8_conv2),
             A(IX_layer1_7_relu2), P(P_layer1_8_bn2_weight), P(P_layer1_8_bn2_bias),
-            P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_layer1_8_bn2_running_mean), P(P_layer1_8_bn2_running_var), n, &g_layer1_8_bn2,
+            1e-05f);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_0_conv1), A(IT_layer2_0_conv1), A(IX_layer1_8_relu2),
@@ -2425,7 +2516,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu1), A(IX_layer2_0_conv1), NULL,
         P(P_layer2_0_bn1_weight), P(P_layer2_0_bn1_bias), P(P_layer2_0_bn1_running_mean),
-        P(P_layer2_0_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_0_bn1_running_var), n, &g_layer2_0_bn1, 1e-05f);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_0_conv2), A(IT_layer2_0_conv2), A(IX_layer2_0_relu1),
@@ -2439,8 +2530,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:74) */
     rt_batchnorm_forward_eval(A(IX_layer2_0_downsample_1), A(IX_layer2_0_downsample_0),
         P(P_layer2_0_downsample_1_weight), P(P_layer2_0_downsample_1_bias),
-        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n, 32,
-        196, 1e-05f);
+        P(P_layer2_0_downsample_1_running_mean), P(P_layer2_0_downsample_1_running_var), n,
+        &g_layer2_0_downsample_1, 1e-05f);
     /* layer2.0.bn2 + layer2.0.add1 + layer2.0.relu2: batchnorm + add + relu, [32,14,14] ... ->
        [32,14,14]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer2_0_add1])
@@ -2448,7 +2539,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_0_relu2), A(IX_layer2_0_conv2),
             A(IX_layer2_0_downsample_1), P(P_layer2_0_bn2_weight), P(P_layer2_0_bn2_bias),
-            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_0_bn2_running_mean), P(P_layer2_0_bn2_running_var), n, &g_layer2_0_bn2,
+            1e-05f);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_1_conv1), A(IT_layer2_1_conv1), A(IX_layer2_0_relu2),
@@ -2457,7 +2549,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu1), A(IX_layer2_1_conv1), NULL,
         P(P_layer2_1_bn1_weight), P(P_layer2_1_bn1_bias), P(P_layer2_1_bn1_running_mean),
-        P(P_layer2_1_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_1_bn1_running_var), n, &g_layer2_1_bn1, 1e-05f);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_1_conv2), A(IT_layer2_1_conv2), A(IX_layer2_1_relu1),
@@ -2469,7 +2561,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_1_relu2), A(IX_layer2_1_conv2),
             A(IX_layer2_0_relu2), P(P_layer2_1_bn2_weight), P(P_layer2_1_bn2_bias),
-            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_1_bn2_running_mean), P(P_layer2_1_bn2_running_var), n, &g_layer2_1_bn2,
+            1e-05f);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_2_conv1), A(IT_layer2_2_conv1), A(IX_layer2_1_relu2),
@@ -2478,7 +2571,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu1), A(IX_layer2_2_conv1), NULL,
         P(P_layer2_2_bn1_weight), P(P_layer2_2_bn1_bias), P(P_layer2_2_bn1_running_mean),
-        P(P_layer2_2_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_2_bn1_running_var), n, &g_layer2_2_bn1, 1e-05f);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_2_conv2), A(IT_layer2_2_conv2), A(IX_layer2_2_relu1),
@@ -2490,7 +2583,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_2_relu2), A(IX_layer2_2_conv2),
             A(IX_layer2_1_relu2), P(P_layer2_2_bn2_weight), P(P_layer2_2_bn2_bias),
-            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_2_bn2_running_mean), P(P_layer2_2_bn2_running_var), n, &g_layer2_2_bn2,
+            1e-05f);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_3_conv1), A(IT_layer2_3_conv1), A(IX_layer2_2_relu2),
@@ -2499,7 +2593,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu1), A(IX_layer2_3_conv1), NULL,
         P(P_layer2_3_bn1_weight), P(P_layer2_3_bn1_bias), P(P_layer2_3_bn1_running_mean),
-        P(P_layer2_3_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_3_bn1_running_var), n, &g_layer2_3_bn1, 1e-05f);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_3_conv2), A(IT_layer2_3_conv2), A(IX_layer2_3_relu1),
@@ -2511,7 +2605,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_3_relu2), A(IX_layer2_3_conv2),
             A(IX_layer2_2_relu2), P(P_layer2_3_bn2_weight), P(P_layer2_3_bn2_bias),
-            P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_3_bn2_running_mean), P(P_layer2_3_bn2_running_var), n, &g_layer2_3_bn2,
+            1e-05f);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_4_conv1), A(IT_layer2_4_conv1), A(IX_layer2_3_relu2),
@@ -2520,7 +2615,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu1), A(IX_layer2_4_conv1), NULL,
         P(P_layer2_4_bn1_weight), P(P_layer2_4_bn1_bias), P(P_layer2_4_bn1_running_mean),
-        P(P_layer2_4_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_4_bn1_running_var), n, &g_layer2_4_bn1, 1e-05f);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_4_conv2), A(IT_layer2_4_conv2), A(IX_layer2_4_relu1),
@@ -2532,7 +2627,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_4_relu2), A(IX_layer2_4_conv2),
             A(IX_layer2_3_relu2), P(P_layer2_4_bn2_weight), P(P_layer2_4_bn2_bias),
-            P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_4_bn2_running_mean), P(P_layer2_4_bn2_running_var), n, &g_layer2_4_bn2,
+            1e-05f);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_5_conv1), A(IT_layer2_5_conv1), A(IX_layer2_4_relu2),
@@ -2541,7 +2637,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu1), A(IX_layer2_5_conv1), NULL,
         P(P_layer2_5_bn1_weight), P(P_layer2_5_bn1_bias), P(P_layer2_5_bn1_running_mean),
-        P(P_layer2_5_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_5_bn1_running_var), n, &g_layer2_5_bn1, 1e-05f);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_5_conv2), A(IT_layer2_5_conv2), A(IX_layer2_5_relu1),
@@ -2553,7 +2649,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_5_relu2), A(IX_layer2_5_conv2),
             A(IX_layer2_4_relu2), P(P_layer2_5_bn2_weight), P(P_layer2_5_bn2_bias),
-            P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_5_bn2_running_mean), P(P_layer2_5_bn2_running_var), n, &g_layer2_5_bn2,
+            1e-05f);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_6_conv1), A(IT_layer2_6_conv1), A(IX_layer2_5_relu2),
@@ -2562,7 +2659,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu1), A(IX_layer2_6_conv1), NULL,
         P(P_layer2_6_bn1_weight), P(P_layer2_6_bn1_bias), P(P_layer2_6_bn1_running_mean),
-        P(P_layer2_6_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_6_bn1_running_var), n, &g_layer2_6_bn1, 1e-05f);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_6_conv2), A(IT_layer2_6_conv2), A(IX_layer2_6_relu1),
@@ -2574,7 +2671,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_6_relu2), A(IX_layer2_6_conv2),
             A(IX_layer2_5_relu2), P(P_layer2_6_bn2_weight), P(P_layer2_6_bn2_bias),
-            P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_6_bn2_running_mean), P(P_layer2_6_bn2_running_var), n, &g_layer2_6_bn2,
+            1e-05f);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_7_conv1), A(IT_layer2_7_conv1), A(IX_layer2_6_relu2),
@@ -2583,7 +2681,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu1), A(IX_layer2_7_conv1), NULL,
         P(P_layer2_7_bn1_weight), P(P_layer2_7_bn1_bias), P(P_layer2_7_bn1_running_mean),
-        P(P_layer2_7_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_7_bn1_running_var), n, &g_layer2_7_bn1, 1e-05f);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_7_conv2), A(IT_layer2_7_conv2), A(IX_layer2_7_relu1),
@@ -2595,7 +2693,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_7_relu2), A(IX_layer2_7_conv2),
             A(IX_layer2_6_relu2), P(P_layer2_7_bn2_weight), P(P_layer2_7_bn2_bias),
-            P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_7_bn2_running_mean), P(P_layer2_7_bn2_running_var), n, &g_layer2_7_bn2,
+            1e-05f);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer2_8_conv1), A(IT_layer2_8_conv1), A(IX_layer2_7_relu2),
@@ -2604,7 +2703,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu1), A(IX_layer2_8_conv1), NULL,
         P(P_layer2_8_bn1_weight), P(P_layer2_8_bn1_bias), P(P_layer2_8_bn1_running_mean),
-        P(P_layer2_8_bn1_running_var), n, 32, 196, 1e-05f);
+        P(P_layer2_8_bn1_running_var), n, &g_layer2_8_bn1, 1e-05f);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer2_8_conv2), A(IT_layer2_8_conv2), A(IX_layer2_8_relu1),
@@ -2616,7 +2715,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer2_8_relu2), A(IX_layer2_8_conv2),
             A(IX_layer2_7_relu2), P(P_layer2_8_bn2_weight), P(P_layer2_8_bn2_bias),
-            P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_layer2_8_bn2_running_mean), P(P_layer2_8_bn2_running_var), n, &g_layer2_8_bn2,
+            1e-05f);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_0_conv1), A(IT_layer3_0_conv1), A(IX_layer2_8_relu2),
@@ -2625,7 +2725,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu1), A(IX_layer3_0_conv1), NULL,
         P(P_layer3_0_bn1_weight), P(P_layer3_0_bn1_bias), P(P_layer3_0_bn1_running_mean),
-        P(P_layer3_0_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_0_bn1_running_var), n, &g_layer3_0_bn1, 1e-05f);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_0_conv2), A(IT_layer3_0_conv2), A(IX_layer3_0_relu1),
@@ -2639,8 +2739,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:74) */
     rt_batchnorm_forward_eval(A(IX_layer3_0_downsample_1), A(IX_layer3_0_downsample_0),
         P(P_layer3_0_downsample_1_weight), P(P_layer3_0_downsample_1_bias),
-        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n, 64, 49,
-        1e-05f);
+        P(P_layer3_0_downsample_1_running_mean), P(P_layer3_0_downsample_1_running_var), n,
+        &g_layer3_0_downsample_1, 1e-05f);
     /* layer3.0.bn2 + layer3.0.add1 + layer3.0.relu2: batchnorm + add + relu, [64,7,7] ... ->
        [64,7,7]  (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73, 74, 75) */
     if (drop && drop[K_layer3_0_add1])
@@ -2648,7 +2748,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_0_relu2), A(IX_layer3_0_conv2),
             A(IX_layer3_0_downsample_1), P(P_layer3_0_bn2_weight), P(P_layer3_0_bn2_bias),
-            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_0_bn2_running_mean), P(P_layer3_0_bn2_running_var), n, &g_layer3_0_bn2,
+            1e-05f);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_1_conv1), A(IT_layer3_1_conv1), A(IX_layer3_0_relu2),
@@ -2657,7 +2758,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu1), A(IX_layer3_1_conv1), NULL,
         P(P_layer3_1_bn1_weight), P(P_layer3_1_bn1_bias), P(P_layer3_1_bn1_running_mean),
-        P(P_layer3_1_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_1_bn1_running_var), n, &g_layer3_1_bn1, 1e-05f);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_1_conv2), A(IT_layer3_1_conv2), A(IX_layer3_1_relu1),
@@ -2669,7 +2770,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_1_relu2), A(IX_layer3_1_conv2),
             A(IX_layer3_0_relu2), P(P_layer3_1_bn2_weight), P(P_layer3_1_bn2_bias),
-            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_1_bn2_running_mean), P(P_layer3_1_bn2_running_var), n, &g_layer3_1_bn2,
+            1e-05f);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_2_conv1), A(IT_layer3_2_conv1), A(IX_layer3_1_relu2),
@@ -2678,7 +2780,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu1), A(IX_layer3_2_conv1), NULL,
         P(P_layer3_2_bn1_weight), P(P_layer3_2_bn1_bias), P(P_layer3_2_bn1_running_mean),
-        P(P_layer3_2_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_2_bn1_running_var), n, &g_layer3_2_bn1, 1e-05f);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_2_conv2), A(IT_layer3_2_conv2), A(IX_layer3_2_relu1),
@@ -2690,7 +2792,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_2_relu2), A(IX_layer3_2_conv2),
             A(IX_layer3_1_relu2), P(P_layer3_2_bn2_weight), P(P_layer3_2_bn2_bias),
-            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_2_bn2_running_mean), P(P_layer3_2_bn2_running_var), n, &g_layer3_2_bn2,
+            1e-05f);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_3_conv1), A(IT_layer3_3_conv1), A(IX_layer3_2_relu2),
@@ -2699,7 +2802,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu1), A(IX_layer3_3_conv1), NULL,
         P(P_layer3_3_bn1_weight), P(P_layer3_3_bn1_bias), P(P_layer3_3_bn1_running_mean),
-        P(P_layer3_3_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_3_bn1_running_var), n, &g_layer3_3_bn1, 1e-05f);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_3_conv2), A(IT_layer3_3_conv2), A(IX_layer3_3_relu1),
@@ -2711,7 +2814,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_3_relu2), A(IX_layer3_3_conv2),
             A(IX_layer3_2_relu2), P(P_layer3_3_bn2_weight), P(P_layer3_3_bn2_bias),
-            P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_3_bn2_running_mean), P(P_layer3_3_bn2_running_var), n, &g_layer3_3_bn2,
+            1e-05f);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_4_conv1), A(IT_layer3_4_conv1), A(IX_layer3_3_relu2),
@@ -2720,7 +2824,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu1), A(IX_layer3_4_conv1), NULL,
         P(P_layer3_4_bn1_weight), P(P_layer3_4_bn1_bias), P(P_layer3_4_bn1_running_mean),
-        P(P_layer3_4_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_4_bn1_running_var), n, &g_layer3_4_bn1, 1e-05f);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_4_conv2), A(IT_layer3_4_conv2), A(IX_layer3_4_relu1),
@@ -2732,7 +2836,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_4_relu2), A(IX_layer3_4_conv2),
             A(IX_layer3_3_relu2), P(P_layer3_4_bn2_weight), P(P_layer3_4_bn2_bias),
-            P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_4_bn2_running_mean), P(P_layer3_4_bn2_running_var), n, &g_layer3_4_bn2,
+            1e-05f);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_5_conv1), A(IT_layer3_5_conv1), A(IX_layer3_4_relu2),
@@ -2741,7 +2846,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu1), A(IX_layer3_5_conv1), NULL,
         P(P_layer3_5_bn1_weight), P(P_layer3_5_bn1_bias), P(P_layer3_5_bn1_running_mean),
-        P(P_layer3_5_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_5_bn1_running_var), n, &g_layer3_5_bn1, 1e-05f);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_5_conv2), A(IT_layer3_5_conv2), A(IX_layer3_5_relu1),
@@ -2753,7 +2858,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_5_relu2), A(IX_layer3_5_conv2),
             A(IX_layer3_4_relu2), P(P_layer3_5_bn2_weight), P(P_layer3_5_bn2_bias),
-            P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_5_bn2_running_mean), P(P_layer3_5_bn2_running_var), n, &g_layer3_5_bn2,
+            1e-05f);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_6_conv1), A(IT_layer3_6_conv1), A(IX_layer3_5_relu2),
@@ -2762,7 +2868,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu1), A(IX_layer3_6_conv1), NULL,
         P(P_layer3_6_bn1_weight), P(P_layer3_6_bn1_bias), P(P_layer3_6_bn1_running_mean),
-        P(P_layer3_6_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_6_bn1_running_var), n, &g_layer3_6_bn1, 1e-05f);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_6_conv2), A(IT_layer3_6_conv2), A(IX_layer3_6_relu1),
@@ -2774,7 +2880,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_6_relu2), A(IX_layer3_6_conv2),
             A(IX_layer3_5_relu2), P(P_layer3_6_bn2_weight), P(P_layer3_6_bn2_bias),
-            P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_6_bn2_running_mean), P(P_layer3_6_bn2_running_var), n, &g_layer3_6_bn2,
+            1e-05f);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_7_conv1), A(IT_layer3_7_conv1), A(IX_layer3_6_relu2),
@@ -2783,7 +2890,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu1), A(IX_layer3_7_conv1), NULL,
         P(P_layer3_7_bn1_weight), P(P_layer3_7_bn1_bias), P(P_layer3_7_bn1_running_mean),
-        P(P_layer3_7_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_7_bn1_running_var), n, &g_layer3_7_bn1, 1e-05f);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_7_conv2), A(IT_layer3_7_conv2), A(IX_layer3_7_relu1),
@@ -2795,7 +2902,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_7_relu2), A(IX_layer3_7_conv2),
             A(IX_layer3_6_relu2), P(P_layer3_7_bn2_weight), P(P_layer3_7_bn2_bias),
-            P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_7_bn2_running_mean), P(P_layer3_7_bn2_running_var), n, &g_layer3_7_bn2,
+            1e-05f);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_forward(A(IX_layer3_8_conv1), A(IT_layer3_8_conv1), A(IX_layer3_7_relu2),
@@ -2804,7 +2912,7 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu1), A(IX_layer3_8_conv1), NULL,
         P(P_layer3_8_bn1_weight), P(P_layer3_8_bn1_bias), P(P_layer3_8_bn1_running_mean),
-        P(P_layer3_8_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_layer3_8_bn1_running_var), n, &g_layer3_8_bn1, 1e-05f);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_forward(A(IX_layer3_8_conv2), A(IT_layer3_8_conv2), A(IX_layer3_8_relu1),
@@ -2816,7 +2924,8 @@ const float *resnet56_infer(const float *params, float *arena, const float *x, i
     else
         rt_batchnorm_relu_forward_eval(A(IX_layer3_8_relu2), A(IX_layer3_8_conv2),
             A(IX_layer3_7_relu2), P(P_layer3_8_bn2_weight), P(P_layer3_8_bn2_bias),
-            P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, 64, 49, 1e-05f);
+            P(P_layer3_8_bn2_running_mean), P(P_layer3_8_bn2_running_var), n, &g_layer3_8_bn2,
+            1e-05f);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_forward(A(IX_avgpool), A(IX_layer3_8_relu2), n, 64, 49);
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
@@ -2835,241 +2944,289 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     /* fc: linear, [64] -> [10]  (specs/resnet.lua:40) */
     rt_linear_backward(A(D_avgpool), G(P_fc_weight), G(P_fc_bias), A(D_fc), A(X_avgpool),
         P(P_fc_weight), n, 64, 10, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq(A(D_avgpool), (size_t)n * 64);
+    if (grad_sumsq) grad_sumsq[L_fc] = rt_sumsq_samples(A(D_avgpool), n, 64, 64);
     /* avgpool: global_avgpool, [64,7,7] -> [64]  (specs/resnet.lua:40) */
     rt_global_avgpool_backward(A(D_layer3_8_relu2), A(D_avgpool), n, 64, 49, RT_SET);
     /* layer3.8.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_8_add1), A(D_layer3_8_relu2), A(X_layer3_8_relu2),
         (size_t)n * 3136, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq(A(D_layer3_8_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_add1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
+        3136);
     /* layer3.8.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_8_conv2), G(P_layer3_8_bn2_weight), G(P_layer3_8_bn2_bias),
         A(D_layer3_8_add1), A(X_layer3_8_conv2), S(S_layer3_8_bn2), S(S_layer3_8_bn2) + 64,
-        P(P_layer3_8_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq(A(D_layer3_8_conv2), (size_t)n * 3136);
+        P(P_layer3_8_bn2_weight), n, &g_layer3_8_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn2] = rt_sumsq_samples(A(D_layer3_8_conv2), n, 3136,
+        3136);
     /* layer3.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_8_relu1), G(P_layer3_8_conv2_weight), NULL, A(TB_layer3_8_conv2),
         A(D_layer3_8_conv2), A(X_layer3_8_relu1), P(P_layer3_8_conv2_weight), n, &g_layer3_8_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq(A(D_layer3_8_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv2] = rt_sumsq_samples(A(D_layer3_8_relu1), n, 3136,
+        3136);
     /* layer3.8.bn1 + layer3.8.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_8_conv1), G(P_layer3_8_bn1_weight),
         G(P_layer3_8_bn1_bias), A(D_layer3_8_relu1), A(X_layer3_8_relu1), A(X_layer3_8_conv1),
-        S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq(A(D_layer3_8_conv1), (size_t)n * 3136);
+        S(S_layer3_8_bn1), S(S_layer3_8_bn1) + 64, P(P_layer3_8_bn1_weight), n, &g_layer3_8_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_bn1] = rt_sumsq_samples(A(D_layer3_8_conv1), n, 3136,
+        3136);
     /* layer3.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_8_add1), G(P_layer3_8_conv1_weight), NULL, A(TB_layer3_8_conv1),
         A(D_layer3_8_conv1), A(X_layer3_7_relu2), P(P_layer3_8_conv1_weight), n, &g_layer3_8_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq(A(D_layer3_8_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_8_conv1] = rt_sumsq_samples(A(D_layer3_8_add1), n, 3136,
+        3136);
     /* layer3.7.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_7_add1), A(D_layer3_8_add1), A(X_layer3_7_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq(A(D_layer3_7_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_add1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
+        3136);
     /* layer3.7.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_7_conv2), G(P_layer3_7_bn2_weight), G(P_layer3_7_bn2_bias),
         A(D_layer3_7_add1), A(X_layer3_7_conv2), S(S_layer3_7_bn2), S(S_layer3_7_bn2) + 64,
-        P(P_layer3_7_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq(A(D_layer3_7_conv2), (size_t)n * 3136);
+        P(P_layer3_7_bn2_weight), n, &g_layer3_7_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn2] = rt_sumsq_samples(A(D_layer3_7_conv2), n, 3136,
+        3136);
     /* layer3.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_7_relu1), G(P_layer3_7_conv2_weight), NULL, A(TB_layer3_7_conv2),
         A(D_layer3_7_conv2), A(X_layer3_7_relu1), P(P_layer3_7_conv2_weight), n, &g_layer3_7_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq(A(D_layer3_7_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv2] = rt_sumsq_samples(A(D_layer3_7_relu1), n, 3136,
+        3136);
     /* layer3.7.bn1 + layer3.7.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_7_conv1), G(P_layer3_7_bn1_weight),
         G(P_layer3_7_bn1_bias), A(D_layer3_7_relu1), A(X_layer3_7_relu1), A(X_layer3_7_conv1),
-        S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq(A(D_layer3_7_conv1), (size_t)n * 3136);
+        S(S_layer3_7_bn1), S(S_layer3_7_bn1) + 64, P(P_layer3_7_bn1_weight), n, &g_layer3_7_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_bn1] = rt_sumsq_samples(A(D_layer3_7_conv1), n, 3136,
+        3136);
     /* layer3.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_7_add1), G(P_layer3_7_conv1_weight), NULL, A(TB_layer3_7_conv1),
         A(D_layer3_7_conv1), A(X_layer3_6_relu2), P(P_layer3_7_conv1_weight), n, &g_layer3_7_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq(A(D_layer3_7_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_7_conv1] = rt_sumsq_samples(A(D_layer3_7_add1), n, 3136,
+        3136);
     /* layer3.6.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_6_add1), A(D_layer3_7_add1), A(X_layer3_6_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq(A(D_layer3_6_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_add1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
+        3136);
     /* layer3.6.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_6_conv2), G(P_layer3_6_bn2_weight), G(P_layer3_6_bn2_bias),
         A(D_layer3_6_add1), A(X_layer3_6_conv2), S(S_layer3_6_bn2), S(S_layer3_6_bn2) + 64,
-        P(P_layer3_6_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq(A(D_layer3_6_conv2), (size_t)n * 3136);
+        P(P_layer3_6_bn2_weight), n, &g_layer3_6_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn2] = rt_sumsq_samples(A(D_layer3_6_conv2), n, 3136,
+        3136);
     /* layer3.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_6_relu1), G(P_layer3_6_conv2_weight), NULL, A(TB_layer3_6_conv2),
         A(D_layer3_6_conv2), A(X_layer3_6_relu1), P(P_layer3_6_conv2_weight), n, &g_layer3_6_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq(A(D_layer3_6_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv2] = rt_sumsq_samples(A(D_layer3_6_relu1), n, 3136,
+        3136);
     /* layer3.6.bn1 + layer3.6.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_6_conv1), G(P_layer3_6_bn1_weight),
         G(P_layer3_6_bn1_bias), A(D_layer3_6_relu1), A(X_layer3_6_relu1), A(X_layer3_6_conv1),
-        S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq(A(D_layer3_6_conv1), (size_t)n * 3136);
+        S(S_layer3_6_bn1), S(S_layer3_6_bn1) + 64, P(P_layer3_6_bn1_weight), n, &g_layer3_6_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_bn1] = rt_sumsq_samples(A(D_layer3_6_conv1), n, 3136,
+        3136);
     /* layer3.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_6_add1), G(P_layer3_6_conv1_weight), NULL, A(TB_layer3_6_conv1),
         A(D_layer3_6_conv1), A(X_layer3_5_relu2), P(P_layer3_6_conv1_weight), n, &g_layer3_6_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq(A(D_layer3_6_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_6_conv1] = rt_sumsq_samples(A(D_layer3_6_add1), n, 3136,
+        3136);
     /* layer3.5.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_5_add1), A(D_layer3_6_add1), A(X_layer3_5_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_add1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
+        3136);
     /* layer3.5.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_5_conv2), G(P_layer3_5_bn2_weight), G(P_layer3_5_bn2_bias),
         A(D_layer3_5_add1), A(X_layer3_5_conv2), S(S_layer3_5_bn2), S(S_layer3_5_bn2) + 64,
-        P(P_layer3_5_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq(A(D_layer3_5_conv2), (size_t)n * 3136);
+        P(P_layer3_5_bn2_weight), n, &g_layer3_5_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn2] = rt_sumsq_samples(A(D_layer3_5_conv2), n, 3136,
+        3136);
     /* layer3.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_5_relu1), G(P_layer3_5_conv2_weight), NULL, A(TB_layer3_5_conv2),
         A(D_layer3_5_conv2), A(X_layer3_5_relu1), P(P_layer3_5_conv2_weight), n, &g_layer3_5_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq(A(D_layer3_5_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv2] = rt_sumsq_samples(A(D_layer3_5_relu1), n, 3136,
+        3136);
     /* layer3.5.bn1 + layer3.5.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_5_conv1), G(P_layer3_5_bn1_weight),
         G(P_layer3_5_bn1_bias), A(D_layer3_5_relu1), A(X_layer3_5_relu1), A(X_layer3_5_conv1),
-        S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq(A(D_layer3_5_conv1), (size_t)n * 3136);
+        S(S_layer3_5_bn1), S(S_layer3_5_bn1) + 64, P(P_layer3_5_bn1_weight), n, &g_layer3_5_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_bn1] = rt_sumsq_samples(A(D_layer3_5_conv1), n, 3136,
+        3136);
     /* layer3.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_5_add1), G(P_layer3_5_conv1_weight), NULL, A(TB_layer3_5_conv1),
         A(D_layer3_5_conv1), A(X_layer3_4_relu2), P(P_layer3_5_conv1_weight), n, &g_layer3_5_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq(A(D_layer3_5_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_5_conv1] = rt_sumsq_samples(A(D_layer3_5_add1), n, 3136,
+        3136);
     /* layer3.4.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_4_add1), A(D_layer3_5_add1), A(X_layer3_4_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_add1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
+        3136);
     /* layer3.4.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_4_conv2), G(P_layer3_4_bn2_weight), G(P_layer3_4_bn2_bias),
         A(D_layer3_4_add1), A(X_layer3_4_conv2), S(S_layer3_4_bn2), S(S_layer3_4_bn2) + 64,
-        P(P_layer3_4_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq(A(D_layer3_4_conv2), (size_t)n * 3136);
+        P(P_layer3_4_bn2_weight), n, &g_layer3_4_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn2] = rt_sumsq_samples(A(D_layer3_4_conv2), n, 3136,
+        3136);
     /* layer3.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_4_relu1), G(P_layer3_4_conv2_weight), NULL, A(TB_layer3_4_conv2),
         A(D_layer3_4_conv2), A(X_layer3_4_relu1), P(P_layer3_4_conv2_weight), n, &g_layer3_4_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq(A(D_layer3_4_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv2] = rt_sumsq_samples(A(D_layer3_4_relu1), n, 3136,
+        3136);
     /* layer3.4.bn1 + layer3.4.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_4_conv1), G(P_layer3_4_bn1_weight),
         G(P_layer3_4_bn1_bias), A(D_layer3_4_relu1), A(X_layer3_4_relu1), A(X_layer3_4_conv1),
-        S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq(A(D_layer3_4_conv1), (size_t)n * 3136);
+        S(S_layer3_4_bn1), S(S_layer3_4_bn1) + 64, P(P_layer3_4_bn1_weight), n, &g_layer3_4_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_bn1] = rt_sumsq_samples(A(D_layer3_4_conv1), n, 3136,
+        3136);
     /* layer3.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_4_add1), G(P_layer3_4_conv1_weight), NULL, A(TB_layer3_4_conv1),
         A(D_layer3_4_conv1), A(X_layer3_3_relu2), P(P_layer3_4_conv1_weight), n, &g_layer3_4_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq(A(D_layer3_4_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_4_conv1] = rt_sumsq_samples(A(D_layer3_4_add1), n, 3136,
+        3136);
     /* layer3.3.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_3_add1), A(D_layer3_4_add1), A(X_layer3_3_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_add1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
+        3136);
     /* layer3.3.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_3_conv2), G(P_layer3_3_bn2_weight), G(P_layer3_3_bn2_bias),
         A(D_layer3_3_add1), A(X_layer3_3_conv2), S(S_layer3_3_bn2), S(S_layer3_3_bn2) + 64,
-        P(P_layer3_3_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq(A(D_layer3_3_conv2), (size_t)n * 3136);
+        P(P_layer3_3_bn2_weight), n, &g_layer3_3_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn2] = rt_sumsq_samples(A(D_layer3_3_conv2), n, 3136,
+        3136);
     /* layer3.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_3_relu1), G(P_layer3_3_conv2_weight), NULL, A(TB_layer3_3_conv2),
         A(D_layer3_3_conv2), A(X_layer3_3_relu1), P(P_layer3_3_conv2_weight), n, &g_layer3_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq(A(D_layer3_3_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv2] = rt_sumsq_samples(A(D_layer3_3_relu1), n, 3136,
+        3136);
     /* layer3.3.bn1 + layer3.3.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_3_conv1), G(P_layer3_3_bn1_weight),
         G(P_layer3_3_bn1_bias), A(D_layer3_3_relu1), A(X_layer3_3_relu1), A(X_layer3_3_conv1),
-        S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq(A(D_layer3_3_conv1), (size_t)n * 3136);
+        S(S_layer3_3_bn1), S(S_layer3_3_bn1) + 64, P(P_layer3_3_bn1_weight), n, &g_layer3_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_bn1] = rt_sumsq_samples(A(D_layer3_3_conv1), n, 3136,
+        3136);
     /* layer3.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_3_add1), G(P_layer3_3_conv1_weight), NULL, A(TB_layer3_3_conv1),
         A(D_layer3_3_conv1), A(X_layer3_2_relu2), P(P_layer3_3_conv1_weight), n, &g_layer3_3_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq(A(D_layer3_3_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_3_conv1] = rt_sumsq_samples(A(D_layer3_3_add1), n, 3136,
+        3136);
     /* layer3.2.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_2_add1), A(D_layer3_3_add1), A(X_layer3_2_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_add1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
+        3136);
     /* layer3.2.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_2_conv2), G(P_layer3_2_bn2_weight), G(P_layer3_2_bn2_bias),
         A(D_layer3_2_add1), A(X_layer3_2_conv2), S(S_layer3_2_bn2), S(S_layer3_2_bn2) + 64,
-        P(P_layer3_2_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq(A(D_layer3_2_conv2), (size_t)n * 3136);
+        P(P_layer3_2_bn2_weight), n, &g_layer3_2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn2] = rt_sumsq_samples(A(D_layer3_2_conv2), n, 3136,
+        3136);
     /* layer3.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_2_relu1), G(P_layer3_2_conv2_weight), NULL, A(TB_layer3_2_conv2),
         A(D_layer3_2_conv2), A(X_layer3_2_relu1), P(P_layer3_2_conv2_weight), n, &g_layer3_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq(A(D_layer3_2_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv2] = rt_sumsq_samples(A(D_layer3_2_relu1), n, 3136,
+        3136);
     /* layer3.2.bn1 + layer3.2.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_2_conv1), G(P_layer3_2_bn1_weight),
         G(P_layer3_2_bn1_bias), A(D_layer3_2_relu1), A(X_layer3_2_relu1), A(X_layer3_2_conv1),
-        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq(A(D_layer3_2_conv1), (size_t)n * 3136);
+        S(S_layer3_2_bn1), S(S_layer3_2_bn1) + 64, P(P_layer3_2_bn1_weight), n, &g_layer3_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_bn1] = rt_sumsq_samples(A(D_layer3_2_conv1), n, 3136,
+        3136);
     /* layer3.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_2_add1), G(P_layer3_2_conv1_weight), NULL, A(TB_layer3_2_conv1),
         A(D_layer3_2_conv1), A(X_layer3_1_relu2), P(P_layer3_2_conv1_weight), n, &g_layer3_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq(A(D_layer3_2_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_2_conv1] = rt_sumsq_samples(A(D_layer3_2_add1), n, 3136,
+        3136);
     /* layer3.1.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_1_add1), A(D_layer3_2_add1), A(X_layer3_1_relu2), (size_t)n * 3136,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_add1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
+        3136);
     /* layer3.1.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_1_conv2), G(P_layer3_1_bn2_weight), G(P_layer3_1_bn2_bias),
         A(D_layer3_1_add1), A(X_layer3_1_conv2), S(S_layer3_1_bn2), S(S_layer3_1_bn2) + 64,
-        P(P_layer3_1_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq(A(D_layer3_1_conv2), (size_t)n * 3136);
+        P(P_layer3_1_bn2_weight), n, &g_layer3_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn2] = rt_sumsq_samples(A(D_layer3_1_conv2), n, 3136,
+        3136);
     /* layer3.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_1_relu1), G(P_layer3_1_conv2_weight), NULL, A(TB_layer3_1_conv2),
         A(D_layer3_1_conv2), A(X_layer3_1_relu1), P(P_layer3_1_conv2_weight), n, &g_layer3_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq(A(D_layer3_1_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv2] = rt_sumsq_samples(A(D_layer3_1_relu1), n, 3136,
+        3136);
     /* layer3.1.bn1 + layer3.1.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_1_conv1), G(P_layer3_1_bn1_weight),
         G(P_layer3_1_bn1_bias), A(D_layer3_1_relu1), A(X_layer3_1_relu1), A(X_layer3_1_conv1),
-        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq(A(D_layer3_1_conv1), (size_t)n * 3136);
+        S(S_layer3_1_bn1), S(S_layer3_1_bn1) + 64, P(P_layer3_1_bn1_weight), n, &g_layer3_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_bn1] = rt_sumsq_samples(A(D_layer3_1_conv1), n, 3136,
+        3136);
     /* layer3.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer3_1_add1), G(P_layer3_1_conv1_weight), NULL, A(TB_layer3_1_conv1),
         A(D_layer3_1_conv1), A(X_layer3_0_relu2), P(P_layer3_1_conv1_weight), n, &g_layer3_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq(A(D_layer3_1_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_1_conv1] = rt_sumsq_samples(A(D_layer3_1_add1), n, 3136,
+        3136);
     /* layer3.0.relu2: relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer3_0_add1), A(D_layer3_1_add1), A(X_layer3_0_relu2), (size_t)n * 3136,
@@ -3079,273 +3236,327 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer3_0_downsample_0), G(P_layer3_0_downsample_1_weight),
         G(P_layer3_0_downsample_1_bias), A(D_layer3_0_add1), A(X_layer3_0_downsample_0),
         S(S_layer3_0_downsample_1), S(S_layer3_0_downsample_1) + 64,
-        P(P_layer3_0_downsample_1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] = rt_sumsq(A(D_layer3_0_downsample_0),
-        (size_t)n * 3136);
+        P(P_layer3_0_downsample_1_weight), n, &g_layer3_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer3_0_downsample_0), n, 3136, 3136);
     /* layer3.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_downsample_0_weight), NULL,
         A(TB_layer3_0_downsample_0), A(D_layer3_0_downsample_0), A(X_layer2_8_relu2),
         P(P_layer3_0_downsample_0_weight), n, &g_layer3_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq(A(D_layer3_0_add1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_add1] = rt_sumsq_samples(A(D_layer3_0_add1), n, 3136,
+        3136);
     /* layer3.0.bn2: batchnorm, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer3_0_conv2), G(P_layer3_0_bn2_weight), G(P_layer3_0_bn2_bias),
         A(D_layer3_0_add1), A(X_layer3_0_conv2), S(S_layer3_0_bn2), S(S_layer3_0_bn2) + 64,
-        P(P_layer3_0_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq(A(D_layer3_0_conv2), (size_t)n * 3136);
+        P(P_layer3_0_bn2_weight), n, &g_layer3_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn2] = rt_sumsq_samples(A(D_layer3_0_conv2), n, 3136,
+        3136);
     /* layer3.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer3_0_relu1), G(P_layer3_0_conv2_weight), NULL, A(TB_layer3_0_conv2),
         A(D_layer3_0_conv2), A(X_layer3_0_relu1), P(P_layer3_0_conv2_weight), n, &g_layer3_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq(A(D_layer3_0_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv2] = rt_sumsq_samples(A(D_layer3_0_relu1), n, 3136,
+        3136);
     /* layer3.0.bn1 + layer3.0.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer3_0_conv1), G(P_layer3_0_bn1_weight),
         G(P_layer3_0_bn1_bias), A(D_layer3_0_relu1), A(X_layer3_0_relu1), A(X_layer3_0_conv1),
-        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq(A(D_layer3_0_conv1), (size_t)n * 3136);
+        S(S_layer3_0_bn1), S(S_layer3_0_bn1) + 64, P(P_layer3_0_bn1_weight), n, &g_layer3_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_bn1] = rt_sumsq_samples(A(D_layer3_0_conv1), n, 3136,
+        3136);
     /* layer3.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [32,14,14] -> [64,7,7]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_8_relu2), G(P_layer3_0_conv1_weight), NULL, A(TB_layer3_0_conv1),
         A(D_layer3_0_conv1), A(X_layer2_8_relu2), P(P_layer3_0_conv1_weight), n, &g_layer3_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq(A(D_layer2_8_relu2), (size_t)n * 6272);
-    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq(A(D_layer2_8_relu2),
-        (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_conv1] = rt_sumsq_samples(A(D_layer2_8_relu2), n, 6272,
+        6272);
+    if (grad_sumsq) grad_sumsq[L_layer3_0_downsample_0] = rt_sumsq_samples(A(D_layer2_8_relu2), n,
+        6272, 6272);
     /* layer2.8.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_8_add1), A(D_layer2_8_relu2), A(X_layer2_8_relu2),
         (size_t)n * 6272, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq(A(D_layer2_8_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_add1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
+        6272);
     /* layer2.8.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_8_conv2), G(P_layer2_8_bn2_weight), G(P_layer2_8_bn2_bias),
         A(D_layer2_8_add1), A(X_layer2_8_conv2), S(S_layer2_8_bn2), S(S_layer2_8_bn2) + 32,
-        P(P_layer2_8_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq(A(D_layer2_8_conv2), (size_t)n * 6272);
+        P(P_layer2_8_bn2_weight), n, &g_layer2_8_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn2] = rt_sumsq_samples(A(D_layer2_8_conv2), n, 6272,
+        6272);
     /* layer2.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_8_relu1), G(P_layer2_8_conv2_weight), NULL, A(TB_layer2_8_conv2),
         A(D_layer2_8_conv2), A(X_layer2_8_relu1), P(P_layer2_8_conv2_weight), n, &g_layer2_8_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq(A(D_layer2_8_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv2] = rt_sumsq_samples(A(D_layer2_8_relu1), n, 6272,
+        6272);
     /* layer2.8.bn1 + layer2.8.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_8_conv1), G(P_layer2_8_bn1_weight),
         G(P_layer2_8_bn1_bias), A(D_layer2_8_relu1), A(X_layer2_8_relu1), A(X_layer2_8_conv1),
-        S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq(A(D_layer2_8_conv1), (size_t)n * 6272);
+        S(S_layer2_8_bn1), S(S_layer2_8_bn1) + 32, P(P_layer2_8_bn1_weight), n, &g_layer2_8_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_bn1] = rt_sumsq_samples(A(D_layer2_8_conv1), n, 6272,
+        6272);
     /* layer2.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_8_add1), G(P_layer2_8_conv1_weight), NULL, A(TB_layer2_8_conv1),
         A(D_layer2_8_conv1), A(X_layer2_7_relu2), P(P_layer2_8_conv1_weight), n, &g_layer2_8_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq(A(D_layer2_8_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_8_conv1] = rt_sumsq_samples(A(D_layer2_8_add1), n, 6272,
+        6272);
     /* layer2.7.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_7_add1), A(D_layer2_8_add1), A(X_layer2_7_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq(A(D_layer2_7_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_add1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
+        6272);
     /* layer2.7.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_7_conv2), G(P_layer2_7_bn2_weight), G(P_layer2_7_bn2_bias),
         A(D_layer2_7_add1), A(X_layer2_7_conv2), S(S_layer2_7_bn2), S(S_layer2_7_bn2) + 32,
-        P(P_layer2_7_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq(A(D_layer2_7_conv2), (size_t)n * 6272);
+        P(P_layer2_7_bn2_weight), n, &g_layer2_7_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn2] = rt_sumsq_samples(A(D_layer2_7_conv2), n, 6272,
+        6272);
     /* layer2.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_7_relu1), G(P_layer2_7_conv2_weight), NULL, A(TB_layer2_7_conv2),
         A(D_layer2_7_conv2), A(X_layer2_7_relu1), P(P_layer2_7_conv2_weight), n, &g_layer2_7_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq(A(D_layer2_7_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv2] = rt_sumsq_samples(A(D_layer2_7_relu1), n, 6272,
+        6272);
     /* layer2.7.bn1 + layer2.7.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_7_conv1), G(P_layer2_7_bn1_weight),
         G(P_layer2_7_bn1_bias), A(D_layer2_7_relu1), A(X_layer2_7_relu1), A(X_layer2_7_conv1),
-        S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq(A(D_layer2_7_conv1), (size_t)n * 6272);
+        S(S_layer2_7_bn1), S(S_layer2_7_bn1) + 32, P(P_layer2_7_bn1_weight), n, &g_layer2_7_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_bn1] = rt_sumsq_samples(A(D_layer2_7_conv1), n, 6272,
+        6272);
     /* layer2.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_7_add1), G(P_layer2_7_conv1_weight), NULL, A(TB_layer2_7_conv1),
         A(D_layer2_7_conv1), A(X_layer2_6_relu2), P(P_layer2_7_conv1_weight), n, &g_layer2_7_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq(A(D_layer2_7_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_7_conv1] = rt_sumsq_samples(A(D_layer2_7_add1), n, 6272,
+        6272);
     /* layer2.6.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_6_add1), A(D_layer2_7_add1), A(X_layer2_6_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq(A(D_layer2_6_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_add1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
+        6272);
     /* layer2.6.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_6_conv2), G(P_layer2_6_bn2_weight), G(P_layer2_6_bn2_bias),
         A(D_layer2_6_add1), A(X_layer2_6_conv2), S(S_layer2_6_bn2), S(S_layer2_6_bn2) + 32,
-        P(P_layer2_6_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq(A(D_layer2_6_conv2), (size_t)n * 6272);
+        P(P_layer2_6_bn2_weight), n, &g_layer2_6_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn2] = rt_sumsq_samples(A(D_layer2_6_conv2), n, 6272,
+        6272);
     /* layer2.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_6_relu1), G(P_layer2_6_conv2_weight), NULL, A(TB_layer2_6_conv2),
         A(D_layer2_6_conv2), A(X_layer2_6_relu1), P(P_layer2_6_conv2_weight), n, &g_layer2_6_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq(A(D_layer2_6_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv2] = rt_sumsq_samples(A(D_layer2_6_relu1), n, 6272,
+        6272);
     /* layer2.6.bn1 + layer2.6.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_6_conv1), G(P_layer2_6_bn1_weight),
         G(P_layer2_6_bn1_bias), A(D_layer2_6_relu1), A(X_layer2_6_relu1), A(X_layer2_6_conv1),
-        S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq(A(D_layer2_6_conv1), (size_t)n * 6272);
+        S(S_layer2_6_bn1), S(S_layer2_6_bn1) + 32, P(P_layer2_6_bn1_weight), n, &g_layer2_6_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_bn1] = rt_sumsq_samples(A(D_layer2_6_conv1), n, 6272,
+        6272);
     /* layer2.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_6_add1), G(P_layer2_6_conv1_weight), NULL, A(TB_layer2_6_conv1),
         A(D_layer2_6_conv1), A(X_layer2_5_relu2), P(P_layer2_6_conv1_weight), n, &g_layer2_6_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq(A(D_layer2_6_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_6_conv1] = rt_sumsq_samples(A(D_layer2_6_add1), n, 6272,
+        6272);
     /* layer2.5.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_5_add1), A(D_layer2_6_add1), A(X_layer2_5_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq(A(D_layer2_5_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_add1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
+        6272);
     /* layer2.5.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_5_conv2), G(P_layer2_5_bn2_weight), G(P_layer2_5_bn2_bias),
         A(D_layer2_5_add1), A(X_layer2_5_conv2), S(S_layer2_5_bn2), S(S_layer2_5_bn2) + 32,
-        P(P_layer2_5_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq(A(D_layer2_5_conv2), (size_t)n * 6272);
+        P(P_layer2_5_bn2_weight), n, &g_layer2_5_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn2] = rt_sumsq_samples(A(D_layer2_5_conv2), n, 6272,
+        6272);
     /* layer2.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_5_relu1), G(P_layer2_5_conv2_weight), NULL, A(TB_layer2_5_conv2),
         A(D_layer2_5_conv2), A(X_layer2_5_relu1), P(P_layer2_5_conv2_weight), n, &g_layer2_5_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq(A(D_layer2_5_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv2] = rt_sumsq_samples(A(D_layer2_5_relu1), n, 6272,
+        6272);
     /* layer2.5.bn1 + layer2.5.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_5_conv1), G(P_layer2_5_bn1_weight),
         G(P_layer2_5_bn1_bias), A(D_layer2_5_relu1), A(X_layer2_5_relu1), A(X_layer2_5_conv1),
-        S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq(A(D_layer2_5_conv1), (size_t)n * 6272);
+        S(S_layer2_5_bn1), S(S_layer2_5_bn1) + 32, P(P_layer2_5_bn1_weight), n, &g_layer2_5_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_bn1] = rt_sumsq_samples(A(D_layer2_5_conv1), n, 6272,
+        6272);
     /* layer2.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_5_add1), G(P_layer2_5_conv1_weight), NULL, A(TB_layer2_5_conv1),
         A(D_layer2_5_conv1), A(X_layer2_4_relu2), P(P_layer2_5_conv1_weight), n, &g_layer2_5_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq(A(D_layer2_5_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_5_conv1] = rt_sumsq_samples(A(D_layer2_5_add1), n, 6272,
+        6272);
     /* layer2.4.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_4_add1), A(D_layer2_5_add1), A(X_layer2_4_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq(A(D_layer2_4_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_add1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
+        6272);
     /* layer2.4.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_4_conv2), G(P_layer2_4_bn2_weight), G(P_layer2_4_bn2_bias),
         A(D_layer2_4_add1), A(X_layer2_4_conv2), S(S_layer2_4_bn2), S(S_layer2_4_bn2) + 32,
-        P(P_layer2_4_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq(A(D_layer2_4_conv2), (size_t)n * 6272);
+        P(P_layer2_4_bn2_weight), n, &g_layer2_4_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn2] = rt_sumsq_samples(A(D_layer2_4_conv2), n, 6272,
+        6272);
     /* layer2.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_4_relu1), G(P_layer2_4_conv2_weight), NULL, A(TB_layer2_4_conv2),
         A(D_layer2_4_conv2), A(X_layer2_4_relu1), P(P_layer2_4_conv2_weight), n, &g_layer2_4_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq(A(D_layer2_4_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv2] = rt_sumsq_samples(A(D_layer2_4_relu1), n, 6272,
+        6272);
     /* layer2.4.bn1 + layer2.4.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_4_conv1), G(P_layer2_4_bn1_weight),
         G(P_layer2_4_bn1_bias), A(D_layer2_4_relu1), A(X_layer2_4_relu1), A(X_layer2_4_conv1),
-        S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq(A(D_layer2_4_conv1), (size_t)n * 6272);
+        S(S_layer2_4_bn1), S(S_layer2_4_bn1) + 32, P(P_layer2_4_bn1_weight), n, &g_layer2_4_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_bn1] = rt_sumsq_samples(A(D_layer2_4_conv1), n, 6272,
+        6272);
     /* layer2.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_4_add1), G(P_layer2_4_conv1_weight), NULL, A(TB_layer2_4_conv1),
         A(D_layer2_4_conv1), A(X_layer2_3_relu2), P(P_layer2_4_conv1_weight), n, &g_layer2_4_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq(A(D_layer2_4_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_4_conv1] = rt_sumsq_samples(A(D_layer2_4_add1), n, 6272,
+        6272);
     /* layer2.3.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_3_add1), A(D_layer2_4_add1), A(X_layer2_3_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_add1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
+        6272);
     /* layer2.3.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_3_conv2), G(P_layer2_3_bn2_weight), G(P_layer2_3_bn2_bias),
         A(D_layer2_3_add1), A(X_layer2_3_conv2), S(S_layer2_3_bn2), S(S_layer2_3_bn2) + 32,
-        P(P_layer2_3_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq(A(D_layer2_3_conv2), (size_t)n * 6272);
+        P(P_layer2_3_bn2_weight), n, &g_layer2_3_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn2] = rt_sumsq_samples(A(D_layer2_3_conv2), n, 6272,
+        6272);
     /* layer2.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_3_relu1), G(P_layer2_3_conv2_weight), NULL, A(TB_layer2_3_conv2),
         A(D_layer2_3_conv2), A(X_layer2_3_relu1), P(P_layer2_3_conv2_weight), n, &g_layer2_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq(A(D_layer2_3_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv2] = rt_sumsq_samples(A(D_layer2_3_relu1), n, 6272,
+        6272);
     /* layer2.3.bn1 + layer2.3.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_3_conv1), G(P_layer2_3_bn1_weight),
         G(P_layer2_3_bn1_bias), A(D_layer2_3_relu1), A(X_layer2_3_relu1), A(X_layer2_3_conv1),
-        S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq(A(D_layer2_3_conv1), (size_t)n * 6272);
+        S(S_layer2_3_bn1), S(S_layer2_3_bn1) + 32, P(P_layer2_3_bn1_weight), n, &g_layer2_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_bn1] = rt_sumsq_samples(A(D_layer2_3_conv1), n, 6272,
+        6272);
     /* layer2.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_3_add1), G(P_layer2_3_conv1_weight), NULL, A(TB_layer2_3_conv1),
         A(D_layer2_3_conv1), A(X_layer2_2_relu2), P(P_layer2_3_conv1_weight), n, &g_layer2_3_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq(A(D_layer2_3_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_3_conv1] = rt_sumsq_samples(A(D_layer2_3_add1), n, 6272,
+        6272);
     /* layer2.2.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_2_add1), A(D_layer2_3_add1), A(X_layer2_2_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_add1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
+        6272);
     /* layer2.2.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_2_conv2), G(P_layer2_2_bn2_weight), G(P_layer2_2_bn2_bias),
         A(D_layer2_2_add1), A(X_layer2_2_conv2), S(S_layer2_2_bn2), S(S_layer2_2_bn2) + 32,
-        P(P_layer2_2_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq(A(D_layer2_2_conv2), (size_t)n * 6272);
+        P(P_layer2_2_bn2_weight), n, &g_layer2_2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn2] = rt_sumsq_samples(A(D_layer2_2_conv2), n, 6272,
+        6272);
     /* layer2.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_2_relu1), G(P_layer2_2_conv2_weight), NULL, A(TB_layer2_2_conv2),
         A(D_layer2_2_conv2), A(X_layer2_2_relu1), P(P_layer2_2_conv2_weight), n, &g_layer2_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq(A(D_layer2_2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv2] = rt_sumsq_samples(A(D_layer2_2_relu1), n, 6272,
+        6272);
     /* layer2.2.bn1 + layer2.2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_2_conv1), G(P_layer2_2_bn1_weight),
         G(P_layer2_2_bn1_bias), A(D_layer2_2_relu1), A(X_layer2_2_relu1), A(X_layer2_2_conv1),
-        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq(A(D_layer2_2_conv1), (size_t)n * 6272);
+        S(S_layer2_2_bn1), S(S_layer2_2_bn1) + 32, P(P_layer2_2_bn1_weight), n, &g_layer2_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_bn1] = rt_sumsq_samples(A(D_layer2_2_conv1), n, 6272,
+        6272);
     /* layer2.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_2_add1), G(P_layer2_2_conv1_weight), NULL, A(TB_layer2_2_conv1),
         A(D_layer2_2_conv1), A(X_layer2_1_relu2), P(P_layer2_2_conv1_weight), n, &g_layer2_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq(A(D_layer2_2_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_2_conv1] = rt_sumsq_samples(A(D_layer2_2_add1), n, 6272,
+        6272);
     /* layer2.1.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_1_add1), A(D_layer2_2_add1), A(X_layer2_1_relu2), (size_t)n * 6272,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_add1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
+        6272);
     /* layer2.1.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_1_conv2), G(P_layer2_1_bn2_weight), G(P_layer2_1_bn2_bias),
         A(D_layer2_1_add1), A(X_layer2_1_conv2), S(S_layer2_1_bn2), S(S_layer2_1_bn2) + 32,
-        P(P_layer2_1_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq(A(D_layer2_1_conv2), (size_t)n * 6272);
+        P(P_layer2_1_bn2_weight), n, &g_layer2_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn2] = rt_sumsq_samples(A(D_layer2_1_conv2), n, 6272,
+        6272);
     /* layer2.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_1_relu1), G(P_layer2_1_conv2_weight), NULL, A(TB_layer2_1_conv2),
         A(D_layer2_1_conv2), A(X_layer2_1_relu1), P(P_layer2_1_conv2_weight), n, &g_layer2_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq(A(D_layer2_1_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv2] = rt_sumsq_samples(A(D_layer2_1_relu1), n, 6272,
+        6272);
     /* layer2.1.bn1 + layer2.1.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_1_conv1), G(P_layer2_1_bn1_weight),
         G(P_layer2_1_bn1_bias), A(D_layer2_1_relu1), A(X_layer2_1_relu1), A(X_layer2_1_conv1),
-        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq(A(D_layer2_1_conv1), (size_t)n * 6272);
+        S(S_layer2_1_bn1), S(S_layer2_1_bn1) + 32, P(P_layer2_1_bn1_weight), n, &g_layer2_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_bn1] = rt_sumsq_samples(A(D_layer2_1_conv1), n, 6272,
+        6272);
     /* layer2.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer2_1_add1), G(P_layer2_1_conv1_weight), NULL, A(TB_layer2_1_conv1),
         A(D_layer2_1_conv1), A(X_layer2_0_relu2), P(P_layer2_1_conv1_weight), n, &g_layer2_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq(A(D_layer2_1_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_1_conv1] = rt_sumsq_samples(A(D_layer2_1_add1), n, 6272,
+        6272);
     /* layer2.0.relu2: relu, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer2_0_add1), A(D_layer2_1_add1), A(X_layer2_0_relu2), (size_t)n * 6272,
@@ -3355,319 +3566,369 @@ void resnet56_backward(const float *params, float *grads, float *arena, const fl
     rt_batchnorm_backward(A(D_layer2_0_downsample_0), G(P_layer2_0_downsample_1_weight),
         G(P_layer2_0_downsample_1_bias), A(D_layer2_0_add1), A(X_layer2_0_downsample_0),
         S(S_layer2_0_downsample_1), S(S_layer2_0_downsample_1) + 32,
-        P(P_layer2_0_downsample_1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] = rt_sumsq(A(D_layer2_0_downsample_0),
-        (size_t)n * 6272);
+        P(P_layer2_0_downsample_1_weight), n, &g_layer2_0_downsample_1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_1] =
+        rt_sumsq_samples(A(D_layer2_0_downsample_0), n, 6272, 6272);
     /* layer2.0.downsample.0: conv2d 1x1 stride 2 pad 0 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:74) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_downsample_0_weight), NULL,
         A(TB_layer2_0_downsample_0), A(D_layer2_0_downsample_0), A(X_layer1_8_relu2),
         P(P_layer2_0_downsample_0_weight), n, &g_layer2_0_downsample_0, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq(A(D_layer2_0_add1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_add1] = rt_sumsq_samples(A(D_layer2_0_add1), n, 6272,
+        6272);
     /* layer2.0.bn2: batchnorm, [32,14,14] -> [32,14,14]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer2_0_conv2), G(P_layer2_0_bn2_weight), G(P_layer2_0_bn2_bias),
         A(D_layer2_0_add1), A(X_layer2_0_conv2), S(S_layer2_0_bn2), S(S_layer2_0_bn2) + 32,
-        P(P_layer2_0_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq(A(D_layer2_0_conv2), (size_t)n * 6272);
+        P(P_layer2_0_bn2_weight), n, &g_layer2_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn2] = rt_sumsq_samples(A(D_layer2_0_conv2), n, 6272,
+        6272);
     /* layer2.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer2_0_relu1), G(P_layer2_0_conv2_weight), NULL, A(TB_layer2_0_conv2),
         A(D_layer2_0_conv2), A(X_layer2_0_relu1), P(P_layer2_0_conv2_weight), n, &g_layer2_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq(A(D_layer2_0_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv2] = rt_sumsq_samples(A(D_layer2_0_relu1), n, 6272,
+        6272);
     /* layer2.0.bn1 + layer2.0.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer2_0_conv1), G(P_layer2_0_bn1_weight),
         G(P_layer2_0_bn1_bias), A(D_layer2_0_relu1), A(X_layer2_0_relu1), A(X_layer2_0_conv1),
-        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq(A(D_layer2_0_conv1), (size_t)n * 6272);
+        S(S_layer2_0_bn1), S(S_layer2_0_bn1) + 32, P(P_layer2_0_bn1_weight), n, &g_layer2_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_bn1] = rt_sumsq_samples(A(D_layer2_0_conv1), n, 6272,
+        6272);
     /* layer2.0.conv1: conv2d 3x3 stride 2 pad 1 no bias, [16,28,28] -> [32,14,14]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_8_relu2), G(P_layer2_0_conv1_weight), NULL, A(TB_layer2_0_conv1),
         A(D_layer2_0_conv1), A(X_layer1_8_relu2), P(P_layer2_0_conv1_weight), n, &g_layer2_0_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq(A(D_layer1_8_relu2),
-        (size_t)n * 12544);
-    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq(A(D_layer1_8_relu2),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_conv1] = rt_sumsq_samples(A(D_layer1_8_relu2), n, 12544,
+        12544);
+    if (grad_sumsq) grad_sumsq[L_layer2_0_downsample_0] = rt_sumsq_samples(A(D_layer1_8_relu2), n,
+        12544, 12544);
     /* layer1.8.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_8_add1), A(D_layer1_8_relu2), A(X_layer1_8_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq(A(D_layer1_8_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_add1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
+        12544);
     /* layer1.8.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_8_conv2), G(P_layer1_8_bn2_weight), G(P_layer1_8_bn2_bias),
         A(D_layer1_8_add1), A(X_layer1_8_conv2), S(S_layer1_8_bn2), S(S_layer1_8_bn2) + 16,
-        P(P_layer1_8_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq(A(D_layer1_8_conv2), (size_t)n * 12544);
+        P(P_layer1_8_bn2_weight), n, &g_layer1_8_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn2] = rt_sumsq_samples(A(D_layer1_8_conv2), n, 12544,
+        12544);
     /* layer1.8.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_8_relu1), G(P_layer1_8_conv2_weight), NULL, A(TB_layer1_8_conv2),
         A(D_layer1_8_conv2), A(X_layer1_8_relu1), P(P_layer1_8_conv2_weight), n, &g_layer1_8_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq(A(D_layer1_8_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv2] = rt_sumsq_samples(A(D_layer1_8_relu1), n, 12544,
+        12544);
     /* layer1.8.bn1 + layer1.8.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_8_conv1), G(P_layer1_8_bn1_weight),
         G(P_layer1_8_bn1_bias), A(D_layer1_8_relu1), A(X_layer1_8_relu1), A(X_layer1_8_conv1),
-        S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq(A(D_layer1_8_conv1), (size_t)n * 12544);
+        S(S_layer1_8_bn1), S(S_layer1_8_bn1) + 16, P(P_layer1_8_bn1_weight), n, &g_layer1_8_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_bn1] = rt_sumsq_samples(A(D_layer1_8_conv1), n, 12544,
+        12544);
     /* layer1.8.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_8_add1), G(P_layer1_8_conv1_weight), NULL, A(TB_layer1_8_conv1),
         A(D_layer1_8_conv1), A(X_layer1_7_relu2), P(P_layer1_8_conv1_weight), n, &g_layer1_8_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq(A(D_layer1_8_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_8_conv1] = rt_sumsq_samples(A(D_layer1_8_add1), n, 12544,
+        12544);
     /* layer1.7.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_7_add1), A(D_layer1_8_add1), A(X_layer1_7_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq(A(D_layer1_7_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_add1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
+        12544);
     /* layer1.7.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_7_conv2), G(P_layer1_7_bn2_weight), G(P_layer1_7_bn2_bias),
         A(D_layer1_7_add1), A(X_layer1_7_conv2), S(S_layer1_7_bn2), S(S_layer1_7_bn2) + 16,
-        P(P_layer1_7_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq(A(D_layer1_7_conv2), (size_t)n * 12544);
+        P(P_layer1_7_bn2_weight), n, &g_layer1_7_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn2] = rt_sumsq_samples(A(D_layer1_7_conv2), n, 12544,
+        12544);
     /* layer1.7.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_7_relu1), G(P_layer1_7_conv2_weight), NULL, A(TB_layer1_7_conv2),
         A(D_layer1_7_conv2), A(X_layer1_7_relu1), P(P_layer1_7_conv2_weight), n, &g_layer1_7_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq(A(D_layer1_7_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv2] = rt_sumsq_samples(A(D_layer1_7_relu1), n, 12544,
+        12544);
     /* layer1.7.bn1 + layer1.7.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_7_conv1), G(P_layer1_7_bn1_weight),
         G(P_layer1_7_bn1_bias), A(D_layer1_7_relu1), A(X_layer1_7_relu1), A(X_layer1_7_conv1),
-        S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq(A(D_layer1_7_conv1), (size_t)n * 12544);
+        S(S_layer1_7_bn1), S(S_layer1_7_bn1) + 16, P(P_layer1_7_bn1_weight), n, &g_layer1_7_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_bn1] = rt_sumsq_samples(A(D_layer1_7_conv1), n, 12544,
+        12544);
     /* layer1.7.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_7_add1), G(P_layer1_7_conv1_weight), NULL, A(TB_layer1_7_conv1),
         A(D_layer1_7_conv1), A(X_layer1_6_relu2), P(P_layer1_7_conv1_weight), n, &g_layer1_7_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq(A(D_layer1_7_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_7_conv1] = rt_sumsq_samples(A(D_layer1_7_add1), n, 12544,
+        12544);
     /* layer1.6.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_6_add1), A(D_layer1_7_add1), A(X_layer1_6_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq(A(D_layer1_6_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_add1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
+        12544);
     /* layer1.6.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_6_conv2), G(P_layer1_6_bn2_weight), G(P_layer1_6_bn2_bias),
         A(D_layer1_6_add1), A(X_layer1_6_conv2), S(S_layer1_6_bn2), S(S_layer1_6_bn2) + 16,
-        P(P_layer1_6_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq(A(D_layer1_6_conv2), (size_t)n * 12544);
+        P(P_layer1_6_bn2_weight), n, &g_layer1_6_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn2] = rt_sumsq_samples(A(D_layer1_6_conv2), n, 12544,
+        12544);
     /* layer1.6.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_6_relu1), G(P_layer1_6_conv2_weight), NULL, A(TB_layer1_6_conv2),
         A(D_layer1_6_conv2), A(X_layer1_6_relu1), P(P_layer1_6_conv2_weight), n, &g_layer1_6_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq(A(D_layer1_6_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv2] = rt_sumsq_samples(A(D_layer1_6_relu1), n, 12544,
+        12544);
     /* layer1.6.bn1 + layer1.6.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_6_conv1), G(P_layer1_6_bn1_weight),
         G(P_layer1_6_bn1_bias), A(D_layer1_6_relu1), A(X_layer1_6_relu1), A(X_layer1_6_conv1),
-        S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq(A(D_layer1_6_conv1), (size_t)n * 12544);
+        S(S_layer1_6_bn1), S(S_layer1_6_bn1) + 16, P(P_layer1_6_bn1_weight), n, &g_layer1_6_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_bn1] = rt_sumsq_samples(A(D_layer1_6_conv1), n, 12544,
+        12544);
     /* layer1.6.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_6_add1), G(P_layer1_6_conv1_weight), NULL, A(TB_layer1_6_conv1),
         A(D_layer1_6_conv1), A(X_layer1_5_relu2), P(P_layer1_6_conv1_weight), n, &g_layer1_6_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq(A(D_layer1_6_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_6_conv1] = rt_sumsq_samples(A(D_layer1_6_add1), n, 12544,
+        12544);
     /* layer1.5.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_5_add1), A(D_layer1_6_add1), A(X_layer1_5_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq(A(D_layer1_5_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_add1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
+        12544);
     /* layer1.5.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_5_conv2), G(P_layer1_5_bn2_weight), G(P_layer1_5_bn2_bias),
         A(D_layer1_5_add1), A(X_layer1_5_conv2), S(S_layer1_5_bn2), S(S_layer1_5_bn2) + 16,
-        P(P_layer1_5_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq(A(D_layer1_5_conv2), (size_t)n * 12544);
+        P(P_layer1_5_bn2_weight), n, &g_layer1_5_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn2] = rt_sumsq_samples(A(D_layer1_5_conv2), n, 12544,
+        12544);
     /* layer1.5.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_5_relu1), G(P_layer1_5_conv2_weight), NULL, A(TB_layer1_5_conv2),
         A(D_layer1_5_conv2), A(X_layer1_5_relu1), P(P_layer1_5_conv2_weight), n, &g_layer1_5_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq(A(D_layer1_5_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv2] = rt_sumsq_samples(A(D_layer1_5_relu1), n, 12544,
+        12544);
     /* layer1.5.bn1 + layer1.5.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_5_conv1), G(P_layer1_5_bn1_weight),
         G(P_layer1_5_bn1_bias), A(D_layer1_5_relu1), A(X_layer1_5_relu1), A(X_layer1_5_conv1),
-        S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq(A(D_layer1_5_conv1), (size_t)n * 12544);
+        S(S_layer1_5_bn1), S(S_layer1_5_bn1) + 16, P(P_layer1_5_bn1_weight), n, &g_layer1_5_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_bn1] = rt_sumsq_samples(A(D_layer1_5_conv1), n, 12544,
+        12544);
     /* layer1.5.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_5_add1), G(P_layer1_5_conv1_weight), NULL, A(TB_layer1_5_conv1),
         A(D_layer1_5_conv1), A(X_layer1_4_relu2), P(P_layer1_5_conv1_weight), n, &g_layer1_5_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq(A(D_layer1_5_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_5_conv1] = rt_sumsq_samples(A(D_layer1_5_add1), n, 12544,
+        12544);
     /* layer1.4.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_4_add1), A(D_layer1_5_add1), A(X_layer1_4_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq(A(D_layer1_4_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_add1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
+        12544);
     /* layer1.4.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_4_conv2), G(P_layer1_4_bn2_weight), G(P_layer1_4_bn2_bias),
         A(D_layer1_4_add1), A(X_layer1_4_conv2), S(S_layer1_4_bn2), S(S_layer1_4_bn2) + 16,
-        P(P_layer1_4_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq(A(D_layer1_4_conv2), (size_t)n * 12544);
+        P(P_layer1_4_bn2_weight), n, &g_layer1_4_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn2] = rt_sumsq_samples(A(D_layer1_4_conv2), n, 12544,
+        12544);
     /* layer1.4.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_4_relu1), G(P_layer1_4_conv2_weight), NULL, A(TB_layer1_4_conv2),
         A(D_layer1_4_conv2), A(X_layer1_4_relu1), P(P_layer1_4_conv2_weight), n, &g_layer1_4_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq(A(D_layer1_4_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv2] = rt_sumsq_samples(A(D_layer1_4_relu1), n, 12544,
+        12544);
     /* layer1.4.bn1 + layer1.4.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_4_conv1), G(P_layer1_4_bn1_weight),
         G(P_layer1_4_bn1_bias), A(D_layer1_4_relu1), A(X_layer1_4_relu1), A(X_layer1_4_conv1),
-        S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq(A(D_layer1_4_conv1), (size_t)n * 12544);
+        S(S_layer1_4_bn1), S(S_layer1_4_bn1) + 16, P(P_layer1_4_bn1_weight), n, &g_layer1_4_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_bn1] = rt_sumsq_samples(A(D_layer1_4_conv1), n, 12544,
+        12544);
     /* layer1.4.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_4_add1), G(P_layer1_4_conv1_weight), NULL, A(TB_layer1_4_conv1),
         A(D_layer1_4_conv1), A(X_layer1_3_relu2), P(P_layer1_4_conv1_weight), n, &g_layer1_4_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq(A(D_layer1_4_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_4_conv1] = rt_sumsq_samples(A(D_layer1_4_add1), n, 12544,
+        12544);
     /* layer1.3.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_3_add1), A(D_layer1_4_add1), A(X_layer1_3_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq(A(D_layer1_3_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_add1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
+        12544);
     /* layer1.3.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_3_conv2), G(P_layer1_3_bn2_weight), G(P_layer1_3_bn2_bias),
         A(D_layer1_3_add1), A(X_layer1_3_conv2), S(S_layer1_3_bn2), S(S_layer1_3_bn2) + 16,
-        P(P_layer1_3_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq(A(D_layer1_3_conv2), (size_t)n * 12544);
+        P(P_layer1_3_bn2_weight), n, &g_layer1_3_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn2] = rt_sumsq_samples(A(D_layer1_3_conv2), n, 12544,
+        12544);
     /* layer1.3.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_3_relu1), G(P_layer1_3_conv2_weight), NULL, A(TB_layer1_3_conv2),
         A(D_layer1_3_conv2), A(X_layer1_3_relu1), P(P_layer1_3_conv2_weight), n, &g_layer1_3_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq(A(D_layer1_3_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv2] = rt_sumsq_samples(A(D_layer1_3_relu1), n, 12544,
+        12544);
     /* layer1.3.bn1 + layer1.3.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_3_conv1), G(P_layer1_3_bn1_weight),
         G(P_layer1_3_bn1_bias), A(D_layer1_3_relu1), A(X_layer1_3_relu1), A(X_layer1_3_conv1),
-        S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq(A(D_layer1_3_conv1), (size_t)n * 12544);
+        S(S_layer1_3_bn1), S(S_layer1_3_bn1) + 16, P(P_layer1_3_bn1_weight), n, &g_layer1_3_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_bn1] = rt_sumsq_samples(A(D_layer1_3_conv1), n, 12544,
+        12544);
     /* layer1.3.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_3_add1), G(P_layer1_3_conv1_weight), NULL, A(TB_layer1_3_conv1),
         A(D_layer1_3_conv1), A(X_layer1_2_relu2), P(P_layer1_3_conv1_weight), n, &g_layer1_3_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq(A(D_layer1_3_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_3_conv1] = rt_sumsq_samples(A(D_layer1_3_add1), n, 12544,
+        12544);
     /* layer1.2.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_2_add1), A(D_layer1_3_add1), A(X_layer1_2_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_add1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
+        12544);
     /* layer1.2.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_2_conv2), G(P_layer1_2_bn2_weight), G(P_layer1_2_bn2_bias),
         A(D_layer1_2_add1), A(X_layer1_2_conv2), S(S_layer1_2_bn2), S(S_layer1_2_bn2) + 16,
-        P(P_layer1_2_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq(A(D_layer1_2_conv2), (size_t)n * 12544);
+        P(P_layer1_2_bn2_weight), n, &g_layer1_2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn2] = rt_sumsq_samples(A(D_layer1_2_conv2), n, 12544,
+        12544);
     /* layer1.2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_2_relu1), G(P_layer1_2_conv2_weight), NULL, A(TB_layer1_2_conv2),
         A(D_layer1_2_conv2), A(X_layer1_2_relu1), P(P_layer1_2_conv2_weight), n, &g_layer1_2_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq(A(D_layer1_2_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv2] = rt_sumsq_samples(A(D_layer1_2_relu1), n, 12544,
+        12544);
     /* layer1.2.bn1 + layer1.2.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_2_conv1), G(P_layer1_2_bn1_weight),
         G(P_layer1_2_bn1_bias), A(D_layer1_2_relu1), A(X_layer1_2_relu1), A(X_layer1_2_conv1),
-        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq(A(D_layer1_2_conv1), (size_t)n * 12544);
+        S(S_layer1_2_bn1), S(S_layer1_2_bn1) + 16, P(P_layer1_2_bn1_weight), n, &g_layer1_2_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_bn1] = rt_sumsq_samples(A(D_layer1_2_conv1), n, 12544,
+        12544);
     /* layer1.2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_2_add1), G(P_layer1_2_conv1_weight), NULL, A(TB_layer1_2_conv1),
         A(D_layer1_2_conv1), A(X_layer1_1_relu2), P(P_layer1_2_conv1_weight), n, &g_layer1_2_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq(A(D_layer1_2_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_2_conv1] = rt_sumsq_samples(A(D_layer1_2_add1), n, 12544,
+        12544);
     /* layer1.1.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_1_add1), A(D_layer1_2_add1), A(X_layer1_1_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_add1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
+        12544);
     /* layer1.1.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_1_conv2), G(P_layer1_1_bn2_weight), G(P_layer1_1_bn2_bias),
         A(D_layer1_1_add1), A(X_layer1_1_conv2), S(S_layer1_1_bn2), S(S_layer1_1_bn2) + 16,
-        P(P_layer1_1_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq(A(D_layer1_1_conv2), (size_t)n * 12544);
+        P(P_layer1_1_bn2_weight), n, &g_layer1_1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn2] = rt_sumsq_samples(A(D_layer1_1_conv2), n, 12544,
+        12544);
     /* layer1.1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_1_relu1), G(P_layer1_1_conv2_weight), NULL, A(TB_layer1_1_conv2),
         A(D_layer1_1_conv2), A(X_layer1_1_relu1), P(P_layer1_1_conv2_weight), n, &g_layer1_1_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq(A(D_layer1_1_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv2] = rt_sumsq_samples(A(D_layer1_1_relu1), n, 12544,
+        12544);
     /* layer1.1.bn1 + layer1.1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_1_conv1), G(P_layer1_1_bn1_weight),
         G(P_layer1_1_bn1_bias), A(D_layer1_1_relu1), A(X_layer1_1_relu1), A(X_layer1_1_conv1),
-        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq(A(D_layer1_1_conv1), (size_t)n * 12544);
+        S(S_layer1_1_bn1), S(S_layer1_1_bn1) + 16, P(P_layer1_1_bn1_weight), n, &g_layer1_1_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_bn1] = rt_sumsq_samples(A(D_layer1_1_conv1), n, 12544,
+        12544);
     /* layer1.1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_1_add1), G(P_layer1_1_conv1_weight), NULL, A(TB_layer1_1_conv1),
         A(D_layer1_1_conv1), A(X_layer1_0_relu2), P(P_layer1_1_conv1_weight), n, &g_layer1_1_conv1,
         RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq(A(D_layer1_1_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_1_conv1] = rt_sumsq_samples(A(D_layer1_1_add1), n, 12544,
+        12544);
     /* layer1.0.relu2: relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:75) */
     rt_relu_backward(A(D_layer1_0_add1), A(D_layer1_1_add1), A(X_layer1_0_relu2),
         (size_t)n * 12544, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_add1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
+        12544);
     /* layer1.0.bn2: batchnorm, [16,28,28] -> [16,28,28]  (specs/resnet.lua:35,
        generator/lib/skipc/blocks.lua:73) */
     rt_batchnorm_backward(A(D_layer1_0_conv2), G(P_layer1_0_bn2_weight), G(P_layer1_0_bn2_bias),
         A(D_layer1_0_add1), A(X_layer1_0_conv2), S(S_layer1_0_bn2), S(S_layer1_0_bn2) + 16,
-        P(P_layer1_0_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq(A(D_layer1_0_conv2), (size_t)n * 12544);
+        P(P_layer1_0_bn2_weight), n, &g_layer1_0_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn2] = rt_sumsq_samples(A(D_layer1_0_conv2), n, 12544,
+        12544);
     /* layer1.0.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:73) */
     rt_conv2d_backward(A(D_layer1_0_relu1), G(P_layer1_0_conv2_weight), NULL, A(TB_layer1_0_conv2),
         A(D_layer1_0_conv2), A(X_layer1_0_relu1), P(P_layer1_0_conv2_weight), n, &g_layer1_0_conv2,
         RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq(A(D_layer1_0_relu1),
-        (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv2] = rt_sumsq_samples(A(D_layer1_0_relu1), n, 12544,
+        12544);
     /* layer1.0.bn1 + layer1.0.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_batchnorm_relu_backward(A(D_layer1_0_conv1), G(P_layer1_0_bn1_weight),
         G(P_layer1_0_bn1_bias), A(D_layer1_0_relu1), A(X_layer1_0_relu1), A(X_layer1_0_conv1),
-        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq(A(D_layer1_0_conv1), (size_t)n * 12544);
+        S(S_layer1_0_bn1), S(S_layer1_0_bn1) + 16, P(P_layer1_0_bn1_weight), n, &g_layer1_0_bn1,
+        RT_SET);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_bn1] = rt_sumsq_samples(A(D_layer1_0_conv1), n, 12544,
+        12544);
     /* layer1.0.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/resnet.lua:35, generator/lib/skipc/blocks.lua:72) */
     rt_conv2d_backward(A(D_layer1_0_add1), G(P_layer1_0_conv1_weight), NULL, A(TB_layer1_0_conv1),
         A(D_layer1_0_conv1), A(X_relu), P(P_layer1_0_conv1_weight), n, &g_layer1_0_conv1, RT_ADD);
-    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq(A(D_layer1_0_add1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_layer1_0_conv1] = rt_sumsq_samples(A(D_layer1_0_add1), n, 12544,
+        12544);
     /* bn1 + relu: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/resnet.lua:28, 29) */
     rt_batchnorm_relu_backward(A(D_conv1), G(P_bn1_weight), G(P_bn1_bias), A(D_layer1_0_add1),
-        A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq(A(D_conv1), (size_t)n * 12544);
+        A(X_relu), A(X_conv1), S(S_bn1), S(S_bn1) + 16, P(P_bn1_weight), n, &g_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_bn1] = rt_sumsq_samples(A(D_conv1), n, 12544, 12544);
     /* conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]  (specs/resnet.lua:27) */
     rt_conv2d_backward(dx, G(P_conv1_weight), NULL, A(TB_conv1), A(D_conv1), x, P(P_conv1_weight),
         n, &g_conv1, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void resnet56_zero_grad(float *grads) {

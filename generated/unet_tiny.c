@@ -72,73 +72,69 @@ enum {
     X_enc1_relu1 = 12544,  /* [16,28,28] */
     D_enc1_relu1 = 25088,  /* [16,28,28] */
     X_enc1_conv2 = 25088,  /* [16,28,28] */
-    D_enc1_conv2 = 50176,  /* [16,28,28] */
+    D_enc1_conv2 = 75264,  /* [16,28,28] */
     T_enc1_conv2 = 37632,  /* 112896 floats */
-    TB_enc1_conv2 = 62720,  /* 112896 floats */
-    X_enc1_relu2 = 37632,  /* [16,28,28] */
-    D_enc1_relu2 = 136416,  /* [16,28,28] */
-    X_maxpool1 = 50176,  /* [16,14,14] */
-    D_maxpool1 = 53312,  /* [16,14,14] */
-    X_enc2_conv1 = 53312,  /* [32,14,14] */
-    D_enc2_conv1 = 72128,  /* [32,14,14] */
-    T_enc2_conv1 = 59584,  /* 28224 floats */
-    TB_enc2_conv1 = 78400,  /* 28224 floats */
-    X_enc2_relu1 = 59584,  /* [32,14,14] */
-    D_enc2_relu1 = 65856,  /* [32,14,14] */
-    X_enc2_conv2 = 65856,  /* [32,14,14] */
-    D_enc2_conv2 = 78400,  /* [32,14,14] */
-    T_enc2_conv2 = 72128,  /* 56448 floats */
-    TB_enc2_conv2 = 148960,  /* 56448 floats */
-    X_enc2_relu2 = 72128,  /* [32,14,14] */
-    D_enc2_relu2 = 92512,  /* [32,14,14] */
-    X_maxpool2 = 78400,  /* [32,7,7] */
-    D_maxpool2 = 79968,  /* [32,7,7] */
-    X_mid_conv1 = 79968,  /* [64,7,7] */
-    D_mid_conv1 = 89376,  /* [64,7,7] */
-    T_mid_conv1 = 83104,  /* 14112 floats */
-    TB_mid_conv1 = 98784,  /* 14112 floats */
-    X_mid_relu1 = 83104,  /* [64,7,7] */
-    D_mid_relu1 = 86240,  /* [64,7,7] */
-    X_mid_conv2 = 86240,  /* [64,7,7] */
-    D_mid_conv2 = 98784,  /* [64,7,7] */
-    T_mid_conv2 = 89376,  /* 28224 floats */
-    TB_mid_conv2 = 101920,  /* 28224 floats */
-    X_mid_relu2 = 89376,  /* [64,7,7] */
-    D_mid_relu2 = 111328,  /* [64,7,7] */
-    X_up1 = 92512,  /* [64,14,14] */
-    D_up1 = 98784,  /* [64,14,14] */
-    X_concat1 = 105056,  /* [96,14,14] */
-    D_concat1 = 148960,  /* [96,14,14] */
-    X_dec2_conv1 = 92512,  /* [32,14,14] */
-    D_dec2_conv1 = 130144,  /* [32,14,14] */
-    T_dec2_conv1 = 123872,  /* 169344 floats */
-    TB_dec2_conv1 = 167776,  /* 169344 floats */
-    X_dec2_relu1 = 98784,  /* [32,14,14] */
-    D_dec2_relu1 = 123872,  /* [32,14,14] */
-    X_dec2_conv2 = 123872,  /* [32,14,14] */
-    D_dec2_conv2 = 148960,  /* [32,14,14] */
-    T_dec2_conv2 = 130144,  /* 56448 floats */
-    TB_dec2_conv2 = 155232,  /* 56448 floats */
-    X_dec2_relu2 = 130144,  /* [32,14,14] */
-    D_dec2_relu2 = 174048,  /* [32,14,14] */
-    X_up2 = 136416,  /* [32,28,28] */
-    D_up2 = 148960,  /* [32,28,28] */
-    X_concat2 = 161504,  /* [48,28,28] */
-    D_concat2 = 224224,  /* [48,28,28] */
-    X_dec1_conv1 = 136416,  /* [16,28,28] */
-    D_dec1_conv1 = 211680,  /* [16,28,28] */
-    T_dec1_conv1 = 199136,  /* 338688 floats */
-    TB_dec1_conv1 = 261856,  /* 338688 floats */
-    X_dec1_relu1 = 148960,  /* [16,28,28] */
-    D_dec1_relu1 = 199136,  /* [16,28,28] */
-    X_dec1_conv2 = 199136,  /* [16,28,28] */
-    D_dec1_conv2 = 224224,  /* [16,28,28] */
-    T_dec1_conv2 = 211680,  /* 112896 floats */
-    TB_dec1_conv2 = 236768,  /* 112896 floats */
-    X_dec1_relu2 = 211680,  /* [16,28,28] */
-    D_dec1_relu2 = 239904,  /* [16,28,28] */
-    X_head = 224224,  /* [10,28,28] */
-    D_head = 232064,  /* [10,28,28] */
+    TB_enc1_conv2 = 87808,  /* 112896 floats */
+    X_maxpool1 = 75264,  /* [16,14,14] */
+    D_maxpool1 = 78400,  /* [16,14,14] */
+    X_enc2_conv1 = 78400,  /* [32,14,14] */
+    D_enc2_conv1 = 97216,  /* [32,14,14] */
+    T_enc2_conv1 = 84672,  /* 28224 floats */
+    TB_enc2_conv1 = 103488,  /* 28224 floats */
+    X_enc2_relu1 = 84672,  /* [32,14,14] */
+    D_enc2_relu1 = 90944,  /* [32,14,14] */
+    X_enc2_conv2 = 90944,  /* [32,14,14] */
+    D_enc2_conv2 = 116032,  /* [32,14,14] */
+    T_enc2_conv2 = 97216,  /* 56448 floats */
+    TB_enc2_conv2 = 192864,  /* 56448 floats */
+    X_maxpool2 = 116032,  /* [32,7,7] */
+    D_maxpool2 = 117600,  /* [32,7,7] */
+    X_mid_conv1 = 117600,  /* [64,7,7] */
+    D_mid_conv1 = 127008,  /* [64,7,7] */
+    T_mid_conv1 = 120736,  /* 14112 floats */
+    TB_mid_conv1 = 192864,  /* 14112 floats */
+    X_mid_relu1 = 120736,  /* [64,7,7] */
+    D_mid_relu1 = 123872,  /* [64,7,7] */
+    X_mid_conv2 = 123872,  /* [64,7,7] */
+    D_mid_conv2 = 152096,  /* [64,7,7] */
+    T_mid_conv2 = 127008,  /* 28224 floats */
+    TB_mid_conv2 = 192864,  /* 28224 floats */
+    X_mid_relu2 = 127008,  /* [64,7,7] */
+    D_mid_relu2 = 148960,  /* [64,7,7] */
+    X_up1 = 130144,  /* [64,14,14] */
+    D_up1 = 192864,  /* [64,14,14] */
+    X_concat1 = 97216,  /* [96,14,14] */
+    D_concat1 = 130144,  /* [96,14,14] */
+    X_dec2_conv1 = 130144,  /* [32,14,14] */
+    D_dec2_conv1 = 148960,  /* [32,14,14] */
+    T_dec2_conv1 = 136416,  /* 169344 floats */
+    TB_dec2_conv1 = 192864,  /* 169344 floats */
+    X_dec2_relu1 = 136416,  /* [32,14,14] */
+    D_dec2_relu1 = 142688,  /* [32,14,14] */
+    X_dec2_conv2 = 142688,  /* [32,14,14] */
+    D_dec2_conv2 = 192864,  /* [32,14,14] */
+    T_dec2_conv2 = 148960,  /* 56448 floats */
+    TB_dec2_conv2 = 199136,  /* 56448 floats */
+    X_dec2_relu2 = 148960,  /* [32,14,14] */
+    D_dec2_relu2 = 217952,  /* [32,14,14] */
+    X_up2 = 155232,  /* [32,28,28] */
+    D_up2 = 192864,  /* [32,28,28] */
+    X_concat2 = 37632,  /* [48,28,28] */
+    D_concat2 = 155232,  /* [48,28,28] */
+    X_dec1_conv1 = 155232,  /* [16,28,28] */
+    D_dec1_conv1 = 192864,  /* [16,28,28] */
+    T_dec1_conv1 = 167776,  /* 338688 floats */
+    TB_dec1_conv1 = 205408,  /* 338688 floats */
+    X_dec1_relu1 = 167776,  /* [16,28,28] */
+    D_dec1_relu1 = 180320,  /* [16,28,28] */
+    X_dec1_conv2 = 180320,  /* [16,28,28] */
+    D_dec1_conv2 = 205408,  /* [16,28,28] */
+    T_dec1_conv2 = 192864,  /* 112896 floats */
+    TB_dec1_conv2 = 217952,  /* 112896 floats */
+    X_dec1_relu2 = 192864,  /* [16,28,28] */
+    D_dec1_relu2 = 221088,  /* [16,28,28] */
+    X_head = 205408,  /* [10,28,28] */
+    D_head = 213248,  /* [10,28,28] */
 };
 
 /* Scratch independent of the batch size, after the per-sample region. */
@@ -163,33 +159,31 @@ enum {
     IX_enc1_relu1 = 12544,  /* [16,28,28] */
     IX_enc1_conv2 = 0,  /* [16,28,28] */
     IT_enc1_conv2 = 25088,  /* 112896 floats */
-    IX_enc1_relu2 = 12544,  /* [16,28,28] */
+    IX_concat2 = 12544,  /* [48,28,28] */
     IX_maxpool1 = 0,  /* [16,14,14] */
     IX_enc2_conv1 = 3136,  /* [32,14,14] */
-    IT_enc2_conv1 = 25088,  /* 28224 floats */
-    IX_enc2_relu1 = 25088,  /* [32,14,14] */
+    IT_enc2_conv1 = 50176,  /* 28224 floats */
+    IX_enc2_relu1 = 50176,  /* [32,14,14] */
     IX_enc2_conv2 = 0,  /* [32,14,14] */
-    IT_enc2_conv2 = 31360,  /* 56448 floats */
-    IX_enc2_relu2 = 6272,  /* [32,14,14] */
+    IT_enc2_conv2 = 56448,  /* 56448 floats */
+    IX_concat1 = 50176,  /* [96,14,14] */
     IX_maxpool2 = 0,  /* [32,7,7] */
     IX_mid_conv1 = 1568,  /* [64,7,7] */
-    IT_mid_conv1 = 25088,  /* 14112 floats */
-    IX_mid_relu1 = 25088,  /* [64,7,7] */
+    IT_mid_conv1 = 68992,  /* 14112 floats */
+    IX_mid_relu1 = 4704,  /* [64,7,7] */
     IX_mid_conv2 = 0,  /* [64,7,7] */
-    IT_mid_conv2 = 28224,  /* 28224 floats */
+    IT_mid_conv2 = 68992,  /* 28224 floats */
     IX_mid_relu2 = 3136,  /* [64,7,7] */
-    IX_up1 = 25088,  /* [64,14,14] */
-    IX_concat1 = 37632,  /* [96,14,14] */
+    IX_up1 = 68992,  /* [64,14,14] */
     IX_dec2_conv1 = 0,  /* [32,14,14] */
-    IT_dec2_conv1 = 56448,  /* 169344 floats */
+    IT_dec2_conv1 = 68992,  /* 169344 floats */
     IX_dec2_relu1 = 6272,  /* [32,14,14] */
     IX_dec2_conv2 = 0,  /* [32,14,14] */
-    IT_dec2_conv2 = 25088,  /* 56448 floats */
+    IT_dec2_conv2 = 50176,  /* 56448 floats */
     IX_dec2_relu2 = 6272,  /* [32,14,14] */
-    IX_up2 = 25088,  /* [32,28,28] */
-    IX_concat2 = 50176,  /* [48,28,28] */
+    IX_up2 = 50176,  /* [32,28,28] */
     IX_dec1_conv1 = 0,  /* [16,28,28] */
-    IT_dec1_conv1 = 87808,  /* 338688 floats */
+    IT_dec1_conv1 = 50176,  /* 338688 floats */
     IX_dec1_relu1 = 12544,  /* [16,28,28] */
     IX_dec1_conv2 = 0,  /* [16,28,28] */
     IT_dec1_conv2 = 25088,  /* 112896 floats */
@@ -229,20 +223,30 @@ enum {
 #define A(o) (arena + (size_t)(o) * (size_t)n)
 #define S(o) (arena + UNET_TINY_ARENA_PER_SAMPLE * (size_t)n + (o))
 
-/* Layer geometry (per sample). */
-static const RtConv g_enc1_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_enc1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtPool g_maxpool1 = {16, 28, 28, 2, 2, 0, 14, 14};
-static const RtConv g_enc2_conv1 = {16, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_enc2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtPool g_maxpool2 = {32, 14, 14, 2, 2, 0, 7, 7};
-static const RtConv g_mid_conv1 = {32, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_mid_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7};
-static const RtConv g_dec2_conv1 = {96, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_dec2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14};
-static const RtConv g_dec1_conv1 = {48, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_dec1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28};
-static const RtConv g_head = {16, 28, 28, 10, 1, 1, 0, 1, 28, 28};
+/* Layer geometry (per sample), then the sample strides of input and output. */
+static const RtConv g_enc1_conv1 = {1, 28, 28, 16, 3, 1, 1, 1, 28, 28, 784, 12544};
+static const RtNorm g_enc1_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_enc1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_enc1_bn2 = {16, 784, 12544, 37632};
+static const RtPool g_maxpool1 = {16, 28, 28, 2, 2, 0, 14, 14, 37632, 3136};
+static const RtConv g_enc2_conv1 = {16, 14, 14, 32, 3, 1, 1, 1, 14, 14, 3136, 6272};
+static const RtNorm g_enc2_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_enc2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_enc2_bn2 = {32, 196, 6272, 18816};
+static const RtPool g_maxpool2 = {32, 14, 14, 2, 2, 0, 7, 7, 18816, 1568};
+static const RtConv g_mid_conv1 = {32, 7, 7, 64, 3, 1, 1, 1, 7, 7, 1568, 3136};
+static const RtNorm g_mid_bn1 = {64, 49, 3136, 3136};
+static const RtConv g_mid_conv2 = {64, 7, 7, 64, 3, 1, 1, 1, 7, 7, 3136, 3136};
+static const RtNorm g_mid_bn2 = {64, 49, 3136, 3136};
+static const RtConv g_dec2_conv1 = {96, 14, 14, 32, 3, 1, 1, 1, 14, 14, 18816, 6272};
+static const RtNorm g_dec2_bn1 = {32, 196, 6272, 6272};
+static const RtConv g_dec2_conv2 = {32, 14, 14, 32, 3, 1, 1, 1, 14, 14, 6272, 6272};
+static const RtNorm g_dec2_bn2 = {32, 196, 6272, 6272};
+static const RtConv g_dec1_conv1 = {48, 28, 28, 16, 3, 1, 1, 1, 28, 28, 37632, 12544};
+static const RtNorm g_dec1_bn1 = {16, 784, 12544, 12544};
+static const RtConv g_dec1_conv2 = {16, 28, 28, 16, 3, 1, 1, 1, 28, 28, 12544, 12544};
+static const RtNorm g_dec1_bn2 = {16, 784, 12544, 12544};
+static const RtConv g_head = {16, 28, 28, 10, 1, 1, 0, 1, 28, 28, 12544, 7840};
 
 void unet_tiny_init(float *params, uint64_t seed) {
     memset(params, 0, sizeof(float) * UNET_TINY_NUM_PARAMS);
@@ -291,11 +295,11 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_enc1_relu1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
             P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), A(X_enc1_conv1), NULL,
-            P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), n, &g_enc1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_enc1_relu1), A(X_enc1_conv1), NULL,
             P(P_enc1_bn1_weight), P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean),
-            P(P_enc1_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_enc1_bn1_running_var), n, &g_enc1_bn1, 1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc1_conv2), A(T_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight),
@@ -303,15 +307,15 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_enc1_relu2), S(S_enc1_bn2), S(S_enc1_bn2) + 16,
+        rt_batchnorm_relu_forward_train(A(X_concat2) + 25088, S(S_enc1_bn2), S(S_enc1_bn2) + 16,
             P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), A(X_enc1_conv2), NULL,
-            P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), n, &g_enc1_bn2, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_enc1_relu2), A(X_enc1_conv2), NULL,
+        rt_batchnorm_relu_forward_eval(A(X_concat2) + 25088, A(X_enc1_conv2), NULL,
             P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean),
-            P(P_enc1_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_enc1_bn2_running_var), n, &g_enc1_bn2, 1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
-    rt_maxpool_forward(A(X_maxpool1), A(X_enc1_relu2), n, &g_maxpool1);
+    rt_maxpool_forward(A(X_maxpool1), A(X_concat2) + 25088, n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc2_conv1), A(T_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight),
@@ -321,11 +325,11 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_enc2_relu1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
             P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), A(X_enc2_conv1), NULL,
-            P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), n, &g_enc2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_enc2_relu1), A(X_enc2_conv1), NULL,
             P(P_enc2_bn1_weight), P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean),
-            P(P_enc2_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_enc2_bn1_running_var), n, &g_enc2_bn1, 1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_enc2_conv2), A(T_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight),
@@ -333,15 +337,15 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     if (training)
-        rt_batchnorm_relu_forward_train(A(X_enc2_relu2), S(S_enc2_bn2), S(S_enc2_bn2) + 32,
+        rt_batchnorm_relu_forward_train(A(X_concat1) + 12544, S(S_enc2_bn2), S(S_enc2_bn2) + 32,
             P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), A(X_enc2_conv2), NULL,
-            P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), n, &g_enc2_bn2, 0.1f, 1e-05f);
     else
-        rt_batchnorm_relu_forward_eval(A(X_enc2_relu2), A(X_enc2_conv2), NULL,
+        rt_batchnorm_relu_forward_eval(A(X_concat1) + 12544, A(X_enc2_conv2), NULL,
             P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean),
-            P(P_enc2_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_enc2_bn2_running_var), n, &g_enc2_bn2, 1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
-    rt_maxpool_forward(A(X_maxpool2), A(X_enc2_relu2), n, &g_maxpool2);
+    rt_maxpool_forward(A(X_maxpool2), A(X_concat1) + 12544, n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     rt_conv2d_forward(A(X_mid_conv1), A(T_mid_conv1), A(X_maxpool2), P(P_mid_conv1_weight), NULL,
@@ -350,10 +354,10 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_mid_relu1), S(S_mid_bn1), S(S_mid_bn1) + 64,
             P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), A(X_mid_conv1), NULL,
-            P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_mid_bn1_weight), P(P_mid_bn1_bias), n, &g_mid_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_mid_relu1), A(X_mid_conv1), NULL, P(P_mid_bn1_weight),
-            P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49,
+            P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, &g_mid_bn1,
             1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
@@ -363,16 +367,15 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_mid_relu2), S(S_mid_bn2), S(S_mid_bn2) + 64,
             P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), A(X_mid_conv2), NULL,
-            P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, 64, 49, 0.1f, 1e-05f);
+            P(P_mid_bn2_weight), P(P_mid_bn2_bias), n, &g_mid_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_mid_relu2), A(X_mid_conv2), NULL, P(P_mid_bn2_weight),
-            P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49,
+            P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, &g_mid_bn2,
             1e-05f);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(X_up1), A(X_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_forward(A(X_concat1), A(X_up1), n, 96, 0, 64, 196);
-    rt_concat_forward(A(X_concat1), A(X_enc2_relu2), n, 96, 64, 32, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec2_conv1), A(T_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), NULL,
@@ -382,11 +385,11 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec2_relu1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
             P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), A(X_dec2_conv1), NULL,
-            P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), n, &g_dec2_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_dec2_relu1), A(X_dec2_conv1), NULL,
             P(P_dec2_bn1_weight), P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean),
-            P(P_dec2_bn1_running_var), n, 32, 196, 1e-05f);
+            P(P_dec2_bn1_running_var), n, &g_dec2_bn1, 1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec2_conv2), A(T_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight),
@@ -396,16 +399,15 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec2_relu2), S(S_dec2_bn2), S(S_dec2_bn2) + 32,
             P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), A(X_dec2_conv2), NULL,
-            P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, 32, 196, 0.1f, 1e-05f);
+            P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), n, &g_dec2_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_dec2_relu2), A(X_dec2_conv2), NULL,
             P(P_dec2_bn2_weight), P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean),
-            P(P_dec2_bn2_running_var), n, 32, 196, 1e-05f);
+            P(P_dec2_bn2_running_var), n, &g_dec2_bn2, 1e-05f);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(X_up2), A(X_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_forward(A(X_concat2), A(X_up2), n, 48, 0, 32, 784);
-    rt_concat_forward(A(X_concat2), A(X_enc1_relu2), n, 48, 32, 16, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec1_conv1), A(T_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), NULL,
@@ -415,11 +417,11 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec1_relu1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
             P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), A(X_dec1_conv1), NULL,
-            P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), n, &g_dec1_bn1, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_dec1_relu1), A(X_dec1_conv1), NULL,
             P(P_dec1_bn1_weight), P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean),
-            P(P_dec1_bn1_running_var), n, 16, 784, 1e-05f);
+            P(P_dec1_bn1_running_var), n, &g_dec1_bn1, 1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(X_dec1_conv2), A(T_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight),
@@ -429,11 +431,11 @@ const float *unet_tiny_forward(float *params, float *arena, const float *x, int 
     if (training)
         rt_batchnorm_relu_forward_train(A(X_dec1_relu2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
             P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), A(X_dec1_conv2), NULL,
-            P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, 16, 784, 0.1f, 1e-05f);
+            P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), n, &g_dec1_bn2, 0.1f, 1e-05f);
     else
         rt_batchnorm_relu_forward_eval(A(X_dec1_relu2), A(X_dec1_conv2), NULL,
             P(P_dec1_bn2_weight), P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean),
-            P(P_dec1_bn2_running_var), n, 16, 784, 1e-05f);
+            P(P_dec1_bn2_running_var), n, &g_dec1_bn2, 1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_forward(A(X_head), NULL, A(X_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
         &g_head);
@@ -450,7 +452,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_enc1_relu1), A(IX_enc1_conv1), NULL, P(P_enc1_bn1_weight),
-        P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, 16, 784,
+        P(P_enc1_bn1_bias), P(P_enc1_bn1_running_mean), P(P_enc1_bn1_running_var), n, &g_enc1_bn1,
         1e-05f);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
@@ -458,11 +460,11 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         NULL, n, &g_enc1_conv2);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc1_relu2), A(IX_enc1_conv2), NULL, P(P_enc1_bn2_weight),
-        P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean), P(P_enc1_bn2_running_var), n, 16, 784,
-        1e-05f);
+    rt_batchnorm_relu_forward_eval(A(IX_concat2) + 25088, A(IX_enc1_conv2), NULL,
+        P(P_enc1_bn2_weight), P(P_enc1_bn2_bias), P(P_enc1_bn2_running_mean),
+        P(P_enc1_bn2_running_var), n, &g_enc1_bn2, 1e-05f);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
-    rt_maxpool_forward(A(IX_maxpool1), A(IX_enc1_relu2), n, &g_maxpool1);
+    rt_maxpool_forward(A(IX_maxpool1), A(IX_concat2) + 25088, n, &g_maxpool1);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_enc2_conv1), A(IT_enc2_conv1), A(IX_maxpool1), P(P_enc2_conv1_weight),
@@ -470,7 +472,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_enc2_relu1), A(IX_enc2_conv1), NULL, P(P_enc2_bn1_weight),
-        P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, 32, 196,
+        P(P_enc2_bn1_bias), P(P_enc2_bn1_running_mean), P(P_enc2_bn1_running_var), n, &g_enc2_bn1,
         1e-05f);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
@@ -478,30 +480,31 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
         NULL, n, &g_enc2_conv2);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
-    rt_batchnorm_relu_forward_eval(A(IX_enc2_relu2), A(IX_enc2_conv2), NULL, P(P_enc2_bn2_weight),
-        P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean), P(P_enc2_bn2_running_var), n, 32, 196,
-        1e-05f);
+    rt_batchnorm_relu_forward_eval(A(IX_concat1) + 12544, A(IX_enc2_conv2), NULL,
+        P(P_enc2_bn2_weight), P(P_enc2_bn2_bias), P(P_enc2_bn2_running_mean),
+        P(P_enc2_bn2_running_var), n, &g_enc2_bn2, 1e-05f);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
-    rt_maxpool_forward(A(IX_maxpool2), A(IX_enc2_relu2), n, &g_maxpool2);
+    rt_maxpool_forward(A(IX_maxpool2), A(IX_concat1) + 12544, n, &g_maxpool2);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     rt_conv2d_forward(A(IX_mid_conv1), A(IT_mid_conv1), A(IX_maxpool2), P(P_mid_conv1_weight),
         NULL, n, &g_mid_conv1);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_forward_eval(A(IX_mid_relu1), A(IX_mid_conv1), NULL, P(P_mid_bn1_weight),
-        P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, 64, 49, 1e-05f);
+        P(P_mid_bn1_bias), P(P_mid_bn1_running_mean), P(P_mid_bn1_running_var), n, &g_mid_bn1,
+        1e-05f);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     rt_conv2d_forward(A(IX_mid_conv2), A(IT_mid_conv2), A(IX_mid_relu1), P(P_mid_conv2_weight),
         NULL, n, &g_mid_conv2);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_forward_eval(A(IX_mid_relu2), A(IX_mid_conv2), NULL, P(P_mid_bn2_weight),
-        P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, 64, 49, 1e-05f);
+        P(P_mid_bn2_bias), P(P_mid_bn2_running_mean), P(P_mid_bn2_running_var), n, &g_mid_bn2,
+        1e-05f);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_forward(A(IX_up1), A(IX_mid_relu2), n, 64, 7, 7, 2);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_forward(A(IX_concat1), A(IX_up1), n, 96, 0, 64, 196);
-    rt_concat_forward(A(IX_concat1), A(IX_enc2_relu2), n, 96, 64, 32, 196);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_dec2_conv1), A(IT_dec2_conv1), A(IX_concat1), P(P_dec2_conv1_weight),
@@ -509,7 +512,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec2_relu1), A(IX_dec2_conv1), NULL, P(P_dec2_bn1_weight),
-        P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, 32, 196,
+        P(P_dec2_bn1_bias), P(P_dec2_bn1_running_mean), P(P_dec2_bn1_running_var), n, &g_dec2_bn1,
         1e-05f);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
@@ -518,13 +521,12 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec2_relu2), A(IX_dec2_conv2), NULL, P(P_dec2_bn2_weight),
-        P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, 32, 196,
+        P(P_dec2_bn2_bias), P(P_dec2_bn2_running_mean), P(P_dec2_bn2_running_var), n, &g_dec2_bn2,
         1e-05f);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_forward(A(IX_up2), A(IX_dec2_relu2), n, 32, 14, 14, 2);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_forward(A(IX_concat2), A(IX_up2), n, 48, 0, 32, 784);
-    rt_concat_forward(A(IX_concat2), A(IX_enc1_relu2), n, 48, 32, 16, 784);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_forward(A(IX_dec1_conv1), A(IT_dec1_conv1), A(IX_concat2), P(P_dec1_conv1_weight),
@@ -532,7 +534,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec1_relu1), A(IX_dec1_conv1), NULL, P(P_dec1_bn1_weight),
-        P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, 16, 784,
+        P(P_dec1_bn1_bias), P(P_dec1_bn1_running_mean), P(P_dec1_bn1_running_var), n, &g_dec1_bn1,
         1e-05f);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
@@ -541,7 +543,7 @@ const float *unet_tiny_infer(const float *params, float *arena, const float *x, 
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_forward_eval(A(IX_dec1_relu2), A(IX_dec1_conv2), NULL, P(P_dec1_bn2_weight),
-        P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, 16, 784,
+        P(P_dec1_bn2_bias), P(P_dec1_bn2_running_mean), P(P_dec1_bn2_running_var), n, &g_dec1_bn2,
         1e-05f);
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_forward(A(IX_head), NULL, A(IX_dec1_relu2), P(P_head_weight), P(P_head_bias), n,
@@ -560,131 +562,131 @@ void unet_tiny_backward(const float *params, float *grads, float *arena, const f
     /* head: conv2d 1x1 stride 1 pad 0, [16,28,28] -> [10,28,28]  (specs/unet_tiny.lua:42) */
     rt_conv2d_backward(A(D_dec1_relu2), G(P_head_weight), G(P_head_bias), NULL, A(D_head),
         A(X_dec1_relu2), P(P_head_weight), n, &g_head, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq(A(D_dec1_relu2), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_head] = rt_sumsq_samples(A(D_dec1_relu2), n, 12544, 12544);
     /* dec1.bn2 + dec1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_dec1_conv2), G(P_dec1_bn2_weight), G(P_dec1_bn2_bias),
         A(D_dec1_relu2), A(X_dec1_relu2), A(X_dec1_conv2), S(S_dec1_bn2), S(S_dec1_bn2) + 16,
-        P(P_dec1_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq(A(D_dec1_conv2), (size_t)n * 12544);
+        P(P_dec1_bn2_weight), n, &g_dec1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_dec1_bn2] = rt_sumsq_samples(A(D_dec1_conv2), n, 12544, 12544);
     /* dec1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec1_relu1), G(P_dec1_conv2_weight), NULL, A(TB_dec1_conv2),
         A(D_dec1_conv2), A(X_dec1_relu1), P(P_dec1_conv2_weight), n, &g_dec1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq(A(D_dec1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_dec1_conv2] = rt_sumsq_samples(A(D_dec1_relu1), n, 12544, 12544);
     /* dec1.bn1 + dec1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_dec1_conv1), G(P_dec1_bn1_weight), G(P_dec1_bn1_bias),
         A(D_dec1_relu1), A(X_dec1_relu1), A(X_dec1_conv1), S(S_dec1_bn1), S(S_dec1_bn1) + 16,
-        P(P_dec1_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq(A(D_dec1_conv1), (size_t)n * 12544);
+        P(P_dec1_bn1_weight), n, &g_dec1_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_dec1_bn1] = rt_sumsq_samples(A(D_dec1_conv1), n, 12544, 12544);
     /* dec1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [48,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat2), G(P_dec1_conv1_weight), NULL, A(TB_dec1_conv1),
         A(D_dec1_conv1), A(X_concat2), P(P_dec1_conv1_weight), n, &g_dec1_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq(A(D_concat2), (size_t)n * 37632);
+    if (grad_sumsq) grad_sumsq[L_dec1_conv1] = rt_sumsq_samples(A(D_concat2), n, 37632, 37632);
     /* concat2: concat, [32,28,28] ... -> [48,28,28]  (specs/unet_tiny.lua:41) */
     rt_concat_backward(A(D_up2), A(D_concat2), n, 48, 0, 32, 784, RT_SET);
-    rt_concat_backward(A(D_enc1_relu2), A(D_concat2), n, 48, 32, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_concat2] = rt_sumsq(A(D_up2), (size_t)n * 25088);
+    if (grad_sumsq) grad_sumsq[L_concat2] = rt_sumsq_samples(A(D_up2), n, 25088, 25088);
     /* up2: upsample nearest x2, [32,14,14] -> [32,28,28]  (specs/unet_tiny.lua:41) */
     rt_upsample_backward(A(D_dec2_relu2), A(D_up2), n, 32, 14, 14, 2, RT_SET);
     /* dec2.bn2 + dec2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_dec2_conv2), G(P_dec2_bn2_weight), G(P_dec2_bn2_bias),
         A(D_dec2_relu2), A(X_dec2_relu2), A(X_dec2_conv2), S(S_dec2_bn2), S(S_dec2_bn2) + 32,
-        P(P_dec2_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq(A(D_dec2_conv2), (size_t)n * 6272);
+        P(P_dec2_bn2_weight), n, &g_dec2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_dec2_bn2] = rt_sumsq_samples(A(D_dec2_conv2), n, 6272, 6272);
     /* dec2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_dec2_relu1), G(P_dec2_conv2_weight), NULL, A(TB_dec2_conv2),
         A(D_dec2_conv2), A(X_dec2_relu1), P(P_dec2_conv2_weight), n, &g_dec2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq(A(D_dec2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_dec2_conv2] = rt_sumsq_samples(A(D_dec2_relu1), n, 6272, 6272);
     /* dec2.bn1 + dec2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_dec2_conv1), G(P_dec2_bn1_weight), G(P_dec2_bn1_bias),
         A(D_dec2_relu1), A(X_dec2_relu1), A(X_dec2_conv1), S(S_dec2_bn1), S(S_dec2_bn1) + 32,
-        P(P_dec2_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq(A(D_dec2_conv1), (size_t)n * 6272);
+        P(P_dec2_bn1_weight), n, &g_dec2_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_dec2_bn1] = rt_sumsq_samples(A(D_dec2_conv1), n, 6272, 6272);
     /* dec2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [96,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_concat1), G(P_dec2_conv1_weight), NULL, A(TB_dec2_conv1),
         A(D_dec2_conv1), A(X_concat1), P(P_dec2_conv1_weight), n, &g_dec2_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq(A(D_concat1), (size_t)n * 18816);
+    if (grad_sumsq) grad_sumsq[L_dec2_conv1] = rt_sumsq_samples(A(D_concat1), n, 18816, 18816);
     /* concat1: concat, [64,14,14] ... -> [96,14,14]  (specs/unet_tiny.lua:40) */
     rt_concat_backward(A(D_up1), A(D_concat1), n, 96, 0, 64, 196, RT_SET);
-    rt_concat_backward(A(D_enc2_relu2), A(D_concat1), n, 96, 64, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_concat1] = rt_sumsq(A(D_up1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_concat1] = rt_sumsq_samples(A(D_up1), n, 12544, 12544);
     /* up1: upsample nearest x2, [64,7,7] -> [64,14,14]  (specs/unet_tiny.lua:40) */
     rt_upsample_backward(A(D_mid_relu2), A(D_up1), n, 64, 7, 7, 2, RT_SET);
     /* mid.bn2 + mid.relu2: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_backward(A(D_mid_conv2), G(P_mid_bn2_weight), G(P_mid_bn2_bias),
         A(D_mid_relu2), A(X_mid_relu2), A(X_mid_conv2), S(S_mid_bn2), S(S_mid_bn2) + 64,
-        P(P_mid_bn2_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq(A(D_mid_conv2), (size_t)n * 3136);
+        P(P_mid_bn2_weight), n, &g_mid_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_mid_bn2] = rt_sumsq_samples(A(D_mid_conv2), n, 3136, 3136);
     /* mid.conv2: conv2d 3x3 stride 1 pad 1 no bias, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     rt_conv2d_backward(A(D_mid_relu1), G(P_mid_conv2_weight), NULL, A(TB_mid_conv2),
         A(D_mid_conv2), A(X_mid_relu1), P(P_mid_conv2_weight), n, &g_mid_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq(A(D_mid_relu1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_mid_conv2] = rt_sumsq_samples(A(D_mid_relu1), n, 3136, 3136);
     /* mid.bn1 + mid.relu1: batchnorm + relu, [64,7,7] -> [64,7,7]  (specs/unet_tiny.lua:29, 30) */
     rt_batchnorm_relu_backward(A(D_mid_conv1), G(P_mid_bn1_weight), G(P_mid_bn1_bias),
         A(D_mid_relu1), A(X_mid_relu1), A(X_mid_conv1), S(S_mid_bn1), S(S_mid_bn1) + 64,
-        P(P_mid_bn1_weight), n, 64, 49, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq(A(D_mid_conv1), (size_t)n * 3136);
+        P(P_mid_bn1_weight), n, &g_mid_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_mid_bn1] = rt_sumsq_samples(A(D_mid_conv1), n, 3136, 3136);
     /* mid.conv1: conv2d 3x3 stride 1 pad 1 no bias, [32,7,7] -> [64,7,7]  (specs/unet_tiny.lua:28)
        */
     rt_conv2d_backward(A(D_maxpool2), G(P_mid_conv1_weight), NULL, A(TB_mid_conv1), A(D_mid_conv1),
         A(X_maxpool2), P(P_mid_conv1_weight), n, &g_mid_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq(A(D_maxpool2), (size_t)n * 1568);
+    if (grad_sumsq) grad_sumsq[L_mid_conv1] = rt_sumsq_samples(A(D_maxpool2), n, 1568, 1568);
     /* maxpool2: maxpool 2x2 stride 2 pad 0, [32,14,14] -> [32,7,7]  (specs/unet_tiny.lua:39) */
-    rt_maxpool_backward(A(D_enc2_relu2), A(D_maxpool2), A(X_enc2_relu2), n, &g_maxpool2, RT_ADD);
+    rt_maxpool_backward(A(D_concat1) + 12544, A(D_maxpool2), A(X_concat1) + 12544, n, &g_maxpool2,
+        RT_ADD);
     /* enc2.bn2 + enc2.relu2: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_enc2_conv2), G(P_enc2_bn2_weight), G(P_enc2_bn2_bias),
-        A(D_enc2_relu2), A(X_enc2_relu2), A(X_enc2_conv2), S(S_enc2_bn2), S(S_enc2_bn2) + 32,
-        P(P_enc2_bn2_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq(A(D_enc2_conv2), (size_t)n * 6272);
+        A(D_concat1) + 12544, A(X_concat1) + 12544, A(X_enc2_conv2), S(S_enc2_bn2),
+        S(S_enc2_bn2) + 32, P(P_enc2_bn2_weight), n, &g_enc2_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_enc2_bn2] = rt_sumsq_samples(A(D_enc2_conv2), n, 6272, 6272);
     /* enc2.conv2: conv2d 3x3 stride 1 pad 1 no bias, [32,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc2_relu1), G(P_enc2_conv2_weight), NULL, A(TB_enc2_conv2),
         A(D_enc2_conv2), A(X_enc2_relu1), P(P_enc2_conv2_weight), n, &g_enc2_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq(A(D_enc2_relu1), (size_t)n * 6272);
+    if (grad_sumsq) grad_sumsq[L_enc2_conv2] = rt_sumsq_samples(A(D_enc2_relu1), n, 6272, 6272);
     /* enc2.bn1 + enc2.relu1: batchnorm + relu, [32,14,14] -> [32,14,14]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_enc2_conv1), G(P_enc2_bn1_weight), G(P_enc2_bn1_bias),
         A(D_enc2_relu1), A(X_enc2_relu1), A(X_enc2_conv1), S(S_enc2_bn1), S(S_enc2_bn1) + 32,
-        P(P_enc2_bn1_weight), n, 32, 196, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq(A(D_enc2_conv1), (size_t)n * 6272);
+        P(P_enc2_bn1_weight), n, &g_enc2_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_enc2_bn1] = rt_sumsq_samples(A(D_enc2_conv1), n, 6272, 6272);
     /* enc2.conv1: conv2d 3x3 stride 1 pad 1 no bias, [16,14,14] -> [32,14,14]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_maxpool1), G(P_enc2_conv1_weight), NULL, A(TB_enc2_conv1),
         A(D_enc2_conv1), A(X_maxpool1), P(P_enc2_conv1_weight), n, &g_enc2_conv1, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq(A(D_maxpool1), (size_t)n * 3136);
+    if (grad_sumsq) grad_sumsq[L_enc2_conv1] = rt_sumsq_samples(A(D_maxpool1), n, 3136, 3136);
     /* maxpool1: maxpool 2x2 stride 2 pad 0, [16,28,28] -> [16,14,14]  (specs/unet_tiny.lua:38) */
-    rt_maxpool_backward(A(D_enc1_relu2), A(D_maxpool1), A(X_enc1_relu2), n, &g_maxpool1, RT_ADD);
+    rt_maxpool_backward(A(D_concat2) + 25088, A(D_maxpool1), A(X_concat2) + 25088, n, &g_maxpool1,
+        RT_ADD);
     /* enc1.bn2 + enc1.relu2: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_enc1_conv2), G(P_enc1_bn2_weight), G(P_enc1_bn2_bias),
-        A(D_enc1_relu2), A(X_enc1_relu2), A(X_enc1_conv2), S(S_enc1_bn2), S(S_enc1_bn2) + 16,
-        P(P_enc1_bn2_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq(A(D_enc1_conv2), (size_t)n * 12544);
+        A(D_concat2) + 25088, A(X_concat2) + 25088, A(X_enc1_conv2), S(S_enc1_bn2),
+        S(S_enc1_bn2) + 16, P(P_enc1_bn2_weight), n, &g_enc1_bn2, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_enc1_bn2] = rt_sumsq_samples(A(D_enc1_conv2), n, 12544, 12544);
     /* enc1.conv2: conv2d 3x3 stride 1 pad 1 no bias, [16,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(A(D_enc1_relu1), G(P_enc1_conv2_weight), NULL, A(TB_enc1_conv2),
         A(D_enc1_conv2), A(X_enc1_relu1), P(P_enc1_conv2_weight), n, &g_enc1_conv2, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq(A(D_enc1_relu1), (size_t)n * 12544);
+    if (grad_sumsq) grad_sumsq[L_enc1_conv2] = rt_sumsq_samples(A(D_enc1_relu1), n, 12544, 12544);
     /* enc1.bn1 + enc1.relu1: batchnorm + relu, [16,28,28] -> [16,28,28]  (specs/unet_tiny.lua:29,
        30) */
     rt_batchnorm_relu_backward(A(D_enc1_conv1), G(P_enc1_bn1_weight), G(P_enc1_bn1_bias),
         A(D_enc1_relu1), A(X_enc1_relu1), A(X_enc1_conv1), S(S_enc1_bn1), S(S_enc1_bn1) + 16,
-        P(P_enc1_bn1_weight), n, 16, 784, RT_SET);
-    if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq(A(D_enc1_conv1), (size_t)n * 12544);
+        P(P_enc1_bn1_weight), n, &g_enc1_bn1, RT_SET);
+    if (grad_sumsq) grad_sumsq[L_enc1_bn1] = rt_sumsq_samples(A(D_enc1_conv1), n, 12544, 12544);
     /* enc1.conv1: conv2d 3x3 stride 1 pad 1 no bias, [1,28,28] -> [16,28,28]
        (specs/unet_tiny.lua:28) */
     rt_conv2d_backward(dx, G(P_enc1_conv1_weight), NULL, A(TB_enc1_conv1), A(D_enc1_conv1), x,
         P(P_enc1_conv1_weight), n, &g_enc1_conv1, RT_ADD);
-    if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq(dx, (size_t)n * 784);
+    if (grad_sumsq && dx) grad_sumsq[L_enc1_conv1] = rt_sumsq_samples(dx, n, 784, 784);
 }
 
 void unet_tiny_zero_grad(float *grads) {

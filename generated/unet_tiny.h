@@ -11,12 +11,12 @@
 
 #define UNET_TINY_NUM_PARAMS ((size_t)119098)  /* floats: trainable, then buffers */
 #define UNET_TINY_NUM_TRAINABLE ((size_t)118458)  /* floats in grads and optimizer state */
-#define UNET_TINY_ARENA_PER_SAMPLE ((size_t)600544)  /* arena floats per sample */
+#define UNET_TINY_ARENA_PER_SAMPLE ((size_t)544096)  /* arena floats per sample */
 #define UNET_TINY_ARENA_FIXED ((size_t)640)  /* arena floats for any batch size */
 /* Arena bytes the caller provides for a batch of n samples. */
 #define UNET_TINY_ARENA_BYTES(n) (sizeof(float) * (UNET_TINY_ARENA_PER_SAMPLE * (size_t)(n) + \
     UNET_TINY_ARENA_FIXED))
-#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)426496) \
+#define UNET_TINY_INFER_ARENA_PER_SAMPLE ((size_t)388864) \
     /* inference arena floats per sample */
 #define UNET_TINY_INFER_ARENA_FIXED ((size_t)0)  /* inference arena floats for any batch size */
 /* Arena bytes infer needs for a batch of n samples. */

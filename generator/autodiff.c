@@ -69,8 +69,9 @@ static void make_buffers(KProgram *p) {
         const IrNode *n = g->nodes[i];
         if (!n->live) continue;
         if (op_table[n->op].flags & OPF_INPUT) {
-            p->val[i] = kprog_new_buffer(p, BUF_VALUE, "x", i, REGION_EXTERNAL, 0);
-            p->grad[i] = kprog_new_buffer(p, BUF_GRAD, "dx", i, REGION_EXTERNAL, 0);
+            int64_t floats = shape_numel(n->shape);
+            p->val[i] = kprog_new_buffer(p, BUF_VALUE, "x", i, REGION_EXTERNAL, floats);
+            p->grad[i] = kprog_new_buffer(p, BUF_GRAD, "dx", i, REGION_EXTERNAL, floats);
         } else if (op_table[n->op].flags & OPF_VIEW) {
             p->val[i] = p->val[n->src[0]];
             p->grad[i] = p->grad[n->src[0]];
@@ -104,7 +105,8 @@ static void lower_loss(KProgram *p, int t, KList *bwd) {
     int64_t hw = shape_hw(out->shape);
     KArg v = karg_buf(p->val[out->id], ACC_READ), d = karg_buf(p->grad[out->id], ACC_ACCUM);
     /* The loss function reads the outputs it is given, from either arena. */
-    KArg given = karg_buf(kprog_new_buffer(p, BUF_VALUE, "out", out->id, REGION_EXTERNAL, 0),
+    KArg given = karg_buf(kprog_new_buffer(p, BUF_VALUE, "out", out->id, REGION_EXTERNAL,
+                                           shape_numel(out->shape)),
                           ACC_READ);
     Lower l = lower_at(p, out, &p->loss, t, 0);
     if (xent) {
@@ -137,9 +139,11 @@ static void add_probes(KProgram *p, int producer, int t) {
         if (!ops_is_layer(n) || ops_root(g, n->src[0]) != producer) continue;
         memset(&c, 0, sizeof c);
         c.k = K_SUMSQ;
-        c.nargs = 2;
+        c.nargs = 4;
         c.args[0] = karg_buf(d, ACC_READ);
-        c.args[1] = karg_len(shape_numel(g->nodes[producer]->shape));
+        c.args[1] = karg_batch();
+        c.args[2] = karg_int(shape_numel(g->nodes[producer]->shape));
+        c.args[3] = karg_stride(0);
         c.node = i;
         c.t = t;
         c.guard = p->bufs[d].dx_only ? G_DX : 0;

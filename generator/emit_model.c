@@ -88,9 +88,11 @@ static void emit_index_enums(Ctx *c) {
     emit_close(&c->e, ";");
 }
 
-/* A buffer some call uses: passes may leave others behind (an add's input
-** gradient that became its output's). */
-static int in_use(const Buffer *b, Region r) { return b->region == r && b->death >= 0; }
+/* A buffer the plan placed: passes may leave others behind (an add's input
+** gradient that became its output's), and a slice lies inside its root. */
+static int in_use(const Buffer *b, Region r) {
+    return b->region == r && b->death >= 0 && b->parent < 0;
+}
 
 static void emit_arena_enum(Ctx *c, const KProgram *p, Region r, const char *comment) {
     int any = 0;

@@ -7,7 +7,8 @@
 #include <string.h>
 
 const KernelInfo kernel_table[K_COUNT] = {
-#define KERNEL(id, fn, form, nullable, store, set) [K_##id] = {fn, form, nullable, store, K_##set},
+#define KERNEL(id, fn, form, nullable, store, set, layout) \
+    [K_##id] = {fn, form, nullable, store, K_##set, layout},
 #include "kernels.def"
 #undef KERNEL
 };
@@ -46,6 +47,7 @@ int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Reg
     b->region = r;
     b->floats = floats;
     b->node = node;
+    b->parent = -1;
     b->birth = INT32_MAX;
     b->death = -1;
     return p->nbufs++;
@@ -63,6 +65,17 @@ KCall *klist_push(KList *l, const KCall *c) {
 void klist_remove(KList *l, int i) {
     memmove(&l->v[i], &l->v[i + 1], (size_t)(l->n - i - 1) * sizeof *l->v);
     l->n--;
+}
+
+int klist_drop(KList *l, int i) {
+    KCall c = l->v[i];
+    int next = i + 1 < l->n && l->v[i + 1].node == c.node && l->v[i + 1].opens == OPEN_NONE &&
+               kernel_table[l->v[i + 1].k].form == KF_CALL;
+    klist_remove(l, i);
+    if (c.opens == OPEN_NONE) return 0;
+    if (!next) return 1;
+    l->v[i].opens = c.opens;
+    return 0;
 }
 
 void klist_insert(KList *l, int i, const KCall *c) {
@@ -104,6 +117,7 @@ KArg karg_batch(void) { return arg(ARG_BATCH); }
 KArg karg_len(int64_t per_sample) { KArg a = arg(ARG_LEN); a.i = per_sample; return a; }
 KArg karg_geom(int node) { KArg a = arg(ARG_GEOM); a.ref = node; return a; }
 KArg karg_target(int is_float) { KArg a = arg(ARG_TARGET); a.i = is_float; return a; }
+KArg karg_stride(int argi) { KArg a = arg(ARG_STRIDE); a.i = argi; return a; }
 
 static int uses(const KArg *a, int b, unsigned mask) {
     return a->kind == ARG_BUF && a->ref == b && (mask >> a->access & 1);
@@ -134,3 +148,85 @@ int klist_next_use(const KList *l, int from, int b, unsigned mask) {
         if (kcall_find_buf(&l->v[j], b, mask) >= 0) return j;
     return -1;
 }
+
+/* {====================================================================
+** Slices and strides
+** ===================================================================== */
+
+int kbuf_root(const KProgram *p, int b, int64_t *off) {
+    int64_t o = 0;
+    while (p->bufs[b].parent >= 0) {
+        o += p->bufs[b].slice_off;
+        b = p->bufs[b].parent;
+    }
+    if (off) *off = o;
+    return b;
+}
+
+int64_t kbuf_stride(const KProgram *p, int b) {
+    return p->bufs[kbuf_root(p, b, NULL)].floats;
+}
+
+int kbuf_dense(const KProgram *p, int b) {
+    int64_t off;
+    int r = kbuf_root(p, b, &off);
+    return off == 0 && p->bufs[r].floats == p->bufs[b].floats;
+}
+
+KGeom *kprog_geom(KProgram *p, int node) {
+    for (int i = 0; i < p->ngeoms; i++)
+        if (p->geoms[i].node == node) return &p->geoms[i];
+    return NULL;
+}
+
+/* The geometry argument of c, as an index into geoms, or -1. */
+static int call_geom(const KCall *c, const KGeom *geoms, int ngeoms) {
+    for (int a = 0; a < c->nargs; a++)
+        if (c->args[a].kind == ARG_GEOM)
+            for (int i = 0; i < ngeoms; i++)
+                if (geoms[i].node == c->args[a].ref) return i;
+    return -1;
+}
+
+/* Checks one call, recording in want[2*g + 0/1] the strides geometry g
+** must carry (-1: none yet). */
+static int call_layout(const KProgram *p, const KCall *c, const KGeom *geoms, int ngeoms,
+                       int64_t *want) {
+    const char *lay = kernel_table[c->k].layout;
+    int len = (int)strlen(lay), g = call_geom(c, geoms, ngeoms);
+    for (int a = 0; a < c->nargs; a++) {
+        char role = a < len ? lay[a] : '.';
+        int64_t s, *w;
+        if (c->args[a].kind != ARG_BUF || p->bufs[c->args[a].ref].region != REGION_BATCH)
+            continue;
+        if (role == 's') continue;
+        if (role == '.' || g < 0) {
+            if (!kbuf_dense(p, c->args[a].ref)) return -1;
+            continue;
+        }
+        s = kbuf_stride(p, c->args[a].ref);
+        w = &want[2 * g + (role == 'y')];
+        if (*w >= 0 && *w != s) return -1;
+        *w = s;
+    }
+    return 0;
+}
+
+int kprog_layout(const KProgram *p, KGeom *geoms, int ngeoms, int set) {
+    const KList *lists[] = {&p->fwd, &p->loss, &p->bwd};
+    int64_t *want = xmalloc((size_t)(2 * ngeoms + 1) * sizeof *want);
+    int bad = 0;
+    for (int i = 0; i < 2 * ngeoms; i++) want[i] = -1;
+    for (int k = 0; k < 3 && !bad; k++)
+        for (int i = 0; i < lists[k]->n && !bad; i++)
+            bad = call_layout(p, &lists[k]->v[i], geoms, ngeoms, want) < 0;
+    if (!bad && set)
+        for (int i = 0; i < ngeoms; i++) {
+            if (want[2 * i] >= 0) geoms[i].xs = want[2 * i];
+            if (want[2 * i + 1] >= 0) geoms[i].ys = want[2 * i + 1];
+        }
+    free(want);
+    return bad ? -1 : 0;
+}
+
+/* }==================================================================== */

@@ -18,7 +18,7 @@
 #include "ir.h"
 
 typedef enum {
-#define KERNEL(id, fn, form, nullable, store, set) K_##id,
+#define KERNEL(id, fn, form, nullable, store, set, layout) K_##id,
 #include "kernels.def"
 #undef KERNEL
     K_COUNT
@@ -30,7 +30,8 @@ typedef enum {
 typedef enum {
     KF_CALL,      /* fn(args); */
     KF_RETURN,    /* return fn(args); */
-    KF_PROBE      /* if (grad_sumsq) grad_sumsq[L_node] = fn(args); */
+    KF_PROBE,     /* if (grad_sumsq) grad_sumsq[L_node] = fn(args); */
+    KF_NOTE       /* no code: a comment saying why the layer has none */
 } KForm;
 
 typedef struct {
@@ -39,6 +40,7 @@ typedef struct {
     unsigned nullable;   /* bit i: argument i may be NULL */
     int store;           /* argument stored as the trailing RtStore says, or -1 */
     KernelId set;        /* the kernel writing what this one accumulates, or K_NONE */
+    const char *layout;  /* per argument: 'x', 'y', 's' or '.' (kernels.def) */
 } KernelInfo;
 
 extern const KernelInfo kernel_table[K_COUNT];
@@ -55,6 +57,13 @@ typedef enum {
 
 typedef enum { BUF_VALUE, BUF_GRAD, BUF_STATS, BUF_SCRATCH } BufKind;
 
+/*
+** A buffer may be a slice of another (parent >= 0): the floats
+** [slice_off, slice_off + floats) of every sample of its parent, as the
+** inputs of a concatenation are slices of its output once they are written
+** in place. Slices nest; the outermost buffer, the root, is the one the
+** memory plan places, and a slice's samples lie the root's size apart.
+*/
 typedef struct {
     char *cname;       /* enum constant: X_conv1, D_conv1, S_bn1, T_conv1 */
     BufKind kind;
@@ -62,6 +71,8 @@ typedef struct {
     int64_t floats;    /* per sample in REGION_BATCH, absolute in REGION_FIXED */
     int node;          /* node it belongs to, -1 for kernel scratch */
     int dx_only;       /* only needed when the caller asks for d(loss)/dx */
+    int parent;        /* the buffer it is a slice of, or -1 */
+    int64_t slice_off; /* where in each sample of parent */
     /* Set by the memory plan: */
     int64_t offset;
     int birth, death;  /* first and last step touching it; death -1: never */
@@ -85,7 +96,8 @@ typedef enum {
     ARG_BATCH,     /* the batch size n */
     ARG_LEN,       /* n * i elements */
     ARG_GEOM,      /* the geometry of node ref */
-    ARG_TARGET     /* the loss target: i = 0 int32 labels, 1 float targets */
+    ARG_TARGET,    /* the loss target: i = 0 int32 labels, 1 float targets */
+    ARG_STRIDE     /* the sample stride of the buffer of argument i */
 } ArgKind;
 
 typedef struct {
@@ -128,12 +140,15 @@ typedef struct {
     int n, cap;
 } KList;
 
-/* A file-scope geometry record (RtConv, RtPool) of one node. */
+/* A file-scope geometry record (RtConv, RtNorm, RtPool) of one node: its
+** values, then the sample strides of the node's input and output (the
+** dense sizes unless kprog_layout finds slices). */
 typedef struct {
     const char *type;
     int node;
     int nv;
     int v[12];
+    int64_t xs, ys;
 } KGeom;
 
 typedef struct KProgram {
@@ -157,6 +172,10 @@ int kprog_new_buffer(KProgram *p, BufKind kind, const char *cname, int node, Reg
 /* Appends a call; returns it for the caller to finish. */
 KCall *klist_push(KList *l, const KCall *c);
 void klist_remove(KList *l, int i);
+/* Removes call i as a pass deleting it does: a layer block it opened goes
+** on with the layer's next call. Returns 1 if there was none (the block is
+** gone), else 0. */
+int klist_drop(KList *l, int i);
 void klist_insert(KList *l, int i, const KCall *c);   /* c becomes call i */
 KGeom *kprog_new_geom(KProgram *p, const char *type, int node);
 
@@ -171,6 +190,7 @@ KArg karg_batch(void);
 KArg karg_len(int64_t per_sample);
 KArg karg_geom(int node);
 KArg karg_target(int is_float);
+KArg karg_stride(int arg);
 
 /* Access masks for the queries below. */
 #define KIR_READS (1u << ACC_READ)
@@ -186,5 +206,30 @@ int kcall_count_buf(const KCall *c, int b, unsigned mask);
 int kprog_count_buf(const KProgram *p, int b, unsigned mask);
 /* The first call of l from index from on that uses b as mask says, or -1. */
 int klist_next_use(const KList *l, int from, int b, unsigned mask);
+
+/* {====================================================================
+** Slices and strides
+** ===================================================================== */
+
+/* The root of buffer b, and b's offset in each of its samples. */
+int kbuf_root(const KProgram *p, int b, int64_t *off);
+/* Floats from one sample of b to the next: its root's size. */
+int64_t kbuf_stride(const KProgram *p, int b);
+/* Whether b is laid out as a buffer of its own (offset 0, its own stride). */
+int kbuf_dense(const KProgram *p, int b);
+/* The geometry record of node, or NULL. */
+KGeom *kprog_geom(KProgram *p, int node);
+
+/*
+** Checks that every kernel call finds its tensors where kernels.def's
+** layouts say: a tensor that is not dense only where the kernel takes its
+** stride, and the calls sharing a geometry agreeing on its strides. On
+** success returns 0 and, when set is nonzero, writes the strides into
+** geoms[]; returns -1 otherwise. geoms is p's own or, for a program that
+** shares another's geometry records (the inference program), that one's.
+*/
+int kprog_layout(const KProgram *p, KGeom *geoms, int ngeoms, int set);
+
+/* }==================================================================== */
 
 #endif

@@ -26,7 +26,7 @@ static const char usage[] =
     "options (in any order):\n"
     "  -o OUT.c          output file; the header goes to OUT.h\n"
     "  -D key=value      set a value the spec reads with param(\"key\", default)\n"
-    "  -O0               no rewriting passes (write-first, add-alias, fusion): the\n"
+    "  -O0               no rewriting passes (write-first, add-alias, fusion, concat): the\n"
     "                    plain lowering, which computes the same bits, for checking them\n"
     "  -h, --help        show this help\n"
     "\n"

@@ -43,6 +43,8 @@ void lower_conv_fwd(Lower *l) {
     int v[] = {s.d[0], s.d[1], s.d[2], a->out, a->k, a->stride, a->pad, a->groups,
                l->n->shape.d[1], l->n->shape.d[2]};
     for (int i = 0; i < (int)(sizeof v / sizeof v[0]); i++) gm->v[gm->nv++] = v[i];
+    gm->xs = shape_numel(s);
+    gm->ys = numel(l);
     LOWER(l, K_CONV2D_FORWARD, OUT(l), scratch(l, 0), IN(l, 0), PW(l, 0), BIAS(l), N(),
           karg_geom(l->n->id));
 }
@@ -75,26 +77,34 @@ static KArg STAT(const Lower *l, int64_t off, Access a) {
     return k;
 }
 
+/* RtNorm: channels and values per channel; input and output are alike. */
+static KArg norm_geom(Lower *l) {
+    KGeom *gm = kprog_new_geom(l->p, "RtNorm", l->n->id);
+    gm->v[gm->nv++] = l->n->shape.d[0];
+    gm->v[gm->nv++] = (int)shape_hw(l->n->shape);
+    gm->xs = gm->ys = numel(l);
+    return karg_geom(l->n->id);
+}
+
 void lower_bn_fwd(Lower *l) {
     int ch = l->n->shape.d[0];
-    int64_t hw = shape_hw(l->n->shape);
     unsigned guard = l->guard;
+    KArg geom = norm_geom(l);
     l->guard = guard | G_TRAIN;
     LOWER(l, K_BATCHNORM_FORWARD_TRAIN, OUT(l), STAT(l, 0, ACC_WRITE), STAT(l, ch, ACC_WRITE),
           karg_param(l->n->param[2], ACC_ACCUM), karg_param(l->n->param[3], ACC_ACCUM), IN(l, 0),
-          PW(l, 0), PW(l, 1), N(), I(ch), I(hw), karg_float(l->n->a.norm.momentum),
+          PW(l, 0), PW(l, 1), N(), geom, karg_float(l->n->a.norm.momentum),
           karg_float(l->n->a.norm.eps));
     l->guard = guard | G_EVAL;
     LOWER(l, K_BATCHNORM_FORWARD_EVAL, OUT(l), IN(l, 0), PW(l, 0), PW(l, 1), PW(l, 2), PW(l, 3),
-          N(), I(ch), I(hw), karg_float(l->n->a.norm.eps));
+          N(), geom, karg_float(l->n->a.norm.eps));
     l->guard = guard;
 }
 
 void lower_bn_bwd(Lower *l) {
     int ch = l->n->shape.d[0];
     LOWER(l, K_BATCHNORM_BACKWARD, DIN(l, 0), PG(l, 0), PG(l, 1), DOUT(l), IN(l, 0),
-          STAT(l, 0, ACC_READ), STAT(l, ch, ACC_READ), PW(l, 0), N(), I(ch),
-          I(shape_hw(l->n->shape)));
+          STAT(l, 0, ACC_READ), STAT(l, ch, ACC_READ), PW(l, 0), N(), karg_geom(l->n->id));
 }
 
 /* }==================================================================== */
@@ -134,6 +144,8 @@ static KArg pool_geom(Lower *l) {
     int v[] = {s.d[0], s.d[1], s.d[2], a->k, a->stride, a->pad, l->n->shape.d[1],
                l->n->shape.d[2]};
     for (int i = 0; i < (int)(sizeof v / sizeof v[0]); i++) gm->v[gm->nv++] = v[i];
+    gm->xs = shape_numel(s);
+    gm->ys = numel(l);
     return karg_geom(l->n->id);
 }
 

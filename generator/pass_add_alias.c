@@ -52,11 +52,7 @@ int pass_add_alias(KProgram *p) {
         src = c->args[1].ref;
         if (!can_share(l, i, dst, src)) { i++; continue; }
         rename_after(l, i, dst, src);
-        /* The layer's block goes on with its next call, if it has one. */
-        if (c->opens != OPEN_NONE && i + 1 < l->n && l->v[i + 1].opens == OPEN_NONE &&
-            l->v[i + 1].node == c->node && kernel_table[l->v[i + 1].k].form == KF_CALL)
-            l->v[i + 1].opens = c->opens;
-        klist_remove(l, i);
+        klist_drop(l, i);
         shared++;
     }
     return shared;

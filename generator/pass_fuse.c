@@ -31,18 +31,18 @@ static void add_also(KCall *c, int node) {
 ** output out and residual res (an ARG_NULL for none). */
 static void fuse_bn(KCall *train, KCall *eval, KArg out, KArg res) {
     KCall t = *train, e = *eval;
-    /* train: out mean rstd rm rv inp gamma beta n c hw momentum eps */
+    /* train: out mean rstd rm rv inp gamma beta n geom momentum eps */
     t.k = K_BATCHNORM_RELU_FORWARD_TRAIN;
     t.args[0] = out;
-    memcpy(&t.args[7], &train->args[6], 7 * sizeof(KArg));
+    memcpy(&t.args[7], &train->args[6], 6 * sizeof(KArg));
     t.args[6] = res;
-    t.nargs = 14;
-    /* eval: out inp gamma beta rm rv n c hw eps */
+    t.nargs = 13;
+    /* eval: out inp gamma beta rm rv n geom eps */
     e.k = K_BATCHNORM_RELU_FORWARD_EVAL;
     e.args[0] = out;
-    memcpy(&e.args[3], &eval->args[2], 8 * sizeof(KArg));
+    memcpy(&e.args[3], &eval->args[2], 7 * sizeof(KArg));
     e.args[2] = res;
-    e.nargs = 11;
+    e.nargs = 10;
     *train = t;
     *eval = e;
 }
@@ -139,13 +139,13 @@ static int fuse_backward(KProgram *p) {
             l->v[j].args[3].ref != d || l->v[j].guard != relu->guard ||
             written_between(l, i, j, relu->args[1].ref) || written_between(l, i, j, relu->args[2].ref))
             continue;
-        /* bn: dinp dgamma dbeta dout inp mean rstd gamma n c hw */
+        /* bn: dinp dgamma dbeta dout inp mean rstd gamma n geom */
         f = l->v[j];
         f.k = K_BATCHNORM_RELU_BACKWARD;
         f.args[3] = relu->args[1];
         f.args[4] = relu->args[2];
-        memcpy(&f.args[5], &l->v[j].args[4], 7 * sizeof(KArg));
-        f.nargs = 12;
+        memcpy(&f.args[5], &l->v[j].args[4], 6 * sizeof(KArg));
+        f.nargs = 11;
         add_also(&f, relu->node);
         l->v[j] = f;
         klist_remove(l, i);

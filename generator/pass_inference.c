@@ -12,13 +12,18 @@
 
 #include <stdlib.h>
 
-/* The inference copy of training buffer b, made on first use. */
+/* The inference copy of training buffer b, made on first use; a slice's
+** copy is a slice of its parent's copy, so both programs lay tensors out
+** alike and share the geometry records. */
 static int map_buffer(KProgram *inf, const KProgram *train, int *map, int b) {
     const Buffer *src = &train->bufs[b];
+    int parent = src->parent >= 0 ? map_buffer(inf, train, map, src->parent) : -1;
     char *name;
     if (map[b] >= 0) return map[b];
     name = src->region == REGION_EXTERNAL ? xstrdup(src->cname) : xasprintf("I%s", src->cname);
     map[b] = kprog_new_buffer(inf, src->kind, name, src->node, src->region, src->floats);
+    inf->bufs[map[b]].parent = parent;
+    inf->bufs[map[b]].slice_off = src->slice_off;
     free(name);
     return map[b];
 }

@@ -7,4 +7,5 @@ void passes_run(KProgram *p) {
     pass_write_first(p);
     pass_add_alias(p);
     pass_fuse(p);
+    pass_concat(p);
 }

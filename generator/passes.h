@@ -20,6 +20,10 @@ int pass_add_alias(KProgram *p);
 ** folded into batchnorm backward; returns the fusions made. */
 int pass_fuse(KProgram *p);
 
+/* Concatenation inputs written in place, as slices of its output, and
+** their gradients as slices of its gradient; returns the inputs so placed. */
+int pass_concat(KProgram *p);
+
 /* Builds inf, the evaluation-mode forward of train alone, with buffers of
 ** its own (IX_conv1); returns its call count. */
 int pass_inference(KProgram *inf, const KProgram *train);

@@ -5,7 +5,8 @@
 ** buffers may share memory only if their lifetimes do not intersect, so no
 ** kernel ever sees its inputs and outputs overlap. Ties are broken by
 ** buffer creation order, which makes the layout, like everything else, a
-** pure function of the spec.
+** pure function of the spec. A slice (kir.h) is memory of its root: a call
+** touching it keeps the root alive, and only roots are placed.
 */
 #include "plan.h"
 
@@ -17,7 +18,7 @@ static void touch_list(KProgram *p, const KList *l) {
         for (int a = 0; a < c->nargs; a++) {
             Buffer *b;
             if (c->args[a].kind != ARG_BUF) continue;
-            b = &p->bufs[c->args[a].ref];
+            b = &p->bufs[kbuf_root(p, c->args[a].ref, NULL)];
             if (c->t < b->birth) b->birth = c->t;
             if (c->t > b->death) b->death = c->t;
         }
@@ -37,7 +38,8 @@ static int64_t place_batch(KProgram *p) {
     int *order = xmalloc((size_t)p->nbufs * sizeof *order), n = 0;
     int64_t top = 0;
     for (int i = 0; i < p->nbufs; i++)
-        if (p->bufs[i].region == REGION_BATCH && p->bufs[i].death >= 0) order[n++] = i;
+        if (p->bufs[i].region == REGION_BATCH && p->bufs[i].parent < 0 && p->bufs[i].death >= 0)
+            order[n++] = i;
     for (int i = 1; i < n; i++)   /* insertion sort: stable, by birth then id */
         for (int j = i; j > 0 && p->bufs[order[j - 1]].birth > p->bufs[order[j]].birth; j--) {
             int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
@@ -83,6 +85,13 @@ int plan_build(Plan *plan, KProgram *p) {
     touch_list(p, &p->bwd);
     plan->per_sample = place_batch(p);
     plan->fixed = place_fixed(p);
+    for (int i = 0; i < p->nbufs; i++) {   /* a slice lives and lies where its root does */
+        Buffer *b = &p->bufs[i];
+        const Buffer *r = &p->bufs[kbuf_root(p, i, NULL)];
+        b->birth = r->birth;
+        b->death = r->death;
+        b->offset = r->offset;
+    }
     if (plan->per_sample > IR_MAX_ELEMS || plan->fixed > IR_MAX_ELEMS) {
         diag_error(p->g->model_loc, "model needs %lld floats of arena per sample, more than %d",
                    (long long)plan->per_sample, IR_MAX_ELEMS);

@@ -11,13 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A slice prints as its root plus its offset in sample 0. */
 const char *render_buffer(const KProgram *p, int buf, char *out, size_t cap) {
-    const Buffer *b = &p->bufs[buf];
+    int64_t off;
+    const Buffer *b = &p->bufs[kbuf_root(p, buf, &off)];
     switch (b->region) {
     case REGION_BATCH: snprintf(out, cap, "A(%s)", b->cname); break;
     case REGION_FIXED: snprintf(out, cap, "S(%s)", b->cname); break;
     default: snprintf(out, cap, "%s", b->cname); break;
     }
+    if (off) snprintf(out + strlen(out), cap - strlen(out), " + %lld", (long long)off);
     return out;
 }
 
@@ -33,18 +36,19 @@ void render_loc(const IrNode *n, char *buf, size_t cap) {
 void render_geometry(Emit *e, const KProgram *p) {
     if (p->ngeoms == 0) return;
     emit_blank(e);
-    emit_line(e, "/* Layer geometry (per sample). */");
+    emit_line(e, "/* Layer geometry (per sample), then the sample strides of input and output. */");
     for (int i = 0; i < p->ngeoms; i++) {
         const KGeom *gm = &p->geoms[i];
         Str s = {0};
-        for (int k = 0; k < gm->nv; k++) str_addf(&s, "%s%d", k ? ", " : "", gm->v[k]);
+        for (int k = 0; k < gm->nv; k++) str_addf(&s, "%d, ", gm->v[k]);
+        str_addf(&s, "%lld, %lld", (long long)gm->xs, (long long)gm->ys);
         emit_line(e, "static const %s g_%s = {%s};", gm->type, p->g->nodes[gm->node]->cname,
                   s.buf);
         str_free(&s);
     }
 }
 
-static void render_arg(Str *s, const KProgram *p, const KArg *a) {
+static void render_arg(Str *s, const KProgram *p, const KCall *c, const KArg *a) {
     char b[256], f[32];
     switch (a->kind) {
     case ARG_BUF:
@@ -62,6 +66,7 @@ static void render_arg(Str *s, const KProgram *p, const KArg *a) {
     case ARG_LEN: str_addf(s, "(size_t)n * %lld", (long long)a->i); break;
     case ARG_GEOM: str_addf(s, "&g_%s", p->g->nodes[a->ref]->cname); break;
     case ARG_TARGET: str_add(s, a->i ? "(const float *)target" : "(const int32_t *)target"); break;
+    case ARG_STRIDE: str_addf(s, "%lld", (long long)kbuf_stride(p, c->args[a->i].ref)); break;
     }
 }
 
@@ -73,7 +78,7 @@ static void render_invocation(Str *s, const KProgram *p, const KCall *c) {
     str_addf(s, "%s(", kernel_table[c->k].fn);
     for (int i = 0; i < c->nargs; i++) {
         if (i) str_add(s, ", ");
-        render_arg(s, p, &c->args[i]);
+        render_arg(s, p, c, &c->args[i]);
     }
     if (st >= 0) str_add(s, c->args[st].access == ACC_WRITE ? ", RT_SET" : ", RT_ADD");
     str_add(s, ")");
@@ -91,6 +96,9 @@ static void render_call(Emit *e, const KProgram *p, const KCall *c, int dx_guard
     case KF_RETURN:
         render_invocation(&s, p, c);
         emit_line(e, "return %s;", s.buf);
+        break;
+    case KF_NOTE:
+        emit_line(e, "/* in place: its inputs are slices of its channels, nothing to copy */");
         break;
     case KF_PROBE:
         render_invocation(&s, p, c);

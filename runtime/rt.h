@@ -12,6 +12,11 @@
 **     path) needs no special case and no gradient buffer is cleared first.
 **     Parameter gradients always accumulate. A NULL gradient pointer means
 **     "this gradient is not needed".
+**   - A tensor may be a channel slice of a wider one: a concatenation whose
+**     inputs are written in place. Kernels whose geometry (RtConv, RtNorm,
+**     RtPool) carries sample strides xs, ys find sample i of their input at
+**     i*xs and of their output at i*ys; every other kernel takes dense
+**     tensors.
 **   - No kernel allocates: scratch memory (im2col columns) comes from the
 **     caller's arena, sized by the rt_*_floats() helpers below.
 */
@@ -51,6 +56,8 @@ typedef struct {
     int k, stride, pad;   /* kernel size, stride, zero padding */
     int groups;           /* c and oc are both divisible by groups */
     int oh, ow;           /* output spatial size */
+    int xs, ys;           /* floats from one sample to the next in the input (and its
+                             gradient) and the output; 0: dense, c*h*w and oc*oh*ow */
 } RtConv;
 
 /* Floats of im2col scratch per sample (0 when the convolution is a plain
@@ -84,36 +91,40 @@ void rt_linear_backward(float *dinp, float *dw, float *db, const float *dout,
 ** inp is (n,c,hw) with hw = h*w (1 for vectors); gamma, beta, stats are (c).
 ** ===================================================================== */
 
+/* Geometry of one batch normalisation: c channels of hw values each, and
+** the sample strides of input (and its gradient) and output, 0: dense. */
+typedef struct { int c, hw, xs, ys; } RtNorm;
+
 void rt_batchnorm_forward_train(float *out, float *mean, float *rstd,
                                 float *run_mean, float *run_var,
                                 const float *inp, const float *gamma,
-                                const float *beta, int n, int c, int hw,
+                                const float *beta, int n, const RtNorm *g,
                                 float momentum, float eps);
 void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                                const float *beta, const float *run_mean,
-                               const float *run_var, int n, int c, int hw,
-                               float eps);
+                               const float *run_var, int n, const RtNorm *g, float eps);
 void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                            const float *dout, const float *inp,
                            const float *mean, const float *rstd,
-                           const float *gamma, int n, int c, int hw, RtStore st);
+                           const float *gamma, int n, const RtNorm *g, RtStore st);
 
-/* Fused: out = relu(batchnorm(inp) + res), res (n,c,hw) or NULL for none;
-** bit for bit what the separate kernels give. Backward takes dout at the
-** relu and its output out, and stores dinp as rt_batchnorm_backward does. */
+/* Fused: out = relu(batchnorm(inp) + res), res (n,c,hw) dense or NULL for
+** none; bit for bit what the separate kernels give. Backward takes dout at
+** the relu and its output out, and stores dinp as rt_batchnorm_backward
+** does. */
 void rt_batchnorm_relu_forward_train(float *out, float *mean, float *rstd,
                                      float *run_mean, float *run_var,
                                      const float *inp, const float *res,
                                      const float *gamma, const float *beta,
-                                     int n, int c, int hw, float momentum, float eps);
+                                     int n, const RtNorm *g, float momentum, float eps);
 void rt_batchnorm_relu_forward_eval(float *out, const float *inp, const float *res,
                                     const float *gamma, const float *beta,
                                     const float *run_mean, const float *run_var,
-                                    int n, int c, int hw, float eps);
+                                    int n, const RtNorm *g, float eps);
 void rt_batchnorm_relu_backward(float *dinp, float *dgamma, float *dbeta,
                                 const float *dout, const float *out, const float *inp,
                                 const float *mean, const float *rstd, const float *gamma,
-                                int n, int c, int hw, RtStore st);
+                                int n, const RtNorm *g, RtStore st);
 
 /* }==================================================================== */
 
@@ -151,6 +162,9 @@ void rt_acc(float *y, const float *x, size_t len);                          /* y
 void rt_copy(float *y, const float *x, size_t len);                         /* y = x */
 void rt_scale(float *y, float a, size_t len);                               /* y *= a */
 double rt_sumsq(const float *x, size_t len);                                /* sum of x^2, in double */
+/* The same over n samples of len floats each, sample i at x + i*stride:
+** per sample in sample order, so a slice sums as a dense tensor does. */
+double rt_sumsq_samples(const float *x, int n, size_t len, size_t stride);
 
 /* }==================================================================== */
 
@@ -159,7 +173,10 @@ double rt_sumsq(const float *x, size_t len);                                /* s
 ** ===================================================================== */
 
 /* Geometry of one pooling window: square k, stride, zero padding. */
-typedef struct { int c, h, w, k, stride, pad, oh, ow; } RtPool;
+typedef struct {
+    int c, h, w, k, stride, pad, oh, ow;
+    int xs, ys;   /* sample strides of input and output, 0: dense (as in RtConv) */
+} RtPool;
 
 /* Max pooling ignores padded cells; ties go to the first maximum in scan
 ** order; backward recomputes the argmax from inp (no index buffer). */

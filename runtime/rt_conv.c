@@ -27,6 +27,16 @@ static int is_pointwise(const RtConv *g) {
     return rt_conv_is_pointwise(g->k, g->stride, g->pad);
 }
 
+/* Floats from one sample to the next in the input (and its gradient) and
+** in the output: the geometry's strides, or the dense sizes. */
+static size_t x_stride(const RtConv *g) {
+    return g->xs ? (size_t)g->xs : (size_t)g->c * g->h * g->w;
+}
+
+static size_t y_stride(const RtConv *g) {
+    return g->ys ? (size_t)g->ys : (size_t)g->oc * g->oh * g->ow;
+}
+
 size_t rt_conv2d_col_floats(const RtConv *g) {
     return rt_conv_col_floats(g->c, g->k, g->stride, g->pad, g->oh, g->ow);
 }
@@ -204,8 +214,8 @@ static void forward_part(void *p, int t, int nt) {
     float *col = col_slice(j->col, g, t);
     rt_par_range(&lo, &hi, j->n, t, nt);
     for (int s = lo; s < hi; s++) {
-        const float *x = j->inp + (size_t)s * g->c * g->h * g->w;
-        float *y = j->out + (size_t)s * g->oc * ohw;
+        const float *x = j->inp + s * x_stride(g);
+        float *y = j->out + s * y_stride(g);
         const float *cm = columns(col, x, g);
         init_bias(y, j->b, g->oc, ohw);
         for (int gi = 0; gi < g->groups; gi++)
@@ -275,7 +285,8 @@ static void input_grad(float *dx, float *col, const float *dy, const float *w,
 static int transposed_input_grad(ConvJob *j, int nt) {
     const RtConv *g = j->g;
     if (!is_same_stride1(g) || g->groups != 1 || is_pointwise(g)) return 0;
-    RtConv gt = {g->oc, g->oh, g->ow, g->c, g->k, 1, g->k - 1 - g->pad, 1, g->h, g->w};
+    RtConv gt = {g->oc, g->oh, g->ow, g->c, g->k, 1, g->k - 1 - g->pad, 1, g->h, g->w,
+                 g->ys, g->xs};
     int kk = g->k * g->k;
     size_t wsz = (size_t)g->c * g->oc * kk, slice = rt_conv2d_col_floats(&gt);
     size_t room = rt_conv2d_col_floats(g) * (size_t)j->n;
@@ -296,7 +307,7 @@ static int transposed_input_grad(ConvJob *j, int nt) {
 static void input_grad_part(void *p, int t, int nt) {
     const ConvJob *j = p;
     const RtConv *g = j->g;
-    size_t in_sz = (size_t)g->c * g->h * g->w, out_sz = (size_t)g->oc * g->oh * g->ow;
+    size_t in_sz = x_stride(g), out_sz = y_stride(g);
     int lo, hi;
     rt_par_range(&lo, &hi, j->n, t, nt);
     if (j->wt) {
@@ -336,7 +347,7 @@ static void weight_grad_part(void *p, int t, int nt) {
     const RtConv *g = j->g;
     int ohw = g->oh * g->ow, cg = g->c / g->groups, ocg = g->oc / g->groups;
     int kk = cg * g->k * g->k, rows = g->c * g->k * g->k, nc = dw_chunks(g);
-    size_t in_sz = (size_t)g->c * g->h * g->w, out_sz = (size_t)g->oc * ohw;
+    size_t in_sz = x_stride(g), out_sz = y_stride(g);
     float *col = col_slice(j->col, g, t);
     for (int ch = t; ch < nc; ch += nt) {
         int r0, r1;
@@ -377,7 +388,7 @@ void rt_conv2d_backward(float *dinp, float *dw, float *db, float *col,
     rt_par_run(weight_grad_part, &j, ntw);
     if (db)
         for (int s = 0; s < n; s++)
-            bias_grad(db, dout + (size_t)s * g->oc * ohw, g->oc, ohw);
+            bias_grad(db, dout + s * y_stride(g), g->oc, ohw);
     if (dinp) {
         int nti = sample_threads(n), ntt = transposed_input_grad(&j, nti);
         rt_par_run(input_grad_part, &j, ntt > 0 ? ntt : nti);

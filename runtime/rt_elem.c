@@ -169,6 +169,12 @@ double rt_sumsq(const float *restrict x, size_t len) {
     return s;
 }
 
+double rt_sumsq_samples(const float *x, int n, size_t len, size_t stride) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += rt_sumsq(x + (size_t)i * stride, len);
+    return s;
+}
+
 /* }==================================================================== */
 
 /* {====================================================================

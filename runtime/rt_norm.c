@@ -43,12 +43,12 @@ static double lanes_total(const double *lane) {
     return s;
 }
 
-/* Sum of x over channel ch of (n,c,hw). */
-static double channel_sum(const float *inp, int n, int c, int hw, int ch) {
+/* Sum of x over channel ch of (n,c,hw), samples xs floats apart. */
+static double channel_sum(const float *inp, int n, size_t xs, int hw, int ch) {
     double lane[RT_LANES] = {0.0};
     int body = hw - hw % RT_LANES;
     for (int i = 0; i < n; i++) {
-        const float *x = inp + ((size_t)i * c + ch) * hw;
+        const float *x = inp + (size_t)i * xs + (size_t)ch * hw;
         for (int j = 0; j < body; j += RT_LANES)
             for (int l = 0; l < RT_LANES; l++) lane[l] += x[j + l];
         for (int l = 0; l < hw - body; l++) lane[l] += x[body + l];
@@ -56,12 +56,12 @@ static double channel_sum(const float *inp, int n, int c, int hw, int ch) {
     return lanes_total(lane);
 }
 
-/* Sum of (x - mu)^2 over channel ch of (n,c,hw). */
-static double channel_sqdev(const float *inp, int n, int c, int hw, int ch, double mu) {
+/* Sum of (x - mu)^2 over channel ch of (n,c,hw), samples xs floats apart. */
+static double channel_sqdev(const float *inp, int n, size_t xs, int hw, int ch, double mu) {
     double lane[RT_LANES] = {0.0};
     int body = hw - hw % RT_LANES;
     for (int i = 0; i < n; i++) {
-        const float *x = inp + ((size_t)i * c + ch) * hw;
+        const float *x = inp + (size_t)i * xs + (size_t)ch * hw;
         for (int j = 0; j < body; j += RT_LANES)
             for (int l = 0; l < RT_LANES; l++) {
                 double d = x[j + l] - mu;
@@ -80,10 +80,10 @@ static double channel_sqdev(const float *inp, int n, int c, int hw, int ch, doub
 ** double so the variance does not suffer from cancellation.
 */
 static void channel_stats(double *mean, double *var, const float *inp,
-                          int n, int c, int hw, int ch) {
+                          int n, size_t xs, int hw, int ch) {
     double m = (double)n * hw;
-    *mean = channel_sum(inp, n, c, hw, ch) / m;
-    *var = channel_sqdev(inp, n, c, hw, ch, *mean) / m;
+    *mean = channel_sum(inp, n, xs, hw, ch) / m;
+    *var = channel_sqdev(inp, n, xs, hw, ch, *mean) / m;
 }
 
 typedef struct {
@@ -94,6 +94,7 @@ typedef struct {
     int relu;            /* forward: relu after that */
     const float *mask;   /* backward: the fused relu's output, or NULL */
     int n, c, hw;
+    size_t xs, ys;       /* sample strides: inp and dinp; out, dout, mask (res is dense) */
     float momentum, eps;
     RtStore st;          /* backward: how dinp is stored */
 } BnJob;
@@ -105,10 +106,11 @@ typedef struct {
 ** no bit of the result.
 */
 static void affine_channel(const BnJob *j, int ch, float scale, float shift) {
+    size_t plane = (size_t)ch * j->hw;
     for (int i = 0; i < j->n; i++) {
-        size_t off = ((size_t)i * j->c + ch) * j->hw;
-        float *restrict y = j->out + off;
-        const float *restrict x = j->inp + off, *restrict r = j->res ? j->res + off : NULL;
+        float *restrict y = j->out + i * j->ys + plane;
+        const float *restrict x = j->inp + i * j->xs + plane;
+        const float *restrict r = j->res ? j->res + ((size_t)i * j->c + ch) * j->hw : NULL;
         if (r && j->relu)
             for (int q = 0; q < j->hw; q++) {
                 float v = x[q] * scale + shift;
@@ -137,7 +139,7 @@ static void train_part(void *p, int t, int nt) {
     rt_par_range(&lo, &hi, j->c, t, nt);
     for (int ch = lo; ch < hi; ch++) {
         double mu, var;
-        channel_stats(&mu, &var, j->inp, j->n, j->c, j->hw, ch);
+        channel_stats(&mu, &var, j->inp, j->n, j->xs, j->hw, ch);
         double rs = 1.0 / sqrt(var + j->eps);
         j->mean[ch] = (float)mu;
         j->rstd[ch] = (float)rs;
@@ -149,27 +151,43 @@ static void train_part(void *p, int t, int nt) {
     }
 }
 
+/* The job's shape and strides from the geometry (0: dense). */
+static void bn_shape(BnJob *j, int n, const RtNorm *g) {
+    size_t dense = (size_t)g->c * g->hw;
+    j->n = n;
+    j->c = g->c;
+    j->hw = g->hw;
+    j->xs = g->xs ? (size_t)g->xs : dense;
+    j->ys = g->ys ? (size_t)g->ys : dense;
+}
+
+static void bn_run(void (*part)(void *, int, int), BnJob *j) {
+    rt_par_run(part, j, bn_threads(j->n, j->c, j->hw));
+}
+
 /* inp is (n,c,hw); out is (n,c,hw); mean, rstd, run_mean, run_var are (c) */
 void rt_batchnorm_forward_train(float *out, float *mean, float *rstd,
                                 float *run_mean, float *run_var,
                                 const float *inp, const float *gamma,
-                                const float *beta, int n, int c, int hw,
+                                const float *beta, int n, const RtNorm *g,
                                 float momentum, float eps) {
     BnJob j = {.out = out, .mean = mean, .rstd = rstd, .run_mean = run_mean,
                .run_var = run_var, .inp = inp, .gamma = gamma, .beta = beta,
-               .n = n, .c = c, .hw = hw, .momentum = momentum, .eps = eps};
-    rt_par_run(train_part, &j, bn_threads(n, c, hw));
+               .momentum = momentum, .eps = eps};
+    bn_shape(&j, n, g);
+    bn_run(train_part, &j);
 }
 
 void rt_batchnorm_relu_forward_train(float *out, float *mean, float *rstd,
                                      float *run_mean, float *run_var,
                                      const float *inp, const float *res,
                                      const float *gamma, const float *beta,
-                                     int n, int c, int hw, float momentum, float eps) {
+                                     int n, const RtNorm *g, float momentum, float eps) {
     BnJob j = {.out = out, .mean = mean, .rstd = rstd, .run_mean = run_mean,
                .run_var = run_var, .inp = inp, .gamma = gamma, .beta = beta, .res = res,
-               .relu = 1, .n = n, .c = c, .hw = hw, .momentum = momentum, .eps = eps};
-    rt_par_run(train_part, &j, bn_threads(n, c, hw));
+               .relu = 1, .momentum = momentum, .eps = eps};
+    bn_shape(&j, n, g);
+    bn_run(train_part, &j);
 }
 
 static void eval_part(void *p, int t, int nt) {
@@ -185,20 +203,21 @@ static void eval_part(void *p, int t, int nt) {
 /* inp is (n,c,hw); normalises with the running statistics (c) */
 void rt_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                                const float *beta, const float *run_mean,
-                               const float *run_var, int n, int c, int hw,
-                               float eps) {
+                               const float *run_var, int n, const RtNorm *g, float eps) {
     BnJob j = {.out = out, .inp = inp, .gamma = gamma, .beta = beta, .cmean = run_mean,
-               .crstd = run_var, .n = n, .c = c, .hw = hw, .eps = eps};
-    rt_par_run(eval_part, &j, bn_threads(n, c, hw));
+               .crstd = run_var, .eps = eps};
+    bn_shape(&j, n, g);
+    bn_run(eval_part, &j);
 }
 
 void rt_batchnorm_relu_forward_eval(float *out, const float *inp, const float *res,
                                     const float *gamma, const float *beta,
                                     const float *run_mean, const float *run_var,
-                                    int n, int c, int hw, float eps) {
+                                    int n, const RtNorm *g, float eps) {
     BnJob j = {.out = out, .inp = inp, .gamma = gamma, .beta = beta, .cmean = run_mean,
-               .crstd = run_var, .res = res, .relu = 1, .n = n, .c = c, .hw = hw, .eps = eps};
-    rt_par_run(eval_part, &j, bn_threads(n, c, hw));
+               .crstd = run_var, .res = res, .relu = 1, .eps = eps};
+    bn_shape(&j, n, g);
+    bn_run(eval_part, &j);
 }
 
 /* a[l] += dy, b[l] += dy*xhat over len values, len a multiple of RT_LANES,
@@ -260,10 +279,11 @@ static void add_dsums(double *a, double *b, const float *dy, const float *mask,
 static void channel_dsums(double *sd, double *sdx, const BnJob *j, float mean, float rstd,
                           int ch) {
     double a[RT_LANES] = {0.0}, b[RT_LANES] = {0.0};
+    size_t plane = (size_t)ch * j->hw;
     for (int i = 0; i < j->n; i++) {
-        size_t off = ((size_t)i * j->c + ch) * j->hw;
-        add_dsums(a, b, j->dout + off, j->mask ? j->mask + off : NULL, j->inp + off, mean, rstd,
-                  j->hw);
+        size_t yo = i * j->ys + plane;
+        add_dsums(a, b, j->dout + yo, j->mask ? j->mask + yo : NULL, j->inp + i * j->xs + plane,
+                  mean, rstd, j->hw);
     }
     *sd = lanes_total(a);
     *sdx = lanes_total(b);
@@ -283,10 +303,10 @@ static void backward_part(void *p, int t, int nt) {
         float k = (float)(j->gamma[ch] * j->crstd[ch]), mu = j->cmean[ch], rs = j->crstd[ch];
         float md = (float)(sd / m), mdx = (float)(sdx / m);
         for (int i = 0; i < n; i++) {
-            size_t off = ((size_t)i * c + ch) * hw;
-            float *restrict dx = j->dinp + off;
-            const float *restrict dy = j->dout + off, *restrict x = j->inp + off;
-            const float *restrict msk = j->mask ? j->mask + off : NULL;
+            size_t xo = i * j->xs + (size_t)ch * hw, yo = i * j->ys + (size_t)ch * hw;
+            float *restrict dx = j->dinp + xo;
+            const float *restrict dy = j->dout + yo, *restrict x = j->inp + xo;
+            const float *restrict msk = j->mask ? j->mask + yo : NULL;
             if (msk)
                 RT_STORE_LOOP(j->st, q, 0, hw, dx,
                               k * ((msk[q] > 0.0f ? dy[q] : 0.0f) - md - (x[q] - mu) * rs * mdx));
@@ -305,19 +325,19 @@ static void backward_part(void *p, int t, int nt) {
 void rt_batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                            const float *dout, const float *inp,
                            const float *mean, const float *rstd,
-                           const float *gamma, int n, int c, int hw, RtStore st) {
+                           const float *gamma, int n, const RtNorm *g, RtStore st) {
     BnJob j = {.dinp = dinp, .dgamma = dgamma, .dbeta = dbeta, .inp = inp, .dout = dout,
-               .gamma = gamma, .cmean = mean, .crstd = rstd, .n = n, .c = c, .hw = hw,
-               .st = st};
-    rt_par_run(backward_part, &j, bn_threads(n, c, hw));
+               .gamma = gamma, .cmean = mean, .crstd = rstd, .st = st};
+    bn_shape(&j, n, g);
+    bn_run(backward_part, &j);
 }
 
 void rt_batchnorm_relu_backward(float *dinp, float *dgamma, float *dbeta,
                                 const float *dout, const float *out, const float *inp,
                                 const float *mean, const float *rstd, const float *gamma,
-                                int n, int c, int hw, RtStore st) {
+                                int n, const RtNorm *g, RtStore st) {
     BnJob j = {.dinp = dinp, .dgamma = dgamma, .dbeta = dbeta, .inp = inp, .dout = dout,
-               .mask = out, .gamma = gamma, .cmean = mean, .crstd = rstd, .n = n, .c = c,
-               .hw = hw, .st = st};
-    rt_par_run(backward_part, &j, bn_threads(n, c, hw));
+               .mask = out, .gamma = gamma, .cmean = mean, .crstd = rstd, .st = st};
+    bn_shape(&j, n, g);
+    bn_run(backward_part, &j);
 }

@@ -12,6 +12,21 @@
 #include "rt.h"
 #include "rt_store.h"
 
+/*
+** Plane pl = i*c + ch (sample i, channel ch) of the input and of the
+** output: samples lie the geometry's strides apart (0: dense), so a tensor
+** may be a channel slice of a wider one.
+*/
+static size_t in_plane(const RtPool *p, size_t pl) {
+    size_t hw = (size_t)p->h * p->w, xs = p->xs ? (size_t)p->xs : p->c * hw;
+    return pl / p->c * xs + pl % p->c * hw;
+}
+
+static size_t out_plane(const RtPool *p, size_t pl) {
+    size_t hw = (size_t)p->oh * p->ow, ys = p->ys ? (size_t)p->ys : p->c * hw;
+    return pl / p->c * ys + pl % p->c * hw;
+}
+
 /* {====================================================================
 ** Max pooling
 ** ===================================================================== */
@@ -41,8 +56,8 @@ static int window_argmax(const float *plane, const RtPool *p, int oy, int ox) {
 void rt_maxpool_forward(float *out, const float *inp, int n, const RtPool *p) {
     size_t planes = (size_t)n * p->c;
     for (size_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + pl * p->h * p->w;
-        float *y = out + pl * p->oh * p->ow;
+        const float *x = inp + in_plane(p, pl);
+        float *y = out + out_plane(p, pl);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++) {
                 int a = window_argmax(x, p, oy, ox);
@@ -62,9 +77,9 @@ void rt_maxpool_backward(float *dinp, const float *dout, const float *inp,
                          int n, const RtPool *p, RtStore st) {
     size_t planes = (size_t)n * p->c;
     for (size_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + pl * p->h * p->w;
-        const float *dy = dout + pl * p->oh * p->ow;
-        float *dx = dinp + pl * p->h * p->w;
+        const float *x = inp + in_plane(p, pl);
+        const float *dy = dout + out_plane(p, pl);
+        float *dx = dinp + in_plane(p, pl);
         clear_plane(dx, (size_t)p->h * p->w, st);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++) {
@@ -111,8 +126,8 @@ void rt_avgpool_forward(float *out, const float *inp, int n, const RtPool *p) {
     size_t planes = (size_t)n * p->c;
     float inv = 1.0f / (float)(p->k * p->k);
     for (size_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + pl * p->h * p->w;
-        float *y = out + pl * p->oh * p->ow;
+        const float *x = inp + in_plane(p, pl);
+        float *y = out + out_plane(p, pl);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++)
                 y[oy * p->ow + ox] = window_sum(x, p, oy, ox) * inv;
@@ -125,8 +140,8 @@ void rt_avgpool_backward(float *dinp, const float *dout, int n, const RtPool *p,
     size_t planes = (size_t)n * p->c;
     float inv = 1.0f / (float)(p->k * p->k);
     for (size_t pl = 0; pl < planes; pl++) {
-        const float *dy = dout + pl * p->oh * p->ow;
-        float *dx = dinp + pl * p->h * p->w;
+        const float *dy = dout + out_plane(p, pl);
+        float *dx = dinp + in_plane(p, pl);
         clear_plane(dx, (size_t)p->h * p->w, st);
         for (int oy = 0; oy < p->oh; oy++)
             for (int ox = 0; ox < p->ow; ox++)

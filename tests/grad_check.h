@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* {====================================================================
 ** Deterministic test data (an LCG, independent of the runtime's rng)
@@ -89,6 +90,33 @@ static inline int tr_same(const float *a, const float *b, size_t len) {
         free(set_);                                                             \
         free(add_);                                                             \
     } while (0)
+
+/*
+** Channel slices (rt.h): a tensor of n samples of per floats laid out inside
+** a wider one, sample i at wide + i*stride + off. tr_wide makes the wide
+** buffer, filled with fill outside the slice (NaN where a kernel must not
+** read, a sentinel where it must not write); tr_slice_is checks that the
+** slice holds exactly dense's bits and the rest still holds fill.
+*/
+static inline float *tr_wide(const float *dense, int n, size_t per, size_t stride, size_t off,
+                             float fill) {
+    float *w = tr_alloc((size_t)n * stride);
+    for (size_t i = 0; i < (size_t)n * stride; i++) w[i] = fill;
+    if (dense)
+        for (int s = 0; s < n; s++) memcpy(w + s * stride + off, dense + s * per, per * 4);
+    return w;
+}
+
+static inline int tr_slice_is(const float *wide, const float *dense, int n, size_t per,
+                              size_t stride, size_t off, float fill) {
+    for (int s = 0; s < n; s++)
+        for (size_t i = 0; i < stride; i++) {
+            float v = wide[s * stride + i];
+            int in = i >= off && i < off + per;
+            if (in ? !(v == dense[s * per + i - off]) : !(v == fill)) return 0;
+        }
+    return 1;
+}
 
 /* sum(a*b) in double: the loss L = sum(y * r) of the checks. */
 static inline double gc_dot(const float *a, const float *b, size_t len) {

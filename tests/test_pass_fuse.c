@@ -34,14 +34,14 @@ static void bn(KList *l, int node, int t, int out, int in, int s) {
     KCall *c = PU_CALL(l, K_BATCHNORM_FORWARD_TRAIN, t, G_TRAIN, karg_buf(out, ACC_WRITE),
                        karg_buf(s, ACC_WRITE), karg_buf(s, ACC_WRITE), karg_param(0, ACC_ACCUM),
                        karg_param(1, ACC_ACCUM), karg_buf(in, ACC_READ), karg_param(2, ACC_READ),
-                       karg_param(3, ACC_READ), karg_batch(), karg_int(4), karg_int(2),
-                       karg_float(0.1f), karg_float(1e-5f));
+                       karg_param(3, ACC_READ), karg_batch(), karg_geom(node), karg_float(0.1f),
+                       karg_float(1e-5f));
     c->node = node;
     c->opens = OPEN_LAYER;
     c = PU_CALL(l, K_BATCHNORM_FORWARD_EVAL, t, G_EVAL, karg_buf(out, ACC_WRITE),
                 karg_buf(in, ACC_READ), karg_param(2, ACC_READ), karg_param(3, ACC_READ),
-                karg_param(0, ACC_READ), karg_param(1, ACC_READ), karg_batch(), karg_int(4),
-                karg_int(2), karg_float(1e-5f));
+                karg_param(0, ACC_READ), karg_param(1, ACC_READ), karg_batch(), karg_geom(node),
+                karg_float(1e-5f));
     c->node = node;
 }
 
@@ -69,7 +69,7 @@ static void test_bn_relu(void **state) {
     PU_CALL(&q.p.bwd, K_BATCHNORM_BACKWARD, 3, 0, karg_buf(dx, ACC_WRITE), karg_pgrad(2),
             karg_pgrad(3), karg_buf(dbn, ACC_READ), karg_buf(x, ACC_READ),
             karg_buf(s, ACC_READ), karg_buf(s, ACC_READ), karg_param(2, ACC_READ),
-            karg_batch(), karg_int(4), karg_int(2))->node = 0;
+            karg_batch(), karg_geom(0))->node = 0;
 
     assert_int_equal(pass_fuse(&q.p), 2);
     assert_int_equal(q.p.fwd.n, 2);
@@ -87,7 +87,7 @@ static void test_bn_relu(void **state) {
     assert_int_equal(q.p.bwd.v[0].args[3].ref, dy);
     assert_int_equal(q.p.bwd.v[0].args[4].ref, y);
     assert_int_equal(q.p.bwd.v[0].args[5].ref, x);
-    assert_int_equal(q.p.bwd.v[0].nargs, 12);
+    assert_int_equal(q.p.bwd.v[0].nargs, 11);
     prog_free(&q);
 }
 
@@ -140,7 +140,8 @@ static void test_shared_output_stays(void **state) {
     s = kprog_new_buffer(&q.p, BUF_STATS, "S_bn", 0, REGION_FIXED, 8);
     bn(&q.p.fwd, 0, 0, b, x, s);
     relu(&q.p.fwd, 1, 1, y, b);
-    PU_CALL(&q.p.bwd, K_SUMSQ, 2, 0, karg_buf(b, ACC_READ), karg_len(8));
+    PU_CALL(&q.p.bwd, K_SUMSQ, 2, 0, karg_buf(b, ACC_READ), karg_batch(), karg_int(8),
+            karg_stride(0));
     assert_int_equal(pass_fuse(&q.p), 0);
     assert_int_equal(q.p.fwd.n, 3);
     prog_free(&q);

@@ -40,7 +40,8 @@ static void test_write_first(void **state) {
     PU_CALL(&p.bwd, K_ACC, 4, G_DX, karg_buf(dc, ACC_ACCUM), karg_buf(da, ACC_READ), karg_len(8));
     /* 9-10: the buffer is read before anything writes it: kept */
     pu_fill(&p.bwd, dd, 5, 0);
-    PU_CALL(&p.bwd, K_SUMSQ, 5, 0, karg_buf(dd, ACC_READ), karg_len(8));
+    PU_CALL(&p.bwd, K_SUMSQ, 5, 0, karg_buf(dd, ACC_READ), karg_batch(), karg_int(8),
+            karg_stride(0));
     /* 11-12: the first contribution also reads the buffer: kept */
     pu_fill(&p.bwd, de, 6, 0);
     PU_CALL(&p.bwd, K_ACC, 6, 0, karg_buf(de, ACC_ACCUM), karg_buf(de, ACC_READ), karg_len(8));

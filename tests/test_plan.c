@@ -33,17 +33,18 @@ static int overlaps_memory(const Buffer *a, const Buffer *b) {
     return a->offset < b->offset + b->floats && b->offset < a->offset + a->floats;
 }
 
-/* Same region, both planned, alive together and sharing a float: a bug. */
+/* Same region, both planned, alive together and sharing a float: a bug.
+** Slices lie inside their roots (checked by check_slices). */
 static int conflicts(const KProgram *p, const Plan *plan) {
     int bad = 0;
     for (int i = 0; i < p->nbufs; i++) {
         const Buffer *a = &p->bufs[i];
-        if (a->region == REGION_EXTERNAL || a->death < 0) continue;
+        if (a->region == REGION_EXTERNAL || a->death < 0 || a->parent >= 0) continue;
         assert_true(a->offset >= 0);
         assert_true(a->offset + a->floats <= (a->region == REGION_BATCH ? plan->per_sample : plan->fixed));
         for (int j = i + 1; j < p->nbufs; j++) {
             const Buffer *b = &p->bufs[j];
-            if (b->region != a->region || b->death < 0) continue;
+            if (b->region != a->region || b->death < 0 || b->parent >= 0) continue;
             if (overlaps_time(a, b) && overlaps_memory(a, b)) {
                 printf("  %s and %s overlap in time and memory\n", a->cname, b->cname);
                 bad++;
@@ -51,6 +52,24 @@ static int conflicts(const KProgram *p, const Plan *plan) {
         }
     }
     return bad;
+}
+
+/* A slice lies inside its parent, and the slices of one parent do not
+** overlap; every kernel finds its tensors where kernels.def says. */
+static void check_slices(KProgram *p) {
+    for (int i = 0; i < p->nbufs; i++) {
+        const Buffer *a = &p->bufs[i];
+        if (a->parent < 0) continue;
+        assert_true(a->slice_off >= 0);
+        assert_true(a->slice_off + a->floats <= p->bufs[a->parent].floats);
+        for (int j = i + 1; j < p->nbufs; j++) {
+            const Buffer *b = &p->bufs[j];
+            if (b->parent == a->parent)
+                assert_false(a->slice_off < b->slice_off + b->floats &&
+                             b->slice_off < a->slice_off + a->floats);
+        }
+    }
+    assert_int_equal(kprog_layout(p, p->geoms, p->ngeoms, 0), 0);
 }
 
 /* Each call touches only buffers that are alive at its step. */
@@ -111,6 +130,7 @@ static void check_model(char *line) {
     printf("  %-18s %5d buffers, %4d steps, %lld floats/sample\n", name, p.nbufs, p.nsteps,
            (long long)plan.per_sample);
     assert_int_equal(conflicts(&p, &plan), 0);
+    check_slices(&p);
     check_calls(&p, &p.fwd);
     check_calls(&p, &p.loss);
     check_calls(&p, &p.bwd);

@@ -21,7 +21,7 @@
 
 static RtConv geom(int c, int h, int w, int oc, int k, int s, int p, int groups) {
     RtConv g = {c, h, w, oc, k, s, p, groups, (h + 2 * p - k) / s + 1,
-                (w + 2 * p - k) / s + 1};
+                (w + 2 * p - k) / s + 1, 0, 0};
     return g;
 }
 
@@ -140,6 +140,45 @@ static void test_conv_1x1_stride2_unfolds(void **state) {
     run_conv(g, 2, 0);
 }
 
+/*
+** A convolution whose input and output are channel slices of wider tensors
+** (a concatenation written in place) computes the same bits as the dense
+** one, and reads and writes nothing outside its slices: NaN around the
+** inputs, a sentinel around the outputs.
+*/
+static void check_conv_slices(RtConv g, int n) {
+    size_t xp = (size_t)g.c * g.h * g.w, yp = (size_t)g.oc * g.oh * g.ow;
+    size_t xs = xp + 2 * (size_t)g.h * g.w, ys = yp + 3 * (size_t)g.oh * g.ow;
+    size_t xo = (size_t)g.h * g.w, yo = 2 * (size_t)g.oh * g.ow;
+    size_t wl = (size_t)g.oc * (g.c / g.groups) * g.k * g.k, cf = rt_conv2d_col_floats(&g);
+    float *x = tr_alloc(n * xp), *w = tr_alloc(wl), *dy = tr_alloc(n * yp);
+    float *y = tr_alloc(n * yp), *dx = tr_alloc(n * xp), *dw = tr_alloc(wl), *dw2 = tr_alloc(wl);
+    float *col = cf ? tr_alloc(cf * (size_t)n) : NULL;
+    RtConv gs = g;
+    tr_fill(x, n * xp, -1, 1); tr_fill(w, wl, -1, 1); tr_fill(dy, n * yp, -1, 1);
+    rt_conv2d_forward(y, col, x, w, NULL, n, &g);
+    rt_conv2d_backward(dx, dw, NULL, col, dy, x, w, n, &g, RT_SET);
+    gs.xs = (int)xs;
+    gs.ys = (int)ys;
+    float *xw = tr_wide(x, n, xp, xs, xo, NAN), *dyw = tr_wide(dy, n, yp, ys, yo, NAN);
+    float *yw = tr_wide(NULL, n, yp, ys, yo, 7.0f), *dxw = tr_wide(NULL, n, xp, xs, xo, 7.0f);
+    rt_conv2d_forward(yw + yo, col, xw + xo, w, NULL, n, &gs);
+    rt_conv2d_backward(dxw + xo, dw2, NULL, col, dyw + yo, xw + xo, w, n, &gs, RT_SET);
+    assert_true(tr_slice_is(yw, y, n, yp, ys, yo, 7.0f));
+    assert_true(tr_slice_is(dxw, dx, n, xp, xs, xo, 7.0f));
+    assert_true(tr_same(dw2, dw, wl));
+    free(x); free(w); free(dy); free(y); free(dx); free(dw); free(dw2); free(col);
+    free(xw); free(dyw); free(yw); free(dxw);
+}
+
+static void test_conv_slices(void **state) {
+    (void)state;
+    tr_seed(9);
+    check_conv_slices(geom(3, 6, 6, 4, 3, 1, 1, 1), 3);   /* same padding: transposed dinp */
+    check_conv_slices(geom(4, 5, 5, 6, 1, 1, 0, 1), 2);   /* pointwise: no unfolding */
+    check_conv_slices(geom(4, 7, 6, 6, 3, 2, 1, 2), 2);   /* grouped, stride 2 */
+}
+
 /* {====================================================================
 ** Linear
 ** ===================================================================== */
@@ -205,6 +244,7 @@ int main(void) {
         cmocka_unit_test(test_conv_depthwise),
         cmocka_unit_test(test_conv_5x5_stride3),
         cmocka_unit_test(test_conv_pointwise_fast_path),
+        cmocka_unit_test(test_conv_slices),
         cmocka_unit_test(test_conv_1x1_stride2_unfolds),
         cmocka_unit_test(test_linear_bias),
         cmocka_unit_test(test_linear_no_bias),

@@ -60,10 +60,11 @@ static void ref_stats(const BnCase *t, int ch, double *mu, double *var) {
 /* Training forward: output, saved mean/rstd, running stats (unbiased var). */
 static void check_train_forward(int n, int c, int hw) {
     BnCase t = bn_new(n, c, hw);
+    RtNorm g = {c, hw, 0, 0};
     float *rm0 = tr_alloc(c), *rv0 = tr_alloc(c);
     memcpy(rm0, t.rm, c * sizeof(float)); memcpy(rv0, t.rv, c * sizeof(float));
     rt_batchnorm_forward_train(t.out, t.mean, t.rstd, t.rm, t.rv, t.x, t.gamma,
-                               t.beta, n, c, hw, MOMENTUM, EPS);
+                               t.beta, n, &g, MOMENTUM, EPS);
     double m = (double)n * hw;
     for (int ch = 0; ch < c; ch++) {
         double mu, var;
@@ -101,7 +102,8 @@ static void test_bn_eval_forward(void **state) {
     tr_seed(13);
     int n = 2, c = 3, hw = 7;
     BnCase t = bn_new(n, c, hw);
-    rt_batchnorm_forward_eval(t.out, t.x, t.gamma, t.beta, t.rm, t.rv, n, c, hw, EPS);
+    RtNorm g = {c, hw, 0, 0};
+    rt_batchnorm_forward_eval(t.out, t.x, t.gamma, t.beta, t.rm, t.rv, n, &g, EPS);
     for (int i = 0; i < n * c * hw; i++) {
         int ch = (i / hw) % c;
         double y = (t.x[i] - t.rm[ch]) / sqrt((double)t.rv[ch] + EPS) * t.gamma[ch]
@@ -115,20 +117,22 @@ static void test_bn_eval_forward(void **state) {
 ** updates are scratch here. */
 static double bn_loss(void *p) {
     BnCase *t = p;
+    RtNorm g = {t->c, t->hw, 0, 0};
     rt_batchnorm_forward_train(t->out, t->mean, t->rstd, t->rm, t->rv, t->x,
-                               t->gamma, t->beta, t->n, t->c, t->hw, MOMENTUM, EPS);
+                               t->gamma, t->beta, t->n, &g, MOMENTUM, EPS);
     return gc_dot(t->out, t->r, (size_t)t->n * t->c * t->hw);
 }
 
 static void check_backward(int n, int c, int hw) {
     BnCase t = bn_new(n, c, hw);
+    RtNorm g = {c, hw, 0, 0};
     size_t len = (size_t)n * c * hw;
     float *dx = tr_primed(len), *dg = tr_primed(c), *db = tr_primed(c);
     bn_loss(&t);   /* fills mean and rstd */
-    rt_batchnorm_backward(dx, dg, db, t.r, t.x, t.mean, t.rstd, t.gamma, n, c, hw, RT_ADD);
+    rt_batchnorm_backward(dx, dg, db, t.r, t.x, t.mean, t.rstd, t.gamma, n, &g, RT_ADD);
     tr_unprime(dx, len); tr_unprime(dg, c); tr_unprime(db, c);
     TR_CHECK_SET(len, rt_batchnorm_backward(dx_, NULL, NULL, t.r, t.x, t.mean, t.rstd, t.gamma,
-                                            n, c, hw, st_));
+                                            n, &g, st_));
     assert_true(gc_check("bn dinp", bn_loss, &t, t.x, dx, len, H, TOL, NULL) < 1);
     assert_true(gc_check("bn dgamma", bn_loss, &t, t.gamma, dg, c, H, TOL, NULL) < 1);
     assert_true(gc_check("bn dbeta", bn_loss, &t, t.beta, db, c, H, TOL, NULL) < 1);
@@ -159,6 +163,7 @@ static void test_bn_relu_fused(void **state) {
     tr_seed(16);
     int n = 3, c = 4, hw = 13;
     size_t len = (size_t)n * c * hw;
+    RtNorm g = {c, hw, 0, 0};
     for (int with_res = 0; with_res < 2; with_res++) {
         BnCase a = bn_new(n, c, hw), b = bn_new(n, c, hw);
         float *res = tr_alloc(len), *sum = tr_alloc(len), *want = tr_alloc(len);
@@ -169,12 +174,12 @@ static void test_bn_relu_fused(void **state) {
         memcpy(b.rm, a.rm, c * 4); memcpy(b.rv, a.rv, c * 4);
         /* separate: batchnorm, add, relu */
         rt_batchnorm_forward_train(a.out, a.mean, a.rstd, a.rm, a.rv, a.x, a.gamma, a.beta,
-                                   n, c, hw, MOMENTUM, EPS);
+                                   n, &g, MOMENTUM, EPS);
         if (with_res) rt_add_forward(sum, a.out, res, len);
         else memcpy(sum, a.out, len * 4);
         rt_relu_forward(want, sum, len);
         rt_batchnorm_relu_forward_train(b.out, b.mean, b.rstd, b.rm, b.rv, b.x,
-                                        with_res ? res : NULL, b.gamma, b.beta, n, c, hw,
+                                        with_res ? res : NULL, b.gamma, b.beta, n, &g,
                                         MOMENTUM, EPS);
         assert_memory_equal(b.out, want, len * 4);
         assert_memory_equal(b.rm, a.rm, c * 4);
@@ -182,24 +187,82 @@ static void test_bn_relu_fused(void **state) {
         /* backward: relu's, then batchnorm's, against the fused one */
         tr_fill(dy, len, -1, 1);
         rt_relu_backward(sum, dy, want, len, RT_SET);
-        rt_batchnorm_backward(dx1, dg1, db1, sum, a.x, a.mean, a.rstd, a.gamma, n, c, hw,
+        rt_batchnorm_backward(dx1, dg1, db1, sum, a.x, a.mean, a.rstd, a.gamma, n, &g,
                               RT_SET);
         rt_batchnorm_relu_backward(dx2, dg2, db2, dy, b.out, b.x, b.mean, b.rstd, b.gamma,
-                                   n, c, hw, RT_SET);
+                                   n, &g, RT_SET);
         assert_memory_equal(dx2, dx1, len * 4);
         assert_memory_equal(dg2, dg1, c * 4);
         assert_memory_equal(db2, db1, c * 4);
         /* evaluation */
-        rt_batchnorm_forward_eval(a.out, a.x, a.gamma, a.beta, a.rm, a.rv, n, c, hw, EPS);
+        rt_batchnorm_forward_eval(a.out, a.x, a.gamma, a.beta, a.rm, a.rv, n, &g, EPS);
         if (with_res) rt_add_forward(sum, a.out, res, len);
         else memcpy(sum, a.out, len * 4);
         rt_relu_forward(want, sum, len);
         rt_batchnorm_relu_forward_eval(b.out, b.x, with_res ? res : NULL, b.gamma, b.beta, b.rm,
-                                       b.rv, n, c, hw, EPS);
+                                       b.rv, n, &g, EPS);
         assert_memory_equal(b.out, want, len * 4);
         free(res); free(sum); free(want); free(dy); free(dx1); free(dx2);
         free(dg1); free(db1); free(dg2); free(db2);
         bn_free(&a); bn_free(&b);
+    }
+}
+
+/*
+** Input and output as channel slices of wider tensors (a concatenation
+** written in place): the same bits as dense, in training, evaluation and
+** backward, with and without the fused relu, and nothing read or written
+** outside the slices (NaN around inputs, a sentinel around outputs).
+*/
+static void test_bn_slices(void **state) {
+    (void)state;
+    tr_seed(17);
+    int n = 3, c = 3, hw = 10;
+    size_t per = (size_t)c * hw, xs = per + 2 * hw, ys = per + hw, xo = hw, yo = hw;
+    RtNorm g = {c, hw, 0, 0}, gs = {c, hw, (int)xs, (int)ys};
+    for (int relu = 0; relu < 2; relu++) {
+        BnCase a = bn_new(n, c, hw), b = bn_new(n, c, hw);
+        float *dx = tr_alloc(n * per), *dg = tr_alloc(c), *db = tr_alloc(c);
+        float *dg2 = tr_alloc(c), *db2 = tr_alloc(c), *ev = tr_alloc(n * per);
+        float *xw = tr_wide(a.x, n, per, xs, xo, NAN), *dyw = tr_wide(a.r, n, per, ys, yo, NAN);
+        float *yw = tr_wide(NULL, n, per, ys, yo, 7.0f), *dxw = tr_wide(NULL, n, per, xs, xo, 7.0f);
+        float *evw = tr_wide(NULL, n, per, ys, yo, 7.0f);
+        memcpy(b.gamma, a.gamma, c * 4); memcpy(b.beta, a.beta, c * 4);
+        memcpy(b.rm, a.rm, c * 4); memcpy(b.rv, a.rv, c * 4);
+        if (relu) {
+            rt_batchnorm_relu_forward_train(a.out, a.mean, a.rstd, a.rm, a.rv, a.x, NULL,
+                                            a.gamma, a.beta, n, &g, MOMENTUM, EPS);
+            rt_batchnorm_relu_forward_train(yw + yo, b.mean, b.rstd, b.rm, b.rv, xw + xo, NULL,
+                                            b.gamma, b.beta, n, &gs, MOMENTUM, EPS);
+            rt_batchnorm_relu_backward(dx, dg, db, a.r, a.out, a.x, a.mean, a.rstd, a.gamma, n,
+                                       &g, RT_SET);
+            rt_batchnorm_relu_backward(dxw + xo, dg2, db2, dyw + yo, yw + yo, xw + xo, b.mean,
+                                       b.rstd, b.gamma, n, &gs, RT_SET);
+            rt_batchnorm_relu_forward_eval(ev, a.x, NULL, a.gamma, a.beta, a.rm, a.rv, n, &g,
+                                           EPS);
+            rt_batchnorm_relu_forward_eval(evw + yo, xw + xo, NULL, b.gamma, b.beta, b.rm, b.rv,
+                                           n, &gs, EPS);
+        } else {
+            rt_batchnorm_forward_train(a.out, a.mean, a.rstd, a.rm, a.rv, a.x, a.gamma, a.beta, n,
+                                       &g, MOMENTUM, EPS);
+            rt_batchnorm_forward_train(yw + yo, b.mean, b.rstd, b.rm, b.rv, xw + xo, b.gamma,
+                                       b.beta, n, &gs, MOMENTUM, EPS);
+            rt_batchnorm_backward(dx, dg, db, a.r, a.x, a.mean, a.rstd, a.gamma, n, &g, RT_SET);
+            rt_batchnorm_backward(dxw + xo, dg2, db2, dyw + yo, xw + xo, b.mean, b.rstd, b.gamma,
+                                  n, &gs, RT_SET);
+            rt_batchnorm_forward_eval(ev, a.x, a.gamma, a.beta, a.rm, a.rv, n, &g, EPS);
+            rt_batchnorm_forward_eval(evw + yo, xw + xo, b.gamma, b.beta, b.rm, b.rv, n, &gs,
+                                      EPS);
+        }
+        assert_true(tr_slice_is(yw, a.out, n, per, ys, yo, 7.0f));
+        assert_true(tr_same(b.mean, a.mean, c) && tr_same(b.rstd, a.rstd, c));
+        assert_true(tr_same(b.rm, a.rm, c) && tr_same(b.rv, a.rv, c));
+        assert_true(tr_slice_is(dxw, dx, n, per, xs, xo, 7.0f));
+        assert_true(tr_same(dg2, dg, c) && tr_same(db2, db, c));
+        assert_true(tr_slice_is(evw, ev, n, per, ys, yo, 7.0f));
+        bn_free(&a); bn_free(&b);
+        free(dx); free(dg); free(db); free(dg2); free(db2); free(ev);
+        free(xw); free(dyw); free(yw); free(dxw); free(evw);
     }
 }
 
@@ -211,6 +274,7 @@ int main(void) {
         cmocka_unit_test(test_bn_backward_spatial),
         cmocka_unit_test(test_bn_backward_vector),
         cmocka_unit_test(test_bn_relu_fused),
+        cmocka_unit_test(test_bn_slices),
     };
     return cmocka_run_group_tests_name("rt_norm", tests, NULL, NULL);
 }

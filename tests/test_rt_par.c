@@ -20,7 +20,7 @@ static const int thread_counts[] = {1, 2, 3, 1};
 
 static RtConv geom(int c, int h, int w, int oc, int k, int s, int p, int groups) {
     RtConv g = {c, h, w, oc, k, s, p, groups, (h + 2 * p - k) / s + 1,
-                (w + 2 * p - k) / s + 1};
+                (w + 2 * p - k) / s + 1, 0, 0};
     return g;
 }
 
@@ -103,9 +103,9 @@ static void test_batchnorm_thread_invariant(void **state) {
               *rm = tr_alloc(c), *rv = tr_alloc(c), *dx = tr_primed(len),
               *dg = tr_primed(c);
         rt_fill(rm, c, 0.0f); rt_fill(rv, c, 1.0f);
-        rt_batchnorm_forward_train(out, mean, rstd, rm, rv, x, gamma, beta, n, c, hw,
-                                   0.1f, 1e-5f);
-        rt_batchnorm_backward(dx, dg, NULL, dy, x, mean, rstd, gamma, n, c, hw, RT_ADD);
+        RtNorm g = {c, hw, 0, 0};
+        rt_batchnorm_forward_train(out, mean, rstd, rm, rv, x, gamma, beta, n, &g, 0.1f, 1e-5f);
+        rt_batchnorm_backward(dx, dg, NULL, dy, x, mean, rstd, gamma, n, &g, RT_ADD);
         float *got[7] = {out, mean, rstd, rm, rv, dx, dg};
         size_t lens[7] = {len, c, c, c, c, len, c};
         for (int k = 0; k < 7; k++) {
